@@ -1,0 +1,128 @@
+//! Typed session data: the [`SessionData`] contract, field maps and change tracking.
+
+mod error;
+mod fields;
+mod tracked;
+
+pub use error::SessionDataError;
+pub use fields::{FieldMap, FieldValue};
+pub use tracked::{FieldSet, Tracked, TrackedData};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Typed session data, stored field by field.
+///
+/// `#[session_data]` implements this; it can also be written by hand. Each
+/// field is stored under its name as JSON, so adding a field never breaks
+/// stored sessions (a missing field takes its default) and persist can write
+/// only the fields that changed.
+///
+/// ```
+/// use session_core::{FieldMap, FieldValue, SessionData, SessionDataError, Tracked};
+/// use session_core::data::{decode_value, encode_value};
+///
+/// #[derive(Debug, Default)]
+/// struct Visits { count: u64 }
+///
+/// impl SessionData for Visits {
+///     type Tracked = Tracked<Self>;
+///     const FIELDS: &'static [&'static str] = &["count"];
+///
+///     fn encode_field(&self, index: usize) -> Result<FieldValue, SessionDataError> {
+///         match index {
+///             0 => encode_value("count", &self.count),
+///             _ => Err(SessionDataError::UnknownField(index)),
+///         }
+///     }
+///
+///     fn decode(fields: &FieldMap) -> Result<Self, SessionDataError> {
+///         let mut data = Self::default();
+///         if let Some(count) = decode_value(fields, "count")? {
+///             data.count = count;
+///         }
+///         Ok(data)
+///     }
+/// }
+///
+/// let fields = Visits { count: 3 }.encode().unwrap();
+/// assert_eq!(fields.get("count"), Some("3"));
+/// assert_eq!(Visits::decode(&FieldMap::new()).unwrap().count, 0);
+/// ```
+pub trait SessionData: Default + Send + Sync + Sized + 'static {
+    /// What `Session<Self>` dereferences to: [`Tracked<Self>`] for hand-written
+    /// impls; `#[session_data]` generates a type with per-field accessors.
+    type Tracked: TrackedData<Data = Self>;
+
+    /// Stored field names; the position of a name is its field index.
+    const FIELDS: &'static [&'static str];
+
+    /// Encodes the field at `index` as JSON.
+    fn encode_field(&self, index: usize) -> Result<FieldValue, SessionDataError>;
+
+    /// Decodes from stored fields; fields that are missing take their default.
+    fn decode(fields: &FieldMap) -> Result<Self, SessionDataError>;
+
+    /// Checks decoded data; an error means the stored session is treated as invalid.
+    fn validate(&self) -> Result<(), SessionDataError> {
+        Ok(())
+    }
+
+    /// The session group (hexancore's `getSessionGroupId`), if the type defines one.
+    fn group_id(&self) -> Option<String> {
+        None
+    }
+
+    /// Whether the data marks the session authenticated (hexancore's `isAuthenticated`).
+    fn is_authenticated(&self) -> bool {
+        false
+    }
+
+    /// Encodes every field.
+    fn encode(&self) -> Result<FieldMap, SessionDataError> {
+        let mut map = FieldMap::new();
+        for (index, name) in Self::FIELDS.iter().enumerate() {
+            map.insert(*name, self.encode_field(index)?);
+        }
+        Ok(map)
+    }
+
+    /// Decodes, then validates.
+    fn decode_valid(fields: &FieldMap) -> Result<Self, SessionDataError> {
+        let data = Self::decode(fields)?;
+        data.validate()?;
+        Ok(data)
+    }
+}
+
+/// Encodes one value as JSON, naming `field` in the error.
+pub fn encode_value<V: Serialize + ?Sized>(
+    field: &str,
+    value: &V,
+) -> Result<FieldValue, SessionDataError> {
+    serde_json::to_string(value)
+        .map(String::into_boxed_str)
+        .map_err(|e| SessionDataError::Encode {
+            field: field.to_owned(),
+            message: e.to_string(),
+        })
+}
+
+/// Decodes the JSON stored under `field`, `None` when absent.
+pub fn decode_value<V: DeserializeOwned>(
+    fields: &FieldMap,
+    field: &str,
+) -> Result<Option<V>, SessionDataError> {
+    fields
+        .get(field)
+        .map(|raw| decode_raw(field, raw))
+        .transpose()
+}
+
+/// Decodes one JSON value, naming `field` in the error.
+pub fn decode_raw<V: DeserializeOwned>(field: &str, raw: &str) -> Result<V, SessionDataError> {
+    serde_json::from_str(raw).map_err(|e| SessionDataError::InvalidField {
+        field: field.to_owned(),
+        message: e.to_string(),
+    })
+}

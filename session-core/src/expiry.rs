@@ -1,0 +1,202 @@
+//! When sessions expire and when their expiry is refreshed.
+
+use std::time::Duration;
+
+use crate::clock::duration_millis;
+use crate::{SessionRecord, Timestamp};
+
+/// Expiry rules.
+///
+/// A session created by an anonymous write lives `initial_lifetime` (hexancore's
+/// `initialLifetime`, default 5 minutes). Once it is used again on a later
+/// request, or bound to a user at login, it lives `lifetime` (default 6 hours).
+/// Expiry slides: a request that finds less than `refresh_threshold` of the
+/// lifetime left moves it to now + lifetime; a request that finds more writes
+/// nothing. `absolute`, when set, caps every expiry at creation + absolute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExpiryPolicy {
+    /// Lifetime of a fresh anonymous session.
+    pub initial_lifetime: Duration,
+    /// Lifetime of a used or logged-in session.
+    pub lifetime: Duration,
+    /// Share of `lifetime` (0.0 to 1.0) below which a request refreshes expiry.
+    pub refresh_threshold: f64,
+    /// Hard limit from creation, whatever the activity.
+    pub absolute: Option<Duration>,
+}
+
+impl Default for ExpiryPolicy {
+    fn default() -> Self {
+        Self {
+            initial_lifetime: Duration::from_secs(5 * 60),
+            lifetime: Duration::from_secs(6 * 60 * 60),
+            refresh_threshold: 0.5,
+            absolute: None,
+        }
+    }
+}
+
+/// A policy that makes no sense.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ExpiryError {
+    /// A lifetime of zero.
+    #[error("session lifetimes must be longer than zero")]
+    ZeroLifetime,
+    /// A threshold outside 0.0..=1.0.
+    #[error("refresh threshold must be between 0 and 1, got {0}")]
+    Threshold(f64),
+}
+
+impl ExpiryPolicy {
+    /// Checks the policy.
+    pub fn validate(&self) -> Result<(), ExpiryError> {
+        if self.initial_lifetime.is_zero() || self.lifetime.is_zero() {
+            return Err(ExpiryError::ZeroLifetime);
+        }
+        if !(0.0..=1.0).contains(&self.refresh_threshold) {
+            return Err(ExpiryError::Threshold(self.refresh_threshold));
+        }
+        Ok(())
+    }
+
+    fn cap(&self, created_at: Timestamp, t: Timestamp) -> Timestamp {
+        match self.absolute {
+            Some(limit) => t.min(created_at.add(limit)),
+            None => t,
+        }
+    }
+
+    /// Expiry of a record created now: `lifetime` when bound to a user, else `initial_lifetime`.
+    pub fn for_new(&self, now: Timestamp, bound: bool) -> Timestamp {
+        let lifetime = if bound {
+            self.lifetime
+        } else {
+            self.initial_lifetime
+        };
+        self.cap(now, now.add(lifetime))
+    }
+
+    /// Whether the record is past its expiry or its absolute limit.
+    pub fn is_expired(&self, record: &SessionRecord, now: Timestamp) -> bool {
+        record.is_expired(now)
+            || self
+                .absolute
+                .is_some_and(|limit| now >= record.created_at.add(limit))
+    }
+
+    /// Whether a record is still in its initial (anonymous, unused) phase.
+    pub fn is_initial(record: &SessionRecord) -> bool {
+        record.binding.is_none() && record.last_seen <= record.created_at
+    }
+
+    /// The new expiry a request at `now` should write, if any: the first use of a
+    /// fresh session switches it to `lifetime`; later, expiry slides once less
+    /// than the threshold share of `lifetime` is left.
+    pub fn refresh(&self, record: &SessionRecord, now: Timestamp) -> Option<Timestamp> {
+        let candidate = self.cap(record.created_at, now.add(self.lifetime));
+        if Self::is_initial(record) {
+            // Used on a later request: switch to the full lifetime.
+            return (now > record.created_at && candidate > record.expires_at).then_some(candidate);
+        }
+        let left = duration_millis(record.expires_at.since(now)) as f64;
+        let threshold = duration_millis(self.lifetime) as f64 * self.refresh_threshold;
+        (left < threshold && candidate > record.expires_at).then_some(candidate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Binding, SessionId};
+
+    const MIN: Duration = Duration::from_secs(60);
+    const T0: Timestamp = Timestamp::from_millis(1_000_000_000);
+
+    fn policy() -> ExpiryPolicy {
+        ExpiryPolicy {
+            initial_lifetime: 5 * MIN,
+            lifetime: 60 * MIN,
+            refresh_threshold: 0.5,
+            absolute: None,
+        }
+    }
+
+    fn record(
+        created: Timestamp,
+        last_seen: Timestamp,
+        expires: Timestamp,
+        bound: bool,
+    ) -> SessionRecord {
+        let mut r = SessionRecord::new(SessionId::generate(), created, expires);
+        r.last_seen = last_seen;
+        if bound {
+            r.binding = Some(Box::new(Binding::user("u")));
+        }
+        r
+    }
+
+    #[test]
+    fn new_sessions_get_initial_lifetime_unless_bound() {
+        let p = policy();
+        assert_eq!(p.for_new(T0, false), T0.add(5 * MIN));
+        assert_eq!(p.for_new(T0, true), T0.add(60 * MIN));
+    }
+
+    #[test]
+    fn first_use_on_a_later_request_switches_to_full_lifetime() {
+        let p = policy();
+        let r = record(T0, T0, T0.add(5 * MIN), false);
+        // Same instant as creation: not a later request.
+        assert_eq!(p.refresh(&r, T0), None);
+        let now = T0.add(MIN);
+        assert_eq!(p.refresh(&r, now), Some(now.add(60 * MIN)));
+    }
+
+    #[test]
+    fn sliding_refresh_only_past_the_threshold() {
+        let p = policy();
+        let r = record(T0, T0.add(MIN), T0.add(61 * MIN), true);
+        // 31 minutes left of 60: more than half, no refresh.
+        assert_eq!(p.refresh(&r, T0.add(30 * MIN)), None);
+        // 29 minutes left: refresh to now + lifetime.
+        let now = T0.add(32 * MIN);
+        assert_eq!(p.refresh(&r, now), Some(now.add(60 * MIN)));
+    }
+
+    #[test]
+    fn threshold_zero_never_refreshes_and_one_always_does() {
+        let mut p = policy();
+        let r = record(T0, T0.add(MIN), T0.add(61 * MIN), true);
+        p.refresh_threshold = 0.0;
+        assert_eq!(p.refresh(&r, T0.add(60 * MIN)), None);
+        p.refresh_threshold = 1.0;
+        assert!(p.refresh(&r, T0.add(2 * MIN)).is_some());
+    }
+
+    #[test]
+    fn absolute_limit_caps_refresh_and_expires() {
+        let mut p = policy();
+        p.absolute = Some(90 * MIN);
+        let r = record(T0, T0.add(MIN), T0.add(61 * MIN), true);
+        let now = T0.add(50 * MIN);
+        assert_eq!(p.refresh(&r, now), Some(T0.add(90 * MIN)));
+        let capped = record(T0, T0.add(MIN), T0.add(90 * MIN), true);
+        assert_eq!(p.refresh(&capped, T0.add(80 * MIN)), None);
+        assert!(!p.is_expired(&capped, T0.add(89 * MIN)));
+        assert!(p.is_expired(&capped, T0.add(90 * MIN)));
+        // The absolute limit holds even if a store kept a later expiry.
+        let long = record(T0, T0.add(MIN), T0.add(600 * MIN), true);
+        assert!(p.is_expired(&long, T0.add(90 * MIN)));
+    }
+
+    #[test]
+    fn validation() {
+        let mut p = policy();
+        assert!(p.validate().is_ok());
+        p.refresh_threshold = 1.5;
+        assert_eq!(p.validate(), Err(ExpiryError::Threshold(1.5)));
+        p.refresh_threshold = 0.5;
+        p.lifetime = Duration::ZERO;
+        assert_eq!(p.validate(), Err(ExpiryError::ZeroLifetime));
+    }
+}

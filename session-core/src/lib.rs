@@ -1,0 +1,77 @@
+//! Framework-agnostic typed sessions.
+//!
+//! - [`SessionData`]: typed data stored field by field, with change tracking
+//!   ([`Session<T>`] handles, `#[session_data]` in `session-macros`).
+//! - [`SessionService`]: load, get-or-create (lazily), persist only what
+//!   changed, destroy, login with id rotation, per-user listing and revocation.
+//! - [`ExpiryPolicy`]: initial and full lifetime, sliding refresh, absolute limit.
+//! - [`token`]: HMAC-signed tokens with key rotation, cookie-name binding and
+//!   bearer helpers.
+//! - [`SessionStore`]: the store contract, with [`MemoryStore`] built in.
+//!
+//! A request cycle without any web framework:
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use session_core::{CookieAction, Key, MemoryStore, SessionService, Tracked};
+//! # use session_core::{FieldMap, FieldValue, SessionData, SessionDataError};
+//! # use session_core::data::{decode_value, encode_value};
+//! # #[derive(Default)] struct Visits { count: u64 }
+//! # impl SessionData for Visits {
+//! #     type Tracked = Tracked<Self>;
+//! #     const FIELDS: &'static [&'static str] = &["count"];
+//! #     fn encode_field(&self, i: usize) -> Result<FieldValue, SessionDataError> {
+//! #         match i { 0 => encode_value("count", &self.count), _ => Err(SessionDataError::UnknownField(i)) }
+//! #     }
+//! #     fn decode(f: &FieldMap) -> Result<Self, SessionDataError> {
+//! #         Ok(Self { count: decode_value(f, "count")?.unwrap_or_default() })
+//! #     }
+//! # }
+//!
+//! let sessions = SessionService::builder()
+//!     .store(MemoryStore::new())
+//!     .key(Key::generate())
+//!     .build()?;
+//!
+//! // First request: no token. Count a visit; persist creates the session.
+//! let mut visit = sessions.get::<Visits>(None).await?;
+//! visit.update(|v| v.count += 1);
+//! let CookieAction::Set { token, .. } = sessions.commit(&mut visit).await?.cookie else { panic!() };
+//!
+//! // Second request: the token loads the count.
+//! let again = sessions.get::<Visits>(Some(&token)).await?;
+//! assert_eq!(again.count, 1);
+//! # Ok::<(), session_core::SessionError>(())
+//! # }).unwrap();
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+pub mod clock;
+pub mod data;
+mod error;
+pub mod expiry;
+pub mod id;
+pub mod record;
+pub mod service;
+mod session;
+pub mod state;
+pub mod store;
+pub mod token;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use clock::{Clock, MockClock, SystemClock, Timestamp};
+pub use data::{FieldMap, FieldValue, SessionData, SessionDataError, Tracked, TrackedData};
+pub use error::SessionError;
+pub use expiry::{ExpiryError, ExpiryPolicy};
+pub use id::SessionId;
+pub use record::{
+    Binding, Page, PageRequest, SaveOutcome, SessionInfo, SessionPatch, SessionRecord,
+};
+pub use service::{CookieAction, InvalidDataPolicy, PersistOutcome, Persisted, SessionService};
+pub use session::Session;
+pub use state::{SessionCell, SessionState, TokenStatus};
+pub use store::{Capabilities, MemoryStore, SessionStore, StoreError};
+pub use token::{Key, KeyError, SigningKeys, TokenError, TokenSigner};

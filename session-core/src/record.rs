@@ -1,0 +1,238 @@
+//! What stores keep: session records, patches, listings.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{FieldMap, SessionId, Timestamp};
+
+/// Version of the stored record format. Stores write it with every record and
+/// refuse (as corrupt) formats they do not know, so the format can evolve.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Who a session belongs to (authsessions' `userId`, `label`, `meta`) and what
+/// they may do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Binding {
+    /// The user's id.
+    pub user_id: String,
+    /// A label for the session, such as the device name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Free-form JSON about the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<serde_json::Value>,
+    /// Permissions granted at login.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<String>,
+}
+
+impl Binding {
+    /// A binding to `user_id` with no label, meta or permissions.
+    pub fn user(user_id: impl Into<String>) -> Self {
+        Self {
+            user_id: user_id.into(),
+            label: None,
+            meta: None,
+            permissions: Vec::new(),
+        }
+    }
+
+    /// Sets the label.
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Sets the meta.
+    pub fn with_meta(mut self, meta: serde_json::Value) -> Self {
+        self.meta = Some(meta);
+        self
+    }
+
+    /// Sets the permissions.
+    pub fn with_permissions<I, S>(mut self, permissions: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.permissions = permissions.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+/// One stored session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The id.
+    pub id: SessionId,
+    /// When the record was created.
+    pub created_at: Timestamp,
+    /// When the session was last written (data change or expiry refresh).
+    pub last_seen: Timestamp,
+    /// When the record stops loading.
+    pub expires_at: Timestamp,
+    /// The user it belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<Box<Binding>>,
+    /// Typed data, field by field.
+    #[serde(default)]
+    pub fields: FieldMap,
+    /// Flash values, each readable once.
+    #[serde(default)]
+    pub flash: FieldMap,
+    /// Incremented by every data save; compare-and-set checks it.
+    #[serde(default)]
+    pub revision: u64,
+}
+
+impl SessionRecord {
+    /// A new record with no data.
+    pub fn new(id: SessionId, now: Timestamp, expires_at: Timestamp) -> Self {
+        Self {
+            id,
+            created_at: now,
+            last_seen: now,
+            expires_at,
+            binding: None,
+            fields: FieldMap::new(),
+            flash: FieldMap::new(),
+            revision: 0,
+        }
+    }
+
+    /// Whether the record has expired at `now`.
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        now >= self.expires_at
+    }
+
+    /// The user id, if bound.
+    pub fn user_id(&self) -> Option<&str> {
+        self.binding.as_deref().map(|b| b.user_id.as_str())
+    }
+
+    /// The listing entry for this record.
+    pub fn info(&self) -> SessionInfo {
+        SessionInfo {
+            id: self.id,
+            user_id: self.binding.as_ref().map(|b| b.user_id.clone()),
+            label: self.binding.as_ref().and_then(|b| b.label.clone()),
+            meta: self.binding.as_ref().and_then(|b| b.meta.clone()),
+            created_at: self.created_at,
+            last_seen: self.last_seen,
+            expires_at: self.expires_at,
+        }
+    }
+
+    /// Applies a patch (fields, flash, expiry, revision) in place.
+    pub fn apply(&mut self, patch: &SessionPatch) {
+        self.fields.apply(&patch.set_fields, &patch.removed_fields);
+        self.flash.apply(&patch.set_flash, &patch.removed_flash);
+        if let Some(expires_at) = patch.expires_at {
+            self.expires_at = expires_at;
+        }
+        self.last_seen = self.last_seen.max(patch.last_seen);
+        if patch.changes_data() {
+            self.revision += 1;
+        }
+    }
+}
+
+/// A session as listed: no data, only who, when and what device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The id.
+    pub id: SessionId,
+    /// The user, if bound.
+    pub user_id: Option<String>,
+    /// The label.
+    pub label: Option<String>,
+    /// The meta.
+    pub meta: Option<serde_json::Value>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last written.
+    pub last_seen: Timestamp,
+    /// Expires.
+    pub expires_at: Timestamp,
+}
+
+/// Sorts listing entries most recently used first; ties by newest creation, then id.
+pub fn sort_most_recent_first(items: &mut [SessionInfo]) {
+    items.sort_by(|a, b| {
+        b.last_seen
+            .cmp(&a.last_seen)
+            .then(b.created_at.cmp(&a.created_at))
+            .then(a.id.cmp(&b.id))
+    });
+}
+
+/// A change to one stored session. Stores that can patch write only these
+/// fields, so concurrent patches of different fields both survive.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionPatch {
+    /// Fields to set.
+    pub set_fields: FieldMap,
+    /// Fields to remove.
+    pub removed_fields: Vec<Box<str>>,
+    /// Flash values to set.
+    pub set_flash: FieldMap,
+    /// Flash values read (to remove).
+    pub removed_flash: Vec<Box<str>>,
+    /// New expiry, when refreshed.
+    pub expires_at: Option<Timestamp>,
+    /// The time of this write.
+    pub last_seen: Timestamp,
+    /// When set, the save applies only if the stored revision equals it.
+    pub expected_revision: Option<u64>,
+}
+
+impl SessionPatch {
+    /// Whether the patch changes data or flash (not only expiry).
+    pub fn changes_data(&self) -> bool {
+        !self.set_fields.is_empty()
+            || !self.removed_fields.is_empty()
+            || !self.set_flash.is_empty()
+            || !self.removed_flash.is_empty()
+    }
+}
+
+/// What a save or touch found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// Applied.
+    Saved,
+    /// The session no longer exists (expired, deleted or revoked); nothing was written.
+    Missing,
+    /// The stored revision differs from the expected one; nothing was written.
+    Conflict {
+        /// The stored revision.
+        current: u64,
+    },
+}
+
+/// A page request for [`SessionStore::list`](crate::SessionStore::list).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Where to continue: the `next` of the previous page; `None` for the first page.
+    pub cursor: Option<String>,
+    /// Most entries to return; stores may cap it.
+    pub limit: usize,
+}
+
+impl PageRequest {
+    /// The first page of `limit` entries.
+    pub fn first(limit: usize) -> Self {
+        Self {
+            cursor: None,
+            limit,
+        }
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The entries.
+    pub items: Vec<T>,
+    /// The cursor of the next page, `None` on the last page.
+    pub next: Option<String>,
+}

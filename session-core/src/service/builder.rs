@@ -1,0 +1,92 @@
+use std::sync::Arc;
+
+use super::{Inner, InvalidDataPolicy, SessionService};
+use crate::clock::{SharedClock, SystemClock};
+use crate::store::SessionStore;
+use crate::token::{Key, SigningKeys, TokenSigner};
+use crate::{ExpiryPolicy, SessionError};
+
+/// Cookie name used when none is configured; also bound into token signatures.
+pub const DEFAULT_COOKIE_NAME: &str = "id";
+
+/// Configures a [`SessionService`].
+#[derive(Default, Debug)]
+pub struct SessionServiceBuilder {
+    store: Option<Arc<dyn SessionStore>>,
+    keys: Vec<Key>,
+    context: Option<String>,
+    expiry: ExpiryPolicy,
+    clock: Option<SharedClock>,
+    invalid_data: InvalidDataPolicy,
+}
+
+impl SessionServiceBuilder {
+    /// The store (required).
+    pub fn store(mut self, store: impl SessionStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// A store already shared.
+    pub fn shared_store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Adds a key; the first key added signs, all verify (required: at least one).
+    pub fn key(mut self, key: Key) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// Adds every key of a list.
+    pub fn keys(mut self, keys: &SigningKeys) -> Self {
+        self.keys.extend(keys.all().iter().cloned());
+        self
+    }
+
+    /// The name bound into token signatures: the cookie name. Default `id`.
+    pub fn token_context(mut self, name: impl Into<String>) -> Self {
+        self.context = Some(name.into());
+        self
+    }
+
+    /// The expiry policy.
+    pub fn expiry(mut self, expiry: ExpiryPolicy) -> Self {
+        self.expiry = expiry;
+        self
+    }
+
+    /// The clock (share it with the store).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// What to do with stored data that fails to decode or validate.
+    pub fn invalid_data(mut self, policy: InvalidDataPolicy) -> Self {
+        self.invalid_data = policy;
+        self
+    }
+
+    /// Builds the service.
+    pub fn build(self) -> Result<SessionService, SessionError> {
+        let store = self
+            .store
+            .ok_or_else(|| SessionError::Config("a session store is required".into()))?;
+        let keys = SigningKeys::new(self.keys)?;
+        self.expiry.validate()?;
+        let context = self
+            .context
+            .unwrap_or_else(|| DEFAULT_COOKIE_NAME.to_owned());
+        Ok(SessionService {
+            inner: Arc::new(Inner {
+                store,
+                signer: TokenSigner::new(keys, context),
+                expiry: self.expiry,
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                invalid_data: self.invalid_data,
+            }),
+        })
+    }
+}

@@ -1,0 +1,103 @@
+use super::{InvalidDataPolicy, SessionService};
+use crate::data::SessionData;
+use crate::state::{SessionCell, SessionState, TokenStatus};
+use crate::token::Verified;
+use crate::{Session, SessionError, SessionId, StoreError};
+
+impl SessionService {
+    /// Loads the session a token names. A missing, malformed, tampered,
+    /// expired or unknown token gives an empty session, never an error; only a
+    /// failing store is an error. Nothing is created here: a session comes into
+    /// being when persist finds something to write.
+    pub async fn load(&self, token: Option<&str>) -> Result<SessionCell, SessionError> {
+        let now = self.clock().now();
+        let Some(token) = token else {
+            return Ok(SessionCell::new(SessionState::empty(
+                now,
+                TokenStatus::Absent,
+            )));
+        };
+        match self.signer().verify_id(token) {
+            Ok(verified) => self.load_verified(verified).await,
+            Err(error) => {
+                tracing::debug!(%error, "session token refused");
+                Ok(SessionCell::new(SessionState::empty(
+                    now,
+                    TokenStatus::Rejected,
+                )))
+            }
+        }
+    }
+
+    /// Loads the session of an id whose token was verified by the key at `key_index`.
+    pub async fn load_verified(
+        &self,
+        verified: Verified<SessionId>,
+    ) -> Result<SessionCell, SessionError> {
+        let id = verified.value;
+        let rejected = |now| {
+            Ok(SessionCell::new(SessionState::empty(
+                now,
+                TokenStatus::Rejected,
+            )))
+        };
+        let record = match self.store().load(&id).await {
+            Ok(record) => record,
+            Err(StoreError::Corrupt(reason)) => {
+                tracing::warn!(session = %id.short(), %reason, "stored session is corrupt; treating it as absent");
+                return rejected(self.clock().now());
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let now = self.clock().now();
+        let Some(record) = record else {
+            tracing::debug!(session = %id.short(), "no live session for a valid token");
+            return rejected(now);
+        };
+        if self.expiry().is_expired(&record, now) {
+            // The store's own expiry lagged (clock skew or an absolute limit).
+            tracing::debug!(session = %id.short(), "loaded an expired session; removing it");
+            if let Err(error) = self.store().delete(&id).await {
+                tracing::warn!(session = %id.short(), %error, "could not remove an expired session");
+            }
+            return rejected(now);
+        }
+        let refresh = self.expiry().refresh(&record, now);
+        Ok(SessionCell::new(SessionState::loaded(
+            now,
+            verified.key_index,
+            record,
+            refresh,
+        )))
+    }
+
+    /// The typed view of a loaded session. Stored data that fails to decode or
+    /// validate is logged with the session id and, under the default
+    /// [`InvalidDataPolicy::Discard`], replaced by defaults while the stored
+    /// record is left untouched.
+    pub fn typed<T: SessionData>(&self, cell: &SessionCell) -> Result<Session<T>, SessionError> {
+        match Session::from_cell(cell.clone()) {
+            Ok(session) => Ok(session),
+            Err(error) => {
+                let id = cell.lock().record().map(|r| r.id.short());
+                tracing::warn!(session = ?id, %error, "stored session data is invalid");
+                match self.invalid_data_policy() {
+                    InvalidDataPolicy::Fail => Err(error.into()),
+                    InvalidDataPolicy::Discard => {
+                        cell.lock().detach();
+                        Ok(Session::with_data(cell.clone(), T::default()))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Loads and returns the typed session in one call.
+    pub async fn get<T: SessionData>(
+        &self,
+        token: Option<&str>,
+    ) -> Result<Session<T>, SessionError> {
+        let cell = self.load(token).await?;
+        self.typed(&cell)
+    }
+}

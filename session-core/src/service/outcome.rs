@@ -1,0 +1,50 @@
+use crate::{SessionId, Timestamp};
+
+/// What persist wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersistOutcome {
+    /// Nothing to write.
+    Unchanged,
+    /// A new session was stored.
+    Created,
+    /// Changed data was saved (and expiry refreshed when `refreshed`).
+    Saved {
+        /// Whether expiry moved too.
+        refreshed: bool,
+    },
+    /// Only expiry moved.
+    Refreshed,
+    /// The session moved to a new id (login or rotation) and the old id was deleted.
+    Rotated,
+    /// The session was deleted.
+    Destroyed,
+    /// The session disappeared meanwhile (expired or revoked); nothing was written.
+    Vanished,
+}
+
+/// What the client's cookie should do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CookieAction {
+    /// Leave it as it is.
+    Keep,
+    /// Set it to `token`, valid until `expires_at`.
+    Set {
+        /// The signed token.
+        token: String,
+        /// Expiry (cookie `Max-Age` follows it).
+        expires_at: Timestamp,
+    },
+    /// Remove it.
+    Clear,
+}
+
+/// The result of [`SessionService::persist`](super::SessionService::persist).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Persisted {
+    /// What was written.
+    pub outcome: PersistOutcome,
+    /// What to tell the client.
+    pub cookie: CookieAction,
+    /// The session id after persist, if a session exists.
+    pub id: Option<SessionId>,
+}

@@ -1,0 +1,265 @@
+use super::{CookieAction, PersistOutcome, Persisted, SessionService};
+use crate::data::SessionData;
+use crate::state::{SessionCell, SessionState, TokenStatus};
+use crate::{
+    SaveOutcome, Session, SessionError, SessionId, SessionPatch, SessionRecord, StoreError,
+    Timestamp,
+};
+
+/// Attempts at finding an unused id for a new session.
+const CREATE_ATTEMPTS: usize = 3;
+
+/// The store work persist decided on, computed under the state lock and run without it.
+enum Plan {
+    Nothing {
+        expires_at: Option<Timestamp>,
+    },
+    Create(SessionRecord),
+    Rotate {
+        record: SessionRecord,
+        old: Option<SessionId>,
+    },
+    Save {
+        id: SessionId,
+        patch: SessionPatch,
+    },
+    Touch {
+        id: SessionId,
+        expires_at: Timestamp,
+    },
+    Delete(Option<SessionId>),
+}
+
+impl SessionService {
+    /// Commits a typed handle's changes and persists its session.
+    pub async fn commit<T: SessionData>(
+        &self,
+        session: &mut Session<T>,
+    ) -> Result<Persisted, SessionError> {
+        session.commit()?;
+        self.persist(session.cell()).await
+    }
+
+    /// Writes what the request changed, and only that:
+    /// - a new session with data or flash is created (with a fresh id);
+    /// - a login moves the session to its new id: the new record is written
+    ///   before the old one is deleted, so a failure never loses the session;
+    /// - a loaded session saves changed fields and flash, or only its expiry when
+    ///   a refresh is due, or nothing at all;
+    /// - a destroyed session is deleted.
+    ///
+    /// Persist runs once per request; later calls change nothing.
+    pub async fn persist(&self, cell: &SessionCell) -> Result<Persisted, SessionError> {
+        let (plan, token, reissue_id) = {
+            let mut state = cell.lock();
+            if state.finished {
+                return Ok(Persisted {
+                    outcome: PersistOutcome::Unchanged,
+                    cookie: CookieAction::Keep,
+                    id: state.id(),
+                });
+            }
+            if let Some(error) = state.commit_error.take() {
+                return Err(error.into());
+            }
+            state.finished = true;
+            (
+                self.plan(&mut state),
+                state.token,
+                state.record().map(|r| r.id),
+            )
+        };
+        let rejected = token == TokenStatus::Rejected;
+        let reissue = matches!(token, TokenStatus::Valid { key_index } if key_index != 0);
+        let set = |id: &SessionId, expires_at| CookieAction::Set {
+            token: self.signer().sign_id(id),
+            expires_at,
+        };
+        let persisted = match plan {
+            Plan::Nothing { expires_at } => {
+                let cookie = match (reissue_id, expires_at) {
+                    (Some(id), Some(expires_at)) if reissue => set(&id, expires_at),
+                    _ if rejected => CookieAction::Clear,
+                    _ => CookieAction::Keep,
+                };
+                Persisted {
+                    outcome: PersistOutcome::Unchanged,
+                    cookie,
+                    id: reissue_id,
+                }
+            }
+            Plan::Create(record) => {
+                let record = self.create_with_fresh_id(record).await?;
+                Persisted {
+                    outcome: PersistOutcome::Created,
+                    cookie: set(&record.id, record.expires_at),
+                    id: Some(record.id),
+                }
+            }
+            Plan::Rotate { record, old } => {
+                self.rotate(&record, old).await?;
+                Persisted {
+                    outcome: PersistOutcome::Rotated,
+                    cookie: set(&record.id, record.expires_at),
+                    id: Some(record.id),
+                }
+            }
+            Plan::Save { id, patch } => match self.store().save(&id, &patch).await? {
+                SaveOutcome::Saved => {
+                    let refreshed = patch.expires_at.is_some();
+                    let cookie = match (patch.expires_at, reissue) {
+                        (Some(expires_at), _) => set(&id, expires_at),
+                        (None, true) => {
+                            let expires_at = cell.lock().record().map(|r| r.expires_at);
+                            expires_at.map_or(CookieAction::Keep, |e| set(&id, e))
+                        }
+                        (None, false) => CookieAction::Keep,
+                    };
+                    Persisted {
+                        outcome: PersistOutcome::Saved { refreshed },
+                        cookie,
+                        id: Some(id),
+                    }
+                }
+                SaveOutcome::Missing => vanished(&id),
+                SaveOutcome::Conflict { current } => {
+                    return Err(SessionError::Conflict { current });
+                }
+            },
+            Plan::Touch { id, expires_at } => {
+                match self.store().touch(&id, expires_at, cell.lock().now).await? {
+                    SaveOutcome::Missing => vanished(&id),
+                    _ => Persisted {
+                        outcome: PersistOutcome::Refreshed,
+                        cookie: set(&id, expires_at),
+                        id: Some(id),
+                    },
+                }
+            }
+            Plan::Delete(id) => {
+                if let Some(id) = id {
+                    self.store().delete(&id).await?;
+                }
+                Persisted {
+                    outcome: PersistOutcome::Destroyed,
+                    cookie: CookieAction::Clear,
+                    id: None,
+                }
+            }
+        };
+        Ok(persisted)
+    }
+
+    fn plan(&self, state: &mut SessionState) -> Plan {
+        let now = state.now;
+        if state.destroy {
+            return Plan::Delete(state.record().map(|r| r.id));
+        }
+        let flash = |state: &SessionState| {
+            let mut flash = state.record().map(|r| r.flash.clone()).unwrap_or_default();
+            flash.apply(&state.set_flash, &state.taken_flash);
+            flash
+        };
+        if let Some(rotation) = state.rotation.take() {
+            let (created_at, expires_at) = match (&rotation.binding, state.record()) {
+                (Some(_), _) => (now, self.expiry().for_new(now, true)),
+                // An anonymous rotation keeps the session's age and expiry.
+                (None, Some(old)) => (
+                    old.created_at,
+                    old.expires_at
+                        .max(state.refresh_to.unwrap_or(old.expires_at)),
+                ),
+                (None, None) => (now, self.expiry().for_new(now, false)),
+            };
+            let mut record = SessionRecord::new(rotation.new_id, created_at, expires_at);
+            record.last_seen = now;
+            record.binding = rotation.binding.map(Box::new);
+            record.fields = state.fields();
+            record.flash = flash(state);
+            return Plan::Rotate {
+                record,
+                old: state.record().map(|r| r.id),
+            };
+        }
+        let Some(loaded) = state.record() else {
+            if state.set_fields.is_empty() && state.set_flash.is_empty() {
+                return Plan::Nothing { expires_at: None };
+            }
+            let mut record = SessionRecord::new(
+                SessionId::generate(),
+                now,
+                self.expiry().for_new(now, false),
+            );
+            record.fields = std::mem::take(&mut state.set_fields);
+            record.flash = std::mem::take(&mut state.set_flash);
+            return Plan::Create(record);
+        };
+        let id = loaded.id;
+        let expires_at = loaded.expires_at;
+        let patch = SessionPatch {
+            set_fields: std::mem::take(&mut state.set_fields),
+            removed_fields: std::mem::take(&mut state.removed_fields),
+            set_flash: std::mem::take(&mut state.set_flash),
+            removed_flash: std::mem::take(&mut state.taken_flash),
+            expires_at: state.refresh_to,
+            last_seen: now,
+            expected_revision: state.expected_revision,
+        };
+        if patch.changes_data() {
+            Plan::Save { id, patch }
+        } else if let Some(expires_at) = state.refresh_to {
+            Plan::Touch { id, expires_at }
+        } else {
+            Plan::Nothing {
+                expires_at: Some(expires_at),
+            }
+        }
+    }
+
+    async fn create_with_fresh_id(
+        &self,
+        mut record: SessionRecord,
+    ) -> Result<SessionRecord, SessionError> {
+        for _ in 0..CREATE_ATTEMPTS {
+            match self.store().create(&record).await {
+                Ok(()) => return Ok(record),
+                Err(StoreError::Collision) => {
+                    tracing::warn!("session id collision; retrying with a new id");
+                    record.id = SessionId::generate();
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(StoreError::Collision.into())
+    }
+
+    /// Writes the new record, then deletes the old one. If the old one cannot
+    /// be deleted the new one is removed again, so a failed login never leaves
+    /// both ids valid.
+    async fn rotate(
+        &self,
+        record: &SessionRecord,
+        old: Option<SessionId>,
+    ) -> Result<(), SessionError> {
+        self.store().create(record).await?;
+        if let Some(old) = old {
+            if let Err(error) = self.store().delete(&old).await {
+                tracing::error!(%error, "could not delete the old session after rotation");
+                if let Err(cleanup) = self.store().delete(&record.id).await {
+                    tracing::error!(error = %cleanup, "could not remove the new session after a failed rotation");
+                }
+                return Err(error.into());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn vanished(id: &SessionId) -> Persisted {
+    tracing::info!(session = %id.short(), "session disappeared before persist (expired or revoked); changes dropped");
+    Persisted {
+        outcome: PersistOutcome::Vanished,
+        cookie: CookieAction::Clear,
+        id: None,
+    }
+}

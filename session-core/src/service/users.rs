@@ -1,0 +1,104 @@
+//! authsessions-style calls: sessions by id and by user, outside a request.
+
+use super::SessionService;
+use crate::{Binding, Page, PageRequest, SessionError, SessionId, SessionInfo, SessionRecord};
+
+impl SessionService {
+    /// Creates a session bound to a user right away (authsessions'
+    /// `createSession`) and returns its id; [`token_for`](Self::token_for)
+    /// gives the token to hand out.
+    pub async fn create_session(&self, binding: Binding) -> Result<SessionId, SessionError> {
+        let now = self.clock().now();
+        let mut record =
+            SessionRecord::new(SessionId::generate(), now, self.expiry().for_new(now, true));
+        record.binding = Some(Box::new(binding));
+        for _ in 0..3 {
+            match self.store().create(&record).await {
+                Ok(()) => return Ok(record.id),
+                Err(crate::StoreError::Collision) => record.id = SessionId::generate(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(crate::StoreError::Collision.into())
+    }
+
+    /// The signed token for a session id (cookie value or bearer token).
+    pub fn token_for(&self, id: &SessionId) -> String {
+        self.signer().sign_id(id)
+    }
+
+    /// The session id in a token; `None` when the token is not valid.
+    pub fn session_id_from_token(&self, token: &str) -> Option<SessionId> {
+        self.signer().verify_id(token).ok().map(|v| v.value)
+    }
+
+    /// The session id behind an `Authorization: Bearer <token>` header value
+    /// (authsessions' `getSessionIdFromAuthToken`).
+    pub fn session_id_from_bearer(&self, header: Option<&str>) -> Option<SessionId> {
+        self.signer().session_id_from_bearer(header)
+    }
+
+    /// The `Authorization` header value for a session (authsessions' `getAuthTokenForSessionId`).
+    pub fn bearer_for(&self, id: &SessionId) -> String {
+        self.signer().bearer_for(id)
+    }
+
+    /// The live record of a session id.
+    pub async fn record(&self, id: &SessionId) -> Result<Option<SessionRecord>, SessionError> {
+        let now = self.clock().now();
+        let record = self.store().load(id).await?;
+        Ok(record.filter(|r| !self.expiry().is_expired(r, now)))
+    }
+
+    /// The user a session belongs to; `None` for unknown, expired or anonymous sessions.
+    pub async fn user_id(&self, id: &SessionId) -> Result<Option<String>, SessionError> {
+        Ok(self
+            .record(id)
+            .await?
+            .and_then(|r| r.binding.map(|b| b.user_id)))
+    }
+
+    /// A session's meta.
+    pub async fn meta(&self, id: &SessionId) -> Result<Option<serde_json::Value>, SessionError> {
+        Ok(self
+            .record(id)
+            .await?
+            .and_then(|r| r.binding.and_then(|b| b.meta)))
+    }
+
+    /// Deletes a session; deleting an unknown id is a no-op returning `false`.
+    pub async fn destroy_session(&self, id: &SessionId) -> Result<bool, SessionError> {
+        Ok(self.store().delete(id).await?)
+    }
+
+    /// A user's live sessions, most recently used first.
+    pub async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, SessionError> {
+        let now = self.clock().now();
+        let mut items = self.store().list_for_user(user_id).await?;
+        items.retain(|i| i.expires_at > now);
+        Ok(items)
+    }
+
+    /// Revokes one of a user's sessions; `false` (and nothing changes) when the
+    /// id is unknown or belongs to someone else.
+    pub async fn revoke(&self, user_id: &str, id: &SessionId) -> Result<bool, SessionError> {
+        match self.user_id(id).await? {
+            Some(owner) if owner == user_id => Ok(self.store().delete(id).await?),
+            _ => Ok(false),
+        }
+    }
+
+    /// Revokes every session of a user except `keep`; returns how many went.
+    pub async fn revoke_all(
+        &self,
+        user_id: &str,
+        keep: Option<&SessionId>,
+    ) -> Result<usize, SessionError> {
+        Ok(self.store().delete_for_user(user_id, keep).await?)
+    }
+
+    /// Every live session, a page at a time (authsessions' `listSessions`).
+    pub async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, SessionError> {
+        Ok(self.store().list(page).await?)
+    }
+}

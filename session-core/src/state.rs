@@ -1,0 +1,285 @@
+//! The per-request, type-erased state of one session.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::{Binding, FieldMap, SessionDataError, SessionId, SessionRecord, Timestamp};
+
+/// What the request's token turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStatus {
+    /// No token was presented.
+    Absent,
+    /// The token verified and its session loaded.
+    Valid {
+        /// Index of the key that verified it (`0`: the signing key).
+        key_index: usize,
+    },
+    /// A token was presented but is unusable: malformed, tampered, signed by an
+    /// unknown key, or naming a session that is gone.
+    Rejected,
+}
+
+/// A pending switch to a new session id (login or explicit rotation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rotation {
+    /// The id the session moves to.
+    pub new_id: SessionId,
+    /// Who the new session belongs to.
+    pub binding: Option<Binding>,
+}
+
+/// One session as seen by one request: what was loaded plus what the request
+/// changed. Persist turns the difference into store writes.
+#[derive(Debug)]
+pub struct SessionState {
+    pub(crate) now: Timestamp,
+    pub(crate) token: TokenStatus,
+    pub(crate) loaded: Option<SessionRecord>,
+    // Set when stored data failed to decode: the record is left untouched and
+    // a write starts a new session instead.
+    pub(crate) detached: Option<SessionId>,
+    pub(crate) set_fields: FieldMap,
+    pub(crate) removed_fields: Vec<Box<str>>,
+    pub(crate) set_flash: FieldMap,
+    pub(crate) taken_flash: Vec<Box<str>>,
+    pub(crate) rotation: Option<Rotation>,
+    pub(crate) destroy: bool,
+    pub(crate) refresh_to: Option<Timestamp>,
+    pub(crate) expected_revision: Option<u64>,
+    pub(crate) commit_error: Option<SessionDataError>,
+    pub(crate) finished: bool,
+}
+
+impl SessionState {
+    pub(crate) fn empty(now: Timestamp, token: TokenStatus) -> Self {
+        Self {
+            now,
+            token,
+            loaded: None,
+            detached: None,
+            set_fields: FieldMap::new(),
+            removed_fields: Vec::new(),
+            set_flash: FieldMap::new(),
+            taken_flash: Vec::new(),
+            rotation: None,
+            destroy: false,
+            refresh_to: None,
+            expected_revision: None,
+            commit_error: None,
+            finished: false,
+        }
+    }
+
+    pub(crate) fn loaded(
+        now: Timestamp,
+        key_index: usize,
+        record: SessionRecord,
+        refresh_to: Option<Timestamp>,
+    ) -> Self {
+        let mut state = Self::empty(now, TokenStatus::Valid { key_index });
+        state.loaded = Some(record);
+        state.refresh_to = refresh_to;
+        state
+    }
+
+    /// The time of the request.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// What the request's token was.
+    pub fn token_status(&self) -> TokenStatus {
+        self.token
+    }
+
+    /// The session id the client holds or will hold after persist; `None` for a
+    /// session not created yet.
+    pub fn id(&self) -> Option<SessionId> {
+        if self.destroy {
+            return None;
+        }
+        match &self.rotation {
+            Some(r) => Some(r.new_id),
+            None => self.record().map(|r| r.id),
+        }
+    }
+
+    /// The record as loaded, unless its data was found invalid.
+    pub fn record(&self) -> Option<&SessionRecord> {
+        self.loaded.as_ref().filter(|_| self.detached.is_none())
+    }
+
+    /// Whether a stored session was loaded and is in use.
+    pub fn is_loaded(&self) -> bool {
+        self.record().is_some()
+    }
+
+    /// The user binding, including one made by a login in this request.
+    pub fn binding(&self) -> Option<&Binding> {
+        if self.destroy {
+            return None;
+        }
+        match &self.rotation {
+            Some(r) => r.binding.as_ref(),
+            None => self.record().and_then(|r| r.binding.as_deref()),
+        }
+    }
+
+    /// The current value of a stored field: this request's change, else the loaded value.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        if self.removed_fields.iter().any(|f| &**f == name) {
+            return None;
+        }
+        self.set_fields
+            .get(name)
+            .or_else(|| self.record().and_then(|r| r.fields.get(name)))
+    }
+
+    /// The value loaded for a field, ignoring this request's changes.
+    pub(crate) fn loaded_field(&self, name: &str) -> Option<&str> {
+        self.record().and_then(|r| r.fields.get(name))
+    }
+
+    /// Every field as the request sees it now.
+    pub fn fields(&self) -> FieldMap {
+        let mut fields = self.record().map(|r| r.fields.clone()).unwrap_or_default();
+        fields.apply(&self.set_fields, &self.removed_fields);
+        fields
+    }
+
+    pub(crate) fn has_pending_field_changes(&self) -> bool {
+        !self.set_fields.is_empty() || !self.removed_fields.is_empty()
+    }
+
+    /// Sets a stored field's JSON value (type-erased access; typed code uses `Session<T>`).
+    pub fn set_field(&mut self, name: &str, value: impl Into<Box<str>>) {
+        let value = value.into();
+        self.removed_fields.retain(|f| &**f != name);
+        if self.loaded_field(name) == Some(&*value) {
+            self.set_fields.remove(name);
+        } else {
+            self.set_fields.insert(name, value);
+        }
+    }
+
+    /// Removes a stored field.
+    pub fn remove_field(&mut self, name: &str) {
+        self.set_fields.remove(name);
+        if self.loaded_field(name).is_some() && !self.removed_fields.iter().any(|f| &**f == name) {
+            self.removed_fields.push(name.into());
+        }
+    }
+
+    /// Forgets a field change (the value went back to what was loaded).
+    pub(crate) fn revert_field(&mut self, name: &str) {
+        self.set_fields.remove(name);
+        self.removed_fields.retain(|f| &**f != name);
+    }
+
+    /// Stores a flash value (JSON) for a later request.
+    pub fn set_flash(&mut self, name: &str, value: impl Into<Box<str>>) {
+        self.set_flash.insert(name, value);
+    }
+
+    /// Takes a flash value stored by an earlier request: it is returned once and
+    /// removed at persist. Flash set by this request is not visible until the next.
+    pub fn take_flash(&mut self, name: &str) -> Option<Box<str>> {
+        if self.taken_flash.iter().any(|f| &**f == name) {
+            return None;
+        }
+        let value: Box<str> = self.record()?.flash.get(name)?.into();
+        self.taken_flash.push(name.into());
+        Some(value)
+    }
+
+    /// Reads a flash value without taking it.
+    pub fn peek_flash(&self, name: &str) -> Option<&str> {
+        if self.taken_flash.iter().any(|f| &**f == name) {
+            return None;
+        }
+        self.record()?.flash.get(name)
+    }
+
+    /// Moves the session to a new id bound to `binding` (login). Data and flash
+    /// carry over; the old id is deleted after the new record is written.
+    pub fn login(&mut self, binding: Binding) -> SessionId {
+        self.rotate_with(Some(binding))
+    }
+
+    /// Moves the session to a new id keeping its binding.
+    pub fn rotate(&mut self) -> SessionId {
+        let binding = self.binding().cloned();
+        self.rotate_with(binding)
+    }
+
+    fn rotate_with(&mut self, binding: Option<Binding>) -> SessionId {
+        let new_id = SessionId::generate();
+        self.destroy = false;
+        self.rotation = Some(Rotation { new_id, binding });
+        new_id
+    }
+
+    /// Deletes the session at persist (logout).
+    pub fn destroy(&mut self) {
+        self.destroy = true;
+        self.rotation = None;
+    }
+
+    /// Whether the session will be destroyed.
+    pub fn is_destroyed(&self) -> bool {
+        self.destroy
+    }
+
+    /// Makes the save conditional on the stored revision being the one loaded
+    /// (compare-and-set); persist then fails with a conflict if another request
+    /// saved in between.
+    pub fn require_unchanged_revision(&mut self) {
+        self.expected_revision = self.record().map(|r| r.revision);
+    }
+
+    /// Whether persist would write data (not counting an expiry refresh).
+    pub fn is_modified(&self) -> bool {
+        self.destroy
+            || self.rotation.is_some()
+            || self.has_pending_field_changes()
+            || !self.set_flash.is_empty()
+            || !self.taken_flash.is_empty()
+    }
+
+    /// Marks the loaded data invalid: it stays in the store untouched, and the
+    /// request continues as if it had no session.
+    pub(crate) fn detach(&mut self) {
+        if let Some(record) = &self.loaded {
+            self.detached = Some(record.id);
+        }
+    }
+
+    pub(crate) fn record_commit_error(&mut self, error: SessionDataError) {
+        if self.commit_error.is_none() {
+            self.commit_error = Some(error);
+        }
+    }
+
+    /// Whether persist already ran.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+}
+
+/// A shared handle to a [`SessionState`]: the web layer keeps one per request,
+/// extractors and typed handles share it.
+#[derive(Clone, Debug)]
+pub struct SessionCell(Arc<Mutex<SessionState>>);
+
+impl SessionCell {
+    pub(crate) fn new(state: SessionState) -> Self {
+        Self(Arc::new(Mutex::new(state)))
+    }
+
+    /// Locks the state. Keep the guard short and never across an `.await`.
+    pub fn lock(&self) -> impl std::ops::DerefMut<Target = SessionState> + '_ {
+        self.0.lock()
+    }
+}

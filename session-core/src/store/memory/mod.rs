@@ -1,0 +1,344 @@
+//! [`MemoryStore`]: a sharded in-process store, the embedded default.
+
+mod hasher;
+mod shard;
+mod sweeper;
+mod users;
+
+pub use sweeper::Sweeper;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+
+use self::shard::Shard;
+use self::users::UserIndex;
+use crate::clock::{SharedClock, SystemClock};
+use crate::record::sort_most_recent_first;
+use crate::store::{Capabilities, SessionStore, StoreError};
+use crate::{
+    Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch, SessionRecord, Timestamp,
+};
+
+/// Largest record accepted by default (data plus flash), in bytes.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// Sessions in process memory: fast, lost on restart, one process only.
+///
+/// The map is split into shards, each behind its own short-held lock, so
+/// concurrent requests rarely wait on each other. Expired records are removed
+/// when touched, by a small sweep step on every write (so memory stays bounded
+/// by live sessions plus recent garbage), and optionally by a [`Sweeper`]
+/// thread. Per-user listing reads a per-user index: its cost grows with that
+/// user's sessions only.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use session_core::{MemoryStore, SessionId, SessionRecord, SessionStore, Timestamp};
+///
+/// let store = MemoryStore::new();
+/// let now = Timestamp::from(std::time::SystemTime::now());
+/// let record = SessionRecord::new(SessionId::generate(), now, now.add(std::time::Duration::from_secs(60)));
+/// store.create(&record).await.unwrap();
+/// assert_eq!(store.load(&record.id).await.unwrap(), Some(record));
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shards: Box<[Mutex<Shard>]>,
+    users: UserIndex,
+    clock: SharedClock,
+    max_record_bytes: usize,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// A store on the system clock.
+    pub fn new() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// A store on `clock` (share it with the service so expiry decisions agree).
+    pub fn with_clock(clock: SharedClock) -> Self {
+        Self::with_limit(clock, DEFAULT_MAX_RECORD_BYTES)
+    }
+
+    /// A store on `clock` refusing records larger than `max_record_bytes`
+    /// (data plus flash) with [`StoreError::TooLarge`].
+    pub fn with_limit(clock: SharedClock, max_record_bytes: usize) -> Self {
+        let shards = std::thread::available_parallelism()
+            .map_or(4, |n| n.get())
+            .saturating_mul(8)
+            .next_power_of_two()
+            .clamp(16, 1024);
+        Self {
+            inner: Arc::new(Inner {
+                shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
+                users: UserIndex::new(shards),
+                clock,
+                max_record_bytes,
+            }),
+        }
+    }
+
+    fn shard(&self, id: &SessionId) -> &Mutex<Shard> {
+        let b = id.as_bytes();
+        let word = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+        // Shard count is a power of two.
+        let index = usize::try_from(word >> 32).unwrap_or(0) & (self.inner.shards.len() - 1);
+        &self.inner.shards[index]
+    }
+
+    fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    fn check_size(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        let size = record.fields.byte_size() + record.flash.byte_size();
+        if size > self.inner.max_record_bytes {
+            return Err(StoreError::TooLarge {
+                size,
+                limit: self.inner.max_record_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Number of records held, live or expired but not yet swept.
+    pub fn len(&self) -> usize {
+        self.inner.shards.iter().map(|s| s.lock().len()).sum()
+    }
+
+    /// Whether no record is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every expired record now; returns how many were removed.
+    pub fn sweep_expired(&self) -> usize {
+        let now = self.now();
+        let mut removed = 0;
+        for shard in self.inner.shards.iter() {
+            let gone = shard.lock().remove_expired(now);
+            removed += gone.len();
+            self.inner.users.forget_all(&gone);
+        }
+        removed
+    }
+
+    /// Starts a thread that calls [`sweep_expired`](Self::sweep_expired) every
+    /// `interval`; it stops when the returned handle is dropped or stopped.
+    pub fn start_sweeper(&self, interval: std::time::Duration) -> Sweeper {
+        Sweeper::start(self.clone(), interval)
+    }
+
+    fn write_step(&self, shard: &mut Shard, now: Timestamp) {
+        let gone = shard.sweep_step(now);
+        if !gone.is_empty() {
+            self.inner.users.forget_all(&gone);
+        }
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("shards", &self.inner.shards.len())
+            .field("max_record_bytes", &self.inner.max_record_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+
+    async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        self.check_size(record)?;
+        let now = self.now();
+        let replaced = {
+            let mut shard = self.shard(&record.id).lock();
+            self.write_step(&mut shard, now);
+            shard.insert_new(record.clone(), now)?
+        };
+        if let Some(old) = replaced {
+            self.inner.users.forget(&old);
+        }
+        if let Some(user) = record.user_id() {
+            self.inner.users.add(user, record.id);
+        }
+        Ok(())
+    }
+
+    async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        let now = self.now();
+        let mut shard = self.shard(id).lock();
+        match shard.get_live(id, now) {
+            Ok(record) => Ok(Some(record.clone())),
+            Err(expired) => {
+                drop(shard);
+                if let Some(gone) = expired {
+                    self.inner.users.forget(&gone);
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    async fn save(&self, id: &SessionId, patch: &SessionPatch) -> Result<SaveOutcome, StoreError> {
+        let now = self.now();
+        let mut shard = self.shard(id).lock();
+        self.write_step(&mut shard, now);
+        let record = match shard.get_live_mut(id, now) {
+            Ok(record) => record,
+            Err(expired) => {
+                drop(shard);
+                if let Some(gone) = expired {
+                    self.inner.users.forget(&gone);
+                }
+                return Ok(SaveOutcome::Missing);
+            }
+        };
+        if let Some(expected) = patch.expected_revision {
+            if record.revision != expected {
+                return Ok(SaveOutcome::Conflict {
+                    current: record.revision,
+                });
+            }
+        }
+        let mut patched = record.clone();
+        patched.apply(patch);
+        self.check_size(&patched)?;
+        patched.fields.shrink_to_fit();
+        patched.flash.shrink_to_fit();
+        *record = patched;
+        Ok(SaveOutcome::Saved)
+    }
+
+    async fn touch(
+        &self,
+        id: &SessionId,
+        expires_at: Timestamp,
+        last_seen: Timestamp,
+    ) -> Result<SaveOutcome, StoreError> {
+        let now = self.now();
+        let mut shard = self.shard(id).lock();
+        self.write_step(&mut shard, now);
+        match shard.get_live_mut(id, now) {
+            Ok(record) => {
+                record.expires_at = expires_at;
+                record.last_seen = record.last_seen.max(last_seen);
+                Ok(SaveOutcome::Saved)
+            }
+            Err(expired) => {
+                drop(shard);
+                if let Some(gone) = expired {
+                    self.inner.users.forget(&gone);
+                }
+                Ok(SaveOutcome::Missing)
+            }
+        }
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let now = self.now();
+        let removed = self.shard(id).lock().remove(id);
+        Ok(match removed {
+            Some(record) => {
+                self.inner.users.forget(&record);
+                !record.is_expired(now)
+            }
+            None => false,
+        })
+    }
+
+    async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let now = self.now();
+        let mut items = Vec::new();
+        let mut stale = Vec::new();
+        for id in self.inner.users.ids(user_id) {
+            let shard = self.shard(&id).lock();
+            match shard.peek(&id) {
+                Some(r) if !r.is_expired(now) && r.user_id() == Some(user_id) => {
+                    items.push(r.info())
+                }
+                _ => stale.push(id),
+            }
+        }
+        self.inner.users.remove_ids(user_id, &stale);
+        sort_most_recent_first(&mut items);
+        Ok(items)
+    }
+
+    async fn delete_for_user(
+        &self,
+        user_id: &str,
+        keep: Option<&SessionId>,
+    ) -> Result<usize, StoreError> {
+        let now = self.now();
+        let mut deleted = 0;
+        let ids = self.inner.users.ids(user_id);
+        let mut gone = Vec::with_capacity(ids.len());
+        for id in ids {
+            if Some(&id) == keep {
+                continue;
+            }
+            let mut shard = self.shard(&id).lock();
+            if shard
+                .peek(&id)
+                .is_some_and(|r| r.user_id() == Some(user_id))
+            {
+                if let Some(record) = shard.remove(&id) {
+                    deleted += usize::from(!record.is_expired(now));
+                }
+            }
+            gone.push(id);
+        }
+        self.inner.users.remove_ids(user_id, &gone);
+        Ok(deleted)
+    }
+
+    async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, StoreError> {
+        let now = self.now();
+        let after: Option<SessionId> = match page.cursor.as_deref() {
+            None => None,
+            Some(c) => Some(
+                c.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("bad page cursor {c:?}")))?,
+            ),
+        };
+        let limit = page.limit.max(1);
+        // Ordered by id so pages are stable while sessions come and go.
+        let mut items: Vec<SessionInfo> = Vec::new();
+        for shard in self.inner.shards.iter() {
+            let shard = shard.lock();
+            items.extend(
+                shard
+                    .live(now)
+                    .filter(|r| after.is_none_or(|a| r.id > a))
+                    .map(SessionRecord::info),
+            );
+        }
+        items.sort_by(|a, b| a.id.cmp(&b.id));
+        let next = (items.len() > limit).then(|| items[limit - 1].id.to_string());
+        items.truncate(limit);
+        Ok(Page { items, next })
+    }
+}

@@ -1,0 +1,62 @@
+//! A background thread that sweeps expired sessions.
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::MemoryStore;
+
+/// Handle of a sweeper thread started by [`MemoryStore::start_sweeper`]; the
+/// thread stops when this is dropped or [`stop`](Sweeper::stop)ped.
+#[derive(Debug)]
+pub struct Sweeper {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Sweeper {
+    pub(super) fn start(store: MemoryStore, interval: Duration) -> Self {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("session-sweeper".into())
+            .spawn(move || {
+                // A message or a closed channel both mean stop.
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                    let removed = store.sweep_expired();
+                    if removed > 0 {
+                        tracing::debug!(removed, "swept expired sessions");
+                    }
+                }
+            })
+            .ok();
+        if thread.is_none() {
+            tracing::warn!(
+                "could not start the session sweeper thread; expired sessions are still removed on access"
+            );
+        }
+        Self {
+            stop: Some(stop),
+            thread,
+        }
+    }
+
+    /// Stops the thread and waits for it.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Sweeper {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

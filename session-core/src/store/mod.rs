@@ -1,0 +1,103 @@
+//! The [`SessionStore`] contract and the built-in in-memory store.
+
+mod error;
+pub mod memory;
+pub use memory::MemoryStore;
+
+pub use error::{BoxError, StoreError};
+
+use async_trait::async_trait;
+
+use crate::{
+    Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch, SessionRecord, Timestamp,
+};
+
+/// What a store can do beyond the required operations. The conformance suite
+/// reads it to know which cases apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `list_for_user` and `delete_for_user` work.
+    pub user_index: bool,
+    /// `list` works.
+    pub listing: bool,
+    /// `save` writes only the patched fields, so concurrent saves of different fields merge.
+    pub field_patch: bool,
+    /// `save` honours `expected_revision`.
+    pub compare_and_set: bool,
+}
+
+impl Capabilities {
+    /// Everything.
+    pub const ALL: Capabilities = Capabilities {
+        user_index: true,
+        listing: true,
+        field_patch: true,
+        compare_and_set: true,
+    };
+}
+
+/// Where sessions live.
+///
+/// Expiry is part of the contract: a record whose `expires_at` has passed (by
+/// the store's clock) is never returned, listed or patched, and the store
+/// removes it in time, on access or by a sweep, without anyone asking.
+#[async_trait]
+pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
+    /// A short name for logs and errors.
+    fn name(&self) -> &'static str;
+
+    /// What the store supports.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Inserts a new record; [`StoreError::Collision`] when the id exists
+    /// (never overwrites).
+    async fn create(&self, record: &SessionRecord) -> Result<(), StoreError>;
+
+    /// The live record with this id.
+    async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Applies a patch to a live record; never recreates a missing one.
+    async fn save(&self, id: &SessionId, patch: &SessionPatch) -> Result<SaveOutcome, StoreError>;
+
+    /// Moves the expiry (and last-seen) of a live record, touching no data.
+    async fn touch(
+        &self,
+        id: &SessionId,
+        expires_at: Timestamp,
+        last_seen: Timestamp,
+    ) -> Result<SaveOutcome, StoreError>;
+
+    /// Deletes a record; `false` when there was none.
+    async fn delete(&self, id: &SessionId) -> Result<bool, StoreError>;
+
+    /// A user's live sessions, most recently used first (see
+    /// [`sort_most_recent_first`](crate::record::sort_most_recent_first)).
+    async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let _ = user_id;
+        Err(self.unsupported("list_for_user"))
+    }
+
+    /// Deletes a user's sessions except `keep`; returns how many were deleted.
+    async fn delete_for_user(
+        &self,
+        user_id: &str,
+        keep: Option<&SessionId>,
+    ) -> Result<usize, StoreError> {
+        let _ = (user_id, keep);
+        Err(self.unsupported("delete_for_user"))
+    }
+
+    /// Every live session, a page at a time.
+    async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, StoreError> {
+        let _ = page;
+        Err(self.unsupported("list"))
+    }
+
+    /// The `Unsupported` error for `operation`.
+    fn unsupported(&self, operation: &'static str) -> StoreError {
+        StoreError::Unsupported {
+            store: self.name(),
+            operation,
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Signed tokens and cookies' values: keys, signing, bearer headers.
+
+mod bearer;
+mod error;
+mod key;
+mod signer;
+
+pub use bearer::{bearer_header, bearer_token};
+pub use error::TokenError;
+pub use key::{Key, KeyError, MIN_KEY_LEN, SigningKeys};
+pub use signer::{MAX_TOKEN_LEN, TokenSigner, Verified};

@@ -1,0 +1,1 @@
+//! Attribute macros for `session-axum` (re-exported there; use them through it).
