@@ -27,7 +27,7 @@ impl Timestamp {
     }
 
     /// `self + d`, saturating.
-    pub fn add(self, d: Duration) -> Self {
+    pub fn plus(self, d: Duration) -> Self {
         Self(self.0.saturating_add(duration_millis(d)))
     }
 
@@ -39,6 +39,13 @@ impl Timestamp {
     /// The same instant as a [`SystemTime`].
     pub fn to_system_time(self) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(self.0)
+    }
+}
+
+impl std::ops::Add<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn add(self, d: Duration) -> Timestamp {
+        self.plus(d)
     }
 }
 
@@ -128,7 +135,7 @@ mod tests {
     #[test]
     fn timestamp_arithmetic_saturates() {
         let t = Timestamp::from_millis(u64::MAX - 1);
-        assert_eq!(t.add(Duration::from_secs(10)).as_millis(), u64::MAX);
+        assert_eq!(t.plus(Duration::from_secs(10)).as_millis(), u64::MAX);
         assert_eq!(Timestamp::EPOCH.since(t), Duration::ZERO);
     }
 }

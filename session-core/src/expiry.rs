@@ -61,7 +61,7 @@ impl ExpiryPolicy {
 
     fn cap(&self, created_at: Timestamp, t: Timestamp) -> Timestamp {
         match self.absolute {
-            Some(limit) => t.min(created_at.add(limit)),
+            Some(limit) => t.min(created_at.plus(limit)),
             None => t,
         }
     }
@@ -73,7 +73,7 @@ impl ExpiryPolicy {
         } else {
             self.initial_lifetime
         };
-        self.cap(now, now.add(lifetime))
+        self.cap(now, now.plus(lifetime))
     }
 
     /// Whether the record is past its expiry or its absolute limit.
@@ -81,7 +81,7 @@ impl ExpiryPolicy {
         record.is_expired(now)
             || self
                 .absolute
-                .is_some_and(|limit| now >= record.created_at.add(limit))
+                .is_some_and(|limit| now >= record.created_at.plus(limit))
     }
 
     /// Whether a record is still in its initial (anonymous, unused) phase.
@@ -93,7 +93,7 @@ impl ExpiryPolicy {
     /// fresh session switches it to `lifetime`; later, expiry slides once less
     /// than the threshold share of `lifetime` is left.
     pub fn refresh(&self, record: &SessionRecord, now: Timestamp) -> Option<Timestamp> {
-        let candidate = self.cap(record.created_at, now.add(self.lifetime));
+        let candidate = self.cap(record.created_at, now.plus(self.lifetime));
         if Self::is_initial(record) {
             // Used on a later request: switch to the full lifetime.
             return (now > record.created_at && candidate > record.expires_at).then_some(candidate);
@@ -138,55 +138,55 @@ mod tests {
     #[test]
     fn new_sessions_get_initial_lifetime_unless_bound() {
         let p = policy();
-        assert_eq!(p.for_new(T0, false), T0.add(5 * MIN));
-        assert_eq!(p.for_new(T0, true), T0.add(60 * MIN));
+        assert_eq!(p.for_new(T0, false), T0.plus(5 * MIN));
+        assert_eq!(p.for_new(T0, true), T0.plus(60 * MIN));
     }
 
     #[test]
     fn first_use_on_a_later_request_switches_to_full_lifetime() {
         let p = policy();
-        let r = record(T0, T0, T0.add(5 * MIN), false);
+        let r = record(T0, T0, T0.plus(5 * MIN), false);
         // Same instant as creation: not a later request.
         assert_eq!(p.refresh(&r, T0), None);
-        let now = T0.add(MIN);
-        assert_eq!(p.refresh(&r, now), Some(now.add(60 * MIN)));
+        let now = T0.plus(MIN);
+        assert_eq!(p.refresh(&r, now), Some(now.plus(60 * MIN)));
     }
 
     #[test]
     fn sliding_refresh_only_past_the_threshold() {
         let p = policy();
-        let r = record(T0, T0.add(MIN), T0.add(61 * MIN), true);
+        let r = record(T0, T0.plus(MIN), T0.plus(61 * MIN), true);
         // 31 minutes left of 60: more than half, no refresh.
-        assert_eq!(p.refresh(&r, T0.add(30 * MIN)), None);
+        assert_eq!(p.refresh(&r, T0.plus(30 * MIN)), None);
         // 29 minutes left: refresh to now + lifetime.
-        let now = T0.add(32 * MIN);
-        assert_eq!(p.refresh(&r, now), Some(now.add(60 * MIN)));
+        let now = T0.plus(32 * MIN);
+        assert_eq!(p.refresh(&r, now), Some(now.plus(60 * MIN)));
     }
 
     #[test]
     fn threshold_zero_never_refreshes_and_one_always_does() {
         let mut p = policy();
-        let r = record(T0, T0.add(MIN), T0.add(61 * MIN), true);
+        let r = record(T0, T0.plus(MIN), T0.plus(61 * MIN), true);
         p.refresh_threshold = 0.0;
-        assert_eq!(p.refresh(&r, T0.add(60 * MIN)), None);
+        assert_eq!(p.refresh(&r, T0.plus(60 * MIN)), None);
         p.refresh_threshold = 1.0;
-        assert!(p.refresh(&r, T0.add(2 * MIN)).is_some());
+        assert!(p.refresh(&r, T0.plus(2 * MIN)).is_some());
     }
 
     #[test]
     fn absolute_limit_caps_refresh_and_expires() {
         let mut p = policy();
         p.absolute = Some(90 * MIN);
-        let r = record(T0, T0.add(MIN), T0.add(61 * MIN), true);
-        let now = T0.add(50 * MIN);
-        assert_eq!(p.refresh(&r, now), Some(T0.add(90 * MIN)));
-        let capped = record(T0, T0.add(MIN), T0.add(90 * MIN), true);
-        assert_eq!(p.refresh(&capped, T0.add(80 * MIN)), None);
-        assert!(!p.is_expired(&capped, T0.add(89 * MIN)));
-        assert!(p.is_expired(&capped, T0.add(90 * MIN)));
+        let r = record(T0, T0.plus(MIN), T0.plus(61 * MIN), true);
+        let now = T0.plus(50 * MIN);
+        assert_eq!(p.refresh(&r, now), Some(T0.plus(90 * MIN)));
+        let capped = record(T0, T0.plus(MIN), T0.plus(90 * MIN), true);
+        assert_eq!(p.refresh(&capped, T0.plus(80 * MIN)), None);
+        assert!(!p.is_expired(&capped, T0.plus(89 * MIN)));
+        assert!(p.is_expired(&capped, T0.plus(90 * MIN)));
         // The absolute limit holds even if a store kept a later expiry.
-        let long = record(T0, T0.add(MIN), T0.add(600 * MIN), true);
-        assert!(p.is_expired(&long, T0.add(90 * MIN)));
+        let long = record(T0, T0.plus(MIN), T0.plus(600 * MIN), true);
+        assert!(p.is_expired(&long, T0.plus(90 * MIN)));
     }
 
     #[test]

@@ -1,1 +1,68 @@
-//! Store conformance suite (in progress).
+//! The generic store conformance suite: every [`SessionStore`](crate::SessionStore)
+//! runs the same cases through [`conformance_suite!`](crate::conformance_suite).
+//!
+//! ```ignore
+//! session_core::conformance_suite!(|clock: session_core::MockClock| async move {
+//!     session_core::MemoryStore::with_clock(std::sync::Arc::new(clock))
+//! });
+//! ```
+//!
+//! The factory gets a [`MockClock`](crate::MockClock) the store must use for
+//! its expiry decisions; cases move it instead of sleeping. Cases for
+//! operations a store does not declare in its
+//! [`Capabilities`](crate::Capabilities) check that they fail with
+//! [`StoreError::Unsupported`](crate::StoreError::Unsupported) instead.
+
+pub mod cases;
+mod recording;
+
+pub use recording::{RecordingStore, StoreOp};
+
+/// Expands to one `#[tokio::test]` per conformance case for the store made by
+/// `$make`, a `Fn(MockClock) -> impl Future<Output = impl SessionStore>`.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($make:expr) => {
+        $crate::conformance_suite!(@cases $make;
+            create_then_load_round_trips,
+            create_refuses_an_existing_id,
+            create_may_reuse_an_expired_id,
+            load_of_unknown_id_is_none,
+            save_sets_only_the_patched_fields,
+            save_removes_fields,
+            save_sets_and_removes_flash,
+            save_moves_expiry_only_when_asked,
+            save_increments_the_revision,
+            save_never_resurrects_a_deleted_session,
+            save_never_resurrects_an_expired_session,
+            compare_and_set_refuses_a_stale_revision,
+            concurrent_patches_of_different_fields_both_survive,
+            touch_moves_expiry_and_keeps_data,
+            touch_of_missing_session_is_missing,
+            touch_keeps_a_session_alive_past_its_old_expiry,
+            delete_removes_the_record,
+            delete_of_unknown_id_is_false,
+            expired_records_are_not_loaded,
+            list_for_user_lists_only_that_users_live_sessions,
+            list_for_user_orders_most_recent_first,
+            list_for_user_skips_expired_sessions,
+            delete_for_user_keeps_the_given_session,
+            delete_for_user_without_keep_deletes_all,
+            deleted_sessions_leave_the_user_listing,
+            list_pages_through_every_live_session_once,
+            list_of_empty_store_is_empty,
+            meta_round_trips_nested_json
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let clock = $crate::MockClock::starting_now();
+                let make = $make;
+                let store = make(clock.clone()).await;
+                $crate::conformance::cases::$case(store, clock).await;
+            }
+        )*
+    };
+}

@@ -40,7 +40,7 @@ pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 ///
 /// let store = MemoryStore::new();
 /// let now = Timestamp::from(std::time::SystemTime::now());
-/// let record = SessionRecord::new(SessionId::generate(), now, now.add(std::time::Duration::from_secs(60)));
+/// let record = SessionRecord::new(SessionId::generate(), now, now.plus(std::time::Duration::from_secs(60)));
 /// store.create(&record).await.unwrap();
 /// assert_eq!(store.load(&record.id).await.unwrap(), Some(record));
 /// # });
@@ -336,7 +336,7 @@ impl SessionStore for MemoryStore {
                     .map(SessionRecord::info),
             );
         }
-        items.sort_by(|a, b| a.id.cmp(&b.id));
+        items.sort_by_key(|a| a.id);
         let next = (items.len() > limit).then(|| items[limit - 1].id.to_string());
         items.truncate(limit);
         Ok(Page { items, next })

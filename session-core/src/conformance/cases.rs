@@ -1,0 +1,565 @@
+//! The conformance cases. Each takes a fresh store and the mock clock it uses.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::Clock as _;
+use crate::{
+    Binding, FieldMap, MockClock, PageRequest, SaveOutcome, SessionId, SessionPatch, SessionRecord,
+    SessionStore, StoreError,
+};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn record(clock: &MockClock, user: Option<&str>) -> SessionRecord {
+    let now = clock.now();
+    let mut r = SessionRecord::new(SessionId::generate(), now, now.plus(HOUR));
+    r.fields = [("count", "1"), ("name", "\"ada\"")].into_iter().collect();
+    r.binding = user.map(|u| Box::new(Binding::user(u).with_label("laptop")));
+    r
+}
+
+fn patch(clock: &MockClock) -> SessionPatch {
+    SessionPatch {
+        last_seen: clock.now(),
+        ..SessionPatch::default()
+    }
+}
+
+fn fields(pairs: &[(&str, &str)]) -> FieldMap {
+    pairs.iter().copied().collect()
+}
+
+fn assert_unsupported<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    assert!(
+        matches!(result, Err(StoreError::Unsupported { .. })),
+        "an undeclared operation must fail with Unsupported, got {result:?}"
+    );
+}
+
+async fn create(store: &impl SessionStore, r: &SessionRecord) {
+    store.create(r).await.expect("create");
+}
+
+async fn load(store: &impl SessionStore, id: &SessionId) -> Option<SessionRecord> {
+    store.load(id).await.expect("load")
+}
+
+/// Everything written by `create` reads back.
+pub async fn create_then_load_round_trips(store: impl SessionStore, clock: MockClock) {
+    let mut r = record(&clock, Some("u1"));
+    r.flash = fields(&[("notice", "\"saved\"")]);
+    create(&store, &r).await;
+    let back = load(&store, &r.id).await.expect("created record loads");
+    assert_eq!(back.id, r.id);
+    assert_eq!(back.fields, r.fields);
+    assert_eq!(back.flash, r.flash);
+    assert_eq!(back.binding, r.binding);
+    assert_eq!(back.created_at, r.created_at);
+    assert_eq!(back.last_seen, r.last_seen);
+    assert_eq!(back.expires_at, r.expires_at);
+}
+
+/// `create` never overwrites a live record.
+pub async fn create_refuses_an_existing_id(store: impl SessionStore, clock: MockClock) {
+    let r = record(&clock, None);
+    create(&store, &r).await;
+    let mut other = record(&clock, Some("intruder"));
+    other.id = r.id;
+    other.fields = fields(&[("count", "99")]);
+    assert!(matches!(
+        store.create(&other).await,
+        Err(StoreError::Collision)
+    ));
+    let back = load(&store, &r.id).await.expect("original survives");
+    assert_eq!(back.fields, r.fields);
+    assert_eq!(back.binding, None);
+}
+
+/// An id whose record expired may be created again.
+pub async fn create_may_reuse_an_expired_id(store: impl SessionStore, clock: MockClock) {
+    let r = record(&clock, None);
+    create(&store, &r).await;
+    clock.advance(HOUR + Duration::from_secs(1));
+    let mut again = record(&clock, None);
+    again.id = r.id;
+    again.fields = fields(&[("count", "7")]);
+    create(&store, &again).await;
+    assert_eq!(
+        load(&store, &r.id).await.expect("recreated").fields,
+        again.fields
+    );
+}
+
+/// Unknown ids read back as none, not an error.
+pub async fn load_of_unknown_id_is_none(store: impl SessionStore, _clock: MockClock) {
+    assert_eq!(load(&store, &SessionId::generate()).await, None);
+}
+
+/// A patch of some fields leaves the others intact.
+pub async fn save_sets_only_the_patched_fields(store: impl SessionStore, clock: MockClock) {
+    let r = record(&clock, None);
+    create(&store, &r).await;
+    let mut p = patch(&clock);
+    p.set_fields = fields(&[("count", "2"), ("extra", "[1,2]")]);
+    assert_eq!(store.save(&r.id, &p).await.unwrap(), SaveOutcome::Saved);
+    let back = load(&store, &r.id).await.unwrap();
+    assert_eq!(
+        back.fields,
+        fields(&[("count", "2"), ("extra", "[1,2]"), ("name", "\"ada\"")])
+    );
+}
+
+/// Removed fields are gone afterwards.
+pub async fn save_removes_fields(store: impl SessionStore, clock: MockClock) {
+    let r = record(&clock, None);
+    create(&store, &r).await;
+    let mut p = patch(&clock);
+    p.removed_fields = vec!["name".into()];
+    assert_eq!(store.save(&r.id, &p).await.unwrap(), SaveOutcome::Saved);
+    assert_eq!(
+        load(&store, &r.id).await.unwrap().fields,
+        fields(&[("count", "1")])
+    );
+}
+
+/// Flash values are set and removed like fields, in their own namespace.
+pub async fn save_sets_and_removes_flash(store: impl SessionStore, clock: MockClock) {
+    let r = record(&clock, None);
+    create(&store, &r).await;
+    let mut p = patch(&clock);
+    p.set_flash = fields(&[("count", "\"flash\""), ("error", "\"bad\"")]);
+    store.save(&r.id, &p).await.unwrap();
+    let back = load(&store, &r.id).await.unwrap();
+    assert_eq!(
+        back.flash,
+        fields(&[("count", "\"flash\""), ("error", "\"bad\"")])
+    );
+    assert_eq!(
+        back.fields, r.fields,
+        "a flash value does not touch the field of the same name"
+    );
+    let mut p = patch(&clock);
+    p.removed_flash = vec!["error".into()];
+    store.save(&r.id, &p).await.unwrap();
+    assert_eq!(
+        load(&store, &r.id).await.unwrap().flash,
+        fields(&[("count", "\"flash\"")])
+    );
+}
+
+/// Expiry moves only when the patch carries one.
+pub async fn save_moves_expiry_only_when_asked(store: impl SessionStore, clock: MockClock) {
+    let r = record(&clock, None);
+    create(&store, &r).await;
+    let mut p = patch(&clock);
+    p.set_fields = fields(&[("count", "2")]);
+    store.save(&r.id, &p).await.unwrap();
+    assert_eq!(load(&store, &r.id).await.unwrap().expires_at, r.expires_at);
+    let later = r.expires_at.plus(HOUR);
+    p.expires_at = Some(later);
+    store.save(&r.id, &p).await.unwrap();
+    assert_eq!(load(&store, &r.id).await.unwrap().expires_at, later);
+}
+
+/// Each data save bumps the revision.
+pub async fn save_increments_the_revision(store: impl SessionStore, clock: MockClock) {
+    let r = record(&clock, None);
+    create(&store, &r).await;
+    let before = load(&store, &r.id).await.unwrap().revision;
+    let mut p = patch(&clock);
+    p.set_fields = fields(&[("count", "2")]);
+    store.save(&r.id, &p).await.unwrap();
+    store.save(&r.id, &p).await.unwrap();
+    assert_eq!(load(&store, &r.id).await.unwrap().revision, before + 2);
+}
+
+/// A save of a deleted session writes nothing.
+pub async fn save_never_resurrects_a_deleted_session(store: impl SessionStore, clock: MockClock) {
+    let r = record(&clock, None);
+    create(&store, &r).await;
+    assert!(store.delete(&r.id).await.unwrap());
+    let mut p = patch(&clock);
+    p.set_fields = fields(&[("count", "5")]);
+    p.expires_at = Some(clock.now().plus(HOUR));
+    assert_eq!(store.save(&r.id, &p).await.unwrap(), SaveOutcome::Missing);
+    assert_eq!(load(&store, &r.id).await, None);
+}
+
+/// A save of an expired session writes nothing.
+pub async fn save_never_resurrects_an_expired_session(store: impl SessionStore, clock: MockClock) {
+    let r = record(&clock, None);
+    create(&store, &r).await;
+    clock.advance(HOUR);
+    let mut p = patch(&clock);
+    p.set_fields = fields(&[("count", "5")]);
+    p.expires_at = Some(clock.now().plus(HOUR));
+    assert_eq!(store.save(&r.id, &p).await.unwrap(), SaveOutcome::Missing);
+    assert_eq!(load(&store, &r.id).await, None);
+}
+
+/// With `expected_revision`, a stale save is refused and writes nothing.
+pub async fn compare_and_set_refuses_a_stale_revision(store: impl SessionStore, clock: MockClock) {
+    if !store.capabilities().compare_and_set {
+        return;
+    }
+    let r = record(&clock, None);
+    create(&store, &r).await;
+    let loaded = load(&store, &r.id).await.unwrap();
+    let mut first = patch(&clock);
+    first.set_fields = fields(&[("count", "2")]);
+    first.expected_revision = Some(loaded.revision);
+    assert_eq!(store.save(&r.id, &first).await.unwrap(), SaveOutcome::Saved);
+    let mut stale = patch(&clock);
+    stale.set_fields = fields(&[("count", "3")]);
+    stale.expected_revision = Some(loaded.revision);
+    assert_eq!(
+        store.save(&r.id, &stale).await.unwrap(),
+        SaveOutcome::Conflict {
+            current: loaded.revision + 1
+        }
+    );
+    assert_eq!(
+        load(&store, &r.id).await.unwrap().fields.get("count"),
+        Some("2")
+    );
+}
+
+/// Concurrent saves of different fields both survive (stores with field patches).
+pub async fn concurrent_patches_of_different_fields_both_survive(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    if !store.capabilities().field_patch {
+        return;
+    }
+    let store = Arc::new(store);
+    let r = record(&clock, None);
+    create(&*store, &r).await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = store.clone();
+        let mut p = patch(&clock);
+        p.set_fields = fields(&[(&format!("f{i}"), &i.to_string())]);
+        tasks.push(tokio::spawn(async move { store.save(&r.id, &p).await }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), SaveOutcome::Saved);
+    }
+    let back = load(&*store, &r.id).await.unwrap();
+    for i in 0..16 {
+        assert_eq!(
+            back.fields.get(&format!("f{i}")),
+            Some(i.to_string().as_str()),
+            "field f{i} lost"
+        );
+    }
+    assert_eq!(back.fields.get("name"), Some("\"ada\""));
+}
+
+/// `touch` moves expiry and last-seen, not data.
+pub async fn touch_moves_expiry_and_keeps_data(store: impl SessionStore, clock: MockClock) {
+    let r = record(&clock, None);
+    create(&store, &r).await;
+    clock.advance(Duration::from_secs(60));
+    let later = clock.now().plus(HOUR);
+    assert_eq!(
+        store.touch(&r.id, later, clock.now()).await.unwrap(),
+        SaveOutcome::Saved
+    );
+    let back = load(&store, &r.id).await.unwrap();
+    assert_eq!(back.expires_at, later);
+    assert_eq!(back.last_seen, clock.now());
+    assert_eq!(back.fields, r.fields);
+    assert_eq!(back.revision, r.revision, "a touch is not a data change");
+}
+
+/// Touching a missing session reports it and creates nothing.
+pub async fn touch_of_missing_session_is_missing(store: impl SessionStore, clock: MockClock) {
+    let id = SessionId::generate();
+    assert_eq!(
+        store
+            .touch(&id, clock.now().plus(HOUR), clock.now())
+            .await
+            .unwrap(),
+        SaveOutcome::Missing
+    );
+    assert_eq!(load(&store, &id).await, None);
+}
+
+/// A touched session outlives its original expiry.
+pub async fn touch_keeps_a_session_alive_past_its_old_expiry(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    let r = record(&clock, None);
+    create(&store, &r).await;
+    clock.advance(HOUR / 2);
+    store
+        .touch(&r.id, clock.now().plus(HOUR), clock.now())
+        .await
+        .unwrap();
+    clock.advance(HOUR * 3 / 4);
+    assert!(
+        load(&store, &r.id).await.is_some(),
+        "refreshed session expired at its old time"
+    );
+    clock.advance(HOUR / 2);
+    assert_eq!(load(&store, &r.id).await, None);
+}
+
+/// `delete` removes the record and says so.
+pub async fn delete_removes_the_record(store: impl SessionStore, clock: MockClock) {
+    let r = record(&clock, None);
+    create(&store, &r).await;
+    assert!(store.delete(&r.id).await.unwrap());
+    assert_eq!(load(&store, &r.id).await, None);
+    assert!(!store.delete(&r.id).await.unwrap());
+}
+
+/// Deleting an unknown id is a no-op.
+pub async fn delete_of_unknown_id_is_false(store: impl SessionStore, _clock: MockClock) {
+    assert!(!store.delete(&SessionId::generate()).await.unwrap());
+}
+
+/// A record is never returned once its expiry passed.
+pub async fn expired_records_are_not_loaded(store: impl SessionStore, clock: MockClock) {
+    let r = record(&clock, None);
+    create(&store, &r).await;
+    clock.advance(HOUR - Duration::from_millis(1));
+    assert!(load(&store, &r.id).await.is_some());
+    clock.advance(Duration::from_millis(1));
+    assert_eq!(load(&store, &r.id).await, None);
+}
+
+/// A user's listing holds that user's live sessions only.
+pub async fn list_for_user_lists_only_that_users_live_sessions(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    let user = format!("u-{}", SessionId::generate());
+    if !store.capabilities().user_index {
+        assert_unsupported(store.list_for_user(&user).await);
+        assert_unsupported(store.delete_for_user(&user, None).await);
+        return;
+    }
+    let a = record(&clock, Some(&user));
+    let b = record(&clock, Some(&user));
+    let other = record(&clock, Some("someone-else"));
+    let anonymous = record(&clock, None);
+    for r in [&a, &b, &other, &anonymous] {
+        create(&store, r).await;
+    }
+    let listed: HashSet<_> = store
+        .list_for_user(&user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(listed, HashSet::from([a.id, b.id]));
+    let info = &store.list_for_user(&user).await.unwrap()[0];
+    assert_eq!(info.user_id.as_deref(), Some(user.as_str()));
+    assert_eq!(info.label.as_deref(), Some("laptop"));
+}
+
+/// Most recently used first; ties by newer creation, then by id.
+pub async fn list_for_user_orders_most_recent_first(store: impl SessionStore, clock: MockClock) {
+    if !store.capabilities().user_index {
+        return;
+    }
+    let user = format!("u-{}", SessionId::generate());
+    let old = record(&clock, Some(&user));
+    create(&store, &old).await;
+    clock.advance(Duration::from_secs(10));
+    let mut tie_a = record(&clock, Some(&user));
+    let mut tie_b = record(&clock, Some(&user));
+    if tie_b.id < tie_a.id {
+        std::mem::swap(&mut tie_a, &mut tie_b);
+    }
+    create(&store, &tie_b).await;
+    create(&store, &tie_a).await;
+    clock.advance(Duration::from_secs(10));
+    // Using the oldest session makes it the most recent.
+    let mut p = patch(&clock);
+    p.set_fields = fields(&[("count", "2")]);
+    store.save(&old.id, &p).await.unwrap();
+    let order: Vec<_> = store
+        .list_for_user(&user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(order, vec![old.id, tie_a.id, tie_b.id]);
+}
+
+/// Expired sessions drop out of the user listing.
+pub async fn list_for_user_skips_expired_sessions(store: impl SessionStore, clock: MockClock) {
+    if !store.capabilities().user_index {
+        return;
+    }
+    let user = format!("u-{}", SessionId::generate());
+    let short = record(&clock, Some(&user));
+    create(&store, &short).await;
+    let mut long = record(&clock, Some(&user));
+    long.expires_at = clock.now().plus(HOUR * 2);
+    create(&store, &long).await;
+    clock.advance(HOUR);
+    let listed: Vec<_> = store
+        .list_for_user(&user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(listed, vec![long.id]);
+}
+
+/// Revoke-all keeps the named session and deletes the rest of that user's.
+pub async fn delete_for_user_keeps_the_given_session(store: impl SessionStore, clock: MockClock) {
+    if !store.capabilities().user_index {
+        return;
+    }
+    let user = format!("u-{}", SessionId::generate());
+    let keep = record(&clock, Some(&user));
+    let drop1 = record(&clock, Some(&user));
+    let drop2 = record(&clock, Some(&user));
+    let other = record(&clock, Some("other-user"));
+    for r in [&keep, &drop1, &drop2, &other] {
+        create(&store, r).await;
+    }
+    assert_eq!(
+        store.delete_for_user(&user, Some(&keep.id)).await.unwrap(),
+        2
+    );
+    assert!(load(&store, &keep.id).await.is_some());
+    assert_eq!(load(&store, &drop1.id).await, None);
+    assert_eq!(load(&store, &drop2.id).await, None);
+    assert!(
+        load(&store, &other.id).await.is_some(),
+        "another user's session was deleted"
+    );
+    let listed: Vec<_> = store
+        .list_for_user(&user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(listed, vec![keep.id]);
+}
+
+/// Revoke-all without a keeper empties the user's listing.
+pub async fn delete_for_user_without_keep_deletes_all(store: impl SessionStore, clock: MockClock) {
+    if !store.capabilities().user_index {
+        return;
+    }
+    let user = format!("u-{}", SessionId::generate());
+    let a = record(&clock, Some(&user));
+    let b = record(&clock, Some(&user));
+    create(&store, &a).await;
+    create(&store, &b).await;
+    assert_eq!(store.delete_for_user(&user, None).await.unwrap(), 2);
+    assert!(store.list_for_user(&user).await.unwrap().is_empty());
+    assert_eq!(load(&store, &a.id).await, None);
+    assert_eq!(store.delete_for_user(&user, None).await.unwrap(), 0);
+}
+
+/// A deleted session leaves its user's listing.
+pub async fn deleted_sessions_leave_the_user_listing(store: impl SessionStore, clock: MockClock) {
+    if !store.capabilities().user_index {
+        return;
+    }
+    let user = format!("u-{}", SessionId::generate());
+    let a = record(&clock, Some(&user));
+    let b = record(&clock, Some(&user));
+    create(&store, &a).await;
+    create(&store, &b).await;
+    store.delete(&a.id).await.unwrap();
+    let listed: Vec<_> = store
+        .list_for_user(&user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(listed, vec![b.id]);
+}
+
+/// Paging visits every live session exactly once.
+pub async fn list_pages_through_every_live_session_once(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    if !store.capabilities().listing {
+        assert_unsupported(store.list(PageRequest::first(10)).await);
+        return;
+    }
+    let mut created = HashSet::new();
+    for i in 0..25 {
+        let r = record(&clock, (i % 2 == 0).then_some("pager"));
+        create(&store, &r).await;
+        created.insert(r.id);
+    }
+    let expired = {
+        let mut r = record(&clock, None);
+        r.expires_at = clock.now().plus(Duration::from_secs(1));
+        create(&store, &r).await;
+        r.id
+    };
+    clock.advance(Duration::from_secs(2));
+    let mut seen = HashSet::new();
+    let mut request = PageRequest::first(7);
+    let mut pages = 0;
+    loop {
+        let page = store.list(request.clone()).await.unwrap();
+        assert!(page.items.len() <= 7, "page larger than its limit");
+        for item in &page.items {
+            assert!(seen.insert(item.id), "session listed twice");
+        }
+        pages += 1;
+        assert!(pages < 100, "paging does not end");
+        match page.next {
+            Some(next) => request.cursor = Some(next),
+            None => break,
+        }
+    }
+    assert!(!seen.contains(&expired), "expired session listed");
+    // The store may hold sessions of other tests (shared backends): ours must all be there.
+    assert!(created.is_subset(&seen), "a live session was not listed");
+}
+
+/// Listing an empty store gives an empty last page.
+pub async fn list_of_empty_store_is_empty(store: impl SessionStore, _clock: MockClock) {
+    if !store.capabilities().listing {
+        return;
+    }
+    let page = store.list(PageRequest::first(10)).await.unwrap();
+    if page.items.is_empty() {
+        assert_eq!(page.next, None);
+    }
+}
+
+/// Nested JSON meta round-trips through create, load and listing.
+pub async fn meta_round_trips_nested_json(store: impl SessionStore, clock: MockClock) {
+    let user = format!("u-{}", SessionId::generate());
+    let meta =
+        serde_json::json!({"device": {"os": "linux", "tags": [1, "two", null]}, "ip": "127.0.0.1"});
+    let mut r = record(&clock, None);
+    r.binding = Some(Box::new(
+        Binding::user(&user)
+            .with_meta(meta.clone())
+            .with_permissions(["admin"]),
+    ));
+    create(&store, &r).await;
+    let back = load(&store, &r.id).await.unwrap();
+    let binding = back.binding.expect("binding");
+    assert_eq!(binding.meta, Some(meta.clone()));
+    assert_eq!(binding.permissions, vec!["admin".to_owned()]);
+    if store.capabilities().user_index {
+        let listed = store.list_for_user(&user).await.unwrap();
+        assert_eq!(listed[0].meta, Some(meta));
+    }
+}

@@ -1,0 +1,169 @@
+use session_core::Clock as _;
+use session_core::conformance::StoreOp;
+use session_core::{CookieAction, ExpiryPolicy, Key, PersistOutcome, SessionStore, SigningKeys};
+
+use crate::profile::{Profile, set_age};
+use crate::support::{MIN, env, env_with, policy, token};
+
+async fn logged_in(env: &crate::support::Env) -> (String, session_core::SessionId) {
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    s.login(session_core::Binding::user("u"));
+    let p = env.service.commit(&mut s).await.unwrap();
+    env.store.clear();
+    (token(&p), p.id.unwrap())
+}
+
+#[tokio::test]
+async fn no_refresh_while_more_than_the_threshold_is_left() {
+    let env = env();
+    let (t, _) = logged_in(&env).await;
+    env.clock.advance(29 * MIN);
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    let p = env.service.persist(&cell).await.unwrap();
+    assert_eq!(
+        (p.outcome, p.cookie),
+        (PersistOutcome::Unchanged, CookieAction::Keep)
+    );
+    assert!(env.store.writes().is_empty());
+}
+
+#[tokio::test]
+async fn past_the_threshold_expiry_moves_to_now_plus_lifetime_and_the_cookie_follows() {
+    let env = env();
+    let (t, id) = logged_in(&env).await;
+    env.clock.advance(31 * MIN);
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    let p = env.service.persist(&cell).await.unwrap();
+    let expected = env.clock.now().plus(60 * MIN);
+    assert_eq!(p.outcome, PersistOutcome::Refreshed);
+    assert!(
+        matches!(&p.cookie, CookieAction::Set { expires_at, .. } if *expires_at == expected),
+        "{:?}",
+        p.cookie
+    );
+    assert_eq!(env.store.writes(), vec![StoreOp::Touch(id, expected)]);
+    assert_eq!(
+        env.store
+            .inner()
+            .load(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at,
+        expected
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_due_rides_along_with_a_data_save() {
+    let env = env();
+    let (t, _) = logged_in(&env).await;
+    env.clock.advance(31 * MIN);
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    set_age(&mut s, Some(3));
+    let p = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(p.outcome, PersistOutcome::Saved { refreshed: true });
+    let writes = env.store.writes();
+    assert!(
+        matches!(writes.as_slice(), [StoreOp::Save(_, patch)] if patch.expires_at == Some(env.clock.now().plus(60 * MIN))),
+        "{writes:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_fresh_anonymous_session_switches_to_full_lifetime_when_used_again() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(1));
+    let first = env.service.commit(&mut s).await.unwrap();
+    env.clock.advance(MIN);
+    let cell = env.service.load(Some(&token(&first))).await.unwrap();
+    let p = env.service.persist(&cell).await.unwrap();
+    assert_eq!(p.outcome, PersistOutcome::Refreshed);
+    let record = env
+        .store
+        .inner()
+        .load(&first.id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.expires_at, env.clock.now().plus(60 * MIN));
+}
+
+#[tokio::test]
+async fn an_unused_fresh_session_expires_after_the_initial_lifetime() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(1));
+    let first = env.service.commit(&mut s).await.unwrap();
+    env.clock.advance(5 * MIN);
+    assert!(
+        !env.service
+            .load(Some(&token(&first)))
+            .await
+            .unwrap()
+            .lock()
+            .is_loaded()
+    );
+}
+
+#[tokio::test]
+async fn the_absolute_limit_ends_an_active_session() {
+    let mut p = policy();
+    p.absolute = Some(90 * MIN);
+    let env = env_with(p, SigningKeys::single(Key::new([1u8; 32]).unwrap()));
+    let (t, _) = logged_in(&env).await;
+    for _ in 0..2 {
+        env.clock.advance(40 * MIN);
+        let cell = env.service.load(Some(&t)).await.unwrap();
+        assert!(cell.lock().is_loaded());
+        env.service.persist(&cell).await.unwrap();
+    }
+    env.clock.advance(10 * MIN);
+    assert!(!env.service.load(Some(&t)).await.unwrap().lock().is_loaded());
+}
+
+#[tokio::test]
+async fn a_token_signed_by_an_older_key_loads_and_is_reissued_under_the_first() {
+    let old_key = Key::new([9u8; 32]).unwrap();
+    let old = env_with(policy(), SigningKeys::single(old_key.clone()));
+    let (t, id) = logged_in(&old).await;
+    let rotated = crate::support::Env {
+        service: session_core::SessionService::builder()
+            .shared_store(old.service.store().clone())
+            .key(Key::new([1u8; 32]).unwrap())
+            .key(old_key)
+            .token_context("sid")
+            .expiry(policy())
+            .clock(old.service.clock().clone())
+            .build()
+            .unwrap(),
+        ..old
+    };
+    let cell = rotated.service.load(Some(&t)).await.unwrap();
+    assert!(cell.lock().is_loaded());
+    let p = rotated.service.persist(&cell).await.unwrap();
+    let new_token = token(&p);
+    assert_ne!(new_token, t);
+    let verified = rotated.service.signer().verify_id(&new_token).unwrap();
+    assert_eq!((verified.value, verified.key_index), (id, 0));
+    assert!(
+        rotated.store.writes().is_empty(),
+        "re-issuing needs no store write"
+    );
+}
+
+#[tokio::test]
+async fn expiry_policy_is_validated_at_build() {
+    let bad = ExpiryPolicy {
+        refresh_threshold: 2.0,
+        ..policy()
+    };
+    let err = session_core::SessionService::builder()
+        .store(session_core::MemoryStore::new())
+        .key(Key::generate())
+        .expiry(bad)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("threshold"), "{err}");
+}

@@ -1,0 +1,65 @@
+use session_core::PersistOutcome;
+
+use crate::profile::{Profile, set_name};
+use crate::support::{env, token};
+
+#[tokio::test]
+async fn flash_is_read_once_on_a_later_request_then_gone() {
+    let env = env();
+    // Request 1: a failed login flashes an error (this creates the session).
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    s.flash("error", "Invalid email/password").unwrap();
+    assert_eq!(
+        s.take_flash::<String>("error"),
+        None,
+        "not visible in the request that set it"
+    );
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+
+    // Request 2: the login page reads it.
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!(
+        s.take_flash::<String>("error").as_deref(),
+        Some("Invalid email/password")
+    );
+    assert_eq!(
+        s.take_flash::<String>("error"),
+        None,
+        "taken once per request too"
+    );
+    assert!(matches!(
+        env.service.commit(&mut s).await.unwrap().outcome,
+        PersistOutcome::Saved { .. }
+    ));
+
+    // Request 3: gone.
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!(s.take_flash::<String>("error"), None);
+}
+
+#[tokio::test]
+async fn a_flash_does_not_touch_the_field_of_the_same_name() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_name(&mut s, Some("field".into()));
+    s.flash("name", "flash").unwrap();
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!(s.take_flash::<String>("name").as_deref(), Some("flash"));
+    env.service.commit(&mut s).await.unwrap();
+    let s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!(s.name.as_deref(), Some("field"));
+}
+
+#[tokio::test]
+async fn peeking_without_taking_keeps_the_flash() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    s.flash("notice", &42).unwrap();
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+    let s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!(s.cell().lock().peek_flash("notice"), Some("42"));
+    env.service.persist(s.cell()).await.unwrap();
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!(s.take_flash::<u32>("notice"), Some(42));
+}

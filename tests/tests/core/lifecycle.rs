@@ -1,0 +1,328 @@
+use session_core::Clock as _;
+use session_core::conformance::StoreOp;
+use session_core::{
+    CookieAction, InvalidDataPolicy, PersistOutcome, SessionError, SessionStore, TokenStatus,
+};
+
+use crate::profile::{Profile, set_age, set_name};
+use crate::support::{MIN, env, token};
+
+#[tokio::test]
+async fn a_request_without_token_that_only_reads_creates_nothing() {
+    let env = env();
+    let session = env.service.get::<Profile>(None).await.unwrap();
+    assert_eq!(session.age, None);
+    assert!(session.session_id().is_none());
+    let persisted = env.service.persist(session.cell()).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Unchanged);
+    assert_eq!(persisted.cookie, CookieAction::Keep);
+    assert!(
+        env.store.ops().is_empty(),
+        "no store call at all: {:?}",
+        env.store.ops()
+    );
+}
+
+#[tokio::test]
+async fn first_write_creates_the_session_and_sets_the_cookie() {
+    let env = env();
+    let mut session = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut session, Some(20));
+    let persisted = env.service.commit(&mut session).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Created);
+    let id = persisted.id.unwrap();
+    let writes = env.store.writes();
+    assert_eq!(writes.len(), 1);
+    let StoreOp::Create(record) = &writes[0] else {
+        panic!("{writes:?}")
+    };
+    assert_eq!(record.id, id);
+    // Only the changed field is stored; the rest read back as defaults.
+    assert_eq!(record.fields.iter().collect::<Vec<_>>(), [("age", "20")]);
+    assert_eq!(
+        env.service.session_id_from_token(&token(&persisted)),
+        Some(id)
+    );
+}
+
+#[tokio::test]
+async fn a_read_only_request_on_an_existing_session_writes_nothing() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(20));
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+    env.store.clear();
+
+    let s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!(s.age, Some(20));
+    let persisted = env.service.persist(s.cell()).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Unchanged);
+    assert_eq!(persisted.cookie, CookieAction::Keep);
+    assert_eq!(
+        env.store.ops().len(),
+        1,
+        "exactly one store round trip (the load)"
+    );
+    assert!(env.store.writes().is_empty());
+}
+
+#[tokio::test]
+async fn a_change_saves_only_the_changed_field() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(20));
+    set_name(&mut s, Some("Roger".into()));
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+    env.store.clear();
+
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    set_age(&mut s, Some(21));
+    set_name(&mut s, Some("Roger".into()));
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(
+        persisted.outcome,
+        PersistOutcome::Saved { refreshed: false }
+    );
+    let writes = env.store.writes();
+    let [StoreOp::Save(_, patch)] = writes.as_slice() else {
+        panic!("{writes:?}")
+    };
+    assert_eq!(patch.set_fields.iter().collect::<Vec<_>>(), [("age", "21")]);
+    assert!(patch.removed_fields.is_empty());
+    let stored = env
+        .store
+        .inner()
+        .load(&persisted.id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.fields.get("name"), Some("\"Roger\""));
+}
+
+#[tokio::test]
+async fn garbage_tampered_and_unknown_tokens_mean_no_session_and_clear_the_cookie() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(1));
+    let valid = token(&env.service.commit(&mut s).await.unwrap());
+    let mut tampered = valid.clone().into_bytes();
+    tampered[3] = if tampered[3] == b'x' { b'y' } else { b'x' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let unknown = env.service.token_for(&session_core::SessionId::generate());
+    for bad in [
+        "",
+        "garbage",
+        "a.b.c",
+        &valid[..valid.len() - 2],
+        &tampered,
+        &unknown,
+    ] {
+        let cell = env.service.load(Some(bad)).await.unwrap();
+        assert_eq!(cell.lock().token_status(), TokenStatus::Rejected, "{bad:?}");
+        assert!(!cell.lock().is_loaded());
+        let persisted = env.service.persist(&cell).await.unwrap();
+        assert_eq!(persisted.cookie, CookieAction::Clear, "{bad:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_token_with_a_write_gets_a_fresh_session() {
+    let env = env();
+    let mut s = env
+        .service
+        .get::<Profile>(Some("forged.token"))
+        .await
+        .unwrap();
+    set_age(&mut s, Some(3));
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Created);
+    assert!(matches!(persisted.cookie, CookieAction::Set { .. }));
+}
+
+#[tokio::test]
+async fn destroy_deletes_the_record_and_the_token_never_loads_again() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(5));
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    let (t, id) = (token(&persisted), persisted.id.unwrap());
+
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    s.destroy();
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Destroyed);
+    assert_eq!(persisted.cookie, CookieAction::Clear);
+    assert_eq!(
+        env.store.inner().load(&id).await.unwrap(),
+        None,
+        "record deleted server-side"
+    );
+    let again = env.service.load(Some(&t)).await.unwrap();
+    assert!(!again.lock().is_loaded());
+}
+
+#[tokio::test]
+async fn a_session_revoked_before_persist_is_not_resurrected() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(5));
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    let (t, id) = (token(&persisted), persisted.id.unwrap());
+
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    env.service.destroy_session(&id).await.unwrap();
+    set_age(&mut s, Some(6));
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Vanished);
+    assert_eq!(persisted.cookie, CookieAction::Clear);
+    assert_eq!(env.store.inner().load(&id).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn persist_runs_once() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(5));
+    env.service.commit(&mut s).await.unwrap();
+    let again = env.service.persist(s.cell()).await.unwrap();
+    assert_eq!(again.outcome, PersistOutcome::Unchanged);
+    assert_eq!(env.store.writes().len(), 1);
+}
+
+#[tokio::test]
+async fn a_store_outage_is_an_unavailable_error() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(5));
+    env.store.set_down(true);
+    let err = env.service.commit(&mut s).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    let err = env
+        .service
+        .load(Some(
+            &env.service.token_for(&session_core::SessionId::generate()),
+        ))
+        .await
+        .unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+}
+
+#[tokio::test]
+async fn stale_compare_and_set_is_a_conflict() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(5));
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+
+    let mut first = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    let mut second = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    second.cell().lock().require_unchanged_revision();
+    set_age(&mut first, Some(6));
+    env.service.commit(&mut first).await.unwrap();
+    set_age(&mut second, Some(7));
+    let err = env.service.commit(&mut second).await.unwrap_err();
+    assert!(
+        matches!(err, SessionError::Conflict { current: 1 }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_requests_changing_different_fields_both_survive() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(5));
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    let t = token(&persisted);
+
+    let mut a = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    let mut b = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    set_age(&mut a, Some(30));
+    set_name(&mut b, Some("Ada".into()));
+    env.service.commit(&mut a).await.unwrap();
+    env.service.commit(&mut b).await.unwrap();
+    let back = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!((back.age, back.name.as_deref()), (Some(30), Some("Ada")));
+}
+
+#[tokio::test]
+async fn invalid_stored_data_is_discarded_by_default_and_never_overwritten() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(5));
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    let (t, id) = (token(&persisted), persisted.id.unwrap());
+    // Corrupt the stored value behind the service's back (fails validation).
+    let mut patch = session_core::SessionPatch {
+        last_seen: env.clock.now(),
+        ..Default::default()
+    };
+    patch.set_fields.insert("age", "999");
+    env.store.inner().save(&id, &patch).await.unwrap();
+    env.store.clear();
+
+    // Read-only request: defaults, nothing written.
+    let s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!(s.age, None);
+    assert!(env.service.persist(s.cell()).await.unwrap().cookie == CookieAction::Keep);
+    assert!(env.store.writes().is_empty());
+
+    // Writing request: a new session; the invalid record stays as it was.
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    set_name(&mut s, Some("x".into()));
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Created);
+    assert_ne!(persisted.id, Some(id));
+    let old = env.store.inner().load(&id).await.unwrap().unwrap();
+    assert_eq!(old.fields.get("age"), Some("999"));
+}
+
+#[tokio::test]
+async fn invalid_stored_data_fails_when_configured() {
+    let env = env();
+    let service = session_core::SessionService::builder()
+        .shared_store(env.service.store().clone())
+        .keys(&env.keys)
+        .token_context("sid")
+        .clock(env.service.clock().clone())
+        .invalid_data(InvalidDataPolicy::Fail)
+        .build()
+        .unwrap();
+    let mut s = service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(5));
+    let persisted = service.commit(&mut s).await.unwrap();
+    let mut patch = session_core::SessionPatch {
+        last_seen: env.clock.now(),
+        ..Default::default()
+    };
+    patch.set_fields.insert("tags", "\"not a list\"");
+    env.store
+        .inner()
+        .save(&persisted.id.unwrap(), &patch)
+        .await
+        .unwrap();
+    let err = service
+        .get::<Profile>(Some(&token(&persisted)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SessionError::Data(session_core::SessionDataError::InvalidField { field, .. }) if field == "tags"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn expired_session_found_on_load_is_absent_and_removed() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(5));
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    env.clock.advance(5 * MIN);
+    let cell = env.service.load(Some(&token(&persisted))).await.unwrap();
+    assert!(!cell.lock().is_loaded());
+    assert_eq!(
+        env.service.persist(&cell).await.unwrap().cookie,
+        CookieAction::Clear
+    );
+    assert!(env.store.inner().is_empty(), "expired record removed");
+}

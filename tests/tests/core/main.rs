@@ -1,0 +1,13 @@
+//! session-core behaviour: the store conformance suite on `MemoryStore` and the
+//! service's lifecycle rules, observed through what the store holds and what
+//! persist wrote.
+
+mod conformance;
+mod expiry;
+mod flash;
+mod lifecycle;
+mod profile;
+mod rotation;
+mod support;
+mod tracking;
+mod users;

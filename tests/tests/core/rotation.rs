@@ -1,0 +1,177 @@
+use session_core::Clock as _;
+use session_core::conformance::StoreOp;
+use session_core::{Binding, PersistOutcome, SessionStore};
+
+use crate::profile::{Profile, set_age};
+use crate::support::{MIN, env, token};
+
+#[tokio::test]
+async fn login_moves_to_a_new_id_carrying_data_and_flash_and_deletes_the_old() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(20));
+    s.flash("notice", "hello").unwrap();
+    let before = env.service.commit(&mut s).await.unwrap();
+    let (old_token, old_id) = (token(&before), before.id.unwrap());
+    env.store.clear();
+
+    let mut s = env.service.get::<Profile>(Some(&old_token)).await.unwrap();
+    let new_id = s.login(
+        Binding::user("roger")
+            .with_label("phone")
+            .with_meta(serde_json::json!({"ip": "::1"})),
+    );
+    assert_ne!(new_id, old_id);
+    assert_eq!(s.session_id(), Some(new_id));
+    assert_eq!(s.user_id().as_deref(), Some("roger"));
+    let after = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(after.outcome, PersistOutcome::Rotated);
+    assert_eq!(after.id, Some(new_id));
+
+    // New record first, then the old one deleted.
+    let writes = env.store.writes();
+    assert!(
+        matches!(writes.as_slice(), [StoreOp::Create(r), StoreOp::Delete(old)] if r.id == new_id && *old == old_id),
+        "{writes:?}"
+    );
+    assert_eq!(env.store.inner().load(&old_id).await.unwrap(), None);
+    assert!(
+        !env.service
+            .load(Some(&old_token))
+            .await
+            .unwrap()
+            .lock()
+            .is_loaded(),
+        "old token loads nothing"
+    );
+
+    let mut s = env
+        .service
+        .get::<Profile>(Some(&token(&after)))
+        .await
+        .unwrap();
+    assert_eq!(s.age, Some(20), "data carried over");
+    assert_eq!(
+        s.take_flash::<String>("notice").as_deref(),
+        Some("hello"),
+        "flash carried over"
+    );
+    assert_eq!(s.label().as_deref(), Some("phone"));
+    assert_eq!(s.meta(), Some(serde_json::json!({"ip": "::1"})));
+    assert!(s.is_authenticated());
+}
+
+#[tokio::test]
+async fn login_switches_from_initial_to_full_lifetime() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(1));
+    let first = env.service.commit(&mut s).await.unwrap();
+    let record = env
+        .store
+        .inner()
+        .load(&first.id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.expires_at,
+        env.clock.now().plus(5 * MIN),
+        "fresh anonymous: initial lifetime"
+    );
+
+    let mut s = env
+        .service
+        .get::<Profile>(Some(&token(&first)))
+        .await
+        .unwrap();
+    s.login(Binding::user("u"));
+    let after = env.service.commit(&mut s).await.unwrap();
+    let record = env
+        .store
+        .inner()
+        .load(&after.id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.expires_at,
+        env.clock.now().plus(60 * MIN),
+        "logged in: full lifetime"
+    );
+}
+
+#[tokio::test]
+async fn login_without_a_prior_session_just_creates_one() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    let id = s.login(Binding::user("ada"));
+    let after = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(after.id, Some(id));
+    let writes = env.store.writes();
+    assert!(
+        matches!(writes.as_slice(), [StoreOp::Create(r)] if r.id == id),
+        "{writes:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_rotation_keeps_the_old_session() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(20));
+    let before = env.service.commit(&mut s).await.unwrap();
+    let old_id = before.id.unwrap();
+
+    // The new record cannot be written: the old one must survive.
+    env.store.fail_creates(true);
+    let mut s = env
+        .service
+        .get::<Profile>(Some(&token(&before)))
+        .await
+        .unwrap();
+    s.login(Binding::user("u"));
+    assert!(
+        env.service
+            .commit(&mut s)
+            .await
+            .unwrap_err()
+            .is_unavailable()
+    );
+    assert!(env.store.inner().load(&old_id).await.unwrap().is_some());
+    env.store.fail_creates(false);
+
+    // The old one cannot be deleted: the new one is withdrawn, the old one stays.
+    env.store.fail_deletes(true);
+    let mut s = env
+        .service
+        .get::<Profile>(Some(&token(&before)))
+        .await
+        .unwrap();
+    let new_id = s.login(Binding::user("u"));
+    assert!(env.service.commit(&mut s).await.is_err());
+    env.store.fail_deletes(false);
+    assert!(env.store.inner().load(&old_id).await.unwrap().is_some());
+    // (Withdrawing the new record failed too while deletes were down; it is
+    // bound to the user, so revoke-all or expiry removes it.)
+    let _ = new_id;
+}
+
+#[tokio::test]
+async fn a_login_as_another_user_moves_the_session_out_of_the_first_users_index() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    s.login(Binding::user("first"));
+    let first = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(env.service.list_for_user("first").await.unwrap().len(), 1);
+
+    let mut s = env
+        .service
+        .get::<Profile>(Some(&token(&first)))
+        .await
+        .unwrap();
+    s.login(Binding::user("second"));
+    env.service.commit(&mut s).await.unwrap();
+    assert!(env.service.list_for_user("first").await.unwrap().is_empty());
+    assert_eq!(env.service.list_for_user("second").await.unwrap().len(), 1);
+}

@@ -1,0 +1,56 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use session_core::conformance::RecordingStore;
+use session_core::{
+    CookieAction, ExpiryPolicy, Key, MemoryStore, MockClock, Persisted, SessionService, SigningKeys,
+};
+
+pub const MIN: Duration = Duration::from_secs(60);
+
+pub struct Env {
+    pub clock: MockClock,
+    pub store: RecordingStore<MemoryStore>,
+    pub service: SessionService,
+    pub keys: SigningKeys,
+}
+
+pub fn policy() -> ExpiryPolicy {
+    ExpiryPolicy {
+        initial_lifetime: 5 * MIN,
+        lifetime: 60 * MIN,
+        refresh_threshold: 0.5,
+        absolute: None,
+    }
+}
+
+pub fn env() -> Env {
+    env_with(policy(), SigningKeys::single(Key::new([1u8; 32]).unwrap()))
+}
+
+pub fn env_with(expiry: ExpiryPolicy, keys: SigningKeys) -> Env {
+    let clock = MockClock::starting_now();
+    let store = RecordingStore::new(MemoryStore::with_clock(Arc::new(clock.clone())));
+    let service = SessionService::builder()
+        .store(store.clone())
+        .keys(&keys)
+        .token_context("sid")
+        .expiry(expiry)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    Env {
+        clock,
+        store,
+        service,
+        keys,
+    }
+}
+
+/// The token of a `Set` cookie action.
+pub fn token(p: &Persisted) -> String {
+    match &p.cookie {
+        CookieAction::Set { token, .. } => token.clone(),
+        other => panic!("expected a cookie to be set, got {other:?}"),
+    }
+}

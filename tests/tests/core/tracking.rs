@@ -1,0 +1,175 @@
+use session_core::conformance::StoreOp;
+use session_core::{PersistOutcome, SessionData};
+
+use crate::profile::{Profile, set_age, set_name, update_tags};
+use crate::support::{env, token};
+
+async fn existing(env: &crate::support::Env) -> String {
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(20));
+    set_name(&mut s, Some("Roger".into()));
+    update_tags(&mut s, |t| t.push("a".into()));
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+    env.store.clear();
+    t
+}
+
+#[tokio::test]
+async fn missing_fields_read_their_defaults() {
+    let data = Profile::decode(&[("age", "4")].into_iter().collect()).unwrap();
+    assert_eq!(
+        data,
+        Profile {
+            age: Some(4),
+            ..Profile::default()
+        }
+    );
+}
+
+#[tokio::test]
+async fn assigning_the_value_a_field_already_has_is_not_a_change() {
+    let env = env();
+    let t = existing(&env).await;
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    set_age(&mut s, Some(20));
+    set_name(&mut s, Some("Roger".into()));
+    assert!(s.changed_fields().unwrap().is_empty());
+    assert!(!s.is_modified());
+    assert_eq!(
+        env.service.commit(&mut s).await.unwrap().outcome,
+        PersistOutcome::Unchanged
+    );
+    assert!(env.store.writes().is_empty());
+}
+
+#[tokio::test]
+async fn assigning_a_different_value_is_a_change_of_that_field_only() {
+    let env = env();
+    let t = existing(&env).await;
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    set_age(&mut s, Some(21));
+    assert_eq!(s.changed_fields().unwrap(), ["age"]);
+}
+
+#[tokio::test]
+async fn setting_a_default_on_a_new_session_creates_nothing() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, None);
+    update_tags(&mut s, |_| ());
+    assert_eq!(
+        env.service.commit(&mut s).await.unwrap().outcome,
+        PersistOutcome::Unchanged
+    );
+    assert!(env.store.ops().is_empty());
+}
+
+#[tokio::test]
+async fn update_applies_the_closure_to_the_current_value() {
+    let env = env();
+    let t = existing(&env).await;
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    let len = update_tags(&mut s, |tags| {
+        tags.push("b".into());
+        tags.len()
+    });
+    assert_eq!(len, 2);
+    s.update(|p| p.age = p.age.map(|a| a + 1));
+    env.service.commit(&mut s).await.unwrap();
+    let back = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!(back.tags, ["a", "b"]);
+    assert_eq!(back.age, Some(21));
+}
+
+#[tokio::test]
+async fn a_nested_push_is_detected_and_written() {
+    let env = env();
+    let t = existing(&env).await;
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    update_tags(&mut s, |tags| tags.push("nested".into()));
+    env.service.commit(&mut s).await.unwrap();
+    let writes = env.store.writes();
+    let [StoreOp::Save(_, patch)] = writes.as_slice() else {
+        panic!("{writes:?}")
+    };
+    assert_eq!(
+        patch.set_fields.iter().collect::<Vec<_>>(),
+        [("tags", "[\"a\",\"nested\"]")]
+    );
+}
+
+#[tokio::test]
+async fn whole_value_access_writes_nothing_when_bytes_are_unchanged() {
+    let env = env();
+    let t = existing(&env).await;
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    {
+        let whole: &mut Profile = &mut s;
+        whole.age = Some(20);
+        whole.name = Some("Roger".into());
+    }
+    assert!(s.changed_fields().unwrap().is_empty());
+    assert_eq!(
+        env.service.commit(&mut s).await.unwrap().outcome,
+        PersistOutcome::Unchanged
+    );
+    assert!(env.store.writes().is_empty());
+}
+
+#[tokio::test]
+async fn whole_value_access_writes_only_the_fields_that_differ() {
+    let env = env();
+    let t = existing(&env).await;
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    let whole: &mut Profile = &mut s;
+    whole.name = Some("Ada".into());
+    env.service.commit(&mut s).await.unwrap();
+    let writes = env.store.writes();
+    let [StoreOp::Save(_, patch)] = writes.as_slice() else {
+        panic!("{writes:?}")
+    };
+    assert_eq!(
+        patch.set_fields.iter().collect::<Vec<_>>(),
+        [("name", "\"Ada\"")]
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_handle_commits_its_changes() {
+    let env = env();
+    let t = existing(&env).await;
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    {
+        let mut s = env.service.typed::<Profile>(&cell).unwrap();
+        set_age(&mut s, Some(44));
+    }
+    assert_eq!(cell.lock().field("age"), Some("44"));
+    env.service.persist(&cell).await.unwrap();
+    assert_eq!(
+        env.service.get::<Profile>(Some(&t)).await.unwrap().age,
+        Some(44)
+    );
+}
+
+#[tokio::test]
+async fn group_and_authentication_come_from_the_data_type() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    assert!(!s.is_authenticated());
+    assert_eq!(s.group_id(), None);
+    s.update(|p| {
+        p.auth = true;
+        p.group = Some("g1".into());
+    });
+    assert!(s.is_authenticated());
+    assert_eq!(s.group_id().as_deref(), Some("g1"));
+}
+
+#[tokio::test]
+async fn validation_failure_is_a_typed_error() {
+    let err = Profile::decode_valid(&[("age", "151")].into_iter().collect()).unwrap_err();
+    assert!(
+        matches!(err, session_core::SessionDataError::Validation(ref m) if m.contains("151")),
+        "{err}"
+    );
+}

@@ -1,0 +1,186 @@
+use session_core::Clock as _;
+use session_core::{Binding, PageRequest, SessionId};
+
+use crate::profile::Profile;
+use crate::support::{MIN, env, token};
+
+#[tokio::test]
+async fn create_session_returns_a_unique_id_with_user_and_meta() {
+    let env = env();
+    let meta = serde_json::json!({"agent": {"name": "curl", "v": [8, 1]}});
+    let a = env
+        .service
+        .create_session(
+            Binding::user("u1")
+                .with_label("cli")
+                .with_meta(meta.clone()),
+        )
+        .await
+        .unwrap();
+    let b = env
+        .service
+        .create_session(Binding::user("u1"))
+        .await
+        .unwrap();
+    assert_ne!(a, b);
+    assert_eq!(
+        env.service.user_id(&a).await.unwrap().as_deref(),
+        Some("u1")
+    );
+    assert_eq!(env.service.meta(&a).await.unwrap(), Some(meta));
+    assert_eq!(env.service.meta(&b).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn unknown_ids_read_back_as_none() {
+    let env = env();
+    let unknown = SessionId::generate();
+    assert_eq!(env.service.user_id(&unknown).await.unwrap(), None);
+    assert_eq!(env.service.meta(&unknown).await.unwrap(), None);
+    assert_eq!(env.service.session_id_from_token(""), None);
+    assert!(!env.service.destroy_session(&unknown).await.unwrap());
+}
+
+#[tokio::test]
+async fn bearer_tokens_round_trip_to_the_session_id() {
+    let env = env();
+    let id = env
+        .service
+        .create_session(Binding::user("u"))
+        .await
+        .unwrap();
+    let header = env.service.bearer_for(&id);
+    assert_eq!(env.service.session_id_from_bearer(Some(&header)), Some(id));
+    assert_eq!(env.service.session_id_from_bearer(Some("Bearer")), None);
+    assert_eq!(env.service.session_id_from_bearer(Some("Bearer x.y")), None);
+}
+
+#[tokio::test]
+async fn a_users_listing_is_most_recent_first_and_only_theirs() {
+    let env = env();
+    let a = env
+        .service
+        .create_session(Binding::user("u").with_label("a"))
+        .await
+        .unwrap();
+    env.clock.advance(MIN);
+    let b = env
+        .service
+        .create_session(Binding::user("u").with_label("b"))
+        .await
+        .unwrap();
+    env.service
+        .create_session(Binding::user("other"))
+        .await
+        .unwrap();
+    let listed: Vec<_> = env
+        .service
+        .list_for_user("u")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(listed, vec![b, a]);
+
+    // Using `a` (a write on a later request) makes it the most recent.
+    env.clock.advance(MIN);
+    let mut s = env
+        .service
+        .get::<Profile>(Some(&env.service.token_for(&a)))
+        .await
+        .unwrap();
+    crate::profile::set_age(&mut s, Some(1));
+    env.service.commit(&mut s).await.unwrap();
+    let listed: Vec<_> = env
+        .service
+        .list_for_user("u")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(listed, vec![a, b]);
+}
+
+#[tokio::test]
+async fn revoke_removes_only_the_owners_session() {
+    let env = env();
+    let mine = env
+        .service
+        .create_session(Binding::user("me"))
+        .await
+        .unwrap();
+    let theirs = env
+        .service
+        .create_session(Binding::user("them"))
+        .await
+        .unwrap();
+    assert!(
+        !env.service.revoke("me", &theirs).await.unwrap(),
+        "another user's session"
+    );
+    assert!(env.service.user_id(&theirs).await.unwrap().is_some());
+    assert!(env.service.revoke("me", &mine).await.unwrap());
+    assert!(env.service.list_for_user("me").await.unwrap().is_empty());
+    assert!(
+        !env.service
+            .load(Some(&env.service.token_for(&mine)))
+            .await
+            .unwrap()
+            .lock()
+            .is_loaded()
+    );
+}
+
+#[tokio::test]
+async fn revoke_all_but_the_current_one() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    let current = s.login(Binding::user("me"));
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+    for _ in 0..3 {
+        env.service
+            .create_session(Binding::user("me"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        env.service.revoke_all("me", Some(&current)).await.unwrap(),
+        3
+    );
+    let listed: Vec<_> = env
+        .service
+        .list_for_user("me")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(listed, vec![current]);
+    assert!(env.service.load(Some(&t)).await.unwrap().lock().is_loaded());
+}
+
+#[tokio::test]
+async fn listing_all_sessions_pages_through_them() {
+    let env = env();
+    for i in 0..5 {
+        env.service
+            .create_session(Binding::user(format!("u{i}")))
+            .await
+            .unwrap();
+    }
+    let first = env.service.list(PageRequest::first(3)).await.unwrap();
+    assert_eq!(first.items.len(), 3);
+    let rest = env
+        .service
+        .list(PageRequest {
+            cursor: first.next.clone(),
+            limit: 3,
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 2);
+    assert_eq!(rest.next, None);
+    let _ = env.clock.now();
+}
