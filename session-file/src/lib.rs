@@ -1,0 +1,1 @@
+//! Durable embedded session store (in progress).

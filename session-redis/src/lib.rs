@@ -1,0 +1,1 @@
+//! Redis session store (in progress).
