@@ -236,3 +236,89 @@ pub struct Page<T> {
     /// The cursor of the next page, `None` on the last page.
     pub next: Option<String>,
 }
+
+/// The versioned envelope stores use to keep a whole record as bytes:
+/// `{"v":<FORMAT_VERSION>,"r":{record}}` in JSON. Decoding refuses unknown
+/// versions and damaged bytes with [`StoreError::Corrupt`](crate::StoreError::Corrupt).
+pub mod envelope {
+    use serde::{Deserialize, Serialize};
+
+    use super::{FORMAT_VERSION, SessionRecord};
+    use crate::StoreError;
+
+    #[derive(Serialize)]
+    struct Out<'a> {
+        v: u32,
+        r: &'a SessionRecord,
+    }
+
+    #[derive(Deserialize)]
+    struct In {
+        v: u32,
+        r: Option<serde_json::Value>,
+    }
+
+    /// Encodes a record with the current format version.
+    pub fn encode(record: &SessionRecord) -> Result<Vec<u8>, StoreError> {
+        serde_json::to_vec(&Out {
+            v: FORMAT_VERSION,
+            r: record,
+        })
+        .map_err(|e| StoreError::Corrupt(format!("record does not encode: {e}")))
+    }
+
+    /// Decodes a record, checking the format version.
+    pub fn decode(bytes: &[u8]) -> Result<SessionRecord, StoreError> {
+        let envelope: In = serde_json::from_slice(bytes)
+            .map_err(|e| StoreError::Corrupt(format!("record envelope does not decode: {e}")))?;
+        if envelope.v != FORMAT_VERSION {
+            return Err(StoreError::Corrupt(format!(
+                "record format version {} is not supported (this build reads {FORMAT_VERSION})",
+                envelope.v
+            )));
+        }
+        let record = envelope
+            .r
+            .ok_or_else(|| StoreError::Corrupt("record envelope has no record".into()))?;
+        serde_json::from_value(record)
+            .map_err(|e| StoreError::Corrupt(format!("record does not decode: {e}")))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::{Binding, SessionId, Timestamp};
+
+        #[test]
+        fn round_trips_and_refuses_other_versions_and_garbage() {
+            let now = Timestamp::from_millis(1_700_000_000_000);
+            let mut r = SessionRecord::new(
+                SessionId::generate(),
+                now,
+                now.plus(std::time::Duration::from_secs(60)),
+            );
+            r.fields.insert("count", "3");
+            r.flash.insert("error", "\"bad\"");
+            r.binding = Some(Box::new(
+                Binding::user("u").with_meta(serde_json::json!({"a": [1]})),
+            ));
+            let bytes = encode(&r).unwrap();
+            assert_eq!(decode(&bytes).unwrap(), r);
+            let v2 = String::from_utf8(bytes)
+                .unwrap()
+                .replacen("\"v\":1", "\"v\":2", 1);
+            assert!(
+                matches!(decode(v2.as_bytes()), Err(StoreError::Corrupt(m)) if m.contains("version 2"))
+            );
+            assert!(matches!(
+                decode(b"\xff\x00garbage"),
+                Err(StoreError::Corrupt(_))
+            ));
+            assert!(matches!(decode(b"{\"v\":1}"), Err(StoreError::Corrupt(_))));
+            assert!(matches!(
+                decode(b"{\"v\":1,\"r\":{\"id\":\"short\"}}"),
+                Err(StoreError::Corrupt(_))
+            ));
+        }
+    }
+}
