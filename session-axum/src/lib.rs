@@ -1,1 +1,100 @@
-//! axum integration (in progress).
+//! Declarative sessions for axum.
+//!
+//! - Interceptors ([`Interceptor`]) registered through a registry and ordered
+//!   by their declared dependencies: the [`AuthInterceptor`] establishes the
+//!   [`Principal`], the [`SessionInterceptor`] (which depends on it) persists
+//!   the session after the handler.
+//! - Extractors: [`Session<T>`] for typed data with change tracking, [`Auth`]
+//!   for login and logout, [`Principal`] (401 when absent), [`Sessions`] for
+//!   listing and revoking a user's sessions.
+//! - Controllers registered through the registry, guarded by [`Guard`]s, and
+//!   the [`App`] builder that turns everything into an `axum::Router`.
+//! - The attribute macros `#[session_data]`, `#[controller]`, routes,
+//!   `#[authenticated]` and `#[interceptor]`, re-exported from `session-macros`.
+//!
+//! Registrations live in the crates that declare them: a crate that nothing
+//! names is not linked, and its controllers silently vanish. Name such a crate
+//! somewhere in the binary, e.g. `use my_routes as _;`.
+//!
+//! ```no_run
+//! use session_axum::prelude::*;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let app = App::builder().store(MemoryStore::new()).secret(Key::generate()).build()?;
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     axum::serve(listener, app.into_router()).await?;
+//!     Ok(())
+//! }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+pub mod app;
+pub mod auth;
+mod context;
+pub mod controller;
+pub mod cookie;
+mod error;
+pub mod extract;
+mod guard;
+pub mod interceptor;
+pub mod path;
+mod principal;
+mod session_interceptor;
+
+pub use app::{App, AppBuilder, AppContext, BuildError, WebConfig};
+pub use auth::{AuthInterceptor, Authenticator};
+pub use context::{RequestSession, TokenSource};
+pub use controller::{ControllerRegistration, RouteDef};
+pub use cookie::CookieConfig;
+pub use error::SessionRejection;
+pub use extract::{Auth, LoggedIn, LoggedOut, Session, Sessions};
+pub use guard::Guard;
+pub use interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, Next, OrderError};
+pub use principal::Principal;
+pub use session_interceptor::SessionInterceptor;
+
+pub use async_trait::async_trait;
+pub use axum;
+pub use session_core::{
+    self as core, Binding, ExpiryPolicy, InvalidDataPolicy, Key, MemoryStore, SessionData,
+    SessionId, SessionService, SessionStore, SigningKeys,
+};
+
+/// What a typical app imports.
+pub mod prelude {
+    pub use crate::{
+        App, Auth, Binding, Guard, Interceptor, Key, MemoryStore, Next, Principal, Session,
+        SessionRejection, Sessions, async_trait,
+    };
+    pub use axum::{self, Json, response::IntoResponse};
+}
+
+/// Registers a [`ControllerRegistration`] (a `const` expression) without the
+/// `#[controller]` macro.
+#[macro_export]
+macro_rules! register_controller {
+    ($registration:expr) => {
+        $crate::__private::inventory::submit! { $registration }
+    };
+}
+
+/// Registers an [`InterceptorRegistration`] (a `const` expression) without the
+/// `#[interceptor]` macro.
+#[macro_export]
+macro_rules! register_interceptor {
+    ($registration:expr) => {
+        $crate::__private::inventory::submit! { $registration }
+    };
+}
+
+/// Items the macros' generated code names. Not public API: no stability promise.
+#[doc(hidden)]
+pub mod __private {
+    pub use ::axum;
+    pub use ::inventory;
+    pub use ::serde;
+    pub use ::serde_json;
+    pub use ::session_core;
+}

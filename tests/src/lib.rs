@@ -1,1 +1,5 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for the integration tests: session data types written by
+//! hand (what `#[session_data]` generates), and a real HTTP server and client.
+
+pub mod http;
+pub mod profile;

@@ -127,7 +127,8 @@ impl SessionService {
                 }
             },
             Plan::Touch { id, expires_at } => {
-                match self.store().touch(&id, expires_at, cell.lock().now).await? {
+                let now = cell.lock().now;
+                match self.store().touch(&id, expires_at, now).await? {
                     SaveOutcome::Missing => vanished(&id),
                     _ => Persisted {
                         outcome: PersistOutcome::Refreshed,

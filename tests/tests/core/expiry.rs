@@ -2,8 +2,8 @@ use session_core::Clock as _;
 use session_core::conformance::StoreOp;
 use session_core::{CookieAction, ExpiryPolicy, Key, PersistOutcome, SessionStore, SigningKeys};
 
-use crate::profile::{Profile, set_age};
 use crate::support::{MIN, env, env_with, policy, token};
+use session_tests::profile::{Profile, set_age};
 
 async fn logged_in(env: &crate::support::Env) -> (String, session_core::SessionId) {
     let mut s = env.service.get::<Profile>(None).await.unwrap();

@@ -1,7 +1,7 @@
 use session_core::PersistOutcome;
 
-use crate::profile::{Profile, set_name};
 use crate::support::{env, token};
+use session_tests::profile::{Profile, set_name};
 
 #[tokio::test]
 async fn flash_is_read_once_on_a_later_request_then_gone() {

@@ -4,8 +4,8 @@ use session_core::{
     CookieAction, InvalidDataPolicy, PersistOutcome, SessionError, SessionStore, TokenStatus,
 };
 
-use crate::profile::{Profile, set_age, set_name};
 use crate::support::{MIN, env, token};
+use session_tests::profile::{Profile, set_age, set_name};
 
 #[tokio::test]
 async fn a_request_without_token_that_only_reads_creates_nothing() {

@@ -6,7 +6,7 @@ mod conformance;
 mod expiry;
 mod flash;
 mod lifecycle;
-mod profile;
+
 mod rotation;
 mod support;
 mod tracking;

@@ -2,8 +2,8 @@ use session_core::Clock as _;
 use session_core::conformance::StoreOp;
 use session_core::{Binding, PersistOutcome, SessionStore};
 
-use crate::profile::{Profile, set_age};
 use crate::support::{MIN, env, token};
+use session_tests::profile::{Profile, set_age};
 
 #[tokio::test]
 async fn login_moves_to_a_new_id_carrying_data_and_flash_and_deletes_the_old() {

@@ -1,8 +1,8 @@
 use session_core::conformance::StoreOp;
 use session_core::{PersistOutcome, SessionData};
 
-use crate::profile::{Profile, set_age, set_name, update_tags};
 use crate::support::{env, token};
+use session_tests::profile::{Profile, set_age, set_name, update_tags};
 
 async fn existing(env: &crate::support::Env) -> String {
     let mut s = env.service.get::<Profile>(None).await.unwrap();

@@ -1,8 +1,8 @@
 use session_core::Clock as _;
 use session_core::{Binding, PageRequest, SessionId};
 
-use crate::profile::Profile;
 use crate::support::{MIN, env, token};
+use session_tests::profile::Profile;
 
 #[tokio::test]
 async fn create_session_returns_a_unique_id_with_user_and_meta() {
@@ -90,7 +90,7 @@ async fn a_users_listing_is_most_recent_first_and_only_theirs() {
         .get::<Profile>(Some(&env.service.token_for(&a)))
         .await
         .unwrap();
-    crate::profile::set_age(&mut s, Some(1));
+    session_tests::profile::set_age(&mut s, Some(1));
     env.service.commit(&mut s).await.unwrap();
     let listed: Vec<_> = env
         .service

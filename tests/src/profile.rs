@@ -1,4 +1,4 @@
-//! A hand-written `SessionData` type (what `#[session_data]` generates).
+//! Hand-written `SessionData` types (what `#[session_data]` generates).
 
 use session_core::data::{decode_value, encode_value};
 use session_core::{FieldMap, FieldValue, SessionData, SessionDataError, Tracked};
@@ -75,4 +75,34 @@ pub fn set_name(p: &mut Tracked<Profile>, name: Option<String>) {
 
 pub fn update_tags<R>(p: &mut Tracked<Profile>, f: impl FnOnce(&mut Vec<String>) -> R) -> R {
     p.update(2, |d| &mut d.tags, f)
+}
+
+/// Two independent fields and a counter, for the HTTP tests.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counters {
+    pub visits: u64,
+    pub a: Option<String>,
+    pub b: Option<String>,
+}
+
+impl SessionData for Counters {
+    type Tracked = Tracked<Self>;
+    const FIELDS: &'static [&'static str] = &["visits", "a", "b"];
+
+    fn encode_field(&self, index: usize) -> Result<FieldValue, SessionDataError> {
+        match index {
+            0 => encode_value("visits", &self.visits),
+            1 => encode_value("a", &self.a),
+            2 => encode_value("b", &self.b),
+            _ => Err(SessionDataError::UnknownField(index)),
+        }
+    }
+
+    fn decode(fields: &FieldMap) -> Result<Self, SessionDataError> {
+        Ok(Self {
+            visits: decode_value(fields, "visits")?.unwrap_or_default(),
+            a: decode_value(fields, "a")?.unwrap_or_default(),
+            b: decode_value(fields, "b")?.unwrap_or_default(),
+        })
+    }
 }

@@ -1,0 +1,294 @@
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::{Extension, Router};
+use cookie::SameSite;
+use session_core::clock::SharedClock;
+use session_core::{
+    ExpiryPolicy, InvalidDataPolicy, Key, SessionService, SessionStore, SigningKeys,
+};
+use tower::Layer as _;
+
+use super::routes::{build_routes, guarded};
+use super::{App, AppContext, BuildError, WebConfig};
+use crate::controller::ControllerRegistration;
+use crate::interceptor::{InterceptorLayer, InterceptorRegistration, resolve_order};
+use crate::{Authenticator, CookieConfig};
+
+/// Configures an [`App`]. Required: a store and at least one key.
+///
+/// ```
+/// use session_axum::{App, Key, MemoryStore};
+///
+/// let app = App::builder()
+///     .store(MemoryStore::new())
+///     .secret(Key::generate())
+///     .secure(false) // plain-HTTP development only
+///     .build()
+///     .unwrap();
+/// assert_eq!(app.interceptor_order()[..2], ["AuthInterceptor", "SessionInterceptor"]);
+/// let router: axum::Router = app.into_router();
+/// ```
+pub struct AppBuilder {
+    store: Option<Arc<dyn SessionStore>>,
+    keys: Vec<Key>,
+    cookie: CookieConfig,
+    bearer: bool,
+    expiry: ExpiryPolicy,
+    clock: Option<SharedClock>,
+    invalid_data: InvalidDataPolicy,
+    authenticators: Vec<Arc<dyn Authenticator>>,
+    provided: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    extensions: Vec<fn(Router, &AppContext) -> Router>,
+    use_registry: bool,
+    interceptors: Vec<&'static InterceptorRegistration>,
+    controllers: Vec<&'static ControllerRegistration>,
+    extra: Router,
+}
+
+impl Default for AppBuilder {
+    fn default() -> Self {
+        Self {
+            store: None,
+            keys: Vec::new(),
+            cookie: CookieConfig::default(),
+            bearer: true,
+            expiry: ExpiryPolicy::default(),
+            clock: None,
+            invalid_data: InvalidDataPolicy::default(),
+            authenticators: Vec::new(),
+            provided: HashMap::new(),
+            extensions: Vec::new(),
+            use_registry: true,
+            interceptors: Vec::new(),
+            controllers: Vec::new(),
+            extra: Router::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for AppBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppBuilder")
+            .field("store", &self.store)
+            .field("cookie", &self.cookie)
+            .field("bearer", &self.bearer)
+            .field("expiry", &self.expiry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppBuilder {
+    /// The session store.
+    pub fn store(mut self, store: impl SessionStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// A session store already shared (for example with a background job).
+    pub fn shared_store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Adds a signing key. The first key signs; every key verifies, so
+    /// rotating means adding the new key first and keeping the old ones.
+    pub fn secret(mut self, key: Key) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// Adds every key of a list, first key first.
+    pub fn keys(mut self, keys: &SigningKeys) -> Self {
+        self.keys.extend(keys.all().iter().cloned());
+        self
+    }
+
+    /// The cookie name (default `id`); it is bound into token signatures.
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie.name = name.into();
+        self
+    }
+
+    /// `Secure` on the cookie (default on). Turn off only for plain-HTTP development.
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.cookie.secure = secure;
+        self
+    }
+
+    /// `SameSite` on the cookie (default `Lax`).
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.cookie.same_site = same_site;
+        self
+    }
+
+    /// Every cookie attribute at once.
+    pub fn cookie(mut self, cookie: CookieConfig) -> Self {
+        self.cookie = cookie;
+        self
+    }
+
+    /// Whether `Authorization: Bearer <token>` is accepted (default on).
+    pub fn bearer(mut self, on: bool) -> Self {
+        self.bearer = on;
+        self
+    }
+
+    /// The whole expiry policy.
+    pub fn expiry(mut self, expiry: ExpiryPolicy) -> Self {
+        self.expiry = expiry;
+        self
+    }
+
+    /// Lifetime of used or logged-in sessions (default 6 h).
+    pub fn lifetime(mut self, lifetime: Duration) -> Self {
+        self.expiry.lifetime = lifetime;
+        self
+    }
+
+    /// Lifetime of fresh anonymous sessions (default 5 min).
+    pub fn initial_lifetime(mut self, lifetime: Duration) -> Self {
+        self.expiry.initial_lifetime = lifetime;
+        self
+    }
+
+    /// Share of the lifetime below which a request refreshes expiry (default 0.5).
+    pub fn refresh_threshold(mut self, share: f64) -> Self {
+        self.expiry.refresh_threshold = share;
+        self
+    }
+
+    /// Hard limit on a session's age, whatever its activity.
+    pub fn absolute_lifetime(mut self, limit: Duration) -> Self {
+        self.expiry.absolute = Some(limit);
+        self
+    }
+
+    /// The clock (tests use a `MockClock`; share it with the store).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// What to do with stored data that fails to decode or validate.
+    pub fn invalid_data(mut self, policy: InvalidDataPolicy) -> Self {
+        self.invalid_data = policy;
+        self
+    }
+
+    /// Adds an authenticator (API key, JWT) tried when the session gives no principal.
+    pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
+        self.authenticators.push(Arc::new(authenticator));
+        self
+    }
+
+    /// Provides a value to controllers and interceptors when they are built
+    /// ([`AppContext::get`]) and to handlers as `Extension<T>`.
+    pub fn provide<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.provided.insert(TypeId::of::<T>(), Arc::new(value));
+        self.extensions.push(|router, ctx| match ctx.get::<T>() {
+            Some(value) => router.layer(Extension(value.clone())),
+            None => router,
+        });
+        self
+    }
+
+    /// Whether to collect controllers and interceptors from the registry
+    /// (default on). When off, only the built-in interceptors and the ones
+    /// passed to [`interceptor`](Self::interceptor) and
+    /// [`controller`](Self::controller) are used.
+    pub fn use_registry(mut self, on: bool) -> Self {
+        self.use_registry = on;
+        self
+    }
+
+    /// Adds an interceptor registration by hand.
+    pub fn interceptor(mut self, registration: &'static InterceptorRegistration) -> Self {
+        self.interceptors.push(registration);
+        self
+    }
+
+    /// Adds a controller registration by hand.
+    pub fn controller(mut self, registration: &'static ControllerRegistration) -> Self {
+        self.controllers.push(registration);
+        self
+    }
+
+    /// Merges plain axum routes; they run inside the interceptors like controller routes.
+    pub fn merge(mut self, router: Router) -> Self {
+        self.extra = self.extra.merge(router);
+        self
+    }
+
+    /// Builds the app: the session service, the interceptor order, every
+    /// controller's routes. Every misconfiguration is an error here, not a
+    /// panic at the first request.
+    pub fn build(self) -> Result<App, BuildError> {
+        let store = self.store.ok_or_else(|| {
+            session_core::SessionError::Config(
+                "a session store is required: call .store(..)".into(),
+            )
+        })?;
+        let mut service = SessionService::builder()
+            .shared_store(store)
+            .token_context(self.cookie.name.clone())
+            .expiry(self.expiry)
+            .invalid_data(self.invalid_data);
+        for key in self.keys {
+            service = service.key(key);
+        }
+        if let Some(clock) = self.clock {
+            service = service.clock(clock);
+        }
+        let service = service.build()?;
+        let ctx = AppContext {
+            service: service.clone(),
+            config: Arc::new(WebConfig {
+                cookie: self.cookie,
+                bearer: self.bearer,
+            }),
+            authenticators: self.authenticators.into(),
+            provided: Arc::new(self.provided),
+        };
+
+        let mut interceptors: Vec<&InterceptorRegistration> =
+            inventory::iter::<InterceptorRegistration>
+                .into_iter()
+                .filter(|r| self.use_registry || r.builtin)
+                .collect();
+        interceptors.extend(self.interceptors);
+        let ordered = resolve_order(&interceptors)?;
+        let order: Vec<&'static str> = ordered.iter().map(|r| r.interceptor.name()).collect();
+        let chain = ordered
+            .iter()
+            .map(|r| (r.build)(&ctx))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let mut controllers: Vec<&ControllerRegistration> = if self.use_registry {
+            inventory::iter::<ControllerRegistration>
+                .into_iter()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        controllers.extend(self.controllers);
+        // The registry's order is unspecified; sort so errors and listings are stable.
+        controllers.sort_by_key(|c| (c.base_path, c.name));
+        let built = build_routes(&controllers, &ctx)?;
+        let extra = self.extra;
+        let mut inner = guarded("(merged routes)", move || built.router.merge(extra))?;
+        for extend in &self.extensions {
+            inner = extend(inner, &ctx);
+        }
+        tracing::info!(order = ?order, routes = built.listing.len(), "session app built");
+        let router = Router::new().fallback_service(InterceptorLayer::new(chain).layer(inner));
+        Ok(App {
+            router,
+            order,
+            routes: built.listing,
+            service,
+        })
+    }
+}

@@ -1,0 +1,59 @@
+use std::any::{Any, TypeId, type_name};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use session_core::SessionService;
+
+use super::{BuildError, WebConfig};
+use crate::Authenticator;
+
+/// What controllers and interceptors can use when the app builds them: the
+/// session service, the web configuration and the values the app provided.
+#[derive(Clone)]
+pub struct AppContext {
+    pub(crate) service: SessionService,
+    pub(crate) config: Arc<WebConfig>,
+    pub(crate) authenticators: Arc<[Arc<dyn Authenticator>]>,
+    pub(crate) provided: Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+}
+
+impl AppContext {
+    /// The session service.
+    pub fn service(&self) -> &SessionService {
+        &self.service
+    }
+
+    /// The web configuration (cookie, bearer).
+    pub fn config(&self) -> &Arc<WebConfig> {
+        &self.config
+    }
+
+    pub(crate) fn authenticators(&self) -> Arc<[Arc<dyn Authenticator>]> {
+        self.authenticators.clone()
+    }
+
+    /// A value provided with [`AppBuilder::provide`](crate::AppBuilder::provide).
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.provided
+            .get(&TypeId::of::<T>())
+            .and_then(|v| v.downcast_ref::<T>())
+    }
+
+    /// A provided value, or the build error naming who needed it.
+    pub fn require<T: Any + Send + Sync>(&self, needed_by: &'static str) -> Result<&T, BuildError> {
+        self.get::<T>().ok_or(BuildError::Missing {
+            needed_by,
+            type_name: type_name::<T>(),
+        })
+    }
+}
+
+impl fmt::Debug for AppContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppContext")
+            .field("config", &self.config)
+            .field("provided", &self.provided.len())
+            .finish_non_exhaustive()
+    }
+}

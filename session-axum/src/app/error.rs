@@ -1,0 +1,59 @@
+use session_core::SessionError;
+
+use crate::interceptor::OrderError;
+use crate::path::PathError;
+
+/// Why the app could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The session configuration is unusable (no store, no key, bad expiry).
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The interceptors cannot be ordered.
+    #[error(transparent)]
+    Order(#[from] OrderError),
+    /// A route path is malformed.
+    #[error("controller `{controller}`: {source}")]
+    Path {
+        /// The controller.
+        controller: &'static str,
+        /// What is wrong.
+        source: PathError,
+    },
+    /// Two routes answer the same method and path.
+    #[error("{method} {path} is declared twice (by `{first}` and `{second}`)")]
+    DuplicateRoute {
+        /// The method.
+        method: String,
+        /// The path.
+        path: String,
+        /// The first declaring controller.
+        first: &'static str,
+        /// The second declaring controller.
+        second: &'static str,
+    },
+    /// The router refused a route (conflicting parameter names, overlapping wildcards).
+    #[error("route `{path}` conflicts with another route: {message}")]
+    RouteConflict {
+        /// The path.
+        path: String,
+        /// The router's message.
+        message: String,
+    },
+    /// A controller or interceptor needs a value the app did not provide.
+    #[error("`{needed_by}` needs a `{type_name}`; add it with AppBuilder::provide")]
+    Missing {
+        /// What needs it.
+        needed_by: &'static str,
+        /// The missing type.
+        type_name: &'static str,
+    },
+    /// A controller or interceptor failed to build.
+    #[error("`{name}` failed to build: {message}")]
+    Component {
+        /// The component.
+        name: &'static str,
+        /// Why.
+        message: String,
+    },
+}

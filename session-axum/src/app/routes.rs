@@ -1,0 +1,84 @@
+//! Turning controller registrations into one router, without letting the
+//! router panic on a bad declaration.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use axum::Router;
+use axum::routing::MethodRouter;
+
+use super::{AppContext, BuildError};
+use crate::controller::ControllerRegistration;
+use crate::path;
+
+pub(super) struct BuiltRoutes {
+    pub(super) router: Router,
+    pub(super) listing: Vec<String>,
+}
+
+pub(super) fn build_routes(
+    controllers: &[&ControllerRegistration],
+    ctx: &AppContext,
+) -> Result<BuiltRoutes, BuildError> {
+    // (shape, method) -> (declared path, controller), to find duplicates.
+    let mut seen: HashMap<(String, String), (String, &'static str)> = HashMap::new();
+    let mut by_path: Vec<(String, MethodRouter)> = Vec::new();
+    let mut listing = Vec::new();
+    for controller in controllers {
+        for route in (controller.routes)(ctx)? {
+            let full = path::join(controller.base_path, route.path);
+            path::validate(&full).map_err(|source| BuildError::Path {
+                controller: controller.name,
+                source,
+            })?;
+            let key = (path::shape(&full), route.method.to_string());
+            if let Some((first_path, first)) = seen.get(&key) {
+                return Err(if *first_path == full {
+                    BuildError::DuplicateRoute {
+                        method: key.1,
+                        path: full,
+                        first,
+                        second: controller.name,
+                    }
+                } else {
+                    BuildError::RouteConflict {
+                        path: full,
+                        message: format!(
+                            "`{first_path}` (from `{first}`) matches the same requests"
+                        ),
+                    }
+                });
+            }
+            seen.insert(key, (full.clone(), controller.name));
+            listing.push(format!("{} {full}", route.method));
+            let handler = route.guard.apply(route.handler);
+            match by_path.iter_mut().find(|(p, _)| *p == full) {
+                Some((_, existing)) => {
+                    let merged = std::mem::take(existing);
+                    *existing = guarded(&full, || merged.merge(handler))?;
+                }
+                None => by_path.push((full, handler)),
+            }
+        }
+    }
+    let mut router = Router::new();
+    for (full, handler) in by_path {
+        let current = router;
+        router = guarded(&full, || current.route(&full, handler))?;
+    }
+    listing.sort();
+    Ok(BuiltRoutes { router, listing })
+}
+
+/// Runs a router call that panics on conflicts the checks above cannot see
+/// and turns the panic into a build error.
+pub(super) fn guarded<T>(path: &str, f: impl FnOnce() -> T) -> Result<T, BuildError> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| BuildError::RouteConflict {
+        path: path.to_owned(),
+        message: payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "the router refused it".to_owned()),
+    })
+}

@@ -1,0 +1,117 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use http::header;
+use session_core::token::bearer_token;
+use session_core::{SessionCell, SessionService, TokenStatus};
+
+use crate::app::{AppContext, BuildError, WebConfig};
+use crate::context::{RequestSession, TokenSource};
+use crate::error::SessionRejection;
+use crate::interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, Next};
+use crate::{Authenticator, Principal};
+
+/// Reads the session token (the session cookie, or `Authorization: Bearer`
+/// when bearer tokens are on), verifies it against every signing key, loads
+/// the session once, and establishes the request's [`Principal`]. A bad token
+/// means no principal, never an error; a failing store answers 503.
+pub struct AuthInterceptor {
+    service: SessionService,
+    config: Arc<WebConfig>,
+    authenticators: Arc<[Arc<dyn Authenticator>]>,
+}
+
+impl std::fmt::Debug for AuthInterceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthInterceptor")
+            .field("authenticators", &self.authenticators.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthInterceptor {
+    /// The interceptor for an app.
+    pub fn from_app(ctx: &AppContext) -> Self {
+        Self {
+            service: ctx.service().clone(),
+            config: ctx.config().clone(),
+            authenticators: ctx.authenticators(),
+        }
+    }
+
+    /// The token the request carries and where it came from.
+    fn token<'r>(&self, request: &'r Request) -> (Option<&'r str>, TokenSource) {
+        if self.config.bearer {
+            if let Some(value) = request.headers().get(header::AUTHORIZATION) {
+                let token = value.to_str().ok().and_then(bearer_token);
+                // An Authorization header that is not a usable bearer token is still a bearer attempt.
+                return (Some(token.unwrap_or("")), TokenSource::Bearer);
+            }
+        }
+        let candidates = self.config.cookie.tokens(request.headers());
+        // Several cookies of our name (other paths or domains): use the first that verifies.
+        let token = candidates
+            .iter()
+            .copied()
+            .find(|t| self.service.signer().verify_id(t).is_ok())
+            .or_else(|| candidates.first().copied());
+        match token {
+            Some(t) => (Some(t), TokenSource::Cookie),
+            None => (None, TokenSource::None),
+        }
+    }
+}
+
+#[async_trait]
+impl Interceptor for AuthInterceptor {
+    async fn intercept(&self, request: Request, next: Next) -> Response {
+        let (token, source) = self.token(&request);
+        let cell: SessionCell = match self.service.load(token).await {
+            Ok(cell) => cell,
+            Err(error) => return SessionRejection::from(error).into_response(),
+        };
+        let mut principal = {
+            let state = cell.lock();
+            match state.token_status() {
+                TokenStatus::Valid { .. } => state
+                    .binding()
+                    .map(|b| Principal::from_binding(b, state.id())),
+                _ => None,
+            }
+        };
+        let (mut parts, body) = request.into_parts();
+        if principal.is_none() {
+            for authenticator in self.authenticators.iter() {
+                if let Some(p) = authenticator.authenticate(&parts).await {
+                    principal = Some(p);
+                    break;
+                }
+            }
+        }
+        let session = RequestSession::new(
+            cell,
+            self.service.clone(),
+            self.config.clone(),
+            source,
+            principal,
+        );
+        parts.extensions.insert(session);
+        next.run(Request::from_parts(parts, body)).await
+    }
+}
+
+fn build(ctx: &AppContext) -> Result<Arc<dyn Interceptor>, BuildError> {
+    Ok(Arc::new(AuthInterceptor::from_app(ctx)))
+}
+
+inventory::submit! {
+    InterceptorRegistration {
+        interceptor: InterceptorRef::of::<AuthInterceptor>(),
+        depends_on: &[],
+        runs_before: &[],
+        builtin: true,
+        build,
+    }
+}

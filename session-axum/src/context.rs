@@ -1,0 +1,96 @@
+//! Per-request session context shared by the interceptors and extractors.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::Mutex;
+use session_core::{SessionCell, SessionService};
+
+use crate::Principal;
+use crate::app::WebConfig;
+
+/// Where the request's token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// No token.
+    None,
+    /// The session cookie.
+    Cookie,
+    /// `Authorization: Bearer`.
+    Bearer,
+}
+
+/// The request's session state, put in the request extensions by the
+/// [`AuthInterceptor`](crate::AuthInterceptor).
+#[derive(Clone, Debug)]
+pub struct RequestSession {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    cell: SessionCell,
+    service: SessionService,
+    config: Arc<WebConfig>,
+    source: TokenSource,
+    principal: Mutex<Option<Principal>>,
+    // Bearer logins hand the token over in the body; no cookie then.
+    suppress_cookie: AtomicBool,
+}
+
+impl RequestSession {
+    pub(crate) fn new(
+        cell: SessionCell,
+        service: SessionService,
+        config: Arc<WebConfig>,
+        source: TokenSource,
+        principal: Option<Principal>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                cell,
+                service,
+                config,
+                source,
+                principal: Mutex::new(principal),
+                suppress_cookie: AtomicBool::new(source == TokenSource::Bearer),
+            }),
+        }
+    }
+
+    /// The session state.
+    pub fn cell(&self) -> &SessionCell {
+        &self.inner.cell
+    }
+
+    /// The session service.
+    pub fn service(&self) -> &SessionService {
+        &self.inner.service
+    }
+
+    pub(crate) fn config(&self) -> &WebConfig {
+        &self.inner.config
+    }
+
+    /// Where the token came from.
+    pub fn source(&self) -> TokenSource {
+        self.inner.source
+    }
+
+    /// The current principal.
+    pub fn principal(&self) -> Option<Principal> {
+        self.inner.principal.lock().clone()
+    }
+
+    pub(crate) fn set_principal(&self, principal: Option<Principal>) {
+        *self.inner.principal.lock() = principal;
+    }
+
+    pub(crate) fn suppress_cookie(&self) {
+        self.inner.suppress_cookie.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn cookie_suppressed(&self) -> bool {
+        self.inner.suppress_cookie.load(Ordering::Relaxed)
+    }
+}

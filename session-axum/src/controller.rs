@@ -1,0 +1,56 @@
+//! Controllers: groups of routes under a base path, collected from the registry.
+
+use std::fmt;
+
+use axum::routing::MethodRouter;
+use http::Method;
+
+use crate::Guard;
+use crate::app::{AppContext, BuildError};
+
+/// One route of a controller.
+pub struct RouteDef {
+    /// The HTTP method (used to detect duplicates; the handler carries it too).
+    pub method: Method,
+    /// The path below the controller's base path (`/`-prefixed, `{param}` segments).
+    pub path: &'static str,
+    /// What the route requires of the principal.
+    pub guard: Guard,
+    /// The handler.
+    pub handler: MethodRouter,
+}
+
+impl fmt::Debug for RouteDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RouteDef")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("guard", &self.guard)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A registered controller: `#[controller("/base")]` submits one to the
+/// registry, or pass one to [`AppBuilder::controller`](crate::AppBuilder::controller).
+///
+/// A controller in a crate that nothing else names is never linked, and its
+/// registration vanishes with it: name the crate somewhere, e.g. `use my_routes as _;`.
+pub struct ControllerRegistration {
+    /// The controller's name, for errors and logs.
+    pub name: &'static str,
+    /// The base path every route sits under (`/` for none).
+    pub base_path: &'static str,
+    /// Builds the routes once, when the app is built.
+    pub routes: fn(&AppContext) -> Result<Vec<RouteDef>, BuildError>,
+}
+
+impl fmt::Debug for ControllerRegistration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ControllerRegistration")
+            .field("name", &self.name)
+            .field("base_path", &self.base_path)
+            .finish_non_exhaustive()
+    }
+}
+
+inventory::collect!(ControllerRegistration);

@@ -1,0 +1,161 @@
+//! The session cookie: its attributes, reading it from requests, writing it to responses.
+
+use cookie::{Cookie, SameSite};
+use http::{HeaderMap, HeaderValue, header};
+use session_core::{CookieAction, Timestamp};
+
+/// Session cookie attributes.
+///
+/// Defaults: name `id`, `Path=/`, `HttpOnly`, `SameSite=Lax`, `Secure`, and a
+/// `Max-Age` that follows the session's expiry. Turn `secure` off only for
+/// plain-HTTP development.
+#[derive(Debug, Clone)]
+pub struct CookieConfig {
+    /// Cookie name; it is bound into token signatures.
+    pub name: String,
+    /// `Path`.
+    pub path: String,
+    /// `Domain`, if any.
+    pub domain: Option<String>,
+    /// `Secure`.
+    pub secure: bool,
+    /// `HttpOnly`.
+    pub http_only: bool,
+    /// `SameSite`.
+    pub same_site: SameSite,
+    /// Whether the cookie carries `Max-Age` (otherwise it is a browser-session cookie).
+    pub persistent: bool,
+}
+
+impl Default for CookieConfig {
+    fn default() -> Self {
+        Self {
+            name: session_core::service::DEFAULT_COOKIE_NAME.to_owned(),
+            path: "/".to_owned(),
+            domain: None,
+            secure: true,
+            http_only: true,
+            same_site: SameSite::Lax,
+            persistent: true,
+        }
+    }
+}
+
+impl CookieConfig {
+    fn build<'c>(&self, value: &'c str) -> Cookie<'c> {
+        let mut cookie = Cookie::new(self.name.clone(), value);
+        cookie.set_path(self.path.clone());
+        if let Some(domain) = &self.domain {
+            cookie.set_domain(domain.clone());
+        }
+        cookie.set_secure(self.secure);
+        cookie.set_http_only(self.http_only);
+        cookie.set_same_site(self.same_site);
+        cookie
+    }
+
+    /// The `Set-Cookie` value carrying `token` until `expires_at`.
+    pub fn set_cookie(&self, token: &str, expires_at: Timestamp, now: Timestamp) -> String {
+        let mut cookie = self.build(token);
+        if self.persistent {
+            // Round up: the browser must not drop the cookie before the session expires.
+            let secs = expires_at.since(now).as_millis().div_ceil(1000);
+            cookie.set_max_age(cookie::time::Duration::seconds(
+                i64::try_from(secs).unwrap_or(i64::MAX),
+            ));
+        }
+        cookie.to_string()
+    }
+
+    /// The `Set-Cookie` value that removes the cookie (same attributes, `Max-Age=0`).
+    pub fn clear_cookie(&self) -> String {
+        let mut cookie = self.build("");
+        cookie.set_max_age(cookie::time::Duration::ZERO);
+        cookie.to_string()
+    }
+
+    /// Every value of this cookie in the request's `Cookie` headers, in order.
+    pub fn tokens<'h>(&self, headers: &'h HeaderMap) -> Vec<&'h str> {
+        let mut out = Vec::new();
+        for value in headers.get_all(header::COOKIE) {
+            let Ok(value) = value.to_str() else { continue };
+            for pair in value.split(';') {
+                let Some((name, token)) = pair.trim().split_once('=') else {
+                    continue;
+                };
+                if name.trim() == self.name {
+                    out.push(token.trim().trim_matches('"'));
+                }
+            }
+        }
+        out
+    }
+
+    /// Adds the `Set-Cookie` header for `action` to `headers`.
+    pub fn apply(&self, action: &CookieAction, now: Timestamp, headers: &mut HeaderMap) {
+        let value = match action {
+            CookieAction::Keep => return,
+            CookieAction::Set { token, expires_at } => self.set_cookie(token, *expires_at, now),
+            CookieAction::Clear => self.clear_cookie(),
+        };
+        match HeaderValue::from_str(&value) {
+            Ok(value) => {
+                headers.append(header::SET_COOKIE, value);
+            }
+            Err(error) => tracing::error!(%error, "session cookie is not a valid header value"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn set_cookie_has_the_default_attributes_and_max_age() {
+        let c = CookieConfig::default();
+        let now = Timestamp::from_millis(1_000_000);
+        let v = c.set_cookie("tok.sig", now.plus(Duration::from_millis(90_500)), now);
+        for part in [
+            "id=tok.sig",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Secure",
+            "Path=/",
+            "Max-Age=91",
+        ] {
+            assert!(v.contains(part), "{v} lacks {part}");
+        }
+    }
+
+    #[test]
+    fn clear_keeps_attributes_with_zero_max_age() {
+        let c = CookieConfig {
+            secure: false,
+            ..CookieConfig::default()
+        };
+        let v = c.clear_cookie();
+        assert!(v.starts_with("id=;"), "{v}");
+        for part in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=0"] {
+            assert!(v.contains(part), "{v} lacks {part}");
+        }
+        assert!(!v.contains("Secure"));
+    }
+
+    #[test]
+    fn tokens_are_found_among_other_cookies_and_headers() {
+        let c = CookieConfig::default();
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; id=first; b=2"),
+        );
+        h.append(header::COOKIE, HeaderValue::from_static("id=\"second\""));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("garbage-without-equals; idx=3"),
+        );
+        assert_eq!(c.tokens(&h), ["first", "second"]);
+    }
+}

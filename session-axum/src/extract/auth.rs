@@ -1,0 +1,144 @@
+use axum::Json;
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use http::request::Parts;
+use serde::Serialize;
+use session_core::{Binding, SessionId, SessionService};
+
+use super::request_session;
+use crate::Principal;
+use crate::context::{RequestSession, TokenSource};
+use crate::error::SessionRejection;
+
+/// Login, logout and the current principal.
+///
+/// ```ignore
+/// async fn login(auth: Auth, Form(form): Form<Credentials>) -> Result<Redirect, SessionRejection> {
+///     let user = check(&form)?;
+///     auth.login(Binding::user(user.id).with_label(form.label));
+///     Ok(Redirect::to("/me"))
+/// }
+/// async fn logout(auth: Auth) -> impl IntoResponse {
+///     auth.logout().await
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Auth {
+    session: RequestSession,
+}
+
+/// The result of [`Auth::login`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoggedIn {
+    /// The new session id.
+    #[serde(skip)]
+    pub session_id: SessionId,
+    /// The signed token for the new session (cookie value or bearer token).
+    pub token: String,
+}
+
+/// The result of [`Auth::logout`]: answers `204 No Content`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoggedOut;
+
+impl IntoResponse for LoggedOut {
+    fn into_response(self) -> Response {
+        StatusCode::NO_CONTENT.into_response()
+    }
+}
+
+impl IntoResponse for LoggedIn {
+    fn into_response(self) -> Response {
+        Json(serde_json::json!({ "token": self.token })).into_response()
+    }
+}
+
+impl Auth {
+    /// The current principal.
+    pub fn principal(&self) -> Option<Principal> {
+        self.session.principal()
+    }
+
+    /// Whether the request is authenticated.
+    pub fn is_authenticated(&self) -> bool {
+        self.session.principal().is_some()
+    }
+
+    /// Logs the request's client in as `binding.user_id`: the session moves to
+    /// a new id (anti-fixation), keeps its data and flash, is bound to the
+    /// user and switches to the full lifetime. The new record is written and
+    /// the old one deleted after the handler; the cookie is set then (not for
+    /// bearer requests: hand them [`LoggedIn::token`]).
+    pub fn login(&self, binding: Binding) -> LoggedIn {
+        let session_id = self.session.cell().lock().login(binding.clone());
+        self.session
+            .set_principal(Some(Principal::from_binding(&binding, Some(session_id))));
+        LoggedIn {
+            session_id,
+            token: self.session.service().token_for(&session_id),
+        }
+    }
+
+    /// Like [`login`](Self::login), but sets no cookie: for API clients that
+    /// take the token from the response body and send it as `Authorization: Bearer`.
+    pub fn login_bearer(&self, binding: Binding) -> LoggedIn {
+        self.session.suppress_cookie();
+        self.login(binding)
+    }
+
+    /// Logs out: deletes the session server-side now, and clears the cookie
+    /// when the response leaves. The token never loads again.
+    pub async fn logout(&self) -> Result<LoggedOut, SessionRejection> {
+        let id = {
+            let mut state = self.session.cell().lock();
+            let id = state.record().map(|r| r.id);
+            state.destroy();
+            id
+        };
+        if let Some(id) = id {
+            self.session.service().destroy_session(&id).await?;
+        }
+        self.session.set_principal(None);
+        Ok(LoggedOut)
+    }
+
+    /// The session id the client holds (after a login in this request: the new one).
+    pub fn session_id(&self) -> Option<SessionId> {
+        self.session.cell().lock().id()
+    }
+
+    /// Revokes every other session of the current user, bearer sessions
+    /// included; returns how many went. 401 without a principal.
+    pub async fn revoke_others(&self) -> Result<usize, SessionRejection> {
+        let principal = self.require()?;
+        let keep = self.session_id();
+        Ok(self
+            .session
+            .service()
+            .revoke_all(&principal.user_id, keep.as_ref())
+            .await?)
+    }
+
+    /// The principal, or the 401 rejection.
+    pub fn require(&self) -> Result<Principal, SessionRejection> {
+        self.principal().ok_or(SessionRejection::Unauthorized {
+            bearer: self.session.source() == TokenSource::Bearer,
+        })
+    }
+
+    /// The session service.
+    pub fn service(&self) -> &SessionService {
+        self.session.service()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Auth {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            session: request_session(parts)?,
+        })
+    }
+}

@@ -1,0 +1,24 @@
+//! Extractors: [`Session<T>`], [`Auth`], [`Principal`](crate::Principal), [`Sessions`].
+
+mod auth;
+pub(crate) mod principal;
+mod session;
+mod sessions;
+
+pub use auth::{Auth, LoggedIn, LoggedOut};
+pub use session::Session;
+pub use sessions::Sessions;
+
+use http::request::Parts;
+
+use crate::context::RequestSession;
+use crate::error::SessionRejection;
+
+pub(crate) fn request_session(parts: &Parts) -> Result<RequestSession, SessionRejection> {
+    parts.extensions.get::<RequestSession>().cloned().ok_or_else(|| {
+        tracing::error!(
+            "session extractor used on a route outside the session interceptors; build the router with App::builder()"
+        );
+        SessionRejection::MissingLayer
+    })
+}

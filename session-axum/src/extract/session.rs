@@ -1,0 +1,55 @@
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use session_core::SessionData;
+
+use super::request_session;
+use crate::error::SessionRejection;
+
+/// The request's typed session data, with change tracking.
+///
+/// It dereferences to [`session_core::Session<T>`] (flash, ids, user binding)
+/// and through it to the tracked view of `T` (`session.age()`,
+/// `session.set_age(v)`, `session.update_age(|v| ..)` for `#[session_data]`
+/// types) and to `T` itself. Changes are persisted after the handler returns;
+/// nothing is created for a request that only reads. Do not keep it past the
+/// handler: changes made after the response is sent are discarded.
+pub struct Session<T: SessionData>(session_core::Session<T>);
+
+impl<T: SessionData> Session<T> {
+    /// The framework-agnostic handle.
+    pub fn into_inner(self) -> session_core::Session<T> {
+        self.0
+    }
+}
+
+impl<T: SessionData, S: Send + Sync> FromRequestParts<S> for Session<T> {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let session = request_session(parts)?;
+        let typed = session.service().typed::<T>(session.cell())?;
+        Ok(Self(typed))
+    }
+}
+
+impl<T: SessionData> Deref for Session<T> {
+    type Target = session_core::Session<T>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<T: SessionData> DerefMut for Session<T> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl<T: SessionData + fmt::Debug> fmt::Debug for Session<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}

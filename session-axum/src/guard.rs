@@ -1,0 +1,75 @@
+//! Route guards: require a principal (401) and permissions (403).
+
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+
+use crate::context::RequestSession;
+use crate::error::SessionRejection;
+use crate::extract::principal::is_bearer_request;
+
+/// What a route requires of the request's principal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Guard {
+    /// A principal is required (401 otherwise).
+    pub authenticated: bool,
+    /// Every one of these permissions is required (403 otherwise); implies `authenticated`.
+    pub permissions: &'static [&'static str],
+}
+
+impl Guard {
+    /// No requirement.
+    pub const OPEN: Guard = Guard {
+        authenticated: false,
+        permissions: &[],
+    };
+    /// A principal is required.
+    pub const AUTHENTICATED: Guard = Guard {
+        authenticated: true,
+        permissions: &[],
+    };
+
+    /// A principal with every one of `permissions` is required.
+    pub const fn permissions(permissions: &'static [&'static str]) -> Guard {
+        Guard {
+            authenticated: true,
+            permissions,
+        }
+    }
+
+    /// Whether the guard lets every request through.
+    pub fn is_open(&self) -> bool {
+        !self.authenticated && self.permissions.is_empty()
+    }
+
+    /// Wraps a route in this guard.
+    pub fn apply(self, route: MethodRouter) -> MethodRouter {
+        if self.is_open() {
+            return route;
+        }
+        route.route_layer(middleware::from_fn_with_state(self, check))
+    }
+}
+
+async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let principal = request
+        .extensions()
+        .get::<RequestSession>()
+        .and_then(RequestSession::principal);
+    let Some(principal) = principal else {
+        let (parts, _) = request.into_parts();
+        return SessionRejection::Unauthorized {
+            bearer: is_bearer_request(&parts),
+        }
+        .into_response();
+    };
+    if guard
+        .permissions
+        .iter()
+        .any(|p| !principal.has_permission(p))
+    {
+        return SessionRejection::Forbidden.into_response();
+    }
+    next.run(request).await
+}

@@ -1,0 +1,103 @@
+//! Running the ordered interceptors around the router.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::response::Response;
+use tower::{Layer, Service, ServiceExt as _};
+
+use super::Interceptor;
+
+type Chain = Arc<[Arc<dyn Interceptor>]>;
+
+/// The rest of the chain after the current interceptor.
+pub struct Next {
+    chain: Chain,
+    position: usize,
+    router: Router,
+}
+
+impl Next {
+    /// Runs the remaining interceptors and the route.
+    pub async fn run(self, request: Request) -> Response {
+        match self.chain.get(self.position).cloned() {
+            Some(interceptor) => {
+                let next = Next {
+                    chain: self.chain,
+                    position: self.position + 1,
+                    router: self.router,
+                };
+                interceptor.intercept(request, next).await
+            }
+            None => match self.router.oneshot(request).await {
+                Ok(response) => response,
+                Err(infallible) => match infallible {},
+            },
+        }
+    }
+}
+
+impl fmt::Debug for Next {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Next")
+            .field("position", &self.position)
+            .field("len", &self.chain.len())
+            .finish()
+    }
+}
+
+/// Wraps a router in the interceptor chain.
+#[derive(Clone)]
+pub(crate) struct InterceptorLayer {
+    chain: Chain,
+}
+
+impl InterceptorLayer {
+    pub(crate) fn new(chain: Vec<Arc<dyn Interceptor>>) -> Self {
+        Self {
+            chain: chain.into(),
+        }
+    }
+}
+
+impl Layer<Router> for InterceptorLayer {
+    type Service = InterceptedRouter;
+    fn layer(&self, router: Router) -> InterceptedRouter {
+        InterceptedRouter {
+            chain: self.chain.clone(),
+            router,
+        }
+    }
+}
+
+/// A router behind the interceptor chain.
+#[derive(Clone)]
+pub(crate) struct InterceptedRouter {
+    chain: Chain,
+    router: Router,
+}
+
+impl Service<Request> for InterceptedRouter {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let next = Next {
+            chain: self.chain.clone(),
+            position: 0,
+            router: self.router.clone(),
+        };
+        Box::pin(async move { Ok(next.run(request).await) })
+    }
+}

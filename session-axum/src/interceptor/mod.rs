@@ -1,0 +1,51 @@
+//! Interceptors: code that wraps every request, registered through a registry
+//! and ordered by declared dependencies.
+
+mod chain;
+mod order;
+mod registration;
+
+pub(crate) use chain::InterceptorLayer;
+pub use chain::Next;
+pub use order::OrderError;
+pub(crate) use order::resolve_order;
+pub use registration::{InterceptorRef, InterceptorRegistration};
+
+use async_trait::async_trait;
+use axum::extract::Request;
+use axum::response::Response;
+
+/// Code that runs around every request: it sees the request, calls the rest of
+/// the chain through [`Next`], and sees the response.
+///
+/// Register an implementation with `#[interceptor(depends_on = [..], runs_before = [..])]`
+/// (or [`InterceptorRegistration`] by hand); the app orders all registered
+/// interceptors so that each runs inside the ones it depends on.
+///
+/// ```
+/// use session_axum::{Interceptor, Next};
+/// use session_axum::axum::{extract::Request, response::Response};
+///
+/// #[derive(Default)]
+/// struct Timing;
+///
+/// #[session_axum::async_trait]
+/// impl Interceptor for Timing {
+///     async fn intercept(&self, request: Request, next: Next) -> Response {
+///         let started = std::time::Instant::now();
+///         let response = next.run(request).await;
+///         tracing::debug!(elapsed = ?started.elapsed(), "request done");
+///         response
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an interceptor",
+    label = "this type does not implement `Interceptor`",
+    note = "interceptor dependencies must name types that implement `session_axum::Interceptor`"
+)]
+#[async_trait]
+pub trait Interceptor: Send + Sync + 'static {
+    /// Handles one request.
+    async fn intercept(&self, request: Request, next: Next) -> Response;
+}

@@ -1,0 +1,239 @@
+//! Ordering interceptors: a topological sort over `depends_on` / `runs_before`.
+
+use std::any::TypeId;
+use std::collections::{BTreeSet, HashMap};
+
+use super::InterceptorRegistration;
+
+/// Why the interceptors cannot be ordered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    /// Two registrations of the same type.
+    #[error("interceptor `{0}` is registered twice")]
+    Duplicate(&'static str),
+    /// A dependency names a type that is not registered.
+    #[error(
+        "interceptor `{interceptor}` refers to `{missing}`, which is not a registered interceptor"
+    )]
+    Unknown {
+        /// The interceptor declaring the dependency.
+        interceptor: &'static str,
+        /// The unregistered type.
+        missing: &'static str,
+    },
+    /// The declarations form a cycle.
+    #[error("interceptor dependencies form a cycle: {}", .members.join(" -> "))]
+    Cycle {
+        /// Every interceptor on the cycle, in cycle order.
+        members: Vec<&'static str>,
+    },
+}
+
+/// Orders registrations outermost first. Ties go to built-ins (app
+/// interceptors run inside them unless declared to run outside one), then by
+/// name, so the order never depends on link or registry order.
+pub(crate) fn resolve_order<'r>(
+    registrations: &[&'r InterceptorRegistration],
+) -> Result<Vec<&'r InterceptorRegistration>, OrderError> {
+    let mut index: HashMap<TypeId, usize> = HashMap::new();
+    for (i, r) in registrations.iter().enumerate() {
+        if index.insert(r.interceptor.type_id(), i).is_some() {
+            return Err(OrderError::Duplicate(r.interceptor.name()));
+        }
+    }
+    let n = registrations.len();
+    // edges[a] contains b: a runs outside b.
+    let mut edges: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
+    for (i, r) in registrations.iter().enumerate() {
+        let lookup = |dep: &super::InterceptorRef| {
+            index
+                .get(&dep.type_id())
+                .copied()
+                .ok_or(OrderError::Unknown {
+                    interceptor: r.interceptor.name(),
+                    missing: dep.name(),
+                })
+        };
+        for dep in r.depends_on {
+            edges[lookup(dep)?].insert(i);
+        }
+        for later in r.runs_before {
+            edges[i].insert(lookup(later)?);
+        }
+    }
+    let mut incoming = vec![0usize; n];
+    for targets in &edges {
+        for &t in targets {
+            incoming[t] += 1;
+        }
+    }
+    // App interceptors go inside the built-ins unless they must run outside one.
+    let outside_builtin = reaches_builtin(registrations, &edges);
+    let class = |i: usize| match (registrations[i].builtin, outside_builtin[i]) {
+        (true, _) => 0,
+        (false, true) => 1,
+        (false, false) => 2,
+    };
+    let key = |i: usize| (class(i), registrations[i].interceptor.name(), i);
+    let mut ready: BTreeSet<_> = (0..n).filter(|&i| incoming[i] == 0).map(key).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(next) = ready.pop_first() {
+        let i = next.2;
+        order.push(registrations[i]);
+        for &t in &edges[i] {
+            incoming[t] -= 1;
+            if incoming[t] == 0 {
+                ready.insert(key(t));
+            }
+        }
+    }
+    if order.len() < n {
+        let stuck: Vec<usize> = (0..n).filter(|&i| incoming[i] > 0).collect();
+        return Err(OrderError::Cycle {
+            members: find_cycle(&stuck, &edges)
+                .into_iter()
+                .map(|i| registrations[i].interceptor.name())
+                .collect(),
+        });
+    }
+    Ok(order)
+}
+
+/// For each node, whether a path of edges leads from it to a built-in.
+fn reaches_builtin(
+    registrations: &[&InterceptorRegistration],
+    edges: &[BTreeSet<usize>],
+) -> Vec<bool> {
+    let n = registrations.len();
+    let mut reaches: Vec<bool> = registrations.iter().map(|r| r.builtin).collect();
+    // Propagate backwards until stable; n rounds bound any path length.
+    for _ in 0..n {
+        let mut changed = false;
+        for i in 0..n {
+            if !reaches[i] && edges[i].iter().any(|&t| reaches[t]) {
+                reaches[i] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    reaches
+}
+
+/// A cycle among `stuck` nodes (each has an incoming edge from another stuck node).
+fn find_cycle(stuck: &[usize], edges: &[BTreeSet<usize>]) -> Vec<usize> {
+    let in_stuck = |i: &usize| stuck.contains(i);
+    let Some(&start) = stuck.first() else {
+        return Vec::new();
+    };
+    // Walk forward inside the stuck set until a node repeats.
+    let mut path = vec![start];
+    let mut current = start;
+    loop {
+        let Some(&next) = edges[current].iter().find(|t| in_stuck(t)) else {
+            return path;
+        };
+        if let Some(pos) = path.iter().position(|&p| p == next) {
+            let mut cycle = path.split_off(pos);
+            cycle.push(next);
+            return cycle;
+        }
+        path.push(next);
+        current = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::interceptor::{Interceptor, InterceptorRef, Next};
+
+    macro_rules! interceptors {
+        ($($name:ident),*) => {$(
+            struct $name;
+            #[async_trait::async_trait]
+            impl Interceptor for $name {
+                async fn intercept(&self, r: axum::extract::Request, n: Next) -> axum::response::Response {
+                    n.run(r).await
+                }
+            }
+        )*};
+    }
+    interceptors!(A, B, C, D);
+
+    fn reg(
+        i: InterceptorRef,
+        depends_on: &'static [InterceptorRef],
+        runs_before: &'static [InterceptorRef],
+        builtin: bool,
+    ) -> InterceptorRegistration {
+        InterceptorRegistration {
+            interceptor: i,
+            depends_on,
+            runs_before,
+            builtin,
+            build: |_| Ok(Arc::new(A)),
+        }
+    }
+
+    fn names(order: Vec<&InterceptorRegistration>) -> Vec<&'static str> {
+        order.into_iter().map(|r| r.interceptor.name()).collect()
+    }
+
+    #[test]
+    fn dependencies_run_outside_and_ties_break_by_builtin_then_name() {
+        const A_: InterceptorRef = InterceptorRef::of::<A>();
+        const B_: InterceptorRef = InterceptorRef::of::<B>();
+        let c = reg(InterceptorRef::of::<C>(), &[], &[], false);
+        let b = reg(B_, &[A_], &[], true);
+        let a = reg(A_, &[], &[], true);
+        let d = reg(InterceptorRef::of::<D>(), &[], &[A_], false);
+        let order = resolve_order(&[&c, &b, &a, &d]).unwrap();
+        assert_eq!(names(order), ["D", "A", "B", "C"]);
+        // Same result whatever the registration order.
+        let order = resolve_order(&[&d, &a, &c, &b]).unwrap();
+        assert_eq!(names(order), ["D", "A", "B", "C"]);
+    }
+
+    #[test]
+    fn a_cycle_names_every_member() {
+        const A_: InterceptorRef = InterceptorRef::of::<A>();
+        const B_: InterceptorRef = InterceptorRef::of::<B>();
+        const C_: InterceptorRef = InterceptorRef::of::<C>();
+        let a = reg(A_, &[C_], &[], false);
+        let b = reg(B_, &[A_], &[], false);
+        let c = reg(C_, &[B_], &[], false);
+        let d = reg(InterceptorRef::of::<D>(), &[], &[], false);
+        let err = resolve_order(&[&a, &b, &c, &d]).unwrap_err();
+        let OrderError::Cycle { members } = &err else {
+            panic!("{err:?}")
+        };
+        let set: BTreeSet<_> = members.iter().copied().collect();
+        assert_eq!(set, BTreeSet::from(["A", "B", "C"]));
+        assert_eq!(members.first(), members.last());
+        assert!(err.to_string().contains("A") && err.to_string().contains("->"));
+    }
+
+    #[test]
+    fn unknown_dependencies_and_duplicates_are_errors() {
+        const B_: InterceptorRef = InterceptorRef::of::<B>();
+        let a = reg(InterceptorRef::of::<A>(), &[B_], &[], false);
+        assert_eq!(
+            resolve_order(&[&a]).unwrap_err(),
+            OrderError::Unknown {
+                interceptor: "A",
+                missing: "B"
+            }
+        );
+        let a2 = reg(InterceptorRef::of::<A>(), &[], &[], false);
+        let a3 = reg(InterceptorRef::of::<A>(), &[], &[], false);
+        assert_eq!(
+            resolve_order(&[&a2, &a3]).unwrap_err(),
+            OrderError::Duplicate("A")
+        );
+    }
+}

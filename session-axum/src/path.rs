@@ -1,0 +1,166 @@
+//! Route paths: joining a base and a route path, checking the syntax axum accepts.
+
+/// Why a route path is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// Paths start with `/`.
+    #[error("route path `{0}` must start with `/`")]
+    NoLeadingSlash(String),
+    /// `//` inside a path.
+    #[error("route path `{0}` has an empty segment")]
+    EmptySegment(String),
+    /// A `{param}` segment is malformed.
+    #[error(
+        "route path `{path}` has a malformed parameter `{segment}`: use `{{name}}` or a final `{{*name}}`"
+    )]
+    BadParameter {
+        /// The path.
+        path: String,
+        /// The segment.
+        segment: String,
+    },
+    /// The same parameter name twice.
+    #[error("route path `{path}` uses the parameter `{name}` twice")]
+    DuplicateParameter {
+        /// The path.
+        path: String,
+        /// The name.
+        name: String,
+    },
+}
+
+/// Joins a controller base path and a route path: `("/session", "/info")` →
+/// `/session/info`; `("/", "/x")` → `/x`; `("/a", "/")` → `/a`.
+pub fn join(base: &str, path: &str) -> String {
+    let base = base.trim_end_matches('/');
+    match path {
+        "" | "/" if base.is_empty() => "/".to_owned(),
+        "" | "/" => base.to_owned(),
+        _ => format!("{base}{path}"),
+    }
+}
+
+/// Checks a full route path.
+pub fn validate(path: &str) -> Result<(), PathError> {
+    if !path.starts_with('/') {
+        return Err(PathError::NoLeadingSlash(path.to_owned()));
+    }
+    if path == "/" {
+        return Ok(());
+    }
+    let segments: Vec<&str> = path[1..].split('/').collect();
+    let mut names: Vec<&str> = Vec::new();
+    let last = segments.len() - 1;
+    for (i, segment) in segments.iter().enumerate() {
+        if segment.is_empty() {
+            // A trailing slash is a distinct route in axum; anything else is a typo.
+            if i == last {
+                continue;
+            }
+            return Err(PathError::EmptySegment(path.to_owned()));
+        }
+        let bad = || PathError::BadParameter {
+            path: path.to_owned(),
+            segment: (*segment).to_owned(),
+        };
+        if segment.starts_with(':') {
+            return Err(bad());
+        }
+        let has_brace = segment.contains('{') || segment.contains('}');
+        if !has_brace {
+            continue;
+        }
+        let inner = segment
+            .strip_prefix('{')
+            .and_then(|s| s.strip_suffix('}'))
+            .ok_or_else(bad)?;
+        let (name, wildcard) = match inner.strip_prefix('*') {
+            Some(name) => (name, true),
+            None => (inner, false),
+        };
+        let valid_name = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !name.starts_with(|c: char| c.is_ascii_digit());
+        if !valid_name || (wildcard && i != last) {
+            return Err(bad());
+        }
+        if names.contains(&name) {
+            return Err(PathError::DuplicateParameter {
+                path: path.to_owned(),
+                name: name.to_owned(),
+            });
+        }
+        names.push(name);
+    }
+    Ok(())
+}
+
+/// The path with parameter names erased, so `/u/{id}` and `/u/{name}` compare equal.
+pub(crate) fn shape(path: &str) -> String {
+    path.split('/')
+        .map(|s| match s.strip_prefix("{*") {
+            Some(_) => "{*}",
+            None if s.starts_with('{') => "{}",
+            None => s,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_paths() {
+        assert_eq!(join("/session", "/info"), "/session/info");
+        assert_eq!(join("/session/", "/info"), "/session/info");
+        assert_eq!(join("/", "/x"), "/x");
+        assert_eq!(join("/a", "/"), "/a");
+        assert_eq!(join("/", "/"), "/");
+    }
+
+    #[test]
+    fn validates_segments_and_parameters() {
+        for ok in [
+            "/",
+            "/a",
+            "/a/",
+            "/users/{id}",
+            "/f/{*rest}",
+            "/a/{x}/b/{y_2}",
+        ] {
+            assert_eq!(validate(ok), Ok(()), "{ok}");
+        }
+        assert!(matches!(
+            validate("info"),
+            Err(PathError::NoLeadingSlash(_))
+        ));
+        assert!(matches!(validate("/a//b"), Err(PathError::EmptySegment(_))));
+        for bad in [
+            "/users/:id",
+            "/u/{id",
+            "/u/id}",
+            "/u/{}",
+            "/u/{*rest}/x",
+            "/u/{a-b}",
+            "/u/x{id}",
+            "/u/{1a}",
+        ] {
+            assert!(
+                matches!(validate(bad), Err(PathError::BadParameter { .. })),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            validate("/{a}/{a}"),
+            Err(PathError::DuplicateParameter { .. })
+        ));
+    }
+
+    #[test]
+    fn shapes_erase_parameter_names() {
+        assert_eq!(shape("/u/{id}/x/{*r}"), shape("/u/{name}/x/{*rest}"));
+        assert_ne!(shape("/u/{id}"), shape("/u/new"));
+    }
+}

@@ -1,0 +1,69 @@
+//! The [`SessionInterceptor`]: persists the request's session after the handler.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+
+use crate::app::{AppContext, BuildError};
+use crate::auth::AuthInterceptor;
+use crate::context::RequestSession;
+use crate::error::{SessionRejection, log_error};
+use crate::interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, Next};
+
+/// Runs inside the [`AuthInterceptor`] (it depends on it): after the handler
+/// it persists the session the auth interceptor loaded, following the
+/// lifecycle rules: nothing on a 5xx response (the handler failed, its
+/// half-done changes are dropped), a 503 when the store fails, and a
+/// `Set-Cookie` only when the session is new, rotated, refreshed, re-signed or
+/// destroyed.
+#[derive(Debug, Default)]
+pub struct SessionInterceptor;
+
+#[async_trait]
+impl Interceptor for SessionInterceptor {
+    async fn intercept(&self, request: Request, next: Next) -> Response {
+        let Some(session) = request.extensions().get::<RequestSession>().cloned() else {
+            tracing::error!("SessionInterceptor ran without the AuthInterceptor's session context");
+            return SessionRejection::MissingLayer.into_response();
+        };
+        let mut response = next.run(request).await;
+        if response.status().is_server_error() {
+            tracing::debug!(status = %response.status(), "not persisting the session of a failed request");
+            return response;
+        }
+        let persisted = match session.service().persist(session.cell()).await {
+            Ok(persisted) => persisted,
+            Err(error) => {
+                let rejection = SessionRejection::from(&error);
+                log_error(&error, rejection);
+                return rejection.into_response();
+            }
+        };
+        if session.cookie_suppressed() {
+            // Bearer clients carry their token themselves.
+            return response;
+        }
+        let now = session.cell().lock().now();
+        session
+            .config()
+            .cookie
+            .apply(&persisted.cookie, now, response.headers_mut());
+        response
+    }
+}
+
+fn build(_: &AppContext) -> Result<Arc<dyn Interceptor>, BuildError> {
+    Ok(Arc::new(SessionInterceptor))
+}
+
+inventory::submit! {
+    InterceptorRegistration {
+        interceptor: InterceptorRef::of::<SessionInterceptor>(),
+        depends_on: &[InterceptorRef::of::<AuthInterceptor>()],
+        runs_before: &[],
+        builtin: true,
+        build,
+    }
+}

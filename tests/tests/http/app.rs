@@ -1,0 +1,290 @@
+//! The test app: routes registered by hand (no macros), a user interceptor
+//! from the registry, a recording store and a mock clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::Method;
+use serde::Deserialize;
+use session_axum::{
+    App, Auth, Binding, ControllerRegistration, Guard, Interceptor, InterceptorRef,
+    InterceptorRegistration, Key, Next, Principal, RequestSession, RouteDef, Session,
+    SessionInterceptor, Sessions, SigningKeys,
+};
+use session_core::conformance::RecordingStore;
+use session_core::{ExpiryPolicy, MemoryStore, MockClock};
+use session_tests::http::TestServer;
+use session_tests::profile::Counters;
+
+pub const MIN: Duration = Duration::from_secs(60);
+
+async fn visit(mut session: Session<Counters>) -> Json<u64> {
+    session.update(|c| c.visits += 1);
+    Json(session.visits)
+}
+
+async fn peek(session: Session<Counters>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({"visits": session.visits, "a": session.a, "b": session.b}))
+}
+
+#[derive(Deserialize)]
+struct Set {
+    v: String,
+}
+
+async fn set_a(mut session: Session<Counters>, Query(q): Query<Set>) -> StatusCode {
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    session.update(|c| c.a = Some(q.v));
+    StatusCode::NO_CONTENT
+}
+
+async fn set_b(mut session: Session<Counters>, Query(q): Query<Set>) -> StatusCode {
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    session.update(|c| c.b = Some(q.v));
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    user: String,
+    perm: Option<String>,
+}
+
+async fn login(auth: Auth, Query(q): Query<LoginQuery>) -> StatusCode {
+    auth.login(
+        Binding::user(q.user)
+            .with_permissions(q.perm)
+            .with_label("test"),
+    );
+    StatusCode::NO_CONTENT
+}
+
+async fn login_bearer(auth: Auth, Query(q): Query<LoginQuery>) -> impl IntoResponse {
+    auth.login_bearer(Binding::user(q.user))
+}
+
+async fn logout(auth: Auth) -> impl IntoResponse {
+    auth.logout().await
+}
+
+async fn me(principal: Principal) -> Json<Principal> {
+    Json(principal)
+}
+
+async fn admin(principal: Principal) -> String {
+    format!("hello admin {}", principal.user_id)
+}
+
+async fn fail(mut session: Session<Counters>) -> StatusCode {
+    session.update(|c| c.visits += 100);
+    StatusCode::INTERNAL_SERVER_ERROR
+}
+
+async fn not_found_with_change(mut session: Session<Counters>) -> StatusCode {
+    session.update(|c| c.visits += 1);
+    StatusCode::NOT_FOUND
+}
+
+async fn list(sessions: Sessions, principal: Principal) -> Json<Vec<String>> {
+    let items = sessions
+        .list_for_user(&principal.user_id)
+        .await
+        .unwrap_or_default();
+    Json(items.into_iter().map(|i| i.id.to_string()).collect())
+}
+
+async fn revoke_others(auth: Auth) -> Result<Json<usize>, session_axum::SessionRejection> {
+    auth.revoke_others().await.map(Json)
+}
+
+fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axum::BuildError> {
+    Ok(vec![
+        RouteDef {
+            method: Method::GET,
+            path: "/visit",
+            guard: Guard::OPEN,
+            handler: get(visit),
+        },
+        RouteDef {
+            method: Method::GET,
+            path: "/peek",
+            guard: Guard::OPEN,
+            handler: get(peek),
+        },
+        RouteDef {
+            method: Method::GET,
+            path: "/set-a",
+            guard: Guard::OPEN,
+            handler: get(set_a),
+        },
+        RouteDef {
+            method: Method::GET,
+            path: "/set-b",
+            guard: Guard::OPEN,
+            handler: get(set_b),
+        },
+        RouteDef {
+            method: Method::POST,
+            path: "/login",
+            guard: Guard::OPEN,
+            handler: post(login),
+        },
+        RouteDef {
+            method: Method::POST,
+            path: "/token",
+            guard: Guard::OPEN,
+            handler: post(login_bearer),
+        },
+        RouteDef {
+            method: Method::POST,
+            path: "/logout",
+            guard: Guard::OPEN,
+            handler: post(logout),
+        },
+        RouteDef {
+            method: Method::GET,
+            path: "/me",
+            guard: Guard::AUTHENTICATED,
+            handler: get(me),
+        },
+        RouteDef {
+            method: Method::GET,
+            path: "/admin",
+            guard: Guard::permissions(&["admin"]),
+            handler: get(admin),
+        },
+        RouteDef {
+            method: Method::GET,
+            path: "/guarded-peek",
+            guard: Guard::AUTHENTICATED,
+            handler: get(peek),
+        },
+        RouteDef {
+            method: Method::GET,
+            path: "/fail",
+            guard: Guard::OPEN,
+            handler: get(fail),
+        },
+        RouteDef {
+            method: Method::GET,
+            path: "/missing",
+            guard: Guard::OPEN,
+            handler: get(not_found_with_change),
+        },
+        RouteDef {
+            method: Method::GET,
+            path: "/sessions",
+            guard: Guard::AUTHENTICATED,
+            handler: get(list),
+        },
+        RouteDef {
+            method: Method::POST,
+            path: "/revoke-others",
+            guard: Guard::AUTHENTICATED,
+            handler: post(revoke_others),
+        },
+    ])
+}
+
+session_axum::register_controller!(ControllerRegistration {
+    name: "TestRoutes",
+    base_path: "/t",
+    routes,
+});
+
+/// A user interceptor declared to run inside the session interceptor. It
+/// reports what it sees, which proves where it runs.
+#[derive(Default)]
+pub struct Observer;
+
+#[session_axum::async_trait]
+impl Interceptor for Observer {
+    async fn intercept(&self, request: Request, next: Next) -> Response {
+        let seen = match request.extensions().get::<RequestSession>() {
+            Some(s) => match s.principal() {
+                Some(p) => format!("session;principal={}", p.user_id),
+                None => "session;anonymous".to_owned(),
+            },
+            None => "no-session".to_owned(),
+        };
+        let mut response = next.run(request).await;
+        if let Ok(v) = HeaderValue::from_str(&seen) {
+            response.headers_mut().insert("x-observer", v);
+        }
+        response
+    }
+}
+
+session_axum::register_interceptor!(InterceptorRegistration {
+    interceptor: InterceptorRef::of::<Observer>(),
+    depends_on: &[InterceptorRef::of::<SessionInterceptor>()],
+    runs_before: &[],
+    builtin: false,
+    build: |_| Ok(Arc::new(Observer)),
+});
+
+pub struct TestApp {
+    pub server: TestServer,
+    pub store: RecordingStore<MemoryStore>,
+    pub clock: MockClock,
+    pub app_order: Vec<&'static str>,
+    pub service: session_core::SessionService,
+}
+
+pub fn policy() -> ExpiryPolicy {
+    ExpiryPolicy {
+        initial_lifetime: 5 * MIN,
+        lifetime: 60 * MIN,
+        refresh_threshold: 0.5,
+        absolute: None,
+    }
+}
+
+pub fn key(n: u8) -> Key {
+    Key::new([n; 32]).unwrap()
+}
+
+pub async fn start() -> TestApp {
+    start_with(SigningKeys::single(key(1)), |b| b).await
+}
+
+pub async fn start_with(
+    keys: SigningKeys,
+    configure: impl FnOnce(session_axum::AppBuilder) -> session_axum::AppBuilder,
+) -> TestApp {
+    let clock = MockClock::starting_now();
+    let store = RecordingStore::new(MemoryStore::with_clock(Arc::new(clock.clone())));
+    start_on(store, clock, keys, configure).await
+}
+
+pub async fn start_on(
+    store: RecordingStore<MemoryStore>,
+    clock: MockClock,
+    keys: SigningKeys,
+    configure: impl FnOnce(session_axum::AppBuilder) -> session_axum::AppBuilder,
+) -> TestApp {
+    let builder = App::builder()
+        .store(store.clone())
+        .keys(&keys)
+        .secure(false)
+        .cookie_name("sid")
+        .expiry(policy())
+        .clock(Arc::new(clock.clone()))
+        .merge(Router::new().route("/plain", get(|| async { "plain" })));
+    let app = configure(builder).build().expect("app builds");
+    let app_order = app.interceptor_order().to_vec();
+    let service = app.service().clone();
+    let server = TestServer::start(app.into_router()).await;
+    TestApp {
+        server,
+        store,
+        clock,
+        app_order,
+        service,
+    }
+}

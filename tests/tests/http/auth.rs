@@ -1,0 +1,148 @@
+use crate::app::start;
+
+#[tokio::test]
+async fn guarded_routes_need_a_principal() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    let r = b.get("/t/me").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"], "authentication required");
+    assert!(
+        !r.headers.contains_key("www-authenticate"),
+        "cookie requests get no bearer challenge"
+    );
+    // Reading session data behind a guard without a principal creates nothing.
+    assert_eq!(b.get("/t/guarded-peek").await.status, 401);
+    assert!(t.store.inner().is_empty());
+}
+
+#[tokio::test]
+async fn login_rotates_the_id_and_the_old_cookie_stops_working() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.get("/t/visit").await;
+    let before = b.jar["sid"].clone();
+    let r = b.post("/t/login?user=roger").await;
+    assert_eq!(r.status, 204);
+    let after = r.cookie("sid").expect("new cookie at login");
+    assert_ne!(after.value, before);
+    assert_eq!(after.max_age, Some(3600), "logged in: full lifetime");
+
+    let me = b.get("/t/me").await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.json()["user_id"], "roger");
+    assert_eq!(
+        b.get("/t/peek").await.json()["visits"],
+        1,
+        "data carried over"
+    );
+
+    let mut old = t.server.browser();
+    old.jar.insert("sid".into(), before);
+    assert_eq!(old.get("/t/me").await.status, 401);
+    assert_eq!(old.get("/t/peek").await.json()["visits"], 0);
+}
+
+#[tokio::test]
+async fn permissions_are_checked() {
+    let t = start().await;
+    let mut user = t.server.browser();
+    user.post("/t/login?user=u").await;
+    assert_eq!(user.get("/t/admin").await.status, 403);
+    let mut admin = t.server.browser();
+    admin.post("/t/login?user=root&perm=admin").await;
+    let r = admin.get("/t/admin").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "hello admin root"));
+}
+
+#[tokio::test]
+async fn logout_deletes_server_side_and_clears_the_cookie() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.post("/t/login?user=ada").await;
+    let token = b.jar["sid"].clone();
+    let r = b.post("/t/logout").await;
+    assert_eq!(r.status, 204);
+    let cleared = r.cookie("sid").expect("cleared cookie");
+    assert_eq!(cleared.max_age, Some(0));
+    assert!(cleared.has("HttpOnly") && cleared.has("Path=/") && cleared.has("SameSite=Lax"));
+    assert!(t.store.inner().is_empty(), "record deleted");
+    let mut replay = t.server.browser();
+    replay.jar.insert("sid".into(), token);
+    assert_eq!(replay.get("/t/me").await.status, 401);
+}
+
+#[tokio::test]
+async fn bearer_tokens_work_like_cookies() {
+    let t = start().await;
+    let mut api = t.server.browser();
+    let r = api.post("/t/token?user=bot").await;
+    assert_eq!(r.status, 200);
+    assert!(r.set_cookies.is_empty(), "bearer login sets no cookie");
+    api.bearer = Some(r.json()["token"].as_str().unwrap().to_owned());
+    assert_eq!(api.get("/t/me").await.json()["user_id"], "bot");
+    assert_eq!(api.get("/t/visit").await.body, "1");
+    let r = api.get("/t/visit").await;
+    assert_eq!(r.body, "2");
+    assert!(r.set_cookies.is_empty(), "no cookies for bearer clients");
+    // Logout invalidates the bearer token too.
+    assert_eq!(api.post("/t/logout").await.status, 204);
+    let r = api.get("/t/me").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.headers["www-authenticate"], "Bearer");
+}
+
+#[tokio::test]
+async fn revoke_others_keeps_only_the_current_session_bearer_ones_included() {
+    let t = start().await;
+    let mut laptop = t.server.browser();
+    laptop.post("/t/login?user=ada").await;
+    let mut phone = t.server.browser();
+    phone.post("/t/login?user=ada").await;
+    let mut api = t.server.browser();
+    let token = api.post("/t/token?user=ada").await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.bearer = Some(token);
+    assert_eq!(
+        laptop
+            .get("/t/sessions")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(laptop.post("/t/revoke-others").await.body, "2");
+    assert_eq!(phone.get("/t/me").await.status, 401);
+    assert_eq!(api.get("/t/me").await.status, 401);
+    assert_eq!(laptop.get("/t/me").await.status, 200);
+    assert_eq!(
+        laptop
+            .get("/t/sessions")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_session_never_authenticates_again() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.post("/t/login?user=ada").await;
+    let id = t.service.list_for_user("ada").await.unwrap()[0].id;
+    assert!(t.service.revoke("ada", &id).await.unwrap());
+    let r = b.get("/t/me").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.cookie("sid").and_then(|c| c.max_age),
+        Some(0),
+        "the dead cookie is cleared"
+    );
+}

@@ -1,0 +1,96 @@
+use crate::app::{MIN, start};
+
+async fn logged_in(t: &crate::app::TestApp) -> session_tests::http::Browser {
+    let mut b = t.server.browser();
+    b.post("/t/login?user=ada").await;
+    b
+}
+
+#[tokio::test]
+async fn tampered_truncated_garbage_and_foreign_cookies_mean_no_principal_never_5xx() {
+    let t = start().await;
+    let good = logged_in(&t).await.jar["sid"].clone();
+    let mut flipped = good.clone().into_bytes();
+    flipped[5] = if flipped[5] == b'A' { b'B' } else { b'A' };
+    let other_key = session_core::TokenSigner::new(
+        session_core::SigningKeys::single(crate::app::key(9)),
+        "sid",
+    )
+    .sign_id(&session_core::SessionId::generate());
+    let bad = [
+        String::from_utf8(flipped).unwrap(),
+        good[..good.len() - 3].to_owned(),
+        "garbage".to_owned(),
+        "".to_owned(),
+        "%%%;;==".to_owned(),
+        "x".repeat(5000),
+        other_key,
+    ];
+    for value in bad {
+        let mut b = t.server.browser();
+        b.jar.insert("sid".into(), value.clone());
+        let r = b.get("/t/me").await;
+        assert_eq!(r.status, 401, "{value:?}");
+        if !value.is_empty() {
+            assert_eq!(
+                r.cookie("sid").and_then(|c| c.max_age),
+                Some(0),
+                "bad cookie cleared: {value:?}"
+            );
+        }
+        // Where the route allows it, the client gets a fresh anonymous session.
+        let mut b = t.server.browser();
+        b.jar.insert("sid".into(), value.clone());
+        let r = b.get("/t/visit").await;
+        assert_eq!((r.status, r.body.as_str()), (200, "1"), "{value:?}");
+        assert!(
+            r.cookie("sid").is_some_and(|c| c.max_age == Some(300)),
+            "replaced: {value:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn garbage_authorization_headers_mean_no_principal() {
+    let t = start().await;
+    for header in [
+        "Bearer",
+        "Bearer garbage",
+        "Basic Zm9vOmJhcg==",
+        "Bearer a.b",
+        "bearer      ",
+    ] {
+        let r = reqwest::Client::new()
+            .get(t.server.url("/t/me"))
+            .header("authorization", header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{header}");
+    }
+}
+
+#[tokio::test]
+async fn an_expired_session_cookie_gives_401_and_is_cleared() {
+    let t = start().await;
+    let mut b = logged_in(&t).await;
+    t.clock.advance(61 * MIN);
+    let r = b.get("/t/me").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.cookie("sid").and_then(|c| c.max_age), Some(0));
+    assert!(t.store.inner().is_empty(), "expired record removed");
+}
+
+#[tokio::test]
+async fn an_extractor_outside_the_session_layer_is_a_clear_500_not_a_panic() {
+    let router = axum::Router::new().route(
+        "/x",
+        axum::routing::get(
+            |_s: session_axum::Session<session_tests::profile::Counters>| async { "unreachable" },
+        ),
+    );
+    let server = session_tests::http::TestServer::start(router).await;
+    let r = server.browser().get("/x").await;
+    assert_eq!(r.status, 500);
+    assert_eq!(r.json()["error"], "session layer missing");
+}

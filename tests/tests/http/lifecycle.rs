@@ -1,0 +1,109 @@
+use session_core::conformance::StoreOp;
+
+use crate::app::start;
+
+#[tokio::test]
+async fn a_read_only_request_sets_no_cookie_and_touches_no_store() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    let r = b.get("/t/peek").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["visits"], 0);
+    assert!(r.set_cookies.is_empty(), "{:?}", r.set_cookies);
+    assert!(t.store.ops().is_empty(), "{:?}", t.store.ops());
+    assert!(t.store.inner().is_empty());
+}
+
+#[tokio::test]
+async fn write_then_read_back_over_real_cookies() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    let r = b.get("/t/visit").await;
+    assert_eq!(r.body, "1");
+    let cookie = r.cookie("sid").expect("session cookie set on first write");
+    assert!(
+        cookie.has("HttpOnly") && cookie.has("SameSite=Lax") && cookie.has("Path=/"),
+        "{}",
+        cookie.raw
+    );
+    assert_eq!(
+        cookie.max_age,
+        Some(300),
+        "fresh anonymous session: initial lifetime"
+    );
+    assert_eq!(b.get("/t/visit").await.body, "2");
+    let r = b.get("/t/peek").await;
+    assert_eq!(r.json()["visits"], 2);
+    assert!(
+        r.set_cookies.is_empty(),
+        "a read needs no new cookie: {:?}",
+        r.set_cookies
+    );
+    assert_eq!(t.store.inner().len(), 1);
+}
+
+#[tokio::test]
+async fn a_read_only_request_on_an_existing_session_writes_nothing() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.get("/t/visit").await;
+    t.clock.advance(crate::app::MIN);
+    b.get("/t/visit").await; // first use: switches to the full lifetime
+    t.store.clear();
+    for _ in 0..3 {
+        let r = b.get("/t/peek").await;
+        assert!(r.set_cookies.is_empty());
+    }
+    let ops = t.store.ops();
+    assert_eq!(ops.len(), 3, "one load per request: {ops:?}");
+    assert!(ops.iter().all(|o| matches!(o, StoreOp::Load(_))));
+}
+
+#[tokio::test]
+async fn a_5xx_handler_does_not_persist() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.get("/t/visit").await;
+    t.store.clear();
+    let r = b.get("/t/fail").await;
+    assert_eq!(r.status, 500);
+    assert!(r.set_cookies.is_empty());
+    assert!(t.store.writes().is_empty());
+    assert_eq!(b.get("/t/peek").await.json()["visits"], 1);
+}
+
+#[tokio::test]
+async fn a_response_below_500_persists() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.get("/t/visit").await;
+    let r = b.get("/t/missing").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(b.get("/t/peek").await.json()["visits"], 2);
+}
+
+#[tokio::test]
+async fn concurrent_requests_changing_different_fields_both_survive() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.get("/t/visit").await;
+    let cookie = format!("sid={}", b.jar["sid"]);
+    let client = reqwest::Client::new();
+    for round in 0..5 {
+        let a = client
+            .get(t.server.url(&format!("/t/set-a?v=a{round}")))
+            .header("cookie", &cookie)
+            .send();
+        let bb = client
+            .get(t.server.url(&format!("/t/set-b?v=b{round}")))
+            .header("cookie", &cookie)
+            .send();
+        let (ra, rb) = tokio::join!(a, bb);
+        assert_eq!(ra.unwrap().status(), 204);
+        assert_eq!(rb.unwrap().status(), 204);
+        let back = b.get("/t/peek").await.json();
+        assert_eq!(back["a"], format!("a{round}"));
+        assert_eq!(back["b"], format!("b{round}"));
+        assert_eq!(back["visits"], 1);
+    }
+}

@@ -1,0 +1,10 @@
+//! session-axum over real HTTP: a server bound on 127.0.0.1, a client with
+//! real cookies and bearer headers, stores observed directly.
+
+mod app;
+mod auth;
+mod bad_input;
+mod expiry;
+mod failures;
+mod lifecycle;
+mod ordering;
