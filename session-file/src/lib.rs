@@ -1,1 +1,53 @@
-//! Durable embedded session store (in progress).
+//! A durable embedded session store: sessions in one local database file,
+//! kept across restarts of the app. For single-server deployments.
+//!
+//! [`FileStore`] implements [`session_core::SessionStore`] on
+//! [`redb`](https://docs.rs/redb), a pure-Rust, ACID, crash-safe embedded
+//! key-value store. Each write is one transaction that updates a record and
+//! its expiry and user index entries together and is durable when it returns;
+//! a background [`Cleanup`] thread deletes expired sessions through the expiry
+//! index. See [`FileStore`] for the guarantees.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # tokio::runtime::Runtime::new()?.block_on(async {
+//! use std::time::Duration;
+//! use session_core::{Binding, SessionId, SessionRecord, SessionStore, Timestamp};
+//! use session_file::FileStore;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("sessions.redb");
+//!
+//! let store = FileStore::open(&path)?;
+//! let now = store.now();
+//! let mut record = SessionRecord::new(SessionId::generate(), now, now.plus(Duration::from_secs(3600)));
+//! record.fields.insert("visits", "1");
+//! record.binding = Some(Box::new(Binding::user("ada")));
+//! store.create(&record).await?;
+//! drop(store); // the app stops...
+//!
+//! let store = FileStore::open(&path)?; // ...and starts again
+//! assert_eq!(store.load(&record.id).await?, Some(record.clone()));
+//! assert_eq!(store.list_for_user("ada").await?[0].id, record.id);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![warn(missing_debug_implementations, unreachable_pub)]
+
+mod builder;
+mod cleanup;
+mod error;
+mod ops;
+mod report;
+mod store;
+mod tables;
+
+pub use builder::{DEFAULT_CACHE_BYTES, DEFAULT_MAX_RECORD_BYTES, FileStoreBuilder};
+pub use cleanup::{Cleanup, DEFAULT_CLEANUP_INTERVAL};
+pub use error::OpenError;
+pub use ops::MAX_PAGE;
+pub use report::{CheckReport, StoreStats, SweepReport};
+pub use store::FileStore;

@@ -1,0 +1,83 @@
+//! Why opening a store fails, and how database errors become [`StoreError`]s.
+
+use std::io;
+use std::path::PathBuf;
+
+use session_core::StoreError;
+use session_core::store::BoxError;
+
+/// Why [`FileStore::open`](crate::FileStore::open) or
+/// [`FileStoreBuilder::open`](crate::FileStoreBuilder::open) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// Another process (or another open store in this process) holds the file.
+    /// Only one store may have a database file open at a time.
+    #[error("session database {path} is already open in another process or store")]
+    Locked {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The file or its directory cannot be created, read or written.
+    #[error("cannot open session database {path}: {source}")]
+    Io {
+        /// The file or directory that failed.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The file exists but is not a readable database (damaged, or some other file).
+    #[error("{path} is not a readable session database: {source}")]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// What the database engine reported.
+        #[source]
+        source: BoxError,
+    },
+    /// The file is a database, but its tables are not laid out the way this
+    /// build of the store reads them (another application's file, or a newer layout).
+    #[error("session database {path} has an unsupported layout: {reason}")]
+    Layout {
+        /// The database file.
+        path: PathBuf,
+        /// What does not match.
+        reason: String,
+    },
+    /// The background cleanup thread could not be started.
+    #[error("cannot start the session cleanup thread: {0}")]
+    Cleanup(#[source] io::Error),
+}
+
+impl From<OpenError> for StoreError {
+    fn from(e: OpenError) -> Self {
+        StoreError::unavailable(e)
+    }
+}
+
+/// Maps any database engine error to [`StoreError::Unavailable`].
+pub(crate) fn db_error(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::unavailable(e.into())
+}
+
+/// Maps a database error met while opening `path` to an [`OpenError`].
+pub(crate) fn open_error(path: &std::path::Path, e: impl Into<redb::Error>) -> OpenError {
+    let path = path.to_path_buf();
+    match e.into() {
+        redb::Error::DatabaseAlreadyOpen => OpenError::Locked { path },
+        redb::Error::Io(source) => OpenError::Io { path, source },
+        e @ (redb::Error::TableTypeMismatch { .. }
+        | redb::Error::TypeDefinitionChanged { .. }
+        | redb::Error::TableIsMultimap(_)
+        | redb::Error::TableIsNotMultimap(_)
+        | redb::Error::UpgradeRequired(_)) => OpenError::Layout {
+            path,
+            reason: e.to_string(),
+        },
+        source => OpenError::Database {
+            path,
+            source: Box::new(source),
+        },
+    }
+}

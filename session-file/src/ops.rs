@@ -1,0 +1,421 @@
+//! The store's operations as synchronous database transactions. The async
+//! [`SessionStore`](session_core::SessionStore) methods run these on tokio's
+//! blocking pool; the cleanup thread calls the sweep directly.
+//!
+//! Every write is one transaction that reads the current record, decides, and
+//! writes the record together with its index entries, then commits with
+//! immediate durability (the commit is on disk when it returns). A transaction
+//! that wrote nothing is aborted instead, so reads and refusals cost no disk flush.
+
+use std::ops::Bound;
+
+use redb::{Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use session_core::record::{envelope, sort_most_recent_first};
+use session_core::{
+    Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch, SessionRecord,
+    StoreError, Timestamp,
+};
+
+use crate::error::db_error;
+use crate::report::{CheckReport, StoreStats, SweepReport};
+use crate::store::Inner;
+use crate::tables::{IdBytes, ReadTables, Slot, WriteTables, decode, log_corrupt};
+
+/// Most entries one listing page returns, whatever the request asks.
+pub const MAX_PAGE: usize = 1000;
+
+/// Expiry-index entries one sweep transaction handles, so a sweep never holds
+/// the write lock for long.
+pub(crate) const SWEEP_BATCH: usize = 256;
+
+impl Inner {
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Runs `f` in a write transaction; commits when it succeeded and wrote
+    /// something, aborts otherwise.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut WriteTables<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut txn = self.db.begin_write().map_err(db_error)?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(db_error)?;
+        let (result, dirty) = match WriteTables::open(&txn) {
+            Ok(mut tables) => {
+                let result = f(&mut tables);
+                (result, tables.dirty)
+            }
+            Err(e) => (Err(e), false),
+        };
+        match result {
+            Ok(value) if dirty => {
+                txn.commit().map_err(db_error)?;
+                Ok(value)
+            }
+            other => {
+                if let Err(error) = txn.abort() {
+                    tracing::debug!(%error, "aborting a session store transaction failed");
+                }
+                other
+            }
+        }
+    }
+
+    /// Runs `f` on a consistent snapshot.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&ReadTables) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let txn = self.db.begin_read().map_err(db_error)?;
+        let tables = ReadTables::open(&txn)?;
+        f(&tables)
+    }
+
+    /// The envelope bytes of `record`, refused when over the size limit.
+    fn encode(&self, record: &SessionRecord) -> Result<Vec<u8>, StoreError> {
+        let bytes = envelope::encode(record)?;
+        if bytes.len() > self.max_record_bytes {
+            return Err(StoreError::TooLarge {
+                size: bytes.len(),
+                limit: self.max_record_bytes,
+            });
+        }
+        Ok(bytes)
+    }
+
+    pub(crate) fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        let bytes = self.encode(record)?;
+        let now = self.now();
+        let id = record.id.as_bytes();
+        self.write(|t| match t.get(id, now)? {
+            Slot::Empty => t.put(None, record, &bytes),
+            Slot::Expired(old) => t.put(Some(&old), record, &bytes),
+            Slot::Live(_) => Err(StoreError::Collision),
+            Slot::Corrupt(error) => {
+                // It may be live: never overwrite it.
+                log_corrupt(id, &error);
+                Err(StoreError::Collision)
+            }
+        })
+    }
+
+    pub(crate) fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        let now = self.now();
+        self.read(|t| match t.get(id.as_bytes(), now)? {
+            Slot::Live(record) => Ok(Some(record)),
+            Slot::Empty | Slot::Expired(_) => Ok(None),
+            Slot::Corrupt(error) => Err(error),
+        })
+    }
+
+    /// Applies `change` to the live record under `id` in one transaction.
+    /// A missing record is `Missing`; an expired one is deleted and `Missing`.
+    fn modify(
+        &self,
+        id: &SessionId,
+        change: impl FnOnce(&SessionRecord) -> Result<Result<SessionRecord, SaveOutcome>, StoreError>,
+    ) -> Result<SaveOutcome, StoreError> {
+        let now = self.now();
+        let key = id.as_bytes();
+        self.write(|t| {
+            let current = match t.get(key, now)? {
+                Slot::Live(record) => record,
+                Slot::Empty => return Ok(SaveOutcome::Missing),
+                Slot::Expired(old) => {
+                    t.remove(key, Some(&old))?;
+                    return Ok(SaveOutcome::Missing);
+                }
+                Slot::Corrupt(error) => return Err(error),
+            };
+            match change(&current)? {
+                Ok(updated) => {
+                    let bytes = self.encode(&updated)?;
+                    t.put(Some(&current), &updated, &bytes)?;
+                    Ok(SaveOutcome::Saved)
+                }
+                Err(outcome) => Ok(outcome),
+            }
+        })
+    }
+
+    pub(crate) fn save(
+        &self,
+        id: &SessionId,
+        patch: &SessionPatch,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.modify(id, |current| {
+            if let Some(expected) = patch.expected_revision
+                && current.revision != expected
+            {
+                return Ok(Err(SaveOutcome::Conflict {
+                    current: current.revision,
+                }));
+            }
+            let mut updated = current.clone();
+            updated.apply(patch);
+            Ok(Ok(updated))
+        })
+    }
+
+    pub(crate) fn touch(
+        &self,
+        id: &SessionId,
+        expires_at: Timestamp,
+        last_seen: Timestamp,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.modify(id, |current| {
+            let mut updated = current.clone();
+            updated.expires_at = expires_at;
+            updated.last_seen = updated.last_seen.max(last_seen);
+            Ok(Ok(updated))
+        })
+    }
+
+    pub(crate) fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let now = self.now();
+        let key = id.as_bytes();
+        self.write(|t| match t.get(key, now)? {
+            Slot::Empty => Ok(false),
+            Slot::Live(record) => t.remove(key, Some(&record)).map(|()| true),
+            Slot::Expired(record) => t.remove(key, Some(&record)).map(|()| false),
+            Slot::Corrupt(error) => {
+                log_corrupt(key, &error);
+                t.remove(key, None).map(|()| true)
+            }
+        })
+    }
+
+    pub(crate) fn list_for_user(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let now = self.now();
+        let (mut items, stale) = self.read(|t| {
+            let mut items = Vec::new();
+            let mut stale = Vec::new();
+            for id in t.user_ids(user)? {
+                match t.get(&id, now)? {
+                    Slot::Live(r) if r.user_id() == Some(user) => items.push(r.info()),
+                    Slot::Expired(r) if r.user_id() == Some(user) => {}
+                    Slot::Corrupt(error) => log_corrupt(&id, &error),
+                    Slot::Empty | Slot::Live(_) | Slot::Expired(_) => stale.push(id),
+                }
+            }
+            Ok((items, stale))
+        })?;
+        if !stale.is_empty()
+            && let Err(error) = self.forget_stale_user_entries(user, &stale, now)
+        {
+            tracing::debug!(%error, "could not remove stale user-index entries");
+        }
+        sort_most_recent_first(&mut items);
+        Ok(items)
+    }
+
+    /// Removes user-index entries that, checked again inside the write
+    /// transaction, name no record of `user`.
+    fn forget_stale_user_entries(
+        &self,
+        user: &str,
+        ids: &[IdBytes],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.write(|t| {
+            for id in ids {
+                match t.get(id, now)? {
+                    Slot::Live(r) | Slot::Expired(r) if r.user_id() == Some(user) => {}
+                    Slot::Corrupt(_) => {}
+                    _ => t.remove_user_entry(user, id)?,
+                }
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn delete_for_user(
+        &self,
+        user: &str,
+        keep: Option<&SessionId>,
+    ) -> Result<usize, StoreError> {
+        let now = self.now();
+        let keep = keep.map(SessionId::as_bytes);
+        self.write(|t| {
+            let mut deleted = 0;
+            for id in t.user_ids(user)? {
+                if keep == Some(&id) {
+                    continue;
+                }
+                match t.get(&id, now)? {
+                    Slot::Live(r) if r.user_id() == Some(user) => {
+                        t.remove(&id, Some(&r))?;
+                        deleted += 1;
+                    }
+                    Slot::Expired(r) if r.user_id() == Some(user) => t.remove(&id, Some(&r))?,
+                    Slot::Corrupt(error) => {
+                        // The index says it is this user's: revoking all must not leave it.
+                        log_corrupt(&id, &error);
+                        t.remove(&id, None)?;
+                        t.remove_user_entry(user, &id)?;
+                    }
+                    Slot::Empty | Slot::Live(_) | Slot::Expired(_) => {
+                        t.remove_user_entry(user, &id)?;
+                    }
+                }
+            }
+            Ok(deleted)
+        })
+    }
+
+    pub(crate) fn list(&self, page: &PageRequest) -> Result<Page<SessionInfo>, StoreError> {
+        let now = self.now();
+        let after: Option<IdBytes> = match page.cursor.as_deref() {
+            None => None,
+            Some(cursor) => Some(
+                *cursor
+                    .parse::<SessionId>()
+                    .map_err(|_| StoreError::Corrupt(format!("bad page cursor {cursor:?}")))?
+                    .as_bytes(),
+            ),
+        };
+        let limit = page.limit.clamp(1, MAX_PAGE);
+        self.read(|t| {
+            let range = match &after {
+                Some(after) => t
+                    .sessions
+                    .range::<&IdBytes>((Bound::Excluded(after), Bound::Unbounded)),
+                None => t.sessions.iter(),
+            }
+            .map_err(db_error)?;
+            let mut items: Vec<SessionInfo> = Vec::new();
+            let mut more = false;
+            for entry in range {
+                let (key, value) = entry.map_err(db_error)?;
+                let id = *key.value();
+                match decode(&id, value.value()) {
+                    Ok(record) if record.is_expired(now) => {}
+                    Ok(record) => {
+                        if items.len() == limit {
+                            more = true;
+                            break;
+                        }
+                        items.push(record.info());
+                    }
+                    Err(error) => log_corrupt(&id, &error),
+                }
+            }
+            let next = if more {
+                items.last().map(|i| i.id.to_string())
+            } else {
+                None
+            };
+            Ok(Page { items, next })
+        })
+    }
+
+    /// Deletes up to `max` expired records found through the expiry index, in
+    /// one transaction. Entries that no longer match their record are dropped.
+    pub(crate) fn sweep_batch(&self, max: usize) -> Result<SweepReport, StoreError> {
+        let now = self.now();
+        self.write(|t| {
+            let entries = t.expired_entries(now, max)?;
+            let mut report = SweepReport {
+                removed: 0,
+                examined: entries.len(),
+            };
+            for (at, id) in entries {
+                t.remove_expiry_entry(at, &id)?;
+                match t.get(&id, now)? {
+                    Slot::Expired(r) if r.expires_at.as_millis() == at => {
+                        t.remove(&id, Some(&r))?;
+                        report.removed += 1;
+                    }
+                    Slot::Corrupt(error) => {
+                        // Indexed as expired and unreadable: nothing can load it any more.
+                        log_corrupt(&id, &error);
+                        t.remove(&id, None)?;
+                        report.removed += 1;
+                    }
+                    // A stale entry: the record is gone or has moved its expiry.
+                    Slot::Empty | Slot::Live(_) | Slot::Expired(_) => {}
+                }
+            }
+            Ok(report)
+        })
+    }
+
+    /// Sweeps batch after batch until no expired entry is left or `stop` says so.
+    pub(crate) fn sweep_all(&self, stop: impl Fn() -> bool) -> Result<SweepReport, StoreError> {
+        let mut total = SweepReport::default();
+        loop {
+            let batch = self.sweep_batch(SWEEP_BATCH)?;
+            total.add(batch);
+            if batch.examined < SWEEP_BATCH || stop() {
+                return Ok(total);
+            }
+        }
+    }
+
+    pub(crate) fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.read(|t| {
+            Ok(StoreStats {
+                records: t.sessions.len().map_err(db_error)?,
+                expiry_entries: t.expiry.len().map_err(db_error)?,
+                user_entries: t.users.len().map_err(db_error)?,
+            })
+        })
+    }
+
+    pub(crate) fn check(&self) -> Result<CheckReport, StoreError> {
+        let now = self.now();
+        self.read(|t| {
+            let mut report = CheckReport::default();
+            for entry in t.sessions.iter().map_err(db_error)? {
+                let (key, value) = entry.map_err(db_error)?;
+                let id = *key.value();
+                report.records += 1;
+                let record = match decode(&id, value.value()) {
+                    Ok(record) => record,
+                    Err(_) => {
+                        report.corrupt += 1;
+                        continue;
+                    }
+                };
+                if record.is_expired(now) {
+                    report.expired += 1;
+                } else {
+                    report.live += 1;
+                }
+                if t.expiry
+                    .get((record.expires_at.as_millis(), &id))
+                    .map_err(db_error)?
+                    .is_none()
+                {
+                    report.missing_index_entries += 1;
+                }
+                if let Some(user) = record.user_id()
+                    && t.users.get((user, &id)).map_err(db_error)?.is_none()
+                {
+                    report.missing_index_entries += 1;
+                }
+            }
+            for entry in t.expiry.iter().map_err(db_error)? {
+                let (key, _) = entry.map_err(db_error)?;
+                let (at, id) = key.value();
+                match t.get(id, now)? {
+                    Slot::Live(r) | Slot::Expired(r) if r.expires_at.as_millis() == at => {}
+                    Slot::Corrupt(_) => {}
+                    _ => report.stale_index_entries += 1,
+                }
+            }
+            for entry in t.users.iter().map_err(db_error)? {
+                let (key, _) = entry.map_err(db_error)?;
+                let (user, id) = key.value();
+                match t.get(id, now)? {
+                    Slot::Live(r) | Slot::Expired(r) if r.user_id() == Some(user) => {}
+                    Slot::Corrupt(_) => {}
+                    _ => report.stale_index_entries += 1,
+                }
+            }
+            Ok(report)
+        })
+    }
+}

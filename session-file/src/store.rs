@@ -1,0 +1,222 @@
+//! [`FileStore`]: the handle, its shared state and the [`SessionStore`] impl.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use session_core::clock::SharedClock;
+use session_core::{
+    Capabilities, Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch,
+    SessionRecord, SessionStore, StoreError, Timestamp,
+};
+
+use crate::builder::FileStoreBuilder;
+use crate::cleanup::Cleanup;
+use crate::error::OpenError;
+use crate::report::{CheckReport, StoreStats, SweepReport};
+
+/// Sessions in one local database file: they survive a restart of the app.
+///
+/// Built on [`redb`], an embedded ACID key-value store: every write is one
+/// transaction that updates the record and its expiry and user index entries
+/// together, and is on disk before the call returns, so a crash (even a
+/// `SIGKILL` or a power cut) never leaves a half-written record or an index out
+/// of step with it. Opening the same file again gives back every live session.
+///
+/// - Expiry: a record whose `expires_at` has passed by the store's clock is
+///   never returned, listed or patched. A background [`Cleanup`] thread
+///   (started by [`open`](Self::open), configurable with the
+///   [builder](Self::builder)) deletes expired records through the expiry
+///   index, so it reads only what has expired; `save` and `touch` also delete
+///   an expired record they meet.
+/// - Per-user listing and revocation read the user index: their cost grows
+///   with that user's sessions only.
+/// - Concurrent patches of different fields merge: each save reads, patches
+///   and writes the record inside one write transaction.
+/// - A record that does not decode is reported as [`StoreError::Corrupt`] by
+///   `load`, skipped (and logged) by listings, and never overwritten by `create`.
+///
+/// The database calls are blocking; the async methods run them on tokio's
+/// blocking pool, so they need a tokio runtime. Clones share one database.
+/// One process (one store) may have a file open at a time: a second open fails
+/// with [`OpenError::Locked`]. The file closes when the last clone (and any
+/// [`Cleanup`] handle from [`start_cleanup`](Self::start_cleanup)) is dropped,
+/// so it can then be opened again at once.
+#[derive(Clone)]
+pub struct FileStore {
+    // Declared first, so dropped first: the last handle stops the cleanup
+    // thread (which holds the database) before the database closes.
+    pub(crate) cleanup: Arc<Mutex<Option<Cleanup>>>,
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// The state every clone of a [`FileStore`] shares.
+pub(crate) struct Inner {
+    pub(crate) db: redb::Database,
+    pub(crate) clock: SharedClock,
+    pub(crate) max_record_bytes: usize,
+    pub(crate) path: PathBuf,
+}
+
+impl FileStore {
+    /// Opens (creating when missing, with its parent directories) the database
+    /// at `path`, on the system clock, with a cleanup thread sweeping every
+    /// [`DEFAULT_CLEANUP_INTERVAL`](crate::DEFAULT_CLEANUP_INTERVAL).
+    ///
+    /// This blocks while the file is opened (and checked; see
+    /// [`FileStoreBuilder::check_integrity_on_open`]).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        Self::builder(path).open()
+    }
+
+    /// A builder for a store at `path`, to set the clock, cleanup interval and limits.
+    pub fn builder(path: impl AsRef<Path>) -> FileStoreBuilder {
+        FileStoreBuilder::new(path)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The largest encoded record accepted, in bytes.
+    pub fn max_record_bytes(&self) -> usize {
+        self.inner.max_record_bytes
+    }
+
+    /// The current time by the store's clock.
+    pub fn now(&self) -> Timestamp {
+        self.inner.now()
+    }
+
+    /// Deletes every expired record now, through the expiry index, a bounded
+    /// batch per transaction.
+    pub async fn sweep_expired(&self) -> Result<SweepReport, StoreError> {
+        self.blocking(|inner| inner.sweep_all(|| false)).await
+    }
+
+    /// Entry counts of the record table and both indexes (no scan).
+    pub async fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.blocking(Inner::stats).await
+    }
+
+    /// Reads every record and index entry and reports what does not decode or
+    /// does not match. This scans the whole file: a diagnostic, not for requests.
+    pub async fn check(&self) -> Result<CheckReport, StoreError> {
+        self.blocking(Inner::check).await
+    }
+
+    /// Starts a cleanup thread sweeping every `interval` and returns its
+    /// handle; it stops when the handle is stopped or dropped, and keeps the
+    /// database open until then. Independent of the one the builder starts.
+    pub fn start_cleanup(&self, interval: Duration) -> io::Result<Cleanup> {
+        Cleanup::start(Arc::clone(&self.inner), interval)
+    }
+
+    /// Stops the cleanup thread the builder started (if it runs) and waits for
+    /// it; returns whether one was running. Blocks for at most one sweep batch.
+    pub fn stop_cleanup(&self) -> bool {
+        let cleanup = self.cleanup.lock().take();
+        match cleanup {
+            Some(cleanup) => {
+                cleanup.stop();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the cleanup thread the builder started is running.
+    pub fn cleanup_running(&self) -> bool {
+        self.cleanup
+            .lock()
+            .as_ref()
+            .is_some_and(Cleanup::is_running)
+    }
+
+    /// Runs `f` on the blocking pool with the shared state.
+    async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(StoreError::unavailable)?
+    }
+}
+
+impl fmt::Debug for FileStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileStore")
+            .field("path", &self.inner.path)
+            .field("max_record_bytes", &self.inner.max_record_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl SessionStore for FileStore {
+    fn name(&self) -> &'static str {
+        "file"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+
+    async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        let record = record.clone();
+        self.blocking(move |inner| inner.create(&record)).await
+    }
+
+    async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        let id = *id;
+        self.blocking(move |inner| inner.load(&id)).await
+    }
+
+    async fn save(&self, id: &SessionId, patch: &SessionPatch) -> Result<SaveOutcome, StoreError> {
+        let (id, patch) = (*id, patch.clone());
+        self.blocking(move |inner| inner.save(&id, &patch)).await
+    }
+
+    async fn touch(
+        &self,
+        id: &SessionId,
+        expires_at: Timestamp,
+        last_seen: Timestamp,
+    ) -> Result<SaveOutcome, StoreError> {
+        let id = *id;
+        self.blocking(move |inner| inner.touch(&id, expires_at, last_seen))
+            .await
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let id = *id;
+        self.blocking(move |inner| inner.delete(&id)).await
+    }
+
+    async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let user = user_id.to_owned();
+        self.blocking(move |inner| inner.list_for_user(&user)).await
+    }
+
+    async fn delete_for_user(
+        &self,
+        user_id: &str,
+        keep: Option<&SessionId>,
+    ) -> Result<usize, StoreError> {
+        let (user, keep) = (user_id.to_owned(), keep.copied());
+        self.blocking(move |inner| inner.delete_for_user(&user, keep.as_ref()))
+            .await
+    }
+
+    async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, StoreError> {
+        self.blocking(move |inner| inner.list(&page)).await
+    }
+}

@@ -1,0 +1,117 @@
+//! A record that does not decode is reported as `Corrupt`, never panics, never
+//! blocks the other sessions and is never overwritten by `create`.
+
+use redb::{Database, TableDefinition};
+use session_core::clock::Clock as _;
+use session_core::{MockClock, PageRequest, SaveOutcome, SessionStore, StoreError};
+
+use crate::support::{HOUR, open_at, record, set_field, temp_path};
+
+/// The record table as the store lays it out: raw id → envelope bytes.
+const SESSIONS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("sessions");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_record_is_reported_and_the_others_stay_readable() {
+    let clock = MockClock::starting_now();
+    let (_dir, path) = temp_path();
+    let store = open_at(&path, &clock);
+    let good = record(clock.now(), HOUR, Some("u"));
+    let torn = record(clock.now(), HOUR, Some("u"));
+    let future = record(clock.now(), HOUR, None);
+    let swapped = record(clock.now(), HOUR, None);
+    for r in [&good, &torn, &future, &swapped] {
+        store.create(r).await.unwrap();
+    }
+    drop(store);
+
+    // Damage three records behind the store's back.
+    {
+        let db = Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut table = txn.open_table(SESSIONS).unwrap();
+            table
+                .insert(torn.id.as_bytes(), &b"{\"v\":1,\"r\":{\"id\":"[..])
+                .unwrap();
+            table
+                .insert(future.id.as_bytes(), &b"{\"v\":2,\"r\":{}}"[..])
+                .unwrap();
+            let good_bytes = session_core::record::envelope::encode(&good).unwrap();
+            table
+                .insert(swapped.id.as_bytes(), good_bytes.as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+
+    let store = open_at(&path, &clock);
+    assert_eq!(store.load(&good.id).await.unwrap(), Some(good.clone()));
+    for id in [&torn.id, &future.id, &swapped.id] {
+        assert!(
+            matches!(store.load(id).await, Err(StoreError::Corrupt(_))),
+            "a damaged record must load as Corrupt"
+        );
+    }
+    let check = store.check().await.unwrap();
+    assert_eq!(check.corrupt, 3);
+    assert_eq!(check.live, 1);
+
+    // Listings skip it.
+    let listed = store.list_for_user("u").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, good.id);
+    let page = store.list(PageRequest::first(10)).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+
+    // It is never overwritten by create, nor patched.
+    let mut again = record(clock.now(), HOUR, None);
+    again.id = torn.id;
+    assert!(matches!(
+        store.create(&again).await,
+        Err(StoreError::Collision)
+    ));
+    assert!(matches!(
+        store
+            .save(&torn.id, &set_field(clock.now(), "count", "2"))
+            .await,
+        Err(StoreError::Corrupt(_))
+    ));
+
+    // The store keeps working for the others.
+    assert_eq!(
+        store
+            .save(&good.id, &set_field(clock.now(), "count", "2"))
+            .await
+            .unwrap(),
+        SaveOutcome::Saved
+    );
+    assert_eq!(
+        store
+            .load(&good.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .fields
+            .get("count"),
+        Some("2")
+    );
+
+    // Deleting removes it; revoking all of the user's sessions removes it too.
+    assert!(store.delete(&future.id).await.unwrap());
+    assert_eq!(store.load(&future.id).await.unwrap(), None);
+    assert_eq!(
+        store.delete_for_user("u", Some(&good.id)).await.unwrap(),
+        0,
+        "a corrupt record is not counted as a live session"
+    );
+    assert_eq!(store.load(&torn.id).await.unwrap(), None);
+    assert!(store.load(&good.id).await.unwrap().is_some());
+
+    // The expiry cleanup removes what is left once it is indexed as expired.
+    clock.advance(HOUR * 2);
+    let swept = store.sweep_expired().await.unwrap();
+    assert_eq!(swept.removed, 2, "the good and the swapped record");
+    let check = store.check().await.unwrap();
+    assert!(check.is_consistent(), "{check:?}");
+    assert_eq!(check.records, 0);
+}

@@ -1,0 +1,125 @@
+//! Opening: parent directories, locks, foreign and damaged files, limits.
+
+use std::sync::Arc;
+
+use redb::{Database, TableDefinition};
+use session_core::clock::Clock as _;
+use session_core::{MockClock, PageRequest, SessionStore, StoreError};
+use session_file::{FileStore, OpenError};
+
+use crate::support::{HOUR, record, set_field, temp_path};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_creates_parent_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a").join("b").join("sessions.redb");
+    let store = FileStore::open(&path).unwrap();
+    assert_eq!(store.path(), path);
+    assert!(path.exists());
+}
+
+#[test]
+fn a_second_open_of_the_same_file_is_locked() {
+    let (_dir, path) = temp_path();
+    let store = FileStore::open(&path).unwrap();
+    match FileStore::open(&path) {
+        Err(OpenError::Locked { path: locked }) => assert_eq!(locked, path),
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    let err: StoreError = FileStore::open(&path).unwrap_err().into();
+    assert!(err.is_unavailable());
+    drop(store);
+    FileStore::open(&path).expect("open again after the first closed");
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused() {
+    let (_dir, path) = temp_path();
+    std::fs::write(
+        &path,
+        b"this is not a session database, just some text\n".repeat(200),
+    )
+    .unwrap();
+    let err = FileStore::open(&path).unwrap_err();
+    assert!(
+        matches!(err, OpenError::Database { .. } | OpenError::Io { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("sessions.redb"), "{err}");
+}
+
+#[test]
+fn a_directory_is_not_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = FileStore::open(dir.path()).unwrap_err();
+    assert!(matches!(err, OpenError::Io { .. }), "{err:?}");
+}
+
+#[test]
+fn another_applications_database_is_refused() {
+    let (_dir, path) = temp_path();
+    {
+        let db = Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut t = txn
+                .open_table(TableDefinition::<&str, u64>::new("orders"))
+                .unwrap();
+            t.insert("a", 1).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let err = FileStore::open(&path).unwrap_err();
+    assert!(matches!(err, OpenError::Layout { .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_over_the_limit_are_too_large() {
+    let clock = MockClock::starting_now();
+    let (_dir, path) = temp_path();
+    let store = FileStore::builder(&path)
+        .clock(Arc::new(clock.clone()))
+        .max_record_bytes(600)
+        .without_cleanup()
+        .open()
+        .unwrap();
+    let mut big = record(clock.now(), HOUR, None);
+    let blob = format!("\"{}\"", "x".repeat(1000));
+    big.fields.insert("blob", blob.as_str());
+    assert!(matches!(
+        store.create(&big).await,
+        Err(StoreError::TooLarge { limit: 600, .. })
+    ));
+    assert_eq!(store.load(&big.id).await.unwrap(), None);
+
+    let small = record(clock.now(), HOUR, None);
+    store.create(&small).await.unwrap();
+    let grow = set_field(clock.now(), "blob", &blob);
+    assert!(matches!(
+        store.save(&small.id, &grow).await,
+        Err(StoreError::TooLarge { .. })
+    ));
+    assert_eq!(store.load(&small.id).await.unwrap(), Some(small));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_refuses_a_bad_cursor_and_caps_the_page() {
+    let clock = MockClock::starting_now();
+    let (_dir, path) = temp_path();
+    let store = crate::support::open_at(&path, &clock);
+    for _ in 0..3 {
+        store
+            .create(&record(clock.now(), HOUR, None))
+            .await
+            .unwrap();
+    }
+    let bad = PageRequest {
+        cursor: Some("not a cursor".into()),
+        limit: 10,
+    };
+    assert!(matches!(store.list(bad).await, Err(StoreError::Corrupt(_))));
+    // A zero limit still makes progress.
+    let page = store.list(PageRequest::first(0)).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert!(page.next.is_some());
+}
