@@ -66,6 +66,13 @@ pub(crate) fn open_error(path: &std::path::Path, e: impl Into<redb::Error>) -> O
     let path = path.to_path_buf();
     match e.into() {
         redb::Error::DatabaseAlreadyOpen => OpenError::Locked { path },
+        // redb reports a file that is not a database as invalid data.
+        redb::Error::Io(source) if source.kind() == io::ErrorKind::InvalidData => {
+            OpenError::Database {
+                path,
+                source: Box::new(source),
+            }
+        }
         redb::Error::Io(source) => OpenError::Io { path, source },
         e @ (redb::Error::TableTypeMismatch { .. }
         | redb::Error::TypeDefinitionChanged { .. }

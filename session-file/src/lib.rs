@@ -8,6 +8,32 @@
 //! a background [`Cleanup`] thread deletes expired sessions through the expiry
 //! index. See [`FileStore`] for the guarantees.
 //!
+//! # Why redb
+//!
+//! It is pure Rust (no C toolchain, no `unsafe` to audit in this crate),
+//! ACID with copy-on-write B-trees and checksummed commit slots, has a stable
+//! file format, is actively maintained, and keeps everything in one file with
+//! ordered tables, which is what the expiry and user indexes need. Sled has
+//! had no stable release for years, the LMDB and RocksDB bindings need C
+//! libraries, and SQLite would add a C dependency and SQL for what are
+//! key-range scans.
+//!
+//! # Crash safety
+//!
+//! Every write is one transaction committed with immediate durability: the
+//! data is flushed to disk before the call returns, and redb's commit switches
+//! atomically between two checksummed roots. After a kill or power cut the
+//! file reopens at its last commit: every acknowledged write is there, and no
+//! record or index entry is half written (the tests kill a writer with
+//! `SIGKILL` mid-stream and check this).
+//!
+//! # File layout
+//!
+//! A `sessions` table (raw 16-byte id → the record in session-core's versioned
+//! [envelope](session_core::record::envelope)), an expiry index ordered by
+//! (expiry time, id), a user index ordered by (user id, id), and a layout
+//! version that a newer, incompatible build would refuse rather than misread.
+//!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # tokio::runtime::Runtime::new()?.block_on(async {
