@@ -5,17 +5,18 @@
 //! [`writer_process`] (ignored in normal runs). The child writes sessions in a
 //! tight loop and prints `acknowledged ...` after each write returned; the
 //! parent kills it right after reading a number of those lines, reopens the
-//! file and checks every acknowledged write.
+//! file and checks every acknowledged write. While the child runs, the parent
+//! also checks that it cannot open the file itself.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use session_core::{
     Binding, SaveOutcome, SessionId, SessionPatch, SessionRecord, SessionStore, Timestamp,
 };
-use session_file::FileStore;
+use session_file::{FileStore, OpenError};
 
 /// Names the database file the child writes to; unset in normal runs.
 const WRITER_ENV: &str = "SESSION_FILE_KILL_TEST_DB";
@@ -110,6 +111,16 @@ impl Acknowledged {
     }
 }
 
+/// Kills the child if the parent fails half way, so no writer outlives the test.
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn acknowledged_writes_survive_sigkill() {
@@ -122,7 +133,7 @@ fn acknowledged_writes_survive_sigkill() {
     let mut acked = Acknowledged::default();
 
     for kill_after in [40, 150, 7, 90] {
-        let mut child = Command::new(&exe)
+        let child = Command::new(&exe)
             .args([
                 "--exact",
                 "kill::writer_process",
@@ -135,13 +146,24 @@ fn acknowledged_writes_survive_sigkill() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
+        let mut child = Reap(child);
+        let stdout = child.0.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let before = acked.count;
         let mut killed = false;
         for line in lines.by_ref() {
-            if acked.take(&line.unwrap()) && acked.count - before == kill_after {
-                child.kill().unwrap();
+            if !acked.take(&line.unwrap()) {
+                continue;
+            }
+            if acked.count - before == 1 {
+                // While the writer runs, this process cannot open the file.
+                match FileStore::builder(&path).without_cleanup().open() {
+                    Err(OpenError::Locked { .. }) => {}
+                    other => panic!("expected Locked while another process writes, got {other:?}"),
+                }
+            }
+            if acked.count - before == kill_after {
+                child.0.kill().unwrap();
                 killed = true;
                 break;
             }
@@ -150,10 +172,10 @@ fn acknowledged_writes_survive_sigkill() {
         for line in lines {
             acked.take(&line.unwrap());
         }
-        let status = child.wait().unwrap();
+        let status = child.0.wait().unwrap();
         if !killed {
             let mut err = String::new();
-            if let Some(mut stderr) = child.stderr.take() {
+            if let Some(mut stderr) = child.0.stderr.take() {
                 stderr.read_to_string(&mut err).ok();
             }
             panic!("the writer ended before it was killed ({status:?}):\n{err}");
