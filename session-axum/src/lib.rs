@@ -43,7 +43,7 @@ pub mod path;
 mod principal;
 mod session_interceptor;
 
-pub use app::{App, AppBuilder, AppContext, BuildError, WebConfig};
+pub use app::{App, AppBuilder, AppContext, BuildError, FromApp, WebConfig};
 pub use auth::{AuthInterceptor, Authenticator};
 pub use context::{RequestSession, TokenSource};
 pub use controller::{ControllerRegistration, RouteDef};
@@ -61,12 +61,17 @@ pub use session_core::{
     self as core, Binding, ExpiryPolicy, InvalidDataPolicy, Key, MemoryStore, SessionData,
     SessionId, SessionService, SessionStore, SigningKeys,
 };
+pub use session_macros::{
+    authenticated, controller, delete, get, interceptor, patch, post, put, session_data,
+    unauthenticated,
+};
 
 /// What a typical app imports.
 pub mod prelude {
     pub use crate::{
-        App, Auth, Binding, Guard, Interceptor, Key, MemoryStore, Next, Principal, Session,
-        SessionRejection, Sessions, async_trait,
+        App, Auth, Binding, FromApp, Guard, Interceptor, Key, MemoryStore, Next, Principal,
+        Session, SessionRejection, Sessions, async_trait, authenticated, controller, delete, get,
+        interceptor, patch, post, put, session_data, unauthenticated,
     };
     pub use axum::{self, Json, response::IntoResponse};
 }
@@ -93,8 +98,14 @@ macro_rules! register_interceptor {
 #[doc(hidden)]
 pub mod __private {
     pub use ::axum;
+    pub use ::http::Method;
     pub use ::inventory;
     pub use ::serde;
     pub use ::serde_json;
     pub use ::session_core;
+
+    pub use crate::{
+        AppContext, BuildError, ControllerRegistration, FromApp, Guard, Interceptor,
+        InterceptorRef, InterceptorRegistration, RouteDef,
+    };
 }

@@ -75,3 +75,10 @@ pub use session::Session;
 pub use state::{SessionCell, SessionState, TokenStatus};
 pub use store::{Capabilities, MemoryStore, SessionStore, StoreError};
 pub use token::{Key, KeyError, SigningKeys, TokenError, TokenSigner};
+
+/// Items `#[session_data(crate = session_core)]` code names. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate as session_core;
+    pub use serde_json;
+}

@@ -1,1 +1,73 @@
-//! Attribute macros for `session-axum` (re-exported there; use them through it).
+//! Attribute macros for `session-axum`; use them through its re-exports
+//! (`session_axum::session_data`, `session_axum::controller`, ...).
+//!
+//! Each macro parses its input into a typed model, checks it (collecting every
+//! error, each on the offending token), then generates code that names runtime
+//! items only through `session_axum::__private`. On an error the original item
+//! is emitted unchanged next to the errors.
+
+mod controller;
+mod ctxt;
+mod interceptor;
+mod runtime;
+mod session_data;
+mod standalone;
+
+use proc_macro::TokenStream;
+
+/// Implements `SessionData` for a struct with named fields and generates its
+/// change-tracking view `<Name>Tracked`, which `Session<Name>` dereferences to:
+/// `session.age()`, `session.set_age(v)`, `session.update_age(|v| ..)`.
+///
+/// Arguments: `validate = path` (a `fn(&Self) -> Result<(), E: Display>`),
+/// `group_id = field`, `authenticated = field`, `crate = path`.
+/// Field attributes `#[serde(rename, alias, skip, default, with,
+/// serialize_with, deserialize_with)]` are honoured.
+#[proc_macro_attribute]
+pub fn session_data(args: TokenStream, item: TokenStream) -> TokenStream {
+    session_data::expand(args.into(), item.into()).into()
+}
+
+/// Turns an inherent `impl` block into a controller: methods carrying
+/// `#[get("/p")]`, `#[post]`, `#[put]`, `#[patch]` or `#[delete]` become
+/// routes under the base path, registered with the app automatically.
+/// `#[controller("/base", from_app)]` builds the controller value with
+/// `FromApp` instead of `Default` for `&self` methods.
+#[proc_macro_attribute]
+pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
+    controller::expand(args.into(), item.into()).into()
+}
+
+/// Requires a principal (401) on a whole controller or one route;
+/// `#[authenticated(permissions = ["admin"])]` also requires permissions (403).
+#[proc_macro_attribute]
+pub fn authenticated(args: TokenStream, item: TokenStream) -> TokenStream {
+    standalone::authenticated(args.into(), item.into()).into()
+}
+
+/// Exempts one route of an `#[authenticated]` controller.
+#[proc_macro_attribute]
+pub fn unauthenticated(args: TokenStream, item: TokenStream) -> TokenStream {
+    standalone::outside_controller("unauthenticated", args.into(), item.into()).into()
+}
+
+/// Registers an `Interceptor` with the app:
+/// `#[interceptor(depends_on = [AuthInterceptor], runs_before = [Other])]`.
+/// Dependencies are types, so a typo fails to compile. The value is built with
+/// `Default`, or with `FromApp` given `from_app`.
+#[proc_macro_attribute]
+pub fn interceptor(args: TokenStream, item: TokenStream) -> TokenStream {
+    interceptor::expand(args.into(), item.into()).into()
+}
+
+macro_rules! route_macros {
+    ($($name:ident),*) => {$(
+        #[doc = concat!("A `", stringify!($name), "` route inside a `#[controller]` impl: `#[", stringify!($name), "(\"/path\")]`.")]
+        #[proc_macro_attribute]
+        pub fn $name(args: TokenStream, item: TokenStream) -> TokenStream {
+            standalone::outside_controller(stringify!($name), args.into(), item.into()).into()
+        }
+    )*};
+}
+
+route_macros!(get, post, put, patch, delete);

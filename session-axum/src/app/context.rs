@@ -57,3 +57,13 @@ impl fmt::Debug for AppContext {
             .finish_non_exhaustive()
     }
 }
+
+/// Builds a controller or interceptor from the app when the app is built, so
+/// it can hold services (the `SessionService`, values given to
+/// [`AppBuilder::provide`](crate::AppBuilder::provide)). Used by
+/// `#[controller("/base", from_app)]` and `#[interceptor(from_app)]`; without
+/// `from_app` the value comes from `Default`.
+pub trait FromApp: Sized + Send + Sync + 'static {
+    /// Builds the value.
+    fn from_app(ctx: &AppContext) -> Result<Self, BuildError>;
+}

@@ -6,7 +6,7 @@ mod error;
 mod routes;
 
 pub use builder::AppBuilder;
-pub use context::AppContext;
+pub use context::{AppContext, FromApp};
 pub use error::BuildError;
 
 use axum::Router;

@@ -49,6 +49,11 @@ use serde::de::DeserializeOwned;
 /// assert_eq!(fields.get("count"), Some("3"));
 /// assert_eq!(Visits::decode(&FieldMap::new()).unwrap().count, 0);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not session data",
+    label = "`{Self}` does not implement `SessionData`",
+    note = "add `#[session_data]` to the struct (or implement `SessionData` by hand)"
+)]
 pub trait SessionData: Default + Send + Sync + Sized + 'static {
     /// What `Session<Self>` dereferences to: [`Tracked<Self>`] for hand-written
     /// impls; `#[session_data]` generates a type with per-field accessors.
@@ -125,4 +130,79 @@ pub fn decode_raw<V: DeserializeOwned>(field: &str, raw: &str) -> Result<V, Sess
         field: field.to_owned(),
         message: e.to_string(),
     })
+}
+
+/// Encodes a field through a custom serializer (`#[serde(with = ..)]`,
+/// `#[serde(serialize_with = ..)]`).
+pub fn encode_with<F>(field: &str, serialize: F) -> Result<FieldValue, SessionDataError>
+where
+    F: FnOnce(&mut serde_json::Serializer<&mut Vec<u8>>) -> Result<(), serde_json::Error>,
+{
+    let encode_error = |message: String| SessionDataError::Encode {
+        field: field.to_owned(),
+        message,
+    };
+    let mut buf = Vec::new();
+    serialize(&mut serde_json::Serializer::new(&mut buf))
+        .map_err(|e| encode_error(e.to_string()))?;
+    String::from_utf8(buf)
+        .map(String::into_boxed_str)
+        .map_err(|e| encode_error(e.to_string()))
+}
+
+/// Decodes a field through a custom deserializer (`#[serde(with = ..)]`,
+/// `#[serde(deserialize_with = ..)]`).
+pub fn decode_with<'r, V, F>(
+    field: &str,
+    raw: &'r str,
+    deserialize: F,
+) -> Result<V, SessionDataError>
+where
+    F: FnOnce(
+        &mut serde_json::Deserializer<serde_json::de::StrRead<'r>>,
+    ) -> Result<V, serde_json::Error>,
+{
+    let mut de = serde_json::Deserializer::from_str(raw);
+    deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| SessionDataError::InvalidField {
+            field: field.to_owned(),
+            message: e.to_string(),
+        })
+}
+
+/// Field types usable as `#[session_data(group_id = field)]`.
+pub trait GroupIdSource {
+    /// The group id.
+    fn group_id(&self) -> Option<String>;
+}
+
+impl GroupIdSource for String {
+    fn group_id(&self) -> Option<String> {
+        Some(self.clone())
+    }
+}
+
+impl GroupIdSource for Option<String> {
+    fn group_id(&self) -> Option<String> {
+        self.clone()
+    }
+}
+
+/// Field types usable as `#[session_data(authenticated = field)]`.
+pub trait AuthenticatedSource {
+    /// Whether the session is authenticated.
+    fn is_authenticated(&self) -> bool;
+}
+
+impl AuthenticatedSource for bool {
+    fn is_authenticated(&self) -> bool {
+        *self
+    }
+}
+
+impl<T> AuthenticatedSource for Option<T> {
+    fn is_authenticated(&self) -> bool {
+        self.is_some()
+    }
 }

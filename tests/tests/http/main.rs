@@ -7,4 +7,5 @@ mod bad_input;
 mod expiry;
 mod failures;
 mod lifecycle;
+mod macros;
 mod ordering;

@@ -1,0 +1,264 @@
+//! The typed model of a controller: its base path, construction, guard and routes.
+
+use proc_macro2::TokenStream;
+use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
+use syn::{FnArg, ImplItem, Item, ItemImpl, LitStr, Path, Token, Type};
+
+use super::guard::{self, GuardSpec};
+use super::route::{self, RouteAttr};
+use crate::ctxt::Errors;
+
+pub(super) struct Model {
+    pub(super) item: ItemImpl,
+    pub(super) self_ty: Type,
+    pub(super) name: String,
+    pub(super) base: LitStr,
+    pub(super) from_app: bool,
+    pub(super) krate: Option<Path>,
+    pub(super) guard: GuardSpec,
+    pub(super) routes: Vec<Route>,
+}
+
+pub(super) struct Route {
+    pub(super) attr: RouteAttr,
+    pub(super) ident: syn::Ident,
+    pub(super) takes_self: bool,
+    pub(super) arg_types: Vec<Type>,
+    pub(super) guard: Option<GuardSpec>,
+}
+
+struct Args {
+    base: LitStr,
+    from_app: bool,
+    krate: Option<Path>,
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.is_empty() {
+            return Err(input.error("expected the base path, like `#[controller(\"/session\")]`"));
+        }
+        let base: LitStr = input.parse()?;
+        route::check_path(&base)?;
+        let mut args = Args {
+            base,
+            from_app: false,
+            krate: None,
+        };
+        while !input.is_empty() {
+            input.parse::<Token![,]>()?;
+            if input.is_empty() {
+                break;
+            }
+            let key: syn::Ident = input.call(syn::ext::IdentExt::parse_any)?;
+            match key.to_string().as_str() {
+                "from_app" if !args.from_app => args.from_app = true,
+                "crate" if args.krate.is_none() => {
+                    input.parse::<Token![=]>()?;
+                    args.krate = Some(input.parse()?);
+                }
+                "from_app" | "crate" => {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        format!("duplicate key `{key}`"),
+                    ));
+                }
+                other => {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        format!(
+                            "unknown key `{other}` in #[controller]; expected one of: from_app, crate"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(args)
+    }
+}
+
+impl Model {
+    pub(super) fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Model> {
+        let args: Args = syn::parse2(args)?;
+        let mut item = match syn::parse2::<Item>(item)? {
+            Item::Impl(imp) => imp,
+            other => {
+                return Err(syn::Error::new(
+                    item_keyword_span(&other),
+                    "#[controller] goes on an inherent `impl` block holding the route methods",
+                ));
+            }
+        };
+        let mut errors = Errors::default();
+        if let Some((_, trait_path, _)) = &item.trait_ {
+            errors.error(
+                trait_path,
+                "#[controller] goes on an inherent `impl` block, not a trait impl",
+            );
+        }
+        if !item.generics.params.is_empty() {
+            errors.error(&item.generics, "a controller cannot be generic");
+        }
+        let name = match &*item.self_ty {
+            Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+            _ => None,
+        };
+        let Some(name) = name else {
+            return Err(syn::Error::new_spanned(
+                &item.self_ty,
+                "a controller is a named type",
+            ));
+        };
+
+        let mut guard = GuardSpec::Open;
+        let mut guard_seen = false;
+        item.attrs.retain(|attr| {
+            if !guard::is_guard(attr) {
+                return true;
+            }
+            if guard_seen {
+                errors.error(
+                    attr,
+                    "only one #[authenticated] or #[unauthenticated] per controller",
+                );
+            }
+            guard_seen = true;
+            if let Some(spec) = errors.ok(guard::parse(attr)) {
+                guard = spec;
+            }
+            false
+        });
+
+        let mut routes: Vec<Route> = Vec::new();
+        for impl_item in item.items.iter_mut() {
+            let ImplItem::Fn(method) = impl_item else {
+                continue;
+            };
+            let mut route_attr: Option<RouteAttr> = None;
+            let mut method_guard: Option<GuardSpec> = None;
+            let mut guard_attr: Option<syn::Attribute> = None;
+            let mut failed = false;
+            method.attrs.retain(|attr| {
+                if route::is_route(attr) {
+                    if route_attr.is_some() {
+                        errors.error(attr, "a method can carry only one route attribute");
+                        failed = true;
+                    } else {
+                        match route::parse(attr) {
+                            Ok(r) => route_attr = Some(r),
+                            Err(e) => {
+                                errors.push(e);
+                                failed = true;
+                            }
+                        }
+                    }
+                    return false;
+                }
+                if guard::is_guard(attr) {
+                    if guard_attr.is_some() {
+                        errors.error(
+                            attr,
+                            "only one #[authenticated] or #[unauthenticated] per method",
+                        );
+                    }
+                    guard_attr = Some(attr.clone());
+                    if let Some(spec) = errors.ok(guard::parse(attr)) {
+                        method_guard = Some(spec);
+                    }
+                    return false;
+                }
+                true
+            });
+            let Some(attr) = route_attr else {
+                if let Some(attr) = guard_attr.filter(|_| !failed) {
+                    errors.error(attr, "this method is not a route: add `#[get(\"/path\")]` (or post, put, patch, delete)");
+                }
+                continue;
+            };
+            let sig = &method.sig;
+            if sig.asyncness.is_none() {
+                errors.error(sig.fn_token, "route methods must be `async fn`");
+            }
+            if !sig.generics.params.is_empty() {
+                errors.error(&sig.generics, "route methods cannot be generic");
+            }
+            let mut takes_self = false;
+            let mut arg_types = Vec::new();
+            for input in &sig.inputs {
+                match input {
+                    FnArg::Receiver(receiver) => {
+                        if receiver.reference.is_none() {
+                            errors.error(receiver, "route methods take `&self` (the controller is shared between requests), not `self`");
+                        } else if let Some(m) = receiver.mutability {
+                            errors.error(m, "route methods take `&self`, not `&mut self`: the controller is shared between requests");
+                        }
+                        takes_self = true;
+                    }
+                    FnArg::Typed(pat) => {
+                        if let Type::ImplTrait(t) = &*pat.ty {
+                            errors.error(
+                                t,
+                                "route arguments must be named extractor types, not `impl Trait`",
+                            );
+                        }
+                        arg_types.push((*pat.ty).clone());
+                    }
+                }
+            }
+            let key = (attr.method.to_string(), route::shape(&attr.path.value()));
+            if let Some(first) = routes.iter().find(|r| {
+                (
+                    r.attr.method.to_string(),
+                    route::shape(&r.attr.path.value()),
+                ) == key
+            }) {
+                errors.error(
+                    &attr.path,
+                    format!(
+                        "`{} {}` is already a route of this controller (`{}`)",
+                        key.0.to_uppercase(),
+                        attr.path.value(),
+                        first.ident
+                    ),
+                );
+            }
+            routes.push(Route {
+                attr,
+                ident: sig.ident.clone(),
+                takes_self,
+                arg_types,
+                guard: method_guard,
+            });
+        }
+        if routes.is_empty() {
+            errors.error(
+                &item.self_ty,
+                "this controller has no routes: mark methods with `#[get(\"/path\")]`, `#[post]`, `#[put]`, `#[patch]` or `#[delete]`",
+            );
+        }
+        errors.finish()?;
+        Ok(Model {
+            self_ty: (*item.self_ty).clone(),
+            item,
+            name,
+            base: args.base,
+            from_app: args.from_app,
+            krate: args.krate,
+            guard,
+            routes,
+        })
+    }
+}
+
+/// The span of the item's leading keyword, where "wrong item" errors belong.
+fn item_keyword_span(item: &Item) -> proc_macro2::Span {
+    match item {
+        Item::Fn(f) => f.sig.fn_token.span,
+        Item::Struct(s) => s.struct_token.span,
+        Item::Enum(e) => e.enum_token.span,
+        Item::Trait(t) => t.trait_token.span,
+        Item::Mod(m) => m.mod_token.span,
+        other => other.span(),
+    }
+}

@@ -1,0 +1,120 @@
+//! Route attributes (`#[get("/p")]` ...) and compile-time path checks.
+
+use proc_macro2::Span;
+use syn::{Attribute, LitStr, Meta};
+
+use crate::ctxt::attr_is;
+
+pub(super) const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+/// A route attribute: its method (as written, for spans) and path.
+pub(super) struct RouteAttr {
+    pub(super) method: syn::Ident,
+    pub(super) path: LitStr,
+}
+
+pub(super) fn is_route(attr: &Attribute) -> bool {
+    METHODS.iter().any(|m| attr_is(attr, m))
+}
+
+pub(super) fn parse(attr: &Attribute) -> syn::Result<RouteAttr> {
+    let method = attr
+        .path()
+        .segments
+        .last()
+        .map(|s| s.ident.clone())
+        .ok_or_else(|| syn::Error::new_spanned(attr, "expected a route attribute"))?;
+    let path = match &attr.meta {
+        Meta::Path(p) => LitStr::new(
+            "/",
+            p.segments
+                .last()
+                .map_or_else(Span::call_site, |s| s.ident.span()),
+        ),
+        Meta::List(list) => list.parse_args::<LitStr>().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                format!("expected a path string, like `#[{method}(\"/items/{{id}}\")]`"),
+            )
+        })?,
+        Meta::NameValue(nv) => {
+            return Err(syn::Error::new_spanned(
+                &nv.value,
+                format!("expected `#[{method}(\"/path\")]`"),
+            ));
+        }
+    };
+    check_path(&path)?;
+    Ok(RouteAttr { method, path })
+}
+
+/// Checks the syntax the router accepts: leading `/`, no empty segments,
+/// parameters `{name}` or a final `{*name}`, each name once.
+pub(super) fn check_path(lit: &LitStr) -> syn::Result<()> {
+    let path = lit.value();
+    let err = |message: String| Err(syn::Error::new(lit.span(), message));
+    if !path.starts_with('/') {
+        return err(format!("route path `{path}` must start with `/`"));
+    }
+    if path == "/" {
+        return Ok(());
+    }
+    let segments: Vec<&str> = path[1..].split('/').collect();
+    let mut names: Vec<&str> = Vec::new();
+    for (i, segment) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        if segment.is_empty() {
+            if last {
+                continue;
+            }
+            return err(format!("route path `{path}` has an empty segment (`//`)"));
+        }
+        if let Some(name) = segment.strip_prefix(':') {
+            return err(format!(
+                "`:{name}` is not a parameter here: write `{{{name}}}`"
+            ));
+        }
+        if !segment.contains(['{', '}']) {
+            continue;
+        }
+        let malformed = || {
+            err(format!(
+                "malformed parameter `{segment}` in `{path}`: use `{{name}}` or a final `{{*name}}`"
+            ))
+        };
+        let Some(inner) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+            return malformed();
+        };
+        let (name, wildcard) = match inner.strip_prefix('*') {
+            Some(name) => (name, true),
+            None => (inner, false),
+        };
+        let valid = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid || (wildcard && !last) {
+            return malformed();
+        }
+        if names.contains(&name) {
+            return err(format!("parameter `{name}` appears twice in `{path}`"));
+        }
+        names.push(name);
+    }
+    Ok(())
+}
+
+/// The path with parameter names erased, for duplicate detection.
+pub(super) fn shape(path: &str) -> String {
+    path.split('/')
+        .map(|s| {
+            if s.starts_with("{*") {
+                "{*}"
+            } else if s.starts_with('{') {
+                "{}"
+            } else {
+                s
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}

@@ -1,0 +1,50 @@
+//! Collects errors so one build reports every mistake, not only the first.
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+
+#[derive(Default)]
+pub(crate) struct Errors {
+    errors: Option<syn::Error>,
+}
+
+impl Errors {
+    pub(crate) fn push(&mut self, error: syn::Error) {
+        match &mut self.errors {
+            Some(existing) => existing.combine(error),
+            None => self.errors = Some(error),
+        }
+    }
+
+    pub(crate) fn error(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+
+    /// Keeps the value of `result`, recording its error.
+    pub(crate) fn ok<T>(&mut self, result: syn::Result<T>) -> Option<T> {
+        result.map_err(|e| self.push(e)).ok()
+    }
+
+    pub(crate) fn finish(self) -> syn::Result<()> {
+        match self.errors {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// On failure, the original item plus the errors, so the IDE still sees the item.
+pub(crate) fn with_item(item: TokenStream, result: syn::Result<TokenStream>) -> TokenStream {
+    match result {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            let errors = error.into_compile_error();
+            quote::quote!(#item #errors)
+        }
+    }
+}
+
+/// Whether an attribute's path ends in `name` (`get`, `session_axum::get`).
+pub(crate) fn attr_is(attr: &syn::Attribute, name: &str) -> bool {
+    attr.path().segments.last().is_some_and(|s| s.ident == name)
+}

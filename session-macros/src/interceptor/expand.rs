@@ -1,0 +1,47 @@
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::model::Model;
+use crate::runtime::private_path;
+
+pub(super) fn generate(m: &Model) -> TokenStream {
+    let sp = private_path(m.krate.as_ref());
+    let item = &m.item;
+    let ty = &m.ty;
+    // Spanned on the user's type, so "`X` is not an interceptor" points at `X`.
+    let refs = |types: &[syn::Type]| {
+        let refs = types
+            .iter()
+            .map(|t| quote_spanned!(t.span()=> #sp::InterceptorRef::of::<#t>()));
+        quote!(&[#(#refs),*])
+    };
+    let depends_on = refs(&m.depends_on);
+    let runs_before = refs(&m.runs_before);
+    let build = if m.from_app {
+        quote_spanned!(ty.span()=> <#ty as #sp::FromApp>::from_app(__ctx)?)
+    } else {
+        quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default())
+    };
+    let this = quote_spanned!(ty.span()=> #sp::InterceptorRef::of::<#ty>());
+    quote! {
+        #item
+
+        const _: () = {
+            #[allow(unused_variables)]
+            fn __build(__ctx: &#sp::AppContext) -> ::core::result::Result<::std::sync::Arc<dyn #sp::Interceptor>, #sp::BuildError> {
+                ::core::result::Result::Ok(::std::sync::Arc::new(#build))
+            }
+
+            #sp::inventory::submit! {
+                #sp::InterceptorRegistration {
+                    interceptor: #this,
+                    depends_on: #depends_on,
+                    runs_before: #runs_before,
+                    builtin: false,
+                    build: __build,
+                }
+            }
+        };
+    }
+}

@@ -1,0 +1,14 @@
+//! `#[interceptor(depends_on = [..], runs_before = [..])]`: registers an
+//! `Interceptor` type with the app's registry.
+
+mod expand;
+mod model;
+
+use proc_macro2::TokenStream;
+
+use crate::ctxt::with_item;
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let result = model::Model::parse(args, item.clone()).map(|m| expand::generate(&m));
+    with_item(item, result)
+}

@@ -1,0 +1,113 @@
+use proc_macro2::TokenStream;
+use syn::meta::ParseNestedMeta;
+use syn::punctuated::Punctuated;
+use syn::{Item, Path, Token, Type};
+
+use crate::ctxt::Errors;
+
+const KEYS: &str = "depends_on, runs_before, from_app, crate";
+
+pub(super) struct Model {
+    pub(super) item: Item,
+    pub(super) ty: Type,
+    pub(super) depends_on: Vec<Type>,
+    pub(super) runs_before: Vec<Type>,
+    pub(super) from_app: bool,
+    pub(super) krate: Option<Path>,
+}
+
+fn type_list(meta: &ParseNestedMeta) -> syn::Result<Vec<Type>> {
+    let value = meta.value()?;
+    let content;
+    syn::bracketed!(content in value);
+    let list = Punctuated::<Type, Token![,]>::parse_terminated(&content)?;
+    Ok(list.into_iter().collect())
+}
+
+impl Model {
+    pub(super) fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Model> {
+        let mut errors = Errors::default();
+        let mut depends_on: Option<Vec<Type>> = None;
+        let mut runs_before: Option<Vec<Type>> = None;
+        let mut from_app = false;
+        let mut krate: Option<Path> = None;
+        let parser = syn::meta::parser(|meta| {
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let duplicate = || meta.error(format!("duplicate key `{key}`"));
+            match key.as_str() {
+                "depends_on" if depends_on.is_some() => Err(duplicate()),
+                "depends_on" => {
+                    depends_on = Some(type_list(&meta)?);
+                    Ok(())
+                }
+                "runs_before" if runs_before.is_some() => Err(duplicate()),
+                "runs_before" => {
+                    runs_before = Some(type_list(&meta)?);
+                    Ok(())
+                }
+                "from_app" if from_app => Err(duplicate()),
+                "from_app" => {
+                    from_app = true;
+                    Ok(())
+                }
+                "crate" if krate.is_some() => Err(duplicate()),
+                "crate" => {
+                    krate = Some(meta.value()?.parse()?);
+                    Ok(())
+                }
+                _ => Err(meta.error(format!(
+                    "unknown key `{key}` in #[interceptor]; expected one of: {KEYS}"
+                ))),
+            }
+        });
+        errors.ok(syn::parse::Parser::parse2(parser, args));
+        let item: Item = syn::parse2(item)?;
+        let ty: Option<Type> = match &item {
+            Item::Struct(s) if s.generics.params.is_empty() => {
+                let ident = &s.ident;
+                Some(syn::parse_quote!(#ident))
+            }
+            Item::Enum(e) if e.generics.params.is_empty() => {
+                let ident = &e.ident;
+                Some(syn::parse_quote!(#ident))
+            }
+            Item::Impl(imp) if imp.trait_.is_some() && imp.generics.params.is_empty() => {
+                Some((*imp.self_ty).clone())
+            }
+            Item::Struct(s) => {
+                errors.error(&s.generics, "an interceptor type cannot be generic");
+                None
+            }
+            Item::Enum(e) => {
+                errors.error(&e.generics, "an interceptor type cannot be generic");
+                None
+            }
+            _ => {
+                errors.error(
+                    &item,
+                    "#[interceptor] goes on the interceptor's struct (or its `impl Interceptor for ..` block)",
+                );
+                None
+            }
+        };
+        errors.finish()?;
+        let Some(ty) = ty else {
+            return Err(syn::Error::new_spanned(
+                &item,
+                "#[interceptor] needs a type",
+            ));
+        };
+        Ok(Model {
+            item,
+            ty,
+            depends_on: depends_on.unwrap_or_default(),
+            runs_before: runs_before.unwrap_or_default(),
+            from_app,
+            krate,
+        })
+    }
+}

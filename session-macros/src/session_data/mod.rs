@@ -1,0 +1,13 @@
+//! `#[session_data]`: parse into [`Model`], check, then [`expand`](expand::generate).
+
+mod expand;
+mod model;
+
+use proc_macro2::TokenStream;
+
+use crate::ctxt::with_item;
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let result = model::Model::parse(args, item.clone()).map(|m| expand::generate(&m));
+    with_item(item, result)
+}

@@ -1,0 +1,283 @@
+//! The typed model of a `#[session_data]` struct.
+
+use proc_macro2::TokenStream;
+use syn::meta::ParseNestedMeta;
+use syn::{Fields, Ident, Item, ItemStruct, LitStr, Path, Type, Visibility};
+
+use crate::ctxt::{Errors, attr_is};
+
+const KEYS: &str = "validate, group_id, authenticated, crate";
+const SERDE_KEYS: &str =
+    "rename, alias, skip, default, with, serialize_with, deserialize_with, skip_serializing_if";
+
+pub(super) struct Model {
+    pub(super) item: ItemStruct,
+    pub(super) krate: Option<Path>,
+    pub(super) validate: Option<Path>,
+    pub(super) group_id: Option<Ident>,
+    pub(super) authenticated: Option<Ident>,
+    pub(super) fields: Vec<FieldModel>,
+}
+
+pub(super) struct FieldModel {
+    pub(super) ident: Ident,
+    pub(super) ty: Type,
+    pub(super) vis: Visibility,
+    /// The name stored; `None` for skipped fields.
+    pub(super) stored: Option<String>,
+    pub(super) aliases: Vec<String>,
+    pub(super) default: FieldDefault,
+    pub(super) serialize_with: Option<Path>,
+    pub(super) deserialize_with: Option<Path>,
+}
+
+pub(super) enum FieldDefault {
+    /// The struct's `Default` value for the field.
+    Struct,
+    /// `Default::default()` of the field's type (`#[serde(default)]`).
+    Type,
+    /// `path()` (`#[serde(default = "path")]`).
+    Path(Path),
+}
+
+#[derive(Default)]
+struct Args {
+    krate: Option<Path>,
+    validate: Option<Path>,
+    group_id: Option<Ident>,
+    authenticated: Option<Ident>,
+}
+
+fn once<T>(slot: &mut Option<T>, meta: &ParseNestedMeta, value: T) -> syn::Result<()> {
+    if slot.is_some() {
+        let key = meta
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        return Err(meta.error(format!("duplicate key `{key}`")));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+fn key_name(meta: &ParseNestedMeta) -> String {
+    meta.path
+        .get_ident()
+        .map(ToString::to_string)
+        .unwrap_or_else(|| {
+            let path = &meta.path;
+            quote::quote!(#path).to_string()
+        })
+}
+
+impl Args {
+    fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+        let mut args = Args::default();
+        let parser = syn::meta::parser(|meta| {
+            if meta.path.is_ident("validate") {
+                let path: Path = meta.value()?.parse()?;
+                once(&mut args.validate, &meta, path)
+            } else if meta.path.is_ident("group_id") {
+                let ident: Ident = meta.value()?.parse()?;
+                once(&mut args.group_id, &meta, ident)
+            } else if meta.path.is_ident("authenticated") {
+                let ident: Ident = meta.value()?.parse()?;
+                once(&mut args.authenticated, &meta, ident)
+            } else if meta.path.is_ident("crate") {
+                let path: Path = meta.value()?.parse()?;
+                once(&mut args.krate, &meta, path)
+            } else {
+                Err(meta.error(format!(
+                    "unknown key `{}` in #[session_data]; expected one of: {KEYS}",
+                    key_name(&meta)
+                )))
+            }
+        });
+        errors.ok(syn::parse::Parser::parse2(parser, tokens));
+        args
+    }
+}
+
+impl Model {
+    pub(super) fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Model> {
+        let mut errors = Errors::default();
+        let args = Args::parse(args, &mut errors);
+        let mut item = match syn::parse2::<Item>(item)? {
+            Item::Struct(s) => s,
+            Item::Enum(e) => {
+                return Err(syn::Error::new_spanned(
+                    e.enum_token,
+                    "#[session_data] needs a struct with named fields, not an enum",
+                ));
+            }
+            other => {
+                return Err(syn::Error::new_spanned(
+                    other,
+                    "#[session_data] needs a struct with named fields",
+                ));
+            }
+        };
+        if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
+            errors.error(&item.generics, "#[session_data] does not support generic parameters: stored sessions need one concrete type");
+        }
+        let keep_serde = derives_serde(&item);
+        let mut fields = Vec::new();
+        match &mut item.fields {
+            Fields::Named(named) => {
+                for field in named.named.iter_mut() {
+                    if let Some(model) = FieldModel::parse(field, &mut errors) {
+                        fields.push(model);
+                    }
+                    if !keep_serde {
+                        field.attrs.retain(|a| !attr_is(a, "serde"));
+                    }
+                }
+            }
+            Fields::Unnamed(unnamed) => errors.error(
+                &*unnamed,
+                "#[session_data] needs named fields: each field is stored under its name",
+            ),
+            Fields::Unit => errors.error(
+                &item,
+                "#[session_data] needs a struct with named fields, not a unit struct",
+            ),
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for f in &fields {
+            for name in f.stored.iter().chain(&f.aliases) {
+                if seen.contains(&name.as_str()) {
+                    errors.error(
+                        &f.ident,
+                        format!("two fields are stored under the name `{name}`"),
+                    );
+                }
+                seen.push(name);
+            }
+        }
+        for ident in [&args.group_id, &args.authenticated].into_iter().flatten() {
+            if !fields.iter().any(|f| f.ident == *ident) {
+                let names: Vec<String> = fields.iter().map(|f| f.ident.to_string()).collect();
+                errors.error(
+                    ident,
+                    format!(
+                        "no field `{ident}` in this struct; fields: {}",
+                        names.join(", ")
+                    ),
+                );
+            }
+        }
+        errors.finish()?;
+        Ok(Model {
+            item,
+            krate: args.krate,
+            validate: args.validate,
+            group_id: args.group_id,
+            authenticated: args.authenticated,
+            fields,
+        })
+    }
+
+    pub(super) fn stored(&self) -> impl Iterator<Item = (usize, &FieldModel, &str)> {
+        self.fields
+            .iter()
+            .filter_map(|f| f.stored.as_deref().map(|name| (f, name)))
+            .enumerate()
+            .map(|(i, (f, name))| (i, f, name))
+    }
+}
+
+/// Whether the struct also derives serde's traits (then `#[serde]` field
+/// attributes stay for them; otherwise they are removed after reading).
+fn derives_serde(item: &ItemStruct) -> bool {
+    item.attrs.iter().filter(|a| attr_is(a, "derive")).any(|a| {
+        let mut found = false;
+        let _ = a.parse_nested_meta(|meta| {
+            if meta
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "Serialize" || s.ident == "Deserialize")
+            {
+                found = true;
+            }
+            Ok(())
+        });
+        found
+    })
+}
+
+fn lit_path(lit: &LitStr) -> syn::Result<Path> {
+    lit.parse::<Path>().map_err(|_| {
+        syn::Error::new(
+            lit.span(),
+            "expected a path in a string, like \"my_module::function\"",
+        )
+    })
+}
+
+impl FieldModel {
+    fn parse(field: &syn::Field, errors: &mut Errors) -> Option<FieldModel> {
+        let ident = field.ident.clone()?;
+        let mut model = FieldModel {
+            stored: Some(ident.to_string().trim_start_matches("r#").to_owned()),
+            ident,
+            ty: field.ty.clone(),
+            vis: field.vis.clone(),
+            aliases: Vec::new(),
+            default: FieldDefault::Struct,
+            serialize_with: None,
+            deserialize_with: None,
+        };
+        for attr in field.attrs.iter().filter(|a| attr_is(a, "serde")) {
+            let result = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("rename") {
+                    let lit: LitStr = meta.value()?.parse().map_err(|_| {
+                        meta.error("#[session_data] supports `rename = \"name\"` only (one name for both directions)")
+                    })?;
+                    model.stored = model.stored.as_ref().map(|_| lit.value());
+                } else if meta.path.is_ident("alias") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    model.aliases.push(lit.value());
+                } else if meta.path.is_ident("skip") {
+                    model.stored = None;
+                } else if meta.path.is_ident("default") {
+                    model.default = if meta.input.peek(syn::Token![=]) {
+                        let lit: LitStr = meta.value()?.parse()?;
+                        FieldDefault::Path(lit_path(&lit)?)
+                    } else {
+                        FieldDefault::Type
+                    };
+                } else if meta.path.is_ident("with") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    let module = lit_path(&lit)?;
+                    model.serialize_with = Some(syn::parse_quote_spanned!(lit.span()=> #module::serialize));
+                    model.deserialize_with = Some(syn::parse_quote_spanned!(lit.span()=> #module::deserialize));
+                } else if meta.path.is_ident("serialize_with") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    model.serialize_with = Some(lit_path(&lit)?);
+                } else if meta.path.is_ident("deserialize_with") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    model.deserialize_with = Some(lit_path(&lit)?);
+                } else if meta.path.is_ident("skip_serializing_if") {
+                    // Meaningless for per-field storage; accept it for structs that also derive Serialize.
+                    let _: LitStr = meta.value()?.parse()?;
+                } else {
+                    return Err(meta.error(format!(
+                        "serde attribute `{}` is not supported by #[session_data]; supported: {SERDE_KEYS}",
+                        key_name(&meta)
+                    )));
+                }
+                Ok(())
+            });
+            errors.ok(result);
+        }
+        if model.stored.is_none() && !model.aliases.is_empty() {
+            errors.error(
+                field,
+                "a skipped field is not stored, so it cannot have aliases",
+            );
+        }
+        Some(model)
+    }
+}

@@ -1,0 +1,212 @@
+//! The macros end to end: the DESIGN example written with attributes, served
+//! over real HTTP.
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use session_axum::prelude::*;
+use session_axum::{AppContext, BuildError, SessionService};
+
+use crate::app::start;
+
+#[session_data(group_id = group, authenticated = auth, validate = check_info)]
+#[derive(Debug, Clone, Default)]
+pub struct Info {
+    pub name: Option<String>,
+    pub age: Option<u32>,
+    pub tags: Vec<String>,
+    #[serde(rename = "grp")]
+    pub group: Option<String>,
+    pub auth: bool,
+    #[serde(default = "default_theme")]
+    pub theme: String,
+    #[serde(skip)]
+    pub scratch: u8,
+}
+
+fn default_theme() -> String {
+    "light".into()
+}
+
+fn check_info(info: &Info) -> Result<(), String> {
+    match info.age {
+        Some(age) if age > 150 => Err(format!("age {age} is not plausible")),
+        _ => Ok(()),
+    }
+}
+
+pub struct SessionRoutes;
+
+#[controller("/m/session")]
+#[authenticated]
+impl SessionRoutes {
+    #[put("/info")]
+    async fn store_info(mut session: Session<Info>) -> StatusCode {
+        session.set_age(Some(20));
+        session.set_name(Some("Roger".into()));
+        StatusCode::NO_CONTENT
+    }
+
+    #[get("/info/age")]
+    async fn age(session: Session<Info>) -> Json<Option<u32>> {
+        Json(*session.age())
+    }
+
+    #[get("/logout")]
+    async fn logout(auth: Auth) -> impl IntoResponse {
+        auth.logout().await
+    }
+
+    #[post("/tags/{tag}")]
+    async fn tag(mut session: Session<Info>, Path(tag): Path<String>) -> Json<Vec<String>> {
+        session.update_tags(|t| t.push(tag));
+        Json(session.tags().clone())
+    }
+
+    #[get("/whoami")]
+    #[unauthenticated]
+    async fn whoami(principal: Option<Principal>) -> String {
+        principal.map_or_else(|| "nobody".to_owned(), |p| p.user_id)
+    }
+
+    #[get("/admin")]
+    #[authenticated(permissions = ["admin"])]
+    async fn admin() -> &'static str {
+        "admin"
+    }
+}
+
+/// A controller holding a service, built once from the app.
+pub struct Accounts {
+    sessions: SessionService,
+}
+
+impl FromApp for Accounts {
+    fn from_app(ctx: &AppContext) -> Result<Self, BuildError> {
+        Ok(Self {
+            sessions: ctx.service().clone(),
+        })
+    }
+}
+
+#[controller("/m/accounts", from_app)]
+impl Accounts {
+    #[post("/login/{user}")]
+    async fn login(&self, auth: Auth, Path(user): Path<String>) -> StatusCode {
+        auth.login(Binding::user(user));
+        StatusCode::NO_CONTENT
+    }
+
+    #[get("/count")]
+    #[authenticated]
+    async fn count(&self, principal: Principal) -> Json<usize> {
+        Json(
+            self.sessions
+                .list_for_user(&principal.user_id)
+                .await
+                .map(|l| l.len())
+                .unwrap_or(0),
+        )
+    }
+
+    #[get("/me")]
+    async fn me(&self, session: Session<Info>) -> Json<serde_json::Value> {
+        Json(serde_json::json!({
+            "authenticated": session.is_authenticated(),
+            "group": session.group_id(),
+            "theme": session.theme(),
+        }))
+    }
+}
+
+#[interceptor(depends_on = [session_axum::SessionInterceptor], runs_before = [crate::app::Observer])]
+#[derive(Default)]
+pub struct Stamp;
+
+#[session_axum::async_trait]
+impl Interceptor for Stamp {
+    async fn intercept(
+        &self,
+        request: axum::extract::Request,
+        next: Next,
+    ) -> axum::response::Response {
+        let mut response = next.run(request).await;
+        response
+            .headers_mut()
+            .insert("x-stamp", axum::http::HeaderValue::from_static("1"));
+        response
+    }
+}
+
+#[tokio::test]
+async fn the_design_example_works_over_http() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    assert_eq!(b.get("/m/session/info/age").await.status, 401);
+    b.post("/m/accounts/login/roger").await;
+    assert_eq!(b.get("/m/session/info/age").await.body, "null");
+    let r = b.send(reqwest::Method::PUT, "/m/session/info", None).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(b.get("/m/session/info/age").await.body, "20");
+    assert_eq!(b.post("/m/session/tags/a").await.body, "[\"a\"]");
+    assert_eq!(b.post("/m/session/tags/b").await.body, "[\"a\",\"b\"]");
+    assert_eq!(b.get("/m/session/whoami").await.body, "roger");
+    assert_eq!(b.get("/m/session/admin").await.status, 403);
+    assert_eq!(b.get("/m/accounts/count").await.body, "1");
+    let me = b.get("/m/accounts/me").await.json();
+    assert_eq!(me["authenticated"], true);
+    assert_eq!(me["theme"], "light");
+    let r = b.get("/m/session/logout").await;
+    assert_eq!(r.status, 204);
+    assert_eq!(r.cookie("sid").and_then(|c| c.max_age), Some(0));
+    assert_eq!(b.get("/m/session/info/age").await.status, 401);
+    assert_eq!(
+        t.server.browser().get("/m/session/whoami").await.body,
+        "nobody"
+    );
+}
+
+#[tokio::test]
+async fn only_changed_fields_are_stored_under_their_stored_names() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.post("/m/accounts/login/ada").await;
+    b.send(reqwest::Method::PUT, "/m/session/info", None).await;
+    let id = t.service.list_for_user("ada").await.unwrap()[0].id;
+    let record = t.service.record(&id).await.unwrap().unwrap();
+    let names: Vec<&str> = record.fields.names().collect();
+    assert_eq!(names, ["age", "name"]);
+    assert_eq!(
+        <Info as session_core::SessionData>::FIELDS,
+        ["name", "age", "tags", "grp", "auth", "theme"]
+    );
+}
+
+#[tokio::test]
+async fn registered_interceptors_are_ordered_by_their_declarations() {
+    let t = start().await;
+    let pos = |name: &str| t.app_order.iter().position(|n| *n == name).unwrap();
+    assert!(pos("SessionInterceptor") < pos("Stamp"));
+    assert!(pos("Stamp") < pos("Observer"));
+    assert_eq!(
+        t.server.browser().get("/plain").await.headers["x-stamp"],
+        "1"
+    );
+}
+
+#[test]
+fn group_authenticated_defaults_and_validation_come_from_the_attributes() {
+    use session_core::SessionData;
+    let fields: session_core::FieldMap =
+        [("grp", "\"g1\""), ("auth", "true")].into_iter().collect();
+    let info = Info::decode_valid(&fields).unwrap();
+    assert_eq!(info.group_id().as_deref(), Some("g1"));
+    assert!(info.is_authenticated());
+    assert_eq!(info.theme, "light");
+    let bad: session_core::FieldMap = [("age", "151")].into_iter().collect();
+    assert!(
+        Info::decode_valid(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("151")
+    );
+}
