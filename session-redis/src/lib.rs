@@ -1,1 +1,118 @@
-//! Redis session store (in progress).
+//! A Redis session store for `session-core`: standalone or Redis Cluster.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use session_core::{Key, SessionService};
+//! use session_redis::RedisStore;
+//!
+//! let store = RedisStore::builder()
+//!     .url("redis://127.0.0.1:6379")
+//!     // or: .cluster_urls(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"])
+//!     .key_prefix("myapp:")
+//!     .connect_timeout(Duration::from_millis(500))
+//!     .response_timeout(Duration::from_millis(500))
+//!     .build()?;
+//! store.ping().await?; // optional: fail at start-up if Redis is not there
+//!
+//! let sessions = SessionService::builder().store(store).key(Key::generate()).build()?;
+//! # let _ = sessions; Ok(()) }
+//! ```
+//!
+//! # Layout
+//!
+//! - One hash per session, `<prefix>s:{<id>}`: metadata fields `_v` (format
+//!   version), `_c` created, `_s` last seen, `_e` expiry, `_r` revision, `_b`
+//!   binding (JSON) and `_u` its user id, then `f:<name>` per data field and
+//!   `l:<name>` per flash value (values are the fields' JSON text).
+//! - The key expires by itself at the session's expiry (`PEXPIREAT`), so
+//!   Redis drops expired sessions. The store also treats a record whose `_e`
+//!   is at or before its own clock's now as absent, in every operation.
+//! - One sorted set per user, `<prefix>u:{<user id>}`: session ids scored by
+//!   expiry. The key expires with its longest-lived entry; expired entries
+//!   are trimmed at each login, and listings check every entry against its
+//!   session (present, live, bound to this user), removing those that fail.
+//!   Listing or revoking costs O(sessions of that user).
+//! - A record whose format version is unknown, or whose metadata is damaged,
+//!   is [`StoreError::Corrupt`](session_core::StoreError::Corrupt) (the
+//!   service treats it as no session); writes never touch such a record.
+//!
+//! # Commands per operation
+//!
+//! | operation | round trips | what is sent |
+//! | --- | --- | --- |
+//! | `load` | 1 | `HGETALL` (no write) |
+//! | `save` (data or flash) | 1 | one script: only the changed fields (`HSET`/`HDEL`), `_s`, `_r` |
+//! | `save`/`touch` moving a bound session's expiry later | 2 | the script (with `PEXPIREAT`), then one index script |
+//! | `touch` of an anonymous session | 1 | the script: `_e`, `_s`, `PEXPIREAT` |
+//! | `create` anonymous | 1 | one script |
+//! | `create` bound (login), standalone | 1 | one script (session and index) |
+//! | `create` bound (login), cluster | 2 | index script, then create script |
+//! | `delete` | 1, or 2 for a bound session | delete script, index script |
+//! | `list_for_user` | 2 (3 when cleaning) | `ZRANGE`, one `HMGET` per session sent concurrently, index script |
+//! | `delete_for_user` | 3 | `ZRANGE`, one delete script per session sent concurrently, index script |
+//! | `list` | 1 + per `SCAN` step (+1 in a cluster) | `SCAN` steps, concurrent `HMGET`s |
+//!
+//! Concurrent commands share a multiplexed connection per node, so a batch
+//! sent together costs about one round trip.
+//!
+//! # Atomicity (Redis Cluster)
+//!
+//! Every script touches keys of one slot only. Session keys hash on the id
+//! (`{<id>}`), index keys on the user id (`{<user>}`), so in a cluster a
+//! session and its user's index usually live on different nodes, and any
+//! operation that touches both is two steps. Each such sequence is ordered
+//! so that a failure in between is harmless:
+//!
+//! | operation | atomic? | in a cluster |
+//! | --- | --- | --- |
+//! | `load` | yes | one `HGETALL` of one hash |
+//! | `save`, `touch` (data, flash, expiry, revision check) | yes | one script on the session hash: checks existence, `_e` against the caller's now and the expected revision, then writes only the given fields and `PEXPIREAT`; a vanished session is never recreated |
+//! | index refresh after `save`/`touch` moved a bound session's expiry | no | second step on the index; if it fails the call reports the error, the session keeps its new expiry and its entry the old score (the next refresh repairs it; until then a login-time trim after the old expiry may drop the entry, hiding the session from `list_for_user`/`delete_for_user`) |
+//! | `create` (collision check and write) | yes | one script on the session hash; never overwrites a live id |
+//! | `create` with a user | no | index entry first, then the session: a failure leaves at worst a stale entry, never an unindexed session |
+//! | `delete` | yes for the session | the session is deleted atomically; its index entry is removed in a second step, best effort (a stale entry is ignored and cleaned by listings) |
+//! | `list_for_user` | no | a snapshot of the index, then each session read on its own; entries found stale are removed afterwards |
+//! | `delete_for_user` | per session | each session is deleted by its own script that checks it is bound to this user; then the handled entries leave the index. A session created meanwhile may survive; a failure part-way reports the error, having deleted some |
+//! | `list` | no | `SCAN` per master; keys present for the whole listing are listed once, others may or may not be |
+//!
+//! In standalone mode the same holds, except that `create` with a user is
+//! one atomic script over both keys. A key prefix holding a hash tag (such
+//! as `{app}:`) pins every key to one slot, which a cluster then serves from
+//! one node.
+//!
+//! # Outages
+//!
+//! Every call is bounded by the operation timeout (by default connect plus
+//! response timeout): when Redis is down or slow it fails within it with
+//! [`StoreError::Unavailable`](session_core::StoreError::Unavailable) (refused
+//! or lost connection) or [`StoreError::Timeout`](session_core::StoreError::Timeout),
+//! which the web layer answers with 503. Connections are re-established by
+//! the client in the background and by the next call, so the store recovers
+//! when Redis is back, without a restart. A call that timed out may still
+//! have been applied. Durability across a Redis restart is Redis's: with
+//! `appendonly yes` and `appendfsync always` an acknowledged write survives.
+//!
+//! # Requirements
+//!
+//! Redis 6.2 or later (scripts use `ZRANGE ... WITHSCORES`, `SCAN ... TYPE`).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod codec;
+mod config;
+mod connection;
+mod error;
+mod keys;
+mod listing;
+mod reply;
+mod scripts;
+mod store;
+mod users;
+
+pub use config::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RECORD_BYTES, DEFAULT_PREFIX, DEFAULT_RESPONSE_TIMEOUT,
+    RedisStoreBuilder,
+};
+pub use error::ConfigError;
+pub use store::RedisStore;

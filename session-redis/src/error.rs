@@ -1,0 +1,47 @@
+//! Builder errors, and the mapping of Redis client errors onto [`StoreError`].
+
+use std::time::Duration;
+
+use redis::{ErrorKind, RedisError};
+use session_core::StoreError;
+
+/// Why a [`RedisStoreBuilder`](crate::RedisStoreBuilder) cannot build a store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Neither a standalone URL nor cluster node URLs were given.
+    #[error("no Redis URL: set `url` (standalone) or `cluster_urls` (cluster)")]
+    MissingUrl,
+    /// A URL does not parse, or the cluster settings are inconsistent.
+    #[error("invalid Redis connection settings: {0}")]
+    InvalidUrl(String),
+    /// A timeout was zero.
+    #[error("the {0} timeout must be greater than zero")]
+    ZeroTimeout(&'static str),
+}
+
+/// A client error as a store error: timeouts become [`StoreError::Timeout`]
+/// (with `timeout`, the configured bound), everything else (refused or lost
+/// connections, I/O, cluster down, server errors) [`StoreError::Unavailable`]
+/// carrying the client's message.
+pub(crate) fn from_redis(err: RedisError, timeout: Duration) -> StoreError {
+    if err.is_timeout() {
+        return StoreError::Timeout(timeout);
+    }
+    if matches!(err.kind(), ErrorKind::Io | ErrorKind::ClusterConnectionNotFound)
+        || err.is_connection_refusal()
+        || err.is_connection_dropped()
+        || err.is_cluster_error()
+    {
+        tracing::debug!(error = %err, "redis is unreachable");
+    } else {
+        tracing::warn!(error = %err, "redis command failed");
+    }
+    StoreError::unavailable(err)
+}
+
+/// A reply of a shape the store did not send a command for.
+pub(crate) fn unexpected(what: &str) -> StoreError {
+    tracing::warn!("unexpected reply from redis to {what}");
+    StoreError::unavailable(format!("unexpected reply from redis to {what}"))
+}

@@ -1,0 +1,88 @@
+//! Key names: one hash per session, one sorted set per user.
+//!
+//! - session: `<prefix>s:{<id>}`, a hash (see [`codec`](crate::codec));
+//! - user index: `<prefix>u:{<user id>}`, a sorted set of session ids scored
+//!   by their expiry (milliseconds since the epoch).
+//!
+//! The braces are Redis Cluster hash tags: the slot of a session key depends
+//! on the id only and the slot of an index key on the user id only, whatever
+//! the prefix. A prefix that itself holds a hash tag (such as `{app}:`) pins
+//! every key to one slot, and so to one node.
+
+use session_core::SessionId;
+use session_core::id::SESSION_ID_LEN;
+
+/// Builds and parses the store's key names.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    prefix: String,
+    session_head: String,
+}
+
+impl Keys {
+    pub(crate) fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            session_head: format!("{prefix}s:{{"),
+        }
+    }
+
+    /// The hash of session `id`.
+    pub(crate) fn session(&self, id: &SessionId) -> String {
+        let mut buf = [0u8; SESSION_ID_LEN];
+        let mut key = String::with_capacity(self.session_head.len() + SESSION_ID_LEN + 1);
+        key.push_str(&self.session_head);
+        key.push_str(id.encode_into(&mut buf));
+        key.push('}');
+        key
+    }
+
+    /// The index of `user_id`'s sessions.
+    pub(crate) fn user(&self, user_id: &str) -> String {
+        format!("{}u:{{{user_id}}}", self.prefix)
+    }
+
+    /// The `SCAN MATCH` pattern of every session hash under this prefix.
+    pub(crate) fn session_pattern(&self) -> String {
+        let mut pattern = String::with_capacity(self.session_head.len() + 3);
+        for c in self.session_head.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push_str("*}");
+        pattern
+    }
+
+    /// The session id of a session key, if it is one.
+    pub(crate) fn id_of(&self, key: &[u8]) -> Option<SessionId> {
+        let rest = key.strip_prefix(self.session_head.as_bytes())?;
+        let id = rest.strip_suffix(b"}")?;
+        std::str::from_utf8(id).ok()?.parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_carry_hash_tags_and_parse_back() {
+        let keys = Keys::new("app:");
+        let id = SessionId::generate();
+        let key = keys.session(&id);
+        assert_eq!(key, format!("app:s:{{{id}}}"));
+        assert_eq!(keys.id_of(key.as_bytes()), Some(id));
+        assert_eq!(keys.user("ada"), "app:u:{ada}");
+        assert_eq!(keys.id_of(b"app:u:{ada}"), None);
+        assert_eq!(keys.id_of(b"other:s:{x}"), None);
+        assert_eq!(keys.id_of(b"app:s:{not-an-id}"), None);
+    }
+
+    #[test]
+    fn the_pattern_escapes_glob_characters_of_the_prefix() {
+        assert_eq!(Keys::new("a*b?[c]\\:").session_pattern(), "a\\*b\\?\\[c\\]\\\\:s:{*}");
+        assert_eq!(Keys::new("").session_pattern(), "s:{*}");
+    }
+}

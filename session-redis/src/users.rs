@@ -1,0 +1,201 @@
+//! The per-user index: listing and revoking a user's sessions.
+//!
+//! Index entries are only hints: every entry is checked against its session
+//! hash (present, not expired by the store's clock, bound to this user)
+//! before it is listed or its session deleted, and entries that fail the
+//! check are removed. So an entry left behind by a failure between two
+//! non-atomic steps, or by a session that Redis expired, is harmless.
+
+use futures_util::future::join_all;
+use redis::Value;
+use session_core::record::sort_most_recent_first;
+use session_core::{SessionId, SessionInfo, StoreError};
+
+use crate::codec::{self, Listed};
+use crate::connection::Conn;
+use crate::error::unexpected;
+use crate::reply;
+use crate::store::{IndexEntry, RedisStore};
+
+impl RedisStore {
+    /// `(id, score)` of every entry of a user index (one `ZRANGE`).
+    async fn index_entries(
+        &self,
+        conn: &mut Conn,
+        index: &str,
+    ) -> Result<Vec<(String, f64)>, StoreError> {
+        let reply: Value = redis::cmd("ZRANGE")
+            .arg(index)
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query_async(conn)
+            .await
+            .map_err(|e| self.err(e))?;
+        let items = reply::array(reply).ok_or_else(|| unexpected("ZRANGE"))?;
+        let mut entries = Vec::with_capacity(items.len() / 2);
+        let mut items = items.into_iter();
+        while let Some(member) = items.next() {
+            let member = reply::text(member).ok_or_else(|| unexpected("ZRANGE"))?;
+            let score = match items.next() {
+                Some(Value::Double(d)) => d,
+                Some(other) => reply::text(other)
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| unexpected("ZRANGE"))?,
+                None => return Err(unexpected("ZRANGE")),
+            };
+            entries.push((member, score));
+        }
+        Ok(entries)
+    }
+
+    /// The listing metadata of each session, read concurrently (one `HMGET`
+    /// each; on a standalone server they share one pipelined connection).
+    pub(crate) async fn fetch_infos(
+        &self,
+        conn: &Conn,
+        ids: &[SessionId],
+    ) -> Result<Vec<Result<Listed, StoreError>>, StoreError> {
+        let reads = ids.iter().map(|id| {
+            let mut conn = conn.clone();
+            let key = self.inner.keys.session(id);
+            async move {
+                redis::cmd("HMGET")
+                    .arg(key)
+                    .arg(&codec::INFO_FIELDS[..])
+                    .query_async::<Value>(&mut conn)
+                    .await
+            }
+        });
+        let replies = join_all(reads).await;
+        let mut out = Vec::with_capacity(ids.len());
+        for (id, reply) in ids.iter().zip(replies) {
+            let values = reply::array(reply.map_err(|e| self.err(e))?)
+                .and_then(|values| values.into_iter().map(reply::bytes).collect())
+                .ok_or_else(|| unexpected("HMGET"))?;
+            out.push(codec::decode_info(*id, values));
+        }
+        Ok(out)
+    }
+
+    /// `list_for_user`: `ZRANGE`, the sessions' metadata, then (only when
+    /// needed) one script that removes stale entries and raises scores that
+    /// lag behind their session's expiry.
+    pub(crate) async fn user_sessions(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let now = self.now();
+        let mut conn = self.conn().await?;
+        let index = self.inner.keys.user(user);
+        let entries = self.index_entries(&mut conn, &index).await?;
+        let mut stale = Vec::new();
+        let mut known = Vec::with_capacity(entries.len());
+        for (member, score) in entries {
+            match member.parse::<SessionId>() {
+                Ok(id) => known.push((id, member, score)),
+                Err(_) => stale.push(member),
+            }
+        }
+        let ids: Vec<SessionId> = known.iter().map(|(id, ..)| *id).collect();
+        let found = self.fetch_infos(&conn, &ids).await?;
+        let mut items = Vec::with_capacity(ids.len());
+        let mut raise: Vec<IndexEntry> = Vec::new();
+        for ((id, member, score), found) in known.into_iter().zip(found) {
+            match found {
+                Ok(Listed::Found { info, user: owner })
+                    if owner.as_deref() == Some(user) && info.expires_at > now =>
+                {
+                    let expires = info.expires_at.as_millis();
+                    #[allow(clippy::cast_precision_loss)] // scores are doubles in Redis too
+                    if (expires as f64) > score {
+                        raise.push((expires.to_string(), member));
+                    }
+                    items.push(info);
+                }
+                Ok(_) => stale.push(member),
+                Err(e) => {
+                    tracing::warn!(session = %id.short(), error = %e,
+                        "user index names a session that does not decode; not listed");
+                }
+            }
+        }
+        if !stale.is_empty() || !raise.is_empty() {
+            if let Err(e) = self
+                .update_index(&mut conn, &index, None, true, &stale, &raise)
+                .await
+            {
+                tracing::debug!(error = %e, "user index cleanup failed; retried by the next listing");
+            }
+        }
+        sort_most_recent_first(&mut items);
+        Ok(items)
+    }
+
+    /// `delete_for_user`: `ZRANGE`, one delete script per session (each
+    /// checks that the session is bound to this user), then one script that
+    /// removes the handled entries.
+    pub(crate) async fn revoke_user(
+        &self,
+        user: &str,
+        keep: Option<&SessionId>,
+    ) -> Result<usize, StoreError> {
+        let now = self.now();
+        let mut conn = self.conn().await?;
+        let index = self.inner.keys.user(user);
+        let keep = keep.map(SessionId::to_string);
+        let members: Vec<String> = self
+            .index_entries(&mut conn, &index)
+            .await?
+            .into_iter()
+            .map(|(member, _)| member)
+            .filter(|member| Some(member) != keep.as_ref())
+            .collect();
+        let deletes = members.iter().map(|member| {
+            let mut conn = conn.clone();
+            let key = member
+                .parse::<SessionId>()
+                .ok()
+                .map(|id| self.inner.keys.session(&id));
+            async move {
+                let Some(key) = key else {
+                    // Not a session id: nothing to delete, just drop the entry.
+                    return Ok(Value::Array(vec![Value::Int(0)]));
+                };
+                self.inner
+                    .scripts
+                    .delete
+                    .key(key)
+                    .arg(now.as_millis())
+                    .arg(user)
+                    .invoke_async::<Value>(&mut conn)
+                    .await
+            }
+        });
+        let results = join_all(deletes).await;
+        let mut deleted = 0;
+        let mut handled = Vec::with_capacity(members.len());
+        let mut failure = None;
+        for (member, result) in members.into_iter().zip(results) {
+            match result {
+                Ok(reply) => {
+                    let live = reply::array(reply)
+                        .and_then(|items| items.first().and_then(reply::int))
+                        .ok_or_else(|| unexpected("the delete script"))?;
+                    deleted += usize::from(live == 1);
+                    handled.push(member);
+                }
+                Err(e) => failure = Some(self.err(e)),
+            }
+        }
+        if !handled.is_empty() {
+            if let Err(e) = self
+                .update_index(&mut conn, &index, Some(now), false, &handled, &[])
+                .await
+            {
+                tracing::debug!(error = %e, "user index cleanup failed; retried by the next listing");
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(deleted),
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Tests against real `redis-server` processes (standalone and a 3-master
+//! cluster), started and stopped by the tests themselves.
+
+mod conformance_cluster;
+mod conformance_standalone;
+mod index;
+mod monitor;
+mod outage;
+mod support;
+mod ttl;
+mod writes;

@@ -1,0 +1,355 @@
+//! Redis server processes for the tests: started on free loopback ports,
+//! stopped by process id (by a `Drop` guard, and by a watchdog process that
+//! outlives the test binary for the servers shared through statics).
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use session_core::{MockClock, SessionId};
+use session_redis::RedisStore;
+
+/// Whether the Redis tests can run here. Missing `redis-server` fails under
+/// `CI=true` and skips (with a notice) elsewhere.
+pub fn available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        let found = ["redis-server", "redis-cli"].iter().all(|tool| {
+            Command::new(tool)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        if !found {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "redis-server and redis-cli are required when CI=true (install the redis-server package)"
+            );
+            // Written past the test harness's output capture, so it shows.
+            let _ = writeln!(
+                std::io::stderr(),
+                "\nsession-redis: SKIPPING the Redis tests: `redis-server`/`redis-cli` not found on PATH \
+                 (install the redis-server package; with CI=true this is a failure)\n"
+            );
+        }
+        found
+    })
+}
+
+fn port_is_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// A free loopback port whose cluster bus port (+10000) is free too.
+pub fn free_port() -> u16 {
+    for _ in 0..200 {
+        let Ok(listener) = TcpListener::bind(("127.0.0.1", 0)) else {
+            continue;
+        };
+        let Ok(addr) = listener.local_addr() else {
+            continue;
+        };
+        let port = addr.port();
+        drop(listener);
+        if port < 55_000 && port_is_free(port + 10_000) {
+            return port;
+        }
+    }
+    panic!("no free port pair found");
+}
+
+fn scratch_dir(tag: &str) -> PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "session-redis-{}-{}-{tag}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// One `redis-server` child process.
+pub struct RedisServer {
+    port: u16,
+    dir: PathBuf,
+    args: Vec<String>,
+    child: Option<Child>,
+    watchdog: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts a server on a free port with `extra` arguments.
+    pub fn start(extra: &[&str]) -> Self {
+        let port = free_port();
+        let dir = scratch_dir(&port.to_string());
+        let mut server = Self {
+            port,
+            dir,
+            args: extra.iter().map(|s| (*s).to_owned()).collect(),
+            child: None,
+            watchdog: None,
+        };
+        server.spawn();
+        server
+    }
+
+    /// A durable server: every acknowledged write is in the fsynced AOF.
+    pub fn start_durable() -> Self {
+        Self::start(&["--appendonly", "yes", "--appendfsync", "always"])
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--protected-mode", "no"])
+            .args(["--daemonize", "no", "--save", "", "--logfile", ""])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        // Stops the server by its pid when this test process is gone, even if
+        // it never runs destructors (statics, aborts).
+        let watchdog = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "while kill -0 {parent} 2>/dev/null; do sleep 0.2; done; kill -9 {pid} 2>/dev/null; rm -rf '{dir}'",
+                parent = std::process::id(),
+                pid = child.id(),
+                dir = self.dir.display()
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("watchdog starts");
+        self.child = Some(child);
+        self.watchdog = Some(watchdog);
+        wait_ready(self.port, Duration::from_secs(10));
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The URL of the server.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// The server's data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Kills the server (SIGKILL, by pid): no shutdown, no final save.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// A synchronous admin connection.
+    pub fn admin(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+            .expect("admin connection")
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Waits until the server answers `PING` (not `LOADING`).
+fn wait_ready(port: u16, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let url = format!("redis://127.0.0.1:{port}/");
+    loop {
+        let pong = redis::Client::open(url.as_str())
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
+            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+        if pong.is_ok() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "redis-server on port {port} did not start: {pong:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A 3-master Redis Cluster.
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts three cluster-enabled servers and joins them.
+    pub fn start() -> Self {
+        let nodes: Vec<RedisServer> = (0..3)
+            .map(|_| {
+                RedisServer::start(&[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "2000",
+                ])
+            })
+            .collect();
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port()))
+            .collect();
+        let output = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("redis-cli runs");
+        assert!(
+            output.status.success(),
+            "cluster create failed: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let deadline = Instant::now() + Duration::from_secs(15);
+        for node in &nodes {
+            loop {
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query(&mut node.admin())
+                    .unwrap_or_default();
+                if info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3") {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "cluster did not become ready");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Self { nodes }
+    }
+
+    /// The node URLs.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
+
+    /// The nodes.
+    pub fn nodes(&self) -> &[RedisServer] {
+        &self.nodes
+    }
+}
+
+/// The standalone server shared by the tests that do not count commands.
+pub fn standalone() -> Option<&'static RedisServer> {
+    static SERVER: OnceLock<Option<RedisServer>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| available().then(|| RedisServer::start(&[])))
+        .as_ref()
+}
+
+/// The cluster shared by the cluster tests.
+pub fn cluster() -> Option<&'static RedisCluster> {
+    static CLUSTER: OnceLock<Option<RedisCluster>> = OnceLock::new();
+    CLUSTER
+        .get_or_init(|| available().then(RedisCluster::start))
+        .as_ref()
+}
+
+/// A server of its own for a test that counts commands or kills it.
+pub fn private_server(extra: &[&str]) -> Option<RedisServer> {
+    available().then(|| RedisServer::start(extra))
+}
+
+/// A key prefix no other test uses.
+pub fn unique_prefix() -> String {
+    format!("t:{}:", SessionId::generate())
+}
+
+/// Test timeouts: short, so outage tests are quick.
+pub fn builder(clock: &MockClock) -> session_redis::RedisStoreBuilder {
+    RedisStore::builder()
+        .key_prefix(unique_prefix())
+        .connect_timeout(Duration::from_millis(300))
+        .response_timeout(Duration::from_millis(500))
+        .operation_timeout(Duration::from_millis(1500))
+        .clock(Arc::new(clock.clone()))
+}
+
+/// A standalone store on `server` with a unique prefix.
+pub fn store_on(server: &RedisServer, clock: &MockClock) -> RedisStore {
+    builder(clock).url(server.url()).build().expect("store")
+}
+
+/// A cluster store on `cluster` with a unique prefix.
+pub fn cluster_store_on(cluster: &RedisCluster, clock: &MockClock) -> RedisStore {
+    builder(clock)
+        .cluster_urls(cluster.urls())
+        .build()
+        .expect("store")
+}
+
+/// An async admin connection (for `INFO`, `PTTL`, raw writes).
+pub async fn admin(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("admin connection")
+}
+
+/// `cmdstat_<name>` call counts from `INFO commandstats`.
+pub async fn command_counts(
+    conn: &mut redis::aio::MultiplexedConnection,
+) -> std::collections::BTreeMap<String, u64> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .expect("INFO");
+    info.lines()
+        .filter_map(|line| {
+            let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = rest.strip_prefix("calls=")?.split(',').next()?.parse().ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .collect()
+}
+
+/// Resets `INFO commandstats`.
+pub async fn reset_stats(conn: &mut redis::aio::MultiplexedConnection) {
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(conn)
+        .await
+        .expect("CONFIG RESETSTAT");
+}
