@@ -108,4 +108,9 @@ pub mod __private {
         AppContext, BuildError, ControllerRegistration, FromApp, Guard, Interceptor,
         InterceptorRef, InterceptorRegistration, RouteDef,
     };
+
+    /// Shares an interceptor; the bound puts "not an interceptor" on the user's type.
+    pub fn shared_interceptor<T: Interceptor>(value: T) -> ::std::sync::Arc<dyn Interceptor> {
+        ::std::sync::Arc::new(value)
+    }
 }

@@ -42,7 +42,7 @@ use axum::response::Response;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an interceptor",
     label = "this type does not implement `Interceptor`",
-    note = "interceptor dependencies must name types that implement `session_axum::Interceptor`"
+    note = "#[interceptor] registers, and `depends_on` / `runs_before` name, only types that implement `session_axum::Interceptor`"
 )]
 #[async_trait]
 pub trait Interceptor: Send + Sync + 'static {

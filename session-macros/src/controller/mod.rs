@@ -8,9 +8,29 @@ mod route;
 
 use proc_macro2::TokenStream;
 
+use quote::ToTokens;
+use syn::ImplItem;
+
 use crate::ctxt::with_item;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let result = model::Model::parse(args, item.clone()).map(|m| expand::generate(&m));
-    with_item(item, result)
+    with_item(without_helper_attributes(item), result)
+}
+
+/// The item minus route and guard attributes: on an error it is emitted as
+/// is, and those attributes must not then complain of being outside a controller.
+fn without_helper_attributes(item: TokenStream) -> TokenStream {
+    let Ok(mut imp) = syn::parse2::<syn::ItemImpl>(item.clone()) else {
+        return item;
+    };
+    imp.attrs.retain(|a| !guard::is_guard(a));
+    for impl_item in imp.items.iter_mut() {
+        if let ImplItem::Fn(method) = impl_item {
+            method
+                .attrs
+                .retain(|a| !route::is_route(a) && !guard::is_guard(a));
+        }
+    }
+    imp.into_token_stream()
 }

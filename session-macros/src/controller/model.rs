@@ -131,6 +131,7 @@ impl Model {
         });
 
         let mut routes: Vec<Route> = Vec::new();
+        let mut route_attrs = 0usize;
         for impl_item in item.items.iter_mut() {
             let ImplItem::Fn(method) = impl_item else {
                 continue;
@@ -141,6 +142,7 @@ impl Model {
             let mut failed = false;
             method.attrs.retain(|attr| {
                 if route::is_route(attr) {
+                    route_attrs += 1;
                     if route_attr.is_some() {
                         errors.error(attr, "a method can carry only one route attribute");
                         failed = true;
@@ -231,7 +233,7 @@ impl Model {
                 guard: method_guard,
             });
         }
-        if routes.is_empty() {
+        if route_attrs == 0 && item.trait_.is_none() {
             errors.error(
                 &item.self_ty,
                 "this controller has no routes: mark methods with `#[get(\"/path\")]`, `#[post]`, `#[put]`, `#[patch]` or `#[delete]`",

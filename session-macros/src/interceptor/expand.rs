@@ -18,11 +18,12 @@ pub(super) fn generate(m: &Model) -> TokenStream {
     };
     let depends_on = refs(&m.depends_on);
     let runs_before = refs(&m.runs_before);
-    let build = if m.from_app {
+    let value = if m.from_app {
         quote_spanned!(ty.span()=> <#ty as #sp::FromApp>::from_app(__ctx)?)
     } else {
         quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default())
     };
+    let build = quote_spanned!(ty.span()=> #sp::shared_interceptor::<#ty>(#value));
     let this = quote_spanned!(ty.span()=> #sp::InterceptorRef::of::<#ty>());
     quote! {
         #item
@@ -30,7 +31,7 @@ pub(super) fn generate(m: &Model) -> TokenStream {
         const _: () = {
             #[allow(unused_variables)]
             fn __build(__ctx: &#sp::AppContext) -> ::core::result::Result<::std::sync::Arc<dyn #sp::Interceptor>, #sp::BuildError> {
-                ::core::result::Result::Ok(::std::sync::Arc::new(#build))
+                ::core::result::Result::Ok(#build)
             }
 
             #sp::inventory::submit! {

@@ -189,7 +189,7 @@ impl Model {
 
 /// Whether the struct also derives serde's traits (then `#[serde]` field
 /// attributes stay for them; otherwise they are removed after reading).
-fn derives_serde(item: &ItemStruct) -> bool {
+pub(super) fn derives_serde(item: &ItemStruct) -> bool {
     item.attrs.iter().filter(|a| attr_is(a, "derive")).any(|a| {
         let mut found = false;
         let _ = a.parse_nested_meta(|meta| {

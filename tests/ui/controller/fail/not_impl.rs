@@ -1,0 +1,6 @@
+use session_axum::controller;
+
+#[controller("/session")]
+pub struct SessionRoutes;
+
+fn main() {}

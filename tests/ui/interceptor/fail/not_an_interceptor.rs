@@ -1,0 +1,14 @@
+use session_axum::prelude::*;
+
+#[interceptor(depends_on = [String])]
+#[derive(Default)]
+pub struct Audit;
+
+#[async_trait]
+impl Interceptor for Audit {
+    async fn intercept(&self, request: axum::extract::Request, next: Next) -> axum::response::Response {
+        next.run(request).await
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use session_axum::interceptor;
+
+#[interceptor]
+#[derive(Default)]
+pub struct Audit;
+
+fn main() {}
