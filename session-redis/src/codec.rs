@@ -269,9 +269,15 @@ mod tests {
         assert!(matches!(with(REVISION, "-1"), Err(StoreError::Corrupt(_))));
         assert!(matches!(with(BINDING, "{"), Err(StoreError::Corrupt(_))));
         let only_data = vec![(b"f:x".to_vec(), b"1".to_vec())];
-        assert!(matches!(decode_record(r.id, only_data), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            decode_record(r.id, only_data),
+            Err(StoreError::Corrupt(_))
+        ));
         let bad_utf8 = vec![(b"f:x".to_vec(), vec![0xff])];
-        assert!(matches!(decode_record(r.id, bad_utf8), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            decode_record(r.id, bad_utf8),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 
     #[test]

@@ -87,7 +87,9 @@ impl RedisStoreBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.topology = Some(Topology::Cluster(urls.into_iter().map(Into::into).collect()));
+        self.topology = Some(Topology::Cluster(
+            urls.into_iter().map(Into::into).collect(),
+        ));
         self
     }
 
@@ -191,6 +193,7 @@ impl RedisStoreBuilder {
             &self.prefix,
             self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             operation_timeout,
+            self.response_timeout,
             self.max_record_bytes,
         ))
     }

@@ -196,7 +196,11 @@ mod tests {
             ])
         };
         let reply = Value::Array(vec![
-            Value::Array(vec![Value::Int(0), Value::Int(5460), node("127.0.0.1", 7001)]),
+            Value::Array(vec![
+                Value::Int(0),
+                Value::Int(5460),
+                node("127.0.0.1", 7001),
+            ]),
             Value::Array(vec![
                 Value::Int(5461),
                 Value::Int(16383),

@@ -21,15 +21,17 @@ pub enum ConfigError {
 }
 
 /// A client error as a store error: timeouts become [`StoreError::Timeout`]
-/// (with `timeout`, the configured bound), everything else (refused or lost
+/// (with `timeout`, the per-command bound that fired), everything else (refused or lost
 /// connections, I/O, cluster down, server errors) [`StoreError::Unavailable`]
 /// carrying the client's message.
 pub(crate) fn from_redis(err: RedisError, timeout: Duration) -> StoreError {
     if err.is_timeout() {
         return StoreError::Timeout(timeout);
     }
-    if matches!(err.kind(), ErrorKind::Io | ErrorKind::ClusterConnectionNotFound)
-        || err.is_connection_refusal()
+    if matches!(
+        err.kind(),
+        ErrorKind::Io | ErrorKind::ClusterConnectionNotFound
+    ) || err.is_connection_refusal()
         || err.is_connection_dropped()
         || err.is_cluster_error()
     {

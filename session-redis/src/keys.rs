@@ -82,7 +82,10 @@ mod tests {
 
     #[test]
     fn the_pattern_escapes_glob_characters_of_the_prefix() {
-        assert_eq!(Keys::new("a*b?[c]\\:").session_pattern(), "a\\*b\\?\\[c\\]\\\\:s:{*}");
+        assert_eq!(
+            Keys::new("a*b?[c]\\:").session_pattern(),
+            "a\\*b\\?\\[c\\]\\\\:s:{*}"
+        );
         assert_eq!(Keys::new("").session_pattern(), "s:{*}");
     }
 }

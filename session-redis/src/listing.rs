@@ -55,11 +55,7 @@ impl Cursor {
             Position::Done => ("-", 0),
         };
         let pending: Vec<String> = self.pending.iter().map(SessionId::to_string).collect();
-        format!(
-            "{}|{node}|{cursor}|{}",
-            Self::VERSION,
-            pending.join(",")
-        )
+        format!("{}|{node}|{cursor}|{}", Self::VERSION, pending.join(","))
     }
 
     fn decode(text: &str) -> Result<Self, StoreError> {

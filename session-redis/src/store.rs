@@ -39,6 +39,7 @@ pub(crate) struct Inner {
     pub(crate) scripts: Scripts,
     pub(crate) clock: SharedClock,
     pub(crate) timeout: Duration,
+    pub(crate) response_timeout: Duration,
     pub(crate) max_record_bytes: usize,
 }
 
@@ -71,6 +72,7 @@ impl RedisStore {
         prefix: &str,
         clock: SharedClock,
         timeout: Duration,
+        response_timeout: Duration,
         max_record_bytes: usize,
     ) -> Self {
         Self {
@@ -81,6 +83,7 @@ impl RedisStore {
                 scripts: Scripts::new(),
                 clock,
                 timeout,
+                response_timeout,
                 max_record_bytes,
             }),
         }
@@ -129,7 +132,7 @@ impl RedisStore {
     }
 
     pub(crate) fn err(&self, err: RedisError) -> StoreError {
-        from_redis(err, self.inner.timeout)
+        from_redis(err, self.inner.response_timeout)
     }
 
     pub(crate) async fn conn(&self) -> Result<Conn, StoreError> {
@@ -369,7 +372,14 @@ impl SessionStore for RedisStore {
     ) -> Result<SaveOutcome, StoreError> {
         self.bounded(
             "touch",
-            self.patch(id, None, last_seen, Some(expires_at), Vec::new(), Vec::new()),
+            self.patch(
+                id,
+                None,
+                last_seen,
+                Some(expires_at),
+                Vec::new(),
+                Vec::new(),
+            ),
         )
         .await
     }

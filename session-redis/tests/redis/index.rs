@@ -1,1 +1,177 @@
-//! TODO
+//! The per-user index: expired, deleted, stale and foreign entries leave it,
+//! and never lead to listing or deleting a session that is not the user's.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionLike;
+use session_core::clock::Clock as _;
+use session_core::{Binding, MockClock, SessionId, SessionRecord, SessionStore};
+use session_redis::RedisStore;
+
+use crate::support;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn bound(clock: &MockClock, user: &str, lifetime: Duration) -> SessionRecord {
+    let now = clock.now();
+    let mut r = SessionRecord::new(SessionId::generate(), now, now.plus(lifetime));
+    r.fields.insert("count", "1");
+    r.binding = Some(Box::new(Binding::user(user).with_label("phone")));
+    r
+}
+
+async fn members(conn: &mut (impl ConnectionLike + Send), index: &str) -> Vec<String> {
+    let mut members: Vec<String> = redis::cmd("ZRANGE")
+        .arg(index)
+        .arg(0)
+        .arg(-1)
+        .query_async(conn)
+        .await
+        .expect("ZRANGE");
+    members.sort();
+    members
+}
+
+async fn zadd(conn: &mut (impl ConnectionLike + Send), index: &str, score: u64, member: &str) {
+    let _: i64 = redis::cmd("ZADD")
+        .arg(index)
+        .arg(score)
+        .arg(member)
+        .query_async(conn)
+        .await
+        .expect("ZADD");
+}
+
+fn sorted(ids: &[&SessionId]) -> Vec<String> {
+    let mut out: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    out.sort();
+    out
+}
+
+async fn index_is_cleaned(
+    store: RedisStore,
+    clock: MockClock,
+    admin: &mut (impl ConnectionLike + Send),
+) {
+    let user = format!("u-{}", SessionId::generate());
+    let index = store.user_index_key(&user);
+    let short = bound(&clock, &user, MINUTE * 10);
+    let deleted = bound(&clock, &user, MINUTE * 60);
+    let kept = bound(&clock, &user, MINUTE * 60);
+    let foreign = bound(&clock, "someone-else", MINUTE * 60);
+    for r in [&short, &deleted, &kept, &foreign] {
+        store.create(r).await.unwrap();
+    }
+    assert_eq!(
+        members(admin, &index).await,
+        sorted(&[&short.id, &deleted.id, &kept.id])
+    );
+
+    // A deleted session leaves the index at once.
+    assert!(store.delete(&deleted.id).await.unwrap());
+    assert_eq!(members(admin, &index).await, sorted(&[&short.id, &kept.id]));
+
+    // Entries that point at nothing, at garbage, or at another user's session.
+    let far = clock.now().plus(MINUTE * 120).as_millis();
+    let ghost = SessionId::generate();
+    zadd(admin, &index, far, &ghost.to_string()).await;
+    zadd(admin, &index, far, "not-a-session-id").await;
+    zadd(admin, &index, far, &foreign.id.to_string()).await;
+
+    // The short session expires (by the store's clock; Redis still holds it).
+    clock.advance(MINUTE * 20);
+    let listed: Vec<SessionId> = store
+        .list_for_user(&user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(listed, vec![kept.id]);
+    assert_eq!(
+        members(admin, &index).await,
+        sorted(&[&kept.id]),
+        "expired, deleted, ghost, garbage and foreign entries were removed"
+    );
+
+    // Revoking all never deletes another user's session named by a bad entry.
+    zadd(admin, &index, far, &foreign.id.to_string()).await;
+    assert_eq!(store.delete_for_user(&user, None).await.unwrap(), 1);
+    assert!(store.load(&foreign.id).await.unwrap().is_some());
+    assert_eq!(store.load(&kept.id).await.unwrap(), None);
+    assert!(members(admin, &index).await.is_empty());
+
+    // A login trims entries that expired since.
+    let old = bound(&clock, &user, MINUTE);
+    store.create(&old).await.unwrap();
+    clock.advance(MINUTE * 2);
+    let fresh = bound(&clock, &user, MINUTE * 60);
+    store.create(&fresh).await.unwrap();
+    assert_eq!(members(admin, &index).await, sorted(&[&fresh.id]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_index_is_cleaned_standalone() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(server, &clock);
+    let mut admin = support::admin(server).await;
+    index_is_cleaned(store, clock, &mut admin).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_index_is_cleaned_cluster() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::cluster_store_on(cluster, &clock);
+    let mut admin = redis::cluster::ClusterClient::new(cluster.urls())
+        .unwrap()
+        .get_async_connection()
+        .await
+        .unwrap();
+    index_is_cleaned(store, clock, &mut admin).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_spread_over_the_cluster_and_list_from_every_master() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::cluster_store_on(cluster, &clock);
+    let mut ids = Vec::new();
+    for _ in 0..30 {
+        let r = bound(&clock, "spread", MINUTE);
+        store.create(&r).await.unwrap();
+        ids.push(r.id);
+    }
+    let mut holding = 0;
+    for node in cluster.nodes() {
+        let mut conn = support::admin(node).await;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}s:*", store.key_prefix()))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        holding += usize::from(!keys.is_empty());
+    }
+    assert_eq!(holding, 3, "every master holds some sessions");
+    let mut seen = Vec::new();
+    let mut page = session_core::PageRequest::first(4);
+    loop {
+        let p = store.list(page.clone()).await.unwrap();
+        assert!(p.items.len() <= 4);
+        seen.extend(p.items.into_iter().map(|i| i.id));
+        match p.next {
+            Some(next) => page.cursor = Some(next),
+            None => break,
+        }
+    }
+    seen.sort();
+    ids.sort();
+    assert_eq!(seen, ids);
+}

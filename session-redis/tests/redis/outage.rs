@@ -1,1 +1,194 @@
-//! TODO
+//! Redis going away: typed errors within the timeout, recovery without a new
+//! store, and no acknowledged write lost across a crash (AOF, fsync always).
+
+use std::time::{Duration, Instant};
+
+use session_core::clock::Clock as _;
+use session_core::{
+    Binding, MockClock, SessionId, SessionPatch, SessionRecord, SessionStore, StoreError,
+};
+use session_redis::RedisStore;
+
+use crate::support;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn record(clock: &MockClock, i: usize) -> SessionRecord {
+    let now = clock.now();
+    let mut r = SessionRecord::new(SessionId::generate(), now, now.plus(HOUR));
+    r.fields.insert("n", i.to_string());
+    r.binding = Some(Box::new(Binding::user("outage-user")));
+    r
+}
+
+fn patch(clock: &MockClock, i: usize) -> SessionPatch {
+    let mut p = SessionPatch {
+        last_seen: clock.now(),
+        ..SessionPatch::default()
+    };
+    p.set_fields.insert("saved", (i * 10).to_string());
+    p
+}
+
+/// Runs `call` and checks it fails with a typed outage error within the
+/// store's bound (plus scheduling slack).
+async fn fails_fast<T: std::fmt::Debug>(
+    store: &RedisStore,
+    what: &str,
+    call: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Duration {
+    let started = Instant::now();
+    let result = call.await;
+    let took = started.elapsed();
+    match &result {
+        Err(e) if e.is_unavailable() => {}
+        other => panic!("{what} during the outage gave {other:?}, not Unavailable/Timeout"),
+    }
+    assert!(
+        took <= store.operation_timeout() + Duration::from_millis(500),
+        "{what} took {took:?}, beyond the {:?} bound",
+        store.operation_timeout()
+    );
+    took
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_fails_fast_and_the_store_recovers_without_losing_acknowledged_writes() {
+    let Some(server) = support::private_server(support::DURABLE) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(&server, &clock);
+
+    // Acknowledged writes: creates, then a field saved on each.
+    let records: Vec<SessionRecord> = (0..20).map(|i| record(&clock, i)).collect();
+    for (i, r) in records.iter().enumerate() {
+        store.create(r).await.unwrap();
+        store.save(&r.id, &patch(&clock, i)).await.unwrap();
+    }
+
+    server.kill();
+    let mut slowest = Duration::ZERO;
+    for r in &records[..3] {
+        let id = r.id;
+        slowest = slowest.max(fails_fast(&store, "load", store.load(&id)).await);
+        slowest =
+            slowest.max(fails_fast(&store, "save", store.save(&id, &patch(&clock, 99))).await);
+        slowest =
+            slowest.max(fails_fast(&store, "create", store.create(&record(&clock, 99))).await);
+        slowest = slowest
+            .max(fails_fast(&store, "list_for_user", store.list_for_user("outage-user")).await);
+    }
+    eprintln!("outage: slowest failing call took {slowest:?}");
+
+    // A store built while Redis is down fails the same way.
+    let fresh = support::store_on(&server, &clock);
+    fails_fast(
+        &fresh,
+        "load on a never-connected store",
+        fresh.load(&records[0].id),
+    )
+    .await;
+
+    server.restart();
+    let restarted = Instant::now();
+    let recovered = loop {
+        match store.load(&records[0].id).await {
+            Ok(found) => break found,
+            Err(e) => {
+                assert!(e.is_unavailable(), "unexpected error while recovering: {e}");
+                assert!(
+                    restarted.elapsed() < Duration::from_secs(10),
+                    "the store did not recover: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    eprintln!(
+        "outage: store recovered {:?} after the restart",
+        restarted.elapsed()
+    );
+    assert!(recovered.is_some());
+
+    // Every acknowledged write survived the crash.
+    for (i, r) in records.iter().enumerate() {
+        let back = store.load(&r.id).await.unwrap().expect("session survived");
+        assert_eq!(back.fields.get("n"), Some(i.to_string().as_str()));
+        assert_eq!(
+            back.fields.get("saved"),
+            Some((i * 10).to_string().as_str())
+        );
+        assert_eq!(back.revision, 1);
+    }
+    assert_eq!(store.list_for_user("outage-user").await.unwrap().len(), 20);
+    // Writes work again, on the same store and on the one built during the outage.
+    store.save(&records[0].id, &patch(&clock, 7)).await.unwrap();
+    let extra = record(&clock, 100);
+    fresh.create(&extra).await.unwrap();
+    assert!(
+        store.load(&extra.id).await.unwrap().is_none(),
+        "other prefix"
+    );
+    assert!(fresh.load(&extra.id).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_server_gives_timeouts_within_the_bound_and_correct_answers_after() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(&server, &clock);
+    let records: Vec<SessionRecord> = (0..5).map(|i| record(&clock, i)).collect();
+    for r in &records {
+        store.create(r).await.unwrap();
+    }
+
+    // The server stops answering but keeps its connections open.
+    server.signal("STOP");
+    let mut kinds = Vec::new();
+    for r in &records[..3] {
+        let started = Instant::now();
+        let result = store.load(&r.id).await;
+        let took = started.elapsed();
+        assert!(
+            took <= store.operation_timeout() + Duration::from_millis(500),
+            "a load took {took:?}"
+        );
+        match result {
+            Err(e @ (StoreError::Timeout(_) | StoreError::Unavailable(_))) => {
+                kinds.push(e.to_string())
+            }
+            other => panic!("a load from a hung server gave {other:?}"),
+        }
+    }
+    eprintln!("hung server: {kinds:?}");
+    assert!(
+        kinds.iter().any(|k| k.contains("timed out")),
+        "no timeout reported: {kinds:?}"
+    );
+
+    server.signal("CONT");
+    let resumed = Instant::now();
+    // Answers after the pause belong to their own requests.
+    loop {
+        match store.load(&records[4].id).await {
+            Ok(found) => {
+                assert_eq!(found.as_ref(), Some(&records[4]));
+                break;
+            }
+            Err(e) => {
+                assert!(e.is_unavailable(), "{e}");
+                assert!(
+                    resumed.elapsed() < Duration::from_secs(10),
+                    "no recovery: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    for r in &records {
+        assert_eq!(store.load(&r.id).await.unwrap().as_ref(), Some(r));
+    }
+}

@@ -4,10 +4,10 @@
 
 use std::io::Write as _;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use session_core::{MockClock, SessionId};
@@ -80,7 +80,12 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     args: Vec<String>,
-    child: Option<Child>,
+    processes: Mutex<Processes>,
+}
+
+#[derive(Default)]
+struct Processes {
+    server: Option<Child>,
     watchdog: Option<Child>,
 }
 
@@ -89,24 +94,22 @@ impl RedisServer {
     pub fn start(extra: &[&str]) -> Self {
         let port = free_port();
         let dir = scratch_dir(&port.to_string());
-        let mut server = Self {
+        let server = Self {
             port,
             dir,
             args: extra.iter().map(|s| (*s).to_owned()).collect(),
-            child: None,
-            watchdog: None,
+            processes: Mutex::default(),
         };
         server.spawn();
         server
     }
 
-    /// A durable server: every acknowledged write is in the fsynced AOF.
-    pub fn start_durable() -> Self {
-        Self::start(&["--appendonly", "yes", "--appendfsync", "always"])
+    fn processes(&self) -> MutexGuard<'_, Processes> {
+        self.processes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn spawn(&mut self) {
-        let child = Command::new("redis-server")
+    fn spawn(&self) {
+        let server = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--protected-mode", "no"])
             .args(["--daemonize", "no", "--save", "", "--logfile", ""])
@@ -118,14 +121,14 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server starts");
-        // Stops the server by its pid when this test process is gone, even if
-        // it never runs destructors (statics, aborts).
+        // Stops the server by its pid should this test process die without
+        // running its exit handlers (killed, aborted).
         let watchdog = Command::new("sh")
             .arg("-c")
             .arg(format!(
                 "while kill -0 {parent} 2>/dev/null; do sleep 0.2; done; kill -9 {pid} 2>/dev/null; rm -rf '{dir}'",
                 parent = std::process::id(),
-                pid = child.id(),
+                pid = server.id(),
                 dir = self.dir.display()
             ))
             .stdin(Stdio::null())
@@ -133,8 +136,10 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("watchdog starts");
-        self.child = Some(child);
-        self.watchdog = Some(watchdog);
+        *self.processes() = Processes {
+            server: Some(server),
+            watchdog: Some(watchdog),
+        };
         wait_ready(self.port, Duration::from_secs(10));
     }
 
@@ -148,27 +153,46 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    /// The server's data directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Kills the server (SIGKILL, by pid): no shutdown, no final save.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
+    /// Kills the server (SIGKILL, by pid: no shutdown, no final save) and
+    /// its watchdog, and reaps both.
+    pub fn kill(&self) {
+        let mut processes = self.processes();
+        for child in [processes.server.take(), processes.watchdog.take()]
+            .into_iter()
+            .flatten()
+        {
+            let mut child = child;
             let _ = child.kill();
             let _ = child.wait();
         }
-        if let Some(mut watchdog) = self.watchdog.take() {
-            let _ = watchdog.kill();
-            let _ = watchdog.wait();
-        }
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`) to the server, by pid.
+    pub fn signal(&self, signal: &str) {
+        let pid = self
+            .processes()
+            .server
+            .as_ref()
+            .expect("server running")
+            .id();
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} {pid} failed");
     }
 
     /// Starts the server again on the same port and directory.
-    pub fn restart(&mut self) {
+    pub fn restart(&self) {
         self.kill();
         self.spawn();
+    }
+
+    /// Stops the server and removes its directory.
+    fn stop(&self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 
     /// A synchronous admin connection.
@@ -181,8 +205,7 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.stop();
     }
 }
 
@@ -269,21 +292,59 @@ impl RedisCluster {
     }
 }
 
+static SHARED_SERVER: OnceLock<Option<RedisServer>> = OnceLock::new();
+static SHARED_CLUSTER: OnceLock<Option<RedisCluster>> = OnceLock::new();
+
+/// Stops the shared servers when the test binary exits (statics are never
+/// dropped), reaping them so no process is left behind, not even a zombie.
+extern "C" fn stop_shared_servers() {
+    if let Some(Some(server)) = SHARED_SERVER.get() {
+        server.stop();
+    }
+    if let Some(Some(cluster)) = SHARED_CLUSTER.get() {
+        for node in &cluster.nodes {
+            node.stop();
+        }
+    }
+}
+
+fn stop_shared_servers_at_exit() {
+    static REGISTERED: OnceLock<()> = OnceLock::new();
+    REGISTERED.get_or_init(|| {
+        // SAFETY: registers a plain function with no arguments; it only
+        // touches statics that stay valid until the process ends.
+        let status = unsafe { libc::atexit(stop_shared_servers) };
+        assert_eq!(status, 0, "atexit registration failed");
+    });
+}
+
 /// The standalone server shared by the tests that do not count commands.
 pub fn standalone() -> Option<&'static RedisServer> {
-    static SERVER: OnceLock<Option<RedisServer>> = OnceLock::new();
-    SERVER
-        .get_or_init(|| available().then(|| RedisServer::start(&[])))
+    SHARED_SERVER
+        .get_or_init(|| {
+            available().then(|| {
+                stop_shared_servers_at_exit();
+                RedisServer::start(&[])
+            })
+        })
         .as_ref()
 }
 
 /// The cluster shared by the cluster tests.
 pub fn cluster() -> Option<&'static RedisCluster> {
-    static CLUSTER: OnceLock<Option<RedisCluster>> = OnceLock::new();
-    CLUSTER
-        .get_or_init(|| available().then(RedisCluster::start))
+    SHARED_CLUSTER
+        .get_or_init(|| {
+            available().then(|| {
+                stop_shared_servers_at_exit();
+                RedisCluster::start()
+            })
+        })
         .as_ref()
 }
+
+/// Server arguments for durability: every acknowledged write is in the
+/// fsynced append-only file.
+pub const DURABLE: &[&str] = &["--appendonly", "yes", "--appendfsync", "always"];
 
 /// A server of its own for a test that counts commands or kills it.
 pub fn private_server(extra: &[&str]) -> Option<RedisServer> {
@@ -339,7 +400,12 @@ pub async fn command_counts(
     info.lines()
         .filter_map(|line| {
             let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = rest.strip_prefix("calls=")?.split(',').next()?.parse().ok()?;
+            let calls = rest
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
             Some((name.to_owned(), calls))
         })
         .collect()

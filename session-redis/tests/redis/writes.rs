@@ -1,1 +1,323 @@
-//! TODO
+//! What the store sends: only changed fields, no write on a read-only load,
+//! and the commands of each operation (standalone and cluster).
+
+use std::time::Duration;
+
+use session_core::clock::Clock as _;
+use session_core::{
+    Binding, FieldMap, MockClock, SessionId, SessionPatch, SessionRecord, SessionStore,
+};
+
+use crate::monitor::{Monitor, Seen, scripted, sent};
+use crate::support;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn record(clock: &MockClock, user: Option<&str>, fields: usize) -> SessionRecord {
+    let now = clock.now();
+    let mut r = SessionRecord::new(SessionId::generate(), now, now.plus(HOUR));
+    r.fields = (0..fields)
+        .map(|i| (format!("field{i}"), format!("\"value {i}\"")))
+        .collect();
+    r.fields.insert("count", "1");
+    r.flash.insert("notice", "\"hello\"");
+    r.binding = user.map(|u| Box::new(Binding::user(u).with_label("laptop")));
+    r
+}
+
+fn set(clock: &MockClock, pairs: &[(&str, &str)]) -> SessionPatch {
+    SessionPatch {
+        set_fields: pairs.iter().copied().collect::<FieldMap>(),
+        last_seen: clock.now(),
+        ..SessionPatch::default()
+    }
+}
+
+async fn info_field(
+    conn: &mut redis::aio::MultiplexedConnection,
+    section: &str,
+    name: &str,
+) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg(section)
+        .query_async(conn)
+        .await
+        .expect("INFO");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:"))?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} not in INFO {section}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_save_sends_only_the_changed_fields_in_one_round_trip() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(&server, &clock);
+    let mut admin = support::admin(&server).await;
+    let r = record(&clock, None, 10);
+    store.create(&r).await.unwrap();
+    // Warm up: connection set-up and script loading are not what we measure.
+    store
+        .save(&r.id, &set(&clock, &[("warm", "0")]))
+        .await
+        .unwrap();
+    let mut monitor = Monitor::start(&server.url()).await;
+    monitor.take(&mut admin).await;
+
+    // Another writer changes a field the next save does not touch.
+    let key = store.session_key(&r.id);
+    let _: () = redis::cmd("HSET")
+        .arg(&key)
+        .arg("f:field3")
+        .arg("\"changed elsewhere\"")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    monitor.take(&mut admin).await;
+    support::reset_stats(&mut admin).await;
+
+    clock.advance(Duration::from_secs(5));
+    store
+        .save(&r.id, &set(&clock, &[("count", "2")]))
+        .await
+        .unwrap();
+    let seen = monitor.take(&mut admin).await;
+    let counts = support::command_counts(&mut admin).await;
+
+    assert_eq!(
+        sent(&seen),
+        ["evalsha"],
+        "one command, one round trip: {seen:?}"
+    );
+    let evalsha = &seen[0];
+    assert!(evalsha.mentions("f:count"));
+    for i in 0..10 {
+        assert!(
+            !evalsha.mentions(&format!("field{i}")),
+            "unchanged field{i} was sent: {evalsha:?}"
+        );
+    }
+    let writes: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.from_script && s.name() != "hmget")
+        .collect();
+    let names: Vec<String> = writes.iter().map(|s| s.name()).collect();
+    assert_eq!(names, ["hset", "hincrby"], "{seen:?}");
+    let now = clock.now().as_millis().to_string();
+    assert_eq!(
+        writes[0].args[2..],
+        ["f:count".to_owned(), "2".to_owned(), "_s".to_owned(), now],
+        "the script sets the changed field and last-seen only"
+    );
+    assert_eq!(counts.get("hset"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("evalsha"), Some(&1), "{counts:?}");
+    for absent in ["hdel", "del", "hgetall", "pexpireat", "eval", "script"] {
+        assert_eq!(counts.get(absent), None, "{absent} ran: {counts:?}");
+    }
+
+    let back = store.load(&r.id).await.unwrap().unwrap();
+    assert_eq!(back.fields.get("count"), Some("2"));
+    assert_eq!(
+        back.fields.get("field3"),
+        Some("\"changed elsewhere\""),
+        "the other writer's field survives"
+    );
+    assert_eq!(back.fields.get("field4"), Some("\"value 4\""));
+    assert_eq!(back.flash, r.flash);
+    assert_eq!(back.revision, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_load_sends_no_write() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(&server, &clock);
+    let mut admin = support::admin(&server).await;
+    let r = record(&clock, Some("ada"), 5);
+    store.create(&r).await.unwrap();
+    let dirty_before = info_field(&mut admin, "persistence", "rdb_changes_since_last_save").await;
+    let mut monitor = Monitor::start(&server.url()).await;
+    monitor.take(&mut admin).await;
+
+    for _ in 0..3 {
+        assert_eq!(store.load(&r.id).await.unwrap().as_ref(), Some(&r));
+    }
+    assert_eq!(store.load(&SessionId::generate()).await.unwrap(), None);
+    // Expired by the store's clock: reported absent, still not written.
+    clock.advance(HOUR);
+    assert_eq!(store.load(&r.id).await.unwrap(), None);
+
+    let seen = monitor.take(&mut admin).await;
+    assert_eq!(sent(&seen), ["hgetall"; 5], "{seen:?}");
+    assert!(scripted(&seen).is_empty(), "{seen:?}");
+    let dirty_after = info_field(&mut admin, "persistence", "rdb_changes_since_last_save").await;
+    assert_eq!(dirty_before, dirty_after, "a load changed the dataset");
+}
+
+/// The commands each operation sends, on `server`'s monitor, after a warm-up.
+struct Measure<'a> {
+    store: &'a session_redis::RedisStore,
+    clock: &'a MockClock,
+}
+
+impl Measure<'_> {
+    fn keyed<'s>(&self, seen: &'s [Seen]) -> Vec<&'s Seen> {
+        let prefix = self.store.key_prefix();
+        seen.iter()
+            .filter(|s| s.from_script || s.mentions(prefix))
+            .collect()
+    }
+}
+
+/// Sends every operation once and returns, per operation, the commands
+/// the store sent (`EVALSHA` counted as the script it runs).
+async fn measure(
+    store: &session_redis::RedisStore,
+    clock: &MockClock,
+    mut observe: impl AsyncFnMut() -> Vec<Seen>,
+) -> Vec<(&'static str, Vec<String>)> {
+    let m = Measure { store, clock };
+    let user = format!("u-{}", SessionId::generate());
+    let mut table = Vec::new();
+    let mut note = |name: &'static str, seen: Vec<Seen>| {
+        let sent: Vec<String> = m
+            .keyed(&seen)
+            .into_iter()
+            .filter(|s| !s.from_script)
+            .map(Seen::name)
+            .collect();
+        table.push((name, sent));
+    };
+    // Warm-up: every script once, so no NOSCRIPT reload is counted.
+    let warm = record(m.clock, Some(&user), 2);
+    store.create(&warm).await.unwrap();
+    store
+        .touch(&warm.id, m.clock.now().plus(HOUR * 2), m.clock.now())
+        .await
+        .unwrap();
+    store.delete(&warm.id).await.unwrap();
+    store.list_for_user(&user).await.unwrap();
+    observe().await;
+
+    let anon = record(m.clock, None, 3);
+    store.create(&anon).await.unwrap();
+    note("create (anonymous)", observe().await);
+    let a = record(m.clock, Some(&user), 3);
+    store.create(&a).await.unwrap();
+    note("create (login, bound)", observe().await);
+    let b = record(m.clock, Some(&user), 3);
+    store.create(&b).await.unwrap();
+    observe().await;
+    store.load(&a.id).await.unwrap().unwrap();
+    note("load", observe().await);
+    store
+        .save(&a.id, &set(m.clock, &[("count", "2")]))
+        .await
+        .unwrap();
+    note("save (one changed field)", observe().await);
+    store
+        .touch(&anon.id, m.clock.now().plus(HOUR * 2), m.clock.now())
+        .await
+        .unwrap();
+    note("touch (anonymous)", observe().await);
+    store
+        .touch(&a.id, m.clock.now().plus(HOUR * 2), m.clock.now())
+        .await
+        .unwrap();
+    note("touch (bound, expiry later)", observe().await);
+    assert_eq!(store.list_for_user(&user).await.unwrap().len(), 2);
+    note("list_for_user (2 sessions)", observe().await);
+    store.delete(&b.id).await.unwrap();
+    note("delete (bound)", observe().await);
+    let c = record(m.clock, Some(&user), 1);
+    store.create(&c).await.unwrap();
+    observe().await;
+    assert_eq!(store.delete_for_user(&user, None).await.unwrap(), 2);
+    note("delete_for_user (2 sessions)", observe().await);
+    table
+}
+
+fn print_table(title: &str, table: &[(&'static str, Vec<String>)]) {
+    let mut out = format!("\n{title}: commands sent per operation\n");
+    for (name, sent) in table {
+        out.push_str(&format!(
+            "  {name:<30} {:>2}  {}\n",
+            sent.len(),
+            sent.join(", ")
+        ));
+    }
+    eprintln!("{out}");
+}
+
+fn sent_by<'t>(table: &'t [(&'static str, Vec<String>)], op: &str) -> &'t [String] {
+    &table.iter().find(|(name, _)| *name == op).expect(op).1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_per_operation_standalone() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(&server, &clock);
+    let mut admin = support::admin(&server).await;
+    let mut monitor = Monitor::start(&server.url()).await;
+    let table = measure(&store, &clock, async || monitor.take(&mut admin).await).await;
+    print_table("standalone", &table);
+    let count = |op| sent_by(&table, op).len();
+    assert_eq!(sent_by(&table, "load"), ["hgetall"]);
+    assert_eq!(count("save (one changed field)"), 1);
+    assert_eq!(count("touch (anonymous)"), 1);
+    assert_eq!(count("touch (bound, expiry later)"), 2);
+    assert_eq!(count("create (anonymous)"), 1);
+    assert_eq!(
+        count("create (login, bound)"),
+        1,
+        "standalone login is one script"
+    );
+    assert_eq!(count("delete (bound)"), 2);
+    assert_eq!(
+        sent_by(&table, "list_for_user (2 sessions)"),
+        ["zrange", "hmget", "hmget"]
+    );
+    assert_eq!(count("delete_for_user (2 sessions)"), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_per_operation_cluster() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::cluster_store_on(cluster, &clock);
+    let mut monitors = Vec::new();
+    for node in cluster.nodes() {
+        monitors.push((
+            Monitor::start(&node.url()).await,
+            support::admin(node).await,
+        ));
+    }
+    let table = measure(&store, &clock, async || {
+        let mut all = Vec::new();
+        for (monitor, admin) in &mut monitors {
+            all.extend(monitor.take(admin).await);
+        }
+        all
+    })
+    .await;
+    print_table("cluster", &table);
+    let count = |op| sent_by(&table, op).len();
+    assert_eq!(sent_by(&table, "load"), ["hgetall"]);
+    assert_eq!(count("save (one changed field)"), 1);
+    assert_eq!(count("create (anonymous)"), 1);
+    assert_eq!(
+        count("create (login, bound)"),
+        2,
+        "index entry, then session"
+    );
+    assert_eq!(count("touch (bound, expiry later)"), 2);
+}
