@@ -95,7 +95,7 @@
 //!
 //! # Requirements
 //!
-//! Redis 6.2 or later (scripts use `ZRANGE ... WITHSCORES`, `SCAN ... TYPE`).
+//! Redis 6.0 or later (`SCAN ... TYPE`, variadic `HSET`); tested with 7.0.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

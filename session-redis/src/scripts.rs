@@ -129,12 +129,12 @@ end
 return {1, m[5], grew}
 "#;
 
-/// `delete`. KEYS: session hash. ARGV: now, the user the session must be
-/// bound to or ''. Replies `{live, user or nil}`: `live` is 1 when a record
-/// that had not expired was deleted.
+/// `delete`. KEYS: session hash. ARGV: now, '1' when the session must be
+/// bound to the user in ARGV[3] (else '0'). Replies `{live, user or nil}`:
+/// `live` is 1 when a record that had not expired was deleted.
 const DELETE: &str = r#"
 local m = redis.call('HMGET', KEYS[1], '_e', '_u')
-if ARGV[2] ~= '' and m[2] ~= ARGV[2] then
+if ARGV[2] == '1' and m[2] ~= ARGV[3] then
   return {0}
 end
 if redis.call('DEL', KEYS[1]) == 0 then

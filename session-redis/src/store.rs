@@ -395,7 +395,7 @@ impl SessionStore for RedisStore {
                 .delete
                 .key(&key)
                 .arg(now.as_millis())
-                .arg("")
+                .arg("0")
                 .invoke_async(&mut conn)
                 .await
                 .map_err(|e| self.err(e))?;

@@ -164,6 +164,7 @@ impl RedisStore {
                     .delete
                     .key(key)
                     .arg(now.as_millis())
+                    .arg("1")
                     .arg(user)
                     .invoke_async::<Value>(&mut conn)
                     .await

@@ -3,6 +3,7 @@
 
 mod conformance_cluster;
 mod conformance_standalone;
+mod format;
 mod index;
 mod monitor;
 mod outage;
