@@ -192,3 +192,67 @@ async fn a_hung_server_gives_timeouts_within_the_bound_and_correct_answers_after
         assert_eq!(store.load(&r.id).await.unwrap().as_ref(), Some(r));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_master_going_down_fails_fast_and_the_store_recovers() {
+    let Some(cluster) = support::private_cluster(support::DURABLE) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::cluster_store_on(&cluster, &clock);
+    let records: Vec<SessionRecord> = (0..30).map(|i| record(&clock, i)).collect();
+    for (i, r) in records.iter().enumerate() {
+        store.create(r).await.unwrap();
+        store.save(&r.id, &patch(&clock, i)).await.unwrap();
+    }
+
+    let victim = &cluster.nodes()[0];
+    victim.kill();
+    let started = Instant::now();
+    let results = futures_util::future::join_all(records.iter().map(|r| store.load(&r.id))).await;
+    let took = started.elapsed();
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    for result in &results {
+        if let Err(e) = result {
+            assert!(e.is_unavailable(), "untyped error: {e}");
+        }
+    }
+    eprintln!("cluster outage: {failed} of 30 loads failed, all within {took:?}");
+    assert!(failed > 0, "no session lived on the stopped master");
+    assert!(
+        took <= store.operation_timeout() + Duration::from_millis(500),
+        "loads took {took:?}"
+    );
+
+    victim.restart();
+    cluster.wait_healthy(Duration::from_secs(20));
+    let restarted = Instant::now();
+    'recovering: loop {
+        for (i, r) in records.iter().enumerate() {
+            match store.load(&r.id).await {
+                Ok(Some(back)) => {
+                    assert_eq!(
+                        back.fields.get("saved"),
+                        Some((i * 10).to_string().as_str())
+                    );
+                }
+                Ok(None) => panic!("session {i} lost across the restart"),
+                Err(e) => {
+                    assert!(e.is_unavailable(), "{e}");
+                    assert!(
+                        restarted.elapsed() < Duration::from_secs(15),
+                        "the cluster store did not recover: {e}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue 'recovering;
+                }
+            }
+        }
+        break;
+    }
+    eprintln!(
+        "cluster outage: store recovered {:?} after the cluster healed",
+        restarted.elapsed()
+    );
+    store.save(&records[0].id, &patch(&clock, 5)).await.unwrap();
+}

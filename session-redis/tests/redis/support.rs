@@ -194,13 +194,6 @@ impl RedisServer {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-
-    /// A synchronous admin connection.
-    pub fn admin(&self) -> redis::Connection {
-        redis::Client::open(self.url())
-            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
-            .expect("admin connection")
-    }
 }
 
 impl Drop for RedisServer {
@@ -236,18 +229,21 @@ pub struct RedisCluster {
 impl RedisCluster {
     /// Starts three cluster-enabled servers and joins them.
     pub fn start() -> Self {
-        let nodes: Vec<RedisServer> = (0..3)
-            .map(|_| {
-                RedisServer::start(&[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "2000",
-                ])
-            })
-            .collect();
+        Self::start_with(&[])
+    }
+
+    /// Starts three cluster-enabled servers with `extra` arguments and joins them.
+    pub fn start_with(extra: &[&str]) -> Self {
+        let mut args = vec![
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            "2000",
+        ];
+        args.extend_from_slice(extra);
+        let nodes: Vec<RedisServer> = (0..3).map(|_| RedisServer::start(&args)).collect();
         let addresses: Vec<String> = nodes
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port()))
@@ -264,21 +260,27 @@ impl RedisCluster {
             "cluster create failed: {}",
             String::from_utf8_lossy(&output.stdout)
         );
-        let deadline = Instant::now() + Duration::from_secs(15);
-        for node in &nodes {
+        let cluster = Self { nodes };
+        cluster.wait_healthy(Duration::from_secs(15));
+        cluster
+    }
+
+    /// Waits until every node reports the cluster healthy.
+    pub fn wait_healthy(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        for node in &self.nodes {
             loop {
-                let info: String = redis::cmd("CLUSTER")
-                    .arg("INFO")
-                    .query(&mut node.admin())
+                let info: String = redis::Client::open(node.url())
+                    .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
+                    .and_then(|mut c| redis::cmd("CLUSTER").arg("INFO").query(&mut c))
                     .unwrap_or_default();
                 if info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3") {
                     break;
                 }
-                assert!(Instant::now() < deadline, "cluster did not become ready");
+                assert!(Instant::now() < deadline, "cluster did not become healthy");
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
-        Self { nodes }
     }
 
     /// The node URLs.
@@ -345,6 +347,11 @@ pub fn cluster() -> Option<&'static RedisCluster> {
 /// Server arguments for durability: every acknowledged write is in the
 /// fsynced append-only file.
 pub const DURABLE: &[&str] = &["--appendonly", "yes", "--appendfsync", "always"];
+
+/// A cluster of its own for a test that takes nodes down.
+pub fn private_cluster(extra: &[&str]) -> Option<RedisCluster> {
+    available().then(|| RedisCluster::start_with(extra))
+}
 
 /// A server of its own for a test that counts commands or kills it.
 pub fn private_server(extra: &[&str]) -> Option<RedisServer> {
