@@ -91,19 +91,38 @@ impl CookieConfig {
         out
     }
 
-    /// Adds the `Set-Cookie` header for `action` to `headers`.
-    pub fn apply(&self, action: &CookieAction, now: Timestamp, headers: &mut HeaderMap) {
-        let value = match action {
-            CookieAction::Keep => return,
-            CookieAction::Set { token, expires_at } => self.set_cookie(token, *expires_at, now),
-            CookieAction::Clear => self.clear_cookie(),
+    /// The `Set-Cookie` value for `action`, `None` for [`CookieAction::Keep`].
+    pub fn header(&self, action: &CookieAction, now: Timestamp) -> Option<String> {
+        match action {
+            CookieAction::Keep => None,
+            CookieAction::Set { token, expires_at } => {
+                Some(self.set_cookie(token, *expires_at, now))
+            }
+            CookieAction::Clear => Some(self.clear_cookie()),
+        }
+    }
+
+    /// Adds the `Set-Cookie` header for `action` to `headers`. Refuses, with
+    /// the header's size, a cookie longer than browsers keep (4096 bytes).
+    pub fn apply(
+        &self,
+        action: &CookieAction,
+        now: Timestamp,
+        headers: &mut HeaderMap,
+    ) -> Result<(), usize> {
+        let Some(value) = self.header(action, now) else {
+            return Ok(());
         };
+        if value.len() > session_core::store::cookie::MAX_COOKIE_BYTES {
+            return Err(value.len());
+        }
         match HeaderValue::from_str(&value) {
             Ok(value) => {
                 headers.append(header::SET_COOKIE, value);
             }
             Err(error) => tracing::error!(%error, "session cookie is not a valid header value"),
         }
+        Ok(())
     }
 }
 

@@ -27,6 +27,9 @@ pub enum SessionRejection {
     /// The session is larger than the store accepts.
     #[error("session too large")]
     TooLarge,
+    /// The store cannot do this (listing or revoking with client-side sessions).
+    #[error("not supported by this session store")]
+    Unsupported,
     /// Stored session data is invalid and the app is configured to fail.
     #[error("session data invalid")]
     InvalidData,
@@ -46,6 +49,7 @@ impl SessionRejection {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Conflict => StatusCode::CONFLICT,
+            Self::Unsupported => StatusCode::NOT_IMPLEMENTED,
             Self::TooLarge | Self::InvalidData | Self::MissingLayer | Self::Internal => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -57,6 +61,7 @@ impl From<&SessionError> for SessionRejection {
     fn from(error: &SessionError) -> Self {
         match error {
             SessionError::Store(StoreError::TooLarge { .. }) => Self::TooLarge,
+            SessionError::Store(StoreError::Unsupported { .. }) => Self::Unsupported,
             e if e.is_unavailable() => Self::StoreUnavailable,
             SessionError::Conflict { .. } => Self::Conflict,
             SessionError::Data(_) => Self::InvalidData,
@@ -78,6 +83,7 @@ pub(crate) fn log_error(error: &SessionError, rejection: SessionRejection) {
     match rejection {
         SessionRejection::StoreUnavailable => tracing::warn!(%error, "session store unavailable"),
         SessionRejection::Conflict => tracing::info!(%error, "session conflict"),
+        SessionRejection::Unsupported => tracing::info!(%error, "unsupported session operation"),
         _ => tracing::error!(%error, "session error"),
     }
 }

@@ -46,10 +46,18 @@ impl Interceptor for SessionInterceptor {
             return response;
         }
         let now = session.cell().lock().now();
-        session
+        let applied = session
             .config()
             .cookie
             .apply(&persisted.cookie, now, response.headers_mut());
+        if let Err(size) = applied {
+            tracing::error!(
+                size,
+                limit = session_core::store::cookie::MAX_COOKIE_BYTES,
+                "session cookie too large; the session was not saved"
+            );
+            return SessionRejection::TooLarge.into_response();
+        }
         response
     }
 }

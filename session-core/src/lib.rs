@@ -73,7 +73,7 @@ pub use record::{
 pub use service::{CookieAction, InvalidDataPolicy, PersistOutcome, Persisted, SessionService};
 pub use session::Session;
 pub use state::{SessionCell, SessionState, TokenStatus};
-pub use store::{Capabilities, MemoryStore, SessionStore, StoreError};
+pub use store::{Capabilities, ClientSide, CookieStore, MemoryStore, SessionStore, StoreError};
 pub use token::{Key, KeyError, SigningKeys, TokenError, TokenSigner};
 
 /// Items `#[session_data(crate = session_core)]` code names. Not public API.

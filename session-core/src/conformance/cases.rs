@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock as _;
+use crate::token::{Key, SigningKeys, TokenSigner};
 use crate::{
     Binding, FieldMap, MockClock, PageRequest, SaveOutcome, SessionId, SessionPatch, SessionRecord,
     SessionStore, StoreError,
@@ -48,6 +49,9 @@ async fn load(store: &impl SessionStore, id: &SessionId) -> Option<SessionRecord
 
 /// Everything written by `create` reads back.
 pub async fn create_then_load_round_trips(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     let mut r = record(&clock, Some("u1"));
     r.flash = fields(&[("notice", "\"saved\"")]);
     create(&store, &r).await;
@@ -63,6 +67,9 @@ pub async fn create_then_load_round_trips(store: impl SessionStore, clock: MockC
 
 /// `create` never overwrites a live record.
 pub async fn create_refuses_an_existing_id(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     let r = record(&clock, None);
     create(&store, &r).await;
     let mut other = record(&clock, Some("intruder"));
@@ -79,6 +86,9 @@ pub async fn create_refuses_an_existing_id(store: impl SessionStore, clock: Mock
 
 /// An id whose record expired may be created again.
 pub async fn create_may_reuse_an_expired_id(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     let r = record(&clock, None);
     create(&store, &r).await;
     clock.advance(HOUR + Duration::from_secs(1));
@@ -94,11 +104,17 @@ pub async fn create_may_reuse_an_expired_id(store: impl SessionStore, clock: Moc
 
 /// Unknown ids read back as none, not an error.
 pub async fn load_of_unknown_id_is_none(store: impl SessionStore, _clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     assert_eq!(load(&store, &SessionId::generate()).await, None);
 }
 
 /// A patch of some fields leaves the others intact.
 pub async fn save_sets_only_the_patched_fields(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     let r = record(&clock, None);
     create(&store, &r).await;
     let mut p = patch(&clock);
@@ -113,6 +129,9 @@ pub async fn save_sets_only_the_patched_fields(store: impl SessionStore, clock: 
 
 /// Removed fields are gone afterwards.
 pub async fn save_removes_fields(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     let r = record(&clock, None);
     create(&store, &r).await;
     let mut p = patch(&clock);
@@ -126,6 +145,9 @@ pub async fn save_removes_fields(store: impl SessionStore, clock: MockClock) {
 
 /// Flash values are set and removed like fields, in their own namespace.
 pub async fn save_sets_and_removes_flash(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     let r = record(&clock, None);
     create(&store, &r).await;
     let mut p = patch(&clock);
@@ -151,6 +173,9 @@ pub async fn save_sets_and_removes_flash(store: impl SessionStore, clock: MockCl
 
 /// Expiry moves only when the patch carries one.
 pub async fn save_moves_expiry_only_when_asked(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     let r = record(&clock, None);
     create(&store, &r).await;
     let mut p = patch(&clock);
@@ -165,6 +190,9 @@ pub async fn save_moves_expiry_only_when_asked(store: impl SessionStore, clock: 
 
 /// Each data save bumps the revision.
 pub async fn save_increments_the_revision(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     let r = record(&clock, None);
     create(&store, &r).await;
     let before = load(&store, &r.id).await.unwrap().revision;
@@ -177,6 +205,9 @@ pub async fn save_increments_the_revision(store: impl SessionStore, clock: MockC
 
 /// A save of a deleted session writes nothing.
 pub async fn save_never_resurrects_a_deleted_session(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     let r = record(&clock, None);
     create(&store, &r).await;
     assert!(store.delete(&r.id).await.unwrap());
@@ -189,6 +220,9 @@ pub async fn save_never_resurrects_a_deleted_session(store: impl SessionStore, c
 
 /// A save of an expired session writes nothing.
 pub async fn save_never_resurrects_an_expired_session(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     let r = record(&clock, None);
     create(&store, &r).await;
     clock.advance(HOUR);
@@ -201,6 +235,9 @@ pub async fn save_never_resurrects_an_expired_session(store: impl SessionStore, 
 
 /// With `expected_revision`, a stale save is refused and writes nothing.
 pub async fn compare_and_set_refuses_a_stale_revision(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     if !store.capabilities().compare_and_set {
         return;
     }
@@ -231,6 +268,9 @@ pub async fn concurrent_patches_of_different_fields_both_survive(
     store: impl SessionStore,
     clock: MockClock,
 ) {
+    if store.client_side().is_some() {
+        return;
+    }
     if !store.capabilities().field_patch {
         return;
     }
@@ -260,6 +300,9 @@ pub async fn concurrent_patches_of_different_fields_both_survive(
 
 /// `touch` moves expiry and last-seen, not data.
 pub async fn touch_moves_expiry_and_keeps_data(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     let r = record(&clock, None);
     create(&store, &r).await;
     clock.advance(Duration::from_secs(60));
@@ -277,6 +320,9 @@ pub async fn touch_moves_expiry_and_keeps_data(store: impl SessionStore, clock: 
 
 /// Touching a missing session reports it and creates nothing.
 pub async fn touch_of_missing_session_is_missing(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     let id = SessionId::generate();
     assert_eq!(
         store
@@ -293,6 +339,9 @@ pub async fn touch_keeps_a_session_alive_past_its_old_expiry(
     store: impl SessionStore,
     clock: MockClock,
 ) {
+    if store.client_side().is_some() {
+        return;
+    }
     let r = record(&clock, None);
     create(&store, &r).await;
     clock.advance(HOUR / 2);
@@ -311,6 +360,9 @@ pub async fn touch_keeps_a_session_alive_past_its_old_expiry(
 
 /// `delete` removes the record and says so.
 pub async fn delete_removes_the_record(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     let r = record(&clock, None);
     create(&store, &r).await;
     assert!(store.delete(&r.id).await.unwrap());
@@ -320,11 +372,17 @@ pub async fn delete_removes_the_record(store: impl SessionStore, clock: MockCloc
 
 /// Deleting an unknown id is a no-op.
 pub async fn delete_of_unknown_id_is_false(store: impl SessionStore, _clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     assert!(!store.delete(&SessionId::generate()).await.unwrap());
 }
 
 /// A record is never returned once its expiry passed.
 pub async fn expired_records_are_not_loaded(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     let r = record(&clock, None);
     create(&store, &r).await;
     clock.advance(HOUR - Duration::from_millis(1));
@@ -338,6 +396,9 @@ pub async fn list_for_user_lists_only_that_users_live_sessions(
     store: impl SessionStore,
     clock: MockClock,
 ) {
+    if store.client_side().is_some() {
+        return;
+    }
     let user = format!("u-{}", SessionId::generate());
     if !store.capabilities().user_index {
         assert_unsupported(store.list_for_user(&user).await);
@@ -366,6 +427,9 @@ pub async fn list_for_user_lists_only_that_users_live_sessions(
 
 /// Most recently used first; ties by newer creation, then by id.
 pub async fn list_for_user_orders_most_recent_first(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     if !store.capabilities().user_index {
         return;
     }
@@ -397,6 +461,9 @@ pub async fn list_for_user_orders_most_recent_first(store: impl SessionStore, cl
 
 /// Expired sessions drop out of the user listing.
 pub async fn list_for_user_skips_expired_sessions(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     if !store.capabilities().user_index {
         return;
     }
@@ -419,6 +486,9 @@ pub async fn list_for_user_skips_expired_sessions(store: impl SessionStore, cloc
 
 /// Revoke-all keeps the named session and deletes the rest of that user's.
 pub async fn delete_for_user_keeps_the_given_session(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     if !store.capabilities().user_index {
         return;
     }
@@ -453,6 +523,9 @@ pub async fn delete_for_user_keeps_the_given_session(store: impl SessionStore, c
 
 /// Revoke-all without a keeper empties the user's listing.
 pub async fn delete_for_user_without_keep_deletes_all(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     if !store.capabilities().user_index {
         return;
     }
@@ -469,6 +542,9 @@ pub async fn delete_for_user_without_keep_deletes_all(store: impl SessionStore, 
 
 /// A deleted session leaves its user's listing.
 pub async fn deleted_sessions_leave_the_user_listing(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     if !store.capabilities().user_index {
         return;
     }
@@ -493,6 +569,9 @@ pub async fn list_pages_through_every_live_session_once(
     store: impl SessionStore,
     clock: MockClock,
 ) {
+    if store.client_side().is_some() {
+        return;
+    }
     if !store.capabilities().listing {
         assert_unsupported(store.list(PageRequest::first(10)).await);
         return;
@@ -533,6 +612,9 @@ pub async fn list_pages_through_every_live_session_once(
 
 /// Listing an empty store gives an empty last page.
 pub async fn list_of_empty_store_is_empty(store: impl SessionStore, _clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     if !store.capabilities().listing {
         return;
     }
@@ -544,6 +626,9 @@ pub async fn list_of_empty_store_is_empty(store: impl SessionStore, _clock: Mock
 
 /// Nested JSON meta round-trips through create, load and listing.
 pub async fn meta_round_trips_nested_json(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
     let user = format!("u-{}", SessionId::generate());
     let meta =
         serde_json::json!({"device": {"os": "linux", "tags": [1, "two", null]}, "ip": "127.0.0.1"});
@@ -562,4 +647,124 @@ pub async fn meta_round_trips_nested_json(store: impl SessionStore, clock: MockC
         let listed = store.list_for_user(&user).await.unwrap();
         assert_eq!(listed[0].meta, Some(meta));
     }
+}
+
+fn signer(keys: &[u8], context: &str) -> TokenSigner {
+    TokenSigner::new(
+        SigningKeys::new(
+            keys.iter()
+                .map(|&n| Key::new([n; 32]).expect("32-byte key")),
+        )
+        .expect("keys"),
+        context,
+    )
+}
+
+/// Client-side stores: a sealed record opens back whole.
+pub async fn client_side_round_trips_a_record(store: impl SessionStore, clock: MockClock) {
+    let Some(client) = store.client_side() else {
+        return;
+    };
+    let mut r = record(&clock, Some("u1"));
+    r.flash = fields(&[("error", "\"Invalid email/password\"")]);
+    let token = client.seal(&signer(&[1], "sid"), &r).expect("seal");
+    let opened = client.open(&signer(&[1], "sid"), &token).expect("open");
+    assert_eq!(opened.value, r);
+    assert_eq!(opened.key_index, 0);
+}
+
+/// Client-side stores: any change to the token, or a truncation, is refused.
+pub async fn client_side_refuses_tampered_and_truncated_tokens(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    let Some(client) = store.client_side() else {
+        return;
+    };
+    let s = signer(&[1], "sid");
+    let token = client.seal(&s, &record(&clock, None)).expect("seal");
+    for i in (0..token.len()).step_by(7) {
+        let mut bytes = token.clone().into_bytes();
+        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(bytes).expect("ascii");
+        assert!(
+            client.open(&s, &tampered).is_err(),
+            "tampered at {i} accepted"
+        );
+    }
+    for cut in [1, token.len() / 2, token.len() - 1] {
+        assert!(
+            client.open(&s, &token[..cut]).is_err(),
+            "truncated to {cut} accepted"
+        );
+    }
+    for garbage in ["", "garbage", "a.b.c", "%%%"] {
+        assert!(client.open(&s, garbage).is_err(), "{garbage:?} accepted");
+    }
+}
+
+/// Client-side stores: a token sealed for one cookie name does not open for another.
+pub async fn client_side_binds_the_cookie_name(store: impl SessionStore, clock: MockClock) {
+    let Some(client) = store.client_side() else {
+        return;
+    };
+    let token = client
+        .seal(&signer(&[1], "sid"), &record(&clock, None))
+        .expect("seal");
+    assert!(client.open(&signer(&[1], "other"), &token).is_err());
+    assert!(client.open(&signer(&[2], "sid"), &token).is_err());
+}
+
+/// Client-side stores: older keys open and are reported, so the cookie is re-issued.
+pub async fn client_side_opens_older_keys_and_reports_them(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    let Some(client) = store.client_side() else {
+        return;
+    };
+    let token = client
+        .seal(&signer(&[2], "sid"), &record(&clock, None))
+        .expect("seal");
+    let opened = client
+        .open(&signer(&[1, 2], "sid"), &token)
+        .expect("open with the old key");
+    assert_eq!(opened.key_index, 1);
+}
+
+/// Client-side stores: a session too big for a cookie is refused, naming its size.
+pub async fn client_side_refuses_oversized_sessions(store: impl SessionStore, clock: MockClock) {
+    let Some(client) = store.client_side() else {
+        return;
+    };
+    let mut r = record(&clock, None);
+    let big = format!("\"{}\"", "x".repeat(5000));
+    r.fields = fields(&[("big", &big)]);
+    match client.seal(&signer(&[1], "sid"), &r) {
+        Err(StoreError::TooLarge { size, limit }) => {
+            assert!(size > limit, "size {size} limit {limit}");
+            assert!(
+                StoreError::TooLarge { size, limit }
+                    .to_string()
+                    .contains(&size.to_string())
+            );
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+}
+
+/// Client-side stores keep nothing server-side: no listing, no revocation;
+/// deleting is a no-op (logout clears the cookie).
+pub async fn client_side_has_no_server_state(store: impl SessionStore, _clock: MockClock) {
+    if store.client_side().is_none() {
+        return;
+    }
+    assert_unsupported(store.list_for_user("u").await);
+    assert_unsupported(store.delete_for_user("u", None).await);
+    assert_unsupported(store.list(PageRequest::first(10)).await);
+    assert_eq!(
+        store.load(&SessionId::generate()).await.expect("load"),
+        None
+    );
+    assert!(!store.delete(&SessionId::generate()).await.expect("delete"));
 }

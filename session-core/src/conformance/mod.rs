@@ -7,6 +7,10 @@
 //! });
 //! ```
 //!
+//! Server-side cases return at once for client-side stores (those with
+//! [`SessionStore::client_side`](crate::SessionStore::client_side)), and the
+//! `client_side_*` cases return at once for server-side ones.
+//!
 //! The factory gets a [`MockClock`](crate::MockClock) the store must use for
 //! its expiry decisions; cases move it instead of sleeping. Cases for
 //! operations a store does not declare in its
@@ -51,7 +55,13 @@ macro_rules! conformance_suite {
             deleted_sessions_leave_the_user_listing,
             list_pages_through_every_live_session_once,
             list_of_empty_store_is_empty,
-            meta_round_trips_nested_json
+            meta_round_trips_nested_json,
+            client_side_round_trips_a_record,
+            client_side_refuses_tampered_and_truncated_tokens,
+            client_side_binds_the_cookie_name,
+            client_side_opens_older_keys_and_reports_them,
+            client_side_refuses_oversized_sessions,
+            client_side_has_no_server_state
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -17,6 +17,15 @@ impl SessionService {
                 TokenStatus::Absent,
             )));
         };
+        if let Some(client) = self.store().client_side() {
+            return Ok(match client.open(self.signer(), token) {
+                Ok(verified) => self.loaded(verified.value, verified.key_index, now),
+                Err(error) => {
+                    tracing::debug!(%error, "session cookie refused");
+                    SessionCell::new(SessionState::empty(now, TokenStatus::Rejected))
+                }
+            });
+        }
         match self.signer().verify_id(token) {
             Ok(verified) => self.load_verified(verified).await,
             Err(error) => {
@@ -62,13 +71,21 @@ impl SessionService {
             }
             return rejected(now);
         }
+        Ok(self.loaded(record, verified.key_index, now))
+    }
+
+    /// The cell for a live record, with its refresh decided.
+    fn loaded(
+        &self,
+        record: crate::SessionRecord,
+        key_index: usize,
+        now: crate::Timestamp,
+    ) -> SessionCell {
+        if self.expiry().is_expired(&record, now) {
+            return SessionCell::new(SessionState::empty(now, TokenStatus::Rejected));
+        }
         let refresh = self.expiry().refresh(&record, now);
-        Ok(SessionCell::new(SessionState::loaded(
-            now,
-            verified.key_index,
-            record,
-            refresh,
-        )))
+        SessionCell::new(SessionState::loaded(now, key_index, record, refresh))
     }
 
     /// The typed view of a loaded session. Stored data that fails to decode or

@@ -63,11 +63,13 @@ impl SessionService {
                 return Err(error.into());
             }
             state.finished = true;
-            (
-                self.plan(&mut state),
-                state.token,
-                state.record().map(|r| r.id),
-            )
+            let plan = self.plan(&mut state);
+            if let Some(client) = self.store().client_side() {
+                let sealed = client_outcome(plan, &state);
+                drop(state);
+                return self.persist_client(client, sealed);
+            }
+            (plan, state.token, state.record().map(|r| r.id))
         };
         let rejected = token == TokenStatus::Rejected;
         let reissue = matches!(token, TokenStatus::Valid { key_index } if key_index != 0);
@@ -149,6 +151,34 @@ impl SessionService {
             }
         };
         Ok(persisted)
+    }
+
+    /// Client-side stores: the new record goes into the cookie; nothing is written server-side.
+    fn persist_client(
+        &self,
+        client: &dyn crate::ClientSide,
+        sealed: ClientOutcome,
+    ) -> Result<Persisted, SessionError> {
+        Ok(match sealed {
+            ClientOutcome::Keep => Persisted {
+                outcome: PersistOutcome::Unchanged,
+                cookie: CookieAction::Keep,
+                id: None,
+            },
+            ClientOutcome::Clear(outcome) => Persisted {
+                outcome,
+                cookie: CookieAction::Clear,
+                id: None,
+            },
+            ClientOutcome::Seal(record, outcome) => Persisted {
+                outcome,
+                cookie: CookieAction::Set {
+                    token: client.seal(self.signer(), &record)?,
+                    expires_at: record.expires_at,
+                },
+                id: Some(record.id),
+            },
+        })
     }
 
     fn plan(&self, state: &mut SessionState) -> Plan {
@@ -253,6 +283,52 @@ impl SessionService {
             }
         }
         Ok(())
+    }
+}
+
+/// What a client-side persist puts in the cookie.
+enum ClientOutcome {
+    Keep,
+    Clear(PersistOutcome),
+    Seal(SessionRecord, PersistOutcome),
+}
+
+/// The record a plan leads to, for stores that keep it in the cookie.
+fn client_outcome(plan: Plan, state: &SessionState) -> ClientOutcome {
+    let reissue = matches!(state.token, TokenStatus::Valid { key_index } if key_index != 0);
+    let loaded = state.record();
+    match plan {
+        Plan::Create(record) => ClientOutcome::Seal(record, PersistOutcome::Created),
+        Plan::Rotate { record, .. } => ClientOutcome::Seal(record, PersistOutcome::Rotated),
+        Plan::Delete(_) => ClientOutcome::Clear(PersistOutcome::Destroyed),
+        Plan::Save { patch, .. } => match loaded {
+            Some(loaded) => {
+                let mut record = loaded.clone();
+                record.apply(&patch);
+                let refreshed = patch.expires_at.is_some();
+                ClientOutcome::Seal(record, PersistOutcome::Saved { refreshed })
+            }
+            None => ClientOutcome::Keep,
+        },
+        Plan::Touch { expires_at, .. } => match loaded {
+            Some(loaded) => {
+                let mut record = loaded.clone();
+                record.expires_at = expires_at;
+                record.last_seen = record.last_seen.max(state.now);
+                ClientOutcome::Seal(record, PersistOutcome::Refreshed)
+            }
+            None => ClientOutcome::Keep,
+        },
+        Plan::Nothing { .. } => match loaded {
+            Some(loaded) if reissue => {
+                ClientOutcome::Seal(loaded.clone(), PersistOutcome::Unchanged)
+            }
+            Some(_) => ClientOutcome::Keep,
+            None if state.token == TokenStatus::Rejected => {
+                ClientOutcome::Clear(PersistOutcome::Unchanged)
+            }
+            None => ClientOutcome::Keep,
+        },
     }
 }
 

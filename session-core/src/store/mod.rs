@@ -1,7 +1,12 @@
 //! The [`SessionStore`] contract and the built-in in-memory store.
 
+mod client;
+pub mod cookie;
 mod error;
 pub mod memory;
+
+pub use client::ClientSide;
+pub use cookie::CookieStore;
 pub use memory::MemoryStore;
 
 pub use error::{BoxError, StoreError};
@@ -48,6 +53,13 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// What the store supports.
     fn capabilities(&self) -> Capabilities;
+
+    /// For stores that keep the whole session in its token (see
+    /// [`CookieStore`]): the codec the service seals and opens tokens with.
+    /// Server-side stores return `None` (the default).
+    fn client_side(&self) -> Option<&dyn ClientSide> {
+        None
+    }
 
     /// Inserts a new record; [`StoreError::Collision`] when the id exists
     /// (never overwrites).

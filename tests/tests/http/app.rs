@@ -50,6 +50,16 @@ async fn set_b(mut session: Session<Counters>, Query(q): Query<Set>) -> StatusCo
 }
 
 #[derive(Deserialize)]
+struct Big {
+    n: usize,
+}
+
+async fn big(mut session: Session<Counters>, Query(q): Query<Big>) -> StatusCode {
+    session.update(|c| c.a = Some("x".repeat(q.n)));
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
 struct LoginQuery {
     user: String,
     perm: Option<String>,
@@ -127,6 +137,12 @@ fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axum::B
             path: "/set-b",
             guard: Guard::OPEN,
             handler: get(set_b),
+        },
+        RouteDef {
+            method: Method::GET,
+            path: "/big",
+            guard: Guard::OPEN,
+            handler: get(big),
         },
         RouteDef {
             method: Method::POST,

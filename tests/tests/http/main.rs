@@ -4,6 +4,7 @@
 mod app;
 mod auth;
 mod bad_input;
+mod cookie_store;
 mod expiry;
 mod failures;
 mod lifecycle;

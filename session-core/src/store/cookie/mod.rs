@@ -1,0 +1,134 @@
+//! [`CookieStore`]: the whole session (data, flash, expiry, binding) lives in
+//! the cookie, signed, and encrypted when asked. Astro-session and Remix style.
+
+mod codec;
+
+use async_trait::async_trait;
+
+use super::client::ClientSide;
+use crate::store::{Capabilities, SessionStore, StoreError};
+use crate::token::{TokenError, TokenSigner, Verified};
+use crate::{SaveOutcome, SessionId, SessionPatch, SessionRecord, Timestamp};
+
+/// Browsers keep cookies up to 4096 bytes (name, value and attributes).
+pub const MAX_COOKIE_BYTES: usize = 4096;
+
+/// Sessions kept entirely on the client.
+///
+/// The record is serialised into the cookie value and signed with the app's
+/// keys (HMAC-SHA256, the cookie name bound in), or, with
+/// [`encrypted`](Self::encrypted), sealed with XChaCha20-Poly1305 under a key
+/// derived from each signing key, so the client can neither read nor change
+/// it. Key rotation works as for server-side tokens: the first key seals,
+/// every key opens, and cookies opened with an older key are re-issued.
+///
+/// Limits, by design: there is no server-side state, so per-user listing and
+/// revocation are [`StoreError::Unsupported`]; logout clears the cookie, but a
+/// copy of the cookie stays valid until its expiry. A session whose cookie
+/// would exceed 4096 bytes is refused with [`StoreError::TooLarge`] naming the
+/// size, never truncated.
+///
+/// ```
+/// use session_core::{CookieStore, Key, SessionService};
+///
+/// let sessions = SessionService::builder()
+///     .store(CookieStore::encrypted())
+///     .key(Key::generate())
+///     .build()
+///     .unwrap();
+/// assert!(sessions.store().client_side().is_some());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CookieStore {
+    encrypt: bool,
+}
+
+impl CookieStore {
+    /// Signed cookies: tamper-proof but readable by the client (base64 JSON).
+    pub fn signed() -> Self {
+        Self { encrypt: false }
+    }
+
+    /// Encrypted cookies: tamper-proof and opaque.
+    pub fn encrypted() -> Self {
+        Self { encrypt: true }
+    }
+
+    /// Whether cookies are encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.encrypt
+    }
+}
+
+impl ClientSide for CookieStore {
+    fn open(
+        &self,
+        signer: &TokenSigner,
+        token: &str,
+    ) -> Result<Verified<SessionRecord>, TokenError> {
+        codec::open(signer, token)
+    }
+
+    fn seal(&self, signer: &TokenSigner, record: &SessionRecord) -> Result<String, StoreError> {
+        let token = codec::seal(signer, record, self.encrypt)?;
+        // The value alone over the limit can never fit; the web layer checks the whole header.
+        if token.len() > MAX_COOKIE_BYTES {
+            return Err(StoreError::TooLarge {
+                size: token.len(),
+                limit: MAX_COOKIE_BYTES,
+            });
+        }
+        Ok(token)
+    }
+}
+
+#[async_trait]
+impl SessionStore for CookieStore {
+    fn name(&self) -> &'static str {
+        "cookie"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            user_index: false,
+            listing: false,
+            field_patch: false,
+            compare_and_set: false,
+        }
+    }
+
+    fn client_side(&self) -> Option<&dyn ClientSide> {
+        Some(self)
+    }
+
+    async fn create(&self, _record: &SessionRecord) -> Result<(), StoreError> {
+        Err(self.unsupported("create (sessions live in the cookie)"))
+    }
+
+    async fn load(&self, _id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        // Nothing is kept server-side: an id alone finds nothing.
+        Ok(None)
+    }
+
+    async fn save(
+        &self,
+        _id: &SessionId,
+        _patch: &SessionPatch,
+    ) -> Result<SaveOutcome, StoreError> {
+        Err(self.unsupported("save (sessions live in the cookie)"))
+    }
+
+    async fn touch(
+        &self,
+        _id: &SessionId,
+        _expires_at: Timestamp,
+        _last_seen: Timestamp,
+    ) -> Result<SaveOutcome, StoreError> {
+        Err(self.unsupported("touch (sessions live in the cookie)"))
+    }
+
+    async fn delete(&self, _id: &SessionId) -> Result<bool, StoreError> {
+        // Logout clears the cookie; there is no server-side record to delete.
+        Ok(false)
+    }
+}

@@ -1,0 +1,153 @@
+//! The same app on client-side sessions: everything in the cookie.
+
+use std::sync::Arc;
+
+use axum::Router;
+use session_axum::{App, SigningKeys};
+use session_core::{CookieStore, MockClock};
+use session_tests::http::TestServer;
+
+use crate::app::{MIN, key, policy};
+
+async fn start(store: CookieStore, keys: SigningKeys) -> (TestServer, MockClock) {
+    let clock = MockClock::starting_now();
+    let app = App::builder()
+        .store(store)
+        .keys(&keys)
+        .secure(false)
+        .cookie_name("sid")
+        .expiry(policy())
+        .clock(Arc::new(clock.clone()))
+        .merge(Router::new())
+        .build()
+        .unwrap();
+    (TestServer::start(app.into_router()).await, clock)
+}
+
+#[tokio::test]
+async fn counting_login_and_logout_work_from_the_cookie_alone() {
+    for store in [CookieStore::signed(), CookieStore::encrypted()] {
+        let (server, _) = start(store, SigningKeys::single(key(1))).await;
+        let mut b = server.browser();
+        assert!(
+            b.get("/t/peek").await.set_cookies.is_empty(),
+            "read-only: no cookie"
+        );
+        assert_eq!(b.get("/t/visit").await.body, "1");
+        assert_eq!(b.get("/t/visit").await.body, "2");
+        let r = b.post("/t/login?user=ada").await;
+        assert_eq!(r.status, 204);
+        assert_eq!(b.get("/t/me").await.json()["user_id"], "ada");
+        assert_eq!(
+            b.get("/t/peek").await.json()["visits"],
+            2,
+            "data carried over the login"
+        );
+        let r = b.post("/t/logout").await;
+        assert_eq!(r.cookie("sid").and_then(|c| c.max_age), Some(0));
+        assert_eq!(b.get("/t/me").await.status, 401);
+    }
+}
+
+#[tokio::test]
+async fn tampered_truncated_and_foreign_cookies_give_a_fresh_session() {
+    let (server, _) = start(CookieStore::encrypted(), SigningKeys::single(key(1))).await;
+    let mut b = server.browser();
+    b.post("/t/login?user=ada").await;
+    let good = b.jar["sid"].clone();
+    let mut flipped = good.clone().into_bytes();
+    let i = flipped.len() / 2;
+    flipped[i] = if flipped[i] == b'A' { b'B' } else { b'A' };
+    let (other, _) = start(CookieStore::encrypted(), SigningKeys::single(key(7))).await;
+    let mut foreign = other.browser();
+    foreign.post("/t/login?user=mallory").await;
+    for value in [
+        String::from_utf8(flipped).unwrap(),
+        good[..good.len() - 10].to_owned(),
+        foreign.jar["sid"].clone(),
+        "e1.garbage".into(),
+    ] {
+        let mut c = server.browser();
+        c.jar.insert("sid".into(), value.clone());
+        let r = c.get("/t/me").await;
+        assert_eq!(r.status, 401, "{value:?}");
+        assert_eq!(
+            r.cookie("sid").and_then(|c| c.max_age),
+            Some(0),
+            "cleared: {value:?}"
+        );
+        assert_eq!(
+            c.get("/t/visit").await.body,
+            "1",
+            "fresh session: {value:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_session_is_an_error_not_a_truncated_cookie() {
+    let (server, _) = start(CookieStore::signed(), SigningKeys::single(key(1))).await;
+    let mut b = server.browser();
+    b.get("/t/visit").await;
+    let before = b.jar["sid"].clone();
+    let r = b.get("/t/big?n=3900").await;
+    assert_eq!(r.status, 500);
+    assert_eq!(r.json()["error"], "session too large");
+    assert!(r.set_cookies.is_empty());
+    assert_eq!(b.jar["sid"], before);
+    assert_eq!(
+        b.get("/t/peek").await.json()["visits"],
+        1,
+        "the previous session is intact"
+    );
+    assert_eq!(
+        b.get("/t/big?n=1000").await.status,
+        204,
+        "a session that fits is fine"
+    );
+}
+
+#[tokio::test]
+async fn listing_and_revocation_are_not_supported() {
+    let (server, _) = start(CookieStore::encrypted(), SigningKeys::single(key(1))).await;
+    let mut b = server.browser();
+    b.post("/t/login?user=ada").await;
+    let r = b.post("/t/revoke-others").await;
+    assert_eq!(r.status, 501);
+    assert_eq!(r.json()["error"], "not supported by this session store");
+}
+
+#[tokio::test]
+async fn expiry_and_key_rotation_work_for_cookie_sessions() {
+    let (server, clock) = start(CookieStore::encrypted(), SigningKeys::single(key(1))).await;
+    let mut b = server.browser();
+    b.post("/t/login?user=ada").await;
+    clock.advance(31 * MIN);
+    let r = b.get("/t/me").await;
+    assert_eq!(
+        r.cookie("sid").and_then(|c| c.max_age),
+        Some(3600),
+        "refreshed past the threshold"
+    );
+    clock.advance(61 * MIN);
+    assert_eq!(
+        b.get("/t/me").await.status,
+        401,
+        "expired inside the cookie"
+    );
+
+    let (old, _) = start(CookieStore::encrypted(), SigningKeys::single(key(2))).await;
+    let mut c = old.browser();
+    c.post("/t/login?user=ada").await;
+    let (rotated, _) = start(
+        CookieStore::encrypted(),
+        SigningKeys::new([key(3), key(2)]).unwrap(),
+    )
+    .await;
+    let mut d = rotated.browser();
+    d.jar = c.jar.clone();
+    let r = d.get("/t/me").await;
+    assert_eq!(r.status, 200);
+    assert!(r.cookie("sid").is_some(), "re-issued under the new key");
+    assert!(d.get("/t/me").await.set_cookies.is_empty());
+}
