@@ -77,9 +77,9 @@
 //! | `list` | no | `SCAN` per master; keys present for the whole listing are listed once, others may or may not be |
 //!
 //! In standalone mode the same holds, except that `create` with a user is
-//! one atomic script over both keys. A key prefix holding a hash tag (such
-//! as `{app}:`) pins every key to one slot, which a cluster then serves from
-//! one node.
+//! one atomic script over both keys; so it is in a cluster whenever both
+//! keys share a slot, as they all do under a key prefix holding a hash tag
+//! (such as `{app}:`), which pins every key to one slot served by one node.
 //!
 //! # Outages
 //!

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use redis::cluster_routing::Slot;
 use redis::{RedisError, Value};
 use session_core::clock::SharedClock;
 use session_core::{
@@ -298,7 +299,7 @@ impl SessionStore for RedisStore {
             let mut invocation = self.inner.scripts.create.key(&key);
             if let Some(user) = record.user_id() {
                 let index = self.inner.keys.user(user);
-                if self.inner.backend.is_cluster() {
+                if self.inner.backend.is_cluster() && Slot::for_key(&key) != Slot::for_key(&index) {
                     // Another slot: the index entry goes first, so a failure
                     // between the two steps leaves a stale entry (ignored and
                     // cleaned by listings), never an unindexed session.

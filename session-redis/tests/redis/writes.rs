@@ -321,3 +321,55 @@ async fn commands_per_operation_cluster() {
     );
     assert_eq!(count("touch (bound, expiry later)"), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hash_tagged_prefix_makes_cluster_logins_one_atomic_script() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let prefix = format!("{{t-{}}}:", SessionId::generate());
+    let store = support::builder(&clock)
+        .key_prefix(&prefix)
+        .cluster_urls(cluster.urls())
+        .build()
+        .unwrap();
+    let user = "tagged-user";
+    // Warm-up (script loading).
+    store.create(&record(&clock, Some(user), 1)).await.unwrap();
+    let mut monitors = Vec::new();
+    for node in cluster.nodes() {
+        let mut admin = support::admin(node).await;
+        let mut monitor = Monitor::start(&node.url()).await;
+        monitor.take(&mut admin).await;
+        monitors.push((monitor, admin));
+    }
+    let r = record(&clock, Some(user), 1);
+    store.create(&r).await.unwrap();
+    let mut sent_commands = Vec::new();
+    for (monitor, admin) in &mut monitors {
+        sent_commands.extend(
+            monitor
+                .take(admin)
+                .await
+                .into_iter()
+                .filter(|s| !s.from_script && s.mentions(&prefix))
+                .map(|s| s.name()),
+        );
+    }
+    assert_eq!(
+        sent_commands,
+        ["evalsha"],
+        "one script for session and index"
+    );
+    let listed: Vec<SessionId> = store
+        .list_for_user(user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.contains(&r.id));
+    assert_eq!(store.delete_for_user(user, Some(&r.id)).await.unwrap(), 1);
+}
