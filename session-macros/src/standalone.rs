@@ -20,16 +20,16 @@ pub(crate) fn outside_controller(name: &str, _args: TokenStream, item: TokenStre
 /// `#[authenticated]` above `#[controller]`: move it below, where the
 /// controller macro reads it. Anywhere else it is misplaced.
 pub(crate) fn authenticated(args: TokenStream, item: TokenStream) -> TokenStream {
-    if let Ok(Item::Impl(mut imp)) = syn::parse2::<Item>(item.clone()) {
-        if let Some(pos) = imp.attrs.iter().position(|a| attr_is(a, "controller")) {
-            let attr: syn::Attribute = if args.is_empty() {
-                syn::parse_quote!(#[authenticated])
-            } else {
-                syn::parse_quote!(#[authenticated(#args)])
-            };
-            imp.attrs.insert(pos + 1, attr);
-            return quote!(#imp);
-        }
+    if let Ok(Item::Impl(mut imp)) = syn::parse2::<Item>(item.clone())
+        && let Some(pos) = imp.attrs.iter().position(|a| attr_is(a, "controller"))
+    {
+        let attr: syn::Attribute = if args.is_empty() {
+            syn::parse_quote!(#[authenticated])
+        } else {
+            syn::parse_quote!(#[authenticated(#args)])
+        };
+        imp.attrs.insert(pos + 1, attr);
+        return quote!(#imp);
     }
     outside_controller("authenticated", args, item)
 }

@@ -152,10 +152,10 @@ impl RedisStore {
     ) -> Result<T, StoreError> {
         match tokio::time::timeout(self.inner.timeout, call).await {
             Ok(result) => {
-                if let Err(e) = &result {
-                    if e.is_unavailable() {
-                        tracing::debug!(operation, error = %e, "redis store call failed");
-                    }
+                if let Err(e) = &result
+                    && e.is_unavailable()
+                {
+                    tracing::debug!(operation, error = %e, "redis store call failed");
                 }
                 result
             }

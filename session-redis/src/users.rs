@@ -117,13 +117,12 @@ impl RedisStore {
                 }
             }
         }
-        if !stale.is_empty() || !raise.is_empty() {
-            if let Err(e) = self
+        if (!stale.is_empty() || !raise.is_empty())
+            && let Err(e) = self
                 .update_index(&mut conn, &index, None, true, &stale, &raise)
                 .await
-            {
-                tracing::debug!(error = %e, "user index cleanup failed; retried by the next listing");
-            }
+        {
+            tracing::debug!(error = %e, "user index cleanup failed; retried by the next listing");
         }
         sort_most_recent_first(&mut items);
         Ok(items)
@@ -186,13 +185,12 @@ impl RedisStore {
                 Err(e) => failure = Some(self.err(e)),
             }
         }
-        if !handled.is_empty() {
-            if let Err(e) = self
+        if !handled.is_empty()
+            && let Err(e) = self
                 .update_index(&mut conn, &index, Some(now), false, &handled, &[])
                 .await
-            {
-                tracing::debug!(error = %e, "user index cleanup failed; retried by the next listing");
-            }
+        {
+            tracing::debug!(error = %e, "user index cleanup failed; retried by the next listing");
         }
         match failure {
             Some(e) => Err(e),

@@ -43,12 +43,12 @@ impl AuthInterceptor {
 
     /// The token the request carries and where it came from.
     fn token<'r>(&self, request: &'r Request) -> (Option<&'r str>, TokenSource) {
-        if self.config.bearer {
-            if let Some(value) = request.headers().get(header::AUTHORIZATION) {
-                let token = value.to_str().ok().and_then(bearer_token);
-                // An Authorization header that is not a usable bearer token is still a bearer attempt.
-                return (Some(token.unwrap_or("")), TokenSource::Bearer);
-            }
+        if self.config.bearer
+            && let Some(value) = request.headers().get(header::AUTHORIZATION)
+        {
+            let token = value.to_str().ok().and_then(bearer_token);
+            // An Authorization header that is not a usable bearer token is still a bearer attempt.
+            return (Some(token.unwrap_or("")), TokenSource::Bearer);
         }
         let candidates = self.config.cookie.tokens(request.headers());
         // Several cookies of our name (other paths or domains): use the first that verifies.

@@ -273,14 +273,14 @@ impl SessionService {
         old: Option<SessionId>,
     ) -> Result<(), SessionError> {
         self.store().create(record).await?;
-        if let Some(old) = old {
-            if let Err(error) = self.store().delete(&old).await {
-                tracing::error!(%error, "could not delete the old session after rotation");
-                if let Err(cleanup) = self.store().delete(&record.id).await {
-                    tracing::error!(error = %cleanup, "could not remove the new session after a failed rotation");
-                }
-                return Err(error.into());
+        if let Some(old) = old
+            && let Err(error) = self.store().delete(&old).await
+        {
+            tracing::error!(%error, "could not delete the old session after rotation");
+            if let Err(cleanup) = self.store().delete(&record.id).await {
+                tracing::error!(error = %cleanup, "could not remove the new session after a failed rotation");
             }
+            return Err(error.into());
         }
         Ok(())
     }

@@ -216,12 +216,12 @@ impl SessionStore for MemoryStore {
                 return Ok(SaveOutcome::Missing);
             }
         };
-        if let Some(expected) = patch.expected_revision {
-            if record.revision != expected {
-                return Ok(SaveOutcome::Conflict {
-                    current: record.revision,
-                });
-            }
+        if let Some(expected) = patch.expected_revision
+            && record.revision != expected
+        {
+            return Ok(SaveOutcome::Conflict {
+                current: record.revision,
+            });
         }
         let mut patched = record.clone();
         patched.apply(patch);
@@ -304,10 +304,9 @@ impl SessionStore for MemoryStore {
             if shard
                 .peek(&id)
                 .is_some_and(|r| r.user_id() == Some(user_id))
+                && let Some(record) = shard.remove(&id)
             {
-                if let Some(record) = shard.remove(&id) {
-                    deleted += usize::from(!record.is_expired(now));
-                }
+                deleted += usize::from(!record.is_expired(now));
             }
             gone.push(id);
         }

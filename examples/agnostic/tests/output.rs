@@ -1,0 +1,29 @@
+//! Runs the example binary and checks what each authsessions call returned.
+
+#[test]
+fn the_authsessions_calls_behave_as_documented() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_agnostic"))
+        .output()
+        .expect("example runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let expected = [
+        "token header: Bearer ",
+        "token resolves to the laptop session: true",
+        "garbage header resolves to: None",
+        "user id: user-1",
+        r#"meta: {"agent":{"name":"firefox","version":[128,0]}}"#,
+        "user-1 sessions: laptop, phone",
+        "all sessions: 3",
+        "destroyed phone: true",
+        "destroyed phone again: false",
+        "user-1 sessions after destroy: laptop",
+        "phone user id after destroy: None",
+    ];
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines, expected, "{stdout}");
+}

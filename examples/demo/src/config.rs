@@ -1,0 +1,165 @@
+//! Command-line options, the store they select and the signing key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use session_axum::{Key, SessionStore};
+use session_core::CookieStore;
+
+/// Which store sessions live in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    /// In process memory (the default; sessions end with the process).
+    Memory,
+    /// A single file under `--data-dir` (survives restarts).
+    File,
+    /// Inside the (encrypted) cookie.
+    Cookie,
+    /// Redis at `--redis-url`.
+    Redis,
+}
+
+/// The demo's options.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "demo", about = "Sessions demo server")]
+pub struct Config {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Session store.
+    #[arg(long, value_enum, default_value_t = StoreKind::Memory)]
+    pub store: StoreKind,
+    /// Directory for the file store and the generated key file.
+    #[arg(long, default_value = "demo-data")]
+    pub data_dir: PathBuf,
+    /// Redis URL for `--store redis`.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+    /// Mark the cookie `Secure` (serve over HTTPS then).
+    #[arg(long)]
+    pub secure: bool,
+    /// Signing secret, at least 32 bytes. Default: generated per start for
+    /// `--store memory`, kept in `<data-dir>/session.key` otherwise.
+    #[arg(long, env = "SESSION_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+}
+
+/// Why the demo cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The secret is unusable.
+    #[error("SESSION_SECRET: {0}")]
+    Secret(#[from] session_axum::core::KeyError),
+    /// The key file cannot be read or written.
+    #[error("key file {path}: {source}")]
+    KeyFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The key file holds something else than a key.
+    #[error("key file {0} does not hold a hex key of at least 32 bytes")]
+    BadKeyFile(PathBuf),
+    /// The file store cannot be opened.
+    #[error("file store: {0}")]
+    File(#[from] session_file::OpenError),
+    /// Redis is misconfigured or unreachable.
+    #[error("redis store: {0}")]
+    Redis(String),
+}
+
+impl Config {
+    /// The signing key: given, kept in the data directory, or fresh.
+    pub fn key(&self) -> Result<Key, StartError> {
+        if let Some(secret) = &self.secret {
+            return Ok(Key::new(secret.as_bytes())?);
+        }
+        if self.store == StoreKind::Memory {
+            tracing::info!("using a fresh signing key: sessions end when the demo stops");
+            return Ok(Key::generate());
+        }
+        load_or_create_key(&self.data_dir.join("session.key"))
+    }
+
+    /// The selected store.
+    pub async fn store(&self) -> Result<Arc<dyn SessionStore>, StartError> {
+        Ok(match self.store {
+            StoreKind::Memory => Arc::new(session_axum::MemoryStore::new()),
+            StoreKind::Cookie => Arc::new(CookieStore::encrypted()),
+            StoreKind::File => Arc::new(session_file::FileStore::open(
+                self.data_dir.join("sessions.redb"),
+            )?),
+            StoreKind::Redis => {
+                let store = session_redis::RedisStore::new(self.redis_url.clone())
+                    .map_err(|e| StartError::Redis(e.to_string()))?;
+                store
+                    .ping()
+                    .await
+                    .map_err(|e| StartError::Redis(e.to_string()))?;
+                Arc::new(store)
+            }
+        })
+    }
+}
+
+fn key_file_error(path: &Path) -> impl FnOnce(std::io::Error) -> StartError + '_ {
+    move |source| StartError::KeyFile {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn load_or_create_key(path: &Path) -> Result<Key, StartError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let bytes =
+                decode_hex(text.trim()).ok_or_else(|| StartError::BadKeyFile(path.to_owned()))?;
+            Key::new(bytes).map_err(|_| StartError::BadKeyFile(path.to_owned()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(key_file_error(path))?;
+            }
+            let mut secret = [0u8; 64];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+            write_private(path, &encode_hex(&secret)).map_err(key_file_error(path))?;
+            tracing::info!(path = %path.display(), "created a signing key");
+            Key::new(secret).map_err(|_| StartError::BadKeyFile(path.to_owned()))
+        }
+        Err(e) => Err(key_file_error(path)(e)),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+fn encode_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}

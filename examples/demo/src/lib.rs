@@ -1,0 +1,31 @@
+//! The demo server: the five seeds' samples on one app.
+//!
+//! - `GET /`: astro-session's visit counter.
+//! - `GET /login`, `POST /login`: astro-session's login with an error flash.
+//! - `POST /api/token`: a bearer token for API clients (authsessions).
+//! - `PUT /session/info`, `GET /session/info/age`, `GET /session/logout`:
+//!   Travetto's `SessionRoutes`, authenticated.
+//! - `GET /me`: hexancore's tracked session data with `authenticated` and `group`.
+//! - `GET /me/sessions`, `DELETE /me/sessions/{handle}`,
+//!   `POST /me/sessions/revoke-others`: authsessions' listing and revocation.
+
+pub mod config;
+pub mod data;
+pub mod routes;
+pub mod users;
+
+use session_axum::{App, BuildError};
+
+pub use config::{Config, StartError, StoreKind};
+
+/// Builds the app for `config`.
+pub async fn app(config: &Config) -> Result<App, Box<dyn std::error::Error>> {
+    let store = config.store().await?;
+    let app = App::builder()
+        .shared_store(store)
+        .secret(config.key()?)
+        .secure(config.secure)
+        .build()
+        .map_err(|e: BuildError| Box::new(e) as Box<dyn std::error::Error>)?;
+    Ok(app)
+}

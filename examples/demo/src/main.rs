@@ -1,0 +1,53 @@
+//! `demo`: the sessions demo server. `cargo run -p demo -- --help` for options.
+
+use clap::Parser as _;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(error) = run(demo::Config::parse()).await {
+        eprintln!("demo: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(config: demo::Config) -> Result<(), Box<dyn std::error::Error>> {
+    let app = demo::app(&config).await?;
+    for route in app.routes() {
+        tracing::debug!(%route, "route");
+    }
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    // Tests and scripts read this line to find the port.
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app.into_router())
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,6 @@
+//! The demo's controllers, one per seed.
+
+pub mod home;
+pub mod login;
+pub mod me;
+pub mod travetto;

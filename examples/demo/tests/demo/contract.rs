@@ -1,0 +1,257 @@
+//! The demo's HTTP contract on the embedded default (memory) store.
+
+use reqwest::Method;
+
+use crate::support::{Demo, form_login};
+
+fn visits(body: &str) -> u64 {
+    let start = body.find("You visited this page: ").expect("counter text")
+        + "You visited this page: ".len();
+    body[start..]
+        .split('<')
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn visit_counter_counts_from_one_and_keeps_counting_across_login() {
+    let demo = Demo::start(&[], &[]);
+    let mut b = demo.browser();
+    let r = b.get("/").await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_eq!(visits(&r.body), 1);
+    assert_eq!(visits(&b.get("/").await.body), 2);
+    let r = form_login(&mut b, "roger", "roger-secret", "laptop").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(visits(&b.get("/").await.body), 3);
+    // Another client has its own count.
+    assert_eq!(visits(&demo.browser().get("/").await.body), 1);
+}
+
+#[tokio::test]
+async fn failed_login_flashes_an_error_shown_exactly_once() {
+    let demo = Demo::start(&[], &[]);
+    let mut b = demo.browser();
+    let form = b.get("/login").await;
+    assert!(form.body.contains("<form") && !form.body.contains("class=\"error\""));
+    let r = form_login(&mut b, "roger", "wrong", "").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.headers["location"], "/login");
+    assert!(
+        b.get("/login")
+            .await
+            .body
+            .contains("Invalid username or password")
+    );
+    assert!(
+        !b.get("/login")
+            .await
+            .body
+            .contains("Invalid username or password"),
+        "shown once"
+    );
+    let r = form_login(&mut b, "nobody", "roger-secret", "").await;
+    assert_eq!(r.headers["location"], "/login");
+}
+
+#[tokio::test]
+async fn successful_login_redirects_to_me_with_a_fresh_cookie() {
+    let demo = Demo::start(&[], &[]);
+    let mut b = demo.browser();
+    b.get("/").await;
+    let anonymous = b.jar["id"].clone();
+    let r = form_login(&mut b, "ada", "ada-secret", "phone").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.headers["location"], "/me");
+    let cookie = r.cookie("id").expect("session cookie");
+    assert_ne!(cookie.value, anonymous, "new session id at login");
+    assert!(cookie.has("HttpOnly") && cookie.has("SameSite=Lax") && cookie.has("Path=/"));
+    let me = b.get("/me").await.json();
+    assert_eq!(me["user"], "ada");
+    assert_eq!(me["authenticated"], true);
+    assert_eq!(me["group"], "engineering");
+    assert_eq!(me["field"], "test");
+    assert_eq!(me["visits"], 1);
+    // Before login /me shows an anonymous session.
+    let fresh = demo.browser().get("/me").await.json();
+    assert_eq!(
+        (fresh["authenticated"].clone(), fresh["group"].clone()),
+        (false.into(), serde_json::Value::Null)
+    );
+}
+
+#[tokio::test]
+async fn travetto_session_routes_need_a_principal_and_store_info() {
+    let demo = Demo::start(&[], &[]);
+    let mut b = demo.browser();
+    assert_eq!(b.send(Method::PUT, "/session/info", None).await.status, 401);
+    assert_eq!(b.get("/session/info/age").await.status, 401);
+    form_login(&mut b, "roger", "roger-secret", "").await;
+    assert_eq!(b.get("/session/info/age").await.body, "null");
+    assert_eq!(b.send(Method::PUT, "/session/info", None).await.status, 204);
+    assert_eq!(b.get("/session/info/age").await.body, "20");
+    let token = b.jar["id"].clone();
+    let r = b.get("/session/logout").await;
+    assert_eq!(r.status, 204);
+    assert_eq!(r.cookie("id").and_then(|c| c.max_age), Some(0));
+    assert_eq!(b.get("/session/info/age").await.status, 401);
+    let mut replay = demo.browser();
+    replay.jar.insert("id".into(), token);
+    assert_eq!(
+        replay.get("/session/info/age").await.status,
+        401,
+        "the session is gone server-side"
+    );
+}
+
+#[tokio::test]
+async fn api_tokens_work_as_bearer_credentials() {
+    let demo = Demo::start(&[], &[]);
+    let client = reqwest::Client::new();
+    let url = |p: &str| format!("http://{}{}", demo.addr, p);
+    let bad = client
+        .post(url("/api/token"))
+        .json(&serde_json::json!({"username": "ada", "password": "nope", "label": "cli"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    let ok = client
+        .post(url("/api/token"))
+        .json(&serde_json::json!({"username": "ada", "password": "ada-secret", "label": "cli"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(ok.headers().get("set-cookie").is_none());
+    let token = ok.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut api = demo.browser();
+    api.bearer = Some(token);
+    assert_eq!(
+        api.send(Method::PUT, "/session/info", None).await.status,
+        204
+    );
+    assert_eq!(api.get("/session/info/age").await.body, "20");
+    let sessions = api.get("/me/sessions").await.json();
+    assert_eq!(sessions[0]["label"], "cli");
+}
+
+#[tokio::test]
+async fn users_list_and_revoke_their_sessions_by_handle() {
+    let demo = Demo::start(&[], &[]);
+    let mut laptop = demo.browser();
+    form_login(&mut laptop, "ada", "ada-secret", "laptop").await;
+    let mut phone = demo.browser();
+    form_login(&mut phone, "ada", "ada-secret", "phone").await;
+    let mut api = demo.browser();
+    let token = reqwest::Client::new()
+        .post(format!("http://{}/api/token", demo.addr))
+        .json(&serde_json::json!({"username": "ada", "password": "ada-secret", "label": "cli"}))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.bearer = Some(token);
+    let mut other = demo.browser();
+    form_login(&mut other, "roger", "roger-secret", "desk").await;
+
+    let list = laptop.get("/me/sessions").await.json();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    let labels: Vec<_> = list.iter().map(|s| s["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["cli", "phone", "laptop"], "most recent first");
+    assert_eq!(list.iter().filter(|s| s["current"] == true).count(), 1);
+    assert_eq!(list[2]["current"], true);
+    for s in list {
+        let handle = s["handle"].as_str().unwrap();
+        assert!(!laptop.jar["id"].contains(handle) && !handle.is_empty());
+        assert!(s["created_at"].as_u64().unwrap() <= s["last_seen"].as_u64().unwrap());
+        assert!(s["expires_at"].as_u64().unwrap() > s["last_seen"].as_u64().unwrap());
+    }
+
+    // A handle is not a credential.
+    let mut forged = demo.browser();
+    forged
+        .jar
+        .insert("id".into(), list[1]["handle"].as_str().unwrap().to_owned());
+    assert_eq!(forged.get("/me/sessions").await.status, 401);
+
+    // Another user's handle: 404, nothing changes.
+    let roger_handle = other.get("/me/sessions").await.json()[0]["handle"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        laptop
+            .send(
+                Method::DELETE,
+                &format!("/me/sessions/{roger_handle}"),
+                None
+            )
+            .await
+            .status,
+        404
+    );
+    assert_eq!(other.get("/me/sessions").await.status, 200);
+
+    // Revoke the phone by handle.
+    let phone_handle = list[1]["handle"].as_str().unwrap();
+    assert_eq!(
+        laptop
+            .send(
+                Method::DELETE,
+                &format!("/me/sessions/{phone_handle}"),
+                None
+            )
+            .await
+            .status,
+        204
+    );
+    assert_eq!(phone.get("/me/sessions").await.status, 401);
+
+    // Revoke every other session, the bearer one included.
+    let r = laptop.post("/me/sessions/revoke-others").await;
+    assert_eq!(r.json()["revoked"], 1);
+    assert_eq!(api.get("/me/sessions").await.status, 401);
+    let left = laptop.get("/me/sessions").await.json();
+    assert_eq!(left.as_array().unwrap().len(), 1);
+    assert_eq!(left[0]["current"], true);
+    assert_eq!(
+        other.get("/me/sessions").await.status,
+        200,
+        "other users untouched"
+    );
+}
+
+#[tokio::test]
+async fn bad_cookies_never_cause_a_server_error() {
+    let demo = Demo::start(&[], &[]);
+    for value in [
+        "garbage",
+        "a.b",
+        "",
+        "AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
+        let mut b = demo.browser();
+        b.jar.insert("id".into(), value.to_owned());
+        assert_eq!(b.get("/").await.status, 200);
+        assert_eq!(b.get("/me/sessions").await.status, 401);
+    }
+}

@@ -1,0 +1,117 @@
+//! The same demo on the file and cookie stores.
+
+use reqwest::Method;
+
+use crate::support::{Demo, data_dir, form_login, path_arg};
+
+#[tokio::test]
+async fn file_store_keeps_users_logged_in_across_a_restart_and_a_kill() {
+    let dir = data_dir("file");
+    let args = ["--store", "file", "--data-dir", &path_arg(&dir)];
+    let demo = Demo::start(&args, &[]);
+    let mut b = demo.browser();
+    b.get("/").await;
+    form_login(&mut b, "roger", "roger-secret", "laptop").await;
+    assert_eq!(b.send(Method::PUT, "/session/info", None).await.status, 204);
+    assert!(
+        dir.join("session.key").exists(),
+        "the key is kept beside the data"
+    );
+    demo.terminate();
+
+    // A clean restart: same key file, same data.
+    let demo = Demo::start(&args, &[]);
+    let mut b2 = demo.browser();
+    b2.jar = b.jar.clone();
+    assert_eq!(b2.get("/session/info/age").await.body, "20");
+    assert_eq!(b2.get("/me").await.json()["user"], "roger");
+
+    // A write acknowledged right before SIGKILL survives too.
+    let r = b2.get("/").await;
+    assert_eq!(r.status, 200);
+    demo.kill();
+    let demo = Demo::start(&args, &[]);
+    let mut b3 = demo.browser();
+    b3.jar = b2.jar.clone();
+    assert!(b3.get("/").await.body.contains("You visited this page: 3"));
+    assert_eq!(
+        b3.get("/me/sessions")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn an_explicit_secret_is_used_instead_of_a_key_file() {
+    let dir = data_dir("secret");
+    let secret = "a demo secret that is long enough to sign tokens";
+    let args = ["--store", "file", "--data-dir", &path_arg(&dir)];
+    let demo = Demo::start(&args, &[("SESSION_SECRET", secret)]);
+    let mut b = demo.browser();
+    form_login(&mut b, "ada", "ada-secret", "").await;
+    drop(demo);
+    assert!(!dir.join("session.key").exists());
+    let demo = Demo::start(&args, &[("SESSION_SECRET", secret)]);
+    let mut b2 = demo.browser();
+    b2.jar = b.jar.clone();
+    assert_eq!(b2.get("/me").await.json()["user"], "ada");
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_short_secret_is_refused_at_start() {
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_demo"))
+        .args(["--addr", "127.0.0.1:0"])
+        .env("SESSION_SECRET", "test_secret")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!status.status.success());
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    assert!(stderr.contains("at least 32"), "{stderr}");
+}
+
+#[tokio::test]
+async fn cookie_store_serves_the_same_contract_except_revocation() {
+    let dir = data_dir("cookie");
+    let demo = Demo::start(&["--store", "cookie", "--data-dir", &path_arg(&dir)], &[]);
+    let mut b = demo.browser();
+    assert!(b.get("/").await.body.contains("You visited this page: 1"));
+    form_login(&mut b, "roger", "wrong", "").await;
+    assert!(
+        b.get("/login")
+            .await
+            .body
+            .contains("Invalid username or password")
+    );
+    assert!(
+        !b.get("/login")
+            .await
+            .body
+            .contains("Invalid username or password")
+    );
+    let r = form_login(&mut b, "roger", "roger-secret", "").await;
+    assert_eq!(r.headers["location"], "/me");
+    assert!(b.get("/").await.body.contains("You visited this page: 2"));
+    assert_eq!(b.send(Method::PUT, "/session/info", None).await.status, 204);
+    assert_eq!(b.get("/session/info/age").await.body, "20");
+    assert_eq!(b.get("/me").await.json()["group"], "staff");
+    assert_eq!(
+        b.get("/me/sessions").await.status,
+        501,
+        "no server-side listing"
+    );
+    let r = b.get("/session/logout").await;
+    assert_eq!(r.cookie("id").and_then(|c| c.max_age), Some(0));
+    assert_eq!(b.get("/session/info/age").await.status, 401);
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,113 @@
+//! Starts the real `demo` binary on a free port and stops it by process id.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use session_tests::http::Browser;
+
+pub struct Demo {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Demo {
+    /// Starts `demo` with `args` (plus `--addr 127.0.0.1:0`) and waits for its "listening" line.
+    pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Demo {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_demo"));
+        command
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("SESSION_SECRET")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("demo starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Some(Ok(line)) = lines.next() {
+                if let Some(addr) = line.strip_prefix("listening on http://") {
+                    let _ = tx.send(addr.to_owned());
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            if let Ok(addr) = rx.recv_timeout(Duration::from_millis(100)) {
+                break addr.parse().expect("address");
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("demo exited early: {status}");
+            }
+            assert!(Instant::now() < deadline, "demo did not start in time");
+        };
+        Demo { child, addr }
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(self.addr)
+    }
+
+    /// Stops the demo with SIGKILL: no chance to flush anything.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the demo with SIGTERM and waits for it to exit by itself.
+    pub fn terminate(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("demo did not stop on SIGTERM");
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh data directory for one test.
+pub fn data_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sessions-demo-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("data dir");
+    dir
+}
+
+pub fn path_arg(dir: &Path) -> String {
+    dir.to_string_lossy().into_owned()
+}
+
+/// Logs in through the HTML form.
+pub async fn form_login(
+    b: &mut Browser,
+    user: &str,
+    password: &str,
+    label: &str,
+) -> session_tests::http::Reply {
+    b.send(
+        reqwest::Method::POST,
+        "/login",
+        Some(&[("username", user), ("password", password), ("label", label)]),
+    )
+    .await
+}
