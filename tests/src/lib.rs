@@ -1,5 +1,7 @@
 //! Shared helpers for the integration tests: session data types written by
-//! hand (what `#[session_data]` generates), and a real HTTP server and client.
+//! hand (what `#[session_data]` generates), a real HTTP server and client,
+//! and `redis-server` processes.
 
 pub mod http;
 pub mod profile;
+pub mod redis;

@@ -3,6 +3,7 @@
 
 mod app;
 mod auth;
+mod authenticators;
 mod bad_input;
 mod cookie_store;
 mod expiry;

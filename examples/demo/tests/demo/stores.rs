@@ -115,3 +115,74 @@ async fn cookie_store_serves_the_same_contract_except_revocation() {
     drop(demo);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn redis_store_serves_the_contract_and_survives_a_demo_restart() {
+    if !session_tests::redis::available() {
+        return;
+    }
+    let redis = session_tests::redis::RedisServer::start(&[]);
+    let dir = data_dir("redis");
+    let url = redis.url();
+    let args = [
+        "--store",
+        "redis",
+        "--redis-url",
+        &url,
+        "--data-dir",
+        &path_arg(&dir),
+    ];
+    let demo = Demo::start(&args, &[]);
+    let mut b = demo.browser();
+    assert!(b.get("/").await.body.contains("You visited this page: 1"));
+    form_login(&mut b, "ada", "ada-secret", "laptop").await;
+    assert_eq!(b.send(Method::PUT, "/session/info", None).await.status, 204);
+    let mut phone = demo.browser();
+    form_login(&mut phone, "ada", "ada-secret", "phone").await;
+    assert_eq!(
+        b.get("/me/sessions").await.json().as_array().unwrap().len(),
+        2
+    );
+    demo.kill();
+
+    // Another app server (same key, same Redis) sees the same sessions.
+    let demo = Demo::start(&args, &[]);
+    let mut b2 = demo.browser();
+    b2.jar = b.jar.clone();
+    assert_eq!(b2.get("/session/info/age").await.body, "20");
+    assert!(b2.get("/").await.body.contains("You visited this page: 2"));
+    assert_eq!(
+        b2.post("/me/sessions/revoke-others").await.json()["revoked"],
+        1
+    );
+    let mut phone2 = demo.browser();
+    phone2.jar = phone.jar.clone();
+    assert_eq!(phone2.get("/me/sessions").await.status, 401);
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_a_clear_start_error() {
+    let port = session_tests::redis::free_port();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_demo"))
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--store",
+            "redis",
+            "--redis-url",
+            &format!("redis://127.0.0.1:{port}"),
+        ])
+        .env(
+            "SESSION_SECRET",
+            "a demo secret that is long enough to sign tokens",
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("redis store"), "{stderr}");
+}

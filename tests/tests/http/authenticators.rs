@@ -1,0 +1,78 @@
+//! App authenticators (an API key) run where the session token is checked.
+
+use axum::http::request::Parts;
+use session_axum::{Authenticator, Principal};
+
+use crate::app::{key, start_with};
+
+struct ApiKey;
+
+#[session_axum::async_trait]
+impl Authenticator for ApiKey {
+    async fn authenticate(&self, parts: &Parts) -> Option<Principal> {
+        let presented = parts.headers.get("x-api-key")?.to_str().ok()?;
+        (presented == "k-123").then(|| {
+            let mut principal = Principal::user("service-bot");
+            principal.permissions = vec!["admin".into()];
+            principal
+        })
+    }
+}
+
+async fn get(
+    server: &session_tests::http::TestServer,
+    path: &str,
+    api_key: Option<&str>,
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new().get(server.url(path));
+    if let Some(k) = api_key {
+        request = request.header("x-api-key", k);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_api_key_authenticates_guarded_routes() {
+    let t = start_with(session_axum::SigningKeys::single(key(1)), |b| {
+        b.authenticator(ApiKey)
+    })
+    .await;
+    let r = get(&t.server, "/t/me", Some("k-123")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["user_id"],
+        "service-bot"
+    );
+    assert_eq!(
+        get(&t.server, "/t/admin", Some("k-123")).await.status(),
+        200
+    );
+    assert_eq!(get(&t.server, "/t/me", Some("wrong")).await.status(), 401);
+    assert_eq!(get(&t.server, "/t/me", None).await.status(), 401);
+    assert!(
+        t.store.inner().is_empty(),
+        "an API-key request creates no session"
+    );
+}
+
+#[tokio::test]
+async fn a_session_principal_takes_precedence_over_authenticators() {
+    let t = start_with(session_axum::SigningKeys::single(key(1)), |b| {
+        b.authenticator(ApiKey)
+    })
+    .await;
+    let mut b = t.server.browser();
+    b.post("/t/login?user=ada").await;
+    let cookie = format!("sid={}", b.jar["sid"]);
+    let r = reqwest::Client::new()
+        .get(t.server.url("/t/me"))
+        .header("cookie", cookie)
+        .header("x-api-key", "k-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["user_id"],
+        "ada"
+    );
+}
