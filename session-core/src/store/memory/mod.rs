@@ -341,3 +341,100 @@ impl SessionStore for MemoryStore {
         Ok(Page { items, next })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{Binding, Clock as _, MockClock};
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    fn record(clock: &MockClock, lifetime: Duration, user: Option<&str>) -> SessionRecord {
+        let now = clock.now();
+        let mut r = SessionRecord::new(SessionId::generate(), now, now.plus(lifetime));
+        r.binding = user.map(|u| Box::new(Binding::user(u)));
+        r
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    #[test]
+    fn sweep_removes_expired_records_and_their_index_entries_only() {
+        let clock = MockClock::starting_now();
+        let store = MemoryStore::with_clock(Arc::new(clock.clone()));
+        block_on(async {
+            for i in 0..50 {
+                let lifetime = if i % 2 == 0 { MIN } else { 10 * MIN };
+                store
+                    .create(&record(&clock, lifetime, Some("u")))
+                    .await
+                    .unwrap();
+            }
+            clock.advance(2 * MIN);
+            assert_eq!(store.sweep_expired(), 25);
+            assert_eq!(store.len(), 25);
+            assert_eq!(store.inner.users.ids("u").len(), 25);
+            assert_eq!(store.sweep_expired(), 0);
+        });
+    }
+
+    #[test]
+    fn writes_sweep_expired_records_without_a_background_task() {
+        let clock = MockClock::starting_now();
+        let store = MemoryStore::with_clock(Arc::new(clock.clone()));
+        block_on(async {
+            for _ in 0..2_000 {
+                store.create(&record(&clock, MIN, None)).await.unwrap();
+            }
+            clock.advance(2 * MIN);
+            // Each write examines a couple of entries of its shard: after as many
+            // writes as there are dead records, most of them are gone.
+            for _ in 0..2_000 {
+                store.create(&record(&clock, 10 * MIN, None)).await.unwrap();
+            }
+            let held = store.len();
+            assert!(
+                held < 2_000 + 600,
+                "memory not reclaimed: {held} records held"
+            );
+        });
+    }
+
+    #[test]
+    fn the_sweeper_thread_sweeps_and_stops() {
+        let clock = MockClock::starting_now();
+        let store = MemoryStore::with_clock(Arc::new(clock.clone()));
+        block_on(async {
+            for _ in 0..10 {
+                store.create(&record(&clock, MIN, None)).await.unwrap();
+            }
+        });
+        clock.advance(2 * MIN);
+        let sweeper = store.start_sweeper(Duration::from_millis(5));
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !store.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(store.is_empty());
+        sweeper.stop();
+    }
+
+    #[test]
+    fn oversized_records_are_refused_with_their_size() {
+        let clock = MockClock::starting_now();
+        let store = MemoryStore::with_limit(Arc::new(clock.clone()), 100);
+        let mut r = record(&clock, MIN, None);
+        r.fields.insert("big", format!("\"{}\"", "x".repeat(200)));
+        match block_on(store.create(&r)) {
+            Err(StoreError::TooLarge { size, limit: 100 }) => assert!(size > 200),
+            other => panic!("{other:?}"),
+        }
+    }
+}
