@@ -18,8 +18,10 @@
 //! [`StoreError::Unsupported`](crate::StoreError::Unsupported) instead.
 
 pub mod cases;
+mod guarded;
 mod recording;
 
+pub use guarded::Guarded;
 pub use recording::{RecordingStore, StoreOp};
 
 /// Expands to one `#[tokio::test]` per conformance case for the store made by

@@ -247,7 +247,7 @@ impl SessionService {
         }
     }
 
-    async fn create_with_fresh_id(
+    pub(super) async fn create_with_fresh_id(
         &self,
         mut record: SessionRecord,
     ) -> Result<SessionRecord, SessionError> {

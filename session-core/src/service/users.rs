@@ -12,14 +12,7 @@ impl SessionService {
         let mut record =
             SessionRecord::new(SessionId::generate(), now, self.expiry().for_new(now, true));
         record.binding = Some(Box::new(binding));
-        for _ in 0..3 {
-            match self.store().create(&record).await {
-                Ok(()) => return Ok(record.id),
-                Err(crate::StoreError::Collision) => record.id = SessionId::generate(),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(crate::StoreError::Collision.into())
+        Ok(self.create_with_fresh_id(record).await?.id)
     }
 
     /// The signed token for a session id (cookie value or bearer token).

@@ -2,6 +2,6 @@
 
 use session_core::MockClock;
 
-use crate::support::TempStore;
+use crate::support::temp_store;
 
-session_core::conformance_suite!(|clock: MockClock| async move { TempStore::open(clock) });
+session_core::conformance_suite!(|clock: MockClock| async move { temp_store(clock) });

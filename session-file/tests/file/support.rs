@@ -4,34 +4,24 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use session_core::{
-    Binding, Capabilities, MockClock, Page, PageRequest, SaveOutcome, SessionId, SessionInfo,
-    SessionPatch, SessionRecord, SessionStore, StoreError, Timestamp,
-};
+use session_core::conformance::Guarded;
+use session_core::{Binding, MockClock, SessionId, SessionPatch, SessionRecord, Timestamp};
 use session_file::FileStore;
 use tempfile::TempDir;
 
 pub const HOUR: Duration = Duration::from_secs(3600);
 
-/// A [`FileStore`] on a file in its own temporary directory, removed on drop.
-#[derive(Debug)]
-pub struct TempStore {
-    // Declared first: the store closes before the directory is removed.
-    pub store: FileStore,
-    _dir: TempDir,
-}
+/// A [`FileStore`] on a file in its own temporary directory, removed after the store closes.
+pub type TempStore = Guarded<FileStore, TempDir>;
 
-impl TempStore {
-    /// A store on `clock` with the default cleanup thread.
-    pub fn open(clock: MockClock) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = FileStore::builder(dir.path().join("sessions.redb"))
-            .clock(Arc::new(clock))
-            .open()
-            .expect("open store");
-        Self { store, _dir: dir }
-    }
+/// A store on `clock` with the default cleanup thread.
+pub fn temp_store(clock: MockClock) -> TempStore {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = FileStore::builder(dir.path().join("sessions.redb"))
+        .clock(Arc::new(clock))
+        .open()
+        .expect("open store");
+    Guarded::new(store, dir)
 }
 
 /// A fresh temporary directory and the database path inside it.
@@ -64,57 +54,5 @@ pub fn set_field(now: Timestamp, name: &str, value: &str) -> SessionPatch {
         set_fields: [(name, value)].into_iter().collect(),
         last_seen: now,
         ..SessionPatch::default()
-    }
-}
-
-#[async_trait]
-impl SessionStore for TempStore {
-    fn name(&self) -> &'static str {
-        self.store.name()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.store.capabilities()
-    }
-
-    async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        self.store.create(record).await
-    }
-
-    async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
-        self.store.load(id).await
-    }
-
-    async fn save(&self, id: &SessionId, patch: &SessionPatch) -> Result<SaveOutcome, StoreError> {
-        self.store.save(id, patch).await
-    }
-
-    async fn touch(
-        &self,
-        id: &SessionId,
-        expires_at: Timestamp,
-        last_seen: Timestamp,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.store.touch(id, expires_at, last_seen).await
-    }
-
-    async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
-        self.store.delete(id).await
-    }
-
-    async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {
-        self.store.list_for_user(user_id).await
-    }
-
-    async fn delete_for_user(
-        &self,
-        user_id: &str,
-        keep: Option<&SessionId>,
-    ) -> Result<usize, StoreError> {
-        self.store.delete_for_user(user_id, keep).await
-    }
-
-    async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, StoreError> {
-        self.store.list(page).await
     }
 }
