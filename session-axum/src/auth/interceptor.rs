@@ -41,34 +41,30 @@ impl AuthInterceptor {
         }
     }
 
-    /// The token the request carries and where it came from.
-    fn token<'r>(&self, request: &'r Request) -> (Option<&'r str>, TokenSource) {
+    /// The tokens the request carries and where they came from.
+    fn tokens<'r>(&self, request: &'r Request) -> (Vec<&'r str>, TokenSource) {
         if self.config.bearer
             && let Some(value) = request.headers().get(header::AUTHORIZATION)
         {
             let token = value.to_str().ok().and_then(bearer_token);
             // An Authorization header that is not a usable bearer token is still a bearer attempt.
-            return (Some(token.unwrap_or("")), TokenSource::Bearer);
+            return (vec![token.unwrap_or("")], TokenSource::Bearer);
         }
         let candidates = self.config.cookie.tokens(request.headers());
-        // Several cookies of our name (other paths or domains): use the first that verifies.
-        let token = candidates
-            .iter()
-            .copied()
-            .find(|t| self.service.signer().verify_id(t).is_ok())
-            .or_else(|| candidates.first().copied());
-        match token {
-            Some(t) => (Some(t), TokenSource::Cookie),
-            None => (None, TokenSource::None),
-        }
+        let source = if candidates.is_empty() {
+            TokenSource::None
+        } else {
+            TokenSource::Cookie
+        };
+        (candidates, source)
     }
 }
 
 #[async_trait]
 impl Interceptor for AuthInterceptor {
     async fn intercept(&self, request: Request, next: Next) -> Response {
-        let (token, source) = self.token(&request);
-        let cell: SessionCell = match self.service.load(token).await {
+        let (tokens, source) = self.tokens(&request);
+        let cell: SessionCell = match self.service.load_first(tokens).await {
             Ok(cell) => cell,
             Err(error) => return SessionRejection::from(error).into_response(),
         };

@@ -10,32 +10,40 @@ impl SessionService {
     /// failing store is an error. Nothing is created here: a session comes into
     /// being when persist finds something to write.
     pub async fn load(&self, token: Option<&str>) -> Result<SessionCell, SessionError> {
+        self.load_first(token).await
+    }
+
+    /// Like [`load`](Self::load) for a request that carries several candidate
+    /// tokens (cookies of the same name for other paths or domains): the first
+    /// that verifies is loaded; each is verified once.
+    pub async fn load_first<'t>(
+        &self,
+        tokens: impl IntoIterator<Item = &'t str>,
+    ) -> Result<SessionCell, SessionError> {
         let now = self.clock().now();
-        let Some(token) = token else {
-            return Ok(SessionCell::new(SessionState::empty(
-                now,
-                TokenStatus::Absent,
-            )));
-        };
-        if let Some(client) = self.store().client_side() {
-            return Ok(match client.open(self.signer(), token) {
-                Ok(verified) => self.loaded(verified.value, verified.key_index, now),
-                Err(error) => {
-                    tracing::debug!(%error, "session cookie refused");
-                    SessionCell::new(SessionState::empty(now, TokenStatus::Rejected))
-                }
-            });
-        }
-        match self.signer().verify_id(token) {
-            Ok(verified) => self.load_verified(verified).await,
-            Err(error) => {
-                tracing::debug!(%error, "session token refused");
-                Ok(SessionCell::new(SessionState::empty(
-                    now,
-                    TokenStatus::Rejected,
-                )))
+        let mut presented = false;
+        let client = self.store().client_side();
+        for token in tokens {
+            presented = true;
+            match client {
+                Some(client) => match client.open(self.signer(), token) {
+                    Ok(verified) => {
+                        return Ok(self.loaded(verified.value, verified.key_index, now));
+                    }
+                    Err(error) => tracing::debug!(%error, "session cookie refused"),
+                },
+                None => match self.signer().verify_id(token) {
+                    Ok(verified) => return self.load_verified(verified).await,
+                    Err(error) => tracing::debug!(%error, "session token refused"),
+                },
             }
         }
+        let status = if presented {
+            TokenStatus::Rejected
+        } else {
+            TokenStatus::Absent
+        };
+        Ok(SessionCell::new(SessionState::empty(now, status)))
     }
 
     /// Loads the session of an id whose token was verified by the key at `key_index`.

@@ -94,3 +94,23 @@ async fn an_extractor_outside_the_session_layer_is_a_clear_500_not_a_panic() {
     assert_eq!(r.status, 500);
     assert_eq!(r.json()["error"], "session layer missing");
 }
+
+#[tokio::test]
+async fn of_several_cookies_with_the_session_name_the_one_that_verifies_wins() {
+    let t = start().await;
+    let good = logged_in(&t).await.jar["sid"].clone();
+    let r = reqwest::Client::new()
+        .get(t.server.url("/t/me"))
+        .header(
+            "cookie",
+            format!("sid=stale-from-another-path; other=1; sid={good}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers().get("set-cookie").is_none(),
+        "a valid session's cookie is left alone"
+    );
+}
