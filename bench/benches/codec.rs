@@ -1,0 +1,69 @@
+//! The stored formats: the typed data's field map, the versioned record
+//! envelope (stores that keep whole records), and the cookie store's sealed
+//! cookie (signed, and encrypted).
+
+mod common;
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use session_core::record::envelope;
+use session_core::store::ClientSide;
+use session_core::{CookieStore, FieldMap, SessionData, SigningKeys, TokenSigner};
+
+use common::{Counter, counter_record, key};
+
+fn fields(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fields");
+    let counter = Counter { count: 123_456 };
+    let map = counter.encode().unwrap();
+    group.bench_function("encode_counter", |b| {
+        b.iter(|| black_box(&counter).encode().unwrap())
+    });
+    group.bench_function("decode_counter", |b| {
+        b.iter(|| Counter::decode(black_box(&map)).unwrap())
+    });
+    let json = serde_json::to_string(&map).unwrap();
+    group.bench_function("field_map_to_json", |b| {
+        b.iter(|| serde_json::to_string(black_box(&map)).unwrap())
+    });
+    group.bench_function("field_map_from_json", |b| {
+        b.iter(|| serde_json::from_str::<FieldMap>(black_box(&json)).unwrap())
+    });
+    group.finish();
+}
+
+fn record_envelope(c: &mut Criterion) {
+    let mut group = c.benchmark_group("envelope");
+    let record = counter_record(123_456);
+    let bytes = envelope::encode(&record).unwrap();
+    group.bench_function("encode", |b| {
+        b.iter(|| envelope::encode(black_box(&record)).unwrap())
+    });
+    group.bench_function("decode", |b| {
+        b.iter(|| envelope::decode(black_box(&bytes)).unwrap())
+    });
+    group.finish();
+}
+
+fn cookie(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cookie_store");
+    let signer = TokenSigner::new(SigningKeys::single(key(1)), "id");
+    let record = counter_record(123_456);
+    for (name, store) in [
+        ("signed", CookieStore::signed()),
+        ("encrypted", CookieStore::encrypted()),
+    ] {
+        let sealed = store.seal(&signer, &record).unwrap();
+        group.bench_function(format!("seal_{name}"), |b| {
+            b.iter(|| store.seal(&signer, black_box(&record)).unwrap())
+        });
+        group.bench_function(format!("open_{name}"), |b| {
+            b.iter(|| store.open(&signer, black_box(&sealed)).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, fields, record_envelope, cookie);
+criterion_main!(benches);

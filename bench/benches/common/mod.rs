@@ -1,0 +1,51 @@
+//! Helpers shared by the benches.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, SystemTime};
+
+use session_axum::session_data;
+use session_core::{Key, SessionId, SessionRecord, Timestamp};
+
+/// The load test's session: one counter field.
+#[session_data]
+#[derive(Debug, Clone, Default)]
+pub struct Counter {
+    pub count: u64,
+}
+
+/// A fixed signing key.
+pub fn key(n: u8) -> Key {
+    Key::new([n; 32]).expect("32-byte key")
+}
+
+pub fn now() -> Timestamp {
+    Timestamp::from(SystemTime::now())
+}
+
+/// A live record holding `{"count": <count>}`, expiring in an hour.
+pub fn counter_record(count: u64) -> SessionRecord {
+    let now = now();
+    let mut record = SessionRecord::new(
+        SessionId::generate(),
+        now,
+        now.plus(Duration::from_secs(3600)),
+    );
+    record.fields.insert("count", count.to_string());
+    record
+}
+
+/// Runs a future that never waits (memory store calls, a no-op store): one
+/// poll, no runtime in the measurement.
+pub fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the benched future waited; it must complete in one poll"),
+    }
+}

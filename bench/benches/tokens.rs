@@ -1,0 +1,50 @@
+//! Tokens: id generation, signing and verifying (HMAC-SHA256, cookie name bound in).
+
+mod common;
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use session_core::{SessionId, SigningKeys, TokenSigner};
+
+use common::key;
+
+fn ids(c: &mut Criterion) {
+    let mut group = c.benchmark_group("id");
+    group.bench_function("generate", |b| b.iter(SessionId::generate));
+    let id = SessionId::generate();
+    let text = id.to_string();
+    group.bench_function("to_string", |b| b.iter(|| black_box(&id).to_string()));
+    group.bench_function("parse", |b| {
+        b.iter(|| black_box(text.as_str()).parse::<SessionId>().unwrap())
+    });
+    group.finish();
+}
+
+fn tokens(c: &mut Criterion) {
+    let mut group = c.benchmark_group("token");
+    let signer = TokenSigner::new(SigningKeys::single(key(1)), "id");
+    let id = SessionId::generate();
+    let token = signer.sign_id(&id);
+    group.bench_function("sign_id", |b| b.iter(|| signer.sign_id(black_box(&id))));
+    group.bench_function("verify_id", |b| {
+        b.iter(|| signer.verify_id(black_box(&token)).unwrap())
+    });
+    // A token from an unknown key: every key is tried, then refused.
+    let forged = TokenSigner::new(SigningKeys::single(key(9)), "id").sign_id(&id);
+    group.bench_function("verify_id_bad_signature", |b| {
+        b.iter(|| signer.verify_id(black_box(&forged)).unwrap_err())
+    });
+    // Rotation: the token was signed by the second of two keys.
+    let rotated = TokenSigner::new(SigningKeys::new([key(2), key(1)]).unwrap(), "id");
+    group.bench_function("verify_id_older_key", |b| {
+        b.iter(|| rotated.verify_id(black_box(&token)).unwrap())
+    });
+    group.bench_function("verify_id_malformed", |b| {
+        b.iter(|| signer.verify_id(black_box("not-a-token")).unwrap_err())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ids, tokens);
+criterion_main!(benches);

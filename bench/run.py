@@ -1,0 +1,830 @@
+#!/usr/bin/env python3
+"""Load harness: our session layer against bare axum and tower-sessions.
+
+Builds `session-bench` in release, starts its own redis-server on loopback,
+pins the server and the load generator (wrk) to different CPUs, runs every
+mode x scenario over several repetitions (modes alternate within each
+repetition), measures memory per session and Redis commands per request, and
+prints one table. Every process it starts is stopped by its process id.
+
+    python3 bench/run.py            # full run, under 10 minutes
+    python3 bench/run.py --quick    # quick run, under 2 minutes
+
+See bench/README.md for the columns and options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import http.client
+from dataclasses import dataclass, field
+
+MODES = ["bare", "ours-memory", "ours-redis", "ours-cookie", "ts-memory", "ts-redis"]
+SCENARIOS = ["read", "write", "write-new"]
+REDIS_MODES = {"ours-redis", "ts-redis"}
+# The tower-sessions mode with the same store, for the "÷ ts" columns.
+TS_PEER = {"ours-memory": "ts-memory", "ours-redis": "ts-redis"}
+MEMORY_MODES = ["ours-memory", "ts-memory"]
+REDIS_MEMORY_MODES = ["ours-redis", "ts-redis"]
+# Commands the harness itself sends to Redis; not counted per request.
+HARNESS_COMMANDS = {"info", "config|resetstat", "flushall", "ping", "monitor", "config|set", "config|get"}
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+WORKSPACE = os.path.dirname(BENCH_DIR)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+STARTED: list[subprocess.Popen] = []
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# Processes: every one started here is recorded and stopped by its pid.
+
+
+def start(cmd: list[str], **kwargs) -> subprocess.Popen:
+    proc = subprocess.Popen(cmd, **kwargs)
+    STARTED.append(proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+    if proc.poll() is None:
+        try:
+            os.kill(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:
+            pass
+    if proc in STARTED:
+        STARTED.remove(proc)
+
+
+def stop_all() -> None:
+    for proc in list(STARTED):
+        stop(proc)
+
+
+def on_signal(signum, _frame):
+    stop_all()
+    sys.exit(128 + signum)
+
+
+# --------------------------------------------------------------------------
+# Small clients: ports, HTTP, Redis (RESP), /proc.
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process {proc.args} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
+
+
+class Http:
+    """One keep-alive connection to the bench server."""
+
+    def __init__(self, port: int):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+    def get(self, path: str, cookie: str | None = None) -> tuple[str, str | None]:
+        headers = {"Cookie": cookie} if cookie else {}
+        self.conn.request("GET", path, headers=headers)
+        response = self.conn.getresponse()
+        body = response.read().decode()
+        if response.status != 200:
+            raise RuntimeError(f"GET {path}: {response.status} {body!r}")
+        set_cookie = None
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie" and value.startswith("id="):
+                set_cookie = value.split(";", 1)[0]
+        return body, set_cookie
+
+    def new_sessions(self) -> int:
+        body, _ = self.get("/stats")
+        return int(body.strip().split("=", 1)[1])
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class Redis:
+    """A minimal RESP client for the harness's own commands."""
+
+    def __init__(self, port: int):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("redis closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n: int) -> bytes:
+        while len(self.buf) < n + 2:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("redis closed the connection")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind in (b"+", b":"):
+            return rest.decode()
+        if kind == b"-":
+            raise RuntimeError(f"redis error: {rest.decode()}")
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n).decode()
+        if kind == b"*":
+            return [self.reply() for _ in range(int(rest))]
+        raise RuntimeError(f"unexpected redis reply {line!r}")
+
+    def send(self, *args: str) -> None:
+        out = [f"*{len(args)}\r\n".encode()]
+        for a in args:
+            b = a.encode()
+            out.append(f"${len(b)}\r\n".encode() + b + b"\r\n")
+        self.sock.sendall(b"".join(out))
+
+    def cmd(self, *args: str):
+        self.send(*args)
+        return self.reply()
+
+    def commandstats(self) -> dict[str, int]:
+        stats = {}
+        for line in self.cmd("INFO", "commandstats").splitlines():
+            if line.startswith("cmdstat_"):
+                name, rest = line[len("cmdstat_"):].split(":", 1)
+                calls = int(rest.split("calls=", 1)[1].split(",", 1)[0])
+                stats[name] = calls
+        return stats
+
+    def used_memory(self) -> int:
+        for line in self.cmd("INFO", "memory").splitlines():
+            if line.startswith("used_memory:"):
+                return int(line.split(":", 1)[1])
+        raise RuntimeError("no used_memory in INFO memory")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # Fields 14 and 15 of the man page (utime, stime); the list starts at field 3.
+    return int(fields[11]) + int(fields[12])
+
+
+def proc_status_kib(pid: int, key: str) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {key} in /proc/{pid}/status")
+
+
+# --------------------------------------------------------------------------
+# wrk.
+
+WRK_REPORT = r"""
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCHJSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,' ..
+    '"status":%d,"timeout":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d,"mean":%.2f,"max":%d}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency:percentile(99.9), latency.mean, latency.max))
+end
+"""
+
+# Stops after N responses (for creating a known number of sessions).
+WRK_COUNT = r"""
+local limit = 100000
+local seen = 0
+function init(args)
+  limit = tonumber(args[1]) or limit
+end
+function response(status, headers, body)
+  seen = seen + 1
+  if seen >= limit then
+    wrk.thread:stop()
+  end
+end
+""" + WRK_REPORT
+
+
+@dataclass
+class Setup:
+    server_cpu: str | None
+    load_cpu: str | None
+    threads: int
+    connections: int
+    scripts: dict = field(default_factory=dict)
+
+
+def taskset(cpu: str | None) -> list[str]:
+    return ["taskset", "-c", cpu] if cpu is not None and shutil.which("taskset") else []
+
+
+def wrk(setup: Setup, port: int, path: str, seconds: float, cookie: str | None,
+        script: str = "report", args: list[str] | None = None) -> dict:
+    cmd = taskset(setup.load_cpu) + [
+        "wrk", "-t", str(setup.threads), "-c", str(setup.connections),
+        "-d", f"{max(1, round(seconds))}s", "--timeout", "5s",
+        "-s", setup.scripts[script],
+    ]
+    if cookie:
+        cmd += ["-H", f"Cookie: {cookie}"]
+    cmd.append(f"http://127.0.0.1:{port}{path}")
+    if args:
+        cmd += ["--"] + args
+    proc = start(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=seconds + 60)
+    finally:
+        stop(proc)
+    for line in out.splitlines():
+        if line.startswith("BENCHJSON "):
+            return json.loads(line[len("BENCHJSON "):])
+    raise RuntimeError(f"wrk gave no report: {out}\n{err}")
+
+
+# --------------------------------------------------------------------------
+# One measured run.
+
+
+@dataclass
+class Env:
+    binary: str
+    setup: Setup
+    redis_port: int
+    redis: Redis
+    duration: float
+    warmup: float
+    logdir: str
+
+
+def start_server(env: Env, mode: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    environment = dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{env.redis_port}")
+    logfile = open(os.path.join(env.logdir, f"{mode}.log"), "a")
+    proc = start(taskset(env.setup.server_cpu) + [env.binary, mode, str(port)],
+                 stdout=logfile, stderr=subprocess.STDOUT, env=environment)
+    logfile.close()
+    wait_port(port, proc)
+    return proc, port
+
+
+def existing_session(client: Http, mode: str) -> str:
+    """A session past its first use: created by a write, then used once more
+    (which moves an anonymous session to its full lifetime), so the measured
+    requests see a settled session. Returns the latest cookie. `bare` has no
+    session: it gets a cookie of the same size, which it ignores."""
+    if mode == "bare":
+        return "id=" + "x" * 65
+    _, cookie = client.get("/write")
+    if not cookie:
+        raise RuntimeError("/write without a cookie set no session cookie")
+    time.sleep(0.005)
+    for path in ("/read", "/write", "/read"):
+        _, again = client.get(path, cookie)
+        cookie = again or cookie
+    return cookie
+
+
+def redis_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    delta = {}
+    for name, calls in after.items():
+        if name in HARNESS_COMMANDS:
+            continue
+        d = calls - before.get(name, 0)
+        if d:
+            delta[name] = d
+    return delta
+
+
+def monitor_round_trips(env: Env, port: int, path: str, cookie: str | None, n: int = 50) -> dict:
+    """Sends n sequential requests with MONITOR on and splits the commands
+    Redis saw into those sent by the client (round trips) and those run inside
+    scripts."""
+    mon = Redis(env.redis_port)
+    mon.send("MONITOR")
+    assert mon.reply() == "OK"
+    lines: list[str] = []
+    stop_flag = threading.Event()
+
+    def reader():
+        mon.sock.settimeout(0.2)
+        while not stop_flag.is_set():
+            try:
+                lines.append(mon.reply())
+            except (socket.timeout, TimeoutError):
+                continue
+            except (ConnectionError, OSError):
+                return
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    client = Http(port)
+    for _ in range(n):
+        client.get(path, cookie)
+    client.close()
+    time.sleep(0.3)
+    stop_flag.set()
+    thread.join()
+    mon.close()
+    client_cmds = [line for line in lines if "[0 lua]" not in line]
+    script_cmds = [line for line in lines if "[0 lua]" in line]
+    names: dict[str, int] = {}
+    for line in client_cmds:
+        try:
+            name = line.split('"', 2)[1].lower()
+        except IndexError:
+            continue
+        names[name] = names.get(name, 0) + 1
+    return {
+        "round_trips": len(client_cmds) / n,
+        "in_scripts": len(script_cmds) / n,
+        "client_commands": {k: v / n for k, v in sorted(names.items())},
+    }
+
+
+def run_once(env: Env, mode: str, scenario: str, with_monitor: bool) -> dict:
+    if mode in REDIS_MODES:
+        env.redis.cmd("FLUSHALL")
+    proc, port = start_server(env, mode)
+    try:
+        client = Http(port)
+        cookie = None if scenario == "write-new" else existing_session(client, mode)
+        path = "/read" if scenario == "read" else "/write"
+        if env.warmup > 0:
+            wrk(env.setup, port, path, env.warmup, cookie)
+        new_before = client.new_sessions()
+        cmds_before = env.redis.commandstats()
+        ticks_before = cpu_ticks(proc.pid)
+        result = wrk(env.setup, port, path, env.duration, cookie)
+        ticks_after = cpu_ticks(proc.pid)
+        cmds_after = env.redis.commandstats()
+        new_after = client.new_sessions()
+        client.close()
+        requests = result["requests"]
+        if requests == 0:
+            raise RuntimeError(f"{mode} {scenario}: wrk completed no request")
+        result.update(
+            mode=mode,
+            scenario=scenario,
+            rps=requests / (result["duration_us"] / 1e6),
+            cpu_us=(ticks_after - ticks_before) / CLK_TCK * 1e6 / requests,
+            new_sessions=new_after - new_before,
+            errors=result["connect"] + result["read"] + result["write"] + result["status"] + result["timeout"],
+        )
+        if mode in REDIS_MODES:
+            delta = redis_delta(cmds_before, cmds_after)
+            result["redis_cmds"] = sum(delta.values()) / requests
+            result["redis_by_command"] = {k: v / requests for k, v in sorted(delta.items())}
+            if with_monitor:
+                result["monitor"] = monitor_round_trips(env, port, path, cookie)
+        return result
+    finally:
+        stop(proc)
+
+
+# --------------------------------------------------------------------------
+# Memory per session.
+
+
+def create_sessions(env: Env, port: int, sessions: int, client: Http, new_before: int) -> None:
+    """Runs wrk on `/write` without a cookie until the server counted
+    `sessions` new sessions. wrk's thread stops sending after that many
+    responses; wrk itself would sleep out its duration, so it is stopped here."""
+    setup = env.setup
+    cmd = taskset(setup.load_cpu) + [
+        "wrk", "-t", "1", "-c", str(setup.connections), "-d", "120s", "--timeout", "5s",
+        "-s", setup.scripts["count"], f"http://127.0.0.1:{port}/write", "--", str(sessions),
+    ]
+    proc = start(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        last = -1
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+            created = client.new_sessions() - new_before
+            if created >= sessions and created == last:
+                break
+            last = created
+    finally:
+        stop(proc)
+
+
+def memory_per_session(env: Env, mode: str, sessions: int) -> dict:
+    if mode in REDIS_MODES:
+        env.redis.cmd("FLUSHALL")
+    proc, port = start_server(env, mode)
+    try:
+        client = Http(port)
+        cookie = existing_session(client, mode)
+        # Warm the server with every connection open (buffers, runtime), creating nothing.
+        wrk(env.setup, port, "/read", 1, cookie)
+        new_before = client.new_sessions()
+        hwm_before = proc_status_kib(proc.pid, "VmHWM")
+        rss_before = proc_status_kib(proc.pid, "VmRSS")
+        redis_before = env.redis.used_memory() if mode in REDIS_MODES else 0
+        create_sessions(env, port, sessions, client, new_before)
+        created = client.new_sessions() - new_before
+        hwm_after = proc_status_kib(proc.pid, "VmHWM")
+        rss_after = proc_status_kib(proc.pid, "VmRSS")
+        redis_after = env.redis.used_memory() if mode in REDIS_MODES else 0
+        client.close()
+        out = {
+            "mode": mode,
+            "sessions": created,
+            "peak_rss_bytes_per_session": (hwm_after - hwm_before) * 1024 / created,
+            "rss_bytes_per_session": (rss_after - rss_before) * 1024 / created,
+        }
+        if mode in REDIS_MODES:
+            out["redis_bytes_per_session"] = (redis_after - redis_before) / created
+        return out
+    finally:
+        stop(proc)
+
+
+# --------------------------------------------------------------------------
+# Report.
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def aggregate(runs: list[dict]) -> dict:
+    by_key: dict[tuple[str, str], list[dict]] = {}
+    for r in runs:
+        by_key.setdefault((r["mode"], r["scenario"]), []).append(r)
+    agg = {}
+    for key, rs in by_key.items():
+        cpu = [r["cpu_us"] for r in rs]
+        a = {
+            "reps": len(rs),
+            "rps": median([r["rps"] for r in rs]),
+            "p50": median([r["p50"] for r in rs]),
+            "p99": median([r["p99"] for r in rs]),
+            "cpu_us": median(cpu),
+            "cpu_spread": (max(cpu) - min(cpu)) / 2 if len(cpu) > 1 else 0.0,
+            "errors": sum(r["errors"] for r in rs),
+            "requests": sum(r["requests"] for r in rs),
+            "new_sessions": sum(r["new_sessions"] for r in rs),
+        }
+        if "redis_cmds" in rs[0]:
+            a["redis_cmds"] = median([r["redis_cmds"] for r in rs])
+            by_cmd: dict[str, list[float]] = {}
+            for r in rs:
+                for k, v in r["redis_by_command"].items():
+                    by_cmd.setdefault(k, []).append(v)
+            a["redis_by_command"] = {k: median(v) for k, v in by_cmd.items()}
+        monitors = [r["monitor"] for r in rs if "monitor" in r]
+        if monitors:
+            a["monitor"] = monitors[0]
+        agg[key] = a
+    return agg
+
+
+def fmt(v, spec=".1f", none="—"):
+    return none if v is None else format(v, spec)
+
+
+def table(agg: dict) -> str:
+    head = ("| mode | scenario | req/s | p50 µs | p99 µs | CPU µs/req | +CPU µs vs bare "
+            "| req/s ÷ bare | req/s ÷ ts | +CPU ÷ ts +CPU | p99 ÷ bare p99 | Redis cmds/req (round trips) |")
+    lines = [head, "|" + " --- |" * 12]
+    for scenario in SCENARIOS:
+        for mode in MODES:
+            a = agg.get((mode, scenario))
+            if not a:
+                continue
+            bare = agg.get(("bare", scenario))
+            peer = agg.get((TS_PEER.get(mode, ""), scenario))
+            plus = a["cpu_us"] - bare["cpu_us"] if bare else None
+            peer_plus = peer["cpu_us"] - bare["cpu_us"] if peer and bare else None
+            redis = "—"
+            if "redis_cmds" in a:
+                rt = a.get("monitor", {}).get("round_trips")
+                redis = f'{a["redis_cmds"]:.2f} ({fmt(rt, ".2f", "?")})'
+            cpu = f'{a["cpu_us"]:.1f}' + (f' ±{a["cpu_spread"]:.1f}' if a["reps"] > 1 else "")
+            lines.append(
+                f'| {mode} | {scenario} | {a["rps"]:,.0f} | {a["p50"]:.0f} | {a["p99"]:.0f} | {cpu} '
+                f'| {fmt(plus, "+.1f") if mode != "bare" else "0"} '
+                f'| {fmt(a["rps"] / bare["rps"] if bare else None, ".2f")} '
+                f'| {fmt(a["rps"] / peer["rps"] if peer else None, ".2f")} '
+                f'| {fmt(plus / peer_plus if peer and peer_plus and peer_plus > 0 else None, ".2f")} '
+                f'| {fmt(a["p99"] / bare["p99"] if bare and bare["p99"] else None, ".2f")} '
+                f'| {redis} |'
+            )
+    return "\n".join(lines)
+
+
+def redis_detail(agg: dict) -> str:
+    lines = []
+    for scenario in SCENARIOS:
+        for mode in MODES:
+            a = agg.get((mode, scenario))
+            if not a or "redis_cmds" not in a:
+                continue
+            by = ", ".join(f"{k} {v:.2f}" for k, v in a["redis_by_command"].items())
+            mon = a.get("monitor")
+            sent = ", ".join(f"{k} {v:.2f}" for k, v in mon["client_commands"].items()) if mon else "?"
+            lines.append(f"- {mode} {scenario}: {a['redis_cmds']:.2f} commands/request ({by}); "
+                         f"sent by the server: {sent}")
+    return "\n".join(lines)
+
+
+def targets(agg: dict, memory: dict) -> str:
+    def g(mode, scenario):
+        return agg.get((mode, scenario))
+
+    rows = []
+
+    def plus(mode, scenario):
+        a, b = g(mode, scenario), g("bare", scenario)
+        return a["cpu_us"] - b["cpu_us"] if a and b else None
+
+    def row(name, ts_value, ours_value, target, met):
+        verdict = "?" if met is None else ("met" if met else "MISSED")
+        rows.append(f"| {name} | {ts_value} | {ours_value} | {target} | {verdict} |")
+
+    p = plus("ours-memory", "read")
+    row("memory read", fmt(plus("ts-memory", "read"), "+.1f") + " µs", fmt(p, "+.1f") + " µs",
+        "≤ +1.0 µs", None if p is None else p <= 1.0)
+    p = plus("ours-memory", "write")
+    row("memory write", fmt(plus("ts-memory", "write"), "+.1f") + " µs", fmt(p, "+.1f") + " µs",
+        "≤ +2.0 µs", None if p is None else p <= 2.0)
+
+    def p99x(mode):
+        a, b = g(mode, "write-new"), g("bare", "write-new")
+        return a["p99"] / b["p99"] if a and b else None
+
+    x = p99x("ours-memory")
+    row("memory write-new p99", fmt(p99x("ts-memory"), ".1f") + "x bare", fmt(x, ".1f") + "x bare",
+        "≤ 2x bare's p99", None if x is None else x <= 2.0)
+
+    def trips(mode, scenario):
+        a = g(mode, scenario)
+        return a.get("monitor", {}).get("round_trips") if a else None
+
+    t, p = trips("ours-redis", "read"), plus("ours-redis", "read")
+    row("Redis read", f'{fmt(trips("ts-redis", "read"), ".0f")} round trip(s), {fmt(plus("ts-redis", "read"), "+.1f")} µs',
+        f"{fmt(t, '.0f')} round trip(s), {fmt(p, '+.1f')} µs", "1 round trip, ≤ +10 µs",
+        None if t is None or p is None else (round(t) == 1 and p <= 10))
+    a, b = g("ours-redis", "write"), g("ts-redis", "write")
+    t = trips("ours-redis", "write")
+    ratio = a["rps"] / b["rps"] if a and b else None
+    row("Redis write",
+        f'{fmt(trips("ts-redis", "write"), ".0f")} round trips, {fmt(b["rps"] if b else None, ",.0f")} req/s',
+        f"{fmt(t, '.0f')} round trip(s), {fmt(a['rps'] if a else None, ',.0f')} req/s ({fmt(ratio, '.2f')}x ts)",
+        "1 round trip, ≥ 1.5x ts req/s",
+        None if t is None or ratio is None else (round(t) == 1 and ratio >= 1.5))
+    ours_mem = memory.get("ours-memory", {}).get("peak_rss_bytes_per_session")
+    ts_mem = memory.get("ts-memory", {}).get("peak_rss_bytes_per_session")
+    row("memory per session", f"{fmt(ts_mem, '.0f')} B", f"{fmt(ours_mem, '.0f')} B", "≤ 300 B",
+        None if ours_mem is None else ours_mem <= 300)
+    head = "| target | tower-sessions (this run) | ours (this run) | target | verdict |\n|" + " --- |" * 5
+    return head + "\n" + "\n".join(rows)
+
+
+def memory_table(memory: dict) -> str:
+    lines = ["| mode | sessions created | peak RSS B/session | RSS B/session | Redis used_memory B/session |",
+             "|" + " --- |" * 5]
+    for mode in MEMORY_MODES + REDIS_MEMORY_MODES:
+        m = memory.get(mode)
+        if not m:
+            continue
+        lines.append(f'| {mode} | {m["sessions"]:,} | {m["peak_rss_bytes_per_session"]:.0f} '
+                     f'| {m["rss_bytes_per_session"]:.0f} | {fmt(m.get("redis_bytes_per_session"), ".0f")} |')
+    return "\n".join(lines)
+
+
+def sanity(agg: dict) -> list[str]:
+    warnings = []
+    for (mode, scenario), a in sorted(agg.items()):
+        if a["errors"]:
+            warnings.append(f"{mode} {scenario}: {a['errors']} socket errors or non-2xx responses")
+        if scenario == "write-new":
+            if a["new_sessions"] < 0.99 * a["requests"]:
+                warnings.append(f"{mode} write-new: only {a['new_sessions']} of {a['requests']} "
+                                "requests created a session")
+        elif mode != "bare" and a["new_sessions"] > 0:
+            warnings.append(f"{mode} {scenario}: {a['new_sessions']} requests found no session")
+    return warnings
+
+
+def loadavg() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+# --------------------------------------------------------------------------
+
+
+def build(target_dir: str) -> str:
+    log(f"building session-bench in release (CARGO_TARGET_DIR={target_dir})")
+    subprocess.run(["cargo", "build", "--release", "-p", "session-bench"], cwd=WORKSPACE, check=True,
+                   env=dict(os.environ, CARGO_TARGET_DIR=target_dir))
+    return os.path.join(target_dir, "release", "session-bench")
+
+
+def start_redis(cpu: str | None, workdir: str) -> tuple[subprocess.Popen, int]:
+    port = 6379 if port_free(6379) else free_port()
+    cmd = taskset(cpu) + ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                          "--save", "", "--appendonly", "no", "--dir", workdir,
+                          "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning"]
+    logfile = open(os.path.join(workdir, "redis.log"), "w")
+    proc = start(cmd, stdout=logfile, stderr=subprocess.STDOUT)
+    logfile.close()
+    wait_port(port, proc)
+    return proc, port
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one repetition of 3 s runs (under 2 minutes)")
+    parser.add_argument("--reps", type=int, help="repetitions (default 3, quick 1)")
+    parser.add_argument("--duration", type=float, help="seconds per measured run (default 6, quick 3)")
+    parser.add_argument("--warmup", type=float, help="seconds of warm-up per run (default 1, quick 1)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated scenarios")
+    parser.add_argument("--sessions", type=int, default=100_000, help="sessions created for memory per session")
+    parser.add_argument("--no-memory", action="store_true", help="skip memory per session")
+    parser.add_argument("--no-build", action="store_true", help="use the binary already built")
+    parser.add_argument("--budget", type=float, help="seconds for the whole run after the build "
+                        "(default 570, quick 115); runs that would not fit are skipped and said so")
+    parser.add_argument("--json", help="also write every run and the aggregate to this file")
+    opts = parser.parse_args()
+
+    reps = opts.reps or (1 if opts.quick else 3)
+    duration = opts.duration or (3.0 if opts.quick else 6.0)
+    warmup = opts.warmup if opts.warmup is not None else 1.0
+    budget = opts.budget or (115.0 if opts.quick else 570.0)
+    modes = [m for m in opts.modes.split(",") if m]
+    scenarios = [s for s in opts.scenarios.split(",") if s]
+    for m in modes:
+        if m not in MODES:
+            parser.error(f"unknown mode {m}")
+    for s in scenarios:
+        if s not in SCENARIOS:
+            parser.error(f"unknown scenario {s}")
+    if "bare" not in modes:
+        modes.insert(0, "bare")
+    for tool in ("wrk", "redis-server"):
+        if not shutil.which(tool):
+            log(f"{tool} is not installed (Debian: apt-get install -y {tool})")
+            return 2
+
+    atexit.register(stop_all)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    target_dir = os.environ.get("CARGO_TARGET_DIR") or os.path.join(WORKSPACE, "target")
+    binary = os.path.join(target_dir, "release", "session-bench") if opts.no_build else build(target_dir)
+
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) >= 2 and shutil.which("taskset"):
+        server_cpu, load_cpu = str(cpus[0]), str(cpus[1])
+        pinning = f"server on CPU {server_cpu}; wrk and redis-server on CPU {load_cpu}"
+    else:
+        server_cpu = load_cpu = None
+        pinning = "no pinning (fewer than 2 CPUs or no taskset)"
+
+    started = time.monotonic()
+    deadline = started + budget
+    load_before = loadavg()
+    workdir = tempfile.mkdtemp(prefix="session-bench-")
+    scripts = {}
+    for name, text in (("report", WRK_REPORT), ("count", WRK_COUNT)):
+        path = os.path.join(workdir, f"{name}.lua")
+        with open(path, "w") as f:
+            f.write(text)
+        scripts[name] = path
+    setup = Setup(server_cpu, load_cpu, opts.threads, opts.connections, scripts)
+    redis_proc, redis_port = start_redis(load_cpu, workdir)
+    redis = Redis(redis_port)
+    env = Env(binary, setup, redis_port, redis, duration, warmup, workdir)
+    log(f"{pinning}; redis-server on 127.0.0.1:{redis_port}; logs in {workdir}")
+
+    memory_cost = 0.0 if opts.no_memory else 4 * 12.0
+    runs: list[dict] = []
+    skipped = 0
+    per_run = duration + warmup + 1.5
+    for rep in range(reps):
+        # Alternate: each repetition walks the modes in a rotated order.
+        order = modes[rep % len(modes):] + modes[:rep % len(modes)]
+        for scenario in scenarios:
+            for mode in order:
+                if time.monotonic() + per_run + memory_cost > deadline:
+                    skipped += 1
+                    continue
+                r = run_once(env, mode, scenario, with_monitor=(rep == 0))
+                runs.append(r)
+                log(f"rep {rep + 1}/{reps} {scenario:9} {mode:12} {r['rps']:>9,.0f} req/s "
+                    f"p99 {r['p99']:>6} µs  cpu {r['cpu_us']:.1f} µs/req"
+                    + (f"  redis {r['redis_cmds']:.2f} cmds/req" if "redis_cmds" in r else ""))
+
+    memory: dict = {}
+    if not opts.no_memory:
+        for mode in MEMORY_MODES + REDIS_MEMORY_MODES:
+            if mode not in modes:
+                continue
+            if time.monotonic() + 12 > deadline + 30:
+                log(f"memory: skipping {mode} (time budget)")
+                continue
+            memory[mode] = memory_per_session(env, mode, opts.sessions)
+            m = memory[mode]
+            log(f"memory {mode}: {m['sessions']:,} sessions, peak RSS {m['peak_rss_bytes_per_session']:.0f} B/session")
+
+    redis.close()
+    stop(redis_proc)
+    elapsed = time.monotonic() - started
+    agg = aggregate(runs)
+
+    print(f"## session-bench results\n")
+    print(f"- command: `python3 bench/run.py{' --quick' if opts.quick else ''}`; {reps} repetition(s) x "
+          f"{duration:.0f} s per run (+{warmup:.0f} s warm-up), wrk -t{opts.threads} -c{opts.connections}; "
+          f"medians over repetitions (± half the spread of CPU)")
+    print(f"- {pinning}; {os.cpu_count()} CPUs; load average before {load_before}, after {loadavg()}; "
+          f"took {elapsed:.0f} s" + (f"; {skipped} run(s) skipped for the time budget" if skipped else ""))
+    print()
+    print(table(agg))
+    print()
+    if memory:
+        print(f"Memory per session ({opts.sessions:,} sessions created through HTTP `/write` without a cookie; "
+              "peak RSS is VmHWM after minus before, over sessions created):\n")
+        print(memory_table(memory))
+        print()
+    detail = redis_detail(agg)
+    if detail:
+        print("Redis commands per request (INFO commandstats, commands run inside scripts included; "
+              "'sent by the server' is a MONITOR sample of 50 requests, i.e. round trips):\n")
+        print(detail)
+        print()
+    print(targets(agg, memory))
+    warnings = sanity(agg)
+    if warnings:
+        print("\nWarnings:")
+        for w in warnings:
+            print(f"- {w}")
+    if opts.json:
+        with open(opts.json, "w") as f:
+            json.dump({"runs": runs, "aggregate": {f"{k[0]} {k[1]}": v for k, v in agg.items()},
+                       "memory": memory}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+//! One router per mode, each with `/read`, `/write` and `/stats`.
+
+mod bare;
+mod ours;
+mod tower_sessions;
+
+use axum::Router;
+
+/// What serves the routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// axum alone.
+    Bare,
+    /// session-axum over `MemoryStore`.
+    OursMemory,
+    /// session-axum over `RedisStore`.
+    OursRedis,
+    /// session-axum over `CookieStore` (signed, not encrypted).
+    OursCookie,
+    /// tower-sessions over its `MemoryStore`.
+    TsMemory,
+    /// tower-sessions over tower-sessions-redis-store.
+    TsRedis,
+}
+
+impl Mode {
+    pub(crate) const ALL: [Mode; 6] = [
+        Mode::Bare,
+        Mode::OursMemory,
+        Mode::OursRedis,
+        Mode::OursCookie,
+        Mode::TsMemory,
+        Mode::TsRedis,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Mode::Bare => "bare",
+            Mode::OursMemory => "ours-memory",
+            Mode::OursRedis => "ours-redis",
+            Mode::OursCookie => "ours-cookie",
+            Mode::TsMemory => "ts-memory",
+            Mode::TsRedis => "ts-redis",
+        }
+    }
+
+    pub(crate) fn parse(name: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+/// The router of `mode`; Redis modes connect to `redis_url` first and fail
+/// here if it does not answer.
+pub(crate) async fn router(
+    mode: Mode,
+    redis_url: &str,
+) -> Result<Router, Box<dyn std::error::Error>> {
+    Ok(match mode {
+        Mode::Bare => bare::router(),
+        Mode::OursMemory => ours::router(ours::Store::Memory)?,
+        Mode::OursCookie => ours::router(ours::Store::Cookie)?,
+        Mode::OursRedis => ours::router(ours::Store::Redis(ours::redis_store(redis_url).await?))?,
+        Mode::TsMemory => tower_sessions::memory_router(),
+        Mode::TsRedis => tower_sessions::redis_router(redis_url).await?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for mode in Mode::ALL {
+            assert_eq!(Mode::parse(mode.name()), Some(mode));
+        }
+        assert_eq!(Mode::parse("nope"), None);
+    }
+}

@@ -1,0 +1,68 @@
+//! `ours-*`: session-axum with the default expiry policy, signed tokens
+//! (verified on every request), cookie `id` without `Secure`, and one store.
+//! `/read` and `/write` are plain axum routes merged into the app, so they run
+//! inside the auth and session interceptors like controller routes.
+
+use axum::Router;
+use axum::routing::get;
+use session_axum::{App, Key, Session, session_data};
+use session_core::{CookieStore, MemoryStore};
+use session_redis::RedisStore;
+
+use crate::stats;
+
+/// The whole session: one counter field.
+#[session_data]
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Counter {
+    pub count: u64,
+}
+
+pub(crate) enum Store {
+    Memory,
+    Cookie,
+    Redis(RedisStore),
+}
+
+async fn read(session: Session<Counter>) -> String {
+    session.count.to_string()
+}
+
+async fn write(mut session: Session<Counter>) -> String {
+    if session.is_new() {
+        stats::new_session();
+    }
+    let count = session.count + 1;
+    session.set_count(count);
+    count.to_string()
+}
+
+/// Connects and checks that Redis answers, so a missing server fails at start.
+pub(crate) async fn redis_store(url: &str) -> Result<RedisStore, Box<dyn std::error::Error>> {
+    let store = RedisStore::builder().url(url).build()?;
+    store.ping().await?;
+    Ok(store)
+}
+
+pub(crate) fn router(store: Store) -> Result<Router, Box<dyn std::error::Error>> {
+    let builder = App::builder()
+        // A fixed key: tokens stay valid across restarts of the bench server.
+        .secret(Key::new([7; 32])?)
+        .cookie_name("id")
+        .secure(false)
+        .use_registry(false)
+        .merge(
+            Router::new()
+                .route("/read", get(read))
+                .route("/write", get(write)),
+        );
+    let builder = match store {
+        Store::Memory => builder.store(MemoryStore::new()),
+        Store::Cookie => builder.store(CookieStore::signed()),
+        Store::Redis(redis) => builder.store(redis),
+    };
+    let app = builder.build()?;
+    Ok(Router::new()
+        .route("/stats", get(stats::handler))
+        .fallback_service(app.into_router()))
+}
