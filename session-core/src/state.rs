@@ -40,16 +40,23 @@ pub struct SessionState {
     // Set when stored data failed to decode: the record is left untouched and
     // a write starts a new session instead.
     pub(crate) detached: Option<SessionId>,
+    pub(crate) refresh_to: Option<Timestamp>,
+    pub(crate) expected_revision: Option<u64>,
+    pub(crate) destroy: bool,
+    pub(crate) finished: bool,
+    // Allocated by the first change: a read-only request carries none.
+    pub(crate) changes: Option<Box<Changes>>,
+}
+
+/// What a request changed, kept apart so read-only requests stay small.
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
     pub(crate) set_fields: FieldMap,
     pub(crate) removed_fields: Vec<Box<str>>,
     pub(crate) set_flash: FieldMap,
     pub(crate) taken_flash: Vec<Box<str>>,
     pub(crate) rotation: Option<Rotation>,
-    pub(crate) destroy: bool,
-    pub(crate) refresh_to: Option<Timestamp>,
-    pub(crate) expected_revision: Option<u64>,
     pub(crate) commit_error: Option<SessionDataError>,
-    pub(crate) finished: bool,
 }
 
 impl SessionState {
@@ -59,16 +66,11 @@ impl SessionState {
             token,
             loaded: None,
             detached: None,
-            set_fields: FieldMap::new(),
-            removed_fields: Vec::new(),
-            set_flash: FieldMap::new(),
-            taken_flash: Vec::new(),
-            rotation: None,
-            destroy: false,
             refresh_to: None,
             expected_revision: None,
-            commit_error: None,
+            destroy: false,
             finished: false,
+            changes: None,
         }
     }
 
@@ -82,6 +84,26 @@ impl SessionState {
         state.loaded = Some(record);
         state.refresh_to = refresh_to;
         state
+    }
+
+    fn changes_mut(&mut self) -> &mut Changes {
+        self.changes.get_or_insert_with(Box::default)
+    }
+
+    fn rotation(&self) -> Option<&Rotation> {
+        self.changes.as_ref().and_then(|c| c.rotation.as_ref())
+    }
+
+    fn is_removed(&self, name: &str) -> bool {
+        self.changes
+            .as_ref()
+            .is_some_and(|c| c.removed_fields.iter().any(|f| &**f == name))
+    }
+
+    fn is_taken(&self, name: &str) -> bool {
+        self.changes
+            .as_ref()
+            .is_some_and(|c| c.taken_flash.iter().any(|f| &**f == name))
     }
 
     /// The time of the request.
@@ -100,7 +122,7 @@ impl SessionState {
         if self.destroy {
             return None;
         }
-        match &self.rotation {
+        match self.rotation() {
             Some(r) => Some(r.new_id),
             None => self.record().map(|r| r.id),
         }
@@ -121,7 +143,7 @@ impl SessionState {
         if self.destroy {
             return None;
         }
-        match &self.rotation {
+        match self.rotation() {
             Some(r) => r.binding.as_ref(),
             None => self.record().and_then(|r| r.binding.as_deref()),
         }
@@ -129,12 +151,13 @@ impl SessionState {
 
     /// The current value of a stored field: this request's change, else the loaded value.
     pub fn field(&self, name: &str) -> Option<&str> {
-        if self.removed_fields.iter().any(|f| &**f == name) {
+        if self.is_removed(name) {
             return None;
         }
-        self.set_fields
-            .get(name)
-            .or_else(|| self.record().and_then(|r| r.fields.get(name)))
+        self.changes
+            .as_ref()
+            .and_then(|c| c.set_fields.get(name))
+            .or_else(|| self.loaded_field(name))
     }
 
     /// The value loaded for a field, ignoring this request's changes.
@@ -145,58 +168,68 @@ impl SessionState {
     /// Every field as the request sees it now.
     pub fn fields(&self) -> FieldMap {
         let mut fields = self.record().map(|r| r.fields.clone()).unwrap_or_default();
-        fields.apply(&self.set_fields, &self.removed_fields);
+        if let Some(c) = &self.changes {
+            fields.apply(&c.set_fields, &c.removed_fields);
+        }
         fields
     }
 
     pub(crate) fn has_pending_field_changes(&self) -> bool {
-        !self.set_fields.is_empty() || !self.removed_fields.is_empty()
+        self.changes
+            .as_ref()
+            .is_some_and(|c| !c.set_fields.is_empty() || !c.removed_fields.is_empty())
     }
 
     /// Sets a stored field's JSON value (type-erased access; typed code uses `Session<T>`).
     pub fn set_field(&mut self, name: &str, value: impl Into<Box<str>>) {
         let value = value.into();
-        self.removed_fields.retain(|f| &**f != name);
-        if self.loaded_field(name) == Some(&*value) {
-            self.set_fields.remove(name);
+        let unchanged = self.loaded_field(name) == Some(&*value);
+        let changes = self.changes_mut();
+        changes.removed_fields.retain(|f| &**f != name);
+        if unchanged {
+            changes.set_fields.remove(name);
         } else {
-            self.set_fields.insert(name, value);
+            changes.set_fields.insert(name, value);
         }
     }
 
     /// Removes a stored field.
     pub fn remove_field(&mut self, name: &str) {
-        self.set_fields.remove(name);
-        if self.loaded_field(name).is_some() && !self.removed_fields.iter().any(|f| &**f == name) {
-            self.removed_fields.push(name.into());
+        let stored = self.loaded_field(name).is_some();
+        let changes = self.changes_mut();
+        changes.set_fields.remove(name);
+        if stored && !changes.removed_fields.iter().any(|f| &**f == name) {
+            changes.removed_fields.push(name.into());
         }
     }
 
     /// Forgets a field change (the value went back to what was loaded).
     pub(crate) fn revert_field(&mut self, name: &str) {
-        self.set_fields.remove(name);
-        self.removed_fields.retain(|f| &**f != name);
+        if let Some(changes) = &mut self.changes {
+            changes.set_fields.remove(name);
+            changes.removed_fields.retain(|f| &**f != name);
+        }
     }
 
     /// Stores a flash value (JSON) for a later request.
     pub fn set_flash(&mut self, name: &str, value: impl Into<Box<str>>) {
-        self.set_flash.insert(name, value);
+        self.changes_mut().set_flash.insert(name, value);
     }
 
     /// Takes a flash value stored by an earlier request: it is returned once and
     /// removed at persist. Flash set by this request is not visible until the next.
     pub fn take_flash(&mut self, name: &str) -> Option<Box<str>> {
-        if self.taken_flash.iter().any(|f| &**f == name) {
+        if self.is_taken(name) {
             return None;
         }
         let value: Box<str> = self.record()?.flash.get(name)?.into();
-        self.taken_flash.push(name.into());
+        self.changes_mut().taken_flash.push(name.into());
         Some(value)
     }
 
     /// Reads a flash value without taking it.
     pub fn peek_flash(&self, name: &str) -> Option<&str> {
-        if self.taken_flash.iter().any(|f| &**f == name) {
+        if self.is_taken(name) {
             return None;
         }
         self.record()?.flash.get(name)
@@ -217,14 +250,16 @@ impl SessionState {
     fn rotate_with(&mut self, binding: Option<Binding>) -> SessionId {
         let new_id = SessionId::generate();
         self.destroy = false;
-        self.rotation = Some(Rotation { new_id, binding });
+        self.changes_mut().rotation = Some(Rotation { new_id, binding });
         new_id
     }
 
     /// Deletes the session at persist (logout).
     pub fn destroy(&mut self) {
         self.destroy = true;
-        self.rotation = None;
+        if let Some(changes) = &mut self.changes {
+            changes.rotation = None;
+        }
     }
 
     /// Whether the session will be destroyed.
@@ -242,10 +277,13 @@ impl SessionState {
     /// Whether persist would write data (not counting an expiry refresh).
     pub fn is_modified(&self) -> bool {
         self.destroy
-            || self.rotation.is_some()
-            || self.has_pending_field_changes()
-            || !self.set_flash.is_empty()
-            || !self.taken_flash.is_empty()
+            || self.changes.as_ref().is_some_and(|c| {
+                c.rotation.is_some()
+                    || !c.set_fields.is_empty()
+                    || !c.removed_fields.is_empty()
+                    || !c.set_flash.is_empty()
+                    || !c.taken_flash.is_empty()
+            })
     }
 
     /// Marks the loaded data invalid: it stays in the store untouched, and the
@@ -257,8 +295,9 @@ impl SessionState {
     }
 
     pub(crate) fn record_commit_error(&mut self, error: SessionDataError) {
-        if self.commit_error.is_none() {
-            self.commit_error = Some(error);
+        let changes = self.changes_mut();
+        if changes.commit_error.is_none() {
+            changes.commit_error = Some(error);
         }
     }
 

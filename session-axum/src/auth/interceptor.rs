@@ -77,14 +77,16 @@ impl Interceptor for AuthInterceptor {
                 _ => None,
             }
         };
-        let (mut parts, body) = request.into_parts();
-        if principal.is_none() {
+        let mut request = request;
+        if principal.is_none() && !self.authenticators.is_empty() {
+            let (parts, body) = request.into_parts();
             for authenticator in self.authenticators.iter() {
                 if let Some(p) = authenticator.authenticate(&parts).await {
                     principal = Some(p);
                     break;
                 }
             }
+            request = Request::from_parts(parts, body);
         }
         let session = RequestSession::new(
             cell,
@@ -93,8 +95,8 @@ impl Interceptor for AuthInterceptor {
             source,
             principal,
         );
-        parts.extensions.insert(session);
-        next.run(Request::from_parts(parts, body)).await
+        request.extensions_mut().insert(session);
+        next.run(request).await
     }
 }
 

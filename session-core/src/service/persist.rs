@@ -59,7 +59,7 @@ impl SessionService {
                     id: state.id(),
                 });
             }
-            if let Some(error) = state.commit_error.take() {
+            if let Some(error) = state.changes.as_mut().and_then(|c| c.commit_error.take()) {
                 return Err(error.into());
             }
             state.finished = true;
@@ -186,12 +186,8 @@ impl SessionService {
         if state.destroy {
             return Plan::Delete(state.record().map(|r| r.id));
         }
-        let flash = |state: &SessionState| {
-            let mut flash = state.record().map(|r| r.flash.clone()).unwrap_or_default();
-            flash.apply(&state.set_flash, &state.taken_flash);
-            flash
-        };
-        if let Some(rotation) = state.rotation.take() {
+        let changes = state.changes.take().map(|c| *c).unwrap_or_default();
+        if let Some(rotation) = changes.rotation {
             let (created_at, expires_at) = match (&rotation.binding, state.record()) {
                 (Some(_), _) => (now, self.expiry().for_new(now, true)),
                 // An anonymous rotation keeps the session's age and expiry.
@@ -205,15 +201,20 @@ impl SessionService {
             let mut record = SessionRecord::new(rotation.new_id, created_at, expires_at);
             record.last_seen = now;
             record.binding = rotation.binding.map(Box::new);
-            record.fields = state.fields();
-            record.flash = flash(state);
+            let loaded = state.record();
+            record.fields = loaded.map(|r| r.fields.clone()).unwrap_or_default();
+            record
+                .fields
+                .apply(&changes.set_fields, &changes.removed_fields);
+            record.flash = loaded.map(|r| r.flash.clone()).unwrap_or_default();
+            record.flash.apply(&changes.set_flash, &changes.taken_flash);
             return Plan::Rotate {
                 record,
-                old: state.record().map(|r| r.id),
+                old: loaded.map(|r| r.id),
             };
         }
         let Some(loaded) = state.record() else {
-            if state.set_fields.is_empty() && state.set_flash.is_empty() {
+            if changes.set_fields.is_empty() && changes.set_flash.is_empty() {
                 return Plan::Nothing { expires_at: None };
             }
             let mut record = SessionRecord::new(
@@ -221,17 +222,17 @@ impl SessionService {
                 now,
                 self.expiry().for_new(now, false),
             );
-            record.fields = std::mem::take(&mut state.set_fields);
-            record.flash = std::mem::take(&mut state.set_flash);
+            record.fields = changes.set_fields;
+            record.flash = changes.set_flash;
             return Plan::Create(record);
         };
         let id = loaded.id;
         let expires_at = loaded.expires_at;
         let patch = SessionPatch {
-            set_fields: std::mem::take(&mut state.set_fields),
-            removed_fields: std::mem::take(&mut state.removed_fields),
-            set_flash: std::mem::take(&mut state.set_flash),
-            removed_flash: std::mem::take(&mut state.taken_flash),
+            set_fields: changes.set_fields,
+            removed_fields: changes.removed_fields,
+            set_flash: changes.set_flash,
+            removed_flash: changes.taken_flash,
             expires_at: state.refresh_to,
             last_seen: now,
             expected_revision: state.expected_revision,
