@@ -26,6 +26,13 @@ impl FieldMap {
         self.entries.binary_search_by(|(k, _)| (**k).cmp(name))
     }
 
+    /// An empty map with room for `n` entries.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            entries: Vec::with_capacity(n),
+        }
+    }
+
     /// The value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.position(name).ok().map(|i| &*self.entries[i].1)

@@ -1,5 +1,6 @@
 //! [`MemoryStore`]: a sharded in-process store, the embedded default.
 
+mod entry;
 mod hasher;
 mod shard;
 mod sweeper;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
+use self::entry::Entry;
 use self::shard::Shard;
 use self::users::UserIndex;
 use crate::clock::{SharedClock, SystemClock};
@@ -104,8 +106,7 @@ impl MemoryStore {
         self.inner.clock.now()
     }
 
-    fn check_size(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        let size = record.fields.byte_size() + record.flash.byte_size();
+    fn check_size(&self, size: usize) -> Result<(), StoreError> {
         if size > self.inner.max_record_bytes {
             return Err(StoreError::TooLarge {
                 size,
@@ -171,12 +172,13 @@ impl SessionStore for MemoryStore {
     }
 
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        self.check_size(record)?;
+        self.check_size(Entry::data_size(record))?;
         let now = self.now();
+        let entry = Entry::from_record(record);
         let replaced = {
             let mut shard = self.shard(&record.id).lock();
             self.write_step(&mut shard, now);
-            shard.insert_new(record.clone(), now)?
+            shard.insert_new(record.id, entry, now)?
         };
         if let Some(old) = replaced {
             self.inner.users.forget(&old);
@@ -190,8 +192,8 @@ impl SessionStore for MemoryStore {
     async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
         let now = self.now();
         let mut shard = self.shard(id).lock();
-        match shard.get_live(id, now) {
-            Ok(record) => Ok(Some(record.clone())),
+        match shard.get_live_mut(id, now) {
+            Ok(entry) => Ok(Some(entry.to_record(*id))),
             Err(expired) => {
                 drop(shard);
                 if let Some(gone) = expired {
@@ -206,8 +208,8 @@ impl SessionStore for MemoryStore {
         let now = self.now();
         let mut shard = self.shard(id).lock();
         self.write_step(&mut shard, now);
-        let record = match shard.get_live_mut(id, now) {
-            Ok(record) => record,
+        let entry = match shard.get_live_mut(id, now) {
+            Ok(entry) => entry,
             Err(expired) => {
                 drop(shard);
                 if let Some(gone) = expired {
@@ -217,18 +219,15 @@ impl SessionStore for MemoryStore {
             }
         };
         if let Some(expected) = patch.expected_revision
-            && record.revision != expected
+            && entry.revision != expected
         {
             return Ok(SaveOutcome::Conflict {
-                current: record.revision,
+                current: entry.revision,
             });
         }
-        let mut patched = record.clone();
-        patched.apply(patch);
-        self.check_size(&patched)?;
-        patched.fields.shrink_to_fit();
-        patched.flash.shrink_to_fit();
-        *record = patched;
+        let (patched, size) = entry.patched(patch);
+        self.check_size(size)?;
+        *entry = patched;
         Ok(SaveOutcome::Saved)
     }
 
@@ -242,9 +241,9 @@ impl SessionStore for MemoryStore {
         let mut shard = self.shard(id).lock();
         self.write_step(&mut shard, now);
         match shard.get_live_mut(id, now) {
-            Ok(record) => {
-                record.expires_at = expires_at;
-                record.last_seen = record.last_seen.max(last_seen);
+            Ok(entry) => {
+                entry.expires_at = expires_at;
+                entry.last_seen = entry.last_seen.max(last_seen);
                 Ok(SaveOutcome::Saved)
             }
             Err(expired) => {
@@ -261,9 +260,9 @@ impl SessionStore for MemoryStore {
         let now = self.now();
         let removed = self.shard(id).lock().remove(id);
         Ok(match removed {
-            Some(record) => {
-                self.inner.users.forget(&record);
-                !record.is_expired(now)
+            Some(gone) => {
+                self.inner.users.forget(&gone);
+                !gone.1.is_expired(now)
             }
             None => false,
         })
@@ -276,8 +275,8 @@ impl SessionStore for MemoryStore {
         for id in self.inner.users.ids(user_id) {
             let shard = self.shard(&id).lock();
             match shard.peek(&id) {
-                Some(r) if !r.is_expired(now) && r.user_id() == Some(user_id) => {
-                    items.push(r.info())
+                Some(e) if !e.is_expired(now) && e.user_id() == Some(user_id) => {
+                    items.push(e.info(id))
                 }
                 _ => stale.push(id),
             }
@@ -306,7 +305,7 @@ impl SessionStore for MemoryStore {
                 .is_some_and(|r| r.user_id() == Some(user_id))
                 && let Some(record) = shard.remove(&id)
             {
-                deleted += usize::from(!record.is_expired(now));
+                deleted += usize::from(!record.1.is_expired(now));
             }
             gone.push(id);
         }
@@ -331,8 +330,8 @@ impl SessionStore for MemoryStore {
             items.extend(
                 shard
                     .live(now)
-                    .filter(|r| after.is_none_or(|a| r.id > a))
-                    .map(SessionRecord::info),
+                    .filter(|(id, _)| after.is_none_or(|a| **id > a))
+                    .map(|(id, e)| e.info(*id)),
             );
         }
         items.sort_by_key(|a| a.id);

@@ -2,17 +2,21 @@
 
 use indexmap::IndexMap;
 
+use super::entry::Entry;
 use super::hasher::BuildIdHasher;
 use crate::store::StoreError;
-use crate::{SessionId, SessionRecord, Timestamp};
+use crate::{SessionId, Timestamp};
 
 /// Entries examined by the sweep step that runs with each write.
 const SWEEP_STEP: usize = 2;
 
+/// A removed entry with its id (the user index needs both).
+pub(super) type Removed = (SessionId, Entry);
+
 #[derive(Default)]
 pub(super) struct Shard {
     // IndexMap so the sweep can walk entries by position without a second structure.
-    map: IndexMap<SessionId, SessionRecord, BuildIdHasher>,
+    map: IndexMap<SessionId, Entry, BuildIdHasher>,
     cursor: usize,
 }
 
@@ -21,39 +25,30 @@ impl Shard {
         self.map.len()
     }
 
-    /// Inserts a new record. An expired record under the same id is replaced
+    /// Inserts a new entry. An expired entry under the same id is replaced
     /// and returned; a live one is a collision.
     pub(super) fn insert_new(
         &mut self,
-        mut record: SessionRecord,
+        id: SessionId,
+        entry: Entry,
         now: Timestamp,
-    ) -> Result<Option<SessionRecord>, StoreError> {
-        record.fields.shrink_to_fit();
-        record.flash.shrink_to_fit();
-        match self.map.get_mut(&record.id) {
+    ) -> Result<Option<Removed>, StoreError> {
+        match self.map.get_mut(&id) {
             Some(existing) if !existing.is_expired(now) => Err(StoreError::Collision),
-            Some(existing) => Ok(Some(std::mem::replace(existing, record))),
+            Some(existing) => Ok(Some((id, std::mem::replace(existing, entry)))),
             None => {
-                self.map.insert(record.id, record);
+                self.map.insert(id, entry);
                 Ok(None)
             }
         }
     }
 
-    /// The live record, or `Err` with the expired record that was removed.
-    pub(super) fn get_live(
-        &mut self,
-        id: &SessionId,
-        now: Timestamp,
-    ) -> Result<&SessionRecord, Option<SessionRecord>> {
-        self.get_live_mut(id, now).map(|r| &*r)
-    }
-
+    /// The live entry, or `Err` with the expired entry that was removed.
     pub(super) fn get_live_mut(
         &mut self,
         id: &SessionId,
         now: Timestamp,
-    ) -> Result<&mut SessionRecord, Option<SessionRecord>> {
+    ) -> Result<&mut Entry, Option<Removed>> {
         match self.map.get_index_of(id) {
             None => Err(None),
             Some(i) if self.map[i].is_expired(now) => Err(self.remove_at(i)),
@@ -61,27 +56,27 @@ impl Shard {
         }
     }
 
-    pub(super) fn peek(&self, id: &SessionId) -> Option<&SessionRecord> {
+    pub(super) fn peek(&self, id: &SessionId) -> Option<&Entry> {
         self.map.get(id)
     }
 
-    pub(super) fn remove(&mut self, id: &SessionId) -> Option<SessionRecord> {
+    pub(super) fn remove(&mut self, id: &SessionId) -> Option<Removed> {
         let i = self.map.get_index_of(id)?;
         self.remove_at(i)
     }
 
-    fn remove_at(&mut self, i: usize) -> Option<SessionRecord> {
+    fn remove_at(&mut self, i: usize) -> Option<Removed> {
         // swap_remove is O(1); it moves the last entry into `i`, which the
         // sweep cursor may then skip once: harmless, it comes round again.
-        self.map.swap_remove_index(i).map(|(_, r)| r)
+        self.map.swap_remove_index(i)
     }
 
-    pub(super) fn live(&self, now: Timestamp) -> impl Iterator<Item = &SessionRecord> {
-        self.map.values().filter(move |r| !r.is_expired(now))
+    pub(super) fn live(&self, now: Timestamp) -> impl Iterator<Item = (&SessionId, &Entry)> {
+        self.map.iter().filter(move |(_, e)| !e.is_expired(now))
     }
 
     /// Examines a few entries from the cursor and removes the expired ones.
-    pub(super) fn sweep_step(&mut self, now: Timestamp) -> Vec<SessionRecord> {
+    pub(super) fn sweep_step(&mut self, now: Timestamp) -> Vec<Removed> {
         let mut gone = Vec::new();
         for _ in 0..SWEEP_STEP {
             if self.map.is_empty() {
@@ -99,7 +94,7 @@ impl Shard {
         gone
     }
 
-    pub(super) fn remove_expired(&mut self, now: Timestamp) -> Vec<SessionRecord> {
+    pub(super) fn remove_expired(&mut self, now: Timestamp) -> Vec<Removed> {
         let mut gone = Vec::new();
         let mut i = 0;
         while i < self.map.len() {

@@ -5,7 +5,8 @@ use std::hash::BuildHasher as _;
 
 use parking_lot::Mutex;
 
-use crate::{SessionId, SessionRecord};
+use super::shard::Removed;
+use crate::SessionId;
 
 type UserMap = HashMap<Box<str>, Vec<SessionId>>;
 
@@ -60,15 +61,15 @@ impl UserIndex {
         }
     }
 
-    pub(super) fn forget(&self, record: &SessionRecord) {
-        if let Some(user) = record.user_id() {
-            self.remove_ids(user, &[record.id]);
+    pub(super) fn forget(&self, (id, entry): &Removed) {
+        if let Some(user) = entry.user_id() {
+            self.remove_ids(user, &[*id]);
         }
     }
 
-    pub(super) fn forget_all(&self, records: &[SessionRecord]) {
-        for record in records {
-            self.forget(record);
+    pub(super) fn forget_all(&self, removed: &[Removed]) {
+        for r in removed {
+            self.forget(r);
         }
     }
 }

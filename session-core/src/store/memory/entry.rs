@@ -1,0 +1,186 @@
+//! The compact form a record takes inside the memory store.
+
+use crate::{Binding, FieldMap, SessionId, SessionInfo, SessionPatch, SessionRecord, Timestamp};
+
+/// One stored session, without its id (the map key) and with data and flash
+/// packed into a single allocation: a counter session costs one small heap
+/// block instead of a vector and two strings per field.
+#[derive(Debug, Clone)]
+pub(super) struct Entry {
+    pub(super) created_at: Timestamp,
+    pub(super) last_seen: Timestamp,
+    pub(super) expires_at: Timestamp,
+    pub(super) revision: u64,
+    pub(super) binding: Option<Box<Binding>>,
+    packed: Box<[u8]>,
+}
+
+impl Entry {
+    pub(super) fn from_record(record: &SessionRecord) -> Self {
+        Self {
+            created_at: record.created_at,
+            last_seen: record.last_seen,
+            expires_at: record.expires_at,
+            revision: record.revision,
+            binding: record.binding.clone(),
+            packed: pack(&record.fields, &record.flash),
+        }
+    }
+
+    pub(super) fn to_record(&self, id: SessionId) -> SessionRecord {
+        let (fields, flash) = unpack(&self.packed);
+        SessionRecord {
+            id,
+            created_at: self.created_at,
+            last_seen: self.last_seen,
+            expires_at: self.expires_at,
+            binding: self.binding.clone(),
+            fields,
+            flash,
+            revision: self.revision,
+        }
+    }
+
+    pub(super) fn is_expired(&self, now: Timestamp) -> bool {
+        now >= self.expires_at
+    }
+
+    pub(super) fn user_id(&self) -> Option<&str> {
+        self.binding.as_deref().map(|b| b.user_id.as_str())
+    }
+
+    pub(super) fn info(&self, id: SessionId) -> SessionInfo {
+        SessionInfo {
+            id,
+            user_id: self.binding.as_ref().map(|b| b.user_id.clone()),
+            label: self.binding.as_ref().and_then(|b| b.label.clone()),
+            meta: self.binding.as_ref().and_then(|b| b.meta.clone()),
+            created_at: self.created_at,
+            last_seen: self.last_seen,
+            expires_at: self.expires_at,
+        }
+    }
+
+    /// Data plus flash bytes, as the size limit counts them.
+    pub(super) fn data_size(record: &SessionRecord) -> usize {
+        record.fields.byte_size() + record.flash.byte_size()
+    }
+
+    /// This entry with `patch` applied; the patched record's data size too.
+    pub(super) fn patched(&self, patch: &SessionPatch) -> (Entry, usize) {
+        let (mut fields, mut flash) = unpack(&self.packed);
+        fields.apply(&patch.set_fields, &patch.removed_fields);
+        flash.apply(&patch.set_flash, &patch.removed_flash);
+        let size = fields.byte_size() + flash.byte_size();
+        let entry = Entry {
+            created_at: self.created_at,
+            last_seen: self.last_seen.max(patch.last_seen),
+            expires_at: patch.expires_at.unwrap_or(self.expires_at),
+            revision: self.revision + u64::from(patch.changes_data()),
+            binding: self.binding.clone(),
+            packed: pack(&fields, &flash),
+        };
+        (entry, size)
+    }
+}
+
+// Layout: field count, then (name length, name, value length, value) per
+// field, then the same for flash; lengths as LEB128. No data: no allocation.
+fn pack(fields: &FieldMap, flash: &FieldMap) -> Box<[u8]> {
+    if fields.is_empty() && flash.is_empty() {
+        return Box::default();
+    }
+    let mut out = Vec::with_capacity(
+        4 + fields.byte_size() + flash.byte_size() + 2 * (fields.len() + flash.len()),
+    );
+    for map in [fields, flash] {
+        put_len(&mut out, map.len());
+        for (name, value) in map.iter() {
+            put_len(&mut out, name.len());
+            out.extend_from_slice(name.as_bytes());
+            put_len(&mut out, value.len());
+            out.extend_from_slice(value.as_bytes());
+        }
+    }
+    out.into_boxed_slice()
+}
+
+fn unpack(packed: &[u8]) -> (FieldMap, FieldMap) {
+    let mut reader = Reader { bytes: packed };
+    let fields = reader.map();
+    let flash = reader.map();
+    (fields, flash)
+}
+
+fn put_len(out: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Reads what `pack` wrote. The bytes never leave the store, so a short read
+/// can only mean an empty map.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn len(&mut self) -> usize {
+        let mut n = 0usize;
+        let mut shift = 0;
+        while let Some((&byte, rest)) = self.bytes.split_first() {
+            self.bytes = rest;
+            n |= usize::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+        }
+        n
+    }
+
+    fn text(&mut self) -> &'a str {
+        let n = self.len().min(self.bytes.len());
+        let bytes: &'a [u8] = self.bytes;
+        let (text, rest) = bytes.split_at(n);
+        self.bytes = rest;
+        // Written from `str`s by `pack`.
+        std::str::from_utf8(text).unwrap_or_default()
+    }
+
+    fn map(&mut self) -> FieldMap {
+        let count = self.len();
+        let mut map = FieldMap::with_capacity(count);
+        for _ in 0..count {
+            let name = self.text();
+            let value = self.text();
+            map.insert(name, value);
+        }
+        map
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packing_round_trips() {
+        let long = "x".repeat(300);
+        let fields: FieldMap = [("count", "1"), ("name", "\"ada\""), ("long", long.as_str())]
+            .into_iter()
+            .collect();
+        let flash: FieldMap = [("error", "\"bad\"")].into_iter().collect();
+        let (f, l) = unpack(&pack(&fields, &flash));
+        assert_eq!((f, l), (fields, flash));
+        assert!(pack(&FieldMap::new(), &FieldMap::new()).is_empty());
+        let (f, l) = unpack(&[]);
+        assert!(f.is_empty() && l.is_empty());
+    }
+}
