@@ -21,16 +21,15 @@ use crate::interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, N
 #[derive(Debug, Default)]
 pub struct SessionInterceptor;
 
-#[async_trait]
-impl Interceptor for SessionInterceptor {
-    async fn intercept(&self, request: Request, next: Next) -> Response {
-        let Some(session) = request.extensions().get::<RequestSession>().cloned() else {
-            tracing::error!("SessionInterceptor ran without the AuthInterceptor's session context");
-            return SessionRejection::MissingLayer.into_response();
-        };
-        let mut response = next.run(request).await;
+impl SessionInterceptor {
+    /// Persists the request's session and sets or clears the cookie on `response`.
+    pub(crate) async fn finish(session: &RequestSession, mut response: Response) -> Response {
         if response.status().is_server_error() {
             tracing::debug!(status = %response.status(), "not persisting the session of a failed request");
+            return response;
+        }
+        // Read-only requests: nothing to write, no cookie to send, no future to build.
+        if session.cell().lock().try_settle() {
             return response;
         }
         let persisted = match session.service().persist(session.cell()).await {
@@ -59,6 +58,37 @@ impl Interceptor for SessionInterceptor {
             return SessionRejection::TooLarge.into_response();
         }
         response
+    }
+}
+
+#[async_trait]
+impl Interceptor for SessionInterceptor {
+    async fn intercept(&self, request: Request, next: Next) -> Response {
+        let Some(session) = request.extensions().get::<RequestSession>().cloned() else {
+            tracing::error!("SessionInterceptor ran without the AuthInterceptor's session context");
+            return SessionRejection::MissingLayer.into_response();
+        };
+        let response = next.run(request).await;
+        Self::finish(&session, response).await
+    }
+}
+
+/// [`AuthInterceptor`] and [`SessionInterceptor`] in one step, used when
+/// nothing is ordered between them: the same behaviour with one frame less
+/// per request.
+pub(crate) struct AuthThenSession {
+    pub(crate) auth: AuthInterceptor,
+}
+
+#[async_trait]
+impl Interceptor for AuthThenSession {
+    async fn intercept(&self, request: Request, next: Next) -> Response {
+        let (request, session) = match self.auth.admit(request).await {
+            Ok(admitted) => admitted,
+            Err(response) => return response,
+        };
+        let response = next.run(request).await;
+        SessionInterceptor::finish(&session, response).await
     }
 }
 

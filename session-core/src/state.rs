@@ -301,6 +301,24 @@ impl SessionState {
         }
     }
 
+    /// Ends the request without persist when there is nothing to do: no
+    /// change, no refresh due, no cookie to re-sign or clear. Returns whether
+    /// it did; if not, call persist.
+    pub fn try_settle(&mut self) -> bool {
+        let settled = !self.finished
+            && self.changes.is_none()
+            && !self.destroy
+            && self.refresh_to.is_none()
+            && matches!(
+                self.token,
+                TokenStatus::Absent | TokenStatus::Valid { key_index: 0 }
+            );
+        if settled {
+            self.finished = true;
+        }
+        settled
+    }
+
     /// Whether persist already ran.
     pub fn is_finished(&self) -> bool {
         self.finished

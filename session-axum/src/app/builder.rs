@@ -14,8 +14,11 @@ use tower::Layer as _;
 use super::routes::{build_routes, guarded};
 use super::{App, AppContext, BuildError, WebConfig};
 use crate::controller::ControllerRegistration;
-use crate::interceptor::{InterceptorLayer, InterceptorRegistration, resolve_order};
-use crate::{Authenticator, CookieConfig};
+use crate::interceptor::{
+    Interceptor, InterceptorLayer, InterceptorRef, InterceptorRegistration, resolve_order,
+};
+use crate::session_interceptor::AuthThenSession;
+use crate::{AuthInterceptor, Authenticator, CookieConfig, SessionInterceptor};
 
 /// Configures an [`App`]. Required: a store and at least one key.
 ///
@@ -261,10 +264,7 @@ impl AppBuilder {
         interceptors.extend(self.interceptors);
         let ordered = resolve_order(&interceptors)?;
         let order: Vec<&'static str> = ordered.iter().map(|r| r.interceptor.name()).collect();
-        let chain = ordered
-            .iter()
-            .map(|r| (r.build)(&ctx))
-            .collect::<Result<Vec<_>, _>>()?;
+        let chain = build_chain(&ordered, &ctx)?;
 
         let mut controllers: Vec<&ControllerRegistration> = if self.use_registry {
             inventory::iter::<ControllerRegistration>
@@ -291,4 +291,32 @@ impl AppBuilder {
             service,
         })
     }
+}
+
+/// Builds the interceptors in order, running the auth and session
+/// interceptors as one step when they are next to each other.
+fn build_chain(
+    ordered: &[&InterceptorRegistration],
+    ctx: &AppContext,
+) -> Result<Vec<Arc<dyn Interceptor>>, BuildError> {
+    let auth = InterceptorRef::of::<AuthInterceptor>();
+    let session = InterceptorRef::of::<SessionInterceptor>();
+    let mut chain: Vec<Arc<dyn Interceptor>> = Vec::with_capacity(ordered.len());
+    let mut i = 0;
+    while i < ordered.len() {
+        let fused = ordered[i].interceptor == auth
+            && ordered
+                .get(i + 1)
+                .is_some_and(|next| next.interceptor == session);
+        if fused {
+            chain.push(Arc::new(AuthThenSession {
+                auth: AuthInterceptor::from_app(ctx),
+            }));
+            i += 2;
+        } else {
+            chain.push((ordered[i].build)(ctx)?);
+            i += 1;
+        }
+    }
+    Ok(chain)
 }

@@ -60,13 +60,17 @@ impl AuthInterceptor {
     }
 }
 
-#[async_trait]
-impl Interceptor for AuthInterceptor {
-    async fn intercept(&self, request: Request, next: Next) -> Response {
+impl AuthInterceptor {
+    /// Loads the session and establishes the principal; the request goes on
+    /// with the [`RequestSession`] in its extensions. A failing store answers 503.
+    pub(crate) async fn admit(
+        &self,
+        request: Request,
+    ) -> Result<(Request, RequestSession), Response> {
         let (tokens, source) = self.tokens(&request);
         let cell: SessionCell = match self.service.load_first(tokens).await {
             Ok(cell) => cell,
-            Err(error) => return SessionRejection::from(error).into_response(),
+            Err(error) => return Err(SessionRejection::from(error).into_response()),
         };
         let mut principal = {
             let state = cell.lock();
@@ -95,8 +99,18 @@ impl Interceptor for AuthInterceptor {
             source,
             principal,
         );
-        request.extensions_mut().insert(session);
-        next.run(request).await
+        request.extensions_mut().insert(session.clone());
+        Ok((request, session))
+    }
+}
+
+#[async_trait]
+impl Interceptor for AuthInterceptor {
+    async fn intercept(&self, request: Request, next: Next) -> Response {
+        match self.admit(request).await {
+            Ok((request, _)) => next.run(request).await,
+            Err(response) => response,
+        }
     }
 }
 

@@ -165,3 +165,50 @@ fn building_without_store_or_key_is_an_error_not_a_panic() {
             .contains("key")
     );
 }
+
+/// Runs inside auth and outside session: it sees the principal auth set,
+/// and the session it wraps is persisted after it returns.
+struct Between;
+
+#[session_axum::async_trait]
+impl Interceptor for Between {
+    async fn intercept(&self, r: axum::extract::Request, n: Next) -> axum::response::Response {
+        let seen = r
+            .extensions()
+            .get::<session_axum::RequestSession>()
+            .map(|s| s.principal().map_or("anonymous".to_owned(), |p| p.user_id))
+            .unwrap_or_else(|| "none".to_owned());
+        let mut response = n.run(r).await;
+        if let Ok(v) = axum::http::HeaderValue::from_str(&seen) {
+            response.headers_mut().insert("x-between", v);
+        }
+        response
+    }
+}
+
+static BETWEEN: InterceptorRegistration = InterceptorRegistration {
+    interceptor: InterceptorRef::of::<Between>(),
+    depends_on: &[InterceptorRef::of::<session_axum::AuthInterceptor>()],
+    runs_before: &[InterceptorRef::of::<session_axum::SessionInterceptor>()],
+    builtin: false,
+    build: |_| Ok(Arc::new(Between)),
+};
+
+#[tokio::test]
+async fn an_interceptor_between_auth_and_session_sees_the_principal_and_sessions_still_persist() {
+    let t = crate::app::start_with(session_axum::SigningKeys::single(crate::app::key(1)), |b| {
+        b.interceptor(&BETWEEN)
+    })
+    .await;
+    let pos = |name: &str| t.app_order.iter().position(|n| *n == name).unwrap();
+    assert!(pos("AuthInterceptor") < pos("Between") && pos("Between") < pos("SessionInterceptor"));
+    let mut b = t.server.browser();
+    assert_eq!(b.get("/t/visit").await.headers["x-between"], "anonymous");
+    assert_eq!(b.get("/t/visit").await.body, "2");
+    b.post("/t/login?user=ada").await;
+    let r = b.get("/t/me").await;
+    assert_eq!(r.headers["x-between"], "ada");
+    assert_eq!(b.get("/t/peek").await.json()["visits"], 2);
+    assert_eq!(b.post("/t/logout").await.status, 204);
+    assert_eq!(b.get("/t/me").await.status, 401);
+}
