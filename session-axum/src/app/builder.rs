@@ -9,7 +9,6 @@ use session_core::clock::SharedClock;
 use session_core::{
     ExpiryPolicy, InvalidDataPolicy, Key, SessionService, SessionStore, SigningKeys,
 };
-use tower::Layer as _;
 
 use super::routes::{build_routes, guarded};
 use super::{App, AppContext, BuildError, WebConfig};
@@ -283,7 +282,8 @@ impl AppBuilder {
             inner = extend(inner, &ctx);
         }
         tracing::info!(order = ?order, routes = built.listing.len(), "session app built");
-        let router = Router::new().fallback_service(InterceptorLayer::new(chain).layer(inner));
+        // Every route and the fallback run inside the interceptors.
+        let router = inner.layer(InterceptorLayer::new(chain));
         Ok(App {
             router,
             order,

@@ -7,9 +7,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::Router;
 use axum::extract::Request;
 use axum::response::Response;
+use axum::routing::Route;
 use tower::{Layer, Service, ServiceExt as _};
 
 use super::Interceptor;
@@ -20,7 +20,7 @@ type Chain = Arc<[Arc<dyn Interceptor>]>;
 pub struct Next {
     chain: Chain,
     position: usize,
-    router: Router,
+    route: Route,
 }
 
 impl Next {
@@ -31,11 +31,11 @@ impl Next {
                 let next = Next {
                     chain: self.chain,
                     position: self.position + 1,
-                    router: self.router,
+                    route: self.route,
                 };
                 interceptor.intercept(request, next).await
             }
-            None => match self.router.oneshot(request).await {
+            None => match self.route.oneshot(request).await {
                 Ok(response) => response,
                 Err(infallible) => match infallible {},
             },
@@ -52,7 +52,7 @@ impl fmt::Debug for Next {
     }
 }
 
-/// Wraps a router in the interceptor chain.
+/// Wraps each route (and the fallback) of a router in the interceptor chain.
 #[derive(Clone)]
 pub(crate) struct InterceptorLayer {
     chain: Chain,
@@ -66,24 +66,24 @@ impl InterceptorLayer {
     }
 }
 
-impl Layer<Router> for InterceptorLayer {
-    type Service = InterceptedRouter;
-    fn layer(&self, router: Router) -> InterceptedRouter {
-        InterceptedRouter {
+impl Layer<Route> for InterceptorLayer {
+    type Service = InterceptedRoute;
+    fn layer(&self, route: Route) -> InterceptedRoute {
+        InterceptedRoute {
             chain: self.chain.clone(),
-            router,
+            route,
         }
     }
 }
 
-/// A router behind the interceptor chain.
+/// A route behind the interceptor chain.
 #[derive(Clone)]
-pub(crate) struct InterceptedRouter {
+pub(crate) struct InterceptedRoute {
     chain: Chain,
-    router: Router,
+    route: Route,
 }
 
-impl Service<Request> for InterceptedRouter {
+impl Service<Request> for InterceptedRoute {
     type Response = Response;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
@@ -96,7 +96,7 @@ impl Service<Request> for InterceptedRouter {
         let next = Next {
             chain: self.chain.clone(),
             position: 0,
-            router: self.router.clone(),
+            route: self.route.clone(),
         };
         Box::pin(async move { Ok(next.run(request).await) })
     }
