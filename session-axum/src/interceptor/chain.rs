@@ -93,11 +93,25 @@ impl Service<Request> for InterceptedRoute {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        let route = self.route.clone();
+        let Some(first) = self.chain.first().cloned() else {
+            return Box::pin(route.oneshot(request));
+        };
         let next = Next {
             chain: self.chain.clone(),
-            position: 0,
-            route: self.route.clone(),
+            position: 1,
+            route,
         };
-        Box::pin(async move { Ok(next.run(request).await) })
+        // The first interceptor's future is boxed already; wrapping it in
+        // another async block would copy the whole chain's state once more.
+        Box::pin(first_step(first, request, next))
     }
+}
+
+async fn first_step(
+    interceptor: Arc<dyn Interceptor>,
+    request: Request,
+    next: Next,
+) -> Result<Response, Infallible> {
+    Ok(interceptor.intercept(request, next).await)
 }
