@@ -921,7 +921,9 @@ def main() -> int:
         env.perf_dir = os.path.abspath(opts.perf)
     log(f"{pinning}; redis-server on 127.0.0.1:{redis_port}; logs in {workdir}")
 
-    memory_cost = 0.0 if opts.no_memory else 4 * 12.0
+    memory_modes = [m for m in MEMORY_MODES + ([] if opts.quick else REDIS_MEMORY_MODES) if m in modes]
+    memory_cost = 0.0 if opts.no_memory else len(memory_modes) * (8.0 if opts.quick else 12.0)
+    planned = reps * len(scenarios) * len(modes)
     runs: list[dict] = []
     skipped = 0
     per_run = duration + warmup + paced + 1.5
@@ -933,10 +935,13 @@ def main() -> int:
             for mode in order:
                 if time.monotonic() + per_run + memory_cost > deadline:
                     skipped += 1
+                    planned -= 1
                     continue
                 max_load = max(max_load, loadavg(), key=lambda x: float(x.split()[0]))
                 r = run_once(env, mode, scenario, with_monitor=(rep == 0))
-                if noise(r) > NOISY and time.monotonic() + 2 * per_run + memory_cost <= deadline:
+                planned -= 1
+                # Repeat a disturbed run only if every run still planned fits too.
+                if noise(r) > NOISY and time.monotonic() + (planned + 1) * per_run + memory_cost <= deadline:
                     # Other work on the machine disturbed the run: run it again, keep the quieter.
                     log(f"rep {rep + 1}/{reps} {scenario:9} {mode:12} disturbed "
                         f"({noise(r):.2f} CPU of other work); running it again")
@@ -953,9 +958,7 @@ def main() -> int:
 
     memory: dict = {}
     if not opts.no_memory:
-        for mode in MEMORY_MODES + REDIS_MEMORY_MODES:
-            if mode not in modes:
-                continue
+        for mode in memory_modes:
             if time.monotonic() + 12 > deadline + 30:
                 log(f"memory: skipping {mode} (time budget)")
                 continue

@@ -62,7 +62,6 @@ pub(crate) fn router(store: Store) -> Result<Router, Box<dyn std::error::Error>>
         Store::Redis(redis) => builder.store(redis),
     };
     let app = builder.build()?;
-    Ok(Router::new()
-        .route("/stats", get(stats::handler))
-        .fallback_service(app.into_router()))
+    // Added after the app's interceptor layer: outside it.
+    Ok(app.into_router().route("/stats", get(stats::handler)))
 }
