@@ -75,20 +75,19 @@ impl CookieConfig {
     }
 
     /// Every value of this cookie in the request's `Cookie` headers, in order.
-    pub fn tokens<'h>(&self, headers: &'h HeaderMap) -> Vec<&'h str> {
-        let mut out = Vec::new();
-        for value in headers.get_all(header::COOKIE) {
-            let Ok(value) = value.to_str() else { continue };
-            for pair in value.split(';') {
-                let Some((name, token)) = pair.trim().split_once('=') else {
-                    continue;
-                };
-                if name.trim() == self.name {
-                    out.push(token.trim().trim_matches('"'));
-                }
-            }
-        }
-        out
+    pub fn tokens<'h>(
+        &self,
+        headers: &'h HeaderMap,
+    ) -> impl Iterator<Item = &'h str> + Send + use<'h, '_> {
+        headers
+            .get_all(header::COOKIE)
+            .into_iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .filter_map(move |pair| {
+                let (name, token) = pair.trim().split_once('=')?;
+                (name.trim() == self.name).then(|| token.trim().trim_matches('"'))
+            })
     }
 
     /// The `Set-Cookie` value for `action`, `None` for [`CookieAction::Keep`].
@@ -175,6 +174,6 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("garbage-without-equals; idx=3"),
         );
-        assert_eq!(c.tokens(&h), ["first", "second"]);
+        assert_eq!(c.tokens(&h).collect::<Vec<_>>(), ["first", "second"]);
     }
 }

@@ -3,9 +3,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use http::header;
+use http::{HeaderMap, header};
 use session_core::token::bearer_token;
-use session_core::{SessionCell, SessionService, TokenStatus};
+use session_core::{SessionCell, SessionError, SessionService, TokenStatus};
 
 use crate::app::{AppContext, BuildError, WebConfig};
 use crate::context::{RequestSession, TokenSource};
@@ -41,22 +41,24 @@ impl AuthInterceptor {
         }
     }
 
-    /// The tokens the request carries and where they came from.
-    fn tokens<'r>(&self, request: &'r Request) -> (Vec<&'r str>, TokenSource) {
+    /// Loads the session the request's token names: `Authorization: Bearer`
+    /// when bearer tokens are on and the header is present, else the first of
+    /// the session cookies that verifies.
+    async fn load(&self, headers: &HeaderMap) -> Result<(SessionCell, TokenSource), SessionError> {
         if self.config.bearer
-            && let Some(value) = request.headers().get(header::AUTHORIZATION)
+            && let Some(value) = headers.get(header::AUTHORIZATION)
         {
-            let token = value.to_str().ok().and_then(bearer_token);
             // An Authorization header that is not a usable bearer token is still a bearer attempt.
-            return (vec![token.unwrap_or("")], TokenSource::Bearer);
+            let token = value.to_str().ok().and_then(bearer_token).unwrap_or("");
+            let cell = self.service.load_first(std::iter::once(token)).await?;
+            return Ok((cell, TokenSource::Bearer));
         }
-        let candidates = self.config.cookie.tokens(request.headers());
-        let source = if candidates.is_empty() {
-            TokenSource::None
-        } else {
-            TokenSource::Cookie
+        let mut tokens = self.config.cookie.tokens(headers).peekable();
+        let source = match tokens.peek() {
+            Some(_) => TokenSource::Cookie,
+            None => TokenSource::None,
         };
-        (candidates, source)
+        Ok((self.service.load_first(tokens).await?, source))
     }
 }
 
@@ -67,9 +69,8 @@ impl AuthInterceptor {
         &self,
         request: Request,
     ) -> Result<(Request, RequestSession), Response> {
-        let (tokens, source) = self.tokens(&request);
-        let cell: SessionCell = match self.service.load_first(tokens).await {
-            Ok(cell) => cell,
+        let (cell, source) = match self.load(request.headers()).await {
+            Ok(loaded) => loaded,
             Err(error) => return Err(SessionRejection::from(error).into_response()),
         };
         let mut principal = {

@@ -2,7 +2,7 @@ use super::{InvalidDataPolicy, SessionService};
 use crate::data::SessionData;
 use crate::state::{SessionCell, SessionState, TokenStatus};
 use crate::token::Verified;
-use crate::{Session, SessionError, SessionId, StoreError};
+use crate::{Session, SessionError, SessionId, StoreError, Timestamp};
 
 impl SessionService {
     /// Loads the session a token names. A missing, malformed, tampered,
@@ -33,7 +33,7 @@ impl SessionService {
                     Err(error) => tracing::debug!(%error, "session cookie refused"),
                 },
                 None => match self.signer().verify_id(token) {
-                    Ok(verified) => return self.load_verified(verified).await,
+                    Ok(verified) => return self.load_verified_at(verified, now).await,
                     Err(error) => tracing::debug!(%error, "session token refused"),
                 },
             }
@@ -51,25 +51,33 @@ impl SessionService {
         &self,
         verified: Verified<SessionId>,
     ) -> Result<SessionCell, SessionError> {
+        self.load_verified_at(verified, self.clock().now()).await
+    }
+
+    /// [`load_verified`](Self::load_verified) with the clock read once by the caller.
+    async fn load_verified_at(
+        &self,
+        verified: Verified<SessionId>,
+        now: Timestamp,
+    ) -> Result<SessionCell, SessionError> {
         let id = verified.value;
-        let rejected = |now| {
+        let rejected = || {
             Ok(SessionCell::new(SessionState::empty(
                 now,
                 TokenStatus::Rejected,
             )))
         };
-        let record = match self.store().load(&id).await {
+        let record = match self.store().load_at(&id, now).await {
             Ok(record) => record,
             Err(StoreError::Corrupt(reason)) => {
                 tracing::warn!(session = %id.short(), %reason, "stored session is corrupt; treating it as absent");
-                return rejected(self.clock().now());
+                return rejected();
             }
             Err(error) => return Err(error.into()),
         };
-        let now = self.clock().now();
         let Some(record) = record else {
             tracing::debug!(session = %id.short(), "no live session for a valid token");
-            return rejected(now);
+            return rejected();
         };
         if self.expiry().is_expired(&record, now) {
             // The store's own expiry lagged (clock skew or an absolute limit).
@@ -77,7 +85,7 @@ impl SessionService {
             if let Err(error) = self.store().delete(&id).await {
                 tracing::warn!(session = %id.short(), %error, "could not remove an expired session");
             }
-            return rejected(now);
+            return rejected();
         }
         Ok(self.loaded(record, verified.key_index, now))
     }

@@ -68,6 +68,18 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     /// The live record with this id.
     async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError>;
 
+    /// [`load`](Self::load) at a time the caller already read from the
+    /// shared clock, saving a second reading on the hot path. Stores that
+    /// check expiry themselves may use `now` instead of their clock.
+    async fn load_at(
+        &self,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let _ = now;
+        self.load(id).await
+    }
+
     /// Applies a patch to a live record; never recreates a missing one.
     async fn save(&self, id: &SessionId, patch: &SessionPatch) -> Result<SaveOutcome, StoreError>;
 

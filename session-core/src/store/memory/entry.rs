@@ -67,35 +67,68 @@ impl Entry {
     }
 
     /// This entry with `patch` applied; the patched record's data size too.
+    /// Merges the packed bytes with the patch directly, without building maps.
     pub(super) fn patched(&self, patch: &SessionPatch) -> (Entry, usize) {
-        let (mut fields, mut flash) = unpack(&self.packed);
-        fields.apply(&patch.set_fields, &patch.removed_fields);
-        flash.apply(&patch.set_flash, &patch.removed_flash);
-        let size = fields.byte_size() + flash.byte_size();
+        let mut reader = Reader {
+            bytes: &self.packed,
+        };
+        let fields = merge(reader.entries(), &patch.set_fields, &patch.removed_fields);
+        let flash = merge(reader.entries(), &patch.set_flash, &patch.removed_flash);
+        let size: usize = fields
+            .iter()
+            .chain(&flash)
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
         let entry = Entry {
             created_at: self.created_at,
             last_seen: self.last_seen.max(patch.last_seen),
             expires_at: patch.expires_at.unwrap_or(self.expires_at),
             revision: self.revision + u64::from(patch.changes_data()),
             binding: self.binding.clone(),
-            packed: pack(&fields, &flash),
+            packed: pack_entries(&fields, &flash, size),
         };
         (entry, size)
     }
 }
 
-// Layout: field count, then (name length, name, value length, value) per
-// field, then the same for flash; lengths as LEB128. No data: no allocation.
-fn pack(fields: &FieldMap, flash: &FieldMap) -> Box<[u8]> {
+/// Sorted stored entries, with `set` applied and `removed` dropped; both inputs
+/// are sorted by name, so this is one merge pass.
+fn merge<'a>(
+    stored: Vec<(&'a str, &'a str)>,
+    set: &'a FieldMap,
+    removed: &[Box<str>],
+) -> Vec<(&'a str, &'a str)> {
+    let mut out = Vec::with_capacity(stored.len() + set.len());
+    let mut stored = stored.into_iter().peekable();
+    let mut set = set.iter().peekable();
+    loop {
+        let next = match (stored.peek(), set.peek()) {
+            (Some(a), Some(b)) if a.0 < b.0 => stored.next(),
+            (Some(a), Some(b)) if a.0 == b.0 => {
+                stored.next();
+                set.next()
+            }
+            (_, Some(_)) => set.next(),
+            (Some(_), None) => stored.next(),
+            (None, None) => break,
+        };
+        if let Some((name, value)) = next
+            && !removed.iter().any(|r| &**r == name)
+        {
+            out.push((name, value));
+        }
+    }
+    out
+}
+
+fn pack_entries(fields: &[(&str, &str)], flash: &[(&str, &str)], size: usize) -> Box<[u8]> {
     if fields.is_empty() && flash.is_empty() {
         return Box::default();
     }
-    let mut out = Vec::with_capacity(
-        4 + fields.byte_size() + flash.byte_size() + 2 * (fields.len() + flash.len()),
-    );
-    for map in [fields, flash] {
-        put_len(&mut out, map.len());
-        for (name, value) in map.iter() {
+    let mut out = Vec::with_capacity(4 + size + 2 * (fields.len() + flash.len()));
+    for entries in [fields, flash] {
+        put_len(&mut out, entries.len());
+        for (name, value) in entries {
             put_len(&mut out, name.len());
             out.extend_from_slice(name.as_bytes());
             put_len(&mut out, value.len());
@@ -103,6 +136,19 @@ fn pack(fields: &FieldMap, flash: &FieldMap) -> Box<[u8]> {
         }
     }
     out.into_boxed_slice()
+}
+
+// Layout: field count, then (name length, name, value length, value) per
+// field, then the same for flash; lengths as LEB128. No data: no allocation.
+fn pack(fields: &FieldMap, flash: &FieldMap) -> Box<[u8]> {
+    let fields: Vec<_> = fields.iter().collect();
+    let flash: Vec<_> = flash.iter().collect();
+    let size = fields
+        .iter()
+        .chain(&flash)
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    pack_entries(&fields, &flash, size)
 }
 
 fn unpack(packed: &[u8]) -> (FieldMap, FieldMap) {
@@ -164,11 +210,48 @@ impl<'a> Reader<'a> {
         }
         map
     }
+
+    fn entries(&mut self) -> Vec<(&'a str, &'a str)> {
+        let count = self.len();
+        (0..count).map(|_| (self.text(), self.text())).collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patching_merges_sets_and_removals() {
+        let fields: FieldMap = [("a", "1"), ("c", "3"), ("e", "5")].into_iter().collect();
+        let flash: FieldMap = [("error", "\"bad\"")].into_iter().collect();
+        let mut record = SessionRecord::new(
+            SessionId::generate(),
+            Timestamp::EPOCH,
+            Timestamp::from_millis(10),
+        );
+        record.fields = fields;
+        record.flash = flash;
+        let entry = Entry::from_record(&record);
+        let patch = SessionPatch {
+            set_fields: [("b", "2"), ("c", "30"), ("f", "6")].into_iter().collect(),
+            removed_fields: vec!["a".into(), "zz".into()],
+            set_flash: [("notice", "\"hi\"")].into_iter().collect(),
+            removed_flash: vec!["error".into()],
+            ..SessionPatch::default()
+        };
+        let (patched, size) = entry.patched(&patch);
+        let mut expected = record.clone();
+        expected.apply(&patch);
+        let back = patched.to_record(record.id);
+        assert_eq!(back.fields, expected.fields);
+        assert_eq!(back.flash, expected.flash);
+        assert_eq!(back.revision, 1);
+        assert_eq!(
+            size,
+            expected.fields.byte_size() + expected.flash.byte_size()
+        );
+    }
 
     #[test]
     fn packing_round_trips() {

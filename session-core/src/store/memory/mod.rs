@@ -190,7 +190,14 @@ impl SessionStore for MemoryStore {
     }
 
     async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
-        let now = self.now();
+        self.load_at(id, self.now()).await
+    }
+
+    async fn load_at(
+        &self,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
         let mut shard = self.shard(id).lock();
         match shard.get_live_mut(id, now) {
             Ok(entry) => Ok(Some(entry.to_record(*id))),
