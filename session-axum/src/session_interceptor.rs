@@ -5,6 +5,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
+use axum::routing::Route;
+use tower::ServiceExt as _;
 
 use crate::app::{AppContext, BuildError};
 use crate::auth::AuthInterceptor;
@@ -78,6 +80,21 @@ impl Interceptor for SessionInterceptor {
 /// per request.
 pub(crate) struct AuthThenSession {
     pub(crate) auth: AuthInterceptor,
+}
+
+impl AuthThenSession {
+    /// Both steps around `route`, when nothing else runs between them and the route.
+    pub(crate) async fn around(&self, request: Request, route: Route) -> Response {
+        let (request, session) = match self.auth.admit(request).await {
+            Ok(admitted) => admitted,
+            Err(response) => return response,
+        };
+        let response = match route.oneshot(request).await {
+            Ok(response) => response,
+            Err(infallible) => match infallible {},
+        };
+        SessionInterceptor::finish(&session, response).await
+    }
 }
 
 #[async_trait]

@@ -263,7 +263,7 @@ impl AppBuilder {
         interceptors.extend(self.interceptors);
         let ordered = resolve_order(&interceptors)?;
         let order: Vec<&'static str> = ordered.iter().map(|r| r.interceptor.name()).collect();
-        let chain = build_chain(&ordered, &ctx)?;
+        let (chain, builtin_only) = build_chain(&ordered, &ctx)?;
 
         let mut controllers: Vec<&ControllerRegistration> = if self.use_registry {
             inventory::iter::<ControllerRegistration>
@@ -283,7 +283,7 @@ impl AppBuilder {
         }
         tracing::info!(order = ?order, routes = built.listing.len(), "session app built");
         // Every route and the fallback run inside the interceptors.
-        let router = inner.layer(InterceptorLayer::new(chain));
+        let router = inner.layer(InterceptorLayer::new(chain, builtin_only));
         Ok(App {
             router,
             order,
@@ -293,15 +293,20 @@ impl AppBuilder {
     }
 }
 
-/// Builds the interceptors in order, running the auth and session
-/// interceptors as one step when they are next to each other.
+/// The interceptors in order, with the auth and session interceptors run as
+/// one step when they are next to each other; that step alone too when it is
+/// the whole chain.
+type BuiltChain = (Vec<Arc<dyn Interceptor>>, Option<Arc<AuthThenSession>>);
+
+/// Builds the interceptors in order (see [`BuiltChain`]).
 fn build_chain(
     ordered: &[&InterceptorRegistration],
     ctx: &AppContext,
-) -> Result<Vec<Arc<dyn Interceptor>>, BuildError> {
+) -> Result<BuiltChain, BuildError> {
     let auth = InterceptorRef::of::<AuthInterceptor>();
     let session = InterceptorRef::of::<SessionInterceptor>();
     let mut chain: Vec<Arc<dyn Interceptor>> = Vec::with_capacity(ordered.len());
+    let mut fused_step = None;
     let mut i = 0;
     while i < ordered.len() {
         let fused = ordered[i].interceptor == auth
@@ -309,14 +314,17 @@ fn build_chain(
                 .get(i + 1)
                 .is_some_and(|next| next.interceptor == session);
         if fused {
-            chain.push(Arc::new(AuthThenSession {
+            let step = Arc::new(AuthThenSession {
                 auth: AuthInterceptor::from_app(ctx),
-            }));
+            });
+            fused_step = Some(Arc::clone(&step));
+            chain.push(step);
             i += 2;
         } else {
             chain.push((ordered[i].build)(ctx)?);
             i += 1;
         }
     }
-    Ok(chain)
+    let builtin_only = fused_step.filter(|_| chain.len() == 1);
+    Ok((chain, builtin_only))
 }

@@ -13,6 +13,7 @@ use axum::routing::Route;
 use tower::{Layer, Service, ServiceExt as _};
 
 use super::Interceptor;
+use crate::session_interceptor::AuthThenSession;
 
 type Chain = Arc<[Arc<dyn Interceptor>]>;
 
@@ -52,17 +53,32 @@ impl fmt::Debug for Next {
     }
 }
 
+/// What runs around each route.
+#[derive(Clone)]
+enum Steps {
+    /// Only the built-in auth and session step: called directly, without the
+    /// dynamic chain's boxing and indirection.
+    Builtin(Arc<AuthThenSession>),
+    /// Any other chain.
+    Chain(Chain),
+}
+
 /// Wraps each route (and the fallback) of a router in the interceptor chain.
 #[derive(Clone)]
 pub(crate) struct InterceptorLayer {
-    chain: Chain,
+    steps: Steps,
 }
 
 impl InterceptorLayer {
-    pub(crate) fn new(chain: Vec<Arc<dyn Interceptor>>) -> Self {
-        Self {
-            chain: chain.into(),
-        }
+    pub(crate) fn new(
+        chain: Vec<Arc<dyn Interceptor>>,
+        builtin_only: Option<Arc<AuthThenSession>>,
+    ) -> Self {
+        let steps = match builtin_only {
+            Some(builtin) => Steps::Builtin(builtin),
+            None => Steps::Chain(chain.into()),
+        };
+        Self { steps }
     }
 }
 
@@ -70,7 +86,7 @@ impl Layer<Route> for InterceptorLayer {
     type Service = InterceptedRoute;
     fn layer(&self, route: Route) -> InterceptedRoute {
         InterceptedRoute {
-            chain: self.chain.clone(),
+            steps: self.steps.clone(),
             route,
         }
     }
@@ -79,7 +95,7 @@ impl Layer<Route> for InterceptorLayer {
 /// A route behind the interceptor chain.
 #[derive(Clone)]
 pub(crate) struct InterceptedRoute {
-    chain: Chain,
+    steps: Steps,
     route: Route,
 }
 
@@ -94,11 +110,18 @@ impl Service<Request> for InterceptedRoute {
 
     fn call(&mut self, request: Request) -> Self::Future {
         let route = self.route.clone();
-        let Some(first) = self.chain.first().cloned() else {
+        let chain = match &self.steps {
+            Steps::Builtin(builtin) => {
+                let builtin = Arc::clone(builtin);
+                return Box::pin(async move { Ok(builtin.around(request, route).await) });
+            }
+            Steps::Chain(chain) => chain,
+        };
+        let Some(first) = chain.first().cloned() else {
             return Box::pin(route.oneshot(request));
         };
         let next = Next {
-            chain: self.chain.clone(),
+            chain: chain.clone(),
             position: 1,
             route,
         };
