@@ -111,15 +111,11 @@ impl SessionRecord {
 
     /// The listing entry for this record.
     pub fn info(&self) -> SessionInfo {
-        SessionInfo {
-            id: self.id,
-            user_id: self.binding.as_ref().map(|b| b.user_id.clone()),
-            label: self.binding.as_ref().and_then(|b| b.label.clone()),
-            meta: self.binding.as_ref().and_then(|b| b.meta.clone()),
-            created_at: self.created_at,
-            last_seen: self.last_seen,
-            expires_at: self.expires_at,
-        }
+        SessionInfo::new(
+            self.id,
+            self.binding.as_deref(),
+            [self.created_at, self.last_seen, self.expires_at],
+        )
     }
 
     /// Applies a patch (fields, flash, expiry, revision) in place.
@@ -153,6 +149,26 @@ pub struct SessionInfo {
     pub last_seen: Timestamp,
     /// Expires.
     pub expires_at: Timestamp,
+}
+
+impl SessionInfo {
+    /// The entry of session `id` bound by `binding`, with its `[created_at,
+    /// last_seen, expires_at]` times.
+    pub fn new(
+        id: SessionId,
+        binding: Option<&Binding>,
+        [created_at, last_seen, expires_at]: [Timestamp; 3],
+    ) -> Self {
+        Self {
+            id,
+            user_id: binding.map(|b| b.user_id.clone()),
+            label: binding.and_then(|b| b.label.clone()),
+            meta: binding.and_then(|b| b.meta.clone()),
+            created_at,
+            last_seen,
+            expires_at,
+        }
+    }
 }
 
 /// Sorts listing entries most recently used first; ties by newest creation, then id.

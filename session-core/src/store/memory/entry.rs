@@ -50,15 +50,11 @@ impl Entry {
     }
 
     pub(super) fn info(&self, id: SessionId) -> SessionInfo {
-        SessionInfo {
+        SessionInfo::new(
             id,
-            user_id: self.binding.as_ref().map(|b| b.user_id.clone()),
-            label: self.binding.as_ref().and_then(|b| b.label.clone()),
-            meta: self.binding.as_ref().and_then(|b| b.meta.clone()),
-            created_at: self.created_at,
-            last_seen: self.last_seen,
-            expires_at: self.expires_at,
-        }
+            self.binding.as_deref(),
+            [self.created_at, self.last_seen, self.expires_at],
+        )
     }
 
     /// Data plus flash bytes, as the size limit counts them.
