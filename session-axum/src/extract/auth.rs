@@ -34,8 +34,10 @@ pub struct LoggedIn {
     /// The new session id.
     #[serde(skip)]
     pub session_id: SessionId,
-    /// The signed token for the new session (cookie value or bearer token).
-    pub token: String,
+    /// The signed token for the new session (cookie value or bearer token);
+    /// `None` with a client-side store, whose token is the sealed session and
+    /// exists only once the response is sent (in the cookie).
+    pub token: Option<String>,
 }
 
 /// The result of [`Auth::logout`]: answers `204 No Content`.
@@ -74,17 +76,25 @@ impl Auth {
         let session_id = self.session.cell().lock().login(binding.clone());
         self.session
             .set_principal(Some(Principal::from_binding(&binding, Some(session_id))));
-        LoggedIn {
-            session_id,
-            token: self.session.service().token_for(&session_id),
-        }
+        let service = self.session.service();
+        let token = service
+            .store()
+            .client_side()
+            .is_none()
+            .then(|| service.token_for(&session_id));
+        LoggedIn { session_id, token }
     }
 
     /// Like [`login`](Self::login), but sets no cookie: for API clients that
     /// take the token from the response body and send it as `Authorization: Bearer`.
-    pub fn login_bearer(&self, binding: Binding) -> LoggedIn {
+    /// Client-side stores cannot hand out a token before the response is
+    /// built: [`SessionRejection::Unsupported`] there, and nothing changes.
+    pub fn login_bearer(&self, binding: Binding) -> Result<LoggedIn, SessionRejection> {
+        if self.session.service().store().client_side().is_some() {
+            return Err(SessionRejection::Unsupported);
+        }
         self.session.suppress_cookie();
-        self.login(binding)
+        Ok(self.login(binding))
     }
 
     /// Logs out: deletes the session server-side now, and clears the cookie

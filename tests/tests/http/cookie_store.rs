@@ -115,6 +115,10 @@ async fn listing_and_revocation_are_not_supported() {
     let r = b.post("/t/revoke-others").await;
     assert_eq!(r.status, 501);
     assert_eq!(r.json()["error"], "not supported by this session store");
+    // A bearer token cannot be handed out before the sealed session exists.
+    let r = server.browser().post("/t/token?user=bot").await;
+    assert_eq!(r.status, 501);
+    assert!(r.set_cookies.is_empty());
 }
 
 #[tokio::test]

@@ -85,7 +85,14 @@ impl Login {
                 Json(serde_json::json!({"error": "invalid credentials"})),
             ));
         };
-        let logged_in = auth.login_bearer(binding(&user, form.label));
+        let logged_in = auth
+            .login_bearer(binding(&user, form.label))
+            .map_err(|rejection| {
+                (
+                    rejection.status(),
+                    Json(serde_json::json!({"error": rejection.to_string()})),
+                )
+            })?;
         account.set_auth(true);
         account.set_group_id(Some(user.group.to_owned()));
         Ok(Json(logged_in))
