@@ -2,36 +2,44 @@
 //!
 //! | field | holds |
 //! | --- | --- |
-//! | `_v` | format version ([`FORMAT_VERSION`]) |
-//! | `_c` | created, ms since the epoch |
-//! | `_s` | last seen, ms |
-//! | `_e` | expires, ms (the key itself expires then too, by `PEXPIREAT`) |
-//! | `_r` | revision |
+//! | `_m` | the metadata, packed: `<layout>:<created>:<last seen>:<expires>:<revision>` |
 //! | `_b` | binding as JSON (bound sessions only) |
 //! | `_u` | the bound user id, for the scripts' ownership checks |
 //! | `f:<name>` | data field `<name>`, JSON text |
 //! | `l:<name>` | flash value `<name>`, JSON text |
+//!
+//! In `_m`, `<layout>` is [`LAYOUT`] and the other parts are unsigned
+//! decimal integers: times in milliseconds since the epoch (the key itself
+//! expires at `<expires>` too, by `PEXPIREAT`) and the revision. Packing the
+//! five fixed items into one field keeps a counter session's `HGETALL` reply
+//! at four strings. The scripts read and rewrite `_m` themselves (see
+//! [`scripts`](crate::scripts)), so both sides must agree on this layout; a
+//! new layout takes a new [`LAYOUT`] number, and a record whose layout is
+//! unknown (including layout 1, one hash field per metadata item, with its
+//! version in `_v`) is [`StoreError::Corrupt`].
 
-use session_core::record::FORMAT_VERSION;
+use redis::Value;
 use session_core::{
     Binding, FieldMap, SessionId, SessionInfo, SessionPatch, SessionRecord, StoreError, Timestamp,
 };
 
-pub(crate) const VERSION: &str = "_v";
-pub(crate) const CREATED: &str = "_c";
-pub(crate) const LAST_SEEN: &str = "_s";
-pub(crate) const EXPIRES: &str = "_e";
-pub(crate) const REVISION: &str = "_r";
+/// The version of this hash layout, the first part of `_m`.
+pub(crate) const LAYOUT: &str = "2";
+
+pub(crate) const META: &str = "_m";
 pub(crate) const BINDING: &str = "_b";
 pub(crate) const USER: &str = "_u";
 pub(crate) const FIELD: &str = "f:";
 pub(crate) const FLASH: &str = "l:";
+/// Where layout 1 kept its format version; only read to name that layout in
+/// the error about it.
+const LEGACY_VERSION: &str = "_v";
 
 /// The metadata fields a listing reads, in the order [`decode_info`] expects.
-pub(crate) const INFO_FIELDS: [&str; 6] = [VERSION, CREATED, LAST_SEEN, EXPIRES, BINDING, USER];
+pub(crate) const INFO_FIELDS: [&str; 3] = [META, BINDING, USER];
 
 /// The latest instant Redis is asked to expire a key at: a key's own TTL is
-/// clamped to it (year 9999), the stored `_e` keeps the exact value.
+/// clamped to it (year 9999), `_m` keeps the exact value.
 const MAX_EXPIRE_AT_MS: u64 = 253_402_300_799_999;
 
 /// The `PEXPIREAT` argument for an expiry.
@@ -39,18 +47,122 @@ pub(crate) fn expire_at_arg(expires_at: Timestamp) -> String {
     expires_at.as_millis().min(MAX_EXPIRE_AT_MS).to_string()
 }
 
+/// The fixed metadata of a record, as packed in `_m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Meta {
+    pub(crate) created: Timestamp,
+    pub(crate) last_seen: Timestamp,
+    pub(crate) expires: Timestamp,
+    pub(crate) revision: u64,
+}
+
+impl Meta {
+    pub(crate) fn of(record: &SessionRecord) -> Self {
+        Self {
+            created: record.created_at,
+            last_seen: record.last_seen,
+            expires: record.expires_at,
+            revision: record.revision,
+        }
+    }
+
+    /// The `_m` value.
+    pub(crate) fn encode(&self) -> String {
+        let mut out = String::with_capacity(LAYOUT.len() + 4 * 14 + 2);
+        out.push_str(LAYOUT);
+        for n in [
+            self.created.as_millis(),
+            self.last_seen.as_millis(),
+            self.expires.as_millis(),
+            self.revision,
+        ] {
+            out.push(':');
+            push_decimal(&mut out, n);
+        }
+        out
+    }
+
+    /// Reads an `_m` value, refusing unknown layouts and damaged parts.
+    pub(crate) fn decode(value: &[u8]) -> Result<Self, StoreError> {
+        let mut parts = value.split(|&b| b == b':');
+        let layout = parts.next().unwrap_or_default();
+        if layout != LAYOUT.as_bytes() {
+            return Err(unsupported(layout));
+        }
+        let mut next = |what: &str| -> Result<u64, StoreError> {
+            let part = parts.next().ok_or_else(|| damaged(value))?;
+            parse_decimal(part).ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "{what} {:?} is not a number",
+                    String::from_utf8_lossy(part)
+                ))
+            })
+        };
+        let meta = Self {
+            created: Timestamp::from_millis(next("created")?),
+            last_seen: Timestamp::from_millis(next("last seen")?),
+            expires: Timestamp::from_millis(next("expiry")?),
+            revision: next("revision")?,
+        };
+        if parts.next().is_some() {
+            return Err(damaged(value));
+        }
+        Ok(meta)
+    }
+}
+
+fn unsupported(layout: &[u8]) -> StoreError {
+    StoreError::Corrupt(format!(
+        "record format version {:?} is not supported (this build reads {LAYOUT})",
+        String::from_utf8_lossy(layout)
+    ))
+}
+
+fn damaged(value: &[u8]) -> StoreError {
+    StoreError::Corrupt(format!(
+        "record metadata {:?} is damaged",
+        String::from_utf8_lossy(value)
+    ))
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        // `n % 10` is a single digit.
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &digit in &buf[at..] {
+        out.push(char::from(digit));
+    }
+}
+
+/// An unsigned decimal: digits only (as the scripts' patterns read it), no
+/// sign, no overflow.
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d < 10)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
 /// The field/value pairs of a new record, metadata first.
 pub(crate) fn encode_record(record: &SessionRecord) -> Result<Vec<String>, StoreError> {
-    let mut out = Vec::with_capacity(2 * (7 + record.fields.len() + record.flash.len()));
+    let mut out = Vec::with_capacity(2 * (3 + record.fields.len() + record.flash.len()));
     let mut pair = |k: String, v: String| {
         out.push(k);
         out.push(v);
     };
-    pair(VERSION.into(), FORMAT_VERSION.to_string());
-    pair(CREATED.into(), record.created_at.as_millis().to_string());
-    pair(LAST_SEEN.into(), record.last_seen.as_millis().to_string());
-    pair(EXPIRES.into(), record.expires_at.as_millis().to_string());
-    pair(REVISION.into(), record.revision.to_string());
+    pair(META.into(), Meta::of(record).encode());
     if let Some(binding) = record.binding.as_deref() {
         let json = serde_json::to_string(binding)
             .map_err(|e| StoreError::Corrupt(format!("binding does not encode: {e}")))?;
@@ -88,87 +200,123 @@ fn text(bytes: Vec<u8>, what: &str) -> Result<String, StoreError> {
     String::from_utf8(bytes).map_err(|_| StoreError::Corrupt(format!("{what} is not UTF-8")))
 }
 
-fn millis(value: Option<&str>, what: &str) -> Result<Timestamp, StoreError> {
-    let value = value.ok_or_else(|| StoreError::Corrupt(format!("{what} is missing")))?;
-    value
-        .parse()
-        .map(Timestamp::from_millis)
-        .map_err(|_| StoreError::Corrupt(format!("{what} {value:?} is not a number")))
+/// A data or flash name: the field name without its two-byte namespace.
+fn name_in(mut field: Vec<u8>) -> Result<Box<str>, StoreError> {
+    field.drain(..FIELD.len());
+    Ok(text(field, "a field name")?.into_boxed_str())
 }
 
-fn check_version(value: Option<&str>) -> Result<(), StoreError> {
-    match value {
-        Some(v) if v == FORMAT_VERSION.to_string() => Ok(()),
-        Some(v) => Err(StoreError::Corrupt(format!(
-            "record format version {v:?} is not supported (this build reads {FORMAT_VERSION})"
-        ))),
-        None => Err(StoreError::Corrupt("record has no format version".into())),
-    }
-}
-
-fn binding(value: Option<&str>) -> Result<Option<Box<Binding>>, StoreError> {
+fn binding(value: Option<&[u8]>) -> Result<Option<Box<Binding>>, StoreError> {
     value
         .map(|json| {
-            serde_json::from_str::<Binding>(json)
+            serde_json::from_slice::<Binding>(json)
                 .map(Box::new)
                 .map_err(|e| StoreError::Corrupt(format!("binding does not decode: {e}")))
         })
         .transpose()
 }
 
-/// A record from the field/value pairs of `HGETALL` (not empty).
-pub(crate) fn decode_record(
-    id: SessionId,
-    pairs: Vec<(Vec<u8>, Vec<u8>)>,
-) -> Result<SessionRecord, StoreError> {
-    let mut version = None;
-    let mut created = None;
-    let mut last_seen = None;
-    let mut expires = None;
-    let mut revision = None;
-    let mut binding_json = None;
-    let mut fields = Vec::new();
-    let mut flash = Vec::new();
-    for (name, value) in pairs {
-        let name = text(name, "a field name")?;
-        let value = text(value, "a field value")?;
-        if let Some(field) = name.strip_prefix(FIELD) {
-            fields.push((field.to_owned(), value));
-            continue;
-        }
-        if let Some(field) = name.strip_prefix(FLASH) {
-            flash.push((field.to_owned(), value));
-            continue;
-        }
-        let slot = match name.as_str() {
-            VERSION => &mut version,
-            CREATED => &mut created,
-            LAST_SEEN => &mut last_seen,
-            EXPIRES => &mut expires,
-            REVISION => &mut revision,
-            BINDING => &mut binding_json,
-            // `_u` repeats the binding's user; unknown fields are ignored.
-            _ => continue,
-        };
-        *slot = Some(value);
+/// The metadata of a record that has no `_m` field: an earlier layout (named
+/// by its `_v`), or not a session at all.
+fn missing_meta(legacy_version: Option<&[u8]>) -> StoreError {
+    match legacy_version {
+        Some(version) => unsupported(version),
+        None => StoreError::Corrupt("record has no format version".into()),
     }
-    check_version(version.as_deref())?;
-    let revision = match revision.as_deref() {
-        Some(r) => r
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("revision {r:?} is not a number")))?,
-        None => return Err(StoreError::Corrupt("revision is missing".into())),
-    };
-    Ok(SessionRecord {
-        id,
-        created_at: millis(created.as_deref(), "created")?,
-        last_seen: millis(last_seen.as_deref(), "last seen")?,
-        expires_at: millis(expires.as_deref(), "expiry")?,
-        binding: binding(binding_json.as_deref())?,
-        fields: fields.into_iter().collect::<FieldMap>(),
-        flash: flash.into_iter().collect::<FieldMap>(),
-        revision,
-    })
+}
+
+/// What an `HGETALL` of a session hash returned.
+#[derive(Debug)]
+pub(crate) enum Hash {
+    /// No such key.
+    Missing,
+    /// The record; the caller checks its expiry.
+    Found(SessionRecord),
+}
+
+/// Decodes an `HGETALL` reply (a flat array, or a map in RESP3) into a
+/// record. `Ok(None)` means the reply is not of that shape at all (the caller
+/// reports it as unexpected); a hash that does not decode is
+/// [`StoreError::Corrupt`].
+pub(crate) fn decode_hash(id: SessionId, reply: Value) -> Result<Option<Hash>, StoreError> {
+    let mut decoder = HashDecoder::default();
+    match reply {
+        Value::Array(items) => {
+            if items.len() % 2 != 0 {
+                return Ok(None);
+            }
+            let mut items = items.into_iter();
+            while let (Some(name), Some(value)) = (items.next(), items.next()) {
+                if !decoder.pair(name, value)? {
+                    return Ok(None);
+                }
+            }
+        }
+        Value::Map(entries) => {
+            for (name, value) in entries {
+                if !decoder.pair(name, value)? {
+                    return Ok(None);
+                }
+            }
+        }
+        _ => return Ok(None),
+    }
+    decoder.finish(id).map(Some)
+}
+
+#[derive(Default)]
+struct HashDecoder {
+    seen: bool,
+    meta: Option<Vec<u8>>,
+    binding: Option<Vec<u8>>,
+    legacy_version: Option<Vec<u8>>,
+    fields: FieldMap,
+    flash: FieldMap,
+}
+
+impl HashDecoder {
+    /// Takes one field/value pair; `Ok(false)` when they are not strings.
+    fn pair(&mut self, name: Value, value: Value) -> Result<bool, StoreError> {
+        let (Value::BulkString(name), Value::BulkString(value)) = (name, value) else {
+            return Ok(false);
+        };
+        self.seen = true;
+        if name.starts_with(FIELD.as_bytes()) {
+            let value = text(value, "a field value")?;
+            self.fields.insert(name_in(name)?, value.into_boxed_str());
+        } else if name.starts_with(FLASH.as_bytes()) {
+            let value = text(value, "a field value")?;
+            self.flash.insert(name_in(name)?, value.into_boxed_str());
+        } else if name == META.as_bytes() {
+            self.meta = Some(value);
+        } else if name == BINDING.as_bytes() {
+            self.binding = Some(value);
+        } else if name == LEGACY_VERSION.as_bytes() {
+            self.legacy_version = Some(value);
+        }
+        // `_u` repeats the binding's user; unknown fields are ignored.
+        Ok(true)
+    }
+
+    fn finish(self, id: SessionId) -> Result<Hash, StoreError> {
+        if !self.seen {
+            return Ok(Hash::Missing);
+        }
+        let meta = match &self.meta {
+            Some(meta) => Meta::decode(meta)?,
+            None => return Err(missing_meta(self.legacy_version.as_deref())),
+        };
+        Ok(Hash::Found(SessionRecord {
+            id,
+            created_at: meta.created,
+            last_seen: meta.last_seen,
+            expires_at: meta.expires,
+            binding: binding(self.binding.as_deref())?,
+            fields: self.fields,
+            flash: self.flash,
+            revision: meta.revision,
+        }))
+    }
 }
 
 /// What a listing read of one session found.
@@ -191,23 +339,17 @@ pub(crate) fn decode_info(
     if values.iter().all(Option::is_none) {
         return Ok(Listed::Missing);
     }
-    let mut values = values
-        .into_iter()
-        .map(|v| v.map(|b| text(b, "a metadata field")).transpose())
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter();
+    let mut values = values.into_iter();
     let mut next = || values.next().flatten();
-    let (version, created, last_seen, expires, binding_json, user) =
-        (next(), next(), next(), next(), next(), next());
-    check_version(version.as_deref())?;
-    let binding = binding(binding_json.as_deref())?;
-    let mut record = SessionRecord::new(
-        id,
-        millis(created.as_deref(), "created")?,
-        millis(expires.as_deref(), "expiry")?,
-    );
-    record.last_seen = millis(last_seen.as_deref(), "last seen")?;
-    record.binding = binding;
+    let (meta, binding_json, user) = (next(), next(), next());
+    let meta = match meta {
+        Some(meta) => Meta::decode(&meta)?,
+        None => return Err(missing_meta(None)),
+    };
+    let user = user.map(|u| text(u, "the user id")).transpose()?;
+    let mut record = SessionRecord::new(id, meta.created, meta.expires);
+    record.last_seen = meta.last_seen;
+    record.binding = binding(binding_json.as_deref())?;
     Ok(Listed::Found {
         info: record.info(),
         user,
@@ -218,10 +360,19 @@ pub(crate) fn decode_info(
 mod tests {
     use super::*;
 
-    fn pairs(flat: Vec<String>) -> Vec<(Vec<u8>, Vec<u8>)> {
-        flat.chunks(2)
-            .map(|c| (c[0].clone().into_bytes(), c[1].clone().into_bytes()))
-            .collect()
+    fn reply(flat: Vec<String>) -> Value {
+        Value::Array(
+            flat.into_iter()
+                .map(|s| Value::BulkString(s.into_bytes()))
+                .collect(),
+        )
+    }
+
+    fn decode(id: SessionId, flat: Vec<String>) -> Result<SessionRecord, StoreError> {
+        match decode_hash(id, reply(flat))? {
+            Some(Hash::Found(record)) => Ok(record),
+            other => panic!("decoded {other:?}"),
+        }
     }
 
     fn sample() -> SessionRecord {
@@ -231,6 +382,7 @@ mod tests {
             now,
             now.plus(std::time::Duration::from_secs(60)),
         );
+        r.last_seen = now.plus(std::time::Duration::from_secs(5));
         r.fields = [("count", "3"), ("f:odd", "\"x\"")].into_iter().collect();
         r.flash = [("count", "\"flash\"")].into_iter().collect();
         r.revision = 4;
@@ -246,38 +398,111 @@ mod tests {
     #[test]
     fn records_round_trip() {
         let r = sample();
-        let back = decode_record(r.id, pairs(encode_record(&r).unwrap())).unwrap();
-        assert_eq!(back, r);
+        let flat = encode_record(&r).unwrap();
+        assert_eq!(flat[0], META);
+        assert_eq!(flat[1], "2:1700000000000:1700000005000:1700000060000:4");
+        assert_eq!(decode(r.id, flat).unwrap(), r);
         let mut anonymous = sample();
         anonymous.binding = None;
         let flat = encode_record(&anonymous).unwrap();
-        assert!(!flat.iter().any(|f| f == USER));
-        assert_eq!(decode_record(anonymous.id, pairs(flat)).unwrap(), anonymous);
+        assert!(!flat.iter().any(|f| f == USER || f == BINDING));
+        assert_eq!(decode(anonymous.id, flat).unwrap(), anonymous);
+        // RESP3 maps decode the same.
+        let Value::Array(items) = reply(encode_record(&r).unwrap()) else {
+            unreachable!()
+        };
+        let mut items = items.into_iter();
+        let mut map = Vec::new();
+        while let (Some(k), Some(v)) = (items.next(), items.next()) {
+            map.push((k, v));
+        }
+        match decode_hash(r.id, Value::Map(map)).unwrap() {
+            Some(Hash::Found(back)) => assert_eq!(back, r),
+            other => panic!("decoded {other:?}"),
+        }
     }
 
     #[test]
-    fn unknown_versions_and_damaged_metadata_are_corrupt() {
+    fn metadata_packs_exactly_at_the_extremes() {
+        for meta in [
+            Meta {
+                created: Timestamp::from_millis(0),
+                last_seen: Timestamp::from_millis(0),
+                expires: Timestamp::from_millis(0),
+                revision: 0,
+            },
+            Meta {
+                created: Timestamp::from_millis(u64::MAX),
+                last_seen: Timestamp::from_millis(9_007_199_254_740_993),
+                expires: Timestamp::from_millis(u64::MAX - 1),
+                revision: u64::MAX,
+            },
+        ] {
+            assert_eq!(Meta::decode(meta.encode().as_bytes()).unwrap(), meta);
+        }
+    }
+
+    #[test]
+    fn unknown_layouts_and_damaged_metadata_are_corrupt() {
         let r = sample();
-        let with = |field: &str, value: &str| {
+        let with_meta = |value: &str| {
             let mut flat = encode_record(&r).unwrap();
-            let i = flat.iter().position(|f| f == field).unwrap();
-            flat[i + 1] = value.into();
-            decode_record(r.id, pairs(flat))
+            flat[1] = value.into();
+            decode(r.id, flat)
         };
-        assert!(matches!(with(VERSION, "2"), Err(StoreError::Corrupt(m)) if m.contains("\"2\"")));
-        assert!(matches!(with(EXPIRES, "soon"), Err(StoreError::Corrupt(_))));
-        assert!(matches!(with(REVISION, "-1"), Err(StoreError::Corrupt(_))));
-        assert!(matches!(with(BINDING, "{"), Err(StoreError::Corrupt(_))));
-        let only_data = vec![(b"f:x".to_vec(), b"1".to_vec())];
+        let corrupt = |result: Result<SessionRecord, StoreError>, needle: &str| match result {
+            Err(StoreError::Corrupt(m)) => assert!(m.contains(needle), "{m}"),
+            other => panic!("decoded {other:?}"),
+        };
+        corrupt(with_meta("3:1:2:3:4"), "version \"3\"");
+        corrupt(with_meta("1"), "version \"1\"");
+        corrupt(with_meta(""), "version \"\"");
+        corrupt(with_meta("2:1:2:soon:4"), "expiry \"soon\"");
+        corrupt(with_meta("2:1:2:3:-1"), "revision \"-1\"");
+        corrupt(with_meta("2:1:+2:3:4"), "last seen");
+        corrupt(with_meta("2:1:2:3"), "damaged");
+        corrupt(with_meta("2:1:2:3:4:5"), "damaged");
+        corrupt(with_meta("2:1:2:18446744073709551616:4"), "expiry");
+        let mut flat = encode_record(&r).unwrap();
+        let i = flat.iter().position(|f| f == BINDING).unwrap();
+        flat[i + 1] = "{".into();
+        corrupt(decode(r.id, flat), "binding");
+        // Layout 1 (one field per item, version in `_v`) is named as such.
+        let legacy = vec!["_v".into(), "1".into(), "_e".into(), "1".into()];
+        corrupt(decode(r.id, legacy), "version \"1\"");
+        corrupt(
+            decode(r.id, vec!["f:x".into(), "1".into()]),
+            "no format version",
+        );
+        let bad_utf8 = Value::Array(vec![
+            Value::BulkString(b"f:x".to_vec()),
+            Value::BulkString(vec![0xff]),
+        ]);
         assert!(matches!(
-            decode_record(r.id, only_data),
+            decode_hash(r.id, bad_utf8),
             Err(StoreError::Corrupt(_))
         ));
-        let bad_utf8 = vec![(b"f:x".to_vec(), vec![0xff])];
+    }
+
+    #[test]
+    fn replies_of_another_shape_are_not_records() {
+        let id = SessionId::generate();
         assert!(matches!(
-            decode_record(r.id, bad_utf8),
-            Err(StoreError::Corrupt(_))
+            decode_hash(id, Value::Array(vec![])).unwrap(),
+            Some(Hash::Missing)
         ));
+        assert!(matches!(
+            decode_hash(id, Value::Map(vec![])).unwrap(),
+            Some(Hash::Missing)
+        ));
+        for odd in [
+            Value::Nil,
+            Value::Int(1),
+            Value::Array(vec![Value::BulkString(b"_m".to_vec())]),
+            Value::Array(vec![Value::Int(1), Value::Int(2)]),
+        ] {
+            assert!(decode_hash(id, odd).unwrap().is_none());
+        }
     }
 
     #[test]
@@ -298,8 +523,16 @@ mod tests {
             Listed::Missing => panic!("found nothing"),
         }
         assert!(matches!(
-            decode_info(r.id, vec![None; 6]).unwrap(),
+            decode_info(r.id, vec![None; 3]).unwrap(),
             Listed::Missing
+        ));
+        assert!(matches!(
+            decode_info(r.id, vec![None, None, Some(b"ada".to_vec())]),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            decode_info(r.id, vec![Some(b"9:1".to_vec()), None, None]),
+            Err(StoreError::Corrupt(_))
         ));
     }
 

@@ -21,30 +21,36 @@
 //!
 //! # Layout
 //!
-//! - One hash per session, `<prefix>s:{<id>}`: metadata fields `_v` (format
-//!   version), `_c` created, `_s` last seen, `_e` expiry, `_r` revision, `_b`
-//!   binding (JSON) and `_u` its user id, then `f:<name>` per data field and
-//!   `l:<name>` per flash value (values are the fields' JSON text).
+//! - One hash per session, `<prefix>s:{<id>}`: `_m` the metadata, packed
+//!   in one field as `<layout>:<created>:<last seen>:<expires>:<revision>`
+//!   (layout `2`; times in ms since the epoch), `_b` binding (JSON) and `_u`
+//!   its user id, then `f:<name>` per data field and `l:<name>` per flash
+//!   value (values are the fields' JSON text). A one-field session is two
+//!   hash fields, so its `HGETALL` reply is four strings.
 //! - The key expires by itself at the session's expiry (`PEXPIREAT`), so
-//!   Redis drops expired sessions. The store also treats a record whose `_e`
-//!   is at or before its own clock's now as absent, in every operation.
+//!   Redis drops expired sessions. The store also treats a record whose
+//!   expiry is at or before its own clock's now (the caller's, for
+//!   `load_at`) as absent, in every operation.
 //! - One sorted set per user, `<prefix>u:{<user id>}`: session ids scored by
 //!   expiry. The key expires with its longest-lived entry; expired entries
 //!   are trimmed at each login, and listings check every entry against its
 //!   session (present, live, bound to this user), removing those that fail.
 //!   Listing or revoking costs O(sessions of that user).
-//! - A record whose format version is unknown, or whose metadata is damaged,
-//!   is [`StoreError::Corrupt`](session_core::StoreError::Corrupt) (the
-//!   service treats it as no session); writes never touch such a record.
+//! - A record whose layout is unknown, or whose metadata is damaged, is
+//!   [`StoreError::Corrupt`](session_core::StoreError::Corrupt) (the service
+//!   treats it as no session); writes never touch such a record. That
+//!   includes records of layout 1 (one hash field per metadata item, `_v`
+//!   `1`), written by earlier releases: sessions from before an upgrade read
+//!   as absent once, and users get a new session.
 //!
 //! # Commands per operation
 //!
 //! | operation | round trips | what is sent |
 //! | --- | --- | --- |
 //! | `load` | 1 | `HGETALL` (no write) |
-//! | `save` (data or flash) | 1 | one script: only the changed fields (`HSET`/`HDEL`), `_s`, `_r` |
+//! | `save` (data or flash) | 1 | one script: `HMGET` of `_m`, `_u`, then one `HSET` of only the changed fields and `_m` (last seen, revision), `HDEL` of removed ones |
 //! | `save`/`touch` moving a bound session's expiry later | 2 | the script (with `PEXPIREAT`), then one index script |
-//! | `touch` of an anonymous session | 1 | the script: `_e`, `_s`, `PEXPIREAT` |
+//! | `touch` of an anonymous session | 1 | the script: `_m` (expiry, last seen), `PEXPIREAT` |
 //! | `create` anonymous | 1 | one script |
 //! | `create` bound (login), standalone | 1 | one script (session and index) |
 //! | `create` bound (login), cluster | 2 | index script, then create script |
@@ -67,7 +73,7 @@
 //! | operation | atomic? | in a cluster |
 //! | --- | --- | --- |
 //! | `load` | yes | one `HGETALL` of one hash |
-//! | `save`, `touch` (data, flash, expiry, revision check) | yes | one script on the session hash: checks existence, `_e` against the caller's now and the expected revision, then writes only the given fields and `PEXPIREAT`; a vanished session is never recreated |
+//! | `save`, `touch` (data, flash, expiry, revision check) | yes | one script on the session hash: checks existence, the expiry in `_m` against the caller's now and the expected revision, then writes only the given fields, `_m` and `PEXPIREAT`; a vanished session is never recreated |
 //! | index refresh after `save`/`touch` moved a bound session's expiry | no | second step on the index; if it fails the call reports the error, the session keeps its new expiry and its entry the old score (the next refresh repairs it; until then a login-time trim after the old expiry may drop the entry, hiding the session from `list_for_user`/`delete_for_user`) |
 //! | `create` (collision check and write) | yes | one script on the session hash; never overwrites a live id |
 //! | `create` with a user | no | index entry first, then the session: a failure leaves at worst a stale entry, never an unindexed session |

@@ -35,40 +35,12 @@ pub(crate) fn text(value: Value) -> Option<String> {
     String::from_utf8(bytes(value)??).ok()
 }
 
-/// Field/value pairs of an `HGETALL` reply (a flat array, or a map in RESP3).
-pub(crate) fn pairs(value: Value) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
-    match value {
-        Value::Map(entries) => entries
-            .into_iter()
-            .map(|(k, v)| Some((bytes(k)??, bytes(v)??)))
-            .collect(),
-        other => {
-            let items = array(other)?;
-            if items.len() % 2 != 0 {
-                return None;
-            }
-            let mut out = Vec::with_capacity(items.len() / 2);
-            let mut items = items.into_iter();
-            while let (Some(k), Some(v)) = (items.next(), items.next()) {
-                out.push((bytes(k)??, bytes(v)??));
-            }
-            Some(out)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn shapes_are_checked() {
-        let flat = Value::Array(vec![
-            Value::BulkString(b"a".to_vec()),
-            Value::BulkString(b"1".to_vec()),
-        ]);
-        assert_eq!(pairs(flat), Some(vec![(b"a".to_vec(), b"1".to_vec())]));
-        assert_eq!(pairs(Value::Array(vec![Value::Int(1)])), None);
         assert_eq!(bytes(Value::Nil), Some(None));
         assert_eq!(bytes(Value::Int(3)), None);
         assert_eq!(text(Value::BulkString(vec![0xff])), None);

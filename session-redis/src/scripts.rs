@@ -10,7 +10,7 @@
 
 use redis::Script;
 
-use session_core::record::FORMAT_VERSION;
+use crate::codec::LAYOUT;
 
 /// Updates a user index: optional trim of entries whose expiry is at or
 /// before `trim`, removals, then adds or raises `(expiry, id)` pairs (raises
@@ -43,20 +43,51 @@ local function index_update(key, trim, only_existing, removed, added)
 end
 "#;
 
+/// Reading and rewriting the packed metadata field `_m`
+/// (`<layout>:<created>:<last seen>:<expires>:<revision>`, see
+/// [`codec`](crate::codec)). `read_meta` returns its parts as strings, or nil
+/// and the reason it cannot be read; `bump` adds one to a decimal string
+/// exactly, at any length.
+const META_FN: &str = r#"
+local function read_meta(m)
+  local layout, rest = string.match(m, '^([^:]*):?(.*)$')
+  if layout ~= '@LAYOUT@' then
+    return nil, 'record format version "' .. tostring(layout) .. '" is not supported'
+  end
+  local c, s, e, r = string.match(rest, '^(%d+):(%d+):(%d+):(%d+)$')
+  if not c then
+    return nil, 'record metadata is damaged'
+  end
+  return {c, s, e, r}
+end
+local function bump(n)
+  local i = #n
+  while i > 0 and string.byte(n, i) == 57 do
+    i = i - 1
+  end
+  if i == 0 then
+    return '1' .. string.rep('0', #n)
+  end
+  return string.sub(n, 1, i - 1) .. string.char(string.byte(n, i) + 1) .. string.rep('0', #n - i)
+end
+"#;
+
 /// `create`. KEYS: session hash, and in standalone mode the user index.
 /// ARGV: now, PEXPIREAT argument, id, expiry (index score), then the hash's
 /// field/value pairs. Returns 1 when created, 0 when a live (or unreadable)
-/// record holds the id; an expired one is replaced.
+/// record holds the id; an expired one is replaced. A fresh id costs one
+/// `EXISTS`.
 const CREATE: &str = r#"
-local e = redis.call('HGET', KEYS[1], '_e')
-if e then
-  local n = tonumber(e)
-  if (not n) or n > tonumber(ARGV[1]) then
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local m = redis.call('HGET', KEYS[1], '_m')
+  if not m then
+    return 0
+  end
+  local meta = read_meta(m)
+  if (not meta) or tonumber(meta[3]) > tonumber(ARGV[1]) then
     return 0
   end
   redis.call('DEL', KEYS[1])
-elseif redis.call('EXISTS', KEYS[1]) == 1 then
-  return 0
 end
 for i = 5, #ARGV, 1000 do
   redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
@@ -72,52 +103,60 @@ return 1
 /// '', last seen, new expiry or '', PEXPIREAT argument or '', the number n of
 /// field/value pairs to set, the 2n pair items, then the fields to delete.
 ///
+/// One `HMGET` reads `_m` and `_u`; one `HSET` writes the given fields and
+/// `_m` when it changed (last seen moved later, a new expiry, or the revision
+/// bumped by a data change). Timestamps are copied as received, never
+/// formatted from Lua numbers.
+///
 /// Replies `{0}` missing (absent or expired: nothing written), `{1, user or
 /// nil, grew}` saved (`grew` is 1 when the expiry moved later), `{2,
 /// revision}` conflict, `{3, reason}` corrupt (nothing written).
-const PATCH_TEMPLATE: &str = r#"
-local m = redis.call('HMGET', KEYS[1], '_v', '_e', '_r', '_s', '_u')
-if not m[2] then
+const PATCH: &str = r#"
+local m = redis.call('HMGET', KEYS[1], '_m', '_u')
+if not m[1] then
   if redis.call('EXISTS', KEYS[1]) == 1 then
-    return {3, 'expiry is missing'}
+    return {3, 'record has no format version'}
   end
   return {0}
 end
-if m[1] ~= '@VERSION@' then
-  return {3, 'record format version ' .. tostring(m[1]) .. ' is not supported'}
+local meta, reason = read_meta(m[1])
+if not meta then
+  return {3, reason}
 end
-local e = tonumber(m[2])
-if not e then
-  return {3, 'expiry is not a number'}
-end
+local e = tonumber(meta[3])
 if e <= tonumber(ARGV[1]) then
   return {0}
 end
-local revision = m[3] or '0'
-if ARGV[2] ~= '' and ARGV[2] ~= revision then
-  return {2, revision}
+if ARGV[2] ~= '' and ARGV[2] ~= meta[4] then
+  return {2, meta[4]}
 end
 local last = 6 + 2 * tonumber(ARGV[6])
 local set = {}
 for i = 7, last do
   set[#set + 1] = ARGV[i]
 end
-if tonumber(ARGV[3]) > (tonumber(m[4]) or 0) then
-  set[#set + 1] = '_s'
-  set[#set + 1] = ARGV[3]
+local seen = meta[2]
+if tonumber(ARGV[3]) > tonumber(seen) then
+  seen = ARGV[3]
 end
+local expires = meta[3]
 if ARGV[4] ~= '' then
-  set[#set + 1] = '_e'
-  set[#set + 1] = ARGV[4]
+  expires = ARGV[4]
+end
+local revision = meta[4]
+if last > 6 or #ARGV > last then
+  revision = bump(revision)
+end
+local packed = '@LAYOUT@:' .. meta[1] .. ':' .. seen .. ':' .. expires .. ':' .. revision
+if packed ~= m[1] then
+  set[#set + 1] = '_m'
+  set[#set + 1] = packed
 end
 for i = 1, #set, 1000 do
   redis.call('HSET', KEYS[1], unpack(set, i, math.min(i + 999, #set)))
 end
 for i = last + 1, #ARGV, 1000 do
   redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-end
-if last > 6 or #ARGV > last then
-  redis.call('HINCRBY', KEYS[1], '_r', 1)
 end
 local grew = 0
 if ARGV[4] ~= '' then
@@ -126,21 +165,28 @@ if ARGV[4] ~= '' then
     grew = 1
   end
 end
-return {1, m[5], grew}
+return {1, m[2], grew}
 "#;
 
 /// `delete`. KEYS: session hash. ARGV: now, '1' when the session must be
 /// bound to the user in ARGV[3] (else '0'). Replies `{live, user or nil}`:
-/// `live` is 1 when a record that had not expired was deleted.
+/// `live` is 1 when a record that had not expired (or whose expiry cannot be
+/// read) was deleted.
 const DELETE: &str = r#"
-local m = redis.call('HMGET', KEYS[1], '_e', '_u')
+local m = redis.call('HMGET', KEYS[1], '_m', '_u')
 if ARGV[2] == '1' and m[2] ~= ARGV[3] then
   return {0}
 end
 if redis.call('DEL', KEYS[1]) == 0 then
   return {0}
 end
-local e = tonumber(m[1])
+local e = nil
+if m[1] then
+  local meta = read_meta(m[1])
+  if meta then
+    e = tonumber(meta[3])
+  end
+end
 if e and e <= tonumber(ARGV[1]) then
   return {0, m[2]}
 end
@@ -179,11 +225,12 @@ pub(crate) struct Scripts {
 
 impl Scripts {
     pub(crate) fn new() -> Self {
-        let patch = PATCH_TEMPLATE.replace("@VERSION@", &FORMAT_VERSION.to_string());
+        let meta = META_FN.replace("@LAYOUT@", LAYOUT);
+        let patch = PATCH.replace("@LAYOUT@", LAYOUT);
         Self {
-            create: Script::new(&format!("{INDEX_FN}{CREATE}")),
-            patch: Script::new(&patch),
-            delete: Script::new(DELETE),
+            create: Script::new(&format!("{INDEX_FN}{meta}{CREATE}")),
+            patch: Script::new(&format!("{meta}{patch}")),
+            delete: Script::new(&format!("{meta}{DELETE}")),
             index: Script::new(&format!("{INDEX_FN}{INDEX}")),
         }
     }

@@ -14,7 +14,7 @@ use session_core::{
     SessionRecord, SessionStore, StoreError, Timestamp,
 };
 
-use crate::codec;
+use crate::codec::{self, Hash};
 use crate::config::RedisStoreBuilder;
 use crate::connection::{Backend, Conn};
 use crate::error::{ConfigError, from_redis, unexpected};
@@ -330,20 +330,26 @@ impl SessionStore for RedisStore {
     }
 
     async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        self.load_at(id, self.now()).await
+    }
+
+    async fn load_at(
+        &self,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
         self.bounded("load", async {
-            let now = self.now();
             let mut conn = self.conn().await?;
             let reply: Value = redis::cmd("HGETALL")
                 .arg(self.inner.keys.session(id))
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| self.err(e))?;
-            let pairs = reply::pairs(reply).ok_or_else(|| unexpected("HGETALL"))?;
-            if pairs.is_empty() {
-                return Ok(None);
+            match codec::decode_hash(*id, reply)? {
+                None => Err(unexpected("HGETALL")),
+                Some(Hash::Missing) => Ok(None),
+                Some(Hash::Found(record)) => Ok((!record.is_expired(now)).then_some(record)),
             }
-            let record = codec::decode_record(*id, pairs)?;
-            Ok((!record.is_expired(now)).then_some(record))
         })
         .await
     }

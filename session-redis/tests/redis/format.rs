@@ -54,25 +54,118 @@ async fn the_hash_holds_a_format_version_and_the_metadata() {
     store.create(&r).await.unwrap();
     let stored = hgetall(&mut admin, &store.session_key(&r.id)).await;
     let names: Vec<&str> = stored.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "_b", "_c", "_e", "_r", "_s", "_u", "_v", "f:count", "l:notice"
-        ]
-    );
+    assert_eq!(names, ["_b", "_m", "_u", "f:count", "l:notice"]);
     let get = |name: &str| {
         stored
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    assert_eq!(get("_v"), Some("1"));
-    assert_eq!(
-        get("_e"),
-        Some(r.expires_at.as_millis().to_string().as_str())
+    let packed = format!(
+        "2:{}:{}:{}:0",
+        r.created_at.as_millis(),
+        r.last_seen.as_millis(),
+        r.expires_at.as_millis()
     );
+    assert_eq!(get("_m"), Some(packed.as_str()));
     assert_eq!(get("_u"), Some("ada"));
     assert_eq!(get("f:count"), Some("1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scripts_rewrite_the_packed_metadata_exactly() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(server, &clock);
+    let mut admin = support::admin(server).await;
+    let now = clock.now();
+    let r = SessionRecord::new(
+        SessionId::generate(),
+        now,
+        now.plus(Duration::from_secs(60)),
+    );
+    store.create(&r).await.unwrap();
+    let key = store.session_key(&r.id);
+    let meta = async |admin: &mut MultiplexedConnection| -> String {
+        redis::cmd("HGET")
+            .arg(&key)
+            .arg("_m")
+            .query_async(admin)
+            .await
+            .unwrap()
+    };
+    let save = |revision: Option<u64>, last_seen: u64, expires: Option<u64>| {
+        let mut patch = SessionPatch {
+            last_seen: session_core::Timestamp::from_millis(last_seen),
+            expires_at: expires.map(session_core::Timestamp::from_millis),
+            expected_revision: revision,
+            ..SessionPatch::default()
+        };
+        patch.set_fields.insert("count", "2");
+        patch
+    };
+    let created = r.created_at.as_millis();
+    // Revisions carry over digits, and values past 2^53 (where Lua's numbers
+    // lose precision) are copied and incremented exactly.
+    for (stored, bumped) in [
+        ("9", "10"),
+        ("199", "200"),
+        ("9007199254740993", "9007199254740994"),
+        ("18446744073709551614", "18446744073709551615"),
+    ] {
+        let far = "9007199254740993";
+        hset(
+            &mut admin,
+            &key,
+            "_m",
+            &format!("2:{created}:{far}:{far}:{stored}"),
+        )
+        .await;
+        let expected: u64 = stored.parse().unwrap();
+        let outcome = store
+            .save(&r.id, &save(Some(expected), 5, None))
+            .await
+            .unwrap();
+        assert_eq!(outcome, SaveOutcome::Saved);
+        assert_eq!(
+            meta(&mut admin).await,
+            format!("2:{created}:{far}:{far}:{bumped}"),
+            "last seen only moves later; the expiry is kept"
+        );
+        let back = store.load(&r.id).await.unwrap().unwrap();
+        assert_eq!(back.revision.to_string(), bumped);
+        assert_eq!(back.expires_at.as_millis(), 9_007_199_254_740_993);
+    }
+    // A stale revision is refused, naming the stored one.
+    assert_eq!(
+        store.save(&r.id, &save(Some(3), 5, None)).await.unwrap(),
+        SaveOutcome::Conflict { current: u64::MAX }
+    );
+    // A touch moves last seen and expiry as given, and keeps the revision.
+    let later = now.plus(Duration::from_secs(600)).as_millis();
+    hset(
+        &mut admin,
+        &key,
+        "_m",
+        &format!("2:{created}:{created}:{later}:7"),
+    )
+    .await;
+    let seen = created + 1000;
+    let expires = later + 1000;
+    store
+        .touch(
+            &r.id,
+            session_core::Timestamp::from_millis(expires),
+            session_core::Timestamp::from_millis(seen),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        meta(&mut admin).await,
+        format!("2:{created}:{seen}:{expires}:7")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,10 +191,36 @@ async fn unknown_versions_and_damaged_records_are_corrupt_and_left_alone() {
     };
     let newer = make().await;
     let damaged = make().await;
+    let legacy = make().await;
     let healthy = make().await;
     let stray = SessionId::generate();
-    hset(&mut admin, &store.session_key(&newer.id), "_v", "2").await;
-    hset(&mut admin, &store.session_key(&damaged.id), "_e", "soon").await;
+    let rewrite_meta = async |admin: &mut MultiplexedConnection, id: &SessionId, part, value| {
+        let key = store.session_key(id);
+        let meta: String = redis::cmd("HGET")
+            .arg(&key)
+            .arg("_m")
+            .query_async(admin)
+            .await
+            .unwrap();
+        let mut parts: Vec<&str> = meta.split(':').collect();
+        parts[part] = value;
+        hset(admin, &key, "_m", &parts.join(":")).await;
+    };
+    rewrite_meta(&mut admin, &newer.id, 0, "3").await;
+    rewrite_meta(&mut admin, &damaged.id, 3, "soon").await;
+    // Layout 1: one hash field per metadata item, the version in `_v`.
+    let legacy_key = store.session_key(&legacy.id);
+    let _: i64 = redis::cmd("HDEL")
+        .arg(&legacy_key)
+        .arg("_m")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    for (field, value) in [("_v", "1"), ("_c", "1"), ("_s", "1"), ("_r", "0")] {
+        hset(&mut admin, &legacy_key, field, value).await;
+    }
+    let far = clock.now().plus(Duration::from_secs(600)).as_millis();
+    hset(&mut admin, &legacy_key, "_e", &far.to_string()).await;
     hset(&mut admin, &store.session_key(&stray), "f:count", "1").await;
 
     let mut patch = SessionPatch {
@@ -111,8 +230,9 @@ async fn unknown_versions_and_damaged_records_are_corrupt_and_left_alone() {
     };
     patch.set_fields.insert("count", "2");
     for (id, what) in [
-        (newer.id, "version \"2\""),
-        (damaged.id, "expiry"),
+        (newer.id, "version \"3\""),
+        (damaged.id, "expiry \"soon\""),
+        (legacy.id, "version \"1\""),
         (stray, "no format version"),
     ] {
         let key = store.session_key(&id);

@@ -104,16 +104,35 @@ async fn a_save_sends_only_the_changed_fields_in_one_round_trip() {
         .filter(|s| s.from_script && s.name() != "hmget")
         .collect();
     let names: Vec<String> = writes.iter().map(|s| s.name()).collect();
-    assert_eq!(names, ["hset", "hincrby"], "{seen:?}");
-    let now = clock.now().as_millis().to_string();
+    assert_eq!(names, ["hset"], "{seen:?}");
+    let packed = format!(
+        "2:{}:{}:{}:2",
+        r.created_at.as_millis(),
+        clock.now().as_millis(),
+        r.expires_at.as_millis()
+    );
     assert_eq!(
         writes[0].args[2..],
-        ["f:count".to_owned(), "2".to_owned(), "_s".to_owned(), now],
-        "the script sets the changed field and last-seen only"
+        [
+            "f:count".to_owned(),
+            "2".to_owned(),
+            "_m".to_owned(),
+            packed
+        ],
+        "the script sets the changed field and the metadata (last seen, revision) only"
     );
     assert_eq!(counts.get("hset"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("hmget"), Some(&1), "{counts:?}");
     assert_eq!(counts.get("evalsha"), Some(&1), "{counts:?}");
-    for absent in ["hdel", "del", "hgetall", "pexpireat", "eval", "script"] {
+    for absent in [
+        "hdel",
+        "hincrby",
+        "del",
+        "hgetall",
+        "pexpireat",
+        "eval",
+        "script",
+    ] {
         assert_eq!(counts.get(absent), None, "{absent} ran: {counts:?}");
     }
 
