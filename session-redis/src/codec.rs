@@ -18,7 +18,9 @@
 //! unknown (including layout 1, one hash field per metadata item, with its
 //! version in `_v`) is [`StoreError::Corrupt`].
 
-use redis::Value;
+use std::io::Write as _;
+
+use redis::{RedisWrite, ToRedisArgs, Value};
 use session_core::{
     Binding, FieldMap, SessionId, SessionInfo, SessionPatch, SessionRecord, StoreError, Timestamp,
 };
@@ -43,8 +45,22 @@ pub(crate) const INFO_FIELDS: [&str; 3] = [META, BINDING, USER];
 const MAX_EXPIRE_AT_MS: u64 = 253_402_300_799_999;
 
 /// The `PEXPIREAT` argument for an expiry.
-pub(crate) fn expire_at_arg(expires_at: Timestamp) -> String {
-    expires_at.as_millis().min(MAX_EXPIRE_AT_MS).to_string()
+pub(crate) fn expire_at(expires_at: Timestamp) -> u64 {
+    expires_at.as_millis().min(MAX_EXPIRE_AT_MS)
+}
+
+/// One command argument made of several pieces (a namespace and a name, a
+/// key's parts), written straight into the command.
+pub(crate) struct Concat<'a, const N: usize>(pub(crate) [&'a [u8]; N]);
+
+impl<const N: usize> ToRedisArgs for Concat<'_, N> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        let mut arg = out.writer_for_next_arg();
+        for piece in self.0 {
+            // Writing into a command's own buffer cannot fail.
+            let _ = arg.write_all(piece);
+        }
+    }
 }
 
 /// The fixed metadata of a record, as packed in `_m`.
@@ -155,45 +171,71 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
     })
 }
 
-/// The field/value pairs of a new record, metadata first.
-pub(crate) fn encode_record(record: &SessionRecord) -> Result<Vec<String>, StoreError> {
-    let mut out = Vec::with_capacity(2 * (3 + record.fields.len() + record.flash.len()));
-    let mut pair = |k: String, v: String| {
-        out.push(k);
-        out.push(v);
-    };
-    pair(META.into(), Meta::of(record).encode());
-    if let Some(binding) = record.binding.as_deref() {
-        let json = serde_json::to_string(binding)
-            .map_err(|e| StoreError::Corrupt(format!("binding does not encode: {e}")))?;
-        pair(BINDING.into(), json);
-        pair(USER.into(), binding.user_id.clone());
-    }
-    for (name, value) in record.fields.iter() {
-        pair(format!("{FIELD}{name}"), value.into());
-    }
-    for (name, value) in record.flash.iter() {
-        pair(format!("{FLASH}{name}"), value.into());
-    }
-    Ok(out)
+/// How many arguments [`write_record`] writes, and about how many bytes.
+pub(crate) fn record_size(record: &SessionRecord) -> (usize, usize) {
+    let pairs = 3 + record.fields.len() + record.flash.len();
+    (
+        2 * pairs,
+        128 + record.fields.byte_size() + record.flash.byte_size(),
+    )
 }
 
-/// The hash fields a patch sets (pairs) and removes, data and flash together.
-pub(crate) fn encode_patch(patch: &SessionPatch) -> (Vec<String>, Vec<String>) {
-    let mut set = Vec::with_capacity(2 * (patch.set_fields.len() + patch.set_flash.len()));
-    for (ns, map) in [(FIELD, &patch.set_fields), (FLASH, &patch.set_flash)] {
-        for (name, value) in map.iter() {
-            set.push(format!("{ns}{name}"));
-            set.push(value.to_owned());
+/// Writes the field/value pairs of a new record, metadata first.
+pub(crate) fn write_record<W: ?Sized + RedisWrite>(
+    record: &SessionRecord,
+    out: &mut W,
+) -> Result<(), StoreError> {
+    out.write_arg(META.as_bytes());
+    out.write_arg(Meta::of(record).encode().as_bytes());
+    if let Some(binding) = record.binding.as_deref() {
+        let json = serde_json::to_vec(binding)
+            .map_err(|e| StoreError::Corrupt(format!("binding does not encode: {e}")))?;
+        out.write_arg(BINDING.as_bytes());
+        out.write_arg(&json);
+        out.write_arg(USER.as_bytes());
+        out.write_arg(binding.user_id.as_bytes());
+    }
+    write_pairs(FIELD, &record.fields, out);
+    write_pairs(FLASH, &record.flash, out);
+    Ok(())
+}
+
+fn write_pairs<W: ?Sized + RedisWrite>(namespace: &str, map: &FieldMap, out: &mut W) {
+    for (name, value) in map.iter() {
+        Concat([namespace.as_bytes(), name.as_bytes()]).write_redis_args(out);
+        out.write_arg(value.as_bytes());
+    }
+}
+
+/// How many field/value pairs [`write_patch`] writes, how many names it
+/// removes, and about how many bytes in all.
+pub(crate) fn patch_size(patch: &SessionPatch) -> (usize, usize, usize) {
+    let set = patch.set_fields.len() + patch.set_flash.len();
+    let removed = patch.removed_fields.len() + patch.removed_flash.len();
+    let bytes = patch.set_fields.byte_size()
+        + patch.set_flash.byte_size()
+        + patch
+            .removed_fields
+            .iter()
+            .chain(&patch.removed_flash)
+            .map(|n| n.len())
+            .sum::<usize>();
+    (set, removed, bytes + 4 * (set + removed))
+}
+
+/// Writes the hash fields a patch sets (pairs, data then flash), then the
+/// ones it removes.
+pub(crate) fn write_patch<W: ?Sized + RedisWrite>(patch: &SessionPatch, out: &mut W) {
+    write_pairs(FIELD, &patch.set_fields, out);
+    write_pairs(FLASH, &patch.set_flash, out);
+    for (namespace, names) in [
+        (FIELD, &patch.removed_fields),
+        (FLASH, &patch.removed_flash),
+    ] {
+        for name in names {
+            Concat([namespace.as_bytes(), name.as_bytes()]).write_redis_args(out);
         }
     }
-    let removed = patch
-        .removed_fields
-        .iter()
-        .map(|n| format!("{FIELD}{n}"))
-        .chain(patch.removed_flash.iter().map(|n| format!("{FLASH}{n}")))
-        .collect();
-    (set, removed)
 }
 
 fn text(bytes: Vec<u8>, what: &str) -> Result<String, StoreError> {
@@ -359,6 +401,20 @@ pub(crate) fn decode_info(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn encode_record(record: &SessionRecord) -> Result<Vec<String>, StoreError> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        write_record(record, &mut out)?;
+        assert_eq!(
+            out.len(),
+            2 * (3 + record.fields.len() + record.flash.len())
+                - 4 * usize::from(record.binding.is_none())
+        );
+        Ok(out
+            .into_iter()
+            .map(|a| String::from_utf8(a).unwrap())
+            .collect())
+    }
 
     fn reply(flat: Vec<String>) -> Value {
         Value::Array(
@@ -545,8 +601,18 @@ mod tests {
             removed_flash: vec!["c".into()],
             ..SessionPatch::default()
         };
-        let (set, removed) = encode_patch(&patch);
-        assert_eq!(set, ["f:a", "1", "l:a", "2"]);
-        assert_eq!(removed, ["f:b", "l:c"]);
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        write_patch(&patch, &mut out);
+        let out: Vec<&str> = out
+            .iter()
+            .map(|a| std::str::from_utf8(a).unwrap())
+            .collect();
+        assert_eq!(out, ["f:a", "1", "l:a", "2", "f:b", "l:c"]);
+        assert_eq!(patch_size(&patch).0, 2);
+        assert_eq!(patch_size(&patch).1, 2);
+        // Into a command, each piece-wise name is one argument.
+        let mut cmd = redis::cmd("X");
+        write_patch(&patch, &mut cmd);
+        assert_eq!(cmd.args_iter().count(), 7);
     }
 }

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::ConnectionManagerConfig;
+use redis::AsyncConnectionConfig;
 use redis::cluster::ClusterClientBuilder;
 use session_core::clock::{SharedClock, SystemClock};
 use tokio::sync::OnceCell;
 
-use crate::connection::Backend;
+use crate::connection::{Backend, Standalone};
 use crate::error::ConfigError;
 use crate::store::RedisStore;
 
@@ -148,23 +148,23 @@ impl RedisStoreBuilder {
                 return Err(ConfigError::ZeroTimeout(name));
             }
         }
+        let operation_timeout = self
+            .operation_timeout
+            .unwrap_or(self.connect_timeout.saturating_add(self.response_timeout));
+        // Every command's reply is bounded by this inside the client, so a
+        // call of one command on a live connection needs no timer of its own.
+        let command_timeout = self.response_timeout.min(operation_timeout);
         let backend = match self.topology.ok_or(ConfigError::MissingUrl)? {
             Topology::Standalone(url) => {
                 let client = redis::Client::open(url.as_str())
                     .map_err(|e| ConfigError::InvalidUrl(e.to_string()))?;
-                let config = ConnectionManagerConfig::new()
+                // A lost connection is replaced in the background; a failed
+                // attempt is started again by the next call, so the store
+                // recovers by itself.
+                let config = AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(self.connect_timeout))
-                    .set_response_timeout(Some(self.response_timeout))
-                    // Reconnect attempts stay short; a failed one is started
-                    // again by the next call, so the store recovers by itself.
-                    .set_number_of_retries(1)
-                    .set_min_delay(Duration::from_millis(50))
-                    .set_max_delay(Duration::from_millis(500));
-                Backend::Standalone {
-                    client,
-                    config,
-                    manager: OnceCell::new(),
-                }
+                    .set_response_timeout(Some(command_timeout));
+                Backend::Standalone(Standalone::new(client, config))
             }
             Topology::Cluster(urls) => {
                 if urls.is_empty() {
@@ -185,15 +185,12 @@ impl RedisStoreBuilder {
                 }
             }
         };
-        let operation_timeout = self
-            .operation_timeout
-            .unwrap_or(self.connect_timeout.saturating_add(self.response_timeout));
         Ok(RedisStore::from_parts(
             backend,
             &self.prefix,
             self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             operation_timeout,
-            self.response_timeout,
+            command_timeout,
             self.max_record_bytes,
         ))
     }

@@ -1,25 +1,26 @@
-//! Connections: a self-healing [`ConnectionManager`] for a standalone server,
-//! a [`ClusterConnection`] (per-node connections, slot routing, redirects,
-//! reconnects) for a cluster. Both are made on first use, so a store can be
-//! built while Redis is down; a failed first connection is retried by the
-//! next call.
+//! Connections: for a standalone server one multiplexed connection
+//! ([`MultiplexedConnection`]) shared by every call and replaced in the
+//! background when it drops; for a cluster a [`ClusterConnection`] (per-node
+//! connections, slot routing, redirects, reconnects). Both are made on first
+//! use, so a store can be built while Redis is down; a failed connection
+//! attempt is started again by the next call.
 
 use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use futures_util::FutureExt as _;
+use futures_util::future::{BoxFuture, Shared};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-use redis::{Cmd, RedisError, RedisFuture, RedisResult, Value};
+use redis::{AsyncConnectionConfig, Cmd, RedisError, RedisResult, Value};
 use tokio::sync::OnceCell;
 
 /// Where the store's data lives.
 pub(crate) enum Backend {
-    Standalone {
-        client: redis::Client,
-        config: ConnectionManagerConfig,
-        manager: OnceCell<ConnectionManager>,
-    },
+    Standalone(Standalone),
     Cluster {
         client: ClusterClient,
         connection: OnceCell<ClusterConnection>,
@@ -29,9 +30,9 @@ pub(crate) enum Backend {
 impl fmt::Debug for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Standalone { manager, .. } => f
+            Self::Standalone(standalone) => f
                 .debug_struct("Standalone")
-                .field("connected", &manager.initialized())
+                .field("connected", &standalone.is_up())
                 .finish_non_exhaustive(),
             Self::Cluster { connection, .. } => f
                 .debug_struct("Cluster")
@@ -46,22 +47,20 @@ impl Backend {
         matches!(self, Self::Cluster { .. })
     }
 
-    /// A connection handle (cheap to clone; concurrent commands share the
-    /// underlying multiplexed connections).
-    pub(crate) async fn connection(&self) -> RedisResult<Conn> {
+    /// The standalone connection if it is up, without waiting (a lock, a
+    /// handle clone): the hot path.
+    pub(crate) fn ready(&self) -> Option<Conn<'_>> {
         match self {
-            Self::Standalone {
-                client,
-                config,
-                manager,
-            } => {
-                let manager = manager
-                    .get_or_try_init(|| async {
-                        ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
-                    })
-                    .await?;
-                Ok(Conn::Single(manager.clone()))
-            }
+            Self::Standalone(standalone) => standalone.ready(),
+            Self::Cluster { .. } => None,
+        }
+    }
+
+    /// A connection handle, connecting first if needed (cheap to clone;
+    /// concurrent commands share the underlying multiplexed connections).
+    pub(crate) async fn connection(&self) -> RedisResult<Conn<'_>> {
+        match self {
+            Self::Standalone(standalone) => standalone.connection().await,
             Self::Cluster { client, connection } => {
                 let connection = connection
                     .get_or_try_init(|| client.get_async_connection())
@@ -72,42 +71,194 @@ impl Backend {
     }
 }
 
+type Attempt = Shared<BoxFuture<'static, RedisResult<MultiplexedConnection>>>;
+
+/// How long after a failed connection attempt calls fail at once with its
+/// error instead of starting another: during an outage, at most one attempt
+/// per pause, and no call waits for one.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// The standalone server's connection, shared by every call.
+pub(crate) struct Standalone {
+    client: redis::Client,
+    config: AsyncConnectionConfig,
+    link: Arc<Mutex<Link>>,
+}
+
+/// The current connection, or the attempt to make one. `generation` counts
+/// attempts, so news about an older connection never replaces a newer one.
+struct Link {
+    generation: u64,
+    state: State,
+}
+
+enum State {
+    /// No connection: the next call starts an attempt, unless the last one
+    /// failed less than [`RETRY_PAUSE`] ago (then calls fail with its error).
+    Down(Option<(Instant, RedisError)>),
+    /// An attempt under way, awaited by the calls that need it.
+    Connecting(Attempt),
+    Up(MultiplexedConnection),
+}
+
+fn lock(link: &Mutex<Link>) -> MutexGuard<'_, Link> {
+    // The lock is never held across anything that can panic; a poisoned
+    // lock still holds a consistent link.
+    link.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Standalone {
+    /// `config` carries the connect timeout (the whole handshake) and the
+    /// response timeout (every command's reply).
+    pub(crate) fn new(client: redis::Client, config: AsyncConnectionConfig) -> Self {
+        Self {
+            client,
+            config,
+            link: Arc::new(Mutex::new(Link {
+                generation: 0,
+                state: State::Down(None),
+            })),
+        }
+    }
+
+    fn is_up(&self) -> bool {
+        matches!(lock(&self.link).state, State::Up(_))
+    }
+
+    fn ready(&self) -> Option<Conn<'_>> {
+        let link = lock(&self.link);
+        match &link.state {
+            State::Up(conn) => Some(Conn::Single {
+                conn: conn.clone(),
+                generation: link.generation,
+                owner: self,
+            }),
+            State::Down(_) | State::Connecting(_) => None,
+        }
+    }
+
+    async fn connection(&self) -> RedisResult<Conn<'_>> {
+        let (attempt, generation) = {
+            let mut link = lock(&self.link);
+            let attempt = match &link.state {
+                State::Up(conn) => {
+                    return Ok(Conn::Single {
+                        conn: conn.clone(),
+                        generation: link.generation,
+                        owner: self,
+                    });
+                }
+                State::Connecting(attempt) => attempt.clone(),
+                State::Down(Some((failed_at, error))) if failed_at.elapsed() < RETRY_PAUSE => {
+                    return Err(error.clone());
+                }
+                State::Down(_) => self.start(&mut link),
+            };
+            (attempt, link.generation)
+        };
+        let result = attempt.await;
+        settle(&self.link, generation, &result);
+        Ok(Conn::Single {
+            conn: result?,
+            generation,
+            owner: self,
+        })
+    }
+
+    /// Starts a connection attempt. It runs as a task of its own, so it
+    /// completes (and is recorded) even when no call waits for it any more.
+    fn start(&self, link: &mut Link) -> Attempt {
+        link.generation += 1;
+        let generation = link.generation;
+        let client = self.client.clone();
+        let config = self.config.clone();
+        let attempt: Attempt = async move {
+            client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+        }
+        .boxed()
+        .shared();
+        link.state = State::Connecting(attempt.clone());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let weak = Arc::downgrade(&self.link);
+            let background = attempt.clone();
+            runtime.spawn(async move {
+                let result = background.await;
+                if let Some(link) = Weak::upgrade(&weak) {
+                    settle(&link, generation, &result);
+                }
+            });
+        }
+        attempt
+    }
+
+    /// A command on the connection of `generation` failed: when the error
+    /// means the connection is gone (not a timeout, not a server reply), a
+    /// new one is started in the background and later calls use it.
+    fn failed(&self, generation: u64, error: &RedisError) {
+        let gone = error.is_unrecoverable_error()
+            || error.is_connection_dropped()
+            || (error.is_io_error() && !error.is_timeout());
+        if !gone {
+            return;
+        }
+        let mut link = lock(&self.link);
+        if link.generation == generation {
+            tracing::debug!(%error, "redis connection lost; reconnecting");
+            // The attempt runs in the background; later calls await it.
+            drop(self.start(&mut link));
+        }
+    }
+}
+
+/// Records how attempt `generation` ended, unless a newer one started since.
+fn settle(link: &Mutex<Link>, generation: u64, result: &RedisResult<MultiplexedConnection>) {
+    let mut link = lock(link);
+    if link.generation == generation && matches!(link.state, State::Connecting(_)) {
+        link.state = match result {
+            Ok(conn) => State::Up(conn.clone()),
+            Err(error) => State::Down(Some((Instant::now(), error.clone()))),
+        };
+    }
+}
+
 /// One connection handle, standalone or cluster.
 #[derive(Clone)]
-pub(crate) enum Conn {
-    Single(ConnectionManager),
+pub(crate) enum Conn<'a> {
+    Single {
+        conn: MultiplexedConnection,
+        generation: u64,
+        owner: &'a Standalone,
+    },
     Cluster(ClusterConnection),
 }
 
-impl ConnectionLike for Conn {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Self::Single(c) => c.req_packed_command(cmd),
-            Self::Cluster(c) => c.req_packed_command(cmd),
+impl Conn<'_> {
+    /// Sends one command and returns its reply; an error reply is an error.
+    /// On a standalone server the reply is awaited directly (no boxed
+    /// future), bounded by the connection's response timeout.
+    pub(crate) async fn send(&mut self, cmd: &Cmd) -> RedisResult<Value> {
+        let reply = match self {
+            Self::Single {
+                conn,
+                generation,
+                owner,
+            } => {
+                let result = conn.send_packed_command(cmd).await;
+                if let Err(e) = &result {
+                    owner.failed(*generation, e);
+                }
+                result?
+            }
+            Self::Cluster(c) => c.req_packed_command(cmd).await?,
+        };
+        match reply {
+            Value::ServerError(e) => Err(e.into()),
+            reply => Ok(reply),
         }
     }
 
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a redis::Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Self::Single(c) => c.get_db(),
-            Self::Cluster(c) => c.get_db(),
-        }
-    }
-}
-
-impl Conn {
     /// The nodes a listing scans, in a stable order: `""` for a standalone
     /// server, else each master's `host:port` (from `CLUSTER SLOTS`), sorted.
     pub(crate) async fn scan_nodes(&mut self) -> RedisResult<Vec<String>> {
@@ -134,7 +285,7 @@ impl Conn {
     /// One `SCAN` step on `node` (as named by [`scan_nodes`](Self::scan_nodes)).
     pub(crate) async fn scan(&mut self, node: &str, cmd: Cmd) -> RedisResult<Value> {
         match self {
-            Self::Single(c) => cmd.query_async(c).await,
+            Self::Single { .. } => self.send(&cmd).await,
             Self::Cluster(c) => {
                 let (host, port) = node
                     .rsplit_once(':')

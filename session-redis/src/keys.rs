@@ -9,8 +9,11 @@
 //! the prefix. A prefix that itself holds a hash tag (such as `{app}:`) pins
 //! every key to one slot, and so to one node.
 
+use redis::{RedisWrite, ToRedisArgs as _};
 use session_core::SessionId;
 use session_core::id::SESSION_ID_LEN;
+
+use crate::codec::Concat;
 
 /// Builds and parses the store's key names.
 #[derive(Debug, Clone)]
@@ -35,6 +38,14 @@ impl Keys {
         key.push_str(id.encode_into(&mut buf));
         key.push('}');
         key
+    }
+
+    /// Writes the hash of session `id` as one command argument (no `String`
+    /// of its own).
+    pub(crate) fn write_session<W: ?Sized + RedisWrite>(&self, id: &SessionId, out: &mut W) {
+        let mut buf = [0u8; SESSION_ID_LEN];
+        let id = id.encode_into(&mut buf);
+        Concat([self.session_head.as_bytes(), id.as_bytes(), b"}"]).write_redis_args(out);
     }
 
     /// The index of `user_id`'s sessions.
@@ -73,6 +84,9 @@ mod tests {
         let id = SessionId::generate();
         let key = keys.session(&id);
         assert_eq!(key, format!("app:s:{{{id}}}"));
+        let mut written: Vec<Vec<u8>> = Vec::new();
+        keys.write_session(&id, &mut written);
+        assert_eq!(written, [key.clone().into_bytes()]);
         assert_eq!(keys.id_of(key.as_bytes()), Some(id));
         assert_eq!(keys.user("ada"), "app:u:{ada}");
         assert_eq!(keys.id_of(b"app:u:{ada}"), None);

@@ -93,9 +93,18 @@
 //! response timeout): when Redis is down or slow it fails within it with
 //! [`StoreError::Unavailable`](session_core::StoreError::Unavailable) (refused
 //! or lost connection) or [`StoreError::Timeout`](session_core::StoreError::Timeout),
-//! which the web layer answers with 503. Connections are re-established by
-//! the client in the background and by the next call, so the store recovers
-//! when Redis is back, without a restart. A call that timed out may still
+//! which the web layer answers with 503. Each command's reply is bounded by
+//! the response timeout (or the operation timeout, if shorter) inside the
+//! client, so a call of one command on a live connection, such as `load`,
+//! runs without a timer of its own; calls that connect first or send more
+//! commands run under the operation timeout.
+//!
+//! On a standalone server all calls share one multiplexed connection. When
+//! it drops, the call that found it dropped fails and a new connection is
+//! made in the background at once; a failed connection attempt makes calls
+//! fail at once for 50 ms, then the next call tries again. So the store
+//! recovers when Redis is back, without a restart. In a cluster the client
+//! reconnects and follows redirects itself. A call that timed out may still
 //! have been applied. Durability across a Redis restart is Redis's: with
 //! `appendonly yes` and `appendfsync always` an acknowledged write survives.
 //!

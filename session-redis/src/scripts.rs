@@ -8,7 +8,7 @@
 //! Lua numbers are doubles, fine for comparisons of millisecond times but
 //! never formatted back into a stored timestamp.
 
-use redis::Script;
+use redis::{Cmd, Script};
 
 use crate::codec::LAYOUT;
 
@@ -213,14 +213,49 @@ index_update(KEYS[1], trim, ARGV[2] == 'xx', removed, added)
 return redis.call('ZCARD', KEYS[1])
 "#;
 
-/// The loaded scripts (sent by SHA, loaded on a node when it does not know
-/// them, for example after a restart).
+/// One script: its code and SHA1, which the store sends (`EVALSHA`) with
+/// keys and arguments written straight into the command.
+#[derive(Debug, Clone)]
+pub(crate) struct LuaScript {
+    hash: String,
+    code: String,
+}
+
+impl LuaScript {
+    fn new(code: String) -> Self {
+        let hash = Script::new(&code).get_hash().to_owned();
+        Self { hash, code }
+    }
+
+    /// `EVALSHA <sha1> <keys>`, for the caller to add the keys and then the
+    /// arguments (`args` of about `bytes` bytes in all).
+    pub(crate) fn call(&self, keys: usize, args: usize, bytes: usize) -> Cmd {
+        let mut cmd = Cmd::with_capacity(3 + keys + args, 64 + bytes);
+        cmd.arg("EVALSHA").arg(&self.hash).arg(keys);
+        cmd
+    }
+
+    /// `SCRIPT LOAD`, for a node that does not know the script (a restart, a
+    /// new node); in a cluster the client sends it to every master.
+    pub(crate) fn load(&self) -> Cmd {
+        let mut cmd = redis::cmd("SCRIPT");
+        cmd.arg("LOAD").arg(&self.code);
+        cmd
+    }
+
+    #[cfg(test)]
+    pub(crate) fn code(&self) -> &str {
+        &self.code
+    }
+}
+
+/// The store's scripts.
 #[derive(Debug, Clone)]
 pub(crate) struct Scripts {
-    pub(crate) create: Script,
-    pub(crate) patch: Script,
-    pub(crate) delete: Script,
-    pub(crate) index: Script,
+    pub(crate) create: LuaScript,
+    pub(crate) patch: LuaScript,
+    pub(crate) delete: LuaScript,
+    pub(crate) index: LuaScript,
 }
 
 impl Scripts {
@@ -228,10 +263,47 @@ impl Scripts {
         let meta = META_FN.replace("@LAYOUT@", LAYOUT);
         let patch = PATCH.replace("@LAYOUT@", LAYOUT);
         Self {
-            create: Script::new(&format!("{INDEX_FN}{meta}{CREATE}")),
-            patch: Script::new(&format!("{meta}{patch}")),
-            delete: Script::new(&format!("{meta}{DELETE}")),
-            index: Script::new(&format!("{INDEX_FN}{INDEX}")),
+            create: LuaScript::new(format!("{INDEX_FN}{meta}{CREATE}")),
+            patch: LuaScript::new(format!("{meta}{patch}")),
+            delete: LuaScript::new(format!("{meta}{DELETE}")),
+            index: LuaScript::new(format!("{INDEX_FN}{INDEX}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_are_filled_in_and_hashed() {
+        let scripts = Scripts::new();
+        for script in [
+            &scripts.create,
+            &scripts.patch,
+            &scripts.delete,
+            &scripts.index,
+        ] {
+            assert!(!script.code().contains('@'), "{}", script.code());
+            assert_eq!(script.hash, Script::new(script.code()).get_hash());
+        }
+        assert!(scripts.patch.code().contains("'2:' .. meta[1]"));
+        let args: Vec<Vec<u8>> = scripts
+            .delete
+            .call(1, 0, 0)
+            .args_iter()
+            .map(|a| match a {
+                redis::Arg::Simple(bytes) => bytes.to_vec(),
+                _ => Vec::new(),
+            })
+            .collect();
+        assert_eq!(
+            args,
+            [
+                b"EVALSHA".to_vec(),
+                scripts.delete.hash.clone().into_bytes(),
+                b"1".to_vec()
+            ]
+        );
     }
 }

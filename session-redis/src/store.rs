@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::cluster_routing::Slot;
-use redis::{RedisError, Value};
+use redis::{Cmd, ErrorKind, RedisError, ServerErrorKind, Value};
 use session_core::clock::SharedClock;
 use session_core::{
     Capabilities, Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch,
     SessionRecord, SessionStore, StoreError, Timestamp,
 };
+use tokio::time::Instant;
 
 use crate::codec::{self, Hash};
 use crate::config::RedisStoreBuilder;
@@ -20,10 +21,11 @@ use crate::connection::{Backend, Conn};
 use crate::error::{ConfigError, from_redis, unexpected};
 use crate::keys::Keys;
 use crate::reply;
-use crate::scripts::Scripts;
+use crate::scripts::{LuaScript, Scripts};
 
 /// Sessions in Redis, standalone or Redis Cluster: one hash per session
-/// (fields written one by one), expiry enforced by the server (`PEXPIREAT`),
+/// (data fields written one by one, metadata packed in one field), expiry
+/// enforced by the server (`PEXPIREAT`),
 /// a per-user index, and connections that heal by themselves after an
 /// outage. See the [crate docs](crate) for the layout and guarantees.
 ///
@@ -39,8 +41,11 @@ pub(crate) struct Inner {
     pub(crate) prefix: String,
     pub(crate) scripts: Scripts,
     pub(crate) clock: SharedClock,
+    /// The bound on one store call.
     pub(crate) timeout: Duration,
-    pub(crate) response_timeout: Duration,
+    /// The bound on one command's reply: the response timeout, or the
+    /// operation timeout when that is shorter.
+    pub(crate) command_timeout: Duration,
     pub(crate) max_record_bytes: usize,
 }
 
@@ -56,6 +61,10 @@ impl fmt::Debug for RedisStore {
 
 /// One `(expiry, id)` entry to add to a user index, as sent.
 pub(crate) type IndexEntry = (String, String);
+
+/// When a store call's time is up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline(Instant);
 
 impl RedisStore {
     /// A builder (URL or cluster nodes, prefix, timeouts, clock).
@@ -73,7 +82,7 @@ impl RedisStore {
         prefix: &str,
         clock: SharedClock,
         timeout: Duration,
-        response_timeout: Duration,
+        command_timeout: Duration,
         max_record_bytes: usize,
     ) -> Self {
         Self {
@@ -84,7 +93,7 @@ impl RedisStore {
                 scripts: Scripts::new(),
                 clock,
                 timeout,
-                response_timeout,
+                command_timeout,
                 max_record_bytes,
             }),
         }
@@ -117,10 +126,8 @@ impl RedisStore {
 
     /// Checks that Redis answers (`PING`), connecting first if needed.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.bounded("ping", async {
-            let mut conn = self.conn().await?;
-            let _: Value = redis::cmd("PING")
-                .query_async(&mut conn)
+        self.call("ping", |mut conn, _| async move {
+            conn.send(&redis::cmd("PING"))
                 .await
                 .map_err(|e| self.err(e))?;
             Ok(())
@@ -133,10 +140,10 @@ impl RedisStore {
     }
 
     pub(crate) fn err(&self, err: RedisError) -> StoreError {
-        from_redis(err, self.inner.response_timeout)
+        from_redis(err, self.inner.command_timeout)
     }
 
-    pub(crate) async fn conn(&self) -> Result<Conn, StoreError> {
+    pub(crate) async fn conn(&self) -> Result<Conn<'_>, StoreError> {
         self.inner
             .backend
             .connection()
@@ -144,53 +151,136 @@ impl RedisStore {
             .map_err(|e| self.err(e))
     }
 
-    /// Runs one store call within the operation timeout.
+    /// The deadline of a call starting now.
+    pub(crate) fn deadline(&self) -> Deadline {
+        Deadline(Instant::now() + self.inner.timeout)
+    }
+
+    fn timed_out(&self, operation: &'static str) -> StoreError {
+        tracing::warn!(operation, timeout = ?self.inner.timeout, "redis store call timed out");
+        StoreError::Timeout(self.inner.timeout)
+    }
+
+    fn logged<T>(operation: &'static str, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(e) = &result
+            && e.is_unavailable()
+        {
+            tracing::debug!(operation, error = %e, "redis store call failed");
+        }
+        result
+    }
+
+    /// Runs one store call, of any number of commands, under one timer of
+    /// the operation timeout.
     pub(crate) async fn bounded<T>(
         &self,
         operation: &'static str,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         match tokio::time::timeout(self.inner.timeout, call).await {
-            Ok(result) => {
-                if let Err(e) = &result
-                    && e.is_unavailable()
-                {
-                    tracing::debug!(operation, error = %e, "redis store call failed");
-                }
-                result
+            Ok(result) => Self::logged(operation, result),
+            Err(_) => Err(self.timed_out(operation)),
+        }
+    }
+
+    /// Runs one store call within the operation timeout, on the hot path
+    /// without a timer of its own.
+    ///
+    /// When the standalone connection is up, `call` runs at once: the reply
+    /// to each command is bounded inside the client by the command timeout,
+    /// at most the operation timeout, so a call that sends one command is
+    /// bounded as it is, and `call` bounds any command after its first by
+    /// the deadline it is given ([`within`](Self::within)). Otherwise (a
+    /// connection still to be made, or a cluster, whose client retries and
+    /// follows redirects) the whole call runs under one timer.
+    pub(crate) async fn call<'s, T, F, Fut>(
+        &'s self,
+        operation: &'static str,
+        call: F,
+    ) -> Result<T, StoreError>
+    where
+        F: FnOnce(Conn<'s>, Deadline) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        let deadline = self.deadline();
+        if let Some(conn) = self.inner.backend.ready() {
+            return Self::logged(operation, call(conn, deadline).await);
+        }
+        let connected = async {
+            let conn = self.conn().await?;
+            call(conn, deadline).await
+        };
+        match tokio::time::timeout_at(deadline.0, connected).await {
+            Ok(result) => Self::logged(operation, result),
+            Err(_) => Err(self.timed_out(operation)),
+        }
+    }
+
+    /// Bounds a later step of a [`call`](Self::call) by its deadline.
+    pub(crate) async fn within<T>(
+        &self,
+        operation: &'static str,
+        deadline: Deadline,
+        step: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout_at(deadline.0, step).await {
+            Ok(result) => result,
+            Err(_) => Err(self.timed_out(operation)),
+        }
+    }
+
+    /// Runs a script command (from [`LuaScript::call`]); a node that does
+    /// not know the script gets it (`SCRIPT LOAD`) and runs it again, within
+    /// the call's deadline.
+    pub(crate) async fn eval(
+        &self,
+        operation: &'static str,
+        conn: &mut Conn<'_>,
+        script: &LuaScript,
+        cmd: &Cmd,
+        deadline: Deadline,
+    ) -> Result<Value, StoreError> {
+        match conn.send(cmd).await {
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                self.within(operation, deadline, async {
+                    conn.send(&script.load()).await.map_err(|e| self.err(e))?;
+                    conn.send(cmd).await.map_err(|e| self.err(e))
+                })
+                .await
             }
-            Err(_) => {
-                tracing::warn!(operation, timeout = ?self.inner.timeout, "redis store call timed out");
-                Err(StoreError::Timeout(self.inner.timeout))
-            }
+            result => result.map_err(|e| self.err(e)),
         }
     }
 
     /// Updates the user index `index` (one script, one round trip): trim
     /// entries expired at `trim`, remove `removed`, add or raise `added` (only
     /// raise existing entries when `only_existing`).
+    #[allow(clippy::too_many_arguments)] // the script's arguments, named
     pub(crate) async fn update_index(
         &self,
-        conn: &mut Conn,
+        operation: &'static str,
+        conn: &mut Conn<'_>,
+        deadline: Deadline,
         index: &str,
         trim: Option<Timestamp>,
         only_existing: bool,
         removed: &[String],
         added: &[IndexEntry],
     ) -> Result<(), StoreError> {
-        let mut invocation = self.inner.scripts.index.key(index);
-        invocation
-            .arg(trim.map(|t| t.as_millis().to_string()).unwrap_or_default())
-            .arg(if only_existing { "xx" } else { "" })
+        let script = &self.inner.scripts.index;
+        let mut cmd = script.call(1, 3 + removed.len() + 2 * added.len(), 0);
+        cmd.arg(index);
+        match trim {
+            Some(t) => cmd.arg(t.as_millis()),
+            None => cmd.arg(""),
+        };
+        cmd.arg(if only_existing { "xx" } else { "" })
             .arg(removed.len())
             .arg(removed);
         for (expires, id) in added {
-            invocation.arg(expires).arg(id);
+            cmd.arg(expires).arg(id);
         }
-        let _: Value = invocation
-            .invoke_async(conn)
-            .await
-            .map_err(|e| self.err(e))?;
+        self.eval(operation, conn, script, &cmd, deadline).await?;
         Ok(())
     }
 
@@ -208,72 +298,81 @@ impl RedisStore {
     /// update when a bound session's expiry moved later.
     async fn patch(
         &self,
+        operation: &'static str,
         id: &SessionId,
-        expected_revision: Option<u64>,
+        patch: Option<&SessionPatch>,
         last_seen: Timestamp,
         expires_at: Option<Timestamp>,
-        set: Vec<String>,
-        removed: Vec<String>,
     ) -> Result<SaveOutcome, StoreError> {
         let now = self.now();
-        let mut conn = self.conn().await?;
-        let key = self.inner.keys.session(id);
-        let mut invocation = self.inner.scripts.patch.key(&key);
-        invocation
-            .arg(now.as_millis())
-            .arg(expected_revision.map(|r| r.to_string()).unwrap_or_default())
-            .arg(last_seen.as_millis())
-            .arg(
-                expires_at
-                    .map(|e| e.as_millis().to_string())
-                    .unwrap_or_default(),
-            )
-            .arg(expires_at.map(codec::expire_at_arg).unwrap_or_default())
-            .arg(set.len() / 2)
-            .arg(&set)
-            .arg(&removed);
-        let reply: Value = invocation
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| self.err(e))?;
-        let mut items = reply::array(reply)
-            .ok_or_else(|| unexpected("the save script"))?
-            .into_iter();
-        match items.next().as_ref().and_then(reply::int) {
-            Some(0) => Ok(SaveOutcome::Missing),
-            Some(1) => {
-                let user = items.next().and_then(reply::text);
-                let grew = items.next().as_ref().and_then(reply::int) == Some(1);
-                if let (true, Some(user), Some(expires_at)) = (grew, user, expires_at) {
-                    // The index entry's score follows the session's expiry, so
-                    // trimming the index never drops a live session.
-                    let index = self.inner.keys.user(&user);
-                    let entry = (expires_at.as_millis().to_string(), id.to_string());
-                    if let Err(e) = self
-                        .update_index(&mut conn, &index, Some(now), false, &[], &[entry])
-                        .await
-                    {
-                        tracing::warn!(session = %id.short(), error = %e,
-                            "session refreshed but its user index entry was not; reporting the failure");
-                        return Err(e);
-                    }
-                }
-                Ok(SaveOutcome::Saved)
-            }
-            Some(2) => {
-                let current = items
-                    .next()
-                    .and_then(reply::text)
-                    .and_then(|r| r.parse().ok())
-                    .ok_or_else(|| unexpected("the save script"))?;
-                Ok(SaveOutcome::Conflict { current })
-            }
-            Some(3) => {
-                let reason = items.next().and_then(reply::text).unwrap_or_default();
-                Err(StoreError::Corrupt(reason))
-            }
-            _ => Err(unexpected("the save script")),
+        let expected_revision = patch.and_then(|p| p.expected_revision);
+        let (set, removed, bytes) = patch.map(codec::patch_size).unwrap_or_default();
+        let script = &self.inner.scripts.patch;
+        let mut cmd = script.call(1, 6 + 2 * set + removed, bytes);
+        self.inner.keys.write_session(id, &mut cmd);
+        cmd.arg(now.as_millis());
+        match expected_revision {
+            Some(r) => cmd.arg(r),
+            None => cmd.arg(""),
+        };
+        cmd.arg(last_seen.as_millis());
+        match expires_at {
+            Some(e) => cmd.arg(e.as_millis()).arg(codec::expire_at(e)),
+            None => cmd.arg("").arg(""),
+        };
+        cmd.arg(set);
+        if let Some(patch) = patch {
+            codec::write_patch(patch, &mut cmd);
         }
+        self.call(operation, |mut conn, deadline| async move {
+            let reply = self.eval(operation, &mut conn, script, &cmd, deadline).await?;
+            let mut items = reply::array(reply)
+                .ok_or_else(|| unexpected("the save script"))?
+                .into_iter();
+            match items.next().as_ref().and_then(reply::int) {
+                Some(0) => Ok(SaveOutcome::Missing),
+                Some(1) => {
+                    let user = items.next().and_then(reply::text);
+                    let grew = items.next().as_ref().and_then(reply::int) == Some(1);
+                    if let (true, Some(user), Some(expires_at)) = (grew, user, expires_at) {
+                        // The index entry's score follows the session's expiry, so
+                        // trimming the index never drops a live session.
+                        let index = self.inner.keys.user(&user);
+                        let entry = [(expires_at.as_millis().to_string(), id.to_string())];
+                        let refreshed = self.update_index(
+                            operation,
+                            &mut conn,
+                            deadline,
+                            &index,
+                            Some(now),
+                            false,
+                            &[],
+                            &entry,
+                        );
+                        if let Err(e) = self.within(operation, deadline, refreshed).await {
+                            tracing::warn!(session = %id.short(), error = %e,
+                                "session refreshed but its user index entry was not; reporting the failure");
+                            return Err(e);
+                        }
+                    }
+                    Ok(SaveOutcome::Saved)
+                }
+                Some(2) => {
+                    let current = items
+                        .next()
+                        .and_then(reply::text)
+                        .and_then(|r| r.parse().ok())
+                        .ok_or_else(|| unexpected("the save script"))?;
+                    Ok(SaveOutcome::Conflict { current })
+                }
+                Some(3) => {
+                    let reason = items.next().and_then(reply::text).unwrap_or_default();
+                    Err(StoreError::Corrupt(reason))
+                }
+                _ => Err(unexpected("the save script")),
+            }
+        })
+        .await
     }
 }
 
@@ -289,41 +388,55 @@ impl SessionStore for RedisStore {
 
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
         self.check_size(record.fields.byte_size() + record.flash.byte_size())?;
-        let pairs = codec::encode_record(record)?;
-        self.bounded("create", async {
-            let now = self.now();
-            let mut conn = self.conn().await?;
-            let key = self.inner.keys.session(&record.id);
-            let id = record.id.to_string();
-            let expires = record.expires_at.as_millis().to_string();
-            let mut invocation = self.inner.scripts.create.key(&key);
-            if let Some(user) = record.user_id() {
-                let index = self.inner.keys.user(user);
-                if self.inner.backend.is_cluster() && Slot::for_key(&key) != Slot::for_key(&index) {
-                    // Another slot: the index entry goes first, so a failure
-                    // between the two steps leaves a stale entry (ignored and
-                    // cleaned by listings), never an unindexed session.
-                    let entry = (expires.clone(), id.clone());
-                    self.update_index(&mut conn, &index, Some(now), false, &[], &[entry])
-                        .await?;
-                } else {
-                    invocation.key(index);
-                }
+        let key = self.inner.keys.session(&record.id);
+        let index = record.user_id().map(|user| self.inner.keys.user(user));
+        // In a cluster, an index in another slot is a step of its own.
+        let separate_index = index
+            .as_ref()
+            .filter(|index| self.is_cluster() && Slot::for_key(&key) != Slot::for_key(index));
+        let script = &self.inner.scripts.create;
+        let keys = if index.is_some() && separate_index.is_none() {
+            2
+        } else {
+            1
+        };
+        let (args, bytes) = codec::record_size(record);
+        let mut cmd = script.call(keys, 4 + args, bytes);
+        cmd.arg(&key);
+        if keys == 2 {
+            cmd.arg(&index);
+        }
+        let id = record.id.to_string();
+        cmd.arg(self.now().as_millis())
+            .arg(codec::expire_at(record.expires_at))
+            .arg(&id)
+            .arg(record.expires_at.as_millis());
+        codec::write_record(record, &mut cmd)?;
+        self.call("create", |mut conn, deadline| async move {
+            if let Some(index) = separate_index {
+                // The index entry goes first, so a failure between the two
+                // steps leaves a stale entry (ignored and cleaned by
+                // listings), never an unindexed session.
+                let entry = [(record.expires_at.as_millis().to_string(), id.clone())];
+                let indexed = self.update_index(
+                    "create",
+                    &mut conn,
+                    deadline,
+                    index,
+                    Some(self.now()),
+                    false,
+                    &[],
+                    &entry,
+                );
+                self.within("create", deadline, indexed).await?;
             }
-            invocation
-                .arg(now.as_millis())
-                .arg(codec::expire_at_arg(record.expires_at))
-                .arg(&id)
-                .arg(&expires)
-                .arg(&pairs);
-            let created: i64 = invocation
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|e| self.err(e))?;
-            if created == 1 {
-                Ok(())
-            } else {
-                Err(StoreError::Collision)
+            match self
+                .eval("create", &mut conn, script, &cmd, deadline)
+                .await?
+            {
+                Value::Int(1) => Ok(()),
+                Value::Int(_) => Err(StoreError::Collision),
+                _ => Err(unexpected("the create script")),
             }
         })
         .await
@@ -338,13 +451,11 @@ impl SessionStore for RedisStore {
         id: &SessionId,
         now: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        self.bounded("load", async {
-            let mut conn = self.conn().await?;
-            let reply: Value = redis::cmd("HGETALL")
-                .arg(self.inner.keys.session(id))
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| self.err(e))?;
+        let mut cmd = Cmd::with_capacity(2, 64);
+        cmd.arg("HGETALL");
+        self.inner.keys.write_session(id, &mut cmd);
+        self.call("load", |mut conn, _| async move {
+            let reply = conn.send(&cmd).await.map_err(|e| self.err(e))?;
             match codec::decode_hash(*id, reply)? {
                 None => Err(unexpected("HGETALL")),
                 Some(Hash::Missing) => Ok(None),
@@ -356,19 +467,8 @@ impl SessionStore for RedisStore {
 
     async fn save(&self, id: &SessionId, patch: &SessionPatch) -> Result<SaveOutcome, StoreError> {
         self.check_size(patch.set_fields.byte_size() + patch.set_flash.byte_size())?;
-        let (set, removed) = codec::encode_patch(patch);
-        self.bounded(
-            "save",
-            self.patch(
-                id,
-                patch.expected_revision,
-                patch.last_seen,
-                patch.expires_at,
-                set,
-                removed,
-            ),
-        )
-        .await
+        self.patch("save", id, Some(patch), patch.last_seen, patch.expires_at)
+            .await
     }
 
     async fn touch(
@@ -377,35 +477,19 @@ impl SessionStore for RedisStore {
         expires_at: Timestamp,
         last_seen: Timestamp,
     ) -> Result<SaveOutcome, StoreError> {
-        self.bounded(
-            "touch",
-            self.patch(
-                id,
-                None,
-                last_seen,
-                Some(expires_at),
-                Vec::new(),
-                Vec::new(),
-            ),
-        )
-        .await
+        self.patch("touch", id, None, last_seen, Some(expires_at))
+            .await
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
-        self.bounded("delete", async {
-            let now = self.now();
-            let mut conn = self.conn().await?;
-            let key = self.inner.keys.session(id);
-            let reply: Value = self
-                .inner
-                .scripts
-                .delete
-                .key(&key)
-                .arg(now.as_millis())
-                .arg("0")
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|e| self.err(e))?;
+        let script = &self.inner.scripts.delete;
+        let mut cmd = script.call(1, 2, 16);
+        self.inner.keys.write_session(id, &mut cmd);
+        cmd.arg(self.now().as_millis()).arg("0");
+        self.call("delete", |mut conn, deadline| async move {
+            let reply = self
+                .eval("delete", &mut conn, script, &cmd, deadline)
+                .await?;
             let mut items = reply::array(reply)
                 .ok_or_else(|| unexpected("the delete script"))?
                 .into_iter();
@@ -413,10 +497,18 @@ impl SessionStore for RedisStore {
             if let Some(user) = items.next().and_then(reply::text) {
                 // Best effort: an entry left behind is ignored and cleaned by listings.
                 let index = self.inner.keys.user(&user);
-                if let Err(e) = self
-                    .update_index(&mut conn, &index, None, false, &[id.to_string()], &[])
-                    .await
-                {
+                let removed = [id.to_string()];
+                let cleaned = self.update_index(
+                    "delete",
+                    &mut conn,
+                    deadline,
+                    &index,
+                    None,
+                    false,
+                    &removed,
+                    &[],
+                );
+                if let Err(e) = self.within("delete", deadline, cleaned).await {
                     tracing::debug!(session = %id.short(), error = %e,
                         "deleted session left a stale user index entry");
                 }

@@ -21,17 +21,12 @@ impl RedisStore {
     /// `(id, score)` of every entry of a user index (one `ZRANGE`).
     async fn index_entries(
         &self,
-        conn: &mut Conn,
+        conn: &mut Conn<'_>,
         index: &str,
     ) -> Result<Vec<(String, f64)>, StoreError> {
-        let reply: Value = redis::cmd("ZRANGE")
-            .arg(index)
-            .arg(0)
-            .arg(-1)
-            .arg("WITHSCORES")
-            .query_async(conn)
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut cmd = redis::cmd("ZRANGE");
+        cmd.arg(index).arg(0).arg(-1).arg("WITHSCORES");
+        let reply = conn.send(&cmd).await.map_err(|e| self.err(e))?;
         let items = reply::array(reply).ok_or_else(|| unexpected("ZRANGE"))?;
         let mut entries = Vec::with_capacity(items.len() / 2);
         let mut items = items.into_iter();
@@ -53,19 +48,15 @@ impl RedisStore {
     /// each; on a standalone server they share one pipelined connection).
     pub(crate) async fn fetch_infos(
         &self,
-        conn: &Conn,
+        conn: &Conn<'_>,
         ids: &[SessionId],
     ) -> Result<Vec<Result<Listed, StoreError>>, StoreError> {
         let reads = ids.iter().map(|id| {
             let mut conn = conn.clone();
-            let key = self.inner.keys.session(id);
-            async move {
-                redis::cmd("HMGET")
-                    .arg(key)
-                    .arg(&codec::INFO_FIELDS[..])
-                    .query_async::<Value>(&mut conn)
-                    .await
-            }
+            let mut cmd = redis::cmd("HMGET");
+            self.inner.keys.write_session(id, &mut cmd);
+            cmd.arg(&codec::INFO_FIELDS[..]);
+            async move { conn.send(&cmd).await }
         });
         let replies = join_all(reads).await;
         let mut out = Vec::with_capacity(ids.len());
@@ -82,6 +73,7 @@ impl RedisStore {
     /// needed) one script that removes stale entries and raises scores that
     /// lag behind their session's expiry.
     pub(crate) async fn user_sessions(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let deadline = self.deadline();
         let now = self.now();
         let mut conn = self.conn().await?;
         let index = self.inner.keys.user(user);
@@ -119,7 +111,16 @@ impl RedisStore {
         }
         if (!stale.is_empty() || !raise.is_empty())
             && let Err(e) = self
-                .update_index(&mut conn, &index, None, true, &stale, &raise)
+                .update_index(
+                    "list_for_user",
+                    &mut conn,
+                    deadline,
+                    &index,
+                    None,
+                    true,
+                    &stale,
+                    &raise,
+                )
                 .await
         {
             tracing::debug!(error = %e, "user index cleanup failed; retried by the next listing");
@@ -136,6 +137,7 @@ impl RedisStore {
         user: &str,
         keep: Option<&SessionId>,
     ) -> Result<usize, StoreError> {
+        let deadline = self.deadline();
         let now = self.now();
         let mut conn = self.conn().await?;
         let index = self.inner.keys.user(user);
@@ -147,25 +149,21 @@ impl RedisStore {
             .map(|(member, _)| member)
             .filter(|member| Some(member) != keep.as_ref())
             .collect();
+        let script = &self.inner.scripts.delete;
         let deletes = members.iter().map(|member| {
             let mut conn = conn.clone();
-            let key = member
-                .parse::<SessionId>()
-                .ok()
-                .map(|id| self.inner.keys.session(&id));
+            let cmd = member.parse::<SessionId>().ok().map(|id| {
+                let mut cmd = script.call(1, 3, 16 + user.len());
+                self.inner.keys.write_session(&id, &mut cmd);
+                cmd.arg(now.as_millis()).arg("1").arg(user);
+                cmd
+            });
             async move {
-                let Some(key) = key else {
+                let Some(cmd) = cmd else {
                     // Not a session id: nothing to delete, just drop the entry.
                     return Ok(Value::Array(vec![Value::Int(0)]));
                 };
-                self.inner
-                    .scripts
-                    .delete
-                    .key(key)
-                    .arg(now.as_millis())
-                    .arg("1")
-                    .arg(user)
-                    .invoke_async::<Value>(&mut conn)
+                self.eval("delete_for_user", &mut conn, script, &cmd, deadline)
                     .await
             }
         });
@@ -182,12 +180,21 @@ impl RedisStore {
                     deleted += usize::from(live == 1);
                     handled.push(member);
                 }
-                Err(e) => failure = Some(self.err(e)),
+                Err(e) => failure = Some(e),
             }
         }
         if !handled.is_empty()
             && let Err(e) = self
-                .update_index(&mut conn, &index, Some(now), false, &handled, &[])
+                .update_index(
+                    "delete_for_user",
+                    &mut conn,
+                    deadline,
+                    &index,
+                    Some(now),
+                    false,
+                    &handled,
+                    &[],
+                )
                 .await
         {
             tracing::debug!(error = %e, "user index cleanup failed; retried by the next listing");

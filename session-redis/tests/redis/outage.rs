@@ -256,3 +256,69 @@ async fn a_cluster_master_going_down_fails_fast_and_the_store_recovers() {
     );
     store.save(&records[0].id, &patch(&clock, 5)).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_is_replaced_and_calls_fail_fast_meanwhile() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(&server, &clock);
+    let mut admin = support::admin(&server).await;
+    let records: Vec<SessionRecord> = (0..3).map(|i| record(&clock, i)).collect();
+    for r in &records {
+        store.create(r).await.unwrap();
+    }
+    for (round, r) in records.iter().enumerate() {
+        // The server closes the store's connection (not the admin's).
+        let killed: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("normal")
+            .arg("SKIPME")
+            .arg("yes")
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        assert!(killed >= 1, "round {round}: no connection to kill");
+        let started = Instant::now();
+        let mut failures = 0;
+        loop {
+            match fails_or_loads(&store, &r.id).await {
+                Ok(found) => {
+                    assert_eq!(found.as_ref(), Some(r));
+                    break;
+                }
+                Err(e) => {
+                    failures += 1;
+                    assert!(e.is_unavailable(), "{e}");
+                    assert!(
+                        started.elapsed() < Duration::from_secs(5),
+                        "no new connection: {e}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+        eprintln!(
+            "dropped connection, round {round}: {failures} call(s) failed, back after {:?}",
+            started.elapsed()
+        );
+        // The call that met the dead connection fails; the next ones run on
+        // the connection made meanwhile.
+        assert!(failures <= 1, "round {round}: {failures} calls failed");
+    }
+    for r in &records {
+        assert_eq!(store.load(&r.id).await.unwrap().as_ref(), Some(r));
+    }
+}
+
+async fn fails_or_loads(
+    store: &RedisStore,
+    id: &SessionId,
+) -> Result<Option<SessionRecord>, StoreError> {
+    let started = Instant::now();
+    let result = store.load(id).await;
+    assert!(started.elapsed() <= store.operation_timeout() + Duration::from_millis(500));
+    result
+}
