@@ -287,6 +287,8 @@ pub(crate) fn decode_hash(id: SessionId, reply: Value) -> Result<Option<Hash>, S
             if items.len() % 2 != 0 {
                 return Ok(None);
             }
+            // Room for every pair but `_m` (flash is rare, and grows).
+            decoder.fields = FieldMap::with_capacity((items.len() / 2).saturating_sub(1));
             let mut items = items.into_iter();
             while let (Some(name), Some(value)) = (items.next(), items.next()) {
                 if !decoder.pair(name, value)? {
@@ -295,6 +297,7 @@ pub(crate) fn decode_hash(id: SessionId, reply: Value) -> Result<Option<Hash>, S
             }
         }
         Value::Map(entries) => {
+            decoder.fields = FieldMap::with_capacity(entries.len().saturating_sub(1));
             for (name, value) in entries {
                 if !decoder.pair(name, value)? {
                     return Ok(None);

@@ -206,11 +206,13 @@ impl RedisStore {
         if let Some(conn) = self.inner.backend.ready() {
             return Self::logged(operation, call(conn, deadline).await);
         }
-        let connected = async {
+        // Boxed, so the hot path's future (boxed again by the trait, and
+        // moved on every call) stays small.
+        let connected = Box::pin(tokio::time::timeout_at(deadline.0, async {
             let conn = self.conn().await?;
             call(conn, deadline).await
-        };
-        match tokio::time::timeout_at(deadline.0, connected).await {
+        }));
+        match connected.await {
             Ok(result) => Self::logged(operation, result),
             Err(_) => Err(self.timed_out(operation)),
         }
@@ -242,10 +244,11 @@ impl RedisStore {
     ) -> Result<Value, StoreError> {
         match conn.send(cmd).await {
             Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                self.within(operation, deadline, async {
+                // Rare, so boxed: the common future stays small.
+                Box::pin(self.within(operation, deadline, async {
                     conn.send(&script.load()).await.map_err(|e| self.err(e))?;
                     conn.send(cmd).await.map_err(|e| self.err(e))
-                })
+                }))
                 .await
             }
             result => result.map_err(|e| self.err(e)),
@@ -349,7 +352,8 @@ impl RedisStore {
                             &[],
                             &entry,
                         );
-                        if let Err(e) = self.within(operation, deadline, refreshed).await {
+                        if let Err(e) = Box::pin(self.within(operation, deadline, refreshed)).await
+                        {
                             tracing::warn!(session = %id.short(), error = %e,
                                 "session refreshed but its user index entry was not; reporting the failure");
                             return Err(e);
@@ -428,7 +432,7 @@ impl SessionStore for RedisStore {
                     &[],
                     &entry,
                 );
-                self.within("create", deadline, indexed).await?;
+                Box::pin(self.within("create", deadline, indexed)).await?;
             }
             match self
                 .eval("create", &mut conn, script, &cmd, deadline)
@@ -508,7 +512,7 @@ impl SessionStore for RedisStore {
                     &removed,
                     &[],
                 );
-                if let Err(e) = self.within("delete", deadline, cleaned).await {
+                if let Err(e) = Box::pin(self.within("delete", deadline, cleaned)).await {
                     tracing::debug!(session = %id.short(), error = %e,
                         "deleted session left a stale user index entry");
                 }
@@ -534,5 +538,24 @@ impl SessionStore for RedisStore {
 
     async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, StoreError> {
         self.bounded("list", self.list_page(page)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The trait boxes every call's future and moves it into place, so its
+    /// size is paid on every save; the rare steps (connecting, reloading a
+    /// script, the index update) are boxed apart to keep it small.
+    #[test]
+    fn the_save_future_stays_small() {
+        let store = RedisStore::new("redis://127.0.0.1:1").unwrap();
+        let id = SessionId::generate();
+        let patch = SessionPatch::default();
+        let now = Timestamp::from_millis(1);
+        let save = store.patch("save", &id, Some(&patch), now, None);
+        let size = std::mem::size_of_val(&save);
+        assert!(size <= 3 * 1024, "the save future is {size} bytes");
     }
 }
