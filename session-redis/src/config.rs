@@ -106,7 +106,8 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Bound on one command's reply (default [`DEFAULT_RESPONSE_TIMEOUT`]).
+    /// Bound on one command's reply (default [`DEFAULT_RESPONSE_TIMEOUT`]);
+    /// a shorter operation timeout bounds each reply instead.
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = timeout;
         self
@@ -172,7 +173,7 @@ impl RedisStoreBuilder {
                 }
                 let client = ClusterClientBuilder::new(urls.iter().map(String::as_str))
                     .connection_timeout(self.connect_timeout)
-                    .response_timeout(self.response_timeout)
+                    .response_timeout(command_timeout)
                     .overall_response_timeout(None)
                     .retries(3)
                     .min_retry_wait(20)

@@ -411,7 +411,8 @@ impl SessionStore for RedisStore {
             cmd.arg(&index);
         }
         let id = record.id.to_string();
-        cmd.arg(self.now().as_millis())
+        let now = self.now();
+        cmd.arg(now.as_millis())
             .arg(codec::expire_at(record.expires_at))
             .arg(&id)
             .arg(record.expires_at.as_millis());
@@ -427,7 +428,7 @@ impl SessionStore for RedisStore {
                     &mut conn,
                     deadline,
                     index,
-                    Some(self.now()),
+                    Some(now),
                     false,
                     &[],
                     &entry,

@@ -322,3 +322,53 @@ async fn fails_or_loads(
     assert!(started.elapsed() <= store.operation_timeout() + Duration::from_millis(500));
     result
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_timeout_shorter_than_the_response_timeout_still_bounds_calls() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let bound = Duration::from_millis(300);
+    let store = support::builder(&clock)
+        .url(server.url())
+        .response_timeout(Duration::from_secs(5))
+        .operation_timeout(bound)
+        .build()
+        .unwrap();
+    let r = record(&clock, 0);
+    store.create(&r).await.unwrap();
+    assert_eq!(store.load(&r.id).await.unwrap().as_ref(), Some(&r));
+
+    server.signal("STOP");
+    // Connected, one command each: bounded without a timer of the store's own.
+    for _ in 0..2 {
+        let started = Instant::now();
+        let result = store.load(&r.id).await;
+        let took = started.elapsed();
+        assert!(
+            matches!(result, Err(StoreError::Timeout(t)) if t == bound),
+            "{result:?}"
+        );
+        assert!(took <= bound + Duration::from_millis(250), "took {took:?}");
+        let started = Instant::now();
+        let result = store.save(&r.id, &patch(&clock, 1)).await;
+        assert!(matches!(result, Err(StoreError::Timeout(_))), "{result:?}");
+        assert!(started.elapsed() <= bound + Duration::from_millis(250));
+    }
+    server.signal("CONT");
+    let resumed = Instant::now();
+    loop {
+        match store.load(&r.id).await {
+            Ok(found) => {
+                assert!(found.is_some());
+                break;
+            }
+            Err(e) => {
+                assert!(e.is_unavailable(), "{e}");
+                assert!(resumed.elapsed() < Duration::from_secs(10), "{e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
