@@ -1,5 +1,6 @@
 //! The [`SessionInterceptor`]: persists the request's session after the handler.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -34,7 +35,9 @@ impl SessionInterceptor {
         if session.cell().lock().try_settle() {
             return response;
         }
-        let persisted = match session.service().persist(session.cell()).await {
+        // Boxed: read-only requests, the most frequent, skip this step, and
+        // their futures should not carry room for it.
+        let persisted = match Box::pin(session.service().persist(session.cell())).await {
             Ok(persisted) => persisted,
             Err(error) => {
                 let rejection = SessionRejection::from(&error);
@@ -83,17 +86,26 @@ pub(crate) struct AuthThenSession {
 }
 
 impl AuthThenSession {
-    /// Both steps around `route`, when nothing else runs between them and the route.
-    pub(crate) async fn around(&self, request: Request, route: Route) -> Response {
-        let (request, session) = match self.auth.admit(request).await {
+    /// Both steps around `route`, when nothing else runs between them and the
+    /// route. The steps of [`AuthInterceptor::admit`] are spelled out here so
+    /// that the request is held once in this future rather than again in a
+    /// nested one.
+    pub(crate) async fn around(
+        this: Arc<Self>,
+        request: Request,
+        route: Route,
+    ) -> Result<Response, Infallible> {
+        let (loading, source) = this.auth.load(request.headers());
+        let cell = match loading.await {
+            Ok(cell) => cell,
+            Err(error) => return Ok(AuthInterceptor::reject(error)),
+        };
+        let (request, session) = match this.auth.admitted(request, cell, source).await {
             Ok(admitted) => admitted,
-            Err(response) => return response,
+            Err(response) => return Ok(response),
         };
-        let response = match route.oneshot(request).await {
-            Ok(response) => response,
-            Err(infallible) => match infallible {},
-        };
-        SessionInterceptor::finish(&session, response).await
+        let response = route.oneshot(request).await?;
+        Ok(SessionInterceptor::finish(&session, response).await)
     }
 }
 

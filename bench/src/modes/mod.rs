@@ -67,10 +67,9 @@ pub(crate) async fn router(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn names_round_trip() {
+        use super::Mode;
         for mode in Mode::ALL {
             assert_eq!(Mode::parse(mode.name()), Some(mode));
         }

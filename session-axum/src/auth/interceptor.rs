@@ -41,24 +41,36 @@ impl AuthInterceptor {
         }
     }
 
-    /// Loads the session the request's token names: `Authorization: Bearer`
-    /// when bearer tokens are on and the header is present, else the first of
-    /// the session cookies that verifies.
-    async fn load(&self, headers: &HeaderMap) -> Result<(SessionCell, TokenSource), SessionError> {
-        if self.config.bearer
-            && let Some(value) = headers.get(header::AUTHORIZATION)
-        {
-            // An Authorization header that is not a usable bearer token is still a bearer attempt.
-            let token = value.to_str().ok().and_then(bearer_token).unwrap_or("");
-            let cell = self.service.load_first(std::iter::once(token)).await?;
-            return Ok((cell, TokenSource::Bearer));
-        }
-        let mut tokens = self.config.cookie.tokens(headers).peekable();
-        let source = match tokens.peek() {
-            Some(_) => TokenSource::Cookie,
-            None => TokenSource::None,
+    /// Starts loading the session the request's token names:
+    /// `Authorization: Bearer` when bearer tokens are on and the header is
+    /// present, else the first of the session cookies that verifies. Tokens
+    /// are verified here; the future only looks the session up.
+    pub(crate) fn load(
+        &self,
+        headers: &HeaderMap,
+    ) -> (
+        impl Future<Output = Result<SessionCell, SessionError>> + Send + '_,
+        TokenSource,
+    ) {
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .filter(|_| self.config.bearer);
+        // An Authorization header that is not a usable bearer token is still a bearer attempt.
+        let bearer =
+            authorization.map(|value| value.to_str().ok().and_then(bearer_token).unwrap_or(""));
+        let mut cookies = match bearer {
+            Some(_) => None,
+            None => Some(self.config.cookie.tokens(headers).peekable()),
         };
-        Ok((self.service.load_first(tokens).await?, source))
+        let source = if bearer.is_some() {
+            TokenSource::Bearer
+        } else if cookies.as_mut().is_some_and(|c| c.peek().is_some()) {
+            TokenSource::Cookie
+        } else {
+            TokenSource::None
+        };
+        let tokens = bearer.into_iter().chain(cookies.into_iter().flatten());
+        (self.service.load_first(tokens), source)
     }
 }
 
@@ -69,10 +81,25 @@ impl AuthInterceptor {
         &self,
         request: Request,
     ) -> Result<(Request, RequestSession), Response> {
-        let (cell, source) = match self.load(request.headers()).await {
-            Ok(loaded) => loaded,
-            Err(error) => return Err(SessionRejection::from(error).into_response()),
-        };
+        let (loading, source) = self.load(request.headers());
+        let cell = loading.await.map_err(Self::reject)?;
+        self.admitted(request, cell, source).await
+    }
+
+    /// The response for a store that failed while loading.
+    pub(crate) fn reject(error: SessionError) -> Response {
+        SessionRejection::from(error).into_response()
+    }
+
+    /// Establishes the principal of a loaded session (asking the app's
+    /// authenticators when the session has none) and puts the
+    /// [`RequestSession`] in the request's extensions.
+    pub(crate) async fn admitted(
+        &self,
+        mut request: Request,
+        cell: SessionCell,
+        source: TokenSource,
+    ) -> Result<(Request, RequestSession), Response> {
         let mut principal = {
             let state = cell.lock();
             match state.token_status() {
@@ -82,16 +109,10 @@ impl AuthInterceptor {
                 _ => None,
             }
         };
-        let mut request = request;
         if principal.is_none() && !self.authenticators.is_empty() {
-            let (parts, body) = request.into_parts();
-            for authenticator in self.authenticators.iter() {
-                if let Some(p) = authenticator.authenticate(&parts).await {
-                    principal = Some(p);
-                    break;
-                }
-            }
-            request = Request::from_parts(parts, body);
+            // Boxed: most apps have no authenticators, and their requests'
+            // futures should not carry room for this step.
+            (principal, request) = Box::pin(self.authenticate(request)).await;
         }
         let session = RequestSession::new(
             cell,
@@ -102,6 +123,19 @@ impl AuthInterceptor {
         );
         request.extensions_mut().insert(session.clone());
         Ok((request, session))
+    }
+
+    /// The principal the app's first agreeing authenticator finds.
+    async fn authenticate(&self, request: Request) -> (Option<Principal>, Request) {
+        let (parts, body) = request.into_parts();
+        let mut principal = None;
+        for authenticator in self.authenticators.iter() {
+            if let Some(p) = authenticator.authenticate(&parts).await {
+                principal = Some(p);
+                break;
+            }
+        }
+        (principal, Request::from_parts(parts, body))
     }
 }
 

@@ -112,8 +112,7 @@ impl Service<Request> for InterceptedRoute {
         let route = self.route.clone();
         let chain = match &self.steps {
             Steps::Builtin(builtin) => {
-                let builtin = Arc::clone(builtin);
-                return Box::pin(async move { Ok(builtin.around(request, route).await) });
+                return Box::pin(AuthThenSession::around(Arc::clone(builtin), request, route));
             }
             Steps::Chain(chain) => chain,
         };

@@ -9,41 +9,70 @@ impl SessionService {
     /// expired or unknown token gives an empty session, never an error; only a
     /// failing store is an error. Nothing is created here: a session comes into
     /// being when persist finds something to write.
-    pub async fn load(&self, token: Option<&str>) -> Result<SessionCell, SessionError> {
-        self.load_first(token).await
+    pub fn load(
+        &self,
+        token: Option<&str>,
+    ) -> impl Future<Output = Result<SessionCell, SessionError>> + Send + '_ {
+        self.load_first(token)
     }
 
     /// Like [`load`](Self::load) for a request that carries several candidate
     /// tokens (cookies of the same name for other paths or domains): the first
     /// that verifies is loaded; each is verified once.
-    pub async fn load_first<'t>(
+    ///
+    /// The tokens are checked when this is called, before the returned future
+    /// is first polled; the future only does the store lookup, so it stays
+    /// small and does not hold the iterator.
+    pub fn load_first<'t>(
         &self,
         tokens: impl IntoIterator<Item = &'t str>,
-    ) -> Result<SessionCell, SessionError> {
+    ) -> impl Future<Output = Result<SessionCell, SessionError>> + Send + '_ {
         let now = self.clock().now();
-        let mut presented = false;
+        let found = self.first_valid(tokens, now);
+        self.load_found(found, now)
+    }
+
+    async fn load_found(
+        &self,
+        found: FirstValid,
+        now: Timestamp,
+    ) -> Result<SessionCell, SessionError> {
+        match found {
+            FirstValid::Server(verified) => self.load_verified_at(verified, now).await,
+            FirstValid::Client(cell) => Ok(cell),
+            FirstValid::None(status) => Ok(SessionCell::new(SessionState::empty(now, status))),
+        }
+    }
+
+    /// The first token that verifies: an id to look up, or, with a client-side
+    /// store, the session it carries.
+    fn first_valid<'t>(
+        &self,
+        tokens: impl IntoIterator<Item = &'t str>,
+        now: Timestamp,
+    ) -> FirstValid {
+        let mut status = TokenStatus::Absent;
         let client = self.store().client_side();
         for token in tokens {
-            presented = true;
+            status = TokenStatus::Rejected;
             match client {
                 Some(client) => match client.open(self.signer(), token) {
                     Ok(verified) => {
-                        return Ok(self.loaded(verified.value, verified.key_index, now));
+                        return FirstValid::Client(self.loaded(
+                            verified.value,
+                            verified.key_index,
+                            now,
+                        ));
                     }
                     Err(error) => tracing::debug!(%error, "session cookie refused"),
                 },
                 None => match self.signer().verify_id(token) {
-                    Ok(verified) => return self.load_verified_at(verified, now).await,
+                    Ok(verified) => return FirstValid::Server(verified),
                     Err(error) => tracing::debug!(%error, "session token refused"),
                 },
             }
         }
-        let status = if presented {
-            TokenStatus::Rejected
-        } else {
-            TokenStatus::Absent
-        };
-        Ok(SessionCell::new(SessionState::empty(now, status)))
+        FirstValid::None(status)
     }
 
     /// Loads the session of an id whose token was verified by the key at `key_index`.
@@ -80,14 +109,21 @@ impl SessionService {
             return rejected();
         };
         if self.expiry().is_expired(&record, now) {
-            // The store's own expiry lagged (clock skew or an absolute limit).
-            tracing::debug!(session = %id.short(), "loaded an expired session; removing it");
-            if let Err(error) = self.store().delete(&id).await {
-                tracing::warn!(session = %id.short(), %error, "could not remove an expired session");
-            }
+            drop(record);
+            // Rare, and boxed so that the common path's future stays small.
+            Box::pin(self.remove_expired(id)).await;
             return rejected();
         }
         Ok(self.loaded(record, verified.key_index, now))
+    }
+
+    /// Removes a session the store returned although it has expired: its own
+    /// expiry lagged (clock skew or an absolute limit).
+    async fn remove_expired(&self, id: SessionId) {
+        tracing::debug!(session = %id.short(), "loaded an expired session; removing it");
+        if let Err(error) = self.store().delete(&id).await {
+            tracing::warn!(session = %id.short(), %error, "could not remove an expired session");
+        }
     }
 
     /// The cell for a live record, with its refresh decided.
@@ -133,4 +169,14 @@ impl SessionService {
         let cell = self.load(token).await?;
         self.typed(&cell)
     }
+}
+
+/// What [`SessionService::first_valid`] found.
+enum FirstValid {
+    /// A verified id to look up in the store.
+    Server(Verified<SessionId>),
+    /// A client-side session, opened from its token.
+    Client(SessionCell),
+    /// No token verified: none was presented, or every one was refused.
+    None(TokenStatus),
 }

@@ -1,0 +1,118 @@
+//! One whole request through each mode's router, in process (no sockets):
+//! what a session layer adds to axum, without the kernel's share that the
+//! load harness also sees. Memory stores only.
+
+#[path = "../src/modes/mod.rs"]
+mod modes;
+#[path = "../src/stats.rs"]
+mod stats;
+
+use std::hint::black_box;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, header};
+use criterion::{Criterion, criterion_group};
+use http_body_util::BodyExt;
+use modes::Mode;
+use tower::ServiceExt;
+
+/// Sends `GET path` with `cookie`; returns the response's `Set-Cookie` pair.
+async fn send(router: &Router, path: &str, cookie: Option<&str>) -> Option<String> {
+    let mut request = Request::get(path);
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let request = request.body(Body::empty()).expect("request");
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    let set_cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned);
+    let body = response.into_body().collect().await.expect("body");
+    black_box(body.to_bytes());
+    set_cookie
+}
+
+/// A settled session cookie, as the load harness prepares it.
+async fn session_cookie(router: &Router) -> String {
+    let mut cookie = send(router, "/write", None)
+        .await
+        .unwrap_or_else(|| "id=none".to_owned());
+    for path in ["/read", "/write", "/read"] {
+        if let Some(next) = send(router, path, Some(&cookie)).await {
+            cookie = next;
+        }
+    }
+    cookie
+}
+
+fn requests(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for mode in [Mode::Bare, Mode::OursMemory, Mode::TsMemory] {
+        let router = runtime
+            .block_on(modes::router(mode, "redis://127.0.0.1:1"))
+            .expect("router")
+            // What `axum::serve` does: every handler turned into a route once.
+            .with_state(());
+        let cookie = runtime.block_on(session_cookie(&router));
+        for path in ["/read", "/write"] {
+            c.bench_function(&format!("request/{}{path}", mode.name()), |b| {
+                b.iter(|| runtime.block_on(send(&router, path, Some(&cookie))))
+            });
+        }
+    }
+}
+
+/// `REQUEST_LOOP=<mode>/<read|write>:<n>`: sends `n` requests of one kind and
+/// exits, for instruction counts under callgrind (criterion's own loop
+/// varies its iteration count).
+fn fixed_loop(spec: &str) {
+    let (name, n) = spec
+        .split_once(':')
+        .expect("REQUEST_LOOP=<mode>/<path>:<n>");
+    let (mode, path) = name
+        .split_once('/')
+        .expect("REQUEST_LOOP=<mode>/<path>:<n>");
+    let mode = Mode::parse(mode).expect("a mode");
+    let path = format!("/{path}");
+    let n: usize = n.parse().expect("a count");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let router = runtime
+        .block_on(modes::router(mode, "redis://127.0.0.1:1"))
+        .expect("router")
+        .with_state(());
+    let cookie = runtime.block_on(session_cookie(&router));
+    for _ in 0..n {
+        runtime.block_on(one(&router, &path, &cookie));
+    }
+}
+
+#[inline(never)]
+async fn one(router: &Router, path: &str, cookie: &str) {
+    black_box(send(router, path, Some(cookie)).await);
+}
+
+criterion_group!(benches, requests);
+
+fn main() {
+    if let Ok(spec) = std::env::var("REQUEST_LOOP") {
+        fixed_loop(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
