@@ -75,6 +75,9 @@ impl CookieConfig {
     }
 
     /// Every value of this cookie in the request's `Cookie` headers, in order.
+    ///
+    /// Works on bytes: another cookie with bytes outside visible ASCII (which
+    /// some sites set) does not hide the session cookie in the same header.
     pub fn tokens<'h>(
         &self,
         headers: &'h HeaderMap,
@@ -82,11 +85,13 @@ impl CookieConfig {
         headers
             .get_all(header::COOKIE)
             .into_iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(';'))
+            .flat_map(|value| value.as_bytes().split(|&b| b == b';'))
             .filter_map(move |pair| {
-                let (name, token) = pair.trim().split_once('=')?;
-                (name.trim() == self.name).then(|| token.trim().trim_matches('"'))
+                let pair = pair.trim_ascii_start();
+                let value = pair.strip_prefix(self.name.as_bytes())?.trim_ascii_start();
+                let token = value.strip_prefix(b"=")?.trim_ascii();
+                let token = trim_quotes(token);
+                std::str::from_utf8(token).ok()
             })
     }
 
@@ -123,6 +128,18 @@ impl CookieConfig {
         }
         Ok(())
     }
+}
+
+/// `token` without the double quotes around it (RFC 6265 allows them).
+fn trim_quotes(token: &[u8]) -> &[u8] {
+    let start = token.iter().take_while(|&&b| b == b'"').count();
+    let end = token.len()
+        - token[start..]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'"')
+            .count();
+    &token[start..end]
 }
 
 #[cfg(test)]
@@ -175,5 +192,26 @@ mod tests {
             HeaderValue::from_static("garbage-without-equals; idx=3"),
         );
         assert_eq!(c.tokens(&h).collect::<Vec<_>>(), ["first", "second"]);
+    }
+
+    #[test]
+    fn a_non_ascii_cookie_does_not_hide_the_session_cookie() {
+        let c = CookieConfig::default();
+        let mut h = HeaderMap::new();
+        let value = HeaderValue::from_bytes("name=J\u{f6}rg; id=tok; x=\u{e9}".as_bytes()).unwrap();
+        assert!(value.to_str().is_err(), "the header is not visible ASCII");
+        h.append(header::COOKIE, value);
+        assert_eq!(c.tokens(&h).collect::<Vec<_>>(), ["tok"]);
+    }
+
+    #[test]
+    fn names_match_exactly_and_spaces_and_quotes_are_trimmed() {
+        let c = CookieConfig::default();
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("xid=no;id2=no; id = \"a\" ;id=;id=b"),
+        );
+        assert_eq!(c.tokens(&h).collect::<Vec<_>>(), ["a", "", "b"]);
     }
 }
