@@ -54,18 +54,24 @@ async fn session_cookie(router: &Router) -> String {
     cookie
 }
 
-fn requests(c: &mut Criterion) {
+/// A current-thread runtime, `mode`'s router as `axum::serve` runs it (every
+/// handler turned into a route once), and a settled session cookie.
+fn prepare(mode: Mode) -> (tokio::runtime::Runtime, Router, String) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
+    let router = runtime
+        .block_on(modes::router(mode, "redis://127.0.0.1:1"))
+        .expect("router")
+        .with_state(());
+    let cookie = runtime.block_on(session_cookie(&router));
+    (runtime, router, cookie)
+}
+
+fn requests(c: &mut Criterion) {
     for mode in [Mode::Bare, Mode::OursMemory, Mode::TsMemory] {
-        let router = runtime
-            .block_on(modes::router(mode, "redis://127.0.0.1:1"))
-            .expect("router")
-            // What `axum::serve` does: every handler turned into a route once.
-            .with_state(());
-        let cookie = runtime.block_on(session_cookie(&router));
+        let (runtime, router, cookie) = prepare(mode);
         for path in ["/read", "/write"] {
             c.bench_function(&format!("request/{}{path}", mode.name()), |b| {
                 b.iter(|| runtime.block_on(send(&router, path, Some(&cookie))))
@@ -78,24 +84,13 @@ fn requests(c: &mut Criterion) {
 /// exits, for instruction counts under callgrind (criterion's own loop
 /// varies its iteration count).
 fn fixed_loop(spec: &str) {
-    let (name, n) = spec
-        .split_once(':')
-        .expect("REQUEST_LOOP=<mode>/<path>:<n>");
-    let (mode, path) = name
-        .split_once('/')
-        .expect("REQUEST_LOOP=<mode>/<path>:<n>");
-    let mode = Mode::parse(mode).expect("a mode");
+    const USAGE: &str = "REQUEST_LOOP=<mode>/<read|write>:<n>";
+    let (name, n) = spec.split_once(':').expect(USAGE);
+    let (mode, path) = name.split_once('/').expect(USAGE);
+    let mode = Mode::parse(mode).expect(USAGE);
     let path = format!("/{path}");
-    let n: usize = n.parse().expect("a count");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let router = runtime
-        .block_on(modes::router(mode, "redis://127.0.0.1:1"))
-        .expect("router")
-        .with_state(());
-    let cookie = runtime.block_on(session_cookie(&router));
+    let n: usize = n.parse().expect(USAGE);
+    let (runtime, router, cookie) = prepare(mode);
     for _ in 0..n {
         runtime.block_on(one(&router, &path, &cookie));
     }
