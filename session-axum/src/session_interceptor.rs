@@ -95,12 +95,12 @@ impl AuthThenSession {
         request: Request,
         route: Route,
     ) -> Result<Response, Infallible> {
-        let (loading, source) = this.auth.load(request.headers());
+        let (loading, bearer) = this.auth.load(request.headers());
         let cell = match loading.await {
             Ok(cell) => cell,
             Err(error) => return Ok(AuthInterceptor::reject(error)),
         };
-        let (request, session) = match this.auth.admitted(request, cell, source).await {
+        let (request, session) = match this.auth.admitted(request, cell, bearer).await {
             Ok(admitted) => admitted,
             Err(response) => return Ok(response),
         };

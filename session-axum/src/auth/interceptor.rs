@@ -44,33 +44,30 @@ impl AuthInterceptor {
     /// Starts loading the session the request's token names:
     /// `Authorization: Bearer` when bearer tokens are on and the header is
     /// present, else the first of the session cookies that verifies. Tokens
-    /// are verified here; the future only looks the session up.
+    /// are verified here; the future only looks the session up. The flag says
+    /// whether the token came as a bearer token.
     pub(crate) fn load(
         &self,
         headers: &HeaderMap,
     ) -> (
         impl Future<Output = Result<SessionCell, SessionError>> + Send + '_,
-        TokenSource,
+        bool,
     ) {
-        let authorization = headers
-            .get(header::AUTHORIZATION)
-            .filter(|_| self.config.bearer);
-        // An Authorization header that is not a usable bearer token is still a bearer attempt.
+        let authorization = match self.config.bearer {
+            true => headers.get(header::AUTHORIZATION),
+            false => None,
+        };
+        // An Authorization header that is not a usable bearer token is still a
+        // bearer attempt: the cookies are not tried then.
         let bearer =
             authorization.map(|value| value.to_str().ok().and_then(bearer_token).unwrap_or(""));
-        let mut cookies = match bearer {
-            Some(_) => None,
-            None => Some(self.config.cookie.tokens(headers).peekable()),
-        };
-        let source = if bearer.is_some() {
-            TokenSource::Bearer
-        } else if cookies.as_mut().is_some_and(|c| c.peek().is_some()) {
-            TokenSource::Cookie
-        } else {
-            TokenSource::None
-        };
-        let tokens = bearer.into_iter().chain(cookies.into_iter().flatten());
-        (self.service.load_first(tokens), source)
+        let cookies = self
+            .config
+            .cookie
+            .tokens(headers)
+            .filter(move |_| bearer.is_none());
+        let tokens = bearer.into_iter().chain(cookies);
+        (self.service.load_first(tokens), bearer.is_some())
     }
 }
 
@@ -81,9 +78,9 @@ impl AuthInterceptor {
         &self,
         request: Request,
     ) -> Result<(Request, RequestSession), Response> {
-        let (loading, source) = self.load(request.headers());
+        let (loading, bearer) = self.load(request.headers());
         let cell = loading.await.map_err(Self::reject)?;
-        self.admitted(request, cell, source).await
+        self.admitted(request, cell, bearer).await
     }
 
     /// The response for a store that failed while loading.
@@ -98,16 +95,23 @@ impl AuthInterceptor {
         &self,
         mut request: Request,
         cell: SessionCell,
-        source: TokenSource,
+        bearer: bool,
     ) -> Result<(Request, RequestSession), Response> {
-        let mut principal = {
+        let (source, mut principal) = {
             let state = cell.lock();
-            match state.token_status() {
+            let status = state.token_status();
+            let source = match (bearer, status) {
+                (true, _) => TokenSource::Bearer,
+                (false, TokenStatus::Absent) => TokenSource::None,
+                (false, _) => TokenSource::Cookie,
+            };
+            let principal = match status {
                 TokenStatus::Valid { .. } => state
                     .binding()
                     .map(|b| Principal::from_binding(b, state.id())),
                 _ => None,
-            }
+            };
+            (source, principal)
         };
         if principal.is_none() && !self.authenticators.is_empty() {
             // Boxed: most apps have no authenticators, and their requests'

@@ -93,6 +93,28 @@ async fn bearer_tokens_work_like_cookies() {
 }
 
 #[tokio::test]
+async fn an_authorization_header_is_used_instead_of_the_cookie() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.post("/t/login?user=ada").await;
+    assert_eq!(b.get("/t/me").await.json()["user_id"], "ada");
+    let token = t.server.browser().post("/t/token?user=bot").await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A valid bearer token wins over the cookie sent with it.
+    b.bearer = Some(token);
+    assert_eq!(b.get("/t/me").await.json()["user_id"], "bot");
+    // A bad one is a failed bearer attempt: no fallback to the cookie.
+    b.bearer = Some("garbage".into());
+    let r = b.get("/t/me").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.headers["www-authenticate"], "Bearer");
+    b.bearer = None;
+    assert_eq!(b.get("/t/me").await.json()["user_id"], "ada");
+}
+
+#[tokio::test]
 async fn revoke_others_keeps_only_the_current_session_bearer_ones_included() {
     let t = start().await;
     let mut laptop = t.server.browser();
