@@ -114,7 +114,9 @@ impl SessionRecord {
         SessionInfo::new(
             self.id,
             self.binding.as_deref(),
-            [self.created_at, self.last_seen, self.expires_at],
+            self.created_at,
+            self.last_seen,
+            self.expires_at,
         )
     }
 
@@ -152,12 +154,13 @@ pub struct SessionInfo {
 }
 
 impl SessionInfo {
-    /// The entry of session `id` bound by `binding`, with its `[created_at,
-    /// last_seen, expires_at]` times.
-    pub fn new(
+    /// The entry of session `id` bound by `binding`.
+    pub(crate) fn new(
         id: SessionId,
         binding: Option<&Binding>,
-        [created_at, last_seen, expires_at]: [Timestamp; 3],
+        created_at: Timestamp,
+        last_seen: Timestamp,
+        expires_at: Timestamp,
     ) -> Self {
         Self {
             id,

@@ -59,6 +59,12 @@ pub(crate) struct Changes {
     pub(crate) commit_error: Option<SessionDataError>,
 }
 
+impl Changes {
+    fn touches_fields(&self) -> bool {
+        !self.set_fields.is_empty() || !self.removed_fields.is_empty()
+    }
+}
+
 impl SessionState {
     pub(crate) fn empty(now: Timestamp, token: TokenStatus) -> Self {
         Self {
@@ -174,10 +180,18 @@ impl SessionState {
         fields
     }
 
+    /// The flash the next request will see: what was loaded, minus what this
+    /// request took, plus what it set.
+    pub(crate) fn next_flash(&self) -> FieldMap {
+        let mut flash = self.record().map(|r| r.flash.clone()).unwrap_or_default();
+        if let Some(c) = &self.changes {
+            flash.apply(&c.set_flash, &c.taken_flash);
+        }
+        flash
+    }
+
     pub(crate) fn has_pending_field_changes(&self) -> bool {
-        self.changes
-            .as_ref()
-            .is_some_and(|c| !c.set_fields.is_empty() || !c.removed_fields.is_empty())
+        self.changes.as_ref().is_some_and(|c| c.touches_fields())
     }
 
     /// Sets a stored field's JSON value (type-erased access; typed code uses `Session<T>`).
@@ -279,8 +293,7 @@ impl SessionState {
         self.destroy
             || self.changes.as_ref().is_some_and(|c| {
                 c.rotation.is_some()
-                    || !c.set_fields.is_empty()
-                    || !c.removed_fields.is_empty()
+                    || c.touches_fields()
                     || !c.set_flash.is_empty()
                     || !c.taken_flash.is_empty()
             })

@@ -14,7 +14,7 @@ use super::routes::{build_routes, guarded};
 use super::{App, AppContext, BuildError, WebConfig};
 use crate::controller::ControllerRegistration;
 use crate::interceptor::{
-    Interceptor, InterceptorLayer, InterceptorRef, InterceptorRegistration, resolve_order,
+    Interceptor, InterceptorLayer, InterceptorRef, InterceptorRegistration, Steps, resolve_order,
 };
 use crate::session_interceptor::AuthThenSession;
 use crate::{AuthInterceptor, Authenticator, CookieConfig, SessionInterceptor};
@@ -263,7 +263,7 @@ impl AppBuilder {
         interceptors.extend(self.interceptors);
         let ordered = resolve_order(&interceptors)?;
         let order: Vec<&'static str> = ordered.iter().map(|r| r.interceptor.name()).collect();
-        let (chain, builtin_only) = build_chain(&ordered, &ctx)?;
+        let steps = build_chain(&ordered, &ctx)?;
 
         let mut controllers: Vec<&ControllerRegistration> = if self.use_registry {
             inventory::iter::<ControllerRegistration>
@@ -283,7 +283,7 @@ impl AppBuilder {
         }
         tracing::info!(order = ?order, routes = built.listing.len(), "session app built");
         // Every route and the fallback run inside the interceptors.
-        let router = inner.layer(InterceptorLayer::new(chain, builtin_only));
+        let router = inner.layer(InterceptorLayer { steps });
         Ok(App {
             router,
             order,
@@ -294,15 +294,12 @@ impl AppBuilder {
 }
 
 /// The interceptors in order, with the auth and session interceptors run as
-/// one step when they are next to each other; that step alone too when it is
-/// the whole chain.
-type BuiltChain = (Vec<Arc<dyn Interceptor>>, Option<Arc<AuthThenSession>>);
-
-/// Builds the interceptors in order (see [`BuiltChain`]).
+/// one step when they are next to each other; that step called directly when
+/// it is the whole chain.
 fn build_chain(
     ordered: &[&InterceptorRegistration],
     ctx: &AppContext,
-) -> Result<BuiltChain, BuildError> {
+) -> Result<Steps, BuildError> {
     let auth = InterceptorRef::of::<AuthInterceptor>();
     let session = InterceptorRef::of::<SessionInterceptor>();
     let mut chain: Vec<Arc<dyn Interceptor>> = Vec::with_capacity(ordered.len());
@@ -325,6 +322,8 @@ fn build_chain(
             i += 1;
         }
     }
-    let builtin_only = fused_step.filter(|_| chain.len() == 1);
-    Ok((chain, builtin_only))
+    Ok(match fused_step {
+        Some(step) if chain.len() == 1 => Steps::Builtin(step),
+        _ => Steps::Chain(chain.into()),
+    })
 }

@@ -55,7 +55,7 @@ impl fmt::Debug for Next {
 
 /// What runs around each route.
 #[derive(Clone)]
-enum Steps {
+pub(crate) enum Steps {
     /// Only the built-in auth and session step: called directly, without the
     /// dynamic chain's boxing and indirection.
     Builtin(Arc<AuthThenSession>),
@@ -66,20 +66,7 @@ enum Steps {
 /// Wraps each route (and the fallback) of a router in the interceptor chain.
 #[derive(Clone)]
 pub(crate) struct InterceptorLayer {
-    steps: Steps,
-}
-
-impl InterceptorLayer {
-    pub(crate) fn new(
-        chain: Vec<Arc<dyn Interceptor>>,
-        builtin_only: Option<Arc<AuthThenSession>>,
-    ) -> Self {
-        let steps = match builtin_only {
-            Some(builtin) => Steps::Builtin(builtin),
-            None => Steps::Chain(chain.into()),
-        };
-        Self { steps }
-    }
+    pub(crate) steps: Steps,
 }
 
 impl Layer<Route> for InterceptorLayer {

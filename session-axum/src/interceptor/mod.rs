@@ -5,8 +5,8 @@ mod chain;
 mod order;
 mod registration;
 
-pub(crate) use chain::InterceptorLayer;
 pub use chain::Next;
+pub(crate) use chain::{InterceptorLayer, Steps};
 pub use order::OrderError;
 pub(crate) use order::resolve_order;
 pub use registration::{InterceptorRef, InterceptorRegistration};

@@ -186,8 +186,7 @@ impl SessionService {
         if state.destroy {
             return Plan::Delete(state.record().map(|r| r.id));
         }
-        let changes = state.changes.take().map(|c| *c).unwrap_or_default();
-        if let Some(rotation) = changes.rotation {
+        if let Some(rotation) = state.changes.as_mut().and_then(|c| c.rotation.take()) {
             let (created_at, expires_at) = match (&rotation.binding, state.record()) {
                 (Some(_), _) => (now, self.expiry().for_new(now, true)),
                 // An anonymous rotation keeps the session's age and expiry.
@@ -201,18 +200,15 @@ impl SessionService {
             let mut record = SessionRecord::new(rotation.new_id, created_at, expires_at);
             record.last_seen = now;
             record.binding = rotation.binding.map(Box::new);
-            let loaded = state.record();
-            record.fields = loaded.map(|r| r.fields.clone()).unwrap_or_default();
-            record
-                .fields
-                .apply(&changes.set_fields, &changes.removed_fields);
-            record.flash = loaded.map(|r| r.flash.clone()).unwrap_or_default();
-            record.flash.apply(&changes.set_flash, &changes.taken_flash);
+            record.fields = state.fields();
+            record.flash = state.next_flash();
+            state.changes = None;
             return Plan::Rotate {
                 record,
-                old: loaded.map(|r| r.id),
+                old: state.record().map(|r| r.id),
             };
         }
+        let changes = state.changes.take().map(|c| *c).unwrap_or_default();
         let Some(loaded) = state.record() else {
             if changes.set_fields.is_empty() && changes.set_flash.is_empty() {
                 return Plan::Nothing { expires_at: None };

@@ -53,7 +53,9 @@ impl Entry {
         SessionInfo::new(
             id,
             self.binding.as_deref(),
-            [self.created_at, self.last_seen, self.expires_at],
+            self.created_at,
+            self.last_seen,
+            self.expires_at,
         )
     }
 
