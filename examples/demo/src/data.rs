@@ -1,7 +1,6 @@
 //! The demo's session data types. Each is stored field by field, so several
 //! types share one session without stepping on each other.
 
-use serde::Serialize;
 use session_axum::session_data;
 
 /// astro-session's visit counter.
@@ -25,7 +24,7 @@ pub struct Info {
 /// hexancore's tracked `SessionData`: `field` defaults to "test", the group
 /// and the authenticated flag come from the data.
 #[session_data(group_id = group_id, authenticated = auth, validate = Account::check)]
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Account {
     /// A plain field with a non-trivial default.
     pub field: String,

@@ -14,18 +14,15 @@ pub mod data;
 pub mod routes;
 pub mod users;
 
-use session_axum::{App, BuildError};
+use session_axum::App;
 
 pub use config::{Config, StartError, StoreKind};
 
 /// Builds the app for `config`.
 pub async fn app(config: &Config) -> Result<App, Box<dyn std::error::Error>> {
-    let store = config.store().await?;
-    let app = App::builder()
-        .shared_store(store)
+    Ok(App::builder()
+        .shared_store(config.store().await?)
         .secret(config.key()?)
         .secure(config.secure)
-        .build()
-        .map_err(|e: BuildError| Box::new(e) as Box<dyn std::error::Error>)?;
-    Ok(app)
+        .build()?)
 }

@@ -34,20 +34,13 @@ async fn run(config: demo::Config) -> Result<(), Box<dyn std::error::Error>> {
 async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
         }
+        return;
     }
-    #[cfg(not(unix))]
     let _ = ctrl_c.await;
 }

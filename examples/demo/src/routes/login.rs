@@ -31,6 +31,12 @@ fn binding(user: &User, label: Option<String>) -> Binding {
     }
 }
 
+/// The session data both logins set next to the binding.
+fn mark_signed_in(account: &mut Session<Account>, user: &User) {
+    account.set_auth(true);
+    account.set_group_id(Some(user.group.to_owned()));
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -68,8 +74,7 @@ impl Login {
             return Ok(Redirect::to("/login"));
         };
         auth.login(binding(&user, form.label));
-        account.set_auth(true);
-        account.set_group_id(Some(user.group.to_owned()));
+        mark_signed_in(&mut account, &user);
         Ok(Redirect::to("/me"))
     }
 
@@ -93,8 +98,7 @@ impl Login {
                     Json(serde_json::json!({"error": rejection.to_string()})),
                 )
             })?;
-        account.set_auth(true);
-        account.set_group_id(Some(user.group.to_owned()));
+        mark_signed_in(&mut account, &user);
         Ok(Json(logged_in))
     }
 }

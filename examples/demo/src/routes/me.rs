@@ -120,7 +120,8 @@ impl Me {
         let Some(target) = listed.into_iter().find(|s| self.handle(&s.id) == handle) else {
             return Ok(StatusCode::NOT_FOUND);
         };
-        self.sessions.revoke(&principal.user_id, &target.id).await?;
+        // Listed for this principal, so ownership is known: skip `revoke`'s extra load.
+        self.sessions.destroy_session(&target.id).await?;
         Ok(StatusCode::NO_CONTENT)
     }
 

@@ -2,7 +2,7 @@
 
 use reqwest::Method;
 
-use crate::support::{Demo, form_login};
+use crate::support::{Demo, form_login, login_error_shown};
 
 fn visits(body: &str) -> u64 {
     let start = body.find("You visited this page: ").expect("counter text")
@@ -46,19 +46,8 @@ async fn failed_login_flashes_an_error_shown_exactly_once() {
     let r = form_login(&mut b, "roger", "wrong", "").await;
     assert_eq!(r.status, 303);
     assert_eq!(r.headers["location"], "/login");
-    assert!(
-        b.get("/login")
-            .await
-            .body
-            .contains("Invalid username or password")
-    );
-    assert!(
-        !b.get("/login")
-            .await
-            .body
-            .contains("Invalid username or password"),
-        "shown once"
-    );
+    assert!(login_error_shown(&mut b).await);
+    assert!(!login_error_shown(&mut b).await, "shown once");
     let r = form_login(&mut b, "nobody", "roger-secret", "").await;
     assert_eq!(r.headers["location"], "/login");
 }
@@ -95,6 +84,7 @@ async fn travetto_session_routes_need_a_principal_and_store_info() {
     let mut b = demo.browser();
     assert_eq!(b.send(Method::PUT, "/session/info", None).await.status, 401);
     assert_eq!(b.get("/session/info/age").await.status, 401);
+    assert_eq!(b.get("/session/logout").await.status, 401);
     form_login(&mut b, "roger", "roger-secret", "").await;
     assert_eq!(b.get("/session/info/age").await.body, "null");
     assert_eq!(b.send(Method::PUT, "/session/info", None).await.status, 204);
@@ -116,21 +106,9 @@ async fn travetto_session_routes_need_a_principal_and_store_info() {
 #[tokio::test]
 async fn api_tokens_work_as_bearer_credentials() {
     let demo = Demo::start(&[], &[]);
-    let client = reqwest::Client::new();
-    let url = |p: &str| format!("http://{}{}", demo.addr, p);
-    let bad = client
-        .post(url("/api/token"))
-        .json(&serde_json::json!({"username": "ada", "password": "nope", "label": "cli"}))
-        .send()
-        .await
-        .unwrap();
+    let bad = demo.request_token("ada", "nope", "cli").await;
     assert_eq!(bad.status(), 401);
-    let ok = client
-        .post(url("/api/token"))
-        .json(&serde_json::json!({"username": "ada", "password": "ada-secret", "label": "cli"}))
-        .send()
-        .await
-        .unwrap();
+    let ok = demo.request_token("ada", "ada-secret", "cli").await;
     assert_eq!(ok.status(), 200);
     assert!(ok.headers().get("set-cookie").is_none());
     let token = ok.json::<serde_json::Value>().await.unwrap()["token"]
@@ -156,19 +134,7 @@ async fn users_list_and_revoke_their_sessions_by_handle() {
     let mut phone = demo.browser();
     form_login(&mut phone, "ada", "ada-secret", "phone").await;
     let mut api = demo.browser();
-    let token = reqwest::Client::new()
-        .post(format!("http://{}/api/token", demo.addr))
-        .json(&serde_json::json!({"username": "ada", "password": "ada-secret", "label": "cli"}))
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    api.bearer = Some(token);
+    api.bearer = Some(demo.token("ada", "ada-secret", "cli").await);
     let mut other = demo.browser();
     form_login(&mut other, "roger", "roger-secret", "desk").await;
 

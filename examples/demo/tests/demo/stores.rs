@@ -2,7 +2,7 @@
 
 use reqwest::Method;
 
-use crate::support::{Demo, data_dir, form_login, path_arg};
+use crate::support::{Demo, data_dir, form_login, login_error_shown, path_arg, start_error};
 
 #[tokio::test]
 async fn file_store_keeps_users_logged_in_across_a_restart_and_a_kill() {
@@ -65,17 +65,9 @@ async fn an_explicit_secret_is_used_instead_of_a_key_file() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test]
-async fn a_short_secret_is_refused_at_start() {
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_demo"))
-        .args(["--addr", "127.0.0.1:0"])
-        .env("SESSION_SECRET", "test_secret")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(!status.status.success());
-    let stderr = String::from_utf8_lossy(&status.stderr);
+#[test]
+fn a_short_secret_is_refused_at_start() {
+    let stderr = start_error(&[], &[("SESSION_SECRET", "test_secret")]);
     assert!(stderr.contains("at least 32"), "{stderr}");
 }
 
@@ -86,18 +78,8 @@ async fn cookie_store_serves_the_same_contract_except_revocation() {
     let mut b = demo.browser();
     assert!(b.get("/").await.body.contains("You visited this page: 1"));
     form_login(&mut b, "roger", "wrong", "").await;
-    assert!(
-        b.get("/login")
-            .await
-            .body
-            .contains("Invalid username or password")
-    );
-    assert!(
-        !b.get("/login")
-            .await
-            .body
-            .contains("Invalid username or password")
-    );
+    assert!(login_error_shown(&mut b).await);
+    assert!(!login_error_shown(&mut b).await, "shown once");
     let r = form_login(&mut b, "roger", "roger-secret", "").await;
     assert_eq!(r.headers["location"], "/me");
     assert!(b.get("/").await.body.contains("You visited this page: 2"));
@@ -162,27 +144,15 @@ async fn redis_store_serves_the_contract_and_survives_a_demo_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test]
-async fn an_unreachable_redis_is_a_clear_start_error() {
-    let port = session_tests::redis::free_port();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_demo"))
-        .args([
-            "--addr",
-            "127.0.0.1:0",
-            "--store",
-            "redis",
-            "--redis-url",
-            &format!("redis://127.0.0.1:{port}"),
-        ])
-        .env(
+#[test]
+fn an_unreachable_redis_is_a_clear_start_error() {
+    let url = format!("redis://127.0.0.1:{}", session_tests::redis::free_port());
+    let stderr = start_error(
+        &["--store", "redis", "--redis-url", &url],
+        &[(
             "SESSION_SECRET",
             "a demo secret that is long enough to sign tokens",
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        )],
+    );
     assert!(stderr.contains("redis store"), "{stderr}");
 }

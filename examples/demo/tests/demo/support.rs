@@ -55,6 +55,32 @@ impl Demo {
         Browser::new(self.addr)
     }
 
+    /// `POST /api/token` with JSON credentials.
+    pub async fn request_token(
+        &self,
+        user: &str,
+        password: &str,
+        label: &str,
+    ) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("http://{}/api/token", self.addr))
+            .json(&serde_json::json!({"username": user, "password": password, "label": label}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A bearer token from `POST /api/token`.
+    pub async fn token(&self, user: &str, password: &str, label: &str) -> String {
+        let reply: serde_json::Value = self
+            .request_token(user, password, label)
+            .await
+            .json()
+            .await
+            .unwrap();
+        reply["token"].as_str().expect("token").to_owned()
+    }
+
     /// Stops the demo with SIGKILL: no chance to flush anything.
     pub fn kill(mut self) {
         let _ = self.child.kill();
@@ -85,6 +111,20 @@ impl Drop for Demo {
     }
 }
 
+/// Runs `demo` expecting it to refuse to start; returns its stderr.
+pub fn start_error(args: &[&str], envs: &[(&str, &str)]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_demo"))
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "demo started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// A fresh data directory for one test.
 pub fn data_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("sessions-demo-{name}-{}", std::process::id()));
@@ -110,4 +150,12 @@ pub async fn form_login(
         Some(&[("username", user), ("password", password), ("label", label)]),
     )
     .await
+}
+
+/// Whether `GET /login` shows the failed-login flash.
+pub async fn login_error_shown(b: &mut Browser) -> bool {
+    b.get("/login")
+        .await
+        .body
+        .contains("Invalid username or password")
 }
