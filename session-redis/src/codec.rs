@@ -84,18 +84,13 @@ impl Meta {
 
     /// The `_m` value.
     pub(crate) fn encode(&self) -> String {
-        let mut out = String::with_capacity(LAYOUT.len() + 4 * 14 + 2);
-        out.push_str(LAYOUT);
-        for n in [
+        format!(
+            "{LAYOUT}:{}:{}:{}:{}",
             self.created.as_millis(),
             self.last_seen.as_millis(),
             self.expires.as_millis(),
-            self.revision,
-        ] {
-            out.push(':');
-            push_decimal(&mut out, n);
-        }
-        out
+            self.revision
+        )
     }
 
     /// Reads an `_m` value, refusing unknown layouts and damaged parts.
@@ -139,24 +134,6 @@ fn damaged(value: &[u8]) -> StoreError {
         "record metadata {:?} is damaged",
         String::from_utf8_lossy(value)
     ))
-}
-
-/// Appends `n` in decimal.
-fn push_decimal(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        // `n % 10` is a single digit.
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &digit in &buf[at..] {
-        out.push(char::from(digit));
-    }
 }
 
 /// An unsigned decimal: digits only (as the scripts' patterns read it), no

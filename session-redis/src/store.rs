@@ -257,7 +257,8 @@ impl RedisStore {
 
     /// Updates the user index `index` (one script, one round trip): trim
     /// entries expired at `trim`, remove `removed`, add or raise `added` (only
-    /// raise existing entries when `only_existing`).
+    /// raise existing entries when `only_existing`). Always a later step of a
+    /// call, so bounded by its deadline ([`within`](Self::within)).
     #[allow(clippy::too_many_arguments)] // the script's arguments, named
     pub(crate) async fn update_index(
         &self,
@@ -283,7 +284,9 @@ impl RedisStore {
         for (expires, id) in added {
             cmd.arg(expires).arg(id);
         }
-        self.eval(operation, conn, script, &cmd, deadline).await?;
+        // Rare, so boxed: the callers' futures stay small.
+        let update = self.eval(operation, conn, script, &cmd, deadline);
+        Box::pin(self.within(operation, deadline, update)).await?;
         Ok(())
     }
 
@@ -342,17 +345,18 @@ impl RedisStore {
                         // trimming the index never drops a live session.
                         let index = self.inner.keys.user(&user);
                         let entry = [(expires_at.as_millis().to_string(), id.to_string())];
-                        let refreshed = self.update_index(
-                            operation,
-                            &mut conn,
-                            deadline,
-                            &index,
-                            Some(now),
-                            false,
-                            &[],
-                            &entry,
-                        );
-                        if let Err(e) = Box::pin(self.within(operation, deadline, refreshed)).await
+                        if let Err(e) = self
+                            .update_index(
+                                operation,
+                                &mut conn,
+                                deadline,
+                                &index,
+                                Some(now),
+                                false,
+                                &[],
+                                &entry,
+                            )
+                            .await
                         {
                             tracing::warn!(session = %id.short(), error = %e,
                                 "session refreshed but its user index entry was not; reporting the failure");
@@ -423,7 +427,7 @@ impl SessionStore for RedisStore {
                 // steps leaves a stale entry (ignored and cleaned by
                 // listings), never an unindexed session.
                 let entry = [(record.expires_at.as_millis().to_string(), id.clone())];
-                let indexed = self.update_index(
+                self.update_index(
                     "create",
                     &mut conn,
                     deadline,
@@ -432,8 +436,8 @@ impl SessionStore for RedisStore {
                     false,
                     &[],
                     &entry,
-                );
-                Box::pin(self.within("create", deadline, indexed)).await?;
+                )
+                .await?;
             }
             match self
                 .eval("create", &mut conn, script, &cmd, deadline)
@@ -503,17 +507,19 @@ impl SessionStore for RedisStore {
                 // Best effort: an entry left behind is ignored and cleaned by listings.
                 let index = self.inner.keys.user(&user);
                 let removed = [id.to_string()];
-                let cleaned = self.update_index(
-                    "delete",
-                    &mut conn,
-                    deadline,
-                    &index,
-                    None,
-                    false,
-                    &removed,
-                    &[],
-                );
-                if let Err(e) = Box::pin(self.within("delete", deadline, cleaned)).await {
+                if let Err(e) = self
+                    .update_index(
+                        "delete",
+                        &mut conn,
+                        deadline,
+                        &index,
+                        None,
+                        false,
+                        &removed,
+                        &[],
+                    )
+                    .await
+                {
                     tracing::debug!(session = %id.short(), error = %e,
                         "deleted session left a stale user index entry");
                 }

@@ -154,11 +154,10 @@ impl RedisServer {
     /// its watchdog, and reaps both.
     pub fn kill(&self) {
         let mut processes = self.processes();
-        for child in [processes.server.take(), processes.watchdog.take()]
+        for mut child in [processes.server.take(), processes.watchdog.take()]
             .into_iter()
             .flatten()
         {
-            let mut child = child;
             let _ = child.kill();
             let _ = child.wait();
         }

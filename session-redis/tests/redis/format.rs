@@ -22,6 +22,15 @@ async fn hgetall(conn: &mut MultiplexedConnection, key: &str) -> Vec<(String, St
     all
 }
 
+async fn hget(conn: &mut MultiplexedConnection, key: &str, field: &str) -> String {
+    redis::cmd("HGET")
+        .arg(key)
+        .arg(field)
+        .query_async(conn)
+        .await
+        .unwrap()
+}
+
 async fn hset(conn: &mut MultiplexedConnection, key: &str, field: &str, value: &str) {
     let _: i64 = redis::cmd("HSET")
         .arg(key)
@@ -88,19 +97,11 @@ async fn the_scripts_rewrite_the_packed_metadata_exactly() {
     );
     store.create(&r).await.unwrap();
     let key = store.session_key(&r.id);
-    let meta = async |admin: &mut MultiplexedConnection| -> String {
-        redis::cmd("HGET")
-            .arg(&key)
-            .arg("_m")
-            .query_async(admin)
-            .await
-            .unwrap()
-    };
-    let save = |revision: Option<u64>, last_seen: u64, expires: Option<u64>| {
+    // A data change expecting `revision`, with a last seen long past.
+    let save = |revision: u64| {
         let mut patch = SessionPatch {
-            last_seen: session_core::Timestamp::from_millis(last_seen),
-            expires_at: expires.map(session_core::Timestamp::from_millis),
-            expected_revision: revision,
+            last_seen: session_core::Timestamp::from_millis(5),
+            expected_revision: Some(revision),
             ..SessionPatch::default()
         };
         patch.set_fields.insert("count", "2");
@@ -124,13 +125,10 @@ async fn the_scripts_rewrite_the_packed_metadata_exactly() {
         )
         .await;
         let expected: u64 = stored.parse().unwrap();
-        let outcome = store
-            .save(&r.id, &save(Some(expected), 5, None))
-            .await
-            .unwrap();
+        let outcome = store.save(&r.id, &save(expected)).await.unwrap();
         assert_eq!(outcome, SaveOutcome::Saved);
         assert_eq!(
-            meta(&mut admin).await,
+            hget(&mut admin, &key, "_m").await,
             format!("2:{created}:{far}:{far}:{bumped}"),
             "last seen only moves later; the expiry is kept"
         );
@@ -140,7 +138,7 @@ async fn the_scripts_rewrite_the_packed_metadata_exactly() {
     }
     // A stale revision is refused, naming the stored one.
     assert_eq!(
-        store.save(&r.id, &save(Some(3), 5, None)).await.unwrap(),
+        store.save(&r.id, &save(3)).await.unwrap(),
         SaveOutcome::Conflict { current: u64::MAX }
     );
     // A touch moves last seen and expiry as given, and keeps the revision.
@@ -163,7 +161,7 @@ async fn the_scripts_rewrite_the_packed_metadata_exactly() {
         .await
         .unwrap();
     assert_eq!(
-        meta(&mut admin).await,
+        hget(&mut admin, &key, "_m").await,
         format!("2:{created}:{seen}:{expires}:7")
     );
 }
@@ -196,12 +194,7 @@ async fn unknown_versions_and_damaged_records_are_corrupt_and_left_alone() {
     let stray = SessionId::generate();
     let rewrite_meta = async |admin: &mut MultiplexedConnection, id: &SessionId, part, value| {
         let key = store.session_key(id);
-        let meta: String = redis::cmd("HGET")
-            .arg(&key)
-            .arg("_m")
-            .query_async(admin)
-            .await
-            .unwrap();
+        let meta = hget(admin, &key, "_m").await;
         let mut parts: Vec<&str> = meta.split(':').collect();
         parts[part] = value;
         hset(admin, &key, "_m", &parts.join(":")).await;

@@ -156,3 +156,26 @@ async fn redis_itself_drops_expired_sessions_and_indexes() {
     );
     assert_eq!(store.load(&r.id).await.unwrap(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_at_judges_expiry_by_the_callers_now() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(server, &clock);
+    let start = clock.now();
+    let r = SessionRecord::new(SessionId::generate(), start, start.plus(HOUR));
+    store.create(&r).await.unwrap();
+    let just_before = session_core::Timestamp::from_millis(r.expires_at.as_millis() - 1);
+    assert_eq!(
+        store.load_at(&r.id, just_before).await.unwrap(),
+        Some(r.clone())
+    );
+    assert_eq!(store.load_at(&r.id, r.expires_at).await.unwrap(), None);
+    assert_eq!(store.load(&r.id).await.unwrap(), Some(r.clone()));
+    // The store's own clock past the expiry does not matter either.
+    clock.advance(HOUR * 2);
+    assert_eq!(store.load(&r.id).await.unwrap(), None);
+    assert_eq!(store.load_at(&r.id, start).await.unwrap(), Some(r));
+}
