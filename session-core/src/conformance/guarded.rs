@@ -53,6 +53,14 @@ impl<S: SessionStore, G: Send + Sync + std::fmt::Debug + 'static> SessionStore f
         self.store.load(id).await
     }
 
+    async fn load_at(
+        &self,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.store.load_at(id, now).await
+    }
+
     async fn save(&self, id: &SessionId, patch: &SessionPatch) -> Result<SaveOutcome, StoreError> {
         self.store.save(id, patch).await
     }
