@@ -598,6 +598,20 @@ def noise(r: dict) -> float:
     return max(r["other_cpu"], r.get("paced", {}).get("other_cpu", 0.0))
 
 
+def summarize(parts: list[dict]) -> dict:
+    """Medians and totals of the saturated (or the paced) parts of repetitions."""
+    cpu = [p["cpu_us"] for p in parts]
+    return {
+        "rps": median([p["rps"] for p in parts]),
+        "p50": median([p["p50"] for p in parts]),
+        "p99": median([p["p99"] for p in parts]),
+        "cpu_us": median(cpu),
+        "cpu_spread": (max(cpu) - min(cpu)) / 2,
+        "requests": sum(p["requests"] for p in parts),
+        "new_sessions": sum(p["new_sessions"] for p in parts),
+    }
+
+
 def aggregate(runs: list[dict]) -> dict:
     """Medians over repetitions, per mode and scenario. CPU above bare is the
     median of per-repetition differences (each mode against the bare run of
@@ -605,44 +619,28 @@ def aggregate(runs: list[dict]) -> dict:
     by_key: dict[tuple[str, str], list[dict]] = {}
     for r in runs:
         by_key.setdefault((r["mode"], r["scenario"]), []).append(r)
-    bare_cpu = {(r["scenario"], r["rep"]): r for r in runs if r["mode"] == "bare"}
+    bare_runs = {(r["scenario"], r["rep"]): r for r in runs if r["mode"] == "bare"}
     agg = {}
     for key, rs in by_key.items():
         plus, pplus = [], []
         for r in rs:
-            b = bare_cpu.get((r["scenario"], r["rep"]))
+            b = bare_runs.get((r["scenario"], r["rep"]))
             if b:
                 plus.append(r["cpu_us"] - b["cpu_us"])
                 if "paced" in r and "paced" in b:
                     pplus.append(r["paced"]["cpu_us"] - b["paced"]["cpu_us"])
-        cpu = [r["cpu_us"] for r in rs]
         a = {
             "reps": len(rs),
-            "rps": median([r["rps"] for r in rs]),
-            "p50": median([r["p50"] for r in rs]),
-            "p99": median([r["p99"] for r in rs]),
-            "cpu_us": median(cpu),
-            "cpu_spread": (max(cpu) - min(cpu)) / 2,
+            **summarize(rs),
             "cpu_us_stat": median([r["cpu_us_stat"] for r in rs]),
             "plus": median(plus) if plus else None,
             "paced_plus": median(pplus) if pplus else None,
             "other_cpu": max(noise(r) for r in rs),
             "errors": sum(r["errors"] + r.get("paced", {}).get("errors", 0) for r in rs),
-            "requests": sum(r["requests"] for r in rs),
-            "new_sessions": sum(r["new_sessions"] for r in rs),
         }
         paced = [r["paced"] for r in rs if "paced" in r]
         if paced:
-            pcpu = [p["cpu_us"] for p in paced]
-            a["paced"] = {
-                "rps": median([p["rps"] for p in paced]),
-                "p50": median([p["p50"] for p in paced]),
-                "p99": median([p["p99"] for p in paced]),
-                "cpu_us": median(pcpu),
-                "cpu_spread": (max(pcpu) - min(pcpu)) / 2,
-                "requests": sum(p["requests"] for p in paced),
-                "new_sessions": sum(p["new_sessions"] for p in paced),
-            }
+            a["paced"] = summarize(paced)
         if "redis_cmds" in rs[0]:
             a["redis_cmds"] = median([r["redis_cmds"] for r in rs])
             by_cmd: dict[str, list[float]] = {}
@@ -671,6 +669,10 @@ def table(agg: dict) -> str:
             "| req/s ÷ bare | req/s ÷ ts | paced +CPU ÷ ts | p99 ÷ bare | paced p99 ÷ bare "
             "| Redis cmds/req (round trips) |")
     lines = [head, "|" + " --- |" * 16]
+
+    def spread(part, reps):
+        return f' ±{part["cpu_spread"]:.1f}' if reps > 1 else ""
+
     for scenario in SCENARIOS:
         for mode in MODES:
             a = agg.get((mode, scenario))
@@ -678,9 +680,6 @@ def table(agg: dict) -> str:
                 continue
             bare = agg.get(("bare", scenario))
             peer = agg.get((TS_PEER.get(mode, ""), scenario))
-
-            def spread(x):
-                return f' ±{x["cpu_spread"]:.1f}' if a["reps"] > 1 else ""
 
             plus = a["plus"]
             p, bp = a.get("paced"), (bare or {}).get("paced")
@@ -693,8 +692,8 @@ def table(agg: dict) -> str:
                 redis = f'{a["redis_cmds"]:.2f} ({fmt(rt, ".2f", "?")})'
             lines.append(
                 f'| {mode} | {scenario} | {a["rps"]:,.0f} | {a["p50"]:.0f} | {a["p99"]:.0f} '
-                f'| {a["cpu_us"]:.1f}{spread(a)} | {fmt(plus, "+.1f") if mode != "bare" else "0"} '
-                f'| {(fmt(p["cpu_us"]) + spread(p)) if p else "—"} '
+                f'| {a["cpu_us"]:.1f}{spread(a, a["reps"])} | {fmt(plus, "+.1f") if mode != "bare" else "0"} '
+                f'| {(fmt(p["cpu_us"]) + spread(p, a["reps"])) if p else "—"} '
                 f'| {fmt(pplus, "+.1f") if mode != "bare" else "0"} '
                 f'| {paced_latency} '
                 f'| {ratio(a["rps"], bare["rps"] if bare else None)} '

@@ -4,10 +4,10 @@
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use session_axum::session_data;
-use session_core::{Key, SessionId, SessionRecord, Timestamp};
+use session_core::{Clock, Key, SessionId, SessionRecord, SystemClock};
 
 /// The load test's session: one counter field.
 #[session_data]
@@ -21,13 +21,9 @@ pub fn key(n: u8) -> Key {
     Key::new([n; 32]).expect("32-byte key")
 }
 
-pub fn now() -> Timestamp {
-    Timestamp::from(SystemTime::now())
-}
-
 /// A live record holding `{"count": <count>}`, expiring in an hour.
 pub fn counter_record(count: u64) -> SessionRecord {
-    let now = now();
+    let now = SystemClock.now();
     let mut record = SessionRecord::new(
         SessionId::generate(),
         now,
