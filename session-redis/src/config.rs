@@ -1,15 +1,18 @@
-//! [`RedisStoreBuilder`]: where Redis is, the key prefix, timeouts, clock.
+//! [`RedisStoreBuilder`]: where Redis is, the key prefix, timeouts, clock,
+//! local cache.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::AsyncConnectionConfig;
 use redis::cluster::ClusterClientBuilder;
+use redis::{AsyncConnectionConfig, ProtocolVersion, PushInfo};
 use session_core::clock::{SharedClock, SystemClock};
 use tokio::sync::OnceCell;
 
-use crate::connection::{Backend, Standalone};
+use crate::cache::LocalCache;
+use crate::connection::{Backend, Standalone, Tracking};
 use crate::error::ConfigError;
+use crate::keys::Keys;
 use crate::store::RedisStore;
 
 /// Default key prefix.
@@ -20,6 +23,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default largest record (data plus flash, in bytes) the store accepts.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
+/// Default longest time a locally cached session is used without Redis
+/// confirming it (see [`RedisStoreBuilder::local_cache`]).
+pub const DEFAULT_LOCAL_CACHE_MAX_AGE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 enum Topology {
@@ -50,6 +56,8 @@ pub struct RedisStoreBuilder {
     operation_timeout: Option<Duration>,
     max_record_bytes: usize,
     clock: Option<SharedClock>,
+    local_cache: usize,
+    local_cache_max_age: Duration,
 }
 
 impl Default for RedisStoreBuilder {
@@ -62,6 +70,8 @@ impl Default for RedisStoreBuilder {
             operation_timeout: None,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             clock: None,
+            local_cache: 0,
+            local_cache_max_age: DEFAULT_LOCAL_CACHE_MAX_AGE,
         }
     }
 }
@@ -137,6 +147,38 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// Keeps up to about `sessions` recently used sessions in this process
+    /// (default 0: off; standalone Redis 6 or later only). A read-only
+    /// request then usually sends nothing to Redis, and a changed one sends
+    /// only its write: one round trip instead of two.
+    ///
+    /// Copies stay coherent through Redis's own invalidation
+    /// (`CLIENT TRACKING ... BCAST` over RESP3, so the user needs the
+    /// `CLIENT` command): a change made elsewhere (another app server, an
+    /// admin, an expiry) drops the local copy as soon as its invalidation
+    /// arrives, in order with the replies on the store's connection. The
+    /// window is that delivery: a request served by this process in the
+    /// microseconds between another server's write and its invalidation
+    /// sees the older copy. A lost connection drops every copy, and a copy
+    /// is used for at most [`local_cache_max_age`](Self::local_cache_max_age).
+    /// Every app server receives an invalidation for every session write of
+    /// the others, so the cache suits a few app servers, not hundreds.
+    ///
+    /// Records over 16 KiB are not cached. Memory grows with the number of
+    /// sessions cached times their size.
+    pub fn local_cache(mut self, sessions: usize) -> Self {
+        self.local_cache = sessions;
+        self
+    }
+
+    /// Longest time a cached copy is used after Redis last confirmed it
+    /// (default [`DEFAULT_LOCAL_CACHE_MAX_AGE`]): the bound on staleness if
+    /// the connection stops delivering invalidations without failing.
+    pub fn local_cache_max_age(mut self, max_age: Duration) -> Self {
+        self.local_cache_max_age = max_age;
+        self
+    }
+
     /// Builds the store. No connection is made yet: the first call connects,
     /// so an app can start while Redis is down.
     pub fn build(self) -> Result<RedisStore, ConfigError> {
@@ -155,21 +197,47 @@ impl RedisStoreBuilder {
         // Every command's reply is bounded by this inside the client, so a
         // call of one command on a live connection needs no timer of its own.
         let command_timeout = self.response_timeout.min(operation_timeout);
+        let keys = Keys::new(&self.prefix);
+        let cache = (self.local_cache > 0)
+            .then(|| Arc::new(LocalCache::new(self.local_cache, self.local_cache_max_age)));
         let backend = match self.topology.ok_or(ConfigError::MissingUrl)? {
             Topology::Standalone(url) => {
-                let client = redis::Client::open(url.as_str())
+                let mut client = redis::Client::open(url.as_str())
                     .map_err(|e| ConfigError::InvalidUrl(e.to_string()))?;
                 // A lost connection is replaced in the background; a failed
                 // attempt is started again by the next call, so the store
                 // recovers by itself.
-                let config = AsyncConnectionConfig::new()
+                let mut config = AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(self.connect_timeout))
                     .set_response_timeout(Some(command_timeout));
-                Backend::Standalone(Standalone::new(client, config))
+                let tracking = cache.as_ref().map(|cache| Tracking {
+                    cache: Arc::clone(cache),
+                    prefix: keys.session_head().to_owned(),
+                });
+                if let Some(tracking) = &tracking {
+                    // Invalidations are pushes, which need RESP3; the handler
+                    // runs in the connection's reader, in order with replies.
+                    let info = client.get_connection_info().clone();
+                    let settings = info
+                        .redis_settings()
+                        .clone()
+                        .set_protocol(ProtocolVersion::RESP3);
+                    client = redis::Client::open(info.set_redis_settings(settings))
+                        .map_err(|e| ConfigError::InvalidUrl(e.to_string()))?;
+                    let (cache, keys) = (Arc::clone(&tracking.cache), keys.clone());
+                    config = config.set_push_sender(move |push: PushInfo| {
+                        cache.on_push(&keys, &push);
+                        Ok::<(), std::convert::Infallible>(())
+                    });
+                }
+                Backend::Standalone(Standalone::new(client, config, tracking))
             }
             Topology::Cluster(urls) => {
                 if urls.is_empty() {
                     return Err(ConfigError::MissingUrl);
+                }
+                if cache.is_some() {
+                    return Err(ConfigError::LocalCacheNeedsStandalone);
                 }
                 let client = ClusterClientBuilder::new(urls.iter().map(String::as_str))
                     .connection_timeout(self.connect_timeout)
@@ -188,6 +256,8 @@ impl RedisStoreBuilder {
         };
         Ok(RedisStore::from_parts(
             backend,
+            keys,
+            cache,
             &self.prefix,
             self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             operation_timeout,

@@ -3,7 +3,8 @@
 //! background when it drops; for a cluster a [`ClusterConnection`] (per-node
 //! connections, slot routing, redirects, reconnects). Both are made on first
 //! use, so a store can be built while Redis is down; a failed connection
-//! attempt is started again by the next call.
+//! attempt is started again by the next call. With a local cache, each new
+//! standalone connection turns on invalidation tracking before it is used.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -17,6 +18,8 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{AsyncConnectionConfig, Cmd, RedisError, RedisResult, Value};
 use tokio::sync::OnceCell;
+
+use crate::cache::LocalCache;
 
 /// Where the store's data lives.
 pub(crate) enum Backend {
@@ -83,6 +86,31 @@ pub(crate) struct Standalone {
     client: redis::Client,
     config: AsyncConnectionConfig,
     link: Arc<Mutex<Link>>,
+    tracking: Option<Tracking>,
+}
+
+/// Server-assisted invalidation for the local cache (see
+/// [`cache`](crate::cache)).
+#[derive(Clone)]
+pub(crate) struct Tracking {
+    pub(crate) cache: Arc<LocalCache>,
+    /// What every session key starts with: the tracked prefix.
+    pub(crate) prefix: String,
+}
+
+impl Tracking {
+    /// `CLIENT TRACKING ON BCAST PREFIX <prefix>`: every change to a session
+    /// key arrives as an invalidation on this connection (own writes too:
+    /// see [`cache`](crate::cache) for why not `NOLOOP`).
+    fn command(&self) -> Cmd {
+        let mut cmd = redis::cmd("CLIENT");
+        cmd.arg("TRACKING")
+            .arg("ON")
+            .arg("BCAST")
+            .arg("PREFIX")
+            .arg(&self.prefix);
+        cmd
+    }
 }
 
 /// The current connection, or the attempt to make one. `generation` counts
@@ -109,8 +137,13 @@ fn lock(link: &Mutex<Link>) -> MutexGuard<'_, Link> {
 
 impl Standalone {
     /// `config` carries the connect timeout (the whole handshake) and the
-    /// response timeout (every command's reply).
-    pub(crate) fn new(client: redis::Client, config: AsyncConnectionConfig) -> Self {
+    /// response timeout (every command's reply); with `tracking`, it also
+    /// carries the push handler of the cache, and the client speaks RESP3.
+    pub(crate) fn new(
+        client: redis::Client,
+        config: AsyncConnectionConfig,
+        tracking: Option<Tracking>,
+    ) -> Self {
         Self {
             client,
             config,
@@ -118,6 +151,7 @@ impl Standalone {
                 generation: 0,
                 state: State::Down(None),
             })),
+            tracking,
         }
     }
 
@@ -172,10 +206,18 @@ impl Standalone {
         let generation = link.generation;
         let client = self.client.clone();
         let config = self.config.clone();
+        let tracking = self.tracking.clone();
         let attempt: Attempt = async move {
-            client
+            let mut conn = client
                 .get_multiplexed_async_connection_with_config(&config)
-                .await
+                .await?;
+            if let Some(tracking) = tracking {
+                tracking.command().exec_async(&mut conn).await?;
+                // Whatever changed while no connection was tracking went
+                // unannounced.
+                tracking.cache.forget_all();
+            }
+            Ok(conn)
         }
         .boxed()
         .shared();
@@ -202,6 +244,9 @@ impl Standalone {
             || (error.is_io_error() && !error.is_timeout());
         if !gone {
             return;
+        }
+        if let Some(tracking) = &self.tracking {
+            tracking.cache.forget_all();
         }
         let mut link = lock(&self.link);
         if link.generation == generation {

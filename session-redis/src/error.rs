@@ -18,6 +18,10 @@ pub enum ConfigError {
     /// A timeout was zero.
     #[error("the {0} timeout must be greater than zero")]
     ZeroTimeout(&'static str),
+    /// A local cache was asked of a Redis Cluster: its invalidations would
+    /// come from every master, which the store does not track.
+    #[error("the local cache needs a standalone Redis server, not a cluster")]
+    LocalCacheNeedsStandalone,
 }
 
 /// A client error as a store error: timeouts become [`StoreError::Timeout`]

@@ -30,6 +30,11 @@ impl Keys {
         }
     }
 
+    /// What every session key starts with.
+    pub(crate) fn session_head(&self) -> &str {
+        &self.session_head
+    }
+
     /// The hash of session `id`.
     pub(crate) fn session(&self, id: &SessionId) -> String {
         let mut buf = [0u8; SESSION_ID_LEN];

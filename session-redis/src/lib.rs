@@ -62,6 +62,17 @@
 //! Concurrent commands share a multiplexed connection per node, so a batch
 //! sent together costs about one round trip.
 //!
+//! # Local cache (opt-in, standalone)
+//!
+//! With [`RedisStoreBuilder::local_cache`], the store keeps recently used
+//! sessions in memory and Redis tells it when anyone changes one
+//! (`CLIENT TRACKING` in broadcast mode over RESP3). A `load` of a cached
+//! session sends nothing, and the `save` after it is the request's only round
+//! trip; the store's own writes update its copy (sessions it creates, saves
+//! or touches stay cached; deleted ones leave). A miss costs what the table
+//! above says. See the builder method for the coherence window and what it
+//! costs.
+//!
 //! # Atomicity (Redis Cluster)
 //!
 //! Every script touches keys of one slot only. Session keys hash on the id
@@ -114,6 +125,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod cache;
 mod codec;
 mod config;
 mod connection;
@@ -126,8 +138,8 @@ mod store;
 mod users;
 
 pub use config::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RECORD_BYTES, DEFAULT_PREFIX, DEFAULT_RESPONSE_TIMEOUT,
-    RedisStoreBuilder,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_LOCAL_CACHE_MAX_AGE, DEFAULT_MAX_RECORD_BYTES, DEFAULT_PREFIX,
+    DEFAULT_RESPONSE_TIMEOUT, RedisStoreBuilder,
 };
 pub use error::ConfigError;
 pub use store::RedisStore;

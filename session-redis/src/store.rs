@@ -15,7 +15,8 @@ use session_core::{
 };
 use tokio::time::Instant;
 
-use crate::codec::{self, Hash};
+use crate::cache::{LocalCache, Ticket};
+use crate::codec::{self, Hash, Meta};
 use crate::config::RedisStoreBuilder;
 use crate::connection::{Backend, Conn};
 use crate::error::{ConfigError, from_redis, unexpected};
@@ -47,6 +48,8 @@ pub(crate) struct Inner {
     /// operation timeout when that is shorter.
     pub(crate) command_timeout: Duration,
     pub(crate) max_record_bytes: usize,
+    /// The local cache, when configured (standalone only).
+    pub(crate) cache: Option<Arc<LocalCache>>,
 }
 
 impl fmt::Debug for RedisStore {
@@ -77,8 +80,11 @@ impl RedisStore {
         Self::builder().url(url).build()
     }
 
+    #[allow(clippy::too_many_arguments)] // the builder's settings, named
     pub(crate) fn from_parts(
         backend: Backend,
+        keys: Keys,
+        cache: Option<Arc<LocalCache>>,
         prefix: &str,
         clock: SharedClock,
         timeout: Duration,
@@ -88,14 +94,34 @@ impl RedisStore {
         Self {
             inner: Arc::new(Inner {
                 backend,
-                keys: Keys::new(prefix),
+                keys,
                 prefix: prefix.to_owned(),
                 scripts: Scripts::new(),
                 clock,
                 timeout,
                 command_timeout,
                 max_record_bytes,
+                cache,
             }),
+        }
+    }
+
+    /// Whether sessions are cached in this process
+    /// ([`RedisStoreBuilder::local_cache`]).
+    pub fn has_local_cache(&self) -> bool {
+        self.inner.cache.is_some()
+    }
+
+    /// The cache's ticket for a write about `id`, taken before it is sent.
+    pub(crate) fn begin_write(&self, id: &SessionId) -> Option<Ticket> {
+        self.inner.cache.as_ref().map(|cache| cache.begin_write(id))
+    }
+
+    /// A write about `id` ended in a way the cached copy cannot follow
+    /// (`changed`: the key was written).
+    pub(crate) fn dropped(&self, ticket: Option<Ticket>, id: &SessionId, changed: bool) {
+        if let (Some(cache), Some(ticket)) = (&self.inner.cache, ticket) {
+            cache.dropped(ticket, id, changed);
         }
     }
 
@@ -330,16 +356,23 @@ impl RedisStore {
         if let Some(patch) = patch {
             codec::write_patch(patch, &mut cmd);
         }
-        self.call(operation, |mut conn, deadline| async move {
+        let ticket = self.begin_write(id);
+        let outcome = self.call(operation, |mut conn, deadline| async move {
             let reply = self.eval(operation, &mut conn, script, &cmd, deadline).await?;
             let mut items = reply::array(reply)
                 .ok_or_else(|| unexpected("the save script"))?
                 .into_iter();
             match items.next().as_ref().and_then(reply::int) {
-                Some(0) => Ok(SaveOutcome::Missing),
+                Some(0) => Ok((SaveOutcome::Missing, None)),
                 Some(1) => {
                     let user = items.next().and_then(reply::text);
                     let grew = items.next().as_ref().and_then(reply::int) == Some(1);
+                    let stored = items
+                        .next()
+                        .and_then(reply::bytes)
+                        .flatten()
+                        .and_then(|m| Meta::decode(&m).ok());
+                    let wrote = items.next().as_ref().and_then(reply::int) == Some(1);
                     if let (true, Some(user), Some(expires_at)) = (grew, user, expires_at) {
                         // The index entry's score follows the session's expiry, so
                         // trimming the index never drops a live session.
@@ -363,7 +396,7 @@ impl RedisStore {
                             return Err(e);
                         }
                     }
-                    Ok(SaveOutcome::Saved)
+                    Ok((SaveOutcome::Saved, stored.map(|meta| (meta, wrote))))
                 }
                 Some(2) => {
                     let current = items
@@ -371,7 +404,7 @@ impl RedisStore {
                         .and_then(reply::text)
                         .and_then(|r| r.parse().ok())
                         .ok_or_else(|| unexpected("the save script"))?;
-                    Ok(SaveOutcome::Conflict { current })
+                    Ok((SaveOutcome::Conflict { current }, None))
                 }
                 Some(3) => {
                     let reason = items.next().and_then(reply::text).unwrap_or_default();
@@ -380,7 +413,39 @@ impl RedisStore {
                 _ => Err(unexpected("the save script")),
             }
         })
-        .await
+        .await;
+        if let (Some(cache), Some(ticket)) = (&self.inner.cache, ticket) {
+            match &outcome {
+                Ok((SaveOutcome::Saved, Some((stored, wrote)))) => {
+                    cache.wrote(ticket, id, *wrote, |record| {
+                        follow(record, patch, last_seen, expires_at);
+                        Meta::of(record) == *stored
+                    });
+                }
+                // Nothing written (missing, conflict, corrupt) or, after an
+                // error, unknown: assume no echo.
+                _ => cache.dropped(ticket, id, false),
+            }
+        }
+        outcome.map(|(outcome, _)| outcome)
+    }
+}
+
+/// What the save script does to a record, done to a local copy.
+fn follow(
+    record: &mut SessionRecord,
+    patch: Option<&SessionPatch>,
+    last_seen: Timestamp,
+    expires_at: Option<Timestamp>,
+) {
+    match patch {
+        Some(patch) => record.apply(patch),
+        None => {
+            record.last_seen = record.last_seen.max(last_seen);
+            if let Some(expires_at) = expires_at {
+                record.expires_at = expires_at;
+            }
+        }
     }
 }
 
@@ -421,34 +486,44 @@ impl SessionStore for RedisStore {
             .arg(&id)
             .arg(record.expires_at.as_millis());
         codec::write_record(record, &mut cmd)?;
-        self.call("create", |mut conn, deadline| async move {
-            if let Some(index) = separate_index {
-                // The index entry goes first, so a failure between the two
-                // steps leaves a stale entry (ignored and cleaned by
-                // listings), never an unindexed session.
-                let entry = [(record.expires_at.as_millis().to_string(), id.clone())];
-                self.update_index(
-                    "create",
-                    &mut conn,
-                    deadline,
-                    index,
-                    Some(now),
-                    false,
-                    &[],
-                    &entry,
-                )
-                .await?;
+        let ticket = self.begin_write(&record.id);
+        let created = self
+            .call("create", |mut conn, deadline| async move {
+                if let Some(index) = separate_index {
+                    // The index entry goes first, so a failure between the two
+                    // steps leaves a stale entry (ignored and cleaned by
+                    // listings), never an unindexed session.
+                    let entry = [(record.expires_at.as_millis().to_string(), id.clone())];
+                    self.update_index(
+                        "create",
+                        &mut conn,
+                        deadline,
+                        index,
+                        Some(now),
+                        false,
+                        &[],
+                        &entry,
+                    )
+                    .await?;
+                }
+                match self
+                    .eval("create", &mut conn, script, &cmd, deadline)
+                    .await?
+                {
+                    Value::Int(1) => Ok(()),
+                    Value::Int(_) => Err(StoreError::Collision),
+                    _ => Err(unexpected("the create script")),
+                }
+            })
+            .await;
+        if let (Some(cache), Some(ticket)) = (&self.inner.cache, ticket) {
+            match &created {
+                Ok(()) => cache.created(ticket, record),
+                // A collision wrote nothing; after an error, unknown.
+                Err(_) => cache.dropped(ticket, &record.id, false),
             }
-            match self
-                .eval("create", &mut conn, script, &cmd, deadline)
-                .await?
-            {
-                Value::Int(1) => Ok(()),
-                Value::Int(_) => Err(StoreError::Collision),
-                _ => Err(unexpected("the create script")),
-            }
-        })
-        .await
+        }
+        created
     }
 
     async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
@@ -460,6 +535,13 @@ impl SessionStore for RedisStore {
         id: &SessionId,
         now: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
+        let ticket = match &self.inner.cache {
+            Some(cache) => match cache.get(id) {
+                Some(record) => return Ok((!record.is_expired(now)).then_some(record)),
+                None => Some(cache.ticket(id)),
+            },
+            None => None,
+        };
         let mut cmd = Cmd::with_capacity(2, 64);
         cmd.arg("HGETALL");
         self.inner.keys.write_session(id, &mut cmd);
@@ -468,7 +550,15 @@ impl SessionStore for RedisStore {
             match codec::decode_hash(*id, reply)? {
                 None => Err(unexpected("HGETALL")),
                 Some(Hash::Missing) => Ok(None),
-                Some(Hash::Found(record)) => Ok((!record.is_expired(now)).then_some(record)),
+                Some(Hash::Found(record)) => {
+                    if record.is_expired(now) {
+                        return Ok(None);
+                    }
+                    if let (Some(cache), Some(ticket)) = (&self.inner.cache, ticket) {
+                        cache.loaded(ticket, &record);
+                    }
+                    Ok(Some(record))
+                }
             }
         })
         .await
@@ -495,38 +585,45 @@ impl SessionStore for RedisStore {
         let mut cmd = script.call(1, 2, 16);
         self.inner.keys.write_session(id, &mut cmd);
         cmd.arg(self.now().as_millis()).arg("0");
-        self.call("delete", |mut conn, deadline| async move {
-            let reply = self
-                .eval("delete", &mut conn, script, &cmd, deadline)
-                .await?;
-            let mut items = reply::array(reply)
-                .ok_or_else(|| unexpected("the delete script"))?
-                .into_iter();
-            let live = items.next().as_ref().and_then(reply::int) == Some(1);
-            if let Some(user) = items.next().and_then(reply::text) {
-                // Best effort: an entry left behind is ignored and cleaned by listings.
-                let index = self.inner.keys.user(&user);
-                let removed = [id.to_string()];
-                if let Err(e) = self
-                    .update_index(
-                        "delete",
-                        &mut conn,
-                        deadline,
-                        &index,
-                        None,
-                        false,
-                        &removed,
-                        &[],
-                    )
-                    .await
-                {
-                    tracing::debug!(session = %id.short(), error = %e,
+        let ticket = self.begin_write(id);
+        let deleted = self
+            .call("delete", |mut conn, deadline| async move {
+                let reply = self
+                    .eval("delete", &mut conn, script, &cmd, deadline)
+                    .await?;
+                let mut items = reply::array(reply)
+                    .ok_or_else(|| unexpected("the delete script"))?
+                    .into_iter();
+                let live = items.next().as_ref().and_then(reply::int) == Some(1);
+                // `{0}` alone: nothing was deleted.
+                let user = items.next();
+                let removed = user.is_some();
+                if let Some(user) = user.and_then(reply::text) {
+                    // Best effort: an entry left behind is ignored and cleaned by listings.
+                    let index = self.inner.keys.user(&user);
+                    let removed = [id.to_string()];
+                    if let Err(e) = self
+                        .update_index(
+                            "delete",
+                            &mut conn,
+                            deadline,
+                            &index,
+                            None,
+                            false,
+                            &removed,
+                            &[],
+                        )
+                        .await
+                    {
+                        tracing::debug!(session = %id.short(), error = %e,
                         "deleted session left a stale user index entry");
+                    }
                 }
-            }
-            Ok(live)
-        })
-        .await
+                Ok((live, removed))
+            })
+            .await;
+        self.dropped(ticket, id, matches!(deleted, Ok((_, true))));
+        deleted.map(|(live, _)| live)
     }
 
     async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {

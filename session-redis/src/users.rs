@@ -27,7 +27,12 @@ impl RedisStore {
         let mut cmd = redis::cmd("ZRANGE");
         cmd.arg(index).arg(0).arg(-1).arg("WITHSCORES");
         let reply = conn.send(&cmd).await.map_err(|e| self.err(e))?;
-        let items = reply::array(reply).ok_or_else(|| unexpected("ZRANGE"))?;
+        let mut items = reply::array(reply).ok_or_else(|| unexpected("ZRANGE"))?;
+        // RESP3 (a store with a local cache) pairs each member with its
+        // score; RESP2 lists them flat.
+        if items.iter().all(|item| matches!(item, Value::Array(_))) {
+            items = items.into_iter().flat_map(reply::array).flatten().collect();
+        }
         let mut entries = Vec::with_capacity(items.len() / 2);
         let mut items = items.into_iter();
         while let Some(member) = items.next() {
@@ -149,10 +154,15 @@ impl RedisStore {
             .map(|(member, _)| member)
             .filter(|member| Some(member) != keep.as_ref())
             .collect();
+        let ids: Vec<Option<SessionId>> = members.iter().map(|m| m.parse().ok()).collect();
+        let tickets: Vec<_> = ids
+            .iter()
+            .map(|id| id.as_ref().and_then(|id| self.begin_write(id)))
+            .collect();
         let script = &self.inner.scripts.delete;
-        let deletes = members.iter().map(|member| {
+        let deletes = ids.iter().map(|id| {
             let mut conn = conn.clone();
-            let cmd = member.parse::<SessionId>().ok().map(|id| {
+            let cmd = id.map(|id| {
                 let mut cmd = script.call(1, 3, 16 + user.len());
                 self.inner.keys.write_session(&id, &mut cmd);
                 cmd.arg(now.as_millis()).arg("1").arg(user);
@@ -168,6 +178,13 @@ impl RedisStore {
             }
         });
         let results = join_all(deletes).await;
+        for ((id, ticket), result) in ids.iter().zip(tickets).zip(&results) {
+            if let Some(id) = id {
+                // `{0}` alone: nothing was deleted.
+                let removed = matches!(result, Ok(Value::Array(items)) if items.len() > 1);
+                self.dropped(ticket, id, removed);
+            }
+        }
         let mut deleted = 0;
         let mut handled = Vec::with_capacity(members.len());
         let mut failure = None;

@@ -1,6 +1,8 @@
 //! Tests against real `redis-server` processes (standalone and a 3-master
 //! cluster), started and stopped by the tests themselves.
 
+mod cache;
+mod conformance_cached;
 mod conformance_cluster;
 mod conformance_standalone;
 mod format;

@@ -1,0 +1,531 @@
+//! The optional local cache: recently used sessions kept in the app's memory,
+//! so a read-only request costs no round trip and a changed one costs one
+//! (the write).
+//!
+//! Coherence comes from Redis itself: the connection turns on
+//! `CLIENT TRACKING ON BCAST PREFIX <session keys>`, so every change to a
+//! session key (by another app server, an admin, an expiry, or this store)
+//! arrives as an invalidation on the same connection, in order with the
+//! replies.
+//!
+//! The store's own writes are echoed too (`NOLOOP` does not cover script
+//! writes on Redis 7.0, so it is not relied on): Redis sends one
+//! invalidation per script that changed a session key. A write therefore
+//! registers the echo it expects before it is sent, and the first
+//! invalidation of that key is taken as the echo, not as a change from
+//! elsewhere. If that invalidation was in fact another client's, the real
+//! echo comes right after the write's reply and drops the copy, so a
+//! mistaken match costs a cache miss, never a stale copy. An expected echo
+//! is released by the write's outcome when the script changed nothing, or
+//! failed: expecting too few echoes is always safe, too many never happens.
+//!
+//! Replies and invalidations are handled by different tasks, so a reply can
+//! be seen after an invalidation that Redis sent later. Each stripe of the
+//! cache counts the changes to its sessions (its generation): a command takes
+//! a [`Ticket`] before it is sent, and its result enters the cache only if
+//! the stripe's generation is still the ticket's. Otherwise the entry is
+//! dropped and the next load goes to Redis.
+//!
+//! A lost connection drops everything (invalidations may have been missed),
+//! and an entry older than the configured maximum age is not used, which
+//! bounds how stale a copy can be if the connection stops delivering without
+//! failing.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use redis::{PushInfo, PushKind, Value};
+use session_core::{SessionId, SessionRecord};
+
+use crate::keys::Keys;
+
+/// Stripes: a command's result is refused when another change hit its stripe
+/// while it was in flight, so more stripes mean fewer needless misses.
+const STRIPES: usize = 1024;
+
+/// Records larger than this (data plus flash, in bytes) are not cached: they
+/// are rare and would crowd out many small ones.
+pub(crate) const MAX_CACHED_RECORD_BYTES: usize = 16 * 1024;
+
+/// Recently used sessions, coherent with Redis by invalidation.
+pub(crate) struct LocalCache {
+    stripes: Box<[Mutex<Stripe>]>,
+    per_stripe: usize,
+    max_age: Duration,
+}
+
+#[derive(Default)]
+struct Stripe {
+    /// Counts changes to this stripe's sessions (writes, invalidations).
+    generation: u64,
+    entries: HashMap<SessionId, Entry>,
+    /// Insertion order, for eviction; may name entries already gone.
+    order: VecDeque<SessionId>,
+    /// Echoes of this store's own writes still to come, per session.
+    echoes: HashMap<SessionId, u32>,
+}
+
+impl Stripe {
+    /// One expected echo of `id` will not come.
+    fn release(&mut self, id: &SessionId) {
+        if let Some(n) = self.echoes.get_mut(id) {
+            *n -= 1;
+            if *n == 0 {
+                self.echoes.remove(id);
+            }
+        }
+    }
+
+    /// A change the cache cannot follow: drop `id`.
+    fn drop_entry(&mut self, id: &SessionId) {
+        self.generation += 1;
+        self.entries.remove(id);
+    }
+}
+
+struct Entry {
+    record: SessionRecord,
+    stored: Instant,
+}
+
+/// Taken before a command is sent: its result may enter the cache only if
+/// nothing changed the session's stripe meanwhile.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ticket {
+    stripe: usize,
+    generation: u64,
+}
+
+impl std::fmt::Debug for LocalCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalCache")
+            .field("capacity", &(self.per_stripe * STRIPES))
+            .field("max_age", &self.max_age)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock(stripe: &Mutex<Stripe>) -> MutexGuard<'_, Stripe> {
+    // Nothing that can panic runs under the lock; a poisoned stripe is still
+    // consistent.
+    stripe.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl LocalCache {
+    /// A cache of about `capacity` sessions (at least one per stripe), each
+    /// used for at most `max_age` after it was stored.
+    pub(crate) fn new(capacity: usize, max_age: Duration) -> Self {
+        Self {
+            stripes: (0..STRIPES).map(|_| Mutex::default()).collect(),
+            per_stripe: capacity.div_ceil(STRIPES).max(1),
+            max_age,
+        }
+    }
+
+    fn stripe_of(id: &SessionId) -> usize {
+        // Ids are random, so their first bytes spread them evenly.
+        let [a, b, ..] = *id.as_bytes();
+        usize::from(u16::from_le_bytes([a, b])) % STRIPES
+    }
+
+    /// A copy of session `id`, if cached and young enough.
+    pub(crate) fn get(&self, id: &SessionId) -> Option<SessionRecord> {
+        let mut stripe = lock(&self.stripes[Self::stripe_of(id)]);
+        let entry = stripe.entries.get(id)?;
+        if entry.stored.elapsed() < self.max_age {
+            return Some(entry.record.clone());
+        }
+        stripe.entries.remove(id);
+        None
+    }
+
+    /// The ticket of a command about session `id`, taken before it is sent.
+    pub(crate) fn ticket(&self, id: &SessionId) -> Ticket {
+        let stripe = Self::stripe_of(id);
+        Ticket {
+            stripe,
+            generation: lock(&self.stripes[stripe]).generation,
+        }
+    }
+
+    /// A load read `record`: cache it, unless its stripe changed since the
+    /// load was sent (the copy may then be older than the change).
+    pub(crate) fn loaded(&self, ticket: Ticket, record: &SessionRecord) {
+        if !Self::cacheable(record) {
+            return;
+        }
+        let mut stripe = lock(&self.stripes[ticket.stripe]);
+        if stripe.generation == ticket.generation {
+            self.insert(&mut stripe, record.clone());
+        }
+    }
+
+    /// The ticket of a write about session `id`, taken before it is sent:
+    /// also expects the write's echo.
+    pub(crate) fn begin_write(&self, id: &SessionId) -> Ticket {
+        let stripe = Self::stripe_of(id);
+        let mut guard = lock(&self.stripes[stripe]);
+        *guard.echoes.entry(*id).or_default() += 1;
+        Ticket {
+            stripe,
+            generation: guard.generation,
+        }
+    }
+
+    /// This store created `record` (the create script changed the key).
+    pub(crate) fn created(&self, ticket: Ticket, record: &SessionRecord) {
+        let mut stripe = lock(&self.stripes[ticket.stripe]);
+        let unchanged = stripe.generation == ticket.generation;
+        stripe.generation += 1;
+        if unchanged && Self::cacheable(record) {
+            self.insert(&mut stripe, record.clone());
+        } else {
+            stripe.entries.remove(&record.id);
+        }
+    }
+
+    /// This store's save or touch of session `id` succeeded (`changed`: the
+    /// script wrote to the key): `update` brings the cached copy up to date
+    /// and says whether it now matches what Redis holds. The copy is dropped
+    /// when it cannot be trusted: its stripe changed meanwhile, `update` says
+    /// no, or the script wrote nothing (then an invalidation from elsewhere
+    /// may have been taken for its echo).
+    pub(crate) fn wrote(
+        &self,
+        ticket: Ticket,
+        id: &SessionId,
+        changed: bool,
+        update: impl FnOnce(&mut SessionRecord) -> bool,
+    ) {
+        let mut stripe = lock(&self.stripes[ticket.stripe]);
+        if !changed {
+            stripe.release(id);
+            stripe.drop_entry(id);
+            return;
+        }
+        let unchanged = stripe.generation == ticket.generation;
+        stripe.generation += 1;
+        let keep = unchanged
+            && stripe.entries.get_mut(id).is_some_and(|entry| {
+                entry.stored = Instant::now();
+                update(&mut entry.record) && Self::cacheable(&entry.record)
+            });
+        if !keep {
+            stripe.entries.remove(id);
+        }
+    }
+
+    /// A write about `id` whose result the copy cannot follow: deleted
+    /// (`changed`: the script wrote to the key), refused, or failed (then
+    /// `changed` is false: an echo that does come anyway only drops a copy).
+    pub(crate) fn dropped(&self, ticket: Ticket, id: &SessionId, changed: bool) {
+        let mut stripe = lock(&self.stripes[ticket.stripe]);
+        if !changed {
+            stripe.release(id);
+        }
+        stripe.drop_entry(id);
+    }
+
+    /// An invalidation of `id`: the echo of an own write if one is
+    /// expected, else a change from elsewhere.
+    fn invalidated(&self, id: &SessionId) {
+        let mut stripe = lock(&self.stripes[Self::stripe_of(id)]);
+        if stripe.echoes.contains_key(id) {
+            stripe.release(id);
+        } else {
+            stripe.drop_entry(id);
+        }
+    }
+
+    /// Drops everything: invalidations may have been missed.
+    pub(crate) fn forget_all(&self) {
+        for stripe in &self.stripes {
+            let mut stripe = lock(stripe);
+            // Echoes of writes sent on a lost connection never come.
+            *stripe = Stripe {
+                generation: stripe.generation + 1,
+                ..Stripe::default()
+            };
+        }
+    }
+
+    /// Handles one push message from Redis (see the module docs).
+    pub(crate) fn on_push(&self, keys: &Keys, push: &PushInfo) {
+        match push.kind {
+            PushKind::Invalidate => {
+                for value in &push.data {
+                    match value {
+                        // A flush of the whole database.
+                        Value::Nil => self.forget_all(),
+                        Value::Array(names) | Value::Set(names) => {
+                            for name in names {
+                                self.invalidate(keys, name);
+                            }
+                        }
+                        name => self.invalidate(keys, name),
+                    }
+                }
+            }
+            PushKind::Disconnection => self.forget_all(),
+            _ => {}
+        }
+    }
+
+    fn invalidate(&self, keys: &Keys, name: &Value) {
+        let name = match name {
+            Value::BulkString(name) => name.as_slice(),
+            Value::SimpleString(name) => name.as_bytes(),
+            _ => return,
+        };
+        if let Some(id) = keys.id_of(name) {
+            self.invalidated(&id);
+        }
+    }
+
+    fn cacheable(record: &SessionRecord) -> bool {
+        record.fields.byte_size() + record.flash.byte_size() <= MAX_CACHED_RECORD_BYTES
+    }
+
+    fn insert(&self, stripe: &mut Stripe, record: SessionRecord) {
+        let id = record.id;
+        let entry = Entry {
+            record,
+            stored: Instant::now(),
+        };
+        if stripe.entries.insert(id, entry).is_some() {
+            return;
+        }
+        stripe.order.push_back(id);
+        while stripe.entries.len() > self.per_stripe {
+            match stripe.order.pop_front() {
+                Some(oldest) => {
+                    stripe.entries.remove(&oldest);
+                }
+                None => break,
+            }
+        }
+        // Ids of entries dropped by other means pile up in `order`; compact
+        // it now and then so it stays in proportion to the entries.
+        if stripe.order.len() > 2 * self.per_stripe + 8 {
+            let Stripe { entries, order, .. } = stripe;
+            order.retain(|id| entries.contains_key(id));
+        }
+    }
+
+    /// How many sessions are cached (for tests).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.stripes.iter().map(|s| lock(s).entries.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use session_core::Timestamp;
+
+    use super::*;
+
+    fn record() -> SessionRecord {
+        SessionRecord::new(
+            SessionId::generate(),
+            Timestamp::from_millis(1),
+            Timestamp::from_millis(1_000),
+        )
+    }
+
+    fn cache() -> LocalCache {
+        LocalCache::new(10_000, Duration::from_secs(60))
+    }
+
+    #[test]
+    fn a_load_is_cached_only_if_nothing_changed_meanwhile() {
+        let cache = cache();
+        let a = record();
+        let ticket = cache.ticket(&a.id);
+        cache.loaded(ticket, &a);
+        assert_eq!(cache.get(&a.id), Some(a.clone()));
+
+        let b = record();
+        let ticket = cache.ticket(&b.id);
+        // An invalidation handled before the load's reply.
+        cache.invalidated(&b.id);
+        cache.loaded(ticket, &b);
+        assert_eq!(cache.get(&b.id), None);
+    }
+
+    /// Creates `r` as the store does, its echo included.
+    fn create(cache: &LocalCache, r: &SessionRecord) {
+        cache.created(cache.begin_write(&r.id), r);
+        cache.invalidated(&r.id);
+    }
+
+    #[test]
+    fn an_own_write_updates_the_copy_and_its_echo_is_not_a_change() {
+        let cache = cache();
+        let a = record();
+        create(&cache, &a);
+        assert_eq!(cache.get(&a.id), Some(a.clone()));
+        cache.wrote(cache.begin_write(&a.id), &a.id, true, |r| {
+            r.revision += 1;
+            true
+        });
+        cache.invalidated(&a.id);
+        assert_eq!(cache.get(&a.id).map(|r| r.revision), Some(1));
+        // A change from elsewhere: no echo expected, so dropped.
+        cache.invalidated(&a.id);
+        assert_eq!(cache.get(&a.id), None);
+    }
+
+    #[test]
+    fn a_copy_that_does_not_match_or_a_write_that_changed_nothing_is_dropped() {
+        let cache = cache();
+        let a = record();
+        create(&cache, &a);
+        cache.wrote(cache.begin_write(&a.id), &a.id, true, |_| false);
+        cache.invalidated(&a.id);
+        assert_eq!(cache.get(&a.id), None);
+
+        create(&cache, &a);
+        cache.wrote(cache.begin_write(&a.id), &a.id, false, |_| true);
+        assert_eq!(cache.get(&a.id), None);
+        // Its echo was released: the next invalidation is a change.
+        cache.loaded(cache.ticket(&a.id), &a);
+        cache.invalidated(&a.id);
+        assert_eq!(cache.get(&a.id), None);
+    }
+
+    #[test]
+    fn a_change_from_elsewhere_taken_for_an_echo_is_caught_by_the_real_echo() {
+        let cache = cache();
+        let a = record();
+        create(&cache, &a);
+        let write = cache.begin_write(&a.id);
+        // Another client's change arrives first and is taken for the echo.
+        cache.invalidated(&a.id);
+        cache.wrote(write, &a.id, true, |_| true);
+        // The real echo comes right after the write's reply: the copy, which
+        // may miss the other change, goes.
+        cache.invalidated(&a.id);
+        assert_eq!(cache.get(&a.id), None);
+    }
+
+    #[test]
+    fn a_late_load_does_not_overwrite_a_newer_write() {
+        let cache = cache();
+        let a = record();
+        create(&cache, &a);
+        let load = cache.ticket(&a.id);
+        // A write completes while the load is in flight...
+        cache.wrote(cache.begin_write(&a.id), &a.id, true, |r| {
+            r.revision = 7;
+            true
+        });
+        cache.invalidated(&a.id);
+        // ...and the load's older copy is refused.
+        cache.loaded(load, &a);
+        assert_eq!(cache.get(&a.id).map(|r| r.revision), Some(7));
+    }
+
+    #[test]
+    fn writes_completing_out_of_order_drop_the_copy() {
+        let cache = cache();
+        let a = record();
+        create(&cache, &a);
+        let first = cache.begin_write(&a.id);
+        let second = cache.begin_write(&a.id);
+        cache.wrote(second, &a.id, true, |_| true);
+        cache.wrote(first, &a.id, true, |_| true);
+        assert_eq!(cache.get(&a.id), None);
+    }
+
+    #[test]
+    fn failed_and_deleting_writes_drop_the_copy() {
+        let cache = cache();
+        let a = record();
+        create(&cache, &a);
+        cache.dropped(cache.begin_write(&a.id), &a.id, false);
+        assert_eq!(cache.get(&a.id), None);
+        create(&cache, &a);
+        cache.dropped(cache.begin_write(&a.id), &a.id, true);
+        assert_eq!(cache.get(&a.id), None);
+    }
+
+    #[test]
+    fn a_lost_connection_forgets_the_echoes_it_will_never_bring() {
+        let cache = cache();
+        let a = record();
+        let _write = cache.begin_write(&a.id);
+        cache.forget_all();
+        cache.loaded(cache.ticket(&a.id), &a);
+        cache.invalidated(&a.id);
+        assert_eq!(cache.get(&a.id), None);
+    }
+
+    #[test]
+    fn invalidations_name_keys_or_flush_everything() {
+        let keys = Keys::new("app:");
+        let cache = cache();
+        let (a, b) = (record(), record());
+        for r in [&a, &b] {
+            create(&cache, r);
+        }
+        let push = |data| PushInfo {
+            kind: PushKind::Invalidate,
+            data,
+        };
+        cache.on_push(
+            &keys,
+            &push(vec![Value::Array(vec![
+                Value::BulkString(keys.session(&a.id).into_bytes()),
+                Value::BulkString(b"app:u:{ada}".to_vec()),
+            ])]),
+        );
+        assert_eq!(cache.get(&a.id), None);
+        assert_eq!(cache.get(&b.id), Some(b.clone()));
+        cache.on_push(&keys, &push(vec![Value::Nil]));
+        assert_eq!(cache.len(), 0);
+
+        create(&cache, &b);
+        cache.on_push(
+            &keys,
+            &PushInfo {
+                kind: PushKind::Disconnection,
+                data: vec![],
+            },
+        );
+        assert_eq!(cache.get(&b.id), None);
+    }
+
+    #[test]
+    fn old_entries_are_not_used() {
+        let cache = LocalCache::new(10, Duration::ZERO);
+        let a = record();
+        create(&cache, &a);
+        assert_eq!(cache.get(&a.id), None);
+    }
+
+    #[test]
+    fn each_stripe_keeps_its_share_evicting_the_oldest() {
+        let cache = LocalCache::new(STRIPES, Duration::from_secs(60));
+        let first = record();
+        let stripe = LocalCache::stripe_of(&first.id);
+        create(&cache, &first);
+        let mut second = record();
+        while LocalCache::stripe_of(&second.id) != stripe {
+            second = record();
+        }
+        create(&cache, &second);
+        assert_eq!(cache.get(&first.id), None);
+        assert_eq!(cache.get(&second.id), Some(second));
+    }
+
+    #[test]
+    fn large_records_are_not_cached() {
+        let cache = cache();
+        let mut a = record();
+        a.fields.insert("big", "x".repeat(MAX_CACHED_RECORD_BYTES));
+        create(&cache, &a);
+        assert_eq!(cache.get(&a.id), None);
+    }
+}

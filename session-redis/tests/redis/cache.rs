@@ -1,0 +1,239 @@
+//! The local cache: what it saves (round trips) and what keeps it coherent
+//! (invalidations from other clients, own writes, lost connections).
+
+use std::time::{Duration, Instant};
+
+use session_core::clock::Clock as _;
+use session_core::{
+    Binding, FieldMap, MockClock, SaveOutcome, SessionId, SessionPatch, SessionRecord, SessionStore,
+};
+use session_redis::{ConfigError, RedisStore};
+
+use crate::monitor::{Monitor, sent};
+use crate::support::{self, RedisServer};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn record(clock: &MockClock, user: Option<&str>) -> SessionRecord {
+    let now = clock.now();
+    let mut r = SessionRecord::new(SessionId::generate(), now, now.plus(HOUR));
+    r.fields.insert("count", "1");
+    r.binding = user.map(|u| Box::new(Binding::user(u)));
+    r
+}
+
+fn set(clock: &MockClock, count: &str) -> SessionPatch {
+    SessionPatch {
+        set_fields: [("count", count)].into_iter().collect::<FieldMap>(),
+        last_seen: clock.now(),
+        ..SessionPatch::default()
+    }
+}
+
+/// A cached store on `server` under `prefix`.
+fn cached(server: &RedisServer, clock: &MockClock, prefix: &str) -> RedisStore {
+    support::builder(clock)
+        .url(server.url())
+        .key_prefix(prefix)
+        .local_cache(1000)
+        .build()
+        .expect("store")
+}
+
+fn count(record: Option<SessionRecord>) -> Option<String> {
+    record.and_then(|r| r.fields.get("count").map(str::to_owned))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_read_sends_nothing_and_a_changed_request_sends_only_its_write() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = cached(&server, &clock, &support::unique_prefix());
+    assert!(store.has_local_cache());
+    let mut admin = support::admin(&server).await;
+    // Connected, and the scripts loaded, first: a new connection empties
+    // the cache, so a create that connects is not cached.
+    let warm = record(&clock, None);
+    store.create(&warm).await.unwrap();
+    store.save(&warm.id, &set(&clock, "0")).await.unwrap();
+    let r = record(&clock, None);
+    store.create(&r).await.unwrap();
+    let mut monitor = Monitor::start(&server.url()).await;
+    monitor.take(&mut admin).await;
+
+    // A read-only request: the session comes from the cache.
+    assert_eq!(store.load(&r.id).await.unwrap().as_ref(), Some(&r));
+    assert_eq!(sent(&monitor.take(&mut admin).await), Vec::<String>::new());
+
+    // A changed request: load (cached), then the write, the only round trip.
+    let loaded = store.load(&r.id).await.unwrap().unwrap();
+    assert_eq!(loaded.fields.get("count"), Some("1"));
+    let outcome = store.save(&r.id, &set(&clock, "2")).await.unwrap();
+    assert_eq!(outcome, SaveOutcome::Saved);
+    assert_eq!(sent(&monitor.take(&mut admin).await), ["evalsha"]);
+
+    // The copy followed the write: the next read sees it, still from memory.
+    let back = store.load(&r.id).await.unwrap().unwrap();
+    assert_eq!(back.fields.get("count"), Some("2"));
+    assert_eq!(back.revision, 1);
+    assert_eq!(sent(&monitor.take(&mut admin).await), Vec::<String>::new());
+
+    // And it is what Redis holds.
+    let fresh = support::builder(&clock)
+        .url(server.url())
+        .key_prefix(store.key_prefix())
+        .build()
+        .unwrap();
+    assert_eq!(fresh.load(&r.id).await.unwrap(), Some(back));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_by_another_server_reaches_the_cache() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let prefix = support::unique_prefix();
+    let (a, b) = (
+        cached(server, &clock, &prefix),
+        cached(server, &clock, &prefix),
+    );
+    // Connected first: a connection that is new empties the cache.
+    a.ping().await.unwrap();
+    b.ping().await.unwrap();
+    let r = record(&clock, Some("ada"));
+    a.create(&r).await.unwrap();
+    // B reads the session, so B holds a copy.
+    assert_eq!(count(b.load(&r.id).await.unwrap()).as_deref(), Some("1"));
+
+    a.save(&r.id, &set(&clock, "2")).await.unwrap();
+    // A's write ran before B's PING, so its invalidation reached B before
+    // the PING's reply: B's copy is gone once the PING returns.
+    b.ping().await.unwrap();
+    assert_eq!(count(b.load(&r.id).await.unwrap()).as_deref(), Some("2"));
+
+    // A change written by hand, outside any store, too.
+    let mut admin = support::admin(server).await;
+    let _: () = redis::cmd("HSET")
+        .arg(b.session_key(&r.id))
+        .arg("f:count")
+        .arg("3")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    b.ping().await.unwrap();
+    assert_eq!(count(b.load(&r.id).await.unwrap()).as_deref(), Some("3"));
+
+    // A revocation on A: B no longer serves the session.
+    assert_eq!(a.delete_for_user("ada", None).await.unwrap(), 1);
+    b.ping().await.unwrap();
+    assert_eq!(b.load(&r.id).await.unwrap(), None);
+    assert_eq!(a.load(&r.id).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_deletes_and_refused_writes_drop_the_copy() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let prefix = support::unique_prefix();
+    let store = cached(server, &clock, &prefix);
+    let other = cached(server, &clock, &prefix);
+    store.ping().await.unwrap();
+    other.ping().await.unwrap();
+
+    let r = record(&clock, None);
+    store.create(&r).await.unwrap();
+    assert!(store.delete(&r.id).await.unwrap());
+    assert_eq!(store.load(&r.id).await.unwrap(), None);
+
+    // A save expecting an old revision is refused; the copy, which may be
+    // what was stale, is dropped and the next load reads Redis.
+    let r = record(&clock, None);
+    store.create(&r).await.unwrap();
+    other.save(&r.id, &set(&clock, "2")).await.unwrap();
+    let mut stale = set(&clock, "9");
+    stale.expected_revision = Some(0);
+    store.ping().await.unwrap();
+    assert_eq!(
+        store.save(&r.id, &stale).await.unwrap(),
+        SaveOutcome::Conflict { current: 1 }
+    );
+    assert_eq!(
+        count(store.load(&r.id).await.unwrap()).as_deref(),
+        Some("2")
+    );
+
+    // A touch moves the copy's expiry as it moves Redis's.
+    let later = r.expires_at.plus(HOUR);
+    clock.advance(Duration::from_secs(1));
+    store.touch(&r.id, later, clock.now()).await.unwrap();
+    let touched = store.load(&r.id).await.unwrap().unwrap();
+    assert_eq!(touched.expires_at, later);
+    assert_eq!(touched.last_seen, clock.now());
+    assert_eq!(other.load(&r.id).await.unwrap(), Some(touched));
+
+    // The cache judges expiry by the store's clock too.
+    clock.advance(2 * HOUR + Duration::from_secs(1));
+    assert_eq!(store.load(&r.id).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_connection_drops_the_cache() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = cached(&server, &clock, &support::unique_prefix());
+    let mut admin = support::admin(&server).await;
+    let r = record(&clock, None);
+    store.create(&r).await.unwrap();
+
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert!(killed >= 1, "no connection to kill");
+    // Changed while the store's connection is gone: no invalidation can
+    // reach it.
+    let _: () = redis::cmd("HSET")
+        .arg(store.session_key(&r.id))
+        .arg("f:count")
+        .arg("5")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+
+    // The call that meets the dead connection may fail; none may answer
+    // from the copy made before it.
+    let started = Instant::now();
+    let found = loop {
+        let _ = store.ping().await;
+        match store.load(&r.id).await {
+            Ok(found) => break found,
+            Err(e) => {
+                assert!(e.is_unavailable(), "{e}");
+                assert!(started.elapsed() < Duration::from_secs(5), "{e}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    assert_eq!(count(found).as_deref(), Some("5"));
+}
+
+#[test]
+fn a_cluster_cannot_have_a_local_cache() {
+    let built = RedisStore::builder()
+        .cluster_urls(["redis://127.0.0.1:7000"])
+        .local_cache(100)
+        .build();
+    assert!(matches!(built, Err(ConfigError::LocalCacheNeedsStandalone)));
+}
