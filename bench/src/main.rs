@@ -8,6 +8,7 @@
 //!   `/write` requests found no session.
 //!
 //! Modes: `bare` (axum, no session layer), `ours-memory`, `ours-redis`,
+//! `ours-redis-cached` (`ours-redis` with the store's local cache),
 //! `ours-cookie`, `ts-memory` (tower-sessions and its `MemoryStore`) and
 //! `ts-redis` (tower-sessions-redis-store). Redis is at `127.0.0.1:6379`
 //! unless `REDIS_URL` says otherwise. Cookies are plain-HTTP (`Secure` off)
@@ -22,7 +23,7 @@ use std::process::ExitCode;
 use modes::Mode;
 
 const USAGE: &str = "usage: session-bench <mode> <port>
-modes: bare, ours-memory, ours-redis, ours-cookie, ts-memory, ts-redis
+modes: bare, ours-memory, ours-redis, ours-redis-cached, ours-cookie, ts-memory, ts-redis
 environment: REDIS_URL (default redis://127.0.0.1:6379), BENCH_WORKERS (tokio worker threads;
 default: the CPUs this process may run on)";
 

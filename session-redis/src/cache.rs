@@ -21,10 +21,17 @@
 //!
 //! Replies and invalidations are handled by different tasks, so a reply can
 //! be seen after an invalidation that Redis sent later. Each stripe of the
-//! cache counts the changes to its sessions (its generation): a command takes
-//! a [`Ticket`] before it is sent, and its result enters the cache only if
-//! the stripe's generation is still the ticket's. Otherwise the entry is
-//! dropped and the next load goes to Redis.
+//! cache counts the changes from elsewhere to its sessions (its generation):
+//! a load takes a [`Ticket`] before it is sent, and its result enters the
+//! cache only if the stripe's generation is still the ticket's.
+//!
+//! This store's own saves are ordered by the revision their script reports
+//! (every data change bumps it): a save is applied to the copy when the copy
+//! is at the revision before it, kept aside when it completed ahead of an
+//! earlier one, and skipped when the copy already holds it (loaded after
+//! it). A load older than a completed save is refused. After each step the
+//! copy's metadata must equal what Redis reported, or the copy is dropped.
+//! So concurrent requests on one session keep it cached.
 //!
 //! A lost connection drops everything (invalidations may have been missed),
 //! and an entry older than the configured maximum age is not used, which
@@ -35,9 +42,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use redis::{PushInfo, PushKind, Value};
-use session_core::{SessionId, SessionRecord};
+use std::borrow::Borrow;
 
+use redis::{PushInfo, PushKind, Value};
+use session_core::{SessionId, SessionPatch, SessionRecord, Timestamp};
+
+use crate::codec::Meta;
 use crate::keys::Keys;
 
 /// Stripes: a command's result is refused when another change hit its stripe
@@ -48,6 +58,10 @@ const STRIPES: usize = 1024;
 /// are rare and would crowd out many small ones.
 pub(crate) const MAX_CACHED_RECORD_BYTES: usize = 16 * 1024;
 
+/// Saves of one session that completed ahead of an earlier one, kept until
+/// it completes; past this many the copy is dropped instead.
+const MAX_AHEAD: usize = 64;
+
 /// Recently used sessions, coherent with Redis by invalidation.
 pub(crate) struct LocalCache {
     stripes: Box<[Mutex<Stripe>]>,
@@ -57,7 +71,8 @@ pub(crate) struct LocalCache {
 
 #[derive(Default)]
 struct Stripe {
-    /// Counts changes to this stripe's sessions (writes, invalidations).
+    /// Counts changes to this stripe's sessions that the cache did not
+    /// follow (invalidations, deletes, failed writes, evictions).
     generation: u64,
     entries: HashMap<SessionId, Entry>,
     /// Insertion order, for eviction; may name entries already gone.
@@ -85,12 +100,95 @@ impl Stripe {
 }
 
 struct Entry {
-    record: SessionRecord,
+    /// The copy; `None` after a save of this store that could not be
+    /// applied to a copy, until a load at least as new brings one.
+    record: Option<SessionRecord>,
+    /// The highest revision this store's saves reported: older loads are
+    /// refused.
+    floor: u64,
+    /// Saves that completed ahead of an earlier one.
+    ahead: Vec<Write<Box<SessionPatch>>>,
     stored: Instant,
 }
 
-/// Taken before a command is sent: its result may enter the cache only if
-/// nothing changed the session's stripe meanwhile.
+impl Entry {
+    fn new(record: Option<SessionRecord>, floor: u64) -> Self {
+        Self {
+            record,
+            floor,
+            ahead: Vec::new(),
+            stored: Instant::now(),
+        }
+    }
+
+    /// Applies the saves kept aside that follow the copy's revision; whether
+    /// the copy is still consistent.
+    fn catch_up(&mut self) -> bool {
+        let Some(record) = &mut self.record else {
+            return true;
+        };
+        self.ahead.retain(|w| w.stored.revision > record.revision);
+        while let Some(next) = self
+            .ahead
+            .iter()
+            .position(|w| w.stored.revision == record.revision + 1)
+        {
+            if !self.ahead.swap_remove(next).apply(record) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// A save or touch of this store, as its script reported it.
+pub(crate) struct Write<P> {
+    /// The patch; `None` for a touch.
+    pub(crate) patch: Option<P>,
+    pub(crate) last_seen: Timestamp,
+    pub(crate) expires_at: Option<Timestamp>,
+    /// `_m` as the script left it.
+    pub(crate) stored: Meta,
+}
+
+/// A write as the store hands it over.
+pub(crate) type OwnWrite<'a> = Write<&'a SessionPatch>;
+
+impl<P: Borrow<SessionPatch>> Write<P> {
+    /// Whether the write bumped the revision.
+    fn changes_data(&self) -> bool {
+        self.patch
+            .as_ref()
+            .is_some_and(|p| p.borrow().changes_data())
+    }
+
+    /// Does to `record` what the script did; whether `record`'s metadata
+    /// then equals what the script reported.
+    fn apply(&self, record: &mut SessionRecord) -> bool {
+        match &self.patch {
+            Some(patch) => record.apply(patch.borrow()),
+            None => {
+                record.last_seen = record.last_seen.max(self.last_seen);
+                if let Some(expires_at) = self.expires_at {
+                    record.expires_at = expires_at;
+                }
+            }
+        }
+        Meta::of(record) == self.stored
+    }
+
+    fn to_owned(&self) -> Write<Box<SessionPatch>> {
+        Write {
+            patch: self.patch.as_ref().map(|p| Box::new(p.borrow().clone())),
+            last_seen: self.last_seen,
+            expires_at: self.expires_at,
+            stored: self.stored,
+        }
+    }
+}
+
+/// Taken before a command is sent: a load's result may enter the cache only
+/// if nothing from elsewhere changed the session's stripe meanwhile.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ticket {
     stripe: usize,
@@ -134,9 +232,14 @@ impl LocalCache {
         let mut stripe = lock(&self.stripes[Self::stripe_of(id)]);
         let entry = stripe.entries.get(id)?;
         if entry.stored.elapsed() < self.max_age {
-            return Some(entry.record.clone());
+            // Behind a save kept aside: the client may have its answer.
+            return entry
+                .ahead
+                .is_empty()
+                .then(|| entry.record.clone())
+                .flatten();
         }
-        stripe.entries.remove(id);
+        stripe.drop_entry(id);
         None
     }
 
@@ -149,15 +252,35 @@ impl LocalCache {
         }
     }
 
-    /// A load read `record`: cache it, unless its stripe changed since the
-    /// load was sent (the copy may then be older than the change).
+    /// A load read `record`: cache it, unless something from elsewhere
+    /// changed its stripe since the load was sent, or the copy is already as
+    /// new, or a save of this store completed after the load was served.
     pub(crate) fn loaded(&self, ticket: Ticket, record: &SessionRecord) {
         if !Self::cacheable(record) {
             return;
         }
         let mut stripe = lock(&self.stripes[ticket.stripe]);
-        if stripe.generation == ticket.generation {
-            self.insert(&mut stripe, record.clone());
+        if stripe.generation != ticket.generation {
+            return;
+        }
+        let Some(entry) = stripe.entries.get_mut(&record.id) else {
+            self.insert(
+                &mut stripe,
+                record.id,
+                Entry::new(Some(record.clone()), record.revision),
+            );
+            return;
+        };
+        let newer = match &entry.record {
+            Some(copy) => record.revision > copy.revision,
+            None => record.revision >= entry.floor,
+        };
+        if newer {
+            entry.record = Some(record.clone());
+            entry.stored = Instant::now();
+            if !entry.catch_up() {
+                stripe.drop_entry(&record.id);
+            }
         }
     }
 
@@ -176,27 +299,28 @@ impl LocalCache {
     /// This store created `record` (the create script changed the key).
     pub(crate) fn created(&self, ticket: Ticket, record: &SessionRecord) {
         let mut stripe = lock(&self.stripes[ticket.stripe]);
-        let unchanged = stripe.generation == ticket.generation;
-        stripe.generation += 1;
-        if unchanged && Self::cacheable(record) {
-            self.insert(&mut stripe, record.clone());
+        if stripe.generation == ticket.generation && Self::cacheable(record) {
+            self.insert(
+                &mut stripe,
+                record.id,
+                Entry::new(Some(record.clone()), record.revision),
+            );
         } else {
-            stripe.entries.remove(&record.id);
+            stripe.drop_entry(&record.id);
         }
     }
 
     /// This store's save or touch of session `id` succeeded (`changed`: the
-    /// script wrote to the key): `update` brings the cached copy up to date
-    /// and says whether it now matches what Redis holds. The copy is dropped
-    /// when it cannot be trusted: its stripe changed meanwhile, `update` says
-    /// no, or the script wrote nothing (then an invalidation from elsewhere
-    /// may have been taken for its echo).
+    /// script wrote to the key): the copy follows it (see the module docs),
+    /// or is dropped when it cannot: a touch it cannot place, a mismatch, or
+    /// a script that wrote nothing (then an invalidation from elsewhere may
+    /// have been taken for its echo).
     pub(crate) fn wrote(
         &self,
         ticket: Ticket,
         id: &SessionId,
         changed: bool,
-        update: impl FnOnce(&mut SessionRecord) -> bool,
+        write: &OwnWrite<'_>,
     ) {
         let mut stripe = lock(&self.stripes[ticket.stripe]);
         if !changed {
@@ -204,15 +328,37 @@ impl LocalCache {
             stripe.drop_entry(id);
             return;
         }
-        let unchanged = stripe.generation == ticket.generation;
-        stripe.generation += 1;
-        let keep = unchanged
-            && stripe.entries.get_mut(id).is_some_and(|entry| {
-                entry.stored = Instant::now();
-                update(&mut entry.record) && Self::cacheable(&entry.record)
-            });
-        if !keep {
-            stripe.entries.remove(id);
+        let revision = write.stored.revision;
+        let data = write.changes_data();
+        let Some(entry) = stripe.entries.get_mut(id) else {
+            if data {
+                // No copy, but older loads must not make one.
+                self.insert(&mut stripe, *id, Entry::new(None, revision));
+            } else {
+                // Refuses loads sent before the touch.
+                stripe.drop_entry(id);
+            }
+            return;
+        };
+        entry.floor = entry.floor.max(revision);
+        let consistent = match &mut entry.record {
+            None => data,
+            Some(copy) if data => {
+                if revision == copy.revision + 1 {
+                    write.apply(copy) && Self::cacheable(copy) && entry.catch_up()
+                } else if revision <= copy.revision {
+                    // The copy was loaded after this save.
+                    true
+                } else {
+                    entry.ahead.push(write.to_owned());
+                    entry.ahead.len() <= MAX_AHEAD
+                }
+            }
+            Some(copy) => revision == copy.revision && write.apply(copy),
+        };
+        entry.stored = Instant::now();
+        if !consistent {
+            stripe.drop_entry(id);
         }
     }
 
@@ -287,21 +433,15 @@ impl LocalCache {
         record.fields.byte_size() + record.flash.byte_size() <= MAX_CACHED_RECORD_BYTES
     }
 
-    fn insert(&self, stripe: &mut Stripe, record: SessionRecord) {
-        let id = record.id;
-        let entry = Entry {
-            record,
-            stored: Instant::now(),
-        };
+    fn insert(&self, stripe: &mut Stripe, id: SessionId, entry: Entry) {
         if stripe.entries.insert(id, entry).is_some() {
             return;
         }
         stripe.order.push_back(id);
         while stripe.entries.len() > self.per_stripe {
             match stripe.order.pop_front() {
-                Some(oldest) => {
-                    stripe.entries.remove(&oldest);
-                }
+                // An evicted entry's floor goes with it: refuse older loads.
+                Some(oldest) => stripe.drop_entry(&oldest),
                 None => break,
             }
         }
@@ -316,7 +456,16 @@ impl LocalCache {
     /// How many sessions are cached (for tests).
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.stripes.iter().map(|s| lock(s).entries.len()).sum()
+        self.stripes
+            .iter()
+            .map(|s| {
+                lock(s)
+                    .entries
+                    .values()
+                    .filter(|e| e.record.is_some())
+                    .count()
+            })
+            .sum()
     }
 }
 
@@ -360,17 +509,53 @@ mod tests {
         cache.invalidated(&r.id);
     }
 
+    fn count(value: &str) -> SessionPatch {
+        SessionPatch {
+            set_fields: [("count", value)].into_iter().collect(),
+            last_seen: Timestamp::from_millis(1),
+            ..SessionPatch::default()
+        }
+    }
+
+    /// A save of `patch` that Redis reports at `revision` (times unchanged
+    /// from `r`).
+    fn saved<'a>(r: &SessionRecord, patch: &'a SessionPatch, revision: u64) -> OwnWrite<'a> {
+        OwnWrite {
+            patch: Some(patch),
+            last_seen: patch.last_seen,
+            expires_at: None,
+            stored: Meta {
+                revision,
+                ..Meta::of(r)
+            },
+        }
+    }
+
+    /// Saves as the store does, echo included.
+    fn save(cache: &LocalCache, r: &SessionRecord, patch: &SessionPatch, revision: u64) {
+        cache.wrote(
+            cache.begin_write(&r.id),
+            &r.id,
+            true,
+            &saved(r, patch, revision),
+        );
+        cache.invalidated(&r.id);
+    }
+
+    fn cached_count(cache: &LocalCache, id: &SessionId) -> Option<String> {
+        cache
+            .get(id)
+            .and_then(|r| r.fields.get("count").map(str::to_owned))
+    }
+
     #[test]
-    fn an_own_write_updates_the_copy_and_its_echo_is_not_a_change() {
+    fn an_own_save_updates_the_copy_and_its_echo_is_not_a_change() {
         let cache = cache();
         let a = record();
         create(&cache, &a);
         assert_eq!(cache.get(&a.id), Some(a.clone()));
-        cache.wrote(cache.begin_write(&a.id), &a.id, true, |r| {
-            r.revision += 1;
-            true
-        });
-        cache.invalidated(&a.id);
+        save(&cache, &a, &count("1"), 1);
+        assert_eq!(cached_count(&cache, &a.id).as_deref(), Some("1"));
         assert_eq!(cache.get(&a.id).map(|r| r.revision), Some(1));
         // A change from elsewhere: no echo expected, so dropped.
         cache.invalidated(&a.id);
@@ -382,12 +567,20 @@ mod tests {
         let cache = cache();
         let a = record();
         create(&cache, &a);
-        cache.wrote(cache.begin_write(&a.id), &a.id, true, |_| false);
+        let patch = count("1");
+        let mut wrong = saved(&a, &patch, 1);
+        wrong.stored.last_seen = Timestamp::from_millis(99);
+        cache.wrote(cache.begin_write(&a.id), &a.id, true, &wrong);
         cache.invalidated(&a.id);
         assert_eq!(cache.get(&a.id), None);
 
         create(&cache, &a);
-        cache.wrote(cache.begin_write(&a.id), &a.id, false, |_| true);
+        cache.wrote(
+            cache.begin_write(&a.id),
+            &a.id,
+            false,
+            &saved(&a, &patch, 1),
+        );
         assert_eq!(cache.get(&a.id), None);
         // Its echo was released: the next invalidation is a change.
         cache.loaded(cache.ticket(&a.id), &a);
@@ -400,10 +593,10 @@ mod tests {
         let cache = cache();
         let a = record();
         create(&cache, &a);
-        let write = cache.begin_write(&a.id);
+        let ticket = cache.begin_write(&a.id);
         // Another client's change arrives first and is taken for the echo.
         cache.invalidated(&a.id);
-        cache.wrote(write, &a.id, true, |_| true);
+        cache.wrote(ticket, &a.id, true, &saved(&a, &count("1"), 1));
         // The real echo comes right after the write's reply: the copy, which
         // may miss the other change, goes.
         cache.invalidated(&a.id);
@@ -411,31 +604,78 @@ mod tests {
     }
 
     #[test]
-    fn a_late_load_does_not_overwrite_a_newer_write() {
+    fn a_load_older_than_a_completed_save_is_refused() {
         let cache = cache();
         let a = record();
         create(&cache, &a);
         let load = cache.ticket(&a.id);
-        // A write completes while the load is in flight...
-        cache.wrote(cache.begin_write(&a.id), &a.id, true, |r| {
-            r.revision = 7;
-            true
-        });
-        cache.invalidated(&a.id);
-        // ...and the load's older copy is refused.
+        save(&cache, &a, &count("1"), 1);
         cache.loaded(load, &a);
-        assert_eq!(cache.get(&a.id).map(|r| r.revision), Some(7));
+        assert_eq!(cached_count(&cache, &a.id).as_deref(), Some("1"));
+
+        // Without a copy, too: the save leaves its revision behind.
+        let b = record();
+        let load = cache.ticket(&b.id);
+        let mut at_five = b.clone();
+        at_five.revision = 5;
+        save(&cache, &at_five, &count("6"), 6);
+        cache.loaded(load, &at_five);
+        assert_eq!(cache.get(&b.id), None);
+        let mut at_six = at_five.clone();
+        at_six.apply(&count("6"));
+        cache.loaded(cache.ticket(&b.id), &at_six);
+        assert_eq!(cached_count(&cache, &b.id).as_deref(), Some("6"));
     }
 
     #[test]
-    fn writes_completing_out_of_order_drop_the_copy() {
+    fn saves_completing_out_of_order_are_applied_in_revision_order() {
         let cache = cache();
         let a = record();
         create(&cache, &a);
-        let first = cache.begin_write(&a.id);
-        let second = cache.begin_write(&a.id);
-        cache.wrote(second, &a.id, true, |_| true);
-        cache.wrote(first, &a.id, true, |_| true);
+        let (one, two) = (count("1"), count("2"));
+        let (first, second) = (cache.begin_write(&a.id), cache.begin_write(&a.id));
+        cache.wrote(second, &a.id, true, &saved(&a, &two, 2));
+        // The copy is behind a completed save: not served.
+        assert_eq!(cache.get(&a.id), None);
+        cache.wrote(first, &a.id, true, &saved(&a, &one, 1));
+        cache.invalidated(&a.id);
+        cache.invalidated(&a.id);
+        let copy = cache.get(&a.id).unwrap();
+        assert_eq!((copy.revision, copy.fields.get("count")), (2, Some("2")));
+
+        // A load of the latest state settles saves kept aside, too.
+        let three = count("3");
+        save(&cache, &copy, &three, 4);
+        assert_eq!(cache.get(&a.id), None);
+        let mut latest = copy.clone();
+        latest.revision = 4;
+        latest.fields.insert("count", "3");
+        cache.loaded(cache.ticket(&a.id), &latest);
+        assert_eq!(cache.get(&a.id), Some(latest));
+    }
+
+    #[test]
+    fn a_touch_moves_the_copy_or_drops_it() {
+        let cache = cache();
+        let a = record();
+        create(&cache, &a);
+        let later = Timestamp::from_millis(5_000);
+        let touch = |revision| OwnWrite {
+            patch: None,
+            last_seen: Timestamp::from_millis(2),
+            expires_at: Some(later),
+            stored: Meta {
+                last_seen: Timestamp::from_millis(2),
+                expires: later,
+                revision,
+                ..Meta::of(&a)
+            },
+        };
+        cache.wrote(cache.begin_write(&a.id), &a.id, true, &touch(0));
+        cache.invalidated(&a.id);
+        assert_eq!(cache.get(&a.id).map(|r| r.expires_at), Some(later));
+        // Reported at a revision the copy is not at: it cannot be placed.
+        cache.wrote(cache.begin_write(&a.id), &a.id, true, &touch(3));
         assert_eq!(cache.get(&a.id), None);
     }
 

@@ -15,7 +15,7 @@ use session_core::{
 };
 use tokio::time::Instant;
 
-use crate::cache::{LocalCache, Ticket};
+use crate::cache::{LocalCache, OwnWrite, Ticket};
 use crate::codec::{self, Hash, Meta};
 use crate::config::RedisStoreBuilder;
 use crate::connection::{Backend, Conn};
@@ -417,10 +417,13 @@ impl RedisStore {
         if let (Some(cache), Some(ticket)) = (&self.inner.cache, ticket) {
             match &outcome {
                 Ok((SaveOutcome::Saved, Some((stored, wrote)))) => {
-                    cache.wrote(ticket, id, *wrote, |record| {
-                        follow(record, patch, last_seen, expires_at);
-                        Meta::of(record) == *stored
-                    });
+                    let write = OwnWrite {
+                        patch,
+                        last_seen,
+                        expires_at,
+                        stored: *stored,
+                    };
+                    cache.wrote(ticket, id, *wrote, &write);
                 }
                 // Nothing written (missing, conflict, corrupt) or, after an
                 // error, unknown: assume no echo.
@@ -428,24 +431,6 @@ impl RedisStore {
             }
         }
         outcome.map(|(outcome, _)| outcome)
-    }
-}
-
-/// What the save script does to a record, done to a local copy.
-fn follow(
-    record: &mut SessionRecord,
-    patch: Option<&SessionPatch>,
-    last_seen: Timestamp,
-    expires_at: Option<Timestamp>,
-) {
-    match patch {
-        Some(patch) => record.apply(patch),
-        None => {
-            record.last_seen = record.last_seen.max(last_seen);
-            if let Some(expires_at) = expires_at {
-                record.expires_at = expires_at;
-            }
-        }
     }
 }
 

@@ -15,6 +15,8 @@ pub(crate) enum Mode {
     OursMemory,
     /// session-axum over `RedisStore`.
     OursRedis,
+    /// session-axum over `RedisStore` with its local cache.
+    OursRedisCached,
     /// session-axum over `CookieStore` (signed, not encrypted).
     OursCookie,
     /// tower-sessions over its `MemoryStore`.
@@ -24,10 +26,11 @@ pub(crate) enum Mode {
 }
 
 impl Mode {
-    pub(crate) const ALL: [Mode; 6] = [
+    pub(crate) const ALL: [Mode; 7] = [
         Mode::Bare,
         Mode::OursMemory,
         Mode::OursRedis,
+        Mode::OursRedisCached,
         Mode::OursCookie,
         Mode::TsMemory,
         Mode::TsRedis,
@@ -38,6 +41,7 @@ impl Mode {
             Mode::Bare => "bare",
             Mode::OursMemory => "ours-memory",
             Mode::OursRedis => "ours-redis",
+            Mode::OursRedisCached => "ours-redis-cached",
             Mode::OursCookie => "ours-cookie",
             Mode::TsMemory => "ts-memory",
             Mode::TsRedis => "ts-redis",
@@ -59,7 +63,12 @@ pub(crate) async fn router(
         Mode::Bare => bare::router(),
         Mode::OursMemory => ours::router(ours::Store::Memory)?,
         Mode::OursCookie => ours::router(ours::Store::Cookie)?,
-        Mode::OursRedis => ours::router(ours::Store::Redis(ours::redis_store(redis_url).await?))?,
+        Mode::OursRedis => {
+            ours::router(ours::Store::Redis(ours::redis_store(redis_url, 0).await?))?
+        }
+        Mode::OursRedisCached => ours::router(ours::Store::Redis(
+            ours::redis_store(redis_url, ours::CACHED_SESSIONS).await?,
+        ))?,
         Mode::TsMemory => tower_sessions::memory_router(),
         Mode::TsRedis => tower_sessions::redis_router(redis_url).await?,
     })

@@ -37,9 +37,16 @@ async fn write(mut session: Session<Counter>) -> String {
     count.to_string()
 }
 
-/// Connects and checks that Redis answers, so a missing server fails at start.
-pub(crate) async fn redis_store(url: &str) -> Result<RedisStore, Box<dyn std::error::Error>> {
-    let store = RedisStore::builder().url(url).build()?;
+/// Sessions `ours-redis-cached` keeps in its local cache.
+pub(crate) const CACHED_SESSIONS: usize = 100_000;
+
+/// Connects and checks that Redis answers, so a missing server fails at
+/// start; `cached` sessions in the local cache (0: none).
+pub(crate) async fn redis_store(
+    url: &str,
+    cached: usize,
+) -> Result<RedisStore, Box<dyn std::error::Error>> {
+    let store = RedisStore::builder().url(url).local_cache(cached).build()?;
     store.ping().await?;
     Ok(store)
 }

@@ -90,6 +90,55 @@ async fn a_cached_read_sends_nothing_and_a_changed_request_sends_only_its_write(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_saves_of_one_session_leave_the_copy_equal_to_redis() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = cached(&server, &clock, &support::unique_prefix());
+    let mut admin = support::admin(&server).await;
+    let warm = record(&clock, None);
+    store.create(&warm).await.unwrap();
+    store.save(&warm.id, &set(&clock, "0")).await.unwrap();
+    let r = record(&clock, None);
+    store.create(&r).await.unwrap();
+
+    for round in 0..20 {
+        // 16 requests at once, each setting its own field and the counter.
+        let saves = (0..16).map(|i| {
+            let store = store.clone();
+            let patch = SessionPatch {
+                set_fields: [
+                    (format!("f{i}"), format!("{round}")),
+                    ("count".into(), format!("{i}")),
+                ]
+                .into_iter()
+                .collect::<FieldMap>(),
+                last_seen: clock.now(),
+                ..SessionPatch::default()
+            };
+            tokio::spawn(async move { store.save(&r.id, &patch).await })
+        });
+        for save in futures_util::future::join_all(saves).await {
+            assert_eq!(save.unwrap().unwrap(), SaveOutcome::Saved);
+        }
+        let mut monitor = Monitor::start(&server.url()).await;
+        monitor.take(&mut admin).await;
+        let copy = store.load(&r.id).await.unwrap();
+        let from_memory = sent(&monitor.take(&mut admin).await).is_empty();
+        let fresh = support::builder(&clock)
+            .url(server.url())
+            .key_prefix(store.key_prefix())
+            .build()
+            .unwrap();
+        let truth = fresh.load(&r.id).await.unwrap();
+        assert_eq!(copy, truth, "round {round}");
+        assert_eq!(truth.map(|t| t.revision), Some(16 * (round + 1)));
+        assert!(from_memory, "round {round}: the copy was dropped");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_by_another_server_reaches_the_cache() {
     let Some(server) = support::standalone() else {
         return;
