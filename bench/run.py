@@ -847,8 +847,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one repetition of shorter runs (under 2 minutes)")
     parser.add_argument("--reps", type=int, help="repetitions (default 3, quick 1)")
-    parser.add_argument("--duration", type=int, help="seconds per saturated run (default 4, quick 2)")
-    parser.add_argument("--paced", type=int, help="seconds per paced run (default 3, quick 1; 0: none)")
+    parser.add_argument("--duration", type=int, help="seconds per saturated run (default 3, quick 2)")
+    parser.add_argument("--paced", type=int, help="seconds per paced run (default 2, quick 1; 0: none)")
     parser.add_argument("--paced-delay-ms", type=int, default=4, help="pause of each connection between "
                         "requests in paced runs (default 4 ms: about 7,500 req/s with 32 connections)")
     parser.add_argument("--warmup", type=int, help="seconds of warm-up per run (default 1, quick 0)")
@@ -867,8 +867,8 @@ def main() -> int:
     opts = parser.parse_args()
 
     reps = opts.reps or (1 if opts.quick else 3)
-    duration = opts.duration or (2 if opts.quick else 4)
-    paced = opts.paced if opts.paced is not None else (1 if opts.quick else 3)
+    duration = opts.duration or (2 if opts.quick else 3)
+    paced = opts.paced if opts.paced is not None else (1 if opts.quick else 2)
     warmup = opts.warmup if opts.warmup is not None else (0 if opts.quick else 1)
     budget = opts.budget or (115.0 if opts.quick else 570.0)
     modes = [m for m in opts.modes.split(",") if m]
