@@ -36,6 +36,10 @@ pub struct Config {
     /// Redis URL for `--store redis`.
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     pub redis_url: String,
+    /// Sessions `--store redis` keeps in this process, kept coherent by
+    /// Redis's invalidation messages (0: no local cache).
+    #[arg(long, default_value_t = 0)]
+    pub redis_local_cache: usize,
     /// Mark the cookie `Secure` (serve over HTTPS then).
     #[arg(long)]
     pub secure: bool,
@@ -92,7 +96,10 @@ impl Config {
                 self.data_dir.join("sessions.redb"),
             )?),
             StoreKind::Redis => {
-                let store = session_redis::RedisStore::new(self.redis_url.clone())
+                let store = session_redis::RedisStore::builder()
+                    .url(self.redis_url.clone())
+                    .local_cache(self.redis_local_cache)
+                    .build()
                     .map_err(|e| StartError::Redis(e.to_string()))?;
                 store
                     .ping()

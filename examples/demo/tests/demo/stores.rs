@@ -144,6 +144,70 @@ async fn redis_store_serves_the_contract_and_survives_a_demo_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[tokio::test]
+async fn two_app_servers_with_local_caches_stay_coherent_through_redis() {
+    if !session_tests::redis::available() {
+        return;
+    }
+    let redis = session_tests::redis::RedisServer::start(&[]);
+    let dir = data_dir("redis-cached");
+    let url = redis.url();
+    let args = [
+        "--store",
+        "redis",
+        "--redis-url",
+        &url,
+        "--redis-local-cache",
+        "1000",
+        "--data-dir",
+        &path_arg(&dir),
+    ];
+    let (a, b) = (Demo::start(&args, &[]), Demo::start(&args, &[]));
+    let mut on_a = a.browser();
+    form_login(&mut on_a, "ada", "ada-secret", "laptop").await;
+    // The same browser, its requests served by either server. Each server
+    // caches the session and the other one changes it; a request that
+    // reaches Redis first (listing the sessions) has the invalidation, sent
+    // before its reply, handled: the next page view counts on.
+    let mut on_b = b.browser();
+    on_b.jar = on_a.jar.clone();
+    for visit in 1..=3 {
+        for (browser, count) in [(&mut on_a, 2 * visit - 1), (&mut on_b, 2 * visit)] {
+            assert_eq!(browser.get("/me/sessions").await.status, 200);
+            let page = browser.get("/").await.body;
+            assert!(
+                page.contains(&format!("visited this page: {count}")),
+                "visit {count}: {page}"
+            );
+        }
+    }
+    let mut phone = a.browser();
+    form_login(&mut phone, "ada", "ada-secret", "phone").await;
+    assert_eq!(phone.get("/session/info/age").await.status, 200);
+
+    // Revoked on B: A, which holds the phone's session in its cache, stops
+    // accepting it once Redis's invalidation arrives.
+    assert_eq!(
+        on_b.post("/me/sessions/revoke-others").await.json()["revoked"],
+        1
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let status = phone.get("/session/info/age").await.status;
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server A still serves a session revoked on B"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    drop((a, b));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn an_unreachable_redis_is_a_clear_start_error() {
     let url = format!("redis://127.0.0.1:{}", session_tests::redis::free_port());
