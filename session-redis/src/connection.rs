@@ -159,14 +159,19 @@ impl Standalone {
         matches!(lock(&self.link).state, State::Up(_))
     }
 
+    /// A handle on `conn`, the connection of attempt `generation`.
+    fn handle(&self, conn: MultiplexedConnection, generation: u64) -> Conn<'_> {
+        Conn::Single {
+            conn,
+            generation,
+            owner: self,
+        }
+    }
+
     fn ready(&self) -> Option<Conn<'_>> {
         let link = lock(&self.link);
         match &link.state {
-            State::Up(conn) => Some(Conn::Single {
-                conn: conn.clone(),
-                generation: link.generation,
-                owner: self,
-            }),
+            State::Up(conn) => Some(self.handle(conn.clone(), link.generation)),
             State::Down(_) | State::Connecting(_) => None,
         }
     }
@@ -175,13 +180,7 @@ impl Standalone {
         let (attempt, generation) = {
             let mut link = lock(&self.link);
             let attempt = match &link.state {
-                State::Up(conn) => {
-                    return Ok(Conn::Single {
-                        conn: conn.clone(),
-                        generation: link.generation,
-                        owner: self,
-                    });
-                }
+                State::Up(conn) => return Ok(self.handle(conn.clone(), link.generation)),
                 State::Connecting(attempt) => attempt.clone(),
                 State::Down(Some((failed_at, error))) if failed_at.elapsed() < RETRY_PAUSE => {
                     return Err(error.clone());
@@ -192,11 +191,7 @@ impl Standalone {
         };
         let result = attempt.await;
         settle(&self.link, generation, &result);
-        Ok(Conn::Single {
-            conn: result?,
-            generation,
-            owner: self,
-        })
+        Ok(self.handle(result?, generation))
     }
 
     /// Starts a connection attempt. It runs as a task of its own, so it
