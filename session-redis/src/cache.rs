@@ -50,9 +50,13 @@ use session_core::{SessionId, SessionPatch, SessionRecord, Timestamp};
 use crate::codec::Meta;
 use crate::keys::Keys;
 
-/// Stripes: a command's result is refused when another change hit its stripe
-/// while it was in flight, so more stripes mean fewer needless misses.
-const STRIPES: usize = 1024;
+/// Most stripes: a load's result is refused when another change hit its
+/// stripe while it was in flight, so more stripes mean fewer needless misses.
+const MAX_STRIPES: usize = 1024;
+
+/// Sessions per stripe a small cache aims at (fewer stripes, so the total
+/// stays near the capacity asked for).
+const MIN_PER_STRIPE: usize = 8;
 
 /// Records larger than this (data plus flash, in bytes) are not cached: they
 /// are rare and would crowd out many small ones.
@@ -198,7 +202,7 @@ pub(crate) struct Ticket {
 impl std::fmt::Debug for LocalCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalCache")
-            .field("capacity", &(self.per_stripe * STRIPES))
+            .field("capacity", &(self.per_stripe * self.stripes.len()))
             .field("max_age", &self.max_age)
             .finish_non_exhaustive()
     }
@@ -211,25 +215,30 @@ fn lock(stripe: &Mutex<Stripe>) -> MutexGuard<'_, Stripe> {
 }
 
 impl LocalCache {
-    /// A cache of about `capacity` sessions (at least one per stripe), each
-    /// used for at most `max_age` after it was stored.
+    /// A cache of about `capacity` sessions (rounded up to whole stripes),
+    /// each used for at most `max_age` after it was stored.
     pub(crate) fn new(capacity: usize, max_age: Duration) -> Self {
+        let stripes = (capacity / MIN_PER_STRIPE)
+            .clamp(1, MAX_STRIPES)
+            .next_power_of_two()
+            .min(MAX_STRIPES);
         Self {
-            stripes: (0..STRIPES).map(|_| Mutex::default()).collect(),
-            per_stripe: capacity.div_ceil(STRIPES).max(1),
+            stripes: (0..stripes).map(|_| Mutex::default()).collect(),
+            per_stripe: capacity.div_ceil(stripes).max(1),
             max_age,
         }
     }
 
-    fn stripe_of(id: &SessionId) -> usize {
-        // Ids are random, so their first bytes spread them evenly.
+    fn stripe_of(&self, id: &SessionId) -> usize {
+        // Ids are random, so their first bytes spread them evenly; the
+        // number of stripes is a power of two.
         let [a, b, ..] = *id.as_bytes();
-        usize::from(u16::from_le_bytes([a, b])) % STRIPES
+        usize::from(u16::from_le_bytes([a, b])) & (self.stripes.len() - 1)
     }
 
     /// A copy of session `id`, if cached and young enough.
     pub(crate) fn get(&self, id: &SessionId) -> Option<SessionRecord> {
-        let mut stripe = lock(&self.stripes[Self::stripe_of(id)]);
+        let mut stripe = lock(&self.stripes[self.stripe_of(id)]);
         let entry = stripe.entries.get(id)?;
         if entry.stored.elapsed() < self.max_age {
             // Behind a save kept aside: the client may have its answer.
@@ -245,7 +254,7 @@ impl LocalCache {
 
     /// The ticket of a command about session `id`, taken before it is sent.
     pub(crate) fn ticket(&self, id: &SessionId) -> Ticket {
-        let stripe = Self::stripe_of(id);
+        let stripe = self.stripe_of(id);
         Ticket {
             stripe,
             generation: lock(&self.stripes[stripe]).generation,
@@ -287,7 +296,7 @@ impl LocalCache {
     /// The ticket of a write about session `id`, taken before it is sent:
     /// also expects the write's echo.
     pub(crate) fn begin_write(&self, id: &SessionId) -> Ticket {
-        let stripe = Self::stripe_of(id);
+        let stripe = self.stripe_of(id);
         let mut guard = lock(&self.stripes[stripe]);
         *guard.echoes.entry(*id).or_default() += 1;
         Ticket {
@@ -376,7 +385,7 @@ impl LocalCache {
     /// An invalidation of `id`: the echo of an own write if one is
     /// expected, else a change from elsewhere.
     fn invalidated(&self, id: &SessionId) {
-        let mut stripe = lock(&self.stripes[Self::stripe_of(id)]);
+        let mut stripe = lock(&self.stripes[self.stripe_of(id)]);
         if stripe.echoes.contains_key(id) {
             stripe.release(id);
         } else {
@@ -747,17 +756,37 @@ mod tests {
 
     #[test]
     fn each_stripe_keeps_its_share_evicting_the_oldest() {
-        let cache = LocalCache::new(STRIPES, Duration::from_secs(60));
+        // Room for 16: 2 stripes of 8.
+        let cache = LocalCache::new(16, Duration::from_secs(60));
         let first = record();
-        let stripe = LocalCache::stripe_of(&first.id);
+        let stripe = cache.stripe_of(&first.id);
         create(&cache, &first);
-        let mut second = record();
-        while LocalCache::stripe_of(&second.id) != stripe {
-            second = record();
+        let mut same_stripe = Vec::new();
+        while same_stripe.len() < cache.per_stripe {
+            let r = record();
+            if cache.stripe_of(&r.id) == stripe {
+                create(&cache, &r);
+                same_stripe.push(r);
+            }
         }
-        create(&cache, &second);
         assert_eq!(cache.get(&first.id), None);
-        assert_eq!(cache.get(&second.id), Some(second));
+        for r in same_stripe {
+            assert_eq!(cache.get(&r.id), Some(r));
+        }
+    }
+
+    #[test]
+    fn the_capacity_asked_for_is_about_what_is_held() {
+        for capacity in [1, 100, 5_000, 20_000] {
+            let cache = LocalCache::new(capacity, Duration::from_secs(60));
+            for _ in 0..3 * capacity {
+                create(&cache, &record());
+            }
+            let held = cache.len();
+            let slack = cache.stripes.len() * MIN_PER_STRIPE / 2;
+            assert!(held <= capacity + slack, "asked {capacity}, held {held}");
+            assert!(held * 2 >= capacity, "asked {capacity}, held {held}");
+        }
     }
 
     #[test]
