@@ -1,53 +1,37 @@
-//! The optional local cache: recently used sessions kept in the app's memory,
-//! so a read-only request costs no round trip and a changed one costs one
-//! (the write).
+//! The optional local cache: sessions read recently, kept in the app's memory
+//! until anything changes them, so a read-only request costs no round trip.
 //!
 //! Coherence comes from Redis itself: the connection turns on
 //! `CLIENT TRACKING ON BCAST PREFIX <session keys>`, so every change to a
 //! session key (by another app server, an admin, an expiry, or this store)
 //! arrives as an invalidation on the same connection, in order with the
-//! replies.
+//! replies, and drops the copy.
 //!
-//! The store's own writes are echoed too (`NOLOOP` does not cover script
-//! writes on Redis 7.0, so it is not relied on): Redis sends one
-//! invalidation per script that changed a session key. A write therefore
-//! registers the echo it expects before it is sent, and the first
-//! invalidation of that key is taken as the echo, not as a change from
-//! elsewhere. If that invalidation was in fact another client's, the real
-//! echo comes right after the write's reply and drops the copy, so a
-//! mistaken match costs a cache miss, never a stale copy. An expected echo
-//! is released by the write's outcome when the script changed nothing, or
-//! failed: expecting too few echoes is always safe, too many never happens.
+//! Every invalidation is taken as a change from elsewhere, and this store's
+//! own writes drop the copy too: Redis merges the invalidations of one event
+//! loop iteration into one message, so an echo of an own write cannot be
+//! told apart from another client's change made in the same instant, and
+//! `NOLOOP` does not cover script writes on Redis 7.0. A copy therefore lives
+//! from a load to the next change of that session, whoever makes it.
 //!
-//! Replies and invalidations are handled by different tasks, so a reply can
-//! be seen after an invalidation that Redis sent later. Each stripe of the
-//! cache counts the changes from elsewhere to its sessions (its generation):
+//! Replies and invalidations are handled by different tasks, so a load's
+//! reply can be seen after an invalidation that Redis sent later. Each
+//! stripe of the cache counts the changes to its sessions (its generation):
 //! a load takes a [`Ticket`] before it is sent, and its result enters the
 //! cache only if the stripe's generation is still the ticket's.
 //!
-//! This store's own saves are ordered by the revision their script reports
-//! (every data change bumps it): a save is applied to the copy when the copy
-//! is at the revision before it, kept aside when it completed ahead of an
-//! earlier one, and skipped when the copy already holds it (loaded after
-//! it). A load older than a completed save is refused. After each step the
-//! copy's metadata must equal what Redis reported, or the copy is dropped.
-//! So concurrent requests on one session keep it cached.
-//!
 //! A lost connection drops everything (invalidations may have been missed),
-//! and an entry older than the configured maximum age is not used, which
-//! bounds how stale a copy can be if the connection stops delivering without
+//! and a copy older than the configured maximum age is not used, which bounds
+//! how stale a copy can be if the connection stops delivering without
 //! failing.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use std::borrow::Borrow;
-
 use redis::{PushInfo, PushKind, Value};
-use session_core::{SessionId, SessionPatch, SessionRecord, Timestamp};
+use session_core::{SessionId, SessionRecord};
 
-use crate::codec::Meta;
 use crate::keys::Keys;
 
 /// Most stripes: a load's result is refused when another change hit its
@@ -62,11 +46,7 @@ const MIN_PER_STRIPE: usize = 8;
 /// are rare and would crowd out many small ones.
 pub(crate) const MAX_CACHED_RECORD_BYTES: usize = 16 * 1024;
 
-/// Saves of one session that completed ahead of an earlier one, kept until
-/// it completes; past this many the copy is dropped instead.
-const MAX_AHEAD: usize = 64;
-
-/// Recently used sessions, coherent with Redis by invalidation.
+/// Sessions read recently, dropped at their next change.
 pub(crate) struct LocalCache {
     stripes: Box<[Mutex<Stripe>]>,
     per_stripe: usize,
@@ -75,124 +55,28 @@ pub(crate) struct LocalCache {
 
 #[derive(Default)]
 struct Stripe {
-    /// Counts changes to this stripe's sessions that the cache did not
-    /// follow (invalidations, deletes, failed writes, evictions).
+    /// Counts changes to this stripe's sessions (and evictions).
     generation: u64,
     entries: HashMap<SessionId, Entry>,
     /// Insertion order, for eviction; may name entries already gone.
     order: VecDeque<SessionId>,
-    /// Echoes of this store's own writes still to come, per session.
-    echoes: HashMap<SessionId, u32>,
 }
 
 impl Stripe {
-    /// One expected echo of `id` will not come.
-    fn release(&mut self, id: &SessionId) {
-        if let Some(n) = self.echoes.get_mut(id) {
-            *n -= 1;
-            if *n == 0 {
-                self.echoes.remove(id);
-            }
-        }
-    }
-
-    /// A change the cache cannot follow: drop `id`.
-    fn drop_entry(&mut self, id: &SessionId) {
+    /// Session `id` changed: drop its copy, and refuse loads in flight.
+    fn changed(&mut self, id: &SessionId) {
         self.generation += 1;
         self.entries.remove(id);
     }
 }
 
 struct Entry {
-    /// The copy; `None` after a save of this store that could not be
-    /// applied to a copy, until a load at least as new brings one.
-    record: Option<SessionRecord>,
-    /// The highest revision this store's saves reported: older loads are
-    /// refused.
-    floor: u64,
-    /// Saves that completed ahead of an earlier one.
-    ahead: Vec<Write<Box<SessionPatch>>>,
+    record: SessionRecord,
     stored: Instant,
 }
 
-impl Entry {
-    fn new(record: Option<SessionRecord>, floor: u64) -> Self {
-        Self {
-            record,
-            floor,
-            ahead: Vec::new(),
-            stored: Instant::now(),
-        }
-    }
-
-    /// Applies the saves kept aside that follow the copy's revision; whether
-    /// the copy is still consistent.
-    fn catch_up(&mut self) -> bool {
-        let Some(record) = &mut self.record else {
-            return true;
-        };
-        self.ahead.retain(|w| w.stored.revision > record.revision);
-        while let Some(next) = self
-            .ahead
-            .iter()
-            .position(|w| w.stored.revision == record.revision + 1)
-        {
-            if !self.ahead.swap_remove(next).apply(record) {
-                return false;
-            }
-        }
-        true
-    }
-}
-
-/// A save or touch of this store, as its script reported it.
-pub(crate) struct Write<P> {
-    /// The patch; `None` for a touch.
-    pub(crate) patch: Option<P>,
-    pub(crate) last_seen: Timestamp,
-    pub(crate) expires_at: Option<Timestamp>,
-    /// `_m` as the script left it.
-    pub(crate) stored: Meta,
-}
-
-/// A write as the store hands it over.
-pub(crate) type OwnWrite<'a> = Write<&'a SessionPatch>;
-
-impl<P: Borrow<SessionPatch>> Write<P> {
-    /// Whether the write bumped the revision.
-    fn changes_data(&self) -> bool {
-        self.patch
-            .as_ref()
-            .is_some_and(|p| p.borrow().changes_data())
-    }
-
-    /// Does to `record` what the script did; whether `record`'s metadata
-    /// then equals what the script reported.
-    fn apply(&self, record: &mut SessionRecord) -> bool {
-        match &self.patch {
-            Some(patch) => record.apply(patch.borrow()),
-            None => {
-                record.last_seen = record.last_seen.max(self.last_seen);
-                if let Some(expires_at) = self.expires_at {
-                    record.expires_at = expires_at;
-                }
-            }
-        }
-        Meta::of(record) == self.stored
-    }
-
-    fn to_owned(&self) -> Write<Box<SessionPatch>> {
-        Write {
-            patch: self.patch.as_ref().map(|p| Box::new(p.borrow().clone())),
-            last_seen: self.last_seen,
-            expires_at: self.expires_at,
-            stored: self.stored,
-        }
-    }
-}
-
-/// Taken before a command is sent: a load's result may enter the cache only
-/// if nothing from elsewhere changed the session's stripe meanwhile.
+/// Taken before a load is sent: its result may enter the cache only if
+/// nothing changed the session's stripe meanwhile.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ticket {
     stripe: usize,
@@ -216,7 +100,7 @@ fn lock(stripe: &Mutex<Stripe>) -> MutexGuard<'_, Stripe> {
 
 impl LocalCache {
     /// A cache of about `capacity` sessions (rounded up to whole stripes),
-    /// each used for at most `max_age` after it was stored.
+    /// each used for at most `max_age` after it was loaded.
     pub(crate) fn new(capacity: usize, max_age: Duration) -> Self {
         let stripes = (capacity / MIN_PER_STRIPE)
             .clamp(1, MAX_STRIPES)
@@ -241,18 +125,13 @@ impl LocalCache {
         let mut stripe = lock(&self.stripes[self.stripe_of(id)]);
         let entry = stripe.entries.get(id)?;
         if entry.stored.elapsed() < self.max_age {
-            // Behind a save kept aside: the client may have its answer.
-            return entry
-                .ahead
-                .is_empty()
-                .then(|| entry.record.clone())
-                .flatten();
+            return Some(entry.record.clone());
         }
-        stripe.drop_entry(id);
+        stripe.entries.remove(id);
         None
     }
 
-    /// The ticket of a command about session `id`, taken before it is sent.
+    /// The ticket of a load of session `id`, taken before it is sent.
     pub(crate) fn ticket(&self, id: &SessionId) -> Ticket {
         let stripe = self.stripe_of(id);
         Ticket {
@@ -261,143 +140,28 @@ impl LocalCache {
         }
     }
 
-    /// A load read `record`: cache it, unless something from elsewhere
-    /// changed its stripe since the load was sent, or the copy is already as
-    /// new, or a save of this store completed after the load was served.
+    /// A load read `record`: cache it, unless its stripe changed since the
+    /// load was sent (the copy may then be older than the change).
     pub(crate) fn loaded(&self, ticket: Ticket, record: &SessionRecord) {
-        if !Self::cacheable(record) {
+        if record.fields.byte_size() + record.flash.byte_size() > MAX_CACHED_RECORD_BYTES {
             return;
         }
         let mut stripe = lock(&self.stripes[ticket.stripe]);
-        if stripe.generation != ticket.generation {
-            return;
-        }
-        let Some(entry) = stripe.entries.get_mut(&record.id) else {
-            self.insert(
-                &mut stripe,
-                record.id,
-                Entry::new(Some(record.clone()), record.revision),
-            );
-            return;
-        };
-        let newer = match &entry.record {
-            Some(copy) => record.revision > copy.revision,
-            None => record.revision >= entry.floor,
-        };
-        if newer {
-            entry.record = Some(record.clone());
-            entry.stored = Instant::now();
-            if !entry.catch_up() {
-                stripe.drop_entry(&record.id);
-            }
+        if stripe.generation == ticket.generation {
+            self.insert(&mut stripe, record.clone());
         }
     }
 
-    /// The ticket of a write about session `id`, taken before it is sent:
-    /// also expects the write's echo.
-    pub(crate) fn begin_write(&self, id: &SessionId) -> Ticket {
-        let stripe = self.stripe_of(id);
-        let mut guard = lock(&self.stripes[stripe]);
-        *guard.echoes.entry(*id).or_default() += 1;
-        Ticket {
-            stripe,
-            generation: guard.generation,
-        }
-    }
-
-    /// This store created `record` (the create script changed the key).
-    pub(crate) fn created(&self, ticket: Ticket, record: &SessionRecord) {
-        let mut stripe = lock(&self.stripes[ticket.stripe]);
-        if stripe.generation == ticket.generation && Self::cacheable(record) {
-            self.insert(
-                &mut stripe,
-                record.id,
-                Entry::new(Some(record.clone()), record.revision),
-            );
-        } else {
-            stripe.drop_entry(&record.id);
-        }
-    }
-
-    /// This store's save or touch of session `id` succeeded (`changed`: the
-    /// script wrote to the key): the copy follows it (see the module docs),
-    /// or is dropped when it cannot: a touch it cannot place, a mismatch, or
-    /// a script that wrote nothing (then an invalidation from elsewhere may
-    /// have been taken for its echo).
-    pub(crate) fn wrote(
-        &self,
-        ticket: Ticket,
-        id: &SessionId,
-        changed: bool,
-        write: &OwnWrite<'_>,
-    ) {
-        let mut stripe = lock(&self.stripes[ticket.stripe]);
-        if !changed {
-            stripe.release(id);
-            stripe.drop_entry(id);
-            return;
-        }
-        let revision = write.stored.revision;
-        let data = write.changes_data();
-        let Some(entry) = stripe.entries.get_mut(id) else {
-            if data {
-                // No copy, but older loads must not make one.
-                self.insert(&mut stripe, *id, Entry::new(None, revision));
-            } else {
-                // Refuses loads sent before the touch.
-                stripe.drop_entry(id);
-            }
-            return;
-        };
-        entry.floor = entry.floor.max(revision);
-        let consistent = match &mut entry.record {
-            None => data,
-            Some(copy) if data => {
-                if revision == copy.revision + 1 {
-                    write.apply(copy) && Self::cacheable(copy) && entry.catch_up()
-                } else if revision <= copy.revision {
-                    // The copy was loaded after this save.
-                    true
-                } else {
-                    entry.ahead.push(write.to_owned());
-                    entry.ahead.len() <= MAX_AHEAD
-                }
-            }
-            Some(copy) => revision == copy.revision && write.apply(copy),
-        };
-        entry.stored = Instant::now();
-        if !consistent {
-            stripe.drop_entry(id);
-        }
-    }
-
-    /// A write about `id` whose result the copy cannot follow: deleted
-    /// (`changed`: the script wrote to the key), refused, or failed (then
-    /// `changed` is false: an echo that does come anyway only drops a copy).
-    pub(crate) fn dropped(&self, ticket: Ticket, id: &SessionId, changed: bool) {
-        let mut stripe = lock(&self.stripes[ticket.stripe]);
-        if !changed {
-            stripe.release(id);
-        }
-        stripe.drop_entry(id);
-    }
-
-    /// An invalidation of `id`: the echo of an own write if one is
-    /// expected, else a change from elsewhere.
-    fn invalidated(&self, id: &SessionId) {
-        let mut stripe = lock(&self.stripes[self.stripe_of(id)]);
-        if stripe.echoes.contains_key(id) {
-            stripe.release(id);
-        } else {
-            stripe.drop_entry(id);
-        }
+    /// Session `id` changed, or may have: written or deleted by this store
+    /// (whatever the outcome), or named by an invalidation.
+    pub(crate) fn changed(&self, id: &SessionId) {
+        lock(&self.stripes[self.stripe_of(id)]).changed(id);
     }
 
     /// Drops everything: invalidations may have been missed.
     pub(crate) fn forget_all(&self) {
         for stripe in &self.stripes {
             let mut stripe = lock(stripe);
-            // Echoes of writes sent on a lost connection never come.
             *stripe = Stripe {
                 generation: stripe.generation + 1,
                 ..Stripe::default()
@@ -434,23 +198,25 @@ impl LocalCache {
             _ => return,
         };
         if let Some(id) = keys.id_of(name) {
-            self.invalidated(&id);
+            self.changed(&id);
         }
     }
 
-    fn cacheable(record: &SessionRecord) -> bool {
-        record.fields.byte_size() + record.flash.byte_size() <= MAX_CACHED_RECORD_BYTES
-    }
-
-    fn insert(&self, stripe: &mut Stripe, id: SessionId, entry: Entry) {
+    fn insert(&self, stripe: &mut Stripe, record: SessionRecord) {
+        let id = record.id;
+        let entry = Entry {
+            record,
+            stored: Instant::now(),
+        };
         if stripe.entries.insert(id, entry).is_some() {
             return;
         }
         stripe.order.push_back(id);
         while stripe.entries.len() > self.per_stripe {
             match stripe.order.pop_front() {
-                // An evicted entry's floor goes with it: refuse older loads.
-                Some(oldest) => stripe.drop_entry(&oldest),
+                Some(oldest) => {
+                    stripe.entries.remove(&oldest);
+                }
                 None => break,
             }
         }
@@ -465,16 +231,7 @@ impl LocalCache {
     /// How many sessions are cached (for tests).
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.stripes
-            .iter()
-            .map(|s| {
-                lock(s)
-                    .entries
-                    .values()
-                    .filter(|e| e.record.is_some())
-                    .count()
-            })
-            .sum()
+        self.stripes.iter().map(|s| lock(s).entries.len()).sum()
     }
 }
 
@@ -496,219 +253,32 @@ mod tests {
         LocalCache::new(10_000, Duration::from_secs(60))
     }
 
+    /// Loads `r` as the store does.
+    fn load(cache: &LocalCache, r: &SessionRecord) {
+        cache.loaded(cache.ticket(&r.id), r);
+    }
+
     #[test]
-    fn a_load_is_cached_only_if_nothing_changed_meanwhile() {
+    fn a_load_is_cached_until_the_session_changes() {
+        let cache = cache();
+        let a = record();
+        load(&cache, &a);
+        assert_eq!(cache.get(&a.id), Some(a.clone()));
+        cache.changed(&a.id);
+        assert_eq!(cache.get(&a.id), None);
+    }
+
+    #[test]
+    fn a_load_sent_before_a_change_is_not_cached() {
         let cache = cache();
         let a = record();
         let ticket = cache.ticket(&a.id);
+        // A change handled before the load's reply: the reply may be older.
+        cache.changed(&a.id);
         cache.loaded(ticket, &a);
-        assert_eq!(cache.get(&a.id), Some(a.clone()));
-
-        let b = record();
-        let ticket = cache.ticket(&b.id);
-        // An invalidation handled before the load's reply.
-        cache.invalidated(&b.id);
-        cache.loaded(ticket, &b);
-        assert_eq!(cache.get(&b.id), None);
-    }
-
-    /// Creates `r` as the store does, its echo included.
-    fn create(cache: &LocalCache, r: &SessionRecord) {
-        cache.created(cache.begin_write(&r.id), r);
-        cache.invalidated(&r.id);
-    }
-
-    fn count(value: &str) -> SessionPatch {
-        SessionPatch {
-            set_fields: [("count", value)].into_iter().collect(),
-            last_seen: Timestamp::from_millis(1),
-            ..SessionPatch::default()
-        }
-    }
-
-    /// A save of `patch` that Redis reports at `revision` (times unchanged
-    /// from `r`).
-    fn saved<'a>(r: &SessionRecord, patch: &'a SessionPatch, revision: u64) -> OwnWrite<'a> {
-        OwnWrite {
-            patch: Some(patch),
-            last_seen: patch.last_seen,
-            expires_at: None,
-            stored: Meta {
-                revision,
-                ..Meta::of(r)
-            },
-        }
-    }
-
-    /// Saves as the store does, echo included.
-    fn save(cache: &LocalCache, r: &SessionRecord, patch: &SessionPatch, revision: u64) {
-        cache.wrote(
-            cache.begin_write(&r.id),
-            &r.id,
-            true,
-            &saved(r, patch, revision),
-        );
-        cache.invalidated(&r.id);
-    }
-
-    fn cached_count(cache: &LocalCache, id: &SessionId) -> Option<String> {
-        cache
-            .get(id)
-            .and_then(|r| r.fields.get("count").map(str::to_owned))
-    }
-
-    #[test]
-    fn an_own_save_updates_the_copy_and_its_echo_is_not_a_change() {
-        let cache = cache();
-        let a = record();
-        create(&cache, &a);
-        assert_eq!(cache.get(&a.id), Some(a.clone()));
-        save(&cache, &a, &count("1"), 1);
-        assert_eq!(cached_count(&cache, &a.id).as_deref(), Some("1"));
-        assert_eq!(cache.get(&a.id).map(|r| r.revision), Some(1));
-        // A change from elsewhere: no echo expected, so dropped.
-        cache.invalidated(&a.id);
         assert_eq!(cache.get(&a.id), None);
-    }
-
-    #[test]
-    fn a_copy_that_does_not_match_or_a_write_that_changed_nothing_is_dropped() {
-        let cache = cache();
-        let a = record();
-        create(&cache, &a);
-        let patch = count("1");
-        let mut wrong = saved(&a, &patch, 1);
-        wrong.stored.last_seen = Timestamp::from_millis(99);
-        cache.wrote(cache.begin_write(&a.id), &a.id, true, &wrong);
-        cache.invalidated(&a.id);
-        assert_eq!(cache.get(&a.id), None);
-
-        create(&cache, &a);
-        cache.wrote(
-            cache.begin_write(&a.id),
-            &a.id,
-            false,
-            &saved(&a, &patch, 1),
-        );
-        assert_eq!(cache.get(&a.id), None);
-        // Its echo was released: the next invalidation is a change.
-        cache.loaded(cache.ticket(&a.id), &a);
-        cache.invalidated(&a.id);
-        assert_eq!(cache.get(&a.id), None);
-    }
-
-    #[test]
-    fn a_change_from_elsewhere_taken_for_an_echo_is_caught_by_the_real_echo() {
-        let cache = cache();
-        let a = record();
-        create(&cache, &a);
-        let ticket = cache.begin_write(&a.id);
-        // Another client's change arrives first and is taken for the echo.
-        cache.invalidated(&a.id);
-        cache.wrote(ticket, &a.id, true, &saved(&a, &count("1"), 1));
-        // The real echo comes right after the write's reply: the copy, which
-        // may miss the other change, goes.
-        cache.invalidated(&a.id);
-        assert_eq!(cache.get(&a.id), None);
-    }
-
-    #[test]
-    fn a_load_older_than_a_completed_save_is_refused() {
-        let cache = cache();
-        let a = record();
-        create(&cache, &a);
-        let load = cache.ticket(&a.id);
-        save(&cache, &a, &count("1"), 1);
-        cache.loaded(load, &a);
-        assert_eq!(cached_count(&cache, &a.id).as_deref(), Some("1"));
-
-        // Without a copy, too: the save leaves its revision behind.
-        let b = record();
-        let load = cache.ticket(&b.id);
-        let mut at_five = b.clone();
-        at_five.revision = 5;
-        save(&cache, &at_five, &count("6"), 6);
-        cache.loaded(load, &at_five);
-        assert_eq!(cache.get(&b.id), None);
-        let mut at_six = at_five.clone();
-        at_six.apply(&count("6"));
-        cache.loaded(cache.ticket(&b.id), &at_six);
-        assert_eq!(cached_count(&cache, &b.id).as_deref(), Some("6"));
-    }
-
-    #[test]
-    fn saves_completing_out_of_order_are_applied_in_revision_order() {
-        let cache = cache();
-        let a = record();
-        create(&cache, &a);
-        let (one, two) = (count("1"), count("2"));
-        let (first, second) = (cache.begin_write(&a.id), cache.begin_write(&a.id));
-        cache.wrote(second, &a.id, true, &saved(&a, &two, 2));
-        // The copy is behind a completed save: not served.
-        assert_eq!(cache.get(&a.id), None);
-        cache.wrote(first, &a.id, true, &saved(&a, &one, 1));
-        cache.invalidated(&a.id);
-        cache.invalidated(&a.id);
-        let copy = cache.get(&a.id).unwrap();
-        assert_eq!((copy.revision, copy.fields.get("count")), (2, Some("2")));
-
-        // A load of the latest state settles saves kept aside, too.
-        let three = count("3");
-        save(&cache, &copy, &three, 4);
-        assert_eq!(cache.get(&a.id), None);
-        let mut latest = copy.clone();
-        latest.revision = 4;
-        latest.fields.insert("count", "3");
-        cache.loaded(cache.ticket(&a.id), &latest);
-        assert_eq!(cache.get(&a.id), Some(latest));
-    }
-
-    #[test]
-    fn a_touch_moves_the_copy_or_drops_it() {
-        let cache = cache();
-        let a = record();
-        create(&cache, &a);
-        let later = Timestamp::from_millis(5_000);
-        let touch = |revision| OwnWrite {
-            patch: None,
-            last_seen: Timestamp::from_millis(2),
-            expires_at: Some(later),
-            stored: Meta {
-                last_seen: Timestamp::from_millis(2),
-                expires: later,
-                revision,
-                ..Meta::of(&a)
-            },
-        };
-        cache.wrote(cache.begin_write(&a.id), &a.id, true, &touch(0));
-        cache.invalidated(&a.id);
-        assert_eq!(cache.get(&a.id).map(|r| r.expires_at), Some(later));
-        // Reported at a revision the copy is not at: it cannot be placed.
-        cache.wrote(cache.begin_write(&a.id), &a.id, true, &touch(3));
-        assert_eq!(cache.get(&a.id), None);
-    }
-
-    #[test]
-    fn failed_and_deleting_writes_drop_the_copy() {
-        let cache = cache();
-        let a = record();
-        create(&cache, &a);
-        cache.dropped(cache.begin_write(&a.id), &a.id, false);
-        assert_eq!(cache.get(&a.id), None);
-        create(&cache, &a);
-        cache.dropped(cache.begin_write(&a.id), &a.id, true);
-        assert_eq!(cache.get(&a.id), None);
-    }
-
-    #[test]
-    fn a_lost_connection_forgets_the_echoes_it_will_never_bring() {
-        let cache = cache();
-        let a = record();
-        let _write = cache.begin_write(&a.id);
-        cache.forget_all();
-        cache.loaded(cache.ticket(&a.id), &a);
-        cache.invalidated(&a.id);
-        assert_eq!(cache.get(&a.id), None);
+        load(&cache, &a);
+        assert_eq!(cache.get(&a.id), Some(a));
     }
 
     #[test]
@@ -716,9 +286,8 @@ mod tests {
         let keys = Keys::new("app:");
         let cache = cache();
         let (a, b) = (record(), record());
-        for r in [&a, &b] {
-            create(&cache, r);
-        }
+        load(&cache, &a);
+        load(&cache, &b);
         let push = |data| PushInfo {
             kind: PushKind::Invalidate,
             data,
@@ -735,7 +304,7 @@ mod tests {
         cache.on_push(&keys, &push(vec![Value::Nil]));
         assert_eq!(cache.len(), 0);
 
-        create(&cache, &b);
+        load(&cache, &b);
         cache.on_push(
             &keys,
             &PushInfo {
@@ -747,10 +316,20 @@ mod tests {
     }
 
     #[test]
+    fn a_lost_connection_refuses_loads_in_flight() {
+        let cache = cache();
+        let a = record();
+        let ticket = cache.ticket(&a.id);
+        cache.forget_all();
+        cache.loaded(ticket, &a);
+        assert_eq!(cache.get(&a.id), None);
+    }
+
+    #[test]
     fn old_entries_are_not_used() {
         let cache = LocalCache::new(10, Duration::ZERO);
         let a = record();
-        create(&cache, &a);
+        load(&cache, &a);
         assert_eq!(cache.get(&a.id), None);
     }
 
@@ -760,12 +339,12 @@ mod tests {
         let cache = LocalCache::new(16, Duration::from_secs(60));
         let first = record();
         let stripe = cache.stripe_of(&first.id);
-        create(&cache, &first);
+        load(&cache, &first);
         let mut same_stripe = Vec::new();
         while same_stripe.len() < cache.per_stripe {
             let r = record();
             if cache.stripe_of(&r.id) == stripe {
-                create(&cache, &r);
+                load(&cache, &r);
                 same_stripe.push(r);
             }
         }
@@ -780,7 +359,7 @@ mod tests {
         for capacity in [1, 100, 5_000, 20_000] {
             let cache = LocalCache::new(capacity, Duration::from_secs(60));
             for _ in 0..3 * capacity {
-                create(&cache, &record());
+                load(&cache, &record());
             }
             let held = cache.len();
             let slack = cache.stripes.len() * MIN_PER_STRIPE / 2;
@@ -794,7 +373,7 @@ mod tests {
         let cache = cache();
         let mut a = record();
         a.fields.insert("big", "x".repeat(MAX_CACHED_RECORD_BYTES));
-        create(&cache, &a);
+        load(&cache, &a);
         assert_eq!(cache.get(&a.id), None);
     }
 }

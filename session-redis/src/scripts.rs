@@ -109,10 +109,8 @@ return 1
 /// formatted from Lua numbers.
 ///
 /// Replies `{0}` missing (absent or expired: nothing written), `{1, user or
-/// nil, grew, _m, wrote}` saved (`grew` is 1 when the expiry moved later;
-/// `_m` as now stored, so a local copy can check it followed; `wrote` is 1
-/// when the key was written at all), `{2, revision}` conflict, `{3, reason}`
-/// corrupt (nothing written).
+/// nil, grew}` saved (`grew` is 1 when the expiry moved later), `{2,
+/// revision}` conflict, `{3, reason}` corrupt (nothing written).
 const PATCH: &str = r#"
 local m = redis.call('HMGET', KEYS[1], '_m', '_u')
 if not m[1] then
@@ -167,11 +165,7 @@ if ARGV[4] ~= '' then
     grew = 1
   end
 end
-local wrote = 0
-if #set > 0 or ARGV[4] ~= '' then
-  wrote = 1
-end
-return {1, m[2], grew, packed, wrote}
+return {1, m[2], grew}
 "#;
 
 /// `delete`. KEYS: session hash. ARGV: now, '1' when the session must be

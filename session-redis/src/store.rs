@@ -15,8 +15,8 @@ use session_core::{
 };
 use tokio::time::Instant;
 
-use crate::cache::{LocalCache, OwnWrite, Ticket};
-use crate::codec::{self, Hash, Meta};
+use crate::cache::LocalCache;
+use crate::codec::{self, Hash};
 use crate::config::RedisStoreBuilder;
 use crate::connection::{Backend, Conn};
 use crate::error::{ConfigError, from_redis, unexpected};
@@ -112,16 +112,11 @@ impl RedisStore {
         self.inner.cache.is_some()
     }
 
-    /// The cache's ticket for a write about `id`, taken before it is sent.
-    pub(crate) fn begin_write(&self, id: &SessionId) -> Option<Ticket> {
-        self.inner.cache.as_ref().map(|cache| cache.begin_write(id))
-    }
-
-    /// A write about `id` ended in a way the cached copy cannot follow
-    /// (`changed`: the key was written).
-    pub(crate) fn dropped(&self, ticket: Option<Ticket>, id: &SessionId, changed: bool) {
-        if let (Some(cache), Some(ticket)) = (&self.inner.cache, ticket) {
-            cache.dropped(ticket, id, changed);
+    /// Session `id` was written or deleted by this store, or may have been
+    /// (a failed call): its cached copy goes.
+    pub(crate) fn changed(&self, id: &SessionId) {
+        if let Some(cache) = &self.inner.cache {
+            cache.changed(id);
         }
     }
 
@@ -356,23 +351,16 @@ impl RedisStore {
         if let Some(patch) = patch {
             codec::write_patch(patch, &mut cmd);
         }
-        let ticket = self.begin_write(id);
         let outcome = self.call(operation, |mut conn, deadline| async move {
             let reply = self.eval(operation, &mut conn, script, &cmd, deadline).await?;
             let mut items = reply::array(reply)
                 .ok_or_else(|| unexpected("the save script"))?
                 .into_iter();
             match items.next().as_ref().and_then(reply::int) {
-                Some(0) => Ok((SaveOutcome::Missing, None)),
+                Some(0) => Ok(SaveOutcome::Missing),
                 Some(1) => {
                     let user = items.next().and_then(reply::text);
                     let grew = items.next().as_ref().and_then(reply::int) == Some(1);
-                    let stored = items
-                        .next()
-                        .and_then(reply::bytes)
-                        .flatten()
-                        .and_then(|m| Meta::decode(&m).ok());
-                    let wrote = items.next().as_ref().and_then(reply::int) == Some(1);
                     if let (true, Some(user), Some(expires_at)) = (grew, user, expires_at) {
                         // The index entry's score follows the session's expiry, so
                         // trimming the index never drops a live session.
@@ -396,7 +384,7 @@ impl RedisStore {
                             return Err(e);
                         }
                     }
-                    Ok((SaveOutcome::Saved, stored.map(|meta| (meta, wrote))))
+                    Ok(SaveOutcome::Saved)
                 }
                 Some(2) => {
                     let current = items
@@ -404,7 +392,7 @@ impl RedisStore {
                         .and_then(reply::text)
                         .and_then(|r| r.parse().ok())
                         .ok_or_else(|| unexpected("the save script"))?;
-                    Ok((SaveOutcome::Conflict { current }, None))
+                    Ok(SaveOutcome::Conflict { current })
                 }
                 Some(3) => {
                     let reason = items.next().and_then(reply::text).unwrap_or_default();
@@ -414,23 +402,8 @@ impl RedisStore {
             }
         })
         .await;
-        if let (Some(cache), Some(ticket)) = (&self.inner.cache, ticket) {
-            match &outcome {
-                Ok((SaveOutcome::Saved, Some((stored, wrote)))) => {
-                    let write = OwnWrite {
-                        patch,
-                        last_seen,
-                        expires_at,
-                        stored: *stored,
-                    };
-                    cache.wrote(ticket, id, *wrote, &write);
-                }
-                // Nothing written (missing, conflict, corrupt) or, after an
-                // error, unknown: assume no echo.
-                _ => cache.dropped(ticket, id, false),
-            }
-        }
-        outcome.map(|(outcome, _)| outcome)
+        self.changed(id);
+        outcome
     }
 }
 
@@ -471,7 +444,6 @@ impl SessionStore for RedisStore {
             .arg(&id)
             .arg(record.expires_at.as_millis());
         codec::write_record(record, &mut cmd)?;
-        let ticket = self.begin_write(&record.id);
         let created = self
             .call("create", |mut conn, deadline| async move {
                 if let Some(index) = separate_index {
@@ -501,13 +473,7 @@ impl SessionStore for RedisStore {
                 }
             })
             .await;
-        if let (Some(cache), Some(ticket)) = (&self.inner.cache, ticket) {
-            match &created {
-                Ok(()) => cache.created(ticket, record),
-                // A collision wrote nothing; after an error, unknown.
-                Err(_) => cache.dropped(ticket, &record.id, false),
-            }
-        }
+        self.changed(&record.id);
         created
     }
 
@@ -570,7 +536,6 @@ impl SessionStore for RedisStore {
         let mut cmd = script.call(1, 2, 16);
         self.inner.keys.write_session(id, &mut cmd);
         cmd.arg(self.now().as_millis()).arg("0");
-        let ticket = self.begin_write(id);
         let deleted = self
             .call("delete", |mut conn, deadline| async move {
                 let reply = self
@@ -580,10 +545,7 @@ impl SessionStore for RedisStore {
                     .ok_or_else(|| unexpected("the delete script"))?
                     .into_iter();
                 let live = items.next().as_ref().and_then(reply::int) == Some(1);
-                // `{0}` alone: nothing was deleted.
-                let user = items.next();
-                let removed = user.is_some();
-                if let Some(user) = user.and_then(reply::text) {
+                if let Some(user) = items.next().and_then(reply::text) {
                     // Best effort: an entry left behind is ignored and cleaned by listings.
                     let index = self.inner.keys.user(&user);
                     let removed = [id.to_string()];
@@ -604,11 +566,12 @@ impl SessionStore for RedisStore {
                         "deleted session left a stale user index entry");
                     }
                 }
-                Ok((live, removed))
+                Ok(live)
             })
             .await;
-        self.dropped(ticket, id, matches!(deleted, Ok((_, true))));
-        deleted.map(|(live, _)| live)
+        // Whatever the outcome: a failed call may still have deleted it.
+        self.changed(id);
+        deleted
     }
 
     async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {

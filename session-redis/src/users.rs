@@ -154,15 +154,10 @@ impl RedisStore {
             .map(|(member, _)| member)
             .filter(|member| Some(member) != keep.as_ref())
             .collect();
-        let ids: Vec<Option<SessionId>> = members.iter().map(|m| m.parse().ok()).collect();
-        let tickets: Vec<_> = ids
-            .iter()
-            .map(|id| id.as_ref().and_then(|id| self.begin_write(id)))
-            .collect();
         let script = &self.inner.scripts.delete;
-        let deletes = ids.iter().map(|id| {
+        let deletes = members.iter().map(|member| {
             let mut conn = conn.clone();
-            let cmd = id.map(|id| {
+            let cmd = member.parse::<SessionId>().ok().map(|id| {
                 let mut cmd = script.call(1, 3, 16 + user.len());
                 self.inner.keys.write_session(&id, &mut cmd);
                 cmd.arg(now.as_millis()).arg("1").arg(user);
@@ -178,12 +173,9 @@ impl RedisStore {
             }
         });
         let results = join_all(deletes).await;
-        for ((id, ticket), result) in ids.iter().zip(tickets).zip(&results) {
-            if let Some(id) = id {
-                // `{0}` alone: nothing was deleted.
-                let removed = matches!(result, Ok(Value::Array(items)) if items.len() > 1);
-                self.dropped(ticket, id, removed);
-            }
+        // Whatever the outcomes: a failed call may still have deleted.
+        for id in members.iter().filter_map(|m| m.parse::<SessionId>().ok()) {
+            self.changed(&id);
         }
         let mut deleted = 0;
         let mut handled = Vec::with_capacity(members.len());
