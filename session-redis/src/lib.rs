@@ -64,12 +64,11 @@
 //!
 //! # Local cache (opt-in, standalone)
 //!
-//! With [`RedisStoreBuilder::local_cache`], the store keeps recently used
-//! sessions in memory and Redis tells it when anyone changes one
+//! With [`RedisStoreBuilder::local_cache`], the store keeps sessions it read
+//! in memory until they change, and Redis tells it when anyone changes one
 //! (`CLIENT TRACKING` in broadcast mode over RESP3). A `load` of a cached
-//! session sends nothing, and the `save` after it is the request's only round
-//! trip; the store's own writes update its copy (sessions it creates, saves
-//! or touches stay cached; deleted ones leave). A miss costs what the table
+//! session sends nothing; any write or delete of a session, by this store or
+//! another client, drops its copy, so the next `load` costs what the table
 //! above says. See the builder method for the coherence window and what it
 //! costs.
 //!
