@@ -1,37 +1,57 @@
-//! The optional local cache: sessions read recently, kept in the app's memory
-//! until anything changes them, so a read-only request costs no round trip.
+//! The optional local cache: sessions kept in the app's memory, so a
+//! read-only request costs no round trip and a changed one costs one (the
+//! write).
 //!
 //! Coherence comes from Redis itself: the connection turns on
 //! `CLIENT TRACKING ON BCAST PREFIX <session keys>`, so every change to a
 //! session key (by another app server, an admin, an expiry, or this store)
 //! arrives as an invalidation on the same connection, in order with the
-//! replies, and drops the copy.
+//! replies.
 //!
-//! Every invalidation is taken as a change from elsewhere, and this store's
-//! own writes drop the copy too: Redis merges the invalidations of one event
-//! loop iteration into one message, so an echo of an own write cannot be
-//! told apart from another client's change made in the same instant, and
-//! `NOLOOP` does not cover script writes on Redis 7.0. A copy therefore lives
-//! from a load to the next change of that session, whoever makes it.
+//! Redis merges the invalidations of one event loop iteration into one
+//! message (one per key), so the echo of this store's own write cannot be
+//! told from another client's change made in the same instant by the
+//! session key alone, and `NOLOOP` does not cover script writes on Redis
+//! 7.0. So the save script of a store with a cache also sets and deletes a
+//! marker key naming this store (`<prefix>s:{<id>}:w:<writer>`, never
+//! stored): an invalidation of a session key is this store's own echo when
+//! it comes with this store's marker of that session and no other store's.
+//! Every other invalidation (another store's marker, or none: a change made
+//! by hand, an expiry, an eviction) drops the copy. One change the markers
+//! cannot reveal: a change made outside any store in the same instant as
+//! this store's save of the same session; the copy then misses it until
+//! its maximum age.
 //!
 //! Replies and invalidations are handled by different tasks, so a load's
 //! reply can be seen after an invalidation that Redis sent later. Each
-//! stripe of the cache counts the changes to its sessions (its generation):
-//! a load takes a [`Ticket`] before it is sent, and its result enters the
-//! cache only if the stripe's generation is still the ticket's.
+//! stripe of the cache counts the changes from elsewhere to its sessions
+//! (its generation): a load takes a [`Ticket`] before it is sent, and its
+//! result enters the cache only if the stripe's generation is still the
+//! ticket's.
+//!
+//! This store's own saves are ordered by the revision their script reports
+//! (every data change bumps it): a save is applied to the copy when the copy
+//! is at the revision before it, kept aside when it completed ahead of an
+//! earlier one, and skipped when the copy already holds it (loaded after
+//! it). A load older than a completed save is refused, and the copy is not
+//! served while a save is kept aside. After each step the copy's metadata
+//! must equal what Redis reported, or the copy is dropped. Creates and
+//! deletes drop the copy.
 //!
 //! A lost connection drops everything (invalidations may have been missed),
-//! and a copy older than the configured maximum age is not used, which bounds
-//! how stale a copy can be if the connection stops delivering without
-//! failing.
+//! and a copy older than the configured maximum age is not used, which
+//! bounds how stale a copy can be if the connection stops delivering
+//! without failing.
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use redis::{PushInfo, PushKind, Value};
-use session_core::{SessionId, SessionRecord};
+use session_core::{SessionId, SessionPatch, SessionRecord, Timestamp};
 
+use crate::codec::Meta;
 use crate::keys::Keys;
 
 /// Most stripes: a load's result is refused when another change hit its
@@ -46,16 +66,24 @@ const MIN_PER_STRIPE: usize = 8;
 /// are rare and would crowd out many small ones.
 pub(crate) const MAX_CACHED_RECORD_BYTES: usize = 16 * 1024;
 
-/// Sessions read recently, dropped at their next change.
+/// Saves of one session that completed ahead of an earlier one, kept until
+/// it completes; past this many the copy is dropped instead.
+const MAX_AHEAD: usize = 64;
+
+/// Sessions kept in memory, coherent with Redis by invalidation.
 pub(crate) struct LocalCache {
     stripes: Box<[Mutex<Stripe>]>,
     per_stripe: usize,
     max_age: Duration,
+    /// This store's name in marker keys: random, so two stores (two app
+    /// servers, or two stores in one process) never share it.
+    writer: String,
 }
 
 #[derive(Default)]
 struct Stripe {
-    /// Counts changes to this stripe's sessions (and evictions).
+    /// Counts changes to this stripe's sessions that the cache did not
+    /// follow (invalidations, creates, deletes, failed writes, evictions).
     generation: u64,
     entries: HashMap<SessionId, Entry>,
     /// Insertion order, for eviction; may name entries already gone.
@@ -63,7 +91,8 @@ struct Stripe {
 }
 
 impl Stripe {
-    /// Session `id` changed: drop its copy, and refuse loads in flight.
+    /// Session `id` changed in a way the copy cannot follow: drop it, and
+    /// refuse loads in flight.
     fn changed(&mut self, id: &SessionId) {
         self.generation += 1;
         self.entries.remove(id);
@@ -71,12 +100,95 @@ impl Stripe {
 }
 
 struct Entry {
-    record: SessionRecord,
+    /// The copy; `None` after a save of this store that could not be
+    /// applied to a copy, until a load at least as new brings one.
+    record: Option<SessionRecord>,
+    /// The highest revision this store's saves reported: older loads are
+    /// refused.
+    floor: u64,
+    /// Saves that completed ahead of an earlier one.
+    ahead: Vec<Write<Box<SessionPatch>>>,
     stored: Instant,
 }
 
-/// Taken before a load is sent: its result may enter the cache only if
-/// nothing changed the session's stripe meanwhile.
+impl Entry {
+    fn new(record: Option<SessionRecord>, floor: u64) -> Self {
+        Self {
+            record,
+            floor,
+            ahead: Vec::new(),
+            stored: Instant::now(),
+        }
+    }
+
+    /// Applies the saves kept aside that follow the copy's revision; whether
+    /// the copy is still consistent.
+    fn catch_up(&mut self) -> bool {
+        let Some(record) = &mut self.record else {
+            return true;
+        };
+        self.ahead.retain(|w| w.stored.revision > record.revision);
+        while let Some(next) = self
+            .ahead
+            .iter()
+            .position(|w| w.stored.revision == record.revision + 1)
+        {
+            if !self.ahead.swap_remove(next).apply(record) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// A save or touch of this store, as its script reported it.
+pub(crate) struct Write<P> {
+    /// The patch; `None` for a touch.
+    pub(crate) patch: Option<P>,
+    pub(crate) last_seen: Timestamp,
+    pub(crate) expires_at: Option<Timestamp>,
+    /// `_m` as the script left it.
+    pub(crate) stored: Meta,
+}
+
+/// A write as the store hands it over.
+pub(crate) type OwnWrite<'a> = Write<&'a SessionPatch>;
+
+impl<P: Borrow<SessionPatch>> Write<P> {
+    /// Whether the write bumped the revision.
+    fn changes_data(&self) -> bool {
+        self.patch
+            .as_ref()
+            .is_some_and(|p| p.borrow().changes_data())
+    }
+
+    /// Does to `record` what the script did; whether `record`'s metadata
+    /// then equals what the script reported.
+    fn apply(&self, record: &mut SessionRecord) -> bool {
+        match &self.patch {
+            Some(patch) => record.apply(patch.borrow()),
+            None => {
+                record.last_seen = record.last_seen.max(self.last_seen);
+                if let Some(expires_at) = self.expires_at {
+                    record.expires_at = expires_at;
+                }
+            }
+        }
+        Meta::of(record) == self.stored
+    }
+
+    fn to_owned(&self) -> Write<Box<SessionPatch>> {
+        Write {
+            patch: self.patch.as_ref().map(|p| Box::new(p.borrow().clone())),
+            last_seen: self.last_seen,
+            expires_at: self.expires_at,
+            stored: self.stored,
+        }
+    }
+}
+
+/// Taken before a command is sent: a load's result may enter the cache only
+/// if nothing from elsewhere changed the session's stripe meanwhile.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ticket {
     stripe: usize,
@@ -100,7 +212,8 @@ fn lock(stripe: &Mutex<Stripe>) -> MutexGuard<'_, Stripe> {
 
 impl LocalCache {
     /// A cache of about `capacity` sessions (rounded up to whole stripes),
-    /// each used for at most `max_age` after it was loaded.
+    /// each used for at most `max_age` after it was last confirmed (loaded
+    /// or written).
     pub(crate) fn new(capacity: usize, max_age: Duration) -> Self {
         let stripes = (capacity / MIN_PER_STRIPE)
             .clamp(1, MAX_STRIPES)
@@ -110,7 +223,14 @@ impl LocalCache {
             stripes: (0..stripes).map(|_| Mutex::default()).collect(),
             per_stripe: capacity.div_ceil(stripes).max(1),
             max_age,
+            // 128 random bits, as for session ids.
+            writer: SessionId::generate().to_string(),
         }
+    }
+
+    /// This store's name in marker keys.
+    pub(crate) fn writer(&self) -> &str {
+        &self.writer
     }
 
     fn stripe_of(&self, id: &SessionId) -> usize {
@@ -120,14 +240,19 @@ impl LocalCache {
         usize::from(u16::from_le_bytes([a, b])) & (self.stripes.len() - 1)
     }
 
-    /// A copy of session `id`, if cached and young enough.
+    /// A copy of session `id`, if cached, young enough, and not behind a
+    /// save kept aside (whose client may already have its answer).
     pub(crate) fn get(&self, id: &SessionId) -> Option<SessionRecord> {
         let mut stripe = lock(&self.stripes[self.stripe_of(id)]);
         let entry = stripe.entries.get(id)?;
         if entry.stored.elapsed() < self.max_age {
-            return Some(entry.record.clone());
+            return entry
+                .ahead
+                .is_empty()
+                .then(|| entry.record.clone())
+                .flatten();
         }
-        stripe.entries.remove(id);
+        stripe.changed(id);
         None
     }
 
@@ -140,20 +265,81 @@ impl LocalCache {
         }
     }
 
-    /// A load read `record`: cache it, unless its stripe changed since the
-    /// load was sent (the copy may then be older than the change).
+    /// A load read `record`: cache it, unless something changed its stripe
+    /// since the load was sent, or the copy is already as new, or a save of
+    /// this store completed after the load was served.
     pub(crate) fn loaded(&self, ticket: Ticket, record: &SessionRecord) {
-        if record.fields.byte_size() + record.flash.byte_size() > MAX_CACHED_RECORD_BYTES {
+        if !Self::cacheable(record) {
             return;
         }
         let mut stripe = lock(&self.stripes[ticket.stripe]);
-        if stripe.generation == ticket.generation {
-            self.insert(&mut stripe, record.clone());
+        if stripe.generation != ticket.generation {
+            return;
+        }
+        let Some(entry) = stripe.entries.get_mut(&record.id) else {
+            let entry = Entry::new(Some(record.clone()), record.revision);
+            self.insert(&mut stripe, record.id, entry);
+            return;
+        };
+        let newer = match &entry.record {
+            Some(copy) => record.revision > copy.revision,
+            None => record.revision >= entry.floor,
+        };
+        if newer {
+            entry.record = Some(record.clone());
+            entry.stored = Instant::now();
+            if !entry.catch_up() {
+                stripe.changed(&record.id);
+            }
         }
     }
 
-    /// Session `id` changed, or may have: written or deleted by this store
-    /// (whatever the outcome), or named by an invalidation.
+    /// This store's save or touch of session `id` succeeded (`wrote`: the
+    /// script wrote the hash, and with it this store's marker): the copy
+    /// follows it (see the module docs), or is dropped when it cannot: a
+    /// touch it cannot place, or a mismatch.
+    pub(crate) fn wrote(&self, id: &SessionId, wrote: bool, write: &OwnWrite<'_>) {
+        let mut stripe = lock(&self.stripes[self.stripe_of(id)]);
+        if !wrote {
+            // Nothing written: nothing to follow, and nothing changed.
+            return;
+        }
+        let revision = write.stored.revision;
+        let data = write.changes_data();
+        let Some(entry) = stripe.entries.get_mut(id) else {
+            if data {
+                // No copy, but older loads must not make one.
+                self.insert(&mut stripe, *id, Entry::new(None, revision));
+            } else {
+                // Refuses loads sent before the touch.
+                stripe.changed(id);
+            }
+            return;
+        };
+        entry.floor = entry.floor.max(revision);
+        let consistent = match &mut entry.record {
+            None => data,
+            Some(copy) if data => {
+                if revision == copy.revision + 1 {
+                    write.apply(copy) && Self::cacheable(copy) && entry.catch_up()
+                } else if revision <= copy.revision {
+                    // The copy was loaded after this save.
+                    true
+                } else {
+                    entry.ahead.push(write.to_owned());
+                    entry.ahead.len() <= MAX_AHEAD
+                }
+            }
+            Some(copy) => revision == copy.revision && write.apply(copy),
+        };
+        entry.stored = Instant::now();
+        if !consistent {
+            stripe.changed(id);
+        }
+    }
+
+    /// Session `id` changed in a way the copy cannot follow: created or
+    /// deleted by this store, or a write that failed or was refused.
     pub(crate) fn changed(&self, id: &SessionId) {
         lock(&self.stripes[self.stripe_of(id)]).changed(id);
     }
@@ -173,50 +359,59 @@ impl LocalCache {
     pub(crate) fn on_push(&self, keys: &Keys, push: &PushInfo) {
         match push.kind {
             PushKind::Invalidate => {
+                let mut names = Vec::new();
                 for value in &push.data {
                     match value {
                         // A flush of the whole database.
-                        Value::Nil => self.forget_all(),
-                        Value::Array(names) | Value::Set(names) => {
-                            for name in names {
-                                self.invalidate(keys, name);
-                            }
+                        Value::Nil => return self.forget_all(),
+                        Value::Array(items) | Value::Set(items) => {
+                            names.extend(items.iter().filter_map(name));
                         }
-                        name => self.invalidate(keys, name),
+                        item => names.extend(name(item)),
                     }
                 }
+                self.invalidated(keys, &names);
             }
             PushKind::Disconnection => self.forget_all(),
             _ => {}
         }
     }
 
-    fn invalidate(&self, keys: &Keys, name: &Value) {
-        let name = match name {
-            Value::BulkString(name) => name.as_slice(),
-            Value::SimpleString(name) => name.as_bytes(),
-            _ => return,
-        };
-        if let Some(id) = keys.id_of(name) {
-            self.changed(&id);
+    /// One invalidation message's keys: each session key named drops its
+    /// copy, unless this store's marker of that session came with it and no
+    /// other store's did.
+    fn invalidated(&self, keys: &Keys, names: &[&[u8]]) {
+        let mut own = Vec::new();
+        let mut foreign = Vec::new();
+        for name in names {
+            if let Some((id, writer)) = keys.marker_of(name) {
+                if writer == self.writer.as_bytes() {
+                    own.push(id);
+                } else {
+                    foreign.push(id);
+                }
+            }
+        }
+        for id in names.iter().filter_map(|name| keys.id_of(name)) {
+            if !own.contains(&id) || foreign.contains(&id) {
+                self.changed(&id);
+            }
         }
     }
 
-    fn insert(&self, stripe: &mut Stripe, record: SessionRecord) {
-        let id = record.id;
-        let entry = Entry {
-            record,
-            stored: Instant::now(),
-        };
+    fn cacheable(record: &SessionRecord) -> bool {
+        record.fields.byte_size() + record.flash.byte_size() <= MAX_CACHED_RECORD_BYTES
+    }
+
+    fn insert(&self, stripe: &mut Stripe, id: SessionId, entry: Entry) {
         if stripe.entries.insert(id, entry).is_some() {
             return;
         }
         stripe.order.push_back(id);
         while stripe.entries.len() > self.per_stripe {
             match stripe.order.pop_front() {
-                Some(oldest) => {
-                    stripe.entries.remove(&oldest);
-                }
+                // An evicted entry's floor goes with it: refuse older loads.
+                Some(oldest) => stripe.changed(&oldest),
                 None => break,
             }
         }
@@ -231,15 +426,33 @@ impl LocalCache {
     /// How many sessions are cached (for tests).
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.stripes.iter().map(|s| lock(s).entries.len()).sum()
+        self.stripes
+            .iter()
+            .map(|s| {
+                lock(s)
+                    .entries
+                    .values()
+                    .filter(|e| e.record.is_some())
+                    .count()
+            })
+            .sum()
+    }
+}
+
+/// A key named in an invalidation.
+fn name(value: &Value) -> Option<&[u8]> {
+    match value {
+        Value::BulkString(name) => Some(name),
+        Value::SimpleString(name) => Some(name.as_bytes()),
+        _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use session_core::Timestamp;
-
     use super::*;
+
+    const PREFIX: &str = "app:";
 
     fn record() -> SessionRecord {
         SessionRecord::new(
@@ -258,6 +471,57 @@ mod tests {
         cache.loaded(cache.ticket(&r.id), r);
     }
 
+    fn count(value: &str) -> SessionPatch {
+        SessionPatch {
+            set_fields: [("count", value)].into_iter().collect(),
+            last_seen: Timestamp::from_millis(1),
+            ..SessionPatch::default()
+        }
+    }
+
+    /// A save of `patch` that Redis reports at `revision` (times unchanged
+    /// from `r`).
+    fn saved<'a>(r: &SessionRecord, patch: &'a SessionPatch, revision: u64) -> OwnWrite<'a> {
+        OwnWrite {
+            patch: Some(patch),
+            last_seen: patch.last_seen,
+            expires_at: None,
+            stored: Meta {
+                revision,
+                ..Meta::of(r)
+            },
+        }
+    }
+
+    /// The invalidation Redis sends for one event loop iteration in which
+    /// session `id` was written by the stores named in `writers`.
+    fn push(cache: &LocalCache, id: &SessionId, writers: &[&str]) {
+        let keys = Keys::new(PREFIX);
+        let mut names = vec![Value::BulkString(keys.session(id).into_bytes())];
+        for writer in writers {
+            let mut marker: Vec<Vec<u8>> = Vec::new();
+            keys.write_marker(id, writer, &mut marker);
+            names.extend(marker.into_iter().map(Value::BulkString));
+        }
+        let push = PushInfo {
+            kind: PushKind::Invalidate,
+            data: vec![Value::Array(names)],
+        };
+        cache.on_push(&keys, &push);
+    }
+
+    /// Saves as the store does, its invalidation included.
+    fn save(cache: &LocalCache, r: &SessionRecord, patch: &SessionPatch, revision: u64) {
+        cache.wrote(&r.id, true, &saved(r, patch, revision));
+        push(cache, &r.id, &[cache.writer()]);
+    }
+
+    fn cached_count(cache: &LocalCache, id: &SessionId) -> Option<String> {
+        cache
+            .get(id)
+            .and_then(|r| r.fields.get("count").map(str::to_owned))
+    }
+
     #[test]
     fn a_load_is_cached_until_the_session_changes() {
         let cache = cache();
@@ -273,8 +537,7 @@ mod tests {
         let cache = cache();
         let a = record();
         let ticket = cache.ticket(&a.id);
-        // A change handled before the load's reply: the reply may be older.
-        cache.changed(&a.id);
+        push(&cache, &a.id, &[]);
         cache.loaded(ticket, &a);
         assert_eq!(cache.get(&a.id), None);
         load(&cache, &a);
@@ -282,27 +545,149 @@ mod tests {
     }
 
     #[test]
-    fn invalidations_name_keys_or_flush_everything() {
-        let keys = Keys::new("app:");
+    fn an_own_save_updates_the_copy_and_its_own_invalidation_keeps_it() {
+        let cache = cache();
+        let a = record();
+        load(&cache, &a);
+        save(&cache, &a, &count("1"), 1);
+        assert_eq!(cached_count(&cache, &a.id).as_deref(), Some("1"));
+        assert_eq!(cache.get(&a.id).map(|r| r.revision), Some(1));
+    }
+
+    #[test]
+    fn invalidations_without_this_stores_marker_alone_drop_the_copy() {
+        let cache = cache();
+        let own = cache.writer().to_owned();
+        for writers in [vec![], vec!["other"], vec![own.as_str(), "other"]] {
+            let a = record();
+            load(&cache, &a);
+            push(&cache, &a.id, &writers);
+            assert_eq!(cache.get(&a.id), None, "writers {writers:?}");
+        }
+    }
+
+    #[test]
+    fn own_saves_merged_into_one_invalidation_leave_nothing_behind() {
+        let cache = cache();
+        let a = record();
+        load(&cache, &a);
+        let (one, two, three) = (count("1"), count("2"), count("3"));
+        // Three saves in one event loop iteration: one invalidation.
+        cache.wrote(&a.id, true, &saved(&a, &one, 1));
+        cache.wrote(&a.id, true, &saved(&a, &two, 2));
+        cache.wrote(&a.id, true, &saved(&a, &three, 3));
+        push(&cache, &a.id, &[cache.writer()]);
+        assert_eq!(cached_count(&cache, &a.id).as_deref(), Some("3"));
+        // The next change from elsewhere is not taken for an echo.
+        push(&cache, &a.id, &["other"]);
+        assert_eq!(cache.get(&a.id), None);
+    }
+
+    #[test]
+    fn a_copy_that_does_not_match_is_dropped_and_a_write_of_nothing_keeps_it() {
+        let cache = cache();
+        let a = record();
+        load(&cache, &a);
+        let patch = count("1");
+        cache.wrote(&a.id, false, &saved(&a, &patch, 1));
+        assert_eq!(cache.get(&a.id), Some(a.clone()));
+        let mut wrong = saved(&a, &patch, 1);
+        wrong.stored.last_seen = Timestamp::from_millis(99);
+        cache.wrote(&a.id, true, &wrong);
+        assert_eq!(cache.get(&a.id), None);
+    }
+
+    #[test]
+    fn a_load_older_than_a_completed_save_is_refused() {
+        let cache = cache();
+        let a = record();
+        load(&cache, &a);
+        let ticket = cache.ticket(&a.id);
+        save(&cache, &a, &count("1"), 1);
+        cache.loaded(ticket, &a);
+        assert_eq!(cached_count(&cache, &a.id).as_deref(), Some("1"));
+
+        // Without a copy, too: the save leaves its revision behind.
+        let b = record();
+        let ticket = cache.ticket(&b.id);
+        let mut at_five = b.clone();
+        at_five.revision = 5;
+        save(&cache, &at_five, &count("6"), 6);
+        cache.loaded(ticket, &at_five);
+        assert_eq!(cache.get(&b.id), None);
+        let mut at_six = at_five.clone();
+        at_six.apply(&count("6"));
+        load(&cache, &at_six);
+        assert_eq!(cached_count(&cache, &b.id).as_deref(), Some("6"));
+    }
+
+    #[test]
+    fn saves_completing_out_of_order_are_applied_in_revision_order() {
+        let cache = cache();
+        let a = record();
+        load(&cache, &a);
+        let (one, two) = (count("1"), count("2"));
+        cache.wrote(&a.id, true, &saved(&a, &two, 2));
+        // The copy is behind a completed save: not served.
+        assert_eq!(cache.get(&a.id), None);
+        cache.wrote(&a.id, true, &saved(&a, &one, 1));
+        push(&cache, &a.id, &[cache.writer()]);
+        let copy = cache.get(&a.id).unwrap();
+        assert_eq!((copy.revision, copy.fields.get("count")), (2, Some("2")));
+
+        // A load of the latest state settles saves kept aside, too.
+        let three = count("3");
+        save(&cache, &copy, &three, 4);
+        assert_eq!(cache.get(&a.id), None);
+        let mut latest = copy.clone();
+        latest.revision = 4;
+        latest.fields.insert("count", "3");
+        load(&cache, &latest);
+        assert_eq!(cache.get(&a.id), Some(latest));
+    }
+
+    #[test]
+    fn a_touch_moves_the_copy_or_drops_it() {
+        let cache = cache();
+        let a = record();
+        load(&cache, &a);
+        let later = Timestamp::from_millis(5_000);
+        let touch = |revision| OwnWrite {
+            patch: None,
+            last_seen: Timestamp::from_millis(2),
+            expires_at: Some(later),
+            stored: Meta {
+                last_seen: Timestamp::from_millis(2),
+                expires: later,
+                revision,
+                ..Meta::of(&a)
+            },
+        };
+        cache.wrote(&a.id, true, &touch(0));
+        assert_eq!(cache.get(&a.id).map(|r| r.expires_at), Some(later));
+        // Reported at a revision the copy is not at: it cannot be placed.
+        cache.wrote(&a.id, true, &touch(3));
+        assert_eq!(cache.get(&a.id), None);
+    }
+
+    #[test]
+    fn a_flush_or_a_lost_connection_drops_everything() {
+        let keys = Keys::new(PREFIX);
         let cache = cache();
         let (a, b) = (record(), record());
         load(&cache, &a);
         load(&cache, &b);
-        let push = |data| PushInfo {
-            kind: PushKind::Invalidate,
-            data,
-        };
+        let ticket = cache.ticket(&a.id);
         cache.on_push(
             &keys,
-            &push(vec![Value::Array(vec![
-                Value::BulkString(keys.session(&a.id).into_bytes()),
-                Value::BulkString(b"app:u:{ada}".to_vec()),
-            ])]),
+            &PushInfo {
+                kind: PushKind::Invalidate,
+                data: vec![Value::Nil],
+            },
         );
-        assert_eq!(cache.get(&a.id), None);
-        assert_eq!(cache.get(&b.id), Some(b.clone()));
-        cache.on_push(&keys, &push(vec![Value::Nil]));
         assert_eq!(cache.len(), 0);
+        cache.loaded(ticket, &a);
+        assert_eq!(cache.get(&a.id), None);
 
         load(&cache, &b);
         cache.on_push(
@@ -313,16 +698,6 @@ mod tests {
             },
         );
         assert_eq!(cache.get(&b.id), None);
-    }
-
-    #[test]
-    fn a_lost_connection_refuses_loads_in_flight() {
-        let cache = cache();
-        let a = record();
-        let ticket = cache.ticket(&a.id);
-        cache.forget_all();
-        cache.loaded(ticket, &a);
-        assert_eq!(cache.get(&a.id), None);
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //!
 //! - session: `<prefix>s:{<id>}`, a hash (see [`codec`](crate::codec));
 //! - user index: `<prefix>u:{<user id>}`, a sorted set of session ids scored
-//!   by their expiry (milliseconds since the epoch).
+//!   by their expiry (milliseconds since the epoch);
+//! - writer marker: `<prefix>s:{<id>}:w:<writer>`, never stored: a store with
+//!   a local cache sets and deletes it in the script that writes session
+//!   `<id>`, so the write's invalidation names its writer.
 //!
 //! The braces are Redis Cluster hash tags: the slot of a session key depends
 //! on the id only and the slot of an index key on the user id only, whatever
@@ -14,6 +17,9 @@ use session_core::SessionId;
 use session_core::id::SESSION_ID_LEN;
 
 use crate::codec::Concat;
+
+/// What follows the id in a writer marker key, before the writer.
+const MARKER: &str = "}:w:";
 
 /// Builds and parses the store's key names.
 #[derive(Debug, Clone)]
@@ -71,6 +77,33 @@ impl Keys {
         pattern
     }
 
+    /// Writes the marker key of session `id` for `writer` as one command
+    /// argument.
+    pub(crate) fn write_marker<W: ?Sized + RedisWrite>(
+        &self,
+        id: &SessionId,
+        writer: &str,
+        out: &mut W,
+    ) {
+        let mut buf = [0u8; SESSION_ID_LEN];
+        let id = id.encode_into(&mut buf);
+        Concat([
+            self.session_head.as_bytes(),
+            id.as_bytes(),
+            MARKER.as_bytes(),
+            writer.as_bytes(),
+        ])
+        .write_redis_args(out);
+    }
+
+    /// The session id and writer of a marker key, if it is one.
+    pub(crate) fn marker_of<'k>(&self, key: &'k [u8]) -> Option<(SessionId, &'k [u8])> {
+        let rest = key.strip_prefix(self.session_head.as_bytes())?;
+        let id = rest.get(..SESSION_ID_LEN)?;
+        let writer = rest[SESSION_ID_LEN..].strip_prefix(MARKER.as_bytes())?;
+        Some((std::str::from_utf8(id).ok()?.parse().ok()?, writer))
+    }
+
     /// The session id of a session key, if it is one.
     pub(crate) fn id_of(&self, key: &[u8]) -> Option<SessionId> {
         let rest = key.strip_prefix(self.session_head.as_bytes())?;
@@ -97,6 +130,14 @@ mod tests {
         assert_eq!(keys.id_of(b"app:u:{ada}"), None);
         assert_eq!(keys.id_of(b"other:s:{x}"), None);
         assert_eq!(keys.id_of(b"app:s:{not-an-id}"), None);
+
+        let mut marker: Vec<Vec<u8>> = Vec::new();
+        keys.write_marker(&id, "w1", &mut marker);
+        assert_eq!(marker, [format!("app:s:{{{id}}}:w:w1").into_bytes()]);
+        assert_eq!(keys.marker_of(&marker[0]), Some((id, &b"w1"[..])));
+        assert_eq!(keys.id_of(&marker[0]), None);
+        assert_eq!(keys.marker_of(key.as_bytes()), None);
+        assert_eq!(keys.marker_of(b"app:u:{ada}"), None);
     }
 
     #[test]

@@ -99,7 +99,10 @@ end
 return 1
 "#;
 
-/// `save` and `touch`. KEYS: session hash. ARGV: now, expected revision or
+/// `save` and `touch`. KEYS: session hash, and with a local cache this
+/// store's marker key of the session (set and deleted at once when the hash
+/// is written, so the write's invalidation names its writer; see
+/// [`cache`](crate::cache)). ARGV: now, expected revision or
 /// '', last seen, new expiry or '', PEXPIREAT argument or '', the number n of
 /// field/value pairs to set, the 2n pair items, then the fields to delete.
 ///
@@ -109,8 +112,10 @@ return 1
 /// formatted from Lua numbers.
 ///
 /// Replies `{0}` missing (absent or expired: nothing written), `{1, user or
-/// nil, grew}` saved (`grew` is 1 when the expiry moved later), `{2,
-/// revision}` conflict, `{3, reason}` corrupt (nothing written).
+/// nil, grew, _m, wrote}` saved (`grew` is 1 when the expiry moved later;
+/// `_m` as now stored, so a local copy can check it followed; `wrote` is 1
+/// when the hash was written at all), `{2, revision}` conflict, `{3,
+/// reason}` corrupt (nothing written).
 const PATCH: &str = r#"
 local m = redis.call('HMGET', KEYS[1], '_m', '_u')
 if not m[1] then
@@ -165,7 +170,15 @@ if ARGV[4] ~= '' then
     grew = 1
   end
 end
-return {1, m[2], grew}
+local wrote = 0
+if #set > 0 or ARGV[4] ~= '' then
+  wrote = 1
+  if KEYS[2] then
+    redis.call('SET', KEYS[2], '1')
+    redis.call('DEL', KEYS[2])
+  end
+end
+return {1, m[2], grew, packed, wrote}
 "#;
 
 /// `delete`. KEYS: session hash. ARGV: now, '1' when the session must be

@@ -15,8 +15,8 @@ use session_core::{
 };
 use tokio::time::Instant;
 
-use crate::cache::LocalCache;
-use crate::codec::{self, Hash};
+use crate::cache::{LocalCache, OwnWrite};
+use crate::codec::{self, Hash, Meta};
 use crate::config::RedisStoreBuilder;
 use crate::connection::{Backend, Conn};
 use crate::error::{ConfigError, from_redis, unexpected};
@@ -112,7 +112,7 @@ impl RedisStore {
         self.inner.cache.is_some()
     }
 
-    /// Session `id` was written or deleted by this store, or may have been
+    /// Session `id` was created or deleted by this store, or may have been
     /// (a failed call): its cached copy goes.
     pub(crate) fn changed(&self, id: &SessionId) {
         if let Some(cache) = &self.inner.cache {
@@ -335,8 +335,17 @@ impl RedisStore {
         let expected_revision = patch.and_then(|p| p.expected_revision);
         let (set, removed, bytes) = patch.map(codec::patch_size).unwrap_or_default();
         let script = &self.inner.scripts.patch;
-        let mut cmd = script.call(1, 6 + 2 * set + removed, bytes);
+        let cache = self.inner.cache.as_deref();
+        let mut cmd = script.call(
+            1 + usize::from(cache.is_some()),
+            6 + 2 * set + removed,
+            bytes,
+        );
         self.inner.keys.write_session(id, &mut cmd);
+        if let Some(cache) = cache {
+            // The second key: this store's marker (see `cache`).
+            self.inner.keys.write_marker(id, cache.writer(), &mut cmd);
+        }
         cmd.arg(now.as_millis());
         match expected_revision {
             Some(r) => cmd.arg(r),
@@ -357,10 +366,16 @@ impl RedisStore {
                 .ok_or_else(|| unexpected("the save script"))?
                 .into_iter();
             match items.next().as_ref().and_then(reply::int) {
-                Some(0) => Ok(SaveOutcome::Missing),
+                Some(0) => Ok((SaveOutcome::Missing, None)),
                 Some(1) => {
                     let user = items.next().and_then(reply::text);
                     let grew = items.next().as_ref().and_then(reply::int) == Some(1);
+                    let stored = items
+                        .next()
+                        .and_then(reply::bytes)
+                        .flatten()
+                        .and_then(|m| Meta::decode(&m).ok());
+                    let wrote = items.next().as_ref().and_then(reply::int) == Some(1);
                     if let (true, Some(user), Some(expires_at)) = (grew, user, expires_at) {
                         // The index entry's score follows the session's expiry, so
                         // trimming the index never drops a live session.
@@ -384,7 +399,7 @@ impl RedisStore {
                             return Err(e);
                         }
                     }
-                    Ok(SaveOutcome::Saved)
+                    Ok((SaveOutcome::Saved, stored.map(|meta| (meta, wrote))))
                 }
                 Some(2) => {
                     let current = items
@@ -392,7 +407,7 @@ impl RedisStore {
                         .and_then(reply::text)
                         .and_then(|r| r.parse().ok())
                         .ok_or_else(|| unexpected("the save script"))?;
-                    Ok(SaveOutcome::Conflict { current })
+                    Ok((SaveOutcome::Conflict { current }, None))
                 }
                 Some(3) => {
                     let reason = items.next().and_then(reply::text).unwrap_or_default();
@@ -402,8 +417,22 @@ impl RedisStore {
             }
         })
         .await;
-        self.changed(id);
-        outcome
+        if let Some(cache) = cache {
+            match &outcome {
+                Ok((SaveOutcome::Saved, Some((stored, wrote)))) => {
+                    let write = OwnWrite {
+                        patch,
+                        last_seen,
+                        expires_at,
+                        stored: *stored,
+                    };
+                    cache.wrote(id, *wrote, &write);
+                }
+                // Refused, failed (perhaps applied), or unreadable.
+                _ => cache.changed(id),
+            }
+        }
+        outcome.map(|(outcome, _)| outcome)
     }
 }
 

@@ -52,7 +52,7 @@ fn count(record: Option<SessionRecord>) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cached_read_sends_nothing_and_a_write_drops_the_copy() {
+async fn a_cached_read_sends_nothing_and_a_changed_request_sends_only_its_write() {
     let Some(server) = support::private_server(&[]) else {
         return;
     };
@@ -79,32 +79,49 @@ async fn a_cached_read_sends_nothing_and_a_write_drops_the_copy() {
     }
     assert_eq!(sent(&monitor.take(&mut admin).await), Vec::<String>::new());
 
-    // A write: only the write is sent, and the copy goes.
+    // A changed request: the load above, then the write, the only round
+    // trip; the copy follows the write.
     let outcome = store.save(&r.id, &set(&clock, "2")).await.unwrap();
     assert_eq!(outcome, SaveOutcome::Saved);
-    assert_eq!(sent(&monitor.take(&mut admin).await), ["evalsha"]);
+    let seen = monitor.take(&mut admin).await;
+    assert_eq!(sent(&seen), ["evalsha"]);
+    // The script marks the write as this store's (see the crate's cache).
+    assert!(
+        seen.iter()
+            .any(|s| s.from_script && s.name() == "set" && s.mentions("}:w:")),
+        "{seen:?}"
+    );
     settle(&store).await;
     monitor.take(&mut admin).await;
     let back = store.load(&r.id).await.unwrap().unwrap();
     assert_eq!(back.fields.get("count"), Some("2"));
     assert_eq!(back.revision, 1);
-    assert_eq!(sent(&monitor.take(&mut admin).await), ["hgetall"]);
-    assert_eq!(store.load(&r.id).await.unwrap(), Some(back));
     assert_eq!(sent(&monitor.take(&mut admin).await), Vec::<String>::new());
+
+    // And it is what Redis holds.
+    let fresh = support::builder(&clock)
+        .url(server.url())
+        .key_prefix(store.key_prefix())
+        .build()
+        .unwrap();
+    assert_eq!(fresh.load(&r.id).await.unwrap(), Some(back));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_saves_of_one_session_never_leave_an_older_copy() {
+async fn concurrent_saves_of_one_session_leave_the_copy_equal_to_redis() {
     let Some(server) = support::private_server(&[]) else {
         return;
     };
     let clock = MockClock::starting_now();
     let store = cached(&server, &clock, &support::unique_prefix());
+    let mut admin = support::admin(&server).await;
     let warm = record(&clock, None);
     store.create(&warm).await.unwrap();
     store.save(&warm.id, &set(&clock, "0")).await.unwrap();
     let r = record(&clock, None);
     store.create(&r).await.unwrap();
+    settle(&store).await;
+    store.load(&r.id).await.unwrap();
 
     for round in 0..20 {
         // 16 requests at once, each setting its own field and the counter.
@@ -125,9 +142,11 @@ async fn concurrent_saves_of_one_session_never_leave_an_older_copy() {
         for save in futures_util::future::join_all(saves).await {
             assert_eq!(save.unwrap().unwrap(), SaveOutcome::Saved);
         }
+        settle(&store).await;
+        let mut monitor = Monitor::start(&server.url()).await;
+        monitor.take(&mut admin).await;
         let copy = store.load(&r.id).await.unwrap();
-        // Twice: the second comes from the cache.
-        assert_eq!(store.load(&r.id).await.unwrap(), copy, "round {round}");
+        let from_memory = sent(&monitor.take(&mut admin).await).is_empty();
         let fresh = support::builder(&clock)
             .url(server.url())
             .key_prefix(store.key_prefix())
@@ -136,7 +155,46 @@ async fn concurrent_saves_of_one_session_never_leave_an_older_copy() {
         let truth = fresh.load(&r.id).await.unwrap();
         assert_eq!(copy, truth, "round {round}");
         assert_eq!(truth.map(|t| t.revision), Some(16 * (round + 1)));
+        assert!(from_memory, "round {round}: the copy was dropped");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_saves_merged_into_one_invalidation_do_not_hide_a_later_revocation() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let prefix = support::unique_prefix();
+    let (a, b) = (
+        cached(server, &clock, &prefix),
+        cached(server, &clock, &prefix),
+    );
+    a.ping().await.unwrap();
+    b.ping().await.unwrap();
+    let r = record(&clock, Some("grace"));
+    a.create(&r).await.unwrap();
+    settle(&a).await;
+    a.load(&r.id).await.unwrap();
+    // Bursts of concurrent saves on A: Redis runs several in one event loop
+    // iteration and sends one invalidation for them.
+    for round in 0..5 {
+        let saves = (0..16).map(|i| {
+            let a = a.clone();
+            let patch = set(&clock, &format!("{round}-{i}"));
+            tokio::spawn(async move { a.save(&r.id, &patch).await })
+        });
+        for save in futures_util::future::join_all(saves).await {
+            assert_eq!(save.unwrap().unwrap(), SaveOutcome::Saved);
+        }
+    }
+    settle(&a).await;
+    assert!(a.load(&r.id).await.unwrap().is_some());
+
+    // Revoked through B: A's copy goes with the next invalidation.
+    assert_eq!(b.delete_for_user("grace", None).await.unwrap(), 1);
+    settle(&a).await;
+    assert_eq!(a.load(&r.id).await.unwrap(), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
