@@ -23,8 +23,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default largest record (data plus flash, in bytes) the store accepts.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
-/// Default longest time a locally cached session is used after it was
-/// loaded (see [`RedisStoreBuilder::local_cache`]).
+/// Default longest time a locally cached session is used after it was last
+/// loaded or written (see [`RedisStoreBuilder::local_cache`]).
 pub const DEFAULT_LOCAL_CACHE_MAX_AGE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
@@ -147,24 +147,27 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Keeps up to about `sessions` recently read sessions in this process
+    /// Keeps up to about `sessions` recently used sessions in this process
     /// (default 0: off; standalone Redis 6 or later only). A read-only
-    /// request on a cached session then sends nothing to Redis. A copy lives
-    /// from a load to the session's next change, whoever makes it: a changed
-    /// request still costs two round trips (the load after a change goes to
-    /// Redis), and its write drops the copy.
+    /// request on a cached session then sends nothing to Redis, and a
+    /// changed one sends only its write: one round trip instead of two.
     ///
     /// Copies stay coherent through Redis's own invalidation
     /// (`CLIENT TRACKING ... BCAST` over RESP3, so the user needs the
     /// `CLIENT` command): a change made elsewhere (another app server, an
     /// admin, an expiry) drops the local copy as soon as its invalidation
     /// arrives, in order with the replies on the store's connection. The
-    /// window is that delivery: a request served by this process in the
-    /// moment between another server's write and its invalidation sees the
-    /// older copy. A lost connection drops every copy, and a copy is used for
-    /// at most [`local_cache_max_age`](Self::local_cache_max_age). Every app
-    /// server receives an invalidation for every session write, so the cache
-    /// suits read-mostly traffic on a few app servers, not hundreds.
+    /// store's own saves keep the copy: their script also sets and deletes
+    /// a marker key naming this store, so Redis's invalidation tells them
+    /// apart (see the crate docs). The window is the delivery of an
+    /// invalidation: a request served by this process in the moment between
+    /// another server's write and its invalidation sees the older copy. One
+    /// change the markers cannot reveal: a change made outside any store (by
+    /// hand, or an eviction) in the same instant as this store's own save of
+    /// the same session; the copy misses it until
+    /// [`local_cache_max_age`](Self::local_cache_max_age). A lost connection
+    /// drops every copy. Every app server receives an invalidation for every
+    /// session write, so the cache suits a few app servers, not hundreds.
     ///
     /// Records over 16 KiB are not cached. Memory grows with the number of
     /// sessions cached times their size.
@@ -173,9 +176,10 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Longest time a cached copy is used after it was loaded (default
-    /// [`DEFAULT_LOCAL_CACHE_MAX_AGE`]): the bound on staleness if the
-    /// connection stops delivering invalidations without failing.
+    /// Longest time a cached copy is used after it was last loaded or
+    /// written (default [`DEFAULT_LOCAL_CACHE_MAX_AGE`]): the bound on
+    /// staleness if the connection stops delivering invalidations without
+    /// failing, or a change went unrevealed.
     pub fn local_cache_max_age(mut self, max_age: Duration) -> Self {
         self.local_cache_max_age = max_age;
         self

@@ -64,13 +64,21 @@
 //!
 //! # Local cache (opt-in, standalone)
 //!
-//! With [`RedisStoreBuilder::local_cache`], the store keeps sessions it read
-//! in memory until they change, and Redis tells it when anyone changes one
+//! With [`RedisStoreBuilder::local_cache`], the store keeps recently used
+//! sessions in memory and Redis tells it when anyone changes one
 //! (`CLIENT TRACKING` in broadcast mode over RESP3). A `load` of a cached
-//! session sends nothing; any write or delete of a session, by this store or
-//! another client, drops its copy, so the next `load` costs what the table
-//! above says. See the builder method for the coherence window and what it
-//! costs.
+//! session sends nothing, and the `save` after it is the request's only
+//! round trip.
+//!
+//! Redis merges the invalidations of one event loop iteration into one
+//! message, one entry per key, so the echo of the store's own save looks
+//! like anyone's change of that session. The save script of a store with a
+//! cache therefore also sets and deletes a marker key,
+//! `<prefix>s:{<id>}:w:<writer>` (never stored; `<writer>` is random per
+//! store): an invalidation of a session that carries this store's marker
+//! and no other store's is its own echo, and the copy, which followed the
+//! save, stays. Creates and deletes drop the copy. See the builder method
+//! for the coherence window and what it costs.
 //!
 //! # Atomicity (Redis Cluster)
 //!
