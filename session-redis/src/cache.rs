@@ -12,9 +12,9 @@
 //! message (one per key), so the echo of this store's own write cannot be
 //! told from another client's change made in the same instant by the
 //! session key alone, and `NOLOOP` does not cover script writes on Redis
-//! 7.0. So the save and create scripts of a store with a cache also set and
-//! delete a marker key naming this store (`<prefix>s:{<id>}:w:<writer>`,
-//! never stored): an invalidation of a session key is this store's own echo when
+//! 7.0. So the save script of a store with a cache also sets and deletes a
+//! marker key naming this store (`<prefix>s:{<id>}:w:<writer>`, never
+//! stored): an invalidation of a session key is this store's own echo when
 //! it comes with this store's marker of that session and no other store's.
 //! Every other invalidation (another store's marker, or none: a change made
 //! by hand, an expiry, an eviction) drops the copy. One change the markers
@@ -35,9 +35,8 @@
 //! earlier one, and skipped when the copy already holds it (loaded after
 //! it). A load older than a completed save is refused, and the copy is not
 //! served while a save is kept aside. After each step the copy's metadata
-//! must equal what Redis reported, or the copy is dropped. A create (its
-//! script writes the marker too) caches the new record; a delete drops the
-//! copy.
+//! must equal what Redis reported, or the copy is dropped. Creates and
+//! deletes drop the copy.
 //!
 //! A lost connection drops everything (invalidations may have been missed),
 //! and a copy older than the configured maximum age is not used, which
@@ -295,19 +294,6 @@ impl LocalCache {
         }
     }
 
-    /// This store created `record` (the create script wrote it whole, with
-    /// this store's marker): cache it, unless something changed its stripe
-    /// since the create was sent.
-    pub(crate) fn created(&self, ticket: Ticket, record: &SessionRecord) {
-        let mut stripe = lock(&self.stripes[ticket.stripe]);
-        if stripe.generation == ticket.generation && Self::cacheable(record) {
-            let entry = Entry::new(Some(record.clone()), record.revision);
-            self.insert(&mut stripe, record.id, entry);
-        } else {
-            stripe.changed(&record.id);
-        }
-    }
-
     /// This store's save or touch of session `id` succeeded (`wrote`: the
     /// script wrote the hash, and with it this store's marker): the copy
     /// follows it (see the module docs), or is dropped when it cannot: a
@@ -352,8 +338,8 @@ impl LocalCache {
         }
     }
 
-    /// Session `id` changed in a way the copy cannot follow: deleted by this
-    /// store, or a write that failed or was refused.
+    /// Session `id` changed in a way the copy cannot follow: created or
+    /// deleted by this store, or a write that failed or was refused.
     pub(crate) fn changed(&self, id: &SessionId) {
         lock(&self.stripes[self.stripe_of(id)]).changed(id);
     }
@@ -556,19 +542,6 @@ mod tests {
         assert_eq!(cache.get(&a.id), None);
         load(&cache, &a);
         assert_eq!(cache.get(&a.id), Some(a));
-    }
-
-    #[test]
-    fn a_created_session_is_cached_unless_its_stripe_changed_meanwhile() {
-        let cache = cache();
-        let (a, b) = (record(), record());
-        cache.created(cache.ticket(&a.id), &a);
-        push(&cache, &a.id, &[cache.writer()]);
-        assert_eq!(cache.get(&a.id), Some(a));
-        let ticket = cache.ticket(&b.id);
-        cache.changed(&b.id);
-        cache.created(ticket, &b);
-        assert_eq!(cache.get(&b.id), None);
     }
 
     #[test]

@@ -157,9 +157,9 @@ impl RedisStoreBuilder {
     /// `CLIENT` command): a change made elsewhere (another app server, an
     /// admin, an expiry) drops the local copy as soon as its invalidation
     /// arrives, in order with the replies on the store's connection. The
-    /// store's own creates and saves keep the copy: their scripts also set
-    /// and delete a marker key naming this store, so Redis's invalidation
-    /// tells them apart (see the crate docs). The window is the delivery of an
+    /// store's own saves keep the copy: their script also sets and deletes
+    /// a marker key naming this store, so Redis's invalidation tells them
+    /// apart (see the crate docs). The window is the delivery of an
     /// invalidation: a request served by this process in the moment between
     /// another server's write and its invalidation sees the older copy. One
     /// change the markers cannot reveal: a change made outside any store (by

@@ -77,8 +77,7 @@
 //! `<prefix>s:{<id>}:w:<writer>` (never stored; `<writer>` is random per
 //! store): an invalidation of a session that carries this store's marker
 //! and no other store's is its own echo, and the copy, which followed the
-//! save, stays. The create script writes the marker too, so a new session
-//! is cached at once; a delete drops the copy. See the builder method
+//! save, stays. Creates and deletes drop the copy. See the builder method
 //! for the coherence window and what it costs.
 //!
 //! # Atomicity (Redis Cluster)

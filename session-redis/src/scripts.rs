@@ -72,12 +72,11 @@ local function bump(n)
 end
 "#;
 
-/// `create`. KEYS: session hash, then with a local cache this store's marker
-/// key of the session (as in `save`), then in standalone mode the user
-/// index. ARGV: now, PEXPIREAT argument, id, expiry (index score), 'm' when
-/// the marker is given (else ''), then the hash's field/value pairs. Returns
-/// 1 when created, 0 when a live (or unreadable) record holds the id; an
-/// expired one is replaced. A fresh id costs one `EXISTS`.
+/// `create`. KEYS: session hash, and in standalone mode the user index.
+/// ARGV: now, PEXPIREAT argument, id, expiry (index score), then the hash's
+/// field/value pairs. Returns 1 when created, 0 when a live (or unreadable)
+/// record holds the id; an expired one is replaced. A fresh id costs one
+/// `EXISTS`.
 const CREATE: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local m = redis.call('HGET', KEYS[1], '_m')
@@ -90,18 +89,12 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   end
   redis.call('DEL', KEYS[1])
 end
-for i = 6, #ARGV, 1000 do
+for i = 5, #ARGV, 1000 do
   redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-local index = KEYS[2]
-if ARGV[5] == 'm' then
-  redis.call('SET', KEYS[2], '1')
-  redis.call('DEL', KEYS[2])
-  index = KEYS[3]
-end
-if index then
-  index_update(index, ARGV[1], false, {}, {ARGV[4], ARGV[3]})
+if KEYS[2] then
+  index_update(KEYS[2], ARGV[1], false, {}, {ARGV[4], ARGV[3]})
 end
 return 1
 "#;

@@ -112,8 +112,8 @@ impl RedisStore {
         self.inner.cache.is_some()
     }
 
-    /// Session `id` was deleted by this store, or may have been (a failed
-    /// call): its cached copy goes.
+    /// Session `id` was created or deleted by this store, or may have been
+    /// (a failed call): its cached copy goes.
     pub(crate) fn changed(&self, id: &SessionId) {
         if let Some(cache) = &self.inner.cache {
             cache.changed(id);
@@ -455,30 +455,24 @@ impl SessionStore for RedisStore {
             .as_ref()
             .filter(|index| self.is_cluster() && Slot::for_key(&key) != Slot::for_key(index));
         let script = &self.inner.scripts.create;
-        let cache = self.inner.cache.as_deref();
-        let index_key = index.as_ref().filter(|_| separate_index.is_none());
-        let keys = 1 + usize::from(cache.is_some()) + usize::from(index_key.is_some());
+        let keys = if index.is_some() && separate_index.is_none() {
+            2
+        } else {
+            1
+        };
         let (args, bytes) = codec::record_size(record);
-        let mut cmd = script.call(keys, 5 + args, bytes);
+        let mut cmd = script.call(keys, 4 + args, bytes);
         cmd.arg(&key);
-        if let Some(cache) = cache {
-            // This store's marker (see `cache`).
-            self.inner
-                .keys
-                .write_marker(&record.id, cache.writer(), &mut cmd);
-        }
-        if let Some(index) = index_key {
-            cmd.arg(index);
+        if keys == 2 {
+            cmd.arg(&index);
         }
         let id = record.id.to_string();
         let now = self.now();
         cmd.arg(now.as_millis())
             .arg(codec::expire_at(record.expires_at))
             .arg(&id)
-            .arg(record.expires_at.as_millis())
-            .arg(if cache.is_some() { "m" } else { "" });
+            .arg(record.expires_at.as_millis());
         codec::write_record(record, &mut cmd)?;
-        let ticket = cache.map(|cache| cache.ticket(&record.id));
         let created = self
             .call("create", |mut conn, deadline| async move {
                 if let Some(index) = separate_index {
@@ -508,13 +502,7 @@ impl SessionStore for RedisStore {
                 }
             })
             .await;
-        if let (Some(cache), Some(ticket)) = (cache, ticket) {
-            match &created {
-                Ok(()) => cache.created(ticket, record),
-                // A collision wrote nothing; after an error, unknown.
-                Err(_) => cache.changed(&record.id),
-            }
-        }
+        self.changed(&record.id);
         created
     }
 
