@@ -240,29 +240,25 @@ impl LocalCache {
         usize::from(u16::from_le_bytes([a, b])) & (self.stripes.len() - 1)
     }
 
-    /// A copy of session `id`, if cached, young enough, and not behind a
-    /// save kept aside (whose client may already have its answer).
-    pub(crate) fn get(&self, id: &SessionId) -> Option<SessionRecord> {
-        let mut stripe = lock(&self.stripes[self.stripe_of(id)]);
-        let entry = stripe.entries.get(id)?;
-        if entry.stored.elapsed() < self.max_age {
-            return entry
-                .ahead
-                .is_empty()
-                .then(|| entry.record.clone())
-                .flatten();
+    /// A copy of session `id` if cached, young enough, and not behind a save
+    /// kept aside (whose client may already have its answer); else the
+    /// ticket of the load that goes to Redis instead.
+    pub(crate) fn lookup(&self, id: &SessionId) -> Result<SessionRecord, Ticket> {
+        let index = self.stripe_of(id);
+        let mut stripe = lock(&self.stripes[index]);
+        match stripe.entries.get(id) {
+            Some(entry) if entry.stored.elapsed() >= self.max_age => stripe.changed(id),
+            Some(Entry {
+                record: Some(copy),
+                ahead,
+                ..
+            }) if ahead.is_empty() => return Ok(copy.clone()),
+            _ => {}
         }
-        stripe.changed(id);
-        None
-    }
-
-    /// The ticket of a load of session `id`, taken before it is sent.
-    pub(crate) fn ticket(&self, id: &SessionId) -> Ticket {
-        let stripe = self.stripe_of(id);
-        Ticket {
-            stripe,
-            generation: lock(&self.stripes[stripe]).generation,
-        }
+        Err(Ticket {
+            stripe: index,
+            generation: stripe.generation,
+        })
     }
 
     /// A load read `record`: cache it, unless something changed its stripe
@@ -299,11 +295,11 @@ impl LocalCache {
     /// follows it (see the module docs), or is dropped when it cannot: a
     /// touch it cannot place, or a mismatch.
     pub(crate) fn wrote(&self, id: &SessionId, wrote: bool, write: &OwnWrite<'_>) {
-        let mut stripe = lock(&self.stripes[self.stripe_of(id)]);
         if !wrote {
             // Nothing written: nothing to follow, and nothing changed.
             return;
         }
+        let mut stripe = lock(&self.stripes[self.stripe_of(id)]);
         let revision = write.stored.revision;
         let data = write.changes_data();
         let Some(entry) = stripe.entries.get_mut(id) else {
@@ -381,19 +377,22 @@ impl LocalCache {
     /// copy, unless this store's marker of that session came with it and no
     /// other store's did.
     fn invalidated(&self, keys: &Keys, names: &[&[u8]]) {
-        let mut own = Vec::new();
-        let mut foreign = Vec::new();
-        for name in names {
-            if let Some((id, writer)) = keys.marker_of(name) {
-                if writer == self.writer.as_bytes() {
-                    own.push(id);
-                } else {
-                    foreign.push(id);
+        let markers = || names.iter().filter_map(|name| keys.marker_of(name));
+        // Sessions this store wrote in that iteration (usually none or a
+        // few), less those another store wrote too.
+        let mut own: Vec<SessionId> = markers()
+            .filter(|(_, writer)| *writer == self.writer.as_bytes())
+            .map(|(id, _)| id)
+            .collect();
+        if !own.is_empty() {
+            for (id, writer) in markers() {
+                if writer != self.writer.as_bytes() {
+                    own.retain(|own| *own != id);
                 }
             }
         }
         for id in names.iter().filter_map(|name| keys.id_of(name)) {
-            if !own.contains(&id) || foreign.contains(&id) {
+            if !own.contains(&id) {
                 self.changed(&id);
             }
         }
@@ -451,6 +450,21 @@ fn name(value: &Value) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl LocalCache {
+        fn get(&self, id: &SessionId) -> Option<SessionRecord> {
+            self.lookup(id).ok()
+        }
+
+        /// The ticket a load of `id` would take now, cached or not.
+        fn ticket(&self, id: &SessionId) -> Ticket {
+            let stripe = self.stripe_of(id);
+            Ticket {
+                stripe,
+                generation: lock(&self.stripes[stripe]).generation,
+            }
+        }
+    }
 
     const PREFIX: &str = "app:";
 

@@ -229,14 +229,11 @@ impl RedisStore {
         }
         // Boxed, so the hot path's future (boxed again by the trait, and
         // moved on every call) stays small.
-        let connected = Box::pin(tokio::time::timeout_at(deadline.0, async {
+        Box::pin(self.bounded(operation, async {
             let conn = self.conn().await?;
             call(conn, deadline).await
-        }));
-        match connected.await {
-            Ok(result) => Self::logged(operation, result),
-            Err(_) => Err(self.timed_out(operation)),
-        }
+        }))
+        .await
     }
 
     /// Bounds a later step of a [`call`](Self::call) by its deadline.
@@ -370,12 +367,13 @@ impl RedisStore {
                 Some(1) => {
                     let user = items.next().and_then(reply::text);
                     let grew = items.next().as_ref().and_then(reply::int) == Some(1);
-                    let stored = items
-                        .next()
-                        .and_then(reply::bytes)
-                        .flatten()
-                        .and_then(|m| Meta::decode(&m).ok());
-                    let wrote = items.next().as_ref().and_then(reply::int) == Some(1);
+                    // What the cache needs to follow the write; without one,
+                    // not decoded.
+                    let stored = cache.and_then(|_| {
+                        let meta = items.next().and_then(reply::bytes).flatten()?;
+                        let wrote = items.next().as_ref().and_then(reply::int) == Some(1);
+                        Some((Meta::decode(&meta).ok()?, wrote))
+                    });
                     if let (true, Some(user), Some(expires_at)) = (grew, user, expires_at) {
                         // The index entry's score follows the session's expiry, so
                         // trimming the index never drops a live session.
@@ -399,7 +397,7 @@ impl RedisStore {
                             return Err(e);
                         }
                     }
-                    Ok((SaveOutcome::Saved, stored.map(|meta| (meta, wrote))))
+                    Ok((SaveOutcome::Saved, stored))
                 }
                 Some(2) => {
                     let current = items
@@ -515,11 +513,9 @@ impl SessionStore for RedisStore {
         id: &SessionId,
         now: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let ticket = match &self.inner.cache {
-            Some(cache) => match cache.get(id) {
-                Some(record) => return Ok((!record.is_expired(now)).then_some(record)),
-                None => Some(cache.ticket(id)),
-            },
+        let ticket = match self.inner.cache.as_deref().map(|cache| cache.lookup(id)) {
+            Some(Ok(record)) => return Ok((!record.is_expired(now)).then_some(record)),
+            Some(Err(ticket)) => Some(ticket),
             None => None,
         };
         let mut cmd = Cmd::with_capacity(2, 64);

@@ -40,6 +40,20 @@ fn cached(server: &RedisServer, clock: &MockClock, prefix: &str) -> RedisStore {
         .expect("store")
 }
 
+/// Two cached stores on the shared server under one fresh prefix (two app
+/// servers), both connected: a connection that is new empties its cache.
+async fn two_servers(clock: &MockClock) -> Option<(RedisStore, RedisStore)> {
+    let server = support::standalone()?;
+    let prefix = support::unique_prefix();
+    let (a, b) = (
+        cached(server, clock, &prefix),
+        cached(server, clock, &prefix),
+    );
+    a.ping().await.unwrap();
+    b.ping().await.unwrap();
+    Some((a, b))
+}
+
 /// Waits until the invalidations of this store's own writes so far have
 /// been handled: they come before the reply to a later command. (Until
 /// then, a load's result may be refused by the cache.)
@@ -161,17 +175,10 @@ async fn concurrent_saves_of_one_session_leave_the_copy_equal_to_redis() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_saves_merged_into_one_invalidation_do_not_hide_a_later_revocation() {
-    let Some(server) = support::standalone() else {
+    let clock = MockClock::starting_now();
+    let Some((a, b)) = two_servers(&clock).await else {
         return;
     };
-    let clock = MockClock::starting_now();
-    let prefix = support::unique_prefix();
-    let (a, b) = (
-        cached(server, &clock, &prefix),
-        cached(server, &clock, &prefix),
-    );
-    a.ping().await.unwrap();
-    b.ping().await.unwrap();
     let r = record(&clock, Some("grace"));
     a.create(&r).await.unwrap();
     settle(&a).await;
@@ -199,18 +206,10 @@ async fn own_saves_merged_into_one_invalidation_do_not_hide_a_later_revocation()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_by_another_server_reaches_the_cache() {
-    let Some(server) = support::standalone() else {
+    let clock = MockClock::starting_now();
+    let Some((a, b)) = two_servers(&clock).await else {
         return;
     };
-    let clock = MockClock::starting_now();
-    let prefix = support::unique_prefix();
-    let (a, b) = (
-        cached(server, &clock, &prefix),
-        cached(server, &clock, &prefix),
-    );
-    // Connected first: a connection that is new empties the cache.
-    a.ping().await.unwrap();
-    b.ping().await.unwrap();
     let r = record(&clock, Some("ada"));
     a.create(&r).await.unwrap();
     // B reads the session, so B holds a copy.
@@ -223,7 +222,7 @@ async fn a_change_by_another_server_reaches_the_cache() {
     assert_eq!(count(b.load(&r.id).await.unwrap()).as_deref(), Some("2"));
 
     // A change written by hand, outside any store, too.
-    let mut admin = support::admin(server).await;
+    let mut admin = support::admin(support::standalone().expect("shared server")).await;
     let _: () = redis::cmd("HSET")
         .arg(b.session_key(&r.id))
         .arg("f:count")
@@ -243,15 +242,10 @@ async fn a_change_by_another_server_reaches_the_cache() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_and_deletes_drop_the_copy() {
-    let Some(server) = support::standalone() else {
+    let clock = MockClock::starting_now();
+    let Some((store, other)) = two_servers(&clock).await else {
         return;
     };
-    let clock = MockClock::starting_now();
-    let prefix = support::unique_prefix();
-    let store = cached(server, &clock, &prefix);
-    let other = cached(server, &clock, &prefix);
-    store.ping().await.unwrap();
-    other.ping().await.unwrap();
 
     let r = record(&clock, None);
     store.create(&r).await.unwrap();
@@ -314,15 +308,7 @@ async fn a_lost_connection_drops_the_cache() {
     assert_eq!(sent(&monitor.take(&mut admin).await), Vec::<String>::new());
     drop(monitor);
 
-    let killed: i64 = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("normal")
-        .arg("SKIPME")
-        .arg("yes")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    let killed = support::kill_client_connections(&mut admin).await;
     assert!(killed >= 1, "no connection to kill");
     // Changed while the store's connection is gone: no invalidation can
     // reach it.

@@ -291,15 +291,7 @@ async fn a_dropped_connection_is_replaced_and_calls_fail_fast_meanwhile() {
     }
     for (round, r) in records.iter().enumerate() {
         // The server closes the store's connection (not the admin's).
-        let killed: i64 = redis::cmd("CLIENT")
-            .arg("KILL")
-            .arg("TYPE")
-            .arg("normal")
-            .arg("SKIPME")
-            .arg("yes")
-            .query_async(&mut admin)
-            .await
-            .unwrap();
+        let killed = support::kill_client_connections(&mut admin).await;
         assert!(killed >= 1, "round {round}: no connection to kill");
         let started = Instant::now();
         let (found, failures) = load_until_back(

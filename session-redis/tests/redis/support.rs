@@ -133,6 +133,20 @@ pub async fn command_counts(
         .collect()
 }
 
+/// Closes every client connection to the server but `admin`'s own (the
+/// stores' connections); how many were closed.
+pub async fn kill_client_connections(admin: &mut redis::aio::MultiplexedConnection) -> i64 {
+    redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query_async(admin)
+        .await
+        .expect("CLIENT KILL")
+}
+
 /// Resets `INFO commandstats`.
 pub async fn reset_stats(conn: &mut redis::aio::MultiplexedConnection) {
     let _: () = redis::cmd("CONFIG")

@@ -83,7 +83,7 @@ impl Entry {
             expires_at: patch.expires_at.unwrap_or(self.expires_at),
             revision: self.revision + u64::from(patch.changes_data()),
             binding: self.binding.clone(),
-            packed: pack_entries(&fields, &flash, size),
+            packed: pack_entries(fields.iter().copied(), flash.iter().copied(), size),
         };
         (entry, size)
     }
@@ -119,34 +119,39 @@ fn merge<'a>(
     out
 }
 
-fn pack_entries(fields: &[(&str, &str)], flash: &[(&str, &str)], size: usize) -> Box<[u8]> {
-    if fields.is_empty() && flash.is_empty() {
+// Layout: field count, then (name length, name, value length, value) per
+// field, then the same for flash; lengths as LEB128. No data: no allocation.
+// `size` is the names' and values' bytes.
+fn pack_entries<'a>(
+    fields: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+    flash: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+    size: usize,
+) -> Box<[u8]> {
+    if fields.len() == 0 && flash.len() == 0 {
         return Box::default();
     }
     let mut out = Vec::with_capacity(4 + size + 2 * (fields.len() + flash.len()));
-    for entries in [fields, flash] {
-        put_len(&mut out, entries.len());
-        for (name, value) in entries {
-            put_len(&mut out, name.len());
-            out.extend_from_slice(name.as_bytes());
-            put_len(&mut out, value.len());
-            out.extend_from_slice(value.as_bytes());
-        }
-    }
+    put_entries(&mut out, fields);
+    put_entries(&mut out, flash);
     out.into_boxed_slice()
 }
 
-// Layout: field count, then (name length, name, value length, value) per
-// field, then the same for flash; lengths as LEB128. No data: no allocation.
+fn put_entries<'a>(out: &mut Vec<u8>, entries: impl ExactSizeIterator<Item = (&'a str, &'a str)>) {
+    put_len(out, entries.len());
+    for (name, value) in entries {
+        put_len(out, name.len());
+        out.extend_from_slice(name.as_bytes());
+        put_len(out, value.len());
+        out.extend_from_slice(value.as_bytes());
+    }
+}
+
 fn pack(fields: &FieldMap, flash: &FieldMap) -> Box<[u8]> {
-    let fields: Vec<_> = fields.iter().collect();
-    let flash: Vec<_> = flash.iter().collect();
-    let size = fields
-        .iter()
-        .chain(&flash)
-        .map(|(k, v)| k.len() + v.len())
-        .sum();
-    pack_entries(&fields, &flash, size)
+    pack_entries(
+        fields.iter(),
+        flash.iter(),
+        fields.byte_size() + flash.byte_size(),
+    )
 }
 
 fn unpack(packed: &[u8]) -> (FieldMap, FieldMap) {
