@@ -32,8 +32,9 @@ import time
 import http.client
 from dataclasses import dataclass, field
 
-MODES = ["bare", "ours-memory", "ours-redis", "ours-redis-cached", "ours-cookie", "ts-memory", "ts-redis"]
+MODES = ["bare", "bare-spin", "ours-memory", "ours-redis", "ours-redis-cached", "ours-cookie", "ts-memory", "ts-redis"]
 SCENARIOS = ["read", "write", "write-new"]
+BARE_MODES = {"bare", "bare-spin"}
 REDIS_MODES = {"ours-redis", "ours-redis-cached", "ts-redis"}
 # The tower-sessions mode with the same store, for the "÷ ts" columns.
 TS_PEER = {"ours-memory": "ts-memory", "ours-redis": "ts-redis", "ours-redis-cached": "ts-redis"}
@@ -352,12 +353,14 @@ class Env:
     logdir: str
     paced: float
     paced_delay_ms: int
+    spin_ns: int = 1000
     perf_dir: str | None = None
 
 
 def start_server(env: Env, mode: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    environment = dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{env.redis_port}")
+    environment = dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{env.redis_port}",
+                       BENCH_SPIN_NS=str(env.spin_ns))
     logfile = open(os.path.join(env.logdir, f"{mode}.log"), "a")
     proc = start(taskset(env.setup.server_cpu) + [env.binary, mode, str(port)],
                  stdout=logfile, stderr=subprocess.STDOUT, env=environment)
@@ -371,7 +374,7 @@ def existing_session(client: Http, mode: str) -> str:
     (which moves an anonymous session to its full lifetime), so the measured
     requests see a settled session. Returns the latest cookie. `bare` has no
     session: it gets a cookie of the same size, which it ignores."""
-    if mode == "bare":
+    if mode in BARE_MODES:
         return "id=" + "x" * 65
     _, cookie = client.get("/write")
     if not cookie:
@@ -707,6 +710,17 @@ def table(agg: dict) -> str:
     return "\n".join(lines)
 
 
+def calibration(agg: dict, spin_ns: int) -> str | None:
+    """How the +CPU column reads a known amount of added work: `bare-spin` is
+    `bare` with a busy wait of `spin_ns` per request."""
+    read = [f"{fmt(a['plus'], '+.1f')} µs ({scenario})" for scenario in SCENARIOS
+            if (a := agg.get(("bare-spin", scenario)))]
+    if not read:
+        return None
+    return (f"Calibration: `bare-spin` is `bare` plus a busy wait of {spin_ns / 1000:.1f} µs per request; "
+            f"the +CPU column reads it as {', '.join(read)}.")
+
+
 def redis_detail(agg: dict) -> str:
     lines = []
     for scenario in SCENARIOS:
@@ -812,7 +826,7 @@ def sanity(agg: dict) -> list[str]:
                 if part["new_sessions"] < 0.99 * part["requests"]:
                     warnings.append(f"{mode} write-new ({label}): only {part['new_sessions']} of "
                                     f"{part['requests']} requests created a session")
-            elif mode != "bare" and part["new_sessions"] > 0:
+            elif mode not in BARE_MODES and part["new_sessions"] > 0:
                 warnings.append(f"{mode} {scenario} ({label}): {part['new_sessions']} requests found no session")
     return warnings
 
@@ -862,6 +876,8 @@ def main() -> int:
     parser.add_argument("--no-build", action="store_true", help="use the binary already built")
     parser.add_argument("--budget", type=float, help="seconds for the whole run after the build "
                         "(default 570, quick 115); runs that would not fit are skipped and said so")
+    parser.add_argument("--spin-ns", type=int, default=1000, help="busy wait per request of the "
+                        "calibration mode bare-spin, in ns (default 1000)")
     parser.add_argument("--json", help="also write every run and the aggregate to this file")
     parser.add_argument("--perf", metavar="DIR", help="record a perf profile of the server in each "
                         "measured run into DIR/<mode>-<scenario>.data (profiled numbers are not comparable)")
@@ -915,7 +931,8 @@ def main() -> int:
     setup = Setup(server_cpu, load_cpu, opts.threads, opts.connections, scripts)
     redis_proc, redis_port = start_redis(load_cpu, workdir)
     redis = Redis(redis_port)
-    env = Env(binary, setup, redis_port, redis, redis_proc.pid, duration, warmup, workdir, paced, opts.paced_delay_ms)
+    env = Env(binary, setup, redis_port, redis, redis_proc.pid, duration, warmup, workdir, paced,
+              opts.paced_delay_ms, opts.spin_ns)
     if opts.perf:
         if not shutil.which("perf"):
             parser.error("--perf needs perf (Debian: apt-get install -y linux-perf)")
@@ -991,6 +1008,10 @@ def main() -> int:
     print()
     print(table(agg))
     print()
+    line = calibration(agg, opts.spin_ns)
+    if line:
+        print(line)
+        print()
     if memory:
         print(f"Memory per session ({opts.sessions:,} sessions created through HTTP `/write` without a cookie; "
               "peak RSS is VmHWM after minus before, over sessions created):\n")

@@ -7,7 +7,9 @@
 //! - `GET /stats`, outside the session layer: `new_sessions=N`, how many
 //!   `/write` requests found no session.
 //!
-//! Modes: `bare` (axum, no session layer), `ours-memory`, `ours-redis`,
+//! Modes: `bare` (axum, no session layer), `bare-spin` (`bare` plus a busy
+//! wait of `BENCH_SPIN_NS` nanoseconds per request, default 1,000: a known
+//! amount of added CPU that calibrates the harness), `ours-memory`, `ours-redis`,
 //! `ours-redis-cached` (`ours-redis` with the store's local cache),
 //! `ours-cookie`, `ts-memory` (tower-sessions and its `MemoryStore`) and
 //! `ts-redis` (tower-sessions-redis-store). Redis is at `127.0.0.1:6379`
@@ -23,9 +25,9 @@ use std::process::ExitCode;
 use modes::Mode;
 
 const USAGE: &str = "usage: session-bench <mode> <port>
-modes: bare, ours-memory, ours-redis, ours-redis-cached, ours-cookie, ts-memory, ts-redis
+modes: bare, bare-spin, ours-memory, ours-redis, ours-redis-cached, ours-cookie, ts-memory, ts-redis
 environment: REDIS_URL (default redis://127.0.0.1:6379), BENCH_WORKERS (tokio worker threads;
-default: the CPUs this process may run on)";
+default: the CPUs this process may run on), BENCH_SPIN_NS (bare-spin's busy wait, default 1000)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -4,6 +4,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::time::{Duration, Instant};
+
 use axum::Router;
 use axum::http::{HeaderMap, header};
 use axum::routing::get;
@@ -28,4 +30,33 @@ pub(crate) fn router() -> Router {
         .route("/read", get(read))
         .route("/write", get(write))
         .route("/stats", get(stats::handler))
+}
+
+/// `bare-spin`: `bare` whose `/read` and `/write` handlers first busy-wait
+/// for `spin`: a known amount of added CPU per request, which calibrates what
+/// the harness's "+CPU vs bare" reports for it.
+pub(crate) fn spin_router(spin: Duration) -> Router {
+    Router::new()
+        .route(
+            "/read",
+            get(move || async move {
+                busy_wait(spin);
+                read().await
+            }),
+        )
+        .route(
+            "/write",
+            get(move |headers: HeaderMap| async move {
+                busy_wait(spin);
+                write(headers).await
+            }),
+        )
+        .route("/stats", get(stats::handler))
+}
+
+fn busy_wait(spin: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < spin {
+        std::hint::spin_loop();
+    }
 }

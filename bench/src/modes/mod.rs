@@ -11,6 +11,9 @@ use axum::Router;
 pub(crate) enum Mode {
     /// axum alone.
     Bare,
+    /// axum plus a fixed busy wait per request (`BENCH_SPIN_NS`, default
+    /// 1,000 ns): calibration.
+    BareSpin,
     /// session-axum over `MemoryStore`.
     OursMemory,
     /// session-axum over `RedisStore`.
@@ -26,8 +29,9 @@ pub(crate) enum Mode {
 }
 
 impl Mode {
-    pub(crate) const ALL: [Mode; 7] = [
+    pub(crate) const ALL: [Mode; 8] = [
         Mode::Bare,
+        Mode::BareSpin,
         Mode::OursMemory,
         Mode::OursRedis,
         Mode::OursRedisCached,
@@ -39,6 +43,7 @@ impl Mode {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Mode::Bare => "bare",
+            Mode::BareSpin => "bare-spin",
             Mode::OursMemory => "ours-memory",
             Mode::OursRedis => "ours-redis",
             Mode::OursRedisCached => "ours-redis-cached",
@@ -61,6 +66,7 @@ pub(crate) async fn router(
 ) -> Result<Router, Box<dyn std::error::Error>> {
     Ok(match mode {
         Mode::Bare => bare::router(),
+        Mode::BareSpin => bare::spin_router(spin()),
         Mode::OursMemory => ours::router(ours::Store::Memory)?,
         Mode::OursCookie => ours::router(ours::Store::Cookie)?,
         Mode::OursRedis => {
@@ -72,6 +78,15 @@ pub(crate) async fn router(
         Mode::TsMemory => tower_sessions::memory_router(),
         Mode::TsRedis => tower_sessions::redis_router(redis_url).await?,
     })
+}
+
+/// The busy wait of `bare-spin`: `BENCH_SPIN_NS` nanoseconds, default 1,000.
+pub(crate) fn spin() -> std::time::Duration {
+    let ns = std::env::var("BENCH_SPIN_NS")
+        .ok()
+        .and_then(|ns| ns.parse().ok())
+        .unwrap_or(1_000);
+    std::time::Duration::from_nanos(ns)
 }
 
 #[cfg(test)]
