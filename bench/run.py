@@ -839,11 +839,15 @@ def loadavg() -> str:
 # --------------------------------------------------------------------------
 
 
-def build(target_dir: str) -> str:
-    log(f"building session-bench in release (CARGO_TARGET_DIR={target_dir})")
-    subprocess.run(["cargo", "build", "--release", "-p", "session-bench"], cwd=WORKSPACE, check=True,
-                   env=dict(os.environ, CARGO_TARGET_DIR=target_dir))
-    return os.path.join(target_dir, "release", "session-bench")
+def build(target_dir: str, profile: str) -> str:
+    log(f"building session-bench with profile {profile} (CARGO_TARGET_DIR={target_dir})")
+    subprocess.run(["cargo", "build", "--profile", profile, "-p", "session-bench"], cwd=WORKSPACE,
+                   check=True, env=dict(os.environ, CARGO_TARGET_DIR=target_dir))
+    return binary_path(target_dir, profile)
+
+
+def binary_path(target_dir: str, profile: str) -> str:
+    return os.path.join(target_dir, profile, "session-bench")
 
 
 def start_redis(cpu: str | None, workdir: str) -> tuple[subprocess.Popen, int]:
@@ -869,11 +873,13 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, help="seconds of warm-up per run (default 1, quick 0)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
-    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
+    parser.add_argument("--modes", help="comma-separated modes (default: all; quick: all but bare-spin)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated scenarios")
     parser.add_argument("--sessions", type=int, default=100_000, help="sessions created for memory per session")
     parser.add_argument("--no-memory", action="store_true", help="skip memory per session")
     parser.add_argument("--no-build", action="store_true", help="use the binary already built")
+    parser.add_argument("--lto", action="store_true", help="build (or, with --no-build, use) the "
+                        "release-lto profile: fat LTO and one codegen unit, for every mode alike")
     parser.add_argument("--budget", type=float, help="seconds for the whole run after the build "
                         "(default 570, quick 115); runs that would not fit are skipped and said so")
     parser.add_argument("--spin-ns", type=int, default=1000, help="busy wait per request of the "
@@ -888,7 +894,8 @@ def main() -> int:
     paced = opts.paced if opts.paced is not None else (1 if opts.quick else 2)
     warmup = opts.warmup if opts.warmup is not None else (0 if opts.quick else 1)
     budget = opts.budget or (115.0 if opts.quick else 570.0)
-    modes = [m for m in opts.modes.split(",") if m]
+    default_modes = [m for m in MODES if not (opts.quick and m == "bare-spin")]
+    modes = [m for m in opts.modes.split(",") if m] if opts.modes else default_modes
     scenarios = [s for s in opts.scenarios.split(",") if s]
     for m in modes:
         if m not in MODES:
@@ -908,7 +915,10 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
 
     target_dir = os.environ.get("CARGO_TARGET_DIR") or os.path.join(WORKSPACE, "target")
-    binary = os.path.join(target_dir, "release", "session-bench") if opts.no_build else build(target_dir)
+    profile = "release-lto" if opts.lto else "release"
+    binary = binary_path(target_dir, profile) if opts.no_build else build(target_dir, profile)
+    if not os.access(binary, os.X_OK):
+        parser.error(f"{binary} is not built (cargo build --profile {profile} -p session-bench)")
 
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) >= 2 and shutil.which("taskset"):
@@ -995,7 +1005,8 @@ def main() -> int:
     command = " ".join(["python3", "bench/run.py"] + sys.argv[1:])
     print(f"- command: `{command}`; {reps} repetition(s); per run: {warmup} s warm-up, {duration} s "
           f"saturated, {paced} s paced ({opts.paced_delay_ms} ms pause per connection); "
-          f"wrk -t{opts.threads} -c{opts.connections}; medians over repetitions (± half the spread of CPU)")
+          f"wrk -t{opts.threads} -c{opts.connections}; medians over repetitions (± half the spread of CPU); "
+          f"build profile {profile}" + (" (fat LTO, one codegen unit)" if opts.lto else ""))
     print(f"- {pinning}; {os.cpu_count()} CPUs; load average (1 min) before {load_before.split()[0]}, "
           f"highest before a run {max_load.split()[0]}, after {loadavg().split()[0]}; took {elapsed:.0f} s"
           + (f"; {skipped} run(s) skipped for the time budget" if skipped else ""))
