@@ -2,11 +2,6 @@
 //! what a session layer adds to axum, without the kernel's share that the
 //! load harness also sees. Memory stores only.
 
-#[path = "../src/modes/mod.rs"]
-mod modes;
-#[path = "../src/stats.rs"]
-mod stats;
-
 use std::hint::black_box;
 
 use axum::Router;
@@ -14,7 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use criterion::{Criterion, criterion_group};
 use http_body_util::BodyExt;
-use modes::Mode;
+use session_bench::{Mode, modes};
 use tower::ServiceExt;
 
 /// Sends `GET path` with `cookie`; returns the response's `Set-Cookie` pair.

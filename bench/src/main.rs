@@ -16,13 +16,10 @@
 //! unless `REDIS_URL` says otherwise. Cookies are plain-HTTP (`Secure` off)
 //! and named `id` in every mode. `bench/run.py` drives it.
 
-mod modes;
-mod stats;
-
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use modes::Mode;
+use session_bench::{Mode, modes};
 
 const USAGE: &str = "usage: session-bench <mode> <port>
 modes: bare, bare-spin, ours-memory, ours-redis, ours-redis-cached, ours-cookie, ts-memory, ts-redis

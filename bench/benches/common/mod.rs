@@ -1,20 +1,16 @@
 //! Helpers shared by the benches.
-#![allow(dead_code)]
+// Each bench includes this module and uses part of it.
+#![allow(dead_code, unused_imports)]
 
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use session_axum::session_data;
 use session_core::{Clock, Key, SessionId, SessionRecord, SystemClock};
 
-/// The load test's session: one counter field.
-#[session_data]
-#[derive(Debug, Clone, Default)]
-pub struct Counter {
-    pub count: u64,
-}
+/// The load test's session: one counter field (the server's own type).
+pub use session_bench::Counter;
 
 /// A fixed signing key.
 pub fn key(n: u8) -> Key {

@@ -2,13 +2,15 @@
 
 mod bare;
 mod ours;
+
+pub use ours::Counter;
 mod tower_sessions;
 
 use axum::Router;
 
 /// What serves the routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
+pub enum Mode {
     /// axum alone.
     Bare,
     /// axum plus a fixed busy wait per request (`BENCH_SPIN_NS`, default
@@ -29,7 +31,8 @@ pub(crate) enum Mode {
 }
 
 impl Mode {
-    pub(crate) const ALL: [Mode; 8] = [
+    /// Every mode, `bare` first.
+    pub const ALL: [Mode; 8] = [
         Mode::Bare,
         Mode::BareSpin,
         Mode::OursMemory,
@@ -40,7 +43,8 @@ impl Mode {
         Mode::TsRedis,
     ];
 
-    pub(crate) fn name(self) -> &'static str {
+    /// The mode's name on the command line.
+    pub fn name(self) -> &'static str {
         match self {
             Mode::Bare => "bare",
             Mode::BareSpin => "bare-spin",
@@ -53,17 +57,15 @@ impl Mode {
         }
     }
 
-    pub(crate) fn parse(name: &str) -> Option<Mode> {
+    /// The mode named `name`.
+    pub fn parse(name: &str) -> Option<Mode> {
         Mode::ALL.into_iter().find(|m| m.name() == name)
     }
 }
 
 /// The router of `mode`; Redis modes connect to `redis_url` first and fail
 /// here if it does not answer.
-pub(crate) async fn router(
-    mode: Mode,
-    redis_url: &str,
-) -> Result<Router, Box<dyn std::error::Error>> {
+pub async fn router(mode: Mode, redis_url: &str) -> Result<Router, Box<dyn std::error::Error>> {
     Ok(match mode {
         Mode::Bare => bare::router(),
         Mode::BareSpin => bare::spin_router(spin()),

@@ -14,7 +14,8 @@ use crate::stats;
 /// The whole session: one counter field.
 #[session_data]
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Counter {
+pub struct Counter {
+    /// How many `/write` requests this session has seen.
     pub count: u64,
 }
 
