@@ -34,7 +34,10 @@
 //! is at the revision before it, kept aside when it completed ahead of an
 //! earlier one, and skipped when the copy already holds it (loaded after
 //! it). A load older than a completed save is refused, and the copy is not
-//! served while a save is kept aside. After each step the copy's metadata
+//! served while a save is kept aside: a lookup then gives the runtime a few
+//! turns for the earlier save's task to apply it (its reply has arrived, as
+//! the one connection answers in order) before it loads from Redis. After
+//! each step the copy's metadata
 //! must equal what Redis reported, or the copy is dropped. Creates and
 //! deletes drop the copy.
 //!
@@ -69,6 +72,10 @@ pub(crate) const MAX_CACHED_RECORD_BYTES: usize = 16 * 1024;
 /// Saves of one session that completed ahead of an earlier one, kept until
 /// it completes; past this many the copy is dropped instead.
 const MAX_AHEAD: usize = 64;
+
+/// How often a lookup that finds the copy behind a save kept aside lets
+/// other tasks run before it gives up and loads from Redis.
+const SETTLE_YIELDS: usize = 3;
 
 /// Sessions kept in memory, coherent with Redis by invalidation.
 pub(crate) struct LocalCache {
@@ -193,6 +200,8 @@ impl<P: Borrow<SessionPatch>> Write<P> {
 pub(crate) struct Ticket {
     stripe: usize,
     generation: u64,
+    /// The copy exists but is behind a save kept aside.
+    behind: bool,
 }
 
 impl std::fmt::Debug for LocalCache {
@@ -246,19 +255,43 @@ impl LocalCache {
     pub(crate) fn lookup(&self, id: &SessionId) -> Result<SessionRecord, Ticket> {
         let index = self.stripe_of(id);
         let mut stripe = lock(&self.stripes[index]);
-        match stripe.entries.get(id) {
-            Some(entry) if entry.stored.elapsed() >= self.max_age => stripe.changed(id),
+        let behind = match stripe.entries.get(id) {
+            Some(entry) if entry.stored.elapsed() >= self.max_age => {
+                stripe.changed(id);
+                false
+            }
             Some(Entry {
                 record: Some(copy),
                 ahead,
                 ..
             }) if ahead.is_empty() => return Ok(copy.clone()),
-            _ => {}
-        }
+            Some(entry) => entry.record.is_some(),
+            None => false,
+        };
         Err(Ticket {
             stripe: index,
             generation: stripe.generation,
+            behind,
         })
+    }
+
+    /// [`lookup`](Self::lookup), but a copy behind a save kept aside is
+    /// given a few turns of the runtime to catch up before the load goes to
+    /// Redis. The store's one connection answers in order, so the earlier
+    /// saves' replies have arrived and their tasks are ready to apply them:
+    /// several requests of one session in flight (parallel API calls) then
+    /// keep being served from memory.
+    pub(crate) async fn lookup_settled(&self, id: &SessionId) -> Result<SessionRecord, Ticket> {
+        let mut turns = 0;
+        loop {
+            match self.lookup(id) {
+                Err(ticket) if ticket.behind && turns < SETTLE_YIELDS => {
+                    turns += 1;
+                    tokio::task::yield_now().await;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// A load read `record`: cache it, unless something changed its stripe
@@ -462,6 +495,7 @@ mod tests {
             Ticket {
                 stripe,
                 generation: lock(&self.stripes[stripe]).generation,
+                behind: false,
             }
         }
     }
@@ -658,6 +692,39 @@ mod tests {
         latest.fields.insert("count", "3");
         load(&cache, &latest);
         assert_eq!(cache.get(&a.id), Some(latest));
+    }
+
+    #[test]
+    fn a_lookup_behind_a_kept_save_waits_for_the_earlier_one() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let cache = std::sync::Arc::new(cache());
+        let a = record();
+        load(&cache, &a);
+        let (one, two) = (count("1"), count("2"));
+        cache.wrote(&a.id, true, &saved(&a, &two, 2));
+        assert!(cache.lookup(&a.id).is_err_and(|t| t.behind));
+        // The earlier save's task runs while the lookup yields.
+        let copy = runtime.block_on(async {
+            let earlier = {
+                let (cache, a, one) = (cache.clone(), a.clone(), one.clone());
+                tokio::spawn(async move { cache.wrote(&a.id, true, &saved(&a, &one, 1)) })
+            };
+            let copy = cache.lookup_settled(&a.id).await;
+            earlier.await.unwrap();
+            copy
+        });
+        let copy = copy.expect("served from memory once the earlier save landed");
+        assert_eq!((copy.revision, copy.fields.get("count")), (2, Some("2")));
+
+        // When it does not land, the lookup gives up and takes a ticket.
+        let three = count("3");
+        cache.wrote(&a.id, true, &saved(&copy, &three, 4));
+        let missed = runtime.block_on(cache.lookup_settled(&a.id));
+        assert!(missed.is_err_and(|t| t.behind));
+        // Nothing cached: not behind anything.
+        assert!(cache.lookup(&record().id).is_err_and(|t| !t.behind));
     }
 
     #[test]

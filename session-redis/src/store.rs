@@ -513,9 +513,11 @@ impl SessionStore for RedisStore {
         id: &SessionId,
         now: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let ticket = match self.inner.cache.as_deref().map(|cache| cache.lookup(id)) {
-            Some(Ok(record)) => return Ok((!record.is_expired(now)).then_some(record)),
-            Some(Err(ticket)) => Some(ticket),
+        let ticket = match self.inner.cache.as_deref() {
+            Some(cache) => match cache.lookup_settled(id).await {
+                Ok(record) => return Ok((!record.is_expired(now)).then_some(record)),
+                Err(ticket) => Some(ticket),
+            },
             None => None,
         };
         let mut cmd = Cmd::with_capacity(2, 64);
