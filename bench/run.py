@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 MODES = ["bare", "bare-spin", "ours-memory", "ours-redis", "ours-redis-cached", "ours-cookie", "ts-memory", "ts-redis"]
 SCENARIOS = ["read", "write", "write-new"]
 BARE_MODES = {"bare", "bare-spin"}
+# Below this (µs above bare), a ratio of +CPU figures divides by noise.
+MIN_RATIO_BASE_US = 1.0
 REDIS_MODES = {"ours-redis", "ours-redis-cached", "ts-redis"}
 # The tower-sessions mode with the same store, for the "÷ ts" columns.
 TS_PEER = {"ours-memory": "ts-memory", "ours-redis": "ts-redis", "ours-redis-cached": "ts-redis"}
@@ -702,7 +704,7 @@ def table(agg: dict) -> str:
                 f'| {paced_latency} '
                 f'| {ratio(a["rps"], bare["rps"] if bare else None)} '
                 f'| {ratio(a["rps"], peer["rps"] if peer else None)} '
-                f'| {ratio(pplus, peer_pplus) if peer_pplus and peer_pplus > 0 else "—"} '
+                f'| {ratio(pplus, peer_pplus) if peer_pplus and peer_pplus >= MIN_RATIO_BASE_US else "—"} '
                 f'| {ratio(a["p99"], bare["p99"] if bare else None)} '
                 f'| {ratio(p["p99"] if p else None, bp["p99"] if bp else None)} '
                 f'| {redis} |'
