@@ -5,6 +5,8 @@
 //! use, so a store can be built while Redis is down; a failed connection
 //! attempt is started again by the next call. With a local cache, each new
 //! standalone connection turns on invalidation tracking before it is used.
+//! Commands on the standalone connection are pipelined automatically: those
+//! sent in the same turn of the runtime go out in one write ([`batch`](crate::batch)).
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -19,6 +21,7 @@ use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{AsyncConnectionConfig, Cmd, RedisError, RedisResult, Value};
 use tokio::sync::OnceCell;
 
+use crate::batch::Batcher;
 use crate::cache::LocalCache;
 
 /// Where the store's data lives.
@@ -87,6 +90,8 @@ pub(crate) struct Standalone {
     config: AsyncConnectionConfig,
     link: Arc<Mutex<Link>>,
     tracking: Option<Tracking>,
+    /// Gathers the commands of one turn of the runtime into one write.
+    batcher: Arc<Batcher>,
 }
 
 /// Server-assisted invalidation for the local cache (see
@@ -152,6 +157,7 @@ impl Standalone {
                 state: State::Down(None),
             })),
             tracking,
+            batcher: Arc::default(),
         }
     }
 
@@ -276,8 +282,9 @@ pub(crate) enum Conn<'a> {
 
 impl Conn<'_> {
     /// Sends one command and returns its reply; an error reply is an error.
-    /// On a standalone server the reply is awaited directly (no boxed
-    /// future), bounded by the connection's response timeout.
+    /// On a standalone server it goes out with the other commands of this
+    /// turn of the runtime, in one pipeline bounded by the connection's
+    /// response timeout.
     pub(crate) async fn send(&mut self, cmd: &Cmd) -> RedisResult<Value> {
         let reply = match self {
             Self::Single {
@@ -285,9 +292,9 @@ impl Conn<'_> {
                 generation,
                 owner,
             } => {
-                let result = conn.send_packed_command(cmd).await;
+                let (sent_on, result) = owner.batcher.send(conn, *generation, cmd).await;
                 if let Err(e) = &result {
-                    owner.failed(*generation, e);
+                    owner.failed(sent_on, e);
                 }
                 result?
             }

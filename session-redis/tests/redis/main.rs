@@ -9,6 +9,7 @@ mod format;
 mod index;
 mod monitor;
 mod outage;
+mod pipelining;
 mod support;
 mod ttl;
 mod writes;

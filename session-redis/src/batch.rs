@@ -1,0 +1,104 @@
+//! Automatic pipelining on the standalone connection: the commands that
+//! requests send in the same turn of the runtime go to Redis in one write.
+//!
+//! The multiplexed connection writes each command as soon as its task runs,
+//! and tokio runs a woken task next, so under load nearly every command cost
+//! a write system call of its own (and, on the server, the kernel's delivery
+//! of it). Here the first command of a turn starts a flush task that first
+//! yields, so every request task already runnable adds its command, then
+//! sends them all as one pipeline; replies come back in order and go to
+//! their callers. Alone, a command waits one turn of the runtime.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use redis::aio::MultiplexedConnection;
+use redis::{Cmd, ErrorKind, RedisError, RedisResult, Value};
+use tokio::sync::oneshot;
+
+/// A reply, with the generation of the connection that carried it (for
+/// [`Standalone::failed`](crate::connection::Standalone)).
+pub(crate) type Reply = (u64, RedisResult<Value>);
+
+/// Commands waiting for the flush task of the current turn.
+#[derive(Default)]
+pub(crate) struct Batcher {
+    queue: Mutex<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    commands: Vec<(Cmd, oneshot::Sender<Reply>)>,
+    /// A flush task is scheduled and has not taken the queue yet.
+    scheduled: bool,
+}
+
+fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
+    // Nothing under the lock can panic; a poisoned queue is still consistent.
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Batcher {
+    /// Sends `cmd` with the commands of this turn, on `conn` (the connection
+    /// of `generation`) unless a flush already scheduled carries it.
+    pub(crate) async fn send(
+        self: &Arc<Self>,
+        conn: &MultiplexedConnection,
+        generation: u64,
+        cmd: &Cmd,
+    ) -> Reply {
+        let (tx, rx) = oneshot::channel();
+        let start = {
+            let mut queue = lock(&self.queue);
+            queue.commands.push((cmd.clone(), tx));
+            !std::mem::replace(&mut queue.scheduled, true)
+        };
+        if start {
+            tokio::spawn(Arc::clone(self).flush(conn.clone(), generation));
+        }
+        rx.await.unwrap_or_else(|_| {
+            // The flush task ended without answering: the runtime is
+            // shutting down.
+            let error = RedisError::from((ErrorKind::Client, "the pipeline task was stopped"));
+            (generation, Err(error))
+        })
+    }
+
+    async fn flush(self: Arc<Self>, mut conn: MultiplexedConnection, generation: u64) {
+        // Every request task runnable now queues its command first.
+        tokio::task::yield_now().await;
+        let commands = {
+            let mut queue = lock(&self.queue);
+            queue.scheduled = false;
+            std::mem::take(&mut queue.commands)
+        };
+        let (commands, callers): (Vec<Cmd>, Vec<_>) = commands.into_iter().unzip();
+        let count = commands.len();
+        let mut pipe = redis::pipe();
+        for cmd in commands {
+            pipe.add_command(cmd);
+        }
+        match conn.send_packed_commands(&pipe, 0, count).await {
+            Ok(replies) if replies.len() == count => {
+                for (caller, reply) in callers.into_iter().zip(replies) {
+                    // A caller that went away no longer needs its reply.
+                    let _ = caller.send((generation, Ok(reply)));
+                }
+            }
+            Ok(replies) => {
+                let error = RedisError::from((
+                    ErrorKind::Client,
+                    "pipeline reply count mismatch",
+                    format!("{} replies to {count} commands", replies.len()),
+                ));
+                for caller in callers {
+                    let _ = caller.send((generation, Err(error.clone())));
+                }
+            }
+            Err(error) => {
+                for caller in callers {
+                    let _ = caller.send((generation, Err(error.clone())));
+                }
+            }
+        }
+    }
+}
