@@ -5,8 +5,9 @@
 //! use, so a store can be built while Redis is down; a failed connection
 //! attempt is started again by the next call. With a local cache, each new
 //! standalone connection turns on invalidation tracking before it is used.
-//! Commands on the standalone connection are pipelined automatically: those
-//! sent in the same turn of the runtime go out in one write ([`batch`](crate::batch)).
+//! Commands on the standalone connection are pipelined automatically unless
+//! turned off: those sent in the same turn of the runtime go out in one write
+//! ([`batch`](crate::batch)).
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -90,8 +91,9 @@ pub(crate) struct Standalone {
     config: AsyncConnectionConfig,
     link: Arc<Mutex<Link>>,
     tracking: Option<Tracking>,
-    /// Gathers the commands of one turn of the runtime into one write.
-    batcher: Arc<Batcher>,
+    /// Gathers the commands of one turn of the runtime into one write;
+    /// `None` when automatic pipelining is off.
+    batcher: Option<Arc<Batcher>>,
 }
 
 /// Server-assisted invalidation for the local cache (see
@@ -148,6 +150,7 @@ impl Standalone {
         client: redis::Client,
         config: AsyncConnectionConfig,
         tracking: Option<Tracking>,
+        auto_pipeline: bool,
     ) -> Self {
         Self {
             client,
@@ -157,7 +160,7 @@ impl Standalone {
                 state: State::Down(None),
             })),
             tracking,
-            batcher: Arc::default(),
+            batcher: auto_pipeline.then(Arc::default),
         }
     }
 
@@ -282,9 +285,9 @@ pub(crate) enum Conn<'a> {
 
 impl Conn<'_> {
     /// Sends one command and returns its reply; an error reply is an error.
-    /// On a standalone server it goes out with the other commands of this
-    /// turn of the runtime, in one pipeline bounded by the connection's
-    /// response timeout.
+    /// On a standalone server with automatic pipelining it goes out with the
+    /// other commands of this turn of the runtime, in one pipeline; either
+    /// way the reply is bounded by the connection's response timeout.
     pub(crate) async fn send(&mut self, cmd: &Cmd) -> RedisResult<Value> {
         let reply = match self {
             Self::Single {
@@ -292,7 +295,10 @@ impl Conn<'_> {
                 generation,
                 owner,
             } => {
-                let (sent_on, result) = owner.batcher.send(conn, *generation, cmd).await;
+                let (sent_on, result) = match &owner.batcher {
+                    Some(batcher) => batcher.send(conn, *generation, cmd).await,
+                    None => (*generation, conn.send_packed_command(cmd).await),
+                };
                 if let Err(e) = &result {
                     owner.failed(sent_on, e);
                 }

@@ -60,7 +60,10 @@
 //! | `list` | 1 + per `SCAN` step (+1 in a cluster) | `SCAN` steps, concurrent `HMGET`s |
 //!
 //! Concurrent commands share a multiplexed connection per node, so a batch
-//! sent together costs about one round trip.
+//! sent together costs about one round trip. On a standalone server the
+//! commands that requests send in the same turn of the runtime also go out
+//! as one pipeline, in one write (automatic pipelining; see
+//! [`RedisStoreBuilder::auto_pipeline`] to turn it off).
 //!
 //! # Local cache (opt-in, standalone)
 //!
