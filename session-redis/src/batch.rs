@@ -71,27 +71,26 @@ impl Batcher {
             queue.scheduled = false;
             std::mem::take(&mut queue.commands)
         };
-        let (commands, callers): (Vec<Cmd>, Vec<_>) = commands.into_iter().unzip();
         let count = commands.len();
         let mut pipe = redis::pipe();
-        for cmd in commands {
+        let mut callers = Vec::with_capacity(count);
+        for (cmd, caller) in commands {
             pipe.add_command(cmd);
+            callers.push(caller);
         }
-        match conn.send_packed_commands(&pipe, 0, count).await {
-            Ok(replies) if replies.len() == count => {
-                for (caller, reply) in callers.into_iter().zip(replies) {
-                    // A caller that went away no longer needs its reply.
-                    let _ = caller.send((generation, Ok(reply)));
-                }
-            }
+        let replies = match conn.send_packed_commands(&pipe, 0, count).await {
+            Ok(replies) if replies.len() != count => Err(RedisError::from((
+                ErrorKind::Client,
+                "pipeline reply count mismatch",
+                format!("{} replies to {count} commands", replies.len()),
+            ))),
+            replies => replies,
+        };
+        // A caller that went away no longer needs its reply.
+        match replies {
             Ok(replies) => {
-                let error = RedisError::from((
-                    ErrorKind::Client,
-                    "pipeline reply count mismatch",
-                    format!("{} replies to {count} commands", replies.len()),
-                ));
-                for caller in callers {
-                    let _ = caller.send((generation, Err(error.clone())));
+                for (caller, reply) in callers.into_iter().zip(replies) {
+                    let _ = caller.send((generation, Ok(reply)));
                 }
             }
             Err(error) => {

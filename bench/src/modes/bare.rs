@@ -3,7 +3,6 @@
 //! bump a counter, format it), minus the session.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-
 use std::time::{Duration, Instant};
 
 use axum::Router;

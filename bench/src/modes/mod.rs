@@ -2,11 +2,11 @@
 
 mod bare;
 mod ours;
-
-pub use ours::Counter;
 mod tower_sessions;
 
 use axum::Router;
+
+pub use ours::Counter;
 
 /// What serves the routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

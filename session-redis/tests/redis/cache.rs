@@ -40,6 +40,30 @@ fn cached(server: &RedisServer, clock: &MockClock, prefix: &str) -> RedisStore {
         .expect("store")
 }
 
+/// A store without a cache on `server`, under `cached`'s prefix: what Redis
+/// holds.
+fn uncached_view(server: &RedisServer, clock: &MockClock, cached: &RedisStore) -> RedisStore {
+    support::builder(clock)
+        .url(server.url())
+        .key_prefix(cached.key_prefix())
+        .build()
+        .expect("store")
+}
+
+/// A cached store on a private `server`, connected and its scripts loaded
+/// (a new connection empties the cache), and a fresh session created
+/// through it, its invalidation handled.
+async fn warmed_up(server: &RedisServer, clock: &MockClock) -> (RedisStore, SessionRecord) {
+    let store = cached(server, clock, &support::unique_prefix());
+    let warm = record(clock, None);
+    store.create(&warm).await.unwrap();
+    store.save(&warm.id, &set(clock, "0")).await.unwrap();
+    let r = record(clock, None);
+    store.create(&r).await.unwrap();
+    settle(&store).await;
+    (store, r)
+}
+
 /// Two cached stores on the shared server under one fresh prefix (two app
 /// servers), both connected: a connection that is new empties its cache.
 async fn two_servers(clock: &MockClock) -> Option<(RedisStore, RedisStore)> {
@@ -71,17 +95,9 @@ async fn a_cached_read_sends_nothing_and_a_changed_request_sends_only_its_write(
         return;
     };
     let clock = MockClock::starting_now();
-    let store = cached(&server, &clock, &support::unique_prefix());
+    let (store, r) = warmed_up(&server, &clock).await;
     assert!(store.has_local_cache());
     let mut admin = support::admin(&server).await;
-    // Connected, and the scripts loaded, first: a new connection empties
-    // the cache.
-    let warm = record(&clock, None);
-    store.create(&warm).await.unwrap();
-    store.save(&warm.id, &set(&clock, "0")).await.unwrap();
-    let r = record(&clock, None);
-    store.create(&r).await.unwrap();
-    settle(&store).await;
     let mut monitor = Monitor::start(&server.url()).await;
     monitor.take(&mut admin).await;
 
@@ -113,11 +129,7 @@ async fn a_cached_read_sends_nothing_and_a_changed_request_sends_only_its_write(
     assert_eq!(sent(&monitor.take(&mut admin).await), Vec::<String>::new());
 
     // And it is what Redis holds.
-    let fresh = support::builder(&clock)
-        .url(server.url())
-        .key_prefix(store.key_prefix())
-        .build()
-        .unwrap();
+    let fresh = uncached_view(&server, &clock, &store);
     assert_eq!(fresh.load(&r.id).await.unwrap(), Some(back));
 }
 
@@ -127,14 +139,9 @@ async fn concurrent_saves_of_one_session_leave_the_copy_equal_to_redis() {
         return;
     };
     let clock = MockClock::starting_now();
-    let store = cached(&server, &clock, &support::unique_prefix());
+    let (store, r) = warmed_up(&server, &clock).await;
     let mut admin = support::admin(&server).await;
-    let warm = record(&clock, None);
-    store.create(&warm).await.unwrap();
-    store.save(&warm.id, &set(&clock, "0")).await.unwrap();
-    let r = record(&clock, None);
-    store.create(&r).await.unwrap();
-    settle(&store).await;
+    let fresh = uncached_view(&server, &clock, &store);
     store.load(&r.id).await.unwrap();
 
     for round in 0..20 {
@@ -161,11 +168,6 @@ async fn concurrent_saves_of_one_session_leave_the_copy_equal_to_redis() {
         monitor.take(&mut admin).await;
         let copy = store.load(&r.id).await.unwrap();
         let from_memory = sent(&monitor.take(&mut admin).await).is_empty();
-        let fresh = support::builder(&clock)
-            .url(server.url())
-            .key_prefix(store.key_prefix())
-            .build()
-            .unwrap();
         let truth = fresh.load(&r.id).await.unwrap();
         assert_eq!(copy, truth, "round {round}");
         assert_eq!(truth.map(|t| t.revision), Some(16 * (round + 1)));
