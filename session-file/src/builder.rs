@@ -6,14 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use redb::ReadableTable;
 use session_core::SystemClock;
 use session_core::clock::SharedClock;
 
 use crate::cleanup::{Cleanup, DEFAULT_CLEANUP_INTERVAL};
-use crate::error::{OpenError, open_error};
+use crate::database::{DEFAULT_REOPEN_INTERVAL, Database, OpenOptions};
+use crate::error::OpenError;
 use crate::store::{FileStore, Inner};
-use crate::tables::{EXPIRY, LAYOUT, LAYOUT_KEY, LAYOUT_VERSION, SESSIONS, USERS};
 
 /// Largest encoded record accepted by default, in bytes (1 MiB).
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
@@ -48,12 +47,14 @@ pub struct FileStoreBuilder {
     max_record_bytes: usize,
     cache_bytes: usize,
     check_integrity: bool,
+    reopen_interval: Duration,
 }
 
 impl FileStoreBuilder {
     /// A builder for the database at `path`, with the defaults of
     /// [`FileStore::open`]: system clock, cleanup every minute, 1 MiB records,
-    /// integrity check on open.
+    /// integrity check on open, a new attempt to open the file every second
+    /// after a disk error.
     pub fn new(path: impl AsRef<Path>) -> Self {
         Self {
             path: path.as_ref().to_path_buf(),
@@ -62,6 +63,7 @@ impl FileStoreBuilder {
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             cache_bytes: DEFAULT_CACHE_BYTES,
             check_integrity: true,
+            reopen_interval: DEFAULT_REOPEN_INTERVAL,
         }
     }
 
@@ -108,6 +110,16 @@ impl FileStoreBuilder {
         self
     }
 
+    /// How long a store whose file failed a read or write waits between
+    /// attempts to open the file again (default
+    /// [`DEFAULT_REOPEN_INTERVAL`](crate::DEFAULT_REOPEN_INTERVAL)). The first
+    /// attempt is the next call after the failure; calls in between fail fast
+    /// with [`StoreError::Unavailable`](session_core::StoreError::Unavailable).
+    pub fn reopen_interval(mut self, interval: Duration) -> Self {
+        self.reopen_interval = interval;
+        self
+    }
+
     /// Opens (creating when missing, with its parent directories) the database
     /// and starts the cleanup thread. Blocks while the file is opened.
     pub fn open(self) -> Result<FileStore, OpenError> {
@@ -118,14 +130,13 @@ impl FileStoreBuilder {
                 source,
             })?;
         }
-        let mut builder = redb::Builder::new();
-        builder
-            .set_cache_size(self.cache_bytes)
-            .set_check_integrity_on_open(self.check_integrity);
-        let db = builder.create(&path).map_err(|e| open_error(&path, e))?;
-        prepare_tables(&db, &path)?;
+        let options = OpenOptions {
+            cache_bytes: self.cache_bytes,
+            check_integrity: self.check_integrity,
+            reopen_interval: self.reopen_interval,
+        };
         let inner = Arc::new(Inner {
-            db,
+            db: Database::open(path.clone(), options)?,
             clock: self.clock,
             max_record_bytes: self.max_record_bytes,
             path,
@@ -142,50 +153,4 @@ impl FileStoreBuilder {
             inner,
         })
     }
-}
-
-/// Creates the tables of a new file, or checks that an existing file has this
-/// store's layout.
-fn prepare_tables(db: &redb::Database, path: &Path) -> Result<(), OpenError> {
-    let txn = db.begin_write().map_err(|e| open_error(path, e))?;
-    {
-        let mut layout = txn.open_table(LAYOUT).map_err(|e| open_error(path, e))?;
-        let version = layout
-            .get(LAYOUT_KEY)
-            .map_err(|e| open_error(path, e))?
-            .map(|v| v.value());
-        match version {
-            Some(LAYOUT_VERSION) => {}
-            Some(other) => {
-                return Err(OpenError::Layout {
-                    path: path.to_path_buf(),
-                    reason: format!(
-                        "layout version {other} (this build reads version {LAYOUT_VERSION})"
-                    ),
-                });
-            }
-            None => {
-                use redb::TableHandle as _;
-                let ours = [LAYOUT.name(), SESSIONS.name(), EXPIRY.name(), USERS.name()];
-                let foreign = txn
-                    .list_tables()
-                    .map_err(|e| open_error(path, e))?
-                    .map(|t| t.name().to_owned())
-                    .find(|name| !ours.contains(&name.as_str()));
-                if let Some(name) = foreign {
-                    return Err(OpenError::Layout {
-                        path: path.to_path_buf(),
-                        reason: format!("it holds a table {name:?} and no session layout version"),
-                    });
-                }
-                layout
-                    .insert(LAYOUT_KEY, LAYOUT_VERSION)
-                    .map_err(|e| open_error(path, e))?;
-            }
-        }
-        txn.open_table(SESSIONS).map_err(|e| open_error(path, e))?;
-        txn.open_table(EXPIRY).map_err(|e| open_error(path, e))?;
-        txn.open_table(USERS).map_err(|e| open_error(path, e))?;
-    }
-    txn.commit().map_err(|e| open_error(path, e))
 }

@@ -50,6 +50,17 @@ pub enum OpenError {
     Cleanup(#[source] io::Error),
 }
 
+/// Why a call failed while the store is closed after an I/O error, before
+/// its next attempt to open the file again.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "session database {path} was closed after an I/O error; it is opened again at most every {interval:?}"
+)]
+pub(crate) struct Reopening {
+    pub(crate) path: PathBuf,
+    pub(crate) interval: std::time::Duration,
+}
+
 impl From<OpenError> for StoreError {
     fn from(e: OpenError) -> Self {
         StoreError::unavailable(e)

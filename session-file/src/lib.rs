@@ -27,6 +27,20 @@
 //! record or index entry is half written (the tests kill a writer with
 //! `SIGKILL` mid-stream and check this).
 //!
+//! # Disk errors
+//!
+//! After one failed read, write or flush, the database engine refuses every
+//! later call until the file is opened again. The store does that by itself:
+//! the call that met the error fails with
+//! [`StoreError::Unavailable`](session_core::StoreError::Unavailable) (its
+//! write was not made), and the next call opens the file again at its last
+//! commit. While the disk still fails, calls fail fast and an attempt to open
+//! the file is made at most once per
+//! [reopen interval](FileStoreBuilder::reopen_interval). A full disk or a
+//! dropped mount is therefore an outage only while it lasts, and loses no
+//! acknowledged write (the tests make every write fail with a file size
+//! limit of zero, then lift it).
+//!
 //! # File layout
 //!
 //! A `sessions` table (raw 16-byte id → the record in session-core's versioned
@@ -65,6 +79,7 @@
 
 mod builder;
 mod cleanup;
+mod database;
 mod error;
 mod ops;
 mod report;
@@ -73,6 +88,7 @@ mod tables;
 
 pub use builder::{DEFAULT_CACHE_BYTES, DEFAULT_MAX_RECORD_BYTES, FileStoreBuilder};
 pub use cleanup::{Cleanup, DEFAULT_CLEANUP_INTERVAL};
+pub use database::DEFAULT_REOPEN_INTERVAL;
 pub use error::OpenError;
 pub use ops::MAX_PAGE;
 pub use report::{CheckReport, StoreStats, SweepReport};

@@ -39,7 +39,19 @@ impl Inner {
         &self,
         f: impl FnOnce(&mut WriteTables<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut txn = self.db.begin_write().map_err(db_error)?;
+        let db = self.db.handle()?;
+        let result = Self::write_on(&db, f);
+        if let Err(error) = &result {
+            self.db.check(&db, error);
+        }
+        result
+    }
+
+    fn write_on<T>(
+        db: &redb::Database,
+        f: impl FnOnce(&mut WriteTables<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut txn = db.begin_write().map_err(db_error)?;
         txn.set_durability(Durability::Immediate)
             .map_err(db_error)?;
         let (result, dirty) = match WriteTables::open(&txn) {
@@ -68,9 +80,15 @@ impl Inner {
         &self,
         f: impl FnOnce(&ReadTables) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let txn = self.db.begin_read().map_err(db_error)?;
-        let tables = ReadTables::open(&txn)?;
-        f(&tables)
+        let db = self.db.handle()?;
+        let result = db
+            .begin_read()
+            .map_err(db_error)
+            .and_then(|txn| f(&ReadTables::open(&txn)?));
+        if let Err(error) = &result {
+            self.db.check(&db, error);
+        }
+        result
     }
 
     /// The envelope bytes of `record`, refused when over the size limit.

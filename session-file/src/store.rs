@@ -16,6 +16,7 @@ use session_core::{
 
 use crate::builder::FileStoreBuilder;
 use crate::cleanup::Cleanup;
+use crate::database::Database;
 use crate::error::OpenError;
 use crate::report::{CheckReport, StoreStats, SweepReport};
 
@@ -39,6 +40,9 @@ use crate::report::{CheckReport, StoreStats, SweepReport};
 ///   and writes the record inside one write transaction.
 /// - A record that does not decode is reported as [`StoreError::Corrupt`] by
 ///   `load`, skipped (and logged) by listings, and never overwritten by `create`.
+/// - A failed disk access is [`StoreError::Unavailable`] for the call that met
+///   it; the store then opens its file again by itself (see the
+///   [crate docs](crate#disk-errors)), with no restart.
 ///
 /// The database calls are blocking; the async methods run them on tokio's
 /// blocking pool, so they need a tokio runtime. Clones share one database.
@@ -56,7 +60,7 @@ pub struct FileStore {
 
 /// The state every clone of a [`FileStore`] shares.
 pub(crate) struct Inner {
-    pub(crate) db: redb::Database,
+    pub(crate) db: Database,
     pub(crate) clock: SharedClock,
     pub(crate) max_record_bytes: usize,
     pub(crate) path: PathBuf,

@@ -1,9 +1,11 @@
 //! Tests of the file store: the generic conformance suite, restart, cleanup,
-//! corrupt records, opening errors and a process killed mid-write.
+//! corrupt records, opening errors, a process killed mid-write and a disk that refuses writes.
 
 mod cleanup;
 mod conformance;
 mod corrupt;
+#[cfg(target_os = "linux")]
+mod io_error;
 mod kill;
 mod open;
 mod reopen;
