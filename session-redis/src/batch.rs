@@ -5,11 +5,15 @@
 //! and tokio runs a woken task next, so under load nearly every command cost
 //! a write system call of its own (and, on the server, the kernel's delivery
 //! of it). Here the first command of a turn starts a flush task that first
-//! yields, so every request task already runnable adds its command, then
-//! sends them all as one pipeline; replies come back in order and go to
-//! their callers. Alone, a command waits one turn of the runtime.
+//! steps behind every task already runnable, so each of them adds its
+//! command, then sends them all as one pipeline; replies come back in order
+//! and go to their callers. Alone, a command waits only for the flush task
+//! to be scheduled.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 
 use redis::aio::MultiplexedConnection;
 use redis::{Cmd, ErrorKind, RedisError, RedisResult, Value};
@@ -65,7 +69,7 @@ impl Batcher {
 
     async fn flush(self: Arc<Self>, mut conn: MultiplexedConnection, generation: u64) {
         // Every request task runnable now queues its command first.
-        tokio::task::yield_now().await;
+        BehindRunnable::default().await;
         let commands = {
             let mut queue = lock(&self.queue);
             queue.scheduled = false;
@@ -99,5 +103,28 @@ impl Batcher {
                 }
             }
         }
+    }
+}
+
+/// Pending once, having woken itself: tokio then puts the task at the back of
+/// its worker's run queue, behind every task already runnable.
+/// `tokio::task::yield_now` would also wait for the next poll of the I/O
+/// driver and the tasks that poll wakes, which delays the batch by a second
+/// round of requests.
+#[derive(Default)]
+struct BehindRunnable {
+    requeued: bool,
+}
+
+impl Future for BehindRunnable {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.requeued {
+            return Poll::Ready(());
+        }
+        self.requeued = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
