@@ -24,6 +24,10 @@ use crate::tables::{EXPIRY, LAYOUT, LAYOUT_KEY, LAYOUT_VERSION, SESSIONS, USERS}
 /// its file again, by default.
 pub const DEFAULT_REOPEN_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Wait before the next attempt when the file is still locked, most likely
+/// by a call finishing on the handle that failed.
+const LOCKED_RETRY: Duration = Duration::from_millis(10);
+
 /// How the file is opened, the first time and after an I/O error.
 #[derive(Debug, Clone)]
 pub(crate) struct OpenOptions {
@@ -106,9 +110,9 @@ impl Database {
             }
             Err(error) => {
                 // A call still running on the failed handle keeps the file
-                // locked for a moment: try again with the next call.
+                // locked for a moment: try again soon.
                 let wait = match error {
-                    OpenError::Locked { .. } => Duration::ZERO,
+                    OpenError::Locked { .. } => LOCKED_RETRY.min(self.options.reopen_interval),
                     _ => self.options.reopen_interval,
                 };
                 tracing::warn!(path = %self.path.display(), %error, retry_in = ?wait,
