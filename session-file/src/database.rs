@@ -201,3 +201,60 @@ fn prepare_tables(db: &redb::Database, path: &Path) -> Result<(), OpenError> {
     }
     txn.commit().map_err(|e| open_error(path, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> OpenOptions {
+        OpenOptions {
+            cache_bytes: 1 << 20,
+            check_integrity: true,
+            reopen_interval: Duration::from_secs(60),
+        }
+    }
+
+    fn previous_io() -> StoreError {
+        crate::error::db_error(redb::Error::PreviousIo)
+    }
+
+    #[test]
+    fn only_failed_file_accesses_close_the_handle() {
+        assert!(is_io_failure(&previous_io()));
+        assert!(is_io_failure(&crate::error::db_error(redb::Error::Io(
+            std::io::Error::other("disk gone")
+        ))));
+        assert!(!is_io_failure(&crate::error::db_error(
+            redb::Error::Corrupted("bad page".into())
+        )));
+        assert!(!is_io_failure(&StoreError::Corrupt("bad record".into())));
+        assert!(!is_io_failure(&StoreError::unavailable("elsewhere")));
+    }
+
+    #[test]
+    fn a_failed_handle_is_replaced_once_nothing_holds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path().join("s.redb"), options()).unwrap();
+        let failed = db.handle().unwrap();
+
+        // An error that is not a failed file access leaves the handle open.
+        db.check(&failed, &StoreError::Corrupt("not I/O".into()));
+        assert!(Arc::ptr_eq(&failed, &db.handle().unwrap()));
+
+        db.check(&failed, &previous_io());
+        // The failed handle still holds the file: the reopen finds it locked
+        // and the next call fails fast instead of trying again at once.
+        let locked = db.handle().unwrap_err();
+        assert!(locked.is_unavailable(), "{locked}");
+        let waiting = db.handle().unwrap_err();
+        assert!(
+            waiting.to_string().contains("closed after an I/O error"),
+            "{waiting}"
+        );
+
+        drop(failed);
+        std::thread::sleep(LOCKED_RETRY * 2);
+        let reopened = db.handle().expect("reopened once the old handle is gone");
+        assert!(Arc::ptr_eq(&reopened, &db.handle().unwrap()));
+    }
+}
