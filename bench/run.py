@@ -355,7 +355,7 @@ class Env:
     logdir: str
     paced: float
     paced_delay_ms: int
-    spin_ns: int = 1000
+    spin_ns: int
     perf_dir: str | None = None
 
 

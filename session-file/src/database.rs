@@ -62,25 +62,32 @@ impl Database {
         })
     }
 
-    /// The open database, opening the file again first when an I/O error
-    /// closed it and the reopen interval has passed.
-    pub(crate) fn handle(&self) -> Result<Arc<redb::Database>, StoreError> {
-        match &*self.state.read() {
-            State::Open(db) => return Ok(Arc::clone(db)),
-            State::Closed { retry_at } if Instant::now() < *retry_at => {
-                return Err(self.reopening());
-            }
-            State::Closed { .. } => {}
+    /// Runs `f` on the open database (opening the file again first when an
+    /// I/O error closed it and the reopen interval has passed), and sets the
+    /// handle aside when `f` fails on a file access, so the next call opens
+    /// the file again.
+    pub(crate) fn run<T>(
+        &self,
+        f: impl FnOnce(&redb::Database) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let db = self.handle()?;
+        let result = f(&db);
+        if let Err(error) = &result
+            && is_io_failure(error)
+        {
+            self.set_aside(&db, error);
+        }
+        result
+    }
+
+    fn handle(&self) -> Result<Arc<redb::Database>, StoreError> {
+        if let State::Open(db) = &*self.state.read() {
+            return Ok(Arc::clone(db));
         }
         self.reopen()
     }
 
-    /// Sets `db` aside when `error` says its file failed, so the next call
-    /// opens the file again.
-    pub(crate) fn check(&self, db: &Arc<redb::Database>, error: &StoreError) {
-        if !is_io_failure(error) {
-            return;
-        }
+    fn set_aside(&self, db: &Arc<redb::Database>, error: &StoreError) {
         let mut state = self.state.write();
         if matches!(&*state, State::Open(current) if Arc::ptr_eq(current, db)) {
             tracing::warn!(path = %self.path.display(), %error,
@@ -238,10 +245,10 @@ mod tests {
         let failed = db.handle().unwrap();
 
         // An error that is not a failed file access leaves the handle open.
-        db.check(&failed, &StoreError::Corrupt("not I/O".into()));
+        let _ = db.run(|_| Err::<(), _>(StoreError::Corrupt("not I/O".into())));
         assert!(Arc::ptr_eq(&failed, &db.handle().unwrap()));
 
-        db.check(&failed, &previous_io());
+        let _ = db.run(|_| Err::<(), _>(previous_io()));
         // The failed handle still holds the file: the reopen finds it locked
         // and the next call fails fast instead of trying again at once.
         let locked = db.handle().unwrap_err();

@@ -39,12 +39,7 @@ impl Inner {
         &self,
         f: impl FnOnce(&mut WriteTables<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let db = self.db.handle()?;
-        let result = Self::write_on(&db, f);
-        if let Err(error) = &result {
-            self.db.check(&db, error);
-        }
-        result
+        self.db.run(|db| Self::write_on(db, f))
     }
 
     fn write_on<T>(
@@ -80,15 +75,10 @@ impl Inner {
         &self,
         f: impl FnOnce(&ReadTables) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let db = self.db.handle()?;
-        let result = db
-            .begin_read()
-            .map_err(db_error)
-            .and_then(|txn| f(&ReadTables::open(&txn)?));
-        if let Err(error) = &result {
-            self.db.check(&db, error);
-        }
-        result
+        self.db.run(|db| {
+            let txn = db.begin_read().map_err(db_error)?;
+            f(&ReadTables::open(&txn)?)
+        })
     }
 
     /// The envelope bytes of `record`, refused when over the size limit.

@@ -154,10 +154,11 @@ impl RedisStore {
             .map(|(member, _)| member)
             .filter(|member| Some(member) != keep.as_ref())
             .collect();
+        let ids: Vec<Option<SessionId>> = members.iter().map(|m| m.parse().ok()).collect();
         let script = &self.inner.scripts.delete;
-        let deletes = members.iter().map(|member| {
+        let deletes = ids.iter().map(|id| {
             let mut conn = conn.clone();
-            let cmd = member.parse::<SessionId>().ok().map(|id| {
+            let cmd = id.map(|id| {
                 let mut cmd = script.call(1, 3, 16 + user.len());
                 self.inner.keys.write_session(&id, &mut cmd);
                 cmd.arg(now.as_millis()).arg("1").arg(user);
@@ -174,8 +175,8 @@ impl RedisStore {
         });
         let results = join_all(deletes).await;
         // Whatever the outcomes: a failed call may still have deleted.
-        for id in members.iter().filter_map(|m| m.parse::<SessionId>().ok()) {
-            self.changed(&id);
+        for id in ids.iter().flatten() {
+            self.changed(id);
         }
         let mut deleted = 0;
         let mut handled = Vec::with_capacity(members.len());

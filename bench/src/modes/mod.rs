@@ -83,7 +83,7 @@ pub async fn router(mode: Mode, redis_url: &str) -> Result<Router, Box<dyn std::
 }
 
 /// The busy wait of `bare-spin`: `BENCH_SPIN_NS` nanoseconds, default 1,000.
-pub(crate) fn spin() -> std::time::Duration {
+fn spin() -> std::time::Duration {
     let ns = std::env::var("BENCH_SPIN_NS")
         .ok()
         .and_then(|ns| ns.parse().ok())

@@ -8,17 +8,14 @@ use session_core::{MockClock, SessionId, SessionRecord, SessionStore, StoreError
 
 use session_redis::RedisStore;
 
-use crate::support::{RedisServer, admin, builder, private_server, store_on};
+use crate::support::{RedisServer, admin, builder, info, private_server, store_on};
 
 /// Read events Redis has processed (`INFO stats`): one per read of client
 /// input, however many commands it held.
 async fn reads_processed(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("stats")
-        .query_async(conn)
+    info(conn, "stats")
         .await
-        .expect("INFO");
-    info.lines()
+        .lines()
         .find_map(|line| {
             line.strip_prefix("total_reads_processed:")?
                 .trim()

@@ -110,16 +110,22 @@ pub async fn admin(server: &RedisServer) -> redis::aio::MultiplexedConnection {
         .expect("admin connection")
 }
 
+/// One section of `INFO`.
+pub async fn info(conn: &mut redis::aio::MultiplexedConnection, section: &str) -> String {
+    redis::cmd("INFO")
+        .arg(section)
+        .query_async(conn)
+        .await
+        .expect("INFO")
+}
+
 /// `cmdstat_<name>` call counts from `INFO commandstats`.
 pub async fn command_counts(
     conn: &mut redis::aio::MultiplexedConnection,
 ) -> std::collections::BTreeMap<String, u64> {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(conn)
+    info(conn, "commandstats")
         .await
-        .expect("INFO");
-    info.lines()
+        .lines()
         .filter_map(|line| {
             let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(':')?;
             let calls = rest
