@@ -217,6 +217,31 @@ mod tests {
     }
 
     #[test]
+    fn only_the_canonical_text_of_a_tag_is_accepted() {
+        let s = signer(&[1]);
+        let token = s.sign_id(&SessionId::generate());
+        let (payload, tag) = token.rsplit_once('.').unwrap();
+        // The last of 43 characters carries 4 bits and 2 unused ones: setting
+        // an unused bit keeps the decoded bytes but not the text.
+        const ALPHABET: &[u8] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let last = *tag.as_bytes().last().unwrap();
+        let sextet = ALPHABET.iter().position(|&c| c == last).unwrap();
+        assert_eq!(sextet & 0b11, 0, "a canonical tag leaves the unused bits clear");
+        let twin = format!(
+            "{payload}.{}{}",
+            &tag[..tag.len() - 1],
+            ALPHABET[sextet | 1] as char
+        );
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode_slice(tag, &mut [0u8; 34]).unwrap(),
+            32
+        );
+        assert_eq!(s.verify_id(&twin), Err(TokenError::Malformed));
+        assert!(s.verify_id(&token).is_ok());
+    }
+
+    #[test]
     fn malformed_input_gives_typed_errors() {
         let s = signer(&[1]);
         let token = s.sign_id(&SessionId::generate());
