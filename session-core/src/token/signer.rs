@@ -223,11 +223,14 @@ mod tests {
         let (payload, tag) = token.rsplit_once('.').unwrap();
         // The last of 43 characters carries 4 bits and 2 unused ones: setting
         // an unused bit keeps the decoded bytes but not the text.
-        const ALPHABET: &[u8] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let last = *tag.as_bytes().last().unwrap();
         let sextet = ALPHABET.iter().position(|&c| c == last).unwrap();
-        assert_eq!(sextet & 0b11, 0, "a canonical tag leaves the unused bits clear");
+        assert_eq!(
+            sextet & 0b11,
+            0,
+            "a canonical tag leaves the unused bits clear"
+        );
         let twin = format!(
             "{payload}.{}{}",
             &tag[..tag.len() - 1],
