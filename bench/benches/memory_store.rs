@@ -60,7 +60,7 @@ fn memory_store(c: &mut Criterion) {
     let t = SystemClock.now();
     let expires_at = t.plus(Duration::from_secs(3600));
     group.bench_function("touch", |b| {
-        b.iter(|| ready(store.touch(&next_id(), expires_at, t)).unwrap())
+        b.iter(|| ready(store.touch(&next_id(), expires_at, t, None)).unwrap())
     });
     group.bench_function("create", |b| {
         b.iter_batched(

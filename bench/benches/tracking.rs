@@ -50,6 +50,7 @@ impl SessionStore for CannedStore {
         _id: &SessionId,
         _expires_at: Timestamp,
         _last_seen: Timestamp,
+        _user_id: Option<&str>,
     ) -> Result<SaveOutcome, StoreError> {
         Ok(SaveOutcome::Saved)
     }

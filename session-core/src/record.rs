@@ -202,6 +202,13 @@ pub struct SessionPatch {
     pub last_seen: Timestamp,
     /// When set, the save applies only if the stored revision equals it.
     pub expected_revision: Option<u64>,
+    /// The user the session is bound to, when the caller knows it and the
+    /// patch moves the expiry: a store with a user index moves the session's
+    /// index entry in the same step as the record, so a failure between the
+    /// two never leaves a live session out of its user's index (see
+    /// [`SessionStore::touch`](crate::SessionStore::touch)). With `None`,
+    /// such a store finds the user itself.
+    pub user_id: Option<String>,
 }
 
 impl SessionPatch {

@@ -194,6 +194,8 @@ impl SessionStore for FileStore {
         id: &SessionId,
         expires_at: Timestamp,
         last_seen: Timestamp,
+        // The index is updated in the record's own transaction.
+        _user_id: Option<&str>,
     ) -> Result<SaveOutcome, StoreError> {
         let id = *id;
         self.blocking(move |inner| inner.touch(&id, expires_at, last_seen))

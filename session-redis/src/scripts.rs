@@ -1,8 +1,8 @@
 //! The Lua scripts. Each runs atomically on the node that owns its keys and
 //! takes the caller's `now` (the store's clock) as an argument, so expiry
 //! decisions follow that clock, not the server's; every script touches only
-//! the keys it is given (one session hash, or one user index, or in
-//! standalone `create` both).
+//! the keys it is given (one session hash, or one user index, or, where they
+//! share a node, a session hash and its user's index).
 //!
 //! Timestamps travel as decimal strings and are written back as received:
 //! Lua numbers are doubles, fine for comparisons of millisecond times but
@@ -99,23 +99,28 @@ end
 return 1
 "#;
 
-/// `save` and `touch`. KEYS: session hash, and with a local cache this
-/// store's marker key of the session (set and deleted at once when the hash
-/// is written, so the write's invalidation names its writer; see
-/// [`cache`](crate::cache)). ARGV: now, expected revision or
-/// '', last seen, new expiry or '', PEXPIREAT argument or '', the number n of
-/// field/value pairs to set, the 2n pair items, then the fields to delete.
+/// `save` and `touch`. KEYS: session hash; with a local cache this store's
+/// marker key of the session (set and deleted at once when the hash is
+/// written, so the write's invalidation names its writer; see
+/// [`cache`](crate::cache)); last, when ARGV names a user, that user's
+/// index. ARGV: now, expected revision or '', last seen, new expiry or '',
+/// PEXPIREAT argument or '', the user whose index is the last key or '', the
+/// session id (the index member) or '', the number n of field/value pairs to
+/// set, the 2n pair items, then the fields to delete.
 ///
 /// One `HMGET` reads `_m` and `_u`; one `HSET` writes the given fields and
 /// `_m` when it changed (last seen moved later, a new expiry, or the revision
 /// bumped by a data change). Timestamps are copied as received, never
-/// formatted from Lua numbers.
+/// formatted from Lua numbers. When the expiry moves later and the session
+/// is bound to the named user, the index entry moves first: an index that
+/// fails stops the script before the hash is written.
 ///
 /// Replies `{0}` missing (absent or expired: nothing written), `{1, user or
-/// nil, grew, _m, wrote}` saved (`grew` is 1 when the expiry moved later;
-/// `_m` as now stored, so a local copy can check it followed; `wrote` is 1
-/// when the hash was written at all), `{2, revision}` conflict, `{3,
-/// reason}` corrupt (nothing written).
+/// nil, grew, _m, wrote, indexed}` saved (`grew` is 1 when the expiry moved
+/// later; `_m` as now stored, so a local copy can check it followed; `wrote`
+/// is 1 when the hash was written at all; `indexed` is 1 when the index entry
+/// moved here), `{2, revision}` conflict, `{3, reason}` corrupt (nothing
+/// written).
 const PATCH: &str = r#"
 local m = redis.call('HMGET', KEYS[1], '_m', '_u')
 if not m[1] then
@@ -135,9 +140,9 @@ end
 if ARGV[2] ~= '' and ARGV[2] ~= meta[4] then
   return {2, meta[4]}
 end
-local last = 6 + 2 * tonumber(ARGV[6])
+local last = 8 + 2 * tonumber(ARGV[8])
 local set = {}
-for i = 7, last do
+for i = 9, last do
   set[#set + 1] = ARGV[i]
 end
 local seen = meta[2]
@@ -149,13 +154,25 @@ if ARGV[4] ~= '' then
   expires = ARGV[4]
 end
 local revision = meta[4]
-if last > 6 or #ARGV > last then
+if last > 8 or #ARGV > last then
   revision = bump(revision)
 end
 local packed = '@LAYOUT@:' .. meta[1] .. ':' .. seen .. ':' .. expires .. ':' .. revision
 if packed ~= m[1] then
   set[#set + 1] = '_m'
   set[#set + 1] = packed
+end
+local indexed = 0
+local marker = KEYS[2]
+if ARGV[6] ~= '' then
+  marker = KEYS[#KEYS - 1]
+  if ARGV[4] ~= '' and m[2] == ARGV[6] and tonumber(ARGV[4]) > e then
+    index_update(KEYS[#KEYS], ARGV[1], false, {}, {ARGV[4], ARGV[7]})
+    indexed = 1
+  end
+end
+if marker == KEYS[1] then
+  marker = nil
 end
 for i = 1, #set, 1000 do
   redis.call('HSET', KEYS[1], unpack(set, i, math.min(i + 999, #set)))
@@ -173,12 +190,12 @@ end
 local wrote = 0
 if #set > 0 or ARGV[4] ~= '' then
   wrote = 1
-  if KEYS[2] then
-    redis.call('SET', KEYS[2], '1')
-    redis.call('DEL', KEYS[2])
+  if marker then
+    redis.call('SET', marker, '1')
+    redis.call('DEL', marker)
   end
 end
-return {1, m[2], grew, packed, wrote}
+return {1, m[2], grew, packed, wrote, indexed}
 "#;
 
 /// `delete`. KEYS: session hash. ARGV: now, '1' when the session must be
@@ -277,7 +294,7 @@ impl Scripts {
         let patch = PATCH.replace("@LAYOUT@", LAYOUT);
         Self {
             create: LuaScript::new(format!("{INDEX_FN}{meta}{CREATE}")),
-            patch: LuaScript::new(format!("{meta}{patch}")),
+            patch: LuaScript::new(format!("{INDEX_FN}{meta}{patch}")),
             delete: LuaScript::new(format!("{meta}{DELETE}")),
             index: LuaScript::new(format!("{INDEX_FN}{INDEX}")),
         }

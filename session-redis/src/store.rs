@@ -318,8 +318,14 @@ impl RedisStore {
         Ok(())
     }
 
-    /// `save` and `touch`: one script on the session hash, plus a user index
-    /// update when a bound session's expiry moved later.
+    /// `save` and `touch`: one script on the session hash. When the expiry
+    /// moves later, the bound session's user index entry moves first: in the
+    /// same script when the caller named the user and the index shares the
+    /// session's node, else as a step of its own before the script (a
+    /// failure then leaves a stale entry, which listings ignore and clean,
+    /// never a live session missing from its index). Without a named user, a
+    /// step after the script, for the user the hash names.
+    #[allow(clippy::too_many_arguments)] // the operation's parts, named
     async fn patch(
         &self,
         operation: &'static str,
@@ -327,21 +333,39 @@ impl RedisStore {
         patch: Option<&SessionPatch>,
         last_seen: Timestamp,
         expires_at: Option<Timestamp>,
+        user: Option<&str>,
     ) -> Result<SaveOutcome, StoreError> {
         let now = self.now();
         let expected_revision = patch.and_then(|p| p.expected_revision);
         let (set, removed, bytes) = patch.map(codec::patch_size).unwrap_or_default();
         let script = &self.inner.scripts.patch;
         let cache = self.inner.cache.as_deref();
+        // Only a refresh moves an index entry.
+        let index = user
+            .filter(|_| expires_at.is_some())
+            .map(|user| (user, self.inner.keys.user(user)));
+        let (in_script, before) = match index {
+            Some((_, index))
+                if self.is_cluster()
+                    && Slot::for_key(self.inner.keys.session(id)) != Slot::for_key(&index) =>
+            {
+                (None, Some(index))
+            }
+            Some((user, index)) => (Some((user, index)), None),
+            None => (None, None),
+        };
         let mut cmd = script.call(
-            1 + usize::from(cache.is_some()),
-            6 + 2 * set + removed,
+            1 + usize::from(cache.is_some()) + usize::from(in_script.is_some()),
+            8 + 2 * set + removed,
             bytes,
         );
         self.inner.keys.write_session(id, &mut cmd);
         if let Some(cache) = cache {
             // The second key: this store's marker (see `cache`).
             self.inner.keys.write_marker(id, cache.writer(), &mut cmd);
+        }
+        if let Some((_, index)) = &in_script {
+            cmd.arg(index);
         }
         cmd.arg(now.as_millis());
         match expected_revision {
@@ -353,28 +377,50 @@ impl RedisStore {
             Some(e) => cmd.arg(e.as_millis()).arg(codec::expire_at(e)),
             None => cmd.arg("").arg(""),
         };
+        match &in_script {
+            Some((user, _)) => cmd.arg(*user).arg(id.to_string()),
+            None => cmd.arg("").arg(""),
+        };
         cmd.arg(set);
         if let Some(patch) = patch {
             codec::write_patch(patch, &mut cmd);
         }
         let outcome = self.call(operation, |mut conn, deadline| async move {
+            if let (Some(index), Some(expires_at)) = (&before, expires_at) {
+                let entry = [(expires_at.as_millis().to_string(), id.to_string())];
+                self.update_index(
+                    operation,
+                    &mut conn,
+                    deadline,
+                    index,
+                    Some(now),
+                    false,
+                    &[],
+                    &entry,
+                )
+                .await?;
+            }
             let reply = self.eval(operation, &mut conn, script, &cmd, deadline).await?;
-            let mut items = reply::array(reply)
-                .ok_or_else(|| unexpected("the save script"))?
-                .into_iter();
+            let items = reply::array(reply).ok_or_else(|| unexpected("the save script"))?;
+            let mut items = items.into_iter();
             match items.next().as_ref().and_then(reply::int) {
                 Some(0) => Ok((SaveOutcome::Missing, None)),
                 Some(1) => {
                     let user = items.next().and_then(reply::text);
                     let grew = items.next().as_ref().and_then(reply::int) == Some(1);
+                    let meta = items.next().and_then(reply::bytes).flatten();
+                    let wrote = items.next().as_ref().and_then(reply::int) == Some(1);
+                    let indexed = items.next().as_ref().and_then(reply::int) == Some(1);
                     // What the cache needs to follow the write; without one,
                     // not decoded.
-                    let stored = cache.and_then(|_| {
-                        let meta = items.next().and_then(reply::bytes).flatten()?;
-                        let wrote = items.next().as_ref().and_then(reply::int) == Some(1);
-                        Some((Meta::decode(&meta).ok()?, wrote))
-                    });
-                    if let (true, Some(user), Some(expires_at)) = (grew, user, expires_at) {
+                    let stored = cache
+                        .and(meta)
+                        .and_then(|meta| Some((Meta::decode(&meta).ok()?, wrote)));
+                    // Already moved, before the script or in it.
+                    let moved = indexed || before.is_some();
+                    if let (true, false, Some(user), Some(expires_at)) =
+                        (grew, moved, user, expires_at)
+                    {
                         // The index entry's score follows the session's expiry, so
                         // trimming the index never drops a live session.
                         let index = self.inner.keys.user(&user);
@@ -544,8 +590,16 @@ impl SessionStore for RedisStore {
 
     async fn save(&self, id: &SessionId, patch: &SessionPatch) -> Result<SaveOutcome, StoreError> {
         self.check_size(patch.set_fields.byte_size() + patch.set_flash.byte_size())?;
-        self.patch("save", id, Some(patch), patch.last_seen, patch.expires_at)
-            .await
+        let user = patch.user_id.as_deref();
+        self.patch(
+            "save",
+            id,
+            Some(patch),
+            patch.last_seen,
+            patch.expires_at,
+            user,
+        )
+        .await
     }
 
     async fn touch(
@@ -553,8 +607,9 @@ impl SessionStore for RedisStore {
         id: &SessionId,
         expires_at: Timestamp,
         last_seen: Timestamp,
+        user_id: Option<&str>,
     ) -> Result<SaveOutcome, StoreError> {
-        self.patch("touch", id, None, last_seen, Some(expires_at))
+        self.patch("touch", id, None, last_seen, Some(expires_at), user_id)
             .await
     }
 
@@ -633,7 +688,7 @@ mod tests {
         let id = SessionId::generate();
         let patch = SessionPatch::default();
         let now = Timestamp::from_millis(1);
-        let save = store.patch("save", &id, Some(&patch), now, None);
+        let save = store.patch("save", &id, Some(&patch), now, None, None);
         let size = std::mem::size_of_val(&save);
         assert!(size <= 3 * 1024, "the save future is {size} bytes");
     }

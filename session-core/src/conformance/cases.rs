@@ -308,7 +308,7 @@ pub async fn touch_moves_expiry_and_keeps_data(store: impl SessionStore, clock: 
     clock.advance(Duration::from_secs(60));
     let later = clock.now().plus(HOUR);
     assert_eq!(
-        store.touch(&r.id, later, clock.now()).await.unwrap(),
+        store.touch(&r.id, later, clock.now(), None).await.unwrap(),
         SaveOutcome::Saved
     );
     let back = load(&store, &r.id).await.unwrap();
@@ -326,7 +326,7 @@ pub async fn touch_of_missing_session_is_missing(store: impl SessionStore, clock
     let id = SessionId::generate();
     assert_eq!(
         store
-            .touch(&id, clock.now().plus(HOUR), clock.now())
+            .touch(&id, clock.now().plus(HOUR), clock.now(), None)
             .await
             .unwrap(),
         SaveOutcome::Missing
@@ -346,7 +346,7 @@ pub async fn touch_keeps_a_session_alive_past_its_old_expiry(
     create(&store, &r).await;
     clock.advance(HOUR / 2);
     store
-        .touch(&r.id, clock.now().plus(HOUR), clock.now())
+        .touch(&r.id, clock.now().plus(HOUR), clock.now(), None)
         .await
         .unwrap();
     clock.advance(HOUR * 3 / 4);
@@ -355,6 +355,51 @@ pub async fn touch_keeps_a_session_alive_past_its_old_expiry(
         "refreshed session expired at its old time"
     );
     clock.advance(HOUR / 2);
+    assert_eq!(load(&store, &r.id).await, None);
+}
+
+/// A bound session refreshed past its old expiry, by `touch` or by a save
+/// that moves the expiry, with or without the caller naming its user, stays
+/// in its user's listing (and in revoke-all's reach) until its new expiry.
+pub async fn refreshed_bound_sessions_stay_listed_past_their_old_expiry(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    if store.client_side().is_some() || !store.capabilities().user_index {
+        return;
+    }
+    let user = format!("u-{}", SessionId::generate());
+    let r = record(&clock, Some(&user));
+    create(&store, &r).await;
+    let listed = async || -> Vec<SessionId> {
+        let infos = store.list_for_user(&user).await.unwrap();
+        infos.into_iter().map(|i| i.id).collect()
+    };
+    clock.advance(HOUR / 2);
+    // Each step refreshes to an hour from now, then moves past the expiry
+    // before it (a quarter of an hour away) but not past the new one.
+    for step in 0..3 {
+        let later = clock.now().plus(HOUR);
+        let outcome = match step {
+            0 => store.touch(&r.id, later, clock.now(), Some(&user)).await,
+            1 => {
+                let mut p = patch(&clock);
+                p.set_fields = fields(&[("count", "2")]);
+                p.expires_at = Some(later);
+                p.user_id = Some(user.clone());
+                store.save(&r.id, &p).await
+            }
+            _ => store.touch(&r.id, later, clock.now(), None).await,
+        };
+        assert_eq!(outcome.unwrap(), SaveOutcome::Saved, "step {step}");
+        clock.advance(HOUR * 3 / 4);
+        assert_eq!(
+            listed().await,
+            [r.id],
+            "step {step}: listed past the old expiry"
+        );
+    }
+    assert_eq!(store.delete_for_user(&user, None).await.unwrap(), 1);
     assert_eq!(load(&store, &r.id).await, None);
 }
 

@@ -70,8 +70,9 @@ impl<S: SessionStore, G: Send + Sync + std::fmt::Debug + 'static> SessionStore f
         id: &SessionId,
         expires_at: Timestamp,
         last_seen: Timestamp,
+        user_id: Option<&str>,
     ) -> Result<SaveOutcome, StoreError> {
-        self.store.touch(id, expires_at, last_seen).await
+        self.store.touch(id, expires_at, last_seen, user_id).await
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {

@@ -46,6 +46,7 @@ macro_rules! conformance_suite {
             touch_moves_expiry_and_keeps_data,
             touch_of_missing_session_is_missing,
             touch_keeps_a_session_alive_past_its_old_expiry,
+            refreshed_bound_sessions_stay_listed_past_their_old_expiry,
             delete_removes_the_record,
             delete_of_unknown_id_is_false,
             expired_records_are_not_loaded,

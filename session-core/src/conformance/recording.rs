@@ -22,8 +22,8 @@ pub enum StoreOp {
     Load(SessionId),
     /// `save` of this patch.
     Save(SessionId, SessionPatch),
-    /// `touch` to this expiry.
-    Touch(SessionId, Timestamp),
+    /// `touch` to this expiry, with the user the caller named.
+    Touch(SessionId, Timestamp, Option<String>),
     /// `delete` of this id.
     Delete(SessionId),
     /// `list_for_user`.
@@ -155,9 +155,11 @@ impl<S: SessionStore> SessionStore for RecordingStore<S> {
         id: &SessionId,
         expires_at: Timestamp,
         last_seen: Timestamp,
+        user_id: Option<&str>,
     ) -> Result<SaveOutcome, StoreError> {
-        self.record(StoreOp::Touch(*id, expires_at), &AtomicBool::new(false))?;
-        self.inner.touch(id, expires_at, last_seen).await
+        let op = StoreOp::Touch(*id, expires_at, user_id.map(str::to_owned));
+        self.record(op, &AtomicBool::new(false))?;
+        self.inner.touch(id, expires_at, last_seen, user_id).await
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {

@@ -26,6 +26,7 @@ enum Plan {
     Touch {
         id: SessionId,
         expires_at: Timestamp,
+        user_id: Option<String>,
     },
     Delete(Option<SessionId>),
 }
@@ -128,9 +129,14 @@ impl SessionService {
                     return Err(SessionError::Conflict { current });
                 }
             },
-            Plan::Touch { id, expires_at } => {
+            Plan::Touch {
+                id,
+                expires_at,
+                user_id,
+            } => {
                 let now = cell.lock().now;
-                match self.store().touch(&id, expires_at, now).await? {
+                let touched = self.store().touch(&id, expires_at, now, user_id.as_deref());
+                match touched.await? {
                     SaveOutcome::Missing => vanished(&id),
                     _ => Persisted {
                         outcome: PersistOutcome::Refreshed,
@@ -224,6 +230,8 @@ impl SessionService {
         };
         let id = loaded.id;
         let expires_at = loaded.expires_at;
+        // Only a refresh moves an index entry.
+        let user_id = state.refresh_to.and(loaded.user_id()).map(str::to_owned);
         let patch = SessionPatch {
             set_fields: changes.set_fields,
             removed_fields: changes.removed_fields,
@@ -232,11 +240,16 @@ impl SessionService {
             expires_at: state.refresh_to,
             last_seen: now,
             expected_revision: state.expected_revision,
+            user_id,
         };
         if patch.changes_data() {
             Plan::Save { id, patch }
         } else if let Some(expires_at) = state.refresh_to {
-            Plan::Touch { id, expires_at }
+            Plan::Touch {
+                id,
+                expires_at,
+                user_id: patch.user_id,
+            }
         } else {
             Plan::Nothing {
                 expires_at: Some(expires_at),

@@ -84,11 +84,18 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     async fn save(&self, id: &SessionId, patch: &SessionPatch) -> Result<SaveOutcome, StoreError>;
 
     /// Moves the expiry (and last-seen) of a live record, touching no data.
+    ///
+    /// `user_id` is the user the session is bound to, when the caller knows
+    /// it: a store with a user index moves the session's index entry in the
+    /// same step as the record. Stores without an index, or that update it
+    /// in one transaction with the record anyway, ignore it; with `None`, a
+    /// store with an index finds the user itself.
     async fn touch(
         &self,
         id: &SessionId,
         expires_at: Timestamp,
         last_seen: Timestamp,
+        user_id: Option<&str>,
     ) -> Result<SaveOutcome, StoreError>;
 
     /// Deletes a record; `false` when there was none.

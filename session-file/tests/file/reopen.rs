@@ -33,7 +33,7 @@ async fn reopening_keeps_every_live_session_and_its_indexes() {
     for id in &ids[10..15] {
         let later = clock.now().plus(HOUR * 5);
         assert_eq!(
-            store.touch(id, later, clock.now()).await.unwrap(),
+            store.touch(id, later, clock.now(), None).await.unwrap(),
             SaveOutcome::Saved
         );
     }
@@ -43,6 +43,7 @@ async fn reopening_keeps_every_live_session_and_its_indexes() {
             &ids[21],
             clock.now().plus(Duration::from_secs(10)),
             clock.now(),
+            None,
         )
         .await
         .unwrap();

@@ -275,7 +275,7 @@ async fn writes_and_deletes_drop_the_copy() {
     // After a touch, the copy has the new expiry.
     let later = r.expires_at.plus(HOUR);
     clock.advance(Duration::from_secs(1));
-    store.touch(&r.id, later, clock.now()).await.unwrap();
+    store.touch(&r.id, later, clock.now(), None).await.unwrap();
     settle(&store).await;
     let touched = store.load(&r.id).await.unwrap().unwrap();
     assert_eq!(touched.expires_at, later);

@@ -157,6 +157,7 @@ async fn the_scripts_rewrite_the_packed_metadata_exactly() {
             &r.id,
             session_core::Timestamp::from_millis(expires),
             session_core::Timestamp::from_millis(seen),
+            None,
         )
         .await
         .unwrap();
@@ -240,7 +241,7 @@ async fn unknown_versions_and_damaged_records_are_corrupt_and_left_alone() {
         ));
         let later = clock.now().plus(Duration::from_secs(900));
         assert!(matches!(
-            store.touch(&id, later, clock.now()).await,
+            store.touch(&id, later, clock.now(), None).await,
             Err(StoreError::Corrupt(_))
         ));
         assert_eq!(

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use redis::aio::ConnectionLike;
 use session_core::clock::Clock as _;
-use session_core::{Binding, MockClock, SessionId, SessionRecord, SessionStore};
+use session_core::{
+    Binding, MockClock, SaveOutcome, SessionId, SessionPatch, SessionRecord, SessionStore,
+};
 use session_redis::RedisStore;
 
 use crate::support;
@@ -134,6 +136,101 @@ async fn user_index_is_cleaned_cluster() {
         .await
         .unwrap();
     index_is_cleaned(store, clock, &mut admin).await;
+}
+
+/// A refresh that names the user moves the index entry before (or with) the
+/// session: when the index step fails, the session keeps its old expiry and
+/// data, so a live session never drops out of its user's index (and out of
+/// revoke-all's reach) at its old expiry.
+async fn a_failed_index_step_leaves_the_session_unrefreshed(
+    store: RedisStore,
+    clock: MockClock,
+    admin: &mut (impl ConnectionLike + Send),
+) {
+    let user = format!("u-{}", SessionId::generate());
+    let index = store.user_index_key(&user);
+    let r = bound(&clock, &user, MINUTE * 60);
+    store.create(&r).await.unwrap();
+    // The index key now holds a string: every sorted-set command on it fails.
+    let _: () = redis::cmd("SET")
+        .arg(&index)
+        .arg("not a sorted set")
+        .query_async(admin)
+        .await
+        .expect("SET");
+    clock.advance(MINUTE * 40);
+    let later = clock.now().plus(MINUTE * 60);
+    let touched = store.touch(&r.id, later, clock.now(), Some(&user)).await;
+    assert!(
+        touched.is_err(),
+        "the index step cannot succeed: {touched:?}"
+    );
+    let mut patch = SessionPatch {
+        last_seen: clock.now(),
+        expires_at: Some(later),
+        user_id: Some(user.clone()),
+        ..SessionPatch::default()
+    };
+    patch.set_fields.insert("count", "2");
+    let saved = store.save(&r.id, &patch).await;
+    assert!(saved.is_err(), "the index step cannot succeed: {saved:?}");
+    let back = store.load(&r.id).await.unwrap().expect("still live");
+    assert_eq!(
+        back.expires_at, r.expires_at,
+        "refreshed without its index entry"
+    );
+    assert_eq!(back.fields, r.fields, "a failed save wrote its fields");
+
+    // With the index sound again, the refresh lands and the session stays
+    // listed past its old expiry.
+    let _: i64 = redis::cmd("DEL")
+        .arg(&index)
+        .query_async(admin)
+        .await
+        .expect("DEL");
+    assert_eq!(
+        store
+            .touch(&r.id, later, clock.now(), Some(&user))
+            .await
+            .unwrap(),
+        SaveOutcome::Saved
+    );
+    clock.advance(MINUTE * 30);
+    let listed: Vec<SessionId> = store
+        .list_for_user(&user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(listed, [r.id]);
+    assert_eq!(store.delete_for_user(&user, None).await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_index_step_leaves_the_session_unrefreshed_standalone() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(server, &clock);
+    let mut admin = support::admin(server).await;
+    a_failed_index_step_leaves_the_session_unrefreshed(store, clock, &mut admin).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_index_step_leaves_the_session_unrefreshed_cluster() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::cluster_store_on(cluster, &clock);
+    let mut admin = redis::cluster::ClusterClient::new(cluster.urls())
+        .unwrap()
+        .get_async_connection()
+        .await
+        .unwrap();
+    a_failed_index_step_leaves_the_session_unrefreshed(store, clock, &mut admin).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

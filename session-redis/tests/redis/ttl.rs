@@ -88,7 +88,10 @@ async fn key_ttls_match_the_session_expiry() {
 
     // A refresh moves the key's TTL, the index score and the index TTL.
     let later = clock.now().plus(HOUR * 3);
-    store.touch(&short.id, later, clock.now()).await.unwrap();
+    store
+        .touch(&short.id, later, clock.now(), None)
+        .await
+        .unwrap();
     assert_eq!(expire_time(&mut admin, &short_key).await, ms(later));
     assert_eq!(
         score(&mut admin, &index, &short.id).await,

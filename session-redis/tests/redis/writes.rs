@@ -215,7 +215,7 @@ async fn measure(
     let warm = record(m.clock, Some(&user), 2);
     store.create(&warm).await.unwrap();
     store
-        .touch(&warm.id, m.clock.now().plus(HOUR * 2), m.clock.now())
+        .touch(&warm.id, m.clock.now().plus(HOUR * 2), m.clock.now(), None)
         .await
         .unwrap();
     store.delete(&warm.id).await.unwrap();
@@ -239,15 +239,25 @@ async fn measure(
         .unwrap();
     note("save (one changed field)", observe().await);
     store
-        .touch(&anon.id, m.clock.now().plus(HOUR * 2), m.clock.now())
+        .touch(&anon.id, m.clock.now().plus(HOUR * 2), m.clock.now(), None)
         .await
         .unwrap();
     note("touch (anonymous)", observe().await);
     store
-        .touch(&a.id, m.clock.now().plus(HOUR * 2), m.clock.now())
+        .touch(&a.id, m.clock.now().plus(HOUR * 2), m.clock.now(), None)
         .await
         .unwrap();
     note("touch (bound, expiry later)", observe().await);
+    store
+        .touch(
+            &a.id,
+            m.clock.now().plus(HOUR * 3),
+            m.clock.now(),
+            Some(&user),
+        )
+        .await
+        .unwrap();
+    note("touch (bound, user named)", observe().await);
     assert_eq!(store.list_for_user(&user).await.unwrap().len(), 2);
     note("list_for_user (2 sessions)", observe().await);
     store.delete(&b.id).await.unwrap();
@@ -292,6 +302,11 @@ async fn commands_per_operation_standalone() {
     assert_eq!(count("save (one changed field)"), 1);
     assert_eq!(count("touch (anonymous)"), 1);
     assert_eq!(count("touch (bound, expiry later)"), 2);
+    assert_eq!(
+        count("touch (bound, user named)"),
+        1,
+        "standalone refresh of a named user's session is one script"
+    );
     assert_eq!(count("create (anonymous)"), 1);
     assert_eq!(
         count("create (login, bound)"),
@@ -339,6 +354,11 @@ async fn commands_per_operation_cluster() {
         "index entry, then session"
     );
     assert_eq!(count("touch (bound, expiry later)"), 2);
+    assert_eq!(
+        count("touch (bound, user named)"),
+        2,
+        "index entry, then session"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -390,5 +410,27 @@ async fn a_hash_tagged_prefix_makes_cluster_logins_one_atomic_script() {
         .collect();
     assert_eq!(listed.len(), 2);
     assert!(listed.contains(&r.id));
+    // So is a refresh that names the user.
+    let later = clock.now().plus(HOUR * 2);
+    store
+        .touch(&r.id, later, clock.now(), Some(user))
+        .await
+        .unwrap();
+    let mut sent_commands = Vec::new();
+    for (monitor, admin) in &mut monitors {
+        sent_commands.extend(
+            monitor
+                .take(admin)
+                .await
+                .into_iter()
+                .filter(|s| !s.from_script && s.mentions(&prefix) && s.name() != "zrange")
+                .map(|s| s.name()),
+        );
+    }
+    assert_eq!(
+        sent_commands,
+        ["hmget", "hmget", "evalsha"],
+        "listing, then one script"
+    );
     assert_eq!(store.delete_for_user(user, Some(&r.id)).await.unwrap(), 1);
 }

@@ -41,7 +41,11 @@ async fn past_the_threshold_expiry_moves_to_now_plus_lifetime_and_the_cookie_fol
         "{:?}",
         p.cookie
     );
-    assert_eq!(env.store.writes(), vec![StoreOp::Touch(id, expected)]);
+    // The store is told the user, to move the index entry with the record.
+    assert_eq!(
+        env.store.writes(),
+        vec![StoreOp::Touch(id, expected, Some("u".to_owned()))]
+    );
     assert_eq!(
         env.store
             .inner()
@@ -65,7 +69,9 @@ async fn a_refresh_due_rides_along_with_a_data_save() {
     assert_eq!(p.outcome, PersistOutcome::Saved { refreshed: true });
     let writes = env.store.writes();
     assert!(
-        matches!(writes.as_slice(), [StoreOp::Save(_, patch)] if patch.expires_at == Some(env.clock.now().plus(60 * MIN))),
+        matches!(writes.as_slice(), [StoreOp::Save(_, patch)]
+            if patch.expires_at == Some(env.clock.now().plus(60 * MIN))
+                && patch.user_id.as_deref() == Some("u")),
         "{writes:?}"
     );
 }
@@ -77,9 +83,16 @@ async fn a_fresh_anonymous_session_switches_to_full_lifetime_when_used_again() {
     set_age(&mut s, Some(1));
     let first = env.service.commit(&mut s).await.unwrap();
     env.clock.advance(MIN);
+    env.store.clear();
     let cell = env.service.load(Some(&token(&first))).await.unwrap();
     let p = env.service.persist(&cell).await.unwrap();
     assert_eq!(p.outcome, PersistOutcome::Refreshed);
+    let expected = env.clock.now().plus(60 * MIN);
+    // No user to name.
+    assert_eq!(
+        env.store.writes(),
+        vec![StoreOp::Touch(first.id.unwrap(), expected, None)]
+    );
     let record = env
         .store
         .inner()

@@ -123,6 +123,7 @@ impl SessionStore for CookieStore {
         _id: &SessionId,
         _expires_at: Timestamp,
         _last_seen: Timestamp,
+        _user_id: Option<&str>,
     ) -> Result<SaveOutcome, StoreError> {
         Err(self.unsupported("touch (sessions live in the cookie)"))
     }

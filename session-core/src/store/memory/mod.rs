@@ -243,6 +243,8 @@ impl SessionStore for MemoryStore {
         id: &SessionId,
         expires_at: Timestamp,
         last_seen: Timestamp,
+        // The index is not ordered by expiry: nothing to move.
+        _user_id: Option<&str>,
     ) -> Result<SaveOutcome, StoreError> {
         let now = self.now();
         let mut shard = self.shard(id).lock();
