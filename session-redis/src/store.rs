@@ -406,7 +406,7 @@ impl RedisStore {
             match items.next().as_ref().and_then(reply::int) {
                 Some(0) => Ok((SaveOutcome::Missing, None)),
                 Some(1) => {
-                    let user = items.next().and_then(reply::text);
+                    let stored_user = items.next().and_then(reply::text);
                     let grew = items.next().as_ref().and_then(reply::int) == Some(1);
                     let meta = items.next().and_then(reply::bytes).flatten();
                     let wrote = items.next().as_ref().and_then(reply::int) == Some(1);
@@ -416,10 +416,11 @@ impl RedisStore {
                     let stored = cache
                         .and(meta)
                         .and_then(|meta| Some((Meta::decode(&meta).ok()?, wrote)));
-                    // Already moved, before the script or in it.
-                    let moved = indexed || before.is_some();
+                    // Already moved: in the script, or before it for the
+                    // user the session turned out to be bound to.
+                    let moved = indexed || (before.is_some() && stored_user.as_deref() == user);
                     if let (true, false, Some(user), Some(expires_at)) =
-                        (grew, moved, user, expires_at)
+                        (grew, moved, stored_user, expires_at)
                     {
                         // The index entry's score follows the session's expiry, so
                         // trimming the index never drops a live session.

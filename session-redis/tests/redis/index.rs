@@ -207,6 +207,58 @@ async fn a_failed_index_step_leaves_the_session_unrefreshed(
     assert_eq!(store.delete_for_user(&user, None).await.unwrap(), 1);
 }
 
+/// A refresh that names another user than the session's still moves the
+/// entry in the index of the user the session is bound to, and lists the
+/// session for no one else.
+async fn a_refresh_naming_the_wrong_user_moves_the_right_entry(
+    store: RedisStore,
+    clock: MockClock,
+) {
+    let user = format!("u-{}", SessionId::generate());
+    let other = format!("o-{}", SessionId::generate());
+    let r = bound(&clock, &user, MINUTE * 60);
+    store.create(&r).await.unwrap();
+    clock.advance(MINUTE * 40);
+    let later = clock.now().plus(MINUTE * 60);
+    let touched = store.touch(&r.id, later, clock.now(), Some(&other)).await;
+    assert_eq!(touched.unwrap(), SaveOutcome::Saved);
+    clock.advance(MINUTE * 30);
+    // A login elsewhere past the old expiry trims the index.
+    let elsewhere = bound(&clock, &user, MINUTE * 60);
+    store.create(&elsewhere).await.unwrap();
+    let ids = |infos: Vec<session_core::SessionInfo>| -> Vec<SessionId> {
+        let mut ids: Vec<SessionId> = infos.into_iter().map(|i| i.id).collect();
+        ids.sort();
+        ids
+    };
+    let mut both = [r.id, elsewhere.id];
+    both.sort();
+    assert_eq!(ids(store.list_for_user(&user).await.unwrap()), both);
+    assert!(store.list_for_user(&other).await.unwrap().is_empty());
+    assert_eq!(store.delete_for_user(&other, None).await.unwrap(), 0);
+    assert_eq!(store.delete_for_user(&user, None).await.unwrap(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_naming_the_wrong_user_moves_the_right_entry_standalone() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(server, &clock);
+    a_refresh_naming_the_wrong_user_moves_the_right_entry(store, clock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_naming_the_wrong_user_moves_the_right_entry_cluster() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::cluster_store_on(cluster, &clock);
+    a_refresh_naming_the_wrong_user_moves_the_right_entry(store, clock).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_index_step_leaves_the_session_unrefreshed_standalone() {
     let Some(server) = support::standalone() else {
