@@ -65,5 +65,21 @@ fn cookie(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, fields, record_envelope, cookie);
+/// The Redis client's parsing of a counter session's `HGETALL` reply (the
+/// packed metadata and the counter, as the Redis store lays them out), the
+/// same work its connection does for every uncached Redis read.
+fn redis_reply(c: &mut Criterion) {
+    let mut group = c.benchmark_group("redis_reply");
+    let meta = "2:1763870000000:1763870000000:1763873600000:3";
+    let reply = format!(
+        "*4\r\n$2\r\n_m\r\n${}\r\n{meta}\r\n$7\r\nf:count\r\n$6\r\n123456\r\n",
+        meta.len()
+    );
+    group.bench_function("parse_hgetall_counter", |b| {
+        b.iter(|| redis::parse_redis_value(black_box(reply.as_bytes())).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, fields, record_envelope, cookie, redis_reply);
 criterion_main!(benches);
