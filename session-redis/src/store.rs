@@ -308,6 +308,34 @@ impl RedisStore {
         Ok(())
     }
 
+    /// Adds `id` to the user index `index` with the score `expires_at`, or
+    /// raises its entry to it, trimming entries expired at `now`: the index
+    /// step of a create or a refresh.
+    #[allow(clippy::too_many_arguments)] // the step's parts, named
+    async fn index_session(
+        &self,
+        operation: &'static str,
+        conn: &mut Conn<'_>,
+        deadline: Deadline,
+        index: &str,
+        id: &SessionId,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let entry = [(expires_at.as_millis().to_string(), id.to_string())];
+        self.update_index(
+            operation,
+            conn,
+            deadline,
+            index,
+            Some(now),
+            false,
+            &[],
+            &entry,
+        )
+        .await
+    }
+
     fn check_size(&self, size: usize) -> Result<(), StoreError> {
         if size > self.inner.max_record_bytes {
             return Err(StoreError::TooLarge {
@@ -387,18 +415,8 @@ impl RedisStore {
         }
         let outcome = self.call(operation, |mut conn, deadline| async move {
             if let (Some(index), Some(expires_at)) = (&before, expires_at) {
-                let entry = [(expires_at.as_millis().to_string(), id.to_string())];
-                self.update_index(
-                    operation,
-                    &mut conn,
-                    deadline,
-                    index,
-                    Some(now),
-                    false,
-                    &[],
-                    &entry,
-                )
-                .await?;
+                self.index_session(operation, &mut conn, deadline, index, id, expires_at, now)
+                    .await?;
             }
             let reply = self.eval(operation, &mut conn, script, &cmd, deadline).await?;
             let items = reply::array(reply).ok_or_else(|| unexpected("the save script"))?;
@@ -425,18 +443,8 @@ impl RedisStore {
                         // The index entry's score follows the session's expiry, so
                         // trimming the index never drops a live session.
                         let index = self.inner.keys.user(&user);
-                        let entry = [(expires_at.as_millis().to_string(), id.to_string())];
                         if let Err(e) = self
-                            .update_index(
-                                operation,
-                                &mut conn,
-                                deadline,
-                                &index,
-                                Some(now),
-                                false,
-                                &[],
-                                &entry,
-                            )
+                            .index_session(operation, &mut conn, deadline, &index, id, expires_at, now)
                             .await
                         {
                             tracing::warn!(session = %id.short(), error = %e,
@@ -524,18 +532,9 @@ impl SessionStore for RedisStore {
                     // The index entry goes first, so a failure between the two
                     // steps leaves a stale entry (ignored and cleaned by
                     // listings), never an unindexed session.
-                    let entry = [(record.expires_at.as_millis().to_string(), id.clone())];
-                    self.update_index(
-                        "create",
-                        &mut conn,
-                        deadline,
-                        index,
-                        Some(now),
-                        false,
-                        &[],
-                        &entry,
-                    )
-                    .await?;
+                    let (id, expires_at) = (&record.id, record.expires_at);
+                    self.index_session("create", &mut conn, deadline, index, id, expires_at, now)
+                        .await?;
                 }
                 match self
                     .eval("create", &mut conn, script, &cmd, deadline)

@@ -82,14 +82,7 @@ async fn index_is_cleaned(
 
     // The short session expires (by the store's clock; Redis still holds it).
     clock.advance(MINUTE * 20);
-    let listed: Vec<SessionId> = store
-        .list_for_user(&user)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    assert_eq!(listed, vec![kept.id]);
+    assert_eq!(support::listed(&store, &user).await, vec![kept.id]);
     assert_eq!(
         members(admin, &index).await,
         sorted(&[&kept.id]),
@@ -110,32 +103,6 @@ async fn index_is_cleaned(
     let fresh = bound(&clock, &user, MINUTE * 60);
     store.create(&fresh).await.unwrap();
     assert_eq!(members(admin, &index).await, sorted(&[&fresh.id]));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn user_index_is_cleaned_standalone() {
-    let Some(server) = support::standalone() else {
-        return;
-    };
-    let clock = MockClock::starting_now();
-    let store = support::store_on(server, &clock);
-    let mut admin = support::admin(server).await;
-    index_is_cleaned(store, clock, &mut admin).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn user_index_is_cleaned_cluster() {
-    let Some(cluster) = support::cluster() else {
-        return;
-    };
-    let clock = MockClock::starting_now();
-    let store = support::cluster_store_on(cluster, &clock);
-    let mut admin = redis::cluster::ClusterClient::new(cluster.urls())
-        .unwrap()
-        .get_async_connection()
-        .await
-        .unwrap();
-    index_is_cleaned(store, clock, &mut admin).await;
 }
 
 /// A refresh that names the user moves the index entry before (or with) the
@@ -196,14 +163,7 @@ async fn a_failed_index_step_leaves_the_session_unrefreshed(
         SaveOutcome::Saved
     );
     clock.advance(MINUTE * 30);
-    let listed: Vec<SessionId> = store
-        .list_for_user(&user)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    assert_eq!(listed, [r.id]);
+    assert_eq!(support::listed(&store, &user).await, [r.id]);
     assert_eq!(store.delete_for_user(&user, None).await.unwrap(), 1);
 }
 
@@ -213,6 +173,7 @@ async fn a_failed_index_step_leaves_the_session_unrefreshed(
 async fn a_refresh_naming_the_wrong_user_moves_the_right_entry(
     store: RedisStore,
     clock: MockClock,
+    _admin: &mut (impl ConnectionLike + Send),
 ) {
     let user = format!("u-{}", SessionId::generate());
     let other = format!("o-{}", SessionId::generate());
@@ -226,64 +187,54 @@ async fn a_refresh_naming_the_wrong_user_moves_the_right_entry(
     // A login elsewhere past the old expiry trims the index.
     let elsewhere = bound(&clock, &user, MINUTE * 60);
     store.create(&elsewhere).await.unwrap();
-    let ids = |infos: Vec<session_core::SessionInfo>| -> Vec<SessionId> {
-        let mut ids: Vec<SessionId> = infos.into_iter().map(|i| i.id).collect();
-        ids.sort();
-        ids
-    };
+    let mut listed = support::listed(&store, &user).await;
+    listed.sort();
     let mut both = [r.id, elsewhere.id];
     both.sort();
-    assert_eq!(ids(store.list_for_user(&user).await.unwrap()), both);
+    assert_eq!(listed, both);
     assert!(store.list_for_user(&other).await.unwrap().is_empty());
     assert_eq!(store.delete_for_user(&other, None).await.unwrap(), 0);
     assert_eq!(store.delete_for_user(&user, None).await.unwrap(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refresh_naming_the_wrong_user_moves_the_right_entry_standalone() {
-    let Some(server) = support::standalone() else {
-        return;
+/// A standalone and a cluster test of `$case(store, clock, admin)`.
+macro_rules! standalone_and_cluster {
+    ($case:ident: $standalone:ident, $cluster:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $standalone() {
+            let Some(server) = support::standalone() else {
+                return;
+            };
+            let clock = MockClock::starting_now();
+            let store = support::store_on(server, &clock);
+            let mut admin = support::admin(server).await;
+            $case(store, clock, &mut admin).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $cluster() {
+            let Some(cluster) = support::cluster() else {
+                return;
+            };
+            let clock = MockClock::starting_now();
+            let store = support::cluster_store_on(cluster, &clock);
+            let mut admin = support::cluster_admin(cluster).await;
+            $case(store, clock, &mut admin).await;
+        }
     };
-    let clock = MockClock::starting_now();
-    let store = support::store_on(server, &clock);
-    a_refresh_naming_the_wrong_user_moves_the_right_entry(store, clock).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refresh_naming_the_wrong_user_moves_the_right_entry_cluster() {
-    let Some(cluster) = support::cluster() else {
-        return;
-    };
-    let clock = MockClock::starting_now();
-    let store = support::cluster_store_on(cluster, &clock);
-    a_refresh_naming_the_wrong_user_moves_the_right_entry(store, clock).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_index_step_leaves_the_session_unrefreshed_standalone() {
-    let Some(server) = support::standalone() else {
-        return;
-    };
-    let clock = MockClock::starting_now();
-    let store = support::store_on(server, &clock);
-    let mut admin = support::admin(server).await;
-    a_failed_index_step_leaves_the_session_unrefreshed(store, clock, &mut admin).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_index_step_leaves_the_session_unrefreshed_cluster() {
-    let Some(cluster) = support::cluster() else {
-        return;
-    };
-    let clock = MockClock::starting_now();
-    let store = support::cluster_store_on(cluster, &clock);
-    let mut admin = redis::cluster::ClusterClient::new(cluster.urls())
-        .unwrap()
-        .get_async_connection()
-        .await
-        .unwrap();
-    a_failed_index_step_leaves_the_session_unrefreshed(store, clock, &mut admin).await;
-}
+standalone_and_cluster!(index_is_cleaned: user_index_is_cleaned_standalone, user_index_is_cleaned_cluster);
+standalone_and_cluster!(
+    a_failed_index_step_leaves_the_session_unrefreshed:
+        a_failed_index_step_leaves_the_session_unrefreshed_standalone,
+        a_failed_index_step_leaves_the_session_unrefreshed_cluster
+);
+standalone_and_cluster!(
+    a_refresh_naming_the_wrong_user_moves_the_right_entry:
+        a_refresh_naming_the_wrong_user_moves_the_right_entry_standalone,
+        a_refresh_naming_the_wrong_user_moves_the_right_entry_cluster
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_spread_over_the_cluster_and_list_from_every_master() {

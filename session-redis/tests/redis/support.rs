@@ -101,6 +101,22 @@ pub fn cluster_store_on(cluster: &RedisCluster, clock: &MockClock) -> RedisStore
         .expect("store")
 }
 
+/// The ids `store` lists for `user`, in the listing's order.
+pub async fn listed(store: &RedisStore, user: &str) -> Vec<session_core::SessionId> {
+    use session_core::SessionStore as _;
+    let infos = store.list_for_user(user).await.expect("list_for_user");
+    infos.into_iter().map(|i| i.id).collect()
+}
+
+/// An async admin connection to the whole cluster (slot-routed raw commands).
+pub async fn cluster_admin(cluster: &RedisCluster) -> redis::cluster_async::ClusterConnection {
+    redis::cluster::ClusterClient::new(cluster.urls())
+        .expect("urls")
+        .get_async_connection()
+        .await
+        .expect("cluster admin connection")
+}
+
 /// An async admin connection (for `INFO`, `PTTL`, raw writes).
 pub async fn admin(server: &RedisServer) -> redis::aio::MultiplexedConnection {
     redis::Client::open(server.url())
