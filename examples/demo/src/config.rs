@@ -122,7 +122,7 @@ fn load_or_create_key(path: &Path) -> Result<Key, StartError> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let bytes =
-                decode_hex(text.trim()).ok_or_else(|| StartError::BadKeyFile(path.to_owned()))?;
+                hex::decode(text.trim()).map_err(|_| StartError::BadKeyFile(path.to_owned()))?;
             Key::new(bytes).map_err(|_| StartError::BadKeyFile(path.to_owned()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -131,7 +131,7 @@ fn load_or_create_key(path: &Path) -> Result<Key, StartError> {
             }
             let mut secret = [0u8; 64];
             rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
-            write_private(path, &encode_hex(&secret)).map_err(key_file_error(path))?;
+            write_private(path, &hex::encode(secret)).map_err(key_file_error(path))?;
             tracing::info!(path = %path.display(), "created a signing key");
             Key::new(secret).map_err(|_| StartError::BadKeyFile(path.to_owned()))
         }
@@ -157,16 +157,40 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
 
-fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
+    fn temp_path(name: &str) -> std::path::PathBuf {
+        let unique = format!("demo-key-{}-{}", std::process::id(), name);
+        std::env::temp_dir().join(unique).join("session.key")
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+
+    #[test]
+    fn a_created_key_file_holds_hex_and_loads_back_as_the_same_key() {
+        let path = temp_path("roundtrip");
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+        let created = load_or_create_key(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.len(), 128);
+        assert!(text.bytes().all(|b| b.is_ascii_hexdigit()));
+        let loaded = load_or_create_key(&path).unwrap();
+        assert_eq!(created.derive("check"), loaded.derive("check"));
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_key_file_without_a_long_enough_hex_key_is_refused() {
+        for (name, text) in [("odd", "abc"), ("not-hex", "zz"), ("short", "00ff")] {
+            let path = temp_path(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+            let error = load_or_create_key(&path).unwrap_err();
+            assert!(
+                matches!(error, StartError::BadKeyFile(_)),
+                "{name}: {error}"
+            );
+            std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        }
+    }
 }

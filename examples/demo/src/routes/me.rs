@@ -5,10 +5,11 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac as _};
 use serde::Serialize;
 use session_axum::prelude::*;
 use session_axum::{AppContext, BuildError, SessionId, SessionService};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::data::{Account, Info, Visits};
 
@@ -52,12 +53,15 @@ impl FromApp for Me {
 }
 
 impl Me {
+    /// An opaque handle for `id`: an HMAC under a key derived for it, so a
+    /// handle reveals nothing of the id and cannot be made without the key.
     fn handle(&self, id: &SessionId) -> String {
-        let digest = Sha256::new()
-            .chain_update(self.handle_key)
-            .chain_update(id.as_bytes())
-            .finalize();
-        URL_SAFE_NO_PAD.encode(&digest[..16])
+        // HMAC takes keys of any length: `new_from_slice` cannot fail here.
+        let Ok(mac) = Hmac::<Sha256>::new_from_slice(&self.handle_key) else {
+            unreachable!("HMAC takes keys of any length")
+        };
+        let tag = mac.chain_update(id.as_bytes()).finalize().into_bytes();
+        URL_SAFE_NO_PAD.encode(&tag[..16])
     }
 }
 
