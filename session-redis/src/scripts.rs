@@ -116,12 +116,12 @@ return 1
 /// fails stops the script before the hash is written.
 ///
 /// Replies `{0}` missing (absent or expired: nothing written), `{1, user or
-/// nil, grew, indexed, _m, wrote}` saved (`grew` is 1 when the expiry moved
-/// later; `indexed` is 1 when the index entry moved here, sent only when a
-/// user was named or with a marker; `_m` as now stored, so a local copy can
-/// check it followed, and `wrote`, 1 when the hash was written at all, only
-/// with a marker: each reply item costs the client a parse), `{2, revision}`
-/// conflict, `{3, reason}` corrupt (nothing written).
+/// nil, grew, _m, wrote, indexed}` saved, `{2, revision}` conflict, `{3,
+/// reason}` corrupt (nothing written). In a saved reply, `grew` is 1 when the
+/// expiry moved later; `_m` (as now stored, so a local copy can check it
+/// followed) and `wrote` (1 when the hash was written at all) come only with
+/// a marker, and `indexed` (1 when the index entry moved here) only when a
+/// user was named: the client parses every item.
 const PATCH: &str = r#"
 local m = redis.call('HMGET', KEYS[1], '_m', '_u')
 if not m[1] then
@@ -196,13 +196,15 @@ if #set > 0 or ARGV[4] ~= '' then
     redis.call('DEL', marker)
   end
 end
+local reply = {1, m[2], grew}
 if marker then
-  return {1, m[2], grew, indexed, packed, wrote}
+  reply[4] = packed
+  reply[5] = wrote
 end
 if ARGV[6] ~= '' then
-  return {1, m[2], grew, indexed}
+  reply[#reply + 1] = indexed
 end
-return {1, m[2], grew}
+return reply
 "#;
 
 /// `delete`. KEYS: session hash. ARGV: now, '1' when the session must be

@@ -426,10 +426,16 @@ impl RedisStore {
                 Some(1) => {
                     let stored_user = items.next().and_then(reply::text);
                     let grew = items.next().as_ref().and_then(reply::int) == Some(1);
-                    // Sent when a user was named or with a cache (see `PATCH`).
+                    // Sent only with a cache's marker, then only when a user
+                    // was named (see the script).
+                    let (meta, wrote) = match cache {
+                        Some(_) => (
+                            items.next().and_then(reply::bytes).flatten(),
+                            items.next().as_ref().and_then(reply::int) == Some(1),
+                        ),
+                        None => (None, false),
+                    };
                     let indexed = items.next().as_ref().and_then(reply::int) == Some(1);
-                    let meta = items.next().and_then(reply::bytes).flatten();
-                    let wrote = items.next().as_ref().and_then(reply::int) == Some(1);
                     // What the cache needs to follow the write; without one,
                     // not decoded.
                     let stored = cache

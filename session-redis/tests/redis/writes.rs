@@ -321,6 +321,34 @@ async fn commands_per_operation_standalone() {
     assert_eq!(count("delete_for_user (2 sessions)"), 4);
 }
 
+/// With a local cache the save script's reply carries more, and a refresh
+/// naming the user is still one script.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_per_operation_standalone_cached() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::builder(&clock)
+        .url(server.url())
+        .local_cache(1000)
+        .build()
+        .expect("store");
+    let mut admin = support::admin(&server).await;
+    let mut monitor = Monitor::start(&server.url()).await;
+    let table = measure(&store, &clock, async || monitor.take(&mut admin).await).await;
+    print_table("standalone, local cache", &table);
+    let count = |op| sent_by(&table, op).len();
+    assert_eq!(count("save (one changed field)"), 1);
+    assert_eq!(count("touch (bound, expiry later)"), 2);
+    assert_eq!(
+        count("touch (bound, user named)"),
+        1,
+        "the index flag is read after the cache's items"
+    );
+    assert_eq!(count("create (login, bound)"), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_per_operation_cluster() {
     let Some(cluster) = support::cluster() else {
