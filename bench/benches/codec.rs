@@ -79,10 +79,10 @@ fn redis_reply(c: &mut Criterion) {
         b.iter(|| redis::parse_redis_value(black_box(reply.as_bytes())).unwrap())
     });
     // The save script's reply: status, user (nil), grew; with a local cache
-    // also indexed, the stored metadata and whether it wrote.
+    // also the stored metadata and whether it wrote.
     let uncached = "*3\r\n:1\r\n$-1\r\n:0\r\n";
     let cached = format!(
-        "*6\r\n:1\r\n$-1\r\n:0\r\n:0\r\n${}\r\n{meta}\r\n:1\r\n",
+        "*5\r\n:1\r\n$-1\r\n:0\r\n${}\r\n{meta}\r\n:1\r\n",
         meta.len()
     );
     group.bench_function("parse_save_reply", |b| {
