@@ -163,17 +163,18 @@ if packed ~= m[1] then
   set[#set + 1] = '_m'
   set[#set + 1] = packed
 end
-local indexed = 0
-local marker = KEYS[2]
+local keys, index, marker = #KEYS, nil, nil
 if ARGV[6] ~= '' then
-  marker = KEYS[#KEYS - 1]
-  if ARGV[4] ~= '' and m[2] == ARGV[6] and tonumber(ARGV[4]) > e then
-    index_update(KEYS[#KEYS], ARGV[1], false, {}, {ARGV[4], ARGV[7]})
-    indexed = 1
-  end
+  index = KEYS[keys]
+  keys = keys - 1
 end
-if marker == KEYS[1] then
-  marker = nil
+if keys == 2 then
+  marker = KEYS[2]
+end
+local indexed = 0
+if index and ARGV[4] ~= '' and m[2] == ARGV[6] and tonumber(ARGV[4]) > e then
+  index_update(index, ARGV[1], false, {}, {ARGV[4], ARGV[7]})
+  indexed = 1
 end
 for i = 1, #set, 1000 do
   redis.call('HSET', KEYS[1], unpack(set, i, math.min(i + 999, #set)))

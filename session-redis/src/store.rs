@@ -368,18 +368,17 @@ impl RedisStore {
         let (set, removed, bytes) = patch.map(codec::patch_size).unwrap_or_default();
         let script = &self.inner.scripts.patch;
         let cache = self.inner.cache.as_deref();
-        // Only a refresh moves an index entry.
-        let index = user
-            .filter(|_| expires_at.is_some())
-            .map(|user| (user, self.inner.keys.user(user)));
-        let (in_script, before) = match index {
-            Some((_, index))
+        // Only a refresh moves an index entry: in the script, or before it
+        // when the index lives on another node.
+        let refresh = expires_at.zip(user);
+        let (in_script, before) = match refresh.map(|(e, u)| (e, u, self.inner.keys.user(u))) {
+            Some((expires_at, _, index))
                 if self.is_cluster()
                     && Slot::for_key(self.inner.keys.session(id)) != Slot::for_key(&index) =>
             {
-                (None, Some(index))
+                (None, Some((index, expires_at)))
             }
-            Some((user, index)) => (Some((user, index)), None),
+            Some((_, user, index)) => (Some((user, index)), None),
             None => (None, None),
         };
         let mut cmd = script.call(
@@ -414,8 +413,8 @@ impl RedisStore {
             codec::write_patch(patch, &mut cmd);
         }
         let outcome = self.call(operation, |mut conn, deadline| async move {
-            if let (Some(index), Some(expires_at)) = (&before, expires_at) {
-                self.index_session(operation, &mut conn, deadline, index, id, expires_at, now)
+            if let Some((index, expires_at)) = &before {
+                self.index_session(operation, &mut conn, deadline, index, id, *expires_at, now)
                     .await?;
             }
             let reply = self.eval(operation, &mut conn, script, &cmd, deadline).await?;

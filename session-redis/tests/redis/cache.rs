@@ -4,9 +4,7 @@
 use std::time::{Duration, Instant};
 
 use session_core::clock::Clock as _;
-use session_core::{
-    Binding, FieldMap, MockClock, SaveOutcome, SessionId, SessionPatch, SessionRecord, SessionStore,
-};
+use session_core::{FieldMap, MockClock, SaveOutcome, SessionPatch, SessionRecord, SessionStore};
 use session_redis::{ConfigError, RedisStore};
 
 use crate::monitor::{Monitor, sent};
@@ -15,11 +13,7 @@ use crate::support::{self, RedisServer};
 const HOUR: Duration = Duration::from_secs(3600);
 
 fn record(clock: &MockClock, user: Option<&str>) -> SessionRecord {
-    let now = clock.now();
-    let mut r = SessionRecord::new(SessionId::generate(), now, now.plus(HOUR));
-    r.fields.insert("count", "1");
-    r.binding = user.map(|u| Box::new(Binding::user(u)));
-    r
+    support::counter(clock, 1, HOUR, user)
 }
 
 fn set(clock: &MockClock, count: &str) -> SessionPatch {

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use redis::aio::ConnectionLike;
 use session_core::clock::Clock as _;
-use session_core::{
-    Binding, MockClock, SaveOutcome, SessionId, SessionPatch, SessionRecord, SessionStore,
-};
+use session_core::{MockClock, SaveOutcome, SessionId, SessionPatch, SessionRecord, SessionStore};
 use session_redis::RedisStore;
 
 use crate::support;
@@ -15,11 +13,7 @@ use crate::support;
 const MINUTE: Duration = Duration::from_secs(60);
 
 fn bound(clock: &MockClock, user: &str, lifetime: Duration) -> SessionRecord {
-    let now = clock.now();
-    let mut r = SessionRecord::new(SessionId::generate(), now, now.plus(lifetime));
-    r.fields.insert("count", "1");
-    r.binding = Some(Box::new(Binding::user(user).with_label("phone")));
-    r
+    support::counter(clock, 1, lifetime, Some(user))
 }
 
 async fn members(conn: &mut (impl ConnectionLike + Send), index: &str) -> Vec<String> {

@@ -4,11 +4,13 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use session_core::{MockClock, SessionId, SessionRecord, SessionStore, StoreError};
+use session_core::{MockClock, SessionStore, StoreError};
 
 use session_redis::RedisStore;
 
-use crate::support::{RedisServer, admin, builder, info, private_server, store_on};
+use crate::support::{RedisServer, admin, builder, counter, info, private_server, store_on};
+
+const HOUR: Duration = Duration::from_secs(3600);
 
 /// Read events Redis has processed (`INFO stats`): one per read of client
 /// input, however many commands it held.
@@ -23,17 +25,6 @@ async fn reads_processed(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
                 .ok()
         })
         .expect("total_reads_processed in INFO stats")
-}
-
-fn counter(clock: &MockClock, count: usize) -> SessionRecord {
-    let now = session_core::Clock::now(clock);
-    let mut record = SessionRecord::new(
-        SessionId::generate(),
-        now,
-        now.plus(Duration::from_secs(3600)),
-    );
-    record.fields.insert("count", count.to_string());
-    record
 }
 
 // One worker, as under load: each request is a task of its own, and tokio
@@ -70,7 +61,7 @@ async fn without_automatic_pipelining_each_caller_still_gets_its_own_reply() {
 /// that each load got its own session, and returns how many reads of client
 /// input the server processed meanwhile.
 async fn concurrent_loads(server: &RedisServer, clock: &MockClock, store: RedisStore) -> u64 {
-    let records: Vec<_> = (0..64).map(|n| counter(clock, n)).collect();
+    let records: Vec<_> = (0..64).map(|n| counter(clock, n, HOUR, None)).collect();
     for record in &records {
         store.create(record).await.expect("create");
     }
@@ -104,7 +95,7 @@ async fn a_failing_command_fails_only_its_own_caller() {
     };
     let clock = MockClock::starting_now();
     let store = store_on(&server, &clock);
-    let records: Vec<_> = (0..3).map(|n| counter(&clock, n)).collect();
+    let records: Vec<_> = (0..3).map(|n| counter(&clock, n, HOUR, None)).collect();
     for record in &records {
         store.create(record).await.expect("create");
     }

@@ -101,6 +101,22 @@ pub fn cluster_store_on(cluster: &RedisCluster, clock: &MockClock) -> RedisStore
         .expect("store")
 }
 
+/// A live record holding `{"count": <count>}` for `lifetime` from the
+/// clock's now, bound to `user` when given.
+pub fn counter(
+    clock: &MockClock,
+    count: impl ToString,
+    lifetime: Duration,
+    user: Option<&str>,
+) -> session_core::SessionRecord {
+    use session_core::clock::Clock as _;
+    let now = clock.now();
+    let mut r = session_core::SessionRecord::new(SessionId::generate(), now, now.plus(lifetime));
+    r.fields.insert("count", count.to_string());
+    r.binding = user.map(|u| Box::new(session_core::Binding::user(u)));
+    r
+}
+
 /// The ids `store` lists for `user`, in the listing's order.
 pub async fn listed(store: &RedisStore, user: &str) -> Vec<session_core::SessionId> {
     use session_core::SessionStore as _;

@@ -4,18 +4,14 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use session_core::clock::Clock as _;
-use session_core::{Binding, MockClock, SessionId, SessionPatch, SessionRecord, SessionStore};
+use session_core::{MockClock, SessionId, SessionPatch, SessionRecord, SessionStore};
 
 use crate::support;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
 fn bound(clock: &MockClock, user: &str, lifetime: Duration) -> SessionRecord {
-    let now = clock.now();
-    let mut r = SessionRecord::new(SessionId::generate(), now, now.plus(lifetime));
-    r.fields.insert("count", "1");
-    r.binding = Some(Box::new(Binding::user(user)));
-    r
+    support::counter(clock, 1, lifetime, Some(user))
 }
 
 async fn expire_time(conn: &mut MultiplexedConnection, key: &str) -> i64 {

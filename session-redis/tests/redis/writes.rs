@@ -286,6 +286,20 @@ fn sent_by<'t>(table: &'t [(&'static str, Vec<String>)], op: &str) -> &'t [Strin
     &table.iter().find(|(name, _)| *name == op).expect(op).1
 }
 
+/// `measure` on a standalone server, watched by `MONITOR`; prints the table.
+async fn measure_standalone(
+    title: &str,
+    server: &support::RedisServer,
+    store: &session_redis::RedisStore,
+    clock: &MockClock,
+) -> Vec<(&'static str, Vec<String>)> {
+    let mut admin = support::admin(server).await;
+    let mut monitor = Monitor::start(&server.url()).await;
+    let table = measure(store, clock, async || monitor.take(&mut admin).await).await;
+    print_table(title, &table);
+    table
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_per_operation_standalone() {
     let Some(server) = support::private_server(&[]) else {
@@ -293,10 +307,7 @@ async fn commands_per_operation_standalone() {
     };
     let clock = MockClock::starting_now();
     let store = support::store_on(&server, &clock);
-    let mut admin = support::admin(&server).await;
-    let mut monitor = Monitor::start(&server.url()).await;
-    let table = measure(&store, &clock, async || monitor.take(&mut admin).await).await;
-    print_table("standalone", &table);
+    let table = measure_standalone("standalone", &server, &store, &clock).await;
     let count = |op| sent_by(&table, op).len();
     assert_eq!(sent_by(&table, "load"), ["hgetall"]);
     assert_eq!(count("save (one changed field)"), 1);
@@ -334,10 +345,7 @@ async fn commands_per_operation_standalone_cached() {
         .local_cache(1000)
         .build()
         .expect("store");
-    let mut admin = support::admin(&server).await;
-    let mut monitor = Monitor::start(&server.url()).await;
-    let table = measure(&store, &clock, async || monitor.take(&mut admin).await).await;
-    print_table("standalone, local cache", &table);
+    let table = measure_standalone("standalone, local cache", &server, &store, &clock).await;
     let count = |op| sent_by(&table, op).len();
     assert_eq!(count("save (one changed field)"), 1);
     assert_eq!(count("touch (bound, expiry later)"), 2);
