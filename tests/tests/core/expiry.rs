@@ -77,6 +77,24 @@ async fn a_refresh_due_rides_along_with_a_data_save() {
 }
 
 #[tokio::test]
+async fn a_data_save_without_a_refresh_names_no_user() {
+    let env = env();
+    let (t, _) = logged_in(&env).await;
+    env.clock.advance(29 * MIN);
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    set_age(&mut s, Some(3));
+    let p = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(p.outcome, PersistOutcome::Saved { refreshed: false });
+    // The index entry only moves with the expiry: nothing for the store to do.
+    let writes = env.store.writes();
+    assert!(
+        matches!(writes.as_slice(), [StoreOp::Save(_, patch)]
+            if patch.expires_at.is_none() && patch.user_id.is_none()),
+        "{writes:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_fresh_anonymous_session_switches_to_full_lifetime_when_used_again() {
     let env = env();
     let mut s = env.service.get::<Profile>(None).await.unwrap();
