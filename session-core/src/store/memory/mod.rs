@@ -24,6 +24,10 @@ use crate::{
     Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch, SessionRecord, Timestamp,
 };
 
+/// Fewest and most shards a store is split into.
+const MIN_SHARDS: usize = 256;
+const MAX_SHARDS: usize = 1024;
+
 /// Largest record accepted by default (data plus flash), in bytes.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 
@@ -79,11 +83,17 @@ impl MemoryStore {
     /// A store on `clock` refusing records larger than `max_record_bytes`
     /// (data plus flash) with [`StoreError::TooLarge`].
     pub fn with_limit(clock: SharedClock, max_record_bytes: usize) -> Self {
+        // At least 256 shards, also on small machines: a shard that outgrows
+        // its table moves it and faults in fresh pages while its lock is
+        // held and the thread stalls, for time in proportion to its size.
+        // Smaller shards keep that stall to tens of microseconds where 16
+        // shards of a quarter million sessions stalled for over half a
+        // millisecond each.
         let shards = std::thread::available_parallelism()
             .map_or(4, |n| n.get())
             .saturating_mul(8)
             .next_power_of_two()
-            .clamp(16, 1024);
+            .clamp(MIN_SHARDS, MAX_SHARDS);
         Self {
             inner: Arc::new(Inner {
                 shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
