@@ -15,10 +15,8 @@ use std::time::Instant;
 
 use session_core::{MemoryStore, SessionStore};
 use tower_sessions::SessionStore as _;
-use tower_sessions::cookie::time::{Duration, OffsetDateTime};
-use tower_sessions::session::{Id, Record};
 
-use common::{counter_record, ready};
+use common::{counter_record, ready, ts_counter_record};
 
 const DEFAULT_SESSIONS: usize = 400_000;
 
@@ -46,13 +44,7 @@ fn main() {
 
     let theirs = tower_sessions::MemoryStore::default();
     let times = timed(sessions, |i| {
-        let mut data = std::collections::HashMap::new();
-        data.insert("count".to_owned(), serde_json::json!(i));
-        let mut record = Record {
-            id: Id::default(),
-            data,
-            expiry_date: OffsetDateTime::now_utc() + Duration::hours(1),
-        };
+        let mut record = ts_counter_record(i as u64);
         let start = Instant::now();
         ready(theirs.create(&mut record)).expect("create");
         start.elapsed()

@@ -8,15 +8,12 @@
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use session_core::{FieldMap, MemoryStore, SessionRecord, SessionStore};
 use tower_sessions::SessionStore as _;
-use tower_sessions::cookie::time::{Duration, OffsetDateTime};
-use tower_sessions::session::{Id, Record};
 
-use common::{counter_record, ready};
+use common::{counter_record, ready, ts_counter_record};
 
 const SESSIONS: usize = 100_000;
 
@@ -100,11 +97,7 @@ fn main() {
     let store = tower_sessions::MemoryStore::default();
     let before = live();
     for i in 0..SESSIONS {
-        let mut record = Record {
-            id: Id::default(),
-            data: HashMap::from([("count".to_owned(), serde_json::json!(i as u64))]),
-            expiry_date: OffsetDateTime::now_utc() + Duration::hours(1),
-        };
+        let mut record = ts_counter_record(i as u64);
         ready(store.create(&mut record)).unwrap();
     }
     per_session("tower-sessions: MemoryStore", before, live());

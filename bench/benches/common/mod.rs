@@ -29,6 +29,17 @@ pub fn counter_record(count: u64) -> SessionRecord {
     record
 }
 
+/// tower-sessions' twin of [`counter_record`]: `{"count": <count>}`,
+/// expiring in an hour.
+pub fn ts_counter_record(count: u64) -> tower_sessions::session::Record {
+    tower_sessions::session::Record {
+        id: tower_sessions::session::Id::default(),
+        data: [("count".to_owned(), serde_json::json!(count))].into(),
+        expiry_date: tower_sessions::cookie::time::OffsetDateTime::now_utc()
+            + tower_sessions::cookie::time::Duration::hours(1),
+    }
+}
+
 /// Runs a future that never waits (memory store calls, a no-op store): one
 /// poll, no runtime in the measurement.
 pub fn ready<F: Future>(future: F) -> F::Output {
