@@ -9,6 +9,7 @@ use hmac::{Hmac, Mac as _};
 use serde::Serialize;
 use session_axum::prelude::*;
 use session_axum::{AppContext, BuildError, SessionId, SessionService};
+use session_core::SessionError;
 use sha2::Sha256;
 
 use crate::data::{Account, Info, Visits};
@@ -34,7 +35,8 @@ pub struct SessionView {
 /// `POST /me/sessions/revoke-others`.
 pub struct Me {
     sessions: SessionService,
-    handle_key: [u8; 32],
+    /// Keyed once with a key derived for handles; cloned per handle.
+    handle_mac: Hmac<Sha256>,
 }
 
 impl FromApp for Me {
@@ -45,9 +47,11 @@ impl FromApp for Me {
             .keys()
             .primary()
             .derive("demo session handles");
+        let handle_mac = Hmac::<Sha256>::new_from_slice(&handle_key)
+            .map_err(|e| SessionError::Config(format!("session handle key: {e}")))?;
         Ok(Self {
             sessions,
-            handle_key,
+            handle_mac,
         })
     }
 }
@@ -56,11 +60,8 @@ impl Me {
     /// An opaque handle for `id`: an HMAC under a key derived for it, so a
     /// handle reveals nothing of the id and cannot be made without the key.
     fn handle(&self, id: &SessionId) -> String {
-        // HMAC takes keys of any length: `new_from_slice` cannot fail here.
-        let Ok(mac) = Hmac::<Sha256>::new_from_slice(&self.handle_key) else {
-            unreachable!("HMAC takes keys of any length")
-        };
-        let tag = mac.chain_update(id.as_bytes()).finalize().into_bytes();
+        let mac = self.handle_mac.clone().chain_update(id.as_bytes());
+        let tag = mac.finalize().into_bytes();
         URL_SAFE_NO_PAD.encode(&tag[..16])
     }
 }
