@@ -276,6 +276,29 @@ done = function(summary, latency, requests)
 end
 """
 
+# With BENCH_COOKIES naming a file of cookies, one per line, each request
+# carries the next one, so the requests spread over those sessions. The
+# requests are formatted once; wrk then only hands them out.
+WRK_SPREAD = r"""
+local cookie_file = os.getenv("BENCH_COOKIES")
+if cookie_file then
+  local prepared, last = nil, 0
+  function request()
+    if not prepared then
+      prepared = {}
+      for line in io.lines(cookie_file) do
+        local headers = {}
+        for name, value in pairs(wrk.headers) do headers[name] = value end
+        headers["Cookie"] = line
+        prepared[#prepared + 1] = wrk.format(nil, nil, headers)
+      end
+    end
+    last = last % #prepared + 1
+    return prepared[last]
+  end
+end
+""" + WRK_REPORT
+
 # Waits between requests on each connection: a fixed offered load.
 WRK_PACED = r"""
 local pause = 4
@@ -285,7 +308,7 @@ end
 function delay()
   return pause
 end
-""" + WRK_REPORT
+""" + WRK_SPREAD
 
 # Stops after N responses (for creating a known number of sessions).
 WRK_COUNT = r"""
@@ -310,25 +333,34 @@ class Setup:
     threads: int
     connections: int
     scripts: dict = field(default_factory=dict)
+    # Where cookie files for wrk go.
+    workdir: str = ""
 
 
 def taskset(cpu: str | None) -> list[str]:
     return ["taskset", "-c", cpu] if cpu is not None and shutil.which("taskset") else []
 
 
-def wrk(setup: Setup, port: int, path: str, seconds: float, cookie: str | None,
+def wrk(setup: Setup, port: int, path: str, seconds: float, cookies: list[str] | None,
         script: str = "report", args: list[str] | None = None) -> dict:
+    """One wrk run; with several `cookies`, each request carries the next."""
     cmd = taskset(setup.load_cpu) + [
         "wrk", "-t", str(setup.threads), "-c", str(setup.connections),
         "-d", f"{max(1, round(seconds))}s", "--timeout", "5s",
         "-s", setup.scripts[script],
     ]
-    if cookie:
-        cmd += ["-H", f"Cookie: {cookie}"]
+    environment = {k: v for k, v in os.environ.items() if k != "BENCH_COOKIES"}
+    if cookies and len(cookies) == 1:
+        cmd += ["-H", f"Cookie: {cookies[0]}"]
+    elif cookies:
+        cookie_file = os.path.join(setup.workdir, f"cookies-{port}.txt")
+        with open(cookie_file, "w") as f:
+            f.write("\n".join(cookies) + "\n")
+        environment["BENCH_COOKIES"] = cookie_file
     cmd.append(f"http://127.0.0.1:{port}{path}")
     if args:
         cmd += ["--"] + args
-    proc = start(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
     try:
         out, err = proc.communicate(timeout=seconds + 60)
     finally:
@@ -356,6 +388,7 @@ class Env:
     paced: float
     paced_delay_ms: int
     spin_ns: int
+    live_sessions: int = 1
     perf_dir: str | None = None
 
 
@@ -371,21 +404,26 @@ def start_server(env: Env, mode: str) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
-def existing_session(client: Http, mode: str) -> str:
-    """A session past its first use: created by a write, then used once more
-    (which moves an anonymous session to its full lifetime), so the measured
-    requests see a settled session. Returns the latest cookie. `bare` has no
-    session: it gets a cookie of the same size, which it ignores."""
+def existing_sessions(client: Http, mode: str, count: int) -> list[str]:
+    """`count` sessions past their first use: each created by a write, then
+    used once more (which moves an anonymous session to its full lifetime),
+    so the measured requests see settled sessions. Returns their latest
+    cookies. `bare` has no session: it gets as many cookies of the same size,
+    which it ignores."""
     if mode in BARE_MODES:
-        return "id=" + "x" * 65
-    _, cookie = client.get("/write")
-    if not cookie:
-        raise RuntimeError("/write without a cookie set no session cookie")
+        return ["id=" + "x" * 65] * count
+    cookies = []
+    for _ in range(count):
+        _, cookie = client.get("/write")
+        if not cookie:
+            raise RuntimeError("/write without a cookie set no session cookie")
+        cookies.append(cookie)
     time.sleep(0.005)
     for path in ("/read", "/write", "/read"):
-        _, again = client.get(path, cookie)
-        cookie = again or cookie
-    return cookie
+        for i, cookie in enumerate(cookies):
+            _, again = client.get(path, cookie)
+            cookies[i] = again or cookie
+    return cookies
 
 
 def redis_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
@@ -399,7 +437,7 @@ def redis_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]
     return delta
 
 
-def monitor_round_trips(env: Env, port: int, path: str, cookie: str | None, n: int = 50) -> dict:
+def monitor_round_trips(env: Env, port: int, path: str, cookies: list[str] | None, n: int = 50) -> dict:
     """Sends n sequential requests with MONITOR on and splits the commands
     Redis saw into those sent by the client (round trips) and those run inside
     scripts."""
@@ -422,8 +460,8 @@ def monitor_round_trips(env: Env, port: int, path: str, cookie: str | None, n: i
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
     client = Http(port)
-    for _ in range(n):
-        client.get(path, cookie)
+    for i in range(n):
+        client.get(path, cookies[i % len(cookies)] if cookies else None)
     client.close()
     time.sleep(0.3)
     stop_flag.set()
@@ -460,7 +498,7 @@ def start_perf(env: Env, pid: int, name: str) -> subprocess.Popen | None:
 
 
 def measure(env: Env, proc: subprocess.Popen, port: int, client: Http, mode: str, scenario: str,
-            path: str, cookie: str | None, seconds: float, script: str, args: list[str] | None,
+            path: str, cookies: list[str] | None, seconds: float, script: str, args: list[str] | None,
             profile: bool) -> dict:
     """One wrk run with the server's CPU time, new sessions and Redis
     commands counted around it."""
@@ -470,7 +508,7 @@ def measure(env: Env, proc: subprocess.Popen, port: int, client: Http, mode: str
     busy_before, wrk_before, redis_before = system_busy_seconds(), children_seconds(), cpu_ticks(env.redis_pid)
     ticks_before, ns_before = cpu_ticks(proc.pid), cpu_ns(proc.pid)
     wall_before = time.monotonic()
-    result = wrk(env.setup, port, path, seconds, cookie, script=script, args=args)
+    result = wrk(env.setup, port, path, seconds, cookies, script=script, args=args)
     wall = time.monotonic() - wall_before
     ticks_after, ns_after = cpu_ticks(proc.pid), cpu_ns(proc.pid)
     busy = system_busy_seconds() - busy_before
@@ -511,18 +549,18 @@ def run_once(env: Env, mode: str, scenario: str, with_monitor: bool) -> dict:
     proc, port = start_server(env, mode)
     try:
         client = Http(port)
-        cookie = None if scenario == "write-new" else existing_session(client, mode)
+        cookies = None if scenario == "write-new" else existing_sessions(client, mode, env.live_sessions)
         path = "/read" if scenario == "read" else "/write"
         if env.warmup > 0:
-            wrk(env.setup, port, path, env.warmup, cookie)
-        result = measure(env, proc, port, client, mode, scenario, path, cookie, env.duration,
+            wrk(env.setup, port, path, env.warmup, cookies)
+        result = measure(env, proc, port, client, mode, scenario, path, cookies, env.duration,
                          "report", None, profile=True)
         result.update(mode=mode, scenario=scenario)
         if env.paced > 0:
-            result["paced"] = measure(env, proc, port, client, mode, scenario, path, cookie, env.paced,
+            result["paced"] = measure(env, proc, port, client, mode, scenario, path, cookies, env.paced,
                                       "paced", [str(env.paced_delay_ms)], profile=False)
         if mode in REDIS_MODES and with_monitor:
-            result["monitor"] = monitor_round_trips(env, port, path, cookie)
+            result["monitor"] = monitor_round_trips(env, port, path, cookies)
         client.close()
         return result
     finally:
@@ -562,9 +600,9 @@ def memory_per_session(env: Env, mode: str, sessions: int) -> dict:
     proc, port = start_server(env, mode)
     try:
         client = Http(port)
-        cookie = existing_session(client, mode)
+        cookies = existing_sessions(client, mode, 1)
         # Warm the server with every connection open (buffers, runtime), creating nothing.
-        wrk(env.setup, port, "/read", 1, cookie)
+        wrk(env.setup, port, "/read", 1, cookies)
         new_before = client.new_sessions()
         hwm_before = proc_status_kib(proc.pid, "VmHWM")
         rss_before = proc_status_kib(proc.pid, "VmRSS")
@@ -877,6 +915,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--modes", help="comma-separated modes (default: all; quick: all but bare-spin)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated scenarios")
+    parser.add_argument("--live-sessions", type=int, default=256, help="sessions the read and write "
+                        "scenarios spread their requests over, each request carrying the next "
+                        "(default 256; 1: every request on one session)")
     parser.add_argument("--sessions", type=int, default=100_000, help="sessions created for memory per session")
     parser.add_argument("--no-memory", action="store_true", help="skip memory per session")
     parser.add_argument("--no-build", action="store_true", help="use the binary already built")
@@ -905,6 +946,8 @@ def main() -> int:
     for s in scenarios:
         if s not in SCENARIOS:
             parser.error(f"unknown scenario {s}")
+    if opts.live_sessions < 1:
+        parser.error("--live-sessions must be at least 1")
     if "bare" not in modes:
         modes.insert(0, "bare")
     for tool in ("wrk", "redis-server"):
@@ -935,16 +978,16 @@ def main() -> int:
     load_before = loadavg()
     workdir = tempfile.mkdtemp(prefix="session-bench-")
     scripts = {}
-    for name, text in (("report", WRK_REPORT), ("paced", WRK_PACED), ("count", WRK_COUNT)):
+    for name, text in (("report", WRK_SPREAD), ("paced", WRK_PACED), ("count", WRK_COUNT)):
         path = os.path.join(workdir, f"{name}.lua")
         with open(path, "w") as f:
             f.write(text)
         scripts[name] = path
-    setup = Setup(server_cpu, load_cpu, opts.threads, opts.connections, scripts)
+    setup = Setup(server_cpu, load_cpu, opts.threads, opts.connections, scripts, workdir)
     redis_proc, redis_port = start_redis(load_cpu, workdir)
     redis = Redis(redis_port)
     env = Env(binary, setup, redis_port, redis, redis_proc.pid, duration, warmup, workdir, paced,
-              opts.paced_delay_ms, opts.spin_ns)
+              opts.paced_delay_ms, opts.spin_ns, opts.live_sessions)
     if opts.perf:
         if not shutil.which("perf"):
             parser.error("--perf needs perf (Debian: apt-get install -y linux-perf)")
@@ -958,7 +1001,8 @@ def main() -> int:
     planned = reps * len(scenarios) * len(modes)
     runs: list[dict] = []
     skipped = 0
-    per_run = duration + warmup + paced + 1.5
+    # Settling the live sessions takes 4 sequential requests each.
+    per_run = duration + warmup + paced + 1.5 + opts.live_sessions * 0.002
     max_load = load_before
     for rep in range(reps):
         # Alternate: each repetition walks the modes in a rotated order.
@@ -1007,7 +1051,8 @@ def main() -> int:
     command = " ".join(["python3", "bench/run.py"] + sys.argv[1:])
     print(f"- command: `{command}`; {reps} repetition(s); per run: {warmup} s warm-up, {duration} s "
           f"saturated, {paced} s paced ({opts.paced_delay_ms} ms pause per connection); "
-          f"wrk -t{opts.threads} -c{opts.connections}; medians over repetitions (± half the spread of CPU); "
+          f"wrk -t{opts.threads} -c{opts.connections}; read and write spread over "
+          f"{opts.live_sessions} session(s); medians over repetitions (± half the spread of CPU); "
           f"build profile {profile}" + (" (fat LTO, one codegen unit)" if opts.lto else ""))
     print(f"- {pinning}; {os.cpu_count()} CPUs; load average (1 min) before {load_before.split()[0]}, "
           f"highest before a run {max_load.split()[0]}, after {loadavg().split()[0]}; took {elapsed:.0f} s"

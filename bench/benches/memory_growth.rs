@@ -11,17 +11,12 @@
 
 mod common;
 
-use std::time::Instant;
-
 use session_core::{MemoryStore, SessionStore};
 use tower_sessions::SessionStore as _;
 
-use common::{counter_record, ready, ts_counter_record};
+use common::{counter_record, ready, stall_header, stall_row, timed, ts_counter_record};
 
 const DEFAULT_SESSIONS: usize = 400_000;
-
-/// Creations slower than this count as stalls.
-const STALL_NS: u64 = 50_000;
 
 fn main() {
     let sessions = std::env::var("GROWTH_SESSIONS")
@@ -30,45 +25,21 @@ fn main() {
         .unwrap_or(DEFAULT_SESSIONS);
     println!("{sessions} creations per store, each timed alone; ns");
     println!();
-    println!("| store | p50 | p99 | p99.9 | max | stalls over 50 µs | their total µs |");
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    stall_header();
 
     let ours = MemoryStore::new();
-    let times = timed(sessions, |i| {
-        let record = counter_record(i as u64);
-        let start = Instant::now();
-        ready(ours.create(&record)).expect("create");
-        start.elapsed()
-    });
-    report("ours", times);
+    let times = timed(
+        sessions,
+        |i| counter_record(i as u64),
+        |record| ready(ours.create(&record)).expect("create"),
+    );
+    stall_row("ours", times);
 
     let theirs = tower_sessions::MemoryStore::default();
-    let times = timed(sessions, |i| {
-        let mut record = ts_counter_record(i as u64);
-        let start = Instant::now();
-        ready(theirs.create(&mut record)).expect("create");
-        start.elapsed()
-    });
-    report("tower-sessions", times);
-}
-
-fn timed(n: usize, mut create: impl FnMut(usize) -> std::time::Duration) -> Vec<u64> {
-    (0..n)
-        .map(|i| u64::try_from(create(i).as_nanos()).unwrap_or(u64::MAX))
-        .collect()
-}
-
-fn report(name: &str, mut times: Vec<u64>) {
-    let stalls: Vec<u64> = times.iter().copied().filter(|&t| t > STALL_NS).collect();
-    times.sort_unstable();
-    let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
-    println!(
-        "| {name} | {} | {} | {} | {} | {} | {} |",
-        at(0.5),
-        at(0.99),
-        at(0.999),
-        at(1.0),
-        stalls.len(),
-        stalls.iter().sum::<u64>() / 1000,
+    let times = timed(
+        sessions,
+        |i| ts_counter_record(i as u64),
+        |mut record| ready(theirs.create(&mut record)).expect("create"),
     );
+    stall_row("tower-sessions", times);
 }

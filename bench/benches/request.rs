@@ -2,6 +2,8 @@
 //! what a session layer adds to axum, without the kernel's share that the
 //! load harness also sees. Memory stores only.
 
+mod common;
+
 use std::hint::black_box;
 
 use axum::Router;
@@ -78,18 +80,40 @@ fn requests(c: &mut Criterion) {
 
 /// `REQUEST_LOOP=<mode>/<read|write>:<n>`: sends `n` requests of one kind and
 /// exits, for instruction counts under callgrind (criterion's own loop
-/// varies its iteration count).
+/// varies its iteration count). `<mode>/write-new:<n>` sends `n` requests
+/// without a cookie, each creating a session, and prints their timing.
 fn fixed_loop(spec: &str) {
-    const USAGE: &str = "REQUEST_LOOP=<mode>/<read|write>:<n>";
+    const USAGE: &str = "REQUEST_LOOP=<mode>/<read|write|write-new>:<n>";
     let (name, n) = spec.split_once(':').expect(USAGE);
     let (mode, path) = name.split_once('/').expect(USAGE);
     let mode = Mode::parse(mode).expect(USAGE);
     let path = format!("/{path}");
     let n: usize = n.parse().expect(USAGE);
     let (runtime, router, cookie) = prepare(mode);
+    if path == "/write-new" {
+        // Each request timed alone: how the tail of new-session requests
+        // grows with the store.
+        let times = common::timed(
+            n,
+            |_| (),
+            |()| {
+                runtime.block_on(one_new(&router));
+            },
+        );
+        println!("{n} requests without a cookie, each timed alone; ns");
+        println!();
+        common::stall_header();
+        common::stall_row(&format!("{}/write-new", mode.name()), times);
+        return;
+    }
     for _ in 0..n {
         runtime.block_on(one(&router, &path, &cookie));
     }
+}
+
+#[inline(never)]
+async fn one_new(router: &Router) {
+    black_box(send(router, "/write", None).await);
 }
 
 #[inline(never)]

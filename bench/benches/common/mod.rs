@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use session_core::{Clock, Key, SessionId, SessionRecord, SystemClock};
 
@@ -51,4 +51,43 @@ pub fn ready<F: Future>(future: F) -> F::Output {
         Poll::Ready(output) => output,
         Poll::Pending => panic!("the benched future waited; it must complete in one poll"),
     }
+}
+
+/// Operations slower than this count as stalls.
+pub const STALL_NS: u64 = 50_000;
+
+/// Runs `op` on `prepare(i)` for `i` in `0..n`, timing each `op` alone;
+/// nanoseconds.
+pub fn timed<T>(n: usize, mut prepare: impl FnMut(usize) -> T, mut op: impl FnMut(T)) -> Vec<u64> {
+    (0..n)
+        .map(|i| {
+            let input = prepare(i);
+            let start = Instant::now();
+            op(input);
+            u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        })
+        .collect()
+}
+
+/// The header of [`stall_row`]'s table.
+pub fn stall_header() {
+    println!("| run | p50 | p99 | p99.9 | max | stalls over 50 µs | their total µs | all µs |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+}
+
+/// One row of percentiles (ns) and stalls of `times`.
+pub fn stall_row(name: &str, mut times: Vec<u64>) {
+    let stalls: Vec<u64> = times.iter().copied().filter(|&t| t > STALL_NS).collect();
+    times.sort_unstable();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+    println!(
+        "| {name} | {} | {} | {} | {} | {} | {} | {} |",
+        at(0.5),
+        at(0.99),
+        at(0.999),
+        at(1.0),
+        stalls.len(),
+        stalls.iter().sum::<u64>() / 1000,
+        times.iter().sum::<u64>() / 1000,
+    );
 }
