@@ -42,11 +42,12 @@ impl Default for CookieConfig {
 }
 
 impl CookieConfig {
-    fn build<'c>(&self, value: &'c str) -> Cookie<'c> {
-        let mut cookie = Cookie::new(self.name.clone(), value);
-        cookie.set_path(self.path.clone());
+    fn build<'c>(&'c self, value: &'c str) -> Cookie<'c> {
+        // Borrowed: a `Set-Cookie` is built on every new or refreshed session.
+        let mut cookie = Cookie::new(self.name.as_str(), value);
+        cookie.set_path(self.path.as_str());
         if let Some(domain) = &self.domain {
-            cookie.set_domain(domain.clone());
+            cookie.set_domain(domain.as_str());
         }
         cookie.set_secure(self.secure);
         cookie.set_http_only(self.http_only);
@@ -64,14 +65,14 @@ impl CookieConfig {
                 i64::try_from(secs).unwrap_or(i64::MAX),
             ));
         }
-        cookie.to_string()
+        render(&cookie)
     }
 
     /// The `Set-Cookie` value that removes the cookie (same attributes, `Max-Age=0`).
     pub fn clear_cookie(&self) -> String {
         let mut cookie = self.build("");
         cookie.set_max_age(cookie::time::Duration::ZERO);
-        cookie.to_string()
+        render(&cookie)
     }
 
     /// Every value of this cookie in the request's `Cookie` headers, in order.
@@ -120,7 +121,8 @@ impl CookieConfig {
         if value.len() > session_core::store::cookie::MAX_COOKIE_BYTES {
             return Err(value.len());
         }
-        match HeaderValue::from_str(&value) {
+        // From the `String` itself: its buffer becomes the header's, uncopied.
+        match HeaderValue::try_from(value) {
             Ok(value) => {
                 headers.append(header::SET_COOKIE, value);
             }
@@ -129,6 +131,19 @@ impl CookieConfig {
         Ok(())
     }
 }
+
+/// `cookie` as a `Set-Cookie` value, written into one buffer sized for a
+/// typical session cookie instead of one grown piece by piece.
+fn render(cookie: &Cookie<'_>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(SET_COOKIE_CAPACITY);
+    // Writing to a `String` cannot fail.
+    let _ = write!(out, "{cookie}");
+    out
+}
+
+/// Room for a signed id and the default attributes, with some to spare.
+const SET_COOKIE_CAPACITY: usize = 160;
 
 /// `token` without the double quotes around it (RFC 6265 allows them).
 fn trim_quotes(token: &[u8]) -> &[u8] {
