@@ -389,6 +389,7 @@ class Env:
     paced_delay_ms: int
     spin_ns: int
     live_sessions: int = 1
+    allocator: str = "system"
     perf_dir: str | None = None
 
 
@@ -396,12 +397,31 @@ def start_server(env: Env, mode: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
     environment = dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{env.redis_port}",
                        BENCH_SPIN_NS=str(env.spin_ns))
-    logfile = open(os.path.join(env.logdir, f"{mode}.log"), "a")
+    logpath = os.path.join(env.logdir, f"{mode}.log")
+    logfile = open(logpath, "a")
     proc = start(taskset(env.setup.server_cpu) + [env.binary, mode, str(port)],
                  stdout=logfile, stderr=subprocess.STDOUT, env=environment)
     logfile.close()
     wait_port(port, proc)
+    check_allocator(logpath, port, env.allocator)
     return proc, port
+
+
+def check_allocator(logpath: str, port: int, allocator: str) -> None:
+    """The server names its allocator when it starts listening: a binary
+    built for the other one is refused."""
+    expected = f"listening on 127.0.0.1:{port} (allocator: {allocator})"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(logpath) as f:
+            lines = [line for line in f if f"listening on 127.0.0.1:{port} " in line]
+        if lines:
+            if expected not in lines[-1]:
+                raise RuntimeError(f"{lines[-1].strip()}: not the allocator asked for ({allocator}); "
+                                   "run without --no-build")
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"the server on port {port} did not say which allocator it runs on")
 
 
 def existing_sessions(client: Http, mode: str, count: int) -> list[str]:
@@ -879,15 +899,22 @@ def loadavg() -> str:
 # --------------------------------------------------------------------------
 
 
-def build(target_dir: str, profile: str) -> str:
-    log(f"building session-bench with profile {profile} (CARGO_TARGET_DIR={target_dir})")
-    subprocess.run(["cargo", "build", "--profile", profile, "-p", "session-bench"], cwd=WORKSPACE,
+def build(target_dir: str, profile: str, allocator: str) -> str:
+    log(f"building session-bench with profile {profile}, allocator {allocator} (CARGO_TARGET_DIR={target_dir})")
+    features = [] if allocator == "system" else ["--features", allocator]
+    subprocess.run(["cargo", "build", "--profile", profile, "-p", "session-bench"] + features, cwd=WORKSPACE,
                    check=True, env=dict(os.environ, CARGO_TARGET_DIR=target_dir))
-    return binary_path(target_dir, profile)
+    built = os.path.join(target_dir, profile, "session-bench")
+    binary = binary_path(target_dir, profile, allocator)
+    if binary != built:
+        # Kept apart, so that --no-build never mixes the allocators up.
+        shutil.copy2(built, binary)
+    return binary
 
 
-def binary_path(target_dir: str, profile: str) -> str:
-    return os.path.join(target_dir, profile, "session-bench")
+def binary_path(target_dir: str, profile: str, allocator: str) -> str:
+    name = "session-bench" if allocator == "system" else f"session-bench-{allocator}"
+    return os.path.join(target_dir, profile, name)
 
 
 def start_redis(cpu: str | None, workdir: str) -> tuple[subprocess.Popen, int]:
@@ -923,6 +950,8 @@ def main() -> int:
     parser.add_argument("--no-build", action="store_true", help="use the binary already built")
     parser.add_argument("--lto", action="store_true", help="build (or, with --no-build, use) the "
                         "release-lto profile: fat LTO and one codegen unit, for every mode alike")
+    parser.add_argument("--allocator", choices=["system", "mimalloc"], default="system",
+                        help="the server's global allocator, for every mode alike (default: system, glibc's malloc)")
     parser.add_argument("--budget", type=float, help="seconds for the whole run after the build "
                         "(default 570, quick 115); runs that would not fit are skipped and said so")
     parser.add_argument("--spin-ns", type=int, default=1000, help="busy wait per request of the "
@@ -961,9 +990,10 @@ def main() -> int:
 
     target_dir = os.environ.get("CARGO_TARGET_DIR") or os.path.join(WORKSPACE, "target")
     profile = "release-lto" if opts.lto else "release"
-    binary = binary_path(target_dir, profile) if opts.no_build else build(target_dir, profile)
+    binary = (binary_path(target_dir, profile, opts.allocator) if opts.no_build
+              else build(target_dir, profile, opts.allocator))
     if not os.access(binary, os.X_OK):
-        parser.error(f"{binary} is not built (cargo build --profile {profile} -p session-bench)")
+        parser.error(f"{binary} is not built (run without --no-build once)")
 
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) >= 2 and shutil.which("taskset"):
@@ -987,7 +1017,7 @@ def main() -> int:
     redis_proc, redis_port = start_redis(load_cpu, workdir)
     redis = Redis(redis_port)
     env = Env(binary, setup, redis_port, redis, redis_proc.pid, duration, warmup, workdir, paced,
-              opts.paced_delay_ms, opts.spin_ns, opts.live_sessions)
+              opts.paced_delay_ms, opts.spin_ns, opts.live_sessions, opts.allocator)
     if opts.perf:
         if not shutil.which("perf"):
             parser.error("--perf needs perf (Debian: apt-get install -y linux-perf)")
@@ -1053,7 +1083,8 @@ def main() -> int:
           f"saturated, {paced} s paced ({opts.paced_delay_ms} ms pause per connection); "
           f"wrk -t{opts.threads} -c{opts.connections}; read and write spread over "
           f"{opts.live_sessions} session(s); medians over repetitions (± half the spread of CPU); "
-          f"build profile {profile}" + (" (fat LTO, one codegen unit)" if opts.lto else ""))
+          f"build profile {profile}" + (" (fat LTO, one codegen unit)" if opts.lto else "")
+          + f"; allocator {opts.allocator}")
     print(f"- {pinning}; {os.cpu_count()} CPUs; load average (1 min) before {load_before.split()[0]}, "
           f"highest before a run {max_load.split()[0]}, after {loadavg().split()[0]}; took {elapsed:.0f} s"
           + (f"; {skipped} run(s) skipped for the time budget" if skipped else ""))

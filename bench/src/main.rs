@@ -15,11 +15,25 @@
 //! `ts-redis` (tower-sessions-redis-store). Redis is at `127.0.0.1:6379`
 //! unless `REDIS_URL` says otherwise. Cookies are plain-HTTP (`Secure` off)
 //! and named `id` in every mode. `bench/run.py` drives it.
+//!
+//! Built with `--features mimalloc`, every mode runs on mimalloc instead of
+//! the system allocator.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use session_bench::{Mode, modes};
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The allocator this binary was built with, for the startup line.
+const ALLOCATOR_NAME: &str = if cfg!(feature = "mimalloc") {
+    "mimalloc"
+} else {
+    "system"
+};
 
 const USAGE: &str = "usage: session-bench <mode> <port>
 modes: bare, bare-spin, ours-memory, ours-redis, ours-redis-cached, ours-cookie, ts-memory, ts-redis
@@ -79,7 +93,10 @@ async fn serve(mode: Mode, port: u16) -> Result<(), Box<dyn std::error::Error>> 
     let router = modes::router(mode, &redis_url()).await?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    println!("session-bench {} listening on {addr}", mode.name());
+    println!(
+        "session-bench {} listening on {addr} (allocator: {ALLOCATOR_NAME})",
+        mode.name()
+    );
     axum::serve(listener, router).await?;
     Ok(())
 }
