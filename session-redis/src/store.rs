@@ -351,8 +351,9 @@ impl RedisStore {
     /// same script when the caller named the user and the index shares the
     /// session's node, else as a step of its own before the script (a
     /// failure then leaves a stale entry, which listings ignore and clean,
-    /// never a live session missing from its index). Without a named user, a
-    /// step after the script, for the user the hash names.
+    /// never a live session missing from its index; a session found missing
+    /// has the entry removed again). Without a named user, a step after the
+    /// script, for the user the hash names.
     #[allow(clippy::too_many_arguments)] // the operation's parts, named
     async fn patch(
         &self,
@@ -421,7 +422,22 @@ impl RedisStore {
             let items = reply::array(reply).ok_or_else(|| unexpected("the save script"))?;
             let mut items = items.into_iter();
             match items.next().as_ref().and_then(reply::int) {
-                Some(0) => Ok((SaveOutcome::Missing, None)),
+                Some(0) => {
+                    if let Some((index, _)) = &before {
+                        // The entry the step before added names a session
+                        // that is gone. Best effort: listings ignore and clean
+                        // an entry left behind.
+                        let removed = [id.to_string()];
+                        if let Err(e) = self
+                            .update_index(operation, &mut conn, deadline, index, None, false, &removed, &[])
+                            .await
+                        {
+                            tracing::debug!(session = %id.short(), error = %e,
+                                "missing session left a stale user index entry");
+                        }
+                    }
+                    Ok((SaveOutcome::Missing, None))
+                }
                 Some(1) => {
                     let stored_user = items.next().and_then(reply::text);
                     let grew = items.next().as_ref().and_then(reply::int) == Some(1);

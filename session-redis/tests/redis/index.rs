@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use redis::aio::ConnectionLike;
+use redis::cluster_routing::Slot;
 use session_core::clock::Clock as _;
 use session_core::{MockClock, SaveOutcome, SessionId, SessionPatch, SessionRecord, SessionStore};
 use session_redis::RedisStore;
@@ -191,6 +192,38 @@ async fn a_refresh_naming_the_wrong_user_moves_the_right_entry(
     assert_eq!(store.delete_for_user(&user, None).await.unwrap(), 2);
 }
 
+/// A refresh of a session that is gone leaves no entry in the index of the
+/// user it names, also in a cluster, where the index entry moves in a step
+/// of its own before the session's script.
+async fn a_refresh_of_a_missing_session_leaves_no_index_entry(
+    store: RedisStore,
+    clock: MockClock,
+    admin: &mut (impl ConnectionLike + Send),
+) {
+    let user = format!("u-{}", SessionId::generate());
+    let index = store.user_index_key(&user);
+    let live = bound(&clock, &user, MINUTE * 60);
+    store.create(&live).await.unwrap();
+    // A hash on another slot than the index: in a cluster, the step before
+    // the script.
+    let gone = std::iter::repeat_with(SessionId::generate)
+        .find(|id| Slot::for_key(store.session_key(id)) != Slot::for_key(&index))
+        .expect("an id on another slot");
+    let later = clock.now().plus(MINUTE * 90);
+    let touched = store.touch(&gone, later, clock.now(), Some(&user)).await;
+    assert_eq!(touched.unwrap(), SaveOutcome::Missing);
+    let mut patch = SessionPatch {
+        last_seen: clock.now(),
+        expires_at: Some(later),
+        user_id: Some(user.clone()),
+        ..SessionPatch::default()
+    };
+    patch.set_fields.insert("count", "2");
+    let saved = store.save(&gone, &patch).await;
+    assert_eq!(saved.unwrap(), SaveOutcome::Missing);
+    assert_eq!(members(admin, &index).await, sorted(&[&live.id]));
+}
+
 /// A standalone and a cluster test of `$case(store, clock, admin)`.
 macro_rules! standalone_and_cluster {
     ($case:ident: $standalone:ident, $cluster:ident) => {
@@ -269,3 +302,8 @@ async fn sessions_spread_over_the_cluster_and_list_from_every_master() {
     ids.sort();
     assert_eq!(seen, ids);
 }
+standalone_and_cluster!(
+    a_refresh_of_a_missing_session_leaves_no_index_entry:
+        a_refresh_of_a_missing_session_leaves_no_index_entry_standalone,
+        a_refresh_of_a_missing_session_leaves_no_index_entry_cluster
+);
