@@ -336,6 +336,25 @@ impl RedisStore {
         .await
     }
 
+    /// Removes `id`'s entry from `index`, best effort: an entry left behind
+    /// is ignored and cleaned by listings.
+    async fn unindex(
+        &self,
+        operation: &'static str,
+        conn: &mut Conn<'_>,
+        deadline: Deadline,
+        index: &str,
+        id: &SessionId,
+    ) {
+        let removed = [id.to_string()];
+        let update =
+            self.update_index(operation, conn, deadline, index, None, false, &removed, &[]);
+        if let Err(e) = update.await {
+            tracing::debug!(session = %id.short(), operation, error = %e,
+                "a stale user index entry was left behind");
+        }
+    }
+
     fn check_size(&self, size: usize) -> Result<(), StoreError> {
         if size > self.inner.max_record_bytes {
             return Err(StoreError::TooLarge {
@@ -425,16 +444,9 @@ impl RedisStore {
                 Some(0) => {
                     if let Some((index, _)) = &before {
                         // The entry the step before added names a session
-                        // that is gone. Best effort: listings ignore and clean
-                        // an entry left behind.
-                        let removed = [id.to_string()];
-                        if let Err(e) = self
-                            .update_index(operation, &mut conn, deadline, index, None, false, &removed, &[])
-                            .await
-                        {
-                            tracing::debug!(session = %id.short(), error = %e,
-                                "missing session left a stale user index entry");
-                        }
+                        // that is gone.
+                        self.unindex(operation, &mut conn, deadline, index, id)
+                            .await;
                     }
                     Ok((SaveOutcome::Missing, None))
                 }
@@ -650,25 +662,9 @@ impl SessionStore for RedisStore {
                     .into_iter();
                 let live = items.next().as_ref().and_then(reply::int) == Some(1);
                 if let Some(user) = items.next().and_then(reply::text) {
-                    // Best effort: an entry left behind is ignored and cleaned by listings.
                     let index = self.inner.keys.user(&user);
-                    let removed = [id.to_string()];
-                    if let Err(e) = self
-                        .update_index(
-                            "delete",
-                            &mut conn,
-                            deadline,
-                            &index,
-                            None,
-                            false,
-                            &removed,
-                            &[],
-                        )
-                        .await
-                    {
-                        tracing::debug!(session = %id.short(), error = %e,
-                        "deleted session left a stale user index entry");
-                    }
+                    self.unindex("delete", &mut conn, deadline, &index, id)
+                        .await;
                 }
                 Ok(live)
             })
