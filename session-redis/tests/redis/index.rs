@@ -6,7 +6,9 @@ use std::time::Duration;
 use redis::aio::ConnectionLike;
 use redis::cluster_routing::Slot;
 use session_core::clock::Clock as _;
-use session_core::{MockClock, SaveOutcome, SessionId, SessionPatch, SessionRecord, SessionStore};
+use session_core::{
+    MockClock, SaveOutcome, SessionId, SessionPatch, SessionRecord, SessionStore, Timestamp,
+};
 use session_redis::RedisStore;
 
 use crate::support;
@@ -15,6 +17,19 @@ const MINUTE: Duration = Duration::from_secs(60);
 
 fn bound(clock: &MockClock, user: &str, lifetime: Duration) -> SessionRecord {
     support::counter(clock, 1, lifetime, Some(user))
+}
+
+/// A save of `count = 2` that moves the expiry to `expires_at` and names
+/// `user`.
+fn refreshing_write(clock: &MockClock, expires_at: Timestamp, user: &str) -> SessionPatch {
+    let mut patch = SessionPatch {
+        last_seen: clock.now(),
+        expires_at: Some(expires_at),
+        user_id: Some(user.to_owned()),
+        ..SessionPatch::default()
+    };
+    patch.set_fields.insert("count", "2");
+    patch
 }
 
 async fn members(conn: &mut (impl ConnectionLike + Send), index: &str) -> Vec<String> {
@@ -127,13 +142,7 @@ async fn a_failed_index_step_leaves_the_session_unrefreshed(
         touched.is_err(),
         "the index step cannot succeed: {touched:?}"
     );
-    let mut patch = SessionPatch {
-        last_seen: clock.now(),
-        expires_at: Some(later),
-        user_id: Some(user.clone()),
-        ..SessionPatch::default()
-    };
-    patch.set_fields.insert("count", "2");
+    let patch = refreshing_write(&clock, later, &user);
     let saved = store.save(&r.id, &patch).await;
     assert!(saved.is_err(), "the index step cannot succeed: {saved:?}");
     let back = store.load(&r.id).await.unwrap().expect("still live");
@@ -212,13 +221,7 @@ async fn a_refresh_of_a_missing_session_leaves_no_index_entry(
     let later = clock.now().plus(MINUTE * 90);
     let touched = store.touch(&gone, later, clock.now(), Some(&user)).await;
     assert_eq!(touched.unwrap(), SaveOutcome::Missing);
-    let mut patch = SessionPatch {
-        last_seen: clock.now(),
-        expires_at: Some(later),
-        user_id: Some(user.clone()),
-        ..SessionPatch::default()
-    };
-    patch.set_fields.insert("count", "2");
+    let patch = refreshing_write(&clock, later, &user);
     let saved = store.save(&gone, &patch).await;
     assert_eq!(saved.unwrap(), SaveOutcome::Missing);
     assert_eq!(members(admin, &index).await, sorted(&[&live.id]));
