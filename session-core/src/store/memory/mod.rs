@@ -35,9 +35,10 @@ pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 ///
 /// The map is split into shards, each behind its own short-held lock, so
 /// concurrent requests rarely wait on each other. Expired records are removed
-/// when touched, by a small sweep step on every write (so memory stays bounded
-/// by live sessions plus recent garbage), and optionally by a [`Sweeper`]
-/// thread. Per-user listing reads a per-user index: its cost grows with that
+/// when touched, by a small sweep step on every write once a record of its
+/// shard may have expired (so memory stays bounded by live sessions plus
+/// recent garbage, and writes read no other record while none can have), and
+/// optionally by a [`Sweeper`] thread. Per-user listing reads a per-user index: its cost grows with that
 /// user's sessions only.
 ///
 /// ```
@@ -209,7 +210,7 @@ impl SessionStore for MemoryStore {
         now: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let mut shard = self.shard(id).lock();
-        match shard.get_live_mut(id, now) {
+        match shard.get_live(id, now) {
             Ok(entry) => Ok(Some(entry.to_record(*id))),
             Err(expired) => {
                 drop(shard);
@@ -225,27 +226,26 @@ impl SessionStore for MemoryStore {
         let now = self.now();
         let mut shard = self.shard(id).lock();
         self.write_step(&mut shard, now);
-        let entry = match shard.get_live_mut(id, now) {
-            Ok(entry) => entry,
-            Err(expired) => {
-                drop(shard);
-                if let Some(gone) = expired {
-                    self.inner.users.forget(&gone);
-                }
-                return Ok(SaveOutcome::Missing);
+        let saved = shard.update_live(id, now, |entry| {
+            if let Some(expected) = patch.expected_revision
+                && entry.revision != expected
+            {
+                return Ok(SaveOutcome::Conflict {
+                    current: entry.revision,
+                });
             }
-        };
-        if let Some(expected) = patch.expected_revision
-            && entry.revision != expected
-        {
-            return Ok(SaveOutcome::Conflict {
-                current: entry.revision,
-            });
-        }
-        let (patched, size) = entry.patched(patch);
-        self.check_size(size)?;
-        *entry = patched;
-        Ok(SaveOutcome::Saved)
+            let (patched, size) = entry.patched(patch);
+            self.check_size(size)?;
+            *entry = patched;
+            Ok(SaveOutcome::Saved)
+        });
+        saved.unwrap_or_else(|expired| {
+            drop(shard);
+            if let Some(gone) = expired {
+                self.inner.users.forget(&gone);
+            }
+            Ok(SaveOutcome::Missing)
+        })
     }
 
     async fn touch(
@@ -259,12 +259,12 @@ impl SessionStore for MemoryStore {
         let now = self.now();
         let mut shard = self.shard(id).lock();
         self.write_step(&mut shard, now);
-        match shard.get_live_mut(id, now) {
-            Ok(entry) => {
-                entry.expires_at = expires_at;
-                entry.last_seen = entry.last_seen.max(last_seen);
-                Ok(SaveOutcome::Saved)
-            }
+        let touched = shard.update_live(id, now, |entry| {
+            entry.expires_at = expires_at;
+            entry.last_seen = entry.last_seen.max(last_seen);
+        });
+        match touched {
+            Ok(()) => Ok(SaveOutcome::Saved),
             Err(expired) => {
                 drop(shard);
                 if let Some(gone) = expired {
