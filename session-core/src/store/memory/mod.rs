@@ -38,8 +38,8 @@ pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 /// when touched, by a small sweep step on every write once a record of its
 /// shard may have expired (so memory stays bounded by live sessions plus
 /// recent garbage, and writes read no other record while none can have), and
-/// optionally by a [`Sweeper`] thread. Per-user listing reads a per-user index: its cost grows with that
-/// user's sessions only.
+/// optionally by a [`Sweeper`] thread. Per-user listing reads a per-user
+/// index: its cost grows with that user's sessions only.
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
