@@ -3,7 +3,7 @@
 //! alone. A map that outgrows its table moves it to a new one, faulting in
 //! fresh pages, while the request that caused it (and, in a server, every
 //! request queued behind it) waits: with 16 shards, stalls of over half a
-//! millisecond, which made the tail of the load harness's new-session p99.
+//! millisecond, part of the tail of the load harness's new-session p99.
 //!
 //! `cargo bench -p session-bench --bench memory_growth` (not a criterion
 //! bench: it prints a report). `GROWTH_SESSIONS=<n>` sets how many sessions

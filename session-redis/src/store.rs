@@ -453,8 +453,9 @@ impl RedisStore {
                 Some(1) => {
                     let stored_user = items.next().and_then(reply::text);
                     let grew = items.next().as_ref().and_then(reply::int) == Some(1);
-                    // Sent only with a cache's marker, then only when a user
-                    // was named (see the script).
+                    // The stored metadata and whether the hash was written
+                    // come only with a cache's marker; `indexed` only when a
+                    // user was named (see the script).
                     let (meta, wrote) = match cache {
                         Some(_) => (
                             items.next().and_then(reply::bytes).flatten(),

@@ -265,6 +265,11 @@ standalone_and_cluster!(
         a_refresh_naming_the_wrong_user_moves_the_right_entry_standalone,
         a_refresh_naming_the_wrong_user_moves_the_right_entry_cluster
 );
+standalone_and_cluster!(
+    a_refresh_of_a_missing_session_leaves_no_index_entry:
+        a_refresh_of_a_missing_session_leaves_no_index_entry_standalone,
+        a_refresh_of_a_missing_session_leaves_no_index_entry_cluster
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_spread_over_the_cluster_and_list_from_every_master() {
@@ -305,8 +310,3 @@ async fn sessions_spread_over_the_cluster_and_list_from_every_master() {
     ids.sort();
     assert_eq!(seen, ids);
 }
-standalone_and_cluster!(
-    a_refresh_of_a_missing_session_leaves_no_index_entry:
-        a_refresh_of_a_missing_session_leaves_no_index_entry_standalone,
-        a_refresh_of_a_missing_session_leaves_no_index_entry_cluster
-);
