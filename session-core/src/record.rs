@@ -194,7 +194,8 @@ pub struct SessionPatch {
     pub removed_fields: Vec<Box<str>>,
     /// Flash values to set.
     pub set_flash: FieldMap,
-    /// Flash values read (to remove).
+    /// Flash values read (to remove). Stores apply sets before removals, so
+    /// a name should not be both set and removed; persist never asks for that.
     pub removed_flash: Vec<Box<str>>,
     /// New expiry, when refreshed.
     pub expires_at: Option<Timestamp>,

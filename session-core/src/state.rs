@@ -28,6 +28,10 @@ pub struct Rotation {
     pub new_id: SessionId,
     /// Who the new session belongs to.
     pub binding: Option<Binding>,
+    /// A login (a fresh authentication: the session's age and lifetime
+    /// start again, and it goes ahead even if the old session was revoked
+    /// meanwhile), not a rotation that keeps the session as it is.
+    pub login: bool,
 }
 
 /// One session as seen by one request: what was loaded plus what the request
@@ -62,6 +66,16 @@ pub(crate) struct Changes {
 impl Changes {
     fn touches_fields(&self) -> bool {
         !self.set_fields.is_empty() || !self.removed_fields.is_empty()
+    }
+
+    /// The flash names to remove: those taken, except the ones this request
+    /// flashed again, whose new value must survive for the next request.
+    pub(crate) fn flash_removals(&self) -> Vec<Box<str>> {
+        self.taken_flash
+            .iter()
+            .filter(|name| !self.set_flash.contains(name))
+            .cloned()
+            .collect()
     }
 }
 
@@ -139,6 +153,13 @@ impl SessionState {
         self.loaded.as_ref().filter(|_| self.detached.is_none())
     }
 
+    /// The id of the stored record the token named, also when its data was
+    /// found invalid: the record is still in the store then, and a logout
+    /// or login must still delete it.
+    pub fn stored_id(&self) -> Option<SessionId> {
+        self.loaded.as_ref().map(|r| r.id)
+    }
+
     /// Whether a stored session was loaded and is in use.
     pub fn is_loaded(&self) -> bool {
         self.record().is_some()
@@ -185,7 +206,7 @@ impl SessionState {
     pub(crate) fn next_flash(&self) -> FieldMap {
         let mut flash = self.record().map(|r| r.flash.clone()).unwrap_or_default();
         if let Some(c) = &self.changes {
-            flash.apply(&c.set_flash, &c.taken_flash);
+            flash.apply(&c.set_flash, &c.flash_removals());
         }
         flash
     }
@@ -252,19 +273,26 @@ impl SessionState {
     /// Moves the session to a new id bound to `binding` (login). Data and flash
     /// carry over; the old id is deleted after the new record is written.
     pub fn login(&mut self, binding: Binding) -> SessionId {
-        self.rotate_with(Some(binding))
+        self.rotate_with(Some(binding), true)
     }
 
-    /// Moves the session to a new id keeping its binding.
+    /// Moves the session to a new id keeping its binding, age and expiry
+    /// (so the absolute limit still counts from its creation).
     pub fn rotate(&mut self) -> SessionId {
         let binding = self.binding().cloned();
-        self.rotate_with(binding)
+        // After a login in this request, the move is still that login.
+        let login = self.rotation().is_some_and(|r| r.login);
+        self.rotate_with(binding, login)
     }
 
-    fn rotate_with(&mut self, binding: Option<Binding>) -> SessionId {
+    fn rotate_with(&mut self, binding: Option<Binding>, login: bool) -> SessionId {
         let new_id = SessionId::generate();
         self.destroy = false;
-        self.changes_mut().rotation = Some(Rotation { new_id, binding });
+        self.changes_mut().rotation = Some(Rotation {
+            new_id,
+            binding,
+            login,
+        });
         new_id
     }
 

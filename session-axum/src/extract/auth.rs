@@ -102,7 +102,8 @@ impl Auth {
     pub async fn logout(&self) -> Result<LoggedOut, SessionRejection> {
         let id = {
             let mut state = self.session.cell().lock();
-            let id = state.record().map(|r| r.id);
+            // Also a record whose data was found invalid: it still holds the login.
+            let id = state.stored_id();
             state.destroy();
             id
         };
@@ -122,7 +123,10 @@ impl Auth {
     /// included; returns how many went. 401 without a principal.
     pub async fn revoke_others(&self) -> Result<usize, SessionRejection> {
         let principal = self.require()?;
-        let keep = self.session_id();
+        let keep = {
+            let state = self.session.cell().lock();
+            state.id().or_else(|| state.stored_id())
+        };
         Ok(self
             .session
             .service()

@@ -18,6 +18,8 @@ enum Plan {
     Rotate {
         record: SessionRecord,
         old: Option<SessionId>,
+        // A plain rotation must not bring back a session deleted meanwhile.
+        old_must_exist: bool,
     },
     Save {
         id: SessionId,
@@ -99,8 +101,15 @@ impl SessionService {
                     id: Some(record.id),
                 }
             }
-            Plan::Rotate { record, old } => {
-                self.rotate(&record, old).await?;
+            Plan::Rotate {
+                record,
+                old,
+                old_must_exist,
+            } => {
+                let kept = self.rotate(&record, old, old_must_exist).await?;
+                if let (false, Some(old)) = (kept, old) {
+                    return Ok(vanished(&old));
+                }
                 Persisted {
                     outcome: PersistOutcome::Rotated,
                     cookie: set(&record.id, record.expires_at),
@@ -189,19 +198,22 @@ impl SessionService {
 
     fn plan(&self, state: &mut SessionState) -> Plan {
         let now = state.now;
+        // The stored id, also of a record whose data was found invalid: a
+        // logout or login must still delete it.
         if state.destroy {
-            return Plan::Delete(state.record().map(|r| r.id));
+            return Plan::Delete(state.stored_id());
         }
         if let Some(rotation) = state.changes.as_mut().and_then(|c| c.rotation.take()) {
-            let (created_at, expires_at) = match (&rotation.binding, state.record()) {
-                (Some(_), _) => (now, self.expiry().for_new(now, true)),
-                // An anonymous rotation keeps the session's age and expiry.
-                (None, Some(old)) => (
+            let (created_at, expires_at) = match (rotation.login, state.record()) {
+                (true, _) => (now, self.expiry().for_new(now, true)),
+                // A rotation keeps the session's age and expiry, so the
+                // absolute limit still counts from its creation.
+                (false, Some(old)) => (
                     old.created_at,
                     old.expires_at
                         .max(state.refresh_to.unwrap_or(old.expires_at)),
                 ),
-                (None, None) => (now, self.expiry().for_new(now, false)),
+                (false, None) => (now, self.expiry().for_new(now, false)),
             };
             let mut record = SessionRecord::new(rotation.new_id, created_at, expires_at);
             record.last_seen = now;
@@ -209,9 +221,11 @@ impl SessionService {
             record.fields = state.fields();
             record.flash = state.next_flash();
             state.changes = None;
+            let old = state.stored_id();
             return Plan::Rotate {
                 record,
-                old: state.record().map(|r| r.id),
+                old,
+                old_must_exist: !rotation.login && old.is_some(),
             };
         }
         let changes = state.changes.take().map(|c| *c).unwrap_or_default();
@@ -232,11 +246,12 @@ impl SessionService {
         let expires_at = loaded.expires_at;
         // Only a refresh moves an index entry.
         let user_id = state.refresh_to.and(loaded.user_id()).map(str::to_owned);
+        let removed_flash = changes.flash_removals();
         let patch = SessionPatch {
             set_fields: changes.set_fields,
             removed_fields: changes.removed_fields,
             set_flash: changes.set_flash,
-            removed_flash: changes.taken_flash,
+            removed_flash,
             expires_at: state.refresh_to,
             last_seen: now,
             expected_revision: state.expected_revision,
@@ -276,23 +291,35 @@ impl SessionService {
 
     /// Writes the new record, then deletes the old one. If the old one cannot
     /// be deleted the new one is removed again, so a failed login never leaves
-    /// both ids valid.
+    /// both ids valid. With `old_must_exist`, an old record already gone
+    /// (revoked or expired during the request) also removes the new one, and
+    /// the answer is `false`: a rotation never brings a revoked session back.
     async fn rotate(
         &self,
         record: &SessionRecord,
         old: Option<SessionId>,
-    ) -> Result<(), SessionError> {
+        old_must_exist: bool,
+    ) -> Result<bool, SessionError> {
         self.store().create(record).await?;
-        if let Some(old) = old
-            && let Err(error) = self.store().delete(&old).await
-        {
-            tracing::error!(%error, "could not delete the old session after rotation");
-            if let Err(cleanup) = self.store().delete(&record.id).await {
-                tracing::error!(error = %cleanup, "could not remove the new session after a failed rotation");
+        let Some(old) = old else {
+            return Ok(true);
+        };
+        let failure = match self.store().delete(&old).await {
+            Ok(true) => return Ok(true),
+            Ok(false) if !old_must_exist => return Ok(true),
+            Ok(false) => None,
+            Err(error) => {
+                tracing::error!(%error, "could not delete the old session after rotation");
+                Some(error)
             }
-            return Err(error.into());
+        };
+        if let Err(cleanup) = self.store().delete(&record.id).await {
+            tracing::error!(error = %cleanup, "could not remove the new session after a failed rotation");
         }
-        Ok(())
+        match failure {
+            Some(error) => Err(error.into()),
+            None => Ok(false),
+        }
     }
 }
 

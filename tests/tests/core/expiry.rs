@@ -198,3 +198,46 @@ async fn expiry_policy_is_validated_at_build() {
         .unwrap_err();
     assert!(err.to_string().contains("threshold"), "{err}");
 }
+
+#[tokio::test]
+async fn a_rotation_keeps_the_sessions_age_so_the_absolute_limit_holds() {
+    let mut p = policy();
+    p.absolute = Some(90 * MIN);
+    let env = env_with(p, SigningKeys::single(Key::new([1u8; 32]).unwrap()));
+    let (t, old_id) = logged_in(&env).await;
+    let created_at = env
+        .store
+        .inner()
+        .load(&old_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .created_at;
+
+    // In use: refreshed at 40 minutes (up to the limit), rotated at 80.
+    env.clock.advance(40 * MIN);
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    env.service.persist(&cell).await.unwrap();
+    env.clock.advance(40 * MIN);
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    cell.lock().rotate();
+    let rotated = env.service.persist(&cell).await.unwrap();
+    assert_eq!(rotated.outcome, PersistOutcome::Rotated);
+    let new_id = rotated.id.unwrap();
+    let record = env.store.inner().load(&new_id).await.unwrap().unwrap();
+    assert_eq!(
+        record.created_at, created_at,
+        "the session's age carries over"
+    );
+
+    env.clock.advance(15 * MIN);
+    assert!(
+        !env.service
+            .load(Some(&token(&rotated)))
+            .await
+            .unwrap()
+            .lock()
+            .is_loaded(),
+        "90 minutes after the login, the rotated session is over too"
+    );
+}

@@ -63,3 +63,38 @@ async fn peeking_without_taking_keeps_the_flash() {
     let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
     assert_eq!(s.take_flash::<u32>("notice"), Some(42));
 }
+
+#[tokio::test]
+async fn a_flash_taken_and_set_again_in_one_request_reaches_the_next() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    s.flash("notice", "first").unwrap();
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+
+    // A failed form post reads the old message and flashes a new one.
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!(s.take_flash::<String>("notice").as_deref(), Some("first"));
+    s.flash("notice", "second").unwrap();
+    assert_eq!(s.take_flash::<String>("notice"), None, "still taken");
+    env.service.commit(&mut s).await.unwrap();
+
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!(s.take_flash::<String>("notice").as_deref(), Some("second"));
+}
+
+#[tokio::test]
+async fn a_flash_taken_and_set_again_survives_a_login() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    s.flash("notice", "first").unwrap();
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!(s.take_flash::<String>("notice").as_deref(), Some("first"));
+    s.flash("notice", "welcome").unwrap();
+    s.login(session_core::Binding::user("u"));
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!(s.take_flash::<String>("notice").as_deref(), Some("welcome"));
+}

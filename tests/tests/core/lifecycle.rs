@@ -277,6 +277,52 @@ async fn invalid_stored_data_is_discarded_by_default_and_never_overwritten() {
     assert_eq!(old.fields.get("age"), Some("999"));
 }
 
+/// A bound session whose stored data no longer decodes, and its token.
+async fn bound_with_invalid_data(env: &crate::support::Env) -> (String, session_core::SessionId) {
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    s.login(session_core::Binding::user("u"));
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    let (t, id) = (token(&persisted), persisted.id.unwrap());
+    let mut patch = session_core::SessionPatch {
+        last_seen: env.clock.now(),
+        ..Default::default()
+    };
+    patch.set_fields.insert("age", "999");
+    env.store.inner().save(&id, &patch).await.unwrap();
+    (t, id)
+}
+
+#[tokio::test]
+async fn destroying_a_session_with_invalid_data_deletes_its_record() {
+    let env = env();
+    let (t, id) = bound_with_invalid_data(&env).await;
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert!(!s.cell().lock().is_loaded(), "the data was discarded");
+    s.destroy();
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Destroyed);
+    assert_eq!(env.store.inner().load(&id).await.unwrap(), None);
+    assert!(env.service.list_for_user("u").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_login_over_invalid_data_deletes_the_old_record() {
+    let env = env();
+    let (t, id) = bound_with_invalid_data(&env).await;
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    s.login(session_core::Binding::user("u"));
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Rotated);
+    assert_eq!(env.store.inner().load(&id).await.unwrap(), None);
+    let back = env
+        .service
+        .get::<Profile>(Some(&token(&persisted)))
+        .await
+        .unwrap();
+    assert_eq!(back.age, None, "the invalid data did not carry over");
+    assert_eq!(env.service.list_for_user("u").await.unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn invalid_stored_data_fails_when_configured() {
     let env = env();

@@ -175,3 +175,41 @@ async fn a_login_as_another_user_moves_the_session_out_of_the_first_users_index(
     assert!(env.service.list_for_user("first").await.unwrap().is_empty());
     assert_eq!(env.service.list_for_user("second").await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_rotation_does_not_bring_back_a_session_revoked_meanwhile() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    s.login(Binding::user("u"));
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+
+    // The request rotates its id while another device revokes every session.
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    let new_id = cell.lock().rotate();
+    assert_eq!(env.service.revoke_all("u", None).await.unwrap(), 1);
+    let persisted = env.service.persist(&cell).await.unwrap();
+
+    assert_eq!(persisted.outcome, PersistOutcome::Vanished);
+    assert_eq!(persisted.cookie, session_core::CookieAction::Clear);
+    assert_eq!(env.store.inner().load(&new_id).await.unwrap(), None);
+    assert!(env.service.list_for_user("u").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_login_goes_ahead_when_the_old_session_went_meanwhile() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(20));
+    let before = env.service.commit(&mut s).await.unwrap();
+    let old_id = before.id.unwrap();
+
+    // A login is a fresh authentication: it does not need the old session.
+    let cell = env.service.load(Some(&token(&before))).await.unwrap();
+    let new_id = cell.lock().login(Binding::user("u"));
+    assert!(env.store.inner().delete(&old_id).await.unwrap());
+    let persisted = env.service.persist(&cell).await.unwrap();
+
+    assert_eq!(persisted.outcome, PersistOutcome::Rotated);
+    assert!(env.store.inner().load(&new_id).await.unwrap().is_some());
+    assert_eq!(env.service.list_for_user("u").await.unwrap().len(), 1);
+}

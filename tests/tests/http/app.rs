@@ -82,6 +82,12 @@ async fn logout(auth: Auth) -> impl IntoResponse {
     auth.logout().await
 }
 
+/// Reads the session's data (which may turn out invalid) before logging out.
+async fn logout_after_read(session: Session<Counters>, auth: Auth) -> impl IntoResponse {
+    drop(session);
+    auth.logout().await
+}
+
 async fn me(principal: Principal) -> Json<Principal> {
     Json(principal)
 }
@@ -161,6 +167,12 @@ fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axum::B
             path: "/logout",
             guard: Guard::OPEN,
             handler: post(logout),
+        },
+        RouteDef {
+            method: Method::POST,
+            path: "/logout-after-read",
+            guard: Guard::OPEN,
+            handler: post(logout_after_read),
         },
         RouteDef {
             method: Method::GET,

@@ -1,4 +1,5 @@
 use crate::app::start;
+use session_core::{Clock as _, SessionStore as _};
 
 #[tokio::test]
 async fn guarded_routes_need_a_principal() {
@@ -66,6 +67,30 @@ async fn logout_deletes_server_side_and_clears_the_cookie() {
     let cleared = r.cookie("sid").expect("cleared cookie");
     assert_eq!(cleared.max_age, Some(0));
     assert!(cleared.has("HttpOnly") && cleared.has("Path=/") && cleared.has("SameSite=Lax"));
+    assert!(t.store.inner().is_empty(), "record deleted");
+    let mut replay = t.server.browser();
+    replay.jar.insert("sid".into(), token);
+    assert_eq!(replay.get("/t/me").await.status, 401);
+}
+
+#[tokio::test]
+async fn logout_deletes_a_session_whose_data_no_longer_decodes() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.post("/t/login?user=ada").await;
+    let token = b.jar["sid"].clone();
+    let id = t.service.list_for_user("ada").await.unwrap()[0].id;
+    // A deploy changed the field's type: the stored value no longer decodes.
+    let mut patch = session_core::SessionPatch {
+        last_seen: t.clock.now(),
+        ..Default::default()
+    };
+    patch.set_fields.insert("visits", "\"oops\"");
+    t.store.inner().save(&id, &patch).await.unwrap();
+
+    let r = b.post("/t/logout-after-read").await;
+    assert_eq!(r.status, 204);
+    assert_eq!(r.cookie("sid").and_then(|c| c.max_age), Some(0));
     assert!(t.store.inner().is_empty(), "record deleted");
     let mut replay = t.server.browser();
     replay.jar.insert("sid".into(), token);
