@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, header};
-use session_core::token::bearer_token;
+use session_core::token::{bearer_token, is_bearer_scheme};
 use session_core::{SessionCell, SessionError, SessionService, TokenStatus};
 
 use crate::app::{AppContext, BuildError, WebConfig};
@@ -53,12 +53,15 @@ impl AuthInterceptor {
         impl Future<Output = Result<SessionCell, SessionError>> + Send + '_,
         bool,
     ) {
+        // Only the Bearer scheme: `Basic` from a proxy leaves the cookies alone.
         let authorization = match self.config.bearer {
-            true => headers.get(header::AUTHORIZATION),
+            true => headers
+                .get(header::AUTHORIZATION)
+                .filter(|value| is_bearer_scheme(value.as_bytes())),
             false => None,
         };
-        // An Authorization header that is not a usable bearer token is still a
-        // bearer attempt: the cookies are not tried then.
+        // A Bearer header without a usable token is still a bearer attempt:
+        // the cookies are not tried then.
         let bearer =
             authorization.map(|value| value.to_str().ok().and_then(bearer_token).unwrap_or(""));
         let cookies = self

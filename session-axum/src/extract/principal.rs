@@ -1,6 +1,7 @@
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::header;
 use http::request::Parts;
+use session_core::token::is_bearer_scheme;
 
 use super::request_session;
 use crate::Principal;
@@ -35,8 +36,5 @@ pub(crate) fn is_bearer_request(parts: &Parts) -> bool {
     parts
         .headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start().len() >= 6 && v.trim_start()[..6].eq_ignore_ascii_case("bearer")
-        })
+        .is_some_and(|v| is_bearer_scheme(v.as_bytes()))
 }

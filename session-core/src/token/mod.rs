@@ -5,7 +5,7 @@ mod error;
 mod key;
 mod signer;
 
-pub use bearer::{bearer_header, bearer_token};
+pub use bearer::{bearer_header, bearer_token, is_bearer_scheme};
 pub use error::TokenError;
 pub use key::{Key, KeyError, MIN_KEY_LEN, SigningKeys};
 pub use signer::{MAX_TOKEN_LEN, TokenSigner, Verified};

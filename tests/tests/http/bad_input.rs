@@ -71,6 +71,40 @@ async fn garbage_authorization_headers_mean_no_principal() {
 }
 
 #[tokio::test]
+async fn another_authorization_scheme_leaves_the_session_cookie_working() {
+    // A staging site behind HTTP Basic: the browser sends both on every request.
+    let t = start().await;
+    let client = reqwest::Client::new();
+    let basic = "Basic Zm9vOmJhcg==";
+    let login = client
+        .post(t.server.url("/t/login?user=ada"))
+        .header("authorization", basic)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 204);
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("the login sets the cookie")
+        .to_owned();
+    let me = client
+        .get(t.server.url("/t/me"))
+        .header("authorization", basic)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    assert_eq!(
+        me.json::<serde_json::Value>().await.unwrap()["user_id"],
+        "ada"
+    );
+}
+
+#[tokio::test]
 async fn an_expired_session_cookie_gives_401_and_is_cleared() {
     let t = start().await;
     let mut b = logged_in(&t).await;
