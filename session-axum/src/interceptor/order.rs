@@ -122,27 +122,28 @@ fn reaches_builtin(
     reaches
 }
 
-/// A cycle among `stuck` nodes (each has an incoming edge from another stuck node).
+/// A cycle among `stuck` nodes, in edge order, its first node repeated last.
+/// Every stuck node has a stuck predecessor (interceptors that only depend
+/// on a cycle are stuck too, but lead nowhere), so walking backwards
+/// always ends in a cycle.
 fn find_cycle(stuck: &[usize], edges: &[BTreeSet<usize>]) -> Vec<usize> {
-    let in_stuck = |i: &usize| stuck.contains(i);
     let Some(&start) = stuck.first() else {
         return Vec::new();
     };
-    // Walk forward inside the stuck set until a node repeats.
+    let predecessor = |node: usize| stuck.iter().copied().find(|&p| edges[p].contains(&node));
     let mut path = vec![start];
     let mut current = start;
-    loop {
-        let Some(&next) = edges[current].iter().find(|t| in_stuck(t)) else {
-            return path;
-        };
-        if let Some(pos) = path.iter().position(|&p| p == next) {
+    while let Some(previous) = predecessor(current) {
+        if let Some(pos) = path.iter().position(|&p| p == previous) {
             let mut cycle = path.split_off(pos);
-            cycle.push(next);
+            cycle.push(previous);
+            cycle.reverse();
             return cycle;
         }
-        path.push(next);
-        current = next;
+        path.push(previous);
+        current = previous;
     }
+    path
 }
 
 #[cfg(test)]
@@ -216,6 +217,38 @@ mod tests {
         assert_eq!(set, BTreeSet::from(["A", "B", "C"]));
         assert_eq!(members.first(), members.last());
         assert!(err.to_string().contains("A") && err.to_string().contains("->"));
+    }
+
+    #[test]
+    fn a_cycle_is_named_when_an_interceptor_that_only_depends_on_it_comes_first() {
+        const A_: InterceptorRef = InterceptorRef::of::<A>();
+        const B_: InterceptorRef = InterceptorRef::of::<B>();
+        const C_: InterceptorRef = InterceptorRef::of::<C>();
+        const D_: InterceptorRef = InterceptorRef::of::<D>();
+        // D depends on the cycle A -> B -> C -> A without being part of it.
+        let d = reg(D_, &[A_], &[], false);
+        let a = reg(A_, &[C_], &[], false);
+        let b = reg(B_, &[A_], &[], false);
+        let c = reg(C_, &[B_], &[], false);
+        for registrations in [[&d, &a, &b, &c], [&a, &d, &b, &c]] {
+            let err = resolve_order(&registrations).unwrap_err();
+            let OrderError::Cycle { members } = &err else {
+                panic!("{err:?}")
+            };
+            assert_eq!(members.len(), 4, "{members:?}");
+            assert_eq!(members.first(), members.last(), "{members:?}");
+            let set: BTreeSet<_> = members.iter().copied().collect();
+            assert_eq!(set, BTreeSet::from(["A", "B", "C"]));
+            // Each step follows a declared order: A runs before B, B before C.
+            for pair in members.windows(2) {
+                let next = |x: &str| match x {
+                    "A" => "B",
+                    "B" => "C",
+                    _ => "A",
+                };
+                assert_eq!(next(pair[0]), pair[1], "{members:?}");
+            }
+        }
     }
 
     #[test]
