@@ -133,6 +133,9 @@ impl AppBuilder {
     }
 
     /// Whether `Authorization: Bearer <token>` is accepted (default on).
+    /// Client-side stores ([`CookieStore`](session_core::CookieStore)) take
+    /// no bearer tokens whatever this says: their session lives in the
+    /// cookie, and a bearer client would never receive a changed one.
     pub fn bearer(mut self, on: bool) -> Self {
         self.bearer = on;
         self
@@ -249,7 +252,7 @@ impl AppBuilder {
             service: service.clone(),
             config: Arc::new(WebConfig {
                 cookie: self.cookie,
-                bearer: self.bearer,
+                bearer: self.bearer && service.store().client_side().is_none(),
             }),
             authenticators: self.authenticators.into(),
             provided: Arc::new(self.provided),

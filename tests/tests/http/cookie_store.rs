@@ -122,6 +122,24 @@ async fn listing_and_revocation_are_not_supported() {
 }
 
 #[tokio::test]
+async fn a_cookie_session_sent_as_a_bearer_token_is_not_used() {
+    // The changed session could only go back in a cookie, which a bearer
+    // client does not send: such a token is not read at all.
+    let (server, _) = start(CookieStore::encrypted(), SigningKeys::single(key(1))).await;
+    let mut b = server.browser();
+    assert_eq!(b.get("/t/visit").await.body, "1");
+    let sealed = b.jar.remove("sid").unwrap();
+    let mut api = server.browser();
+    api.bearer = Some(sealed);
+    let r = api.get("/t/visit").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "1"), "a new session");
+    assert!(
+        r.cookie("sid").is_some_and(|c| !c.value.is_empty()),
+        "the change goes out in a cookie, not lost"
+    );
+}
+
+#[tokio::test]
 async fn expiry_and_key_rotation_work_for_cookie_sessions() {
     let (server, clock) = start(CookieStore::encrypted(), SigningKeys::single(key(1))).await;
     let mut b = server.browser();
