@@ -118,7 +118,7 @@ async fn revoke_others(auth: Auth) -> Result<Json<usize>, session_axum::SessionR
     auth.revoke_others().await.map(Json)
 }
 
-fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axum::BuildError> {
+pub fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axum::BuildError> {
     Ok(vec![
         RouteDef {
             method: Method::GET,

@@ -8,6 +8,7 @@ mod bad_input;
 mod cookie_store;
 mod expiry;
 mod failures;
+mod fast_path;
 mod lifecycle;
 mod macros;
 mod ordering;
