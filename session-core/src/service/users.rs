@@ -1,7 +1,9 @@
 //! authsessions-style calls: sessions by id and by user, outside a request.
 
 use super::SessionService;
-use crate::{Binding, Page, PageRequest, SessionError, SessionId, SessionInfo, SessionRecord};
+use crate::{
+    Binding, Page, PageRequest, SessionError, SessionId, SessionInfo, SessionRecord, StoreError,
+};
 
 impl SessionService {
     /// Creates a session bound to a user right away (authsessions'
@@ -36,10 +38,18 @@ impl SessionService {
         self.signer().bearer_for(id)
     }
 
-    /// The live record of a session id.
+    /// The live record of a session id. A stored record that does not decode
+    /// is logged and treated as no session, as a request's load does.
     pub async fn record(&self, id: &SessionId) -> Result<Option<SessionRecord>, SessionError> {
         let now = self.clock().now();
-        let record = self.store().load(id).await?;
+        let record = match self.store().load(id).await {
+            Ok(record) => record,
+            Err(StoreError::Corrupt(reason)) => {
+                tracing::warn!(session = %id.short(), %reason, "stored session is corrupt; treating it as absent");
+                None
+            }
+            Err(error) => return Err(error.into()),
+        };
         Ok(record.filter(|r| !self.expiry().is_expired(r, now)))
     }
 

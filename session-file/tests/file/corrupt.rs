@@ -3,7 +3,9 @@
 
 use redb::{Database, TableDefinition};
 use session_core::clock::Clock as _;
-use session_core::{MockClock, PageRequest, SaveOutcome, SessionStore, StoreError};
+use session_core::{
+    Key, MockClock, PageRequest, SaveOutcome, SessionService, SessionStore, StoreError,
+};
 
 use crate::support::{HOUR, open_at, record, set_field, temp_path};
 
@@ -114,4 +116,39 @@ async fn a_corrupt_record_is_reported_and_the_others_stay_readable() {
     let check = store.check().await.unwrap();
     assert!(check.is_consistent(), "{check:?}");
     assert_eq!(check.records, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_treats_a_corrupt_record_as_no_session() {
+    let clock = MockClock::starting_now();
+    let (_dir, path) = temp_path();
+    let store = open_at(&path, &clock);
+    let torn = record(clock.now(), HOUR, Some("u"));
+    store.create(&torn).await.unwrap();
+    drop(store);
+    {
+        let db = Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut table = txn.open_table(SESSIONS).unwrap();
+            table
+                .insert(torn.id.as_bytes(), &b"{\"v\":1,\"r\":{\"id\":"[..])
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+
+    let service = SessionService::builder()
+        .store(open_at(&path, &clock))
+        .key(Key::new([7u8; 32]).unwrap())
+        .clock(std::sync::Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    assert_eq!(service.record(&torn.id).await.unwrap(), None);
+    assert_eq!(service.user_id(&torn.id).await.unwrap(), None);
+    assert_eq!(service.meta(&torn.id).await.unwrap(), None);
+    assert!(!service.revoke("u", &torn.id).await.unwrap());
+    let token = service.token_for(&torn.id);
+    let cell = service.load(Some(&token)).await.unwrap();
+    assert!(!cell.lock().is_loaded());
 }
