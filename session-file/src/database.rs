@@ -5,9 +5,11 @@
 //! does that, so a transient disk error (a full disk, a dropped network
 //! mount) is an outage only while it lasts: the handle that failed is set
 //! aside, and the next call opens the file again, which rolls it back to its
-//! last commit. While the file cannot be opened, calls fail fast with
-//! [`StoreError::Unavailable`] and a new attempt is made at most once per
-//! reopen interval.
+//! last commit. While the file cannot be opened, and while it is being
+//! opened again, calls fail fast with [`StoreError::Unavailable`]; a new
+//! attempt is made at most once per reopen interval. Opening again never
+//! creates the file: a missing file (a mount gone) is an outage, not an
+//! empty store.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,12 +51,15 @@ enum State {
     Closed {
         retry_at: Instant,
     },
+    /// One call is opening the file again, without the lock held (opening
+    /// may repair and check the whole file).
+    Opening,
 }
 
 impl Database {
     /// Opens the file at `path` (created when missing) and checks its layout.
     pub(crate) fn open(path: PathBuf, options: OpenOptions) -> Result<Self, OpenError> {
-        let db = open_file(&path, &options)?;
+        let db = open_file(&path, &options, Create::IfMissing)?;
         Ok(Self {
             path,
             options,
@@ -99,20 +104,28 @@ impl Database {
     }
 
     fn reopen(&self) -> Result<Arc<redb::Database>, StoreError> {
-        let mut state = self.state.write();
-        match &*state {
-            // Another call reopened it meanwhile, or just failed to.
-            State::Open(db) => return Ok(Arc::clone(db)),
-            State::Closed { retry_at } if Instant::now() < *retry_at => {
-                return Err(self.reopening());
+        {
+            let mut state = self.state.write();
+            match &*state {
+                // Another call reopened it meanwhile.
+                State::Open(db) => return Ok(Arc::clone(db)),
+                State::Opening => return Err(self.reopening()),
+                State::Closed { retry_at } if Instant::now() < *retry_at => {
+                    return Err(self.reopening());
+                }
+                State::Closed { .. } => *state = State::Opening,
             }
-            State::Closed { .. } => {}
         }
-        match open_file(&self.path, &self.options) {
+        // Whatever happens below, the state leaves `Opening`.
+        let mut opening = OpeningGuard {
+            state: &self.state,
+            retry_in: self.options.reopen_interval,
+        };
+        match open_file(&self.path, &self.options, Create::Never) {
             Ok(db) => {
                 tracing::info!(path = %self.path.display(), "session database opened again");
                 let db = Arc::new(db);
-                *state = State::Open(Arc::clone(&db));
+                opening.finish(State::Open(Arc::clone(&db)));
                 Ok(db)
             }
             Err(error) => {
@@ -124,9 +137,8 @@ impl Database {
                 };
                 tracing::warn!(path = %self.path.display(), %error, retry_in = ?wait,
                     "session database still cannot be opened");
-                *state = State::Closed {
-                    retry_at: Instant::now() + wait,
-                };
+                opening.retry_in = wait;
+                drop(opening);
                 Err(StoreError::unavailable(error))
             }
         }
@@ -138,6 +150,37 @@ impl Database {
             interval: self.options.reopen_interval,
         })
     }
+}
+
+/// Leaves [`State::Opening`]: with the state given to `finish`, or else
+/// (a failed open, or a panic inside it) closed until `retry_in` from now.
+struct OpeningGuard<'a> {
+    state: &'a RwLock<State>,
+    retry_in: Duration,
+}
+
+impl OpeningGuard<'_> {
+    fn finish(self, state: State) {
+        *self.state.write() = state;
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for OpeningGuard<'_> {
+    fn drop(&mut self) {
+        *self.state.write() = State::Closed {
+            retry_at: Instant::now() + self.retry_in,
+        };
+    }
+}
+
+/// Whether the file may be created.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Create {
+    /// The first open: a new store starts with a new file.
+    IfMissing,
+    /// Opening again after an I/O error: the file must still be there.
+    Never,
 }
 
 /// Whether `error` is redb's report of a failed file access, after which the
@@ -152,13 +195,22 @@ fn is_io_failure(error: &StoreError) -> bool {
     )
 }
 
-/// Opens (creating when missing) the file and prepares or checks its tables.
-fn open_file(path: &Path, options: &OpenOptions) -> Result<redb::Database, OpenError> {
+/// Opens the file (creating it when missing, if `create` allows) and
+/// prepares or checks its tables.
+fn open_file(
+    path: &Path,
+    options: &OpenOptions,
+    create: Create,
+) -> Result<redb::Database, OpenError> {
     let mut builder = redb::Builder::new();
     builder
         .set_cache_size(options.cache_bytes)
         .set_check_integrity_on_open(options.check_integrity);
-    let db = builder.create(path).map_err(|e| open_error(path, e))?;
+    let db = match create {
+        Create::IfMissing => builder.create(path),
+        Create::Never => builder.open(path),
+    }
+    .map_err(|e| open_error(path, e))?;
     prepare_tables(&db, path)?;
     Ok(db)
 }
@@ -263,5 +315,45 @@ mod tests {
         std::thread::sleep(LOCKED_RETRY * 2);
         let reopened = db.handle().expect("reopened once the old handle is gone");
         assert!(Arc::ptr_eq(&reopened, &db.handle().unwrap()));
+    }
+
+    #[test]
+    fn opening_again_never_creates_a_missing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let db = Database::open(path.clone(), options()).unwrap();
+        // The mount went away: the handle fails, and the file is gone.
+        let _ = db.run(|_| Err::<(), _>(previous_io()));
+        std::fs::remove_file(&path).unwrap();
+        let error = db.handle().unwrap_err();
+        assert!(error.is_unavailable(), "{error}");
+        assert!(!path.exists(), "no new, empty store in its place");
+    }
+
+    #[test]
+    fn calls_fail_fast_while_another_call_opens_the_file_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path().join("s.redb"), options()).unwrap();
+        *db.state.write() = State::Opening;
+        let error = db.handle().unwrap_err();
+        assert!(
+            error.to_string().contains("closed after an I/O error"),
+            "{error}"
+        );
+        assert!(matches!(*db.state.read(), State::Opening));
+    }
+
+    #[test]
+    fn a_failed_reopen_closes_the_store_until_the_interval_passes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let db = Database::open(path.clone(), options()).unwrap();
+        let _ = db.run(|_| Err::<(), _>(previous_io()));
+        std::fs::remove_file(&path).unwrap();
+        assert!(db.handle().is_err());
+        assert!(
+            matches!(*db.state.read(), State::Closed { retry_at } if retry_at > Instant::now()),
+            "waits a reopen interval, not `Opening` forever"
+        );
     }
 }

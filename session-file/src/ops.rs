@@ -34,12 +34,14 @@ impl Inner {
     }
 
     /// Runs `f` in a write transaction; commits when it succeeded and wrote
-    /// something, aborts otherwise.
+    /// something, aborts otherwise. `f` gets the time read once the
+    /// transaction began: a write waiting for another to commit must not
+    /// judge expiry by the time it started waiting.
     fn write<T>(
         &self,
-        f: impl FnOnce(&mut WriteTables<'_>) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut WriteTables<'_>, Timestamp) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.db.run(|db| Self::write_on(db, f))
+        self.db.run(|db| Self::write_on(db, |t| f(t, self.now())))
     }
 
     fn write_on<T>(
@@ -95,9 +97,8 @@ impl Inner {
 
     pub(crate) fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
         let bytes = self.encode(record)?;
-        let now = self.now();
         let id = record.id.as_bytes();
-        self.write(|t| match t.get(id, now)? {
+        self.write(|t, now| match t.get(id, now)? {
             Slot::Empty => t.put(None, record, &bytes),
             Slot::Expired(old) => t.put(Some(&old), record, &bytes),
             Slot::Live(_) => Err(StoreError::Collision),
@@ -125,9 +126,8 @@ impl Inner {
         id: &SessionId,
         change: impl FnOnce(&SessionRecord) -> Result<Result<SessionRecord, SaveOutcome>, StoreError>,
     ) -> Result<SaveOutcome, StoreError> {
-        let now = self.now();
         let key = id.as_bytes();
-        self.write(|t| {
+        self.write(|t, now| {
             let current = match t.get(key, now)? {
                 Slot::Live(record) => record,
                 Slot::Empty => return Ok(SaveOutcome::Missing),
@@ -182,9 +182,8 @@ impl Inner {
     }
 
     pub(crate) fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
-        let now = self.now();
         let key = id.as_bytes();
-        self.write(|t| match t.get(key, now)? {
+        self.write(|t, now| match t.get(key, now)? {
             Slot::Empty => Ok(false),
             Slot::Live(record) => t.remove(key, Some(&record)).map(|()| true),
             Slot::Expired(record) => t.remove(key, Some(&record)).map(|()| false),
@@ -211,7 +210,7 @@ impl Inner {
             Ok((items, stale))
         })?;
         if !stale.is_empty()
-            && let Err(error) = self.forget_stale_user_entries(user, &stale, now)
+            && let Err(error) = self.forget_stale_user_entries(user, &stale)
         {
             tracing::debug!(%error, "could not remove stale user-index entries");
         }
@@ -221,13 +220,8 @@ impl Inner {
 
     /// Removes user-index entries that, checked again inside the write
     /// transaction, name no record of `user`.
-    fn forget_stale_user_entries(
-        &self,
-        user: &str,
-        ids: &[IdBytes],
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.write(|t| {
+    fn forget_stale_user_entries(&self, user: &str, ids: &[IdBytes]) -> Result<(), StoreError> {
+        self.write(|t, now| {
             for id in ids {
                 match t.get(id, now)? {
                     Slot::Live(r) | Slot::Expired(r) if r.user_id() == Some(user) => {}
@@ -244,9 +238,8 @@ impl Inner {
         user: &str,
         keep: Option<&SessionId>,
     ) -> Result<usize, StoreError> {
-        let now = self.now();
         let keep = keep.map(SessionId::as_bytes);
-        self.write(|t| {
+        self.write(|t, now| {
             let mut deleted = 0;
             for id in t.user_ids(user)? {
                 if keep == Some(&id) {
@@ -322,8 +315,7 @@ impl Inner {
     /// Deletes up to `max` expired records found through the expiry index, in
     /// one transaction. Entries that no longer match their record are dropped.
     pub(crate) fn sweep_batch(&self, max: usize) -> Result<SweepReport, StoreError> {
-        let now = self.now();
-        self.write(|t| {
+        self.write(|t, now| {
             let entries = t.expired_entries(now, max)?;
             let mut report = SweepReport {
                 removed: 0,
