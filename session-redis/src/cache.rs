@@ -12,15 +12,15 @@
 //! message (one per key), so the echo of this store's own write cannot be
 //! told from another client's change made in the same instant by the
 //! session key alone, and `NOLOOP` does not cover script writes on Redis
-//! 7.0. So the save script of a store with a cache also sets and deletes a
-//! marker key naming this store (`<prefix>s:{<id>}:w:<writer>`, never
+//! 7.0. So the save and delete scripts of a store with a cache also set and
+//! delete a marker key naming this store (`<prefix>s:{<id>}:w:<writer>`, never
 //! stored): an invalidation of a session key is this store's own echo when
 //! it comes with this store's marker of that session and no other store's.
 //! Every other invalidation (another store's marker, or none: a change made
 //! by hand, an expiry, an eviction) drops the copy. One change the markers
-//! cannot reveal: a change made outside any store in the same instant as
-//! this store's save of the same session; the copy then misses it until
-//! its maximum age.
+//! cannot reveal: a change made outside any cached store (by hand, or by a
+//! store without the cache) in the same instant as this store's save of the
+//! same session; the copy then misses it until its maximum age.
 //!
 //! Replies and invalidations are handled by different tasks, so a load's
 //! reply can be seen after an invalidation that Redis sent later. Each

@@ -164,9 +164,10 @@ impl RedisStoreBuilder {
     /// apart (see the crate docs). The window is the delivery of an
     /// invalidation: a request served by this process in the moment between
     /// another server's write and its invalidation sees the older copy. One
-    /// change the markers cannot reveal: a change made outside any store (by
-    /// hand, or an eviction) in the same instant as this store's own save of
-    /// the same session; the copy misses it until
+    /// change the markers cannot reveal: a change made outside any cached
+    /// store (by hand, an eviction, or a store without the cache on the same
+    /// prefix) in the same instant as this store's own save of the same
+    /// session; the copy misses it until
     /// [`local_cache_max_age`](Self::local_cache_max_age). A lost connection
     /// drops every copy. Every app server receives an invalidation for every
     /// session write, so the cache suits a few app servers, not hundreds.

@@ -75,8 +75,8 @@
 //!
 //! Redis merges the invalidations of one event loop iteration into one
 //! message, one entry per key, so the echo of the store's own save looks
-//! like anyone's change of that session. The save script of a store with a
-//! cache therefore also sets and deletes a marker key,
+//! like anyone's change of that session. The save and delete scripts of a
+//! store with a cache therefore also set and delete a marker key,
 //! `<prefix>s:{<id>}:w:<writer>` (never stored; `<writer>` is random per
 //! store): an invalidation of a session that carries this store's marker
 //! and no other store's is its own echo, and the copy, which followed the

@@ -208,10 +208,12 @@ end
 return reply
 "#;
 
-/// `delete`. KEYS: session hash. ARGV: now, '1' when the session must be
-/// bound to the user in ARGV[3] (else '0'). Replies `{live, user or nil}`:
-/// `live` is 1 when a record that had not expired (or whose expiry cannot be
-/// read) was deleted.
+/// `delete`. KEYS: session hash; with a local cache this store's marker key
+/// of the session, set and deleted with the hash, so that another store's
+/// save merged into the same invalidation is not taken for its own echo.
+/// ARGV: now, '1' when the session must be bound to the user in ARGV[3]
+/// (else '0'). Replies `{live, user or nil}`: `live` is 1 when a record that
+/// had not expired (or whose expiry cannot be read) was deleted.
 const DELETE: &str = r#"
 local m = redis.call('HMGET', KEYS[1], '_m', '_u')
 if ARGV[2] == '1' and m[2] ~= ARGV[3] then
@@ -219,6 +221,10 @@ if ARGV[2] == '1' and m[2] ~= ARGV[3] then
 end
 if redis.call('DEL', KEYS[1]) == 0 then
   return {0}
+end
+if KEYS[2] then
+  redis.call('SET', KEYS[2], '1')
+  redis.call('DEL', KEYS[2])
 end
 local e = nil
 if m[1] then

@@ -120,6 +120,20 @@ impl RedisStore {
         }
     }
 
+    /// How many keys the delete script gets: the session, and with a local
+    /// cache this store's marker of it.
+    pub(crate) fn delete_keys(&self) -> usize {
+        1 + usize::from(self.inner.cache.is_some())
+    }
+
+    /// Writes the delete script's keys (see [`delete_keys`](Self::delete_keys)).
+    pub(crate) fn write_delete_keys(&self, id: &SessionId, cmd: &mut redis::Cmd) {
+        self.inner.keys.write_session(id, cmd);
+        if let Some(cache) = &self.inner.cache {
+            self.inner.keys.write_marker(id, cache.writer(), cmd);
+        }
+    }
+
     /// The key prefix.
     pub fn key_prefix(&self) -> &str {
         &self.inner.prefix
@@ -650,8 +664,8 @@ impl SessionStore for RedisStore {
 
     async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
         let script = &self.inner.scripts.delete;
-        let mut cmd = script.call(1, 2, 16);
-        self.inner.keys.write_session(id, &mut cmd);
+        let mut cmd = script.call(self.delete_keys(), 2, 16);
+        self.write_delete_keys(id, &mut cmd);
         cmd.arg(self.now().as_millis()).arg("0");
         let deleted = self
             .call("delete", |mut conn, deadline| async move {

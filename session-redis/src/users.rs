@@ -159,8 +159,8 @@ impl RedisStore {
         let deletes = ids.iter().map(|id| {
             let mut conn = conn.clone();
             let cmd = id.map(|id| {
-                let mut cmd = script.call(1, 3, 16 + user.len());
-                self.inner.keys.write_session(&id, &mut cmd);
+                let mut cmd = script.call(self.delete_keys(), 3, 16 + user.len());
+                self.write_delete_keys(&id, &mut cmd);
                 cmd.arg(now.as_millis()).arg("1").arg(user);
                 cmd
             });
