@@ -213,7 +213,7 @@ async fn a_revocation_merged_with_an_own_save_into_one_invalidation_drops_the_co
     );
     a.ping().await.unwrap();
     b.ping().await.unwrap();
-    let mut admin = support::admin(&server).await;
+    let admin = support::admin(&server).await;
     // While Redis sleeps, A's save and B's delete wait in their sockets; it
     // then runs both in one event loop iteration and sends one invalidation
     // naming the session and A's marker. Which runs first is up to Redis:
