@@ -5,13 +5,17 @@
 //!   by their expiry (milliseconds since the epoch);
 //! - writer marker: `<prefix>s:{<id>}:w:<writer>`, never stored: a store with
 //!   a local cache sets and deletes it in the script that writes session
-//!   `<id>`, so the write's invalidation names its writer.
+//!   `<id>`, so the write's invalidation names its writer;
+//! - create marker: `<user index>:c:<id>`, living a minute: set beside a new
+//!   session's index entry when the session itself is written on another
+//!   node, so that a cleanup running before the session exists keeps it.
 //!
 //! The braces are Redis Cluster hash tags: the slot of a session key depends
 //! on the id only and the slot of an index key on the user id only, whatever
 //! the prefix. A prefix that itself holds a hash tag (such as `{app}:`) pins
 //! every key to one slot, and so to one node.
 
+use redis::cluster_routing::Slot;
 use redis::{RedisWrite, ToRedisArgs as _};
 use session_core::SessionId;
 use session_core::id::SESSION_ID_LEN;
@@ -62,6 +66,16 @@ impl Keys {
     /// The index of `user_id`'s sessions.
     pub(crate) fn user(&self, user_id: &str) -> String {
         format!("{}u:{{{user_id}}}", self.prefix)
+    }
+
+    /// The create marker of session `id` in `index` (a user index key):
+    /// set, with a short life, by the index step of a create whose session
+    /// lives on another node, so that a listing or revocation running
+    /// before the session exists keeps the new entry. It shares the index
+    /// key's hash tag, so its slot, unless that tag is empty (`None` then).
+    pub(crate) fn creating(index: &str, id: &str) -> Option<String> {
+        let key = format!("{index}:c:{id}");
+        (Slot::for_key(&key) == Slot::for_key(index)).then_some(key)
     }
 
     /// The `SCAN MATCH` pattern of every session hash under this prefix.
@@ -138,6 +152,22 @@ mod tests {
         assert_eq!(keys.id_of(&marker[0]), None);
         assert_eq!(keys.marker_of(key.as_bytes()), None);
         assert_eq!(keys.marker_of(b"app:u:{ada}"), None);
+    }
+
+    #[test]
+    fn create_markers_share_their_index_slot() {
+        let keys = Keys::new("app:");
+        let id = SessionId::generate().to_string();
+        for user in ["ada", "a}b", "{x}", "späť"] {
+            let index = keys.user(user);
+            let marker = Keys::creating(&index, &id).expect("same slot");
+            assert_eq!(marker, format!("{index}:c:{id}"));
+            assert_eq!(Slot::for_key(&marker), Slot::for_key(&index));
+        }
+        // An empty hash tag hashes the whole key: no marker then.
+        assert_eq!(Keys::creating(&keys.user(""), &id), None);
+        let tagged = Keys::new("{app}:").user("");
+        assert!(Keys::creating(&tagged, &id).is_some());
     }
 
     #[test]

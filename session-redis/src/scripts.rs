@@ -239,16 +239,26 @@ end
 return {1, m[2]}
 "#;
 
-/// User index maintenance. KEYS: user index. ARGV: trim time or '', 'xx'
-/// (raise existing entries only) or '', the number k of ids to remove, the k
-/// ids, then `(expiry, id)` pairs to add or raise. Replies the entry count.
+/// User index maintenance. KEYS: user index, the create marker (see
+/// [`Keys::creating`](crate::keys::Keys::creating)) of each stale id, then,
+/// when ARGV[5] is set, the create marker to set. ARGV: trim time or '',
+/// 'xx' (raise existing entries only) or '', the number k of ids to remove,
+/// the number s of stale ids (removed unless their create marker is set:
+/// their session is being written on another node), the marker's time to
+/// live in milliseconds or '', the k ids, the s stale ids, then `(expiry,
+/// id)` pairs to add or raise. Replies the entry count.
 const INDEX: &str = r#"
-local k = tonumber(ARGV[3])
+local k, s = tonumber(ARGV[3]), tonumber(ARGV[4])
 local removed, added = {}, {}
-for i = 4, 3 + k do
-  removed[#removed + 1] = ARGV[i]
+for i = 1, k do
+  removed[#removed + 1] = ARGV[5 + i]
 end
-for i = 4 + k, #ARGV do
+for i = 1, s do
+  if redis.call('EXISTS', KEYS[1 + i]) == 0 then
+    removed[#removed + 1] = ARGV[5 + k + i]
+  end
+end
+for i = 6 + k + s, #ARGV do
   added[#added + 1] = ARGV[i]
 end
 local trim = nil
@@ -256,6 +266,9 @@ if ARGV[1] ~= '' then
   trim = ARGV[1]
 end
 index_update(KEYS[1], trim, ARGV[2] == 'xx', removed, added)
+if ARGV[5] ~= '' then
+  redis.call('SET', KEYS[#KEYS], '1', 'PX', ARGV[5])
+end
 return redis.call('ZCARD', KEYS[1])
 "#;
 

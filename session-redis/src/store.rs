@@ -24,6 +24,11 @@ use crate::keys::Keys;
 use crate::reply;
 use crate::scripts::{LuaScript, Scripts};
 
+/// How long a create marker (see [`Keys::creating`]) lives: far longer
+/// than a create takes, and short enough that the stale entry of a create
+/// that failed is cleaned by a listing soon after.
+const CREATE_MARKER_TTL: Duration = Duration::from_secs(60);
+
 /// Sessions in Redis, standalone or Redis Cluster: one hash per session
 /// (data fields written one by one, metadata packed in one field), expiry
 /// enforced by the server (`PEXPIREAT`),
@@ -64,6 +69,25 @@ impl fmt::Debug for RedisStore {
 
 /// One `(expiry, id)` entry to add to a user index, as sent.
 pub(crate) type IndexEntry = (String, String);
+
+/// What one update of a user index does, in this order.
+#[derive(Default)]
+pub(crate) struct IndexChange<'a> {
+    /// Entries expired at this time go.
+    pub(crate) trim: Option<Timestamp>,
+    /// Entries that go whatever: their session was deleted by this call,
+    /// has expired or is bound to someone else, or they name no session id.
+    pub(crate) removed: &'a [String],
+    /// Entries whose session was not found: they go unless their create
+    /// marker (see [`Keys::creating`]) says the session is being written.
+    pub(crate) stale: &'a [String],
+    /// `(expiry, id)` entries to add, or to raise to that expiry.
+    pub(crate) added: &'a [IndexEntry],
+    /// Only raise existing entries; add none.
+    pub(crate) only_existing: bool,
+    /// The session whose create marker to set.
+    pub(crate) creating: Option<&'a SessionId>,
+}
 
 /// When a store call's time is up.
 #[derive(Debug, Clone, Copy)]
@@ -287,33 +311,55 @@ impl RedisStore {
         }
     }
 
-    /// Updates the user index `index` (one script, one round trip): trim
-    /// entries expired at `trim`, remove `removed`, add or raise `added` (only
-    /// raise existing entries when `only_existing`). Always a later step of a
-    /// call, so bounded by its deadline ([`within`](Self::within)).
-    #[allow(clippy::too_many_arguments)] // the script's arguments, named
+    /// Updates the user index `index` in one script, one round trip (see
+    /// [`IndexChange`]). Always a later step of a call, so bounded by its
+    /// deadline ([`within`](Self::within)).
     pub(crate) async fn update_index(
         &self,
         operation: &'static str,
         conn: &mut Conn<'_>,
         deadline: Deadline,
         index: &str,
-        trim: Option<Timestamp>,
-        only_existing: bool,
-        removed: &[String],
-        added: &[IndexEntry],
+        change: IndexChange<'_>,
     ) -> Result<(), StoreError> {
         let script = &self.inner.scripts.index;
-        let mut cmd = script.call(1, 3 + removed.len() + 2 * added.len(), 0);
+        // Markers share the index's slot unless its hash tag is empty; then
+        // there are none, and stale entries simply go.
+        let markers: Option<Vec<String>> = change
+            .stale
+            .iter()
+            .map(|id| Keys::creating(index, id))
+            .collect();
+        let creating = change
+            .creating
+            .and_then(|id| Keys::creating(index, &id.to_string()));
+        let (removed, stale): (Vec<&String>, &[String]) = match &markers {
+            Some(_) => (change.removed.iter().collect(), change.stale),
+            None => (change.removed.iter().chain(change.stale).collect(), &[]),
+        };
+        let keys = 1 + stale.len() + usize::from(creating.is_some());
+        let args = 5 + removed.len() + stale.len() + 2 * change.added.len();
+        let mut cmd = script.call(keys, args, 0);
         cmd.arg(index);
-        match trim {
+        if let Some(markers) = &markers {
+            cmd.arg(markers);
+        }
+        if let Some(creating) = &creating {
+            cmd.arg(creating);
+        }
+        match change.trim {
             Some(t) => cmd.arg(t.as_millis()),
             None => cmd.arg(""),
         };
-        cmd.arg(if only_existing { "xx" } else { "" })
+        cmd.arg(if change.only_existing { "xx" } else { "" })
             .arg(removed.len())
-            .arg(removed);
-        for (expires, id) in added {
+            .arg(stale.len());
+        match creating {
+            Some(_) => cmd.arg(CREATE_MARKER_TTL.as_millis().to_string()),
+            None => cmd.arg(""),
+        };
+        cmd.arg(removed).arg(stale);
+        for (expires, id) in change.added {
             cmd.arg(expires).arg(id);
         }
         // Rare, so boxed: the callers' futures stay small.
@@ -324,7 +370,7 @@ impl RedisStore {
 
     /// Adds `id` to the user index `index` with the score `expires_at`, or
     /// raises its entry to it, trimming entries expired at `now`: the index
-    /// step of a create or a refresh.
+    /// step of a create (which also sets the create marker) or a refresh.
     #[allow(clippy::too_many_arguments)] // the step's parts, named
     async fn index_session(
         &self,
@@ -335,19 +381,18 @@ impl RedisStore {
         id: &SessionId,
         expires_at: Timestamp,
         now: Timestamp,
+        creating: bool,
     ) -> Result<(), StoreError> {
         let entry = [(expires_at.as_millis().to_string(), id.to_string())];
-        self.update_index(
-            operation,
-            conn,
-            deadline,
-            index,
-            Some(now),
-            false,
-            &[],
-            &entry,
-        )
-        .await
+        let creating = creating.then_some(id);
+        let change = IndexChange {
+            trim: Some(now),
+            added: &entry,
+            creating,
+            ..IndexChange::default()
+        };
+        self.update_index(operation, conn, deadline, index, change)
+            .await
     }
 
     /// Removes `id`'s entry from `index`, best effort: an entry left behind
@@ -361,8 +406,11 @@ impl RedisStore {
         id: &SessionId,
     ) {
         let removed = [id.to_string()];
-        let update =
-            self.update_index(operation, conn, deadline, index, None, false, &removed, &[]);
+        let change = IndexChange {
+            removed: &removed,
+            ..IndexChange::default()
+        };
+        let update = self.update_index(operation, conn, deadline, index, change);
         if let Err(e) = update.await {
             tracing::debug!(session = %id.short(), operation, error = %e,
                 "a stale user index entry was left behind");
@@ -448,8 +496,17 @@ impl RedisStore {
         }
         let outcome = self.call(operation, |mut conn, deadline| async move {
             if let Some((index, expires_at)) = &before {
-                self.index_session(operation, &mut conn, deadline, index, id, *expires_at, now)
-                    .await?;
+                self.index_session(
+                    operation,
+                    &mut conn,
+                    deadline,
+                    index,
+                    id,
+                    *expires_at,
+                    now,
+                    false,
+                )
+                .await?;
             }
             let reply = self.eval(operation, &mut conn, script, &cmd, deadline).await?;
             let items = reply::array(reply).ok_or_else(|| unexpected("the save script"))?;
@@ -493,7 +550,9 @@ impl RedisStore {
                         // trimming the index never drops a live session.
                         let index = self.inner.keys.user(&user);
                         if let Err(e) = self
-                            .index_session(operation, &mut conn, deadline, &index, id, expires_at, now)
+                            .index_session(
+                                operation, &mut conn, deadline, &index, id, expires_at, now, false,
+                            )
                             .await
                         {
                             tracing::warn!(session = %id.short(), error = %e,
@@ -582,8 +641,12 @@ impl SessionStore for RedisStore {
                     // steps leaves a stale entry (ignored and cleaned by
                     // listings), never an unindexed session.
                     let (id, expires_at) = (&record.id, record.expires_at);
-                    self.index_session("create", &mut conn, deadline, index, id, expires_at, now)
-                        .await?;
+                    // A create marker keeps listings and revocations
+                    // running before the script from dropping the entry.
+                    self.index_session(
+                        "create", &mut conn, deadline, index, id, expires_at, now, true,
+                    )
+                    .await?;
                 }
                 match self
                     .eval("create", &mut conn, script, &cmd, deadline)

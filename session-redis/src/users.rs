@@ -15,7 +15,7 @@ use crate::codec::{self, Listed};
 use crate::connection::Conn;
 use crate::error::unexpected;
 use crate::reply;
-use crate::store::{IndexEntry, RedisStore};
+use crate::store::{IndexChange, IndexEntry, RedisStore};
 
 impl RedisStore {
     /// `(id, score)` of every entry of a user index (one `ZRANGE`).
@@ -83,12 +83,15 @@ impl RedisStore {
         let mut conn = self.conn().await?;
         let index = self.inner.keys.user(user);
         let entries = self.index_entries(&mut conn, &index).await?;
-        let mut stale = Vec::new();
+        // Entries naming no session of this user that is live: not a
+        // session id, expired, or bound to someone else; and those whose
+        // session was not found, which may be a login half done.
+        let (mut wrong, mut missing) = (Vec::new(), Vec::new());
         let mut known = Vec::with_capacity(entries.len());
         for (member, score) in entries {
             match member.parse::<SessionId>() {
                 Ok(id) => known.push((id, member, score)),
-                Err(_) => stale.push(member),
+                Err(_) => wrong.push(member),
             }
         }
         let ids: Vec<SessionId> = known.iter().map(|(id, ..)| *id).collect();
@@ -107,24 +110,28 @@ impl RedisStore {
                     }
                     items.push(info);
                 }
-                Ok(_) => stale.push(member),
+                Ok(Listed::Missing) => missing.push(member),
+                Ok(Listed::Found { .. }) => wrong.push(member),
                 Err(e) => {
                     tracing::warn!(session = %id.short(), error = %e,
                         "user index names a session that does not decode; not listed");
                 }
             }
         }
-        if (!stale.is_empty() || !raise.is_empty())
+        if (!wrong.is_empty() || !missing.is_empty() || !raise.is_empty())
             && let Err(e) = self
                 .update_index(
                     "list_for_user",
                     &mut conn,
                     deadline,
                     &index,
-                    None,
-                    true,
-                    &stale,
-                    &raise,
+                    IndexChange {
+                        removed: &wrong,
+                        stale: &missing,
+                        added: &raise,
+                        only_existing: true,
+                        ..IndexChange::default()
+                    },
                 )
                 .await
         {
@@ -179,31 +186,41 @@ impl RedisStore {
             self.changed(id);
         }
         let mut deleted = 0;
-        let mut handled = Vec::with_capacity(members.len());
+        // Entries of sessions deleted here, and of sessions not found (or
+        // bound to someone else): the latter may be a login half done.
+        let (mut deleted_entries, mut missing_entries) = (Vec::new(), Vec::new());
         let mut failure = None;
         for (member, result) in members.into_iter().zip(results) {
             match result {
                 Ok(reply) => {
-                    let live = reply::array(reply)
-                        .and_then(|items| items.first().and_then(reply::int))
+                    let items =
+                        reply::array(reply).ok_or_else(|| unexpected("the delete script"))?;
+                    let live = items
+                        .first()
+                        .and_then(reply::int)
                         .ok_or_else(|| unexpected("the delete script"))?;
                     deleted += usize::from(live == 1);
-                    handled.push(member);
+                    match items.len() {
+                        1 => missing_entries.push(member),
+                        _ => deleted_entries.push(member),
+                    }
                 }
                 Err(e) => failure = Some(e),
             }
         }
-        if !handled.is_empty()
+        if !(deleted_entries.is_empty() && missing_entries.is_empty())
             && let Err(e) = self
                 .update_index(
                     "delete_for_user",
                     &mut conn,
                     deadline,
                     &index,
-                    Some(now),
-                    false,
-                    &handled,
-                    &[],
+                    IndexChange {
+                        trim: Some(now),
+                        removed: &deleted_entries,
+                        stale: &missing_entries,
+                        ..IndexChange::default()
+                    },
                 )
                 .await
         {

@@ -310,3 +310,55 @@ async fn sessions_spread_over_the_cluster_and_list_from_every_master() {
     ids.sort();
     assert_eq!(seen, ids);
 }
+
+/// The node of `cluster` that serves `key`'s slot (the others answer MOVED).
+async fn owner(cluster: &support::RedisCluster, key: &str) -> usize {
+    for (i, node) in cluster.nodes().iter().enumerate() {
+        let mut conn = support::admin(node).await;
+        let served: redis::RedisResult<i64> =
+            redis::cmd("EXISTS").arg(key).query_async(&mut conn).await;
+        if served.is_ok() {
+            return i;
+        }
+    }
+    panic!("no node serves {key}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_while_a_login_is_half_done_keeps_the_new_entry_cluster() {
+    // Its own cluster: the test pauses writes on one node.
+    let Some(cluster) = support::private_cluster(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::cluster_store_on(&cluster, &clock);
+    let user = format!("u-{}", SessionId::generate());
+    let index = store.user_index_key(&user);
+    let index_node = owner(&cluster, &index).await;
+    let (r, session_node) = loop {
+        let r = bound(&clock, &user, MINUTE * 60);
+        let node = owner(&cluster, &store.session_key(&r.id)).await;
+        if node != index_node {
+            break (r, node);
+        }
+    };
+    // The session's node holds writes back: the create's index step (on
+    // the index's node) completes, its script waits.
+    let mut paused = support::admin(&cluster.nodes()[session_node]).await;
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(300)
+        .arg("WRITE")
+        .query_async(&mut paused)
+        .await
+        .unwrap();
+    let creating = {
+        let (store, r) = (store.clone(), r.clone());
+        tokio::spawn(async move { store.create(&r).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A listing now finds an entry whose session does not exist yet.
+    assert!(store.list_for_user(&user).await.unwrap().is_empty());
+    creating.await.unwrap().unwrap();
+    assert_eq!(support::listed(&store, &user).await, [r.id]);
+}
