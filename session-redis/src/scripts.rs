@@ -75,9 +75,27 @@ end
 /// `create`. KEYS: session hash, and in standalone mode the user index.
 /// ARGV: now, PEXPIREAT argument, id, expiry (index score), then the hash's
 /// field/value pairs. Returns 1 when created, 0 when a live (or unreadable)
-/// record holds the id; an expired one is replaced. A fresh id costs one
-/// `EXISTS`.
+/// record holds the id; an expired one is replaced. A hash holding exactly
+/// the given pairs is this very create, applied by an earlier attempt whose
+/// reply was lost (a client that sent it again): 1, nothing written. A
+/// fresh id costs one `EXISTS`.
 const CREATE: &str = r#"
+local function written_already(key)
+  local stored = redis.call('HGETALL', key)
+  if #stored ~= #ARGV - 4 then
+    return false
+  end
+  local given = {}
+  for i = 5, #ARGV, 2 do
+    given[ARGV[i]] = ARGV[i + 1]
+  end
+  for i = 1, #stored, 2 do
+    if given[stored[i]] ~= stored[i + 1] then
+      return false
+    end
+  end
+  return true
+end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local m = redis.call('HGET', KEYS[1], '_m')
   if not m then
@@ -85,6 +103,9 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   end
   local meta = read_meta(m)
   if (not meta) or tonumber(meta[3]) > tonumber(ARGV[1]) then
+    if meta and written_already(KEYS[1]) then
+      return 1
+    end
     return 0
   end
   redis.call('DEL', KEYS[1])

@@ -227,6 +227,39 @@ async fn a_refresh_of_a_missing_session_leaves_no_index_entry(
     assert_eq!(members(admin, &index).await, sorted(&[&live.id]));
 }
 
+/// A create the client sends again after it was applied (its reply lost
+/// with a connection, say) reports success, not a collision that would make
+/// the caller create a second session; another record under that id still
+/// collides.
+async fn a_create_sent_again_after_it_was_applied_succeeds(
+    store: RedisStore,
+    clock: MockClock,
+    admin: &mut (impl ConnectionLike + Send),
+) {
+    let user = format!("u-{}", SessionId::generate());
+    let index = store.user_index_key(&user);
+    let r = bound(&clock, &user, MINUTE * 60);
+    store.create(&r).await.unwrap();
+    store.create(&r).await.expect("the same create again");
+    assert_eq!(store.load(&r.id).await.unwrap(), Some(r.clone()));
+    assert_eq!(members(admin, &index).await, sorted(&[&r.id]));
+
+    let mut other = bound(&clock, &user, MINUTE * 60);
+    other.id = r.id;
+    other.fields.insert("count", "2");
+    assert!(matches!(
+        store.create(&other).await,
+        Err(session_core::StoreError::Collision)
+    ));
+    let mut anonymous = r.clone();
+    anonymous.binding = None;
+    assert!(matches!(
+        store.create(&anonymous).await,
+        Err(session_core::StoreError::Collision)
+    ));
+    assert_eq!(store.load(&r.id).await.unwrap(), Some(r));
+}
+
 /// A standalone and a cluster test of `$case(store, clock, admin)`.
 macro_rules! standalone_and_cluster {
     ($case:ident: $standalone:ident, $cluster:ident) => {
@@ -264,6 +297,11 @@ standalone_and_cluster!(
     a_refresh_naming_the_wrong_user_moves_the_right_entry:
         a_refresh_naming_the_wrong_user_moves_the_right_entry_standalone,
         a_refresh_naming_the_wrong_user_moves_the_right_entry_cluster
+);
+standalone_and_cluster!(
+    a_create_sent_again_after_it_was_applied_succeeds:
+        a_create_sent_again_after_it_was_applied_succeeds_standalone,
+        a_create_sent_again_after_it_was_applied_succeeds_cluster
 );
 standalone_and_cluster!(
     a_refresh_of_a_missing_session_leaves_no_index_entry:
@@ -311,19 +349,6 @@ async fn sessions_spread_over_the_cluster_and_list_from_every_master() {
     assert_eq!(seen, ids);
 }
 
-/// The node of `cluster` that serves `key`'s slot (the others answer MOVED).
-async fn owner(cluster: &support::RedisCluster, key: &str) -> usize {
-    for (i, node) in cluster.nodes().iter().enumerate() {
-        let mut conn = support::admin(node).await;
-        let served: redis::RedisResult<i64> =
-            redis::cmd("EXISTS").arg(key).query_async(&mut conn).await;
-        if served.is_ok() {
-            return i;
-        }
-    }
-    panic!("no node serves {key}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listing_while_a_login_is_half_done_keeps_the_new_entry_cluster() {
     // Its own cluster: the test pauses writes on one node.
@@ -334,10 +359,10 @@ async fn a_listing_while_a_login_is_half_done_keeps_the_new_entry_cluster() {
     let store = support::cluster_store_on(&cluster, &clock);
     let user = format!("u-{}", SessionId::generate());
     let index = store.user_index_key(&user);
-    let index_node = owner(&cluster, &index).await;
+    let index_node = support::owner(&cluster, &index).await;
     let (r, session_node) = loop {
         let r = bound(&clock, &user, MINUTE * 60);
-        let node = owner(&cluster, &store.session_key(&r.id)).await;
+        let node = support::owner(&cluster, &store.session_key(&r.id)).await;
         if node != index_node {
             break (r, node);
         }

@@ -193,3 +193,16 @@ pub async fn reset_stats(conn: &mut redis::aio::MultiplexedConnection) {
         .await
         .expect("CONFIG RESETSTAT");
 }
+
+/// The node of `cluster` that serves `key`'s slot (the others answer MOVED).
+pub async fn owner(cluster: &RedisCluster, key: &str) -> usize {
+    for (i, node) in cluster.nodes().iter().enumerate() {
+        let mut conn = admin(node).await;
+        let served: redis::RedisResult<i64> =
+            redis::cmd("EXISTS").arg(key).query_async(&mut conn).await;
+        if served.is_ok() {
+            return i;
+        }
+    }
+    panic!("no node serves {key}");
+}
