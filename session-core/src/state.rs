@@ -32,6 +32,14 @@ pub struct Rotation {
     /// start again, and it goes ahead even if the old session was revoked
     /// meanwhile), not a rotation that keeps the session as it is.
     pub login: bool,
+    /// Whether the loaded data and flash move to the new id. Not when
+    /// another user logs in (one user's data never reaches another's
+    /// session), nor for a session of its own; this request's own changes
+    /// always do.
+    pub carry: bool,
+    /// Whether the loaded session is deleted once the new one is written
+    /// (not for a login on a session of its own, which leaves it alone).
+    pub replace_old: bool,
 }
 
 /// One session as seen by one request: what was loaded plus what the request
@@ -270,10 +278,24 @@ impl SessionState {
         self.record()?.flash.get(name)
     }
 
-    /// Moves the session to a new id bound to `binding` (login). Data and flash
-    /// carry over; the old id is deleted after the new record is written.
+    /// Moves the session to a new id bound to `binding` (login); the old id
+    /// is deleted after the new record is written. Data and flash carry over
+    /// from an anonymous session or one of the same user; a session of
+    /// another user passes on only this request's changes.
     pub fn login(&mut self, binding: Binding) -> SessionId {
-        self.rotate_with(Some(binding), true)
+        let same_user = self
+            .binding()
+            .is_none_or(|current| current.user_id == binding.user_id);
+        let carry = same_user && self.rotation().is_none_or(|r| r.carry);
+        let replace_old = self.rotation().is_none_or(|r| r.replace_old);
+        self.rotate_with(Some(binding), true, carry, replace_old)
+    }
+
+    /// Logs in on a session of its own (a bearer token handed out to a
+    /// client that came with a browser's cookie, say): the loaded session
+    /// stays as it is, and the new one gets only this request's changes.
+    pub fn login_apart(&mut self, binding: Binding) -> SessionId {
+        self.rotate_with(Some(binding), true, false, false)
     }
 
     /// Moves the session to a new id keeping its binding, age and expiry
@@ -281,17 +303,27 @@ impl SessionState {
     pub fn rotate(&mut self) -> SessionId {
         let binding = self.binding().cloned();
         // After a login in this request, the move is still that login.
-        let login = self.rotation().is_some_and(|r| r.login);
-        self.rotate_with(binding, login)
+        let (login, carry, replace_old) = self
+            .rotation()
+            .map_or((false, true, true), |r| (r.login, r.carry, r.replace_old));
+        self.rotate_with(binding, login, carry, replace_old)
     }
 
-    fn rotate_with(&mut self, binding: Option<Binding>, login: bool) -> SessionId {
+    fn rotate_with(
+        &mut self,
+        binding: Option<Binding>,
+        login: bool,
+        carry: bool,
+        replace_old: bool,
+    ) -> SessionId {
         let new_id = SessionId::generate();
         self.destroy = false;
         self.changes_mut().rotation = Some(Rotation {
             new_id,
             binding,
             login,
+            carry,
+            replace_old,
         });
         new_id
     }

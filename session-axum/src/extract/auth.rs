@@ -68,14 +68,20 @@ impl Auth {
     }
 
     /// Logs the request's client in as `binding.user_id`: the session moves to
-    /// a new id (anti-fixation), keeps its data and flash, is bound to the
-    /// user and switches to the full lifetime. The new record is written and
+    /// a new id (anti-fixation), keeps its data and flash (unless it belonged
+    /// to another user), is bound to the user and switches to the full
+    /// lifetime. The new record is written and
     /// the old one deleted after the handler; the cookie is set then (not for
     /// bearer requests: hand them [`LoggedIn::token`]).
     pub fn login(&self, binding: Binding) -> LoggedIn {
         let session_id = self.session.cell().lock().login(binding.clone());
+        self.logged_in(&binding, session_id)
+    }
+
+    /// The request's principal becomes `binding`'s, under `session_id`.
+    fn logged_in(&self, binding: &Binding, session_id: SessionId) -> LoggedIn {
         self.session
-            .set_principal(Some(Principal::from_binding(&binding, Some(session_id))));
+            .set_principal(Some(Principal::from_binding(binding, Some(session_id))));
         let service = self.session.service();
         let token = service
             .store()
@@ -87,6 +93,9 @@ impl Auth {
 
     /// Like [`login`](Self::login), but sets no cookie: for API clients that
     /// take the token from the response body and send it as `Authorization: Bearer`.
+    /// A request that came with a bearer token moves that session; any other
+    /// (a browser's cookie session, say) is left as it is, and the token
+    /// names a session of its own holding only this request's changes.
     /// Client-side stores cannot hand out a token before the response is
     /// built: [`SessionRejection::Unsupported`] there, and nothing changes.
     pub fn login_bearer(&self, binding: Binding) -> Result<LoggedIn, SessionRejection> {
@@ -94,7 +103,11 @@ impl Auth {
             return Err(SessionRejection::Unsupported);
         }
         self.session.suppress_cookie();
-        Ok(self.login(binding))
+        if self.session.source() == TokenSource::Bearer {
+            return Ok(self.login(binding));
+        }
+        let session_id = self.session.cell().lock().login_apart(binding.clone());
+        Ok(self.logged_in(&binding, session_id))
     }
 
     /// Logs out: deletes the session server-side now, and clears the cookie

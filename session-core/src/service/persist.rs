@@ -204,7 +204,8 @@ impl SessionService {
             return Plan::Delete(state.stored_id());
         }
         if let Some(rotation) = state.changes.as_mut().and_then(|c| c.rotation.take()) {
-            let (created_at, expires_at) = match (rotation.login, state.record()) {
+            let loaded = state.record().filter(|_| rotation.replace_old);
+            let (created_at, expires_at) = match (rotation.login, loaded) {
                 (true, _) => (now, self.expiry().for_new(now, true)),
                 // A rotation keeps the session's age and expiry, so the
                 // absolute limit still counts from its creation.
@@ -218,10 +219,14 @@ impl SessionService {
             let mut record = SessionRecord::new(rotation.new_id, created_at, expires_at);
             record.last_seen = now;
             record.binding = rotation.binding.map(Box::new);
-            record.fields = state.fields();
-            record.flash = state.next_flash();
+            (record.fields, record.flash) = if rotation.carry {
+                (state.fields(), state.next_flash())
+            } else {
+                let changes = state.changes.take().map(|c| *c).unwrap_or_default();
+                (changes.set_fields, changes.set_flash)
+            };
             state.changes = None;
-            let old = state.stored_id();
+            let old = state.stored_id().filter(|_| rotation.replace_old);
             return Plan::Rotate {
                 record,
                 old,

@@ -213,3 +213,88 @@ async fn a_login_goes_ahead_when_the_old_session_went_meanwhile() {
     assert!(env.store.inner().load(&new_id).await.unwrap().is_some());
     assert_eq!(env.service.list_for_user("u").await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_login_as_another_user_passes_on_only_this_requests_changes() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    s.login(Binding::user("roger"));
+    set_age(&mut s, Some(20));
+    s.flash("notice", "for roger").unwrap();
+    let roger = env.service.commit(&mut s).await.unwrap();
+
+    // Ada logs in on the same browser: nothing of Roger's reaches her session.
+    let mut s = env
+        .service
+        .get::<Profile>(Some(&token(&roger)))
+        .await
+        .unwrap();
+    s.login(Binding::user("ada"));
+    s.flash("welcome", "ada").unwrap();
+    let ada = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(ada.outcome, PersistOutcome::Rotated);
+    assert_eq!(
+        env.store.inner().load(&roger.id.unwrap()).await.unwrap(),
+        None
+    );
+
+    let mut s = env
+        .service
+        .get::<Profile>(Some(&token(&ada)))
+        .await
+        .unwrap();
+    assert_eq!(s.age, None);
+    assert_eq!(s.take_flash::<String>("notice"), None);
+    assert_eq!(s.take_flash::<String>("welcome").as_deref(), Some("ada"));
+
+    // The same user logging in again keeps the data.
+    s.login(Binding::user("ada"));
+    set_age(&mut s, Some(33));
+    let again = env.service.commit(&mut s).await.unwrap();
+    let mut s = env
+        .service
+        .get::<Profile>(Some(&token(&again)))
+        .await
+        .unwrap();
+    s.login(Binding::user("ada"));
+    let kept = env.service.commit(&mut s).await.unwrap();
+    let s = env
+        .service
+        .get::<Profile>(Some(&token(&kept)))
+        .await
+        .unwrap();
+    assert_eq!(s.age, Some(33));
+}
+
+#[tokio::test]
+async fn a_login_apart_leaves_the_loaded_session_alone() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(20));
+    let browser = env.service.commit(&mut s).await.unwrap();
+
+    let mut s = env
+        .service
+        .get::<Profile>(Some(&token(&browser)))
+        .await
+        .unwrap();
+    let apart = s.cell().lock().login_apart(Binding::user("bot"));
+    session_tests::profile::set_name(&mut s, Some("api".into()));
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(persisted.id, Some(apart));
+
+    let own = env
+        .service
+        .get::<Profile>(Some(&token(&persisted)))
+        .await
+        .unwrap();
+    assert_eq!((own.age, own.name.as_deref()), (None, Some("api")));
+    assert_eq!(own.user_id().as_deref(), Some("bot"));
+    let left = env
+        .service
+        .get::<Profile>(Some(&token(&browser)))
+        .await
+        .unwrap();
+    assert_eq!((left.age, left.name.as_deref()), (Some(20), None));
+    assert_eq!(left.user_id(), None);
+}

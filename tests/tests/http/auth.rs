@@ -118,6 +118,28 @@ async fn bearer_tokens_work_like_cookies() {
 }
 
 #[tokio::test]
+async fn a_token_asked_for_with_a_browser_cookie_leaves_the_browser_session_alone() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.post("/t/login?user=roger").await;
+    assert_eq!(b.get("/t/visit").await.body, "1");
+    // The same client (its cookie sent along) asks for an API token.
+    let r = b.post("/t/token?user=bot").await;
+    assert_eq!(r.status, 200);
+    assert!(r.set_cookies.is_empty());
+    let token = r.json()["token"].as_str().unwrap().to_owned();
+
+    // The browser is still Roger, its data intact.
+    assert_eq!(b.get("/t/me").await.json()["user_id"], "roger");
+    assert_eq!(b.get("/t/visit").await.body, "2");
+    // The token names a session of its own, without Roger's data.
+    let mut api = t.server.browser();
+    api.bearer = Some(token);
+    assert_eq!(api.get("/t/me").await.json()["user_id"], "bot");
+    assert_eq!(api.get("/t/peek").await.json()["visits"], 0);
+}
+
+#[tokio::test]
 async fn an_authorization_header_is_used_instead_of_the_cookie() {
     let t = start().await;
     let mut b = t.server.browser();

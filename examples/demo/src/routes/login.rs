@@ -3,7 +3,7 @@
 
 use axum::extract::Form;
 use axum::http::StatusCode;
-use axum::response::{Html, Redirect};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use session_axum::LoggedIn;
 use session_axum::prelude::*;
@@ -47,7 +47,11 @@ fn escape(text: &str) -> String {
 #[controller("/")]
 impl Login {
     #[get("/login")]
-    async fn form(mut session: Session<Visits>) -> Html<String> {
+    async fn form(mut session: Session<Visits>, principal: Option<Principal>) -> Response {
+        // Already logged in: straight on, as astro-session's sample does.
+        if principal.is_some() {
+            return Redirect::to("/me").into_response();
+        }
         let error = session
             .take_flash::<String>("error")
             .map(|e| format!("<p class=\"error\">{}</p>\n", escape(&e)))
@@ -59,6 +63,7 @@ impl Login {
              <input name=\"label\" placeholder=\"Device name (optional)\">\n\
              <button type=\"submit\">Log in</button>\n</form>\n"
         ))
+        .into_response()
     }
 
     #[post("/login")]

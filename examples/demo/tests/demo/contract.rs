@@ -70,6 +70,10 @@ async fn successful_login_redirects_to_me_with_a_fresh_cookie() {
     assert_eq!(me["group"], "engineering");
     assert_eq!(me["field"], "test");
     assert_eq!(me["visits"], 1);
+    // The login form sends a logged-in user straight on.
+    let r = b.get("/login").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.headers["location"], "/me");
     // Before login /me shows an anonymous session.
     let fresh = demo.browser().get("/me").await.json();
     assert_eq!(
@@ -124,6 +128,37 @@ async fn api_tokens_work_as_bearer_credentials() {
     assert_eq!(api.get("/session/info/age").await.body, "20");
     let sessions = api.get("/me/sessions").await.json();
     assert_eq!(sessions[0]["label"], "cli");
+}
+
+#[tokio::test]
+async fn an_api_token_asked_for_from_a_browser_leaves_its_session_alone() {
+    let demo = Demo::start(&[], &[]);
+    let mut b = demo.browser();
+    form_login(&mut b, "roger", "roger-secret", "laptop").await;
+    assert_eq!(visits(&b.get("/").await.body), 1);
+    assert_eq!(b.send(Method::PUT, "/session/info", None).await.status, 204);
+    // Same client, cookie sent along.
+    let cookie = format!("id={}", b.jar["id"]);
+    let r = demo
+        .request_token_with_cookie("ada", "ada-secret", "cli", Some(&cookie))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("set-cookie").is_none());
+    let token = r.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    assert_eq!(b.get("/me").await.json()["user"], "roger");
+    assert_eq!(visits(&b.get("/").await.body), 2);
+    let mut api = demo.browser();
+    api.bearer = Some(token);
+    assert_eq!(api.get("/me").await.json()["user"], "ada");
+    assert_eq!(
+        api.get("/session/info/age").await.body,
+        "null",
+        "none of Roger's data"
+    );
 }
 
 #[tokio::test]

@@ -62,12 +62,25 @@ impl Demo {
         password: &str,
         label: &str,
     ) -> reqwest::Response {
-        reqwest::Client::new()
-            .post(format!("http://{}/api/token", self.addr))
-            .json(&serde_json::json!({"username": user, "password": password, "label": label}))
-            .send()
+        self.request_token_with_cookie(user, password, label, None)
             .await
-            .unwrap()
+    }
+
+    /// `POST /api/token`, sending `cookie` (`name=value`) along when given.
+    pub async fn request_token_with_cookie(
+        &self,
+        user: &str,
+        password: &str,
+        label: &str,
+        cookie: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = reqwest::Client::new()
+            .post(format!("http://{}/api/token", self.addr))
+            .json(&serde_json::json!({"username": user, "password": password, "label": label}));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send().await.unwrap()
     }
 
     /// A bearer token from `POST /api/token`.
