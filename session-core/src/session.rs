@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::data::{SessionData, Tracked, TrackedData, decode_raw, encode_value};
 use crate::state::SessionCell;
-use crate::{Binding, SessionDataError, SessionId};
+use crate::{Binding, FieldMap, SessionDataError, SessionId};
 
 /// Typed session data with change tracking, over a shared [`SessionCell`].
 ///
@@ -32,7 +32,7 @@ impl<T: SessionData> Session<T> {
             } else {
                 match state.record() {
                     Some(record) => T::decode_valid(&record.fields)?,
-                    None => T::default(),
+                    None => defaults::<T>(),
                 }
             }
         };
@@ -128,7 +128,7 @@ impl<T: SessionData> Session<T> {
         let state = self.cell.lock();
         let touched = self.data.as_tracked().touched();
         let mut changed = Vec::new();
-        let default = T::default();
+        let default = defaults::<T>();
         for (index, name) in T::FIELDS.iter().enumerate() {
             if !touched.contains(index) {
                 if state.field(name) != state.loaded_field(name) {
@@ -178,7 +178,7 @@ impl<T: SessionData> Session<T> {
                 Some(loaded) => *loaded == *value,
                 None => {
                     // A missing field decodes to its default: equal to it is no change.
-                    let default = default.get_or_insert_with(T::default);
+                    let default = default.get_or_insert_with(defaults::<T>);
                     default.encode_field(index)? == value
                 }
             };
@@ -192,6 +192,16 @@ impl<T: SessionData> Session<T> {
         self.data.as_tracked_mut().clear_touched();
         Ok(())
     }
+}
+
+/// What a session without stored data reads: each field's own default, as
+/// decoding a record that lacks it gives (`#[serde(default = "..")]` on a
+/// field wins over the type's `Default`).
+fn defaults<T: SessionData>() -> T {
+    T::decode(&FieldMap::new()).unwrap_or_else(|error| {
+        tracing::warn!(%error, "session data does not decode from no fields; using Default");
+        T::default()
+    })
 }
 
 impl<T: SessionData> Drop for Session<T> {

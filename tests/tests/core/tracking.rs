@@ -173,3 +173,39 @@ async fn validation_failure_is_a_typed_error() {
         "{err}"
     );
 }
+
+fn seven() -> u32 {
+    7
+}
+
+/// A field whose own default differs from the type's `Default`.
+#[session_axum::session_data]
+#[derive(Debug, Clone, Default)]
+pub struct Level {
+    #[serde(default = "seven")]
+    pub level: u32,
+    pub note: Option<String>,
+}
+
+#[tokio::test]
+async fn a_fields_own_default_holds_for_new_sessions_and_is_a_real_baseline() {
+    let env = env();
+    // A new session reads the field's own default, as a record without it does.
+    let mut s = env.service.get::<Level>(None).await.unwrap();
+    assert_eq!(*s.level(), 7);
+    s.set_note(Some("x".into()));
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+
+    // Setting it to the type's default (0) is a change from 7: it is saved.
+    let mut s = env.service.get::<Level>(Some(&t)).await.unwrap();
+    assert_eq!(*s.level(), 7);
+    s.set_level(0);
+    env.service.commit(&mut s).await.unwrap();
+    let s = env.service.get::<Level>(Some(&t)).await.unwrap();
+    assert_eq!(*s.level(), 0);
+
+    // Setting it to its own default on a record without it is no change.
+    let mut s = env.service.get::<Level>(None).await.unwrap();
+    s.set_level(7);
+    assert!(!s.is_modified());
+}
