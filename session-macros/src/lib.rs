@@ -22,7 +22,10 @@ use proc_macro::TokenStream;
 /// Arguments: `validate = path` (a `fn(&Self) -> Result<(), E: Display>`),
 /// `group_id = field`, `authenticated = field`, `crate = path`.
 /// Field attributes `#[serde(rename, alias, skip, default, with,
-/// serialize_with, deserialize_with)]` are honoured.
+/// serialize_with, deserialize_with)]` are honoured. Fields cannot carry
+/// `#[cfg]`, nor take the name of a `Session` method (`user_id`, `label`,
+/// `meta`, `flash`, ...), whose getter `Session` would hide; both are
+/// compile errors.
 #[proc_macro_attribute]
 pub fn session_data(args: TokenStream, item: TokenStream) -> TokenStream {
     session_data::expand(args.into(), item.into()).into()
@@ -32,7 +35,8 @@ pub fn session_data(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `#[get("/p")]`, `#[post]`, `#[put]`, `#[patch]` or `#[delete]` become
 /// routes under the base path, registered with the app automatically.
 /// `#[controller("/base", from_app)]` builds the controller value with
-/// `FromApp` instead of `Default` for `&self` methods.
+/// `FromApp` instead of `Default` for `&self` methods. A route method's
+/// `#[cfg]` applies to its route too.
 #[proc_macro_attribute]
 pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
     controller::expand(args.into(), item.into()).into()

@@ -17,8 +17,15 @@ fn guard_tokens(sp: &TokenStream, guard: &GuardSpec) -> TokenStream {
     }
 }
 
+/// The shared controller and the app context, named at the call site: spanned
+/// on user tokens they would not resolve when those come from another macro.
+fn locals() -> (syn::Ident, syn::Ident) {
+    (format_ident!("__this"), format_ident!("__ctx"))
+}
+
 fn handler(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
     let self_ty = &m.self_ty;
+    let (this, _) = locals();
     let ident = &route.ident;
     let method = format_ident!(
         "{}",
@@ -32,12 +39,15 @@ fn handler(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
         .map(|i| format_ident!("__arg{}", i))
         .collect();
     let types = &route.arg_types;
-    quote_spanned! {ident.span()=>
+    // Called as `<T>::method(&*this, ..)`: a route named like a method of
+    // `Arc` (`clone`, say) must still reach the controller's.
+    let call = quote_spanned!(ident.span()=> <#self_ty>::#ident(&*#this, #(#args),*));
+    quote! {
         {
-            let __this = ::std::sync::Arc::clone(&__this);
+            let #this = ::std::sync::Arc::clone(&#this);
             #sp::axum::routing::#method(move |#(#args: #types),*| {
-                let __this = ::std::sync::Arc::clone(&__this);
-                async move { __this.#ident(#(#args),*).await }
+                let #this = ::std::sync::Arc::clone(&#this);
+                async move { #call.await }
             })
         }
     }
@@ -49,16 +59,16 @@ pub(super) fn generate(m: &Model) -> TokenStream {
     let self_ty = &m.self_ty;
     let name = &m.name;
     let base = &m.base;
+    let (this, ctx) = locals();
     let instance = if !m.routes.iter().any(|r| r.takes_self) {
         quote!()
     } else if m.from_app {
-        quote_spanned! {self_ty_span(m)=>
-            let __this = ::std::sync::Arc::new(<#self_ty as #sp::FromApp>::from_app(__ctx)?);
-        }
+        let value = quote_spanned!(self_ty_span(m)=> <#self_ty as #sp::FromApp>::from_app(#ctx)?);
+        quote!(let #this = ::std::sync::Arc::new(#value);)
     } else {
-        quote_spanned! {self_ty_span(m)=>
-            let __this = ::std::sync::Arc::new(<#self_ty as ::core::default::Default>::default());
-        }
+        let value =
+            quote_spanned!(self_ty_span(m)=> <#self_ty as ::core::default::Default>::default());
+        quote!(let #this = ::std::sync::Arc::new(#value);)
     };
     let defs = m.routes.iter().map(|route| {
         let method = route.attr.method.to_string().to_uppercase();
@@ -66,23 +76,27 @@ pub(super) fn generate(m: &Model) -> TokenStream {
         let path = &route.attr.path;
         let guard = guard_tokens(&sp, route.guard.as_ref().unwrap_or(&m.guard));
         let handler = handler(&sp, m, route);
+        let cfgs = &route.cfgs;
         quote! {
-            #sp::RouteDef {
+            #(#cfgs)*
+            __defs.push(#sp::RouteDef {
                 method: #sp::Method::#method,
                 path: #path,
                 guard: #guard,
                 handler: #handler,
-            }
+            });
         }
     });
     quote! {
         #item
 
         const _: () = {
-            #[allow(unused_variables)]
-            fn __routes(__ctx: &#sp::AppContext) -> ::core::result::Result<::std::vec::Vec<#sp::RouteDef>, #sp::BuildError> {
+            #[allow(unused_variables, unused_mut)]
+            fn __routes(#ctx: &#sp::AppContext) -> ::core::result::Result<::std::vec::Vec<#sp::RouteDef>, #sp::BuildError> {
                 #instance
-                ::core::result::Result::Ok(::std::vec![#(#defs),*])
+                let mut __defs = ::std::vec::Vec::new();
+                #(#defs)*
+                ::core::result::Result::Ok(__defs)
             }
 
             #sp::inventory::submit! {

@@ -22,6 +22,8 @@ pub(super) struct Model {
 
 pub(super) struct Route {
     pub(super) attr: RouteAttr,
+    /// The method's `#[cfg]` attributes: the route exists when the method does.
+    pub(super) cfgs: Vec<syn::Attribute>,
     pub(super) ident: syn::Ident,
     pub(super) takes_self: bool,
     pub(super) arg_types: Vec<Type>,
@@ -100,7 +102,7 @@ impl Model {
         if !item.generics.params.is_empty() {
             errors.error(&item.generics, "a controller cannot be generic");
         }
-        let name = match &*item.self_ty {
+        let name = match ungroup(&item.self_ty) {
             Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
             _ => None,
         };
@@ -208,12 +210,21 @@ impl Model {
                     }
                 }
             }
+            let cfgs: Vec<syn::Attribute> = method
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("cfg"))
+                .cloned()
+                .collect();
             let key = (attr.method.to_string(), route::shape(&attr.path.value()));
+            // Conditional routes may exclude each other: not compared.
             if let Some(first) = routes.iter().find(|r| {
-                (
-                    r.attr.method.to_string(),
-                    route::shape(&r.attr.path.value()),
-                ) == key
+                cfgs.is_empty()
+                    && r.cfgs.is_empty()
+                    && (
+                        r.attr.method.to_string(),
+                        route::shape(&r.attr.path.value()),
+                    ) == key
             }) {
                 errors.error(
                     &attr.path,
@@ -227,6 +238,7 @@ impl Model {
             }
             routes.push(Route {
                 attr,
+                cfgs,
                 ident: sig.ident.clone(),
                 takes_self,
                 arg_types,
@@ -262,5 +274,15 @@ fn item_keyword_span(item: &Item) -> proc_macro2::Span {
         Item::Trait(t) => t.trait_token.span,
         Item::Mod(m) => m.mod_token.span,
         other => other.span(),
+    }
+}
+
+/// `ty` without invisible groups (a type passed through `macro_rules!` as
+/// `$t:ty` arrives wrapped in one) or parentheses.
+fn ungroup(ty: &Type) -> &Type {
+    match ty {
+        Type::Group(g) => ungroup(&g.elem),
+        Type::Paren(p) => ungroup(&p.elem),
+        other => other,
     }
 }

@@ -1,5 +1,5 @@
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::model::Model;
@@ -18,8 +18,11 @@ pub(super) fn generate(m: &Model) -> TokenStream {
     };
     let depends_on = refs(&m.depends_on);
     let runs_before = refs(&m.runs_before);
+    // Locals are named at the call site: spanned on the user's type, they
+    // would not resolve when that type comes from another macro.
+    let ctx = format_ident!("__ctx");
     let value = if m.from_app {
-        quote_spanned!(ty.span()=> <#ty as #sp::FromApp>::from_app(__ctx)?)
+        quote_spanned!(ty.span()=> <#ty as #sp::FromApp>::from_app(#ctx)?)
     } else {
         quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default())
     };
@@ -30,7 +33,7 @@ pub(super) fn generate(m: &Model) -> TokenStream {
 
         const _: () = {
             #[allow(unused_variables)]
-            fn __build(__ctx: &#sp::AppContext) -> ::core::result::Result<::std::sync::Arc<dyn #sp::Interceptor>, #sp::BuildError> {
+            fn __build(#ctx: &#sp::AppContext) -> ::core::result::Result<::std::sync::Arc<dyn #sp::Interceptor>, #sp::BuildError> {
                 ::core::result::Result::Ok(#build)
             }
 

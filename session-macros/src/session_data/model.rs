@@ -155,6 +155,27 @@ impl Model {
                 seen.push(name);
             }
         }
+        for f in &fields {
+            let name = f.ident.to_string();
+            let name = name.trim_start_matches("r#");
+            // `Session::group_id()` and `is_authenticated()` read the field
+            // named as their source: the same value.
+            let source = match name {
+                "group_id" => args.group_id.as_ref(),
+                "is_authenticated" => args.authenticated.as_ref(),
+                _ => None,
+            };
+            if SESSION_METHODS.contains(&name) && source != Some(&f.ident) {
+                errors.error(
+                    &f.ident,
+                    format!(
+                        "a field named `{name}` would be hidden: `session.{name}()` calls \
+                         `Session::{name}`; rename the field and keep its stored name with \
+                         `#[serde(rename = \"{name}\")]`"
+                    ),
+                );
+            }
+        }
         for ident in [&args.group_id, &args.authenticated].into_iter().flatten() {
             if !fields.iter().any(|f| f.ident == *ident) {
                 let names: Vec<String> = fields.iter().map(|f| f.ident.to_string()).collect();
@@ -278,6 +299,35 @@ impl FieldModel {
                 "a skipped field is not stored, so it cannot have aliases",
             );
         }
+        for attr in field.attrs.iter().filter(|a| attr_is(a, "cfg")) {
+            errors.error(
+                attr,
+                "#[session_data] fields cannot be conditional: the stored fields and their \
+                 accessors are generated for every field; use an `Option` field instead",
+            );
+        }
         Some(model)
     }
 }
+
+/// Methods of `Session<T>` itself: a getter of a field with one of these
+/// names would never be reached through `Session<T>`'s `Deref`. Keep in
+/// step with `session_core::Session`.
+const SESSION_METHODS: &[&str] = &[
+    "cell",
+    "session_id",
+    "is_new",
+    "user_id",
+    "label",
+    "meta",
+    "is_authenticated",
+    "group_id",
+    "flash",
+    "take_flash",
+    "update",
+    "login",
+    "destroy",
+    "changed_fields",
+    "is_modified",
+    "commit",
+];

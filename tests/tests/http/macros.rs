@@ -210,3 +210,61 @@ fn group_authenticated_defaults_and_validation_come_from_the_attributes() {
             .contains("151")
     );
 }
+
+/// A controller whose routes are named like `Arc`'s methods, one of them
+/// compiled out, and a controller and session type written by `macro_rules!`.
+#[derive(Default)]
+pub struct Odd;
+
+#[controller("/m/odd")]
+impl Odd {
+    #[get("/clone")]
+    async fn clone(&self) -> &'static str {
+        "the controller's clone"
+    }
+
+    #[cfg(any())]
+    #[get("/never")]
+    async fn never(&self) -> &'static str {
+        "compiled out"
+    }
+
+    #[cfg(test)]
+    #[get("/always")]
+    async fn always() -> &'static str {
+        "compiled in"
+    }
+}
+
+macro_rules! counter_routes {
+    ($controller:ty, $data:ident) => {
+        #[session_data]
+        #[derive(Debug, Clone, Default)]
+        pub struct $data {
+            pub hits: u32,
+        }
+
+        #[controller("/m/generated")]
+        impl $controller {
+            #[get("/hit")]
+            async fn hit(mut session: Session<$data>) -> Json<u32> {
+                session.update_hits(|h| *h += 1);
+                Json(*session.hits())
+            }
+        }
+    };
+}
+
+pub struct Generated;
+counter_routes!(Generated, Hits);
+
+#[tokio::test]
+async fn odd_route_names_cfg_routes_and_macro_written_controllers_work() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    assert_eq!(b.get("/m/odd/clone").await.body, "the controller's clone");
+    assert_eq!(b.get("/m/odd/never").await.status, 404);
+    assert_eq!(b.get("/m/odd/always").await.body, "compiled in");
+    assert_eq!(b.get("/m/generated/hit").await.body, "1");
+    assert_eq!(b.get("/m/generated/hit").await.body, "2");
+}
