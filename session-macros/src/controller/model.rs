@@ -192,10 +192,19 @@ impl Model {
             for input in &sig.inputs {
                 match input {
                     FnArg::Receiver(receiver) => {
-                        if receiver.reference.is_none() {
-                            errors.error(receiver, "route methods take `&self` (the controller is shared between requests), not `self`");
-                        } else if let Some(m) = receiver.mutability {
-                            errors.error(m, "route methods take `&self`, not `&mut self`: the controller is shared between requests");
+                        // `&self`, or spelled out as `self: &Self`.
+                        let reference = match (&receiver.reference, receiver.colon_token) {
+                            (Some(_), _) => Some(receiver.mutability),
+                            (None, Some(_)) => match &*receiver.ty {
+                                Type::Reference(r) if is_self(&r.elem) => Some(r.mutability),
+                                _ => None,
+                            },
+                            (None, None) => None,
+                        };
+                        match reference {
+                            None => errors.error(receiver, "route methods take `&self` (the controller is shared between requests), not `self`"),
+                            Some(Some(m)) => errors.error(m, "route methods take `&self`, not `&mut self`: the controller is shared between requests"),
+                            Some(None) => {}
                         }
                         takes_self = true;
                     }
@@ -285,4 +294,9 @@ fn ungroup(ty: &Type) -> &Type {
         Type::Paren(p) => ungroup(&p.elem),
         other => other,
     }
+}
+
+/// Whether `ty` is `Self`.
+fn is_self(ty: &Type) -> bool {
+    matches!(ungroup(ty), Type::Path(p) if p.qself.is_none() && p.path.is_ident("Self"))
 }

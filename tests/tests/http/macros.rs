@@ -223,6 +223,12 @@ impl Odd {
         "the controller's clone"
     }
 
+    #[get("/typed")]
+    #[allow(clippy::needless_arbitrary_self_type)] // the spelling under test
+    async fn typed(self: &Self) -> &'static str {
+        "typed receiver"
+    }
+
     #[cfg(any())]
     #[get("/never")]
     async fn never(&self) -> &'static str {
@@ -263,6 +269,7 @@ async fn odd_route_names_cfg_routes_and_macro_written_controllers_work() {
     let t = start().await;
     let mut b = t.server.browser();
     assert_eq!(b.get("/m/odd/clone").await.body, "the controller's clone");
+    assert_eq!(b.get("/m/odd/typed").await.body, "typed receiver");
     assert_eq!(b.get("/m/odd/never").await.status, 404);
     assert_eq!(b.get("/m/odd/always").await.body, "compiled in");
     assert_eq!(b.get("/m/generated/hit").await.body, "1");
