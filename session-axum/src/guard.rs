@@ -5,9 +5,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 
-use crate::context::RequestSession;
+use crate::context::{RequestSession, TokenSource};
 use crate::error::SessionRejection;
-use crate::extract::principal::is_bearer_request;
 
 /// What a route requires of the request's principal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,16 +52,12 @@ impl Guard {
 }
 
 async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Response {
-    let principal = request
-        .extensions()
-        .get::<RequestSession>()
-        .and_then(RequestSession::principal);
-    let Some(principal) = principal else {
-        let (parts, _) = request.into_parts();
-        return SessionRejection::Unauthorized {
-            bearer: is_bearer_request(&parts),
-        }
-        .into_response();
+    let session = request.extensions().get::<RequestSession>();
+    let Some(principal) = session.and_then(RequestSession::principal) else {
+        // A challenge only for a bearer attempt the app takes (not with
+        // bearer tokens off, nor on a client-side store).
+        let bearer = session.is_some_and(|s| s.source() == TokenSource::Bearer);
+        return SessionRejection::Unauthorized { bearer }.into_response();
     };
     if guard
         .permissions

@@ -197,7 +197,7 @@ impl<T: SessionData> Session<T> {
 /// What a session without stored data reads: each field's own default, as
 /// decoding a record that lacks it gives (`#[serde(default = "..")]` on a
 /// field wins over the type's `Default`).
-fn defaults<T: SessionData>() -> T {
+pub(crate) fn defaults<T: SessionData>() -> T {
     T::decode(&FieldMap::new()).unwrap_or_else(|error| {
         tracing::warn!(%error, "session data does not decode from no fields; using Default");
         T::default()

@@ -195,14 +195,23 @@ impl SessionState {
             .or_else(|| self.loaded_field(name))
     }
 
-    /// The value loaded for a field, ignoring this request's changes.
+    /// What this request's changes apply to: the loaded record, or nothing
+    /// once a login that carries nothing over (another user's, or one on a
+    /// session of its own) is pending, as the new session starts empty.
+    fn base(&self) -> Option<&SessionRecord> {
+        self.record()
+            .filter(|_| self.rotation().is_none_or(|r| r.carry))
+    }
+
+    /// The value a field had before this request's changes (see
+    /// [`base`](Self::base)); changes are compared with it.
     pub(crate) fn loaded_field(&self, name: &str) -> Option<&str> {
-        self.record().and_then(|r| r.fields.get(name))
+        self.base().and_then(|r| r.fields.get(name))
     }
 
     /// Every field as the request sees it now.
     pub fn fields(&self) -> FieldMap {
-        let mut fields = self.record().map(|r| r.fields.clone()).unwrap_or_default();
+        let mut fields = self.base().map(|r| r.fields.clone()).unwrap_or_default();
         if let Some(c) = &self.changes {
             fields.apply(&c.set_fields, &c.removed_fields);
         }
@@ -212,7 +221,7 @@ impl SessionState {
     /// The flash the next request will see: what was loaded, minus what this
     /// request took, plus what it set.
     pub(crate) fn next_flash(&self) -> FieldMap {
-        let mut flash = self.record().map(|r| r.flash.clone()).unwrap_or_default();
+        let mut flash = self.base().map(|r| r.flash.clone()).unwrap_or_default();
         if let Some(c) = &self.changes {
             flash.apply(&c.set_flash, &c.flash_removals());
         }
@@ -265,7 +274,7 @@ impl SessionState {
         if self.is_taken(name) {
             return None;
         }
-        let value: Box<str> = self.record()?.flash.get(name)?.into();
+        let value: Box<str> = self.base()?.flash.get(name)?.into();
         self.changes_mut().taken_flash.push(name.into());
         Some(value)
     }
@@ -275,7 +284,7 @@ impl SessionState {
         if self.is_taken(name) {
             return None;
         }
-        self.record()?.flash.get(name)
+        self.base()?.flash.get(name)
     }
 
     /// Moves the session to a new id bound to `binding` (login); the old id
@@ -283,9 +292,11 @@ impl SessionState {
     /// from an anonymous session or one of the same user; a session of
     /// another user passes on only this request's changes.
     pub fn login(&mut self, binding: Binding) -> SessionId {
-        let same_user = self
-            .binding()
-            .is_none_or(|current| current.user_id == binding.user_id);
+        // A session logged out in this request passes nothing on either.
+        let same_user = !self.destroy
+            && self
+                .binding()
+                .is_none_or(|current| current.user_id == binding.user_id);
         let carry = same_user && self.rotation().is_none_or(|r| r.carry);
         let replace_old = self.rotation().is_none_or(|r| r.replace_old);
         self.rotate_with(Some(binding), true, carry, replace_old)

@@ -75,8 +75,8 @@ pub(crate) type IndexEntry = (String, String);
 pub(crate) struct IndexChange<'a> {
     /// Entries expired at this time go.
     pub(crate) trim: Option<Timestamp>,
-    /// Entries that go whatever: their session was deleted by this call,
-    /// has expired or is bound to someone else, or they name no session id.
+    /// Entries that go whatever: their session was found deleted, expired
+    /// or bound to someone else, or they name no session id.
     pub(crate) removed: &'a [String],
     /// Entries whose session was not found: they go unless their create
     /// marker (see [`Keys::creating`]) says the session is being written.

@@ -186,8 +186,10 @@ impl RedisStore {
             self.changed(id);
         }
         let mut deleted = 0;
-        // Entries of sessions deleted here, and of sessions not found (or
-        // bound to someone else): the latter may be a login half done.
+        // Entries of sessions deleted here, and of sessions not found: the
+        // latter may be a login half done. (The script's answer does not
+        // tell a missing session from one bound to someone else, or a
+        // member that is no id: those are kept too while a marker lives.)
         let (mut deleted_entries, mut missing_entries) = (Vec::new(), Vec::new());
         let mut failure = None;
         for (member, result) in members.into_iter().zip(results) {

@@ -154,7 +154,7 @@ impl SessionService {
                     InvalidDataPolicy::Fail => Err(error.into()),
                     InvalidDataPolicy::Discard => {
                         cell.lock().detach();
-                        Ok(Session::with_data(cell.clone(), T::default()))
+                        Ok(Session::with_data(cell.clone(), crate::session::defaults()))
                     }
                 }
             }

@@ -203,7 +203,8 @@ impl SessionService {
         if state.destroy {
             return Plan::Delete(state.stored_id());
         }
-        if let Some(rotation) = state.changes.as_mut().and_then(|c| c.rotation.take()) {
+        // Cloned, not taken: `fields()` and `next_flash()` below depend on it.
+        if let Some(rotation) = state.changes.as_ref().and_then(|c| c.rotation.clone()) {
             let loaded = state.record().filter(|_| rotation.replace_old);
             let (created_at, expires_at) = match (rotation.login, loaded) {
                 (true, _) => (now, self.expiry().for_new(now, true)),
@@ -219,12 +220,9 @@ impl SessionService {
             let mut record = SessionRecord::new(rotation.new_id, created_at, expires_at);
             record.last_seen = now;
             record.binding = rotation.binding.map(Box::new);
-            (record.fields, record.flash) = if rotation.carry {
-                (state.fields(), state.next_flash())
-            } else {
-                let changes = state.changes.take().map(|c| *c).unwrap_or_default();
-                (changes.set_fields, changes.set_flash)
-            };
+            // Loaded data plus changes, or the changes alone when the
+            // rotation carries nothing over.
+            (record.fields, record.flash) = (state.fields(), state.next_flash());
             state.changes = None;
             let old = state.stored_id().filter(|_| rotation.replace_old);
             return Plan::Rotate {

@@ -62,7 +62,9 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     }
 
     /// Inserts a new record; [`StoreError::Collision`] when the id exists
-    /// (never overwrites).
+    /// (never overwrites). A store whose client may send a call again after
+    /// its reply was lost may answer `Ok` when it finds exactly `record`
+    /// already there: that is this create, applied once.
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError>;
 
     /// The live record with this id.

@@ -312,8 +312,10 @@ impl FieldModel {
 
 /// Methods of `Session<T>` itself: a getter of a field with one of these
 /// names would never be reached through `Session<T>`'s `Deref`. Keep in
-/// step with `session_core::Session`.
+/// step with `session_core::Session` and `session_axum::Session`
+/// (`into_inner`).
 const SESSION_METHODS: &[&str] = &[
+    "into_inner",
     "cell",
     "session_id",
     "is_new",

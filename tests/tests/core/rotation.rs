@@ -298,3 +298,61 @@ async fn a_login_apart_leaves_the_loaded_session_alone() {
     assert_eq!((left.age, left.name.as_deref()), (Some(20), None));
     assert_eq!(left.user_id(), None);
 }
+
+#[tokio::test]
+async fn a_login_as_another_user_keeps_its_changes_that_equal_the_old_values() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    s.login(Binding::user("roger"));
+    set_age(&mut s, Some(20));
+    let roger = env.service.commit(&mut s).await.unwrap();
+
+    // Grace happens to be 20 too: her value is hers, not a no-change.
+    let mut s = env
+        .service
+        .get::<Profile>(Some(&token(&roger)))
+        .await
+        .unwrap();
+    s.login(Binding::user("grace"));
+    set_age(&mut s, Some(20));
+    let grace = env.service.commit(&mut s).await.unwrap();
+    let s = env
+        .service
+        .get::<Profile>(Some(&token(&grace)))
+        .await
+        .unwrap();
+    assert_eq!(s.user_id().as_deref(), Some("grace"));
+    assert_eq!(s.age, Some(20));
+}
+
+#[tokio::test]
+async fn a_logout_then_login_in_one_request_passes_nothing_on() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    s.login(Binding::user("roger"));
+    set_age(&mut s, Some(20));
+    s.flash("notice", "for roger").unwrap();
+    let roger = env.service.commit(&mut s).await.unwrap();
+
+    // A "switch user" handler: log out, then log in as someone else.
+    let mut s = env
+        .service
+        .get::<Profile>(Some(&token(&roger)))
+        .await
+        .unwrap();
+    s.destroy();
+    s.login(Binding::user("grace"));
+    let grace = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(grace.outcome, PersistOutcome::Rotated);
+    assert_eq!(
+        env.store.inner().load(&roger.id.unwrap()).await.unwrap(),
+        None
+    );
+    let mut s = env
+        .service
+        .get::<Profile>(Some(&token(&grace)))
+        .await
+        .unwrap();
+    assert_eq!(s.age, None);
+    assert_eq!(s.take_flash::<String>("notice"), None);
+}

@@ -209,3 +209,24 @@ async fn a_fields_own_default_holds_for_new_sessions_and_is_a_real_baseline() {
     s.set_level(7);
     assert!(!s.is_modified());
 }
+
+#[tokio::test]
+async fn a_session_whose_data_does_not_decode_reads_the_fields_own_defaults() {
+    let env = env();
+    let mut s = env.service.get::<Level>(None).await.unwrap();
+    s.set_note(Some("x".into()));
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    let (t, id) = (token(&persisted), persisted.id.unwrap());
+    let mut patch = session_core::SessionPatch {
+        last_seen: session_core::Clock::now(&env.clock),
+        ..Default::default()
+    };
+    patch.set_fields.insert("level", "\"oops\"");
+    session_core::SessionStore::save(env.store.inner(), &id, &patch)
+        .await
+        .unwrap();
+
+    let s = env.service.get::<Level>(Some(&t)).await.unwrap();
+    assert!(!s.cell().lock().is_loaded(), "discarded");
+    assert_eq!(*s.level(), 7, "as a new session reads it");
+}

@@ -137,6 +137,10 @@ async fn a_cookie_session_sent_as_a_bearer_token_is_not_used() {
         r.cookie("sid").is_some_and(|c| !c.value.is_empty()),
         "the change goes out in a cookie, not lost"
     );
+    // Nor is the client asked for a bearer token it cannot use.
+    let r = api.get("/t/me").await;
+    assert_eq!(r.status, 401);
+    assert!(!r.headers.contains_key("www-authenticate"));
 }
 
 #[tokio::test]
