@@ -41,7 +41,65 @@ impl Default for CookieConfig {
     }
 }
 
+/// Why a [`CookieConfig`] cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("session cookie `{name}`: {reason}")]
+pub struct CookieConfigError {
+    /// The configured name.
+    pub name: String,
+    /// What is wrong.
+    pub reason: &'static str,
+}
+
 impl CookieConfig {
+    /// Checks what a browser would misread: a name that is not an RFC 6265
+    /// token (it would never come back as configured), a path or domain
+    /// that would end the attribute list or hold control characters, and
+    /// the conditions of the `__Host-` and `__Secure-` name prefixes.
+    pub fn validate(&self) -> Result<(), CookieConfigError> {
+        let fail = |reason| {
+            Err(CookieConfigError {
+                name: self.name.clone(),
+                reason,
+            })
+        };
+        let separator = |b: u8| b"()<>@,;:\\\"/[]?={} \t".contains(&b);
+        if self.name.is_empty()
+            || !self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !separator(b))
+        {
+            return fail(
+                "the name must be a token: visible ASCII without separators such as ; = , or spaces",
+            );
+        }
+        let attribute = |text: &str| {
+            text.bytes()
+                .all(|b| (b' '..=b'~').contains(&b) && b != b';')
+        };
+        if !self.path.starts_with('/') || !attribute(&self.path) {
+            return fail("the path must start with / and hold printable ASCII without ;");
+        }
+        if let Some(domain) = &self.domain
+            && (domain.is_empty()
+                || !domain
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+        {
+            return fail("the domain must be a host name (letters, digits, dots and hyphens)");
+        }
+        if self.name.starts_with("__Host-")
+            && (!self.secure || self.path != "/" || self.domain.is_some())
+        {
+            return fail("a __Host- cookie needs Secure, Path=/ and no Domain");
+        }
+        if self.name.starts_with("__Secure-") && !self.secure {
+            return fail("a __Secure- cookie needs Secure");
+        }
+        Ok(())
+    }
+
     fn build<'c>(&'c self, value: &'c str) -> Cookie<'c> {
         // Borrowed: a `Set-Cookie` is built on every new or refreshed session.
         let mut cookie = Cookie::new(self.name.as_str(), value);
@@ -161,6 +219,51 @@ fn trim_quotes(token: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn unusable_names_paths_domains_and_prefixes_are_refused() {
+        assert_eq!(CookieConfig::default().validate(), Ok(()));
+        let with = |f: &dyn Fn(&mut CookieConfig)| {
+            let mut c = CookieConfig::default();
+            f(&mut c);
+            c.validate()
+        };
+        for name in ["", "a;b", "a=b", "a b", "sess\u{e9}", "a\nb", "a,b"] {
+            assert!(with(&|c| c.name = name.into()).is_err(), "{name:?}");
+        }
+        for path in ["", "app", "/; Domain=evil.example", "/a\nb"] {
+            assert!(with(&|c| c.path = path.into()).is_err(), "{path:?}");
+        }
+        for domain in ["", "a.example; Secure", "a b", "a\r"] {
+            assert!(
+                with(&|c| c.domain = Some(domain.into())).is_err(),
+                "{domain:?}"
+            );
+        }
+        assert!(with(&|c| c.domain = Some("app.example.com".into())).is_ok());
+        assert!(with(&|c| c.name = "__Host-id".into()).is_ok());
+        assert!(
+            with(&|c| {
+                c.name = "__Host-id".into();
+                c.secure = false;
+            })
+            .is_err()
+        );
+        assert!(
+            with(&|c| {
+                c.name = "__Host-id".into();
+                c.path = "/app".into();
+            })
+            .is_err()
+        );
+        assert!(
+            with(&|c| {
+                c.name = "__Secure-id".into();
+                c.secure = false;
+            })
+            .is_err()
+        );
+    }
 
     #[test]
     fn set_cookie_has_the_default_attributes_and_max_age() {

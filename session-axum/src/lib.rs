@@ -47,7 +47,7 @@ pub use app::{App, AppBuilder, AppContext, BuildError, FromApp, WebConfig};
 pub use auth::{AuthInterceptor, Authenticator};
 pub use context::{RequestSession, TokenSource};
 pub use controller::{ControllerRegistration, RouteDef};
-pub use cookie::CookieConfig;
+pub use cookie::{CookieConfig, CookieConfigError};
 pub use error::SessionRejection;
 pub use extract::{Auth, LoggedIn, LoggedOut, Session, Sessions};
 pub use guard::Guard;

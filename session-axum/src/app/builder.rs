@@ -231,6 +231,7 @@ impl AppBuilder {
     /// controller's routes. Every misconfiguration is an error here, not a
     /// panic at the first request.
     pub fn build(self) -> Result<App, BuildError> {
+        self.cookie.validate()?;
         let store = self.store.ok_or_else(|| {
             session_core::SessionError::Config(
                 "a session store is required: call .store(..)".into(),

@@ -9,6 +9,9 @@ pub enum BuildError {
     /// The session configuration is unusable (no store, no key, bad expiry).
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// The session cookie's name, path or domain is unusable.
+    #[error(transparent)]
+    Cookie(#[from] crate::cookie::CookieConfigError),
     /// The interceptors cannot be ordered.
     #[error(transparent)]
     Order(#[from] OrderError),

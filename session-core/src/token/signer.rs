@@ -65,7 +65,9 @@ impl TokenSigner {
     }
 
     /// Signs `payload`, which must not be empty; the result is `payload.tag`.
-    pub fn sign_payload(&self, payload: &str) -> String {
+    /// Crate-private: signed payloads are session tokens and sealed cookie
+    /// sessions, so signing text from elsewhere could mint either.
+    pub(crate) fn sign_payload(&self, payload: &str) -> String {
         let mut mac = self.keys.primary().mac();
         mac.update(&self.context_prefix());
         mac.update(self.context.as_bytes());
@@ -79,7 +81,10 @@ impl TokenSigner {
     }
 
     /// Verifies a `payload.tag` token and returns the payload.
-    pub fn verify_payload<'t>(&self, token: &'t str) -> Result<Verified<&'t str>, TokenError> {
+    pub(crate) fn verify_payload<'t>(
+        &self,
+        token: &'t str,
+    ) -> Result<Verified<&'t str>, TokenError> {
         if token.is_empty() {
             return Err(TokenError::Empty);
         }

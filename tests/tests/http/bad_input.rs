@@ -148,3 +148,25 @@ async fn of_several_cookies_with_the_session_name_the_one_that_verifies_wins() {
         "a valid session's cookie is left alone"
     );
 }
+
+#[test]
+fn an_unusable_cookie_configuration_is_a_build_error() {
+    let build = |name: &str, secure: bool| {
+        session_axum::App::builder()
+            .store(session_core::MemoryStore::new())
+            .secret(crate::app::key(1))
+            .cookie_name(name)
+            .secure(secure)
+            .build()
+    };
+    for (name, secure) in [("a;b", true), ("", true), ("__Host-id", false)] {
+        let Err(err) = build(name, secure) else {
+            panic!("{name:?} was accepted");
+        };
+        assert!(
+            matches!(err, session_axum::BuildError::Cookie(_)),
+            "{name}: {err}"
+        );
+    }
+    assert!(build("__Host-id", true).is_ok());
+}

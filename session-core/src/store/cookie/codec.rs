@@ -46,15 +46,22 @@ pub(super) fn seal(
     Ok(format!("{ENCRYPTED}{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 
+/// Opens a cookie in the store's own format only: an encrypted store never
+/// takes a signed (readable) cookie, nor a signed store an encrypted one.
 pub(super) fn open(
     signer: &TokenSigner,
     token: &str,
+    encrypted: bool,
 ) -> Result<Verified<SessionRecord>, TokenError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::TooLong {
             len: token.len(),
             max: MAX_TOKEN_LEN,
         });
+    }
+    let format = if encrypted { ENCRYPTED } else { SIGNED };
+    if !token.is_empty() && !token.starts_with(format) {
+        return Err(TokenError::Malformed);
     }
     let (plain, key_index) = if token.starts_with(SIGNED) {
         let verified = signer.verify_payload(token)?;
@@ -139,10 +146,27 @@ mod tests {
         for encrypt in [false, true] {
             let r = record();
             let token = seal(&s, &r, encrypt).unwrap();
-            let opened = open(&s, &token).unwrap();
+            let opened = open(&s, &token, encrypt).unwrap();
             assert_eq!(opened.value, r);
             assert_eq!(opened.key_index, 0);
         }
+    }
+
+    #[test]
+    fn each_store_opens_only_its_own_format() {
+        let s = signer(&[1], "sid");
+        // A readable cookie must not pass where cookies are meant to be
+        // opaque, nor the other way round.
+        let signed = seal(&s, &record(), false).unwrap();
+        assert!(matches!(
+            open(&s, &signed, true),
+            Err(TokenError::Malformed)
+        ));
+        let encrypted = seal(&s, &record(), true).unwrap();
+        assert!(matches!(
+            open(&s, &encrypted, false),
+            Err(TokenError::Malformed)
+        ));
     }
 
     #[test]
@@ -168,16 +192,18 @@ mod tests {
                 let mut bytes = token.clone().into_bytes();
                 bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
                 assert!(
-                    open(&s, &String::from_utf8(bytes).unwrap()).is_err(),
+                    open(&s, &String::from_utf8(bytes).unwrap(), encrypt).is_err(),
                     "tampered at {i}"
                 );
             }
-            assert!(open(&s, &token[..token.len() - 5]).is_err());
-            assert!(open(&signer(&[2], "sid"), &token).is_err());
-            assert!(open(&signer(&[1], "other"), &token).is_err());
+            assert!(open(&s, &token[..token.len() - 5], encrypt).is_err());
+            assert!(open(&signer(&[2], "sid"), &token, encrypt).is_err());
+            assert!(open(&signer(&[1], "other"), &token, encrypt).is_err());
         }
         for garbage in ["", "e1.", "e1.%%%", "s1.abc", "x", "e1.AAAA"] {
-            assert!(open(&s, garbage).is_err(), "{garbage:?}");
+            for encrypt in [false, true] {
+                assert!(open(&s, garbage, encrypt).is_err(), "{garbage:?}");
+            }
         }
     }
 
@@ -187,7 +213,7 @@ mod tests {
         let rotated = signer(&[1, 2], "sid");
         for encrypt in [false, true] {
             let token = seal(&old, &record(), encrypt).unwrap();
-            assert_eq!(open(&rotated, &token).unwrap().key_index, 1);
+            assert_eq!(open(&rotated, &token, encrypt).unwrap().key_index, 1);
         }
     }
 }

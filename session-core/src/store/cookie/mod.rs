@@ -49,7 +49,9 @@ impl CookieStore {
         Self { encrypt: false }
     }
 
-    /// Encrypted cookies: tamper-proof and opaque.
+    /// Encrypted cookies: tamper-proof and opaque. Switching a running app
+    /// between signed and encrypted ends its cookie sessions: each store
+    /// opens only its own format.
     pub fn encrypted() -> Self {
         Self { encrypt: true }
     }
@@ -66,7 +68,7 @@ impl ClientSide for CookieStore {
         signer: &TokenSigner,
         token: &str,
     ) -> Result<Verified<SessionRecord>, TokenError> {
-        codec::open(signer, token)
+        codec::open(signer, token, self.encrypt)
     }
 
     fn seal(&self, signer: &TokenSigner, record: &SessionRecord) -> Result<String, StoreError> {
