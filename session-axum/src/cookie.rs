@@ -221,6 +221,26 @@ mod tests {
     use std::time::Duration;
 
     #[test]
+    fn a_header_over_the_browser_limit_is_refused_even_when_the_value_fits() {
+        use session_core::store::cookie::MAX_COOKIE_BYTES;
+        let c = CookieConfig::default();
+        let now = Timestamp::from_millis(1_000_000);
+        let set = |len: usize| CookieAction::Set {
+            token: "a".repeat(len),
+            expires_at: now.plus(Duration::from_secs(60)),
+        };
+        let mut headers = HeaderMap::new();
+        // The value fits; with the name and attributes the header does not.
+        let size = c
+            .apply(&set(MAX_COOKIE_BYTES - 10), now, &mut headers)
+            .unwrap_err();
+        assert!(size > MAX_COOKIE_BYTES, "{size}");
+        assert!(headers.get(header::SET_COOKIE).is_none());
+        c.apply(&set(100), now, &mut headers).unwrap();
+        assert!(headers.get(header::SET_COOKIE).is_some());
+    }
+
+    #[test]
     fn unusable_names_paths_domains_and_prefixes_are_refused() {
         assert_eq!(CookieConfig::default().validate(), Ok(()));
         let with = |f: &dyn Fn(&mut CookieConfig)| {

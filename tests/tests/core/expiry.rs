@@ -241,3 +241,29 @@ async fn a_rotation_keeps_the_sessions_age_so_the_absolute_limit_holds() {
         "90 minutes after the login, the rotated session is over too"
     );
 }
+
+#[tokio::test]
+async fn a_record_the_store_still_holds_past_the_policys_limit_is_removed_on_load() {
+    let env = env();
+    let (t, id) = logged_in(&env).await;
+    // The app now ends sessions 30 minutes after creation; the record's own
+    // expiry, and so the store's, is later.
+    let mut strict_policy = policy();
+    strict_policy.absolute = Some(30 * MIN);
+    let strict = session_core::SessionService::builder()
+        .shared_store(env.service.store().clone())
+        .keys(&env.keys)
+        .token_context("sid")
+        .expiry(strict_policy)
+        .clock(env.service.clock().clone())
+        .build()
+        .unwrap();
+    env.clock.advance(40 * MIN);
+    assert!(env.store.inner().load(&id).await.unwrap().is_some());
+    assert!(!strict.load(Some(&t)).await.unwrap().lock().is_loaded());
+    assert_eq!(
+        env.store.inner().load(&id).await.unwrap(),
+        None,
+        "removed by the service"
+    );
+}

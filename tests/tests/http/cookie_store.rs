@@ -122,6 +122,18 @@ async fn listing_and_revocation_are_not_supported() {
 }
 
 #[tokio::test]
+async fn a_failed_request_sends_no_changed_cookie() {
+    let (server, _) = start(CookieStore::encrypted(), SigningKeys::single(key(1))).await;
+    let mut b = server.browser();
+    assert_eq!(b.get("/t/visit").await.body, "1");
+    // The handler adds 100 visits and fails: its change must not reach the client.
+    let r = b.get("/t/fail").await;
+    assert_eq!(r.status, 500);
+    assert!(r.set_cookies.is_empty(), "{:?}", r.set_cookies);
+    assert_eq!(b.get("/t/visit").await.body, "2");
+}
+
+#[tokio::test]
 async fn a_cookie_session_sent_as_a_bearer_token_is_not_used() {
     // The changed session could only go back in a cookie, which a bearer
     // client does not send: such a token is not read at all.
