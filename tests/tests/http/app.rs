@@ -194,6 +194,12 @@ pub fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axu
         },
         RouteDef {
             method: Method::GET,
+            path: "/guarded-visit",
+            guard: Guard::AUTHENTICATED,
+            handler: get(visit),
+        },
+        RouteDef {
+            method: Method::GET,
             path: "/fail",
             guard: Guard::OPEN,
             handler: get(fail),
@@ -254,6 +260,49 @@ session_axum::register_interceptor!(InterceptorRegistration {
     runs_before: &[],
     builtin: false,
     build: |_| Ok(Arc::new(Observer)),
+});
+
+/// An app interceptor declared to run outside the auth interceptor: after
+/// the inner steps it reports whether the session the response's cookie
+/// names is already stored, which proves the session persists before the
+/// response leaves auth.
+pub struct Outer {
+    service: session_core::SessionService,
+}
+
+#[session_axum::async_trait]
+impl Interceptor for Outer {
+    async fn intercept(&self, request: Request, next: Next) -> Response {
+        let mut response = next.run(request).await;
+        let token = response
+            .headers()
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.strip_prefix("sid=")?.split(';').next())
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        if let Some(id) = token.and_then(|t| self.service.session_id_from_token(&t)) {
+            let stored = matches!(self.service.record(&id).await, Ok(Some(_)));
+            let seen = if stored { "stored" } else { "not stored" };
+            response
+                .headers_mut()
+                .insert("x-outer", HeaderValue::from_static(seen));
+        }
+        response
+    }
+}
+
+session_axum::register_interceptor!(InterceptorRegistration {
+    interceptor: InterceptorRef::of::<Outer>(),
+    depends_on: &[],
+    runs_before: &[InterceptorRef::of::<session_axum::AuthInterceptor>()],
+    builtin: false,
+    build: |ctx| {
+        Ok(Arc::new(Outer {
+            service: ctx.service().clone(),
+        }))
+    },
 });
 
 pub struct TestApp {

@@ -12,8 +12,10 @@ async fn guarded_routes_need_a_principal() {
         !r.headers.contains_key("www-authenticate"),
         "cookie requests get no bearer challenge"
     );
-    // Reading session data behind a guard without a principal creates nothing.
+    // Session data behind a guard without a principal: the handler never
+    // runs, so even a writing one creates nothing.
     assert_eq!(b.get("/t/guarded-peek").await.status, 401);
+    assert_eq!(b.get("/t/guarded-visit").await.status, 401);
     assert!(t.store.inner().is_empty());
 }
 

@@ -38,6 +38,11 @@ async fn auth_runs_before_session_and_the_user_interceptor_runs_inside_session()
     let missing = b.get("/nowhere").await;
     assert_eq!(missing.status, 404);
     assert!(missing.headers.contains_key("x-observer"));
+
+    // Outside auth, the response's new session is already stored.
+    assert!(pos("Outer") < pos("AuthInterceptor"));
+    let r = t.server.browser().get("/t/visit").await;
+    assert_eq!(r.headers["x-outer"], "stored");
 }
 
 macro_rules! pass_through {
