@@ -155,9 +155,26 @@ impl Model {
                 seen.push(name);
             }
         }
+        // Each stored field gets `name`, `set_name` and `update_name`: a
+        // field named like another's setter or updater would clash.
         for f in &fields {
             let name = f.ident.to_string();
             let name = name.trim_start_matches("r#");
+            for other in fields.iter().filter(|o| o.stored.is_some()) {
+                let other_name = other.ident.to_string();
+                let other_name = other_name.trim_start_matches("r#");
+                for prefix in ["set_", "update_"] {
+                    if name.strip_prefix(prefix) == Some(other_name) {
+                        errors.error(
+                            &f.ident,
+                            format!(
+                                "a field named `{name}` clashes with the `{name}` method \
+                                 generated for `{other_name}`; rename one of them"
+                            ),
+                        );
+                    }
+                }
+            }
             // `Session::group_id()` and `is_authenticated()` read the field
             // named as their source: the same value.
             let source = match name {
