@@ -12,6 +12,19 @@ use crate::support::{HOUR, open_at, record, set_field, temp_path};
 /// The record table as the store lays it out: raw id → envelope bytes.
 const SESSIONS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("sessions");
 
+/// Writes raw record bytes into the closed store's file.
+fn overwrite(path: &std::path::Path, records: &[(&session_core::SessionId, &[u8])]) {
+    let db = Database::create(path).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let mut table = txn.open_table(SESSIONS).unwrap();
+        for (id, bytes) in records {
+            table.insert(id.as_bytes(), *bytes).unwrap();
+        }
+    }
+    txn.commit().unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_record_is_reported_and_the_others_stay_readable() {
     let clock = MockClock::starting_now();
@@ -27,24 +40,15 @@ async fn a_corrupt_record_is_reported_and_the_others_stay_readable() {
     drop(store);
 
     // Damage three records behind the store's back.
-    {
-        let db = Database::create(&path).unwrap();
-        let txn = db.begin_write().unwrap();
-        {
-            let mut table = txn.open_table(SESSIONS).unwrap();
-            table
-                .insert(torn.id.as_bytes(), &b"{\"v\":1,\"r\":{\"id\":"[..])
-                .unwrap();
-            table
-                .insert(future.id.as_bytes(), &b"{\"v\":2,\"r\":{}}"[..])
-                .unwrap();
-            let good_bytes = session_core::record::envelope::encode(&good).unwrap();
-            table
-                .insert(swapped.id.as_bytes(), good_bytes.as_slice())
-                .unwrap();
-        }
-        txn.commit().unwrap();
-    }
+    let good_bytes = session_core::record::envelope::encode(&good).unwrap();
+    overwrite(
+        &path,
+        &[
+            (&torn.id, &b"{\"v\":1,\"r\":{\"id\":"[..]),
+            (&future.id, &b"{\"v\":2,\"r\":{}}"[..]),
+            (&swapped.id, good_bytes.as_slice()),
+        ],
+    );
 
     let store = open_at(&path, &clock);
     assert_eq!(store.load(&good.id).await.unwrap(), Some(good.clone()));
@@ -126,17 +130,7 @@ async fn the_service_treats_a_corrupt_record_as_no_session() {
     let torn = record(clock.now(), HOUR, Some("u"));
     store.create(&torn).await.unwrap();
     drop(store);
-    {
-        let db = Database::create(&path).unwrap();
-        let txn = db.begin_write().unwrap();
-        {
-            let mut table = txn.open_table(SESSIONS).unwrap();
-            table
-                .insert(torn.id.as_bytes(), &b"{\"v\":1,\"r\":{\"id\":"[..])
-                .unwrap();
-        }
-        txn.commit().unwrap();
-    }
+    overwrite(&path, &[(&torn.id, &b"{\"v\":1,\"r\":{\"id\":"[..])]);
 
     let service = SessionService::builder()
         .store(open_at(&path, &clock))

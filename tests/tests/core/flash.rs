@@ -64,12 +64,17 @@ async fn peeking_without_taking_keeps_the_flash() {
     assert_eq!(s.take_flash::<u32>("notice"), Some(42));
 }
 
+/// The token of a new session holding the flash `notice = value`.
+async fn flashed(env: &crate::support::Env, value: &str) -> String {
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    s.flash("notice", value).unwrap();
+    token(&env.service.commit(&mut s).await.unwrap())
+}
+
 #[tokio::test]
 async fn a_flash_taken_and_set_again_in_one_request_reaches_the_next() {
     let env = env();
-    let mut s = env.service.get::<Profile>(None).await.unwrap();
-    s.flash("notice", "first").unwrap();
-    let t = token(&env.service.commit(&mut s).await.unwrap());
+    let t = flashed(&env, "first").await;
 
     // A failed form post reads the old message and flashes a new one.
     let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
@@ -85,9 +90,7 @@ async fn a_flash_taken_and_set_again_in_one_request_reaches_the_next() {
 #[tokio::test]
 async fn a_flash_taken_and_set_again_survives_a_login() {
     let env = env();
-    let mut s = env.service.get::<Profile>(None).await.unwrap();
-    s.flash("notice", "first").unwrap();
-    let t = token(&env.service.commit(&mut s).await.unwrap());
+    let t = flashed(&env, "first").await;
 
     let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
     assert_eq!(s.take_flash::<String>("notice").as_deref(), Some("first"));

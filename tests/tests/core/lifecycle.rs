@@ -252,13 +252,7 @@ async fn invalid_stored_data_is_discarded_by_default_and_never_overwritten() {
     set_age(&mut s, Some(5));
     let persisted = env.service.commit(&mut s).await.unwrap();
     let (t, id) = (token(&persisted), persisted.id.unwrap());
-    // Corrupt the stored value behind the service's back (fails validation).
-    let mut patch = session_core::SessionPatch {
-        last_seen: env.clock.now(),
-        ..Default::default()
-    };
-    patch.set_fields.insert("age", "999");
-    env.store.inner().save(&id, &patch).await.unwrap();
+    store_invalid_age(&env, &id).await;
     env.store.clear();
 
     // Read-only request: defaults, nothing written.
@@ -283,13 +277,18 @@ async fn bound_with_invalid_data(env: &crate::support::Env) -> (String, session_
     s.login(session_core::Binding::user("u"));
     let persisted = env.service.commit(&mut s).await.unwrap();
     let (t, id) = (token(&persisted), persisted.id.unwrap());
+    store_invalid_age(env, &id).await;
+    (t, id)
+}
+
+/// Stores an `age` that fails validation, behind the service's back.
+async fn store_invalid_age(env: &crate::support::Env, id: &session_core::SessionId) {
     let mut patch = session_core::SessionPatch {
         last_seen: env.clock.now(),
         ..Default::default()
     };
     patch.set_fields.insert("age", "999");
-    env.store.inner().save(&id, &patch).await.unwrap();
-    (t, id)
+    env.store.inner().save(id, &patch).await.unwrap();
 }
 
 #[tokio::test]

@@ -1,8 +1,8 @@
 use session_core::Clock as _;
 use session_core::conformance::StoreOp;
-use session_core::{Binding, PersistOutcome, SessionStore};
+use session_core::{Binding, PersistOutcome, Persisted, Session, SessionStore};
 
-use crate::support::{MIN, env, token};
+use crate::support::{Env, MIN, env, token};
 use session_tests::profile::{Profile, set_age};
 
 #[tokio::test]
@@ -45,11 +45,7 @@ async fn login_moves_to_a_new_id_carrying_data_and_flash_and_deletes_the_old() {
         "old token loads nothing"
     );
 
-    let mut s = env
-        .service
-        .get::<Profile>(Some(&token(&after)))
-        .await
-        .unwrap();
+    let mut s = reopen(&env, &after).await;
     assert_eq!(s.age, Some(20), "data carried over");
     assert_eq!(
         s.take_flash::<String>("notice").as_deref(),
@@ -80,11 +76,7 @@ async fn login_switches_from_initial_to_full_lifetime() {
         "fresh anonymous: initial lifetime"
     );
 
-    let mut s = env
-        .service
-        .get::<Profile>(Some(&token(&first)))
-        .await
-        .unwrap();
+    let mut s = reopen(&env, &first).await;
     s.login(Binding::user("u"));
     let after = env.service.commit(&mut s).await.unwrap();
     let record = env
@@ -125,11 +117,7 @@ async fn a_failed_rotation_keeps_the_old_session() {
 
     // The new record cannot be written: the old one must survive.
     env.store.fail_creates(true);
-    let mut s = env
-        .service
-        .get::<Profile>(Some(&token(&before)))
-        .await
-        .unwrap();
+    let mut s = reopen(&env, &before).await;
     s.login(Binding::user("u"));
     assert!(
         env.service
@@ -143,11 +131,7 @@ async fn a_failed_rotation_keeps_the_old_session() {
 
     // The old one cannot be deleted: the new one is withdrawn, the old one stays.
     env.store.fail_deletes(true);
-    let mut s = env
-        .service
-        .get::<Profile>(Some(&token(&before)))
-        .await
-        .unwrap();
+    let mut s = reopen(&env, &before).await;
     let new_id = s.login(Binding::user("u"));
     assert!(env.service.commit(&mut s).await.is_err());
     env.store.fail_deletes(false);
@@ -165,11 +149,7 @@ async fn a_login_as_another_user_moves_the_session_out_of_the_first_users_index(
     let first = env.service.commit(&mut s).await.unwrap();
     assert_eq!(env.service.list_for_user("first").await.unwrap().len(), 1);
 
-    let mut s = env
-        .service
-        .get::<Profile>(Some(&token(&first)))
-        .await
-        .unwrap();
+    let mut s = reopen(&env, &first).await;
     s.login(Binding::user("second"));
     env.service.commit(&mut s).await.unwrap();
     assert!(env.service.list_for_user("first").await.unwrap().is_empty());
@@ -214,21 +194,30 @@ async fn a_login_goes_ahead_when_the_old_session_went_meanwhile() {
     assert_eq!(env.service.list_for_user("u").await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn a_login_as_another_user_passes_on_only_this_requests_changes() {
-    let env = env();
+/// Roger's session: logged in, aged 20, with a flash for him.
+async fn rogers_session(env: &Env) -> Persisted {
     let mut s = env.service.get::<Profile>(None).await.unwrap();
     s.login(Binding::user("roger"));
     set_age(&mut s, Some(20));
     s.flash("notice", "for roger").unwrap();
-    let roger = env.service.commit(&mut s).await.unwrap();
+    env.service.commit(&mut s).await.unwrap()
+}
+
+/// The session `persisted`'s token names, as the next request sees it.
+async fn reopen(env: &Env, persisted: &Persisted) -> Session<Profile> {
+    env.service
+        .get::<Profile>(Some(&token(persisted)))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_login_as_another_user_passes_on_only_this_requests_changes() {
+    let env = env();
+    let roger = rogers_session(&env).await;
 
     // Ada logs in on the same browser: nothing of Roger's reaches her session.
-    let mut s = env
-        .service
-        .get::<Profile>(Some(&token(&roger)))
-        .await
-        .unwrap();
+    let mut s = reopen(&env, &roger).await;
     s.login(Binding::user("ada"));
     s.flash("welcome", "ada").unwrap();
     let ada = env.service.commit(&mut s).await.unwrap();
@@ -238,11 +227,7 @@ async fn a_login_as_another_user_passes_on_only_this_requests_changes() {
         None
     );
 
-    let mut s = env
-        .service
-        .get::<Profile>(Some(&token(&ada)))
-        .await
-        .unwrap();
+    let mut s = reopen(&env, &ada).await;
     assert_eq!(s.age, None);
     assert_eq!(s.take_flash::<String>("notice"), None);
     assert_eq!(s.take_flash::<String>("welcome").as_deref(), Some("ada"));
@@ -251,18 +236,10 @@ async fn a_login_as_another_user_passes_on_only_this_requests_changes() {
     s.login(Binding::user("ada"));
     set_age(&mut s, Some(33));
     let again = env.service.commit(&mut s).await.unwrap();
-    let mut s = env
-        .service
-        .get::<Profile>(Some(&token(&again)))
-        .await
-        .unwrap();
+    let mut s = reopen(&env, &again).await;
     s.login(Binding::user("ada"));
     let kept = env.service.commit(&mut s).await.unwrap();
-    let s = env
-        .service
-        .get::<Profile>(Some(&token(&kept)))
-        .await
-        .unwrap();
+    let s = reopen(&env, &kept).await;
     assert_eq!(s.age, Some(33));
 }
 
@@ -273,28 +250,16 @@ async fn a_login_apart_leaves_the_loaded_session_alone() {
     set_age(&mut s, Some(20));
     let browser = env.service.commit(&mut s).await.unwrap();
 
-    let mut s = env
-        .service
-        .get::<Profile>(Some(&token(&browser)))
-        .await
-        .unwrap();
+    let mut s = reopen(&env, &browser).await;
     let apart = s.cell().lock().login_apart(Binding::user("bot"));
     session_tests::profile::set_name(&mut s, Some("api".into()));
     let persisted = env.service.commit(&mut s).await.unwrap();
     assert_eq!(persisted.id, Some(apart));
 
-    let own = env
-        .service
-        .get::<Profile>(Some(&token(&persisted)))
-        .await
-        .unwrap();
+    let own = reopen(&env, &persisted).await;
     assert_eq!((own.age, own.name.as_deref()), (None, Some("api")));
     assert_eq!(own.user_id().as_deref(), Some("bot"));
-    let left = env
-        .service
-        .get::<Profile>(Some(&token(&browser)))
-        .await
-        .unwrap();
+    let left = reopen(&env, &browser).await;
     assert_eq!((left.age, left.name.as_deref()), (Some(20), None));
     assert_eq!(left.user_id(), None);
 }
@@ -302,25 +267,14 @@ async fn a_login_apart_leaves_the_loaded_session_alone() {
 #[tokio::test]
 async fn a_login_as_another_user_keeps_its_changes_that_equal_the_old_values() {
     let env = env();
-    let mut s = env.service.get::<Profile>(None).await.unwrap();
-    s.login(Binding::user("roger"));
-    set_age(&mut s, Some(20));
-    let roger = env.service.commit(&mut s).await.unwrap();
+    let roger = rogers_session(&env).await;
 
     // Grace happens to be 20 too: her value is hers, not a no-change.
-    let mut s = env
-        .service
-        .get::<Profile>(Some(&token(&roger)))
-        .await
-        .unwrap();
+    let mut s = reopen(&env, &roger).await;
     s.login(Binding::user("grace"));
     set_age(&mut s, Some(20));
     let grace = env.service.commit(&mut s).await.unwrap();
-    let s = env
-        .service
-        .get::<Profile>(Some(&token(&grace)))
-        .await
-        .unwrap();
+    let s = reopen(&env, &grace).await;
     assert_eq!(s.user_id().as_deref(), Some("grace"));
     assert_eq!(s.age, Some(20));
 }
@@ -328,18 +282,10 @@ async fn a_login_as_another_user_keeps_its_changes_that_equal_the_old_values() {
 #[tokio::test]
 async fn a_logout_then_login_in_one_request_passes_nothing_on() {
     let env = env();
-    let mut s = env.service.get::<Profile>(None).await.unwrap();
-    s.login(Binding::user("roger"));
-    set_age(&mut s, Some(20));
-    s.flash("notice", "for roger").unwrap();
-    let roger = env.service.commit(&mut s).await.unwrap();
+    let roger = rogers_session(&env).await;
 
     // A "switch user" handler: log out, then log in as someone else.
-    let mut s = env
-        .service
-        .get::<Profile>(Some(&token(&roger)))
-        .await
-        .unwrap();
+    let mut s = reopen(&env, &roger).await;
     s.destroy();
     s.login(Binding::user("grace"));
     let grace = env.service.commit(&mut s).await.unwrap();
@@ -348,11 +294,7 @@ async fn a_logout_then_login_in_one_request_passes_nothing_on() {
         env.store.inner().load(&roger.id.unwrap()).await.unwrap(),
         None
     );
-    let mut s = env
-        .service
-        .get::<Profile>(Some(&token(&grace)))
-        .await
-        .unwrap();
+    let mut s = reopen(&env, &grace).await;
     assert_eq!(s.age, None);
     assert_eq!(s.take_flash::<String>("notice"), None);
 }
