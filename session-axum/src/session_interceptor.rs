@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::Route;
-use tower::ServiceExt as _;
+use tower::{Service as _, ServiceExt};
 
 use crate::app::{AppContext, BuildError};
 use crate::auth::AuthInterceptor;
@@ -92,19 +92,25 @@ impl AuthThenSession {
     /// nested one.
     pub(crate) async fn around(
         this: Arc<Self>,
-        request: Request,
-        route: Route,
+        mut request: Request,
+        mut route: Route,
     ) -> Result<Response, Infallible> {
         let (loading, bearer) = this.auth.load(request.headers());
         let cell = match loading.await {
             Ok(cell) => cell,
             Err(error) => return Ok(AuthInterceptor::reject(error)),
         };
-        let (request, session) = match this.auth.admitted(request, cell, bearer).await {
-            Ok(admitted) => admitted,
+        // Borrowed, not moved through: the request is large.
+        let session = match this.auth.admitted(&mut request, cell, bearer).await {
+            Ok(session) => session,
             Err(response) => return Ok(response),
         };
-        let response = route.oneshot(request).await?;
+        // `call` after `ready` rather than `oneshot`, which would move the
+        // request into its own state first.
+        let response = ServiceExt::<Request>::ready(&mut route)
+            .await?
+            .call(request)
+            .await?;
         Ok(SessionInterceptor::finish(&session, response).await)
     }
 }

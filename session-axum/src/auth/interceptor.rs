@@ -79,11 +79,12 @@ impl AuthInterceptor {
     /// with the [`RequestSession`] in its extensions. A failing store answers 503.
     pub(crate) async fn admit(
         &self,
-        request: Request,
+        mut request: Request,
     ) -> Result<(Request, RequestSession), Response> {
         let (loading, bearer) = self.load(request.headers());
         let cell = loading.await.map_err(Self::reject)?;
-        self.admitted(request, cell, bearer).await
+        let session = self.admitted(&mut request, cell, bearer).await?;
+        Ok((request, session))
     }
 
     /// The response for a store that failed while loading.
@@ -96,10 +97,10 @@ impl AuthInterceptor {
     /// [`RequestSession`] in the request's extensions.
     pub(crate) async fn admitted(
         &self,
-        mut request: Request,
+        request: &mut Request,
         cell: SessionCell,
         bearer: bool,
-    ) -> Result<(Request, RequestSession), Response> {
+    ) -> Result<RequestSession, Response> {
         let (source, mut principal) = {
             let state = cell.lock();
             let status = state.token_status();
@@ -119,7 +120,7 @@ impl AuthInterceptor {
         if principal.is_none() && !self.authenticators.is_empty() {
             // Boxed: most apps have no authenticators, and their requests'
             // futures should not carry room for this step.
-            (principal, request) = Box::pin(self.authenticate(request)).await;
+            principal = Box::pin(self.authenticate(request)).await;
         }
         let session = RequestSession::new(
             cell,
@@ -129,12 +130,13 @@ impl AuthInterceptor {
             principal,
         );
         request.extensions_mut().insert(session.clone());
-        Ok((request, session))
+        Ok(session)
     }
 
     /// The principal the app's first agreeing authenticator finds.
-    async fn authenticate(&self, request: Request) -> (Option<Principal>, Request) {
-        let (parts, body) = request.into_parts();
+    async fn authenticate(&self, request: &mut Request) -> Option<Principal> {
+        // Authenticators see the parts; the request is put back whole.
+        let (parts, body) = std::mem::take(request).into_parts();
         let mut principal = None;
         for authenticator in self.authenticators.iter() {
             if let Some(p) = authenticator.authenticate(&parts).await {
@@ -142,7 +144,8 @@ impl AuthInterceptor {
                 break;
             }
         }
-        (principal, Request::from_parts(parts, body))
+        *request = Request::from_parts(parts, body);
+        principal
     }
 }
 

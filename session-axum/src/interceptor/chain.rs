@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use axum::extract::Request;
 use axum::response::Response;
 use axum::routing::Route;
-use tower::{Layer, Service, ServiceExt as _};
+use tower::{Layer, Service, ServiceExt};
 
 use super::Interceptor;
 use crate::session_interceptor::AuthThenSession;
@@ -36,10 +36,19 @@ impl Next {
                 };
                 interceptor.intercept(request, next).await
             }
-            None => match self.route.oneshot(request).await {
-                Ok(response) => response,
-                Err(infallible) => match infallible {},
-            },
+            None => {
+                // `call` after `ready` rather than `oneshot`, which would
+                // move the request into its own state first.
+                let mut route = self.route;
+                let called = match ServiceExt::<Request>::ready(&mut route).await {
+                    Ok(ready) => ready.call(request),
+                    Err(infallible) => match infallible {},
+                };
+                match called.await {
+                    Ok(response) => response,
+                    Err(infallible) => match infallible {},
+                }
+            }
         }
     }
 }
