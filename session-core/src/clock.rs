@@ -36,9 +36,11 @@ impl Timestamp {
         Duration::from_millis(self.0.saturating_sub(earlier.0))
     }
 
-    /// The same instant as a [`SystemTime`].
+    /// The same instant as a [`SystemTime`], at most the end of year 9999
+    /// (a saturated expiry would overflow some platforms' `SystemTime`).
     pub fn to_system_time(self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_millis(self.0)
+        const LATEST: u64 = 253_402_300_799_999;
+        UNIX_EPOCH + Duration::from_millis(self.0.min(LATEST))
     }
 }
 
@@ -101,7 +103,13 @@ impl MockClock {
 
     /// Moves the clock forward.
     pub fn advance(&self, d: Duration) {
-        self.0.fetch_add(duration_millis(d), Ordering::SeqCst);
+        let step = duration_millis(d);
+        // Saturating, like `Timestamp::plus`: time never wraps backwards.
+        let _ = self
+            .0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| {
+                Some(t.saturating_add(step))
+            });
     }
 
     /// Sets the clock.
@@ -137,5 +145,11 @@ mod tests {
         let t = Timestamp::from_millis(u64::MAX - 1);
         assert_eq!(t.plus(Duration::from_secs(10)).as_millis(), u64::MAX);
         assert_eq!(Timestamp::EPOCH.since(t), Duration::ZERO);
+        let clock = MockClock::new(t);
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(clock.now().as_millis(), u64::MAX, "never wraps backwards");
+        // A saturated expiry still converts (clamped to the year 9999).
+        let latest = Timestamp::from_millis(u64::MAX).to_system_time();
+        assert!(latest > UNIX_EPOCH + Duration::from_secs(250_000_000_000));
     }
 }

@@ -39,8 +39,9 @@ impl Default for ExpiryPolicy {
 /// A policy that makes no sense.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ExpiryError {
-    /// A lifetime of zero.
-    #[error("session lifetimes must be longer than zero")]
+    /// A lifetime (or absolute limit) under one millisecond, the precision
+    /// of stored expiries: every session would be over when created.
+    #[error("session lifetimes and the absolute limit must be at least 1 ms")]
     ZeroLifetime,
     /// A threshold outside 0.0..=1.0.
     #[error("refresh threshold must be between 0 and 1, got {0}")]
@@ -50,7 +51,11 @@ pub enum ExpiryError {
 impl ExpiryPolicy {
     /// Checks the policy.
     pub fn validate(&self) -> Result<(), ExpiryError> {
-        if self.initial_lifetime.is_zero() || self.lifetime.is_zero() {
+        let too_short = |d: Duration| d < Duration::from_millis(1);
+        if too_short(self.initial_lifetime)
+            || too_short(self.lifetime)
+            || self.absolute.is_some_and(too_short)
+        {
             return Err(ExpiryError::ZeroLifetime);
         }
         if !(0.0..=1.0).contains(&self.refresh_threshold) {
@@ -119,6 +124,42 @@ mod tests {
             refresh_threshold: 0.5,
             absolute: None,
         }
+    }
+
+    #[test]
+    fn lifetimes_under_a_millisecond_are_refused() {
+        let tiny = Duration::from_micros(500);
+        for policy in [
+            ExpiryPolicy {
+                initial_lifetime: tiny,
+                ..policy()
+            },
+            ExpiryPolicy {
+                lifetime: tiny,
+                ..policy()
+            },
+            ExpiryPolicy {
+                absolute: Some(Duration::ZERO),
+                ..policy()
+            },
+            ExpiryPolicy {
+                absolute: Some(tiny),
+                ..policy()
+            },
+        ] {
+            assert_eq!(
+                policy.validate(),
+                Err(ExpiryError::ZeroLifetime),
+                "{policy:?}"
+            );
+        }
+        let shortest = ExpiryPolicy {
+            initial_lifetime: Duration::from_millis(1),
+            lifetime: Duration::from_millis(1),
+            absolute: Some(Duration::from_millis(1)),
+            ..policy()
+        };
+        assert_eq!(shortest.validate(), Ok(()));
     }
 
     fn record(

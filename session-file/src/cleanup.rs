@@ -24,6 +24,7 @@ const MIN_INTERVAL: Duration = Duration::from_millis(1);
 /// closes at a known point: when the last store handle and every cleanup
 /// handle are gone.
 #[derive(Debug)]
+#[must_use = "the cleanup thread stops when this handle is dropped"]
 pub struct Cleanup {
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,

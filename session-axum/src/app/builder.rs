@@ -126,7 +126,8 @@ impl AppBuilder {
         self
     }
 
-    /// Every cookie attribute at once.
+    /// Every cookie attribute at once: replaces what earlier calls of
+    /// `cookie_name`, `secure` or `same_site` set (call those after it).
     pub fn cookie(mut self, cookie: CookieConfig) -> Self {
         self.cookie = cookie;
         self
@@ -141,7 +142,8 @@ impl AppBuilder {
         self
     }
 
-    /// The whole expiry policy.
+    /// The whole expiry policy: replaces what earlier calls of the lifetime,
+    /// threshold and absolute-limit setters set (call those after it).
     pub fn expiry(mut self, expiry: ExpiryPolicy) -> Self {
         self.expiry = expiry;
         self
@@ -171,7 +173,9 @@ impl AppBuilder {
         self
     }
 
-    /// The clock (tests use a `MockClock`; share it with the store).
+    /// The clock of the session service (tests use a `MockClock`). The store
+    /// keeps its own: build it on the same clock, or expiry decisions of the
+    /// two disagree.
     pub fn clock(mut self, clock: SharedClock) -> Self {
         self.clock = Some(clock);
         self

@@ -150,9 +150,10 @@ impl MemoryStore {
     }
 
     /// Starts a thread that calls [`sweep_expired`](Self::sweep_expired) every
-    /// `interval`; it stops when the returned handle is dropped or stopped.
+    /// `interval` (at least 1 ms); it stops when the returned handle is
+    /// dropped or stopped, or once every handle of this store is gone.
     pub fn start_sweeper(&self, interval: std::time::Duration) -> Sweeper {
-        Sweeper::start(self.clone(), interval)
+        Sweeper::start(Arc::downgrade(&self.inner), interval)
     }
 
     fn write_step(&self, shard: &mut Shard, now: Timestamp) {
@@ -436,6 +437,8 @@ mod tests {
         });
         clock.advance(2 * MIN);
         let sweeper = store.start_sweeper(Duration::from_millis(5));
+        // The thread holds no strong handle: the store goes with its last one.
+        assert_eq!(Arc::strong_count(&store.inner), 1);
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while !store.is_empty() && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));

@@ -1,28 +1,38 @@
 //! A background thread that sweeps expired sessions.
 
-use std::sync::mpsc;
+use std::sync::{Weak, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::MemoryStore;
+use super::{Inner, MemoryStore};
+
+/// The shortest interval between sweeps: zero would spin a core.
+const MIN_INTERVAL: Duration = Duration::from_millis(1);
 
 /// Handle of a sweeper thread started by [`MemoryStore::start_sweeper`]; the
-/// thread stops when this is dropped or [`stop`](Sweeper::stop)ped.
+/// thread stops when this is dropped or [`stop`](Sweeper::stop)ped, or once
+/// every handle of its store is gone (it does not keep the store alive).
 #[derive(Debug)]
+#[must_use = "the sweeper stops when this handle is dropped"]
 pub struct Sweeper {
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Sweeper {
-    pub(super) fn start(store: MemoryStore, interval: Duration) -> Self {
+    pub(super) fn start(store: Weak<Inner>, interval: Duration) -> Self {
+        let interval = interval.max(MIN_INTERVAL);
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("session-sweeper".into())
             .spawn(move || {
                 // A message or a closed channel both mean stop.
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
-                    let removed = store.sweep_expired();
+                    let Some(inner) = store.upgrade() else {
+                        // Every store handle is gone: nothing left to sweep.
+                        return;
+                    };
+                    let removed = MemoryStore { inner }.sweep_expired();
                     if removed > 0 {
                         tracing::debug!(removed, "swept expired sessions");
                     }
