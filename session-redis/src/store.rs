@@ -70,6 +70,35 @@ impl fmt::Debug for RedisStore {
 /// One `(expiry, id)` entry to add to a user index, as sent.
 pub(crate) type IndexEntry = (String, String);
 
+/// Forgets the cached copies of some sessions when dropped: after the write
+/// its caller awaited, and also when the caller went away first (a timeout,
+/// a cancelled request) with the write queued and maybe still to run. That
+/// write's invalidation carries this store's marker, so it is not taken for
+/// a change, and only this keeps a copy from outliving it. A write that
+/// completed and was followed by the copy is [`kept`](Forget::kept).
+pub(crate) struct Forget<'a> {
+    store: &'a RedisStore,
+    ids: &'a [SessionId],
+    armed: bool,
+}
+
+impl Forget<'_> {
+    /// The copies followed the completed write: nothing to forget.
+    pub(crate) fn kept(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            for id in self.ids {
+                self.store.changed(id);
+            }
+        }
+    }
+}
+
 /// What one update of a user index does, in this order.
 #[derive(Default)]
 pub(crate) struct IndexChange<'a> {
@@ -141,6 +170,16 @@ impl RedisStore {
     pub(crate) fn changed(&self, id: &SessionId) {
         if let Some(cache) = &self.inner.cache {
             cache.changed(id);
+        }
+    }
+
+    /// Forgets the cached copies of `ids` when dropped, unless
+    /// [`kept`](Forget::kept): see [`Forget`].
+    pub(crate) fn forget_on_drop<'a>(&'a self, ids: &'a [SessionId]) -> Forget<'a> {
+        Forget {
+            store: self,
+            ids,
+            armed: true,
         }
     }
 
@@ -494,6 +533,7 @@ impl RedisStore {
         if let Some(patch) = patch {
             codec::write_patch(patch, &mut cmd);
         }
+        let forget = self.forget_on_drop(std::slice::from_ref(id));
         let outcome = self.call(operation, |mut conn, deadline| async move {
             if let Some((index, expires_at)) = &before {
                 self.index_session(
@@ -578,21 +618,18 @@ impl RedisStore {
             }
         })
         .await;
-        if let Some(cache) = cache {
-            match &outcome {
-                Ok((SaveOutcome::Saved, Some((stored, wrote)))) => {
-                    let write = OwnWrite {
-                        patch,
-                        last_seen,
-                        expires_at,
-                        stored: *stored,
-                    };
-                    cache.wrote(id, *wrote, &write);
-                }
-                // Refused, failed (perhaps applied), or unreadable.
-                _ => cache.changed(id),
-            }
+        if let (Some(cache), Ok((SaveOutcome::Saved, Some((stored, wrote))))) = (cache, &outcome) {
+            let write = OwnWrite {
+                patch,
+                last_seen,
+                expires_at,
+                stored: *stored,
+            };
+            cache.wrote(id, *wrote, &write);
+            forget.kept();
         }
+        // Otherwise (refused, failed and perhaps applied, unreadable) the
+        // copy goes with `forget`.
         outcome.map(|(outcome, _)| outcome)
     }
 }
@@ -634,6 +671,7 @@ impl SessionStore for RedisStore {
             .arg(&id)
             .arg(record.expires_at.as_millis());
         codec::write_record(record, &mut cmd)?;
+        let _forget = self.forget_on_drop(std::slice::from_ref(&record.id));
         let created = self
             .call("create", |mut conn, deadline| async move {
                 if let Some(index) = separate_index {
@@ -658,7 +696,6 @@ impl SessionStore for RedisStore {
                 }
             })
             .await;
-        self.changed(&record.id);
         created
     }
 
@@ -726,6 +763,8 @@ impl SessionStore for RedisStore {
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
+        // Whatever the outcome, even with the caller gone: the delete may run.
+        let _forget = self.forget_on_drop(std::slice::from_ref(id));
         let script = &self.inner.scripts.delete;
         let mut cmd = script.call(self.delete_keys(), 2, 16);
         self.write_delete_keys(id, &mut cmd);
@@ -747,8 +786,6 @@ impl SessionStore for RedisStore {
                 Ok(live)
             })
             .await;
-        // Whatever the outcome: a failed call may still have deleted it.
-        self.changed(id);
         deleted
     }
 

@@ -162,6 +162,9 @@ impl RedisStore {
             .filter(|member| Some(member) != keep.as_ref())
             .collect();
         let ids: Vec<Option<SessionId>> = members.iter().map(|m| m.parse().ok()).collect();
+        // Whatever the outcomes, even with the caller gone: the deletes may run.
+        let known: Vec<SessionId> = ids.iter().flatten().copied().collect();
+        let forget = self.forget_on_drop(&known);
         let script = &self.inner.scripts.delete;
         let deletes = ids.iter().map(|id| {
             let mut conn = conn.clone();
@@ -181,10 +184,7 @@ impl RedisStore {
             }
         });
         let results = join_all(deletes).await;
-        // Whatever the outcomes: a failed call may still have deleted.
-        for id in ids.iter().flatten() {
-            self.changed(id);
-        }
+        drop(forget);
         let mut deleted = 0;
         // Entries of sessions deleted here, and of sessions not found: the
         // latter may be a login half done. (The script's answer does not

@@ -250,6 +250,38 @@ async fn a_revocation_merged_with_an_own_save_into_one_invalidation_drops_the_co
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_whose_caller_went_away_still_drops_the_copy() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let (store, r) = warmed_up(&server, &clock).await;
+    let view = uncached_view(&server, &clock, &store);
+    // The delete script loaded (a first EVALSHA would answer NOSCRIPT).
+    let other = record(&clock, None);
+    store.create(&other).await.unwrap();
+    assert!(store.delete(&other.id).await.unwrap());
+    settle(&store).await;
+    assert!(store.load(&r.id).await.unwrap().is_some(), "cached now");
+    // Redis holds writes back: the delete is sent, and its caller gives up
+    // (a timeout, a closed request) before the reply.
+    let mut admin = support::admin(&server).await;
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(300)
+        .arg("WRITE")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let gave_up = tokio::time::timeout(Duration::from_millis(100), store.delete(&r.id)).await;
+    assert!(gave_up.is_err(), "the delete waited for the pause");
+    // The delete runs once the pause ends; its echo is this store's own.
+    settle(&store).await;
+    assert_eq!(view.load(&r.id).await.unwrap(), None, "deleted in Redis");
+    assert_eq!(store.load(&r.id).await.unwrap(), None, "no copy left");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_by_another_server_reaches_the_cache() {
     let clock = MockClock::starting_now();
     let Some((a, b)) = two_servers(&clock).await else {
