@@ -672,31 +672,29 @@ impl SessionStore for RedisStore {
             .arg(record.expires_at.as_millis());
         codec::write_record(record, &mut cmd)?;
         let _forget = self.forget_on_drop(std::slice::from_ref(&record.id));
-        let created = self
-            .call("create", |mut conn, deadline| async move {
-                if let Some(index) = separate_index {
-                    // The index entry goes first, so a failure between the two
-                    // steps leaves a stale entry (ignored and cleaned by
-                    // listings), never an unindexed session.
-                    let (id, expires_at) = (&record.id, record.expires_at);
-                    // A create marker keeps listings and revocations
-                    // running before the script from dropping the entry.
-                    self.index_session(
-                        "create", &mut conn, deadline, index, id, expires_at, now, true,
-                    )
-                    .await?;
-                }
-                match self
-                    .eval("create", &mut conn, script, &cmd, deadline)
-                    .await?
-                {
-                    Value::Int(1) => Ok(()),
-                    Value::Int(_) => Err(StoreError::Collision),
-                    _ => Err(unexpected("the create script")),
-                }
-            })
-            .await;
-        created
+        self.call("create", |mut conn, deadline| async move {
+            if let Some(index) = separate_index {
+                // The index entry goes first, so a failure between the two
+                // steps leaves a stale entry (ignored and cleaned by
+                // listings), never an unindexed session.
+                let (id, expires_at) = (&record.id, record.expires_at);
+                // A create marker keeps listings and revocations
+                // running before the script from dropping the entry.
+                self.index_session(
+                    "create", &mut conn, deadline, index, id, expires_at, now, true,
+                )
+                .await?;
+            }
+            match self
+                .eval("create", &mut conn, script, &cmd, deadline)
+                .await?
+            {
+                Value::Int(1) => Ok(()),
+                Value::Int(_) => Err(StoreError::Collision),
+                _ => Err(unexpected("the create script")),
+            }
+        })
+        .await
     }
 
     async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
@@ -769,24 +767,22 @@ impl SessionStore for RedisStore {
         let mut cmd = script.call(self.delete_keys(), 2, 16);
         self.write_delete_keys(id, &mut cmd);
         cmd.arg(self.now().as_millis()).arg("0");
-        let deleted = self
-            .call("delete", |mut conn, deadline| async move {
-                let reply = self
-                    .eval("delete", &mut conn, script, &cmd, deadline)
-                    .await?;
-                let mut items = reply::array(reply)
-                    .ok_or_else(|| unexpected("the delete script"))?
-                    .into_iter();
-                let live = items.next().as_ref().and_then(reply::int) == Some(1);
-                if let Some(user) = items.next().and_then(reply::text) {
-                    let index = self.inner.keys.user(&user);
-                    self.unindex("delete", &mut conn, deadline, &index, id)
-                        .await;
-                }
-                Ok(live)
-            })
-            .await;
-        deleted
+        self.call("delete", |mut conn, deadline| async move {
+            let reply = self
+                .eval("delete", &mut conn, script, &cmd, deadline)
+                .await?;
+            let mut items = reply::array(reply)
+                .ok_or_else(|| unexpected("the delete script"))?
+                .into_iter();
+            let live = items.next().as_ref().and_then(reply::int) == Some(1);
+            if let Some(user) = items.next().and_then(reply::text) {
+                let index = self.inner.keys.user(&user);
+                self.unindex("delete", &mut conn, deadline, &index, id)
+                    .await;
+            }
+            Ok(live)
+        })
+        .await
     }
 
     async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {
