@@ -89,12 +89,16 @@ impl CookieConfig {
         {
             return fail("the domain must be a host name (letters, digits, dots and hyphens)");
         }
-        if self.name.starts_with("__Host-")
-            && (!self.secure || self.path != "/" || self.domain.is_some())
-        {
+        // Browsers match the prefixes in any case.
+        let prefixed = |prefix: &str| {
+            self.name
+                .get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        };
+        if prefixed("__Host-") && (!self.secure || self.path != "/" || self.domain.is_some()) {
             return fail("a __Host- cookie needs Secure, Path=/ and no Domain");
         }
-        if self.name.starts_with("__Secure-") && !self.secure {
+        if prefixed("__Secure-") && !self.secure {
             return fail("a __Secure- cookie needs Secure");
         }
         Ok(())
@@ -282,6 +286,14 @@ mod tests {
                 c.secure = false;
             })
             .is_err()
+        );
+        assert!(
+            with(&|c| {
+                c.name = "__host-id".into();
+                c.secure = false;
+            })
+            .is_err(),
+            "prefixes match in any case"
         );
     }
 

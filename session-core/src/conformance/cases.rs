@@ -665,6 +665,20 @@ pub async fn list_pages_through_every_live_session_once(
     assert!(created.is_subset(&seen), "a live session was not listed");
 }
 
+/// Listing an empty store gives an empty last page.
+pub async fn list_of_empty_store_is_empty(store: impl SessionStore, _clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
+    if !store.capabilities().listing {
+        return;
+    }
+    let page = store.list(PageRequest::first(10)).await.unwrap();
+    if page.items.is_empty() {
+        assert_eq!(page.next, None);
+    }
+}
+
 /// Every listed session loads. (The store may hold other tests' sessions
 /// on a shared backend, so the page is not expected to hold only ours.)
 pub async fn listed_sessions_all_load(store: impl SessionStore, clock: MockClock) {

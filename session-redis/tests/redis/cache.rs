@@ -282,6 +282,41 @@ async fn a_delete_whose_caller_went_away_still_drops_the_copy() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_save_whose_caller_went_away_leaves_no_stale_copy() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let (store, r) = warmed_up(&server, &clock).await;
+    let view = uncached_view(&server, &clock, &store);
+    assert_eq!(
+        count(store.load(&r.id).await.unwrap()).as_deref(),
+        Some("1")
+    );
+    let mut admin = support::admin(&server).await;
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(300)
+        .arg("WRITE")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(100),
+        store.save(&r.id, &set(&clock, "2")),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the save waited for the pause");
+    settle(&store).await;
+    assert_eq!(count(view.load(&r.id).await.unwrap()).as_deref(), Some("2"));
+    assert_eq!(
+        count(store.load(&r.id).await.unwrap()).as_deref(),
+        Some("2"),
+        "no stale copy"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_by_another_server_reaches_the_cache() {
     let clock = MockClock::starting_now();
     let Some((a, b)) = two_servers(&clock).await else {

@@ -129,7 +129,8 @@ async fn redis_itself_drops_expired_sessions_and_indexes() {
     let store = support::store_on(server, &clock);
     let mut admin = support::admin(server).await;
     let user = format!("u-{}", SessionId::generate());
-    // Its expiry counts from now, after connecting (slow on a busy machine).
+    // Two seconds from now: long enough to outlast connecting and the
+    // checks below on a busy machine.
     let r = bound(&MockClock::starting_now(), &user, Duration::from_secs(2));
     store.create(&r).await.unwrap();
     let key = store.session_key(&r.id);

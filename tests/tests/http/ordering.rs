@@ -41,8 +41,13 @@ async fn auth_runs_before_session_and_the_user_interceptor_runs_inside_session()
 
     // Outside auth, the response's new session is already stored.
     assert!(pos("Outer") < pos("AuthInterceptor"));
-    let r = t.server.browser().get("/t/visit").await;
-    assert_eq!(r.headers["x-outer"], "stored");
+    let r = reqwest::Client::new()
+        .get(t.server.url("/t/visit"))
+        .header("x-outer", "check")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-outer"], "stored");
 }
 
 macro_rules! pass_through {

@@ -437,14 +437,29 @@ mod tests {
         });
         clock.advance(2 * MIN);
         let sweeper = store.start_sweeper(Duration::from_millis(5));
-        // The thread holds no strong handle: the store goes with its last one.
-        assert_eq!(Arc::strong_count(&store.inner), 1);
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while !store.is_empty() && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert!(store.is_empty());
         sweeper.stop();
+    }
+
+    #[test]
+    fn a_sweeper_does_not_keep_its_store_and_ends_with_it() {
+        let store = MemoryStore::new();
+        let idle = store.start_sweeper(Duration::from_secs(3600));
+        assert_eq!(Arc::strong_count(&store.inner), 1, "no strong handle held");
+        idle.stop();
+        // A zero interval is raised to 1 ms, and the thread ends once the
+        // store is gone, without being stopped.
+        let sweeper = store.start_sweeper(Duration::ZERO);
+        drop(store);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !sweeper.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(sweeper.is_finished());
     }
 
     #[test]

@@ -50,6 +50,11 @@ impl Sweeper {
         }
     }
 
+    /// Whether the thread has ended (stopped, its store gone, or never started).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
     /// Stops the thread and waits for it.
     pub fn stop(mut self) {
         self.shutdown();
