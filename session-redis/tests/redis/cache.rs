@@ -265,14 +265,7 @@ async fn a_delete_whose_caller_went_away_still_drops_the_copy() {
     assert!(store.load(&r.id).await.unwrap().is_some(), "cached now");
     // Redis holds writes back: the delete is sent, and its caller gives up
     // (a timeout, a closed request) before the reply.
-    let mut admin = support::admin(&server).await;
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(300)
-        .arg("WRITE")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    support::pause_writes(&server, 300).await;
     let gave_up = tokio::time::timeout(Duration::from_millis(100), store.delete(&r.id)).await;
     assert!(gave_up.is_err(), "the delete waited for the pause");
     // The delete runs once the pause ends; its echo is this store's own.
@@ -293,14 +286,7 @@ async fn a_save_whose_caller_went_away_leaves_no_stale_copy() {
         count(store.load(&r.id).await.unwrap()).as_deref(),
         Some("1")
     );
-    let mut admin = support::admin(&server).await;
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(300)
-        .arg("WRITE")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    support::pause_writes(&server, 300).await;
     let gave_up = tokio::time::timeout(
         Duration::from_millis(100),
         store.save(&r.id, &set(&clock, "2")),

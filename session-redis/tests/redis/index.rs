@@ -369,14 +369,7 @@ async fn a_listing_while_a_login_is_half_done_keeps_the_new_entry_cluster() {
     };
     // The session's node holds writes back: the create's index step (on
     // the index's node) completes, its script waits.
-    let mut paused = support::admin(&cluster.nodes()[session_node]).await;
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(300)
-        .arg("WRITE")
-        .query_async(&mut paused)
-        .await
-        .unwrap();
+    support::pause_writes(&cluster.nodes()[session_node], 300).await;
     let creating = {
         let (store, r) = (store.clone(), r.clone());
         tokio::spawn(async move { store.create(&r).await })

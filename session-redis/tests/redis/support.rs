@@ -206,3 +206,15 @@ pub async fn owner(cluster: &RedisCluster, key: &str) -> usize {
     }
     panic!("no node serves {key}");
 }
+
+/// Holds writes back on `server` for `ms` milliseconds (`CLIENT PAUSE ..
+/// WRITE`): commands sent meanwhile wait in their sockets.
+pub async fn pause_writes(server: &RedisServer, ms: u64) {
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(ms)
+        .arg("WRITE")
+        .query_async(&mut admin(server).await)
+        .await
+        .expect("CLIENT PAUSE");
+}
