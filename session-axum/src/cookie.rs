@@ -266,35 +266,20 @@ mod tests {
         }
         assert!(with(&|c| c.domain = Some("app.example.com".into())).is_ok());
         assert!(with(&|c| c.name = "__Host-id".into()).is_ok());
-        assert!(
-            with(&|c| {
-                c.name = "__Host-id".into();
-                c.secure = false;
-            })
-            .is_err()
-        );
-        assert!(
-            with(&|c| {
-                c.name = "__Host-id".into();
-                c.path = "/app".into();
-            })
-            .is_err()
-        );
-        assert!(
-            with(&|c| {
-                c.name = "__Secure-id".into();
-                c.secure = false;
-            })
-            .is_err()
-        );
-        assert!(
-            with(&|c| {
-                c.name = "__host-id".into();
-                c.secure = false;
-            })
-            .is_err(),
-            "prefixes match in any case"
-        );
+        // Prefixes (matched in any case): name, Secure, path.
+        for (name, secure, path) in [
+            ("__Host-id", false, "/"),
+            ("__Host-id", true, "/app"),
+            ("__Secure-id", false, "/"),
+            ("__host-id", false, "/"),
+        ] {
+            let refused = with(&|c| {
+                c.name = name.into();
+                c.secure = secure;
+                c.path = path.into();
+            });
+            assert!(refused.is_err(), "{name} secure={secure} path={path}");
+        }
     }
 
     #[test]

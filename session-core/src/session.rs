@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::data::{SessionData, Tracked, TrackedData, decode_raw, encode_value};
-use crate::state::SessionCell;
+use crate::state::{SessionCell, SessionState};
 use crate::{Binding, FieldMap, SessionDataError, SessionId};
 
 /// Typed session data with change tracking, over a shared [`SessionCell`].
@@ -128,7 +128,7 @@ impl<T: SessionData> Session<T> {
         let state = self.cell.lock();
         let touched = self.data.as_tracked().touched();
         let mut changed = Vec::new();
-        let default = defaults::<T>();
+        let mut default: Option<T> = None;
         for (index, name) in T::FIELDS.iter().enumerate() {
             if !touched.contains(index) {
                 if state.field(name) != state.loaded_field(name) {
@@ -137,11 +137,7 @@ impl<T: SessionData> Session<T> {
                 continue;
             }
             let value = self.data.encode_field(index)?;
-            let baseline = match state.loaded_field(name) {
-                Some(v) => v.into(),
-                None => default.encode_field(index)?,
-            };
-            if value != baseline {
+            if !unchanged(&state, &mut default, index, name, &value)? {
                 changed.push(*name);
             }
         }
@@ -174,15 +170,7 @@ impl<T: SessionData> Session<T> {
                 continue;
             }
             let value = self.data.encode_field(index)?;
-            let unchanged = match state.loaded_field(name) {
-                Some(loaded) => *loaded == *value,
-                None => {
-                    // A missing field decodes to its default: equal to it is no change.
-                    let default = default.get_or_insert_with(defaults::<T>);
-                    default.encode_field(index)? == value
-                }
-            };
-            if unchanged {
+            if unchanged(&state, &mut default, index, name, &value)? {
                 state.revert_field(name);
             } else {
                 state.set_field(name, value);
@@ -192,6 +180,28 @@ impl<T: SessionData> Session<T> {
         self.data.as_tracked_mut().clear_touched();
         Ok(())
     }
+}
+
+/// Whether `value` (field `index`, stored as `name`) equals what the
+/// request started from: the loaded value, or, for a field not stored, its
+/// default (a missing field decodes to it), built at most once per call.
+fn unchanged<T: SessionData>(
+    state: &SessionState,
+    default: &mut Option<T>,
+    index: usize,
+    name: &str,
+    value: &str,
+) -> Result<bool, SessionDataError> {
+    Ok(match state.loaded_field(name) {
+        Some(loaded) => loaded == value,
+        None => {
+            default
+                .get_or_insert_with(defaults::<T>)
+                .encode_field(index)?
+                .as_ref()
+                == value
+        }
+    })
 }
 
 /// What a session without stored data reads: each field's own default, as
