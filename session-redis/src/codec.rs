@@ -5,6 +5,7 @@
 //! | `_m` | the metadata, packed: `<layout>:<created>:<last seen>:<expires>:<revision>` |
 //! | `_b` | binding as JSON (bound sessions only) |
 //! | `_u` | the bound user id, for the scripts' ownership checks |
+//! | `_w` | a cluster store's last write id (see [`scripts`](crate::scripts)); not part of the record |
 //! | `f:<name>` | data field `<name>`, JSON text |
 //! | `l:<name>` | flash value `<name>`, JSON text |
 //!

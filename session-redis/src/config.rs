@@ -268,6 +268,9 @@ impl RedisStoreBuilder {
                     .connection_timeout(self.connect_timeout)
                     .response_timeout(command_timeout)
                     .overall_response_timeout(None)
+                    // Retries follow redirects and fail-overs, and also send
+                    // a command again after a late reply, when it may have
+                    // run: the writing scripts take a write id for that.
                     .retries(3)
                     .min_retry_wait(20)
                     .max_retry_wait(500)

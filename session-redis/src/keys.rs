@@ -6,6 +6,9 @@
 //! - writer marker: `<prefix>s:{<id>}:w:<writer>`, never stored: a store with
 //!   a local cache sets and deletes it in the script that writes session
 //!   `<id>`, so the write's invalidation names its writer;
+//! - tombstone: `<prefix>s:{<id>}:d`, a small hash living about a minute:
+//!   left by a cluster store's delete of session `<id>` with the call's write
+//!   id and reply, so an attempt its client sends again gets that reply;
 //! - create marker: `<user index>:c:<id>`, living a minute: set beside a new
 //!   session's index entry when the session itself is written on another
 //!   node, so that a cleanup running before the session exists keeps it.
@@ -24,6 +27,8 @@ use crate::codec::Concat;
 
 /// What follows the id in a writer marker key, before the writer.
 const MARKER: &str = "}:w:";
+/// What follows the id in a tombstone key.
+const TOMBSTONE: &str = "}:d";
 
 /// Builds and parses the store's key names.
 #[derive(Debug, Clone)]
@@ -110,6 +115,18 @@ impl Keys {
         .write_redis_args(out);
     }
 
+    /// Writes the tombstone key of session `id` as one command argument.
+    pub(crate) fn write_tombstone<W: ?Sized + RedisWrite>(&self, id: &SessionId, out: &mut W) {
+        let mut buf = [0u8; SESSION_ID_LEN];
+        let id = id.encode_into(&mut buf);
+        Concat([
+            self.session_head.as_bytes(),
+            id.as_bytes(),
+            TOMBSTONE.as_bytes(),
+        ])
+        .write_redis_args(out);
+    }
+
     /// The session id and writer of a marker key, if it is one.
     pub(crate) fn marker_of<'k>(&self, key: &'k [u8]) -> Option<(SessionId, &'k [u8])> {
         let rest = key.strip_prefix(self.session_head.as_bytes())?;
@@ -152,6 +169,13 @@ mod tests {
         assert_eq!(keys.id_of(&marker[0]), None);
         assert_eq!(keys.marker_of(key.as_bytes()), None);
         assert_eq!(keys.marker_of(b"app:u:{ada}"), None);
+
+        let mut tombstone: Vec<Vec<u8>> = Vec::new();
+        keys.write_tombstone(&id, &mut tombstone);
+        assert_eq!(tombstone, [format!("app:s:{{{id}}}:d").into_bytes()]);
+        assert_eq!(Slot::for_key(&tombstone[0]), Slot::for_key(key.as_bytes()));
+        assert_eq!(keys.id_of(&tombstone[0]), None);
+        assert_eq!(keys.marker_of(&tombstone[0]), None);
     }
 
     #[test]

@@ -126,8 +126,14 @@ return 1
 /// [`cache`](crate::cache)); last, when ARGV names a user, that user's
 /// index. ARGV: now, expected revision or '', last seen, new expiry or '',
 /// PEXPIREAT argument or '', the user whose index is the last key or '', the
-/// session id (the index member) or '', the number n of field/value pairs to
-/// set, the 2n pair items, then the fields to delete.
+/// session id (the index member) or '', the call's write id or '', the number
+/// n of field/value pairs to set, the 2n pair items, then the fields to
+/// delete.
+///
+/// A write id (a cluster store's, whose client sends a call again when its
+/// reply is late or its connection dropped) is kept in `_w` by the write it
+/// names: a call finding its own id there was applied by an earlier attempt,
+/// and replies saved again, writing nothing.
 ///
 /// One `HMGET` reads `_m` and `_u`; one `HSET` writes the given fields and
 /// `_m` when it changed (last seen moved later, a new expiry, or the revision
@@ -155,6 +161,16 @@ local meta, reason = read_meta(m[1])
 if not meta then
   return {3, reason}
 end
+if ARGV[8] ~= '' and redis.call('HGET', KEYS[1], '_w') == ARGV[8] then
+  local reply = {1, m[2], 0}
+  if ARGV[4] ~= '' then
+    reply[3] = 1
+  end
+  if ARGV[6] ~= '' then
+    reply[4] = 0
+  end
+  return reply
+end
 local e = tonumber(meta[3])
 if e <= tonumber(ARGV[1]) then
   return {0}
@@ -162,9 +178,9 @@ end
 if ARGV[2] ~= '' and ARGV[2] ~= meta[4] then
   return {2, meta[4]}
 end
-local last = 8 + 2 * tonumber(ARGV[8])
+local last = 9 + 2 * tonumber(ARGV[9])
 local set = {}
-for i = 9, last do
+for i = 10, last do
   set[#set + 1] = ARGV[i]
 end
 local seen = meta[2]
@@ -176,13 +192,17 @@ if ARGV[4] ~= '' then
   expires = ARGV[4]
 end
 local revision = meta[4]
-if last > 8 or #ARGV > last then
+if last > 9 or #ARGV > last then
   revision = bump(revision)
 end
 local packed = '@LAYOUT@:' .. meta[1] .. ':' .. seen .. ':' .. expires .. ':' .. revision
 if packed ~= m[1] then
   set[#set + 1] = '_m'
   set[#set + 1] = packed
+end
+if ARGV[8] ~= '' and (#set > 0 or ARGV[4] ~= '') then
+  set[#set + 1] = '_w'
+  set[#set + 1] = ARGV[8]
 end
 local keys, index, marker = #KEYS, nil, nil
 if ARGV[6] ~= '' then
@@ -231,11 +251,28 @@ return reply
 
 /// `delete`. KEYS: session hash; with a local cache this store's marker key
 /// of the session, set and deleted with the hash, so that another store's
-/// save merged into the same invalidation is not taken for its own echo.
-/// ARGV: now, '1' when the session must be bound to the user in ARGV[3]
-/// (else '0'). Replies `{live, user or nil}`: `live` is 1 when a record that
-/// had not expired (or whose expiry cannot be read) was deleted.
+/// save merged into the same invalidation is not taken for its own echo;
+/// with a write id, the session's tombstone key last. ARGV: now, '1' when
+/// the session must be bound to the user in ARGV[3] (else '0'), that user or
+/// '', the call's write id or '', the tombstone's time to live in
+/// milliseconds. Replies `{live, user or nil}`: `live` is 1 when a record
+/// that had not expired (or whose expiry cannot be read) was deleted.
+///
+/// With a write id, a delete leaves a short-lived tombstone holding the id
+/// and its reply, so a call its client sent again (see the save script)
+/// gets the first attempt's reply instead of finding nothing.
 const DELETE: &str = r#"
+local tomb = nil
+if ARGV[4] ~= '' then
+  tomb = KEYS[#KEYS]
+  local t = redis.call('HMGET', tomb, 'w', 'l', 'u')
+  if t[1] == ARGV[4] then
+    if t[3] then
+      return {tonumber(t[2]), t[3]}
+    end
+    return {tonumber(t[2])}
+  end
+end
 local m = redis.call('HMGET', KEYS[1], '_m', '_u')
 if ARGV[2] == '1' and m[2] ~= ARGV[3] then
   return {0}
@@ -243,21 +280,27 @@ end
 if redis.call('DEL', KEYS[1]) == 0 then
   return {0}
 end
-if KEYS[2] then
+if KEYS[2] and KEYS[2] ~= tomb then
   redis.call('SET', KEYS[2], '1')
   redis.call('DEL', KEYS[2])
 end
-local e = nil
+local live = 1
 if m[1] then
   local meta = read_meta(m[1])
-  if meta then
-    e = tonumber(meta[3])
+  if meta and tonumber(meta[3]) <= tonumber(ARGV[1]) then
+    live = 0
   end
 end
-if e and e <= tonumber(ARGV[1]) then
-  return {0, m[2]}
+if tomb then
+  redis.call('DEL', tomb)
+  if m[2] then
+    redis.call('HSET', tomb, 'w', ARGV[4], 'l', live, 'u', m[2])
+  else
+    redis.call('HSET', tomb, 'w', ARGV[4], 'l', live)
+  end
+  redis.call('PEXPIRE', tomb, ARGV[5])
 end
-return {1, m[2]}
+return {live, m[2]}
 "#;
 
 /// User index maintenance. KEYS: user index, the create marker (see

@@ -29,6 +29,9 @@ use crate::scripts::{LuaScript, Scripts};
 /// that failed is cleaned by a listing soon after.
 const CREATE_MARKER_TTL: Duration = Duration::from_secs(60);
 
+/// How long a delete's tombstone outlives the call's operation timeout.
+const TOMBSTONE_TTL: Duration = Duration::from_secs(60);
+
 /// Sessions in Redis, standalone or Redis Cluster: one hash per session
 /// (data fields written one by one, metadata packed in one field), expiry
 /// enforced by the server (`PEXPIREAT`),
@@ -183,18 +186,41 @@ impl RedisStore {
         }
     }
 
-    /// How many keys the delete script gets: the session, and with a local
-    /// cache this store's marker of it.
-    pub(crate) fn delete_keys(&self) -> usize {
-        1 + usize::from(self.inner.cache.is_some())
+    /// A fresh write id for a call that changes a session, or `None`: only a
+    /// cluster store's client sends a call again (a late reply, a dropped
+    /// connection), and the scripts use the id to tell such an attempt from
+    /// a new call (see [`scripts`](crate::scripts)).
+    pub(crate) fn write_id(&self) -> Option<String> {
+        self.is_cluster().then(|| SessionId::generate().to_string())
     }
 
-    /// Writes the delete script's keys (see [`delete_keys`](Self::delete_keys)).
-    pub(crate) fn write_delete_keys(&self, id: &SessionId, cmd: &mut redis::Cmd) {
-        self.inner.keys.write_session(id, cmd);
+    /// The delete script's command for session `id`, checking that it is
+    /// bound to `bound_to` when given. Keys: the session, with a local cache
+    /// this store's marker of it, with a write id the session's tombstone.
+    pub(crate) fn delete_command(&self, id: &SessionId, bound_to: Option<&str>) -> redis::Cmd {
+        let write_id = self.write_id();
+        let keys = 1 + usize::from(self.inner.cache.is_some()) + usize::from(write_id.is_some());
+        let mut cmd = self.inner.scripts.delete.call(keys, 5, 64);
+        self.inner.keys.write_session(id, &mut cmd);
         if let Some(cache) = &self.inner.cache {
-            self.inner.keys.write_marker(id, cache.writer(), cmd);
+            self.inner.keys.write_marker(id, cache.writer(), &mut cmd);
         }
+        if write_id.is_some() {
+            self.inner.keys.write_tombstone(id, &mut cmd);
+        }
+        cmd.arg(self.now().as_millis());
+        match bound_to {
+            Some(user) => cmd.arg("1").arg(user),
+            None => cmd.arg("0").arg(""),
+        };
+        match &write_id {
+            // Longer than any attempt of this call can come after the first.
+            Some(write_id) => cmd
+                .arg(write_id)
+                .arg((self.inner.timeout + TOMBSTONE_TTL).as_millis().to_string()),
+            None => cmd.arg("").arg(""),
+        };
+        cmd
     }
 
     /// The key prefix.
@@ -502,9 +528,10 @@ impl RedisStore {
             Some((_, user, index)) => (Some((user, index)), None),
             None => (None, None),
         };
+        let write_id = self.write_id();
         let mut cmd = script.call(
             1 + usize::from(cache.is_some()) + usize::from(in_script.is_some()),
-            8 + 2 * set + removed,
+            9 + 2 * set + removed,
             bytes,
         );
         self.inner.keys.write_session(id, &mut cmd);
@@ -529,7 +556,7 @@ impl RedisStore {
             Some((user, _)) => cmd.arg(*user).arg(id.to_string()),
             None => cmd.arg("").arg(""),
         };
-        cmd.arg(set);
+        cmd.arg(write_id.as_deref().unwrap_or("")).arg(set);
         if let Some(patch) = patch {
             codec::write_patch(patch, &mut cmd);
         }
@@ -764,9 +791,7 @@ impl SessionStore for RedisStore {
         // Whatever the outcome, even with the caller gone: the delete may run.
         let _forget = self.forget_on_drop(std::slice::from_ref(id));
         let script = &self.inner.scripts.delete;
-        let mut cmd = script.call(self.delete_keys(), 2, 16);
-        self.write_delete_keys(id, &mut cmd);
-        cmd.arg(self.now().as_millis()).arg("0");
+        let cmd = self.delete_command(id, None);
         self.call("delete", |mut conn, deadline| async move {
             let reply = self
                 .eval("delete", &mut conn, script, &cmd, deadline)

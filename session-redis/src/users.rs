@@ -168,12 +168,7 @@ impl RedisStore {
         let script = &self.inner.scripts.delete;
         let deletes = ids.iter().map(|id| {
             let mut conn = conn.clone();
-            let cmd = id.map(|id| {
-                let mut cmd = script.call(self.delete_keys(), 3, 16 + user.len());
-                self.write_delete_keys(&id, &mut cmd);
-                cmd.arg(now.as_millis()).arg("1").arg(user);
-                cmd
-            });
+            let cmd = id.map(|id| self.delete_command(&id, Some(user)));
             async move {
                 let Some(cmd) = cmd else {
                     // Not a session id: nothing to delete, just drop the entry.

@@ -10,6 +10,7 @@ mod index;
 mod monitor;
 mod outage;
 mod pipelining;
+mod retries;
 mod support;
 mod ttl;
 mod writes;

@@ -1,0 +1,157 @@
+//! Calls the cluster client sends again: when a node's reply is later than
+//! the response timeout, the client sends the command once more, and both
+//! attempts run. Each call must still report its own outcome, applied once.
+
+use std::time::Duration;
+
+use session_core::clock::Clock as _;
+use session_core::{MockClock, SaveOutcome, SessionId, SessionPatch, SessionStore as _};
+use session_redis::RedisStore;
+
+use crate::support::{self, RedisCluster, RedisServer};
+
+/// Keeps `server` busy for `ms` milliseconds with a script sent on a
+/// connection of its own (commands sent meanwhile wait, then run in order).
+fn stall(server: &RedisServer, ms: u64) -> std::thread::JoinHandle<()> {
+    let url = server.url();
+    std::thread::spawn(move || {
+        let mut conn = redis::Client::open(url)
+            .and_then(|c| c.get_connection())
+            .expect("stall connection");
+        let busy = "local function ms() local t = redis.call('TIME') \
+            return t[1] * 1000 + math.floor(t[2] / 1000) end \
+            local start = ms() while ms() - start < tonumber(ARGV[1]) do end return 1";
+        let _: i64 = redis::cmd("EVAL")
+            .arg(busy)
+            .arg(0)
+            .arg(ms)
+            .query(&mut conn)
+            .expect("stall script");
+    })
+}
+
+/// `EVALSHA` calls `server` has run so far.
+async fn script_runs(server: &RedisServer) -> u64 {
+    let counts = support::command_counts(&mut support::admin(server).await).await;
+    counts.get("evalsha").copied().unwrap_or(0)
+}
+
+/// A live session on another node than `node`: calls on it keep the cluster
+/// client's dispatcher busy, as other requests do on a server under load
+/// (the client sends a retried command only when it is polled again).
+async fn session_elsewhere(
+    store: &RedisStore,
+    cluster: &RedisCluster,
+    clock: &MockClock,
+    node: usize,
+) -> SessionId {
+    loop {
+        let record = support::counter(clock, 0, Duration::from_secs(600), None);
+        store.create(&record).await.expect("create");
+        if support::owner(cluster, &store.session_key(&record.id)).await != node {
+            return record.id;
+        }
+    }
+}
+
+/// Runs `call` while the node of session `id` is stalled past the response
+/// timeout, with other calls going on; asserts that the client did send the
+/// script more than once, so that the test shows what it names.
+async fn with_retry<T>(
+    store: &RedisStore,
+    cluster: &RedisCluster,
+    clock: &MockClock,
+    id: &SessionId,
+    call: impl Future<Output = T>,
+) -> T {
+    let node = support::owner(cluster, &store.session_key(id)).await;
+    let server = &cluster.nodes()[node];
+    let other = session_elsewhere(store, cluster, clock, node).await;
+    let poker = store.clone();
+    let poke = tokio::spawn(async move {
+        for _ in 0..30 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = poker.load(&other).await;
+        }
+    });
+    let before = script_runs(server).await;
+    // The response timeout is 500 ms; the call waits about 800.
+    let stalled = stall(server, 900);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let result = call.await;
+    stalled.join().expect("stall thread");
+    poke.abort();
+    let runs = script_runs(server).await - before;
+    assert!(runs >= 2, "the client sent the script again ({runs} runs)");
+    result
+}
+
+#[tokio::test]
+async fn calls_the_cluster_client_sends_again_apply_once_and_report_their_outcome() {
+    let Some(cluster) = support::private_cluster(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::builder(&clock)
+        .operation_timeout(Duration::from_secs(4))
+        .cluster_urls(cluster.urls())
+        .build()
+        .expect("store");
+    let record = support::counter(&clock, 1, Duration::from_secs(600), None);
+    store.create(&record).await.expect("create");
+    // Each script is known to every node before the stalls.
+    let warm = SessionPatch {
+        last_seen: clock.now(),
+        ..SessionPatch::default()
+    };
+    store.save(&record.id, &warm).await.expect("save");
+    let scratch = support::counter(&clock, 0, Duration::from_secs(600), None);
+    store.create(&scratch).await.expect("create");
+    assert!(store.delete(&scratch.id).await.expect("delete"));
+    let start = store.load(&record.id).await.expect("load").expect("live");
+
+    // A save that expects a revision: its second attempt finds the revision
+    // its first one wrote, which is no conflict.
+    let mut patch = SessionPatch {
+        last_seen: clock.now(),
+        expected_revision: Some(start.revision),
+        ..SessionPatch::default()
+    };
+    patch.set_fields.insert("count", "2".to_owned());
+    let outcome = with_retry(&store, &cluster, &clock, &record.id, async {
+        store.save(&record.id, &patch).await
+    })
+    .await;
+    assert_eq!(outcome.expect("save"), SaveOutcome::Saved);
+    let after = store.load(&record.id).await.expect("load").expect("live");
+    assert_eq!(after.revision, start.revision + 1);
+    assert_eq!(after.fields.get("count"), Some("2"));
+
+    // A plain save applies once: one revision more, not two.
+    let mut patch = SessionPatch {
+        last_seen: clock.now(),
+        ..SessionPatch::default()
+    };
+    patch.set_fields.insert("count", "3".to_owned());
+    let outcome = with_retry(&store, &cluster, &clock, &record.id, async {
+        store.save(&record.id, &patch).await
+    })
+    .await;
+    assert_eq!(outcome.expect("save"), SaveOutcome::Saved);
+    let after = store.load(&record.id).await.expect("load").expect("live");
+    assert_eq!(after.revision, start.revision + 2);
+
+    // A delete's second attempt finds nothing to delete, yet the call did
+    // delete a live session.
+    let deleted = with_retry(&store, &cluster, &clock, &record.id, async {
+        store.delete(&record.id).await
+    })
+    .await;
+    assert!(
+        deleted.expect("delete"),
+        "the delete reports the session it deleted"
+    );
+    assert!(store.load(&record.id).await.expect("load").is_none());
+    // A later delete is a new call: nothing left to delete.
+    assert!(!store.delete(&record.id).await.expect("delete"));
+}
