@@ -34,6 +34,11 @@ struct Queue {
     commands: Vec<(Cmd, oneshot::Sender<Reply>)>,
     /// A flush task is scheduled and has not taken the queue yet.
     scheduled: bool,
+    /// The newest connection a caller came with, and its generation: the
+    /// flush sends on it, so that a caller still holding a connection
+    /// replaced since (a call of several commands that began before a
+    /// reconnect) never takes the others' commands onto the dead one.
+    conn: Option<(u64, MultiplexedConnection)>,
 }
 
 fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
@@ -42,8 +47,8 @@ fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
 }
 
 impl Batcher {
-    /// Sends `cmd` with the commands of this turn, on `conn` (the connection
-    /// of `generation`) unless a flush already scheduled carries it.
+    /// Sends `cmd` with the commands of this turn, on the newest connection
+    /// the callers came with (`conn` is the connection of `generation`).
     pub(crate) async fn send(
         self: &Arc<Self>,
         conn: &MultiplexedConnection,
@@ -54,10 +59,13 @@ impl Batcher {
         let start = {
             let mut queue = lock(&self.queue);
             queue.commands.push((cmd.clone(), tx));
+            if queue.conn.as_ref().is_none_or(|(g, _)| *g < generation) {
+                queue.conn = Some((generation, conn.clone()));
+            }
             !std::mem::replace(&mut queue.scheduled, true)
         };
         if start {
-            tokio::spawn(Arc::clone(self).flush(conn.clone(), generation));
+            tokio::spawn(Arc::clone(self).flush());
         }
         rx.await.unwrap_or_else(|_| {
             // The flush task ended without answering: the runtime is
@@ -67,13 +75,17 @@ impl Batcher {
         })
     }
 
-    async fn flush(self: Arc<Self>, mut conn: MultiplexedConnection, generation: u64) {
+    async fn flush(self: Arc<Self>) {
         // Every request task runnable now queues its command first.
         BehindRunnable::default().await;
-        let commands = {
+        let (commands, conn) = {
             let mut queue = lock(&self.queue);
             queue.scheduled = false;
-            std::mem::take(&mut queue.commands)
+            (std::mem::take(&mut queue.commands), queue.conn.clone())
+        };
+        // Set by the push that scheduled this flush.
+        let Some((generation, mut conn)) = conn else {
+            return;
         };
         let count = commands.len();
         let mut pipe = redis::pipe();
@@ -126,5 +138,67 @@ impl Future for BehindRunnable {
         self.requeued = true;
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use session_tests::redis::{RedisServer, available};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_caller_on_a_replaced_connection_does_not_take_the_batch_onto_it() {
+        if !available() {
+            return;
+        }
+        let server = RedisServer::start(&[]);
+        let client = redis::Client::open(server.url()).expect("url");
+        let mut old = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("old");
+        let new = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("new");
+        let old_id: i64 = redis::cmd("CLIENT")
+            .arg("ID")
+            .query_async(&mut old)
+            .await
+            .expect("CLIENT ID");
+        let mut admin = new.clone();
+        let _: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(old_id)
+            .query_async(&mut admin)
+            .await
+            .expect("CLIENT KILL");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while redis::cmd("PING")
+            .query_async::<String>(&mut old)
+            .await
+            .is_ok()
+        {
+            assert!(Instant::now() < deadline, "the old connection still works");
+        }
+
+        let batcher = Arc::new(Batcher::default());
+        let ping = redis::cmd("PING");
+        // The caller with the replaced connection queues first, and both
+        // go out in one flush.
+        let (stale, fresh) =
+            tokio::join!(batcher.send(&old, 1, &ping), batcher.send(&new, 2, &ping));
+        assert_eq!(fresh.0, 2);
+        assert_eq!(
+            fresh.1.expect("sent on the new connection"),
+            Value::SimpleString("PONG".into())
+        );
+        assert_eq!(stale.0, 2, "carried by the new connection");
+        assert!(stale.1.is_ok());
+        server.stop();
     }
 }
