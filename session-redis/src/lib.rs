@@ -25,7 +25,8 @@
 //!   in one field as `<layout>:<created>:<last seen>:<expires>:<revision>`
 //!   (layout `2`; times in ms since the epoch), `_b` binding (JSON) and `_u`
 //!   its user id, then `f:<name>` per data field and `l:<name>` per flash
-//!   value (values are the fields' JSON text). A one-field session is two
+//!   value (values are the fields' JSON text); in a cluster also `_w`, the
+//!   last save's write id (see Outages). A one-field session is two
 //!   hash fields, so its `HGETALL` reply is four strings.
 //! - The key expires by itself at the session's expiry (`PEXPIREAT`), so
 //!   Redis drops expired sessions. The store also treats a record whose
@@ -126,8 +127,15 @@
 //! made in the background at once; a failed connection attempt makes calls
 //! fail at once for 50 ms, then the next call tries again. So the store
 //! recovers when Redis is back, without a restart. In a cluster the client
-//! reconnects and follows redirects itself. A call that timed out may still
-//! have been applied. Durability across a Redis restart is Redis's: with
+//! reconnects and follows redirects itself, and sends a command again when
+//! its reply is later than the response timeout or its connection dropped,
+//! so a command may run twice. Saves and deletes carry a random write id
+//! for that: a save keeps it in the hash (`_w`), a delete in a tombstone
+//! `<prefix>s:{<id>}:d` living a minute past the operation timeout, and an
+//! attempt that finds its own id replies as the first one did, applying
+//! nothing. (A second attempt that comes after another call's write to the
+//! same session still runs again.) A call that timed out may still have
+//! been applied. Durability across a Redis restart is Redis's: with
 //! `appendonly yes` and `appendfsync always` an acknowledged write survives.
 //!
 //! # Requirements
