@@ -168,6 +168,18 @@ impl SessionState {
         self.loaded.as_ref().map(|r| r.id)
     }
 
+    /// The stored session this request goes on with, which revoking the
+    /// user's other sessions must keep: while a rotation that moves it is
+    /// pending, the loaded record (persist writes the new one from it and
+    /// needs it still there); otherwise [`id`](Self::id), or the stored
+    /// record's id when its data was found invalid.
+    pub fn continued_id(&self) -> Option<SessionId> {
+        match self.rotation() {
+            Some(r) if !r.login && !self.destroy => self.stored_id(),
+            _ => self.id().or_else(|| self.stored_id()),
+        }
+    }
+
     /// Whether a stored session was loaded and is in use.
     pub fn is_loaded(&self) -> bool {
         self.record().is_some()

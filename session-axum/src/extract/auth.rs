@@ -136,10 +136,7 @@ impl Auth {
     /// included; returns how many went. 401 without a principal.
     pub async fn revoke_others(&self) -> Result<usize, SessionRejection> {
         let principal = self.require()?;
-        let keep = {
-            let state = self.session.cell().lock();
-            state.id().or_else(|| state.stored_id())
-        };
+        let keep = self.session.cell().lock().continued_id();
         Ok(self
             .session
             .service()

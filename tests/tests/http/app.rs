@@ -118,6 +118,15 @@ async fn revoke_others(auth: Auth) -> Result<Json<usize>, session_axum::SessionR
     auth.revoke_others().await.map(Json)
 }
 
+/// A password change, say: a new session id, then the other devices out.
+async fn rotate_and_revoke_others(
+    session: Session<Counters>,
+    auth: Auth,
+) -> Result<Json<usize>, session_axum::SessionRejection> {
+    session.cell().lock().rotate();
+    auth.revoke_others().await.map(Json)
+}
+
 pub fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axum::BuildError> {
     Ok(vec![
         RouteDef {
@@ -221,6 +230,12 @@ pub fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axu
             path: "/revoke-others",
             guard: Guard::AUTHENTICATED,
             handler: post(revoke_others),
+        },
+        RouteDef {
+            method: Method::POST,
+            path: "/rotate-revoke-others",
+            guard: Guard::AUTHENTICATED,
+            handler: post(rotate_and_revoke_others),
         },
     ])
 }

@@ -203,6 +203,24 @@ async fn revoke_others_keeps_only_the_current_session_bearer_ones_included() {
 }
 
 #[tokio::test]
+async fn revoking_the_others_after_rotating_the_id_keeps_the_current_session() {
+    let t = start().await;
+    let mut laptop = t.server.browser();
+    laptop.post("/t/login?user=ada").await;
+    let mut phone = t.server.browser();
+    phone.post("/t/login?user=ada").await;
+    let before = laptop.jar["sid"].clone();
+    let r = laptop.post("/t/rotate-revoke-others").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, "1", "only the phone's session went");
+    assert_ne!(laptop.jar["sid"], before, "the id was rotated");
+    assert_eq!(laptop.get("/t/me").await.status, 200);
+    assert_eq!(phone.get("/t/me").await.status, 401);
+    let listed = t.service.list_for_user("ada").await.unwrap();
+    assert_eq!(listed.len(), 1);
+}
+
+#[tokio::test]
 async fn a_revoked_session_never_authenticates_again() {
     let t = start().await;
     let mut b = t.server.browser();
