@@ -1,5 +1,6 @@
 //! `MemoryStore` through the `SessionStore` API: load, save, touch, create,
-//! in a store already holding 100,000 sessions.
+//! in a store already holding 100,000 sessions; and revoking all sessions of
+//! a user who has many.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use session_core::{
-    Clock, FieldMap, MemoryStore, SessionId, SessionPatch, SessionStore, SystemClock,
+    Binding, Clock, FieldMap, MemoryStore, SessionId, SessionPatch, SessionStore, SystemClock,
 };
 
 use common::{counter_record, ready};
@@ -72,5 +73,31 @@ fn memory_store(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, memory_store);
+/// `delete_for_user` of one user's n sessions (creating them is not timed):
+/// the per-user index must keep this linear in n.
+fn revoke_all(c: &mut Criterion) {
+    let mut group = c.benchmark_group("memory_store_revoke_all");
+    group.sample_size(10);
+    for n in [1_000usize, 10_000] {
+        group.bench_function(format!("{n}"), |b| {
+            b.iter_batched(
+                || {
+                    let store = MemoryStore::new();
+                    for i in 0..n {
+                        let mut record = counter_record(i as u64);
+                        record.binding = Some(Box::new(Binding::user("ada")));
+                        ready(store.create(&record)).unwrap();
+                    }
+                    store
+                },
+                // Returned so that dropping the store is not timed.
+                |store| (ready(store.delete_for_user("ada", None)).unwrap(), store),
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, memory_store, revoke_all);
 criterion_main!(benches);

@@ -1,14 +1,17 @@
 //! The per-user index of the memory store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher as _;
 
 use parking_lot::Mutex;
 
+use super::hasher::BuildIdHasher;
 use super::shard::Removed;
 use crate::SessionId;
 
-type UserMap = HashMap<Box<str>, Vec<SessionId>>;
+/// A set per user, so that adding or removing one id costs the same however
+/// many sessions the user has (the lock is shared with other users).
+type UserMap = HashMap<Box<str>, HashSet<SessionId, BuildIdHasher>>;
 
 /// User id to that user's session ids, sharded like the sessions. Entries of
 /// expired or deleted sessions are removed when the session is removed, and
@@ -34,17 +37,14 @@ impl UserIndex {
 
     pub(super) fn add(&self, user: &str, id: SessionId) {
         let mut shard = self.shard(user).lock();
-        let ids = shard.entry(user.into()).or_default();
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
+        shard.entry(user.into()).or_default().insert(id);
     }
 
     pub(super) fn ids(&self, user: &str) -> Vec<SessionId> {
         self.shard(user)
             .lock()
             .get(user)
-            .cloned()
+            .map(|ids| ids.iter().copied().collect())
             .unwrap_or_default()
     }
 
@@ -54,7 +54,9 @@ impl UserIndex {
         }
         let mut shard = self.shard(user).lock();
         if let Some(list) = shard.get_mut(user) {
-            list.retain(|id| !ids.contains(id));
+            for id in ids {
+                list.remove(id);
+            }
             if list.is_empty() {
                 shard.remove(user);
             }
