@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::clock::duration_millis;
-use crate::{SessionRecord, Timestamp};
+use crate::{SessionInfo, SessionRecord, Timestamp};
 
 /// Expiry rules.
 ///
@@ -83,10 +83,19 @@ impl ExpiryPolicy {
 
     /// Whether the record is past its expiry or its absolute limit.
     pub fn is_expired(&self, record: &SessionRecord, now: Timestamp) -> bool {
-        record.is_expired(now)
-            || self
-                .absolute
-                .is_some_and(|limit| now >= record.created_at.plus(limit))
+        record.is_expired(now) || self.is_past_limit(record.created_at, now)
+    }
+
+    /// Whether a listed session is past its expiry or its absolute limit
+    /// (the same test as [`is_expired`](Self::is_expired)).
+    pub fn is_info_expired(&self, info: &SessionInfo, now: Timestamp) -> bool {
+        info.expires_at <= now || self.is_past_limit(info.created_at, now)
+    }
+
+    /// Whether a session created at `created_at` is past the absolute limit.
+    fn is_past_limit(&self, created_at: Timestamp, now: Timestamp) -> bool {
+        self.absolute
+            .is_some_and(|limit| now >= created_at.plus(limit))
     }
 
     /// Whether a record is still in its initial (anonymous, unused) phase.

@@ -74,11 +74,12 @@ impl SessionService {
         Ok(self.store().delete(id).await?)
     }
 
-    /// A user's live sessions, most recently used first.
+    /// A user's live sessions, most recently used first: those a request
+    /// could still load, so none past the absolute limit either.
     pub async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, SessionError> {
         let now = self.clock().now();
         let mut items = self.store().list_for_user(user_id).await?;
-        items.retain(|i| i.expires_at > now);
+        items.retain(|i| !self.expiry().is_info_expired(i, now));
         Ok(items)
     }
 
@@ -101,7 +102,13 @@ impl SessionService {
     }
 
     /// Every live session, a page at a time (authsessions' `listSessions`).
+    /// Sessions past the policy's absolute limit, which the store may still
+    /// hold, are left out, so a page may hold fewer than its size.
     pub async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, SessionError> {
-        Ok(self.store().list(page).await?)
+        let now = self.clock().now();
+        let mut page = self.store().list(page).await?;
+        page.items
+            .retain(|i| !self.expiry().is_info_expired(i, now));
+        Ok(page)
     }
 }

@@ -242,22 +242,30 @@ async fn a_rotation_keeps_the_sessions_age_so_the_absolute_limit_holds() {
     );
 }
 
-#[tokio::test]
-async fn a_record_the_store_still_holds_past_the_policys_limit_is_removed_on_load() {
-    let env = env();
-    let (t, id) = logged_in(&env).await;
-    // The app now ends sessions 30 minutes after creation; the record's own
-    // expiry, and so the store's, is later.
+/// A service on `env`'s store whose policy ends sessions `limit` after
+/// creation: an app restarted with a stricter setting, say.
+fn with_absolute_limit(
+    env: &crate::support::Env,
+    limit: std::time::Duration,
+) -> session_core::SessionService {
     let mut strict_policy = policy();
-    strict_policy.absolute = Some(30 * MIN);
-    let strict = session_core::SessionService::builder()
+    strict_policy.absolute = Some(limit);
+    session_core::SessionService::builder()
         .shared_store(env.service.store().clone())
         .keys(&env.keys)
         .token_context("sid")
         .expiry(strict_policy)
         .clock(env.service.clock().clone())
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_record_the_store_still_holds_past_the_policys_limit_is_removed_on_load() {
+    let env = env();
+    let (t, id) = logged_in(&env).await;
+    // The record's own expiry, and so the store's, is later than the limit.
+    let strict = with_absolute_limit(&env, 30 * MIN);
     env.clock.advance(40 * MIN);
     assert!(env.store.inner().load(&id).await.unwrap().is_some());
     assert!(!strict.load(Some(&t)).await.unwrap().lock().is_loaded());
@@ -266,4 +274,30 @@ async fn a_record_the_store_still_holds_past_the_policys_limit_is_removed_on_loa
         None,
         "removed by the service"
     );
+}
+
+#[tokio::test]
+async fn listings_leave_out_sessions_past_the_policys_limit() {
+    let env = env();
+    let (_, old) = logged_in(&env).await;
+    env.clock.advance(40 * MIN);
+    let (_, young) = logged_in(&env).await;
+    let strict = with_absolute_limit(&env, 30 * MIN);
+    // The store still holds both; only the young one could load.
+    assert_eq!(env.service.list_for_user("u").await.unwrap().len(), 2);
+    let listed: Vec<_> = strict
+        .list_for_user("u")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(listed, [young]);
+    let page = strict
+        .list(session_core::PageRequest::default())
+        .await
+        .unwrap();
+    assert!(page.items.iter().all(|i| i.id != old));
+    assert!(page.items.iter().any(|i| i.id == young));
+    assert_eq!(strict.record(&old).await.unwrap(), None);
 }
