@@ -2,8 +2,8 @@
 //! login handing out a bearer token (authsessions).
 
 use axum::extract::Form;
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use session_axum::LoggedIn;
 use session_axum::prelude::*;
@@ -11,10 +11,14 @@ use session_axum::prelude::*;
 use crate::data::{Account, Visits};
 use crate::users::{self, User};
 
-/// The login form's fields.
+/// The login form's fields. A field left out is an empty one, so it fails
+/// the credentials check like a wrong password (astro-session's sample
+/// passes what the form lacks on to `validateCredentials`).
 #[derive(Debug, Deserialize)]
 pub struct Credentials {
+    #[serde(default)]
     username: String,
+    #[serde(default)]
     password: String,
     #[serde(default)]
     label: Option<String>,
@@ -37,6 +41,11 @@ fn mark_signed_in(account: &mut Session<Account>, user: &User) {
     account.set_group_id(Some(user.group.to_owned()));
 }
 
+/// `302 Found` to `location`, the status astro-session's sample answers with.
+fn found(location: &'static str) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -50,7 +59,7 @@ impl Login {
     async fn form(mut session: Session<Visits>, principal: Option<Principal>) -> Response {
         // Already logged in: straight on, as astro-session's sample does.
         if principal.is_some() {
-            return Redirect::to("/me").into_response();
+            return found("/me");
         }
         let error = session
             .take_flash::<String>("error")
@@ -71,16 +80,16 @@ impl Login {
         mut account: Session<Account>,
         auth: Auth,
         Form(form): Form<Credentials>,
-    ) -> Result<Redirect, SessionRejection> {
+    ) -> Result<Response, SessionRejection> {
         let Some(user) = users::check(form.username, form.password).await else {
             account
                 .flash("error", "Invalid username or password")
                 .map_err(|_| SessionRejection::Internal)?;
-            return Ok(Redirect::to("/login"));
+            return Ok(found("/login"));
         };
         auth.login(binding(&user, form.label));
         mark_signed_in(&mut account, &user);
-        Ok(Redirect::to("/me"))
+        Ok(found("/me"))
     }
 
     #[post("/api/token")]
