@@ -55,6 +55,8 @@ pub use interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, Next
 pub use principal::Principal;
 pub use session_interceptor::SessionInterceptor;
 
+/// The `SameSite` values [`AppBuilder::same_site`] takes (from the `cookie` crate).
+pub use ::cookie::SameSite;
 pub use async_trait::async_trait;
 pub use axum;
 pub use session_core::{

@@ -43,6 +43,29 @@ async fn write_then_read_back_over_real_cookies() {
 }
 
 #[tokio::test]
+async fn cookie_attributes_follow_the_builder() {
+    let t = crate::app::start_with(session_core::SigningKeys::single(crate::app::key(1)), |b| {
+        b.same_site(session_axum::SameSite::Strict).secure(true)
+    })
+    .await;
+    let mut b = t.server.browser();
+    let set = b.get("/t/visit").await;
+    let cookie = set.cookie("sid").expect("session cookie");
+    assert!(
+        cookie.has("SameSite=Strict") && cookie.has("Secure") && !cookie.has("SameSite=Lax"),
+        "{}",
+        cookie.raw
+    );
+    let cleared = b.post("/t/logout").await;
+    let cookie = cleared.cookie("sid").expect("clearing cookie");
+    assert!(
+        cookie.has("SameSite=Strict") && cookie.has("Secure"),
+        "{}",
+        cookie.raw
+    );
+}
+
+#[tokio::test]
 async fn a_read_only_request_on_an_existing_session_writes_nothing() {
     let t = start().await;
     let mut b = t.server.browser();
