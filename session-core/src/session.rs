@@ -123,6 +123,21 @@ impl<T: SessionData> Session<T> {
         self.cell.lock().destroy();
     }
 
+    /// Moves the session to a new id at persist, keeping its data, binding,
+    /// age and expiry (after a privilege change, say); the old id loads
+    /// nothing afterwards and the cookie follows. A bearer client needs the
+    /// new id's token ([`SessionService::token_for`](crate::SessionService::token_for)).
+    pub fn rotate(&mut self) -> SessionId {
+        self.cell.lock().rotate()
+    }
+
+    /// Makes this request's save a compare-and-set on the revision loaded:
+    /// if another request saved the session in between, persist fails with
+    /// a conflict (409 in the web layer) and nothing is written.
+    pub fn require_unchanged_revision(&mut self) {
+        self.cell.lock().require_unchanged_revision();
+    }
+
     /// Names of fields whose encoded value differs from what was loaded.
     pub fn changed_fields(&self) -> Result<Vec<&'static str>, SessionDataError> {
         let state = self.cell.lock();

@@ -24,8 +24,10 @@ use proc_macro::TokenStream;
 /// Field attributes `#[serde(rename, alias, skip, default, with,
 /// serialize_with, deserialize_with)]` are honoured. Fields cannot carry
 /// `#[cfg]`, nor take the name of a `Session` method (`user_id`, `label`,
-/// `meta`, `flash`, ...), whose getter `Session` would hide; both are
-/// compile errors.
+/// `meta`, `flash`, `rotate`, ...), whose getter `Session` would hide; both
+/// are compile errors. The exception is the field named by `group_id = ..`
+/// or `authenticated = ..`: `session.group_id()` and
+/// `session.is_authenticated()` are the `Session` methods that read it.
 #[proc_macro_attribute]
 pub fn session_data(args: TokenStream, item: TokenStream) -> TokenStream {
     session_data::expand(args.into(), item.into()).into()

@@ -50,7 +50,9 @@
 //! | --- | --- | --- |
 //! | `load` | 1 | `HGETALL` (no write) |
 //! | `save` (data or flash) | 1 | one script: `HMGET` of `_m`, `_u`, then one `HSET` of only the changed fields and `_m` (last seen, revision), `HDEL` of removed ones |
-//! | `save`/`touch` moving a bound session's expiry later | 2 | the script (with `PEXPIREAT`), then one index script |
+//! | `save`/`touch` moving a bound session's expiry later, the user named (as the session service does), standalone | 1 | the script moves the index entry too (with `PEXPIREAT`) |
+//! | the same in a cluster, index on another node | 2 | index script, then the script |
+//! | the same without the user named | 2 | the script, then one index script |
 //! | `touch` of an anonymous session | 1 | the script: `_m` (expiry, last seen), `PEXPIREAT` |
 //! | `create` anonymous | 1 | one script |
 //! | `create` bound (login), standalone | 1 | one script (session and index) |

@@ -346,6 +346,8 @@ const SESSION_METHODS: &[&str] = &[
     "update",
     "login",
     "destroy",
+    "rotate",
+    "require_unchanged_revision",
     "changed_fields",
     "is_modified",
     "commit",

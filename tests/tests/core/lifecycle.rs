@@ -216,7 +216,7 @@ async fn stale_compare_and_set_is_a_conflict() {
 
     let mut first = env.service.get::<Profile>(Some(&t)).await.unwrap();
     let mut second = env.service.get::<Profile>(Some(&t)).await.unwrap();
-    second.cell().lock().require_unchanged_revision();
+    second.require_unchanged_revision();
     set_age(&mut first, Some(6));
     env.service.commit(&mut first).await.unwrap();
     set_age(&mut second, Some(7));

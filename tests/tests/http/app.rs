@@ -118,12 +118,27 @@ async fn revoke_others(auth: Auth) -> Result<Json<usize>, session_axum::SessionR
     auth.revoke_others().await.map(Json)
 }
 
+/// Signals that a compare-and-set visit has loaded its session, and holds it
+/// until the test lets it go.
+pub static CAS_LOADED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+pub static CAS_GO: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// A visit whose save is a compare-and-set on the revision it loaded, held
+/// between the load and the persist.
+async fn visit_unless_changed(mut session: Session<Counters>) -> Json<u64> {
+    session.require_unchanged_revision();
+    session.update(|c| c.visits += 1);
+    CAS_LOADED.notify_one();
+    CAS_GO.notified().await;
+    Json(session.visits)
+}
+
 /// A password change, say: a new session id, then the other devices out.
 async fn rotate_and_revoke_others(
-    session: Session<Counters>,
+    mut session: Session<Counters>,
     auth: Auth,
 ) -> Result<Json<usize>, session_axum::SessionRejection> {
-    session.cell().lock().rotate();
+    session.rotate();
     auth.revoke_others().await.map(Json)
 }
 
@@ -230,6 +245,12 @@ pub fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axu
             path: "/revoke-others",
             guard: Guard::AUTHENTICATED,
             handler: post(revoke_others),
+        },
+        RouteDef {
+            method: Method::GET,
+            path: "/visit-unless-changed",
+            guard: Guard::OPEN,
+            handler: get(visit_unless_changed),
         },
         RouteDef {
             method: Method::POST,

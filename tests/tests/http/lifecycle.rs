@@ -66,6 +66,25 @@ async fn cookie_attributes_follow_the_builder() {
 }
 
 #[tokio::test]
+async fn a_compare_and_set_save_after_another_write_answers_409_and_writes_nothing() {
+    use crate::app::{CAS_GO, CAS_LOADED};
+    let t = start().await;
+    let mut first = t.server.browser();
+    assert_eq!(first.get("/t/visit").await.body, "1");
+    let mut second = t.server.browser();
+    second.jar = first.jar.clone();
+    let held = tokio::spawn(async move { first.get("/t/visit-unless-changed").await });
+    CAS_LOADED.notified().await;
+    // Another request saves the session while the first one is held.
+    assert_eq!(second.get("/t/visit").await.body, "2");
+    CAS_GO.notify_one();
+    let r = held.await.unwrap();
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.set_cookies.is_empty(), "{:?}", r.set_cookies);
+    assert_eq!(second.get("/t/peek").await.json()["visits"], 2);
+}
+
+#[tokio::test]
 async fn a_read_only_request_on_an_existing_session_writes_nothing() {
     let t = start().await;
     let mut b = t.server.browser();
