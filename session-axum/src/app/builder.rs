@@ -6,8 +6,9 @@ use std::time::Duration;
 use axum::{Extension, Router};
 use cookie::SameSite;
 use session_core::clock::SharedClock;
+use session_core::service::SessionServiceBuilder;
 use session_core::{
-    ExpiryPolicy, InvalidDataPolicy, Key, SessionService, SessionStore, SigningKeys,
+    ExpiryPolicy, InvalidDataPolicy, Key, SessionData, SessionService, SessionStore, SigningKeys,
 };
 
 use super::routes::{build_routes, guarded};
@@ -41,6 +42,7 @@ pub struct AppBuilder {
     expiry: ExpiryPolicy,
     clock: Option<SharedClock>,
     invalid_data: InvalidDataPolicy,
+    data_checks: Vec<fn(SessionServiceBuilder) -> SessionServiceBuilder>,
     authenticators: Vec<Arc<dyn Authenticator>>,
     provided: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
     extensions: Vec<fn(Router, &AppContext) -> Router>,
@@ -60,6 +62,7 @@ impl Default for AppBuilder {
             expiry: ExpiryPolicy::default(),
             clock: None,
             invalid_data: InvalidDataPolicy::default(),
+            data_checks: Vec::new(),
             authenticators: Vec::new(),
             provided: HashMap::new(),
             extensions: Vec::new(),
@@ -187,6 +190,17 @@ impl AppBuilder {
         self
     }
 
+    /// Checks every loaded session's data as `T` before the principal is
+    /// established, so that data failing to decode or validate means no
+    /// session for the whole request (no user either: guarded routes answer
+    /// 401), or a failed request under [`InvalidDataPolicy::Fail`]. Without
+    /// it only a handler reading `T` finds out, and the login stays in use.
+    /// See [`SessionServiceBuilder::check_data`].
+    pub fn check_data<T: SessionData>(mut self) -> Self {
+        self.data_checks.push(|service| service.check_data::<T>());
+        self
+    }
+
     /// Adds an authenticator (API key, JWT) tried when the session gives no principal.
     pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
         self.authenticators.push(Arc::new(authenticator));
@@ -246,6 +260,9 @@ impl AppBuilder {
             .token_context(self.cookie.name.clone())
             .expiry(self.expiry)
             .invalid_data(self.invalid_data);
+        for check in self.data_checks {
+            service = check(service);
+        }
         for key in self.keys {
             service = service.key(key);
         }

@@ -1,10 +1,11 @@
 use std::sync::Arc;
 
+use super::check::DataCheck;
 use super::{Inner, InvalidDataPolicy, SessionService};
 use crate::clock::{SharedClock, SystemClock};
 use crate::store::SessionStore;
 use crate::token::{Key, SigningKeys, TokenSigner};
-use crate::{ExpiryPolicy, SessionError};
+use crate::{ExpiryPolicy, SessionData, SessionError};
 
 /// Cookie name used when none is configured; also bound into token signatures.
 pub const DEFAULT_COOKIE_NAME: &str = "id";
@@ -18,6 +19,7 @@ pub struct SessionServiceBuilder {
     expiry: ExpiryPolicy,
     clock: Option<SharedClock>,
     invalid_data: InvalidDataPolicy,
+    checks: Vec<DataCheck>,
 }
 
 impl SessionServiceBuilder {
@@ -69,6 +71,19 @@ impl SessionServiceBuilder {
         self
     }
 
+    /// Checks every loaded session's data as `T` (decode, then
+    /// [`SessionData::validate`]) right after the load, before anything reads
+    /// it. Data that fails is then handled by the [`InvalidDataPolicy`] for
+    /// the whole request: under `Discard` the session counts as absent, its
+    /// binding too (no user: guarded routes answer 401), and a write starts a
+    /// new session; under `Fail` the load fails. Without a check, only a read
+    /// of the type that fails finds out, and the binding stays in use. Call
+    /// once per type; each check decodes the stored data once per load.
+    pub fn check_data<T: SessionData>(mut self) -> Self {
+        self.checks.push(DataCheck::of::<T>());
+        self
+    }
+
     /// Builds the service.
     pub fn build(self) -> Result<SessionService, SessionError> {
         let store = self
@@ -86,6 +101,7 @@ impl SessionServiceBuilder {
                 expiry: self.expiry,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 invalid_data: self.invalid_data,
+                checks: self.checks.into(),
             }),
         })
     }

@@ -1,3 +1,4 @@
+use super::check::DataCheck;
 use super::{InvalidDataPolicy, SessionService};
 use crate::data::SessionData;
 use crate::state::{SessionCell, SessionState, TokenStatus};
@@ -28,7 +29,7 @@ impl SessionService {
         tokens: impl IntoIterator<Item = &'t str>,
     ) -> impl Future<Output = Result<SessionCell, SessionError>> + Send + '_ {
         let now = self.clock().now();
-        let found = self.first_valid(tokens, now);
+        let found = self.first_valid(tokens);
         self.load_found(found, now)
     }
 
@@ -39,31 +40,21 @@ impl SessionService {
     ) -> Result<SessionCell, SessionError> {
         match found {
             FirstValid::Server(verified) => self.load_verified_at(verified, now).await,
-            FirstValid::Client(cell) => Ok(cell),
+            FirstValid::Client(verified) => self.loaded(verified.value, verified.key_index, now),
             FirstValid::None(status) => Ok(SessionCell::new(SessionState::empty(now, status))),
         }
     }
 
     /// The first token that verifies: an id to look up, or, with a client-side
     /// store, the session it carries.
-    fn first_valid<'t>(
-        &self,
-        tokens: impl IntoIterator<Item = &'t str>,
-        now: Timestamp,
-    ) -> FirstValid {
+    fn first_valid<'t>(&self, tokens: impl IntoIterator<Item = &'t str>) -> FirstValid {
         let mut status = TokenStatus::Absent;
         let client = self.store().client_side();
         for token in tokens {
             status = TokenStatus::Rejected;
             match client {
                 Some(client) => match client.open(self.signer(), token) {
-                    Ok(verified) => {
-                        return FirstValid::Client(self.loaded(
-                            verified.value,
-                            verified.key_index,
-                            now,
-                        ));
-                    }
+                    Ok(verified) => return FirstValid::Client(Box::new(verified)),
                     Err(error) => tracing::debug!(%error, "session cookie refused"),
                 },
                 None => match self.signer().verify_id(token) {
@@ -114,7 +105,7 @@ impl SessionService {
             Box::pin(self.remove_expired(id)).await;
             return rejected();
         }
-        Ok(self.loaded(record, verified.key_index, now))
+        self.loaded(record, verified.key_index, now)
     }
 
     /// Removes a session the store returned although it has expired: its own
@@ -127,17 +118,35 @@ impl SessionService {
     }
 
     /// The cell for a live record, with its refresh decided.
+    /// Stored data that fails a check of [`SessionServiceBuilder::check_data`]
+    /// is handled by the invalid-data policy here, for the whole request.
     fn loaded(
         &self,
         record: crate::SessionRecord,
         key_index: usize,
         now: crate::Timestamp,
-    ) -> SessionCell {
+    ) -> Result<SessionCell, SessionError> {
         if self.expiry().is_expired(&record, now) {
-            return SessionCell::new(SessionState::empty(now, TokenStatus::Rejected));
+            return Ok(SessionCell::new(SessionState::empty(
+                now,
+                TokenStatus::Rejected,
+            )));
         }
+        let failure = match &*self.inner.checks {
+            [] => None,
+            checks => DataCheck::first_failure(checks, &record.fields),
+        };
+        let id = record.id;
         let refresh = self.expiry().refresh(&record, now);
-        SessionCell::new(SessionState::loaded(now, key_index, record, refresh))
+        let mut state = SessionState::loaded(now, key_index, record, refresh);
+        if let Some((type_name, error)) = failure {
+            tracing::warn!(session = %id.short(), data = type_name, %error, "stored session data is invalid");
+            match self.invalid_data_policy() {
+                InvalidDataPolicy::Fail => return Err(error.into()),
+                InvalidDataPolicy::Discard => state.detach(),
+            }
+        }
+        Ok(SessionCell::new(state))
     }
 
     /// The typed view of a loaded session. Stored data that fails to decode or
@@ -176,7 +185,7 @@ enum FirstValid {
     /// A verified id to look up in the store.
     Server(Verified<SessionId>),
     /// A client-side session, opened from its token.
-    Client(SessionCell),
+    Client(Box<Verified<crate::SessionRecord>>),
     /// No token verified: none was presented, or every one was refused.
     None(TokenStatus),
 }

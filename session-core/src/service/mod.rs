@@ -2,6 +2,7 @@
 //! per-user calls (list, revoke), with no web framework.
 
 mod builder;
+mod check;
 mod load;
 mod outcome;
 mod persist;
@@ -70,6 +71,8 @@ struct Inner {
     expiry: ExpiryPolicy,
     clock: SharedClock,
     invalid_data: InvalidDataPolicy,
+    /// Checks of the stored data at load (none unless the app asked).
+    checks: Box<[check::DataCheck]>,
 }
 
 impl SessionService {

@@ -371,3 +371,65 @@ async fn expired_session_found_on_load_is_absent_and_removed() {
     );
     assert!(env.store.inner().is_empty(), "expired record removed");
 }
+
+/// A service on `env`'s store that checks stored data as `Profile` at load.
+fn checking(env: &crate::support::Env, policy: InvalidDataPolicy) -> session_core::SessionService {
+    session_core::SessionService::builder()
+        .shared_store(env.service.store().clone())
+        .keys(&env.keys)
+        .token_context("sid")
+        .clock(env.service.clock().clone())
+        .invalid_data(policy)
+        .check_data::<Profile>()
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn checked_at_load_invalid_data_means_no_session_binding_included() {
+    let env = env();
+    let (t, id) = bound_with_invalid_data(&env).await;
+    // Unchecked, the binding stays in use until a read of the data.
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    assert_eq!(
+        cell.lock().binding().map(|b| b.user_id.clone()),
+        Some("u".into())
+    );
+
+    let service = checking(&env, InvalidDataPolicy::Discard);
+    let cell = service.load(Some(&t)).await.unwrap();
+    {
+        let state = cell.lock();
+        assert!(!state.is_loaded());
+        assert!(state.binding().is_none(), "no user either");
+        assert_eq!(state.stored_id(), Some(id));
+    }
+    // A type that reads other fields only still sees no session.
+    let s = service
+        .typed::<session_tests::profile::Counters>(&cell)
+        .unwrap();
+    assert_eq!(s.session_id(), None);
+    env.store.clear();
+    assert!(service.persist(&cell).await.unwrap().cookie == CookieAction::Keep);
+    assert!(env.store.writes().is_empty(), "never written back");
+    let old = env.store.inner().load(&id).await.unwrap().unwrap();
+    assert_eq!(old.fields.get("age"), Some("999"));
+
+    // Valid data passes the check untouched.
+    let mut s = service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(40));
+    let valid = token(&service.commit(&mut s).await.unwrap());
+    assert_eq!(
+        service.get::<Profile>(Some(&valid)).await.unwrap().age,
+        Some(40)
+    );
+}
+
+#[tokio::test]
+async fn checked_at_load_invalid_data_fails_the_load_when_configured() {
+    let env = env();
+    let (t, _) = bound_with_invalid_data(&env).await;
+    let service = checking(&env, InvalidDataPolicy::Fail);
+    let err = service.load(Some(&t)).await.unwrap_err();
+    assert!(matches!(err, SessionError::Data(_)), "{err:?}");
+}

@@ -170,3 +170,42 @@ fn an_unusable_cookie_configuration_is_a_build_error() {
     }
     assert!(build("__Host-id", true).is_ok());
 }
+
+/// Stores a `Profile` age that fails validation into `ada`'s session.
+async fn break_adas_profile(t: &crate::app::TestApp) -> session_core::SessionId {
+    use session_core::{Clock as _, SessionStore as _};
+    let id = t.service.list_for_user("ada").await.unwrap()[0].id;
+    let mut patch = session_core::SessionPatch {
+        last_seen: t.clock.now(),
+        ..Default::default()
+    };
+    patch.set_fields.insert("age", "999");
+    t.store.inner().save(&id, &patch).await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn data_checked_at_load_that_fails_means_no_user_for_the_request() {
+    use session_core::SessionStore as _;
+    let checked =
+        crate::app::start_with(session_core::SigningKeys::single(crate::app::key(1)), |b| {
+            b.check_data::<session_tests::profile::Profile>()
+        })
+        .await;
+    let mut b = logged_in(&checked).await;
+    assert_eq!(b.get("/t/me").await.status, 200);
+    let id = break_adas_profile(&checked).await;
+    let r = b.get("/t/me").await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    let r = b.get("/t/peek").await;
+    assert_eq!((r.status, r.json()["visits"].clone()), (200, 0.into()));
+    assert!(r.set_cookies.is_empty(), "{:?}", r.set_cookies);
+    let stored = checked.store.inner().load(&id).await.unwrap().unwrap();
+    assert_eq!(stored.fields.get("age"), Some("999"), "left as it was");
+
+    // Without the check, only a read of `Profile` would notice.
+    let unchecked = start().await;
+    let mut b = logged_in(&unchecked).await;
+    break_adas_profile(&unchecked).await;
+    assert_eq!(b.get("/t/me").await.status, 200);
+}

@@ -220,3 +220,65 @@ fn an_unreachable_redis_is_a_clear_start_error() {
     );
     assert!(stderr.contains("redis store"), "{stderr}");
 }
+
+/// `redis-cli -p <port> <args>`, its output.
+fn redis_cli(redis: &session_tests::redis::RedisServer, args: &[&str]) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port().to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[tokio::test]
+async fn stored_account_data_failing_its_check_means_no_session_login_included() {
+    if !session_tests::redis::available() {
+        return;
+    }
+    let redis = session_tests::redis::RedisServer::start(&[]);
+    let dir = data_dir("redis-invalid");
+    let url = redis.url();
+    let args = [
+        "--store",
+        "redis",
+        "--redis-url",
+        &url,
+        "--data-dir",
+        &path_arg(&dir),
+    ];
+    let demo = Demo::start(&args, &[]);
+    let mut b = demo.browser();
+    form_login(&mut b, "roger", "roger-secret", "laptop").await;
+    assert_eq!(b.send(Method::PUT, "/session/info", None).await.status, 204);
+    assert_eq!(b.get("/session/info/age").await.body, "20");
+    assert_eq!(b.get("/me").await.json()["user"], "roger");
+
+    // Behind the app's back, `field` becomes empty: hexancore's `c(plain)`
+    // refuses such data.
+    let keys = redis_cli(&redis, &["--scan", "--pattern", "session:s:*"]);
+    let keys: Vec<&str> = keys.lines().collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    redis_cli(&redis, &["HSET", keys[0], "f:field", "\"\""]);
+
+    let me = b.get("/me").await.json();
+    assert_eq!(
+        (me["user"].clone(), me["authenticated"].clone()),
+        (serde_json::Value::Null, false.into()),
+        "{me}"
+    );
+    assert_eq!(b.get("/session/info/age").await.status, 401);
+    assert_eq!(b.get("/me/sessions").await.status, 401);
+    assert_eq!(
+        redis_cli(&redis, &["HGET", keys[0], "f:field"]).trim(),
+        "\"\"",
+        "the stored data is left as it was"
+    );
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
+}
