@@ -237,15 +237,25 @@ pub enum SaveOutcome {
 }
 
 /// A page request for [`SessionStore::list`](crate::SessionStore::list).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The default is the first page of [`DEFAULT_PAGE_SIZE`](Self::DEFAULT_PAGE_SIZE) entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
     /// Where to continue: the `next` of the previous page; `None` for the first page.
     pub cursor: Option<String>,
-    /// Most entries to return; stores may cap it.
+    /// Most entries to return; stores may cap it, and take 0 as 1.
     pub limit: usize,
 }
 
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self::first(Self::DEFAULT_PAGE_SIZE)
+    }
+}
+
 impl PageRequest {
+    /// The page size of [`PageRequest::default`].
+    pub const DEFAULT_PAGE_SIZE: usize = 100;
+
     /// The first page of `limit` entries.
     pub fn first(limit: usize) -> Self {
         Self {

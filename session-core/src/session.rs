@@ -77,7 +77,10 @@ impl<T: SessionData> Session<T> {
         self.cell.lock().binding().and_then(|b| b.meta.clone())
     }
 
-    /// Whether the data type says the session is authenticated, or it is bound to a user.
+    /// Whether the data type says the session is authenticated (hexancore's
+    /// `isAuthenticated`), or it is bound to a user. Route guards such as
+    /// `#[authenticated]` do not read the data's flag: they ask for a
+    /// principal, which a login (a binding) or an authenticator gives.
     pub fn is_authenticated(&self) -> bool {
         self.data.is_authenticated() || self.cell.lock().binding().is_some()
     }

@@ -182,5 +182,7 @@ async fn listing_all_sessions_pages_through_them() {
         .unwrap();
     assert_eq!(rest.items.len(), 2);
     assert_eq!(rest.next, None);
+    let all = env.service.list(PageRequest::default()).await.unwrap();
+    assert_eq!(all.items.len(), 5, "the default page holds them all");
     let _ = env.clock.now();
 }
