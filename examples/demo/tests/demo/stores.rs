@@ -98,22 +98,42 @@ async fn cookie_store_serves_the_same_contract_except_revocation() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test]
-async fn redis_store_serves_the_contract_and_survives_a_demo_restart() {
+/// A Redis server of the test's own and the demo's arguments for it, the
+/// key file kept in a fresh data directory named `name`; `None` without
+/// `redis-server` (outside CI).
+fn on_redis(
+    name: &str,
+    extra: &[&str],
+) -> Option<(
+    session_tests::redis::RedisServer,
+    std::path::PathBuf,
+    Vec<String>,
+)> {
     if !session_tests::redis::available() {
-        return;
+        return None;
     }
     let redis = session_tests::redis::RedisServer::start(&[]);
-    let dir = data_dir("redis");
-    let url = redis.url();
-    let args = [
-        "--store",
-        "redis",
-        "--redis-url",
-        &url,
-        "--data-dir",
-        &path_arg(&dir),
-    ];
+    let dir = data_dir(name);
+    let mut args: Vec<String> = ["--store", "redis", "--redis-url", &redis.url()]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .map(str::to_owned)
+        .collect();
+    args.extend(["--data-dir".to_owned(), path_arg(&dir)]);
+    Some((redis, dir, args))
+}
+
+/// `args` as `Demo::start` takes them.
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+#[tokio::test]
+async fn redis_store_serves_the_contract_and_survives_a_demo_restart() {
+    let Some((_redis, dir, args)) = on_redis("redis", &[]) else {
+        return;
+    };
+    let args = strs(&args);
     let demo = Demo::start(&args, &[]);
     let mut b = demo.browser();
     assert!(b.get("/").await.body.contains("You visited this page: 1"));
@@ -146,22 +166,11 @@ async fn redis_store_serves_the_contract_and_survives_a_demo_restart() {
 
 #[tokio::test]
 async fn two_app_servers_with_local_caches_stay_coherent_through_redis() {
-    if !session_tests::redis::available() {
+    let Some((_redis, dir, args)) = on_redis("redis-cached", &["--redis-local-cache", "1000"])
+    else {
         return;
-    }
-    let redis = session_tests::redis::RedisServer::start(&[]);
-    let dir = data_dir("redis-cached");
-    let url = redis.url();
-    let args = [
-        "--store",
-        "redis",
-        "--redis-url",
-        &url,
-        "--redis-local-cache",
-        "1000",
-        "--data-dir",
-        &path_arg(&dir),
-    ];
+    };
+    let args = strs(&args);
     let (a, b) = (Demo::start(&args, &[]), Demo::start(&args, &[]));
     let mut on_a = a.browser();
     form_login(&mut on_a, "ada", "ada-secret", "laptop").await;
@@ -238,21 +247,10 @@ fn redis_cli(redis: &session_tests::redis::RedisServer, args: &[&str]) -> String
 
 #[tokio::test]
 async fn stored_account_data_failing_its_check_means_no_session_login_included() {
-    if !session_tests::redis::available() {
+    let Some((redis, dir, args)) = on_redis("redis-invalid", &[]) else {
         return;
-    }
-    let redis = session_tests::redis::RedisServer::start(&[]);
-    let dir = data_dir("redis-invalid");
-    let url = redis.url();
-    let args = [
-        "--store",
-        "redis",
-        "--redis-url",
-        &url,
-        "--data-dir",
-        &path_arg(&dir),
-    ];
-    let demo = Demo::start(&args, &[]);
+    };
+    let demo = Demo::start(&strs(&args), &[]);
     let mut b = demo.browser();
     form_login(&mut b, "roger", "roger-secret", "laptop").await;
     assert_eq!(b.send(Method::PUT, "/session/info", None).await.status, 204);
