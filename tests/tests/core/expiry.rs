@@ -2,7 +2,7 @@ use session_core::Clock as _;
 use session_core::conformance::StoreOp;
 use session_core::{CookieAction, ExpiryPolicy, Key, PersistOutcome, SessionStore, SigningKeys};
 
-use crate::support::{MIN, env, env_with, policy, token};
+use crate::support::{MIN, env, env_with, listed, policy, token};
 use session_tests::profile::{Profile, set_age};
 
 async fn logged_in(env: &crate::support::Env) -> (String, session_core::SessionId) {
@@ -285,14 +285,7 @@ async fn listings_leave_out_sessions_past_the_policys_limit() {
     let strict = with_absolute_limit(&env, 30 * MIN);
     // The store still holds both; only the young one could load.
     assert_eq!(env.service.list_for_user("u").await.unwrap().len(), 2);
-    let listed: Vec<_> = strict
-        .list_for_user("u")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    assert_eq!(listed, [young]);
+    assert_eq!(listed(&strict, "u").await, [young]);
     let page = strict
         .list(session_core::PageRequest::first(100))
         .await

@@ -54,3 +54,9 @@ pub fn token(p: &Persisted) -> String {
         other => panic!("expected a cookie to be set, got {other:?}"),
     }
 }
+
+/// The ids `service` lists for `user`, in the listing's order.
+pub async fn listed(service: &SessionService, user: &str) -> Vec<session_core::SessionId> {
+    let infos = service.list_for_user(user).await.unwrap();
+    infos.into_iter().map(|i| i.id).collect()
+}

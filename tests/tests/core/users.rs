@@ -1,7 +1,7 @@
 use session_core::Clock as _;
 use session_core::{Binding, PageRequest, SessionId};
 
-use crate::support::{MIN, env, token};
+use crate::support::{MIN, env, listed, token};
 use session_tests::profile::Profile;
 
 #[tokio::test]
@@ -73,15 +73,7 @@ async fn a_users_listing_is_most_recent_first_and_only_theirs() {
         .create_session(Binding::user("other"))
         .await
         .unwrap();
-    let listed: Vec<_> = env
-        .service
-        .list_for_user("u")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    assert_eq!(listed, vec![b, a]);
+    assert_eq!(listed(&env.service, "u").await, vec![b, a]);
 
     // Using `a` (a write on a later request) makes it the most recent.
     env.clock.advance(MIN);
@@ -92,15 +84,7 @@ async fn a_users_listing_is_most_recent_first_and_only_theirs() {
         .unwrap();
     session_tests::profile::set_age(&mut s, Some(1));
     env.service.commit(&mut s).await.unwrap();
-    let listed: Vec<_> = env
-        .service
-        .list_for_user("u")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    assert_eq!(listed, vec![a, b]);
+    assert_eq!(listed(&env.service, "u").await, vec![a, b]);
 }
 
 #[tokio::test]
@@ -149,15 +133,7 @@ async fn revoke_all_but_the_current_one() {
         env.service.revoke_all("me", Some(&current)).await.unwrap(),
         3
     );
-    let listed: Vec<_> = env
-        .service
-        .list_for_user("me")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    assert_eq!(listed, vec![current]);
+    assert_eq!(listed(&env.service, "me").await, vec![current]);
     assert!(env.service.load(Some(&t)).await.unwrap().lock().is_loaded());
 }
 
