@@ -130,13 +130,15 @@ impl<T: SessionData> Session<T> {
     /// age and expiry (after a privilege change, say); the old id loads
     /// nothing afterwards and the cookie follows. A bearer client needs the
     /// new id's token ([`SessionService::token_for`](crate::SessionService::token_for)).
-    pub fn rotate(&mut self) -> SessionId {
+    /// `None`, and nothing changes, when there is no stored session to move.
+    pub fn rotate(&mut self) -> Option<SessionId> {
         self.cell.lock().rotate()
     }
 
     /// Makes this request's save a compare-and-set on the revision loaded:
     /// if another request saved the session in between, persist fails with
-    /// a conflict (409 in the web layer) and nothing is written.
+    /// a conflict (409 in the web layer) and nothing is written. With a
+    /// rotation, the old record's revision is checked just before the move.
     pub fn require_unchanged_revision(&mut self) {
         self.cell.lock().require_unchanged_revision();
     }

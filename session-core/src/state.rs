@@ -52,6 +52,9 @@ pub struct SessionState {
     // Set when stored data failed to decode: the record is left untouched and
     // a write starts a new session instead.
     pub(crate) detached: Option<SessionId>,
+    // Why a load-time data check refused the stored data, kept under
+    // `InvalidDataPolicy::Fail` so that reading the data fails.
+    pub(crate) failed_check: Option<Box<str>>,
     pub(crate) refresh_to: Option<Timestamp>,
     pub(crate) expected_revision: Option<u64>,
     pub(crate) destroy: bool,
@@ -94,6 +97,7 @@ impl SessionState {
             token,
             loaded: None,
             detached: None,
+            failed_check: None,
             refresh_to: None,
             expected_revision: None,
             destroy: false,
@@ -322,14 +326,20 @@ impl SessionState {
     }
 
     /// Moves the session to a new id keeping its binding, age and expiry
-    /// (so the absolute limit still counts from its creation).
-    pub fn rotate(&mut self) -> SessionId {
+    /// (so the absolute limit still counts from its creation). `None`, and
+    /// nothing changes, when there is no stored session to move (none was
+    /// loaded, its data was found invalid, or it is being destroyed): a new
+    /// session gets a fresh id anyway.
+    pub fn rotate(&mut self) -> Option<SessionId> {
+        if self.destroy || (self.record().is_none() && self.rotation().is_none()) {
+            return None;
+        }
         let binding = self.binding().cloned();
         // After a login in this request, the move is still that login.
         let (login, carry, replace_old) = self
             .rotation()
             .map_or((false, true, true), |r| (r.login, r.carry, r.replace_old));
-        self.rotate_with(binding, login, carry, replace_old)
+        Some(self.rotate_with(binding, login, carry, replace_old))
     }
 
     fn rotate_with(

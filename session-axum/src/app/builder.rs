@@ -193,9 +193,10 @@ impl AppBuilder {
     /// Checks every loaded session's data as `T` before the principal is
     /// established, so that data failing to decode or validate means no
     /// session for the whole request (no user either: guarded routes answer
-    /// 401), or a failed request under [`InvalidDataPolicy::Fail`]. Without
-    /// it only a handler reading `T` finds out, and the login stays in use.
-    /// See [`SessionServiceBuilder::check_data`].
+    /// 401; logout still works). Under [`InvalidDataPolicy::Fail`], handlers
+    /// that read the session's data fail as well. Without it only a handler
+    /// reading `T` finds out, and the login stays in use. See
+    /// [`SessionServiceBuilder::check_data`].
     pub fn check_data<T: SessionData>(mut self) -> Self {
         self.data_checks.push(|service| service.check_data::<T>());
         self

@@ -73,12 +73,14 @@ impl SessionServiceBuilder {
 
     /// Checks every loaded session's data as `T` (decode, then
     /// [`SessionData::validate`]) right after the load, before anything reads
-    /// it. Data that fails is then handled by the [`InvalidDataPolicy`] for
-    /// the whole request: under `Discard` the session counts as absent, its
-    /// binding too (no user: guarded routes answer 401), and a write starts a
-    /// new session; under `Fail` the load fails. Without a check, only a read
-    /// of the type that fails finds out, and the binding stays in use. Call
-    /// once per type; each check decodes the stored data once per load.
+    /// it. Data that fails means no session for the whole request, its
+    /// binding too (no user: guarded routes answer 401); the stored record is
+    /// left as it is, a write starts a new session, and a logout still
+    /// deletes it. Under [`InvalidDataPolicy::Fail`], reading the session's
+    /// data ([`typed`](SessionService::typed)) also fails, for any type.
+    /// Without a check, only a read of the type that fails finds out, and the
+    /// binding stays in use. Call once per type; each check decodes the
+    /// stored data once per load.
     pub fn check_data<T: SessionData>(mut self) -> Self {
         self.checks.push(DataCheck::of::<T>());
         self

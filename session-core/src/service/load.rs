@@ -141,9 +141,11 @@ impl SessionService {
         let mut state = SessionState::loaded(now, key_index, record, refresh);
         if let Some((type_name, error)) = failure {
             tracing::warn!(session = %id.short(), data = type_name, %error, "stored session data is invalid");
-            match self.invalid_data_policy() {
-                InvalidDataPolicy::Fail => return Err(error.into()),
-                InvalidDataPolicy::Discard => state.detach(),
+            // Either way the request has no session, so a logout or a new
+            // login still works; under `Fail`, reading the data fails.
+            state.detach();
+            if self.invalid_data_policy() == InvalidDataPolicy::Fail {
+                state.failed_check = Some(format!("{type_name}: {error}").into());
             }
         }
         Ok(SessionCell::new(state))
@@ -154,6 +156,9 @@ impl SessionService {
     /// [`InvalidDataPolicy::Discard`], replaced by defaults while the stored
     /// record is left untouched.
     pub fn typed<T: SessionData>(&self, cell: &SessionCell) -> Result<Session<T>, SessionError> {
+        if let Some(reason) = &cell.lock().failed_check {
+            return Err(crate::SessionDataError::validation(reason).into());
+        }
         match Session::from_cell(cell.clone()) {
             Ok(session) => Ok(session),
             Err(error) => {

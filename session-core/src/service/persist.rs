@@ -20,6 +20,8 @@ enum Plan {
         old: Option<SessionId>,
         // A plain rotation must not bring back a session deleted meanwhile.
         old_must_exist: bool,
+        // Compare-and-set: the old record must still be at this revision.
+        expected_revision: Option<u64>,
     },
     Save {
         id: SessionId,
@@ -105,7 +107,12 @@ impl SessionService {
                 record,
                 old,
                 old_must_exist,
+                expected_revision,
             } => {
+                if let (Some(old), Some(expected)) = (old, expected_revision) {
+                    // Boxed: rare, and the common future stays small.
+                    Box::pin(self.unchanged_since(&old, expected, record.last_seen)).await?;
+                }
                 let kept = self.rotate(&record, old, old_must_exist).await?;
                 if let (false, Some(old)) = (kept, old) {
                     return Ok(vanished(&old));
@@ -229,6 +236,7 @@ impl SessionService {
                 record,
                 old,
                 old_must_exist: !rotation.login && old.is_some(),
+                expected_revision: state.expected_revision.filter(|_| old.is_some()),
             };
         }
         let changes = state.changes.take().map(|c| *c).unwrap_or_default();
@@ -290,6 +298,27 @@ impl SessionService {
             }
         }
         Err(StoreError::Collision.into())
+    }
+
+    /// The compare-and-set of a rotation: the old record must still be at
+    /// revision `expected` (checked by a save that writes no data), else the
+    /// rotation is a conflict and writes nothing. A record already gone is
+    /// left to [`rotate`](Self::rotate).
+    async fn unchanged_since(
+        &self,
+        old: &SessionId,
+        expected: u64,
+        now: crate::Timestamp,
+    ) -> Result<(), SessionError> {
+        let check = SessionPatch {
+            last_seen: now,
+            expected_revision: Some(expected),
+            ..SessionPatch::default()
+        };
+        match self.store().save(old, &check).await? {
+            SaveOutcome::Conflict { current } => Err(SessionError::Conflict { current }),
+            SaveOutcome::Saved | SaveOutcome::Missing => Ok(()),
+        }
     }
 
     /// Writes the new record, then deletes the old one. If the old one cannot

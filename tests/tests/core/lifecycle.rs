@@ -426,10 +426,73 @@ async fn checked_at_load_invalid_data_means_no_session_binding_included() {
 }
 
 #[tokio::test]
-async fn checked_at_load_invalid_data_fails_the_load_when_configured() {
+async fn checked_at_load_invalid_data_fails_reads_when_configured_and_logout_still_works() {
     let env = env();
-    let (t, _) = bound_with_invalid_data(&env).await;
+    let (t, id) = bound_with_invalid_data(&env).await;
     let service = checking(&env, InvalidDataPolicy::Fail);
-    let err = service.load(Some(&t)).await.unwrap_err();
+    let cell = service.load(Some(&t)).await.unwrap();
+    assert!(cell.lock().binding().is_none());
+    // Any type: the session's data as a whole was refused.
+    let err = service
+        .typed::<session_tests::profile::Counters>(&cell)
+        .unwrap_err();
     assert!(matches!(err, SessionError::Data(_)), "{err:?}");
+    cell.lock().destroy();
+    let persisted = service.persist(&cell).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Destroyed);
+    assert_eq!(env.store.inner().load(&id).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn rotating_without_a_stored_session_changes_nothing() {
+    let env = env();
+    let cell = env.service.load(None).await.unwrap();
+    assert_eq!(cell.lock().rotate(), None);
+    let persisted = env.service.persist(&cell).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Unchanged);
+    assert!(env.store.writes().is_empty(), "{:?}", env.store.writes());
+    // Nor after a logout in the same request.
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(3));
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    let (t, id) = (token(&persisted), persisted.id.unwrap());
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    cell.lock().destroy();
+    assert_eq!(cell.lock().rotate(), None);
+    assert_eq!(
+        env.service.persist(&cell).await.unwrap().outcome,
+        PersistOutcome::Destroyed
+    );
+    assert_eq!(env.store.inner().load(&id).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_compare_and_set_rotation_after_another_write_is_a_conflict() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(5));
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    let (t, id) = (token(&persisted), persisted.id.unwrap());
+
+    let mut first = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    let mut second = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    set_age(&mut first, Some(6));
+    env.service.commit(&mut first).await.unwrap();
+    second.require_unchanged_revision();
+    assert!(second.rotate().is_some());
+    set_age(&mut second, Some(7));
+    let err = env.service.commit(&mut second).await.unwrap_err();
+    assert!(matches!(err, SessionError::Conflict { .. }), "{err:?}");
+    // Nothing moved: the other request's change stands under the old id.
+    let stored = env.store.inner().load(&id).await.unwrap().unwrap();
+    assert_eq!(stored.fields.get("age"), Some("6"));
+    assert_eq!(
+        env.service
+            .list(session_core::PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 }

@@ -165,7 +165,7 @@ async fn a_rotation_does_not_bring_back_a_session_revoked_meanwhile() {
 
     // The request rotates its id while another device revokes every session.
     let cell = env.service.load(Some(&t)).await.unwrap();
-    let new_id = cell.lock().rotate();
+    let new_id = cell.lock().rotate().expect("a stored session to move");
     assert_eq!(env.service.revoke_all("u", None).await.unwrap(), 1);
     let persisted = env.service.persist(&cell).await.unwrap();
 

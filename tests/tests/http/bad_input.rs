@@ -209,3 +209,21 @@ async fn data_checked_at_load_that_fails_means_no_user_for_the_request() {
     break_adas_profile(&unchecked).await;
     assert_eq!(b.get("/t/me").await.status, 200);
 }
+
+#[tokio::test]
+async fn under_fail_data_checked_at_load_fails_reads_but_never_locks_the_client_out() {
+    let t = crate::app::start_with(session_core::SigningKeys::single(crate::app::key(1)), |b| {
+        b.check_data::<session_tests::profile::Profile>()
+            .invalid_data(session_core::InvalidDataPolicy::Fail)
+    })
+    .await;
+    let mut b = logged_in(&t).await;
+    break_adas_profile(&t).await;
+    assert_eq!(b.get("/t/peek").await.status, 500, "reading the data fails");
+    assert_eq!(b.get("/t/me").await.status, 401);
+    let r = b.post("/t/logout").await;
+    assert_eq!(r.status, 204);
+    assert_eq!(r.cookie("sid").and_then(|c| c.max_age), Some(0));
+    assert!(t.service.list_for_user("ada").await.unwrap().is_empty());
+    assert_eq!(b.get("/t/peek").await.status, 200, "a fresh start");
+}
