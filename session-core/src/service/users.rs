@@ -103,7 +103,8 @@ impl SessionService {
 
     /// Every live session, a page at a time (authsessions' `listSessions`).
     /// Sessions past the policy's absolute limit, which the store may still
-    /// hold, are left out, so a page may hold fewer than its size.
+    /// hold, are left out, so a page may hold fewer than its size, even
+    /// none: go on while `next` is set.
     pub async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, SessionError> {
         let now = self.clock().now();
         let mut page = self.store().list(page).await?;
