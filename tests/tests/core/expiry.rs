@@ -2,7 +2,7 @@ use session_core::Clock as _;
 use session_core::conformance::StoreOp;
 use session_core::{CookieAction, ExpiryPolicy, Key, PersistOutcome, SessionStore, SigningKeys};
 
-use crate::support::{MIN, env, env_with, listed, policy, token};
+use crate::support::{MIN, env, env_with, listed, policy, service_like, token};
 use session_tests::profile::{Profile, set_age};
 
 async fn logged_in(env: &crate::support::Env) -> (String, session_core::SessionId) {
@@ -250,14 +250,7 @@ fn with_absolute_limit(
 ) -> session_core::SessionService {
     let mut strict_policy = policy();
     strict_policy.absolute = Some(limit);
-    session_core::SessionService::builder()
-        .shared_store(env.service.store().clone())
-        .keys(&env.keys)
-        .token_context("sid")
-        .expiry(strict_policy)
-        .clock(env.service.clock().clone())
-        .build()
-        .unwrap()
+    service_like(env, |b| b.expiry(strict_policy))
 }
 
 #[tokio::test]

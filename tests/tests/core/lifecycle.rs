@@ -4,7 +4,7 @@ use session_core::{
     CookieAction, InvalidDataPolicy, PersistOutcome, SessionError, SessionStore, TokenStatus,
 };
 
-use crate::support::{MIN, env, token};
+use crate::support::{MIN, env, service_like, token};
 use session_tests::profile::{Profile, set_age, set_name};
 
 #[tokio::test]
@@ -325,14 +325,7 @@ async fn a_login_over_invalid_data_deletes_the_old_record() {
 #[tokio::test]
 async fn invalid_stored_data_fails_when_configured() {
     let env = env();
-    let service = session_core::SessionService::builder()
-        .shared_store(env.service.store().clone())
-        .keys(&env.keys)
-        .token_context("sid")
-        .clock(env.service.clock().clone())
-        .invalid_data(InvalidDataPolicy::Fail)
-        .build()
-        .unwrap();
+    let service = service_like(&env, |b| b.invalid_data(InvalidDataPolicy::Fail));
     let mut s = service.get::<Profile>(None).await.unwrap();
     set_age(&mut s, Some(5));
     let persisted = service.commit(&mut s).await.unwrap();
@@ -374,15 +367,7 @@ async fn expired_session_found_on_load_is_absent_and_removed() {
 
 /// A service on `env`'s store that checks stored data as `Profile` at load.
 fn checking(env: &crate::support::Env, policy: InvalidDataPolicy) -> session_core::SessionService {
-    session_core::SessionService::builder()
-        .shared_store(env.service.store().clone())
-        .keys(&env.keys)
-        .token_context("sid")
-        .clock(env.service.clock().clone())
-        .invalid_data(policy)
-        .check_data::<Profile>()
-        .build()
-        .unwrap()
+    service_like(env, |b| b.invalid_data(policy).check_data::<Profile>())
 }
 
 #[tokio::test]

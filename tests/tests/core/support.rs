@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::conformance::RecordingStore;
+use session_core::service::SessionServiceBuilder;
 use session_core::{
     CookieAction, ExpiryPolicy, Key, MemoryStore, MockClock, Persisted, SessionService, SigningKeys,
 };
@@ -59,4 +60,19 @@ pub fn token(p: &Persisted) -> String {
 pub async fn listed(service: &SessionService, user: &str) -> Vec<session_core::SessionId> {
     let infos = service.list_for_user(user).await.unwrap();
     infos.into_iter().map(|i| i.id).collect()
+}
+
+/// Another service on `env`'s store, keys and clock (an app restarted with
+/// other settings, say), configured further by `configure`.
+pub fn service_like(
+    env: &Env,
+    configure: impl FnOnce(SessionServiceBuilder) -> SessionServiceBuilder,
+) -> SessionService {
+    let builder = SessionService::builder()
+        .shared_store(env.service.store().clone())
+        .keys(&env.keys)
+        .token_context("sid")
+        .expiry(policy())
+        .clock(env.service.clock().clone());
+    configure(builder).build().unwrap()
 }
