@@ -179,7 +179,8 @@ impl SessionState {
     /// record's id when its data was found invalid.
     pub fn continued_id(&self) -> Option<SessionId> {
         match self.rotation() {
-            Some(r) if !r.login && !self.destroy => self.stored_id(),
+            // (`destroy` drops a pending rotation: none is here then.)
+            Some(r) if !r.login => self.stored_id(),
             _ => self.id().or_else(|| self.stored_id()),
         }
     }

@@ -63,9 +63,21 @@ impl Keys {
     /// Writes the hash of session `id` as one command argument (no `String`
     /// of its own).
     pub(crate) fn write_session<W: ?Sized + RedisWrite>(&self, id: &SessionId, out: &mut W) {
+        self.write_keyed(id, [b"}", b""], out);
+    }
+
+    /// Writes `<session head><id><tail>` as one command argument: the keys
+    /// named after session `id` (its hash, marker and tombstone).
+    fn write_keyed<W: ?Sized + RedisWrite>(&self, id: &SessionId, tail: [&[u8]; 2], out: &mut W) {
         let mut buf = [0u8; SESSION_ID_LEN];
         let id = id.encode_into(&mut buf);
-        Concat([self.session_head.as_bytes(), id.as_bytes(), b"}"]).write_redis_args(out);
+        Concat([
+            self.session_head.as_bytes(),
+            id.as_bytes(),
+            tail[0],
+            tail[1],
+        ])
+        .write_redis_args(out);
     }
 
     /// The index of `user_id`'s sessions.
@@ -104,27 +116,12 @@ impl Keys {
         writer: &str,
         out: &mut W,
     ) {
-        let mut buf = [0u8; SESSION_ID_LEN];
-        let id = id.encode_into(&mut buf);
-        Concat([
-            self.session_head.as_bytes(),
-            id.as_bytes(),
-            MARKER.as_bytes(),
-            writer.as_bytes(),
-        ])
-        .write_redis_args(out);
+        self.write_keyed(id, [MARKER.as_bytes(), writer.as_bytes()], out);
     }
 
     /// Writes the tombstone key of session `id` as one command argument.
     pub(crate) fn write_tombstone<W: ?Sized + RedisWrite>(&self, id: &SessionId, out: &mut W) {
-        let mut buf = [0u8; SESSION_ID_LEN];
-        let id = id.encode_into(&mut buf);
-        Concat([
-            self.session_head.as_bytes(),
-            id.as_bytes(),
-            TOMBSTONE.as_bytes(),
-        ])
-        .write_redis_args(out);
+        self.write_keyed(id, [TOMBSTONE.as_bytes(), b""], out);
     }
 
     /// The session id and writer of a marker key, if it is one.

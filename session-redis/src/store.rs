@@ -194,10 +194,16 @@ impl RedisStore {
         self.is_cluster().then(|| SessionId::generate().to_string())
     }
 
-    /// The delete script's command for session `id`, checking that it is
-    /// bound to `bound_to` when given. Keys: the session, with a local cache
-    /// this store's marker of it, with a write id the session's tombstone.
-    pub(crate) fn delete_command(&self, id: &SessionId, bound_to: Option<&str>) -> redis::Cmd {
+    /// The delete script's command for session `id` at `now`, checking that
+    /// it is bound to `bound_to` when given. Keys: the session, with a local
+    /// cache this store's marker of it, with a write id the session's
+    /// tombstone.
+    pub(crate) fn delete_command(
+        &self,
+        id: &SessionId,
+        bound_to: Option<&str>,
+        now: Timestamp,
+    ) -> redis::Cmd {
         let write_id = self.write_id();
         let keys = 1 + usize::from(self.inner.cache.is_some()) + usize::from(write_id.is_some());
         let mut cmd = self.inner.scripts.delete.call(keys, 5, 64);
@@ -208,7 +214,7 @@ impl RedisStore {
         if write_id.is_some() {
             self.inner.keys.write_tombstone(id, &mut cmd);
         }
-        cmd.arg(self.now().as_millis());
+        cmd.arg(now.as_millis());
         match bound_to {
             Some(user) => cmd.arg("1").arg(user),
             None => cmd.arg("0").arg(""),
@@ -791,7 +797,7 @@ impl SessionStore for RedisStore {
         // Whatever the outcome, even with the caller gone: the delete may run.
         let _forget = self.forget_on_drop(std::slice::from_ref(id));
         let script = &self.inner.scripts.delete;
-        let cmd = self.delete_command(id, None);
+        let cmd = self.delete_command(id, None, self.now());
         self.call("delete", |mut conn, deadline| async move {
             let reply = self
                 .eval("delete", &mut conn, script, &cmd, deadline)

@@ -168,7 +168,7 @@ impl RedisStore {
         let script = &self.inner.scripts.delete;
         let deletes = ids.iter().map(|id| {
             let mut conn = conn.clone();
-            let cmd = id.map(|id| self.delete_command(&id, Some(user)));
+            let cmd = id.map(|id| self.delete_command(&id, Some(user), now));
             async move {
                 let Some(cmd) = cmd else {
                     // Not a session id: nothing to delete, just drop the entry.

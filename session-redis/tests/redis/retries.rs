@@ -86,6 +86,17 @@ async fn with_retry<T>(
     result
 }
 
+/// A save setting `count`, compare-and-set on `expected` when given.
+fn count_patch(clock: &MockClock, count: &str, expected: Option<u64>) -> SessionPatch {
+    let mut patch = SessionPatch {
+        last_seen: clock.now(),
+        expected_revision: expected,
+        ..SessionPatch::default()
+    };
+    patch.set_fields.insert("count", count.to_owned());
+    patch
+}
+
 #[tokio::test]
 async fn calls_the_cluster_client_sends_again_apply_once_and_report_their_outcome() {
     let Some(cluster) = support::private_cluster(&[]) else {
@@ -112,12 +123,7 @@ async fn calls_the_cluster_client_sends_again_apply_once_and_report_their_outcom
 
     // A save that expects a revision: its second attempt finds the revision
     // its first one wrote, which is no conflict.
-    let mut patch = SessionPatch {
-        last_seen: clock.now(),
-        expected_revision: Some(start.revision),
-        ..SessionPatch::default()
-    };
-    patch.set_fields.insert("count", "2".to_owned());
+    let patch = count_patch(&clock, "2", Some(start.revision));
     let outcome = with_retry(&store, &cluster, &clock, &record.id, async {
         store.save(&record.id, &patch).await
     })
@@ -128,11 +134,7 @@ async fn calls_the_cluster_client_sends_again_apply_once_and_report_their_outcom
     assert_eq!(after.fields.get("count"), Some("2"));
 
     // A plain save applies once: one revision more, not two.
-    let mut patch = SessionPatch {
-        last_seen: clock.now(),
-        ..SessionPatch::default()
-    };
-    patch.set_fields.insert("count", "3".to_owned());
+    let patch = count_patch(&clock, "3", None);
     let outcome = with_retry(&store, &cluster, &clock, &record.id, async {
         store.save(&record.id, &patch).await
     })
