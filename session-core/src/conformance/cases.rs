@@ -11,6 +11,8 @@ use crate::{
     SessionStore, StoreError,
 };
 
+pub use super::model::random_operations_match_a_model;
+
 const HOUR: Duration = Duration::from_secs(3600);
 
 fn record(clock: &MockClock, user: Option<&str>) -> SessionRecord {
@@ -722,6 +724,14 @@ pub async fn meta_round_trips_nested_json(store: impl SessionStore, clock: MockC
         let listed = store.list_for_user(&user).await.unwrap();
         assert_eq!(listed[0].meta, Some(meta));
     }
+    // JSON `null` as meta is a value too, not the absence of one.
+    let mut null = record(&clock, None);
+    null.binding = Some(Box::new(
+        Binding::user(&user).with_meta(serde_json::Value::Null),
+    ));
+    create(&store, &null).await;
+    let back = load(&store, &null.id).await.unwrap();
+    assert_eq!(back.binding, null.binding, "null meta read back as no meta");
 }
 
 /// A user id, label, field and flash names and values made of what an

@@ -19,6 +19,7 @@
 
 pub mod cases;
 mod guarded;
+mod model;
 mod recording;
 
 pub use guarded::Guarded;
@@ -67,7 +68,8 @@ macro_rules! conformance_suite {
             client_side_binds_the_cookie_name,
             client_side_opens_older_keys_and_reports_them,
             client_side_refuses_oversized_sessions,
-            client_side_has_no_server_state
+            client_side_has_no_server_state,
+            random_operations_match_a_model
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -10,4 +10,5 @@ mod lifecycle;
 mod rotation;
 mod support;
 mod tracking;
+mod untrusted;
 mod users;
