@@ -16,9 +16,14 @@ pub enum TokenStatus {
         /// Index of the key that verified it (`0`: the signing key).
         key_index: usize,
     },
-    /// A token was presented but is unusable: malformed, tampered, signed by an
-    /// unknown key, or naming a session that is gone.
+    /// A token was presented but is unusable: malformed, tampered or signed
+    /// by an unknown key. Persist clears the cookie.
     Rejected,
+    /// The token verified, but the session it names is gone: expired,
+    /// revoked, or moved to a new id by a login in another request. Persist
+    /// leaves the cookie alone: a response that cleared it could arrive after
+    /// that login's and log the browser out again.
+    Gone,
 }
 
 /// A pending switch to a new session id (login or explicit rotation).
@@ -418,7 +423,7 @@ impl SessionState {
             && self.refresh_to.is_none()
             && matches!(
                 self.token,
-                TokenStatus::Absent | TokenStatus::Valid { key_index: 0 }
+                TokenStatus::Absent | TokenStatus::Gone | TokenStatus::Valid { key_index: 0 }
             );
         if settled {
             self.finished = true;

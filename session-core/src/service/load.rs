@@ -81,29 +81,29 @@ impl SessionService {
         now: Timestamp,
     ) -> Result<SessionCell, SessionError> {
         let id = verified.value;
-        let rejected = || {
+        let gone = || {
             Ok(SessionCell::new(SessionState::empty(
                 now,
-                TokenStatus::Rejected,
+                TokenStatus::Gone,
             )))
         };
         let record = match self.store().load_at(&id, now).await {
             Ok(record) => record,
             Err(StoreError::Corrupt(reason)) => {
                 tracing::warn!(session = %id.short(), %reason, "stored session is corrupt; treating it as absent");
-                return rejected();
+                return gone();
             }
             Err(error) => return Err(error.into()),
         };
         let Some(record) = record else {
             tracing::debug!(session = %id.short(), "no live session for a valid token");
-            return rejected();
+            return gone();
         };
         if self.expiry().is_expired(&record, now) {
             drop(record);
             // Rare, and boxed so that the common path's future stays small.
             Box::pin(self.remove_expired(id)).await;
-            return rejected();
+            return gone();
         }
         self.loaded(record, verified.key_index, now)
     }
@@ -129,7 +129,7 @@ impl SessionService {
         if self.expiry().is_expired(&record, now) {
             return Ok(SessionCell::new(SessionState::empty(
                 now,
-                TokenStatus::Rejected,
+                TokenStatus::Gone,
             )));
         }
         let failure = match &*self.inner.checks {

@@ -401,11 +401,13 @@ fn client_outcome(plan: Plan, state: &SessionState) -> ClientOutcome {
     }
 }
 
+/// The cookie is left alone: the session may have gone to a login of another
+/// request, whose cookie a clearing one arriving later would delete.
 fn vanished(id: &SessionId) -> Persisted {
-    tracing::info!(session = %id.short(), "session disappeared before persist (expired or revoked); changes dropped");
+    tracing::info!(session = %id.short(), "session disappeared before persist (expired, revoked or rotated by another request); changes dropped");
     Persisted {
         outcome: PersistOutcome::Vanished,
-        cookie: CookieAction::Clear,
+        cookie: CookieAction::Keep,
         id: None,
     }
 }

@@ -100,7 +100,7 @@ async fn a_change_saves_only_the_changed_field() {
 }
 
 #[tokio::test]
-async fn garbage_tampered_and_unknown_tokens_mean_no_session_and_clear_the_cookie() {
+async fn garbage_and_tampered_tokens_mean_no_session_and_clear_the_cookie() {
     let env = env();
     let mut s = env.service.get::<Profile>(None).await.unwrap();
     set_age(&mut s, Some(1));
@@ -108,21 +108,29 @@ async fn garbage_tampered_and_unknown_tokens_mean_no_session_and_clear_the_cooki
     let mut tampered = valid.clone().into_bytes();
     tampered[3] = if tampered[3] == b'x' { b'y' } else { b'x' };
     let tampered = String::from_utf8(tampered).unwrap();
-    let unknown = env.service.token_for(&session_core::SessionId::generate());
-    for bad in [
-        "",
-        "garbage",
-        "a.b.c",
-        &valid[..valid.len() - 2],
-        &tampered,
-        &unknown,
-    ] {
+    for bad in ["", "garbage", "a.b.c", &valid[..valid.len() - 2], &tampered] {
         let cell = env.service.load(Some(bad)).await.unwrap();
         assert_eq!(cell.lock().token_status(), TokenStatus::Rejected, "{bad:?}");
         assert!(!cell.lock().is_loaded());
         let persisted = env.service.persist(&cell).await.unwrap();
         assert_eq!(persisted.cookie, CookieAction::Clear, "{bad:?}");
     }
+}
+
+/// A valid token of a session that is gone (here: never stored) means no
+/// session, and its cookie is left alone: the session may have moved to a
+/// login whose cookie a clearing response would delete.
+#[tokio::test]
+async fn a_valid_token_of_a_gone_session_means_no_session_and_keeps_the_cookie() {
+    let env = env();
+    let unknown = env.service.token_for(&session_core::SessionId::generate());
+    let cell = env.service.load(Some(&unknown)).await.unwrap();
+    assert_eq!(cell.lock().token_status(), TokenStatus::Gone);
+    assert!(!cell.lock().is_loaded());
+    env.store.clear();
+    let persisted = env.service.persist(&cell).await.unwrap();
+    assert_eq!(persisted.cookie, CookieAction::Keep);
+    assert!(env.store.ops().is_empty(), "{:?}", env.store.ops());
 }
 
 #[tokio::test]
@@ -174,7 +182,11 @@ async fn a_session_revoked_before_persist_is_not_resurrected() {
     set_age(&mut s, Some(6));
     let persisted = env.service.commit(&mut s).await.unwrap();
     assert_eq!(persisted.outcome, PersistOutcome::Vanished);
-    assert_eq!(persisted.cookie, CookieAction::Clear);
+    assert_eq!(
+        persisted.cookie,
+        CookieAction::Keep,
+        "a login elsewhere may own the cookie now"
+    );
     assert_eq!(env.store.inner().load(&id).await.unwrap(), None);
 }
 
@@ -358,9 +370,10 @@ async fn expired_session_found_on_load_is_absent_and_removed() {
     env.clock.advance(5 * MIN);
     let cell = env.service.load(Some(&token(&persisted))).await.unwrap();
     assert!(!cell.lock().is_loaded());
+    assert_eq!(cell.lock().token_status(), TokenStatus::Gone);
     assert_eq!(
         env.service.persist(&cell).await.unwrap().cookie,
-        CookieAction::Clear
+        CookieAction::Keep
     );
     assert!(env.store.inner().is_empty(), "expired record removed");
 }

@@ -170,7 +170,7 @@ async fn a_rotation_does_not_bring_back_a_session_revoked_meanwhile() {
     let persisted = env.service.persist(&cell).await.unwrap();
 
     assert_eq!(persisted.outcome, PersistOutcome::Vanished);
-    assert_eq!(persisted.cookie, session_core::CookieAction::Clear);
+    assert_eq!(persisted.cookie, session_core::CookieAction::Keep);
     assert_eq!(env.store.inner().load(&new_id).await.unwrap(), None);
     assert!(env.service.list_for_user("u").await.unwrap().is_empty());
 }

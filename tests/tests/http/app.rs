@@ -133,6 +133,19 @@ async fn visit_unless_changed(mut session: Session<Counters>) -> Json<u64> {
     Json(session.visits)
 }
 
+/// Signals that a held visit has loaded its session, and holds it until the
+/// test lets it go.
+pub static HELD_LOADED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+pub static HELD_GO: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// A visit held between the load and the persist.
+async fn visit_held(mut session: Session<Counters>) -> Json<u64> {
+    session.update(|c| c.visits += 1);
+    HELD_LOADED.notify_one();
+    HELD_GO.notified().await;
+    Json(session.visits)
+}
+
 /// A password change, say: a new session id, then the other devices out.
 async fn rotate_and_revoke_others(
     mut session: Session<Counters>,
@@ -251,6 +264,12 @@ pub fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axu
             path: "/visit-unless-changed",
             guard: Guard::OPEN,
             handler: get(visit_unless_changed),
+        },
+        RouteDef {
+            method: Method::GET,
+            path: "/visit-held",
+            guard: Guard::OPEN,
+            handler: get(visit_held),
         },
         RouteDef {
             method: Method::POST,

@@ -105,13 +105,14 @@ async fn another_authorization_scheme_leaves_the_session_cookie_working() {
 }
 
 #[tokio::test]
-async fn an_expired_session_cookie_gives_401_and_is_cleared() {
+async fn an_expired_session_cookie_gives_401_and_is_left_to_expire() {
     let t = start().await;
     let mut b = logged_in(&t).await;
     t.clock.advance(61 * MIN);
     let r = b.get("/t/me").await;
     assert_eq!(r.status, 401);
-    assert_eq!(r.cookie("sid").and_then(|c| c.max_age), Some(0));
+    // Its Max-Age ends it in the browser; a clearing cookie could race a login.
+    assert!(r.set_cookies.is_empty(), "{:?}", r.set_cookies);
     assert!(t.store.inner().is_empty(), "expired record removed");
 }
 
