@@ -54,8 +54,10 @@ pub struct CookieConfigError {
 impl CookieConfig {
     /// Checks what a browser would misread: a name that is not an RFC 6265
     /// token (it would never come back as configured), a path or domain
-    /// that would end the attribute list or hold control characters, and
-    /// the conditions of the `__Host-` and `__Secure-` name prefixes.
+    /// that would end the attribute list or hold control characters,
+    /// `SameSite=None` without `Secure` (browsers refuse such a cookie, so
+    /// no session would ever stick), and the conditions of the `__Host-` and
+    /// `__Secure-` name prefixes.
     pub fn validate(&self) -> Result<(), CookieConfigError> {
         let fail = |reason| {
             Err(CookieConfigError {
@@ -88,6 +90,9 @@ impl CookieConfig {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
         {
             return fail("the domain must be a host name (letters, digits, dots and hyphens)");
+        }
+        if self.same_site == SameSite::None && !self.secure {
+            return fail("SameSite=None needs Secure: browsers refuse the cookie without it");
         }
         // Browsers match the prefixes in any case.
         let prefixed = |prefix: &str| {
@@ -266,6 +271,12 @@ mod tests {
         }
         assert!(with(&|c| c.domain = Some("app.example.com".into())).is_ok());
         assert!(with(&|c| c.name = "__Host-id".into()).is_ok());
+        assert!(with(&|c| c.same_site = SameSite::None).is_ok());
+        let none_over_http = with(&|c| {
+            c.same_site = SameSite::None;
+            c.secure = false;
+        });
+        assert!(none_over_http.is_err(), "SameSite=None without Secure");
         // Prefixes (matched in any case): name, Secure, path.
         for (name, secure, path) in [
             ("__Host-id", false, "/"),

@@ -40,6 +40,20 @@ pub fn join(base: &str, path: &str) -> String {
     }
 }
 
+/// The checked full path of route `path` under controller `base`. Both must
+/// start with `/` (a route may also be empty, meaning the base itself):
+/// `("/session", "info")` would otherwise join as `/sessioninfo`.
+pub fn full(base: &str, path: &str) -> Result<String, PathError> {
+    for part in [base, path] {
+        if !part.is_empty() && !part.starts_with('/') {
+            return Err(PathError::NoLeadingSlash(part.to_owned()));
+        }
+    }
+    let full = join(base, path);
+    validate(&full)?;
+    Ok(full)
+}
+
 /// Checks a full route path.
 pub fn validate(path: &str) -> Result<(), PathError> {
     if !path.starts_with('/') {
@@ -156,6 +170,19 @@ mod tests {
             validate("/{a}/{a}"),
             Err(PathError::DuplicateParameter { .. })
         ));
+    }
+
+    #[test]
+    fn full_paths_need_a_leading_slash_in_both_parts() {
+        assert_eq!(full("/session", "/info").as_deref(), Ok("/session/info"));
+        assert_eq!(full("/session", "").as_deref(), Ok("/session"));
+        for (base, path) in [("/session", "info"), ("session", "/info"), ("", "x")] {
+            assert!(
+                matches!(full(base, path), Err(PathError::NoLeadingSlash(_))),
+                "{base} + {path}"
+            );
+        }
+        assert!(matches!(full("/a", "//b"), Err(PathError::EmptySegment(_))));
     }
 
     #[test]

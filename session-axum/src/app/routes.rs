@@ -26,10 +26,11 @@ pub(super) fn build_routes(
     let mut listing = Vec::new();
     for controller in controllers {
         for route in (controller.routes)(ctx)? {
-            let full = path::join(controller.base_path, route.path);
-            path::validate(&full).map_err(|source| BuildError::Path {
-                controller: controller.name,
-                source,
+            let full = path::full(controller.base_path, route.path).map_err(|source| {
+                BuildError::Path {
+                    controller: controller.name,
+                    source,
+                }
             })?;
             let key = (path::shape(&full), route.method.to_string());
             if let Some((first_path, first)) = seen.get(&key) {

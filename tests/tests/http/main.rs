@@ -12,3 +12,4 @@ mod fast_path;
 mod lifecycle;
 mod macros;
 mod ordering;
+mod routes;

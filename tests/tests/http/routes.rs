@@ -1,0 +1,84 @@
+//! Hand-written controller registrations (what the macros check at compile
+//! time): mistakes in their routes are build errors, never a panic or a
+//! route at a path nobody wrote.
+
+use axum::routing::get;
+use http::Method;
+use session_axum::path::PathError;
+use session_axum::{
+    App, AppContext, BuildError, ControllerRegistration, Guard, MemoryStore, RouteDef,
+};
+
+fn route(path: &'static str) -> RouteDef {
+    RouteDef {
+        method: Method::GET,
+        path,
+        guard: Guard::OPEN,
+        handler: get(|| async { "x" }),
+    }
+}
+
+fn build(controller: &'static ControllerRegistration) -> Result<App, BuildError> {
+    App::builder()
+        .store(MemoryStore::new())
+        .secret(crate::app::key(1))
+        .use_registry(false)
+        .controller(controller)
+        .build()
+}
+
+#[test]
+fn a_route_path_without_a_leading_slash_is_a_build_error() {
+    fn routes(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
+        Ok(vec![route("info")])
+    }
+    static NO_SLASH: ControllerRegistration = ControllerRegistration {
+        name: "NoSlash",
+        base_path: "/session",
+        routes,
+    };
+    match build(&NO_SLASH) {
+        Err(BuildError::Path {
+            controller: "NoSlash",
+            source: PathError::NoLeadingSlash(path),
+        }) => assert_eq!(path, "info"),
+        Err(other) => panic!("{other}"),
+        Ok(app) => panic!("accepted, as {:?}", app.routes()),
+    }
+}
+
+#[test]
+fn a_base_path_without_a_leading_slash_is_a_build_error() {
+    fn routes(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
+        Ok(vec![route("/info")])
+    }
+    static NO_SLASH: ControllerRegistration = ControllerRegistration {
+        name: "NoSlashBase",
+        base_path: "session",
+        routes,
+    };
+    assert!(matches!(
+        build(&NO_SLASH),
+        Err(BuildError::Path {
+            source: PathError::NoLeadingSlash(_),
+            ..
+        })
+    ));
+}
+
+#[test]
+fn routes_that_match_the_same_requests_are_a_build_error() {
+    fn routes(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
+        Ok(vec![route("/u/{id}"), route("/u/{name}")])
+    }
+    static TWICE: ControllerRegistration = ControllerRegistration {
+        name: "Twice",
+        base_path: "/",
+        routes,
+    };
+    match build(&TWICE) {
+        Err(BuildError::RouteConflict { path, .. }) => assert_eq!(path, "/u/{name}"),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("accepted"),
+    }
+}
