@@ -105,6 +105,9 @@ impl FileStoreBuilder {
     /// A damaged file then fails to open with [`OpenError::Database`] instead
     /// of being trusted. The check reads the whole file once per open; a file
     /// left by a crash is always checked and repaired to its last commit.
+    /// Without the check a damaged file is trusted: opening it may still fail
+    /// with [`OpenError::Database`], and calls on it may fail with
+    /// [`StoreError::Unavailable`](session_core::StoreError::Unavailable).
     pub fn check_integrity_on_open(mut self, enabled: bool) -> Self {
         self.check_integrity = enabled;
         self
@@ -124,7 +127,22 @@ impl FileStoreBuilder {
     /// and starts the cleanup thread. Blocks while the file is opened.
     pub fn open(self) -> Result<FileStore, OpenError> {
         let path = self.path;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        // The directories and file this open creates: their entries are
+        // synced once created, so a power cut cannot drop a new store file
+        // (and the commits made to it) with its directory entry.
+        let mut new_entries: Vec<PathBuf> = dir
+            .map(|dir| {
+                dir.ancestors()
+                    .take_while(|d| !d.exists())
+                    .map(Path::to_path_buf)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !path.exists() {
+            new_entries.insert(0, path.clone());
+        }
+        if let Some(dir) = dir {
             std::fs::create_dir_all(dir).map_err(|source| OpenError::Io {
                 path: dir.to_path_buf(),
                 source,
@@ -135,8 +153,12 @@ impl FileStoreBuilder {
             check_integrity: self.check_integrity,
             reopen_interval: self.reopen_interval,
         };
+        let db = Database::open(path.clone(), options)?;
+        for entry in &new_entries {
+            sync_parent(entry)?;
+        }
         let inner = Arc::new(Inner {
-            db: Database::open(path.clone(), options)?,
+            db,
             clock: self.clock,
             max_record_bytes: self.max_record_bytes,
             path,
@@ -153,4 +175,18 @@ impl FileStoreBuilder {
             inner,
         })
     }
+}
+
+/// Makes the directory entry of the newly created `entry` durable by syncing
+/// the directory that holds it.
+fn sync_parent(entry: &Path) -> Result<(), OpenError> {
+    let parent = match entry.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let sync = std::fs::File::open(parent).and_then(|dir| dir.sync_all());
+    sync.map_err(|source| OpenError::Io {
+        path: parent.to_path_buf(),
+        source,
+    })
 }

@@ -202,6 +202,27 @@ fn open_file(
     options: &OpenOptions,
     create: Create,
 ) -> Result<redb::Database, OpenError> {
+    // Told not to check the file, the engine may panic on a damaged one.
+    let opened = std::panic::catch_unwind(|| open_unguarded(path, options, create));
+    opened.unwrap_or_else(|panic| {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(path = %path.display(), %reason, "the database engine panicked opening the file");
+        Err(OpenError::Database {
+            path: path.to_path_buf(),
+            source: format!("the database engine failed on the file: {reason}").into(),
+        })
+    })
+}
+
+fn open_unguarded(
+    path: &Path,
+    options: &OpenOptions,
+    create: Create,
+) -> Result<redb::Database, OpenError> {
     let mut builder = redb::Builder::new();
     builder
         .set_cache_size(options.cache_bytes)

@@ -25,7 +25,9 @@
 //! atomically between two checksummed roots. After a kill or power cut the
 //! file reopens at its last commit: every acknowledged write is there, and no
 //! record or index entry is half written (the tests kill a writer with
-//! `SIGKILL` mid-stream and check this).
+//! `SIGKILL` mid-stream and check this). A file, and directories, that the
+//! open creates have their directory entries synced too, so a power cut
+//! right after the first start cannot lose the file itself.
 //!
 //! # Disk errors
 //!

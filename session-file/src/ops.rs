@@ -121,9 +121,11 @@ impl Inner {
 
     /// Applies `change` to the live record under `id` in one transaction.
     /// A missing record is `Missing`; an expired one is deleted and `Missing`.
+    /// With `limited`, a result over the size limit is refused.
     fn modify(
         &self,
         id: &SessionId,
+        limited: bool,
         change: impl FnOnce(&SessionRecord) -> Result<Result<SessionRecord, SaveOutcome>, StoreError>,
     ) -> Result<SaveOutcome, StoreError> {
         let key = id.as_bytes();
@@ -139,7 +141,10 @@ impl Inner {
             };
             match change(&current)? {
                 Ok(updated) => {
-                    let bytes = self.encode(&updated)?;
+                    let bytes = match limited {
+                        true => self.encode(&updated)?,
+                        false => envelope::encode(&updated)?,
+                    };
                     t.put(Some(&current), &updated, &bytes)?;
                     Ok(SaveOutcome::Saved)
                 }
@@ -153,7 +158,7 @@ impl Inner {
         id: &SessionId,
         patch: &SessionPatch,
     ) -> Result<SaveOutcome, StoreError> {
-        self.modify(id, |current| {
+        self.modify(id, true, |current| {
             if let Some(expected) = patch.expected_revision
                 && current.revision != expected
             {
@@ -173,7 +178,9 @@ impl Inner {
         expires_at: Timestamp,
         last_seen: Timestamp,
     ) -> Result<SaveOutcome, StoreError> {
-        self.modify(id, |current| {
+        // No size check: a touch adds no data, and a record stored under a
+        // larger limit must still be refreshed after the limit was lowered.
+        self.modify(id, false, |current| {
             let mut updated = current.clone();
             updated.expires_at = expires_at;
             updated.last_seen = updated.last_seen.max(last_seen);

@@ -48,8 +48,10 @@ use crate::report::{CheckReport, StoreStats, SweepReport};
 /// blocking pool, so they need a tokio runtime. Clones share one database.
 /// One process (one store) may have a file open at a time: a second open fails
 /// with [`OpenError::Locked`]. The file closes when the last clone (and any
-/// [`Cleanup`] handle from [`start_cleanup`](Self::start_cleanup)) is dropped,
-/// so it can then be opened again at once.
+/// [`Cleanup`] handle from [`start_cleanup`](Self::start_cleanup)) is dropped
+/// and the calls already running on the blocking pool have ended (a call
+/// whose future was dropped, by a timeout say, still runs to its end there);
+/// it can then be opened again at once.
 #[derive(Clone)]
 pub struct FileStore {
     // Declared first, so dropped first: the last handle stops the cleanup

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use redb::{Database, TableDefinition};
 use session_core::clock::Clock as _;
-use session_core::{MockClock, PageRequest, SessionStore, StoreError};
+use session_core::{MockClock, PageRequest, SaveOutcome, SessionStore, StoreError};
 use session_file::{FileStore, OpenError};
 
 use crate::support::{HOUR, record, set_field, temp_path};
@@ -99,6 +99,46 @@ async fn records_over_the_limit_are_too_large() {
     assert_eq!(store.load(&small.id).await.unwrap(), Some(small));
 }
 
+/// A limit lowered between two runs: the records already stored above it
+/// still load and refresh; a save that leaves one over the limit is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_stored_under_a_larger_limit_can_still_be_refreshed() {
+    let clock = MockClock::starting_now();
+    let (_dir, path) = temp_path();
+    let mut big = record(clock.now(), HOUR, Some("u"));
+    big.fields
+        .insert("blob", format!("\"{}\"", "x".repeat(2000)).as_str());
+    crate::support::open_at(&path, &clock)
+        .create(&big)
+        .await
+        .unwrap();
+    let store = FileStore::builder(&path)
+        .clock(Arc::new(clock.clone()))
+        .max_record_bytes(1024)
+        .without_cleanup()
+        .open()
+        .unwrap();
+    assert!(store.load(&big.id).await.unwrap().is_some());
+    let later = clock.now().plus(HOUR * 2);
+    assert_eq!(
+        store
+            .touch(&big.id, later, clock.now(), None)
+            .await
+            .unwrap(),
+        SaveOutcome::Saved
+    );
+    assert_eq!(
+        store.load(&big.id).await.unwrap().unwrap().expires_at,
+        later
+    );
+    assert!(matches!(
+        store
+            .save(&big.id, &set_field(clock.now(), "more", "1"))
+            .await,
+        Err(StoreError::TooLarge { .. })
+    ));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listing_refuses_a_bad_cursor_and_caps_the_page() {
     let clock = MockClock::starting_now();
@@ -119,4 +159,54 @@ async fn listing_refuses_a_bad_cursor_and_caps_the_page() {
     let page = store.list(PageRequest::first(0)).await.unwrap();
     assert_eq!(page.items.len(), 1);
     assert!(page.next.is_some());
+}
+
+/// A file damaged byte by byte, opened with and without the integrity check:
+/// each open is a store or an `OpenError`, and each call on an opened store
+/// an answer or a `StoreError`, never a panic.
+#[test]
+fn a_damaged_file_is_an_error_or_a_store_never_a_panic() {
+    let clock = MockClock::starting_now();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (dir, path) = temp_path();
+    let ids: Vec<_> = runtime.block_on(async {
+        let store = crate::support::open_at(&path, &clock);
+        let mut ids = Vec::new();
+        for i in 0..40 {
+            let r = record(clock.now(), HOUR, Some(["a", "b"][i % 2]));
+            store.create(&r).await.unwrap();
+            ids.push(r.id);
+        }
+        for id in &ids[..10] {
+            store.delete(id).await.unwrap();
+        }
+        ids
+    });
+    let pristine = std::fs::read(&path).unwrap();
+    for check in [true, false] {
+        // About 120 places over the file, pages of metadata and of records.
+        for at in (0..pristine.len()).step_by(pristine.len() / 120 + 1) {
+            let mut damaged = pristine.clone();
+            damaged[at] ^= 0x5a;
+            let copy = dir.path().join(format!("damaged-{check}-{at}.redb"));
+            std::fs::write(&copy, &damaged).unwrap();
+            let opened = FileStore::builder(&copy)
+                .clock(Arc::new(clock.clone()))
+                .check_integrity_on_open(check)
+                .without_cleanup()
+                .open();
+            let Ok(store) = opened else { continue };
+            runtime.block_on(async {
+                for id in &ids {
+                    let _ = store.load(id).await;
+                }
+                let _ = store.list_for_user("a").await;
+                let _ = store.list(PageRequest::first(100)).await;
+                let _ = store
+                    .save(&ids[20], &set_field(clock.now(), "q", "1"))
+                    .await;
+                let _ = store.sweep_expired().await;
+            });
+        }
+    }
 }
