@@ -19,7 +19,9 @@ impl SessionService {
 
     /// Like [`load`](Self::load) for a request that carries several candidate
     /// tokens (cookies of the same name for other paths or domains): the first
-    /// that verifies is loaded; each is verified once.
+    /// that verifies is loaded; each is verified once. When it names a
+    /// session that is gone (a stale cookie on a more specific path, say),
+    /// the next one that verified is looked up, and so on.
     ///
     /// The tokens are checked when this is called, before the returned future
     /// is first polled; the future only does the store lookup, so it stays
@@ -39,18 +41,47 @@ impl SessionService {
         now: Timestamp,
     ) -> Result<SessionCell, SessionError> {
         match found {
-            FirstValid::Server(verified) => self.load_verified_at(verified, now).await,
+            FirstValid::Server(verified, others) => {
+                let cell = self.load_verified_at(verified, now).await?;
+                if others.is_empty() {
+                    return Ok(cell);
+                }
+                // Boxed: rare, and the common future stays small.
+                Box::pin(self.load_others(cell, others, now)).await
+            }
             FirstValid::Client(verified) => self.loaded(verified.value, verified.key_index, now),
             FirstValid::None(status) => Ok(SessionCell::new(SessionState::empty(now, status))),
         }
     }
 
-    /// The first token that verifies: an id to look up, or, with a client-side
-    /// store, the session it carries.
+    /// After the first verified id named a session that is gone: the next
+    /// verified id whose session loads, else the first one's empty cell.
+    async fn load_others(
+        &self,
+        first: SessionCell,
+        others: Vec<Verified<SessionId>>,
+        now: Timestamp,
+    ) -> Result<SessionCell, SessionError> {
+        if first.lock().token_status() != TokenStatus::Gone {
+            return Ok(first);
+        }
+        for verified in others {
+            let cell = self.load_verified_at(verified, now).await?;
+            if cell.lock().token_status() != TokenStatus::Gone {
+                return Ok(cell);
+            }
+        }
+        Ok(first)
+    }
+
+    /// The first token that verifies: an id to look up (with the ids of the
+    /// later tokens that verify, to try if its session is gone), or, with a
+    /// client-side store, the session it carries.
     fn first_valid<'t>(&self, tokens: impl IntoIterator<Item = &'t str>) -> FirstValid {
         let mut status = TokenStatus::Absent;
         let client = self.store().client_side();
-        for token in tokens {
+        let mut tokens = tokens.into_iter();
+        for token in tokens.by_ref() {
             status = TokenStatus::Rejected;
             match client {
                 Some(client) => match client.open(self.signer(), token) {
@@ -58,7 +89,13 @@ impl SessionService {
                     Err(error) => tracing::debug!(%error, "session cookie refused"),
                 },
                 None => match self.signer().verify_id(token) {
-                    Ok(verified) => return FirstValid::Server(verified),
+                    Ok(verified) => {
+                        let others = tokens
+                            .filter_map(|t| self.signer().verify_id(t).ok())
+                            .filter(|other| other.value != verified.value)
+                            .collect();
+                        return FirstValid::Server(verified, others);
+                    }
                     Err(error) => tracing::debug!(%error, "session token refused"),
                 },
             }
@@ -192,8 +229,9 @@ impl SessionService {
 
 /// What [`SessionService::first_valid`] found.
 enum FirstValid {
-    /// A verified id to look up in the store.
-    Server(Verified<SessionId>),
+    /// A verified id to look up in the store, and the ids of the later
+    /// tokens that verified (usually none).
+    Server(Verified<SessionId>, Vec<Verified<SessionId>>),
     /// A client-side session, opened from its token.
     Client(Box<Verified<crate::SessionRecord>>),
     /// No token verified: none was presented, or every one was refused.

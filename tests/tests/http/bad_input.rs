@@ -150,6 +150,38 @@ async fn of_several_cookies_with_the_session_name_the_one_that_verifies_wins() {
     );
 }
 
+/// A stale cookie of the session name on a more specific path comes first in
+/// the header; its session is gone (logged out), and the live one behind it
+/// still counts, or the user could never stay logged in under that path.
+#[tokio::test]
+async fn a_valid_cookie_of_a_gone_session_does_not_hide_the_live_one_behind_it() {
+    let t = start().await;
+    let mut old = logged_in(&t).await;
+    let stale = old.jar["sid"].clone();
+    assert_eq!(old.post("/t/logout").await.status, 204);
+    let good = logged_in(&t).await.jar["sid"].clone();
+    for header in [
+        format!("sid={stale}; sid={good}"),
+        format!("sid={good}; sid={stale}"),
+    ] {
+        let r = reqwest::Client::new()
+            .get(t.server.url("/t/me"))
+            .header("cookie", &header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{header}");
+        assert!(r.headers().get("set-cookie").is_none(), "{header}");
+    }
+    let alone = reqwest::Client::new()
+        .get(t.server.url("/t/me"))
+        .header("cookie", format!("sid={stale}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alone.status(), 401);
+}
+
 #[test]
 fn an_unusable_cookie_configuration_is_a_build_error() {
     let build = |name: &str, secure: bool| {
