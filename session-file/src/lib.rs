@@ -93,5 +93,5 @@ pub use cleanup::{Cleanup, DEFAULT_CLEANUP_INTERVAL};
 pub use database::DEFAULT_REOPEN_INTERVAL;
 pub use error::OpenError;
 pub use ops::MAX_PAGE;
-pub use report::{CheckReport, StoreStats, SweepReport};
+pub use report::{CheckReport, RepairReport, StoreStats, SweepReport};
 pub use store::FileStore;

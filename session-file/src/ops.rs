@@ -17,7 +17,7 @@ use session_core::{
 };
 
 use crate::error::db_error;
-use crate::report::{CheckReport, StoreStats, SweepReport};
+use crate::report::{CheckReport, RepairReport, StoreStats, SweepReport};
 use crate::store::Inner;
 use crate::tables::{IdBytes, ReadTables, Slot, WriteTables, decode, log_corrupt};
 
@@ -369,6 +369,10 @@ impl Inner {
                 user_entries: t.users.len().map_err(db_error)?,
             })
         })
+    }
+
+    pub(crate) fn repair_indexes(&self) -> Result<RepairReport, StoreError> {
+        self.write(|t, _| t.rebuild_indexes())
     }
 
     pub(crate) fn check(&self) -> Result<CheckReport, StoreError> {

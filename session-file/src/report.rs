@@ -54,3 +54,12 @@ impl CheckReport {
         self.corrupt == 0 && self.missing_index_entries == 0 && self.stale_index_entries == 0
     }
 }
+
+/// What [`repair_indexes`](crate::FileStore::repair_indexes) changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RepairReport {
+    /// Index entries added for records that lacked them.
+    pub added: usize,
+    /// Index entries removed that matched no record.
+    pub removed: usize,
+}

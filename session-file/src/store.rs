@@ -18,7 +18,7 @@ use crate::builder::FileStoreBuilder;
 use crate::cleanup::Cleanup;
 use crate::database::Database;
 use crate::error::OpenError;
-use crate::report::{CheckReport, StoreStats, SweepReport};
+use crate::report::{CheckReport, RepairReport, StoreStats, SweepReport};
 
 /// Sessions in one local database file: they survive a restart of the app.
 ///
@@ -114,6 +114,15 @@ impl FileStore {
     /// does not match. This scans the whole file: a diagnostic, not for requests.
     pub async fn check(&self) -> Result<CheckReport, StoreError> {
         self.blocking(Inner::check).await
+    }
+
+    /// Rebuilds the expiry and user indexes from the records, for a file
+    /// whose records changed outside the store (restored, or edited by hand)
+    /// and where [`check`](Self::check) reports missing index entries: until
+    /// then such a record escapes its user's revoke-all and the cleanup.
+    /// One write transaction over the whole file, so other writes wait for it.
+    pub async fn repair_indexes(&self) -> Result<RepairReport, StoreError> {
+        self.blocking(Inner::repair_indexes).await
     }
 
     /// Starts a cleanup thread sweeping every `interval` and returns its

@@ -17,6 +17,7 @@ use session_core::record::envelope;
 use session_core::{SessionId, SessionRecord, StoreError, Timestamp};
 
 use crate::error::db_error;
+use crate::report::RepairReport;
 
 /// The raw form of a session id, the key of the record table.
 pub(crate) type IdBytes = [u8; session_core::id::SESSION_ID_BYTES];
@@ -199,6 +200,69 @@ impl<'t> WriteTables<'t> {
     /// The ids in `user`'s index.
     pub(crate) fn user_ids(&self, user: &str) -> Result<Vec<IdBytes>, StoreError> {
         user_ids(&self.users, user)
+    }
+
+    /// Makes both indexes match the records: adds the entries a decodable
+    /// record lacks and removes those that match no record. Entries that name
+    /// a record which does not decode stay, so the cleanup still finds it.
+    pub(crate) fn rebuild_indexes(&mut self) -> Result<RepairReport, StoreError> {
+        use std::collections::HashSet;
+        let mut expiry: HashSet<(u64, IdBytes)> = HashSet::new();
+        let mut users: HashSet<(String, IdBytes)> = HashSet::new();
+        let mut corrupt: HashSet<IdBytes> = HashSet::new();
+        for entry in self.sessions.iter().map_err(db_error)? {
+            let (key, value) = entry.map_err(db_error)?;
+            let id = *key.value();
+            match decode(&id, value.value()) {
+                Ok(record) => {
+                    expiry.insert((record.expires_at.as_millis(), id));
+                    if let Some(user) = record.user_id() {
+                        users.insert((user.to_owned(), id));
+                    }
+                }
+                Err(_) => {
+                    corrupt.insert(id);
+                }
+            }
+        }
+        let mut report = RepairReport::default();
+        let mut stale_expiry = Vec::new();
+        for entry in self.expiry.iter().map_err(db_error)? {
+            let (key, _) = entry.map_err(db_error)?;
+            let (at, id) = key.value();
+            if !expiry.remove(&(at, *id)) && !corrupt.contains(id) {
+                stale_expiry.push((at, *id));
+            }
+        }
+        let mut stale_users = Vec::new();
+        for entry in self.users.iter().map_err(db_error)? {
+            let (key, _) = entry.map_err(db_error)?;
+            let (user, id) = key.value();
+            let wanted = (user.to_owned(), *id);
+            if !users.remove(&wanted) && !corrupt.contains(id) {
+                stale_users.push(wanted);
+            }
+        }
+        report.removed = stale_expiry.len() + stale_users.len();
+        report.added = expiry.len() + users.len();
+        if report.removed + report.added > 0 {
+            self.dirty = true;
+        }
+        for (at, id) in stale_expiry {
+            self.expiry.remove((at, &id)).map_err(db_error)?;
+        }
+        for (user, id) in stale_users {
+            self.users.remove((user.as_str(), &id)).map_err(db_error)?;
+        }
+        for (at, id) in expiry {
+            self.expiry.insert((at, &id), ()).map_err(db_error)?;
+        }
+        for (user, id) in users {
+            self.users
+                .insert((user.as_str(), &id), ())
+                .map_err(db_error)?;
+        }
+        Ok(report)
     }
 
     /// Removes one user-index entry.

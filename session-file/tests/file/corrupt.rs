@@ -146,3 +146,56 @@ async fn the_service_treats_a_corrupt_record_as_no_session() {
     let cell = service.load(Some(&token)).await.unwrap();
     assert!(!cell.lock().is_loaded());
 }
+
+/// A record changed outside the store (here: moved to another user and a
+/// later expiry by hand) is out of its indexes until `repair_indexes`; after
+/// it, the record's new user can revoke it and its old user no longer lists
+/// it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repair_indexes_brings_records_changed_outside_the_store_back_in_reach() {
+    let clock = MockClock::starting_now();
+    let (_dir, path) = temp_path();
+    let original = record(clock.now(), HOUR, Some("alice"));
+    let kept = record(clock.now(), HOUR, Some("bob"));
+    let torn = record(clock.now(), HOUR, Some("bob"));
+    let store = open_at(&path, &clock);
+    for r in [&original, &kept, &torn] {
+        store.create(r).await.unwrap();
+    }
+    drop(store);
+    let mut edited = original.clone();
+    edited.binding = Some(Box::new(session_core::Binding::user("bob")));
+    edited.expires_at = clock.now().plus(HOUR * 2);
+    let bytes = session_core::record::envelope::encode(&edited).unwrap();
+    overwrite(&path, &[(&original.id, &bytes), (&torn.id, b"{\"v\":1,")]);
+
+    let store = open_at(&path, &clock);
+    assert_eq!(store.check().await.unwrap().missing_index_entries, 2);
+    let repaired = store.repair_indexes().await.unwrap();
+    assert_eq!((repaired.added, repaired.removed), (2, 2));
+    let check = store.check().await.unwrap();
+    assert_eq!(
+        (
+            check.corrupt,
+            check.missing_index_entries,
+            check.stale_index_entries
+        ),
+        (1, 0, 0)
+    );
+    assert_eq!(
+        store.repair_indexes().await.unwrap().added,
+        0,
+        "nothing left to do"
+    );
+    assert!(store.list_for_user("alice").await.unwrap().is_empty());
+    assert_eq!(
+        store.delete_for_user("bob", Some(&kept.id)).await.unwrap(),
+        1
+    );
+    assert_eq!(store.load(&original.id).await.unwrap(), None);
+    assert!(store.load(&kept.id).await.unwrap().is_some());
+    // The damaged record kept its expiry entry, so the cleanup still removes it.
+    clock.advance(HOUR * 2);
+    store.sweep_expired().await.unwrap();
+    assert_eq!(store.stats().await.unwrap().records, 0);
+}
