@@ -58,7 +58,7 @@ impl SessionInterceptor {
             tracing::error!(
                 size,
                 limit = session_core::store::cookie::MAX_COOKIE_BYTES,
-                "session cookie too large; the session was not saved"
+                "session cookie too large for browsers; the response fails without it"
             );
             return SessionRejection::TooLarge.into_response();
         }
