@@ -92,7 +92,9 @@ impl SessionService {
         }
     }
 
-    /// Revokes every session of a user except `keep`; returns how many went.
+    /// Revokes every session of a user except `keep`; returns how many went,
+    /// counting those past the absolute limit that the store still held
+    /// (which [`list_for_user`](Self::list_for_user) leaves out).
     pub async fn revoke_all(
         &self,
         user_id: &str,
