@@ -10,7 +10,9 @@ use session_core::{Binding, SessionId};
 pub struct Principal {
     /// The user id.
     pub user_id: String,
-    /// The session that authenticated the request, if it came from a session.
+    /// The session that authenticated the request, if it came from a session:
+    /// the id it was loaded under. After a rotation in the same request,
+    /// [`Auth::session_id`](crate::Auth::session_id) gives the new one.
     pub session_id: Option<SessionId>,
     /// Granted permissions.
     pub permissions: Vec<String>,
