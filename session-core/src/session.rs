@@ -20,30 +20,46 @@ use crate::{Binding, FieldMap, SessionDataError, SessionId};
 pub struct Session<T: SessionData> {
     data: T::Tracked,
     cell: SessionCell,
+    // Fields this handle wrote into the cell: only those may it revert, so a
+    // second handle on the request never undoes the first one's change.
+    committed: crate::data::FieldSet,
+    // Whether `data` started from the loaded record (no login dropping it
+    // was pending): such a login later leaves `data` holding what the new
+    // session must not inherit.
+    from_loaded: bool,
 }
 
 impl<T: SessionData> Session<T> {
     /// Decodes the cell's current data and validates it.
     pub fn from_cell(cell: SessionCell) -> Result<Self, SessionDataError> {
-        let data = {
+        let (data, from_loaded) = {
             let state = cell.lock();
-            if state.has_pending_field_changes() {
+            let dropped = state.drops_loaded();
+            let data = if state.has_pending_field_changes() || dropped {
                 T::decode_valid(&state.fields())?
             } else {
                 match state.record() {
                     Some(record) => T::decode_valid(&record.fields)?,
                     None => defaults::<T>(),
                 }
-            }
+            };
+            (data, !dropped)
         };
-        Ok(Self::with_data(cell, data))
+        Ok(Self::new(cell, data, from_loaded))
     }
 
-    /// A handle over `cell` starting from `data` (for data known to be fresh).
+    /// A handle over `cell` starting from `data`, which is not the loaded
+    /// record's (defaults, say).
     pub(crate) fn with_data(cell: SessionCell, data: T) -> Self {
+        Self::new(cell, data, false)
+    }
+
+    fn new(cell: SessionCell, data: T, from_loaded: bool) -> Self {
         Self {
             data: T::Tracked::from_tracked(Tracked::new(data)),
             cell,
+            committed: crate::data::FieldSet::EMPTY,
+            from_loaded,
         }
     }
 
@@ -187,15 +203,30 @@ impl<T: SessionData> Session<T> {
             return Ok(());
         }
         let mut default: Option<T> = None;
+        // Loaded data dropped by a login since this handle was made: a field
+        // touched only through whole-value access still holds the old
+        // session's value, which must not reach the new one.
+        let dropped = self.from_loaded && state.drops_loaded();
         for (index, name) in T::FIELDS.iter().enumerate() {
             if !touched.contains(index) {
                 continue;
             }
             let value = self.data.encode_field(index)?;
+            if dropped
+                && !touched.contains_explicitly(index)
+                && state.record().and_then(|r| r.fields.get(name)) == Some(&*value)
+            {
+                continue;
+            }
             if unchanged(&state, &mut default, index, name, &value)? {
-                state.revert_field(name);
+                // Only this handle's own change is undone: another handle's
+                // change of the field stays.
+                if self.committed.contains(index) {
+                    state.revert_field(name);
+                }
             } else {
                 state.set_field(name, value);
+                self.committed.insert(index);
             }
         }
         drop(state);
@@ -215,7 +246,9 @@ fn unchanged<T: SessionData>(
     value: &str,
 ) -> Result<bool, SessionDataError> {
     Ok(match state.loaded_field(name) {
-        Some(loaded) => loaded == value,
+        // Same bytes, or the same JSON object (a map that serialises its
+        // entries in another order, such as a `HashMap`).
+        Some(loaded) => loaded == value || same_json_object(loaded, value),
         None => {
             default
                 .get_or_insert_with(defaults::<T>)
@@ -224,6 +257,22 @@ fn unchanged<T: SessionData>(
                 == value
         }
     })
+}
+
+/// Whether `a` and `b` are the same JSON holding an object. Only values
+/// that may hold one are parsed: a changed number or string costs nothing.
+fn same_json_object(a: &str, b: &str) -> bool {
+    let may_hold_object = |s: &str| s.starts_with(['{', '[']);
+    if !may_hold_object(a) || !may_hold_object(b) {
+        return false;
+    }
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// What a session without stored data reads: each field's own default, as

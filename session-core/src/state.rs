@@ -250,6 +250,12 @@ impl SessionState {
         flash
     }
 
+    /// Whether a pending login drops the loaded data (another user's, or a
+    /// session of its own): handles must not start from it.
+    pub(crate) fn drops_loaded(&self) -> bool {
+        self.rotation().is_some_and(|r| !r.carry)
+    }
+
     pub(crate) fn has_pending_field_changes(&self) -> bool {
         self.changes.as_ref().is_some_and(|c| c.touches_fields())
     }

@@ -38,6 +38,14 @@ impl FieldSet {
                 .is_some_and(|bit| self.bits & bit != 0)
     }
 
+    /// Whether `index` was added by itself (not only through "all").
+    pub fn contains_explicitly(&self, index: usize) -> bool {
+        u32::try_from(index)
+            .ok()
+            .and_then(|i| 1u64.checked_shl(i))
+            .is_some_and(|bit| self.bits & bit != 0)
+    }
+
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
         !self.all && self.bits == 0

@@ -22,6 +22,9 @@ enum Plan {
         old_must_exist: bool,
         // Compare-and-set: the old record must still be at this revision.
         expected_revision: Option<u64>,
+        // A login apart: the flash the request took from the session it
+        // leaves in place, to remove there.
+        taken_apart: Option<(SessionId, SessionPatch)>,
     },
     Save {
         id: SessionId,
@@ -108,6 +111,7 @@ impl SessionService {
                 old,
                 old_must_exist,
                 expected_revision,
+                taken_apart,
             } => {
                 if let (Some(old), Some(expected)) = (old, expected_revision) {
                     // Boxed: rare, and the common future stays small.
@@ -116,6 +120,9 @@ impl SessionService {
                 let kept = self.rotate(&record, old, old_must_exist).await?;
                 if let (false, Some(old)) = (kept, old) {
                     return Ok(vanished(&old));
+                }
+                if let Some((id, patch)) = taken_apart {
+                    Box::pin(self.remove_taken_flash(id, patch)).await;
                 }
                 Persisted {
                     outcome: PersistOutcome::Rotated,
@@ -230,6 +237,19 @@ impl SessionService {
             // Loaded data plus changes, or the changes alone when the
             // rotation carries nothing over.
             (record.fields, record.flash) = (state.fields(), state.next_flash());
+            let taken_apart = match (&state.changes, state.record()) {
+                (Some(changes), Some(loaded))
+                    if !rotation.replace_old && !changes.taken_flash.is_empty() =>
+                {
+                    let patch = SessionPatch {
+                        removed_flash: changes.taken_flash.clone(),
+                        last_seen: now,
+                        ..SessionPatch::default()
+                    };
+                    Some((loaded.id, patch))
+                }
+                _ => None,
+            };
             state.changes = None;
             let old = state.stored_id().filter(|_| rotation.replace_old);
             return Plan::Rotate {
@@ -237,6 +257,7 @@ impl SessionService {
                 old,
                 old_must_exist: !rotation.login && old.is_some(),
                 expected_revision: state.expected_revision.filter(|_| old.is_some()),
+                taken_apart,
             };
         }
         let changes = state.changes.take().map(|c| *c).unwrap_or_default();
@@ -298,6 +319,15 @@ impl SessionService {
             }
         }
         Err(StoreError::Collision.into())
+    }
+
+    /// After a login apart: removes the flash the request took from the
+    /// session it left in place, so it is still read only once. The new
+    /// session is written by then; a failure here is logged, not returned.
+    async fn remove_taken_flash(&self, id: SessionId, patch: SessionPatch) {
+        if let Err(error) = self.store().save(&id, &patch).await {
+            tracing::warn!(session = %id.short(), %error, "could not remove the flash taken from the session left in place");
+        }
     }
 
     /// The compare-and-set of a rotation: the old record must still be at

@@ -264,6 +264,26 @@ async fn a_login_apart_leaves_the_loaded_session_alone() {
     assert_eq!(left.user_id(), None);
 }
 
+/// A flash read in the request of a login apart is gone from the session
+/// left in place too: read exactly once.
+#[tokio::test]
+async fn a_flash_taken_in_a_login_apart_request_is_not_read_again() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    s.flash("notice", "once").unwrap();
+    s.flash("later", "kept").unwrap();
+    let browser = env.service.commit(&mut s).await.unwrap();
+
+    let mut s = reopen(&env, &browser).await;
+    assert_eq!(s.take_flash::<String>("notice").as_deref(), Some("once"));
+    s.cell().lock().login_apart(Binding::user("bot"));
+    env.service.commit(&mut s).await.unwrap();
+
+    let mut s = reopen(&env, &browser).await;
+    assert_eq!(s.take_flash::<String>("notice"), None, "read twice");
+    assert_eq!(s.take_flash::<String>("later").as_deref(), Some("kept"));
+}
+
 #[tokio::test]
 async fn a_login_as_another_user_keeps_its_changes_that_equal_the_old_values() {
     let env = env();
@@ -277,6 +297,39 @@ async fn a_login_as_another_user_keeps_its_changes_that_equal_the_old_values() {
     let s = reopen(&env, &grace).await;
     assert_eq!(s.user_id().as_deref(), Some("grace"));
     assert_eq!(s.age, Some(20));
+}
+
+/// A handle taken before a login as another user holds the old user's data:
+/// changing it through `update` (which touches every field) must not carry
+/// the fields it left alone into the new user's session.
+#[tokio::test]
+async fn a_handle_taken_before_a_login_as_another_user_passes_on_only_its_changes() {
+    let env = env();
+    let roger = rogers_session(&env).await;
+    let mut s = reopen(&env, &roger).await;
+    s.login(Binding::user("ada"));
+    s.update(|p| p.name = Some("Ada".into()));
+    let ada = env.service.commit(&mut s).await.unwrap();
+    let s = reopen(&env, &ada).await;
+    assert_eq!(s.user_id().as_deref(), Some("ada"));
+    assert_eq!(
+        (s.name.as_deref(), s.age),
+        (Some("Ada"), None),
+        "Roger's age reached Ada"
+    );
+}
+
+/// A handle taken after a login as another user starts from the new
+/// session's data (this request's changes), not the old user's.
+#[tokio::test]
+async fn a_handle_taken_after_a_login_as_another_user_reads_the_new_session() {
+    let env = env();
+    let roger = rogers_session(&env).await;
+    let cell = env.service.load(Some(&token(&roger))).await.unwrap();
+    cell.lock().login(Binding::user("ada"));
+    let s = env.service.typed::<Profile>(&cell).unwrap();
+    assert_eq!(s.user_id().as_deref(), Some("ada"));
+    assert_eq!(s.age, None, "Ada's handle shows Roger's age");
 }
 
 #[tokio::test]

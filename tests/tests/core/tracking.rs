@@ -230,3 +230,50 @@ async fn a_session_whose_data_does_not_decode_reads_the_fields_own_defaults() {
     assert!(!s.cell().lock().is_loaded(), "discarded");
     assert_eq!(*s.level(), 7, "as a new session reads it");
 }
+
+/// Two handles on one request, both taken before either changed anything:
+/// the second one's `update` (which touches every field, `name` still as
+/// loaded in its copy) must not undo the first one's change of `name`.
+#[tokio::test]
+async fn a_second_handle_does_not_undo_the_first_handles_change() {
+    let env = env();
+    let t = existing(&env).await;
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    let mut first = env.service.typed::<Profile>(&cell).unwrap();
+    let mut second = env.service.typed::<Profile>(&cell).unwrap();
+    set_name(&mut first, Some("Bob".into()));
+    drop(first);
+    second.update(|p| p.age = Some(21));
+    drop(second);
+    env.service.persist(&cell).await.unwrap();
+    let s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!((s.name.as_deref(), s.age), (Some("Bob"), Some(21)));
+}
+
+/// A map whose encoding orders its entries differently from one decoding
+/// to the next.
+#[session_axum::session_data]
+#[derive(Debug, Clone, Default)]
+pub struct Scores {
+    pub by_game: std::collections::HashMap<String, u32>,
+}
+
+#[tokio::test]
+async fn an_unchanged_map_read_through_deref_mut_writes_nothing() {
+    let env = env();
+    let mut s = env.service.get::<Scores>(None).await.unwrap();
+    s.update(|d| d.by_game.extend((0..32).map(|i| (format!("g{i}"), i))));
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+    env.store.clear();
+    for _ in 0..4 {
+        let mut s = env.service.get::<Scores>(Some(&t)).await.unwrap();
+        s.update(|_| ());
+        let persisted = env.service.commit(&mut s).await.unwrap();
+        assert_eq!(
+            persisted.outcome,
+            PersistOutcome::Unchanged,
+            "{:?}",
+            env.store.ops()
+        );
+    }
+}
