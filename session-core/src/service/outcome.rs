@@ -14,7 +14,9 @@ pub enum PersistOutcome {
     },
     /// Only expiry moved.
     Refreshed,
-    /// The session moved to a new id (login or rotation) and the old id was deleted.
+    /// The session moved to a new id (login or rotation) and the old id was
+    /// deleted; after a login apart, the new session was created and the
+    /// loaded one left in place.
     Rotated,
     /// The session was deleted.
     Destroyed,
