@@ -22,7 +22,9 @@ use proc_macro::TokenStream;
 /// Arguments: `validate = path` (a `fn(&Self) -> Result<(), E: Display>`),
 /// `group_id = field`, `authenticated = field`, `crate = path`.
 /// Field attributes `#[serde(rename, alias, skip, default, with,
-/// serialize_with, deserialize_with)]` are honoured. Fields cannot carry
+/// serialize_with, deserialize_with)]` are honoured; a struct-level
+/// `#[serde(rename_all)]` is refused, as the stored names are the fields'
+/// own (rename fields one by one). Fields cannot carry
 /// `#[cfg]`, nor take the name of a `Session` method (`user_id`, `label`,
 /// `meta`, `flash`, `rotate`, ...), whose getter `Session` would hide; both
 /// are compile errors. The exception is the field named by `group_id = ..`
@@ -38,7 +40,9 @@ pub fn session_data(args: TokenStream, item: TokenStream) -> TokenStream {
 /// routes under the base path, registered with the app automatically.
 /// `#[controller("/base", from_app)]` builds the controller value with
 /// `FromApp` instead of `Default` for `&self` methods. A route method's
-/// `#[cfg]` applies to its route too.
+/// `#[cfg]` applies to its route too. `crate = path` names `session_axum`
+/// when the dependency is renamed (also for `#[interceptor]` and
+/// `#[session_data]`).
 #[proc_macro_attribute]
 pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
     controller::expand(args.into(), item.into()).into()

@@ -38,16 +38,23 @@ fn handler(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
     let args: Vec<_> = (0..route.arg_types.len())
         .map(|i| format_ident!("__arg{}", i))
         .collect();
-    let types = &route.arg_types;
+    let types: Vec<syn::Type> = route
+        .arg_types
+        .iter()
+        .map(|t| with_self_as(t, self_ty))
+        .collect();
     // Called as `<T>::method(&*this, ..)`: a route named like a method of
     // `Arc` (`clone`, say) must still reach the controller's.
-    let call = quote_spanned!(ident.span()=> <#self_ty>::#ident(&*#this, #(#args),*));
+    // Converted inside the async block: an `impl IntoResponse` output
+    // captures the `&self` borrow of `#this`, which ends in that block.
+    let call = quote_spanned!(ident.span()=>
+        #sp::axum::response::IntoResponse::into_response(<#self_ty>::#ident(&*#this, #(#args),*).await));
     quote! {
         {
-            let #this = ::std::sync::Arc::clone(&#this);
+            let #this = <::std::sync::Arc<_> as ::core::clone::Clone>::clone(&#this);
             #sp::axum::routing::#method(move |#(#args: #types),*| {
-                let #this = ::std::sync::Arc::clone(&#this);
-                async move { #call.await }
+                let #this = <::std::sync::Arc<_> as ::core::clone::Clone>::clone(&#this);
+                async move { #call }
             })
         }
     }
@@ -112,4 +119,33 @@ pub(super) fn generate(m: &Model) -> TokenStream {
 
 fn self_ty_span(m: &Model) -> proc_macro2::Span {
     syn::spanned::Spanned::span(&m.self_ty)
+}
+
+/// `ty` with `Self` spelled as the controller type: handler closures live
+/// outside the impl block, where `Self` means nothing.
+fn with_self_as(ty: &syn::Type, self_ty: &syn::Type) -> syn::Type {
+    use syn::visit_mut::{self, VisitMut};
+    struct Replace<'a>(&'a syn::Type);
+    impl VisitMut for Replace<'_> {
+        fn visit_type_mut(&mut self, ty: &mut syn::Type) {
+            if let syn::Type::Path(p) = ty
+                && p.qself.is_none()
+                && p.path.leading_colon.is_none()
+                && p.path.segments.first().is_some_and(|s| s.ident == "Self")
+            {
+                let self_ty = self.0;
+                let rest: Vec<_> = p.path.segments.iter().skip(1).collect();
+                *ty = if rest.is_empty() {
+                    self_ty.clone()
+                } else {
+                    syn::parse_quote!(<#self_ty>::#(#rest)::*)
+                };
+                return;
+            }
+            visit_mut::visit_type_mut(self, ty);
+        }
+    }
+    let mut ty = ty.clone();
+    Replace(self_ty).visit_type_mut(&mut ty);
+    ty
 }

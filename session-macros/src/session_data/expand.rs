@@ -45,6 +45,16 @@ pub(super) fn generate(m: &Model) -> TokenStream {
             } #missing
         }
     });
+    // Skipped fields are not stored, but serde still applies their
+    // `#[serde(default = ..)]` / `#[serde(default)]` on decode.
+    let skipped_defaults = m.fields.iter().filter(|f| f.stored.is_none()).map(|f| {
+        let ident = &f.ident;
+        match &f.default {
+            FieldDefault::Struct => quote!(),
+            FieldDefault::Type => quote!(__data.#ident = ::core::default::Default::default();),
+            FieldDefault::Path(path) => quote!(__data.#ident = #path();),
+        }
+    });
     let validate = m.validate.as_ref().map(|path| {
         quote_spanned! {path.span()=>
             fn validate(&self) -> ::core::result::Result<(), #core::SessionDataError> {
@@ -139,6 +149,7 @@ pub(super) fn generate(m: &Model) -> TokenStream {
                 fn decode(__fields: &#core::FieldMap) -> ::core::result::Result<Self, #core::SessionDataError> {
                     #new_data
                     #(#decode_steps)*
+                    #(#skipped_defaults)*
                     ::core::result::Result::Ok(__data)
                 }
 

@@ -122,6 +122,10 @@ impl Model {
             errors.error(&item.generics, "#[session_data] does not support generic parameters: stored sessions need one concrete type");
         }
         let keep_serde = derives_serde(&item);
+        refuse_container_renames(&item, &mut errors);
+        if !keep_serde {
+            item.attrs.retain(|a| !attr_is(a, "serde"));
+        }
         let mut fields = Vec::new();
         match &mut item.fields {
             Fields::Named(named) => {
@@ -223,6 +227,39 @@ impl Model {
             .enumerate()
             .map(|(i, (f, name))| (i, f, name))
     }
+}
+
+/// Struct-level `#[serde(rename_all ..)]` would rename what serde writes
+/// but not the stored names, which are the fields' own: refused, not ignored.
+fn refuse_container_renames(item: &ItemStruct, errors: &mut Errors) {
+    for attr in item.attrs.iter().filter(|a| attr_is(a, "serde")) {
+        let mut refused = Vec::new();
+        let result = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename_all") || meta.path.is_ident("rename_all_fields") {
+                refused.push(syn::Error::new_spanned(
+                    &meta.path,
+                    format!(
+                        "#[session_data] stores each field under its own name and does not \
+                         follow `{}`: rename fields one by one with `#[serde(rename = \"..\")]`",
+                        key_name(&meta)
+                    ),
+                ));
+            }
+            skip_value(&meta)
+        });
+        refused.into_iter().for_each(|e| errors.push(e));
+        errors.ok(result);
+    }
+}
+
+/// Consumes the value of a serde key this macro does not read.
+fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        meta.value()?.parse::<syn::Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        meta.parse_nested_meta(|inner| skip_value(&inner))?;
+    }
+    Ok(())
 }
 
 /// Whether the struct also derives serde's traits (then `#[serde]` field

@@ -26,6 +26,9 @@ pub struct Info {
     pub big: u64,
     #[serde(skip)]
     pub cache: Vec<u8>,
+    // Not stored; decoding gives it serde's default, as serde would.
+    #[serde(skip, default = "seven")]
+    pub cached_level: u32,
 }
 
 fn valid(_: &Info) -> Result<(), &'static str> {
@@ -33,13 +36,14 @@ fn valid(_: &Info) -> Result<(), &'static str> {
 }
 
 fn main() {
-    let info = Info { name: Some("a".into()), level: 1, big: 9, cache: vec![1] };
+    let info = Info { name: Some("a".into()), level: 1, big: 9, cache: vec![1], cached_level: 3 };
     let fields = info.encode().unwrap();
     assert_eq!(fields.get("n"), Some("\"a\""));
     assert_eq!(fields.get("big"), Some("\"9\""));
     assert!(fields.get("cache").is_none());
     let back = Info::decode(&fields).unwrap();
-    assert_eq!(back, Info { cache: vec![], ..info });
+    assert!(fields.get("cached_level").is_none());
+    assert_eq!(back, Info { cache: vec![], cached_level: 7, ..info });
     let old: FieldMap = [("old_name", "\"b\"")].into_iter().collect();
     let decoded = Info::decode(&old).unwrap();
     assert_eq!(decoded.name.as_deref(), Some("b"));
