@@ -21,7 +21,8 @@ impl SessionService {
     /// tokens (cookies of the same name for other paths or domains): the first
     /// that verifies is loaded; each is verified once. When it names a
     /// session that is gone (a stale cookie on a more specific path, say),
-    /// the next one that verified is looked up, and so on.
+    /// the next one that verified is looked up, and so on, among the next
+    /// three tokens.
     ///
     /// The tokens are checked when this is called, before the returned future
     /// is first polled; the future only does the store lookup, so it stays
@@ -90,7 +91,10 @@ impl SessionService {
                 },
                 None => match self.signer().verify_id(token) {
                     Ok(verified) => {
+                        // Bounded: each is a store lookup, and the header is
+                        // the client's to fill.
                         let others = tokens
+                            .take(MAX_OTHER_TOKENS)
                             .filter_map(|t| self.signer().verify_id(t).ok())
                             .filter(|other| other.value != verified.value)
                             .collect();
@@ -226,6 +230,10 @@ impl SessionService {
         self.typed(&cell)
     }
 }
+
+/// How many tokens after the first valid one are kept as fallbacks (a
+/// cookie of the same name on another path or domain or two).
+const MAX_OTHER_TOKENS: usize = 3;
 
 /// What [`SessionService::first_valid`] found.
 enum FirstValid {

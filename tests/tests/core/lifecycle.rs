@@ -494,3 +494,35 @@ async fn a_compare_and_set_rotation_after_another_write_is_a_conflict() {
         1
     );
 }
+
+/// Several tokens of the session name: the first names a gone session, so
+/// the later ones are tried, but only a few: each costs a store lookup.
+#[tokio::test]
+async fn tokens_after_a_gone_one_are_tried_but_only_a_few() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(3));
+    let live = token(&env.service.commit(&mut s).await.unwrap());
+    let gone: Vec<String> = (0..10)
+        .map(|_| env.service.token_for(&session_core::SessionId::generate()))
+        .collect();
+
+    env.store.clear();
+    let cell = env
+        .service
+        .load_first([gone[0].as_str(), &live])
+        .await
+        .unwrap();
+    assert!(
+        cell.lock().is_loaded(),
+        "the live session behind a gone one"
+    );
+    assert_eq!(env.store.ops().len(), 2);
+
+    env.store.clear();
+    let many = gone.iter().map(String::as_str).chain([live.as_str()]);
+    let cell = env.service.load_first(many).await.unwrap();
+    assert!(!cell.lock().is_loaded());
+    assert_eq!(cell.lock().token_status(), TokenStatus::Gone);
+    assert_eq!(env.store.ops().len(), 4, "{:?}", env.store.ops());
+}
