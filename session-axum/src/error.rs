@@ -12,7 +12,9 @@ pub enum SessionRejection {
     /// The route needs a principal and there is none.
     #[error("authentication required")]
     Unauthorized {
-        /// Whether the request used `Authorization: Bearer` (adds `WWW-Authenticate: Bearer`).
+        /// Whether the request used `Authorization: Bearer`: its token names
+        /// no bound session (malformed, expired or revoked), and the answer
+        /// carries `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750).
         bearer: bool,
     },
     /// The principal lacks a permission the route needs.
@@ -93,9 +95,10 @@ impl IntoResponse for SessionRejection {
         let body = serde_json::json!({ "error": self.to_string() });
         let mut response = (self.status(), Json(body)).into_response();
         if let Self::Unauthorized { bearer: true } = self {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+            );
         }
         if self == Self::StoreUnavailable {
             response
