@@ -187,11 +187,16 @@ impl Model {
                 _ => None,
             };
             if SESSION_METHODS.contains(&name) && source != Some(&f.ident) {
+                let method = match name {
+                    "into" => "Into::into".to_owned(),
+                    "try_into" => "TryInto::try_into".to_owned(),
+                    _ => format!("Session::{name}"),
+                };
                 errors.error(
                     &f.ident,
                     format!(
                         "a field named `{name}` would be hidden: `session.{name}()` calls \
-                         `Session::{name}`; rename the field and keep its stored name with \
+                         `{method}`; rename the field and keep its stored name with \
                          `#[serde(rename = \"{name}\")]`"
                     ),
                 );
@@ -313,6 +318,9 @@ impl FieldModel {
                     model.stored = model.stored.as_ref().map(|_| lit.value());
                 } else if meta.path.is_ident("alias") {
                     let lit: LitStr = meta.value()?.parse()?;
+                    if model.stored.as_deref() == Some(&lit.value()) {
+                        return Err(syn::Error::new(lit.span(), own_alias(&lit.value())));
+                    }
                     model.aliases.push(lit.value());
                 } else if meta.path.is_ident("skip") {
                     model.stored = None;
@@ -347,6 +355,12 @@ impl FieldModel {
             });
             errors.ok(result);
         }
+        if let Some(stored) = &model.stored
+            && model.aliases.contains(stored)
+        {
+            errors.error(field, own_alias(stored));
+            model.aliases.retain(|a| a != stored);
+        }
         if model.stored.is_none() && !model.aliases.is_empty() {
             errors.error(
                 field,
@@ -364,11 +378,18 @@ impl FieldModel {
     }
 }
 
+fn own_alias(name: &str) -> String {
+    format!("the alias `{name}` is this field's own stored name; remove it")
+}
+
 /// Methods of `Session<T>` itself: a getter of a field with one of these
 /// names would never be reached through `Session<T>`'s `Deref`. Keep in
 /// step with `session_core::Session` and `session_axum::Session`
-/// (`into_inner`).
+/// (`into_inner`). `into` and `try_into` are the prelude's `Into` and
+/// `TryInto`, which every type has.
 const SESSION_METHODS: &[&str] = &[
+    "into",
+    "try_into",
     "into_inner",
     "cell",
     "session_id",
