@@ -141,9 +141,10 @@ impl Inner {
             };
             match change(&current)? {
                 Ok(updated) => {
-                    let bytes = match limited {
-                        true => self.encode(&updated)?,
-                        false => envelope::encode(&updated)?,
+                    let bytes = if limited {
+                        self.encode(&updated)?
+                    } else {
+                        envelope::encode(&updated)?
                     };
                     t.put(Some(&current), &updated, &bytes)?;
                     Ok(SaveOutcome::Saved)

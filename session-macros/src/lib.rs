@@ -10,6 +10,7 @@ mod controller;
 mod ctxt;
 mod interceptor;
 mod runtime;
+mod self_type;
 mod session_data;
 mod standalone;
 

@@ -23,7 +23,7 @@ impl FieldSet {
 
     /// Adds `index`.
     pub fn insert(&mut self, index: usize) {
-        match u32::try_from(index).ok().and_then(|i| 1u64.checked_shl(i)) {
+        match bit(index) {
             Some(bit) => self.bits |= bit,
             None => self.all = true,
         }
@@ -31,19 +31,12 @@ impl FieldSet {
 
     /// Whether `index` is in the set.
     pub fn contains(&self, index: usize) -> bool {
-        self.all
-            || u32::try_from(index)
-                .ok()
-                .and_then(|i| 1u64.checked_shl(i))
-                .is_some_and(|bit| self.bits & bit != 0)
+        self.all || self.contains_explicitly(index)
     }
 
     /// Whether `index` was added by itself (not only through "all").
     pub fn contains_explicitly(&self, index: usize) -> bool {
-        u32::try_from(index)
-            .ok()
-            .and_then(|i| 1u64.checked_shl(i))
-            .is_some_and(|bit| self.bits & bit != 0)
+        bit(index).is_some_and(|bit| self.bits & bit != 0)
     }
 
     /// Whether the set is empty.
@@ -155,6 +148,11 @@ impl<T: SessionData<Tracked = Tracked<T>>> TrackedData for Tracked<T> {
     fn as_tracked_mut(&mut self) -> &mut Tracked<T> {
         self
     }
+}
+
+/// The bit of field `index`; `None` past the 64 the set tracks one by one.
+fn bit(index: usize) -> Option<u64> {
+    u32::try_from(index).ok().and_then(|i| 1u64.checked_shl(i))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use quote::{format_ident, quote, quote_spanned};
 use super::guard::GuardSpec;
 use super::model::{Model, Route};
 use crate::runtime::private_path;
+use crate::self_type::replace_self;
 
 fn guard_tokens(sp: &TokenStream, guard: &GuardSpec) -> TokenStream {
     match guard {
@@ -41,7 +42,7 @@ fn handler(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
     let types: Vec<syn::Type> = route
         .arg_types
         .iter()
-        .map(|t| with_self_as(t, self_ty))
+        .map(|t| replace_self(t, self_ty))
         .collect();
     // Called as `<T>::method(&*this, ..)`: a route named like a method of
     // `Arc` (`clone`, say) must still reach the controller's.
@@ -119,33 +120,4 @@ pub(super) fn generate(m: &Model) -> TokenStream {
 
 fn self_ty_span(m: &Model) -> proc_macro2::Span {
     syn::spanned::Spanned::span(&m.self_ty)
-}
-
-/// `ty` with `Self` spelled as the controller type: handler closures live
-/// outside the impl block, where `Self` means nothing.
-fn with_self_as(ty: &syn::Type, self_ty: &syn::Type) -> syn::Type {
-    use syn::visit_mut::{self, VisitMut};
-    struct Replace<'a>(&'a syn::Type);
-    impl VisitMut for Replace<'_> {
-        fn visit_type_mut(&mut self, ty: &mut syn::Type) {
-            if let syn::Type::Path(p) = ty
-                && p.qself.is_none()
-                && p.path.leading_colon.is_none()
-                && p.path.segments.first().is_some_and(|s| s.ident == "Self")
-            {
-                let self_ty = self.0;
-                let rest: Vec<_> = p.path.segments.iter().skip(1).collect();
-                *ty = if rest.is_empty() {
-                    self_ty.clone()
-                } else {
-                    syn::parse_quote!(<#self_ty>::#(#rest)::*)
-                };
-                return;
-            }
-            visit_mut::visit_type_mut(self, ty);
-        }
-    }
-    let mut ty = ty.clone();
-    Replace(self_ty).visit_type_mut(&mut ty);
-    ty
 }

@@ -3,10 +3,10 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::visit_mut::{self, VisitMut};
 
 use super::model::{FieldDefault, Model};
 use crate::runtime::private_path;
+use crate::self_type::replace_self;
 
 pub(super) fn generate(m: &Model) -> TokenStream {
     let sp = private_path(m.krate.as_ref());
@@ -80,7 +80,7 @@ pub(super) fn generate(m: &Model) -> TokenStream {
     let accessors = m.fields.iter().map(|f| {
         let ident = &f.ident;
         // The accessors live on the tracked type, where `Self` means that.
-        let ty = &named_self(&f.ty, name);
+        let ty = &replace_self(&f.ty, &syn::parse_quote!(#name));
         let fvis = &f.vis;
         let getter_doc = format!("The `{ident}` field.");
         let getter = quote! {
@@ -185,22 +185,4 @@ pub(super) fn generate(m: &Model) -> TokenStream {
             }
         };
     }
-}
-
-/// `ty` with `Self` spelled as the struct's own name.
-fn named_self(ty: &syn::Type, name: &syn::Ident) -> syn::Type {
-    struct NameSelf<'a>(&'a syn::Ident);
-    impl VisitMut for NameSelf<'_> {
-        fn visit_path_mut(&mut self, path: &mut syn::Path) {
-            if let Some(first) = path.segments.first_mut()
-                && first.ident == "Self"
-            {
-                first.ident = syn::Ident::new(&self.0.to_string(), first.ident.span());
-            }
-            visit_mut::visit_path_mut(self, path);
-        }
-    }
-    let mut ty = ty.clone();
-    NameSelf(name).visit_type_mut(&mut ty);
-    ty
 }
