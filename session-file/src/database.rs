@@ -27,7 +27,9 @@ use crate::tables::{EXPIRY, LAYOUT, LAYOUT_KEY, LAYOUT_VERSION, SESSIONS, USERS}
 pub const DEFAULT_REOPEN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Wait before the next attempt when the file is still locked, most likely
-/// by a call finishing on the handle that failed.
+/// by a call finishing on the handle that failed. Once the file has been
+/// locked for a whole reopen interval, something else holds it (another
+/// process), and attempts fall back to the reopen interval.
 const LOCKED_RETRY: Duration = Duration::from_millis(10);
 
 /// How the file is opened, the first time and after an I/O error.
@@ -47,9 +49,11 @@ pub(crate) struct Database {
 
 enum State {
     Open(Arc<redb::Database>),
-    /// Closed after an I/O error; the next attempt to open may start at `retry_at`.
+    /// Closed after an I/O error at `since`; the next attempt to open may
+    /// start at `retry_at`.
     Closed {
         retry_at: Instant,
+        since: Instant,
     },
     /// One call is opening the file again, without the lock held (opening
     /// may repair and check the whole file).
@@ -97,28 +101,34 @@ impl Database {
         if matches!(&*state, State::Open(current) if Arc::ptr_eq(current, db)) {
             tracing::warn!(path = %self.path.display(), %error,
                 "session database I/O failed; closing it to open it again");
+            let now = Instant::now();
             *state = State::Closed {
-                retry_at: Instant::now(),
+                retry_at: now,
+                since: now,
             };
         }
     }
 
     fn reopen(&self) -> Result<Arc<redb::Database>, StoreError> {
-        {
+        let since = {
             let mut state = self.state.write();
             match &*state {
                 // Another call reopened it meanwhile.
                 State::Open(db) => return Ok(Arc::clone(db)),
                 State::Opening => return Err(self.reopening()),
-                State::Closed { retry_at } if Instant::now() < *retry_at => {
+                State::Closed { retry_at, .. } if Instant::now() < *retry_at => {
                     return Err(self.reopening());
                 }
-                State::Closed { .. } => *state = State::Opening,
+                &State::Closed { since, .. } => {
+                    *state = State::Opening;
+                    since
+                }
             }
-        }
+        };
         // Whatever happens below, the state leaves `Opening`.
         let mut opening = OpeningGuard {
             state: &self.state,
+            since,
             retry_in: self.options.reopen_interval,
         };
         match open_file(&self.path, &self.options, Create::Never) {
@@ -131,9 +141,12 @@ impl Database {
             Err(error) => {
                 // A call still running on the failed handle keeps the file
                 // locked for a moment: try again soon.
+                let interval = self.options.reopen_interval;
                 let wait = match error {
-                    OpenError::Locked { .. } => LOCKED_RETRY.min(self.options.reopen_interval),
-                    _ => self.options.reopen_interval,
+                    OpenError::Locked { .. } if since.elapsed() < interval => {
+                        LOCKED_RETRY.min(interval)
+                    }
+                    _ => interval,
                 };
                 tracing::warn!(path = %self.path.display(), %error, retry_in = ?wait,
                     "session database still cannot be opened");
@@ -156,6 +169,7 @@ impl Database {
 /// (a failed open, or a panic inside it) closed until `retry_in` from now.
 struct OpeningGuard<'a> {
     state: &'a RwLock<State>,
+    since: Instant,
     retry_in: Duration,
 }
 
@@ -170,6 +184,7 @@ impl Drop for OpeningGuard<'_> {
     fn drop(&mut self) {
         *self.state.write() = State::Closed {
             retry_at: Instant::now() + self.retry_in,
+            since: self.since,
         };
     }
 }
@@ -373,8 +388,50 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         assert!(db.handle().is_err());
         assert!(
-            matches!(*db.state.read(), State::Closed { retry_at } if retry_at > Instant::now()),
+            matches!(*db.state.read(), State::Closed { retry_at, .. } if retry_at > Instant::now()),
             "waits a reopen interval, not `Opening` forever"
         );
+    }
+
+    #[test]
+    fn a_file_locked_for_a_whole_interval_is_tried_once_per_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let interval = Duration::from_secs(60);
+        let db = Database::open(path.clone(), options()).unwrap();
+        let _ = db.run(|_| Err::<(), _>(previous_io()));
+        // Another holder (another process, in production) keeps the file.
+        let holder = redb::Database::open(&path).unwrap();
+
+        // Locked just after the failure: the next attempt comes soon.
+        assert!(db.handle().is_err());
+        let soon = match *db.state.read() {
+            State::Closed { retry_at, .. } => retry_at.saturating_duration_since(Instant::now()),
+            _ => panic!("closed"),
+        };
+        assert!(soon <= LOCKED_RETRY, "{soon:?}");
+
+        // Still locked a whole interval after the failure: once per interval.
+        let long_ago = Instant::now().checked_sub(interval * 2).unwrap();
+        *db.state.write() = State::Closed {
+            retry_at: Instant::now(),
+            since: long_ago,
+        };
+        assert!(db.handle().is_err());
+        let later = match *db.state.read() {
+            State::Closed { retry_at, since } => {
+                assert_eq!(since, long_ago, "the failure's time is kept");
+                retry_at.saturating_duration_since(Instant::now())
+            }
+            _ => panic!("closed"),
+        };
+        assert!(later > interval / 2, "{later:?}");
+
+        drop(holder);
+        *db.state.write() = State::Closed {
+            retry_at: Instant::now(),
+            since: long_ago,
+        };
+        assert!(db.handle().is_ok(), "opened once the holder is gone");
     }
 }
