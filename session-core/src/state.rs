@@ -373,7 +373,9 @@ impl SessionState {
         new_id
     }
 
-    /// Deletes the session at persist (logout).
+    /// Deletes the session at persist (logout). Changes made in this request,
+    /// flash included, go with it; a message to show after a logout needs a
+    /// session to live in: only a `login` after the destroy starts one.
     pub fn destroy(&mut self) {
         self.destroy = true;
         if let Some(changes) = &mut self.changes {

@@ -215,6 +215,13 @@ impl SessionService {
         // The stored id, also of a record whose data was found invalid: a
         // logout or login must still delete it.
         if state.destroy {
+            if let Some(changes) = state.changes.as_ref().filter(|c| !c.set_flash.is_empty()) {
+                // A logout's "signed out" message needs a session to live in.
+                tracing::debug!(
+                    flash = changes.set_flash.len(),
+                    "flash set on a destroyed session is dropped with it"
+                );
+            }
             return Plan::Delete(state.stored_id());
         }
         // Cloned, not taken: `fields()` and `next_flash()` below depend on it.
