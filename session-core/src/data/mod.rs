@@ -189,6 +189,24 @@ impl GroupIdSource for Option<String> {
     }
 }
 
+/// What a `#[session_data(validate = f)]` function returns: `Result<(), E>`
+/// with `E: Display`, whose message becomes
+/// [`SessionDataError::Validation`].
+#[diagnostic::on_unimplemented(
+    message = "a `validate` function must return `Result<(), E>` with `E: Display`, not `{Self}`",
+    label = "this returns `{Self}`"
+)]
+pub trait ValidationOutcome {
+    /// `Ok(())`, or the validation error.
+    fn into_validation(self) -> Result<(), SessionDataError>;
+}
+
+impl<E: std::fmt::Display> ValidationOutcome for Result<(), E> {
+    fn into_validation(self) -> Result<(), SessionDataError> {
+        self.map_err(SessionDataError::validation)
+    }
+}
+
 /// Field types usable as `#[session_data(authenticated = field)]`.
 pub trait AuthenticatedSource {
     /// Whether the session is authenticated.

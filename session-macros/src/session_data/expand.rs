@@ -58,7 +58,7 @@ pub(super) fn generate(m: &Model) -> TokenStream {
     let validate = m.validate.as_ref().map(|path| {
         quote_spanned! {path.span()=>
             fn validate(&self) -> ::core::result::Result<(), #core::SessionDataError> {
-                #path(self).map_err(#core::SessionDataError::validation)
+                #core::data::ValidationOutcome::into_validation(#path(self))
             }
         }
     });
