@@ -31,7 +31,8 @@ pub enum OrderError {
 
 /// Orders registrations outermost first. Ties go to built-ins (app
 /// interceptors run inside them unless declared to run outside one), then by
-/// name, so the order never depends on link or registry order.
+/// name (the full path when two names are alike), so the order never
+/// depends on link or registry order.
 pub(crate) fn resolve_order<'r>(
     registrations: &[&'r InterceptorRegistration],
 ) -> Result<Vec<&'r InterceptorRegistration>, OrderError> {
@@ -74,11 +75,14 @@ pub(crate) fn resolve_order<'r>(
         (false, true) => 1,
         (false, false) => 2,
     };
-    let key = |i: usize| (class(i), registrations[i].interceptor.name(), i);
+    let key = |i: usize| {
+        let interceptor = &registrations[i].interceptor;
+        (class(i), interceptor.name(), interceptor.type_name(), i)
+    };
     let mut ready: BTreeSet<_> = (0..n).filter(|&i| incoming[i] == 0).map(key).collect();
     let mut order = Vec::with_capacity(n);
     while let Some(next) = ready.pop_first() {
-        let i = next.2;
+        let i = next.3;
         order.push(registrations[i]);
         for &t in &edges[i] {
             incoming[t] -= 1;
@@ -151,14 +155,18 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::interceptor::{Interceptor, InterceptorRef, Next};
+    use crate::interceptor::InterceptorRef;
 
     macro_rules! interceptors {
         ($($name:ident),*) => {$(
-            struct $name;
+            pub(super) struct $name;
             #[async_trait::async_trait]
-            impl Interceptor for $name {
-                async fn intercept(&self, r: axum::extract::Request, n: Next) -> axum::response::Response {
+            impl crate::interceptor::Interceptor for $name {
+                async fn intercept(
+                    &self,
+                    r: axum::extract::Request,
+                    n: crate::interceptor::Next,
+                ) -> axum::response::Response {
                     n.run(r).await
                 }
             }
@@ -268,5 +276,28 @@ mod tests {
             resolve_order(&[&a2, &a3]).unwrap_err(),
             OrderError::Duplicate("A")
         );
+    }
+
+    mod first {
+        interceptors!(Tag);
+    }
+    mod second {
+        interceptors!(Tag);
+    }
+
+    #[test]
+    fn alike_names_are_ordered_by_full_path_not_by_registration() {
+        let first = reg(InterceptorRef::of::<first::Tag>(), &[], &[], false);
+        let second = reg(InterceptorRef::of::<second::Tag>(), &[], &[], false);
+        let paths = |order: Vec<&InterceptorRegistration>| -> Vec<&'static str> {
+            order
+                .into_iter()
+                .map(|r| r.interceptor.type_name())
+                .collect()
+        };
+        let one = paths(resolve_order(&[&first, &second]).unwrap());
+        let other = paths(resolve_order(&[&second, &first]).unwrap());
+        assert_eq!(one, other);
+        assert!(one[0].ends_with("first::Tag"), "{one:?}");
     }
 }

@@ -26,6 +26,11 @@ impl InterceptorRef {
         (self.type_id)()
     }
 
+    /// The type's full path, as [`std::any::type_name`] gives it.
+    pub fn type_name(&self) -> &'static str {
+        (self.name)()
+    }
+
     /// The type's name, shortened to its last path segment.
     pub fn name(&self) -> &'static str {
         let full = (self.name)();
