@@ -32,7 +32,7 @@ impl SessionService {
         tokens: impl IntoIterator<Item = &'t str>,
     ) -> impl Future<Output = Result<SessionCell, SessionError>> + Send + '_ {
         let now = self.clock().now();
-        let found = self.first_valid(tokens);
+        let found = self.first_valid(tokens, now);
         self.load_found(found, now)
     }
 
@@ -77,8 +77,13 @@ impl SessionService {
 
     /// The first token that verifies: an id to look up (with the ids of the
     /// later tokens that verify, to try if its session is gone), or, with a
-    /// client-side store, the session it carries.
-    fn first_valid<'t>(&self, tokens: impl IntoIterator<Item = &'t str>) -> FirstValid {
+    /// client-side store, the session it carries (a live one, when an
+    /// expired copy comes first).
+    fn first_valid<'t>(
+        &self,
+        tokens: impl IntoIterator<Item = &'t str>,
+        now: Timestamp,
+    ) -> FirstValid {
         let mut status = TokenStatus::Absent;
         let client = self.store().client_side();
         let mut tokens = tokens.into_iter();
@@ -86,7 +91,18 @@ impl SessionService {
             status = TokenStatus::Rejected;
             match client {
                 Some(client) => match client.open(self.signer(), token) {
-                    Ok(verified) => return FirstValid::Client(Box::new(verified)),
+                    Ok(verified) if !self.expiry().is_expired(&verified.value, now) => {
+                        return FirstValid::Client(Box::new(verified));
+                    }
+                    Ok(expired) => {
+                        // A stale copy on a more specific path, say: a live
+                        // one may follow. Bounded like the ids below.
+                        let live = tokens
+                            .take(MAX_OTHER_TOKENS)
+                            .filter_map(|t| client.open(self.signer(), t).ok())
+                            .find(|other| !self.expiry().is_expired(&other.value, now));
+                        return FirstValid::Client(Box::new(live.unwrap_or(expired)));
+                    }
                     Err(error) => tracing::debug!(%error, "session cookie refused"),
                 },
                 None => match self.signer().verify_id(token) {

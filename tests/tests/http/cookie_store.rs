@@ -156,6 +156,39 @@ async fn a_cookie_session_sent_as_a_bearer_token_is_not_used() {
 }
 
 #[tokio::test]
+async fn an_expired_cookie_does_not_hide_the_live_one_behind_it() {
+    let (server, clock) = start(CookieStore::encrypted(), SigningKeys::single(key(1))).await;
+    let mut old = server.browser();
+    old.post("/t/login?user=ada").await;
+    let stale = old.jar["sid"].clone();
+    clock.advance(61 * MIN);
+    let mut fresh = server.browser();
+    fresh.post("/t/login?user=ada").await;
+    let good = fresh.jar["sid"].clone();
+    let me = |cookie: String| {
+        let url = server.url("/t/me");
+        async move {
+            let r = reqwest::Client::new()
+                .get(url)
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), cookie)
+        }
+    };
+    let (status, _) = me(format!("sid={stale}")).await;
+    assert_eq!(status, 401, "the expired cookie alone");
+    for header in [
+        format!("sid={stale}; sid={good}"),
+        format!("sid={good}; sid={stale}"),
+    ] {
+        let (status, header) = me(header).await;
+        assert_eq!(status, 200, "{header}");
+    }
+}
+
+#[tokio::test]
 async fn expiry_and_key_rotation_work_for_cookie_sessions() {
     let (server, clock) = start(CookieStore::encrypted(), SigningKeys::single(key(1))).await;
     let mut b = server.browser();
