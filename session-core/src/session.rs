@@ -157,6 +157,11 @@ impl<T: SessionData> Session<T> {
     /// if another request saved the session in between, persist fails with
     /// a conflict (409 in the web layer) and nothing is written. With a
     /// rotation, the old record's revision is checked just before the move.
+    /// A store that cannot compare (the cookie store, whose copies live in
+    /// each client) fails the persist with [`StoreError::Unsupported`]
+    /// (501) rather than write over another request's change.
+    ///
+    /// [`StoreError::Unsupported`]: crate::StoreError::Unsupported
     pub fn require_unchanged_revision(&mut self) {
         self.cell.lock().require_unchanged_revision();
     }

@@ -390,7 +390,7 @@ impl SessionState {
 
     /// Makes the save conditional on the stored revision being the one loaded
     /// (compare-and-set); persist then fails with a conflict if another request
-    /// saved in between.
+    /// saved in between, or as unsupported on a store without compare-and-set.
     pub fn require_unchanged_revision(&mut self) {
         self.expected_revision = self.record().map(|r| r.revision);
     }

@@ -72,6 +72,18 @@ impl SessionService {
             }
             state.finished = true;
             let plan = self.plan(&mut state);
+            if plan.compares_revision() && !self.store().capabilities().compare_and_set {
+                // Saving anyway would drop the other request's change.
+                tracing::warn!(
+                    store = self.store().name(),
+                    "compare-and-set save on a store without it; nothing written"
+                );
+                return Err(StoreError::Unsupported {
+                    store: self.store().name(),
+                    operation: "compare-and-set saves",
+                }
+                .into());
+            }
             if let Some(client) = self.store().client_side() {
                 let sealed = client_outcome(plan, &state);
                 drop(state);
@@ -388,6 +400,19 @@ impl SessionService {
         match failure {
             Some(error) => Err(error.into()),
             None => Ok(false),
+        }
+    }
+}
+
+impl Plan {
+    /// Whether the write is conditional on the loaded revision.
+    fn compares_revision(&self) -> bool {
+        match self {
+            Plan::Save { patch, .. } => patch.expected_revision.is_some(),
+            Plan::Rotate {
+                expected_revision, ..
+            } => expected_revision.is_some(),
+            _ => false,
         }
     }
 }

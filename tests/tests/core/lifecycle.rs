@@ -240,6 +240,42 @@ async fn stale_compare_and_set_is_a_conflict() {
 }
 
 #[tokio::test]
+async fn compare_and_set_on_a_store_without_it_is_unsupported_not_a_blind_write() {
+    let env = env();
+    let service = service_like(&env, |b| b.store(session_core::CookieStore::encrypted()));
+    let mut s = service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(5));
+    let t = token(&service.commit(&mut s).await.unwrap());
+
+    let mut plain = service.get::<Profile>(Some(&t)).await.unwrap();
+    set_age(&mut plain, Some(6));
+    assert!(matches!(
+        service.commit(&mut plain).await.unwrap().cookie,
+        CookieAction::Set { .. }
+    ));
+
+    let mut checked = service.get::<Profile>(Some(&t)).await.unwrap();
+    checked.require_unchanged_revision();
+    set_age(&mut checked, Some(7));
+    let err = service.commit(&mut checked).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SessionError::Store(session_core::StoreError::Unsupported { .. })
+        ),
+        "{err:?}"
+    );
+
+    // Unchanged, nothing is written: no comparison to make.
+    let mut idle = service.get::<Profile>(Some(&t)).await.unwrap();
+    idle.require_unchanged_revision();
+    assert_eq!(
+        service.commit(&mut idle).await.unwrap().cookie,
+        CookieAction::Keep
+    );
+}
+
+#[tokio::test]
 async fn concurrent_requests_changing_different_fields_both_survive() {
     let env = env();
     let mut s = env.service.get::<Profile>(None).await.unwrap();
