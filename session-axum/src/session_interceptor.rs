@@ -11,7 +11,7 @@ use tower::{Service as _, ServiceExt};
 
 use crate::app::{AppContext, BuildError};
 use crate::auth::AuthInterceptor;
-use crate::context::RequestSession;
+use crate::context::{RequestSession, TokenSource};
 use crate::error::{SessionRejection, log_error};
 use crate::interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, Next};
 
@@ -34,6 +34,9 @@ impl SessionInterceptor {
         // Read-only requests: nothing to write, no cookie to send, no future to build.
         if session.cell().lock().try_settle() {
             return response;
+        }
+        if session.source() == TokenSource::Bearer && Self::undeliverable(session) {
+            return SessionRejection::Unauthorized { bearer: true }.into_response();
         }
         // Boxed: read-only requests, the most frequent, skip this step, and
         // their futures should not carry room for it.
@@ -63,6 +66,25 @@ impl SessionInterceptor {
             return SessionRejection::TooLarge.into_response();
         }
         response
+    }
+}
+
+impl SessionInterceptor {
+    /// A bearer request whose token names no session, writing to one: a new
+    /// session's token could only go out in a cookie, which such a client
+    /// does not keep, so its changes are dropped and it is told its token is
+    /// no good (RFC 6750) rather than told they were saved.
+    fn undeliverable(session: &RequestSession) -> bool {
+        let mut state = session.cell().lock();
+        if !state.starts_anonymous_session() {
+            return false;
+        }
+        state.discard();
+        tracing::info!(
+            token = ?state.token_status(),
+            "a bearer request without a usable session wrote to it; nothing stored, answered 401"
+        );
+        true
     }
 }
 

@@ -439,6 +439,25 @@ impl SessionState {
         settled
     }
 
+    /// Whether persist would start a new session that no login made: data or
+    /// flash written while no stored session is in use. Its token can reach
+    /// the client only in a cookie.
+    pub fn starts_anonymous_session(&self) -> bool {
+        !self.finished
+            && !self.destroy
+            && self.record().is_none()
+            && self.changes.as_ref().is_some_and(|c| {
+                c.rotation.is_none() && (!c.set_fields.is_empty() || !c.set_flash.is_empty())
+            })
+    }
+
+    /// Ends the request's session without writing anything: its changes are
+    /// dropped and persist does nothing.
+    pub fn discard(&mut self) {
+        self.changes = None;
+        self.finished = true;
+    }
+
     /// Whether persist already ran.
     pub fn is_finished(&self) -> bool {
         self.finished

@@ -98,6 +98,11 @@ impl Auth {
     /// names a session of its own holding only this request's changes.
     /// Client-side stores cannot hand out a token before the response is
     /// built: [`SessionRejection::Unsupported`] there, and nothing changes.
+    ///
+    /// A later request whose bearer token names no session (expired,
+    /// revoked, malformed) and that writes session data is answered 401
+    /// `invalid_token`, and nothing is stored: the new session it would
+    /// start could only be handed over in a cookie.
     pub fn login_bearer(&self, binding: Binding) -> Result<LoggedIn, SessionRejection> {
         if self.session.service().store().client_side().is_some() {
             return Err(SessionRejection::Unsupported);

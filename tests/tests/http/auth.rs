@@ -123,6 +123,35 @@ async fn bearer_tokens_work_like_cookies() {
 }
 
 #[tokio::test]
+async fn a_bearer_write_without_a_usable_session_is_refused_not_stored_out_of_reach() {
+    let t = start().await;
+    let mut api = t.server.browser();
+    api.bearer = Some("garbage".into());
+    for _ in 0..2 {
+        let r = api.get("/t/visit").await;
+        assert_eq!(r.status, 401, "{}", r.body);
+        assert_eq!(
+            r.headers["www-authenticate"],
+            r#"Bearer error="invalid_token""#
+        );
+        assert!(r.set_cookies.is_empty());
+    }
+    assert!(t.store.inner().is_empty(), "no session nobody can reach");
+    // Reads still answer on an open route; a token from a login works.
+    assert_eq!(api.get("/t/peek").await.status, 200);
+    let token = api.post("/t/token?user=bot").await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.bearer = Some(token);
+    assert_eq!(api.get("/t/visit").await.body, "1");
+    // Logged out, the same token is unusable again.
+    assert_eq!(api.post("/t/logout").await.status, 204);
+    assert_eq!(api.get("/t/visit").await.status, 401);
+    assert!(t.store.inner().is_empty());
+}
+
+#[tokio::test]
 async fn a_token_asked_for_with_a_browser_cookie_leaves_the_browser_session_alone() {
     let t = start().await;
     let mut b = t.server.browser();
