@@ -126,13 +126,24 @@ impl CookieConfig {
     pub fn set_cookie(&self, token: &str, expires_at: Timestamp, now: Timestamp) -> String {
         let mut cookie = self.build(token);
         if self.persistent {
-            // Round up: the browser must not drop the cookie before the session expires.
-            let secs = expires_at.since(now).as_millis().div_ceil(1000);
             cookie.set_max_age(cookie::time::Duration::seconds(
-                i64::try_from(secs).unwrap_or(i64::MAX),
+                i64::try_from(max_age_secs(expires_at, now)).unwrap_or(i64::MAX),
             ));
         }
         render(&cookie)
+    }
+
+    /// Bytes a `Set-Cookie` for `action` is measured with beyond its own:
+    /// room for its `Max-Age` to grow to [`MAX_AGE_DIGITS`], so that a later
+    /// refresh of a session that was accepted still fits.
+    fn max_age_room(&self, action: &CookieAction, now: Timestamp) -> usize {
+        match action {
+            CookieAction::Set { expires_at, .. } if self.persistent => {
+                let digits = max_age_secs(*expires_at, now).checked_ilog10().unwrap_or(0) + 1;
+                MAX_AGE_DIGITS.saturating_sub(digits as usize)
+            }
+            _ => 0,
+        }
     }
 
     /// The `Set-Cookie` value that removes the cookie (same attributes, `Max-Age=0`).
@@ -175,7 +186,9 @@ impl CookieConfig {
     }
 
     /// Adds the `Set-Cookie` header for `action` to `headers`. Refuses, with
-    /// the header's size, a cookie longer than browsers keep (4096 bytes).
+    /// the size measured, a cookie longer than browsers keep (4096 bytes),
+    /// measured as if its `Max-Age` had [`MAX_AGE_DIGITS`] digits: a session
+    /// accepted once must not outgrow the limit when a refresh lengthens it.
     pub fn apply(
         &self,
         action: &CookieAction,
@@ -185,8 +198,9 @@ impl CookieConfig {
         let Some(value) = self.header(action, now) else {
             return Ok(());
         };
-        if value.len() > session_core::store::cookie::MAX_COOKIE_BYTES {
-            return Err(value.len());
+        let size = value.len() + self.max_age_room(action, now);
+        if size > session_core::store::cookie::MAX_COOKIE_BYTES {
+            return Err(size);
         }
         // From the `String` itself: its buffer becomes the header's, uncopied.
         match HeaderValue::try_from(value) {
@@ -197,6 +211,15 @@ impl CookieConfig {
         }
         Ok(())
     }
+}
+
+/// The widest `Max-Age` a cookie is measured with: up to 317 years.
+pub const MAX_AGE_DIGITS: usize = 10;
+
+/// Seconds from `now` to `expires_at`, rounded up: the browser must not drop
+/// the cookie before the session expires.
+fn max_age_secs(expires_at: Timestamp, now: Timestamp) -> u128 {
+    expires_at.since(now).as_millis().div_ceil(1000)
 }
 
 /// `cookie` as a `Set-Cookie` value, written into one buffer sized for a

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::Route;
+use session_core::PersistOutcome;
 use tower::{Service as _, ServiceExt};
 
 use crate::app::{AppContext, BuildError};
@@ -58,6 +59,17 @@ impl SessionInterceptor {
             .cookie
             .apply(&persisted.cookie, now, response.headers_mut());
         if let Err(size) = applied {
+            if matches!(
+                persisted.outcome,
+                PersistOutcome::Refreshed | PersistOutcome::Unchanged
+            ) {
+                // No data changed: the client's cookie still holds it all.
+                tracing::warn!(
+                    size,
+                    "session cookie too large to refresh; the client keeps the one it has"
+                );
+                return response;
+            }
             tracing::error!(
                 size,
                 limit = session_core::store::cookie::MAX_COOKIE_BYTES,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use session_axum::{App, SigningKeys};
-use session_core::{CookieStore, MockClock};
+use session_core::{ClientSide as _, CookieStore, MockClock};
 use session_tests::http::TestServer;
 
 use crate::app::{MIN, key, policy};
@@ -105,6 +105,64 @@ async fn an_oversized_session_is_an_error_not_a_truncated_cookie() {
         204,
         "a session that fits is fine"
     );
+}
+
+/// The largest session a write accepts: its `Set-Cookie` with `Max-Age` of
+/// 300 (a new session) leaves room for the refresh's longer `Max-Age`.
+#[tokio::test]
+async fn the_largest_session_accepted_still_refreshes() {
+    let (server, clock) = start(CookieStore::signed(), SigningKeys::single(key(1))).await;
+    let (mut fits, mut too_big) = (1000, 4096);
+    while too_big - fits > 1 {
+        let n = (fits + too_big) / 2;
+        match server.browser().get(&format!("/t/big?n={n}")).await.status {
+            204 => fits = n,
+            _ => too_big = n,
+        }
+    }
+    let mut b = server.browser();
+    let r = b.get(&format!("/t/big?n={fits}")).await;
+    assert_eq!(r.cookie("sid").and_then(|c| c.max_age), Some(300));
+    clock.advance(MIN);
+    let r = b.get("/t/peek").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let refreshed = r.cookie("sid").expect("refreshed");
+    assert_eq!(refreshed.max_age, Some(3600));
+    assert!(refreshed.raw.len() <= 4096, "{}", refreshed.raw.len());
+}
+
+/// A cookie issued at the very limit (by an earlier release, say) whose
+/// refresh would not fit: the read answers, and the client keeps its cookie.
+#[tokio::test]
+async fn a_refresh_too_large_for_the_cookie_keeps_the_cookie_not_the_request_from_answering() {
+    let (server, clock) = start(CookieStore::signed(), SigningKeys::single(key(1))).await;
+    let mut b = server.browser();
+    let r = b.get("/t/visit").await;
+    let issued = r.cookie("sid").unwrap();
+    let overhead = issued.raw.len() - issued.value.len();
+    assert_eq!(issued.max_age, Some(300));
+
+    let signer = session_core::TokenSigner::new(SigningKeys::single(key(1)), "sid");
+    let opened = CookieStore::signed()
+        .open(&signer, &issued.value)
+        .unwrap()
+        .value;
+    // Padded until its `Set-Cookie` at `Max-Age=300` is exactly 4096 bytes.
+    let (padding, at_limit) = (2000..4000)
+        .find_map(|n| {
+            let mut record = opened.clone();
+            record.fields.insert("a", format!("\"{}\"", "x".repeat(n)));
+            let token = CookieStore::signed().seal(&signer, &record).ok()?;
+            (token.len() + overhead == 4096).then_some((n, token))
+        })
+        .expect("a padding that lands on 4096 bytes");
+    b.jar.insert("sid".into(), at_limit.clone());
+    clock.advance(MIN);
+    let r = b.get("/t/peek").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["a"].as_str().map(str::len), Some(padding));
+    assert!(r.set_cookies.is_empty(), "no cookie over the limit");
+    assert_eq!(b.jar["sid"], at_limit, "the client keeps its cookie");
 }
 
 #[tokio::test]
