@@ -79,9 +79,7 @@ impl SessionInterceptor {
         }
         response
     }
-}
 
-impl SessionInterceptor {
     /// A bearer request whose token names no session, writing to one: a new
     /// session's token could only go out in a cookie, which such a client
     /// does not keep, so its changes are dropped and it is told its token is
