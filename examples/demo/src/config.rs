@@ -53,7 +53,7 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The secret is unusable.
-    #[error("SESSION_SECRET: {0}")]
+    #[error("--secret (or SESSION_SECRET): {0}")]
     Secret(#[from] session_axum::core::KeyError),
     /// The key file cannot be read or written.
     #[error("key file {path}: {source}")]
@@ -192,5 +192,13 @@ mod tests {
             );
             std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
         }
+    }
+
+    #[test]
+    fn a_short_secret_is_refused_naming_both_ways_to_give_it() {
+        use clap::Parser as _;
+        let config = Config::parse_from(["demo", "--secret", "short"]);
+        let error = config.key().unwrap_err().to_string();
+        assert!(error.starts_with("--secret (or SESSION_SECRET): "), "{error}");
     }
 }
