@@ -193,12 +193,17 @@ impl<T: SessionData> Session<T> {
     }
 
     /// Writes the touched fields that really changed into the cell. Runs on
-    /// drop too; call it to see encode errors.
+    /// drop too; call it to see its errors: a value that does not encode or
+    /// would not decode again, or data its type's `validate` refuses. A
+    /// handle dropped with such data makes persist fail, and nothing of the
+    /// request's session is saved.
     pub fn commit(&mut self) -> Result<(), SessionDataError> {
         let touched = self.data.as_tracked().touched();
         if touched.is_empty() {
             return Ok(());
         }
+        // What the next request would refuse to read is never written.
+        T::validate(&self.data)?;
         let mut state = self.cell.lock();
         if state.is_finished() {
             tracing::warn!(
@@ -230,6 +235,7 @@ impl<T: SessionData> Session<T> {
                     state.revert_field(name);
                 }
             } else {
+                reads_back::<T>(name, &value)?;
                 state.set_field(name, value);
                 self.committed.insert(index);
             }
@@ -264,6 +270,27 @@ fn unchanged<T: SessionData>(
     })
 }
 
+/// Checks that a changed value decodes again. serde_json writes a NaN or
+/// infinite float as `null`, which the field's type then refuses, and the
+/// whole session would read as invalid from the next request on. Only
+/// values holding a `null` are decoded, so the usual write costs nothing.
+fn reads_back<T: SessionData>(name: &str, value: &str) -> Result<(), SessionDataError> {
+    if !value.contains("null") {
+        return Ok(());
+    }
+    let mut alone = FieldMap::with_capacity(1);
+    alone.insert(name, value);
+    match T::decode(&alone) {
+        Ok(_) => Ok(()),
+        Err(error) => Err(SessionDataError::Encode {
+            field: name.to_owned(),
+            message: format!(
+                "the value would not read back (a NaN or infinite float is written as null): {error}"
+            ),
+        }),
+    }
+}
+
 /// Whether `a` and `b` are the same JSON holding an object. Only values
 /// that may hold one are parsed: a changed number or string costs nothing.
 fn same_json_object(a: &str, b: &str) -> bool {
@@ -293,7 +320,7 @@ pub(crate) fn defaults<T: SessionData>() -> T {
 impl<T: SessionData> Drop for Session<T> {
     fn drop(&mut self) {
         if let Err(error) = self.commit() {
-            tracing::error!(%error, "session data does not encode; the session will not be saved");
+            tracing::error!(%error, "session changes cannot be written; the session will not be saved");
             self.cell.lock().record_commit_error(error);
         }
     }

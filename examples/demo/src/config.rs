@@ -199,6 +199,9 @@ mod tests {
         use clap::Parser as _;
         let config = Config::parse_from(["demo", "--secret", "short"]);
         let error = config.key().unwrap_err().to_string();
-        assert!(error.starts_with("--secret (or SESSION_SECRET): "), "{error}");
+        assert!(
+            error.starts_with("--secret (or SESSION_SECRET): "),
+            "{error}"
+        );
     }
 }

@@ -68,7 +68,10 @@ pub trait SessionData: Default + Send + Sync + Sized + 'static {
     /// Decodes from stored fields; fields that are missing take their default.
     fn decode(fields: &FieldMap) -> Result<Self, SessionDataError>;
 
-    /// Checks decoded data; an error means the stored session is treated as invalid.
+    /// Checks decoded data; an error means the stored session is treated as
+    /// invalid. Checked before a change is written too: a handle whose data
+    /// fails it does not commit (the request fails instead of storing what
+    /// the next request would refuse).
     fn validate(&self) -> Result<(), SessionDataError> {
         Ok(())
     }

@@ -174,6 +174,78 @@ async fn validation_failure_is_a_typed_error() {
     );
 }
 
+#[tokio::test]
+async fn a_change_its_type_refuses_is_never_written() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_name(&mut s, Some("kept".into()));
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+    env.store.clear();
+
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    set_name(&mut s, Some("lost".into()));
+    set_age(&mut s, Some(151));
+    let err = env.service.commit(&mut s).await.unwrap_err();
+    assert!(
+        matches!(&err, session_core::SessionError::Data(session_core::SessionDataError::Validation(m)) if m.contains("151")),
+        "{err:?}"
+    );
+    drop(s);
+    assert!(
+        env.store
+            .ops()
+            .iter()
+            .all(|op| !matches!(op, StoreOp::Save { .. })),
+        "{:?}",
+        env.store.ops()
+    );
+    let back = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!((back.name.as_deref(), back.age), (Some("kept"), None));
+}
+
+#[session_axum::session_data]
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub average: f64,
+    pub samples: Vec<f64>,
+    pub note: Option<String>,
+}
+
+#[tokio::test]
+async fn a_value_that_would_not_read_back_is_refused_not_stored() {
+    let env = env();
+    let mut s = env.service.get::<Stats>(None).await.unwrap();
+    s.set_note(Some("kept".into()));
+    s.set_average(1.5);
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let mut s = env.service.get::<Stats>(Some(&t)).await.unwrap();
+        s.set_average(bad);
+        let err = env.service.commit(&mut s).await.unwrap_err();
+        assert!(
+            matches!(&err, session_core::SessionError::Data(session_core::SessionDataError::Encode { field, .. }) if field == "average"),
+            "{bad}: {err:?}"
+        );
+        s.set_average(2.5);
+        let mut s2 = env.service.get::<Stats>(Some(&t)).await.unwrap();
+        s2.update_samples(|v| v.push(bad));
+        assert!(
+            env.service.commit(&mut s2).await.is_err(),
+            "{bad} in a list"
+        );
+        s2.update_samples(|v| {
+            v.pop();
+        });
+    }
+    // A `null` that reads back (an `Option` cleared) is fine.
+    let mut s = env.service.get::<Stats>(Some(&t)).await.unwrap();
+    s.set_note(None);
+    env.service.commit(&mut s).await.unwrap();
+    let back = env.service.get::<Stats>(Some(&t)).await.unwrap();
+    assert_eq!((*back.average(), back.note().as_deref()), (1.5, None));
+}
+
 fn seven() -> u32 {
     7
 }

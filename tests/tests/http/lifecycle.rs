@@ -1,6 +1,11 @@
+use axum::http::StatusCode;
+use axum::routing::get;
+use session_axum::Session;
+use session_core::SigningKeys;
 use session_core::conformance::StoreOp;
+use session_tests::profile::Profile;
 
-use crate::app::start;
+use crate::app::{key, start, start_with};
 
 #[tokio::test]
 async fn a_read_only_request_sets_no_cookie_and_touches_no_store() {
@@ -148,4 +153,28 @@ async fn concurrent_requests_changing_different_fields_both_survive() {
         assert_eq!(back["b"], format!("b{round}"));
         assert_eq!(back["visits"], 1);
     }
+}
+
+async fn implausible_age(mut s: Session<Profile>) -> StatusCode {
+    s.update(|p| p.age = Some(151));
+    StatusCode::NO_CONTENT
+}
+
+#[tokio::test]
+async fn a_change_the_data_type_refuses_fails_the_request_and_keeps_the_session() {
+    let t = start_with(SigningKeys::single(key(1)), |b| {
+        b.merge(axum::Router::new().route("/x/age", get(implausible_age)))
+    })
+    .await;
+    let mut b = t.server.browser();
+    assert_eq!(b.get("/t/visit").await.body, "1");
+    assert_eq!(b.post("/t/login?user=ada").await.status, 204);
+    let r = b.get("/x/age").await;
+    assert_eq!(r.status, 500);
+    assert_eq!(r.json()["error"], "session data invalid");
+    assert!(!r.body.contains("151"), "no internals: {}", r.body);
+    assert!(r.set_cookies.is_empty());
+    // Nothing was stored: still logged in, the other data intact.
+    assert_eq!(b.get("/t/me").await.json()["user_id"], "ada");
+    assert_eq!(b.get("/t/peek").await.json()["visits"], 1);
 }
