@@ -166,7 +166,7 @@ impl<T: SessionData> Session<T> {
         self.cell.lock().require_unchanged_revision();
     }
 
-    /// Names of fields whose encoded value differs from what was loaded.
+    /// Names of fields whose value differs from what was loaded.
     pub fn changed_fields(&self) -> Result<Vec<&'static str>, SessionDataError> {
         let state = self.cell.lock();
         let touched = self.data.as_tracked().touched();
@@ -180,7 +180,7 @@ impl<T: SessionData> Session<T> {
                 continue;
             }
             let value = self.data.encode_field(index)?;
-            if !unchanged(&state, &mut default, index, name, &value)? {
+            if !unchanged(&*self.data, &state, &mut default, index, name, &value)? {
                 changed.push(*name);
             }
         }
@@ -228,7 +228,7 @@ impl<T: SessionData> Session<T> {
             {
                 continue;
             }
-            if unchanged(&state, &mut default, index, name, &value)? {
+            if unchanged(&*self.data, &state, &mut default, index, name, &value)? {
                 // Only this handle's own change is undone: another handle's
                 // change of the field stays.
                 if self.committed.contains(index) {
@@ -250,6 +250,7 @@ impl<T: SessionData> Session<T> {
 /// request started from: the loaded value, or, for a field not stored, its
 /// default (a missing field decodes to it), built at most once per call.
 fn unchanged<T: SessionData>(
+    data: &T,
     state: &SessionState,
     default: &mut Option<T>,
     index: usize,
@@ -257,9 +258,15 @@ fn unchanged<T: SessionData>(
     value: &str,
 ) -> Result<bool, SessionDataError> {
     Ok(match state.loaded_field(name) {
-        // Same bytes, or the same JSON object (a map that serialises its
-        // entries in another order, such as a `HashMap`).
-        Some(loaded) => loaded == value || same_json_object(loaded, value),
+        // Same bytes, or an equal value in another encoding: a set or map
+        // lists its items in any order. Numbers and strings encode one way.
+        Some(loaded) => {
+            loaded == value
+                || (may_hold_container(value)
+                    && data
+                        .same_as_stored(index, loaded)
+                        .unwrap_or_else(|| same_json_object(loaded, value)))
+        }
         None => {
             default
                 .get_or_insert_with(defaults::<T>)
@@ -291,11 +298,16 @@ fn reads_back<T: SessionData>(name: &str, value: &str) -> Result<(), SessionData
     }
 }
 
-/// Whether `a` and `b` are the same JSON holding an object. Only values
-/// that may hold one are parsed: a changed number or string costs nothing.
+/// Whether an encoded value is an array or object, whose encoding may not
+/// be canonical.
+fn may_hold_container(value: &str) -> bool {
+    value.starts_with(['{', '['])
+}
+
+/// Whether `a` and `b` are the same JSON holding an object, for types that
+/// cannot compare themselves with what is stored.
 fn same_json_object(a: &str, b: &str) -> bool {
-    let may_hold_object = |s: &str| s.starts_with(['{', '[']);
-    if !may_hold_object(a) || !may_hold_object(b) {
+    if !may_hold_container(a) || !may_hold_container(b) {
         return false;
     }
     match (

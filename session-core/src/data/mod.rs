@@ -1,9 +1,12 @@
 //! Typed session data: the [`SessionData`] contract, field maps and change tracking.
 
+mod compare;
 mod error;
 mod fields;
 mod tracked;
 
+#[doc(hidden)]
+pub use compare::{CompareByValue, CompareUnknown, FieldCompare};
 pub use error::SessionDataError;
 pub use fields::{FieldMap, FieldValue};
 pub use tracked::{FieldSet, Tracked, TrackedData};
@@ -84,6 +87,16 @@ pub trait SessionData: Default + Send + Sync + Sized + 'static {
     /// Whether the data marks the session authenticated (hexancore's `isAuthenticated`).
     fn is_authenticated(&self) -> bool {
         false
+    }
+
+    /// Whether field `index` equals the value its stored JSON `stored`
+    /// decodes to, for encodings that are not canonical (a `HashSet` lists
+    /// its items in any order). `None` when the type cannot tell: the
+    /// encoded bytes are compared then. `#[session_data]` answers for
+    /// fields whose type implements `PartialEq`.
+    fn same_as_stored(&self, index: usize, stored: &str) -> Option<bool> {
+        let _ = (index, stored);
+        None
     }
 
     /// Encodes every field.

@@ -26,6 +26,18 @@ pub(super) fn generate(m: &Model) -> TokenStream {
             None => quote! { #i => #core::data::encode_value(#stored, &self.#ident), },
         }
     });
+    // Fields with their own (de)serialiser are compared as bytes: their
+    // type's `Deserialize` does not read what is stored.
+    let compare_arms = m
+        .stored()
+        .filter(|(_, f, _)| f.serialize_with.is_none() && f.deserialize_with.is_none())
+        .map(|(i, f, _)| {
+            let ident = &f.ident;
+            let ty = &f.ty;
+            quote! {
+                #i => (&&#core::data::FieldCompare::<#ty>::new()).same(&self.#ident, __stored),
+            }
+        });
     let decode_steps = m.stored().map(|(_, f, stored)| {
         let ident = &f.ident;
         let ty = &f.ty;
@@ -151,6 +163,16 @@ pub(super) fn generate(m: &Model) -> TokenStream {
                     #(#decode_steps)*
                     #(#skipped_defaults)*
                     ::core::result::Result::Ok(__data)
+                }
+
+                #[allow(clippy::needless_borrow)] // The borrows pick the comparison.
+                fn same_as_stored(&self, index: usize, __stored: &str) -> ::core::option::Option<bool> {
+                    #[allow(unused_imports)]
+                    use #core::data::{CompareByValue as _, CompareUnknown as _};
+                    match index {
+                        #(#compare_arms)*
+                        _ => ::core::option::Option::None,
+                    }
                 }
 
                 #validate

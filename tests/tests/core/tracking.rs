@@ -246,6 +246,50 @@ async fn a_value_that_would_not_read_back_is_refused_not_stored() {
     assert_eq!((*back.average(), back.note().as_deref()), (1.5, None));
 }
 
+#[session_axum::session_data]
+#[derive(Debug, Clone, Default)]
+pub struct Prefs {
+    pub name: Option<String>,
+    pub tags: std::collections::HashSet<String>,
+}
+
+#[tokio::test]
+async fn an_equal_set_is_no_change_whatever_order_it_encodes_in() {
+    let env = env();
+    let mut s = env.service.get::<Prefs>(None).await.unwrap();
+    s.update_tags(|t| t.extend((0..32).map(|i| format!("t{i}"))));
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+    for _ in 0..4 {
+        let mut s = env.service.get::<Prefs>(Some(&t)).await.unwrap();
+        let same = s.tags().clone();
+        s.set_tags(same);
+        assert_eq!(s.changed_fields().unwrap(), Vec::<&str>::new());
+        let outcome = env.service.commit(&mut s).await.unwrap().outcome;
+        assert_eq!(outcome, PersistOutcome::Unchanged);
+    }
+    let mut s = env.service.get::<Prefs>(Some(&t)).await.unwrap();
+    s.update_tags(|t| t.insert("new".into()));
+    assert_eq!(s.changed_fields().unwrap(), ["tags"]);
+}
+
+#[tokio::test]
+async fn another_requests_change_to_a_set_survives_an_update_of_other_fields() {
+    let env = env();
+    let mut s = env.service.get::<Prefs>(None).await.unwrap();
+    s.update_tags(|t| t.extend((0..32).map(|i| format!("t{i}"))));
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+    let mut a = env.service.get::<Prefs>(Some(&t)).await.unwrap();
+    let mut b = env.service.get::<Prefs>(Some(&t)).await.unwrap();
+    b.update_tags(|t| t.insert("from-b".into()));
+    env.service.commit(&mut b).await.unwrap();
+    // Whole-value access touches every field; `tags` is still A's loaded set.
+    a.update(|d| d.name = Some("from-a".into()));
+    env.service.commit(&mut a).await.unwrap();
+    let back = env.service.get::<Prefs>(Some(&t)).await.unwrap();
+    assert!(back.tags().contains("from-b"), "B's change was overwritten");
+    assert_eq!(back.name().as_deref(), Some("from-a"));
+}
+
 fn seven() -> u32 {
     7
 }
