@@ -61,7 +61,7 @@ impl SessionInterceptor {
         if let Err(size) = applied {
             if matches!(
                 persisted.outcome,
-                PersistOutcome::Refreshed | PersistOutcome::Unchanged
+                PersistOutcome::Refreshed | PersistOutcome::Seen | PersistOutcome::Unchanged
             ) {
                 // No data changed: the client's cookie still holds it all.
                 tracing::warn!(

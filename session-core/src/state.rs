@@ -61,6 +61,9 @@ pub struct SessionState {
     // `InvalidDataPolicy::Fail` so that reading the data fails.
     pub(crate) failed_check: Option<Box<str>>,
     pub(crate) refresh_to: Option<Timestamp>,
+    /// The loaded session's recorded last use is older than the service's
+    /// interval: persist records this one even if nothing changed.
+    pub(crate) seen_due: bool,
     pub(crate) expected_revision: Option<u64>,
     pub(crate) destroy: bool,
     pub(crate) finished: bool,
@@ -104,6 +107,7 @@ impl SessionState {
             detached: None,
             failed_check: None,
             refresh_to: None,
+            seen_due: false,
             expected_revision: None,
             destroy: false,
             finished: false,
@@ -429,6 +433,7 @@ impl SessionState {
             && self.changes.is_none()
             && !self.destroy
             && self.refresh_to.is_none()
+            && !self.seen_due
             && matches!(
                 self.token,
                 TokenStatus::Absent | TokenStatus::Gone | TokenStatus::Valid { key_index: 0 }

@@ -42,6 +42,7 @@ pub struct AppBuilder {
     expiry: ExpiryPolicy,
     clock: Option<SharedClock>,
     invalid_data: InvalidDataPolicy,
+    last_seen_interval: Option<Duration>,
     data_checks: Vec<fn(SessionServiceBuilder) -> SessionServiceBuilder>,
     authenticators: Vec<Arc<dyn Authenticator>>,
     provided: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
@@ -62,6 +63,7 @@ impl Default for AppBuilder {
             expiry: ExpiryPolicy::default(),
             clock: None,
             invalid_data: InvalidDataPolicy::default(),
+            last_seen_interval: None,
             data_checks: Vec::new(),
             authenticators: Vec::new(),
             provided: HashMap::new(),
@@ -190,6 +192,14 @@ impl AppBuilder {
         self
     }
 
+    /// How stale a session's last use may get before a request that only
+    /// reads it records it (see
+    /// [`SessionServiceBuilder::last_seen_interval`]; default one minute).
+    pub fn last_seen_interval(mut self, interval: Duration) -> Self {
+        self.last_seen_interval = Some(interval);
+        self
+    }
+
     /// Checks every loaded session's data as `T` before the principal is
     /// established, so that data failing to decode or validate means no
     /// session for the whole request (no user either: guarded routes answer
@@ -269,6 +279,9 @@ impl AppBuilder {
         }
         if let Some(clock) = self.clock {
             service = service.clock(clock);
+        }
+        if let Some(interval) = self.last_seen_interval {
+            service = service.last_seen_interval(interval);
         }
         let service = service.build()?;
         let ctx = AppContext {

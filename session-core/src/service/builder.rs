@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::check::DataCheck;
 use super::{Inner, InvalidDataPolicy, SessionService};
@@ -10,6 +11,10 @@ use crate::{ExpiryPolicy, SessionData, SessionError};
 /// Cookie name used when none is configured; also bound into token signatures.
 pub const DEFAULT_COOKIE_NAME: &str = "id";
 
+/// How old a session's recorded last use may get before a request that only
+/// reads it records it again, by default.
+pub const DEFAULT_LAST_SEEN_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Configures a [`SessionService`].
 #[derive(Default, Debug)]
 pub struct SessionServiceBuilder {
@@ -20,6 +25,7 @@ pub struct SessionServiceBuilder {
     clock: Option<SharedClock>,
     invalid_data: InvalidDataPolicy,
     checks: Vec<DataCheck>,
+    last_seen_interval: Option<Duration>,
 }
 
 impl SessionServiceBuilder {
@@ -65,6 +71,17 @@ impl SessionServiceBuilder {
         self
     }
 
+    /// How stale a session's `last_seen` may get before a request that only
+    /// reads the session records its use (one store write, no cookie), so
+    /// that a user's listing orders sessions by their last use, reads
+    /// included. Writes and refreshes record it anyway. Default
+    /// [`DEFAULT_LAST_SEEN_INTERVAL`]; `Duration::MAX` records it only on
+    /// writes and refreshes.
+    pub fn last_seen_interval(mut self, interval: Duration) -> Self {
+        self.last_seen_interval = Some(interval);
+        self
+    }
+
     /// What to do with stored data that fails to decode or validate.
     pub fn invalid_data(mut self, policy: InvalidDataPolicy) -> Self {
         self.invalid_data = policy;
@@ -104,6 +121,9 @@ impl SessionServiceBuilder {
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 invalid_data: self.invalid_data,
                 checks: self.checks.into(),
+                last_seen_interval: self
+                    .last_seen_interval
+                    .unwrap_or(DEFAULT_LAST_SEEN_INTERVAL),
             }),
         })
     }

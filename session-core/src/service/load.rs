@@ -195,7 +195,11 @@ impl SessionService {
         };
         let id = record.id;
         let refresh = self.expiry().refresh(&record, now);
+        // A refresh records the use anyway.
+        let seen_due =
+            refresh.is_none() && now.since(record.last_seen) >= self.inner.last_seen_interval;
         let mut state = SessionState::loaded(now, key_index, record, refresh);
+        state.seen_due = seen_due;
         if let Some((type_name, error)) = failure {
             tracing::warn!(session = %id.short(), data = type_name, %error, "stored session data is invalid");
             // Either way the request has no session, so a logout or a new

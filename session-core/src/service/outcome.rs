@@ -14,6 +14,9 @@ pub enum PersistOutcome {
     },
     /// Only expiry moved.
     Refreshed,
+    /// Nothing changed; the session's last use was recorded (its
+    /// `last_seen` was older than the service's last-seen interval).
+    Seen,
     /// The session moved to a new id (login or rotation) and the old id was
     /// deleted; after a login apart, the new session was created and the
     /// loaded one left in place.

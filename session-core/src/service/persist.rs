@@ -30,6 +30,11 @@ enum Plan {
         id: SessionId,
         patch: SessionPatch,
     },
+    /// Records the request's use of an unchanged session.
+    Seen {
+        id: SessionId,
+        expires_at: Timestamp,
+    },
     Touch {
         id: SessionId,
         expires_at: Timestamp,
@@ -180,6 +185,21 @@ impl SessionService {
                     },
                 }
             }
+            Plan::Seen { id, expires_at } => {
+                let now = cell.lock().now;
+                match self.store().touch(&id, expires_at, now, None).await? {
+                    SaveOutcome::Missing => vanished(&id),
+                    _ => Persisted {
+                        outcome: PersistOutcome::Seen,
+                        cookie: if reissue {
+                            set(&id, expires_at)
+                        } else {
+                            CookieAction::Keep
+                        },
+                        id: Some(id),
+                    },
+                }
+            }
             Plan::Delete(id) => {
                 if let Some(id) = id {
                     self.store().delete(&id).await?;
@@ -316,6 +336,8 @@ impl SessionService {
                 expires_at,
                 user_id: patch.user_id,
             }
+        } else if state.seen_due {
+            Plan::Seen { id, expires_at }
         } else {
             Plan::Nothing {
                 expires_at: Some(expires_at),
@@ -447,6 +469,14 @@ fn client_outcome(plan: Plan, state: &SessionState) -> ClientOutcome {
                 record.expires_at = expires_at;
                 record.last_seen = record.last_seen.max(state.now);
                 ClientOutcome::Seal(record, PersistOutcome::Refreshed)
+            }
+            None => ClientOutcome::Keep,
+        },
+        Plan::Seen { .. } => match loaded {
+            Some(loaded) => {
+                let mut record = loaded.clone();
+                record.last_seen = record.last_seen.max(state.now);
+                ClientOutcome::Seal(record, PersistOutcome::Seen)
             }
             None => ClientOutcome::Keep,
         },

@@ -16,15 +16,46 @@ async fn logged_in(env: &crate::support::Env) -> (String, session_core::SessionI
 #[tokio::test]
 async fn no_refresh_while_more_than_the_threshold_is_left() {
     let env = env();
-    let (t, _) = logged_in(&env).await;
+    let (t, id) = logged_in(&env).await;
+    let expires_at = env
+        .store
+        .inner()
+        .load(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .expires_at;
     env.clock.advance(29 * MIN);
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    let p = env.service.persist(&cell).await.unwrap();
+    // The use is recorded (its last one is older than a minute); the
+    // expiry and the cookie stay.
+    assert_eq!(
+        (p.outcome, p.cookie),
+        (PersistOutcome::Seen, CookieAction::Keep)
+    );
+    assert_eq!(
+        env.store.writes(),
+        vec![StoreOp::Touch(id, expires_at, None)]
+    );
+    let stored = env.store.inner().load(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.expires_at, stored.last_seen),
+        (expires_at, env.clock.now())
+    );
+
+    env.store.clear();
+    env.clock.advance(MIN / 2);
     let cell = env.service.load(Some(&t)).await.unwrap();
     let p = env.service.persist(&cell).await.unwrap();
     assert_eq!(
         (p.outcome, p.cookie),
         (PersistOutcome::Unchanged, CookieAction::Keep)
     );
-    assert!(env.store.writes().is_empty());
+    assert!(
+        env.store.writes().is_empty(),
+        "used again within the minute"
+    );
 }
 
 #[tokio::test]

@@ -85,6 +85,37 @@ async fn a_users_listing_is_most_recent_first_and_only_theirs() {
     session_tests::profile::set_age(&mut s, Some(1));
     env.service.commit(&mut s).await.unwrap();
     assert_eq!(listed(&env.service, "u").await, vec![a, b]);
+
+    // A request that only reads `b` is a use too, recorded once its last
+    // one is a minute old.
+    env.clock.advance(MIN);
+    let read = |id: SessionId| {
+        let token = env.service.token_for(&id);
+        let service = env.service.clone();
+        async move {
+            let cell = service.load(Some(&token)).await.unwrap();
+            service.persist(&cell).await.unwrap().outcome
+        }
+    };
+    assert_eq!(read(b).await, session_core::PersistOutcome::Seen);
+    assert_eq!(listed(&env.service, "u").await, vec![b, a]);
+    // Within the minute, a read writes nothing.
+    env.clock.advance(MIN / 2);
+    assert_eq!(read(b).await, session_core::PersistOutcome::Unchanged);
+}
+
+#[tokio::test]
+async fn reads_record_no_use_when_the_interval_says_never() {
+    let env = env();
+    let service =
+        crate::support::service_like(&env, |b| b.last_seen_interval(std::time::Duration::MAX));
+    let a = service.create_session(Binding::user("u")).await.unwrap();
+    env.clock.advance(10 * MIN);
+    env.store.clear();
+    let cell = service.load(Some(&service.token_for(&a))).await.unwrap();
+    let p = service.persist(&cell).await.unwrap();
+    assert_eq!(p.outcome, session_core::PersistOutcome::Unchanged);
+    assert!(env.store.writes().is_empty());
 }
 
 #[tokio::test]
