@@ -103,7 +103,7 @@
 //! | `create` (collision check and write) | yes | one script on the session hash; never overwrites a live id; finding exactly the record it writes (an attempt the client sent again after its reply was lost) it reports success instead of a collision |
 //! | `create` with a user | no | index entry first, with a create marker beside it on the index's node (`<index>:c:<id>`, living 60 s), then the session: a failure leaves at worst a stale entry, never an unindexed session; a listing or revocation that runs in between finds no session but keeps the marked entry |
 //! | `delete` | yes for the session | the session is deleted atomically; its index entry is removed in a second step, best effort (a stale entry is ignored and cleaned by listings) |
-//! | `list_for_user` | no | a snapshot of the index, then each session read on its own; entries found stale are removed afterwards, except a missing session's entry while its create marker lives |
+//! | `list_for_user` | no | a snapshot of the index, then each session read on its own; entries found stale are removed afterwards, except a missing session's entry while its create marker lives, and an expired or foreign session's entry that a refresh raised meanwhile |
 //! | `delete_for_user` | per session | each session is deleted by its own script that checks it is bound to this user; then the handled entries leave the index. A session created meanwhile may survive; a failure part-way reports the error, having deleted some |
 //! | `list` | no | `SCAN` per master; keys present for the whole listing are listed once, others may or may not be |
 //!

@@ -305,24 +305,33 @@ return {live, m[2]}
 
 /// User index maintenance. KEYS: user index, the create marker (see
 /// [`Keys::creating`](crate::keys::Keys::creating)) of each stale id, then,
-/// when ARGV[5] is set, the create marker to set. ARGV: trim time or '',
+/// when ARGV[6] is set, the create marker to set. ARGV: trim time or '',
 /// 'xx' (raise existing entries only) or '', the number k of ids to remove,
 /// the number s of stale ids (removed unless their create marker is set:
-/// their session is being written on another node), the marker's time to
-/// live in milliseconds or '', the k ids, the s stale ids, then `(expiry,
-/// id)` pairs to add or raise. Replies the entry count.
+/// their session is being written on another node), the number o of
+/// outdated entries (removed only while their score is at most the given
+/// one: a refresh that raised or re-added an entry since it was read keeps
+/// it), the marker's time to live in milliseconds or '', the k ids, the s
+/// stale ids, the o `(score, id)` pairs, then `(expiry, id)` pairs to add or
+/// raise. Replies the entry count.
 const INDEX: &str = r#"
-local k, s = tonumber(ARGV[3]), tonumber(ARGV[4])
+local k, s, o = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local removed, added = {}, {}
 for i = 1, k do
-  removed[#removed + 1] = ARGV[5 + i]
+  removed[#removed + 1] = ARGV[6 + i]
 end
 for i = 1, s do
   if redis.call('EXISTS', KEYS[1 + i]) == 0 then
-    removed[#removed + 1] = ARGV[5 + k + i]
+    removed[#removed + 1] = ARGV[6 + k + i]
   end
 end
-for i = 6 + k + s, #ARGV do
+for i = 7 + k + s, 6 + k + s + 2 * o, 2 do
+  local current = redis.call('ZSCORE', KEYS[1], ARGV[i + 1])
+  if current and tonumber(current) <= tonumber(ARGV[i]) then
+    removed[#removed + 1] = ARGV[i + 1]
+  end
+end
+for i = 7 + k + s + 2 * o, #ARGV do
   added[#added + 1] = ARGV[i]
 end
 local trim = nil
@@ -330,8 +339,8 @@ if ARGV[1] ~= '' then
   trim = ARGV[1]
 end
 index_update(KEYS[1], trim, ARGV[2] == 'xx', removed, added)
-if ARGV[5] ~= '' then
-  redis.call('SET', KEYS[#KEYS], '1', 'PX', ARGV[5])
+if ARGV[6] ~= '' then
+  redis.call('SET', KEYS[#KEYS], '1', 'PX', ARGV[6])
 end
 return redis.call('ZCARD', KEYS[1])
 "#;

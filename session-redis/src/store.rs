@@ -70,7 +70,7 @@ impl fmt::Debug for RedisStore {
     }
 }
 
-/// One `(expiry, id)` entry to add to a user index, as sent.
+/// One `(score, id)` entry of a user index, as sent: a score is an expiry.
 pub(crate) type IndexEntry = (String, String);
 
 /// Forgets the cached copies of some sessions when dropped: after the write
@@ -113,6 +113,10 @@ pub(crate) struct IndexChange<'a> {
     /// Entries whose session was not found: they go unless their create
     /// marker (see [`Keys::creating`]) says the session is being written.
     pub(crate) stale: &'a [String],
+    /// `(score, id)`: entries found expired or foreign, which go only while
+    /// their score is at most `score`. A refresh that ran since they were
+    /// read raised (or re-added) them, and they stay.
+    pub(crate) outdated: &'a [IndexEntry],
     /// `(expiry, id)` entries to add, or to raise to that expiry.
     pub(crate) added: &'a [IndexEntry],
     /// Only raise existing entries; add none.
@@ -409,7 +413,8 @@ impl RedisStore {
             None => (change.removed.iter().chain(change.stale).collect(), &[]),
         };
         let keys = 1 + stale.len() + usize::from(creating.is_some());
-        let args = 5 + removed.len() + stale.len() + 2 * change.added.len();
+        let args =
+            6 + removed.len() + stale.len() + 2 * (change.outdated.len() + change.added.len());
         let mut cmd = script.call(keys, args, 0);
         cmd.arg(index);
         if let Some(markers) = &markers {
@@ -424,13 +429,14 @@ impl RedisStore {
         };
         cmd.arg(if change.only_existing { "xx" } else { "" })
             .arg(removed.len())
-            .arg(stale.len());
+            .arg(stale.len())
+            .arg(change.outdated.len());
         match creating {
             Some(_) => cmd.arg(CREATE_MARKER_TTL.as_millis().to_string()),
             None => cmd.arg(""),
         };
         cmd.arg(removed).arg(stale);
-        for (expires, id) in change.added {
+        for (expires, id) in change.outdated.iter().chain(change.added) {
             cmd.arg(expires).arg(id);
         }
         // Rare, so boxed: the callers' futures stay small.

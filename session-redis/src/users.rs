@@ -83,10 +83,11 @@ impl RedisStore {
         let mut conn = self.conn().await?;
         let index = self.inner.keys.user(user);
         let entries = self.index_entries(&mut conn, &index).await?;
-        // Entries naming no session of this user that is live: not a
-        // session id, expired, or bound to someone else; and those whose
+        // Entries naming no session id; those naming a session read as
+        // expired or bound to someone else, with the highest score at which
+        // they may still go (see `IndexChange::outdated`); and those whose
         // session was not found, which may be a login half done.
-        let (mut wrong, mut missing) = (Vec::new(), Vec::new());
+        let (mut wrong, mut outdated, mut missing) = (Vec::new(), Vec::new(), Vec::new());
         let mut known = Vec::with_capacity(entries.len());
         for (member, score) in entries {
             match member.parse::<SessionId>() {
@@ -111,14 +112,25 @@ impl RedisStore {
                     items.push(info);
                 }
                 Ok(Listed::Missing) => missing.push(member),
-                Ok(Listed::Found { .. }) => wrong.push(member),
+                Ok(Listed::Found { user: owner, .. }) => {
+                    // An expired session's entry goes only while scored at
+                    // or before now: a refresh racing this listing (another
+                    // server) moves the expiry past now, the score first.
+                    #[allow(clippy::cast_precision_loss)] // scores are doubles in Redis too
+                    let cap = if owner.as_deref() == Some(user) {
+                        score.min(now.as_millis() as f64)
+                    } else {
+                        score
+                    };
+                    outdated.push((cap.to_string(), member));
+                }
                 Err(e) => {
                     tracing::warn!(session = %id.short(), error = %e,
                         "user index names a session that does not decode; not listed");
                 }
             }
         }
-        if (!wrong.is_empty() || !missing.is_empty() || !raise.is_empty())
+        if (!wrong.is_empty() || !outdated.is_empty() || !missing.is_empty() || !raise.is_empty())
             && let Err(e) = self
                 .update_index(
                     "list_for_user",
@@ -128,6 +140,7 @@ impl RedisStore {
                     IndexChange {
                         removed: &wrong,
                         stale: &missing,
+                        outdated: &outdated,
                         added: &raise,
                         only_existing: true,
                         ..IndexChange::default()

@@ -380,3 +380,80 @@ async fn a_listing_while_a_login_is_half_done_keeps_the_new_entry_cluster() {
     creating.await.unwrap().unwrap();
     assert_eq!(support::listed(&store, &user).await, [r.id]);
 }
+
+/// A listing that reads a session as expired removes its entry only if no
+/// refresh raised it since: a refresh from another app server that reaches
+/// Redis between the listing's read and its cleanup keeps the session
+/// listed, and revocable by `delete_for_user`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_does_not_unindex_a_session_refreshed_meanwhile() {
+    // Its own server: the test pauses writes.
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let prefix = support::unique_prefix();
+    // Two app servers on one Redis, one clock.
+    let on_server = || {
+        RedisStore::builder()
+            .url(server.url())
+            .key_prefix(&prefix)
+            .connect_timeout(Duration::from_millis(300))
+            .response_timeout(Duration::from_millis(1500))
+            .operation_timeout(Duration::from_millis(3000))
+            .clock(std::sync::Arc::new(clock.clone()))
+            .build()
+            .expect("store")
+    };
+    let (lister, toucher) = (on_server(), on_server());
+    let user = format!("u-{}", SessionId::generate());
+    let r = bound(&clock, &user, MINUTE);
+    lister.create(&r).await.unwrap();
+    // Both connections up and every script loaded, so nothing but the
+    // paused scripts waits below.
+    assert_eq!(support::listed(&lister, &user).await, vec![r.id]);
+    let now = clock.now();
+    toucher
+        .touch(&SessionId::generate(), now.plus(MINUTE), now, Some(&user))
+        .await
+        .unwrap();
+
+    // Just before the expiry a request refreshes the session; its script
+    // reaches Redis later (held by the pause).
+    let before_expiry = Timestamp::from_millis(r.expires_at.as_millis() - 1);
+    clock.set(before_expiry);
+    support::pause_writes(&server, 600).await;
+    let touch = {
+        let (toucher, id, user) = (toucher.clone(), r.id, user.clone());
+        let expires = before_expiry.plus(MINUTE * 10);
+        tokio::spawn(async move {
+            toucher
+                .touch(&id, expires, before_expiry, Some(&user))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Past the old expiry, a listing on the other server reads the session
+    // as expired; its cleanup waits behind the refresh.
+    clock.advance(Duration::from_millis(2));
+    let listing = {
+        let (lister, user) = (lister.clone(), user.clone());
+        tokio::spawn(async move { lister.list_for_user(&user).await })
+    };
+    assert_eq!(touch.await.unwrap().unwrap(), SaveOutcome::Saved);
+    assert_eq!(
+        listing.await.unwrap().unwrap(),
+        vec![],
+        "expired at its now"
+    );
+
+    assert!(lister.load(&r.id).await.unwrap().is_some());
+    assert_eq!(
+        support::listed(&lister, &user).await,
+        vec![r.id],
+        "the refreshed session is still listed"
+    );
+    assert_eq!(lister.delete_for_user(&user, None).await.unwrap(), 1);
+    assert!(lister.load(&r.id).await.unwrap().is_none());
+    server.stop();
+}
