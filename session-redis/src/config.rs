@@ -127,7 +127,10 @@ impl RedisStoreBuilder {
 
     /// Bound on one whole store call, reconnects included; past it the call
     /// fails with [`StoreError::Timeout`](session_core::StoreError::Timeout).
-    /// Default: connect timeout plus response timeout.
+    /// Default: connect timeout plus response timeout (at most
+    /// `Duration::MAX`). Any length is accepted; `Duration::MAX` means no
+    /// bound. In a cluster a delete leaves a tombstone living a minute past
+    /// this timeout, at most a day (see the [crate docs](crate), Outages).
     pub fn operation_timeout(mut self, timeout: Duration) -> Self {
         self.operation_timeout = Some(timeout);
         self

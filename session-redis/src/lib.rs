@@ -133,9 +133,9 @@
 //! its reply is later than the response timeout or its connection dropped,
 //! so a command may run twice. Saves and deletes carry a random write id
 //! for that: a save keeps it in the hash (`_w`), a delete in a tombstone
-//! `<prefix>s:{<id>}:d` living a minute past the operation timeout, and an
-//! attempt that finds its own id replies as the first one did, applying
-//! nothing. (A second attempt that comes after another call's write to the
+//! `<prefix>s:{<id>}:d` living a minute past the operation timeout (at most
+//! a day), and an attempt that finds its own id replies as the first one
+//! did, applying nothing. (A second attempt that comes after another call's write to the
 //! same session still runs again.) A call that timed out may still have
 //! been applied. Durability across a Redis restart is Redis's: with
 //! `appendonly yes` and `appendfsync always` an acknowledged write survives.

@@ -32,6 +32,14 @@ const CREATE_MARKER_TTL: Duration = Duration::from_secs(60);
 /// How long a delete's tombstone outlives the call's operation timeout.
 const TOMBSTONE_TTL: Duration = Duration::from_secs(60);
 
+/// The longest a tombstone lives, whatever the operation timeout: an
+/// unbounded call (`Duration::MAX`) must not leave one per delete for ever.
+const MAX_TOMBSTONE_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// A deadline for a timeout too long to add to now: never in practice
+/// (tokio's own "far future" is the same 30 years).
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+
 /// Sessions in Redis, standalone or Redis Cluster: one hash per session
 /// (data fields written one by one, metadata packed in one field), expiry
 /// enforced by the server (`PEXPIREAT`),
@@ -225,9 +233,14 @@ impl RedisStore {
         };
         match &write_id {
             // Longer than any attempt of this call can come after the first.
-            Some(write_id) => cmd
-                .arg(write_id)
-                .arg((self.inner.timeout + TOMBSTONE_TTL).as_millis().to_string()),
+            Some(write_id) => cmd.arg(write_id).arg(
+                self.inner
+                    .timeout
+                    .saturating_add(TOMBSTONE_TTL)
+                    .min(MAX_TOMBSTONE_TTL)
+                    .as_millis()
+                    .to_string(),
+            ),
             None => cmd.arg("").arg(""),
         };
         cmd
@@ -287,7 +300,11 @@ impl RedisStore {
 
     /// The deadline of a call starting now.
     pub(crate) fn deadline(&self) -> Deadline {
-        Deadline(Instant::now() + self.inner.timeout)
+        let now = Instant::now();
+        Deadline(
+            now.checked_add(self.inner.timeout)
+                .unwrap_or_else(|| now + FAR_FUTURE),
+        )
     }
 
     fn timed_out(&self, operation: &'static str) -> StoreError {

@@ -359,3 +359,45 @@ async fn an_operation_timeout_shorter_than_the_response_timeout_still_bounds_cal
     // The timed-out saves may have been applied since.
     assert!(found.is_some());
 }
+
+/// `Duration::MAX`, the natural spelling of "no timeout", is accepted for
+/// every timeout, and calls then run unbounded instead of panicking on
+/// their deadline (standalone and cluster, whose deletes leave a tombstone
+/// living past the operation timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_very_long_timeout_does_not_panic_calls() {
+    let (Some(server), Some(cluster)) = (support::standalone(), support::cluster()) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let unbounded = |builder: session_redis::RedisStoreBuilder| {
+        builder
+            .key_prefix(support::unique_prefix())
+            .clock(std::sync::Arc::new(clock.clone()))
+            .response_timeout(Duration::MAX)
+    };
+    let stores = [
+        // The operation timeout defaults to connect + response, saturating.
+        unbounded(RedisStore::builder().url(server.url())).build(),
+        unbounded(RedisStore::builder().url(server.url()))
+            .connect_timeout(Duration::MAX)
+            .operation_timeout(Duration::MAX)
+            .build(),
+        unbounded(RedisStore::builder().cluster_urls(cluster.urls())).build(),
+    ];
+    for store in stores {
+        let store = store.expect("the builder accepts it");
+        let (r, clock) = (record(&clock, 0), clock.clone());
+        // In a task of its own, so a panic is reported as such.
+        let calls = tokio::spawn(async move {
+            assert_eq!(store.load(&r.id).await.unwrap(), None);
+            store.create(&r).await.unwrap();
+            store.save(&r.id, &patch(&clock, 1)).await.unwrap();
+            assert!(store.delete(&r.id).await.unwrap());
+            assert!(store.list_for_user("outage-user").await.is_ok());
+        });
+        if let Err(e) = calls.await {
+            panic!("a call panicked: {e}");
+        }
+    }
+}
