@@ -10,7 +10,8 @@
 //! | `l:<name>` | flash value `<name>`, JSON text |
 //!
 //! In `_m`, `<layout>` is [`LAYOUT`] and the other parts are unsigned
-//! decimal integers: times in milliseconds since the epoch (the key itself
+//! decimal integers up to `u64::MAX` (written without leading zeros, read
+//! with them too): times in milliseconds since the epoch (the key itself
 //! expires at `<expires>` too, by `PEXPIREAT`) and the revision. Packing the
 //! five fixed items into one field keeps a counter session's `HGETALL` reply
 //! at four strings. The scripts read and rewrite `_m` themselves (see

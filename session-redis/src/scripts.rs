@@ -46,16 +46,39 @@ end
 /// Reading and rewriting the packed metadata field `_m`
 /// (`<layout>:<created>:<last seen>:<expires>:<revision>`, see
 /// [`codec`](crate::codec)). `read_meta` returns its parts as strings, or nil
-/// and the reason it cannot be read; `bump` adds one to a decimal string
-/// exactly, at any length.
+/// and the reason it cannot be read; it reads exactly what `Meta::decode`
+/// reads (digits, at most `u64::MAX`, leading zeros allowed) and drops
+/// leading zeros, so parts compare as text exactly when they are equal
+/// numbers. `bump` adds one to such a decimal string exactly, at any length.
 const META_FN: &str = r#"
+local function decimal(digits)
+  local n = string.gsub(digits, '^0+', '')
+  if n == '' then
+    return '0'
+  end
+  if #n > 20 then
+    return nil
+  end
+  if #n == 20 then
+    -- Past u64::MAX, 1844674407|3709551615? Halves of ten digits are exact
+    -- as Lua numbers (and text order would follow Redis's locale).
+    local high, low = tonumber(string.sub(n, 1, 10)), tonumber(string.sub(n, 11))
+    if high > 1844674407 or (high == 1844674407 and low > 3709551615) then
+      return nil
+    end
+  end
+  return n
+end
 local function read_meta(m)
   local layout, rest = string.match(m, '^([^:]*):?(.*)$')
   if layout ~= '@LAYOUT@' then
     return nil, 'record format version "' .. tostring(layout) .. '" is not supported'
   end
   local c, s, e, r = string.match(rest, '^(%d+):(%d+):(%d+):(%d+)$')
-  if not c then
+  if c then
+    c, s, e, r = decimal(c), decimal(s), decimal(e), decimal(r)
+  end
+  if not (c and s and e and r) then
     return nil, 'record metadata is damaged'
   end
   return {c, s, e, r}
@@ -144,7 +167,8 @@ return 1
 ///
 /// Replies `{0}` missing (absent or expired: nothing written), `{1, user or
 /// nil, grew, _m, wrote, indexed}` saved, `{2, revision}` conflict, `{3,
-/// reason}` corrupt (nothing written). In a saved reply, `grew` is 1 when the
+/// reason}` corrupt (nothing written; also a data change to a record whose
+/// revision cannot grow). In a saved reply, `grew` is 1 when the
 /// expiry moved later; `_m` (as now stored, so a local copy can check it
 /// followed) and `wrote` (1 when the hash was written at all) come only with
 /// a marker, and `indexed` (1 when the index entry moved here) only when a
@@ -193,6 +217,9 @@ if ARGV[4] ~= '' then
 end
 local revision = meta[4]
 if last > 9 or #ARGV > last then
+  if revision == '18446744073709551615' then
+    return {3, 'record revision is at its maximum'}
+  end
   revision = bump(revision)
 end
 local packed = '@LAYOUT@:' .. meta[1] .. ':' .. seen .. ':' .. expires .. ':' .. revision

@@ -257,3 +257,141 @@ async fn unknown_versions_and_damaged_records_are_corrupt_and_left_alone() {
         SaveOutcome::Saved
     );
 }
+
+/// A data change of `count` at the clock's now, expecting `revision` when
+/// given.
+fn count_patch(clock: &MockClock, revision: Option<u64>) -> SessionPatch {
+    let mut patch = SessionPatch {
+        last_seen: clock.now(),
+        expected_revision: revision,
+        ..SessionPatch::default()
+    };
+    patch.set_fields.insert("count", "2");
+    patch
+}
+
+/// What `load` reports as corrupt the scripts refuse to write, and what it
+/// reads they write: numbers past `u64::MAX` in any part of `_m` are damaged
+/// to both, leading zeros are read by both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scripts_and_the_decoder_agree_on_damaged_metadata() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(server, &clock);
+    let mut admin = support::admin(server).await;
+    let user = format!("u-{}", SessionId::generate());
+    let c = clock.now().as_millis();
+    let e = clock.now().plus(Duration::from_secs(60)).as_millis();
+    let past = "18446744073709551616";
+    let long = "000000000000000000000000000";
+    for meta in [
+        format!("2:{past}:{c}:{e}:0"),
+        format!("2:{c}:{past}:{e}:0"),
+        format!("2:{c}:{c}:99999999999999999999:0"),
+        format!("2:{c}:{c}:{long}{past}:0"),
+        format!("2:{c}:{c}:{e}:{past}"),
+        format!("2:{c}:{c}:{e}:1{long}"),
+    ] {
+        let r = support::counter(&clock, 1, Duration::from_secs(60), Some(&user));
+        store.create(&r).await.unwrap();
+        let key = store.session_key(&r.id);
+        hset(&mut admin, &key, "_m", &meta).await;
+        let before = hgetall(&mut admin, &key).await;
+        assert!(
+            matches!(store.load(&r.id).await, Err(StoreError::Corrupt(_))),
+            "{meta}"
+        );
+        let saved = store.save(&r.id, &count_patch(&clock, None)).await;
+        assert!(
+            matches!(saved, Err(StoreError::Corrupt(_))),
+            "{meta}: {saved:?}"
+        );
+        let later = clock.now().plus(Duration::from_secs(600));
+        let touched = store.touch(&r.id, later, clock.now(), None).await;
+        assert!(
+            matches!(touched, Err(StoreError::Corrupt(_))),
+            "{meta}: {touched:?}"
+        );
+        assert!(matches!(store.create(&r).await, Err(StoreError::Collision)));
+        assert_eq!(
+            hgetall(&mut admin, &key).await,
+            before,
+            "{meta} was written"
+        );
+        assert_eq!(support::listed(&store, &user).await, vec![], "{meta}");
+        let _: i64 = redis::cmd("DEL")
+            .arg(&key)
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+    }
+
+    // Leading zeros, however many, are read as the number by both.
+    let r = support::counter(&clock, 1, Duration::from_secs(60), None);
+    store.create(&r).await.unwrap();
+    let key = store.session_key(&r.id);
+    hset(
+        &mut admin,
+        &key,
+        "_m",
+        &format!("2:{long}{c}:0{c}:{long}{e}:{long}"),
+    )
+    .await;
+    let loaded = store.load(&r.id).await.unwrap().unwrap();
+    assert_eq!(
+        (loaded.created_at, loaded.expires_at, loaded.revision),
+        (r.created_at, r.expires_at, 0)
+    );
+    let saved = store.save(&r.id, &count_patch(&clock, Some(0))).await;
+    assert_eq!(saved.unwrap(), SaveOutcome::Saved);
+    assert_eq!(
+        hget(&mut admin, &key, "_m").await,
+        format!("2:{c}:{c}:{e}:1"),
+        "rewritten plain"
+    );
+
+    // A revision that cannot grow is not wrapped or written past `u64::MAX`.
+    hset(
+        &mut admin,
+        &key,
+        "_m",
+        &format!("2:{c}:{c}:{e}:{}", u64::MAX),
+    )
+    .await;
+    let before = hgetall(&mut admin, &key).await;
+    assert_eq!(store.load(&r.id).await.unwrap().unwrap().revision, u64::MAX);
+    let saved = store
+        .save(&r.id, &count_patch(&clock, Some(u64::MAX)))
+        .await;
+    assert!(matches!(saved, Err(StoreError::Corrupt(_))), "{saved:?}");
+    assert_eq!(hgetall(&mut admin, &key).await, before);
+}
+
+/// A compare-and-set save expecting the revision `load` returned applies,
+/// however the stored revision is spelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revision_as_loaded_is_accepted_by_compare_and_set() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(server, &clock);
+    let mut admin = support::admin(server).await;
+    let c = clock.now().as_millis();
+    let e = clock.now().plus(Duration::from_secs(60)).as_millis();
+    let r = support::counter(&clock, 1, Duration::from_secs(60), None);
+    store.create(&r).await.unwrap();
+    let key = store.session_key(&r.id);
+    hset(&mut admin, &key, "_m", &format!("2:{c}:{c}:{e}:07")).await;
+    let loaded = store.load(&r.id).await.unwrap().unwrap();
+    assert_eq!(loaded.revision, 7);
+    let stale = store.save(&r.id, &count_patch(&clock, Some(6))).await;
+    assert_eq!(stale.unwrap(), SaveOutcome::Conflict { current: 7 });
+    let saved = store
+        .save(&r.id, &count_patch(&clock, Some(loaded.revision)))
+        .await;
+    assert_eq!(saved.unwrap(), SaveOutcome::Saved);
+    assert_eq!(store.load(&r.id).await.unwrap().unwrap().revision, 8);
+}
