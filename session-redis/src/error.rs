@@ -46,6 +46,13 @@ pub(crate) fn from_redis(err: RedisError, timeout: Duration) -> StoreError {
     StoreError::unavailable(err)
 }
 
+/// `err` is Redis refusing a hash command on a key of another type: damaged
+/// stored data, [`StoreError::Corrupt`] where it is a session's key.
+pub(crate) fn wrong_type(err: &RedisError) -> Option<StoreError> {
+    (err.code() == Some("WRONGTYPE"))
+        .then(|| StoreError::Corrupt("the session key holds no hash".into()))
+}
+
 /// A reply of a shape the store did not send a command for.
 pub(crate) fn unexpected(what: &str) -> StoreError {
     tracing::warn!("unexpected reply from redis to {what}");

@@ -39,15 +39,17 @@
 //!   Listing or revoking costs O(sessions of that user).
 //! - A record whose layout is unknown, or whose metadata is damaged, is
 //!   [`StoreError::Corrupt`](session_core::StoreError::Corrupt) (the service
-//!   treats it as no session); writes never touch such a record. The
-//!   scripts read `_m` exactly as `load` does (digits only, at most
-//!   `u64::MAX`, leading zeros read as the number). That includes records
-//!   of layout 1 (one hash field per metadata item, `_v` `1`), written by
-//!   earlier releases: sessions from before an upgrade read as absent once,
-//!   and users get a new session. Writes check `_m` only: a binding (`_b`)
-//!   or a data value that does not decode makes the record corrupt to
-//!   `load` and listings, but a save or touch still applies to it (the
-//!   service only saves a session it loaded).
+//!   treats it as no session); writes never touch such a record. That
+//!   includes records of layout 1 (one hash field per metadata item, `_v`
+//!   `1`), written by earlier releases: sessions from before an upgrade read
+//!   as absent once, and users get a new session. The scripts read `_m`
+//!   exactly as `load` does (digits only, at most `u64::MAX`, leading zeros
+//!   read as the number). A session key holding another type than a hash is
+//!   corrupt too: listings skip it, saves, touches and creates leave it as
+//!   it is, `delete` removes it. Writes check `_m` only: a binding (`_b`) or
+//!   a data value that does not decode makes the record corrupt to `load`
+//!   and listings, but a save or touch still applies to it (the service
+//!   only saves a session it loaded).
 //!
 //! # Commands per operation
 //!

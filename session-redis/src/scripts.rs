@@ -43,6 +43,11 @@ local function index_update(key, trim, only_existing, removed, added)
 end
 "#;
 
+/// Reading the session hash: `read_hash` runs a read command on it and
+/// returns nil when the key holds another type than a hash (damaged data,
+/// which the store reports as corrupt and does not write over), raising any
+/// other error.
+///
 /// Reading and rewriting the packed metadata field `_m`
 /// (`<layout>:<created>:<last seen>:<expires>:<revision>`, see
 /// [`codec`](crate::codec)). `read_meta` returns its parts as strings, or nil
@@ -51,6 +56,16 @@ end
 /// leading zeros, so parts compare as text exactly when they are equal
 /// numbers. `bump` adds one to such a decimal string exactly, at any length.
 const META_FN: &str = r#"
+local function read_hash(...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then
+    if string.find(reply.err, 'WRONGTYPE', 1, true) then
+      return nil
+    end
+    error(reply)
+  end
+  return reply
+end
 local function decimal(digits)
   local n = string.gsub(digits, '^0+', '')
   if n == '' then
@@ -120,7 +135,7 @@ local function written_already(key)
   return true
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  local m = redis.call('HGET', KEYS[1], '_m')
+  local m = read_hash('HGET', KEYS[1], '_m')
   if not m then
     return 0
   end
@@ -174,7 +189,10 @@ return 1
 /// a marker, and `indexed` (1 when the index entry moved here) only when a
 /// user was named: the client parses every item.
 const PATCH: &str = r#"
-local m = redis.call('HMGET', KEYS[1], '_m', '_u')
+local m = read_hash('HMGET', KEYS[1], '_m', '_u')
+if not m then
+  return {3, 'the session key holds no hash'}
+end
 if not m[1] then
   if redis.call('EXISTS', KEYS[1]) == 1 then
     return {3, 'record has no format version'}
@@ -283,7 +301,9 @@ return reply
 /// the session must be bound to the user in ARGV[3] (else '0'), that user or
 /// '', the call's write id or '', the tombstone's time to live in
 /// milliseconds. Replies `{live, user or nil}`: `live` is 1 when a record
-/// that had not expired (or whose expiry cannot be read) was deleted.
+/// that had not expired (or whose expiry cannot be read) was deleted. A key
+/// of another type than a hash is such a record: deleted, unless it must be
+/// bound to a user.
 ///
 /// With a write id, a delete leaves a short-lived tombstone holding the id
 /// and its reply, so a call its client sent again (see the save script)
@@ -300,7 +320,7 @@ if ARGV[4] ~= '' then
     return {tonumber(t[2])}
   end
 end
-local m = redis.call('HMGET', KEYS[1], '_m', '_u')
+local m = read_hash('HMGET', KEYS[1], '_m', '_u') or {}
 if ARGV[2] == '1' and m[2] ~= ARGV[3] then
   return {0}
 end

@@ -19,7 +19,7 @@ use crate::cache::{LocalCache, OwnWrite};
 use crate::codec::{self, Hash, Meta};
 use crate::config::RedisStoreBuilder;
 use crate::connection::{Backend, Conn};
-use crate::error::{ConfigError, from_redis, unexpected};
+use crate::error::{ConfigError, from_redis, unexpected, wrong_type};
 use crate::keys::Keys;
 use crate::reply;
 use crate::scripts::{LuaScript, Scripts};
@@ -773,7 +773,10 @@ impl SessionStore for RedisStore {
         cmd.arg("HGETALL");
         self.inner.keys.write_session(id, &mut cmd);
         self.call("load", |mut conn, _| async move {
-            let reply = conn.send(&cmd).await.map_err(|e| self.err(e))?;
+            let reply = conn
+                .send(&cmd)
+                .await
+                .map_err(|e| wrong_type(&e).unwrap_or_else(|| self.err(e)))?;
             match codec::decode_hash(*id, reply)? {
                 None => Err(unexpected("HGETALL")),
                 Some(Hash::Missing) => Ok(None),

@@ -13,7 +13,7 @@ use session_core::{SessionId, SessionInfo, StoreError};
 
 use crate::codec::{self, Listed};
 use crate::connection::Conn;
-use crate::error::unexpected;
+use crate::error::{unexpected, wrong_type};
 use crate::reply;
 use crate::store::{IndexChange, IndexEntry, RedisStore};
 
@@ -66,7 +66,19 @@ impl RedisStore {
         let replies = join_all(reads).await;
         let mut out = Vec::with_capacity(ids.len());
         for (id, reply) in ids.iter().zip(replies) {
-            let values = reply::array(reply.map_err(|e| self.err(e))?)
+            let reply = match reply {
+                Ok(reply) => reply,
+                // A key of another type: this session is corrupt, the
+                // listing goes on.
+                Err(e) => match wrong_type(&e) {
+                    Some(corrupt) => {
+                        out.push(Err(corrupt));
+                        continue;
+                    }
+                    None => return Err(self.err(e)),
+                },
+            };
+            let values = reply::array(reply)
                 .and_then(|values| values.into_iter().map(reply::bytes).collect())
                 .ok_or_else(|| unexpected("HMGET"))?;
             out.push(codec::decode_info(*id, values));

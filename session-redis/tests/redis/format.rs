@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
 use session_core::clock::Clock as _;
 use session_core::{
     Binding, MockClock, SaveOutcome, SessionId, SessionPatch, SessionRecord, SessionStore,
     StoreError,
 };
+use session_redis::RedisStore;
 
 use crate::support;
 
@@ -394,4 +395,86 @@ async fn a_revision_as_loaded_is_accepted_by_compare_and_set() {
         .await;
     assert_eq!(saved.unwrap(), SaveOutcome::Saved);
     assert_eq!(store.load(&r.id).await.unwrap().unwrap().revision, 8);
+}
+
+async fn get(admin: &mut (impl ConnectionLike + Send), key: &str) -> String {
+    redis::cmd("GET").arg(key).query_async(admin).await.unwrap()
+}
+
+/// A session key holding another type than a hash is damaged data:
+/// `Corrupt` to `load` (no session, not a 503), skipped by listings, refused
+/// by writes and left as it is, but removed by `delete`.
+async fn a_session_key_of_another_type_is_corrupt(
+    store: RedisStore,
+    clock: MockClock,
+    admin: &mut (impl ConnectionLike + Send),
+) {
+    let user = format!("u-{}", SessionId::generate());
+    let bound = || support::counter(&clock, 1, Duration::from_secs(60), Some(&user));
+    let (healthy, damaged) = (bound(), bound());
+    store.create(&healthy).await.unwrap();
+    store.create(&damaged).await.unwrap();
+    let key = store.session_key(&damaged.id);
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("garbage")
+        .query_async(admin)
+        .await
+        .unwrap();
+
+    let loaded = store.load(&damaged.id).await;
+    assert!(matches!(loaded, Err(StoreError::Corrupt(_))), "{loaded:?}");
+    assert_eq!(support::listed(&store, &user).await, vec![healthy.id]);
+    let mut all = Vec::new();
+    let mut page = session_core::PageRequest::first(100);
+    loop {
+        let listed = store.list(page.clone()).await.unwrap();
+        all.extend(listed.items.into_iter().map(|i| i.id));
+        match listed.next {
+            Some(next) => page.cursor = Some(next),
+            None => break,
+        }
+    }
+    assert!(all.contains(&healthy.id) && !all.contains(&damaged.id));
+
+    let later = clock.now().plus(Duration::from_secs(600));
+    let saved = store.save(&damaged.id, &count_patch(&clock, None)).await;
+    assert!(matches!(saved, Err(StoreError::Corrupt(_))), "{saved:?}");
+    for user in [None, Some(user.as_str())] {
+        let touched = store.touch(&damaged.id, later, clock.now(), user).await;
+        assert!(
+            matches!(touched, Err(StoreError::Corrupt(_))),
+            "{touched:?}"
+        );
+    }
+    let created = store.create(&damaged).await;
+    assert!(matches!(created, Err(StoreError::Collision)), "{created:?}");
+    assert_eq!(get(admin, &key).await, "garbage", "written over");
+
+    // Revoking all cannot tell it is this user's: it stays.
+    assert_eq!(store.delete_for_user(&user, None).await.unwrap(), 1);
+    assert_eq!(get(admin, &key).await, "garbage");
+    assert!(store.delete(&damaged.id).await.unwrap());
+    assert_eq!(store.load(&damaged.id).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_key_of_another_type_is_corrupt_and_skipped_by_listings() {
+    let (Some(server), Some(cluster)) = (support::standalone(), support::cluster()) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let mut admin = support::admin(server).await;
+    let store = support::store_on(server, &clock);
+    a_session_key_of_another_type_is_corrupt(store, clock.clone(), &mut admin).await;
+    // Over RESP3.
+    let cached = support::builder(&clock)
+        .url(server.url())
+        .local_cache(100)
+        .build()
+        .unwrap();
+    a_session_key_of_another_type_is_corrupt(cached, clock.clone(), &mut admin).await;
+    let store = support::cluster_store_on(cluster, &clock);
+    let mut admin = support::cluster_admin(cluster).await;
+    a_session_key_of_another_type_is_corrupt(store, clock, &mut admin).await;
 }

@@ -99,7 +99,8 @@ async fn a_failing_command_fails_only_its_own_caller() {
     for record in &records {
         store.create(record).await.expect("create");
     }
-    // The middle session's key holds a string: HGETALL fails with WRONGTYPE.
+    // The middle session's key holds a string: HGETALL fails with WRONGTYPE
+    // (a corrupt session).
     let mut admin = admin(&server).await;
     let _: () = redis::cmd("SET")
         .arg(store.session_key(&records[1].id))
@@ -113,7 +114,7 @@ async fn a_failing_command_fails_only_its_own_caller() {
         Some(records[0].id)
     );
     assert!(
-        matches!(loaded[1], Err(StoreError::Unavailable(_))),
+        matches!(loaded[1], Err(StoreError::Corrupt(_))),
         "{:?}",
         loaded[1]
     );
