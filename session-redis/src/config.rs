@@ -136,10 +136,12 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Largest record, data plus flash in bytes, that `create` accepts, and
-    /// largest set of values one `save` writes (default
+    /// Largest record, data plus flash in bytes (names and values), that
+    /// `create` accepts and that a `save` setting values may leave (default
     /// [`DEFAULT_MAX_RECORD_BYTES`]); beyond it
-    /// [`StoreError::TooLarge`](session_core::StoreError::TooLarge).
+    /// [`StoreError::TooLarge`](session_core::StoreError::TooLarge), nothing
+    /// written. Saves that only remove values, and touches, are not
+    /// measured: they cannot grow a record.
     pub fn max_record_bytes(mut self, limit: usize) -> Self {
         self.max_record_bytes = limit;
         self

@@ -56,7 +56,7 @@
 //! | operation | round trips | what is sent |
 //! | --- | --- | --- |
 //! | `load` | 1 | `HGETALL` (no write) |
-//! | `save` (data or flash) | 1 | one script: `HMGET` of `_m`, `_u`, then one `HSET` of only the changed fields and `_m` (last seen, revision), `HDEL` of removed ones |
+//! | `save` (data or flash) | 1 | one script: `HMGET` of `_m`, `_u`, `MEMORY USAGE` when it sets values (the size limit; `HGETALL` too when that does not show the record well under it), then one `HSET` of only the changed fields and `_m` (last seen, revision), `HDEL` of removed ones |
 //! | `save`/`touch` moving a bound session's expiry later, the user named (as the session service does), standalone | 1 | the script moves the index entry too (with `PEXPIREAT`) |
 //! | the same in a cluster, index on another node | 2 | index script, then the script |
 //! | the same without the user named | 2 | the script, then one index script |
@@ -150,6 +150,8 @@
 //! # Requirements
 //!
 //! Redis 6.0 or later (`SCAN ... TYPE`, variadic `HSET`); tested with 7.0.
+//! Under ACLs, the store's user also needs `MEMORY USAGE` (`@read`), which
+//! the save script calls.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

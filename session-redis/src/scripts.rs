@@ -164,9 +164,9 @@ return 1
 /// [`cache`](crate::cache)); last, when ARGV names a user, that user's
 /// index. ARGV: now, expected revision or '', last seen, new expiry or '',
 /// PEXPIREAT argument or '', the user whose index is the last key or '', the
-/// session id (the index member) or '', the call's write id or '', the number
-/// n of field/value pairs to set, the 2n pair items, then the fields to
-/// delete.
+/// session id (the index member) or '', the call's write id or '', the size
+/// limit of the record's data, the number n of field/value pairs to set, the
+/// 2n pair items, then the fields to delete.
 ///
 /// A write id (a cluster store's, whose client sends a call again when its
 /// reply is late or its connection dropped) is kept in `_w` by the write it
@@ -180,10 +180,21 @@ return 1
 /// is bound to the named user, the index entry moves first: an index that
 /// fails stops the script before the hash is written.
 ///
+/// A save that sets values is refused when the data the record would hold
+/// (names without their namespace plus values, as `FieldMap::byte_size`)
+/// is over the limit. Reading the whole hash costs more than the rest of
+/// the script, so it is read (`HGETALL`) only when a bound says it may be
+/// over: the hash's `MEMORY USAGE` (all its allocations; O(1) for a small,
+/// listpack-encoded hash) is at least half its text, as an integer stored
+/// compactly takes at least a byte per two digits, and the save adds at
+/// most the values it sends. Saves that only remove values or move times
+/// cannot grow the record and are not measured.
+///
 /// Replies `{0}` missing (absent or expired: nothing written), `{1, user or
 /// nil, grew, _m, wrote, indexed}` saved, `{2, revision}` conflict, `{3,
 /// reason}` corrupt (nothing written; also a data change to a record whose
-/// revision cannot grow). In a saved reply, `grew` is 1 when the
+/// revision cannot grow), `{4, size}` the data would be larger than the
+/// limit (nothing written). In a saved reply, `grew` is 1 when the
 /// expiry moved later; `_m` (as now stored, so a local copy can check it
 /// followed) and `wrote` (1 when the hash was written at all) come only with
 /// a marker, and `indexed` (1 when the index entry moved here) only when a
@@ -220,9 +231,35 @@ end
 if ARGV[2] ~= '' and ARGV[2] ~= meta[4] then
   return {2, meta[4]}
 end
-local last = 9 + 2 * tonumber(ARGV[9])
+local last = 10 + 2 * tonumber(ARGV[10])
+local added = 0
+for i = 11, last, 2 do
+  added = added + #ARGV[i] - 2 + #ARGV[i + 1]
+end
+if last > 10
+    and 2 * redis.call('MEMORY', 'USAGE', KEYS[1], 'SAMPLES', '0') + added > tonumber(ARGV[9]) then
+  local stored, sizes, size = redis.call('HGETALL', KEYS[1]), {}, 0
+  for i = 1, #stored, 2 do
+    local namespace = string.sub(stored[i], 1, 2)
+    if namespace == 'f:' or namespace == 'l:' then
+      sizes[stored[i]] = #stored[i] - 2 + #stored[i + 1]
+    end
+  end
+  for i = 11, last, 2 do
+    sizes[ARGV[i]] = #ARGV[i] - 2 + #ARGV[i + 1]
+  end
+  for i = last + 1, #ARGV do
+    sizes[ARGV[i]] = nil
+  end
+  for _, n in pairs(sizes) do
+    size = size + n
+  end
+  if size > tonumber(ARGV[9]) then
+    return {4, size}
+  end
+end
 local set = {}
-for i = 10, last do
+for i = 11, last do
   set[#set + 1] = ARGV[i]
 end
 local seen = meta[2]
@@ -234,7 +271,7 @@ if ARGV[4] ~= '' then
   expires = ARGV[4]
 end
 local revision = meta[4]
-if last > 9 or #ARGV > last then
+if last > 10 or #ARGV > last then
   if revision == '18446744073709551615' then
     return {3, 'record revision is at its maximum'}
   end

@@ -560,7 +560,7 @@ impl RedisStore {
         let write_id = self.write_id();
         let mut cmd = script.call(
             1 + usize::from(cache.is_some()) + usize::from(in_script.is_some()),
-            9 + 2 * set + removed,
+            10 + 2 * set + removed,
             bytes,
         );
         self.inner.keys.write_session(id, &mut cmd);
@@ -585,7 +585,9 @@ impl RedisStore {
             Some((user, _)) => cmd.arg(*user).arg(id.to_string()),
             None => cmd.arg("").arg(""),
         };
-        cmd.arg(write_id.as_deref().unwrap_or("")).arg(set);
+        cmd.arg(write_id.as_deref().unwrap_or(""))
+            .arg(self.inner.max_record_bytes)
+            .arg(set);
         if let Some(patch) = patch {
             codec::write_patch(patch, &mut cmd);
         }
@@ -669,6 +671,18 @@ impl RedisStore {
                 Some(3) => {
                     let reason = items.next().and_then(reply::text).unwrap_or_default();
                     Err(StoreError::Corrupt(reason))
+                }
+                Some(4) => {
+                    let size = items
+                        .next()
+                        .as_ref()
+                        .and_then(reply::int)
+                        .and_then(|size| usize::try_from(size).ok())
+                        .ok_or_else(|| unexpected("the save script"))?;
+                    Err(StoreError::TooLarge {
+                        size,
+                        limit: self.inner.max_record_bytes,
+                    })
                 }
                 _ => Err(unexpected("the save script")),
             }

@@ -99,9 +99,11 @@ async fn a_save_sends_only_the_changed_fields_in_one_round_trip() {
             "unchanged field{i} was sent: {evalsha:?}"
         );
     }
+    // Reads: `_m` and `_u`, and the hash's memory use, which bounds its
+    // size well under the limit, so the whole hash is not read.
     let writes: Vec<&Seen> = seen
         .iter()
-        .filter(|s| s.from_script && s.name() != "hmget")
+        .filter(|s| s.from_script && !["hmget", "memory"].contains(&s.name().as_str()))
         .collect();
     let names: Vec<String> = writes.iter().map(|s| s.name()).collect();
     assert_eq!(names, ["hset"], "{seen:?}");
@@ -123,6 +125,7 @@ async fn a_save_sends_only_the_changed_fields_in_one_round_trip() {
     );
     assert_eq!(counts.get("hset"), Some(&1), "{counts:?}");
     assert_eq!(counts.get("hmget"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("memory|usage"), Some(&1), "{counts:?}");
     assert_eq!(counts.get("evalsha"), Some(&1), "{counts:?}");
     for absent in [
         "hdel",
@@ -466,4 +469,102 @@ async fn a_hash_tagged_prefix_makes_cluster_logins_and_refreshes_one_atomic_scri
         "one script for session and index"
     );
     assert_eq!(store.delete_for_user(user, Some(&r.id)).await.unwrap(), 1);
+}
+
+/// `max_record_bytes` bounds the record a save leaves, not only the values
+/// it sends: saves each under the limit cannot grow a record past it (else a
+/// login could not create the same data under a new id). A refused save
+/// writes nothing; replaced and removed values count as they end up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saves_cannot_grow_a_record_past_the_size_limit() {
+    let (Some(server), Some(cluster)) = (support::standalone(), support::cluster()) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let limited = || support::builder(&clock).max_record_bytes(100);
+    let stores = [
+        limited().url(server.url()).build().unwrap(),
+        limited()
+            .url(server.url())
+            .local_cache(100)
+            .build()
+            .unwrap(),
+        limited().cluster_urls(cluster.urls()).build().unwrap(),
+    ];
+    let value = |c: &str, n: usize| format!("\"{}\"", c.repeat(n));
+    for store in stores {
+        let now = clock.now();
+        let mut r = SessionRecord::new(SessionId::generate(), now, now.plus(HOUR));
+        // 1 + 60 bytes.
+        r.fields.insert("a", value("x", 58));
+        store.create(&r).await.unwrap();
+
+        // Another 61 would make 122.
+        let grow = set(&clock, &[("b", &value("y", 58))]);
+        match store.save(&r.id, &grow).await {
+            Err(session_core::StoreError::TooLarge { size, limit }) => {
+                assert_eq!((size, limit), (122, 100));
+            }
+            other => panic!("save gave {other:?}"),
+        }
+        let mut flash = set(&clock, &[]);
+        flash.set_flash.insert("a", value("z", 58));
+        assert!(matches!(
+            store.save(&r.id, &flash).await,
+            Err(session_core::StoreError::TooLarge { size: 122, .. })
+        ));
+        assert_eq!(
+            store.load(&r.id).await.unwrap().as_ref(),
+            Some(&r),
+            "written"
+        );
+
+        // A replaced value counts once, a removed one not at all.
+        let mut replace = set(&clock, &[("a", &value("x", 28)), ("b", &value("y", 28))]);
+        assert!(store.save(&r.id, &replace).await.is_ok());
+        replace = set(&clock, &[("c", &value("w", 58))]);
+        replace.removed_fields = vec!["a".into(), "b".into()];
+        assert!(store.save(&r.id, &replace).await.is_ok());
+        let loaded = store.load(&r.id).await.unwrap().unwrap();
+        assert_eq!(loaded.fields.byte_size(), 61);
+
+        // What a login does: the same data under a new id.
+        let mut rotated = loaded;
+        rotated.id = SessionId::generate();
+        store.create(&rotated).await.unwrap();
+    }
+
+    // Growing a field at a time up to the limit, in numbers (which Redis
+    // stores most compactly) and in text.
+    for number in [true, false] {
+        let store = support::builder(&clock)
+            .url(server.url())
+            .max_record_bytes(1000)
+            .build()
+            .unwrap();
+        let r = SessionRecord::new(SessionId::generate(), clock.now(), clock.now().plus(HOUR));
+        store.create(&r).await.unwrap();
+        let value = if number {
+            "1234567890123456789".to_owned()
+        } else {
+            value("t", 17)
+        };
+        let mut size = 0;
+        for i in 100.. {
+            match store
+                .save(&r.id, &set(&clock, &[(&i.to_string(), &value)]))
+                .await
+            {
+                Ok(_) => size += 3 + 19,
+                Err(session_core::StoreError::TooLarge { size: refused, .. }) => {
+                    assert_eq!(refused, size + 22);
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(size, 990, "refused only past the limit");
+        let loaded = store.load(&r.id).await.unwrap().unwrap();
+        assert_eq!(loaded.fields.byte_size(), size);
+    }
 }
