@@ -6,6 +6,15 @@
 //! exceeds its limit and no id is returned twice because a step was split.
 //! `SCAN` itself returns every key that exists for the whole iteration; a
 //! key added or removed meanwhile may or may not be listed.
+//!
+//! `SCAN` may also return a key twice: when the database's table shrinks
+//! between steps (Redis resizes it after many keys went), the cursor goes
+//! over buckets it had seen. A page drops repeats; across pages they stay,
+//! since telling them apart would take the ids of every earlier page in the
+//! cursor, or an index of all sessions written by every create, refresh and
+//! delete.
+
+use std::collections::HashSet;
 
 use redis::Value;
 use session_core::{Page, PageRequest, SessionId, SessionInfo, StoreError};
@@ -127,6 +136,7 @@ impl RedisStore {
         let base_count = limit.clamp(16, MAX_SCAN_COUNT);
         let mut count = base_count;
         let mut items = Vec::with_capacity(limit);
+        let mut listed = HashSet::with_capacity(limit);
         loop {
             while items.len() < limit && !cursor.pending.is_empty() {
                 let take = (limit - items.len()).min(cursor.pending.len());
@@ -135,7 +145,9 @@ impl RedisStore {
                 for (id, found) in chunk.iter().zip(found) {
                     match found {
                         Ok(Listed::Found { info, .. }) if info.expires_at > now => {
-                            items.push(info);
+                            if listed.insert(info.id) {
+                                items.push(info);
+                            }
                         }
                         Ok(_) => {}
                         Err(e) => tracing::warn!(session = %id.short(), error = %e,

@@ -870,6 +870,10 @@ impl SessionStore for RedisStore {
             .await
     }
 
+    /// Every live session, a page at a time, by `SCAN`: each session
+    /// present for the whole listing is listed, but one may be listed on two
+    /// pages when Redis shrinks its table meanwhile (see the
+    /// [crate docs](crate), Atomicity); drop repeats by id if that matters.
     async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, StoreError> {
         self.bounded("list", self.list_page(page)).await
     }

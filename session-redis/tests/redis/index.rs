@@ -457,3 +457,68 @@ async fn a_listing_does_not_unindex_a_session_refreshed_meanwhile() {
     assert!(lister.load(&r.id).await.unwrap().is_none());
     server.stop();
 }
+
+/// `list` while other keys of the database come and go, so Redis shrinks
+/// its table between `SCAN` steps: every session is listed, none twice on
+/// one page. (`SCAN` may return a key again after a shrink, so a session
+/// can appear on two pages: see the crate docs.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_across_keyspace_shrinks_lists_every_session() {
+    // Its own server, with a faster cron, so the table shrinks soon after
+    // keys go.
+    let Some(server) = support::private_server(&["--hz", "100"]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(&server, &clock);
+    let mut admin = support::admin(&server).await;
+    let mut created = std::collections::HashSet::new();
+    for _ in 0..400 {
+        let r = support::counter(&clock, 0, MINUTE * 10, None);
+        store.create(&r).await.unwrap();
+        created.insert(r.id);
+    }
+    // Another app's keys in the same database.
+    let others = async |admin: &mut redis::aio::MultiplexedConnection, set: bool| {
+        let mut pipe = redis::pipe();
+        for i in 0..8_000 {
+            match set {
+                true => pipe.cmd("SET").arg(format!("other:{i}")).arg("x"),
+                false => pipe.cmd("UNLINK").arg(format!("other:{i}")),
+            }
+            .ignore();
+        }
+        let _: () = pipe.query_async(admin).await.unwrap();
+    };
+    others(&mut admin, true).await;
+    let mut present = true;
+    let (mut seen, mut repeats) = (std::collections::HashSet::new(), 0);
+    let mut request = session_core::PageRequest::first(10);
+    loop {
+        let page = store.list(request.clone()).await.unwrap();
+        let on_page: std::collections::HashSet<_> = page.items.iter().map(|i| i.id).collect();
+        assert_eq!(
+            on_page.len(),
+            page.items.len(),
+            "a session twice on one page"
+        );
+        for id in on_page {
+            repeats += usize::from(!seen.insert(id));
+        }
+        if present {
+            others(&mut admin, false).await;
+            // Redis shrinks its table at its next cron runs.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        } else {
+            others(&mut admin, true).await;
+        }
+        present = !present;
+        match page.next {
+            Some(next) => request.cursor = Some(next),
+            None => break,
+        }
+    }
+    assert!(created.is_subset(&seen), "a live session was not listed");
+    eprintln!("{repeats} sessions listed again on a later page");
+    server.stop();
+}
