@@ -150,8 +150,9 @@
 //! # Requirements
 //!
 //! Redis 6.0 or later (`SCAN ... TYPE`, variadic `HSET`); tested with 7.0.
-//! Under ACLs, the store's user also needs `MEMORY USAGE` (`@read`), which
-//! the save script calls.
+//! Under ACLs, the save script asks `MEMORY USAGE` (`@read`) first to skip
+//! reading the whole record for its size check; a user without it gets the
+//! full read.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -187,7 +187,8 @@ return 1
 /// over: the hash's `MEMORY USAGE` (all its allocations; O(1) for a small,
 /// listpack-encoded hash) is at least half its text, as an integer stored
 /// compactly takes at least a byte per two digits, and the save adds at
-/// most the values it sends. Saves that only remove values or move times
+/// most the values it sends (a Redis user refused `MEMORY` by its ACL gets
+/// the full read every time). Saves that only remove values or move times
 /// cannot grow the record and are not measured.
 ///
 /// Replies `{0}` missing (absent or expired: nothing written), `{1, user or
@@ -236,8 +237,9 @@ local added = 0
 for i = 11, last, 2 do
   added = added + #ARGV[i] - 2 + #ARGV[i + 1]
 end
-if last > 10
-    and 2 * redis.call('MEMORY', 'USAGE', KEYS[1], 'SAMPLES', '0') + added > tonumber(ARGV[9]) then
+-- pcall: a Redis user without MEMORY in its ACL still gets the exact check.
+local usage = last > 10 and redis.pcall('MEMORY', 'USAGE', KEYS[1], 'SAMPLES', '0')
+if last > 10 and (type(usage) ~= 'number' or 2 * usage + added > tonumber(ARGV[9])) then
   local stored, sizes, size = redis.call('HGETALL', KEYS[1]), {}, 0
   for i = 1, #stored, 2 do
     local namespace = string.sub(stored[i], 1, 2)

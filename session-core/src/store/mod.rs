@@ -120,7 +120,11 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
         Err(self.unsupported("delete_for_user"))
     }
 
-    /// Every live session, a page at a time.
+    /// Every live session, a page at a time. A session live for the whole
+    /// listing is on some page, and on no page twice; a store that pages by
+    /// scanning a hash table (Redis's `SCAN`) may list it again on a later
+    /// page when the table shrinks in between, so callers that count
+    /// sessions should collect ids.
     async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, StoreError> {
         let _ = page;
         Err(self.unsupported("list"))

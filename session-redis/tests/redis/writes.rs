@@ -568,3 +568,54 @@ async fn saves_cannot_grow_a_record_past_the_size_limit() {
         assert_eq!(loaded.fields.byte_size(), size);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_size_check_works_for_a_user_refused_memory_usage() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let mut admin = support::admin(&server).await;
+    let _: () = redis::cmd("ACL")
+        .arg(
+            &[
+                "SETUSER", "sessions", "on", ">secret", "~*", "&*", "+@all", "-memory",
+            ][..],
+        )
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let url = server
+        .url()
+        .replacen("redis://", "redis://sessions:secret@", 1);
+    let mut limited = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let refused: redis::RedisResult<i64> = redis::cmd("MEMORY")
+        .arg(&["USAGE", "any"][..])
+        .query_async(&mut limited)
+        .await;
+    assert!(refused.is_err(), "the user may not call MEMORY");
+
+    let clock = MockClock::starting_now();
+    let store = support::builder(&clock)
+        .url(url)
+        .max_record_bytes(100)
+        .build()
+        .unwrap();
+    let now = clock.now();
+    let mut r = SessionRecord::new(SessionId::generate(), now, now.plus(HOUR));
+    r.fields.insert("a", format!("\"{}\"", "x".repeat(58)));
+    store.create(&r).await.unwrap();
+    let small = set(&clock, &[("b", "1")]);
+    store.save(&r.id, &small).await.unwrap();
+    let grow = set(&clock, &[("c", &format!("\"{}\"", "y".repeat(58)))]);
+    match store.save(&r.id, &grow).await {
+        Err(session_core::StoreError::TooLarge { size, limit }) => {
+            assert_eq!((size, limit), (124, 100));
+        }
+        other => panic!("save gave {other:?}"),
+    }
+    server.stop();
+}
