@@ -141,7 +141,8 @@ impl SessionRecord {
         }
         self.last_seen = self.last_seen.max(patch.last_seen);
         if patch.changes_data() {
-            self.revision += 1;
+            // A stored revision is input: no overflow panic on a damaged one.
+            self.revision = self.revision.saturating_add(1);
         }
     }
 }
@@ -337,6 +338,20 @@ pub mod envelope {
     mod tests {
         use super::*;
         use crate::{Binding, SessionId, Timestamp};
+
+        #[test]
+        fn a_patch_on_a_record_at_the_last_revision_does_not_overflow() {
+            let now = Timestamp::from_millis(1_700_000_000_000);
+            let mut r = SessionRecord::new(SessionId::generate(), now, now);
+            r.revision = u64::MAX;
+            let mut patch = crate::SessionPatch {
+                last_seen: now,
+                ..Default::default()
+            };
+            patch.set_fields.insert("count", "1");
+            r.apply(&patch);
+            assert_eq!(r.revision, u64::MAX);
+        }
 
         #[test]
         fn round_trips_and_refuses_other_versions_and_garbage() {
