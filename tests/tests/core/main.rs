@@ -6,6 +6,7 @@ mod conformance;
 mod expiry;
 mod flash;
 mod lifecycle;
+mod logging;
 
 mod rotation;
 mod support;

@@ -1,0 +1,89 @@
+//! Bad input and refused writes leave a line in the log (through `tracing`),
+//! not only a fresh session or an error value.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use session_tests::profile::Profile;
+use tracing::subscriber::DefaultGuard;
+
+use crate::support::{env, service_like, token};
+
+/// Everything logged on this thread while the guard lives.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture() -> (Captured, DefaultGuard) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    (captured, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn a_tampered_token_is_logged() {
+    let env = env();
+    let (log, _guard) = capture();
+    let cell = env.service.load(Some("garbage.token")).await.unwrap();
+    assert!(!cell.lock().is_loaded());
+    assert!(log.text().contains("session token refused"), "{}", log.text());
+}
+
+#[tokio::test]
+async fn stored_data_failing_its_check_is_logged_with_the_type() {
+    let env = env();
+    // Written around the typed handle, which refuses such data.
+    let cell = env.service.load(None).await.unwrap();
+    cell.lock().set_field("age", "151");
+    let t = token(&env.service.persist(&cell).await.unwrap());
+    let checked = service_like(&env, |b| b.check_data::<Profile>());
+    let (log, _guard) = capture();
+    let cell = checked.load(Some(&t)).await.unwrap();
+    assert!(!cell.lock().is_loaded());
+    let text = log.text();
+    assert!(
+        text.contains("stored session data is invalid") && text.contains("151"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_handle_dropped_with_a_value_that_would_not_read_back_is_logged() {
+    #[session_axum::session_data]
+    #[derive(Debug, Clone, Default)]
+    pub struct Ratio {
+        pub ratio: f64,
+    }
+    let env = env();
+    let mut s = env.service.get::<Ratio>(None).await.unwrap();
+    let cell = s.cell().clone();
+    s.set_ratio(f64::NAN);
+    let (log, _guard) = capture();
+    drop(s);
+    assert!(env.service.persist(&cell).await.is_err());
+    let text = log.text();
+    assert!(
+        text.contains("session changes cannot be written") && text.contains("ratio"),
+        "{text}"
+    );
+}
