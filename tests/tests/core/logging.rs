@@ -46,7 +46,11 @@ async fn a_tampered_token_is_logged() {
     let (log, _guard) = capture();
     let cell = env.service.load(Some("garbage.token")).await.unwrap();
     assert!(!cell.lock().is_loaded());
-    assert!(log.text().contains("session token refused"), "{}", log.text());
+    assert!(
+        log.text().contains("session token refused"),
+        "{}",
+        log.text()
+    );
 }
 
 #[tokio::test]

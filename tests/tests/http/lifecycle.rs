@@ -71,6 +71,35 @@ async fn cookie_attributes_follow_the_builder() {
 }
 
 #[tokio::test]
+async fn clearing_keeps_a_custom_path_and_domain() {
+    let t = start_with(SigningKeys::single(key(1)), |b| {
+        b.cookie(session_axum::CookieConfig {
+            name: "sid".into(),
+            path: "/t".into(),
+            domain: Some("app.example.test".into()),
+            secure: false,
+            ..Default::default()
+        })
+    })
+    .await;
+    let mut b = t.server.browser();
+    let set = b.post("/t/login?user=ada").await;
+    let cleared = b.post("/t/logout").await;
+    for cookie in [set.cookie("sid"), cleared.cookie("sid")] {
+        let cookie = cookie.expect("a session cookie");
+        assert!(
+            cookie.has("Path=/t")
+                && cookie.has("Domain=app.example.test")
+                && cookie.has("HttpOnly")
+                && cookie.has("SameSite=Lax"),
+            "{}",
+            cookie.raw
+        );
+    }
+    assert_eq!(cleared.cookie("sid").unwrap().max_age, Some(0));
+}
+
+#[tokio::test]
 async fn a_compare_and_set_save_after_another_write_answers_409_and_writes_nothing() {
     use crate::app::{CAS_GO, CAS_LOADED};
     let t = start().await;

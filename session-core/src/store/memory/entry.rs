@@ -81,7 +81,9 @@ impl Entry {
             created_at: self.created_at,
             last_seen: self.last_seen.max(patch.last_seen),
             expires_at: patch.expires_at.unwrap_or(self.expires_at),
-            revision: self.revision.saturating_add(u64::from(patch.changes_data())),
+            revision: self
+                .revision
+                .saturating_add(u64::from(patch.changes_data())),
             binding: self.binding.clone(),
             packed: pack_entries(fields.iter().copied(), flash.iter().copied(), size),
         };
