@@ -194,7 +194,7 @@ impl AppBuilder {
 
     /// How stale a session's last use may get before a request that only
     /// reads it records it (see
-    /// [`SessionServiceBuilder::last_seen_interval`]; default one minute).
+    /// [`SessionServiceBuilder::last_seen_interval`]; off by default).
     pub fn last_seen_interval(mut self, interval: Duration) -> Self {
         self.last_seen_interval = Some(interval);
         self

@@ -509,6 +509,41 @@ pub async fn list_for_user_orders_most_recent_first(store: impl SessionStore, cl
     assert_eq!(order, vec![old.id, tie_a.id, tie_b.id]);
 }
 
+/// A save that changes nothing (a request recording its use) moves
+/// `last_seen` alone: no revision, no expiry, and the user's listing follows.
+pub async fn an_empty_save_moves_only_last_seen(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
+    let user = format!("u-{}", SessionId::generate());
+    let used = record(&clock, Some(&user));
+    create(&store, &used).await;
+    clock.advance(Duration::from_secs(10));
+    let other = record(&clock, Some(&user));
+    create(&store, &other).await;
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(
+        store.save(&used.id, &patch(&clock)).await.unwrap(),
+        SaveOutcome::Saved
+    );
+    let back = load(&store, &used.id).await.unwrap();
+    assert_eq!(back.last_seen, clock.now());
+    assert_eq!(
+        (back.revision, back.expires_at, &back.fields),
+        (used.revision, used.expires_at, &used.fields)
+    );
+    if store.capabilities().user_index {
+        let order: Vec<_> = store
+            .list_for_user(&user)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(order, vec![used.id, other.id]);
+    }
+}
+
 /// Expired sessions drop out of the user listing.
 pub async fn list_for_user_skips_expired_sessions(store: impl SessionStore, clock: MockClock) {
     if store.client_side().is_some() {

@@ -53,6 +53,7 @@ macro_rules! conformance_suite {
             expired_records_are_not_loaded,
             list_for_user_lists_only_that_users_live_sessions,
             list_for_user_orders_most_recent_first,
+            an_empty_save_moves_only_last_seen,
             list_for_user_skips_expired_sessions,
             delete_for_user_keeps_the_given_session,
             delete_for_user_without_keep_deletes_all,

@@ -11,10 +11,6 @@ use crate::{ExpiryPolicy, SessionData, SessionError};
 /// Cookie name used when none is configured; also bound into token signatures.
 pub const DEFAULT_COOKIE_NAME: &str = "id";
 
-/// How old a session's recorded last use may get before a request that only
-/// reads it records it again, by default.
-pub const DEFAULT_LAST_SEEN_INTERVAL: Duration = Duration::from_secs(60);
-
 /// Configures a [`SessionService`].
 #[derive(Default, Debug)]
 pub struct SessionServiceBuilder {
@@ -71,12 +67,15 @@ impl SessionServiceBuilder {
         self
     }
 
-    /// How stale a session's `last_seen` may get before a request that only
-    /// reads the session records its use (one store write, no cookie), so
-    /// that a user's listing orders sessions by their last use, reads
-    /// included. Writes and refreshes record it anyway. Default
-    /// [`DEFAULT_LAST_SEEN_INTERVAL`]; `Duration::MAX` records it only on
-    /// writes and refreshes.
+    /// Makes a request that only reads a session record its use (`last_seen`)
+    /// once the recorded one is `interval` old, so that a user's listing
+    /// orders sessions by last use, reads included. Off by default: a
+    /// read-only request then makes no store write, and `last_seen` moves
+    /// with writes and refreshes only. The recording is one store write of
+    /// `last_seen` alone (no data, no expiry, no cookie), and only on
+    /// server-side stores with a per-user index: the cookie store lists
+    /// nothing, and its cookie would carry the loaded data over a
+    /// concurrent request's change.
     pub fn last_seen_interval(mut self, interval: Duration) -> Self {
         self.last_seen_interval = Some(interval);
         self
@@ -121,9 +120,7 @@ impl SessionServiceBuilder {
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 invalid_data: self.invalid_data,
                 checks: self.checks.into(),
-                last_seen_interval: self
-                    .last_seen_interval
-                    .unwrap_or(DEFAULT_LAST_SEEN_INTERVAL),
+                last_seen_interval: self.last_seen_interval,
             }),
         })
     }

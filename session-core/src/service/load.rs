@@ -196,8 +196,7 @@ impl SessionService {
         let id = record.id;
         let refresh = self.expiry().refresh(&record, now);
         // A refresh records the use anyway.
-        let seen_due =
-            refresh.is_none() && now.since(record.last_seen) >= self.inner.last_seen_interval;
+        let seen_due = refresh.is_none() && self.use_due(&record, now);
         let mut state = SessionState::loaded(now, key_index, record, refresh);
         state.seen_due = seen_due;
         if let Some((type_name, error)) = failure {
@@ -210,6 +209,16 @@ impl SessionService {
             }
         }
         Ok(SessionCell::new(state))
+    }
+
+    /// Whether a read of `record` records its use (an opt-in write): only
+    /// where a per-user listing shows it.
+    fn use_due(&self, record: &crate::SessionRecord, now: Timestamp) -> bool {
+        self.inner
+            .last_seen_interval
+            .is_some_and(|interval| now.since(record.last_seen) >= interval)
+            && self.store().capabilities().user_index
+            && self.store().client_side().is_none()
     }
 
     /// The typed view of a loaded session. Stored data that fails to decode or

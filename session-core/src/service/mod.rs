@@ -8,7 +8,7 @@ mod outcome;
 mod persist;
 mod users;
 
-pub use builder::{DEFAULT_COOKIE_NAME, DEFAULT_LAST_SEEN_INTERVAL, SessionServiceBuilder};
+pub use builder::{DEFAULT_COOKIE_NAME, SessionServiceBuilder};
 pub use outcome::{CookieAction, PersistOutcome, Persisted};
 
 use std::sync::Arc;
@@ -73,7 +73,8 @@ struct Inner {
     invalid_data: InvalidDataPolicy,
     /// Checks of the stored data at load (none unless the app asked).
     checks: Box<[check::DataCheck]>,
-    last_seen_interval: std::time::Duration,
+    /// Reads record their use once the last one is this old (off when `None`).
+    last_seen_interval: Option<std::time::Duration>,
 }
 
 impl SessionService {

@@ -30,7 +30,7 @@ enum Plan {
         id: SessionId,
         patch: SessionPatch,
     },
-    /// Records the request's use of an unchanged session.
+    /// Records the request's use of an unchanged session: `last_seen` only.
     Seen {
         id: SessionId,
         expires_at: Timestamp,
@@ -186,8 +186,13 @@ impl SessionService {
                 }
             }
             Plan::Seen { id, expires_at } => {
-                let now = cell.lock().now;
-                match self.store().touch(&id, expires_at, now, None).await? {
+                // A save of nothing moves `last_seen` alone; a touch would
+                // set the loaded expiry over a concurrent refresh.
+                let patch = SessionPatch {
+                    last_seen: cell.lock().now,
+                    ..SessionPatch::default()
+                };
+                match self.store().save(&id, &patch).await? {
                     SaveOutcome::Missing => vanished(&id),
                     _ => Persisted {
                         outcome: PersistOutcome::Seen,
@@ -472,14 +477,9 @@ fn client_outcome(plan: Plan, state: &SessionState) -> ClientOutcome {
             }
             None => ClientOutcome::Keep,
         },
-        Plan::Seen { .. } => match loaded {
-            Some(loaded) => {
-                let mut record = loaded.clone();
-                record.last_seen = record.last_seen.max(state.now);
-                ClientOutcome::Seal(record, PersistOutcome::Seen)
-            }
-            None => ClientOutcome::Keep,
-        },
+        // Not planned for client-side stores (see `use_due`): a cookie
+        // carrying the loaded data could undo a concurrent change.
+        Plan::Seen { .. } => ClientOutcome::Keep,
         Plan::Nothing { .. } => match loaded {
             Some(loaded) if reissue => {
                 ClientOutcome::Seal(loaded.clone(), PersistOutcome::Unchanged)

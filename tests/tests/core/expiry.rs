@@ -16,8 +16,25 @@ async fn logged_in(env: &crate::support::Env) -> (String, session_core::SessionI
 #[tokio::test]
 async fn no_refresh_while_more_than_the_threshold_is_left() {
     let env = env();
+    let (t, _) = logged_in(&env).await;
+    env.clock.advance(29 * MIN);
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    let p = env.service.persist(&cell).await.unwrap();
+    assert_eq!(
+        (p.outcome, p.cookie),
+        (PersistOutcome::Unchanged, CookieAction::Keep)
+    );
+    assert!(env.store.writes().is_empty());
+}
+
+/// With reads recording their use, a read that found no refresh due must
+/// not set the expiry it loaded over a refresh another request made meanwhile.
+#[tokio::test]
+async fn a_read_recording_its_use_does_not_undo_a_concurrent_refresh() {
+    let env = env();
+    let service = service_like(&env, |b| b.last_seen_interval(MIN));
     let (t, id) = logged_in(&env).await;
-    let expires_at = env
+    let loaded_expiry = env
         .store
         .inner()
         .load(&id)
@@ -26,36 +43,40 @@ async fn no_refresh_while_more_than_the_threshold_is_left() {
         .unwrap()
         .expires_at;
     env.clock.advance(29 * MIN);
-    let cell = env.service.load(Some(&t)).await.unwrap();
-    let p = env.service.persist(&cell).await.unwrap();
-    // The use is recorded (its last one is older than a minute); the
-    // expiry and the cookie stay.
+    let slow_read = service.load(Some(&t)).await.unwrap();
+    env.clock.advance(2 * MIN);
+    let refresh = service.load(Some(&t)).await.unwrap();
+    assert_eq!(
+        service.persist(&refresh).await.unwrap().outcome,
+        PersistOutcome::Refreshed
+    );
+    let refreshed = env
+        .store
+        .inner()
+        .load(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .expires_at;
+    assert!(refreshed > loaded_expiry);
+
+    env.store.clear();
+    let p = service.persist(&slow_read).await.unwrap();
     assert_eq!(
         (p.outcome, p.cookie),
         (PersistOutcome::Seen, CookieAction::Keep)
     );
-    assert_eq!(
-        env.store.writes(),
-        vec![StoreOp::Touch(id, expires_at, None)]
+    assert!(
+        env.store
+            .writes()
+            .iter()
+            .all(|w| matches!(w, StoreOp::Save(..))),
+        "{:?}",
+        env.store.writes()
     );
     let stored = env.store.inner().load(&id).await.unwrap().unwrap();
-    assert_eq!(
-        (stored.expires_at, stored.last_seen),
-        (expires_at, env.clock.now())
-    );
-
-    env.store.clear();
-    env.clock.advance(MIN / 2);
-    let cell = env.service.load(Some(&t)).await.unwrap();
-    let p = env.service.persist(&cell).await.unwrap();
-    assert_eq!(
-        (p.outcome, p.cookie),
-        (PersistOutcome::Unchanged, CookieAction::Keep)
-    );
-    assert!(
-        env.store.writes().is_empty(),
-        "used again within the minute"
-    );
+    assert_eq!(stored.expires_at, refreshed, "the refresh stands");
+    assert_eq!(stored.last_seen, env.clock.now());
 }
 
 #[tokio::test]

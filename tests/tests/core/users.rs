@@ -86,12 +86,13 @@ async fn a_users_listing_is_most_recent_first_and_only_theirs() {
     env.service.commit(&mut s).await.unwrap();
     assert_eq!(listed(&env.service, "u").await, vec![a, b]);
 
-    // A request that only reads `b` is a use too, recorded once its last
-    // one is a minute old.
+    // With reads recording their use (opt-in), a request that only reads
+    // `b` is a use too, recorded once its last one is a minute old.
+    let recording = crate::support::service_like(&env, |b| b.last_seen_interval(MIN));
     env.clock.advance(MIN);
     let read = |id: SessionId| {
-        let token = env.service.token_for(&id);
-        let service = env.service.clone();
+        let token = recording.token_for(&id);
+        let service = recording.clone();
         async move {
             let cell = service.load(Some(&token)).await.unwrap();
             service.persist(&cell).await.unwrap().outcome
@@ -105,15 +106,21 @@ async fn a_users_listing_is_most_recent_first_and_only_theirs() {
 }
 
 #[tokio::test]
-async fn reads_record_no_use_when_the_interval_says_never() {
+async fn by_default_reads_record_no_use() {
     let env = env();
-    let service =
-        crate::support::service_like(&env, |b| b.last_seen_interval(std::time::Duration::MAX));
-    let a = service.create_session(Binding::user("u")).await.unwrap();
+    let a = env
+        .service
+        .create_session(Binding::user("u"))
+        .await
+        .unwrap();
     env.clock.advance(10 * MIN);
     env.store.clear();
-    let cell = service.load(Some(&service.token_for(&a))).await.unwrap();
-    let p = service.persist(&cell).await.unwrap();
+    let cell = env
+        .service
+        .load(Some(&env.service.token_for(&a)))
+        .await
+        .unwrap();
+    let p = env.service.persist(&cell).await.unwrap();
     assert_eq!(p.outcome, session_core::PersistOutcome::Unchanged);
     assert!(env.store.writes().is_empty());
 }
