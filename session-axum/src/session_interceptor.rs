@@ -37,6 +37,11 @@ impl SessionInterceptor {
             return response;
         }
         if session.source() == TokenSource::Bearer && Self::undeliverable(session) {
+            // An app authenticator that took the token (an API key, say)
+            // answered for the request: its response stands.
+            if session.principal().is_some() {
+                return response;
+            }
             return SessionRejection::Unauthorized { bearer: true }.into_response();
         }
         // Boxed: read-only requests, the most frequent, skip this step, and
@@ -82,8 +87,9 @@ impl SessionInterceptor {
 
     /// A bearer request whose token names no session, writing to one: a new
     /// session's token could only go out in a cookie, which such a client
-    /// does not keep, so its changes are dropped and it is told its token is
-    /// no good (RFC 6750) rather than told they were saved.
+    /// does not keep, so its changes are dropped (rather than stored where
+    /// nobody can reach them). Without a principal, the client is then told
+    /// its token is no good (RFC 6750) rather than told they were saved.
     fn undeliverable(session: &RequestSession) -> bool {
         let mut state = session.cell().lock();
         if !state.starts_anonymous_session() {
@@ -92,7 +98,8 @@ impl SessionInterceptor {
         state.discard();
         tracing::info!(
             token = ?state.token_status(),
-            "a bearer request without a usable session wrote to it; nothing stored, answered 401"
+            authenticated = session.principal().is_some(),
+            "a bearer request without a session of its own wrote session data; nothing stored"
         );
         true
     }

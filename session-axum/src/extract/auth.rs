@@ -102,7 +102,9 @@ impl Auth {
     /// A later request whose bearer token names no session (expired,
     /// revoked, malformed) and that writes session data is answered 401
     /// `invalid_token`, and nothing is stored: the new session it would
-    /// start could only be handed over in a cookie.
+    /// start could only be handed over in a cookie. When an app
+    /// [`Authenticator`](crate::Authenticator) accepted the token, the write
+    /// is dropped and the response stands.
     pub fn login_bearer(&self, binding: Binding) -> Result<LoggedIn, SessionRejection> {
         if self.session.service().store().client_side().is_some() {
             return Err(SessionRejection::Unsupported);

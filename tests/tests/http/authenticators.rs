@@ -76,3 +76,36 @@ async fn a_session_principal_takes_precedence_over_authenticators() {
         "ada"
     );
 }
+
+/// An authenticator taking API tokens as `Authorization: Bearer` (a JWT, an
+/// API key): the session layer sees a bearer token it cannot verify.
+struct BearerApiToken;
+
+#[session_axum::async_trait]
+impl Authenticator for BearerApiToken {
+    async fn authenticate(&self, parts: &Parts) -> Option<Principal> {
+        let value = parts.headers.get("authorization")?.to_str().ok()?;
+        (value == "Bearer api-token-1").then(|| Principal::user("service-bot"))
+    }
+}
+
+#[tokio::test]
+async fn a_bearer_request_an_authenticator_accepted_keeps_its_answer_when_it_writes() {
+    let t = start_with(session_axum::SigningKeys::single(key(1)), |b| {
+        b.authenticator(BearerApiToken)
+    })
+    .await;
+    let mut api = t.server.browser();
+    api.bearer = Some("api-token-1".into());
+    let me = api.get("/t/me").await;
+    assert_eq!(me.json()["user_id"], "service-bot");
+    // Its session write has nowhere to go: dropped, not stored out of
+    // reach, and the authenticated request still gets its answer.
+    let r = api.get("/t/visit").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "1"), "{:?}", r.headers);
+    assert!(r.set_cookies.is_empty());
+    assert!(t.store.inner().is_empty());
+    // Another token is still refused.
+    api.bearer = Some("api-token-2".into());
+    assert_eq!(api.get("/t/visit").await.status, 401);
+}
