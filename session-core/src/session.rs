@@ -222,6 +222,7 @@ impl<T: SessionData> Session<T> {
                 continue;
             }
             let value = self.data.encode_field(index)?;
+            reads_back(&*self.data, index, name, &value)?;
             if dropped
                 && !touched.contains_explicitly(index)
                 && state.record().and_then(|r| r.fields.get(name)) == Some(&*value)
@@ -235,7 +236,6 @@ impl<T: SessionData> Session<T> {
                     state.revert_field(name);
                 }
             } else {
-                reads_back::<T>(name, &value)?;
                 state.set_field(name, value);
                 self.committed.insert(index);
             }
@@ -277,25 +277,39 @@ fn unchanged<T: SessionData>(
     })
 }
 
-/// Checks that a changed value decodes again. serde_json writes a NaN or
-/// infinite float as `null`, which the field's type then refuses, and the
-/// whole session would read as invalid from the next request on. Only
-/// values holding a `null` are decoded, so the usual write costs nothing.
-fn reads_back<T: SessionData>(name: &str, value: &str) -> Result<(), SessionDataError> {
+/// Checks that an encoded value reads back as the value it encodes.
+/// serde_json writes a NaN or infinite float as `null`: alone it then does
+/// not decode, and the whole session would read as invalid from the next
+/// request on; in an `Option` it reads back as `None`. Only values holding
+/// a `null` are checked, so the usual write costs nothing.
+fn reads_back<T: SessionData>(
+    data: &T,
+    index: usize,
+    name: &str,
+    value: &str,
+) -> Result<(), SessionDataError> {
     if !value.contains("null") {
         return Ok(());
     }
-    let mut alone = FieldMap::with_capacity(1);
-    alone.insert(name, value);
-    match T::decode(&alone) {
-        Ok(_) => Ok(()),
-        Err(error) => Err(SessionDataError::Encode {
-            field: name.to_owned(),
-            message: format!(
-                "the value would not read back (a NaN or infinite float is written as null): {error}"
-            ),
-        }),
-    }
+    let failure = match data.same_as_stored(index, value) {
+        Some(true) => return Ok(()),
+        Some(false) => "it reads back as another value".to_owned(),
+        // No `PartialEq` to compare with: at least it must decode.
+        None => {
+            let mut alone = FieldMap::with_capacity(1);
+            alone.insert(name, value);
+            match T::decode(&alone) {
+                Ok(_) => return Ok(()),
+                Err(error) => error.to_string(),
+            }
+        }
+    };
+    Err(SessionDataError::Encode {
+        field: name.to_owned(),
+        message: format!(
+            "the value would not read back (a NaN or infinite float is written as null): {failure}"
+        ),
+    })
 }
 
 /// Whether an encoded value is an array or object, whose encoding may not

@@ -209,6 +209,7 @@ pub struct Stats {
     pub average: f64,
     pub samples: Vec<f64>,
     pub note: Option<String>,
+    pub maybe: Option<f64>,
 }
 
 #[tokio::test]
@@ -237,6 +238,17 @@ async fn a_value_that_would_not_read_back_is_refused_not_stored() {
         s2.update_samples(|v| {
             v.pop();
         });
+    }
+    // In an `Option`, a NaN would read back as `None`: refused too, also
+    // where the stored value is already `None` (the same bytes).
+    for stored in [Some(1.0), None] {
+        let mut s = env.service.get::<Stats>(Some(&t)).await.unwrap();
+        s.set_maybe(stored);
+        env.service.commit(&mut s).await.unwrap();
+        let mut s = env.service.get::<Stats>(Some(&t)).await.unwrap();
+        s.set_maybe(Some(f64::NAN));
+        assert!(env.service.commit(&mut s).await.is_err(), "{stored:?}");
+        s.set_maybe(None);
     }
     // A `null` that reads back (an `Option` cleared) is fine.
     let mut s = env.service.get::<Stats>(Some(&t)).await.unwrap();
