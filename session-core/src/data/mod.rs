@@ -74,7 +74,10 @@ pub trait SessionData: Default + Send + Sync + Sized + 'static {
     /// Checks decoded data; an error means the stored session is treated as
     /// invalid. Checked before a change is written too: a handle whose data
     /// fails it does not commit (the request fails instead of storing what
-    /// the next request would refuse).
+    /// the next request would refuse). The check sees this request's view;
+    /// stores merge concurrent requests' changes of different fields, so a
+    /// rule across fields also needs
+    /// [`Session::require_unchanged_revision`](crate::Session::require_unchanged_revision).
     fn validate(&self) -> Result<(), SessionDataError> {
         Ok(())
     }
