@@ -257,7 +257,13 @@ fn unchanged<T: SessionData>(
     name: &str,
     value: &str,
 ) -> Result<bool, SessionDataError> {
-    Ok(match state.loaded_field(name) {
+    // Read from an alias when its own name is not stored, as decoding does.
+    let loaded = state.loaded_field(name).or_else(|| {
+        T::aliases(index)
+            .iter()
+            .find_map(|alias| state.loaded_field(alias))
+    });
+    Ok(match loaded {
         // Same bytes, or an equal value in another encoding: a set or map
         // lists its items in any order. Numbers and strings encode one way.
         Some(loaded) => {

@@ -92,6 +92,13 @@ pub trait SessionData: Default + Send + Sync + Sized + 'static {
         false
     }
 
+    /// Other names field `index` is read from when its own is not stored
+    /// (serde's `alias`), in the order decoding tries them.
+    fn aliases(index: usize) -> &'static [&'static str] {
+        let _ = index;
+        &[]
+    }
+
     /// Whether field `index` equals the value its stored JSON `stored`
     /// decodes to, for encodings that are not canonical (a `HashSet` lists
     /// its items in any order). `None` when the type cannot tell: the

@@ -26,6 +26,13 @@ pub(super) fn generate(m: &Model) -> TokenStream {
             None => quote! { #i => #core::data::encode_value(#stored, &self.#ident), },
         }
     });
+    let alias_arms = m
+        .stored()
+        .filter(|(_, f, _)| !f.aliases.is_empty())
+        .map(|(i, f, _)| {
+            let aliases = &f.aliases;
+            quote!(#i => &[#(#aliases),*],)
+        });
     // Fields with their own (de)serialiser are compared as bytes: their
     // type's `Deserialize` does not read what is stored.
     let compare_arms = m
@@ -163,6 +170,13 @@ pub(super) fn generate(m: &Model) -> TokenStream {
                     #(#decode_steps)*
                     #(#skipped_defaults)*
                     ::core::result::Result::Ok(__data)
+                }
+
+                fn aliases(index: usize) -> &'static [&'static str] {
+                    match index {
+                        #(#alias_arms)*
+                        _ => &[],
+                    }
                 }
 
                 #[allow(clippy::needless_borrow)] // The borrows pick the comparison.

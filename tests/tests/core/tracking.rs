@@ -302,6 +302,40 @@ async fn another_requests_change_to_a_set_survives_an_update_of_other_fields() {
     assert_eq!(back.name().as_deref(), Some("from-a"));
 }
 
+#[session_axum::session_data]
+#[derive(Debug, Clone, Default)]
+pub struct Renamed {
+    #[serde(alias = "old_nick")]
+    pub nick: Option<String>,
+}
+
+#[tokio::test]
+async fn a_field_read_from_its_alias_compares_with_that_value() {
+    let env = env();
+    // A session written before the field was renamed.
+    let cell = env.service.load(None).await.unwrap();
+    cell.lock().set_field("old_nick", "\"ada\"");
+    let t = token(&env.service.persist(&cell).await.unwrap());
+
+    let mut s = env.service.get::<Renamed>(Some(&t)).await.unwrap();
+    assert_eq!(s.nick().as_deref(), Some("ada"));
+    s.set_nick(Some("ada".into()));
+    assert_eq!(
+        s.changed_fields().unwrap(),
+        Vec::<&str>::new(),
+        "same value"
+    );
+    s.set_nick(None);
+    assert_eq!(s.changed_fields().unwrap(), ["nick"]);
+    env.service.commit(&mut s).await.unwrap();
+    let back = env.service.get::<Renamed>(Some(&t)).await.unwrap();
+    assert_eq!(
+        back.nick().as_deref(),
+        None,
+        "the cleared value stays cleared"
+    );
+}
+
 fn seven() -> u32 {
     7
 }
