@@ -183,10 +183,19 @@ impl OpeningGuard<'_> {
 impl Drop for OpeningGuard<'_> {
     fn drop(&mut self) {
         *self.state.write() = State::Closed {
-            retry_at: Instant::now() + self.retry_in,
+            retry_at: later(self.retry_in),
             since: self.since,
         };
     }
+}
+
+/// `wait` from now; a wait too long to add (`Duration::MAX`) is about 30
+/// years, which is never for a running process.
+fn later(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(Duration::from_secs(30 * 365 * 24 * 3600)))
+        .unwrap_or(now)
 }
 
 /// Whether the file may be created.
@@ -433,5 +442,21 @@ mod tests {
             since: long_ago,
         };
         assert!(db.handle().is_ok(), "opened once the holder is gone");
+    }
+
+    #[test]
+    fn an_endless_reopen_interval_closes_the_store_without_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let endless = OpenOptions {
+            reopen_interval: Duration::MAX,
+            ..options()
+        };
+        let db = Database::open(path.clone(), endless).unwrap();
+        let _ = db.run(|_| Err::<(), _>(previous_io()));
+        std::fs::remove_file(&path).unwrap();
+        assert!(db.handle().is_err());
+        assert!(db.handle().is_err(), "waits, closed");
+        assert!(matches!(*db.state.read(), State::Closed { .. }));
     }
 }
