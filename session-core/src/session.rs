@@ -269,9 +269,14 @@ fn unchanged<T: SessionData>(
         Some(loaded) => {
             loaded == value
                 || (may_hold_container(value)
-                    && data
-                        .same_as_stored(index, loaded)
-                        .unwrap_or_else(|| same_json_object(loaded, value)))
+                    && match data.same_as_stored(index, loaded) {
+                        // The type's `==` decides whether order matters, but
+                        // only among values holding the same items: an
+                        // `==` coarser than the data (by id, say) must not
+                        // hide a real change.
+                        Some(same) => same && same_json_up_to_order(loaded, value),
+                        None => same_json_object(loaded, value),
+                    })
         }
         None => {
             default
@@ -335,6 +340,32 @@ fn same_json_object(a: &str, b: &str) -> bool {
         serde_json::from_str::<serde_json::Value>(b),
     ) {
         (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Whether `a` and `b` are the same JSON but for the order of array items
+/// (a set's items) and object keys.
+fn same_json_up_to_order(a: &str, b: &str) -> bool {
+    fn canonical(value: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::Array(items) => {
+                let mut items: Vec<Value> = items.into_iter().map(canonical).collect();
+                items.sort_by_cached_key(Value::to_string);
+                Value::Array(items)
+            }
+            Value::Object(map) => {
+                Value::Object(map.into_iter().map(|(k, v)| (k, canonical(v))).collect())
+            }
+            other => other,
+        }
+    }
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => canonical(a) == canonical(b),
         _ => false,
     }
 }

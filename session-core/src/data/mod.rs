@@ -103,7 +103,9 @@ pub trait SessionData: Default + Send + Sync + Sized + 'static {
     /// decodes to, for encodings that are not canonical (a `HashSet` lists
     /// its items in any order). `None` when the type cannot tell: the
     /// encoded bytes are compared then. `#[session_data]` answers for
-    /// fields whose type implements `PartialEq`.
+    /// fields whose type implements `PartialEq`; the session asks only when
+    /// the two encodings hold the same items in another order, so an `==`
+    /// coarser than the data never hides a change.
     fn same_as_stored(&self, index: usize, stored: &str) -> Option<bool> {
         let _ = (index, stored);
         None

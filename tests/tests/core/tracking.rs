@@ -302,6 +302,53 @@ async fn another_requests_change_to_a_set_survives_an_update_of_other_fields() {
     assert_eq!(back.name().as_deref(), Some("from-a"));
 }
 
+/// Equal by id alone, as entities often are.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Item {
+    pub id: u32,
+    pub name: String,
+}
+
+impl PartialEq for Item {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+#[session_axum::session_data]
+#[derive(Debug, Clone, Default)]
+pub struct Cart {
+    pub item: Item,
+    pub items: Vec<Item>,
+}
+
+#[tokio::test]
+async fn an_equality_coarser_than_the_data_does_not_hide_a_change() {
+    let env = env();
+    let mut s = env.service.get::<Cart>(None).await.unwrap();
+    let item = |id, name: &str| Item {
+        id,
+        name: name.into(),
+    };
+    s.set_item(item(1, "old"));
+    s.set_items(vec![item(1, "a"), item(2, "b")]);
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+
+    let mut s = env.service.get::<Cart>(Some(&t)).await.unwrap();
+    s.set_item(item(1, "new"));
+    s.update_items(|items| items[0].name = "renamed".into());
+    assert_eq!(s.changed_fields().unwrap(), ["item", "items"]);
+    env.service.commit(&mut s).await.unwrap();
+    let back = env.service.get::<Cart>(Some(&t)).await.unwrap();
+    assert_eq!(back.item().name, "new");
+    assert_eq!(back.items()[0].name, "renamed");
+
+    // Reordered: a change for a `Vec`, whose `==` minds the order.
+    let mut s = env.service.get::<Cart>(Some(&t)).await.unwrap();
+    s.update_items(|items| items.reverse());
+    assert_eq!(s.changed_fields().unwrap(), ["items"]);
+}
+
 #[session_axum::session_data]
 #[derive(Debug, Clone, Default)]
 pub struct Renamed {
