@@ -193,8 +193,9 @@ impl<T: SessionData> Session<T> {
     }
 
     /// Writes the touched fields that really changed into the cell. Runs on
-    /// drop too; call it to see its errors: a value that does not encode or
-    /// would not decode again, or data its type's `validate` refuses. A
+    /// drop too; call it to see its errors: a value that does not encode (a
+    /// NaN or infinite float among them), or data its type's `validate`
+    /// refuses. A
     /// handle dropped with such data makes persist fail, and nothing of the
     /// request's session is saved.
     pub fn commit(&mut self) -> Result<(), SessionDataError> {
@@ -222,7 +223,6 @@ impl<T: SessionData> Session<T> {
                 continue;
             }
             let value = self.data.encode_field(index)?;
-            reads_back(&*self.data, index, name, &value)?;
             if dropped
                 && !touched.contains_explicitly(index)
                 && state.record().and_then(|r| r.fields.get(name)) == Some(&*value)
@@ -285,41 +285,6 @@ fn unchanged<T: SessionData>(
                 .as_ref()
                 == value
         }
-    })
-}
-
-/// Checks that an encoded value reads back as the value it encodes.
-/// serde_json writes a NaN or infinite float as `null`: alone it then does
-/// not decode, and the whole session would read as invalid from the next
-/// request on; in an `Option` it reads back as `None`. Only values holding
-/// a `null` are checked, so the usual write costs nothing.
-fn reads_back<T: SessionData>(
-    data: &T,
-    index: usize,
-    name: &str,
-    value: &str,
-) -> Result<(), SessionDataError> {
-    if !value.contains("null") {
-        return Ok(());
-    }
-    let failure = match data.same_as_stored(index, value) {
-        Some(true) => return Ok(()),
-        Some(false) => "it reads back as another value".to_owned(),
-        // No `PartialEq` to compare with: at least it must decode.
-        None => {
-            let mut alone = FieldMap::with_capacity(1);
-            alone.insert(name, value);
-            match T::decode(&alone) {
-                Ok(_) => return Ok(()),
-                Err(error) => error.to_string(),
-            }
-        }
-    };
-    Err(SessionDataError::Encode {
-        field: name.to_owned(),
-        message: format!(
-            "the value would not read back (a NaN or infinite float is written as null): {failure}"
-        ),
     })
 }
 

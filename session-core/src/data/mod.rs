@@ -3,6 +3,7 @@
 mod compare;
 mod error;
 mod fields;
+mod finite;
 mod tracked;
 
 #[doc(hidden)]
@@ -128,17 +129,25 @@ pub trait SessionData: Default + Send + Sync + Sized + 'static {
     }
 }
 
-/// Encodes one value as JSON, naming `field` in the error.
+/// Encodes one value as JSON, naming `field` in the error. A NaN or
+/// infinite float is an error: JSON has no such number, and the `null`
+/// serde_json writes instead would not read back as the value.
 pub fn encode_value<V: Serialize + ?Sized>(
     field: &str,
     value: &V,
 ) -> Result<FieldValue, SessionDataError> {
-    serde_json::to_string(value)
-        .map(String::into_boxed_str)
-        .map_err(|e| SessionDataError::Encode {
-            field: field.to_owned(),
-            message: e.to_string(),
-        })
+    let encode_error = |message: String| SessionDataError::Encode {
+        field: field.to_owned(),
+        message,
+    };
+    let json = serde_json::to_string(value).map_err(|e| encode_error(e.to_string()))?;
+    // Such a float comes out as `null`: only then is the value walked.
+    if json.contains("null") && finite::holds_non_finite(value) {
+        return Err(encode_error(
+            "a NaN or infinite float, which JSON cannot hold".to_owned(),
+        ));
+    }
+    Ok(json.into_boxed_str())
 }
 
 /// Decodes the JSON stored under `field`, `None` when absent.

@@ -383,6 +383,41 @@ async fn a_field_read_from_its_alias_compares_with_that_value() {
     );
 }
 
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Place {
+    pub lat: f64,
+    pub label: Option<String>,
+    #[serde(skip)]
+    pub rendered: Option<String>,
+}
+
+#[session_axum::session_data]
+#[derive(Debug, Clone, Default)]
+pub struct Trip {
+    pub place: Place,
+}
+
+/// Only a NaN or infinite float is refused: not a finite float that parses
+/// back an ulp off, a skipped part, or a `null` beside them.
+#[tokio::test]
+async fn values_holding_null_beside_finite_floats_and_skipped_parts_are_stored() {
+    let env = env();
+    let place = |label: Option<&str>| Place {
+        lat: 92.42132512813595,
+        label: label.map(str::to_owned),
+        rendered: Some("<b>".into()),
+    };
+    let mut s = env.service.get::<Trip>(None).await.unwrap();
+    s.set_place(place(Some("home")));
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+    for label in [Some("annulled"), None] {
+        let mut s = env.service.get::<Trip>(Some(&t)).await.unwrap();
+        s.set_place(place(label));
+        let result = env.service.commit(&mut s).await;
+        assert!(result.is_ok(), "{label:?}: {result:?}");
+    }
+}
+
 fn seven() -> u32 {
     7
 }
