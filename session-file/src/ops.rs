@@ -159,7 +159,10 @@ impl Inner {
         id: &SessionId,
         patch: &SessionPatch,
     ) -> Result<SaveOutcome, StoreError> {
-        self.modify(id, true, |current| {
+        // A save that sets nothing cannot grow the record: one stored under
+        // a larger limit can still lose values and record its use.
+        let grows = !patch.set_fields.is_empty() || !patch.set_flash.is_empty();
+        self.modify(id, grows, |current| {
             if let Some(expected) = patch.expected_revision
                 && current.revision != expected
             {

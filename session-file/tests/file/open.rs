@@ -137,6 +137,21 @@ async fn records_stored_under_a_larger_limit_can_still_be_refreshed() {
             .await,
         Err(StoreError::TooLarge { .. })
     ));
+    // A save that sets nothing (a read recording its use, a removal) grows
+    // nothing: it is not refused.
+    clock.advance(HOUR / 60);
+    let seen = session_core::SessionPatch {
+        last_seen: clock.now(),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.save(&big.id, &seen).await.unwrap(),
+        SaveOutcome::Saved
+    );
+    assert_eq!(
+        store.load(&big.id).await.unwrap().unwrap().last_seen,
+        clock.now()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
