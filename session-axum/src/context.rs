@@ -34,6 +34,8 @@ struct Inner {
     config: Arc<WebConfig>,
     source: TokenSource,
     principal: Mutex<Option<Principal>>,
+    // The principal came from an app `Authenticator`, not the session.
+    by_app: bool,
     // Bearer logins hand the token over in the body; no cookie then.
     suppress_cookie: AtomicBool,
 }
@@ -45,6 +47,7 @@ impl RequestSession {
         config: Arc<WebConfig>,
         source: TokenSource,
         principal: Option<Principal>,
+        by_app: bool,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -53,6 +56,7 @@ impl RequestSession {
                 config,
                 source,
                 principal: Mutex::new(principal),
+                by_app,
                 suppress_cookie: AtomicBool::new(source == TokenSource::Bearer),
             }),
         }
@@ -80,6 +84,12 @@ impl RequestSession {
     /// The current principal.
     pub fn principal(&self) -> Option<Principal> {
         self.inner.principal.lock().clone()
+    }
+
+    /// Whether the request's principal came from one of the app's
+    /// [`Authenticator`](crate::Authenticator)s rather than from its session.
+    pub fn authenticated_by_app(&self) -> bool {
+        self.inner.by_app
     }
 
     pub(crate) fn set_principal(&self, principal: Option<Principal>) {

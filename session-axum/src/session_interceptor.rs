@@ -39,7 +39,7 @@ impl SessionInterceptor {
         if session.source() == TokenSource::Bearer && Self::undeliverable(session) {
             // An app authenticator that took the token (an API key, say)
             // answered for the request: its response stands.
-            if session.principal().is_some() {
+            if session.authenticated_by_app() {
                 return response;
             }
             return SessionRejection::Unauthorized { bearer: true }.into_response();
@@ -98,7 +98,7 @@ impl SessionInterceptor {
         state.discard();
         tracing::info!(
             token = ?state.token_status(),
-            authenticated = session.principal().is_some(),
+            by_app = session.authenticated_by_app(),
             "a bearer request without a session of its own wrote session data; nothing stored"
         );
         true

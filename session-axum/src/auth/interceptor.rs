@@ -117,10 +117,12 @@ impl AuthInterceptor {
             };
             (source, principal)
         };
+        let mut by_app = false;
         if principal.is_none() && !self.authenticators.is_empty() {
             // Boxed: most apps have no authenticators, and their requests'
             // futures should not carry room for this step.
             principal = Box::pin(self.authenticate(request)).await;
+            by_app = principal.is_some();
         }
         let session = RequestSession::new(
             cell,
@@ -128,6 +130,7 @@ impl AuthInterceptor {
             self.config.clone(),
             source,
             principal,
+            by_app,
         );
         request.extensions_mut().insert(session.clone());
         Ok(session)

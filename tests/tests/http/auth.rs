@@ -295,3 +295,31 @@ async fn a_request_in_flight_during_a_login_does_not_log_the_browser_out_again()
     assert_eq!(b.get("/t/me").await.status, 200);
     assert_eq!(t.service.list_for_user("ada").await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_bearer_write_to_a_session_whose_data_is_invalid_is_refused_not_dropped() {
+    let t = start().await;
+    let mut api = t.server.browser();
+    let token = api.post("/t/token?user=bot").await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.bearer = Some(token);
+    assert_eq!(api.get("/t/visit").await.body, "1");
+    let id = t.store.inner().list_for_user("bot").await.unwrap()[0].id;
+    let patch = session_core::SessionPatch {
+        set_fields: [("visits", "\"not a number\"")].into_iter().collect(),
+        last_seen: t.clock.now(),
+        ..session_core::SessionPatch::default()
+    };
+    t.store.inner().save(&id, &patch).await.unwrap();
+    // Its data reads as no session; a write would start one the client
+    // cannot hold: refused as for a token naming no session.
+    let r = api.get("/t/visit").await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(
+        r.headers["www-authenticate"],
+        r#"Bearer error="invalid_token""#
+    );
+    assert_eq!(t.store.inner().len(), 1, "nothing stored beside it");
+}
