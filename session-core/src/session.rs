@@ -272,8 +272,8 @@ fn unchanged<T: SessionData>(
                     && match data.same_as_stored(index, loaded) {
                         // The type's `==` decides whether order matters, but
                         // only among values holding the same items: an
-                        // `==` coarser than the data (by id, say) must not
-                        // hide a real change.
+                        // `==` coarser than the data (by id, say) hides no
+                        // change but a reordering.
                         Some(same) => same && same_json_up_to_order(loaded, value),
                         None => same_json_object(loaded, value),
                     })

@@ -106,7 +106,8 @@ pub trait SessionData: Default + Send + Sync + Sized + 'static {
     /// encoded bytes are compared then. `#[session_data]` answers for
     /// fields whose type implements `PartialEq`; the session asks only when
     /// the two encodings hold the same items in another order, so an `==`
-    /// coarser than the data never hides a change.
+    /// coarser than the data hides no change but a reordering (an
+    /// `IndexSet`, whose `==` ignores the order it keeps).
     fn same_as_stored(&self, index: usize, stored: &str) -> Option<bool> {
         let _ = (index, stored);
         None

@@ -72,10 +72,12 @@ impl SessionServiceBuilder {
     /// orders sessions by last use, reads included. Off by default: a
     /// read-only request then makes no store write, and `last_seen` moves
     /// with writes and refreshes only. The recording is one store write of
-    /// `last_seen` alone (no data, no expiry, no cookie), and only on
-    /// server-side stores with a per-user index: the cookie store lists
-    /// nothing, and its cookie would carry the loaded data over a
-    /// concurrent request's change.
+    /// `last_seen` alone (no data, no expiry, no cookie of its own), done
+    /// only for sessions bound to a user on server-side stores with a
+    /// per-user index: an anonymous session is in no listing, the cookie
+    /// store lists nothing, and its cookie would carry the loaded data over
+    /// a concurrent request's change. A store failing it is logged; the
+    /// read is answered anyway.
     pub fn last_seen_interval(mut self, interval: Duration) -> Self {
         self.last_seen_interval = Some(interval);
         self

@@ -217,6 +217,7 @@ impl SessionService {
         self.inner
             .last_seen_interval
             .is_some_and(|interval| now.since(record.last_seen) >= interval)
+            && record.user_id().is_some()
             && self.store().capabilities().user_index
             && self.store().client_side().is_none()
     }

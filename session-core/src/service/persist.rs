@@ -192,17 +192,28 @@ impl SessionService {
                     last_seen: cell.lock().now,
                     ..SessionPatch::default()
                 };
-                match self.store().save(&id, &patch).await? {
-                    SaveOutcome::Missing => vanished(&id),
-                    _ => Persisted {
-                        outcome: PersistOutcome::Seen,
-                        cookie: if reissue {
+                match self.store().save(&id, &patch).await {
+                    Ok(SaveOutcome::Missing) => vanished(&id),
+                    saved => {
+                        let outcome = match saved {
+                            Ok(_) => PersistOutcome::Seen,
+                            // Best effort: a read does not fail for this.
+                            Err(error) => {
+                                tracing::warn!(session = %id.short(), %error, "could not record a session's use");
+                                PersistOutcome::Unchanged
+                            }
+                        };
+                        let cookie = if reissue {
                             set(&id, expires_at)
                         } else {
                             CookieAction::Keep
-                        },
-                        id: Some(id),
-                    },
+                        };
+                        Persisted {
+                            outcome,
+                            cookie,
+                            id: Some(id),
+                        }
+                    }
                 }
             }
             Plan::Delete(id) => {

@@ -106,6 +106,38 @@ async fn a_users_listing_is_most_recent_first_and_only_theirs() {
 }
 
 #[tokio::test]
+async fn recording_a_use_is_for_bound_sessions_and_never_fails_the_read() {
+    let env = env();
+    let recording = crate::support::service_like(&env, |b| b.last_seen_interval(MIN));
+    // An anonymous session is in no listing: no write for it.
+    let mut s = recording.get::<Profile>(None).await.unwrap();
+    session_tests::profile::set_age(&mut s, Some(1));
+    let anonymous = token(&recording.commit(&mut s).await.unwrap());
+    let bound = recording.token_for(&recording.create_session(Binding::user("u")).await.unwrap());
+    // Used again: its expiry moves to the full lifetime (a refresh).
+    env.clock.advance(2 * MIN);
+    let cell = recording.load(Some(&anonymous)).await.unwrap();
+    let p = recording.persist(&cell).await.unwrap();
+    assert_eq!(p.outcome, session_core::PersistOutcome::Refreshed);
+    env.clock.advance(2 * MIN);
+    env.store.clear();
+    let cell = recording.load(Some(&anonymous)).await.unwrap();
+    let p = recording.persist(&cell).await.unwrap();
+    assert_eq!(p.outcome, session_core::PersistOutcome::Unchanged);
+    assert!(env.store.writes().is_empty(), "{:?}", env.store.writes());
+
+    // A store failing the recording leaves the read answered.
+    let cell = recording.load(Some(&bound)).await.unwrap();
+    env.store.set_down(true);
+    let p = recording.persist(&cell).await.unwrap();
+    assert_eq!(p.outcome, session_core::PersistOutcome::Unchanged);
+    env.store.set_down(false);
+    let cell = recording.load(Some(&bound)).await.unwrap();
+    let p = recording.persist(&cell).await.unwrap();
+    assert_eq!(p.outcome, session_core::PersistOutcome::Seen);
+}
+
+#[tokio::test]
 async fn by_default_reads_record_no_use() {
     let env = env();
     let a = env
