@@ -86,8 +86,9 @@ impl RequestSession {
         self.inner.principal.lock().clone()
     }
 
-    /// Whether the request's principal came from one of the app's
-    /// [`Authenticator`](crate::Authenticator)s rather than from its session.
+    /// Whether the principal the request was admitted with came from one of
+    /// the app's [`Authenticator`](crate::Authenticator)s rather than from
+    /// its session (a login or logout in the request does not change this).
     pub fn authenticated_by_app(&self) -> bool {
         self.inner.by_app
     }

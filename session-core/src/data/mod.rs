@@ -10,6 +10,8 @@ mod tracked;
 pub use compare::{CompareByValue, CompareUnknown, FieldCompare};
 pub use error::SessionDataError;
 pub use fields::{FieldMap, FieldValue};
+#[doc(hidden)]
+pub use finite::{Found, Probe};
 pub use tracked::{FieldSet, Tracked, TrackedData};
 
 use serde::Serialize;
@@ -144,11 +146,37 @@ pub fn encode_value<V: Serialize + ?Sized>(
     let json = serde_json::to_string(value).map_err(|e| encode_error(e.to_string()))?;
     // Such a float comes out as `null`: only then is the value walked.
     if json.contains("null") && finite::holds_non_finite(value) {
-        return Err(encode_error(
-            "a NaN or infinite float, which JSON cannot hold".to_owned(),
-        ));
+        return Err(non_finite(field));
     }
     Ok(json.into_boxed_str())
+}
+
+fn non_finite(field: &str) -> SessionDataError {
+    SessionDataError::Encode {
+        field: field.to_owned(),
+        message: "a NaN or infinite float, which JSON cannot hold".to_owned(),
+    }
+}
+
+/// [`encode_with`] that also refuses NaN and infinite floats, as
+/// [`encode_value`] does: `probe` runs the same serializer function on a
+/// [`Probe`] when the JSON holds a `null`. What `#[session_data]` generates
+/// for `#[serde(with = ..)]` and `#[serde(serialize_with = ..)]`.
+#[doc(hidden)]
+pub fn encode_with_checked<F, P>(
+    field: &str,
+    serialize: F,
+    probe: P,
+) -> Result<FieldValue, SessionDataError>
+where
+    F: FnOnce(&mut serde_json::Serializer<&mut Vec<u8>>) -> Result<(), serde_json::Error>,
+    P: FnOnce(Probe) -> Result<(), Found>,
+{
+    let json = encode_with(field, serialize)?;
+    if json.contains("null") && matches!(probe(Probe), Err(Found::NonFinite)) {
+        return Err(non_finite(field));
+    }
+    Ok(json)
 }
 
 /// Decodes the JSON stored under `field`, `None` when absent.

@@ -521,3 +521,104 @@ async fn an_unchanged_map_read_through_deref_mut_writes_nothing() {
         );
     }
 }
+
+mod rounded {
+    pub fn serialize<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64((v * 100.0).round() / 100.0)
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        <f64 as serde::Deserialize>::deserialize(d)
+    }
+}
+
+#[session_axum::session_data]
+#[derive(Debug, Clone, Default)]
+pub struct Gauge {
+    #[serde(with = "rounded")]
+    pub level: f64,
+    pub note: Option<String>,
+}
+
+#[tokio::test]
+async fn a_nan_in_a_field_with_its_own_serializer_is_refused_not_stored() {
+    let env = env();
+    let mut s = env.service.get::<Gauge>(None).await.unwrap();
+    s.set_note(Some("kept".into()));
+    s.set_level(1.5);
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+    let mut s = env.service.get::<Gauge>(Some(&t)).await.unwrap();
+    s.set_level(f64::NAN);
+    let result = env.service.commit(&mut s).await;
+    assert!(result.is_err(), "NaN must be refused, got {result:?}");
+    s.set_level(2.0);
+    drop(s);
+    let back = env.service.get::<Gauge>(Some(&t)).await.unwrap();
+    assert_eq!((*back.level(), back.note().as_deref()), (1.5, Some("kept")));
+}
+
+#[tokio::test]
+async fn a_value_read_from_an_alias_does_not_follow_a_login_as_another_user() {
+    let env = env();
+    let roger = env
+        .service
+        .create_session(session_core::Binding::user("roger"))
+        .await
+        .unwrap();
+    let t = env.service.token_for(&roger);
+    // Written before the field was renamed.
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    cell.lock().set_field("old_nick", "\"roger\"");
+    env.service.persist(&cell).await.unwrap();
+
+    let mut s = env.service.get::<Renamed>(Some(&t)).await.unwrap();
+    assert_eq!(s.nick().as_deref(), Some("roger"));
+    s.login(session_core::Binding::user("ada"));
+    s.update(|_| ());
+    let ada = env.service.commit(&mut s).await.unwrap();
+    let back = env
+        .service
+        .get::<Renamed>(Some(&token(&ada)))
+        .await
+        .unwrap();
+    assert_eq!(back.user_id().as_deref(), Some("ada"));
+    assert_eq!(back.nick().as_deref(), None, "Roger's nick reached Ada");
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Entry {
+    pub id: u32,
+    pub cents: u128,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+#[session_axum::session_data]
+#[derive(Debug, Clone, Default)]
+pub struct Books {
+    pub entry: Entry,
+}
+
+#[tokio::test]
+async fn an_equality_coarser_than_the_data_does_not_hide_a_change_of_a_wide_integer() {
+    let env = env();
+    let mut s = env.service.get::<Books>(None).await.unwrap();
+    s.set_entry(Entry {
+        id: 1,
+        cents: 1 << 100,
+    });
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+
+    let mut s = env.service.get::<Books>(Some(&t)).await.unwrap();
+    s.set_entry(Entry {
+        id: 1,
+        cents: (1 << 100) + 1,
+    });
+    assert_eq!(s.changed_fields().unwrap(), ["entry"]);
+    env.service.commit(&mut s).await.unwrap();
+    let back = env.service.get::<Books>(Some(&t)).await.unwrap();
+    assert_eq!(back.entry().cents, (1 << 100) + 1);
+}
