@@ -15,16 +15,11 @@ pub(crate) fn holds_non_finite<V: Serialize + ?Sized>(value: &V) -> bool {
 }
 
 /// Walks a value; fails with [`Found::NonFinite`] at the first such float.
-/// Public for the code `#[session_data]` generates for a field with its own
-/// serializer, which it hands this one too.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct Probe;
+struct Probe;
 
 /// What a [`Probe`] walk stopped at.
-#[doc(hidden)]
 #[derive(Debug)]
-pub enum Found {
+enum Found {
     /// A NaN or infinite float.
     NonFinite,
     /// The value's own `Serialize` failed; encoding reports that.

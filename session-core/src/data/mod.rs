@@ -10,8 +10,6 @@ mod tracked;
 pub use compare::{CompareByValue, CompareUnknown, FieldCompare};
 pub use error::SessionDataError;
 pub use fields::{FieldMap, FieldValue};
-#[doc(hidden)]
-pub use finite::{Found, Probe};
 pub use tracked::{FieldSet, Tracked, TrackedData};
 
 use serde::Serialize;
@@ -109,7 +107,8 @@ pub trait SessionData: Default + Send + Sync + Sized + 'static {
     /// fields whose type implements `PartialEq`; the session asks only when
     /// the two encodings hold the same items in another order, so an `==`
     /// coarser than the data hides no change but a reordering (an
-    /// `IndexSet`, whose `==` ignores the order it keeps).
+    /// `IndexSet`, whose `==` ignores the order it keeps). Values holding an
+    /// integer of 20 digits or more are compared as bytes.
     fn same_as_stored(&self, index: usize, stored: &str) -> Option<bool> {
         let _ = (index, stored);
         None
@@ -158,27 +157,6 @@ fn non_finite(field: &str) -> SessionDataError {
     }
 }
 
-/// [`encode_with`] that also refuses NaN and infinite floats, as
-/// [`encode_value`] does: `probe` runs the same serializer function on a
-/// [`Probe`] when the JSON holds a `null`. What `#[session_data]` generates
-/// for `#[serde(with = ..)]` and `#[serde(serialize_with = ..)]`.
-#[doc(hidden)]
-pub fn encode_with_checked<F, P>(
-    field: &str,
-    serialize: F,
-    probe: P,
-) -> Result<FieldValue, SessionDataError>
-where
-    F: FnOnce(&mut serde_json::Serializer<&mut Vec<u8>>) -> Result<(), serde_json::Error>,
-    P: FnOnce(Probe) -> Result<(), Found>,
-{
-    let json = encode_with(field, serialize)?;
-    if json.contains("null") && matches!(probe(Probe), Err(Found::NonFinite)) {
-        return Err(non_finite(field));
-    }
-    Ok(json)
-}
-
 /// Decodes the JSON stored under `field`, `None` when absent.
 pub fn decode_value<V: DeserializeOwned>(
     fields: &FieldMap,
@@ -199,7 +177,9 @@ pub fn decode_raw<V: DeserializeOwned>(field: &str, raw: &str) -> Result<V, Sess
 }
 
 /// Encodes a field through a custom serializer (`#[serde(with = ..)]`,
-/// `#[serde(serialize_with = ..)]`).
+/// `#[serde(serialize_with = ..)]`). Unlike [`encode_value`], it does not
+/// look for NaN or infinite floats: the function may take serde_json's
+/// serializer alone, and it runs once.
 pub fn encode_with<F>(field: &str, serialize: F) -> Result<FieldValue, SessionDataError>
 where
     F: FnOnce(&mut serde_json::Serializer<&mut Vec<u8>>) -> Result<(), serde_json::Error>,

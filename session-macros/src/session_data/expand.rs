@@ -21,11 +21,7 @@ pub(super) fn generate(m: &Model) -> TokenStream {
         let ident = &f.ident;
         match &f.serialize_with {
             Some(path) => quote! {
-                #i => #core::data::encode_with_checked(
-                    #stored,
-                    |__ser| #path(&self.#ident, __ser),
-                    |__probe| #path(&self.#ident, __probe),
-                ),
+                #i => #core::data::encode_with(#stored, |__ser| #path(&self.#ident, __ser)),
             },
             None => quote! { #i => #core::data::encode_value(#stored, &self.#ident), },
         }
