@@ -45,6 +45,12 @@ async fn create(store: &impl SessionStore, r: &SessionRecord) {
     store.create(r).await.expect("create");
 }
 
+/// The ids `store` lists for `user`, in the listing's order.
+async fn listed_ids(store: &impl SessionStore, user: &str) -> Vec<SessionId> {
+    let listed = store.list_for_user(user).await.unwrap();
+    listed.into_iter().map(|i| i.id).collect()
+}
+
 async fn load(store: &impl SessionStore, id: &SessionId) -> Option<SessionRecord> {
     store.load(id).await.expect("load")
 }
@@ -499,13 +505,7 @@ pub async fn list_for_user_orders_most_recent_first(store: impl SessionStore, cl
     let mut p = patch(&clock);
     p.set_fields = fields(&[("count", "2")]);
     store.save(&old.id, &p).await.unwrap();
-    let order: Vec<_> = store
-        .list_for_user(&user)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
+    let order = listed_ids(&store, &user).await;
     assert_eq!(order, vec![old.id, tie_a.id, tie_b.id]);
 }
 
@@ -533,13 +533,7 @@ pub async fn an_empty_save_moves_only_last_seen(store: impl SessionStore, clock:
         (used.revision, used.expires_at, &used.fields)
     );
     if store.capabilities().user_index {
-        let order: Vec<_> = store
-            .list_for_user(&user)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|i| i.id)
-            .collect();
+        let order = listed_ids(&store, &user).await;
         assert_eq!(order, vec![used.id, other.id]);
     }
 }
@@ -559,13 +553,7 @@ pub async fn list_for_user_skips_expired_sessions(store: impl SessionStore, cloc
     long.expires_at = clock.now().plus(HOUR * 2);
     create(&store, &long).await;
     clock.advance(HOUR);
-    let listed: Vec<_> = store
-        .list_for_user(&user)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
+    let listed = listed_ids(&store, &user).await;
     assert_eq!(listed, vec![long.id]);
 }
 
@@ -596,13 +584,7 @@ pub async fn delete_for_user_keeps_the_given_session(store: impl SessionStore, c
         load(&store, &other.id).await.is_some(),
         "another user's session was deleted"
     );
-    let listed: Vec<_> = store
-        .list_for_user(&user)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
+    let listed = listed_ids(&store, &user).await;
     assert_eq!(listed, vec![keep.id]);
 }
 
@@ -639,13 +621,7 @@ pub async fn deleted_sessions_leave_the_user_listing(store: impl SessionStore, c
     create(&store, &a).await;
     create(&store, &b).await;
     store.delete(&a.id).await.unwrap();
-    let listed: Vec<_> = store
-        .list_for_user(&user)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
+    let listed = listed_ids(&store, &user).await;
     assert_eq!(listed, vec![b.id]);
 }
 
