@@ -195,9 +195,8 @@ impl<T: SessionData> Session<T> {
     /// Writes the touched fields that really changed into the cell. Runs on
     /// drop too; call it to see its errors: a value that does not encode (a
     /// NaN or infinite float among them), or data its type's `validate`
-    /// refuses. A
-    /// handle dropped with such data makes persist fail, and nothing of the
-    /// request's session is saved.
+    /// refuses. A handle dropped with such data makes persist fail, and
+    /// nothing of the request's session is saved.
     pub fn commit(&mut self) -> Result<(), SessionDataError> {
         let touched = self.data.as_tracked().touched();
         if touched.is_empty() {

@@ -145,16 +145,11 @@ pub fn encode_value<V: Serialize + ?Sized>(
     let json = serde_json::to_string(value).map_err(|e| encode_error(e.to_string()))?;
     // Such a float comes out as `null`: only then is the value walked.
     if json.contains("null") && finite::holds_non_finite(value) {
-        return Err(non_finite(field));
+        return Err(encode_error(
+            "a NaN or infinite float, which JSON cannot hold".to_owned(),
+        ));
     }
     Ok(json.into_boxed_str())
-}
-
-fn non_finite(field: &str) -> SessionDataError {
-    SessionDataError::Encode {
-        field: field.to_owned(),
-        message: "a NaN or infinite float, which JSON cannot hold".to_owned(),
-    }
 }
 
 /// Decodes the JSON stored under `field`, `None` when absent.
