@@ -48,7 +48,7 @@ pub(crate) struct Database {
 }
 
 enum State {
-    Open(Arc<redb::Database>),
+    Open(Arc<Handle>),
     /// Closed after an I/O error at `since`; the next attempt to open may
     /// start at `retry_at`.
     Closed {
@@ -67,7 +67,7 @@ impl Database {
         Ok(Self {
             path,
             options,
-            state: RwLock::new(State::Open(Arc::new(db))),
+            state: RwLock::new(State::Open(Arc::new(Handle::new(db)))),
         })
     }
 
@@ -89,14 +89,14 @@ impl Database {
         result
     }
 
-    fn handle(&self) -> Result<Arc<redb::Database>, StoreError> {
+    fn handle(&self) -> Result<Arc<Handle>, StoreError> {
         if let State::Open(db) = &*self.state.read() {
             return Ok(Arc::clone(db));
         }
         self.reopen()
     }
 
-    fn set_aside(&self, db: &Arc<redb::Database>, error: &StoreError) {
+    fn set_aside(&self, db: &Arc<Handle>, error: &StoreError) {
         let mut state = self.state.write();
         if matches!(&*state, State::Open(current) if Arc::ptr_eq(current, db)) {
             tracing::warn!(path = %self.path.display(), %error,
@@ -109,7 +109,7 @@ impl Database {
         }
     }
 
-    fn reopen(&self) -> Result<Arc<redb::Database>, StoreError> {
+    fn reopen(&self) -> Result<Arc<Handle>, StoreError> {
         let since = {
             let mut state = self.state.write();
             match &*state {
@@ -134,7 +134,7 @@ impl Database {
         match open_file(&self.path, &self.options, Create::Never) {
             Ok(db) => {
                 tracing::info!(path = %self.path.display(), "session database opened again");
-                let db = Arc::new(db);
+                let db = Arc::new(Handle::new(db));
                 opening.finish(State::Open(Arc::clone(&db)));
                 Ok(db)
             }
@@ -162,6 +162,38 @@ impl Database {
             path: self.path.clone(),
             interval: self.options.reopen_interval,
         })
+    }
+}
+
+/// An open database whose closing cannot panic: redb commits its allocator
+/// state when the handle drops, and on a damaged file that can panic, in
+/// whatever thread drops the last reference (an app shutting down, say).
+pub(crate) struct Handle {
+    db: Option<redb::Database>,
+}
+
+impl Handle {
+    fn new(db: redb::Database) -> Self {
+        Self { db: Some(db) }
+    }
+}
+
+impl std::ops::Deref for Handle {
+    type Target = redb::Database;
+    fn deref(&self) -> &redb::Database {
+        self.db
+            .as_ref()
+            .expect("a handle holds its database until it is dropped")
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let Some(db) = self.db.take() else { return };
+        let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(db)));
+        if closed.is_err() {
+            tracing::error!("the database engine panicked closing a damaged session file");
+        }
     }
 }
 
