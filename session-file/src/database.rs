@@ -168,6 +168,7 @@ impl Database {
 /// An open database whose closing cannot panic: redb commits its allocator
 /// state when the handle drops, and on a damaged file that can panic, in
 /// whatever thread drops the last reference (an app shutting down, say).
+#[derive(Debug)]
 pub(crate) struct Handle {
     db: Option<redb::Database>,
 }
