@@ -194,8 +194,9 @@ impl<T: SessionData> Session<T> {
 
     /// Writes the touched fields that really changed into the cell. Runs on
     /// drop too; call it to see its errors: a value that does not encode (a
-    /// NaN or infinite float among them), or data its type's `validate`
-    /// refuses. A handle dropped with such data makes persist fail, and
+    /// NaN or infinite float among them, or, through a field's own
+    /// serializer, a `null` that would not decode), or data its type's
+    /// `validate` refuses. A handle dropped with such data makes persist fail, and
     /// nothing of the request's session is saved.
     pub fn commit(&mut self) -> Result<(), SessionDataError> {
         let touched = self.data.as_tracked().touched();
@@ -315,14 +316,15 @@ fn stored_under<'a, T: SessionData>(
     get(name).or_else(|| T::aliases(index).iter().find_map(|alias| get(alias)))
 }
 
-/// Whether a JSON `Value` holds `json` exactly: a run of 20 or more digits
-/// may be an integer past 64 bits, which becomes an `f64`, so two different
-/// ones could compare equal. Such values are compared as bytes.
+/// Whether a JSON `Value` holds `json` exactly: a run of 19 or more digits
+/// may be an integer past 64 bits (`i64::MIN - 1` has 19), which becomes an
+/// `f64`, so two different ones could compare equal. Such values, and
+/// strings holding such runs, are compared as bytes.
 fn exact_as_value(json: &str) -> bool {
     let mut run = 0;
     for b in json.bytes() {
         run = if b.is_ascii_digit() { run + 1 } else { 0 };
-        if run >= 20 {
+        if run >= 19 {
             return false;
         }
     }

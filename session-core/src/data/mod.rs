@@ -107,8 +107,8 @@ pub trait SessionData: Default + Send + Sync + Sized + 'static {
     /// fields whose type implements `PartialEq`; the session asks only when
     /// the two encodings hold the same items in another order, so an `==`
     /// coarser than the data hides no change but a reordering (an
-    /// `IndexSet`, whose `==` ignores the order it keeps). Values holding an
-    /// integer of 20 digits or more are compared as bytes.
+    /// `IndexSet`, whose `==` ignores the order it keeps). Values holding a
+    /// run of 19 digits or more are compared as bytes.
     fn same_as_stored(&self, index: usize, stored: &str) -> Option<bool> {
         let _ = (index, stored);
         None
@@ -152,6 +152,28 @@ pub fn encode_value<V: Serialize + ?Sized>(
     Ok(json.into_boxed_str())
 }
 
+/// `json`, written for `field` by its own serializer, if it decodes as the
+/// next request will decode it (`decode`). Checked only when it holds a
+/// `null`, which is what serde_json writes for a NaN or infinite float:
+/// stored, such a value would make the whole session read as invalid.
+/// What `#[session_data]` generates for fields with their own serializer.
+#[doc(hidden)]
+pub fn check_reads_back(
+    field: &str,
+    json: FieldValue,
+    decode: impl FnOnce(&str) -> Result<(), SessionDataError>,
+) -> Result<FieldValue, SessionDataError> {
+    if json.contains("null") {
+        decode(&json).map_err(|error| SessionDataError::Encode {
+            field: field.to_owned(),
+            message: format!(
+                "the value would not read back (a NaN or infinite float is written as null): {error}"
+            ),
+        })?;
+    }
+    Ok(json)
+}
+
 /// Decodes the JSON stored under `field`, `None` when absent.
 pub fn decode_value<V: DeserializeOwned>(
     fields: &FieldMap,
@@ -174,7 +196,8 @@ pub fn decode_raw<V: DeserializeOwned>(field: &str, raw: &str) -> Result<V, Sess
 /// Encodes a field through a custom serializer (`#[serde(with = ..)]`,
 /// `#[serde(serialize_with = ..)]`). Unlike [`encode_value`], it does not
 /// look for NaN or infinite floats: the function may take serde_json's
-/// serializer alone, and it runs once.
+/// serializer alone, and it runs once. `#[session_data]` checks instead that
+/// a `null` it wrote decodes again ([`check_reads_back`]).
 pub fn encode_with<F>(field: &str, serialize: F) -> Result<FieldValue, SessionDataError>
 where
     F: FnOnce(&mut serde_json::Serializer<&mut Vec<u8>>) -> Result<(), serde_json::Error>,

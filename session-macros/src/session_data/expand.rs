@@ -19,10 +19,24 @@ pub(super) fn generate(m: &Model) -> TokenStream {
     let names: Vec<&str> = m.stored().map(|(_, _, n)| n).collect();
     let encode_arms = m.stored().map(|(i, f, stored)| {
         let ident = &f.ident;
+        let ty = &f.ty;
         match &f.serialize_with {
-            Some(path) => quote! {
-                #i => #core::data::encode_with(#stored, |__ser| #path(&self.#ident, __ser)),
-            },
+            // Its own serializer cannot be walked for NaN (it may take
+            // serde_json's serializer alone): what it wrote must decode as
+            // the next request will decode it.
+            Some(path) => {
+                let decode = match &f.deserialize_with {
+                    Some(de) => quote!(#core::data::decode_with(#stored, __raw, |__de| #de(__de))),
+                    None => quote!(#core::data::decode_raw::<#ty>(#stored, __raw)),
+                };
+                quote! {
+                    #i => #core::data::encode_with(#stored, |__ser| #path(&self.#ident, __ser))
+                        .and_then(|__json| #core::data::check_reads_back(#stored, __json, |__raw| {
+                            let _: #ty = #decode?;
+                            ::core::result::Result::Ok(())
+                        })),
+                }
+            }
             None => quote! { #i => #core::data::encode_value(#stored, &self.#ident), },
         }
     });

@@ -665,3 +665,88 @@ fn a_field_with_its_own_serializer_is_serialized_once_per_encode() {
     let after = SERIALIZER_CALLS.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(after - before, 1);
 }
+
+/// No `PartialEq`, a signed wide integer: `i64::MIN - 1` has 19 digits.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Debt {
+    pub cents: i128,
+}
+
+#[session_axum::session_data]
+#[derive(Debug, Clone, Default)]
+pub struct DebtBooks {
+    pub debt: Debt,
+    pub entry: SignedEntry,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct SignedEntry {
+    pub id: u32,
+    pub cents: i128,
+}
+
+impl PartialEq for SignedEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+#[tokio::test]
+async fn a_change_of_a_19_digit_negative_wide_integer_is_a_change() {
+    let env = env();
+    let before: i128 = i128::from(i64::MIN) - 1; // -9223372036854775809
+    let after: i128 = before - 1;
+    let mut s = env.service.get::<DebtBooks>(None).await.unwrap();
+    s.set_debt(Debt { cents: before });
+    s.set_entry(SignedEntry {
+        id: 1,
+        cents: before,
+    });
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+    let mut s = env.service.get::<DebtBooks>(Some(&t)).await.unwrap();
+    s.set_debt(Debt { cents: after });
+    s.set_entry(SignedEntry {
+        id: 1,
+        cents: after,
+    });
+    assert_eq!(s.changed_fields().unwrap(), ["debt", "entry"]);
+    env.service.commit(&mut s).await.unwrap();
+    let back = env.service.get::<DebtBooks>(Some(&t)).await.unwrap();
+    assert_eq!((back.debt().cents, back.entry().cents), (after, after));
+}
+
+mod rounded {
+    pub fn serialize<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64((v * 100.0).round() / 100.0)
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        <f64 as serde::Deserialize>::deserialize(d)
+    }
+}
+
+#[session_axum::session_data]
+#[derive(Debug, Clone, Default)]
+pub struct Gauge {
+    #[serde(with = "rounded")]
+    pub level: f64,
+    pub note: Option<String>,
+}
+
+/// A field with its own serializer is not walked for NaN, but what it wrote
+/// must decode as the next request decodes it.
+#[tokio::test]
+async fn a_nan_through_a_fields_own_serializer_is_refused_not_stored() {
+    let env = env();
+    let mut s = env.service.get::<Gauge>(None).await.unwrap();
+    s.set_note(Some("kept".into()));
+    s.set_level(1.5);
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+    let mut s = env.service.get::<Gauge>(Some(&t)).await.unwrap();
+    s.set_level(f64::NAN);
+    let result = env.service.commit(&mut s).await;
+    assert!(result.is_err(), "NaN must be refused, got {result:?}");
+    s.set_level(2.0);
+    drop(s);
+    let back = env.service.get::<Gauge>(Some(&t)).await.unwrap();
+    assert_eq!((*back.level(), back.note().as_deref()), (1.5, Some("kept")));
+}
