@@ -237,6 +237,7 @@ impl<T: SessionData> Session<T> {
                     state.revert_field(name);
                 }
             } else {
+                T::check_written(index, &value)?;
                 state.set_field(name, value);
                 self.committed.insert(index);
             }
@@ -316,17 +317,27 @@ fn stored_under<'a, T: SessionData>(
     get(name).or_else(|| T::aliases(index).iter().find_map(|alias| get(alias)))
 }
 
-/// Whether a JSON `Value` holds `json` exactly: a run of 19 or more digits
-/// may be an integer past 64 bits (`i64::MIN - 1` has 19), which becomes an
-/// `f64`, so two different ones could compare equal. Such values, and
-/// strings holding such runs, are compared as bytes.
+/// Whether a JSON `Value` holds `json` exactly: a run of 20 or more digits,
+/// or of 19 after a minus (`i64::MIN - 1` has 19), may be an integer past
+/// 64 bits, which becomes an `f64`, so two different ones could compare
+/// equal. Such values, and strings holding such runs, are compared as bytes.
 fn exact_as_value(json: &str) -> bool {
-    let mut run = 0;
+    let (mut run, mut negative, mut previous) = (0, false, 0u8);
     for b in json.bytes() {
-        run = if b.is_ascii_digit() { run + 1 } else { 0 };
-        if run >= 19 {
-            return false;
+        if b.is_ascii_digit() {
+            if run == 0 {
+                negative = previous == b'-';
+            }
+            run += 1;
+            // Every 19-digit positive number fits a `u64`; a 19-digit
+            // negative one may be below `i64::MIN`.
+            if run >= 20 || (negative && run >= 19) {
+                return false;
+            }
+        } else {
+            run = 0;
         }
+        previous = b;
     }
     true
 }

@@ -93,6 +93,14 @@ pub trait SessionData: Default + Send + Sync + Sized + 'static {
         false
     }
 
+    /// Checks a value about to be written for field `index`: `Ok` when the
+    /// next request can read it. `#[session_data]` checks fields with their
+    /// own serializer, which are not walked for NaN ([`check_reads_back`]).
+    fn check_written(index: usize, json: &str) -> Result<(), SessionDataError> {
+        let _ = (index, json);
+        Ok(())
+    }
+
     /// Other names field `index` is read from when its own is not stored
     /// (serde's `alias`), in the order decoding tries them.
     fn aliases(index: usize) -> &'static [&'static str] {
@@ -107,8 +115,8 @@ pub trait SessionData: Default + Send + Sync + Sized + 'static {
     /// fields whose type implements `PartialEq`; the session asks only when
     /// the two encodings hold the same items in another order, so an `==`
     /// coarser than the data hides no change but a reordering (an
-    /// `IndexSet`, whose `==` ignores the order it keeps). Values holding a
-    /// run of 19 digits or more are compared as bytes.
+    /// `IndexSet`, whose `==` ignores the order it keeps). Values holding an
+    /// integer a JSON `Value` cannot hold exactly are compared as bytes.
     fn same_as_stored(&self, index: usize, stored: &str) -> Option<bool> {
         let _ = (index, stored);
         None
@@ -152,26 +160,27 @@ pub fn encode_value<V: Serialize + ?Sized>(
     Ok(json.into_boxed_str())
 }
 
-/// `json`, written for `field` by its own serializer, if it decodes as the
-/// next request will decode it (`decode`). Checked only when it holds a
-/// `null`, which is what serde_json writes for a NaN or infinite float:
-/// stored, such a value would make the whole session read as invalid.
-/// What `#[session_data]` generates for fields with their own serializer.
+/// Whether `json`, about to be written for `field` by its own serializer,
+/// decodes as the next request will decode it (`decode`). Checked only when
+/// it holds a `null`, which is what serde_json writes for a NaN or infinite
+/// float: stored, such a value would make the whole session read as
+/// invalid. What `#[session_data]` generates in
+/// [`SessionData::check_written`] for fields with their own serializer.
 #[doc(hidden)]
 pub fn check_reads_back(
     field: &str,
-    json: FieldValue,
+    json: &str,
     decode: impl FnOnce(&str) -> Result<(), SessionDataError>,
-) -> Result<FieldValue, SessionDataError> {
-    if json.contains("null") {
-        decode(&json).map_err(|error| SessionDataError::Encode {
-            field: field.to_owned(),
-            message: format!(
-                "the value would not read back (a NaN or infinite float is written as null): {error}"
-            ),
-        })?;
+) -> Result<(), SessionDataError> {
+    if !json.contains("null") {
+        return Ok(());
     }
-    Ok(json)
+    decode(json).map_err(|error| SessionDataError::Encode {
+        field: field.to_owned(),
+        message: format!(
+            "the value would not read back (a NaN or infinite float is written as null): {error}"
+        ),
+    })
 }
 
 /// Decodes the JSON stored under `field`, `None` when absent.
@@ -197,7 +206,7 @@ pub fn decode_raw<V: DeserializeOwned>(field: &str, raw: &str) -> Result<V, Sess
 /// `#[serde(serialize_with = ..)]`). Unlike [`encode_value`], it does not
 /// look for NaN or infinite floats: the function may take serde_json's
 /// serializer alone, and it runs once. `#[session_data]` checks instead that
-/// a `null` it wrote decodes again ([`check_reads_back`]).
+/// a `null` it wrote decodes again before it is written ([`check_reads_back`]).
 pub fn encode_with<F>(field: &str, serialize: F) -> Result<FieldValue, SessionDataError>
 where
     F: FnOnce(&mut serde_json::Serializer<&mut Vec<u8>>) -> Result<(), serde_json::Error>,

@@ -19,27 +19,32 @@ pub(super) fn generate(m: &Model) -> TokenStream {
     let names: Vec<&str> = m.stored().map(|(_, _, n)| n).collect();
     let encode_arms = m.stored().map(|(i, f, stored)| {
         let ident = &f.ident;
-        let ty = &f.ty;
         match &f.serialize_with {
-            // Its own serializer cannot be walked for NaN (it may take
-            // serde_json's serializer alone): what it wrote must decode as
-            // the next request will decode it.
-            Some(path) => {
-                let decode = match &f.deserialize_with {
-                    Some(de) => quote!(#core::data::decode_with(#stored, __raw, |__de| #de(__de))),
-                    None => quote!(#core::data::decode_raw::<#ty>(#stored, __raw)),
-                };
-                quote! {
-                    #i => #core::data::encode_with(#stored, |__ser| #path(&self.#ident, __ser))
-                        .and_then(|__json| #core::data::check_reads_back(#stored, __json, |__raw| {
-                            let _: #ty = #decode?;
-                            ::core::result::Result::Ok(())
-                        })),
-                }
-            }
+            Some(path) => quote! {
+                #i => #core::data::encode_with(#stored, |__ser| #path(&self.#ident, __ser)),
+            },
             None => quote! { #i => #core::data::encode_value(#stored, &self.#ident), },
         }
     });
+    // A field with its own serializer cannot be walked for NaN (the function
+    // may take serde_json's serializer alone): what it wrote must decode as
+    // the next request will decode it, checked only when it is written.
+    let written_arms = m
+        .stored()
+        .filter(|(_, f, _)| f.serialize_with.is_some())
+        .map(|(i, f, stored)| {
+            let ty = &f.ty;
+            let decode = match &f.deserialize_with {
+                Some(de) => quote!(#core::data::decode_with(#stored, __raw, |__de| #de(__de))),
+                None => quote!(#core::data::decode_raw::<#ty>(#stored, __raw)),
+            };
+            quote! {
+                #i => #core::data::check_reads_back(#stored, __json, |__raw| {
+                    let _: #ty = #decode?;
+                    ::core::result::Result::Ok(())
+                }),
+            }
+        });
     let alias_arms = m
         .stored()
         .filter(|(_, f, _)| !f.aliases.is_empty())
@@ -184,6 +189,13 @@ pub(super) fn generate(m: &Model) -> TokenStream {
                     #(#decode_steps)*
                     #(#skipped_defaults)*
                     ::core::result::Result::Ok(__data)
+                }
+
+                fn check_written(index: usize, __json: &str) -> ::core::result::Result<(), #core::SessionDataError> {
+                    match index {
+                        #(#written_arms)*
+                        _ => ::core::result::Result::Ok(()),
+                    }
                 }
 
                 fn aliases(index: usize) -> &'static [&'static str] {

@@ -750,3 +750,71 @@ async fn a_nan_through_a_fields_own_serializer_is_refused_not_stored() {
     let back = env.service.get::<Gauge>(Some(&t)).await.unwrap();
     assert_eq!((*back.level(), back.note().as_deref()), (1.5, Some("kept")));
 }
+
+mod some_only {
+    pub fn serialize<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_str(&v.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        let text: String = serde::Deserialize::deserialize(d)?;
+        text.parse().map(Some).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The usual serde shape for an optional field through a module that reads
+/// only `Some`: `None` is never written, a missing field reads as `None`.
+#[session_axum::session_data]
+#[derive(Debug, Clone, Default)]
+pub struct Ticket {
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "some_only")]
+    pub serial: Option<u64>,
+    pub note: Option<String>,
+}
+
+#[tokio::test]
+async fn a_default_never_written_is_not_checked_for_reading_back() {
+    let env = env();
+    let mut s = env.service.get::<Ticket>(None).await.unwrap();
+    s.set_serial(None);
+    s.set_note(Some("n".into()));
+    assert_eq!(s.changed_fields().unwrap(), ["note"]);
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+    let back = env.service.get::<Ticket>(Some(&t)).await.unwrap();
+    assert_eq!((*back.serial(), back.note().as_deref()), (None, Some("n")));
+}
+
+/// Nanosecond Unix timestamps have 19 digits and fit a u64 exactly.
+#[session_axum::session_data]
+#[derive(Debug, Clone, Default)]
+pub struct SeenAt {
+    pub name: Option<String>,
+    pub by_page: std::collections::HashMap<String, u64>,
+}
+
+#[tokio::test]
+async fn a_map_of_19_digit_u64s_is_still_compared_by_value() {
+    let env = env();
+    let mut s = env.service.get::<SeenAt>(None).await.unwrap();
+    s.update_by_page(|m| {
+        m.extend((0..32u64).map(|i| (format!("p{i}"), 1_700_000_000_000_000_000 + i)));
+    });
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+    let mut s = env.service.get::<SeenAt>(Some(&t)).await.unwrap();
+    let same = s.by_page().clone();
+    s.set_by_page(same);
+    assert_eq!(s.changed_fields().unwrap(), Vec::<&str>::new());
+    drop(s);
+
+    // So a stale copy touched by `update` does not undo another change.
+    let mut a = env.service.get::<SeenAt>(Some(&t)).await.unwrap();
+    let mut b = env.service.get::<SeenAt>(Some(&t)).await.unwrap();
+    b.update_by_page(|m| m.insert("from-b".into(), 1_800_000_000_000_000_000));
+    env.service.commit(&mut b).await.unwrap();
+    a.update(|d| d.name = Some("from-a".into()));
+    env.service.commit(&mut a).await.unwrap();
+    let back = env.service.get::<SeenAt>(Some(&t)).await.unwrap();
+    assert!(back.by_page().contains_key("from-b"), "B's change was lost");
+}
