@@ -13,6 +13,14 @@ async fn logged_in(env: &crate::support::Env) -> (String, session_core::SessionI
     (token(&p), p.id.unwrap())
 }
 
+/// The record the store holds for `id` (present).
+async fn stored(
+    env: &crate::support::Env,
+    id: &session_core::SessionId,
+) -> session_core::SessionRecord {
+    env.store.inner().load(id).await.unwrap().unwrap()
+}
+
 #[tokio::test]
 async fn no_refresh_while_more_than_the_threshold_is_left() {
     let env = env();
@@ -34,14 +42,7 @@ async fn a_read_recording_its_use_does_not_undo_a_concurrent_refresh() {
     let env = env();
     let service = service_like(&env, |b| b.last_seen_interval(MIN));
     let (t, id) = logged_in(&env).await;
-    let loaded_expiry = env
-        .store
-        .inner()
-        .load(&id)
-        .await
-        .unwrap()
-        .unwrap()
-        .expires_at;
+    let loaded_expiry = stored(&env, &id).await.expires_at;
     env.clock.advance(29 * MIN);
     let slow_read = service.load(Some(&t)).await.unwrap();
     env.clock.advance(2 * MIN);
@@ -50,14 +51,7 @@ async fn a_read_recording_its_use_does_not_undo_a_concurrent_refresh() {
         service.persist(&refresh).await.unwrap().outcome,
         PersistOutcome::Refreshed
     );
-    let refreshed = env
-        .store
-        .inner()
-        .load(&id)
-        .await
-        .unwrap()
-        .unwrap()
-        .expires_at;
+    let refreshed = stored(&env, &id).await.expires_at;
     assert!(refreshed > loaded_expiry);
 
     env.store.clear();
@@ -74,7 +68,7 @@ async fn a_read_recording_its_use_does_not_undo_a_concurrent_refresh() {
         "{:?}",
         env.store.writes()
     );
-    let stored = env.store.inner().load(&id).await.unwrap().unwrap();
+    let stored = stored(&env, &id).await;
     assert_eq!(stored.expires_at, refreshed, "the refresh stands");
     assert_eq!(stored.last_seen, env.clock.now());
 }
@@ -257,14 +251,7 @@ async fn a_rotation_keeps_the_sessions_age_so_the_absolute_limit_holds() {
     p.absolute = Some(90 * MIN);
     let env = env_with(p, SigningKeys::single(Key::new([1u8; 32]).unwrap()));
     let (t, old_id) = logged_in(&env).await;
-    let created_at = env
-        .store
-        .inner()
-        .load(&old_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .created_at;
+    let created_at = stored(&env, &old_id).await.created_at;
 
     // In use: refreshed at 40 minutes (up to the limit), rotated at 80.
     env.clock.advance(40 * MIN);
@@ -276,7 +263,7 @@ async fn a_rotation_keeps_the_sessions_age_so_the_absolute_limit_holds() {
     let rotated = env.service.persist(&cell).await.unwrap();
     assert_eq!(rotated.outcome, PersistOutcome::Rotated);
     let new_id = rotated.id.unwrap();
-    let record = env.store.inner().load(&new_id).await.unwrap().unwrap();
+    let record = stored(&env, &new_id).await;
     assert_eq!(
         record.created_at, created_at,
         "the session's age carries over"

@@ -139,10 +139,7 @@ async fn a_bearer_write_without_a_usable_session_is_refused_not_stored_out_of_re
     assert!(t.store.inner().is_empty(), "no session nobody can reach");
     // Reads still answer on an open route; a token from a login works.
     assert_eq!(api.get("/t/peek").await.status, 200);
-    let token = api.post("/t/token?user=bot").await.json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = bearer_token(&mut api, "bot").await;
     api.bearer = Some(token);
     assert_eq!(api.get("/t/visit").await.body, "1");
     // Logged out, the same token is unusable again.
@@ -179,10 +176,7 @@ async fn an_authorization_header_is_used_instead_of_the_cookie() {
     let mut b = t.server.browser();
     b.post("/t/login?user=ada").await;
     assert_eq!(b.get("/t/me").await.json()["user_id"], "ada");
-    let token = t.server.browser().post("/t/token?user=bot").await.json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = bearer_token(&mut t.server.browser(), "bot").await;
     // A valid bearer token wins over the cookie sent with it.
     b.bearer = Some(token);
     assert_eq!(b.get("/t/me").await.json()["user_id"], "bot");
@@ -206,10 +200,7 @@ async fn revoke_others_keeps_only_the_current_session_bearer_ones_included() {
     let mut phone = t.server.browser();
     phone.post("/t/login?user=ada").await;
     let mut api = t.server.browser();
-    let token = api.post("/t/token?user=ada").await.json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = bearer_token(&mut api, "ada").await;
     api.bearer = Some(token);
     assert_eq!(
         laptop
@@ -300,10 +291,7 @@ async fn a_request_in_flight_during_a_login_does_not_log_the_browser_out_again()
 async fn a_bearer_write_to_a_session_whose_data_is_invalid_is_refused_not_dropped() {
     let t = start().await;
     let mut api = t.server.browser();
-    let token = api.post("/t/token?user=bot").await.json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = bearer_token(&mut api, "bot").await;
     api.bearer = Some(token);
     assert_eq!(api.get("/t/visit").await.body, "1");
     let id = t.store.inner().list_for_user("bot").await.unwrap()[0].id;
@@ -322,4 +310,10 @@ async fn a_bearer_write_to_a_session_whose_data_is_invalid_is_refused_not_droppe
         r#"Bearer error="invalid_token""#
     );
     assert_eq!(t.store.inner().len(), 1, "nothing stored beside it");
+}
+
+/// A bearer token from `/t/token` for `user`, asked for by `client`.
+async fn bearer_token(client: &mut session_tests::http::Browser, user: &str) -> String {
+    let r = client.post(&format!("/t/token?user={user}")).await;
+    r.json()["token"].as_str().unwrap().to_owned()
 }
