@@ -27,15 +27,21 @@ pub struct Session<T: SessionData> {
     // was pending): such a login later leaves `data` holding what the new
     // session must not inherit.
     from_loaded: bool,
+    // Each field's value in the cell when `data` was decoded, kept only when
+    // another handle had changed fields by then: a field this handle puts
+    // back to the loaded value it undid that change, unless a later change
+    // of the field came after this handle was made.
+    started_from: Option<Box<[Option<Box<str>>]>>,
 }
 
 impl<T: SessionData> Session<T> {
     /// Decodes the cell's current data and validates it.
     pub fn from_cell(cell: SessionCell) -> Result<Self, SessionDataError> {
-        let (data, from_loaded) = {
+        let (data, from_loaded, started_from) = {
             let state = cell.lock();
             let dropped = state.drops_loaded();
-            let data = if state.has_pending_field_changes() || dropped {
+            let pending = state.has_pending_field_changes();
+            let data = if pending || dropped {
                 T::decode_valid(&state.fields())?
             } else {
                 match state.record() {
@@ -43,9 +49,17 @@ impl<T: SessionData> Session<T> {
                     None => defaults::<T>(),
                 }
             };
-            (data, !dropped)
+            let started_from = pending.then(|| {
+                T::FIELDS
+                    .iter()
+                    .map(|name| state.field(name).map(Box::from))
+                    .collect()
+            });
+            (data, !dropped, started_from)
         };
-        Ok(Self::new(cell, data, from_loaded))
+        let mut handle = Self::new(cell, data, from_loaded);
+        handle.started_from = started_from;
+        Ok(handle)
     }
 
     /// A handle over `cell` starting from `data`, which is not the loaded
@@ -60,6 +74,7 @@ impl<T: SessionData> Session<T> {
             cell,
             committed: crate::data::FieldSet::EMPTY,
             from_loaded,
+            started_from: None,
         }
     }
 
@@ -73,7 +88,8 @@ impl<T: SessionData> Session<T> {
         self.cell.lock().id()
     }
 
-    /// Whether the request loaded an existing session.
+    /// Whether the request has no stored session to work on: none was
+    /// loaded, or the loaded one's data was found invalid.
     pub fn is_new(&self) -> bool {
         !self.cell.lock().is_loaded()
     }
@@ -139,8 +155,12 @@ impl<T: SessionData> Session<T> {
         self.cell.lock().login(binding)
     }
 
-    /// Deletes the session at persist (logout).
+    /// Deletes the session at persist (logout). This handle's changes so far
+    /// go with it, as do those other handles committed; a handle still
+    /// holding changes commits them after the logout, as changes for the
+    /// session a later `login` starts.
     pub fn destroy(&mut self) {
+        self.data.as_tracked_mut().clear_touched();
         self.cell.lock().destroy();
     }
 
@@ -231,9 +251,16 @@ impl<T: SessionData> Session<T> {
                 continue;
             }
             if unchanged(&*self.data, &state, &mut default, index, name, &value)? {
-                // Only this handle's own change is undone: another handle's
-                // change of the field stays.
-                if self.committed.contains(index) {
+                // Undone when this handle made the change, set the field
+                // itself, or put back the value it found; another handle's
+                // change it never saw stays.
+                let undid_seen = self.started_from.as_ref().is_some_and(|seen| {
+                    seen.get(index).and_then(Option::as_deref) == state.field(name)
+                });
+                if self.committed.contains(index)
+                    || touched.contains_explicitly(index)
+                    || undid_seen
+                {
                     state.revert_field(name);
                 }
             } else {

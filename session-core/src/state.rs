@@ -379,11 +379,15 @@ impl SessionState {
 
     /// Deletes the session at persist (logout). Changes made in this request,
     /// flash included, go with it; a message to show after a logout needs a
-    /// session to live in: only a `login` after the destroy starts one.
+    /// session to live in: only a `login` after the destroy starts one, and
+    /// it starts from nothing of this one.
     pub fn destroy(&mut self) {
         self.destroy = true;
-        if let Some(changes) = &mut self.changes {
-            changes.rotation = None;
+        if let Some(changes) = self.changes.take().filter(|c| !c.set_flash.is_empty()) {
+            tracing::debug!(
+                flash = changes.set_flash.len(),
+                "flash set on a destroyed session is dropped with it"
+            );
         }
     }
 

@@ -351,3 +351,39 @@ async fn a_logout_then_login_in_one_request_passes_nothing_on() {
     assert_eq!(s.age, None);
     assert_eq!(s.take_flash::<String>("notice"), None);
 }
+
+/// Changes committed before a logout go with the logged-out session, also
+/// when the same request then logs in as someone else.
+#[tokio::test]
+async fn changes_made_before_a_logout_do_not_reach_the_next_login() {
+    let env = env();
+    let roger = rogers_session(&env).await;
+    let mut s = reopen(&env, &roger).await;
+    set_age(&mut s, Some(21));
+    s.flash("farewell", "for roger").unwrap();
+    s.commit().unwrap();
+    set_age(&mut s, Some(22)); // still in this handle at the logout
+    s.destroy();
+    s.login(Binding::user("grace"));
+    let grace = env.service.commit(&mut s).await.unwrap();
+    let mut s = reopen(&env, &grace).await;
+    assert_eq!(s.user_id().as_deref(), Some("grace"));
+    assert_eq!(s.age, None, "Roger's change reached Grace's session");
+    assert_eq!(s.take_flash::<String>("farewell"), None);
+}
+
+/// What a handle sets after the logout and login is the new session's.
+#[tokio::test]
+async fn changes_made_after_a_logout_and_login_reach_the_new_session() {
+    let env = env();
+    let roger = rogers_session(&env).await;
+    let mut s = reopen(&env, &roger).await;
+    s.destroy();
+    s.login(Binding::user("grace"));
+    set_age(&mut s, Some(30));
+    s.flash("welcome", "grace").unwrap();
+    let grace = env.service.commit(&mut s).await.unwrap();
+    let mut s = reopen(&env, &grace).await;
+    assert_eq!(s.age, Some(30));
+    assert_eq!(s.take_flash::<String>("welcome").as_deref(), Some("grace"));
+}

@@ -818,3 +818,59 @@ async fn a_map_of_19_digit_u64s_is_still_compared_by_value() {
     let back = env.service.get::<SeenAt>(Some(&t)).await.unwrap();
     assert!(back.by_page().contains_key("from-b"), "B's change was lost");
 }
+
+/// Handles commit in order: a later handle that puts a field back to the
+/// loaded value, through its setter or through whole-value access on data
+/// that showed the first handle's change, has the last word.
+#[tokio::test]
+async fn a_later_handle_putting_back_the_loaded_value_wins() {
+    for whole_value in [false, true] {
+        let env = env();
+        let t = existing(&env).await;
+        let cell = env.service.load(Some(&t)).await.unwrap();
+        let mut first = env.service.typed::<Profile>(&cell).unwrap();
+        set_name(&mut first, Some("Bob".into()));
+        drop(first);
+        let mut second = env.service.typed::<Profile>(&cell).unwrap();
+        assert_eq!(second.name.as_deref(), Some("Bob"));
+        if whole_value {
+            second.update(|p| p.name = Some("Roger".into()));
+        } else {
+            set_name(&mut second, Some("Roger".into()));
+        }
+        drop(second);
+        env.service.persist(&cell).await.unwrap();
+        let s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+        assert_eq!(
+            s.name.as_deref(),
+            Some("Roger"),
+            "whole value: {whole_value}"
+        );
+    }
+}
+
+/// A handle made before another handle's change, and committing the field
+/// unchanged through whole-value access, leaves that change in place.
+#[tokio::test]
+async fn a_stale_handle_does_not_undo_a_change_it_never_saw() {
+    let env = env();
+    let t = existing(&env).await;
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    let mut early = env.service.typed::<Profile>(&cell).unwrap();
+    let mut first = env.service.typed::<Profile>(&cell).unwrap();
+    set_age(&mut first, Some(30));
+    drop(first);
+    // Made after the change to `age`, before the one to `name`.
+    let mut middle = env.service.typed::<Profile>(&cell).unwrap();
+    let mut second = env.service.typed::<Profile>(&cell).unwrap();
+    set_name(&mut second, Some("Bob".into()));
+    drop(second);
+    early.update(|p| p.tags.push("b".into()));
+    drop(early);
+    middle.update(|p| p.tags.push("c".into()));
+    drop(middle);
+    env.service.persist(&cell).await.unwrap();
+    let s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!((s.name.as_deref(), s.age), (Some("Bob"), Some(30)));
+    assert_eq!(s.tags, ["a", "c"], "the last handle's whole value wins");
+}
