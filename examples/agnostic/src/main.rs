@@ -5,8 +5,18 @@
 
 use session_core::{Binding, Key, MemoryStore, PageRequest, SessionError, SessionService};
 
+const USAGE: &str = "usage: agnostic\n\nRuns authsessions' quick start on session-core alone (in-memory store,\nfresh key) and prints what each call returned. Takes no arguments.";
+
 #[tokio::main]
 async fn main() -> Result<(), SessionError> {
+    if let Some(arg) = std::env::args_os().nth(1) {
+        if arg == "-h" || arg == "--help" {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        eprintln!("agnostic: unexpected argument {arg:?}\n\n{USAGE}");
+        std::process::exit(2);
+    }
     // "Creating Session Stores": the in-memory store (Redis and file stores plug in the same way).
     let sessions = SessionService::builder()
         .store(MemoryStore::new())

@@ -27,3 +27,29 @@ fn the_authsessions_calls_behave_as_documented() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines, expected, "{stdout}");
 }
+
+#[test]
+fn help_describes_the_example_and_other_arguments_are_refused() {
+    let run = |arg: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_agnostic"))
+            .arg(arg)
+            .output()
+            .expect("example runs")
+    };
+    let help = run("--help");
+    assert!(help.status.success());
+    let stdout = String::from_utf8(help.stdout).unwrap();
+    assert!(stdout.starts_with("usage: agnostic"), "{stdout}");
+    assert!(
+        !stdout.contains("token header"),
+        "ran the example: {stdout}"
+    );
+    let wrong = run("--store=redis");
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(wrong.stdout.is_empty());
+    let stderr = String::from_utf8(wrong.stderr).unwrap();
+    assert!(
+        stderr.contains("unexpected argument \"--store=redis\""),
+        "{stderr}"
+    );
+}

@@ -34,7 +34,12 @@ pub struct Config {
     #[arg(long, default_value = "demo-data")]
     pub data_dir: PathBuf,
     /// Redis URL for `--store redis`.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        hide_env_values = true,
+        default_value = "redis://127.0.0.1:6379"
+    )]
     pub redis_url: String,
     /// Sessions `--store redis` keeps in this process, kept coherent by
     /// Redis's invalidation messages (0: no local cache).

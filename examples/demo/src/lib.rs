@@ -1,5 +1,8 @@
 //! The demo server: the five seeds' samples on one app.
 //!
+//! - Every route: Travetto auth-session's interceptor cycle (load, get or
+//!   create, persist what changed), run by `SessionInterceptor` after the
+//!   auth interceptor; the app builder logs the order at start.
 //! - `GET /`: astro-session's visit counter.
 //! - `GET /login`, `POST /login`: astro-session's login with an error flash.
 //! - `POST /api/token`: a bearer token for API clients (authsessions).

@@ -203,7 +203,8 @@ impl AppBuilder {
     /// Checks every loaded session's data as `T` before the principal is
     /// established, so that data failing to decode or validate means no
     /// session for the whole request (no user either: guarded routes answer
-    /// 401; logout still works). Under [`InvalidDataPolicy::Fail`], handlers
+    /// 401; a logout in a route that needs no principal, or the next login,
+    /// still deletes the record). Under [`InvalidDataPolicy::Fail`], handlers
     /// that read the session's data fail as well. Without it only a handler
     /// reading `T` finds out, and the login stays in use. See
     /// [`SessionServiceBuilder::check_data`].

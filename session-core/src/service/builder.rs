@@ -70,8 +70,8 @@ impl SessionServiceBuilder {
     /// Makes a request that only reads a session record its use (`last_seen`)
     /// once the recorded one is `interval` old, so that a user's listing
     /// orders sessions by last use, reads included. Off by default: a
-    /// read-only request then makes no store write, and `last_seen` moves
-    /// with writes and refreshes only. The recording is one store write of
+    /// read-only request then writes only an expiry refresh that is due, and
+    /// `last_seen` moves with writes and refreshes only. The recording is one store write of
     /// `last_seen` alone (no data, no expiry, no cookie of its own), done
     /// only for sessions bound to a user on server-side stores with a
     /// per-user index: an anonymous session is in no listing, the cookie

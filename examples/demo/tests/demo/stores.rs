@@ -71,6 +71,23 @@ fn a_short_secret_is_refused_at_start() {
     assert!(stderr.contains("at least 32"), "{stderr}");
 }
 
+#[test]
+fn help_shows_no_secret_from_the_environment() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_demo"))
+        .arg("--help")
+        .envs([
+            ("REDIS_URL", "redis://:redis-password@10.0.0.5:6379"),
+            ("SESSION_SECRET", "a-session-secret-of-at-least-32-bytes"),
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("REDIS_URL"), "{help}");
+    assert!(!help.contains("redis-password"), "{help}");
+    assert!(!help.contains("a-session-secret"), "{help}");
+}
+
 #[tokio::test]
 async fn cookie_store_serves_the_same_contract_except_revocation() {
     let dir = data_dir("cookie");
