@@ -303,9 +303,10 @@ pub mod envelope {
     }
 
     #[derive(Deserialize)]
-    struct In {
+    struct In<'a> {
         v: u32,
-        r: Option<serde_json::Value>,
+        #[serde(borrow)]
+        r: Option<&'a serde_json::value::RawValue>,
     }
 
     /// Encodes a record with the current format version.
@@ -330,7 +331,7 @@ pub mod envelope {
         let record = envelope
             .r
             .ok_or_else(|| StoreError::Corrupt("record envelope has no record".into()))?;
-        serde_json::from_value(record)
+        serde_json::from_str(record.get())
             .map_err(|e| StoreError::Corrupt(format!("record does not decode: {e}")))
     }
 

@@ -773,10 +773,19 @@ fn awkward_record(clock: &MockClock) -> SessionRecord {
         ("\u{fc}n\u{ef} c\u{f8}de \u{1f600}", "\"\u{df}\\\"\\u0000\""),
         ("ctl\n\t\r", "\"\\r\\n\""),
         (long_name.as_str(), long_value.as_str()),
+        // Text a JSON value type would change: past 64 bits, keys out of
+        // order, numbers in a longer form.
+        ("wide", "340282366920938463463374607431768211455"),
+        ("struct", "{\"z\":1,\"a\":[2.50,1e3,-0]}"),
     ]
     .into_iter()
     .collect();
-    r.flash = fields(&[("", "null"), ("_b", "\"\u{e9}\""), ("f:{1}", "[1,\"}\"]")]);
+    r.flash = fields(&[
+        ("", "null"),
+        ("_b", "\"\u{e9}\""),
+        ("f:{1}", "[1,\"}\"]"),
+        ("o", "{\"z\":1e3,\"a\":null}"),
+    ]);
     r
 }
 
