@@ -271,6 +271,87 @@ pub async fn compare_and_set_refuses_a_stale_revision(store: impl SessionStore, 
     );
 }
 
+/// Concurrent saves expecting the same revision: exactly one is saved, the
+/// others conflict, and the revision moves by one.
+pub async fn concurrent_compare_and_set_lets_exactly_one_save_through(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    if store.client_side().is_some() || !store.capabilities().compare_and_set {
+        return;
+    }
+    let store = Arc::new(store);
+    for _ in 0..20 {
+        let r = record(&clock, None);
+        create(&*store, &r).await;
+        let revision = load(&*store, &r.id).await.unwrap().revision;
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let store = store.clone();
+            let mut p = patch(&clock);
+            p.set_fields = fields(&[("count", &i.to_string())]);
+            p.expected_revision = Some(revision);
+            tasks.push(tokio::spawn(async move { store.save(&r.id, &p).await }));
+        }
+        let mut saved = 0;
+        for t in tasks {
+            match t.await.unwrap().unwrap() {
+                SaveOutcome::Saved => saved += 1,
+                SaveOutcome::Conflict { current } => assert_eq!(current, revision + 1),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(saved, 1, "compare-and-set let {saved} saves through");
+        assert_eq!(load(&*store, &r.id).await.unwrap().revision, revision + 1);
+    }
+}
+
+/// A touch racing a save loses neither's change; a save racing a delete
+/// never brings the session back, nor its user index entry.
+pub async fn touch_save_and_delete_racing_lose_nothing_and_resurrect_nothing(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    if store.client_side().is_some() {
+        return;
+    }
+    let store = Arc::new(store);
+    for n in 0..30 {
+        let r = record(&clock, Some("racer"));
+        create(&*store, &r).await;
+        let (a, b) = (store.clone(), store.clone());
+        let mut p = patch(&clock);
+        p.set_fields = fields(&[("f", &n.to_string())]);
+        let (now, later) = (clock.now(), clock.now().plus(HOUR * 2));
+        let save = tokio::spawn(async move { a.save(&r.id, &p).await });
+        let touch = tokio::spawn(async move { b.touch(&r.id, later, now, Some("racer")).await });
+        save.await.unwrap().unwrap();
+        touch.await.unwrap().unwrap();
+        let back = load(&*store, &r.id).await.unwrap();
+        assert_eq!(
+            back.fields.get("f"),
+            Some(n.to_string().as_str()),
+            "a touch lost a save"
+        );
+        assert_eq!(back.expires_at, later, "a save lost a touch");
+
+        let (a, b) = (store.clone(), store.clone());
+        let mut p = patch(&clock);
+        p.set_fields = fields(&[("g", "1")]);
+        p.expires_at = Some(later.plus(HOUR));
+        let save = tokio::spawn(async move { a.save(&r.id, &p).await });
+        let delete = tokio::spawn(async move { b.delete(&r.id).await });
+        save.await.unwrap().unwrap();
+        delete.await.unwrap().unwrap();
+        assert_eq!(
+            load(&*store, &r.id).await,
+            None,
+            "a save brought a deleted session back"
+        );
+    }
+    assert_eq!(listed_ids(&*store, "racer").await, Vec::new());
+}
+
 /// Concurrent saves of different fields both survive (stores with field patches).
 pub async fn concurrent_patches_of_different_fields_both_survive(
     store: impl SessionStore,
