@@ -73,8 +73,8 @@ impl Database {
 
     /// Runs `f` on the open database (opening the file again first when an
     /// I/O error closed it and the reopen interval has passed), and sets the
-    /// handle aside when `f` fails on a file access, so the next call opens
-    /// the file again.
+    /// handle aside when `f` fails in a way only a reopen mends (see
+    /// [`needs_reopen`]), so the next call opens the file again.
     pub(crate) fn run<T>(
         &self,
         f: impl FnOnce(&redb::Database) -> Result<T, StoreError>,
@@ -82,7 +82,7 @@ impl Database {
         let db = self.handle()?;
         let result = f(&db);
         if let Err(error) = &result
-            && is_io_failure(error)
+            && needs_reopen(error)
         {
             self.set_aside(&db, error);
         }
@@ -100,7 +100,7 @@ impl Database {
         let mut state = self.state.write();
         if matches!(&*state, State::Open(current) if Arc::ptr_eq(current, db)) {
             tracing::warn!(path = %self.path.display(), %error,
-                "session database I/O failed; closing it to open it again");
+                "session database failed; closing it to open it again");
             let now = Instant::now();
             *state = State::Closed {
                 retry_at: now,
@@ -240,16 +240,19 @@ enum Create {
     Never,
 }
 
-/// Whether `error` is redb's report of a failed file access, after which the
-/// handle answers nothing else until it is reopened.
-fn is_io_failure(error: &StoreError) -> bool {
+/// Whether `error` leaves the handle answering nothing else until it is
+/// reopened: a failed file access, or a failed commit that discarded the
+/// engine's allocator state, which only opening the file again rebuilds.
+fn needs_reopen(error: &StoreError) -> bool {
     let StoreError::Unavailable(source) = error else {
         return false;
     };
-    matches!(
-        source.downcast_ref::<redb::Error>(),
-        Some(redb::Error::Io(_) | redb::Error::PreviousIo)
-    )
+    match source.downcast_ref::<redb::Error>() {
+        Some(redb::Error::Io(_) | redb::Error::PreviousIo) => true,
+        // The engine names no variant for it; its message asks for a reopen.
+        Some(redb::Error::Corrupted(message)) => message.contains("reopen the database"),
+        _ => false,
+    }
 }
 
 /// Opens the file (creating it when missing, if `create` allows) and
@@ -356,16 +359,20 @@ mod tests {
     }
 
     #[test]
-    fn only_failed_file_accesses_close_the_handle() {
-        assert!(is_io_failure(&previous_io()));
-        assert!(is_io_failure(&crate::error::db_error(redb::Error::Io(
+    fn failed_file_accesses_and_discarded_allocator_state_close_the_handle() {
+        assert!(needs_reopen(&previous_io()));
+        assert!(needs_reopen(&crate::error::db_error(redb::Error::Io(
             std::io::Error::other("disk gone")
         ))));
-        assert!(!is_io_failure(&crate::error::db_error(
+        // redb 4.6's words after a failed commit, on every later write.
+        assert!(needs_reopen(&crate::error::db_error(redb::Error::Corrupted(
+            "Allocator state was discarded by a failed integrity check or commit; reopen the database to repair it".into()
+        ))));
+        assert!(!needs_reopen(&crate::error::db_error(
             redb::Error::Corrupted("bad page".into())
         )));
-        assert!(!is_io_failure(&StoreError::Corrupt("bad record".into())));
-        assert!(!is_io_failure(&StoreError::unavailable("elsewhere")));
+        assert!(!needs_reopen(&StoreError::Corrupt("bad record".into())));
+        assert!(!needs_reopen(&StoreError::unavailable("elsewhere")));
     }
 
     #[test]

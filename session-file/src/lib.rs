@@ -31,8 +31,9 @@
 //!
 //! # Disk errors
 //!
-//! After one failed read, write or flush, the database engine refuses every
-//! later call until the file is opened again. The store does that by itself:
+//! After one failed read, write or flush (or a commit that failed otherwise
+//! and discarded the engine's allocator state), the database engine refuses
+//! every later call until the file is opened again. The store does that by itself:
 //! the call that met the error fails with
 //! [`StoreError::Unavailable`](session_core::StoreError::Unavailable) (its
 //! write was not made), and the next call opens the file again at its last
