@@ -51,6 +51,9 @@ pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Requires a principal (401) on a whole controller or one route;
 /// `#[authenticated(permissions = ["admin"])]` also requires permissions (403).
+/// On a route of an `#[authenticated]` controller it adds to what the
+/// controller requires: the route needs the controller's permissions and
+/// its own. Only `#[unauthenticated]` exempts a route.
 #[proc_macro_attribute]
 pub fn authenticated(args: TokenStream, item: TokenStream) -> TokenStream {
     standalone::authenticated(args.into(), item.into()).into()

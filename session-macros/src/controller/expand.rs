@@ -82,7 +82,7 @@ pub(super) fn generate(m: &Model) -> TokenStream {
         let method = route.attr.method.to_string().to_uppercase();
         let method = format_ident!("{}", method);
         let path = &route.attr.path;
-        let guard = guard_tokens(&sp, route.guard.as_ref().unwrap_or(&m.guard));
+        let guard = guard_tokens(&sp, &m.guard.for_route(route.guard.as_ref()));
         let handler = handler(&sp, m, route);
         let cfgs = &route.cfgs;
         quote! {

@@ -9,6 +9,28 @@ pub(super) enum GuardSpec {
     Authenticated(Vec<LitStr>),
 }
 
+impl GuardSpec {
+    /// What a route requires under this controller guard: its own
+    /// `#[authenticated(..)]` adds to the controller's (a route never asks
+    /// less by naming fewer permissions); only `#[unauthenticated]` opens it.
+    pub(super) fn for_route(&self, route: Option<&GuardSpec>) -> GuardSpec {
+        match (self, route) {
+            (_, None) => self.clone(),
+            (_, Some(GuardSpec::Open)) => GuardSpec::Open,
+            (GuardSpec::Open, Some(own)) => own.clone(),
+            (GuardSpec::Authenticated(base), Some(GuardSpec::Authenticated(own))) => {
+                let mut all = base.clone();
+                for p in own {
+                    if !all.iter().any(|b| b.value() == p.value()) {
+                        all.push(p.clone());
+                    }
+                }
+                GuardSpec::Authenticated(all)
+            }
+        }
+    }
+}
+
 pub(super) fn is_guard(attr: &Attribute) -> bool {
     crate::ctxt::attr_is(attr, "authenticated") || crate::ctxt::attr_is(attr, "unauthenticated")
 }

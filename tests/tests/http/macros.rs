@@ -75,6 +75,42 @@ impl SessionRoutes {
     }
 }
 
+/// A controller requiring a permission, whose routes add their own.
+pub struct Staff;
+
+#[controller("/m/staff")]
+#[authenticated(permissions = ["staff"])]
+impl Staff {
+    #[post("/login/{user}")]
+    #[unauthenticated]
+    async fn login(
+        auth: Auth,
+        Path(user): Path<String>,
+        axum::Form(form): axum::Form<std::collections::HashMap<String, String>>,
+    ) -> StatusCode {
+        let perms = form.get("perms").map_or("", String::as_str);
+        auth.login(Binding::user(user).with_permissions(perms.split_whitespace()));
+        StatusCode::NO_CONTENT
+    }
+
+    #[get("/board")]
+    async fn board() -> &'static str {
+        "board"
+    }
+
+    #[get("/plain")]
+    #[authenticated]
+    async fn plain() -> &'static str {
+        "plain"
+    }
+
+    #[get("/root")]
+    #[authenticated(permissions = ["admin"])]
+    async fn root() -> &'static str {
+        "root"
+    }
+}
+
 /// A controller holding a service, built once from the app.
 pub struct Accounts {
     sessions: SessionService,
@@ -163,6 +199,37 @@ async fn the_design_example_works_over_http() {
         t.server.browser().get("/m/session/whoami").await.body,
         "nobody"
     );
+}
+
+/// A route's own `#[authenticated(..)]` adds to the controller's guard: it
+/// never opens a route to principals the controller refuses.
+#[tokio::test]
+async fn a_routes_own_guard_adds_to_the_controllers() {
+    let t = start().await;
+    let statuses = |perms: &'static str| {
+        let server = &t.server;
+        async move {
+            let mut b = server.browser();
+            let login = b
+                .send(
+                    reqwest::Method::POST,
+                    "/m/staff/login/eve",
+                    Some(&[("perms", perms)]),
+                )
+                .await;
+            assert_eq!(login.status, 204);
+            let mut out = Vec::new();
+            for path in ["/m/staff/board", "/m/staff/plain", "/m/staff/root"] {
+                out.push(b.get(path).await.status);
+            }
+            out
+        }
+    };
+    assert_eq!(statuses("").await, [403, 403, 403]);
+    assert_eq!(statuses("admin").await, [403, 403, 403]);
+    assert_eq!(statuses("staff").await, [200, 200, 403]);
+    assert_eq!(statuses("staff admin").await, [200, 200, 200]);
+    assert_eq!(t.server.browser().get("/m/staff/plain").await.status, 401);
 }
 
 #[tokio::test]
