@@ -19,6 +19,15 @@ pub enum PathError {
         /// The segment.
         segment: String,
     },
+    /// A character no request path holds unencoded (`?`, `#`, a space,
+    /// non-ASCII): the route could never match.
+    #[error("route path `{path}` holds {character:?}, which no request path holds unencoded")]
+    BadCharacter {
+        /// The path.
+        path: String,
+        /// The character.
+        character: char,
+    },
     /// The same parameter name twice.
     #[error("route path `{path}` uses the parameter `{name}` twice")]
     DuplicateParameter {
@@ -77,11 +86,18 @@ pub fn validate(path: &str) -> Result<(), PathError> {
             path: path.to_owned(),
             segment: (*segment).to_owned(),
         };
-        if segment.starts_with(':') {
+        // `:name` and `*name` are older axum spellings of parameters.
+        if segment.starts_with([':', '*']) {
             return Err(bad());
         }
         let has_brace = segment.contains('{') || segment.contains('}');
         if !has_brace {
+            if let Some(character) = segment.chars().find(|&c| !is_path_char(c)) {
+                return Err(PathError::BadCharacter {
+                    path: path.to_owned(),
+                    character,
+                });
+            }
             continue;
         }
         let inner = segment
@@ -107,6 +123,12 @@ pub fn validate(path: &str) -> Result<(), PathError> {
         names.push(name);
     }
     Ok(())
+}
+
+/// Whether `c` may stand unencoded in the path of a request (RFC 3986
+/// `pchar`): the router compares routes with the path as sent.
+fn is_path_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@%".contains(c)
 }
 
 /// The path with parameter names erased, so `/u/{id}` and `/u/{name}` compare equal.
@@ -143,6 +165,7 @@ mod tests {
             "/users/{id}",
             "/f/{*rest}",
             "/a/{x}/b/{y_2}",
+            "/caf%C3%A9/a.b-c_d~e/x:y@z/!$&'()*+,;=",
         ] {
             assert_eq!(validate(ok), Ok(()), "{ok}");
         }
@@ -160,9 +183,27 @@ mod tests {
             "/u/{a-b}",
             "/u/x{id}",
             "/u/{1a}",
+            "/files/*rest",
         ] {
             assert!(
                 matches!(validate(bad), Err(PathError::BadParameter { .. })),
+                "{bad}"
+            );
+        }
+        for (bad, c) in [
+            ("/find?all", '?'),
+            ("/a#b", '#'),
+            ("/caf\u{e9}", '\u{e9}'),
+            ("/a b", ' '),
+            ("/a\"b", '"'),
+            ("/a\\b", '\\'),
+        ] {
+            assert_eq!(
+                validate(bad),
+                Err(PathError::BadCharacter {
+                    path: bad.to_owned(),
+                    character: c
+                }),
                 "{bad}"
             );
         }

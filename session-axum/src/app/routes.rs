@@ -22,6 +22,8 @@ pub(super) fn build_routes(
 ) -> Result<BuiltRoutes, BuildError> {
     // (shape, method) -> (declared path, controller), to find duplicates.
     let mut seen: HashMap<(String, String), (String, &'static str)> = HashMap::new();
+    // shape -> (declared path, controller), for paths spelled two ways.
+    let mut spellings: HashMap<String, (String, &'static str)> = HashMap::new();
     let mut by_path: Vec<(String, MethodRouter)> = Vec::new();
     let mut listing = Vec::new();
     for controller in controllers {
@@ -50,6 +52,16 @@ pub(super) fn build_routes(
                     }
                 });
             }
+            // The router holds one spelling per path, whatever the method.
+            if let Some((other, first)) = spellings.get(&key.0).filter(|(p, _)| *p != full) {
+                return Err(BuildError::RouteConflict {
+                    path: full,
+                    message: format!(
+                        "`{other}` (from `{first}`) is the same path with other parameter names; use the same names"
+                    ),
+                });
+            }
+            spellings.insert(key.0.clone(), (full.clone(), controller.name));
             seen.insert(key, (full.clone(), controller.name));
             listing.push(format!("{} {full}", route.method));
             let handler = route.guard.apply(route.handler);

@@ -244,6 +244,20 @@ impl Model {
                         first.ident
                     ),
                 );
+            } else if let Some(first) = routes.iter().find(|r| {
+                route::shape(&r.attr.path.value()) == key.1
+                    && r.attr.path.value() != attr.path.value()
+            }) {
+                // The router holds one spelling per path, whatever the method.
+                errors.error(
+                    &attr.path,
+                    format!(
+                        "`{}` names its parameters unlike `{}` (`{}`) on the same path: use the same names",
+                        attr.path.value(),
+                        first.attr.path.value(),
+                        first.ident
+                    ),
+                );
             }
             routes.push(Route {
                 attr,

@@ -49,7 +49,8 @@ pub(super) fn parse(attr: &Attribute) -> syn::Result<RouteAttr> {
 }
 
 /// Checks the syntax the router accepts: leading `/`, no empty segments,
-/// parameters `{name}` or a final `{*name}`, each name once.
+/// parameters `{name}` or a final `{*name}`, each name once, and only
+/// characters a request path holds unencoded (else no request matches).
 pub(super) fn check_path(lit: &LitStr) -> syn::Result<()> {
     let path = lit.value();
     let err = |message: String| Err(syn::Error::new(lit.span(), message));
@@ -74,7 +75,15 @@ pub(super) fn check_path(lit: &LitStr) -> syn::Result<()> {
                 "`:{name}` is not a parameter here: write `{{{name}}}`"
             ));
         }
+        if let Some(name) = segment.strip_prefix('*') {
+            return err(format!(
+                "`*{name}` is not a parameter here: write `{{*{name}}}`"
+            ));
+        }
         if !segment.contains(['{', '}']) {
+            if let Some(c) = segment.chars().find(|&c| !is_path_char(c)) {
+                return err(unreachable_char(&path, c));
+            }
             continue;
         }
         let malformed = || {
@@ -101,6 +110,24 @@ pub(super) fn check_path(lit: &LitStr) -> syn::Result<()> {
         names.push(name);
     }
     Ok(())
+}
+
+/// Whether `c` may stand unencoded in the path of a request (RFC 3986
+/// `pchar`): the router compares routes with the path as sent.
+fn is_path_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@%".contains(c)
+}
+
+fn unreachable_char(path: &str, c: char) -> String {
+    match c {
+        '?' => format!(
+            "route path `{path}` holds `?`: a query is not part of the path; read it with `Query<T>`"
+        ),
+        '#' => format!("route path `{path}` holds `#`: a fragment never reaches the server"),
+        _ => format!(
+            "route path `{path}` holds {c:?}, which no request path holds unencoded: percent-encode it"
+        ),
+    }
 }
 
 /// The path with parameter names erased, for duplicate detection.

@@ -82,3 +82,47 @@ fn routes_that_match_the_same_requests_are_a_build_error() {
         Ok(_) => panic!("accepted"),
     }
 }
+
+#[test]
+fn one_path_spelled_with_other_parameter_names_is_a_build_error() {
+    fn routes(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
+        let mut delete = route("/u/{name}");
+        delete.method = Method::DELETE;
+        Ok(vec![route("/u/{id}"), delete])
+    }
+    static SPELLED: ControllerRegistration = ControllerRegistration {
+        name: "Spelled",
+        base_path: "/",
+        routes,
+    };
+    match build(&SPELLED) {
+        Err(BuildError::RouteConflict { path, message }) => {
+            assert_eq!(path, "/u/{name}");
+            assert!(
+                message.contains("same path with other parameter names"),
+                "{message}"
+            );
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("accepted"),
+    }
+}
+
+#[test]
+fn an_older_axum_wildcard_is_a_path_error() {
+    fn routes(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
+        Ok(vec![route("/files/*rest")])
+    }
+    static STAR: ControllerRegistration = ControllerRegistration {
+        name: "Star",
+        base_path: "/",
+        routes,
+    };
+    assert!(matches!(
+        build(&STAR),
+        Err(BuildError::Path {
+            source: PathError::BadParameter { .. },
+            ..
+        })
+    ));
+}
