@@ -190,6 +190,7 @@ impl Model {
                 let method = match name {
                     "into" => "Into::into".to_owned(),
                     "try_into" => "TryInto::try_into".to_owned(),
+                    "drop" => "Drop::drop".to_owned(),
                     _ => format!("Session::{name}"),
                 };
                 errors.error(
@@ -390,6 +391,7 @@ fn own_alias(name: &str) -> String {
 const SESSION_METHODS: &[&str] = &[
     "into",
     "try_into",
+    "drop",
     "into_inner",
     "cell",
     "session_id",
