@@ -203,16 +203,30 @@ impl Model {
                 );
             }
         }
-        for ident in [&args.group_id, &args.authenticated].into_iter().flatten() {
-            if !fields.iter().any(|f| f.ident == *ident) {
-                let names: Vec<String> = fields.iter().map(|f| f.ident.to_string()).collect();
-                errors.error(
+        for (key, ident) in [
+            ("group_id", &args.group_id),
+            ("authenticated", &args.authenticated),
+        ] {
+            let Some(ident) = ident else { continue };
+            match fields.iter().find(|f| f.ident == *ident) {
+                None => {
+                    let names: Vec<String> = fields.iter().map(|f| f.ident.to_string()).collect();
+                    errors.error(
+                        ident,
+                        format!(
+                            "no field `{ident}` in this struct; fields: {}",
+                            names.join(", ")
+                        ),
+                    );
+                }
+                // Never stored, it would read its default on every request.
+                Some(f) if f.stored.is_none() => errors.error(
                     ident,
                     format!(
-                        "no field `{ident}` in this struct; fields: {}",
-                        names.join(", ")
+                        "`{key} = {ident}` names a `#[serde(skip)]` field, which is never stored"
                     ),
-                );
+                ),
+                Some(_) => {}
             }
         }
         errors.finish()?;
