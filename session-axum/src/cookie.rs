@@ -106,6 +106,13 @@ impl CookieConfig {
         if prefixed("__Secure-") && !self.secure {
             return fail("a __Secure- cookie needs Secure");
         }
+        // Else every session would be written, then fail as its cookie is set.
+        let widest = self.clear_cookie().len() + SERVER_TOKEN_ROOM + MAX_AGE_DIGITS;
+        if widest > session_core::store::cookie::MAX_COOKIE_BYTES {
+            return fail(
+                "the name, path and domain leave no room for a session token in the 4096 bytes browsers keep",
+            );
+        }
         Ok(())
     }
 
@@ -213,6 +220,10 @@ impl CookieConfig {
     }
 }
 
+/// Room checked for a server-side store's token (a signed session id, well
+/// under this) beside the configured attributes.
+const SERVER_TOKEN_ROOM: usize = 128;
+
 /// The widest `Max-Age` a cookie is measured with: up to 317 years.
 pub const MAX_AGE_DIGITS: usize = 10;
 
@@ -286,6 +297,10 @@ mod tests {
         for path in ["", "app", "/; Domain=evil.example", "/a\nb"] {
             assert!(with(&|c| c.path = path.into()).is_err(), "{path:?}");
         }
+        // No room left for a token: refused before any session is written.
+        let long = format!("/{}", "p".repeat(3960));
+        assert!(with(&|c| c.path = long.clone()).is_err());
+        assert!(with(&|c| c.path = long[..3700].to_owned()).is_ok());
         for domain in ["", "a.example; Secure", "a b", "a\r"] {
             assert!(
                 with(&|c| c.domain = Some(domain.into())).is_err(),
