@@ -50,13 +50,17 @@ fn handler(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
     // captures the `&self` borrow of `#this`, which ends in that block.
     let call = quote_spanned!(ident.span()=>
         #sp::axum::response::IntoResponse::into_response(<#self_ty>::#ident(&*#this, #(#args),*).await));
+    // Spanned on the method, as a route without `&self` is: a bad extractor
+    // is reported there, not on `#[controller]`.
+    let routing = quote_spanned!(ident.span()=>
+    #sp::axum::routing::#method(move |#(#args: #types),*| {
+        let #this = <::std::sync::Arc<_> as ::core::clone::Clone>::clone(&#this);
+        async move { #call }
+    }));
     quote! {
         {
             let #this = <::std::sync::Arc<_> as ::core::clone::Clone>::clone(&#this);
-            #sp::axum::routing::#method(move |#(#args: #types),*| {
-                let #this = <::std::sync::Arc<_> as ::core::clone::Clone>::clone(&#this);
-                async move { #call }
-            })
+            #routing
         }
     }
 }
