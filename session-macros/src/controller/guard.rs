@@ -31,8 +31,10 @@ impl GuardSpec {
     }
 }
 
+pub(super) const GUARDS: [&str; 2] = ["authenticated", "unauthenticated"];
+
 pub(super) fn is_guard(attr: &Attribute) -> bool {
-    crate::ctxt::attr_is(attr, "authenticated") || crate::ctxt::attr_is(attr, "unauthenticated")
+    GUARDS.iter().any(|g| crate::ctxt::attr_is(attr, g))
 }
 
 pub(super) fn parse(attr: &Attribute) -> syn::Result<GuardSpec> {

@@ -24,12 +24,14 @@ fn without_helper_attributes(item: TokenStream) -> TokenStream {
     let Ok(mut imp) = syn::parse2::<syn::ItemImpl>(item.clone()) else {
         return item;
     };
+    // A method's `cfg_attr` holding one of them counts: it expands to it later.
+    let conditional = |a: &syn::Attribute| !model::conditional_helpers(a).is_empty();
     imp.attrs.retain(|a| !guard::is_guard(a));
     for impl_item in imp.items.iter_mut() {
         if let ImplItem::Fn(method) = impl_item {
             method
                 .attrs
-                .retain(|a| !route::is_route(a) && !guard::is_guard(a));
+                .retain(|a| !route::is_route(a) && !guard::is_guard(a) && !conditional(a));
         }
     }
     imp.into_token_stream()

@@ -2,8 +2,9 @@
 
 use proc_macro2::TokenStream;
 use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{FnArg, ImplItem, Item, ItemImpl, LitStr, Path, Token, Type};
+use syn::{FnArg, ImplItem, Item, ItemImpl, LitStr, Meta, MetaList, Path, Token, Type};
 
 use super::guard::{self, GuardSpec};
 use super::route::{self, RouteAttr};
@@ -143,6 +144,20 @@ impl Model {
             let mut guard_attr: Option<syn::Attribute> = None;
             let mut failed = false;
             method.attrs.retain(|attr| {
+                for inner in conditional_helpers(attr) {
+                    if route::METHODS.iter().any(|m| helper_is(inner.path(), m)) {
+                        // Not also "this controller has no routes".
+                        route_attrs += 1;
+                    }
+                    errors.error(
+                        &inner,
+                        format!(
+                            "`#[{}]` inside `cfg_attr` is not supported in a controller: put `#[cfg(..)]` on the method instead",
+                            helper_name(inner.path())
+                        ),
+                    );
+                    failed = true;
+                }
                 if route::is_route(attr) {
                     route_attrs += 1;
                     if route_attr.is_some() {
@@ -286,6 +301,55 @@ impl Model {
             routes,
         })
     }
+}
+
+/// Route and guard attributes inside a method's `#[cfg_attr(..)]`: rustc
+/// applies those only after `#[controller]` ran (unlike the impl block's
+/// own), so they would expand on their own, as if outside a controller.
+pub(super) fn conditional_helpers(attr: &syn::Attribute) -> Vec<Meta> {
+    let mut found = Vec::new();
+    if let Meta::List(list) = &attr.meta
+        && list.path.is_ident("cfg_attr")
+    {
+        collect_conditional(list, &mut found);
+    }
+    found
+}
+
+fn collect_conditional(list: &MetaList, found: &mut Vec<Meta>) {
+    // `cfg_attr(predicate, attr, ..)`; a malformed one is rustc's to report.
+    let parsed = list.parse_args_with(|input: ParseStream| {
+        input.parse::<Meta>()?;
+        input.parse::<Token![,]>()?;
+        Punctuated::<Meta, Token![,]>::parse_terminated(input)
+    });
+    for meta in parsed.into_iter().flatten() {
+        match &meta {
+            Meta::List(inner) if inner.path.is_ident("cfg_attr") => {
+                collect_conditional(inner, found);
+            }
+            _ if route::METHODS
+                .iter()
+                .chain(&guard::GUARDS)
+                .any(|name| helper_is(meta.path(), name)) =>
+            {
+                found.push(meta);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether `path` ends in `name`, as `crate::ctxt::attr_is` for attributes.
+fn helper_is(path: &Path, name: &str) -> bool {
+    path.segments.last().is_some_and(|s| s.ident == name)
+}
+
+fn helper_name(path: &Path) -> String {
+    path.segments
+        .last()
+        .map(|s| s.ident.to_string())
+        .unwrap_or_default()
 }
 
 /// The span of the item's leading keyword, where "wrong item" errors belong.
