@@ -86,6 +86,10 @@ impl Model {
                 errors.error(&e.generics, "an interceptor type cannot be generic");
                 None
             }
+            Item::Impl(imp) if imp.trait_.is_some() => {
+                errors.error(&imp.generics, "an interceptor type cannot be generic");
+                None
+            }
             _ => {
                 errors.error(
                     &item,
