@@ -32,12 +32,15 @@ pub struct Session<T: SessionData> {
     // back to the loaded value it undid that change, unless a later change
     // of the field came after this handle was made.
     started_from: Option<Box<[Option<Box<str>>]>>,
+    // The cell's logout count when `data` was made: after a later logout
+    // it holds the logged-out session's data.
+    epoch: u32,
 }
 
 impl<T: SessionData> Session<T> {
     /// Decodes the cell's current data and validates it.
     pub fn from_cell(cell: SessionCell) -> Result<Self, SessionDataError> {
-        let (data, from_loaded, started_from) = {
+        let (data, from_loaded, started_from, epoch) = {
             let state = cell.lock();
             let dropped = state.drops_loaded();
             let pending = state.has_pending_field_changes();
@@ -55,10 +58,11 @@ impl<T: SessionData> Session<T> {
                     .map(|name| state.field(name).map(Box::from))
                     .collect()
             });
-            (data, !dropped, started_from)
+            (data, !dropped, started_from, state.destroys)
         };
         let mut handle = Self::new(cell, data, from_loaded);
         handle.started_from = started_from;
+        handle.epoch = epoch;
         Ok(handle)
     }
 
@@ -69,12 +73,14 @@ impl<T: SessionData> Session<T> {
     }
 
     fn new(cell: SessionCell, data: T, from_loaded: bool) -> Self {
+        let epoch = cell.lock().destroys;
         Self {
             data: T::Tracked::from_tracked(Tracked::new(data)),
             cell,
             committed: crate::data::FieldSet::EMPTY,
             from_loaded,
             started_from: None,
+            epoch,
         }
     }
 
@@ -155,13 +161,20 @@ impl<T: SessionData> Session<T> {
         self.cell.lock().login(binding)
     }
 
-    /// Deletes the session at persist (logout). This handle's changes so far
-    /// go with it, as do those other handles committed; a handle still
-    /// holding changes commits them after the logout, as changes for the
-    /// session a later `login` starts.
+    /// Deletes the session at persist (logout). The request's changes so far
+    /// go with it, and this handle shows an empty session afterwards, as a
+    /// new one would. Another handle taken before the logout still holds the
+    /// old data: of its later changes only values it assigns with a setter
+    /// are kept, for the session a later `login` starts.
     pub fn destroy(&mut self) {
-        self.data.as_tracked_mut().clear_touched();
-        self.cell.lock().destroy();
+        let mut state = self.cell.lock();
+        state.destroy();
+        // The handle now shows an empty session, as a new one would.
+        self.data = T::Tracked::from_tracked(Tracked::new(defaults::<T>()));
+        self.committed = crate::data::FieldSet::EMPTY;
+        self.started_from = None;
+        self.from_loaded = false;
+        self.epoch = state.destroys;
     }
 
     /// Moves the session to a new id at persist, keeping its data, binding,
@@ -217,7 +230,8 @@ impl<T: SessionData> Session<T> {
     /// NaN or infinite float among them, or, through a field's own
     /// serializer, a `null` that would not decode), or data its type's
     /// `validate` refuses. A handle dropped with such data makes persist fail, and
-    /// nothing of the request's session is saved.
+    /// nothing of the request's session is saved (unless a logout then
+    /// discards the request's changes anyway).
     pub fn commit(&mut self) -> Result<(), SessionDataError> {
         let touched = self.data.as_tracked().touched();
         if touched.is_empty() {
@@ -238,8 +252,23 @@ impl<T: SessionData> Session<T> {
         // touched only through whole-value access still holds the old
         // session's value, which must not reach the new one.
         let dropped = self.from_loaded && state.drops_loaded();
+        let assigned = self.data.as_tracked().assigned();
+        // Made before a logout (through another handle): its data is the
+        // logged-out session's, so only values it assigned are its own.
+        let stale = self.epoch != state.destroys;
+        if stale {
+            self.committed = crate::data::FieldSet::EMPTY;
+            self.started_from = None;
+        }
         for (index, name) in T::FIELDS.iter().enumerate() {
             if !touched.contains(index) {
+                continue;
+            }
+            if stale && !assigned.contains_explicitly(index) {
+                tracing::debug!(
+                    field = name,
+                    "a change made through a handle taken before the logout is dropped"
+                );
                 continue;
             }
             let value = self.data.encode_field(index)?;
@@ -258,7 +287,7 @@ impl<T: SessionData> Session<T> {
                     seen.get(index).and_then(Option::as_deref) == state.field(name)
                 });
                 if self.committed.contains(index)
-                    || touched.contains_explicitly(index)
+                    || assigned.contains_explicitly(index)
                     || undid_seen
                 {
                     state.revert_field(name);

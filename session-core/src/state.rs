@@ -66,6 +66,8 @@ pub struct SessionState {
     pub(crate) seen_due: bool,
     pub(crate) expected_revision: Option<u64>,
     pub(crate) destroy: bool,
+    // Logouts so far: a handle made before one holds the old session's data.
+    pub(crate) destroys: u32,
     pub(crate) finished: bool,
     // Allocated by the first change: a read-only request carries none.
     pub(crate) changes: Option<Box<Changes>>,
@@ -110,6 +112,7 @@ impl SessionState {
             seen_due: false,
             expected_revision: None,
             destroy: false,
+            destroys: 0,
             finished: false,
             changes: None,
         }
@@ -338,7 +341,9 @@ impl SessionState {
     /// client that came with a browser's cookie, say): the loaded session
     /// stays as it is, and the new one gets only this request's changes.
     pub fn login_apart(&mut self, binding: Binding) -> SessionId {
-        self.rotate_with(Some(binding), true, false, false)
+        // After a logout, the loaded session is deleted all the same.
+        let replace_old = self.destroy;
+        self.rotate_with(Some(binding), true, false, replace_old)
     }
 
     /// Moves the session to a new id keeping its binding, age and expiry
@@ -383,6 +388,7 @@ impl SessionState {
     /// it starts from nothing of this one.
     pub fn destroy(&mut self) {
         self.destroy = true;
+        self.destroys = self.destroys.wrapping_add(1);
         if let Some(changes) = self.changes.take().filter(|c| !c.set_flash.is_empty()) {
             tracing::debug!(
                 flash = changes.set_flash.len(),

@@ -293,21 +293,23 @@ pub async fn concurrent_compare_and_set_lets_exactly_one_save_through(
             p.expected_revision = Some(revision);
             tasks.push(tokio::spawn(async move { store.save(&r.id, &p).await }));
         }
-        let mut saved = 0;
-        for t in tasks {
+        let mut saved = Vec::new();
+        for (i, t) in tasks.into_iter().enumerate() {
             match t.await.unwrap().unwrap() {
-                SaveOutcome::Saved => saved += 1,
+                SaveOutcome::Saved => saved.push(i.to_string()),
                 SaveOutcome::Conflict { current } => assert_eq!(current, revision + 1),
                 other => panic!("unexpected {other:?}"),
             }
         }
-        assert_eq!(saved, 1, "compare-and-set let {saved} saves through");
-        assert_eq!(load(&*store, &r.id).await.unwrap().revision, revision + 1);
+        assert_eq!(saved.len(), 1, "compare-and-set let {saved:?} through");
+        let back = load(&*store, &r.id).await.unwrap();
+        assert_eq!(back.revision, revision + 1);
+        assert_eq!(back.fields.get("count"), Some(saved[0].as_str()));
     }
 }
 
 /// A touch racing a save loses neither's change; a save racing a delete
-/// never brings the session back, nor its user index entry.
+/// never brings the session back.
 pub async fn touch_save_and_delete_racing_lose_nothing_and_resurrect_nothing(
     store: impl SessionStore,
     clock: MockClock,

@@ -54,6 +54,9 @@ impl FieldSet {
 pub struct Tracked<T> {
     data: T,
     touched: FieldSet,
+    // Fields given a whole new value by `set`, as opposed to touched
+    // through access that may only read or derive from the old value.
+    assigned: FieldSet,
 }
 
 impl<T: SessionData> Tracked<T> {
@@ -62,6 +65,7 @@ impl<T: SessionData> Tracked<T> {
         Self {
             data,
             touched: FieldSet::EMPTY,
+            assigned: FieldSet::EMPTY,
         }
     }
 
@@ -70,9 +74,10 @@ impl<T: SessionData> Tracked<T> {
         &self.data
     }
 
-    /// Sets one field and marks it touched.
+    /// Sets one field and marks it touched and assigned.
     pub fn set<V>(&mut self, index: usize, field: impl FnOnce(&mut T) -> &mut V, value: V) {
         self.touched.insert(index);
+        self.assigned.insert(index);
         *field(&mut self.data) = value;
     }
 
@@ -98,9 +103,16 @@ impl<T: SessionData> Tracked<T> {
         self.touched
     }
 
-    /// Forgets touches (after they were committed).
+    /// The fields given a new value by [`set`](Self::set) since the last
+    /// commit (a subset of [`touched`](Self::touched)).
+    pub fn assigned(&self) -> FieldSet {
+        self.assigned
+    }
+
+    /// Forgets touches and assignments (after they were committed).
     pub fn clear_touched(&mut self) {
         self.touched = FieldSet::EMPTY;
+        self.assigned = FieldSet::EMPTY;
     }
 
     /// The data, dropping the tracking.

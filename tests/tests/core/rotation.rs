@@ -387,3 +387,59 @@ async fn changes_made_after_a_logout_and_login_reach_the_new_session() {
     assert_eq!(s.age, Some(30));
     assert_eq!(s.take_flash::<String>("welcome").as_deref(), Some("grace"));
 }
+
+/// The handle that logs out shows an empty session afterwards: a
+/// whole-value change after the next login carries nothing of the old one.
+#[tokio::test]
+async fn the_handle_that_logs_out_starts_empty() {
+    let env = env();
+    let roger = rogers_session(&env).await;
+    let mut s = reopen(&env, &roger).await;
+    set_age(&mut s, Some(22));
+    s.destroy();
+    assert_eq!(s.age, None);
+    s.login(Binding::user("grace"));
+    s.update(|p| p.auth = true);
+    let grace = env.service.commit(&mut s).await.unwrap();
+    let back = reopen(&env, &grace).await;
+    assert_eq!((back.age, back.auth), (None, true));
+}
+
+/// Another handle taken before the logout keeps only what it assigns
+/// afterwards: its copy of the old data never reaches the new session.
+#[tokio::test]
+async fn a_handle_taken_before_another_handles_logout_passes_nothing_on() {
+    let env = env();
+    let roger = rogers_session(&env).await;
+    let cell = env.service.load(Some(&token(&roger))).await.unwrap();
+    let mut a = env.service.typed::<Profile>(&cell).unwrap();
+    set_age(&mut a, Some(22));
+    a.commit().unwrap();
+    let mut b = env.service.typed::<Profile>(&cell).unwrap();
+    b.destroy();
+    b.login(Binding::user("grace"));
+    drop(b);
+    a.update(|p| p.tags.push("old".into()));
+    session_tests::profile::set_name(&mut a, Some("Grace".into()));
+    drop(a);
+    let grace = env.service.persist(&cell).await.unwrap();
+    let back = reopen(&env, &grace).await;
+    assert_eq!(back.user_id().as_deref(), Some("grace"));
+    assert_eq!((back.age, back.tags.len()), (None, 0));
+    assert_eq!(back.name.as_deref(), Some("Grace"));
+}
+
+/// A logout then a login apart still deletes the logged-out session.
+#[tokio::test]
+async fn a_logout_then_a_login_apart_deletes_the_logged_out_session() {
+    let env = env();
+    let roger = rogers_session(&env).await;
+    let cell = env.service.load(Some(&token(&roger))).await.unwrap();
+    cell.lock().destroy();
+    cell.lock().login_apart(Binding::user("grace"));
+    env.service.persist(&cell).await.unwrap();
+    assert_eq!(
+        env.store.inner().load(&roger.id.unwrap()).await.unwrap(),
+        None
+    );
+}

@@ -874,3 +874,21 @@ async fn a_stale_handle_does_not_undo_a_change_it_never_saw() {
     assert_eq!((s.name.as_deref(), s.age), (Some("Bob"), Some(30)));
     assert_eq!(s.tags, ["a", "c"], "the last handle's whole value wins");
 }
+
+/// Reading a field through its per-field update on a stale handle is not
+/// an assignment: it leaves another handle's change in place.
+#[tokio::test]
+async fn a_per_field_read_on_a_stale_handle_keeps_another_handles_change() {
+    let env = env();
+    let t = existing(&env).await;
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    let mut early = env.service.typed::<Profile>(&cell).unwrap();
+    let mut first = env.service.typed::<Profile>(&cell).unwrap();
+    update_tags(&mut first, |t| t.push("b".into()));
+    drop(first);
+    assert_eq!(update_tags(&mut early, |t| t.len()), 1);
+    drop(early);
+    env.service.persist(&cell).await.unwrap();
+    let s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!(s.tags, ["a", "b"]);
+}
