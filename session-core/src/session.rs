@@ -60,20 +60,19 @@ impl<T: SessionData> Session<T> {
             });
             (data, !dropped, started_from, state.destroys)
         };
-        let mut handle = Self::new(cell, data, from_loaded);
+        let mut handle = Self::new(cell, data, from_loaded, epoch);
         handle.started_from = started_from;
-        handle.epoch = epoch;
         Ok(handle)
     }
 
     /// A handle over `cell` starting from `data`, which is not the loaded
     /// record's (defaults, say).
     pub(crate) fn with_data(cell: SessionCell, data: T) -> Self {
-        Self::new(cell, data, false)
+        let epoch = cell.lock().destroys;
+        Self::new(cell, data, false, epoch)
     }
 
-    fn new(cell: SessionCell, data: T, from_loaded: bool) -> Self {
-        let epoch = cell.lock().destroys;
+    fn new(cell: SessionCell, data: T, from_loaded: bool, epoch: u32) -> Self {
         Self {
             data: T::Tracked::from_tracked(Tracked::new(data)),
             cell,
@@ -95,7 +94,8 @@ impl<T: SessionData> Session<T> {
     }
 
     /// Whether the request has no stored session to work on: none was
-    /// loaded, or the loaded one's data was found invalid.
+    /// loaded, or the loaded one's data was found invalid (a logout in this
+    /// request leaves it as it was).
     pub fn is_new(&self) -> bool {
         !self.cell.lock().is_loaded()
     }
@@ -153,7 +153,28 @@ impl<T: SessionData> Session<T> {
     /// Applies `f` to the whole value (astro's `set(key, fn)` for any field):
     /// every field counts as touched.
     pub fn update<R>(&mut self, f: impl FnOnce(&mut T) -> R) -> R {
+        self.forget_if_logged_out();
         f(self.data.as_tracked_mut())
+    }
+
+    /// After a logout (through any handle, or `Auth::logout`), this handle's
+    /// data and pending changes are the logged-out session's: it starts
+    /// again from an empty session.
+    fn forget_if_logged_out(&mut self) {
+        let destroys = self.cell.lock().destroys;
+        if destroys == self.epoch {
+            return;
+        }
+        // Nothing of the old data is committed when the old handle drops.
+        self.data.as_tracked_mut().clear_touched();
+        // As a handle taken now: the changes made since the logout.
+        let fresh = Self::from_cell(self.cell.clone()).unwrap_or_else(|error| {
+            tracing::debug!(%error, "changes since the logout do not decode; starting from defaults");
+            let mut fresh = Self::with_data(self.cell.clone(), defaults::<T>());
+            fresh.epoch = destroys;
+            fresh
+        });
+        *self = fresh;
     }
 
     /// Binds the session to a user under a new id (login).
@@ -163,18 +184,12 @@ impl<T: SessionData> Session<T> {
 
     /// Deletes the session at persist (logout). The request's changes so far
     /// go with it, and this handle shows an empty session afterwards, as a
-    /// new one would. Another handle taken before the logout still holds the
-    /// old data: of its later changes only values it assigns with a setter
-    /// are kept, for the session a later `login` starts.
+    /// new one would. Another handle taken before the logout shows the old
+    /// data until its next change, which starts from an empty session; its
+    /// changes from before the logout are dropped.
     pub fn destroy(&mut self) {
-        let mut state = self.cell.lock();
-        state.destroy();
-        // The handle now shows an empty session, as a new one would.
-        self.data = T::Tracked::from_tracked(Tracked::new(defaults::<T>()));
-        self.committed = crate::data::FieldSet::EMPTY;
-        self.started_from = None;
-        self.from_loaded = false;
-        self.epoch = state.destroys;
+        self.cell.lock().destroy();
+        self.forget_if_logged_out();
     }
 
     /// Moves the session to a new id at persist, keeping its data, binding,
@@ -237,6 +252,11 @@ impl<T: SessionData> Session<T> {
         if touched.is_empty() {
             return Ok(());
         }
+        // Changed before a logout it has not seen since: they went with it.
+        if self.cell.lock().destroys != self.epoch {
+            self.forget_if_logged_out();
+            return Ok(());
+        }
         // What the next request would refuse to read is never written.
         T::validate(&self.data)?;
         let mut state = self.cell.lock();
@@ -253,22 +273,8 @@ impl<T: SessionData> Session<T> {
         // session's value, which must not reach the new one.
         let dropped = self.from_loaded && state.drops_loaded();
         let assigned = self.data.as_tracked().assigned();
-        // Made before a logout (through another handle): its data is the
-        // logged-out session's, so only values it assigned are its own.
-        let stale = self.epoch != state.destroys;
-        if stale {
-            self.committed = crate::data::FieldSet::EMPTY;
-            self.started_from = None;
-        }
         for (index, name) in T::FIELDS.iter().enumerate() {
             if !touched.contains(index) {
-                continue;
-            }
-            if stale && !assigned.contains_explicitly(index) {
-                tracing::debug!(
-                    field = name,
-                    "a change made through a handle taken before the logout is dropped"
-                );
                 continue;
             }
             let value = self.data.encode_field(index)?;
@@ -455,6 +461,7 @@ impl<T: SessionData> Deref for Session<T> {
 
 impl<T: SessionData> DerefMut for Session<T> {
     fn deref_mut(&mut self) -> &mut T::Tracked {
+        self.forget_if_logged_out();
         &mut self.data
     }
 }

@@ -229,7 +229,7 @@ impl SessionState {
     /// session of its own) is pending, as the new session starts empty.
     fn base(&self) -> Option<&SessionRecord> {
         self.record()
-            .filter(|_| self.rotation().is_none_or(|r| r.carry))
+            .filter(|_| !self.destroy && self.rotation().is_none_or(|r| r.carry))
     }
 
     /// The value a field had before this request's changes (see
@@ -260,7 +260,7 @@ impl SessionState {
     /// Whether a pending login drops the loaded data (another user's, or a
     /// session of its own): handles must not start from it.
     pub(crate) fn drops_loaded(&self) -> bool {
-        self.rotation().is_some_and(|r| !r.carry)
+        self.destroy || self.rotation().is_some_and(|r| !r.carry)
     }
 
     pub(crate) fn has_pending_field_changes(&self) -> bool {
@@ -342,7 +342,7 @@ impl SessionState {
     /// stays as it is, and the new one gets only this request's changes.
     pub fn login_apart(&mut self, binding: Binding) -> SessionId {
         // After a logout, the loaded session is deleted all the same.
-        let replace_old = self.destroy;
+        let replace_old = self.destroys != 0;
         self.rotate_with(Some(binding), true, false, replace_old)
     }
 

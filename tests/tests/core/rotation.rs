@@ -405,8 +405,8 @@ async fn the_handle_that_logs_out_starts_empty() {
     assert_eq!((back.age, back.auth), (None, true));
 }
 
-/// Another handle taken before the logout keeps only what it assigns
-/// afterwards: its copy of the old data never reaches the new session.
+/// Another handle taken before the logout starts from an empty session at
+/// its next change: its copy of the old data never reaches the new session.
 #[tokio::test]
 async fn a_handle_taken_before_another_handles_logout_passes_nothing_on() {
     let env = env();
@@ -425,7 +425,10 @@ async fn a_handle_taken_before_another_handles_logout_passes_nothing_on() {
     let grace = env.service.persist(&cell).await.unwrap();
     let back = reopen(&env, &grace).await;
     assert_eq!(back.user_id().as_deref(), Some("grace"));
-    assert_eq!((back.age, back.tags.len()), (None, 0));
+    assert_eq!(
+        (back.age, back.tags.clone()),
+        (None, vec!["old".to_owned()])
+    );
     assert_eq!(back.name.as_deref(), Some("Grace"));
 }
 
@@ -436,6 +439,82 @@ async fn a_logout_then_a_login_apart_deletes_the_logged_out_session() {
     let roger = rogers_session(&env).await;
     let cell = env.service.load(Some(&token(&roger))).await.unwrap();
     cell.lock().destroy();
+    cell.lock().login_apart(Binding::user("grace"));
+    env.service.persist(&cell).await.unwrap();
+    assert_eq!(
+        env.store.inner().load(&roger.id.unwrap()).await.unwrap(),
+        None
+    );
+}
+
+/// A handler's extractor handle exists before its logout and login: what
+/// it changes afterwards, by any means, is the new session's.
+#[tokio::test]
+async fn an_extractor_handles_changes_after_a_logout_and_login_are_kept() {
+    let env = env();
+    let roger = rogers_session(&env).await;
+    let cell = env.service.load(Some(&token(&roger))).await.unwrap();
+    let mut account = env.service.typed::<Profile>(&cell).unwrap();
+    cell.lock().destroy();
+    cell.lock().login(Binding::user("grace"));
+    account.update(|p| p.auth = true);
+    session_tests::profile::update_tags(&mut account, |t| *t = vec!["welcome".into()]);
+    drop(account);
+    let grace = env.service.persist(&cell).await.unwrap();
+    let back = reopen(&env, &grace).await;
+    assert_eq!(
+        (back.auth, back.tags.clone(), back.age),
+        (true, vec!["welcome".to_owned()], None)
+    );
+}
+
+/// A value set, not yet committed, before another handle's logout goes
+/// with the logged-out session.
+#[tokio::test]
+async fn a_setter_used_before_another_handles_logout_does_not_reach_the_next_login() {
+    let env = env();
+    let roger = rogers_session(&env).await;
+    let cell = env.service.load(Some(&token(&roger))).await.unwrap();
+    let mut a = env.service.typed::<Profile>(&cell).unwrap();
+    session_tests::profile::set_name(&mut a, Some("Roger Admin".into()));
+    let mut b = env.service.typed::<Profile>(&cell).unwrap();
+    b.destroy();
+    b.login(Binding::user("grace"));
+    drop(b);
+    drop(a);
+    let grace = env.service.persist(&cell).await.unwrap();
+    assert_eq!(reopen(&env, &grace).await.name, None);
+}
+
+/// A handle taken between a logout and a login starts from nothing of the
+/// logged-out session.
+#[tokio::test]
+async fn a_handle_taken_after_a_logout_passes_nothing_of_the_old_session_on() {
+    let env = env();
+    let roger = rogers_session(&env).await;
+    let cell = env.service.load(Some(&token(&roger))).await.unwrap();
+    cell.lock().destroy();
+    let mut later = env.service.typed::<Profile>(&cell).unwrap();
+    assert_eq!(later.age, None);
+    later.login(Binding::user("grace"));
+    session_tests::profile::update_tags(&mut later, |t| t.push("grace's".into()));
+    drop(later);
+    let grace = env.service.persist(&cell).await.unwrap();
+    let back = reopen(&env, &grace).await;
+    assert_eq!(
+        (back.age, back.tags.clone()),
+        (None, vec!["grace's".to_owned()])
+    );
+}
+
+/// Two logins apart after a logout still delete the logged-out session.
+#[tokio::test]
+async fn a_logout_then_two_logins_apart_delete_the_logged_out_session() {
+    let env = env();
+    let roger = rogers_session(&env).await;
+    let cell = env.service.load(Some(&token(&roger))).await.unwrap();
+    cell.lock().destroy();
+    cell.lock().login_apart(Binding::user("grace"));
     cell.lock().login_apart(Binding::user("grace"));
     env.service.persist(&cell).await.unwrap();
     assert_eq!(
