@@ -19,9 +19,12 @@ pub enum PathError {
         /// The segment.
         segment: String,
     },
-    /// A character no request path holds unencoded (`?`, `#`, a space,
-    /// non-ASCII): the route could never match.
-    #[error("route path `{path}` holds {character:?}, which no request path holds unencoded")]
+    /// A character that never reaches the router as written (`?`, `#`, a
+    /// space, non-ASCII, which clients percent-encode): the route could
+    /// never match.
+    #[error(
+        "route path `{path}` holds {character:?}, which never reaches the router as written (write it percent-encoded)"
+    )]
     BadCharacter {
         /// The path.
         path: String,
@@ -125,10 +128,12 @@ pub fn validate(path: &str) -> Result<(), PathError> {
     Ok(())
 }
 
-/// Whether `c` may stand unencoded in the path of a request (RFC 3986
-/// `pchar`): the router compares routes with the path as sent.
+/// Whether `c` reaches the router as written: the router compares routes
+/// with the path as sent, clients percent-encode spaces, controls,
+/// non-ASCII, quotes, angle brackets, backslashes and backticks, and `?`
+/// and `#` end the path.
 fn is_path_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@%".contains(c)
+    c.is_ascii_graphic() && !"?#\"<>\\`".contains(c)
 }
 
 /// The path with parameter names erased, so `/u/{id}` and `/u/{name}` compare equal.
@@ -166,6 +171,7 @@ mod tests {
             "/f/{*rest}",
             "/a/{x}/b/{y_2}",
             "/caf%C3%A9/a.b-c_d~e/x:y@z/!$&'()*+,;=",
+            "/v[1]/a|b/c^d",
         ] {
             assert_eq!(validate(ok), Ok(()), "{ok}");
         }

@@ -260,7 +260,9 @@ impl Model {
                     ),
                 );
             } else if let Some(first) = routes.iter().find(|r| {
-                route::shape(&r.attr.path.value()) == key.1
+                cfgs.is_empty()
+                    && r.cfgs.is_empty()
+                    && route::shape(&r.attr.path.value()) == key.1
                     && r.attr.path.value() != attr.path.value()
             }) {
                 // The router holds one spelling per path, whatever the method.

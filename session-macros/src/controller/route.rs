@@ -70,14 +70,20 @@ pub(super) fn check_path(lit: &LitStr) -> syn::Result<()> {
             }
             return err(format!("route path `{path}` has an empty segment (`//`)"));
         }
-        if let Some(name) = segment.strip_prefix(':') {
+        // Older axum spellings; the fix-it only where it would be valid.
+        if let Some(name) = segment.strip_prefix(':').filter(|n| is_name(n)) {
             return err(format!(
                 "`:{name}` is not a parameter here: write `{{{name}}}`"
             ));
         }
-        if let Some(name) = segment.strip_prefix('*') {
+        if let Some(name) = segment.strip_prefix('*').filter(|n| is_name(n)) {
             return err(format!(
                 "`*{name}` is not a parameter here: write `{{*{name}}}`"
+            ));
+        }
+        if segment.starts_with([':', '*']) {
+            return err(format!(
+                "`{segment}` is not a parameter here: use `{{name}}` or a final `{{*name}}`"
             ));
         }
         if !segment.contains(['{', '}']) {
@@ -98,9 +104,7 @@ pub(super) fn check_path(lit: &LitStr) -> syn::Result<()> {
             Some(name) => (name, true),
             None => (inner, false),
         };
-        let valid = !name.is_empty()
-            && !name.starts_with(|c: char| c.is_ascii_digit())
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let valid = is_name(name);
         if !valid || (wildcard && !last) {
             return malformed();
         }
@@ -112,10 +116,18 @@ pub(super) fn check_path(lit: &LitStr) -> syn::Result<()> {
     Ok(())
 }
 
-/// Whether `c` may stand unencoded in the path of a request (RFC 3986
-/// `pchar`): the router compares routes with the path as sent.
+fn is_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Whether `c` reaches the router as written: the router compares routes
+/// with the path as sent, clients percent-encode spaces, controls,
+/// non-ASCII, quotes, angle brackets, backslashes and backticks, and `?`
+/// and `#` end the path.
 fn is_path_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@%".contains(c)
+    c.is_ascii_graphic() && !"?#\"<>\\`".contains(c)
 }
 
 fn unreachable_char(path: &str, c: char) -> String {
@@ -124,9 +136,17 @@ fn unreachable_char(path: &str, c: char) -> String {
             "route path `{path}` holds `?`: a query is not part of the path; read it with `Query<T>`"
         ),
         '#' => format!("route path `{path}` holds `#`: a fragment never reaches the server"),
-        _ => format!(
-            "route path `{path}` holds {c:?}, which no request path holds unencoded: percent-encode it"
-        ),
+        _ => {
+            let mut buf = [0u8; 4];
+            let encoded: String = c
+                .encode_utf8(&mut buf)
+                .bytes()
+                .map(|b| format!("%{b:02X}"))
+                .collect();
+            format!(
+                "route path `{path}` holds {c:?}, which clients send percent-encoded: write `{encoded}`"
+            )
+        }
     }
 }
 

@@ -187,17 +187,20 @@ impl Model {
                 _ => None,
             };
             if SESSION_METHODS.contains(&name) && source != Some(&f.ident) {
-                let method = match name {
-                    "into" => "Into::into".to_owned(),
-                    "try_into" => "TryInto::try_into".to_owned(),
-                    "drop" => "Drop::drop".to_owned(),
-                    _ => format!("Session::{name}"),
+                let calls = match name {
+                    "into" => "`Into::into`".to_owned(),
+                    "try_into" => "`TryInto::try_into`".to_owned(),
+                    "drop" => "`Drop::drop`".to_owned(),
+                    // `&Session<T>` is `Clone`, so through a reference.
+                    "clone" | "clone_from" => format!("`Clone::{name}` on a `&Session<T>`"),
+                    "to_owned" | "clone_into" => format!("`ToOwned::{name}` on a `&Session<T>`"),
+                    _ => format!("`Session::{name}`"),
                 };
                 errors.error(
                     &f.ident,
                     format!(
                         "a field named `{name}` would be hidden: `session.{name}()` calls \
-                         `{method}`; rename the field and keep its stored name with \
+                         {calls}; rename the field and keep its stored name with \
                          `#[serde(rename = \"{name}\")]`"
                     ),
                 );
@@ -406,6 +409,10 @@ const SESSION_METHODS: &[&str] = &[
     "into",
     "try_into",
     "drop",
+    "clone",
+    "clone_from",
+    "to_owned",
+    "clone_into",
     "into_inner",
     "cell",
     "session_id",

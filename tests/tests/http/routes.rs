@@ -126,3 +126,23 @@ fn an_older_axum_wildcard_is_a_path_error() {
         })
     ));
 }
+
+/// Characters clients send as written are accepted, and requests reach
+/// such routes.
+#[tokio::test]
+async fn routes_holding_characters_clients_send_as_written_are_reachable() {
+    fn routes(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
+        Ok(vec![route("/a|b"), route("/v[1]/c^d")])
+    }
+    static WRITTEN: ControllerRegistration = ControllerRegistration {
+        name: "Written",
+        base_path: "/",
+        routes,
+    };
+    let app = build(&WRITTEN).unwrap_or_else(|e| panic!("{e}"));
+    let server = session_tests::http::TestServer::start(app.into_router()).await;
+    for path in ["/a|b", "/v[1]/c^d"] {
+        let reply = reqwest::get(server.url(path)).await.unwrap();
+        assert_eq!(reply.status(), 200, "{path}");
+    }
+}
