@@ -111,6 +111,30 @@ pub mod __private {
         InterceptorRef, InterceptorRegistration, RouteDef,
     };
 
+    /// A route method's handler, whose arguments must all be extractors.
+    #[diagnostic::on_unimplemented(
+        message = "a route argument is not an extractor",
+        label = "this route's arguments are not all extractors",
+        note = "each argument must implement `FromRequestParts`; the last may implement `FromRequest` instead"
+    )]
+    pub trait RouteHandler<T, S>: ::axum::handler::Handler<T, S> {}
+
+    impl<H: ::axum::handler::Handler<T, S>, T, S> RouteHandler<T, S> for H {}
+
+    /// The method router of a `&self` route's generated closure; the bound
+    /// names the route's arguments in errors instead of the closure's type.
+    pub fn route_handler<H, T, S>(
+        filter: ::axum::routing::MethodFilter,
+        handler: H,
+    ) -> ::axum::routing::MethodRouter<S>
+    where
+        H: RouteHandler<T, S>,
+        T: 'static,
+        S: Clone + Send + Sync + 'static,
+    {
+        ::axum::routing::on(filter, handler)
+    }
+
     /// Shares an interceptor; the bound puts "not an interceptor" on the user's type.
     pub fn shared_interceptor<T: Interceptor>(value: T) -> ::std::sync::Arc<dyn Interceptor> {
         ::std::sync::Arc::new(value)

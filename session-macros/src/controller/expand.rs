@@ -36,6 +36,11 @@ fn handler(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
     if !route.takes_self {
         return quote_spanned!(ident.span()=> #sp::axum::routing::#method(<#self_ty>::#ident));
     }
+    let filter = format_ident!(
+        "{}",
+        route.attr.method.to_string().to_uppercase(),
+        span = route.attr.method.span()
+    );
     let args: Vec<_> = (0..route.arg_types.len())
         .map(|i| format_ident!("__arg{}", i))
         .collect();
@@ -53,7 +58,7 @@ fn handler(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
     // Spanned on the method, as a route without `&self` is: a bad extractor
     // is reported there, not on `#[controller]`.
     let routing = quote_spanned!(ident.span()=>
-    #sp::axum::routing::#method(move |#(#args: #types),*| {
+    #sp::route_handler(#sp::axum::routing::MethodFilter::#filter, move |#(#args: #types),*| {
         let #this = <::std::sync::Arc<_> as ::core::clone::Clone>::clone(&#this);
         async move { #call }
     }));
