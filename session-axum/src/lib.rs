@@ -113,8 +113,8 @@ pub mod __private {
 
     /// A route method's handler, whose arguments must all be extractors.
     #[diagnostic::on_unimplemented(
-        message = "a route argument is not an extractor",
-        label = "this route's arguments are not all extractors",
+        message = "this route is not a handler",
+        label = "its arguments must be extractors, and its controller `Send + Sync`",
         note = "each argument must implement `FromRequestParts`; the last may implement `FromRequest` instead"
     )]
     pub trait RouteHandler<T, S>: ::axum::handler::Handler<T, S> {}

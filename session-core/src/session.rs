@@ -120,11 +120,18 @@ impl<T: SessionData> Session<T> {
     /// `#[authenticated]` do not read the data's flag: they ask for a
     /// principal, which a login (a binding) or an authenticator gives.
     pub fn is_authenticated(&self) -> bool {
-        self.data.is_authenticated() || self.cell.lock().binding().is_some()
+        let state = self.cell.lock();
+        // Data held from before a logout speaks for a session that is gone.
+        let data = state.destroys == self.epoch && self.data.is_authenticated();
+        data || state.binding().is_some()
     }
 
-    /// The session group from the data type.
+    /// The session group from the data type (`None` once this handle's data
+    /// is from before a logout).
     pub fn group_id(&self) -> Option<String> {
+        if self.cell.lock().destroys != self.epoch {
+            return None;
+        }
         self.data.group_id()
     }
 
@@ -217,7 +224,12 @@ impl<T: SessionData> Session<T> {
     /// Names of fields whose value differs from what was loaded.
     pub fn changed_fields(&self) -> Result<Vec<&'static str>, SessionDataError> {
         let state = self.cell.lock();
-        let touched = self.data.as_tracked().touched();
+        let touched = if state.destroys == self.epoch {
+            self.data.as_tracked().touched()
+        } else {
+            // Changes from before a logout are dropped at commit.
+            crate::data::FieldSet::EMPTY
+        };
         let mut changed = Vec::new();
         let mut default: Option<T> = None;
         for (index, name) in T::FIELDS.iter().enumerate() {

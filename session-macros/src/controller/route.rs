@@ -124,10 +124,10 @@ fn is_name(name: &str) -> bool {
 
 /// Whether `c` reaches the router as written: the router compares routes
 /// with the path as sent, clients percent-encode spaces, controls,
-/// non-ASCII, quotes, angle brackets, backslashes and backticks, and `?`
-/// and `#` end the path.
+/// non-ASCII, quotes, angle brackets, backslashes, backticks and (browsers,
+/// lately) `^`, and `?` and `#` end the path.
 fn is_path_char(c: char) -> bool {
-    c.is_ascii_graphic() && !"?#\"<>\\`".contains(c)
+    c.is_ascii_graphic() && !"?#\"<>\\`^".contains(c)
 }
 
 fn unreachable_char(path: &str, c: char) -> String {

@@ -522,3 +522,32 @@ async fn a_logout_then_two_logins_apart_delete_the_logged_out_session() {
         None
     );
 }
+
+/// A handle taken before another handle's logout reports no change it will
+/// not write, and its data no longer speaks for the session.
+#[tokio::test]
+async fn a_handle_taken_before_a_logout_reports_what_it_writes() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    s.login(Binding::user("roger"));
+    s.update(|p| {
+        p.auth = true;
+        p.group = Some("staff".into());
+    });
+    let roger = env.service.commit(&mut s).await.unwrap();
+    let cell = env.service.load(Some(&token(&roger))).await.unwrap();
+    let mut a = env.service.typed::<Profile>(&cell).unwrap();
+    session_tests::profile::set_name(&mut a, Some("Roger Admin".into()));
+    cell.lock().destroy();
+    assert!(
+        !a.is_authenticated(),
+        "a logged-out session reads as authenticated"
+    );
+    assert_eq!(a.group_id(), None);
+    cell.lock().login(Binding::user("grace"));
+    assert_eq!(a.changed_fields().unwrap(), Vec::<&str>::new());
+    assert!(a.is_authenticated(), "the new login's binding");
+    drop(a);
+    let grace = env.service.persist(&cell).await.unwrap();
+    assert_eq!(reopen(&env, &grace).await.name, None);
+}
