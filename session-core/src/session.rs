@@ -120,19 +120,28 @@ impl<T: SessionData> Session<T> {
     /// `#[authenticated]` do not read the data's flag: they ask for a
     /// principal, which a login (a binding) or an authenticator gives.
     pub fn is_authenticated(&self) -> bool {
-        let state = self.cell.lock();
-        // Data held from before a logout speaks for a session that is gone.
-        let data = state.destroys == self.epoch && self.data.is_authenticated();
-        data || state.binding().is_some()
+        let data = match self.current() {
+            Some(current) => current.is_authenticated(),
+            None => self.data.is_authenticated(),
+        };
+        data || self.cell.lock().binding().is_some()
     }
 
-    /// The session group from the data type (`None` once this handle's data
-    /// is from before a logout).
+    /// The session group from the data type.
     pub fn group_id(&self) -> Option<String> {
-        if self.cell.lock().destroys != self.epoch {
-            return None;
+        match self.current() {
+            Some(current) => current.group_id(),
+            None => self.data.group_id(),
         }
-        self.data.group_id()
+    }
+
+    /// The session's data as it stands, when this handle's copy no longer
+    /// speaks for it (taken before a logout, or before a login that drops
+    /// the loaded data); `None` when the handle's own data is current.
+    fn current(&self) -> Option<T> {
+        let state = self.cell.lock();
+        let stale = state.destroys != self.epoch || (self.from_loaded && state.drops_loaded());
+        stale.then(|| T::decode_valid(&state.fields()).unwrap_or_else(|_| defaults::<T>()))
     }
 
     /// Stores a flash value, readable once by a later request.

@@ -534,7 +534,32 @@ async fn a_handle_taken_before_a_logout_reports_what_it_writes() {
     cell.lock().login(Binding::user("grace"));
     assert_eq!(a.changed_fields().unwrap(), Vec::<&str>::new());
     assert!(a.is_authenticated(), "the new login's binding");
+    assert_eq!(a.group_id(), None, "the logged-out session's group");
+    // The session as it stands answers, as a handle taken now would.
+    let mut b = env.service.typed::<Profile>(&cell).unwrap();
+    b.update(|p| p.group = Some("ops".into()));
+    b.commit().unwrap();
+    assert_eq!(a.group_id().as_deref(), Some("ops"));
     drop(a);
     let grace = env.service.persist(&cell).await.unwrap();
     assert_eq!(reopen(&env, &grace).await.name, None);
+}
+
+/// A handle taken before a login as another user (no logout) answers with
+/// the new session's data, not the old user's.
+#[tokio::test]
+async fn a_handle_taken_before_a_login_as_another_user_reports_the_new_sessions_group() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    s.login(Binding::user("roger"));
+    s.update(|p| {
+        p.auth = true;
+        p.group = Some("staff".into());
+    });
+    let roger = env.service.commit(&mut s).await.unwrap();
+    let cell = env.service.load(Some(&token(&roger))).await.unwrap();
+    let a = env.service.typed::<Profile>(&cell).unwrap();
+    assert_eq!(a.group_id().as_deref(), Some("staff"));
+    cell.lock().login(Binding::user("grace"));
+    assert_eq!(a.group_id(), None, "grace's session reports roger's group");
 }
