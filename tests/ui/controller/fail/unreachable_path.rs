@@ -10,6 +10,17 @@ impl Odd {
     }
 }
 
+pub struct Caret;
+
+// Browsers send `^` as `%5E`.
+#[controller("/a")]
+impl Caret {
+    #[get("/c^d")]
+    async fn caret() -> &'static str {
+        "caret"
+    }
+}
+
 #[controller("/caf\u{e9}")]
 impl Odd {
     #[get("/")]
