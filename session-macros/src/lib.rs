@@ -41,7 +41,11 @@ pub fn session_data(args: TokenStream, item: TokenStream) -> TokenStream {
 /// routes under the base path, registered with the app automatically.
 /// `#[controller("/base", from_app)]` builds the controller value with
 /// `FromApp` instead of `Default` for `&self` methods. A route method's
-/// `#[cfg]` applies to its route too. `crate = path` names `session_axum`
+/// `#[cfg]` applies to its route too. Paths are matched as clients send
+/// them: a character they percent-encode (non-ASCII, a space, `^`) is
+/// written encoded, with uppercase hex digits as browsers send them
+/// (`/caf%C3%A9`); writing it as is is a compile error that gives the
+/// encoding. `crate = path` names `session_axum`
 /// when the dependency is renamed (also for `#[interceptor]` and
 /// `#[session_data]`).
 #[proc_macro_attribute]

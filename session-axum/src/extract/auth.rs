@@ -13,15 +13,28 @@ use crate::error::SessionRejection;
 
 /// Login, logout and the current principal.
 ///
-/// ```ignore
-/// async fn login(auth: Auth, Form(form): Form<Credentials>) -> Result<Redirect, SessionRejection> {
-///     let user = check(&form)?;
-///     auth.login(Binding::user(user.id).with_label(form.label));
+/// ```
+/// use session_axum::axum::{Form, http::StatusCode, response::{IntoResponse, Redirect}};
+/// use session_axum::{Auth, Binding};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Credentials { username: String, password: String, label: String }
+/// # fn check(form: &Credentials) -> Option<String> {
+/// #     (form.password == "roger-secret").then(|| form.username.clone())
+/// # }
+///
+/// async fn login(auth: Auth, Form(form): Form<Credentials>) -> Result<Redirect, StatusCode> {
+///     let user_id = check(&form).ok_or(StatusCode::UNAUTHORIZED)?;
+///     auth.login(Binding::user(user_id).with_label(form.label));
 ///     Ok(Redirect::to("/me"))
 /// }
+///
 /// async fn logout(auth: Auth) -> impl IntoResponse {
 ///     auth.logout().await
 /// }
+/// # let _ = session_axum::axum::Router::<()>::new()
+/// #     .route("/login", session_axum::axum::routing::post(login))
+/// #     .route("/logout", session_axum::axum::routing::get(logout));
 /// ```
 #[derive(Clone, Debug)]
 pub struct Auth {
