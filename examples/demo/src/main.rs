@@ -22,7 +22,9 @@ async fn run(config: demo::Config) -> Result<(), Box<dyn std::error::Error>> {
     for route in app.routes() {
         tracing::debug!(%route, "route");
     }
-    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", config.addr))?;
     // Tests and scripts read this line to find the port.
     println!("listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app.into_router())

@@ -72,6 +72,22 @@ fn a_short_secret_is_refused_at_start() {
 }
 
 #[test]
+fn an_address_in_use_is_named_in_the_start_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_demo"))
+        .args(["--addr", &addr])
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "demo started on a taken port");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn help_shows_no_secret_from_the_environment() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_demo"))
         .arg("--help")
