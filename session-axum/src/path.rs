@@ -19,9 +19,9 @@ pub enum PathError {
         /// The segment.
         segment: String,
     },
-    /// A character that never reaches the router as written (`?`, `#`, a
-    /// space, non-ASCII, which clients percent-encode): the route could
-    /// never match.
+    /// A character that never reaches the router as written (`?` and `#`
+    /// end the path; clients percent-encode spaces, non-ASCII and a few
+    /// more): the route could never match.
     #[error(
         "route path `{path}` holds {character:?}, which never reaches the router as written (write it percent-encoded)"
     )]

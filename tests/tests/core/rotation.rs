@@ -510,11 +510,9 @@ async fn a_handle_taken_after_a_logout_passes_nothing_of_the_old_session_on() {
     );
 }
 
-/// A handle taken before another handle's logout reports no change it will
-/// not write, and its data no longer speaks for the session.
-#[tokio::test]
-async fn a_handle_taken_before_a_logout_reports_what_it_writes() {
-    let env = env();
+/// Roger's session, authenticated and in group `staff` by its data, loaded
+/// by a new request.
+async fn rogers_staff_session(env: &Env) -> session_core::SessionCell {
     let mut s = env.service.get::<Profile>(None).await.unwrap();
     s.login(Binding::user("roger"));
     s.update(|p| {
@@ -522,7 +520,15 @@ async fn a_handle_taken_before_a_logout_reports_what_it_writes() {
         p.group = Some("staff".into());
     });
     let roger = env.service.commit(&mut s).await.unwrap();
-    let cell = env.service.load(Some(&token(&roger))).await.unwrap();
+    env.service.load(Some(&token(&roger))).await.unwrap()
+}
+
+/// A handle taken before another handle's logout reports no change it will
+/// not write, and its data no longer speaks for the session.
+#[tokio::test]
+async fn a_handle_taken_before_a_logout_reports_what_it_writes() {
+    let env = env();
+    let cell = rogers_staff_session(&env).await;
     let mut a = env.service.typed::<Profile>(&cell).unwrap();
     session_tests::profile::set_name(&mut a, Some("Roger Admin".into()));
     cell.lock().destroy();
@@ -550,14 +556,7 @@ async fn a_handle_taken_before_a_logout_reports_what_it_writes() {
 #[tokio::test]
 async fn a_handle_taken_before_a_login_as_another_user_reports_the_new_sessions_group() {
     let env = env();
-    let mut s = env.service.get::<Profile>(None).await.unwrap();
-    s.login(Binding::user("roger"));
-    s.update(|p| {
-        p.auth = true;
-        p.group = Some("staff".into());
-    });
-    let roger = env.service.commit(&mut s).await.unwrap();
-    let cell = env.service.load(Some(&token(&roger))).await.unwrap();
+    let cell = rogers_staff_session(&env).await;
     let a = env.service.typed::<Profile>(&cell).unwrap();
     assert_eq!(a.group_id().as_deref(), Some("staff"));
     cell.lock().login(Binding::user("grace"));
