@@ -5,13 +5,24 @@
 
 use session_core::{Binding, Key, MemoryStore, PageRequest, SessionError, SessionService};
 
+/// `println!` that ends the program quietly once stdout is closed
+/// (`agnostic | head -3`) instead of panicking on the broken pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 const USAGE: &str = "usage: agnostic\n\nRuns authsessions' quick start on session-core alone (in-memory store,\nfresh key) and prints what each call returned. Takes no arguments.";
 
 #[tokio::main]
 async fn main() -> Result<(), SessionError> {
     if let Some(arg) = std::env::args_os().nth(1) {
         if arg == "-h" || arg == "--help" {
-            println!("{USAGE}");
+            say!("{USAGE}");
             return Ok(());
         }
         eprintln!("agnostic: unexpected argument {arg:?}\n\n{USAGE}");
@@ -38,15 +49,15 @@ async fn main() -> Result<(), SessionError> {
         .create_session(Binding::user("user-2").with_label("desktop"))
         .await?;
     let header = sessions.bearer_for(&laptop);
-    println!("token header: {}", header.split_at(7).0);
+    say!("token header: {}", header.split_at(7).0);
 
     // "Getting session from request header."
     let session = sessions.session_id_from_bearer(Some(&header));
-    println!(
+    say!(
         "token resolves to the laptop session: {}",
         session == Some(laptop)
     );
-    println!(
+    say!(
         "garbage header resolves to: {:?}",
         sessions.session_id_from_bearer(Some("Bearer garbage"))
     );
@@ -54,33 +65,33 @@ async fn main() -> Result<(), SessionError> {
     // "Getting Session Information."
     let user_id = sessions.user_id(&laptop).await?;
     let meta = sessions.meta(&laptop).await?;
-    println!("user id: {}", user_id.as_deref().unwrap_or("-"));
-    println!("meta: {}", meta.map(|m| m.to_string()).unwrap_or_default());
+    say!("user id: {}", user_id.as_deref().unwrap_or("-"));
+    say!("meta: {}", meta.map(|m| m.to_string()).unwrap_or_default());
 
     // "Listing sessions of a given user."
     // Most recently used first; sorted by label here so the output is stable.
     let mine = sessions.list_for_user("user-1").await?;
     let mut labels: Vec<_> = mine.iter().filter_map(|s| s.label.as_deref()).collect();
     labels.sort_unstable();
-    println!("user-1 sessions: {}", labels.join(", "));
+    say!("user-1 sessions: {}", labels.join(", "));
 
     // "Listing all sessions in the system."
     let all = sessions.list(PageRequest::first(100)).await?;
-    println!("all sessions: {}", all.items.len());
+    say!("all sessions: {}", all.items.len());
 
     // "Destroying sessions."
-    println!(
+    say!(
         "destroyed phone: {}",
         sessions.destroy_session(&phone).await?
     );
-    println!(
+    say!(
         "destroyed phone again: {}",
         sessions.destroy_session(&phone).await?
     );
     let mine = sessions.list_for_user("user-1").await?;
     let labels: Vec<_> = mine.iter().filter_map(|s| s.label.as_deref()).collect();
-    println!("user-1 sessions after destroy: {}", labels.join(", "));
-    println!(
+    say!("user-1 sessions after destroy: {}", labels.join(", "));
+    say!(
         "phone user id after destroy: {:?}",
         sessions.user_id(&phone).await?
     );

@@ -53,3 +53,18 @@ fn help_describes_the_example_and_other_arguments_are_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_the_example_without_a_panic() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_agnostic"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("example runs");
+    // Closed before the example prints its first line, as `| head -0` would.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("example ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+}
