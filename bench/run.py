@@ -929,32 +929,49 @@ def start_redis(cpu: str | None, workdir: str) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
+def positive_seconds(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
+
+def at_least(low):
+    """An argparse type: an integer no smaller than `low` (0 would otherwise read as "the default")."""
+    def parse(text):
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return parse
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one repetition of shorter runs (under 2 minutes)")
-    parser.add_argument("--reps", type=int, help="repetitions (default 3, quick 1)")
-    parser.add_argument("--duration", type=int, help="seconds per saturated run (default 3, quick 2)")
-    parser.add_argument("--paced", type=int, help="seconds per paced run (default 2, quick 1; 0: none)")
-    parser.add_argument("--paced-delay-ms", type=int, default=4, help="pause of each connection between "
+    parser.add_argument("--reps", type=at_least(1), help="repetitions (default 3, quick 1)")
+    parser.add_argument("--duration", type=at_least(1), help="seconds per saturated run (default 3, quick 2)")
+    parser.add_argument("--paced", type=at_least(0), help="seconds per paced run (default 2, quick 1; 0: none)")
+    parser.add_argument("--paced-delay-ms", type=at_least(0), default=4, help="pause of each connection between "
                         "requests in paced runs (default 4 ms: about 7,500 req/s with 32 connections)")
-    parser.add_argument("--warmup", type=int, help="seconds of warm-up per run (default 1, quick 0)")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
-    parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
+    parser.add_argument("--warmup", type=at_least(0), help="seconds of warm-up per run (default 1, quick 0)")
+    parser.add_argument("--connections", type=at_least(1), default=32, help="wrk connections (default 32)")
+    parser.add_argument("--threads", type=at_least(1), default=1, help="wrk threads (default 1)")
     parser.add_argument("--modes", help="comma-separated modes (default: all; quick: all but bare-spin)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated scenarios")
-    parser.add_argument("--live-sessions", type=int, default=256, help="sessions the read and write "
+    parser.add_argument("--live-sessions", type=at_least(1), default=256, help="sessions the read and write "
                         "scenarios spread their requests over, each request carrying the next "
                         "(default 256; 1: every request on one session)")
-    parser.add_argument("--sessions", type=int, default=100_000, help="sessions created for memory per session")
+    parser.add_argument("--sessions", type=at_least(1), default=100_000, help="sessions created for memory per session")
     parser.add_argument("--no-memory", action="store_true", help="skip memory per session")
     parser.add_argument("--no-build", action="store_true", help="use the binary already built")
     parser.add_argument("--lto", action="store_true", help="build (or, with --no-build, use) the "
                         "release-lto profile: fat LTO and one codegen unit, for every mode alike")
     parser.add_argument("--allocator", choices=["system", "mimalloc"], default="system",
                         help="the server's global allocator, for every mode alike (default: system, glibc's malloc)")
-    parser.add_argument("--budget", type=float, help="seconds for the whole run after the build "
+    parser.add_argument("--budget", type=positive_seconds, help="seconds for the whole run after the build "
                         "(default 570, quick 115); runs that would not fit are skipped and said so")
-    parser.add_argument("--spin-ns", type=int, default=1000, help="busy wait per request of the "
+    parser.add_argument("--spin-ns", type=at_least(0), default=1000, help="busy wait per request of the "
                         "calibration mode bare-spin, in ns (default 1000)")
     parser.add_argument("--json", help="also write every run and the aggregate to this file")
     parser.add_argument("--perf", metavar="DIR", help="record a perf profile of the server in each "
