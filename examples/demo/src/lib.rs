@@ -23,9 +23,11 @@ pub use config::{Config, StartError, StoreKind};
 
 /// Builds the app for `config`.
 pub async fn app(config: &Config) -> Result<App, Box<dyn std::error::Error>> {
+    // The key first: a bad key file should not leave a new store file behind.
+    let key = config.key()?;
     Ok(App::builder()
         .shared_store(config.store().await?)
-        .secret(config.key()?)
+        .secret(key)
         .secure(config.secure)
         // hexancore's rule: stored account data that fails its check means
         // no session for the request, its login included.

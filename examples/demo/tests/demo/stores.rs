@@ -72,6 +72,19 @@ fn a_short_secret_is_refused_at_start() {
 }
 
 #[test]
+fn a_bad_key_file_is_refused_before_the_store_file_is_created() {
+    let dir = data_dir("bad-key");
+    std::fs::write(dir.join("session.key"), "not a key").unwrap();
+    let stderr = start_error(&["--store", "file", "--data-dir", &path_arg(&dir)], &[]);
+    assert!(stderr.contains("does not hold a hex key"), "{stderr}");
+    assert!(
+        !dir.join("sessions.redb").exists(),
+        "the store file was created for a demo that did not start"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn an_address_in_use_is_named_in_the_start_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
