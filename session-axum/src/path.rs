@@ -42,7 +42,9 @@ pub enum PathError {
 }
 
 /// Joins a controller base path and a route path: `("/session", "/info")` →
-/// `/session/info`; `("/", "/x")` → `/x`; `("/a", "/")` → `/a`.
+/// `/session/info`; `("/", "/x")` → `/x`; `("/a", "/")` → `/a`. A base's
+/// trailing slash is dropped (`("/a/", "/")` → `/a`): a route that wants
+/// one (`/a/`, which axum tells apart from `/a`) spells it in its own path.
 pub fn join(base: &str, path: &str) -> String {
     let base = base.trim_end_matches('/');
     match path {
@@ -158,6 +160,8 @@ mod tests {
         assert_eq!(join("/session/", "/info"), "/session/info");
         assert_eq!(join("/", "/x"), "/x");
         assert_eq!(join("/a", "/"), "/a");
+        assert_eq!(join("/a/", "/"), "/a");
+        assert_eq!(join("/", "/a/"), "/a/");
         assert_eq!(join("/", "/"), "/");
     }
 

@@ -39,6 +39,9 @@ pub fn session_data(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Turns an inherent `impl` block into a controller: methods carrying
 /// `#[get("/p")]`, `#[post]`, `#[put]`, `#[patch]` or `#[delete]` become
 /// routes under the base path, registered with the app automatically.
+/// `#[get("/")]` is the base path itself; a base's trailing slash is
+/// dropped, so a route that wants `/base/` (axum tells it apart from
+/// `/base`) spells it under a `"/"` base.
 /// `#[controller("/base", from_app)]` builds the controller value with
 /// `FromApp` instead of `Default` for `&self` methods. A route method's
 /// `#[cfg]` applies to its route too. Paths are matched as clients send
