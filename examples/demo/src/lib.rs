@@ -32,8 +32,5 @@ pub async fn app(config: &Config) -> Result<App, Box<dyn std::error::Error>> {
         // hexancore's rule: stored account data that fails its check means
         // no session for the request, its login included.
         .check_data::<data::Account>()
-        // `/me/sessions` lists a user's devices by last use, page views
-        // included: a read records it once a minute.
-        .last_seen_interval(std::time::Duration::from_secs(60))
         .build()?)
 }

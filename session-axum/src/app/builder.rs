@@ -63,7 +63,7 @@ impl Default for AppBuilder {
             expiry: ExpiryPolicy::default(),
             clock: None,
             invalid_data: InvalidDataPolicy::default(),
-            last_seen_interval: None,
+            last_seen_interval: Some(session_core::service::DEFAULT_LAST_SEEN_INTERVAL),
             data_checks: Vec::new(),
             authenticators: Vec::new(),
             provided: HashMap::new(),
@@ -192,11 +192,18 @@ impl AppBuilder {
         self
     }
 
-    /// How stale a session's last use may get before a request that only
-    /// reads it records it (see
-    /// [`SessionServiceBuilder::last_seen_interval`]; off by default).
+    /// How stale a logged-in session's last use may get before a request
+    /// that only reads it records it (see
+    /// [`SessionServiceBuilder::last_seen_interval`]; default a minute).
     pub fn last_seen_interval(mut self, interval: Duration) -> Self {
         self.last_seen_interval = Some(interval);
+        self
+    }
+
+    /// Records a session's use only with its writes and expiry refreshes
+    /// (see [`SessionServiceBuilder::no_last_seen_on_reads`]).
+    pub fn no_last_seen_on_reads(mut self) -> Self {
+        self.last_seen_interval = None;
         self
     }
 
@@ -281,9 +288,10 @@ impl AppBuilder {
         if let Some(clock) = self.clock {
             service = service.clock(clock);
         }
-        if let Some(interval) = self.last_seen_interval {
-            service = service.last_seen_interval(interval);
-        }
+        service = match self.last_seen_interval {
+            Some(interval) => service.last_seen_interval(interval),
+            None => service.no_last_seen_on_reads(),
+        };
         let service = service.build()?;
         let ctx = AppContext {
             service: service.clone(),

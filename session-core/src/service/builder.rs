@@ -12,7 +12,7 @@ use crate::{ExpiryPolicy, SessionData, SessionError};
 pub const DEFAULT_COOKIE_NAME: &str = "id";
 
 /// Configures a [`SessionService`].
-#[derive(Default, Debug)]
+#[derive(Debug)]
 pub struct SessionServiceBuilder {
     store: Option<Arc<dyn SessionStore>>,
     keys: Vec<Key>,
@@ -22,6 +22,25 @@ pub struct SessionServiceBuilder {
     invalid_data: InvalidDataPolicy,
     checks: Vec<DataCheck>,
     last_seen_interval: Option<Duration>,
+}
+
+/// How stale a logged-in session's last use may get, by default, before a
+/// request that only reads it records the use: a minute.
+pub const DEFAULT_LAST_SEEN_INTERVAL: Duration = Duration::from_secs(60);
+
+impl Default for SessionServiceBuilder {
+    fn default() -> Self {
+        Self {
+            store: None,
+            keys: Vec::new(),
+            context: None,
+            expiry: ExpiryPolicy::default(),
+            clock: None,
+            invalid_data: InvalidDataPolicy::default(),
+            checks: Vec::new(),
+            last_seen_interval: Some(DEFAULT_LAST_SEEN_INTERVAL),
+        }
+    }
 }
 
 impl SessionServiceBuilder {
@@ -67,19 +86,27 @@ impl SessionServiceBuilder {
         self
     }
 
-    /// Makes a request that only reads a session record its use (`last_seen`)
-    /// once the recorded one is `interval` old, so that a user's listing
-    /// orders sessions by last use, reads included. Off by default: a
-    /// read-only request then writes only an expiry refresh that is due, and
-    /// `last_seen` moves with writes and refreshes only. The recording is one store write of
-    /// `last_seen` alone (no data, no expiry, no cookie of its own), done
-    /// only for sessions bound to a user on server-side stores with a
-    /// per-user index: an anonymous session is in no listing, the cookie
-    /// store lists nothing, and its cookie would carry the loaded data over
-    /// a concurrent request's change. A store failing it is logged; the
-    /// read is answered anyway.
+    /// How stale a session's recorded use (`last_seen`) may get before a
+    /// request that only reads it records it, so that a user's listing
+    /// orders sessions by last use, reads included. Default
+    /// [`DEFAULT_LAST_SEEN_INTERVAL`] (a minute): sessions used within the
+    /// same minute by reads alone may list in either order. The recording
+    /// is one store write of `last_seen` alone (no data, no expiry, no
+    /// cookie of its own), done only for sessions bound to a user on
+    /// server-side stores with a per-user index: an anonymous session is in
+    /// no listing, the cookie store lists nothing, and its cookie would
+    /// carry the loaded data over a concurrent request's change. A store
+    /// failing it is logged; the read is answered anyway.
     pub fn last_seen_interval(mut self, interval: Duration) -> Self {
         self.last_seen_interval = Some(interval);
+        self
+    }
+
+    /// Records a session's use only with its writes and expiry refreshes: a
+    /// request that only reads then writes nothing but a due refresh, and a
+    /// user's listing orders sessions by their last write.
+    pub fn no_last_seen_on_reads(mut self) -> Self {
+        self.last_seen_interval = None;
         self
     }
 

@@ -167,7 +167,7 @@ impl SessionService {
 
     /// Removes a session the store returned although it has expired: its own
     /// expiry lagged (clock skew or an absolute limit).
-    async fn remove_expired(&self, id: SessionId) {
+    pub(super) async fn remove_expired(&self, id: SessionId) {
         tracing::debug!(session = %id.short(), "loaded an expired session; removing it");
         if let Err(error) = self.store().delete(&id).await {
             tracing::warn!(session = %id.short(), %error, "could not remove an expired session");

@@ -8,7 +8,7 @@ mod outcome;
 mod persist;
 mod users;
 
-pub use builder::{DEFAULT_COOKIE_NAME, SessionServiceBuilder};
+pub use builder::{DEFAULT_COOKIE_NAME, DEFAULT_LAST_SEEN_INTERVAL, SessionServiceBuilder};
 pub use outcome::{CookieAction, PersistOutcome, Persisted};
 
 use std::sync::Arc;

@@ -39,10 +39,11 @@ impl SessionService {
     }
 
     /// The live record of a session id. A stored record that does not decode
-    /// is logged and treated as no session, as a request's load does.
+    /// is logged and treated as no session, and one past the policy's
+    /// absolute limit is removed, as a request's load does.
     pub async fn record(&self, id: &SessionId) -> Result<Option<SessionRecord>, SessionError> {
         let now = self.clock().now();
-        let record = match self.store().load(id).await {
+        let record = match self.store().load_at(id, now).await {
             Ok(record) => record,
             Err(StoreError::Corrupt(reason)) => {
                 tracing::warn!(session = %id.short(), %reason, "stored session is corrupt; treating it as absent");
@@ -50,7 +51,14 @@ impl SessionService {
             }
             Err(error) => return Err(error.into()),
         };
-        Ok(record.filter(|r| !self.expiry().is_expired(r, now)))
+        match record {
+            Some(record) if self.expiry().is_expired(&record, now) => {
+                // As on a request's load: absent, and removed.
+                self.remove_expired(*id).await;
+                Ok(None)
+            }
+            record => Ok(record),
+        }
     }
 
     /// The user a session belongs to; `None` for unknown, expired or anonymous sessions.

@@ -24,15 +24,26 @@ async fn stored(
 #[tokio::test]
 async fn no_refresh_while_more_than_the_threshold_is_left() {
     let env = env();
-    let (t, _) = logged_in(&env).await;
+    let (t, id) = logged_in(&env).await;
+    let expires_at = stored(&env, &id).await.expires_at;
     env.clock.advance(29 * MIN);
-    let cell = env.service.load(Some(&t)).await.unwrap();
-    let p = env.service.persist(&cell).await.unwrap();
+    // Reads recording no use: nothing to write at all.
+    let quiet = service_like(&env, |b| b.no_last_seen_on_reads());
+    let cell = quiet.load(Some(&t)).await.unwrap();
+    let p = quiet.persist(&cell).await.unwrap();
     assert_eq!(
         (p.outcome, p.cookie),
         (PersistOutcome::Unchanged, CookieAction::Keep)
     );
     assert!(env.store.writes().is_empty());
+    // By default the read records its use, and only that: same expiry, same cookie.
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    let p = env.service.persist(&cell).await.unwrap();
+    assert_eq!(
+        (p.outcome, p.cookie),
+        (PersistOutcome::Seen, CookieAction::Keep)
+    );
+    assert_eq!(stored(&env, &id).await.expires_at, expires_at);
 }
 
 /// With reads recording their use, a read that found no refresh due must

@@ -7,6 +7,7 @@ mod expiry;
 mod flash;
 mod lifecycle;
 mod logging;
+mod seeds;
 
 mod rotation;
 mod support;

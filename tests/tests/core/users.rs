@@ -86,8 +86,8 @@ async fn a_users_listing_is_most_recent_first_and_only_theirs() {
     env.service.commit(&mut s).await.unwrap();
     assert_eq!(listed(&env.service, "u").await, vec![a, b]);
 
-    // With reads recording their use (opt-in), a request that only reads
-    // `b` is a use too, recorded once its last one is a minute old.
+    // A request that only reads `b` is a use too, recorded once its last
+    // one is a minute old (the default interval, set here all the same).
     let recording = crate::support::service_like(&env, |b| b.last_seen_interval(MIN));
     env.clock.advance(MIN);
     let read = |id: SessionId| {
@@ -138,21 +138,14 @@ async fn recording_a_use_is_for_bound_sessions_and_never_fails_the_read() {
 }
 
 #[tokio::test]
-async fn by_default_reads_record_no_use() {
+async fn reads_record_no_use_when_turned_off() {
     let env = env();
-    let a = env
-        .service
-        .create_session(Binding::user("u"))
-        .await
-        .unwrap();
+    let quiet = crate::support::service_like(&env, |b| b.no_last_seen_on_reads());
+    let a = quiet.create_session(Binding::user("u")).await.unwrap();
     env.clock.advance(10 * MIN);
     env.store.clear();
-    let cell = env
-        .service
-        .load(Some(&env.service.token_for(&a)))
-        .await
-        .unwrap();
-    let p = env.service.persist(&cell).await.unwrap();
+    let cell = quiet.load(Some(&quiet.token_for(&a))).await.unwrap();
+    let p = quiet.persist(&cell).await.unwrap();
     assert_eq!(p.outcome, session_core::PersistOutcome::Unchanged);
     assert!(env.store.writes().is_empty());
 }

@@ -13,3 +13,4 @@ mod lifecycle;
 mod macros;
 mod ordering;
 mod routes;
+mod seeds;
