@@ -32,6 +32,7 @@
 
 pub mod app;
 pub mod auth;
+mod cache_control;
 mod context;
 pub mod controller;
 pub mod cookie;

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::Route;
-use session_core::PersistOutcome;
+use session_core::{CookieAction, PersistOutcome, TokenStatus};
 use tower::{Service as _, ServiceExt};
 
 use crate::app::{AppContext, BuildError};
@@ -54,15 +54,25 @@ impl SessionInterceptor {
                 return rejection.into_response();
             }
         };
-        if session.cookie_suppressed() {
-            // Bearer clients carry their token themselves.
-            return response;
-        }
+        let cookie = if session.cookie_suppressed() {
+            // Bearer clients carry their token themselves. A bearer login
+            // from a browser leaves its cookie session as it is, but a
+            // tampered cookie it came with is cleared as on any response.
+            let state = session.cell().lock();
+            if session.source() == TokenSource::Bearer
+                || state.token_status() != TokenStatus::Rejected
+            {
+                return response;
+            }
+            CookieAction::Clear
+        } else {
+            persisted.cookie
+        };
         let now = session.cell().lock().now();
         let applied = session
             .config()
             .cookie
-            .apply(&persisted.cookie, now, response.headers_mut());
+            .apply(&cookie, now, response.headers_mut());
         if let Err(size) = applied {
             if matches!(
                 persisted.outcome,
@@ -81,6 +91,9 @@ impl SessionInterceptor {
                 "session cookie too large for browsers; the response fails without it"
             );
             return SessionRejection::TooLarge.into_response();
+        }
+        if !matches!(cookie, CookieAction::Keep) {
+            crate::cache_control::keep_private(response.headers_mut());
         }
         response
     }

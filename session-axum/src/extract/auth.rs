@@ -47,9 +47,12 @@ pub struct LoggedIn {
     /// The new session id.
     #[serde(skip)]
     pub session_id: SessionId,
-    /// The signed token for the new session (cookie value or bearer token);
-    /// `None` with a client-side store, whose token is the sealed session and
-    /// exists only once the response is sent (in the cookie).
+    /// The bearer token for the new session, for clients that send it as
+    /// `Authorization: Bearer` ([`Auth::login_bearer`], or a login in a
+    /// bearer request). `None` when the token goes out in the `HttpOnly`
+    /// cookie, so that a handler answering with this value never shows it to
+    /// page scripts, and with a client-side store, whose token is the
+    /// sealed session and exists only once the response is sent.
     pub token: Option<String>,
 }
 
@@ -63,9 +66,14 @@ impl IntoResponse for LoggedOut {
     }
 }
 
+/// `{"token": "..."}` for a client that sends the token itself, else
+/// `204 No Content` (the cookie carries it).
 impl IntoResponse for LoggedIn {
     fn into_response(self) -> Response {
-        Json(serde_json::json!({ "token": self.token })).into_response()
+        match self.token {
+            Some(token) => Json(serde_json::json!({ "token": token })).into_response(),
+            None => StatusCode::NO_CONTENT.into_response(),
+        }
     }
 }
 
@@ -88,18 +96,17 @@ impl Auth {
     /// bearer requests: hand them [`LoggedIn::token`]).
     pub fn login(&self, binding: Binding) -> LoggedIn {
         let session_id = self.session.cell().lock().login(binding.clone());
-        self.logged_in(&binding, session_id)
+        let bearer = self.session.source() == TokenSource::Bearer;
+        self.logged_in(&binding, session_id, bearer)
     }
 
-    /// The request's principal becomes `binding`'s, under `session_id`.
-    fn logged_in(&self, binding: &Binding, session_id: SessionId) -> LoggedIn {
+    /// The request's principal becomes `binding`'s, under `session_id`;
+    /// the token is handed over only to a client that sends it itself.
+    fn logged_in(&self, binding: &Binding, session_id: SessionId, bearer: bool) -> LoggedIn {
         self.session
             .set_principal(Some(Principal::from_binding(binding, Some(session_id))));
         let service = self.session.service();
-        let token = service
-            .store()
-            .client_side()
-            .is_none()
+        let token = (bearer && service.store().client_side().is_none())
             .then(|| service.token_for(&session_id));
         LoggedIn { session_id, token }
     }
@@ -108,7 +115,8 @@ impl Auth {
     /// take the token from the response body and send it as `Authorization: Bearer`.
     /// A request that came with a bearer token moves that session; any other
     /// (a browser's cookie session, say) is left as it is, and the token
-    /// names a session of its own holding only this request's changes.
+    /// names a session of its own holding only this request's changes. A
+    /// tampered cookie the request came with is still cleared.
     /// Client-side stores cannot hand out a token before the response is
     /// built: [`SessionRejection::Unsupported`] there, and nothing changes.
     ///
@@ -127,7 +135,7 @@ impl Auth {
             return Ok(self.login(binding));
         }
         let session_id = self.session.cell().lock().login_apart(binding.clone());
-        Ok(self.logged_in(&binding, session_id))
+        Ok(self.logged_in(&binding, session_id, true))
     }
 
     /// Logs out: deletes the session server-side now, and clears the cookie

@@ -103,18 +103,23 @@ impl SessionService {
             expires_at,
         };
         let persisted = match plan {
-            Plan::Nothing { expires_at } => {
-                let cookie = match (reissue_id, expires_at) {
-                    (Some(id), Some(expires_at)) if reissue => set(&id, expires_at),
-                    _ if rejected => CookieAction::Clear,
-                    _ => CookieAction::Keep,
-                };
-                Persisted {
-                    outcome: PersistOutcome::Unchanged,
-                    cookie,
-                    id: reissue_id,
+            Plan::Nothing { expires_at } => match (reissue_id, expires_at) {
+                // Re-signed only once the store says the session is still
+                // there: a login in another request may have moved it, and
+                // this cookie arriving after that login's would undo it.
+                (Some(id), Some(expires_at)) if reissue => {
+                    Box::pin(self.record_use(cell, id, expires_at, true)).await
                 }
-            }
+                _ => Persisted {
+                    outcome: PersistOutcome::Unchanged,
+                    cookie: if rejected {
+                        CookieAction::Clear
+                    } else {
+                        CookieAction::Keep
+                    },
+                    id: reissue_id,
+                },
+            },
             Plan::Create(record) => {
                 let record = self.create_with_fresh_id(record).await?;
                 Persisted {
@@ -185,37 +190,7 @@ impl SessionService {
                     },
                 }
             }
-            Plan::Seen { id, expires_at } => {
-                // A save of nothing moves `last_seen` alone; a touch would
-                // set the loaded expiry over a concurrent refresh.
-                let patch = SessionPatch {
-                    last_seen: cell.lock().now,
-                    ..SessionPatch::default()
-                };
-                match self.store().save(&id, &patch).await {
-                    Ok(SaveOutcome::Missing) => vanished(&id),
-                    saved => {
-                        let outcome = match saved {
-                            Ok(_) => PersistOutcome::Seen,
-                            // Best effort: a read does not fail for this.
-                            Err(error) => {
-                                tracing::warn!(session = %id.short(), %error, "could not record a session's use");
-                                PersistOutcome::Unchanged
-                            }
-                        };
-                        let cookie = if reissue {
-                            set(&id, expires_at)
-                        } else {
-                            CookieAction::Keep
-                        };
-                        Persisted {
-                            outcome,
-                            cookie,
-                            id: Some(id),
-                        }
-                    }
-                }
-            }
+            Plan::Seen { id, expires_at } => self.record_use(cell, id, expires_at, reissue).await,
             Plan::Delete(id) => {
                 if let Some(id) = id {
                     self.store().delete(&id).await?;
@@ -358,6 +333,44 @@ impl SessionService {
             Plan::Nothing {
                 expires_at: Some(expires_at),
             }
+        }
+    }
+
+    /// Moves an unchanged session's `last_seen` alone (a touch would set the
+    /// loaded expiry over a concurrent refresh); the cookie is re-signed
+    /// with `reissue` unless the session is gone. A failing store is logged:
+    /// a read does not fail for this.
+    async fn record_use(
+        &self,
+        cell: &SessionCell,
+        id: SessionId,
+        expires_at: Timestamp,
+        reissue: bool,
+    ) -> Persisted {
+        let patch = SessionPatch {
+            last_seen: cell.lock().now,
+            ..SessionPatch::default()
+        };
+        let outcome = match self.store().save(&id, &patch).await {
+            Ok(SaveOutcome::Missing) => return vanished(&id),
+            Ok(_) => PersistOutcome::Seen,
+            Err(error) => {
+                tracing::warn!(session = %id.short(), %error, "could not record a session's use");
+                PersistOutcome::Unchanged
+            }
+        };
+        let cookie = if reissue {
+            CookieAction::Set {
+                token: self.signer().sign_id(&id),
+                expires_at,
+            }
+        } else {
+            CookieAction::Keep
+        };
+        Persisted {
+            outcome,
+            cookie,
+            id: Some(id),
         }
     }
 

@@ -235,9 +235,22 @@ async fn a_token_signed_by_an_older_key_loads_and_is_reissued_under_the_first() 
     assert_ne!(new_token, t);
     let verified = rotated.service.signer().verify_id(&new_token).unwrap();
     assert_eq!((verified.value, verified.key_index), (id, 0));
+    // Re-signed only after the store confirmed the session: one save of
+    // `last_seen` alone, no data, no expiry.
+    let writes = rotated.store.writes();
     assert!(
-        rotated.store.writes().is_empty(),
-        "re-issuing needs no store write"
+        matches!(writes.as_slice(), [StoreOp::Save(saved, patch)]
+            if *saved == id && !patch.changes_data() && patch.expires_at.is_none()),
+        "{writes:?}"
+    );
+
+    // Gone meanwhile (a login elsewhere moved it): nothing re-issued.
+    let cell = rotated.service.load(Some(&t)).await.unwrap();
+    rotated.store.inner().delete(&id).await.unwrap();
+    let p = rotated.service.persist(&cell).await.unwrap();
+    assert_eq!(
+        (p.outcome, p.cookie),
+        (PersistOutcome::Vanished, CookieAction::Keep)
     );
 }
 

@@ -2,6 +2,7 @@
 //! real cookies and bearer headers, stores observed directly.
 
 mod app;
+mod cookie_safety;
 mod auth;
 mod authenticators;
 mod bad_input;

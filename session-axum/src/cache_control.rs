@@ -1,0 +1,128 @@
+//! Keeping responses that carry a session cookie out of shared caches.
+
+use http::HeaderValue;
+use http::header::{CACHE_CONTROL, HeaderMap};
+
+/// Makes a response that sets or clears the session cookie `private`: a
+/// shared cache (CDN, proxy) storing it would hand one visitor's session to
+/// the next. The handler's other directives stay; `public` and `s-maxage`,
+/// which ask shared caches to store it, go. A response already `private` or
+/// `no-store` is left as it is.
+pub(crate) fn keep_private(headers: &mut HeaderMap) {
+    let mut directives: Vec<String> = Vec::new();
+    for value in headers.get_all(CACHE_CONTROL) {
+        let Ok(value) = value.to_str() else {
+            // Not text: nothing of it can be kept safely.
+            directives.clear();
+            break;
+        };
+        directives.extend(split(value).into_iter().map(str::to_owned));
+    }
+    let name = |d: &str| {
+        let end = d.find('=').unwrap_or(d.len());
+        d[..end].trim().to_ascii_lowercase()
+    };
+    if directives
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case("private") || name(d) == "no-store")
+    {
+        return;
+    }
+    directives.retain(|d| !matches!(name(d).as_str(), "public" | "s-maxage"));
+    directives.push("private".to_owned());
+    match HeaderValue::try_from(directives.join(", ")) {
+        Ok(value) => {
+            headers.insert(CACHE_CONTROL, value);
+        }
+        Err(_) => {
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+        }
+    }
+}
+
+/// The comma-separated directives of one header value, trimmed; commas
+/// inside a quoted string (`no-cache="a, b"`) do not split.
+fn split(value: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                parts.push(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&value[start..]);
+    parts
+        .into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn after(values: &[&str]) -> Vec<String> {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append(CACHE_CONTROL, HeaderValue::from_str(v).unwrap());
+        }
+        keep_private(&mut headers);
+        headers
+            .get_all(CACHE_CONTROL)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn none_becomes_private() {
+        assert_eq!(after(&[]), ["private"]);
+    }
+
+    #[test]
+    fn shared_cache_directives_give_way_to_private() {
+        assert_eq!(after(&["public, max-age=600"]), ["max-age=600, private"]);
+        assert_eq!(
+            after(&["S-MaxAge=60", "must-revalidate"]),
+            ["must-revalidate, private"]
+        );
+        assert_eq!(
+            after(&[r#"no-cache="set-cookie, x", public"#]),
+            [r#"no-cache="set-cookie, x", private"#]
+        );
+    }
+
+    #[test]
+    fn private_or_no_store_stays_as_it_is() {
+        assert_eq!(after(&["private, max-age=60"]), ["private, max-age=60"]);
+        assert_eq!(after(&["no-store", "public"]), ["no-store", "public"]);
+        assert_eq!(after(&["PRIVATE"]), ["PRIVATE"]);
+    }
+
+    #[test]
+    fn a_field_qualified_private_still_needs_the_whole_response_private() {
+        assert_eq!(
+            after(&[r#"private="x-user", public"#]),
+            [r#"private="x-user", private"#]
+        );
+    }
+
+    #[test]
+    fn an_unreadable_value_becomes_private() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CACHE_CONTROL,
+            HeaderValue::from_bytes(b"public\xff").unwrap(),
+        );
+        keep_private(&mut headers);
+        assert_eq!(headers[CACHE_CONTROL], "private");
+    }
+}

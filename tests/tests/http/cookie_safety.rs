@@ -1,0 +1,185 @@
+//! Where the session cookie must never go: back to a session a login moved,
+//! into a shared cache, to page scripts, or past a tampered value left in place.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::Method;
+use session_axum::{ControllerRegistration, Guard, RouteDef, Session, SigningKeys};
+use session_tests::profile::Counters;
+
+use crate::app::{key, start, start_with};
+
+/// Signals that a held read has loaded its session, and holds it until the
+/// test lets it go.
+static READ_LOADED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+static READ_GO: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// A read-only request held between the load and the persist (a page's
+/// image or XHR in flight while the user logs in).
+async fn peek_held(session: Session<Counters>) -> Json<u64> {
+    let visits = session.visits;
+    drop(session);
+    READ_LOADED.notify_one();
+    READ_GO.notified().await;
+    Json(visits)
+}
+
+/// A page the handler marks as publicly cacheable, which also counts visits.
+async fn public_visit(mut session: Session<Counters>) -> Response {
+    session.update(|c| c.visits += 1);
+    let visits = session.visits;
+    drop(session);
+    let mut response = Json(visits).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=600"),
+    );
+    response
+}
+
+/// A cookie login answering with `Auth::login`'s result, as a single-page
+/// app's `fetch` login might.
+async fn login_json(auth: session_axum::Auth) -> session_axum::LoggedIn {
+    auth.login(session_axum::Binding::user("ada"))
+}
+
+fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axum::BuildError> {
+    Ok(vec![
+        RouteDef {
+            method: Method::GET,
+            path: "/peek-held",
+            guard: Guard::OPEN,
+            handler: get(peek_held),
+        },
+        RouteDef {
+            method: Method::GET,
+            path: "/public-visit",
+            guard: Guard::OPEN,
+            handler: get(public_visit),
+        },
+        RouteDef {
+            method: Method::POST,
+            path: "/login-json",
+            guard: Guard::OPEN,
+            handler: axum::routing::post(login_json),
+        },
+    ])
+}
+
+session_axum::register_controller!(ControllerRegistration {
+    name: "CookieSafetyRoutes",
+    base_path: "/safety",
+    routes,
+});
+
+/// After a key rotation every cookie is signed by the old key, and a read
+/// re-issues it under the new one. A read that loaded the session before a
+/// login of the same browser rotated the id re-issues the *old* id without
+/// asking the store whether it still exists: when its response arrives after
+/// the login's, the browser's fresh login cookie is replaced by a dead id
+/// and the user is logged out again. (A write in the same position is
+/// handled: its save finds the record gone and leaves the cookie alone.)
+#[tokio::test]
+async fn an_old_key_read_in_flight_during_a_login_does_not_put_the_dead_id_back() {
+    let t = start_with(SigningKeys::new([key(2), key(1)]).unwrap(), |b| b).await;
+    let mut b = t.server.browser();
+    b.get("/t/visit").await;
+    // The browser's cookie is from before the key rotation: signed by key 1.
+    let id = t.service.session_id_from_token(&b.jar["sid"]).unwrap();
+    let old_key = session_core::TokenSigner::new(SigningKeys::single(key(1)), "sid");
+    b.jar.insert("sid".into(), old_key.sign_id(&id));
+
+    let mut in_flight = t.server.browser();
+    in_flight.jar = b.jar.clone();
+    let held = tokio::spawn(async move { in_flight.get("/safety/peek-held").await });
+    READ_LOADED.notified().await;
+    let login = b.post("/t/login?user=ada").await;
+    assert_eq!(login.status, 204);
+    assert_eq!(b.get("/t/me").await.status, 200, "logged in");
+    READ_GO.notify_one();
+    let held = held.await.unwrap();
+    assert_eq!(held.status, 200, "{}", held.body);
+
+    // The held response reaches the browser after the login's.
+    for c in &held.set_cookies {
+        b.jar.insert(c.name.clone(), c.value.clone());
+    }
+    assert_eq!(
+        b.get("/t/me").await.status,
+        200,
+        "logged out by the read's re-issued cookie for the session the login deleted: {:?}",
+        held.set_cookies
+    );
+}
+
+/// A response that starts a session carries its token in `Set-Cookie`. When
+/// the handler marked the page `Cache-Control: public`, a shared cache (CDN,
+/// proxy) may store that response, cookie included, and hand the same
+/// session to every later visitor. The session layer adds the cookie, so it
+/// must also keep the response out of shared caches (`private`/`no-store`),
+/// as Django and Rails do when they set a session cookie.
+#[tokio::test]
+async fn a_response_setting_the_session_cookie_is_not_left_publicly_cacheable() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    let r = b.get("/safety/public-visit").await;
+    assert_eq!(r.status, 200);
+    assert!(r.cookie("sid").is_some(), "a new session's cookie");
+    let cache_control = r
+        .headers
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(
+        !cache_control.contains("public")
+            && (cache_control.contains("private") || cache_control.contains("no-store")),
+        "Set-Cookie with a session token in a response marked `{cache_control}`"
+    );
+}
+
+/// `login_bearer` in a request that came with a tampered cookie clears the
+/// cookie, as every other response does.
+#[tokio::test]
+async fn a_bearer_login_with_a_tampered_cookie_still_clears_the_cookie() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.jar.insert("sid".into(), "tampered.value".into());
+    let r = b.get("/t/peek").await;
+    assert_eq!(
+        r.cookie("sid").and_then(|c| c.max_age),
+        Some(0),
+        "a read clears it"
+    );
+    b.jar.insert("sid".into(), "tampered.value".into());
+    let r = b.post("/t/token?user=bot").await;
+    assert_eq!(r.status, StatusCode::OK.as_u16());
+    assert_eq!(
+        r.cookie("sid").and_then(|c| c.max_age),
+        Some(0),
+        "the bearer login left the tampered cookie: {:?}",
+        r.set_cookies
+    );
+}
+
+/// The session cookie is `HttpOnly` so that page scripts never see the
+/// session token. A cookie login whose handler answers with
+/// `Auth::login`'s `LoggedIn` (it implements `IntoResponse`) puts that same
+/// token in the JSON body, readable by any script on the page, which
+/// undoes `HttpOnly`.
+#[tokio::test]
+async fn a_cookie_login_does_not_hand_the_httponly_token_to_page_scripts() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    let r = b.post("/safety/login-json").await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let cookie = r.cookie("sid").expect("a cookie login sets the cookie");
+    assert!(cookie.has("HttpOnly"));
+    assert!(
+        !r.body.contains(&cookie.value),
+        "the HttpOnly cookie's token is in the body: {}",
+        r.body
+    );
+    assert_eq!(b.get("/t/me").await.status, 200, "logged in by the cookie");
+}
