@@ -70,6 +70,8 @@ async fn cookie_attributes_follow_the_builder() {
     );
 }
 
+/// A logout's clearing cookie, and a tampered cookie's, carry the attributes
+/// the cookie is set with, or the browser keeps the old one.
 #[tokio::test]
 async fn clearing_keeps_a_custom_path_and_domain() {
     let t = start_with(SigningKeys::single(key(1)), |b| {
@@ -84,8 +86,20 @@ async fn clearing_keeps_a_custom_path_and_domain() {
     .await;
     let mut b = t.server.browser();
     let set = b.post("/t/login?user=ada").await;
+    let mut tampered = b.jar["sid"].clone().into_bytes();
+    tampered[4] = if tampered[4] == b'A' { b'B' } else { b'A' };
+    let mut c = t.server.browser();
+    c.jar
+        .insert("sid".into(), String::from_utf8(tampered).unwrap());
+    let refused = c.get("/t/me").await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.cookie("sid").unwrap().max_age, Some(0));
     let cleared = b.post("/t/logout").await;
-    for cookie in [set.cookie("sid"), cleared.cookie("sid")] {
+    for cookie in [
+        set.cookie("sid"),
+        cleared.cookie("sid"),
+        refused.cookie("sid"),
+    ] {
         let cookie = cookie.expect("a session cookie");
         assert!(
             cookie.has("Path=/t")

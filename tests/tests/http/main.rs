@@ -2,10 +2,10 @@
 //! real cookies and bearer headers, stores observed directly.
 
 mod app;
-mod cookie_safety;
 mod auth;
 mod authenticators;
 mod bad_input;
+mod cookie_safety;
 mod cookie_store;
 mod expiry;
 mod failures;
