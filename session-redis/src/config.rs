@@ -107,6 +107,12 @@ impl RedisStoreBuilder {
 
     /// The prefix of every key the store writes (default [`DEFAULT_PREFIX`]),
     /// so several apps or environments can share one Redis.
+    ///
+    /// A prefix holding a hash tag (such as `{app}:`) pins every key to one
+    /// slot. A prefix whose first `{` is followed at once by `}` (such as
+    /// `{}app:` or `x{}:`) is an empty hash tag, which would split a
+    /// session's keys over slots: [`build`](Self::build) refuses it with
+    /// [`ConfigError::EmptyHashTagInPrefix`]. A `{` or `}` on its own is fine.
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
@@ -215,6 +221,11 @@ impl RedisStoreBuilder {
             if timeout.is_zero() {
                 return Err(ConfigError::ZeroTimeout(name));
             }
+        }
+        if Keys::empty_hash_tag(&self.prefix) {
+            return Err(ConfigError::EmptyHashTagInPrefix {
+                prefix: self.prefix,
+            });
         }
         let operation_timeout = self
             .operation_timeout

@@ -313,10 +313,14 @@ impl Conn<'_> {
     }
 
     /// The nodes a listing scans, in a stable order: `""` for a standalone
-    /// server, else each master's `host:port` (from `CLUSTER SLOTS`), sorted.
-    pub(crate) async fn scan_nodes(&mut self) -> RedisResult<Vec<String>> {
+    /// server, else each master's `host:port` (from `CLUSTER SLOTS`), sorted;
+    /// with the fingerprint of the slot map (0 for a standalone server).
+    pub(crate) async fn scan_nodes(&mut self) -> RedisResult<ScanNodes> {
         let Self::Cluster(c) = self else {
-            return Ok(vec![String::new()]);
+            return Ok(ScanNodes {
+                nodes: vec![String::new()],
+                map: 0,
+            });
         };
         let reply = c
             .route_command(
@@ -324,15 +328,12 @@ impl Conn<'_> {
                 RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
             )
             .await?;
-        let mut nodes = masters_of(&reply).ok_or_else(|| {
+        slot_map(&reply).ok_or_else(|| {
             RedisError::from((
                 redis::ErrorKind::UnexpectedReturnType,
                 "unexpected CLUSTER SLOTS reply",
             ))
-        })?;
-        nodes.sort();
-        nodes.dedup();
-        Ok(nodes)
+        })
     }
 
     /// One `SCAN` step on `node` (as named by [`scan_nodes`](Self::scan_nodes)).
@@ -359,63 +360,137 @@ impl Conn<'_> {
     }
 }
 
-/// `host:port` of every master in a `CLUSTER SLOTS` reply.
-fn masters_of(reply: &Value) -> Option<Vec<String>> {
+/// The masters a listing scans and a fingerprint of which master serves
+/// which slots.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ScanNodes {
+    /// Each master's `host:port`, sorted (`""` for a standalone server).
+    pub(crate) nodes: Vec<String>,
+    /// A hash of the slot ranges and their masters' ids: it changes when
+    /// slots move (a reshard) or a master is replaced (a fail-over).
+    pub(crate) map: u64,
+}
+
+/// FNV-1a (64 bits) of `bytes` from `hash`: stable across builds and
+/// processes, unlike std's hasher, since the fingerprint travels in page
+/// cursors between app servers.
+fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The [`ScanNodes`] of a `CLUSTER SLOTS` reply.
+fn slot_map(reply: &Value) -> Option<ScanNodes> {
+    let text = |v: &Value| match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    };
     let Value::Array(ranges) = reply else {
         return None;
     };
-    ranges
+    let mut nodes = Vec::with_capacity(ranges.len());
+    let mut owners = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let Value::Array(parts) = range else {
+            return None;
+        };
+        let (Some(Value::Int(start)), Some(Value::Int(end)), Some(Value::Array(master))) =
+            (parts.first(), parts.get(1), parts.get(2))
+        else {
+            return None;
+        };
+        let host = text(master.first()?)?;
+        let Value::Int(port) = master.get(1)? else {
+            return None;
+        };
+        let node = format!("{host}:{port}");
+        // The node id, where given, names the master the same way in every
+        // node's view, whatever address each knows it by.
+        let owner = master.get(2).and_then(text).unwrap_or_else(|| node.clone());
+        owners.push((*start, *end, owner));
+        nodes.push(node);
+    }
+    nodes.sort();
+    nodes.dedup();
+    // Nodes may list ranges in any order.
+    owners.sort();
+    let map = owners
         .iter()
-        .map(|range| {
-            let Value::Array(parts) = range else {
-                return None;
-            };
-            let Value::Array(master) = parts.get(2)? else {
-                return None;
-            };
-            let host = match master.first()? {
-                Value::BulkString(b) => String::from_utf8(b.clone()).ok()?,
-                Value::SimpleString(s) => s.clone(),
-                _ => return None,
-            };
-            let Value::Int(port) = master.get(1)? else {
-                return None;
-            };
-            Some(format!("{host}:{port}"))
-        })
-        .collect()
+        .fold(0xcbf2_9ce4_8422_2325, |h, (start, end, owner)| {
+            fnv1a(h, format!("{start}-{end}={owner};").as_bytes())
+        });
+    Some(ScanNodes { nodes, map })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn node(host: &str, port: i64, id: &str) -> Value {
+        Value::Array(vec![
+            Value::BulkString(host.as_bytes().to_vec()),
+            Value::Int(port),
+            Value::BulkString(id.as_bytes().to_vec()),
+        ])
+    }
+
+    fn range(start: i64, end: i64, nodes: Vec<Value>) -> Value {
+        let mut parts = vec![Value::Int(start), Value::Int(end)];
+        parts.extend(nodes);
+        Value::Array(parts)
+    }
+
     #[test]
     fn masters_come_from_cluster_slots() {
-        let node = |host: &str, port: i64| {
-            Value::Array(vec![
-                Value::BulkString(host.as_bytes().to_vec()),
-                Value::Int(port),
-                Value::BulkString(b"id".to_vec()),
-            ])
-        };
         let reply = Value::Array(vec![
-            Value::Array(vec![
-                Value::Int(0),
-                Value::Int(5460),
-                node("127.0.0.1", 7001),
-            ]),
-            Value::Array(vec![
-                Value::Int(5461),
-                Value::Int(16383),
-                node("127.0.0.1", 7000),
-                node("127.0.0.1", 7003),
-            ]),
+            range(0, 5460, vec![node("127.0.0.1", 7001, "b")]),
+            range(
+                5461,
+                16383,
+                vec![node("127.0.0.1", 7000, "a"), node("127.0.0.1", 7003, "c")],
+            ),
         ]);
+        let found = slot_map(&reply).expect("parses");
+        assert_eq!(found.nodes, ["127.0.0.1:7000", "127.0.0.1:7001"]);
+        assert_eq!(slot_map(&Value::Nil), None);
+        assert_eq!(slot_map(&Value::Array(vec![Value::Int(0)])), None);
+    }
+
+    #[test]
+    fn the_map_fingerprint_changes_when_slots_or_masters_do() {
+        let map = |ranges: Vec<Value>| slot_map(&Value::Array(ranges)).expect("parses").map;
+        let a = || node("10.0.0.1", 7000, "a");
+        let b = || node("10.0.0.2", 7000, "b");
+        let base = map(vec![
+            range(0, 8191, vec![a()]),
+            range(8192, 16383, vec![b()]),
+        ]);
+        // The same map in another order, or with other addresses or
+        // replicas, as another node may report it.
         assert_eq!(
-            masters_of(&reply),
-            Some(vec!["127.0.0.1:7001".into(), "127.0.0.1:7000".into()])
+            base,
+            map(vec![
+                range(8192, 16383, vec![node("host-b", 7000, "b"), a()]),
+                range(0, 8191, vec![a()]),
+            ])
         );
-        assert_eq!(masters_of(&Value::Nil), None);
+        // A slot moved.
+        assert_ne!(
+            base,
+            map(vec![
+                range(0, 8192, vec![a()]),
+                range(8193, 16383, vec![b()])
+            ])
+        );
+        // A master replaced (a fail-over).
+        assert_ne!(
+            base,
+            map(vec![
+                range(0, 8191, vec![node("10.0.0.3", 7000, "c")]),
+                range(8192, 16383, vec![b()]),
+            ])
+        );
     }
 }

@@ -22,6 +22,20 @@ pub enum ConfigError {
     /// come from every master, which the store does not track.
     #[error("the local cache needs a standalone Redis server, not a cluster")]
     LocalCacheNeedsStandalone,
+    /// The key prefix's first `{` is followed at once by `}`: an empty hash
+    /// tag, which makes Redis Cluster hash each key whole, so a session and
+    /// its tombstone land in different slots and every delete fails.
+    /// Refused in standalone mode too, so a configuration behaves the same
+    /// on both.
+    #[error(
+        "key prefix {prefix:?} starts a hash tag with `{{}}`: Redis Cluster would hash \
+         each key whole instead of on the session id, so a session's keys would not \
+         share a slot; drop the `{{}}` or name a tag inside it (such as `{{app}}`)"
+    )]
+    EmptyHashTagInPrefix {
+        /// The prefix as given.
+        prefix: String,
+    },
 }
 
 /// A client error as a store error: timeouts become [`StoreError::Timeout`]

@@ -16,7 +16,11 @@
 //! The braces are Redis Cluster hash tags: the slot of a session key depends
 //! on the id only and the slot of an index key on the user id only, whatever
 //! the prefix. A prefix that itself holds a hash tag (such as `{app}:`) pins
-//! every key to one slot, and so to one node.
+//! every key to one slot, and so to one node. Redis takes the first `{` of a
+//! key, so a prefix whose first `{` is followed at once by `}` (an empty tag)
+//! would have each key hashed whole: the builder refuses it
+//! ([`Keys::empty_hash_tag`]). A lone `{` takes the session key's `{` into a
+//! longer tag that still ends at the id's `}`; a lone `}` is never a tag.
 
 use redis::cluster_routing::Slot;
 use redis::{RedisWrite, ToRedisArgs as _};
@@ -43,6 +47,15 @@ impl Keys {
             prefix: prefix.to_owned(),
             session_head: format!("{prefix}s:{{"),
         }
+    }
+
+    /// Whether `prefix` opens an empty hash tag: its first `{` followed at
+    /// once by `}`. Redis then hashes each key whole, so a session key and
+    /// its tombstone or marker would not share a slot.
+    pub(crate) fn empty_hash_tag(prefix: &str) -> bool {
+        prefix
+            .split_once('{')
+            .is_some_and(|(_, rest)| rest.starts_with('}'))
     }
 
     /// What every session key starts with.
@@ -189,6 +202,38 @@ mod tests {
         assert_eq!(Keys::creating(&keys.user(""), &id), None);
         let tagged = Keys::new("{app}:").user("");
         assert!(Keys::creating(&tagged, &id).is_some());
+    }
+
+    #[test]
+    fn only_an_empty_hash_tag_splits_a_sessions_keys_over_slots() {
+        let ids: Vec<SessionId> = (0..16).map(|_| SessionId::generate()).collect();
+        for (prefix, refused) in [
+            ("", false),
+            ("app:", false),
+            ("{app}:", false),
+            ("{a}{}:", false),
+            ("a{b:", false),
+            ("app{", false),
+            ("{", false),
+            ("}", false),
+            ("a}b{", false),
+            ("x{{}:", false),
+            ("{}app:", true),
+            ("x{}:", true),
+            ("}{}", true),
+            ("{}{a}:", true),
+        ] {
+            assert_eq!(Keys::empty_hash_tag(prefix), refused, "{prefix:?}");
+            let keys = Keys::new(prefix);
+            let split = ids.iter().any(|id| {
+                let (mut tombstone, mut marker): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (vec![], vec![]);
+                keys.write_tombstone(id, &mut tombstone);
+                keys.write_marker(id, "w1", &mut marker);
+                let slot = Slot::for_key(keys.session(id).as_bytes());
+                slot != Slot::for_key(&tombstone[0]) || slot != Slot::for_key(&marker[0])
+            });
+            assert_eq!(split, refused, "{prefix:?}");
+        }
     }
 
     #[test]

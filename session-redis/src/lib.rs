@@ -112,12 +112,16 @@
 //! | `delete` | yes for the session | the session is deleted atomically; its index entry is removed in a second step, best effort (a stale entry is ignored and cleaned by listings) |
 //! | `list_for_user` | no | a snapshot of the index, then each session read on its own; entries found stale are removed afterwards, except a missing session's entry while its create marker lives, and an expired or foreign session's entry that a refresh raised meanwhile |
 //! | `delete_for_user` | per session | each session is deleted by its own script that checks it is bound to this user; then the handled entries leave the index. A session created meanwhile may survive; a failure part-way reports the error, having deleted some |
-//! | `list` | no | `SCAN` per master; sessions present for the whole listing are listed, others may or may not be. A session may be listed on two pages (never twice on one): `SCAN` returns a key again when Redis shrinks its table between steps, after many keys of the database went; callers that need each once drop repeats by id |
+//! | `list` | no | `SCAN` per master; sessions present for the whole listing are listed, others may or may not be. The page cursor carries a fingerprint of the slot map: a page that finds the map changed (slots moved by a reshard, a master replaced by a fail-over) scans every master again from the first, so sessions moved to a master already scanned are not missed (a listing ends once the map holds still between its pages; keys already moved by a slot migration still under way when it ends may be missed). A session may be listed on two pages (never twice on one): after such a restart, or when `SCAN` returns a key again because Redis shrank its table between steps, after many keys of the database went; callers that need each once drop repeats by id |
 //!
 //! In standalone mode the same holds, except that `create` with a user is
 //! one atomic script over both keys; so it is in a cluster whenever both
 //! keys share a slot, as they all do under a key prefix holding a hash tag
 //! (such as `{app}:`), which pins every key to one slot served by one node.
+//! A prefix whose first `{` is followed at once by `}` (an empty hash tag)
+//! would have each key hashed whole, splitting a session from its
+//! tombstone: the builder refuses it
+//! ([`ConfigError::EmptyHashTagInPrefix`]).
 //!
 //! # Outages
 //!

@@ -7,6 +7,16 @@
 //! `SCAN` itself returns every key that exists for the whole iteration; a
 //! key added or removed meanwhile may or may not be listed.
 //!
+//! In a cluster the cursor also holds a fingerprint of the slot map (which
+//! master serves which slots). Slots that move between pages (a reshard, a
+//! fail-over) may take their sessions from a master not yet scanned to one
+//! already scanned, so a page that finds another map scans every master
+//! again from the first: sessions are listed again rather than missed. A
+//! restart only follows a change, so a listing finishes once the map holds
+//! still between its pages. Keys that a slot migration still under way when
+//! the listing ends has already moved (the map changes when the slot's
+//! owner does, after its keys) can still be missed.
+//!
 //! `SCAN` may also return a key twice: when the database's table shrinks
 //! between steps (Redis resizes it after many keys went), the cursor goes
 //! over buckets it had seen. A page drops repeats; across pages they stay,
@@ -20,6 +30,7 @@ use redis::Value;
 use session_core::{Page, PageRequest, SessionId, SessionInfo, StoreError};
 
 use crate::codec::Listed;
+use crate::connection::ScanNodes;
 use crate::error::unexpected;
 use crate::reply;
 use crate::store::RedisStore;
@@ -39,19 +50,51 @@ enum Position {
 struct Cursor {
     position: Position,
     pending: Vec<SessionId>,
+    /// The slot map fingerprint when the cursor was made (`None` from a
+    /// version 1 cursor, which had none).
+    map: Option<u64>,
 }
 
 impl Cursor {
-    const VERSION: &'static str = "1";
+    /// `2|<node>|<scan cursor>|<pending ids, comma separated>|<map, hex>`;
+    /// version 1 had no map.
+    const VERSION: &'static str = "2";
 
-    fn start(nodes: &[String]) -> Self {
+    fn start(nodes: &[String], map: u64) -> Self {
         Self {
             position: nodes.first().map_or(Position::Done, |node| Position::Scan {
                 node: node.clone(),
                 cursor: 0,
             }),
             pending: Vec::new(),
+            map: Some(map),
         }
+    }
+
+    /// Where a page goes on from `text` (the first page's `None`), given the
+    /// current masters and slot map.
+    fn resume(text: Option<&str>, nodes: &[String], map: u64) -> Result<Self, StoreError> {
+        let Some(text) = text else {
+            return Ok(Self::start(nodes, map));
+        };
+        let mut cursor = Self::decode(text)?;
+        if cursor.map.is_some_and(|was| was != map) {
+            // Slots moved since the last page: sessions of a master not yet
+            // scanned may now be on one already scanned.
+            tracing::debug!(
+                "the cluster's slot map changed during a listing; scanning every master again"
+            );
+            return Ok(Self::start(nodes, map));
+        }
+        cursor.map = Some(map);
+        if let Position::Scan { node, .. } = &cursor.position
+            && !nodes.contains(node)
+        {
+            // The node left the cluster (a failed-over master): it cannot be
+            // scanned, so go on with the next one.
+            cursor.position = next_node(nodes, node);
+        }
+        Ok(cursor)
     }
 
     fn is_finished(&self) -> bool {
@@ -64,20 +107,24 @@ impl Cursor {
             Position::Done => ("-", 0),
         };
         let pending: Vec<String> = self.pending.iter().map(SessionId::to_string).collect();
-        format!("{}|{node}|{cursor}|{}", Self::VERSION, pending.join(","))
+        format!(
+            "{}|{node}|{cursor}|{}|{:016x}",
+            Self::VERSION,
+            pending.join(","),
+            self.map.unwrap_or(0)
+        )
     }
 
     fn decode(text: &str) -> Result<Self, StoreError> {
         let bad = || StoreError::Corrupt(format!("bad page cursor {text:?}"));
-        let mut parts = text.split('|');
-        let (Some(Self::VERSION), Some(node), Some(cursor), Some(pending), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(bad());
+        let parts: Vec<&str> = text.split('|').collect();
+        let (node, cursor, pending, map) = match parts.as_slice() {
+            ["1", node, cursor, pending] => (*node, *cursor, *pending, None),
+            [Self::VERSION, node, cursor, pending, map] => {
+                let map = u64::from_str_radix(map, 16).map_err(|_| bad())?;
+                (*node, *cursor, *pending, Some(map))
+            }
+            _ => return Err(bad()),
         };
         let cursor: u64 = cursor.parse().map_err(|_| bad())?;
         let pending = pending
@@ -92,7 +139,11 @@ impl Cursor {
                 cursor,
             },
         };
-        Ok(Self { position, pending })
+        Ok(Self {
+            position,
+            pending,
+            map,
+        })
     }
 }
 
@@ -127,11 +178,8 @@ impl RedisStore {
         let limit = page.limit.max(1);
         let now = self.now();
         let mut conn = self.conn().await?;
-        let nodes = conn.scan_nodes().await.map_err(|e| self.err(e))?;
-        let mut cursor = match page.cursor.as_deref() {
-            None => Cursor::start(&nodes),
-            Some(text) => Cursor::decode(text)?,
-        };
+        let ScanNodes { nodes, map } = conn.scan_nodes().await.map_err(|e| self.err(e))?;
+        let mut cursor = Cursor::resume(page.cursor.as_deref(), &nodes, map)?;
         let pattern = self.inner.keys.session_pattern();
         let base_count = limit.clamp(16, MAX_SCAN_COUNT);
         let mut count = base_count;
@@ -203,29 +251,81 @@ impl RedisStore {
 mod tests {
     use super::*;
 
+    fn at(node: &str, cursor: u64) -> Position {
+        Position::Scan {
+            node: node.into(),
+            cursor,
+        }
+    }
+
     #[test]
     fn cursors_round_trip_and_refuse_garbage() {
         let c = Cursor {
-            position: Position::Scan {
-                node: "127.0.0.1:7000".into(),
-                cursor: 42,
-            },
+            position: at("127.0.0.1:7000", 42),
             pending: vec![SessionId::generate(), SessionId::generate()],
+            map: Some(u64::MAX - 7),
         };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         let done = Cursor {
             position: Position::Done,
             pending: vec![SessionId::generate()],
+            map: Some(0),
         };
         assert_eq!(Cursor::decode(&done.encode()).unwrap(), done);
-        let standalone = Cursor::start(&[String::new()]);
+        let standalone = Cursor::start(&[String::new()], 0);
         assert_eq!(Cursor::decode(&standalone.encode()).unwrap(), standalone);
-        for bad in ["", "2||0|", "1||x|", "1||0|nope", "1||0||extra"] {
+        for bad in [
+            "",
+            "2||0|",
+            "1||x|",
+            "1||0|nope",
+            "1||0||extra",
+            "2||0||",
+            "2||0||xyz",
+            "2||0||0|extra",
+            "3||0||0",
+        ] {
             assert!(
                 matches!(Cursor::decode(bad), Err(StoreError::Corrupt(_))),
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_version_1_cursor_goes_on_where_it_was() {
+        let id = SessionId::generate();
+        let nodes = vec!["a:1".to_owned(), "b:1".to_owned()];
+        let c = Cursor::resume(Some(&format!("1|b:1|9|{id}")), &nodes, 5).unwrap();
+        assert_eq!(
+            c,
+            Cursor {
+                position: at("b:1", 9),
+                pending: vec![id],
+                map: Some(5),
+            }
+        );
+    }
+
+    #[test]
+    fn a_changed_slot_map_restarts_from_the_first_node() {
+        let nodes = vec!["a:1".to_owned(), "b:1".to_owned()];
+        let mut c = Cursor::start(&nodes, 5);
+        c.position = at("b:1", 9);
+        c.pending = vec![SessionId::generate()];
+        let text = c.encode();
+        assert_eq!(Cursor::resume(Some(&text), &nodes, 5).unwrap(), c);
+        assert_eq!(
+            Cursor::resume(Some(&text), &nodes, 6).unwrap(),
+            Cursor::start(&nodes, 6)
+        );
+        // A master that left moves the map; with the map unchanged (an old
+        // cursor) its successor follows.
+        let gone = "1|a:0|9|";
+        assert_eq!(
+            Cursor::resume(Some(gone), &nodes, 5).unwrap().position,
+            at("a:1", 0)
+        );
     }
 
     #[test]

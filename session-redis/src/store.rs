@@ -870,10 +870,16 @@ impl SessionStore for RedisStore {
             .await
     }
 
-    /// Every live session, a page at a time, by `SCAN`: each session
-    /// present for the whole listing is listed, but one may be listed on two
-    /// pages when Redis shrinks its table meanwhile (see the
-    /// [crate docs](crate), Atomicity); drop repeats by id if that matters.
+    /// Every live session, a page at a time, by `SCAN` (on each master in
+    /// turn in a cluster): each session present for the whole listing is
+    /// listed, but one may be listed on two pages, when Redis shrinks its
+    /// table meanwhile or when the cluster's slot map changes between pages
+    /// (a reshard, a fail-over), which makes the next page scan every master
+    /// again from the first. See the [crate docs](crate), Atomicity; drop
+    /// repeats by id if that matters.
+    ///
+    /// The page cursor is version 2 (`2|node|scan cursor|ids|map`); version 1
+    /// cursors, from earlier releases, are still accepted.
     async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, StoreError> {
         self.bounded("list", self.list_page(page)).await
     }

@@ -7,7 +7,8 @@ use redis::aio::ConnectionLike;
 use redis::cluster_routing::Slot;
 use session_core::clock::Clock as _;
 use session_core::{
-    MockClock, SaveOutcome, SessionId, SessionPatch, SessionRecord, SessionStore, Timestamp,
+    MockClock, PageRequest, SaveOutcome, SessionId, SessionPatch, SessionRecord, SessionStore,
+    Timestamp,
 };
 use session_redis::RedisStore;
 
@@ -347,6 +348,139 @@ async fn sessions_spread_over_the_cluster_and_list_from_every_master() {
     seen.sort();
     ids.sort();
     assert_eq!(seen, ids);
+}
+
+/// A page cursor naming a node no longer in the cluster (a master that
+/// failed over or left) moves on to the next node instead of failing on
+/// every retry, so a listing in progress still finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_cursor_naming_a_departed_node_moves_on_to_the_next() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::cluster_store_on(cluster, &clock);
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        let r = support::counter(&clock, 1, MINUTE, None);
+        store.create(&r).await.unwrap();
+        ids.push(r.id);
+    }
+    let first = store.list(PageRequest::first(1)).await.unwrap();
+    let cursor = first.next.expect("more pages");
+    // The same cursor naming an address no longer in the cluster:
+    // "0.0.0.0:1" sorts before every 127.0.0.1 node, so all of them follow.
+    let mut parts: Vec<&str> = cursor.split('|').collect();
+    assert_eq!(parts.len(), 5, "{cursor}");
+    parts[1] = "0.0.0.0:1";
+    parts[2] = "5";
+    let page = store
+        .list(PageRequest {
+            cursor: Some(parts.join("|")),
+            limit: 1000,
+        })
+        .await
+        .expect("a page from a departed node's cursor");
+    assert_eq!(page.next, None);
+    let listed: Vec<SessionId> = page.items.into_iter().map(|i| i.id).collect();
+    for id in &ids {
+        assert!(listed.contains(id), "every master after it is scanned");
+    }
+}
+
+/// `(id, number of slots)` of the node at `port`, from its `CLUSTER NODES`.
+fn node_id_and_slots(port: u16) -> (String, usize) {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "cluster", "nodes"])
+        .output()
+        .expect("redis-cli");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.contains("myself"))
+        .expect("myself line")
+        .to_owned();
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let slots = fields[8..]
+        .iter()
+        .filter(|r| !r.starts_with('['))
+        .map(|r| match r.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
+            None => 1,
+        })
+        .sum();
+    (fields[0].to_owned(), slots)
+}
+
+/// A session live for the whole listing is on some page, even when a
+/// reshard between pages moves slots from a master not yet scanned to one
+/// already scanned: the next page finds another slot map and scans every
+/// master again (sessions may then be listed twice, across pages).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_across_a_reshard_lists_every_session() {
+    let Some(cluster) = support::private_cluster(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::cluster_store_on(&cluster, &clock);
+    let mut ids = Vec::new();
+    for _ in 0..30 {
+        let r = support::counter(&clock, 1, MINUTE, None);
+        store.create(&r).await.expect("create");
+        ids.push(r.id);
+    }
+    // Nodes in the order the listing visits them.
+    let mut ports: Vec<u16> = cluster.nodes().iter().map(|n| n.port()).collect();
+    ports.sort_by_key(|p| format!("127.0.0.1:{p}"));
+    let (first, last) = (ports[0], ports[2]);
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(1);
+    // Page until the first master is done.
+    loop {
+        let p = store.list(page.clone()).await.expect("page");
+        seen.extend(p.items.into_iter().map(|i| i.id));
+        let next = p.next.expect("more pages");
+        page.cursor = Some(next.clone());
+        if !next.contains(&format!(":{first}|")) {
+            break;
+        }
+    }
+    // Every slot of the last master moves to the first (already scanned).
+    let (from, count) = node_id_and_slots(last);
+    let (to, _) = node_id_and_slots(first);
+    let out = std::process::Command::new("redis-cli")
+        .args(["--cluster", "reshard", &format!("127.0.0.1:{first}")])
+        .args(["--cluster-from", &from, "--cluster-to", &to])
+        .args(["--cluster-slots", &count.to_string(), "--cluster-yes"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("redis-cli reshard");
+    assert!(
+        out.status.success(),
+        "reshard: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Every session is still there.
+    for id in &ids {
+        assert!(store.load(id).await.expect("load").is_some());
+    }
+    loop {
+        let p = store.list(page.clone()).await.expect("page");
+        seen.extend(p.items.into_iter().map(|i| i.id));
+        match p.next {
+            Some(next) => page.cursor = Some(next),
+            None => break,
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    let missed = ids.iter().filter(|id| !seen.contains(id)).count();
+    assert_eq!(
+        missed,
+        0,
+        "{missed} of {} live sessions on no page",
+        ids.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,7 @@ use session_core::clock::Clock as _;
 use session_core::{
     Binding, FieldMap, MockClock, SessionId, SessionPatch, SessionRecord, SessionStore,
 };
+use session_redis::{ConfigError, RedisStore};
 
 use crate::monitor::{Monitor, Seen, scripted, sent};
 use crate::support;
@@ -469,6 +470,49 @@ async fn a_hash_tagged_prefix_makes_cluster_logins_and_refreshes_one_atomic_scri
         "one script for session and index"
     );
     assert_eq!(store.delete_for_user(user, Some(&r.id)).await.unwrap(), 1);
+}
+
+/// A prefix whose first `{` is followed at once by `}` is an empty hash tag:
+/// Redis Cluster would hash each key whole, putting a session and its
+/// tombstone in different slots, so every delete would be refused
+/// (CROSSSLOT). The builder refuses it, standalone and cluster alike. A lone
+/// `{` or `}` keeps a session's keys in one slot: logout and revocation work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefix_with_an_empty_hash_tag_is_refused_and_lone_braces_work() {
+    for prefix in ["{}app:", "x{}:"] {
+        for builder in [
+            RedisStore::builder().url("redis://127.0.0.1:1"),
+            RedisStore::builder().cluster_urls(["redis://127.0.0.1:1"]),
+        ] {
+            match builder.key_prefix(prefix).build().err() {
+                Some(e @ ConfigError::EmptyHashTagInPrefix { .. }) => {
+                    assert!(e.to_string().contains(prefix), "{e}");
+                }
+                other => panic!("{prefix:?} built: {other:?}"),
+            }
+        }
+    }
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    for prefix in [
+        format!("a{{{}", support::unique_prefix()),
+        format!("}}{}", support::unique_prefix()),
+    ] {
+        let store = support::builder(&clock)
+            .key_prefix(&prefix)
+            .cluster_urls(cluster.urls())
+            .build()
+            .expect("store");
+        let anonymous = record(&clock, None, 1);
+        store.create(&anonymous).await.unwrap();
+        assert!(store.load(&anonymous.id).await.unwrap().is_some());
+        assert!(store.delete(&anonymous.id).await.unwrap(), "{prefix}");
+        let user = format!("u-{}", SessionId::generate());
+        store.create(&record(&clock, Some(&user), 1)).await.unwrap();
+        assert_eq!(store.delete_for_user(&user, None).await.unwrap(), 1);
+    }
 }
 
 /// `max_record_bytes` bounds the record a save leaves, not only the values
