@@ -1,16 +1,35 @@
 //! Keeping responses that carry a session cookie out of shared caches.
 
 use http::HeaderValue;
-use http::header::{CACHE_CONTROL, HeaderMap};
+use http::header::{CACHE_CONTROL, HeaderMap, HeaderName};
+
+/// `CDN-Cache-Control` (RFC 9213): a CDN that reads it ignores `Cache-Control`.
+const CDN_CACHE_CONTROL: HeaderName = HeaderName::from_static("cdn-cache-control");
+/// `Surrogate-Control`: the same for older CDNs, with directives of its own.
+const SURROGATE_CONTROL: HeaderName = HeaderName::from_static("surrogate-control");
 
 /// Makes a response that sets or clears the session cookie `private`: a
 /// shared cache (CDN, proxy) storing it would hand one visitor's session to
 /// the next. The handler's other directives stay; `public` and `s-maxage`,
 /// which ask shared caches to store it, go. A response already `private` or
-/// `no-store` is left as it is.
+/// `no-store` is left as it is. A CDN's own `CDN-Cache-Control` is made
+/// `private` the same way, and a `Surrogate-Control` becomes `no-store`.
 pub(crate) fn keep_private(headers: &mut HeaderMap) {
+    make_private(headers, CACHE_CONTROL, true);
+    make_private(headers, CDN_CACHE_CONTROL, false);
+    if headers.contains_key(SURROGATE_CONTROL) {
+        headers.insert(SURROGATE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
+/// Makes the directives of header `name` private; an absent header is
+/// added as `private` when `add` says so.
+fn make_private(headers: &mut HeaderMap, name: HeaderName, add: bool) {
+    if !add && !headers.contains_key(&name) {
+        return;
+    }
     let mut directives: Vec<String> = Vec::new();
-    for value in headers.get_all(CACHE_CONTROL) {
+    for value in headers.get_all(&name) {
         let Ok(value) = value.to_str() else {
             // Not text: nothing of it can be kept safely.
             directives.clear();
@@ -18,26 +37,21 @@ pub(crate) fn keep_private(headers: &mut HeaderMap) {
         };
         directives.extend(split(value).into_iter().map(str::to_owned));
     }
-    let name = |d: &str| {
+    let directive = |d: &str| {
         let end = d.find('=').unwrap_or(d.len());
         d[..end].trim().to_ascii_lowercase()
     };
     if directives
         .iter()
-        .any(|d| d.eq_ignore_ascii_case("private") || name(d) == "no-store")
+        .any(|d| d.eq_ignore_ascii_case("private") || directive(d) == "no-store")
     {
         return;
     }
-    directives.retain(|d| !matches!(name(d).as_str(), "public" | "s-maxage"));
+    directives.retain(|d| !matches!(directive(d).as_str(), "public" | "s-maxage"));
     directives.push("private".to_owned());
-    match HeaderValue::try_from(directives.join(", ")) {
-        Ok(value) => {
-            headers.insert(CACHE_CONTROL, value);
-        }
-        Err(_) => {
-            headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
-        }
-    }
+    let value =
+        HeaderValue::try_from(directives.join(", ")).unwrap_or(HeaderValue::from_static("private"));
+    headers.insert(name, value);
 }
 
 /// The comma-separated directives of one header value, trimmed; commas
@@ -113,6 +127,22 @@ mod tests {
             after(&[r#"private="x-user", public"#]),
             [r#"private="x-user", private"#]
         );
+    }
+
+    #[test]
+    fn a_cdns_own_headers_are_made_private_too() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CDN_CACHE_CONTROL, HeaderValue::from_static("max-age=600"));
+        headers.insert(SURROGATE_CONTROL, HeaderValue::from_static("max-age=600"));
+        keep_private(&mut headers);
+        assert_eq!(headers[CACHE_CONTROL], "private");
+        assert_eq!(headers[CDN_CACHE_CONTROL], "max-age=600, private");
+        assert_eq!(headers[SURROGATE_CONTROL], "no-store");
+
+        let mut headers = HeaderMap::new();
+        keep_private(&mut headers);
+        assert!(!headers.contains_key(CDN_CACHE_CONTROL));
+        assert!(!headers.contains_key(SURROGATE_CONTROL));
     }
 
     #[test]

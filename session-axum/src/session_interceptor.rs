@@ -57,11 +57,11 @@ impl SessionInterceptor {
         let cookie = if session.cookie_suppressed() {
             // Bearer clients carry their token themselves. A bearer login
             // from a browser leaves its cookie session as it is, but a
-            // tampered cookie it came with is cleared as on any response.
+            // tampered cookie it came with, or one whose session a logout
+            // deleted, is cleared as on any response.
             let state = session.cell().lock();
-            if session.source() == TokenSource::Bearer
-                || state.token_status() != TokenStatus::Rejected
-            {
+            let stale = state.token_status() == TokenStatus::Rejected || state.logged_out();
+            if session.source() == TokenSource::Bearer || !stale {
                 return response;
             }
             CookieAction::Clear

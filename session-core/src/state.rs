@@ -69,6 +69,8 @@ pub struct SessionState {
     // Logouts so far: a handle made before one holds the old session's data.
     pub(crate) destroys: u32,
     pub(crate) finished: bool,
+    // The client keeps the token it sent (a bearer client): nothing to re-sign.
+    pub(crate) token_kept: bool,
     // Allocated by the first change: a read-only request carries none.
     pub(crate) changes: Option<Box<Changes>>,
 }
@@ -114,6 +116,7 @@ impl SessionState {
             destroy: false,
             destroys: 0,
             finished: false,
+            token_kept: false,
             changes: None,
         }
     }
@@ -446,12 +449,32 @@ impl SessionState {
             && !self.seen_due
             && matches!(
                 self.token,
-                TokenStatus::Absent | TokenStatus::Gone | TokenStatus::Valid { key_index: 0 }
-            );
+                TokenStatus::Absent | TokenStatus::Gone | TokenStatus::Valid { .. }
+            )
+            && !self.reissues();
         if settled {
             self.finished = true;
         }
         settled
+    }
+
+    /// The client keeps the token it sent and takes no new one unasked (a
+    /// bearer client): a token verified by an older key is not re-signed,
+    /// and a read writes nothing for it.
+    pub fn keep_token(&mut self) {
+        self.token_kept = true;
+    }
+
+    /// Whether persist re-signs the token: verified by an older key, and
+    /// the client takes a new one.
+    pub(crate) fn reissues(&self) -> bool {
+        !self.token_kept && matches!(self.token, TokenStatus::Valid { key_index } if key_index != 0)
+    }
+
+    /// Whether a logout ran in this request (also when a login followed):
+    /// the session the client came with is gone.
+    pub fn logged_out(&self) -> bool {
+        self.destroys != 0
     }
 
     /// Whether persist would start a new session that no login made: data or

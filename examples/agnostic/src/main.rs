@@ -6,12 +6,17 @@
 use session_core::{Binding, Key, MemoryStore, PageRequest, SessionError, SessionService};
 
 /// `println!` that ends the program quietly once stdout is closed
-/// (`agnostic | head -3`) instead of panicking on the broken pipe.
+/// (`agnostic | head -3`) instead of panicking on the broken pipe, and
+/// fails with a message when the output is lost otherwise (a full disk).
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        if writeln!(std::io::stdout(), $($arg)*).is_err() {
-            std::process::exit(0);
+        if let Err(error) = writeln!(std::io::stdout(), $($arg)*) {
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("agnostic: cannot write the output: {error}");
+            std::process::exit(1);
         }
     }};
 }

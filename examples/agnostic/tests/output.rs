@@ -68,3 +68,26 @@ fn a_closed_stdout_ends_the_example_without_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(output.status.success(), "{:?}: {stderr}", output.status);
 }
+
+/// Only a closed stdout (a broken pipe) is a quiet end: output that could
+/// not be written for another reason (a full disk: `agnostic > /dev/full`)
+/// must not be reported as a success, as `println!` did by failing.
+#[cfg(target_os = "linux")]
+#[test]
+fn output_lost_to_a_full_disk_is_not_a_success() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_agnostic"))
+        .stdout(full)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("example runs");
+    assert!(
+        !output.status.success(),
+        "every line was lost (ENOSPC) yet the example exited {:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -102,13 +102,16 @@ impl AuthInterceptor {
         bearer: bool,
     ) -> Result<RequestSession, Response> {
         let (source, mut principal) = {
-            let state = cell.lock();
+            let mut state = cell.lock();
             let status = state.token_status();
             let source = match (bearer, status) {
                 (true, _) => TokenSource::Bearer,
                 (false, TokenStatus::Absent) => TokenSource::None,
                 (false, _) => TokenSource::Cookie,
             };
+            if source == TokenSource::Bearer {
+                state.keep_token();
+            }
             let principal = match status {
                 TokenStatus::Valid { .. } => state
                     .binding()

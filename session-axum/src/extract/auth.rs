@@ -1,8 +1,8 @@
 use axum::Json;
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
-use http::StatusCode;
 use http::request::Parts;
+use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 use session_core::{Binding, SessionId, SessionService};
 
@@ -66,12 +66,17 @@ impl IntoResponse for LoggedOut {
     }
 }
 
-/// `{"token": "..."}` for a client that sends the token itself, else
-/// `204 No Content` (the cookie carries it).
+/// `{"token": "..."}` with `Cache-Control: no-store` (a credential, as
+/// OAuth token responses are) for a client that sends the token itself,
+/// else `204 No Content` (the cookie carries it).
 impl IntoResponse for LoggedIn {
     fn into_response(self) -> Response {
         match self.token {
-            Some(token) => Json(serde_json::json!({ "token": token })).into_response(),
+            Some(token) => (
+                [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+                Json(serde_json::json!({ "token": token })),
+            )
+                .into_response(),
             None => StatusCode::NO_CONTENT.into_response(),
         }
     }

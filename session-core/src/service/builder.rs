@@ -96,15 +96,18 @@ impl SessionServiceBuilder {
     /// server-side stores with a per-user index: an anonymous session is in
     /// no listing, the cookie store lists nothing, and its cookie would
     /// carry the loaded data over a concurrent request's change. A store
-    /// failing it is logged; the read is answered anyway.
+    /// failing it is logged; the read is answered anyway. (A cookie
+    /// verified by an older key also writes `last_seen` once, whatever this
+    /// says: its re-issue waits for the store to confirm the session.)
     pub fn last_seen_interval(mut self, interval: Duration) -> Self {
         self.last_seen_interval = Some(interval);
         self
     }
 
     /// Records a session's use only with its writes and expiry refreshes: a
-    /// request that only reads then writes nothing but a due refresh, and a
-    /// user's listing orders sessions by their last write.
+    /// request that only reads then writes nothing but a due refresh (or
+    /// the confirmation of an older key's re-issue), and a user's listing
+    /// orders sessions by their last write.
     pub fn no_last_seen_on_reads(mut self) -> Self {
         self.last_seen_interval = None;
         self

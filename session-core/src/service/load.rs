@@ -211,8 +211,8 @@ impl SessionService {
         Ok(SessionCell::new(state))
     }
 
-    /// Whether a read of `record` records its use (an opt-in write): only
-    /// where a per-user listing shows it.
+    /// Whether a read of `record` records its use (one write per interval):
+    /// only where a per-user listing shows it.
     fn use_due(&self, record: &crate::SessionRecord, now: Timestamp) -> bool {
         self.inner
             .last_seen_interval

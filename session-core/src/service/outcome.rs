@@ -14,8 +14,10 @@ pub enum PersistOutcome {
     },
     /// Only expiry moved.
     Refreshed,
-    /// Nothing changed; the session's last use was recorded (its
-    /// `last_seen` was older than the service's last-seen interval).
+    /// Nothing changed; the session's last use was recorded: its
+    /// `last_seen` was older than the service's last-seen interval, or a
+    /// token verified by an older key is re-signed (the write confirms the
+    /// session is still there).
     Seen,
     /// The session moved to a new id (login or rotation) and the old id was
     /// deleted; after a login apart, the new session was created and the

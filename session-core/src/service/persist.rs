@@ -63,7 +63,7 @@ impl SessionService {
     ///
     /// Persist runs once per request; later calls change nothing.
     pub async fn persist(&self, cell: &SessionCell) -> Result<Persisted, SessionError> {
-        let (plan, token, reissue_id) = {
+        let (plan, token, reissue, reissue_id) = {
             let mut state = cell.lock();
             if state.finished {
                 return Ok(Persisted {
@@ -94,10 +94,14 @@ impl SessionService {
                 drop(state);
                 return self.persist_client(client, sealed);
             }
-            (plan, state.token, state.record().map(|r| r.id))
+            (
+                plan,
+                state.token,
+                state.reissues(),
+                state.record().map(|r| r.id),
+            )
         };
         let rejected = token == TokenStatus::Rejected;
-        let reissue = matches!(token, TokenStatus::Valid { key_index } if key_index != 0);
         let set = |id: &SessionId, expires_at| CookieAction::Set {
             token: self.signer().sign_id(id),
             expires_at,
@@ -337,9 +341,9 @@ impl SessionService {
     }
 
     /// Moves an unchanged session's `last_seen` alone (a touch would set the
-    /// loaded expiry over a concurrent refresh); the cookie is re-signed
-    /// with `reissue` unless the session is gone. A failing store is logged:
-    /// a read does not fail for this.
+    /// loaded expiry over a concurrent refresh); with `reissue` the cookie
+    /// is re-signed once the save found the session. A failing store is
+    /// logged: a read does not fail for this.
     async fn record_use(
         &self,
         cell: &SessionCell,
@@ -351,15 +355,16 @@ impl SessionService {
             last_seen: cell.lock().now,
             ..SessionPatch::default()
         };
-        let outcome = match self.store().save(&id, &patch).await {
+        let (outcome, confirmed) = match self.store().save(&id, &patch).await {
             Ok(SaveOutcome::Missing) => return vanished(&id),
-            Ok(_) => PersistOutcome::Seen,
+            Ok(_) => (PersistOutcome::Seen, true),
             Err(error) => {
                 tracing::warn!(session = %id.short(), %error, "could not record a session's use");
-                PersistOutcome::Unchanged
+                (PersistOutcome::Unchanged, false)
             }
         };
-        let cookie = if reissue {
+        // Unconfirmed, the client's token (still verifying) is the safe one.
+        let cookie = if reissue && confirmed {
             CookieAction::Set {
                 token: self.signer().sign_id(&id),
                 expires_at,
@@ -477,7 +482,7 @@ enum ClientOutcome {
 
 /// The record a plan leads to, for stores that keep it in the cookie.
 fn client_outcome(plan: Plan, state: &SessionState) -> ClientOutcome {
-    let reissue = matches!(state.token, TokenStatus::Valid { key_index } if key_index != 0);
+    let reissue = state.reissues();
     let loaded = state.record();
     match plan {
         Plan::Create(record) => ClientOutcome::Seal(record, PersistOutcome::Created),

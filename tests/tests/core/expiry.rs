@@ -254,6 +254,43 @@ async fn a_token_signed_by_an_older_key_loads_and_is_reissued_under_the_first() 
     );
 }
 
+/// The old-key re-issue is re-signed "once the store confirms the session is
+/// still there". A save that fails confirms nothing: the session may have
+/// gone to a login in another request (deleted here), and re-signing its id
+/// would put the dead id back over that login's cookie. Keeping the old-key
+/// cookie (which still verifies) costs nothing.
+#[tokio::test]
+async fn an_old_key_reissue_is_not_made_when_the_store_cannot_confirm_the_session() {
+    let old_key = Key::new([9u8; 32]).unwrap();
+    let old = env_with(policy(), SigningKeys::single(old_key.clone()));
+    let (t, id) = logged_in(&old).await;
+    let rotated = crate::support::Env {
+        service: session_core::SessionService::builder()
+            .shared_store(old.service.store().clone())
+            .key(Key::new([1u8; 32]).unwrap())
+            .key(old_key)
+            .token_context("sid")
+            .expiry(policy())
+            .clock(old.service.clock().clone())
+            .build()
+            .unwrap(),
+        ..old
+    };
+    let cell = rotated.service.load(Some(&t)).await.unwrap();
+    assert!(cell.lock().is_loaded());
+    // A login elsewhere moved the session, then the store hiccups.
+    rotated.store.inner().delete(&id).await.unwrap();
+    rotated.store.set_down(true);
+    let p = rotated.service.persist(&cell).await.unwrap();
+    rotated.store.set_down(false);
+    assert_eq!(
+        p.cookie,
+        CookieAction::Keep,
+        "the deleted session's id was re-issued without the store's confirmation ({:?})",
+        p.outcome
+    );
+}
+
 #[tokio::test]
 async fn expiry_policy_is_validated_at_build() {
     let bad = ExpiryPolicy {

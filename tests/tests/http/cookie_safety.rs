@@ -39,6 +39,16 @@ async fn public_visit(mut session: Session<Counters>) -> Response {
     response
 }
 
+/// A logout followed by an API login in the same request: a browser
+/// signing out and taking a token for a script, say.
+async fn logout_then_token(auth: session_axum::Auth) -> Response {
+    if let Err(rejection) = auth.logout().await {
+        return rejection.into_response();
+    }
+    auth.login_bearer(session_axum::Binding::user("bot"))
+        .into_response()
+}
+
 /// A cookie login answering with `Auth::login`'s result, as a single-page
 /// app's `fetch` login might.
 async fn login_json(auth: session_axum::Auth) -> session_axum::LoggedIn {
@@ -58,6 +68,12 @@ fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axum::B
             path: "/public-visit",
             guard: Guard::OPEN,
             handler: get(public_visit),
+        },
+        RouteDef {
+            method: Method::POST,
+            path: "/logout-then-token",
+            guard: Guard::OPEN,
+            handler: axum::routing::post(logout_then_token),
         },
         RouteDef {
             method: Method::POST,
@@ -182,4 +198,64 @@ async fn a_cookie_login_does_not_hand_the_httponly_token_to_page_scripts() {
         r.body
     );
     assert_eq!(b.get("/t/me").await.status, 200, "logged in by the cookie");
+}
+
+/// An API client's bearer token signed by an older key can never be
+/// re-issued (bearer clients get no cookie), so it stays old-key for its
+/// whole life. Its reads must stay write-free like any other read: the
+/// old-key re-issue's "confirm the session first" save must not run for
+/// a cookie that is never sent, on every single request, even with
+/// `no_last_seen_on_reads()`.
+#[tokio::test]
+async fn reads_with_an_old_key_bearer_token_write_nothing() {
+    let t = start_with(SigningKeys::new([key(2), key(1)]).unwrap(), |b| {
+        b.no_last_seen_on_reads()
+    })
+    .await;
+    let mut api = t.server.browser();
+    let r = api.post("/t/token?user=bot").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token = r.json()["token"].as_str().unwrap().to_owned();
+    let id = t.service.session_id_from_token(&token).unwrap();
+    // Handed out before the key rotation: signed by key 1.
+    let old_key = session_core::TokenSigner::new(SigningKeys::single(key(1)), "sid");
+    api.bearer = Some(old_key.sign_id(&id));
+    t.store.clear();
+    for _ in 0..3 {
+        let r = api.get("/t/me").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.set_cookies.is_empty(), "{:?}", r.set_cookies);
+    }
+    let writes = t.store.writes();
+    assert!(
+        writes.is_empty(),
+        "{} store writes for 3 bearer reads: {writes:?}",
+        writes.len()
+    );
+}
+
+/// A browser that logs out and then takes a bearer token in the same
+/// request: the logout deletes its cookie session, so its cookie must be
+/// cleared (`Max-Age=0`) as on any logout; `login_bearer` leaving the
+/// browser's cookie session alone cannot mean leaving a deleted one's
+/// cookie behind.
+#[tokio::test]
+async fn a_logout_then_bearer_login_clears_the_browsers_cookie() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    assert_eq!(b.post("/t/login?user=ada").await.status, 204);
+    let id = t.service.session_id_from_token(&b.jar["sid"]).unwrap();
+    let r = b.post("/safety/logout-then-token").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.json()["token"].is_string(), "{}", r.body);
+    assert!(
+        t.service.record(&id).await.unwrap().is_none(),
+        "the cookie session was logged out"
+    );
+    assert_eq!(
+        r.cookie("sid").and_then(|c| c.max_age),
+        Some(0),
+        "the logged-out session's cookie was left in place: {:?}",
+        r.set_cookies
+    );
 }

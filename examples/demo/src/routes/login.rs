@@ -97,7 +97,7 @@ impl Login {
         mut account: Session<Account>,
         auth: Auth,
         Json(form): Json<Credentials>,
-    ) -> Result<Json<LoggedIn>, (StatusCode, Json<serde_json::Value>)> {
+    ) -> Result<LoggedIn, (StatusCode, Json<serde_json::Value>)> {
         let Some(user) = users::check(form.username, form.password).await else {
             return Err((
                 StatusCode::UNAUTHORIZED,
@@ -113,6 +113,7 @@ impl Login {
                 )
             })?;
         mark_signed_in(&mut account, &user);
-        Ok(Json(logged_in))
+        // `{"token": ..}`, kept out of every cache.
+        Ok(logged_in)
     }
 }

@@ -126,6 +126,11 @@ async fn api_tokens_work_as_bearer_credentials() {
     let ok = demo.request_token("ada", "ada-secret", "cli").await;
     assert_eq!(ok.status(), 200);
     assert!(ok.headers().get("set-cookie").is_none());
+    assert_eq!(
+        ok.headers().get("cache-control").map(|v| v.as_bytes()),
+        Some(&b"no-store"[..]),
+        "a credential is kept out of caches"
+    );
     let token = ok.json::<serde_json::Value>().await.unwrap()["token"]
         .as_str()
         .unwrap()
