@@ -32,6 +32,9 @@ pub enum SessionRejection {
     /// The store cannot do this (listing or revoking with client-side sessions).
     #[error("not supported by this session store")]
     Unsupported,
+    /// A listing's page cursor was not one the store handed out.
+    #[error("invalid page cursor")]
+    InvalidCursor,
     /// Stored session data is invalid and the app is configured to fail.
     #[error("session data invalid")]
     InvalidData,
@@ -52,6 +55,7 @@ impl SessionRejection {
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Conflict => StatusCode::CONFLICT,
             Self::Unsupported => StatusCode::NOT_IMPLEMENTED,
+            Self::InvalidCursor => StatusCode::BAD_REQUEST,
             Self::TooLarge | Self::InvalidData | Self::MissingLayer | Self::Internal => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -64,6 +68,7 @@ impl From<&SessionError> for SessionRejection {
         match error {
             SessionError::Store(StoreError::TooLarge { .. }) => Self::TooLarge,
             SessionError::Store(StoreError::Unsupported { .. }) => Self::Unsupported,
+            SessionError::Store(StoreError::InvalidCursor(_)) => Self::InvalidCursor,
             e if e.is_unavailable() => Self::StoreUnavailable,
             SessionError::Conflict { .. } => Self::Conflict,
             SessionError::Data(_) => Self::InvalidData,
@@ -86,6 +91,7 @@ pub(crate) fn log_error(error: &SessionError, rejection: SessionRejection) {
         SessionRejection::StoreUnavailable => tracing::warn!(%error, "session store unavailable"),
         SessionRejection::Conflict => tracing::info!(%error, "session conflict"),
         SessionRejection::Unsupported => tracing::info!(%error, "unsupported session operation"),
+        SessionRejection::InvalidCursor => tracing::info!(%error, "invalid page cursor"),
         _ => tracing::error!(%error, "session error"),
     }
 }
@@ -106,5 +112,23 @@ impl IntoResponse for SessionRejection {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_the_store_never_handed_out_is_the_clients_mistake() {
+        let error = SessionError::Store(StoreError::InvalidCursor("x".into()));
+        let rejection = SessionRejection::from(&error);
+        assert_eq!(rejection, SessionRejection::InvalidCursor);
+        assert_eq!(rejection.status(), StatusCode::BAD_REQUEST);
+        let corrupt = SessionError::Store(StoreError::Corrupt("damaged".into()));
+        assert_eq!(
+            SessionRejection::from(&corrupt).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

@@ -284,7 +284,7 @@ impl Inner {
             Some(cursor) => Some(
                 *cursor
                     .parse::<SessionId>()
-                    .map_err(|_| StoreError::Corrupt(format!("bad page cursor {cursor:?}")))?
+                    .map_err(|_| StoreError::InvalidCursor(cursor.to_owned()))?
                     .as_bytes(),
             ),
         };

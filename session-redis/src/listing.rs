@@ -116,7 +116,7 @@ impl Cursor {
     }
 
     fn decode(text: &str) -> Result<Self, StoreError> {
-        let bad = || StoreError::Corrupt(format!("bad page cursor {text:?}"));
+        let bad = || StoreError::InvalidCursor(text.to_owned());
         let parts: Vec<&str> = text.split('|').collect();
         let (node, cursor, pending, map) = match parts.as_slice() {
             ["1", node, cursor, pending] => (*node, *cursor, *pending, None),
@@ -286,7 +286,7 @@ mod tests {
             "3||0||0",
         ] {
             assert!(
-                matches!(Cursor::decode(bad), Err(StoreError::Corrupt(_))),
+                matches!(Cursor::decode(bad), Err(StoreError::InvalidCursor(_))),
                 "{bad:?}"
             );
         }

@@ -778,6 +778,25 @@ pub async fn list_of_empty_store_is_empty(store: impl SessionStore, _clock: Mock
     }
 }
 
+/// A page cursor the store never handed out is refused as such, not taken
+/// for damaged stored data nor for the first page.
+pub async fn a_page_cursor_not_handed_out_is_refused(store: impl SessionStore, _clock: MockClock) {
+    if store.client_side().is_some() || !store.capabilities().listing {
+        return;
+    }
+    for cursor in ["", "not a cursor", "9|x|y", "\u{0}"] {
+        let request = PageRequest {
+            cursor: Some(cursor.to_owned()),
+            limit: 10,
+        };
+        let result = store.list(request).await;
+        assert!(
+            matches!(result, Err(StoreError::InvalidCursor(ref c)) if c == cursor),
+            "cursor {cursor:?}: {result:?}"
+        );
+    }
+}
+
 /// Every listed session loads. (The store may hold other tests' sessions
 /// on a shared backend, so the page is not expected to hold only ours.)
 pub async fn listed_sessions_all_load(store: impl SessionStore, clock: MockClock) {

@@ -62,6 +62,7 @@ macro_rules! conformance_suite {
             deleted_sessions_leave_the_user_listing,
             list_pages_through_every_live_session_once,
             list_of_empty_store_is_empty,
+            a_page_cursor_not_handed_out_is_refused,
             listed_sessions_all_load,
             meta_round_trips_nested_json,
             awkward_names_and_values_round_trip,

@@ -26,6 +26,10 @@ pub enum StoreError {
     /// A stored record does not decode (unknown format version, damaged bytes).
     #[error("stored session is corrupt: {0}")]
     Corrupt(String),
+    /// A page cursor this store did not hand out (garbled, or from another
+    /// store): start the listing again from the first page.
+    #[error("page cursor {0:?} was not handed out by this store")]
+    InvalidCursor(String),
     /// A record is larger than the store accepts.
     #[error("session is {size} bytes, larger than the {limit} the store accepts")]
     TooLarge {

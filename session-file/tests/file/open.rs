@@ -169,7 +169,10 @@ async fn listing_refuses_a_bad_cursor_and_caps_the_page() {
         cursor: Some("not a cursor".into()),
         limit: 10,
     };
-    assert!(matches!(store.list(bad).await, Err(StoreError::Corrupt(_))));
+    assert!(matches!(
+        store.list(bad).await,
+        Err(StoreError::InvalidCursor(_))
+    ));
     // A zero limit still makes progress.
     let page = store.list(PageRequest::first(0)).await.unwrap();
     assert_eq!(page.items.len(), 1);

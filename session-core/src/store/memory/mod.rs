@@ -339,7 +339,7 @@ impl SessionStore for MemoryStore {
             None => None,
             Some(c) => Some(
                 c.parse()
-                    .map_err(|_| StoreError::Corrupt(format!("bad page cursor {c:?}")))?,
+                    .map_err(|_| StoreError::InvalidCursor(c.to_owned()))?,
             ),
         };
         let limit = page.limit.max(1);
