@@ -312,13 +312,16 @@ impl Conn<'_> {
         }
     }
 
-    /// The nodes a listing scans, in a stable order: `""` for a standalone
-    /// server, else each master's `host:port` (from `CLUSTER SLOTS`), sorted;
+    /// The masters a listing scans (from `CLUSTER SLOTS`, asked of any one
+    /// node; a standalone server is one master with id and address `""`),
     /// with the fingerprint of the slot map (0 for a standalone server).
     pub(crate) async fn scan_nodes(&mut self) -> RedisResult<ScanNodes> {
         let Self::Cluster(c) = self else {
             return Ok(ScanNodes {
-                nodes: vec![String::new()],
+                masters: vec![Master {
+                    id: String::new(),
+                    address: String::new(),
+                }],
                 map: 0,
             });
         };
@@ -336,7 +339,7 @@ impl Conn<'_> {
         })
     }
 
-    /// One `SCAN` step on `node` (as named by [`scan_nodes`](Self::scan_nodes)).
+    /// One `SCAN` step on the master at `node` (a [`Master::address`]).
     pub(crate) async fn scan(&mut self, node: &str, cmd: Cmd) -> RedisResult<Value> {
         match self {
             Self::Single { .. } => self.send(&cmd).await,
@@ -360,12 +363,23 @@ impl Conn<'_> {
     }
 }
 
+/// A master a listing scans.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Master {
+    /// Its node id (its address when `CLUSTER SLOTS` gives none): the same
+    /// in every node's view.
+    pub(crate) id: String,
+    /// Its `host:port` as the node asked knows it: another node may know it
+    /// by another address.
+    pub(crate) address: String,
+}
+
 /// The masters a listing scans and a fingerprint of which master serves
 /// which slots.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ScanNodes {
-    /// Each master's `host:port`, sorted (`""` for a standalone server).
-    pub(crate) nodes: Vec<String>,
+    /// Sorted by id, each once.
+    pub(crate) masters: Vec<Master>,
     /// A hash of the slot ranges and their masters' ids: it changes when
     /// slots move (a reshard) or a master is replaced (a fail-over).
     pub(crate) map: u64,
@@ -390,7 +404,7 @@ fn slot_map(reply: &Value) -> Option<ScanNodes> {
     let Value::Array(ranges) = reply else {
         return None;
     };
-    let mut nodes = Vec::with_capacity(ranges.len());
+    let mut masters: Vec<Master> = Vec::with_capacity(ranges.len());
     let mut owners = Vec::with_capacity(ranges.len());
     for range in ranges {
         let Value::Array(parts) = range else {
@@ -409,11 +423,14 @@ fn slot_map(reply: &Value) -> Option<ScanNodes> {
         // The node id, where given, names the master the same way in every
         // node's view, whatever address each knows it by.
         let owner = master.get(2).and_then(text).unwrap_or_else(|| node.clone());
-        owners.push((*start, *end, owner));
-        nodes.push(node);
+        owners.push((*start, *end, owner.clone()));
+        masters.push(Master {
+            id: owner,
+            address: node,
+        });
     }
-    nodes.sort();
-    nodes.dedup();
+    masters.sort_by(|a, b| a.id.cmp(&b.id));
+    masters.dedup_by(|a, b| a.id == b.id);
     // Nodes may list ranges in any order.
     owners.sort();
     let map = owners
@@ -421,7 +438,7 @@ fn slot_map(reply: &Value) -> Option<ScanNodes> {
         .fold(0xcbf2_9ce4_8422_2325, |h, (start, end, owner)| {
             fnv1a(h, format!("{start}-{end}={owner};").as_bytes())
         });
-    Some(ScanNodes { nodes, map })
+    Some(ScanNodes { masters, map })
 }
 
 #[cfg(test)]
@@ -453,7 +470,12 @@ mod tests {
             ),
         ]);
         let found = slot_map(&reply).expect("parses");
-        assert_eq!(found.nodes, ["127.0.0.1:7000", "127.0.0.1:7001"]);
+        let masters: Vec<(&str, &str)> = found
+            .masters
+            .iter()
+            .map(|m| (m.id.as_str(), m.address.as_str()))
+            .collect();
+        assert_eq!(masters, [("a", "127.0.0.1:7000"), ("b", "127.0.0.1:7001")]);
         assert_eq!(slot_map(&Value::Nil), None);
         assert_eq!(slot_map(&Value::Array(vec![Value::Int(0)])), None);
     }

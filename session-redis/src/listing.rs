@@ -7,15 +7,27 @@
 //! `SCAN` itself returns every key that exists for the whole iteration; a
 //! key added or removed meanwhile may or may not be listed.
 //!
-//! In a cluster the cursor also holds a fingerprint of the slot map (which
-//! master serves which slots). Slots that move between pages (a reshard, a
-//! fail-over) may take their sessions from a master not yet scanned to one
-//! already scanned, so a page that finds another map scans every master
-//! again from the first: sessions are listed again rather than missed. A
-//! restart only follows a change, so a listing finishes once the map holds
-//! still between its pages. Keys that a slot migration still under way when
-//! the listing ends has already moved (the map changes when the slot's
-//! owner does, after its keys) can still be missed.
+//! In a cluster each page reads the slot map (which master serves which
+//! slots) from any one node. The cursor names the master by node id, which
+//! every node reports alike (they may know a master by different addresses,
+//! so its address is looked up again on each page); masters go in id order,
+//! and the cursor holds a fingerprint of the map, built from ids too. Slots
+//! that move during a listing (a reshard, a fail-over) may take sessions
+//! from a master not yet scanned to one already scanned, so a page that
+//! finds another map than the cursor's scans every master again from the
+//! first, and the page that would end the listing reads the map again and,
+//! if it changed during that page, returns a cursor that starts over rather
+//! than none: sessions are listed again rather than missed. A restart only
+//! follows a change, so a listing finishes once the map holds still for a
+//! page; a reshard that lasts restarts pages until it ends. Still missed:
+//! keys that a slot migration under way when the listing ends has already
+//! moved (the map changes when the slot's owner does, after its keys), and
+//! a move the node asked has not learned of yet.
+//!
+//! Version 1 cursors (earlier releases) name masters by address and hold no
+//! map: a listing resumed from one goes on in version 1 to its end, in
+//! address order, moving past a master it no longer finds, never restarting
+//! on a reshard.
 //!
 //! `SCAN` may also return a key twice: when the database's table shrinks
 //! between steps (Redis resizes it after many keys went), the cursor goes
@@ -30,7 +42,7 @@ use redis::Value;
 use session_core::{Page, PageRequest, SessionId, SessionInfo, StoreError};
 
 use crate::codec::Listed;
-use crate::connection::ScanNodes;
+use crate::connection::{Master, ScanNodes};
 use crate::error::unexpected;
 use crate::reply;
 use crate::store::RedisStore;
@@ -40,7 +52,8 @@ const MAX_SCAN_COUNT: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Position {
-    /// The next `SCAN` runs on `node` from `cursor`.
+    /// The next `SCAN` runs on master `node` (its id; its address in a
+    /// version 1 cursor) from `cursor`.
     Scan { node: String, cursor: u64 },
     /// Every node has been scanned.
     Done,
@@ -50,49 +63,62 @@ enum Position {
 struct Cursor {
     position: Position,
     pending: Vec<SessionId>,
-    /// The slot map fingerprint when the cursor was made (`None` from a
-    /// version 1 cursor, which had none).
+    /// The slot map fingerprint when the page that made the cursor began;
+    /// `None` for version 1, which had none and names masters by address.
     map: Option<u64>,
 }
 
 impl Cursor {
-    /// `2|<node>|<scan cursor>|<pending ids, comma separated>|<map, hex>`;
-    /// version 1 had no map.
+    /// `2|<node id>|<scan cursor>|<pending ids, comma separated>|<map, hex>`;
+    /// version 1 is `1|<host:port>|<scan cursor>|<pending ids>`.
     const VERSION: &'static str = "2";
 
-    fn start(nodes: &[String], map: u64) -> Self {
+    fn start(masters: &[Master], map: u64) -> Self {
         Self {
-            position: nodes.first().map_or(Position::Done, |node| Position::Scan {
-                node: node.clone(),
-                cursor: 0,
-            }),
+            position: route(masters, false)
+                .first()
+                .map_or(Position::Done, |(node, _)| Position::Scan {
+                    node: (*node).to_owned(),
+                    cursor: 0,
+                }),
             pending: Vec::new(),
             map: Some(map),
         }
     }
 
+    /// Version 1: masters named by address.
+    fn by_address(&self) -> bool {
+        self.map.is_none()
+    }
+
     /// Where a page goes on from `text` (the first page's `None`), given the
     /// current masters and slot map.
-    fn resume(text: Option<&str>, nodes: &[String], map: u64) -> Result<Self, StoreError> {
+    fn resume(text: Option<&str>, masters: &[Master], map: u64) -> Result<Self, StoreError> {
         let Some(text) = text else {
-            return Ok(Self::start(nodes, map));
+            return Ok(Self::start(masters, map));
         };
         let mut cursor = Self::decode(text)?;
         if cursor.map.is_some_and(|was| was != map) {
-            // Slots moved since the last page: sessions of a master not yet
-            // scanned may now be on one already scanned.
+            // Slots moved since the last page began: sessions of a master not
+            // yet scanned may now be on one already scanned.
             tracing::debug!(
                 "the cluster's slot map changed during a listing; scanning every master again"
             );
-            return Ok(Self::start(nodes, map));
+            return Ok(Self::start(masters, map));
         }
-        cursor.map = Some(map);
+        let route = route(masters, cursor.by_address());
         if let Position::Scan { node, .. } = &cursor.position
-            && !nodes.contains(node)
+            && !route.iter().any(|(name, _)| name == node)
         {
-            // The node left the cluster (a failed-over master): it cannot be
-            // scanned, so go on with the next one.
-            cursor.position = next_node(nodes, node);
+            if !cursor.by_address() {
+                // The map is built from the masters' ids, so under the same
+                // map an unknown id is from no cursor the store made:
+                // starting over loses nothing.
+                return Ok(Self::start(masters, map));
+            }
+            // Version 1: the node left the cluster (or this page's node knows
+            // it by another address); go on with the next one.
+            cursor.position = next_node(&route, node);
         }
         Ok(cursor)
     }
@@ -107,12 +133,11 @@ impl Cursor {
             Position::Done => ("-", 0),
         };
         let pending: Vec<String> = self.pending.iter().map(SessionId::to_string).collect();
-        format!(
-            "{}|{node}|{cursor}|{}|{:016x}",
-            Self::VERSION,
-            pending.join(","),
-            self.map.unwrap_or(0)
-        )
+        let pending = pending.join(",");
+        match self.map {
+            Some(map) => format!("{}|{node}|{cursor}|{pending}|{map:016x}", Self::VERSION),
+            None => format!("1|{node}|{cursor}|{pending}"),
+        }
     }
 
     fn decode(text: &str) -> Result<Self, StoreError> {
@@ -147,14 +172,28 @@ impl Cursor {
     }
 }
 
-/// The node after `node` in the sorted `nodes` (so a cursor naming a node
-/// that left the cluster still moves on).
-fn next_node(nodes: &[String], node: &str) -> Position {
-    nodes
+/// The masters in the order a listing visits them, each as `(its name in
+/// the cursor, its address)`: by id, or by address for a version 1 cursor.
+fn route(masters: &[Master], by_address: bool) -> Vec<(&str, &str)> {
+    let mut route: Vec<(&str, &str)> = masters
         .iter()
-        .find(|n| n.as_str() > node)
-        .map_or(Position::Done, |n| Position::Scan {
-            node: n.clone(),
+        .map(|m| {
+            let name = if by_address { &m.address } else { &m.id };
+            (name.as_str(), m.address.as_str())
+        })
+        .collect();
+    route.sort_unstable();
+    route
+}
+
+/// The node after `node` on `route` (so a version 1 cursor naming a node
+/// that left the cluster still moves on).
+fn next_node(route: &[(&str, &str)], node: &str) -> Position {
+    route
+        .iter()
+        .find(|(name, _)| *name > node)
+        .map_or(Position::Done, |(name, _)| Position::Scan {
+            node: (*name).to_owned(),
             cursor: 0,
         })
 }
@@ -178,8 +217,9 @@ impl RedisStore {
         let limit = page.limit.max(1);
         let now = self.now();
         let mut conn = self.conn().await?;
-        let ScanNodes { nodes, map } = conn.scan_nodes().await.map_err(|e| self.err(e))?;
-        let mut cursor = Cursor::resume(page.cursor.as_deref(), &nodes, map)?;
+        let ScanNodes { masters, map } = conn.scan_nodes().await.map_err(|e| self.err(e))?;
+        let mut cursor = Cursor::resume(page.cursor.as_deref(), &masters, map)?;
+        let route = route(&masters, cursor.by_address());
         let pattern = self.inner.keys.session_pattern();
         let base_count = limit.clamp(16, MAX_SCAN_COUNT);
         let mut count = base_count;
@@ -209,6 +249,12 @@ impl RedisStore {
             let Position::Scan { node, cursor: at } = &cursor.position else {
                 break;
             };
+            // `resume` and `next_node` only name masters on the route.
+            let address = route
+                .iter()
+                .find(|(name, _)| name == node)
+                .map(|(_, address)| *address)
+                .ok_or_else(|| StoreError::InvalidCursor(cursor.encode()))?;
             let mut scan = redis::cmd("SCAN");
             scan.arg(*at)
                 .arg("MATCH")
@@ -217,7 +263,7 @@ impl RedisStore {
                 .arg(count)
                 .arg("TYPE")
                 .arg("hash");
-            let reply = conn.scan(node, scan).await.map_err(|e| self.err(e))?;
+            let reply = conn.scan(address, scan).await.map_err(|e| self.err(e))?;
             let (next, keys) = scan_reply(reply).ok_or_else(|| unexpected("SCAN"))?;
             let mut ids: Vec<SessionId> = keys
                 .iter()
@@ -232,8 +278,11 @@ impl RedisStore {
             } else {
                 base_count
             };
+            // No map check on moving to the next master: the cursor keeps
+            // the map this page began with, so a move during this page is
+            // caught by the next page's check, or by the last page's below.
             cursor.position = if next == 0 {
-                next_node(&nodes, node)
+                next_node(&route, node)
             } else {
                 Position::Scan {
                     node: node.clone(),
@@ -241,6 +290,22 @@ impl RedisStore {
                 }
             };
             cursor.pending = ids;
+        }
+        if cursor.is_finished()
+            && let Some(began) = cursor.map
+        {
+            // A slot that moved during this page from a master it had not
+            // scanned yet to one it had is on no page, and no later page is
+            // left to notice: one more read of the map, on the last page
+            // only. (Version 1 cursors never restart.)
+            let now = conn.scan_nodes().await.map_err(|e| self.err(e))?;
+            if now.map != began {
+                tracing::debug!(
+                    "the cluster's slot map changed during a listing's last page; \
+                     scanning every master again"
+                );
+                cursor = Cursor::start(&now.masters, now.map);
+            }
         }
         let next = (!cursor.is_finished()).then(|| cursor.encode());
         Ok(Page { items, next })
@@ -258,10 +323,22 @@ mod tests {
         }
     }
 
+    fn master(id: &str, address: &str) -> Master {
+        Master {
+            id: id.into(),
+            address: address.into(),
+        }
+    }
+
+    /// Masters `a` and `b`, each known by the address `a:1`, `b:1`.
+    fn two() -> Vec<Master> {
+        vec![master("a", "a:1"), master("b", "b:1")]
+    }
+
     #[test]
     fn cursors_round_trip_and_refuse_garbage() {
         let c = Cursor {
-            position: at("127.0.0.1:7000", 42),
+            position: at("07c37dfeb235213a872192d90877d0cd55635b91", 42),
             pending: vec![SessionId::generate(), SessionId::generate()],
             map: Some(u64::MAX - 7),
         };
@@ -272,8 +349,10 @@ mod tests {
             map: Some(0),
         };
         assert_eq!(Cursor::decode(&done.encode()).unwrap(), done);
-        let standalone = Cursor::start(&[String::new()], 0);
+        let standalone = Cursor::start(&[master("", "")], 0);
         assert_eq!(Cursor::decode(&standalone.encode()).unwrap(), standalone);
+        let version_1 = format!("1|b:1|9|{}", SessionId::generate());
+        assert_eq!(Cursor::decode(&version_1).unwrap().encode(), version_1);
         for bad in [
             "",
             "2||0|",
@@ -292,53 +371,92 @@ mod tests {
         }
     }
 
+    /// A version 1 cursor goes on where it was, and stays version 1 (by
+    /// address, no map): its listing began in address order.
     #[test]
     fn a_version_1_cursor_goes_on_where_it_was() {
         let id = SessionId::generate();
-        let nodes = vec!["a:1".to_owned(), "b:1".to_owned()];
-        let c = Cursor::resume(Some(&format!("1|b:1|9|{id}")), &nodes, 5).unwrap();
+        let text = format!("1|b:1|9|{id}");
+        let c = Cursor::resume(Some(&text), &two(), 5).unwrap();
         assert_eq!(
             c,
             Cursor {
                 position: at("b:1", 9),
                 pending: vec![id],
-                map: Some(5),
+                map: None,
             }
         );
+        assert_eq!(c.encode(), text);
+        // No restart on another map.
+        assert_eq!(Cursor::resume(Some(&text), &two(), 6).unwrap(), c);
+        assert_eq!(next_node(&route(&two(), true), "b:1"), Position::Done);
     }
 
     #[test]
     fn a_changed_slot_map_restarts_from_the_first_node() {
-        let nodes = vec!["a:1".to_owned(), "b:1".to_owned()];
-        let mut c = Cursor::start(&nodes, 5);
-        c.position = at("b:1", 9);
+        let mut c = Cursor::start(&two(), 5);
+        assert_eq!(c.position, at("a", 0));
+        c.position = at("b", 9);
         c.pending = vec![SessionId::generate()];
         let text = c.encode();
-        assert_eq!(Cursor::resume(Some(&text), &nodes, 5).unwrap(), c);
+        assert_eq!(Cursor::resume(Some(&text), &two(), 5).unwrap(), c);
         assert_eq!(
-            Cursor::resume(Some(&text), &nodes, 6).unwrap(),
-            Cursor::start(&nodes, 6)
+            Cursor::resume(Some(&text), &two(), 6).unwrap(),
+            Cursor::start(&two(), 6)
         );
-        // A master that left moves the map; with the map unchanged (an old
-        // cursor) its successor follows.
+        // A master that left moves the map. An unknown id under the same
+        // map (no cursor the store made) starts over; a version 1 cursor's
+        // unknown address moves on to the next.
+        assert_eq!(
+            Cursor::resume(Some("2|gone|9||5"), &two(), 5).unwrap(),
+            Cursor::start(&two(), 5)
+        );
         let gone = "1|a:0|9|";
         assert_eq!(
-            Cursor::resume(Some(gone), &nodes, 5).unwrap().position,
+            Cursor::resume(Some(gone), &two(), 5).unwrap().position,
             at("a:1", 0)
         );
     }
 
+    /// Two nodes of one steady cluster may name a master by different
+    /// addresses (`connection`'s fingerprint test has `10.0.0.2:7000` and
+    /// `host-b:7000` for master `b` give the same map). A page whose node
+    /// names the master otherwise than the last page's did must not take it
+    /// for a departed node and skip the rest of its keys (here, and every
+    /// master after it): the map is the same, so nothing left the cluster.
+    #[test]
+    fn a_master_named_by_another_address_under_the_same_map_is_not_skipped() {
+        let map = 0x5eed;
+        // The last page's node reported master b by its hostname, and the
+        // page stopped part-way through b's keys.
+        let seen_as_hostname = vec![master("a", "10.0.0.1:7000"), master("b", "host-b:7000")];
+        let mut c = Cursor::start(&seen_as_hostname, map);
+        c.position = next_node(&route(&seen_as_hostname, false), "a");
+        assert_eq!(c.position, at("b", 0));
+        c.position = at("b", 9);
+        let text = c.encode();
+        // This page's node reports b by its IP; the slot map is the same.
+        let seen_as_ip = vec![master("a", "10.0.0.1:7000"), master("b", "10.0.0.2:7000")];
+        let resumed = Cursor::resume(Some(&text), &seen_as_ip, map).unwrap();
+        assert_eq!(
+            resumed.position,
+            at("b", 9),
+            "master b's unscanned keys are skipped"
+        );
+        // Scanned at the address this page's node knows it by.
+        assert!(route(&seen_as_ip, false).contains(&("b", "10.0.0.2:7000")));
+    }
+
     #[test]
     fn nodes_follow_in_order() {
-        let nodes = vec!["a:1".to_owned(), "b:1".to_owned()];
-        assert_eq!(
-            next_node(&nodes, "a:1"),
-            Position::Scan {
-                node: "b:1".into(),
-                cursor: 0
-            }
-        );
-        assert_eq!(next_node(&nodes, "b:1"), Position::Done);
-        assert_eq!(next_node(&[String::new()], ""), Position::Done);
+        // In id order, whatever the addresses.
+        let masters = vec![master("b", "a:1"), master("a", "b:1")];
+        let by_id = route(&masters, false);
+        assert_eq!(by_id, [("a", "b:1"), ("b", "a:1")]);
+        assert_eq!(next_node(&by_id, "a"), at("b", 0));
+        assert_eq!(next_node(&by_id, "b"), Position::Done);
+        let by_address = route(&masters, true);
+        assert_eq!(next_node(&by_address, "a:1"), at("b:1", 0));
+        assert_eq!(next_node(&[("", "")], ""), Position::Done);
     }
 }

@@ -873,13 +873,18 @@ impl SessionStore for RedisStore {
     /// Every live session, a page at a time, by `SCAN` (on each master in
     /// turn in a cluster): each session present for the whole listing is
     /// listed, but one may be listed on two pages, when Redis shrinks its
-    /// table meanwhile or when the cluster's slot map changes between pages
-    /// (a reshard, a fail-over), which makes the next page scan every master
-    /// again from the first. See the [crate docs](crate), Atomicity; drop
+    /// table meanwhile or when the cluster's slot map changes during the
+    /// listing (a reshard, a fail-over): the next page then scans every
+    /// master again from the first, and the page that would be the last
+    /// returns a cursor that does so instead of none. A listing ends once
+    /// the map holds still for a page, so one during a long reshard goes on
+    /// until the reshard ends. See the [crate docs](crate), Atomicity; drop
     /// repeats by id if that matters.
     ///
-    /// The page cursor is version 2 (`2|node|scan cursor|ids|map`); version 1
-    /// cursors, from earlier releases, are still accepted.
+    /// The page cursor is version 2 (`2|master node id|scan cursor|ids|map`).
+    /// Version 1 cursors (`1|host:port|scan cursor|ids`), from earlier
+    /// releases, are still accepted and go on as before, to the listing's
+    /// end: masters by address, no restart on a reshard.
     async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, StoreError> {
         self.bounded("list", self.list_page(page)).await
     }
