@@ -13,13 +13,43 @@ const SURROGATE_CONTROL: HeaderName = HeaderName::from_static("surrogate-control
 /// the next. The handler's other directives stay; `public` and `s-maxage`,
 /// which ask shared caches to store it, go. A response already `private` or
 /// `no-store` is left as it is. A CDN's own `CDN-Cache-Control` is made
-/// `private` the same way, and a `Surrogate-Control` becomes `no-store`.
+/// `private` the same way, and a `Surrogate-Control` `no-store` (its
+/// `max-age` dropped, its other directives, such as `content="ESI/1.0"`,
+/// kept).
 pub(crate) fn keep_private(headers: &mut HeaderMap) {
     make_private(headers, CACHE_CONTROL, true);
     make_private(headers, CDN_CACHE_CONTROL, false);
-    if headers.contains_key(SURROGATE_CONTROL) {
-        headers.insert(SURROGATE_CONTROL, HeaderValue::from_static("no-store"));
+    keep_from_surrogate(headers);
+}
+
+/// `Surrogate-Control` has no `private`: `no-store` keeps the response out
+/// of the surrogate's cache.
+fn keep_from_surrogate(headers: &mut HeaderMap) {
+    if !headers.contains_key(SURROGATE_CONTROL) {
+        return;
     }
+    let mut directives: Vec<String> = Vec::new();
+    for value in headers.get_all(SURROGATE_CONTROL) {
+        let Ok(value) = value.to_str() else {
+            directives.clear();
+            break;
+        };
+        directives.extend(split(value).into_iter().map(str::to_owned));
+    }
+    if directives.iter().any(|d| directive(d) == "no-store") {
+        return;
+    }
+    directives.retain(|d| directive(d) != "max-age");
+    directives.push("no-store".to_owned());
+    let value = HeaderValue::try_from(directives.join(", "))
+        .unwrap_or(HeaderValue::from_static("no-store"));
+    headers.insert(SURROGATE_CONTROL, value);
+}
+
+/// A directive's name, lowercased: `max-age` of `Max-Age=60`.
+fn directive(d: &str) -> String {
+    let end = d.find('=').unwrap_or(d.len());
+    d[..end].trim().to_ascii_lowercase()
 }
 
 /// Makes the directives of header `name` private; an absent header is
@@ -37,10 +67,6 @@ fn make_private(headers: &mut HeaderMap, name: HeaderName, add: bool) {
         };
         directives.extend(split(value).into_iter().map(str::to_owned));
     }
-    let directive = |d: &str| {
-        let end = d.find('=').unwrap_or(d.len());
-        d[..end].trim().to_ascii_lowercase()
-    };
     if directives
         .iter()
         .any(|d| d.eq_ignore_ascii_case("private") || directive(d) == "no-store")
@@ -138,6 +164,14 @@ mod tests {
         assert_eq!(headers[CACHE_CONTROL], "private");
         assert_eq!(headers[CDN_CACHE_CONTROL], "max-age=600, private");
         assert_eq!(headers[SURROGATE_CONTROL], "no-store");
+
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            SURROGATE_CONTROL,
+            HeaderValue::from_static("content=\"ESI/1.0\", Max-Age=600+60"),
+        );
+        keep_private(&mut headers);
+        assert_eq!(headers[SURROGATE_CONTROL], "content=\"ESI/1.0\", no-store");
 
         let mut headers = HeaderMap::new();
         keep_private(&mut headers);

@@ -121,7 +121,9 @@ impl Auth {
     /// A request that came with a bearer token moves that session; any other
     /// (a browser's cookie session, say) is left as it is, and the token
     /// names a session of its own holding only this request's changes. A
-    /// tampered cookie the request came with is still cleared.
+    /// tampered cookie the request came with, or one whose session a logout
+    /// in this request deleted, is still cleared (not when the request also
+    /// sent `Authorization: Bearer`: such requests never read the cookie).
     /// Client-side stores cannot hand out a token before the response is
     /// built: [`SessionRejection::Unsupported`] there, and nothing changes.
     ///

@@ -96,9 +96,10 @@ impl SessionServiceBuilder {
     /// server-side stores with a per-user index: an anonymous session is in
     /// no listing, the cookie store lists nothing, and its cookie would
     /// carry the loaded data over a concurrent request's change. A store
-    /// failing it is logged; the read is answered anyway. (A cookie
-    /// verified by an older key also writes `last_seen` once, whatever this
-    /// says: its re-issue waits for the store to confirm the session.)
+    /// failing it is logged; the read is answered anyway. (On a server-side
+    /// store, a cookie verified by an older key also writes `last_seen`
+    /// once, whatever this says: its re-issue waits for the store to
+    /// confirm the session.)
     pub fn last_seen_interval(mut self, interval: Duration) -> Self {
         self.last_seen_interval = Some(interval);
         self

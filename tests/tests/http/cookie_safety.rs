@@ -1,5 +1,6 @@
 //! Where the session cookie must never go: back to a session a login moved,
-//! into a shared cache, to page scripts, or past a tampered value left in place.
+//! into a shared cache, to page scripts; and what a bearer request does to
+//! the browser's cookie.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -55,8 +56,28 @@ async fn login_json(auth: session_axum::Auth) -> session_axum::LoggedIn {
     auth.login(session_axum::Binding::user("ada"))
 }
 
+/// A page assembled by an ESI surrogate (`Surrogate-Control: content=..`),
+/// which also counts visits.
+async fn esi_visit(mut session: Session<Counters>) -> Response {
+    session.update(|c| c.visits += 1);
+    let visits = session.visits;
+    drop(session);
+    let mut response = Json(visits).into_response();
+    response.headers_mut().insert(
+        "surrogate-control",
+        HeaderValue::from_static("content=\"ESI/1.0\", max-age=600"),
+    );
+    response
+}
+
 fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axum::BuildError> {
     Ok(vec![
+        RouteDef {
+            method: Method::GET,
+            path: "/esi-visit",
+            guard: Guard::OPEN,
+            handler: get(esi_visit),
+        },
         RouteDef {
             method: Method::GET,
             path: "/peek-held",
@@ -92,11 +113,9 @@ session_axum::register_controller!(ControllerRegistration {
 
 /// After a key rotation every cookie is signed by the old key, and a read
 /// re-issues it under the new one. A read that loaded the session before a
-/// login of the same browser rotated the id re-issues the *old* id without
-/// asking the store whether it still exists: when its response arrives after
-/// the login's, the browser's fresh login cookie is replaced by a dead id
-/// and the user is logged out again. (A write in the same position is
-/// handled: its save finds the record gone and leaves the cookie alone.)
+/// login of the same browser rotated the id must not re-issue the *old* id
+/// once the login deleted it: arriving after the login's response, that
+/// cookie would log the user out again.
 #[tokio::test]
 async fn an_old_key_read_in_flight_during_a_login_does_not_put_the_dead_id_back() {
     let t = start_with(SigningKeys::new([key(2), key(1)]).unwrap(), |b| b).await;
@@ -181,9 +200,8 @@ async fn a_bearer_login_with_a_tampered_cookie_still_clears_the_cookie() {
 
 /// The session cookie is `HttpOnly` so that page scripts never see the
 /// session token. A cookie login whose handler answers with
-/// `Auth::login`'s `LoggedIn` (it implements `IntoResponse`) puts that same
-/// token in the JSON body, readable by any script on the page, which
-/// undoes `HttpOnly`.
+/// `Auth::login`'s `LoggedIn` (it implements `IntoResponse`) must not put
+/// that token in the body, where any script on the page reads it.
 #[tokio::test]
 async fn a_cookie_login_does_not_hand_the_httponly_token_to_page_scripts() {
     let t = start().await;
@@ -257,5 +275,31 @@ async fn a_logout_then_bearer_login_clears_the_browsers_cookie() {
         Some(0),
         "the logged-out session's cookie was left in place: {:?}",
         r.set_cookies
+    );
+}
+
+/// `Surrogate-Control` carries more than freshness: `content="ESI/1.0"`
+/// tells the surrogate to assemble the page. Keeping a cookie response out
+/// of the CDN's cache must not also switch ESI off (raw `<esi:include>`
+/// tags would reach the browser): only the caching directives should go.
+#[tokio::test]
+async fn keeping_a_cookie_response_out_of_a_surrogate_keeps_its_esi_processing() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    let r = b.get("/safety/esi-visit").await;
+    assert_eq!(r.status, 200);
+    assert!(r.cookie("sid").is_some(), "a new session's cookie");
+    let surrogate = r
+        .headers
+        .get("surrogate-control")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(
+        surrogate.contains("no-store"),
+        "still cacheable by the surrogate: `{surrogate}`"
+    );
+    assert!(
+        surrogate.contains("content=\"ESI/1.0\""),
+        "the surrogate's ESI processing was dropped: `{surrogate}`"
     );
 }
