@@ -55,7 +55,12 @@ fn directive(d: &str) -> String {
 /// Makes the directives of header `name` private; an absent header is
 /// added as `private` when `add` says so.
 fn make_private(headers: &mut HeaderMap, name: HeaderName, add: bool) {
-    if !add && !headers.contains_key(&name) {
+    if !headers.contains_key(&name) {
+        if add {
+            // The common case, without allocating: pieces freed here on every
+            // new session would sit between a memory store's entries.
+            headers.insert(name, HeaderValue::from_static("private"));
+        }
         return;
     }
     let mut directives: Vec<String> = Vec::new();
