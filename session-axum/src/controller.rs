@@ -10,13 +10,16 @@ use crate::app::{AppContext, BuildError};
 
 /// One route of a controller.
 pub struct RouteDef {
-    /// The HTTP method (used to detect duplicates; the handler carries it too).
+    /// The HTTP method: the only one routed to the handler.
     pub method: Method,
     /// The path below the controller's base path (`/`-prefixed, `{param}` segments).
     pub path: &'static str,
     /// What the route requires of the principal.
     pub guard: Guard,
-    /// The handler.
+    /// The handler, answering `method` (`on(MethodFilter::GET, h)` or
+    /// `get(h)` for `GET`, as the macros build it). Requests of `method`
+    /// alone reach it: its other methods and a fallback are never routed,
+    /// and a handler that does not answer `method` leaves the route a 405.
     pub handler: MethodRouter,
 }
 

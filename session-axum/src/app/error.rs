@@ -23,6 +23,17 @@ pub enum BuildError {
         /// What is wrong.
         source: PathError,
     },
+    /// A route's method is not one the router can route (an extension
+    /// method such as `PURGE`).
+    #[error("controller `{controller}`: {method} {path}: the router routes only standard methods")]
+    Method {
+        /// The controller.
+        controller: &'static str,
+        /// The method.
+        method: String,
+        /// The route's full path.
+        path: String,
+    },
     /// Two routes answer the same method and path.
     #[error("{method} {path} is declared twice (by `{first}` and `{second}`)")]
     DuplicateRoute {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use axum::Router;
-use axum::routing::MethodRouter;
+use axum::routing::{MethodFilter, MethodRouter};
 
 use super::{AppContext, BuildError};
 use crate::controller::ControllerRegistration;
@@ -34,6 +34,12 @@ pub(super) fn build_routes(
                     source,
                 }
             })?;
+            let filter =
+                MethodFilter::try_from(route.method.clone()).map_err(|_| BuildError::Method {
+                    controller: controller.name,
+                    method: route.method.to_string(),
+                    path: full.clone(),
+                })?;
             let key = (path::shape(&full), route.method.to_string());
             if let Some((first_path, first)) = seen.get(&key) {
                 return Err(if *first_path == full {
@@ -64,7 +70,13 @@ pub(super) fn build_routes(
             spellings.insert(key.0.clone(), (full.clone(), controller.name));
             seen.insert(key, (full.clone(), controller.name));
             listing.push(format!("{} {full}", route.method));
-            let handler = route.guard.apply(route.handler);
+            // The declared method alone reaches the handler: whatever else
+            // it answers (another method, a fallback, `any`) would be
+            // outside the listing and the duplicate checks, and the guard
+            // could not wrap a fallback.
+            let handler = route
+                .guard
+                .apply(MethodRouter::new().on_service(filter, route.handler));
             match by_path.iter_mut().find(|(p, _)| *p == full) {
                 Some((_, existing)) => {
                     let merged = std::mem::take(existing);

@@ -14,4 +14,5 @@ mod lifecycle;
 mod macros;
 mod ordering;
 mod routes;
+mod runtime;
 mod seeds;
