@@ -17,17 +17,32 @@ const SURROGATE_CONTROL: HeaderName = HeaderName::from_static("surrogate-control
 /// `max-age` dropped, its other directives, such as `content="ESI/1.0"`,
 /// kept).
 pub(crate) fn keep_private(headers: &mut HeaderMap) {
-    make_private(headers, CACHE_CONTROL, true);
-    make_private(headers, CDN_CACHE_CONTROL, false);
-    keep_from_surrogate(headers);
+    // One pass over the few names a response has, rather than a hashed
+    // lookup for each of three headers that are seldom there.
+    let (mut cache, mut cdn, mut surrogate) = (false, false, false);
+    for name in headers.keys() {
+        cache |= *name == CACHE_CONTROL;
+        cdn |= *name == CDN_CACHE_CONTROL;
+        surrogate |= *name == SURROGATE_CONTROL;
+    }
+    if cache {
+        make_private(headers, CACHE_CONTROL);
+    } else {
+        // The common case, without allocating: pieces freed here on every
+        // new session would sit between a memory store's entries.
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+    }
+    if cdn {
+        make_private(headers, CDN_CACHE_CONTROL);
+    }
+    if surrogate {
+        keep_from_surrogate(headers);
+    }
 }
 
 /// `Surrogate-Control` has no `private`: `no-store` keeps the response out
 /// of the surrogate's cache.
 fn keep_from_surrogate(headers: &mut HeaderMap) {
-    if !headers.contains_key(SURROGATE_CONTROL) {
-        return;
-    }
     let mut directives: Vec<String> = Vec::new();
     for value in headers.get_all(SURROGATE_CONTROL) {
         let Ok(value) = value.to_str() else {
@@ -52,17 +67,8 @@ fn directive(d: &str) -> String {
     d[..end].trim().to_ascii_lowercase()
 }
 
-/// Makes the directives of header `name` private; an absent header is
-/// added as `private` when `add` says so.
-fn make_private(headers: &mut HeaderMap, name: HeaderName, add: bool) {
-    if !headers.contains_key(&name) {
-        if add {
-            // The common case, without allocating: pieces freed here on every
-            // new session would sit between a memory store's entries.
-            headers.insert(name, HeaderValue::from_static("private"));
-        }
-        return;
-    }
+/// Makes the directives of header `name` (present) private.
+fn make_private(headers: &mut HeaderMap, name: HeaderName) {
     let mut directives: Vec<String> = Vec::new();
     for value in headers.get_all(&name) {
         let Ok(value) = value.to_str() else {
