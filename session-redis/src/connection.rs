@@ -18,7 +18,9 @@ use futures_util::future::{BoxFuture, Shared};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::cluster_routing::{
+    MultipleNodeRoutingInfo, Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr,
+};
 use redis::{AsyncConnectionConfig, Cmd, RedisError, RedisResult, Value};
 use tokio::sync::OnceCell;
 
@@ -321,6 +323,7 @@ impl Conn<'_> {
                 masters: vec![Master {
                     id: String::new(),
                     address: String::new(),
+                    slot: 0,
                 }],
                 map: 0,
             });
@@ -339,28 +342,152 @@ impl Conn<'_> {
         })
     }
 
-    /// One `SCAN` step on the master at `node` (a [`Master::address`]).
-    pub(crate) async fn scan(&mut self, node: &str, cmd: Cmd) -> RedisResult<Value> {
-        match self {
-            Self::Single { .. } => self.send(&cmd).await,
-            Self::Cluster(c) => {
-                let (host, port) = node
-                    .rsplit_once(':')
-                    .and_then(|(h, p)| Some((h.to_owned(), p.parse().ok()?)))
-                    .ok_or_else(|| {
-                        RedisError::from((
-                            redis::ErrorKind::Client,
-                            "bad cluster node in page cursor",
-                        ))
-                    })?;
-                c.route_command(
-                    cmd,
-                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port }),
-                )
-                .await
+    /// One `SCAN` step on `master`; `None` when another node answered.
+    pub(crate) async fn scan(&mut self, master: &Master, cmd: Cmd) -> RedisResult<Option<Value>> {
+        let Self::Cluster(c) = self else {
+            return self.send(&cmd).await.map(Some);
+        };
+        // Routed by a slot of the master, over the client's own connections
+        // (the address this page's map gives may be one the client has none
+        // for). The client's map may differ from the page's, or fall back to
+        // another node while the master's connection is down, so the node's
+        // id, asked on the same connection just before, says who scanned.
+        let mut pipe = redis::pipe();
+        pipe.cmd("CLUSTER").arg("MYID").add_command(cmd);
+        let route = SingleNodeRoutingInfo::SpecificNode(Route::new(master.slot, SlotAddr::Master));
+        let mut replies = c.route_pipeline(pipe, 0, 2, route).await?.into_iter();
+        let (Some(id), Some(scan), None) = (replies.next(), replies.next(), replies.next()) else {
+            return Err(bad_reply("CLUSTER MYID and SCAN"));
+        };
+        for reply in [&id, &scan] {
+            if let Value::ServerError(e) = reply {
+                return Err(e.clone().into());
             }
         }
+        let id = text(&id).ok_or_else(|| bad_reply("CLUSTER MYID"))?;
+        Ok((id == master.id).then_some(scan))
     }
+
+    /// Has the client read the slot map again when it sent a command for
+    /// `slot` to another node than the master this page's map gives: a
+    /// read of a key in the slot gets a `MOVED` from a node that no longer
+    /// serves it, and a `MOVED` makes the client refresh its map. Nothing
+    /// else would, on a cluster that serves no other command for the slot.
+    pub(crate) async fn refresh_slot(&mut self, slot: u16, key_head: &str) {
+        let Self::Cluster(c) = self else {
+            return;
+        };
+        let Some(n) = tag_in_slot(slot) else {
+            return;
+        };
+        let mut exists = redis::cmd("EXISTS");
+        exists.arg(format!("{key_head}{n}}}"));
+        if let Err(e) = c.req_packed_command(&exists).await {
+            tracing::debug!(error = %e, slot, "refreshing the cluster client's slot map");
+        }
+    }
+
+    /// Every slot migration under way, as each master tells of its own (the
+    /// `myself` line of its `CLUSTER NODES`), asked of every master at once;
+    /// `None` when a master of `masters` did not answer for itself (the
+    /// client's map names other masters than the page's).
+    pub(crate) async fn migrations(
+        &mut self,
+        masters: &[Master],
+    ) -> RedisResult<Option<Vec<Migration>>> {
+        let Self::Cluster(c) = self else {
+            return Ok(Some(Vec::new()));
+        };
+        let reply = c
+            .route_command(
+                redis::cmd("CLUSTER").arg("NODES").clone(),
+                RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None)),
+            )
+            .await?;
+        let replies = match reply {
+            Value::Map(pairs) => pairs.into_iter().map(|(_, v)| v).collect(),
+            // One master: its reply alone.
+            reply => vec![reply],
+        };
+        let mut answered = Vec::with_capacity(replies.len());
+        let mut migrations = Vec::new();
+        for reply in replies {
+            if let Value::ServerError(e) = reply {
+                return Err(e.into());
+            }
+            let nodes = text(&reply).ok_or_else(|| bad_reply("CLUSTER NODES"))?;
+            let (id, moving) = own_migrations(&nodes).ok_or_else(|| bad_reply("CLUSTER NODES"))?;
+            answered.push(id);
+            migrations.extend(moving);
+        }
+        let all = masters.iter().all(|m| answered.contains(&m.id));
+        Ok(all.then_some(migrations))
+    }
+}
+
+fn bad_reply(what: &'static str) -> RedisError {
+    RedisError::from((
+        redis::ErrorKind::UnexpectedReturnType,
+        "unexpected reply",
+        what.to_owned(),
+    ))
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::VerbatimString { text, .. } => Some(text.clone()),
+        _ => None,
+    }
+}
+
+/// Decimal hash tags cover every slot below this (109,758 do).
+const TAG_SEARCH: u32 = 200_000;
+
+/// A decimal hash tag whose keys hash to `slot`.
+fn tag_in_slot(slot: u16) -> Option<u32> {
+    let slot = Slot::new(slot)?;
+    (0..TAG_SEARCH).find(|n| Slot::for_key(n.to_string()) == slot)
+}
+
+/// A slot on its way between two masters (node ids).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Migration {
+    pub(crate) slot: u16,
+    pub(crate) from: String,
+    pub(crate) to: String,
+}
+
+/// The id of the node whose `CLUSTER NODES` this is and the migrations it
+/// takes part in: `[slot->-to]` (migrating), `[slot-<-from]` (importing).
+fn own_migrations(nodes: &str) -> Option<(String, Vec<Migration>)> {
+    let line = nodes.lines().find(|line| {
+        line.split(' ')
+            .nth(2)
+            .is_some_and(|flags| flags.split(',').any(|f| f == "myself"))
+    })?;
+    let fields: Vec<&str> = line.split(' ').collect();
+    let id = (*fields.first()?).to_owned();
+    let mut migrations = Vec::new();
+    for field in fields.iter().skip(8) {
+        let Some(inner) = field.strip_prefix('[').and_then(|f| f.strip_suffix(']')) else {
+            continue;
+        };
+        let (slot, from, to) = if let Some((slot, to)) = inner.split_once("->-") {
+            (slot, id.clone(), to.to_owned())
+        } else if let Some((slot, from)) = inner.split_once("-<-") {
+            (slot, from.to_owned(), id.clone())
+        } else {
+            return None;
+        };
+        migrations.push(Migration {
+            slot: slot.parse().ok()?,
+            from,
+            to,
+        });
+    }
+    Some((id, migrations))
 }
 
 /// A master a listing scans.
@@ -369,9 +496,12 @@ pub(crate) struct Master {
     /// Its node id (its address when `CLUSTER SLOTS` gives none): the same
     /// in every node's view.
     pub(crate) id: String,
-    /// Its `host:port` as the node asked knows it: another node may know it
-    /// by another address.
+    /// Its `host:port` as the node asked knows it (the host empty when that
+    /// node does not know it): only a name, for version 1 cursors; another
+    /// node may know it by another address.
     pub(crate) address: String,
+    /// A slot it serves, by which its commands are routed.
+    pub(crate) slot: u16,
 }
 
 /// The masters a listing scans and a fingerprint of which master serves
@@ -396,11 +526,6 @@ fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
 
 /// The [`ScanNodes`] of a `CLUSTER SLOTS` reply.
 fn slot_map(reply: &Value) -> Option<ScanNodes> {
-    let text = |v: &Value| match v {
-        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
-        Value::SimpleString(s) => Some(s.clone()),
-        _ => None,
-    };
     let Value::Array(ranges) = reply else {
         return None;
     };
@@ -415,7 +540,16 @@ fn slot_map(reply: &Value) -> Option<ScanNodes> {
         else {
             return None;
         };
-        let host = text(master.first()?)?;
+        let slot = u16::try_from(*start)
+            .ok()
+            .filter(|s| Slot::new(*s).is_some())?;
+        // A node that does not know a host gives "" (a one-node cluster for
+        // itself), "?" or nil (`cluster-preferred-endpoint-type
+        // unknown-endpoint`): commands go by slot, so only the name lacks it.
+        let host = match master.first()? {
+            Value::Nil => String::new(),
+            host => text(host).filter(|h| h != "?").unwrap_or_default(),
+        };
         let Value::Int(port) = master.get(1)? else {
             return None;
         };
@@ -427,6 +561,7 @@ fn slot_map(reply: &Value) -> Option<ScanNodes> {
         masters.push(Master {
             id: owner,
             address: node,
+            slot,
         });
     }
     masters.sort_by(|a, b| a.id.cmp(&b.id));
@@ -514,5 +649,85 @@ mod tests {
                 range(8192, 16383, vec![b()]),
             ])
         );
+    }
+
+    /// A node that does not know a master's host (a one-node cluster for
+    /// itself: "", `unknown-endpoint`: nil or "?") still gives a map.
+    #[test]
+    fn an_unknown_host_is_taken() {
+        for host in [
+            Value::BulkString(Vec::new()),
+            Value::Nil,
+            Value::BulkString(b"?".to_vec()),
+        ] {
+            let reply = Value::Array(vec![range(
+                0,
+                16383,
+                vec![Value::Array(vec![
+                    host,
+                    Value::Int(7000),
+                    Value::BulkString(b"a".to_vec()),
+                ])],
+            )]);
+            let found = slot_map(&reply).expect("parses");
+            assert_eq!(
+                found.masters,
+                [Master {
+                    id: "a".into(),
+                    address: ":7000".into(),
+                    slot: 0,
+                }]
+            );
+        }
+        // A master's routing slot is one it serves.
+        let reply = Value::Array(vec![range(100, 200, vec![node("h", 1, "a")])]);
+        assert_eq!(slot_map(&reply).expect("parses").masters[0].slot, 100);
+        let out_of_range = Value::Array(vec![range(16384, 16384, vec![node("h", 1, "a")])]);
+        assert_eq!(slot_map(&out_of_range), None);
+    }
+
+    #[test]
+    fn a_node_tells_its_own_migrations() {
+        let nodes = "\
+b1 127.0.0.1:7001@17001 master - 0 1 2 connected 5461-10922 [93-<-c1]
+a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460 [77->-b1] [1002-<-c1]
+c1 127.0.0.1:7002@17002 master - 0 1 3 connected 10923-16383
+";
+        let (id, migrations) = own_migrations(nodes).expect("parses");
+        assert_eq!(id, "a1");
+        assert_eq!(
+            migrations,
+            [
+                Migration {
+                    slot: 77,
+                    from: "a1".into(),
+                    to: "b1".into(),
+                },
+                Migration {
+                    slot: 1002,
+                    from: "c1".into(),
+                    to: "a1".into(),
+                },
+            ]
+        );
+        assert_eq!(
+            own_migrations("b1 h:1@2 master - 0 0 1 connected 0-5\n"),
+            None
+        );
+        assert_eq!(
+            own_migrations("a1 h:1@2 myself,master - 0 0 1 connected [x->-b]\n"),
+            None
+        );
+    }
+
+    /// `refresh_slot` finds a key for any slot.
+    #[test]
+    fn decimal_tags_cover_every_slot() {
+        let slots: std::collections::HashSet<String> = (0..TAG_SEARCH)
+            .map(|n| format!("{:?}", Slot::for_key(n.to_string())))
+            .collect();
+        assert_eq!(slots.len(), 16384);
+        assert!(tag_in_slot(16383).is_some());
+        assert_eq!(tag_in_slot(16384), None);
     }
 }

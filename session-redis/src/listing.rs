@@ -9,20 +9,29 @@
 //!
 //! In a cluster each page reads the slot map (which master serves which
 //! slots) from any one node. The cursor names the master by node id, which
-//! every node reports alike (they may know a master by different addresses,
-//! so its address is looked up again on each page); masters go in id order,
-//! and the cursor holds a fingerprint of the map, built from ids too. Slots
-//! that move during a listing (a reshard, a fail-over) may take sessions
-//! from a master not yet scanned to one already scanned, so a page that
-//! finds another map than the cursor's scans every master again from the
-//! first, and the page that would end the listing reads the map again and,
-//! if it changed during that page, returns a cursor that starts over rather
-//! than none: sessions are listed again rather than missed. A restart only
-//! follows a change, so a listing finishes once the map holds still for a
-//! page; a reshard that lasts restarts pages until it ends. Still missed:
-//! keys that a slot migration under way when the listing ends has already
-//! moved (the map changes when the slot's owner does, after its keys), and
-//! a move the node asked has not learned of yet.
+//! every node reports alike (they may know a master by different
+//! addresses); masters go in id order, and the cursor holds a fingerprint
+//! of the map, built from ids too. A `SCAN` goes by a slot the master
+//! serves, over the cluster client's own connections, with the node's id
+//! asked on the same connection in the same write: when another node
+//! answered (the client's map is behind the page's), the step is dropped,
+//! the client is made to read the map again, and the next page takes the
+//! step again (a page may so come back short, even empty, with a cursor).
+//! Slots that move during a listing (a reshard, a fail-over) may take
+//! sessions from a master not yet scanned to one already scanned, so a page
+//! that finds another map than the cursor's scans every master again from
+//! the first. The page that would end the listing asks every master, at
+//! once, for the slot migrations under way (keys move before the slot's
+//! owner, and so the map, changes): a master that a slot migrates into from
+//! a master scanned after it is scanned again, once, since keys only go
+//! from source to target. That page then reads the map again and, if it
+//! changed, returns a cursor that starts over rather than none: sessions
+//! are listed again rather than missed. A restart only follows a change, so
+//! a listing finishes once the map holds still for a page; a reshard that
+//! lasts restarts pages until it ends, and so does a migration into a node
+//! that serves no slot yet (nothing routes to it), or masters answering
+//! that do not match the page's map. Still missed: a move that the node
+//! asked for the map has not learned of yet.
 //!
 //! Version 1 cursors (earlier releases) name masters by address and hold no
 //! map: a listing resumed from one goes on in version 1 to its end, in
@@ -42,7 +51,7 @@ use redis::Value;
 use session_core::{Page, PageRequest, SessionId, SessionInfo, StoreError};
 
 use crate::codec::Listed;
-use crate::connection::{Master, ScanNodes};
+use crate::connection::{Master, Migration, ScanNodes};
 use crate::error::unexpected;
 use crate::reply;
 use crate::store::RedisStore;
@@ -66,11 +75,17 @@ struct Cursor {
     /// The slot map fingerprint when the page that made the cursor began;
     /// `None` for version 1, which had none and names masters by address.
     map: Option<u64>,
+    /// Once every master was scanned and slots were found migrating into
+    /// some: the masters still to scan again after `position`'s, in order.
+    /// `None` before that check.
+    rescan: Option<Vec<String>>,
 }
 
 impl Cursor {
-    /// `2|<node id>|<scan cursor>|<pending ids, comma separated>|<map, hex>`;
-    /// version 1 is `1|<host:port>|<scan cursor>|<pending ids>`.
+    /// `2|<node id>|<scan cursor>|<pending ids, comma separated>|<map, hex>`,
+    /// then `|<ids of masters to scan again, comma separated>` once the
+    /// migration check asked for them; version 1 is `1|<host:port>|<scan
+    /// cursor>|<pending ids>`.
     const VERSION: &'static str = "2";
 
     fn start(masters: &[Master], map: u64) -> Self {
@@ -83,6 +98,7 @@ impl Cursor {
                 }),
             pending: Vec::new(),
             map: Some(map),
+            rescan: None,
         }
     }
 
@@ -107,20 +123,39 @@ impl Cursor {
             return Ok(Self::start(masters, map));
         }
         let route = route(masters, cursor.by_address());
-        if let Position::Scan { node, .. } = &cursor.position
-            && !route.iter().any(|(name, _)| name == node)
-        {
-            if !cursor.by_address() {
-                // The map is built from the masters' ids, so under the same
-                // map an unknown id is from no cursor the store made:
-                // starting over loses nothing.
-                return Ok(Self::start(masters, map));
-            }
+        let known = |node: &str| route.iter().any(|(name, _)| *name == node);
+        let node = match &cursor.position {
+            Position::Scan { node, .. } => Some(node.as_str()),
+            Position::Done => None,
+        };
+        if cursor.by_address() {
             // Version 1: the node left the cluster (or this page's node knows
             // it by another address); go on with the next one.
-            cursor.position = next_node(&route, node);
+            if let Some(node) = node.filter(|node| !known(node)) {
+                cursor.position = next_node(&route, node);
+            }
+            return Ok(cursor);
+        }
+        // The map is built from the masters' ids, so under the same map an
+        // unknown id is from no cursor this store made.
+        let rescan = cursor.rescan.iter().flatten().map(String::as_str);
+        if node.into_iter().chain(rescan).any(|node| !known(node)) {
+            return Err(StoreError::InvalidCursor(text.to_owned()));
         }
         Ok(cursor)
+    }
+
+    /// Past the end of `node`'s `SCAN`: the next master on `route`, or the
+    /// next to scan again.
+    fn advance(&mut self, route: &[(&str, &Master)], node: &str) {
+        self.position = match &mut self.rescan {
+            None => next_node(route, node),
+            Some(rescan) if rescan.is_empty() => Position::Done,
+            Some(rescan) => Position::Scan {
+                node: rescan.remove(0),
+                cursor: 0,
+            },
+        };
     }
 
     fn is_finished(&self) -> bool {
@@ -134,20 +169,31 @@ impl Cursor {
         };
         let pending: Vec<String> = self.pending.iter().map(SessionId::to_string).collect();
         let pending = pending.join(",");
-        match self.map {
-            Some(map) => format!("{}|{node}|{cursor}|{pending}|{map:016x}", Self::VERSION),
-            None => format!("1|{node}|{cursor}|{pending}"),
+        match (self.map, &self.rescan) {
+            (Some(map), None) => format!("{}|{node}|{cursor}|{pending}|{map:016x}", Self::VERSION),
+            (Some(map), Some(rescan)) => format!(
+                "{}|{node}|{cursor}|{pending}|{map:016x}|{}",
+                Self::VERSION,
+                rescan.join(",")
+            ),
+            (None, _) => format!("1|{node}|{cursor}|{pending}"),
         }
     }
 
     fn decode(text: &str) -> Result<Self, StoreError> {
         let bad = || StoreError::InvalidCursor(text.to_owned());
         let parts: Vec<&str> = text.split('|').collect();
-        let (node, cursor, pending, map) = match parts.as_slice() {
-            ["1", node, cursor, pending] => (*node, *cursor, *pending, None),
-            [Self::VERSION, node, cursor, pending, map] => {
+        let (node, cursor, pending, map, rescan) = match parts.as_slice() {
+            ["1", node, cursor, pending] => (*node, *cursor, *pending, None, None),
+            [Self::VERSION, node, cursor, pending, map, rescan @ ..] if rescan.len() <= 1 => {
                 let map = u64::from_str_radix(map, 16).map_err(|_| bad())?;
-                (*node, *cursor, *pending, Some(map))
+                let rescan = rescan.first().map(|ids| {
+                    ids.split(',')
+                        .filter(|id| !id.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                });
+                (*node, *cursor, *pending, Some(map), rescan)
             }
             _ => return Err(bad()),
         };
@@ -168,27 +214,28 @@ impl Cursor {
             position,
             pending,
             map,
+            rescan,
         })
     }
 }
 
-/// The masters in the order a listing visits them, each as `(its name in
-/// the cursor, its address)`: by id, or by address for a version 1 cursor.
-fn route(masters: &[Master], by_address: bool) -> Vec<(&str, &str)> {
-    let mut route: Vec<(&str, &str)> = masters
+/// The masters in the order a listing visits them, each with its name in
+/// the cursor: its id, or its address for a version 1 cursor.
+fn route(masters: &[Master], by_address: bool) -> Vec<(&str, &Master)> {
+    let mut route: Vec<(&str, &Master)> = masters
         .iter()
         .map(|m| {
             let name = if by_address { &m.address } else { &m.id };
-            (name.as_str(), m.address.as_str())
+            (name.as_str(), m)
         })
         .collect();
-    route.sort_unstable();
+    route.sort_unstable_by(|a, b| a.0.cmp(b.0));
     route
 }
 
 /// The node after `node` on `route` (so a version 1 cursor naming a node
 /// that left the cluster still moves on).
-fn next_node(route: &[(&str, &str)], node: &str) -> Position {
+fn next_node(route: &[(&str, &Master)], node: &str) -> Position {
     route
         .iter()
         .find(|(name, _)| *name > node)
@@ -196,6 +243,30 @@ fn next_node(route: &[(&str, &str)], node: &str) -> Position {
             node: (*name).to_owned(),
             cursor: 0,
         })
+}
+
+/// The masters to scan again once every master was scanned, given the slot
+/// migrations under way: each master a slot migrates into from a master
+/// after it on the route. Its `SCAN` ran before the source's ended, so keys
+/// that left the source before the source's `SCAN` reached them may have
+/// come after its own; scanned again after, it holds each of them (keys
+/// only go from source to target). A target after its source on the route
+/// needs nothing: it was scanned after the source. `None` when a slot
+/// migrates into a node that serves no slot yet (no master on the route).
+fn to_rescan(route: &[(&str, &Master)], migrations: &[Migration]) -> Option<Vec<String>> {
+    let mut rescan = Vec::new();
+    for m in migrations {
+        let to = route.iter().find(|(name, _)| *name == m.to)?;
+        if route
+            .iter()
+            .any(|(name, _)| *name == m.from && *name > to.0)
+        {
+            rescan.push(to.0.to_owned());
+        }
+    }
+    rescan.sort_unstable();
+    rescan.dedup();
+    Some(rescan)
 }
 
 /// `(next cursor, keys)` of a `SCAN` reply.
@@ -249,11 +320,12 @@ impl RedisStore {
             let Position::Scan { node, cursor: at } = &cursor.position else {
                 break;
             };
-            // `resume` and `next_node` only name masters on the route.
-            let address = route
+            // `resume`, `advance` and `to_rescan` only name masters on the
+            // route.
+            let master = route
                 .iter()
                 .find(|(name, _)| name == node)
-                .map(|(_, address)| *address)
+                .map(|(_, master)| *master)
                 .ok_or_else(|| StoreError::InvalidCursor(cursor.encode()))?;
             let mut scan = redis::cmd("SCAN");
             scan.arg(*at)
@@ -263,7 +335,16 @@ impl RedisStore {
                 .arg(count)
                 .arg("TYPE")
                 .arg("hash");
-            let reply = conn.scan(address, scan).await.map_err(|e| self.err(e))?;
+            let Some(reply) = conn.scan(master, scan).await.map_err(|e| self.err(e))? else {
+                // Another node scanned: the client routes the slot otherwise
+                // than this page's map (or the master's connection is down).
+                // The step is dropped; the next page takes it again, once
+                // the client has read the map again.
+                tracing::debug!(node = %node, "a listing's SCAN reached another node; retried");
+                conn.refresh_slot(master.slot, self.inner.keys.session_head())
+                    .await;
+                break;
+            };
             let (next, keys) = scan_reply(reply).ok_or_else(|| unexpected("SCAN"))?;
             let mut ids: Vec<SessionId> = keys
                 .iter()
@@ -281,19 +362,55 @@ impl RedisStore {
             // No map check on moving to the next master: the cursor keeps
             // the map this page began with, so a move during this page is
             // caught by the next page's check, or by the last page's below.
-            cursor.position = if next == 0 {
-                next_node(&route, node)
+            if next == 0 {
+                let node = node.clone();
+                cursor.advance(&route, &node);
             } else {
-                Position::Scan {
+                cursor.position = Position::Scan {
                     node: node.clone(),
                     cursor: next,
-                }
-            };
+                };
+            }
             cursor.pending = ids;
         }
         if cursor.is_finished()
             && let Some(began) = cursor.map
         {
+            // Keys of a slot under migration move before its owner (and so
+            // the map) changes. Asked before the map is read again, so a
+            // migration that ends in between shows in the map. Once only:
+            // the masters scanned again end the listing even if a migration
+            // lasts.
+            if cursor.rescan.is_none() {
+                let migrations = conn.migrations(&masters).await.map_err(|e| self.err(e))?;
+                match migrations.and_then(|m| to_rescan(&route, &m)) {
+                    Some(mut rescan) if !rescan.is_empty() => {
+                        tracing::debug!(
+                            "slots migrate into masters scanned before their sources; \
+                             scanning those again"
+                        );
+                        cursor.position = Position::Scan {
+                            node: rescan.remove(0),
+                            cursor: 0,
+                        };
+                        cursor.rescan = Some(rescan);
+                    }
+                    Some(_) => {}
+                    None => {
+                        // The client knows other masters than the page's, or
+                        // a slot migrates to a node serving none yet.
+                        tracing::debug!(
+                            "the masters' migrations could not be matched to the slot map; \
+                             scanning every master again"
+                        );
+                        for master in &masters {
+                            conn.refresh_slot(master.slot, self.inner.keys.session_head())
+                                .await;
+                        }
+                        cursor = Cursor::start(&masters, began);
+                    }
+                }
+            }
             // A slot that moved during this page from a master it had not
             // scanned yet to one it had is on no page, and no later page is
             // left to notice: one more read of the map, on the last page
@@ -327,6 +444,7 @@ mod tests {
         Master {
             id: id.into(),
             address: address.into(),
+            slot: 0,
         }
     }
 
@@ -341,14 +459,23 @@ mod tests {
             position: at("07c37dfeb235213a872192d90877d0cd55635b91", 42),
             pending: vec![SessionId::generate(), SessionId::generate()],
             map: Some(u64::MAX - 7),
+            rescan: None,
         };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         let done = Cursor {
             position: Position::Done,
             pending: vec![SessionId::generate()],
             map: Some(0),
+            rescan: None,
         };
         assert_eq!(Cursor::decode(&done.encode()).unwrap(), done);
+        for rescan in [vec![], vec!["b".to_owned(), "c".to_owned()]] {
+            let again = Cursor {
+                rescan: Some(rescan),
+                ..c.clone()
+            };
+            assert_eq!(Cursor::decode(&again.encode()).unwrap(), again);
+        }
         let standalone = Cursor::start(&[master("", "")], 0);
         assert_eq!(Cursor::decode(&standalone.encode()).unwrap(), standalone);
         let version_1 = format!("1|b:1|9|{}", SessionId::generate());
@@ -361,7 +488,8 @@ mod tests {
             "1||0||extra",
             "2||0||",
             "2||0||xyz",
-            "2||0||0|extra",
+            "2||0||0|a|extra",
+            "2||0||xyz|a",
             "3||0||0",
         ] {
             assert!(
@@ -384,6 +512,7 @@ mod tests {
                 position: at("b:1", 9),
                 pending: vec![id],
                 map: None,
+                rescan: None,
             }
         );
         assert_eq!(c.encode(), text);
@@ -404,12 +533,12 @@ mod tests {
             Cursor::resume(Some(&text), &two(), 6).unwrap(),
             Cursor::start(&two(), 6)
         );
-        // A master that left moves the map. An unknown id under the same
-        // map (no cursor the store made) starts over; a version 1 cursor's
-        // unknown address moves on to the next.
+        // A master that left moves the map: its id, under another map,
+        // starts over (under the same map, see the test below); a version 1
+        // cursor's unknown address moves on to the next.
         assert_eq!(
-            Cursor::resume(Some("2|gone|9||5"), &two(), 5).unwrap(),
-            Cursor::start(&two(), 5)
+            Cursor::resume(Some("2|gone|9||5"), &two(), 6).unwrap(),
+            Cursor::start(&two(), 6)
         );
         let gone = "1|a:0|9|";
         assert_eq!(
@@ -444,7 +573,30 @@ mod tests {
             "master b's unscanned keys are skipped"
         );
         // Scanned at the address this page's node knows it by.
-        assert!(route(&seen_as_ip, false).contains(&("b", "10.0.0.2:7000")));
+        assert!(
+            route(&seen_as_ip, false)
+                .iter()
+                .any(|(name, m)| *name == "b" && m.address == "10.0.0.2:7000")
+        );
+    }
+
+    /// `StoreError::InvalidCursor` is "a page cursor this store did not
+    /// hand out", and conformance says such a cursor is "not taken for the
+    /// first page". A version 2 cursor naming a master id the (unchanged)
+    /// map does not hold is, by `resume`'s own comment, from no cursor the
+    /// store made; in standalone mode (one master, id "") too.
+    #[test]
+    fn a_version_2_cursor_naming_no_master_of_the_map_is_refused() {
+        for (text, masters, map) in [
+            ("2|bogus|9||0000000000000005", two(), 5),
+            ("2|bogus|0||0000000000000000", vec![master("", "")], 0),
+        ] {
+            let resumed = Cursor::resume(Some(text), &masters, map);
+            assert!(
+                matches!(resumed, Err(StoreError::InvalidCursor(ref c)) if c == text),
+                "{text}: taken for {resumed:?}"
+            );
+        }
     }
 
     #[test]
@@ -452,11 +604,84 @@ mod tests {
         // In id order, whatever the addresses.
         let masters = vec![master("b", "a:1"), master("a", "b:1")];
         let by_id = route(&masters, false);
-        assert_eq!(by_id, [("a", "b:1"), ("b", "a:1")]);
+        let names = |route: &[(&str, &Master)]| -> Vec<(String, String)> {
+            route
+                .iter()
+                .map(|(name, m)| ((*name).to_owned(), m.address.clone()))
+                .collect()
+        };
+        assert_eq!(
+            names(&by_id),
+            [("a".into(), "b:1".into()), ("b".into(), "a:1".into())]
+        );
         assert_eq!(next_node(&by_id, "a"), at("b", 0));
         assert_eq!(next_node(&by_id, "b"), Position::Done);
         let by_address = route(&masters, true);
         assert_eq!(next_node(&by_address, "a:1"), at("b:1", 0));
-        assert_eq!(next_node(&[("", "")], ""), Position::Done);
+        let standalone = master("", "");
+        assert_eq!(next_node(&[("", &standalone)], ""), Position::Done);
+    }
+
+    fn migration(slot: u16, from: &str, to: &str) -> Migration {
+        Migration {
+            slot,
+            from: from.into(),
+            to: to.into(),
+        }
+    }
+
+    /// Only a target scanned before its source is scanned again, once.
+    #[test]
+    fn masters_a_slot_migrates_into_from_a_later_master_are_scanned_again() {
+        let three = vec![master("a", "a:1"), master("b", "b:1"), master("c", "c:1")];
+        let route = route(&three, false);
+        assert_eq!(to_rescan(&route, &[]), Some(vec![]));
+        assert_eq!(
+            to_rescan(
+                &route,
+                &[
+                    migration(1, "c", "a"),
+                    migration(1, "c", "a"),
+                    migration(2, "b", "a"),
+                    migration(3, "a", "b"),
+                ]
+            ),
+            Some(vec!["a".to_owned()])
+        );
+        assert_eq!(
+            to_rescan(&route, &[migration(4, "c", "b")]),
+            Some(vec!["b".to_owned()])
+        );
+        // Into a node that serves no slot yet: nothing to scan it by.
+        assert_eq!(to_rescan(&route, &[migration(5, "a", "new")]), None);
+    }
+
+    /// A cursor scanning masters again ends after the last of them, and
+    /// names only masters of the map.
+    #[test]
+    fn the_masters_to_scan_again_follow_one_another_then_end() {
+        let three = vec![master("a", "a:1"), master("b", "b:1"), master("c", "c:1")];
+        let route = route(&three, false);
+        let mut c = Cursor {
+            position: at("a", 0),
+            pending: vec![],
+            map: Some(5),
+            rescan: Some(vec!["b".into()]),
+        };
+        assert_eq!(Cursor::resume(Some(&c.encode()), &three, 5).unwrap(), c);
+        c.advance(&route, "a");
+        assert_eq!(c.position, at("b", 0));
+        c.advance(&route, "b");
+        assert!(c.is_finished());
+        let forged = "2|a|0||0000000000000005|zz";
+        assert!(matches!(
+            Cursor::resume(Some(forged), &three, 5),
+            Err(StoreError::InvalidCursor(_))
+        ));
+        // Another map starts over, with the migration check to come.
+        assert_eq!(
+            Cursor::resume(Some(forged), &three, 6).unwrap(),
+            Cursor::start(&three, 6)
+        );
     }
 }

@@ -872,16 +872,23 @@ impl SessionStore for RedisStore {
 
     /// Every live session, a page at a time, by `SCAN` (on each master in
     /// turn in a cluster): each session present for the whole listing is
-    /// listed, but one may be listed on two pages, when Redis shrinks its
-    /// table meanwhile or when the cluster's slot map changes during the
-    /// listing (a reshard, a fail-over): the next page then scans every
-    /// master again from the first, and the page that would be the last
-    /// returns a cursor that does so instead of none. A listing ends once
-    /// the map holds still for a page, so one during a long reshard goes on
-    /// until the reshard ends. See the [crate docs](crate), Atomicity; drop
-    /// repeats by id if that matters.
+    /// listed, also when its slot migrates meanwhile (unless the node asked
+    /// for the slot map has not learned of a move yet), but one may be
+    /// listed on two pages, when Redis shrinks its table meanwhile, when
+    /// the cluster's slot map changes during the listing (a reshard, a
+    /// fail-over: the next page then scans every master again from the
+    /// first, and the page that would be the last returns a cursor that
+    /// does so instead of none), or when a slot migration is under way as
+    /// the listing ends (the masters it moves keys into are scanned again).
+    /// A listing ends once the map holds still for a page, so one during a
+    /// long reshard goes on until the reshard ends. A page may hold fewer
+    /// items than asked, even none, and still have a next cursor. See the
+    /// [crate docs](crate), Atomicity; drop repeats by id if that matters.
     ///
-    /// The page cursor is version 2 (`2|master node id|scan cursor|ids|map`).
+    /// The page cursor is version 2 (`2|master node id|scan cursor|ids|map`,
+    /// then `|masters to scan again` once the listing's end checked for
+    /// migrations); one naming a master the unchanged map does not hold is
+    /// refused with [`StoreError::InvalidCursor`].
     /// Version 1 cursors (`1|host:port|scan cursor|ids`), from earlier
     /// releases, are still accepted and go on as before, to the listing's
     /// end: masters by address, no restart on a reshard.

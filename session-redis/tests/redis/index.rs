@@ -354,8 +354,9 @@ async fn sessions_spread_over_the_cluster_and_list_from_every_master() {
 /// failed over or left) moves on to the next node instead of failing on
 /// every retry, so a listing in progress still finishes. Only a version 1
 /// cursor, which names masters by address, can do that under an unchanged
-/// slot map (a version 2 cursor names them by id, and the map is built from
-/// ids): one naming an unknown id starts over, which also lists them all.
+/// slot map. A version 2 cursor names them by id, and the map is built from
+/// ids: one naming an unknown id under the same map is from no page of this
+/// store, and is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_list_cursor_naming_a_departed_node_moves_on_to_the_next() {
     let Some(cluster) = support::cluster() else {
@@ -374,26 +375,31 @@ async fn a_list_cursor_naming_a_departed_node_moves_on_to_the_next() {
     let parts: Vec<&str> = cursor.split('|').collect();
     assert_eq!(parts.len(), 5, "{cursor}");
     // A version 1 cursor naming an address no longer in the cluster:
-    // "0.0.0.0:1" sorts before every 127.0.0.1 node, so all of them follow;
-    // and the version 2 cursor with an unknown id.
-    let departed = [
-        format!("1|0.0.0.0:1|5|{}", parts[3]),
-        format!("2|{}|5|{}|{}", "0".repeat(40), parts[3], parts[4]),
-    ];
-    for cursor in departed {
-        let page = store
-            .list(PageRequest {
-                cursor: Some(cursor.clone()),
-                limit: 1000,
-            })
-            .await
-            .expect("a page from a departed node's cursor");
-        assert_eq!(page.next, None, "{cursor}");
-        let listed: Vec<SessionId> = page.items.into_iter().map(|i| i.id).collect();
-        for id in &ids {
-            assert!(listed.contains(id), "every master is scanned: {cursor}");
-        }
+    // "0.0.0.0:1" sorts before every 127.0.0.1 node, so all of them follow.
+    let departed = format!("1|0.0.0.0:1|5|{}", parts[3]);
+    let page = store
+        .list(PageRequest {
+            cursor: Some(departed.clone()),
+            limit: 1000,
+        })
+        .await
+        .expect("a page from a departed node's cursor");
+    assert_eq!(page.next, None, "{departed}");
+    let listed: Vec<SessionId> = page.items.into_iter().map(|i| i.id).collect();
+    for id in &ids {
+        assert!(listed.contains(id), "every master is scanned: {departed}");
     }
+    let forged = format!("2|{}|5|{}|{}", "0".repeat(40), parts[3], parts[4]);
+    let refused = store
+        .list(PageRequest {
+            cursor: Some(forged.clone()),
+            limit: 1000,
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(session_core::StoreError::InvalidCursor(ref c)) if *c == forged),
+        "{refused:?}"
+    );
 }
 
 /// `(id, number of slots)` of the node at `port`, from its `CLUSTER NODES`.
@@ -792,6 +798,267 @@ async fn a_slot_moved_during_the_last_page_loses_no_session() {
     assert!(
         missed.is_empty(),
         "{} of {} live sessions on no page (the one moved during the last page)",
+        missed.len(),
+        ids.len()
+    );
+}
+
+/// Lists every page of a listing with pages of `limit`, the ids seen or the
+/// first error.
+async fn list_all(store: &RedisStore, limit: usize) -> Result<Vec<SessionId>, String> {
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(limit);
+    for _ in 0..1000 {
+        let p = store.list(page.clone()).await.map_err(|e| e.to_string())?;
+        seen.extend(p.items.into_iter().map(|i| i.id));
+        match p.next {
+            Some(next) => page.cursor = Some(next),
+            None => return Ok(seen),
+        }
+    }
+    Err("the listing did not end in 1000 pages".into())
+}
+
+/// The case the version 2 cursor was made for: nodes of one steady cluster
+/// know a master by different addresses. Here every node listens on
+/// 127.0.0.1 and 127.0.0.2 and connects out from 127.0.0.2, so the first
+/// node (met at 127.0.0.1) knows itself as 127.0.0.1 while the others know
+/// it as 127.0.0.2. The slot map (built from ids) is the same from every
+/// node, and every address works; a listing must still finish, without
+/// reconnects. Scanning a master at the address the page's random node
+/// reports would fail ("Requested connection not found") whenever the
+/// cluster client's own map names the master otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_whose_nodes_know_a_master_by_different_addresses_lists_every_page() {
+    let Some(cluster) = support::private_cluster(&[
+        "--bind",
+        "127.0.0.1",
+        "127.0.0.2",
+        "--bind-source-addr",
+        "127.0.0.2",
+    ]) else {
+        return;
+    };
+    // The views differ (the precondition, not the defect).
+    let views: Vec<String> = cluster
+        .nodes()
+        .iter()
+        .map(|n| {
+            let out = std::process::Command::new("redis-cli")
+                .args(["-p", &n.port().to_string(), "cluster", "slots"])
+                .output()
+                .expect("redis-cli");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+        .collect();
+    assert!(
+        views.iter().any(|v| v != &views[0]),
+        "every node reports the same addresses: {views:?}"
+    );
+    let clock = MockClock::starting_now();
+    let store = support::cluster_store_on(&cluster, &clock);
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        let r = support::counter(&clock, 1, MINUTE, None);
+        store.create(&r).await.expect("create");
+        ids.push(r.id);
+    }
+    // Connections the nodes accepted so far (the store's are made).
+    let accepted = || async {
+        let mut total = 0u64;
+        for node in cluster.nodes() {
+            let stats = support::info(&mut support::admin(node).await, "stats").await;
+            total += stats
+                .lines()
+                .find_map(|l| l.strip_prefix("total_connections_received:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .expect("total_connections_received");
+            // This admin connection itself.
+            total -= 1;
+        }
+        total
+    };
+    list_all(&store, 3).await.ok();
+    let before = accepted().await;
+    let started = std::time::Instant::now();
+    let mut failures = Vec::new();
+    for _ in 0..20 {
+        match list_all(&store, 3).await {
+            Ok(seen) => {
+                let missed = ids.iter().filter(|id| !seen.contains(id)).count();
+                assert_eq!(missed, 0, "{missed} of {} sessions on no page", ids.len());
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    let elapsed = started.elapsed();
+    // Less the first count's own admin connections, one per node.
+    let opened = accepted().await - before - cluster.nodes().len() as u64;
+    eprintln!(
+        "20 listings: {elapsed:?}, {opened} new connections, {} failed",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of 20 listings failed, first: {}",
+        failures.len(),
+        failures[0]
+    );
+    // A `SCAN` at an address the client has no connection for is retried
+    // after reconnecting to every node and refreshing the slot map.
+    assert_eq!(
+        opened, 0,
+        "listings on a steady cluster opened {opened} connections (reconnects) in {elapsed:?}"
+    );
+}
+
+/// A cluster of one master (common in development) reports its own address
+/// as an empty host in `CLUSTER SLOTS` (it never received a `MEET`, so it
+/// never learned it); clients use the address they asked, as the cluster
+/// client does for every other command. A listing must too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_node_cluster_lists_its_sessions() {
+    let Some(server) = support::private_server(&[
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",
+    ]) else {
+        return;
+    };
+    let mut admin = support::admin(&server).await;
+    let _: () = redis::cmd("CLUSTER")
+        .arg("ADDSLOTSRANGE")
+        .arg(0)
+        .arg(16383)
+        .query_async(&mut admin)
+        .await
+        .expect("ADDSLOTSRANGE");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("CLUSTER")
+            .arg("INFO")
+            .query_async(&mut admin)
+            .await
+            .expect("CLUSTER INFO");
+        if info.contains("cluster_state:ok") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "cluster not ok");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let clock = MockClock::starting_now();
+    let store = support::builder(&clock)
+        .cluster_urls(vec![server.url()])
+        .build()
+        .expect("store");
+    let r = support::counter(&clock, 1, MINUTE, None);
+    store.create(&r).await.expect("create");
+    assert!(store.load(&r.id).await.expect("load").is_some());
+    let seen = list_all(&store, 10)
+        .await
+        .expect("a listing of a one-node cluster");
+    assert_eq!(seen, [r.id]);
+    server.stop();
+}
+
+/// The rustdoc of `list` (and the README row) promise that a session
+/// present for the whole listing is listed. A slot migration under way
+/// moves keys before the slot's owner (and so the map) changes: a session
+/// on the last master whose key moves, after the first master was scanned,
+/// to the first master is on neither master's scan, and the map did not
+/// change, so no page restarts. The session is present throughout (`load`
+/// follows the ASK redirect).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_whose_slot_is_being_migrated_is_listed() {
+    let Some(cluster) = support::private_cluster(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::cluster_store_on(&cluster, &clock);
+    let nodes = cluster.nodes();
+    let mut order: Vec<usize> = (0..nodes.len()).collect();
+    order.sort_by_key(|&i| node_id_and_slots(nodes[i].port()).0);
+    let (first, last) = (order[0], order[2]);
+    let (first_id, _) = node_id_and_slots(nodes[first].port());
+    let (last_id, _) = node_id_and_slots(nodes[last].port());
+    let mut ids = Vec::new();
+    // Sessions on every master, the last one on the last master.
+    let (moved_id, moved) = loop {
+        let r = support::counter(&clock, 1, MINUTE, None);
+        store.create(&r).await.expect("create");
+        ids.push(r.id);
+        let key = store.session_key(&r.id);
+        if ids.len() > 6 && support::owner(&cluster, &key).await == last {
+            break (r.id, key);
+        }
+    };
+    // Page until the first master is done.
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(1);
+    loop {
+        let p = store.list(page.clone()).await.expect("page");
+        seen.extend(p.items.into_iter().map(|i| i.id));
+        let next = p.next.expect("more pages");
+        page.cursor = Some(next.clone());
+        if !next.contains(&format!("|{first_id}|")) {
+            break;
+        }
+    }
+    assert!(!seen.contains(&moved_id));
+    // The session's slot starts migrating from the last master to the
+    // first; its key moves; the owner does not change yet.
+    let mut to = support::admin(&nodes[first]).await;
+    let mut from = support::admin(&nodes[last]).await;
+    let slot: i64 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(&moved)
+        .query_async(&mut from)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("IMPORTING")
+        .arg(&last_id)
+        .query_async(&mut to)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("MIGRATING")
+        .arg(&first_id)
+        .query_async(&mut from)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("MIGRATE")
+        .arg("127.0.0.1")
+        .arg(nodes[first].port())
+        .arg("")
+        .arg(0)
+        .arg(5000)
+        .arg("KEYS")
+        .arg(&moved)
+        .query_async(&mut from)
+        .await
+        .unwrap();
+    assert!(
+        store.load(&moved_id).await.expect("load").is_some(),
+        "the session is still there"
+    );
+    loop {
+        let p = store.list(page.clone()).await.expect("page");
+        seen.extend(p.items.into_iter().map(|i| i.id));
+        match p.next {
+            Some(next) => page.cursor = Some(next),
+            None => break,
+        }
+    }
+    let missed: Vec<_> = ids.iter().filter(|id| !seen.contains(id)).collect();
+    assert!(
+        missed.is_empty(),
+        "{} of {} live sessions on no page (the one whose slot is migrating)",
         missed.len(),
         ids.len()
     );
