@@ -135,9 +135,13 @@ pub async fn cluster_admin(cluster: &RedisCluster) -> redis::cluster_async::Clus
 
 /// An async admin connection (for `INFO`, `PTTL`, raw writes).
 pub async fn admin(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    // Set-up commands (`DEBUG POPULATE`, `MIGRATE`) can outlast the
+    // client's default response timeout on a loaded machine.
+    let config = redis::AsyncConnectionConfig::new()
+        .set_response_timeout(Some(std::time::Duration::from_secs(60)));
     redis::Client::open(server.url())
         .expect("url")
-        .get_multiplexed_async_connection()
+        .get_multiplexed_async_connection_with_config(&config)
         .await
         .expect("admin connection")
 }
