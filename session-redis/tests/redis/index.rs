@@ -709,12 +709,7 @@ async fn a_slot_moved_during_the_last_page_loses_no_session() {
     };
     let mut to = support::admin(&nodes[first]).await;
     let mut from = support::admin(&nodes[last]).await;
-    let slot: i64 = redis::cmd("CLUSTER")
-        .arg("KEYSLOT")
-        .arg(&moved)
-        .query_async(&mut from)
-        .await
-        .unwrap();
+    let slot = keyslot(&mut from, &moved).await;
     let (from_id, _) = node_id_and_slots(nodes[last].port());
     let (to_id, _) = node_id_and_slots(nodes[first].port());
     // Keys the listing does not match make the middle master's scan long.
@@ -751,38 +746,19 @@ async fn a_slot_moved_during_the_last_page_loses_no_session() {
         }
         assert!(!listing.is_finished(), "the listing ended before the move");
     }
-    let cmd = |args: &[&str]| {
-        let mut c = redis::cmd(args[0]);
-        for a in &args[1..] {
-            c.arg(*a);
-        }
-        c
-    };
-    let slot = slot.to_string();
-    let _: () = cmd(&["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id])
-        .query_async(&mut to)
-        .await
-        .unwrap();
-    let _: () = cmd(&["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id])
-        .query_async(&mut from)
-        .await
-        .unwrap();
-    let port = nodes[first].port().to_string();
-    let _: () = cmd(&[
-        "MIGRATE",
-        "127.0.0.1",
-        &port,
-        "",
-        "0",
-        "5000",
-        "KEYS",
+    start_migration(
+        (&mut from, &from_id),
+        (&mut to, &to_id, nodes[first].port()),
+        slot,
         &moved,
-    ])
-    .query_async(&mut from)
-    .await
-    .unwrap();
+    )
+    .await;
     for conn in [&mut to, &mut from] {
-        let _: () = cmd(&["CLUSTER", "SETSLOT", &slot, "NODE", &to_id])
+        let _: () = redis::cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(slot)
+            .arg("NODE")
+            .arg(&to_id)
             .query_async(conn)
             .await
             .unwrap();
@@ -805,6 +781,53 @@ async fn a_slot_moved_during_the_last_page_loses_no_session() {
 
 /// Lists every page of a listing with pages of `limit`, the ids seen or the
 /// first error.
+/// The hash slot of `key`.
+async fn keyslot(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
+    redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(key)
+        .query_async(conn)
+        .await
+        .expect("CLUSTER KEYSLOT")
+}
+
+/// Starts moving `slot` from one master to another and moves `key` with
+/// it; the source stays the slot's owner until `CLUSTER SETSLOT .. NODE`.
+async fn start_migration(
+    (from, from_id): (&mut redis::aio::MultiplexedConnection, &str),
+    (to, to_id, to_port): (&mut redis::aio::MultiplexedConnection, &str, u16),
+    slot: i64,
+    key: &str,
+) {
+    let _: () = redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("IMPORTING")
+        .arg(from_id)
+        .query_async(to)
+        .await
+        .expect("SETSLOT IMPORTING");
+    let _: () = redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("MIGRATING")
+        .arg(to_id)
+        .query_async(from)
+        .await
+        .expect("SETSLOT MIGRATING");
+    let _: () = redis::cmd("MIGRATE")
+        .arg("127.0.0.1")
+        .arg(to_port)
+        .arg("")
+        .arg(0)
+        .arg(5000)
+        .arg("KEYS")
+        .arg(key)
+        .query_async(from)
+        .await
+        .expect("MIGRATE");
+}
+
 async fn list_all(store: &RedisStore, limit: usize) -> Result<Vec<SessionId>, String> {
     let mut seen = Vec::new();
     let mut page = PageRequest::first(limit);
@@ -1010,39 +1033,14 @@ async fn a_session_whose_slot_is_being_migrated_is_listed() {
     // first; its key moves; the owner does not change yet.
     let mut to = support::admin(&nodes[first]).await;
     let mut from = support::admin(&nodes[last]).await;
-    let slot: i64 = redis::cmd("CLUSTER")
-        .arg("KEYSLOT")
-        .arg(&moved)
-        .query_async(&mut from)
-        .await
-        .unwrap();
-    let _: () = redis::cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(slot)
-        .arg("IMPORTING")
-        .arg(&last_id)
-        .query_async(&mut to)
-        .await
-        .unwrap();
-    let _: () = redis::cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(slot)
-        .arg("MIGRATING")
-        .arg(&first_id)
-        .query_async(&mut from)
-        .await
-        .unwrap();
-    let _: () = redis::cmd("MIGRATE")
-        .arg("127.0.0.1")
-        .arg(nodes[first].port())
-        .arg("")
-        .arg(0)
-        .arg(5000)
-        .arg("KEYS")
-        .arg(&moved)
-        .query_async(&mut from)
-        .await
-        .unwrap();
+    let slot = keyslot(&mut from, &moved).await;
+    start_migration(
+        (&mut from, &last_id),
+        (&mut to, &first_id, nodes[first].port()),
+        slot,
+        &moved,
+    )
+    .await;
     assert!(
         store.load(&moved_id).await.expect("load").is_some(),
         "the session is still there"

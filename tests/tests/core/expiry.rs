@@ -211,8 +211,9 @@ async fn the_absolute_limit_ends_an_active_session() {
     assert!(!env.service.load(Some(&t)).await.unwrap().lock().is_loaded());
 }
 
-#[tokio::test]
-async fn a_token_signed_by_an_older_key_loads_and_is_reissued_under_the_first() {
+/// A session logged in under an old key, seen by a service that now signs
+/// with a new key and still verifies the old one: its env, token and id.
+async fn after_key_rotation() -> (crate::support::Env, String, session_core::SessionId) {
     let old_key = Key::new([9u8; 32]).unwrap();
     let old = env_with(policy(), SigningKeys::single(old_key.clone()));
     let (t, id) = logged_in(&old).await;
@@ -228,6 +229,12 @@ async fn a_token_signed_by_an_older_key_loads_and_is_reissued_under_the_first() 
             .unwrap(),
         ..old
     };
+    (rotated, t, id)
+}
+
+#[tokio::test]
+async fn a_token_signed_by_an_older_key_loads_and_is_reissued_under_the_first() {
+    let (rotated, t, id) = after_key_rotation().await;
     let cell = rotated.service.load(Some(&t)).await.unwrap();
     assert!(cell.lock().is_loaded());
     let p = rotated.service.persist(&cell).await.unwrap();
@@ -261,21 +268,7 @@ async fn a_token_signed_by_an_older_key_loads_and_is_reissued_under_the_first() 
 /// cookie (which still verifies) costs nothing.
 #[tokio::test]
 async fn an_old_key_reissue_is_not_made_when_the_store_cannot_confirm_the_session() {
-    let old_key = Key::new([9u8; 32]).unwrap();
-    let old = env_with(policy(), SigningKeys::single(old_key.clone()));
-    let (t, id) = logged_in(&old).await;
-    let rotated = crate::support::Env {
-        service: session_core::SessionService::builder()
-            .shared_store(old.service.store().clone())
-            .key(Key::new([1u8; 32]).unwrap())
-            .key(old_key)
-            .token_context("sid")
-            .expiry(policy())
-            .clock(old.service.clock().clone())
-            .build()
-            .unwrap(),
-        ..old
-    };
+    let (rotated, t, id) = after_key_rotation().await;
     let cell = rotated.service.load(Some(&t)).await.unwrap();
     assert!(cell.lock().is_loaded());
     // A login elsewhere moved the session, then the store hiccups.
