@@ -43,14 +43,10 @@ pub(crate) fn keep_private(headers: &mut HeaderMap) {
 /// `Surrogate-Control` has no `private`: `no-store` keeps the response out
 /// of the surrogate's cache.
 fn keep_from_surrogate(headers: &mut HeaderMap) {
-    let mut directives: Vec<String> = Vec::new();
-    for value in headers.get_all(SURROGATE_CONTROL) {
-        let Ok(value) = value.to_str() else {
-            directives.clear();
-            break;
-        };
-        directives.extend(split(value).into_iter().map(str::to_owned));
-    }
+    let Some(mut directives) = directives_of(headers, &SURROGATE_CONTROL) else {
+        headers.insert(SURROGATE_CONTROL, HeaderValue::from_static("no-store"));
+        return;
+    };
     if directives.iter().any(|d| directive(d) == "no-store") {
         return;
     }
@@ -61,23 +57,18 @@ fn keep_from_surrogate(headers: &mut HeaderMap) {
     headers.insert(SURROGATE_CONTROL, value);
 }
 
-/// A directive's name, lowercased: `max-age` of `Max-Age=60`.
-fn directive(d: &str) -> String {
-    let end = d.find('=').unwrap_or(d.len());
-    d[..end].trim().to_ascii_lowercase()
-}
-
 /// Makes the directives of header `name` (present) private.
 fn make_private(headers: &mut HeaderMap, name: HeaderName) {
-    let mut directives: Vec<String> = Vec::new();
-    for value in headers.get_all(&name) {
-        let Ok(value) = value.to_str() else {
-            // Not text: nothing of it can be kept safely.
-            directives.clear();
-            break;
+    let Some(mut directives) = directives_of(headers, &name) else {
+        // Nothing of it can be kept safely but a `no-store` it spells out.
+        let value = if mentions_no_store(headers, &name) {
+            "private, no-store"
+        } else {
+            "private"
         };
-        directives.extend(split(value).into_iter().map(str::to_owned));
-    }
+        headers.insert(name, HeaderValue::from_static(value));
+        return;
+    };
     if directives
         .iter()
         .any(|d| d.eq_ignore_ascii_case("private") || directive(d) == "no-store")
@@ -91,9 +82,38 @@ fn make_private(headers: &mut HeaderMap, name: HeaderName) {
     headers.insert(name, value);
 }
 
+/// The directives of every `name` line; `None` when one is not text or
+/// leaves a quoted string open (a directive appended after it would be
+/// read as part of the string).
+fn directives_of(headers: &HeaderMap, name: &HeaderName) -> Option<Vec<String>> {
+    let mut directives = Vec::new();
+    for value in headers.get_all(name) {
+        let parts = split(value.to_str().ok()?)?;
+        directives.extend(parts.into_iter().map(str::to_owned));
+    }
+    Some(directives)
+}
+
+/// Whether any `name` line holds `no-store`, read as bytes.
+fn mentions_no_store(headers: &HeaderMap, name: &HeaderName) -> bool {
+    headers.get_all(name).iter().any(|value| {
+        value
+            .as_bytes()
+            .windows(b"no-store".len())
+            .any(|w| w.eq_ignore_ascii_case(b"no-store"))
+    })
+}
+
+/// A directive's name, lowercased: `max-age` of `Max-Age=60`.
+fn directive(d: &str) -> String {
+    let end = d.find('=').unwrap_or(d.len());
+    d[..end].trim().to_ascii_lowercase()
+}
+
 /// The comma-separated directives of one header value, trimmed; commas
-/// inside a quoted string (`no-cache="a, b"`) do not split.
-fn split(value: &str) -> Vec<&str> {
+/// inside a quoted string (`no-cache="a, b"`) do not split. `None` for a
+/// quoted string left open.
+fn split(value: &str) -> Option<Vec<&str>> {
     let mut parts = Vec::new();
     let (mut start, mut quoted, mut escaped) = (0, false, false);
     for (i, c) in value.char_indices() {
@@ -108,12 +128,17 @@ fn split(value: &str) -> Vec<&str> {
             _ => {}
         }
     }
+    if quoted {
+        return None;
+    }
     parts.push(&value[start..]);
-    parts
-        .into_iter()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect()
+    Some(
+        parts
+            .into_iter()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -188,6 +213,43 @@ mod tests {
         keep_private(&mut headers);
         assert!(!headers.contains_key(CDN_CACHE_CONTROL));
         assert!(!headers.contains_key(SURROGATE_CONTROL));
+    }
+
+    /// The handler's `no-store` is kept (README: "`no-store` kept"), also
+    /// when another of its directives holds a byte that is not ASCII text:
+    /// `private` alone would let the browser's cache store the page.
+    #[test]
+    fn no_store_is_kept_beside_an_unreadable_value() {
+        let mut headers = HeaderMap::new();
+        headers.append(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.append(
+            CACHE_CONTROL,
+            HeaderValue::from_bytes(b"no-cache=\"x-\xe9\"").unwrap(),
+        );
+        keep_private(&mut headers);
+        let kept = headers
+            .get_all(CACHE_CONTROL)
+            .iter()
+            .any(|v| String::from_utf8_lossy(v.as_bytes()).contains("no-store"));
+        assert!(kept, "no-store lost: {:?}", headers.get_all(CACHE_CONTROL));
+    }
+
+    /// A handler's value with an unterminated quoted string: the `private`
+    /// appended after it must not end up inside that string, where a parser
+    /// (this module's own `split`) does not see it.
+    #[test]
+    fn private_is_not_swallowed_by_an_unterminated_quote() {
+        let out = after(&[r#"public, no-cache="set-cookie"#]);
+        let directives: Vec<&str> = out
+            .iter()
+            .flat_map(|v| split(v).unwrap_or_default())
+            .collect();
+        assert!(
+            directives
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case("private") || directive(d) == "no-store"),
+            "no private directive in {out:?} (parsed as {directives:?})"
+        );
     }
 
     #[test]

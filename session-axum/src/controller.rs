@@ -19,7 +19,8 @@ pub struct RouteDef {
     /// The handler, answering `method` (`on(MethodFilter::GET, h)` or
     /// `get(h)` for `GET`, as the macros build it). Requests of `method`
     /// alone reach it: its other methods and a fallback are never routed,
-    /// and a handler that does not answer `method` leaves the route a 405.
+    /// and a handler that does not answer `method` leaves the route a 405
+    /// (without the handler's `Allow`) and logs an error.
     pub handler: MethodRouter,
 }
 

@@ -23,9 +23,11 @@ pub enum BuildError {
         /// What is wrong.
         source: PathError,
     },
-    /// A route's method is not one the router can route (an extension
-    /// method such as `PURGE`).
-    #[error("controller `{controller}`: {method} {path}: the router routes only standard methods")]
+    /// A route is declared with a method the router cannot route on its
+    /// own (an extension method such as `PURGE`).
+    #[error(
+        "controller `{controller}`: {method} {path}: routes are declared with a standard method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT)"
+    )]
     Method {
         /// The controller.
         controller: &'static str,

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{MethodFilter, MethodRouter};
@@ -74,9 +75,14 @@ pub(super) fn build_routes(
             // it answers (another method, a fallback, `any`) would be
             // outside the listing and the duplicate checks, and the guard
             // could not wrap a fallback.
-            let handler = route
-                .guard
-                .apply(MethodRouter::new().on_service(filter, route.handler));
+            let handler = route.guard.apply(MethodRouter::new().on_service(
+                filter,
+                declared_only(
+                    route.handler,
+                    full.as_str().into(),
+                    route.method.as_str().into(),
+                ),
+            ));
             match by_path.iter_mut().find(|(p, _)| *p == full) {
                 Some((_, existing)) => {
                     let merged = std::mem::take(existing);
@@ -93,6 +99,37 @@ pub(super) fn build_routes(
     }
     listing.sort();
     Ok(BuiltRoutes { router, listing })
+}
+
+/// `handler` as reached through its route's declared `method`. Its state is
+/// given up front, or each request would box its handler anew. A 405 from
+/// it means it does not answer that method: its `Allow` would name
+/// methods the route never routes to it, so it goes, and the mistake is
+/// logged.
+fn declared_only(
+    handler: MethodRouter,
+    path: Arc<str>,
+    method: Arc<str>,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
++ Send
++ Sync
++ 'static {
+    tower::ServiceExt::<axum::extract::Request>::map_response(
+        handler.with_state::<()>(()),
+        move |mut response: axum::response::Response| {
+            if response.status() == http::StatusCode::METHOD_NOT_ALLOWED
+                && response.headers_mut().remove(http::header::ALLOW).is_some()
+            {
+                tracing::error!(%path, %method, "the route's handler does not answer its declared method");
+            }
+            response
+        },
+    )
 }
 
 /// Runs a router call that panics on conflicts the checks above cannot see

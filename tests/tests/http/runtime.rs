@@ -155,6 +155,39 @@ async fn a_route_is_reachable_by_its_declared_method_alone() {
     assert_eq!((put.status, put.body.as_str()), (200, "secret"));
 }
 
+/// A route whose handler does not answer its declared method: the 405 for
+/// the declared method advertises none of the handler's own methods (they
+/// are never routed to it), and another method's 405 names only the
+/// declared one.
+#[tokio::test]
+async fn a_405_never_advertises_the_handlers_own_methods() {
+    fn routes(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
+        Ok(vec![RouteDef {
+            method: Method::POST,
+            path: "/x",
+            guard: Guard::OPEN,
+            handler: get(secret),
+        }])
+    }
+    static ALLOW: ControllerRegistration = ControllerRegistration {
+        name: "RtAllow",
+        base_path: "/rt-allow",
+        routes,
+    };
+    let app = bare().controller(&ALLOW).build().expect("builds");
+    let server = session_tests::http::TestServer::start(app.into_router()).await;
+    let mut b = server.browser();
+    let allow = |r: &session_tests::http::Reply| {
+        r.headers
+            .get(http::header::ALLOW)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let post = b.post("/rt-allow/x").await;
+    assert_eq!((post.status, allow(&post)), (405, None));
+    let get = b.get("/rt-allow/x").await;
+    assert_eq!((get.status, allow(&get).as_deref()), (405, Some("POST")));
+}
+
 /// A method the router cannot route is a build error naming it.
 #[test]
 fn an_extension_method_is_a_build_error() {
