@@ -9,8 +9,9 @@
 //! turned off: those sent in the same turn of the runtime go out in one write
 //! ([`batch`](crate::batch)).
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
@@ -334,10 +335,11 @@ impl Conn<'_> {
                 RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
             )
             .await?;
-        slot_map(&reply).ok_or_else(|| {
+        slot_map(&reply).map_err(|why| {
             RedisError::from((
                 redis::ErrorKind::UnexpectedReturnType,
                 "unexpected CLUSTER SLOTS reply",
+                why.to_owned(),
             ))
         })
     }
@@ -373,17 +375,27 @@ impl Conn<'_> {
     /// read of a key in the slot gets a `MOVED` from a node that no longer
     /// serves it, and a `MOVED` makes the client refresh its map. Nothing
     /// else would, on a cluster that serves no other command for the slot.
-    pub(crate) async fn refresh_slot(&mut self, slot: u16, key_head: &str) {
+    /// The key is `<key_head><n>}` when that hashes to `slot`, else (a key
+    /// prefix with a hash tag of its own) the bare `{<n>}`, which a user
+    /// whose ACL key patterns only allow the prefix may not read.
+    pub(crate) async fn refresh_slot(&mut self, slot: u16, key_head: &str) -> RedisResult<()> {
         let Self::Cluster(c) = self else {
-            return;
+            return Ok(());
         };
         let Some(n) = tag_in_slot(slot) else {
-            return;
+            return Ok(());
+        };
+        let prefixed = format!("{key_head}{n}}}");
+        let key = if Some(Slot::for_key(&prefixed)) == Slot::new(slot) {
+            prefixed
+        } else {
+            format!("{{{n}}}")
         };
         let mut exists = redis::cmd("EXISTS");
-        exists.arg(format!("{key_head}{n}}}"));
-        if let Err(e) = c.req_packed_command(&exists).await {
-            tracing::debug!(error = %e, slot, "refreshing the cluster client's slot map");
+        exists.arg(key);
+        match c.req_packed_command(&exists).await? {
+            Value::ServerError(e) => Err(e.into()),
+            _ => Ok(()),
         }
     }
 
@@ -447,8 +459,16 @@ const TAG_SEARCH: u32 = 200_000;
 
 /// A decimal hash tag whose keys hash to `slot`.
 fn tag_in_slot(slot: u16) -> Option<u32> {
-    let slot = Slot::new(slot)?;
-    (0..TAG_SEARCH).find(|n| Slot::for_key(n.to_string()) == slot)
+    // Searched once for every slot, not on each refresh.
+    static TAGS: OnceLock<HashMap<Slot, u32>> = OnceLock::new();
+    let tags = TAGS.get_or_init(|| {
+        let mut tags = HashMap::with_capacity(16384);
+        for n in 0..TAG_SEARCH {
+            tags.entry(Slot::for_key(n.to_string())).or_insert(n);
+        }
+        tags
+    });
+    tags.get(&Slot::new(slot)?).copied()
 }
 
 /// A slot on its way between two masters (node ids).
@@ -493,8 +513,7 @@ fn own_migrations(nodes: &str) -> Option<(String, Vec<Migration>)> {
 /// A master a listing scans.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Master {
-    /// Its node id (its address when `CLUSTER SLOTS` gives none): the same
-    /// in every node's view.
+    /// Its node id: the same in every node's view.
     pub(crate) id: String,
     /// Its `host:port` as the node asked knows it (the host empty when that
     /// node does not know it): only a name, for version 1 cursors; another
@@ -524,39 +543,48 @@ fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
     })
 }
 
-/// The [`ScanNodes`] of a `CLUSTER SLOTS` reply.
-fn slot_map(reply: &Value) -> Option<ScanNodes> {
+/// The [`ScanNodes`] of a `CLUSTER SLOTS` reply, or what is wrong with it.
+fn slot_map(reply: &Value) -> Result<ScanNodes, &'static str> {
+    // Without node ids a listing could never tell which master answered.
+    const NO_ID: &str = "CLUSTER SLOTS names no node ids (Redis 4.0 or later does): \
+                         a cluster listing cannot tell the masters apart";
+    const SHAPE: &str = "CLUSTER SLOTS reply of an unexpected shape";
     let Value::Array(ranges) = reply else {
-        return None;
+        return Err(SHAPE);
     };
     let mut masters: Vec<Master> = Vec::with_capacity(ranges.len());
     let mut owners = Vec::with_capacity(ranges.len());
     for range in ranges {
         let Value::Array(parts) = range else {
-            return None;
+            return Err(SHAPE);
         };
         let (Some(Value::Int(start)), Some(Value::Int(end)), Some(Value::Array(master))) =
             (parts.first(), parts.get(1), parts.get(2))
         else {
-            return None;
+            return Err(SHAPE);
         };
         let slot = u16::try_from(*start)
             .ok()
-            .filter(|s| Slot::new(*s).is_some())?;
+            .filter(|s| Slot::new(*s).is_some())
+            .ok_or(SHAPE)?;
         // A node that does not know a host gives "" (a one-node cluster for
         // itself), "?" or nil (`cluster-preferred-endpoint-type
         // unknown-endpoint`): commands go by slot, so only the name lacks it.
-        let host = match master.first()? {
+        let host = match master.first().ok_or(SHAPE)? {
             Value::Nil => String::new(),
             host => text(host).filter(|h| h != "?").unwrap_or_default(),
         };
-        let Value::Int(port) = master.get(1)? else {
-            return None;
+        let Value::Int(port) = master.get(1).ok_or(SHAPE)? else {
+            return Err(SHAPE);
         };
         let node = format!("{host}:{port}");
-        // The node id, where given, names the master the same way in every
-        // node's view, whatever address each knows it by.
-        let owner = master.get(2).and_then(text).unwrap_or_else(|| node.clone());
+        // The node id names the master the same way in every node's view,
+        // whatever address each knows it by.
+        let owner = master
+            .get(2)
+            .and_then(text)
+            .filter(|id| !id.is_empty())
+            .ok_or(NO_ID)?;
         owners.push((*start, *end, owner.clone()));
         masters.push(Master {
             id: owner,
@@ -573,7 +601,7 @@ fn slot_map(reply: &Value) -> Option<ScanNodes> {
         .fold(0xcbf2_9ce4_8422_2325, |h, (start, end, owner)| {
             fnv1a(h, format!("{start}-{end}={owner};").as_bytes())
         });
-    Some(ScanNodes { masters, map })
+    Ok(ScanNodes { masters, map })
 }
 
 #[cfg(test)]
@@ -611,8 +639,19 @@ mod tests {
             .map(|m| (m.id.as_str(), m.address.as_str()))
             .collect();
         assert_eq!(masters, [("a", "127.0.0.1:7000"), ("b", "127.0.0.1:7001")]);
-        assert_eq!(slot_map(&Value::Nil), None);
-        assert_eq!(slot_map(&Value::Array(vec![Value::Int(0)])), None);
+        assert!(slot_map(&Value::Nil).is_err());
+        assert!(slot_map(&Value::Array(vec![Value::Int(0)])).is_err());
+        // No node ids (servers before Redis 4.0, look-alikes): refused, as a
+        // listing could never match a master's answer to it.
+        let no_ids = Value::Array(vec![range(
+            0,
+            16383,
+            vec![Value::Array(vec![
+                Value::BulkString(b"h".to_vec()),
+                Value::Int(1),
+            ])],
+        )]);
+        assert!(slot_map(&no_ids).is_err_and(|e| e.contains("node ids")));
     }
 
     #[test]
@@ -683,7 +722,7 @@ mod tests {
         let reply = Value::Array(vec![range(100, 200, vec![node("h", 1, "a")])]);
         assert_eq!(slot_map(&reply).expect("parses").masters[0].slot, 100);
         let out_of_range = Value::Array(vec![range(16384, 16384, vec![node("h", 1, "a")])]);
-        assert_eq!(slot_map(&out_of_range), None);
+        assert!(slot_map(&out_of_range).is_err());
     }
 
     #[test]

@@ -15,8 +15,10 @@
 //! serves, over the cluster client's own connections, with the node's id
 //! asked on the same connection in the same write: when another node
 //! answered (the client's map is behind the page's), the step is dropped,
-//! the client is made to read the map again, and the next page takes the
-//! step again (a page may so come back short, even empty, with a cursor).
+//! the client is made to read the map again, and the step is taken again,
+//! once: another miss (a master down, a map still behind) fails the page
+//! with `Unavailable`, its cursor good for later, so no page returns its
+//! own cursor with nothing done.
 //! Slots that move during a listing (a reshard, a fail-over) may take
 //! sessions from a master not yet scanned to one already scanned, so a page
 //! that finds another map than the cursor's scans every master again from
@@ -28,10 +30,12 @@
 //! changed, returns a cursor that starts over rather than none: sessions
 //! are listed again rather than missed. A restart only follows a change, so
 //! a listing finishes once the map holds still for a page; a reshard that
-//! lasts restarts pages until it ends, and so does a migration into a node
-//! that serves no slot yet (nothing routes to it), or masters answering
-//! that do not match the page's map. Still missed: a move that the node
-//! asked for the map has not learned of yet.
+//! lasts restarts pages until it ends. Masters answering the migration
+//! check that do not match the page's map fail the page (`Unavailable`).
+//! Still missed: a move that the node asked for the map has not learned of
+//! yet, and keys a migration already moved into a node that serves no slot
+//! (a new master, or not a master): nothing routes to it, so starting over
+//! would not find them either, and the listing ends.
 //!
 //! Version 1 cursors (earlier releases) name masters by address and hold no
 //! map: a listing resumed from one goes on in version 1 to its end, in
@@ -138,8 +142,22 @@ impl Cursor {
         }
         // The map is built from the masters' ids, so under the same map an
         // unknown id is from no cursor this store made.
-        let rescan = cursor.rescan.iter().flatten().map(String::as_str);
-        if node.into_iter().chain(rescan).any(|node| !known(node)) {
+        let rescan = cursor.rescan.as_deref().unwrap_or_default();
+        if node
+            .into_iter()
+            .chain(rescan.iter().map(String::as_str))
+            .any(|node| !known(node))
+        {
+            return Err(StoreError::InvalidCursor(text.to_owned()));
+        }
+        // The listing's end makes the list sorted, each master once, all
+        // after the position, fewer than the masters: anything else is
+        // forged, and each repeat would cost a full SCAN in one page call.
+        let increasing = rescan.windows(2).all(|w| w[0] < w[1]);
+        let after = rescan
+            .first()
+            .is_none_or(|first| node.is_some_and(|node| node < first.as_str()));
+        if !increasing || !after || rescan.len() >= masters.len() {
             return Err(StoreError::InvalidCursor(text.to_owned()));
         }
         Ok(cursor)
@@ -335,15 +353,37 @@ impl RedisStore {
                 .arg(count)
                 .arg("TYPE")
                 .arg("hash");
-            let Some(reply) = conn.scan(master, scan).await.map_err(|e| self.err(e))? else {
-                // Another node scanned: the client routes the slot otherwise
-                // than this page's map (or the master's connection is down).
-                // The step is dropped; the next page takes it again, once
-                // the client has read the map again.
-                tracing::debug!(node = %node, "a listing's SCAN reached another node; retried");
-                conn.refresh_slot(master.slot, self.inner.keys.session_head())
-                    .await;
-                break;
+            let reply = match conn
+                .scan(master, scan.clone())
+                .await
+                .map_err(|e| self.err(e))?
+            {
+                Some(reply) => reply,
+                None => {
+                    // Another node scanned: the client routes the slot
+                    // otherwise than this page's map (or the master's
+                    // connection is down). The step is dropped and taken
+                    // again, once, after the client read the map again; a
+                    // second miss is an outage, not a page to retry forever.
+                    tracing::debug!(node = %node, "a listing's SCAN reached another node; retried");
+                    let unreachable = || {
+                        StoreError::unavailable(format!(
+                            "the cluster client does not reach master {node} \
+                             (down, or the slot map is changing); the listing can go on \
+                             from the same cursor later"
+                        ))
+                    };
+                    conn.refresh_slot(master.slot, self.inner.keys.session_head())
+                        .await
+                        .map_err(|e| {
+                            tracing::debug!(error = %e, "refreshing the cluster client's slot map");
+                            unreachable()
+                        })?;
+                    conn.scan(master, scan)
+                        .await
+                        .map_err(|e| self.err(e))?
+                        .ok_or_else(unreachable)?
+                }
             };
             let (next, keys) = scan_reply(reply).ok_or_else(|| unexpected("SCAN"))?;
             let mut ids: Vec<SessionId> = keys
@@ -382,8 +422,26 @@ impl RedisStore {
             // the masters scanned again end the listing even if a migration
             // lasts.
             if cursor.rescan.is_none() {
-                let migrations = conn.migrations(&masters).await.map_err(|e| self.err(e))?;
-                match migrations.and_then(|m| to_rescan(&route, &m)) {
+                let Some(migrations) = conn.migrations(&masters).await.map_err(|e| self.err(e))?
+                else {
+                    // The client knows other masters than the page's map:
+                    // made to read its map again, and the page fails (its
+                    // cursor still good) rather than end unchecked.
+                    for master in &masters {
+                        if let Err(e) = conn
+                            .refresh_slot(master.slot, self.inner.keys.session_head())
+                            .await
+                        {
+                            tracing::debug!(error = %e, "refreshing the cluster client's slot map");
+                        }
+                    }
+                    return Err(StoreError::unavailable(
+                        "the cluster client's masters do not match the slot map \
+                         (the cluster is changing); the listing can go on from the same \
+                         cursor later",
+                    ));
+                };
+                match to_rescan(&route, &migrations) {
                     Some(mut rescan) if !rescan.is_empty() => {
                         tracing::debug!(
                             "slots migrate into masters scanned before their sources; \
@@ -397,17 +455,15 @@ impl RedisStore {
                     }
                     Some(_) => {}
                     None => {
-                        // The client knows other masters than the page's, or
-                        // a slot migrates to a node serving none yet.
+                        // A slot migrates into a node serving none (a new
+                        // master, or not a master): nothing routes to it,
+                        // and starting over would not either for as long
+                        // as the migration lasts. The listing ends; keys
+                        // already moved there are missed (documented).
                         tracing::debug!(
-                            "the masters' migrations could not be matched to the slot map; \
-                             scanning every master again"
+                            "a slot migrates into a node outside the slot map; \
+                             keys already moved there are not listed"
                         );
-                        for master in &masters {
-                            conn.refresh_slot(master.slot, self.inner.keys.session_head())
-                                .await;
-                        }
-                        cursor = Cursor::start(&masters, began);
                     }
                 }
             }
@@ -654,6 +710,33 @@ mod tests {
         );
         // Into a node that serves no slot yet: nothing to scan it by.
         assert_eq!(to_rescan(&route, &[migration(5, "a", "new")]), None);
+    }
+
+    /// The masters to scan again are computed at the listing's end: sorted,
+    /// each once, none before the master being scanned again (the first is
+    /// taken out as the position), never more than the map's masters. A
+    /// cursor naming a master many times can only be forged, and each
+    /// repeat costs a full SCAN of that master in one page call (a page
+    /// drops ids it already listed, so repeats never fill it): refused.
+    #[test]
+    fn a_forged_list_of_masters_to_scan_again_is_refused() {
+        let three = vec![master("a", "a:1"), master("b", "b:1"), master("c", "c:1")];
+        for forged in [
+            "2|a|0||0000000000000005|b,b".to_owned(),
+            "2|b|0||0000000000000005|a".to_owned(),
+            "2|a|0||0000000000000005|c,b".to_owned(),
+            format!("2|a|0||0000000000000005|{}", vec!["a"; 10_000].join(",")),
+        ] {
+            let resumed = Cursor::resume(Some(&forged), &three, 5);
+            assert!(
+                matches!(resumed, Err(StoreError::InvalidCursor(_))),
+                "{}: taken, with {} masters to scan again",
+                &forged[..forged.len().min(40)],
+                resumed
+                    .map(|c| c.rescan.map_or(0, |r| r.len()))
+                    .unwrap_or(0)
+            );
+        }
     }
 
     /// A cursor scanning masters again ends after the last of them, and

@@ -881,14 +881,25 @@ impl SessionStore for RedisStore {
     /// does so instead of none), or when a slot migration is under way as
     /// the listing ends (the masters it moves keys into are scanned again).
     /// A listing ends once the map holds still for a page, so one during a
-    /// long reshard goes on until the reshard ends. A page may hold fewer
-    /// items than asked, even none, and still have a next cursor. See the
-    /// [crate docs](crate), Atomicity; drop repeats by id if that matters.
+    /// long reshard goes on until the reshard ends. Keys a slot migration
+    /// already moved into a node that serves no slot (a new master, or not
+    /// a master) are missed: nothing routes to it. A page may hold fewer
+    /// items than asked, even none, and still have a next cursor (after a
+    /// restart); a page never returns its own cursor unchanged. When a
+    /// master cannot be reached (down, or the client's slot map is behind
+    /// even after being read again once) the page fails with
+    /// [`StoreError::Unavailable`], and its cursor can be used again later.
+    /// See the [crate docs](crate), Atomicity and Requirements (the ACL
+    /// commands a cluster listing needs); drop repeats by id if that
+    /// matters.
     ///
     /// The page cursor is version 2 (`2|master node id|scan cursor|ids|map`,
     /// then `|masters to scan again` once the listing's end checked for
-    /// migrations); one naming a master the unchanged map does not hold is
-    /// refused with [`StoreError::InvalidCursor`].
+    /// migrations); one naming a master the unchanged map does not hold, or
+    /// a list of masters to scan again that the listing's end could not
+    /// have made (not in increasing id order, not all after the current
+    /// master, or as many as the masters), is refused with
+    /// [`StoreError::InvalidCursor`].
     /// Version 1 cursors (`1|host:port|scan cursor|ids`), from earlier
     /// releases, are still accepted and go on as before, to the listing's
     /// end: masters by address, no restart on a reshard.

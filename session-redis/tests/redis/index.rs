@@ -1061,3 +1061,196 @@ async fn a_session_whose_slot_is_being_migrated_is_listed() {
         ids.len()
     );
 }
+
+/// Moves `count` slots from the master at `from` to the one at `to` with
+/// `redis-cli --cluster reshard` (it takes the source's lowest slots).
+fn reshard(from: u16, to: u16, count: usize) {
+    let (from_id, _) = node_id_and_slots(from);
+    let (to_id, _) = node_id_and_slots(to);
+    let out = std::process::Command::new("redis-cli")
+        .args(["--cluster", "reshard", &format!("127.0.0.1:{from}")])
+        .args(["--cluster-from", &from_id, "--cluster-to", &to_id])
+        .args(["--cluster-slots", &count.to_string(), "--cluster-yes"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("redis-cli reshard");
+    assert!(
+        out.status.success(),
+        "reshard: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// A SCAN that reached another node (the cluster client's map is behind)
+/// makes the client read its map again by an EXISTS of a key in the
+/// master's slot, `<session head><n>}`. With a key prefix holding a hash
+/// tag (documented as supported: `{app}:` pins every key to one slot),
+/// that key hashes by the prefix's tag, not by `n`: the EXISTS goes to the
+/// tag's slot, gets no MOVED, and the client's map is never refreshed, so
+/// every page drops the step again: empty pages with a cursor, forever.
+/// Here slot 0 moves from the master serving it to another, which then
+/// is scanned "by" slot 0, which the client still sends to the old owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_with_a_hash_tag_prefix_ends_after_a_slot_moved() {
+    let Some(cluster) = support::private_cluster(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let tagged_prefix = "{app}:";
+    assert_ne!(Slot::for_key("app"), Slot::new(0).unwrap());
+    let plain = support::cluster_store_on(&cluster, &clock);
+    let tagged = support::builder(&clock)
+        .key_prefix(tagged_prefix)
+        .cluster_urls(cluster.urls())
+        .build()
+        .expect("store");
+    let mut ids = Vec::new();
+    let mut tagged_ids = Vec::new();
+    for _ in 0..6 {
+        let r = support::counter(&clock, 1, MINUTE, None);
+        plain.create(&r).await.expect("create");
+        ids.push(r.id);
+        let r = support::counter(&clock, 1, MINUTE, None);
+        tagged.create(&r).await.expect("create");
+        tagged_ids.push(r.id);
+    }
+    // Both clients have read the map; both list fine.
+    assert_eq!(list_all(&plain, 4).await.expect("listing").len(), 6);
+    assert_eq!(list_all(&tagged, 4).await.expect("listing").len(), 6);
+    // Slot 0 (the lowest of the first node's) moves to the second node,
+    // whose lowest slot, the one its SCAN goes by, it becomes.
+    let nodes = cluster.nodes();
+    reshard(nodes[0].port(), nodes[1].port(), 1);
+    cluster.wait_healthy(Duration::from_secs(15));
+    // The plain prefix: the EXISTS gets a MOVED, the client reads the map.
+    let seen = list_all(&plain, 4).await.expect("plain prefix listing");
+    assert!(ids.iter().all(|id| seen.contains(id)));
+    // The tagged prefix: never refreshed.
+    let seen = list_all(&tagged, 4)
+        .await
+        .expect("a listing with the key prefix {app}: after a slot moved");
+    assert!(tagged_ids.iter().all(|id| seen.contains(id)));
+}
+
+/// A version 2 cursor's list of masters to scan again comes from the
+/// listing's end: each master at most once, in id order. A forged one
+/// naming the same (known) master thousands of times is taken as it is, and
+/// since a page drops ids it already listed, one page call scans that
+/// master again and again: one SCAN per repeat (a full SCAN of the master
+/// each), the work bounded only by the operation timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_list_of_masters_to_scan_again_is_refused() {
+    let Some(cluster) = support::private_cluster(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::builder(&clock)
+        .operation_timeout(Duration::from_secs(30))
+        .cluster_urls(cluster.urls())
+        .build()
+        .expect("store");
+    for _ in 0..6 {
+        let r = support::counter(&clock, 1, MINUTE, None);
+        store.create(&r).await.expect("create");
+    }
+    let first = store.list(PageRequest::first(1)).await.expect("first page");
+    let cursor = first.next.expect("a next cursor");
+    let parts: Vec<&str> = cursor.split('|').collect();
+    assert_eq!(parts.len(), 5, "{cursor}");
+    let (master, map) = (parts[1], parts[4]);
+    let repeats = 500;
+    let again = vec![master; repeats].join(",");
+    let forged = format!("2|{master}|0||{map}|{again}");
+    let mut admins = Vec::new();
+    for node in cluster.nodes() {
+        let mut admin = support::admin(node).await;
+        support::reset_stats(&mut admin).await;
+        admins.push(admin);
+    }
+    let page = store
+        .list(PageRequest {
+            cursor: Some(forged.clone()),
+            limit: 1000,
+        })
+        .await;
+    let mut scans = 0;
+    for admin in &mut admins {
+        scans += support::command_counts(admin)
+            .await
+            .get("scan")
+            .copied()
+            .unwrap_or(0);
+    }
+    assert!(
+        matches!(page, Err(session_core::StoreError::InvalidCursor(_))),
+        "a cursor naming one master {repeats} times to scan again was taken: \
+         one page call ran {scans} SCANs ({:?})",
+        page.map(|p| (p.items.len(), p.next.map(|n| n.len())))
+    );
+}
+
+/// A master whose connection is gone (here: the first master a listing
+/// scans; its process is killed, no
+/// replica takes over): the SCAN routed by its slot goes to another node
+/// (the client's fallback), the step is dropped and the page returns what
+/// it has, with a cursor to take the step again. Nothing surfaces the
+/// outage: every page is empty and has a next cursor, for as long as the
+/// master is down, so a caller paging to the end spins. Before the node
+/// id check, the page failed with the connection error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_with_a_master_down_fails_rather_than_returning_empty_pages_forever() {
+    let Some(cluster) = support::private_cluster(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::cluster_store_on(&cluster, &clock);
+    for _ in 0..6 {
+        let r = support::counter(&clock, 1, MINUTE, None);
+        store.create(&r).await.expect("create");
+    }
+    list_all(&store, 4).await.expect("listing");
+    // The master a listing scans first (every other operation on its
+    // slots, and with the cluster down on any slot, fails).
+    let nodes = cluster.nodes();
+    let first = (0..nodes.len())
+        .min_by_key(|&i| node_id_and_slots(nodes[i].port()).0)
+        .expect("masters");
+    nodes[first].kill();
+    // Let the cluster mark it failed.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Each page either reports the outage or makes progress; a run of
+    // empty pages with a cursor that take no step is the defect.
+    let mut page = PageRequest::first(4);
+    let mut empty_in_a_row = 0;
+    let mut outcomes = Vec::new();
+    for _ in 0..30 {
+        match store.list(page.clone()).await {
+            Err(e) => {
+                // The outage is reported (the cursor is kept).
+                outcomes.push(format!("err({e})"));
+                empty_in_a_row = 0;
+            }
+            Ok(p) => {
+                outcomes.push(format!("{}", p.items.len()));
+                if p.items.is_empty() && p.next.as_ref() == page.cursor.as_ref() {
+                    empty_in_a_row += 1;
+                } else {
+                    empty_in_a_row = 0;
+                }
+                if empty_in_a_row >= 10 {
+                    break;
+                }
+                match p.next {
+                    Some(next) => page.cursor = Some(next),
+                    None => panic!("a listing ended without the down master's sessions"),
+                }
+            }
+        }
+    }
+    eprintln!("pages after the kill: {outcomes:?}");
+    assert!(
+        empty_in_a_row < 10,
+        "{empty_in_a_row} pages in a row came back empty, with the cursor they were given, \
+         none failing: {outcomes:?}"
+    );
+}
