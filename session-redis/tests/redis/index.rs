@@ -461,20 +461,8 @@ async fn a_listing_across_a_reshard_lists_every_session() {
         }
     }
     // Every slot of the last master moves to the first (already scanned).
-    let (from, count) = node_id_and_slots(last);
-    let (to, _) = node_id_and_slots(first);
-    let out = std::process::Command::new("redis-cli")
-        .args(["--cluster", "reshard", &format!("127.0.0.1:{first}")])
-        .args(["--cluster-from", &from, "--cluster-to", &to])
-        .args(["--cluster-slots", &count.to_string(), "--cluster-yes"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("redis-cli reshard");
-    assert!(
-        out.status.success(),
-        "reshard: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let (_, count) = node_id_and_slots(last);
+    reshard(last, first, count);
     // Every session is still there.
     for id in &ids {
         assert!(store.load(id).await.expect("load").is_some());
