@@ -329,12 +329,15 @@ impl Conn<'_> {
                 map: 0,
             });
         };
-        let reply = c
-            .route_command(
-                redis::cmd("CLUSTER").arg("SLOTS").clone(),
-                RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
-            )
-            .await?;
+        let slots = redis::cmd("CLUSTER").arg("SLOTS").clone();
+        let random = || RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random);
+        // Once more on a failure: with every connection closed by the
+        // servers (idle timeouts), the first ask finds none and only starts
+        // the reconnection.
+        let reply = match c.route_command(slots.clone(), random()).await {
+            Ok(reply) => reply,
+            Err(_) => c.route_command(slots, random()).await?,
+        };
         slot_map(&reply).map_err(|why| {
             RedisError::from((
                 redis::ErrorKind::UnexpectedReturnType,

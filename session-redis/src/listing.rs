@@ -63,6 +63,9 @@ use crate::store::RedisStore;
 /// Most keys one `SCAN` step is asked to look at.
 const MAX_SCAN_COUNT: usize = 1000;
 
+/// Most sessions on one page, whatever the caller asks for.
+pub(crate) const MAX_PAGE: usize = 1000;
+
 #[derive(Debug, Clone, PartialEq)]
 enum Position {
     /// The next `SCAN` runs on master `node` (its id; its address in a
@@ -303,7 +306,7 @@ impl RedisStore {
         &self,
         page: PageRequest,
     ) -> Result<Page<SessionInfo>, StoreError> {
-        let limit = page.limit.max(1);
+        let limit = page.limit.clamp(1, MAX_PAGE);
         let now = self.now();
         let mut conn = self.conn().await?;
         let ScanNodes { masters, map } = conn.scan_nodes().await.map_err(|e| self.err(e))?;

@@ -893,6 +893,8 @@ impl SessionStore for RedisStore {
     /// commands a cluster listing needs); drop repeats by id if that
     /// matters.
     ///
+    /// A page holds at most 1,000 sessions, whatever the limit asked.
+    ///
     /// The page cursor is version 2 (`2|master node id|scan cursor|ids|map`,
     /// then `|masters to scan again` once the listing's end checked for
     /// migrations); one naming a master the unchanged map does not hold, or

@@ -797,6 +797,18 @@ pub async fn a_page_cursor_not_handed_out_is_refused(store: impl SessionStore, _
     }
 }
 
+/// A page limit of any size is served (capped as the store likes), never
+/// taken as a capacity to allocate.
+pub async fn a_huge_page_limit_is_served(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() || !store.capabilities().listing {
+        return;
+    }
+    let r = SessionRecord::new(SessionId::generate(), clock.now(), clock.now().plus(HOUR));
+    create(&store, &r).await;
+    let page = store.list(PageRequest::first(usize::MAX)).await.unwrap();
+    assert!(!page.items.is_empty());
+}
+
 /// Every listed session loads. (The store may hold other tests' sessions
 /// on a shared backend, so the page is not expected to hold only ours.)
 pub async fn listed_sessions_all_load(store: impl SessionStore, clock: MockClock) {

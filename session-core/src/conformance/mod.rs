@@ -63,6 +63,7 @@ macro_rules! conformance_suite {
             list_pages_through_every_live_session_once,
             list_of_empty_store_is_empty,
             a_page_cursor_not_handed_out_is_refused,
+            a_huge_page_limit_is_served,
             listed_sessions_all_load,
             meta_round_trips_nested_json,
             awkward_names_and_values_round_trip,

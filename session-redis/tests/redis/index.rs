@@ -1242,3 +1242,64 @@ async fn a_listing_with_a_master_down_fails_rather_than_returning_empty_pages_fo
          none failing: {outcomes:?}"
     );
 }
+
+/// A healthy, steady cluster whose servers closed the store's idle
+/// connections (`timeout` in redis.conf, a proxy, a `CLIENT KILL` on every
+/// node): a listing reconnects and succeeds, as a load does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_after_the_servers_closed_idle_connections_succeeds() {
+    let Some(cluster) = support::private_cluster(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::cluster_store_on(&cluster, &clock);
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        let r = support::counter(&clock, 1, MINUTE, None);
+        store.create(&r).await.expect("create");
+        ids.push(r.id);
+    }
+    assert_eq!(list_all(&store, 4).await.expect("listing").len(), 12);
+    let mut admins = Vec::new();
+    for node in cluster.nodes() {
+        admins.push(support::admin(node).await);
+    }
+    let mut outcomes = Vec::new();
+    for _round in 0..5 {
+        for admin in &mut admins {
+            support::kill_client_connections(admin).await;
+        }
+        match list_all(&store, 100).await {
+            Ok(seen) => outcomes.push(format!("ok({})", seen.len())),
+            Err(e) => outcomes.push(format!("err({e})")),
+        }
+    }
+    // Compare: a load meets the same dead connections and retries.
+    for admin in &mut admins {
+        support::kill_client_connections(admin).await;
+    }
+    let loaded = store.load(&ids[0]).await;
+    assert!(
+        outcomes.iter().all(|o| o.starts_with("ok")),
+        "listings after the servers closed idle connections: {outcomes:?}; \
+         a load after the same: {:?}",
+        loaded.map(|l| l.is_some())
+    );
+}
+
+/// `PageRequest::limit` is caller input ("stores may cap it"): a huge one
+/// is capped, not taken as the capacity to allocate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_page_limit_does_not_panic() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(server, &clock);
+    let page =
+        tokio::spawn(async move { store.list(PageRequest::first(usize::MAX)).await.is_ok() }).await;
+    assert!(
+        page.is_ok(),
+        "list with limit usize::MAX panicked: {page:?}"
+    );
+}
