@@ -27,6 +27,7 @@ use tokio::sync::OnceCell;
 
 use crate::batch::Batcher;
 use crate::cache::LocalCache;
+use crate::reply;
 
 /// Where the store's data lives.
 pub(crate) enum Backend {
@@ -369,7 +370,7 @@ impl Conn<'_> {
                 return Err(e.clone().into());
             }
         }
-        let id = text(&id).ok_or_else(|| bad_reply("CLUSTER MYID"))?;
+        let id = reply::text(id).ok_or_else(|| bad_reply("CLUSTER MYID"))?;
         Ok((id == master.id).then_some(scan))
     }
 
@@ -430,7 +431,7 @@ impl Conn<'_> {
             if let Value::ServerError(e) = reply {
                 return Err(e.into());
             }
-            let nodes = text(&reply).ok_or_else(|| bad_reply("CLUSTER NODES"))?;
+            let nodes = reply::text(reply).ok_or_else(|| bad_reply("CLUSTER NODES"))?;
             let (id, moving) = own_migrations(&nodes).ok_or_else(|| bad_reply("CLUSTER NODES"))?;
             answered.push(id);
             migrations.extend(moving);
@@ -446,15 +447,6 @@ fn bad_reply(what: &'static str) -> RedisError {
         "unexpected reply",
         what.to_owned(),
     ))
-}
-
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
-        Value::SimpleString(s) => Some(s.clone()),
-        Value::VerbatimString { text, .. } => Some(text.clone()),
-        _ => None,
-    }
 }
 
 /// Decimal hash tags cover every slot below this (109,758 do).
@@ -575,7 +567,9 @@ fn slot_map(reply: &Value) -> Result<ScanNodes, &'static str> {
         // unknown-endpoint`): commands go by slot, so only the name lacks it.
         let host = match master.first().ok_or(SHAPE)? {
             Value::Nil => String::new(),
-            host => text(host).filter(|h| h != "?").unwrap_or_default(),
+            host => reply::text(host.clone())
+                .filter(|h| h != "?")
+                .unwrap_or_default(),
         };
         let Value::Int(port) = master.get(1).ok_or(SHAPE)? else {
             return Err(SHAPE);
@@ -585,7 +579,7 @@ fn slot_map(reply: &Value) -> Result<ScanNodes, &'static str> {
         // whatever address each knows it by.
         let owner = master
             .get(2)
-            .and_then(text)
+            .and_then(|id| reply::text(id.clone()))
             .filter(|id| !id.is_empty())
             .ok_or(NO_ID)?;
         owners.push((*start, *end, owner.clone()));

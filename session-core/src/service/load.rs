@@ -144,30 +144,42 @@ impl SessionService {
                 TokenStatus::Gone,
             )))
         };
+        let Some(record) = self.live_record(id, now).await? else {
+            tracing::debug!(session = %id.short(), "no live session for a valid token");
+            return gone();
+        };
+        self.loaded(record, verified.key_index, now)
+    }
+
+    /// The record of `id` if it is live at `now`. One that does not decode
+    /// is logged and absent; one the policy says has expired (the store's
+    /// own expiry lagged: clock skew or an absolute limit) is absent and
+    /// removed.
+    pub(super) async fn live_record(
+        &self,
+        id: SessionId,
+        now: Timestamp,
+    ) -> Result<Option<crate::SessionRecord>, SessionError> {
         let record = match self.store().load_at(&id, now).await {
             Ok(record) => record,
             Err(StoreError::Corrupt(reason)) => {
                 tracing::warn!(session = %id.short(), %reason, "stored session is corrupt; treating it as absent");
-                return gone();
+                return Ok(None);
             }
             Err(error) => return Err(error.into()),
         };
-        let Some(record) = record else {
-            tracing::debug!(session = %id.short(), "no live session for a valid token");
-            return gone();
-        };
-        if self.expiry().is_expired(&record, now) {
-            drop(record);
-            // Rare, and boxed so that the common path's future stays small.
-            Box::pin(self.remove_expired(id)).await;
-            return gone();
+        match record {
+            Some(record) if self.expiry().is_expired(&record, now) => {
+                drop(record);
+                // Rare, and boxed so that the common path's future stays small.
+                Box::pin(self.remove_expired(id)).await;
+                Ok(None)
+            }
+            record => Ok(record),
         }
-        self.loaded(record, verified.key_index, now)
     }
 
-    /// Removes a session the store returned although it has expired: its own
-    /// expiry lagged (clock skew or an absolute limit).
-    pub(super) async fn remove_expired(&self, id: SessionId) {
+    async fn remove_expired(&self, id: SessionId) {
         tracing::debug!(session = %id.short(), "loaded an expired session; removing it");
         if let Err(error) = self.store().delete(&id).await {
             tracing::warn!(session = %id.short(), %error, "could not remove an expired session");

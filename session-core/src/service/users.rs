@@ -1,9 +1,7 @@
 //! authsessions-style calls: sessions by id and by user, outside a request.
 
 use super::SessionService;
-use crate::{
-    Binding, Page, PageRequest, SessionError, SessionId, SessionInfo, SessionRecord, StoreError,
-};
+use crate::{Binding, Page, PageRequest, SessionError, SessionId, SessionInfo, SessionRecord};
 
 impl SessionService {
     /// Creates a session bound to a user right away (authsessions'
@@ -42,23 +40,7 @@ impl SessionService {
     /// is logged and treated as no session, and one past the policy's
     /// absolute limit is removed, as a request's load does.
     pub async fn record(&self, id: &SessionId) -> Result<Option<SessionRecord>, SessionError> {
-        let now = self.clock().now();
-        let record = match self.store().load_at(id, now).await {
-            Ok(record) => record,
-            Err(StoreError::Corrupt(reason)) => {
-                tracing::warn!(session = %id.short(), %reason, "stored session is corrupt; treating it as absent");
-                None
-            }
-            Err(error) => return Err(error.into()),
-        };
-        match record {
-            Some(record) if self.expiry().is_expired(&record, now) => {
-                // As on a request's load: absent, and removed.
-                self.remove_expired(*id).await;
-                Ok(None)
-            }
-            record => Ok(record),
-        }
+        self.live_record(*id, self.clock().now()).await
     }
 
     /// The user a session belongs to; `None` for unknown, expired or anonymous sessions.

@@ -364,12 +364,7 @@ async fn a_list_cursor_naming_a_departed_node_moves_on_to_the_next() {
     };
     let clock = MockClock::starting_now();
     let store = support::cluster_store_on(cluster, &clock);
-    let mut ids = Vec::new();
-    for _ in 0..12 {
-        let r = support::counter(&clock, 1, MINUTE, None);
-        store.create(&r).await.unwrap();
-        ids.push(r.id);
-    }
+    let ids = counters(&store, &clock, 12).await;
     let first = store.list(PageRequest::first(1)).await.unwrap();
     let cursor = first.next.expect("more pages");
     let parts: Vec<&str> = cursor.split('|').collect();
@@ -437,12 +432,7 @@ async fn a_listing_across_a_reshard_lists_every_session() {
     };
     let clock = MockClock::starting_now();
     let store = support::cluster_store_on(&cluster, &clock);
-    let mut ids = Vec::new();
-    for _ in 0..30 {
-        let r = support::counter(&clock, 1, MINUTE, None);
-        store.create(&r).await.expect("create");
-        ids.push(r.id);
-    }
+    let ids = counters(&store, &clock, 30).await;
     // Nodes in the order the listing visits them: by node id.
     let mut ports: Vec<u16> = cluster.nodes().iter().map(|n| n.port()).collect();
     ports.sort_by_key(|p| node_id_and_slots(*p).0);
@@ -816,6 +806,17 @@ async fn start_migration(
         .expect("MIGRATE");
 }
 
+/// `n` counter sessions created in `store`, live for a minute.
+async fn counters(store: &RedisStore, clock: &MockClock, n: usize) -> Vec<SessionId> {
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        let r = support::counter(clock, 1, MINUTE, None);
+        store.create(&r).await.expect("create");
+        ids.push(r.id);
+    }
+    ids
+}
+
 async fn list_all(store: &RedisStore, limit: usize) -> Result<Vec<SessionId>, String> {
     let mut seen = Vec::new();
     let mut page = PageRequest::first(limit);
@@ -868,12 +869,7 @@ async fn a_cluster_whose_nodes_know_a_master_by_different_addresses_lists_every_
     );
     let clock = MockClock::starting_now();
     let store = support::cluster_store_on(&cluster, &clock);
-    let mut ids = Vec::new();
-    for _ in 0..12 {
-        let r = support::counter(&clock, 1, MINUTE, None);
-        store.create(&r).await.expect("create");
-        ids.push(r.id);
-    }
+    let ids = counters(&store, &clock, 12).await;
     // Connections the nodes accepted so far (the store's are made).
     let accepted = || async {
         let mut total = 0u64;
@@ -1253,12 +1249,7 @@ async fn a_listing_after_the_servers_closed_idle_connections_succeeds() {
     };
     let clock = MockClock::starting_now();
     let store = support::cluster_store_on(&cluster, &clock);
-    let mut ids = Vec::new();
-    for _ in 0..12 {
-        let r = support::counter(&clock, 1, MINUTE, None);
-        store.create(&r).await.expect("create");
-        ids.push(r.id);
-    }
+    let ids = counters(&store, &clock, 12).await;
     assert_eq!(list_all(&store, 4).await.expect("listing").len(), 12);
     let mut admins = Vec::new();
     for node in cluster.nodes() {
