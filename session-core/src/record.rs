@@ -135,7 +135,8 @@ impl SessionRecord {
     /// Applies a patch (fields, flash, expiry, revision) in place.
     pub fn apply(&mut self, patch: &SessionPatch) {
         self.fields.apply(&patch.set_fields, &patch.removed_fields);
-        self.flash.apply(&patch.set_flash, &patch.removed_flash);
+        self.flash.apply(&patch.set_flash, &[]);
+        self.flash.remove_unchanged(&patch.taken_flash);
         if let Some(expires_at) = patch.expires_at {
             self.expires_at = expires_at;
         }
@@ -207,9 +208,12 @@ pub struct SessionPatch {
     pub removed_fields: Vec<Box<str>>,
     /// Flash values to set.
     pub set_flash: FieldMap,
-    /// Flash values read (to remove). Stores apply sets before removals, so
-    /// a name should not be both set and removed; persist never asks for that.
-    pub removed_flash: Vec<Box<str>>,
+    /// Flash values read, each with the value it had: a store removes each
+    /// only while it still holds that value, so a flash a concurrent request
+    /// set again meanwhile survives to be read. Stores apply sets before
+    /// removals, so a name should not be both set and taken; persist never
+    /// asks for that.
+    pub taken_flash: FieldMap,
     /// New expiry, when refreshed.
     pub expires_at: Option<Timestamp>,
     /// The time of this write.
@@ -231,7 +235,7 @@ impl SessionPatch {
         !self.set_fields.is_empty()
             || !self.removed_fields.is_empty()
             || !self.set_flash.is_empty()
-            || !self.removed_flash.is_empty()
+            || !self.taken_flash.is_empty()
     }
 }
 

@@ -158,7 +158,9 @@ impl<T: SessionData> Session<T> {
     /// Takes a flash value stored by an earlier request; `None` when absent,
     /// already taken, or not decodable as `V` (logged; the value is taken
     /// all the same). The removal is written at persist, so two requests of
-    /// one session running at the same time may both read the value.
+    /// one session running at the same time may both read the value. It
+    /// removes only the value read: a value another request flashed under
+    /// `key` meanwhile stays for a later read.
     pub fn take_flash<V: DeserializeOwned>(&mut self, key: &str) -> Option<V> {
         let raw = self.cell.lock().take_flash(key)?;
         decode_raw(key, &raw)

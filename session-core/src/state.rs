@@ -81,7 +81,8 @@ pub(crate) struct Changes {
     pub(crate) set_fields: FieldMap,
     pub(crate) removed_fields: Vec<Box<str>>,
     pub(crate) set_flash: FieldMap,
-    pub(crate) taken_flash: Vec<Box<str>>,
+    /// Flash taken, with the value read (see [`SessionPatch::taken_flash`](crate::SessionPatch::taken_flash)).
+    pub(crate) taken_flash: FieldMap,
     pub(crate) rotation: Option<Rotation>,
     pub(crate) commit_error: Option<SessionDataError>,
 }
@@ -91,13 +92,12 @@ impl Changes {
         !self.set_fields.is_empty() || !self.removed_fields.is_empty()
     }
 
-    /// The flash names to remove: those taken, except the ones this request
+    /// The flash to remove: that taken, except the names this request
     /// flashed again, whose new value must survive for the next request.
-    pub(crate) fn flash_removals(&self) -> Vec<Box<str>> {
+    pub(crate) fn flash_removals(&self) -> FieldMap {
         self.taken_flash
             .iter()
-            .filter(|name| !self.set_flash.contains(name))
-            .cloned()
+            .filter(|(name, _)| !self.set_flash.contains(name))
             .collect()
     }
 }
@@ -150,7 +150,7 @@ impl SessionState {
     fn is_taken(&self, name: &str) -> bool {
         self.changes
             .as_ref()
-            .is_some_and(|c| c.taken_flash.iter().any(|f| &**f == name))
+            .is_some_and(|c| c.taken_flash.contains(name))
     }
 
     /// The time of the request.
@@ -255,7 +255,8 @@ impl SessionState {
     pub(crate) fn next_flash(&self) -> FieldMap {
         let mut flash = self.base().map(|r| r.flash.clone()).unwrap_or_default();
         if let Some(c) = &self.changes {
-            flash.apply(&c.set_flash, &c.flash_removals());
+            flash.apply(&c.set_flash, &[]);
+            flash.remove_unchanged(&c.flash_removals());
         }
         flash
     }
@@ -313,7 +314,7 @@ impl SessionState {
             return None;
         }
         let value: Box<str> = self.base()?.flash.get(name)?.into();
-        self.changes_mut().taken_flash.push(name.into());
+        self.changes_mut().taken_flash.insert(name, value.clone());
         Some(value)
     }
 

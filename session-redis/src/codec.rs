@@ -186,35 +186,30 @@ fn write_pairs<W: ?Sized + RedisWrite>(namespace: &str, map: &FieldMap, out: &mu
     }
 }
 
-/// How many field/value pairs [`write_patch`] writes, how many names it
-/// removes, and about how many bytes in all.
+/// How many field/value pairs [`write_patch`] writes, how many arguments
+/// follow its removal count (names removed, then taken flash pairs), and
+/// about how many bytes in all.
 pub(crate) fn patch_size(patch: &SessionPatch) -> (usize, usize, usize) {
     let set = patch.set_fields.len() + patch.set_flash.len();
-    let removed = patch.removed_fields.len() + patch.removed_flash.len();
+    let removed = patch.removed_fields.len() + 2 * patch.taken_flash.len();
     let bytes = patch.set_fields.byte_size()
         + patch.set_flash.byte_size()
-        + patch
-            .removed_fields
-            .iter()
-            .chain(&patch.removed_flash)
-            .map(|n| n.len())
-            .sum::<usize>();
-    (set, removed, bytes + 4 * (set + removed))
+        + patch.taken_flash.byte_size()
+        + patch.removed_fields.iter().map(|n| n.len()).sum::<usize>();
+    (set, removed, bytes + 4 * (set + removed + 1))
 }
 
-/// Writes the hash fields a patch sets (pairs, data then flash), then the
-/// ones it removes.
+/// Writes the hash fields a patch sets (pairs, data then flash), then how
+/// many data fields it removes and their names, then the flash it took, as
+/// pairs: each is removed only while it holds the value read.
 pub(crate) fn write_patch<W: ?Sized + RedisWrite>(patch: &SessionPatch, out: &mut W) {
     write_pairs(FIELD, &patch.set_fields, out);
     write_pairs(FLASH, &patch.set_flash, out);
-    for (namespace, names) in [
-        (FIELD, &patch.removed_fields),
-        (FLASH, &patch.removed_flash),
-    ] {
-        for name in names {
-            Concat([namespace.as_bytes(), name.as_bytes()]).write_redis_args(out);
-        }
+    patch.removed_fields.len().write_redis_args(out);
+    for name in &patch.removed_fields {
+        Concat([FIELD.as_bytes(), name.as_bytes()]).write_redis_args(out);
     }
+    write_pairs(FLASH, &patch.taken_flash, out);
 }
 
 fn text(bytes: Vec<u8>, what: &str) -> Result<String, StoreError> {
@@ -580,7 +575,7 @@ mod tests {
             set_fields: [("a", "1")].into_iter().collect(),
             set_flash: [("a", "2")].into_iter().collect(),
             removed_fields: vec!["b".into()],
-            removed_flash: vec!["c".into()],
+            taken_flash: [("c", "3")].into_iter().collect(),
             ..SessionPatch::default()
         };
         let mut out: Vec<Vec<u8>> = Vec::new();
@@ -589,12 +584,12 @@ mod tests {
             .iter()
             .map(|a| std::str::from_utf8(a).unwrap())
             .collect();
-        assert_eq!(out, ["f:a", "1", "l:a", "2", "f:b", "l:c"]);
+        assert_eq!(out, ["f:a", "1", "l:a", "2", "1", "f:b", "l:c", "3"]);
         assert_eq!(patch_size(&patch).0, 2);
-        assert_eq!(patch_size(&patch).1, 2);
+        assert_eq!(patch_size(&patch).1, 3);
         // Into a command, each piece-wise name is one argument.
         let mut cmd = redis::cmd("X");
         write_patch(&patch, &mut cmd);
-        assert_eq!(cmd.args_iter().count(), 7);
+        assert_eq!(cmd.args_iter().count(), 9);
     }
 }

@@ -166,7 +166,9 @@ return 1
 /// PEXPIREAT argument or '', the user whose index is the last key or '', the
 /// session id (the index member) or '', the call's write id or '', the size
 /// limit of the record's data, the number n of field/value pairs to set, the
-/// 2n pair items, then the fields to delete.
+/// 2n pair items, the number d of fields to delete, the d fields, then the
+/// taken flash as field/value pairs: each is deleted only while it holds
+/// that value, so a flash set again since it was read survives.
 ///
 /// A write id (a cluster store's, whose client sends a call again when its
 /// reply is late or its connection dropped) is kept in `_w` by the write it
@@ -233,6 +235,7 @@ if ARGV[2] ~= '' and ARGV[2] ~= meta[4] then
   return {2, meta[4]}
 end
 local last = 10 + 2 * tonumber(ARGV[10])
+local deleted = last + 1 + tonumber(ARGV[last + 1])
 local added = 0
 for i = 11, last, 2 do
   added = added + #ARGV[i] - 2 + #ARGV[i + 1]
@@ -240,18 +243,25 @@ end
 -- pcall: a Redis user without MEMORY in its ACL still gets the exact check.
 local usage = last > 10 and redis.pcall('MEMORY', 'USAGE', KEYS[1], 'SAMPLES', '0')
 if last > 10 and (type(usage) ~= 'number' or 2 * usage + added > tonumber(ARGV[9])) then
-  local stored, sizes, size = redis.call('HGETALL', KEYS[1]), {}, 0
+  local stored, sizes, values, size = redis.call('HGETALL', KEYS[1]), {}, {}, 0
   for i = 1, #stored, 2 do
     local namespace = string.sub(stored[i], 1, 2)
     if namespace == 'f:' or namespace == 'l:' then
       sizes[stored[i]] = #stored[i] - 2 + #stored[i + 1]
+      values[stored[i]] = stored[i + 1]
     end
   end
   for i = 11, last, 2 do
     sizes[ARGV[i]] = #ARGV[i] - 2 + #ARGV[i + 1]
+    values[ARGV[i]] = ARGV[i + 1]
   end
-  for i = last + 1, #ARGV do
+  for i = last + 2, deleted do
     sizes[ARGV[i]] = nil
+  end
+  for i = deleted + 1, #ARGV, 2 do
+    if values[ARGV[i]] == ARGV[i + 1] then
+      sizes[ARGV[i]] = nil
+    end
   end
   for _, n in pairs(sizes) do
     size = size + n
@@ -273,7 +283,7 @@ if ARGV[4] ~= '' then
   expires = ARGV[4]
 end
 local revision = meta[4]
-if last > 10 or #ARGV > last then
+if last > 10 or #ARGV > last + 1 then
   if revision == '18446744073709551615' then
     return {3, 'record revision is at its maximum'}
   end
@@ -304,8 +314,13 @@ end
 for i = 1, #set, 1000 do
   redis.call('HSET', KEYS[1], unpack(set, i, math.min(i + 999, #set)))
 end
-for i = last + 1, #ARGV, 1000 do
-  redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+for i = last + 2, deleted, 1000 do
+  redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 999, deleted)))
+end
+for i = deleted + 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
 end
 local grew = 0
 if ARGV[4] ~= '' then

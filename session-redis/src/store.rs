@@ -560,7 +560,7 @@ impl RedisStore {
         let write_id = self.write_id();
         let mut cmd = script.call(
             1 + usize::from(cache.is_some()) + usize::from(in_script.is_some()),
-            10 + 2 * set + removed,
+            11 + 2 * set + removed,
             bytes,
         );
         self.inner.keys.write_session(id, &mut cmd);
@@ -588,8 +588,12 @@ impl RedisStore {
         cmd.arg(write_id.as_deref().unwrap_or(""))
             .arg(self.inner.max_record_bytes)
             .arg(set);
-        if let Some(patch) = patch {
-            codec::write_patch(patch, &mut cmd);
+        match patch {
+            Some(patch) => codec::write_patch(patch, &mut cmd),
+            // A touch removes nothing.
+            None => {
+                cmd.arg(0);
+            }
         }
         let forget = self.forget_on_drop(std::slice::from_ref(id));
         let outcome = self.call(operation, |mut conn, deadline| async move {

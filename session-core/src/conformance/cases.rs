@@ -171,11 +171,39 @@ pub async fn save_sets_and_removes_flash(store: impl SessionStore, clock: MockCl
         "a flash value does not touch the field of the same name"
     );
     let mut p = patch(&clock);
-    p.removed_flash = vec!["error".into()];
+    p.taken_flash = fields(&[("error", "\"bad\"")]);
     store.save(&r.id, &p).await.unwrap();
     assert_eq!(
         load(&store, &r.id).await.unwrap().flash,
         fields(&[("count", "\"flash\"")])
+    );
+}
+
+/// A taken flash is removed only while it holds the value read: one a
+/// concurrent request set again since survives for the next read.
+pub async fn a_flash_set_again_since_it_was_taken_survives(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    if store.client_side().is_some() {
+        return;
+    }
+    let r = record(&clock, None);
+    create(&store, &r).await;
+    let mut first = patch(&clock);
+    first.set_flash = fields(&[("msg", "\"one\""), ("other", "1")]);
+    store.save(&r.id, &first).await.unwrap();
+    // Another request flashes `msg` again after this one read "one".
+    let mut again = patch(&clock);
+    again.set_flash = fields(&[("msg", "\"two\"")]);
+    store.save(&r.id, &again).await.unwrap();
+    let mut taken = patch(&clock);
+    taken.taken_flash = fields(&[("msg", "\"one\""), ("other", "1")]);
+    assert_eq!(store.save(&r.id, &taken).await.unwrap(), SaveOutcome::Saved);
+    assert_eq!(
+        load(&store, &r.id).await.unwrap().flash,
+        fields(&[("msg", "\"two\"")]),
+        "the flash set again is kept, the one read unchanged is removed"
     );
 }
 
@@ -930,7 +958,7 @@ pub async fn awkward_names_and_values_round_trip(store: impl SessionStore, clock
     ]);
     p.removed_fields = vec!["f:count".into(), "a:b*?[]".into(), "missing".into()];
     p.set_flash = fields(&[("l:flash", "true")]);
-    p.removed_flash = vec!["_b".into()];
+    p.taken_flash = fields(&[("_b", "\"\u{e9}\""), ("o", "{}")]);
     assert_eq!(store.save(&r.id, &p).await.unwrap(), SaveOutcome::Saved);
     r.apply(&p);
     let back = load(&store, &r.id).await.expect("saved record loads");

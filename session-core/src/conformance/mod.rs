@@ -38,6 +38,7 @@ macro_rules! conformance_suite {
             save_sets_only_the_patched_fields,
             save_removes_fields,
             save_sets_and_removes_flash,
+            a_flash_set_again_since_it_was_taken_survives,
             save_moves_expiry_only_when_asked,
             save_increments_the_revision,
             save_never_resurrects_a_deleted_session,

@@ -139,6 +139,23 @@ impl<'s, S: SessionStore> Run<'s, S> {
         names
     }
 
+    /// Flash taken, none of it among `set`: each with its stored value or,
+    /// as if set again since it was read, another.
+    fn taken(&mut self, id: &SessionId, set: &FieldMap) -> FieldMap {
+        let names = self.removals(set);
+        let stored = self.live(id).map(|r| r.flash.clone()).unwrap_or_default();
+        names
+            .iter()
+            .map(|name| {
+                let value = match stored.get(name) {
+                    Some(v) if self.rng.random_bool(0.7) => v,
+                    _ => VALUES[self.rng.random_range(0..VALUES.len())],
+                };
+                (&**name, value.to_owned())
+            })
+            .collect()
+    }
+
     fn fail(&self, what: std::fmt::Arguments<'_>) -> ! {
         let start = self.log.len().saturating_sub(25);
         panic!(
@@ -210,12 +227,12 @@ impl<'s, S: SessionStore> Run<'s, S> {
         let set_fields = self.fields(2);
         let removed_fields = self.removals(&set_fields);
         let set_flash = self.fields(1);
-        let removed_flash = self.removals(&set_flash);
+        let taken_flash = self.taken(&id, &set_flash);
         let mut patch = SessionPatch {
             set_fields,
             removed_fields,
             set_flash,
-            removed_flash,
+            taken_flash,
             last_seen: self.now(),
             ..SessionPatch::default()
         };

@@ -98,6 +98,16 @@ impl FieldMap {
         }
     }
 
+    /// Removes each entry of `read` whose value here is still the one read;
+    /// an entry set to another value since is kept.
+    pub fn remove_unchanged(&mut self, read: &FieldMap) {
+        for (k, v) in read.iter() {
+            if self.get(k) == Some(v) {
+                self.remove(k);
+            }
+        }
+    }
+
     /// Releases spare capacity (for maps kept long in memory).
     pub fn shrink_to_fit(&mut self) {
         self.entries.shrink_to_fit();
@@ -167,6 +177,14 @@ mod tests {
         let mut m: FieldMap = [("a", "1"), ("b", "2")].into_iter().collect();
         let set: FieldMap = [("b", "20"), ("c", "3")].into_iter().collect();
         m.apply(&set, &["a".into()]);
+        assert_eq!(m.iter().collect::<Vec<_>>(), [("b", "20"), ("c", "3")]);
+    }
+
+    #[test]
+    fn remove_unchanged_keeps_values_set_since() {
+        let mut m: FieldMap = [("a", "1"), ("b", "20"), ("c", "3")].into_iter().collect();
+        let read: FieldMap = [("a", "1"), ("b", "2"), ("z", "9")].into_iter().collect();
+        m.remove_unchanged(&read);
         assert_eq!(m.iter().collect::<Vec<_>>(), [("b", "20"), ("c", "3")]);
     }
 

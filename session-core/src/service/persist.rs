@@ -276,7 +276,7 @@ impl SessionService {
                     if !rotation.replace_old && !changes.taken_flash.is_empty() =>
                 {
                     let patch = SessionPatch {
-                        removed_flash: changes.taken_flash.clone(),
+                        taken_flash: changes.taken_flash.clone(),
                         last_seen: now,
                         ..SessionPatch::default()
                     };
@@ -312,12 +312,12 @@ impl SessionService {
         let expires_at = loaded.expires_at;
         // Only a refresh moves an index entry.
         let user_id = state.refresh_to.and(loaded.user_id()).map(str::to_owned);
-        let removed_flash = changes.flash_removals();
+        let taken_flash = changes.flash_removals();
         let patch = SessionPatch {
             set_fields: changes.set_fields,
             removed_fields: changes.removed_fields,
             set_flash: changes.set_flash,
-            removed_flash,
+            taken_flash,
             expires_at: state.refresh_to,
             last_seen: now,
             expected_revision: state.expected_revision,

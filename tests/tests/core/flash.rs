@@ -101,3 +101,29 @@ async fn a_flash_taken_and_set_again_survives_a_login() {
     let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
     assert_eq!(s.take_flash::<String>("notice").as_deref(), Some("welcome"));
 }
+
+/// A request that takes a flash while another request of the same session
+/// flashes that name again removes only the value it read: the new message
+/// still reaches a later request, once.
+#[tokio::test]
+async fn a_flash_set_again_by_a_concurrent_request_is_not_removed_unseen() {
+    let env = env();
+    let t = flashed(&env, "first").await;
+
+    let mut reader = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!(
+        reader.take_flash::<String>("notice").as_deref(),
+        Some("first")
+    );
+    // Meanwhile another request flashes a new message and finishes first.
+    let mut writer = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    writer.flash("notice", "second").unwrap();
+    env.service.commit(&mut writer).await.unwrap();
+    env.service.commit(&mut reader).await.unwrap();
+
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!(s.take_flash::<String>("notice").as_deref(), Some("second"));
+    env.service.commit(&mut s).await.unwrap();
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    assert_eq!(s.take_flash::<String>("notice"), None, "read once");
+}

@@ -70,8 +70,13 @@ impl Entry {
         let mut reader = Reader {
             bytes: &self.packed,
         };
-        let fields = merge(reader.entries(), &patch.set_fields, &patch.removed_fields);
-        let flash = merge(reader.entries(), &patch.set_flash, &patch.removed_flash);
+        let fields = merge(reader.entries(), &patch.set_fields, |name, _| {
+            patch.removed_fields.iter().any(|r| &**r == name)
+        });
+        // A taken flash goes only while it holds the value read.
+        let flash = merge(reader.entries(), &patch.set_flash, |name, value| {
+            patch.taken_flash.get(name) == Some(value)
+        });
         let size: usize = fields
             .iter()
             .chain(&flash)
@@ -91,12 +96,12 @@ impl Entry {
     }
 }
 
-/// Sorted stored entries, with `set` applied and `removed` dropped; both inputs
-/// are sorted by name, so this is one merge pass.
+/// Sorted stored entries, with `set` applied and the entries `removed` picks
+/// dropped; both inputs are sorted by name, so this is one merge pass.
 fn merge<'a>(
     stored: Vec<(&'a str, &'a str)>,
     set: &'a FieldMap,
-    removed: &[Box<str>],
+    removed: impl Fn(&str, &str) -> bool,
 ) -> Vec<(&'a str, &'a str)> {
     let mut out = Vec::with_capacity(stored.len() + set.len());
     let mut stored = stored.into_iter().peekable();
@@ -113,7 +118,7 @@ fn merge<'a>(
             (None, None) => break,
         };
         if let Some((name, value)) = next
-            && !removed.iter().any(|r| &**r == name)
+            && !removed(name, value)
         {
             out.push((name, value));
         }
@@ -229,7 +234,9 @@ mod tests {
     #[test]
     fn patching_merges_sets_and_removals() {
         let fields: FieldMap = [("a", "1"), ("c", "3"), ("e", "5")].into_iter().collect();
-        let flash: FieldMap = [("error", "\"bad\"")].into_iter().collect();
+        let flash: FieldMap = [("error", "\"bad\""), ("info", "\"new\"")]
+            .into_iter()
+            .collect();
         let mut record = SessionRecord::new(
             SessionId::generate(),
             Timestamp::EPOCH,
@@ -242,7 +249,10 @@ mod tests {
             set_fields: [("b", "2"), ("c", "30"), ("f", "6")].into_iter().collect(),
             removed_fields: vec!["a".into(), "zz".into()],
             set_flash: [("notice", "\"hi\"")].into_iter().collect(),
-            removed_flash: vec!["error".into()],
+            // `info` was set again after it was read: it stays.
+            taken_flash: [("error", "\"bad\""), ("info", "\"old\"")]
+                .into_iter()
+                .collect(),
             ..SessionPatch::default()
         };
         let (patched, size) = entry.patched(&patch);
@@ -251,6 +261,10 @@ mod tests {
         let back = patched.to_record(record.id);
         assert_eq!(back.fields, expected.fields);
         assert_eq!(back.flash, expected.flash);
+        assert_eq!(
+            back.flash.iter().collect::<Vec<_>>(),
+            [("info", "\"new\""), ("notice", "\"hi\"")]
+        );
         assert_eq!(back.revision, 1);
         assert_eq!(
             size,
@@ -264,7 +278,9 @@ mod tests {
         let fields: FieldMap = [("count", "1"), ("name", "\"ada\""), ("long", long.as_str())]
             .into_iter()
             .collect();
-        let flash: FieldMap = [("error", "\"bad\"")].into_iter().collect();
+        let flash: FieldMap = [("error", "\"bad\""), ("info", "\"new\"")]
+            .into_iter()
+            .collect();
         let (f, l) = unpack(&pack(&fields, &flash));
         assert_eq!((f, l), (fields, flash));
         assert!(pack(&FieldMap::new(), &FieldMap::new()).is_empty());
