@@ -9,9 +9,10 @@ pub enum PathError {
     /// `//` inside a path.
     #[error("route path `{0}` has an empty segment")]
     EmptySegment(String),
-    /// A `{param}` segment is malformed.
+    /// A `{param}` segment is malformed, or has text after its parameter
+    /// (the router takes text before one only).
     #[error(
-        "route path `{path}` has a malformed parameter `{segment}`: use `{{name}}` or a final `{{*name}}`"
+        "route path `{path}` has a malformed parameter `{segment}`: use `{{name}}` or a final `{{*name}}`, after static text at most"
     )]
     BadParameter {
         /// The path.
@@ -56,16 +57,48 @@ pub fn join(base: &str, path: &str) -> String {
 
 /// The checked full path of route `path` under controller `base`. Both must
 /// start with `/` (a route may also be empty, meaning the base itself):
-/// `("/session", "info")` would otherwise join as `/sessioninfo`.
+/// `("/session", "info")` would otherwise join as `/sessioninfo`. Its
+/// percent-encodings are normalised (see [`normalize_percent`]).
 pub fn full(base: &str, path: &str) -> Result<String, PathError> {
     for part in [base, path] {
         if !part.is_empty() && !part.starts_with('/') {
             return Err(PathError::NoLeadingSlash(part.to_owned()));
         }
     }
-    let full = join(base, path);
+    let full = normalize_percent(&join(base, path));
     validate(&full)?;
     Ok(full)
+}
+
+/// `path` with its percent-encodings normalised as RFC 3986 (6.2.2) says:
+/// hex digits in uppercase and unreserved characters (letters, digits,
+/// `-._~`) decoded. The router compares a route with the path as sent, and
+/// clients send that form (`/caf%C3%A9`, `/~me`), so a route written
+/// `/caf%c3%a9` or `/%7Eme` would otherwise match none of their requests.
+/// A `%` not followed by two hex digits is left as written.
+pub fn normalize_percent(path: &str) -> String {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let decoded = match (b, bytes.get(i + 1..i + 3)) {
+            (b'%', Some(&[hi, lo])) => hex(hi).zip(hex(lo)).map(|(h, l)| (h << 4) | l),
+            _ => None,
+        };
+        match decoded {
+            Some(c) if c.is_ascii_alphanumeric() || b"-._~".contains(&c) => out.push(c),
+            Some(c) => out.extend_from_slice(format!("%{c:02X}").as_bytes()),
+            None => {
+                out.push(b);
+                i += 1;
+                continue;
+            }
+        }
+        i += 3;
+    }
+    // Only whole ASCII triplets were rewritten, each into ASCII.
+    String::from_utf8(out).expect("still UTF-8")
 }
 
 /// Checks a full route path.
@@ -105,7 +138,18 @@ pub fn validate(path: &str) -> Result<(), PathError> {
             }
             continue;
         }
-        let inner = segment
+        // Static text may come before the parameter, never after it.
+        let (prefix, param) = segment.split_at(segment.find('{').ok_or_else(bad)?);
+        if prefix.contains('}') {
+            return Err(bad());
+        }
+        if let Some(character) = prefix.chars().find(|&c| !is_path_char(c)) {
+            return Err(PathError::BadCharacter {
+                path: path.to_owned(),
+                character,
+            });
+        }
+        let inner = param
             .strip_prefix('{')
             .and_then(|s| s.strip_suffix('}'))
             .ok_or_else(bad)?;
@@ -141,13 +185,26 @@ fn is_path_char(c: char) -> bool {
 /// The path with parameter names erased, so `/u/{id}` and `/u/{name}` compare equal.
 pub(crate) fn shape(path: &str) -> String {
     path.split('/')
-        .map(|s| match s.strip_prefix("{*") {
-            Some(_) => "{*}",
-            None if s.starts_with('{') => "{}",
-            None => s,
+        .map(|s| match s.split_once('{') {
+            Some((prefix, param)) if param.starts_with('*') => format!("{prefix}{{*}}"),
+            Some((prefix, _)) => format!("{prefix}{{}}"),
+            None => s.to_owned(),
         })
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// Whether the router refuses `a` beside `b`: after the same text
+/// (parameter names aside), one holds a parameter and the other a
+/// catch-all, which it tells apart in neither order (`/f/{a}`, `/f/{*b}`;
+/// also `/f/{a}/x`, `/f/{*b}`).
+pub(crate) fn wildcard_clash(a: &str, b: &str) -> bool {
+    let (a, b) = (shape(a), shape(b));
+    a.match_indices('{').any(|(i, _)| {
+        b.get(..i) == Some(&a[..i])
+            && b[i..].starts_with('{')
+            && a[i..].starts_with("{*") != b[i..].starts_with("{*")
+    })
 }
 
 #[cfg(test)]
@@ -176,6 +233,9 @@ mod tests {
             "/a/{x}/b/{y_2}",
             "/caf%C3%A9/a.b-c_d~e/x:y@z/!$&'()*+,;=",
             "/v[1]/a|b",
+            "/u/x{id}",
+            "/u/file-{name}/x",
+            "/u/v{*rest}",
         ] {
             assert_eq!(validate(ok), Ok(()), "{ok}");
         }
@@ -191,7 +251,11 @@ mod tests {
             "/u/{}",
             "/u/{*rest}/x",
             "/u/{a-b}",
-            "/u/x{id}",
+            "/u/{id}x",
+            "/u/{a}{b}",
+            "/u/{a}-{b}",
+            "/u/x}{a}",
+            "/u/v{*rest}/x",
             "/u/{1a}",
             "/files/*rest",
         ] {
@@ -208,6 +272,7 @@ mod tests {
             ("/a\"b", '"'),
             ("/a\\b", '\\'),
             ("/c^d", '^'),
+            ("/c^{d}", '^'),
         ] {
             assert_eq!(
                 validate(bad),
@@ -240,6 +305,48 @@ mod tests {
     #[test]
     fn shapes_erase_parameter_names() {
         assert_eq!(shape("/u/{id}/x/{*r}"), shape("/u/{name}/x/{*rest}"));
+        assert_eq!(shape("/u/a{id}/v{*r}"), shape("/u/a{name}/v{*rest}"));
         assert_ne!(shape("/u/{id}"), shape("/u/new"));
+        assert_ne!(shape("/u/a{id}"), shape("/u/{id}"));
+    }
+
+    #[test]
+    fn a_catch_all_clashes_with_a_parameter_at_the_same_place() {
+        for (a, b) in [
+            ("/f/{a}", "/f/{*b}"),
+            ("/f/{a}/x", "/f/{*b}"),
+            ("/f/v{a}", "/f/v{*b}"),
+            ("/{a}", "/{*b}"),
+        ] {
+            assert!(wildcard_clash(a, b), "{a} {b}");
+            assert!(wildcard_clash(b, a), "{b} {a}");
+        }
+        for (a, b) in [
+            ("/f/{a}", "/f/v{*b}"),
+            ("/f/v{a}", "/f/{*b}"),
+            ("/f/{a}", "/g/{*b}"),
+            ("/f/{a}", "/f/{b}/x"),
+            ("/f/{*a}", "/f/{*b}"),
+            ("/f/x", "/f/{*b}"),
+        ] {
+            assert!(!wildcard_clash(a, b), "{a} {b}");
+            assert!(!wildcard_clash(b, a), "{b} {a}");
+        }
+    }
+
+    #[test]
+    fn percent_encodings_are_normalised() {
+        for (written, normal) in [
+            ("/caf%c3%a9", "/caf%C3%A9"),
+            ("/caf%C3%A9", "/caf%C3%A9"),
+            ("/%7eme/%41%2d%5F%2E", "/~me/A-_."),
+            ("/a%2fb%20c", "/a%2Fb%20c"),
+            ("/100%", "/100%"),
+            ("/%zz/%a", "/%zz/%a"),
+            ("/%%41", "/%A"),
+            ("/{id}", "/{id}"),
+        ] {
+            assert_eq!(normalize_percent(written), normal, "{written}");
+        }
     }
 }

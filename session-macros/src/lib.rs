@@ -43,12 +43,25 @@ pub fn session_data(args: TokenStream, item: TokenStream) -> TokenStream {
 /// dropped, so a route that wants `/base/` (axum tells it apart from
 /// `/base`) spells it under a `"/"` base.
 /// `#[controller("/base", from_app)]` builds the controller value with
-/// `FromApp` instead of `Default` for `&self` methods. A route method's
-/// `#[cfg]` applies to its route too. Paths are matched as clients send
-/// them: a character they percent-encode (non-ASCII, a space, `^`) is
-/// written encoded, with uppercase hex digits as browsers send them
-/// (`/caf%C3%A9`); writing it as is is a compile error that gives the
-/// encoding. `crate = path` names `session_axum`
+/// `FromApp` instead of `Default` for `&self` methods.
+///
+/// A parameter `{name}` fills the rest of its segment, after static text at
+/// most (`/file-{name}`, not `/{name}.json`), as axum's router takes it; a
+/// catch-all `{*name}` ends the path. A route method's `#[cfg]` applies to
+/// its route too. Routes are checked against each other (one method and
+/// path twice, one path with other parameter names, a parameter and a
+/// catch-all at the same place) when their `#[cfg]`s are the same, in any
+/// order: a macro cannot evaluate a cfg, and routes under other ones may
+/// never exist together, so the app build reports their conflicts.
+///
+/// Paths are matched as clients send them: a character they percent-encode
+/// (non-ASCII, a space, `^`) is written encoded (`/caf%C3%A9`); writing it
+/// as is is a compile error that gives the encoding. Encodings are
+/// normalised to the form clients send: hex digits in uppercase
+/// (`/caf%c3%a9` is the route `/caf%C3%A9`) and unreserved characters
+/// decoded (`/%7Eme` is `/~me`).
+///
+/// `crate = path` names `session_axum`
 /// when the dependency is renamed (also for `#[interceptor]` and
 /// `#[session_data]`).
 #[proc_macro_attribute]

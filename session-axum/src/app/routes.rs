@@ -68,6 +68,24 @@ pub(super) fn build_routes(
                     ),
                 });
             }
+            // The router would panic naming only the path it already holds.
+            if let Some((other, first)) = spellings
+                .values()
+                .find(|(other, _)| path::wildcard_clash(other, &full))
+            {
+                let (param, rest) = if full.contains("{*") {
+                    (other, &full)
+                } else {
+                    (&full, other)
+                };
+                return Err(BuildError::RouteConflict {
+                    path: full.clone(),
+                    message: format!(
+                        "`{other}` (from `{first}`) and `{full}` (from `{}`): the router cannot hold the parameter of `{param}` beside the catch-all of `{rest}` at the same place",
+                        controller.name
+                    ),
+                });
+            }
             spellings.insert(key.0.clone(), (full.clone(), controller.name));
             seen.insert(key, (full.clone(), controller.name));
             listing.push(format!("{} {full}", route.method));

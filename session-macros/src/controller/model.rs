@@ -1,6 +1,7 @@
 //! The typed model of a controller: its base path, construction, guard and routes.
 
 use proc_macro2::TokenStream;
+use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
@@ -45,7 +46,7 @@ impl Parse for Args {
         let base: LitStr = input.parse()?;
         route::check_path(&base)?;
         let mut args = Args {
-            base,
+            base: route::normalized(&base),
             from_app: false,
             krate: None,
         };
@@ -240,41 +241,8 @@ impl Model {
                 .filter(|a| a.path().is_ident("cfg"))
                 .cloned()
                 .collect();
-            let key = (attr.method.to_string(), route::shape(&attr.path.value()));
-            // Conditional routes may exclude each other: not compared.
-            if let Some(first) = routes.iter().find(|r| {
-                cfgs.is_empty()
-                    && r.cfgs.is_empty()
-                    && (
-                        r.attr.method.to_string(),
-                        route::shape(&r.attr.path.value()),
-                    ) == key
-            }) {
-                errors.error(
-                    &attr.path,
-                    format!(
-                        "`{} {}` is already a route of this controller (`{}`)",
-                        key.0.to_uppercase(),
-                        attr.path.value(),
-                        first.ident
-                    ),
-                );
-            } else if let Some(first) = routes.iter().find(|r| {
-                cfgs.is_empty()
-                    && r.cfgs.is_empty()
-                    && route::shape(&r.attr.path.value()) == key.1
-                    && r.attr.path.value() != attr.path.value()
-            }) {
-                // The router holds one spelling per path, whatever the method.
-                errors.error(
-                    &attr.path,
-                    format!(
-                        "`{}` names its parameters unlike `{}` (`{}`) on the same path: use the same names",
-                        attr.path.value(),
-                        first.attr.path.value(),
-                        first.ident
-                    ),
-                );
+            if let Some(message) = conflict(&routes, &attr, &cfgs) {
+                errors.error(&attr.path, message);
             }
             routes.push(Route {
                 attr,
@@ -303,6 +271,60 @@ impl Model {
             routes,
         })
     }
+}
+
+/// Why `attr` cannot join `routes`, if it cannot. Only routes under the
+/// same `#[cfg]`s (in any order) are compared: a proc macro cannot evaluate
+/// a cfg, and routes under different ones may never exist together
+/// (`cfg(feature = "x")` beside `cfg(not(feature = "x"))`). Conflicts
+/// between those are the app build's to report.
+fn conflict(routes: &[Route], attr: &RouteAttr, cfgs: &[syn::Attribute]) -> Option<String> {
+    let conditions = cfg_set(cfgs);
+    let together: Vec<&Route> = routes
+        .iter()
+        .filter(|r| cfg_set(&r.cfgs) == conditions)
+        .collect();
+    let path = attr.path.value();
+    let shape = route::shape(&path);
+    let same_shape = |r: &&&Route| route::shape(&r.attr.path.value()) == shape;
+    if let Some(r) = together
+        .iter()
+        .filter(same_shape)
+        .find(|r| r.attr.method == attr.method)
+    {
+        return Some(format!(
+            "`{} {path}` is already a route of this controller (`{}`)",
+            attr.method.to_string().to_uppercase(),
+            r.ident
+        ));
+    }
+    // The router holds one spelling per path, whatever the method.
+    if let Some(r) = together
+        .iter()
+        .filter(same_shape)
+        .find(|r| r.attr.path.value() != path)
+    {
+        return Some(format!(
+            "`{path}` names its parameters unlike `{}` (`{}`) on the same path: use the same names",
+            r.attr.path.value(),
+            r.ident
+        ));
+    }
+    let r = together
+        .iter()
+        .find(|r| route::wildcard_clash(&r.attr.path.value(), &path))?;
+    Some(format!(
+        "`{path}` cannot sit beside `{}` (`{}`): the router cannot hold a parameter and a catch-all at the same place, whatever their methods",
+        r.attr.path.value(),
+        r.ident
+    ))
+}
+
+/// A route's `#[cfg]`s as a set, to compare two routes' conditions.
+fn cfg_set(cfgs: &[syn::Attribute]) -> std::collections::BTreeSet<String> {
+    cfgs.iter()
+        .map(|a| a.meta.to_token_stream().to_string())
+        .collect()
 }
 
 /// Route and guard attributes inside a method's `#[cfg_attr(..)]`: rustc

@@ -45,12 +45,16 @@ pub(super) fn parse(attr: &Attribute) -> syn::Result<RouteAttr> {
         }
     };
     check_path(&path)?;
-    Ok(RouteAttr { method, path })
+    Ok(RouteAttr {
+        method,
+        path: normalized(&path),
+    })
 }
 
 /// Checks the syntax the router accepts: leading `/`, no empty segments,
-/// parameters `{name}` or a final `{*name}`, each name once, and only
-/// characters a request path holds unencoded (else no request matches).
+/// parameters `{name}` or a final `{*name}` (after static text in their
+/// segment at most), each name once, and only characters a request path
+/// holds unencoded (else no request matches).
 pub(super) fn check_path(lit: &LitStr) -> syn::Result<()> {
     let path = lit.value();
     let err = |message: String| Err(syn::Error::new(lit.span(), message));
@@ -97,9 +101,29 @@ pub(super) fn check_path(lit: &LitStr) -> syn::Result<()> {
                 "malformed parameter `{segment}` in `{path}`: use `{{name}}` or a final `{{*name}}`"
             ))
         };
-        let Some(inner) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+        // Static text may come before the parameter in its segment
+        // (`file-{name}`), never after it: the router ends a parameter at
+        // the next `/` or the end of the path.
+        let Some((prefix, param)) = segment
+            .find('{')
+            .map(|at| segment.split_at(at))
+            .filter(|(prefix, _)| !prefix.contains('}'))
+        else {
             return malformed();
         };
+        if let Some(c) = prefix.chars().find(|&c| !is_path_char(c)) {
+            return err(unreachable_char(&path, c));
+        }
+        let Some(close) = param.find('}') else {
+            return malformed();
+        };
+        let (param, after) = param.split_at(close + 1);
+        if !after.is_empty() {
+            return err(format!(
+                "`{segment}` in `{path}` has text after its parameter: the router ends a parameter at the next `/` or the end of the path (text before it, as in `file-{{name}}`, is fine)"
+            ));
+        }
+        let inner = &param[1..param.len() - 1];
         let (name, wildcard) = match inner.strip_prefix('*') {
             Some(name) => (name, true),
             None => (inner, false),
@@ -150,18 +174,61 @@ fn unreachable_char(path: &str, c: char) -> String {
     }
 }
 
+/// `lit` with its percent-encodings normalised as RFC 3986 (6.2.2) says,
+/// as clients send them: hex digits in uppercase, unreserved characters
+/// (letters, digits, `-._~`) decoded. The router compares routes with the
+/// path as sent, so `/caf%c3%a9` would otherwise match no browser's request.
+/// The same as `session_axum::path::normalize_percent`, which hand-written
+/// routes go through.
+pub(super) fn normalized(lit: &LitStr) -> LitStr {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let value = lit.value();
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let decoded = match (b, bytes.get(i + 1..i + 3)) {
+            (b'%', Some(&[hi, lo])) => hex(hi).zip(hex(lo)).map(|(h, l)| (h << 4) | l),
+            _ => None,
+        };
+        match decoded {
+            Some(c) if c.is_ascii_alphanumeric() || b"-._~".contains(&c) => out.push(c),
+            Some(c) => out.extend_from_slice(format!("%{c:02X}").as_bytes()),
+            None => {
+                out.push(b);
+                i += 1;
+                continue;
+            }
+        }
+        i += 3;
+    }
+    // Only whole ASCII triplets were rewritten, each into ASCII.
+    let value = String::from_utf8(out).expect("still UTF-8");
+    LitStr::new(&value, lit.span())
+}
+
 /// The path with parameter names erased, for duplicate detection.
 pub(super) fn shape(path: &str) -> String {
     path.split('/')
-        .map(|s| {
-            if s.starts_with("{*") {
-                "{*}"
-            } else if s.starts_with('{') {
-                "{}"
-            } else {
-                s
-            }
+        .map(|s| match s.split_once('{') {
+            Some((prefix, param)) if param.starts_with('*') => format!("{prefix}{{*}}"),
+            Some((prefix, _)) => format!("{prefix}{{}}"),
+            None => s.to_owned(),
         })
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// Whether the router refuses `a` beside `b`: after the same text
+/// (parameter names aside), one holds a parameter and the other a
+/// catch-all, which it tells apart in neither order (`/{a}` and `/{*b}`;
+/// also `/{a}/x` and `/{*b}`). Routes of one controller share its base, so
+/// their own paths compare as their full ones would.
+pub(super) fn wildcard_clash(a: &str, b: &str) -> bool {
+    let (a, b) = (shape(a), shape(b));
+    a.match_indices('{').any(|(i, _)| {
+        b.get(..i) == Some(&a[..i])
+            && b[i..].starts_with('{')
+            && a[i..].starts_with("{*") != b[i..].starts_with("{*")
+    })
 }

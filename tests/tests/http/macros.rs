@@ -342,3 +342,36 @@ async fn odd_route_names_cfg_routes_and_macro_written_controllers_work() {
     assert_eq!(b.get("/m/generated/hit").await.body, "1");
     assert_eq!(b.get("/m/generated/hit").await.body, "2");
 }
+
+/// Parameters after static text in their segment, and a route written with
+/// lowercase percent-encoding, reached by the requests clients send.
+pub struct Paths;
+
+#[controller("/m/paths")]
+impl Paths {
+    #[get("/file-{name}")]
+    async fn file(Path(name): Path<String>) -> String {
+        name
+    }
+
+    #[get("/tree/v{*rest}")]
+    async fn tree(Path(rest): Path<String>) -> String {
+        rest
+    }
+
+    #[get("/caf%c3%a9")]
+    async fn cafe() -> &'static str {
+        "coffee"
+    }
+}
+
+#[tokio::test]
+async fn prefixed_parameters_and_encoded_paths_are_reached() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    assert_eq!(b.get("/m/paths/file-report").await.body, "report");
+    assert_eq!(b.get("/m/paths/file-").await.status, 404);
+    assert_eq!(b.get("/m/paths/tree/v1/a/b").await.body, "1/a/b");
+    // Browsers encode `é` with uppercase hex digits.
+    assert_eq!(b.get("/m/paths/caf%C3%A9").await.body, "coffee");
+}

@@ -2,6 +2,7 @@
 //! time): mistakes in their routes are build errors, never a panic or a
 //! route at a path nobody wrote.
 
+use axum::extract::Path;
 use axum::routing::get;
 use http::Method;
 use session_axum::path::PathError;
@@ -166,4 +167,140 @@ fn a_caret_in_a_route_path_is_refused() {
             ..
         })
     ));
+}
+
+/// axum's router takes static text before a parameter in its segment
+/// (`file-{name}`, `v{*rest}`): such routes build and requests reach them
+/// with the rest of the segment as the parameter.
+#[tokio::test]
+async fn a_parameter_after_static_text_in_its_segment_is_reached() {
+    fn routes(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
+        let echo = |path| RouteDef {
+            handler: get(|Path(value): Path<String>| async move { value }),
+            ..route(path)
+        };
+        Ok(vec![echo("/file-{name}"), echo("/tree/v{*rest}")])
+    }
+    static PREFIXED: ControllerRegistration = ControllerRegistration {
+        name: "Prefixed",
+        base_path: "/p",
+        routes,
+    };
+    let app = build(&PREFIXED).unwrap_or_else(|e| panic!("{e}"));
+    let server = session_tests::http::TestServer::start(app.into_router()).await;
+    for (path, status, body) in [
+        ("/p/file-report", 200, "report"),
+        ("/p/file-", 404, ""),
+        ("/p/tree/v1/a/b", 200, "1/a/b"),
+        ("/p/tree/x", 404, ""),
+    ] {
+        let reply = reqwest::get(server.url(path)).await.unwrap();
+        assert_eq!(reply.status(), status, "{path}");
+        assert_eq!(reply.text().await.unwrap(), body, "{path}");
+    }
+}
+
+/// Text after a parameter in its segment is refused, as the router would.
+#[test]
+fn text_after_a_parameter_in_its_segment_is_a_path_error() {
+    fn routes(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
+        Ok(vec![route("/f/{name}.json")])
+    }
+    static SUFFIX: ControllerRegistration = ControllerRegistration {
+        name: "Suffix",
+        base_path: "/",
+        routes,
+    };
+    assert!(matches!(
+        build(&SUFFIX),
+        Err(BuildError::Path {
+            source: PathError::BadParameter { .. },
+            ..
+        })
+    ));
+}
+
+/// A parameter and a catch-all at the same place, in two controllers:
+/// the router refuses them in either order; the build error names both
+/// routes and both controllers instead of passing on the router's panic.
+#[test]
+fn a_catch_all_beside_a_parameter_names_both_routes() {
+    fn param(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
+        Ok(vec![route("/{a}")])
+    }
+    fn param_in_root(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
+        Ok(vec![route("/f/{a}")])
+    }
+    fn rest(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
+        let mut post = route("/{*b}");
+        post.method = Method::POST;
+        Ok(vec![post])
+    }
+    fn rest_in_root(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
+        Ok(vec![route("/f/{*b}")])
+    }
+    // Controllers are taken by base path: those under `/` come first.
+    static PARAM_FIRST: ControllerRegistration = ControllerRegistration {
+        name: "ParamFirst",
+        base_path: "/",
+        routes: param_in_root,
+    };
+    static REST_SECOND: ControllerRegistration = ControllerRegistration {
+        name: "RestSecond",
+        base_path: "/f",
+        routes: rest,
+    };
+    static REST_FIRST: ControllerRegistration = ControllerRegistration {
+        name: "RestFirst",
+        base_path: "/",
+        routes: rest_in_root,
+    };
+    static PARAM_SECOND: ControllerRegistration = ControllerRegistration {
+        name: "ParamSecond",
+        base_path: "/f",
+        routes: param,
+    };
+    for (first, second, first_path, second_path) in [
+        (&PARAM_FIRST, &REST_SECOND, "/f/{a}", "/f/{*b}"),
+        (&REST_FIRST, &PARAM_SECOND, "/f/{*b}", "/f/{a}"),
+    ] {
+        let built = App::builder()
+            .store(MemoryStore::new())
+            .secret(crate::app::key(1))
+            .use_registry(false)
+            .controller(second)
+            .controller(first)
+            .build();
+        match built {
+            Err(BuildError::RouteConflict { path, message }) => {
+                assert_eq!(path, second_path);
+                for part in [first_path, first.name, second.name, "catch-all"] {
+                    assert!(message.contains(part), "{part}: {message}");
+                }
+            }
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+}
+
+/// Percent-encodings in a route are normalised as RFC 3986 says: hex digits
+/// in uppercase, as clients send them, and unreserved characters decoded.
+#[tokio::test]
+async fn percent_encoded_routes_match_what_clients_send() {
+    fn routes(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
+        Ok(vec![route("/caf%c3%a9"), route("/%7eme")])
+    }
+    static ENCODED: ControllerRegistration = ControllerRegistration {
+        name: "Encoded",
+        base_path: "/",
+        routes,
+    };
+    let app = build(&ENCODED).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(app.routes(), ["GET /caf%C3%A9", "GET /~me"]);
+    let server = session_tests::http::TestServer::start(app.into_router()).await;
+    for path in ["/caf%C3%A9", "/~me"] {
+        let reply = reqwest::get(server.url(path)).await.unwrap();
+        assert_eq!(reply.status(), 200, "{path}");
+    }
 }
