@@ -124,7 +124,9 @@ impl FileStoreBuilder {
     }
 
     /// Opens (creating when missing, with its parent directories) the database
-    /// and starts the cleanup thread. Blocks while the file is opened.
+    /// and starts the cleanup thread. Blocks while the file is opened. A
+    /// first open that fails removes the file and directories it created,
+    /// so the next start begins afresh.
     pub fn open(self) -> Result<FileStore, OpenError> {
         let path = self.path;
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
@@ -153,7 +155,15 @@ impl FileStoreBuilder {
             check_integrity: self.check_integrity,
             reopen_interval: self.reopen_interval,
         };
-        let db = Database::open(path.clone(), options)?;
+        let db = Database::open(path.clone(), options).inspect_err(|error| {
+            // A first open that failed part-way (a full disk fails redb's
+            // header write after the file was sized) would leave a file
+            // every later open refuses as damaged. Not on `Locked`: another
+            // process created the file meanwhile and holds it.
+            if !matches!(error, OpenError::Locked { .. }) {
+                remove_new_entries(&new_entries);
+            }
+        })?;
         for entry in &new_entries {
             sync_parent(entry)?;
         }
@@ -174,6 +184,20 @@ impl FileStoreBuilder {
             cleanup: Arc::new(Mutex::new(cleanup)),
             inner,
         })
+    }
+}
+
+/// Removes what a failed open created: the file, then the directories it
+/// made, deepest first (each only while empty).
+fn remove_new_entries(new_entries: &[PathBuf]) {
+    for (i, entry) in new_entries.iter().enumerate() {
+        let removed = match i {
+            0 if entry.is_file() => std::fs::remove_file(entry),
+            _ => std::fs::remove_dir(entry),
+        };
+        if let Err(error) = removed {
+            tracing::warn!(path = %entry.display(), %error, "could not remove what a failed open of the session database created");
+        }
     }
 }
 

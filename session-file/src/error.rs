@@ -77,8 +77,14 @@ pub(crate) fn open_error(path: &std::path::Path, e: impl Into<redb::Error>) -> O
     let path = path.to_path_buf();
     match e.into() {
         redb::Error::DatabaseAlreadyOpen => OpenError::Locked { path },
-        // redb reports a file that is not a database as invalid data.
-        redb::Error::Io(source) if source.kind() == io::ErrorKind::InvalidData => {
+        // redb reports a file that is not a database as invalid data, and
+        // one cut short inside its header as an early end of file.
+        redb::Error::Io(source)
+            if matches!(
+                source.kind(),
+                io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+            ) =>
+        {
             OpenError::Database {
                 path,
                 source: Box::new(source),

@@ -5,6 +5,8 @@ mod cleanup;
 mod conformance;
 mod corrupt;
 #[cfg(target_os = "linux")]
+mod full_disk;
+#[cfg(target_os = "linux")]
 mod io_error;
 mod kill;
 mod open;

@@ -228,3 +228,33 @@ fn a_damaged_file_is_an_error_or_a_store_never_a_panic() {
         }
     }
 }
+
+/// A store file cut short inside its header (an interrupted copy or restore)
+/// is a damaged database: `OpenError::Database`, as for any other damage,
+/// not `OpenError::Io`, which says the disk or permissions failed.
+#[test]
+fn a_file_truncated_inside_its_header_is_a_damaged_database() {
+    let clock = MockClock::starting_now();
+    let (dir, path) = temp_path();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = crate::support::open_at(&path, &clock);
+        store
+            .create(&record(clock.now(), HOUR, Some("u")))
+            .await
+            .unwrap();
+    });
+    let pristine = std::fs::read(&path).unwrap();
+    for cut in [16, 64, 100, 200, 300] {
+        let copy = dir.path().join(format!("cut-{cut}.redb"));
+        std::fs::write(&copy, &pristine[..cut]).unwrap();
+        let err = FileStore::builder(&copy)
+            .without_cleanup()
+            .open()
+            .expect_err("a truncated file does not open");
+        assert!(
+            matches!(err, OpenError::Database { .. }),
+            "cut at {cut} bytes: {err:?} ({err})"
+        );
+    }
+}
