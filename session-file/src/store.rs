@@ -182,7 +182,10 @@ impl SessionStore for FileStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::ALL
+        Capabilities {
+            max_record_bytes: Some(self.inner.max_record_bytes),
+            ..Capabilities::ALL
+        }
     }
 
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {

@@ -715,7 +715,10 @@ impl SessionStore for RedisStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::ALL
+        Capabilities {
+            max_record_bytes: Some(self.inner.max_record_bytes),
+            ..Capabilities::ALL
+        }
     }
 
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {

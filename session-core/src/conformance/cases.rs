@@ -110,12 +110,117 @@ pub async fn create_may_reuse_an_expired_id(store: impl SessionStore, clock: Moc
     );
 }
 
+/// `create` sent again with the very same record (a retry after its reply
+/// was lost) answers `Ok` (the create applied once) or `Collision`, and
+/// changes nothing either way; a record that differs in anything, or a
+/// retry once the session was changed since, is always a collision.
+pub async fn create_retried_with_the_same_record_is_applied_once(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    if store.client_side().is_some() {
+        return;
+    }
+    let user = format!("u-{}", SessionId::generate());
+    let mut r = record(&clock, Some(&user));
+    r.flash = fields(&[("notice", "\"hi\"")]);
+    create(&store, &r).await;
+    let first = load(&store, &r.id).await.expect("created record loads");
+    let unchanged = async |why: &str| {
+        assert_eq!(
+            load(&store, &r.id).await.as_ref(),
+            Some(&first),
+            "{why} changed the record"
+        );
+        if store.capabilities().user_index {
+            assert_eq!(listed_ids(&store, &user).await, [r.id], "{why}");
+        }
+    };
+    match store.create(&r).await {
+        Ok(()) | Err(StoreError::Collision) => {}
+        other => panic!("a retried create answered {other:?}"),
+    }
+    unchanged("a retried create").await;
+    // Exactly this record, or it is another create of the same id.
+    let later = clock.now().plus(Duration::from_secs(1));
+    let mut variants: Vec<(&str, SessionRecord)> = Vec::new();
+    let mut v = r.clone();
+    v.fields.insert("count", "2");
+    variants.push(("another field value", v));
+    let mut v = r.clone();
+    v.fields.remove("name");
+    variants.push(("a field fewer", v));
+    let mut v = r.clone();
+    v.flash = FieldMap::default();
+    variants.push(("no flash", v));
+    let mut v = r.clone();
+    v.expires_at = r.expires_at.plus(HOUR);
+    variants.push(("another expiry", v));
+    let mut v = r.clone();
+    v.last_seen = later;
+    variants.push(("another last use", v));
+    let mut v = r.clone();
+    v.binding = Some(Box::new(Binding::user("someone-else").with_label("laptop")));
+    variants.push(("another user", v));
+    let mut v = r.clone();
+    v.binding = None;
+    variants.push(("no user", v));
+    for (what, v) in &variants {
+        assert!(
+            matches!(store.create(v).await, Err(StoreError::Collision)),
+            "a create with {what} was taken for a retry"
+        );
+        unchanged(&format!("a create with {what}")).await;
+    }
+    // Once the session was used, the old create is not a retry any more.
+    let mut p = patch(&clock);
+    p.set_fields = fields(&[("count", "2")]);
+    assert_eq!(store.save(&r.id, &p).await.unwrap(), SaveOutcome::Saved);
+    let saved = load(&store, &r.id).await.expect("saved record loads");
+    assert!(matches!(store.create(&r).await, Err(StoreError::Collision)));
+    assert_eq!(load(&store, &r.id).await, Some(saved));
+}
+
 /// Unknown ids read back as none, not an error.
 pub async fn load_of_unknown_id_is_none(store: impl SessionStore, _clock: MockClock) {
     if store.client_side().is_some() {
         return;
     }
     assert_eq!(load(&store, &SessionId::generate()).await, None);
+}
+
+/// `load_at` with a time read from the shared clock answers as `load`
+/// does: the live record, none once it expired, was deleted or never was,
+/// and what a save wrote (also after an earlier `load_at` read the record).
+pub async fn load_at_reads_as_load_does(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
+    let load_at = async |id: &SessionId| store.load_at(id, clock.now()).await.expect("load_at");
+    assert_eq!(load_at(&SessionId::generate()).await, None);
+    let r = record(&clock, Some("u1"));
+    create(&store, &r).await;
+    let back = load_at(&r.id).await.expect("created record loads");
+    assert_eq!(Some(&back), load(&store, &r.id).await.as_ref());
+    assert_eq!(
+        (&back.fields, &back.binding, back.expires_at),
+        (&r.fields, &r.binding, r.expires_at)
+    );
+    let mut p = patch(&clock);
+    p.set_fields = fields(&[("count", "2")]);
+    assert_eq!(store.save(&r.id, &p).await.unwrap(), SaveOutcome::Saved);
+    let saved = load_at(&r.id).await.expect("saved record loads");
+    assert_eq!(saved.fields.get("count"), Some("2"));
+    assert_eq!(Some(saved), load(&store, &r.id).await);
+    clock.advance(HOUR - Duration::from_millis(1));
+    assert!(load_at(&r.id).await.is_some());
+    clock.advance(Duration::from_millis(1));
+    assert_eq!(load_at(&r.id).await, None, "loaded at its expiry");
+    let d = record(&clock, None);
+    create(&store, &d).await;
+    assert!(load_at(&d.id).await.is_some());
+    assert!(store.delete(&d.id).await.unwrap());
+    assert_eq!(load_at(&d.id).await, None, "loaded once deleted");
 }
 
 /// A patch of some fields leaves the others intact.
@@ -267,6 +372,69 @@ pub async fn save_never_resurrects_an_expired_session(store: impl SessionStore, 
     p.expires_at = Some(clock.now().plus(HOUR));
     assert_eq!(store.save(&r.id, &p).await.unwrap(), SaveOutcome::Missing);
     assert_eq!(load(&store, &r.id).await, None);
+}
+
+/// A record over the store's declared size limit
+/// ([`Capabilities::max_record_bytes`](crate::Capabilities::max_record_bytes))
+/// is refused with `TooLarge` by `create` (nothing stored) and by `save`
+/// (nothing written: not the other values of the patch, not its times),
+/// also when the patch alone is under the limit. Stores that declare no
+/// limit skip this case.
+pub async fn records_over_the_size_limit_are_refused_whole(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    if store.client_side().is_some() {
+        return;
+    }
+    let Some(limit) = store.capabilities().max_record_bytes else {
+        return;
+    };
+    let user = format!("u-{}", SessionId::generate());
+    let value = |bytes: usize| format!("\"{}\"", "x".repeat(bytes));
+    let assert_too_large = |result: Result<_, StoreError>, what: &str| match result {
+        Err(StoreError::TooLarge { size, limit: l }) => {
+            assert_eq!(l, limit, "{what}: the error names another limit");
+            assert!(size > limit, "{what}: size {size}, limit {limit}");
+        }
+        other => panic!("{what}: expected TooLarge, got {other:?}"),
+    };
+    let mut big = record(&clock, Some(&user));
+    big.fields.insert("big", value(limit));
+    assert_too_large(store.create(&big).await, "create");
+    assert_eq!(load(&store, &big.id).await, None, "a refused create stored");
+    if store.capabilities().user_index {
+        assert_eq!(listed_ids(&store, &user).await, []);
+    }
+
+    let mut r = record(&clock, Some(&user));
+    r.fields.insert("half", value(limit / 2));
+    create(&store, &r).await;
+    let before = load(&store, &r.id).await.expect("created record loads");
+    clock.advance(Duration::from_secs(10));
+    let mut p = patch(&clock);
+    p.expires_at = Some(clock.now().plus(HOUR * 2));
+    p.removed_fields = vec!["name".into()];
+    p.set_flash = fields(&[("notice", "\"hi\"")]);
+    p.set_fields = fields(&[("count", "2"), ("big", value(limit).as_str())]);
+    assert_too_large(
+        store.save(&r.id, &p).await.map(|_| ()),
+        "a save over the limit",
+    );
+    // Under the limit alone, over it with what the record holds.
+    p.set_fields = fields(&[("count", "2"), ("more", value(limit / 2 + 16).as_str())]);
+    assert_too_large(
+        store.save(&r.id, &p).await.map(|_| ()),
+        "a save that grows the record over the limit",
+    );
+    assert_eq!(
+        load(&store, &r.id).await,
+        Some(before),
+        "a refused save wrote part of its patch"
+    );
+    if store.capabilities().user_index {
+        assert_eq!(listed_ids(&store, &user).await, [r.id]);
+    }
 }
 
 /// With `expected_revision`, a stale save is refused and writes nothing.
@@ -558,6 +726,97 @@ pub async fn expired_records_are_not_loaded(store: impl SessionStore, clock: Moc
     assert_eq!(load(&store, &r.id).await, None);
 }
 
+/// Bound sessions past their expiry, that nobody loaded since, are gone for
+/// every operation: not listed for their user nor in `list`, `touch` and
+/// `save` (with or without the user named) report them missing and bring
+/// nothing back, `delete` finds none, and revoke-all does not count them.
+pub async fn expired_sessions_are_gone_for_every_operation(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    if store.client_side().is_some() {
+        return;
+    }
+    let caps = store.capabilities();
+    let user = format!("u-{}", SessionId::generate());
+    // One for each of touch and save, delete, and revoke-all, each reached
+    // by nothing before (revoke-all's of another user, whose index no
+    // listing cleaned first), and a live session of each user.
+    let other = format!("{user}-2");
+    let [patched, deleted] = [(); 2].map(|()| record(&clock, Some(&user)));
+    let revoked = record(&clock, Some(&other));
+    for r in [&patched, &deleted, &revoked] {
+        create(&store, r).await;
+    }
+    let [mut live, mut other_live] = [&user, &other].map(|u| record(&clock, Some(u)));
+    for r in [&mut live, &mut other_live] {
+        r.expires_at = clock.now().plus(HOUR * 2);
+        create(&store, r).await;
+    }
+    clock.advance(HOUR);
+    let expired = [patched.id, deleted.id, revoked.id];
+    let not_listed = async |when: &str| {
+        if caps.user_index {
+            assert_eq!(
+                listed_ids(&store, &user).await,
+                [live.id],
+                "{when}: expired session listed for its user"
+            );
+        }
+        if caps.listing {
+            let mut request = PageRequest::first(1000);
+            loop {
+                let page = store.list(request.clone()).await.unwrap();
+                assert!(
+                    page.items.iter().all(|i| !expired.contains(&i.id)),
+                    "{when}: expired session listed"
+                );
+                match page.next {
+                    Some(next) => request.cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+    };
+    not_listed("untouched").await;
+    if caps.user_index {
+        assert_eq!(
+            store.delete_for_user(&other, None).await.unwrap(),
+            1,
+            "revoke-all counted an expired session"
+        );
+    }
+    assert_eq!(load(&store, &revoked.id).await, None);
+    assert!(
+        !store.delete(&deleted.id).await.unwrap(),
+        "delete found an expired session"
+    );
+    let later = clock.now().plus(HOUR);
+    for user_id in [Some(user.as_str()), None] {
+        assert_eq!(
+            store
+                .touch(&patched.id, later, clock.now(), user_id)
+                .await
+                .unwrap(),
+            SaveOutcome::Missing,
+            "touch naming {user_id:?}"
+        );
+        let mut p = patch(&clock);
+        p.set_fields = fields(&[("count", "5")]);
+        p.expires_at = Some(later);
+        p.user_id = user_id.map(str::to_owned);
+        assert_eq!(
+            store.save(&patched.id, &p).await.unwrap(),
+            SaveOutcome::Missing,
+            "save naming {user_id:?}"
+        );
+        not_listed("after a refused touch and save").await;
+    }
+    assert_eq!(load(&store, &patched.id).await, None);
+    assert_eq!(load(&store, &deleted.id).await, None);
+    assert!(load(&store, &live.id).await.is_some());
+}
+
 /// A user's listing holds that user's live sessions only.
 pub async fn list_for_user_lists_only_that_users_live_sessions(
     store: impl SessionStore,
@@ -716,6 +975,49 @@ pub async fn delete_for_user_without_keep_deletes_all(store: impl SessionStore, 
     assert!(store.list_for_user(&user).await.unwrap().is_empty());
     assert_eq!(load(&store, &a.id).await, None);
     assert_eq!(store.delete_for_user(&user, None).await.unwrap(), 0);
+}
+
+/// Revoke-all racing a login of the same user: the user's older sessions
+/// are gone, and the new one is either deleted or both listed and loadable,
+/// never loadable but out of revoke-all's reach, nor listed but gone.
+pub async fn delete_for_user_racing_a_login_leaves_no_orphan(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    if store.client_side().is_some() || !store.capabilities().user_index {
+        return;
+    }
+    let store = Arc::new(store);
+    for round in 0..40 {
+        let user = format!("u-{}", SessionId::generate());
+        let older: Vec<SessionRecord> = (0..3).map(|_| record(&clock, Some(&user))).collect();
+        for r in &older {
+            create(&*store, r).await;
+        }
+        let login = record(&clock, Some(&user));
+        let (a, b, u) = (store.clone(), store.clone(), user.clone());
+        let revoke = tokio::spawn(async move { a.delete_for_user(&u, None).await });
+        let create = tokio::spawn({
+            let login = login.clone();
+            async move { b.create(&login).await }
+        });
+        revoke.await.unwrap().expect("delete_for_user");
+        create.await.unwrap().expect("create");
+        for r in &older {
+            assert_eq!(load(&*store, &r.id).await, None, "round {round}");
+        }
+        let listed = listed_ids(&*store, &user).await.contains(&login.id);
+        let loads = load(&*store, &login.id).await.is_some();
+        assert_eq!(
+            (listed, loads),
+            (loads, loads),
+            "round {round}: the new session is listed: {listed}, loads: {loads}"
+        );
+        if loads {
+            assert_eq!(store.delete_for_user(&user, None).await.unwrap(), 1);
+            assert_eq!(load(&*store, &login.id).await, None);
+        }
+    }
 }
 
 /// A deleted session leaves its user's listing.
@@ -1081,11 +1383,16 @@ pub async fn client_side_refuses_oversized_sessions(store: impl SessionStore, cl
     let Some(client) = store.client_side() else {
         return;
     };
+    let declared = store
+        .capabilities()
+        .max_record_bytes
+        .expect("a cookie has a size limit");
     let mut r = record(&clock, None);
-    let big = format!("\"{}\"", "x".repeat(5000));
+    let big = format!("\"{}\"", "x".repeat(declared));
     r.fields = fields(&[("big", &big)]);
     match client.seal(&signer(&[1], "sid"), &r) {
         Err(StoreError::TooLarge { size, limit }) => {
+            assert_eq!(limit, declared, "the error names another limit");
             assert!(size > limit, "size {size} limit {limit}");
             assert!(
                 StoreError::TooLarge { size, limit }

@@ -29,15 +29,21 @@ pub struct Capabilities {
     pub field_patch: bool,
     /// `save` honours `expected_revision`.
     pub compare_and_set: bool,
+    /// The largest record the store accepts, in bytes as it measures them
+    /// (data plus flash at least; an encoding may count more): `create` and
+    /// `save` refuse a larger one with [`StoreError::TooLarge`] and write
+    /// nothing. `None`: no limit.
+    pub max_record_bytes: Option<usize>,
 }
 
 impl Capabilities {
-    /// Everything.
+    /// Everything, and no size limit.
     pub const ALL: Capabilities = Capabilities {
         user_index: true,
         listing: true,
         field_patch: true,
         compare_and_set: true,
+        max_record_bytes: None,
     };
 }
 

@@ -96,6 +96,8 @@ impl SessionStore for CookieStore {
             listing: false,
             field_patch: false,
             compare_and_set: false,
+            // Of the sealed cookie value, checked by `seal`.
+            max_record_bytes: Some(MAX_COOKIE_BYTES),
         }
     }
 

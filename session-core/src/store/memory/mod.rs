@@ -142,7 +142,8 @@ impl MemoryStore {
         let now = self.now();
         let mut removed = 0;
         for shard in self.inner.shards.iter() {
-            let gone = shard.lock().remove_expired(now);
+            let mut shard = shard.lock();
+            let gone = shard.remove_expired(now);
             removed += gone.len();
             self.inner.users.forget_all(&gone);
         }
@@ -156,6 +157,8 @@ impl MemoryStore {
         Sweeper::start(Arc::downgrade(&self.inner), interval)
     }
 
+    /// Sweeps a few entries of `shard`, whose lock the caller holds (the
+    /// user index changes under it, see [`UserIndex`]).
     fn write_step(&self, shard: &mut Shard, now: Timestamp) {
         let gone = shard.sweep_step(now);
         if !gone.is_empty() {
@@ -180,19 +183,19 @@ impl SessionStore for MemoryStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::ALL
+        Capabilities {
+            max_record_bytes: Some(self.inner.max_record_bytes),
+            ..Capabilities::ALL
+        }
     }
 
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
         self.check_size(Entry::data_size(record))?;
         let now = self.now();
         let entry = Entry::from_record(record);
-        let replaced = {
-            let mut shard = self.shard(&record.id).lock();
-            self.write_step(&mut shard, now);
-            shard.insert_new(record.id, entry, now)?
-        };
-        if let Some(old) = replaced {
+        let mut shard = self.shard(&record.id).lock();
+        self.write_step(&mut shard, now);
+        if let Some(old) = shard.insert_new(record.id, entry, now)? {
             self.inner.users.forget(&old);
         }
         if let Some(user) = record.user_id() {
@@ -214,7 +217,6 @@ impl SessionStore for MemoryStore {
         match shard.get_live(id, now) {
             Ok(entry) => Ok(Some(entry.to_record(*id))),
             Err(expired) => {
-                drop(shard);
                 if let Some(gone) = expired {
                     self.inner.users.forget(&gone);
                 }
@@ -241,7 +243,6 @@ impl SessionStore for MemoryStore {
             Ok(SaveOutcome::Saved)
         });
         saved.unwrap_or_else(|expired| {
-            drop(shard);
             if let Some(gone) = expired {
                 self.inner.users.forget(&gone);
             }
@@ -267,7 +268,6 @@ impl SessionStore for MemoryStore {
         match touched {
             Ok(()) => Ok(SaveOutcome::Saved),
             Err(expired) => {
-                drop(shard);
                 if let Some(gone) = expired {
                     self.inner.users.forget(&gone);
                 }
@@ -278,8 +278,8 @@ impl SessionStore for MemoryStore {
 
     async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
         let now = self.now();
-        let removed = self.shard(id).lock().remove(id);
-        Ok(match removed {
+        let mut shard = self.shard(id).lock();
+        Ok(match shard.remove(id) {
             Some(gone) => {
                 self.inner.users.forget(&gone);
                 !gone.1.is_expired(now)
@@ -291,17 +291,17 @@ impl SessionStore for MemoryStore {
     async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {
         let now = self.now();
         let mut items = Vec::new();
-        let mut stale = Vec::new();
         for id in self.inner.users.ids(user_id) {
             let shard = self.shard(&id).lock();
             match shard.peek(&id) {
                 Some(e) if !e.is_expired(now) && e.user_id() == Some(user_id) => {
                     items.push(e.info(id))
                 }
-                _ => stale.push(id),
+                // Dropped while the record is checked: once the lock is
+                // released, the id may be created again and indexed anew.
+                _ => self.inner.users.remove_ids(user_id, &[id]),
             }
         }
-        self.inner.users.remove_ids(user_id, &stale);
         sort_most_recent_first(&mut items);
         Ok(items)
     }
@@ -313,9 +313,7 @@ impl SessionStore for MemoryStore {
     ) -> Result<usize, StoreError> {
         let now = self.now();
         let mut deleted = 0;
-        let ids = self.inner.users.ids(user_id);
-        let mut gone = Vec::with_capacity(ids.len());
-        for id in ids {
+        for id in self.inner.users.ids(user_id) {
             if Some(&id) == keep {
                 continue;
             }
@@ -327,9 +325,9 @@ impl SessionStore for MemoryStore {
             {
                 deleted += usize::from(!record.1.is_expired(now));
             }
-            gone.push(id);
+            // Under the lock, as in `list_for_user`.
+            self.inner.users.remove_ids(user_id, &[id]);
         }
-        self.inner.users.remove_ids(user_id, &gone);
         Ok(deleted)
     }
 
@@ -460,6 +458,79 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
         }
         assert!(sweeper.is_finished());
+    }
+
+    /// An expired session of `user`, and a live one of `user` in another
+    /// shard that a walk of the user's index reaches after the expired one.
+    async fn expired_then_live(
+        store: &MemoryStore,
+        clock: &MockClock,
+        user: &str,
+    ) -> (SessionRecord, SessionRecord) {
+        loop {
+            // A pair at a time: the index's order follows both ids.
+            let expired = record(clock, MIN, Some(user));
+            let live = record(clock, 10 * MIN, Some(user));
+            if std::ptr::eq(store.shard(&live.id), store.shard(&expired.id)) {
+                continue;
+            }
+            store.create(&expired).await.unwrap();
+            store.create(&live).await.unwrap();
+            if store.inner.users.ids(user) == [expired.id, live.id] {
+                clock.advance(2 * MIN);
+                return (expired, live);
+            }
+            store.delete(&expired.id).await.unwrap();
+            store.delete(&live.id).await.unwrap();
+        }
+    }
+
+    #[test]
+    fn a_walk_of_the_user_index_keeps_a_session_created_again_meanwhile() {
+        // A listing or a revocation finds the expired record, then waits
+        // for the other record's shard; meanwhile the id is created again.
+        // The walk must not drop the new session's index entry: it would
+        // load, but never be listed nor reached by revoke-all again.
+        for revoke in [false, true] {
+            let clock = MockClock::starting_now();
+            let store = MemoryStore::with_clock(Arc::new(clock.clone()));
+            let (expired, live) = block_on(expired_then_live(&store, &clock, "u"));
+            let held = store.shard(&live.id).lock();
+            let walk = std::thread::spawn({
+                let store = store.clone();
+                move || {
+                    block_on(async {
+                        if revoke {
+                            store.delete_for_user("u", None).await.map(drop)
+                        } else {
+                            store.list_for_user("u").await.map(drop)
+                        }
+                    })
+                }
+            });
+            // Time for the walk to pass the expired record and stop at the
+            // held shard (the test cannot fail for a walk that is slower).
+            std::thread::sleep(Duration::from_millis(100));
+            let mut again = record(&clock, 10 * MIN, Some("u"));
+            again.id = expired.id;
+            block_on(store.create(&again)).unwrap();
+            drop(held);
+            walk.join().expect("walk").unwrap();
+            let listed: Vec<SessionId> = block_on(store.list_for_user("u"))
+                .unwrap()
+                .into_iter()
+                .map(|i| i.id)
+                .collect();
+            assert!(
+                listed.contains(&again.id),
+                "revoke {revoke}: the session created again is not listed: {listed:?}"
+            );
+            assert_eq!(
+                block_on(store.delete_for_user("u", None)).unwrap(),
+                listed.len()
+            );
+            assert_eq!(block_on(store.load(&again.id)).unwrap(), None);
+        }
     }
 
     #[test]

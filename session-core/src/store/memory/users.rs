@@ -15,7 +15,13 @@ type UserMap = HashMap<Box<str>, HashSet<SessionId, BuildIdHasher>>;
 
 /// User id to that user's session ids, sharded like the sessions. Entries of
 /// expired or deleted sessions are removed when the session is removed, and
-/// any left behind by a race are dropped by the next listing.
+/// any left behind are dropped by the next listing.
+///
+/// An id's entry changes only while the lock of that session's shard is
+/// held, so it always follows the record: a listing or a revocation that
+/// finds no live record and drops the entry cannot drop the entry of a
+/// create of the same id that ran in between. Locks are taken in that
+/// order, a session shard and then a user shard, never the other way.
 pub(super) struct UserIndex {
     shards: Box<[Mutex<UserMap>]>,
     hasher: std::collections::hash_map::RandomState,
