@@ -75,8 +75,13 @@ pub enum StartError {
     #[error("file store: {0}")]
     File(#[from] session_file::OpenError),
     /// Redis is misconfigured or unreachable.
-    #[error("redis store: {0}")]
-    Redis(String),
+    #[error("redis store at {url}: {reason}")]
+    Redis {
+        /// The URL tried, without its password.
+        url: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Config {
@@ -101,18 +106,33 @@ impl Config {
                 self.data_dir.join("sessions.redb"),
             )?),
             StoreKind::Redis => {
+                let failed = |e: &dyn std::fmt::Display| StartError::Redis {
+                    url: without_password(&self.redis_url),
+                    reason: e.to_string(),
+                };
                 let store = session_redis::RedisStore::builder()
                     .url(self.redis_url.clone())
                     .local_cache(self.redis_local_cache)
                     .build()
-                    .map_err(|e| StartError::Redis(e.to_string()))?;
-                store
-                    .ping()
-                    .await
-                    .map_err(|e| StartError::Redis(e.to_string()))?;
+                    .map_err(|e| failed(&e))?;
+                store.ping().await.map_err(|e| failed(&e))?;
                 Arc::new(store)
             }
         })
+    }
+}
+
+/// `url` for messages: its user information (a password) masked and its
+/// query dropped.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(not a URL)".to_owned();
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    match authority.rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => format!("{scheme}://{rest}"),
     }
 }
 
@@ -165,6 +185,20 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redis_urls_in_messages_hide_their_password() {
+        for (url, shown) in [
+            ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
+            ("redis://:pw@host:6379/0", "redis://***@host:6379/0"),
+            ("rediss://user:p@ss@host/1", "rediss://***@host/1"),
+            ("redis://host/0?password=secret#x", "redis://host/0"),
+            ("redis://u:pw@host?db=1", "redis://***@host"),
+            ("not a url", "(not a URL)"),
+        ] {
+            assert_eq!(without_password(url), shown, "{url}");
+        }
+    }
 
     fn temp_path(name: &str) -> std::path::PathBuf {
         let unique = format!("demo-key-{}-{}", std::process::id(), name);

@@ -29,8 +29,9 @@ pub async fn app(config: &Config) -> Result<App, Box<dyn std::error::Error>> {
         .shared_store(config.store().await?)
         .secret(key)
         .secure(config.secure)
-        // hexancore's rule: stored account data that fails its check means
-        // no session for the request, its login included.
+        // hexancore's rule: stored account data that does not decode (its
+        // `field` not a string) means no session for the request, its login
+        // included.
         .check_data::<data::Account>()
         .build()?)
 }

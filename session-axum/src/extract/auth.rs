@@ -146,7 +146,9 @@ impl Auth {
     }
 
     /// Logs out: deletes the session server-side now, and clears the cookie
-    /// when the response leaves. The token never loads again.
+    /// when the response leaves. The token never loads again, except with a
+    /// client-side store ([`CookieStore`](crate::core::CookieStore)), which keeps
+    /// nothing to delete: a copy of the cookie stays valid until it expires.
     pub async fn logout(&self) -> Result<LoggedOut, SessionRejection> {
         let id = {
             let mut state = self.session.cell().lock();

@@ -140,6 +140,11 @@ impl SessionServiceBuilder {
         let store = self
             .store
             .ok_or_else(|| SessionError::Config("a session store is required".into()))?;
+        if self.keys.is_empty() {
+            return Err(SessionError::Config(
+                "a signing key is required: call .key(..) or .keys(..)".into(),
+            ));
+        }
         let keys = SigningKeys::new(self.keys)?;
         self.expiry.validate()?;
         let context = self

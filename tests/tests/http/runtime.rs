@@ -211,6 +211,31 @@ fn an_extension_method_is_a_build_error() {
     );
 }
 
+/// A builder missing its store or its key says which call is missing.
+#[test]
+fn a_missing_store_or_key_names_the_call_to_make() {
+    let no_store = App::builder()
+        .secret(key(1))
+        .use_registry(false)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(no_store.contains(".store(..)"), "{no_store}");
+    let no_key = App::builder()
+        .store(MemoryStore::new())
+        .use_registry(false)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(no_key.contains(".secret(..)"), "{no_key}");
+    let service = session_core::SessionService::builder()
+        .store(MemoryStore::new())
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(service.contains(".key(..)"), "{service}");
+}
+
 // ---------------------------------------------------------------------------
 // Guards run before the handler's extractors
 // ---------------------------------------------------------------------------

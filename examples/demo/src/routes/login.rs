@@ -13,10 +13,11 @@ use crate::users::{self, User};
 
 /// The login form's fields. A field left out is an empty one, so it fails
 /// the credentials check like a wrong password (astro-session's sample
-/// passes what the form lacks on to `validateCredentials`).
+/// passes what the form lacks on to `validateCredentials`). astro-session's
+/// form names the user `email`.
 #[derive(Debug, Deserialize)]
 pub struct Credentials {
-    #[serde(default)]
+    #[serde(default, alias = "email")]
     username: String,
     #[serde(default)]
     password: String,
@@ -24,7 +25,8 @@ pub struct Credentials {
     label: Option<String>,
 }
 
-/// `GET /login`, `POST /login`, `POST /api/token`.
+/// `GET /login`, `POST /login` (and astro-session's `POST /api/login`),
+/// `GET /dashboard`, `POST /api/token`.
 pub struct Login;
 
 fn binding(user: &User, label: Option<String>) -> Binding {
@@ -44,6 +46,29 @@ fn mark_signed_in(account: &mut Session<Account>, user: &User) {
 /// `302 Found` to `location`, the status astro-session's sample answers with.
 fn found(location: &'static str) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+}
+
+/// A form login: on success `302` to `success`, on failure `302` to
+/// `/login` with the error flashed. A client that sent a bearer token gets
+/// its new one instead (its login moves the bearer session, with no cookie).
+async fn form_login(
+    mut account: Session<Account>,
+    auth: Auth,
+    form: Credentials,
+    success: &'static str,
+) -> Result<Response, SessionRejection> {
+    let Some(user) = users::check(form.username, form.password).await else {
+        account
+            .flash("error", "Invalid username or password")
+            .map_err(|_| SessionRejection::Internal)?;
+        return Ok(found("/login"));
+    };
+    let logged_in = auth.login(binding(&user, form.label));
+    mark_signed_in(&mut account, &user);
+    Ok(match logged_in.token {
+        Some(_) => logged_in.into_response(),
+        None => found(success),
+    })
 }
 
 fn escape(text: &str) -> String {
@@ -77,19 +102,28 @@ impl Login {
 
     #[post("/login")]
     async fn submit(
-        mut account: Session<Account>,
+        account: Session<Account>,
         auth: Auth,
         Form(form): Form<Credentials>,
     ) -> Result<Response, SessionRejection> {
-        let Some(user) = users::check(form.username, form.password).await else {
-            account
-                .flash("error", "Invalid username or password")
-                .map_err(|_| SessionRejection::Internal)?;
-            return Ok(found("/login"));
-        };
-        auth.login(binding(&user, form.label));
-        mark_signed_in(&mut account, &user);
-        Ok(found("/me"))
+        form_login(account, auth, form, "/me").await
+    }
+
+    /// astro-session's endpoint (`src/routes/api/login.ts`): its form posts
+    /// `email` and `password`, and a login goes on to `/dashboard`.
+    #[post("/api/login")]
+    async fn api_login(
+        account: Session<Account>,
+        auth: Auth,
+        Form(form): Form<Credentials>,
+    ) -> Result<Response, SessionRejection> {
+        form_login(account, auth, form, "/dashboard").await
+    }
+
+    /// astro-session's dashboard: the signed-in user's page, `/me`.
+    #[get("/dashboard")]
+    async fn dashboard() -> Response {
+        found("/me")
     }
 
     #[post("/api/token")]

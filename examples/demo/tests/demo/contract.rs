@@ -272,3 +272,67 @@ async fn bad_cookies_never_cause_a_server_error() {
         assert_eq!(b.get("/me/sessions").await.status, 401);
     }
 }
+
+/// A client that holds a bearer token and logs in through the form gets the
+/// token of its new session (its login moves the bearer session, and sets
+/// no cookie): it is never left without a credential.
+#[tokio::test]
+async fn a_form_login_from_a_bearer_client_hands_it_the_new_token() {
+    let demo = Demo::start(&[], &[]);
+    let old = demo.token("grace", "grace-secret", "cli").await;
+    let mut b = demo.browser();
+    b.bearer = Some(old.clone());
+    let r = b
+        .send(
+            Method::POST,
+            "/login",
+            Some(&[("username", "grace"), ("password", "grace-secret")]),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.set_cookies.is_empty(), "{:?}", r.set_cookies);
+    assert_eq!(r.headers["cache-control"], "no-store");
+    let new = r.json()["token"].as_str().expect("a token").to_owned();
+    assert_ne!(new, old);
+    b.bearer = Some(new);
+    assert_eq!(b.get("/me/sessions").await.status, 200);
+    b.bearer = Some(old);
+    assert_eq!(
+        b.get("/me/sessions").await.status,
+        401,
+        "the old id is gone"
+    );
+}
+
+/// astro-session's own login endpoint: `POST /api/login` with `email` and
+/// `password`; a failure flashes the error and goes back to `/login`, a
+/// login goes on to `/dashboard`, which is the user's page.
+#[tokio::test]
+async fn the_astro_session_login_endpoint_is_post_api_login() {
+    let demo = Demo::start(&[], &[]);
+    let mut b = demo.browser();
+    let r = b
+        .send(
+            Method::POST,
+            "/api/login",
+            Some(&[("email", "roger"), ("password", "wrong")]),
+        )
+        .await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(r.headers["location"], "/login");
+    assert!(login_error_shown(&mut b).await);
+    let r = b
+        .send(
+            Method::POST,
+            "/api/login",
+            Some(&[("email", "roger"), ("password", "roger-secret")]),
+        )
+        .await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(r.headers["location"], "/dashboard");
+    assert!(r.cookie("id").is_some_and(|c| !c.value.is_empty()));
+    let r = b.get("/dashboard").await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.headers["location"], "/me");
+    assert_eq!(b.get("/me").await.json()["user"], "roger");
+}

@@ -117,6 +117,29 @@ fn help_shows_no_secret_from_the_environment() {
     assert!(!help.contains("a-session-secret"), "{help}");
 }
 
+/// `--store redis` with no Redis at `REDIS_URL`: the start error names the
+/// address tried (whose value `--help` hides), not its password.
+#[test]
+fn an_unreachable_redis_start_error_names_the_address_tried() {
+    let port = session_tests::redis::free_port();
+    let url = format!("redis://:redis-password@127.0.0.1:{port}");
+    let stderr = start_error(
+        &["--store", "redis"],
+        &[
+            ("REDIS_URL", url.as_str()),
+            (
+                "SESSION_SECRET",
+                "a demo secret that is long enough to sign tokens",
+            ),
+        ],
+    );
+    assert!(
+        stderr.contains(&format!("redis://***@127.0.0.1:{port}")),
+        "the error does not name the Redis address: {stderr}"
+    );
+    assert!(!stderr.contains("redis-password"), "{stderr}");
+}
+
 #[tokio::test]
 async fn cookie_store_serves_the_same_contract_except_revocation() {
     let dir = data_dir("cookie");
@@ -292,7 +315,7 @@ fn redis_cli(redis: &session_tests::redis::RedisServer, args: &[&str]) -> String
 }
 
 #[tokio::test]
-async fn stored_account_data_failing_its_check_means_no_session_login_included() {
+async fn stored_account_data_whose_field_is_not_a_string_means_no_session_login_included() {
     let Some((redis, dir, args)) = on_redis("redis-invalid", &[]) else {
         return;
     };
@@ -303,12 +326,12 @@ async fn stored_account_data_failing_its_check_means_no_session_login_included()
     assert_eq!(b.get("/session/info/age").await.body, "20");
     assert_eq!(b.get("/me").await.json()["user"], "roger");
 
-    // Behind the app's back, `field` becomes empty: hexancore's `c(plain)`
-    // refuses such data.
+    // Behind the app's back, `field` becomes a number: hexancore's
+    // `c(plain)` refuses data whose `field` is not a string.
     let keys = redis_cli(&redis, &["--scan", "--pattern", "session:s:*"]);
     let keys: Vec<&str> = keys.lines().collect();
     assert_eq!(keys.len(), 1, "{keys:?}");
-    redis_cli(&redis, &["HSET", keys[0], "f:field", "\"\""]);
+    redis_cli(&redis, &["HSET", keys[0], "f:field", "5"]);
 
     let me = b.get("/me").await.json();
     assert_eq!(
@@ -320,7 +343,7 @@ async fn stored_account_data_failing_its_check_means_no_session_login_included()
     assert_eq!(b.get("/me/sessions").await.status, 401);
     assert_eq!(
         redis_cli(&redis, &["HGET", keys[0], "f:field"]).trim(),
-        "\"\"",
+        "5",
         "the stored data is left as it was"
     );
     drop(demo);
