@@ -80,5 +80,6 @@ pub use token::{Key, KeyError, SigningKeys, TokenError, TokenSigner};
 #[doc(hidden)]
 pub mod __private {
     pub use crate as session_core;
+    pub use serde;
     pub use serde_json;
 }

@@ -15,7 +15,8 @@ use super::routes::{build_routes, guarded};
 use super::{App, AppContext, BuildError, WebConfig};
 use crate::controller::ControllerRegistration;
 use crate::interceptor::{
-    Interceptor, InterceptorLayer, InterceptorRef, InterceptorRegistration, Steps, resolve_order,
+    Interceptor, InterceptorLayer, InterceptorRef, InterceptorRegistration, Steps, display_name,
+    resolve_order,
 };
 use crate::session_interceptor::AuthThenSession;
 use crate::{AuthInterceptor, Authenticator, CookieConfig, SessionInterceptor};
@@ -316,7 +317,8 @@ impl AppBuilder {
                 .collect();
         interceptors.extend(self.interceptors);
         let ordered = resolve_order(&interceptors)?;
-        let order: Vec<&'static str> = ordered.iter().map(|r| r.interceptor.name()).collect();
+        let refs: Vec<InterceptorRef> = ordered.iter().map(|r| r.interceptor).collect();
+        let order: Vec<&'static str> = refs.iter().map(|r| display_name(r, &refs)).collect();
         let steps = build_chain(&ordered, &ctx)?;
 
         let mut controllers: Vec<&ControllerRegistration> = if self.use_registry {

@@ -38,7 +38,8 @@ impl App {
         AppBuilder::default()
     }
 
-    /// The interceptors, outermost first.
+    /// The interceptors, outermost first, by type name: the last segment
+    /// of its path, or as much of the path as tells two alike names apart.
     pub fn interceptor_order(&self) -> &[&'static str] {
         &self.order
     }

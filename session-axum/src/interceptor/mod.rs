@@ -9,6 +9,7 @@ pub use chain::Next;
 pub(crate) use chain::{InterceptorLayer, Steps};
 pub use order::OrderError;
 pub(crate) use order::resolve_order;
+pub(crate) use registration::display_name;
 pub use registration::{InterceptorRef, InterceptorRegistration};
 
 use async_trait::async_trait;

@@ -3,9 +3,11 @@
 use std::any::TypeId;
 use std::collections::{BTreeSet, HashMap};
 
-use super::InterceptorRegistration;
+use super::{InterceptorRef, InterceptorRegistration, display_name};
 
-/// Why the interceptors cannot be ordered.
+/// Why the interceptors cannot be ordered. Interceptors are named by the
+/// last segment of their type's path, or by as much of the path as tells
+/// apart two alike names among those registered or named.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OrderError {
     /// Two registrations of the same type.
@@ -36,23 +38,34 @@ pub enum OrderError {
 pub(crate) fn resolve_order<'r>(
     registrations: &[&'r InterceptorRegistration],
 ) -> Result<Vec<&'r InterceptorRegistration>, OrderError> {
+    // Every type named, for names that tell alike ones apart.
+    let named: Vec<InterceptorRef> = registrations
+        .iter()
+        .flat_map(|r| {
+            [r.interceptor]
+                .into_iter()
+                .chain(r.depends_on.iter().copied())
+                .chain(r.runs_before.iter().copied())
+        })
+        .collect();
+    let name = |r: &InterceptorRef| display_name(r, &named);
     let mut index: HashMap<TypeId, usize> = HashMap::new();
     for (i, r) in registrations.iter().enumerate() {
         if index.insert(r.interceptor.type_id(), i).is_some() {
-            return Err(OrderError::Duplicate(r.interceptor.name()));
+            return Err(OrderError::Duplicate(name(&r.interceptor)));
         }
     }
     let n = registrations.len();
     // edges[a] contains b: a runs outside b.
     let mut edges: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
     for (i, r) in registrations.iter().enumerate() {
-        let lookup = |dep: &super::InterceptorRef| {
+        let lookup = |dep: &InterceptorRef| {
             index
                 .get(&dep.type_id())
                 .copied()
                 .ok_or(OrderError::Unknown {
-                    interceptor: r.interceptor.name(),
-                    missing: dep.name(),
+                    interceptor: name(&r.interceptor),
+                    missing: name(dep),
                 })
         };
         for dep in r.depends_on {
@@ -96,7 +109,7 @@ pub(crate) fn resolve_order<'r>(
         return Err(OrderError::Cycle {
             members: find_cycle(&stuck, &edges)
                 .into_iter()
-                .map(|i| registrations[i].interceptor.name())
+                .map(|i| name(&registrations[i].interceptor))
                 .collect(),
         });
     }
@@ -159,7 +172,7 @@ mod tests {
 
     macro_rules! interceptors {
         ($($name:ident),*) => {$(
-            pub(super) struct $name;
+            pub(crate) struct $name;
             #[async_trait::async_trait]
             impl crate::interceptor::Interceptor for $name {
                 async fn intercept(
@@ -281,6 +294,11 @@ mod tests {
     mod first {
         interceptors!(Tag);
     }
+    mod other {
+        pub(super) mod first {
+            interceptors!(Tag);
+        }
+    }
     mod second {
         interceptors!(Tag);
     }
@@ -299,5 +317,38 @@ mod tests {
         let other = paths(resolve_order(&[&second, &first]).unwrap());
         assert_eq!(one, other);
         assert!(one[0].ends_with("first::Tag"), "{one:?}");
+    }
+
+    #[test]
+    fn alike_names_in_errors_are_told_apart() {
+        const FIRST: InterceptorRef = InterceptorRef::of::<first::Tag>();
+        const SECOND: InterceptorRef = InterceptorRef::of::<second::Tag>();
+        let first = reg(FIRST, &[SECOND], &[], false);
+        let second = reg(SECOND, &[FIRST], &[], false);
+        let err = resolve_order(&[&first, &second]).unwrap_err();
+        let OrderError::Cycle { members } = &err else {
+            panic!("{err:?}")
+        };
+        let set: BTreeSet<_> = members.iter().copied().collect();
+        assert_eq!(set, BTreeSet::from(["first::Tag", "second::Tag"]));
+        // The shortest end of the path that differs: `first::Tag` is not enough here.
+        const NESTED: InterceptorRef = InterceptorRef::of::<other::first::Tag>();
+        let a = reg(FIRST, &[NESTED], &[], false);
+        assert_eq!(
+            resolve_order(&[&a]).unwrap_err(),
+            OrderError::Unknown {
+                interceptor: "tests::first::Tag",
+                missing: "other::first::Tag"
+            }
+        );
+        // Unlike names stay short.
+        let c = reg(InterceptorRef::of::<C>(), &[FIRST], &[], false);
+        assert_eq!(
+            resolve_order(&[&c]).unwrap_err(),
+            OrderError::Unknown {
+                interceptor: "C",
+                missing: "Tag"
+            }
+        );
     }
 }

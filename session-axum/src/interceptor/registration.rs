@@ -43,6 +43,39 @@ impl InterceptorRef {
     }
 }
 
+/// The name `r` is shown under among `others`: its short
+/// [`name`](InterceptorRef::name), or when another type there has the same
+/// one (`a::Audit`, `b::Audit`), the shortest end of its path that no other
+/// such type shares, so messages and listings tell them apart.
+pub(crate) fn display_name(r: &InterceptorRef, others: &[InterceptorRef]) -> &'static str {
+    let short = r.name();
+    let alike: Vec<&'static str> = others
+        .iter()
+        .filter(|o| o.type_id() != r.type_id() && o.name() == short)
+        .map(InterceptorRef::type_name)
+        .collect();
+    if alike.is_empty() {
+        return short;
+    }
+    let full = r.type_name();
+    path_suffixes(full)
+        .find(|suffix| {
+            !alike
+                .iter()
+                .any(|other| path_suffixes(other).any(|o| o == *suffix))
+        })
+        .unwrap_or(full)
+}
+
+/// `a::b::C<d::E>`'s ends at `::` boundaries before any `<`, shortest
+/// first: `C<d::E>`, `b::C<d::E>`, `a::b::C<d::E>`.
+fn path_suffixes(full: &'static str) -> impl Iterator<Item = &'static str> {
+    let head = full.split('<').next().unwrap_or(full);
+    let mut starts: Vec<usize> = head.match_indices("::").map(|(i, _)| i + 2).collect();
+    starts.reverse();
+    starts.into_iter().chain([0]).map(move |i| &full[i..])
+}
+
 impl PartialEq for InterceptorRef {
     fn eq(&self, other: &Self) -> bool {
         self.type_id() == other.type_id()

@@ -1,11 +1,16 @@
 //! Typed session data: the [`SessionData`] contract, field maps and change tracking.
 
+mod bounds;
 mod compare;
 mod error;
 mod fields;
 mod finite;
 mod tracked;
 
+#[doc(hidden)]
+pub use bounds::{
+    DeserializeField, ProbeSerialized, ProbeUnserialized, SerdeProbe, SerializeField, SharedField,
+};
 #[doc(hidden)]
 pub use compare::{CompareByValue, CompareUnknown, FieldCompare};
 pub use error::SessionDataError;

@@ -1,5 +1,6 @@
 //! `#[session_data]`: parse into [`Model`], check, then [`expand`](expand::generate).
 
+mod bounds;
 mod expand;
 mod model;
 
@@ -7,24 +8,29 @@ use proc_macro2::TokenStream;
 
 use quote::ToTokens;
 
-use crate::ctxt::with_item;
+use crate::ctxt::{attr_is, with_item};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let result = model::Model::parse(args, item.clone()).map(|m| expand::generate(&m));
-    with_item(without_serde_attributes(item), result)
+    with_item(item_for_errors(item), result)
 }
 
-/// The item minus `#[serde]` field attributes unless a serde derive needs
-/// them: on an error it is emitted as is, and stray `#[serde]` attributes
-/// would add a second, misleading error.
-fn without_serde_attributes(item: TokenStream) -> TokenStream {
-    match syn::parse2::<syn::ItemStruct>(item.clone()) {
-        Ok(mut s) if !model::derives_serde(&s) => {
-            for field in s.fields.iter_mut() {
-                field.attrs.retain(|a| !crate::ctxt::attr_is(a, "serde"));
-            }
-            s.into_token_stream()
+/// The item as emitted beside errors: without a second `#[session_data]`
+/// (it would expand again), and without `#[serde]` attributes unless a serde
+/// derive reads them (stray ones would add a misleading "cannot find
+/// attribute `serde`").
+fn item_for_errors(item: TokenStream) -> TokenStream {
+    let Ok(mut s) = syn::parse2::<syn::ItemStruct>(item.clone()) else {
+        return item;
+    };
+    s.attrs.retain(|a| !attr_is(a, "session_data"));
+    if !model::derives_serde(&s) {
+        let serde =
+            |a: &syn::Attribute| attr_is(a, "serde") || !model::conditional_serde(a).is_empty();
+        s.attrs.retain(|a| !serde(a));
+        for field in s.fields.iter_mut() {
+            field.attrs.retain(|a| !serde(a));
         }
-        _ => item,
     }
+    s.into_token_stream()
 }

@@ -2,7 +2,8 @@
 
 use proc_macro2::TokenStream;
 use syn::meta::ParseNestedMeta;
-use syn::{Fields, Ident, Item, ItemStruct, LitStr, Path, Type, Visibility};
+use syn::punctuated::Punctuated;
+use syn::{Fields, Ident, Item, ItemStruct, LitStr, Meta, Path, Token, Type, Visibility};
 
 use crate::ctxt::{Errors, attr_is};
 
@@ -111,6 +112,12 @@ impl Model {
                     "#[session_data] needs a struct with named fields, not an enum",
                 ));
             }
+            Item::Union(u) => {
+                return Err(syn::Error::new_spanned(
+                    u.union_token,
+                    "#[session_data] needs a struct with named fields, not a union",
+                ));
+            }
             other => {
                 return Err(syn::Error::new_spanned(
                     other,
@@ -120,6 +127,11 @@ impl Model {
         };
         if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
             errors.error(&item.generics, "#[session_data] does not support generic parameters: stored sessions need one concrete type");
+        }
+        // The attribute being expanded is no longer on the item: another
+        // one would generate every item a second time.
+        for attr in item.attrs.iter().filter(|a| attr_is(a, "session_data")) {
+            errors.error(attr, "duplicate #[session_data] attribute");
         }
         let keep_serde = derives_serde(&item);
         refuse_container_renames(&item, &mut errors);
@@ -143,7 +155,7 @@ impl Model {
                 "#[session_data] needs named fields: each field is stored under its name",
             ),
             Fields::Unit => errors.error(
-                &item,
+                &item.ident,
                 "#[session_data] needs a struct with named fields, not a unit struct",
             ),
         }
@@ -327,12 +339,19 @@ impl FieldModel {
             serialize_with: None,
             deserialize_with: None,
         };
+        // Keys already given, across all of the field's `#[serde]`s: serde
+        // refuses a repeated key, and the last one must not win silently.
+        let mut seen: Vec<&'static str> = Vec::new();
         for attr in field.attrs.iter().filter(|a| attr_is(a, "serde")) {
             let result = attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("rename") {
-                    let lit: LitStr = meta.value()?.parse().map_err(|_| {
-                        meta.error("#[session_data] supports `rename = \"name\"` only (one name for both directions)")
-                    })?;
+                    if !meta.input.peek(syn::Token![=]) {
+                        return Err(meta.error(
+                            "#[session_data] supports `rename = \"name\"` only (one name for both directions)",
+                        ));
+                    }
+                    once_key(&mut seen, &meta, "rename")?;
+                    let lit: LitStr = meta.value()?.parse()?;
                     model.stored = model.stored.as_ref().map(|_| lit.value());
                 } else if meta.path.is_ident("alias") {
                     let lit: LitStr = meta.value()?.parse()?;
@@ -341,8 +360,10 @@ impl FieldModel {
                     }
                     model.aliases.push(lit.value());
                 } else if meta.path.is_ident("skip") {
+                    once_key(&mut seen, &meta, "skip")?;
                     model.stored = None;
                 } else if meta.path.is_ident("default") {
+                    once_key(&mut seen, &meta, "default")?;
                     model.default = if meta.input.peek(syn::Token![=]) {
                         let lit: LitStr = meta.value()?.parse()?;
                         FieldDefault::Path(lit_path(&lit)?)
@@ -350,17 +371,30 @@ impl FieldModel {
                         FieldDefault::Type
                     };
                 } else if meta.path.is_ident("with") {
+                    // `with` sets both directions, as serde reads it.
+                    for key in ["serialize_with", "deserialize_with"] {
+                        if seen.contains(&key) {
+                            return Err(meta.error(format!(
+                                "duplicate serde attribute `with`: `{key}` is already given"
+                            )));
+                        }
+                    }
+                    once_key(&mut seen, &meta, "serialize_with")?;
+                    once_key(&mut seen, &meta, "deserialize_with")?;
                     let lit: LitStr = meta.value()?.parse()?;
                     let module = lit_path(&lit)?;
                     model.serialize_with = Some(syn::parse_quote_spanned!(lit.span()=> #module::serialize));
                     model.deserialize_with = Some(syn::parse_quote_spanned!(lit.span()=> #module::deserialize));
                 } else if meta.path.is_ident("serialize_with") {
+                    once_key(&mut seen, &meta, "serialize_with")?;
                     let lit: LitStr = meta.value()?.parse()?;
                     model.serialize_with = Some(lit_path(&lit)?);
                 } else if meta.path.is_ident("deserialize_with") {
+                    once_key(&mut seen, &meta, "deserialize_with")?;
                     let lit: LitStr = meta.value()?.parse()?;
                     model.deserialize_with = Some(lit_path(&lit)?);
                 } else if meta.path.is_ident("skip_serializing_if") {
+                    once_key(&mut seen, &meta, "skip_serializing_if")?;
                     // Meaningless for per-field storage; accept it for structs that also derive Serialize.
                     let _: LitStr = meta.value()?.parse()?;
                 } else {
@@ -392,7 +426,56 @@ impl FieldModel {
                  accessors are generated for every field; use an `Option` field instead",
             );
         }
+        for serde in field.attrs.iter().flat_map(conditional_serde) {
+            errors.error(
+                serde,
+                "#[session_data] cannot read `serde(..)` inside `cfg_attr`: it chooses the \
+                 stored name and encoding before the condition is evaluated; write \
+                 `#[serde(..)]` unconditionally",
+            );
+        }
         Some(model)
+    }
+}
+
+/// Records `key` for a field, refusing it the second time.
+fn once_key(
+    seen: &mut Vec<&'static str>,
+    meta: &ParseNestedMeta,
+    key: &'static str,
+) -> syn::Result<()> {
+    if seen.contains(&key) {
+        return Err(meta.error(format!("duplicate serde attribute `{key}`")));
+    }
+    seen.push(key);
+    Ok(())
+}
+
+/// The `serde(..)` attributes inside a `#[cfg_attr(..)]`, nested ones
+/// included: the macro runs before the condition is evaluated, so it cannot
+/// know whether they apply.
+pub(super) fn conditional_serde(attr: &syn::Attribute) -> Vec<Meta> {
+    if !attr_is(attr, "cfg_attr") {
+        return Vec::new();
+    }
+    let Ok(list) = attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) else {
+        // Malformed: rustc reports it when it evaluates the attribute.
+        return Vec::new();
+    };
+    list.into_iter().skip(1).flat_map(nested_serde).collect()
+}
+
+fn nested_serde(meta: Meta) -> Vec<Meta> {
+    let is = |name: &str| meta.path().segments.last().is_some_and(|s| s.ident == name);
+    if is("serde") {
+        return vec![meta];
+    }
+    match meta {
+        Meta::List(list) if list.path.is_ident("cfg_attr") => list
+            .parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
+            .map(|inner| inner.into_iter().skip(1).flat_map(nested_serde).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
     }
 }
 

@@ -1,0 +1,117 @@
+//! Code the macros generate, under the lints a strict crate denies: any
+//! warning it raises is one the user cannot silence on the item. Built by
+//! `cargo test` (rustc's lints) and by the workspace's
+//! `cargo clippy --all-targets -- -D warnings` (clippy's).
+#![deny(missing_docs, unsafe_code, unused_qualifications, unused, clippy::all)]
+
+use session_axum::prelude::*;
+use session_axum::{AppContext, BuildError, SessionInterceptor};
+
+/// Session data.
+pub mod data {
+    use std::collections::HashSet;
+
+    use session_axum::prelude::*;
+
+    /// Every argument and supported serde attribute.
+    #[session_data(validate = check, group_id = team, authenticated = user)]
+    #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+    pub struct Info {
+        /// Group.
+        pub team: Option<String>,
+        /// Principal.
+        pub user: Option<String>,
+        /// Type default.
+        #[serde(default)]
+        pub level: u32,
+        /// Not stored.
+        #[serde(skip, default)]
+        pub cache: u32,
+        /// Names `Self`.
+        pub parent: Option<Box<Self>>,
+        /// Path default and an alias.
+        #[serde(default = "seven", alias = "old")]
+        pub seven: u32,
+        /// Compared by value.
+        pub set: HashSet<u32>,
+        /// Crate-visible.
+        pub(crate) inner: u32,
+        /// A raw identifier.
+        pub r#type: u32,
+    }
+
+    fn seven() -> u32 {
+        7
+    }
+
+    /// A field type private to this module in a public struct: the
+    /// generated impls must not expose it in their bounds (`private_bounds`).
+    #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Hidden(u32);
+
+    /// A public struct with a private field type.
+    #[session_data]
+    #[derive(Debug, Clone, Default)]
+    pub struct WithPrivate {
+        hidden: Hidden,
+    }
+
+    fn check(_: &Info) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// No fields.
+    #[session_data]
+    #[derive(Debug, Clone, Default)]
+    pub struct Empty {}
+
+    /// Only a skipped field with a default: `decode` assigns it right after
+    /// `Default::default()` (`clippy::field_reassign_with_default`).
+    #[session_data]
+    #[derive(Debug, Clone, Default)]
+    pub struct OnlySkipped {
+        /// Not stored.
+        #[serde(skip, default = "seven")]
+        pub x: u32,
+    }
+}
+
+/// Built with `Default`.
+#[interceptor(depends_on = [SessionInterceptor])]
+#[derive(Debug, Default)]
+pub struct Audit;
+
+#[async_trait]
+impl Interceptor for Audit {
+    async fn intercept(
+        &self,
+        request: axum::extract::Request,
+        next: Next,
+    ) -> axum::response::Response {
+        next.run(request).await
+    }
+}
+
+/// Built with `FromApp`.
+#[derive(Debug)]
+pub struct Limits;
+
+impl FromApp for Limits {
+    fn from_app(_: &AppContext) -> Result<Self, BuildError> {
+        Ok(Self)
+    }
+}
+
+#[interceptor(from_app, depends_on = [Audit], runs_before = [session_axum::AuthInterceptor])]
+#[async_trait]
+impl Interceptor for Limits {
+    async fn intercept(
+        &self,
+        request: axum::extract::Request,
+        next: Next,
+    ) -> axum::response::Response {
+        next.run(request).await
+    }
+}
+
+fn main() {}
