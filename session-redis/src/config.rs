@@ -13,6 +13,7 @@ use crate::cache::LocalCache;
 use crate::connection::{Backend, Standalone, Tracking};
 use crate::error::ConfigError;
 use crate::keys::Keys;
+use crate::redact::display_url;
 use crate::store::RedisStore;
 
 /// Default key prefix.
@@ -27,10 +28,26 @@ pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 /// loaded or written (see [`RedisStoreBuilder::local_cache`]).
 pub const DEFAULT_LOCAL_CACHE_MAX_AGE: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Topology {
     Standalone(String),
     Cluster(Vec<String>),
+}
+
+// By hand: the URLs may hold a password.
+impl std::fmt::Debug for Topology {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Standalone(url) => f
+                .debug_tuple("Standalone")
+                .field(&display_url(url))
+                .finish(),
+            Self::Cluster(urls) => f
+                .debug_tuple("Cluster")
+                .field(&urls.iter().map(|u| display_url(u)).collect::<Vec<_>>())
+                .finish(),
+        }
+    }
 }
 
 /// Configures a [`RedisStore`].

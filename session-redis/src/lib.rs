@@ -174,6 +174,7 @@ mod connection;
 mod error;
 mod keys;
 mod listing;
+mod redact;
 mod reply;
 mod scripts;
 mod store;
@@ -184,4 +185,5 @@ pub use config::{
     DEFAULT_RESPONSE_TIMEOUT, RedisStoreBuilder,
 };
 pub use error::ConfigError;
+pub use redact::display_url;
 pub use store::RedisStore;

@@ -107,7 +107,7 @@ impl Config {
             )?),
             StoreKind::Redis => {
                 let failed = |e: &dyn std::fmt::Display| StartError::Redis {
-                    url: without_password(&self.redis_url),
+                    url: session_redis::display_url(&self.redis_url),
                     reason: e.to_string(),
                 };
                 let store = session_redis::RedisStore::builder()
@@ -119,20 +119,6 @@ impl Config {
                 Arc::new(store)
             }
         })
-    }
-}
-
-/// `url` for messages: its user information (a password) masked and its
-/// query dropped.
-fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "(not a URL)".to_owned();
-    };
-    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    match authority.rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-        None => format!("{scheme}://{rest}"),
     }
 }
 
@@ -185,20 +171,6 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redis_urls_in_messages_hide_their_password() {
-        for (url, shown) in [
-            ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
-            ("redis://:pw@host:6379/0", "redis://***@host:6379/0"),
-            ("rediss://user:p@ss@host/1", "rediss://***@host/1"),
-            ("redis://host/0?password=secret#x", "redis://host/0"),
-            ("redis://u:pw@host?db=1", "redis://***@host"),
-            ("not a url", "(not a URL)"),
-        ] {
-            assert_eq!(without_password(url), shown, "{url}");
-        }
-    }
 
     fn temp_path(name: &str) -> std::path::PathBuf {
         let unique = format!("demo-key-{}-{}", std::process::id(), name);

@@ -41,8 +41,8 @@ pub struct Auth {
     session: RequestSession,
 }
 
-/// The result of [`Auth::login`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The result of [`Auth::login`]. `Debug` never prints the token.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct LoggedIn {
     /// The new session id.
     #[serde(skip)]
@@ -54,6 +54,15 @@ pub struct LoggedIn {
     /// page scripts, and with a client-side store, whose token is the
     /// sealed session and exists only once the response is sent.
     pub token: Option<String>,
+}
+
+impl std::fmt::Debug for LoggedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoggedIn")
+            .field("session_id", &self.session_id)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// The result of [`Auth::logout`]: answers `204 No Content`.

@@ -29,8 +29,9 @@ pub enum PersistOutcome {
     Vanished,
 }
 
-/// What the client's cookie should do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the client's cookie should do. `Debug` never prints the token, a
+/// credential.
+#[derive(Clone, PartialEq, Eq)]
 pub enum CookieAction {
     /// Leave it as it is.
     Keep,
@@ -43,6 +44,20 @@ pub enum CookieAction {
     },
     /// Remove it.
     Clear,
+}
+
+impl std::fmt::Debug for CookieAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Keep => f.write_str("Keep"),
+            Self::Set { expires_at, .. } => f
+                .debug_struct("Set")
+                .field("token", &format_args!("<redacted>"))
+                .field("expires_at", expires_at)
+                .finish(),
+            Self::Clear => f.write_str("Clear"),
+        }
+    }
 }
 
 /// The result of [`SessionService::persist`](super::SessionService::persist).

@@ -11,6 +11,7 @@ mod monitor;
 mod outage;
 mod pipelining;
 mod retries;
+mod secrets;
 mod support;
 mod ttl;
 mod writes;

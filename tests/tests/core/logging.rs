@@ -91,3 +91,22 @@ async fn a_handle_dropped_with_a_value_that_would_not_read_back_is_logged() {
         "{text}"
     );
 }
+
+/// `SessionId`'s `Debug` shows only a prefix and `Key`'s nothing; the
+/// values carrying a whole signed token (a credential) do not print it.
+#[tokio::test]
+async fn debug_output_of_values_carrying_a_token_does_not_show_the_token() {
+    let env = env();
+    let cell = env.service.load(None).await.unwrap();
+    cell.lock().set_field("count", "1");
+    let persisted = env.service.persist(&cell).await.unwrap();
+    let t = token(&persisted);
+    let debug = format!("{persisted:?}");
+    assert!(!debug.contains(&t), "Persisted: {debug}");
+    let logged_in = session_axum::LoggedIn {
+        session_id: persisted.id.unwrap(),
+        token: Some(t.clone()),
+    };
+    let debug = format!("{logged_in:?}");
+    assert!(!debug.contains(&t), "LoggedIn: {debug}");
+}

@@ -15,4 +15,5 @@ mod macros;
 mod ordering;
 mod routes;
 mod runtime;
+mod security;
 mod seeds;

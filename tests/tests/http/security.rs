@@ -1,0 +1,164 @@
+//! Attacks that must fail, where no other module covers them
+//! (session fixation through two cookies of one name or an old-key cookie,
+//! guard bypass by method or path spelling, cookie-store key removal).
+
+use crate::app::{key, start, start_with};
+use session_axum::SigningKeys;
+
+async fn raw(
+    t: &crate::app::TestApp,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, String)],
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let client = reqwest::Client::new();
+    let mut req = client.request(method, t.server.url(path));
+    for (k, v) in headers {
+        req = req.header(*k, v.clone());
+    }
+    let r = req.send().await.expect("request");
+    let status = r.status().as_u16();
+    let h = r.headers().clone();
+    (status, h, r.text().await.unwrap_or_default())
+}
+
+fn set_cookie_value(h: &reqwest::header::HeaderMap) -> Option<String> {
+    h.get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.strip_prefix("sid=")
+                .map(|r| r.split(';').next().unwrap().to_owned())
+        })
+}
+
+async fn anon(t: &crate::app::TestApp) -> String {
+    let mut b = t.server.browser();
+    b.get("/t/visit").await;
+    b.jar["sid"].clone()
+}
+
+#[tokio::test]
+async fn a_victims_login_with_an_attackers_cookie_first_among_two_of_the_same_name_binds_neither_old_token()
+ {
+    let t = start().await;
+    let attacker = anon(&t).await;
+    let victim = anon(&t).await;
+    let (s, h, _) = raw(
+        &t,
+        reqwest::Method::POST,
+        "/t/login?user=victim",
+        &[("cookie", format!("sid={attacker}; sid={victim}"))],
+    )
+    .await;
+    assert_eq!(s, 204);
+    let new = set_cookie_value(&h).expect("cookie");
+    assert_ne!(new, attacker);
+    for tok in [&attacker, &victim] {
+        let (s, _, _) = raw(
+            &t,
+            reqwest::Method::GET,
+            "/t/me",
+            &[("cookie", format!("sid={tok}"))],
+        )
+        .await;
+        assert_eq!(s, 401, "old token {tok} must not be logged in");
+    }
+    let (s, _, _) = raw(
+        &t,
+        reqwest::Method::GET,
+        "/t/me",
+        &[("cookie", format!("sid={new}"))],
+    )
+    .await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn a_login_with_an_old_key_cookie_retires_both_spellings_of_the_old_id() {
+    let t = start_with(SigningKeys::new([key(1), key(2)]).unwrap(), |b| b).await;
+    let old = session_core::TokenSigner::new(SigningKeys::single(key(2)), "sid");
+    let attacker = anon(&t).await;
+    let id = t.service.session_id_from_token(&attacker).unwrap();
+    let attacker_old = old.sign_id(&id);
+    let (s, h, _) = raw(
+        &t,
+        reqwest::Method::POST,
+        "/t/login?user=victim",
+        &[("cookie", format!("sid={attacker_old}"))],
+    )
+    .await;
+    assert_eq!(s, 204);
+    let new = set_cookie_value(&h).unwrap();
+    assert!(t.service.session_id_from_token(&new).unwrap() != id);
+    for tok in [&attacker, &attacker_old] {
+        let (s, _, _) = raw(
+            &t,
+            reqwest::Method::GET,
+            "/t/me",
+            &[("cookie", format!("sid={tok}"))],
+        )
+        .await;
+        assert_eq!(s, 401);
+    }
+}
+
+#[tokio::test]
+async fn guarded_routes_are_not_reached_by_other_methods_or_path_spellings() {
+    let t = start().await;
+    for (m, p) in [
+        (reqwest::Method::HEAD, "/t/me"),
+        (reqwest::Method::GET, "/t/me/"),
+        (reqwest::Method::GET, "/t//me"),
+        (reqwest::Method::GET, "/t/./me"),
+        (reqwest::Method::GET, "/t/%6De"),
+        (reqwest::Method::GET, "/T/me"),
+        (reqwest::Method::GET, "/t/me%2F"),
+        (reqwest::Method::GET, "/t/me;x=1"),
+        (reqwest::Method::OPTIONS, "/t/me"),
+        (reqwest::Method::GET, "/t/admin"),
+        (reqwest::Method::HEAD, "/t/admin"),
+    ] {
+        let (s, _, body) = raw(&t, m.clone(), p, &[]).await;
+        assert!(s == 401 || s == 404 || s == 405, "{m} {p}: {s} {body}");
+    }
+}
+
+#[tokio::test]
+async fn cookie_store_sessions_are_refused_after_their_key_is_removed_or_under_another_cookie_name()
+{
+    use session_core::{CookieStore, MockClock};
+    use std::sync::Arc;
+    async fn start_cs(
+        keys: SigningKeys,
+        name: &str,
+        store: CookieStore,
+    ) -> session_tests::http::TestServer {
+        let clock = MockClock::starting_now();
+        let app = session_axum::App::builder()
+            .store(store)
+            .keys(&keys)
+            .secure(false)
+            .cookie_name(name)
+            .expiry(crate::app::policy())
+            .clock(Arc::new(clock))
+            .merge(axum::Router::new())
+            .build()
+            .unwrap();
+        session_tests::http::TestServer::start(app.into_router()).await
+    }
+    for store in [CookieStore::signed(), CookieStore::encrypted()] {
+        let old = start_cs(SigningKeys::single(key(2)), "sid", store).await;
+        let mut b = old.browser();
+        b.post("/t/login?user=ada").await;
+        let tok = b.jar["sid"].clone();
+        let removed = start_cs(SigningKeys::single(key(3)), "sid", store).await;
+        let mut c = removed.browser();
+        c.jar.insert("sid".into(), tok.clone());
+        assert_eq!(c.get("/t/me").await.status, 401);
+        let other = start_cs(SigningKeys::single(key(2)), "sid2", store).await;
+        let mut d = other.browser();
+        d.jar.insert("sid2".into(), tok.clone());
+        assert_eq!(d.get("/t/me").await.status, 401);
+    }
+}
