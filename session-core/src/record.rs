@@ -69,6 +69,42 @@ impl Binding {
         self.permissions = permissions.into_iter().map(Into::into).collect();
         self
     }
+
+    /// Its bytes as the stores' size limits count them (see
+    /// [`Capabilities::max_record_bytes`](crate::Capabilities::max_record_bytes)):
+    /// the user id, the label, the meta as JSON text and the permissions.
+    /// The meta is measured by writing it to a counter, allocating nothing.
+    pub fn byte_size(&self) -> usize {
+        let label = self.label.as_deref().map_or(0, str::len);
+        let meta = self.meta.as_ref().map_or(0, json_size);
+        let permissions: usize = self.permissions.iter().map(String::len).sum();
+        self.user_id.len() + label + meta + permissions
+    }
+}
+
+/// The length of `value` as JSON text.
+fn json_size(value: &serde_json::Value) -> usize {
+    /// Counts what is written, keeping nothing.
+    struct Counter(usize);
+
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(bytes.len());
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let mut counter = Counter(0);
+    // A `Value` always encodes (its keys are strings) and the counter never
+    // fails; were it to, the largest size refuses the record.
+    match serde_json::to_writer(&mut counter, value) {
+        Ok(()) => counter.0,
+        Err(_) => usize::MAX,
+    }
 }
 
 /// One stored session.
@@ -109,6 +145,14 @@ impl SessionRecord {
             flash: FieldMap::new(),
             revision: 0,
         }
+    }
+
+    /// Its bytes as the memory store's size limit counts them (other stores
+    /// may count their encoding): the data and flash names and values
+    /// ([`FieldMap::byte_size`]) plus the binding ([`Binding::byte_size`]).
+    pub fn byte_size(&self) -> usize {
+        let binding = self.binding.as_deref().map_or(0, Binding::byte_size);
+        (self.fields.byte_size() + self.flash.byte_size()).saturating_add(binding)
     }
 
     /// Whether the record has expired at `now`.
@@ -343,6 +387,30 @@ pub mod envelope {
     mod tests {
         use super::*;
         use crate::{Binding, SessionId, Timestamp};
+
+        #[test]
+        fn byte_size_counts_data_flash_and_the_whole_binding() {
+            let now = Timestamp::from_millis(1_700_000_000_000);
+            let mut r = SessionRecord::new(SessionId::generate(), now, now);
+            r.fields.insert("count", "3");
+            r.flash.insert("error", "\"bad\"");
+            assert_eq!(r.byte_size(), 6 + 10);
+            let binding = Binding::user("ada")
+                .with_label("phone")
+                .with_meta(serde_json::json!({"ip": "::1"}))
+                .with_permissions(["admin"]);
+            // {"ip":"::1"} is 12 bytes as JSON.
+            assert_eq!(binding.byte_size(), 3 + 5 + 12 + 5);
+            r.binding = Some(Box::new(binding));
+            assert_eq!(r.byte_size(), 16 + 25);
+            assert_eq!(Binding::user("").byte_size(), 0);
+            assert_eq!(
+                Binding::user("u")
+                    .with_meta(serde_json::Value::Null)
+                    .byte_size(),
+                1 + 4
+            );
+        }
 
         #[test]
         fn a_patch_on_a_record_at_the_last_revision_does_not_overflow() {

@@ -65,8 +65,9 @@ const MAX_STRIPES: usize = 1024;
 /// stays near the capacity asked for).
 const MIN_PER_STRIPE: usize = 8;
 
-/// Records larger than this (data plus flash, in bytes) are not cached: they
-/// are rare and would crowd out many small ones.
+/// Records larger than this (data, flash and binding, in bytes as
+/// [`SessionRecord::byte_size`] counts them) are not cached: they are rare
+/// and would crowd out many small ones.
 pub(crate) const MAX_CACHED_RECORD_BYTES: usize = 16 * 1024;
 
 /// Saves of one session that completed ahead of an earlier one, kept until
@@ -432,7 +433,7 @@ impl LocalCache {
     }
 
     fn cacheable(record: &SessionRecord) -> bool {
-        record.fields.byte_size() + record.flash.byte_size() <= MAX_CACHED_RECORD_BYTES
+        record.byte_size() <= MAX_CACHED_RECORD_BYTES
     }
 
     fn insert(&self, stripe: &mut Stripe, id: SessionId, entry: Entry) {
@@ -831,5 +832,17 @@ mod tests {
         a.fields.insert("big", "x".repeat(MAX_CACHED_RECORD_BYTES));
         load(&cache, &a);
         assert_eq!(cache.get(&a.id), None);
+        // The binding counts too: a label is as large as a client makes it.
+        let mut b = record();
+        b.binding = Some(Box::new(
+            session_core::Binding::user("u").with_label("x".repeat(MAX_CACHED_RECORD_BYTES)),
+        ));
+        load(&cache, &b);
+        assert_eq!(cache.get(&b.id), None);
+        b.binding = Some(Box::new(
+            session_core::Binding::user("u").with_label("phone"),
+        ));
+        load(&cache, &b);
+        assert!(cache.get(&b.id).is_some(), "a small bound record is cached");
     }
 }

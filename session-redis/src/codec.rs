@@ -150,33 +150,55 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
     })
 }
 
-/// How many arguments [`write_record`] writes, and about how many bytes.
-pub(crate) fn record_size(record: &SessionRecord) -> (usize, usize) {
-    let pairs = 3 + record.fields.len() + record.flash.len();
-    (
-        2 * pairs,
-        128 + record.fields.byte_size() + record.flash.byte_size(),
-    )
+/// A new record ready to write, its binding encoded once for both the size
+/// check and the command.
+pub(crate) struct NewRecord<'a> {
+    record: &'a SessionRecord,
+    /// The `_b` value, for a bound session.
+    binding: Option<Vec<u8>>,
 }
 
-/// Writes the field/value pairs of a new record, metadata first.
-pub(crate) fn write_record<W: ?Sized + RedisWrite>(
-    record: &SessionRecord,
-    out: &mut W,
-) -> Result<(), StoreError> {
-    out.write_arg(META.as_bytes());
-    out.write_arg(Meta::of(record).encode().as_bytes());
-    if let Some(binding) = record.binding.as_deref() {
-        let json = serde_json::to_vec(binding)
+impl<'a> NewRecord<'a> {
+    /// Encodes `record`'s binding.
+    pub(crate) fn new(record: &'a SessionRecord) -> Result<Self, StoreError> {
+        let binding = record
+            .binding
+            .as_deref()
+            .map(serde_json::to_vec)
+            .transpose()
             .map_err(|e| StoreError::Corrupt(format!("binding does not encode: {e}")))?;
-        out.write_arg(BINDING.as_bytes());
-        out.write_arg(&json);
-        out.write_arg(USER.as_bytes());
-        out.write_arg(binding.user_id.as_bytes());
+        Ok(Self { record, binding })
     }
-    write_pairs(FIELD, &record.fields, out);
-    write_pairs(FLASH, &record.flash, out);
-    Ok(())
+
+    /// The bytes the size limit counts, as the save script measures a
+    /// stored record: data and flash names (without their namespace) and
+    /// values, plus the binding's JSON text (`_b`).
+    pub(crate) fn size(&self) -> usize {
+        let binding = self.binding.as_ref().map_or(0, Vec::len);
+        (self.record.fields.byte_size() + self.record.flash.byte_size()).saturating_add(binding)
+    }
+
+    /// How many arguments [`write`](Self::write) writes, and about how many
+    /// bytes.
+    pub(crate) fn args(&self) -> (usize, usize) {
+        let pairs = 3 + self.record.fields.len() + self.record.flash.len();
+        (2 * pairs, 128 + self.size())
+    }
+
+    /// Writes the field/value pairs of the record, metadata first.
+    pub(crate) fn write<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        let record = self.record;
+        out.write_arg(META.as_bytes());
+        out.write_arg(Meta::of(record).encode().as_bytes());
+        if let (Some(binding), Some(json)) = (record.binding.as_deref(), &self.binding) {
+            out.write_arg(BINDING.as_bytes());
+            out.write_arg(json);
+            out.write_arg(USER.as_bytes());
+            out.write_arg(binding.user_id.as_bytes());
+        }
+        write_pairs(FIELD, &record.fields, out);
+        write_pairs(FLASH, &record.flash, out);
+    }
 }
 
 fn write_pairs<W: ?Sized + RedisWrite>(namespace: &str, map: &FieldMap, out: &mut W) {
@@ -381,7 +403,7 @@ mod tests {
 
     fn encode_record(record: &SessionRecord) -> Result<Vec<String>, StoreError> {
         let mut out: Vec<Vec<u8>> = Vec::new();
-        write_record(record, &mut out)?;
+        NewRecord::new(record)?.write(&mut out);
         assert_eq!(
             out.len(),
             2 * (3 + record.fields.len() + record.flash.len())

@@ -22,7 +22,9 @@ pub const DEFAULT_PREFIX: &str = "session:";
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default bound on one command's reply.
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
-/// Default largest record (data plus flash, in bytes) the store accepts.
+/// Default largest record the store accepts, in bytes as
+/// [`RedisStoreBuilder::max_record_bytes`] counts them (data, flash and
+/// binding).
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 /// Default longest time a locally cached session is used after it was last
 /// loaded or written (see [`RedisStoreBuilder::local_cache`]).
@@ -159,9 +161,11 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Largest record, data plus flash in bytes (names and values), that
-    /// `create` accepts and that a `save` setting values may leave (default
-    /// [`DEFAULT_MAX_RECORD_BYTES`]); beyond it
+    /// Largest record, in bytes, that `create` accepts and that a `save`
+    /// setting values may leave (default [`DEFAULT_MAX_RECORD_BYTES`]): data
+    /// and flash names and values, plus the binding as its stored JSON text
+    /// (user id, label, meta and permissions, as `_b` holds them; a
+    /// `create` measures it before sending anything). Beyond it
     /// [`StoreError::TooLarge`](session_core::StoreError::TooLarge), nothing
     /// written. Saves that only remove values, and touches, are not
     /// measured: they cannot grow a record.

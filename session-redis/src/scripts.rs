@@ -165,7 +165,7 @@ return 1
 /// index. ARGV: now, expected revision or '', last seen, new expiry or '',
 /// PEXPIREAT argument or '', the user whose index is the last key or '', the
 /// session id (the index member) or '', the call's write id or '', the size
-/// limit of the record's data, the number n of field/value pairs to set, the
+/// limit of the record, the number n of field/value pairs to set, the
 /// 2n pair items, the number d of fields to delete, the d fields, then the
 /// taken flash as field/value pairs: each is deleted only while it holds
 /// that value, so a flash set again since it was read survives.
@@ -182,11 +182,13 @@ return 1
 /// is bound to the named user, the index entry moves first: an index that
 /// fails stops the script before the hash is written.
 ///
-/// A save that sets values is refused when the data the record would hold
-/// (names without their namespace plus values, as `FieldMap::byte_size`)
-/// is over the limit. Reading the whole hash costs more than the rest of
-/// the script, so it is read (`HGETALL`) only when a bound says it may be
-/// over: the hash's `MEMORY USAGE` (all its allocations; O(1) for a small,
+/// A save that sets values is refused when the record it would leave is over
+/// the limit: its data and flash (names without their namespace plus
+/// values, as `FieldMap::byte_size`) and its binding's JSON text (`_b`, which
+/// no save changes; the create measured it the same way). Reading the whole
+/// hash costs more than the rest of the script, so it is read (`HGETALL`)
+/// only when a bound says it may be over: the hash's `MEMORY USAGE` (all its
+/// allocations, the binding's included; O(1) for a small,
 /// listpack-encoded hash) is at least half its text, as an integer stored
 /// compactly takes at least a byte per two digits, and the save adds at
 /// most the values it sends (a Redis user refused `MEMORY` by its ACL gets
@@ -196,7 +198,7 @@ return 1
 /// Replies `{0}` missing (absent or expired: nothing written), `{1, user or
 /// nil, grew, _m, wrote, indexed}` saved, `{2, revision}` conflict, `{3,
 /// reason}` corrupt (nothing written; also a data change to a record whose
-/// revision cannot grow), `{4, size}` the data would be larger than the
+/// revision cannot grow), `{4, size}` the record would be larger than the
 /// limit (nothing written). In a saved reply, `grew` is 1 when the
 /// expiry moved later; `_m` (as now stored, so a local copy can check it
 /// followed) and `wrote` (1 when the hash was written at all) come only with
@@ -249,6 +251,8 @@ if last > 10 and (type(usage) ~= 'number' or 2 * usage + added > tonumber(ARGV[9
     if namespace == 'f:' or namespace == 'l:' then
       sizes[stored[i]] = #stored[i] - 2 + #stored[i + 1]
       values[stored[i]] = stored[i + 1]
+    elseif stored[i] == '_b' then
+      size = #stored[i + 1]
     end
   end
   for i = 11, last, 2 do

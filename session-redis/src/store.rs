@@ -511,8 +511,14 @@ impl RedisStore {
         }
     }
 
-    fn check_size(&self, size: usize) -> Result<(), StoreError> {
+    fn check_size(&self, operation: &'static str, size: usize) -> Result<(), StoreError> {
         if size > self.inner.max_record_bytes {
+            tracing::debug!(
+                operation,
+                size,
+                limit = self.inner.max_record_bytes,
+                "redis store refused a record over its size limit"
+            );
             return Err(StoreError::TooLarge {
                 size,
                 limit: self.inner.max_record_bytes,
@@ -683,6 +689,8 @@ impl RedisStore {
                         .and_then(reply::int)
                         .and_then(|size| usize::try_from(size).ok())
                         .ok_or_else(|| unexpected("the save script"))?;
+                    tracing::debug!(operation, size, limit = self.inner.max_record_bytes,
+                        "redis store refused a save leaving a record over its size limit");
                     Err(StoreError::TooLarge {
                         size,
                         limit: self.inner.max_record_bytes,
@@ -722,7 +730,10 @@ impl SessionStore for RedisStore {
     }
 
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        self.check_size(record.fields.byte_size() + record.flash.byte_size())?;
+        // Measured here, before anything is sent: the binding counts too, as
+        // its `_b` text (a login's label and meta come from clients).
+        let new = codec::NewRecord::new(record)?;
+        self.check_size("create", new.size())?;
         let key = self.inner.keys.session(&record.id);
         let index = record.user_id().map(|user| self.inner.keys.user(user));
         // In a cluster, an index in another slot is a step of its own.
@@ -735,7 +746,7 @@ impl SessionStore for RedisStore {
         } else {
             1
         };
-        let (args, bytes) = codec::record_size(record);
+        let (args, bytes) = new.args();
         let mut cmd = script.call(keys, 4 + args, bytes);
         cmd.arg(&key);
         if keys == 2 {
@@ -747,7 +758,7 @@ impl SessionStore for RedisStore {
             .arg(codec::expire_at(record.expires_at))
             .arg(&id)
             .arg(record.expires_at.as_millis());
-        codec::write_record(record, &mut cmd)?;
+        new.write(&mut cmd);
         let _forget = self.forget_on_drop(std::slice::from_ref(&record.id));
         self.call("create", |mut conn, deadline| async move {
             if let Some(index) = separate_index {
@@ -816,7 +827,12 @@ impl SessionStore for RedisStore {
     }
 
     async fn save(&self, id: &SessionId, patch: &SessionPatch) -> Result<SaveOutcome, StoreError> {
-        self.check_size(patch.set_fields.byte_size() + patch.set_flash.byte_size())?;
+        // The values alone over the limit: refused without a round trip
+        // (the script measures the record they would leave).
+        self.check_size(
+            "save",
+            patch.set_fields.byte_size() + patch.set_flash.byte_size(),
+        )?;
         let user = patch.user_id.as_deref();
         self.patch(
             "save",

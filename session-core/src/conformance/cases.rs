@@ -392,13 +392,7 @@ pub async fn records_over_the_size_limit_are_refused_whole(
     };
     let user = format!("u-{}", SessionId::generate());
     let value = |bytes: usize| format!("\"{}\"", "x".repeat(bytes));
-    let assert_too_large = |result: Result<_, StoreError>, what: &str| match result {
-        Err(StoreError::TooLarge { size, limit: l }) => {
-            assert_eq!(l, limit, "{what}: the error names another limit");
-            assert!(size > limit, "{what}: size {size}, limit {limit}");
-        }
-        other => panic!("{what}: expected TooLarge, got {other:?}"),
-    };
+    let assert_too_large = |result, what: &str| assert_too_large(result, limit, what);
     let mut big = record(&clock, Some(&user));
     big.fields.insert("big", value(limit));
     assert_too_large(store.create(&big).await, "create");
@@ -435,6 +429,96 @@ pub async fn records_over_the_size_limit_are_refused_whole(
     if store.capabilities().user_index {
         assert_eq!(listed_ids(&store, &user).await, [r.id]);
     }
+}
+
+/// `result` is `TooLarge` naming `limit` and a size over it.
+fn assert_too_large(result: Result<(), StoreError>, limit: usize, what: &str) {
+    match result {
+        Err(StoreError::TooLarge { size, limit: l }) => {
+            assert_eq!(l, limit, "{what}: the error names another limit");
+            assert!(size > limit, "{what}: size {size}, limit {limit}");
+        }
+        other => panic!("{what}: expected TooLarge, got {other:?}"),
+    }
+}
+
+/// The binding (user id, label, meta) counts toward the declared size limit
+/// with the data: a login's label and meta come from clients, and a store
+/// that left them out would keep unbounded bytes per session. A record with
+/// small data and a binding over the limit is refused with `TooLarge` by
+/// `create`, and nothing is stored: it neither loads nor is listed. Stores
+/// that declare no limit skip this case.
+pub async fn a_binding_over_the_size_limit_is_refused(store: impl SessionStore, clock: MockClock) {
+    if store.client_side().is_some() {
+        return;
+    }
+    let Some(limit) = store.capabilities().max_record_bytes else {
+        return;
+    };
+    let user = format!("u-{}", SessionId::generate());
+    let big = "x".repeat(limit + 1);
+    let long_user = format!("{user}-{big}");
+    let cases = [
+        (
+            "a label",
+            &user,
+            Binding::user(&user).with_label(big.as_str()),
+        ),
+        (
+            "a meta",
+            &user,
+            Binding::user(&user).with_meta(serde_json::json!({ "note": big })),
+        ),
+        ("a user id", &long_user, Binding::user(&long_user)),
+    ];
+    for (what, user, binding) in cases {
+        let mut r = record(&clock, None);
+        r.binding = Some(Box::new(binding));
+        assert_too_large(store.create(&r).await, limit, what);
+        assert_eq!(
+            load(&store, &r.id).await,
+            None,
+            "{what}: a refused create stored"
+        );
+        if store.capabilities().user_index {
+            assert_eq!(listed_ids(&store, user).await, [], "{what}: listed");
+        }
+    }
+}
+
+/// A save counts the binding the record holds: data each save leaves under
+/// the limit cannot grow a bound record past it. The refused save writes
+/// nothing. Stores that declare no limit skip this case.
+pub async fn a_save_counts_the_binding_toward_the_size_limit(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    if store.client_side().is_some() {
+        return;
+    }
+    let Some(limit) = store.capabilities().max_record_bytes else {
+        return;
+    };
+    let user = format!("u-{}", SessionId::generate());
+    let mut r = record(&clock, None);
+    r.binding = Some(Box::new(
+        Binding::user(&user).with_label("x".repeat(limit / 2)),
+    ));
+    create(&store, &r).await;
+    let before = load(&store, &r.id).await.expect("created record loads");
+    // Under the limit alone, over it with the label.
+    let mut p = patch(&clock);
+    p.set_fields = fields(&[("more", &format!("\"{}\"", "y".repeat(limit / 2 + 16)))]);
+    assert_too_large(
+        store.save(&r.id, &p).await.map(|_| ()),
+        limit,
+        "a save that grows a bound record over the limit",
+    );
+    assert_eq!(
+        load(&store, &r.id).await,
+        Some(before),
+        "a refused save wrote part of its patch"
+    );
 }
 
 /// With `expected_revision`, a stale save is refused and writes nothing.

@@ -46,6 +46,8 @@ macro_rules! conformance_suite {
             save_never_resurrects_a_deleted_session,
             save_never_resurrects_an_expired_session,
             records_over_the_size_limit_are_refused_whole,
+            a_binding_over_the_size_limit_is_refused,
+            a_save_counts_the_binding_toward_the_size_limit,
             compare_and_set_refuses_a_stale_revision,
             concurrent_compare_and_set_lets_exactly_one_save_through,
             concurrent_patches_of_different_fields_both_survive,

@@ -29,10 +29,14 @@ pub struct Capabilities {
     pub field_patch: bool,
     /// `save` honours `expected_revision`.
     pub compare_and_set: bool,
-    /// The largest record the store accepts, in bytes as it measures them
-    /// (data plus flash at least; an encoding may count more): `create` and
-    /// `save` refuse a larger one with [`StoreError::TooLarge`] and write
-    /// nothing. `None`: no limit.
+    /// The largest record the store accepts, in bytes as it measures them:
+    /// the data, the flash and the binding (user id, label, meta,
+    /// permissions; see [`Binding::byte_size`](crate::Binding::byte_size))
+    /// at least, an encoding may count more. The binding counts because a
+    /// login's label and meta may come from clients: a server-side store
+    /// that left it out would keep unbounded bytes per session. `create`
+    /// and `save` refuse a larger record with [`StoreError::TooLarge`] and
+    /// write nothing. `None`: no limit.
     pub max_record_bytes: Option<usize>,
 }
 

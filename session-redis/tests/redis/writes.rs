@@ -613,6 +613,69 @@ async fn saves_cannot_grow_a_record_past_the_size_limit() {
     }
 }
 
+/// The binding counts toward `max_record_bytes` as the JSON text `_b` holds:
+/// a create measures it before sending anything, and the save script adds
+/// it to the data a save would leave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_size_limit_counts_the_binding_as_stored() {
+    let (Some(server), Some(cluster)) = (support::standalone(), support::cluster()) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let limited = || support::builder(&clock).max_record_bytes(100);
+    let stores = [
+        limited().url(server.url()).build().unwrap(),
+        limited()
+            .url(server.url())
+            .local_cache(100)
+            .build()
+            .unwrap(),
+        limited().cluster_urls(cluster.urls()).build().unwrap(),
+    ];
+    let json = |b: &Binding| serde_json::to_vec(b).unwrap().len();
+    for store in stores {
+        let user = format!("u{}", &SessionId::generate().to_string()[..8]);
+        // A binding whose JSON text is `bytes` long.
+        let bound_to = |bytes: usize| {
+            let label = bytes - json(&Binding::user(&user).with_label(""));
+            Binding::user(&user).with_label("l".repeat(label))
+        };
+        let now = clock.now();
+        let mut r = SessionRecord::new(SessionId::generate(), now, now.plus(HOUR));
+        // 1 + 20 bytes of data.
+        r.fields.insert("a", format!("\"{}\"", "x".repeat(18)));
+
+        let mut long = r.clone();
+        // 21 + 80: one byte too many.
+        long.binding = Some(Box::new(bound_to(80)));
+        match store.create(&long).await {
+            Err(session_core::StoreError::TooLarge { size, limit }) => {
+                assert_eq!((size, limit), (101, 100));
+            }
+            other => panic!("create gave {other:?}"),
+        }
+        assert_eq!(store.load(&long.id).await.unwrap(), None);
+        assert_eq!(store.list_for_user(&user).await.unwrap(), []);
+
+        // 21 + 56 leave room for 23 bytes more: one field of 1 + 22.
+        r.binding = Some(Box::new(bound_to(56)));
+        store.create(&r).await.unwrap();
+        let fill = format!("\"{}\"", "y".repeat(20));
+        store
+            .save(&r.id, &set(&clock, &[("b", &fill)]))
+            .await
+            .unwrap();
+        let before = store.load(&r.id).await.unwrap();
+        match store.save(&r.id, &set(&clock, &[("c", "1")])).await {
+            Err(session_core::StoreError::TooLarge { size, limit }) => {
+                assert_eq!((size, limit), (102, 100));
+            }
+            other => panic!("save gave {other:?}"),
+        }
+        assert_eq!(store.load(&r.id).await.unwrap(), before, "written");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_size_check_works_for_a_user_refused_memory_usage() {
     let Some(server) = support::private_server(&[]) else {

@@ -29,12 +29,30 @@ pub struct Credentials {
 /// `GET /dashboard`, `POST /api/token`.
 pub struct Login;
 
+/// The longest device label a login keeps, in characters. The label comes
+/// from the client and is stored with the session, so it is bounded: a
+/// longer one is cut, as the form's `maxlength` cuts it in a browser.
+pub const MAX_LABEL_CHARS: usize = 100;
+
 fn binding(user: &User, label: Option<String>) -> Binding {
     let binding = Binding::user(user.name).with_permissions(user.permissions.iter().copied());
     match label.filter(|l| !l.trim().is_empty()) {
-        Some(label) => binding.with_label(label),
+        Some(label) => binding.with_label(bounded(label)),
         None => binding,
     }
+}
+
+/// `label` cut to [`MAX_LABEL_CHARS`] characters.
+fn bounded(mut label: String) -> String {
+    if let Some((end, _)) = label.char_indices().nth(MAX_LABEL_CHARS) {
+        tracing::debug!(
+            bytes = label.len(),
+            "login label cut to {MAX_LABEL_CHARS} characters"
+        );
+        // `end` starts a character: the cut keeps whole characters.
+        label.truncate(end);
+    }
+    label
 }
 
 /// The session data both logins set next to the binding.
@@ -94,7 +112,7 @@ impl Login {
             "<!doctype html>\n<title>Log in</title>\n{error}<form method=\"post\" action=\"/login\">\n\
              <input name=\"username\" placeholder=\"Username\">\n\
              <input name=\"password\" type=\"password\" placeholder=\"Password\">\n\
-             <input name=\"label\" placeholder=\"Device name (optional)\">\n\
+             <input name=\"label\" maxlength=\"{MAX_LABEL_CHARS}\" placeholder=\"Device name (optional)\">\n\
              <button type=\"submit\">Log in</button>\n</form>\n"
         ))
         .into_response()

@@ -336,3 +336,35 @@ async fn the_astro_session_login_endpoint_is_post_api_login() {
     assert_eq!(r.headers["location"], "/me");
     assert_eq!(b.get("/me").await.json()["user"], "roger");
 }
+
+/// A login's device label is stored with the session, so it is bounded: the
+/// form says so (`maxlength`), and a longer label, from the form or an API
+/// login, is cut to its first 100 characters (whole characters), the login
+/// going through as it would in a browser.
+#[tokio::test]
+async fn a_long_login_label_is_cut_to_100_characters() {
+    let demo = Demo::start(&[], &[]);
+    let mut b = demo.browser();
+    assert!(b.get("/login").await.body.contains("maxlength=\"100\""));
+    let long = "é".repeat(10_000);
+    let kept = "é".repeat(100);
+    let r = form_login(&mut b, "ada", "ada-secret", &long).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(r.headers["location"], "/me");
+    let mut api = demo.browser();
+    api.bearer = Some(demo.token("ada", "ada-secret", &format!("cli{long}")).await);
+    let sessions = b.get("/me/sessions").await.json();
+    let labels: Vec<_> = sessions
+        .as_array()
+        .expect("a listing")
+        .iter()
+        .map(|s| s["label"].as_str().expect("a label").to_owned())
+        .collect();
+    let lengths: Vec<_> = labels.iter().map(|l| l.chars().count()).collect();
+    assert_eq!(lengths, [100, 100], "characters kept");
+    assert_eq!(labels, [format!("cli{}", &kept[..2 * 97]), kept.clone()]);
+    // At the bound, a label is kept whole.
+    let mut exact = demo.browser();
+    form_login(&mut exact, "ada", "ada-secret", &kept).await;
+    assert_eq!(exact.get("/me/sessions").await.json()[0]["label"], kept);
+}

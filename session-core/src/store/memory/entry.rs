@@ -59,12 +59,14 @@ impl Entry {
         )
     }
 
-    /// Data plus flash bytes, as the size limit counts them.
-    pub(super) fn data_size(record: &SessionRecord) -> usize {
-        record.fields.byte_size() + record.flash.byte_size()
+    /// The bytes of the binding, as the size limit counts them: measured
+    /// when checked, so the entry keeps no size of its own.
+    pub(super) fn binding_size(&self) -> usize {
+        self.binding.as_deref().map_or(0, Binding::byte_size)
     }
 
-    /// This entry with `patch` applied; the patched record's data size too.
+    /// This entry with `patch` applied; the patched record's data size
+    /// (data plus flash, the binding not included) too.
     /// Merges the packed bytes with the patch directly, without building maps.
     pub(super) fn patched(&self, patch: &SessionPatch) -> (Entry, usize) {
         let mut reader = Reader {
@@ -270,6 +272,14 @@ mod tests {
             size,
             expected.fields.byte_size() + expected.flash.byte_size()
         );
+    }
+
+    /// Every session pays for an entry: the size limit measures the binding
+    /// when it checks, so the entry keeps no size of its own.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn an_entry_stays_seven_words() {
+        assert_eq!(std::mem::size_of::<Entry>(), 7 * 8);
     }
 
     #[test]

@@ -28,7 +28,8 @@ use crate::{
 const MIN_SHARDS: usize = 256;
 const MAX_SHARDS: usize = 1024;
 
-/// Largest record accepted by default (data plus flash), in bytes.
+/// Largest record accepted by default, in bytes as
+/// [`SessionRecord::byte_size`] counts them (data, flash and binding).
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 
 /// Sessions in process memory: fast, lost on restart, one process only.
@@ -82,7 +83,8 @@ impl MemoryStore {
     }
 
     /// A store on `clock` refusing records larger than `max_record_bytes`
-    /// (data plus flash) with [`StoreError::TooLarge`].
+    /// (data, flash and binding, as [`SessionRecord::byte_size`] counts
+    /// them) with [`StoreError::TooLarge`].
     pub fn with_limit(clock: SharedClock, max_record_bytes: usize) -> Self {
         // At least 256 shards, also on small machines: a shard that outgrows
         // its table moves it and faults in fresh pages while its lock is
@@ -117,8 +119,14 @@ impl MemoryStore {
         self.inner.clock.now()
     }
 
-    fn check_size(&self, size: usize) -> Result<(), StoreError> {
+    fn check_size(&self, operation: &'static str, size: usize) -> Result<(), StoreError> {
         if size > self.inner.max_record_bytes {
+            tracing::debug!(
+                operation,
+                size,
+                limit = self.inner.max_record_bytes,
+                "memory store refused a record over its size limit"
+            );
             return Err(StoreError::TooLarge {
                 size,
                 limit: self.inner.max_record_bytes,
@@ -190,7 +198,8 @@ impl SessionStore for MemoryStore {
     }
 
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        self.check_size(Entry::data_size(record))?;
+        // The binding counts too: a login's label and meta come from clients.
+        self.check_size("create", record.byte_size())?;
         let now = self.now();
         let entry = Entry::from_record(record);
         let mut shard = self.shard(&record.id).lock();
@@ -238,7 +247,8 @@ impl SessionStore for MemoryStore {
                 });
             }
             let (patched, size) = entry.patched(patch);
-            self.check_size(size)?;
+            // A save never changes the binding, but it is part of the record.
+            self.check_size("save", size.saturating_add(entry.binding_size()))?;
             *entry = patched;
             Ok(SaveOutcome::Saved)
         });
