@@ -90,9 +90,9 @@ impl Model {
                 errors.error(&imp.generics, "an interceptor type cannot be generic");
                 None
             }
-            _ => {
+            other => {
                 errors.error(
-                    &item,
+                    item_keyword(other),
                     "#[interceptor] goes on the interceptor's struct (or its `impl Interceptor for ..` block)",
                 );
                 None
@@ -113,5 +113,22 @@ impl Model {
             from_app,
             krate,
         })
+    }
+}
+
+/// The token naming what kind of item `item` is (`fn`, `impl`, `trait`..),
+/// for an error about the item as a whole without underlining its body.
+fn item_keyword(item: &Item) -> proc_macro2::TokenStream {
+    use quote::ToTokens;
+    match item {
+        Item::Fn(f) => f.sig.fn_token.to_token_stream(),
+        Item::Impl(i) => i.impl_token.to_token_stream(),
+        Item::Trait(t) => t.trait_token.to_token_stream(),
+        Item::Union(u) => u.union_token.to_token_stream(),
+        Item::Mod(m) => m.mod_token.to_token_stream(),
+        Item::Type(t) => t.type_token.to_token_stream(),
+        Item::Const(c) => c.const_token.to_token_stream(),
+        Item::Static(s) => s.static_token.to_token_stream(),
+        other => other.to_token_stream(),
     }
 }
