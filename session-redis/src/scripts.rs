@@ -146,6 +146,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
     end
     return 0
   end
+  -- Refused when out of memory, unlike the `DEL` (see the save script).
+  redis.call('HSETNX', KEYS[1], '_m', m)
   redis.call('DEL', KEYS[1])
 end
 for i = 5, #ARGV, 1000 do
@@ -312,6 +314,10 @@ if keys == 2 then
 end
 local indexed = 0
 if index and ARGV[4] ~= '' and m[2] == ARGV[6] and tonumber(ARGV[4]) > e then
+  -- A no-op Redis refuses when out of memory: the index's first write is
+  -- not refused, and once a script wrote, Redis lets its later writes (the
+  -- data) through.
+  redis.call('HSETNX', KEYS[1], '_m', m[1])
   index_update(index, ARGV[1], false, {}, {ARGV[4], ARGV[7]})
   indexed = 1
 end

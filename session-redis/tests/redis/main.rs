@@ -14,4 +14,5 @@ mod retries;
 mod secrets;
 mod support;
 mod ttl;
+mod write_limits;
 mod writes;
