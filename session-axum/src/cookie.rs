@@ -1,5 +1,7 @@
 //! The session cookie: its attributes, reading it from requests, writing it to responses.
 
+use std::borrow::Cow;
+
 use cookie::{Cookie, SameSite};
 use http::{HeaderMap, HeaderValue, header};
 use session_core::{CookieAction, Timestamp};
@@ -48,7 +50,7 @@ pub struct CookieConfigError {
     /// The configured name.
     pub name: String,
     /// What is wrong.
-    pub reason: &'static str,
+    pub reason: Cow<'static, str>,
 }
 
 impl CookieConfig {
@@ -57,12 +59,15 @@ impl CookieConfig {
     /// that would end the attribute list or hold control characters,
     /// `SameSite=None` without `Secure` (browsers refuse such a cookie, so
     /// no session would ever stick), and the conditions of the `__Host-` and
-    /// `__Secure-` name prefixes.
+    /// `__Secure-` name prefixes. It also checks that a server-side store's
+    /// token (a signed session id) fits in the 4096 bytes browsers keep
+    /// beside the name, path and domain; the app builder checks the room a
+    /// client-side store's smallest session needs.
     pub fn validate(&self) -> Result<(), CookieConfigError> {
-        let fail = |reason| {
+        let fail = |reason: &'static str| {
             Err(CookieConfigError {
                 name: self.name.clone(),
-                reason,
+                reason: reason.into(),
             })
         };
         let separator = |b: u8| b"()<>@,;:\\\"/[]?={} \t".contains(&b);
@@ -106,14 +111,31 @@ impl CookieConfig {
         if prefixed("__Secure-") && !self.secure {
             return fail("a __Secure- cookie needs Secure");
         }
-        // Else every session would be written, then fail as its cookie is set.
-        let widest = self.clear_cookie().len() + SERVER_TOKEN_ROOM + MAX_AGE_DIGITS;
-        if widest > session_core::store::cookie::MAX_COOKIE_BYTES {
-            return fail(
-                "the name, path and domain leave no room for a session token in the 4096 bytes browsers keep",
-            );
+        self.check_token_room(SERVER_TOKEN_ROOM, "a session token")
+    }
+
+    /// Checks that a token of `token_bytes` (`what`, for the error) fits
+    /// beside the name, path, domain and the widest `Max-Age`. Else every
+    /// session would be written, then fail as its cookie is set.
+    pub(crate) fn check_token_room(
+        &self,
+        token_bytes: usize,
+        what: &str,
+    ) -> Result<(), CookieConfigError> {
+        let limit = session_core::store::cookie::MAX_COOKIE_BYTES;
+        let taken = self.clear_cookie().len() + MAX_AGE_DIGITS;
+        if taken + token_bytes <= limit {
+            return Ok(());
         }
-        Ok(())
+        let left = limit.saturating_sub(taken);
+        Err(CookieConfigError {
+            name: self.name.clone(),
+            reason: format!(
+                "the name, path and domain leave {left} of the {limit} bytes browsers keep for \
+                 the cookie's value; {what} needs {token_bytes}"
+            )
+            .into(),
+        })
     }
 
     fn build<'c>(&'c self, value: &'c str) -> Cookie<'c> {

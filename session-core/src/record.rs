@@ -383,6 +383,20 @@ pub mod envelope {
             .map_err(|e| StoreError::Corrupt(format!("record does not decode: {e}")))
     }
 
+    /// The session id in an envelope that does not [`decode`] (another
+    /// format version, say), when its record still names one: for logs.
+    pub fn session_id(bytes: &[u8]) -> Option<crate::SessionId> {
+        #[derive(Deserialize)]
+        struct Named {
+            r: Option<Id>,
+        }
+        #[derive(Deserialize)]
+        struct Id {
+            id: crate::SessionId,
+        }
+        serde_json::from_slice::<Named>(bytes).ok()?.r.map(|r| r.id)
+    }
+
     #[cfg(test)]
     mod tests {
         use super::*;
@@ -447,6 +461,8 @@ pub mod envelope {
             assert!(
                 matches!(decode(v2.as_bytes()), Err(StoreError::Corrupt(m)) if m.contains("version 2"))
             );
+            assert_eq!(session_id(v2.as_bytes()), Some(r.id), "still named");
+            assert_eq!(session_id(b"{\"v\":2,\"r\":[1]}"), None);
             assert!(matches!(
                 decode(b"\xff\x00garbage"),
                 Err(StoreError::Corrupt(_))

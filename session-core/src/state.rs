@@ -22,7 +22,9 @@ pub enum TokenStatus {
     /// The token verified, but the session it names is gone: expired,
     /// revoked, or moved to a new id by a login in another request. Persist
     /// leaves the cookie alone: a response that cleared it could arrive after
-    /// that login's and log the browser out again.
+    /// that login's and log the browser out again. Also a session whose
+    /// stored data does not decode (a corrupt record, or an authentic cookie
+    /// of a client-side store in another format): a read never clears it.
     Gone,
 }
 
@@ -57,8 +59,9 @@ pub struct SessionState {
     // Set when stored data failed to decode: the record is left untouched and
     // a write starts a new session instead.
     pub(crate) detached: Option<SessionId>,
-    // Why a load-time data check refused the stored data, kept under
-    // `InvalidDataPolicy::Fail` so that reading the data fails.
+    // Why the load refused the stored data (a data check, or a record that
+    // does not decode), kept under `InvalidDataPolicy::Fail` so that reading
+    // the data fails.
     pub(crate) failed_check: Option<Box<str>>,
     pub(crate) refresh_to: Option<Timestamp>,
     /// The loaded session's recorded last use is older than the service's

@@ -8,7 +8,8 @@ use cookie::SameSite;
 use session_core::clock::SharedClock;
 use session_core::service::SessionServiceBuilder;
 use session_core::{
-    ExpiryPolicy, InvalidDataPolicy, Key, SessionData, SessionService, SessionStore, SigningKeys,
+    ExpiryPolicy, InvalidDataPolicy, Key, SessionData, SessionId, SessionRecord, SessionService,
+    SessionStore, SigningKeys,
 };
 
 use super::routes::{build_routes, guarded};
@@ -267,7 +268,9 @@ impl AppBuilder {
 
     /// Builds the app: the session service, the interceptor order, every
     /// controller's routes. Every misconfiguration is an error here, not a
-    /// panic at the first request.
+    /// panic at the first request: with a client-side store, that includes a
+    /// cookie name, path and domain that leave no room for its smallest
+    /// session ([`BuildError::Cookie`]).
     pub fn build(self) -> Result<App, BuildError> {
         self.cookie.validate()?;
         let store = self.store.ok_or_else(|| {
@@ -300,6 +303,7 @@ impl AppBuilder {
             None => service.no_last_seen_on_reads(),
         };
         let service = service.build()?;
+        check_client_side_room(&self.cookie, &service)?;
         let ctx = AppContext {
             service: service.clone(),
             config: Arc::new(WebConfig {
@@ -382,4 +386,28 @@ fn build_chain(
         Some(step) if chain.len() == 1 => Steps::Builtin(step),
         _ => Steps::Chain(chain.into()),
     })
+}
+
+/// With a client-side store the cookie's value is the sealed session, much
+/// longer than a signed id: the cookie must have room for the smallest one
+/// (no data, no login), sealed by the store itself, or every write would be
+/// refused as too large once the session exists.
+fn check_client_side_room(
+    cookie: &CookieConfig,
+    service: &SessionService,
+) -> Result<(), BuildError> {
+    let Some(client) = service.store().client_side() else {
+        return Ok(());
+    };
+    let now = service.clock().now();
+    let empty = SessionRecord::new(
+        SessionId::generate(),
+        now,
+        service.expiry().for_new(now, false),
+    );
+    let token = client
+        .seal(service.signer(), &empty)
+        .map_err(session_core::SessionError::from)?;
+    cookie.check_token_room(token.len(), "the smallest session the store seals")?;
+    Ok(())
 }

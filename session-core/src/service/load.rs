@@ -2,7 +2,7 @@ use super::check::DataCheck;
 use super::{InvalidDataPolicy, SessionService};
 use crate::data::SessionData;
 use crate::state::{SessionCell, SessionState, TokenStatus};
-use crate::token::Verified;
+use crate::token::{TokenError, Verified};
 use crate::{Session, SessionError, SessionId, StoreError, Timestamp};
 
 impl SessionService {
@@ -51,6 +51,7 @@ impl SessionService {
                 Box::pin(self.load_others(cell, others, now)).await
             }
             FirstValid::Client(verified) => self.loaded(verified.value, verified.key_index, now),
+            FirstValid::Undecodable(reason) => Ok(self.undecodable(now, reason)),
             FirstValid::None(status) => Ok(SessionCell::new(SessionState::empty(now, status))),
         }
     }
@@ -78,13 +79,16 @@ impl SessionService {
     /// The first token that verifies: an id to look up (with the ids of the
     /// later tokens that verify, to try if its session is gone), or, with a
     /// client-side store, the session it carries (a live one, when an
-    /// expired copy comes first).
+    /// expired copy comes first). An authentic client-side token whose
+    /// session does not decode is logged and, unless a later one opens,
+    /// taken as a corrupt stored record: no session, the token kept.
     fn first_valid<'t>(
         &self,
         tokens: impl IntoIterator<Item = &'t str>,
         now: Timestamp,
     ) -> FirstValid {
         let mut status = TokenStatus::Absent;
+        let mut undecodable = None;
         let client = self.store().client_side();
         let mut tokens = tokens.into_iter();
         for token in tokens.by_ref() {
@@ -103,6 +107,10 @@ impl SessionService {
                             .find(|other| !self.expiry().is_expired(&other.value, now));
                         return FirstValid::Client(Box::new(live.unwrap_or(expired)));
                     }
+                    Err(TokenError::Undecodable { session, reason }) => {
+                        log_corrupt(session, &reason);
+                        undecodable.get_or_insert(reason);
+                    }
                     Err(error) => tracing::debug!(%error, "session cookie refused"),
                 },
                 None => match self.signer().verify_id(token) {
@@ -120,7 +128,10 @@ impl SessionService {
                 },
             }
         }
-        FirstValid::None(status)
+        match undecodable {
+            Some(reason) => FirstValid::Undecodable(reason),
+            None => FirstValid::None(status),
+        }
     }
 
     /// Loads the session of an id whose token was verified by the key at `key_index`.
@@ -144,11 +155,14 @@ impl SessionService {
                 TokenStatus::Gone,
             )))
         };
-        let Some(record) = self.live_record(id, now).await? else {
-            tracing::debug!(session = %id.short(), "no live session for a valid token");
-            return gone();
-        };
-        self.loaded(record, verified.key_index, now)
+        match self.lookup(id, now).await? {
+            Lookup::Live(record) => self.loaded(record, verified.key_index, now),
+            Lookup::Absent => {
+                tracing::debug!(session = %id.short(), "no live session for a valid token");
+                gone()
+            }
+            Lookup::Corrupt(reason) => Ok(self.undecodable(now, reason)),
+        }
     }
 
     /// The record of `id` if it is live at `now`. One that does not decode
@@ -160,11 +174,20 @@ impl SessionService {
         id: SessionId,
         now: Timestamp,
     ) -> Result<Option<crate::SessionRecord>, SessionError> {
+        Ok(match self.lookup(id, now).await? {
+            Lookup::Live(record) => Some(record),
+            Lookup::Absent | Lookup::Corrupt(_) => None,
+        })
+    }
+
+    /// [`live_record`](Self::live_record), telling a record that does not
+    /// decode (logged here) from one that is not there.
+    async fn lookup(&self, id: SessionId, now: Timestamp) -> Result<Lookup, SessionError> {
         let record = match self.store().load_at(&id, now).await {
             Ok(record) => record,
             Err(StoreError::Corrupt(reason)) => {
-                tracing::warn!(session = %id.short(), %reason, "stored session is corrupt; treating it as absent");
-                return Ok(None);
+                log_corrupt(Some(id), &reason);
+                return Ok(Lookup::Corrupt(reason));
             }
             Err(error) => return Err(error.into()),
         };
@@ -173,10 +196,24 @@ impl SessionService {
                 drop(record);
                 // Rare, and boxed so that the common path's future stays small.
                 Box::pin(self.remove_expired(id)).await;
-                Ok(None)
+                Ok(Lookup::Absent)
             }
-            record => Ok(record),
+            Some(record) => Ok(Lookup::Live(record)),
+            None => Ok(Lookup::Absent),
         }
+    }
+
+    /// The cell for a session whose stored data does not decode, in the
+    /// store or in an authentic cookie: no session, and the token is kept
+    /// (a read never clears it; a write starts a new session, leaving a
+    /// server-side record as it is). Under [`InvalidDataPolicy::Fail`],
+    /// reading the session's data fails the request.
+    fn undecodable(&self, now: Timestamp, reason: String) -> SessionCell {
+        let mut state = SessionState::empty(now, TokenStatus::Gone);
+        if self.invalid_data_policy() == InvalidDataPolicy::Fail {
+            state.failed_check = Some(reason.into());
+        }
+        SessionCell::new(state)
     }
 
     async fn remove_expired(&self, id: SessionId) {
@@ -239,10 +276,9 @@ impl SessionService {
     /// [`InvalidDataPolicy::Discard`], replaced by defaults while the stored
     /// record is left untouched.
     pub fn typed<T: SessionData>(&self, cell: &SessionCell) -> Result<Session<T>, SessionError> {
-        // Only a load-time check under `Fail` leaves a reason: no extra lock
-        // on the common path.
-        if !self.inner.checks.is_empty()
-            && self.invalid_data_policy() == InvalidDataPolicy::Fail
+        // Only a load under `Fail` leaves a reason (a data check, or a
+        // record that does not decode): no extra lock under the default.
+        if self.invalid_data_policy() == InvalidDataPolicy::Fail
             && let Some(reason) = &cell.lock().failed_check
         {
             return Err(crate::SessionDataError::validation(reason).into());
@@ -284,6 +320,99 @@ enum FirstValid {
     Server(Verified<SessionId>, Vec<Verified<SessionId>>),
     /// A client-side session, opened from its token.
     Client(Box<Verified<crate::SessionRecord>>),
+    /// No token opened, but one was authentic and its session does not
+    /// decode: why.
+    Undecodable(String),
     /// No token verified: none was presented, or every one was refused.
     None(TokenStatus),
+}
+
+/// What the store holds for an id, as [`SessionService::lookup`] found it.
+enum Lookup {
+    Live(crate::SessionRecord),
+    /// None, or expired.
+    Absent,
+    /// A record that does not decode: why.
+    Corrupt(String),
+}
+
+/// Logs stored data that does not decode, with the session's id when known.
+fn log_corrupt(session: Option<SessionId>, reason: &str) {
+    match session {
+        Some(id) => {
+            tracing::warn!(session = %id.short(), %reason, "stored session does not decode; treating it as absent");
+        }
+        None => tracing::warn!(%reason, "stored session does not decode; treating it as absent"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::store::Capabilities;
+    use crate::{Key, SaveOutcome, SessionPatch, SessionStore};
+
+    /// A server-side store whose every record is corrupt.
+    #[derive(Debug)]
+    struct Corrupt;
+
+    #[async_trait]
+    impl SessionStore for Corrupt {
+        fn name(&self) -> &'static str {
+            "corrupt"
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::ALL
+        }
+        async fn create(&self, _: &crate::SessionRecord) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn load(&self, _: &SessionId) -> Result<Option<crate::SessionRecord>, StoreError> {
+            Err(StoreError::Corrupt(
+                "record format version 2 is not supported".into(),
+            ))
+        }
+        async fn save(&self, _: &SessionId, _: &SessionPatch) -> Result<SaveOutcome, StoreError> {
+            Ok(SaveOutcome::Missing)
+        }
+        async fn touch(
+            &self,
+            _: &SessionId,
+            _: Timestamp,
+            _: Timestamp,
+            _: Option<&str>,
+        ) -> Result<SaveOutcome, StoreError> {
+            Ok(SaveOutcome::Missing)
+        }
+        async fn delete(&self, _: &SessionId) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+    }
+
+    #[test]
+    fn a_corrupt_record_is_no_session_and_keeps_the_token_failing_reads_under_fail() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for policy in [InvalidDataPolicy::Discard, InvalidDataPolicy::Fail] {
+            let service = SessionService::builder()
+                .store(Corrupt)
+                .key(Key::new([1; 32]).unwrap())
+                .invalid_data(policy)
+                .build()
+                .unwrap();
+            let token = service.token_for(&SessionId::generate());
+            let cell = runtime.block_on(service.load(Some(&token))).unwrap();
+            let state = cell.lock();
+            assert!(!state.is_loaded());
+            assert_eq!(state.token_status(), TokenStatus::Gone, "token kept");
+            assert_eq!(
+                state.failed_check.is_some(),
+                policy == InvalidDataPolicy::Fail,
+                "{policy:?}"
+            );
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! authsessions-style calls: sessions by id and by user, outside a request.
 
 use super::SessionService;
-use crate::{Binding, Page, PageRequest, SessionError, SessionId, SessionInfo, SessionRecord};
+use crate::{
+    Binding, Page, PageRequest, SessionError, SessionId, SessionInfo, SessionRecord, StoreError,
+};
 
 impl SessionService {
     /// Creates a session bound to a user right away (authsessions'
@@ -39,11 +41,20 @@ impl SessionService {
     /// The live record of a session id. A stored record that does not decode
     /// is logged and treated as no session, and one past the policy's
     /// absolute limit is removed, as a request's load does.
+    ///
+    /// [`StoreError::Unsupported`] with a client-side store
+    /// ([`CookieStore`](crate::CookieStore)): its sessions are in their
+    /// cookies, so an id alone finds nothing, and "no session" would be
+    /// wrong. [`user_id`](Self::user_id), [`meta`](Self::meta) and
+    /// [`revoke`](Self::revoke) answer the same.
     pub async fn record(&self, id: &SessionId) -> Result<Option<SessionRecord>, SessionError> {
+        self.require_server_side("looking a session up by id")?;
         self.live_record(*id, self.clock().now()).await
     }
 
-    /// The user a session belongs to; `None` for unknown, expired or anonymous sessions.
+    /// The user a session belongs to; `None` for unknown, expired or
+    /// anonymous sessions. Unsupported with a client-side store (see
+    /// [`record`](Self::record)).
     pub async fn user_id(&self, id: &SessionId) -> Result<Option<String>, SessionError> {
         Ok(self
             .record(id)
@@ -51,7 +62,8 @@ impl SessionService {
             .and_then(|r| r.binding.map(|b| b.user_id)))
     }
 
-    /// A session's meta.
+    /// A session's meta. Unsupported with a client-side store (see
+    /// [`record`](Self::record)).
     pub async fn meta(&self, id: &SessionId) -> Result<Option<serde_json::Value>, SessionError> {
         Ok(self
             .record(id)
@@ -60,6 +72,9 @@ impl SessionService {
     }
 
     /// Deletes a session; deleting an unknown id is a no-op returning `false`.
+    /// A client-side store keeps nothing to delete and answers `false`: the
+    /// cookie stays valid until it expires (a logout clears it in the
+    /// browser that logs out).
     pub async fn destroy_session(&self, id: &SessionId) -> Result<bool, SessionError> {
         Ok(self.store().delete(id).await?)
     }
@@ -74,8 +89,10 @@ impl SessionService {
     }
 
     /// Revokes one of a user's sessions; `false` (and nothing changes) when the
-    /// id is unknown or belongs to someone else.
+    /// id is unknown or belongs to someone else. [`StoreError::Unsupported`]
+    /// with a client-side store, which cannot revoke a cookie it handed out.
     pub async fn revoke(&self, user_id: &str, id: &SessionId) -> Result<bool, SessionError> {
+        self.require_server_side("revoke")?;
         match self.user_id(id).await? {
             Some(owner) if owner == user_id => Ok(self.store().delete(id).await?),
             _ => Ok(false),
@@ -103,5 +120,20 @@ impl SessionService {
         page.items
             .retain(|i| !self.expiry().is_info_expired(i, now));
         Ok(page)
+    }
+}
+
+impl SessionService {
+    /// `Unsupported` for a client-side store, checked before any lookup:
+    /// its store finds nothing by id, which would read as "unknown".
+    fn require_server_side(&self, operation: &'static str) -> Result<(), SessionError> {
+        match self.store().client_side() {
+            Some(_) => Err(StoreError::Unsupported {
+                store: self.store().name(),
+                operation,
+            }
+            .into()),
+            None => Ok(()),
+        }
     }
 }

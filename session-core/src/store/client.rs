@@ -10,6 +10,9 @@ use crate::{SessionRecord, StoreError};
 /// and opens it at load; there is nothing to look up, list or revoke.
 pub trait ClientSide: Send + Sync + fmt::Debug {
     /// The record in a token, verified (and decrypted) with the signer's keys.
+    /// A token that verifies but whose record does not decode is
+    /// [`TokenError::Undecodable`], told apart from a forged or damaged one:
+    /// the service keeps such a token instead of clearing it.
     fn open(
         &self,
         signer: &TokenSigner,

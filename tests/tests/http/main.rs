@@ -7,6 +7,7 @@ mod authenticators;
 mod bad_input;
 mod cookie_safety;
 mod cookie_store;
+mod cookie_store_sealing;
 mod expiry;
 mod failures;
 mod fast_path;

@@ -104,8 +104,15 @@ pub(super) fn open(
     } else {
         return Err(TokenError::Malformed);
     };
-    // Authentic but undecodable: written by another format version; treat as no session.
-    let record = envelope::decode(&plain).map_err(|_| TokenError::Malformed)?;
+    // Authentic but undecodable (another format version, say): not a
+    // forgery, so told apart from one; the service keeps the cookie.
+    let record = envelope::decode(&plain).map_err(|error| TokenError::Undecodable {
+        session: envelope::session_id(&plain),
+        reason: match error {
+            StoreError::Corrupt(reason) => reason,
+            other => other.to_string(),
+        },
+    })?;
     Ok(Verified {
         value: record,
         key_index,
@@ -205,6 +212,29 @@ mod tests {
                 assert!(open(&s, garbage, encrypt).is_err(), "{garbage:?}");
             }
         }
+    }
+
+    #[test]
+    fn an_authentic_cookie_that_does_not_decode_is_told_apart_from_a_forgery() {
+        let s = signer(&[1], "sid");
+        let r = record();
+        let plain = String::from_utf8(envelope::encode(&r).unwrap())
+            .unwrap()
+            .replacen("\"v\":1", "\"v\":2", 1);
+        let payload = format!("{SIGNED}{}", URL_SAFE_NO_PAD.encode(&plain));
+        let token = s.sign_payload(&payload);
+        match open(&s, &token, false) {
+            Err(TokenError::Undecodable { session, reason }) => {
+                assert_eq!(session, Some(r.id));
+                assert!(reason.contains("version 2"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The same bytes under a tag that does not verify are a forgery.
+        assert!(matches!(
+            open(&signer(&[2], "sid"), &token, false),
+            Err(TokenError::BadSignature)
+        ));
     }
 
     #[test]

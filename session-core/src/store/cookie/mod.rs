@@ -28,6 +28,22 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 /// would exceed 4096 bytes is refused with [`StoreError::TooLarge`] naming the
 /// size, never truncated.
 ///
+/// An authentic cookie whose session does not decode (sealed by a release
+/// with another record format, during a rolling deploy say) is not taken for
+/// a forgery: [`open`](ClientSide::open) answers
+/// [`TokenError::Undecodable`], and the service treats it as a stored record
+/// that is corrupt. It is logged with the session id, the request has no
+/// session (or fails under
+/// [`InvalidDataPolicy::Fail`](crate::InvalidDataPolicy::Fail)), and a
+/// read-only request leaves the cookie alone; a write starts a new session,
+/// whose cookie replaces it, as a server-side store's corrupt record is left
+/// for a new one. A tampered or foreign cookie is cleared.
+///
+/// Lookups by id outside a request ([`SessionService::record`],
+/// [`user_id`](SessionService::user_id), [`meta`](SessionService::meta),
+/// [`revoke`](SessionService::revoke)) are [`StoreError::Unsupported`] too:
+/// an id alone finds nothing, and "no such session" would be wrong.
+///
 /// ```
 /// use session_core::{CookieStore, Key, SessionService};
 ///
