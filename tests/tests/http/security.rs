@@ -22,6 +22,14 @@ async fn raw(
     (status, h, r.text().await.unwrap_or_default())
 }
 
+/// The status of `GET /t/me` with `token` as the only session cookie.
+async fn me_status(t: &crate::app::TestApp, token: &str) -> u16 {
+    let cookie = format!("sid={token}");
+    raw(t, reqwest::Method::GET, "/t/me", &[("cookie", cookie)])
+        .await
+        .0
+}
+
 fn set_cookie_value(h: &reqwest::header::HeaderMap) -> Option<String> {
     h.get_all("set-cookie")
         .iter()
@@ -55,22 +63,10 @@ async fn a_victims_login_with_an_attackers_cookie_first_among_two_of_the_same_na
     let new = set_cookie_value(&h).expect("cookie");
     assert_ne!(new, attacker);
     for tok in [&attacker, &victim] {
-        let (s, _, _) = raw(
-            &t,
-            reqwest::Method::GET,
-            "/t/me",
-            &[("cookie", format!("sid={tok}"))],
-        )
-        .await;
+        let s = me_status(&t, tok).await;
         assert_eq!(s, 401, "old token {tok} must not be logged in");
     }
-    let (s, _, _) = raw(
-        &t,
-        reqwest::Method::GET,
-        "/t/me",
-        &[("cookie", format!("sid={new}"))],
-    )
-    .await;
+    let s = me_status(&t, &new).await;
     assert_eq!(s, 200);
 }
 
@@ -92,13 +88,7 @@ async fn a_login_with_an_old_key_cookie_retires_both_spellings_of_the_old_id() {
     let new = set_cookie_value(&h).unwrap();
     assert!(t.service.session_id_from_token(&new).unwrap() != id);
     for tok in [&attacker, &attacker_old] {
-        let (s, _, _) = raw(
-            &t,
-            reqwest::Method::GET,
-            "/t/me",
-            &[("cookie", format!("sid={tok}"))],
-        )
-        .await;
+        let s = me_status(&t, tok).await;
         assert_eq!(s, 401);
     }
 }
