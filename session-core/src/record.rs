@@ -254,7 +254,8 @@ pub struct SessionPatch {
     pub set_flash: FieldMap,
     /// Flash values read, each with the value it had: a store removes each
     /// only while it still holds that value, so a flash a concurrent request
-    /// set again meanwhile survives to be read. Stores apply sets before
+    /// set to another value meanwhile survives to be read (values are
+    /// compared, so an equal value set again is removed). Stores apply sets before
     /// removals, so a name should not be both set and taken; persist never
     /// asks for that.
     pub taken_flash: FieldMap,

@@ -159,8 +159,9 @@ impl<T: SessionData> Session<T> {
     /// already taken, or not decodable as `V` (logged; the value is taken
     /// all the same). The removal is written at persist, so two requests of
     /// one session running at the same time may both read the value. It
-    /// removes only the value read: a value another request flashed under
-    /// `key` meanwhile stays for a later read.
+    /// removes only the value read: another value flashed under `key` by a
+    /// request meanwhile stays for a later read (the same value flashed
+    /// again counts as the one read, and goes with it).
     pub fn take_flash<V: DeserializeOwned>(&mut self, key: &str) -> Option<V> {
         let raw = self.cell.lock().take_flash(key)?;
         decode_raw(key, &raw)

@@ -284,8 +284,8 @@ pub async fn save_sets_and_removes_flash(store: impl SessionStore, clock: MockCl
     );
 }
 
-/// A taken flash is removed only while it holds the value read: one a
-/// concurrent request set again since survives for the next read.
+/// A taken flash is removed only while it holds the value read: another
+/// value a concurrent request set since survives for the next read.
 pub async fn a_flash_set_again_since_it_was_taken_survives(
     store: impl SessionStore,
     clock: MockClock,
