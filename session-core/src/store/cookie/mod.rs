@@ -39,9 +39,9 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 /// whose cookie replaces it, as a server-side store's corrupt record is left
 /// for a new one. A tampered or foreign cookie is cleared.
 ///
-/// Lookups by id outside a request ([`SessionService::record`],
-/// [`user_id`](SessionService::user_id), [`meta`](SessionService::meta),
-/// [`revoke`](SessionService::revoke)) are [`StoreError::Unsupported`] too:
+/// Lookups by id outside a request ([`SessionService::record`](crate::SessionService::record),
+/// [`user_id`](crate::SessionService::user_id), [`meta`](crate::SessionService::meta),
+/// [`revoke`](crate::SessionService::revoke)) are [`StoreError::Unsupported`] too:
 /// an id alone finds nothing, and "no such session" would be wrong.
 ///
 /// ```
