@@ -57,48 +57,16 @@ pub fn join(base: &str, path: &str) -> String {
 
 /// The checked full path of route `path` under controller `base`. Both must
 /// start with `/` (a route may also be empty, meaning the base itself):
-/// `("/session", "info")` would otherwise join as `/sessioninfo`. Its
-/// percent-encodings are normalised (see [`normalize_percent`]).
+/// `("/session", "info")` would otherwise join as `/sessioninfo`.
 pub fn full(base: &str, path: &str) -> Result<String, PathError> {
     for part in [base, path] {
         if !part.is_empty() && !part.starts_with('/') {
             return Err(PathError::NoLeadingSlash(part.to_owned()));
         }
     }
-    let full = normalize_percent(&join(base, path));
+    let full = join(base, path);
     validate(&full)?;
     Ok(full)
-}
-
-/// `path` with its percent-encodings normalised as RFC 3986 (6.2.2) says:
-/// hex digits in uppercase and unreserved characters (letters, digits,
-/// `-._~`) decoded. The router compares a route with the path as sent, and
-/// clients send that form (`/caf%C3%A9`, `/~me`), so a route written
-/// `/caf%c3%a9` or `/%7Eme` would otherwise match none of their requests.
-/// A `%` not followed by two hex digits is left as written.
-pub fn normalize_percent(path: &str) -> String {
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let decoded = match (b, bytes.get(i + 1..i + 3)) {
-            (b'%', Some(&[hi, lo])) => hex(hi).zip(hex(lo)).map(|(h, l)| (h << 4) | l),
-            _ => None,
-        };
-        match decoded {
-            Some(c) if c.is_ascii_alphanumeric() || b"-._~".contains(&c) => out.push(c),
-            Some(c) => out.extend_from_slice(format!("%{c:02X}").as_bytes()),
-            None => {
-                out.push(b);
-                i += 1;
-                continue;
-            }
-        }
-        i += 3;
-    }
-    // Only whole ASCII triplets were rewritten, each into ASCII.
-    String::from_utf8(out).expect("still UTF-8")
 }
 
 /// Checks a full route path.
@@ -331,22 +299,6 @@ mod tests {
         ] {
             assert!(!wildcard_clash(a, b), "{a} {b}");
             assert!(!wildcard_clash(b, a), "{b} {a}");
-        }
-    }
-
-    #[test]
-    fn percent_encodings_are_normalised() {
-        for (written, normal) in [
-            ("/caf%c3%a9", "/caf%C3%A9"),
-            ("/caf%C3%A9", "/caf%C3%A9"),
-            ("/%7eme/%41%2d%5F%2E", "/~me/A-_."),
-            ("/a%2fb%20c", "/a%2Fb%20c"),
-            ("/100%", "/100%"),
-            ("/%zz/%a", "/%zz/%a"),
-            ("/%%41", "/%A"),
-            ("/{id}", "/{id}"),
-        ] {
-            assert_eq!(normalize_percent(written), normal, "{written}");
         }
     }
 }

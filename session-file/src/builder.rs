@@ -141,7 +141,10 @@ impl FileStoreBuilder {
                     .collect()
             })
             .unwrap_or_default();
-        if !path.exists() {
+        // Not `exists()`, which follows links: an operator's link to a file
+        // still to be made is not this open's to remove.
+        if std::fs::symlink_metadata(&path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
             new_entries.insert(0, path.clone());
         }
         if let Some(dir) = dir {
@@ -192,7 +195,9 @@ impl FileStoreBuilder {
 fn remove_new_entries(new_entries: &[PathBuf]) {
     for (i, entry) in new_entries.iter().enumerate() {
         let removed = match i {
-            0 if entry.is_file() => std::fs::remove_file(entry),
+            0 if std::fs::symlink_metadata(entry).is_ok_and(|m| m.is_file()) => {
+                std::fs::remove_file(entry)
+            }
             _ => std::fs::remove_dir(entry),
         };
         if let Err(error) = removed {

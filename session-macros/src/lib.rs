@@ -54,12 +54,12 @@ pub fn session_data(args: TokenStream, item: TokenStream) -> TokenStream {
 /// order: a macro cannot evaluate a cfg, and routes under other ones may
 /// never exist together, so the app build reports their conflicts.
 ///
-/// Paths are matched as clients send them: a character they percent-encode
-/// (non-ASCII, a space, `^`) is written encoded (`/caf%C3%A9`); writing it
-/// as is is a compile error that gives the encoding. Encodings are
-/// normalised to the form clients send: hex digits in uppercase
-/// (`/caf%c3%a9` is the route `/caf%C3%A9`) and unreserved characters
-/// decoded (`/%7Eme` is `/~me`).
+/// Paths are matched as clients send them, spelling for spelling: a
+/// character they percent-encode (non-ASCII, a space, `^`) is written
+/// encoded, with the uppercase hex digits browsers produce (`/caf%C3%A9`);
+/// writing it as is is a compile error that gives the encoding. An
+/// encoding is not decoded or re-cased: `/caf%c3%a9` matches only requests
+/// that spell it so, and `/%7Eme` is not `/~me`.
 ///
 /// `crate = path` names `session_axum`
 /// when the dependency is renamed (also for `#[interceptor]` and

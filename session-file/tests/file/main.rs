@@ -12,3 +12,4 @@ mod kill;
 mod open;
 mod reopen;
 mod support;
+mod symlink;

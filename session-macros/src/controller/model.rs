@@ -46,7 +46,7 @@ impl Parse for Args {
         let base: LitStr = input.parse()?;
         route::check_path(&base)?;
         let mut args = Args {
-            base: route::normalized(&base),
+            base,
             from_app: false,
             krate: None,
         };

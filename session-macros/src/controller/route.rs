@@ -45,10 +45,7 @@ pub(super) fn parse(attr: &Attribute) -> syn::Result<RouteAttr> {
         }
     };
     check_path(&path)?;
-    Ok(RouteAttr {
-        method,
-        path: normalized(&path),
-    })
+    Ok(RouteAttr { method, path })
 }
 
 /// Checks the syntax the router accepts: leading `/`, no empty segments,
@@ -172,39 +169,6 @@ fn unreachable_char(path: &str, c: char) -> String {
             )
         }
     }
-}
-
-/// `lit` with its percent-encodings normalised as RFC 3986 (6.2.2) says,
-/// as clients send them: hex digits in uppercase, unreserved characters
-/// (letters, digits, `-._~`) decoded. The router compares routes with the
-/// path as sent, so `/caf%c3%a9` would otherwise match no browser's request.
-/// The same as `session_axum::path::normalize_percent`, which hand-written
-/// routes go through.
-pub(super) fn normalized(lit: &LitStr) -> LitStr {
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let value = lit.value();
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let decoded = match (b, bytes.get(i + 1..i + 3)) {
-            (b'%', Some(&[hi, lo])) => hex(hi).zip(hex(lo)).map(|(h, l)| (h << 4) | l),
-            _ => None,
-        };
-        match decoded {
-            Some(c) if c.is_ascii_alphanumeric() || b"-._~".contains(&c) => out.push(c),
-            Some(c) => out.extend_from_slice(format!("%{c:02X}").as_bytes()),
-            None => {
-                out.push(b);
-                i += 1;
-                continue;
-            }
-        }
-        i += 3;
-    }
-    // Only whole ASCII triplets were rewritten, each into ASCII.
-    let value = String::from_utf8(out).expect("still UTF-8");
-    LitStr::new(&value, lit.span())
 }
 
 /// The path with parameter names erased, for duplicate detection.

