@@ -12,4 +12,3 @@ mod kill;
 mod open;
 mod reopen;
 mod support;
-mod symlink;
