@@ -56,8 +56,8 @@ pub struct CookieConfigError {
 impl CookieConfig {
     /// Checks what a browser would misread: a name that is not an RFC 6265
     /// token (it would never come back as configured), a path or domain
-    /// that would end the attribute list or hold control characters,
-    /// `SameSite=None` without `Secure` (browsers refuse such a cookie, so
+    /// that would end the attribute list or hold control characters, a path
+    /// or domain over 1024 bytes (browsers ignore it), `SameSite=None` without `Secure` (browsers refuse such a cookie, so
     /// no session would ever stick), and the conditions of the `__Host-` and
     /// `__Secure-` name prefixes. It also checks that a server-side store's
     /// token (a signed session id) fits in the 4096 bytes browsers keep
@@ -95,6 +95,18 @@ impl CookieConfig {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
         {
             return fail("the domain must be a host name (letters, digits, dots and hyphens)");
+        }
+        // Browsers ignore a longer attribute value (RFC 6265bis, 5.6), and
+        // the cookie then falls back to the request's own path or host.
+        if self.path.len() > MAX_ATTRIBUTE_BYTES
+            || self
+                .domain
+                .as_ref()
+                .is_some_and(|d| d.len() > MAX_ATTRIBUTE_BYTES)
+        {
+            return fail(
+                "the path and the domain must be at most 1024 bytes: browsers ignore longer ones",
+            );
         }
         if self.same_site == SameSite::None && !self.secure {
             return fail("SameSite=None needs Secure: browsers refuse the cookie without it");
@@ -246,6 +258,9 @@ impl CookieConfig {
 /// under this) beside the configured attributes.
 const SERVER_TOKEN_ROOM: usize = 128;
 
+/// The longest `Path` or `Domain` value browsers take.
+const MAX_ATTRIBUTE_BYTES: usize = 1024;
+
 /// The widest `Max-Age` a cookie is measured with: up to 317 years.
 pub const MAX_AGE_DIGITS: usize = 10;
 
@@ -319,10 +334,17 @@ mod tests {
         for path in ["", "app", "/; Domain=evil.example", "/a\nb"] {
             assert!(with(&|c| c.path = path.into()).is_err(), "{path:?}");
         }
-        // No room left for a token: refused before any session is written.
-        let long = format!("/{}", "p".repeat(3960));
+        // Browsers ignore a longer path or domain.
+        let long = format!("/{}", "p".repeat(1024));
         assert!(with(&|c| c.path = long.clone()).is_err());
-        assert!(with(&|c| c.path = long[..3700].to_owned()).is_ok());
+        assert!(with(&|c| c.path = long[..1024].to_owned()).is_ok());
+        let host = format!("{}.example", "a".repeat(1017));
+        assert!(with(&|c| c.domain = Some(host.clone())).is_err());
+        assert!(with(&|c| c.domain = Some(host[1..].to_owned())).is_ok());
+        // No room left for a token: refused before any session is written.
+        let name = "n".repeat(3960);
+        assert!(with(&|c| c.name = name.clone()).is_err());
+        assert!(with(&|c| c.name = name[..3700].to_owned()).is_ok());
         for domain in ["", "a.example; Secure", "a b", "a\r"] {
             assert!(
                 with(&|c| c.domain = Some(domain.into())).is_err(),
