@@ -141,17 +141,27 @@ impl FileStoreBuilder {
                     .collect()
             })
             .unwrap_or_default();
-        // Not `exists()`, which follows links: an operator's link to a file
-        // still to be made is not this open's to remove.
-        if std::fs::symlink_metadata(&path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
-        {
-            new_entries.insert(0, path.clone());
-        }
         if let Some(dir) = dir {
             std::fs::create_dir_all(dir).map_err(|source| OpenError::Io {
                 path: dir.to_path_buf(),
                 source,
             })?;
+        }
+        // The file is this open's (to remove if the open fails) only when
+        // this open creates it, exclusively: not a file another process
+        // made meanwhile, nor an operator's link to a file still to be made.
+        // redb takes an empty file as a new database.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(_) => new_entries.insert(0, path.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => {
+                remove_new_entries(&new_entries);
+                return Err(OpenError::Io { path, source });
+            }
         }
         let options = OpenOptions {
             cache_bytes: self.cache_bytes,
