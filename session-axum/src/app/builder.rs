@@ -278,12 +278,6 @@ impl AppBuilder {
                 "a session store is required: call .store(..)".into(),
             )
         })?;
-        if self.keys.is_empty() {
-            return Err(session_core::SessionError::Config(
-                "a signing key is required: call .secret(..) or .keys(..)".into(),
-            )
-            .into());
-        }
         let mut service = SessionService::builder()
             .shared_store(store)
             .token_context(self.cookie.name.clone())

@@ -374,6 +374,15 @@ pub async fn save_never_resurrects_an_expired_session(store: impl SessionStore, 
     assert_eq!(load(&store, &r.id).await, None);
 }
 
+/// The size limit a server-side store declares; `None` (the case skips)
+/// for a client-side store or one without a limit.
+fn server_side_limit(store: &impl SessionStore) -> Option<usize> {
+    match store.client_side() {
+        Some(_) => None,
+        None => store.capabilities().max_record_bytes,
+    }
+}
+
 /// A record over the store's declared size limit
 /// ([`Capabilities::max_record_bytes`](crate::Capabilities::max_record_bytes))
 /// is refused with `TooLarge` by `create` (nothing stored) and by `save`
@@ -384,10 +393,7 @@ pub async fn records_over_the_size_limit_are_refused_whole(
     store: impl SessionStore,
     clock: MockClock,
 ) {
-    if store.client_side().is_some() {
-        return;
-    }
-    let Some(limit) = store.capabilities().max_record_bytes else {
+    let Some(limit) = server_side_limit(&store) else {
         return;
     };
     let user = format!("u-{}", SessionId::generate());
@@ -449,10 +455,7 @@ fn assert_too_large(result: Result<(), StoreError>, limit: usize, what: &str) {
 /// `create`, and nothing is stored: it neither loads nor is listed. Stores
 /// that declare no limit skip this case.
 pub async fn a_binding_over_the_size_limit_is_refused(store: impl SessionStore, clock: MockClock) {
-    if store.client_side().is_some() {
-        return;
-    }
-    let Some(limit) = store.capabilities().max_record_bytes else {
+    let Some(limit) = server_side_limit(&store) else {
         return;
     };
     let user = format!("u-{}", SessionId::generate());
@@ -493,10 +496,7 @@ pub async fn a_save_counts_the_binding_toward_the_size_limit(
     store: impl SessionStore,
     clock: MockClock,
 ) {
-    if store.client_side().is_some() {
-        return;
-    }
-    let Some(limit) = store.capabilities().max_record_bytes else {
+    let Some(limit) = server_side_limit(&store) else {
         return;
     };
     let user = format!("u-{}", SessionId::generate());

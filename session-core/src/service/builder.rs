@@ -142,7 +142,7 @@ impl SessionServiceBuilder {
             .ok_or_else(|| SessionError::Config("a session store is required".into()))?;
         if self.keys.is_empty() {
             return Err(SessionError::Config(
-                "a signing key is required: call .key(..) or .keys(..)".into(),
+                "a signing key is required: call .key(..) or .keys(..) (.secret(..) on the app builder)".into(),
             ));
         }
         let keys = SigningKeys::new(self.keys)?;

@@ -83,11 +83,7 @@ impl SessionService {
                     store = self.store().name(),
                     "compare-and-set save on a store without it; nothing written"
                 );
-                return Err(StoreError::Unsupported {
-                    store: self.store().name(),
-                    operation: "compare-and-set saves",
-                }
-                .into());
+                return Err(self.store().unsupported("compare-and-set saves").into());
             }
             if let Some(client) = self.store().client_side() {
                 let sealed = client_outcome(plan, &state);

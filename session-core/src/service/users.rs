@@ -1,9 +1,7 @@
 //! authsessions-style calls: sessions by id and by user, outside a request.
 
 use super::SessionService;
-use crate::{
-    Binding, Page, PageRequest, SessionError, SessionId, SessionInfo, SessionRecord, StoreError,
-};
+use crate::{Binding, Page, PageRequest, SessionError, SessionId, SessionInfo, SessionRecord};
 
 impl SessionService {
     /// Creates a session bound to a user right away (authsessions'
@@ -42,7 +40,7 @@ impl SessionService {
     /// is logged and treated as no session, and one past the policy's
     /// absolute limit is removed, as a request's load does.
     ///
-    /// [`StoreError::Unsupported`] with a client-side store
+    /// [`StoreError::Unsupported`](crate::StoreError::Unsupported) with a client-side store
     /// ([`CookieStore`](crate::CookieStore)): its sessions are in their
     /// cookies, so an id alone finds nothing, and "no session" would be
     /// wrong. [`user_id`](Self::user_id), [`meta`](Self::meta) and
@@ -89,7 +87,7 @@ impl SessionService {
     }
 
     /// Revokes one of a user's sessions; `false` (and nothing changes) when the
-    /// id is unknown or belongs to someone else. [`StoreError::Unsupported`]
+    /// id is unknown or belongs to someone else. [`StoreError::Unsupported`](crate::StoreError::Unsupported)
     /// with a client-side store, which cannot revoke a cookie it handed out.
     pub async fn revoke(&self, user_id: &str, id: &SessionId) -> Result<bool, SessionError> {
         self.require_server_side("revoke")?;
@@ -121,18 +119,12 @@ impl SessionService {
             .retain(|i| !self.expiry().is_info_expired(i, now));
         Ok(page)
     }
-}
 
-impl SessionService {
     /// `Unsupported` for a client-side store, checked before any lookup:
     /// its store finds nothing by id, which would read as "unknown".
     fn require_server_side(&self, operation: &'static str) -> Result<(), SessionError> {
         match self.store().client_side() {
-            Some(_) => Err(StoreError::Unsupported {
-                store: self.store().name(),
-                operation,
-            }
-            .into()),
+            Some(_) => Err(self.store().unsupported(operation).into()),
             None => Ok(()),
         }
     }

@@ -81,6 +81,16 @@ async fn thousands_of_fields_round_trip_through_create_and_save() {
     }
 }
 
+/// Sets the server's `maxmemory` (`"1"`: every write that adds memory is
+/// refused under `noeviction`; `"0"`: no limit).
+async fn set_maxmemory(admin: &mut redis::aio::MultiplexedConnection, bytes: &str) {
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "maxmemory", bytes][..])
+        .query_async(admin)
+        .await
+        .unwrap();
+}
+
 /// A server over `maxmemory` with `noeviction` refuses the scripts' writes
 /// (Redis checks at a script's first deny-oom write, and lets everything
 /// after any first write through). A save refreshing a bound session and
@@ -97,11 +107,7 @@ async fn a_refresh_naming_the_user_is_refused_under_oom_like_any_save() {
     let r = support::counter(&clock, 1, HOUR, Some("oom"));
     store.create(&r).await.unwrap();
     let mut admin = support::admin(&server).await;
-    let _: () = redis::cmd("CONFIG")
-        .arg(&["SET", "maxmemory", "1"][..])
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    set_maxmemory(&mut admin, "1").await;
     let big = format!("\"{}\"", "x".repeat(100_000));
     let grow = |user: Option<&str>| SessionPatch {
         set_fields: [("big", big.as_str())].into_iter().collect(),
@@ -116,11 +122,7 @@ async fn a_refresh_naming_the_user_is_refused_under_oom_like_any_save() {
         "save under OOM gave {unnamed:?}"
     );
     let named = store.save(&r.id, &grow(Some("oom"))).await;
-    let _: () = redis::cmd("CONFIG")
-        .arg(&["SET", "maxmemory", "0"][..])
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    set_maxmemory(&mut admin, "0").await;
     let stored = store.load(&r.id).await.unwrap().unwrap();
     server.stop();
     assert!(
@@ -146,11 +148,7 @@ async fn a_create_over_an_expired_record_is_refused_under_oom_like_any_create() 
     // Expired for the store; Redis keeps the key for another hour.
     clock.advance(2 * HOUR);
     let mut admin = support::admin(&server).await;
-    let _: () = redis::cmd("CONFIG")
-        .arg(&["SET", "maxmemory", "1"][..])
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    set_maxmemory(&mut admin, "1").await;
     let big = format!("\"{}\"", "x".repeat(100_000));
     let mut fresh = support::counter(&clock, 1, HOUR, None);
     fresh.fields.insert("big", big.as_str());
@@ -162,11 +160,7 @@ async fn a_create_over_an_expired_record_is_refused_under_oom_like_any_create() 
     let mut reused = fresh.clone();
     reused.id = old.id;
     let over_expired = store.create(&reused).await;
-    let _: () = redis::cmd("CONFIG")
-        .arg(&["SET", "maxmemory", "0"][..])
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    set_maxmemory(&mut admin, "0").await;
     let stored = store.load(&old.id).await.unwrap();
     server.stop();
     assert!(

@@ -515,6 +515,24 @@ async fn a_prefix_with_an_empty_hash_tag_is_refused_and_lone_braces_work() {
     }
 }
 
+/// Standalone, cached and cluster stores refusing records over 100 bytes.
+fn limited_to_100_bytes(
+    clock: &MockClock,
+    server: &support::RedisServer,
+    cluster: &support::RedisCluster,
+) -> [RedisStore; 3] {
+    let limited = || support::builder(clock).max_record_bytes(100);
+    [
+        limited().url(server.url()).build().unwrap(),
+        limited()
+            .url(server.url())
+            .local_cache(100)
+            .build()
+            .unwrap(),
+        limited().cluster_urls(cluster.urls()).build().unwrap(),
+    ]
+}
+
 /// `max_record_bytes` bounds the record a save leaves, not only the values
 /// it sends: saves each under the limit cannot grow a record past it (else a
 /// login could not create the same data under a new id). A refused save
@@ -525,16 +543,7 @@ async fn saves_cannot_grow_a_record_past_the_size_limit() {
         return;
     };
     let clock = MockClock::starting_now();
-    let limited = || support::builder(&clock).max_record_bytes(100);
-    let stores = [
-        limited().url(server.url()).build().unwrap(),
-        limited()
-            .url(server.url())
-            .local_cache(100)
-            .build()
-            .unwrap(),
-        limited().cluster_urls(cluster.urls()).build().unwrap(),
-    ];
+    let stores = limited_to_100_bytes(&clock, server, cluster);
     let value = |c: &str, n: usize| format!("\"{}\"", c.repeat(n));
     for store in stores {
         let now = clock.now();
@@ -622,16 +631,7 @@ async fn the_size_limit_counts_the_binding_as_stored() {
         return;
     };
     let clock = MockClock::starting_now();
-    let limited = || support::builder(&clock).max_record_bytes(100);
-    let stores = [
-        limited().url(server.url()).build().unwrap(),
-        limited()
-            .url(server.url())
-            .local_cache(100)
-            .build()
-            .unwrap(),
-        limited().cluster_urls(cluster.urls()).build().unwrap(),
-    ];
+    let stores = limited_to_100_bytes(&clock, server, cluster);
     let json = |b: &Binding| serde_json::to_vec(b).unwrap().len();
     for store in stores {
         let user = format!("u{}", &SessionId::generate().to_string()[..8]);
