@@ -56,8 +56,10 @@ pub struct SessionState {
     pub(crate) now: Timestamp,
     pub(crate) token: TokenStatus,
     pub(crate) loaded: Option<SessionRecord>,
-    // Set when stored data failed to decode: the record is left untouched and
-    // a write starts a new session instead.
+    // Set when stored data failed to decode or validate (then `loaded` may
+    // be `None`: a record the store could not decode): the record is left
+    // untouched, a write starts a new session instead, and a logout or login
+    // still deletes it.
     pub(crate) detached: Option<SessionId>,
     // Why the load refused the stored data (a data check, or a record that
     // does not decode), kept under `InvalidDataPolicy::Fail` so that reading
@@ -184,10 +186,10 @@ impl SessionState {
     }
 
     /// The id of the stored record the token named, also when its data was
-    /// found invalid: the record is still in the store then, and a logout
-    /// or login must still delete it.
+    /// found invalid or did not decode: the record is still in the store
+    /// then, maybe holding a login, and a logout or login must delete it.
     pub fn stored_id(&self) -> Option<SessionId> {
-        self.loaded.as_ref().map(|r| r.id)
+        self.loaded.as_ref().map(|r| r.id).or(self.detached)
     }
 
     /// The stored session this request goes on with, which revoking the

@@ -161,7 +161,8 @@ impl Auth {
     pub async fn logout(&self) -> Result<LoggedOut, SessionRejection> {
         let id = {
             let mut state = self.session.cell().lock();
-            // Also a record whose data was found invalid: it still holds the login.
+            // Also a record whose data was found invalid or did not decode: it
+            // may still hold the login.
             let id = state.stored_id();
             state.destroy();
             id

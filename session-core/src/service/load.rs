@@ -161,7 +161,13 @@ impl SessionService {
                 tracing::debug!(session = %id.short(), "no live session for a valid token");
                 gone()
             }
-            Lookup::Corrupt(reason) => Ok(self.undecodable(now, reason)),
+            Lookup::Corrupt(reason) => {
+                let cell = self.undecodable(now, reason);
+                // Still in the store, maybe holding a login: a logout or
+                // login deletes it.
+                cell.lock().detached = Some(id);
+                Ok(cell)
+            }
         }
     }
 
@@ -206,7 +212,7 @@ impl SessionService {
     /// The cell for a session whose stored data does not decode, in the
     /// store or in an authentic cookie: no session, and the token is kept
     /// (a read never clears it; a write starts a new session, leaving a
-    /// server-side record as it is). Under [`InvalidDataPolicy::Fail`],
+    /// server-side record as it is; a logout or login deletes it). Under [`InvalidDataPolicy::Fail`],
     /// reading the session's data fails the request.
     fn undecodable(&self, now: Timestamp, reason: String) -> SessionCell {
         let mut state = SessionState::empty(now, TokenStatus::Gone);

@@ -147,6 +147,60 @@ async fn the_service_treats_a_corrupt_record_as_no_session() {
     assert!(!cell.lock().is_loaded());
 }
 
+/// A corrupt record may still hold a login (its user's index lists it): a
+/// logout on its token deletes it, and so does a login, which moves the
+/// client to a new session as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_or_login_on_a_corrupt_record_deletes_it() {
+    let clock = MockClock::starting_now();
+    let (_dir, path) = temp_path();
+    let store = open_at(&path, &clock);
+    let logged_out = record(clock.now(), HOUR, Some("u"));
+    let logged_in = record(clock.now(), HOUR, Some("u"));
+    for r in [&logged_out, &logged_in] {
+        store.create(r).await.unwrap();
+    }
+    drop(store);
+    let torn = b"{\"v\":1,\"r\":{\"id\":";
+    overwrite(
+        &path,
+        &[(&logged_out.id, &torn[..]), (&logged_in.id, &torn[..])],
+    );
+
+    let service = SessionService::builder()
+        .store(open_at(&path, &clock))
+        .key(Key::new([7u8; 32]).unwrap())
+        .clock(std::sync::Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+
+    let cell = service
+        .load(Some(&service.token_for(&logged_out.id)))
+        .await
+        .unwrap();
+    cell.lock().destroy();
+    let persisted = service.persist(&cell).await.unwrap();
+    assert_eq!(persisted.outcome, session_core::PersistOutcome::Destroyed);
+
+    let cell = service
+        .load(Some(&service.token_for(&logged_in.id)))
+        .await
+        .unwrap();
+    let new_id = cell.lock().login(session_core::Binding::user("u"));
+    service.persist(&cell).await.unwrap();
+
+    let store = service.store();
+    for id in [&logged_out.id, &logged_in.id] {
+        assert!(
+            matches!(store.load(id).await, Ok(None)),
+            "the corrupt record was left behind"
+        );
+    }
+    let listed = store.list_for_user("u").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, new_id);
+}
+
 /// A record changed outside the store (here: moved to another user and a
 /// later expiry by hand) is out of its indexes until `repair_indexes`; after
 /// it, the record's new user can revoke it and its old user no longer lists
