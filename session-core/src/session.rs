@@ -237,7 +237,7 @@ impl<T: SessionData> Session<T> {
     pub fn changed_fields(&self) -> Result<Vec<&'static str>, SessionDataError> {
         let state = self.cell.lock();
         let touched = if state.destroys == self.epoch {
-            self.data.as_tracked().touched()
+            self.data.as_tracked().touched().clone()
         } else {
             // Changes from before a logout are dropped at commit.
             crate::data::FieldSet::EMPTY
@@ -252,7 +252,9 @@ impl<T: SessionData> Session<T> {
                 continue;
             }
             let value = self.data.encode_field(index)?;
-            if !unchanged(&*self.data, &state, &mut default, index, name, &value)? {
+            if !self.is_leftover(&state, &touched, index, name, &value)
+                && !unchanged(&*self.data, &state, &mut default, index, name, &value)?
+            {
                 changed.push(*name);
             }
         }
@@ -272,7 +274,7 @@ impl<T: SessionData> Session<T> {
     /// nothing of the request's session is saved (unless a logout then
     /// discards the request's changes anyway).
     pub fn commit(&mut self) -> Result<(), SessionDataError> {
-        let touched = self.data.as_tracked().touched();
+        let touched = self.data.as_tracked().touched().clone();
         if touched.is_empty() {
             return Ok(());
         }
@@ -292,21 +294,13 @@ impl<T: SessionData> Session<T> {
             return Ok(());
         }
         let mut default: Option<T> = None;
-        // Loaded data dropped by a login since this handle was made: a field
-        // touched only through whole-value access still holds the old
-        // session's value, which must not reach the new one.
-        let dropped = self.from_loaded && state.drops_loaded();
-        let assigned = self.data.as_tracked().assigned();
+        let assigned = self.data.as_tracked().assigned().clone();
         for (index, name) in T::FIELDS.iter().enumerate() {
             if !touched.contains(index) {
                 continue;
             }
             let value = self.data.encode_field(index)?;
-            if dropped
-                && !touched.contains_explicitly(index)
-                && stored_under::<T>(|n| state.record()?.fields.get(n), index, name)
-                    == Some(&*value)
-            {
+            if self.is_leftover(&state, &touched, index, name, &value) {
                 continue;
             }
             if unchanged(&*self.data, &state, &mut default, index, name, &value)? {
@@ -331,6 +325,24 @@ impl<T: SessionData> Session<T> {
         drop(state);
         self.data.as_tracked_mut().clear_touched();
         Ok(())
+    }
+
+    /// Whether `value` of field `index` is the old session's, not this
+    /// handle's change: loaded data a login dropped since this handle was
+    /// made, with the field touched only through whole-value access and
+    /// still holding the loaded value. It must not reach the new session.
+    fn is_leftover(
+        &self,
+        state: &SessionState,
+        touched: &crate::data::FieldSet,
+        index: usize,
+        name: &str,
+        value: &str,
+    ) -> bool {
+        self.from_loaded
+            && state.drops_loaded()
+            && !touched.contains_explicitly(index)
+            && stored_under::<T>(|n| state.record()?.fields.get(n), index, name) == Some(value)
     }
 }
 

@@ -235,7 +235,7 @@ impl SessionState {
     /// What this request's changes apply to: the loaded record, or nothing
     /// once a login that carries nothing over (another user's, or one on a
     /// session of its own) is pending, as the new session starts empty.
-    fn base(&self) -> Option<&SessionRecord> {
+    pub(crate) fn base(&self) -> Option<&SessionRecord> {
         self.record()
             .filter(|_| !self.destroy && self.rotation().is_none_or(|r| r.carry))
     }

@@ -5,10 +5,14 @@ use std::ops::{Deref, DerefMut};
 use super::SessionData;
 
 /// A set of field indexes (by position in [`SessionData::FIELDS`]).
-#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+#[derive(Clone, Default, PartialEq, Eq, Debug)]
 pub struct FieldSet {
+    // Bit `i` for field `i` < 64: all most structs need, without allocating.
     bits: u64,
-    // Indexes past 63 are not tracked one by one: the set then means "all".
+    // Bit `i % 64` of word `i / 64 - 1` for the fields past them.
+    more: Vec<u64>,
+    // Every field, as whole-value access marks them (besides those added
+    // one by one).
     all: bool,
 }
 
@@ -16,17 +20,33 @@ impl FieldSet {
     /// The empty set.
     pub const EMPTY: FieldSet = FieldSet {
         bits: 0,
+        more: Vec::new(),
         all: false,
     };
     /// Every field.
-    pub const ALL: FieldSet = FieldSet { bits: 0, all: true };
+    pub const ALL: FieldSet = FieldSet {
+        bits: 0,
+        more: Vec::new(),
+        all: true,
+    };
 
     /// Adds `index`.
     pub fn insert(&mut self, index: usize) {
-        match bit(index) {
-            Some(bit) => self.bits |= bit,
-            None => self.all = true,
+        let bit = 1u64 << (index % 64);
+        match index / 64 {
+            0 => self.bits |= bit,
+            word => {
+                if self.more.len() < word {
+                    self.more.resize(word, 0);
+                }
+                self.more[word - 1] |= bit;
+            }
         }
+    }
+
+    /// Adds every field, keeping those added one by one.
+    pub fn insert_all(&mut self) {
+        self.all = true;
     }
 
     /// Whether `index` is in the set.
@@ -36,12 +56,16 @@ impl FieldSet {
 
     /// Whether `index` was added by itself (not only through "all").
     pub fn contains_explicitly(&self, index: usize) -> bool {
-        bit(index).is_some_and(|bit| self.bits & bit != 0)
+        let word = match index / 64 {
+            0 => self.bits,
+            word => self.more.get(word - 1).copied().unwrap_or(0),
+        };
+        word & (1u64 << (index % 64)) != 0
     }
 
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
-        !self.all && self.bits == 0
+        !self.all && self.bits == 0 && self.more.iter().all(|&w| w == 0)
     }
 }
 
@@ -99,14 +123,14 @@ impl<T: SessionData> Tracked<T> {
     }
 
     /// The touched fields.
-    pub fn touched(&self) -> FieldSet {
-        self.touched
+    pub fn touched(&self) -> &FieldSet {
+        &self.touched
     }
 
     /// The fields given a new value by [`set`](Self::set) since the last
     /// commit (a subset of [`touched`](Self::touched)).
-    pub fn assigned(&self) -> FieldSet {
-        self.assigned
+    pub fn assigned(&self) -> &FieldSet {
+        &self.assigned
     }
 
     /// Forgets touches and assignments (after they were committed).
@@ -130,7 +154,7 @@ impl<T> Deref for Tracked<T> {
 
 impl<T> DerefMut for Tracked<T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.touched = FieldSet::ALL;
+        self.touched.insert_all();
         &mut self.data
     }
 }
@@ -162,22 +186,24 @@ impl<T: SessionData<Tracked = Tracked<T>>> TrackedData for Tracked<T> {
     }
 }
 
-/// The bit of field `index`; `None` past the 64 the set tracks one by one.
-fn bit(index: usize) -> Option<u64> {
-    u32::try_from(index).ok().and_then(|i| 1u64.checked_shl(i))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn field_set_tracks_indexes_and_overflows_to_all() {
+    fn field_set_tracks_every_index_one_by_one() {
         let mut s = FieldSet::EMPTY;
         assert!(s.is_empty());
         s.insert(3);
         assert!(s.contains(3) && !s.contains(2));
-        s.insert(64);
-        assert!(s.contains(2) && s.contains(1000));
+        for index in [63, 64, 130] {
+            assert!(!s.contains(index));
+            s.insert(index);
+            assert!(s.contains_explicitly(index), "{index}");
+        }
+        assert!(!s.contains(65) && !s.contains(129) && !s.contains(1000));
+        s.insert_all();
+        assert!(s.contains(1000) && !s.contains_explicitly(1000));
+        assert!(s.contains_explicitly(130));
     }
 }

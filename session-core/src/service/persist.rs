@@ -25,6 +25,10 @@ enum Plan {
         // A login apart: the flash the request took from the session it
         // leaves in place, to remove there.
         taken_apart: Option<(SessionId, SessionPatch)>,
+        // When the new record carries the old one's data and flash: this
+        // request's changes, applied to the old record as it is just
+        // before the move (another request may have saved it since the load).
+        rebase: Option<Box<SessionPatch>>,
     },
     Save {
         id: SessionId,
@@ -56,7 +60,10 @@ impl SessionService {
     /// Writes what the request changed, and only that:
     /// - a new session with data or flash is created (with a fresh id);
     /// - a login moves the session to its new id: the new record is written
-    ///   before the old one is deleted, so a failure never loses the session;
+    ///   before the old one is deleted, so a failure never loses the session.
+    ///   Data and flash it carries over are re-read from the old record just
+    ///   before, with this request's changes applied, so a change another
+    ///   request saved since the load moves too (one more store read);
     /// - a loaded session saves changed fields and flash, or only its expiry when
     ///   a refresh is due, or nothing at all;
     /// - a destroyed session is deleted.
@@ -129,15 +136,19 @@ impl SessionService {
                 }
             }
             Plan::Rotate {
-                record,
+                mut record,
                 old,
                 old_must_exist,
                 expected_revision,
                 taken_apart,
+                rebase,
             } => {
                 if let (Some(old), Some(expected)) = (old, expected_revision) {
                     // Boxed: rare, and the common future stays small.
                     Box::pin(self.unchanged_since(&old, expected, record.last_seen)).await?;
+                }
+                if let (Some(old), Some(changes)) = (old, rebase) {
+                    Box::pin(self.rebase(&mut record, &old, &changes)).await?;
                 }
                 let kept = self.rotate(&record, old, old_must_exist).await?;
                 if let (false, Some(old)) = (kept, old) {
@@ -280,6 +291,16 @@ impl SessionService {
                 }
                 _ => None,
             };
+            let rebase = match (&state.changes, state.base()) {
+                (Some(changes), Some(_)) if rotation.replace_old => Some(Box::new(SessionPatch {
+                    set_fields: changes.set_fields.clone(),
+                    removed_fields: changes.removed_fields.clone(),
+                    set_flash: changes.set_flash.clone(),
+                    taken_flash: changes.flash_removals(),
+                    ..SessionPatch::default()
+                })),
+                _ => None,
+            };
             state.changes = None;
             let old = state.stored_id().filter(|_| rotation.replace_old);
             return Plan::Rotate {
@@ -288,6 +309,7 @@ impl SessionService {
                 old_must_exist: !rotation.login && old.is_some(),
                 expected_revision: state.expected_revision.filter(|_| old.is_some()),
                 taken_apart,
+                rebase,
             };
         }
         let changes = state.changes.take().map(|c| *c).unwrap_or_default();
@@ -420,6 +442,31 @@ impl SessionService {
             SaveOutcome::Conflict { current } => Err(SessionError::Conflict { current }),
             SaveOutcome::Saved | SaveOutcome::Missing => Ok(()),
         }
+    }
+
+    /// Gives a rotation's new `record` the old record's data and flash as
+    /// they are now, with this request's `changes` applied: another request
+    /// may have saved the old record since this one loaded it, and the move
+    /// must not undo that (nor bring back a flash it read). An old record
+    /// gone or unreadable leaves `record` as planned, from the load.
+    async fn rebase(
+        &self,
+        record: &mut SessionRecord,
+        old: &SessionId,
+        changes: &SessionPatch,
+    ) -> Result<(), SessionError> {
+        let mut current = match self.store().load(old).await {
+            Ok(Some(current)) => current,
+            Ok(None) | Err(StoreError::Corrupt(_)) => return Ok(()),
+            Err(error) => return Err(error.into()),
+        };
+        current
+            .fields
+            .apply(&changes.set_fields, &changes.removed_fields);
+        current.flash.apply(&changes.set_flash, &[]);
+        current.flash.remove_unchanged(&changes.taken_flash);
+        (record.fields, record.flash) = (current.fields, current.flash);
+        Ok(())
     }
 
     /// Writes the new record, then deletes the old one. If the old one cannot

@@ -562,3 +562,66 @@ async fn a_handle_taken_before_a_login_as_another_user_reports_the_new_sessions_
     cell.lock().login(Binding::user("grace"));
     assert_eq!(a.group_id(), None, "grace's session reports roger's group");
 }
+
+/// Load A, load B, persist B, persist A: B saves a field and a flash and
+/// takes another flash; A, loaded before, then rotates the session. The
+/// rotation copies A's snapshot from its load into the new record and
+/// deletes the old one, so B's saved field and flash are lost and the flash
+/// B already read comes back to be read again. A plain save by A would have
+/// merged with B's (see `concurrent_requests_changing_different_fields_both_survive`).
+#[tokio::test]
+async fn a_rotation_keeps_what_another_request_saved_after_its_load() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    s.login(Binding::user("roger"));
+    set_age(&mut s, Some(20));
+    s.flash("old", "read by b").unwrap();
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+
+    let a = env.service.load(Some(&t)).await.unwrap();
+    let mut b = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    session_tests::profile::set_name(&mut b, Some("from b".into()));
+    b.flash("notice", "from b").unwrap();
+    assert_eq!(b.take_flash::<String>("old").as_deref(), Some("read by b"));
+    assert!(matches!(
+        env.service.commit(&mut b).await.unwrap().outcome,
+        PersistOutcome::Saved { .. }
+    ));
+
+    a.lock().rotate().expect("a stored session to move");
+    let rotated = env.service.persist(&a).await.unwrap();
+    assert_eq!(rotated.outcome, PersistOutcome::Rotated);
+
+    let mut s = reopen(&env, &rotated).await;
+    let name = s.name.clone();
+    let notice = s.take_flash::<String>("notice");
+    let old = s.take_flash::<String>("old");
+    assert_eq!(
+        (name.as_deref(), notice.as_deref(), old.as_deref()),
+        (Some("from b"), Some("from b"), None),
+        "B's saved name and flash lost, or its read flash read again"
+    );
+}
+
+/// `changed_fields` after a login as another user names only what commit
+/// writes: a handle taken before the login and changed through `update`
+/// passes on only its change (see
+/// `a_handle_taken_before_a_login_as_another_user_passes_on_only_its_changes`),
+/// yet reports the old user's other fields as changed too.
+#[tokio::test]
+async fn a_handle_taken_before_a_login_as_another_user_reports_what_it_writes() {
+    let env = env();
+    let roger = rogers_session(&env).await;
+    let mut s = reopen(&env, &roger).await;
+    s.login(Binding::user("ada"));
+    s.update(|p| p.name = Some("Ada".into()));
+    let reported = s.changed_fields().unwrap();
+    let ada = env.service.commit(&mut s).await.unwrap();
+    let back = reopen(&env, &ada).await;
+    assert_eq!((back.name.as_deref(), back.age), (Some("Ada"), None));
+    assert_eq!(
+        reported,
+        ["name"],
+        "reports Roger's age, which is not written"
+    );
+}
