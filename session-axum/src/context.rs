@@ -81,9 +81,25 @@ impl RequestSession {
         self.inner.source
     }
 
-    /// The current principal.
+    /// The current principal, following what the request did to its
+    /// session through [`Auth`](crate::Auth) or the typed handle: none once
+    /// the session is destroyed, the new user's after a login.
     pub fn principal(&self) -> Option<Principal> {
-        self.inner.principal.lock().clone()
+        let stored = self.inner.principal.lock().clone();
+        let state = self.inner.cell.lock();
+        if state.is_destroyed() {
+            return None;
+        }
+        match state.binding() {
+            Some(binding) => match stored {
+                // The session's own login, as the request was admitted or
+                // logged in: it keeps the id it was loaded under.
+                Some(p) if p.session_id.is_some() && p.user_id == binding.user_id => Some(p),
+                _ => Some(Principal::from_binding(binding, state.id())),
+            },
+            // An app authenticator's principal, unless a logout ran since.
+            None => stored.filter(|_| self.inner.by_app && !state.logged_out()),
+        }
     }
 
     /// Whether the principal the request was admitted with came from one of

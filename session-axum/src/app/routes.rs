@@ -121,9 +121,10 @@ pub(super) fn build_routes(
 
 /// `handler` as reached through its route's declared `method`. Its state is
 /// given up front, or each request would box its handler anew. A 405 from
-/// it means it does not answer that method: its `Allow` would name
-/// methods the route never routes to it, so it goes, and the mistake is
-/// logged.
+/// its method router (not from one of its handlers) means it does not
+/// answer that method: its `Allow` would name methods the route never
+/// routes to it, so it goes, and the mistake is logged. A handler's own 405
+/// keeps its `Allow`.
 fn declared_only(
     handler: MethodRouter,
     path: Arc<str>,
@@ -137,10 +138,30 @@ fn declared_only(
 + Send
 + Sync
 + 'static {
+    // `route_layer` wraps the handlers alone, not the method router's own
+    // 405; only a 405 is marked, so other responses pay nothing. It panics
+    // on a router with no method handler (`any`, a fallback alone), which
+    // has no 405 of its own with an `Allow` to remove anyway.
+    let handler = if has_method_handler(&handler) {
+        handler.route_layer(axum::middleware::map_response(
+            |mut response: axum::response::Response| async move {
+                if response.status() == http::StatusCode::METHOD_NOT_ALLOWED {
+                    response.extensions_mut().insert(HandlersOwn405);
+                }
+                response
+            },
+        ))
+    } else {
+        handler
+    };
     tower::ServiceExt::<axum::extract::Request>::map_response(
         handler.with_state::<()>(()),
         move |mut response: axum::response::Response| {
             if response.status() == http::StatusCode::METHOD_NOT_ALLOWED
+                && response
+                    .extensions_mut()
+                    .remove::<HandlersOwn405>()
+                    .is_none()
                 && response.headers_mut().remove(http::header::ALLOW).is_some()
             {
                 tracing::error!(%path, %method, "the route's handler does not answer its declared method");
@@ -148,6 +169,24 @@ fn declared_only(
             response
         },
     )
+}
+
+/// Marks a 405 a route's handler answered itself (see [`declared_only`]).
+#[derive(Clone, Copy)]
+struct HandlersOwn405;
+
+/// Whether `router` has a handler for some method (not only a fallback).
+/// axum offers no accessor; its `Debug` lists each method's endpoint as
+/// `None` or not, and the unit test below pins that reading.
+fn has_method_handler(router: &MethodRouter) -> bool {
+    const METHODS: [&str; 9] = [
+        "get", "head", "delete", "options", "patch", "post", "put", "trace", "connect",
+    ];
+    format!("{router:#?}").lines().any(|line| {
+        line.trim_start()
+            .split_once(": ")
+            .is_some_and(|(field, value)| METHODS.contains(&field) && value != "None,")
+    })
 }
 
 /// Runs a router call that panics on conflicts the checks above cannot see
@@ -161,4 +200,25 @@ pub(super) fn guarded<T>(path: &str, f: impl FnOnce() -> T) -> Result<T, BuildEr
             .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
             .unwrap_or_else(|| "the router refused it".to_owned()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::{any, get, post};
+
+    use super::*;
+
+    async fn ok() {}
+
+    #[test]
+    fn method_handlers_are_told_from_a_fallback_alone() {
+        assert!(has_method_handler(&get(ok)));
+        assert!(has_method_handler(&post(ok).fallback(ok)));
+        assert!(has_method_handler(
+            &MethodRouter::new().on(axum::routing::MethodFilter::CONNECT, ok)
+        ));
+        assert!(!has_method_handler(&any(ok)));
+        assert!(!has_method_handler(&MethodRouter::new()));
+        assert!(!has_method_handler(&MethodRouter::new().fallback(ok)));
+    }
 }

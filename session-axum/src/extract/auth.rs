@@ -133,8 +133,11 @@ impl Auth {
     /// tampered cookie the request came with, or one whose session a logout
     /// in this request deleted, is still cleared (not when the request also
     /// sent `Authorization: Bearer`: such requests never read the cookie).
-    /// Client-side stores cannot hand out a token before the response is
-    /// built: [`SessionRejection::Unsupported`] there, and nothing changes.
+    /// [`SessionRejection::Unsupported`], and nothing changes, where bearer
+    /// tokens are off: turned off on the app builder
+    /// ([`AppBuilder::bearer`](crate::AppBuilder::bearer)), whose app would
+    /// refuse the token, or with a client-side store, which cannot hand out
+    /// a token before the response is built.
     ///
     /// A later request whose bearer token names no session (expired,
     /// revoked, malformed) and that writes session data is answered 401
@@ -143,7 +146,8 @@ impl Auth {
     /// [`Authenticator`](crate::Authenticator) accepted the token, the write
     /// is dropped and the response stands.
     pub fn login_bearer(&self, binding: Binding) -> Result<LoggedIn, SessionRejection> {
-        if self.session.service().store().client_side().is_some() {
+        // Off too with a client-side store (see `AppBuilder::bearer`).
+        if !self.session.config().bearer {
             return Err(SessionRejection::Unsupported);
         }
         self.session.suppress_cookie();

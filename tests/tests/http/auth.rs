@@ -317,3 +317,85 @@ async fn bearer_token(client: &mut session_tests::http::Browser, user: &str) -> 
     let r = client.post(&format!("/t/token?user={user}")).await;
     r.json()["token"].as_str().unwrap().to_owned()
 }
+
+/// With bearer tokens turned off, no `Authorization: Bearer` is ever read:
+/// `Auth::login_bearer` must not hand out a token the app will refuse (and
+/// store a session bound to the user that no client can reach), as it
+/// refuses with a client-side store, where bearer tokens are off too.
+#[tokio::test]
+async fn a_bearer_login_with_bearer_tokens_off_hands_out_no_dead_token() {
+    let t = crate::app::start_with(session_axum::SigningKeys::single(crate::app::key(1)), |b| {
+        b.bearer(false)
+    })
+    .await;
+    let mut api = t.server.browser();
+    let r = api.post("/t/token?user=bot").await;
+    let token = r.json()["token"].as_str().map(str::to_owned);
+    if let Some(token) = &token {
+        api.bearer = Some(token.clone());
+        let me = api.get("/t/me").await.status;
+        assert_ne!(
+            me, 401,
+            "login_bearer answered {} with a token this app refuses (GET /t/me: {me})",
+            r.status
+        );
+    }
+    assert!(
+        t.service.list_for_user("bot").await.unwrap().is_empty(),
+        "a session bound to `bot` was stored that no client can reach"
+    );
+}
+
+/// Logging out through the typed handle (`Session::destroy`, which the
+/// handle offers beside `Auth::logout`) ends the request's login: `Auth`
+/// extracted in the same handler must no longer report the user.
+async fn destroy_then_ask(
+    mut session: session_axum::Session<session_tests::profile::Counters>,
+    auth: session_axum::Auth,
+) -> axum::Json<serde_json::Value> {
+    session.destroy();
+    axum::Json(serde_json::json!({
+        "authenticated": auth.is_authenticated(),
+        "principal": auth.principal().map(|p| p.user_id),
+    }))
+}
+
+fn destroy_routes(
+    _: &session_axum::AppContext,
+) -> Result<Vec<session_axum::RouteDef>, session_axum::BuildError> {
+    Ok(vec![session_axum::RouteDef {
+        method: http::Method::POST,
+        path: "/destroy",
+        guard: session_axum::Guard::OPEN,
+        handler: axum::routing::post(destroy_then_ask),
+    }])
+}
+
+static DESTROY: session_axum::ControllerRegistration = session_axum::ControllerRegistration {
+    name: "AuthDestroy",
+    base_path: "/auth-destroy",
+    routes: destroy_routes,
+};
+
+#[tokio::test]
+async fn a_logout_through_the_session_handle_ends_the_requests_principal() {
+    let t = crate::app::start_with(session_axum::SigningKeys::single(crate::app::key(1)), |b| {
+        b.controller(&DESTROY)
+    })
+    .await;
+    let mut b = t.server.browser();
+    b.post("/t/login?user=ada").await;
+    let r = b.post("/auth-destroy/destroy").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.cookie("sid").and_then(|c| c.max_age),
+        Some(0),
+        "logged out"
+    );
+    assert!(t.service.list_for_user("ada").await.unwrap().is_empty());
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"authenticated": false, "principal": null}),
+        "the session is destroyed, yet Auth still reports its user"
+    );
+}

@@ -188,6 +188,59 @@ async fn a_405_never_advertises_the_handlers_own_methods() {
     assert_eq!((get.status, allow(&get).as_deref()), (405, Some("POST")));
 }
 
+/// A handler that answers its declared method with a 405 of its own (a
+/// resource that is read-only for now) sends the `Allow` RFC 9110 requires
+/// of every 405, listing what the resource takes instead. Only the
+/// router's own 405 for a handler that does not answer the declared method
+/// should lose its `Allow`; the handler's deliberate one must stay.
+#[tokio::test]
+async fn a_handlers_own_405_keeps_its_allow_header() {
+    async fn read_only_now() -> Response {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(http::header::ALLOW, "GET")],
+            "this document is read-only now",
+        )
+            .into_response()
+    }
+    fn routes(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
+        Ok(vec![
+            RouteDef {
+                method: Method::GET,
+                path: "/doc",
+                guard: Guard::OPEN,
+                handler: get(secret),
+            },
+            RouteDef {
+                method: Method::PUT,
+                path: "/doc",
+                guard: Guard::OPEN,
+                handler: axum::routing::put(read_only_now),
+            },
+        ])
+    }
+    static OWN_405: ControllerRegistration = ControllerRegistration {
+        name: "RtOwn405",
+        base_path: "/rt-own-405",
+        routes,
+    };
+    let app = bare().controller(&OWN_405).build().expect("builds");
+    let server = session_tests::http::TestServer::start(app.into_router()).await;
+    let put = server
+        .browser()
+        .send(Method::PUT, "/rt-own-405/doc", None)
+        .await;
+    assert_eq!(put.status, 405, "{}", put.body);
+    assert_eq!(
+        put.headers
+            .get(http::header::ALLOW)
+            .map(|v| v.to_str().unwrap()),
+        Some("GET"),
+        "the handler's own Allow was removed: {:?}",
+        put.headers
+    );
+}
+
 /// A method the router cannot route is a build error naming it.
 #[test]
 fn an_extension_method_is_a_build_error() {
