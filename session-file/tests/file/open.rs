@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use redb::{Database, TableDefinition};
+use redb::{Database, ReadableDatabase as _, TableDefinition};
 use session_core::clock::Clock as _;
 use session_core::{MockClock, PageRequest, SaveOutcome, SessionStore, StoreError};
 use session_file::{FileStore, OpenError};
@@ -68,6 +68,55 @@ fn another_applications_database_is_refused() {
     }
     let err = FileStore::open(&path).unwrap_err();
     assert!(matches!(err, OpenError::Layout { .. }), "{err:?}");
+}
+
+/// The crate docs: "a layout version that a newer, incompatible build would
+/// refuse rather than misread". A file of this store written by another
+/// layout version is refused, and left as it was: its sessions are neither
+/// read as something else nor cleaned away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_of_another_layout_version_is_refused_and_left_as_it_is() {
+    let (_dir, path) = temp_path();
+    let clock = MockClock::starting_now();
+    let kept = record(clock.now(), HOUR, Some("ada"));
+    {
+        let store = FileStore::builder(&path)
+            .clock(Arc::new(clock.clone()))
+            .open()
+            .unwrap();
+        store.create(&kept).await.unwrap();
+    }
+    let layout = TableDefinition::<&str, u32>::new("layout");
+    let set_version = |version: u32| {
+        let db = Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(layout)
+            .unwrap()
+            .insert("version", version)
+            .unwrap();
+        txn.commit().unwrap();
+    };
+    set_version(2);
+    let err = FileStore::open(&path).unwrap_err();
+    assert!(matches!(err, OpenError::Layout { .. }), "{err:?}");
+    {
+        let db = Database::open(&path).unwrap();
+        let txn = db.begin_read().unwrap();
+        let version = txn
+            .open_table(layout)
+            .unwrap()
+            .get("version")
+            .unwrap()
+            .map(|v| v.value());
+        assert_eq!(version, Some(2), "the refused file's version is left alone");
+    }
+    // Back at this build's version, the session is still there.
+    set_version(1);
+    let store = FileStore::builder(&path)
+        .clock(Arc::new(clock.clone()))
+        .open()
+        .unwrap();
+    assert_eq!(store.load(&kept.id).await.unwrap(), Some(kept));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -174,6 +174,37 @@ async fn a_response_setting_the_session_cookie_is_not_left_publicly_cacheable() 
     );
 }
 
+/// README: "A response that sets or clears the cookie is made
+/// `Cache-Control: private`". A clearing `Set-Cookie` kept by a shared cache
+/// would log out every later visitor it is served to.
+#[tokio::test]
+async fn a_response_clearing_the_session_cookie_is_not_left_publicly_cacheable() {
+    async fn public_peek(session: Session<Counters>) -> Response {
+        let visits = session.visits;
+        drop(session);
+        let mut response = Json(visits).into_response();
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, s-maxage=600"),
+        );
+        response
+    }
+    let t = start_with(SigningKeys::single(key(1)), |b| {
+        b.merge(axum::Router::new().route("/x/public-peek", get(public_peek)))
+    })
+    .await;
+    let mut b = t.server.browser();
+    b.jar.insert("sid".into(), "tampered.value".into());
+    let r = b.get("/x/public-peek").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.cookie("sid").and_then(|c| c.max_age), Some(0));
+    assert_eq!(r.headers[header::CACHE_CONTROL], "private");
+    b.post("/t/login?user=ada").await;
+    let r = b.post("/t/logout").await;
+    assert_eq!(r.cookie("sid").and_then(|c| c.max_age), Some(0));
+    assert_eq!(r.headers[header::CACHE_CONTROL], "private");
+}
+
 /// `login_bearer` in a request that came with a tampered cookie clears the
 /// cookie, as every other response does.
 #[tokio::test]

@@ -221,3 +221,79 @@ async fn a_change_the_data_type_refuses_fails_the_request_and_keeps_the_session(
     assert_eq!(b.get("/t/me").await.json()["user_id"], "ada");
     assert_eq!(b.get("/t/peek").await.json()["visits"], 1);
 }
+
+/// README, "Cookie defaults" and "Expiry": an app that configures nothing
+/// but its store and key names the cookie `id`, marks it `HttpOnly`,
+/// `SameSite=Lax`, `Path=/` and `Secure`, gives a new anonymous session 5
+/// minutes and a used one 6 hours, and keeps the response out of shared
+/// caches.
+#[tokio::test]
+async fn an_app_with_nothing_configured_uses_the_documented_defaults() {
+    let app = session_axum::App::builder()
+        .store(session_core::MemoryStore::new())
+        .secret(session_axum::Key::generate())
+        .build()
+        .expect("app builds");
+    let server = session_tests::http::TestServer::start(app.into_router()).await;
+    let mut b = server.browser();
+    let r = b.get("/t/visit").await;
+    let cookie = r.cookie("id").expect("the session cookie is named `id`");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure"] {
+        assert!(cookie.has(attribute), "{} lacks {attribute}", cookie.raw);
+    }
+    assert_eq!(cookie.max_age, Some(5 * 60), "initial lifetime: 5 minutes");
+    assert_eq!(r.headers["cache-control"], "private");
+    // Used again on a later request: the full lifetime.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let r = b.get("/t/peek").await;
+    assert_eq!(r.json()["visits"], 1);
+    let cookie = r.cookie("id").expect("refreshed to the full lifetime");
+    assert_eq!(cookie.max_age, Some(6 * 60 * 60), "lifetime: 6 hours");
+    assert!(cookie.has("Secure"), "{}", cookie.raw);
+}
+
+/// README: "A 5xx response persists nothing": neither an expiry refresh
+/// that was due nor the taking of a flash value, which the next request
+/// still reads.
+#[tokio::test]
+async fn a_5xx_response_writes_no_due_refresh_and_takes_no_flash() {
+    async fn flash(mut session: Session<session_tests::profile::Counters>) -> StatusCode {
+        session.flash("notice", "saved").unwrap();
+        StatusCode::NO_CONTENT
+    }
+    async fn take(mut session: Session<session_tests::profile::Counters>) -> String {
+        format!("{:?}", session.take_flash::<String>("notice"))
+    }
+    async fn take_and_fail(
+        mut session: Session<session_tests::profile::Counters>,
+    ) -> (StatusCode, String) {
+        let taken = session.take_flash::<String>("notice");
+        (StatusCode::INTERNAL_SERVER_ERROR, format!("{taken:?}"))
+    }
+    let t = start_with(SigningKeys::single(key(1)), |b| {
+        b.merge(
+            axum::Router::new()
+                .route("/x/flash", get(flash))
+                .route("/x/take", get(take))
+                .route("/x/take-and-fail", get(take_and_fail)),
+        )
+    })
+    .await;
+    let mut b = t.server.browser();
+    assert_eq!(b.get("/x/flash").await.status, 204);
+    // First use of the new session: a refresh to the full lifetime is due.
+    t.clock.advance(crate::app::MIN);
+    t.store.clear();
+    let r = b.get("/x/take-and-fail").await;
+    assert_eq!(r.status, 500);
+    assert_eq!(r.body, r#"Some("saved")"#);
+    assert!(r.set_cookies.is_empty(), "{:?}", r.set_cookies);
+    assert!(t.store.writes().is_empty(), "{:?}", t.store.writes());
+    // A logged-in session past its refresh threshold: the same.
+    b.post("/t/login?user=ada").await;
+    t.clock.advance(40 * crate::app::MIN);
+    t.store.clear();
+    assert_eq!(b.get("/t/fail").await.status, 500);
+    assert!(t.store.writes().is_empty(), "{:?}", t.store.writes());
+    assert_eq!(b.get("/x/take").await.body, r#"Some("saved")"#);
+}
