@@ -42,9 +42,13 @@
 //! deletes drop the copy.
 //!
 //! A lost connection drops everything (invalidations may have been missed),
-//! and a copy older than the configured maximum age is not used, which
-//! bounds how stale a copy can be if the connection stops delivering
-//! without failing.
+//! and so does a connection replaced because it went silent (see
+//! [`connection`](crate::connection)); a copy older than the configured
+//! maximum age is not used, which bounds how stale a copy can be if the
+//! connection stops delivering without failing. A database swap
+//! (`SWAPDB`) replaces every key at once as a flush does but, unlike a
+//! flush, sends no invalidation: copies may be served until their maximum
+//! age.
 
 use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
@@ -94,8 +98,12 @@ struct Stripe {
     /// follow (invalidations, creates, deletes, failed writes, evictions).
     generation: u64,
     entries: HashMap<SessionId, Entry>,
-    /// Insertion order, for eviction; may name entries already gone.
-    order: VecDeque<SessionId>,
+    /// Insertion order, for eviction: each entry's id and sequence number.
+    /// A pair whose entry is gone or was inserted again (another number) is
+    /// stale, and skipped.
+    order: VecDeque<(SessionId, u64)>,
+    /// The sequence number of the next insert.
+    next_seq: u64,
 }
 
 impl Stripe {
@@ -117,6 +125,8 @@ struct Entry {
     /// Saves that completed ahead of an earlier one.
     ahead: Vec<Write<Box<SessionPatch>>>,
     stored: Instant,
+    /// Names this entry's pair in the stripe's eviction order.
+    seq: u64,
 }
 
 impl Entry {
@@ -126,6 +136,7 @@ impl Entry {
             floor,
             ahead: Vec::new(),
             stored: Instant::now(),
+            seq: 0,
         }
     }
 
@@ -436,23 +447,28 @@ impl LocalCache {
         record.byte_size() <= MAX_CACHED_RECORD_BYTES
     }
 
-    fn insert(&self, stripe: &mut Stripe, id: SessionId, entry: Entry) {
-        if stripe.entries.insert(id, entry).is_some() {
-            return;
-        }
-        stripe.order.push_back(id);
+    fn insert(&self, stripe: &mut Stripe, id: SessionId, mut entry: Entry) {
+        // A session dropped and loaded again gets a new number, so the pair
+        // of its earlier entry can no longer evict this one.
+        entry.seq = stripe.next_seq;
+        stripe.next_seq += 1;
+        stripe.order.push_back((id, entry.seq));
+        stripe.entries.insert(id, entry);
         while stripe.entries.len() > self.per_stripe {
-            match stripe.order.pop_front() {
+            let Some((oldest, seq)) = stripe.order.pop_front() else {
+                break;
+            };
+            if stripe.entries.get(&oldest).is_some_and(|e| e.seq == seq) {
                 // An evicted entry's floor goes with it: refuse older loads.
-                Some(oldest) => stripe.changed(&oldest),
-                None => break,
+                stripe.changed(&oldest);
             }
         }
-        // Ids of entries dropped by other means pile up in `order`; compact
-        // it now and then so it stays in proportion to the entries.
+        // Pairs of entries dropped by other means pile up in `order`;
+        // compacting to the live pairs (one per entry) keeps it in
+        // proportion to the entries.
         if stripe.order.len() > 2 * self.per_stripe + 8 {
             let Stripe { entries, order, .. } = stripe;
-            order.retain(|id| entries.contains_key(id));
+            order.retain(|(id, seq)| entries.get(id).is_some_and(|e| e.seq == *seq));
         }
     }
 
@@ -488,6 +504,11 @@ mod tests {
     impl LocalCache {
         fn get(&self, id: &SessionId) -> Option<SessionRecord> {
             self.lookup(id).ok()
+        }
+
+        /// How long the eviction order of `id`'s stripe is.
+        fn order_len(&self, id: &SessionId) -> usize {
+            lock(&self.stripes[self.stripe_of(id)]).order.len()
         }
 
         /// The ticket a load of `id` would take now, cached or not.
@@ -808,6 +829,68 @@ mod tests {
         assert_eq!(cache.get(&first.id), None);
         for r in same_stripe {
             assert_eq!(cache.get(&r.id), Some(r));
+        }
+    }
+
+    /// Records other than `first` whose ids fall in `first`'s stripe.
+    fn in_stripe_of(cache: &LocalCache, first: &SessionRecord, n: usize) -> Vec<SessionRecord> {
+        let stripe = cache.stripe_of(&first.id);
+        std::iter::repeat_with(record)
+            .filter(|r| cache.stripe_of(&r.id) == stripe)
+            .take(n)
+            .collect()
+    }
+
+    /// A session dropped and loaded again and again (two app servers taking
+    /// turns on one user's requests) adds to its stripe's eviction order on
+    /// each load; the order must still stay in proportion to the entries,
+    /// or every insert walks a longer and longer order.
+    #[test]
+    fn a_session_reloaded_many_times_keeps_the_eviction_order_bounded() {
+        let cache = LocalCache::new(16, Duration::from_secs(60));
+        let a = record();
+        let others = in_stripe_of(&cache, &a, 3);
+        for r in &others {
+            load(&cache, r);
+        }
+        let bound = 2 * cache.per_stripe + 8;
+        let mut longest = 0;
+        for _ in 0..10_000 {
+            load(&cache, &a);
+            longest = longest.max(cache.order_len(&a.id));
+            // Another server's save.
+            push(&cache, &a.id, &["other"]);
+        }
+        assert!(
+            longest <= bound,
+            "the eviction order grew to {longest} (bound {bound})"
+        );
+        load(&cache, &a);
+        assert_eq!(cache.get(&a.id), Some(a));
+        for r in others {
+            assert_eq!(cache.get(&r.id), Some(r));
+        }
+    }
+
+    /// The place an earlier copy of a session held in the eviction order
+    /// does not evict its new copy: the oldest copy goes instead.
+    #[test]
+    fn a_reloaded_session_is_not_evicted_for_its_earlier_copy() {
+        // Room for 16: 2 stripes of 8.
+        let cache = LocalCache::new(16, Duration::from_secs(60));
+        let a = record();
+        load(&cache, &a);
+        push(&cache, &a.id, &["other"]);
+        let others = in_stripe_of(&cache, &a, cache.per_stripe);
+        for r in &others {
+            load(&cache, r);
+        }
+        // The stripe is full; `a` comes back, and the oldest goes.
+        load(&cache, &a);
+        assert_eq!(cache.get(&a.id), Some(a));
+        assert_eq!(cache.get(&others[0].id), None);
+        for r in &others[1..] {
+            assert_eq!(cache.get(&r.id).as_ref(), Some(r));
         }
     }
 

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::cluster::ClusterClientBuilder;
+use redis::io::tcp::TcpSettings;
+use redis::io::tcp::socket2::TcpKeepalive;
 use redis::{AsyncConnectionConfig, ProtocolVersion, PushInfo};
 use session_core::clock::{SharedClock, SystemClock};
 use tokio::sync::OnceCell;
@@ -29,6 +31,24 @@ pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 /// Default longest time a locally cached session is used after it was last
 /// loaded or written (see [`RedisStoreBuilder::local_cache`]).
 pub const DEFAULT_LOCAL_CACHE_MAX_AGE: Duration = Duration::from_secs(30);
+
+/// Idle time after which TCP keepalive probes start.
+const KEEPALIVE_TIME: Duration = Duration::from_secs(30);
+
+/// Time between TCP keepalive probes, where the platform lets it be set.
+#[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+
+/// `settings` with TCP keepalive on: a connection whose peer is gone
+/// without a reset (a half-open connection) fails by itself while idle,
+/// within minutes rather than the system default of hours, and is then
+/// replaced.
+fn with_keepalive(settings: TcpSettings) -> TcpSettings {
+    let keepalive = TcpKeepalive::new().with_time(KEEPALIVE_TIME);
+    #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
+    let keepalive = keepalive.with_interval(KEEPALIVE_INTERVAL);
+    settings.set_keepalive(keepalive)
+}
 
 #[derive(Clone)]
 enum Topology {
@@ -200,9 +220,13 @@ impl RedisStoreBuilder {
     /// store (by hand, an eviction, or a store without the cache on the same
     /// prefix) in the same instant as this store's own save of the same
     /// session; the copy misses it until
-    /// [`local_cache_max_age`](Self::local_cache_max_age). A lost connection
-    /// drops every copy. Every app server receives an invalidation for every
-    /// session write, so the cache suits a few app servers, not hundreds.
+    /// [`local_cache_max_age`](Self::local_cache_max_age). A database swap
+    /// (`SWAPDB`) replaces every key at once as a flush does but, unlike a
+    /// flush, sends no invalidation: copies may be served until their
+    /// maximum age too. A lost connection, or one replaced because it went
+    /// silent, drops every copy. Every app server receives an invalidation
+    /// for every session write, so the cache suits a few app servers, not
+    /// hundreds.
     ///
     /// Records over 16 KiB are not cached. Memory grows with the number of
     /// sessions cached times their size.
@@ -259,7 +283,11 @@ impl RedisStoreBuilder {
             .then(|| Arc::new(LocalCache::new(self.local_cache, self.local_cache_max_age)));
         let backend = match self.topology.ok_or(ConfigError::MissingUrl)? {
             Topology::Standalone(url) => {
-                let mut client = redis::Client::open(url.as_str())
+                let client = redis::Client::open(url.as_str())
+                    .map_err(|e| ConfigError::InvalidUrl(e.to_string()))?;
+                let info = client.get_connection_info().clone();
+                let tcp = with_keepalive(info.tcp_settings().clone());
+                let mut client = redis::Client::open(info.set_tcp_settings(tcp))
                     .map_err(|e| ConfigError::InvalidUrl(e.to_string()))?;
                 // A lost connection is replaced in the background; a failed
                 // attempt is started again by the next call, so the store
@@ -290,6 +318,7 @@ impl RedisStoreBuilder {
                 Backend::Standalone(Standalone::new(
                     client,
                     config,
+                    command_timeout,
                     tracking,
                     self.auto_pipeline,
                 ))
@@ -311,6 +340,7 @@ impl RedisStoreBuilder {
                     .retries(3)
                     .min_retry_wait(20)
                     .max_retry_wait(500)
+                    .tcp_settings(with_keepalive(TcpSettings::default()))
                     .build()
                     .map_err(|e| ConfigError::InvalidUrl(e.to_string()))?;
                 Backend::Cluster {

@@ -3,14 +3,20 @@
 //! background when it drops; for a cluster a [`ClusterConnection`] (per-node
 //! connections, slot routing, redirects, reconnects). Both are made on first
 //! use, so a store can be built while Redis is down; a failed connection
-//! attempt is started again by the next call. With a local cache, each new
-//! standalone connection turns on invalidation tracking before it is used.
+//! attempt is started again by the next call. A standalone connection that
+//! goes silent without closing (a half-open connection: a NAT or load
+//! balancer dropped the flow without a reset, a network path died) is
+//! replaced like a lost one once its commands keep timing out with no
+//! reply in between; TCP keepalive probes find such a connection while it
+//! is idle. With a local cache, each new standalone connection turns on
+//! invalidation tracking before it is used.
 //! Commands on the standalone connection are pipelined automatically unless
 //! turned off: those sent in the same turn of the runtime go out in one write
 //! ([`batch`](crate::batch)).
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -98,6 +104,11 @@ pub(crate) struct Standalone {
     /// Gathers the commands of one turn of the runtime into one write;
     /// `None` when automatic pipelining is off.
     batcher: Option<Arc<Batcher>>,
+    /// The bound on one command's reply.
+    response_timeout: Duration,
+    /// Whether the current connection's last outcome was a timeout (mirrors
+    /// `Link::silent_since`), so a reply costs one load, not the lock.
+    silent: AtomicBool,
 }
 
 /// Server-assisted invalidation for the local cache (see
@@ -129,6 +140,9 @@ impl Tracking {
 struct Link {
     generation: u64,
     state: State,
+    /// When the first of the current connection's timeouts since its last
+    /// reply fired.
+    silent_since: Option<Instant>,
 }
 
 enum State {
@@ -148,11 +162,13 @@ fn lock(link: &Mutex<Link>) -> MutexGuard<'_, Link> {
 
 impl Standalone {
     /// `config` carries the connect timeout (the whole handshake) and the
-    /// response timeout (every command's reply); with `tracking`, it also
-    /// carries the push handler of the cache, and the client speaks RESP3.
+    /// response timeout (every command's reply, `response_timeout`); with
+    /// `tracking`, it also carries the push handler of the cache, and the
+    /// client speaks RESP3.
     pub(crate) fn new(
         client: redis::Client,
         config: AsyncConnectionConfig,
+        response_timeout: Duration,
         tracking: Option<Tracking>,
         auto_pipeline: bool,
     ) -> Self {
@@ -162,9 +178,12 @@ impl Standalone {
             link: Arc::new(Mutex::new(Link {
                 generation: 0,
                 state: State::Down(None),
+                silent_since: None,
             })),
             tracking,
             batcher: auto_pipeline.then(Arc::default),
+            response_timeout,
+            silent: AtomicBool::new(false),
         }
     }
 
@@ -211,6 +230,8 @@ impl Standalone {
     /// completes (and is recorded) even when no call waits for it any more.
     fn start(&self, link: &mut Link) -> Attempt {
         link.generation += 1;
+        link.silent_since = None;
+        self.silent.store(false, Ordering::Relaxed);
         let generation = link.generation;
         let client = self.client.clone();
         let config = self.config.clone();
@@ -244,21 +265,67 @@ impl Standalone {
     }
 
     /// A command on the connection of `generation` failed: when the error
-    /// means the connection is gone (not a timeout, not a server reply), a
-    /// new one is started in the background and later calls use it.
+    /// means the connection is gone (not a server reply), or it timed out
+    /// on a connection gone silent ([`timed_out`](Self::timed_out)), a new
+    /// one is started in the background and later calls use it.
     fn failed(&self, generation: u64, error: &RedisError) {
-        let gone = error.is_unrecoverable_error()
-            || error.is_connection_dropped()
-            || (error.is_io_error() && !error.is_timeout());
+        if error.is_timeout() {
+            return self.timed_out(generation, error);
+        }
+        let gone =
+            error.is_unrecoverable_error() || error.is_connection_dropped() || error.is_io_error();
         if !gone {
             return;
         }
+        self.replace(generation, error, "redis connection lost; reconnecting");
+    }
+
+    /// A command on the connection of `generation` timed out. One timeout
+    /// may be a slow command or a busy server; a timeout at least a
+    /// response timeout after the first, with no reply in between, means
+    /// the connection has answered nothing for two response timeouts: it is
+    /// taken for lost (half-open, see the module docs), as the kernel may
+    /// take many minutes to give up on it.
+    fn timed_out(&self, generation: u64, error: &RedisError) {
+        {
+            let mut link = lock(&self.link);
+            if link.generation != generation || !matches!(link.state, State::Up(_)) {
+                return;
+            }
+            let first = *link.silent_since.get_or_insert_with(Instant::now);
+            self.silent.store(true, Ordering::Relaxed);
+            if first.elapsed() < self.response_timeout {
+                return;
+            }
+        }
+        self.replace(
+            generation,
+            error,
+            "redis connection silent (commands time out); reconnecting",
+        );
+    }
+
+    /// A reply came on the connection of `generation`: it is not silent.
+    fn answered(&self, generation: u64) {
+        if self.silent.load(Ordering::Relaxed) {
+            let mut link = lock(&self.link);
+            if link.generation == generation {
+                link.silent_since = None;
+                self.silent.store(false, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The connection of `generation` is lost: every cached copy goes
+    /// (invalidations may have been missed) and, unless a newer connection
+    /// was started meanwhile, a new one is started in the background.
+    fn replace(&self, generation: u64, error: &RedisError, why: &'static str) {
         if let Some(tracking) = &self.tracking {
             tracking.cache.forget_all();
         }
         let mut link = lock(&self.link);
         if link.generation == generation {
-            tracing::debug!(%error, "redis connection lost; reconnecting");
+            tracing::debug!(%error, "{why}");
             // The attempt runs in the background; later calls await it.
             drop(self.start(&mut link));
         }
@@ -303,8 +370,9 @@ impl Conn<'_> {
                     Some(batcher) => batcher.send(conn, *generation, cmd).await,
                     None => (*generation, conn.send_packed_command(cmd).await),
                 };
-                if let Err(e) = &result {
-                    owner.failed(sent_on, e);
+                match &result {
+                    Ok(_) => owner.answered(sent_on),
+                    Err(e) => owner.failed(sent_on, e),
                 }
                 result?
             }

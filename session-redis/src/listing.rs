@@ -7,6 +7,12 @@
 //! `SCAN` itself returns every key that exists for the whole iteration; a
 //! key added or removed meanwhile may or may not be listed.
 //!
+//! A page's work is bounded: after its first step, it stops at as many
+//! steps as sessions asked for (at least [`MIN_SCAN_STEPS`]) or once it has
+//! scanned for half the operation timeout, and returns what it found, short
+//! or empty, with its cursor. So a listing on a Redis shared with many
+//! other keys goes on over more pages instead of every page timing out.
+//!
 //! In a cluster each page reads the slot map (which master serves which
 //! slots) from any one node. The cursor names the master by node id, which
 //! every node reports alike (they may know a master by different
@@ -50,6 +56,7 @@
 //! delete.
 
 use std::collections::HashSet;
+use std::time::Instant;
 
 use redis::Value;
 use session_core::{Page, PageRequest, SessionId, SessionInfo, StoreError};
@@ -65,6 +72,13 @@ const MAX_SCAN_COUNT: usize = 1000;
 
 /// Most sessions on one page, whatever the caller asks for.
 pub(crate) const MAX_PAGE: usize = 1000;
+
+/// Most `SCAN` steps one page takes is the number of sessions asked for,
+/// but at least this many (each step looks at up to [`MAX_SCAN_COUNT`]
+/// keys): on a Redis shared with many other keys a page stops with what it
+/// found and a cursor, rather than scanning on until the operation timeout
+/// fails it.
+const MIN_SCAN_STEPS: usize = 64;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Position {
@@ -308,6 +322,11 @@ impl RedisStore {
     ) -> Result<Page<SessionInfo>, StoreError> {
         let limit = page.limit.clamp(1, MAX_PAGE);
         let now = self.now();
+        // Scanning stops after half the operation timeout, which leaves the
+        // other half for the step under way and fetching what it found.
+        let scan_until = Instant::now().checked_add(self.inner.timeout / 2);
+        let max_steps = limit.max(MIN_SCAN_STEPS);
+        let mut steps = 0;
         let mut conn = self.conn().await?;
         let ScanNodes { masters, map } = conn.scan_nodes().await.map_err(|e| self.err(e))?;
         let mut cursor = Cursor::resume(page.cursor.as_deref(), &masters, map)?;
@@ -341,6 +360,12 @@ impl RedisStore {
             let Position::Scan { node, cursor: at } = &cursor.position else {
                 break;
             };
+            // At least one step, so the cursor always moves on.
+            if steps > 0 && (steps >= max_steps || scan_until.is_some_and(|t| Instant::now() >= t))
+            {
+                break;
+            }
+            steps += 1;
             // `resume`, `advance` and `to_rescan` only name masters on the
             // route.
             let master = route

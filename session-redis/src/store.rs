@@ -908,7 +908,12 @@ impl SessionStore for RedisStore {
     /// already moved into a node that serves no slot (a new master, or not
     /// a master) are missed: nothing routes to it. A page may hold fewer
     /// items than asked, even none, and still have a next cursor (after a
-    /// restart); a page never returns its own cursor unchanged. When a
+    /// restart, or when it stopped scanning early: a page takes at most as
+    /// many `SCAN` steps as sessions asked for, at least 64, each looking at
+    /// up to 1,000 keys, and scans for at most half the operation timeout,
+    /// so on a Redis shared with many other keys a listing goes on over more
+    /// pages instead of timing out); a page never returns its own cursor
+    /// unchanged. When a
     /// master cannot be reached (down, or the client's slot map is behind
     /// even after being read again once) the page fails with
     /// [`StoreError::Unavailable`], and its cursor can be used again later.

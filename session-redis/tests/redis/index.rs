@@ -1303,3 +1303,62 @@ async fn a_huge_page_limit_does_not_panic() {
         "list with limit usize::MAX panicked: {page:?}"
     );
 }
+
+/// A listing on a Redis shared with another app (the reason for key
+/// prefixes) makes progress: a page that finds few sessions among many
+/// other keys stops after a bounded number of `SCAN` steps (or a share of
+/// the operation timeout) and comes back short or empty with a next cursor,
+/// as the docs allow. Scanning the whole keyspace for a full page instead
+/// makes every call from the first cursor time out once there are enough
+/// keys (millions), so the listing never lists anything. Here one session
+/// among 100,000 other keys, about 100 steps: more than a page of 10 may
+/// take, so the listing takes more than one page, each within the (short)
+/// operation timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_among_many_other_keys_makes_progress_within_the_timeout() {
+    let Some(server) = support::private_server(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::builder(&clock)
+        .url(server.url())
+        .response_timeout(Duration::from_millis(250))
+        .operation_timeout(Duration::from_millis(500))
+        .build()
+        .expect("store");
+    let mut admin = support::admin(&server).await;
+    // Another app's keys in the same database.
+    let _: () = redis::cmd("DEBUG")
+        .arg("POPULATE")
+        .arg(100_000)
+        .arg("other")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let r = support::counter(&clock, 0, MINUTE * 10, None);
+    store.create(&r).await.unwrap();
+    let mut listed = Vec::new();
+    let mut pages = 0;
+    let mut page = PageRequest::first(10);
+    loop {
+        let p = store.list(page.clone()).await.unwrap_or_else(|e| {
+            panic!(
+                "page {pages} failed ({e}): a page must stop scanning within the operation \
+                 timeout ({:?}) and hand back a cursor",
+                store.operation_timeout()
+            )
+        });
+        pages += 1;
+        listed.extend(p.items.into_iter().map(|i| i.id));
+        match p.next {
+            Some(next) => page.cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(listed, vec![r.id]);
+    assert!(
+        pages > 1,
+        "the first page scanned all 100,000 other keys: a page's work is unbounded"
+    );
+    server.stop();
+}

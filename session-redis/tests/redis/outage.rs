@@ -401,3 +401,172 @@ async fn a_very_long_timeout_does_not_panic_calls() {
         }
     }
 }
+
+/// A TCP relay to `target` whose established connections can be frozen:
+/// from then on it swallows what either side sends and keeps both sockets
+/// open, as a half-open connection does (a NAT or load balancer that
+/// dropped an idle flow without a reset, a network path gone silent), while
+/// new connections are relayed as before.
+struct FreezingRelay {
+    port: u16,
+    frozen: std::sync::Arc<std::sync::Mutex<Vec<std::sync::Arc<std::sync::atomic::AtomicBool>>>>,
+}
+
+impl FreezingRelay {
+    async fn start(target: u16) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let frozen: Arc<std::sync::Mutex<Vec<Arc<AtomicBool>>>> = Arc::default();
+        let connections = frozen.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else {
+                    continue;
+                };
+                let flag = Arc::new(AtomicBool::new(false));
+                connections.lock().unwrap().push(flag.clone());
+                let (client, server) = (Arc::new(client), Arc::new(server));
+                tokio::spawn(Self::pipe(client.clone(), server.clone(), flag.clone()));
+                tokio::spawn(Self::pipe(server, client, flag));
+            }
+        });
+        Self { port, frozen }
+    }
+
+    /// Relays `from` to `to` until either closes; once `frozen`, drops what
+    /// `from` sends instead.
+    async fn pipe(
+        from: std::sync::Arc<tokio::net::TcpStream>,
+        to: std::sync::Arc<tokio::net::TcpStream>,
+        frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            if from.readable().await.is_err() {
+                return;
+            }
+            let n = match from.try_read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(_) => return,
+            };
+            if frozen.load(std::sync::atomic::Ordering::SeqCst) {
+                continue;
+            }
+            let mut sent = 0;
+            while sent < n {
+                if to.writable().await.is_err() {
+                    return;
+                }
+                match to.try_write(&buf[sent..n]) {
+                    Ok(m) => sent += m,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Every connection made so far goes silent; new ones still work.
+    fn freeze_existing(&self) {
+        for flag in self.frozen.lock().unwrap().iter() {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+/// A connection that went silent without being closed (a half-open TCP
+/// connection: a NAT or load balancer dropped the flow without a reset, a
+/// network path died) is replaced once its commands keep timing out, while
+/// Redis itself answers new connections at once. The store treats every
+/// timeout as a slow server and keeps the connection, so it fails every
+/// call until the kernel gives up on the connection (many minutes of
+/// retransmissions), and never "recovers when Redis is back" meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_gone_silent_is_replaced_after_its_commands_time_out() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let relay = FreezingRelay::start(server.port()).await;
+    let clock = MockClock::starting_now();
+    let store = support::builder(&clock)
+        .url(relay.url())
+        .build()
+        .expect("store");
+    let r = record(&clock, 0);
+    store.create(&r).await.unwrap();
+    assert_eq!(store.load(&r.id).await.unwrap().as_ref(), Some(&r));
+
+    relay.freeze_existing();
+    // A new connection through the relay works at once.
+    let mut direct = redis::Client::open(relay.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("a new connection is relayed");
+    let _: String = redis::cmd("PING").query_async(&mut direct).await.unwrap();
+
+    let (found, failures) = load_until_back(
+        &store,
+        &r.id,
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+    )
+    .await;
+    eprintln!("silent connection: {failures} call(s) failed before the store recovered");
+    assert_eq!(found.as_ref(), Some(&r));
+}
+
+/// With the local cache, a connection gone silent also swallows the
+/// invalidations of changes made elsewhere, so once it is replaced (its
+/// writes keep timing out) every copy goes, as on a lost connection: the
+/// next load reads what Redis holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_store_drops_its_copies_when_a_silent_connection_is_replaced() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let relay = FreezingRelay::start(server.port()).await;
+    let clock = MockClock::starting_now();
+    let prefix = support::unique_prefix();
+    let cached = support::builder(&clock)
+        .url(relay.url())
+        .key_prefix(&prefix)
+        .local_cache(100)
+        .build()
+        .expect("store");
+    let direct = support::builder(&clock)
+        .url(server.url())
+        .key_prefix(&prefix)
+        .build()
+        .expect("store");
+    let (r, other) = (record(&clock, 0), record(&clock, 1));
+    cached.create(&r).await.unwrap();
+    cached.create(&other).await.unwrap();
+    // The creates' invalidations are handled.
+    cached.ping().await.unwrap();
+    assert_eq!(cached.load(&r.id).await.unwrap().as_ref(), Some(&r));
+
+    relay.freeze_existing();
+    // Another server's save: its invalidation is lost on the way.
+    direct.save(&r.id, &patch(&clock, 1)).await.unwrap();
+    assert_eq!(cached.load(&r.id).await.unwrap().as_ref(), Some(&r));
+    let started = Instant::now();
+    while let Err(e) = cached.save(&other.id, &patch(&clock, 2)).await {
+        assert!(e.is_unavailable(), "unexpected error: {e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the silent connection was not replaced: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let loaded = cached.load(&r.id).await.unwrap().expect("the session");
+    assert_eq!(loaded.fields.get("saved"), Some("10"));
+}
