@@ -92,13 +92,22 @@ impl RequestSession {
         }
         match state.binding() {
             Some(binding) => match stored {
-                // The session's own login, as the request was admitted or
-                // logged in: it keeps the id it was loaded under.
-                Some(p) if p.session_id.is_some() && p.user_id == binding.user_id => Some(p),
+                // The login the request was admitted with or made through
+                // `Auth`: it keeps the id it was loaded under.
+                Some(p)
+                    if p.session_id.is_some()
+                        && p.user_id == binding.user_id
+                        && p.permissions == binding.permissions
+                        && p.details == binding.meta =>
+                {
+                    Some(p)
+                }
                 _ => Some(Principal::from_binding(binding, state.id())),
             },
-            // An app authenticator's principal, unless a logout ran since.
-            None => stored.filter(|_| self.inner.by_app && !state.logged_out()),
+            // No login in sight: an app authenticator's principal, or the
+            // session's while its data is set aside as invalid (the login
+            // stays in use), unless a logout ran since.
+            None => stored.filter(|_| !state.logged_out()),
         }
     }
 

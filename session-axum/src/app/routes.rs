@@ -95,11 +95,7 @@ pub(super) fn build_routes(
             // could not wrap a fallback.
             let handler = route.guard.apply(MethodRouter::new().on_service(
                 filter,
-                declared_only(
-                    route.handler,
-                    full.as_str().into(),
-                    route.method.as_str().into(),
-                ),
+                declared_only(route.handler, full.as_str().into(), route.method.clone()),
             ));
             match by_path.iter_mut().find(|(p, _)| *p == full) {
                 Some((_, existing)) => {
@@ -120,15 +116,15 @@ pub(super) fn build_routes(
 }
 
 /// `handler` as reached through its route's declared `method`. Its state is
-/// given up front, or each request would box its handler anew. A 405 from
-/// its method router (not from one of its handlers) means it does not
-/// answer that method: its `Allow` would name methods the route never
-/// routes to it, so it goes, and the mistake is logged. A handler's own 405
+/// given up front, or each request would box its handler anew. When the
+/// handler does not answer that method, every request gets its method
+/// router's own 405, whose `Allow` names methods the route never routes to
+/// it: that header goes, and the mistake is logged. A handler's own 405
 /// keeps its `Allow`.
 fn declared_only(
     handler: MethodRouter,
     path: Arc<str>,
-    method: Arc<str>,
+    method: http::Method,
 ) -> impl tower::Service<
     axum::extract::Request,
     Response = axum::response::Response,
@@ -138,30 +134,14 @@ fn declared_only(
 + Send
 + Sync
 + 'static {
-    // `route_layer` wraps the handlers alone, not the method router's own
-    // 405; only a 405 is marked, so other responses pay nothing. It panics
-    // on a router with no method handler (`any`, a fallback alone), which
-    // has no 405 of its own with an `Allow` to remove anyway.
-    let handler = if has_method_handler(&handler) {
-        handler.route_layer(axum::middleware::map_response(
-            |mut response: axum::response::Response| async move {
-                if response.status() == http::StatusCode::METHOD_NOT_ALLOWED {
-                    response.extensions_mut().insert(HandlersOwn405);
-                }
-                response
-            },
-        ))
-    } else {
-        handler
-    };
+    // Decided once here: nothing more for each request to do.
+    let unanswered = !answers(&handler, &method).unwrap_or(true);
+    let method: Arc<str> = method.as_str().into();
     tower::ServiceExt::<axum::extract::Request>::map_response(
         handler.with_state::<()>(()),
         move |mut response: axum::response::Response| {
-            if response.status() == http::StatusCode::METHOD_NOT_ALLOWED
-                && response
-                    .extensions_mut()
-                    .remove::<HandlersOwn405>()
-                    .is_none()
+            if unanswered
+                && response.status() == http::StatusCode::METHOD_NOT_ALLOWED
                 && response.headers_mut().remove(http::header::ALLOW).is_some()
             {
                 tracing::error!(%path, %method, "the route's handler does not answer its declared method");
@@ -171,22 +151,26 @@ fn declared_only(
     )
 }
 
-/// Marks a 405 a route's handler answered itself (see [`declared_only`]).
-#[derive(Clone, Copy)]
-struct HandlersOwn405;
-
-/// Whether `router` has a handler for some method (not only a fallback).
-/// axum offers no accessor; its `Debug` lists each method's endpoint as
-/// `None` or not, and the unit test below pins that reading.
-fn has_method_handler(router: &MethodRouter) -> bool {
-    const METHODS: [&str; 9] = [
-        "get", "head", "delete", "options", "patch", "post", "put", "trace", "connect",
-    ];
-    format!("{router:#?}").lines().any(|line| {
-        line.trim_start()
-            .split_once(": ")
-            .is_some_and(|(field, value)| METHODS.contains(&field) && value != "None,")
-    })
+/// Whether `router` answers `method` with a handler of its own: one for
+/// that method (GET's answers HEAD too), or a fallback of the app's (`any`);
+/// not axum's default 405. `None` when its `Debug` output, the only view
+/// axum gives of a method router, is not as expected (the unit test below
+/// pins it).
+fn answers(router: &MethodRouter, method: &http::Method) -> Option<bool> {
+    let text = format!("{router:#?}");
+    let field = |name: &str| {
+        text.lines().find_map(|line| {
+            let (key, value) = line.trim_start().split_once(": ")?;
+            (key == name).then_some(value)
+        })
+    };
+    let name = method.as_str().to_ascii_lowercase();
+    let mut endpoints = vec![field(&name)?];
+    if *method == http::Method::HEAD {
+        endpoints.push(field("get")?);
+    }
+    let fallback = field("fallback")?;
+    Some(endpoints.iter().any(|value| *value != "None,") || !fallback.starts_with("Default("))
 }
 
 /// Runs a router call that panics on conflicts the checks above cannot see
@@ -205,20 +189,27 @@ pub(super) fn guarded<T>(path: &str, f: impl FnOnce() -> T) -> Result<T, BuildEr
 #[cfg(test)]
 mod tests {
     use axum::routing::{any, get, post};
+    use http::Method;
 
     use super::*;
 
     async fn ok() {}
 
     #[test]
-    fn method_handlers_are_told_from_a_fallback_alone() {
-        assert!(has_method_handler(&get(ok)));
-        assert!(has_method_handler(&post(ok).fallback(ok)));
-        assert!(has_method_handler(
-            &MethodRouter::new().on(axum::routing::MethodFilter::CONNECT, ok)
-        ));
-        assert!(!has_method_handler(&any(ok)));
-        assert!(!has_method_handler(&MethodRouter::new()));
-        assert!(!has_method_handler(&MethodRouter::new().fallback(ok)));
+    fn a_handler_or_an_app_fallback_answers_and_axums_405_does_not() {
+        let answers = |router: &MethodRouter, method: Method| answers(router, &method);
+        assert_eq!(answers(&get(ok), Method::GET), Some(true));
+        assert_eq!(answers(&get(ok), Method::HEAD), Some(true));
+        assert_eq!(answers(&get(ok), Method::POST), Some(false));
+        assert_eq!(answers(&post(ok).fallback(ok), Method::PUT), Some(true));
+        assert_eq!(answers(&any(ok), Method::DELETE), Some(true));
+        assert_eq!(
+            answers(
+                &MethodRouter::new().on(axum::routing::MethodFilter::CONNECT, ok),
+                Method::CONNECT
+            ),
+            Some(true)
+        );
+        assert_eq!(answers(&MethodRouter::new(), Method::GET), Some(false));
     }
 }

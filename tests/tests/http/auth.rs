@@ -399,3 +399,59 @@ async fn a_logout_through_the_session_handle_ends_the_requests_principal() {
         "the session is destroyed, yet Auth still reports its user"
     );
 }
+
+/// A login through the typed handle that keeps the user but changes the
+/// binding (a role switch dropping `admin`, say): the request's principal
+/// follows the new binding, as after `Auth::login` with the same binding.
+async fn relogin_typed_then_ask(
+    mut session: session_axum::Session<session_tests::profile::Counters>,
+    auth: session_axum::Auth,
+) -> axum::Json<serde_json::Value> {
+    let user = auth.principal().expect("logged in").user_id;
+    session.login(session_axum::Binding::user(user));
+    let principal = auth.principal().expect("still logged in");
+    axum::Json(serde_json::json!({
+        "user": principal.user_id,
+        "permissions": principal.permissions,
+        "session_id": principal.session_id.map(|id| id.to_string()),
+        "new_id": auth.session_id().map(|id| id.to_string()),
+    }))
+}
+
+fn relogin_routes(
+    _: &session_axum::AppContext,
+) -> Result<Vec<session_axum::RouteDef>, session_axum::BuildError> {
+    Ok(vec![session_axum::RouteDef {
+        method: http::Method::POST,
+        path: "/relogin",
+        guard: session_axum::Guard::AUTHENTICATED,
+        handler: axum::routing::post(relogin_typed_then_ask),
+    }])
+}
+
+static RELOGIN: session_axum::ControllerRegistration = session_axum::ControllerRegistration {
+    name: "AuthRelogin",
+    base_path: "/auth-relogin",
+    routes: relogin_routes,
+};
+
+#[tokio::test]
+async fn a_typed_login_of_the_same_user_gives_the_principal_the_new_binding() {
+    let t = crate::app::start_with(session_axum::SigningKeys::single(crate::app::key(1)), |b| {
+        b.controller(&RELOGIN)
+    })
+    .await;
+    let mut b = t.server.browser();
+    b.post("/t/login?user=ada&perm=admin").await;
+    assert_eq!(b.get("/t/admin").await.status, 200);
+    let r = b.post("/auth-relogin/relogin").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The session itself is now bound without `admin`.
+    assert_eq!(b.get("/t/admin").await.status, 403, "stored binding");
+    assert_eq!(
+        r.json()["permissions"],
+        serde_json::json!([]),
+        "after the typed login, the principal still holds the old binding's permissions: {}",
+        r.body
+    );
+}

@@ -260,3 +260,75 @@ async fn under_fail_data_checked_at_load_fails_reads_but_never_locks_the_client_
     assert!(t.service.list_for_user("ada").await.unwrap().is_empty());
     assert_eq!(b.get("/t/peek").await.status, 200, "a fresh start");
 }
+
+/// Reads `Profile` (which may turn out invalid), then asks for the principal.
+async fn read_then_principal(
+    session: session_axum::Session<session_tests::profile::Profile>,
+    principal: Option<session_axum::Principal>,
+) -> axum::Json<serde_json::Value> {
+    drop(session);
+    axum::Json(serde_json::json!({ "user": principal.map(|p| p.user_id) }))
+}
+
+/// The same extractors the other way round.
+async fn principal_then_read(
+    principal: Option<session_axum::Principal>,
+    session: session_axum::Session<session_tests::profile::Profile>,
+) -> axum::Json<serde_json::Value> {
+    drop(session);
+    axum::Json(serde_json::json!({ "user": principal.map(|p| p.user_id) }))
+}
+
+fn read_routes(
+    _: &session_axum::AppContext,
+) -> Result<Vec<session_axum::RouteDef>, session_axum::BuildError> {
+    Ok(vec![
+        session_axum::RouteDef {
+            method: http::Method::GET,
+            path: "/read-then-principal",
+            guard: session_axum::Guard::AUTHENTICATED,
+            handler: axum::routing::get(read_then_principal),
+        },
+        session_axum::RouteDef {
+            method: http::Method::GET,
+            path: "/principal-then-read",
+            guard: session_axum::Guard::AUTHENTICATED,
+            handler: axum::routing::get(principal_then_read),
+        },
+    ])
+}
+
+static READ: session_axum::ControllerRegistration = session_axum::ControllerRegistration {
+    name: "BadInputRead",
+    base_path: "/bi-read",
+    routes: read_routes,
+};
+
+/// Without `check_data`, "only a handler reading `T` finds out, and the
+/// login stays in use" (`AppBuilder::check_data`): the guard admits the
+/// request as `ada`, and the handler's principal must not depend on whether
+/// it extracted `Session<Profile>` before or after `Principal`.
+#[tokio::test]
+async fn without_the_check_invalid_data_read_by_a_handler_keeps_the_requests_principal() {
+    let t = crate::app::start_with(session_core::SigningKeys::single(crate::app::key(1)), |b| {
+        b.controller(&READ)
+    })
+    .await;
+    let mut b = logged_in(&t).await;
+    break_adas_profile(&t).await;
+    assert_eq!(b.get("/t/me").await.status, 200, "the login stays in use");
+    let first = b.get("/bi-read/principal-then-read").await;
+    assert_eq!(
+        (first.status, first.json()["user"].clone()),
+        (200, "ada".into()),
+        "{}",
+        first.body
+    );
+    let after = b.get("/bi-read/read-then-principal").await;
+    assert_eq!(
+        (after.status, after.json()["user"].clone()),
+        (200, "ada".into()),
+        "the guard admitted ada, yet the principal is gone once Session<Profile> was read: {}",
+        after.body
+    );
+}

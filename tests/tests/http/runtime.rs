@@ -241,6 +241,57 @@ async fn a_handlers_own_405_keeps_its_allow_header() {
     );
 }
 
+/// The same for a route whose handler is `any(..)` (which the builder
+/// accepts, see `a_guarded_any_route_builds_and_is_guarded`): a 405 the
+/// handler answers for its declared method keeps the `Allow` it set.
+#[tokio::test]
+async fn an_any_handlers_own_405_keeps_its_allow_header() {
+    async fn read_only_now() -> Response {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(http::header::ALLOW, "GET")],
+            "this document is read-only now",
+        )
+            .into_response()
+    }
+    fn routes(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
+        Ok(vec![
+            RouteDef {
+                method: Method::GET,
+                path: "/doc",
+                guard: Guard::OPEN,
+                handler: get(secret),
+            },
+            RouteDef {
+                method: Method::PUT,
+                path: "/doc",
+                guard: Guard::OPEN,
+                handler: any(read_only_now),
+            },
+        ])
+    }
+    static ANY_OWN_405: ControllerRegistration = ControllerRegistration {
+        name: "RtAnyOwn405",
+        base_path: "/rt-any-own-405",
+        routes,
+    };
+    let app = bare().controller(&ANY_OWN_405).build().expect("builds");
+    let server = session_tests::http::TestServer::start(app.into_router()).await;
+    let put = server
+        .browser()
+        .send(Method::PUT, "/rt-any-own-405/doc", None)
+        .await;
+    assert_eq!(put.status, 405, "{}", put.body);
+    assert_eq!(
+        put.headers
+            .get(http::header::ALLOW)
+            .map(|v| v.to_str().unwrap()),
+        Some("GET"),
+        "the any() handler's own Allow was removed: {:?}",
+        put.headers
+    );
+}
+
 /// A method the router cannot route is a build error naming it.
 #[test]
 fn an_extension_method_is_a_build_error() {
