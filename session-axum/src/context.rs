@@ -83,7 +83,9 @@ impl RequestSession {
 
     /// The current principal, following what the request did to its
     /// session through [`Auth`](crate::Auth) or the typed handle: none once
-    /// the session is destroyed, the new user's after a login.
+    /// the session is destroyed (an app authenticator's too), the new
+    /// binding's after a login. Reads the session state: not while holding
+    /// [`cell`](Self::cell)'s lock.
     pub fn principal(&self) -> Option<Principal> {
         let stored = self.inner.principal.lock().clone();
         let state = self.inner.cell.lock();

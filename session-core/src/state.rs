@@ -195,13 +195,15 @@ impl SessionState {
     /// The stored session this request goes on with, which revoking the
     /// user's other sessions must keep: while a rotation that moves it is
     /// pending, the loaded record (persist writes the new one from it and
-    /// needs it still there); otherwise [`id`](Self::id), or the stored
-    /// record's id when its data was found invalid.
+    /// needs it still there); otherwise [`id`](Self::id), or the loaded
+    /// record's id when its data was found invalid (not a record that did
+    /// not decode: no request goes on with that one).
     pub fn continued_id(&self) -> Option<SessionId> {
+        let loaded = self.loaded.as_ref().map(|r| r.id);
         match self.rotation() {
             // (`destroy` drops a pending rotation: none is here then.)
-            Some(r) if !r.login => self.stored_id(),
-            _ => self.id().or_else(|| self.stored_id()),
+            Some(r) if !r.login => loaded,
+            _ => self.id().or(loaded),
         }
     }
 

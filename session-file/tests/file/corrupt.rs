@@ -178,6 +178,11 @@ async fn a_logout_or_login_on_a_corrupt_record_deletes_it() {
         .load(Some(&service.token_for(&logged_out.id)))
         .await
         .unwrap();
+    assert_eq!(
+        cell.lock().continued_id(),
+        None,
+        "no request goes on with a corrupt record: revoking the others must not keep it"
+    );
     cell.lock().destroy();
     let persisted = service.persist(&cell).await.unwrap();
     assert_eq!(persisted.outcome, session_core::PersistOutcome::Destroyed);
