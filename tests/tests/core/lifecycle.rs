@@ -562,3 +562,42 @@ async fn tokens_after_a_gone_one_are_tried_but_only_a_few() {
     assert_eq!(cell.lock().token_status(), TokenStatus::Gone);
     assert_eq!(env.store.ops().len(), 4, "{:?}", env.store.ops());
 }
+
+/// The cookie store's documented limit is the cookie's: browsers drop a
+/// cookie whose name and value together pass 4096 bytes (RFC 6265bis 5.6).
+/// A framework-agnostic caller gets a sealed session it can only set as
+/// `sid=<token>`, so a token that fits 4096 bytes alone but not beside the
+/// cookie name (the signer's context) must be refused with `TooLarge`, not
+/// handed out for the browser to discard, losing the write.
+#[tokio::test]
+async fn the_cookie_store_refuses_a_session_whose_name_and_value_pass_4096_bytes() {
+    use session_core::StoreError;
+    use session_core::store::cookie::MAX_COOKIE_BYTES;
+    let env = env();
+    let service = service_like(&env, |b| b.store(session_core::CookieStore::signed()));
+    let name = service.signer().context().len();
+    assert_eq!(name, "sid".len());
+    // Grows the session a byte at a time until the store refuses it.
+    for n in 2700..3200 {
+        let mut s = service.get::<Profile>(None).await.unwrap();
+        set_name(&mut s, Some("x".repeat(n)));
+        match service.commit(&mut s).await {
+            Ok(persisted) => {
+                let value = token(&persisted).len();
+                assert!(
+                    name + value <= MAX_COOKIE_BYTES,
+                    "a {value}-byte sealed session was handed out for cookie `sid`: \
+                     name and value are {} bytes, over the {MAX_COOKIE_BYTES} browsers keep",
+                    name + value
+                );
+            }
+            Err(SessionError::Store(StoreError::TooLarge { size, limit })) => {
+                assert_eq!(limit, MAX_COOKIE_BYTES);
+                assert!(size + name > limit, "{size}");
+                return;
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    panic!("never refused");
+}

@@ -25,8 +25,8 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 /// Limits, by design: there is no server-side state, so per-user listing and
 /// revocation are [`StoreError::Unsupported`]; logout clears the cookie, but a
 /// copy of the cookie stays valid until its expiry. A session whose cookie
-/// would exceed 4096 bytes is refused with [`StoreError::TooLarge`] naming the
-/// size, never truncated.
+/// name and value would exceed 4096 bytes is refused with
+/// [`StoreError::TooLarge`] naming the size, never truncated.
 ///
 /// An authentic cookie whose session does not decode (sealed by a release
 /// with another record format, during a rolling deploy say) is not taken for
@@ -89,10 +89,13 @@ impl ClientSide for CookieStore {
 
     fn seal(&self, signer: &TokenSigner, record: &SessionRecord) -> Result<String, StoreError> {
         let token = codec::seal(signer, record, self.encrypt)?;
-        // The value alone over the limit can never fit; the web layer checks the whole header.
-        if token.len() > MAX_COOKIE_BYTES {
+        // Browsers keep a cookie whose name (the signer's context) and value
+        // fit 4096 bytes together (RFC 6265bis 5.6); the web layer checks
+        // the whole header, attributes included.
+        let size = signer.context().len() + token.len();
+        if size > MAX_COOKIE_BYTES {
             return Err(StoreError::TooLarge {
-                size: token.len(),
+                size,
                 limit: MAX_COOKIE_BYTES,
             });
         }
