@@ -122,22 +122,36 @@ async fn a_corrupt_record_is_reported_and_the_others_stay_readable() {
     assert_eq!(check.records, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_service_treats_a_corrupt_record_as_no_session() {
+/// A service on a store holding `N` sessions of user `u` whose records were
+/// then torn behind the store's back, and those records (as written).
+async fn service_over_torn_records<const N: usize>() -> (
+    SessionService,
+    [session_core::SessionRecord; N],
+    tempfile::TempDir,
+) {
     let clock = MockClock::starting_now();
-    let (_dir, path) = temp_path();
+    let (dir, path) = temp_path();
     let store = open_at(&path, &clock);
-    let torn = record(clock.now(), HOUR, Some("u"));
-    store.create(&torn).await.unwrap();
+    let records = std::array::from_fn(|_| record(clock.now(), HOUR, Some("u")));
+    for r in &records {
+        store.create(r).await.unwrap();
+    }
     drop(store);
-    overwrite(&path, &[(&torn.id, &b"{\"v\":1,\"r\":{\"id\":"[..])]);
-
+    let torn = b"{\"v\":1,\"r\":{\"id\":";
+    let damaged: Vec<_> = records.iter().map(|r| (&r.id, &torn[..])).collect();
+    overwrite(&path, &damaged);
     let service = SessionService::builder()
         .store(open_at(&path, &clock))
         .key(Key::new([7u8; 32]).unwrap())
-        .clock(std::sync::Arc::new(clock.clone()))
+        .clock(std::sync::Arc::new(clock))
         .build()
         .unwrap();
+    (service, records, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_treats_a_corrupt_record_as_no_session() {
+    let (service, [torn], _dir) = service_over_torn_records().await;
     assert_eq!(service.record(&torn.id).await.unwrap(), None);
     assert_eq!(service.user_id(&torn.id).await.unwrap(), None);
     assert_eq!(service.meta(&torn.id).await.unwrap(), None);
@@ -152,27 +166,7 @@ async fn the_service_treats_a_corrupt_record_as_no_session() {
 /// client to a new session as usual.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logout_or_login_on_a_corrupt_record_deletes_it() {
-    let clock = MockClock::starting_now();
-    let (_dir, path) = temp_path();
-    let store = open_at(&path, &clock);
-    let logged_out = record(clock.now(), HOUR, Some("u"));
-    let logged_in = record(clock.now(), HOUR, Some("u"));
-    for r in [&logged_out, &logged_in] {
-        store.create(r).await.unwrap();
-    }
-    drop(store);
-    let torn = b"{\"v\":1,\"r\":{\"id\":";
-    overwrite(
-        &path,
-        &[(&logged_out.id, &torn[..]), (&logged_in.id, &torn[..])],
-    );
-
-    let service = SessionService::builder()
-        .store(open_at(&path, &clock))
-        .key(Key::new([7u8; 32]).unwrap())
-        .clock(std::sync::Arc::new(clock.clone()))
-        .build()
-        .unwrap();
+    let (service, [logged_out, logged_in], _dir) = service_over_torn_records().await;
 
     let cell = service
         .load(Some(&service.token_for(&logged_out.id)))

@@ -360,32 +360,41 @@ async fn destroy_then_ask(
     }))
 }
 
-fn destroy_routes(
+/// Routes that change the session through the typed handle, then ask `Auth`.
+fn typed_routes(
     _: &session_axum::AppContext,
 ) -> Result<Vec<session_axum::RouteDef>, session_axum::BuildError> {
-    Ok(vec![session_axum::RouteDef {
-        method: http::Method::POST,
-        path: "/destroy",
-        guard: session_axum::Guard::OPEN,
-        handler: axum::routing::post(destroy_then_ask),
-    }])
+    Ok(vec![
+        session_axum::RouteDef {
+            method: http::Method::POST,
+            path: "/destroy",
+            guard: session_axum::Guard::OPEN,
+            handler: axum::routing::post(destroy_then_ask),
+        },
+        session_axum::RouteDef {
+            method: http::Method::POST,
+            path: "/relogin",
+            guard: session_axum::Guard::AUTHENTICATED,
+            handler: axum::routing::post(relogin_typed_then_ask),
+        },
+    ])
 }
 
-static DESTROY: session_axum::ControllerRegistration = session_axum::ControllerRegistration {
-    name: "AuthDestroy",
-    base_path: "/auth-destroy",
-    routes: destroy_routes,
+static TYPED: session_axum::ControllerRegistration = session_axum::ControllerRegistration {
+    name: "AuthTyped",
+    base_path: "/auth-typed",
+    routes: typed_routes,
 };
 
 #[tokio::test]
 async fn a_logout_through_the_session_handle_ends_the_requests_principal() {
     let t = crate::app::start_with(session_axum::SigningKeys::single(crate::app::key(1)), |b| {
-        b.controller(&DESTROY)
+        b.controller(&TYPED)
     })
     .await;
     let mut b = t.server.browser();
     b.post("/t/login?user=ada").await;
-    let r = b.post("/auth-destroy/destroy").await;
+    let r = b.post("/auth-typed/destroy").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
         r.cookie("sid").and_then(|c| c.max_age),
@@ -418,33 +427,16 @@ async fn relogin_typed_then_ask(
     }))
 }
 
-fn relogin_routes(
-    _: &session_axum::AppContext,
-) -> Result<Vec<session_axum::RouteDef>, session_axum::BuildError> {
-    Ok(vec![session_axum::RouteDef {
-        method: http::Method::POST,
-        path: "/relogin",
-        guard: session_axum::Guard::AUTHENTICATED,
-        handler: axum::routing::post(relogin_typed_then_ask),
-    }])
-}
-
-static RELOGIN: session_axum::ControllerRegistration = session_axum::ControllerRegistration {
-    name: "AuthRelogin",
-    base_path: "/auth-relogin",
-    routes: relogin_routes,
-};
-
 #[tokio::test]
 async fn a_typed_login_of_the_same_user_gives_the_principal_the_new_binding() {
     let t = crate::app::start_with(session_axum::SigningKeys::single(crate::app::key(1)), |b| {
-        b.controller(&RELOGIN)
+        b.controller(&TYPED)
     })
     .await;
     let mut b = t.server.browser();
     b.post("/t/login?user=ada&perm=admin").await;
     assert_eq!(b.get("/t/admin").await.status, 200);
-    let r = b.post("/auth-relogin/relogin").await;
+    let r = b.post("/auth-typed/relogin").await;
     assert_eq!(r.status, 200, "{}", r.body);
     // The session itself is now bound without `admin`.
     assert_eq!(b.get("/t/admin").await.status, 403, "stored binding");

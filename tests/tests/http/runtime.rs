@@ -177,22 +177,25 @@ async fn a_405_never_advertises_the_handlers_own_methods() {
     let app = bare().controller(&ALLOW).build().expect("builds");
     let server = session_tests::http::TestServer::start(app.into_router()).await;
     let mut b = server.browser();
-    let allow = |r: &session_tests::http::Reply| {
-        r.headers
-            .get(http::header::ALLOW)
-            .map(|v| v.to_str().unwrap().to_owned())
-    };
     let post = b.post("/rt-allow/x").await;
     assert_eq!((post.status, allow(&post)), (405, None));
     let get = b.get("/rt-allow/x").await;
     assert_eq!((get.status, allow(&get).as_deref()), (405, Some("POST")));
 }
 
+/// The response's `Allow` header.
+fn allow(r: &session_tests::http::Reply) -> Option<String> {
+    r.headers
+        .get(http::header::ALLOW)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
 /// A handler that answers its declared method with a 405 of its own (a
 /// resource that is read-only for now) sends the `Allow` RFC 9110 requires
-/// of every 405, listing what the resource takes instead. Only the
-/// router's own 405 for a handler that does not answer the declared method
-/// should lose its `Allow`; the handler's deliberate one must stay.
+/// of every 405, listing what the resource takes instead; so does an
+/// `any(..)` handler (which the builder accepts, see
+/// `a_guarded_any_route_builds_and_is_guarded`). Only the router's own 405
+/// for a handler that does not answer the declared method loses its `Allow`.
 #[tokio::test]
 async fn a_handlers_own_405_keeps_its_allow_header() {
     async fn read_only_now() -> Response {
@@ -204,19 +207,16 @@ async fn a_handlers_own_405_keeps_its_allow_header() {
             .into_response()
     }
     fn routes(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
+        let route = |method, path, handler| RouteDef {
+            method,
+            path,
+            guard: Guard::OPEN,
+            handler,
+        };
         Ok(vec![
-            RouteDef {
-                method: Method::GET,
-                path: "/doc",
-                guard: Guard::OPEN,
-                handler: get(secret),
-            },
-            RouteDef {
-                method: Method::PUT,
-                path: "/doc",
-                guard: Guard::OPEN,
-                handler: axum::routing::put(read_only_now),
-            },
+            route(Method::GET, "/doc", get(secret)),
+            route(Method::PUT, "/doc", axum::routing::put(read_only_now)),
+            route(Method::PUT, "/any-doc", any(read_only_now)),
         ])
     }
     static OWN_405: ControllerRegistration = ControllerRegistration {
@@ -226,70 +226,16 @@ async fn a_handlers_own_405_keeps_its_allow_header() {
     };
     let app = bare().controller(&OWN_405).build().expect("builds");
     let server = session_tests::http::TestServer::start(app.into_router()).await;
-    let put = server
-        .browser()
-        .send(Method::PUT, "/rt-own-405/doc", None)
-        .await;
-    assert_eq!(put.status, 405, "{}", put.body);
-    assert_eq!(
-        put.headers
-            .get(http::header::ALLOW)
-            .map(|v| v.to_str().unwrap()),
-        Some("GET"),
-        "the handler's own Allow was removed: {:?}",
-        put.headers
-    );
-}
-
-/// The same for a route whose handler is `any(..)` (which the builder
-/// accepts, see `a_guarded_any_route_builds_and_is_guarded`): a 405 the
-/// handler answers for its declared method keeps the `Allow` it set.
-#[tokio::test]
-async fn an_any_handlers_own_405_keeps_its_allow_header() {
-    async fn read_only_now() -> Response {
-        (
-            StatusCode::METHOD_NOT_ALLOWED,
-            [(http::header::ALLOW, "GET")],
-            "this document is read-only now",
-        )
-            .into_response()
+    for path in ["/rt-own-405/doc", "/rt-own-405/any-doc"] {
+        let put = server.browser().send(Method::PUT, path, None).await;
+        assert_eq!(put.status, 405, "{path}: {}", put.body);
+        assert_eq!(
+            allow(&put).as_deref(),
+            Some("GET"),
+            "{path}: the handler's own Allow was removed: {:?}",
+            put.headers
+        );
     }
-    fn routes(_: &AppContext) -> Result<Vec<RouteDef>, BuildError> {
-        Ok(vec![
-            RouteDef {
-                method: Method::GET,
-                path: "/doc",
-                guard: Guard::OPEN,
-                handler: get(secret),
-            },
-            RouteDef {
-                method: Method::PUT,
-                path: "/doc",
-                guard: Guard::OPEN,
-                handler: any(read_only_now),
-            },
-        ])
-    }
-    static ANY_OWN_405: ControllerRegistration = ControllerRegistration {
-        name: "RtAnyOwn405",
-        base_path: "/rt-any-own-405",
-        routes,
-    };
-    let app = bare().controller(&ANY_OWN_405).build().expect("builds");
-    let server = session_tests::http::TestServer::start(app.into_router()).await;
-    let put = server
-        .browser()
-        .send(Method::PUT, "/rt-any-own-405/doc", None)
-        .await;
-    assert_eq!(put.status, 405, "{}", put.body);
-    assert_eq!(
-        put.headers
-            .get(http::header::ALLOW)
-            .map(|v| v.to_str().unwrap()),
-        Some("GET"),
-        "the any() handler's own Allow was removed: {:?}",
-        put.headers
-    );
 }
 
 /// A method the router cannot route is a build error naming it.
