@@ -41,24 +41,27 @@ fn handler(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
         route.attr.method.to_string().to_uppercase(),
         span = route.attr.method.span()
     );
-    let args: Vec<_> = (0..route.arg_types.len())
+    let args: Vec<_> = (0..route.args.len())
         .map(|i| format_ident!("__arg{}", i))
         .collect();
     let types: Vec<syn::Type> = route
-        .arg_types
+        .args
         .iter()
-        .map(|t| replace_self(t, self_ty))
+        .map(|a| replace_self(&a.ty, self_ty))
         .collect();
+    // A `#[cfg]` on a parameter goes on the closure's parameter and on the
+    // call's argument alike (both take it on stable Rust).
+    let cfgs: Vec<_> = route.args.iter().map(|a| &a.cfgs).collect();
     // Called as `<T>::method(&*this, ..)`: a route named like a method of
     // `Arc` (`clone`, say) must still reach the controller's.
     // Converted inside the async block: an `impl IntoResponse` output
     // captures the `&self` borrow of `#this`, which ends in that block.
     let call = quote_spanned!(ident.span()=>
-        #sp::axum::response::IntoResponse::into_response(<#self_ty>::#ident(&*#this, #(#args),*).await));
+        #sp::axum::response::IntoResponse::into_response(<#self_ty>::#ident(&*#this, #(#(#cfgs)* #args),*).await));
     // Spanned on the method, as a route without `&self` is: a bad extractor
     // is reported there, not on `#[controller]`.
     let routing = quote_spanned!(ident.span()=>
-    #sp::route_handler(#sp::axum::routing::MethodFilter::#filter, move |#(#args: #types),*| {
+    #sp::route_handler(#sp::axum::routing::MethodFilter::#filter, move |#(#(#cfgs)* #args: #types),*| {
         let #this = <::std::sync::Arc<_> as ::core::clone::Clone>::clone(&#this);
         async move { #call }
     }));
@@ -107,6 +110,8 @@ pub(super) fn generate(m: &Model) -> TokenStream {
     quote! {
         #item
 
+        // Registering a deprecated route is not a use of it.
+        #[allow(deprecated)]
         const _: () = {
             #[allow(unused_variables, unused_mut)]
             fn __routes(#ctx: &#sp::AppContext) -> ::core::result::Result<::std::vec::Vec<#sp::RouteDef>, #sp::BuildError> {

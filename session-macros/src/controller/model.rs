@@ -28,8 +28,15 @@ pub(super) struct Route {
     pub(super) cfgs: Vec<syn::Attribute>,
     pub(super) ident: syn::Ident,
     pub(super) takes_self: bool,
-    pub(super) arg_types: Vec<Type>,
+    pub(super) args: Vec<RouteArg>,
     pub(super) guard: Option<GuardSpec>,
+}
+
+/// A route method's argument after `&self`.
+pub(super) struct RouteArg {
+    pub(super) ty: Type,
+    /// Its `#[cfg]` attributes: the handler takes it exactly when the method does.
+    pub(super) cfgs: Vec<syn::Attribute>,
 }
 
 struct Args {
@@ -204,7 +211,7 @@ impl Model {
                 errors.error(&sig.generics, "route methods cannot be generic");
             }
             let mut takes_self = false;
-            let mut arg_types = Vec::new();
+            let mut args = Vec::new();
             for input in &sig.inputs {
                 match input {
                     FnArg::Receiver(receiver) => {
@@ -231,7 +238,15 @@ impl Model {
                                 "route arguments must be named extractor types, not `impl Trait`",
                             );
                         }
-                        arg_types.push((*pat.ty).clone());
+                        args.push(RouteArg {
+                            ty: (*pat.ty).clone(),
+                            cfgs: pat
+                                .attrs
+                                .iter()
+                                .filter(|a| a.path().is_ident("cfg"))
+                                .cloned()
+                                .collect(),
+                        });
                     }
                 }
             }
@@ -249,7 +264,7 @@ impl Model {
                 cfgs,
                 ident: sig.ident.clone(),
                 takes_self,
-                arg_types,
+                args,
                 guard: method_guard,
             });
         }

@@ -31,6 +31,8 @@ pub(super) fn generate(m: &Model) -> TokenStream {
     quote! {
         #item
 
+        // Registering a deprecated interceptor is not a use of it.
+        #[allow(deprecated)]
         const _: () = {
             #[allow(unused_variables)]
             fn __build(#ctx: &#sp::AppContext) -> ::core::result::Result<::std::sync::Arc<dyn #sp::Interceptor>, #sp::BuildError> {

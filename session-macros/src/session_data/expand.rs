@@ -121,9 +121,11 @@ pub(super) fn generate(m: &Model) -> TokenStream {
         // The accessors live on the tracked type, where `Self` means that.
         let ty = &replace_self(&f.ty, &syn::parse_quote!(#name));
         let fvis = &f.vis;
+        let deprecated = &f.deprecated;
         let getter_doc = format!("The `{ident}` field.");
         let getter = quote! {
             #[doc = #getter_doc]
+            #(#deprecated)*
             #fvis fn #ident(&self) -> &#ty {
                 &self.0.get().#ident
             }
@@ -145,10 +147,12 @@ pub(super) fn generate(m: &Model) -> TokenStream {
         quote! {
             #getter
             #[doc = #set_doc]
+            #(#deprecated)*
             #fvis fn #set(&mut self, value: #ty) {
                 self.0.set(#index, |__d| &mut __d.#ident, value)
             }
             #[doc = #update_doc]
+            #(#deprecated)*
             #fvis fn #update<__R>(&mut self, f: impl ::core::ops::FnOnce(&mut #ty) -> __R) -> __R {
                 self.0.update(#index, |__d| &mut __d.#ident, f)
             }
@@ -167,14 +171,18 @@ pub(super) fn generate(m: &Model) -> TokenStream {
     quote! {
         #item
 
+        // The generated code's uses of a deprecated struct or field are not
+        // the app's: its own calls of the accessors still warn.
         #[doc = #tracked_doc]
+        #[allow(deprecated)]
         #vis struct #tracked(#core::Tracked<#name>);
 
-        #[allow(dead_code)]
+        #[allow(dead_code, deprecated)]
         impl #tracked #bounds {
             #(#accessors)*
         }
 
+        #[allow(deprecated)]
         const _: () = {
             #checks
 

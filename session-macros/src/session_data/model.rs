@@ -30,6 +30,8 @@ pub(super) struct FieldModel {
     pub(super) default: FieldDefault,
     pub(super) serialize_with: Option<Path>,
     pub(super) deserialize_with: Option<Path>,
+    /// The field's `#[deprecated]`, which its accessors carry too.
+    pub(super) deprecated: Vec<syn::Attribute>,
 }
 
 pub(super) enum FieldDefault {
@@ -338,6 +340,12 @@ impl FieldModel {
             default: FieldDefault::Struct,
             serialize_with: None,
             deserialize_with: None,
+            deprecated: field
+                .attrs
+                .iter()
+                .filter(|a| attr_is(a, "deprecated"))
+                .cloned()
+                .collect(),
         };
         // Keys already given, across all of the field's `#[serde]`s: serde
         // refuses a repeated key, and the last one must not win silently.
