@@ -8,7 +8,9 @@ use session_axum::{Auth, Binding, Session, SigningKeys};
 use session_core::conformance::StoreOp;
 use session_tests::profile::Counters;
 
-use crate::app::{key, start, start_on, start_with};
+use session_core::SessionStore as _;
+
+use crate::app::{MIN, key, start, start_on, start_with};
 
 /// Remix, hexancore: all keys verify, bearer tokens included: an API token
 /// handed out under an older key keeps working after a key rotation.
@@ -220,4 +222,186 @@ async fn astro_cookie_storage_with_the_seeds_cookie_name_counts_visits() {
         c.raw
     );
     assert_eq!(b.get("/t/visit").await.body, "2");
+}
+
+/// Spring Session, Travetto: a browser logged in as one user that logs in as
+/// another moves its session out of the first user's index; the old cookie
+/// loads nothing and only the new session is stored.
+#[tokio::test]
+async fn a_login_as_another_user_leaves_the_first_users_index_over_http() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.post("/t/login?user=ada").await;
+    let old = b.jar["sid"].clone();
+    assert_eq!(t.service.list_for_user("ada").await.unwrap().len(), 1);
+    assert_eq!(b.post("/t/login?user=bob").await.status, 204);
+    assert!(t.service.list_for_user("ada").await.unwrap().is_empty());
+    assert_eq!(t.service.list_for_user("bob").await.unwrap().len(), 1);
+    assert_eq!(b.get("/t/me").await.json()["user_id"], "bob");
+    let mut replay = t.server.browser();
+    replay.jar.insert("sid".into(), old);
+    assert_eq!(replay.get("/t/me").await.status, 401);
+    assert_eq!(t.store.inner().len(), 1);
+}
+
+/// Spring Session, Travetto: the same for an API client: a bearer login as
+/// another user retires the first user's token and index entry.
+#[tokio::test]
+async fn a_bearer_login_as_another_user_retires_the_first_users_token() {
+    let t = start().await;
+    let mut api = t.server.browser();
+    let first = api.post("/t/token?user=ada").await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.bearer = Some(first.clone());
+    assert_eq!(api.get("/t/visit").await.body, "1");
+    let r = api.post("/t/token?user=bob").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let second = r.json()["token"].as_str().unwrap().to_owned();
+    let mut old = t.server.browser();
+    old.bearer = Some(first);
+    assert_eq!(old.get("/t/me").await.status, 401, "ada's token still live");
+    assert!(t.service.list_for_user("ada").await.unwrap().is_empty());
+    let mut new = t.server.browser();
+    new.bearer = Some(second);
+    assert_eq!(new.get("/t/me").await.json()["user_id"], "bob");
+    assert_eq!(t.service.list_for_user("bob").await.unwrap().len(), 1);
+}
+
+/// Spring Session: a login as another user does not hand the first user's
+/// data to the second.
+#[tokio::test]
+async fn a_login_as_another_user_does_not_carry_the_first_users_data() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.post("/t/login?user=ada").await;
+    assert_eq!(b.get("/t/visit").await.body, "1");
+    b.post("/t/login?user=bob").await;
+    assert_eq!(b.get("/t/peek").await.json()["visits"], 0);
+}
+
+/// Travetto's `SessionRoutes` from an API client: `PUT /info`, `GET
+/// /info/age`, then `GET /logout` deletes the session server-side (no
+/// cookie involved): the token loads nothing and no listing holds it.
+#[tokio::test]
+async fn travettos_routes_over_a_bearer_token_end_with_the_session_deleted() {
+    let t = start().await;
+    let mut api = t.server.browser();
+    let token = api.post("/t/token?user=roger").await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.bearer = Some(token);
+    let r = api
+        .send(reqwest::Method::PUT, "/m/session/info", None)
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(api.get("/m/session/info/age").await.body, "20");
+    let r = api.get("/m/session/logout").await;
+    assert!(r.status < 300, "{}", r.status);
+    assert!(r.set_cookies.is_empty(), "{:?}", r.set_cookies);
+    assert_eq!(api.get("/m/session/info/age").await.status, 401);
+    assert!(t.service.list_for_user("roger").await.unwrap().is_empty());
+    assert!(t.store.inner().is_empty());
+}
+
+/// Travetto: an expired record is never served over HTTP and is removed: an
+/// anonymous session past its initial lifetime starts again from nothing
+/// under a new cookie; a logged-in one past its lifetime is a 401 and
+/// leaves the user's listing.
+#[tokio::test]
+async fn an_expired_session_is_never_served_and_its_record_is_removed() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    assert_eq!(b.get("/t/visit").await.body, "1");
+    let old = b.jar["sid"].clone();
+    let id = t.service.session_id_from_token(&old).unwrap();
+    t.clock.advance(6 * MIN);
+    let r = b.get("/t/visit").await;
+    assert_eq!(r.body, "1", "the expired count was served");
+    assert!(t.store.inner().load(&id).await.unwrap().is_none());
+    assert_ne!(r.cookie("sid").expect("a new cookie").value, old);
+    b.post("/t/login?user=ada").await;
+    t.clock.advance(61 * MIN);
+    assert_eq!(b.get("/t/me").await.status, 401);
+    assert!(t.service.list_for_user("ada").await.unwrap().is_empty());
+}
+
+/// Remix: with nothing configured, a logout's clearing cookie carries the
+/// defaults the cookie was set with (`Path=/`, `HttpOnly`, `SameSite=Lax`,
+/// `Secure`), with `Max-Age=0`.
+#[tokio::test]
+async fn the_default_clearing_cookie_keeps_the_default_attributes() {
+    let app = session_axum::App::builder()
+        .store(session_core::MemoryStore::new())
+        .secret(session_axum::Key::generate())
+        .build()
+        .unwrap();
+    let server = session_tests::http::TestServer::start(app.into_router()).await;
+    let mut b = server.browser();
+    assert_eq!(b.post("/t/login?user=ada").await.status, 204);
+    let r = b.post("/t/logout").await;
+    let c = r.cookie("id").expect("clearing cookie");
+    assert_eq!(c.max_age, Some(0));
+    for a in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure"] {
+        assert!(c.has(a), "{} lacks {a}", c.raw);
+    }
+}
+
+/// The cookie name is bound into the signature: a token signed with the
+/// right key for another cookie name is refused.
+#[tokio::test]
+async fn a_token_signed_for_another_cookie_name_is_refused() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.post("/t/login?user=ada").await;
+    let id = t.service.session_id_from_token(&b.jar["sid"]).unwrap();
+    let other = session_core::TokenSigner::new(SigningKeys::single(key(1)), "other").sign_id(&id);
+    let mut c = t.server.browser();
+    c.jar.insert("sid".into(), other);
+    assert_eq!(c.get("/t/me").await.status, 401);
+}
+
+/// Travetto, hexancore: a bearer session slides like a cookie one: used past
+/// the refresh threshold, it outlives its first expiry.
+#[tokio::test]
+async fn a_bearer_session_slides_past_its_first_expiry() {
+    let t = start().await;
+    let mut api = t.server.browser();
+    let token = api.post("/t/token?user=bot").await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.bearer = Some(token);
+    t.clock.advance(31 * MIN);
+    assert_eq!(api.get("/t/me").await.status, 200);
+    t.clock.advance(40 * MIN);
+    assert_eq!(api.get("/t/me").await.status, 200, "not refreshed");
+}
+
+/// authsessions: "most recently used first" over HTTP: a request that only
+/// reads an older session moves it to the top of the listing.
+#[tokio::test]
+async fn a_users_sessions_list_most_recently_used_first_over_http() {
+    let t = start().await;
+    let mut a = t.server.browser();
+    a.post("/t/login?user=ada").await;
+    t.clock.advance(MIN);
+    let mut b = t.server.browser();
+    b.post("/t/login?user=ada").await;
+    let id = |br: &session_tests::http::Browser| {
+        t.service.session_id_from_token(&br.jar["sid"]).unwrap()
+    };
+    let order = |v: Vec<session_core::SessionInfo>| v.into_iter().map(|i| i.id).collect::<Vec<_>>();
+    assert_eq!(
+        order(t.service.list_for_user("ada").await.unwrap()),
+        vec![id(&b), id(&a)]
+    );
+    t.clock.advance(2 * MIN);
+    assert_eq!(a.get("/t/me").await.status, 200);
+    assert_eq!(
+        order(t.service.list_for_user("ada").await.unwrap()),
+        vec![id(&a), id(&b)]
+    );
 }
