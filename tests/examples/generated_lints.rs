@@ -2,7 +2,14 @@
 //! warning it raises is one the user cannot silence on the item. Built by
 //! `cargo test` (rustc's lints) and by the workspace's
 //! `cargo clippy --all-targets -- -D warnings` (clippy's).
-#![deny(missing_docs, unsafe_code, unused_qualifications, unused, clippy::all)]
+#![deny(
+    missing_docs,
+    unsafe_code,
+    unused_qualifications,
+    unused,
+    deprecated,
+    clippy::all
+)]
 
 use session_axum::prelude::*;
 use session_axum::{AppContext, BuildError, SessionInterceptor};
@@ -105,6 +112,69 @@ impl FromApp for Limits {
 #[interceptor(from_app, depends_on = [Audit], runs_before = [session_axum::AuthInterceptor])]
 #[async_trait]
 impl Interceptor for Limits {
+    async fn intercept(
+        &self,
+        request: axum::extract::Request,
+        next: Next,
+    ) -> axum::response::Response {
+        next.run(request).await
+    }
+}
+
+/// Routes: `&self` and associated, a `#[cfg]` parameter, `Self` in an
+/// extractor, deprecated routes under a guard.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Feed;
+
+#[controller("/feed")]
+#[authenticated]
+impl Feed {
+    #[get("/a/{id}")]
+    async fn a(
+        &self,
+        #[cfg(any())] gone: Option<Principal>,
+        axum::extract::Path(id): axum::extract::Path<u32>,
+        #[cfg(unix)] _kept: Option<Principal>,
+    ) -> String {
+        id.to_string()
+    }
+
+    #[deprecated(note = "use `/a/{id}`")]
+    #[get("/b")]
+    #[authenticated(permissions = ["admin"])]
+    async fn b(&self, _query: axum::extract::Query<Self>) -> &'static str {
+        "b"
+    }
+
+    #[deprecated(note = "use `/a/{id}`")]
+    #[post("/c")]
+    async fn c(_principal: Option<Principal>) -> &'static str {
+        "c"
+    }
+}
+
+/// A session type and a field on their way out.
+#[deprecated(note = "use `data::Info`")]
+#[session_data]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct OldInfo {
+    /// Kept.
+    pub name: Option<String>,
+    /// Going.
+    #[deprecated(note = "read `name`")]
+    #[serde(default)]
+    pub nick: Option<String>,
+}
+
+/// A deprecated interceptor.
+#[deprecated(note = "use `Audit`")]
+#[interceptor]
+#[derive(Debug, Default)]
+pub struct OldAudit;
+
+#[allow(deprecated)]
+#[async_trait]
+impl Interceptor for OldAudit {
     async fn intercept(
         &self,
         request: axum::extract::Request,
