@@ -212,8 +212,9 @@ impl SessionService {
     /// The cell for a session whose stored data does not decode, in the
     /// store or in an authentic cookie: no session, and the token is kept
     /// (a read never clears it; a write starts a new session, leaving a
-    /// server-side record as it is; a logout or login deletes it). Under [`InvalidDataPolicy::Fail`],
-    /// reading the session's data fails the request.
+    /// server-side record as it is; a logout or login deletes it). Under
+    /// [`InvalidDataPolicy::Fail`], reading the session's data fails the
+    /// request.
     fn undecodable(&self, now: Timestamp, reason: String) -> SessionCell {
         let mut state = SessionState::empty(now, TokenStatus::Gone);
         if self.invalid_data_policy() == InvalidDataPolicy::Fail {
