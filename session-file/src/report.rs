@@ -44,7 +44,10 @@ pub struct CheckReport {
     /// Index entries a decodable record should have but does not.
     pub missing_index_entries: usize,
     /// Index entries that name no record, or a record that does not match them.
-    /// They are harmless (readers check every entry) and the cleanup removes them.
+    /// They are harmless (readers check every entry). The cleanup removes
+    /// stale expiry entries; a stale user entry (left by a corrupt record,
+    /// whose user is unknown) goes with that user's next listing or
+    /// revoke-all, or with [`FileStore::repair_indexes`](crate::FileStore::repair_indexes).
     pub stale_index_entries: usize,
 }
 

@@ -151,7 +151,8 @@ impl<'t> WriteTables<'t> {
 
     /// Removes the record under `id` and, when it is known, its index entries.
     /// Entries of a record that did not decode stay behind as stale entries,
-    /// which readers skip and the cleanup removes.
+    /// which readers skip: the cleanup removes the expiry entry, a listing
+    /// or revoke-all of the user (or `repair_indexes`) the user entry.
     pub(crate) fn remove(
         &mut self,
         id: &IdBytes,

@@ -252,3 +252,44 @@ async fn repair_indexes_brings_records_changed_outside_the_store_back_in_reach()
     store.sweep_expired().await.unwrap();
     assert_eq!(store.stats().await.unwrap().records, 0);
 }
+
+/// A corrupt record of a user, deleted by id (a logout) or swept once
+/// expired, cannot say whose it was, so its user-index entry stays behind:
+/// harmless (readers check every entry), and the cleanup leaves it (it
+/// walks the expiry index). The user's next listing removes it, as a
+/// revoke-all or `repair_indexes` would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_corrupt_records_user_entry_goes_with_the_users_next_listing() {
+    let clock = MockClock::starting_now();
+    let (_dir, path) = temp_path();
+    let store = open_at(&path, &clock);
+    let logged_out = record(clock.now(), HOUR, Some("u"));
+    let expired = record(clock.now(), HOUR, Some("u"));
+    for r in [&logged_out, &expired] {
+        store.create(r).await.unwrap();
+    }
+    drop(store);
+    overwrite(
+        &path,
+        &[
+            (&logged_out.id, &b"{\"v\":1,"[..]),
+            (&expired.id, &b"{\"v\":1,"[..]),
+        ],
+    );
+
+    let store = open_at(&path, &clock);
+    assert!(store.delete(&logged_out.id).await.unwrap());
+    clock.advance(HOUR * 2);
+    let swept = store.sweep_expired().await.unwrap();
+    assert_eq!(swept.removed, 1);
+    assert_eq!(store.stats().await.unwrap().records, 0);
+    let check = store.check().await.unwrap();
+    assert_eq!(
+        (check.stale_index_entries, check.missing_index_entries),
+        (2, 0),
+        "{check:?}"
+    );
+    assert!(store.list_for_user("u").await.unwrap().is_empty());
+    let check = store.check().await.unwrap();
+    assert!(check.is_consistent(), "{check:?}");
+}
