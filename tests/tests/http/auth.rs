@@ -313,7 +313,7 @@ async fn a_bearer_write_to_a_session_whose_data_is_invalid_is_refused_not_droppe
 }
 
 /// A bearer token from `/t/token` for `user`, asked for by `client`.
-async fn bearer_token(client: &mut session_tests::http::Browser, user: &str) -> String {
+pub(crate) async fn bearer_token(client: &mut session_tests::http::Browser, user: &str) -> String {
     let r = client.post(&format!("/t/token?user={user}")).await;
     r.json()["token"].as_str().unwrap().to_owned()
 }

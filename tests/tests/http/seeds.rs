@@ -126,10 +126,7 @@ async fn repeating_travettos_store_info_writes_nothing() {
 async fn a_new_bearer_login_retires_the_old_token() {
     let t = start().await;
     let mut api = t.server.browser();
-    let first = api.post("/t/token?user=bot").await.json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = crate::auth::bearer_token(&mut api, "bot").await;
     api.bearer = Some(first.clone());
     assert_eq!(api.get("/t/visit").await.body, "1");
     // Logs in again as the same user (another user's login would not carry
@@ -250,10 +247,7 @@ async fn a_login_as_another_user_leaves_the_first_users_index_over_http() {
 async fn a_bearer_login_as_another_user_retires_the_first_users_token() {
     let t = start().await;
     let mut api = t.server.browser();
-    let first = api.post("/t/token?user=ada").await.json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = crate::auth::bearer_token(&mut api, "ada").await;
     api.bearer = Some(first.clone());
     assert_eq!(api.get("/t/visit").await.body, "1");
     let r = api.post("/t/token?user=bob").await;
@@ -288,10 +282,7 @@ async fn a_login_as_another_user_does_not_carry_the_first_users_data() {
 async fn travettos_routes_over_a_bearer_token_end_with_the_session_deleted() {
     let t = start().await;
     let mut api = t.server.browser();
-    let token = api.post("/t/token?user=roger").await.json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = crate::auth::bearer_token(&mut api, "roger").await;
     api.bearer = Some(token);
     let r = api
         .send(reqwest::Method::PUT, "/m/session/info", None)
@@ -369,10 +360,7 @@ async fn a_token_signed_for_another_cookie_name_is_refused() {
 async fn a_bearer_session_slides_past_its_first_expiry() {
     let t = start().await;
     let mut api = t.server.browser();
-    let token = api.post("/t/token?user=bot").await.json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = crate::auth::bearer_token(&mut api, "bot").await;
     api.bearer = Some(token);
     t.clock.advance(31 * MIN);
     assert_eq!(api.get("/t/me").await.status, 200);
