@@ -283,9 +283,8 @@ impl RedisStoreBuilder {
             .then(|| Arc::new(LocalCache::new(self.local_cache, self.local_cache_max_age)));
         let backend = match self.topology.ok_or(ConfigError::MissingUrl)? {
             Topology::Standalone(url) => {
-                let client = redis::Client::open(url.as_str())
+                let info = redis::IntoConnectionInfo::into_connection_info(url.as_str())
                     .map_err(|e| ConfigError::InvalidUrl(e.to_string()))?;
-                let info = client.get_connection_info().clone();
                 let tcp = with_keepalive(info.tcp_settings().clone());
                 let mut client = redis::Client::open(info.set_tcp_settings(tcp))
                     .map_err(|e| ConfigError::InvalidUrl(e.to_string()))?;

@@ -6,42 +6,34 @@
 use session_axum::prelude::*;
 use session_axum::{BuildError, OrderError};
 
-mod a {
-    use session_axum::prelude::*;
+/// A pass-through interceptor named `Audit` that depends on `$other`.
+macro_rules! audit_depending_on {
+    ($other:path) => {
+        use session_axum::prelude::*;
 
-    #[interceptor(depends_on = [super::b::Audit])]
-    #[derive(Default)]
-    pub struct Audit;
+        #[interceptor(depends_on = [$other])]
+        #[derive(Default)]
+        pub struct Audit;
 
-    #[async_trait]
-    impl Interceptor for Audit {
-        async fn intercept(
-            &self,
-            request: axum::extract::Request,
-            next: Next,
-        ) -> axum::response::Response {
-            next.run(request).await
+        #[async_trait]
+        impl Interceptor for Audit {
+            async fn intercept(
+                &self,
+                request: axum::extract::Request,
+                next: Next,
+            ) -> axum::response::Response {
+                next.run(request).await
+            }
         }
-    }
+    };
+}
+
+mod a {
+    audit_depending_on!(super::b::Audit);
 }
 
 mod b {
-    use session_axum::prelude::*;
-
-    #[interceptor(depends_on = [super::a::Audit])]
-    #[derive(Default)]
-    pub struct Audit;
-
-    #[async_trait]
-    impl Interceptor for Audit {
-        async fn intercept(
-            &self,
-            request: axum::extract::Request,
-            next: Next,
-        ) -> axum::response::Response {
-            next.run(request).await
-        }
-    }
+    audit_depending_on!(super::a::Audit);
 }
 
 #[test]

@@ -51,7 +51,7 @@ impl SessionService {
                 Box::pin(self.load_others(cell, others, now)).await
             }
             FirstValid::Client(verified) => self.loaded(verified.value, verified.key_index, now),
-            FirstValid::Undecodable(reason) => Ok(self.undecodable(now, reason)),
+            FirstValid::Undecodable(reason) => Ok(self.undecodable(now, reason, None)),
             FirstValid::None(status) => Ok(SessionCell::new(SessionState::empty(now, status))),
         }
     }
@@ -161,13 +161,7 @@ impl SessionService {
                 tracing::debug!(session = %id.short(), "no live session for a valid token");
                 gone()
             }
-            Lookup::Corrupt(reason) => {
-                let cell = self.undecodable(now, reason);
-                // Still in the store, maybe holding a login: a logout or
-                // login deletes it.
-                cell.lock().detached = Some(id);
-                Ok(cell)
-            }
+            Lookup::Corrupt(reason) => Ok(self.undecodable(now, reason, Some(id))),
         }
     }
 
@@ -212,11 +206,17 @@ impl SessionService {
     /// The cell for a session whose stored data does not decode, in the
     /// store or in an authentic cookie: no session, and the token is kept
     /// (a read never clears it; a write starts a new session, leaving a
-    /// server-side record as it is; a logout or login deletes it). Under
-    /// [`InvalidDataPolicy::Fail`], reading the session's data fails the
-    /// request.
-    fn undecodable(&self, now: Timestamp, reason: String) -> SessionCell {
+    /// server-side record as it is; a logout or login deletes it: `stored`,
+    /// its id). Under [`InvalidDataPolicy::Fail`], reading the session's
+    /// data fails the request.
+    fn undecodable(
+        &self,
+        now: Timestamp,
+        reason: String,
+        stored: Option<SessionId>,
+    ) -> SessionCell {
         let mut state = SessionState::empty(now, TokenStatus::Gone);
+        state.detached = stored;
         if self.invalid_data_policy() == InvalidDataPolicy::Fail {
             state.failed_check = Some(reason.into());
         }

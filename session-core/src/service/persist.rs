@@ -460,11 +460,8 @@ impl SessionService {
             Ok(None) | Err(StoreError::Corrupt(_)) => return Ok(()),
             Err(error) => return Err(error.into()),
         };
-        current
-            .fields
-            .apply(&changes.set_fields, &changes.removed_fields);
-        current.flash.apply(&changes.set_flash, &[]);
-        current.flash.remove_unchanged(&changes.taken_flash);
+        // As a save would apply them; only the data and flash are taken.
+        current.apply(changes);
         (record.fields, record.flash) = (current.fields, current.flash);
         Ok(())
     }
