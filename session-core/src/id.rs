@@ -49,6 +49,21 @@ impl SessionId {
         std::str::from_utf8(&buf[..written]).unwrap_or_default()
     }
 
+    /// Where a login or rotation that moves this session away leaves its
+    /// marker (see [`SessionRecord::moved_marker`](crate::SessionRecord::moved_marker)):
+    /// this id with every bit flipped. No token names it (the service signs
+    /// only ids it generated), and keeping it apart from the old id means a
+    /// save still in flight for the old id finds nothing there to patch.
+    pub const fn moved_marker_id(&self) -> SessionId {
+        let mut bytes = self.0;
+        let mut i = 0;
+        while i < SESSION_ID_BYTES {
+            bytes[i] = !bytes[i];
+            i += 1;
+        }
+        Self(bytes)
+    }
+
     /// A short, non-secret prefix of the id for log lines.
     pub fn short(&self) -> ShortId {
         ShortId(*self)

@@ -147,6 +147,25 @@ impl SessionRecord {
         }
     }
 
+    /// The marker a move (a login or rotation) leaves for the session
+    /// `old` until `until`, under [`SessionId::moved_marker_id`]: a request
+    /// that still carries the old token (sent before the login's answer came
+    /// back) is then told from one whose session expired or was revoked. It
+    /// holds nothing of the session, and it is created at its own expiry,
+    /// which no session is: see [`is_moved_marker`](Self::is_moved_marker).
+    pub fn moved_marker(old: SessionId, now: Timestamp, until: Timestamp) -> Self {
+        let mut record = Self::new(old.moved_marker_id(), until, until);
+        record.last_seen = now;
+        record
+    }
+
+    /// Whether this is a [`moved_marker`](Self::moved_marker): created at
+    /// its own expiry. A session's lifetime is never zero, and a record
+    /// with none would never load.
+    pub fn is_moved_marker(&self) -> bool {
+        self.created_at == self.expires_at
+    }
+
     /// Its bytes as the memory store's size limit counts them (other stores
     /// may count their encoding): the data and flash names and values
     /// ([`FieldMap::byte_size`]) plus the binding ([`Binding::byte_size`]).
@@ -212,6 +231,12 @@ pub struct SessionInfo {
 }
 
 impl SessionInfo {
+    /// Whether this lists a [`moved_marker`](SessionRecord::moved_marker),
+    /// which is no session.
+    pub fn is_moved_marker(&self) -> bool {
+        self.created_at == self.expires_at
+    }
+
     /// The entry of session `id` bound by `binding`.
     pub(crate) fn new(
         id: SessionId,

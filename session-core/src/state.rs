@@ -61,6 +61,10 @@ pub struct SessionState {
     // untouched, a write starts a new session instead, and a logout or login
     // still deletes it.
     pub(crate) detached: Option<SessionId>,
+    // The token named a session that a login or rotation in another request
+    // moved (its marker was found): a write here is dropped, not turned into
+    // a new session whose cookie would replace the one the move sent.
+    pub(crate) moved_from: Option<SessionId>,
     // Why the load refused the stored data (a data check, or a record that
     // does not decode), kept under `InvalidDataPolicy::Fail` so that reading
     // the data fails.
@@ -114,6 +118,7 @@ impl SessionState {
             token,
             loaded: None,
             detached: None,
+            moved_from: None,
             failed_check: None,
             refresh_to: None,
             seen_due: false,

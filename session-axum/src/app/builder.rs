@@ -45,6 +45,7 @@ pub struct AppBuilder {
     clock: Option<SharedClock>,
     invalid_data: InvalidDataPolicy,
     last_seen_interval: Option<Duration>,
+    moved_grace: Duration,
     data_checks: Vec<fn(SessionServiceBuilder) -> SessionServiceBuilder>,
     authenticators: Vec<Arc<dyn Authenticator>>,
     provided: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
@@ -66,6 +67,7 @@ impl Default for AppBuilder {
             clock: None,
             invalid_data: InvalidDataPolicy::default(),
             last_seen_interval: Some(session_core::service::DEFAULT_LAST_SEEN_INTERVAL),
+            moved_grace: session_core::service::DEFAULT_MOVED_GRACE,
             data_checks: Vec::new(),
             authenticators: Vec::new(),
             provided: HashMap::new(),
@@ -209,6 +211,16 @@ impl AppBuilder {
         self
     }
 
+    /// How long a session moved by a login keeps a marker under its old id,
+    /// so that a request the browser sent with the old cookie before the
+    /// login's answer came back does not log it out (see
+    /// [`SessionServiceBuilder::moved_grace`]; default a minute,
+    /// `Duration::ZERO` for none).
+    pub fn moved_grace(mut self, grace: Duration) -> Self {
+        self.moved_grace = grace;
+        self
+    }
+
     /// Checks every loaded session's data as `T` before the principal is
     /// established, so that data failing to decode or validate means no
     /// session for the whole request (no user either: guarded routes answer
@@ -282,7 +294,8 @@ impl AppBuilder {
             .shared_store(store)
             .token_context(self.cookie.name.clone())
             .expiry(self.expiry)
-            .invalid_data(self.invalid_data);
+            .invalid_data(self.invalid_data)
+            .moved_grace(self.moved_grace);
         for check in self.data_checks {
             service = check(service);
         }

@@ -22,11 +22,16 @@ pub struct SessionServiceBuilder {
     invalid_data: InvalidDataPolicy,
     checks: Vec<DataCheck>,
     last_seen_interval: Option<Duration>,
+    moved_grace: Duration,
 }
 
 /// How stale a logged-in session's last use may get, by default, before a
 /// request that only reads it records the use: a minute.
 pub const DEFAULT_LAST_SEEN_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How long a moved session's old id is told apart, by default: a minute
+/// (see [`SessionServiceBuilder::moved_grace`]).
+pub const DEFAULT_MOVED_GRACE: Duration = Duration::from_secs(60);
 
 impl Default for SessionServiceBuilder {
     fn default() -> Self {
@@ -39,6 +44,7 @@ impl Default for SessionServiceBuilder {
             invalid_data: InvalidDataPolicy::default(),
             checks: Vec::new(),
             last_seen_interval: Some(DEFAULT_LAST_SEEN_INTERVAL),
+            moved_grace: DEFAULT_MOVED_GRACE,
         }
     }
 }
@@ -114,6 +120,22 @@ impl SessionServiceBuilder {
         self
     }
 
+    /// How long a session moved by a login or rotation keeps a marker
+    /// under its old id (default [`DEFAULT_MOVED_GRACE`], a minute). A
+    /// request the browser sent with the old token before the login's
+    /// answer came back may reach the server after the move; without the
+    /// marker its write would start a new anonymous session whose cookie
+    /// replaces the login's, logging the browser out. With it, the write is
+    /// dropped and logged as one whose session went during the request is,
+    /// and the cookie is left alone. The marker holds nothing of the
+    /// session (an old id someone else planted gains nothing) and costs one
+    /// store write per move. `Duration::ZERO` leaves no marker. Server-side
+    /// stores only: a cookie store's old cookie still holds its session.
+    pub fn moved_grace(mut self, grace: Duration) -> Self {
+        self.moved_grace = grace;
+        self
+    }
+
     /// What to do with stored data that fails to decode or validate.
     pub fn invalid_data(mut self, policy: InvalidDataPolicy) -> Self {
         self.invalid_data = policy;
@@ -159,6 +181,7 @@ impl SessionServiceBuilder {
                 invalid_data: self.invalid_data,
                 checks: self.checks.into(),
                 last_seen_interval: self.last_seen_interval,
+                moved_grace: self.moved_grace,
             }),
         })
     }

@@ -22,7 +22,9 @@ impl SessionService {
     /// that verifies is loaded; each is verified once. When it names a
     /// session that is gone (a stale cookie on a more specific path, say),
     /// the next one that verified is looked up, and so on, among the next
-    /// three tokens.
+    /// three tokens. A gone session costs two lookups: its record, and the
+    /// marker a move by a login elsewhere would have left (see
+    /// [`SessionServiceBuilder::moved_grace`](super::SessionServiceBuilder::moved_grace)).
     ///
     /// The tokens are checked when this is called, before the returned future
     /// is first polled; the future only does the store lookup, so it stays
@@ -162,6 +164,12 @@ impl SessionService {
                 gone()
             }
             Lookup::Corrupt(reason) => Ok(self.undecodable(now, reason, Some(id))),
+            Lookup::Moved => {
+                tracing::debug!(session = %id.short(), "a valid token for a session moved by another request");
+                let mut state = SessionState::empty(now, TokenStatus::Gone);
+                state.moved_from = Some(id);
+                Ok(SessionCell::new(state))
+            }
         }
     }
 
@@ -176,7 +184,7 @@ impl SessionService {
     ) -> Result<Option<crate::SessionRecord>, SessionError> {
         Ok(match self.lookup(id, now).await? {
             Lookup::Live(record) => Some(record),
-            Lookup::Absent | Lookup::Corrupt(_) => None,
+            Lookup::Absent | Lookup::Corrupt(_) | Lookup::Moved => None,
         })
     }
 
@@ -199,7 +207,25 @@ impl SessionService {
                 Ok(Lookup::Absent)
             }
             Some(record) => Ok(Lookup::Live(record)),
-            None => Ok(Lookup::Absent),
+            // Rare (expired, revoked or moved), and boxed likewise.
+            None => Ok(Box::pin(self.absent_or_moved(id, now)).await),
+        }
+    }
+
+    /// An id with no record: moved by a login or rotation in another request
+    /// when the move's marker is there. A failure to read the marker is
+    /// logged and taken as no marker.
+    async fn absent_or_moved(&self, id: SessionId, now: Timestamp) -> Lookup {
+        if self.inner.moved_grace.is_zero() {
+            return Lookup::Absent;
+        }
+        match self.store().load_at(&id.moved_marker_id(), now).await {
+            Ok(Some(marker)) if marker.is_moved_marker() => Lookup::Moved,
+            Ok(_) => Lookup::Absent,
+            Err(error) => {
+                tracing::warn!(session = %id.short(), %error, "could not look for a moved session's marker");
+                Lookup::Absent
+            }
         }
     }
 
@@ -341,6 +367,8 @@ enum Lookup {
     Absent,
     /// A record that does not decode: why.
     Corrupt(String),
+    /// The marker a login or rotation left under the old id.
+    Moved,
 }
 
 /// Logs stored data that does not decode, with the session's id when known.

@@ -8,7 +8,9 @@ mod outcome;
 mod persist;
 mod users;
 
-pub use builder::{DEFAULT_COOKIE_NAME, DEFAULT_LAST_SEEN_INTERVAL, SessionServiceBuilder};
+pub use builder::{
+    DEFAULT_COOKIE_NAME, DEFAULT_LAST_SEEN_INTERVAL, DEFAULT_MOVED_GRACE, SessionServiceBuilder,
+};
 pub use outcome::{CookieAction, PersistOutcome, Persisted};
 
 use std::sync::Arc;
@@ -75,6 +77,8 @@ struct Inner {
     checks: Box<[check::DataCheck]>,
     /// Reads record their use once the last one is this old (off when `None`).
     last_seen_interval: Option<std::time::Duration>,
+    /// How long a move's marker stays under the old id (none when zero).
+    moved_grace: std::time::Duration,
 }
 
 impl SessionService {

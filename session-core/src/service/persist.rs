@@ -45,6 +45,9 @@ enum Plan {
         user_id: Option<String>,
     },
     Delete(Option<SessionId>),
+    /// Changes for a session that a login or rotation in another request
+    /// moved before this one loaded it: dropped, the cookie left alone.
+    Moved(SessionId),
 }
 
 impl SessionService {
@@ -202,6 +205,7 @@ impl SessionService {
                 }
             }
             Plan::Seen { id, expires_at } => self.record_use(cell, id, expires_at, reissue).await,
+            Plan::Moved(id) => vanished(&id),
             Plan::Delete(id) => {
                 if let Some(id) = id {
                     self.store().delete(&id).await?;
@@ -316,6 +320,9 @@ impl SessionService {
         let Some(loaded) = state.record() else {
             if changes.set_fields.is_empty() && changes.set_flash.is_empty() {
                 return Plan::Nothing { expires_at: None };
+            }
+            if let Some(id) = state.moved_from {
+                return Plan::Moved(id);
             }
             let mut record = SessionRecord::new(
                 SessionId::generate(),
@@ -482,7 +489,11 @@ impl SessionService {
             return Ok(true);
         };
         let failure = match self.store().delete(&old).await {
-            Ok(true) => return Ok(true),
+            Ok(true) => {
+                // Boxed: rare, and the common future stays small.
+                Box::pin(self.leave_moved_marker(old, record.last_seen)).await;
+                return Ok(true);
+            }
             Ok(false) if !old_must_exist => return Ok(true),
             Ok(false) => None,
             Err(error) => {
@@ -496,6 +507,23 @@ impl SessionService {
         match failure {
             Some(error) => Err(error.into()),
             None => Ok(false),
+        }
+    }
+}
+
+impl SessionService {
+    /// After a move: the marker that tells a late request with the old
+    /// token from one whose session expired (see
+    /// [`SessionServiceBuilder::moved_grace`](super::SessionServiceBuilder::moved_grace)).
+    /// The move is done by then; a failure is logged, not returned.
+    async fn leave_moved_marker(&self, old: SessionId, now: Timestamp) {
+        let grace = self.inner.moved_grace;
+        if grace.is_zero() {
+            return;
+        }
+        let marker = SessionRecord::moved_marker(old, now, now.plus(grace));
+        if let Err(error) = self.store().create(&marker).await {
+            tracing::warn!(session = %old.short(), %error, "could not mark a moved session's old id");
         }
     }
 }
@@ -528,6 +556,8 @@ fn client_outcome(plan: Plan, state: &SessionState) -> ClientOutcome {
         Plan::Create(record) => ClientOutcome::Seal(record, PersistOutcome::Created),
         Plan::Rotate { record, .. } => ClientOutcome::Seal(record, PersistOutcome::Rotated),
         Plan::Delete(_) => ClientOutcome::Clear(PersistOutcome::Destroyed),
+        // Client-side stores leave no markers.
+        Plan::Moved(_) => ClientOutcome::Keep,
         Plan::Save { patch, .. } => match loaded {
             Some(loaded) => {
                 let mut record = loaded.clone();

@@ -109,14 +109,16 @@ impl SessionService {
     }
 
     /// Every live session, a page at a time (authsessions' `listSessions`).
-    /// Sessions past the policy's absolute limit, which the store may still
+    /// The markers moved sessions leave for a while under their old ids
+    /// (see [`SessionServiceBuilder::moved_grace`](super::SessionServiceBuilder::moved_grace))
+    /// are no sessions and are left out too. Sessions past the policy's absolute limit, which the store may still
     /// hold, are left out, so a page may hold fewer than its size, even
     /// none: go on while `next` is set.
     pub async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, SessionError> {
         let now = self.clock().now();
         let mut page = self.store().list(page).await?;
         page.items
-            .retain(|i| !self.expiry().is_info_expired(i, now));
+            .retain(|i| !i.is_moved_marker() && !self.expiry().is_info_expired(i, now));
         Ok(page)
     }
 

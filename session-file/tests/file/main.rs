@@ -9,6 +9,7 @@ mod full_disk;
 #[cfg(target_os = "linux")]
 mod io_error;
 mod kill;
+mod moved;
 mod open;
 mod reopen;
 mod support;

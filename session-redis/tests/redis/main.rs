@@ -8,6 +8,7 @@ mod conformance_standalone;
 mod format;
 mod index;
 mod monitor;
+mod moved;
 mod outage;
 mod pipelining;
 mod retries;

@@ -5,6 +5,7 @@
 mod conformance;
 mod expiry;
 mod flash;
+mod late_requests;
 mod lifecycle;
 mod logging;
 mod seeds;

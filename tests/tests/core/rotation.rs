@@ -28,10 +28,12 @@ async fn login_moves_to_a_new_id_carrying_data_and_flash_and_deletes_the_old() {
     assert_eq!(after.outcome, PersistOutcome::Rotated);
     assert_eq!(after.id, Some(new_id));
 
-    // New record first, then the old one deleted.
+    // New record first, then the old one deleted, then the move's marker.
     let writes = env.store.writes();
     assert!(
-        matches!(writes.as_slice(), [StoreOp::Create(r), StoreOp::Delete(old)] if r.id == new_id && *old == old_id),
+        matches!(writes.as_slice(), [StoreOp::Create(r), StoreOp::Delete(old), StoreOp::Create(marker)]
+            if r.id == new_id && *old == old_id && marker.id == old_id.moved_marker_id()
+                && marker.is_moved_marker() && marker.fields.is_empty() && marker.binding.is_none()),
         "{writes:?}"
     );
     assert_eq!(env.store.inner().load(&old_id).await.unwrap(), None);

@@ -287,6 +287,29 @@ async fn a_request_in_flight_during_a_login_does_not_log_the_browser_out_again()
     assert_eq!(t.service.list_for_user("ada").await.unwrap().len(), 1);
 }
 
+/// A write the browser sent with the pre-login cookie before the login's
+/// answer came back, reaching the server after the login: its answer would
+/// start a new anonymous session whose cookie replaces the login's.
+#[tokio::test]
+async fn a_write_sent_before_a_logins_answer_does_not_log_the_browser_out() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.get("/t/visit").await;
+    let mut late = t.server.browser();
+    late.jar = b.jar.clone();
+    assert_eq!(b.post("/t/login?user=ada").await.status, 204);
+
+    let r = late.get("/t/visit").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.set_cookies.is_empty(), "{:?}", r.set_cookies);
+    // The browser keeps the login's cookie, still logged in with its data.
+    assert_eq!(b.get("/t/me").await.status, 200);
+    assert_eq!(b.get("/t/peek").await.json()["visits"], 1);
+    assert_eq!(t.service.list_for_user("ada").await.unwrap().len(), 1);
+    // The old cookie still gets nothing of the session.
+    assert_eq!(late.get("/t/me").await.status, 401);
+}
+
 #[tokio::test]
 async fn a_bearer_write_to_a_session_whose_data_is_invalid_is_refused_not_dropped() {
     let t = start().await;

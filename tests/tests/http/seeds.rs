@@ -238,7 +238,10 @@ async fn a_login_as_another_user_leaves_the_first_users_index_over_http() {
     let mut replay = t.server.browser();
     replay.jar.insert("sid".into(), old);
     assert_eq!(replay.get("/t/me").await.status, 401);
-    assert_eq!(t.store.inner().len(), 1);
+    // Bob's session, and the marker the move left under ada's old id.
+    let listed = t.service.list(session_core::PageRequest::first(10)).await;
+    assert_eq!(listed.unwrap().items.len(), 1);
+    assert_eq!(t.store.inner().len(), 2);
 }
 
 /// Spring Session, Travetto: the same for an API client: a bearer login as

@@ -1,0 +1,174 @@
+//! Requests that carry a session's old token after a login (or rotation) in
+//! another request moved it: sent by the browser before the login's answer
+//! came back, they reach the server after the move.
+
+use std::time::Duration;
+
+use session_core::{Binding, CookieAction, PageRequest, PersistOutcome, Persisted};
+
+use crate::support::{Env, env, service_like, token};
+use session_tests::profile::{Profile, set_age};
+
+/// An anonymous session with data, then a login moving it: the old token's
+/// and the login's answers.
+async fn logged_in_after_a_visit(env: &Env) -> (Persisted, Persisted) {
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(20));
+    let visit = env.service.commit(&mut s).await.unwrap();
+    let mut s = env
+        .service
+        .get::<Profile>(Some(&token(&visit)))
+        .await
+        .unwrap();
+    s.login(Binding::user("roger"));
+    let login = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(login.outcome, PersistOutcome::Rotated);
+    (visit, login)
+}
+
+/// A late request writing through the old token: its answer would start a
+/// new anonymous session whose cookie replaces the login's, logging the
+/// browser out. It is dropped as a write whose session went during the
+/// request is, and the cookie is left alone.
+#[tokio::test]
+async fn a_write_arriving_after_a_concurrent_login_leaves_the_logins_cookie_alone() {
+    let env = env();
+    let (visit, login) = logged_in_after_a_visit(&env).await;
+
+    let mut late = env
+        .service
+        .get::<Profile>(Some(&token(&visit)))
+        .await
+        .unwrap();
+    set_age(&mut late, Some(30));
+    late.flash("notice", "late").unwrap();
+    let persisted = env.service.commit(&mut late).await.unwrap();
+
+    assert_eq!(persisted.outcome, PersistOutcome::Vanished);
+    assert_eq!(persisted.cookie, CookieAction::Keep);
+    assert_eq!(persisted.id, None);
+    let s = env
+        .service
+        .get::<Profile>(Some(&token(&login)))
+        .await
+        .unwrap();
+    assert!(s.is_authenticated());
+    assert_eq!(s.age, Some(20));
+    assert_eq!(env.service.list_for_user("roger").await.unwrap().len(), 1);
+}
+
+/// What the old id leaves behind tells nothing: no data, no login (a
+/// fixated pre-login id gains nothing), no record by id, no listing entry.
+#[tokio::test]
+async fn a_moved_session_shows_nothing_under_its_old_id() {
+    let env = env();
+    let (visit, _) = logged_in_after_a_visit(&env).await;
+    let old_id = visit.id.unwrap();
+
+    let late = env
+        .service
+        .get::<Profile>(Some(&token(&visit)))
+        .await
+        .unwrap();
+    assert!(!late.is_authenticated());
+    assert_eq!(late.age, None);
+    assert_eq!(late.session_id(), None);
+    assert_eq!(env.service.record(&old_id).await.unwrap(), None);
+    assert_eq!(env.service.user_id(&old_id).await.unwrap(), None);
+    let listed = env.service.list(PageRequest::first(100)).await.unwrap();
+    assert_eq!(listed.items.len(), 1, "{:?}", listed.items);
+    assert_ne!(listed.items[0].id, old_id);
+}
+
+/// The same for a rotation of a logged-in session (`Session::rotate`).
+#[tokio::test]
+async fn a_write_arriving_after_a_concurrent_rotation_leaves_its_cookie_alone() {
+    let env = env();
+    let (_, login) = logged_in_after_a_visit(&env).await;
+    let cell = env.service.load(Some(&token(&login))).await.unwrap();
+    cell.lock().rotate().expect("a stored session to move");
+    let rotated = env.service.persist(&cell).await.unwrap();
+    assert_eq!(rotated.outcome, PersistOutcome::Rotated);
+
+    let mut late = env
+        .service
+        .get::<Profile>(Some(&token(&login)))
+        .await
+        .unwrap();
+    set_age(&mut late, Some(30));
+    let persisted = env.service.commit(&mut late).await.unwrap();
+
+    assert_eq!(persisted.outcome, PersistOutcome::Vanished);
+    assert_eq!(persisted.cookie, CookieAction::Keep);
+    let s = env
+        .service
+        .get::<Profile>(Some(&token(&rotated)))
+        .await
+        .unwrap();
+    assert!(s.is_authenticated());
+}
+
+/// A login is a fresh authentication: a second one through the old token
+/// (a form submitted twice) logs in too.
+#[tokio::test]
+async fn a_login_arriving_after_a_concurrent_login_logs_in() {
+    let env = env();
+    let (visit, _) = logged_in_after_a_visit(&env).await;
+
+    let mut again = env
+        .service
+        .get::<Profile>(Some(&token(&visit)))
+        .await
+        .unwrap();
+    again.login(Binding::user("roger"));
+    let persisted = env.service.commit(&mut again).await.unwrap();
+
+    assert_eq!(persisted.outcome, PersistOutcome::Rotated);
+    let s = env
+        .service
+        .get::<Profile>(Some(&token(&persisted)))
+        .await
+        .unwrap();
+    assert!(s.is_authenticated());
+    assert_eq!(env.service.list_for_user("roger").await.unwrap().len(), 2);
+}
+
+/// The old id is told apart for a while only: once it has passed, a
+/// request with the old token is a visitor whose session is gone, and its
+/// write starts a new session.
+#[tokio::test]
+async fn the_old_token_starts_a_new_session_once_the_move_is_old() {
+    let env = env();
+    let (visit, _) = logged_in_after_a_visit(&env).await;
+    env.clock.advance(Duration::from_secs(61));
+
+    let mut late = env
+        .service
+        .get::<Profile>(Some(&token(&visit)))
+        .await
+        .unwrap();
+    set_age(&mut late, Some(30));
+    let persisted = env.service.commit(&mut late).await.unwrap();
+
+    assert_eq!(persisted.outcome, PersistOutcome::Created);
+    assert!(matches!(persisted.cookie, CookieAction::Set { .. }));
+}
+
+/// With no grace configured, a move leaves nothing under the old id.
+#[tokio::test]
+async fn without_a_grace_a_move_leaves_nothing_behind() {
+    let env = env();
+    let service = service_like(&env, |b| b.moved_grace(Duration::ZERO));
+    let mut s = service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(20));
+    let visit = service.commit(&mut s).await.unwrap();
+    let mut s = service.get::<Profile>(Some(&token(&visit))).await.unwrap();
+    s.login(Binding::user("roger"));
+    service.commit(&mut s).await.unwrap();
+
+    assert_eq!(env.store.inner().len(), 1);
+    let mut late = service.get::<Profile>(Some(&token(&visit))).await.unwrap();
+    set_age(&mut late, Some(30));
+    let persisted = service.commit(&mut late).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Created);
+}
