@@ -1,6 +1,7 @@
 //! `#[controller("/base")]`: parse the impl block into a [`Model`](model::Model),
 //! check every route, then generate the registration.
 
+mod cfg;
 mod expand;
 mod guard;
 mod model;

@@ -7,6 +7,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{FnArg, ImplItem, Item, ItemImpl, LitStr, Meta, MetaList, Path, Token, Type};
 
+use super::cfg;
 use super::guard::{self, GuardSpec};
 use super::route::{self, RouteAttr};
 use crate::ctxt::Errors;
@@ -24,7 +25,7 @@ pub(super) struct Model {
 
 pub(super) struct Route {
     pub(super) attr: RouteAttr,
-    /// The method's `#[cfg]` attributes: the route exists when the method does.
+    /// The method's conditions as `#[cfg]`s: the route exists when the method does.
     pub(super) cfgs: Vec<syn::Attribute>,
     pub(super) ident: syn::Ident,
     pub(super) takes_self: bool,
@@ -35,7 +36,7 @@ pub(super) struct Route {
 /// A route method's argument after `&self`.
 pub(super) struct RouteArg {
     pub(super) ty: Type,
-    /// Its `#[cfg]` attributes: the handler takes it exactly when the method does.
+    /// Its conditions as `#[cfg]`s: the handler takes it exactly when the method does.
     pub(super) cfgs: Vec<syn::Attribute>,
 }
 
@@ -240,17 +241,12 @@ impl Model {
                         }
                         args.push(RouteArg {
                             ty: (*pat.ty).clone(),
-                            cfgs: pat.attrs.iter().filter_map(parameter_cfg).collect(),
+                            cfgs: cfg::conditions(&pat.attrs),
                         });
                     }
                 }
             }
-            let cfgs: Vec<syn::Attribute> = method
-                .attrs
-                .iter()
-                .filter(|a| a.path().is_ident("cfg"))
-                .cloned()
-                .collect();
+            let cfgs = cfg::conditions(&method.attrs);
             if let Some(message) = conflict(&routes, &attr, &cfgs) {
                 errors.error(&attr.path, message);
             }
@@ -411,40 +407,4 @@ fn ungroup(ty: &Type) -> &Type {
 /// Whether `ty` is `Self`.
 fn is_self(ty: &Type) -> bool {
     matches!(ungroup(ty), Type::Path(p) if p.qself.is_none() && p.path.is_ident("Self"))
-}
-
-/// The condition under which a parameter exists, from one of its attributes:
-/// a `#[cfg(..)]` as it is, a `#[cfg_attr(pred, ..)]` holding `cfg`s (nested
-/// ones too) as the plain `#[cfg(any(not(pred), all(..)))]` it amounts to
-/// (the other attributes it holds could not go on a call's argument).
-fn parameter_cfg(attr: &syn::Attribute) -> Option<syn::Attribute> {
-    if attr.path().is_ident("cfg") {
-        return Some(attr.clone());
-    }
-    let condition = cfg_attr_condition(&attr.meta)?;
-    Some(syn::parse_quote_spanned!(attr.span()=> #[cfg(#condition)]))
-}
-
-/// What a `cfg_attr(pred, attrs..)` makes of its `cfg`s, as one condition;
-/// `None` when it holds none.
-fn cfg_attr_condition(meta: &Meta) -> Option<TokenStream> {
-    let Meta::List(list) = meta else {
-        return None;
-    };
-    if !list.path.is_ident("cfg_attr") {
-        return None;
-    }
-    // Malformed: rustc reports it when it evaluates the attribute.
-    let parts = list
-        .parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
-        .ok()?;
-    let mut parts = parts.into_iter();
-    let predicate = parts.next()?;
-    let conditions: Vec<TokenStream> = parts
-        .filter_map(|inner| match &inner {
-            Meta::List(cfg) if cfg.path.is_ident("cfg") => Some(cfg.tokens.clone()),
-            _ => cfg_attr_condition(&inner),
-        })
-        .collect();
-    (!conditions.is_empty()).then(|| quote::quote!(any(not(#predicate), all(#(#conditions),*))))
 }

@@ -343,6 +343,68 @@ async fn odd_route_names_cfg_routes_and_macro_written_controllers_work() {
     assert_eq!(b.get("/m/generated/hit").await.body, "2");
 }
 
+/// Route methods whose `#[cfg]` comes from a `cfg_attr`: each route exists
+/// exactly when its method does, as under the plain `#[cfg]` it expands to.
+#[derive(Default)]
+pub struct Conditional;
+
+#[controller("/m/conditional")]
+impl Conditional {
+    #[cfg_attr(all(), cfg(any()))]
+    #[get("/gone")]
+    async fn gone() -> &'static str {
+        "compiled out"
+    }
+
+    #[cfg_attr(any(), cfg(any()))]
+    #[get("/kept")]
+    async fn kept() -> &'static str {
+        "kept"
+    }
+
+    #[cfg_attr(all(), cfg_attr(all(), cfg(any())))]
+    #[get("/nested")]
+    async fn nested(&self) -> &'static str {
+        "compiled out"
+    }
+
+    #[cfg_attr(all(), allow(dead_code), cfg(any()))]
+    #[get("/listed")]
+    async fn listed(&self) -> &'static str {
+        "compiled out"
+    }
+
+    #[cfg_attr(all(), allow(dead_code), cfg(all()))]
+    #[get("/listed-kept")]
+    async fn listed_kept(&self) -> &'static str {
+        "kept"
+    }
+
+    // Only one of the two exists, so they do not clash.
+    #[cfg_attr(all(), cfg(any()))]
+    #[get("/one")]
+    async fn one_gone() -> &'static str {
+        "compiled out"
+    }
+
+    #[get("/one")]
+    async fn one_kept(&self) -> &'static str {
+        "kept"
+    }
+}
+
+#[tokio::test]
+async fn a_route_exists_exactly_when_its_methods_cfg_attr_keeps_it() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    assert_eq!(b.get("/m/conditional/gone").await.status, 404);
+    assert_eq!(b.get("/m/conditional/kept").await.body, "kept");
+    assert_eq!(b.get("/m/conditional/nested").await.status, 404);
+    assert_eq!(b.get("/m/conditional/listed").await.status, 404);
+    assert_eq!(b.get("/m/conditional/listed-kept").await.body, "kept");
+    assert_eq!(b.get("/m/conditional/one").await.body, "kept");
+}
+
 /// Parameters after static text in their segment, and a route written with
 /// a percent-encoding, reached by the requests that spell it so.
 pub struct Paths;
