@@ -8,6 +8,7 @@ use session_core::{SessionCell, SessionService};
 
 use crate::Principal;
 use crate::app::WebConfig;
+use crate::error::BearerStatus;
 
 /// Where the request's token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +80,16 @@ impl RequestSession {
     /// Where the token came from.
     pub fn source(&self) -> TokenSource {
         self.inner.source
+    }
+
+    /// Where the request stands with bearer tokens: decides the
+    /// `WWW-Authenticate` challenge of a refusal (see [`BearerStatus`]).
+    pub fn bearer_status(&self) -> BearerStatus {
+        match (self.inner.config.bearer, self.inner.source) {
+            (false, _) => BearerStatus::Off,
+            (true, TokenSource::Bearer) => BearerStatus::Presented,
+            (true, _) => BearerStatus::Absent,
+        }
     }
 
     /// The current principal, following what the request did to its

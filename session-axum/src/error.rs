@@ -1,25 +1,70 @@
 //! Error responses: small JSON bodies, never internals.
+//!
+//! A 401 or 403 carries the `WWW-Authenticate` challenge of RFC 6750 §3 when
+//! the app takes bearer tokens ([`BearerStatus`]); the header values are
+//! compile-time constants, attached only on these error paths.
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use session_core::{SessionError, StoreError};
 
+use crate::context::RequestSession;
+
+// The Bearer challenges (RFC 6750 §3). One fixed realm: the app is one
+// protection space, and a static value costs nothing to send.
+const CHALLENGE: &str = r#"Bearer realm="session""#;
+const INVALID_TOKEN: &str = r#"Bearer realm="session", error="invalid_token""#;
+const INSUFFICIENT_SCOPE: &str = r#"Bearer realm="session", error="insufficient_scope""#;
+
+/// Where a refused request stood with bearer tokens, which decides the
+/// `WWW-Authenticate` challenge of a 401 or 403 (RFC 9110 §11.6.1,
+/// RFC 6750 §3):
+///
+/// | | 401 [`Unauthorized`](SessionRejection::Unauthorized) | 403 [`Forbidden`](SessionRejection::Forbidden) |
+/// |---|---|---|
+/// | [`Off`](Self::Off) | none | none |
+/// | [`Absent`](Self::Absent) | `Bearer realm="session"` | none |
+/// | [`Presented`](Self::Presented) | `Bearer realm="session", error="invalid_token"` | `Bearer realm="session", error="insufficient_scope"` |
+///
+/// Cookie sessions have no registered authentication scheme, and browsers
+/// expect no challenge for them: an app that takes no bearer tokens sends none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BearerStatus {
+    /// The app takes no bearer tokens: turned off
+    /// ([`AppBuilder::bearer`](crate::AppBuilder::bearer)), or a client-side
+    /// store. No challenge.
+    #[default]
+    Off,
+    /// The app takes bearer tokens; the request sent none (a cookie,
+    /// another scheme such as a proxy's `Basic`, or nothing).
+    Absent,
+    /// The request sent `Authorization: Bearer`: on a 401 its token was
+    /// refused (malformed, tampered, expired, revoked or unknown, and no app
+    /// [`Authenticator`](crate::Authenticator) took it); on a 403 it was
+    /// accepted, but its principal lacks a permission.
+    Presented,
+}
+
 /// Why a request was refused by the session layer. Each variant answers with
-/// a status and a short JSON body `{"error": "..."}`.
+/// a status and a short JSON body `{"error": "..."}`; a 401 or 403 also with
+/// the `WWW-Authenticate` challenge its [`BearerStatus`] calls for. Build
+/// them with [`unauthorized`](Self::unauthorized) and
+/// [`forbidden`](Self::forbidden), which take it from the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SessionRejection {
     /// The route needs a principal and there is none.
     #[error("authentication required")]
     Unauthorized {
-        /// Whether the request used `Authorization: Bearer`: its token names
-        /// no bound session (malformed, expired or revoked), and the answer
-        /// carries `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750).
-        bearer: bool,
+        /// The request's bearer status: decides the challenge.
+        bearer: BearerStatus,
     },
     /// The principal lacks a permission the route needs.
     #[error("permission denied")]
-    Forbidden,
+    Forbidden {
+        /// The request's bearer status: decides the challenge.
+        bearer: BearerStatus,
+    },
     /// The session store is down or slow.
     #[error("session store unavailable")]
     StoreUnavailable,
@@ -47,11 +92,43 @@ pub enum SessionRejection {
 }
 
 impl SessionRejection {
+    /// The 401 for a request without a principal, challenging as the
+    /// request's bearer status calls for.
+    pub fn unauthorized(session: &RequestSession) -> Self {
+        Self::Unauthorized {
+            bearer: session.bearer_status(),
+        }
+    }
+
+    /// The 403 for a request whose principal lacks a permission: with
+    /// `error="insufficient_scope"` when it came with a bearer token.
+    pub fn forbidden(session: &RequestSession) -> Self {
+        Self::Forbidden {
+            bearer: session.bearer_status(),
+        }
+    }
+
+    /// The `WWW-Authenticate` value the response carries, if any.
+    pub fn challenge(&self) -> Option<HeaderValue> {
+        match *self {
+            Self::Unauthorized {
+                bearer: BearerStatus::Absent,
+            } => Some(const { HeaderValue::from_static(CHALLENGE) }),
+            Self::Unauthorized {
+                bearer: BearerStatus::Presented,
+            } => Some(const { HeaderValue::from_static(INVALID_TOKEN) }),
+            Self::Forbidden {
+                bearer: BearerStatus::Presented,
+            } => Some(const { HeaderValue::from_static(INSUFFICIENT_SCOPE) }),
+            _ => None,
+        }
+    }
+
     /// The status code.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Conflict => StatusCode::CONFLICT,
             Self::Unsupported => StatusCode::NOT_IMPLEMENTED,
@@ -100,11 +177,10 @@ impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": self.to_string() });
         let mut response = (self.status(), Json(body)).into_response();
-        if let Self::Unauthorized { bearer: true } = self {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer error="invalid_token""#),
-            );
+        if let Some(challenge) = self.challenge() {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
         }
         if self == Self::StoreUnavailable {
             response
@@ -130,5 +206,49 @@ mod tests {
             SessionRejection::from(&corrupt).status(),
             StatusCode::INTERNAL_SERVER_ERROR
         );
+    }
+
+    fn challenge_of(rejection: SessionRejection) -> Option<String> {
+        let response = rejection.into_response();
+        let mut values = response.headers().get_all(header::WWW_AUTHENTICATE).iter();
+        let first = values.next().map(|v| v.to_str().unwrap().to_owned());
+        assert!(values.next().is_none());
+        assert_eq!(
+            first,
+            rejection
+                .challenge()
+                .map(|v| v.to_str().unwrap().to_owned())
+        );
+        first
+    }
+
+    #[test]
+    fn refusals_challenge_for_a_bearer_token_only_where_the_app_takes_one() {
+        use BearerStatus::{Absent, Off, Presented};
+        let unauthorized = |bearer| challenge_of(SessionRejection::Unauthorized { bearer });
+        let forbidden = |bearer| challenge_of(SessionRejection::Forbidden { bearer });
+        assert_eq!(unauthorized(Off), None);
+        assert_eq!(
+            unauthorized(Absent).as_deref(),
+            Some(r#"Bearer realm="session""#)
+        );
+        assert_eq!(
+            unauthorized(Presented).as_deref(),
+            Some(r#"Bearer realm="session", error="invalid_token""#)
+        );
+        assert_eq!(forbidden(Off), None);
+        assert_eq!(forbidden(Absent), None);
+        assert_eq!(
+            forbidden(Presented).as_deref(),
+            Some(r#"Bearer realm="session", error="insufficient_scope""#)
+        );
+        for other in [
+            SessionRejection::StoreUnavailable,
+            SessionRejection::Conflict,
+            SessionRejection::Unsupported,
+            SessionRejection::Internal,
+        ] {
+            assert_eq!(challenge_of(other), None);
+        }
     }
 }

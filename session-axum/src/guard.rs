@@ -1,12 +1,13 @@
-//! Route guards: require a principal (401) and permissions (403).
+//! Route guards: require a principal (401) and permissions (403), each with
+//! the `WWW-Authenticate` challenge the request's [`BearerStatus`] calls for.
 
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 
-use crate::context::{RequestSession, TokenSource};
-use crate::error::SessionRejection;
+use crate::context::RequestSession;
+use crate::error::{BearerStatus, SessionRejection};
 
 /// What a route requires of the request's principal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,18 +54,23 @@ impl Guard {
 
 async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Response {
     let session = request.extensions().get::<RequestSession>();
-    let Some(principal) = session.and_then(RequestSession::principal) else {
-        // A challenge only for a bearer attempt the app takes (not with
-        // bearer tokens off, nor on a client-side store).
-        let bearer = session.is_some_and(|s| s.source() == TokenSource::Bearer);
-        return SessionRejection::Unauthorized { bearer }.into_response();
+    // Without the session layer there is no principal, and nothing to
+    // challenge for.
+    let Some(session) = session else {
+        return SessionRejection::Unauthorized {
+            bearer: BearerStatus::Off,
+        }
+        .into_response();
+    };
+    let Some(principal) = session.principal() else {
+        return SessionRejection::unauthorized(session).into_response();
     };
     if guard
         .permissions
         .iter()
         .any(|p| !principal.has_permission(p))
     {
-        return SessionRejection::Forbidden.into_response();
+        return SessionRejection::forbidden(session).into_response();
     }
     next.run(request).await
 }

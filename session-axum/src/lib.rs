@@ -7,8 +7,9 @@
 //! - Extractors: [`Session<T>`] for typed data with change tracking, [`Auth`]
 //!   for login and logout, [`Principal`] (401 when absent), [`Sessions`] for
 //!   listing and revoking a user's sessions.
-//! - Controllers registered through the registry, guarded by [`Guard`]s, and
-//!   the [`App`] builder that turns everything into an `axum::Router`.
+//! - Controllers registered through the registry, guarded by [`Guard`]s
+//!   (401 and 403, with the `WWW-Authenticate` challenge of [`BearerStatus`]),
+//!   and the [`App`] builder that turns everything into an `axum::Router`.
 //! - The attribute macros `#[session_data]`, `#[controller]`, routes,
 //!   `#[authenticated]` and `#[interceptor]`, re-exported from `session-macros`.
 //!
@@ -49,7 +50,7 @@ pub use auth::{AuthInterceptor, Authenticator};
 pub use context::{RequestSession, TokenSource};
 pub use controller::{ControllerRegistration, RouteDef};
 pub use cookie::{CookieConfig, CookieConfigError};
-pub use error::SessionRejection;
+pub use error::{BearerStatus, SessionRejection};
 pub use extract::{Auth, LoggedIn, LoggedOut, Session, Sessions};
 pub use guard::Guard;
 pub use interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, Next, OrderError};

@@ -42,7 +42,8 @@ impl SessionInterceptor {
             if session.authenticated_by_app() {
                 return response;
             }
-            return SessionRejection::Unauthorized { bearer: true }.into_response();
+            // `invalid_token`: the request came with a bearer token.
+            return SessionRejection::unauthorized(session).into_response();
         }
         // Boxed: read-only requests, the most frequent, skip this step, and
         // their futures should not carry room for it.

@@ -72,6 +72,8 @@ pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Requires a principal (401) on a whole controller or one route;
 /// `#[authenticated(permissions = ["admin"])]` also requires permissions (403).
+/// Where the app takes bearer tokens, both answers carry a Bearer
+/// `WWW-Authenticate` challenge (see `session_axum::BearerStatus`).
 /// On a route of an `#[authenticated]` controller it adds to what the
 /// controller requires: the route needs the controller's permissions and
 /// its own. Only `#[unauthenticated]` exempts a route.

@@ -146,6 +146,12 @@ impl AppBuilder {
     /// Client-side stores ([`CookieStore`](session_core::CookieStore)) take
     /// no bearer tokens whatever this says: their session lives in the
     /// cookie, and a bearer client would never receive a changed one.
+    ///
+    /// It also decides the framework's `WWW-Authenticate` challenges: on,
+    /// every 401 carries `Bearer realm="session"` (with
+    /// `error="invalid_token"` when the request's bearer token was refused),
+    /// and a 403 to a bearer request `error="insufficient_scope"`; off, none
+    /// is sent. See [`BearerStatus`](crate::BearerStatus).
     pub fn bearer(mut self, on: bool) -> Self {
         self.bearer = on;
         self

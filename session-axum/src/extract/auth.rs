@@ -195,11 +195,11 @@ impl Auth {
             .await?)
     }
 
-    /// The principal, or the 401 rejection.
+    /// The principal, or the 401 rejection (with the `WWW-Authenticate`
+    /// challenge of [`SessionRejection::unauthorized`]).
     pub fn require(&self) -> Result<Principal, SessionRejection> {
-        self.principal().ok_or(SessionRejection::Unauthorized {
-            bearer: self.session.source() == TokenSource::Bearer,
-        })
+        self.principal()
+            .ok_or_else(|| SessionRejection::unauthorized(&self.session))
     }
 
     /// The session service.

@@ -3,19 +3,19 @@ use http::request::Parts;
 
 use super::request_session;
 use crate::Principal;
-use crate::context::TokenSource;
 use crate::error::SessionRejection;
 
-/// Extracting `Principal` answers 401 when the request has none; extract
+/// Extracting `Principal` answers 401 when the request has none (with the
+/// challenge of [`SessionRejection::unauthorized`]); extract
 /// `Option<Principal>` to handle that case yourself.
 impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let session = request_session(parts)?;
-        session.principal().ok_or(SessionRejection::Unauthorized {
-            bearer: session.source() == TokenSource::Bearer,
-        })
+        session
+            .principal()
+            .ok_or_else(|| SessionRejection::unauthorized(&session))
     }
 }
 

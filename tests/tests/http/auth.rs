@@ -8,9 +8,9 @@ async fn guarded_routes_need_a_principal() {
     let r = b.get("/t/me").await;
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["error"], "authentication required");
-    assert!(
-        !r.headers.contains_key("www-authenticate"),
-        "cookie requests get no bearer challenge"
+    assert_eq!(
+        r.headers["www-authenticate"], r#"Bearer realm="session""#,
+        "bearer tokens are on: a 401 says how to authenticate"
     );
     // Session data behind a guard without a principal: the handler never
     // runs, so even a writing one creates nothing.
@@ -118,7 +118,7 @@ async fn bearer_tokens_work_like_cookies() {
     assert_eq!(r.status, 401);
     assert_eq!(
         r.headers["www-authenticate"],
-        r#"Bearer error="invalid_token""#
+        r#"Bearer realm="session", error="invalid_token""#
     );
 }
 
@@ -132,7 +132,7 @@ async fn a_bearer_write_without_a_usable_session_is_refused_not_stored_out_of_re
         assert_eq!(r.status, 401, "{}", r.body);
         assert_eq!(
             r.headers["www-authenticate"],
-            r#"Bearer error="invalid_token""#
+            r#"Bearer realm="session", error="invalid_token""#
         );
         assert!(r.set_cookies.is_empty());
     }
@@ -186,7 +186,7 @@ async fn an_authorization_header_is_used_instead_of_the_cookie() {
     assert_eq!(r.status, 401);
     assert_eq!(
         r.headers["www-authenticate"],
-        r#"Bearer error="invalid_token""#
+        r#"Bearer realm="session", error="invalid_token""#
     );
     b.bearer = None;
     assert_eq!(b.get("/t/me").await.json()["user_id"], "ada");
@@ -330,7 +330,7 @@ async fn a_bearer_write_to_a_session_whose_data_is_invalid_is_refused_not_droppe
     assert_eq!(r.status, 401, "{}", r.body);
     assert_eq!(
         r.headers["www-authenticate"],
-        r#"Bearer error="invalid_token""#
+        r#"Bearer realm="session", error="invalid_token""#
     );
     assert_eq!(t.store.inner().len(), 1, "nothing stored beside it");
 }

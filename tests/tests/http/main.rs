@@ -5,6 +5,7 @@ mod app;
 mod auth;
 mod authenticators;
 mod bad_input;
+mod challenges;
 mod cookie_safety;
 mod cookie_store;
 mod cookie_store_sealing;
