@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use session_core::{Binding, CookieAction, PageRequest, PersistOutcome, Persisted};
+use session_core::{Binding, CookieAction, PageRequest, PersistOutcome, Persisted, SessionService};
 
 use crate::support::{Env, env, service_like, token};
 use session_tests::profile::{Profile, set_age};
@@ -24,6 +24,13 @@ async fn logged_in_after_a_visit(env: &Env) -> (Persisted, Persisted) {
     let login = env.service.commit(&mut s).await.unwrap();
     assert_eq!(login.outcome, PersistOutcome::Rotated);
     (visit, login)
+}
+
+/// A request writing through `token`: what persist answers.
+async fn late_write(service: &SessionService, token: &str) -> Persisted {
+    let mut late = service.get::<Profile>(Some(token)).await.unwrap();
+    set_age(&mut late, Some(30));
+    service.commit(&mut late).await.unwrap()
 }
 
 /// A late request writing through the old token: its answer would start a
@@ -90,13 +97,7 @@ async fn a_write_arriving_after_a_concurrent_rotation_leaves_its_cookie_alone() 
     let rotated = env.service.persist(&cell).await.unwrap();
     assert_eq!(rotated.outcome, PersistOutcome::Rotated);
 
-    let mut late = env
-        .service
-        .get::<Profile>(Some(&token(&login)))
-        .await
-        .unwrap();
-    set_age(&mut late, Some(30));
-    let persisted = env.service.commit(&mut late).await.unwrap();
+    let persisted = late_write(&env.service, &token(&login)).await;
 
     assert_eq!(persisted.outcome, PersistOutcome::Vanished);
     assert_eq!(persisted.cookie, CookieAction::Keep);
@@ -142,13 +143,7 @@ async fn the_old_token_starts_a_new_session_once_the_move_is_old() {
     let (visit, _) = logged_in_after_a_visit(&env).await;
     env.clock.advance(Duration::from_secs(61));
 
-    let mut late = env
-        .service
-        .get::<Profile>(Some(&token(&visit)))
-        .await
-        .unwrap();
-    set_age(&mut late, Some(30));
-    let persisted = env.service.commit(&mut late).await.unwrap();
+    let persisted = late_write(&env.service, &token(&visit)).await;
 
     assert_eq!(persisted.outcome, PersistOutcome::Created);
     assert!(matches!(persisted.cookie, CookieAction::Set { .. }));
@@ -167,8 +162,6 @@ async fn without_a_grace_a_move_leaves_nothing_behind() {
     service.commit(&mut s).await.unwrap();
 
     assert_eq!(env.store.inner().len(), 1);
-    let mut late = service.get::<Profile>(Some(&token(&visit))).await.unwrap();
-    set_age(&mut late, Some(30));
-    let persisted = service.commit(&mut late).await.unwrap();
+    let persisted = late_write(&service, &token(&visit)).await;
     assert_eq!(persisted.outcome, PersistOutcome::Created);
 }
