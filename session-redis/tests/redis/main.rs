@@ -7,6 +7,7 @@ mod conformance_cluster;
 mod conformance_standalone;
 mod format;
 mod index;
+mod keepalive;
 mod monitor;
 mod moved;
 mod outage;
