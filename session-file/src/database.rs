@@ -19,7 +19,7 @@ use parking_lot::RwLock;
 use redb::ReadableTable;
 use session_core::StoreError;
 
-use crate::error::{OpenError, Reopening, open_error};
+use crate::error::{OpenError, Reopening, open_error, panic_message};
 use crate::tables::{EXPIRY, LAYOUT, LAYOUT_KEY, LAYOUT_VERSION, SESSIONS, USERS};
 
 /// How long a store closed by an I/O error waits between attempts to open
@@ -265,11 +265,7 @@ fn open_file(
     // Told not to check the file, the engine may panic on a damaged one.
     let opened = std::panic::catch_unwind(|| open_unguarded(path, options, create));
     opened.unwrap_or_else(|panic| {
-        let reason = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let reason = panic_message(&*panic);
         tracing::error!(path = %path.display(), %reason, "the database engine panicked opening the file");
         Err(OpenError::Database {
             path: path.to_path_buf(),

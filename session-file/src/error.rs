@@ -105,3 +105,32 @@ pub(crate) fn open_error(path: &std::path::Path, e: impl Into<redb::Error>) -> O
         },
     }
 }
+
+/// The message of a caught panic: its `&str` or `String` payload (what
+/// `panic!` and `expect` carry), or a placeholder for any other payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(a panic payload that is not a string)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panic_message;
+
+    #[test]
+    fn a_panic_message_is_read_from_str_and_string_payloads() {
+        let caught = |f: fn()| std::panic::catch_unwind(f).unwrap_err();
+        assert_eq!(panic_message(&*caught(|| panic!("plain"))), "plain");
+        assert_eq!(
+            panic_message(&*caught(|| panic!("formatted {}", 1))),
+            "formatted 1"
+        );
+        assert_eq!(
+            panic_message(&*caught(|| std::panic::panic_any(7_u8))),
+            "(a panic payload that is not a string)"
+        );
+    }
+}

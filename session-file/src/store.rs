@@ -145,7 +145,8 @@ impl FileStore {
         }
     }
 
-    /// Whether the cleanup thread the builder started is running.
+    /// Whether the cleanup thread the builder started is running: until it
+    /// is stopped, even after a sweep that failed or panicked (see [`Cleanup`]).
     pub fn cleanup_running(&self) -> bool {
         self.cleanup
             .lock()

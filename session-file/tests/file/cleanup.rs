@@ -1,11 +1,13 @@
 //! Expired sessions leave the file through the expiry index, by a sweep or the
-//! background cleanup thread, which stops cleanly.
+//! background cleanup thread, which outlives a sweep that panics and stops
+//! cleanly.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use session_core::clock::Clock as _;
-use session_core::{MockClock, SessionStore};
+use session_core::clock::Clock;
+use session_core::{MockClock, SessionStore, Timestamp};
 use session_file::{FileStore, StoreStats};
 
 use crate::support::{HOUR, open_at, record, temp_path};
@@ -196,4 +198,90 @@ async fn dropping_the_store_stops_its_cleanup_thread_and_closes_the_file() {
         assert!(clone.cleanup_running(), "a clone keeps the thread");
         drop(clone);
     }
+}
+
+/// A [`MockClock`] that panics when the cleanup thread reads it, as many
+/// times as it is told to: a sweep that meets an unexpected state.
+#[derive(Debug, Clone)]
+struct PanickingClock {
+    time: MockClock,
+    panics: Arc<AtomicUsize>,
+}
+
+impl Clock for PanickingClock {
+    fn now(&self) -> Timestamp {
+        let on_cleanup_thread = std::thread::current().name() == Some("session-file-cleanup");
+        if on_cleanup_thread
+            && self
+                .panics
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            panic!("the test clock fails inside a sweep");
+        }
+        self.time.now()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_that_panics_leaves_the_cleanup_thread_running() {
+    let clock = PanickingClock {
+        time: MockClock::starting_now(),
+        panics: Arc::new(AtomicUsize::new(0)),
+    };
+    let (_dir, path) = temp_path();
+    let store = FileStore::builder(&path)
+        .clock(Arc::new(clock.clone()))
+        .cleanup_interval(Duration::from_millis(10))
+        .open()
+        .unwrap();
+    let doomed = record(clock.now(), Duration::from_secs(1), Some("u"));
+    store.create(&doomed).await.unwrap();
+
+    // The next sweep panics inside its write transaction, twice in a row.
+    clock.panics.store(2, Ordering::SeqCst);
+    clock.time.advance(Duration::from_secs(2));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while clock.panics.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        clock.panics.load(Ordering::SeqCst),
+        0,
+        "the cleanup thread did not sweep again after a sweep panicked"
+    );
+
+    // A later sweep removes the record the panicking ones left.
+    let stats = wait_for_records(&store, 0).await;
+    assert_eq!(
+        stats,
+        StoreStats::default(),
+        "no sweep ran after the panics"
+    );
+    assert!(store.cleanup_running());
+
+    // And the ones after it too; the file is still consistent.
+    store
+        .create(&record(clock.now(), Duration::from_secs(1), None))
+        .await
+        .unwrap();
+    clock.time.advance(Duration::from_secs(2));
+    assert_eq!(wait_for_records(&store, 0).await.records, 0);
+    assert!(store.check().await.unwrap().is_consistent());
+    assert!(store.cleanup_running());
+
+    // Stopping is as prompt as ever.
+    let started = Instant::now();
+    assert!(store.stop_cleanup());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(!store.cleanup_running());
+
+    // The file opens again with what was committed: the panicking sweeps'
+    // transactions were never committed.
+    let kept = record(clock.now(), HOUR, Some("u"));
+    store.create(&kept).await.unwrap();
+    drop(store);
+    let reopened = open_at(&path, &clock.time);
+    assert_eq!(reopened.load(&kept.id).await.unwrap(), Some(kept));
+    assert!(reopened.check().await.unwrap().is_consistent());
 }
