@@ -41,7 +41,8 @@ pub enum BearerStatus {
     Absent,
     /// The request sent `Authorization: Bearer`: on a 401 its token was
     /// refused (malformed, tampered, expired, revoked or unknown, and no app
-    /// [`Authenticator`](crate::Authenticator) took it); on a 403 it was
+    /// [`Authenticator`](crate::Authenticator) took it) or names a session
+    /// with no login (anonymous, or its data found invalid); on a 403 it was
     /// accepted, but its principal lacks a permission.
     Presented,
 }

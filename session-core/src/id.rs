@@ -51,8 +51,8 @@ impl SessionId {
 
     /// Where a login or rotation that moves this session away leaves its
     /// marker (see [`SessionRecord::moved_marker`](crate::SessionRecord::moved_marker)):
-    /// this id with every bit flipped. No token names it (the service signs
-    /// only ids it generated), and keeping it apart from the old id means a
+    /// this id with every bit flipped. No token the service hands out names
+    /// it, and keeping it apart from the old id means a
     /// save still in flight for the old id finds nothing there to patch.
     pub const fn moved_marker_id(&self) -> SessionId {
         let mut bytes = self.0;

@@ -212,8 +212,11 @@ impl<T: SessionData> Session<T> {
     }
 
     /// Moves the session to a new id at persist, keeping its data, binding,
-    /// age and expiry (after a privilege change, say); the old id loads
-    /// nothing afterwards and the cookie follows. A bearer client needs the
+    /// age and expiry (after a privilege change, say); the old id loads no
+    /// session afterwards (for a while, a write through it is dropped rather
+    /// than starting a new session: see
+    /// [`SessionServiceBuilder::moved_grace`](crate::service::SessionServiceBuilder::moved_grace))
+    /// and the cookie follows. A bearer client needs the
     /// new id's token ([`SessionService::token_for`](crate::SessionService::token_for)).
     /// `None`, and nothing changes, when there is no stored session to move.
     pub fn rotate(&mut self) -> Option<SessionId> {

@@ -492,7 +492,8 @@ impl SessionState {
 
     /// Whether persist would start a new session that no login made: data or
     /// flash written while no stored session is in use. Its token can reach
-    /// the client only in a cookie.
+    /// the client only in a cookie. (When the token named a session moved by
+    /// a login elsewhere, persist drops the write instead.)
     pub fn starts_anonymous_session(&self) -> bool {
         !self.finished
             && !self.destroy

@@ -217,7 +217,8 @@ impl AppBuilder {
         self
     }
 
-    /// How long a session moved by a login keeps a marker under its old id,
+    /// How long a session moved by a login or rotation leaves a marker under
+    /// a key derived from its old id,
     /// so that a request the browser sent with the old cookie before the
     /// login's answer came back does not log it out (see
     /// [`SessionServiceBuilder::moved_grace`]; default a minute,

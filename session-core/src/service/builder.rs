@@ -120,8 +120,8 @@ impl SessionServiceBuilder {
         self
     }
 
-    /// How long a session moved by a login or rotation keeps a marker
-    /// under its old id (default [`DEFAULT_MOVED_GRACE`], a minute). A
+    /// How long a session moved by a login or rotation leaves a marker
+    /// under a key derived from its old id (default [`DEFAULT_MOVED_GRACE`], a minute). A
     /// request the browser sent with the old token before the login's
     /// answer came back may reach the server after the move; without the
     /// marker its write would start a new anonymous session whose cookie
@@ -129,7 +129,8 @@ impl SessionServiceBuilder {
     /// dropped and logged as one whose session went during the request is,
     /// and the cookie is left alone. The marker holds nothing of the
     /// session (an old id someone else planted gains nothing) and costs one
-    /// store write per move. `Duration::ZERO` leaves no marker. Server-side
+    /// store write per move, and one store read for each request whose
+    /// token names a session that is gone. `Duration::ZERO` leaves no marker. Server-side
     /// stores only: a cookie store's old cookie still holds its session.
     pub fn moved_grace(mut self, grace: Duration) -> Self {
         self.moved_grace = grace;

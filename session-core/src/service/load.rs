@@ -59,7 +59,9 @@ impl SessionService {
     }
 
     /// After the first verified id named a session that is gone: the next
-    /// verified id whose session loads, else the first one's empty cell.
+    /// verified id whose session loads, else the first empty cell of a
+    /// moved session (a stale cookie in front must not hide the move), else
+    /// the first one's empty cell.
     async fn load_others(
         &self,
         first: SessionCell,
@@ -69,13 +71,21 @@ impl SessionService {
         if first.lock().token_status() != TokenStatus::Gone {
             return Ok(first);
         }
+        let mut fallback = first;
         for verified in others {
             let cell = self.load_verified_at(verified, now).await?;
-            if cell.lock().token_status() != TokenStatus::Gone {
+            let state = cell.lock();
+            if state.token_status() != TokenStatus::Gone {
+                drop(state);
                 return Ok(cell);
             }
+            let moved = state.moved_from.is_some();
+            drop(state);
+            if moved && fallback.lock().moved_from.is_none() {
+                fallback = cell;
+            }
         }
-        Ok(first)
+        Ok(fallback)
     }
 
     /// The first token that verifies: an id to look up (with the ids of the

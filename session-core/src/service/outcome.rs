@@ -25,7 +25,9 @@ pub enum PersistOutcome {
     Rotated,
     /// The session was deleted.
     Destroyed,
-    /// The session disappeared meanwhile (expired or revoked); nothing was written.
+    /// The session disappeared meanwhile (expired, revoked, or moved by a
+    /// login or rotation in another request, also before this one loaded
+    /// it); nothing was written, and the cookie is left alone.
     Vanished,
 }
 

@@ -1,5 +1,7 @@
 use super::{CookieAction, PersistOutcome, Persisted, SessionService};
 use crate::data::SessionData;
+use std::time::Duration;
+
 use crate::state::{SessionCell, SessionState, TokenStatus};
 use crate::{
     SaveOutcome, Session, SessionError, SessionId, SessionPatch, SessionRecord, StoreError,
@@ -473,11 +475,14 @@ impl SessionService {
         Ok(())
     }
 
-    /// Writes the new record, then deletes the old one. If the old one cannot
-    /// be deleted the new one is removed again, so a failed login never leaves
-    /// both ids valid. With `old_must_exist`, an old record already gone
-    /// (revoked or expired during the request) also removes the new one, and
-    /// the answer is `false`: a rotation never brings a revoked session back.
+    /// Writes the new record, marks the old id as moved (see
+    /// [`SessionServiceBuilder::moved_grace`](super::SessionServiceBuilder::moved_grace);
+    /// before the delete, so that no request finds neither), then deletes
+    /// the old record. If the old one cannot be deleted the new one and the
+    /// marker are removed again, so a failed login never leaves both ids
+    /// valid. With `old_must_exist`, an old record already gone (revoked or
+    /// expired during the request) also removes them, and the answer is
+    /// `false`: a rotation never brings a revoked session back.
     async fn rotate(
         &self,
         record: &SessionRecord,
@@ -488,12 +493,10 @@ impl SessionService {
         let Some(old) = old else {
             return Ok(true);
         };
+        // Boxed: rare, and the common future stays small.
+        let marked = Box::pin(self.leave_moved_marker(old)).await;
         let failure = match self.store().delete(&old).await {
-            Ok(true) => {
-                // Boxed: rare, and the common future stays small.
-                Box::pin(self.leave_moved_marker(old, record.last_seen)).await;
-                return Ok(true);
-            }
+            Ok(true) => return Ok(true),
             Ok(false) if !old_must_exist => return Ok(true),
             Ok(false) => None,
             Err(error) => {
@@ -501,29 +504,36 @@ impl SessionService {
                 Some(error)
             }
         };
-        if let Err(cleanup) = self.store().delete(&record.id).await {
-            tracing::error!(error = %cleanup, "could not remove the new session after a failed rotation");
+        for (id, what) in [(Some(record.id), "new session"), (marked, "moved marker")] {
+            let Some(id) = id else { continue };
+            if let Err(cleanup) = self.store().delete(&id).await {
+                tracing::error!(error = %cleanup, "could not remove the {what} after a failed rotation");
+            }
         }
         match failure {
             Some(error) => Err(error.into()),
             None => Ok(false),
         }
     }
-}
 
-impl SessionService {
-    /// After a move: the marker that tells a late request with the old
-    /// token from one whose session expired (see
-    /// [`SessionServiceBuilder::moved_grace`](super::SessionServiceBuilder::moved_grace)).
-    /// The move is done by then; a failure is logged, not returned.
-    async fn leave_moved_marker(&self, old: SessionId, now: Timestamp) {
+    /// The marker that tells a late request with `old`'s token from one
+    /// whose session expired, lasting the grace from now (the move, not
+    /// the request's start: a login may take a while). Its id when written;
+    /// a failure is logged, not returned: the move goes ahead without it.
+    async fn leave_moved_marker(&self, old: SessionId) -> Option<SessionId> {
         let grace = self.inner.moved_grace;
-        if grace.is_zero() {
-            return;
+        // The clock counts milliseconds: a shorter grace would be over at once.
+        if grace < Duration::from_millis(1) {
+            return None;
         }
+        let now = self.clock().now();
         let marker = SessionRecord::moved_marker(old, now, now.plus(grace));
-        if let Err(error) = self.store().create(&marker).await {
-            tracing::warn!(session = %old.short(), %error, "could not mark a moved session's old id");
+        match self.store().create(&marker).await {
+            Ok(()) => Some(marker.id),
+            Err(error) => {
+                tracing::warn!(session = %old.short(), %error, "could not mark a moved session's old id");
+                None
+            }
         }
     }
 }

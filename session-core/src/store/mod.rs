@@ -130,7 +130,9 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
         Err(self.unsupported("delete_for_user"))
     }
 
-    /// Every live session, a page at a time. A session live for the whole
+    /// Every live record, a page at a time: the markers of moved sessions
+    /// too ([`SessionInfo::is_moved_marker`], left out by
+    /// [`SessionService::list`](crate::SessionService::list)). A session live for the whole
     /// listing is on some page, and on no page twice; a store that pages by
     /// scanning a hash table (Redis's `SCAN`) may list it again on a later
     /// page when the table shrinks in between, so callers that count

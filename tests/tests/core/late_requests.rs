@@ -165,3 +165,205 @@ async fn without_a_grace_a_move_leaves_nothing_behind() {
     let persisted = late_write(&service, &token(&visit)).await;
     assert_eq!(persisted.outcome, PersistOutcome::Created);
 }
+
+/// A memory store that, once the delete of `held` has gone through, holds
+/// that call until told to go on: the moment between a move's delete of the
+/// old record and its next store call.
+#[derive(Debug, Clone)]
+struct HeldAfterDelete {
+    inner: session_core::MemoryStore,
+    held: std::sync::Arc<std::sync::Mutex<Option<session_core::SessionId>>>,
+    reached: std::sync::Arc<tokio::sync::Notify>,
+    go: std::sync::Arc<tokio::sync::Notify>,
+}
+
+#[session_axum::async_trait]
+impl session_core::SessionStore for HeldAfterDelete {
+    fn name(&self) -> &'static str {
+        "held-after-delete"
+    }
+    fn capabilities(&self) -> session_core::Capabilities {
+        self.inner.capabilities()
+    }
+    async fn create(
+        &self,
+        record: &session_core::SessionRecord,
+    ) -> Result<(), session_core::StoreError> {
+        self.inner.create(record).await
+    }
+    async fn load(
+        &self,
+        id: &session_core::SessionId,
+    ) -> Result<Option<session_core::SessionRecord>, session_core::StoreError> {
+        self.inner.load(id).await
+    }
+    async fn save(
+        &self,
+        id: &session_core::SessionId,
+        patch: &session_core::SessionPatch,
+    ) -> Result<session_core::SaveOutcome, session_core::StoreError> {
+        self.inner.save(id, patch).await
+    }
+    async fn touch(
+        &self,
+        id: &session_core::SessionId,
+        expires_at: session_core::Timestamp,
+        last_seen: session_core::Timestamp,
+        user_id: Option<&str>,
+    ) -> Result<session_core::SaveOutcome, session_core::StoreError> {
+        self.inner.touch(id, expires_at, last_seen, user_id).await
+    }
+    async fn delete(&self, id: &session_core::SessionId) -> Result<bool, session_core::StoreError> {
+        let deleted = self.inner.delete(id).await;
+        let hold = *self.held.lock().unwrap() == Some(*id);
+        if hold {
+            self.reached.notify_one();
+            self.go.notified().await;
+        }
+        deleted
+    }
+    async fn list_for_user(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<session_core::SessionInfo>, session_core::StoreError> {
+        self.inner.list_for_user(user_id).await
+    }
+    async fn list(
+        &self,
+        page: PageRequest,
+    ) -> Result<session_core::Page<session_core::SessionInfo>, session_core::StoreError> {
+        self.inner.list(page).await
+    }
+}
+
+/// A request with the old token that loads after the login deleted the old
+/// record but before the marker is written finds neither: its write starts
+/// a new session whose cookie replaces the login's, the very thing the
+/// marker is for. The marker must be in place before the old record goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_loading_between_the_logins_delete_and_its_marker_leaves_the_logins_cookie_alone() {
+    use std::sync::Arc;
+
+    let clock = session_core::MockClock::starting_now();
+    let store = HeldAfterDelete {
+        inner: session_core::MemoryStore::with_clock(Arc::new(clock.clone())),
+        held: Default::default(),
+        reached: Default::default(),
+        go: Default::default(),
+    };
+    let service = session_core::SessionService::builder()
+        .store(store.clone())
+        .key(session_core::Key::new([3u8; 32]).unwrap())
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+
+    let mut s = service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(20));
+    let visit = service.commit(&mut s).await.unwrap();
+    *store.held.lock().unwrap() = visit.id;
+
+    let login = {
+        let service = service.clone();
+        let old = token(&visit);
+        tokio::spawn(async move {
+            let mut s = service.get::<Profile>(Some(&old)).await.unwrap();
+            s.login(Binding::user("roger"));
+            service.commit(&mut s).await.unwrap()
+        })
+    };
+    store.reached.notified().await;
+
+    // The late request: the browser sent it with the old cookie before the
+    // login's answer came back.
+    let mut late = service.get::<Profile>(Some(&token(&visit))).await.unwrap();
+    set_age(&mut late, Some(30));
+    let persisted = service.commit(&mut late).await.unwrap();
+    store.go.notify_one();
+    let login = login.await.unwrap();
+    assert_eq!(login.outcome, PersistOutcome::Rotated);
+
+    assert_eq!(
+        persisted.cookie,
+        CookieAction::Keep,
+        "{:?}",
+        persisted.outcome
+    );
+    assert_eq!(persisted.outcome, PersistOutcome::Vanished);
+}
+
+/// The grace counts from the request's start (the time it loaded), not
+/// from the move: a login whose handler took a while (an identity provider
+/// called, a slow password hash) leaves a marker that is already old, and a
+/// request reaching the server well inside a minute of the move is not
+/// told apart.
+#[tokio::test]
+async fn the_marker_lasts_its_grace_from_the_move_not_from_the_logins_start() {
+    let env = env();
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(20));
+    let visit = env.service.commit(&mut s).await.unwrap();
+
+    let mut s = env
+        .service
+        .get::<Profile>(Some(&token(&visit)))
+        .await
+        .unwrap();
+    // The login handler works for 45 seconds before the session is persisted.
+    env.clock.advance(Duration::from_secs(45));
+    s.login(Binding::user("roger"));
+    let login = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(login.outcome, PersistOutcome::Rotated);
+
+    // 20 seconds after the move: within the default minute.
+    env.clock.advance(Duration::from_secs(20));
+    let mut late = env
+        .service
+        .get::<Profile>(Some(&token(&visit)))
+        .await
+        .unwrap();
+    set_age(&mut late, Some(30));
+    let persisted = env.service.commit(&mut late).await.unwrap();
+    assert_eq!(
+        persisted.cookie,
+        CookieAction::Keep,
+        "{:?}",
+        persisted.outcome
+    );
+    assert_eq!(persisted.outcome, PersistOutcome::Vanished);
+}
+
+/// Several cookies of the session's name (a stale one on a more specific
+/// path comes first, as browsers send them): the first names a session that
+/// is simply gone, the next the session the login moved. The load falls
+/// back to the first, dropping what the second's marker said, so the write
+/// starts a new session whose cookie replaces the login's.
+#[tokio::test]
+async fn a_write_with_a_stale_cookie_before_the_moved_one_leaves_the_logins_cookie_alone() {
+    let env = env();
+    let (visit, login) = logged_in_after_a_visit(&env).await;
+    let stale = env.service.token_for(&session_core::SessionId::generate());
+
+    let old = token(&visit);
+    let cell = env
+        .service
+        .load_first([stale.as_str(), old.as_str()])
+        .await
+        .unwrap();
+    cell.lock().set_field("age", "30");
+    let persisted = env.service.persist(&cell).await.unwrap();
+
+    assert_eq!(
+        persisted.cookie,
+        CookieAction::Keep,
+        "{:?}",
+        persisted.outcome
+    );
+    assert_eq!(persisted.outcome, PersistOutcome::Vanished);
+    let s = env
+        .service
+        .get::<Profile>(Some(&token(&login)))
+        .await
+        .unwrap();
+    assert!(s.is_authenticated());
+}

@@ -28,10 +28,10 @@ async fn login_moves_to_a_new_id_carrying_data_and_flash_and_deletes_the_old() {
     assert_eq!(after.outcome, PersistOutcome::Rotated);
     assert_eq!(after.id, Some(new_id));
 
-    // New record first, then the old one deleted, then the move's marker.
+    // New record first, then the move's marker, then the old one deleted.
     let writes = env.store.writes();
     assert!(
-        matches!(writes.as_slice(), [StoreOp::Create(r), StoreOp::Delete(old), StoreOp::Create(marker)]
+        matches!(writes.as_slice(), [StoreOp::Create(r), StoreOp::Create(marker), StoreOp::Delete(old)]
             if r.id == new_id && *old == old_id && marker.id == old_id.moved_marker_id()
                 && marker.is_moved_marker() && marker.fields.is_empty() && marker.binding.is_none()),
         "{writes:?}"
@@ -174,6 +174,10 @@ async fn a_rotation_does_not_bring_back_a_session_revoked_meanwhile() {
     assert_eq!(persisted.outcome, PersistOutcome::Vanished);
     assert_eq!(persisted.cookie, session_core::CookieAction::Keep);
     assert_eq!(env.store.inner().load(&new_id).await.unwrap(), None);
+    // Nor is the revoked session's old id marked as moved.
+    let old_id = env.service.session_id_from_token(&t).unwrap();
+    let marker = env.store.inner().load(&old_id.moved_marker_id()).await;
+    assert_eq!(marker.unwrap(), None);
     assert!(env.service.list_for_user("u").await.unwrap().is_empty());
 }
 

@@ -310,6 +310,27 @@ async fn a_write_sent_before_a_logins_answer_does_not_log_the_browser_out() {
     assert_eq!(late.get("/t/me").await.status, 401);
 }
 
+/// The same write, from a browser that also holds a stale cookie of the
+/// session's name (on a more specific path, which browsers send first): the
+/// stale one names a session that is simply gone, the next the one the
+/// login moved. Its answer must not replace the login's cookie either.
+#[tokio::test]
+async fn a_write_sent_before_a_logins_answer_behind_a_stale_cookie_does_not_log_the_browser_out() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.get("/t/visit").await;
+    let old = b.jar["sid"].clone();
+    let stale = t.service.token_for(&session_core::SessionId::generate());
+    assert_eq!(b.post("/t/login?user=ada").await.status, 204);
+
+    let mut late = t.server.browser();
+    late.jar.insert("sid".into(), format!("{stale}; sid={old}"));
+    let r = late.get("/t/visit").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.set_cookies.is_empty(), "{:?}", r.set_cookies);
+    assert_eq!(b.get("/t/me").await.status, 200);
+}
+
 #[tokio::test]
 async fn a_bearer_write_to_a_session_whose_data_is_invalid_is_refused_not_dropped() {
     let t = start().await;
