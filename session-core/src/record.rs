@@ -107,6 +107,9 @@ fn json_size(value: &serde_json::Value) -> usize {
     }
 }
 
+/// The field of a moved marker naming the session's new id.
+const MOVED_TO_FIELD: &str = "moved_to";
+
 /// One stored session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionRecord {
@@ -151,12 +154,31 @@ impl SessionRecord {
     /// `old` until `until`, under [`SessionId::moved_marker_id`]: a request
     /// that still carries the old token (sent before the login's answer came
     /// back) is then told from one whose session expired or was revoked. It
-    /// holds nothing of the session, and it is created at its own expiry,
-    /// which no session is: see [`is_moved_marker`](Self::is_moved_marker).
-    pub fn moved_marker(old: SessionId, now: Timestamp, until: Timestamp) -> Self {
+    /// holds nothing of the session but, with `to`, the new id, for a
+    /// logout or revocation that raced the move to follow (never a request's
+    /// access). It is created at its own expiry, which no session is: see
+    /// [`is_moved_marker`](Self::is_moved_marker).
+    pub fn moved_marker(
+        old: SessionId,
+        to: Option<SessionId>,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Self {
         let mut record = Self::new(old.moved_marker_id(), until, until);
         record.last_seen = now;
+        if let Some(to) = to {
+            record.fields.insert(MOVED_TO_FIELD, to.to_string());
+        }
         record
+    }
+
+    /// The id a [`moved_marker`](Self::moved_marker) names as the session's
+    /// new one, if it names one.
+    pub fn moved_to(&self) -> Option<SessionId> {
+        if !self.is_moved_marker() {
+            return None;
+        }
+        self.fields.get(MOVED_TO_FIELD)?.parse().ok()
     }
 
     /// Whether this is a [`moved_marker`](Self::moved_marker): created at

@@ -222,23 +222,6 @@ impl SessionService {
         }
     }
 
-    /// An id with no record: moved by a login or rotation in another request
-    /// when the move's marker is there. A failure to read the marker is
-    /// logged and taken as no marker.
-    async fn absent_or_moved(&self, id: SessionId, now: Timestamp) -> Lookup {
-        if self.inner.moved_grace.is_zero() {
-            return Lookup::Absent;
-        }
-        match self.store().load_at(&id.moved_marker_id(), now).await {
-            Ok(Some(marker)) if marker.is_moved_marker() => Lookup::Moved,
-            Ok(_) => Lookup::Absent,
-            Err(error) => {
-                tracing::warn!(session = %id.short(), %error, "could not look for a moved session's marker");
-                Lookup::Absent
-            }
-        }
-    }
-
     /// The cell for a session whose stored data does not decode, in the
     /// store or in an authentic cookie: no session, and the token is kept
     /// (a read never clears it; a write starts a new session, leaving a
@@ -371,7 +354,7 @@ enum FirstValid {
 }
 
 /// What the store holds for an id, as [`SessionService::lookup`] found it.
-enum Lookup {
+pub(super) enum Lookup {
     Live(crate::SessionRecord),
     /// None, or expired.
     Absent,

@@ -4,6 +4,7 @@
 mod builder;
 mod check;
 mod load;
+mod moves;
 mod outcome;
 mod persist;
 mod users;

@@ -1,7 +1,5 @@
 use super::{CookieAction, PersistOutcome, Persisted, SessionService};
 use crate::data::SessionData;
-use std::time::Duration;
-
 use crate::state::{SessionCell, SessionState, TokenStatus};
 use crate::{
     SaveOutcome, Session, SessionError, SessionId, SessionPatch, SessionRecord, StoreError,
@@ -31,6 +29,9 @@ enum Plan {
         // request's changes, applied to the old record as it is just
         // before the move (another request may have saved it since the load).
         rebase: Option<Box<SessionPatch>>,
+        // The old session was logged in: its marker names the new id, for a
+        // logout or revocation racing the move to follow.
+        marker_names_new: bool,
     },
     Save {
         id: SessionId,
@@ -147,6 +148,7 @@ impl SessionService {
                 expected_revision,
                 taken_apart,
                 rebase,
+                marker_names_new,
             } => {
                 if let (Some(old), Some(expected)) = (old, expected_revision) {
                     // Boxed: rare, and the common future stays small.
@@ -155,7 +157,9 @@ impl SessionService {
                 if let (Some(old), Some(changes)) = (old, rebase) {
                     Box::pin(self.rebase(&mut record, &old, &changes)).await?;
                 }
-                let kept = self.rotate(&record, old, old_must_exist).await?;
+                let kept = self
+                    .rotate(&record, old, old_must_exist, marker_names_new)
+                    .await?;
                 if let (false, Some(old)) = (kept, old) {
                     return Ok(vanished(&old));
                 }
@@ -209,8 +213,11 @@ impl SessionService {
             Plan::Seen { id, expires_at } => self.record_use(cell, id, expires_at, reissue).await,
             Plan::Moved(id) => vanished(&id),
             Plan::Delete(id) => {
-                if let Some(id) = id {
-                    self.store().delete(&id).await?;
+                if let Some(id) = id
+                    && !self.store().delete(&id).await?
+                {
+                    // Rare, and boxed so that the common future stays small.
+                    Box::pin(self.delete_moved(id)).await?;
                 }
                 Persisted {
                     outcome: PersistOutcome::Destroyed,
@@ -262,7 +269,9 @@ impl SessionService {
                     "flash set on a destroyed session is dropped with it"
                 );
             }
-            return Plan::Delete(state.stored_id());
+            // A session moved by a login or rotation elsewhere: the logout
+            // follows the move (see `delete_moved`).
+            return Plan::Delete(state.stored_id().or(state.moved_from));
         }
         // Cloned, not taken: `fields()` and `next_flash()` below depend on it.
         if let Some(rotation) = state.changes.as_ref().and_then(|c| c.rotation.clone()) {
@@ -307,6 +316,8 @@ impl SessionService {
                 })),
                 _ => None,
             };
+            let marker_names_new =
+                rotation.replace_old && state.record().is_some_and(|r| r.binding.is_some());
             state.changes = None;
             let old = state.stored_id().filter(|_| rotation.replace_old);
             return Plan::Rotate {
@@ -316,6 +327,7 @@ impl SessionService {
                 expected_revision: state.expected_revision.filter(|_| old.is_some()),
                 taken_apart,
                 rebase,
+                marker_names_new,
             };
         }
         let changes = state.changes.take().map(|c| *c).unwrap_or_default();
@@ -488,13 +500,15 @@ impl SessionService {
         record: &SessionRecord,
         old: Option<SessionId>,
         old_must_exist: bool,
+        marker_names_new: bool,
     ) -> Result<bool, SessionError> {
         self.store().create(record).await?;
         let Some(old) = old else {
             return Ok(true);
         };
+        let to = marker_names_new.then_some(record.id);
         // Boxed: rare, and the common future stays small.
-        let marked = Box::pin(self.leave_moved_marker(old)).await;
+        let marked = Box::pin(self.leave_moved_marker(old, to)).await;
         let failure = match self.store().delete(&old).await {
             Ok(true) => return Ok(true),
             Ok(false) if !old_must_exist => return Ok(true),
@@ -513,27 +527,6 @@ impl SessionService {
         match failure {
             Some(error) => Err(error.into()),
             None => Ok(false),
-        }
-    }
-
-    /// The marker that tells a late request with `old`'s token from one
-    /// whose session expired, lasting the grace from now (the move, not
-    /// the request's start: a login may take a while). Its id when written;
-    /// a failure is logged, not returned: the move goes ahead without it.
-    async fn leave_moved_marker(&self, old: SessionId) -> Option<SessionId> {
-        let grace = self.inner.moved_grace;
-        // The clock counts milliseconds: a shorter grace would be over at once.
-        if grace < Duration::from_millis(1) {
-            return None;
-        }
-        let now = self.clock().now();
-        let marker = SessionRecord::moved_marker(old, now, now.plus(grace));
-        match self.store().create(&marker).await {
-            Ok(()) => Some(marker.id),
-            Err(error) => {
-                tracing::warn!(session = %old.short(), %error, "could not mark a moved session's old id");
-                None
-            }
         }
     }
 }

@@ -89,12 +89,23 @@ impl SessionService {
     /// Revokes one of a user's sessions; `false` (and nothing changes) when the
     /// id is unknown or belongs to someone else. [`StoreError::Unsupported`](crate::StoreError::Unsupported)
     /// with a client-side store, which cannot revoke a cookie it handed out.
+    ///
+    /// A session a login or rotation moved meanwhile (its id taken from a
+    /// listing just before, say) is followed to its new id, as a logout is.
     pub async fn revoke(&self, user_id: &str, id: &SessionId) -> Result<bool, SessionError> {
         self.require_server_side("revoke")?;
-        match self.user_id(id).await? {
-            Some(owner) if owner == user_id => Ok(self.store().delete(id).await?),
-            _ => Ok(false),
+        let mut id = *id;
+        for _ in 0..=super::moves::MAX_MOVES_FOLLOWED {
+            match self.user_id(&id).await? {
+                Some(owner) if owner != user_id => return Ok(false),
+                Some(_) if self.store().delete(&id).await? => return Ok(true),
+                _ => match self.moved_to(id).await? {
+                    Some(to) => id = to,
+                    None => return Ok(false),
+                },
+            }
         }
+        Ok(false)
     }
 
     /// Revokes every session of a user except `keep`; returns how many went,

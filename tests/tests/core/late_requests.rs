@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use session_core::{Binding, CookieAction, PageRequest, PersistOutcome, Persisted, SessionService};
+use session_core::{
+    Binding, CookieAction, PageRequest, PersistOutcome, Persisted, SessionService,
+    SessionStore as _,
+};
 
 use crate::support::{Env, env, service_like, token};
 use session_tests::profile::{Profile, set_age};
@@ -366,4 +369,78 @@ async fn a_write_with_a_stale_cookie_before_the_moved_one_leaves_the_logins_cook
         .await
         .unwrap();
     assert!(s.is_authenticated());
+}
+
+/// A logout sent with the old cookie of a logged-in session that a rotation
+/// moved meanwhile ends the session it moved to: the user asked to log out.
+#[tokio::test]
+async fn a_late_logout_after_a_rotation_ends_the_moved_session() {
+    let env = env();
+    let (_, login) = logged_in_after_a_visit(&env).await;
+    let cell = env.service.load(Some(&token(&login))).await.unwrap();
+    cell.lock().rotate().expect("a stored session to move");
+    let rotated = env.service.persist(&cell).await.unwrap();
+
+    let late = env.service.load(Some(&token(&login))).await.unwrap();
+    late.lock().destroy();
+    let persisted = env.service.persist(&late).await.unwrap();
+
+    assert_eq!(persisted.outcome, PersistOutcome::Destroyed);
+    assert_eq!(persisted.cookie, CookieAction::Clear);
+    let s = env
+        .service
+        .get::<Profile>(Some(&token(&rotated)))
+        .await
+        .unwrap();
+    assert!(
+        !s.is_authenticated(),
+        "the moved session outlived the logout"
+    );
+    assert!(env.service.list_for_user("roger").await.unwrap().is_empty());
+}
+
+/// The marker of an anonymous session names no new id: an old id someone
+/// planted before the victim's login cannot log the victim out.
+#[tokio::test]
+async fn a_logout_through_a_pre_login_id_does_not_end_the_login() {
+    let env = env();
+    let (visit, login) = logged_in_after_a_visit(&env).await;
+    let marker = env
+        .store
+        .inner()
+        .load(&visit.id.unwrap().moved_marker_id())
+        .await;
+    assert_eq!(marker.unwrap().and_then(|m| m.moved_to()), None);
+
+    let planted = env.service.load(Some(&token(&visit))).await.unwrap();
+    planted.lock().destroy();
+    env.service.persist(&planted).await.unwrap();
+    let revoked = env.service.revoke("roger", &visit.id.unwrap()).await;
+    assert!(!revoked.unwrap());
+
+    let s = env
+        .service
+        .get::<Profile>(Some(&token(&login)))
+        .await
+        .unwrap();
+    assert!(s.is_authenticated());
+}
+
+/// Revoking a session by the id a listing showed just before a rotation of
+/// it revokes the session it moved to.
+#[tokio::test]
+async fn revoking_a_session_moved_meanwhile_revokes_it_under_its_new_id() {
+    let env = env();
+    let (_, login) = logged_in_after_a_visit(&env).await;
+    let listed = env.service.list_for_user("roger").await.unwrap()[0].id;
+    let cell = env.service.load(Some(&token(&login))).await.unwrap();
+    cell.lock().rotate().expect("a stored session to move");
+    env.service.persist(&cell).await.unwrap();
+
+    assert!(
+        !env.service.revoke("ada", &listed).await.unwrap(),
+        "not ada's"
+    );
+    assert!(env.service.revoke("roger", &listed).await.unwrap());
+    assert!(env.service.list_for_user("roger").await.unwrap().is_empty());
 }

@@ -491,3 +491,70 @@ async fn a_typed_login_of_the_same_user_gives_the_principal_the_new_binding() {
         r.body
     );
 }
+
+/// A logout that loaded the session before a rotation of it (a privilege
+/// change in another request of the same session) finished, and deletes it
+/// after: the rotation moved the session to a new id meanwhile, so the
+/// logout deletes nothing, answers 204 and clears the cookie, while the
+/// session lives on under the id the rotation's response handed out. The
+/// other order is covered (a rotation never brings back a session a logout
+/// or revocation removed); a logout must end the session in this one too.
+/// (Its window is a logout handler's work before `Auth::logout`: an audit
+/// write or a call to an identity provider, say.)
+#[tokio::test]
+async fn a_logout_racing_a_rotation_of_its_session_still_ends_the_session() {
+    use axum::routing::post;
+    use session_axum::{Auth, Session};
+    use session_tests::profile::Counters;
+    static LOADED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+    static GO: tokio::sync::Notify = tokio::sync::Notify::const_new();
+    async fn logout_after_audit(auth: Auth) -> axum::response::Response {
+        use axum::response::IntoResponse as _;
+        LOADED.notify_one();
+        GO.notified().await;
+        auth.logout().await.into_response()
+    }
+    async fn rotate(mut session: Session<Counters>) -> axum::http::StatusCode {
+        session.rotate().expect("a stored session to move");
+        axum::http::StatusCode::NO_CONTENT
+    }
+    let t = crate::app::start_with(session_core::SigningKeys::single(crate::app::key(1)), |b| {
+        b.merge(
+            axum::Router::new()
+                .route("/x/logout-after-audit", post(logout_after_audit))
+                .route("/x/rotate", post(rotate)),
+        )
+    })
+    .await;
+    let mut b = t.server.browser();
+    assert_eq!(b.post("/t/login?user=ada").await.status, 204);
+    assert_eq!(b.get("/t/me").await.status, 200);
+
+    let mut logging_out = t.server.browser();
+    logging_out.jar = b.jar.clone();
+    let logout = tokio::spawn(async move { logging_out.post("/x/logout-after-audit").await });
+    LOADED.notified().await;
+    let rotated = b.post("/x/rotate").await;
+    assert_eq!(rotated.status, 204, "{}", rotated.body);
+    let moved_to = rotated
+        .cookie("sid")
+        .expect("the rotation's cookie")
+        .value
+        .clone();
+    GO.notify_one();
+    let logout = logout.await.unwrap();
+    assert_eq!(logout.status, 204, "{}", logout.body);
+    assert_eq!(logout.cookie("sid").and_then(|c| c.max_age), Some(0));
+
+    let mut replay = t.server.browser();
+    replay.jar.insert("sid".into(), moved_to);
+    assert_eq!(
+        replay.get("/t/me").await.status,
+        401,
+        "the session the logout answered 204 for is still logged in under its rotated id"
+    );
+    assert!(
+        t.service.list_for_user("ada").await.unwrap().is_empty(),
+        "ada's session outlived her logout"
+    );
+}
