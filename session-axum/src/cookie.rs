@@ -198,6 +198,8 @@ impl CookieConfig {
     ///
     /// Works on bytes: another cookie with bytes outside visible ASCII (which
     /// some sites set) does not hide the session cookie in the same header.
+    /// A value of this cookie that is not UTF-8 (no token is) comes out as
+    /// `""`: it was sent, and is refused like any other malformed token.
     pub fn tokens<'h>(
         &self,
         headers: &'h HeaderMap,
@@ -211,7 +213,9 @@ impl CookieConfig {
                 let value = pair.strip_prefix(self.name.as_bytes())?.trim_ascii_start();
                 let token = value.strip_prefix(b"=")?.trim_ascii();
                 let token = trim_quotes(token);
-                std::str::from_utf8(token).ok()
+                // Not skipped: a request with a tampered cookie must not
+                // pass for one without, whose cookie would stay in place.
+                Some(std::str::from_utf8(token).unwrap_or(""))
             })
     }
 
@@ -430,6 +434,17 @@ mod tests {
         assert!(value.to_str().is_err(), "the header is not visible ASCII");
         h.append(header::COOKIE, value);
         assert_eq!(c.tokens(&h).collect::<Vec<_>>(), ["tok"]);
+    }
+
+    #[test]
+    fn a_session_cookie_that_is_not_utf8_is_still_presented() {
+        let c = CookieConfig::default();
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_bytes(b"a=\xff; id=tok\xff; b=\xfe; id=\xff\xfe; id=ok").unwrap(),
+        );
+        assert_eq!(c.tokens(&h).collect::<Vec<_>>(), ["", "", "ok"]);
     }
 
     #[test]

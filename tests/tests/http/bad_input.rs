@@ -332,3 +332,39 @@ async fn without_the_check_invalid_data_read_by_a_handler_keeps_the_requests_pri
         after.body
     );
 }
+
+/// README: "A tampered or malformed cookie is cleared". A session cookie
+/// whose value holds a byte outside ASCII (a valid token with one byte
+/// appended, or bytes that are no UTF-8 at all) is as tampered as one with
+/// a changed character, and must be cleared the same way, not skipped as if
+/// the request had sent no session cookie.
+#[tokio::test]
+async fn a_session_cookie_holding_a_non_utf8_byte_is_cleared_like_any_tampered_one() {
+    let t = start().await;
+    let good = logged_in(&t).await.jar["sid"].clone();
+    let appended = [format!("sid={good}").as_bytes(), b"\xff"].concat();
+    for value in [appended, b"sid=\xff\xfe".to_vec()] {
+        let r = reqwest::Client::new()
+            .get(t.server.url("/t/me"))
+            .header(
+                "cookie",
+                reqwest::header::HeaderValue::from_bytes(&value).unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        let cleared = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.starts_with("sid=;") && v.contains("Max-Age=0"));
+        assert!(
+            cleared,
+            "tampered cookie {:?} left in place: {:?}",
+            String::from_utf8_lossy(&value),
+            r.headers().get_all("set-cookie")
+        );
+    }
+}
