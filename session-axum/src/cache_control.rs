@@ -1,4 +1,4 @@
-//! Keeping responses that carry a session cookie out of shared caches.
+//! Keeping responses that carry a session token out of shared caches.
 
 use http::HeaderValue;
 use http::header::{CACHE_CONTROL, HeaderMap, HeaderName};
@@ -8,9 +8,9 @@ const CDN_CACHE_CONTROL: HeaderName = HeaderName::from_static("cdn-cache-control
 /// `Surrogate-Control`: the same for older CDNs, with directives of its own.
 const SURROGATE_CONTROL: HeaderName = HeaderName::from_static("surrogate-control");
 
-/// Makes a response that sets or clears the session cookie `private`: a
-/// shared cache (CDN, proxy) storing it would hand one visitor's session to
-/// the next. The handler's other directives stay; `public` and `s-maxage`,
+/// Makes a response that sets or clears the session cookie, or hands out a
+/// bearer token, `private`: a shared cache (CDN, proxy) storing it would
+/// hand one visitor's session to the next. The handler's other directives stay; `public` and `s-maxage`,
 /// which ask shared caches to store it, go. A response already `private` or
 /// `no-store` is left as it is. A CDN's own `CDN-Cache-Control` is made
 /// `private` the same way, and a `Surrogate-Control` `no-store` (its

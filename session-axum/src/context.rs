@@ -39,6 +39,8 @@ struct Inner {
     by_app: bool,
     // Bearer logins hand the token over in the body; no cookie then.
     suppress_cookie: AtomicBool,
+    // A login handed out a bearer token, for the response body.
+    token_handed_out: AtomicBool,
 }
 
 impl RequestSession {
@@ -59,6 +61,7 @@ impl RequestSession {
                 principal: Mutex::new(principal),
                 by_app,
                 suppress_cookie: AtomicBool::new(source == TokenSource::Bearer),
+                token_handed_out: AtomicBool::new(false),
             }),
         }
     }
@@ -141,5 +144,15 @@ impl RequestSession {
 
     pub(crate) fn cookie_suppressed(&self) -> bool {
         self.inner.suppress_cookie.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn hand_out_token(&self) {
+        self.inner.token_handed_out.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a login in this request handed out a bearer token, which the
+    /// response may carry in its body.
+    pub(crate) fn token_handed_out(&self) -> bool {
+        self.inner.token_handed_out.load(Ordering::Relaxed)
     }
 }

@@ -21,7 +21,8 @@ use crate::interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, N
 /// lifecycle rules: nothing on a 5xx response (the handler failed, its
 /// half-done changes are dropped), a 503 when the store fails, and a
 /// `Set-Cookie` only when the session is new, rotated, refreshed, re-signed or
-/// destroyed.
+/// destroyed. A response that sets or clears the cookie, or follows a login
+/// that handed out a bearer token, is kept out of shared caches.
 #[derive(Debug, Default)]
 pub struct SessionInterceptor;
 
@@ -63,6 +64,11 @@ impl SessionInterceptor {
             let state = session.cell().lock();
             let stale = state.token_status() == TokenStatus::Rejected || state.logged_out();
             if session.source() == TokenSource::Bearer || !stale {
+                // A token in the body is as much the client's own as one in
+                // a cookie: no CDN directive of the app's may share it.
+                if session.token_handed_out() {
+                    crate::cache_control::keep_private(response.headers_mut());
+                }
                 return response;
             }
             CookieAction::Clear

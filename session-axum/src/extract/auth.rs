@@ -122,6 +122,10 @@ impl Auth {
         let service = self.session.service();
         let token = (bearer && service.store().client_side().is_none())
             .then(|| service.token_for(&session_id));
+        if token.is_some() {
+            // Kept out of shared caches as a cookie response is.
+            self.session.hand_out_token();
+        }
         LoggedIn { session_id, token }
     }
 

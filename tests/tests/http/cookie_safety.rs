@@ -334,3 +334,84 @@ async fn keeping_a_cookie_response_out_of_a_surrogate_keeps_its_esi_processing()
         "the surrogate's ESI processing was dropped: `{surrogate}`"
     );
 }
+
+/// A response handing out a session token in its body must stay out of
+/// shared caches at least as surely as one setting the session cookie: a
+/// CDN storing it would hand one client's bearer token to the next. The
+/// session layer makes a cookie response's `CDN-Cache-Control` private and
+/// its `Surrogate-Control` `no-store` (README, cookie defaults), since a
+/// CDN reading those ignores `Cache-Control`; a token response gets only
+/// `Cache-Control: no-store`, so the same CDN directives from the app
+/// (a site-wide CDN policy, say) leave the token cacheable by the CDN.
+#[tokio::test]
+async fn a_bearer_token_response_is_kept_out_of_cdn_caches_like_a_cookie_response() {
+    const CDN: [(&str, &str); 2] = [
+        ("cdn-cache-control", "public, max-age=600"),
+        ("surrogate-control", "max-age=600"),
+    ];
+    async fn cookie_login(auth: session_axum::Auth) -> Response {
+        (
+            axum::response::AppendHeaders(CDN),
+            auth.login(session_axum::Binding::user("ada")),
+        )
+            .into_response()
+    }
+    async fn token_login(auth: session_axum::Auth) -> Response {
+        match auth.login_bearer(session_axum::Binding::user("bot")) {
+            Ok(logged_in) => (axum::response::AppendHeaders(CDN), logged_in).into_response(),
+            Err(rejection) => rejection.into_response(),
+        }
+    }
+    let t = start_with(SigningKeys::single(key(1)), |b| {
+        b.merge(
+            axum::Router::new()
+                .route("/x/cookie-login", axum::routing::post(cookie_login))
+                .route("/x/token-login", axum::routing::post(token_login)),
+        )
+    })
+    .await;
+    let header = |r: &session_tests::http::Reply, name: &str| {
+        r.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let kept_out = |r: &session_tests::http::Reply| {
+        let cdn = header(r, "cdn-cache-control");
+        let surrogate = header(r, "surrogate-control");
+        !cdn.contains("public")
+            && (cdn.contains("private") || cdn.contains("no-store"))
+            && surrogate.contains("no-store")
+    };
+
+    // The cookie login: the session layer keeps it out of the CDN.
+    let r = t.server.browser().post("/x/cookie-login").await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert!(r.cookie("sid").is_some());
+    assert!(kept_out(&r), "{:?}", r.headers);
+
+    // The token login, from a fresh client and from a bearer client.
+    let mut api = t.server.browser();
+    let r = api.post("/x/token-login").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token = r.json()["token"].as_str().expect("a token").to_owned();
+    assert!(
+        kept_out(&r),
+        "a response carrying a bearer token is left cacheable by a CDN: \
+         cdn-cache-control `{}`, surrogate-control `{}`",
+        header(&r, "cdn-cache-control"),
+        header(&r, "surrogate-control")
+    );
+    api.bearer = Some(token);
+    let r = api.post("/x/token-login").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.json()["token"].is_string());
+    assert!(
+        kept_out(&r),
+        "a bearer client's new token is left cacheable by a CDN: \
+         cdn-cache-control `{}`, surrogate-control `{}`",
+        header(&r, "cdn-cache-control"),
+        header(&r, "surrogate-control")
+    );
+}
