@@ -56,6 +56,7 @@ pub struct RecordingStore<S> {
     fail_all: Arc<AtomicBool>,
     fail_deletes: Arc<AtomicBool>,
     fail_creates: Arc<AtomicBool>,
+    fail_saves: Arc<AtomicBool>,
 }
 
 impl<S: SessionStore> RecordingStore<S> {
@@ -67,6 +68,7 @@ impl<S: SessionStore> RecordingStore<S> {
             fail_all: Default::default(),
             fail_deletes: Default::default(),
             fail_creates: Default::default(),
+            fail_saves: Default::default(),
         }
     }
 
@@ -110,6 +112,11 @@ impl<S: SessionStore> RecordingStore<S> {
         self.fail_creates.store(fail, Ordering::SeqCst);
     }
 
+    /// Makes `save` fail.
+    pub fn fail_saves(&self, fail: bool) {
+        self.fail_saves.store(fail, Ordering::SeqCst);
+    }
+
     fn record(&self, op: StoreOp, extra_failure: &AtomicBool) -> Result<(), StoreError> {
         self.ops.lock().push(op);
         if self.fail_all.load(Ordering::SeqCst) || extra_failure.load(Ordering::SeqCst) {
@@ -146,7 +153,7 @@ impl<S: SessionStore> SessionStore for RecordingStore<S> {
     }
 
     async fn save(&self, id: &SessionId, patch: &SessionPatch) -> Result<SaveOutcome, StoreError> {
-        self.record(StoreOp::Save(*id, patch.clone()), &AtomicBool::new(false))?;
+        self.record(StoreOp::Save(*id, patch.clone()), &self.fail_saves)?;
         self.inner.save(id, patch).await
     }
 

@@ -3,6 +3,7 @@
 
 mod builder;
 mod check;
+mod fence;
 mod load;
 mod moves;
 mod outcome;

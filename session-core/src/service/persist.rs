@@ -1,3 +1,4 @@
+use super::fence::Fence;
 use super::{CookieAction, PersistOutcome, Persisted, SessionService};
 use crate::data::SessionData;
 use crate::state::{SessionCell, SessionState, TokenStatus};
@@ -154,11 +155,14 @@ impl SessionService {
                     // Boxed: rare, and the common future stays small.
                     Box::pin(self.unchanged_since(&old, expected, record.last_seen)).await?;
                 }
-                if let (Some(old), Some(changes)) = (old, rebase) {
-                    Box::pin(self.rebase(&mut record, &old, &changes)).await?;
-                }
+                let fence = match (old, rebase) {
+                    (Some(old), Some(changes)) => {
+                        Box::pin(self.rebase(&mut record, &old, changes)).await?
+                    }
+                    _ => None,
+                };
                 let kept = self
-                    .rotate(&record, old, old_must_exist, marker_names_new)
+                    .rotate(&mut record, old, old_must_exist, marker_names_new, fence)
                     .await?;
                 if let (false, Some(old)) = (kept, old) {
                     return Ok(vanished(&old));
@@ -470,21 +474,30 @@ impl SessionService {
     /// may have saved the old record since this one loaded it, and the move
     /// must not undo that (nor bring back a flash it read). An old record
     /// gone or unreadable leaves `record` as planned, from the load.
+    ///
+    /// The answer is the [`Fence`] that closes the old record at the
+    /// revision read, so that no save to it is confirmed after it was read
+    /// and then lost with it (see [`rotate`](Self::rotate)).
     async fn rebase(
         &self,
         record: &mut SessionRecord,
         old: &SessionId,
-        changes: &SessionPatch,
-    ) -> Result<(), SessionError> {
+        changes: Box<SessionPatch>,
+    ) -> Result<Option<Fence>, SessionError> {
         let mut current = match self.store().load(old).await {
             Ok(Some(current)) => current,
-            Ok(None) | Err(StoreError::Corrupt(_)) => return Ok(()),
+            Ok(None) | Err(StoreError::Corrupt(_)) => return Ok(None),
             Err(error) => return Err(error.into()),
         };
+        let fence = Fence {
+            revision: current.revision,
+            user_id: current.user_id().map(str::to_owned),
+            changes,
+        };
         // As a save would apply them; only the data and flash are taken.
-        current.apply(changes);
+        current.apply(&fence.changes);
         (record.fields, record.flash) = (current.fields, current.flash);
-        Ok(())
+        Ok(Some(fence))
     }
 
     /// Writes the new record, marks the old id as moved (see
@@ -497,10 +510,11 @@ impl SessionService {
     /// `false`: a rotation never brings a revoked session back.
     async fn rotate(
         &self,
-        record: &SessionRecord,
+        record: &mut SessionRecord,
         old: Option<SessionId>,
         old_must_exist: bool,
         marker_names_new: bool,
+        fence: Option<Fence>,
     ) -> Result<bool, SessionError> {
         self.store().create(record).await?;
         let Some(old) = old else {
@@ -509,9 +523,27 @@ impl SessionService {
         let to = marker_names_new.then_some(record.id);
         // Boxed: rare, and the common future stays small.
         let marked = Box::pin(self.leave_moved_marker(old, to)).await;
+        let fenced = match fence {
+            Some(fence) => match Box::pin(self.close_old(record, old, fence)).await {
+                Ok(fenced) => fenced,
+                Err(error) => {
+                    // The delete below decides, as without a fence.
+                    tracing::warn!(%error, "could not close the old session before deleting it");
+                    false
+                }
+            },
+            None => false,
+        };
         let failure = match self.store().delete(&old).await {
             Ok(true) => return Ok(true),
-            Ok(false) if !old_must_exist => return Ok(true),
+            // Closed, the old record loads no more: the move is done, and
+            // it may be gone already (a store dropping an expired record at
+            // once), or left for expiry to remove.
+            Ok(false) if fenced || !old_must_exist => return Ok(true),
+            Err(error) if fenced => {
+                tracing::warn!(%error, "could not delete the closed old session after rotation; expiry removes it");
+                return Ok(true);
+            }
             Ok(false) => None,
             Err(error) => {
                 tracing::error!(%error, "could not delete the old session after rotation");

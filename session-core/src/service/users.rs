@@ -3,6 +3,10 @@
 use super::SessionService;
 use crate::{Binding, Page, PageRequest, SessionError, SessionId, SessionInfo, SessionRecord};
 
+/// Passes of [`SessionService::revoke_all`] at most: sessions rotating
+/// during one pass are caught by the next.
+const MAX_REVOKE_PASSES: usize = 4;
+
 impl SessionService {
     /// Creates a session bound to a user right away (authsessions'
     /// `createSession`) and returns its id; [`token_for`](Self::token_for)
@@ -111,12 +115,26 @@ impl SessionService {
     /// Revokes every session of a user except `keep`; returns how many went,
     /// counting those past the absolute limit that the store still held
     /// (which [`list_for_user`](Self::list_for_user) leaves out).
+    ///
+    /// A store may revoke from a snapshot of the user's index, and a
+    /// rotation running meanwhile moves a session to an id the snapshot
+    /// lacks, deleting the id it has: so the user's listing is read after
+    /// each pass, and another pass made while it shows sessions (a few at
+    /// most). A session a login creates meanwhile may go too.
     pub async fn revoke_all(
         &self,
         user_id: &str,
         keep: Option<&SessionId>,
     ) -> Result<usize, SessionError> {
-        Ok(self.store().delete_for_user(user_id, keep).await?)
+        let mut revoked = 0;
+        for _ in 0..MAX_REVOKE_PASSES {
+            revoked += self.store().delete_for_user(user_id, keep).await?;
+            let left = self.store().list_for_user(user_id).await?;
+            if left.iter().all(|i| Some(&i.id) == keep) {
+                break;
+            }
+        }
+        Ok(revoked)
     }
 
     /// Every live session, a page at a time (authsessions' `listSessions`).

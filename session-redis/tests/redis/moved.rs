@@ -55,6 +55,24 @@ async fn a_late_write_after_a_login_is_dropped(store: RedisStore, clock: MockClo
     assert_eq!(cell.lock().field("n"), Some("1"));
     assert_eq!(service.list_for_user("u").await.unwrap().len(), 1);
 
+    // A rotation of the logged-in session closes and deletes the old
+    // record: the user's index lists the new id alone.
+    let cell = service.load(Some(token(&login))).await.unwrap();
+    cell.lock().set_field("n", "4");
+    let rotated_id = cell.lock().rotate().expect("a stored session to move");
+    let rotated = service.persist(&cell).await.unwrap();
+    assert_eq!(rotated.outcome, PersistOutcome::Rotated);
+    let listed: Vec<_> = store
+        .list_for_user("u")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(listed, vec![rotated_id]);
+    let cell = service.load(Some(token(&rotated))).await.unwrap();
+    assert_eq!(cell.lock().field("n"), Some("4"));
+
     // Once the marker is past, the old cookie is a visitor's whose session
     // is gone: a write starts a new session.
     clock.advance(Duration::from_secs(61));

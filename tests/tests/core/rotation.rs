@@ -28,11 +28,14 @@ async fn login_moves_to_a_new_id_carrying_data_and_flash_and_deletes_the_old() {
     assert_eq!(after.outcome, PersistOutcome::Rotated);
     assert_eq!(after.id, Some(new_id));
 
-    // New record first, then the move's marker, then the old one deleted.
+    // New record first, then the move's marker, then the old one closed at
+    // the revision read and deleted.
     let writes = env.store.writes();
     assert!(
-        matches!(writes.as_slice(), [StoreOp::Create(r), StoreOp::Create(marker), StoreOp::Delete(old)]
-            if r.id == new_id && *old == old_id && marker.id == old_id.moved_marker_id()
+        matches!(writes.as_slice(), [StoreOp::Create(r), StoreOp::Create(marker), StoreOp::Save(closed, close), StoreOp::Delete(old)]
+            if r.id == new_id && *old == old_id && *closed == old_id
+                && close.expected_revision.is_some() && close.expires_at.is_some()
+                && marker.id == old_id.moved_marker_id()
                 && marker.is_moved_marker() && marker.fields.is_empty() && marker.binding.is_none()),
         "{writes:?}"
     );
@@ -131,16 +134,32 @@ async fn a_failed_rotation_keeps_the_old_session() {
     assert!(env.store.inner().load(&old_id).await.unwrap().is_some());
     env.store.fail_creates(false);
 
-    // The old one cannot be deleted: the new one is withdrawn, the old one stays.
+    // The old one can be neither closed nor deleted: the new one is
+    // withdrawn, the old one stays.
+    env.store.fail_saves(true);
     env.store.fail_deletes(true);
     let mut s = reopen(&env, &before).await;
     let new_id = s.login(Binding::user("u"));
     assert!(env.service.commit(&mut s).await.is_err());
+    env.store.fail_saves(false);
     env.store.fail_deletes(false);
     assert!(env.store.inner().load(&old_id).await.unwrap().is_some());
     // (Withdrawing the new record failed too while deletes were down; it is
     // bound to the user, so revoke-all or expiry removes it.)
     let _ = new_id;
+
+    // Closed but not deleted: the old record loads no more, so the move is
+    // done, and expiry removes the old record.
+    env.store.fail_deletes(true);
+    let mut s = reopen(&env, &before).await;
+    let new_id = s.login(Binding::user("v"));
+    let moved = env.service.commit(&mut s).await.unwrap();
+    env.store.fail_deletes(false);
+    assert_eq!(moved.outcome, PersistOutcome::Rotated);
+    assert_eq!(moved.id, Some(new_id));
+    assert_eq!(env.store.inner().load(&old_id).await.unwrap(), None);
+    let back = reopen(&env, &moved).await;
+    assert_eq!(back.age, Some(20));
 }
 
 #[tokio::test]
