@@ -161,9 +161,10 @@ impl SessionService {
                     }
                     _ => None,
                 };
-                let kept = self
-                    .rotate(&mut record, old, old_must_exist, marker_names_new, fence)
-                    .await?;
+                // Boxed: rare, and the common future stays small.
+                let rotation =
+                    self.rotate(&mut record, old, old_must_exist, marker_names_new, fence);
+                let kept = Box::pin(rotation).await?;
                 if let (false, Some(old)) = (kept, old) {
                     return Ok(vanished(&old));
                 }
