@@ -167,7 +167,8 @@ impl SessionRecord {
         let mut record = Self::new(old.moved_marker_id(), until, until);
         record.last_seen = now;
         if let Some(to) = to {
-            record.fields.insert(MOVED_TO_FIELD, to.to_string());
+            // Field values are JSON, and stores may check that they are.
+            record.fields.insert(MOVED_TO_FIELD, format!("\"{to}\""));
         }
         record
     }
@@ -178,7 +179,8 @@ impl SessionRecord {
         if !self.is_moved_marker() {
             return None;
         }
-        self.fields.get(MOVED_TO_FIELD)?.parse().ok()
+        let quoted = self.fields.get(MOVED_TO_FIELD)?;
+        quoted.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
     }
 
     /// Whether this is a [`moved_marker`](Self::moved_marker): created at

@@ -182,7 +182,9 @@ return 1
 /// bumped by a data change). Timestamps are copied as received, never
 /// formatted from Lua numbers. When the expiry moves later and the session
 /// is bound to the named user, the index entry moves first: an index that
-/// fails stops the script before the hash is written.
+/// fails stops the script before the hash is written. A new expiry at or
+/// before now (a rotation closing the old record) removes the entry, as the
+/// hash goes at once.
 ///
 /// A save that sets values is refused when the record it would leave is over
 /// the limit: its data and flash (names without their namespace plus
@@ -313,7 +315,13 @@ if keys == 2 then
   marker = KEYS[2]
 end
 local indexed = 0
-if index and ARGV[4] ~= '' and m[2] == ARGV[6] and tonumber(ARGV[4]) > e then
+if index and ARGV[4] ~= '' and m[2] == ARGV[6] and tonumber(ARGV[4]) <= tonumber(ARGV[1]) then
+  -- A save that ends the session (a rotation closing the old record): the
+  -- hash expires at once, so its index entry goes now, as a delete's does.
+  redis.call('HSETNX', KEYS[1], '_m', m[1])
+  index_update(index, ARGV[1], false, {ARGV[7]}, {})
+  indexed = 1
+elseif index and ARGV[4] ~= '' and m[2] == ARGV[6] and tonumber(ARGV[4]) > e then
   -- A no-op Redis refuses when out of memory: the index's first write is
   -- not refused, and once a script wrote, Redis lets its later writes (the
   -- data) through.

@@ -128,9 +128,11 @@ impl SessionServiceBuilder {
     /// replaces the login's, logging the browser out. With it, the write is
     /// dropped and logged as one whose session went during the request is,
     /// and the cookie is left alone. The marker holds nothing of the
-    /// session (an old id someone else planted gains nothing) and costs one
-    /// store write per move, and one store read for each request whose
-    /// token names a session that is gone. `Duration::ZERO` leaves no marker. Server-side
+    /// session but, when the same user stays logged in, its new id, which
+    /// only a logout or revocation follows (an old id someone else planted
+    /// gains nothing). It costs one store write per move, and one store
+    /// read for each request whose token names a session that is gone and
+    /// for each logout. `Duration::ZERO` leaves no marker. Server-side
     /// stores only: a cookie store's old cookie still holds its session.
     pub fn moved_grace(mut self, grace: Duration) -> Self {
         self.moved_grace = grace;

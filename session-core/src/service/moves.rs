@@ -65,6 +65,9 @@ impl SessionService {
     /// The new id the marker of the moved session `id` names, if any. A
     /// marker that does not decode is taken as none.
     pub(super) async fn moved_to(&self, id: SessionId) -> Result<Option<SessionId>, SessionError> {
+        if !self.marks_moves() {
+            return Ok(None);
+        }
         match self.store().load(&id.moved_marker_id()).await {
             Ok(marker) => Ok(marker.and_then(|m| m.moved_to())),
             Err(StoreError::Corrupt(_)) => Ok(None),
@@ -75,10 +78,17 @@ impl SessionService {
     /// A logout found its session `id` gone: when a login or rotation of
     /// the logged-in session moved it meanwhile, the session it moved to is
     /// deleted, so the logout ends the session whichever finished first.
+    /// A marker that cannot be read is logged and taken as none: the
+    /// logout is not failed for what is most likely no move at all.
     pub(super) async fn delete_moved(&self, mut id: SessionId) -> Result<(), SessionError> {
         for _ in 0..MAX_MOVES_FOLLOWED {
-            let Some(to) = self.moved_to(id).await? else {
-                return Ok(());
+            let to = match self.moved_to(id).await {
+                Ok(Some(to)) => to,
+                Ok(None) => return Ok(()),
+                Err(error) => {
+                    tracing::warn!(session = %id.short(), %error, "could not look for a move of a logged-out session");
+                    return Ok(());
+                }
             };
             tracing::debug!(session = %id.short(), to = %to.short(), "logout follows a move of its session");
             if self.store().delete(&to).await? {

@@ -67,10 +67,13 @@ impl SessionService {
     /// Writes what the request changed, and only that:
     /// - a new session with data or flash is created (with a fresh id);
     /// - a login moves the session to its new id: the new record is written
-    ///   before the old one is deleted, so a failure never loses the session.
-    ///   Data and flash it carries over are re-read from the old record just
-    ///   before, with this request's changes applied, so a change another
-    ///   request saved since the load moves too (one more store read);
+    ///   before the old one is deleted, so a failure never loses the session
+    ///   (on a Redis cluster, a resent close reported missing can: see the
+    ///   README). Data and flash it carries over are re-read from the old
+    ///   record just before, with this request's changes applied, and the
+    ///   old record is closed at the revision read, so a change another
+    ///   request saved since the load moves too (one more store read and
+    ///   write);
     /// - a loaded session saves changed fields and flash, or only its expiry when
     ///   a refresh is due, or nothing at all;
     /// - a destroyed session is deleted.
@@ -321,8 +324,14 @@ impl SessionService {
                 })),
                 _ => None,
             };
-            let marker_names_new =
-                rotation.replace_old && state.record().is_some_and(|r| r.binding.is_some());
+            // Only while the same user stays logged in: a logout through an
+            // old id of another user (planted, or an earlier account on a
+            // shared browser) must not end this login.
+            let marker_names_new = rotation.replace_old
+                && match (state.record().and_then(|r| r.user_id()), record.user_id()) {
+                    (Some(old), Some(new)) => old == new,
+                    _ => false,
+                };
             state.changes = None;
             let old = state.stored_id().filter(|_| rotation.replace_old);
             return Plan::Rotate {
@@ -503,10 +512,12 @@ impl SessionService {
 
     /// Writes the new record, marks the old id as moved (see
     /// [`SessionServiceBuilder::moved_grace`](super::SessionServiceBuilder::moved_grace);
-    /// before the delete, so that no request finds neither), then deletes
-    /// the old record. If the old one cannot be deleted the new one and the
-    /// marker are removed again, so a failed login never leaves both ids
-    /// valid. With `old_must_exist`, an old record already gone (revoked or
+    /// before the delete, so that no request finds neither), closes the old
+    /// record at the revision read ([`close_old`](Self::close_old)), then
+    /// deletes it. Once closed, the old record loads no more, so a failed
+    /// delete keeps the move (expiry removes it). If the old one can be
+    /// neither closed nor deleted the new one and the marker are removed
+    /// again, so a failed login never leaves both ids valid. With `old_must_exist`, an old record already gone (revoked or
     /// expired during the request) also removes them, and the answer is
     /// `false`: a rotation never brings a revoked session back.
     async fn rotate(

@@ -120,18 +120,28 @@ impl SessionService {
     /// rotation running meanwhile moves a session to an id the snapshot
     /// lacks, deleting the id it has: so the user's listing is read after
     /// each pass, and another pass made while it shows sessions (a few at
-    /// most). A session a login creates meanwhile may go too.
+    /// most), keeping the id a rotation moved `keep` to. A session a login
+    /// creates meanwhile may go too.
     pub async fn revoke_all(
         &self,
         user_id: &str,
         keep: Option<&SessionId>,
     ) -> Result<usize, SessionError> {
+        let mut keep = keep.copied();
         let mut revoked = 0;
         for _ in 0..MAX_REVOKE_PASSES {
-            revoked += self.store().delete_for_user(user_id, keep).await?;
+            revoked += self.store().delete_for_user(user_id, keep.as_ref()).await?;
             let left = self.store().list_for_user(user_id).await?;
-            if left.iter().all(|i| Some(&i.id) == keep) {
+            if left.iter().all(|i| Some(i.id) == keep) {
                 break;
+            }
+            // The kept session itself may have been rotated meanwhile: keep
+            // the id it moved to.
+            if let Some(kept) = keep
+                && !left.iter().any(|i| i.id == kept)
+                && let Some(to) = self.moved_to(kept).await?
+            {
+                keep = Some(to);
             }
         }
         Ok(revoked)

@@ -111,3 +111,48 @@ async fn a_late_write_after_a_login_is_dropped_on_a_cluster() {
     let clock = MockClock::starting_now();
     a_late_write_after_a_login_is_dropped(support::cluster_store_on(cluster, &clock), clock).await;
 }
+
+/// A rotation of a logged-in session used to delete the old record with
+/// the delete script, which answers the user and so takes the old id out
+/// of the user's index. The rotation now first closes the old record (a
+/// save moving its expiry to the epoch), and Redis drops the key at once
+/// (`PEXPIREAT` in the past): the delete then finds nothing, answers no
+/// user, and the old id's entry stays in the index, scored with the old
+/// session's expiry, until a listing happens to clean it. Each rotation or
+/// login again of a logged-in session leaves one more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_of_a_logged_in_session_takes_the_old_id_out_of_the_user_index() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(server, &clock);
+    let service = service(&store, &clock);
+    let user = format!("u-{}", session_core::SessionId::generate());
+    let visit = write(&service, None, "1").await;
+    let cell = service.load(Some(token(&visit))).await.unwrap();
+    cell.lock().login(Binding::user(user.as_str()));
+    let login = service.persist(&cell).await.unwrap();
+    assert_eq!(login.outcome, PersistOutcome::Rotated);
+
+    let cell = service.load(Some(token(&login))).await.unwrap();
+    cell.lock().set_field("n", "2");
+    let rotated_id = cell.lock().rotate().expect("a stored session to move");
+    let rotated = service.persist(&cell).await.unwrap();
+    assert_eq!(rotated.outcome, PersistOutcome::Rotated);
+
+    let mut admin = support::admin(server).await;
+    let members: Vec<String> = redis::cmd("ZRANGE")
+        .arg(store.user_index_key(&user))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut admin)
+        .await
+        .expect("ZRANGE");
+    assert_eq!(
+        members,
+        vec![rotated_id.to_string()],
+        "the old id {} is still indexed",
+        login.id.unwrap()
+    );
+}

@@ -273,10 +273,9 @@ fn describe(answers: &[(Arrival, String)]) -> Vec<String> {
 /// The session is past its first reuse, so no racing answer refreshes the
 /// old id. After the login and every request racing it are answered, the
 /// browser (cookies applied in arrival order) must be logged in on the
-/// login's session, the user's only one. Persist deletes the old record
-/// before it creates the marker: a write loading in between finds neither
-/// and starts a new anonymous session, whose cookie arrives after the
-/// login's.
+/// login's session, the user's only one: persist writes the marker before
+/// it deletes the old record, so no racing write finds neither and starts a
+/// new anonymous session whose cookie would arrive after the login's.
 async fn login_keeps_the_browser_logged_in(kind: Kind, max: usize) {
     let web = start(kind).await;
     rounds(max, |i| {

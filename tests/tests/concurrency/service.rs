@@ -135,9 +135,10 @@ async fn writes_racing_a_login(
 /// before the move, so a change another request saved meanwhile moves too".
 /// Every write the store confirmed on the old id (outcome `Saved`, so it
 /// landed before the old record's deletion) must be in the session the
-/// login moved to. Persist reads the old record for this, then creates the
-/// new record and deletes the old one in separate steps: a save landing
-/// between that read and the deletion is confirmed and lost.
+/// login moved to. Persist reads the old record for this, creates the new
+/// record, and closes the old one with a compare-and-set on the revision it
+/// read before deleting it: a save landing in between makes the close
+/// carry it over and try again.
 async fn saved_writes_survive_a_racing_login(kind: Kind, max: usize) {
     let backing = backing(kind);
     let service = service(&backing);
@@ -173,11 +174,9 @@ async fn file_a_write_saved_while_a_login_moves_the_session_is_carried_over() {
 /// the old cookie before the login's answer came back, and that writes the
 /// session, has its changes dropped (logged) instead of starting a new
 /// session whose cookie would replace the login's and log the browser out".
-/// No write through the old token may create a session. Persist deletes the
-/// old record and only then creates the marker: a request loading in
-/// between finds neither, and its write starts a new session. (On the
-/// memory store the gap between the two steps is short: it shows in about
-/// one login in 200 to 700 here, too rarely for a test.)
+/// No write through the old token may create a session: persist writes the
+/// marker before it deletes the old record, so a request always finds one
+/// of them.
 async fn old_token_writes_racing_a_login_never_start_a_session(kind: Kind, max: usize) {
     let backing = backing(kind);
     let service = service(&backing);
@@ -431,7 +430,8 @@ async fn file_a_logout_racing_writes_leaves_nothing_behind() {
 /// creates after the revocation began may stay.) The memory store walks a
 /// snapshot of the user's index, one session at a time: a rotation that
 /// creates its new id after the snapshot and deletes the old id before the
-/// walk reaches it escapes the revocation. The file store revokes in one
+/// walk reaches it escapes that pass, so `revoke_all` passes again while
+/// the user's listing shows sessions. The file store revokes in one
 /// transaction.
 async fn revoke_all_racing_rotations(kind: Kind, max: usize, sessions: usize) {
     let backing = backing(kind);

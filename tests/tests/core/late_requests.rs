@@ -444,3 +444,90 @@ async fn revoking_a_session_moved_meanwhile_revokes_it_under_its_new_id() {
     assert!(env.service.revoke("roger", &listed).await.unwrap());
     assert!(env.service.list_for_user("roger").await.unwrap().is_empty());
 }
+
+/// The marker names the new id whenever the moved session was logged in,
+/// whoever logs in: also when another user logs in over it. Someone who
+/// logged in as themselves and planted that session's cookie in the
+/// victim's browser still holds the old token; once the victim logs in
+/// over it, a logout sent with that token follows the marker and ends the
+/// victim's session. README: "an old id someone planted gains nothing".
+#[tokio::test]
+async fn a_logout_through_a_planted_logged_in_id_does_not_end_another_users_login() {
+    let env = env();
+    // The attacker's own login; its cookie goes into the victim's browser.
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    set_age(&mut s, Some(20));
+    let visit = env.service.commit(&mut s).await.unwrap();
+    let mut s = env
+        .service
+        .get::<Profile>(Some(&token(&visit)))
+        .await
+        .unwrap();
+    s.login(Binding::user("mallory"));
+    let planted = env.service.commit(&mut s).await.unwrap();
+
+    // The victim logs in through the planted cookie.
+    let mut s = env
+        .service
+        .get::<Profile>(Some(&token(&planted)))
+        .await
+        .unwrap();
+    s.login(Binding::user("roger"));
+    let victim = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(victim.outcome, PersistOutcome::Rotated);
+
+    // The attacker logs out with the token it kept, within the grace.
+    let late = env.service.load(Some(&token(&planted))).await.unwrap();
+    late.lock().destroy();
+    env.service.persist(&late).await.unwrap();
+
+    let s = env
+        .service
+        .get::<Profile>(Some(&token(&victim)))
+        .await
+        .unwrap();
+    assert!(
+        s.is_authenticated(),
+        "the planter's logout ended the victim's session"
+    );
+    assert_eq!(env.service.list_for_user("roger").await.unwrap().len(), 1);
+}
+
+/// With `moved_grace(Duration::ZERO)` no move leaves a marker, so there is
+/// none to follow: a logout as `Auth::logout` does it (the record deleted
+/// in the handler, then again at persist, which finds nothing) and a
+/// revocation of an id that is gone must not read one. Both look the
+/// marker up all the same: one wasted store round trip per logout.
+#[tokio::test]
+async fn without_markers_a_logout_and_a_revocation_read_no_marker() {
+    use session_core::conformance::StoreOp;
+    let env = env();
+    let service = service_like(&env, |b| b.moved_grace(Duration::ZERO));
+    let id = service
+        .create_session(Binding::user("roger"))
+        .await
+        .unwrap();
+    let t = service.token_for(&id);
+
+    env.store.clear();
+    let cell = service.load(Some(&t)).await.unwrap();
+    let loaded = cell.lock().stored_id().expect("a live session");
+    assert!(service.destroy_session(&loaded).await.unwrap());
+    cell.lock().destroy();
+    let p = service.persist(&cell).await.unwrap();
+    assert_eq!(p.outcome, PersistOutcome::Destroyed);
+    assert!(!service.revoke("roger", &id).await.unwrap());
+
+    let marker = id.moved_marker_id();
+    let reads: Vec<_> = env
+        .store
+        .ops()
+        .into_iter()
+        .filter(|op| matches!(op, StoreOp::Load(m) if *m == marker))
+        .collect();
+    assert!(
+        reads.is_empty(),
+        "{} read(s) of a marker no move can have left",
+        reads.len()
+    );
+}

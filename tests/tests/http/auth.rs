@@ -558,3 +558,28 @@ async fn a_logout_racing_a_rotation_of_its_session_still_ends_the_session() {
         "ada's session outlived her logout"
     );
 }
+
+/// Someone logs in as themselves and plants that session's cookie in the
+/// victim's browser (a sibling subdomain can set it). The victim logs in
+/// over it; the planter, still holding the old cookie, logs out within the
+/// move's grace: the logout follows the marker of the moved logged-in
+/// session and ends the victim's login. A planted id must gain nothing.
+#[tokio::test]
+async fn a_logout_with_a_planted_cookie_does_not_log_out_the_user_who_logged_in_over_it() {
+    let t = start().await;
+    let mut attacker = t.server.browser();
+    assert_eq!(attacker.post("/t/login?user=mallory").await.status, 204);
+
+    let mut victim = t.server.browser();
+    victim.jar = attacker.jar.clone();
+    assert_eq!(victim.post("/t/login?user=roger").await.status, 204);
+    assert_eq!(victim.get("/t/me").await.json()["user_id"], "roger");
+
+    assert_eq!(attacker.post("/t/logout").await.status, 204);
+
+    let me = victim.get("/t/me").await;
+    assert_eq!(
+        me.status, 200,
+        "the planter's logout ended the victim's session"
+    );
+}
