@@ -1,7 +1,8 @@
 //! Shared helpers for the integration tests: session data types written by
 //! hand (what `#[session_data]` generates), a real HTTP server and client,
-//! and `redis-server` processes.
+//! `redis-server` processes, and a store wrapper that hooks its calls.
 
+pub mod hooked;
 pub mod http;
 pub mod profile;
 pub mod redis;

@@ -13,10 +13,8 @@ use axum::{Extension, Json, Router};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde::Deserialize;
 use session_axum::{App, Auth, Binding, Principal, RequestSession};
-use session_core::{
-    Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch, SessionRecord,
-    SessionService, SessionStore, StoreError, Timestamp,
-};
+use session_core::{SaveOutcome, SessionId, SessionPatch, SessionService};
+use session_tests::hooked::{After, Hooked};
 use session_tests::http::{SetCookie, TestServer};
 use std::sync::Mutex;
 
@@ -98,11 +96,10 @@ async fn cas(Extension(s): Extension<RequestSession>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-/// A store wrapper that notes, once each call returned, the fields every
-/// confirmed save wrote (outcome `Saved`), by session id.
-#[derive(Debug, Clone)]
+/// Notes the fields every confirmed save wrote (outcome `Saved`), by
+/// session id.
+#[derive(Debug, Clone, Default)]
 pub struct Journal {
-    inner: Arc<dyn SessionStore>,
     saved: Arc<Mutex<BTreeMap<SessionId, Vec<String>>>>,
 }
 
@@ -119,29 +116,9 @@ impl Journal {
 }
 
 #[session_axum::async_trait]
-impl SessionStore for Journal {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    fn capabilities(&self) -> session_core::Capabilities {
-        self.inner.capabilities()
-    }
-    async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        self.inner.create(record).await
-    }
-    async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
-        self.inner.load(id).await
-    }
-    async fn load_at(
-        &self,
-        id: &SessionId,
-        now: Timestamp,
-    ) -> Result<Option<SessionRecord>, StoreError> {
-        self.inner.load_at(id, now).await
-    }
-    async fn save(&self, id: &SessionId, patch: &SessionPatch) -> Result<SaveOutcome, StoreError> {
-        let outcome = self.inner.save(id, patch).await?;
-        if outcome == SaveOutcome::Saved {
+impl After for Journal {
+    async fn saved(&self, id: &SessionId, patch: &SessionPatch, outcome: &SaveOutcome) {
+        if *outcome == SaveOutcome::Saved {
             let fields = patch.set_fields.iter().map(|(k, _)| k.to_owned());
             self.saved
                 .lock()
@@ -150,32 +127,6 @@ impl SessionStore for Journal {
                 .or_default()
                 .extend(fields);
         }
-        Ok(outcome)
-    }
-    async fn touch(
-        &self,
-        id: &SessionId,
-        expires_at: Timestamp,
-        last_seen: Timestamp,
-        user_id: Option<&str>,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.inner.touch(id, expires_at, last_seen, user_id).await
-    }
-    async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
-        self.inner.delete(id).await
-    }
-    async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {
-        self.inner.list_for_user(user_id).await
-    }
-    async fn delete_for_user(
-        &self,
-        user_id: &str,
-        keep: Option<&SessionId>,
-    ) -> Result<usize, StoreError> {
-        self.inner.delete_for_user(user_id, keep).await
-    }
-    async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, StoreError> {
-        self.inner.list(page).await
     }
 }
 
@@ -188,10 +139,7 @@ pub struct Web {
 
 pub async fn start(kind: Kind) -> Web {
     let backing = backing(kind);
-    let journal = Journal {
-        inner: backing.store.clone(),
-        saved: Default::default(),
-    };
+    let journal = Journal::default();
     let routes = Router::new()
         .route("/set", get(set))
         .route("/fields", get(fields))
@@ -205,7 +153,7 @@ pub async fn start(kind: Kind) -> Web {
         .route("/cas", get(cas));
     let app = App::builder()
         .use_registry(false)
-        .store(journal.clone())
+        .store(Hooked::new(backing.store.clone(), journal.clone()))
         .secret(key())
         .secure(false)
         .cookie_name("sid")

@@ -10,6 +10,7 @@ use session_core::{
 };
 
 use crate::support::{Env, env, service_like, token};
+use session_tests::hooked::{After, Hooked};
 use session_tests::profile::{Profile, set_age};
 
 /// An anonymous session with data, then a login moving it: the old token's
@@ -169,73 +170,24 @@ async fn without_a_grace_a_move_leaves_nothing_behind() {
     assert_eq!(persisted.outcome, PersistOutcome::Created);
 }
 
-/// A memory store that, once the delete of `held` has gone through, holds
-/// that call until told to go on: the moment between a move's delete of the
-/// old record and its next store call.
-#[derive(Debug, Clone)]
+/// Once the delete of `held` has gone through, holds that call until told
+/// to go on: the moment between a move's delete of the old record and its
+/// next store call.
+#[derive(Default, Clone)]
 struct HeldAfterDelete {
-    inner: session_core::MemoryStore,
     held: std::sync::Arc<std::sync::Mutex<Option<session_core::SessionId>>>,
     reached: std::sync::Arc<tokio::sync::Notify>,
     go: std::sync::Arc<tokio::sync::Notify>,
 }
 
 #[session_axum::async_trait]
-impl session_core::SessionStore for HeldAfterDelete {
-    fn name(&self) -> &'static str {
-        "held-after-delete"
-    }
-    fn capabilities(&self) -> session_core::Capabilities {
-        self.inner.capabilities()
-    }
-    async fn create(
-        &self,
-        record: &session_core::SessionRecord,
-    ) -> Result<(), session_core::StoreError> {
-        self.inner.create(record).await
-    }
-    async fn load(
-        &self,
-        id: &session_core::SessionId,
-    ) -> Result<Option<session_core::SessionRecord>, session_core::StoreError> {
-        self.inner.load(id).await
-    }
-    async fn save(
-        &self,
-        id: &session_core::SessionId,
-        patch: &session_core::SessionPatch,
-    ) -> Result<session_core::SaveOutcome, session_core::StoreError> {
-        self.inner.save(id, patch).await
-    }
-    async fn touch(
-        &self,
-        id: &session_core::SessionId,
-        expires_at: session_core::Timestamp,
-        last_seen: session_core::Timestamp,
-        user_id: Option<&str>,
-    ) -> Result<session_core::SaveOutcome, session_core::StoreError> {
-        self.inner.touch(id, expires_at, last_seen, user_id).await
-    }
-    async fn delete(&self, id: &session_core::SessionId) -> Result<bool, session_core::StoreError> {
-        let deleted = self.inner.delete(id).await;
+impl After for HeldAfterDelete {
+    async fn deleted(&self, id: &session_core::SessionId) {
         let hold = *self.held.lock().unwrap() == Some(*id);
         if hold {
             self.reached.notify_one();
             self.go.notified().await;
         }
-        deleted
-    }
-    async fn list_for_user(
-        &self,
-        user_id: &str,
-    ) -> Result<Vec<session_core::SessionInfo>, session_core::StoreError> {
-        self.inner.list_for_user(user_id).await
-    }
-    async fn list(
-        &self,
-        page: PageRequest,
-    ) -> Result<session_core::Page<session_core::SessionInfo>, session_core::StoreError> {
-        self.inner.list(page).await
     }
 }
 
@@ -248,14 +200,10 @@ async fn a_write_loading_between_the_logins_delete_and_its_marker_leaves_the_log
     use std::sync::Arc;
 
     let clock = session_core::MockClock::starting_now();
-    let store = HeldAfterDelete {
-        inner: session_core::MemoryStore::with_clock(Arc::new(clock.clone())),
-        held: Default::default(),
-        reached: Default::default(),
-        go: Default::default(),
-    };
+    let store = HeldAfterDelete::default();
+    let memory = session_core::MemoryStore::with_clock(Arc::new(clock.clone()));
     let service = session_core::SessionService::builder()
-        .store(store.clone())
+        .store(Hooked::new(Arc::new(memory), store.clone()))
         .key(session_core::Key::new([3u8; 32]).unwrap())
         .clock(Arc::new(clock.clone()))
         .build()

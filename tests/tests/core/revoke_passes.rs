@@ -5,83 +5,27 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
-use session_core::{
-    Binding, Key, MemoryStore, MockClock, Page, PageRequest, SaveOutcome, SessionId, SessionInfo,
-    SessionPatch, SessionRecord, SessionService, SessionStore, StoreError, Timestamp,
-};
+use session_core::{Binding, Key, MemoryStore, MockClock, SessionService, SessionStore};
+use session_tests::hooked::{After, Hooked};
 
 use crate::support::{policy, token};
 
 type Hook = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// A memory store that runs a hook once, right after its first
-/// `delete_for_user`: another request's work landing between two passes.
-#[derive(Clone)]
+/// Runs a hook once, right after the first `delete_for_user`: another
+/// request's work landing between two passes.
+#[derive(Clone, Default)]
 struct BetweenPasses {
-    inner: MemoryStore,
     hook: Arc<Mutex<Option<Hook>>>,
 }
 
-impl std::fmt::Debug for BetweenPasses {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BetweenPasses")
-    }
-}
-
-#[async_trait]
-impl SessionStore for BetweenPasses {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    fn capabilities(&self) -> session_core::Capabilities {
-        self.inner.capabilities()
-    }
-    async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        self.inner.create(record).await
-    }
-    async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
-        self.inner.load(id).await
-    }
-    async fn load_at(
-        &self,
-        id: &SessionId,
-        now: Timestamp,
-    ) -> Result<Option<SessionRecord>, StoreError> {
-        self.inner.load_at(id, now).await
-    }
-    async fn save(&self, id: &SessionId, patch: &SessionPatch) -> Result<SaveOutcome, StoreError> {
-        self.inner.save(id, patch).await
-    }
-    async fn touch(
-        &self,
-        id: &SessionId,
-        expires_at: Timestamp,
-        last_seen: Timestamp,
-        user_id: Option<&str>,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.inner.touch(id, expires_at, last_seen, user_id).await
-    }
-    async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
-        self.inner.delete(id).await
-    }
-    async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {
-        self.inner.list_for_user(user_id).await
-    }
-    async fn delete_for_user(
-        &self,
-        user_id: &str,
-        keep: Option<&SessionId>,
-    ) -> Result<usize, StoreError> {
-        let deleted = self.inner.delete_for_user(user_id, keep).await?;
+#[session_axum::async_trait]
+impl After for BetweenPasses {
+    async fn deleted_for_user(&self, _: &str) {
         let hook = self.hook.lock().unwrap().take();
         if let Some(hook) = hook {
             hook.await;
         }
-        Ok(deleted)
-    }
-    async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, StoreError> {
-        self.inner.list(page).await
     }
 }
 
@@ -109,11 +53,9 @@ fn service_on(store: Arc<dyn SessionStore>, clock: &MockClock) -> SessionService
 async fn revoke_all_keeps_the_kept_session_that_a_rotation_moved_between_passes() {
     let clock = MockClock::starting_now();
     let inner = MemoryStore::with_clock(Arc::new(clock.clone()));
-    let hook: Arc<Mutex<Option<Hook>>> = Arc::default();
-    let store = BetweenPasses {
-        inner: inner.clone(),
-        hook: hook.clone(),
-    };
+    let between = BetweenPasses::default();
+    let hook = between.hook.clone();
+    let store = Hooked::new(Arc::new(inner.clone()), between);
     let service = service_on(Arc::new(store), &clock);
     // The other request runs on the same sessions, outside the hook.
     let other = service_on(Arc::new(inner), &clock);

@@ -1,0 +1,107 @@
+//! A store that forwards every call to another and lets a test act once
+//! the calls it cares about returned: hold one, note what it did, or run
+//! another request in between.
+
+use std::sync::Arc;
+
+use session_axum::async_trait;
+use session_core::{
+    Capabilities, Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch,
+    SessionRecord, SessionStore, StoreError, Timestamp,
+};
+
+/// What a test does after a call of a [`Hooked`] store returned; every
+/// hook does nothing unless overridden.
+#[async_trait]
+pub trait After: Send + Sync + 'static {
+    /// After `save(id, patch)` answered `outcome`.
+    async fn saved(&self, id: &SessionId, patch: &SessionPatch, outcome: &SaveOutcome) {
+        let _ = (id, patch, outcome);
+    }
+
+    /// After `delete(id)` returned, whatever it answered.
+    async fn deleted(&self, id: &SessionId) {
+        let _ = id;
+    }
+
+    /// After `delete_for_user(user_id, ..)` returned, whatever it answered.
+    async fn deleted_for_user(&self, user_id: &str) {
+        let _ = user_id;
+    }
+}
+
+/// `inner` with `after` run once the calls it hooks returned.
+pub struct Hooked<A> {
+    inner: Arc<dyn SessionStore>,
+    after: A,
+}
+
+impl<A: After> Hooked<A> {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn SessionStore>, after: A) -> Self {
+        Self { inner, after }
+    }
+}
+
+impl<A> std::fmt::Debug for Hooked<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Hooked").field(&self.inner).finish()
+    }
+}
+
+#[async_trait]
+impl<A: After> SessionStore for Hooked<A> {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        self.inner.create(record).await
+    }
+    async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        self.inner.load(id).await
+    }
+    async fn load_at(
+        &self,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.inner.load_at(id, now).await
+    }
+    async fn save(&self, id: &SessionId, patch: &SessionPatch) -> Result<SaveOutcome, StoreError> {
+        let outcome = self.inner.save(id, patch).await?;
+        self.after.saved(id, patch, &outcome).await;
+        Ok(outcome)
+    }
+    async fn touch(
+        &self,
+        id: &SessionId,
+        expires_at: Timestamp,
+        last_seen: Timestamp,
+        user_id: Option<&str>,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.inner.touch(id, expires_at, last_seen, user_id).await
+    }
+    async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let deleted = self.inner.delete(id).await;
+        self.after.deleted(id).await;
+        deleted
+    }
+    async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        self.inner.list_for_user(user_id).await
+    }
+    async fn delete_for_user(
+        &self,
+        user_id: &str,
+        keep: Option<&SessionId>,
+    ) -> Result<usize, StoreError> {
+        let deleted = self.inner.delete_for_user(user_id, keep).await;
+        self.after.deleted_for_user(user_id).await;
+        deleted
+    }
+    async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, StoreError> {
+        self.inner.list(page).await
+    }
+}
