@@ -43,12 +43,10 @@ fn service_on(store: Arc<dyn SessionStore>, clock: &MockClock) -> SessionService
 /// "Log out my other devices" keeps the session of the request asking
 /// (`Auth::revoke_others` passes it as `keep`). Another request of that
 /// browser rotates it (a privilege change, say) while the revocation runs:
-/// with one pass, the rotated id, created after the pass read the user's
-/// index, stayed, and so did the browser's login. The passes added since
-/// read the listing again, find the rotated id, which is not `keep`, and
-/// revoke it: the device that asked to stay logged in is logged out, and
-/// the count includes its own session. (The kept session's marker names
-/// the id it moved to.)
+/// the next pass reads the listing again and finds the rotated id, which
+/// is not `keep`: it must keep it (the kept session's marker names the id
+/// it moved to), or the device that asked to stay logged in is logged out
+/// and the count includes its own session.
 #[tokio::test]
 async fn revoke_all_keeps_the_kept_session_that_a_rotation_moved_between_passes() {
     let clock = MockClock::starting_now();

@@ -495,10 +495,10 @@ async fn a_typed_login_of_the_same_user_gives_the_principal_the_new_binding() {
 /// A logout that loaded the session before a rotation of it (a privilege
 /// change in another request of the same session) finished, and deletes it
 /// after: the rotation moved the session to a new id meanwhile, so the
-/// logout deletes nothing, answers 204 and clears the cookie, while the
-/// session lives on under the id the rotation's response handed out. The
-/// other order is covered (a rotation never brings back a session a logout
-/// or revocation removed); a logout must end the session in this one too.
+/// logout's delete finds nothing, and it must follow the move, or it
+/// answers 204 and clears the cookie while the session lives on under the
+/// id the rotation's response handed out. The other order is covered (a
+/// rotation never brings back a session a logout or revocation removed).
 /// (Its window is a logout handler's work before `Auth::logout`: an audit
 /// write or a call to an identity provider, say.)
 #[tokio::test]
@@ -562,8 +562,9 @@ async fn a_logout_racing_a_rotation_of_its_session_still_ends_the_session() {
 /// Someone logs in as themselves and plants that session's cookie in the
 /// victim's browser (a sibling subdomain can set it). The victim logs in
 /// over it; the planter, still holding the old cookie, logs out within the
-/// move's grace: the logout follows the marker of the moved logged-in
-/// session and ends the victim's login. A planted id must gain nothing.
+/// move's grace. The logout must not follow the move into the victim's
+/// login: the marker names the new id only when the same user stays
+/// logged in. A planted id must gain nothing.
 #[tokio::test]
 async fn a_logout_with_a_planted_cookie_does_not_log_out_the_user_who_logged_in_over_it() {
     let t = start().await;
