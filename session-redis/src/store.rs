@@ -32,6 +32,10 @@ const CREATE_MARKER_TTL: Duration = Duration::from_secs(60);
 /// How long a delete's tombstone outlives the call's operation timeout.
 const TOMBSTONE_TTL: Duration = Duration::from_secs(60);
 
+/// How long a record a save closed (its expiry set in the past) stays in
+/// Redis, never loaded or saved again, for a close the client sends again.
+const CLOSED_KEPT: Duration = Duration::from_secs(60);
+
 /// The longest a tombstone lives, whatever the operation timeout: an
 /// unbounded call (`Duration::MAX`) must not leave one per delete for ever.
 const MAX_TOMBSTONE_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -546,6 +550,8 @@ impl RedisStore {
         user: Option<&str>,
     ) -> Result<SaveOutcome, StoreError> {
         let now = self.now();
+        // A save that ends the session (a rotation closing the old record).
+        let closing = expires_at.is_some_and(|e| e <= now);
         let expected_revision = patch.and_then(|p| p.expected_revision);
         let (set, removed, bytes) = patch.map(codec::patch_size).unwrap_or_default();
         let script = &self.inner.scripts.patch;
@@ -558,7 +564,9 @@ impl RedisStore {
                 if self.is_cluster()
                     && Slot::for_key(self.inner.keys.session(id)) != Slot::for_key(&index) =>
             {
-                (None, Some((index, expires_at)))
+                // Moving an entry never lowers it: a closing save's stale
+                // entry is left to listings, as a delete's may be.
+                (None, (!closing).then_some((index, expires_at)))
             }
             Some((_, user, index)) => (Some((user, index)), None),
             None => (None, None),
@@ -584,6 +592,12 @@ impl RedisStore {
         };
         cmd.arg(last_seen.as_millis());
         match expires_at {
+            // A closed record is kept a while past its expiry, never loaded
+            // or saved again, so that a close the cluster client sends again
+            // still finds its write id and answers saved, not missing.
+            Some(e) if closing => cmd
+                .arg(e.as_millis())
+                .arg(codec::expire_at(now.plus(CLOSED_KEPT))),
             Some(e) => cmd.arg(e.as_millis()).arg(codec::expire_at(e)),
             None => cmd.arg("").arg(""),
         };

@@ -67,9 +67,8 @@ impl SessionService {
     /// Writes what the request changed, and only that:
     /// - a new session with data or flash is created (with a fresh id);
     /// - a login moves the session to its new id: the new record is written
-    ///   before the old one is deleted, so a failure never loses the session
-    ///   (on a Redis cluster, a resent close reported missing can: see the
-    ///   README). Data and flash it carries over are re-read from the old
+    ///   before the old one is deleted, so a failure never loses the session.
+    ///   Data and flash it carries over are re-read from the old
     ///   record just before, with this request's changes applied, and the
     ///   old record is closed at the revision read, so a change another
     ///   request saved since the load moves too (one more store read and

@@ -157,3 +157,56 @@ async fn calls_the_cluster_client_sends_again_apply_once_and_report_their_outcom
     // A later delete is a new call: nothing left to delete.
     assert!(!store.delete(&record.id).await.expect("delete"));
 }
+
+/// A rotation closes the old record with a compare-and-set save moving its
+/// expiry to the epoch; Redis drops the key inside the script
+/// (`PEXPIREAT` in the past), and with it the write id kept in `_w`. The
+/// attempt the cluster client sends again then finds no key and answers
+/// `Missing` for a save that was applied (whenever the client reports that
+/// attempt's reply: most times here, so a few closes are sent). The
+/// service takes that as a session revoked meanwhile: a plain rotation
+/// (`Session::rotate`) withdraws the new record, and the user, whose old
+/// record the close already ended, is left with no session at all.
+#[tokio::test]
+async fn a_close_the_cluster_client_sends_again_reports_it_was_saved() {
+    let Some(cluster) = support::private_cluster(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::builder(&clock)
+        .operation_timeout(Duration::from_secs(4))
+        .cluster_urls(cluster.urls())
+        .build()
+        .expect("store");
+    let mut outcomes = Vec::new();
+    for _ in 0..4 {
+        let record = support::counter(&clock, 1, Duration::from_secs(600), Some("u"));
+        store.create(&record).await.expect("create");
+        // Each script is known to every node before the stall.
+        let warm = SessionPatch {
+            last_seen: clock.now(),
+            ..SessionPatch::default()
+        };
+        store.save(&record.id, &warm).await.expect("save");
+        let start = store.load(&record.id).await.expect("load").expect("live");
+
+        // The close, as `SessionService` sends it.
+        let close = SessionPatch {
+            expires_at: Some(session_core::Timestamp::EPOCH),
+            last_seen: clock.now(),
+            expected_revision: Some(start.revision),
+            user_id: Some("u".to_owned()),
+            ..SessionPatch::default()
+        };
+        let outcome = with_retry(&store, &cluster, &clock, &record.id, async {
+            store.save(&record.id, &close).await
+        })
+        .await;
+        assert!(store.load(&record.id).await.expect("load").is_none());
+        outcomes.push(outcome.expect("save"));
+    }
+    assert!(
+        outcomes.iter().all(|o| *o == SaveOutcome::Saved),
+        "closes that were applied, reported as finding no session: {outcomes:?}"
+    );
+}
