@@ -3,7 +3,9 @@
 //! to the new record or refused, never confirmed and then lost with it.
 
 use super::SessionService;
-use crate::{FieldMap, SaveOutcome, SessionError, SessionId, SessionPatch, SessionRecord};
+use crate::{
+    FieldMap, SaveOutcome, SessionError, SessionId, SessionPatch, SessionRecord, StoreError,
+};
 
 /// Attempts at closing the old record while other requests keep saving it;
 /// after them the move goes ahead as without a fence.
@@ -51,8 +53,12 @@ impl SessionService {
                 SaveOutcome::Missing => return Ok(false),
                 SaveOutcome::Conflict { .. } => {}
             }
-            let Some(mut current) = self.live_record(old, now).await? else {
-                return Ok(false);
+            // Read as the rebase read it: a record gone (or unreadable) is
+            // no move's business any more.
+            let mut current = match self.store().load(&old).await {
+                Ok(Some(current)) => current,
+                Ok(None) | Err(StoreError::Corrupt(_)) => return Ok(false),
+                Err(error) => return Err(error.into()),
             };
             fence.revision = current.revision;
             current.apply(&fence.changes);

@@ -74,13 +74,16 @@ impl SessionService {
         let mut fallback = first;
         for verified in others {
             let cell = self.load_verified_at(verified, now).await?;
-            let state = cell.lock();
-            if state.token_status() != TokenStatus::Gone {
-                drop(state);
+            let (gone, moved) = {
+                let state = cell.lock();
+                (
+                    state.token_status() == TokenStatus::Gone,
+                    state.moved_from.is_some(),
+                )
+            };
+            if !gone {
                 return Ok(cell);
             }
-            let moved = state.moved_from.is_some();
-            drop(state);
             if moved && fallback.lock().moved_from.is_none() {
                 fallback = cell;
             }
@@ -174,7 +177,7 @@ impl SessionService {
                 gone()
             }
             Lookup::Corrupt(reason) => Ok(self.undecodable(now, reason, Some(id))),
-            Lookup::Moved => {
+            Lookup::Moved(_) => {
                 tracing::debug!(session = %id.short(), "a valid token for a session moved by another request");
                 let mut state = SessionState::empty(now, TokenStatus::Gone);
                 state.moved_from = Some(id);
@@ -194,13 +197,17 @@ impl SessionService {
     ) -> Result<Option<crate::SessionRecord>, SessionError> {
         Ok(match self.lookup(id, now).await? {
             Lookup::Live(record) => Some(record),
-            Lookup::Absent | Lookup::Corrupt(_) | Lookup::Moved => None,
+            Lookup::Absent | Lookup::Corrupt(_) | Lookup::Moved(_) => None,
         })
     }
 
     /// [`live_record`](Self::live_record), telling a record that does not
     /// decode (logged here) from one that is not there.
-    async fn lookup(&self, id: SessionId, now: Timestamp) -> Result<Lookup, SessionError> {
+    pub(super) async fn lookup(
+        &self,
+        id: SessionId,
+        now: Timestamp,
+    ) -> Result<Lookup, SessionError> {
         let record = match self.store().load_at(&id, now).await {
             Ok(record) => record,
             Err(StoreError::Corrupt(reason)) => {
@@ -360,8 +367,9 @@ pub(super) enum Lookup {
     Absent,
     /// A record that does not decode: why.
     Corrupt(String),
-    /// The marker a login or rotation left under the old id.
-    Moved,
+    /// The marker a login or rotation left under the old id, with the new
+    /// id it names (only when the same user stayed logged in).
+    Moved(Option<SessionId>),
 }
 
 /// Logs stored data that does not decode, with the session's id when known.

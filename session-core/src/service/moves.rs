@@ -53,7 +53,7 @@ impl SessionService {
             return Lookup::Absent;
         }
         match self.store().load_at(&id.moved_marker_id(), now).await {
-            Ok(Some(marker)) if marker.is_moved_marker() => Lookup::Moved,
+            Ok(Some(marker)) if marker.is_moved_marker() => Lookup::Moved(marker.moved_to()),
             Ok(_) => Lookup::Absent,
             Err(error) => {
                 tracing::warn!(session = %id.short(), %error, "could not look for a moved session's marker");

@@ -30,7 +30,7 @@ enum Plan {
         // request's changes, applied to the old record as it is just
         // before the move (another request may have saved it since the load).
         rebase: Option<Box<SessionPatch>>,
-        // The old session was logged in: its marker names the new id, for a
+        // The same user stays logged in: the marker names the new id, for a
         // logout or revocation racing the move to follow.
         marker_names_new: bool,
     },
@@ -516,9 +516,10 @@ impl SessionService {
     /// deletes it. Once closed, the old record loads no more, so a failed
     /// delete keeps the move (expiry removes it). If the old one can be
     /// neither closed nor deleted the new one and the marker are removed
-    /// again, so a failed login never leaves both ids valid. With `old_must_exist`, an old record already gone (revoked or
-    /// expired during the request) also removes them, and the answer is
-    /// `false`: a rotation never brings a revoked session back.
+    /// again, so a failed login never leaves both ids valid. With
+    /// `old_must_exist`, an old record already gone (revoked or expired
+    /// during the request) also removes them, and the answer is `false`: a
+    /// rotation never brings a revoked session back.
     async fn rotate(
         &self,
         record: &mut SessionRecord,

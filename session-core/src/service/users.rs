@@ -1,6 +1,7 @@
 //! authsessions-style calls: sessions by id and by user, outside a request.
 
 use super::SessionService;
+use super::load::Lookup;
 use crate::{Binding, Page, PageRequest, SessionError, SessionId, SessionInfo, SessionRecord};
 
 /// Passes of [`SessionService::revoke_all`] at most: sessions rotating
@@ -100,13 +101,18 @@ impl SessionService {
         self.require_server_side("revoke")?;
         let mut id = *id;
         for _ in 0..=super::moves::MAX_MOVES_FOLLOWED {
-            match self.user_id(&id).await? {
-                Some(owner) if owner != user_id => return Ok(false),
-                Some(_) if self.store().delete(&id).await? => return Ok(true),
-                _ => match self.moved_to(id).await? {
-                    Some(to) => id = to,
-                    None => return Ok(false),
-                },
+            // One lookup tells the owner, or the id a move went to.
+            let to = match self.lookup(id, self.clock().now()).await? {
+                Lookup::Live(record) if record.user_id() != Some(user_id) => return Ok(false),
+                Lookup::Live(_) if self.store().delete(&id).await? => return Ok(true),
+                // Gone between the lookup and the delete: moved, maybe.
+                Lookup::Live(_) => self.moved_to(id).await?,
+                Lookup::Moved(to) => to,
+                Lookup::Absent | Lookup::Corrupt(_) => None,
+            };
+            match to {
+                Some(to) => id = to,
+                None => return Ok(false),
             }
         }
         Ok(false)

@@ -37,6 +37,21 @@ async fn late_write(service: &SessionService, token: &str) -> Persisted {
     service.commit(&mut late).await.unwrap()
 }
 
+/// `login`'s session moved by a rotation (`Session::rotate`).
+async fn rotated(env: &Env, login: &Persisted) -> Persisted {
+    let cell = env.service.load(Some(&token(login))).await.unwrap();
+    cell.lock().rotate().expect("a stored session to move");
+    let rotated = env.service.persist(&cell).await.unwrap();
+    assert_eq!(rotated.outcome, PersistOutcome::Rotated);
+    rotated
+}
+
+/// Whether the session `persisted` handed out is logged in.
+async fn logged_in(env: &Env, persisted: &Persisted) -> bool {
+    let s = env.service.get::<Profile>(Some(&token(persisted))).await;
+    s.unwrap().is_authenticated()
+}
+
 /// A late write's answer: dropped, the cookie left alone.
 fn assert_dropped(persisted: &Persisted) {
     assert_eq!(
@@ -66,8 +81,7 @@ async fn a_write_arriving_after_a_concurrent_login_leaves_the_logins_cookie_alon
     late.flash("notice", "late").unwrap();
     let persisted = env.service.commit(&mut late).await.unwrap();
 
-    assert_eq!(persisted.outcome, PersistOutcome::Vanished);
-    assert_eq!(persisted.cookie, CookieAction::Keep);
+    assert_dropped(&persisted);
     assert_eq!(persisted.id, None);
     let s = env
         .service
@@ -107,21 +121,12 @@ async fn a_moved_session_shows_nothing_under_its_old_id() {
 async fn a_write_arriving_after_a_concurrent_rotation_leaves_its_cookie_alone() {
     let env = env();
     let (_, login) = logged_in_after_a_visit(&env).await;
-    let cell = env.service.load(Some(&token(&login))).await.unwrap();
-    cell.lock().rotate().expect("a stored session to move");
-    let rotated = env.service.persist(&cell).await.unwrap();
-    assert_eq!(rotated.outcome, PersistOutcome::Rotated);
+    let rotated = rotated(&env, &login).await;
 
     let persisted = late_write(&env.service, &token(&login)).await;
 
-    assert_eq!(persisted.outcome, PersistOutcome::Vanished);
-    assert_eq!(persisted.cookie, CookieAction::Keep);
-    let s = env
-        .service
-        .get::<Profile>(Some(&token(&rotated)))
-        .await
-        .unwrap();
-    assert!(s.is_authenticated());
+    assert_dropped(&persisted);
+    assert!(logged_in(&env, &rotated).await);
 }
 
 /// A login is a fresh authentication: a second one through the old token
@@ -140,12 +145,7 @@ async fn a_login_arriving_after_a_concurrent_login_logs_in() {
     let persisted = env.service.commit(&mut again).await.unwrap();
 
     assert_eq!(persisted.outcome, PersistOutcome::Rotated);
-    let s = env
-        .service
-        .get::<Profile>(Some(&token(&persisted)))
-        .await
-        .unwrap();
-    assert!(s.is_authenticated());
+    assert!(logged_in(&env, &persisted).await);
     assert_eq!(env.service.list_for_user("roger").await.unwrap().len(), 2);
 }
 
@@ -295,12 +295,7 @@ async fn a_write_with_a_stale_cookie_before_the_moved_one_leaves_the_logins_cook
     let persisted = env.service.persist(&cell).await.unwrap();
 
     assert_dropped(&persisted);
-    let s = env
-        .service
-        .get::<Profile>(Some(&token(&login)))
-        .await
-        .unwrap();
-    assert!(s.is_authenticated());
+    assert!(logged_in(&env, &login).await);
 }
 
 /// A logout sent with the old cookie of a logged-in session that a rotation
@@ -309,9 +304,7 @@ async fn a_write_with_a_stale_cookie_before_the_moved_one_leaves_the_logins_cook
 async fn a_late_logout_after_a_rotation_ends_the_moved_session() {
     let env = env();
     let (_, login) = logged_in_after_a_visit(&env).await;
-    let cell = env.service.load(Some(&token(&login))).await.unwrap();
-    cell.lock().rotate().expect("a stored session to move");
-    let rotated = env.service.persist(&cell).await.unwrap();
+    let rotated = rotated(&env, &login).await;
 
     let late = env.service.load(Some(&token(&login))).await.unwrap();
     late.lock().destroy();
@@ -350,12 +343,7 @@ async fn a_logout_through_a_pre_login_id_does_not_end_the_login() {
     let revoked = env.service.revoke("roger", &visit.id.unwrap()).await;
     assert!(!revoked.unwrap());
 
-    let s = env
-        .service
-        .get::<Profile>(Some(&token(&login)))
-        .await
-        .unwrap();
-    assert!(s.is_authenticated());
+    assert!(logged_in(&env, &login).await);
 }
 
 /// Revoking a session by the id a listing showed just before a rotation of
@@ -365,9 +353,7 @@ async fn revoking_a_session_moved_meanwhile_revokes_it_under_its_new_id() {
     let env = env();
     let (_, login) = logged_in_after_a_visit(&env).await;
     let listed = env.service.list_for_user("roger").await.unwrap()[0].id;
-    let cell = env.service.load(Some(&token(&login))).await.unwrap();
-    cell.lock().rotate().expect("a stored session to move");
-    env.service.persist(&cell).await.unwrap();
+    rotated(&env, &login).await;
 
     assert!(
         !env.service.revoke("ada", &listed).await.unwrap(),
