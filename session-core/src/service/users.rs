@@ -128,29 +128,56 @@ impl SessionService {
     /// each pass, and another pass made while it shows sessions (a few at
     /// most), keeping the id a rotation moved `keep` to. A session a login
     /// creates meanwhile may go too.
+    ///
+    /// An error of the first pass is returned. Once it deleted sessions, a
+    /// failure of that check or of a later pass is logged and the count
+    /// returned: those sessions are gone, which an error would hide.
     pub async fn revoke_all(
         &self,
         user_id: &str,
         keep: Option<&SessionId>,
     ) -> Result<usize, SessionError> {
         let mut keep = keep.copied();
-        let mut revoked = 0;
-        for _ in 0..MAX_REVOKE_PASSES {
-            revoked += self.store().delete_for_user(user_id, keep.as_ref()).await?;
-            let left = self.store().list_for_user(user_id).await?;
-            if left.iter().all(|i| Some(i.id) == keep) {
-                break;
+        let mut revoked = self.store().delete_for_user(user_id, keep.as_ref()).await?;
+        for _ in 1..MAX_REVOKE_PASSES {
+            match self.left_after_pass(user_id, &mut keep).await {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(error) => {
+                    tracing::warn!(%error, revoked, "revoked a user's sessions, but could not check for sessions a rotation moved meanwhile");
+                    break;
+                }
             }
-            // The kept session itself may have been rotated meanwhile: keep
-            // the id it moved to.
-            if let Some(kept) = keep
-                && !left.iter().any(|i| i.id == kept)
-                && let Some(to) = self.moved_to(kept).await?
-            {
-                keep = Some(to);
+            match self.store().delete_for_user(user_id, keep.as_ref()).await {
+                Ok(n) => revoked += n,
+                Err(error) => {
+                    tracing::warn!(%error, revoked, "revoked a user's sessions, but a further pass for sessions a rotation moved failed");
+                    break;
+                }
             }
         }
         Ok(revoked)
+    }
+
+    /// Whether the user's listing shows sessions other than `keep` after a
+    /// pass of [`revoke_all`](Self::revoke_all); `keep` follows a rotation
+    /// that moved it meanwhile.
+    async fn left_after_pass(
+        &self,
+        user_id: &str,
+        keep: &mut Option<SessionId>,
+    ) -> Result<bool, SessionError> {
+        let left = self.store().list_for_user(user_id).await?;
+        if left.iter().all(|i| Some(i.id) == *keep) {
+            return Ok(false);
+        }
+        if let Some(kept) = *keep
+            && !left.iter().any(|i| i.id == kept)
+            && let Some(to) = self.moved_to(kept).await?
+        {
+            *keep = Some(to);
+        }
+        Ok(true)
     }
 
     /// Every live session, a page at a time (authsessions' `listSessions`).

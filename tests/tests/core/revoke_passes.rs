@@ -81,3 +81,50 @@ async fn revoke_all_keeps_the_kept_session_that_a_rotation_moved_between_passes(
     );
     assert_eq!(revoked, 1, "only the other device's session went");
 }
+
+/// The listing after a pass only checks for sessions a rotation moved
+/// out of the pass's reach. When it fails (a store outage starting right
+/// after the pass), the sessions the pass deleted are gone all the same:
+/// the call reports them, not an error that would read as "nothing
+/// happened" and hide that the user's devices were logged out.
+#[tokio::test]
+async fn revoke_all_reports_the_sessions_a_pass_deleted_when_the_check_after_it_fails() {
+    use session_core::conformance::RecordingStore;
+
+    /// Takes the store down right after the first `delete_for_user`.
+    struct DownAfterPass(RecordingStore<MemoryStore>);
+
+    #[session_axum::async_trait]
+    impl After for DownAfterPass {
+        async fn deleted_for_user(&self, _: &str) {
+            self.0.set_down(true);
+        }
+    }
+
+    let clock = MockClock::starting_now();
+    let recording = RecordingStore::new(MemoryStore::with_clock(Arc::new(clock.clone())));
+    let store = Hooked::new(
+        Arc::new(recording.clone()),
+        DownAfterPass(recording.clone()),
+    );
+    let service = service_on(Arc::new(store), &clock);
+    let kept = service.create_session(Binding::user("u")).await.unwrap();
+    service.create_session(Binding::user("u")).await.unwrap();
+    service.create_session(Binding::user("u")).await.unwrap();
+
+    let revoked = service.revoke_all("u", Some(&kept)).await;
+
+    recording.set_down(false);
+    let left: Vec<_> = service
+        .list_for_user("u")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(left, vec![kept], "the pass deleted the other sessions");
+    assert_eq!(
+        revoked.expect("the pass succeeded; only the check after it failed"),
+        2
+    );
+}
