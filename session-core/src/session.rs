@@ -205,7 +205,9 @@ impl<T: SessionData> Session<T> {
     /// go with it, and this handle shows an empty session afterwards, as a
     /// new one would. Another handle taken before the logout shows the old
     /// data until its next change, which starts from an empty session; its
-    /// changes from before the logout are dropped.
+    /// changes from before the logout are dropped. Data or flash set after
+    /// it start a new anonymous session holding only those (see
+    /// [`SessionState::destroy`](crate::SessionState::destroy)).
     pub fn destroy(&mut self) {
         self.cell.lock().destroy();
         self.forget_if_logged_out();

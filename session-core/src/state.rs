@@ -398,17 +398,18 @@ impl SessionState {
         new_id
     }
 
-    /// Deletes the session at persist (logout). Changes made in this request,
-    /// flash included, go with it; a message to show after a logout needs a
-    /// session to live in: only a `login` after the destroy starts one, and
-    /// it starts from nothing of this one.
+    /// Deletes the session at persist (logout). Changes made in this request
+    /// so far, flash included, go with it. Data or flash written after it
+    /// (a "signed out" message, say) start a new anonymous session holding
+    /// only those, whose cookie replaces the cleared one; a `login` after
+    /// it starts a new session too, from nothing of this one.
     pub fn destroy(&mut self) {
         self.destroy = true;
         self.destroys = self.destroys.wrapping_add(1);
         if let Some(changes) = self.changes.take().filter(|c| !c.set_flash.is_empty()) {
             tracing::debug!(
                 flash = changes.set_flash.len(),
-                "flash set on a destroyed session is dropped with it"
+                "flash set before a logout is dropped with the session"
             );
         }
     }

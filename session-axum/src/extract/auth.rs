@@ -166,6 +166,9 @@ impl Auth {
     /// when the response leaves. The token never loads again, except with a
     /// client-side store ([`CookieStore`](crate::core::CookieStore)), which keeps
     /// nothing to delete: a copy of the cookie stays valid until it expires.
+    /// A flash set after the logout (a "signed out" notice) starts a new
+    /// anonymous session holding only it, whose cookie replaces the cleared
+    /// one (not for a bearer client, which could not be handed its token).
     pub async fn logout(&self) -> Result<LoggedOut, SessionRejection> {
         let id = {
             let mut state = self.session.cell().lock();

@@ -23,7 +23,10 @@ pub enum PersistOutcome {
     /// deleted; after a login apart, the new session was created and the
     /// loaded one left in place.
     Rotated,
-    /// The session was deleted.
+    /// The session was deleted (a logout). When the request wrote data or
+    /// flash after the logout, a new anonymous session holding only those
+    /// was created: [`Persisted::id`] names it and the cookie is set to it;
+    /// otherwise the cookie is cleared.
     Destroyed,
     /// The session disappeared meanwhile (expired, revoked, or moved by a
     /// login or rotation in another request, also before this one loaded

@@ -48,7 +48,12 @@ enum Plan {
         expires_at: Timestamp,
         user_id: Option<String>,
     },
-    Delete(Option<SessionId>),
+    /// A logout: the stored session goes; data or flash written after the
+    /// logout start a session of their own.
+    Delete {
+        old: Option<SessionId>,
+        then: Option<Box<SessionRecord>>,
+    },
     /// Changes for a session that a login or rotation in another request
     /// moved before this one loaded it: dropped, the cookie left alone.
     Moved(SessionId),
@@ -75,7 +80,10 @@ impl SessionService {
     ///   write);
     /// - a loaded session saves changed fields and flash, or only its expiry when
     ///   a refresh is due, or nothing at all;
-    /// - a destroyed session is deleted.
+    /// - a destroyed session is deleted; data or flash written after the
+    ///   logout start a new anonymous session holding only those (not for a
+    ///   client that keeps its own token, see
+    ///   [`SessionState::keep_token`](crate::SessionState::keep_token)).
     ///
     /// Persist runs once per request; later calls change nothing.
     pub async fn persist(&self, cell: &SessionCell) -> Result<Persisted, SessionError> {
@@ -219,17 +227,27 @@ impl SessionService {
             }
             Plan::Seen { id, expires_at } => self.record_use(cell, id, expires_at, reissue).await,
             Plan::Moved(id) => vanished(&id),
-            Plan::Delete(id) => {
-                if let Some(id) = id
+            Plan::Delete { old, then } => {
+                if let Some(id) = old
                     && !self.store().delete(&id).await?
                 {
                     // Rare, and boxed so that the common future stays small.
                     Box::pin(self.delete_moved(id)).await?;
                 }
-                Persisted {
-                    outcome: PersistOutcome::Destroyed,
-                    cookie: CookieAction::Clear,
-                    id: None,
+                match then {
+                    Some(record) => {
+                        let record = Box::pin(self.create_with_fresh_id(*record)).await?;
+                        Persisted {
+                            outcome: PersistOutcome::Destroyed,
+                            cookie: set(&record.id, record.expires_at),
+                            id: Some(record.id),
+                        }
+                    }
+                    None => Persisted {
+                        outcome: PersistOutcome::Destroyed,
+                        cookie: CookieAction::Clear,
+                        id: None,
+                    },
                 }
             }
         };
@@ -269,16 +287,12 @@ impl SessionService {
         // The stored id, also of a record whose data was found invalid: a
         // logout or login must still delete it.
         if state.destroy {
-            if let Some(changes) = state.changes.as_ref().filter(|c| !c.set_flash.is_empty()) {
-                // A logout's "signed out" message needs a session to live in.
-                tracing::debug!(
-                    flash = changes.set_flash.len(),
-                    "flash set on a destroyed session is dropped with it"
-                );
-            }
             // A session moved by a login or rotation elsewhere: the logout
             // follows the move (see `delete_moved`).
-            return Plan::Delete(state.stored_id().or(state.moved_from));
+            return Plan::Delete {
+                old: state.stored_id().or(state.moved_from),
+                then: self.after_logout(state).map(Box::new),
+            };
         }
         // Cloned, not taken: `fields()` and `next_flash()` below depend on it.
         if let Some(rotation) = state.changes.as_ref().and_then(|c| c.rotation.clone()) {
@@ -390,6 +404,33 @@ impl SessionService {
                 expires_at: Some(expires_at),
             }
         }
+    }
+
+    /// The session that data or flash written after a logout start (a
+    /// "signed out" message, say): anonymous, holding only those. `None`
+    /// when nothing was written since, or for a client that keeps its own
+    /// token (a bearer client), which could not be handed the new one.
+    fn after_logout(&self, state: &mut SessionState) -> Option<SessionRecord> {
+        let changes = state.changes.take()?;
+        if changes.set_fields.is_empty() && changes.set_flash.is_empty() {
+            return None;
+        }
+        if state.token_kept {
+            tracing::info!(
+                fields = changes.set_fields.len(),
+                flash = changes.set_flash.len(),
+                "data written after a bearer client's logout is dropped: a new session's token could only go out in a cookie"
+            );
+            return None;
+        }
+        let now = state.now;
+        let mut record = SessionRecord::new(
+            SessionId::generate(),
+            now,
+            self.expiry().for_new(now, false),
+        );
+        (record.fields, record.flash) = (changes.set_fields, changes.set_flash);
+        Some(record)
     }
 
     /// Moves an unchanged session's `last_seen` alone (a touch would set the
@@ -602,7 +643,10 @@ fn client_outcome(plan: Plan, state: &SessionState) -> ClientOutcome {
     match plan {
         Plan::Create(record) => ClientOutcome::Seal(record, PersistOutcome::Created),
         Plan::Rotate { record, .. } => ClientOutcome::Seal(record, PersistOutcome::Rotated),
-        Plan::Delete(_) => ClientOutcome::Clear(PersistOutcome::Destroyed),
+        Plan::Delete {
+            then: Some(record), ..
+        } => ClientOutcome::Seal(*record, PersistOutcome::Destroyed),
+        Plan::Delete { then: None, .. } => ClientOutcome::Clear(PersistOutcome::Destroyed),
         // Client-side stores leave no markers.
         Plan::Moved(_) => ClientOutcome::Keep,
         Plan::Save { patch, .. } => match loaded {

@@ -1,4 +1,4 @@
-use session_core::PersistOutcome;
+use session_core::{PersistOutcome, SessionStore as _};
 
 use crate::support::{env, token};
 use session_tests::profile::{Profile, set_name};
@@ -126,4 +126,146 @@ async fn a_flash_set_again_by_a_concurrent_request_is_not_removed_unseen() {
     env.service.commit(&mut s).await.unwrap();
     let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
     assert_eq!(s.take_flash::<String>("notice"), None, "read once");
+}
+
+/// Roger's logged-in session with a name and a flash of its own, and the
+/// token the browser holds for it.
+async fn logged_in(env: &crate::support::Env) -> (String, session_core::SessionId) {
+    let mut s = env.service.get::<Profile>(None).await.unwrap();
+    s.login(session_core::Binding::user("roger"));
+    set_name(&mut s, Some("roger".into()));
+    s.flash("notice", "welcome").unwrap();
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    (token(&persisted), persisted.id.unwrap())
+}
+
+/// The "you have been signed out" message: a flash set after the logout
+/// reaches the next request, in a new anonymous session holding nothing of
+/// the logged-out one (not its data, not its flash, not the flash or data
+/// the request set before the logout), while the old session is gone.
+#[tokio::test]
+async fn a_flash_set_after_a_logout_reaches_the_next_request_in_a_new_anonymous_session() {
+    use session_core::CookieAction;
+    let env = env();
+    let (t, old) = logged_in(&env).await;
+
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    set_name(&mut s, Some("before the logout".into()));
+    s.flash("before", "set before the logout").unwrap();
+    s.destroy();
+    s.flash("notice", "signed out").unwrap();
+    let persisted = env.service.commit(&mut s).await.unwrap();
+
+    assert_eq!(persisted.outcome, PersistOutcome::Destroyed);
+    let CookieAction::Set { token: next, .. } = &persisted.cookie else {
+        panic!(
+            "the new session's cookie replaces the old: {:?}",
+            persisted.cookie
+        )
+    };
+    let new = persisted.id.expect("the new session's id");
+    assert_ne!(new, old);
+    assert_eq!(env.store.inner().load(&old).await.unwrap(), None);
+    assert!(env.service.list_for_user("roger").await.unwrap().is_empty());
+    assert!(
+        env.service
+            .get::<Profile>(Some(&t))
+            .await
+            .unwrap()
+            .session_id()
+            .is_none(),
+        "the logged-out token loads nothing"
+    );
+
+    let mut s = env.service.get::<Profile>(Some(next)).await.unwrap();
+    assert!(s.cell().lock().binding().is_none(), "anonymous");
+    assert_eq!(s.name, None, "no data of the logged-out session");
+    assert_eq!(s.take_flash::<String>("before"), None);
+    assert_eq!(
+        s.take_flash::<String>("notice").as_deref(),
+        Some("signed out")
+    );
+    let record = env.store.inner().load(&new).await.unwrap().unwrap();
+    assert_eq!(
+        record.expires_at,
+        env.service.expiry().for_new(record.created_at, false),
+        "an anonymous session's initial lifetime"
+    );
+}
+
+/// Nothing written after the logout: no new session, the cookie cleared.
+#[tokio::test]
+async fn a_logout_with_nothing_written_after_it_clears_the_cookie_and_creates_nothing() {
+    use session_core::CookieAction;
+    let env = env();
+    let (t, _) = logged_in(&env).await;
+    let mut s = env.service.get::<Profile>(Some(&t)).await.unwrap();
+    s.flash("before", "set before the logout").unwrap();
+    s.destroy();
+    env.store.clear();
+    let persisted = env.service.commit(&mut s).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Destroyed);
+    assert_eq!(persisted.cookie, CookieAction::Clear);
+    assert_eq!(persisted.id, None);
+    let writes = env.store.writes();
+    assert!(
+        writes
+            .iter()
+            .all(|w| matches!(w, session_core::conformance::StoreOp::Delete(..))),
+        "{writes:?}"
+    );
+}
+
+/// A client that keeps its own token (a bearer client) could not be handed
+/// a new session's: what it writes after its logout is dropped, as any
+/// bearer write without a session of its own.
+#[tokio::test]
+async fn a_flash_after_a_bearer_clients_logout_starts_no_session() {
+    use session_core::CookieAction;
+    let env = env();
+    let (t, _) = logged_in(&env).await;
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    cell.lock().keep_token();
+    cell.lock().destroy();
+    cell.lock().set_flash("notice", "\"signed out\"");
+    env.store.clear();
+    let persisted = env.service.persist(&cell).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Destroyed);
+    assert_eq!(persisted.cookie, CookieAction::Clear);
+    let writes = env.store.writes();
+    assert!(
+        writes
+            .iter()
+            .all(|w| matches!(w, session_core::conformance::StoreOp::Delete(..))),
+        "{writes:?}"
+    );
+}
+
+/// The cookie store seals the new session into the cookie.
+#[tokio::test]
+async fn on_the_cookie_store_a_flash_after_a_logout_is_sealed_into_the_new_cookie() {
+    use session_core::CookieAction;
+    let env = env();
+    let service =
+        crate::support::service_like(&env, |b| b.store(session_core::CookieStore::signed()));
+    let mut s = service.get::<Profile>(None).await.unwrap();
+    s.login(session_core::Binding::user("roger"));
+    set_name(&mut s, Some("roger".into()));
+    let t = token(&service.commit(&mut s).await.unwrap());
+
+    let mut s = service.get::<Profile>(Some(&t)).await.unwrap();
+    s.destroy();
+    s.flash("notice", "signed out").unwrap();
+    let persisted = service.commit(&mut s).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Destroyed);
+    let CookieAction::Set { token: next, .. } = &persisted.cookie else {
+        panic!("{:?}", persisted.cookie)
+    };
+    let mut s = service.get::<Profile>(Some(next)).await.unwrap();
+    assert!(s.cell().lock().binding().is_none());
+    assert_eq!(s.name, None);
+    assert_eq!(
+        s.take_flash::<String>("notice").as_deref(),
+        Some("signed out")
+    );
 }

@@ -404,6 +404,29 @@ async fn destroy_then_ask(
     }))
 }
 
+/// The "you have been signed out" message: logs out, then flashes it.
+async fn logout_with_notice(
+    mut session: session_axum::Session<session_tests::profile::Counters>,
+    auth: session_axum::Auth,
+) -> Result<session_axum::LoggedOut, session_axum::SessionRejection> {
+    let out = auth.logout().await?;
+    session
+        .flash("notice", "signed out")
+        .map_err(|_| session_axum::SessionRejection::Unsupported)?;
+    Ok(out)
+}
+
+/// Takes the notice, and tells whether the request has a principal.
+async fn notice(
+    mut session: session_axum::Session<session_tests::profile::Counters>,
+    auth: session_axum::Auth,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "notice": session.take_flash::<String>("notice"),
+        "authenticated": auth.is_authenticated(),
+    }))
+}
+
 /// Routes that change the session through the typed handle, then ask `Auth`.
 fn typed_routes(
     _: &session_axum::AppContext,
@@ -414,6 +437,18 @@ fn typed_routes(
             path: "/destroy",
             guard: session_axum::Guard::OPEN,
             handler: axum::routing::post(destroy_then_ask),
+        },
+        session_axum::RouteDef {
+            method: http::Method::POST,
+            path: "/logout-with-notice",
+            guard: session_axum::Guard::OPEN,
+            handler: axum::routing::post(logout_with_notice),
+        },
+        session_axum::RouteDef {
+            method: http::Method::GET,
+            path: "/notice",
+            guard: session_axum::Guard::OPEN,
+            handler: axum::routing::get(notice),
         },
         session_axum::RouteDef {
             method: http::Method::POST,
@@ -583,4 +618,64 @@ async fn a_logout_with_a_planted_cookie_does_not_log_out_the_user_who_logged_in_
         me.status, 200,
         "the planter's logout ended the victim's session"
     );
+}
+
+/// A flash set after the logout reaches the browser's next request, in a
+/// new anonymous session: the logged-out one is gone server-side, its
+/// token loads nothing, and the new cookie carries the message.
+#[tokio::test]
+async fn a_notice_flashed_after_a_logout_is_shown_on_the_next_request() {
+    let t = crate::app::start_with(session_axum::SigningKeys::single(crate::app::key(1)), |b| {
+        b.controller(&TYPED)
+    })
+    .await;
+    let mut b = t.server.browser();
+    b.post("/t/login?user=ada").await;
+    let old = b.jar["sid"].clone();
+    let r = b.post("/auth-typed/logout-with-notice").await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let set = r.cookie("sid").expect("the new session's cookie");
+    assert_ne!(set.max_age, Some(0), "set, not cleared");
+    assert_ne!(b.jar["sid"], old);
+    assert!(t.service.list_for_user("ada").await.unwrap().is_empty());
+
+    let r = b.get("/auth-typed/notice").await;
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"notice": "signed out", "authenticated": false})
+    );
+    let r = b.get("/auth-typed/notice").await;
+    assert_eq!(r.json()["notice"], serde_json::Value::Null, "shown once");
+
+    let mut replay = t.server.browser();
+    replay.jar.insert("sid".into(), old);
+    assert_eq!(
+        replay.get("/t/me").await.status,
+        401,
+        "the old token is dead"
+    );
+}
+
+/// A bearer client's logout that flashes afterwards still logs out and
+/// answers as a logout: no session is started for a token nobody could be
+/// handed, and no 401 for it.
+#[tokio::test]
+async fn a_bearer_clients_logout_that_flashes_after_it_answers_as_a_logout() {
+    let t = crate::app::start_with(session_axum::SigningKeys::single(crate::app::key(1)), |b| {
+        b.controller(&TYPED)
+    })
+    .await;
+    let mut api = t.server.browser();
+    let r = api.post("/t/token?user=bot").await;
+    api.bearer = Some(r.json()["token"].as_str().unwrap().to_owned());
+    let before = t.store.inner().len();
+    let r = api.post("/auth-typed/logout-with-notice").await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert!(r.set_cookies.is_empty(), "{:?}", r.set_cookies);
+    assert_eq!(
+        t.store.inner().len(),
+        before - 1,
+        "deleted, nothing created"
+    );
+    assert_eq!(api.get("/t/me").await.status, 401);
 }
