@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::clock::Clock as _;
 use crate::token::{Key, SigningKeys, TokenSigner};
 use crate::{
-    Binding, FieldMap, MockClock, PageRequest, SaveOutcome, SessionId, SessionPatch, SessionRecord,
-    SessionStore, StoreError,
+    Binding, FieldMap, MockClock, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch,
+    SessionRecord, SessionStore, StoreError, Timestamp,
 };
 
 pub use super::model::random_operations_match_a_model;
@@ -899,6 +899,257 @@ pub async fn expired_sessions_are_gone_for_every_operation(
     assert_eq!(load(&store, &patched.id).await, None);
     assert_eq!(load(&store, &deleted.id).await, None);
     assert!(load(&store, &live.id).await.is_some());
+}
+
+/// The save with which a login or rotation closes the old record: its
+/// expiry long past, on condition of the revision read, naming the user.
+fn close(clock: &MockClock, revision: u64, user: &str) -> SessionPatch {
+    SessionPatch {
+        expires_at: Some(Timestamp::EPOCH),
+        expected_revision: Some(revision),
+        user_id: Some(user.to_owned()),
+        ..patch(clock)
+    }
+}
+
+/// Every entry `list` pages through.
+async fn listed_everywhere(store: &impl SessionStore) -> Vec<SessionInfo> {
+    let mut listed = Vec::new();
+    let mut request = PageRequest::first(1000);
+    loop {
+        let page = store.list(request.clone()).await.unwrap();
+        listed.extend(page.items);
+        match page.next {
+            Some(next) => request.cursor = Some(next),
+            None => return listed,
+        }
+    }
+}
+
+/// A close (see `close`) at a stale revision conflicts and changes nothing:
+/// the record loads as it was, with its data, and stays listed. At the
+/// current revision it is saved, and the record loads no more. Stores
+/// without compare-and-set skip the stale close.
+pub async fn a_close_is_saved_only_at_the_current_revision(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    if store.client_side().is_some() {
+        return;
+    }
+    let caps = store.capabilities();
+    let user = format!("u-{}", SessionId::generate());
+    let r = record(&clock, Some(&user));
+    create(&store, &r).await;
+    let mut current = load(&store, &r.id).await.expect("created").revision;
+    clock.advance(Duration::from_secs(1));
+    if caps.compare_and_set {
+        let read = current;
+        let mut p = patch(&clock);
+        p.set_fields = fields(&[("count", "2")]);
+        assert_eq!(store.save(&r.id, &p).await.unwrap(), SaveOutcome::Saved);
+        let saved = load(&store, &r.id).await.expect("saved record loads");
+        current = saved.revision;
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(
+            store
+                .save(&r.id, &close(&clock, read, &user))
+                .await
+                .unwrap(),
+            SaveOutcome::Conflict { current },
+            "a close at a stale revision"
+        );
+        assert_eq!(
+            load(&store, &r.id).await,
+            Some(saved),
+            "a stale close changed the record"
+        );
+        if caps.user_index {
+            assert_eq!(listed_ids(&store, &user).await, [r.id], "stale close");
+        }
+        if caps.listing {
+            assert!(
+                listed_everywhere(&store).await.iter().any(|i| i.id == r.id),
+                "a stale close took the record out of the listing"
+            );
+        }
+    }
+    assert_eq!(
+        store
+            .save(&r.id, &close(&clock, current, &user))
+            .await
+            .unwrap(),
+        SaveOutcome::Saved,
+        "a close at the current revision"
+    );
+    assert_eq!(load(&store, &r.id).await, None, "a closed record loads");
+}
+
+/// A closed record is gone for every operation: `load` and `load_at` find
+/// none, no listing holds it, `touch` and `save` (the close sent again too,
+/// with or without an expected revision, naming the user or not) answer
+/// missing and bring nothing back, revoke-all does not count it, and its id
+/// may be created again.
+pub async fn a_closed_record_is_gone_for_every_operation(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    if store.client_side().is_some() {
+        return;
+    }
+    let caps = store.capabilities();
+    let user = format!("u-{}", SessionId::generate());
+    let closed = record(&clock, Some(&user));
+    let live = record(&clock, Some(&user));
+    create(&store, &closed).await;
+    create(&store, &live).await;
+    let revision = load(&store, &closed.id).await.expect("created").revision;
+    clock.advance(Duration::from_secs(1));
+    let closing = close(&clock, revision, &user);
+    assert_eq!(
+        store.save(&closed.id, &closing).await.unwrap(),
+        SaveOutcome::Saved
+    );
+    let gone = async |when: &str| {
+        assert_eq!(load(&store, &closed.id).await, None, "{when}: loaded");
+        let at = store.load_at(&closed.id, clock.now()).await.unwrap();
+        assert_eq!(at, None, "{when}: loaded by load_at");
+        if caps.user_index {
+            assert_eq!(
+                listed_ids(&store, &user).await,
+                [live.id],
+                "{when}: listed for its user"
+            );
+        }
+        if caps.listing {
+            assert!(
+                listed_everywhere(&store)
+                    .await
+                    .iter()
+                    .all(|i| i.id != closed.id),
+                "{when}: listed"
+            );
+        }
+    };
+    gone("closed").await;
+    clock.advance(Duration::from_secs(1));
+    let later = clock.now().plus(HOUR);
+    for user_id in [Some(user.as_str()), None] {
+        assert_eq!(
+            store
+                .touch(&closed.id, later, clock.now(), user_id)
+                .await
+                .unwrap(),
+            SaveOutcome::Missing,
+            "touch naming {user_id:?}"
+        );
+        gone("after a touch").await;
+        for expected_revision in [None, Some(revision)] {
+            let mut p = patch(&clock);
+            p.set_fields = fields(&[("count", "5")]);
+            p.expires_at = Some(later);
+            p.expected_revision = expected_revision;
+            p.user_id = user_id.map(str::to_owned);
+            assert_eq!(
+                store.save(&closed.id, &p).await.unwrap(),
+                SaveOutcome::Missing,
+                "save naming {user_id:?} expecting {expected_revision:?}"
+            );
+            gone("after a save").await;
+        }
+    }
+    let mut again = closing.clone();
+    again.last_seen = clock.now();
+    assert_eq!(
+        store.save(&closed.id, &again).await.unwrap(),
+        SaveOutcome::Missing,
+        "the close sent again"
+    );
+    gone("after the close sent again").await;
+    if caps.user_index {
+        assert_eq!(
+            store.delete_for_user(&user, None).await.unwrap(),
+            1,
+            "revoke-all counted a closed record"
+        );
+        assert_eq!(load(&store, &live.id).await, None);
+    }
+    let mut reused = record(&clock, Some(&user));
+    reused.id = closed.id;
+    reused.fields = fields(&[("count", "7")]);
+    create(&store, &reused).await;
+    let back = load(&store, &closed.id).await.expect("recreated");
+    assert_eq!(back.fields, reused.fields);
+    assert_eq!(back.expires_at, reused.expires_at);
+    if caps.user_index {
+        assert!(listed_ids(&store, &user).await.contains(&closed.id));
+    }
+}
+
+/// A moved marker created under the old id's marker id reads back as a
+/// marker naming the same new id (or none), by `load` and `load_at`, is
+/// listed as a marker by `list`, until its expiry, and is gone from then on.
+pub async fn a_moved_marker_reads_back_until_its_expiry(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    if store.client_side().is_some() {
+        return;
+    }
+    let grace = Duration::from_secs(60);
+    let now = clock.now();
+    let until = now.plus(grace);
+    let to = SessionId::generate();
+    let markers: Vec<(SessionId, Option<SessionId>)> = vec![
+        (SessionId::generate(), Some(to)),
+        (SessionId::generate(), None),
+    ];
+    for &(old, to) in &markers {
+        let marker = SessionRecord::moved_marker(old, to, now, until);
+        assert_eq!(marker.id, old.moved_marker_id());
+        create(&store, &marker).await;
+    }
+    let read_back = async |when: &str| {
+        for &(old, to) in &markers {
+            let id = old.moved_marker_id();
+            let at = store.load_at(&id, clock.now()).await.unwrap();
+            for (how, back) in [("load", load(&store, &id).await), ("load_at", at)] {
+                let back = back.unwrap_or_else(|| panic!("{when}: {how} found no marker"));
+                assert!(back.is_moved_marker(), "{when}: {how} read no marker");
+                assert_eq!(back.moved_to(), to, "{when}: {how} read another new id");
+                assert_eq!(back.expires_at, until, "{when}: {how}");
+            }
+            assert_eq!(load(&store, &old).await, None, "{when}: the old id loads");
+        }
+        if store.capabilities().listing {
+            let listed = listed_everywhere(&store).await;
+            for &(old, _) in &markers {
+                let id = old.moved_marker_id();
+                let info = listed.iter().find(|i| i.id == id);
+                assert!(
+                    info.is_some_and(SessionInfo::is_moved_marker),
+                    "{when}: listed {info:?}"
+                );
+            }
+        }
+    };
+    read_back("created").await;
+    clock.advance(grace - Duration::from_millis(1));
+    read_back("just before its expiry").await;
+    clock.advance(Duration::from_millis(1));
+    for &(old, _) in &markers {
+        let id = old.moved_marker_id();
+        assert_eq!(load(&store, &id).await, None, "loaded at its expiry");
+        let at = store.load_at(&id, clock.now()).await.unwrap();
+        assert_eq!(at, None, "loaded by load_at at its expiry");
+    }
+    if store.capabilities().listing {
+        let listed = listed_everywhere(&store).await;
+        for &(old, _) in &markers {
+            let id = old.moved_marker_id();
+            assert!(listed.iter().all(|i| i.id != id), "listed at its expiry");
+        }
+    }
 }
 
 /// A user's listing holds that user's live sessions only.
