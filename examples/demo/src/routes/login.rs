@@ -26,7 +26,7 @@ pub struct Credentials {
 }
 
 /// `GET /login`, `POST /login` (and astro-session's `POST /api/login`),
-/// `GET /dashboard`, `POST /api/token`.
+/// `POST /logout`, `GET /dashboard`, `POST /api/token`.
 pub struct Login;
 
 /// The longest device label a login keeps, in characters. The label comes
@@ -108,8 +108,12 @@ impl Login {
             .take_flash::<String>("error")
             .map(|e| format!("<p class=\"error\">{}</p>\n", escape(&e)))
             .unwrap_or_default();
+        let notice = session
+            .take_flash::<String>("notice")
+            .map(|n| format!("<p class=\"notice\">{}</p>\n", escape(&n)))
+            .unwrap_or_default();
         Html(format!(
-            "<!doctype html>\n<title>Log in</title>\n{error}<form method=\"post\" action=\"/login\">\n\
+            "<!doctype html>\n<title>Log in</title>\n{notice}{error}<form method=\"post\" action=\"/login\">\n\
              <input name=\"username\" placeholder=\"Username\">\n\
              <input name=\"password\" type=\"password\" placeholder=\"Password\">\n\
              <input name=\"label\" maxlength=\"{MAX_LABEL_CHARS}\" placeholder=\"Device name (optional)\">\n\
@@ -136,6 +140,20 @@ impl Login {
         Form(form): Form<Credentials>,
     ) -> Result<Response, SessionRejection> {
         form_login(account, auth, form, "/dashboard").await
+    }
+
+    /// The form login's logout: the session is deleted, and the login page
+    /// says so once (the notice lives in a new anonymous session).
+    #[post("/logout")]
+    async fn logout(
+        mut session: Session<Visits>,
+        auth: Auth,
+    ) -> Result<Response, SessionRejection> {
+        auth.logout().await?;
+        session
+            .flash("notice", "You have been signed out")
+            .map_err(|_| SessionRejection::Internal)?;
+        Ok(found("/login"))
     }
 
     /// astro-session's dashboard: the signed-in user's page, `/me`.

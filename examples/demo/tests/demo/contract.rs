@@ -94,6 +94,34 @@ async fn successful_login_redirects_to_me_with_a_fresh_cookie() {
 }
 
 #[tokio::test]
+async fn a_form_logout_ends_the_login_and_the_login_page_says_so_once() {
+    let demo = Demo::start(&[], &[]);
+    let mut b = demo.browser();
+    form_login(&mut b, "ada", "ada-secret", "").await;
+    let logged_in = b.jar["id"].clone();
+    assert_eq!(b.get("/me").await.json()["authenticated"], true);
+
+    let r = b.send(Method::POST, "/logout", None).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.headers["location"], "/login");
+    assert_ne!(b.jar["id"], logged_in, "a new anonymous session");
+
+    let page = b.get("/login").await;
+    assert_eq!(page.status, 200, "logged out: the form, not a redirect");
+    assert!(
+        page.body.contains("You have been signed out"),
+        "{}",
+        page.body
+    );
+    assert!(!b.get("/login").await.body.contains("signed out"), "once");
+    assert_eq!(b.get("/me").await.json()["authenticated"], false);
+
+    let mut replay = demo.browser();
+    replay.jar.insert("id".into(), logged_in);
+    assert_eq!(replay.get("/me").await.json()["authenticated"], false);
+}
+
+#[tokio::test]
 async fn travetto_session_routes_need_a_principal_and_store_info() {
     let demo = Demo::start(&[], &[]);
     let mut b = demo.browser();
