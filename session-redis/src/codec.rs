@@ -615,3 +615,370 @@ mod tests {
         assert_eq!(cmd.args_iter().count(), 9);
     }
 }
+
+/// What Redis may hand back, under generated cases: any reply, any bytes in
+/// any field, and valid hashes with one part changed, cut or doubled, decode
+/// to the record they hold or to [`StoreError::Corrupt`], never a panic.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    /// Any reply of a few levels, of every shape the client can return.
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Nil),
+            Just(Value::Okay),
+            any::<i64>().prop_map(Value::Int),
+            any::<f64>().prop_map(Value::Double),
+            any::<bool>().prop_map(Value::Boolean),
+            ".{0,8}".prop_map(Value::SimpleString),
+            name_bytes().prop_map(Value::BulkString),
+            prop::collection::vec(any::<u8>(), 0..24).prop_map(Value::BulkString),
+        ];
+        leaf.prop_recursive(3, 32, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Set),
+                prop::collection::vec((inner.clone(), inner), 0..4).prop_map(Value::Map),
+            ]
+        })
+    }
+
+    /// Field names a session hash holds, and a few it does not.
+    fn name_bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            prop::sample::select(vec!["_m", "_b", "_u", "_w", "_v", "f:", "l:", "f", "x"])
+                .prop_map(|n| n.as_bytes().to_vec()),
+            (
+                prop::sample::select(vec!["f:", "l:"]),
+                prop::collection::vec(any::<u8>(), 0..6)
+            )
+                .prop_map(|(ns, rest)| [ns.as_bytes(), &rest].concat()),
+            meta().prop_map(|m| m.encode().into_bytes()),
+        ]
+    }
+
+    prop_compose! {
+        fn meta()(
+            created in any::<u64>(),
+            last_seen in any::<u64>(),
+            expires in any::<u64>(),
+            revision in any::<u64>(),
+        ) -> Meta {
+            Meta {
+                created: Timestamp::from_millis(created),
+                last_seen: Timestamp::from_millis(last_seen),
+                expires: Timestamp::from_millis(expires),
+                revision,
+            }
+        }
+    }
+
+    fn field_map() -> impl Strategy<Value = FieldMap> {
+        let json = prop_oneof![
+            any::<i64>().prop_map(|n| json!(n)),
+            ".{0,8}".prop_map(|s| json!(s)),
+            (".{0,4}", any::<bool>()).prop_map(|(k, b)| json!({ k: [b, null] })),
+        ];
+        prop::collection::vec((".{0,8}", json), 0..4).prop_map(|pairs| {
+            pairs
+                .into_iter()
+                .map(|(name, value)| (name, value.to_string()))
+                .collect()
+        })
+    }
+
+    prop_compose! {
+        fn record()(
+            meta in meta(),
+            fields in field_map(),
+            flash in field_map(),
+            user in prop::option::of((".{1,8}", prop::option::of(".{0,8}"))),
+        ) -> SessionRecord {
+            let mut r = SessionRecord::new(SessionId::generate(), meta.created, meta.expires);
+            r.last_seen = meta.last_seen;
+            r.revision = meta.revision;
+            (r.fields, r.flash) = (fields, flash);
+            r.binding = user.map(|(user, label)| {
+                let mut b = Binding::user(user).with_permissions(["admin"]);
+                b.label = label;
+                Box::new(b)
+            });
+            r
+        }
+    }
+
+    /// The `HSET` arguments of `record`: field, value, field, value...
+    fn pairs(record: &SessionRecord) -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        NewRecord::new(record).unwrap().write(&mut out);
+        out
+    }
+
+    fn as_reply(pairs: Vec<Vec<u8>>, resp3: bool) -> Value {
+        let mut items = pairs.into_iter().map(Value::BulkString);
+        if !resp3 {
+            return Value::Array(items.collect());
+        }
+        let mut map = Vec::new();
+        while let (Some(k), Some(v)) = (items.next(), items.next()) {
+            map.push((k, v));
+        }
+        Value::Map(map)
+    }
+
+    /// Whether `value` is exactly an `_m` of this layout: five parts, the
+    /// layout then unsigned decimals (leading zeros allowed) that fit in a
+    /// `u64`; with their values.
+    fn valid_meta(value: &[u8]) -> Option<[u64; 4]> {
+        let parts: Vec<&[u8]> = value.split(|&b| b == b':').collect();
+        let [layout, numbers @ ..] = parts.as_slice() else {
+            return None;
+        };
+        if *layout != LAYOUT.as_bytes() || numbers.len() != 4 {
+            return None;
+        }
+        let mut out = [0; 4];
+        for (slot, part) in out.iter_mut().zip(numbers) {
+            if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            *slot = std::str::from_utf8(part).ok()?.parse().ok()?;
+        }
+        Some(out)
+    }
+
+    /// The same bytes changed: one byte replaced, cut short, a piece
+    /// repeated, or a long run of digits added.
+    fn perturbed(bytes: &[u8], how: u8, at: usize, with: u8) -> Vec<u8> {
+        let at = if bytes.is_empty() {
+            0
+        } else {
+            at % bytes.len()
+        };
+        let mut out = bytes.to_vec();
+        match how % 4 {
+            0 if !out.is_empty() => out[at] = with,
+            1 => out.truncate(at),
+            2 => out.splice(at..at, bytes[at..].to_vec()).for_each(drop),
+            _ => out
+                .splice(at..at, std::iter::repeat_n(b'9', 40))
+                .for_each(drop),
+        }
+        out
+    }
+
+    /// A byte to put in: any, or one a parser may stumble on.
+    fn byte() -> impl Strategy<Value = u8> {
+        prop_oneof![
+            any::<u8>(),
+            prop::sample::select(b"+-:0 {}\"\\\xff".to_vec())
+        ]
+    }
+
+    fn is_corrupt(error: &StoreError) -> bool {
+        matches!(error, StoreError::Corrupt(_))
+    }
+
+    fn found(hash: Hash) -> Option<SessionRecord> {
+        match hash {
+            Hash::Found(r) => Some(r),
+            Hash::Missing => None,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn metadata_round_trips(meta in meta()) {
+            prop_assert_eq!(Meta::decode(meta.encode().as_bytes()).unwrap(), meta);
+        }
+
+        #[test]
+        fn any_bytes_as_metadata_are_read_exactly_or_corrupt(
+            bytes in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..64),
+                prop::collection::vec(
+                    prop::sample::select(b"0123456789:2+- ".to_vec()), 0..64),
+                (meta(), any::<u8>(), any::<usize>(), byte())
+                    .prop_map(|(m, how, at, with)| perturbed(m.encode().as_bytes(), how, at, with)),
+            ],
+        ) {
+            match (Meta::decode(&bytes), valid_meta(&bytes)) {
+                (Ok(meta), Some([created, last_seen, expires, revision])) => {
+                    prop_assert_eq!(meta.created.as_millis(), created);
+                    prop_assert_eq!(meta.last_seen.as_millis(), last_seen);
+                    prop_assert_eq!(meta.expires.as_millis(), expires);
+                    prop_assert_eq!(meta.revision, revision);
+                }
+                (Err(error), None) => prop_assert!(is_corrupt(&error), "{error:?}"),
+                (result, expected) => {
+                    prop_assert!(false, "{:?}: decoded {result:?}, expected {expected:?}",
+                        String::from_utf8_lossy(&bytes));
+                }
+            }
+        }
+
+        #[test]
+        fn any_reply_as_a_hash_is_a_record_missing_unexpected_or_corrupt(reply in value()) {
+            match decode_hash(SessionId::generate(), reply) {
+                Ok(_) => {}
+                Err(error) => prop_assert!(is_corrupt(&error), "{error:?}"),
+            }
+        }
+
+        #[test]
+        fn hashes_round_trip(r in record(), resp3 in any::<bool>()) {
+            match decode_hash(r.id, as_reply(pairs(&r), resp3)) {
+                Ok(Some(Hash::Found(back))) => prop_assert_eq!(back, r),
+                other => prop_assert!(false, "decoded {other:?}"),
+            }
+        }
+
+        #[test]
+        fn a_hash_with_one_value_changed_is_what_it_holds_or_corrupt(
+            r in record(),
+            resp3 in any::<bool>(),
+            which in any::<usize>(),
+            how in any::<u8>(),
+            at in any::<usize>(),
+            with in byte(),
+        ) {
+            let mut pairs = pairs(&r);
+            let pair = which % (pairs.len() / 2);
+            let name = pairs[2 * pair].clone();
+            let value = perturbed(&pairs[2 * pair + 1], how, at, with);
+            pairs[2 * pair + 1] = value.clone();
+            let result = decode_hash(r.id, as_reply(pairs, resp3));
+            match name.as_slice() {
+                b"_m" => match valid_meta(&value) {
+                    Some([created, last_seen, expires, revision]) => {
+                        let Ok(Some(Hash::Found(back))) = result else {
+                            return Err(TestCaseError::fail(format!("decoded {result:?}")));
+                        };
+                        prop_assert_eq!(back.created_at.as_millis(), created);
+                        prop_assert_eq!(back.last_seen.as_millis(), last_seen);
+                        prop_assert_eq!(back.expires_at.as_millis(), expires);
+                        prop_assert_eq!(back.revision, revision);
+                        prop_assert_eq!((back.fields, back.flash), (r.fields, r.flash));
+                    }
+                    None => prop_assert!(
+                        matches!(&result, Err(e) if is_corrupt(e)), "decoded {result:?}"),
+                },
+                b"_b" => match (result, serde_json::from_slice::<Binding>(&value)) {
+                    (Ok(Some(Hash::Found(back))), Ok(binding)) => {
+                        prop_assert_eq!(back.binding.as_deref(), Some(&binding));
+                        prop_assert_eq!(back.fields, r.fields);
+                    }
+                    (Err(e), Err(_)) => prop_assert!(is_corrupt(&e), "{e:?}"),
+                    (result, binding) => prop_assert!(false, "decoded {result:?} from {binding:?}"),
+                },
+                // `_u` only repeats the binding's user for the scripts.
+                b"_u" => prop_assert_eq!(result.unwrap().map(found), Some(Some(r))),
+                _ => {
+                    let (namespace, field) = name.split_at(2);
+                    let field = std::str::from_utf8(field).unwrap();
+                    match (result, String::from_utf8(value)) {
+                        (Ok(Some(Hash::Found(back))), Ok(text)) => {
+                            let map = if namespace == b"f:" { &back.fields } else { &back.flash };
+                            prop_assert_eq!(map.get(field), Some(text.as_str()));
+                            prop_assert_eq!(Meta::of(&back), Meta::of(&r));
+                        }
+                        (Err(e), Err(_)) => prop_assert!(is_corrupt(&e), "{e:?}"),
+                        (result, text) => prop_assert!(false, "decoded {result:?} from {text:?}"),
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn a_hash_with_pairs_dropped_or_doubled_is_a_record_or_corrupt(
+            r in record(),
+            resp3 in any::<bool>(),
+            drop_pair in prop::option::of(any::<usize>()),
+            double_pair in prop::option::of(any::<usize>()),
+        ) {
+            let mut pairs: Vec<[Vec<u8>; 2]> = pairs(&r)
+                .chunks(2)
+                .map(|p| [p[0].clone(), p[1].clone()])
+                .collect();
+            if let Some(i) = double_pair {
+                let pair = pairs[i % pairs.len()].clone();
+                pairs.push(pair);
+            }
+            let mut dropped = None;
+            if let Some(i) = drop_pair {
+                dropped = Some(pairs.remove(i % pairs.len()));
+            }
+            let left_meta = pairs.iter().any(|[name, _]| name.as_slice() == META.as_bytes());
+            // Only a name that no pair left holds goes missing.
+            let gone = dropped
+                .filter(|[name, _]| pairs.iter().all(|[left, _]| left != name))
+                .map(|[name, _]| String::from_utf8(name).unwrap());
+            let result = decode_hash(r.id, as_reply(pairs.concat(), resp3));
+            match result {
+                Ok(Some(Hash::Found(back))) => {
+                    prop_assert!(left_meta);
+                    let mut expected = r.clone();
+                    if let Some(name) = gone {
+                        if let Some(field) = name.strip_prefix(FIELD) {
+                            expected.fields.remove(field);
+                        } else if let Some(field) = name.strip_prefix(FLASH) {
+                            expected.flash.remove(field);
+                        } else if name == BINDING {
+                            expected.binding = None;
+                        }
+                    }
+                    prop_assert_eq!(back, expected);
+                }
+                Ok(Some(Hash::Missing)) => prop_assert!(!left_meta),
+                Err(error) => {
+                    prop_assert!(!left_meta);
+                    prop_assert!(is_corrupt(&error), "{error:?}");
+                }
+                Ok(None) => prop_assert!(false, "a hash of strings read as another shape"),
+            }
+        }
+
+        #[test]
+        fn any_listing_values_are_an_entry_missing_or_corrupt(
+            values in prop::collection::vec(
+                prop::option::of(prop_oneof![
+                    prop::collection::vec(any::<u8>(), 0..32),
+                    name_bytes(),
+                ]),
+                0..5,
+            ),
+        ) {
+            let all_none = values.iter().all(Option::is_none);
+            match decode_info(SessionId::generate(), values) {
+                Ok(Listed::Missing) => prop_assert!(all_none),
+                Ok(Listed::Found { .. }) => prop_assert!(!all_none),
+                Err(error) => prop_assert!(is_corrupt(&error), "{error:?}"),
+            }
+        }
+
+        #[test]
+        fn listing_entries_round_trip(r in record()) {
+            let pairs = pairs(&r);
+            let get = |field: &str| {
+                pairs
+                    .chunks(2)
+                    .find(|p| p[0] == field.as_bytes())
+                    .map(|p| p[1].clone())
+            };
+            let values = INFO_FIELDS.iter().map(|f| get(f)).collect();
+            match decode_info(r.id, values) {
+                Ok(Listed::Found { info, user }) => {
+                    prop_assert_eq!(info, r.info());
+                    prop_assert_eq!(user.as_deref(), r.user_id());
+                }
+                other => prop_assert!(false, "decoded {other:?}"),
+            }
+        }
+    }
+}

@@ -796,3 +796,147 @@ mod tests {
         );
     }
 }
+
+/// Page cursors come back from callers, `SCAN` replies from Redis: under
+/// generated cases either is read or refused with a typed error, never a
+/// panic, and a cursor that resumes names only masters the page can scan.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Node ids as Redis writes them (40 hex digits), short ones, and addresses.
+    fn node() -> impl Strategy<Value = String> {
+        prop_oneof!["[0-9a-f]{40}", "[a-c]", "[a-c]:[0-9]{1,5}"]
+    }
+
+    fn masters() -> impl Strategy<Value = Vec<Master>> {
+        prop::collection::vec((node(), node()), 0..4).prop_map(|nodes| {
+            nodes
+                .into_iter()
+                .map(|(id, address)| Master {
+                    id,
+                    address,
+                    slot: 0,
+                })
+                .collect()
+        })
+    }
+
+    prop_compose! {
+        fn cursor()(
+            node in prop::option::of(node()),
+            at in any::<u64>(),
+            pending in prop::collection::vec(any::<[u8; 16]>(), 0..4),
+            map in prop::option::of(any::<u64>()),
+            rescan in prop::option::of(prop::collection::vec(node(), 0..3)),
+        ) -> Cursor {
+            Cursor {
+                position: node.map_or(Position::Done, |node| Position::Scan { node, cursor: at }),
+                pending: pending.into_iter().map(SessionId::from_bytes).collect(),
+                rescan: rescan.filter(|_| map.is_some()),
+                map,
+            }
+        }
+    }
+
+    /// Cursor text: any, of the cursor's own characters, or a real cursor
+    /// with one character replaced, cut short or a piece repeated.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            ".{0,80}",
+            "[12|,:a-c0-9-]{0,60}",
+            (cursor(), any::<u8>(), any::<usize>(), "[|,:0-9a-z-]|.").prop_map(
+                |(c, how, at, with)| {
+                    let mut chars: Vec<char> = c.encode().chars().collect();
+                    let at = at % chars.len();
+                    match how % 3 {
+                        0 => chars[at] = with.chars().next().unwrap_or('|'),
+                        1 => chars.truncate(at),
+                        _ => {
+                            let tail = chars[at..].to_vec();
+                            chars.splice(at..at, tail).for_each(drop);
+                        }
+                    }
+                    chars.into_iter().collect()
+                }
+            ),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Nil),
+            Just(Value::Okay),
+            any::<i64>().prop_map(Value::Int),
+            "[0-9]{1,22}|.{0,6}".prop_map(Value::SimpleString),
+            "[0-9]{1,22}|.{0,6}".prop_map(|s| Value::BulkString(s.into_bytes())),
+            prop::collection::vec(any::<u8>(), 0..12).prop_map(Value::BulkString),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec(inner, 0..6).prop_map(Value::Set),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn cursors_round_trip(c in cursor()) {
+            prop_assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        }
+
+        #[test]
+        fn any_text_as_a_cursor_resumes_on_a_known_master_or_is_invalid(
+            text in text(),
+            masters in masters(),
+            map in prop_oneof![Just(0u64), any::<u64>()],
+        ) {
+            match Cursor::decode(&text) {
+                Ok(_) => {}
+                Err(error) => prop_assert!(matches!(error, StoreError::InvalidCursor(_))),
+            }
+            match Cursor::resume(Some(&text), &masters, map) {
+                Ok(c) => {
+                    let route = route(&masters, c.by_address());
+                    let known = |node: &str| route.iter().any(|(name, _)| *name == node);
+                    if let Position::Scan { node, .. } = &c.position {
+                        prop_assert!(known(node), "resumed on {node:?}");
+                    }
+                    for node in c.rescan.iter().flatten() {
+                        prop_assert!(known(node), "to scan {node:?} again");
+                    }
+                    prop_assert!(c.rescan.as_ref().is_none_or(|r| r.len() < masters.len()));
+                }
+                Err(error) => prop_assert!(matches!(error, StoreError::InvalidCursor(_))),
+            }
+        }
+
+        #[test]
+        fn any_reply_to_a_scan_is_read_or_refused(reply in value()) {
+            let parts = reply::array(reply.clone());
+            if let Some((next, keys)) = scan_reply(reply) {
+                let parts = parts.unwrap();
+                prop_assert_eq!(parts.len() >= 2, true);
+                prop_assert_eq!(reply::text(parts[0].clone()), Some(next.to_string()));
+                prop_assert_eq!(reply::array(parts[1].clone()).map(|k| k.len()), Some(keys.len()));
+            }
+        }
+
+        #[test]
+        fn scan_replies_round_trip(
+            next in any::<u64>(),
+            keys in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..20), 0..6),
+        ) {
+            let reply = Value::Array(vec![
+                Value::BulkString(next.to_string().into_bytes()),
+                Value::Array(keys.iter().cloned().map(Value::BulkString).collect()),
+            ]);
+            prop_assert_eq!(scan_reply(reply), Some((next, keys)));
+        }
+    }
+}
