@@ -317,3 +317,199 @@ fn user_ids(
     }
     Ok(out)
 }
+
+/// Stored bytes come from the disk: under generated cases any bytes under
+/// any id, and valid records changed by a byte, cut short or with a piece
+/// repeated, decode to the record stored under its own id or to
+/// [`StoreError::Corrupt`], never a panic; and a store holding such bytes
+/// and index entries naming them answers every call with a value or that error.
+#[cfg(test)]
+mod properties {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+    use session_core::clock::Clock as _;
+    use session_core::{Binding, MockClock, PageRequest};
+
+    use super::*;
+    use crate::FileStore;
+
+    prop_compose! {
+        fn record()(
+            raw_id in any::<IdBytes>(),
+            created in 0u64..4_000_000_000_000,
+            life in 0u64..1_000_000_000,
+            fields in prop::collection::vec((".{0,8}", any::<i64>()), 0..4),
+            user in prop::option::of("[a-c]{1,2}"),
+            revision in any::<u64>(),
+        ) -> SessionRecord {
+            let created = Timestamp::from_millis(created);
+            let mut r = SessionRecord::new(
+                SessionId::from_bytes(raw_id),
+                created,
+                created.plus(Duration::from_millis(life)),
+            );
+            r.fields = fields.into_iter().map(|(k, v)| (k, v.to_string())).collect();
+            r.binding = user.map(|u| Box::new(Binding::user(u).with_label("laptop")));
+            r.revision = revision;
+            r
+        }
+    }
+
+    /// `bytes` changed: one byte replaced, cut short, a piece repeated, or a
+    /// long run of digits added.
+    fn perturbed(bytes: &[u8], how: u8, at: usize, with: u8) -> Vec<u8> {
+        let at = at % bytes.len().max(1);
+        let mut out = bytes.to_vec();
+        match how % 4 {
+            0 if !out.is_empty() => out[at] = with,
+            1 => out.truncate(at),
+            2 => out.splice(at..at, bytes[at..].to_vec()).for_each(drop),
+            _ => out
+                .splice(at..at, std::iter::repeat_n(b'9', 40))
+                .for_each(drop),
+        }
+        out
+    }
+
+    /// What may sit in the record table: any bytes, or a record's envelope
+    /// as written or changed.
+    fn stored() -> impl Strategy<Value = Vec<u8>> {
+        let with = prop_oneof![
+            any::<u8>(),
+            prop::sample::select(b"{}[]\":,0-9 \\\xff".to_vec())
+        ];
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..200),
+            record().prop_map(|r| envelope::encode(&r).unwrap()),
+            (record(), any::<u8>(), any::<usize>(), with).prop_map(|(r, how, at, with)| {
+                perturbed(&envelope::encode(&r).unwrap(), how, at, with)
+            }),
+        ]
+    }
+
+    fn is_corrupt(error: &StoreError) -> bool {
+        matches!(error, StoreError::Corrupt(_))
+    }
+
+    /// Writes `bytes` under `id`, and index entries naming it, behind the store's back.
+    fn plant(store: &FileStore, id: &IdBytes, bytes: &[u8], user: &str, expiry: u64) {
+        store
+            .inner
+            .db
+            .run(|db| {
+                let txn = db.begin_write().map_err(db_error)?;
+                {
+                    let mut sessions = txn.open_table(SESSIONS).map_err(db_error)?;
+                    sessions.insert(id, bytes).map_err(db_error)?;
+                    let mut users = txn.open_table(USERS).map_err(db_error)?;
+                    users.insert((user, id), ()).map_err(db_error)?;
+                    let mut expiry_index = txn.open_table(EXPIRY).map_err(db_error)?;
+                    expiry_index.insert((expiry, id), ()).map_err(db_error)?;
+                }
+                txn.commit().map_err(db_error)
+            })
+            .unwrap();
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn stored_bytes_are_the_record_under_its_own_id_or_corrupt(
+            key in any::<IdBytes>(),
+            bytes in stored(),
+        ) {
+            match decode(&key, &bytes) {
+                Ok(r) => {
+                    prop_assert_eq!(r.id.as_bytes(), &key);
+                    prop_assert_eq!(envelope::decode(&bytes).unwrap(), r);
+                }
+                Err(error) => prop_assert!(is_corrupt(&error), "{error:?}"),
+            }
+        }
+
+        #[test]
+        fn records_round_trip_under_their_own_id_only(r in record(), other in any::<IdBytes>()) {
+            let bytes = envelope::encode(&r).unwrap();
+            prop_assert_eq!(decode(r.id.as_bytes(), &bytes).unwrap(), r.clone());
+            if &other != r.id.as_bytes() {
+                let moved = decode(&other, &bytes);
+                prop_assert!(matches!(&moved, Err(e) if is_corrupt(e)), "{moved:?}");
+            }
+        }
+    }
+
+    /// One store for every case: each case plants its bytes under a new
+    /// id, and leaves the store as it found it.
+    #[test]
+    fn a_store_holding_any_bytes_answers_values_or_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = MockClock::starting_now();
+        let store = FileStore::builder(dir.path().join("sessions.redb"))
+            .clock(Arc::new(clock.clone()))
+            .without_cleanup()
+            .open()
+            .unwrap();
+        let inner = &store.inner;
+        let now = clock.now();
+        let cases = (any::<IdBytes>(), stored(), "[a-c]{1,2}", any::<bool>());
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(256));
+        let result = runner.run(&cases, |(key, bytes, user, expired)| {
+            let indexed_at = if expired {
+                now.as_millis() - 1
+            } else {
+                now.as_millis() + 1000
+            };
+            plant(&store, &key, &bytes, &user, indexed_at);
+            let id = SessionId::from_bytes(key);
+            let decoded = decode(&key, &bytes);
+            let live = decoded.as_ref().ok().filter(|r| !r.is_expired(now));
+
+            match (inner.load(&id), &decoded) {
+                (Ok(Some(r)), Ok(stored)) => {
+                    prop_assert_eq!(&r, stored);
+                    prop_assert!(!r.is_expired(now));
+                }
+                (Ok(None), Ok(stored)) => prop_assert!(stored.is_expired(now)),
+                (Err(error), Err(_)) => prop_assert!(is_corrupt(&error), "{error:?}"),
+                (result, _) => prop_assert!(false, "loaded {result:?} from {decoded:?}"),
+            }
+            // Listings hold only this user's live sessions, however the index lies.
+            for info in inner.list_for_user(&user).unwrap() {
+                prop_assert_eq!(info.user_id.as_deref(), Some(user.as_str()));
+                prop_assert_eq!(Some(info), live.map(SessionRecord::info));
+            }
+            let page = inner.list(&PageRequest::first(10)).unwrap();
+            prop_assert_eq!(
+                page.items,
+                live.map(SessionRecord::info)
+                    .into_iter()
+                    .collect::<Vec<_>>()
+            );
+            let check = inner.check().unwrap();
+            prop_assert_eq!(check.records, 1);
+            prop_assert_eq!(check.corrupt, usize::from(decoded.is_err()));
+            let repaired = inner.repair_indexes().unwrap();
+            prop_assert!(repaired.added + repaired.removed <= 4, "{repaired:?}");
+
+            // The sweep removes what its index calls expired and cannot
+            // read; a delete removes whatever is left.
+            inner.sweep_batch(crate::ops::SWEEP_BATCH).unwrap();
+            if expired && decoded.is_err() {
+                prop_assert_eq!(inner.load(&id).unwrap(), None);
+            }
+            inner.delete(&id).unwrap();
+            prop_assert_eq!(inner.load(&id).unwrap(), None);
+            // Entries that named an unreadable record stay until a repair.
+            inner.repair_indexes().unwrap();
+            let check = inner.check().unwrap();
+            prop_assert!(check.is_consistent() && check.records == 0, "{check:?}");
+            Ok(())
+        });
+        if let Err(failure) = result {
+            panic!("{failure}");
+        }
+    }
+}
