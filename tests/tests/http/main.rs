@@ -19,3 +19,4 @@ mod routes;
 mod runtime;
 mod security;
 mod seeds;
+mod untrusted;
