@@ -16,5 +16,6 @@ mod retries;
 mod secrets;
 mod support;
 mod ttl;
+mod untrusted;
 mod write_limits;
 mod writes;

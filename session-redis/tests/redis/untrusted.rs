@@ -1,0 +1,278 @@
+//! Session hashes damaged behind the store's back, under generated cases:
+//! any bytes in the packed metadata, a field value, the binding or the
+//! bound user. `load` answers the record or `Corrupt`, the scripts refuse
+//! to write exactly what `load` cannot read, listings go on, and a delete
+//! always removes the key.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
+use redis::aio::MultiplexedConnection;
+use session_core::clock::Clock as _;
+use session_core::{
+    MockClock, SaveOutcome, SessionPatch, SessionRecord, SessionStore, StoreError, Timestamp,
+};
+use session_redis::RedisStore;
+
+use crate::support;
+
+const LIFE: Duration = Duration::from_secs(600);
+
+/// A part of `_m` in place of a number: the number with leading zeros, a
+/// long one, past `u64::MAX`, or not a number at all.
+fn damaged_part(real: u64) -> impl Strategy<Value = String> {
+    prop_oneof![
+        1 => "0{1,25}".prop_map(move |zeros| format!("{zeros}{real}")),
+        1 => "0{0,25}[0-9]{1,21}",
+        3 => prop::sample::select(vec![
+            String::new(),
+            "+1".into(),
+            "-1".into(),
+            " 1".into(),
+            "1 ".into(),
+            "1a".into(),
+            "\u{663}".into(),
+            "0x1".into(),
+            u64::MAX.to_string(),
+            "18446744073709551616".into(),
+            format!("{}0", u64::MAX),
+        ]),
+    ]
+}
+
+/// `_m` values: the record's own with up to two parts damaged, a layout
+/// changed or a part missing or added; or any bytes.
+fn meta(created: u64, expires: u64) -> impl Strategy<Value = Vec<u8>> {
+    let real = [created, created, expires, 0];
+    let damage = (0..4usize).prop_flat_map(move |i| (Just(i), damaged_part(real[i])));
+    let packed = (
+        prop::collection::vec(damage, 0..3),
+        prop_oneof![
+            8 => Just("2"),
+            1 => prop::sample::select(vec!["", "1", "3", "02", " 2", "2 ", "\u{ff}"]),
+        ],
+        prop_oneof![8 => Just(0), 1 => 1..=2],
+    )
+        .prop_map(move |(damage, layout, change)| {
+            let mut parts: Vec<String> = real.iter().map(u64::to_string).collect();
+            for (i, part) in damage {
+                parts[i] = part;
+            }
+            parts.insert(0, layout.to_owned());
+            match change {
+                1 => drop(parts.pop()),
+                2 => parts.push("0".into()),
+                _ => {}
+            }
+            parts.join(":").into_bytes()
+        });
+    prop_oneof![4 => packed, 1 => prop::collection::vec(any::<u8>(), 0..60)]
+}
+
+async fn hgetall(admin: &mut MultiplexedConnection, key: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut all: Vec<(Vec<u8>, Vec<u8>)> = redis::cmd("HGETALL")
+        .arg(key)
+        .query_async(admin)
+        .await
+        .unwrap();
+    all.sort();
+    all
+}
+
+async fn hset(admin: &mut MultiplexedConnection, key: &str, field: &[u8], value: &[u8]) {
+    let _: i64 = redis::cmd("HSET")
+        .arg(key)
+        .arg(field)
+        .arg(value)
+        .query_async(admin)
+        .await
+        .unwrap();
+}
+
+fn count_patch(now: Timestamp) -> SessionPatch {
+    let mut patch = SessionPatch {
+        last_seen: now,
+        ..SessionPatch::default()
+    };
+    patch.set_fields.insert("count", "2");
+    patch
+}
+
+/// `Corrupt`, saying why: the reason is what the log line shows.
+fn is_corrupt<T>(result: &Result<T, StoreError>) -> bool {
+    matches!(result, Err(StoreError::Corrupt(reason)) if !reason.is_empty())
+}
+
+/// Runs `cases` generated cases on one store of the shared server; `test`
+/// gets the store, an admin connection, the clock and a new record of
+/// `ada`'s, created; `strategy` gets such a record, for its times.
+fn run<S: Strategy>(
+    cases: u32,
+    strategy: impl Fn(&SessionRecord) -> S,
+    test: impl AsyncFn(
+        &RedisStore,
+        &mut MultiplexedConnection,
+        &MockClock,
+        &SessionRecord,
+        S::Value,
+    ) -> Result<(), TestCaseError>,
+) {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let clock = MockClock::starting_now();
+    let store = support::store_on(server, &clock);
+    let admin = rt.block_on(support::admin(server));
+    let record = support::counter(&clock, 1, LIFE, Some("ada"));
+    let mut runner = TestRunner::new(ProptestConfig::with_cases(cases));
+    let result = runner.run(&strategy(&record), |value| {
+        let mut admin = admin.clone();
+        // The clock stands still: every record has the times the strategy saw.
+        let r = support::counter(&clock, 1, LIFE, Some("ada"));
+        rt.block_on(async {
+            store.create(&r).await.unwrap();
+            test(&store, &mut admin, &clock, &r, value).await?;
+            // Whatever the hash holds, a delete removes it.
+            store.delete(&r.id).await.unwrap();
+            prop_assert_eq!(store.load(&r.id).await.unwrap(), None);
+            let left: i64 = redis::cmd("EXISTS")
+                .arg(store.session_key(&r.id))
+                .query_async(&mut admin)
+                .await
+                .unwrap();
+            prop_assert_eq!(left, 0);
+            Ok(())
+        })
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+}
+
+#[test]
+fn the_scripts_write_exactly_what_load_reads_whatever_the_metadata() {
+    run(
+        256,
+        |r| meta(r.created_at.as_millis(), r.expires_at.as_millis()),
+        async |store, admin, clock, r, meta| {
+            let key = store.session_key(&r.id);
+            hset(admin, &key, b"_m", &meta).await;
+            let before = hgetall(admin, &key).await;
+            let loaded = store.load(&r.id).await;
+            let saved = store.save(&r.id, &count_patch(clock.now())).await;
+            let shown = String::from_utf8_lossy(&meta).into_owned();
+            match &loaded {
+                Ok(Some(found)) if found.revision < u64::MAX => {
+                    prop_assert!(
+                        matches!(saved, Ok(SaveOutcome::Saved)),
+                        "{}: {:?}",
+                        shown,
+                        saved
+                    );
+                    let again = store.load(&r.id).await.unwrap().unwrap();
+                    prop_assert_eq!(again.revision, found.revision + 1);
+                    prop_assert_eq!(again.fields.get("count"), Some("2"));
+                    prop_assert_eq!(
+                        (again.created_at, again.expires_at),
+                        (found.created_at, found.expires_at)
+                    );
+                }
+                // Expired by its metadata: no session, to the scripts too.
+                Ok(None) => {
+                    prop_assert!(
+                        matches!(saved, Ok(SaveOutcome::Missing)),
+                        "{}: {:?}",
+                        shown,
+                        saved
+                    );
+                }
+                // A revision that cannot grow, or what `load` cannot read: nothing written.
+                Ok(Some(_)) | Err(StoreError::Corrupt(_)) => {
+                    prop_assert!(is_corrupt(&saved), "{}: {:?}", shown, saved);
+                    let later = clock.now().plus(LIFE);
+                    if loaded.is_err() {
+                        let touched = store.touch(&r.id, later, clock.now(), None).await;
+                        prop_assert!(is_corrupt(&touched), "{}: {:?}", shown, touched);
+                        prop_assert!(support::listed(store, "ada").await.is_empty());
+                    }
+                    prop_assert_eq!(hgetall(admin, &key).await, before, "{}", shown);
+                }
+                Err(error) => prop_assert!(false, "{}: load gave {:?}", shown, error),
+            }
+            Ok(())
+        },
+    );
+}
+
+/// Fields whose value the generated bytes replace or add.
+fn damaged_field() -> impl Strategy<Value = (Vec<u8>, Vec<u8>)> {
+    let name = prop_oneof![
+        prop::sample::select(vec![
+            "f:count", "f:other", "l:notice", "_b", "_u", "_w", "_v"
+        ])
+        .prop_map(|n| n.as_bytes().to_vec()),
+        (
+            prop::sample::select(vec!["f:", "l:"]),
+            prop::collection::vec(any::<u8>(), 0..6)
+        )
+            .prop_map(|(ns, rest)| [ns.as_bytes(), &rest].concat()),
+    ];
+    let value = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..40),
+        "[\\[\\]{}\",:a-z0-9 ]{0,30}".prop_map(String::into_bytes),
+        Just(br#"{"user_id":"ada","label":"x"}"#.to_vec()),
+        Just(br#"{"user_id":"bob"}"#.to_vec()),
+    ];
+    (name, value)
+}
+
+#[test]
+fn any_bytes_in_a_field_load_as_what_they_hold_or_corrupt() {
+    run(
+        256,
+        |_| damaged_field(),
+        async |store, admin, clock, r, (name, value)| {
+            let key = store.session_key(&r.id);
+            hset(admin, &key, &name, &value).await;
+            let text = String::from_utf8(value.clone());
+            let loaded = store.load(&r.id).await;
+            match (name.as_slice(), &loaded) {
+                (b"_b", Ok(Some(found))) => {
+                    let binding: session_core::Binding = serde_json::from_slice(&value).unwrap();
+                    prop_assert_eq!(found.binding.as_deref(), Some(&binding));
+                }
+                (b"_b", Err(StoreError::Corrupt(_))) => {
+                    prop_assert!(serde_json::from_slice::<session_core::Binding>(&value).is_err());
+                }
+                (b"_u" | b"_w" | b"_v", Ok(Some(found))) => {
+                    prop_assert_eq!(found, r);
+                }
+                (name, Ok(Some(found))) if name.starts_with(b"f:") || name.starts_with(b"l:") => {
+                    let field = std::str::from_utf8(&name[2..]).unwrap();
+                    let map = if name.starts_with(b"f:") {
+                        &found.fields
+                    } else {
+                        &found.flash
+                    };
+                    prop_assert_eq!(map.get(field), Some(text.as_deref().unwrap()));
+                }
+                (name, Err(StoreError::Corrupt(_)))
+                    if name.starts_with(b"f:") || name.starts_with(b"l:") =>
+                {
+                    prop_assert!(text.is_err() || std::str::from_utf8(&name[2..]).is_err());
+                }
+                (_, other) => prop_assert!(false, "{:?}: load gave {:?}", name, other),
+            }
+            // The store goes on: listings answer, and a save either writes
+            // or refuses with a typed error.
+            support::listed(store, "ada").await;
+            match store.save(&r.id, &count_patch(clock.now())).await {
+                Ok(SaveOutcome::Saved) | Err(StoreError::Corrupt(_)) => {}
+                other => prop_assert!(false, "{:?}: save gave {:?}", name, other),
+            }
+            Ok(())
+        },
+    );
+}
