@@ -693,7 +693,14 @@ impl RedisStore {
                     Ok((SaveOutcome::Conflict { current }, None))
                 }
                 Some(3) => {
-                    let reason = items.next().and_then(reply::text).unwrap_or_default();
+                    // The reason quotes what the script could not read,
+                    // which need not be UTF-8.
+                    let reason = items
+                        .next()
+                        .and_then(reply::bytes)
+                        .flatten()
+                        .map(|reason| String::from_utf8_lossy(&reason).into_owned())
+                        .unwrap_or_else(|| "the save script found the record damaged".into());
                     Err(StoreError::Corrupt(reason))
                 }
                 Some(4) => {
