@@ -11,7 +11,8 @@ use proptest::test_runner::TestRunner;
 use redis::aio::MultiplexedConnection;
 use session_core::clock::Clock as _;
 use session_core::{
-    MockClock, SaveOutcome, SessionPatch, SessionRecord, SessionStore, StoreError, Timestamp,
+    MockClock, SaveOutcome, SessionId, SessionPatch, SessionRecord, SessionStore, StoreError,
+    Timestamp,
 };
 use session_redis::RedisStore;
 
@@ -133,9 +134,17 @@ fn run<S: Strategy>(
         let r = support::counter(&clock, 1, LIFE, Some("ada"));
         rt.block_on(async {
             store.create(&r).await.unwrap();
-            test(&store, &mut admin, &clock, &r, value).await?;
-            // Whatever the hash holds, a delete removes it.
-            store.delete(&r.id).await.unwrap();
+            let outcome = test(&store, &mut admin, &clock, &r, value).await;
+            // Whatever the hash holds, a delete removes it. The user index
+            // goes too, so a failing case leaves nothing to the next one.
+            let deleted = store.delete(&r.id).await;
+            let _: i64 = redis::cmd("DEL")
+                .arg(store.user_index_key("ada"))
+                .query_async(&mut admin)
+                .await
+                .unwrap();
+            outcome?;
+            prop_assert!(deleted.is_ok(), "delete gave {:?}", deleted);
             prop_assert_eq!(store.load(&r.id).await.unwrap(), None);
             let left: i64 = redis::cmd("EXISTS")
                 .arg(store.session_key(&r.id))
@@ -272,6 +281,60 @@ fn any_bytes_in_a_field_load_as_what_they_hold_or_corrupt() {
                 Ok(SaveOutcome::Saved) | Err(StoreError::Corrupt(_)) => {}
                 other => prop_assert!(false, "{:?}: save gave {:?}", name, other),
             }
+            Ok(())
+        },
+    );
+}
+
+/// User index members other than session ids: any bytes, text, and ids of
+/// sessions that do not exist; with any score.
+fn junk_entries() -> impl Strategy<Value = Vec<(Vec<u8>, String)>> {
+    let member = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..24),
+        ".{0,24}".prop_map(String::into_bytes),
+        any::<[u8; 16]>().prop_map(|raw| SessionId::from_bytes(raw).to_string().into_bytes()),
+    ];
+    let score = prop_oneof![
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<f64>()
+            .prop_filter("a score", |f| !f.is_nan())
+            .prop_map(|f| f.to_string()),
+        prop::sample::select(vec!["+inf".to_owned(), "-inf".to_owned(), "0".to_owned()]),
+    ];
+    prop::collection::vec((member, score), 1..4)
+}
+
+#[test]
+fn junk_in_a_user_index_does_not_hide_or_keep_the_users_sessions() {
+    run(
+        256,
+        |_| junk_entries(),
+        async |store, admin, _clock, r, junk| {
+            let index = store.user_index_key("ada");
+            for (member, score) in &junk {
+                let _: i64 = redis::cmd("ZADD")
+                    .arg(&index)
+                    .arg(score)
+                    .arg(member)
+                    .query_async(admin)
+                    .await
+                    .unwrap();
+            }
+            let listed = store.list_for_user("ada").await;
+            prop_assert!(
+                matches!(&listed, Ok(infos) if infos.len() == 1 && infos[0].id == r.id),
+                "{:?}: listed {:?}",
+                junk,
+                listed
+            );
+            let revoked = store.delete_for_user("ada", None).await;
+            prop_assert!(
+                matches!(revoked, Ok(1)),
+                "{:?}: revoked {:?}",
+                junk,
+                revoked
+            );
+            prop_assert_eq!(store.load(&r.id).await.unwrap(), None);
             Ok(())
         },
     );
