@@ -34,9 +34,14 @@ impl RedisStore {
             items = items.into_iter().flat_map(reply::array).flatten().collect();
         }
         let mut entries = Vec::with_capacity(items.len() / 2);
+        // Members that are not text, so no session id: put there behind the
+        // store's back, they must not fail every listing and revocation.
+        let mut junk = Vec::new();
         let mut items = items.into_iter();
         while let Some(member) = items.next() {
-            let member = reply::text(member).ok_or_else(|| unexpected("ZRANGE"))?;
+            let member = reply::bytes(member)
+                .flatten()
+                .ok_or_else(|| unexpected("ZRANGE"))?;
             let score = match items.next() {
                 Some(Value::Double(d)) => d,
                 Some(other) => reply::text(other)
@@ -44,9 +49,32 @@ impl RedisStore {
                     .ok_or_else(|| unexpected("ZRANGE"))?,
                 None => return Err(unexpected("ZRANGE")),
             };
-            entries.push((member, score));
+            match String::from_utf8(member) {
+                Ok(member) => entries.push((member, score)),
+                Err(not_text) => junk.push(not_text.into_bytes()),
+            }
+        }
+        if !junk.is_empty() {
+            self.remove_junk(conn, index, &junk).await;
         }
         Ok(entries)
+    }
+
+    /// Removes user index members that are not text, best effort: one left
+    /// behind is skipped again by the next read.
+    async fn remove_junk(&self, conn: &mut Conn<'_>, index: &str, junk: &[Vec<u8>]) {
+        tracing::warn!(
+            members = junk.len(),
+            "user index holds members that are not session ids; removing them"
+        );
+        let mut cmd = redis::cmd("ZREM");
+        cmd.arg(index);
+        for member in junk {
+            cmd.arg(member.as_slice());
+        }
+        if let Err(error) = conn.send(&cmd).await {
+            tracing::debug!(%error, "members that are not session ids were left in a user index");
+        }
     }
 
     /// The listing metadata of each session, read concurrently (one `HMGET`

@@ -327,6 +327,15 @@ fn junk_in_a_user_index_does_not_hide_or_keep_the_users_sessions() {
                 junk,
                 listed
             );
+            // The listing took out every entry that names no session of hers.
+            let left: Vec<Vec<u8>> = redis::cmd("ZRANGE")
+                .arg(&index)
+                .arg(0)
+                .arg(-1)
+                .query_async(admin)
+                .await
+                .unwrap();
+            prop_assert_eq!(left, vec![r.id.to_string().into_bytes()], "{:?}", junk);
             let revoked = store.delete_for_user("ada", None).await;
             prop_assert!(
                 matches!(revoked, Ok(1)),
