@@ -348,3 +348,86 @@ fn junk_in_a_user_index_does_not_hide_or_keep_the_users_sessions() {
         },
     );
 }
+
+/// Keys the session pattern matches that hold no session: a hash under a
+/// name that is no id (any bytes), or under an id with fields but no
+/// metadata; and another type under an id. With page sizes, and cursor text
+/// a caller might send.
+fn junk_keys() -> impl Strategy<Value = (Vec<(Vec<u8>, bool)>, usize, String)> {
+    let suffix = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..30),
+        any::<[u8; 16]>().prop_map(|raw| SessionId::from_bytes(raw).to_string().into_bytes()),
+    ];
+    let cursor = prop_oneof![
+        ".{0,40}",
+        "[12]\\|[a-z0-9:.-]{0,12}\\|[0-9]{0,22}\\|[A-Za-z0-9_,-]{0,30}(\\|[0-9a-f]{0,17})?",
+    ];
+    (
+        prop::collection::vec((suffix, any::<bool>()), 0..4),
+        1usize..5,
+        cursor,
+    )
+}
+
+#[test]
+fn junk_keys_and_any_cursor_text_leave_the_listing_to_the_live_sessions() {
+    run(
+        128,
+        |_| junk_keys(),
+        async |store, admin, _clock, r, (junk, limit, cursor)| {
+            let real = store.session_key(&r.id).into_bytes();
+            let head = &real[..real.len() - r.id.to_string().len() - 1];
+            let mut planted = Vec::new();
+            for (suffix, hash) in &junk {
+                let key = [head, suffix, b"}"].concat();
+                if *hash {
+                    let _: i64 = redis::cmd("HSET")
+                        .arg(&key)
+                        .arg("f:count")
+                        .arg(suffix.as_slice())
+                        .arg("_u")
+                        .arg("ada")
+                        .query_async(admin)
+                        .await
+                        .unwrap();
+                } else {
+                    let _: () = redis::cmd("SET")
+                        .arg(&key)
+                        .arg(suffix.as_slice())
+                        .query_async(admin)
+                        .await
+                        .unwrap();
+                }
+                planted.push(key);
+            }
+            // Page by page, the one live session, once.
+            let mut listed = Vec::new();
+            let mut page = session_core::PageRequest::first(limit);
+            for _ in 0..1000 {
+                let found = store.list(page.clone()).await;
+                let Ok(found) = found else {
+                    return Err(TestCaseError::fail(format!("{junk:?}: listed {found:?}")));
+                };
+                listed.extend(found.items.into_iter().map(|info| info.id));
+                match found.next {
+                    Some(next) => page.cursor = Some(next),
+                    None => break,
+                }
+            }
+            prop_assert_eq!(listed, vec![r.id], "{:?}", junk);
+            // Cursor text from a caller: a page, or refused as invalid.
+            let given = session_core::PageRequest {
+                cursor: Some(cursor.clone()),
+                limit,
+            };
+            match store.list(given).await {
+                Ok(_) | Err(StoreError::InvalidCursor(_)) => {}
+                Err(error) => prop_assert!(false, "{:?}: {:?}", cursor, error),
+            }
+            for key in planted {
+                let _: i64 = redis::cmd("DEL").arg(key).query_async(admin).await.unwrap();
+            }
+            Ok(())
+        },
+    );
+}
