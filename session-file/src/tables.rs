@@ -322,7 +322,8 @@ fn user_ids(
 /// any id, and valid records changed by a byte, cut short or with a piece
 /// repeated, decode to the record stored under its own id or to
 /// [`StoreError::Corrupt`], never a panic; and a store holding such bytes
-/// and index entries naming them answers every call with a value or that error.
+/// and index entries naming them answers every call with a value or that
+/// error (a page cursor it did not hand out, [`StoreError::InvalidCursor`]).
 #[cfg(test)]
 mod properties {
     use std::sync::Arc;
@@ -454,9 +455,17 @@ mod properties {
             .unwrap();
         let inner = &store.inner;
         let now = clock.now();
-        let cases = (any::<IdBytes>(), stored(), "[a-c]{1,2}", any::<bool>());
+        // Cursor text a caller may send: anything, or id-like.
+        let cursor = prop_oneof![".{0,30}", "[A-Za-z0-9_-]{20,24}"];
+        let cases = (
+            any::<IdBytes>(),
+            stored(),
+            "[a-c]{1,2}",
+            any::<bool>(),
+            cursor,
+        );
         let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(256));
-        let result = runner.run(&cases, |(key, bytes, user, expired)| {
+        let result = runner.run(&cases, |(key, bytes, user, expired, cursor)| {
             let indexed_at = if expired {
                 now.as_millis() - 1
             } else {
@@ -488,6 +497,24 @@ mod properties {
                     .into_iter()
                     .collect::<Vec<_>>()
             );
+            let given = PageRequest {
+                cursor: Some(cursor.clone()),
+                limit: 10,
+            };
+            match (inner.list(&given), cursor.parse::<SessionId>()) {
+                (Ok(page), Ok(after)) => {
+                    let expected = live.filter(|r| r.id.as_bytes() > after.as_bytes());
+                    prop_assert_eq!(
+                        page.items,
+                        expected
+                            .map(SessionRecord::info)
+                            .into_iter()
+                            .collect::<Vec<_>>()
+                    );
+                }
+                (Err(StoreError::InvalidCursor(_)), Err(_)) => {}
+                (result, _) => prop_assert!(false, "{:?}: listed {:?}", cursor, result),
+            }
             let check = inner.check().unwrap();
             prop_assert_eq!(check.records, 1);
             prop_assert_eq!(check.corrupt, usize::from(decoded.is_err()));
