@@ -263,3 +263,118 @@ mod tests {
         assert_eq!(headers[CACHE_CONTROL], "private");
     }
 }
+
+/// A handler's caching headers are its own to write, any bytes at all:
+/// under generated cases, a response that carries a session token always
+/// leaves here readable and `private` or `no-store` (`no-store` for a
+/// surrogate), keeps a `no-store` the handler wrote, and asks no shared
+/// cache to store it unless it already was `private` or `no-store`.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Header values made of directive pieces, quotes, escapes and bytes
+    /// that are not text.
+    fn value() -> impl Strategy<Value = HeaderValue> {
+        let piece = prop_oneof![
+            prop::sample::select(vec![
+                "public",
+                "private",
+                "PRIVATE",
+                "private=\"x-user\"",
+                "no-store",
+                "No-Store",
+                "s-maxage=60",
+                "max-age=600",
+                "no-cache=\"set-cookie, x\"",
+                "content=\"ESI/1.0\"",
+                ", ",
+                ",",
+                " ",
+                "\"",
+                "\\",
+                "=",
+                "\t",
+            ])
+            .prop_map(|p| p.as_bytes().to_vec()),
+            prop::collection::vec(prop_oneof![0x20u8..=0x7e, 0x80u8..=0xff], 1..4),
+        ];
+        prop::collection::vec(piece, 0..6)
+            .prop_map(|pieces| pieces.concat())
+            .prop_filter_map("a header value", |v| HeaderValue::from_bytes(&v).ok())
+    }
+
+    fn headers() -> impl Strategy<Value = HeaderMap> {
+        let lines = |name: HeaderName| {
+            prop::collection::vec(value(), 0..3).prop_map(move |values| {
+                values
+                    .into_iter()
+                    .map(|v| (name.clone(), v))
+                    .collect::<Vec<_>>()
+            })
+        };
+        (
+            lines(CACHE_CONTROL),
+            lines(CDN_CACHE_CONTROL),
+            lines(SURROGATE_CONTROL),
+        )
+            .prop_map(|(a, b, c)| {
+                let mut headers = HeaderMap::new();
+                for (name, value) in a.into_iter().chain(b).chain(c) {
+                    headers.append(name, value);
+                }
+                headers
+            })
+    }
+
+    fn has(directives: &[String], wanted: &str) -> bool {
+        directives.iter().any(|d| {
+            let exact = d.eq_ignore_ascii_case(wanted);
+            exact || (wanted == "no-store" && directive(d) == "no-store")
+        })
+    }
+
+    fn values(headers: &HeaderMap, name: &HeaderName) -> Vec<Vec<u8>> {
+        let all = headers.get_all(name).iter();
+        all.map(|v| v.as_bytes().to_vec()).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_caching_headers_leave_private(before in headers()) {
+            let mut after = before.clone();
+            keep_private(&mut after);
+            for name in [CACHE_CONTROL, CDN_CACHE_CONTROL] {
+                if name != CACHE_CONTROL && !before.contains_key(&name) {
+                    prop_assert!(!after.contains_key(&name));
+                    continue;
+                }
+                let Some(out) = directives_of(&after, &name) else {
+                    return Err(TestCaseError::fail(format!("{name} unreadable: {after:?}")));
+                };
+                prop_assert!(has(&out, "private") || has(&out, "no-store"), "{:?}", out);
+                let spelled = directives_of(&before, &name)
+                    .map_or_else(|| mentions_no_store(&before, &name), |d| has(&d, "no-store"));
+                if spelled {
+                    prop_assert!(has(&out, "no-store"), "{:?} lost no-store: {:?}", before, out);
+                }
+                if values(&after, &name) != values(&before, &name) {
+                    for d in &out {
+                        let d = directive(d);
+                        prop_assert!(d != "public" && d != "s-maxage", "{:?}", out);
+                    }
+                }
+            }
+            if before.contains_key(&SURROGATE_CONTROL) {
+                let out = directives_of(&after, &SURROGATE_CONTROL);
+                prop_assert!(out.is_some_and(|d| has(&d, "no-store")), "{:?}", after);
+            } else {
+                prop_assert!(!after.contains_key(&SURROGATE_CONTROL));
+            }
+        }
+    }
+}
