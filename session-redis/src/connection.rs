@@ -835,3 +835,109 @@ c1 127.0.0.1:7002@17002 master - 0 1 3 connected 10923-16383
         assert_eq!(tag_in_slot(16384), None);
     }
 }
+
+/// What the cluster reports about itself under generated cases: any
+/// `CLUSTER SLOTS` reply is a slot map or refused, and any `CLUSTER NODES`
+/// text is read or refused, never a panic.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Nil),
+            prop_oneof![any::<i64>(), -2i64..17000].prop_map(Value::Int),
+            "[a-c?]{0,3}|127\\.0\\.0\\.1".prop_map(|s| Value::BulkString(s.into_bytes())),
+            prop::collection::vec(any::<u8>(), 0..6).prop_map(Value::BulkString),
+            ".{0,4}".prop_map(Value::SimpleString),
+        ];
+        leaf.prop_recursive(3, 40, 5, |inner| {
+            prop::collection::vec(inner, 0..5).prop_map(Value::Array)
+        })
+    }
+
+    /// A well-formed reply: ranges of slots, each with a master `(host,
+    /// port, id)` and maybe replicas.
+    fn ranges() -> impl Strategy<Value = Vec<(i64, i64, String, i64, String)>> {
+        prop::collection::vec(
+            (
+                0i64..16384,
+                0i64..16384,
+                "[a-z0-9.]{0,9}|\\?",
+                1i64..65536,
+                "[a-d]",
+            ),
+            1..6,
+        )
+    }
+
+    fn reply(ranges: &[(i64, i64, String, i64, String)]) -> Value {
+        Value::Array(
+            ranges
+                .iter()
+                .map(|(start, end, host, port, id)| {
+                    Value::Array(vec![
+                        Value::Int(*start),
+                        Value::Int(*end),
+                        Value::Array(vec![
+                            Value::BulkString(host.clone().into_bytes()),
+                            Value::Int(*port),
+                            Value::BulkString(id.clone().into_bytes()),
+                        ]),
+                    ])
+                })
+                .collect(),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_reply_as_cluster_slots_is_a_map_or_refused(reply in value()) {
+            if let Ok(nodes) = slot_map(&reply) {
+                prop_assert!(nodes.masters.windows(2).all(|w| w[0].id < w[1].id));
+                for master in &nodes.masters {
+                    prop_assert!(!master.id.is_empty());
+                    prop_assert!(Slot::new(master.slot).is_some());
+                }
+            }
+        }
+
+        #[test]
+        fn the_slot_map_is_each_master_once_whatever_the_order(
+            ranges in ranges(),
+            rotate in any::<usize>(),
+        ) {
+            let nodes = slot_map(&reply(&ranges)).unwrap();
+            let mut ids: Vec<&str> = ranges.iter().map(|r| r.4.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let found: Vec<&str> = nodes.masters.iter().map(|m| m.id.as_str()).collect();
+            prop_assert_eq!(found, ids);
+            let mut moved = ranges.clone();
+            moved.rotate_left(rotate % ranges.len());
+            prop_assert_eq!(slot_map(&reply(&moved)).unwrap().map, nodes.map);
+        }
+
+        #[test]
+        fn any_text_as_cluster_nodes_is_read_or_refused(
+            lines in prop::collection::vec(
+                prop_oneof![
+                    ".{0,40}",
+                    "[a-c] [0-9.:@]{0,12} (myself,)?master - 0 0 1 connected( [0-9]{1,5}(-[0-9]{1,5})?| \\[[0-9]{1,6}-[<>]-[a-c]{0,2}\\]){0,3}",
+                ],
+                0..4,
+            ),
+        ) {
+            let text = lines.join("\n");
+            if let Some((id, migrations)) = own_migrations(&text) {
+                for m in migrations {
+                    prop_assert!(m.from == id || m.to == id, "{:?} of {}", m.slot, id);
+                }
+            }
+        }
+    }
+}

@@ -245,3 +245,59 @@ mod tests {
         assert_eq!(Keys::new("").session_pattern(), "s:{*}");
     }
 }
+
+/// Key names come back from Redis (`SCAN`, invalidation messages): under
+/// generated cases the store's own keys read back as the session they name,
+/// and any other name as none, never a panic.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn marker(keys: &Keys, id: &SessionId, writer: &str) -> Vec<u8> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        keys.write_marker(id, writer, &mut out);
+        out.remove(0)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn session_keys_and_markers_read_back(
+            prefix in ".{0,12}",
+            raw in any::<[u8; 16]>(),
+            writer in "[A-Za-z0-9_-]{0,24}",
+        ) {
+            let keys = Keys::new(&prefix);
+            let id = SessionId::from_bytes(raw);
+            let key = keys.session(&id);
+            prop_assert_eq!(keys.id_of(key.as_bytes()), Some(id));
+            prop_assert_eq!(keys.marker_of(key.as_bytes()), None);
+            let marker = marker(&keys, &id, &writer);
+            prop_assert_eq!(keys.marker_of(&marker), Some((id, writer.as_bytes())));
+            prop_assert_eq!(keys.id_of(&marker), None);
+        }
+
+        #[test]
+        fn any_name_under_the_prefix_is_one_session_key_or_none(
+            prefix in ".{0,12}",
+            tail in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..40),
+                "[A-Za-z0-9_-]{21,23}\\}?(:w:.{0,4})?".prop_map(String::into_bytes),
+            ],
+        ) {
+            let keys = Keys::new(&prefix);
+            let name = [keys.session_head().as_bytes(), &tail].concat();
+            // One text form per id: a name that reads as a session's key is it.
+            if let Some(id) = keys.id_of(&name) {
+                prop_assert_eq!(keys.session(&id).into_bytes(), name.clone());
+            }
+            if let Some((id, writer)) = keys.marker_of(&name) {
+                let key = keys.session(&id);
+                prop_assert_eq!([key.as_bytes(), b":w:", writer].concat(), name);
+            }
+        }
+    }
+}
