@@ -928,4 +928,89 @@ mod tests {
         load(&cache, &b);
         assert!(cache.get(&b.id).is_some(), "a small bound record is cached");
     }
+
+    /// Invalidation messages come from Redis: under generated cases any
+    /// message drops a cached copy exactly when it names that session's key
+    /// (or flushes everything), and never panics.
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A name in an invalidation: the cached session's key, another
+        /// session's, this store's or another store's marker of the cached
+        /// session, or any bytes.
+        #[derive(Debug, Clone)]
+        enum Name {
+            Cached,
+            Other,
+            OwnMarker,
+            ForeignMarker,
+            Bytes(Vec<u8>),
+        }
+
+        fn name() -> impl Strategy<Value = Name> {
+            prop_oneof![
+                Just(Name::Cached),
+                Just(Name::Other),
+                Just(Name::OwnMarker),
+                Just(Name::ForeignMarker),
+                prop::collection::vec(any::<u8>(), 0..30).prop_map(Name::Bytes),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn a_copy_goes_exactly_when_an_invalidation_names_it(
+                names in prop::collection::vec((name(), any::<bool>()), 0..6),
+                flat in any::<bool>(),
+                flush in prop::option::weighted(0.05, Just(())),
+                noise in prop::collection::vec(any::<i64>(), 0..2),
+            ) {
+                let cache = cache();
+                let keys = Keys::new(PREFIX);
+                let a = record();
+                let other = SessionId::generate();
+                load(&cache, &a);
+                let marker = |writer: &str| {
+                    let mut out: Vec<Vec<u8>> = Vec::new();
+                    keys.write_marker(&a.id, writer, &mut out);
+                    out.remove(0)
+                };
+                let values: Vec<Value> = names
+                    .iter()
+                    .map(|(name, simple)| {
+                        let bytes = match name {
+                            Name::Cached => keys.session(&a.id).into_bytes(),
+                            Name::Other => keys.session(&other).into_bytes(),
+                            Name::OwnMarker => marker(cache.writer()),
+                            Name::ForeignMarker => marker("another-store"),
+                            Name::Bytes(bytes) => bytes.clone(),
+                        };
+                        match String::from_utf8(bytes) {
+                            Ok(text) if *simple => Value::SimpleString(text),
+                            Ok(text) => Value::BulkString(text.into_bytes()),
+                            Err(bytes) => Value::BulkString(bytes.into_bytes()),
+                        }
+                    })
+                    .chain(noise.into_iter().map(Value::Int))
+                    .collect();
+                let mut data = if flat { values } else { vec![Value::Array(values)] };
+                if flush.is_some() {
+                    data.push(Value::Nil);
+                }
+                cache.on_push(&keys, &PushInfo { kind: PushKind::Invalidate, data });
+                let has = |wanted: fn(&Name) -> bool| names.iter().any(|(n, _)| wanted(n));
+                let named = has(|n| matches!(n, Name::Cached));
+                // This store's own write, with no other store's: the copy
+                // already holds it.
+                let own = has(|n| matches!(n, Name::OwnMarker))
+                    && !has(|n| matches!(n, Name::ForeignMarker));
+                let dropped = flush.is_some() || (named && !own);
+                prop_assert_eq!(cache.get(&a.id).is_none(), dropped, "{:?}", names);
+            }
+        }
+    }
 }
