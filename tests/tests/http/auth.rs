@@ -416,6 +416,33 @@ async fn logout_with_notice(
     Ok(out)
 }
 
+#[derive(serde::Deserialize)]
+struct Size {
+    n: usize,
+}
+
+/// Logs out, then writes `n` bytes of data: more than a cookie holds for a
+/// large `n`.
+async fn logout_then_big(
+    mut session: session_axum::Session<session_tests::profile::Counters>,
+    auth: session_axum::Auth,
+    axum::extract::Query(q): axum::extract::Query<Size>,
+) -> Result<session_axum::LoggedOut, session_axum::SessionRejection> {
+    let out = auth.logout().await?;
+    session.update(|c| c.a = Some("x".repeat(q.n)));
+    Ok(out)
+}
+
+/// Hands out a bearer token (to a browser, say), then logs out and
+/// flashes the notice.
+async fn token_then_logout_with_notice(
+    session: session_axum::Session<session_tests::profile::Counters>,
+    auth: session_axum::Auth,
+) -> Result<session_axum::LoggedOut, session_axum::SessionRejection> {
+    auth.login_bearer(session_axum::Binding::user("api"))?;
+    logout_with_notice(session, auth).await
+}
+
 /// Takes the notice, and tells whether the request has a principal.
 async fn notice(
     mut session: session_axum::Session<session_tests::profile::Counters>,
@@ -445,6 +472,18 @@ fn typed_routes(
             handler: axum::routing::post(logout_with_notice),
         },
         session_axum::RouteDef {
+            method: http::Method::POST,
+            path: "/logout-then-big",
+            guard: session_axum::Guard::OPEN,
+            handler: axum::routing::post(logout_then_big),
+        },
+        session_axum::RouteDef {
+            method: http::Method::POST,
+            path: "/token-then-logout-with-notice",
+            guard: session_axum::Guard::OPEN,
+            handler: axum::routing::post(token_then_logout_with_notice),
+        },
+        session_axum::RouteDef {
             method: http::Method::GET,
             path: "/notice",
             guard: session_axum::Guard::OPEN,
@@ -459,11 +498,12 @@ fn typed_routes(
     ])
 }
 
-static TYPED: session_axum::ControllerRegistration = session_axum::ControllerRegistration {
-    name: "AuthTyped",
-    base_path: "/auth-typed",
-    routes: typed_routes,
-};
+pub(crate) static TYPED: session_axum::ControllerRegistration =
+    session_axum::ControllerRegistration {
+        name: "AuthTyped",
+        base_path: "/auth-typed",
+        routes: typed_routes,
+    };
 
 #[tokio::test]
 async fn a_logout_through_the_session_handle_ends_the_requests_principal() {
@@ -678,4 +718,92 @@ async fn a_bearer_clients_logout_that_flashes_after_it_answers_as_a_logout() {
         "deleted, nothing created"
     );
     assert_eq!(api.get("/t/me").await.status, 401);
+}
+
+/// A logout ends the login whatever the request writes after it. With the
+/// cookie store the cookie is the session: when what was written after the
+/// logout does not fit a cookie (too large to seal, or to set with its
+/// attributes), the response must still clear the logged-in cookie, not
+/// fail leaving it to the browser, still valid.
+#[tokio::test]
+async fn on_the_cookie_store_a_logout_whose_later_write_does_not_fit_still_ends_the_login() {
+    let app = session_axum::App::builder()
+        .store(session_core::CookieStore::signed())
+        .keys(&session_axum::SigningKeys::single(crate::app::key(1)))
+        .secure(false)
+        .cookie_name("sid")
+        .expiry(crate::app::policy())
+        .controller(&TYPED)
+        .merge(axum::Router::new())
+        .build()
+        .unwrap();
+    let server = session_tests::http::TestServer::start(app.into_router()).await;
+    // Too large to seal, and (around 2,900 bytes) sealed but too large to
+    // set with the cookie's attributes.
+    for n in std::iter::once(6000).chain((2700..3100).step_by(8)) {
+        let mut b = server.browser();
+        b.post("/t/login?user=ada").await;
+        assert_eq!(b.get("/t/me").await.status, 200);
+        let logged_in = b.jar["sid"].clone();
+        let r = b.post(&format!("/auth-typed/logout-then-big?n={n}")).await;
+        assert_ne!(
+            b.jar.get("sid"),
+            Some(&logged_in),
+            "n = {n}: the logout answered {} and left the logged-in cookie ({})",
+            r.status,
+            r.body
+        );
+        assert_eq!(b.get("/t/me").await.status, 401, "n = {n}");
+    }
+}
+
+/// The create of the session a flash after a logout starts fails (a store
+/// outage right after the delete): the logout happened all the same (the
+/// session is deleted), and answers as one, clearing the cookie; only the
+/// notice is lost.
+#[tokio::test]
+async fn a_logout_whose_notice_cannot_be_stored_still_answers_as_a_logout() {
+    let t = crate::app::start_with(session_axum::SigningKeys::single(crate::app::key(1)), |b| {
+        b.controller(&TYPED)
+    })
+    .await;
+    let mut b = t.server.browser();
+    b.post("/t/login?user=ada").await;
+    t.store.fail_creates(true);
+    let r = b.post("/auth-typed/logout-with-notice").await;
+    t.store.fail_creates(false);
+    assert!(t.service.list_for_user("ada").await.unwrap().is_empty());
+    assert_eq!(r.status, 204, "the logout happened: {}", r.body);
+    assert_eq!(
+        r.cookie("sid").and_then(|c| c.max_age),
+        Some(0),
+        "the dead cookie is cleared"
+    );
+}
+
+/// A browser's request that hands out a bearer token, then logs out and
+/// flashes the notice: the logout dropped the bearer login, and the cookie
+/// session is gone. The notice's new session must reach the browser in the
+/// cookie, not be stored where no client can reach it while the cookie is
+/// cleared.
+#[tokio::test]
+async fn a_notice_after_a_bearer_login_and_a_logout_reaches_the_browser() {
+    let t = crate::app::start_with(session_axum::SigningKeys::single(crate::app::key(1)), |b| {
+        b.controller(&TYPED)
+    })
+    .await;
+    let mut b = t.server.browser();
+    b.post("/t/login?user=ada").await;
+    let r = b.post("/auth-typed/token-then-logout-with-notice").await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert!(t.service.list_for_user("ada").await.unwrap().is_empty());
+    assert!(t.service.list_for_user("api").await.unwrap().is_empty());
+    let stored = t.store.inner().len();
+    let r = b.get("/auth-typed/notice").await;
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"notice": "signed out", "authenticated": false}),
+        "{stored} session(s) stored, cookie jar {:?}",
+        b.jar
+    );
 }
