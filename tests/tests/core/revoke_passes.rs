@@ -128,3 +128,100 @@ async fn revoke_all_reports_the_sessions_a_pass_deleted_when_the_check_after_it_
         2
     );
 }
+
+/// Takes the store's deletes down right after the first `delete_for_user`,
+/// once a session of the user landed out of that pass's reach (a rotation
+/// moving one, say): the listing after the pass shows it, and the pass that
+/// should delete it fails.
+struct LandsThenDeletesFail {
+    recording: session_core::conformance::RecordingStore<MemoryStore>,
+    inner: MemoryStore,
+    clock: MockClock,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+#[session_axum::async_trait]
+impl After for LandsThenDeletesFail {
+    async fn deleted_for_user(&self, user_id: &str) {
+        if self.fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let now = session_core::Clock::now(&self.clock);
+        let mut record = session_core::SessionRecord::new(
+            session_core::SessionId::generate(),
+            now,
+            now + crate::support::MIN * 60,
+        );
+        record.binding = Some(Box::new(Binding::user(user_id)));
+        self.inner.create(&record).await.unwrap();
+        self.recording.fail_deletes(true);
+    }
+}
+
+/// "Log out my other devices" must not answer success while a session of
+/// the user is known to be left: the listing after the first pass showed
+/// one, and the pass that should have deleted it failed. An error tells
+/// the caller to try again; a count reads as "done".
+#[tokio::test]
+async fn revoke_all_fails_when_a_session_it_found_left_could_not_be_deleted() {
+    use session_core::conformance::RecordingStore;
+
+    let clock = MockClock::starting_now();
+    let inner = MemoryStore::with_clock(Arc::new(clock.clone()));
+    let recording = RecordingStore::new(inner.clone());
+    let store = Hooked::new(
+        Arc::new(recording.clone()),
+        LandsThenDeletesFail {
+            recording: recording.clone(),
+            inner,
+            clock: clock.clone(),
+            fired: Default::default(),
+        },
+    );
+    let service = service_on(Arc::new(store), &clock);
+    let kept = service.create_session(Binding::user("u")).await.unwrap();
+    service.create_session(Binding::user("u")).await.unwrap();
+
+    let revoked = service.revoke_all("u", Some(&kept)).await;
+
+    recording.fail_deletes(false);
+    let left = service.list_for_user("u").await.unwrap().len();
+    assert_eq!(left, 2, "the kept session and the one that landed");
+    assert!(
+        revoked.is_err(),
+        "a session of the user is left, yet revoke_all answered {revoked:?}"
+    );
+}
+
+/// A first pass that deleted nothing has nothing an error would hide: a
+/// failure of the check after it is the caller's to see, not `Ok(0)`,
+/// which reads as "the user had no other session".
+#[tokio::test]
+async fn revoke_all_that_deleted_nothing_reports_a_failing_check() {
+    use session_core::conformance::RecordingStore;
+
+    struct DownAfterPass(RecordingStore<MemoryStore>);
+
+    #[session_axum::async_trait]
+    impl After for DownAfterPass {
+        async fn deleted_for_user(&self, _: &str) {
+            self.0.set_down(true);
+        }
+    }
+
+    let clock = MockClock::starting_now();
+    let recording = RecordingStore::new(MemoryStore::with_clock(Arc::new(clock.clone())));
+    let store = Hooked::new(
+        Arc::new(recording.clone()),
+        DownAfterPass(recording.clone()),
+    );
+    let service = service_on(Arc::new(store), &clock);
+    let kept = service.create_session(Binding::user("u")).await.unwrap();
+
+    let revoked = service.revoke_all("u", Some(&kept)).await;
+
+    assert!(
+        revoked.is_err(),
+        "the check after a pass that deleted nothing failed, yet revoke_all answered {revoked:?}"
+    );
+}
