@@ -76,10 +76,25 @@ impl SessionInterceptor {
             persisted.cookie
         };
         let now = session.cell().lock().now();
-        let applied = session
+        let mut cookie = cookie;
+        let mut applied = session
             .config()
             .cookie
             .apply(&cookie, now, response.headers_mut());
+        if let (Err(size), PersistOutcome::Destroyed) = (applied, persisted.outcome) {
+            // A logout stands whatever was written after it: the cookie
+            // (with a client-side store, the logged-out session itself)
+            // is cleared, and the new session dropped.
+            tracing::error!(
+                size,
+                "the session written after a logout is too large for a cookie; it is dropped, the cookie cleared"
+            );
+            cookie = CookieAction::Clear;
+            applied = session
+                .config()
+                .cookie
+                .apply(&cookie, now, response.headers_mut());
+        }
         if let Err(size) = applied {
             if matches!(
                 persisted.outcome,

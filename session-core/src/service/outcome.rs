@@ -26,7 +26,9 @@ pub enum PersistOutcome {
     /// The session was deleted (a logout). When the request wrote data or
     /// flash after the logout, a new anonymous session holding only those
     /// was created: [`Persisted::id`] names it and the cookie is set to it;
-    /// otherwise the cookie is cleared.
+    /// otherwise the cookie is cleared. A new session that cannot be kept
+    /// (the store fails, or it is too large for the cookie store) is
+    /// dropped and logged, and the cookie cleared: the logout stands.
     Destroyed,
     /// The session disappeared meanwhile (expired, revoked, or moved by a
     /// login or rotation in another request, also before this one loaded

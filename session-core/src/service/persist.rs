@@ -83,7 +83,9 @@ impl SessionService {
     /// - a destroyed session is deleted; data or flash written after the
     ///   logout start a new anonymous session holding only those (not for a
     ///   client that keeps its own token, see
-    ///   [`SessionState::keep_token`](crate::SessionState::keep_token)).
+    ///   [`SessionState::keep_token`](crate::SessionState::keep_token));
+    ///   one that cannot be stored or sealed is dropped (logged) and the
+    ///   cookie cleared, so the logout never fails for it.
     ///
     /// Persist runs once per request; later calls change nothing.
     pub async fn persist(&self, cell: &SessionCell) -> Result<Persisted, SessionError> {
@@ -234,20 +236,20 @@ impl SessionService {
                     // Rare, and boxed so that the common future stays small.
                     Box::pin(self.delete_moved(id)).await?;
                 }
-                match then {
-                    Some(record) => {
-                        let record = Box::pin(self.create_with_fresh_id(*record)).await?;
-                        Persisted {
-                            outcome: PersistOutcome::Destroyed,
-                            cookie: set(&record.id, record.expires_at),
-                            id: Some(record.id),
-                        }
-                    }
-                    None => Persisted {
+                let created = match then {
+                    Some(record) => Box::pin(self.create_with_fresh_id(*record))
+                        .await
+                        .inspect_err(|error| tracing::error!(%error, "could not store the data or flash written after a logout; they are dropped, the logout stands"))
+                        .ok(),
+                    None => None,
+                };
+                match created {
+                    Some(record) => Persisted {
                         outcome: PersistOutcome::Destroyed,
-                        cookie: CookieAction::Clear,
-                        id: None,
+                        cookie: set(&record.id, record.expires_at),
+                        id: Some(record.id),
                     },
+                    None => logged_out(),
                 }
             }
         };
@@ -271,13 +273,22 @@ impl SessionService {
                 cookie: CookieAction::Clear,
                 id: None,
             },
-            ClientOutcome::Seal(record, outcome) => Persisted {
-                outcome,
-                cookie: CookieAction::Set {
-                    token: client.seal(self.signer(), &record)?,
-                    expires_at: record.expires_at,
+            ClientOutcome::Seal(record, outcome) => match client.seal(self.signer(), &record) {
+                Ok(token) => Persisted {
+                    outcome,
+                    cookie: CookieAction::Set {
+                        token,
+                        expires_at: record.expires_at,
+                    },
+                    id: Some(record.id),
                 },
-                id: Some(record.id),
+                // The cookie holding the logged-out session must go all the
+                // same: with this store, it is the session.
+                Err(error) if outcome == PersistOutcome::Destroyed => {
+                    tracing::error!(%error, "could not seal the data or flash written after a logout; they are dropped, the logout stands");
+                    logged_out()
+                }
+                Err(error) => return Err(error.into()),
             },
         })
     }
@@ -680,6 +691,15 @@ fn client_outcome(plan: Plan, state: &SessionState) -> ClientOutcome {
             }
             None => ClientOutcome::Keep,
         },
+    }
+}
+
+/// A logout that leaves no session behind: the cookie is cleared.
+fn logged_out() -> Persisted {
+    Persisted {
+        outcome: PersistOutcome::Destroyed,
+        cookie: CookieAction::Clear,
+        id: None,
     }
 }
 
