@@ -71,7 +71,13 @@ impl SessionInterceptor {
                 }
                 return response;
             }
-            CookieAction::Clear
+            match persisted.outcome {
+                // A logout after the bearer login dropped it: the session
+                // a write after the logout started goes out in the cookie,
+                // as on any response (else it is stored out of reach).
+                PersistOutcome::Destroyed => persisted.cookie,
+                _ => CookieAction::Clear,
+            }
         } else {
             persisted.cookie
         };

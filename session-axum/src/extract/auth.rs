@@ -137,6 +137,8 @@ impl Auth {
     /// tampered cookie the request came with, or one whose session a logout
     /// in this request deleted, is still cleared (not when the request also
     /// sent `Authorization: Bearer`: such requests never read the cookie).
+    /// A logout after this login ends it too; a flash set after that
+    /// logout then goes out in the cookie, as after any logout.
     /// [`SessionRejection::Unsupported`], and nothing changes, where bearer
     /// tokens are off: turned off on the app builder
     /// ([`AppBuilder::bearer`](crate::AppBuilder::bearer)), whose app would
