@@ -130,8 +130,10 @@ impl SessionService {
     /// creates meanwhile may go too.
     ///
     /// An error of the first pass is returned. Once it deleted sessions, a
-    /// failure of that check or of a later pass is logged and the count
-    /// returned: those sessions are gone, which an error would hide.
+    /// failure of that check is logged and the count returned: those
+    /// sessions are gone, which an error would hide. A failure of a later
+    /// pass is returned: the check found a session of the user left, and a
+    /// count would read as "revoked" while it stays logged in.
     pub async fn revoke_all(
         &self,
         user_id: &str,
@@ -143,16 +145,20 @@ impl SessionService {
             match self.left_after_pass(user_id, &mut keep).await {
                 Ok(false) => break,
                 Ok(true) => {}
+                // Nothing deleted: the error hides nothing.
+                Err(error) if revoked == 0 => return Err(error),
                 Err(error) => {
                     tracing::warn!(%error, revoked, "revoked a user's sessions, but could not check for sessions a rotation moved meanwhile");
                     break;
                 }
             }
+            // A session of the user is left: if it cannot go, the caller
+            // must know, not read a count as "revoked".
             match self.store().delete_for_user(user_id, keep.as_ref()).await {
                 Ok(n) => revoked += n,
                 Err(error) => {
-                    tracing::warn!(%error, revoked, "revoked a user's sessions, but a further pass for sessions a rotation moved failed");
-                    break;
+                    tracing::warn!(%error, revoked, "revoked some of a user's sessions, but a further pass for sessions left failed");
+                    return Err(error.into());
                 }
             }
         }
