@@ -459,6 +459,33 @@ async fn checked_at_load_invalid_data_means_no_session_binding_included() {
     );
 }
 
+/// Under `InvalidDataPolicy::Fail`, the refusal is about the stored data:
+/// once a logout deleted it, the request's new data (a "signed out" notice
+/// set after the logout) is readable and writable as a new session's.
+#[tokio::test]
+async fn after_a_logout_of_refused_data_the_request_writes_a_new_session() {
+    let env = env();
+    let (t, id) = bound_with_invalid_data(&env).await;
+    let service = checking(&env, InvalidDataPolicy::Fail);
+    let cell = service.load(Some(&t)).await.unwrap();
+    assert!(service.typed::<Profile>(&cell).is_err(), "refused before");
+    cell.lock().destroy();
+    let mut after = service
+        .typed::<Profile>(&cell)
+        .expect("the refused data is gone with the logout");
+    assert_eq!(after.age, None);
+    after.flash("notice", "signed out").unwrap();
+    drop(after);
+    let persisted = service.persist(&cell).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Destroyed);
+    assert_eq!(env.store.inner().load(&id).await.unwrap(), None);
+    let mut next = service.get::<Profile>(Some(&token(&persisted))).await.unwrap();
+    assert_eq!(
+        next.take_flash::<String>("notice").as_deref(),
+        Some("signed out")
+    );
+}
+
 #[tokio::test]
 async fn checked_at_load_invalid_data_fails_reads_when_configured_and_logout_still_works() {
     let env = env();
