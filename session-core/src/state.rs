@@ -406,6 +406,9 @@ impl SessionState {
     pub fn destroy(&mut self) {
         self.destroy = true;
         self.destroys = self.destroys.wrapping_add(1);
+        // A refusal of the stored data goes with it: what follows is a new
+        // session's.
+        self.failed_check = None;
         if let Some(changes) = self.changes.take().filter(|c| !c.set_flash.is_empty()) {
             tracing::debug!(
                 flash = changes.set_flash.len(),

@@ -187,7 +187,9 @@ impl Auth {
         Ok(LoggedOut)
     }
 
-    /// The session id the client holds (after a login in this request: the new one).
+    /// The session id the client holds (after a login in this request: the
+    /// new one). `None` after a logout, also when a write after it will
+    /// start a new session: that one's id is made when it is stored.
     pub fn session_id(&self) -> Option<SessionId> {
         self.session.cell().lock().id()
     }

@@ -479,7 +479,10 @@ async fn after_a_logout_of_refused_data_the_request_writes_a_new_session() {
     let persisted = service.persist(&cell).await.unwrap();
     assert_eq!(persisted.outcome, PersistOutcome::Destroyed);
     assert_eq!(env.store.inner().load(&id).await.unwrap(), None);
-    let mut next = service.get::<Profile>(Some(&token(&persisted))).await.unwrap();
+    let mut next = service
+        .get::<Profile>(Some(&token(&persisted)))
+        .await
+        .unwrap();
     assert_eq!(
         next.take_flash::<String>("notice").as_deref(),
         Some("signed out")
