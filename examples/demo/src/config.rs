@@ -7,6 +7,9 @@ use std::sync::Arc;
 use session_axum::{Key, SessionStore};
 use session_core::CookieStore;
 
+/// Sessions the in-memory store holds at most (about 16 MB of them).
+pub const MAX_MEMORY_SESSIONS: usize = 100_000;
+
 /// Which store sessions live in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StoreKind {
@@ -100,7 +103,11 @@ impl Config {
     /// The selected store.
     pub async fn store(&self) -> Result<Arc<dyn SessionStore>, StartError> {
         Ok(match self.store {
-            StoreKind::Memory => Arc::new(session_axum::MemoryStore::new()),
+            // `GET /` writes on every visit: capped, a flood of cookieless
+            // visits gets 503s instead of the process's memory.
+            StoreKind::Memory => {
+                Arc::new(session_axum::MemoryStore::new().with_max_sessions(MAX_MEMORY_SESSIONS))
+            }
             StoreKind::Cookie => Arc::new(CookieStore::encrypted()),
             StoreKind::File => Arc::new(session_file::FileStore::open(
                 self.data_dir.join("sessions.redb"),

@@ -40,3 +40,47 @@ async fn a_store_failing_only_on_write_gives_503_and_the_change_is_not_acknowled
         "the old session survives a failed login"
     );
 }
+
+/// A memory store capped with `with_max_sessions`, filled by cookieless
+/// writes (a flood of new visitors): a further new visitor gets a 503 with
+/// no cookie, while a visitor holding a session goes on and a login still
+/// goes through.
+#[tokio::test]
+async fn a_full_memory_store_refuses_new_visitors_and_keeps_its_sessions_and_logins() {
+    use std::sync::Arc;
+
+    let clock = session_core::MockClock::starting_now();
+    let store = session_core::MemoryStore::with_clock(Arc::new(clock.clone())).with_max_sessions(1);
+    let t = crate::app::start_on(
+        session_core::conformance::RecordingStore::new(store),
+        clock,
+        session_axum::SigningKeys::single(crate::app::key(1)),
+        |b| b,
+    )
+    .await;
+    let mut regular = t.server.browser();
+    assert_eq!(regular.get("/t/visit").await.body, "1");
+
+    let mut refused = None;
+    for _ in 0..10_000 {
+        let r = t.server.browser().get("/t/visit").await;
+        if r.status != 200 {
+            refused = Some(r);
+            break;
+        }
+    }
+    let r = refused.expect("the cap never refused a new visitor");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json()["error"], "session store unavailable");
+    assert!(r.set_cookies.is_empty());
+
+    assert_eq!(
+        regular.get("/t/visit").await.body,
+        "2",
+        "a held session goes on"
+    );
+    let mut user = t.server.browser();
+    let r = user.post("/t/login?user=ada").await;
+    assert!(r.status < 400, "{}: {}", r.status, r.body);
+    assert_eq!(user.get("/t/me").await.json()["user_id"], "ada");
+}

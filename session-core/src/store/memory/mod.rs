@@ -10,6 +10,7 @@ pub use sweeper::Sweeper;
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
@@ -63,6 +64,8 @@ struct Inner {
     users: UserIndex,
     clock: SharedClock,
     max_record_bytes: usize,
+    // Anonymous sessions a shard takes at most (`with_max_sessions`).
+    shard_cap: AtomicUsize,
 }
 
 impl Default for MemoryStore {
@@ -103,8 +106,60 @@ impl MemoryStore {
                 users: UserIndex::new(shards),
                 clock,
                 max_record_bytes,
+                shard_cap: AtomicUsize::new(usize::MAX),
             }),
         }
+    }
+
+    /// Caps the sessions held at about `max`: past it, creating an
+    /// anonymous session (no login) fails with [`StoreError::Unavailable`]
+    /// (a 503 in the web layer) until expiry or logouts make room, so a
+    /// flood of cookieless requests that write cannot exhaust the
+    /// process's memory. Logged-in sessions are always taken: a login is
+    /// never refused for a flood of anonymous ones, and their number is
+    /// bounded by logins. The cap is kept per shard (`max` divided among
+    /// the 256 or more shards, rounded up), so it is exact to within the
+    /// shard count. Expired records are removed before a refusal. No cap
+    /// by default.
+    ///
+    /// ```
+    /// let store = session_core::MemoryStore::new().with_max_sessions(1_000_000);
+    /// ```
+    pub fn with_max_sessions(self, max: usize) -> Self {
+        let shards = self.inner.shards.len();
+        let cap = max.div_ceil(shards).max(1);
+        self.inner.shard_cap.store(cap, Ordering::Relaxed);
+        self
+    }
+
+    /// Refuses a new anonymous session while its shard is at the cap (see
+    /// [`with_max_sessions`](Self::with_max_sessions)), after removing the
+    /// shard's expired records when some may have expired.
+    fn check_room(
+        &self,
+        shard: &mut Shard,
+        record: &SessionRecord,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let cap = self.inner.shard_cap.load(Ordering::Relaxed);
+        if shard.len() < cap || record.binding.is_some() || record.is_moved_marker() {
+            return Ok(());
+        }
+        if shard.may_hold_expired(now) {
+            let gone = shard.remove_expired(now);
+            self.inner.users.forget_all(&gone);
+            if shard.len() < cap {
+                return Ok(());
+            }
+        }
+        let max = cap.saturating_mul(self.inner.shards.len());
+        tracing::warn!(
+            max,
+            "memory store is full; a new anonymous session is refused"
+        );
+        Err(StoreError::unavailable(format!(
+            "the memory store holds its maximum of about {max} sessions"
+        )))
     }
 
     fn shard(&self, id: &SessionId) -> &Mutex<Shard> {
@@ -180,6 +235,7 @@ impl fmt::Debug for MemoryStore {
         f.debug_struct("MemoryStore")
             .field("shards", &self.inner.shards.len())
             .field("max_record_bytes", &self.inner.max_record_bytes)
+            .field("shard_cap", &self.inner.shard_cap.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -204,6 +260,7 @@ impl SessionStore for MemoryStore {
         let entry = Entry::from_record(record);
         let mut shard = self.shard(&record.id).lock();
         self.write_step(&mut shard, now);
+        self.check_room(&mut shard, record, now)?;
         if let Some(old) = shard.insert_new(record.id, entry, now)? {
             self.inner.users.forget(&old);
         }
@@ -390,6 +447,61 @@ mod tests {
             .build()
             .expect("runtime")
             .block_on(f)
+    }
+
+    /// Anonymous creates until `n` were refused; how many were taken.
+    async fn fill(store: &MemoryStore, clock: &MockClock, refusals: usize) -> usize {
+        let (mut taken, mut refused) = (0, 0);
+        while refused < refusals {
+            match store.create(&record(clock, MIN, None)).await {
+                Ok(()) => taken += 1,
+                Err(StoreError::Unavailable(_)) => refused += 1,
+                Err(other) => panic!("{other:?}"),
+            }
+            assert!(taken <= 100_000, "the cap never refused");
+        }
+        taken
+    }
+
+    #[test]
+    fn a_capped_store_refuses_anonymous_sessions_past_its_cap_and_still_takes_logins() {
+        let clock = MockClock::starting_now();
+        let shards = MemoryStore::new().inner.shards.len();
+        let store = MemoryStore::with_clock(Arc::new(clock.clone())).with_max_sessions(4 * shards);
+        block_on(async {
+            let taken = fill(&store, &clock, 50).await;
+            assert!(
+                taken <= 4 * shards,
+                "{taken} sessions over a cap of {}",
+                4 * shards
+            );
+            assert_eq!(store.len(), taken);
+            // Full: a login, and a moved session's marker, still go in.
+            let login = record(&clock, MIN, Some("u"));
+            store.create(&login).await.unwrap();
+            let now = clock.now();
+            let marker =
+                SessionRecord::moved_marker(SessionId::generate(), None, now, now.plus(MIN));
+            store.create(&marker).await.unwrap();
+            assert!(store.load(&login.id).await.unwrap().is_some());
+        });
+    }
+
+    #[test]
+    fn expired_sessions_make_room_in_a_capped_store() {
+        let clock = MockClock::starting_now();
+        let store = MemoryStore::with_clock(Arc::new(clock.clone())).with_max_sessions(1);
+        block_on(async {
+            let first = fill(&store, &clock, 20).await;
+            clock.advance(2 * MIN);
+            let again = fill(&store, &clock, 20).await;
+            assert!(again > 0, "expired sessions left no room");
+            let shards = store.inner.shards.len();
+            assert!(
+                first <= shards && store.len() <= shards,
+                "one per shard, expired or not"
+            );
+        });
     }
 
     #[test]

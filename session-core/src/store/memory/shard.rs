@@ -161,6 +161,11 @@ impl Shard {
         gone
     }
 
+    /// Whether an entry may have expired by `now` (else none has).
+    pub(super) fn may_hold_expired(&self, now: Timestamp) -> bool {
+        now >= self.rest_until
+    }
+
     pub(super) fn remove_expired(&mut self, now: Timestamp) -> Vec<Removed> {
         let mut gone = Vec::new();
         let mut earliest = NEVER;
