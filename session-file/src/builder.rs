@@ -45,6 +45,7 @@ pub struct FileStoreBuilder {
     clock: SharedClock,
     cleanup_interval: Option<Duration>,
     max_record_bytes: usize,
+    max_sessions: Option<u64>,
     cache_bytes: usize,
     check_integrity: bool,
     reopen_interval: Duration,
@@ -61,6 +62,7 @@ impl FileStoreBuilder {
             clock: Arc::new(SystemClock),
             cleanup_interval: Some(DEFAULT_CLEANUP_INTERVAL),
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            max_sessions: None,
             cache_bytes: DEFAULT_CACHE_BYTES,
             check_integrity: true,
             reopen_interval: DEFAULT_REOPEN_INTERVAL,
@@ -92,6 +94,18 @@ impl FileStoreBuilder {
     /// [`StoreError::TooLarge`](session_core::StoreError::TooLarge).
     pub fn max_record_bytes(mut self, bytes: usize) -> Self {
         self.max_record_bytes = bytes;
+        self
+    }
+
+    /// Caps the records the file holds at `max`: past it, creating an
+    /// anonymous session (no login) fails with
+    /// [`StoreError::Unavailable`](session_core::StoreError::Unavailable) (a
+    /// 503 in the web layer) once expired records were swept, so a flood of
+    /// cookieless requests that write cannot fill the disk. Logged-in
+    /// sessions (and a move's marker) are always taken: a login is never
+    /// refused for a flood of anonymous sessions. No cap by default.
+    pub fn max_sessions(mut self, max: usize) -> Self {
+        self.max_sessions = Some(u64::try_from(max).unwrap_or(u64::MAX));
         self
     }
 
@@ -184,6 +198,7 @@ impl FileStoreBuilder {
             db,
             clock: self.clock,
             max_record_bytes: self.max_record_bytes,
+            max_sessions: self.max_sessions,
             path,
         });
         let cleanup = match self.cleanup_interval {

@@ -98,14 +98,38 @@ impl Inner {
     pub(crate) fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
         let bytes = self.encode(record)?;
         let id = record.id.as_bytes();
-        self.write(|t, now| match t.get(id, now)? {
-            Slot::Empty => t.put(None, record, &bytes),
-            Slot::Expired(old) => t.put(Some(&old), record, &bytes),
-            Slot::Live(_) => Err(StoreError::Collision),
-            Slot::Corrupt(error) => {
-                // It may be live: never overwrite it.
-                log_corrupt(id, &error);
-                Err(StoreError::Collision)
+        // Logins and markers are always taken (see `FileStoreBuilder::max_sessions`).
+        let cap = self
+            .max_sessions
+            .filter(|_| record.binding.is_none() && !record.is_moved_marker());
+        if let Some(max) = cap
+            && self.read(|t| t.sessions.len().map_err(db_error))? >= max
+        {
+            // Expired records make room first, in a transaction of their
+            // own: a refused create commits nothing.
+            self.sweep_batch(SWEEP_BATCH)?;
+        }
+        self.write(|t, now| {
+            if let Some(max) = cap
+                && t.len()? >= max
+            {
+                tracing::warn!(
+                    max,
+                    "file store is full; a new anonymous session is refused"
+                );
+                return Err(StoreError::unavailable(format!(
+                    "the file store holds its maximum of {max} sessions"
+                )));
+            }
+            match t.get(id, now)? {
+                Slot::Empty => t.put(None, record, &bytes),
+                Slot::Expired(old) => t.put(Some(&old), record, &bytes),
+                Slot::Live(_) => Err(StoreError::Collision),
+                Slot::Corrupt(error) => {
+                    // It may be live: never overwrite it.
+                    log_corrupt(id, &error);
+                    Err(StoreError::Collision)
+                }
             }
         })
     }

@@ -65,6 +65,8 @@ pub(crate) struct Inner {
     pub(crate) db: Database,
     pub(crate) clock: SharedClock,
     pub(crate) max_record_bytes: usize,
+    /// Records held at most before anonymous creates are refused.
+    pub(crate) max_sessions: Option<u64>,
     pub(crate) path: PathBuf,
 }
 

@@ -12,7 +12,7 @@
 //! Readers never trust an index entry blindly: they check it against the
 //! record it names, skip it when it does not match and let writers remove it.
 
-use redb::{ReadOnlyTable, ReadableTable, Table, TableDefinition};
+use redb::{ReadOnlyTable, ReadableTable, ReadableTableMetadata, Table, TableDefinition};
 use session_core::record::envelope;
 use session_core::{SessionId, SessionRecord, StoreError, Timestamp};
 
@@ -108,6 +108,11 @@ impl<'t> WriteTables<'t> {
     }
 
     /// The record under `id`.
+    /// Records held, live or expired but not swept yet.
+    pub(crate) fn len(&self) -> Result<u64, StoreError> {
+        self.sessions.len().map_err(db_error)
+    }
+
     pub(crate) fn get(&self, id: &IdBytes, now: Timestamp) -> Result<Slot, StoreError> {
         let guard = self.sessions.get(id).map_err(db_error)?;
         Ok(Slot::of(id, guard.as_ref().map(|g| g.value()), now))

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use session_axum::{Key, SessionStore};
 use session_core::CookieStore;
 
-/// Sessions the in-memory store holds at most (about 16 MB of them).
-pub const MAX_MEMORY_SESSIONS: usize = 100_000;
+/// Sessions the memory and file stores hold at most (in memory, about
+/// 16 MB of them).
+pub const MAX_SESSIONS: usize = 100_000;
 
 /// Which store sessions live in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -104,14 +105,16 @@ impl Config {
     pub async fn store(&self) -> Result<Arc<dyn SessionStore>, StartError> {
         Ok(match self.store {
             // `GET /` writes on every visit: capped, a flood of cookieless
-            // visits gets 503s instead of the process's memory.
+            // visits gets 503s instead of the process's memory or the disk.
             StoreKind::Memory => {
-                Arc::new(session_axum::MemoryStore::new().with_max_sessions(MAX_MEMORY_SESSIONS))
+                Arc::new(session_axum::MemoryStore::new().with_max_sessions(MAX_SESSIONS))
             }
             StoreKind::Cookie => Arc::new(CookieStore::encrypted()),
-            StoreKind::File => Arc::new(session_file::FileStore::open(
-                self.data_dir.join("sessions.redb"),
-            )?),
+            StoreKind::File => Arc::new(
+                session_file::FileStore::builder(self.data_dir.join("sessions.redb"))
+                    .max_sessions(MAX_SESSIONS)
+                    .open()?,
+            ),
             StoreKind::Redis => {
                 let failed = |e: &dyn std::fmt::Display| StartError::Redis {
                     url: session_redis::display_url(&self.redis_url),

@@ -1,6 +1,7 @@
 //! Tests of the file store: the generic conformance suite, restart, cleanup,
 //! corrupt records, opening errors, a process killed mid-write and a disk that refuses writes.
 
+mod capped;
 mod cleanup;
 mod conformance;
 mod corrupt;
