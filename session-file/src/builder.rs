@@ -97,13 +97,15 @@ impl FileStoreBuilder {
         self
     }
 
-    /// Caps the records the file holds at `max`: past it, creating an
-    /// anonymous session (no login) fails with
-    /// [`StoreError::Unavailable`](session_core::StoreError::Unavailable) (a
-    /// 503 in the web layer) once expired records were swept, so a flood of
-    /// cookieless requests that write cannot fill the disk. Logged-in
-    /// sessions (and a move's marker) are always taken: a login is never
-    /// refused for a flood of anonymous sessions. No cap by default.
+    /// Caps the records the file holds at `max`: while it holds `max`
+    /// records or more (live or expired but not swept yet, logins and
+    /// markers included), creating an anonymous session (no login) fails
+    /// with [`StoreError::Unavailable`](session_core::StoreError::Unavailable)
+    /// (a 503 in the web layer) once a batch of expired records was swept,
+    /// so a flood of cookieless requests that write cannot fill the disk.
+    /// Logged-in sessions (and a move's marker) are always taken, past the
+    /// cap too: a login is never refused for a flood of anonymous sessions.
+    /// No cap by default.
     pub fn max_sessions(mut self, max: usize) -> Self {
         self.max_sessions = Some(u64::try_from(max).unwrap_or(u64::MAX));
         self

@@ -107,12 +107,12 @@ impl<'t> WriteTables<'t> {
         })
     }
 
-    /// The record under `id`.
     /// Records held, live or expired but not swept yet.
     pub(crate) fn len(&self) -> Result<u64, StoreError> {
         self.sessions.len().map_err(db_error)
     }
 
+    /// The record under `id`.
     pub(crate) fn get(&self, id: &IdBytes, now: Timestamp) -> Result<Slot, StoreError> {
         let guard = self.sessions.get(id).map_err(db_error)?;
         Ok(Slot::of(id, guard.as_ref().map(|g| g.value()), now))

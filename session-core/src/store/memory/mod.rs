@@ -10,7 +10,7 @@ pub use sweeper::Sweeper;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
@@ -64,8 +64,12 @@ struct Inner {
     users: UserIndex,
     clock: SharedClock,
     max_record_bytes: usize,
-    // Anonymous sessions a shard takes at most (`with_max_sessions`).
-    shard_cap: AtomicUsize,
+    // Entries held by all shards, kept by the shards.
+    held: Arc<AtomicUsize>,
+    // `with_max_sessions`; `usize::MAX` for none.
+    max_sessions: AtomicUsize,
+    // When a full store was last swept whole, in ms.
+    full_swept_at: AtomicU64,
 }
 
 impl Default for MemoryStore {
@@ -100,66 +104,82 @@ impl MemoryStore {
             .saturating_mul(8)
             .next_power_of_two()
             .clamp(MIN_SHARDS, MAX_SHARDS);
+        let held = Arc::new(AtomicUsize::new(0));
         Self {
             inner: Arc::new(Inner {
-                shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
+                shards: (0..shards)
+                    .map(|_| Mutex::new(Shard::new(Arc::clone(&held))))
+                    .collect(),
                 users: UserIndex::new(shards),
                 clock,
                 max_record_bytes,
-                shard_cap: AtomicUsize::new(usize::MAX),
+                held,
+                max_sessions: AtomicUsize::new(usize::MAX),
+                full_swept_at: AtomicU64::new(0),
             }),
         }
     }
 
-    /// Caps the sessions held at about `max`: past it, creating an
-    /// anonymous session (no login) fails with [`StoreError::Unavailable`]
-    /// (a 503 in the web layer) until expiry or logouts make room, so a
-    /// flood of cookieless requests that write cannot exhaust the
-    /// process's memory. Logged-in sessions are always taken: a login is
-    /// never refused for a flood of anonymous ones, and their number is
-    /// bounded by logins. The cap is kept per shard (`max` divided among
-    /// the 256 or more shards, rounded up), so it is exact to within the
-    /// shard count. Expired records are removed before a refusal. No cap
-    /// by default.
+    /// Caps the records held at `max`: while it holds `max` or more (live,
+    /// or expired and not swept yet; logins and markers count too),
+    /// creating an anonymous session (no login) fails with
+    /// [`StoreError::Unavailable`] (a 503 in the web layer), so a flood of
+    /// cookieless requests that write cannot exhaust the process's memory.
+    /// Logged-in sessions, and the markers a login leaves, are always
+    /// taken, past the cap too: a login is never refused for a flood of
+    /// anonymous sessions, and their number is bounded by logins. When the
+    /// store is full, expired records are swept from every shard before a
+    /// refusal, at most once a second (a pass over the store, each shard
+    /// locked in turn). Creates running at the same time may each pass the
+    /// last free place, so the cap can be exceeded by a few. It bounds the
+    /// number of sessions, not their size (see
+    /// [`with_limit`](Self::with_limit)). The cap is the store's, shared by
+    /// its clones. No cap by default.
     ///
     /// ```
     /// let store = session_core::MemoryStore::new().with_max_sessions(1_000_000);
     /// ```
     pub fn with_max_sessions(self, max: usize) -> Self {
-        let shards = self.inner.shards.len();
-        let cap = max.div_ceil(shards).max(1);
-        self.inner.shard_cap.store(cap, Ordering::Relaxed);
+        self.inner.max_sessions.store(max, Ordering::Relaxed);
         self
     }
 
-    /// Refuses a new anonymous session while its shard is at the cap (see
-    /// [`with_max_sessions`](Self::with_max_sessions)), after removing the
-    /// shard's expired records when some may have expired.
-    fn check_room(
-        &self,
-        shard: &mut Shard,
-        record: &SessionRecord,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let cap = self.inner.shard_cap.load(Ordering::Relaxed);
-        if shard.len() < cap || record.binding.is_some() || record.is_moved_marker() {
-            return Ok(());
+    /// Whether creating `record` is held to the cap and the store is full.
+    fn full_for(&self, record: &SessionRecord) -> bool {
+        let max = self.inner.max_sessions.load(Ordering::Relaxed);
+        max != usize::MAX
+            && record.binding.is_none()
+            && !record.is_moved_marker()
+            && self.inner.held.load(Ordering::Relaxed) >= max
+    }
+
+    /// Sweeps every shard's expired records, unless a sweep for a full
+    /// store ran less than a second ago (a flood of refused creates must
+    /// not pass over the whole store each).
+    fn sweep_when_full(&self, now: Timestamp) {
+        let last = self.inner.full_swept_at.load(Ordering::Relaxed);
+        if now.as_millis() < last.saturating_add(1000)
+            || self
+                .inner
+                .full_swept_at
+                .compare_exchange(last, now.as_millis(), Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
         }
-        if shard.may_hold_expired(now) {
-            let gone = shard.remove_expired(now);
-            self.inner.users.forget_all(&gone);
-            if shard.len() < cap {
-                return Ok(());
-            }
-        }
-        let max = cap.saturating_mul(self.inner.shards.len());
+        let removed = self.sweep_expired();
+        tracing::debug!(removed, "swept a full memory store");
+    }
+
+    fn refuse_full(&self) -> StoreError {
+        let max = self.inner.max_sessions.load(Ordering::Relaxed);
         tracing::warn!(
             max,
             "memory store is full; a new anonymous session is refused"
         );
-        Err(StoreError::unavailable(format!(
-            "the memory store holds its maximum of about {max} sessions"
-        )))
+        StoreError::unavailable(format!(
+            "the memory store holds its maximum of {max} sessions"
+        ))
     }
 
     fn shard(&self, id: &SessionId) -> &Mutex<Shard> {
@@ -192,7 +212,7 @@ impl MemoryStore {
 
     /// Number of records held, live or expired but not yet swept.
     pub fn len(&self) -> usize {
-        self.inner.shards.iter().map(|s| s.lock().len()).sum()
+        self.inner.held.load(Ordering::Relaxed)
     }
 
     /// Whether no record is held.
@@ -235,7 +255,10 @@ impl fmt::Debug for MemoryStore {
         f.debug_struct("MemoryStore")
             .field("shards", &self.inner.shards.len())
             .field("max_record_bytes", &self.inner.max_record_bytes)
-            .field("shard_cap", &self.inner.shard_cap.load(Ordering::Relaxed))
+            .field(
+                "max_sessions",
+                &self.inner.max_sessions.load(Ordering::Relaxed),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -258,9 +281,15 @@ impl SessionStore for MemoryStore {
         self.check_size("create", record.byte_size())?;
         let now = self.now();
         let entry = Entry::from_record(record);
+        if self.full_for(record) {
+            // Before this shard's lock: the sweep takes each in turn.
+            self.sweep_when_full(now);
+        }
         let mut shard = self.shard(&record.id).lock();
         self.write_step(&mut shard, now);
-        self.check_room(&mut shard, record, now)?;
+        if self.full_for(record) {
+            return Err(self.refuse_full());
+        }
         if let Some(old) = shard.insert_new(record.id, entry, now)? {
             self.inner.users.forget(&old);
         }
@@ -464,18 +493,12 @@ mod tests {
     }
 
     #[test]
-    fn a_capped_store_refuses_anonymous_sessions_past_its_cap_and_still_takes_logins() {
+    fn a_capped_store_refuses_anonymous_sessions_at_its_cap_and_still_takes_logins() {
         let clock = MockClock::starting_now();
-        let shards = MemoryStore::new().inner.shards.len();
-        let store = MemoryStore::with_clock(Arc::new(clock.clone())).with_max_sessions(4 * shards);
+        let store = MemoryStore::with_clock(Arc::new(clock.clone())).with_max_sessions(10);
         block_on(async {
-            let taken = fill(&store, &clock, 50).await;
-            assert!(
-                taken <= 4 * shards,
-                "{taken} sessions over a cap of {}",
-                4 * shards
-            );
-            assert_eq!(store.len(), taken);
+            assert_eq!(fill(&store, &clock, 5).await, 10);
+            assert_eq!(store.len(), 10);
             // Full: a login, and a moved session's marker, still go in.
             let login = record(&clock, MIN, Some("u"));
             store.create(&login).await.unwrap();
@@ -484,23 +507,72 @@ mod tests {
                 SessionRecord::moved_marker(SessionId::generate(), None, now, now.plus(MIN));
             store.create(&marker).await.unwrap();
             assert!(store.load(&login.id).await.unwrap().is_some());
+            assert_eq!(store.len(), 12);
+            // A logout makes room for one.
+            assert!(store.delete(&login.id).await.unwrap());
+            assert!(store.delete(&marker.id).await.unwrap());
+            let one = store.list(PageRequest::first(1)).await.unwrap().items[0].id;
+            assert!(store.delete(&one).await.unwrap());
+            assert_eq!(fill(&store, &clock, 1).await, 1);
         });
     }
 
     #[test]
-    fn expired_sessions_make_room_in_a_capped_store() {
+    fn expired_sessions_anywhere_in_the_store_make_room_in_a_capped_store() {
         let clock = MockClock::starting_now();
-        let store = MemoryStore::with_clock(Arc::new(clock.clone())).with_max_sessions(1);
+        let store = MemoryStore::with_clock(Arc::new(clock.clone())).with_max_sessions(5);
         block_on(async {
-            let first = fill(&store, &clock, 20).await;
+            assert_eq!(fill(&store, &clock, 3).await, 5);
             clock.advance(2 * MIN);
-            let again = fill(&store, &clock, 20).await;
-            assert!(again > 0, "expired sessions left no room");
-            let shards = store.inner.shards.len();
-            assert!(
-                first <= shards && store.len() <= shards,
-                "one per shard, expired or not"
+            assert_eq!(
+                fill(&store, &clock, 3).await,
+                5,
+                "the expired ones made room"
             );
+            assert_eq!(store.len(), 5, "and were removed");
+        });
+    }
+
+    /// The count of records held, which the cap reads, stays the sum of
+    /// the shards through creates, saves, deletes, expiry on read and on
+    /// write, and sweeps.
+    #[test]
+    fn the_count_of_records_held_follows_every_insert_and_removal() {
+        let clock = MockClock::starting_now();
+        let store = MemoryStore::with_clock(Arc::new(clock.clone()));
+        let summed = |s: &MemoryStore| s.inner.shards.iter().map(|x| x.lock().len()).sum::<usize>();
+        block_on(async {
+            let mut ids = Vec::new();
+            for i in 0..2000u64 {
+                let r = record(
+                    &clock,
+                    MIN * (1 + (i % 3) as u32),
+                    (i % 4 == 0).then_some("u"),
+                );
+                ids.push(r.id);
+                store.create(&r).await.unwrap();
+                if i % 5 == 0 {
+                    store.delete(&ids[(i / 2) as usize]).await.unwrap();
+                }
+                if i % 7 == 0 {
+                    let mut p = SessionPatch {
+                        last_seen: clock.now(),
+                        ..SessionPatch::default()
+                    };
+                    p.set_fields.insert("n", "1");
+                    store.save(&ids[(i / 3) as usize], &p).await.unwrap();
+                }
+                if i % 400 == 0 {
+                    clock.advance(MIN);
+                    store.load(&ids[(i / 4) as usize]).await.unwrap();
+                }
+                assert_eq!(store.len(), summed(&store));
+            }
+            store.delete_for_user("u", None).await.unwrap();
+            assert_eq!(store.len(), summed(&store));
+            clock.advance(10 * MIN);
+            store.sweep_expired();
+            assert_eq!((store.len(), summed(&store)), (0, 0));
         });
     }
 

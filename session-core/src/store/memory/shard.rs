@@ -1,5 +1,8 @@
 //! One shard of the memory store.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use indexmap::IndexMap;
 
 use super::entry::Entry;
@@ -27,20 +30,30 @@ pub(super) struct Shard {
     /// The earliest expiry the cursor's current pass has seen, and of every
     /// entry written or moved behind the cursor during it.
     pass_earliest: Timestamp,
+    /// Entries held by every shard of the store, kept with each insert and
+    /// removal (a sum of the shards would take every lock).
+    held: Arc<AtomicUsize>,
 }
 
 impl Default for Shard {
     fn default() -> Self {
+        Self::new(Arc::default())
+    }
+}
+
+impl Shard {
+    /// An empty shard counting its entries into `held`.
+    pub(super) fn new(held: Arc<AtomicUsize>) -> Self {
         Self {
             map: IndexMap::default(),
             cursor: 0,
             rest_until: NEVER,
             pass_earliest: NEVER,
+            held,
         }
     }
-}
 
-impl Shard {
+    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.map.len()
     }
@@ -65,6 +78,7 @@ impl Shard {
             Some(existing) => Ok(Some((id, std::mem::replace(existing, entry)))),
             None => {
                 self.map.insert(id, entry);
+                self.held.fetch_add(1, Ordering::Relaxed);
                 Ok(None)
             }
         };
@@ -122,6 +136,9 @@ impl Shard {
         // sweep cursor may then skip once: harmless, it comes round again,
         // and its expiry counts for this pass.
         let removed = self.map.swap_remove_index(i);
+        if removed.is_some() {
+            self.held.fetch_sub(1, Ordering::Relaxed);
+        }
         if i < self.cursor
             && let Some((_, moved)) = self.map.get_index(i)
         {
@@ -159,11 +176,6 @@ impl Shard {
             }
         }
         gone
-    }
-
-    /// Whether an entry may have expired by `now` (else none has).
-    pub(super) fn may_hold_expired(&self, now: Timestamp) -> bool {
-        now >= self.rest_until
     }
 
     pub(super) fn remove_expired(&mut self, now: Timestamp) -> Vec<Removed> {
