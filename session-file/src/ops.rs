@@ -113,7 +113,8 @@ impl Inner {
             if let Some(max) = cap
                 && t.len()? >= max
             {
-                tracing::warn!(
+                // The caller logs the error (the web layer at warn).
+                tracing::debug!(
                     max,
                     "file store is full; a new anonymous session is refused"
                 );

@@ -173,7 +173,8 @@ impl MemoryStore {
 
     fn refuse_full(&self) -> StoreError {
         let max = self.inner.max_sessions.load(Ordering::Relaxed);
-        tracing::warn!(
+        // The caller logs the error (the web layer at warn).
+        tracing::debug!(
             max,
             "memory store is full; a new anonymous session is refused"
         );
