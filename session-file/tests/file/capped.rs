@@ -11,16 +11,21 @@ use session_file::FileStore;
 
 use crate::support::{HOUR, record, temp_path};
 
+/// A store at `path` holding at most `max` records, without a cleanup thread.
+fn capped(path: &std::path::Path, clock: &MockClock, max: usize) -> FileStore {
+    FileStore::builder(path)
+        .clock(Arc::new(clock.clone()))
+        .without_cleanup()
+        .max_sessions(max)
+        .open()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_capped_file_refuses_anonymous_sessions_past_its_cap_and_still_takes_logins() {
     let clock = MockClock::starting_now();
     let (_dir, path) = temp_path();
-    let store = FileStore::builder(&path)
-        .clock(Arc::new(clock.clone()))
-        .without_cleanup()
-        .max_sessions(3)
-        .open()
-        .unwrap();
+    let store = capped(&path, &clock, 3);
     for _ in 0..3 {
         store
             .create(&record(clock.now(), HOUR, None))
@@ -47,12 +52,7 @@ async fn a_capped_file_refuses_anonymous_sessions_past_its_cap_and_still_takes_l
 async fn expired_records_make_room_in_a_capped_file() {
     let clock = MockClock::starting_now();
     let (_dir, path) = temp_path();
-    let store = FileStore::builder(&path)
-        .clock(Arc::new(clock.clone()))
-        .without_cleanup()
-        .max_sessions(2)
-        .open()
-        .unwrap();
+    let store = capped(&path, &clock, 2);
     store
         .create(&record(clock.now(), Duration::from_secs(1), None))
         .await

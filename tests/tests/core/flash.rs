@@ -193,6 +193,17 @@ async fn a_flash_set_after_a_logout_reaches_the_next_request_in_a_new_anonymous_
     );
 }
 
+/// The store saw deletes and no other write.
+fn assert_only_deletes(env: &crate::support::Env) {
+    let writes = env.store.writes();
+    assert!(
+        writes
+            .iter()
+            .all(|w| matches!(w, session_core::conformance::StoreOp::Delete(..))),
+        "{writes:?}"
+    );
+}
+
 /// Nothing written after the logout: no new session, the cookie cleared.
 #[tokio::test]
 async fn a_logout_with_nothing_written_after_it_clears_the_cookie_and_creates_nothing() {
@@ -207,13 +218,7 @@ async fn a_logout_with_nothing_written_after_it_clears_the_cookie_and_creates_no
     assert_eq!(persisted.outcome, PersistOutcome::Destroyed);
     assert_eq!(persisted.cookie, CookieAction::Clear);
     assert_eq!(persisted.id, None);
-    let writes = env.store.writes();
-    assert!(
-        writes
-            .iter()
-            .all(|w| matches!(w, session_core::conformance::StoreOp::Delete(..))),
-        "{writes:?}"
-    );
+    assert_only_deletes(&env);
 }
 
 /// A client that keeps its own token (a bearer client) could not be handed
@@ -232,13 +237,7 @@ async fn a_flash_after_a_bearer_clients_logout_starts_no_session() {
     let persisted = env.service.persist(&cell).await.unwrap();
     assert_eq!(persisted.outcome, PersistOutcome::Destroyed);
     assert_eq!(persisted.cookie, CookieAction::Clear);
-    let writes = env.store.writes();
-    assert!(
-        writes
-            .iter()
-            .all(|w| matches!(w, session_core::conformance::StoreOp::Delete(..))),
-        "{writes:?}"
-    );
+    assert_only_deletes(&env);
 }
 
 /// The cookie store seals the new session into the cookie.

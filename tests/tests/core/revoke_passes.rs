@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+use session_core::conformance::RecordingStore;
 use session_core::{Binding, Key, MemoryStore, MockClock, SessionService, SessionStore};
 use session_tests::hooked::{After, Hooked};
 
@@ -82,6 +83,27 @@ async fn revoke_all_keeps_the_kept_session_that_a_rotation_moved_between_passes(
     assert_eq!(revoked, 1, "only the other device's session went");
 }
 
+/// Takes the store down right after the first `delete_for_user`: the
+/// store's recording (to bring it back) and a service on it.
+struct DownAfterPass(RecordingStore<MemoryStore>);
+
+#[session_axum::async_trait]
+impl After for DownAfterPass {
+    async fn deleted_for_user(&self, _: &str) {
+        self.0.set_down(true);
+    }
+}
+
+fn down_after_first_pass() -> (RecordingStore<MemoryStore>, SessionService) {
+    let clock = MockClock::starting_now();
+    let recording = RecordingStore::new(MemoryStore::with_clock(Arc::new(clock.clone())));
+    let store = Hooked::new(
+        Arc::new(recording.clone()),
+        DownAfterPass(recording.clone()),
+    );
+    (recording, service_on(Arc::new(store), &clock))
+}
+
 /// The listing after a pass only checks for sessions a rotation moved
 /// out of the pass's reach. When it fails (a store outage starting right
 /// after the pass), the sessions the pass deleted are gone all the same:
@@ -89,25 +111,7 @@ async fn revoke_all_keeps_the_kept_session_that_a_rotation_moved_between_passes(
 /// happened" and hide that the user's devices were logged out.
 #[tokio::test]
 async fn revoke_all_reports_the_sessions_a_pass_deleted_when_the_check_after_it_fails() {
-    use session_core::conformance::RecordingStore;
-
-    /// Takes the store down right after the first `delete_for_user`.
-    struct DownAfterPass(RecordingStore<MemoryStore>);
-
-    #[session_axum::async_trait]
-    impl After for DownAfterPass {
-        async fn deleted_for_user(&self, _: &str) {
-            self.0.set_down(true);
-        }
-    }
-
-    let clock = MockClock::starting_now();
-    let recording = RecordingStore::new(MemoryStore::with_clock(Arc::new(clock.clone())));
-    let store = Hooked::new(
-        Arc::new(recording.clone()),
-        DownAfterPass(recording.clone()),
-    );
-    let service = service_on(Arc::new(store), &clock);
+    let (recording, service) = down_after_first_pass();
     let kept = service.create_session(Binding::user("u")).await.unwrap();
     service.create_session(Binding::user("u")).await.unwrap();
     service.create_session(Binding::user("u")).await.unwrap();
@@ -134,7 +138,7 @@ async fn revoke_all_reports_the_sessions_a_pass_deleted_when_the_check_after_it_
 /// moving one, say): the listing after the pass shows it, and the pass that
 /// should delete it fails.
 struct LandsThenDeletesFail {
-    recording: session_core::conformance::RecordingStore<MemoryStore>,
+    recording: RecordingStore<MemoryStore>,
     inner: MemoryStore,
     clock: MockClock,
     fired: std::sync::atomic::AtomicBool,
@@ -164,8 +168,6 @@ impl After for LandsThenDeletesFail {
 /// the caller to try again; a count reads as "done".
 #[tokio::test]
 async fn revoke_all_fails_when_a_session_it_found_left_could_not_be_deleted() {
-    use session_core::conformance::RecordingStore;
-
     let clock = MockClock::starting_now();
     let inner = MemoryStore::with_clock(Arc::new(clock.clone()));
     let recording = RecordingStore::new(inner.clone());
@@ -198,24 +200,7 @@ async fn revoke_all_fails_when_a_session_it_found_left_could_not_be_deleted() {
 /// which reads as "the user had no other session".
 #[tokio::test]
 async fn revoke_all_that_deleted_nothing_reports_a_failing_check() {
-    use session_core::conformance::RecordingStore;
-
-    struct DownAfterPass(RecordingStore<MemoryStore>);
-
-    #[session_axum::async_trait]
-    impl After for DownAfterPass {
-        async fn deleted_for_user(&self, _: &str) {
-            self.0.set_down(true);
-        }
-    }
-
-    let clock = MockClock::starting_now();
-    let recording = RecordingStore::new(MemoryStore::with_clock(Arc::new(clock.clone())));
-    let store = Hooked::new(
-        Arc::new(recording.clone()),
-        DownAfterPass(recording.clone()),
-    );
-    let service = service_on(Arc::new(store), &clock);
+    let (_, service) = down_after_first_pass();
     let kept = service.create_session(Binding::user("u")).await.unwrap();
 
     let revoked = service.revoke_all("u", Some(&kept)).await;
