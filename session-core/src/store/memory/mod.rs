@@ -534,6 +534,57 @@ mod tests {
         });
     }
 
+    /// Deletes every record `list` shows.
+    async fn clear(store: &MemoryStore) {
+        let page = store.list(PageRequest::first(1_000)).await.unwrap();
+        for info in page.items {
+            store.delete(&info.id).await.unwrap();
+        }
+    }
+
+    /// A clock stepped back (a system clock corrected) does not hold off
+    /// the sweep of a full store until it is back at the last sweep's time.
+    #[test]
+    fn a_full_store_is_swept_after_its_clock_was_stepped_back() {
+        let clock = MockClock::starting_now();
+        let store = MemoryStore::with_clock(Arc::new(clock.clone())).with_max_sessions(5);
+        block_on(async {
+            // Full, and swept for the refusal.
+            assert_eq!(fill(&store, &clock, 1).await, 5);
+            clear(&store).await;
+            // An hour back, the store fills again and its sessions expire.
+            let back = clock.now().as_millis() - 3_600_000;
+            clock.set(Timestamp::from_millis(back));
+            assert_eq!(fill(&store, &clock, 1).await, 5);
+            clock.advance(2 * MIN);
+            assert_eq!(
+                fill(&store, &clock, 1).await,
+                5,
+                "the expired ones made room"
+            );
+        });
+    }
+
+    /// A store whose clock starts at the epoch sweeps when full within
+    /// its first second too.
+    #[test]
+    fn a_full_store_is_swept_in_the_first_second_of_its_clock() {
+        let clock = MockClock::new(Timestamp::EPOCH);
+        let store = MemoryStore::with_clock(Arc::new(clock.clone())).with_max_sessions(5);
+        block_on(async {
+            for _ in 0..5 {
+                let r = record(&clock, Duration::from_millis(100), None);
+                store.create(&r).await.unwrap();
+            }
+            clock.advance(Duration::from_millis(200));
+            assert_eq!(
+                fill(&store, &clock, 1).await,
+                5,
+                "the expired ones made room"
+            );
+        });
+    }
+
     /// The count of records held, which the cap reads, stays the sum of
     /// the shards through creates, saves, deletes, expiry on read and on
     /// write, and sweeps.
