@@ -68,9 +68,12 @@ struct Inner {
     held: Arc<AtomicUsize>,
     // `with_max_sessions`; `usize::MAX` for none.
     max_sessions: AtomicUsize,
-    // When a full store was last swept whole, in ms.
+    // When a full store was last swept whole, in ms; `NEVER_SWEPT` before.
     full_swept_at: AtomicU64,
 }
+
+/// `full_swept_at` before the first sweep of a full store.
+const NEVER_SWEPT: u64 = u64::MAX;
 
 impl Default for MemoryStore {
     fn default() -> Self {
@@ -115,7 +118,7 @@ impl MemoryStore {
                 max_record_bytes,
                 held,
                 max_sessions: AtomicUsize::new(usize::MAX),
-                full_swept_at: AtomicU64::new(0),
+                full_swept_at: AtomicU64::new(NEVER_SWEPT),
             }),
         }
     }
@@ -157,12 +160,15 @@ impl MemoryStore {
     /// store ran less than a second ago (a flood of refused creates must
     /// not pass over the whole store each).
     fn sweep_when_full(&self, now: Timestamp) {
+        let now = now.as_millis();
         let last = self.inner.full_swept_at.load(Ordering::Relaxed);
-        if now.as_millis() < last.saturating_add(1000)
+        // A second either way: a clock stepped back must not hold the sweep
+        // off until it is past the last one again.
+        if (last != NEVER_SWEPT && now.abs_diff(last) < 1000)
             || self
                 .inner
                 .full_swept_at
-                .compare_exchange(last, now.as_millis(), Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_err()
         {
             return;
