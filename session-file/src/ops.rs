@@ -97,41 +97,56 @@ impl Inner {
 
     pub(crate) fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
         let bytes = self.encode(record)?;
-        let id = record.id.as_bytes();
         // Logins and markers are always taken (see `FileStoreBuilder::max_sessions`).
         let cap = self
             .max_sessions
             .filter(|_| record.binding.is_none() && !record.is_moved_marker());
-        if let Some(max) = cap
-            && self.read(|t| t.sessions.len().map_err(db_error))? >= max
-        {
-            // Expired records make room first, in a transaction of their
-            // own: a refused create commits nothing.
-            self.sweep_batch(SWEEP_BATCH)?;
+        if self.create_within(record, &bytes, cap)? {
+            return Ok(());
         }
+        // Full: expired records make room first, in a transaction of their
+        // own (a refused create commits nothing), then one more try.
+        self.sweep_batch(SWEEP_BATCH)?;
+        if self.create_within(record, &bytes, cap)? {
+            return Ok(());
+        }
+        let max = cap.unwrap_or(u64::MAX);
+        // The caller logs the error (the web layer at warn).
+        tracing::debug!(
+            max,
+            "file store is full; a new anonymous session is refused"
+        );
+        Err(StoreError::unavailable(format!(
+            "the file store holds its maximum of {max} sessions"
+        )))
+    }
+
+    /// Creates `record` in one transaction unless the file holds `cap`
+    /// records or more; `false`, with nothing written, when it does.
+    fn create_within(
+        &self,
+        record: &SessionRecord,
+        bytes: &[u8],
+        cap: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let id = record.id.as_bytes();
         self.write(|t, now| {
             if let Some(max) = cap
                 && t.len()? >= max
             {
-                // The caller logs the error (the web layer at warn).
-                tracing::debug!(
-                    max,
-                    "file store is full; a new anonymous session is refused"
-                );
-                return Err(StoreError::unavailable(format!(
-                    "the file store holds its maximum of {max} sessions"
-                )));
+                return Ok(false);
             }
             match t.get(id, now)? {
-                Slot::Empty => t.put(None, record, &bytes),
-                Slot::Expired(old) => t.put(Some(&old), record, &bytes),
-                Slot::Live(_) => Err(StoreError::Collision),
+                Slot::Empty => t.put(None, record, bytes)?,
+                Slot::Expired(old) => t.put(Some(&old), record, bytes)?,
+                Slot::Live(_) => return Err(StoreError::Collision),
                 Slot::Corrupt(error) => {
                     // It may be live: never overwrite it.
                     log_corrupt(id, &error);
-                    Err(StoreError::Collision)
+                    return Err(StoreError::Collision);
                 }
             }
+            Ok(true)
         })
     }
 

@@ -51,6 +51,20 @@ async fn listed_ids(store: &impl SessionStore, user: &str) -> Vec<SessionId> {
     listed.into_iter().map(|i| i.id).collect()
 }
 
+/// Every entry `list` pages through.
+async fn listed_everywhere(store: &impl SessionStore) -> Vec<SessionInfo> {
+    let mut listed = Vec::new();
+    let mut request = PageRequest::first(1000);
+    loop {
+        let page = store.list(request.clone()).await.unwrap();
+        listed.extend(page.items);
+        match page.next {
+            Some(next) => request.cursor = Some(next),
+            None => return listed,
+        }
+    }
+}
+
 async fn load(store: &impl SessionStore, id: &SessionId) -> Option<SessionRecord> {
     store.load(id).await.expect("load")
 }
@@ -848,18 +862,13 @@ pub async fn expired_sessions_are_gone_for_every_operation(
             );
         }
         if caps.listing {
-            let mut request = PageRequest::first(1000);
-            loop {
-                let page = store.list(request.clone()).await.unwrap();
-                assert!(
-                    page.items.iter().all(|i| !expired.contains(&i.id)),
-                    "{when}: expired session listed"
-                );
-                match page.next {
-                    Some(next) => request.cursor = Some(next),
-                    None => break,
-                }
-            }
+            assert!(
+                listed_everywhere(&store)
+                    .await
+                    .iter()
+                    .all(|i| !expired.contains(&i.id)),
+                "{when}: expired session listed"
+            );
         }
     };
     not_listed("untouched").await;
@@ -909,20 +918,6 @@ fn close(clock: &MockClock, revision: u64, user: &str) -> SessionPatch {
         expected_revision: Some(revision),
         user_id: Some(user.to_owned()),
         ..patch(clock)
-    }
-}
-
-/// Every entry `list` pages through.
-async fn listed_everywhere(store: &impl SessionStore) -> Vec<SessionInfo> {
-    let mut listed = Vec::new();
-    let mut request = PageRequest::first(1000);
-    loop {
-        let page = store.list(request.clone()).await.unwrap();
-        listed.extend(page.items);
-        match page.next {
-            Some(next) => request.cursor = Some(next),
-            None => return listed,
-        }
     }
 }
 

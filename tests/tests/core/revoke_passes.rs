@@ -119,13 +119,7 @@ async fn revoke_all_reports_the_sessions_a_pass_deleted_when_the_check_after_it_
     let revoked = service.revoke_all("u", Some(&kept)).await;
 
     recording.set_down(false);
-    let left: Vec<_> = service
-        .list_for_user("u")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
+    let left = crate::support::listed(&service, "u").await;
     assert_eq!(left, vec![kept], "the pass deleted the other sessions");
     assert_eq!(
         revoked.expect("the pass succeeded; only the check after it failed"),

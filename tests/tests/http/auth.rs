@@ -505,12 +505,17 @@ pub(crate) static TYPED: session_axum::ControllerRegistration =
         routes: typed_routes,
     };
 
-#[tokio::test]
-async fn a_logout_through_the_session_handle_ends_the_requests_principal() {
-    let t = crate::app::start_with(session_axum::SigningKeys::single(crate::app::key(1)), |b| {
+/// The test app with the typed-handle routes of [`TYPED`].
+async fn start_typed() -> crate::app::TestApp {
+    crate::app::start_with(session_axum::SigningKeys::single(crate::app::key(1)), |b| {
         b.controller(&TYPED)
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_logout_through_the_session_handle_ends_the_requests_principal() {
+    let t = start_typed().await;
     let mut b = t.server.browser();
     b.post("/t/login?user=ada").await;
     let r = b.post("/auth-typed/destroy").await;
@@ -548,10 +553,7 @@ async fn relogin_typed_then_ask(
 
 #[tokio::test]
 async fn a_typed_login_of_the_same_user_gives_the_principal_the_new_binding() {
-    let t = crate::app::start_with(session_axum::SigningKeys::single(crate::app::key(1)), |b| {
-        b.controller(&TYPED)
-    })
-    .await;
+    let t = start_typed().await;
     let mut b = t.server.browser();
     b.post("/t/login?user=ada&perm=admin").await;
     assert_eq!(b.get("/t/admin").await.status, 200);
@@ -665,10 +667,7 @@ async fn a_logout_with_a_planted_cookie_does_not_log_out_the_user_who_logged_in_
 /// token loads nothing, and the new cookie carries the message.
 #[tokio::test]
 async fn a_notice_flashed_after_a_logout_is_shown_on_the_next_request() {
-    let t = crate::app::start_with(session_axum::SigningKeys::single(crate::app::key(1)), |b| {
-        b.controller(&TYPED)
-    })
-    .await;
+    let t = start_typed().await;
     let mut b = t.server.browser();
     b.post("/t/login?user=ada").await;
     let old = b.jar["sid"].clone();
@@ -701,10 +700,7 @@ async fn a_notice_flashed_after_a_logout_is_shown_on_the_next_request() {
 /// handed, and no 401 for it.
 #[tokio::test]
 async fn a_bearer_clients_logout_that_flashes_after_it_answers_as_a_logout() {
-    let t = crate::app::start_with(session_axum::SigningKeys::single(crate::app::key(1)), |b| {
-        b.controller(&TYPED)
-    })
-    .await;
+    let t = start_typed().await;
     let mut api = t.server.browser();
     let r = api.post("/t/token?user=bot").await;
     api.bearer = Some(r.json()["token"].as_str().unwrap().to_owned());
@@ -763,10 +759,7 @@ async fn on_the_cookie_store_a_logout_whose_later_write_does_not_fit_still_ends_
 /// notice is lost.
 #[tokio::test]
 async fn a_logout_whose_notice_cannot_be_stored_still_answers_as_a_logout() {
-    let t = crate::app::start_with(session_axum::SigningKeys::single(crate::app::key(1)), |b| {
-        b.controller(&TYPED)
-    })
-    .await;
+    let t = start_typed().await;
     let mut b = t.server.browser();
     b.post("/t/login?user=ada").await;
     t.store.fail_creates(true);
@@ -788,10 +781,7 @@ async fn a_logout_whose_notice_cannot_be_stored_still_answers_as_a_logout() {
 /// cleared.
 #[tokio::test]
 async fn a_notice_after_a_bearer_login_and_a_logout_reaches_the_browser() {
-    let t = crate::app::start_with(session_axum::SigningKeys::single(crate::app::key(1)), |b| {
-        b.controller(&TYPED)
-    })
-    .await;
+    let t = start_typed().await;
     let mut b = t.server.browser();
     b.post("/t/login?user=ada").await;
     let r = b.post("/auth-typed/token-then-logout-with-notice").await;
