@@ -11,6 +11,7 @@ mod full_disk;
 mod io_error;
 mod kill;
 mod moved;
+mod never_written;
 mod open;
 mod reopen;
 mod support;
