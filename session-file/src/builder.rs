@@ -142,7 +142,8 @@ impl FileStoreBuilder {
     /// Opens (creating when missing, with its parent directories) the database
     /// and starts the cleanup thread. Blocks while the file is opened. A
     /// first open that fails removes the file and directories it created,
-    /// so the next start begins afresh.
+    /// so the next start begins afresh; a file of zeros that a first start
+    /// stopped before writing (a crash) gets a new database.
     pub fn open(self) -> Result<FileStore, OpenError> {
         let path = self.path;
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
@@ -235,7 +236,7 @@ fn remove_new_entries(new_entries: &[PathBuf]) {
 
 /// Makes the directory entry of the newly created `entry` durable by syncing
 /// the directory that holds it.
-fn sync_parent(entry: &Path) -> Result<(), OpenError> {
+pub(crate) fn sync_parent(entry: &Path) -> Result<(), OpenError> {
     let parent = match entry.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -62,8 +62,15 @@ enum State {
 
 impl Database {
     /// Opens the file at `path` (created when missing) and checks its layout.
+    /// A file that a first start left as zeros, before the engine wrote its
+    /// header, gets a new database (see [`crate::unwritten`]).
     pub(crate) fn open(path: PathBuf, options: OpenOptions) -> Result<Self, OpenError> {
-        let db = open_file(&path, &options, Create::IfMissing)?;
+        let db = match open_file(&path, &options, Create::IfMissing) {
+            Err(refused @ OpenError::Database { .. }) => {
+                create_in_unwritten(&path, &options, refused)?
+            }
+            opened => opened?,
+        };
         Ok(Self {
             path,
             options,
@@ -255,6 +262,33 @@ fn needs_reopen(error: &StoreError) -> bool {
     }
 }
 
+/// After the first open refused the file at `path` as no database
+/// (`refused`): a new database in its place when it holds only zeros, or
+/// else `refused` (or [`OpenError::Locked`] when another open holds it now).
+fn create_in_unwritten(
+    path: &Path,
+    options: &OpenOptions,
+    refused: OpenError,
+) -> Result<redb::Database, OpenError> {
+    match crate::unwritten::empty_if_unwritten(path) {
+        Ok(true) => {}
+        Ok(false) => return Err(refused),
+        Err(locked @ OpenError::Locked { .. }) => return Err(locked),
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error,
+                "could not check whether the refused session file holds only zeros");
+            return Err(refused);
+        }
+    }
+    tracing::warn!(path = %path.display(), error = %refused,
+        "the session file holds only zeros (a first start stopped before writing it); \
+         creating a new session database in its place");
+    let db = open_file(path, options, Create::IfMissing)?;
+    // The file may never have been synced into its directory.
+    crate::builder::sync_parent(path)?;
+    Ok(db)
+}
+
 /// Opens the file (creating it when missing, if `create` allows) and
 /// prepares or checks its tables.
 fn open_file(
@@ -409,6 +443,20 @@ mod tests {
         let error = db.handle().unwrap_err();
         assert!(error.is_unavailable(), "{error}");
         assert!(!path.exists(), "no new, empty store in its place");
+    }
+
+    #[test]
+    fn opening_again_never_replaces_a_file_of_zeros() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let db = Database::open(path.clone(), options()).unwrap();
+        let _ = db.run(|_| Err::<(), _>(previous_io()));
+        // Whatever put zeros there, they are not this store's first start.
+        std::fs::write(&path, vec![0u8; 72 * 1024]).unwrap();
+        let error = db.handle().unwrap_err();
+        assert!(error.is_unavailable(), "{error}");
+        assert!(std::fs::read(&path).unwrap().iter().all(|&b| b == 0));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 72 * 1024);
     }
 
     #[test]

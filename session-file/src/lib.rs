@@ -27,7 +27,11 @@
 //! record or index entry is half written (the tests kill a writer with
 //! `SIGKILL` mid-stream and check this). A file, and directories, that the
 //! open creates have their directory entries synced too, so a power cut
-//! right after the first start cannot lose the file itself.
+//! right after the first start cannot lose the file itself. A first start
+//! stopped after the engine sized the new file and before it wrote the
+//! file's header leaves a file of zeros, which holds nothing: the next open
+//! creates a new database in it (logged at `warn` level). A file holding
+//! any other byte that is not a database is refused and left as it is.
 //!
 //! # Disk errors
 //!
@@ -88,6 +92,7 @@ mod ops;
 mod report;
 mod store;
 mod tables;
+mod unwritten;
 
 pub use builder::{DEFAULT_CACHE_BYTES, DEFAULT_MAX_RECORD_BYTES, FileStoreBuilder};
 pub use cleanup::{Cleanup, DEFAULT_CLEANUP_INTERVAL};
