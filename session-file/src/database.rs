@@ -401,8 +401,136 @@ mod tests {
         assert!(!needs_reopen(&crate::error::db_error(
             redb::Error::Corrupted("bad page".into())
         )));
+        // A lock the engine holds was poisoned by a panic inside it.
+        assert!(needs_reopen(&crate::error::db_error(
+            redb::Error::LockPoisoned(std::panic::Location::caller())
+        )));
         assert!(!needs_reopen(&StoreError::Corrupt("bad record".into())));
         assert!(!needs_reopen(&StoreError::unavailable("elsewhere")));
+    }
+
+    /// Storage for a database that panics growing the file once `armed`:
+    /// redb grows it holding its allocator state's lock, which the panic
+    /// poisons.
+    #[derive(Debug)]
+    struct PanicsGrowing {
+        memory: redb::backends::InMemoryBackend,
+        armed: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl redb::StorageBackend for PanicsGrowing {
+        fn len(&self) -> Result<u64, std::io::Error> {
+            self.memory.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+            self.memory.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+            assert!(
+                !self.armed.load(std::sync::atomic::Ordering::SeqCst),
+                "the storage fails growing the file"
+            );
+            self.memory.set_len(len)
+        }
+        fn sync_data(&self) -> Result<(), std::io::Error> {
+            self.memory.sync_data()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+            self.memory.write(offset, data)
+        }
+    }
+
+    /// A database whose engine panicked holding one of its locks: reads
+    /// answer `LockPoisoned`, writes panic, for as long as it stays open.
+    fn poisoned_database() -> redb::Database {
+        let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let db = redb::Builder::new()
+            .create_with_backend(PanicsGrowing {
+                memory: redb::backends::InMemoryBackend::new(),
+                armed: Arc::clone(&armed),
+            })
+            .unwrap();
+        prepare_tables(&db, Path::new("memory")).unwrap();
+        armed.store(true, std::sync::atomic::Ordering::SeqCst);
+        let grow = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let txn = db.begin_write().unwrap();
+            {
+                let mut sessions = txn.open_table(SESSIONS).unwrap();
+                for i in 0..10_000_u32 {
+                    let mut id = [0; 16];
+                    id[..4].copy_from_slice(&i.to_be_bytes());
+                    sessions.insert(&id, &[7; 512][..]).unwrap();
+                }
+            }
+            txn.commit().unwrap();
+        }));
+        assert!(grow.is_err(), "the engine panicked growing the file");
+        let read = redb::ReadableDatabase::begin_read(&db).map(drop);
+        assert!(
+            matches!(
+                read,
+                Err(redb::TransactionError::Storage(
+                    redb::StorageError::LockPoisoned(_)
+                ))
+            ),
+            "{read:?}"
+        );
+        db
+    }
+
+    fn read_sessions(db: &redb::Database) -> Result<u64, StoreError> {
+        use redb::{ReadableDatabase as _, ReadableTableMetadata as _};
+        let txn = db.begin_read().map_err(crate::error::db_error)?;
+        let sessions = txn.open_table(SESSIONS).map_err(crate::error::db_error)?;
+        sessions.len().map_err(crate::error::db_error)
+    }
+
+    /// The engine's lock was poisoned under the open store: the next read
+    /// answers `LockPoisoned` once, and the store opens its file again.
+    #[test]
+    fn a_handle_whose_engine_lock_is_poisoned_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path().join("s.redb"), options()).unwrap();
+        *db.state.write() = State::Open(Arc::new(Handle::new(poisoned_database())));
+        let error = db.run(read_sessions).unwrap_err();
+        assert!(error.is_unavailable(), "{error}");
+        assert_eq!(
+            db.run(read_sessions).expect("the file opened again"),
+            0,
+            "the store's own file"
+        );
+    }
+
+    /// The engine's lock was poisoned and the next call is a write, which
+    /// panics on the lock: that panic goes on to the caller as before, and
+    /// the store opens its file again for the next call.
+    #[test]
+    fn a_call_that_panics_on_a_poisoned_engine_lock_replaces_the_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path().join("s.redb"), options()).unwrap();
+        *db.state.write() = State::Open(Arc::new(Handle::new(poisoned_database())));
+        let write = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            db.run(|db| db.begin_write().map(drop).map_err(crate::error::db_error))
+        }));
+        assert!(write.is_err(), "the write panicked: {write:?}");
+        assert_eq!(db.run(read_sessions).expect("the file opened again"), 0);
+    }
+
+    /// A call that panics for a reason of its own, with the engine's locks
+    /// intact, keeps the handle: opening the file again would not mend it.
+    #[test]
+    fn a_call_that_panics_with_the_engine_intact_keeps_the_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path().join("s.redb"), options()).unwrap();
+        let before = db.handle().unwrap();
+        let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            db.run(|db| -> Result<(), StoreError> {
+                let _txn = db.begin_write().map_err(crate::error::db_error)?;
+                panic!("the caller's own bug")
+            })
+        }));
+        assert!(call.is_err());
+        assert!(Arc::ptr_eq(&before, &db.handle().unwrap()));
     }
 
     #[test]
