@@ -101,7 +101,9 @@ fn run(inner: &Inner, interval: Duration, stopped: &mpsc::Receiver<()>) {
         // unwinds: none of its writes are ever visible (commits are atomic),
         // and the engine keeps the database usable, only leaking the
         // transaction's pages until the next open rebuilds its allocator
-        // state. The store's own locks do not poison, and a reopen of the
+        // state; a panic inside the engine that poisons one of its locks
+        // sets the handle aside, so the next call opens the file again.
+        // The store's own locks do not poison, and a reopen of the
         // file that panics leaves its closed state behind (see `database`).
         // The sweep's report is its own, and the stop channel is only read.
         let swept = panic::catch_unwind(AssertUnwindSafe(|| inner.sweep_all(stop_requested)));

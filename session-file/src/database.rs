@@ -11,6 +11,7 @@
 //! creates the file: a missing file (a mount gone) is an outage, not an
 //! empty store.
 
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -82,12 +83,25 @@ impl Database {
     /// I/O error closed it and the reopen interval has passed), and sets the
     /// handle aside when `f` fails in a way only a reopen mends (see
     /// [`needs_reopen`]), so the next call opens the file again.
+    ///
+    /// A panic in `f` goes on to the caller. When it leaves one of the
+    /// engine's locks poisoned (a panic inside the engine), the handle is set
+    /// aside too: its writes would panic on that lock, and its reads fail,
+    /// until the file is opened again.
     pub(crate) fn run<T>(
         &self,
         f: impl FnOnce(&redb::Database) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let db = self.handle()?;
-        let result = f(&db);
+        let result = match std::panic::catch_unwind(AssertUnwindSafe(|| f(&db))) {
+            Ok(result) => result,
+            Err(panic) => {
+                if let Some(error) = poisoned(&db) {
+                    self.set_aside(&db, &error);
+                }
+                std::panic::resume_unwind(panic)
+            }
+        };
         if let Err(error) = &result
             && needs_reopen(error)
         {
@@ -248,14 +262,16 @@ enum Create {
 }
 
 /// Whether `error` leaves the handle answering nothing else until it is
-/// reopened: a failed file access, or a failed commit that discarded the
-/// engine's allocator state, which only opening the file again rebuilds.
+/// reopened: a failed file access, a failed commit that discarded the
+/// engine's allocator state, which only opening the file again rebuilds, or
+/// a lock of the engine poisoned by a panic inside it, which stays poisoned
+/// while the handle lives.
 fn needs_reopen(error: &StoreError) -> bool {
     let StoreError::Unavailable(source) = error else {
         return false;
     };
     match source.downcast_ref::<redb::Error>() {
-        Some(redb::Error::Io(_) | redb::Error::PreviousIo) => true,
+        Some(redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::LockPoisoned(_)) => true,
         // The engine names no variant for it; its message asks for a reopen.
         Some(redb::Error::Corrupted(message)) => message.contains("reopen the database"),
         _ => false,
@@ -287,6 +303,24 @@ fn create_in_unwritten(
     // The file may never have been synced into its directory.
     crate::builder::sync_parent(path)?;
     Ok(db)
+}
+
+/// After a panic in a call on `db`: the error a read now meets when the
+/// panic poisoned a lock of the engine's, `None` when it left the engine
+/// intact. Reading registers with the engine's allocator state and its
+/// transaction tracker, the locks a panic inside it holds; a read that
+/// panics too tells the same.
+fn poisoned(db: &redb::Database) -> Option<StoreError> {
+    use redb::ReadableDatabase as _;
+    let read = std::panic::catch_unwind(AssertUnwindSafe(|| db.begin_read().map(drop)));
+    match read {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => Some(crate::error::db_error(error)).filter(needs_reopen),
+        Err(panic) => Some(StoreError::unavailable(format!(
+            "the database engine panicked: {}",
+            panic_message(&*panic)
+        ))),
+    }
 }
 
 /// Opens the file (creating it when missing, if `create` allows) and

@@ -46,7 +46,9 @@
 //! [reopen interval](FileStoreBuilder::reopen_interval). A full disk or a
 //! dropped mount is therefore an outage only while it lasts, and loses no
 //! acknowledged write (the tests make every write fail with a file size
-//! limit of zero, then lift it).
+//! limit of zero, then lift it). A panic inside the engine that leaves one
+//! of its locks poisoned (reads then fail, and writes panic, on that lock)
+//! is mended the same way: the call fails, and the next opens the file again.
 //!
 //! # File layout
 //!
