@@ -155,6 +155,9 @@ impl Inner {
         self.read(|t| match t.get(id.as_bytes(), now)? {
             Slot::Live(record) => Ok(Some(record)),
             Slot::Empty | Slot::Expired(_) => Ok(None),
+            // Its index entries stay: the user entry (its user unknown, so
+            // found only by scanning the whole index) is what lets the user's
+            // revoke-all find and delete it, and readers skip it meanwhile.
             Slot::Corrupt(error) => Err(error),
         })
     }

@@ -293,3 +293,33 @@ async fn a_deleted_corrupt_records_user_entry_goes_with_the_users_next_listing()
     let check = store.check().await.unwrap();
     assert!(check.is_consistent(), "{check:?}");
 }
+
+/// What the user index entry a deleted corrupt record leaves behind means
+/// to its user before any listing removed it: nothing. A revoke-all counts
+/// only the live session it deletes, a listing shows only live sessions, and
+/// a new session of the user is listed alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_corrupt_records_user_entry_is_never_listed_nor_counted() {
+    let clock = MockClock::starting_now();
+    let (_dir, path) = temp_path();
+    let store = open_at(&path, &clock);
+    let torn = record(clock.now(), HOUR, Some("u"));
+    store.create(&torn).await.unwrap();
+    drop(store);
+    overwrite(&path, &[(&torn.id, &b"{\"v\":1,"[..])]);
+
+    let store = open_at(&path, &clock);
+    assert!(store.delete(&torn.id).await.unwrap());
+    assert_eq!(store.stats().await.unwrap().user_entries, 1, "left behind");
+    let live = record(clock.now(), HOUR, Some("u"));
+    store.create(&live).await.unwrap();
+    assert_eq!(store.delete_for_user("u", None).await.unwrap(), 1);
+    assert!(store.list_for_user("u").await.unwrap().is_empty());
+    assert_eq!(store.stats().await.unwrap().user_entries, 0, "gone with it");
+
+    let again = record(clock.now(), HOUR, Some("u"));
+    store.create(&again).await.unwrap();
+    let listed = store.list_for_user("u").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, again.id);
+}
