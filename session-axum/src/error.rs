@@ -2,7 +2,11 @@
 //!
 //! A 401 or 403 carries the `WWW-Authenticate` challenge of RFC 6750 §3 when
 //! the app takes bearer tokens ([`BearerStatus`]); the header values are
-//! compile-time constants, attached only on these error paths.
+//! compile-time constants for the default realm, and built once when the app
+//! is built for another ([`AppBuilder::realm`](crate::AppBuilder::realm)),
+//! attached only on these error paths.
+
+use std::sync::Arc;
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
@@ -11,11 +15,161 @@ use session_core::{SessionError, StoreError};
 
 use crate::context::RequestSession;
 
-// The Bearer challenges (RFC 6750 §3). One fixed realm: the app is one
+// The Bearer challenges (RFC 6750 §3) in the default realm: the app is one
 // protection space, and a static value costs nothing to send.
 const CHALLENGE: &str = r#"Bearer realm="session""#;
 const INVALID_TOKEN: &str = r#"Bearer realm="session", error="invalid_token""#;
 const INSUFFICIENT_SCOPE: &str = r#"Bearer realm="session", error="insufficient_scope""#;
+
+/// The realm challenges name unless the app names another.
+pub(crate) const DEFAULT_REALM: &str = "session";
+
+/// The longest realm an app may name, in bytes.
+pub(crate) const MAX_REALM_LEN: usize = 128;
+
+/// Why a realm given to [`AppBuilder::realm`](crate::AppBuilder::realm)
+/// cannot be sent: it goes into `realm="..."` as it is, so it must be
+/// printable ASCII without the two characters a quoted-string escapes
+/// (RFC 9110 §5.6.4), and short.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RealmError {
+    /// The realm is empty.
+    #[error("the realm is empty")]
+    Empty,
+    /// The realm is longer than a challenge should carry.
+    #[error("the realm is {len} bytes long, at most {max} are allowed")]
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A control character (tab, line break, DEL, ...), which a header
+    /// value cannot carry or would let a realm split the header.
+    #[error("the realm has a control character at byte {at}")]
+    Control {
+        /// Its byte offset.
+        at: usize,
+    },
+    /// A `"` or `\`, which a quoted-string carries only escaped.
+    #[error("the realm has `{found}` at byte {at}, which a quoted-string carries only escaped")]
+    Unescaped {
+        /// Its byte offset.
+        at: usize,
+        /// The character.
+        found: char,
+    },
+    /// A character outside ASCII: header values are ASCII, and clients
+    /// disagree on how to read other bytes.
+    #[error("the realm has a non-ASCII character at byte {at}")]
+    NonAscii {
+        /// The byte offset where it starts.
+        at: usize,
+    },
+}
+
+/// Which challenge a rejection's response carries, kept in its extensions
+/// so that an app with its own realm can put that realm's value in place
+/// of the default one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChallengeKind {
+    Challenge,
+    InvalidToken,
+    InsufficientScope,
+}
+
+impl ChallengeKind {
+    fn default_value(self) -> HeaderValue {
+        match self {
+            Self::Challenge => const { HeaderValue::from_static(CHALLENGE) },
+            Self::InvalidToken => const { HeaderValue::from_static(INVALID_TOKEN) },
+            Self::InsufficientScope => const { HeaderValue::from_static(INSUFFICIENT_SCOPE) },
+        }
+    }
+}
+
+/// The challenges of an app's own realm, built once when the app is built.
+#[derive(Debug)]
+pub(crate) struct Challenges {
+    challenge: HeaderValue,
+    invalid_token: HeaderValue,
+    insufficient_scope: HeaderValue,
+}
+
+impl Challenges {
+    /// The challenges of `realm`: `None` for the default realm, whose
+    /// values are constants; an error when `realm` cannot be sent as it is.
+    pub(crate) fn for_realm(realm: &str) -> Result<Option<Arc<Self>>, RealmError> {
+        check_realm(realm)?;
+        if realm == DEFAULT_REALM {
+            return Ok(None);
+        }
+        let value = |error: &str| {
+            let text = match error {
+                "" => format!(r#"Bearer realm="{realm}""#),
+                _ => format!(r#"Bearer realm="{realm}", error="{error}""#),
+            };
+            // Checked above; a refusal here could only be a control byte.
+            HeaderValue::try_from(text).map_err(|_| RealmError::Control {
+                at: realm
+                    .bytes()
+                    .position(|b| b.is_ascii_control())
+                    .unwrap_or(0),
+            })
+        };
+        Ok(Some(Arc::new(Self {
+            challenge: value("")?,
+            invalid_token: value("invalid_token")?,
+            insufficient_scope: value("insufficient_scope")?,
+        })))
+    }
+
+    /// Puts this realm's challenge in place of the default realm's one a
+    /// [`SessionRejection`] answered with. A value the app set itself
+    /// instead is left alone.
+    pub(crate) fn apply(&self, response: &mut Response) {
+        let Some(kind) = response.extensions().get::<ChallengeKind>().copied() else {
+            return;
+        };
+        let headers = response.headers_mut();
+        if headers.get(header::WWW_AUTHENTICATE) != Some(&kind.default_value()) {
+            return;
+        }
+        let value = match kind {
+            ChallengeKind::Challenge => &self.challenge,
+            ChallengeKind::InvalidToken => &self.invalid_token,
+            ChallengeKind::InsufficientScope => &self.insufficient_scope,
+        };
+        headers.insert(header::WWW_AUTHENTICATE, value.clone());
+    }
+}
+
+/// Whether `realm` can go between the quotes of `realm="..."` as it is.
+fn check_realm(realm: &str) -> Result<(), RealmError> {
+    if realm.is_empty() {
+        return Err(RealmError::Empty);
+    }
+    for (at, byte) in realm.bytes().enumerate() {
+        match byte {
+            b'"' | b'\\' => {
+                return Err(RealmError::Unescaped {
+                    at,
+                    found: char::from(byte),
+                });
+            }
+            _ if byte.is_ascii_control() => return Err(RealmError::Control { at }),
+            _ if !byte.is_ascii() => return Err(RealmError::NonAscii { at }),
+            _ => {}
+        }
+    }
+    if realm.len() > MAX_REALM_LEN {
+        return Err(RealmError::TooLong {
+            len: realm.len(),
+            max: MAX_REALM_LEN,
+        });
+    }
+    Ok(())
+}
 
 /// Where a refused request stood with bearer tokens, which decides the
 /// `WWW-Authenticate` challenge of a 401 or 403 (RFC 9110 §11.6.1,
@@ -26,6 +180,9 @@ const INSUFFICIENT_SCOPE: &str = r#"Bearer realm="session", error="insufficient_
 /// | [`Off`](Self::Off) | none | none |
 /// | [`Absent`](Self::Absent) | `Bearer realm="session"` | none |
 /// | [`Presented`](Self::Presented) | `Bearer realm="session", error="invalid_token"` | `Bearer realm="session", error="insufficient_scope"` |
+///
+/// The realm is `session` unless the app names another
+/// ([`AppBuilder::realm`](crate::AppBuilder::realm)).
 ///
 /// Cookie sessions have no registered authentication scheme, and browsers
 /// expect no challenge for them: an app that takes no bearer tokens sends none.
@@ -109,18 +266,26 @@ impl SessionRejection {
         }
     }
 
-    /// The `WWW-Authenticate` value the response carries, if any.
+    /// The `WWW-Authenticate` value the response carries, if any, in the
+    /// default realm `session`. In an app built with its own realm
+    /// ([`AppBuilder::realm`](crate::AppBuilder::realm)), the response
+    /// carries that realm in its place once it leaves the app's
+    /// interceptors.
     pub fn challenge(&self) -> Option<HeaderValue> {
+        self.challenge_kind().map(ChallengeKind::default_value)
+    }
+
+    fn challenge_kind(&self) -> Option<ChallengeKind> {
         match *self {
             Self::Unauthorized {
                 bearer: BearerStatus::Absent,
-            } => Some(const { HeaderValue::from_static(CHALLENGE) }),
+            } => Some(ChallengeKind::Challenge),
             Self::Unauthorized {
                 bearer: BearerStatus::Presented,
-            } => Some(const { HeaderValue::from_static(INVALID_TOKEN) }),
+            } => Some(ChallengeKind::InvalidToken),
             Self::Forbidden {
                 bearer: BearerStatus::Presented,
-            } => Some(const { HeaderValue::from_static(INSUFFICIENT_SCOPE) }),
+            } => Some(ChallengeKind::InsufficientScope),
             _ => None,
         }
     }
@@ -178,10 +343,12 @@ impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": self.to_string() });
         let mut response = (self.status(), Json(body)).into_response();
-        if let Some(challenge) = self.challenge() {
+        if let Some(kind) = self.challenge_kind() {
             response
                 .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, challenge);
+                .insert(header::WWW_AUTHENTICATE, kind.default_value());
+            // Marks the value as the framework's, for an app realm to replace.
+            response.extensions_mut().insert(kind);
         }
         if self == Self::StoreUnavailable {
             response
@@ -251,5 +418,36 @@ mod tests {
         ] {
             assert_eq!(challenge_of(other), None);
         }
+    }
+
+    #[test]
+    fn an_app_realm_replaces_only_the_challenge_the_framework_set() {
+        let challenges = Challenges::for_realm("api")
+            .unwrap()
+            .expect("not the default realm");
+        let mut response = SessionRejection::Forbidden {
+            bearer: BearerStatus::Presented,
+        }
+        .into_response();
+        challenges.apply(&mut response);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer realm="api", error="insufficient_scope""#
+        );
+        // A value the app put there itself stays.
+        let mut response = SessionRejection::Unauthorized {
+            bearer: BearerStatus::Absent,
+        }
+        .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"admin\""),
+        );
+        challenges.apply(&mut response);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            "Basic realm=\"admin\""
+        );
+        assert!(Challenges::for_realm(DEFAULT_REALM).unwrap().is_none());
     }
 }

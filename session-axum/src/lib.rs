@@ -50,7 +50,7 @@ pub use auth::{AuthInterceptor, Authenticator};
 pub use context::{RequestSession, TokenSource};
 pub use controller::{ControllerRegistration, RouteDef};
 pub use cookie::{CookieConfig, CookieConfigError};
-pub use error::{BearerStatus, SessionRejection};
+pub use error::{BearerStatus, RealmError, SessionRejection};
 pub use extract::{Auth, LoggedIn, LoggedOut, Session, Sessions};
 pub use guard::Guard;
 pub use interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, Next, OrderError};

@@ -13,7 +13,7 @@ use tower::{Service as _, ServiceExt};
 use crate::app::{AppContext, BuildError};
 use crate::auth::AuthInterceptor;
 use crate::context::{RequestSession, TokenSource};
-use crate::error::{SessionRejection, log_error};
+use crate::error::{Challenges, SessionRejection, log_error};
 use crate::interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, Next};
 
 /// Runs inside the [`AuthInterceptor`] (it depends on it): after the handler
@@ -163,6 +163,9 @@ impl Interceptor for SessionInterceptor {
 /// per request.
 pub(crate) struct AuthThenSession {
     pub(crate) auth: AuthInterceptor,
+    /// The app's own realm's challenges (`None`: the default realm), put in
+    /// when this step is the whole chain ([`around`](Self::around)).
+    pub(crate) challenges: Option<Arc<Challenges>>,
 }
 
 impl AuthThenSession {
@@ -191,7 +194,11 @@ impl AuthThenSession {
             .await?
             .call(request)
             .await?;
-        Ok(SessionInterceptor::finish(&session, response).await)
+        let mut response = SessionInterceptor::finish(&session, response).await;
+        if let Some(challenges) = &this.challenges {
+            challenges.apply(&mut response);
+        }
+        Ok(response)
     }
 }
 

@@ -15,6 +15,7 @@ use session_core::{
 use super::routes::{build_routes, guarded};
 use super::{App, AppContext, BuildError, WebConfig};
 use crate::controller::ControllerRegistration;
+use crate::error::{Challenges, DEFAULT_REALM, MAX_REALM_LEN};
 use crate::interceptor::{
     Interceptor, InterceptorLayer, InterceptorRef, InterceptorRegistration, Steps, display_name,
     resolve_order,
@@ -41,6 +42,7 @@ pub struct AppBuilder {
     keys: Vec<Key>,
     cookie: CookieConfig,
     bearer: bool,
+    realm: String,
     expiry: ExpiryPolicy,
     clock: Option<SharedClock>,
     invalid_data: InvalidDataPolicy,
@@ -63,6 +65,7 @@ impl Default for AppBuilder {
             keys: Vec::new(),
             cookie: CookieConfig::default(),
             bearer: true,
+            realm: DEFAULT_REALM.to_owned(),
             expiry: ExpiryPolicy::default(),
             clock: None,
             invalid_data: InvalidDataPolicy::default(),
@@ -86,6 +89,7 @@ impl std::fmt::Debug for AppBuilder {
             .field("store", &self.store)
             .field("cookie", &self.cookie)
             .field("bearer", &self.bearer)
+            .field("realm", &self.realm)
             .field("expiry", &self.expiry)
             .finish_non_exhaustive()
     }
@@ -151,9 +155,39 @@ impl AppBuilder {
     /// every 401 carries `Bearer realm="session"` (with
     /// `error="invalid_token"` when the request's bearer token was refused),
     /// and a 403 to a bearer request `error="insufficient_scope"`; off, none
-    /// is sent. See [`BearerStatus`](crate::BearerStatus).
+    /// is sent. See [`BearerStatus`](crate::BearerStatus), and
+    /// [`realm`](Self::realm) for another realm.
     pub fn bearer(mut self, on: bool) -> Self {
         self.bearer = on;
+        self
+    }
+
+    /// The longest realm [`realm`](Self::realm) takes, in bytes.
+    pub const MAX_REALM_LEN: usize = MAX_REALM_LEN;
+
+    /// The realm the `WWW-Authenticate` challenges name (default
+    /// `session`): `Bearer realm="<realm>"`. It is sent as it is, so
+    /// [`build`](Self::build) refuses one a quoted-string cannot carry
+    /// unescaped ([`BuildError::Realm`]): empty, longer than
+    /// [`MAX_REALM_LEN`](Self::MAX_REALM_LEN) bytes, or holding a control
+    /// character, `"`, `\` or anything outside ASCII. The header values
+    /// are built then, once.
+    ///
+    /// ```
+    /// use session_axum::{App, BuildError, Key, MemoryStore, RealmError};
+    ///
+    /// let built = App::builder()
+    ///     .store(MemoryStore::new())
+    ///     .secret(Key::generate())
+    ///     .realm("say \"hi\"")
+    ///     .build();
+    /// assert!(matches!(
+    ///     built,
+    ///     Err(BuildError::Realm(RealmError::Unescaped { at: 4, found: '"' }))
+    /// ));
+    /// ```
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
         self
     }
 
@@ -292,6 +326,7 @@ impl AppBuilder {
     /// session ([`BuildError::Cookie`]).
     pub fn build(self) -> Result<App, BuildError> {
         self.cookie.validate()?;
+        let challenges = Challenges::for_realm(&self.realm)?;
         let store = self.store.ok_or_else(|| {
             session_core::SessionError::Config(
                 "a session store is required: call .store(..)".into(),
@@ -337,7 +372,7 @@ impl AppBuilder {
         let ordered = resolve_order(&interceptors)?;
         let refs: Vec<InterceptorRef> = ordered.iter().map(|r| r.interceptor).collect();
         let order: Vec<&'static str> = refs.iter().map(|r| display_name(r, &refs)).collect();
-        let steps = build_chain(&ordered, &ctx)?;
+        let steps = build_chain(&ordered, &ctx, challenges.clone())?;
 
         let mut controllers: Vec<&ControllerRegistration> = if self.use_registry {
             inventory::iter::<ControllerRegistration>
@@ -357,7 +392,7 @@ impl AppBuilder {
         }
         tracing::info!(order = ?order, routes = built.listing.len(), "session app built");
         // Every route and the fallback run inside the interceptors.
-        let router = inner.layer(InterceptorLayer { steps });
+        let router = inner.layer(InterceptorLayer { steps, challenges });
         Ok(App {
             router,
             order,
@@ -373,6 +408,7 @@ impl AppBuilder {
 fn build_chain(
     ordered: &[&InterceptorRegistration],
     ctx: &AppContext,
+    challenges: Option<Arc<Challenges>>,
 ) -> Result<Steps, BuildError> {
     let auth = InterceptorRef::of::<AuthInterceptor>();
     let session = InterceptorRef::of::<SessionInterceptor>();
@@ -387,6 +423,7 @@ fn build_chain(
         if fused {
             let step = Arc::new(AuthThenSession {
                 auth: AuthInterceptor::from_app(ctx),
+                challenges: challenges.clone(),
             });
             fused_step = Some(Arc::clone(&step));
             chain.push(step);

@@ -12,6 +12,10 @@ pub enum BuildError {
     /// The session cookie's name, path or domain is unusable.
     #[error(transparent)]
     Cookie(#[from] crate::cookie::CookieConfigError),
+    /// The realm of the `WWW-Authenticate` challenges cannot be sent as it is
+    /// ([`AppBuilder::realm`](crate::AppBuilder::realm)).
+    #[error("WWW-Authenticate realm: {0}")]
+    Realm(#[from] crate::error::RealmError),
     /// The interceptors cannot be ordered.
     #[error(transparent)]
     Order(#[from] OrderError),

@@ -13,6 +13,7 @@ use axum::routing::Route;
 use tower::{Layer, Service, ServiceExt};
 
 use super::Interceptor;
+use crate::error::Challenges;
 use crate::session_interceptor::AuthThenSession;
 
 type Chain = Arc<[Arc<dyn Interceptor>]>;
@@ -76,6 +77,8 @@ pub(crate) enum Steps {
 #[derive(Clone)]
 pub(crate) struct InterceptorLayer {
     pub(crate) steps: Steps,
+    /// The app's own realm's challenges (`None`: the default realm).
+    pub(crate) challenges: Option<Arc<Challenges>>,
 }
 
 impl Layer<Route> for InterceptorLayer {
@@ -83,6 +86,7 @@ impl Layer<Route> for InterceptorLayer {
     fn layer(&self, route: Route) -> InterceptedRoute {
         InterceptedRoute {
             steps: self.steps.clone(),
+            challenges: self.challenges.clone(),
             route,
         }
     }
@@ -92,6 +96,7 @@ impl Layer<Route> for InterceptorLayer {
 #[derive(Clone)]
 pub(crate) struct InterceptedRoute {
     steps: Steps,
+    challenges: Option<Arc<Challenges>>,
     route: Route,
 }
 
@@ -122,14 +127,21 @@ impl Service<Request> for InterceptedRoute {
         };
         // The first interceptor's future is boxed already; wrapping it in
         // another async block would copy the whole chain's state once more.
-        Box::pin(first_step(first, request, next))
+        Box::pin(first_step(first, request, next, self.challenges.clone()))
     }
 }
 
+/// The whole chain; the app's realm put in the challenges any step or the
+/// route answered with (outermost, so that every refusal gets it once).
 async fn first_step(
     interceptor: Arc<dyn Interceptor>,
     request: Request,
     next: Next,
+    challenges: Option<Arc<Challenges>>,
 ) -> Result<Response, Infallible> {
-    Ok(interceptor.intercept(request, next).await)
+    let mut response = interceptor.intercept(request, next).await;
+    if let Some(challenges) = challenges {
+        challenges.apply(&mut response);
+    }
+    Ok(response)
 }

@@ -233,3 +233,168 @@ async fn a_bearer_token_an_authenticator_accepted_is_challenged_the_same_way() {
     assert_eq!(r.status, 401);
     assert_eq!(challenge(&r), Some(INVALID_TOKEN));
 }
+
+/// A realm with spaces and every printable ASCII character a quoted-string
+/// carries unescaped.
+const REALM: &str = "Example API, v2 (!#$%&'()*+-./:;<=>?@[]^_`{|}~)";
+
+async fn realm_visit(
+    mut session: session_axum::Session<session_tests::profile::Counters>,
+) -> String {
+    session.update(|c| c.visits += 1);
+    session.visits.to_string()
+}
+
+async fn realm_token(auth: Auth) -> Result<session_axum::LoggedIn, SessionRejection> {
+    auth.login_bearer(session_axum::Binding::user("bot"))
+}
+
+fn realm_routes(ctx: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axum::BuildError> {
+    let mut routes = open_routes(ctx)?;
+    routes.extend([
+        RouteDef {
+            method: http::Method::GET,
+            path: "/admin",
+            guard: Guard::permissions(&["admin"]),
+            handler: get(whoami),
+        },
+        RouteDef {
+            method: http::Method::GET,
+            path: "/visit",
+            guard: Guard::OPEN,
+            handler: get(realm_visit),
+        },
+        RouteDef {
+            method: http::Method::POST,
+            path: "/token",
+            guard: Guard::OPEN,
+            handler: axum::routing::post(realm_token),
+        },
+    ]);
+    Ok(routes)
+}
+
+static REALM_ROUTES: session_axum::ControllerRegistration = session_axum::ControllerRegistration {
+    name: "RealmRoutes",
+    base_path: "/realm",
+    routes: realm_routes,
+};
+
+/// Every challenge the framework sends names the realm the app was built
+/// with: on a guarded route (401 and 403), from the `Principal` extractor
+/// and `Auth::require`, and on a bearer write the session layer refuses;
+/// with the built-in interceptors alone (called as one step) and with an
+/// app interceptor from the registry in the chain.
+#[tokio::test]
+async fn every_challenge_names_the_realm_the_app_was_built_with() {
+    let plain = format!(r#"Bearer realm="{REALM}""#);
+    let invalid = format!(r#"Bearer realm="{REALM}", error="invalid_token""#);
+    let scope = format!(r#"Bearer realm="{REALM}", error="insufficient_scope""#);
+    for registry in [true, false] {
+        let t = start_with(SigningKeys::single(key(1)), move |b| {
+            b.use_registry(registry)
+                .controller(&REALM_ROUTES)
+                .realm(REALM)
+        })
+        .await;
+        assert_eq!(t.app_order.len() > 2, registry, "{:?}", t.app_order);
+        let mut b = t.server.browser();
+        for path in ["/realm/whoami", "/realm/required", "/realm/admin"] {
+            let r = b.get(path).await;
+            assert_eq!(r.status, 401, "{registry} {path}");
+            assert_eq!(challenge(&r), Some(plain.as_str()), "{registry} {path}");
+        }
+        let mut api = t.server.browser();
+        api.bearer = Some("garbage".into());
+        for path in [
+            "/realm/whoami",
+            "/realm/required",
+            "/realm/admin",
+            "/realm/visit",
+        ] {
+            let r = api.get(path).await;
+            assert_eq!(r.status, 401, "{registry} {path}");
+            assert_eq!(challenge(&r), Some(invalid.as_str()), "{registry} {path}");
+        }
+        let token = t.server.browser().post("/realm/token").await.json()["token"]
+            .as_str()
+            .expect("a token")
+            .to_owned();
+        api.bearer = Some(token);
+        assert_eq!(api.get("/realm/whoami").await.body, "bot");
+        let r = api.get("/realm/admin").await;
+        assert_eq!(r.status, 403, "{registry}");
+        assert_eq!(challenge(&r), Some(scope.as_str()), "{registry}");
+    }
+}
+
+/// `session` named explicitly is the default realm.
+#[tokio::test]
+async fn the_default_realm_is_session() {
+    let t = start_with(SigningKeys::single(key(1)), |b| {
+        b.use_registry(false)
+            .controller(&REALM_ROUTES)
+            .realm("session")
+    })
+    .await;
+    assert_eq!(
+        challenge(&t.server.browser().get("/realm/whoami").await),
+        Some(CHALLENGE)
+    );
+}
+
+/// A realm goes into `realm="..."` as it is: one that a quoted-string
+/// cannot carry unescaped is refused when the app is built, naming the
+/// problem, rather than panicking or failing at the first 401.
+#[test]
+fn a_realm_a_quoted_string_cannot_carry_as_is_is_a_build_error() {
+    use session_axum::{AppBuilder, BuildError, RealmError};
+    let build = |realm: &str| {
+        session_axum::App::builder()
+            .store(session_core::MemoryStore::new())
+            .secret(key(1))
+            .realm(realm)
+            .build()
+    };
+    let max = AppBuilder::MAX_REALM_LEN;
+    let too_long = "r".repeat(max + 1);
+    let cases: [(&str, RealmError, &str); 8] = [
+        ("", RealmError::Empty, "empty"),
+        (
+            &too_long,
+            RealmError::TooLong { len: max + 1, max },
+            "bytes long",
+        ),
+        ("a\tb", RealmError::Control { at: 1 }, "control character"),
+        ("a\r\nb", RealmError::Control { at: 1 }, "control character"),
+        (
+            "del\u{7f}",
+            RealmError::Control { at: 3 },
+            "control character",
+        ),
+        (
+            "say \"hi\"",
+            RealmError::Unescaped { at: 4, found: '"' },
+            "escaped",
+        ),
+        (
+            "a\\b",
+            RealmError::Unescaped { at: 1, found: '\\' },
+            "escaped",
+        ),
+        ("café", RealmError::NonAscii { at: 3 }, "non-ASCII"),
+    ];
+    for (realm, expected, words) in cases {
+        match build(realm) {
+            Err(BuildError::Realm(error)) => {
+                assert_eq!(error, expected, "{realm:?}");
+                let message = BuildError::Realm(error).to_string();
+                assert!(message.contains(words), "{realm:?}: {message}");
+            }
+            other => panic!("{realm:?}: {other:?}"),
+        }
+    }
+    // At the bound, and every printable ASCII character but `"` and `\`.
+    build(&"r".repeat(max)).expect("a realm at the bound");
+    build(REALM).expect("printable ASCII");
+}
