@@ -89,6 +89,18 @@ async fn form_login(
     })
 }
 
+/// A token endpoint's error (RFC 6749 §5.2): 400 with the error code and a
+/// description that names no user.
+fn token_error(
+    error: &'static str,
+    description: &'static str,
+) -> (StatusCode, Json<serde_json::Value>) {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(serde_json::json!({"error": error, "error_description": description})),
+    )
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -162,6 +174,11 @@ impl Login {
         found("/me")
     }
 
+    /// A bearer token for an API client. Bad credentials are answered as
+    /// an OAuth 2 token endpoint answers them (RFC 6749 §5.2): 400
+    /// `invalid_grant`, not a 401, which would need a `WWW-Authenticate`
+    /// challenge (RFC 9110 §15.5.2) for credentials that come in the body,
+    /// under no authentication scheme.
     #[post("/api/token")]
     async fn token(
         mut account: Session<Account>,
@@ -169,10 +186,7 @@ impl Login {
         Json(form): Json<Credentials>,
     ) -> Result<LoggedIn, (StatusCode, Json<serde_json::Value>)> {
         let Some(user) = users::check(form.username, form.password).await else {
-            return Err((
-                StatusCode::UNAUTHORIZED,
-                Json(serde_json::json!({"error": "invalid credentials"})),
-            ));
+            return Err(token_error("invalid_grant", "invalid username or password"));
         };
         let logged_in = auth
             .login_bearer(binding(&user, form.label))

@@ -149,8 +149,23 @@ async fn travetto_session_routes_need_a_principal_and_store_info() {
 #[tokio::test]
 async fn api_tokens_work_as_bearer_credentials() {
     let demo = Demo::start(&[], &[]);
-    let bad = demo.request_token("ada", "nope", "cli").await;
-    assert_eq!(bad.status(), 401);
+    // Bad credentials: the OAuth 2 token endpoint's answer (RFC 6749
+    // §5.2), the same for an unknown user, not a 401 (RFC 9110 would want
+    // a challenge, and the credentials are not sent in an auth scheme).
+    for (user, password) in [("ada", "nope"), ("nobody", "ada-secret")] {
+        let bad = demo.request_token(user, password, "cli").await;
+        assert_eq!(bad.status(), 400, "{user}");
+        assert!(bad.headers().get("www-authenticate").is_none());
+        assert!(bad.headers().get("set-cookie").is_none());
+        assert_eq!(
+            bad.json::<serde_json::Value>().await.unwrap(),
+            serde_json::json!({
+                "error": "invalid_grant",
+                "error_description": "invalid username or password"
+            }),
+            "{user}"
+        );
+    }
     let ok = demo.request_token("ada", "ada-secret", "cli").await;
     assert_eq!(ok.status(), 200);
     assert!(ok.headers().get("set-cookie").is_none());
