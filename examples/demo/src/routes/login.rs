@@ -1,9 +1,11 @@
 //! astro-session's login workflow (form, error flash shown once) and an API
 //! login handing out a bearer token (authsessions).
 
-use axum::extract::Form;
+use axum::body::Body;
+use axum::extract::{Form, FromRequest, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use http_body_util::Limited;
 use serde::Deserialize;
 use session_axum::LoggedIn;
 use session_axum::prelude::*;
@@ -23,6 +25,57 @@ pub struct Credentials {
     password: String,
     #[serde(default)]
     label: Option<String>,
+}
+
+impl Credentials {
+    /// Whether the user name or the password is longer than a login takes.
+    fn too_long(&self) -> bool {
+        self.username.len() > MAX_USERNAME_BYTES || self.password.len() > MAX_PASSWORD_BYTES
+    }
+}
+
+/// The largest body a login request may send, in bytes: room for the
+/// longest user name, password and label, percent-encoded, while a client
+/// cannot make a login buffer more (axum's default would be 2 MB). A larger
+/// body is refused with 413.
+pub const MAX_LOGIN_BODY_BYTES: usize = 8 * 1024;
+
+/// The longest user name a login takes, in bytes.
+pub const MAX_USERNAME_BYTES: usize = 256;
+
+/// The longest password a login takes, in bytes. A longer one is refused
+/// before it is hashed: argon2 reads all of it, and no user's password is
+/// that long.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// The extractor `E` reading at most [`MAX_LOGIN_BODY_BYTES`] of the
+/// request body; beyond that, `E`'s rejection for a body over its limit
+/// (413 for `Form` and `Json`).
+#[derive(Debug)]
+pub struct Bounded<E>(pub E);
+
+impl<S, E> FromRequest<S> for Bounded<E>
+where
+    S: Send + Sync,
+    E: FromRequest<S>,
+{
+    type Rejection = E::Rejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // Under axum's own limit the tighter of the two applies.
+        let request = request.map(|body| Body::new(Limited::new(body, MAX_LOGIN_BODY_BYTES)));
+        E::from_request(request, state).await.map(Self)
+    }
+}
+
+/// The form logins' answer to an over-long user name or password: a 400
+/// that says neither which one nor anything of the user.
+fn too_long() -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(serde_json::json!({"error": "username or password too long"})),
+    )
+        .into_response()
 }
 
 /// `GET /login`, `POST /login` (and astro-session's `POST /api/login`),
@@ -69,12 +122,17 @@ fn found(location: &'static str) -> Response {
 /// A form login: on success `302` to `success`, on failure `302` to
 /// `/login` with the error flashed. A client that sent a bearer token gets
 /// its new one instead (its login moves the bearer session, with no cookie).
+/// An over-long user name or password is a 400, before any hashing.
 async fn form_login(
     mut account: Session<Account>,
     auth: Auth,
     form: Credentials,
     success: &'static str,
 ) -> Result<Response, SessionRejection> {
+    if form.too_long() {
+        tracing::debug!("form login refused: username or password too long");
+        return Ok(too_long());
+    }
     let Some(user) = users::check(form.username, form.password).await else {
         account
             .flash("error", "Invalid username or password")
@@ -126,8 +184,8 @@ impl Login {
             .unwrap_or_default();
         Html(format!(
             "<!doctype html>\n<title>Log in</title>\n{notice}{error}<form method=\"post\" action=\"/login\">\n\
-             <input name=\"username\" placeholder=\"Username\">\n\
-             <input name=\"password\" type=\"password\" placeholder=\"Password\">\n\
+             <input name=\"username\" maxlength=\"{MAX_USERNAME_BYTES}\" placeholder=\"Username\">\n\
+             <input name=\"password\" type=\"password\" maxlength=\"{MAX_PASSWORD_BYTES}\" placeholder=\"Password\">\n\
              <input name=\"label\" maxlength=\"{MAX_LABEL_CHARS}\" placeholder=\"Device name (optional)\">\n\
              <button type=\"submit\">Log in</button>\n</form>\n"
         ))
@@ -138,7 +196,7 @@ impl Login {
     async fn submit(
         account: Session<Account>,
         auth: Auth,
-        Form(form): Form<Credentials>,
+        Bounded(Form(form)): Bounded<Form<Credentials>>,
     ) -> Result<Response, SessionRejection> {
         form_login(account, auth, form, "/me").await
     }
@@ -149,7 +207,7 @@ impl Login {
     async fn api_login(
         account: Session<Account>,
         auth: Auth,
-        Form(form): Form<Credentials>,
+        Bounded(Form(form)): Bounded<Form<Credentials>>,
     ) -> Result<Response, SessionRejection> {
         form_login(account, auth, form, "/dashboard").await
     }
@@ -183,8 +241,15 @@ impl Login {
     async fn token(
         mut account: Session<Account>,
         auth: Auth,
-        Json(form): Json<Credentials>,
+        Bounded(Json(form)): Bounded<Json<Credentials>>,
     ) -> Result<LoggedIn, (StatusCode, Json<serde_json::Value>)> {
+        if form.too_long() {
+            tracing::debug!("token request refused: username or password too long");
+            return Err(token_error(
+                "invalid_request",
+                "username or password too long",
+            ));
+        }
         let Some(user) = users::check(form.username, form.password).await else {
             return Err(token_error("invalid_grant", "invalid username or password"));
         };

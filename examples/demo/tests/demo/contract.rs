@@ -2,7 +2,7 @@
 
 use reqwest::Method;
 
-use crate::support::{Demo, form_login, login_error_shown};
+use crate::support::{Demo, form_login, login_error_shown, send_raw};
 
 fn visits(body: &str) -> u64 {
     let start = body.find("You visited this page: ").expect("counter text")
@@ -389,7 +389,8 @@ async fn a_long_login_label_is_cut_to_100_characters() {
     let demo = Demo::start(&[], &[]);
     let mut b = demo.browser();
     assert!(b.get("/login").await.body.contains("maxlength=\"100\""));
-    let long = "é".repeat(10_000);
+    // Long, yet inside the login body bound (8 KiB, percent-encoded).
+    let long = "é".repeat(1_000);
     let kept = "é".repeat(100);
     let r = form_login(&mut b, "ada", "ada-secret", &long).await;
     assert_eq!(r.status, 302, "{}", r.body);
@@ -410,4 +411,103 @@ async fn a_long_login_label_is_cut_to_100_characters() {
     let mut exact = demo.browser();
     form_login(&mut exact, "ada", "ada-secret", &kept).await;
     assert_eq!(exact.get("/me/sessions").await.json()[0]["label"], kept);
+}
+
+/// Every login route reads at most 8 KiB of body: a larger one is refused
+/// with 413 before it is buffered further, with no session touched.
+#[tokio::test]
+async fn login_request_bodies_are_bounded_to_8_kib() {
+    let demo = Demo::start(&[], &[]);
+    let big = "a".repeat(9 * 1024);
+    let form = format!("username=ada&password={big}");
+    let json = serde_json::json!({"username": "ada", "password": big}).to_string();
+    for (path, content_type, body) in [
+        ("/login", "application/x-www-form-urlencoded", &form),
+        ("/api/login", "application/x-www-form-urlencoded", &form),
+        ("/api/token", "application/json", &json),
+    ] {
+        let r = send_raw(&demo, path, content_type, body.clone()).await;
+        assert_eq!(r.status(), 413, "{path}");
+        assert!(r.headers().get("set-cookie").is_none(), "{path}");
+    }
+    // Just under the bound, a body is read: a failed login as usual.
+    let fits = format!("username=ada&password={}", "a".repeat(1024));
+    let fits = format!("{fits}&label={}", "l".repeat(8 * 1024 - fits.len() - 7));
+    assert_eq!(fits.len(), 8 * 1024);
+    let r = send_raw(&demo, "/login", "application/x-www-form-urlencoded", fits).await;
+    assert_eq!(r.status(), 302);
+    assert_eq!(r.headers()["location"], "/login");
+}
+
+/// A user name over 256 bytes or a password over 1024 bytes is refused
+/// with a 400 before any password hashing, by every login route, saying
+/// only that one of them is too long (not which, nor whether the user
+/// exists). The form says so (`maxlength`); at the bound, a login is
+/// checked as usual.
+#[tokio::test]
+async fn over_long_user_names_and_passwords_are_refused_before_hashing() {
+    let demo = Demo::start(&[], &[]);
+    let form = demo.browser().get("/login").await.body;
+    assert!(
+        form.contains(r#"name="username" maxlength="256""#),
+        "{form}"
+    );
+    assert!(
+        form.contains(r#"name="password" type="password" maxlength="1024""#),
+        "{form}"
+    );
+    let long_name = "r".repeat(257);
+    let long_password = format!("roger-secret{}", "x".repeat(1024 - 11));
+    for (user, password) in [
+        (long_name.as_str(), "roger-secret"),
+        ("roger", long_password.as_str()),
+        ("nobody", long_password.as_str()),
+    ] {
+        for path in ["/login", "/api/login"] {
+            let mut b = demo.browser();
+            let r = b
+                .send(
+                    Method::POST,
+                    path,
+                    Some(&[("username", user), ("password", password)]),
+                )
+                .await;
+            assert_eq!(r.status, 400, "{path} {}", user.len());
+            assert_eq!(
+                r.json(),
+                serde_json::json!({"error": "username or password too long"}),
+                "{path}"
+            );
+            assert!(r.set_cookies.is_empty(), "{path}: no session");
+        }
+        let r = demo.request_token(user, password, "cli").await;
+        assert_eq!(r.status(), 400);
+        assert!(r.headers().get("set-cookie").is_none());
+        assert_eq!(
+            r.json::<serde_json::Value>().await.unwrap(),
+            serde_json::json!({
+                "error": "invalid_request",
+                "error_description": "username or password too long"
+            })
+        );
+    }
+    // At the bounds: checked, and refused as a wrong password.
+    let at_bound = "x".repeat(1024);
+    let mut b = demo.browser();
+    let r = form_login(&mut b, &"r".repeat(256), &at_bound, "").await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.headers["location"], "/login");
+    assert!(login_error_shown(&mut b).await);
+    assert_eq!(
+        demo.request_token("ada", &at_bound, "cli").await.status(),
+        400
+    );
+    assert_eq!(
+        demo.request_token("ada", &at_bound, "cli")
+            .await
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()["error"],
+        "invalid_grant"
+    );
 }

@@ -150,6 +150,25 @@ pub fn path_arg(dir: &Path) -> String {
     dir.to_string_lossy().into_owned()
 }
 
+/// `POST path` with `body` as it is, of `content_type`; redirects not followed.
+pub async fn send_raw(
+    demo: &Demo,
+    path: &str,
+    content_type: &str,
+    body: String,
+) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("http://{}{path}", demo.addr))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Logs in through the HTML form.
 pub async fn form_login(
     b: &mut Browser,
