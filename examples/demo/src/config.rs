@@ -88,17 +88,64 @@ pub enum StartError {
     },
 }
 
+/// The signing key, as [`Config::key`] finds it: a new one for a store
+/// that keeps sessions is saved to its key file only by [`keep`](Self::keep),
+/// once the store is up, so that a demo that does not start leaves no key
+/// file behind.
+pub struct SigningKey {
+    key: Key,
+    // A new key's file and secret, not written yet.
+    unsaved: Option<(PathBuf, [u8; 64])>,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("unsaved", &self.unsaved.as_ref().map(|(path, _)| path))
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// The key, saving a new one to its key file first. Should another demo
+    /// on the same data directory have saved one meanwhile, that one is used.
+    pub fn keep(self) -> Result<Key, StartError> {
+        let Some((path, secret)) = self.unsaved else {
+            return Ok(self.key);
+        };
+        save_new_key(&path, &secret, self.key)
+    }
+}
+
 impl Config {
-    /// The signing key: given, kept in the data directory, or fresh.
-    pub fn key(&self) -> Result<Key, StartError> {
+    /// The signing key: given, read from the data directory, or fresh. The
+    /// key file is read here (a bad one is an error before any store file is
+    /// created), but a new key is written only by [`SigningKey::keep`].
+    pub fn key(&self) -> Result<SigningKey, StartError> {
         if let Some(secret) = &self.secret {
-            return Ok(Key::new(secret.as_bytes())?);
+            return Ok(SigningKey {
+                key: Key::new(secret.as_bytes())?,
+                unsaved: None,
+            });
         }
         if self.store == StoreKind::Memory {
             tracing::info!("using a fresh signing key: sessions end when the demo stops");
-            return Ok(Key::generate());
+            return Ok(SigningKey {
+                key: Key::generate(),
+                unsaved: None,
+            });
         }
-        load_or_create_key(&self.data_dir.join("session.key"))
+        let path = self.data_dir.join("session.key");
+        if let Some(key) = read_key(&path)? {
+            return Ok(SigningKey { key, unsaved: None });
+        }
+        let mut secret = [0u8; 64];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+        let key = Key::new(secret).map_err(|_| StartError::BadKeyFile(path.clone()))?;
+        Ok(SigningKey {
+            key,
+            unsaved: Some((path, secret)),
+        })
     }
 
     /// The selected store.
@@ -139,22 +186,34 @@ fn key_file_error(path: &Path) -> impl FnOnce(std::io::Error) -> StartError + '_
     }
 }
 
-fn load_or_create_key(path: &Path) -> Result<Key, StartError> {
+/// The key in `path`; `None` when there is no such file.
+fn read_key(path: &Path) -> Result<Option<Key>, StartError> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let bytes =
                 hex::decode(text.trim()).map_err(|_| StartError::BadKeyFile(path.to_owned()))?;
-            Key::new(bytes).map_err(|_| StartError::BadKeyFile(path.to_owned()))
+            let key = Key::new(bytes).map_err(|_| StartError::BadKeyFile(path.to_owned()))?;
+            Ok(Some(key))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(key_file_error(path))?;
-            }
-            let mut secret = [0u8; 64];
-            rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
-            write_private(path, &hex::encode(secret)).map_err(key_file_error(path))?;
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(key_file_error(path)(e)),
+    }
+}
+
+/// Writes `secret` (`key`'s) to a new file at `path`, readable by its owner
+/// only; if another process created the file first, its key is the one to
+/// use.
+fn save_new_key(path: &Path, secret: &[u8], key: Key) -> Result<Key, StartError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(key_file_error(path))?;
+    }
+    match write_private(path, &hex::encode(secret)) {
+        Ok(()) => {
             tracing::info!(path = %path.display(), "created a signing key");
-            Key::new(secret).map_err(|_| StartError::BadKeyFile(path.to_owned()))
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            read_key(path)?.ok_or_else(|| StartError::BadKeyFile(path.to_owned()))
         }
         Err(e) => Err(key_file_error(path)(e)),
     }
@@ -187,16 +246,37 @@ mod tests {
         std::env::temp_dir().join(unique).join("session.key")
     }
 
+    fn file_config(path: &Path) -> Config {
+        use clap::Parser as _;
+        let dir = path.parent().unwrap().to_string_lossy().into_owned();
+        Config::parse_from(["demo", "--store", "file", "--data-dir", &dir])
+    }
+
     #[test]
-    fn a_created_key_file_holds_hex_and_loads_back_as_the_same_key() {
+    fn a_new_key_is_saved_only_when_kept_and_loads_back_as_the_same_key() {
         let path = temp_path("roundtrip");
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
-        let created = load_or_create_key(&path).unwrap();
+        let config = file_config(&path);
+        let pending = config.key().unwrap();
+        assert!(!path.exists(), "written before it was kept");
+        let created = pending.keep().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.len(), 128);
         assert!(text.bytes().all(|b| b.is_ascii_hexdigit()));
-        let loaded = load_or_create_key(&path).unwrap();
+        let loaded = config.key().unwrap().keep().unwrap();
         assert_eq!(created.derive("check"), loaded.derive("check"));
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_key_saved_meanwhile_by_another_start_is_the_one_used() {
+        let path = temp_path("race");
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+        let config = file_config(&path);
+        let (first, second) = (config.key().unwrap(), config.key().unwrap());
+        let first = first.keep().unwrap();
+        let second = second.keep().unwrap();
+        assert_eq!(first.derive("check"), second.derive("check"));
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
@@ -206,7 +286,7 @@ mod tests {
             let path = temp_path(name);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, text).unwrap();
-            let error = load_or_create_key(&path).unwrap_err();
+            let error = file_config(&path).key().unwrap_err();
             assert!(
                 matches!(error, StartError::BadKeyFile(_)),
                 "{name}: {error}"

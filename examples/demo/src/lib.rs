@@ -19,15 +19,18 @@ pub mod users;
 
 use session_axum::App;
 
-pub use config::{Config, StartError, StoreKind};
+pub use config::{Config, SigningKey, StartError, StoreKind};
 
 /// Builds the app for `config`.
 pub async fn app(config: &Config) -> Result<App, Box<dyn std::error::Error>> {
-    // The key first: a bad key file should not leave a new store file behind.
+    // The key file is read before the store opens (a bad one should not
+    // leave a new store file behind), and a new key saved only once the
+    // store is up (a store that does not start should not leave a key file).
     let key = config.key()?;
+    let store = config.store().await?;
     Ok(App::builder()
-        .shared_store(config.store().await?)
-        .secret(key)
+        .shared_store(store)
+        .secret(key.keep()?)
         .secure(config.secure)
         // hexancore's rule: stored account data that does not decode (its
         // `field` not a string) means no session for the request, its login

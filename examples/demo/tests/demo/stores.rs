@@ -84,6 +84,48 @@ fn a_bad_key_file_is_refused_before_the_store_file_is_created() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A store that does not start leaves no key file (nor a data directory
+/// made for it) behind: an unreachable Redis, or a file store that cannot
+/// open its file. A working start still creates the key file (see
+/// `file_store_keeps_users_logged_in_across_a_restart_and_a_kill`).
+#[test]
+fn a_store_that_fails_to_start_leaves_no_key_file_behind() {
+    let dir = data_dir("store-down");
+    let redis_dir = dir.join("redis");
+    let url = format!("redis://127.0.0.1:{}", session_tests::redis::free_port());
+    let stderr = start_error(
+        &[
+            "--store",
+            "redis",
+            "--redis-url",
+            &url,
+            "--data-dir",
+            &path_arg(&redis_dir),
+        ],
+        &[],
+    );
+    assert!(stderr.contains("redis store"), "{stderr}");
+    assert!(
+        !redis_dir.exists(),
+        "a failed start left {:?}",
+        std::fs::read_dir(&redis_dir).map(|d| d.count())
+    );
+
+    // The file store's file cannot be opened: a directory is in its place.
+    let file_dir = dir.join("file");
+    std::fs::create_dir_all(file_dir.join("sessions.redb")).unwrap();
+    let stderr = start_error(
+        &["--store", "file", "--data-dir", &path_arg(&file_dir)],
+        &[],
+    );
+    assert!(stderr.contains("file store"), "{stderr}");
+    assert!(
+        !file_dir.join("session.key").exists(),
+        "key file left behind"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn an_address_in_use_is_named_in_the_start_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -129,6 +129,7 @@ pub fn start_error(args: &[&str], envs: &[(&str, &str)]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_demo"))
         .args(["--addr", "127.0.0.1:0"])
         .args(args)
+        .env_remove("SESSION_SECRET")
         .envs(envs.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
