@@ -12,6 +12,7 @@ use session_core::clock::SharedClock;
 use crate::cleanup::{Cleanup, DEFAULT_CLEANUP_INTERVAL};
 use crate::database::{DEFAULT_REOPEN_INTERVAL, Database, OpenOptions};
 use crate::error::OpenError;
+use crate::group::CommitGroup;
 use crate::store::{FileStore, Inner};
 
 /// Largest encoded record accepted by default, in bytes (1 MiB).
@@ -199,6 +200,7 @@ impl FileStoreBuilder {
         }
         let inner = Arc::new(Inner {
             db,
+            group: CommitGroup::default(),
             clock: self.clock,
             max_record_bytes: self.max_record_bytes,
             max_sessions: self.max_sessions,

@@ -3,8 +3,8 @@
 //!
 //! [`FileStore`] implements [`session_core::SessionStore`] on
 //! [`redb`](https://docs.rs/redb), a pure-Rust, ACID, crash-safe embedded
-//! key-value store. Each write is one transaction that updates a record and
-//! its expiry and user index entries together and is durable when it returns;
+//! key-value store. Each write updates a record and its expiry and user
+//! index entries together, atomically, and is durable when it returns;
 //! a background [`Cleanup`] thread deletes expired sessions through the expiry
 //! index. See [`FileStore`] for the guarantees.
 //!
@@ -20,18 +20,23 @@
 //!
 //! # Crash safety
 //!
-//! Every write is one transaction committed with immediate durability: the
-//! data is flushed to disk before the call returns, and redb's commit switches
-//! atomically between two checksummed roots. After a kill or power cut the
-//! file reopens at its last commit: every acknowledged write is there, and no
-//! record or index entry is half written (the tests kill a writer with
-//! `SIGKILL` mid-stream and check this). A file, and directories, that the
-//! open creates have their directory entries synced too, so a power cut
-//! right after the first start cannot lose the file itself. A first start
-//! stopped after the engine sized the new file and before it wrote the
-//! file's header leaves a file of zeros, which holds nothing: the next open
-//! creates a new database in it (logged at `warn` level). A file holding
-//! any other byte that is not a database is refused and left as it is.
+//! Every write is committed with immediate durability: the data is flushed to
+//! disk before the call returns, and redb's commit switches atomically
+//! between two checksummed roots. After a kill or power cut the file reopens
+//! at its last commit: every acknowledged write is there, and no record or
+//! index entry is half written (the tests kill a writer with `SIGKILL`
+//! mid-stream and check this). A file, and directories, that the open
+//! creates have their directory entries synced too, so a power cut right
+//! after the first start cannot lose the file itself. A first start stopped
+//! after the engine sized the new file and before it wrote the file's header
+//! leaves a file of zeros, which holds nothing: the next open creates a new
+//! database in it (logged at `warn` level). A file holding any other byte
+//! that is not a database is refused and left as it is.
+//!
+//! Writes that arrive while another is being committed share the next
+//! commit (group commit): one flush for all of them, so concurrent requests
+//! are not held to one disk flush each. Each write is still applied whole or
+//! not at all, and answered only once its commit is on disk.
 //!
 //! # Disk errors
 //!
@@ -90,6 +95,7 @@ mod builder;
 mod cleanup;
 mod database;
 mod error;
+mod group;
 mod ops;
 mod report;
 mod store;

@@ -2,12 +2,16 @@
 //! [`SessionStore`](session_core::SessionStore) methods run these on tokio's
 //! blocking pool; the cleanup thread calls the sweep directly.
 //!
-//! Every write is one transaction that reads the current record, decides, and
-//! writes the record together with its index entries, then commits with
-//! immediate durability (the commit is on disk when it returns). A transaction
-//! that wrote nothing is aborted instead, so reads and refusals cost no disk flush.
+//! Every write reads the current record, decides, and writes the record
+//! together with its index entries, inside a write transaction committed
+//! with immediate durability (the commit is on disk when it returns). The
+//! per-session writes (create, save, touch, delete) share transactions with
+//! the writes queued beside them (see the `group` module); the others have
+//! one each. A transaction that wrote nothing is aborted instead, so reads
+//! and refusals cost no disk flush.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use redb::{Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use session_core::record::{envelope, sort_most_recent_first};
@@ -85,29 +89,23 @@ impl Inner {
 
     /// The envelope bytes of `record`, refused when over the size limit.
     fn encode(&self, record: &SessionRecord) -> Result<Vec<u8>, StoreError> {
-        let bytes = envelope::encode(record)?;
-        if bytes.len() > self.max_record_bytes {
-            return Err(StoreError::TooLarge {
-                size: bytes.len(),
-                limit: self.max_record_bytes,
-            });
-        }
-        Ok(bytes)
+        encode_within(record, Some(self.max_record_bytes))
     }
 
-    pub(crate) fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        let bytes = self.encode(record)?;
+    pub(crate) fn create(&self, record: SessionRecord) -> Result<(), StoreError> {
+        let bytes: Arc<[u8]> = self.encode(&record)?.into();
         // Logins and markers are always taken (see `FileStoreBuilder::max_sessions`).
         let cap = self
             .max_sessions
             .filter(|_| record.binding.is_none() && !record.is_moved_marker());
-        if self.create_within(record, &bytes, cap)? {
+        let record = Arc::new(record);
+        if self.create_within(&record, &bytes, cap)? {
             return Ok(());
         }
         // Full: expired records make room first, in a transaction of their
         // own (a refused create commits nothing), then one more try.
         self.sweep_batch(SWEEP_BATCH)?;
-        if self.create_within(record, &bytes, cap)? {
+        if self.create_within(&record, &bytes, cap)? {
             return Ok(());
         }
         let max = cap.unwrap_or(u64::MAX);
@@ -125,20 +123,21 @@ impl Inner {
     /// records or more; `false`, with nothing written, when it does.
     fn create_within(
         &self,
-        record: &SessionRecord,
-        bytes: &[u8],
+        record: &Arc<SessionRecord>,
+        bytes: &Arc<[u8]>,
         cap: Option<u64>,
     ) -> Result<bool, StoreError> {
-        let id = record.id.as_bytes();
-        self.write(|t, now| {
+        let (record, bytes) = (Arc::clone(record), Arc::clone(bytes));
+        self.write_grouped(move |t, now| {
+            let id = record.id.as_bytes();
             if let Some(max) = cap
                 && t.len()? >= max
             {
                 return Ok(false);
             }
             match t.get(id, now)? {
-                Slot::Empty => t.put(None, record, bytes)?,
-                Slot::Expired(old) => t.put(Some(&old), record, bytes)?,
+                Slot::Empty => t.put(None, &record, &bytes)?,
+                Slot::Expired(old) => t.put(Some(&old), &record, &bytes)?,
                 Slot::Live(_) => return Err(StoreError::Collision),
                 Slot::Corrupt(error) => {
                     // It may be live: never overwrite it.
@@ -167,12 +166,15 @@ impl Inner {
     /// With `limited`, a result over the size limit is refused.
     fn modify(
         &self,
-        id: &SessionId,
+        id: SessionId,
         limited: bool,
-        change: impl FnOnce(&SessionRecord) -> Result<Result<SessionRecord, SaveOutcome>, StoreError>,
+        change: impl Fn(&SessionRecord) -> Result<Result<SessionRecord, SaveOutcome>, StoreError>
+        + Send
+        + 'static,
     ) -> Result<SaveOutcome, StoreError> {
-        let key = id.as_bytes();
-        self.write(|t, now| {
+        let limit = limited.then_some(self.max_record_bytes);
+        self.write_grouped(move |t, now| {
+            let key = id.as_bytes();
             let current = match t.get(key, now)? {
                 Slot::Live(record) => record,
                 Slot::Empty => return Ok(SaveOutcome::Missing),
@@ -184,11 +186,7 @@ impl Inner {
             };
             match change(&current)? {
                 Ok(updated) => {
-                    let bytes = if limited {
-                        self.encode(&updated)?
-                    } else {
-                        envelope::encode(&updated)?
-                    };
+                    let bytes = encode_within(&updated, limit)?;
                     t.put(Some(&current), &updated, &bytes)?;
                     Ok(SaveOutcome::Saved)
                 }
@@ -199,13 +197,13 @@ impl Inner {
 
     pub(crate) fn save(
         &self,
-        id: &SessionId,
-        patch: &SessionPatch,
+        id: SessionId,
+        patch: SessionPatch,
     ) -> Result<SaveOutcome, StoreError> {
         // A save that sets nothing cannot grow the record: one stored under
         // a larger limit can still lose values and record its use.
         let grows = !patch.set_fields.is_empty() || !patch.set_flash.is_empty();
-        self.modify(id, grows, |current| {
+        self.modify(id, grows, move |current| {
             if let Some(expected) = patch.expected_revision
                 && current.revision != expected
             {
@@ -214,20 +212,20 @@ impl Inner {
                 }));
             }
             let mut updated = current.clone();
-            updated.apply(patch);
+            updated.apply(&patch);
             Ok(Ok(updated))
         })
     }
 
     pub(crate) fn touch(
         &self,
-        id: &SessionId,
+        id: SessionId,
         expires_at: Timestamp,
         last_seen: Timestamp,
     ) -> Result<SaveOutcome, StoreError> {
         // No size check: a touch adds no data, and a record stored under a
         // larger limit must still be refreshed after the limit was lowered.
-        self.modify(id, false, |current| {
+        self.modify(id, false, move |current| {
             let mut updated = current.clone();
             updated.expires_at = expires_at;
             updated.last_seen = updated.last_seen.max(last_seen);
@@ -235,15 +233,17 @@ impl Inner {
         })
     }
 
-    pub(crate) fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
-        let key = id.as_bytes();
-        self.write(|t, now| match t.get(key, now)? {
-            Slot::Empty => Ok(false),
-            Slot::Live(record) => t.remove(key, Some(&record)).map(|()| true),
-            Slot::Expired(record) => t.remove(key, Some(&record)).map(|()| false),
-            Slot::Corrupt(error) => {
-                log_corrupt(key, &error);
-                t.remove(key, None).map(|()| true)
+    pub(crate) fn delete(&self, id: SessionId) -> Result<bool, StoreError> {
+        self.write_grouped(move |t, now| {
+            let key = id.as_bytes();
+            match t.get(key, now)? {
+                Slot::Empty => Ok(false),
+                Slot::Live(record) => t.remove(key, Some(&record)).map(|()| true),
+                Slot::Expired(record) => t.remove(key, Some(&record)).map(|()| false),
+                Slot::Corrupt(error) => {
+                    log_corrupt(key, &error);
+                    t.remove(key, None).map(|()| true)
+                }
             }
         })
     }
@@ -475,5 +475,17 @@ impl Inner {
             }
             Ok(report)
         })
+    }
+}
+
+/// The envelope bytes of `record`, refused when over `limit`.
+fn encode_within(record: &SessionRecord, limit: Option<usize>) -> Result<Vec<u8>, StoreError> {
+    let bytes = envelope::encode(record)?;
+    match limit {
+        Some(limit) if bytes.len() > limit => Err(StoreError::TooLarge {
+            size: bytes.len(),
+            limit,
+        }),
+        _ => Ok(bytes),
     }
 }

@@ -18,13 +18,15 @@ use crate::builder::FileStoreBuilder;
 use crate::cleanup::Cleanup;
 use crate::database::Database;
 use crate::error::OpenError;
+use crate::group::CommitGroup;
 use crate::report::{CheckReport, RepairReport, StoreStats, SweepReport};
 
 /// Sessions in one local database file: they survive a restart of the app.
 ///
-/// Built on [`redb`], an embedded ACID key-value store: every write is one
-/// transaction that updates the record and its expiry and user index entries
-/// together, and is on disk before the call returns, so a crash (even a
+/// Built on [`redb`], an embedded ACID key-value store: every write updates
+/// the record and its expiry and user index entries together, in one
+/// transaction (shared with the writes that arrived beside it: one disk
+/// flush for all), and is on disk before the call returns, so a crash (even a
 /// `SIGKILL` or a power cut) never leaves a half-written record or an index out
 /// of step with it. Opening the same file again gives back every live session.
 ///
@@ -63,6 +65,8 @@ pub struct FileStore {
 /// The state every clone of a [`FileStore`] shares.
 pub(crate) struct Inner {
     pub(crate) db: Database,
+    /// Writes waiting to share the next commit.
+    pub(crate) group: CommitGroup,
     pub(crate) clock: SharedClock,
     pub(crate) max_record_bytes: usize,
     /// Records held at most before anonymous creates are refused.
@@ -193,7 +197,7 @@ impl SessionStore for FileStore {
 
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
         let record = record.clone();
-        self.blocking(move |inner| inner.create(&record)).await
+        self.blocking(move |inner| inner.create(record)).await
     }
 
     async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
@@ -203,7 +207,7 @@ impl SessionStore for FileStore {
 
     async fn save(&self, id: &SessionId, patch: &SessionPatch) -> Result<SaveOutcome, StoreError> {
         let (id, patch) = (*id, patch.clone());
-        self.blocking(move |inner| inner.save(&id, &patch)).await
+        self.blocking(move |inner| inner.save(id, patch)).await
     }
 
     async fn touch(
@@ -215,13 +219,13 @@ impl SessionStore for FileStore {
         _user_id: Option<&str>,
     ) -> Result<SaveOutcome, StoreError> {
         let id = *id;
-        self.blocking(move |inner| inner.touch(&id, expires_at, last_seen))
+        self.blocking(move |inner| inner.touch(id, expires_at, last_seen))
             .await
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
         let id = *id;
-        self.blocking(move |inner| inner.delete(&id)).await
+        self.blocking(move |inner| inner.delete(id)).await
     }
 
     async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {

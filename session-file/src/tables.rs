@@ -532,7 +532,7 @@ mod properties {
             if expired && decoded.is_err() {
                 prop_assert_eq!(inner.load(&id).unwrap(), None);
             }
-            inner.delete(&id).unwrap();
+            inner.delete(id).unwrap();
             prop_assert_eq!(inner.load(&id).unwrap(), None);
             // Entries that named an unreadable record stay until a repair.
             inner.repair_indexes().unwrap();

@@ -7,6 +7,7 @@ mod conformance;
 mod corrupt;
 #[cfg(target_os = "linux")]
 mod full_disk;
+mod group_commit;
 #[cfg(target_os = "linux")]
 mod io_error;
 mod kill;

@@ -1,0 +1,313 @@
+//! Group commit: writes that arrive while another is committing wait for it,
+//! then share one transaction and one disk flush.
+//!
+//! A durable commit costs a flush or two of the disk, and redb commits one
+//! write transaction at a time, so one transaction per write caps the store
+//! at a few hundred to a few thousand writes a second however many requests
+//! wait. Here each write queues itself and takes the leader's lock; whoever
+//! holds it runs every queued write in one transaction, commits, and hands
+//! each its answer. The others find theirs answered when their turn comes.
+//!
+//! A batch is a serial run of its writes: each sees the ones before it. A
+//! write that fails answers its error and leaves nothing behind, as alone:
+//! the transaction is dropped, and the rest of the batch runs again in a new
+//! one. A failed commit fails every write in it. An answer is given only
+//! after the commit, so every write is on disk before its call returns.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use redb::Durability;
+use session_core::{StoreError, Timestamp};
+
+use crate::error::{db_error, panic_message};
+use crate::store::Inner;
+use crate::tables::WriteTables;
+
+/// The writes waiting for the next commit, and the lock its leader holds.
+#[derive(Default)]
+pub(crate) struct CommitGroup {
+    queue: Mutex<Vec<Box<dyn Job>>>,
+    leader: Mutex<()>,
+}
+
+/// One queued write, its answer kept until the commit decides it.
+trait Job: Send {
+    /// Runs the write in the batch's transaction. An error means the
+    /// transaction may hold part of it: the batch is dropped.
+    fn run(&mut self, tables: &mut WriteTables<'_>, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Answers the caller: the write's own result once `commit` is `Ok`.
+    fn settle(self: Box<Self>, commit: Result<(), StoreError>);
+}
+
+/// Where a queued write's answer waits for its caller.
+struct Answer<T>(Mutex<Option<Result<T, StoreError>>>);
+
+impl<T> Answer<T> {
+    fn take(&self) -> Option<Result<T, StoreError>> {
+        self.0.lock().take()
+    }
+}
+
+struct Pending<T, F> {
+    write: F,
+    value: Option<T>,
+    answer: Arc<Answer<T>>,
+    settled: bool,
+}
+
+impl<T, F> Job for Pending<T, F>
+where
+    T: Send,
+    F: FnMut(&mut WriteTables<'_>, Timestamp) -> Result<T, StoreError> + Send,
+{
+    fn run(&mut self, tables: &mut WriteTables<'_>, now: Timestamp) -> Result<(), StoreError> {
+        self.value = None;
+        self.value = Some((self.write)(tables, now)?);
+        Ok(())
+    }
+
+    fn settle(mut self: Box<Self>, commit: Result<(), StoreError>) {
+        let result = commit.and_then(|()| {
+            self.value
+                .take()
+                .ok_or_else(|| StoreError::unavailable("the session write was not run"))
+        });
+        *self.answer.0.lock() = Some(result);
+        self.settled = true;
+    }
+}
+
+impl<T, F> Drop for Pending<T, F> {
+    // A batch cut short by a panic outside the writes (in the engine, say)
+    // still answers every caller.
+    fn drop(&mut self) {
+        if !self.settled {
+            let mut answer = self.answer.0.lock();
+            if answer.is_none() {
+                *answer = Some(Err(StoreError::unavailable(
+                    "the session write was abandoned by a failed commit",
+                )));
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Runs `write` in a write transaction shared with the writes queued
+    /// beside it, and answers once that transaction is committed (or
+    /// aborted, when none of them wrote anything). `write` gets the time
+    /// read when its turn in the transaction came. It may run more than
+    /// once, each time in a new transaction, when another write of its
+    /// batch failed.
+    pub(crate) fn write_grouped<T, F>(&self, write: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut WriteTables<'_>, Timestamp) -> Result<T, StoreError> + Send + 'static,
+    {
+        let answer = Arc::new(Answer(Mutex::new(None)));
+        self.group.queue.lock().push(Box::new(Pending {
+            write,
+            value: None,
+            answer: Arc::clone(&answer),
+            settled: false,
+        }));
+        let _leading = self.group.leader.lock();
+        if let Some(result) = answer.take() {
+            // The leader before this one committed it.
+            return result;
+        }
+        // Not answered, so still queued: this caller leads the next batch.
+        let batch = std::mem::take(&mut *self.group.queue.lock());
+        self.commit_batch(batch);
+        answer
+            .take()
+            .unwrap_or_else(|| Err(StoreError::unavailable("the session write was not run")))
+    }
+
+    /// Runs `batch` in one transaction and settles every write in it.
+    fn commit_batch(&self, mut batch: Vec<Box<dyn Job>>) {
+        while !batch.is_empty() {
+            let mut failed = None;
+            let result = self
+                .db
+                .run(|db| self.run_batch(db, &mut batch, &mut failed));
+            match (result, failed) {
+                (Ok(()), _) => {
+                    for job in batch.drain(..) {
+                        job.settle(Ok(()));
+                    }
+                }
+                // That write's error is its own; the others go again.
+                (Err(error), Some(index)) => batch.remove(index).settle(Err(error)),
+                (Err(error), None) => {
+                    let mut jobs = batch.drain(..);
+                    if let Some(first) = jobs.next() {
+                        for job in jobs {
+                            job.settle(Err(StoreError::unavailable(error.to_string())));
+                        }
+                        first.settle(Err(error));
+                    }
+                }
+            }
+        }
+    }
+
+    /// One attempt at the batch: runs every write, then commits when one
+    /// wrote something. On a write's error, its index goes to `failed` and
+    /// the transaction is aborted.
+    fn run_batch(
+        &self,
+        db: &redb::Database,
+        batch: &mut [Box<dyn Job>],
+        failed: &mut Option<usize>,
+    ) -> Result<(), StoreError> {
+        let mut txn = db.begin_write().map_err(db_error)?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(db_error)?;
+        let outcome = WriteTables::open(&txn).and_then(|mut tables| {
+            for (index, job) in batch.iter_mut().enumerate() {
+                let now = self.now();
+                let ran = catch_unwind(AssertUnwindSafe(|| job.run(&mut tables, now)))
+                    .unwrap_or_else(|panic| {
+                        Err(StoreError::unavailable(format!(
+                            "a session store write panicked: {}",
+                            panic_message(panic.as_ref())
+                        )))
+                    });
+                if let Err(error) = ran {
+                    *failed = Some(index);
+                    return Err(error);
+                }
+            }
+            Ok(tables.dirty)
+        });
+        match outcome {
+            Ok(true) => txn.commit().map_err(db_error),
+            other => {
+                if let Err(error) = txn.abort() {
+                    tracing::debug!(%error, "aborting a session store transaction failed");
+                }
+                other.map(|_| ())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+    use std::time::Duration;
+
+    use session_core::{SessionId, SessionRecord};
+
+    use super::*;
+    use crate::FileStore;
+
+    const WRITERS: usize = 8;
+
+    fn record(now: Timestamp) -> SessionRecord {
+        SessionRecord::new(
+            SessionId::generate(),
+            now,
+            now.plus(Duration::from_secs(60)),
+        )
+    }
+
+    /// Starts `writers` threads, each putting one new record with
+    /// `write_grouped`, while the leader's lock is held, so that they all
+    /// queue; then lets them go as one batch. The writer at `odd_one_out`
+    /// puts its record and then fails as `fail` says. Answers each writer's
+    /// result with its record's id, and how many commits the batch took.
+    fn one_batch(
+        inner: &Inner,
+        odd_one_out: usize,
+        fail: fn() -> StoreError,
+    ) -> Vec<(SessionId, Result<(), StoreError>)> {
+        let start = Barrier::new(WRITERS + 1);
+        std::thread::scope(|scope| {
+            let leading = inner.group.leader.lock();
+            let writers: Vec<_> = (0..WRITERS)
+                .map(|n| {
+                    let start = &start;
+                    scope.spawn(move || {
+                        let record = record(inner.now());
+                        let id = record.id;
+                        start.wait();
+                        let result = inner.write_grouped(move |t, _| {
+                            let bytes = session_core::record::envelope::encode(&record)?;
+                            t.put(None, &record, &bytes)?;
+                            if n == odd_one_out {
+                                return Err(fail());
+                            }
+                            Ok(())
+                        });
+                        (id, result)
+                    })
+                })
+                .collect();
+            start.wait();
+            while inner.group.queue.lock().len() < WRITERS {
+                std::thread::yield_now();
+            }
+            drop(leading);
+            writers.into_iter().map(|w| w.join().unwrap()).collect()
+        })
+    }
+
+    fn store() -> (tempfile::TempDir, FileStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::builder(dir.path().join("sessions.redb"))
+            .without_cleanup()
+            .open()
+            .unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn a_write_that_fails_in_a_batch_leaves_nothing_and_the_others_land() {
+        let (_dir, store) = store();
+        for odd_one_out in [0, WRITERS / 2, WRITERS - 1] {
+            let results = one_batch(&store.inner, odd_one_out, || StoreError::Collision);
+            let mut failed = 0;
+            for (id, result) in results {
+                let stored = store.inner.load(&id).unwrap();
+                match result {
+                    Ok(()) => assert!(stored.is_some(), "a confirmed write is stored"),
+                    Err(StoreError::Collision) => {
+                        failed += 1;
+                        assert_eq!(stored, None, "the failed write's record was kept");
+                    }
+                    Err(other) => panic!("unexpected error {other}"),
+                }
+            }
+            assert_eq!(failed, 1);
+        }
+    }
+
+    #[test]
+    fn a_write_that_panics_in_a_batch_fails_alone() {
+        let (_dir, store) = store();
+        let results = one_batch(&store.inner, 3, || panic!("a bug in a write"));
+        let mut failed = 0;
+        for (id, result) in results {
+            let stored = store.inner.load(&id).unwrap();
+            match result {
+                Ok(()) => assert!(stored.is_some()),
+                Err(error) => {
+                    failed += 1;
+                    assert!(error.is_unavailable(), "{error}");
+                    assert!(error.to_string().contains("a bug in a write"), "{error}");
+                    assert_eq!(stored, None);
+                }
+            }
+        }
+        assert_eq!(failed, 1);
+        // The store goes on.
+        let fresh = record(store.inner.now());
+        store.inner.create(fresh.clone()).unwrap();
+        assert_eq!(store.inner.load(&fresh.id).unwrap(), Some(fresh));
+    }
+}
