@@ -32,7 +32,10 @@ import time
 import http.client
 from dataclasses import dataclass, field
 
-MODES = ["bare", "bare-spin", "ours-memory", "ours-redis", "ours-redis-cached", "ours-cookie", "ts-memory", "ts-redis"]
+MODES = ["bare", "bare-spin", "ours-memory", "ours-redis", "ours-redis-cached", "ours-cookie", "ours-file",
+         "ts-memory", "ts-redis"]
+# Run only when named with --modes: not part of the comparison.
+OPT_IN_MODES = {"ours-file"}
 SCENARIOS = ["read", "write", "write-new"]
 BARE_MODES = {"bare", "bare-spin"}
 # Below this (µs above bare), a ratio of +CPU figures divides by noise.
@@ -79,6 +82,10 @@ def stop(proc: subprocess.Popen, timeout: float = 5.0) -> None:
             pass
     if proc in STARTED:
         STARTED.remove(proc)
+    # A server's own data directory (`ours-file`), removed once it stopped.
+    data_dir = getattr(proc, "data_dir", None)
+    if data_dir:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def stop_all() -> None:
@@ -397,10 +404,16 @@ def start_server(env: Env, mode: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
     environment = dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{env.redis_port}",
                        BENCH_SPIN_NS=str(env.spin_ns))
+    # Every start of `ours-file` gets an empty store, on the disk of the
+    # harness's work directory.
+    data_dir = tempfile.mkdtemp(prefix=f"{mode}-data-", dir=env.logdir) if mode == "ours-file" else None
+    if data_dir:
+        environment["BENCH_FILE_DIR"] = data_dir
     logpath = os.path.join(env.logdir, f"{mode}.log")
     logfile = open(logpath, "a")
     proc = start(taskset(env.setup.server_cpu) + [env.binary, mode, str(port)],
                  stdout=logfile, stderr=subprocess.STDOUT, env=environment)
+    proc.data_dir = data_dir
     logfile.close()
     wait_port(port, proc)
     check_allocator(logpath, port, env.allocator)
@@ -957,7 +970,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=at_least(0), help="seconds of warm-up per run (default 1, quick 0)")
     parser.add_argument("--connections", type=at_least(1), default=32, help="wrk connections (default 32)")
     parser.add_argument("--threads", type=at_least(1), default=1, help="wrk threads (default 1)")
-    parser.add_argument("--modes", help="comma-separated modes (default: all; quick: all but bare-spin)")
+    parser.add_argument("--modes", help="comma-separated modes (default: all but ours-file; quick: all but ours-file and bare-spin)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated scenarios")
     parser.add_argument("--live-sessions", type=at_least(1), default=256, help="sessions the read and write "
                         "scenarios spread their requests over, each request carrying the next "
@@ -983,7 +996,7 @@ def main() -> int:
     paced = opts.paced if opts.paced is not None else (1 if opts.quick else 2)
     warmup = opts.warmup if opts.warmup is not None else (0 if opts.quick else 1)
     budget = opts.budget or (115.0 if opts.quick else 570.0)
-    default_modes = [m for m in MODES if not (opts.quick and m == "bare-spin")]
+    default_modes = [m for m in MODES if m not in OPT_IN_MODES and not (opts.quick and m == "bare-spin")]
     modes = [m for m in opts.modes.split(",") if m] if opts.modes else default_modes
     scenarios = [s for s in opts.scenarios.split(",") if s]
     for m in modes:

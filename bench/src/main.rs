@@ -11,7 +11,8 @@
 //! wait of `BENCH_SPIN_NS` nanoseconds per request, default 1,000: a known
 //! amount of added CPU that calibrates the harness), `ours-memory`, `ours-redis`,
 //! `ours-redis-cached` (`ours-redis` with the store's local cache),
-//! `ours-cookie`, `ts-memory` (tower-sessions and its `MemoryStore`) and
+//! `ours-cookie`, `ours-file` (the file store, in the directory
+//! `BENCH_FILE_DIR` names), `ts-memory` (tower-sessions and its `MemoryStore`) and
 //! `ts-redis` (tower-sessions-redis-store). Redis is at `127.0.0.1:6379`
 //! unless `REDIS_URL` says otherwise. Cookies are plain-HTTP (`Secure` off)
 //! and named `id` in every mode. `bench/run.py` drives it.
@@ -36,7 +37,7 @@ const ALLOCATOR_NAME: &str = if cfg!(feature = "mimalloc") {
 };
 
 const USAGE: &str = "usage: session-bench <mode> <port>
-modes: bare, bare-spin, ours-memory, ours-redis, ours-redis-cached, ours-cookie, ts-memory, ts-redis
+modes: bare, bare-spin, ours-memory, ours-redis, ours-redis-cached, ours-cookie, ours-file, ts-memory, ts-redis
 environment: REDIS_URL (default redis://127.0.0.1:6379), BENCH_WORKERS (tokio worker threads;
 default: the CPUs this process may run on), BENCH_SPIN_NS (bare-spin's busy wait, default 1000)";
 

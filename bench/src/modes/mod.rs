@@ -24,6 +24,8 @@ pub enum Mode {
     OursRedisCached,
     /// session-axum over `CookieStore` (signed, not encrypted).
     OursCookie,
+    /// session-axum over `FileStore`, in `BENCH_FILE_DIR`.
+    OursFile,
     /// tower-sessions over its `MemoryStore`.
     TsMemory,
     /// tower-sessions over tower-sessions-redis-store.
@@ -32,13 +34,14 @@ pub enum Mode {
 
 impl Mode {
     /// Every mode, `bare` first.
-    pub const ALL: [Mode; 8] = [
+    pub const ALL: [Mode; 9] = [
         Mode::Bare,
         Mode::BareSpin,
         Mode::OursMemory,
         Mode::OursRedis,
         Mode::OursRedisCached,
         Mode::OursCookie,
+        Mode::OursFile,
         Mode::TsMemory,
         Mode::TsRedis,
     ];
@@ -52,6 +55,7 @@ impl Mode {
             Mode::OursRedis => "ours-redis",
             Mode::OursRedisCached => "ours-redis-cached",
             Mode::OursCookie => "ours-cookie",
+            Mode::OursFile => "ours-file",
             Mode::TsMemory => "ts-memory",
             Mode::TsRedis => "ts-redis",
         }
@@ -64,13 +68,14 @@ impl Mode {
 }
 
 /// The router of `mode`; Redis modes connect to `redis_url` first and fail
-/// here if it does not answer.
+/// here if it does not answer; `ours-file` fails here without `BENCH_FILE_DIR`.
 pub async fn router(mode: Mode, redis_url: &str) -> Result<Router, Box<dyn std::error::Error>> {
     Ok(match mode {
         Mode::Bare => bare::router(),
         Mode::BareSpin => bare::spin_router(spin()),
         Mode::OursMemory => ours::router(ours::Store::Memory)?,
         Mode::OursCookie => ours::router(ours::Store::Cookie)?,
+        Mode::OursFile => ours::router(ours::Store::File(ours::file_store()?))?,
         Mode::OursRedis => {
             ours::router(ours::Store::Redis(ours::redis_store(redis_url, 0).await?))?
         }

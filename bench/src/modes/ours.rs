@@ -7,6 +7,7 @@ use axum::Router;
 use axum::routing::get;
 use session_axum::{App, Key, Session, session_data};
 use session_core::{CookieStore, MemoryStore};
+use session_file::FileStore;
 use session_redis::RedisStore;
 
 use crate::stats;
@@ -22,6 +23,7 @@ pub struct Counter {
 pub(crate) enum Store {
     Memory,
     Cookie,
+    File(FileStore),
     Redis(RedisStore),
 }
 
@@ -52,6 +54,15 @@ pub(crate) async fn redis_store(
     Ok(store)
 }
 
+/// A file store in `BENCH_FILE_DIR` (which the harness creates and removes):
+/// a directory of the caller's, since the server is stopped by a signal and
+/// removes nothing itself.
+pub(crate) fn file_store() -> Result<FileStore, Box<dyn std::error::Error>> {
+    let dir = std::env::var_os("BENCH_FILE_DIR")
+        .ok_or("ours-file needs BENCH_FILE_DIR: the directory for the store's file")?;
+    Ok(FileStore::open(std::path::Path::new(&dir).join("sessions.redb"))?)
+}
+
 pub(crate) fn router(store: Store) -> Result<Router, Box<dyn std::error::Error>> {
     let builder = App::builder()
         // A fixed key: tokens stay valid across restarts of the bench server.
@@ -67,6 +78,7 @@ pub(crate) fn router(store: Store) -> Result<Router, Box<dyn std::error::Error>>
     let builder = match store {
         Store::Memory => builder.store(MemoryStore::new()),
         Store::Cookie => builder.store(CookieStore::signed()),
+        Store::File(file) => builder.store(file),
         Store::Redis(redis) => builder.store(redis),
     };
     let app = builder.build()?;
