@@ -94,5 +94,35 @@ fn redis_reply(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, fields, record_envelope, cookie, redis_reply);
+/// What the Redis store's decoder does with each data value of a reply: a
+/// UTF-8 check (taking the bytes as text), and the JSON check a value
+/// passes (the typed read parses it again later). A counter's value, and a
+/// value of about 1 KiB.
+fn redis_values(c: &mut Criterion) {
+    let mut group = c.benchmark_group("redis_values");
+    let tags: Vec<String> = (0..60).map(|i| format!("tag-{i:04}")).collect();
+    let big = serde_json::json!({ "name": "Ada Lovelace", "tags": tags }).to_string();
+    for (name, value) in [("counter", b"123456".to_vec()), ("1kib", big.into_bytes())] {
+        group.bench_function(format!("utf8_{name}"), |b| {
+            b.iter(|| String::from_utf8(black_box(value.clone())).unwrap())
+        });
+        group.bench_function(format!("utf8_json_{name}"), |b| {
+            b.iter(|| {
+                let text = String::from_utf8(black_box(value.clone())).unwrap();
+                serde_json::from_str::<&serde_json::value::RawValue>(&text).unwrap();
+                text
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    fields,
+    record_envelope,
+    cookie,
+    redis_reply,
+    redis_values
+);
 criterion_main!(benches);

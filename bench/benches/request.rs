@@ -1,6 +1,7 @@
 //! One whole request through each mode's router, in process (no sockets):
 //! what a session layer adds to axum, without the kernel's share that the
-//! load harness also sees. Memory stores only.
+//! load harness also sees. Memory stores, and with `BENCH_REDIS_URL` set (a
+//! Redis server on this machine) also `ours-redis`, its round trip included.
 
 mod common;
 
@@ -55,12 +56,17 @@ async fn session_cookie(router: &Router) -> String {
 /// A current-thread runtime, `mode`'s router as `axum::serve` runs it (every
 /// handler turned into a route once), and a settled session cookie.
 fn prepare(mode: Mode) -> (tokio::runtime::Runtime, Router, String) {
+    prepare_on(mode, "redis://127.0.0.1:1")
+}
+
+/// [`prepare`] with a Redis store at `redis_url`.
+fn prepare_on(mode: Mode, redis_url: &str) -> (tokio::runtime::Runtime, Router, String) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let router = runtime
-        .block_on(modes::router(mode, "redis://127.0.0.1:1"))
+        .block_on(modes::router(mode, redis_url))
         .expect("router")
         .with_state(());
     let cookie = runtime.block_on(session_cookie(&router));
@@ -68,8 +74,16 @@ fn prepare(mode: Mode) -> (tokio::runtime::Runtime, Router, String) {
 }
 
 fn requests(c: &mut Criterion) {
-    for mode in [Mode::Bare, Mode::OursMemory, Mode::TsMemory] {
-        let (runtime, router, cookie) = prepare(mode);
+    let redis = std::env::var("BENCH_REDIS_URL").ok();
+    let mut modes = vec![Mode::Bare, Mode::OursMemory, Mode::TsMemory];
+    if redis.is_some() {
+        modes.push(Mode::OursRedis);
+    }
+    for mode in modes {
+        let (runtime, router, cookie) = match (mode, &redis) {
+            (Mode::OursRedis, Some(url)) => prepare_on(mode, url),
+            _ => prepare(mode),
+        };
         for path in ["/read", "/write"] {
             c.bench_function(&format!("request/{}{path}", mode.name()), |b| {
                 b.iter(|| runtime.block_on(send(&router, path, Some(&cookie))))

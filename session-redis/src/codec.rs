@@ -244,6 +244,22 @@ fn name_in(mut field: Vec<u8>) -> Result<Box<str>, StoreError> {
     Ok(text(field, "a field name")?.into_boxed_str())
 }
 
+/// A data or flash value, which must be JSON text, as every store holds
+/// them: the file and cookie stores keep a record as one JSON document, so
+/// there a value that is not JSON makes the whole record corrupt. Checked
+/// here, as the bytes are taken anyway, so that such a value written behind
+/// the store's back is no session to the service (by its invalid-data
+/// policy) instead of a login that stays in use until some typed read
+/// fails. The check borrows the text: no allocation.
+fn json_value(value: Vec<u8>, kind: &str, name: &str) -> Result<Box<str>, StoreError> {
+    let text = String::from_utf8(value)
+        .map_err(|_| StoreError::Corrupt(format!("the value of {kind} {name:?} is not UTF-8")))?;
+    serde_json::from_str::<&serde_json::value::RawValue>(&text).map_err(|e| {
+        StoreError::Corrupt(format!("the value of {kind} {name:?} is not JSON: {e}"))
+    })?;
+    Ok(text.into_boxed_str())
+}
+
 fn binding(value: Option<&[u8]>) -> Result<Option<Box<Binding>>, StoreError> {
     value
         .map(|json| {
@@ -323,11 +339,13 @@ impl HashDecoder {
         };
         self.seen = true;
         if name.starts_with(FIELD.as_bytes()) {
-            let value = text(value, "a field value")?;
-            self.fields.insert(name_in(name)?, value.into_boxed_str());
+            let name = name_in(name)?;
+            let value = json_value(value, "data field", &name)?;
+            self.fields.insert(name, value);
         } else if name.starts_with(FLASH.as_bytes()) {
-            let value = text(value, "a field value")?;
-            self.flash.insert(name_in(name)?, value.into_boxed_str());
+            let name = name_in(name)?;
+            let value = json_value(value, "flash value", &name)?;
+            self.flash.insert(name, value);
         } else if name == META.as_bytes() {
             self.meta = Some(value);
         } else if name == BINDING.as_bytes() {
@@ -882,7 +900,13 @@ mod properties {
                 _ => {
                     let (namespace, field) = name.split_at(2);
                     let field = std::str::from_utf8(field).unwrap();
-                    match (result, String::from_utf8(value)) {
+                    // A value loads when it is JSON text, as in the other stores.
+                    let json = String::from_utf8(value).map_err(drop).and_then(|text| {
+                        serde_json::from_str::<&serde_json::value::RawValue>(&text)
+                            .map_err(drop)?;
+                        Ok(text)
+                    });
+                    match (result, json) {
                         (Ok(Some(Hash::Found(back))), Ok(text)) => {
                             let map = if namespace == b"f:" { &back.fields } else { &back.flash };
                             prop_assert_eq!(map.get(field), Some(text.as_str()));

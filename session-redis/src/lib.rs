@@ -46,10 +46,15 @@
 //!   exactly as `load` does (digits only, at most `u64::MAX`, leading zeros
 //!   read as the number). A session key holding another type than a hash is
 //!   corrupt too: listings skip it, saves, touches and creates leave it as
-//!   it is, `delete` removes it. Writes check `_m` only: a binding (`_b`) or
-//!   a data value that does not decode makes the record corrupt to `load`
-//!   and listings, but a save or touch still applies to it (the service
-//!   only saves a session it loaded).
+//!   it is, `delete` removes it. A data or flash value that is not JSON
+//!   text (written behind the store's back) makes the record corrupt to
+//!   `load`, as any damage does to a file store record (one JSON document),
+//!   so the service treats the session as absent, by its invalid-data
+//!   policy, whatever fields a request reads. Writes check `_m` only: a
+//!   binding (`_b`) that does not decode makes the record corrupt to `load`
+//!   and listings, a data value to `load`, but a save or touch still
+//!   applies to it (the service only saves a session it loaded; the scripts
+//!   check ownership by `_u`).
 //!
 //! # Commands per operation
 //!

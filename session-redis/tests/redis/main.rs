@@ -5,6 +5,7 @@ mod cache;
 mod conformance_cached;
 mod conformance_cluster;
 mod conformance_standalone;
+mod damaged;
 mod format;
 mod index;
 mod keepalive;

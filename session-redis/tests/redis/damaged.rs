@@ -1,0 +1,225 @@
+//! Session hashes damaged behind the store's back, as a user meets them: a
+//! data or flash value that is not JSON makes the record corrupt, as a
+//! damaged record is to the file store (whose records are one JSON
+//! document, so such a value cannot stay hidden in one): the service
+//! treats it as no session, whatever part of it a request reads.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use session_axum::{App, Auth, Binding, Key, Principal, Session};
+use session_core::{InvalidDataPolicy, MockClock, SessionId, SessionStore as _, StoreError};
+use session_redis::RedisStore;
+use session_tests::http::{Browser, TestServer};
+use session_tests::profile::Counters;
+
+use crate::support;
+
+const LIFE: Duration = Duration::from_secs(600);
+
+async fn hset(
+    store: &RedisStore,
+    server: &support::RedisServer,
+    id: &SessionId,
+    field: &str,
+    value: &str,
+) {
+    let _: i64 = redis::cmd("HSET")
+        .arg(store.session_key(id))
+        .arg(field)
+        .arg(value)
+        .query_async(&mut support::admin(server).await)
+        .await
+        .unwrap();
+}
+
+/// Values that are not JSON text, as a tool or another app might leave.
+const NOT_JSON: [&str; 5] = ["oops", "", "{", "[1,", "'quoted'"];
+
+#[tokio::test]
+async fn a_data_or_flash_value_that_is_not_json_is_corrupt_to_load() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(server, &clock);
+    for field in ["f:count", "f:other", "l:notice"] {
+        for value in NOT_JSON {
+            let r = support::counter(&clock, 1, LIFE, Some("ada"));
+            store.create(&r).await.unwrap();
+            hset(&store, server, &r.id, field, value).await;
+            let loaded = store.load(&r.id).await;
+            assert!(
+                matches!(&loaded, Err(StoreError::Corrupt(reason)) if reason.contains(&field[2..])),
+                "{field} = {value:?}: {loaded:?}"
+            );
+            store.delete(&r.id).await.unwrap();
+        }
+    }
+    // JSON of any shape, spaced or not, loads as it is.
+    for value in [
+        "7",
+        " 7 ",
+        "\"text\"",
+        "[1, {\"a\": null}]",
+        "true",
+        "-1.5e3",
+    ] {
+        let r = support::counter(&clock, 1, LIFE, None);
+        store.create(&r).await.unwrap();
+        hset(&store, server, &r.id, "f:count", value).await;
+        let loaded = store.load(&r.id).await.unwrap().unwrap();
+        assert_eq!(loaded.fields.get("count"), Some(value));
+        store.delete(&r.id).await.unwrap();
+    }
+}
+
+/// An app on `store` with a counter, a login and a principal route.
+async fn app(
+    store: RedisStore,
+    clock: &MockClock,
+    policy: InvalidDataPolicy,
+) -> (TestServer, session_core::SessionService) {
+    async fn visit(mut session: Session<Counters>) -> String {
+        session.update(|c| c.visits += 1);
+        session.visits.to_string()
+    }
+    async fn login(auth: Auth) -> &'static str {
+        auth.login(Binding::user("ada"));
+        "in"
+    }
+    async fn me(principal: Option<Principal>) -> String {
+        principal.map_or_else(|| "nobody".to_owned(), |p| p.user_id)
+    }
+    async fn logout(auth: Auth) -> impl axum::response::IntoResponse {
+        auth.logout().await
+    }
+    let routes = Router::new()
+        .route("/visit", get(visit))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/me", get(me));
+    let app = App::builder()
+        .store(store)
+        .secret(Key::new([7; 32]).unwrap())
+        .use_registry(false)
+        .secure(false)
+        .cookie_name("sid")
+        .clock(Arc::new(clock.clone()))
+        .invalid_data(policy)
+        .merge(routes)
+        .build()
+        .expect("app builds");
+    let service = app.service().clone();
+    (TestServer::start(app.into_router()).await, service)
+}
+
+/// A logged-in browser with one visit counted; its session's id.
+async fn logged_in(
+    server: &TestServer,
+    service: &session_core::SessionService,
+) -> (Browser, SessionId) {
+    let mut b = server.browser();
+    assert_eq!(b.post("/login").await.status, 200);
+    assert_eq!(b.get("/visit").await.body, "1");
+    assert_eq!(b.get("/me").await.body, "ada");
+    let id = service
+        .session_id_from_token(&b.jar["sid"])
+        .expect("a session cookie");
+    (b, id)
+}
+
+/// A session whose stored counter is not JSON is no session, as a corrupt
+/// file store record is: the login is not in use (not even on a route that
+/// reads no data), and a read of the data starts afresh under `Discard`.
+#[tokio::test]
+async fn over_http_a_value_that_is_not_json_is_no_session_under_discard() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(server, &clock);
+    let (http, service) = app(store.clone(), &clock, InvalidDataPolicy::Discard).await;
+    let (mut b, id) = logged_in(&http, &service).await;
+    hset(&store, server, &id, "f:visits", "oops").await;
+    let me = b.get("/me").await;
+    assert_eq!((me.status, me.body.as_str()), (200, "nobody"));
+    let visit = b.get("/visit").await;
+    assert_eq!(
+        (visit.status, visit.body.as_str()),
+        (200, "1"),
+        "a fresh start"
+    );
+    let new = service
+        .session_id_from_token(&b.jar["sid"])
+        .expect("a new cookie");
+    assert_ne!(new, id, "the damaged record is not written to");
+    assert_eq!(b.get("/me").await.body, "nobody");
+    assert!(matches!(store.load(&id).await, Err(StoreError::Corrupt(_))));
+}
+
+/// Under `Fail`, reading the data answers the short typed error (never
+/// internals), and the login is not in use either.
+#[tokio::test]
+async fn over_http_a_value_that_is_not_json_fails_reads_under_fail() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(server, &clock);
+    let (http, service) = app(store.clone(), &clock, InvalidDataPolicy::Fail).await;
+    let (mut b, id) = logged_in(&http, &service).await;
+    hset(&store, server, &id, "l:notice", "not json").await;
+    let me = b.get("/me").await;
+    assert_eq!((me.status, me.body.as_str()), (200, "nobody"));
+    let visit = b.get("/visit").await;
+    assert_eq!(visit.status, 500);
+    assert_eq!(
+        visit.json(),
+        serde_json::json!({"error": "session data invalid"})
+    );
+}
+
+/// Over the typed handle: no session, and under `Fail` a typed error.
+#[tokio::test]
+async fn over_the_typed_handle_a_value_that_is_not_json_is_no_session() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    for policy in [InvalidDataPolicy::Discard, InvalidDataPolicy::Fail] {
+        let store = support::store_on(server, &clock);
+        let service = session_core::SessionService::builder()
+            .store(store.clone())
+            .key(Key::new([7; 32]).unwrap())
+            .clock(Arc::new(clock.clone()))
+            .invalid_data(policy)
+            .build()
+            .unwrap();
+        let r = support::counter(&clock, 1, LIFE, Some("ada"));
+        store.create(&r).await.unwrap();
+        let token = service.token_for(&r.id);
+        hset(&store, server, &r.id, "f:visits", "{").await;
+        let cell = service.load(Some(&token)).await.unwrap();
+        {
+            let state = cell.lock();
+            assert!(!state.is_loaded(), "{policy:?}");
+            assert!(state.binding().is_none(), "{policy:?}: not logged in");
+        }
+        let typed = service.typed::<Counters>(&cell);
+        match policy {
+            InvalidDataPolicy::Discard => {
+                let session = typed.unwrap();
+                assert!(session.is_new());
+                assert_eq!(session.visits, 0);
+            }
+            InvalidDataPolicy::Fail => assert!(
+                matches!(typed, Err(session_core::SessionError::Data(_))),
+                "{:?}",
+                typed.err()
+            ),
+        }
+    }
+}
