@@ -122,6 +122,8 @@ pub(crate) struct IndexChange<'a> {
     /// Entries that go whatever: their session was found deleted, expired
     /// or bound to someone else, or they name no session id.
     pub(crate) removed: &'a [String],
+    /// Members that are not text, so no session id: they go whatever.
+    pub(crate) junk: &'a [Vec<u8>],
     /// Entries whose session was not found: they go unless their create
     /// marker (see [`Keys::creating`]) says the session is being written.
     pub(crate) stale: &'a [String],
@@ -429,9 +431,27 @@ impl RedisStore {
         let creating = change
             .creating
             .and_then(|id| Keys::creating(index, &id.to_string()));
-        let (removed, stale): (Vec<&String>, &[String]) = match &markers {
-            Some(_) => (change.removed.iter().collect(), change.stale),
-            None => (change.removed.iter().chain(change.stale).collect(), &[]),
+        let junk = change.junk.iter().map(Vec::as_slice);
+        let (removed, stale): (Vec<&[u8]>, &[String]) = match &markers {
+            Some(_) => (
+                change
+                    .removed
+                    .iter()
+                    .map(|m| m.as_bytes())
+                    .chain(junk)
+                    .collect(),
+                change.stale,
+            ),
+            None => (
+                change
+                    .removed
+                    .iter()
+                    .chain(change.stale)
+                    .map(|m| m.as_bytes())
+                    .chain(junk)
+                    .collect(),
+                &[],
+            ),
         };
         let keys = 1 + stale.len() + usize::from(creating.is_some());
         let args =

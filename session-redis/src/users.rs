@@ -18,12 +18,16 @@ use crate::reply;
 use crate::store::{IndexChange, IndexEntry, RedisStore};
 
 impl RedisStore {
-    /// `(id, score)` of every entry of a user index (one `ZRANGE`).
+    /// `(id, score)` of every entry of a user index (one `ZRANGE`), and the
+    /// members that are not text, so no session id: put there behind the
+    /// store's back, they must not fail every listing and revocation. The
+    /// caller removes those in its closing index update, so their removal
+    /// neither delays the reads nor runs past the call's deadline.
     async fn index_entries(
         &self,
         conn: &mut Conn<'_>,
         index: &str,
-    ) -> Result<Vec<(String, f64)>, StoreError> {
+    ) -> Result<(Vec<(String, f64)>, Vec<Vec<u8>>), StoreError> {
         let mut cmd = redis::cmd("ZRANGE");
         cmd.arg(index).arg(0).arg(-1).arg("WITHSCORES");
         let reply = conn.send(&cmd).await.map_err(|e| self.err(e))?;
@@ -34,8 +38,6 @@ impl RedisStore {
             items = items.into_iter().flat_map(reply::array).flatten().collect();
         }
         let mut entries = Vec::with_capacity(items.len() / 2);
-        // Members that are not text, so no session id: put there behind the
-        // store's back, they must not fail every listing and revocation.
         let mut junk = Vec::new();
         let mut items = items.into_iter();
         while let Some(member) = items.next() {
@@ -55,26 +57,12 @@ impl RedisStore {
             }
         }
         if !junk.is_empty() {
-            self.remove_junk(conn, index, &junk).await;
+            tracing::warn!(
+                members = junk.len(),
+                "user index holds members that are not session ids; removing them"
+            );
         }
-        Ok(entries)
-    }
-
-    /// Removes user index members that are not text, best effort: one left
-    /// behind is skipped again by the next read.
-    async fn remove_junk(&self, conn: &mut Conn<'_>, index: &str, junk: &[Vec<u8>]) {
-        tracing::warn!(
-            members = junk.len(),
-            "user index holds members that are not session ids; removing them"
-        );
-        let mut cmd = redis::cmd("ZREM");
-        cmd.arg(index);
-        for member in junk {
-            cmd.arg(member.as_slice());
-        }
-        if let Err(error) = conn.send(&cmd).await {
-            tracing::debug!(%error, "members that are not session ids were left in a user index");
-        }
+        Ok((entries, junk))
     }
 
     /// The listing metadata of each session, read concurrently (one `HMGET`
@@ -122,7 +110,7 @@ impl RedisStore {
         let now = self.now();
         let mut conn = self.conn().await?;
         let index = self.inner.keys.user(user);
-        let entries = self.index_entries(&mut conn, &index).await?;
+        let (entries, junk) = self.index_entries(&mut conn, &index).await?;
         // Entries naming no session id; those naming a session read as
         // expired or bound to someone else, with the highest score at which
         // they may still go (see `IndexChange::outdated`); and those whose
@@ -170,7 +158,11 @@ impl RedisStore {
                 }
             }
         }
-        if (!wrong.is_empty() || !outdated.is_empty() || !missing.is_empty() || !raise.is_empty())
+        if (!wrong.is_empty()
+            || !junk.is_empty()
+            || !outdated.is_empty()
+            || !missing.is_empty()
+            || !raise.is_empty())
             && let Err(e) = self
                 .update_index(
                     "list_for_user",
@@ -179,6 +171,7 @@ impl RedisStore {
                     &index,
                     IndexChange {
                         removed: &wrong,
+                        junk: &junk,
                         stale: &missing,
                         outdated: &outdated,
                         added: &raise,
@@ -207,9 +200,8 @@ impl RedisStore {
         let mut conn = self.conn().await?;
         let index = self.inner.keys.user(user);
         let keep = keep.map(SessionId::to_string);
-        let members: Vec<String> = self
-            .index_entries(&mut conn, &index)
-            .await?
+        let (entries, junk) = self.index_entries(&mut conn, &index).await?;
+        let members: Vec<String> = entries
             .into_iter()
             .map(|(member, _)| member)
             .filter(|member| Some(member) != keep.as_ref())
@@ -258,7 +250,7 @@ impl RedisStore {
                 Err(e) => failure = Some(e),
             }
         }
-        if !(deleted_entries.is_empty() && missing_entries.is_empty())
+        if !(deleted_entries.is_empty() && missing_entries.is_empty() && junk.is_empty())
             && let Err(e) = self
                 .update_index(
                     "delete_for_user",
@@ -268,6 +260,7 @@ impl RedisStore {
                     IndexChange {
                         trim: Some(now),
                         removed: &deleted_entries,
+                        junk: &junk,
                         stale: &missing_entries,
                         ..IndexChange::default()
                     },

@@ -1404,3 +1404,59 @@ async fn list_in_pages_of_ten(store: &RedisStore) -> (Vec<SessionId>, usize) {
         }
     }
 }
+
+/// Members that are not text (no session id) leave the index in the
+/// listing's closing cleanup, a step the listing does not wait on beyond its
+/// own bound: while Redis holds writes back, a listing of an index holding
+/// such a member still answers, within the operation timeout, as it does
+/// for stale entries; the members go with a later listing's cleanup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junk_in_a_user_index_does_not_fail_a_listing_while_writes_wait() {
+    // Its own server: the test pauses writes.
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(&server, &clock);
+    let mut admin = support::admin(&server).await;
+    let user = format!("u-{}", SessionId::generate());
+    let index = store.user_index_key(&user);
+    let r = bound(&clock, &user, MINUTE);
+    store.create(&r).await.unwrap();
+    // The connection up and the scripts loaded.
+    assert_eq!(support::listed(&store, &user).await, [r.id]);
+    let _: i64 = redis::cmd("ZADD")
+        .arg(&index)
+        .arg(1)
+        .arg(b"\xff\xfe".as_slice())
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+
+    support::pause_writes(&server, 5_000).await;
+    let started = std::time::Instant::now();
+    let listed = store.list_for_user(&user).await;
+    let took = started.elapsed();
+    let _: () = redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&listed, Ok(infos) if infos.len() == 1 && infos[0].id == r.id),
+        "{listed:?} after {took:?}"
+    );
+    assert!(took < store.operation_timeout(), "{took:?}");
+
+    // Best effort, as any cleanup: the next listing removes the member.
+    assert_eq!(support::listed(&store, &user).await, [r.id]);
+    let left: Vec<Vec<u8>> = redis::cmd("ZRANGE")
+        .arg(&index)
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(left, [r.id.to_string().into_bytes()]);
+    server.stop();
+}
