@@ -223,3 +223,98 @@ async fn over_the_typed_handle_a_value_that_is_not_json_is_no_session() {
         }
     }
 }
+
+/// A damaged binding (`_b`), which the save script does not read (it checks
+/// ownership by `_u`): a save that reaches such a record (one loaded before
+/// the damage) writes its data and moves the index entry as for any bound
+/// session, and the record stays corrupt to `load`, so no request is
+/// logged in by it; listings skip it, and revoking the user deletes it.
+#[tokio::test]
+async fn a_save_to_a_record_whose_binding_is_damaged_keeps_it_corrupt_indexed_and_revocable() {
+    use session_core::clock::Clock as _;
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(server, &clock);
+    let user = format!("u-{}", SessionId::generate());
+    let r = support::counter(&clock, 1, LIFE, Some(&user));
+    store.create(&r).await.unwrap();
+    for damaged in ["{oops", "", "null", "{\"label\":\"x\"}"] {
+        hset(&store, server, &r.id, "_b", damaged).await;
+        let later = clock.now().plus(LIFE * 2);
+        let mut patch = session_core::SessionPatch {
+            last_seen: clock.now(),
+            expires_at: Some(later),
+            user_id: Some(user.clone()),
+            ..Default::default()
+        };
+        patch.set_fields.insert("count", "2");
+        let saved = store.save(&r.id, &patch).await;
+        assert_eq!(
+            saved.unwrap(),
+            session_core::SaveOutcome::Saved,
+            "{damaged:?}"
+        );
+        let mut admin = support::admin(server).await;
+        let (binding, count): (String, String) = redis::cmd("HMGET")
+            .arg(store.session_key(&r.id))
+            .arg("_b")
+            .arg("f:count")
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        assert_eq!((binding.as_str(), count.as_str()), (damaged, "2"));
+        assert!(
+            matches!(store.load(&r.id).await, Err(StoreError::Corrupt(_))),
+            "{damaged:?}"
+        );
+        let score: Option<u64> = redis::cmd("ZSCORE")
+            .arg(store.user_index_key(&user))
+            .arg(r.id.to_string())
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        assert_eq!(
+            score,
+            Some(later.as_millis()),
+            "{damaged:?}: the entry follows `_u`"
+        );
+        assert!(
+            support::listed(&store, &user).await.is_empty(),
+            "{damaged:?}"
+        );
+    }
+    assert_eq!(store.delete_for_user(&user, None).await.unwrap(), 1);
+    assert!(store.load(&r.id).await.unwrap().is_none());
+    let left: i64 = redis::cmd("EXISTS")
+        .arg(store.user_index_key(&user))
+        .query_async(&mut support::admin(server).await)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+/// Over HTTP a damaged binding is no login and no error: a fresh session
+/// where the route writes, and a logout removes the damaged record and its
+/// index entry.
+#[tokio::test]
+async fn over_http_a_damaged_binding_is_no_login_and_a_logout_removes_it() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(server, &clock);
+    let (http, service) = app(store.clone(), &clock, InvalidDataPolicy::Discard).await;
+    let (mut b, id) = logged_in(&http, &service).await;
+    hset(&store, server, &id, "_b", "{\"user_id\":").await;
+    let me = b.get("/me").await;
+    assert_eq!((me.status, me.body.as_str()), (200, "nobody"));
+    let jar = b.jar.clone();
+    let visit = b.get("/visit").await;
+    assert_eq!((visit.status, visit.body.as_str()), (200, "1"));
+    b.jar = jar;
+    assert!(b.post("/logout").await.status < 300);
+    assert!(store.load(&id).await.unwrap().is_none());
+    assert!(support::listed(&store, "ada").await.is_empty());
+}
