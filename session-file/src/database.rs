@@ -93,11 +93,41 @@ impl Database {
         f: impl FnOnce(&redb::Database) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let db = self.handle()?;
-        let result = match std::panic::catch_unwind(AssertUnwindSafe(|| f(&db))) {
+        self.run_on(&db, f)
+    }
+
+    /// Opens the file again when an I/O error closed it and the reopen
+    /// interval has passed, as [`run`](Self::run) would; fails fast while it
+    /// cannot. Session writes call this before they queue for a shared
+    /// commit, so that no commit waits for the file to be opened.
+    pub(crate) fn ready(&self) -> Result<(), StoreError> {
+        self.handle().map(drop)
+    }
+
+    /// [`run`](Self::run) on the handle that is open now, without ever
+    /// opening the file: while it is closed, fails fast. The leader of a
+    /// shared commit runs it so, holding the writers queued behind it.
+    pub(crate) fn run_open<T>(
+        &self,
+        f: impl FnOnce(&redb::Database) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let db = match &*self.state.read() {
+            State::Open(db) => Arc::clone(db),
+            State::Closed { .. } | State::Opening => return Err(self.reopening()),
+        };
+        self.run_on(&db, f)
+    }
+
+    fn run_on<T>(
+        &self,
+        db: &Arc<Handle>,
+        f: impl FnOnce(&redb::Database) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let result = match std::panic::catch_unwind(AssertUnwindSafe(|| f(db))) {
             Ok(result) => result,
             Err(panic) => {
-                if let Some(error) = poisoned(&db) {
-                    self.set_aside(&db, &error);
+                if let Some(error) = poisoned(db) {
+                    self.set_aside(db, &error);
                 }
                 std::panic::resume_unwind(panic)
             }
@@ -105,7 +135,7 @@ impl Database {
         if let Err(error) = &result
             && needs_reopen(error)
         {
-            self.set_aside(&db, error);
+            self.set_aside(db, error);
         }
         result
     }
@@ -632,6 +662,59 @@ mod tests {
             "{error}"
         );
         assert!(matches!(*db.state.read(), State::Opening));
+    }
+
+    /// While one session write opens the file again (a long check of a
+    /// large file here), another fails fast instead of waiting for it.
+    #[test]
+    fn session_writes_fail_fast_while_one_of_them_opens_the_file_again() {
+        use session_core::SessionId;
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::FileStore::builder(dir.path().join("s.redb"))
+            .without_cleanup()
+            .open()
+            .unwrap();
+        let db = &store.inner.db;
+        // Enough data that checking the file on opening it takes a while.
+        db.run(|db| {
+            let txn = db.begin_write().map_err(crate::error::db_error)?;
+            {
+                let mut sessions = txn.open_table(SESSIONS).map_err(crate::error::db_error)?;
+                for i in 0..32_u32 {
+                    let mut id = [0; 16];
+                    id[..4].copy_from_slice(&i.to_be_bytes());
+                    sessions
+                        .insert(&id, &vec![7; 1 << 20][..])
+                        .map_err(crate::error::db_error)?;
+                }
+            }
+            txn.commit().map_err(crate::error::db_error)
+        })
+        .unwrap();
+        let _ = db.run(|_| Err::<(), _>(previous_io()));
+        std::thread::scope(|scope| {
+            let reopening = scope.spawn(|| store.inner.delete(SessionId::generate()));
+            while !matches!(*db.state.read(), State::Opening) {
+                assert!(
+                    !reopening.is_finished(),
+                    "the file was opened again too fast"
+                );
+                std::thread::yield_now();
+            }
+            let other = store.inner.delete(SessionId::generate());
+            let still_opening = matches!(*db.state.read(), State::Opening);
+            assert!(
+                still_opening,
+                "the second write waited for the file to be opened again: {other:?}"
+            );
+            let error = other.unwrap_err();
+            assert!(
+                error.to_string().contains("closed after an I/O error"),
+                "{error}"
+            );
+            let opened = reopening.join().unwrap();
+            assert!(!opened.expect("the write that opened the file went on"));
+        });
     }
 
     #[test]

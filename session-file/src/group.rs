@@ -102,11 +102,18 @@ impl Inner {
     /// read when its turn in the transaction came. It may run more than
     /// once, each time in a new transaction, when another write of its
     /// batch failed.
+    ///
+    /// A store closed by an I/O error is opened again here, before queueing,
+    /// as by any other call: never by a leader, which would hold every write
+    /// queued behind it for as long as opening the file takes (a check of
+    /// the whole file, or a mount that does not answer) where they should
+    /// fail fast. A batch that finds the store closed fails fast.
     pub(crate) fn write_grouped<T, F>(&self, write: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnMut(&mut WriteTables<'_>, Timestamp) -> Result<T, StoreError> + Send + 'static,
     {
+        self.db.ready()?;
         let answer = Arc::new(Answer(Mutex::new(None)));
         self.group.queue.lock().push(Box::new(Pending {
             write,
@@ -127,13 +134,16 @@ impl Inner {
             .unwrap_or_else(|| Err(StoreError::unavailable("the session write was not run")))
     }
 
-    /// Runs `batch` in one transaction and settles every write in it.
+    /// Runs `batch` in one transaction and settles every write in it. A
+    /// write whose error closed the store (an I/O error) leaves the rest of
+    /// the batch to fail fast, as calls do until the next one opens the file
+    /// again.
     fn commit_batch(&self, mut batch: Vec<Box<dyn Job>>) {
         while !batch.is_empty() {
             let mut failed = None;
             let result = self
                 .db
-                .run(|db| self.run_batch(db, &mut batch, &mut failed));
+                .run_open(|db| self.run_batch(db, &mut batch, &mut failed));
             match (result, failed) {
                 (Ok(()), _) => {
                     for job in batch.drain(..) {
