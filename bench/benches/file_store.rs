@@ -1,4 +1,4 @@
-//! `FileStore` writes, each durable when it returns: one save at a time,
+//! `FileStore` loads, and writes, each durable when it returns: one save at a time,
 //! and 64 saves of different sessions started together (as 64 concurrent
 //! requests would), which is where a store that commits concurrent writes
 //! together gains. Run on the disk the store would use: the figures are
@@ -55,6 +55,13 @@ fn file_store(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(5));
     let mut count = 0u64;
     group.throughput(Throughput::Elements(1));
+    group.bench_function("load", |b| {
+        b.iter(|| {
+            count += 1;
+            let id = ids[(count as usize * 7919) % SESSIONS];
+            runtime.block_on(store.load(&id)).expect("load")
+        })
+    });
     group.bench_function("save", |b| {
         b.iter(|| {
             count += 1;

@@ -9,10 +9,12 @@
 //! each its answer. The others find theirs answered when their turn comes.
 //!
 //! A batch is a serial run of its writes: each sees the ones before it. A
-//! write that fails answers its error and leaves nothing behind, as alone:
-//! the transaction is dropped, and the rest of the batch runs again in a new
-//! one. A failed commit fails every write in it. An answer is given only
-//! after the commit, so every write is on disk before its call returns.
+//! write that fails answers its error and leaves nothing behind, as alone.
+//! One refused before it wrote anything (too large, a collision) is just
+//! left out; after any other failure the transaction is dropped, and the
+//! rest of the batch runs again in a new one. A failed commit fails every
+//! write in it. An answer is given only after the commit, so every write
+//! is on disk before its call returns.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -137,41 +139,54 @@ impl Inner {
     /// Runs `batch` in one transaction and settles every write in it. A
     /// write whose error closed the store (an I/O error) leaves the rest of
     /// the batch to fail fast, as calls do until the next one opens the file
-    /// again.
+    /// again. A write refused before it wrote anything does not stop the
+    /// others: it is answered its refusal once they are committed.
     fn commit_batch(&self, mut batch: Vec<Box<dyn Job>>) {
         while !batch.is_empty() {
+            let mut own: Vec<Option<StoreError>> = batch.iter().map(|_| None).collect();
             let mut failed = None;
             let result = self
                 .db
-                .run_open(|db| self.run_batch(db, &mut batch, &mut failed));
-            match (result, failed) {
-                (Ok(()), _) => {
-                    for job in batch.drain(..) {
-                        job.settle(Ok(()));
-                    }
+                .run_open(|db| self.run_batch(db, &mut batch, &mut own, &mut failed));
+            let mut rest = match (result, failed) {
+                (Ok(()), _) => Rest::Committed,
+                (Err(error), Some(index)) => {
+                    own[index] = Some(error);
+                    Rest::Again(index)
                 }
-                // That write's error is its own; the others go again.
-                (Err(error), Some(index)) => batch.remove(index).settle(Err(error)),
-                (Err(error), None) => {
-                    let mut jobs = batch.drain(..);
-                    if let Some(first) = jobs.next() {
-                        for job in jobs {
-                            job.settle(Err(StoreError::unavailable(error.to_string())));
-                        }
-                        first.settle(Err(error));
-                    }
+                (Err(error), None) => Rest::Failed(error.to_string(), Some(error)),
+            };
+            let mut again = Vec::new();
+            for (at, (job, own)) in batch.drain(..).zip(own).enumerate() {
+                match (&mut rest, own) {
+                    // A refusal counts once the state it was decided on is
+                    // committed: before, it may have met a batch-mate's write.
+                    (Rest::Committed, Some(refused)) => job.settle(Err(refused)),
+                    (Rest::Committed, None) => job.settle(Ok(())),
+                    // That write's error is its own; the others go again.
+                    (Rest::Again(index), Some(error)) if *index == at => job.settle(Err(error)),
+                    (Rest::Again(_), _) => again.push(job),
+                    // Nothing was written: every write is answered the failure.
+                    (Rest::Failed(message, first), _) => job.settle(Err(first
+                        .take()
+                        .unwrap_or_else(|| StoreError::unavailable(message.clone())))),
                 }
             }
+            batch = again;
         }
     }
 
     /// One attempt at the batch: runs every write, then commits when one
-    /// wrote something. On a write's error, its index goes to `failed` and
-    /// the transaction is aborted.
+    /// wrote something. A write refused before it wrote anything (not for
+    /// the store being unavailable, which may have left the transaction
+    /// unusable) leaves the transaction as it was: its error goes to `own`,
+    /// and the others carry on. On any other error of a write, its index
+    /// goes to `failed` and the transaction is aborted.
     fn run_batch(
         &self,
         db: &redb::Database,
         batch: &mut [Box<dyn Job>],
+        own: &mut [Option<StoreError>],
         failed: &mut Option<usize>,
     ) -> Result<(), StoreError> {
         let mut txn = db.begin_write().map_err(db_error)?;
@@ -180,6 +195,7 @@ impl Inner {
         let outcome = WriteTables::open(&txn).and_then(|mut tables| {
             for (index, job) in batch.iter_mut().enumerate() {
                 let now = self.now();
+                let writes = tables.writes;
                 let ran = catch_unwind(AssertUnwindSafe(|| job.run(&mut tables, now)))
                     .unwrap_or_else(|panic| {
                         Err(StoreError::unavailable(format!(
@@ -187,23 +203,54 @@ impl Inner {
                             panic_message(panic.as_ref())
                         )))
                     });
-                if let Err(error) = ran {
-                    *failed = Some(index);
-                    return Err(error);
+                match ran {
+                    Ok(()) => {}
+                    Err(error) if tables.writes == writes && !error.is_unavailable() => {
+                        own[index] = Some(error);
+                    }
+                    Err(error) => {
+                        *failed = Some(index);
+                        return Err(error);
+                    }
                 }
             }
-            Ok(tables.dirty)
+            Ok(tables.dirty())
         });
         match outcome {
             Ok(true) => txn.commit().map_err(db_error),
             other => {
-                if let Err(error) = txn.abort() {
-                    tracing::debug!(%error, "aborting a session store transaction failed");
+                // A write that panicked inside the engine may have poisoned
+                // its lock, which the abort takes: that closes the store.
+                match catch_unwind(AssertUnwindSafe(|| txn.abort())) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, "aborting a session store transaction failed");
+                    }
+                    Err(panic) => {
+                        return Err(db_error(redb::Error::LockPoisoned(
+                            std::panic::Location::caller(),
+                        )))
+                        .inspect_err(|error| {
+                            tracing::warn!(%error, panic = panic_message(panic.as_ref()),
+                                "the database engine panicked aborting a session store transaction");
+                        });
+                    }
                 }
                 other.map(|_| ())
             }
         }
     }
+}
+
+/// What became of a batch's attempt, for the writes without an answer of
+/// their own.
+enum Rest {
+    Committed,
+    /// The write at this index failed after writing: the others run again
+    /// without it.
+    Again(usize),
+    /// The transaction failed (its message, and the error for the first).
+    Failed(String, Option<StoreError>),
 }
 
 #[cfg(test)]
@@ -226,16 +273,28 @@ mod tests {
         )
     }
 
-    /// Starts `writers` threads, each putting one new record with
+    /// How the writer picked to fail does it.
+    #[derive(Clone, Copy)]
+    enum Failure {
+        /// Puts its record, then fails.
+        AfterWriting(fn() -> StoreError),
+        /// Fails before writing anything.
+        Refused(fn() -> StoreError),
+    }
+
+    /// What one writer of [`one_batch`] was answered.
+    struct Answered {
+        id: SessionId,
+        result: Result<(), StoreError>,
+        /// How many times its write ran.
+        runs: usize,
+    }
+
+    /// Starts `WRITERS` threads, each putting one new record with
     /// `write_grouped`, while the leader's lock is held, so that they all
-    /// queue; then lets them go as one batch. The writer at `odd_one_out`
-    /// puts its record and then fails as `fail` says. Answers each writer's
-    /// result with its record's id, and how many commits the batch took.
-    fn one_batch(
-        inner: &Inner,
-        odd_one_out: usize,
-        fail: fn() -> StoreError,
-    ) -> Vec<(SessionId, Result<(), StoreError>)> {
+    /// queue; then lets them go as one batch. The writer `odd_one_out`
+    /// fails as `failure` says.
+    fn one_batch(inner: &Inner, odd_one_out: usize, failure: Failure) -> Vec<Answered> {
         let start = Barrier::new(WRITERS + 1);
         std::thread::scope(|scope| {
             let leading = inner.group.leader.lock();
@@ -245,16 +304,24 @@ mod tests {
                     scope.spawn(move || {
                         let record = record(inner.now());
                         let id = record.id;
+                        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                        let counted = Arc::clone(&runs);
                         start.wait();
                         let result = inner.write_grouped(move |t, _| {
+                            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            match failure {
+                                Failure::Refused(fail) if n == odd_one_out => return Err(fail()),
+                                _ => {}
+                            }
                             let bytes = session_core::record::envelope::encode(&record)?;
                             t.put(None, &record, &bytes)?;
-                            if n == odd_one_out {
-                                return Err(fail());
+                            match failure {
+                                Failure::AfterWriting(fail) if n == odd_one_out => Err(fail()),
+                                _ => Ok(()),
                             }
-                            Ok(())
                         });
-                        (id, result)
+                        let runs = runs.load(std::sync::atomic::Ordering::SeqCst);
+                        Answered { id, result, runs }
                     })
                 })
                 .collect();
@@ -276,45 +343,57 @@ mod tests {
         (dir, store)
     }
 
+    /// Checks that exactly one writer failed, with `expected`, and that
+    /// every record stored is one whose write was confirmed.
+    fn one_failed(store: &FileStore, answers: &[Answered], expected: impl Fn(&StoreError) -> bool) {
+        let mut failed = 0;
+        for answer in answers {
+            let stored = store.inner.load(&answer.id).unwrap();
+            match &answer.result {
+                Ok(()) => assert!(stored.is_some(), "a confirmed write is stored"),
+                Err(error) => {
+                    failed += 1;
+                    assert!(expected(error), "unexpected error {error}");
+                    assert_eq!(stored, None, "the failed write's record was kept");
+                }
+            }
+        }
+        assert_eq!(failed, 1);
+    }
+
     #[test]
     fn a_write_that_fails_in_a_batch_leaves_nothing_and_the_others_land() {
         let (_dir, store) = store();
         for odd_one_out in [0, WRITERS / 2, WRITERS - 1] {
-            let results = one_batch(&store.inner, odd_one_out, || StoreError::Collision);
-            let mut failed = 0;
-            for (id, result) in results {
-                let stored = store.inner.load(&id).unwrap();
-                match result {
-                    Ok(()) => assert!(stored.is_some(), "a confirmed write is stored"),
-                    Err(StoreError::Collision) => {
-                        failed += 1;
-                        assert_eq!(stored, None, "the failed write's record was kept");
-                    }
-                    Err(other) => panic!("unexpected error {other}"),
-                }
-            }
-            assert_eq!(failed, 1);
+            let failure = Failure::AfterWriting(|| StoreError::Collision);
+            let answers = one_batch(&store.inner, odd_one_out, failure);
+            one_failed(&store, &answers, |e| matches!(e, StoreError::Collision));
         }
+    }
+
+    #[test]
+    fn a_write_refused_before_writing_leaves_the_others_to_commit_at_once() {
+        let (_dir, store) = store();
+        let failure = Failure::Refused(|| StoreError::TooLarge { size: 2, limit: 1 });
+        let answers = one_batch(&store.inner, 2, failure);
+        one_failed(&store, &answers, |e| {
+            matches!(e, StoreError::TooLarge { .. })
+        });
+        // No write ran twice: the refusal did not drop the transaction.
+        assert!(answers.iter().all(|a| a.runs == 1), "a write ran again");
     }
 
     #[test]
     fn a_write_that_panics_in_a_batch_fails_alone() {
         let (_dir, store) = store();
-        let results = one_batch(&store.inner, 3, || panic!("a bug in a write"));
-        let mut failed = 0;
-        for (id, result) in results {
-            let stored = store.inner.load(&id).unwrap();
-            match result {
-                Ok(()) => assert!(stored.is_some()),
-                Err(error) => {
-                    failed += 1;
-                    assert!(error.is_unavailable(), "{error}");
-                    assert!(error.to_string().contains("a bug in a write"), "{error}");
-                    assert_eq!(stored, None);
-                }
-            }
-        }
-        assert_eq!(failed, 1);
+        let answers = one_batch(
+            &store.inner,
+            3,
+            Failure::AfterWriting(|| panic!("a bug in a write")),
+        );
+        one_failed(&store, &answers, |e| {
+            e.is_unavailable() && e.to_string().contains("a bug in a write")
+        });
         // The store goes on.
         let fresh = record(store.inner.now());
         store.inner.create(fresh.clone()).unwrap();

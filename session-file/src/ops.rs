@@ -58,7 +58,7 @@ impl Inner {
         let (result, dirty) = match WriteTables::open(&txn) {
             Ok(mut tables) => {
                 let result = f(&mut tables);
-                (result, tables.dirty)
+                (result, tables.dirty())
             }
             Err(e) => (Err(e), false),
         };

@@ -92,8 +92,9 @@ pub(crate) struct WriteTables<'t> {
     sessions: Table<'t, &'static IdBytes, &'static [u8]>,
     expiry: Table<'t, (u64, &'static IdBytes), ()>,
     users: Table<'t, (&'static str, &'static IdBytes), ()>,
-    /// Whether anything was written, so the transaction must commit.
-    pub(crate) dirty: bool,
+    /// How many writes were made, so the transaction must commit when any
+    /// was (see [`dirty`](Self::dirty)).
+    pub(crate) writes: usize,
 }
 
 impl<'t> WriteTables<'t> {
@@ -103,8 +104,13 @@ impl<'t> WriteTables<'t> {
             sessions: txn.open_table(SESSIONS).map_err(db_error)?,
             expiry: txn.open_table(EXPIRY).map_err(db_error)?,
             users: txn.open_table(USERS).map_err(db_error)?,
-            dirty: false,
+            writes: 0,
         })
+    }
+
+    /// Whether anything was written, so the transaction must commit.
+    pub(crate) fn dirty(&self) -> bool {
+        self.writes > 0
     }
 
     /// Records held, live or expired but not swept yet.
@@ -127,7 +133,7 @@ impl<'t> WriteTables<'t> {
         bytes: &[u8],
     ) -> Result<(), StoreError> {
         let id = record.id.as_bytes();
-        self.dirty = true;
+        self.writes += 1;
         self.sessions.insert(id, bytes).map_err(db_error)?;
         let expires = record.expires_at.as_millis();
         match old {
@@ -163,7 +169,7 @@ impl<'t> WriteTables<'t> {
         id: &IdBytes,
         known: Option<&SessionRecord>,
     ) -> Result<(), StoreError> {
-        self.dirty = true;
+        self.writes += 1;
         self.sessions.remove(id).map_err(db_error)?;
         if let Some(record) = known {
             self.expiry
@@ -198,7 +204,7 @@ impl<'t> WriteTables<'t> {
 
     /// Removes one expiry-index entry.
     pub(crate) fn remove_expiry_entry(&mut self, at: u64, id: &IdBytes) -> Result<(), StoreError> {
-        self.dirty = true;
+        self.writes += 1;
         self.expiry.remove((at, id)).map_err(db_error)?;
         Ok(())
     }
@@ -252,7 +258,7 @@ impl<'t> WriteTables<'t> {
         report.removed = stale_expiry.len() + stale_users.len();
         report.added = expiry.len() + users.len();
         if report.removed + report.added > 0 {
-            self.dirty = true;
+            self.writes += 1;
         }
         for (at, id) in stale_expiry {
             self.expiry.remove((at, &id)).map_err(db_error)?;
@@ -273,7 +279,7 @@ impl<'t> WriteTables<'t> {
 
     /// Removes one user-index entry.
     pub(crate) fn remove_user_entry(&mut self, user: &str, id: &IdBytes) -> Result<(), StoreError> {
-        self.dirty = true;
+        self.writes += 1;
         self.users.remove((user, id)).map_err(db_error)?;
         Ok(())
     }

@@ -60,7 +60,9 @@ pub(crate) async fn redis_store(
 pub(crate) fn file_store() -> Result<FileStore, Box<dyn std::error::Error>> {
     let dir = std::env::var_os("BENCH_FILE_DIR")
         .ok_or("ours-file needs BENCH_FILE_DIR: the directory for the store's file")?;
-    Ok(FileStore::open(std::path::Path::new(&dir).join("sessions.redb"))?)
+    Ok(FileStore::open(
+        std::path::Path::new(&dir).join("sessions.redb"),
+    )?)
 }
 
 pub(crate) fn router(store: Store) -> Result<Router, Box<dyn std::error::Error>> {
