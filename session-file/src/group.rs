@@ -4,9 +4,10 @@
 //! A durable commit costs a flush or two of the disk, and redb commits one
 //! write transaction at a time, so one transaction per write caps the store
 //! at a few hundred to a few thousand writes a second however many requests
-//! wait. Here each write queues itself and takes the leader's lock; whoever
+//! wait. Here each write queues itself and tries the leader's lock; whoever
 //! holds it runs every queued write in one transaction, commits, and hands
-//! each its answer. The others find theirs answered when their turn comes.
+//! each its answer. The others sleep until answered, or until a leader that
+//! found writes queued behind its batch asks one of them to lead the next.
 //!
 //! A batch is a serial run of its writes: each sees the ones before it. A
 //! write that fails answers its error and leaves nothing behind, as alone.
@@ -19,7 +20,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use redb::Durability;
 use session_core::{StoreError, Timestamp};
 
@@ -34,6 +35,16 @@ pub(crate) struct CommitGroup {
     leader: Mutex<()>,
 }
 
+impl CommitGroup {
+    /// After a leader released its lock: asks the first write queued
+    /// meanwhile, if any, to lead the next batch.
+    fn hand_on(&self) {
+        if let Some(next) = self.queue.lock().first() {
+            next.hand_on();
+        }
+    }
+}
+
 /// One queued write, its answer kept until the commit decides it.
 trait Job: Send {
     /// Runs the write in the batch's transaction. An error means the
@@ -42,14 +53,55 @@ trait Job: Send {
 
     /// Answers the caller: the write's own result once `commit` is `Ok`.
     fn settle(self: Box<Self>, commit: Result<(), StoreError>);
+
+    /// Wakes the caller to lead the next batch: a leader that found writes
+    /// queued behind its batch hands on.
+    fn hand_on(&self);
 }
 
-/// Where a queued write's answer waits for its caller.
-struct Answer<T>(Mutex<Option<Result<T, StoreError>>>);
+/// Where a queued write's answer waits for its caller, who sleeps on it
+/// until it is answered or asked to lead.
+struct Answer<T> {
+    state: Mutex<Waiting<T>>,
+    wake: Condvar,
+}
+
+struct Waiting<T> {
+    result: Option<Result<T, StoreError>>,
+    lead: bool,
+}
 
 impl<T> Answer<T> {
-    fn take(&self) -> Option<Result<T, StoreError>> {
-        self.0.lock().take()
+    fn new() -> Self {
+        Self {
+            state: Mutex::new(Waiting {
+                result: None,
+                lead: false,
+            }),
+            wake: Condvar::new(),
+        }
+    }
+
+    fn answer(&self, result: Result<T, StoreError>) {
+        let mut state = self.state.lock();
+        if state.result.is_none() {
+            state.result = Some(result);
+        }
+        self.wake.notify_one();
+    }
+
+    /// Sleeps until answered (`Some`) or asked to lead (`None`).
+    fn wait(&self) -> Option<Result<T, StoreError>> {
+        let mut state = self.state.lock();
+        loop {
+            if let Some(result) = state.result.take() {
+                return Some(result);
+            }
+            if std::mem::take(&mut state.lead) {
+                return None;
+            }
+            self.wake.wait(&mut state);
+        }
     }
 }
 
@@ -77,8 +129,13 @@ where
                 .take()
                 .ok_or_else(|| StoreError::unavailable("the session write was not run"))
         });
-        *self.answer.0.lock() = Some(result);
+        self.answer.answer(result);
         self.settled = true;
+    }
+
+    fn hand_on(&self) {
+        self.answer.state.lock().lead = true;
+        self.answer.wake.notify_one();
     }
 }
 
@@ -87,12 +144,9 @@ impl<T, F> Drop for Pending<T, F> {
     // still answers every caller.
     fn drop(&mut self) {
         if !self.settled {
-            let mut answer = self.answer.0.lock();
-            if answer.is_none() {
-                *answer = Some(Err(StoreError::unavailable(
-                    "the session write was abandoned by a failed commit",
-                )));
-            }
+            self.answer.answer(Err(StoreError::unavailable(
+                "the session write was abandoned by a failed commit",
+            )));
         }
     }
 }
@@ -116,24 +170,29 @@ impl Inner {
         F: FnMut(&mut WriteTables<'_>, Timestamp) -> Result<T, StoreError> + Send + 'static,
     {
         self.db.ready()?;
-        let answer = Arc::new(Answer(Mutex::new(None)));
+        let answer = Arc::new(Answer::new());
         self.group.queue.lock().push(Box::new(Pending {
             write,
             value: None,
             answer: Arc::clone(&answer),
             settled: false,
         }));
-        let _leading = self.group.leader.lock();
-        if let Some(result) = answer.take() {
-            // The leader before this one committed it.
-            return result;
+        // Queued first, then the leader's lock tried: a leader releases it
+        // first, then looks for writes queued meanwhile, so that every
+        // write either leads or is seen and handed on to.
+        loop {
+            if let Some(leading) = self.group.leader.try_lock() {
+                let batch = std::mem::take(&mut *self.group.queue.lock());
+                if !batch.is_empty() {
+                    self.commit_batch(batch);
+                }
+                drop(leading);
+                self.group.hand_on();
+            }
+            if let Some(result) = answer.wait() {
+                return result;
+            }
         }
-        // Not answered, so still queued: this caller leads the next batch.
-        let batch = std::mem::take(&mut *self.group.queue.lock());
-        self.commit_batch(batch);
-        answer
-            .take()
-            .unwrap_or_else(|| Err(StoreError::unavailable("the session write was not run")))
     }
 
     /// Runs `batch` in one transaction and settles every write in it. A
@@ -330,6 +389,7 @@ mod tests {
                 std::thread::yield_now();
             }
             drop(leading);
+            inner.group.hand_on();
             writers.into_iter().map(|w| w.join().unwrap()).collect()
         })
     }
@@ -398,5 +458,40 @@ mod tests {
         let fresh = record(store.inner.now());
         store.inner.create(fresh.clone()).unwrap();
         assert_eq!(store.inner.load(&fresh.id).unwrap(), Some(fresh));
+    }
+
+    /// Writers that keep coming while batches commit: every one is
+    /// answered (a write queued behind a batch is handed the lead, never
+    /// left asleep), and every confirmed record is there.
+    #[test]
+    fn writers_arriving_during_commits_are_all_answered() {
+        const THREADS: usize = 12;
+        const EACH: usize = 40;
+        let (_dir, store) = store();
+        let (done, answers) = std::sync::mpsc::channel();
+        for _ in 0..THREADS {
+            let (inner, done) = (Arc::clone(&store.inner), done.clone());
+            std::thread::spawn(move || {
+                for _ in 0..EACH {
+                    let record = record(inner.now());
+                    let id = record.id;
+                    let result = inner.write_grouped(move |t, _| {
+                        let bytes = session_core::record::envelope::encode(&record)?;
+                        t.put(None, &record, &bytes)
+                    });
+                    if done.send((id, result)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done);
+        for _ in 0..THREADS * EACH {
+            let (id, result) = answers
+                .recv_timeout(Duration::from_secs(60))
+                .expect("a write was never answered");
+            result.unwrap();
+            assert!(store.inner.load(&id).unwrap().is_some());
+        }
     }
 }
