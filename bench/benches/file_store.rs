@@ -10,23 +10,13 @@ mod common;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use session_core::{Clock, FieldMap, SessionId, SessionPatch, SessionStore, SystemClock};
+use session_core::{SessionId, SessionStore};
 use session_file::FileStore;
 
-use common::counter_record;
+use common::{count_patch, counter_record};
 
 const SESSIONS: usize = 1_000;
 const CONCURRENT: usize = 64;
-
-fn patch(count: u64) -> SessionPatch {
-    let mut set_fields = FieldMap::new();
-    set_fields.insert("count", count.to_string());
-    SessionPatch {
-        set_fields,
-        last_seen: SystemClock.now(),
-        ..SessionPatch::default()
-    }
-}
 
 fn file_store(c: &mut Criterion) {
     let dir = match std::env::var_os("BENCH_FILE_DIR") {
@@ -67,7 +57,7 @@ fn file_store(c: &mut Criterion) {
             count += 1;
             let id = ids[count as usize % SESSIONS];
             runtime
-                .block_on(store.save(&id, &patch(count)))
+                .block_on(store.save(&id, &count_patch(count)))
                 .expect("save")
         })
     });
@@ -80,7 +70,7 @@ fn file_store(c: &mut Criterion) {
                 let saves: Vec<_> = (0..CONCURRENT)
                     .map(|n| {
                         let (store, id) = (store.clone(), ids[(first + n) % SESSIONS]);
-                        let patch = patch(count);
+                        let patch = count_patch(count);
                         tokio::spawn(async move { store.save(&id, &patch).await })
                     })
                     .collect();

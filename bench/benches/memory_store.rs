@@ -8,11 +8,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use session_core::{
-    Binding, Clock, FieldMap, MemoryStore, SessionId, SessionPatch, SessionStore, SystemClock,
-};
+use session_core::{Binding, Clock, MemoryStore, SessionId, SessionStore, SystemClock};
 
-use common::{counter_record, ready};
+use common::{count_patch, counter_record, ready};
 
 const POPULATION: usize = 100_000;
 
@@ -45,13 +43,7 @@ fn memory_store(c: &mut Criterion) {
         b.iter_batched(
             || {
                 count += 1;
-                let mut set_fields = FieldMap::new();
-                set_fields.insert("count", count.to_string());
-                SessionPatch {
-                    set_fields,
-                    last_seen: SystemClock.now(),
-                    ..SessionPatch::default()
-                }
+                count_patch(count)
             },
             // Returned so that its drop is not timed either.
             |patch| (ready(store.save(&next_id(), &patch)).unwrap(), patch),

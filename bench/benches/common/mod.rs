@@ -7,7 +7,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use session_core::{Clock, Key, SessionId, SessionRecord, SystemClock};
+use session_core::{Clock, FieldMap, Key, SessionId, SessionPatch, SessionRecord, SystemClock};
 
 /// The load test's session: one counter field (the server's own type).
 pub use session_bench::Counter;
@@ -27,6 +27,17 @@ pub fn counter_record(count: u64) -> SessionRecord {
     );
     record.fields.insert("count", count.to_string());
     record
+}
+
+/// A patch setting the counter to `count`, used now.
+pub fn count_patch(count: u64) -> SessionPatch {
+    let mut set_fields = FieldMap::new();
+    set_fields.insert("count", count.to_string());
+    SessionPatch {
+        set_fields,
+        last_seen: SystemClock.now(),
+        ..SessionPatch::default()
+    }
 }
 
 /// tower-sessions' twin of [`counter_record`]: `{"count": <count>}`,
