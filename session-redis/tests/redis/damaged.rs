@@ -117,18 +117,45 @@ async fn app(
 }
 
 /// A logged-in browser with one visit counted; its session's id.
-async fn logged_in(
-    server: &TestServer,
-    service: &session_core::SessionService,
-) -> (Browser, SessionId) {
-    let mut b = server.browser();
-    assert_eq!(b.post("/login").await.status, 200);
-    assert_eq!(b.get("/visit").await.body, "1");
-    assert_eq!(b.get("/me").await.body, "ada");
+/// A browser logged in as `ada` (one visit counted) on an app over a fresh
+/// store of the shared server, under `policy`; `None` without Redis.
+struct LoggedIn {
+    server: &'static support::RedisServer,
+    store: RedisStore,
+    service: session_core::SessionService,
+    // Kept: dropping it stops the app.
+    _http: TestServer,
+    browser: Browser,
+    id: SessionId,
+}
+
+impl LoggedIn {
+    /// Sets `field` of the session's hash to `value`, behind the store's back.
+    async fn damage(&self, field: &str, value: &str) {
+        hset(&self.store, self.server, &self.id, field, value).await;
+    }
+}
+
+async fn logged_in(policy: InvalidDataPolicy) -> Option<LoggedIn> {
+    let server = support::standalone()?;
+    let clock = MockClock::starting_now();
+    let store = support::store_on(server, &clock);
+    let (http, service) = app(store.clone(), &clock, policy).await;
+    let mut browser = http.browser();
+    assert_eq!(browser.post("/login").await.status, 200);
+    assert_eq!(browser.get("/visit").await.body, "1");
+    assert_eq!(browser.get("/me").await.body, "ada");
     let id = service
-        .session_id_from_token(&b.jar["sid"])
+        .session_id_from_token(&browser.jar["sid"])
         .expect("a session cookie");
-    (b, id)
+    Some(LoggedIn {
+        server,
+        store,
+        service,
+        _http: http,
+        browser,
+        id,
+    })
 }
 
 /// A session whose stored counter is not JSON is no session, as a corrupt
@@ -136,45 +163,41 @@ async fn logged_in(
 /// reads no data), and a read of the data starts afresh under `Discard`.
 #[tokio::test]
 async fn over_http_a_value_that_is_not_json_is_no_session_under_discard() {
-    let Some(server) = support::standalone() else {
+    let Some(mut t) = logged_in(InvalidDataPolicy::Discard).await else {
         return;
     };
-    let clock = MockClock::starting_now();
-    let store = support::store_on(server, &clock);
-    let (http, service) = app(store.clone(), &clock, InvalidDataPolicy::Discard).await;
-    let (mut b, id) = logged_in(&http, &service).await;
-    hset(&store, server, &id, "f:visits", "oops").await;
-    let me = b.get("/me").await;
+    t.damage("f:visits", "oops").await;
+    let me = t.browser.get("/me").await;
     assert_eq!((me.status, me.body.as_str()), (200, "nobody"));
-    let visit = b.get("/visit").await;
+    let visit = t.browser.get("/visit").await;
     assert_eq!(
         (visit.status, visit.body.as_str()),
         (200, "1"),
         "a fresh start"
     );
-    let new = service
-        .session_id_from_token(&b.jar["sid"])
+    let new = t
+        .service
+        .session_id_from_token(&t.browser.jar["sid"])
         .expect("a new cookie");
-    assert_ne!(new, id, "the damaged record is not written to");
-    assert_eq!(b.get("/me").await.body, "nobody");
-    assert!(matches!(store.load(&id).await, Err(StoreError::Corrupt(_))));
+    assert_ne!(new, t.id, "the damaged record is not written to");
+    assert_eq!(t.browser.get("/me").await.body, "nobody");
+    assert!(matches!(
+        t.store.load(&t.id).await,
+        Err(StoreError::Corrupt(_))
+    ));
 }
 
 /// Under `Fail`, reading the data answers the short typed error (never
 /// internals), and the login is not in use either.
 #[tokio::test]
 async fn over_http_a_value_that_is_not_json_fails_reads_under_fail() {
-    let Some(server) = support::standalone() else {
+    let Some(mut t) = logged_in(InvalidDataPolicy::Fail).await else {
         return;
     };
-    let clock = MockClock::starting_now();
-    let store = support::store_on(server, &clock);
-    let (http, service) = app(store.clone(), &clock, InvalidDataPolicy::Fail).await;
-    let (mut b, id) = logged_in(&http, &service).await;
-    hset(&store, server, &id, "l:notice", "not json").await;
-    let me = b.get("/me").await;
+    t.damage("l:notice", "not json").await;
+    let me = t.browser.get("/me").await;
     assert_eq!((me.status, me.body.as_str()), (200, "nobody"));
-    let visit = b.get("/visit").await;
+    let visit = t.browser.get("/visit").await;
     assert_eq!(visit.status, 500);
     assert_eq!(
         visit.json(),
@@ -300,21 +323,17 @@ async fn a_save_to_a_record_whose_binding_is_damaged_keeps_it_corrupt_indexed_an
 /// index entry.
 #[tokio::test]
 async fn over_http_a_damaged_binding_is_no_login_and_a_logout_removes_it() {
-    let Some(server) = support::standalone() else {
+    let Some(mut t) = logged_in(InvalidDataPolicy::Discard).await else {
         return;
     };
-    let clock = MockClock::starting_now();
-    let store = support::store_on(server, &clock);
-    let (http, service) = app(store.clone(), &clock, InvalidDataPolicy::Discard).await;
-    let (mut b, id) = logged_in(&http, &service).await;
-    hset(&store, server, &id, "_b", "{\"user_id\":").await;
-    let me = b.get("/me").await;
+    t.damage("_b", "{\"user_id\":").await;
+    let me = t.browser.get("/me").await;
     assert_eq!((me.status, me.body.as_str()), (200, "nobody"));
-    let jar = b.jar.clone();
-    let visit = b.get("/visit").await;
+    let jar = t.browser.jar.clone();
+    let visit = t.browser.get("/visit").await;
     assert_eq!((visit.status, visit.body.as_str()), (200, "1"));
-    b.jar = jar;
-    assert!(b.post("/logout").await.status < 300);
-    assert!(store.load(&id).await.unwrap().is_none());
-    assert!(support::listed(&store, "ada").await.is_empty());
+    t.browser.jar = jar;
+    assert!(t.browser.post("/logout").await.status < 300);
+    assert!(t.store.load(&t.id).await.unwrap().is_none());
+    assert!(support::listed(&t.store, "ada").await.is_empty());
 }
