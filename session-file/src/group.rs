@@ -15,7 +15,9 @@
 //! left out; after any other failure the transaction is dropped, and the
 //! rest of the batch runs again in a new one. A failed commit fails every
 //! write in it. An answer is given only after the commit, so every write
-//! is on disk before its call returns.
+//! is on disk before its call returns. A panic outside the writes (in the
+//! engine) answers every write of its batch unavailable; the leader still
+//! hands on to the writes queued behind it.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -184,7 +186,7 @@ impl Inner {
             if let Some(leading) = self.group.leader.try_lock() {
                 let batch = std::mem::take(&mut *self.group.queue.lock());
                 if !batch.is_empty() {
-                    self.commit_batch(batch);
+                    self.lead(batch);
                 }
                 drop(leading);
                 self.group.hand_on();
@@ -192,6 +194,21 @@ impl Inner {
             if let Some(result) = answer.wait() {
                 return result;
             }
+        }
+    }
+
+    /// Commits `batch` as its leader. A panic outside the writes (in the
+    /// engine, say) answers every write of the batch that it cut short
+    /// (see `Pending`'s `Drop`) and stops here: the leader still hands on
+    /// to the writes queued behind the batch, and its caller gets its own
+    /// write's answer, which an earlier leader may have committed, rather
+    /// than a panic over its batch-mates' writes.
+    fn lead(&self, batch: Vec<Box<dyn Job>>) {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.commit_batch(batch))) {
+            tracing::error!(
+                panic = panic_message(panic.as_ref()),
+                "a shared session store commit panicked; its writes are answered unavailable"
+            );
         }
     }
 
@@ -492,6 +509,102 @@ mod tests {
                 .expect("a write was never answered");
             result.unwrap();
             assert!(store.inner.load(&id).unwrap().is_some());
+        }
+    }
+
+    /// A clock that panics once when armed, then reads the system clock
+    /// again.
+    #[derive(Debug, Default)]
+    struct PanicsOnce(std::sync::atomic::AtomicBool);
+
+    impl session_core::clock::Clock for PanicsOnce {
+        fn now(&self) -> Timestamp {
+            if self.0.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                panic!("the clock failed");
+            }
+            session_core::clock::Clock::now(&session_core::clock::SystemClock)
+        }
+    }
+
+    /// A write of one new record on its own thread, its answer sent on
+    /// `done`; `first` runs inside the write, before it puts its record.
+    fn spawn_write(
+        inner: &Arc<Inner>,
+        first: impl Fn() + Send + 'static,
+    ) -> (SessionId, std::sync::mpsc::Receiver<Result<(), StoreError>>) {
+        let record = record(inner.now());
+        let id = record.id;
+        let (done, answer) = std::sync::mpsc::channel();
+        let inner = Arc::clone(inner);
+        std::thread::spawn(move || {
+            let result = inner.write_grouped(move |t, _| {
+                first();
+                let bytes = session_core::record::envelope::encode(&record)?;
+                t.put(None, &record, &bytes)
+            });
+            let _ = done.send(result);
+        });
+        (id, answer)
+    }
+
+    /// A panic outside the writes (the engine's, or here the clock's)
+    /// while a leader commits: the writes of its batch are answered, its
+    /// own caller too, and a write that queued behind the batch is handed
+    /// the lead instead of sleeping until another write comes.
+    #[test]
+    fn a_leader_that_panics_answers_its_batch_and_hands_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(PanicsOnce::default());
+        let store = FileStore::builder(dir.path().join("sessions.redb"))
+            .without_cleanup()
+            .clock(Arc::clone(&clock) as session_core::clock::SharedClock)
+            .open()
+            .unwrap();
+        let inner = &store.inner;
+        let queued = |n: usize| {
+            while inner.group.queue.lock().len() < n {
+                std::thread::yield_now();
+            }
+        };
+
+        // Two writes queue as one batch; the first holds it running.
+        let leading = inner.group.leader.lock();
+        let (running, started) = std::sync::mpsc::channel();
+        let (go, until) = std::sync::mpsc::channel::<()>();
+        let until = Mutex::new(until);
+        let (_, first) = spawn_write(inner, move || {
+            let _ = running.send(());
+            let _ = until.lock().recv();
+        });
+        queued(1);
+        let (_, second) = spawn_write(inner, || {});
+        queued(2);
+        drop(leading);
+        inner.group.hand_on();
+        started
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the batch started");
+
+        // A third queues behind the batch and sleeps.
+        let (behind_id, behind) = spawn_write(inner, || {});
+        queued(1);
+        std::thread::sleep(Duration::from_millis(200));
+
+        // The clock panics as the leader reads it for the second write.
+        clock.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        go.send(()).unwrap();
+
+        let behind = behind
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the write queued behind the batch was never answered");
+        behind.unwrap();
+        assert!(inner.load(&behind_id).unwrap().is_some());
+        for answer in [first, second] {
+            let error = answer
+                .recv_timeout(Duration::from_secs(10))
+                .expect("a write of the batch was not answered")
+                .unwrap_err();
+            assert!(error.is_unavailable(), "{error}");
         }
     }
 }
