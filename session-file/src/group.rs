@@ -303,13 +303,14 @@ impl Inner {
                         tracing::debug!(%error, "aborting a session store transaction failed");
                     }
                     Err(panic) => {
+                        tracing::warn!(
+                            panic = panic_message(panic.as_ref()),
+                            "the database engine panicked aborting a session store transaction"
+                        );
+                        // An error that sets the handle aside (see `needs_reopen`).
                         return Err(db_error(redb::Error::LockPoisoned(
                             std::panic::Location::caller(),
-                        )))
-                        .inspect_err(|error| {
-                            tracing::warn!(%error, panic = panic_message(panic.as_ref()),
-                                "the database engine panicked aborting a session store transaction");
-                        });
+                        )));
                     }
                 }
                 other.map(|_| ())
