@@ -125,22 +125,27 @@ impl Challenges {
     }
 
     /// Puts this realm's challenge in place of the default realm's one a
-    /// [`SessionRejection`] answered with. A value the app set itself
-    /// instead is left alone.
+    /// [`SessionRejection`] answered with, where it stands among the
+    /// response's challenges. A value the app set itself, in its place or
+    /// beside it (another scheme's challenge), is left alone.
     pub(crate) fn apply(&self, response: &mut Response) {
         let Some(kind) = response.extensions().get::<ChallengeKind>().copied() else {
             return;
         };
-        let headers = response.headers_mut();
-        if headers.get(header::WWW_AUTHENTICATE) != Some(&kind.default_value()) {
+        let header::Entry::Occupied(mut values) =
+            response.headers_mut().entry(header::WWW_AUTHENTICATE)
+        else {
             return;
-        }
+        };
+        let default = kind.default_value();
         let value = match kind {
             ChallengeKind::Challenge => &self.challenge,
             ChallengeKind::InvalidToken => &self.invalid_token,
             ChallengeKind::InsufficientScope => &self.insufficient_scope,
         };
-        headers.insert(header::WWW_AUTHENTICATE, value.clone());
+        for current in values.iter_mut().filter(|current| **current == default) {
+            *current = value.clone();
+        }
     }
 }
 
@@ -447,6 +452,28 @@ mod tests {
         assert_eq!(
             response.headers()[header::WWW_AUTHENTICATE],
             "Basic realm=\"admin\""
+        );
+        // Nor does one it adds beside the framework's.
+        let mut response = SessionRejection::Unauthorized {
+            bearer: BearerStatus::Presented,
+        }
+        .into_response();
+        response.headers_mut().append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"admin\""),
+        );
+        challenges.apply(&mut response);
+        let values: Vec<_> = response
+            .headers()
+            .get_all(header::WWW_AUTHENTICATE)
+            .iter()
+            .collect();
+        assert_eq!(
+            values,
+            [
+                r#"Bearer realm="api", error="invalid_token""#,
+                "Basic realm=\"admin\""
+            ]
         );
         assert!(Challenges::for_realm(DEFAULT_REALM).unwrap().is_none());
     }

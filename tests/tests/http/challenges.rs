@@ -245,6 +245,23 @@ async fn realm_visit(
     session.visits.to_string()
 }
 
+/// A route that also takes HTTP Basic: its 401 adds that challenge next to
+/// the framework's (RFC 9110 §11.6.1 allows several).
+async fn also_basic(auth: Auth) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match auth.require() {
+        Ok(principal) => principal.user_id.into_response(),
+        Err(rejection) => {
+            let mut response = rejection.into_response();
+            response.headers_mut().append(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static(r#"Basic realm="admin""#),
+            );
+            response
+        }
+    }
+}
+
 async fn realm_token(auth: Auth) -> Result<session_axum::LoggedIn, SessionRejection> {
     auth.login_bearer(session_axum::Binding::user("bot"))
 }
@@ -263,6 +280,12 @@ fn realm_routes(ctx: &session_axum::AppContext) -> Result<Vec<RouteDef>, session
             path: "/visit",
             guard: Guard::OPEN,
             handler: get(realm_visit),
+        },
+        RouteDef {
+            method: http::Method::GET,
+            path: "/also-basic",
+            guard: Guard::OPEN,
+            handler: get(also_basic),
         },
         RouteDef {
             method: http::Method::POST,
@@ -325,6 +348,47 @@ async fn every_challenge_names_the_realm_the_app_was_built_with() {
         let r = api.get("/realm/admin").await;
         assert_eq!(r.status, 403, "{registry}");
         assert_eq!(challenge(&r), Some(scope.as_str()), "{registry}");
+    }
+}
+
+/// A challenge the app adds next to the framework's stays: the app's realm
+/// takes the place of the framework's value only, in order, as the default
+/// realm keeps both.
+#[tokio::test]
+async fn a_challenge_the_app_adds_beside_the_frameworks_stays_with_its_own_realm() {
+    let all = |r: &Reply| -> Vec<String> {
+        r.headers
+            .get_all("www-authenticate")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    };
+    let basic = r#"Basic realm="admin""#.to_owned();
+    for (realm, registry) in [("session", false), (REALM, false), (REALM, true)] {
+        let t = start_with(SigningKeys::single(key(1)), move |b| {
+            b.use_registry(registry)
+                .controller(&REALM_ROUTES)
+                .realm(realm)
+        })
+        .await;
+        let r = t.server.browser().get("/realm/also-basic").await;
+        assert_eq!(r.status, 401, "{realm} {registry}");
+        assert_eq!(
+            all(&r),
+            [format!(r#"Bearer realm="{realm}""#), basic.clone()],
+            "{realm} {registry}"
+        );
+        let mut api = t.server.browser();
+        api.bearer = Some("garbage".into());
+        let r = api.get("/realm/also-basic").await;
+        assert_eq!(
+            all(&r),
+            [
+                format!(r#"Bearer realm="{realm}", error="invalid_token""#),
+                basic.clone()
+            ],
+            "{realm} {registry}"
+        );
     }
 }
 
