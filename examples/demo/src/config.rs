@@ -203,11 +203,35 @@ fn read_key(path: &Path) -> Result<Option<Key>, StartError> {
 /// Writes `secret` (`key`'s) to a new file at `path`, readable by its owner
 /// only; if another process created the file first, its key is the one to
 /// use.
+///
+/// The file is written whole under a name of its own first, then linked
+/// into place, which fails if the file exists: so the key file appears
+/// complete or not at all, and another start on the same directory never
+/// reads it half written (which it would take for a bad key file). Where
+/// the file system takes no hard links, the file is created in place.
 fn save_new_key(path: &Path, secret: &[u8], key: Key) -> Result<Key, StartError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(key_file_error(path))?;
     }
-    match write_private(path, &hex::encode(secret)) {
+    let text = hex::encode(secret);
+    let mut suffix = [0u8; 8];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut suffix);
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", hex::encode(suffix)));
+    if let Err(e) = write_private(&temp, &text) {
+        let _ = std::fs::remove_file(&temp);
+        return Err(key_file_error(path)(e));
+    }
+    let linked = std::fs::hard_link(&temp, path);
+    let _ = std::fs::remove_file(&temp);
+    let saved = match linked {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => write_private(path, &text),
+        linked => linked,
+    };
+    match saved {
         Ok(()) => {
             tracing::info!(path = %path.display(), "created a signing key");
             Ok(key)
@@ -277,6 +301,42 @@ mod tests {
         let first = first.keep().unwrap();
         let second = second.keep().unwrap();
         assert_eq!(first.derive("check"), second.derive("check"));
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    /// Starts on one data directory at the same time: whichever saves its
+    /// key first, the other reads that key, never a file still being
+    /// written (which it would take for a bad key file and fail).
+    #[test]
+    fn concurrent_starts_never_read_a_key_file_half_written() {
+        let path = temp_path("concurrent");
+        for round in 0..300 {
+            let _ = std::fs::remove_dir_all(path.parent().unwrap());
+            let config = file_config(&path);
+            let barrier = std::sync::Barrier::new(2);
+            let (a, b) = std::thread::scope(|scope| {
+                let start = || {
+                    barrier.wait();
+                    config.key().and_then(SigningKey::keep)
+                };
+                let a = scope.spawn(start);
+                let b = scope.spawn(start);
+                (a.join().unwrap(), b.join().unwrap())
+            });
+            match (a, b) {
+                (Ok(a), Ok(b)) => assert_eq!(a.derive("check"), b.derive("check"), "{round}"),
+                (a, b) => panic!("round {round}: {:?} {:?}", a.err(), b.err()),
+            }
+            let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name())
+                .collect();
+            assert_eq!(
+                names,
+                ["session.key"],
+                "round {round}: only the key file is left"
+            );
+        }
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
