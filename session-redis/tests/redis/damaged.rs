@@ -337,3 +337,39 @@ async fn over_http_a_damaged_binding_is_no_login_and_a_logout_removes_it() {
     assert!(t.store.load(&t.id).await.unwrap().is_none());
     assert!(support::listed(&t.store, "ada").await.is_empty());
 }
+
+/// With a local cache, a copy is not served once a value that is not JSON
+/// is written by hand: the change's invalidation drops the copy, and the
+/// record is corrupt to load as without a cache; a fresh load does not
+/// cache it either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_local_cache_a_value_that_is_not_json_is_corrupt_to_load_too() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::builder(&clock)
+        .url(server.url())
+        .key_prefix(support::unique_prefix())
+        .local_cache(100)
+        .build()
+        .expect("store");
+    for field in ["f:count", "l:notice"] {
+        let r = support::counter(&clock, 1, LIFE, Some("ada"));
+        store.create(&r).await.unwrap();
+        // Loaded twice: the second is served by the copy.
+        for _ in 0..2 {
+            assert!(store.load(&r.id).await.unwrap().is_some(), "{field}");
+        }
+        hset(&store, server, &r.id, field, "oops").await;
+        store.ping().await.unwrap();
+        for _ in 0..2 {
+            let loaded = store.load(&r.id).await;
+            assert!(
+                matches!(&loaded, Err(StoreError::Corrupt(_))),
+                "{field}: {loaded:?}"
+            );
+        }
+        store.delete(&r.id).await.unwrap();
+    }
+}
