@@ -2,11 +2,12 @@
 //! and leaves no torn record.
 //!
 //! The parent re-runs this test binary with [`WRITER_ENV`] set, running only
-//! [`writer_process`] (ignored in normal runs). The child writes sessions in a
-//! tight loop and prints `acknowledged ...` after each write returned; the
-//! parent kills it right after reading a number of those lines, reopens the
-//! file and checks every acknowledged write. While the child runs, the parent
-//! also checks that it cannot open the file itself.
+//! [`writer_process`] (ignored in normal runs). The child writes sessions in
+//! [`WRITERS`] concurrent loops, so that writes share commits, and prints
+//! `acknowledged ...` after each write returned; the parent kills it right
+//! after reading a number of those lines, reopens the file and checks every
+//! acknowledged write. While the child runs, the parent also checks that it
+//! cannot open the file itself.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -21,6 +22,8 @@ use session_file::{FileStore, OpenError};
 /// Names the database file the child writes to; unset in normal runs.
 const WRITER_ENV: &str = "SESSION_FILE_KILL_TEST_DB";
 const USER: &str = "killed";
+/// Concurrent write loops in the child: each has at most one write in flight.
+const WRITERS: usize = 4;
 
 fn blob(i: u64) -> String {
     // Records of varied size, some spanning several pages.
@@ -38,9 +41,20 @@ async fn writer_process() {
         .without_cleanup()
         .open()
         .expect("writer opens the store");
+    let loops: Vec<_> = (0..WRITERS)
+        .map(|writer| tokio::spawn(write_loop(store.clone(), writer)))
+        .collect();
+    for writer in loops {
+        writer.await.unwrap();
+    }
+}
+
+/// One of the child's write loops: creates a session, saves it a few times,
+/// creates the next, and so on, printing each acknowledged write.
+async fn write_loop(store: FileStore, writer: usize) {
     let mut current: Option<(SessionId, u64)> = None;
     // Bounded, but far more than the parent waits for before killing.
-    for i in 0..200_000u64 {
+    for i in 0..50_000u64 {
         let now = store.now();
         let line = match current {
             Some((id, n)) if i % 4 != 0 => {
@@ -53,7 +67,7 @@ async fn writer_process() {
                 };
                 assert_eq!(store.save(&id, &patch).await.unwrap(), SaveOutcome::Saved);
                 current = Some((id, n + 1));
-                format!("acknowledged save {id} {}", n + 1)
+                format!("acknowledged {writer} save {id} {}", n + 1)
             }
             _ => {
                 let mut r = SessionRecord::new(
@@ -66,10 +80,10 @@ async fn writer_process() {
                 r.binding = Some(Box::new(Binding::user(USER)));
                 store.create(&r).await.unwrap();
                 current = Some((r.id, 0));
-                format!("acknowledged create {}", r.id)
+                format!("acknowledged {writer} create {}", r.id)
             }
         };
-        let mut out = std::io::stdout();
+        let mut out = std::io::stdout().lock();
         writeln!(out, "{line}").unwrap();
         out.flush().unwrap();
     }
@@ -80,8 +94,9 @@ async fn writer_process() {
 struct Acknowledged {
     /// Session → last acknowledged value of `n`.
     sessions: HashMap<SessionId, u64>,
-    /// The session written last (its next write may have landed unacknowledged).
-    last: Option<SessionId>,
+    /// The session each write loop wrote last (its next write may have
+    /// landed unacknowledged).
+    last: HashMap<usize, SessionId>,
     count: usize,
 }
 
@@ -91,6 +106,10 @@ impl Acknowledged {
         if words.next() != Some("acknowledged") {
             return false;
         }
+        let writer: usize = words
+            .next()
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("bad line {line:?}"));
         let kind = words.next();
         let id: SessionId = words
             .next()
@@ -105,7 +124,7 @@ impl Acknowledged {
             _ => panic!("bad line {line:?}"),
         };
         self.sessions.insert(id, n);
-        self.last = Some(id);
+        self.last.insert(writer, id);
         self.count += 1;
         true
     }
@@ -194,11 +213,11 @@ async fn verify(path: &std::path::Path, acked: &mut Acknowledged) {
     let check = store.check().await.unwrap();
     assert_eq!(check.corrupt, 0, "torn record: {check:?}");
     assert!(check.is_consistent(), "{check:?}");
-    // At most one write was in flight: a create not yet acknowledged.
+    // At most one write per loop was in flight: creates not yet acknowledged.
     let records = usize::try_from(store.stats().await.unwrap().records).unwrap();
     let created = acked.sessions.len();
     assert!(
-        records == created || records == created + 1,
+        (created..=created + WRITERS).contains(&records),
         "{records} records for {created} acknowledged creates"
     );
     for (id, n) in &mut acked.sessions {
@@ -208,7 +227,7 @@ async fn verify(path: &std::path::Path, acked: &mut Acknowledged) {
             .unwrap()
             .unwrap_or_else(|| panic!("acknowledged session {id:?} lost"));
         let stored: u64 = record.fields.get("n").unwrap().parse().unwrap();
-        let in_flight = acked.last == Some(*id) && stored == *n + 1;
+        let in_flight = acked.last.values().any(|last| last == id) && stored == *n + 1;
         assert!(
             stored == *n || in_flight,
             "session {id:?} has n={stored}, acknowledged {n}"
