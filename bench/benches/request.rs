@@ -56,8 +56,11 @@ async fn session_cookie(router: &Router) -> String {
 /// A current-thread runtime, `mode`'s router as `axum::serve` runs it (every
 /// handler turned into a route once), and a settled session cookie.
 fn prepare(mode: Mode) -> (tokio::runtime::Runtime, Router, String) {
-    prepare_on(mode, "redis://127.0.0.1:1")
+    prepare_on(mode, NO_REDIS)
 }
+
+/// The Redis address given to modes that use none.
+const NO_REDIS: &str = "redis://127.0.0.1:1";
 
 /// [`prepare`] with a Redis store at `redis_url`.
 fn prepare_on(mode: Mode, redis_url: &str) -> (tokio::runtime::Runtime, Router, String) {
@@ -80,10 +83,7 @@ fn requests(c: &mut Criterion) {
         modes.push(Mode::OursRedis);
     }
     for mode in modes {
-        let (runtime, router, cookie) = match (mode, &redis) {
-            (Mode::OursRedis, Some(url)) => prepare_on(mode, url),
-            _ => prepare(mode),
-        };
+        let (runtime, router, cookie) = prepare_on(mode, redis.as_deref().unwrap_or(NO_REDIS));
         for path in ["/read", "/write"] {
             c.bench_function(&format!("request/{}{path}", mode.name()), |b| {
                 b.iter(|| runtime.block_on(send(&router, path, Some(&cookie))))

@@ -23,10 +23,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
-use redb::Durability;
 use session_core::{StoreError, Timestamp};
 
-use crate::error::{db_error, panic_message};
+use crate::error::panic_message;
 use crate::store::Inner;
 use crate::tables::WriteTables;
 
@@ -265,20 +264,18 @@ impl Inner {
         own: &mut [Option<StoreError>],
         failed: &mut Option<usize>,
     ) -> Result<(), StoreError> {
-        let mut txn = db.begin_write().map_err(db_error)?;
-        txn.set_durability(Durability::Immediate)
-            .map_err(db_error)?;
-        let outcome = WriteTables::open(&txn).and_then(|mut tables| {
+        Self::write_on(db, |tables| {
             for (index, job) in batch.iter_mut().enumerate() {
                 let now = self.now();
                 let writes = tables.writes;
-                let ran = catch_unwind(AssertUnwindSafe(|| job.run(&mut tables, now)))
-                    .unwrap_or_else(|panic| {
+                let ran = catch_unwind(AssertUnwindSafe(|| job.run(tables, now))).unwrap_or_else(
+                    |panic| {
                         Err(StoreError::unavailable(format!(
                             "a session store write panicked: {}",
                             panic_message(panic.as_ref())
                         )))
-                    });
+                    },
+                );
                 match ran {
                     Ok(()) => {}
                     Err(error) if tables.writes == writes && !error.is_unavailable() => {
@@ -290,32 +287,8 @@ impl Inner {
                     }
                 }
             }
-            Ok(tables.dirty())
-        });
-        match outcome {
-            Ok(true) => txn.commit().map_err(db_error),
-            other => {
-                // A write that panicked inside the engine may have poisoned
-                // its lock, which the abort takes: that closes the store.
-                match catch_unwind(AssertUnwindSafe(|| txn.abort())) {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => {
-                        tracing::debug!(%error, "aborting a session store transaction failed");
-                    }
-                    Err(panic) => {
-                        tracing::warn!(
-                            panic = panic_message(panic.as_ref()),
-                            "the database engine panicked aborting a session store transaction"
-                        );
-                        // An error that sets the handle aside (see `needs_reopen`).
-                        return Err(db_error(redb::Error::LockPoisoned(
-                            std::panic::Location::caller(),
-                        )));
-                    }
-                }
-                other.map(|_| ())
-            }
-        }
+            Ok(())
+        })
     }
 }
 

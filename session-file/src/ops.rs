@@ -48,7 +48,9 @@ impl Inner {
         self.db.run(|db| Self::write_on(db, |t| f(t, self.now())))
     }
 
-    fn write_on<T>(
+    /// One write transaction on `db`: commits when `f` succeeded and wrote
+    /// something, aborts otherwise.
+    pub(crate) fn write_on<T>(
         db: &redb::Database,
         f: impl FnOnce(&mut WriteTables<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {

@@ -431,28 +431,18 @@ impl RedisStore {
         let creating = change
             .creating
             .and_then(|id| Keys::creating(index, &id.to_string()));
-        let junk = change.junk.iter().map(Vec::as_slice);
-        let (removed, stale): (Vec<&[u8]>, &[String]) = match &markers {
-            Some(_) => (
-                change
-                    .removed
-                    .iter()
-                    .map(|m| m.as_bytes())
-                    .chain(junk)
-                    .collect(),
-                change.stale,
-            ),
-            None => (
-                change
-                    .removed
-                    .iter()
-                    .chain(change.stale)
-                    .map(|m| m.as_bytes())
-                    .chain(junk)
-                    .collect(),
-                &[],
-            ),
+        // Without markers, stale entries go as the removed ones do.
+        let (also_removed, stale): (&[String], &[String]) = match &markers {
+            Some(_) => (&[], change.stale),
+            None => (change.stale, &[]),
         };
+        let removed: Vec<&[u8]> = change
+            .removed
+            .iter()
+            .chain(also_removed)
+            .map(|m| m.as_bytes())
+            .chain(change.junk.iter().map(Vec::as_slice))
+            .collect();
         let keys = 1 + stale.len() + usize::from(creating.is_some());
         let args =
             6 + removed.len() + stale.len() + 2 * (change.outdated.len() + change.added.len());
