@@ -50,6 +50,7 @@ pub struct FileStoreBuilder {
     cache_bytes: usize,
     check_integrity: bool,
     reopen_interval: Duration,
+    loads_on_blocking_pool: bool,
 }
 
 impl FileStoreBuilder {
@@ -67,6 +68,7 @@ impl FileStoreBuilder {
             cache_bytes: DEFAULT_CACHE_BYTES,
             check_integrity: true,
             reopen_interval: DEFAULT_REOPEN_INTERVAL,
+            loads_on_blocking_pool: false,
         }
     }
 
@@ -140,6 +142,25 @@ impl FileStoreBuilder {
         self
     }
 
+    /// Whether [`load`](session_core::SessionStore::load) runs on tokio's
+    /// blocking pool, as every other call does, instead of on the calling
+    /// task (off by default).
+    ///
+    /// A load reads a few pages that the engine's cache (see
+    /// [`cache_bytes`](Self::cache_bytes)) or the OS's page cache almost
+    /// always holds: a few microseconds, about a tenth of what handing the
+    /// call to another thread and back costs. So it runs where it is called.
+    /// Turn this on when the file sits on storage slow to read (a network
+    /// mount) or is much larger than the memory that caches it: a load that
+    /// must wait for the disk then waits on a blocking thread instead of
+    /// holding up the runtime's thread and the tasks queued on it. A load
+    /// always goes to the blocking pool while the file is closed after a
+    /// disk error, since opening it again may check the whole file.
+    pub fn loads_on_blocking_pool(mut self, enabled: bool) -> Self {
+        self.loads_on_blocking_pool = enabled;
+        self
+    }
+
     /// Opens (creating when missing, with its parent directories) the database
     /// and starts the cleanup thread. Blocks while the file is opened. A
     /// first open that fails removes the file and directories it created,
@@ -204,6 +225,7 @@ impl FileStoreBuilder {
             clock: self.clock,
             max_record_bytes: self.max_record_bytes,
             max_sessions: self.max_sessions,
+            loads_here: !self.loads_on_blocking_pool,
             path,
         });
         let cleanup = match self.cleanup_interval {

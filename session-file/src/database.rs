@@ -111,11 +111,36 @@ impl Database {
         &self,
         f: impl FnOnce(&redb::Database) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let db = match &*self.state.read() {
-            State::Open(db) => Arc::clone(db),
-            State::Closed { .. } | State::Opening => return Err(self.reopening()),
-        };
-        self.run_on(&db, f)
+        match self.open_handle() {
+            Some(db) => self.run_on(&db, f),
+            None => Err(self.reopening()),
+        }
+    }
+
+    /// [`run_open`](Self::run_open) for a short read on the caller's own
+    /// thread, an async task's: `None` while the file is closed or being
+    /// opened, so the caller goes on to the blocking pool, where opening it
+    /// may run. A panic in `f` is answered `Unavailable` instead of
+    /// unwinding through the caller's task, as the blocking pool answers one.
+    pub(crate) fn run_here<T>(
+        &self,
+        f: impl FnOnce(&redb::Database) -> Result<T, StoreError>,
+    ) -> Option<Result<T, StoreError>> {
+        let db = self.open_handle()?;
+        let run = std::panic::catch_unwind(AssertUnwindSafe(|| self.run_on(&db, f)));
+        Some(run.unwrap_or_else(|panic| {
+            Err(StoreError::unavailable(format!(
+                "a session store read panicked: {}",
+                panic_message(&*panic)
+            )))
+        }))
+    }
+
+    fn open_handle(&self) -> Option<Arc<Handle>> {
+        match &*self.state.read() {
+            State::Open(db) => Some(Arc::clone(db)),
+            State::Closed { .. } | State::Opening => None,
+        }
     }
 
     fn run_on<T>(
@@ -141,10 +166,10 @@ impl Database {
     }
 
     fn handle(&self) -> Result<Arc<Handle>, StoreError> {
-        if let State::Open(db) = &*self.state.read() {
-            return Ok(Arc::clone(db));
+        match self.open_handle() {
+            Some(db) => Ok(db),
+            None => self.reopen(),
         }
-        self.reopen()
     }
 
     fn set_aside(&self, db: &Arc<Handle>, error: &StoreError) {
@@ -595,6 +620,53 @@ mod tests {
         }));
         assert!(call.is_err());
         assert!(Arc::ptr_eq(&before, &db.handle().unwrap()));
+    }
+
+    /// A read on the caller's thread never opens the file: while it is
+    /// closed or being opened, the caller is sent on to the blocking pool.
+    #[test]
+    fn a_read_here_leaves_a_closed_file_to_the_blocking_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path().join("s.redb"), options()).unwrap();
+        assert_eq!(db.run_here(read_sessions).map(Result::ok), Some(Some(0)));
+        let _ = db.run(|_| Err::<(), _>(previous_io()));
+        assert!(db.run_here(read_sessions).is_none());
+        assert!(matches!(*db.state.read(), State::Closed { .. }));
+        *db.state.write() = State::Opening;
+        assert!(db.run_here(read_sessions).is_none());
+        assert!(matches!(*db.state.read(), State::Opening));
+    }
+
+    /// A panic in a read on the caller's thread is answered `Unavailable`,
+    /// not unwound into the caller's task; a panic on a poisoned engine lock
+    /// also sets the handle aside, as on the blocking pool.
+    #[test]
+    fn a_read_here_that_panics_is_answered_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path().join("s.redb"), options()).unwrap();
+        let before = db.handle().unwrap();
+        let own = db
+            .run_here(|_| -> Result<(), StoreError> { panic!("the caller's own bug") })
+            .expect("the file is open");
+        let error = own.unwrap_err();
+        assert!(error.is_unavailable(), "{error}");
+        assert!(
+            error.to_string().contains("the caller's own bug"),
+            "{error}"
+        );
+        assert!(
+            Arc::ptr_eq(&before, &db.handle().unwrap()),
+            "the handle kept"
+        );
+        drop(before);
+
+        *db.state.write() = State::Open(Arc::new(Handle::new(poisoned_database())));
+        let write = db
+            .run_here(|db| db.begin_write().map(drop).map_err(crate::error::db_error))
+            .expect("the poisoned handle is open");
+        assert!(write.unwrap_err().is_unavailable());
+        assert!(matches!(*db.state.read(), State::Closed { .. }));
+        assert_eq!(db.run(read_sessions).expect("the file opened again"), 0);
     }
 
     #[test]

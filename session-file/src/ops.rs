@@ -1,6 +1,7 @@
 //! The store's operations as synchronous database transactions. The async
 //! [`SessionStore`](session_core::SessionStore) methods run these on tokio's
-//! blocking pool; the cleanup thread calls the sweep directly.
+//! blocking pool (a load, by default, on the calling task); the cleanup
+//! thread calls the sweep directly.
 //!
 //! Every write reads the current record, decides, and writes the record
 //! together with its index entries, inside a write transaction committed
@@ -83,10 +84,15 @@ impl Inner {
         &self,
         f: impl FnOnce(&ReadTables) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.db.run(|db| {
-            let txn = db.begin_read().map_err(db_error)?;
-            f(&ReadTables::open(&txn)?)
-        })
+        self.db.run(|db| Self::read_on(db, f))
+    }
+
+    fn read_on<T>(
+        db: &redb::Database,
+        f: impl FnOnce(&ReadTables) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let txn = db.begin_read().map_err(db_error)?;
+        f(&ReadTables::open(&txn)?)
     }
 
     /// The envelope bytes of `record`, refused when over the size limit.
@@ -152,8 +158,25 @@ impl Inner {
     }
 
     pub(crate) fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        self.db.run(|db| self.load_on(db, id))
+    }
+
+    /// [`load`](Self::load) on the caller's thread, or `None` while the
+    /// file is closed (see [`Database::run_here`](crate::database::Database::run_here)).
+    pub(crate) fn load_here(
+        &self,
+        id: &SessionId,
+    ) -> Option<Result<Option<SessionRecord>, StoreError>> {
+        self.db.run_here(|db| self.load_on(db, id))
+    }
+
+    fn load_on(
+        &self,
+        db: &redb::Database,
+        id: &SessionId,
+    ) -> Result<Option<SessionRecord>, StoreError> {
         let now = self.now();
-        self.read(|t| match t.get(id.as_bytes(), now)? {
+        Self::read_on(db, |t| match t.get(id.as_bytes(), now)? {
             Slot::Live(record) => Ok(Some(record)),
             Slot::Empty | Slot::Expired(_) => Ok(None),
             // Its index entries stay: the user entry (its user unknown, so

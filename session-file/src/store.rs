@@ -47,7 +47,9 @@ use crate::report::{CheckReport, RepairReport, StoreStats, SweepReport};
 ///   [crate docs](crate#disk-errors)), with no restart.
 ///
 /// The database calls are blocking; the async methods run them on tokio's
-/// blocking pool, so they need a tokio runtime. Clones share one database.
+/// blocking pool, so they need a tokio runtime. A `load` runs on the calling
+/// task instead, as its pages are almost always cached (see
+/// [`FileStoreBuilder::loads_on_blocking_pool`]). Clones share one database.
 /// One process (one store) may have a file open at a time: a second open fails
 /// with [`OpenError::Locked`]. The file closes when the last clone (and any
 /// [`Cleanup`] handle from [`start_cleanup`](Self::start_cleanup)) is dropped
@@ -71,6 +73,8 @@ pub(crate) struct Inner {
     pub(crate) max_record_bytes: usize,
     /// Records held at most before anonymous creates are refused.
     pub(crate) max_sessions: Option<u64>,
+    /// Whether a load runs on the calling task while the file is open.
+    pub(crate) loads_here: bool,
     pub(crate) path: PathBuf,
 }
 
@@ -201,6 +205,11 @@ impl SessionStore for FileStore {
     }
 
     async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        if self.inner.loads_here
+            && let Some(loaded) = self.inner.load_here(id)
+        {
+            return loaded;
+        }
         let id = *id;
         self.blocking(move |inner| inner.load(&id)).await
     }
