@@ -136,6 +136,12 @@ impl Database {
         }))
     }
 
+    /// Whether the file is open now (not closed after an I/O error, nor
+    /// being opened again).
+    pub(crate) fn is_open(&self) -> bool {
+        matches!(&*self.state.read(), State::Open(_))
+    }
+
     fn open_handle(&self) -> Option<Arc<Handle>> {
         match &*self.state.read() {
             State::Open(db) => Some(Arc::clone(db)),
@@ -764,29 +770,32 @@ mod tests {
         })
         .unwrap();
         let _ = db.run(|_| Err::<(), _>(previous_io()));
-        std::thread::scope(|scope| {
-            let reopening = scope.spawn(|| store.inner.delete(SessionId::generate()));
-            while !matches!(*db.state.read(), State::Opening) {
-                assert!(
-                    !reopening.is_finished(),
-                    "the file was opened again too fast"
-                );
-                std::thread::yield_now();
-            }
-            let other = store.inner.delete(SessionId::generate());
-            let still_opening = matches!(*db.state.read(), State::Opening);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let inner = Arc::clone(&store.inner);
+        let reopening = runtime.spawn(async move { inner.delete(SessionId::generate()).await });
+        while !matches!(*db.state.read(), State::Opening) {
             assert!(
-                still_opening,
-                "the second write waited for the file to be opened again: {other:?}"
+                !reopening.is_finished(),
+                "the file was opened again too fast"
             );
-            let error = other.unwrap_err();
-            assert!(
-                error.to_string().contains("closed after an I/O error"),
-                "{error}"
-            );
-            let opened = reopening.join().unwrap();
-            assert!(!opened.expect("the write that opened the file went on"));
-        });
+            std::thread::yield_now();
+        }
+        let other = runtime.block_on(store.inner.delete(SessionId::generate()));
+        let still_opening = matches!(*db.state.read(), State::Opening);
+        assert!(
+            still_opening,
+            "the second write waited for the file to be opened again: {other:?}"
+        );
+        let error = other.unwrap_err();
+        assert!(
+            error.to_string().contains("closed after an I/O error"),
+            "{error}"
+        );
+        let opened = runtime.block_on(reopening).unwrap();
+        assert!(!opened.expect("the write that opened the file went on"));
     }
 
     #[test]

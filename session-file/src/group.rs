@@ -4,10 +4,12 @@
 //! A durable commit costs a flush or two of the disk, and redb commits one
 //! write transaction at a time, so one transaction per write caps the store
 //! at a few hundred to a few thousand writes a second however many requests
-//! wait. Here each write queues itself and tries the leader's lock; whoever
-//! holds it runs every queued write in one transaction, commits, and hands
-//! each its answer. The others sleep until answered, or until a leader that
-//! found writes queued behind its batch asks one of them to lead the next.
+//! wait. Here each write queues itself, from its async task, and awaits its
+//! answer. The first write to find no leader starts one on tokio's blocking
+//! pool, which runs every queued write in one transaction, commits, answers
+//! each, and goes on while writes queued behind its batch. So a waiting
+//! write holds no thread, and a batch costs one hand-off to the pool, not
+//! one per write.
 //!
 //! A batch is a serial run of its writes: each sees the ones before it. A
 //! write that fails answers its error and leaves nothing behind, as alone.
@@ -16,101 +18,72 @@
 //! rest of the batch runs again in a new one. A failed commit fails every
 //! write in it. An answer is given only after the commit, so every write
 //! is on disk before its call returns. A panic outside the writes (in the
-//! engine) answers every write of its batch unavailable; the leader still
-//! hands on to the writes queued behind it.
+//! engine) answers every write of its batch unavailable; the leader goes on
+//! with the writes queued behind it.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use session_core::{StoreError, Timestamp};
+use tokio::sync::oneshot;
 
 use crate::error::panic_message;
-use crate::store::Inner;
+use crate::store::{Inner, on_blocking_pool, runtime};
 use crate::tables::WriteTables;
 
-/// The writes waiting for the next commit, and the lock its leader holds.
+/// The writes waiting for the next commit, and whether a leader runs.
 #[derive(Default)]
 pub(crate) struct CommitGroup {
-    queue: Mutex<Vec<Box<dyn Job>>>,
-    leader: Mutex<()>,
+    queue: Mutex<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: Vec<Box<dyn Job>>,
+    /// A leader runs, and takes every job queued before it stops.
+    leading: bool,
 }
 
 impl CommitGroup {
-    /// After a leader released its lock: asks the first write queued
-    /// meanwhile, if any, to lead the next batch.
-    fn hand_on(&self) {
-        if let Some(next) = self.queue.lock().first() {
-            next.hand_on();
+    /// Queues `job`; `true` when no leader runs, and the caller must start
+    /// one (it counts as running from here).
+    fn push(&self, job: Box<dyn Job>) -> bool {
+        let mut queue = self.queue.lock();
+        queue.jobs.push(job);
+        !std::mem::replace(&mut queue.leading, true)
+    }
+
+    /// The writes queued for the leader's next batch; `None` when there are
+    /// none, and then the leader has stopped: the next write starts one.
+    fn next_batch(&self) -> Option<Vec<Box<dyn Job>>> {
+        let mut queue = self.queue.lock();
+        if queue.jobs.is_empty() {
+            queue.leading = false;
+            None
+        } else {
+            Some(std::mem::take(&mut queue.jobs))
         }
     }
 }
 
-/// One queued write, its answer kept until the commit decides it.
+/// One queued write. It answers its caller when dropped: with the result
+/// `settle` gave it, or else as abandoned (a batch cut short by a panic
+/// outside the writes, or a leader the pool never ran).
 trait Job: Send {
     /// Runs the write in the batch's transaction. An error means the
     /// transaction may hold part of it: the batch is dropped.
     fn run(&mut self, tables: &mut WriteTables<'_>, now: Timestamp) -> Result<(), StoreError>;
 
-    /// Answers the caller: the write's own result once `commit` is `Ok`.
-    fn settle(self: Box<Self>, commit: Result<(), StoreError>);
-
-    /// Wakes the caller to lead the next batch: a leader that found writes
-    /// queued behind its batch hands on.
-    fn hand_on(&self);
-}
-
-/// Where a queued write's answer waits for its caller, who sleeps on it
-/// until it is answered or asked to lead.
-struct Answer<T> {
-    state: Mutex<Waiting<T>>,
-    wake: Condvar,
-}
-
-struct Waiting<T> {
-    result: Option<Result<T, StoreError>>,
-    lead: bool,
-}
-
-impl<T> Answer<T> {
-    fn new() -> Self {
-        Self {
-            state: Mutex::new(Waiting {
-                result: None,
-                lead: false,
-            }),
-            wake: Condvar::new(),
-        }
-    }
-
-    fn answer(&self, result: Result<T, StoreError>) {
-        let mut state = self.state.lock();
-        if state.result.is_none() {
-            state.result = Some(result);
-        }
-        self.wake.notify_one();
-    }
-
-    /// Sleeps until answered (`Some`) or asked to lead (`None`).
-    fn wait(&self) -> Option<Result<T, StoreError>> {
-        let mut state = self.state.lock();
-        loop {
-            if let Some(result) = state.result.take() {
-                return Some(result);
-            }
-            if std::mem::take(&mut state.lead) {
-                return None;
-            }
-            self.wake.wait(&mut state);
-        }
-    }
+    /// Decides the answer: the write's own result once `commit` is `Ok`.
+    fn settle(&mut self, commit: Result<(), StoreError>);
 }
 
 struct Pending<T, F> {
     write: F,
     value: Option<T>,
-    answer: Arc<Answer<T>>,
-    settled: bool,
+    answer: Option<oneshot::Sender<Result<T, StoreError>>>,
+    settled: Option<Result<T, StoreError>>,
 }
 
 impl<T, F> Job for Pending<T, F>
@@ -124,31 +97,74 @@ where
         Ok(())
     }
 
-    fn settle(mut self: Box<Self>, commit: Result<(), StoreError>) {
-        let result = commit.and_then(|()| {
+    fn settle(&mut self, commit: Result<(), StoreError>) {
+        self.settled = Some(commit.and_then(|()| {
             self.value
                 .take()
                 .ok_or_else(|| StoreError::unavailable("the session write was not run"))
-        });
-        self.answer.answer(result);
-        self.settled = true;
-    }
-
-    fn hand_on(&self) {
-        self.answer.state.lock().lead = true;
-        self.answer.wake.notify_one();
+        }));
     }
 }
 
 impl<T, F> Drop for Pending<T, F> {
-    // A batch cut short by a panic outside the writes (in the engine, say)
-    // still answers every caller.
     fn drop(&mut self) {
-        if !self.settled {
-            self.answer.answer(Err(StoreError::unavailable(
-                "the session write was abandoned by a failed commit",
-            )));
+        let result = self.settled.take().unwrap_or_else(|| Err(abandoned()));
+        if let Some(answer) = self.answer.take() {
+            // A caller that stopped waiting (a timeout) is answered nothing.
+            let _ = answer.send(result);
         }
+    }
+}
+
+/// A leader handed to the blocking pool. Dropped without running (a
+/// runtime shutting down refuses new tasks), it lets go of the queue: the
+/// writes in it are answered unavailable, and the next write starts a
+/// leader again.
+struct Lead(Option<Arc<Inner>>);
+
+impl Lead {
+    fn run(mut self) {
+        if let Some(inner) = self.0.take() {
+            lead(inner);
+        }
+    }
+}
+
+impl Drop for Lead {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0.take() {
+            let jobs = {
+                let mut queue = inner.group.queue.lock();
+                queue.leading = false;
+                std::mem::take(&mut queue.jobs)
+            };
+            tracing::warn!(
+                writes = jobs.len(),
+                "the blocking pool refused a session store commit; its writes are answered unavailable"
+            );
+            // As a leader does: the answers go once the store is let go.
+            drop(inner);
+            drop(jobs);
+        }
+    }
+}
+
+/// Commits batches while writes are queued, on a blocking thread. Each
+/// batch's answers go out before the next batch runs. The last ones go out
+/// once this thread has let go of the store: a caller holding every answer
+/// may drop the store and open its file again at once.
+fn lead(inner: Arc<Inner>) {
+    let mut batch = inner.group.next_batch();
+    while let Some(jobs) = batch {
+        let mut done = Vec::with_capacity(jobs.len());
+        inner.commit_guarded(jobs, &mut done);
+        batch = inner.group.next_batch();
+        if batch.is_none() {
+            drop(inner);
+            drop(done);
+            return;
+        }
+        drop(done);
     }
 }
 
@@ -158,52 +174,44 @@ impl Inner {
     /// aborted, when none of them wrote anything). `write` gets the time
     /// read when its turn in the transaction came. It may run more than
     /// once, each time in a new transaction, when another write of its
-    /// batch failed.
+    /// batch failed. It runs to its end even when this future is dropped.
     ///
-    /// A store closed by an I/O error is opened again here, before queueing,
-    /// as by any other call: never by a leader, which would hold every write
-    /// queued behind it for as long as opening the file takes (a check of
-    /// the whole file, or a mount that does not answer) where they should
-    /// fail fast. A batch that finds the store closed fails fast.
-    pub(crate) fn write_grouped<T, F>(&self, write: F) -> Result<T, StoreError>
+    /// A store closed by an I/O error is opened again here, on the blocking
+    /// pool before queueing, as by any other call: never by a leader, which
+    /// would hold every write queued behind it for as long as opening the
+    /// file takes (a check of the whole file, or a mount that does not
+    /// answer) where they should fail fast. A batch that finds the store
+    /// closed fails fast.
+    pub(crate) async fn write_grouped<T, F>(self: &Arc<Self>, write: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnMut(&mut WriteTables<'_>, Timestamp) -> Result<T, StoreError> + Send + 'static,
     {
-        self.db.ready()?;
-        let answer = Arc::new(Answer::new());
-        self.group.queue.lock().push(Box::new(Pending {
+        if !self.db.is_open() {
+            let inner = Arc::clone(self);
+            on_blocking_pool(move || inner.db.ready()).await?;
+        }
+        let runtime = runtime()?;
+        let (answer, answered) = oneshot::channel();
+        let job = Box::new(Pending {
             write,
             value: None,
-            answer: Arc::clone(&answer),
-            settled: false,
-        }));
-        // Queued first, then the leader's lock tried: a leader releases it
-        // first, then looks for writes queued meanwhile, so that every
-        // write either leads or is seen and handed on to.
-        loop {
-            if let Some(leading) = self.group.leader.try_lock() {
-                let batch = std::mem::take(&mut *self.group.queue.lock());
-                if !batch.is_empty() {
-                    self.lead(batch);
-                }
-                drop(leading);
-                self.group.hand_on();
-            }
-            if let Some(result) = answer.wait() {
-                return result;
-            }
+            answer: Some(answer),
+            settled: None,
+        });
+        if self.group.push(job) {
+            let leader = Lead(Some(Arc::clone(self)));
+            drop(runtime.spawn_blocking(move || leader.run()));
         }
+        answered.await.unwrap_or_else(|_| Err(abandoned()))
     }
 
-    /// Commits `batch` as its leader. A panic outside the writes (in the
-    /// engine, say) answers every write of the batch that it cut short
-    /// (see `Pending`'s `Drop`) and stops here: the leader still hands on
-    /// to the writes queued behind the batch, and its caller gets its own
-    /// write's answer, which an earlier leader may have committed, rather
-    /// than a panic over its batch-mates' writes.
-    fn lead(&self, batch: Vec<Box<dyn Job>>) {
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.commit_batch(batch))) {
+    /// Runs `batch` as its leader, its settled writes put in `done`. A
+    /// panic outside the writes (in the engine, say) answers every write of
+    /// the batch that it cut short as abandoned, and stops the batch there;
+    /// the leader goes on with the writes queued behind it.
+    fn commit_guarded(&self, batch: Vec<Box<dyn Job>>, done: &mut Vec<Box<dyn Job>>) {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.commit_batch(batch, done))) {
             tracing::error!(
                 panic = panic_message(panic.as_ref()),
                 "a shared session store commit panicked; its writes are answered unavailable"
@@ -211,12 +219,13 @@ impl Inner {
         }
     }
 
-    /// Runs `batch` in one transaction and settles every write in it. A
+    /// Runs `batch` in one transaction and settles every write in it (into
+    /// `done`, whose writes answer when dropped). A
     /// write whose error closed the store (an I/O error) leaves the rest of
     /// the batch to fail fast, as calls do until the next one opens the file
     /// again. A write refused before it wrote anything does not stop the
     /// others: it is answered its refusal once they are committed.
-    fn commit_batch(&self, mut batch: Vec<Box<dyn Job>>) {
+    fn commit_batch(&self, mut batch: Vec<Box<dyn Job>>, done: &mut Vec<Box<dyn Job>>) {
         while !batch.is_empty() {
             let mut own: Vec<Option<StoreError>> = batch.iter().map(|_| None).collect();
             let mut failed = None;
@@ -232,7 +241,7 @@ impl Inner {
                 (Err(error), None) => Rest::Failed(error.to_string(), Some(error)),
             };
             let mut again = Vec::new();
-            for (at, (job, own)) in batch.drain(..).zip(own).enumerate() {
+            for (at, (mut job, own)) in batch.drain(..).zip(own).enumerate() {
                 match (&mut rest, own) {
                     // A refusal counts once the state it was decided on is
                     // committed: before, it may have met a batch-mate's write.
@@ -240,12 +249,16 @@ impl Inner {
                     (Rest::Committed, None) => job.settle(Ok(())),
                     // That write's error is its own; the others go again.
                     (Rest::Again(index), Some(error)) if *index == at => job.settle(Err(error)),
-                    (Rest::Again(_), _) => again.push(job),
+                    (Rest::Again(_), _) => {
+                        again.push(job);
+                        continue;
+                    }
                     // Nothing was written: every write is answered the failure.
                     (Rest::Failed(message, first), _) => job.settle(Err(first
                         .take()
                         .unwrap_or_else(|| StoreError::unavailable(message.clone())))),
                 }
+                done.push(job);
             }
             batch = again;
         }
@@ -292,6 +305,12 @@ impl Inner {
     }
 }
 
+fn abandoned() -> StoreError {
+    StoreError::unavailable(
+        "the session write was abandoned: its shared commit failed or never ran",
+    )
+}
+
 /// What became of a batch's attempt, for the writes without an answer of
 /// their own.
 enum Rest {
@@ -305,7 +324,8 @@ enum Rest {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Barrier;
+    use std::future::Future;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::Duration;
 
     use session_core::{SessionId, SessionRecord};
@@ -321,6 +341,40 @@ mod tests {
             now,
             now.plus(Duration::from_secs(60)),
         )
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Waits until `n` writes are queued.
+    fn queued(inner: &Inner, n: usize) {
+        while inner.group.queue.lock().jobs.len() < n {
+            std::thread::yield_now();
+        }
+    }
+
+    /// Holds the queue as a leader that is busy, so that writes queue
+    /// behind it; [`Held::lead`] then runs them as a leader would.
+    struct Held(Arc<Inner>);
+
+    impl Held {
+        fn new(inner: &Arc<Inner>) -> Self {
+            assert!(!std::mem::replace(
+                &mut inner.group.queue.lock().leading,
+                true
+            ));
+            Self(Arc::clone(inner))
+        }
+
+        /// Leads on a thread of its own, as the blocking pool would.
+        fn lead(self) -> std::thread::JoinHandle<()> {
+            std::thread::spawn(move || Lead(Some(self.0)).run())
+        }
     }
 
     /// How the writer picked to fail does it.
@@ -340,25 +394,23 @@ mod tests {
         runs: usize,
     }
 
-    /// Starts `WRITERS` threads, each putting one new record with
-    /// `write_grouped`, while the leader's lock is held, so that they all
-    /// queue; then lets them go as one batch. The writer `odd_one_out`
+    /// Queues `WRITERS` writes, each putting one new record, behind a busy
+    /// leader, then lets them go as one batch. The writer `odd_one_out`
     /// fails as `failure` says.
-    fn one_batch(inner: &Inner, odd_one_out: usize, failure: Failure) -> Vec<Answered> {
-        let start = Barrier::new(WRITERS + 1);
-        std::thread::scope(|scope| {
-            let leading = inner.group.leader.lock();
-            let writers: Vec<_> = (0..WRITERS)
-                .map(|n| {
-                    let start = &start;
-                    scope.spawn(move || {
-                        let record = record(inner.now());
-                        let id = record.id;
-                        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-                        let counted = Arc::clone(&runs);
-                        start.wait();
-                        let result = inner.write_grouped(move |t, _| {
-                            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    fn one_batch(inner: &Arc<Inner>, odd_one_out: usize, failure: Failure) -> Vec<Answered> {
+        let runtime = runtime();
+        let held = Held::new(inner);
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|n| {
+                let inner = Arc::clone(inner);
+                runtime.spawn(async move {
+                    let record = record(inner.now());
+                    let id = record.id;
+                    let runs = Arc::new(AtomicUsize::new(0));
+                    let counted = Arc::clone(&runs);
+                    let result = inner
+                        .write_grouped(move |t, _| {
+                            counted.fetch_add(1, Ordering::SeqCst);
                             match failure {
                                 Failure::Refused(fail) if n == odd_one_out => return Err(fail()),
                                 _ => {}
@@ -369,20 +421,19 @@ mod tests {
                                 Failure::AfterWriting(fail) if n == odd_one_out => Err(fail()),
                                 _ => Ok(()),
                             }
-                        });
-                        let runs = runs.load(std::sync::atomic::Ordering::SeqCst);
-                        Answered { id, result, runs }
-                    })
+                        })
+                        .await;
+                    let runs = runs.load(Ordering::SeqCst);
+                    Answered { id, result, runs }
                 })
-                .collect();
-            start.wait();
-            while inner.group.queue.lock().len() < WRITERS {
-                std::thread::yield_now();
-            }
-            drop(leading);
-            inner.group.hand_on();
-            writers.into_iter().map(|w| w.join().unwrap()).collect()
-        })
+            })
+            .collect();
+        queued(inner, WRITERS);
+        held.lead().join().unwrap();
+        writers
+            .into_iter()
+            .map(|w| runtime.block_on(w).unwrap())
+            .collect()
     }
 
     fn store() -> (tempfile::TempDir, FileStore) {
@@ -447,86 +498,127 @@ mod tests {
         });
         // The store goes on.
         let fresh = record(store.inner.now());
-        store.inner.create(fresh.clone()).unwrap();
+        runtime()
+            .block_on(store.inner.create(fresh.clone()))
+            .unwrap();
         assert_eq!(store.inner.load(&fresh.id).unwrap(), Some(fresh));
     }
 
     /// Writers that keep coming while batches commit: every one is
-    /// answered (a write queued behind a batch is handed the lead, never
-    /// left asleep), and every confirmed record is there.
+    /// answered (a write queued behind a batch is taken by the running
+    /// leader or starts one, never left waiting), every confirmed record is
+    /// there, and no leader is left running once all are answered.
     #[test]
     fn writers_arriving_during_commits_are_all_answered() {
-        const THREADS: usize = 12;
+        const TASKS: usize = 12;
         const EACH: usize = 40;
         let (_dir, store) = store();
-        let (done, answers) = std::sync::mpsc::channel();
-        for _ in 0..THREADS {
-            let (inner, done) = (Arc::clone(&store.inner), done.clone());
-            std::thread::spawn(move || {
-                for _ in 0..EACH {
-                    let record = record(inner.now());
-                    let id = record.id;
-                    let result = inner.write_grouped(move |t, _| {
-                        let bytes = session_core::record::envelope::encode(&record)?;
-                        t.put(None, &record, &bytes)
-                    });
-                    if done.send((id, result)).is_err() {
-                        return;
+        let runtime = runtime();
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let inner = Arc::clone(&store.inner);
+                runtime.spawn(async move {
+                    let mut ids = Vec::new();
+                    for _ in 0..EACH {
+                        let record = record(inner.now());
+                        ids.push(record.id);
+                        inner
+                            .write_grouped(move |t, _| {
+                                let bytes = session_core::record::envelope::encode(&record)?;
+                                t.put(None, &record, &bytes)
+                            })
+                            .await?;
                     }
+                    Ok::<_, StoreError>(ids)
+                })
+            })
+            .collect();
+        runtime.block_on(async {
+            for task in tasks {
+                let ids = tokio::time::timeout(Duration::from_secs(60), task)
+                    .await
+                    .expect("a write was never answered")
+                    .unwrap()
+                    .unwrap();
+                for id in ids {
+                    assert!(store.inner.load(&id).unwrap().is_some());
                 }
-            });
-        }
-        drop(done);
-        for _ in 0..THREADS * EACH {
-            let (id, result) = answers
-                .recv_timeout(Duration::from_secs(60))
-                .expect("a write was never answered");
-            result.unwrap();
-            assert!(store.inner.load(&id).unwrap().is_some());
-        }
+            }
+        });
+        // The last leader stopped before its last answer.
+        assert!(!store.inner.group.queue.lock().leading);
+    }
+
+    /// A leader the blocking pool never runs (a runtime shutting down):
+    /// the writes it was started for are answered unavailable, and the
+    /// next write on a live runtime starts a leader again.
+    #[test]
+    fn writes_whose_leader_never_runs_are_answered_and_the_next_leads() {
+        let (_dir, store) = store();
+        let shut = runtime();
+        let handle = shut.handle().clone();
+        shut.shutdown_background();
+        let refused = {
+            let _entered = handle.enter();
+            let write = std::pin::pin!(store.inner.write_grouped(|_, _| Ok(())));
+            write.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+        };
+        let std::task::Poll::Ready(refused) = refused else {
+            panic!("the write waits for a leader that will never run");
+        };
+        let error = refused.unwrap_err();
+        assert!(error.is_unavailable(), "{error}");
+        assert!(!store.inner.group.queue.lock().leading);
+
+        let fresh = record(store.inner.now());
+        runtime()
+            .block_on(store.inner.create(fresh.clone()))
+            .unwrap();
+        assert_eq!(store.inner.load(&fresh.id).unwrap(), Some(fresh));
     }
 
     /// A clock that panics once when armed, then reads the system clock
     /// again.
     #[derive(Debug, Default)]
-    struct PanicsOnce(std::sync::atomic::AtomicBool);
+    struct PanicsOnce(AtomicBool);
 
     impl session_core::clock::Clock for PanicsOnce {
         fn now(&self) -> Timestamp {
-            if self.0.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            if self.0.swap(false, Ordering::SeqCst) {
                 panic!("the clock failed");
             }
             session_core::clock::Clock::now(&session_core::clock::SystemClock)
         }
     }
 
-    /// A write of one new record on its own thread, its answer sent on
-    /// `done`; `first` runs inside the write, before it puts its record.
+    /// A write of one new record on `runtime`; `first` runs inside the
+    /// write, before it puts its record.
     fn spawn_write(
+        runtime: &tokio::runtime::Runtime,
         inner: &Arc<Inner>,
         first: impl Fn() + Send + 'static,
-    ) -> (SessionId, std::sync::mpsc::Receiver<Result<(), StoreError>>) {
+    ) -> (SessionId, tokio::task::JoinHandle<Result<(), StoreError>>) {
         let record = record(inner.now());
         let id = record.id;
-        let (done, answer) = std::sync::mpsc::channel();
         let inner = Arc::clone(inner);
-        std::thread::spawn(move || {
-            let result = inner.write_grouped(move |t, _| {
-                first();
-                let bytes = session_core::record::envelope::encode(&record)?;
-                t.put(None, &record, &bytes)
-            });
-            let _ = done.send(result);
+        let write = runtime.spawn(async move {
+            inner
+                .write_grouped(move |t, _| {
+                    first();
+                    let bytes = session_core::record::envelope::encode(&record)?;
+                    t.put(None, &record, &bytes)
+                })
+                .await
         });
-        (id, answer)
+        (id, write)
     }
 
     /// A panic outside the writes (the engine's, or here the clock's)
-    /// while a leader commits: the writes of its batch are answered, its
-    /// own caller too, and a write that queued behind the batch is handed
-    /// the lead instead of sleeping until another write comes.
+    /// while a leader commits: the writes of its batch are answered, and
+    /// a write that queued behind the batch is committed by the same
+    /// leader instead of waiting until another write comes.
     #[test]
-    fn a_leader_that_panics_answers_its_batch_and_hands_on() {
+    fn a_leader_that_panics_answers_its_batch_and_goes_on() {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(PanicsOnce::default());
         let store = FileStore::builder(dir.path().join("sessions.redb"))
@@ -535,50 +627,45 @@ mod tests {
             .open()
             .unwrap();
         let inner = &store.inner;
-        let queued = |n: usize| {
-            while inner.group.queue.lock().len() < n {
-                std::thread::yield_now();
-            }
-        };
+        let runtime = runtime();
 
         // Two writes queue as one batch; the first holds it running.
-        let leading = inner.group.leader.lock();
+        let held = Held::new(inner);
         let (running, started) = std::sync::mpsc::channel();
         let (go, until) = std::sync::mpsc::channel::<()>();
         let until = Mutex::new(until);
-        let (_, first) = spawn_write(inner, move || {
+        let (_, first) = spawn_write(&runtime, inner, move || {
             let _ = running.send(());
             let _ = until.lock().recv();
         });
-        queued(1);
-        let (_, second) = spawn_write(inner, || {});
-        queued(2);
-        drop(leading);
-        inner.group.hand_on();
+        queued(inner, 1);
+        let (_, second) = spawn_write(&runtime, inner, || {});
+        queued(inner, 2);
+        let leader = held.lead();
         started
             .recv_timeout(Duration::from_secs(10))
             .expect("the batch started");
 
-        // A third queues behind the batch and sleeps.
-        let (behind_id, behind) = spawn_write(inner, || {});
-        queued(1);
-        std::thread::sleep(Duration::from_millis(200));
+        // A third queues behind the batch and waits.
+        let (behind_id, behind) = spawn_write(&runtime, inner, || {});
+        queued(inner, 1);
 
         // The clock panics as the leader reads it for the second write.
-        clock.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        clock.0.store(true, Ordering::SeqCst);
         go.send(()).unwrap();
+        leader.join().expect("the leader caught the panic");
 
-        let behind = behind
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the write queued behind the batch was never answered");
-        behind.unwrap();
+        runtime.block_on(async {
+            let behind = tokio::time::timeout(Duration::from_secs(10), behind)
+                .await
+                .expect("the write queued behind the batch was never answered")
+                .unwrap();
+            behind.unwrap();
+            for answer in [first, second] {
+                let error = answer.await.unwrap().unwrap_err();
+                assert!(error.is_unavailable(), "{error}");
+            }
+        });
         assert!(inner.load(&behind_id).unwrap().is_some());
-        for answer in [first, second] {
-            let error = answer
-                .recv_timeout(Duration::from_secs(10))
-                .expect("a write of the batch was not answered")
-                .unwrap_err();
-            assert!(error.is_unavailable(), "{error}");
-        }
     }
 }

@@ -1,7 +1,8 @@
-//! The store's operations as synchronous database transactions. The async
-//! [`SessionStore`](session_core::SessionStore) methods run these on tokio's
-//! blocking pool (a load, by default, on the calling task); the cleanup
-//! thread calls the sweep directly.
+//! The store's operations as database transactions. The
+//! [`SessionStore`](session_core::SessionStore) methods run them on tokio's
+//! blocking pool, or queue them there for a shared commit (the per-session
+//! writes), or run them on the calling task (a load, by default); the
+//! cleanup thread calls the sweep directly.
 //!
 //! Every write reads the current record, decides, and writes the record
 //! together with its index entries, inside a write transaction committed
@@ -23,7 +24,7 @@ use session_core::{
 
 use crate::error::db_error;
 use crate::report::{CheckReport, RepairReport, StoreStats, SweepReport};
-use crate::store::Inner;
+use crate::store::{Inner, on_blocking_pool};
 use crate::tables::{IdBytes, ReadTables, Slot, WriteTables, decode, log_corrupt};
 
 /// Most entries one listing page returns, whatever the request asks.
@@ -100,20 +101,21 @@ impl Inner {
         encode_within(record, Some(self.max_record_bytes))
     }
 
-    pub(crate) fn create(&self, record: SessionRecord) -> Result<(), StoreError> {
+    pub(crate) async fn create(self: &Arc<Self>, record: SessionRecord) -> Result<(), StoreError> {
         let bytes: Arc<[u8]> = self.encode(&record)?.into();
         // Logins and markers are always taken (see `FileStoreBuilder::max_sessions`).
         let cap = self
             .max_sessions
             .filter(|_| record.binding.is_none() && !record.is_moved_marker());
         let record = Arc::new(record);
-        if self.create_within(&record, &bytes, cap)? {
+        if self.create_within(&record, &bytes, cap).await? {
             return Ok(());
         }
         // Full: expired records make room first, in a transaction of their
         // own (a refused create commits nothing), then one more try.
-        self.sweep_batch(SWEEP_BATCH)?;
-        if self.create_within(&record, &bytes, cap)? {
+        let inner = Arc::clone(self);
+        on_blocking_pool(move || inner.sweep_batch(SWEEP_BATCH)).await?;
+        if self.create_within(&record, &bytes, cap).await? {
             return Ok(());
         }
         let max = cap.unwrap_or(u64::MAX);
@@ -129,8 +131,8 @@ impl Inner {
 
     /// Creates `record` in one transaction unless the file holds `cap`
     /// records or more; `false`, with nothing written, when it does.
-    fn create_within(
-        &self,
+    async fn create_within(
+        self: &Arc<Self>,
         record: &Arc<SessionRecord>,
         bytes: &Arc<[u8]>,
         cap: Option<u64>,
@@ -155,6 +157,7 @@ impl Inner {
             }
             Ok(true)
         })
+        .await
     }
 
     pub(crate) fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
@@ -189,8 +192,8 @@ impl Inner {
     /// Applies `change` to the live record under `id` in one transaction.
     /// A missing record is `Missing`; an expired one is deleted and `Missing`.
     /// With `limited`, a result over the size limit is refused.
-    fn modify(
-        &self,
+    async fn modify(
+        self: &Arc<Self>,
         id: SessionId,
         limited: bool,
         change: impl Fn(&SessionRecord) -> Result<Result<SessionRecord, SaveOutcome>, StoreError>
@@ -218,10 +221,11 @@ impl Inner {
                 Err(outcome) => Ok(outcome),
             }
         })
+        .await
     }
 
-    pub(crate) fn save(
-        &self,
+    pub(crate) async fn save(
+        self: &Arc<Self>,
         id: SessionId,
         patch: SessionPatch,
     ) -> Result<SaveOutcome, StoreError> {
@@ -240,10 +244,11 @@ impl Inner {
             updated.apply(&patch);
             Ok(Ok(updated))
         })
+        .await
     }
 
-    pub(crate) fn touch(
-        &self,
+    pub(crate) async fn touch(
+        self: &Arc<Self>,
         id: SessionId,
         expires_at: Timestamp,
         last_seen: Timestamp,
@@ -256,9 +261,10 @@ impl Inner {
             updated.last_seen = updated.last_seen.max(last_seen);
             Ok(Ok(updated))
         })
+        .await
     }
 
-    pub(crate) fn delete(&self, id: SessionId) -> Result<bool, StoreError> {
+    pub(crate) async fn delete(self: &Arc<Self>, id: SessionId) -> Result<bool, StoreError> {
         self.write_grouped(move |t, now| {
             let key = id.as_bytes();
             match t.get(key, now)? {
@@ -271,6 +277,7 @@ impl Inner {
                 }
             }
         })
+        .await
     }
 
     pub(crate) fn list_for_user(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {

@@ -47,8 +47,10 @@ use crate::report::{CheckReport, RepairReport, StoreStats, SweepReport};
 ///   [crate docs](crate#disk-errors)), with no restart.
 ///
 /// The database calls are blocking; the async methods run them on tokio's
-/// blocking pool, so they need a tokio runtime. A `load` runs on the calling
-/// task instead, as its pages are almost always cached (see
+/// blocking pool, so they need a tokio runtime (outside one they fail with
+/// [`StoreError::Unavailable`]). A session write waits for its shared commit
+/// without holding a thread. A `load` runs on the calling task, as its pages
+/// are almost always cached (see
 /// [`FileStoreBuilder::loads_on_blocking_pool`]). Clones share one database.
 /// One process (one store) may have a file open at a time: a second open fails
 /// with [`OpenError::Locked`]. The file closes when the last clone (and any
@@ -171,10 +173,29 @@ impl FileStore {
         F: FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(&inner))
-            .await
-            .map_err(StoreError::unavailable)?
+        on_blocking_pool(move || f(&inner)).await
     }
+}
+
+/// Runs `f` on tokio's blocking pool. Its captures are dropped there before
+/// this returns, so a call holds no reference to the store once answered.
+pub(crate) async fn on_blocking_pool<T, F>(f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    runtime()?
+        .spawn_blocking(f)
+        .await
+        .map_err(StoreError::unavailable)?
+}
+
+/// The runtime the store's calls run on: their blocking work goes to its
+/// pool. Outside one, a call fails instead of panicking.
+pub(crate) fn runtime() -> Result<tokio::runtime::Handle, StoreError> {
+    tokio::runtime::Handle::try_current().map_err(|error| {
+        StoreError::unavailable(format!("the file store needs a tokio runtime: {error}"))
+    })
 }
 
 impl fmt::Debug for FileStore {
@@ -200,8 +221,7 @@ impl SessionStore for FileStore {
     }
 
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        let record = record.clone();
-        self.blocking(move |inner| inner.create(record)).await
+        self.inner.create(record.clone()).await
     }
 
     async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
@@ -215,8 +235,7 @@ impl SessionStore for FileStore {
     }
 
     async fn save(&self, id: &SessionId, patch: &SessionPatch) -> Result<SaveOutcome, StoreError> {
-        let (id, patch) = (*id, patch.clone());
-        self.blocking(move |inner| inner.save(id, patch)).await
+        self.inner.save(*id, patch.clone()).await
     }
 
     async fn touch(
@@ -227,14 +246,11 @@ impl SessionStore for FileStore {
         // The index is updated in the record's own transaction.
         _user_id: Option<&str>,
     ) -> Result<SaveOutcome, StoreError> {
-        let id = *id;
-        self.blocking(move |inner| inner.touch(id, expires_at, last_seen))
-            .await
+        self.inner.touch(*id, expires_at, last_seen).await
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
-        let id = *id;
-        self.blocking(move |inner| inner.delete(id)).await
+        self.inner.delete(*id).await
     }
 
     async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {

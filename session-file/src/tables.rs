@@ -465,6 +465,9 @@ mod properties {
             .open()
             .unwrap();
         let inner = &store.inner;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let now = clock.now();
         // Cursor text a caller may send: anything, or id-like.
         let cursor = prop_oneof![".{0,30}", "[A-Za-z0-9_-]{20,24}"];
@@ -538,7 +541,7 @@ mod properties {
             if expired && decoded.is_err() {
                 prop_assert_eq!(inner.load(&id).unwrap(), None);
             }
-            inner.delete(id).unwrap();
+            runtime.block_on(inner.delete(id)).unwrap();
             prop_assert_eq!(inner.load(&id).unwrap(), None);
             // Entries that named an unreadable record stay until a repair.
             inner.repair_indexes().unwrap();

@@ -69,3 +69,29 @@ async fn concurrent_writes_all_land_and_survive_a_reopen() {
     }
     assert!(!shared.fields.contains("huge"));
 }
+
+/// Once every write is answered, the store dropped can be opened again at
+/// once: the thread that committed them let go of the store before its
+/// last answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_whose_writes_are_answered_opens_again_at_once() {
+    let clock = MockClock::starting_now();
+    let (_dir, path) = temp_path();
+    for round in 0..20 {
+        let store = open_at(&path, &clock);
+        let now = clock.now();
+        let session = record(now, HOUR, Some("ada"));
+        store.create(&session).await.unwrap();
+        let patch = set_field(now, "round", &round.to_string());
+        assert_eq!(
+            store.save(&session.id, &patch).await.unwrap(),
+            SaveOutcome::Saved
+        );
+        if round % 2 == 0 {
+            assert!(store.delete(&session.id).await.unwrap());
+        }
+        drop(store);
+    }
+    let store = open_at(&path, &clock);
+    assert_eq!(store.list_for_user("ada").await.unwrap().len(), 10);
+}

@@ -11,9 +11,9 @@ mod group_commit;
 #[cfg(target_os = "linux")]
 mod io_error;
 mod kill;
-mod loads;
 mod moved;
 mod never_written;
 mod open;
 mod reopen;
 mod support;
+mod threads;

@@ -1,11 +1,12 @@
-//! Where a load runs: on the calling task by default, on the blocking pool
-//! when the builder says so.
+//! Where calls run: a load on the calling task by default, on the blocking
+//! pool when the builder says so; the rest need a tokio runtime, and fail
+//! without one.
 
 use std::future::Future;
 use std::sync::mpsc;
 use std::task::{Context, Poll, Waker};
 
-use session_core::SessionStore;
+use session_core::{SessionStore, StoreError};
 use session_file::FileStore;
 
 use crate::support::{HOUR, record, temp_path};
@@ -63,4 +64,32 @@ fn a_load_runs_on_the_calling_task_by_default() {
 fn the_builder_chooses_where_a_load_runs() {
     first_poll_of_a_load(Some(true));
     first_poll_of_a_load(Some(false));
+}
+
+/// Outside a tokio runtime a call that needs its blocking pool fails with
+/// `Unavailable` instead of panicking, and writes nothing; a load needs none.
+#[test]
+fn calls_outside_a_tokio_runtime_fail_without_a_panic() {
+    let (_dir, path) = temp_path();
+    let store = FileStore::builder(&path).without_cleanup().open().unwrap();
+    let session = record(store.now(), HOUR, Some("ada"));
+    let once = |call: std::pin::Pin<&mut dyn Future<Output = Result<(), StoreError>>>| match call
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(result) => result,
+        Poll::Pending => panic!("a call outside a runtime waits"),
+    };
+    let created = once(std::pin::pin!(store.create(&session)));
+    let error = created.unwrap_err();
+    assert!(error.is_unavailable(), "{error}");
+    assert!(error.to_string().contains("tokio runtime"), "{error}");
+    let listed = once(std::pin::pin!(async {
+        store.list_for_user("ada").await.map(drop)
+    }));
+    assert!(listed.unwrap_err().is_unavailable());
+    let loaded = once(std::pin::pin!(async {
+        assert_eq!(store.load(&session.id).await?, None, "nothing was written");
+        Ok(())
+    }));
+    loaded.unwrap();
 }
