@@ -142,6 +142,13 @@ impl Database {
         matches!(&*self.state.read(), State::Open(_))
     }
 
+    /// Puts `db` (on a test's storage backend) in place of the open file.
+    #[cfg(test)]
+    pub(crate) fn replace_for_test(&self, db: redb::Database) {
+        prepare_tables(&db, Path::new("test backend")).expect("tables on the test backend");
+        *self.state.write() = State::Open(Arc::new(Handle::new(db)));
+    }
+
     fn open_handle(&self) -> Option<Arc<Handle>> {
         match &*self.state.read() {
             State::Open(db) => Some(Arc::clone(db)),

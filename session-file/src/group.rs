@@ -398,6 +398,16 @@ mod tests {
     /// leader, then lets them go as one batch. The writer `odd_one_out`
     /// fails as `failure` says.
     fn one_batch(inner: &Arc<Inner>, odd_one_out: usize, failure: Failure) -> Vec<Answered> {
+        one_batch_then(inner, odd_one_out, failure, || {})
+    }
+
+    /// [`one_batch`], with `before_lead` run once every write is queued.
+    fn one_batch_then(
+        inner: &Arc<Inner>,
+        odd_one_out: usize,
+        failure: Failure,
+        before_lead: impl FnOnce(),
+    ) -> Vec<Answered> {
         let runtime = runtime();
         let held = Held::new(inner);
         let writers: Vec<_> = (0..WRITERS)
@@ -429,6 +439,7 @@ mod tests {
             })
             .collect();
         queued(inner, WRITERS);
+        before_lead();
         held.lead().join().unwrap();
         writers
             .into_iter()
@@ -502,6 +513,60 @@ mod tests {
             .block_on(store.inner.create(fresh.clone()))
             .unwrap();
         assert_eq!(store.inner.load(&fresh.id).unwrap(), Some(fresh));
+    }
+
+    /// Storage whose flush fails once `failing` is set: a commit then fails.
+    #[derive(Debug)]
+    struct FailsFlush {
+        memory: redb::backends::InMemoryBackend,
+        failing: Arc<AtomicBool>,
+    }
+
+    impl redb::StorageBackend for FailsFlush {
+        fn len(&self) -> Result<u64, std::io::Error> {
+            self.memory.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+            self.memory.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+            self.memory.set_len(len)
+        }
+        fn sync_data(&self) -> Result<(), std::io::Error> {
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(std::io::Error::other("the disk failed a flush"));
+            }
+            self.memory.sync_data()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+            self.memory.write(offset, data)
+        }
+    }
+
+    /// A refusal counts only once the state it was decided on is committed:
+    /// when its batch-mates' commit fails, the refused write is answered
+    /// that failure, as every other write of the batch is.
+    #[test]
+    fn a_refusal_whose_batch_fails_to_commit_is_answered_the_failure() {
+        let (_dir, store) = store();
+        let failing = Arc::new(AtomicBool::new(false));
+        let db = redb::Builder::new()
+            .create_with_backend(FailsFlush {
+                memory: redb::backends::InMemoryBackend::new(),
+                failing: Arc::clone(&failing),
+            })
+            .unwrap();
+        store.inner.db.replace_for_test(db);
+        let failure = Failure::Refused(|| StoreError::TooLarge { size: 2, limit: 1 });
+        let answers = one_batch_then(&store.inner, 2, failure, || {
+            failing.store(true, Ordering::SeqCst);
+        });
+        for answer in &answers {
+            let error = answer.result.as_ref().expect_err("nothing was committed");
+            assert!(error.is_unavailable(), "{error}");
+            assert!(error.to_string().contains("flush"), "{error}");
+        }
+        assert!(answers.iter().all(|a| a.runs == 1), "a write ran again");
     }
 
     /// Writers that keep coming while batches commit: every one is
