@@ -116,55 +116,62 @@ impl<T, F> Drop for Pending<T, F> {
     }
 }
 
-/// A leader handed to the blocking pool. Dropped without running (a
-/// runtime shutting down refuses new tasks), it lets go of the queue: the
-/// writes in it are answered unavailable, and the next write starts a
-/// leader again.
-struct Lead(Option<Arc<Inner>>);
+/// The leader of a run of batches, handed to the blocking pool: it commits
+/// batches while writes are queued. Each batch's answers go out before the
+/// next batch runs; the last ones once the leader has let go of the store,
+/// so that a caller holding every answer may drop the store and open its
+/// file again at once.
+///
+/// Dropped before it stopped (the pool never ran it, as a runtime shutting
+/// down refuses new tasks, or it panicked outside a batch), it lets go of
+/// the queue: the writes in it are answered unavailable, and the next write
+/// starts a leader again.
+struct Lead {
+    inner: Arc<Inner>,
+    stopped: bool,
+}
 
 impl Lead {
-    fn run(mut self) {
-        if let Some(inner) = self.0.take() {
-            lead(inner);
+    fn new(inner: Arc<Inner>) -> Self {
+        Self {
+            inner,
+            stopped: false,
         }
+    }
+
+    fn run(mut self) {
+        let mut batch = self.inner.group.next_batch();
+        while let Some(jobs) = batch {
+            let mut done = Vec::with_capacity(jobs.len());
+            self.inner.commit_guarded(jobs, &mut done);
+            batch = self.inner.group.next_batch();
+            if batch.is_none() {
+                self.stopped = true;
+                drop(self);
+                drop(done);
+                return;
+            }
+            drop(done);
+        }
+        self.stopped = true;
     }
 }
 
 impl Drop for Lead {
     fn drop(&mut self) {
-        if let Some(inner) = self.0.take() {
-            let jobs = {
-                let mut queue = inner.group.queue.lock();
-                queue.leading = false;
-                std::mem::take(&mut queue.jobs)
-            };
-            tracing::warn!(
-                writes = jobs.len(),
-                "the blocking pool refused a session store commit; its writes are answered unavailable"
-            );
-            // As a leader does: the answers go once the store is let go.
-            drop(inner);
-            drop(jobs);
-        }
-    }
-}
-
-/// Commits batches while writes are queued, on a blocking thread. Each
-/// batch's answers go out before the next batch runs. The last ones go out
-/// once this thread has let go of the store: a caller holding every answer
-/// may drop the store and open its file again at once.
-fn lead(inner: Arc<Inner>) {
-    let mut batch = inner.group.next_batch();
-    while let Some(jobs) = batch {
-        let mut done = Vec::with_capacity(jobs.len());
-        inner.commit_guarded(jobs, &mut done);
-        batch = inner.group.next_batch();
-        if batch.is_none() {
-            drop(inner);
-            drop(done);
+        if self.stopped {
             return;
         }
-        drop(done);
+        let jobs = {
+            let mut queue = self.inner.group.queue.lock();
+            queue.leading = false;
+            std::mem::take(&mut queue.jobs)
+        };
+        tracing::warn!(
+            writes = jobs.len(),
+            "a session store commit stopped before its writes (the blocking pool refused it, \
+             or it panicked); they are answered unavailable"
+        );
     }
 }
 
@@ -200,7 +207,7 @@ impl Inner {
             settled: None,
         });
         if self.group.push(job) {
-            let leader = Lead(Some(Arc::clone(self)));
+            let leader = Lead::new(Arc::clone(self));
             drop(runtime.spawn_blocking(move || leader.run()));
         }
         answered.await.unwrap_or_else(|_| Err(abandoned()))
@@ -219,11 +226,10 @@ impl Inner {
         }
     }
 
-    /// Runs `batch` in one transaction and settles every write in it (into
-    /// `done`, whose writes answer when dropped). A
-    /// write whose error closed the store (an I/O error) leaves the rest of
-    /// the batch to fail fast, as calls do until the next one opens the file
-    /// again. A write refused before it wrote anything does not stop the
+    /// Runs `batch` in one transaction and settles every write in it into
+    /// `done` (whose writes answer when dropped). A write whose error closed
+    /// the store (an I/O error) leaves the rest of the batch to fail fast,
+    /// as calls do until the next one opens the file again. A write refused before it wrote anything does not stop the
     /// others: it is answered its refusal once they are committed.
     fn commit_batch(&self, mut batch: Vec<Box<dyn Job>>, done: &mut Vec<Box<dyn Job>>) {
         while !batch.is_empty() {
@@ -373,7 +379,7 @@ mod tests {
 
         /// Leads on a thread of its own, as the blocking pool would.
         fn lead(self) -> std::thread::JoinHandle<()> {
-            std::thread::spawn(move || Lead(Some(self.0)).run())
+            std::thread::spawn(move || Lead::new(self.0).run())
         }
     }
 
