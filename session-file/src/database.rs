@@ -475,7 +475,7 @@ fn prepare_tables(db: &redb::Database, path: &Path) -> Result<(), OpenError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn options() -> OpenOptions {
@@ -511,16 +511,18 @@ mod tests {
         assert!(!needs_reopen(&StoreError::unavailable("elsewhere")));
     }
 
-    /// Storage for a database that panics growing the file once `armed`:
-    /// redb grows it holding its allocator state's lock, which the panic
-    /// poisons.
-    #[derive(Debug)]
-    struct PanicsGrowing {
+    /// In-memory storage that fails on demand: it panics growing the file
+    /// once `panic_growing` is set (redb grows it holding its allocator
+    /// state's lock, which the panic poisons), and its flush fails once
+    /// `fail_flush` is set (a commit then fails).
+    #[derive(Debug, Default)]
+    pub(crate) struct FaultyMemory {
         memory: redb::backends::InMemoryBackend,
-        armed: Arc<std::sync::atomic::AtomicBool>,
+        pub(crate) panic_growing: Arc<std::sync::atomic::AtomicBool>,
+        pub(crate) fail_flush: Arc<std::sync::atomic::AtomicBool>,
     }
 
-    impl redb::StorageBackend for PanicsGrowing {
+    impl redb::StorageBackend for FaultyMemory {
         fn len(&self) -> Result<u64, std::io::Error> {
             self.memory.len()
         }
@@ -529,12 +531,15 @@ mod tests {
         }
         fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
             assert!(
-                !self.armed.load(std::sync::atomic::Ordering::SeqCst),
+                !self.panic_growing.load(std::sync::atomic::Ordering::SeqCst),
                 "the storage fails growing the file"
             );
             self.memory.set_len(len)
         }
         fn sync_data(&self) -> Result<(), std::io::Error> {
+            if self.fail_flush.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(std::io::Error::other("the disk failed a flush"));
+            }
             self.memory.sync_data()
         }
         fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
@@ -545,13 +550,9 @@ mod tests {
     /// A database whose engine panicked holding one of its locks: reads
     /// answer `LockPoisoned`, writes panic, for as long as it stays open.
     fn poisoned_database() -> redb::Database {
-        let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let db = redb::Builder::new()
-            .create_with_backend(PanicsGrowing {
-                memory: redb::backends::InMemoryBackend::new(),
-                armed: Arc::clone(&armed),
-            })
-            .unwrap();
+        let storage = FaultyMemory::default();
+        let armed = Arc::clone(&storage.panic_growing);
+        let db = redb::Builder::new().create_with_backend(storage).unwrap();
         prepare_tables(&db, Path::new("memory")).unwrap();
         armed.store(true, std::sync::atomic::Ordering::SeqCst);
         let grow = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -521,47 +521,15 @@ mod tests {
         assert_eq!(store.inner.load(&fresh.id).unwrap(), Some(fresh));
     }
 
-    /// Storage whose flush fails once `failing` is set: a commit then fails.
-    #[derive(Debug)]
-    struct FailsFlush {
-        memory: redb::backends::InMemoryBackend,
-        failing: Arc<AtomicBool>,
-    }
-
-    impl redb::StorageBackend for FailsFlush {
-        fn len(&self) -> Result<u64, std::io::Error> {
-            self.memory.len()
-        }
-        fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
-            self.memory.read(offset, out)
-        }
-        fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
-            self.memory.set_len(len)
-        }
-        fn sync_data(&self) -> Result<(), std::io::Error> {
-            if self.failing.load(Ordering::SeqCst) {
-                return Err(std::io::Error::other("the disk failed a flush"));
-            }
-            self.memory.sync_data()
-        }
-        fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
-            self.memory.write(offset, data)
-        }
-    }
-
     /// A refusal counts only once the state it was decided on is committed:
     /// when its batch-mates' commit fails, the refused write is answered
     /// that failure, as every other write of the batch is.
     #[test]
     fn a_refusal_whose_batch_fails_to_commit_is_answered_the_failure() {
         let (_dir, store) = store();
-        let failing = Arc::new(AtomicBool::new(false));
-        let db = redb::Builder::new()
-            .create_with_backend(FailsFlush {
-                memory: redb::backends::InMemoryBackend::new(),
-                failing: Arc::clone(&failing),
-            })
-            .unwrap();
+        let storage = crate::database::tests::FaultyMemory::default();
+        let failing = Arc::clone(&storage.fail_flush);
+        let db = redb::Builder::new().create_with_backend(storage).unwrap();
         store.inner.db.replace_for_test(db);
         let failure = Failure::Refused(|| StoreError::TooLarge { size: 2, limit: 1 });
         let answers = one_batch_then(&store.inner, 2, failure, || {
