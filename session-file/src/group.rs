@@ -616,6 +616,30 @@ mod tests {
         assert_eq!(store.inner.load(&fresh.id).unwrap(), Some(fresh));
     }
 
+    /// A write whose caller stopped waiting once it was queued (a timeout)
+    /// still runs and lands.
+    #[test]
+    fn a_write_whose_caller_stopped_waiting_still_lands() {
+        let (_dir, store) = store();
+        let inner = &store.inner;
+        let runtime = runtime();
+        let _entered = runtime.enter();
+        let held = Held::new(inner);
+        let abandoned = record(inner.now());
+        {
+            let put = abandoned.clone();
+            let write = std::pin::pin!(inner.write_grouped(move |t, _| {
+                let bytes = session_core::record::envelope::encode(&put)?;
+                t.put(None, &put, &bytes)
+            }));
+            let first = write.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+            assert!(first.is_pending(), "queued behind the busy leader");
+        }
+        queued(inner, 1);
+        held.lead().join().unwrap();
+        assert_eq!(inner.load(&abandoned.id).unwrap(), Some(abandoned));
+    }
+
     /// A clock that panics once when armed, then reads the system clock
     /// again.
     #[derive(Debug, Default)]
