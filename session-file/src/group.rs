@@ -349,6 +349,21 @@ mod tests {
         )
     }
 
+    /// Puts `record` as a new record in the batch's transaction.
+    fn put_new(t: &mut WriteTables<'_>, record: &SessionRecord) -> Result<(), StoreError> {
+        let bytes = session_core::record::envelope::encode(record)?;
+        t.put(None, record, &bytes)
+    }
+
+    /// The store still takes a new session (its queue and leader intact).
+    fn goes_on(store: &FileStore) {
+        let fresh = record(store.inner.now());
+        runtime()
+            .block_on(store.inner.create(fresh.clone()))
+            .unwrap();
+        assert_eq!(store.inner.load(&fresh.id).unwrap(), Some(fresh));
+    }
+
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -431,8 +446,7 @@ mod tests {
                                 Failure::Refused(fail) if n == odd_one_out => return Err(fail()),
                                 _ => {}
                             }
-                            let bytes = session_core::record::envelope::encode(&record)?;
-                            t.put(None, &record, &bytes)?;
+                            put_new(t, &record)?;
                             match failure {
                                 Failure::AfterWriting(fail) if n == odd_one_out => Err(fail()),
                                 _ => Ok(()),
@@ -513,12 +527,7 @@ mod tests {
         one_failed(&store, &answers, |e| {
             e.is_unavailable() && e.to_string().contains("a bug in a write")
         });
-        // The store goes on.
-        let fresh = record(store.inner.now());
-        runtime()
-            .block_on(store.inner.create(fresh.clone()))
-            .unwrap();
-        assert_eq!(store.inner.load(&fresh.id).unwrap(), Some(fresh));
+        goes_on(&store);
     }
 
     /// A refusal counts only once the state it was decided on is committed:
@@ -561,12 +570,7 @@ mod tests {
                     for _ in 0..EACH {
                         let record = record(inner.now());
                         ids.push(record.id);
-                        inner
-                            .write_grouped(move |t, _| {
-                                let bytes = session_core::record::envelope::encode(&record)?;
-                                t.put(None, &record, &bytes)
-                            })
-                            .await?;
+                        inner.write_grouped(move |t, _| put_new(t, &record)).await?;
                     }
                     Ok::<_, StoreError>(ids)
                 })
@@ -608,12 +612,7 @@ mod tests {
         let error = refused.unwrap_err();
         assert!(error.is_unavailable(), "{error}");
         assert!(!store.inner.group.queue.lock().leading);
-
-        let fresh = record(store.inner.now());
-        runtime()
-            .block_on(store.inner.create(fresh.clone()))
-            .unwrap();
-        assert_eq!(store.inner.load(&fresh.id).unwrap(), Some(fresh));
+        goes_on(&store);
     }
 
     /// A write whose caller stopped waiting once it was queued (a timeout)
@@ -628,10 +627,7 @@ mod tests {
         let abandoned = record(inner.now());
         {
             let put = abandoned.clone();
-            let write = std::pin::pin!(inner.write_grouped(move |t, _| {
-                let bytes = session_core::record::envelope::encode(&put)?;
-                t.put(None, &put, &bytes)
-            }));
+            let write = std::pin::pin!(inner.write_grouped(move |t, _| put_new(t, &put)));
             let first = write.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
             assert!(first.is_pending(), "queued behind the busy leader");
         }
@@ -668,8 +664,7 @@ mod tests {
             inner
                 .write_grouped(move |t, _| {
                     first();
-                    let bytes = session_core::record::envelope::encode(&record)?;
-                    t.put(None, &record, &bytes)
+                    put_new(t, &record)
                 })
                 .await
         });
