@@ -145,7 +145,6 @@ impl Database {
     /// Puts `db` (on a test's storage backend) in place of the open file.
     #[cfg(test)]
     pub(crate) fn replace_for_test(&self, db: redb::Database) {
-        prepare_tables(&db, Path::new("test backend")).expect("tables on the test backend");
         *self.state.write() = State::Open(Arc::new(Handle::new(db)));
     }
 
@@ -522,6 +521,16 @@ pub(crate) mod tests {
         pub(crate) fail_flush: Arc<std::sync::atomic::AtomicBool>,
     }
 
+    impl FaultyMemory {
+        /// A database with the store's tables on this storage (keep the
+        /// switches' clones to fail it later).
+        pub(crate) fn database(self) -> redb::Database {
+            let db = redb::Builder::new().create_with_backend(self).unwrap();
+            prepare_tables(&db, Path::new("memory")).unwrap();
+            db
+        }
+    }
+
     impl redb::StorageBackend for FaultyMemory {
         fn len(&self) -> Result<u64, std::io::Error> {
             self.memory.len()
@@ -552,8 +561,7 @@ pub(crate) mod tests {
     fn poisoned_database() -> redb::Database {
         let storage = FaultyMemory::default();
         let armed = Arc::clone(&storage.panic_growing);
-        let db = redb::Builder::new().create_with_backend(storage).unwrap();
-        prepare_tables(&db, Path::new("memory")).unwrap();
+        let db = storage.database();
         armed.store(true, std::sync::atomic::Ordering::SeqCst);
         let grow = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let txn = db.begin_write().unwrap();
@@ -594,7 +602,7 @@ pub(crate) mod tests {
     fn a_handle_whose_engine_lock_is_poisoned_is_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open(dir.path().join("s.redb"), options()).unwrap();
-        *db.state.write() = State::Open(Arc::new(Handle::new(poisoned_database())));
+        db.replace_for_test(poisoned_database());
         let error = db.run(read_sessions).unwrap_err();
         assert!(error.is_unavailable(), "{error}");
         assert_eq!(
@@ -611,7 +619,7 @@ pub(crate) mod tests {
     fn a_call_that_panics_on_a_poisoned_engine_lock_replaces_the_handle() {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open(dir.path().join("s.redb"), options()).unwrap();
-        *db.state.write() = State::Open(Arc::new(Handle::new(poisoned_database())));
+        db.replace_for_test(poisoned_database());
         let write = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             db.run(|db| db.begin_write().map(drop).map_err(crate::error::db_error))
         }));
@@ -674,7 +682,7 @@ pub(crate) mod tests {
         );
         drop(before);
 
-        *db.state.write() = State::Open(Arc::new(Handle::new(poisoned_database())));
+        db.replace_for_test(poisoned_database());
         let write = db
             .run_here(|db| db.begin_write().map(drop).map_err(crate::error::db_error))
             .expect("the poisoned handle is open");

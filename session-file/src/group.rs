@@ -538,8 +538,7 @@ mod tests {
         let (_dir, store) = store();
         let storage = crate::database::tests::FaultyMemory::default();
         let failing = Arc::clone(&storage.fail_flush);
-        let db = redb::Builder::new().create_with_backend(storage).unwrap();
-        store.inner.db.replace_for_test(db);
+        store.inner.db.replace_for_test(storage.database());
         let failure = Failure::Refused(|| StoreError::TooLarge { size: 2, limit: 1 });
         let answers = one_batch_then(&store.inner, 2, failure, || {
             failing.store(true, Ordering::SeqCst);
