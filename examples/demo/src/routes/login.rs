@@ -68,15 +68,11 @@ where
     }
 }
 
-/// The form logins' answer to an over-long user name or password: a 400
-/// that says neither which one nor anything of the user.
-fn too_long() -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(serde_json::json!({"error": "username or password too long"})),
-    )
-        .into_response()
-}
+/// What the login page shows after a form login with an over-long user
+/// name or password. The form's `maxlength` counts characters and the
+/// bounds count bytes, so a browser may send a name of fewer characters that
+/// is still too long.
+pub const TOO_LONG_MESSAGE: &str = "Username or password too long";
 
 /// `GET /login`, `POST /login` (and astro-session's `POST /api/login`),
 /// `POST /logout`, `GET /dashboard`, `POST /api/token`.
@@ -122,7 +118,8 @@ fn found(location: &'static str) -> Response {
 /// A form login: on success `302` to `success`, on failure `302` to
 /// `/login` with the error flashed. A client that sent a bearer token gets
 /// its new one instead (its login moves the bearer session, with no cookie).
-/// An over-long user name or password is a 400, before any hashing.
+/// An over-long user name or password fails alike, with its own message,
+/// before any hashing.
 async fn form_login(
     mut account: Session<Account>,
     auth: Auth,
@@ -131,13 +128,10 @@ async fn form_login(
 ) -> Result<Response, SessionRejection> {
     if form.too_long() {
         tracing::debug!("form login refused: username or password too long");
-        return Ok(too_long());
+        return refused(&mut account, TOO_LONG_MESSAGE);
     }
     let Some(user) = users::check(form.username, form.password).await else {
-        account
-            .flash("error", "Invalid username or password")
-            .map_err(|_| SessionRejection::Internal)?;
-        return Ok(found("/login"));
+        return refused(&mut account, "Invalid username or password");
     };
     let logged_in = auth.login(binding(&user, form.label));
     mark_signed_in(&mut account, &user);
@@ -145,6 +139,14 @@ async fn form_login(
         Some(_) => logged_in.into_response(),
         None => found(success),
     })
+}
+
+/// A refused form login: `message` flashed, shown once by the login page.
+fn refused(account: &mut Session<Account>, message: &str) -> Result<Response, SessionRejection> {
+    account
+        .flash("error", message)
+        .map_err(|_| SessionRejection::Internal)?;
+    Ok(found("/login"))
 }
 
 /// A token endpoint's error (RFC 6749 §5.2): 400 with the error code and a

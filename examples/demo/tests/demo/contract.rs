@@ -440,10 +440,12 @@ async fn login_request_bodies_are_bounded_to_8_kib() {
 }
 
 /// A user name over 256 bytes or a password over 1024 bytes is refused
-/// with a 400 before any password hashing, by every login route, saying
-/// only that one of them is too long (not which, nor whether the user
-/// exists). The form says so (`maxlength`); at the bound, a login is
-/// checked as usual.
+/// before any password hashing, by every login route, saying only that one
+/// of them is too long (not which, nor whether the user exists): the form
+/// logins send the browser back to the login page, which shows that once
+/// (a name within the form's `maxlength` characters can still be too many
+/// bytes); the token endpoint answers 400. The form states the bounds
+/// (`maxlength`); at the bound, a login is checked as usual.
 #[tokio::test]
 async fn over_long_user_names_and_passwords_are_refused_before_hashing() {
     let demo = Demo::start(&[], &[]);
@@ -457,9 +459,12 @@ async fn over_long_user_names_and_passwords_are_refused_before_hashing() {
         "{form}"
     );
     let long_name = "r".repeat(257);
+    // 200 characters, within `maxlength`, but 400 bytes.
+    let wide_name = "é".repeat(200);
     let long_password = format!("roger-secret{}", "x".repeat(1024 - 11));
     for (user, password) in [
         (long_name.as_str(), "roger-secret"),
+        (wide_name.as_str(), "roger-secret"),
         ("roger", long_password.as_str()),
         ("nobody", long_password.as_str()),
     ] {
@@ -472,13 +477,17 @@ async fn over_long_user_names_and_passwords_are_refused_before_hashing() {
                     Some(&[("username", user), ("password", password)]),
                 )
                 .await;
-            assert_eq!(r.status, 400, "{path} {}", user.len());
-            assert_eq!(
-                r.json(),
-                serde_json::json!({"error": "username or password too long"}),
-                "{path}"
+            assert_eq!(r.status, 302, "{path} {}", user.len());
+            assert_eq!(r.headers["location"], "/login", "{path}");
+            let page = b.get("/login").await.body;
+            assert!(
+                page.contains("Username or password too long"),
+                "{path}: {page}"
             );
-            assert!(r.set_cookies.is_empty(), "{path}: no session");
+            assert!(!page.contains("Invalid username or password"), "{path}");
+            let again = b.get("/login").await.body;
+            assert!(!again.contains("too long"), "{path}: shown once");
+            assert_eq!(b.get("/me").await.json()["authenticated"], false, "{path}");
         }
         let r = demo.request_token(user, password, "cli").await;
         assert_eq!(r.status(), 400);
