@@ -6,10 +6,10 @@
 //! at a few hundred to a few thousand writes a second however many requests
 //! wait. Here each write queues itself, from its async task, and awaits its
 //! answer. The first write to find no leader starts one on tokio's blocking
-//! pool, which runs every queued write in one transaction, commits, answers
-//! each, and goes on while writes queued behind its batch. So a waiting
-//! write holds no thread, and a batch costs one hand-off to the pool, not
-//! one per write.
+//! pool, which runs the queued writes (up to [`MAX_BATCH_WRITES`]) in one
+//! transaction, commits, answers each, and goes on while writes queued
+//! behind its batch. So a waiting write holds no thread, and a batch costs
+//! one hand-off to the pool, not one per write.
 //!
 //! A batch is a serial run of its writes: each sees the ones before it. A
 //! write that fails answers its error and leaves nothing behind, as alone.
@@ -31,6 +31,13 @@ use tokio::sync::oneshot;
 use crate::error::panic_message;
 use crate::store::{Inner, on_blocking_pool, runtime};
 use crate::tables::WriteTables;
+
+/// The most writes one transaction takes. More queued wait for the next
+/// one: a flood of writes then makes more commits of bounded size (and
+/// time, and memory for the engine's dirty pages), not one that grows with
+/// the requests in flight. Past a few hundred writes, a larger batch saves
+/// little: the flush it shares is already a small part of each write.
+pub(crate) const MAX_BATCH_WRITES: usize = 512;
 
 /// The writes waiting for the next commit, and whether a leader runs.
 #[derive(Default)]
@@ -54,15 +61,19 @@ impl CommitGroup {
         !std::mem::replace(&mut queue.leading, true)
     }
 
-    /// The writes queued for the leader's next batch; `None` when there are
-    /// none, and then the leader has stopped: the next write starts one.
+    /// The writes queued for the leader's next batch, the earliest
+    /// [`MAX_BATCH_WRITES`] of them; `None` when there are none, and then
+    /// the leader has stopped: the next write starts one.
     fn next_batch(&self) -> Option<Vec<Box<dyn Job>>> {
         let mut queue = self.queue.lock();
         if queue.jobs.is_empty() {
             queue.leading = false;
             None
-        } else {
+        } else if queue.jobs.len() <= MAX_BATCH_WRITES {
             Some(std::mem::take(&mut queue.jobs))
+        } else {
+            let later = queue.jobs.split_off(MAX_BATCH_WRITES);
+            Some(std::mem::replace(&mut queue.jobs, later))
         }
     }
 }
@@ -633,6 +644,59 @@ mod tests {
         queued(inner, 1);
         held.lead().join().unwrap();
         assert_eq!(inner.load(&abandoned.id).unwrap(), Some(abandoned));
+    }
+
+    /// A flood of writes is committed in batches of at most
+    /// [`MAX_BATCH_WRITES`], earliest first; those beyond wait for the next
+    /// batch, and all land.
+    #[test]
+    fn a_batch_takes_at_most_its_bound_of_writes_earliest_first() {
+        const BEYOND: usize = 10;
+        let (_dir, store) = store();
+        let inner = &store.inner;
+        let runtime = runtime();
+        let held = Held::new(inner);
+        // Each write notes its turn; the first holds its batch running
+        // until told.
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let (running, started) = std::sync::mpsc::channel();
+        let (go, until) = std::sync::mpsc::channel::<()>();
+        let until = Mutex::new(until);
+        let noted = Arc::clone(&order);
+        let mut writes = vec![spawn_write(&runtime, inner, move || {
+            noted.lock().push(0);
+            let _ = running.send(());
+            let _ = until.lock().recv();
+        })];
+        queued(inner, 1);
+        for n in 1..MAX_BATCH_WRITES + BEYOND {
+            let noted = Arc::clone(&order);
+            writes.push(spawn_write(&runtime, inner, move || noted.lock().push(n)));
+            // One at a time, so that the queue's order is the writes'.
+            queued(inner, n + 1);
+        }
+        let leader = held.lead();
+        started
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the batch started");
+        assert_eq!(
+            inner.group.queue.lock().jobs.len(),
+            BEYOND,
+            "the batch took more than its bound"
+        );
+        go.send(()).unwrap();
+        leader.join().unwrap();
+        runtime.block_on(async {
+            for (id, write) in writes {
+                write.await.unwrap().unwrap();
+                assert!(inner.load(&id).unwrap().is_some());
+            }
+        });
+        // Once each, in the order queued: the writes left for later were
+        // the latest.
+        let expected: Vec<usize> = (0..MAX_BATCH_WRITES + BEYOND).collect();
+        assert_eq!(*order.lock(), expected);
+        assert!(!inner.group.queue.lock().leading);
     }
 
     /// A clock that panics once when armed, then reads the system clock

@@ -35,8 +35,9 @@
 //!
 //! Writes that arrive while another is being committed share the next
 //! commit (group commit): one flush for all of them, so concurrent requests
-//! are not held to one disk flush each. Each write is still applied whole or
-//! not at all, and answered only once its commit is on disk.
+//! are not held to one disk flush each. A commit takes at most 512 writes;
+//! more wait for the next. Each write is still applied whole or not at all,
+//! and answered only once its commit is on disk.
 //!
 //! # Disk errors
 //!
