@@ -28,13 +28,24 @@ pub async fn app(config: &Config) -> Result<App, Box<dyn std::error::Error>> {
     // store is up (a store that does not start should not leave a key file).
     let key = config.key()?;
     let store = config.store().await?;
-    Ok(App::builder()
+    let per_user_index = store.capabilities().user_index;
+    let builder = App::builder()
         .shared_store(store)
         .secret(key.keep()?)
         .secure(config.secure)
         // hexancore's rule: stored account data that does not decode (its
         // `field` not a string) means no session for the request, its login
         // included.
-        .check_data::<data::Account>()
-        .build()?)
+        .check_data::<data::Account>();
+    // The store's cap counts anonymous sessions; this bounds the ones
+    // logins make. The cookie store keeps nothing to bound.
+    let builder = match per_user_index {
+        true => builder.max_sessions_per_user(MAX_SESSIONS_PER_USER),
+        false => builder,
+    };
+    Ok(builder.build()?)
 }
+
+/// The most sessions one user keeps (server-side stores): a login past it
+/// ends the user's least recently used one.
+pub const MAX_SESSIONS_PER_USER: usize = 20;

@@ -48,6 +48,7 @@ pub struct AppBuilder {
     invalid_data: InvalidDataPolicy,
     last_seen_interval: Option<Duration>,
     moved_grace: Duration,
+    max_sessions_per_user: Option<usize>,
     data_checks: Vec<fn(SessionServiceBuilder) -> SessionServiceBuilder>,
     authenticators: Vec<Arc<dyn Authenticator>>,
     provided: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
@@ -71,6 +72,7 @@ impl Default for AppBuilder {
             invalid_data: InvalidDataPolicy::default(),
             last_seen_interval: Some(session_core::service::DEFAULT_LAST_SEEN_INTERVAL),
             moved_grace: session_core::service::DEFAULT_MOVED_GRACE,
+            max_sessions_per_user: None,
             data_checks: Vec::new(),
             authenticators: Vec::new(),
             provided: HashMap::new(),
@@ -262,6 +264,16 @@ impl AppBuilder {
         self
     }
 
+    /// The most sessions one user keeps: a login that takes a user past it
+    /// ends that user's least recently used sessions (see
+    /// [`SessionServiceBuilder::max_sessions_per_user`]; no limit by
+    /// default). [`build`](Self::build) fails for a store without a
+    /// per-user index (the cookie store) and for 0.
+    pub fn max_sessions_per_user(mut self, max: usize) -> Self {
+        self.max_sessions_per_user = Some(max);
+        self
+    }
+
     /// Checks every loaded session's data as `T` before the principal is
     /// established, so that data failing to decode or validate means no
     /// session for the whole request (no user either: guarded routes answer
@@ -351,6 +363,9 @@ impl AppBuilder {
             Some(interval) => service.last_seen_interval(interval),
             None => service.no_last_seen_on_reads(),
         };
+        if let Some(max) = self.max_sessions_per_user {
+            service = service.max_sessions_per_user(max);
+        }
         let service = service.build()?;
         check_client_side_room(&self.cookie, &service)?;
         let ctx = AppContext {

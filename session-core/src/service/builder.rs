@@ -23,6 +23,7 @@ pub struct SessionServiceBuilder {
     checks: Vec<DataCheck>,
     last_seen_interval: Option<Duration>,
     moved_grace: Duration,
+    max_sessions_per_user: Option<usize>,
 }
 
 /// How stale a logged-in session's last use may get, by default, before a
@@ -45,6 +46,7 @@ impl Default for SessionServiceBuilder {
             checks: Vec::new(),
             last_seen_interval: Some(DEFAULT_LAST_SEEN_INTERVAL),
             moved_grace: DEFAULT_MOVED_GRACE,
+            max_sessions_per_user: None,
         }
     }
 }
@@ -139,6 +141,27 @@ impl SessionServiceBuilder {
         self
     }
 
+    /// The most sessions one user keeps: a login (and
+    /// [`create_session`](SessionService::create_session)) that takes a
+    /// user past it ends that user's least recently used sessions, never
+    /// the new one. Without it, a user's sessions are bounded only by
+    /// expiry: a client with valid credentials could log in again and
+    /// again, each login a stored session, with no cookie to reuse (a
+    /// store's cap on anonymous sessions lets logins through).
+    ///
+    /// It costs a login one listing of the user's sessions, and a delete
+    /// for each one ended; a failure of either is logged and the login
+    /// stands. Logins of one user at the same moment may each miss the
+    /// other's new session, leaving one more than the limit until the next
+    /// login. "Least recently used" is as the listing orders sessions (see
+    /// [`last_seen_interval`](Self::last_seen_interval)). The store must
+    /// keep a per-user index ([`build`](Self::build) fails otherwise), and
+    /// the limit is at least 1. No limit by default.
+    pub fn max_sessions_per_user(mut self, max: usize) -> Self {
+        self.max_sessions_per_user = Some(max);
+        self
+    }
+
     /// What to do with stored data that fails to decode or validate.
     pub fn invalid_data(mut self, policy: InvalidDataPolicy) -> Self {
         self.invalid_data = policy;
@@ -172,6 +195,20 @@ impl SessionServiceBuilder {
         }
         let keys = SigningKeys::new(self.keys)?;
         self.expiry.validate()?;
+        match self.max_sessions_per_user {
+            Some(0) => {
+                return Err(SessionError::Config(
+                    "max_sessions_per_user must be at least 1".into(),
+                ));
+            }
+            Some(_) if !store.capabilities().user_index => {
+                return Err(SessionError::Config(format!(
+                    "max_sessions_per_user needs a store with a per-user index, which the {} store does not keep",
+                    store.name()
+                )));
+            }
+            _ => {}
+        }
         let context = self
             .context
             .unwrap_or_else(|| DEFAULT_COOKIE_NAME.to_owned());
@@ -185,6 +222,7 @@ impl SessionServiceBuilder {
                 checks: self.checks.into(),
                 last_seen_interval: self.last_seen_interval,
                 moved_grace: self.moved_grace,
+                max_sessions_per_user: self.max_sessions_per_user,
             }),
         })
     }

@@ -81,6 +81,8 @@ struct Inner {
     last_seen_interval: Option<std::time::Duration>,
     /// How long a move's marker stays under the old id (none when zero).
     moved_grace: std::time::Duration,
+    /// The most sessions a login leaves its user (no limit when `None`).
+    max_sessions_per_user: Option<usize>,
 }
 
 impl SessionService {

@@ -33,6 +33,8 @@ enum Plan {
         // The same user stays logged in: the marker names the new id, for a
         // logout or revocation racing the move to follow.
         marker_names_new: bool,
+        // A login: the user's sessions are held to the per-user limit.
+        login: bool,
     },
     Save {
         id: SessionId,
@@ -162,6 +164,7 @@ impl SessionService {
                 taken_apart,
                 rebase,
                 marker_names_new,
+                login,
             } => {
                 if let (Some(old), Some(expected)) = (old, expected_revision) {
                     // Boxed: rare, and the common future stays small.
@@ -182,6 +185,9 @@ impl SessionService {
                 }
                 if let Some((id, patch)) = taken_apart {
                     Box::pin(self.remove_taken_flash(id, patch)).await;
+                }
+                if let (true, Some(user_id)) = (login, record.user_id()) {
+                    Box::pin(self.hold_to_user_limit(user_id, &record.id)).await;
                 }
                 Persisted {
                     outcome: PersistOutcome::Rotated,
@@ -366,6 +372,7 @@ impl SessionService {
                 taken_apart,
                 rebase,
                 marker_names_new,
+                login: rotation.login,
             };
         }
         let changes = state.changes.take().map(|c| *c).unwrap_or_default();

@@ -17,7 +17,48 @@ impl SessionService {
         let mut record =
             SessionRecord::new(SessionId::generate(), now, self.expiry().for_new(now, true));
         record.binding = Some(Box::new(binding));
-        Ok(self.create_with_fresh_id(record).await?.id)
+        let record = self.create_with_fresh_id(record).await?;
+        if let Some(user_id) = record.user_id() {
+            self.hold_to_user_limit(user_id, &record.id).await;
+        }
+        Ok(record.id)
+    }
+
+    /// Ends a user's least recently used sessions beyond
+    /// [`max_sessions_per_user`](super::SessionServiceBuilder::max_sessions_per_user),
+    /// never `new`, the session just created for them. A failure is logged:
+    /// the login it follows stands.
+    pub(super) async fn hold_to_user_limit(&self, user_id: &str, new: &SessionId) {
+        let Some(max) = self.inner.max_sessions_per_user else {
+            return;
+        };
+        let sessions = match self.list_for_user(user_id).await {
+            Ok(sessions) => sessions,
+            Err(error) => {
+                tracing::warn!(%error, "could not list a user's sessions to hold them to the per-user limit; none ended");
+                return;
+            }
+        };
+        // Most recently used first: the new one and the `max - 1` next stay.
+        let beyond = sessions.iter().filter(|s| s.id != *new).skip(max - 1);
+        let (mut ended, mut failed) = (0usize, 0usize);
+        for session in beyond {
+            match self.store().delete(&session.id).await {
+                Ok(_) => ended += 1,
+                Err(error) => {
+                    failed += 1;
+                    tracing::warn!(%error, "could not end a session beyond the per-user limit");
+                }
+            }
+        }
+        if ended + failed > 0 {
+            tracing::info!(
+                ended,
+                failed,
+                max,
+                "a login took a user past the per-user session limit; the least recently used sessions ended"
+            );
+        }
     }
 
     /// The signed token for a session id (cookie value or bearer token).

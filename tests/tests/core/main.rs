@@ -15,4 +15,5 @@ mod rotation;
 mod support;
 mod tracking;
 mod untrusted;
+mod user_limit;
 mod users;

@@ -1,5 +1,6 @@
 use crate::app::start;
-use session_core::{Clock as _, SessionStore as _};
+use session_axum::App;
+use session_core::{Clock as _, SessionStore as _, SigningKeys};
 
 #[tokio::test]
 async fn guarded_routes_need_a_principal() {
@@ -796,4 +797,39 @@ async fn a_notice_after_a_bearer_login_and_a_logout_reaches_the_browser() {
         "{stored} session(s) stored, cookie jar {:?}",
         b.jar
     );
+}
+
+/// An app holding users to two sessions: a third browser's login ends the
+/// least recently used one, whose cookie then finds no user; a cookie
+/// store has no per-user index, and the app does not build.
+#[tokio::test]
+async fn a_login_past_the_per_user_limit_logs_out_the_least_recently_used_browser() {
+    let t = crate::app::start_with(SigningKeys::single(crate::app::key(1)), |b| {
+        b.max_sessions_per_user(2)
+    })
+    .await;
+    let mut browsers = Vec::new();
+    for _ in 0..3 {
+        let mut b = t.server.browser();
+        assert_eq!(b.post("/t/login?user=ada").await.status, 204);
+        t.clock.advance(std::time::Duration::from_secs(60));
+        browsers.push(b);
+    }
+    let statuses = [
+        browsers[0].get("/t/me").await.status,
+        browsers[1].get("/t/me").await.status,
+        browsers[2].get("/t/me").await.status,
+    ];
+    assert_eq!(statuses, [401, 200, 200]);
+    assert_eq!(t.service.list_for_user("ada").await.unwrap().len(), 2);
+
+    let built = App::builder()
+        .store(session_core::CookieStore::signed())
+        .secret(crate::app::key(1))
+        .max_sessions_per_user(2)
+        .build();
+    let Err(error) = built else {
+        panic!("built, but a cookie store keeps no per-user index");
+    };
+    assert!(error.to_string().contains("per-user index"), "{error}");
 }

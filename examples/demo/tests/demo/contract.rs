@@ -300,6 +300,15 @@ async fn users_list_and_revoke_their_sessions_by_handle() {
     );
 }
 
+/// A user keeps at most `MAX_SESSIONS_PER_USER` sessions: one login more
+/// ends the least recently used, whose browser is logged out (the file and
+/// Redis stores in `stores`).
+#[tokio::test]
+async fn a_login_past_the_per_user_limit_ends_the_oldest_session() {
+    let demo = Demo::start(&[], &[]);
+    crate::support::logins_past_the_limit_end_the_oldest(&demo).await;
+}
+
 #[tokio::test]
 async fn bad_cookies_never_cause_a_server_error() {
     let demo = Demo::start(&[], &[]);

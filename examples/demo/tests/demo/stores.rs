@@ -48,6 +48,15 @@ async fn file_store_keeps_users_logged_in_across_a_restart_and_a_kill() {
 }
 
 #[tokio::test]
+async fn file_store_holds_a_user_to_the_per_user_limit() {
+    let dir = data_dir("file-limit");
+    let demo = Demo::start(&["--store", "file", "--data-dir", &path_arg(&dir)], &[]);
+    crate::support::logins_past_the_limit_end_the_oldest(&demo).await;
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
 async fn an_explicit_secret_is_used_instead_of_a_key_file() {
     let dir = data_dir("secret");
     let secret = "a demo secret that is long enough to sign tokens";
@@ -271,6 +280,17 @@ async fn redis_store_serves_the_contract_and_survives_a_demo_restart() {
     let mut phone2 = demo.browser();
     phone2.jar = phone.jar.clone();
     assert_eq!(phone2.get("/me/sessions").await.status, 401);
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn redis_store_holds_a_user_to_the_per_user_limit() {
+    let Some((_redis, dir, args)) = on_redis("redis-limit", &[]) else {
+        return;
+    };
+    let demo = Demo::start(&strs(&args), &[]);
+    crate::support::logins_past_the_limit_end_the_oldest(&demo).await;
     drop(demo);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -192,3 +192,29 @@ pub async fn login_error_shown(b: &mut Browser) -> bool {
         .body
         .contains("Invalid username or password")
 }
+
+/// Logs one user in `MAX_SESSIONS_PER_USER` times and once more: the
+/// first session ends, its browser logged out, and the user keeps the limit.
+pub async fn logins_past_the_limit_end_the_oldest(demo: &Demo) {
+    let mut first = demo.browser();
+    form_login(&mut first, "grace", "grace-secret", "first").await;
+    // Its last use strictly before the others'.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let mut api = demo.browser();
+    for n in 1..demo::MAX_SESSIONS_PER_USER {
+        api.bearer = Some(
+            demo.token("grace", "grace-secret", &format!("cli {n}"))
+                .await,
+        );
+    }
+    let list = first.get("/me/sessions").await.json();
+    assert_eq!(list.as_array().unwrap().len(), demo::MAX_SESSIONS_PER_USER);
+
+    api.bearer = Some(demo.token("grace", "grace-secret", "one more").await);
+    assert_eq!(first.get("/me/sessions").await.status, 401, "ended");
+    let list = api.get("/me/sessions").await.json();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), demo::MAX_SESSIONS_PER_USER);
+    assert_eq!(list[0]["label"], "one more");
+    assert!(list.iter().all(|s| s["label"] != "first"));
+}

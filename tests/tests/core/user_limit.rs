@@ -1,0 +1,145 @@
+//! The per-user session limit: a login past it ends the user's least
+//! recently used sessions.
+
+use std::sync::Arc;
+
+use session_core::{
+    Binding, CookieStore, MemoryStore, SessionError, SessionId, SessionService, SessionStore,
+};
+
+use crate::support::{Env, MIN, env, listed, service_like, token};
+use session_tests::profile::{self, Profile};
+
+/// `env`'s store behind a service holding each user to `max` sessions.
+fn limited(env: &Env, max: usize) -> SessionService {
+    service_like(env, |b| b.max_sessions_per_user(max))
+}
+
+/// A login on a request that came without a session; the new id.
+async fn log_in(service: &SessionService, user: &str) -> SessionId {
+    let mut s = service.get::<Profile>(None).await.unwrap();
+    let id = s.login(Binding::user(user));
+    service.commit(&mut s).await.unwrap();
+    id
+}
+
+/// Whether a request carrying `id`'s token finds its session.
+async fn loads(service: &SessionService, id: &SessionId) -> bool {
+    let cell = service.load(Some(&service.token_for(id))).await.unwrap();
+    cell.lock().is_loaded()
+}
+
+#[tokio::test]
+async fn a_login_past_the_limit_ends_the_least_recently_used_sessions() {
+    let env = env();
+    let service = limited(&env, 3);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(log_in(&service, "u").await);
+        env.clock.advance(MIN);
+    }
+    let [a, b, c] = ids[..] else { unreachable!() };
+    let other = log_in(&service, "other").await;
+    // `a`, the oldest, is used again (a write): `b` is now the least recent.
+    let mut s = service
+        .get::<Profile>(Some(&service.token_for(&a)))
+        .await
+        .unwrap();
+    profile::set_age(&mut s, Some(1));
+    service.commit(&mut s).await.unwrap();
+    env.clock.advance(MIN);
+    assert_eq!(listed(&service, "u").await, vec![a, c, b], "at the limit");
+
+    let d = log_in(&service, "u").await;
+    assert_eq!(listed(&service, "u").await, vec![d, a, c]);
+    assert!(!loads(&service, &b).await, "the ended session still loads");
+    assert!(loads(&service, &a).await);
+    assert_eq!(
+        listed(&service, "other").await,
+        vec![other],
+        "another user's"
+    );
+
+    // authsessions' create_session is a login too.
+    env.clock.advance(MIN);
+    let e = service.create_session(Binding::user("u")).await.unwrap();
+    assert_eq!(listed(&service, "u").await, vec![e, d, a]);
+}
+
+#[tokio::test]
+async fn a_login_moving_a_session_counts_it_once_and_keeps_the_new_one() {
+    let env = env();
+    let service = limited(&env, 2);
+    let first = log_in(&service, "u").await;
+    env.clock.advance(MIN);
+    // An anonymous session, in no listing, then logged in: it moves to a
+    // new id, and the user has two sessions, the limit.
+    let mut s = service.get::<Profile>(None).await.unwrap();
+    profile::set_age(&mut s, Some(7));
+    let anonymous = token(&service.commit(&mut s).await.unwrap());
+    env.clock.advance(MIN);
+    let mut s = service.get::<Profile>(Some(&anonymous)).await.unwrap();
+    let second = s.login(Binding::user("u"));
+    service.commit(&mut s).await.unwrap();
+    assert_eq!(listed(&service, "u").await, vec![second, first]);
+
+    // With a limit of 1, the session logging in again is the one kept,
+    // however its listing orders it.
+    let strict = limited(&env, 1);
+    let mut s = strict
+        .get::<Profile>(Some(&strict.token_for(&first)))
+        .await
+        .unwrap();
+    let again = s.login(Binding::user("u"));
+    strict.commit(&mut s).await.unwrap();
+    assert_eq!(listed(&strict, "u").await, vec![again]);
+    assert!(loads(&strict, &again).await);
+}
+
+#[tokio::test]
+async fn without_a_limit_logins_pile_up() {
+    let env = env();
+    for _ in 0..5 {
+        log_in(&env.service, "u").await;
+    }
+    assert_eq!(listed(&env.service, "u").await.len(), 5);
+}
+
+#[tokio::test]
+async fn a_failure_to_end_sessions_past_the_limit_leaves_the_login_standing() {
+    let env = env();
+    let service = limited(&env, 1);
+    let first = log_in(&service, "u").await;
+    env.store.fail_deletes(true);
+    env.clock.advance(MIN);
+    let second = log_in(&service, "u").await;
+    env.store.fail_deletes(false);
+    assert!(loads(&service, &second).await, "the login stands");
+    // The session that could not end is still there, one over the limit,
+    // until the next login.
+    assert_eq!(listed(&service, "u").await, vec![second, first]);
+    env.clock.advance(MIN);
+    let third = log_in(&service, "u").await;
+    assert_eq!(listed(&service, "u").await, vec![third]);
+}
+
+#[test]
+fn a_limit_of_zero_or_on_a_store_without_a_user_index_is_refused() {
+    let refused = |store: Arc<dyn SessionStore>, max| {
+        let error = SessionService::builder()
+            .shared_store(store)
+            .key(session_core::Key::generate())
+            .max_sessions_per_user(max)
+            .build()
+            .unwrap_err();
+        match error {
+            SessionError::Config(message) => message,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    };
+    let zero = refused(Arc::new(MemoryStore::new()), 0);
+    assert!(zero.contains("at least 1"), "{zero}");
+    let cookie = refused(Arc::new(CookieStore::signed()), 3);
+    assert!(cookie.contains("per-user index"), "{cookie}");
+    assert!(cookie.contains("cookie"), "{cookie}");
+}
