@@ -53,16 +53,12 @@ async fn session_cookie(router: &Router) -> String {
     cookie
 }
 
-/// A current-thread runtime, `mode`'s router as `axum::serve` runs it (every
-/// handler turned into a route once), and a settled session cookie.
-fn prepare(mode: Mode) -> (tokio::runtime::Runtime, Router, String) {
-    prepare_on(mode, NO_REDIS)
-}
-
 /// The Redis address given to modes that use none.
 const NO_REDIS: &str = "redis://127.0.0.1:1";
 
-/// [`prepare`] with a Redis store at `redis_url`.
+/// A current-thread runtime, `mode`'s router as `axum::serve` runs it (every
+/// handler turned into a route once) with a Redis store at `redis_url` for
+/// the Redis modes, and a settled session cookie.
 fn prepare_on(mode: Mode, redis_url: &str) -> (tokio::runtime::Runtime, Router, String) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -94,7 +90,7 @@ fn requests(c: &mut Criterion) {
 
 /// `REQUEST_LOOP=<mode>/<read|write>:<n>`: sends `n` requests of one kind and
 /// exits, for instruction counts under callgrind (criterion's own loop
-/// varies its iteration count). `<mode>/write-new:<n>` sends `n` requests
+/// varies its iteration count); Redis modes need `BENCH_REDIS_URL`. `<mode>/write-new:<n>` sends `n` requests
 /// without a cookie, each creating a session, and prints their timing.
 fn fixed_loop(spec: &str) {
     const USAGE: &str = "REQUEST_LOOP=<mode>/<read|write|write-new>:<n>";
@@ -103,7 +99,8 @@ fn fixed_loop(spec: &str) {
     let mode = Mode::parse(mode).expect(USAGE);
     let path = format!("/{path}");
     let n: usize = n.parse().expect(USAGE);
-    let (runtime, router, cookie) = prepare(mode);
+    let redis = std::env::var("BENCH_REDIS_URL");
+    let (runtime, router, cookie) = prepare_on(mode, redis.as_deref().unwrap_or(NO_REDIS));
     if path == "/write-new" {
         // Each request timed alone: how the tail of new-session requests
         // grows with the store.
