@@ -37,8 +37,8 @@ pub async fn app(config: &Config) -> Result<App, Box<dyn std::error::Error>> {
         // `field` not a string) means no session for the request, its login
         // included.
         .check_data::<data::Account>();
-    // The store's cap counts anonymous sessions; this bounds the ones
-    // logins make. The cookie store keeps nothing to bound.
+    // The store's cap refuses only new anonymous sessions; this bounds the
+    // ones logins make. The cookie store keeps nothing to bound.
     let builder = match per_user_index {
         true => builder.max_sessions_per_user(MAX_SESSIONS_PER_USER),
         false => builder,

@@ -44,7 +44,9 @@ impl SessionService {
         let (mut ended, mut failed) = (0usize, 0usize);
         for session in beyond {
             match self.store().delete(&session.id).await {
-                Ok(_) => ended += 1,
+                Ok(true) => ended += 1,
+                // Gone meanwhile: a logout, or a move.
+                Ok(false) => {}
                 Err(error) => {
                     failed += 1;
                     tracing::warn!(%error, "could not end a session beyond the per-user limit");
