@@ -39,9 +39,10 @@ pub async fn app(config: &Config) -> Result<App, Box<dyn std::error::Error>> {
         .check_data::<data::Account>();
     // The store's cap refuses only new anonymous sessions; this bounds the
     // ones logins make. The cookie store keeps nothing to bound.
-    let builder = match per_user_index {
-        true => builder.max_sessions_per_user(MAX_SESSIONS_PER_USER),
-        false => builder,
+    let builder = if per_user_index {
+        builder.max_sessions_per_user(MAX_SESSIONS_PER_USER)
+    } else {
+        builder
     };
     Ok(builder.build()?)
 }

@@ -83,8 +83,7 @@ async fn a_login_moving_a_session_counts_it_once_and_keeps_the_new_one() {
     service.commit(&mut s).await.unwrap();
     assert_eq!(listed(&service, "u").await, vec![second, first]);
 
-    // With a limit of 1, the session logging in again is the one kept,
-    // however its listing orders it.
+    // With a limit of 1, the session logging in again is the one kept.
     let strict = limited(&env, 1);
     let mut s = strict
         .get::<Profile>(Some(&strict.token_for(&first)))
