@@ -51,6 +51,7 @@ pub struct FileStoreBuilder {
     check_integrity: bool,
     reopen_interval: Duration,
     loads_on_blocking_pool: bool,
+    compact_on_open: bool,
 }
 
 impl FileStoreBuilder {
@@ -69,6 +70,7 @@ impl FileStoreBuilder {
             check_integrity: true,
             reopen_interval: DEFAULT_REOPEN_INTERVAL,
             loads_on_blocking_pool: false,
+            compact_on_open: false,
         }
     }
 
@@ -161,6 +163,26 @@ impl FileStoreBuilder {
         self
     }
 
+    /// Whether opening compacts the file (off by default).
+    ///
+    /// The file grows to hold the most sessions it ever held at once, and
+    /// keeps that size when they expire: the engine reuses the freed space
+    /// for new sessions but never gives it back. Compacting moves the live
+    /// sessions to the front of the file and cuts off the rest. It reads and
+    /// writes every live page, so the open takes longer, in proportion to
+    /// what the file holds: turn it on for a restart after a burst (a flood
+    /// of new sessions, a bot), not on every start of a large store.
+    ///
+    /// Each step is committed like any write, so a crash during compaction
+    /// leaves the file at its last commit with every session in it. A
+    /// compaction that fails (a disk error) is logged at `warn` level, and
+    /// the file is opened again as it is; the sizes before and after a
+    /// compaction are logged at `info` level.
+    pub fn compact_on_open(mut self, enabled: bool) -> Self {
+        self.compact_on_open = enabled;
+        self
+    }
+
     /// Opens (creating when missing, with its parent directories) the database
     /// and starts the cleanup thread. Blocks while the file is opened. A
     /// first open that fails removes the file and directories it created,
@@ -206,6 +228,7 @@ impl FileStoreBuilder {
             cache_bytes: self.cache_bytes,
             check_integrity: self.check_integrity,
             reopen_interval: self.reopen_interval,
+            compact_on_open: self.compact_on_open,
         };
         let db = Database::open(path.clone(), options).inspect_err(|error| {
             // A first open that failed part-way (a full disk fails redb's

@@ -39,6 +39,9 @@ pub(crate) struct OpenOptions {
     pub(crate) cache_bytes: usize,
     pub(crate) check_integrity: bool,
     pub(crate) reopen_interval: Duration,
+    /// Whether the first open compacts the file (never an open after an
+    /// I/O error: the store is serving then, and waits on it).
+    pub(crate) compact_on_open: bool,
 }
 
 /// The database handle every operation borrows, replaced after an I/O error.
@@ -64,14 +67,20 @@ enum State {
 impl Database {
     /// Opens the file at `path` (created when missing) and checks its layout.
     /// A file that a first start left as zeros, before the engine wrote its
-    /// header, gets a new database (see [`crate::unwritten`]).
+    /// header, gets a new database (see [`crate::unwritten`]). Compacts it
+    /// when the options say so; a compaction that fails is logged, and the
+    /// file opened again as it is.
     pub(crate) fn open(path: PathBuf, options: OpenOptions) -> Result<Self, OpenError> {
-        let db = match open_file(&path, &options, Create::IfMissing) {
+        let mut db = match open_file(&path, &options, Create::IfMissing) {
             Err(refused @ OpenError::Database { .. }) => {
                 create_in_unwritten(&path, &options, refused)?
             }
             opened => opened?,
         };
+        if options.compact_on_open && crate::compaction::compact(&mut db, &path).is_err() {
+            drop(Handle::new(db));
+            db = open_file(&path, &options, Create::Never)?;
+        }
         Ok(Self {
             path,
             options,
@@ -482,6 +491,7 @@ pub(crate) mod tests {
             cache_bytes: 1 << 20,
             check_integrity: true,
             reopen_interval: Duration::from_secs(60),
+            compact_on_open: false,
         }
     }
 

@@ -63,6 +63,10 @@
 //! (expiry time, id), a user index ordered by (user id, id), and a layout
 //! version that a newer, incompatible build would refuse rather than misread.
 //!
+//! The file grows to hold the most sessions it held at once and keeps that
+//! size; the space of expired sessions is reused, not given back.
+//! [`FileStoreBuilder::compact_on_open`] gives it back at the next start.
+//!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # tokio::runtime::Runtime::new()?.block_on(async {
@@ -94,6 +98,7 @@
 
 mod builder;
 mod cleanup;
+mod compaction;
 mod database;
 mod error;
 mod group;

@@ -3,6 +3,7 @@
 
 mod capped;
 mod cleanup;
+mod compact;
 mod conformance;
 mod corrupt;
 #[cfg(target_os = "linux")]
