@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use cookie::{Cookie, SameSite};
 use http::{HeaderMap, HeaderValue, header};
-use session_core::{CookieAction, Timestamp};
+use session_core::{CookieAction, CookieLifetime, Timestamp};
 
 /// Session cookie attributes.
 ///
@@ -25,7 +25,9 @@ pub struct CookieConfig {
     pub http_only: bool,
     /// `SameSite`.
     pub same_site: SameSite,
-    /// Whether the cookie carries `Max-Age` (otherwise it is a browser-session cookie).
+    /// Whether the cookie carries `Max-Age` (otherwise it is a
+    /// browser-session cookie), unless a login chose otherwise with its
+    /// [`CookieLifetime`].
     pub persistent: bool,
 }
 
@@ -163,10 +165,23 @@ impl CookieConfig {
         cookie
     }
 
-    /// The `Set-Cookie` value carrying `token` until `expires_at`.
+    /// The `Set-Cookie` value carrying `token` until `expires_at` (with the
+    /// app's [`persistent`](Self::persistent) choice).
     pub fn set_cookie(&self, token: &str, expires_at: Timestamp, now: Timestamp) -> String {
+        self.set_cookie_for(token, expires_at, CookieLifetime::AppDefault, now)
+    }
+
+    /// With a `Max-Age` when `lifetime` (or, for
+    /// [`CookieLifetime::AppDefault`], `persistent`) says so.
+    fn set_cookie_for(
+        &self,
+        token: &str,
+        expires_at: Timestamp,
+        lifetime: CookieLifetime,
+        now: Timestamp,
+    ) -> String {
         let mut cookie = self.build(token);
-        if self.persistent {
+        if lifetime.is_persistent(self.persistent) {
             cookie.set_max_age(cookie::time::Duration::seconds(
                 i64::try_from(max_age_secs(expires_at, now)).unwrap_or(i64::MAX),
             ));
@@ -179,7 +194,11 @@ impl CookieConfig {
     /// refresh of a session that was accepted still fits.
     fn max_age_room(&self, action: &CookieAction, now: Timestamp) -> usize {
         match action {
-            CookieAction::Set { expires_at, .. } if self.persistent => {
+            CookieAction::Set {
+                expires_at,
+                lifetime,
+                ..
+            } if lifetime.is_persistent(self.persistent) => {
                 let digits = max_age_secs(*expires_at, now).checked_ilog10().unwrap_or(0) + 1;
                 MAX_AGE_DIGITS.saturating_sub(digits as usize)
             }
@@ -223,9 +242,11 @@ impl CookieConfig {
     pub fn header(&self, action: &CookieAction, now: Timestamp) -> Option<String> {
         match action {
             CookieAction::Keep => None,
-            CookieAction::Set { token, expires_at } => {
-                Some(self.set_cookie(token, *expires_at, now))
-            }
+            CookieAction::Set {
+                token,
+                expires_at,
+                lifetime,
+            } => Some(self.set_cookie_for(token, *expires_at, *lifetime, now)),
             CookieAction::Clear => Some(self.clear_cookie()),
         }
     }
@@ -312,6 +333,7 @@ mod tests {
         let set = |len: usize| CookieAction::Set {
             token: "a".repeat(len),
             expires_at: now.plus(Duration::from_secs(60)),
+            lifetime: CookieLifetime::AppDefault,
         };
         let mut headers = HeaderMap::new();
         // The value fits; with the name and attributes the header does not.
@@ -322,6 +344,39 @@ mod tests {
         assert!(headers.get(header::SET_COOKIE).is_none());
         c.apply(&set(100), now, &mut headers).unwrap();
         assert!(headers.get(header::SET_COOKIE).is_some());
+    }
+
+    #[test]
+    fn a_logins_cookie_lifetime_overrides_the_apps_choice_of_max_age() {
+        let now = Timestamp::from_millis(1_000_000);
+        let cases = [
+            (true, CookieLifetime::AppDefault, true),
+            (false, CookieLifetime::AppDefault, false),
+            (true, CookieLifetime::BrowserSession, false),
+            (false, CookieLifetime::BrowserSession, false),
+            (true, CookieLifetime::UntilExpiry, true),
+            (false, CookieLifetime::UntilExpiry, true),
+        ];
+        for (persistent, lifetime, max_age) in cases {
+            let c = CookieConfig {
+                persistent,
+                ..CookieConfig::default()
+            };
+            let action = CookieAction::Set {
+                token: "tok.sig".into(),
+                expires_at: now.plus(Duration::from_secs(60)),
+                lifetime,
+            };
+            let value = c.header(&action, now).unwrap();
+            assert_eq!(
+                value.contains("Max-Age=60"),
+                max_age,
+                "{persistent} {lifetime:?}: {value}"
+            );
+            assert!(value.starts_with("id=tok.sig"), "{value}");
+            // Measured with room for the widest Max-Age only when it has one.
+            assert_eq!(c.max_age_room(&action, now) > 0, max_age);
+        }
     }
 
     #[test]

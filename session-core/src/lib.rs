@@ -48,6 +48,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod clock;
+mod cookie_lifetime;
 pub mod data;
 mod error;
 pub mod expiry;
@@ -63,6 +64,7 @@ pub mod token;
 pub mod conformance;
 
 pub use clock::{Clock, MockClock, SystemClock, Timestamp};
+pub use cookie_lifetime::CookieLifetime;
 pub use data::{FieldMap, FieldValue, SessionData, SessionDataError, Tracked, TrackedData};
 pub use error::SessionError;
 pub use expiry::{ExpiryError, ExpiryPolicy};

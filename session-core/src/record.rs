@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{FieldMap, SessionId, Timestamp};
+use crate::{CookieLifetime, FieldMap, SessionId, Timestamp};
 
 /// Version of the stored record format. Stores write it with every record and
 /// refuse (as corrupt) formats they do not know, so the format can evolve.
@@ -27,6 +27,9 @@ pub struct Binding {
     /// Permissions granted at login.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub permissions: Vec<String>,
+    /// How long the browser keeps the session's cookie ("remember me").
+    #[serde(default, skip_serializing_if = "CookieLifetime::is_app_default")]
+    pub cookie_lifetime: CookieLifetime,
 }
 
 /// A field that is there, `null` included, is `Some`: meta set to JSON
@@ -45,6 +48,7 @@ impl Binding {
             label: None,
             meta: None,
             permissions: Vec::new(),
+            cookie_lifetime: CookieLifetime::AppDefault,
         }
     }
 
@@ -67,6 +71,12 @@ impl Binding {
         S: Into<String>,
     {
         self.permissions = permissions.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets how long the browser keeps the session's cookie.
+    pub fn with_cookie_lifetime(mut self, lifetime: CookieLifetime) -> Self {
+        self.cookie_lifetime = lifetime;
         self
     }
 
@@ -206,6 +216,14 @@ impl SessionRecord {
     /// The user id, if bound.
     pub fn user_id(&self) -> Option<&str> {
         self.binding.as_deref().map(|b| b.user_id.as_str())
+    }
+
+    /// How long the browser keeps its cookie: the binding's choice, the
+    /// app's default for a session nobody logged into.
+    pub fn cookie_lifetime(&self) -> CookieLifetime {
+        self.binding
+            .as_deref()
+            .map_or(CookieLifetime::AppDefault, |b| b.cookie_lifetime)
     }
 
     /// The listing entry for this record.

@@ -1,4 +1,4 @@
-use crate::{SessionId, Timestamp};
+use crate::{CookieLifetime, SessionId, Timestamp};
 
 /// What persist wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +48,8 @@ pub enum CookieAction {
         token: String,
         /// Expiry (cookie `Max-Age` follows it).
         expires_at: Timestamp,
+        /// Whether the cookie carries `Max-Age` (the session's login chose).
+        lifetime: CookieLifetime,
     },
     /// Remove it.
     Clear,
@@ -57,10 +59,15 @@ impl std::fmt::Debug for CookieAction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Keep => f.write_str("Keep"),
-            Self::Set { expires_at, .. } => f
+            Self::Set {
+                expires_at,
+                lifetime,
+                ..
+            } => f
                 .debug_struct("Set")
                 .field("token", &format_args!("<redacted>"))
                 .field("expires_at", expires_at)
+                .field("lifetime", lifetime)
                 .finish(),
             Self::Clear => f.write_str("Clear"),
         }

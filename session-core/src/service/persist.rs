@@ -3,8 +3,8 @@ use super::{CookieAction, PersistOutcome, Persisted, SessionService};
 use crate::data::SessionData;
 use crate::state::{SessionCell, SessionState, TokenStatus};
 use crate::{
-    SaveOutcome, Session, SessionError, SessionId, SessionPatch, SessionRecord, StoreError,
-    Timestamp,
+    CookieLifetime, SaveOutcome, Session, SessionError, SessionId, SessionPatch, SessionRecord,
+    StoreError, Timestamp,
 };
 
 /// Attempts at finding an unused id for a new session.
@@ -91,7 +91,7 @@ impl SessionService {
     ///
     /// Persist runs once per request; later calls change nothing.
     pub async fn persist(&self, cell: &SessionCell) -> Result<Persisted, SessionError> {
-        let (plan, token, reissue, reissue_id) = {
+        let (plan, token, reissue, reissue_id, lifetime) = {
             let mut state = cell.lock();
             if state.finished {
                 return Ok(Persisted {
@@ -123,12 +123,17 @@ impl SessionService {
                 state.token,
                 state.reissues(),
                 state.record().map(|r| r.id),
+                // The loaded session's; a new or moved record carries its own.
+                state
+                    .record()
+                    .map_or(CookieLifetime::AppDefault, SessionRecord::cookie_lifetime),
             )
         };
         let rejected = token == TokenStatus::Rejected;
-        let set = |id: &SessionId, expires_at| CookieAction::Set {
+        let set = |id: &SessionId, expires_at, lifetime| CookieAction::Set {
             token: self.signer().sign_id(id),
             expires_at,
+            lifetime,
         };
         let persisted = match plan {
             Plan::Nothing { expires_at } => match (reissue_id, expires_at) {
@@ -136,7 +141,7 @@ impl SessionService {
                 // there: a login in another request may have moved it, and
                 // this cookie arriving after that login's would undo it.
                 (Some(id), Some(expires_at)) if reissue => {
-                    Box::pin(self.record_use(cell, id, expires_at, true)).await
+                    Box::pin(self.record_use(cell, id, expires_at, lifetime, true)).await
                 }
                 _ => Persisted {
                     outcome: PersistOutcome::Unchanged,
@@ -152,7 +157,7 @@ impl SessionService {
                 let record = self.create_with_fresh_id(record).await?;
                 Persisted {
                     outcome: PersistOutcome::Created,
-                    cookie: set(&record.id, record.expires_at),
+                    cookie: set(&record.id, record.expires_at, record.cookie_lifetime()),
                     id: Some(record.id),
                 }
             }
@@ -191,7 +196,7 @@ impl SessionService {
                 }
                 Persisted {
                     outcome: PersistOutcome::Rotated,
-                    cookie: set(&record.id, record.expires_at),
+                    cookie: set(&record.id, record.expires_at, record.cookie_lifetime()),
                     id: Some(record.id),
                 }
             }
@@ -199,10 +204,10 @@ impl SessionService {
                 SaveOutcome::Saved => {
                     let refreshed = patch.expires_at.is_some();
                     let cookie = match (patch.expires_at, reissue) {
-                        (Some(expires_at), _) => set(&id, expires_at),
+                        (Some(expires_at), _) => set(&id, expires_at, lifetime),
                         (None, true) => {
                             let expires_at = cell.lock().record().map(|r| r.expires_at);
-                            expires_at.map_or(CookieAction::Keep, |e| set(&id, e))
+                            expires_at.map_or(CookieAction::Keep, |e| set(&id, e, lifetime))
                         }
                         (None, false) => CookieAction::Keep,
                     };
@@ -228,12 +233,15 @@ impl SessionService {
                     SaveOutcome::Missing => vanished(&id),
                     _ => Persisted {
                         outcome: PersistOutcome::Refreshed,
-                        cookie: set(&id, expires_at),
+                        cookie: set(&id, expires_at, lifetime),
                         id: Some(id),
                     },
                 }
             }
-            Plan::Seen { id, expires_at } => self.record_use(cell, id, expires_at, reissue).await,
+            Plan::Seen { id, expires_at } => {
+                self.record_use(cell, id, expires_at, lifetime, reissue)
+                    .await
+            }
             Plan::Moved(id) => vanished(&id),
             Plan::Delete { old, then } => {
                 if let Some(id) = old
@@ -252,7 +260,7 @@ impl SessionService {
                 match created {
                     Some(record) => Persisted {
                         outcome: PersistOutcome::Destroyed,
-                        cookie: set(&record.id, record.expires_at),
+                        cookie: set(&record.id, record.expires_at, record.cookie_lifetime()),
                         id: Some(record.id),
                     },
                     None => logged_out(),
@@ -285,6 +293,7 @@ impl SessionService {
                     cookie: CookieAction::Set {
                         token,
                         expires_at: record.expires_at,
+                        lifetime: record.cookie_lifetime(),
                     },
                     id: Some(record.id),
                 },
@@ -460,6 +469,7 @@ impl SessionService {
         cell: &SessionCell,
         id: SessionId,
         expires_at: Timestamp,
+        lifetime: CookieLifetime,
         reissue: bool,
     ) -> Persisted {
         let patch = SessionPatch {
@@ -479,6 +489,7 @@ impl SessionService {
             CookieAction::Set {
                 token: self.signer().sign_id(&id),
                 expires_at,
+                lifetime,
             }
         } else {
             CookieAction::Keep

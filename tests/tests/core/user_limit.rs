@@ -66,6 +66,23 @@ async fn a_login_past_the_limit_ends_the_least_recently_used_sessions() {
     assert_eq!(listed(&service, "u").await, vec![e, d, a]);
 }
 
+/// Logins at one instant: the sessions tie on last use, so the new one need
+/// not come first in the listing. It is kept all the same, and the one
+/// before it ends.
+#[tokio::test]
+async fn logins_at_one_instant_keep_the_new_session() {
+    let env = env();
+    let service = limited(&env, 1);
+    let mut previous = log_in(&service, "u").await;
+    for _ in 0..12 {
+        let new = log_in(&service, "u").await;
+        assert!(loads(&service, &new).await, "the new session was ended");
+        assert!(!loads(&service, &previous).await);
+        assert_eq!(listed(&service, "u").await, vec![new]);
+        previous = new;
+    }
+}
+
 #[tokio::test]
 async fn a_login_moving_a_session_counts_it_once_and_keeps_the_new_one() {
     let env = env();

@@ -17,7 +17,7 @@ use session_axum::{
     SessionInterceptor, Sessions, SigningKeys,
 };
 use session_core::conformance::RecordingStore;
-use session_core::{ExpiryPolicy, MemoryStore, MockClock};
+use session_core::{CookieLifetime, ExpiryPolicy, MemoryStore, MockClock};
 use session_tests::http::TestServer;
 use session_tests::profile::Counters;
 
@@ -63,13 +63,19 @@ async fn big(mut session: Session<Counters>, Query(q): Query<Big>) -> StatusCode
 struct LoginQuery {
     user: String,
     perm: Option<String>,
+    /// A "remember me" box; absent, the app's cookie settings apply.
+    remember: Option<bool>,
 }
 
 async fn login(auth: Auth, Query(q): Query<LoginQuery>) -> StatusCode {
+    let lifetime = q
+        .remember
+        .map_or(CookieLifetime::AppDefault, CookieLifetime::remember_me);
     auth.login(
         Binding::user(q.user)
             .with_permissions(q.perm)
-            .with_label("test"),
+            .with_label("test")
+            .with_cookie_lifetime(lifetime),
     );
     StatusCode::NO_CONTENT
 }

@@ -280,3 +280,22 @@ async fn expiry_and_key_rotation_work_for_cookie_sessions() {
     assert!(r.cookie("sid").is_some(), "re-issued under the new key");
     assert!(d.get("/t/me").await.set_cookies.is_empty());
 }
+
+/// "Remember me" unchecked in a cookie session: the choice travels in the
+/// sealed cookie, so a later write of the session keeps the cookie a
+/// browser-session one.
+#[tokio::test]
+async fn a_cookie_session_keeps_its_logins_cookie_lifetime() {
+    let (server, _) = start(CookieStore::encrypted(), SigningKeys::single(key(1))).await;
+    let mut b = server.browser();
+    let r = b.post("/t/login?user=ada&remember=false").await;
+    assert_eq!(r.cookie("sid").map(|c| c.max_age), Some(None));
+    let r = b.get("/t/visit").await;
+    assert_eq!(r.body, "1");
+    assert_eq!(
+        r.cookie("sid").map(|c| c.max_age),
+        Some(None),
+        "the re-sealed cookie keeps the choice"
+    );
+    assert_eq!(b.get("/t/me").await.json()["user_id"], "ada");
+}

@@ -1,6 +1,6 @@
 use session_axum::SigningKeys;
 
-use crate::app::{MIN, key, start, start_on};
+use crate::app::{MIN, key, start, start_on, start_with};
 
 #[tokio::test]
 async fn sliding_expiry_refreshes_only_past_the_threshold() {
@@ -59,4 +59,77 @@ async fn key_rotation_reissues_the_cookie_under_the_first_key() {
     );
     let r = b.get("/t/me").await;
     assert!(r.set_cookies.is_empty(), "no re-issue once current");
+}
+
+/// "Remember me" unchecked: the login's cookie, and every later cookie of
+/// that session (a sliding refresh, a re-signing under a new key), is a
+/// browser-session cookie; the next session after the logout follows the
+/// app's settings again.
+#[tokio::test]
+async fn a_login_without_remember_me_gets_browser_session_cookies_until_logout() {
+    let old = start().await;
+    let mut b = old.server.browser();
+    let r = b.post("/t/login?user=ada&remember=false").await;
+    assert_eq!(r.status, 204);
+    let login = r.cookie("sid").expect("login cookie");
+    assert!(!login.value.is_empty());
+    assert_eq!(login.max_age, None, "browser-session cookie");
+
+    old.clock.advance(31 * MIN);
+    let r = b.get("/t/me").await;
+    assert_eq!(r.status, 200);
+    let refreshed = r.cookie("sid").expect("refreshed");
+    assert_eq!(refreshed.max_age, None, "the refresh keeps the choice");
+
+    // Restart under a new first key: the re-issued cookie keeps it too.
+    let (store, clock) = (old.store.clone(), old.clock.clone());
+    drop(old.server);
+    let t = start_on(
+        store,
+        clock,
+        SigningKeys::new([key(2), key(1)]).unwrap(),
+        |b| b,
+    )
+    .await;
+    let mut b2 = t.server.browser();
+    b2.jar = b.jar.clone();
+    let r = b2.get("/t/me").await;
+    assert_eq!(r.status, 200);
+    let reissued = r.cookie("sid").expect("re-issued under the new key");
+    assert_ne!(reissued.value, refreshed.value);
+    assert_eq!(reissued.max_age, None, "the re-issue keeps the choice");
+
+    b2.post("/t/logout").await;
+    let r = b2.get("/t/visit").await;
+    assert_eq!(
+        r.cookie("sid").and_then(|c| c.max_age),
+        Some(300),
+        "an anonymous session follows the app's settings"
+    );
+}
+
+/// "Remember me" checked where the app's cookies are browser-session ones:
+/// that login's cookie carries `Max-Age`, others' do not.
+#[tokio::test]
+async fn remember_me_gives_max_age_where_the_app_sets_browser_session_cookies() {
+    let t = start_with(SigningKeys::single(key(1)), |b| {
+        b.cookie(session_axum::CookieConfig {
+            persistent: false,
+            ..session_axum::CookieConfig::default()
+        })
+        .cookie_name("sid")
+        .secure(false)
+    })
+    .await;
+    let mut b = t.server.browser();
+    let r = b.post("/t/login?user=ada&remember=true").await;
+    assert_eq!(r.cookie("sid").and_then(|c| c.max_age), Some(3600));
+    t.clock.advance(31 * MIN);
+    let r = b.get("/t/me").await;
+    assert_eq!(r.cookie("sid").and_then(|c| c.max_age), Some(3600));
+
+    let mut other = t.server.browser();
+    let r = other.post("/t/login?user=grace").await;
+    let cookie = r.cookie("sid").expect("login cookie");
+    assert_eq!(cookie.max_age, None, "the app's setting");
 }

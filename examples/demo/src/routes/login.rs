@@ -25,6 +25,9 @@ pub struct Credentials {
     password: String,
     #[serde(default)]
     label: Option<String>,
+    /// The login form's "Remember me" box: sent (as `on`) only when checked.
+    #[serde(default)]
+    remember: Option<String>,
 }
 
 impl Credentials {
@@ -83,8 +86,10 @@ pub struct Login;
 /// longer one is cut, as the form's `maxlength` cuts it in a browser.
 pub const MAX_LABEL_CHARS: usize = 100;
 
-fn binding(user: &User, label: Option<String>) -> Binding {
-    let binding = Binding::user(user.name).with_permissions(user.permissions.iter().copied());
+fn binding(user: &User, label: Option<String>, lifetime: CookieLifetime) -> Binding {
+    let binding = Binding::user(user.name)
+        .with_permissions(user.permissions.iter().copied())
+        .with_cookie_lifetime(lifetime);
     match label.filter(|l| !l.trim().is_empty()) {
         Some(label) => binding.with_label(bounded(label)),
         None => binding,
@@ -115,7 +120,7 @@ fn found(location: &'static str) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
 }
 
-/// A form login: on success `302` to `success`, on failure `302` to
+/// A form login with `lifetime` for its cookie: on success `302` to `success`, on failure `302` to
 /// `/login` with the error flashed. A client that sent a bearer token gets
 /// its new one instead (its login moves the bearer session, with no cookie).
 /// An over-long user name or password fails alike, with its own message,
@@ -124,6 +129,7 @@ async fn form_login(
     mut account: Session<Account>,
     auth: Auth,
     form: Credentials,
+    lifetime: CookieLifetime,
     success: &'static str,
 ) -> Result<Response, SessionRejection> {
     if form.too_long() {
@@ -133,7 +139,7 @@ async fn form_login(
     let Some(user) = users::check(form.username, form.password).await else {
         return refused(&mut account, "Invalid username or password");
     };
-    let logged_in = auth.login(binding(&user, form.label));
+    let logged_in = auth.login(binding(&user, form.label, lifetime));
     mark_signed_in(&mut account, &user);
     Ok(match logged_in.token {
         Some(_) => logged_in.into_response(),
@@ -189,6 +195,7 @@ impl Login {
              <input name=\"username\" maxlength=\"{MAX_USERNAME_BYTES}\" placeholder=\"Username\">\n\
              <input name=\"password\" type=\"password\" maxlength=\"{MAX_PASSWORD_BYTES}\" placeholder=\"Password\">\n\
              <input name=\"label\" maxlength=\"{MAX_LABEL_CHARS}\" placeholder=\"Device name (optional)\">\n\
+             <label><input name=\"remember\" type=\"checkbox\"> Remember me</label>\n\
              <button type=\"submit\">Log in</button>\n</form>\n"
         ))
         .into_response()
@@ -200,7 +207,9 @@ impl Login {
         auth: Auth,
         Bounded(Form(form)): Bounded<Form<Credentials>>,
     ) -> Result<Response, SessionRejection> {
-        form_login(account, auth, form, "/me").await
+        // Unchecked, the cookie ends with the browser session.
+        let lifetime = CookieLifetime::remember_me(form.remember.is_some());
+        form_login(account, auth, form, lifetime, "/me").await
     }
 
     /// astro-session's endpoint (`src/routes/api/login.ts`): its form posts
@@ -211,7 +220,15 @@ impl Login {
         auth: Auth,
         Bounded(Form(form)): Bounded<Form<Credentials>>,
     ) -> Result<Response, SessionRejection> {
-        form_login(account, auth, form, "/dashboard").await
+        // The seed's form has no such box: the app's cookie settings apply.
+        form_login(
+            account,
+            auth,
+            form,
+            CookieLifetime::AppDefault,
+            "/dashboard",
+        )
+        .await
     }
 
     /// The form login's logout: the session is deleted, and the login page
@@ -256,7 +273,7 @@ impl Login {
             return Err(token_error("invalid_grant", "invalid username or password"));
         };
         let logged_in = auth
-            .login_bearer(binding(&user, form.label))
+            .login_bearer(binding(&user, form.label, CookieLifetime::AppDefault))
             .map_err(|rejection| {
                 (
                     rejection.status(),

@@ -93,6 +93,48 @@ async fn successful_login_redirects_to_me_with_a_fresh_cookie() {
     );
 }
 
+/// The form's "Remember me" box: checked, the cookie lasts as long as
+/// the session (`Max-Age`); unchecked, until the browser closes. The seed's
+/// own form (`POST /api/login`) has no box and keeps the app's setting.
+#[tokio::test]
+async fn remember_me_decides_whether_the_login_cookie_outlives_the_browser() {
+    let demo = Demo::start(&[], &[]);
+    let page = demo.browser().get("/login").await.body;
+    assert!(
+        page.contains("<input name=\"remember\" type=\"checkbox\">"),
+        "{page}"
+    );
+    let login = |remember: Option<&'static str>| {
+        let mut b = demo.browser();
+        async move {
+            let mut form = vec![("username", "ada"), ("password", "ada-secret")];
+            form.extend(remember.map(|on| ("remember", on)));
+            let r = b.send(reqwest::Method::POST, "/login", Some(&form)).await;
+            assert_eq!(r.status, 302);
+            let cookie = r.cookie("id").expect("login cookie").clone();
+            assert_eq!(b.get("/me").await.json()["user"], "ada");
+            cookie.max_age
+        }
+    };
+    let hour = 3600;
+    assert!(login(Some("on")).await.is_some_and(|age| age > hour));
+    assert_eq!(login(None).await, None, "a browser-session cookie");
+
+    let mut b = demo.browser();
+    let r = b
+        .send(
+            reqwest::Method::POST,
+            "/api/login",
+            Some(&[("email", "ada"), ("password", "ada-secret")]),
+        )
+        .await;
+    assert!(
+        r.cookie("id")
+            .and_then(|c| c.max_age)
+            .is_some_and(|age| age > hour)
+    );
+}
+
 #[tokio::test]
 async fn a_form_logout_ends_the_login_and_the_login_page_says_so_once() {
     let demo = Demo::start(&[], &[]);
