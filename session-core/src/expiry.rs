@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::clock::duration_millis;
-use crate::{SessionInfo, SessionRecord, Timestamp};
+use crate::{Binding, SessionInfo, SessionRecord, Timestamp};
 
 /// Expiry rules.
 ///
@@ -81,6 +81,18 @@ impl ExpiryPolicy {
         self.cap(now, now.plus(lifetime))
     }
 
+    /// Expiry of a session logged in now as `binding`: its own
+    /// [`lifetime`](Binding::lifetime), else the policy's.
+    pub fn for_login(&self, now: Timestamp, binding: Option<&Binding>) -> Timestamp {
+        self.cap(now, now.plus(self.lifetime_for(binding)))
+    }
+
+    /// The lifetime of a session bound as `binding`: its login's own, else
+    /// [`lifetime`](Self::lifetime).
+    pub fn lifetime_for(&self, binding: Option<&Binding>) -> Duration {
+        binding.and_then(|b| b.lifetime).unwrap_or(self.lifetime)
+    }
+
     /// Whether the record is past its expiry or its absolute limit.
     pub fn is_expired(&self, record: &SessionRecord, now: Timestamp) -> bool {
         record.is_expired(now) || self.is_past_limit(record.created_at, now)
@@ -105,15 +117,17 @@ impl ExpiryPolicy {
 
     /// The new expiry a request at `now` should write, if any: the first use of a
     /// fresh session switches it to `lifetime`; later, expiry slides once less
-    /// than the threshold share of `lifetime` is left.
+    /// than the threshold share of the lifetime is left (a logged-in
+    /// session's own [`lifetime`](Binding::lifetime) where its login set one).
     pub fn refresh(&self, record: &SessionRecord, now: Timestamp) -> Option<Timestamp> {
-        let candidate = self.cap(record.created_at, now.plus(self.lifetime));
+        let lifetime = self.lifetime_for(record.binding.as_deref());
+        let candidate = self.cap(record.created_at, now.plus(lifetime));
         if Self::is_initial(record) {
             // Used on a later request: switch to the full lifetime.
             return (now > record.created_at && candidate > record.expires_at).then_some(candidate);
         }
         let left = duration_millis(record.expires_at.since(now)) as f64;
-        let threshold = duration_millis(self.lifetime) as f64 * self.refresh_threshold;
+        let threshold = duration_millis(lifetime) as f64 * self.refresh_threshold;
         (left < threshold && candidate > record.expires_at).then_some(candidate)
     }
 }
@@ -237,6 +251,46 @@ mod tests {
         // The absolute limit holds even if a store kept a later expiry.
         let long = record(T0, T0.plus(MIN), T0.plus(600 * MIN), true);
         assert!(p.is_expired(&long, T0.plus(90 * MIN)));
+    }
+
+    #[test]
+    fn a_logins_own_lifetime_sets_its_expiry_and_its_refresh() {
+        let mut p = policy();
+        let long = Binding::user("u").with_lifetime(600 * MIN);
+        assert_eq!(p.for_login(T0, Some(&long)), T0.plus(600 * MIN));
+        assert_eq!(
+            p.for_login(T0, Some(&Binding::user("u"))),
+            T0.plus(60 * MIN)
+        );
+        assert_eq!(p.for_login(T0, None), T0.plus(60 * MIN));
+
+        let mut r = record(T0, T0, T0.plus(600 * MIN), true);
+        r.binding = Some(Box::new(long));
+        // 400 of 600 minutes left: more than half, no refresh, where the
+        // policy's 60 minutes would long have expired it.
+        assert_eq!(p.refresh(&r, T0.plus(200 * MIN)), None);
+        // 290 left: refreshed to now + 600.
+        let now = T0.plus(310 * MIN);
+        assert_eq!(p.refresh(&r, now), Some(now.plus(600 * MIN)));
+        // The absolute limit still caps it.
+        p.absolute = Some(700 * MIN);
+        assert_eq!(p.refresh(&r, now), Some(T0.plus(700 * MIN)));
+        assert_eq!(p.for_login(T0, r.binding.as_deref()), T0.plus(600 * MIN));
+        p.absolute = Some(100 * MIN);
+        assert_eq!(p.for_login(T0, r.binding.as_deref()), T0.plus(100 * MIN));
+    }
+
+    #[test]
+    fn a_logins_lifetime_is_rounded_up_to_whole_milliseconds() {
+        let of = |d: Duration| Binding::user("u").with_lifetime(d).lifetime;
+        assert_eq!(of(Duration::ZERO), Some(Duration::from_millis(1)));
+        assert_eq!(of(Duration::from_micros(1)), Some(Duration::from_millis(1)));
+        assert_eq!(
+            of(Duration::from_micros(1500)),
+            Some(Duration::from_millis(2))
+        );
+        assert_eq!(of(MIN), Some(MIN));
+        assert_eq!(of(Duration::MAX), Some(Duration::from_millis(u64::MAX)));
     }
 
     #[test]

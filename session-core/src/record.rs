@@ -1,5 +1,7 @@
 //! What stores keep: session records, patches, listings.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{CookieLifetime, FieldMap, SessionId, Timestamp};
@@ -30,6 +32,38 @@ pub struct Binding {
     /// How long the browser keeps the session's cookie ("remember me").
     #[serde(default, skip_serializing_if = "CookieLifetime::is_app_default")]
     pub cookie_lifetime: CookieLifetime,
+    /// How long the session lives between uses, in place of the policy's
+    /// [`lifetime`](crate::ExpiryPolicy::lifetime); whole milliseconds.
+    #[serde(
+        default,
+        rename = "lifetime_ms",
+        skip_serializing_if = "Option::is_none",
+        with = "optional_millis"
+    )]
+    pub lifetime: Option<Duration>,
+}
+
+/// An optional duration as a number of milliseconds.
+mod optional_millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        lifetime: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match lifetime {
+            Some(d) => serializer.serialize_some(&crate::clock::duration_millis(*d)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(deserializer)?.map(Duration::from_millis))
+    }
 }
 
 /// A field that is there, `null` included, is `Some`: meta set to JSON
@@ -49,6 +83,7 @@ impl Binding {
             meta: None,
             permissions: Vec::new(),
             cookie_lifetime: CookieLifetime::AppDefault,
+            lifetime: None,
         }
     }
 
@@ -77,6 +112,19 @@ impl Binding {
     /// Sets how long the browser keeps the session's cookie.
     pub fn with_cookie_lifetime(mut self, lifetime: CookieLifetime) -> Self {
         self.cookie_lifetime = lifetime;
+        self
+    }
+
+    /// Sets how long this login's session lives between uses, in place of
+    /// the policy's [`lifetime`](crate::ExpiryPolicy::lifetime): longer for
+    /// a "remember me" login, say. Expiry slides as the policy's
+    /// `refresh_threshold` says, and the policy's `absolute` limit still
+    /// caps it. Rounded up to whole milliseconds, and at least one.
+    pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
+        let millis = crate::clock::duration_millis(lifetime).saturating_add(u64::from(
+            !lifetime.subsec_nanos().is_multiple_of(1_000_000),
+        ));
+        self.lifetime = Some(Duration::from_millis(millis.max(1)));
         self
     }
 
@@ -469,6 +517,32 @@ pub mod envelope {
     mod tests {
         use super::*;
         use crate::{Binding, SessionId, Timestamp};
+
+        #[test]
+        fn a_logins_lifetimes_are_stored_and_absent_ones_take_no_room() {
+            let plain = Binding::user("ada");
+            let json = serde_json::to_string(&plain).unwrap();
+            assert_eq!(json, r#"{"user_id":"ada"}"#);
+            let chosen = Binding::user("ada")
+                .with_cookie_lifetime(crate::CookieLifetime::UntilExpiry)
+                .with_lifetime(std::time::Duration::from_secs(30 * 24 * 3600));
+            let json = serde_json::to_string(&chosen).unwrap();
+            assert_eq!(
+                json,
+                r#"{"user_id":"ada","cookie_lifetime":"until_expiry","lifetime_ms":2592000000}"#
+            );
+            assert_eq!(serde_json::from_str::<Binding>(&json).unwrap(), chosen);
+            // A binding stored before these existed reads with the defaults.
+            assert_eq!(
+                serde_json::from_str::<Binding>(r#"{"user_id":"ada"}"#).unwrap(),
+                plain
+            );
+            // An unknown lifetime is a decoding error (a corrupt record), not a default.
+            assert!(
+                serde_json::from_str::<Binding>(r#"{"user_id":"a","cookie_lifetime":"x"}"#)
+                    .is_err()
+            );
+        }
 
         #[test]
         fn byte_size_counts_data_flash_and_the_whole_binding() {

@@ -1534,7 +1534,8 @@ fn awkward_record(clock: &MockClock) -> SessionRecord {
         Binding::user(user)
             .with_label("l\u{e4}ptop {1} \u{1f600}")
             .with_meta(serde_json::json!({"k\u{fc}": "\u{0}\u{1f}\"", "": [null]}))
-            .with_cookie_lifetime(crate::CookieLifetime::BrowserSession),
+            .with_cookie_lifetime(crate::CookieLifetime::BrowserSession)
+            .with_lifetime(std::time::Duration::from_millis(86_400_001)),
     ));
     let long_name = "n".repeat(200);
     let long_value = format!("\"{}\"", "v".repeat(20_000));

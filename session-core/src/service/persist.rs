@@ -324,7 +324,7 @@ impl SessionService {
         if let Some(rotation) = state.changes.as_ref().and_then(|c| c.rotation.clone()) {
             let loaded = state.record().filter(|_| rotation.replace_old);
             let (created_at, expires_at) = match (rotation.login, loaded) {
-                (true, _) => (now, self.expiry().for_new(now, true)),
+                (true, _) => (now, self.expiry().for_login(now, rotation.binding.as_ref())),
                 // A rotation keeps the session's age and expiry, so the
                 // absolute limit still counts from its creation.
                 (false, Some(old)) => (

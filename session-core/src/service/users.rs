@@ -14,8 +14,8 @@ impl SessionService {
     /// gives the token to hand out.
     pub async fn create_session(&self, binding: Binding) -> Result<SessionId, SessionError> {
         let now = self.clock().now();
-        let mut record =
-            SessionRecord::new(SessionId::generate(), now, self.expiry().for_new(now, true));
+        let expires_at = self.expiry().for_login(now, Some(&binding));
+        let mut record = SessionRecord::new(SessionId::generate(), now, expires_at);
         record.binding = Some(Box::new(binding));
         let record = self.create_with_fresh_id(record).await?;
         if let Some(user_id) = record.user_id() {

@@ -65,18 +65,22 @@ struct LoginQuery {
     perm: Option<String>,
     /// A "remember me" box; absent, the app's cookie settings apply.
     remember: Option<bool>,
+    /// The login's own session lifetime; absent, the policy's.
+    lifetime_mins: Option<u64>,
 }
 
 async fn login(auth: Auth, Query(q): Query<LoginQuery>) -> StatusCode {
     let lifetime = q
         .remember
         .map_or(CookieLifetime::AppDefault, CookieLifetime::remember_me);
-    auth.login(
-        Binding::user(q.user)
-            .with_permissions(q.perm)
-            .with_label("test")
-            .with_cookie_lifetime(lifetime),
-    );
+    let mut binding = Binding::user(q.user)
+        .with_permissions(q.perm)
+        .with_label("test")
+        .with_cookie_lifetime(lifetime);
+    if let Some(mins) = q.lifetime_mins {
+        binding = binding.with_lifetime(Duration::from_secs(mins * 60));
+    }
+    auth.login(binding);
     StatusCode::NO_CONTENT
 }
 

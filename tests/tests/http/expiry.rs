@@ -133,3 +133,35 @@ async fn remember_me_gives_max_age_where_the_app_sets_browser_session_cookies() 
     let cookie = r.cookie("sid").expect("login cookie");
     assert_eq!(cookie.max_age, None, "the app's setting");
 }
+
+/// A login's own lifetime: the cookie's `Max-Age` and the session's expiry
+/// follow it, longer or shorter than the app's 60 minutes, and it slides.
+#[tokio::test]
+async fn a_logins_own_lifetime_replaces_the_apps() {
+    let t = start().await;
+    let mut long = t.server.browser();
+    let r = long.post("/t/login?user=ada&lifetime_mins=120").await;
+    assert_eq!(r.cookie("sid").and_then(|c| c.max_age), Some(7200));
+    let mut short = t.server.browser();
+    short.post("/t/login?user=grace&lifetime_mins=10").await;
+
+    t.clock.advance(59 * MIN);
+    let r = long.get("/t/me").await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.set_cookies.is_empty(),
+        "61 of 120 minutes left: no refresh"
+    );
+    assert_eq!(short.get("/t/me").await.status, 401, "past its 10 minutes");
+
+    t.clock.advance(31 * MIN);
+    let r = long.get("/t/me").await;
+    assert_eq!(r.status, 200, "alive past the app's 60 minutes");
+    assert_eq!(
+        r.cookie("sid").and_then(|c| c.max_age),
+        Some(7200),
+        "30 of 120 minutes left: refreshed by the login's lifetime"
+    );
+    t.clock.advance(119 * MIN);
+    assert_eq!(long.get("/t/me").await.status, 200);
+}

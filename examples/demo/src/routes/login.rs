@@ -1,6 +1,8 @@
 //! astro-session's login workflow (form, error flash shown once) and an API
 //! login handing out a bearer token (authsessions).
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::extract::{Form, FromRequest, Request};
 use axum::http::{StatusCode, header};
@@ -86,10 +88,24 @@ pub struct Login;
 /// longer one is cut, as the form's `maxlength` cuts it in a browser.
 pub const MAX_LABEL_CHARS: usize = 100;
 
-fn binding(user: &User, label: Option<String>, lifetime: CookieLifetime) -> Binding {
-    let binding = Binding::user(user.name)
-        .with_permissions(user.permissions.iter().copied())
-        .with_cookie_lifetime(lifetime);
+/// How long a login with "Remember me" checked lives between visits
+/// (others live the app's six hours, in a cookie the browser drops when it
+/// closes).
+pub const REMEMBERED_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// A "Remember me" box: `None` where the form has none (the app's
+/// settings apply), else whether it was checked.
+#[derive(Debug, Clone, Copy)]
+struct Remember(Option<bool>);
+
+fn binding(user: &User, label: Option<String>, remember: Remember) -> Binding {
+    let mut binding = Binding::user(user.name).with_permissions(user.permissions.iter().copied());
+    if let Remember(Some(checked)) = remember {
+        binding = binding.with_cookie_lifetime(CookieLifetime::remember_me(checked));
+        if checked {
+            binding = binding.with_lifetime(REMEMBERED_LIFETIME);
+        }
+    }
     match label.filter(|l| !l.trim().is_empty()) {
         Some(label) => binding.with_label(bounded(label)),
         None => binding,
@@ -120,7 +136,7 @@ fn found(location: &'static str) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
 }
 
-/// A form login with `lifetime` for its cookie: on success `302` to `success`, on failure `302` to
+/// A form login: on success `302` to `success`, on failure `302` to
 /// `/login` with the error flashed. A client that sent a bearer token gets
 /// its new one instead (its login moves the bearer session, with no cookie).
 /// An over-long user name or password fails alike, with its own message,
@@ -129,7 +145,7 @@ async fn form_login(
     mut account: Session<Account>,
     auth: Auth,
     form: Credentials,
-    lifetime: CookieLifetime,
+    remember: Remember,
     success: &'static str,
 ) -> Result<Response, SessionRejection> {
     if form.too_long() {
@@ -139,7 +155,7 @@ async fn form_login(
     let Some(user) = users::check(form.username, form.password).await else {
         return refused(&mut account, "Invalid username or password");
     };
-    let logged_in = auth.login(binding(&user, form.label, lifetime));
+    let logged_in = auth.login(binding(&user, form.label, remember));
     mark_signed_in(&mut account, &user);
     Ok(match logged_in.token {
         Some(_) => logged_in.into_response(),
@@ -207,9 +223,9 @@ impl Login {
         auth: Auth,
         Bounded(Form(form)): Bounded<Form<Credentials>>,
     ) -> Result<Response, SessionRejection> {
-        // Unchecked, the cookie ends with the browser session.
-        let lifetime = CookieLifetime::remember_me(form.remember.is_some());
-        form_login(account, auth, form, lifetime, "/me").await
+        // An unchecked box is not sent.
+        let remember = Remember(Some(form.remember.is_some()));
+        form_login(account, auth, form, remember, "/me").await
     }
 
     /// astro-session's endpoint (`src/routes/api/login.ts`): its form posts
@@ -220,15 +236,8 @@ impl Login {
         auth: Auth,
         Bounded(Form(form)): Bounded<Form<Credentials>>,
     ) -> Result<Response, SessionRejection> {
-        // The seed's form has no such box: the app's cookie settings apply.
-        form_login(
-            account,
-            auth,
-            form,
-            CookieLifetime::AppDefault,
-            "/dashboard",
-        )
-        .await
+        // The seed's form has no such box: the app's settings apply.
+        form_login(account, auth, form, Remember(None), "/dashboard").await
     }
 
     /// The form login's logout: the session is deleted, and the login page
@@ -273,7 +282,7 @@ impl Login {
             return Err(token_error("invalid_grant", "invalid username or password"));
         };
         let logged_in = auth
-            .login_bearer(binding(&user, form.label, CookieLifetime::AppDefault))
+            .login_bearer(binding(&user, form.label, Remember(None)))
             .map_err(|rejection| {
                 (
                     rejection.status(),
