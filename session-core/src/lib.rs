@@ -4,7 +4,9 @@
 //!   ([`Session<T>`] handles, `#[session_data]` in `session-macros`).
 //! - [`SessionService`]: load, get-or-create (lazily), persist only what
 //!   changed, destroy, login with id rotation, per-user listing and revocation.
-//! - [`ExpiryPolicy`]: initial and full lifetime, sliding refresh, absolute limit.
+//! - [`ExpiryPolicy`]: initial and full lifetime, sliding refresh, absolute
+//!   limit; a login may set its session's own lifetime and, for the cookie,
+//!   a [`CookieLifetime`] ("remember me") on its [`Binding`].
 //! - [`token`]: HMAC-signed tokens with key rotation, cookie-name binding and
 //!   bearer helpers.
 //! - [`SessionStore`]: the store contract, with [`MemoryStore`] built in.

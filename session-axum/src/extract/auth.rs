@@ -105,9 +105,11 @@ impl Auth {
     /// Logs the request's client in as `binding.user_id`: the session moves to
     /// a new id (anti-fixation), keeps its data and flash (unless it belonged
     /// to another user), is bound to the user and switches to the full
-    /// lifetime. The new record is written and
-    /// the old one deleted after the handler; the cookie is set then (not for
-    /// bearer requests: hand them [`LoggedIn::token`]).
+    /// lifetime (or the binding's own, see [`Binding::with_lifetime`]). The
+    /// new record is written and the old one deleted after the handler; the
+    /// cookie is set then, with or without `Max-Age` as the binding's
+    /// [`CookieLifetime`](crate::CookieLifetime) says (not for bearer
+    /// requests: hand them [`LoggedIn::token`]).
     pub fn login(&self, binding: Binding) -> LoggedIn {
         let session_id = self.session.cell().lock().login(binding.clone());
         let bearer = self.session.source() == TokenSource::Bearer;
