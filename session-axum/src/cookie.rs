@@ -286,13 +286,20 @@ const SERVER_TOKEN_ROOM: usize = 128;
 /// The longest `Path` or `Domain` value browsers take.
 const MAX_ATTRIBUTE_BYTES: usize = 1024;
 
-/// The widest `Max-Age` a cookie is measured with: up to 317 years.
-pub const MAX_AGE_DIGITS: usize = 10;
+/// The longest `Max-Age` sent, in seconds: 400 days, the most browsers keep
+/// a cookie (RFC 6265bis, 5.6.2), whatever a longer one says. A session
+/// that lives longer gets its cookie renewed by the visits that refresh it.
+pub const MAX_AGE_SECS: u64 = 400 * 24 * 3600;
 
-/// Seconds from `now` to `expires_at`, rounded up: the browser must not drop
-/// the cookie before the session expires.
+/// The widest `Max-Age` a cookie is measured with: [`MAX_AGE_SECS`]'s digits.
+pub const MAX_AGE_DIGITS: usize = 8;
+const _: () = assert!(MAX_AGE_SECS.ilog10() as usize + 1 == MAX_AGE_DIGITS);
+
+/// Seconds from `now` to `expires_at`, rounded up (the browser must not drop
+/// the cookie before the session expires), at most [`MAX_AGE_SECS`].
 fn max_age_secs(expires_at: Timestamp, now: Timestamp) -> u128 {
-    expires_at.since(now).as_millis().div_ceil(1000)
+    let secs = expires_at.since(now).as_millis().div_ceil(1000);
+    secs.min(u128::from(MAX_AGE_SECS))
 }
 
 /// `cookie` as a `Set-Cookie` value, written into one buffer sized for a
@@ -448,6 +455,26 @@ mod tests {
             "Max-Age=91",
         ] {
             assert!(v.contains(part), "{v} lacks {part}");
+        }
+    }
+
+    #[test]
+    fn max_age_stops_at_the_400_days_browsers_keep_a_cookie() {
+        let c = CookieConfig::default();
+        let now = Timestamp::from_millis(1_000_000);
+        let day = Duration::from_secs(24 * 3600);
+        let v = c.set_cookie("tok.sig", now.plus(400 * day), now);
+        assert!(v.ends_with("Max-Age=34560000"), "{v}");
+        for far in [401 * day, 2 * 365 * day, Duration::MAX] {
+            let v = c.set_cookie("tok.sig", now.plus(far), now);
+            assert!(v.contains("Max-Age=34560000"), "{far:?}: {v}");
+            let action = CookieAction::Set {
+                token: "tok.sig".into(),
+                expires_at: now.plus(far),
+                lifetime: CookieLifetime::AppDefault,
+            };
+            // The widest Max-Age is the one measured for room.
+            assert_eq!(c.max_age_room(&action, now), 0);
         }
     }
 
