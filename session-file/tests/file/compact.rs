@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use session_core::clock::Clock as _;
 use session_core::{MockClock, SessionRecord, SessionStore};
-use session_file::FileStore;
+use session_file::{FileStore, OpenError};
 
 use crate::support::{HOUR, open_at, record, temp_path};
 
@@ -45,6 +45,15 @@ async fn file_after_a_burst(path: &Path, clock: &MockClock) -> Vec<SessionRecord
     kept
 }
 
+/// A store at `path` on `clock` that compacts the file as it opens it.
+fn open_compacting(path: &Path, clock: &MockClock) -> Result<FileStore, OpenError> {
+    FileStore::builder(path)
+        .clock(Arc::new(clock.clone()))
+        .without_cleanup()
+        .compact_on_open(true)
+        .open()
+}
+
 /// The engine may trim a few free pages off the end as it opens or closes
 /// the file; compaction is what gives back most of it.
 fn assert_still_large(path: &Path, grown: u64) {
@@ -72,12 +81,7 @@ async fn compaction_at_open_shrinks_the_file_and_keeps_live_sessions() {
     drop(open_at(&path, &clock));
     assert_still_large(&path, grown);
 
-    let store = FileStore::builder(&path)
-        .clock(Arc::new(clock.clone()))
-        .without_cleanup()
-        .compact_on_open(true)
-        .open()
-        .unwrap();
+    let store = open_compacting(&path, &clock).unwrap();
     let compacted = file_len(&path);
     assert!(
         compacted < grown / 4,
@@ -97,12 +101,7 @@ async fn compaction_at_open_shrinks_the_file_and_keeps_live_sessions() {
 async fn compaction_of_a_new_file_leaves_a_working_store() {
     let clock = MockClock::starting_now();
     let (_dir, path) = temp_path();
-    let store = FileStore::builder(&path)
-        .clock(Arc::new(clock.clone()))
-        .without_cleanup()
-        .compact_on_open(true)
-        .open()
-        .unwrap();
+    let store = open_compacting(&path, &clock).unwrap();
     let r = record(clock.now(), HOUR, Some("ada"));
     store.create(&r).await.unwrap();
     assert_kept(&store, std::slice::from_ref(&r)).await;
@@ -124,12 +123,7 @@ async fn a_file_that_cannot_be_compacted_opens_as_it_is() {
     }
     let grown = file_len(&path);
 
-    let store = FileStore::builder(&path)
-        .clock(Arc::new(clock.clone()))
-        .without_cleanup()
-        .compact_on_open(true)
-        .open()
-        .expect("opened without compaction");
+    let store = open_compacting(&path, &clock).expect("opened without compaction");
     assert_still_large(&path, grown);
     assert_kept(&store, &kept).await;
 }
