@@ -77,7 +77,7 @@ impl Database {
             }
             opened => opened?,
         };
-        if options.compact_on_open && crate::compaction::compact(&mut db, &path).is_err() {
+        if options.compact_on_open && !crate::compaction::compact(&mut db, &path) {
             drop(Handle::new(db));
             db = open_file(&path, &options, Create::Never)?;
         }
