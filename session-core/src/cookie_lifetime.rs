@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 /// It is stored with the session, so every later cookie of that session
 /// (a sliding refresh, a re-signing after a key rotation) keeps it. It ends
 /// with the login: a logout, and a session that was never logged in, follow
-/// the app's cookie settings. The server-side expiry is the same either
-/// way: a browser-session cookie only makes the browser forget the session
-/// sooner, when it closes.
+/// the app's cookie settings. It leaves the server-side expiry alone: a
+/// browser-session cookie only makes the browser forget the session sooner,
+/// when it closes. A login sets the session's own lifetime apart, with
+/// [`Binding::with_lifetime`](crate::Binding::with_lifetime).
 ///
 /// ```
 /// use session_core::{Binding, CookieLifetime};
