@@ -318,6 +318,18 @@ pub struct SessionInfo {
     pub last_seen: Timestamp,
     /// Expires.
     pub expires_at: Timestamp,
+    /// How long the browser keeps its cookie, as its login chose (a
+    /// "remember me" box, for a page listing the user's devices).
+    #[serde(default, skip_serializing_if = "CookieLifetime::is_app_default")]
+    pub cookie_lifetime: CookieLifetime,
+    /// The session's own lifetime, where its login set one.
+    #[serde(
+        default,
+        rename = "lifetime_ms",
+        skip_serializing_if = "Option::is_none",
+        with = "optional_millis"
+    )]
+    pub lifetime: Option<Duration>,
 }
 
 impl SessionInfo {
@@ -343,6 +355,8 @@ impl SessionInfo {
             created_at,
             last_seen,
             expires_at,
+            cookie_lifetime: binding.map_or(CookieLifetime::AppDefault, |b| b.cookie_lifetime),
+            lifetime: binding.and_then(|b| b.lifetime),
         }
     }
 }

@@ -1583,6 +1583,9 @@ pub async fn awkward_names_and_values_round_trip(store: impl SessionStore, clock
         let listed = store.list_for_user(&user).await.unwrap();
         assert_eq!(listed.iter().map(|i| i.id).collect::<Vec<_>>(), [r.id]);
         assert_eq!(listed[0].user_id.as_deref(), Some(user.as_str()));
+        let bound = r.binding.as_deref().expect("bound");
+        assert_eq!(listed[0].cookie_lifetime, bound.cookie_lifetime);
+        assert_eq!(listed[0].lifetime, bound.lifetime);
     }
     let mut p = patch(&clock);
     p.set_fields = fields(&[
