@@ -29,6 +29,8 @@ pub struct SessionView {
     pub expires_at: u64,
     /// Whether this is the session making the request.
     pub current: bool,
+    /// Whether its login had "Remember me" checked.
+    pub remembered: bool,
 }
 
 /// `GET /me`, `GET /me/sessions`, `DELETE /me/sessions/{handle}`,
@@ -108,6 +110,7 @@ impl Me {
                     last_seen: s.last_seen.as_millis(),
                     expires_at: s.expires_at.as_millis(),
                     current: Some(s.id) == current,
+                    remembered: s.cookie_lifetime == CookieLifetime::UntilExpiry,
                 })
                 .collect(),
         ))

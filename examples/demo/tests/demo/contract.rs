@@ -140,6 +140,16 @@ async fn remember_me_decides_whether_the_login_cookie_outlives_the_browser() {
             .and_then(|c| c.max_age)
             .is_some_and(|age| age > hour)
     );
+    // The user's device list says which login was remembered.
+    let listed = b.get("/me/sessions").await.json();
+    let remembered: Vec<bool> = listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|s| s["remembered"].as_bool().expect("remembered"))
+        .collect();
+    assert_eq!(remembered.len(), 3, "{listed}");
+    assert_eq!(remembered.iter().filter(|r| **r).count(), 1, "{listed}");
 }
 
 #[tokio::test]
