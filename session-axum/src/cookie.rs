@@ -315,16 +315,13 @@ fn render(cookie: &Cookie<'_>) -> String {
 /// Room for a signed id and the default attributes, with some to spare.
 const SET_COOKIE_CAPACITY: usize = 160;
 
-/// `token` without the double quotes around it (RFC 6265 allows them).
+/// `token` without the pair of double quotes around it (RFC 6265 allows
+/// them); a quote anywhere else stays, and the token fails to verify.
 fn trim_quotes(token: &[u8]) -> &[u8] {
-    let start = token.iter().take_while(|&&b| b == b'"').count();
-    let end = token.len()
-        - token[start..]
-            .iter()
-            .rev()
-            .take_while(|&&b| b == b'"')
-            .count();
-    &token[start..end]
+    match token {
+        [b'"', inner @ .., b'"'] => inner,
+        _ => token,
+    }
 }
 
 #[cfg(test)]
@@ -538,5 +535,21 @@ mod tests {
             HeaderValue::from_static("xid=no;id2=no; id = \"a\" ;id=;id=b"),
         );
         assert_eq!(c.tokens(&h).collect::<Vec<_>>(), ["a", "", "b"]);
+    }
+
+    /// RFC 6265's quoted form is one pair of quotes around the value; any
+    /// other quote is part of the value (and makes it malformed).
+    #[test]
+    fn only_one_pair_of_surrounding_quotes_is_trimmed() {
+        let c = CookieConfig::default();
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("id=\"a\"; id=\"\"b\"\"; id=\"c; id=d\"; id=\"; id=\"\""),
+        );
+        assert_eq!(
+            c.tokens(&h).collect::<Vec<_>>(),
+            ["a", "\"b\"", "\"c", "d\"", "\"", ""]
+        );
     }
 }

@@ -33,7 +33,7 @@ fn token() -> impl Strategy<Value = String> {
 
 /// One `name=value` pair of a `Cookie` header and the token it carries for
 /// the cookie `sid`, if any: the session cookie (spaces and quotes around
-/// its value), or another cookie with any value.
+/// its value, one pair of them trimmed), or another cookie with any value.
 fn pair() -> impl Strategy<Value = (Vec<u8>, Option<String>)> {
     let spaces = || prop::sample::select(vec!["", " ", "  ", "\t"]);
     let quote = || prop::sample::select(vec!["", "\"", "\"\""]);
@@ -48,7 +48,14 @@ fn pair() -> impl Strategy<Value = (Vec<u8>, Option<String>)> {
     )
         .prop_map(|(lead, before_eq, after_eq, open, token, close, trail)| {
             let text = format!("{lead}sid{before_eq}={after_eq}{open}{token}{close}{trail}");
-            (text.into_bytes(), Some(token))
+            // One pair of quotes around the value is RFC 6265's quoted
+            // form; any other quote is part of the value.
+            let value = format!("{open}{token}{close}");
+            let value = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                Some(inner) => inner.to_owned(),
+                None => value,
+            };
+            (text.into_bytes(), Some(value))
         });
     let other_name = prop::sample::select(vec!["SID", "xsid", "sidx", "s id", "", "a", "sid2"]);
     let value = prop::collection::vec(header_byte().prop_filter("one pair", |b| *b != b';'), 0..30);
