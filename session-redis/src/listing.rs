@@ -221,7 +221,7 @@ impl Cursor {
         let (node, cursor, pending, map, rescan) = match parts.as_slice() {
             ["1", node, cursor, pending] => (*node, *cursor, *pending, None, None),
             [Self::VERSION, node, cursor, pending, map, rescan @ ..] if rescan.len() <= 1 => {
-                let map = u64::from_str_radix(map, 16).map_err(|_| bad())?;
+                let map = number(map, 16).ok_or_else(bad)?;
                 let rescan = rescan.first().map(|ids| {
                     ids.split(',')
                         .filter(|id| !id.is_empty())
@@ -232,7 +232,7 @@ impl Cursor {
             }
             _ => return Err(bad()),
         };
-        let cursor: u64 = cursor.parse().map_err(|_| bad())?;
+        let cursor = number(cursor, 10).ok_or_else(bad)?;
         let pending = pending
             .split(',')
             .filter(|p| !p.is_empty())
@@ -252,6 +252,15 @@ impl Cursor {
             rescan,
         })
     }
+}
+
+/// `text` as a number in `radix`: digits only, as the cursor writes them
+/// (`from_str_radix` would also take a leading `+`).
+fn number(text: &str, radix: u32) -> Option<u64> {
+    let digits = !text.is_empty() && text.chars().all(|c| c.is_digit(radix));
+    digits
+        .then(|| u64::from_str_radix(text, radix).ok())
+        .flatten()
 }
 
 /// The masters in the order a listing visits them, each with its name in
@@ -575,6 +584,10 @@ mod tests {
             "2||0||0|a|extra",
             "2||0||xyz|a",
             "3||0||0",
+            "1||+9|",
+            "2||+0||0",
+            "2||0||+0",
+            "2||0||-0",
         ] {
             assert!(
                 matches!(Cursor::decode(bad), Err(StoreError::InvalidCursor(_))),
