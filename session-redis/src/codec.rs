@@ -104,7 +104,7 @@ impl Meta {
         }
         let mut next = |what: &str| -> Result<u64, StoreError> {
             let part = parts.next().ok_or_else(|| damaged(value))?;
-            parse_decimal(part).ok_or_else(|| {
+            parse_digits(part, 10).ok_or_else(|| {
                 StoreError::Corrupt(format!(
                     "{what} {:?} is not a number",
                     String::from_utf8_lossy(part)
@@ -138,15 +138,16 @@ fn damaged(value: &[u8]) -> StoreError {
     ))
 }
 
-/// An unsigned decimal: digits only (as the scripts' patterns read it), no
-/// sign, no overflow.
-fn parse_decimal(digits: &[u8]) -> Option<u64> {
+/// An unsigned number in `radix`: digits only (as the scripts' patterns and
+/// the listing cursor read it), no sign, no overflow.
+pub(crate) fn parse_digits(digits: &[u8], radix: u32) -> Option<u64> {
     if digits.is_empty() {
         return None;
     }
     digits.iter().try_fold(0u64, |n, &b| {
-        let digit = b.checked_sub(b'0').filter(|d| *d < 10)?;
-        n.checked_mul(10)?.checked_add(u64::from(digit))
+        let digit = char::from(b).to_digit(radix)?;
+        n.checked_mul(u64::from(radix))?
+            .checked_add(u64::from(digit))
     })
 }
 

@@ -61,7 +61,7 @@ use std::time::Instant;
 use redis::Value;
 use session_core::{Page, PageRequest, SessionId, SessionInfo, StoreError};
 
-use crate::codec::Listed;
+use crate::codec::{Listed, parse_digits};
 use crate::connection::{Master, Migration, ScanNodes};
 use crate::error::unexpected;
 use crate::reply;
@@ -221,7 +221,7 @@ impl Cursor {
         let (node, cursor, pending, map, rescan) = match parts.as_slice() {
             ["1", node, cursor, pending] => (*node, *cursor, *pending, None, None),
             [Self::VERSION, node, cursor, pending, map, rescan @ ..] if rescan.len() <= 1 => {
-                let map = number(map, 16).ok_or_else(bad)?;
+                let map = parse_digits(map.as_bytes(), 16).ok_or_else(bad)?;
                 let rescan = rescan.first().map(|ids| {
                     ids.split(',')
                         .filter(|id| !id.is_empty())
@@ -232,7 +232,7 @@ impl Cursor {
             }
             _ => return Err(bad()),
         };
-        let cursor = number(cursor, 10).ok_or_else(bad)?;
+        let cursor = parse_digits(cursor.as_bytes(), 10).ok_or_else(bad)?;
         let pending = pending
             .split(',')
             .filter(|p| !p.is_empty())
@@ -252,15 +252,6 @@ impl Cursor {
             rescan,
         })
     }
-}
-
-/// `text` as a number in `radix`: digits only, as the cursor writes them
-/// (`from_str_radix` would also take a leading `+`).
-fn number(text: &str, radix: u32) -> Option<u64> {
-    let digits = !text.is_empty() && text.chars().all(|c| c.is_digit(radix));
-    digits
-        .then(|| u64::from_str_radix(text, radix).ok())
-        .flatten()
 }
 
 /// The masters in the order a listing visits them, each with its name in
