@@ -14,6 +14,11 @@ use session_core::{
 /// hook does nothing unless overridden.
 #[async_trait]
 pub trait After: Send + Sync + 'static {
+    /// After `create(record)` returned, whatever it answered.
+    async fn created(&self, record: &SessionRecord) {
+        let _ = record;
+    }
+
     /// After `save(id, patch)` answered `outcome`.
     async fn saved(&self, id: &SessionId, patch: &SessionPatch, outcome: &SaveOutcome) {
         let _ = (id, patch, outcome);
@@ -58,7 +63,9 @@ impl<A: After> SessionStore for Hooked<A> {
         self.inner.capabilities()
     }
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        self.inner.create(record).await
+        let created = self.inner.create(record).await;
+        self.after.created(record).await;
+        created
     }
     async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
         self.inner.load(id).await

@@ -151,9 +151,11 @@ impl SessionServiceBuilder {
     ///
     /// It costs a login one listing of the user's sessions, and a delete
     /// for each one ended; a failure of either is logged and the login
-    /// stands. Logins of one user at the same moment may each miss the
-    /// other's new session, leaving one more than the limit until the next
-    /// login. "Least recently used" is as the listing orders sessions (see
+    /// stands. Of logins of one user at the same moment, none ends a
+    /// session created after its own, so the last one's session stays
+    /// (never none of them); they may each miss the other's new session,
+    /// leaving one more than the limit until the next login. "Least
+    /// recently used" is as the listing orders sessions (see
     /// [`last_seen_interval`](Self::last_seen_interval)). The store must
     /// keep a per-user index ([`build`](Self::build) fails otherwise), and
     /// the limit is at least 1. No limit by default.

@@ -192,7 +192,7 @@ impl SessionService {
                     Box::pin(self.remove_taken_flash(id, patch)).await;
                 }
                 if let (true, Some(user_id)) = (login, record.user_id()) {
-                    Box::pin(self.hold_to_user_limit(user_id, &record.id)).await;
+                    Box::pin(self.hold_to_user_limit(user_id, &record)).await;
                 }
                 Persisted {
                     outcome: PersistOutcome::Rotated,

@@ -19,7 +19,7 @@ impl SessionService {
         record.binding = Some(Box::new(binding));
         let record = self.create_with_fresh_id(record).await?;
         if let Some(user_id) = record.user_id() {
-            self.hold_to_user_limit(user_id, &record.id).await;
+            self.hold_to_user_limit(user_id, &record).await;
         }
         Ok(record.id)
     }
@@ -28,7 +28,14 @@ impl SessionService {
     /// [`max_sessions_per_user`](super::SessionServiceBuilder::max_sessions_per_user),
     /// never `new`, the session just created for them. A failure is logged:
     /// the login it follows stands.
-    pub(super) async fn hold_to_user_limit(&self, user_id: &str, new: &SessionId) {
+    ///
+    /// Sessions created after `new` are left alone too: they are logins
+    /// running at the same time (a form sent twice), each of which holds
+    /// the user to the limit in turn. Ending them would let two concurrent
+    /// logins end each other's session and leave the user with none; this
+    /// way the last login's session is the one that stays. (Between app
+    /// servers, "after" is as good as their clocks' agreement.)
+    pub(super) async fn hold_to_user_limit(&self, user_id: &str, new: &SessionRecord) {
         let Some(max) = self.inner.max_sessions_per_user else {
             return;
         };
@@ -40,7 +47,11 @@ impl SessionService {
             }
         };
         // Most recently used first: the new one and the `max - 1` next stay.
-        let beyond = sessions.iter().filter(|s| s.id != *new).skip(max - 1);
+        let beyond = sessions
+            .iter()
+            .filter(|s| s.id != new.id)
+            .skip(max - 1)
+            .filter(|s| s.created_at <= new.created_at);
         let (mut ended, mut failed) = (0usize, 0usize);
         for session in beyond {
             match self.store().delete(&session.id).await {

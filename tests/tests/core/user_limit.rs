@@ -1,13 +1,17 @@
 //! The per-user session limit: a login past it ends the user's least
 //! recently used sessions.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use session_core::{
-    Binding, CookieStore, MemoryStore, SessionError, SessionId, SessionService, SessionStore,
+    Binding, CookieStore, MemoryStore, MockClock, SessionError, SessionId, SessionRecord,
+    SessionService, SessionStore,
 };
 
-use crate::support::{Env, MIN, env, listed, service_like, token};
+use crate::support::{Env, MIN, env, listed, policy, service_like, token};
+use session_tests::hooked::{After, Hooked};
 use session_tests::profile::{self, Profile};
 
 /// `env`'s store behind a service holding each user to `max` sessions.
@@ -81,6 +85,68 @@ async fn logins_at_one_instant_keep_the_new_session() {
         assert_eq!(listed(&service, "u").await, vec![new]);
         previous = new;
     }
+}
+
+type Hook = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Runs a hook once, right after the first session is created: another
+/// login landing between a login's create and its hold to the limit.
+#[derive(Clone, Default)]
+struct AfterCreate {
+    hook: Arc<Mutex<Option<Hook>>>,
+}
+
+#[session_axum::async_trait]
+impl After for AfterCreate {
+    async fn created(&self, _: &SessionRecord) {
+        let hook = self.hook.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook.await;
+        }
+    }
+}
+
+/// A login form sent twice: the second login runs whole between the
+/// first's create and its hold to the limit of 1. The second ends the
+/// first's session; the first must not end the second's in turn, or
+/// neither login leaves the user a session.
+#[tokio::test]
+async fn concurrent_logins_leave_the_later_session_not_none() {
+    let clock = MockClock::starting_now();
+    let inner: Arc<dyn SessionStore> = Arc::new(MemoryStore::with_clock(Arc::new(clock.clone())));
+    let after = AfterCreate::default();
+    let hook = after.hook.clone();
+    let on = |store: Arc<dyn SessionStore>| {
+        SessionService::builder()
+            .shared_store(store)
+            .key(session_core::Key::new([1u8; 32]).unwrap())
+            .token_context("sid")
+            .expiry(policy())
+            .clock(Arc::new(clock.clone()))
+            .max_sessions_per_user(1)
+            .build()
+            .unwrap()
+    };
+    let first_login = on(Arc::new(Hooked::new(inner.clone(), after)));
+    let second_login = on(inner);
+    let second: Arc<Mutex<Option<SessionId>>> = Arc::default();
+    *hook.lock().unwrap() = Some(Box::pin({
+        let (service, clock, second) = (second_login.clone(), clock.clone(), second.clone());
+        async move {
+            clock.advance(MIN);
+            *second.lock().unwrap() = Some(log_in(&service, "u").await);
+        }
+    }));
+
+    let first = log_in(&first_login, "u").await;
+
+    let second = second.lock().unwrap().expect("the second login ran");
+    assert!(
+        loads(&second_login, &second).await,
+        "the later login's session was ended"
+    );
+    assert!(!loads(&second_login, &first).await);
+    assert_eq!(listed(&second_login, "u").await, vec![second]);
 }
 
 #[tokio::test]
