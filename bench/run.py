@@ -545,8 +545,9 @@ def measure(env: Env, proc: subprocess.Popen, port: int, client: Http, mode: str
     wall = time.monotonic() - wall_before
     ticks_after, ns_after = cpu_ticks(proc.pid), cpu_ns(proc.pid)
     busy = system_busy_seconds() - busy_before
+    redis_ticks = cpu_ticks(env.redis_pid) - redis_before
     ours = ((ns_after - ns_before) / 1e9 + children_seconds() - wrk_before
-            + (cpu_ticks(env.redis_pid) - redis_before) / CLK_TCK)
+            + redis_ticks / CLK_TCK)
     if profiler:
         os.kill(profiler.pid, signal.SIGINT)
         profiler.wait(timeout=120)
@@ -568,6 +569,7 @@ def measure(env: Env, proc: subprocess.Popen, port: int, client: Http, mode: str
     if mode in REDIS_MODES:
         delta = redis_delta(cmds_before, cmds_after)
         result["redis_cmds"] = sum(delta.values()) / requests
+        result["redis_cpu_us"] = redis_ticks / CLK_TCK * 1e6 / requests
         result["redis_by_command"] = {k: v / requests for k, v in sorted(delta.items())}
     return result
 
@@ -720,6 +722,7 @@ def aggregate(runs: list[dict]) -> dict:
             a["paced"] = summarize(paced)
         if "redis_cmds" in rs[0]:
             a["redis_cmds"] = median([r["redis_cmds"] for r in rs])
+            a["redis_cpu_us"] = median([r["redis_cpu_us"] for r in rs])
             by_cmd: dict[str, list[float]] = {}
             for r in rs:
                 for k, v in r["redis_by_command"].items():
@@ -805,7 +808,7 @@ def redis_detail(agg: dict) -> str:
             mon = a.get("monitor")
             sent = ", ".join(f"{k} {v:.2f}" for k, v in mon["client_commands"].items()) if mon else "?"
             lines.append(f"- {mode} {scenario}: {a['redis_cmds']:.2f} commands/request ({by}); "
-                         f"sent by the server: {sent}")
+                         f"sent by the server: {sent}; redis-server CPU {a['redis_cpu_us']:.1f} µs/request")
     return "\n".join(lines)
 
 
@@ -1090,7 +1093,8 @@ def main() -> int:
                     f"p99 {r['p99']:>6} µs  cpu {r['cpu_us']:.1f} µs/req"
                     + (f"  paced cpu {r['paced']['cpu_us']:.1f} µs/req p99 {r['paced']['p99']} µs"
                        if "paced" in r else "")
-                    + (f"  redis {r['redis_cmds']:.2f} cmds/req" if "redis_cmds" in r else ""))
+                    + (f"  redis {r['redis_cmds']:.2f} cmds/req {r['redis_cpu_us']:.1f} µs/req"
+                       if "redis_cmds" in r else ""))
 
     memory: dict = {}
     if not opts.no_memory:
