@@ -24,6 +24,11 @@ pub trait After: Send + Sync + 'static {
         let _ = (id, patch, outcome);
     }
 
+    /// After `list_for_user(user_id)` returned, whatever it answered.
+    async fn listed_for_user(&self, user_id: &str) {
+        let _ = user_id;
+    }
+
     /// After `delete(id)` returned, whatever it answered.
     async fn deleted(&self, id: &SessionId) {
         let _ = id;
@@ -97,7 +102,9 @@ impl<A: After> SessionStore for Hooked<A> {
         deleted
     }
     async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {
-        self.inner.list_for_user(user_id).await
+        let listed = self.inner.list_for_user(user_id).await;
+        self.after.listed_for_user(user_id).await;
+        listed
     }
     async fn delete_for_user(
         &self,

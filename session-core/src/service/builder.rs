@@ -150,8 +150,9 @@ impl SessionServiceBuilder {
     /// store's cap on anonymous sessions lets logins through).
     ///
     /// It costs a login one listing of the user's sessions, and a delete
-    /// for each one ended; a failure of either is logged and the login
-    /// stands. Of logins of one user at the same moment, none ends a
+    /// for each one ended (a session that another request of its browser
+    /// rotated meanwhile is followed to its new id and ended there); a
+    /// failure of either is logged and the login stands. Of logins of one user at the same moment, none ends a
     /// session created after its own, so the last one's session stays
     /// (never none of them); they may each miss the other's new session,
     /// leaving one more than the limit until the next login. "Least

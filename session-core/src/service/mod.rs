@@ -8,6 +8,7 @@ mod load;
 mod moves;
 mod outcome;
 mod persist;
+mod user_limit;
 mod users;
 
 pub use builder::{

@@ -24,56 +24,6 @@ impl SessionService {
         Ok(record.id)
     }
 
-    /// Ends a user's least recently used sessions beyond
-    /// [`max_sessions_per_user`](super::SessionServiceBuilder::max_sessions_per_user),
-    /// never `new`, the session just created for them. A failure is logged:
-    /// the login it follows stands.
-    ///
-    /// Sessions created after `new` are left alone too: they are logins
-    /// running at the same time (a form sent twice), each of which holds
-    /// the user to the limit in turn. Ending them would let two concurrent
-    /// logins end each other's session and leave the user with none; this
-    /// way the last login's session is the one that stays. (Between app
-    /// servers, "after" is as good as their clocks' agreement.)
-    pub(super) async fn hold_to_user_limit(&self, user_id: &str, new: &SessionRecord) {
-        let Some(max) = self.inner.max_sessions_per_user else {
-            return;
-        };
-        let sessions = match self.list_for_user(user_id).await {
-            Ok(sessions) => sessions,
-            Err(error) => {
-                tracing::warn!(%error, "could not list a user's sessions to hold them to the per-user limit; none ended");
-                return;
-            }
-        };
-        // Most recently used first: the new one and the `max - 1` next stay.
-        let beyond = sessions
-            .iter()
-            .filter(|s| s.id != new.id)
-            .skip(max - 1)
-            .filter(|s| s.created_at <= new.created_at);
-        let (mut ended, mut failed) = (0usize, 0usize);
-        for session in beyond {
-            match self.store().delete(&session.id).await {
-                Ok(true) => ended += 1,
-                // Gone meanwhile: a logout, or a move.
-                Ok(false) => {}
-                Err(error) => {
-                    failed += 1;
-                    tracing::warn!(%error, "could not end a session beyond the per-user limit");
-                }
-            }
-        }
-        if ended + failed > 0 {
-            tracing::info!(
-                ended,
-                failed,
-                max,
-                "a login took a user past the per-user session limit; the least recently used sessions ended"
-            );
-        }
-    }
-
     /// The signed token for a session id (cookie value or bearer token).
     pub fn token_for(&self, id: &SessionId) -> String {
         self.signer().sign_id(id)

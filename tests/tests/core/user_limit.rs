@@ -89,21 +89,44 @@ async fn logins_at_one_instant_keep_the_new_session() {
 
 type Hook = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// Runs a hook once, right after the first session is created: another
-/// login landing between a login's create and its hold to the limit.
+/// Runs a hook once, right after the first session is created or the
+/// first listing of a user's sessions, as the test arms it: another
+/// request's work landing inside a login.
 #[derive(Clone, Default)]
-struct AfterCreate {
-    hook: Arc<Mutex<Option<Hook>>>,
+struct Between {
+    after_create: Arc<Mutex<Option<Hook>>>,
+    after_listing: Arc<Mutex<Option<Hook>>>,
+}
+
+async fn run_once(hook: &Mutex<Option<Hook>>) {
+    let hook = hook.lock().unwrap().take();
+    if let Some(hook) = hook {
+        hook.await;
+    }
 }
 
 #[session_axum::async_trait]
-impl After for AfterCreate {
+impl After for Between {
     async fn created(&self, _: &SessionRecord) {
-        let hook = self.hook.lock().unwrap().take();
-        if let Some(hook) = hook {
-            hook.await;
-        }
+        run_once(&self.after_create).await;
     }
+
+    async fn listed_for_user(&self, _: &str) {
+        run_once(&self.after_listing).await;
+    }
+}
+
+/// A service holding users to `max` sessions on `store`, on `clock`.
+fn limited_on(store: Arc<dyn SessionStore>, clock: &MockClock, max: usize) -> SessionService {
+    SessionService::builder()
+        .shared_store(store)
+        .key(session_core::Key::new([1u8; 32]).unwrap())
+        .token_context("sid")
+        .expiry(policy())
+        .clock(Arc::new(clock.clone()))
+        .max_sessions_per_user(max)
+        .build()
+        .unwrap()
 }
 
 /// A login form sent twice: the second login runs whole between the
@@ -114,21 +137,10 @@ impl After for AfterCreate {
 async fn concurrent_logins_leave_the_later_session_not_none() {
     let clock = MockClock::starting_now();
     let inner: Arc<dyn SessionStore> = Arc::new(MemoryStore::with_clock(Arc::new(clock.clone())));
-    let after = AfterCreate::default();
-    let hook = after.hook.clone();
-    let on = |store: Arc<dyn SessionStore>| {
-        SessionService::builder()
-            .shared_store(store)
-            .key(session_core::Key::new([1u8; 32]).unwrap())
-            .token_context("sid")
-            .expiry(policy())
-            .clock(Arc::new(clock.clone()))
-            .max_sessions_per_user(1)
-            .build()
-            .unwrap()
-    };
-    let first_login = on(Arc::new(Hooked::new(inner.clone(), after)));
-    let second_login = on(inner);
+    let between = Between::default();
+    let hook = between.after_create.clone();
+    let first_login = limited_on(Arc::new(Hooked::new(inner.clone(), between)), &clock, 1);
+    let second_login = limited_on(inner, &clock, 1);
     let second: Arc<Mutex<Option<SessionId>>> = Arc::default();
     *hook.lock().unwrap() = Some(Box::pin({
         let (service, clock, second) = (second_login.clone(), clock.clone(), second.clone());
@@ -147,6 +159,83 @@ async fn concurrent_logins_leave_the_later_session_not_none() {
     );
     assert!(!loads(&second_login, &first).await);
     assert_eq!(listed(&second_login, "u").await, vec![second]);
+}
+
+/// A session past the limit is rotated by another request of its browser
+/// between the login's listing and its delete: the delete finds the old id
+/// gone, and the limit follows the move to end the session there, which
+/// would otherwise stay one over the limit until the next login.
+#[tokio::test]
+async fn the_limit_follows_a_session_moved_after_the_listing() {
+    let clock = MockClock::starting_now();
+    let inner: Arc<dyn SessionStore> = Arc::new(MemoryStore::with_clock(Arc::new(clock.clone())));
+    let between = Between::default();
+    let hook = between.after_listing.clone();
+    let login = limited_on(Arc::new(Hooked::new(inner.clone(), between)), &clock, 1);
+    let other = limited_on(inner, &clock, 1);
+    let old = log_in(&other, "u").await;
+    clock.advance(MIN);
+    let moved: Arc<Mutex<Option<SessionId>>> = Arc::default();
+    *hook.lock().unwrap() = Some(Box::pin({
+        let (other, t, moved) = (other.clone(), other.token_for(&old), moved.clone());
+        async move {
+            let cell = other.load(Some(&t)).await.unwrap();
+            cell.lock().rotate().expect("a stored session to move");
+            *moved.lock().unwrap() = other.persist(&cell).await.unwrap().id;
+        }
+    }));
+
+    let new = log_in(&login, "u").await;
+
+    let moved = moved.lock().unwrap().expect("the rotation ran");
+    assert_ne!(moved, old);
+    assert!(
+        !loads(&other, &moved).await,
+        "the moved session escaped the limit"
+    );
+    assert!(loads(&other, &new).await);
+    assert_eq!(listed(&other, "u").await, vec![new]);
+}
+
+/// As above, but the other request is a login of that browser as the same
+/// user, after this one: its session is newer, and it holds the user to the
+/// limit itself (ending this login's session). Following the move must not
+/// end it, or neither login leaves the user a session.
+#[tokio::test]
+async fn the_limit_does_not_follow_a_move_into_a_later_login() {
+    let clock = MockClock::starting_now();
+    let inner: Arc<dyn SessionStore> = Arc::new(MemoryStore::with_clock(Arc::new(clock.clone())));
+    let between = Between::default();
+    let hook = between.after_listing.clone();
+    let login = limited_on(Arc::new(Hooked::new(inner.clone(), between)), &clock, 1);
+    let other = limited_on(inner, &clock, 1);
+    let old = log_in(&other, "u").await;
+    clock.advance(MIN);
+    let later: Arc<Mutex<Option<SessionId>>> = Arc::default();
+    *hook.lock().unwrap() = Some(Box::pin({
+        let (other, clock, t, later) = (
+            other.clone(),
+            clock.clone(),
+            other.token_for(&old),
+            later.clone(),
+        );
+        async move {
+            clock.advance(MIN);
+            let mut s = other.get::<Profile>(Some(&t)).await.unwrap();
+            let id = s.login(Binding::user("u"));
+            other.commit(&mut s).await.unwrap();
+            *later.lock().unwrap() = Some(id);
+        }
+    }));
+
+    log_in(&login, "u").await;
+
+    let later = later.lock().unwrap().expect("the other login ran");
+    assert!(
+        loads(&other, &later).await,
+        "the later login's session was ended"
+    );
+    assert_eq!(listed(&other, "u").await, vec![later]);
 }
 
 #[tokio::test]
