@@ -88,6 +88,13 @@ impl ChallengeKind {
     }
 }
 
+/// Whether `response` is a [`SessionRejection::Unauthorized`] without a
+/// bearer token's error: a request turned away for want of a login.
+pub(crate) fn wants_login(response: &Response) -> bool {
+    response.status() == StatusCode::UNAUTHORIZED
+        && response.extensions().get::<ChallengeKind>() == Some(&ChallengeKind::Challenge)
+}
+
 /// The challenges of an app's own realm, built once when the app is built.
 #[derive(Debug)]
 pub(crate) struct Challenges {

@@ -9,7 +9,9 @@
 //!   listing and revoking a user's sessions.
 //! - Controllers registered through the registry, guarded by [`Guard`]s
 //!   (401 and 403, with the `WWW-Authenticate` challenge of [`BearerStatus`]),
-//!   and the [`App`] builder that turns everything into an `axum::Router`.
+//!   and the [`App`] builder that turns everything into an `axum::Router`;
+//!   with [`AppBuilder::login_page`], browsers get the login page instead
+//!   of the 401 (and [`local_redirect`] tells where to send them back).
 //! - The attribute macros `#[session_data]`, `#[controller]`, routes,
 //!   `#[authenticated]` and `#[interceptor]`, re-exported from `session-macros`.
 //!
@@ -41,6 +43,7 @@ mod error;
 pub mod extract;
 mod guard;
 pub mod interceptor;
+mod login_page;
 pub mod path;
 mod principal;
 mod session_interceptor;
@@ -54,6 +57,7 @@ pub use error::{BearerStatus, RealmError, SessionRejection};
 pub use extract::{Auth, LoggedIn, LoggedOut, Session, Sessions};
 pub use guard::Guard;
 pub use interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, Next, OrderError};
+pub use login_page::{LoginPageError, MAX_REDIRECT_LEN, local_redirect};
 pub use principal::Principal;
 pub use session_interceptor::SessionInterceptor;
 
@@ -75,7 +79,7 @@ pub mod prelude {
     pub use crate::{
         App, Auth, Binding, CookieLifetime, FromApp, Guard, Interceptor, Key, MemoryStore, Next,
         Principal, Session, SessionRejection, Sessions, async_trait, authenticated, controller,
-        delete, get, interceptor, patch, post, put, session_data, unauthenticated,
+        delete, get, interceptor, local_redirect, patch, post, put, session_data, unauthenticated,
     };
     pub use axum::{self, Json, response::IntoResponse};
 }

@@ -103,6 +103,16 @@ impl Reply {
     }
 }
 
+/// The headers a browser sends with a page load the user asked for.
+pub const NAVIGATION: &[(&str, &str)] = &[
+    (
+        "accept",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    ),
+    ("sec-fetch-mode", "navigate"),
+    ("sec-fetch-dest", "document"),
+];
+
 /// A client with a cookie jar.
 pub struct Browser {
     addr: SocketAddr,
@@ -139,9 +149,30 @@ impl Browser {
         path: &str,
         form: Option<&[(&str, &str)]>,
     ) -> Reply {
+        self.send_with_headers(method, path, form, &[]).await
+    }
+
+    /// A page load as a browser sends it when the user navigates: `GET`,
+    /// asking for HTML, `Sec-Fetch-Mode: navigate`.
+    pub async fn navigate(&mut self, path: &str) -> Reply {
+        self.send_with_headers(reqwest::Method::GET, path, None, NAVIGATION)
+            .await
+    }
+
+    /// `send` with extra request headers.
+    pub async fn send_with_headers(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut request = self
             .client
             .request(method, format!("http://{}{}", self.addr, path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if !self.jar.is_empty() {
             let header = self
                 .jar

@@ -4,7 +4,9 @@
 //!   create, persist what changed), run by `SessionInterceptor` after the
 //!   auth interceptor; the app builder logs the order at start.
 //! - `GET /`: astro-session's visit counter.
-//! - `GET /login`, `POST /login`: astro-session's login with an error flash.
+//! - `GET /login`, `POST /login`: astro-session's login with an error flash;
+//!   a browser sent there from a page that needs a login goes back to it
+//!   once logged in.
 //! - `POST /api/token`: a bearer token for API clients (authsessions).
 //! - `PUT /session/info`, `GET /session/info/age`, `GET /session/logout`:
 //!   Travetto's `SessionRoutes`, authenticated.
@@ -33,6 +35,9 @@ pub async fn app(config: &Config) -> Result<App, Box<dyn std::error::Error>> {
         .shared_store(store)
         .secret(key.keep()?)
         .secure(config.secure)
+        // A browser asking for a page that needs a login gets the login
+        // form (and comes back after it); API clients still get a 401.
+        .login_page("/login")
         // hexancore's rule: stored account data that does not decode (its
         // `field` not a string) means no session for the request, its login
         // included.

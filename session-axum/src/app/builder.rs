@@ -20,6 +20,7 @@ use crate::interceptor::{
     Interceptor, InterceptorLayer, InterceptorRef, InterceptorRegistration, Steps, display_name,
     resolve_order,
 };
+use crate::login_page::{LoginPage, redirect_to_login};
 use crate::session_interceptor::AuthThenSession;
 use crate::{AuthInterceptor, Authenticator, CookieConfig, SessionInterceptor};
 
@@ -43,6 +44,7 @@ pub struct AppBuilder {
     cookie: CookieConfig,
     bearer: bool,
     realm: String,
+    login_page: Option<String>,
     expiry: ExpiryPolicy,
     clock: Option<SharedClock>,
     invalid_data: InvalidDataPolicy,
@@ -67,6 +69,7 @@ impl Default for AppBuilder {
             cookie: CookieConfig::default(),
             bearer: true,
             realm: DEFAULT_REALM.to_owned(),
+            login_page: None,
             expiry: ExpiryPolicy::default(),
             clock: None,
             invalid_data: InvalidDataPolicy::default(),
@@ -92,6 +95,7 @@ impl std::fmt::Debug for AppBuilder {
             .field("cookie", &self.cookie)
             .field("bearer", &self.bearer)
             .field("realm", &self.realm)
+            .field("login_page", &self.login_page)
             .field("expiry", &self.expiry)
             .finish_non_exhaustive()
     }
@@ -166,6 +170,41 @@ impl AppBuilder {
 
     /// The longest realm [`realm`](Self::realm) takes, in bytes.
     pub const MAX_REALM_LEN: usize = MAX_REALM_LEN;
+
+    /// Sends a browser that a route turns away for want of a login (a
+    /// `#[authenticated]` route, a handler extracting [`Principal`](crate::Principal),
+    /// [`Auth::require`](crate::Auth::require)) to the login page at `path`
+    /// with `303 See Other`, instead of the 401: to `path?next=<the page it
+    /// asked for>`, path and query, percent-encoded. The login handler
+    /// passes `next` through [`local_redirect`](crate::local_redirect) and
+    /// redirects there once the login succeeds.
+    ///
+    /// Only a browser navigating gets the redirect: a `GET` or `HEAD`
+    /// without an `Authorization` header, asking for HTML (`Accept:
+    /// text/html`), and, where the browser says how it sent the request,
+    /// `Sec-Fetch-Mode: navigate`. Scripts, API and bearer clients, and
+    /// other methods still get the 401 with its challenge; a 403 (a
+    /// permission missing) stays a 403; a 401 a handler built itself is
+    /// left alone. `path` is a path on this site, possibly with a query; a
+    /// request for the login page itself is not redirected.
+    ///
+    /// ```
+    /// use session_axum::{App, Key, core::MemoryStore};
+    ///
+    /// let app = App::builder()
+    ///     .store(MemoryStore::new())
+    ///     .secret(Key::generate())
+    ///     .login_page("/login")
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = app;
+    /// assert!(App::builder().store(MemoryStore::new()).secret(Key::generate())
+    ///     .login_page("https://elsewhere.example/login").build().is_err());
+    /// ```
+    pub fn login_page(mut self, path: impl Into<String>) -> Self {
+        self.login_page = Some(path.into());
+        self
+    }
 
     /// The realm the `WWW-Authenticate` challenges name (default
     /// `session`): `Bearer realm="<realm>"`. It is sent as it is, so
@@ -339,6 +378,7 @@ impl AppBuilder {
     pub fn build(self) -> Result<App, BuildError> {
         self.cookie.validate()?;
         let challenges = Challenges::for_realm(&self.realm)?;
+        let login_page = self.login_page.as_deref().map(LoginPage::new).transpose()?;
         let store = self.store.ok_or_else(|| {
             session_core::SessionError::Config(
                 "a session store is required: call .store(..)".into(),
@@ -407,7 +447,14 @@ impl AppBuilder {
         }
         tracing::info!(order = ?order, routes = built.listing.len(), "session app built");
         // Every route and the fallback run inside the interceptors.
-        let router = inner.layer(InterceptorLayer { steps, challenges });
+        let mut router = inner.layer(InterceptorLayer { steps, challenges });
+        if let Some(page) = login_page {
+            // Outermost: it sees the response every interceptor answered with.
+            router = router.layer(axum::middleware::from_fn_with_state(
+                Arc::new(page),
+                redirect_to_login,
+            ));
+        }
         Ok(App {
             router,
             order,

@@ -16,6 +16,10 @@ pub enum BuildError {
     /// ([`AppBuilder::realm`](crate::AppBuilder::realm)).
     #[error("WWW-Authenticate realm: {0}")]
     Realm(#[from] crate::error::RealmError),
+    /// The login page is not a path on this site
+    /// ([`AppBuilder::login_page`](crate::AppBuilder::login_page)).
+    #[error(transparent)]
+    LoginPage(#[from] crate::login_page::LoginPageError),
     /// The interceptors cannot be ordered.
     #[error(transparent)]
     Order(#[from] OrderError),

@@ -13,6 +13,7 @@ mod expiry;
 mod failures;
 mod fast_path;
 mod lifecycle;
+mod login_page;
 mod macros;
 mod ordering;
 mod routes;

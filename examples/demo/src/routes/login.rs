@@ -4,13 +4,14 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Form, FromRequest, Request};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Form, FromRequest, Query, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use http_body_util::Limited;
 use serde::Deserialize;
-use session_axum::LoggedIn;
 use session_axum::prelude::*;
+use session_axum::{LoggedIn, local_redirect};
 
 use crate::data::{Account, Visits};
 use crate::users::{self, User};
@@ -30,6 +31,35 @@ pub struct Credentials {
     /// The login form's "Remember me" box: sent (as `on`) only when checked.
     #[serde(default)]
     remember: Option<String>,
+    /// The page a browser was sent to the login from, to go back to.
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `GET /login`'s query: the page that sent the browser here (see
+/// `AppBuilder::login_page`).
+#[derive(Debug, Deserialize)]
+pub struct NextPage {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `next` when the login may send the browser there.
+fn next_page(next: Option<&str>) -> Option<&str> {
+    next.and_then(local_redirect)
+}
+
+/// The login page, passing `next` on when there is one.
+fn login_page(next: Option<&str>) -> String {
+    match next_page(next) {
+        Some(next) => format!(
+            "/login?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", next)
+                .finish()
+        ),
+        None => "/login".to_owned(),
+    }
 }
 
 impl Credentials {
@@ -132,12 +162,13 @@ fn mark_signed_in(account: &mut Session<Account>, user: &User) {
 }
 
 /// `302 Found` to `location`, the status astro-session's sample answers with.
-fn found(location: &'static str) -> Response {
-    (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+fn found(location: &str) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, location.to_owned())]).into_response()
 }
 
-/// A form login: on success `302` to `success`, on failure `302` to
-/// `/login` with the error flashed. A client that sent a bearer token gets
+/// A form login: on success `302` to the form's `next` page, or else
+/// `success`; on failure `302` to `/login` (passing `next` on) with the
+/// error flashed. A client that sent a bearer token gets
 /// its new one instead (its login moves the bearer session, with no cookie).
 /// An over-long user name or password fails alike, with its own message,
 /// before any hashing.
@@ -148,27 +179,32 @@ async fn form_login(
     remember: Remember,
     success: &'static str,
 ) -> Result<Response, SessionRejection> {
+    let next = form.next.as_deref();
     if form.too_long() {
         tracing::debug!("form login refused: username or password too long");
-        return refused(&mut account, TOO_LONG_MESSAGE);
+        return refused(&mut account, TOO_LONG_MESSAGE, next);
     }
     let Some(user) = users::check(form.username, form.password).await else {
-        return refused(&mut account, "Invalid username or password");
+        return refused(&mut account, "Invalid username or password", next);
     };
     let logged_in = auth.login(binding(&user, form.label, remember));
     mark_signed_in(&mut account, &user);
     Ok(match logged_in.token {
         Some(_) => logged_in.into_response(),
-        None => found(success),
+        None => found(next_page(next).unwrap_or(success)),
     })
 }
 
 /// A refused form login: `message` flashed, shown once by the login page.
-fn refused(account: &mut Session<Account>, message: &str) -> Result<Response, SessionRejection> {
+fn refused(
+    account: &mut Session<Account>,
+    message: &str,
+    next: Option<&str>,
+) -> Result<Response, SessionRejection> {
     account
         .flash("error", message)
         .map_err(|_| SessionRejection::Internal)?;
-    Ok(found("/login"))
+    Ok(found(&login_page(next)))
 }
 
 /// A token endpoint's error (RFC 6749 §5.2): 400 with the error code and a
@@ -193,11 +229,26 @@ fn escape(text: &str) -> String {
 #[controller("/")]
 impl Login {
     #[get("/login")]
-    async fn form(mut session: Session<Visits>, principal: Option<Principal>) -> Response {
+    async fn form(
+        mut session: Session<Visits>,
+        principal: Option<Principal>,
+        // A query that does not parse is no `next`, not a 400.
+        page: Result<Query<NextPage>, QueryRejection>,
+    ) -> Response {
+        let page = page.map(|Query(page)| page).ok();
+        let next = next_page(page.as_ref().and_then(|p| p.next.as_deref()));
         // Already logged in: straight on, as astro-session's sample does.
         if principal.is_some() {
-            return found("/me");
+            return found(next.unwrap_or("/me"));
         }
+        let next_field = next
+            .map(|n| {
+                format!(
+                    "<input type=\"hidden\" name=\"next\" value=\"{}\">\n",
+                    escape(n)
+                )
+            })
+            .unwrap_or_default();
         let error = session
             .take_flash::<String>("error")
             .map(|e| format!("<p class=\"error\">{}</p>\n", escape(&e)))
@@ -212,7 +263,7 @@ impl Login {
              <input name=\"password\" type=\"password\" maxlength=\"{MAX_PASSWORD_BYTES}\" placeholder=\"Password\">\n\
              <input name=\"label\" maxlength=\"{MAX_LABEL_CHARS}\" placeholder=\"Device name (optional)\">\n\
              <label><input name=\"remember\" type=\"checkbox\"> Remember me</label>\n\
-             <button type=\"submit\">Log in</button>\n</form>\n"
+             {next_field}<button type=\"submit\">Log in</button>\n</form>\n"
         ))
         .into_response()
     }

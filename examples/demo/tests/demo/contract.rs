@@ -97,6 +97,70 @@ async fn successful_login_redirects_to_me_with_a_fresh_cookie() {
 /// visits, and its cookie as long (`Max-Age`); unchecked, the app's six
 /// hours, in a cookie kept until the browser closes. The seed's own form
 /// (`POST /api/login`) has no box and keeps the app's settings.
+/// A browser asking for a page that needs a login is sent to the login
+/// form, which passes the page on, and goes back to it once logged in (a
+/// failed attempt keeps it). An API client keeps its 401, and a page
+/// elsewhere is never a login's destination.
+#[tokio::test]
+async fn a_browser_sent_to_log_in_comes_back_to_the_page_it_asked_for() {
+    let demo = Demo::start(&[], &[]);
+    let mut b = demo.browser();
+    let r = b.navigate("/me/sessions").await;
+    assert_eq!(r.status, 303, "{r:?}");
+    let login_page = r.headers["location"].to_str().unwrap().to_owned();
+    assert_eq!(login_page, "/login?next=%2Fme%2Fsessions");
+    assert_eq!(demo.browser().get("/me/sessions").await.status, 401);
+
+    let page = b.navigate(&login_page).await.body;
+    assert!(
+        page.contains(r#"<input type="hidden" name="next" value="/me/sessions">"#),
+        "{page}"
+    );
+    let mut form = vec![("username", "ada"), ("password", "wrong")];
+    form.push(("next", "/me/sessions"));
+    let r = b.send(Method::POST, "/login", Some(&form)).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(
+        r.headers["location"],
+        login_page.as_str(),
+        "kept on failure"
+    );
+    form[1].1 = "ada-secret";
+    let r = b.send(Method::POST, "/login", Some(&form)).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.headers["location"], "/me/sessions");
+    let r = b.navigate("/me/sessions").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json().as_array().map(Vec::len), Some(1));
+    // Logged in already: the login page sends it straight on.
+    let r = b.navigate(&login_page).await;
+    assert_eq!(
+        (r.status, &r.headers["location"]),
+        (302, &"/me/sessions".parse().unwrap())
+    );
+
+    for foreign in [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+    ] {
+        let mut b = demo.browser();
+        let form = [
+            ("username", "ada"),
+            ("password", "ada-secret"),
+            ("next", foreign),
+        ];
+        let r = b.send(Method::POST, "/login", Some(&form)).await;
+        assert_eq!(r.headers["location"], "/me", "{foreign}");
+        let page = b.navigate(&format!("/login?next={foreign}")).await;
+        assert_eq!(page.headers["location"], "/me", "{foreign}");
+    }
+    // A query that does not parse is no `next`: the form all the same.
+    let r = demo.browser().navigate("/login?next=a&next=b").await;
+    assert_eq!(r.status, 200);
+    assert!(!r.body.contains("name=\"next\""), "{}", r.body);
+}
+
 #[tokio::test]
 async fn remember_me_decides_whether_the_login_cookie_outlives_the_browser() {
     let demo = Demo::start(&[], &[]);

@@ -1,0 +1,247 @@
+//! The app's login page: a browser that a route turns away for want of a
+//! login goes there ([`AppBuilder::login_page`](crate::AppBuilder::login_page)),
+//! and [`local_redirect`] tells a login where it may send the browser back.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{OriginalUri, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use http::{HeaderValue, Method, StatusCode, Uri, header};
+
+use crate::error::wants_login;
+
+/// The longest target [`local_redirect`] takes, in bytes.
+pub const MAX_REDIRECT_LEN: usize = 2048;
+
+/// `next` when it is a path on this site that a login may redirect to
+/// after it succeeds, else `None`: it starts with one `/` (not `//` nor
+/// `/\`, which browsers read as another host) and holds only visible ASCII
+/// without `\` (browsers drop tabs and line breaks and read `\` as `/`, so
+/// `/\t/evil.example` would lead away), at most [`MAX_REDIRECT_LEN`]
+/// bytes. The `next` parameter of a redirect to the login page is the
+/// request's own path and query, which passes.
+///
+/// ```
+/// use session_axum::local_redirect;
+///
+/// assert_eq!(local_redirect("/me/sessions?page=2"), Some("/me/sessions?page=2"));
+/// assert_eq!(local_redirect("//evil.example/"), None);
+/// assert_eq!(local_redirect("https://evil.example/"), None);
+/// assert_eq!(local_redirect("/\\evil.example/"), None);
+/// ```
+pub fn local_redirect(next: &str) -> Option<&str> {
+    let bytes = next.as_bytes();
+    let local = bytes.first() == Some(&b'/')
+        && !matches!(bytes.get(1), Some(b'/'))
+        && bytes.len() <= MAX_REDIRECT_LEN
+        && bytes.iter().all(|&b| b.is_ascii_graphic() && b != b'\\');
+    local.then_some(next)
+}
+
+/// Why a login page path was refused by
+/// [`AppBuilder::login_page`](crate::AppBuilder::login_page).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "login page `{path}`: a path on this site is required (starting with one `/`, visible ASCII, no `\\` and no `#`)"
+)]
+pub struct LoginPageError {
+    /// The path given.
+    pub path: String,
+}
+
+/// Where browsers turned away for want of a login are sent.
+#[derive(Debug, Clone)]
+pub(crate) struct LoginPage {
+    path: Arc<str>,
+}
+
+impl LoginPage {
+    /// The login page at `path`, which may carry a query of its own.
+    pub(crate) fn new(path: &str) -> Result<Self, LoginPageError> {
+        // A fragment would swallow the `next` parameter appended to it.
+        match local_redirect(path) {
+            Some(path) if !path.contains('#') => Ok(Self { path: path.into() }),
+            _ => Err(LoginPageError {
+                path: path.to_owned(),
+            }),
+        }
+    }
+
+    /// The login page with `next` set to `target`.
+    fn location(&self, target: &str) -> Option<HeaderValue> {
+        let separator = if self.path.contains('?') { '&' } else { '?' };
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("next", target)
+            .finish();
+        HeaderValue::try_from(format!("{}{separator}{query}", self.path)).ok()
+    }
+
+    /// The login page's path without its query.
+    fn page_path(&self) -> &str {
+        self.path
+            .split_once('?')
+            .map_or(&self.path, |(path, _)| path)
+    }
+}
+
+/// Whether `request` is a browser navigating to a page, which a login page
+/// serves better than a 401: a `GET` or `HEAD` sent without credentials of
+/// its own (`Authorization`) that asks for HTML. Browsers that say how the
+/// request was made (`Sec-Fetch-Mode`) must say `navigate`, so a script's
+/// `fetch` asking for HTML still gets the 401 it can act on.
+fn is_navigation(request: &Request) -> bool {
+    let headers = request.headers();
+    if !matches!(*request.method(), Method::GET | Method::HEAD)
+        || headers.contains_key(header::AUTHORIZATION)
+    {
+        return false;
+    }
+    if let Some(mode) = headers.get("sec-fetch-mode") {
+        return mode.as_bytes().eq_ignore_ascii_case(b"navigate");
+    }
+    headers.get_all(header::ACCEPT).iter().any(|accept| {
+        accept
+            .as_bytes()
+            .windows(b"text/html".len())
+            .any(|w| w.eq_ignore_ascii_case(b"text/html"))
+    })
+}
+
+/// The middleware: a browser navigation the app answers with the session
+/// layer's 401 goes to the login page instead, with `next` naming the page
+/// it asked for. The response keeps its other headers (a cookie cleared or
+/// replaced on the way); a handler's own 401 is left alone, as is a 401 for
+/// the login page itself, which a redirect would only repeat.
+pub(crate) async fn redirect_to_login(
+    State(page): State<Arc<LoginPage>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    // Taken before the request moves on; a clone of a `Uri` shares its bytes.
+    let asked: Option<Uri> =
+        is_navigation(&request).then(|| match request.extensions().get::<OriginalUri>() {
+            Some(OriginalUri(uri)) => uri.clone(),
+            None => request.uri().clone(),
+        });
+    let mut response = next.run(request).await;
+    let Some(asked) = asked else {
+        return response;
+    };
+    if !wants_login(&response) || asked.path() == page.page_path() {
+        return response;
+    }
+    let target = asked.path_and_query().map_or("/", |p| p.as_str());
+    let Some(location) = page.location(target) else {
+        return response;
+    };
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    *response.body_mut() = Body::empty();
+    let headers = response.headers_mut();
+    for name in [
+        header::WWW_AUTHENTICATE,
+        header::CONTENT_TYPE,
+        header::CONTENT_LENGTH,
+    ] {
+        headers.remove(name);
+    }
+    headers.insert(header::LOCATION, location);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_paths_on_this_site_are_redirect_targets() {
+        for good in ["/", "/me", "/me/sessions?page=2&x=%2F", "/a/b#frag", "/@x"] {
+            assert_eq!(local_redirect(good), Some(good), "{good}");
+        }
+        for bad in [
+            "",
+            "me",
+            "//evil.example",
+            "/\\evil.example",
+            "/x\\y",
+            "https://evil.example/",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ x",
+            "/caf\u{e9}",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(local_redirect(bad), None, "{bad:?}");
+        }
+        let long = format!("/{}", "a".repeat(MAX_REDIRECT_LEN));
+        assert_eq!(local_redirect(&long), None);
+        assert!(local_redirect(&long[..MAX_REDIRECT_LEN]).is_some());
+    }
+
+    #[test]
+    fn a_login_page_is_a_local_path_without_a_fragment() {
+        assert!(LoginPage::new("/login").is_ok());
+        assert!(LoginPage::new("/login?lang=en").is_ok());
+        for bad in [
+            "login",
+            "//login",
+            "https://x/login",
+            "/login#top",
+            "/log in",
+        ] {
+            let error = LoginPage::new(bad).unwrap_err();
+            assert_eq!(error.path, bad);
+        }
+    }
+
+    #[test]
+    fn next_is_encoded_as_one_query_value() {
+        let page = LoginPage::new("/login").unwrap();
+        assert_eq!(
+            page.location("/me/sessions?page=2&x=y").unwrap(),
+            "/login?next=%2Fme%2Fsessions%3Fpage%3D2%26x%3Dy"
+        );
+        let page = LoginPage::new("/login?lang=en").unwrap();
+        assert_eq!(page.location("/").unwrap(), "/login?lang=en&next=%2F");
+        assert_eq!(page.page_path(), "/login");
+    }
+
+    fn request(method: Method, headers: &[(&str, &str)]) -> Request {
+        let mut builder = Request::builder().method(method).uri("/x");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn only_a_browser_navigation_is_sent_to_the_login_page() {
+        let html = ("accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8");
+        assert!(is_navigation(&request(Method::GET, &[html])));
+        assert!(is_navigation(&request(Method::HEAD, &[html])));
+        assert!(is_navigation(&request(
+            Method::GET,
+            &[html, ("sec-fetch-mode", "navigate")]
+        )));
+        assert!(is_navigation(&request(
+            Method::GET,
+            &[("accept", "TEXT/HTML")]
+        )));
+        // A script's fetch, an API client, a form post, a bearer client.
+        assert!(!is_navigation(&request(
+            Method::GET,
+            &[html, ("sec-fetch-mode", "cors")]
+        )));
+        assert!(!is_navigation(&request(Method::GET, &[])));
+        assert!(!is_navigation(&request(
+            Method::GET,
+            &[("accept", "application/json")]
+        )));
+        assert!(!is_navigation(&request(Method::POST, &[html])));
+        assert!(!is_navigation(&request(
+            Method::GET,
+            &[html, ("authorization", "Basic eDp5")]
+        )));
+    }
+}

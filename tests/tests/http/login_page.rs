@@ -1,0 +1,229 @@
+//! `AppBuilder::login_page`: a browser that a route turns away for want of
+//! a login is sent to the login page, with the page it asked for as `next`;
+//! every other client keeps the 401.
+
+use axum::Router;
+use axum::routing::get;
+use http::StatusCode;
+use session_axum::{
+    App, Auth, BuildError, Guard, Key, Principal, RouteDef, SessionRejection, SigningKeys,
+};
+use session_core::MemoryStore;
+use session_tests::http::{NAVIGATION, Reply, TestServer};
+
+use crate::app::{TestApp, key, start_with};
+
+async fn whoami(principal: Principal) -> String {
+    principal.user_id
+}
+
+async fn required(auth: Auth) -> Result<String, SessionRejection> {
+    Ok(auth.require()?.user_id)
+}
+
+/// A 401 the handler makes itself: the app's business, not a login's.
+async fn own_401() -> StatusCode {
+    StatusCode::UNAUTHORIZED
+}
+
+fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, BuildError> {
+    let open = |path, handler| RouteDef {
+        method: http::Method::GET,
+        path,
+        guard: Guard::OPEN,
+        handler,
+    };
+    Ok(vec![
+        open("/whoami", get(whoami)),
+        open("/required", get(required)),
+        open("/own-401", get(own_401)),
+    ])
+}
+
+static ROUTES: session_axum::ControllerRegistration = session_axum::ControllerRegistration {
+    name: "LoginPageRoutes",
+    base_path: "/lp",
+    routes,
+};
+
+async fn start(page: &'static str) -> TestApp {
+    start_with(SigningKeys::single(key(1)), move |b| {
+        b.controller(&ROUTES).login_page(page)
+    })
+    .await
+}
+
+fn location(r: &Reply) -> &str {
+    r.headers
+        .get("location")
+        .expect("a Location header")
+        .to_str()
+        .unwrap()
+}
+
+fn assert_sent_to(r: &Reply, expected: &str) {
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(location(r), expected);
+    assert!(r.headers.get("www-authenticate").is_none(), "{r:?}");
+    assert!(r.headers.get("content-type").is_none(), "{r:?}");
+    assert!(r.body.is_empty(), "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_browser_turned_away_for_want_of_a_login_goes_to_the_login_page() {
+    let t = start("/login").await;
+    let mut b = t.server.browser();
+    // A guard, the `Principal` extractor and `Auth::require` alike.
+    let r = b.navigate("/t/me?tab=2&q=a%20b").await;
+    assert_sent_to(&r, "/login?next=%2Ft%2Fme%3Ftab%3D2%26q%3Da%2520b");
+    assert_sent_to(
+        &b.navigate("/lp/whoami").await,
+        "/login?next=%2Flp%2Fwhoami",
+    );
+    assert_sent_to(
+        &b.navigate("/lp/required").await,
+        "/login?next=%2Flp%2Frequired",
+    );
+    // HEAD as GET; an older browser without Sec-Fetch-Mode.
+    let r = b
+        .send_with_headers(reqwest::Method::HEAD, "/t/me", None, NAVIGATION)
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(location(&r), "/login?next=%2Ft%2Fme");
+    let r = b
+        .send_with_headers(
+            reqwest::Method::GET,
+            "/t/me",
+            None,
+            &[("accept", "text/html")],
+        )
+        .await;
+    assert_sent_to(&r, "/login?next=%2Ft%2Fme");
+    assert!(t.store.writes().is_empty(), "{:?}", t.store.writes());
+
+    // The page it asked for, once logged in.
+    b.post("/t/login?user=alice").await;
+    let r = b.navigate("/t/me?tab=2").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(b.navigate("/lp/whoami").await.body, "alice");
+}
+
+#[tokio::test]
+async fn other_clients_and_refusals_keep_their_status() {
+    let t = start("/login").await;
+    let mut b = t.server.browser();
+    let html = ("accept", "text/html");
+    type Case<'a> = (&'a str, reqwest::Method, &'a [(&'a str, &'a str)]);
+    let cases: [Case; 5] = [
+        (
+            "a script's fetch",
+            reqwest::Method::GET,
+            &[html, ("sec-fetch-mode", "cors")],
+        ),
+        (
+            "an API client",
+            reqwest::Method::GET,
+            &[("accept", "application/json")],
+        ),
+        ("no Accept", reqwest::Method::GET, &[]),
+        ("a form post", reqwest::Method::POST, NAVIGATION),
+        (
+            "other credentials",
+            reqwest::Method::GET,
+            &[html, ("authorization", "Basic eDp5")],
+        ),
+    ];
+    for (what, method, headers) in cases {
+        let path = if method == reqwest::Method::POST {
+            "/t/revoke-others"
+        } else {
+            "/t/me"
+        };
+        let r = b.send_with_headers(method, path, None, headers).await;
+        assert_eq!(r.status, 401, "{what}: {r:?}");
+        assert!(r.headers.get("www-authenticate").is_some(), "{what}");
+        assert!(r.headers.get("location").is_none(), "{what}");
+    }
+    // A bearer client with a token that names no session.
+    b.bearer = Some("not-a-token".into());
+    let r = b.navigate("/t/me").await;
+    assert_eq!(r.status, 401);
+    b.bearer = None;
+
+    // A handler's own 401, and a 403: not a want of login.
+    assert_eq!(b.navigate("/lp/own-401").await.status, 401);
+    b.post("/t/login?user=bob").await;
+    let r = b.navigate("/t/admin").await;
+    assert_eq!(r.status, 403, "{r:?}");
+    assert!(r.headers.get("location").is_none());
+}
+
+/// A login page that itself needs a login (a mistake) answers 401 rather
+/// than redirecting to itself forever; other pages still go there.
+#[tokio::test]
+async fn the_login_page_is_never_redirected_to_itself() {
+    let t = start("/t/me?lang=en").await;
+    let mut b = t.server.browser();
+    assert_eq!(b.navigate("/t/me").await.status, 401);
+    assert_sent_to(
+        &b.navigate("/lp/whoami").await,
+        "/t/me?lang=en&next=%2Flp%2Fwhoami",
+    );
+}
+
+/// A cookie the app clears on the way (a tampered one here) is still
+/// cleared by the redirect.
+#[tokio::test]
+async fn the_redirect_keeps_the_cookies_the_response_set() {
+    let t = start("/login").await;
+    let mut b = t.server.browser();
+    b.jar.insert("sid".into(), "tampered.value".into());
+    let r = b.navigate("/t/me").await;
+    assert_sent_to(&r, "/login?next=%2Ft%2Fme");
+    let cleared = r.cookie("sid").expect("the tampered cookie cleared");
+    assert_eq!(cleared.max_age, Some(0), "{cleared:?}");
+    assert!(b.jar.is_empty());
+}
+
+/// Served under a prefix that the outer router strips (`nest_service`),
+/// `next` is still the path the browser asked for, prefix included.
+#[tokio::test]
+async fn next_names_the_whole_path_under_a_nesting_router() {
+    let app = App::builder()
+        .store(MemoryStore::new())
+        .secret(Key::generate())
+        .secure(false)
+        .controller(&ROUTES)
+        .login_page("/app/login")
+        .build()
+        .unwrap();
+    let server = TestServer::start(Router::new().nest_service("/app", app.into_router())).await;
+    let mut b = server.browser();
+    assert_sent_to(
+        &b.navigate("/app/lp/whoami?x=1").await,
+        "/app/login?next=%2Fapp%2Flp%2Fwhoami%3Fx%3D1",
+    );
+}
+
+#[test]
+fn a_login_page_elsewhere_is_refused_at_build() {
+    for bad in [
+        "login",
+        "//evil.example/login",
+        "https://evil.example/login",
+        "/login#top",
+    ] {
+        let error = App::builder()
+            .store(MemoryStore::new())
+            .secret(Key::generate())
+            .login_page(bad)
+            .build()
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            matches!(error, BuildError::LoginPage(_)),
+            "{bad}: {error:?}"
+        );
+        assert!(error.to_string().contains(bad), "{error}");
+    }
+}
