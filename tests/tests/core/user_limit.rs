@@ -116,17 +116,42 @@ impl After for Between {
     }
 }
 
-/// A service holding users to `max` sessions on `store`, on `clock`.
-fn limited_on(store: Arc<dyn SessionStore>, clock: &MockClock, max: usize) -> SessionService {
-    SessionService::builder()
-        .shared_store(store)
-        .key(session_core::Key::new([1u8; 32]).unwrap())
-        .token_context("sid")
-        .expiry(policy())
-        .clock(Arc::new(clock.clone()))
-        .max_sessions_per_user(max)
-        .build()
-        .unwrap()
+/// Two services holding users to one session each, on one store and one
+/// clock: `login`'s store calls run the hooks `between` is armed with, and
+/// `other` stands for another request, its calls outside the hooks.
+struct Racing {
+    clock: MockClock,
+    between: Between,
+    login: SessionService,
+    other: SessionService,
+}
+
+fn racing() -> Racing {
+    let clock = MockClock::starting_now();
+    let inner: Arc<dyn SessionStore> = Arc::new(MemoryStore::with_clock(Arc::new(clock.clone())));
+    let between = Between::default();
+    let on = |store: Arc<dyn SessionStore>| {
+        SessionService::builder()
+            .shared_store(store)
+            .key(session_core::Key::new([1u8; 32]).unwrap())
+            .token_context("sid")
+            .expiry(policy())
+            .clock(Arc::new(clock.clone()))
+            .max_sessions_per_user(1)
+            .build()
+            .unwrap()
+    };
+    Racing {
+        login: on(Arc::new(Hooked::new(inner.clone(), between.clone()))),
+        other: on(inner),
+        clock,
+        between,
+    }
+}
+
+/// Arms `slot` with `hook`, run once.
+fn arm(slot: &Mutex<Option<Hook>>, hook: impl Future<Output = ()> + Send + 'static) {
+    *slot.lock().unwrap() = Some(Box::pin(hook));
 }
 
 /// A login form sent twice: the second login runs whole between the
@@ -135,30 +160,25 @@ fn limited_on(store: Arc<dyn SessionStore>, clock: &MockClock, max: usize) -> Se
 /// neither login leaves the user a session.
 #[tokio::test]
 async fn concurrent_logins_leave_the_later_session_not_none() {
-    let clock = MockClock::starting_now();
-    let inner: Arc<dyn SessionStore> = Arc::new(MemoryStore::with_clock(Arc::new(clock.clone())));
-    let between = Between::default();
-    let hook = between.after_create.clone();
-    let first_login = limited_on(Arc::new(Hooked::new(inner.clone(), between)), &clock, 1);
-    let second_login = limited_on(inner, &clock, 1);
+    let r = racing();
     let second: Arc<Mutex<Option<SessionId>>> = Arc::default();
-    *hook.lock().unwrap() = Some(Box::pin({
-        let (service, clock, second) = (second_login.clone(), clock.clone(), second.clone());
+    arm(&r.between.after_create, {
+        let (service, clock, second) = (r.other.clone(), r.clock.clone(), second.clone());
         async move {
             clock.advance(MIN);
             *second.lock().unwrap() = Some(log_in(&service, "u").await);
         }
-    }));
+    });
 
-    let first = log_in(&first_login, "u").await;
+    let first = log_in(&r.login, "u").await;
 
     let second = second.lock().unwrap().expect("the second login ran");
     assert!(
-        loads(&second_login, &second).await,
+        loads(&r.other, &second).await,
         "the later login's session was ended"
     );
-    assert!(!loads(&second_login, &first).await);
-    assert_eq!(listed(&second_login, "u").await, vec![second]);
+    assert!(!loads(&r.other, &first).await);
+    assert_eq!(listed(&r.other, "u").await, vec![second]);
 }
 
 /// A session past the limit is rotated by another request of its browser
@@ -167,34 +187,29 @@ async fn concurrent_logins_leave_the_later_session_not_none() {
 /// would otherwise stay one over the limit until the next login.
 #[tokio::test]
 async fn the_limit_follows_a_session_moved_after_the_listing() {
-    let clock = MockClock::starting_now();
-    let inner: Arc<dyn SessionStore> = Arc::new(MemoryStore::with_clock(Arc::new(clock.clone())));
-    let between = Between::default();
-    let hook = between.after_listing.clone();
-    let login = limited_on(Arc::new(Hooked::new(inner.clone(), between)), &clock, 1);
-    let other = limited_on(inner, &clock, 1);
-    let old = log_in(&other, "u").await;
-    clock.advance(MIN);
+    let r = racing();
+    let old = log_in(&r.other, "u").await;
+    r.clock.advance(MIN);
     let moved: Arc<Mutex<Option<SessionId>>> = Arc::default();
-    *hook.lock().unwrap() = Some(Box::pin({
-        let (other, t, moved) = (other.clone(), other.token_for(&old), moved.clone());
+    arm(&r.between.after_listing, {
+        let (other, t, moved) = (r.other.clone(), r.other.token_for(&old), moved.clone());
         async move {
             let cell = other.load(Some(&t)).await.unwrap();
             cell.lock().rotate().expect("a stored session to move");
             *moved.lock().unwrap() = other.persist(&cell).await.unwrap().id;
         }
-    }));
+    });
 
-    let new = log_in(&login, "u").await;
+    let new = log_in(&r.login, "u").await;
 
     let moved = moved.lock().unwrap().expect("the rotation ran");
     assert_ne!(moved, old);
     assert!(
-        !loads(&other, &moved).await,
+        !loads(&r.other, &moved).await,
         "the moved session escaped the limit"
     );
-    assert!(loads(&other, &new).await);
-    assert_eq!(listed(&other, "u").await, vec![new]);
+    assert!(loads(&r.other, &new).await);
+    assert_eq!(listed(&r.other, "u").await, vec![new]);
 }
 
 /// As above, but the other request is a login of that browser as the same
@@ -203,22 +218,13 @@ async fn the_limit_follows_a_session_moved_after_the_listing() {
 /// end it, or neither login leaves the user a session.
 #[tokio::test]
 async fn the_limit_does_not_follow_a_move_into_a_later_login() {
-    let clock = MockClock::starting_now();
-    let inner: Arc<dyn SessionStore> = Arc::new(MemoryStore::with_clock(Arc::new(clock.clone())));
-    let between = Between::default();
-    let hook = between.after_listing.clone();
-    let login = limited_on(Arc::new(Hooked::new(inner.clone(), between)), &clock, 1);
-    let other = limited_on(inner, &clock, 1);
-    let old = log_in(&other, "u").await;
-    clock.advance(MIN);
+    let r = racing();
+    let old = log_in(&r.other, "u").await;
+    r.clock.advance(MIN);
     let later: Arc<Mutex<Option<SessionId>>> = Arc::default();
-    *hook.lock().unwrap() = Some(Box::pin({
-        let (other, clock, t, later) = (
-            other.clone(),
-            clock.clone(),
-            other.token_for(&old),
-            later.clone(),
-        );
+    arm(&r.between.after_listing, {
+        let (other, clock, t) = (r.other.clone(), r.clock.clone(), r.other.token_for(&old));
+        let later = later.clone();
         async move {
             clock.advance(MIN);
             let mut s = other.get::<Profile>(Some(&t)).await.unwrap();
@@ -226,16 +232,16 @@ async fn the_limit_does_not_follow_a_move_into_a_later_login() {
             other.commit(&mut s).await.unwrap();
             *later.lock().unwrap() = Some(id);
         }
-    }));
+    });
 
-    log_in(&login, "u").await;
+    log_in(&r.login, "u").await;
 
     let later = later.lock().unwrap().expect("the other login ran");
     assert!(
-        loads(&other, &later).await,
+        loads(&r.other, &later).await,
         "the later login's session was ended"
     );
-    assert_eq!(listed(&other, "u").await, vec![later]);
+    assert_eq!(listed(&r.other, "u").await, vec![later]);
 }
 
 #[tokio::test]
