@@ -19,7 +19,10 @@ impl SessionService {
 
     /// Like [`load`](Self::load) for a request that carries several candidate
     /// tokens (cookies of the same name for other paths or domains): the first
-    /// that verifies is loaded; each is verified once. When it names a
+    /// that verifies is loaded; each is verified once, and only the first
+    /// eight are tried (beyond them, the request counts as one whose token
+    /// was refused, so a header packed with forged tokens buys no more than
+    /// eight signature checks). When it names a
     /// session that is gone (a stale cookie on a more specific path, say),
     /// the next one that verified is looked up, and so on, among the next
     /// three tokens. A gone session costs two lookups: its record, and the
@@ -106,7 +109,15 @@ impl SessionService {
         let mut undecodable = None;
         let client = self.store().client_side();
         let mut tokens = tokens.into_iter();
-        for token in tokens.by_ref() {
+        for (tried, token) in tokens.by_ref().enumerate() {
+            // Each is a signature check, and the header is the client's to fill.
+            if tried == MAX_TOKENS_TRIED {
+                tracing::debug!(
+                    max = MAX_TOKENS_TRIED,
+                    "more session tokens than are tried; the rest are ignored"
+                );
+                break;
+            }
             status = TokenStatus::Rejected;
             match client {
                 Some(client) => match client.open(self.signer(), token) {
@@ -346,6 +357,11 @@ impl SessionService {
 /// cookie of the same name on another path or domain or two).
 const MAX_OTHER_TOKENS: usize = 3;
 
+/// How many tokens are tried in search of the first valid one: a browser
+/// sends a few cookies of one name at most, and a request packed with
+/// forged ones must not buy a signature check for each.
+const MAX_TOKENS_TRIED: usize = 8;
+
 /// What [`SessionService::first_valid`] found.
 enum FirstValid {
     /// A verified id to look up in the store, and the ids of the later
@@ -424,6 +440,40 @@ mod tests {
         }
         async fn delete(&self, _: &SessionId) -> Result<bool, StoreError> {
             Ok(false)
+        }
+    }
+
+    /// Forged tokens in front of the valid one: up to the bound it is
+    /// still found; past it the request is one with a rejected token.
+    #[test]
+    fn only_the_first_tokens_are_tried() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let service = SessionService::builder()
+            .store(crate::MemoryStore::new())
+            .key(Key::new([1; 32]).unwrap())
+            .build()
+            .unwrap();
+        let id = runtime
+            .block_on(service.create_session(crate::Binding::user("u")))
+            .unwrap();
+        let valid = service.token_for(&id);
+        let forged = Key::new([2; 32]).unwrap();
+        let forged = SessionService::builder()
+            .store(crate::MemoryStore::new())
+            .key(forged)
+            .build()
+            .unwrap()
+            .token_for(&id);
+        for (in_front, found) in [(MAX_TOKENS_TRIED - 1, true), (MAX_TOKENS_TRIED, false)] {
+            let tokens = std::iter::repeat_n(forged.as_str(), in_front).chain([valid.as_str()]);
+            let cell = runtime.block_on(service.load_first(tokens)).unwrap();
+            let state = cell.lock();
+            assert_eq!(state.is_loaded(), found, "{in_front} in front");
+            if !found {
+                assert_eq!(state.token_status(), TokenStatus::Rejected);
+            }
         }
     }
 
