@@ -147,6 +147,10 @@ pub(crate) async fn redirect_to_login(
         headers.remove(name);
     }
     headers.insert(header::LOCATION, location);
+    tracing::debug!(
+        path = asked.path(),
+        "no login: the browser is sent to the login page"
+    );
     response
 }
 

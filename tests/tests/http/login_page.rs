@@ -158,6 +158,23 @@ async fn other_clients_and_refusals_keep_their_status() {
     assert!(r.headers.get("location").is_none());
 }
 
+/// An app's own realm changes the challenge, not the want of a login.
+#[tokio::test]
+async fn an_apps_own_realm_is_sent_to_the_login_page_too() {
+    let t = start_with(SigningKeys::single(key(1)), |b| {
+        b.realm("admin area").login_page("/login")
+    })
+    .await;
+    let mut b = t.server.browser();
+    assert_sent_to(&b.navigate("/t/me").await, "/login?next=%2Ft%2Fme");
+    let r = b.get("/t/me").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.headers["www-authenticate"],
+        r#"Bearer realm="admin area""#
+    );
+}
+
 /// A login page that itself needs a login (a mistake) answers 401 rather
 /// than redirecting to itself forever; other pages still go there.
 #[tokio::test]
