@@ -10,7 +10,7 @@ pub use context::{AppContext, FromApp};
 pub use error::BuildError;
 
 use axum::Router;
-use session_core::SessionService;
+use session_core::{SessionId, SessionService};
 
 use crate::CookieConfig;
 
@@ -52,6 +52,41 @@ impl App {
     /// The session service (for background jobs, admin tasks, tests).
     pub fn service(&self) -> &SessionService {
         &self.service
+    }
+
+    /// The `Cookie` request header value of a browser holding session `id`
+    /// (`<cookie name>=<signed token>`): for tests and tools that make a
+    /// session with [`SessionService::create_session`] and send requests as
+    /// its user. Server-side stores only: a client-side store's cookie is
+    /// the sealed session itself, and it makes no session from an id.
+    ///
+    /// ```
+    /// use session_axum::axum::{body::Body, http::{Request, StatusCode, header}, routing::get};
+    /// use session_axum::prelude::*;
+    /// use tower::ServiceExt as _;
+    ///
+    /// async fn me(principal: Principal) -> String {
+    ///     principal.user_id
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let app = App::builder()
+    ///     .store(MemoryStore::new())
+    ///     .secret(Key::generate())
+    ///     .merge(axum::Router::new().route("/me", get(me)))
+    ///     .build()
+    ///     .unwrap();
+    /// let ada = app.service().create_session(Binding::user("ada")).await.unwrap();
+    /// let cookie = app.cookie_for(&ada);
+    ///
+    /// let request = Request::get("/me").header(header::COOKIE, cookie).body(Body::empty()).unwrap();
+    /// let response = app.into_router().oneshot(request).await.unwrap();
+    /// assert_eq!(response.status(), StatusCode::OK);
+    /// # });
+    /// ```
+    pub fn cookie_for(&self, id: &SessionId) -> String {
+        let signer = self.service.signer();
+        format!("{}={}", signer.context(), signer.sign_id(id))
     }
 
     /// The router to serve.

@@ -833,3 +833,32 @@ async fn a_login_past_the_per_user_limit_logs_out_the_least_recently_used_browse
     };
     assert!(error.to_string().contains("per-user index"), "{error}");
 }
+
+/// `App::cookie_for`: a session made outside any request (a test logging
+/// its user in) is carried by the cookie it names, under the app's cookie
+/// name, through a real server.
+#[tokio::test]
+async fn the_cookie_an_app_names_for_a_session_logs_its_user_in() {
+    let app = App::builder()
+        .store(session_core::MemoryStore::new())
+        .secret(session_core::Key::generate())
+        .secure(false)
+        .cookie_name("custom")
+        .build()
+        .unwrap();
+    let id = app
+        .service()
+        .create_session(session_core::Binding::user("ada"))
+        .await
+        .unwrap();
+    let cookie = app.cookie_for(&id);
+    let (name, value) = cookie.split_once('=').unwrap();
+    assert_eq!(name, "custom");
+    let server = session_tests::http::TestServer::start(app.into_router()).await;
+    let mut b = server.browser();
+    assert_eq!(b.get("/t/me").await.status, 401);
+    b.jar.insert(name.into(), value.into());
+    let r = b.get("/t/me").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["user_id"], "ada");
+}
