@@ -228,6 +228,24 @@ impl SessionState {
         }
     }
 
+    /// When the user of [`binding`](Self::binding) logged in: the time a
+    /// login made the session (a rotation since keeps it), or this
+    /// request's time for a login in this request. `None` without a
+    /// binding (an anonymous session, one being logged out).
+    pub fn logged_in_at(&self) -> Option<Timestamp> {
+        if self.destroy {
+            return None;
+        }
+        match self.rotation() {
+            Some(r) if r.login => r.binding.as_ref().map(|_| self.now),
+            Some(r) => r.binding.as_ref().and(self.record()).map(|l| l.created_at),
+            None => self
+                .record()
+                .filter(|r| r.binding.is_some())
+                .map(|r| r.created_at),
+        }
+    }
+
     /// The current value of a stored field: this request's change, else the loaded value.
     pub fn field(&self, name: &str) -> Option<&str> {
         if self.is_removed(name) {

@@ -1,10 +1,12 @@
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
-use session_core::{Binding, SessionId, SessionService};
+use session_core::{Binding, SessionId, SessionService, Timestamp};
 
 use super::request_session;
 use crate::Principal;
@@ -206,6 +208,36 @@ impl Auth {
             .service()
             .revoke_all(&principal.user_id, keep.as_ref())
             .await?)
+    }
+
+    /// When the session's user logged in: the time the login made the
+    /// session (rotations since keep it), this request's for a login in
+    /// this request. `None` for an anonymous session, after a logout, and
+    /// for a principal an app [`Authenticator`](crate::Authenticator) gave
+    /// without a session login.
+    pub fn logged_in_at(&self) -> Option<Timestamp> {
+        self.session.cell().lock().logged_in_at()
+    }
+
+    /// The principal, when its session's login is at most `within` old:
+    /// for what should ask for the password again after a while (changing
+    /// it, deleting the account, "sudo mode"). Otherwise the 401 of
+    /// [`require`](Self::require), also for a principal without a session
+    /// login ([`logged_in_at`](Self::logged_in_at) `None`); with
+    /// [`AppBuilder::login_page`](crate::AppBuilder::login_page), a
+    /// browser's page load goes to the login page and back. Logging in
+    /// again makes a new session, whose login is then recent.
+    ///
+    /// A login page that sends an already logged-in browser straight on
+    /// must show its form when it came for a fresh login (with a `next`,
+    /// say), or the browser goes round between the two.
+    pub fn require_recent_login(&self, within: Duration) -> Result<Principal, SessionRejection> {
+        let principal = self.require()?;
+        let now = self.session.service().clock().now();
+        match self.logged_in_at() {
+            Some(at) if now.since(at) <= within => Ok(principal),
+            _ => Err(SessionRejection::unauthorized(&self.session)),
+        }
     }
 
     /// The principal, or the 401 rejection (with the `WWW-Authenticate`

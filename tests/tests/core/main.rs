@@ -8,6 +8,7 @@ mod flash;
 mod late_requests;
 mod lifecycle;
 mod logging;
+mod login_age;
 mod revoke_passes;
 mod seeds;
 

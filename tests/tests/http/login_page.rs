@@ -2,6 +2,8 @@
 //! a login is sent to the login page, with the page it asked for as `next`;
 //! every other client keeps the 401.
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::routing::get;
 use http::StatusCode;
@@ -11,7 +13,7 @@ use session_axum::{
 use session_core::MemoryStore;
 use session_tests::http::{NAVIGATION, Reply, TestServer};
 
-use crate::app::{TestApp, key, start_with};
+use crate::app::{MIN, TestApp, key, start_with};
 
 async fn whoami(principal: Principal) -> String {
     principal.user_id
@@ -19,6 +21,13 @@ async fn whoami(principal: Principal) -> String {
 
 async fn required(auth: Auth) -> Result<String, SessionRejection> {
     Ok(auth.require()?.user_id)
+}
+
+/// A page that asks for a login of the last ten minutes.
+async fn recent(auth: Auth) -> Result<String, SessionRejection> {
+    Ok(auth
+        .require_recent_login(Duration::from_secs(10 * 60))?
+        .user_id)
 }
 
 /// A 401 the handler makes itself: the app's business, not a login's.
@@ -37,6 +46,7 @@ fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, BuildError> {
         open("/whoami", get(whoami)),
         open("/required", get(required)),
         open("/own-401", get(own_401)),
+        open("/recent", get(recent)),
     ])
 }
 
@@ -243,4 +253,31 @@ fn a_login_page_elsewhere_is_refused_at_build() {
         );
         assert!(error.to_string().contains(bad), "{error}");
     }
+}
+
+/// `Auth::require_recent_login`: a login older than asked for is sent to
+/// log in again (a browser through the login page, others with the 401),
+/// though its session goes on; logging in again makes it recent.
+#[tokio::test]
+async fn an_old_login_is_asked_to_log_in_again() {
+    let t = start("/login").await;
+    let mut b = t.server.browser();
+    assert_eq!(b.get("/lp/recent").await.status, 401, "no login");
+    b.post("/t/login?user=ada").await;
+    assert_eq!(b.get("/lp/recent").await.body, "ada");
+    t.clock.advance(9 * MIN);
+    assert_eq!(b.navigate("/lp/recent").await.status, 200);
+
+    t.clock.advance(2 * MIN);
+    assert_sent_to(
+        &b.navigate("/lp/recent").await,
+        "/login?next=%2Flp%2Frecent",
+    );
+    let r = b.get("/lp/recent").await;
+    assert_eq!(r.status, 401);
+    assert!(r.headers.get("www-authenticate").is_some());
+    assert_eq!(b.get("/t/me").await.status, 200, "the session goes on");
+
+    b.post("/t/login?user=ada").await;
+    assert_eq!(b.navigate("/lp/recent").await.body, "ada");
 }
