@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use session_core::{SessionCell, SessionService};
@@ -93,6 +94,15 @@ impl RequestSession {
             (true, TokenSource::Bearer) => BearerStatus::Presented,
             (true, _) => BearerStatus::Absent,
         }
+    }
+
+    /// Whether the session's login is at most `within` old (see
+    /// [`Auth::logged_in_at`](crate::Auth::logged_in_at)); `false` without
+    /// a login.
+    pub(crate) fn logged_in_within(&self, within: Duration) -> bool {
+        let now = self.service().clock().now();
+        let at = self.inner.cell.lock().logged_in_at();
+        at.is_some_and(|at| now.since(at) <= within)
     }
 
     /// The current principal, following what the request did to its

@@ -1,5 +1,8 @@
-//! Route guards: require a principal (401) and permissions (403), each with
-//! the `WWW-Authenticate` challenge the request's [`BearerStatus`] calls for.
+//! Route guards: require a principal (401), a recent login (401) and
+//! permissions (403), each with the `WWW-Authenticate` challenge the
+//! request's [`BearerStatus`] calls for.
+
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
@@ -16,6 +19,10 @@ pub struct Guard {
     pub authenticated: bool,
     /// Every one of these permissions is required (403 otherwise); implies `authenticated`.
     pub permissions: &'static [&'static str],
+    /// The principal's session login must be at most this old (401
+    /// otherwise, as [`Auth::require_recent_login`](crate::Auth::require_recent_login)
+    /// answers); implies `authenticated`.
+    pub recent_login: Option<Duration>,
 }
 
 impl Guard {
@@ -23,11 +30,13 @@ impl Guard {
     pub const OPEN: Guard = Guard {
         authenticated: false,
         permissions: &[],
+        recent_login: None,
     };
     /// A principal is required.
     pub const AUTHENTICATED: Guard = Guard {
         authenticated: true,
         permissions: &[],
+        recent_login: None,
     };
 
     /// A principal with every one of `permissions` is required.
@@ -35,12 +44,23 @@ impl Guard {
         Guard {
             authenticated: true,
             permissions,
+            recent_login: None,
+        }
+    }
+
+    /// This guard, and a principal whose session login is at most `within`
+    /// old ("sudo mode": see [`Auth::require_recent_login`](crate::Auth::require_recent_login)).
+    pub const fn recent_login(self, within: Duration) -> Guard {
+        Guard {
+            authenticated: true,
+            permissions: self.permissions,
+            recent_login: Some(within),
         }
     }
 
     /// Whether the guard lets every request through.
     pub fn is_open(&self) -> bool {
-        !self.authenticated && self.permissions.is_empty()
+        !self.authenticated && self.permissions.is_empty() && self.recent_login.is_none()
     }
 
     /// Wraps a route in this guard.
@@ -65,6 +85,11 @@ async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Resp
     let Some(principal) = session.principal() else {
         return SessionRejection::unauthorized(session).into_response();
     };
+    if let Some(within) = guard.recent_login
+        && !session.logged_in_within(within)
+    {
+        return SessionRejection::unauthorized(session).into_response();
+    }
     if guard
         .permissions
         .iter()

@@ -71,12 +71,16 @@ pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Requires a principal (401) on a whole controller or one route;
-/// `#[authenticated(permissions = ["admin"])]` also requires permissions (403).
-/// Where the app takes bearer tokens, both answers carry a Bearer
+/// `#[authenticated(permissions = ["admin"])]` also requires permissions (403),
+/// and `#[authenticated(recent_login_secs = 600)]` a session login at most
+/// that many seconds old (401 otherwise: "sudo mode", see
+/// `session_axum::Auth::require_recent_login`).
+/// Where the app takes bearer tokens, the answers carry a Bearer
 /// `WWW-Authenticate` challenge (see `session_axum::BearerStatus`).
 /// On a route of an `#[authenticated]` controller it adds to what the
 /// controller requires: the route needs the controller's permissions and
-/// its own. Only `#[unauthenticated]` exempts a route.
+/// its own, and the shorter of the two login ages. Only `#[unauthenticated]`
+/// exempts a route.
 #[proc_macro_attribute]
 pub fn authenticated(args: TokenStream, item: TokenStream) -> TokenStream {
     standalone::authenticated(args.into(), item.into()).into()

@@ -233,10 +233,9 @@ impl Auth {
     /// say), or the browser goes round between the two.
     pub fn require_recent_login(&self, within: Duration) -> Result<Principal, SessionRejection> {
         let principal = self.require()?;
-        let now = self.session.service().clock().now();
-        match self.logged_in_at() {
-            Some(at) if now.since(at) <= within => Ok(principal),
-            _ => Err(SessionRejection::unauthorized(&self.session)),
+        match self.session.logged_in_within(within) {
+            true => Ok(principal),
+            false => Err(SessionRejection::unauthorized(&self.session)),
         }
     }
 

@@ -12,8 +12,19 @@ use crate::self_type::replace_self;
 fn guard_tokens(sp: &TokenStream, guard: &GuardSpec) -> TokenStream {
     match guard {
         GuardSpec::Open => quote!(#sp::Guard::OPEN),
-        GuardSpec::Authenticated(perms) => {
-            quote!(#sp::Guard { authenticated: true, permissions: &[#(#perms),*] })
+        GuardSpec::Authenticated(required) => {
+            let perms = &required.permissions;
+            let recent = match required.recent_login_secs {
+                Some(secs) => quote!(::core::option::Option::Some(
+                    ::core::time::Duration::from_secs(#secs)
+                )),
+                None => quote!(::core::option::Option::None),
+            };
+            quote!(#sp::Guard {
+                authenticated: true,
+                permissions: &[#(#perms),*],
+                recent_login: #recent,
+            })
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `#[authenticated]`, `#[authenticated(permissions = [..])]`, `#[unauthenticated]`.
+//! `#[authenticated]`, `#[authenticated(permissions = [..], recent_login_secs = N)]`,
+//! `#[unauthenticated]`.
 
 use syn::{Attribute, Expr, ExprArray, Lit, LitStr, Meta};
 
@@ -6,13 +7,22 @@ use syn::{Attribute, Expr, ExprArray, Lit, LitStr, Meta};
 #[derive(Clone)]
 pub(super) enum GuardSpec {
     Open,
-    Authenticated(Vec<LitStr>),
+    Authenticated(Required),
+}
+
+/// What `#[authenticated(..)]` asks of the principal.
+#[derive(Clone, Default)]
+pub(super) struct Required {
+    pub(super) permissions: Vec<LitStr>,
+    /// The oldest session login accepted, in seconds.
+    pub(super) recent_login_secs: Option<u64>,
 }
 
 impl GuardSpec {
     /// What a route requires under this controller guard: its own
     /// `#[authenticated(..)]` adds to the controller's (a route never asks
-    /// less by naming fewer permissions); only `#[unauthenticated]` opens it.
+    /// less by naming fewer permissions or a longer time since the login);
+    /// only `#[unauthenticated]` opens it.
     pub(super) fn for_route(&self, route: Option<&GuardSpec>) -> GuardSpec {
         match (self, route) {
             (_, None) => self.clone(),
@@ -20,11 +30,15 @@ impl GuardSpec {
             (GuardSpec::Open, Some(own)) => own.clone(),
             (GuardSpec::Authenticated(base), Some(GuardSpec::Authenticated(own))) => {
                 let mut all = base.clone();
-                for p in own {
-                    if !all.iter().any(|b| b.value() == p.value()) {
-                        all.push(p.clone());
+                for p in &own.permissions {
+                    if !all.permissions.iter().any(|b| b.value() == p.value()) {
+                        all.permissions.push(p.clone());
                     }
                 }
+                all.recent_login_secs = match (base.recent_login_secs, own.recent_login_secs) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
                 GuardSpec::Authenticated(all)
             }
         }
@@ -47,7 +61,7 @@ pub(super) fn parse(attr: &Attribute) -> syn::Result<GuardSpec> {
         }
         return Ok(GuardSpec::Open);
     }
-    let mut permissions = Vec::new();
+    let mut required = Required::default();
     match &attr.meta {
         Meta::Path(_) => {}
         Meta::NameValue(nv) => {
@@ -57,8 +71,17 @@ pub(super) fn parse(attr: &Attribute) -> syn::Result<GuardSpec> {
             ));
         }
         Meta::List(_) => {
-            let mut seen = false;
+            let (mut permissions_seen, mut recent_seen) = (false, false);
             attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("recent_login_secs") {
+                    if recent_seen {
+                        return Err(meta.error("duplicate key `recent_login_secs`"));
+                    }
+                    recent_seen = true;
+                    let value: Expr = meta.value()?.parse()?;
+                    required.recent_login_secs = Some(seconds(&value)?);
+                    return Ok(());
+                }
                 if !meta.path.is_ident("permissions") {
                     let key = meta
                         .path
@@ -66,44 +89,63 @@ pub(super) fn parse(attr: &Attribute) -> syn::Result<GuardSpec> {
                         .map(ToString::to_string)
                         .unwrap_or_default();
                     return Err(meta.error(format!(
-                        "unknown key `{key}` in #[authenticated]; expected: permissions"
+                        "unknown key `{key}` in #[authenticated]; expected: permissions, recent_login_secs"
                     )));
                 }
-                if seen {
+                if permissions_seen {
                     return Err(meta.error("duplicate key `permissions`"));
                 }
-                seen = true;
+                permissions_seen = true;
                 let value: Expr = meta.value()?.parse()?;
-                let Expr::Array(ExprArray { elems, .. }) = &value else {
-                    return Err(syn::Error::new_spanned(
-                        &value,
-                        "expected a list of permission strings, like `permissions = [\"admin\"]`",
-                    ));
-                };
-                for elem in elems {
-                    match elem {
-                        Expr::Lit(lit) if matches!(lit.lit, Lit::Str(_)) => {
-                            if let Lit::Str(s) = &lit.lit {
-                                if s.value().is_empty() {
-                                    return Err(syn::Error::new_spanned(
-                                        s,
-                                        "a permission cannot be empty",
-                                    ));
-                                }
-                                permissions.push(s.clone());
-                            }
-                        }
-                        other => {
-                            return Err(syn::Error::new_spanned(
-                                other,
-                                "permissions are string literals",
-                            ));
-                        }
-                    }
-                }
+                required.permissions = permissions(&value)?;
                 Ok(())
             })?;
         }
     }
-    Ok(GuardSpec::Authenticated(permissions))
+    Ok(GuardSpec::Authenticated(required))
+}
+
+/// `permissions = [..]`: non-empty string literals.
+fn permissions(value: &Expr) -> syn::Result<Vec<LitStr>> {
+    let Expr::Array(ExprArray { elems, .. }) = value else {
+        return Err(syn::Error::new_spanned(
+            value,
+            "expected a list of permission strings, like `permissions = [\"admin\"]`",
+        ));
+    };
+    elems
+        .iter()
+        .map(|elem| match elem {
+            Expr::Lit(lit) => match &lit.lit {
+                Lit::Str(s) if s.value().is_empty() => {
+                    Err(syn::Error::new_spanned(s, "a permission cannot be empty"))
+                }
+                Lit::Str(s) => Ok(s.clone()),
+                _ => Err(syn::Error::new_spanned(
+                    elem,
+                    "permissions are string literals",
+                )),
+            },
+            other => Err(syn::Error::new_spanned(
+                other,
+                "permissions are string literals",
+            )),
+        })
+        .collect()
+}
+
+/// `recent_login_secs = N`: a whole number of seconds above 0.
+fn seconds(value: &Expr) -> syn::Result<u64> {
+    const EXPECTED: &str =
+        "expected a whole number of seconds above 0, like `recent_login_secs = 600`";
+    let Expr::Lit(syn::ExprLit {
+        lit: Lit::Int(int), ..
+    }) = value
+    else {
+        return Err(syn::Error::new_spanned(value, EXPECTED));
+    };
+    match int.base10_parse::<u64>() {
+        Ok(0) | Err(_) => Err(syn::Error::new_spanned(int, EXPECTED)),
+        Ok(secs) => Ok(secs),
+    }
 }

@@ -437,3 +437,48 @@ async fn prefixed_parameters_and_encoded_paths_are_reached() {
     assert_eq!(b.get("/m/paths/caf%c3%a9").await.body, "coffee");
     assert_eq!(b.get("/m/paths/caf%C3%A9").await.status, 404, "as spelled");
 }
+
+pub struct Sensitive;
+
+#[controller("/m/sensitive")]
+#[authenticated(recent_login_secs = 600)]
+impl Sensitive {
+    #[get("/settings")]
+    async fn settings(principal: Principal) -> String {
+        principal.user_id
+    }
+
+    /// Stricter than the controller: the shorter time wins.
+    #[post("/password")]
+    #[authenticated(recent_login_secs = 60)]
+    async fn password(principal: Principal) -> String {
+        principal.user_id
+    }
+}
+
+/// `#[authenticated(recent_login_secs = N)]`: a login older than `N`
+/// seconds is asked to log in again (401), on the controller and, stricter,
+/// on a route; logging in again lets it through.
+#[tokio::test]
+async fn a_recent_login_guard_refuses_an_older_login() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    assert_eq!(b.get("/m/sensitive/settings").await.status, 401);
+    b.post("/t/login?user=ada").await;
+    assert_eq!(b.get("/m/sensitive/settings").await.body, "ada");
+    assert_eq!(b.post("/m/sensitive/password").await.body, "ada");
+
+    t.clock.advance(std::time::Duration::from_secs(120));
+    assert_eq!(b.get("/m/sensitive/settings").await.status, 200);
+    let r = b.post("/m/sensitive/password").await;
+    assert_eq!(r.status, 401);
+    assert!(r.headers.get("www-authenticate").is_some());
+
+    t.clock.advance(std::time::Duration::from_secs(500));
+    assert_eq!(b.get("/m/sensitive/settings").await.status, 401);
+    assert_eq!(b.get("/t/me").await.status, 200, "the session goes on");
+
+    b.post("/t/login?user=ada").await;
+    assert_eq!(b.get("/m/sensitive/settings").await.status, 200);
+    assert_eq!(b.post("/m/sensitive/password").await.status, 200);
+}

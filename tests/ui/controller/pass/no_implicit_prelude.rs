@@ -37,6 +37,12 @@ mod m {
         async fn b() -> &'static str {
             "b"
         }
+
+        #[post("/sensitive")]
+        #[authenticated(permissions = ["admin"], recent_login_secs = 300)]
+        async fn c() -> &'static str {
+            "c"
+        }
     }
 }
 
