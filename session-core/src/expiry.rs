@@ -12,7 +12,8 @@ use crate::{Binding, SessionInfo, SessionRecord, Timestamp};
 /// request, or bound to a user at login, it lives `lifetime` (default 6 hours).
 /// Expiry slides: a request that finds less than `refresh_threshold` of the
 /// lifetime left moves it to now + lifetime; a request that finds more writes
-/// nothing. `absolute`, when set, caps every expiry at creation + absolute.
+/// nothing. `absolute`, when set, caps every expiry at creation + absolute
+/// (a login may set its own in its place: [`Binding::with_absolute`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ExpiryPolicy {
     /// Lifetime of a fresh anonymous session.
@@ -64,8 +65,9 @@ impl ExpiryPolicy {
         Ok(())
     }
 
-    fn cap(&self, created_at: Timestamp, t: Timestamp) -> Timestamp {
-        match self.absolute {
+    /// `t`, at most the absolute limit for `binding` after `created_at`.
+    fn cap(&self, binding: Option<&Binding>, created_at: Timestamp, t: Timestamp) -> Timestamp {
+        match self.absolute_for(binding) {
             Some(limit) => t.min(created_at.plus(limit)),
             None => t,
         }
@@ -78,13 +80,20 @@ impl ExpiryPolicy {
         } else {
             self.initial_lifetime
         };
-        self.cap(now, now.plus(lifetime))
+        self.cap(None, now, now.plus(lifetime))
     }
 
     /// Expiry of a session logged in now as `binding`: its own
-    /// [`lifetime`](Binding::lifetime), else the policy's.
+    /// [`lifetime`](Binding::lifetime), else the policy's, within its own
+    /// [`absolute`](Binding::absolute) limit, else the policy's.
     pub fn for_login(&self, now: Timestamp, binding: Option<&Binding>) -> Timestamp {
-        self.cap(now, now.plus(self.lifetime_for(binding)))
+        self.cap(binding, now, now.plus(self.lifetime_for(binding)))
+    }
+
+    /// The absolute limit of a session bound as `binding`: its login's own,
+    /// else [`absolute`](Self::absolute).
+    pub fn absolute_for(&self, binding: Option<&Binding>) -> Option<Duration> {
+        binding.and_then(|b| b.absolute).or(self.absolute)
     }
 
     /// The lifetime of a session bound as `binding`: its login's own, else
@@ -95,19 +104,15 @@ impl ExpiryPolicy {
 
     /// Whether the record is past its expiry or its absolute limit.
     pub fn is_expired(&self, record: &SessionRecord, now: Timestamp) -> bool {
-        record.is_expired(now) || self.is_past_limit(record.created_at, now)
+        let limit = self.absolute_for(record.binding.as_deref());
+        record.is_expired(now) || is_past(limit, record.created_at, now)
     }
 
     /// Whether a listed session is past its expiry or its absolute limit
     /// (the same test as [`is_expired`](Self::is_expired)).
     pub fn is_info_expired(&self, info: &SessionInfo, now: Timestamp) -> bool {
-        info.expires_at <= now || self.is_past_limit(info.created_at, now)
-    }
-
-    /// Whether a session created at `created_at` is past the absolute limit.
-    fn is_past_limit(&self, created_at: Timestamp, now: Timestamp) -> bool {
-        self.absolute
-            .is_some_and(|limit| now >= created_at.plus(limit))
+        let limit = info.absolute.or(self.absolute);
+        info.expires_at <= now || is_past(limit, info.created_at, now)
     }
 
     /// Whether a record is still in its initial (anonymous, unused) phase.
@@ -120,8 +125,9 @@ impl ExpiryPolicy {
     /// than the threshold share of the lifetime is left (a logged-in
     /// session's own [`lifetime`](Binding::lifetime) where its login set one).
     pub fn refresh(&self, record: &SessionRecord, now: Timestamp) -> Option<Timestamp> {
-        let lifetime = self.lifetime_for(record.binding.as_deref());
-        let candidate = self.cap(record.created_at, now.plus(lifetime));
+        let binding = record.binding.as_deref();
+        let lifetime = self.lifetime_for(binding);
+        let candidate = self.cap(binding, record.created_at, now.plus(lifetime));
         if Self::is_initial(record) {
             // Used on a later request: switch to the full lifetime.
             return (now > record.created_at && candidate > record.expires_at).then_some(candidate);
@@ -130,6 +136,11 @@ impl ExpiryPolicy {
         let threshold = duration_millis(lifetime) as f64 * self.refresh_threshold;
         (left < threshold && candidate > record.expires_at).then_some(candidate)
     }
+}
+
+/// Whether a session created at `created_at` is past `limit`, if any.
+fn is_past(limit: Option<Duration>, created_at: Timestamp, now: Timestamp) -> bool {
+    limit.is_some_and(|limit| now >= created_at.plus(limit))
 }
 
 #[cfg(test)]
@@ -281,7 +292,57 @@ mod tests {
     }
 
     #[test]
+    fn a_logins_own_absolute_limit_replaces_the_policys() {
+        let mut p = policy();
+        p.absolute = Some(90 * MIN);
+        let short = Binding::user("u").with_absolute(30 * MIN);
+        let long = Binding::user("u").with_absolute(600 * MIN);
+        assert_eq!(p.absolute_for(Some(&short)), Some(30 * MIN));
+        assert_eq!(p.absolute_for(Some(&Binding::user("u"))), Some(90 * MIN));
+        assert_eq!(p.absolute_for(None), Some(90 * MIN));
+        // At login: the limit is nearer than the lifetime, or further.
+        assert_eq!(p.for_login(T0, Some(&short)), T0.plus(30 * MIN));
+        assert_eq!(p.for_login(T0, Some(&long)), T0.plus(60 * MIN));
+
+        // A refresh stops at the login's own limit, past the policy's.
+        let mut r = record(T0, T0.plus(MIN), T0.plus(120 * MIN), true);
+        r.binding = Some(Box::new(long));
+        let now = T0.plus(100 * MIN);
+        assert!(!p.is_expired(&r, now), "past the policy's 90, within 600");
+        assert_eq!(p.refresh(&r, now), Some(now.plus(60 * MIN)));
+        r.expires_at = T0.plus(560 * MIN);
+        assert_eq!(p.refresh(&r, T0.plus(540 * MIN)), Some(T0.plus(600 * MIN)));
+        r.expires_at = T0.plus(700 * MIN);
+        assert!(
+            p.is_expired(&r, T0.plus(600 * MIN)),
+            "a later expiry kept by a store"
+        );
+
+        // Used all the while, the short one still ends at 30 minutes, also
+        // when a store kept a later expiry.
+        let mut r = record(T0, T0.plus(MIN), T0.plus(60 * MIN), true);
+        r.binding = Some(Box::new(short));
+        assert_eq!(p.refresh(&r, T0.plus(20 * MIN)), None);
+        assert!(!p.is_expired(&r, T0.plus(29 * MIN)));
+        assert!(p.is_expired(&r, T0.plus(30 * MIN)));
+        let info = r.info();
+        assert_eq!(info.absolute, Some(30 * MIN));
+        assert!(p.is_info_expired(&info, T0.plus(30 * MIN)));
+        assert!(!p.is_info_expired(&info, T0.plus(29 * MIN)));
+
+        // Without a policy limit, the login's own still holds.
+        p.absolute = None;
+        assert!(p.is_expired(&r, T0.plus(30 * MIN)));
+    }
+
+    #[test]
     fn a_logins_lifetime_is_rounded_up_to_whole_milliseconds() {
+        let absolute = |d: Duration| Binding::user("u").with_absolute(d).absolute;
+        assert_eq!(absolute(Duration::ZERO), Some(Duration::from_millis(1)));
+        assert_eq!(
+            absolute(Duration::from_micros(1500)),
+            Some(Duration::from_millis(2))
+        );
         let of = |d: Duration| Binding::user("u").with_lifetime(d).lifetime;
         assert_eq!(of(Duration::ZERO), Some(Duration::from_millis(1)));
         assert_eq!(of(Duration::from_micros(1)), Some(Duration::from_millis(1)));

@@ -41,6 +41,24 @@ pub struct Binding {
         with = "optional_millis"
     )]
     pub lifetime: Option<Duration>,
+    /// The longest the session lives after its login, however much it is
+    /// used, in place of the policy's
+    /// [`absolute`](crate::ExpiryPolicy::absolute) limit; whole milliseconds.
+    #[serde(
+        default,
+        rename = "absolute_ms",
+        skip_serializing_if = "Option::is_none",
+        with = "optional_millis"
+    )]
+    pub absolute: Option<Duration>,
+}
+
+/// `d` rounded up to whole milliseconds, at least one: stored durations
+/// count milliseconds, and a zero one would end the session at once.
+fn whole_millis(d: Duration) -> Duration {
+    let millis = crate::clock::duration_millis(d)
+        .saturating_add(u64::from(!d.subsec_nanos().is_multiple_of(1_000_000)));
+    Duration::from_millis(millis.max(1))
 }
 
 /// An optional duration as a number of milliseconds.
@@ -84,6 +102,7 @@ impl Binding {
             permissions: Vec::new(),
             cookie_lifetime: CookieLifetime::AppDefault,
             lifetime: None,
+            absolute: None,
         }
     }
 
@@ -118,13 +137,22 @@ impl Binding {
     /// Sets how long this login's session lives between uses, in place of
     /// the policy's [`lifetime`](crate::ExpiryPolicy::lifetime): longer for
     /// a "remember me" login, say. Expiry slides as the policy's
-    /// `refresh_threshold` says, and the policy's `absolute` limit still
+    /// `refresh_threshold` says, and the absolute limit (the login's own,
+    /// see [`with_absolute`](Self::with_absolute), else the policy's) still
     /// caps it. Rounded up to whole milliseconds, and at least one.
     pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
-        let millis = crate::clock::duration_millis(lifetime).saturating_add(u64::from(
-            !lifetime.subsec_nanos().is_multiple_of(1_000_000),
-        ));
-        self.lifetime = Some(Duration::from_millis(millis.max(1)));
+        self.lifetime = Some(whole_millis(lifetime));
+        self
+    }
+
+    /// Sets the longest this login's session lives after the login, however
+    /// much it is used, in place of the policy's
+    /// [`absolute`](crate::ExpiryPolicy::absolute) limit: 30 days for a
+    /// "remember me" login whose app otherwise ends sessions after a day,
+    /// say, or a short one for a login from an unfamiliar device. Rounded
+    /// up to whole milliseconds, and at least one.
+    pub fn with_absolute(mut self, limit: Duration) -> Self {
+        self.absolute = Some(whole_millis(limit));
         self
     }
 
@@ -330,6 +358,14 @@ pub struct SessionInfo {
         with = "optional_millis"
     )]
     pub lifetime: Option<Duration>,
+    /// The session's own absolute limit, where its login set one.
+    #[serde(
+        default,
+        rename = "absolute_ms",
+        skip_serializing_if = "Option::is_none",
+        with = "optional_millis"
+    )]
+    pub absolute: Option<Duration>,
 }
 
 impl SessionInfo {
@@ -357,6 +393,7 @@ impl SessionInfo {
             expires_at,
             cookie_lifetime: binding.map_or(CookieLifetime::AppDefault, |b| b.cookie_lifetime),
             lifetime: binding.and_then(|b| b.lifetime),
+            absolute: binding.and_then(|b| b.absolute),
         }
     }
 }
@@ -539,11 +576,12 @@ pub mod envelope {
             assert_eq!(json, r#"{"user_id":"ada"}"#);
             let chosen = Binding::user("ada")
                 .with_cookie_lifetime(crate::CookieLifetime::UntilExpiry)
-                .with_lifetime(std::time::Duration::from_secs(30 * 24 * 3600));
+                .with_lifetime(std::time::Duration::from_secs(30 * 24 * 3600))
+                .with_absolute(std::time::Duration::from_secs(90 * 24 * 3600));
             let json = serde_json::to_string(&chosen).unwrap();
             assert_eq!(
                 json,
-                r#"{"user_id":"ada","cookie_lifetime":"until_expiry","lifetime_ms":2592000000}"#
+                r#"{"user_id":"ada","cookie_lifetime":"until_expiry","lifetime_ms":2592000000,"absolute_ms":7776000000}"#
             );
             assert_eq!(serde_json::from_str::<Binding>(&json).unwrap(), chosen);
             // A binding stored before these existed reads with the defaults.

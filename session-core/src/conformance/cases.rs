@@ -1535,7 +1535,8 @@ fn awkward_record(clock: &MockClock) -> SessionRecord {
             .with_label("l\u{e4}ptop {1} \u{1f600}")
             .with_meta(serde_json::json!({"k\u{fc}": "\u{0}\u{1f}\"", "": [null]}))
             .with_cookie_lifetime(crate::CookieLifetime::BrowserSession)
-            .with_lifetime(std::time::Duration::from_millis(86_400_001)),
+            .with_lifetime(std::time::Duration::from_millis(86_400_001))
+            .with_absolute(std::time::Duration::from_millis(7 * 86_400_003)),
     ));
     let long_name = "n".repeat(200);
     let long_value = format!("\"{}\"", "v".repeat(20_000));
@@ -1586,6 +1587,7 @@ pub async fn awkward_names_and_values_round_trip(store: impl SessionStore, clock
         let bound = r.binding.as_deref().expect("bound");
         assert_eq!(listed[0].cookie_lifetime, bound.cookie_lifetime);
         assert_eq!(listed[0].lifetime, bound.lifetime);
+        assert_eq!(listed[0].absolute, bound.absolute);
     }
     let mut p = patch(&clock);
     p.set_fields = fields(&[

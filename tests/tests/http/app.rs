@@ -67,6 +67,8 @@ struct LoginQuery {
     remember: Option<bool>,
     /// The login's own session lifetime; absent, the policy's.
     lifetime_mins: Option<u64>,
+    /// The login's own absolute limit; absent, the policy's.
+    absolute_mins: Option<u64>,
 }
 
 async fn login(auth: Auth, Query(q): Query<LoginQuery>) -> StatusCode {
@@ -79,6 +81,9 @@ async fn login(auth: Auth, Query(q): Query<LoginQuery>) -> StatusCode {
         .with_cookie_lifetime(lifetime);
     if let Some(mins) = q.lifetime_mins {
         binding = binding.with_lifetime(Duration::from_secs(mins * 60));
+    }
+    if let Some(mins) = q.absolute_mins {
+        binding = binding.with_absolute(Duration::from_secs(mins * 60));
     }
     auth.login(binding);
     StatusCode::NO_CONTENT

@@ -136,6 +136,30 @@ async fn remember_me_gives_max_age_where_the_app_sets_browser_session_cookies() 
 
 /// A login's own lifetime: the cookie's `Max-Age` and the session's expiry
 /// follow it, longer or shorter than the app's 60 minutes, and it slides.
+/// A login's own absolute limit ends its session at that age however
+/// much it is used, with the cookie's `Max-Age` counting down to it.
+#[tokio::test]
+async fn a_logins_own_absolute_limit_ends_it_however_used() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    let r = b.post("/t/login?user=ada&absolute_mins=45").await;
+    assert_eq!(r.cookie("sid").and_then(|c| c.max_age), Some(45 * 60));
+    let mut other = t.server.browser();
+    other.post("/t/login?user=grace").await;
+    for _ in 0..4 {
+        t.clock.advance(10 * MIN);
+        assert_eq!(b.get("/t/me").await.status, 200);
+        assert_eq!(other.get("/t/me").await.status, 200);
+    }
+    t.clock.advance(5 * MIN);
+    assert_eq!(
+        b.get("/t/me").await.status,
+        401,
+        "45 minutes after the login"
+    );
+    assert_eq!(other.get("/t/me").await.status, 200, "the app has no limit");
+}
+
 #[tokio::test]
 async fn a_logins_own_lifetime_replaces_the_apps() {
     let t = start().await;

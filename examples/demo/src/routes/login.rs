@@ -123,6 +123,10 @@ pub const MAX_LABEL_CHARS: usize = 100;
 /// closes).
 pub const REMEMBERED_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 
+/// The longest a login with "Remember me" checked lives, however often it
+/// is used: then it asks for the password again.
+pub const REMEMBERED_AT_MOST: Duration = Duration::from_secs(90 * 24 * 3600);
+
 /// A "Remember me" box: `None` where the form has none (the app's
 /// settings apply), else whether it was checked.
 #[derive(Debug, Clone, Copy)]
@@ -133,7 +137,9 @@ fn binding(user: &User, label: Option<String>, remember: Remember) -> Binding {
     if let Remember(Some(checked)) = remember {
         binding = binding.with_cookie_lifetime(CookieLifetime::remember_me(checked));
         if checked {
-            binding = binding.with_lifetime(REMEMBERED_LIFETIME);
+            binding = binding
+                .with_lifetime(REMEMBERED_LIFETIME)
+                .with_absolute(REMEMBERED_AT_MOST);
         }
     }
     match label.filter(|l| !l.trim().is_empty()) {
