@@ -12,7 +12,11 @@ use axum::routing::MethodRouter;
 use crate::context::RequestSession;
 use crate::error::{BearerStatus, SessionRejection};
 
-/// What a route requires of the request's principal.
+/// What a route requires of the request's principal. Built from
+/// [`OPEN`](Self::OPEN), [`AUTHENTICATED`](Self::AUTHENTICATED),
+/// [`permissions`](Self::permissions) and [`recent_login`](Self::recent_login),
+/// so that a requirement added later breaks no caller.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Guard {
     /// A principal is required (401 otherwise).

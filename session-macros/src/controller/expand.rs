@@ -14,17 +14,13 @@ fn guard_tokens(sp: &TokenStream, guard: &GuardSpec) -> TokenStream {
         GuardSpec::Open => quote!(#sp::Guard::OPEN),
         GuardSpec::Authenticated(required) => {
             let perms = &required.permissions;
-            let recent = match required.recent_login_secs {
-                Some(secs) => quote!(::core::option::Option::Some(
-                    ::core::time::Duration::from_secs(#secs)
-                )),
-                None => quote!(::core::option::Option::None),
-            };
-            quote!(#sp::Guard {
-                authenticated: true,
-                permissions: &[#(#perms),*],
-                recent_login: #recent,
-            })
+            let guard = quote!(#sp::Guard::permissions(&[#(#perms),*]));
+            match required.recent_login_secs {
+                Some(secs) => {
+                    quote!(#guard.recent_login(::core::time::Duration::from_secs(#secs)))
+                }
+                None => guard,
+            }
         }
     }
 }
