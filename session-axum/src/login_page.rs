@@ -113,7 +113,8 @@ fn is_navigation(request: &Request) -> bool {
 /// layer's 401 goes to the login page instead, with `next` naming the page
 /// it asked for. The response keeps its other headers (a cookie cleared or
 /// replaced on the way); a handler's own 401 is left alone, as is a 401 for
-/// the login page itself, which a redirect would only repeat.
+/// the login page itself, which a redirect would only repeat. Both answers
+/// say `Vary: accept, sec-fetch-mode`, the headers that chose between them.
 pub(crate) async fn redirect_to_login(
     State(page): State<Arc<LoginPage>>,
     request: Request,
@@ -126,10 +127,18 @@ pub(crate) async fn redirect_to_login(
             None => request.uri().clone(),
         });
     let mut response = next.run(request).await;
+    if !wants_login(&response) {
+        return response;
+    }
+    // A 401 or a redirect, as the request asked: a cache must tell them apart.
+    response.headers_mut().append(
+        header::VARY,
+        HeaderValue::from_static("accept, sec-fetch-mode"),
+    );
     let Some(asked) = asked else {
         return response;
     };
-    if !wants_login(&response) || asked.path() == page.page_path() {
+    if asked.path() == page.page_path() {
         return response;
     }
     let target = asked.path_and_query().map_or("/", |p| p.as_str());

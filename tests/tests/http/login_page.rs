@@ -71,9 +71,18 @@ fn location(r: &Reply) -> &str {
         .unwrap()
 }
 
+/// Whether the response says it depends on how the request asked.
+fn varies_by_how_asked(r: &Reply) -> bool {
+    r.headers
+        .get_all("vary")
+        .iter()
+        .any(|v| v.to_str().unwrap().contains("accept, sec-fetch-mode"))
+}
+
 fn assert_sent_to(r: &Reply, expected: &str) {
     assert_eq!(r.status, 303, "{r:?}");
     assert_eq!(location(r), expected);
+    assert!(varies_by_how_asked(r), "{r:?}");
     assert!(r.headers.get("www-authenticate").is_none(), "{r:?}");
     assert!(r.headers.get("content-type").is_none(), "{r:?}");
     assert!(r.body.is_empty(), "{}", r.body);
@@ -153,6 +162,7 @@ async fn other_clients_and_refusals_keep_their_status() {
         assert_eq!(r.status, 401, "{what}: {r:?}");
         assert!(r.headers.get("www-authenticate").is_some(), "{what}");
         assert!(r.headers.get("location").is_none(), "{what}");
+        assert!(varies_by_how_asked(&r), "{what}: {r:?}");
     }
     // A bearer client with a token that names no session.
     b.bearer = Some("not-a-token".into());
@@ -161,7 +171,9 @@ async fn other_clients_and_refusals_keep_their_status() {
     b.bearer = None;
 
     // A handler's own 401, and a 403: not a want of login.
-    assert_eq!(b.navigate("/lp/own-401").await.status, 401);
+    let r = b.navigate("/lp/own-401").await;
+    assert_eq!(r.status, 401);
+    assert!(!varies_by_how_asked(&r), "{r:?}");
     b.post("/t/login?user=bob").await;
     let r = b.navigate("/t/admin").await;
     assert_eq!(r.status, 403, "{r:?}");
