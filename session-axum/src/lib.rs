@@ -57,7 +57,7 @@ pub use error::{BearerStatus, RealmError, SessionRejection};
 pub use extract::{Auth, LoggedIn, LoggedOut, Session, Sessions};
 pub use guard::Guard;
 pub use interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, Next, OrderError};
-pub use login_page::{LoginPageError, MAX_REDIRECT_LEN, local_redirect};
+pub use login_page::{LoginPageError, MAX_REDIRECT_LEN, local_redirect, with_next};
 pub use principal::Principal;
 pub use session_interceptor::SessionInterceptor;
 

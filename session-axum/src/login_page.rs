@@ -40,6 +40,25 @@ pub fn local_redirect(next: &str) -> Option<&str> {
     local.then_some(next)
 }
 
+/// `page` with a `next` query parameter naming `target`, percent-encoded,
+/// after any query `page` has: the address of a login page that sends the
+/// browser back to `target` (as [`AppBuilder::login_page`](crate::AppBuilder::login_page)
+/// does, and a login form that failed and shows itself again).
+///
+/// ```
+/// use session_axum::with_next;
+///
+/// assert_eq!(with_next("/login", "/me?tab=2"), "/login?next=%2Fme%3Ftab%3D2");
+/// assert_eq!(with_next("/login?lang=en", "/"), "/login?lang=en&next=%2F");
+/// ```
+pub fn with_next(page: &str, target: &str) -> String {
+    let separator = if page.contains('?') { '&' } else { '?' };
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", target)
+        .finish();
+    format!("{page}{separator}{query}")
+}
+
 /// Why a login page path was refused by
 /// [`AppBuilder::login_page`](crate::AppBuilder::login_page).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,11 +90,7 @@ impl LoginPage {
 
     /// The login page with `next` set to `target`.
     fn location(&self, target: &str) -> Option<HeaderValue> {
-        let separator = if self.path.contains('?') { '&' } else { '?' };
-        let query = form_urlencoded::Serializer::new(String::new())
-            .append_pair("next", target)
-            .finish();
-        HeaderValue::try_from(format!("{}{separator}{query}", self.path)).ok()
+        HeaderValue::try_from(with_next(&self.path, target)).ok()
     }
 
     /// The login page's path without its query.

@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use http_body_util::Limited;
 use serde::Deserialize;
 use session_axum::prelude::*;
-use session_axum::{LoggedIn, local_redirect};
+use session_axum::{LoggedIn, local_redirect, with_next};
 
 use crate::data::{Account, Visits};
 use crate::users::{self, User};
@@ -51,15 +51,7 @@ fn next_page(next: Option<&str>) -> Option<&str> {
 
 /// The login page, passing `next` on when there is one.
 fn login_page(next: Option<&str>) -> String {
-    match next_page(next) {
-        Some(next) => format!(
-            "/login?{}",
-            form_urlencoded::Serializer::new(String::new())
-                .append_pair("next", next)
-                .finish()
-        ),
-        None => "/login".to_owned(),
-    }
+    next_page(next).map_or_else(|| "/login".to_owned(), |next| with_next("/login", next))
 }
 
 impl Credentials {
