@@ -5,8 +5,9 @@
 //!   [`Principal`], the [`SessionInterceptor`] (which depends on it) persists
 //!   the session after the handler.
 //! - Extractors: [`Session<T>`] for typed data with change tracking, [`Auth`]
-//!   for login and logout, [`Principal`] (401 when absent), [`Sessions`] for
-//!   listing and revoking a user's sessions.
+//!   for login and logout (and asking for a recent login, "sudo mode"),
+//!   [`Principal`] (401 when absent), [`Sessions`] for listing and revoking
+//!   a user's sessions.
 //! - Controllers registered through the registry, guarded by [`Guard`]s
 //!   (401 and 403, with the `WWW-Authenticate` challenge of [`BearerStatus`]),
 //!   and the [`App`] builder that turns everything into an `axum::Router`;
