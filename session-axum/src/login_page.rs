@@ -5,12 +5,14 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{OriginalUri, Request, State};
-use axum::middleware::Next;
+use axum::extract::{OriginalUri, Request};
 use axum::response::Response;
-use http::{HeaderValue, Method, StatusCode, Uri, header};
+use http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 
 use crate::error::wants_login;
+
+/// How a browser says it sent a request (Fetch Metadata).
+const SEC_FETCH_MODE: HeaderName = HeaderName::from_static("sec-fetch-mode");
 
 /// The longest target [`local_redirect`] takes, in bytes.
 pub const MAX_REDIRECT_LEN: usize = 2048;
@@ -113,7 +115,7 @@ fn is_navigation(request: &Request) -> bool {
     {
         return false;
     }
-    if let Some(mode) = headers.get("sec-fetch-mode") {
+    if let Some(mode) = headers.get(SEC_FETCH_MODE) {
         return mode.as_bytes().eq_ignore_ascii_case(b"navigate");
     }
     headers.get_all(header::ACCEPT).iter().any(|accept| {
@@ -124,58 +126,59 @@ fn is_navigation(request: &Request) -> bool {
     })
 }
 
-/// The middleware: a browser navigation the app answers with the session
-/// layer's 401 goes to the login page instead, with `next` naming the page
-/// it asked for. The response keeps its other headers (a cookie cleared or
-/// replaced on the way); a handler's own 401 is left alone, as is a 401 for
-/// the login page itself, which a redirect would only repeat. Both answers
-/// say `Vary: accept, sec-fetch-mode`, the headers that chose between them.
-pub(crate) async fn redirect_to_login(
-    State(page): State<Arc<LoginPage>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    // Taken before the request moves on; a clone of a `Uri` shares its bytes.
-    let asked: Option<Uri> =
-        is_navigation(&request).then(|| match request.extensions().get::<OriginalUri>() {
+impl LoginPage {
+    /// What a request asked for, kept for [`answer`](Self::answer) when
+    /// it is a browser's page load: taken before the request moves on (a
+    /// clone of a `Uri` shares its bytes).
+    pub(crate) fn asked(&self, request: &Request) -> Option<Uri> {
+        is_navigation(request).then(|| match request.extensions().get::<OriginalUri>() {
             Some(OriginalUri(uri)) => uri.clone(),
             None => request.uri().clone(),
-        });
-    let mut response = next.run(request).await;
-    if !wants_login(&response) {
-        return response;
+        })
     }
-    // A 401 or a redirect, as the request asked: a cache must tell them apart.
-    response.headers_mut().append(
-        header::VARY,
-        HeaderValue::from_static("accept, sec-fetch-mode"),
-    );
-    let Some(asked) = asked else {
-        return response;
-    };
-    if asked.path() == page.page_path() {
-        return response;
+
+    /// A browser's page load (`asked`) the app answered with the session
+    /// layer's 401 goes to the login page instead, with `next` naming the
+    /// page it asked for. The response keeps its other headers (a cookie
+    /// cleared or replaced on the way); a handler's own 401 is left alone,
+    /// as is a 401 for the login page itself, which a redirect would only
+    /// repeat. Both answers say `Vary: accept, sec-fetch-mode`, the headers
+    /// that chose between them.
+    pub(crate) fn answer(&self, response: &mut Response, asked: Option<Uri>) {
+        if !wants_login(response) {
+            return;
+        }
+        // A 401 or a redirect, as the request asked: a cache must tell them apart.
+        response.headers_mut().append(
+            header::VARY,
+            HeaderValue::from_static("accept, sec-fetch-mode"),
+        );
+        let Some(asked) = asked else {
+            return;
+        };
+        if asked.path() == self.page_path() {
+            return;
+        }
+        let target = asked.path_and_query().map_or("/", |p| p.as_str());
+        let Some(location) = self.location(target) else {
+            return;
+        };
+        *response.status_mut() = StatusCode::SEE_OTHER;
+        *response.body_mut() = Body::empty();
+        let headers = response.headers_mut();
+        for name in [
+            header::WWW_AUTHENTICATE,
+            header::CONTENT_TYPE,
+            header::CONTENT_LENGTH,
+        ] {
+            headers.remove(name);
+        }
+        headers.insert(header::LOCATION, location);
+        tracing::debug!(
+            path = asked.path(),
+            "no login: the browser is sent to the login page"
+        );
     }
-    let target = asked.path_and_query().map_or("/", |p| p.as_str());
-    let Some(location) = page.location(target) else {
-        return response;
-    };
-    *response.status_mut() = StatusCode::SEE_OTHER;
-    *response.body_mut() = Body::empty();
-    let headers = response.headers_mut();
-    for name in [
-        header::WWW_AUTHENTICATE,
-        header::CONTENT_TYPE,
-        header::CONTENT_LENGTH,
-    ] {
-        headers.remove(name);
-    }
-    headers.insert(header::LOCATION, location);
-    tracing::debug!(
-        path = asked.path(),
-        "no login: the browser is sent to the login page"
-    );
-    response
 }
 
 #[cfg(test)]

@@ -83,6 +83,11 @@ pub(crate) fn router(store: Store) -> Result<Router, Box<dyn std::error::Error>>
         Store::File(file) => builder.store(file),
         Store::Redis(redis) => builder.store(redis),
     };
+    // What the login page setting costs requests that need no login.
+    let builder = match std::env::var("BENCH_LOGIN_PAGE") {
+        Ok(page) => builder.login_page(page),
+        Err(_) => builder,
+    };
     let app = builder.build()?;
     // Added after the app's interceptor layer: outside it.
     Ok(app.into_router().route("/stats", get(stats::handler)))

@@ -20,7 +20,7 @@ use crate::interceptor::{
     Interceptor, InterceptorLayer, InterceptorRef, InterceptorRegistration, Steps, display_name,
     resolve_order,
 };
-use crate::login_page::{LoginPage, redirect_to_login};
+use crate::login_page::LoginPage;
 use crate::session_interceptor::AuthThenSession;
 use crate::{AuthInterceptor, Authenticator, CookieConfig, SessionInterceptor};
 
@@ -447,14 +447,13 @@ impl AppBuilder {
         }
         tracing::info!(order = ?order, routes = built.listing.len(), "session app built");
         // Every route and the fallback run inside the interceptors.
-        let mut router = inner.layer(InterceptorLayer { steps, challenges });
-        if let Some(page) = login_page {
-            // Outermost: it sees the response every interceptor answered with.
-            router = router.layer(axum::middleware::from_fn_with_state(
-                Arc::new(page),
-                redirect_to_login,
-            ));
-        }
+        // The login page's check runs outermost, on the response every
+        // interceptor answered with.
+        let router = inner.layer(InterceptorLayer {
+            steps,
+            challenges,
+            login_page: login_page.map(Arc::new),
+        });
         Ok(App {
             router,
             order,

@@ -14,6 +14,7 @@ use tower::{Layer, Service, ServiceExt};
 
 use super::Interceptor;
 use crate::error::Challenges;
+use crate::login_page::LoginPage;
 use crate::session_interceptor::AuthThenSession;
 
 type Chain = Arc<[Arc<dyn Interceptor>]>;
@@ -79,6 +80,8 @@ pub(crate) struct InterceptorLayer {
     pub(crate) steps: Steps,
     /// The app's own realm's challenges (`None`: the default realm).
     pub(crate) challenges: Option<Arc<Challenges>>,
+    /// Where browsers without a login go ([`AppBuilder::login_page`](crate::AppBuilder::login_page)).
+    pub(crate) login_page: Option<Arc<LoginPage>>,
 }
 
 impl Layer<Route> for InterceptorLayer {
@@ -87,6 +90,7 @@ impl Layer<Route> for InterceptorLayer {
         InterceptedRoute {
             steps: self.steps.clone(),
             challenges: self.challenges.clone(),
+            login_page: self.login_page.clone(),
             route,
         }
     }
@@ -97,6 +101,7 @@ impl Layer<Route> for InterceptorLayer {
 pub(crate) struct InterceptedRoute {
     steps: Steps,
     challenges: Option<Arc<Challenges>>,
+    login_page: Option<Arc<LoginPage>>,
     route: Route,
 }
 
@@ -111,6 +116,26 @@ impl Service<Request> for InterceptedRoute {
 
     fn call(&mut self, request: Request) -> Self::Future {
         let route = self.route.clone();
+        if let Some(page) = &self.login_page {
+            // Rare: one more async block, and the page's check on the way out.
+            let (page, asked) = (Arc::clone(page), page.asked(&request));
+            let inner = self.call_steps(request, route);
+            return Box::pin(async move {
+                let Ok(mut response) = inner.await;
+                page.answer(&mut response, asked);
+                Ok(response)
+            });
+        }
+        self.call_steps(request, route)
+    }
+}
+
+impl InterceptedRoute {
+    fn call_steps(
+        &self,
+        request: Request,
+        route: Route,
+    ) -> Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>> {
         let chain = match &self.steps {
             Steps::Builtin(builtin) => {
                 return Box::pin(AuthThenSession::around(Arc::clone(builtin), request, route));
