@@ -2,8 +2,6 @@
 //! login goes there ([`AppBuilder::login_page`](crate::AppBuilder::login_page)),
 //! and [`local_redirect`] tells a login where it may send the browser back.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::extract::{OriginalUri, Request};
 use axum::response::Response;
@@ -73,9 +71,9 @@ pub struct LoginPageError {
 }
 
 /// Where browsers turned away for want of a login are sent.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct LoginPage {
-    path: Arc<str>,
+    path: Box<str>,
 }
 
 impl LoginPage {

@@ -336,7 +336,7 @@ mod tests {
     }
 
     #[test]
-    fn a_logins_lifetime_is_rounded_up_to_whole_milliseconds() {
+    fn a_logins_durations_are_rounded_up_to_whole_milliseconds() {
         let absolute = |d: Duration| Binding::user("u").with_absolute(d).absolute;
         assert_eq!(absolute(Duration::ZERO), Some(Duration::from_millis(1)));
         assert_eq!(

@@ -459,13 +459,11 @@ mod tests {
             .block_on(service.create_session(crate::Binding::user("u")))
             .unwrap();
         let valid = service.token_for(&id);
-        let forged = Key::new([2; 32]).unwrap();
-        let forged = SessionService::builder()
-            .store(crate::MemoryStore::new())
-            .key(forged)
-            .build()
-            .unwrap()
-            .token_for(&id);
+        let forged = crate::token::TokenSigner::new(
+            crate::SigningKeys::single(Key::new([2; 32]).unwrap()),
+            service.signer().context(),
+        )
+        .sign_id(&id);
         for (in_front, found) in [(MAX_TOKENS_TRIED - 1, true), (MAX_TOKENS_TRIED, false)] {
             let tokens = std::iter::repeat_n(forged.as_str(), in_front).chain([valid.as_str()]);
             let cell = runtime.block_on(service.load_first(tokens)).unwrap();
