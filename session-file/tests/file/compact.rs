@@ -54,11 +54,13 @@ fn open_compacting(path: &Path, clock: &MockClock) -> Result<FileStore, OpenErro
         .open()
 }
 
-/// The engine may trim a few free pages off the end as it opens or closes
-/// the file; compaction is what gives back most of it.
+/// Without compaction most of the space stays taken. The engine trims the
+/// free pages at the file's end as it opens or closes it, and how many
+/// those are depends on where concurrent commits put their pages: a fifth
+/// of the file has been seen to go. Compaction leaves under 1%.
 fn assert_still_large(path: &Path, grown: u64) {
     let len = file_len(path);
-    assert!(len > grown / 10 * 9, "{len} of {grown} bytes left");
+    assert!(len > grown / 4, "{len} of {grown} bytes left");
 }
 
 async fn assert_kept(store: &FileStore, kept: &[SessionRecord]) {
@@ -84,7 +86,7 @@ async fn compaction_at_open_shrinks_the_file_and_keeps_live_sessions() {
     let store = open_compacting(&path, &clock).unwrap();
     let compacted = file_len(&path);
     assert!(
-        compacted < grown / 4,
+        compacted < grown / 16,
         "compaction left {compacted} of {grown} bytes"
     );
     assert_kept(&store, &kept).await;
