@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
-use session_core::{SessionError, StoreError};
+use session_core::{SessionDataError, SessionError, StoreError};
 
 use crate::context::RequestSession;
 
@@ -250,7 +250,8 @@ pub enum SessionRejection {
     /// A listing's page cursor was not one the store handed out.
     #[error("invalid page cursor")]
     InvalidCursor,
-    /// Stored session data is invalid and the app is configured to fail.
+    /// Stored session data is invalid and the app is configured to fail,
+    /// or a value given to the session does not encode.
     #[error("session data invalid")]
     InvalidData,
     /// The session layer is not installed on this route (a setup mistake).
@@ -340,6 +341,16 @@ impl From<SessionError> for SessionRejection {
     }
 }
 
+/// So `?` works on [`Session::flash`](session_core::Session::flash) and the other
+/// calls that encode a value: a value that does not encode is the app's
+/// bug, answered as [`InvalidData`](SessionRejection::InvalidData) and
+/// logged.
+impl From<SessionDataError> for SessionRejection {
+    fn from(error: SessionDataError) -> Self {
+        Self::from(SessionError::Data(error))
+    }
+}
+
 /// Logs a session error once, at a level that fits it.
 pub(crate) fn log_error(error: &SessionError, rejection: SessionRejection) {
     match rejection {
@@ -386,6 +397,20 @@ mod tests {
             SessionRejection::from(&corrupt).status(),
             StatusCode::INTERNAL_SERVER_ERROR
         );
+    }
+
+    #[test]
+    fn a_value_that_does_not_encode_is_answered_by_question_mark() {
+        fn flash_in_a_handler() -> Result<(), SessionRejection> {
+            Err(SessionDataError::Encode {
+                field: "notice".into(),
+                message: "key must be a string".into(),
+            })?;
+            Ok(())
+        }
+        let rejection = flash_in_a_handler().unwrap_err();
+        assert_eq!(rejection, SessionRejection::InvalidData);
+        assert_eq!(rejection.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     fn challenge_of(rejection: SessionRejection) -> Option<String> {

@@ -199,9 +199,7 @@ fn refused(
     message: &str,
     next: Option<&str>,
 ) -> Result<Response, SessionRejection> {
-    account
-        .flash("error", message)
-        .map_err(|_| SessionRejection::Internal)?;
+    account.flash("error", message)?;
     Ok(found(&login_page(next)))
 }
 
@@ -297,9 +295,7 @@ impl Login {
         auth: Auth,
     ) -> Result<Response, SessionRejection> {
         auth.logout().await?;
-        session
-            .flash("notice", "You have been signed out")
-            .map_err(|_| SessionRejection::Internal)?;
+        session.flash("notice", "You have been signed out")?;
         Ok(found("/login"))
     }
 
