@@ -90,6 +90,12 @@ impl App {
     }
 
     /// The router to serve.
+    ///
+    /// Routes added to it afterwards (`.route(..)`, `.merge(..)`) run
+    /// outside the interceptors: their session extractors answer 500
+    /// `session layer missing`. Give them to
+    /// [`AppBuilder::merge`](crate::AppBuilder::merge) instead. Layers
+    /// added afterwards wrap the whole app, as usual.
     pub fn into_router(self) -> Router {
         self.router
     }

@@ -17,7 +17,8 @@ use crate::error::SessionRejection;
 pub(crate) fn request_session(parts: &Parts) -> Result<RequestSession, SessionRejection> {
     parts.extensions.get::<RequestSession>().cloned().ok_or_else(|| {
         tracing::error!(
-            "session extractor used on a route outside the session interceptors; build the router with App::builder()"
+            path = %parts.uri.path(),
+            "session extractor used on a route outside the session interceptors; add plain axum routes with AppBuilder::merge, not to the router App::into_router returns"
         );
         SessionRejection::MissingLayer
     })

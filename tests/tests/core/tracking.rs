@@ -994,3 +994,35 @@ async fn a_setter_past_the_64th_field_after_a_login_as_another_user_is_written()
         "the set of field 65 was dropped (field 0's was kept)"
     );
 }
+
+/// The README's counter: a field assigned through the handle is tracked
+/// like one its setter or `update_` method changed.
+#[session_axum::session_data]
+#[derive(Debug, Clone, Default)]
+pub struct Counter {
+    pub visits: u64,
+    pub name: Option<String>,
+}
+
+#[tokio::test]
+async fn a_field_assigned_through_the_handle_is_written_alone() {
+    let env = env();
+    let mut s = env.service.get::<Counter>(None).await.unwrap();
+    s.set_name(Some("ada".into()));
+    let t = token(&env.service.commit(&mut s).await.unwrap());
+    env.store.clear();
+
+    let mut s = env.service.get::<Counter>(Some(&t)).await.unwrap();
+    s.visits += 1;
+    env.service.commit(&mut s).await.unwrap();
+    let writes = env.store.writes();
+    let [StoreOp::Save(_, patch)] = writes.as_slice() else {
+        panic!("{writes:?}")
+    };
+    assert_eq!(
+        patch.set_fields.iter().collect::<Vec<_>>(),
+        [("visits", "1")]
+    );
+    let back = env.service.get::<Counter>(Some(&t)).await.unwrap();
+    assert_eq!((back.visits, back.name.as_deref()), (1, Some("ada")));
+}
