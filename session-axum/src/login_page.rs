@@ -23,6 +23,10 @@ pub const MAX_REDIRECT_LEN: usize = 2048;
 /// bytes. The `next` parameter of a redirect to the login page is the
 /// request's own path and query, which passes.
 ///
+/// A path that passes may still hold `"`, `<`, `>` or `'`: escape it before
+/// writing it into HTML (a login form's hidden field), or percent-encode it
+/// into the form's query as [`with_next`] does.
+///
 /// ```
 /// use session_axum::local_redirect;
 ///

@@ -39,9 +39,9 @@ pub fn session_data(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Turns an inherent `impl` block into a controller: methods carrying
 /// `#[get("/p")]`, `#[post]`, `#[put]`, `#[patch]` or `#[delete]` become
 /// routes under the base path, registered with the app automatically.
-/// `#[get("/")]` is the base path itself; a base's trailing slash is
-/// dropped, so a route that wants `/base/` (axum tells it apart from
-/// `/base`) spells it under a `"/"` base.
+/// `#[get("/")]`, or `#[get]` with no path, is the base path itself; a
+/// base's trailing slash is dropped, so a route that wants `/base/` (axum
+/// tells it apart from `/base`) spells it under a `"/"` base.
 /// `#[controller("/base", from_app)]` builds the controller value with
 /// `FromApp` instead of `Default` for `&self` methods.
 ///
@@ -103,7 +103,7 @@ pub fn interceptor(args: TokenStream, item: TokenStream) -> TokenStream {
 
 macro_rules! route_macros {
     ($($name:ident),*) => {$(
-        #[doc = concat!("A `", stringify!($name), "` route inside a `#[controller]` impl: `#[", stringify!($name), "(\"/path\")]`.")]
+        #[doc = concat!("A `", stringify!($name), "` route inside a `#[controller]` impl: `#[", stringify!($name), "(\"/path\")]` under the controller's base path, or `#[", stringify!($name), "]` for the base path itself.")]
         #[proc_macro_attribute]
         pub fn $name(args: TokenStream, item: TokenStream) -> TokenStream {
             standalone::outside_controller(stringify!($name), args.into(), item.into()).into()

@@ -60,5 +60,8 @@ fn main() {
     let app = App::builder().store(MemoryStore::new()).secret(Key::generate()).build().unwrap();
     assert!(app.routes().contains(&"PUT /session/info".to_owned()));
     assert!(app.routes().contains(&"GET /items/{id}/{*rest}".to_owned()));
+    // `#[get]` with no path and `#[post("/")]` are both the base path.
+    assert!(app.routes().contains(&"GET /items".to_owned()));
+    assert!(app.routes().contains(&"POST /items".to_owned()));
     let _router: axum::Router = app.into_router();
 }
