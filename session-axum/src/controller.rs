@@ -16,8 +16,8 @@ pub struct RouteDef {
     pub path: &'static str,
     /// What the route requires of the principal.
     pub guard: Guard,
-    /// The handler, answering `method` (`on(MethodFilter::GET, h)` or
-    /// `get(h)` for `GET`, as the macros build it). Requests of `method`
+    /// The handler, answering `method` (`on(MethodFilter::GET, h)`, as
+    /// the macros build it, or `get(h)` for `GET`). Requests of `method`
     /// alone reach it: its other methods and a fallback are never routed,
     /// and a handler that does not answer `method` leaves the route a 405
     /// (without the handler's `Allow`) and logs an error.

@@ -128,8 +128,24 @@ pub mod __private {
 
     impl<H: ::axum::handler::Handler<T, S>, T, S> RouteHandler<T, S> for H {}
 
-    /// The method router of a `&self` route's generated closure; the bound
-    /// names the route's arguments in errors instead of the closure's type.
+    /// A route argument that another follows: it must leave the body to
+    /// the last one.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a route argument before the last",
+        label = "only the last argument may read the request",
+        note = "every argument but the last must implement `FromRequestParts`; body extractors (`Json`, `Form`, `String`, `Bytes`) go last",
+        note = "a path parameter is read with `Path<T>`, the query with `Query<T>`"
+    )]
+    pub trait PartsExtractor: ::axum::extract::FromRequestParts<()> {}
+
+    impl<T: ::axum::extract::FromRequestParts<()>> PartsExtractor for T {}
+
+    /// Checks at compile time that `T` can come before a route's last argument.
+    pub fn parts_extractor<T: PartsExtractor>() {}
+
+    /// The method router of a route method (or of a `&self` route's
+    /// generated closure): its bound's message replaces axum's `Handler`
+    /// error.
     pub fn route_handler<H, T, S>(
         filter: ::axum::routing::MethodFilter,
         handler: H,

@@ -35,19 +35,16 @@ fn handler(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
     let self_ty = &m.self_ty;
     let (this, _) = locals();
     let ident = &route.ident;
-    let method = format_ident!(
-        "{}",
-        route.attr.method.to_string(),
-        span = route.attr.method.span()
-    );
-    if !route.takes_self {
-        return quote_spanned!(ident.span()=> #sp::axum::routing::#method(<#self_ty>::#ident));
-    }
     let filter = format_ident!(
         "{}",
         route.attr.method.to_string().to_uppercase(),
         span = route.attr.method.span()
     );
+    if !route.takes_self {
+        // Through `route_handler` as a `&self` route is, for its message.
+        return quote_spanned!(ident.span()=>
+            #sp::route_handler(#sp::axum::routing::MethodFilter::#filter, <#self_ty>::#ident));
+    }
     let args: Vec<_> = (0..route.args.len())
         .map(|i| format_ident!("__arg{}", i))
         .collect();
@@ -80,6 +77,27 @@ fn handler(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
     }
 }
 
+/// For each argument that another follows in every build (one without a
+/// `#[cfg]`), a check that it reads no body, spanned on its type: a bad
+/// argument is named there, not only as "not a handler" on the method.
+/// The last argument may read the body, and may implement
+/// `FromRequestParts` as well, so no bound is safe to check on it.
+fn argument_checks(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
+    let checks = route.args.iter().enumerate().filter_map(|(i, arg)| {
+        let followed = route.args[i + 1..]
+            .iter()
+            .any(|later| later.cfgs.is_empty());
+        if !followed || matches!(arg.ty, syn::Type::ImplTrait(_)) {
+            return None;
+        }
+        let ty = replace_self(&arg.ty, &m.self_ty);
+        let cfgs = &arg.cfgs;
+        let span = syn::spanned::Spanned::span(&ty);
+        Some(quote_spanned!(span=> #(#cfgs)* #sp::parts_extractor::<#ty>();))
+    });
+    quote!(#(#checks)*)
+}
+
 pub(super) fn generate(m: &Model) -> TokenStream {
     let sp = private_path(m.krate.as_ref());
     let item = &m.item;
@@ -103,15 +121,19 @@ pub(super) fn generate(m: &Model) -> TokenStream {
         let path = &route.attr.path;
         let guard = guard_tokens(&sp, &m.guard.for_route(route.guard.as_ref()));
         let handler = handler(&sp, m, route);
+        let checks = argument_checks(&sp, m, route);
         let cfgs = &route.cfgs;
         quote! {
             #(#cfgs)*
-            __defs.push(#sp::RouteDef {
-                method: #sp::Method::#method,
-                path: #path,
-                guard: #guard,
-                handler: #handler,
-            });
+            {
+                #checks
+                __defs.push(#sp::RouteDef {
+                    method: #sp::Method::#method,
+                    path: #path,
+                    guard: #guard,
+                    handler: #handler,
+                });
+            }
         }
     });
     quote! {

@@ -24,6 +24,23 @@ impl Feed {
     async fn assoc(#[cfg(any())] principal: Option<Principal>) -> &'static str {
         "assoc"
     }
+
+    // The body extractor is last once the argument after it is gone: the
+    // check that arguments before the last read no body leaves it alone.
+    #[post("/body-last")]
+    async fn body_last(Json(n): Json<u32>, #[cfg(any())] extra: Option<Principal>) -> String {
+        n.to_string()
+    }
+
+    #[post("/body-last-self")]
+    async fn body_last_self(
+        &self,
+        principal: Option<Principal>,
+        #[cfg(all())] text: String,
+        #[cfg(any())] extra: Option<Principal>,
+    ) -> String {
+        format!("{}{text}", principal.map_or_else(String::new, |p| p.user_id))
+    }
 }
 
 fn main() {}
