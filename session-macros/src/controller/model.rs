@@ -51,6 +51,22 @@ impl Parse for Args {
         if input.is_empty() {
             return Err(input.error("expected the base path, like `#[controller(\"/session\")]`"));
         }
+        if !input.peek(LitStr) {
+            // `path = "/x"`, as other frameworks spell it.
+            let fork = input.fork();
+            let named = fork.parse::<syn::Ident>().is_ok()
+                && fork.parse::<Token![=]>().is_ok()
+                && fork.peek(LitStr);
+            let message = match named.then(|| fork.parse::<LitStr>()) {
+                Some(Ok(lit)) => format!(
+                    "the base path comes first and unnamed: write `#[controller({:?})]`",
+                    lit.value()
+                ),
+                _ => "expected the base path as a string first, like `#[controller(\"/session\")]`"
+                    .to_owned(),
+            };
+            return Err(input.error(message));
+        }
         let base: LitStr = input.parse()?;
         route::check_path(&base)?;
         let mut args = Args {
@@ -92,7 +108,15 @@ impl Parse for Args {
 
 impl Model {
     pub(super) fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Model> {
-        let args: Args = syn::parse2(args)?;
+        let mut errors = Errors::default();
+        // A mistake in the arguments still lets the routes be checked.
+        let args = errors
+            .ok(syn::parse2::<Args>(args))
+            .unwrap_or_else(|| Args {
+                base: LitStr::new("/", proc_macro2::Span::call_site()),
+                from_app: false,
+                krate: None,
+            });
         let mut item = match syn::parse2::<Item>(item)? {
             Item::Impl(imp) => imp,
             other => {
@@ -102,7 +126,6 @@ impl Model {
                 ));
             }
         };
-        let mut errors = Errors::default();
         if let Some((_, trait_path, _)) = &item.trait_ {
             errors.error(
                 trait_path,

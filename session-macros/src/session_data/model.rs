@@ -64,6 +64,24 @@ fn once<T>(slot: &mut Option<T>, meta: &ParseNestedMeta, value: T) -> syn::Resul
     Ok(())
 }
 
+/// A key's value, written as code: a string in its place (as serde's
+/// attributes take them) is an error that shows the unquoted spelling.
+fn unquoted<T: syn::parse::Parse>(meta: &ParseNestedMeta, what: &str) -> syn::Result<T> {
+    let value = meta.value()?;
+    if value.peek(syn::LitStr) {
+        let lit: syn::LitStr = value.parse()?;
+        let key = key_name(meta);
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`{key}` takes {what}, not a string: write `{key} = {}`",
+                lit.value()
+            ),
+        ));
+    }
+    value.parse()
+}
+
 fn key_name(meta: &ParseNestedMeta) -> String {
     meta.path
         .get_ident()
@@ -79,16 +97,16 @@ impl Args {
         let mut args = Args::default();
         let parser = syn::meta::parser(|meta| {
             if meta.path.is_ident("validate") {
-                let path: Path = meta.value()?.parse()?;
+                let path: Path = unquoted(&meta, "a function's path")?;
                 once(&mut args.validate, &meta, path)
             } else if meta.path.is_ident("group_id") {
-                let ident: Ident = meta.value()?.parse()?;
+                let ident: Ident = unquoted(&meta, "a field's name")?;
                 once(&mut args.group_id, &meta, ident)
             } else if meta.path.is_ident("authenticated") {
-                let ident: Ident = meta.value()?.parse()?;
+                let ident: Ident = unquoted(&meta, "a field's name")?;
                 once(&mut args.authenticated, &meta, ident)
             } else if meta.path.is_ident("crate") {
-                let path: Path = meta.value()?.parse()?;
+                let path: Path = unquoted(&meta, "a path")?;
                 once(&mut args.krate, &meta, path)
             } else {
                 Err(meta.error(format!(
