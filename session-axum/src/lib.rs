@@ -67,8 +67,8 @@ pub use ::cookie::SameSite;
 pub use async_trait::async_trait;
 pub use axum;
 pub use session_core::{
-    self as core, Binding, CookieLifetime, ExpiryPolicy, InvalidDataPolicy, Key, MemoryStore,
-    SessionData, SessionId, SessionService, SessionStore, SigningKeys,
+    self as core, Binding, CookieLifetime, ExpiryPolicy, InvalidDataPolicy, Key, ListedSession,
+    MemoryStore, SessionData, SessionHandle, SessionId, SessionService, SessionStore, SigningKeys,
 };
 pub use session_macros::{
     authenticated, controller, delete, get, interceptor, patch, post, put, session_data,
@@ -79,8 +79,9 @@ pub use session_macros::{
 pub mod prelude {
     pub use crate::{
         App, Auth, Binding, CookieLifetime, FromApp, Guard, Interceptor, Key, MemoryStore, Next,
-        Principal, Session, SessionRejection, Sessions, async_trait, authenticated, controller,
-        delete, get, interceptor, local_redirect, patch, post, put, session_data, unauthenticated,
+        Principal, Session, SessionHandle, SessionRejection, Sessions, async_trait, authenticated,
+        controller, delete, get, interceptor, local_redirect, patch, post, put, session_data,
+        unauthenticated,
     };
     pub use axum::{self, Json, response::IntoResponse};
 }

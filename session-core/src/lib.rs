@@ -3,7 +3,8 @@
 //! - [`SessionData`]: typed data stored field by field, with change tracking
 //!   ([`Session<T>`] handles, `#[session_data]` in `session-macros`).
 //! - [`SessionService`]: load, get-or-create (lazily), persist only what
-//!   changed, destroy, login with id rotation, per-user listing and revocation.
+//!   changed, destroy, login with id rotation, per-user listing and revocation
+//!   (by id, or by a [`SessionHandle`] that a page may show).
 //! - [`ExpiryPolicy`]: initial and full lifetime, sliding refresh, absolute
 //!   limit; a login may set its session's own lifetime and, for the cookie,
 //!   a [`CookieLifetime`] ("remember me") on its [`Binding`].
@@ -54,7 +55,9 @@ mod cookie_lifetime;
 pub mod data;
 mod error;
 pub mod expiry;
+mod handle;
 pub mod id;
+mod listed;
 pub mod record;
 pub mod service;
 mod session;
@@ -70,7 +73,9 @@ pub use cookie_lifetime::CookieLifetime;
 pub use data::{FieldMap, FieldValue, SessionData, SessionDataError, Tracked, TrackedData};
 pub use error::SessionError;
 pub use expiry::{ExpiryError, ExpiryPolicy};
+pub use handle::{SessionHandle, SessionHandleError};
 pub use id::SessionId;
+pub use listed::ListedSession;
 pub use record::{
     Binding, Page, PageRequest, SaveOutcome, SessionInfo, SessionPatch, SessionRecord,
 };

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
-use session_core::{Binding, SessionId, SessionService, Timestamp};
+use session_core::{Binding, ListedSession, SessionHandle, SessionId, SessionService, Timestamp};
 
 use super::request_session;
 use crate::Principal;
@@ -208,6 +208,39 @@ impl Auth {
             .service()
             .revoke_all(&principal.user_id, keep.as_ref())
             .await?)
+    }
+
+    /// The current user's live sessions, most recently used first, for a
+    /// page listing them ("your devices"): each named by its
+    /// [`SessionHandle`] in place of its id, the request's own marked
+    /// `current`, ready to answer as `Json`. 401 without a principal; 501
+    /// with a client-side store, which keeps no listing.
+    pub async fn sessions(&self) -> Result<Vec<ListedSession>, SessionRejection> {
+        let principal = self.require()?;
+        let current = self.session_id();
+        Ok(self
+            .session
+            .service()
+            .list_with_handles(&principal.user_id, current.as_ref())
+            .await?)
+    }
+
+    /// Revokes the current user's session that `handle` names (from
+    /// [`sessions`](Self::sessions)); `false` when none of theirs has it,
+    /// another user's handle included. The request's own session is
+    /// logged out, its cookie cleared, as [`logout`](Self::logout) does.
+    /// 401 without a principal; 501 with a client-side store.
+    pub async fn revoke(&self, handle: &SessionHandle) -> Result<bool, SessionRejection> {
+        let principal = self.require()?;
+        let service = self.session.service();
+        let Some(id) = service.find_by_handle(&principal.user_id, handle).await? else {
+            return Ok(false);
+        };
+        if Some(id) == self.session_id() {
+            self.logout().await?;
+            return Ok(true);
+        }
+        Ok(service.revoke(&principal.user_id, &id).await?)
     }
 
     /// When the session's user logged in: the time the login made the

@@ -4,6 +4,7 @@
 mod builder;
 mod check;
 mod fence;
+mod handles;
 mod load;
 mod moves;
 mod outcome;

@@ -7,5 +7,6 @@ mod signer;
 
 pub use bearer::{bearer_header, bearer_token, is_bearer_scheme};
 pub use error::TokenError;
+pub(crate) use key::HmacSha256;
 pub use key::{Key, KeyError, MIN_KEY_LEN, SigningKeys};
 pub use signer::{MAX_TOKEN_LEN, TokenSigner, Verified};

@@ -225,3 +225,45 @@ async fn listing_all_sessions_pages_through_them() {
     assert_eq!(all.items.len(), 5, "the default page holds them all");
     let _ = env.clock.now();
 }
+
+/// A handle listed before a key rotation still revokes its session while
+/// the old key verifies; the listing then shows the new key's handle.
+#[tokio::test]
+async fn a_handle_from_before_a_key_rotation_still_revokes() {
+    use session_core::{Key, SessionService, SigningKeys};
+    let env = env();
+    let id = env
+        .service
+        .create_session(Binding::user("ada").with_label("laptop"))
+        .await
+        .unwrap();
+    let before = env.service.list_with_handles("ada", None).await.unwrap()[0].clone();
+    assert_eq!(before.handle, env.service.handle_of(&id));
+    assert_eq!(before.label.as_deref(), Some("laptop"));
+
+    let new = Key::new([2u8; 32]).unwrap();
+    let old = env.keys.primary().clone();
+    let rotated = SessionService::builder()
+        .store(env.store.clone())
+        .keys(&SigningKeys::new([new, old]).unwrap())
+        .token_context("sid")
+        .clock(std::sync::Arc::new(env.clock.clone()))
+        .build()
+        .unwrap();
+    let after = rotated.list_with_handles("ada", Some(&id)).await.unwrap();
+    assert_ne!(after[0].handle, before.handle);
+    assert!(after[0].current);
+    assert!(
+        !rotated
+            .revoke_by_handle("bob", &before.handle)
+            .await
+            .unwrap()
+    );
+    assert!(
+        rotated
+            .revoke_by_handle("ada", &before.handle)
+            .await
+            .unwrap()
+    );
+    assert!(rotated.list_for_user("ada").await.unwrap().is_empty());
+}

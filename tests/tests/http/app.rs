@@ -133,6 +133,22 @@ async fn revoke_others(auth: Auth) -> Result<Json<usize>, session_axum::SessionR
     auth.revoke_others().await.map(Json)
 }
 
+async fn devices(
+    auth: Auth,
+) -> Result<Json<Vec<session_axum::ListedSession>>, session_axum::SessionRejection> {
+    auth.sessions().await.map(Json)
+}
+
+async fn revoke_device(
+    auth: Auth,
+    axum::extract::Path(handle): axum::extract::Path<session_axum::SessionHandle>,
+) -> Result<StatusCode, session_axum::SessionRejection> {
+    Ok(match auth.revoke(&handle).await? {
+        true => StatusCode::NO_CONTENT,
+        false => StatusCode::NOT_FOUND,
+    })
+}
+
 /// Signals that a compare-and-set visit has loaded its session, and holds it
 /// until the test lets it go.
 pub static CAS_LOADED: tokio::sync::Notify = tokio::sync::Notify::const_new();
@@ -267,6 +283,20 @@ pub fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axu
             path: "/sessions",
             guard: Guard::AUTHENTICATED,
             handler: get(list),
+        },
+        RouteDef {
+            method: Method::GET,
+            // Open: `Auth` itself answers 401 without a principal.
+            path: "/devices",
+            guard: Guard::OPEN,
+            handler: get(devices),
+        },
+        RouteDef {
+            method: Method::DELETE,
+            // Open: `Auth` itself answers 401 without a principal.
+            path: "/devices/{handle}",
+            guard: Guard::OPEN,
+            handler: axum::routing::delete(revoke_device),
         },
         RouteDef {
             method: Method::POST,

@@ -862,3 +862,117 @@ async fn the_cookie_an_app_names_for_a_session_logs_its_user_in() {
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.json()["user_id"], "ada");
 }
+
+/// `Auth::sessions` and `Auth::revoke`: a page of the user's sessions that
+/// shows handles, never ids, and revokes by them.
+#[tokio::test]
+async fn sessions_are_listed_by_handle_and_revoked_by_it() {
+    let t = start().await;
+    let mut laptop = t.server.browser();
+    laptop.post("/t/login?user=ada").await;
+    let mut phone = t.server.browser();
+    phone.post("/t/login?user=ada").await;
+    let mut desk = t.server.browser();
+    desk.post("/t/login?user=roger").await;
+
+    let listed = laptop.get("/t/devices").await;
+    assert_eq!(listed.status, 200);
+    let devices = listed.json();
+    let devices = devices.as_array().unwrap();
+    assert_eq!(devices.len(), 2);
+    let current: Vec<_> = devices.iter().map(|d| d["current"] == true).collect();
+    assert_eq!(
+        current,
+        [false, true],
+        "the phone used last, the laptop asking"
+    );
+    for id in t.service.list_for_user("ada").await.unwrap() {
+        assert!(!listed.body.contains(&id.id.to_string()), "no id shown");
+    }
+
+    // Another user's handle names nothing of this user's.
+    let roger = desk.get("/t/devices").await.json()[0]["handle"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = laptop
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/t/devices/{roger}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(desk.get("/t/me").await.status, 200);
+
+    // Text that is no handle: the path is refused.
+    let r = laptop
+        .send(reqwest::Method::DELETE, "/t/devices/nope", None)
+        .await;
+    assert_eq!(r.status, 400);
+
+    let phone_handle = devices[0]["handle"].as_str().unwrap();
+    let r = laptop
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/t/devices/{phone_handle}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(phone.get("/t/me").await.status, 401);
+    assert_eq!(laptop.get("/t/me").await.status, 200);
+    let r = laptop
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/t/devices/{phone_handle}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404, "already gone");
+}
+
+#[tokio::test]
+async fn revoking_the_own_session_by_handle_logs_out() {
+    let t = start().await;
+    let mut laptop = t.server.browser();
+    laptop.post("/t/login?user=ada").await;
+    let own = laptop.get("/t/devices").await.json()[0]["handle"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = laptop
+        .send(reqwest::Method::DELETE, &format!("/t/devices/{own}"), None)
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        r.cookie("sid").and_then(|c| c.max_age),
+        Some(0),
+        "the cookie is cleared"
+    );
+    assert!(t.service.list_for_user("ada").await.unwrap().is_empty());
+    assert_eq!(laptop.get("/t/me").await.status, 401);
+}
+
+#[tokio::test]
+async fn listing_or_revoking_sessions_needs_a_principal() {
+    let t = start().await;
+    let mut ada = t.server.browser();
+    ada.post("/t/login?user=ada").await;
+    let handle = ada.get("/t/devices").await.json()[0]["handle"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut b = t.server.browser();
+    b.get("/t/visit").await;
+    assert_eq!(b.get("/t/devices").await.status, 401);
+    let r = b
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/t/devices/{handle}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(ada.get("/t/me").await.status, 200);
+}
