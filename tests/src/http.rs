@@ -113,6 +113,18 @@ pub const NAVIGATION: &[(&str, &str)] = &[
     ("sec-fetch-dest", "document"),
 ];
 
+/// A client for the servers the tests start on loopback: never through a
+/// proxy, whatever `HTTP_PROXY` says (reqwest reads it, and does not leave
+/// loopback out).
+pub fn client() -> reqwest::Client {
+    client_builder().build().expect("client")
+}
+
+/// [`client`]'s builder, for more settings.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().no_proxy()
+}
+
 /// A client with a cookie jar.
 pub struct Browser {
     addr: SocketAddr,
@@ -123,7 +135,7 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(addr: SocketAddr) -> Self {
-        let client = reqwest::Client::builder()
+        let client = client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");

@@ -87,25 +87,33 @@ struct Processes {
 }
 
 impl RedisServer {
-    /// Starts a server on a free port with `extra` arguments.
+    /// Starts a server on a free port with `extra` arguments. The port is
+    /// free when chosen but not held: should another process take it
+    /// first, this server exits, and another port is tried.
     pub fn start(extra: &[&str]) -> Self {
-        let port = free_port();
-        let dir = scratch_dir(&port.to_string());
-        let server = Self {
-            port,
-            dir,
-            args: extra.iter().map(|s| (*s).to_owned()).collect(),
-            processes: Mutex::default(),
-        };
-        server.spawn();
-        server
+        let mut failures = Vec::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let server = Self {
+                port,
+                dir: scratch_dir(&port.to_string()),
+                args: extra.iter().map(|s| (*s).to_owned()).collect(),
+                processes: Mutex::default(),
+            };
+            match server.spawn() {
+                Ok(()) => return server,
+                Err(failure) => failures.push(failure),
+            }
+        }
+        panic!("redis-server did not start: {failures:?}");
     }
 
     fn processes(&self) -> MutexGuard<'_, Processes> {
         self.processes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn spawn(&self) {
+    /// Starts the process and waits until it answers, as itself.
+    fn spawn(&self) -> Result<(), String> {
         let server = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--protected-mode", "no"])
@@ -133,11 +141,21 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("watchdog starts");
+        let pid = server.id();
         *self.processes() = Processes {
             server: Some(server),
             watchdog: Some(watchdog),
         };
-        wait_ready(self.port, Duration::from_secs(10));
+        let ready = wait_ready(self.port, pid, Duration::from_secs(10), || {
+            self.processes()
+                .server
+                .as_mut()
+                .is_some_and(|child| matches!(child.try_wait(), Ok(Some(_))))
+        });
+        if ready.is_err() {
+            self.kill();
+        }
+        ready
     }
 
     /// The port.
@@ -182,7 +200,9 @@ impl RedisServer {
     /// Starts the server again on the same port and directory.
     pub fn restart(&self) {
         self.kill();
-        self.spawn();
+        if let Err(failure) = self.spawn() {
+            panic!("redis-server did not restart: {failure}");
+        }
     }
 
     /// Stops the server and removes its directory.
@@ -198,21 +218,36 @@ impl Drop for RedisServer {
     }
 }
 
-/// Waits until the server answers `PING` (not `LOADING`).
-fn wait_ready(port: u16, limit: Duration) {
+/// Waits until the server on `port` answers as process `pid` (not
+/// `LOADING`, and not another server that took the port first); fails at
+/// once when `exited` says the process is gone.
+fn wait_ready(
+    port: u16,
+    pid: u32,
+    limit: Duration,
+    exited: impl Fn() -> bool,
+) -> Result<(), String> {
     let deadline = Instant::now() + limit;
     let url = format!("redis://127.0.0.1:{port}/");
+    let own = format!("process_id:{pid}");
     loop {
-        let pong = redis::Client::open(url.as_str())
-            .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
-            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
-        if pong.is_ok() {
-            return;
+        if exited() {
+            return Err(format!("redis-server on port {port} exited (port taken?)"));
         }
-        assert!(
-            Instant::now() < deadline,
-            "redis-server on port {port} did not start: {pong:?}"
-        );
+        // INFO answers while loading; PING only once loaded.
+        let answer = redis::Client::open(url.as_str())
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
+            .and_then(|mut c| {
+                let info = redis::cmd("INFO").arg("server").query::<String>(&mut c)?;
+                let own_pid = info.lines().any(|line| line.trim() == own);
+                Ok(own_pid && redis::cmd("PING").query::<String>(&mut c).is_ok())
+            });
+        match answer {
+            Ok(true) => return Ok(()),
+            Err(_) | Ok(false) if Instant::now() < deadline => {}
+            Ok(false) => return Err(format!("port {port} answers, not as process {pid}")),
+            Err(error) => return Err(format!("redis-server on port {port}: {error}")),
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }

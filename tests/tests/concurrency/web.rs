@@ -195,7 +195,7 @@ impl Browser {
     pub fn new(web: &Web) -> Self {
         Self {
             base: web.server.url(""),
-            client: reqwest::Client::builder()
+            client: session_tests::http::client_builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .pool_max_idle_per_host(64)
                 .build()

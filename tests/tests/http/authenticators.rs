@@ -24,7 +24,7 @@ async fn get(
     path: &str,
     api_key: Option<&str>,
 ) -> reqwest::Response {
-    let mut request = reqwest::Client::new().get(server.url(path));
+    let mut request = session_tests::http::client().get(server.url(path));
     if let Some(k) = api_key {
         request = request.header("x-api-key", k);
     }
@@ -64,7 +64,7 @@ async fn a_session_principal_takes_precedence_over_authenticators() {
     let mut b = t.server.browser();
     b.post("/t/login?user=ada").await;
     let cookie = format!("sid={}", b.jar["sid"]);
-    let r = reqwest::Client::new()
+    let r = session_tests::http::client()
         .get(t.server.url("/t/me"))
         .header("cookie", cookie)
         .header("x-api-key", "k-123")

@@ -60,7 +60,7 @@ async fn garbage_authorization_headers_mean_no_principal() {
         "Bearer a.b",
         "bearer      ",
     ] {
-        let r = reqwest::Client::new()
+        let r = session_tests::http::client()
             .get(t.server.url("/t/me"))
             .header("authorization", header)
             .send()
@@ -74,7 +74,7 @@ async fn garbage_authorization_headers_mean_no_principal() {
 async fn another_authorization_scheme_leaves_the_session_cookie_working() {
     // A staging site behind HTTP Basic: the browser sends both on every request.
     let t = start().await;
-    let client = reqwest::Client::new();
+    let client = session_tests::http::client();
     let basic = "Basic Zm9vOmJhcg==";
     let login = client
         .post(t.server.url("/t/login?user=ada"))
@@ -134,7 +134,7 @@ async fn an_extractor_outside_the_session_layer_is_a_clear_500_not_a_panic() {
 async fn of_several_cookies_with_the_session_name_the_one_that_verifies_wins() {
     let t = start().await;
     let good = logged_in(&t).await.jar["sid"].clone();
-    let r = reqwest::Client::new()
+    let r = session_tests::http::client()
         .get(t.server.url("/t/me"))
         .header(
             "cookie",
@@ -164,7 +164,7 @@ async fn a_valid_cookie_of_a_gone_session_does_not_hide_the_live_one_behind_it()
         format!("sid={stale}; sid={good}"),
         format!("sid={good}; sid={stale}"),
     ] {
-        let r = reqwest::Client::new()
+        let r = session_tests::http::client()
             .get(t.server.url("/t/me"))
             .header("cookie", &header)
             .send()
@@ -173,7 +173,7 @@ async fn a_valid_cookie_of_a_gone_session_does_not_hide_the_live_one_behind_it()
         assert_eq!(r.status(), 200, "{header}");
         assert!(r.headers().get("set-cookie").is_none(), "{header}");
     }
-    let alone = reqwest::Client::new()
+    let alone = session_tests::http::client()
         .get(t.server.url("/t/me"))
         .header("cookie", format!("sid={stale}"))
         .send()
@@ -344,7 +344,7 @@ async fn a_session_cookie_holding_a_non_utf8_byte_is_cleared_like_any_tampered_o
     let good = logged_in(&t).await.jar["sid"].clone();
     let appended = [format!("sid={good}").as_bytes(), b"\xff"].concat();
     for value in [appended, b"sid=\xff\xfe".to_vec()] {
-        let r = reqwest::Client::new()
+        let r = session_tests::http::client()
             .get(t.server.url("/t/me"))
             .header(
                 "cookie",

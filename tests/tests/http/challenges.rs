@@ -83,7 +83,7 @@ async fn a_401_without_credentials_challenges_for_a_bearer_token() {
     // is not a bearer attempt: the plain challenge, no error code.
     b.jar.insert("sid".into(), "tampered".into());
     assert_eq!(challenge(&b.get("/t/me").await), Some(CHALLENGE));
-    let r = reqwest::Client::new()
+    let r = session_tests::http::client()
         .get(t.server.url("/t/me"))
         .basic_auth("proxy", Some("secret"))
         .send()
@@ -170,7 +170,7 @@ async fn a_cookie_request_lacking_a_permission_gets_no_bearer_error() {
     );
     assert_eq!(r.json()["error"], "permission denied");
     // Nor with a proxy's `Authorization: Basic` beside the cookie.
-    let r = reqwest::Client::new()
+    let r = session_tests::http::client()
         .get(t.server.url("/t/admin"))
         .header("cookie", format!("sid={}", b.jar["sid"]))
         .basic_auth("proxy", Some("secret"))

@@ -226,7 +226,7 @@ async fn an_expired_cookie_does_not_hide_the_live_one_behind_it() {
     let me = |cookie: String| {
         let url = server.url("/t/me");
         async move {
-            let r = reqwest::Client::new()
+            let r = session_tests::http::client()
                 .get(url)
                 .header("cookie", &cookie)
                 .send()

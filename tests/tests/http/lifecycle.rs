@@ -178,7 +178,7 @@ async fn concurrent_requests_changing_different_fields_both_survive() {
     let mut b = t.server.browser();
     b.get("/t/visit").await;
     let cookie = format!("sid={}", b.jar["sid"]);
-    let client = reqwest::Client::new();
+    let client = session_tests::http::client();
     for round in 0..5 {
         let a = client
             .get(t.server.url(&format!("/t/set-a?v=a{round}")))

@@ -41,7 +41,7 @@ async fn auth_runs_before_session_and_the_user_interceptor_runs_inside_session()
 
     // Outside auth, the response's new session is already stored.
     assert!(pos("Outer") < pos("AuthInterceptor"));
-    let r = reqwest::Client::new()
+    let r = session_tests::http::client()
         .get(t.server.url("/t/visit"))
         .header("x-outer", "check")
         .send()

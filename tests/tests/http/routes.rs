@@ -143,7 +143,11 @@ async fn routes_holding_characters_clients_send_as_written_are_reachable() {
     let app = build(&WRITTEN).unwrap_or_else(|e| panic!("{e}"));
     let server = session_tests::http::TestServer::start(app.into_router()).await;
     for path in ["/a|b", "/v[1]/c~d"] {
-        let reply = reqwest::get(server.url(path)).await.unwrap();
+        let reply = session_tests::http::client()
+            .get(server.url(path))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(reply.status(), 200, "{path}");
     }
 }
@@ -194,7 +198,11 @@ async fn a_parameter_after_static_text_in_its_segment_is_reached() {
         ("/p/tree/v1/a/b", 200, "1/a/b"),
         ("/p/tree/x", 404, ""),
     ] {
-        let reply = reqwest::get(server.url(path)).await.unwrap();
+        let reply = session_tests::http::client()
+            .get(server.url(path))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(reply.status(), status, "{path}");
         assert_eq!(reply.text().await.unwrap(), body, "{path}");
     }
@@ -311,7 +319,7 @@ async fn a_route_is_reached_by_the_path_it_spells() {
             url.ends_with(path),
             "the client kept {path} as written: {url}"
         );
-        let reply = reqwest::get(url).await.unwrap();
+        let reply = session_tests::http::client().get(url).send().await.unwrap();
         assert_eq!(reply.status(), status, "{path}");
     }
 }

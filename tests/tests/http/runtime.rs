@@ -319,7 +319,7 @@ static GUARDED_JSON: ControllerRegistration = ControllerRegistration {
 #[tokio::test]
 async fn a_401_comes_before_the_body_is_read_and_creates_nothing() {
     let t = start_with(SigningKeys::single(key(1)), |b| b.controller(&GUARDED_JSON)).await;
-    let client = reqwest::Client::new();
+    let client = session_tests::http::client();
     // Malformed JSON with the wrong content type: a body extractor would
     // answer 415/400/422 if it ran first.
     let r = client
@@ -515,7 +515,7 @@ async fn an_interceptor_short_circuit_persists_below_500_and_not_at_500() {
         ["AuthInterceptor", "SessionInterceptor", "ShortCircuit"]
     );
     let server = session_tests::http::TestServer::start(app.into_router()).await;
-    let client = reqwest::Client::new();
+    let client = session_tests::http::client();
     let mut b = server.browser();
     b.get("/t/visit").await;
     let cookie = format!("sid={}", b.jar["sid"]);

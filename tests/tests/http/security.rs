@@ -11,7 +11,7 @@ async fn raw(
     path: &str,
     headers: &[(&str, String)],
 ) -> (u16, reqwest::header::HeaderMap, String) {
-    let client = reqwest::Client::new();
+    let client = session_tests::http::client();
     let mut req = client.request(method, t.server.url(path));
     for (k, v) in headers {
         req = req.header(*k, v.clone());

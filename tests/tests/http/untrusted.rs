@@ -197,7 +197,7 @@ fn over_http<S: Strategy>(
 
 /// Sends `GET path` with `headers`; the status and the body.
 async fn get(app: &TestApp, path: &str, headers: &[(&str, &[u8])]) -> (u16, String) {
-    let mut request = reqwest::Client::new().get(app.server.url(path));
+    let mut request = session_tests::http::client().get(app.server.url(path));
     for (name, value) in headers {
         request = request.header(
             *name,

@@ -74,7 +74,7 @@ impl Demo {
         label: &str,
         cookie: Option<&str>,
     ) -> reqwest::Response {
-        let mut request = reqwest::Client::new()
+        let mut request = session_tests::http::client()
             .post(format!("http://{}/api/token", self.addr))
             .json(&serde_json::json!({"username": user, "password": password, "label": label}));
         if let Some(cookie) = cookie {
@@ -158,7 +158,7 @@ pub async fn send_raw(
     content_type: &str,
     body: String,
 ) -> reqwest::Response {
-    reqwest::Client::builder()
+    session_tests::http::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
