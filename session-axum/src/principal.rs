@@ -3,6 +3,8 @@
 use serde::Serialize;
 use session_core::{Binding, SessionId};
 
+use crate::RequestSession;
+
 /// The authenticated party of a request: established by the
 /// [`AuthInterceptor`](crate::AuthInterceptor) from the session token or by an
 /// app's own [`Authenticator`](crate::Authenticator).
@@ -13,6 +15,9 @@ pub struct Principal {
     /// The session that authenticated the request, if it came from a session:
     /// the id it was loaded under. After a rotation in the same request,
     /// [`Auth::session_id`](crate::Auth::session_id) gives the new one.
+    /// Not serialized: `Json(principal)` shows no session id (a page names
+    /// sessions by [`SessionHandle`](crate::SessionHandle)).
+    #[serde(skip)]
     pub session_id: Option<SessionId>,
     /// Granted permissions.
     pub permissions: Vec<String>,
@@ -29,6 +34,35 @@ impl Principal {
             permissions: Vec::new(),
             details: None,
         }
+    }
+
+    /// Sets the permissions (an app [`Authenticator`](crate::Authenticator)'s
+    /// principal for an API key, say).
+    pub fn with_permissions<I, S>(mut self, permissions: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.permissions = permissions.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the details.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// The principal of `request`, for an [`Interceptor`](crate::Interceptor):
+    /// `None` when there is none, and in an interceptor that runs outside
+    /// the [`AuthInterceptor`](crate::AuthInterceptor) (declare
+    /// `depends_on = [AuthInterceptor]`), which has not decided it yet.
+    /// Handlers take the [`Principal`] extractor instead.
+    pub fn of<B>(request: &http::Request<B>) -> Option<Self> {
+        request
+            .extensions()
+            .get::<RequestSession>()
+            .and_then(RequestSession::principal)
     }
 
     /// Whether the principal holds `permission`.

@@ -93,9 +93,13 @@ pub fn unauthenticated(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Registers an `Interceptor` with the app:
-/// `#[interceptor(depends_on = [AuthInterceptor], runs_before = [Other])]`.
-/// Dependencies are types, so a typo fails to compile. The value is built with
-/// `Default`, or with `FromApp` given `from_app`.
+/// `#[interceptor(depends_on = [AuthInterceptor], runs_before = [Other])]`,
+/// on the `impl Interceptor for T` block or on the type `T`. It runs inside
+/// the interceptors it depends on and outside those it runs before; one
+/// that reads the principal (`session_axum::Principal::of`) depends on
+/// `AuthInterceptor`. Dependencies are types, so a typo fails to compile.
+/// The value is built with `Default`, or with `FromApp` given `from_app`.
+/// The `Interceptor` trait's docs have an example.
 #[proc_macro_attribute]
 pub fn interceptor(args: TokenStream, item: TokenStream) -> TokenStream {
     interceptor::expand(args.into(), item.into()).into()

@@ -40,6 +40,34 @@ use axum::response::Response;
 ///     }
 /// }
 /// ```
+///
+/// One that needs the principal runs inside the auth interceptor and reads
+/// it with [`Principal::of`](crate::Principal::of); `#[interceptor]` goes on
+/// the `impl` block (or on the type), and builds the value with `Default`:
+///
+/// ```standalone_crate
+/// use session_axum::prelude::*;
+/// use session_axum::AuthInterceptor;
+/// use session_axum::axum::{extract::Request, http::StatusCode, response::Response};
+///
+/// #[derive(Default)]
+/// struct BanCheck;
+///
+/// #[interceptor(depends_on = [AuthInterceptor])]
+/// #[async_trait]
+/// impl Interceptor for BanCheck {
+///     async fn intercept(&self, request: Request, next: Next) -> Response {
+///         if Principal::of(&request).is_some_and(|p| p.user_id == "mallory") {
+///             return StatusCode::FORBIDDEN.into_response();
+///         }
+///         next.run(request).await
+///     }
+/// }
+///
+/// let app = App::builder().store(MemoryStore::new()).secret(Key::generate()).build()?;
+/// assert_eq!(app.interceptor_order(), ["AuthInterceptor", "SessionInterceptor", "BanCheck"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an interceptor",
     label = "this type does not implement `Interceptor`",

@@ -340,7 +340,7 @@ pub struct Observer;
 impl Interceptor for Observer {
     async fn intercept(&self, request: Request, next: Next) -> Response {
         let seen = match request.extensions().get::<RequestSession>() {
-            Some(s) => match s.principal() {
+            Some(_) => match Principal::of(&request) {
                 Some(p) => format!("session;principal={}", p.user_id),
                 None => "session;anonymous".to_owned(),
             },

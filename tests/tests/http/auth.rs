@@ -35,6 +35,7 @@ async fn login_rotates_the_id_and_the_old_cookie_stops_working() {
     let me = b.get("/t/me").await;
     assert_eq!(me.status, 200);
     assert_eq!(me.json()["user_id"], "roger");
+    assert_eq!(me.json().get("session_id"), None, "a principal shows no id");
     assert_eq!(
         b.get("/t/peek").await.json()["visits"],
         1,
