@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Every #[controller] and #[interceptor] linked into the binary is picked up.
     let app = App::builder()
         .store(MemoryStore::new())
-        .secret(Key::generate()) // a stable one: Key::new(secret_bytes)?
+        .secret(Key::generate()) // kept across restarts: Key::load_or_create(path)?
         .secure(false) // plain-HTTP development only
         .build()?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
