@@ -24,6 +24,9 @@ pub struct ListedSession {
     pub last_seen: Timestamp,
     /// When it expires unless used again.
     pub expires_at: Timestamp,
+    /// When it ends however much it is used: its absolute limit (its
+    /// login's own, else the policy's) after its login; `None` without one.
+    pub ends_at: Option<Timestamp>,
     /// How long its browser keeps the cookie ("remember me").
     pub cookie_lifetime: CookieLifetime,
     /// Whether it is the session of the request that listed it.

@@ -32,6 +32,10 @@ impl SessionService {
                 created_at: info.created_at,
                 last_seen: info.last_seen,
                 expires_at: info.expires_at,
+                ends_at: info
+                    .absolute
+                    .or(self.expiry().absolute)
+                    .map(|limit| info.created_at.plus(limit)),
                 cookie_lifetime: info.cookie_lifetime,
             })
             .collect())

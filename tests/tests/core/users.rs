@@ -267,3 +267,67 @@ async fn a_handle_from_before_a_key_rotation_still_revokes() {
     );
     assert!(rotated.list_for_user("ada").await.unwrap().is_empty());
 }
+
+/// A listed session's end: its login's own absolute limit, else the
+/// policy's, after its login; none without either.
+#[tokio::test]
+async fn a_listed_session_ends_at_its_absolute_limit() {
+    use std::time::Duration;
+    let hour = Duration::from_secs(3600);
+    let keys = session_core::SigningKeys::single(session_core::Key::new([1u8; 32]).unwrap());
+    let limited = crate::support::env_with(
+        session_core::ExpiryPolicy {
+            absolute: Some(8 * hour),
+            ..crate::support::policy()
+        },
+        keys.clone(),
+    );
+    let open = crate::support::env_with(crate::support::policy(), keys);
+    for env in [&limited, &open] {
+        env.service
+            .create_session(Binding::user("ada").with_label("policy"))
+            .await
+            .unwrap();
+        env.clock.advance(Duration::from_millis(5));
+        env.service
+            .create_session(
+                Binding::user("ada")
+                    .with_label("own")
+                    .with_absolute(90 * 24 * hour),
+            )
+            .await
+            .unwrap();
+    }
+    let ends = |listed: Vec<session_core::ListedSession>| {
+        listed
+            .into_iter()
+            .map(|s| {
+                (
+                    s.label.unwrap(),
+                    s.ends_at.map(|e| e.as_millis() - s.created_at.as_millis()),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let ms = |d: Duration| Some(d.as_millis() as u64);
+    assert_eq!(
+        ends(
+            limited
+                .service
+                .list_with_handles("ada", None)
+                .await
+                .unwrap()
+        ),
+        [
+            ("own".to_owned(), ms(90 * 24 * hour)),
+            ("policy".to_owned(), ms(8 * hour))
+        ]
+    );
+    assert_eq!(
+        ends(open.service.list_with_handles("ada", None).await.unwrap()),
+        [
+            ("own".to_owned(), ms(90 * 24 * hour)),
+            ("policy".to_owned(), None)
+        ]
+    );
+}
