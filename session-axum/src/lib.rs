@@ -159,6 +159,12 @@ pub mod __private {
         ::axum::routing::on(filter, handler)
     }
 
+    /// The registration's own type, unchecked: [`shared_interceptor`]
+    /// reports a type that is no interceptor, once.
+    pub const fn own_interceptor_ref<T: 'static>() -> InterceptorRef {
+        InterceptorRef::of_unchecked::<T>()
+    }
+
     /// Shares an interceptor; the bound puts "not an interceptor" on the user's type.
     pub fn shared_interceptor<T: Interceptor>(value: T) -> ::std::sync::Arc<dyn Interceptor> {
         ::std::sync::Arc::new(value)

@@ -21,6 +21,15 @@ impl InterceptorRef {
         }
     }
 
+    /// The reference to `T`, with the bound left to the caller: the
+    /// macro's registration checks it once, where it builds the value.
+    pub(crate) const fn of_unchecked<T: 'static>() -> Self {
+        Self {
+            type_id: TypeId::of::<T>,
+            name: std::any::type_name::<T>,
+        }
+    }
+
     /// The type's id.
     pub fn type_id(&self) -> TypeId {
         (self.type_id)()

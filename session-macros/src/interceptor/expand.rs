@@ -27,7 +27,7 @@ pub(super) fn generate(m: &Model) -> TokenStream {
         quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default())
     };
     let build = quote_spanned!(ty.span()=> #sp::shared_interceptor::<#ty>(#value));
-    let this = quote_spanned!(ty.span()=> #sp::InterceptorRef::of::<#ty>());
+    let this = quote_spanned!(ty.span()=> #sp::own_interceptor_ref::<#ty>());
     quote! {
         #item
 
