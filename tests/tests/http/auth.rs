@@ -864,6 +864,14 @@ async fn the_cookie_an_app_names_for_a_session_logs_its_user_in() {
     assert_eq!(r.json()["user_id"], "ada");
 }
 
+async fn revoke_device(
+    browser: &mut session_tests::http::Browser,
+    handle: &str,
+) -> session_tests::http::Reply {
+    let path = format!("/t/devices/{handle}");
+    browser.send(reqwest::Method::DELETE, &path, None).await
+}
+
 /// `Auth::sessions` and `Auth::revoke`: a page of the user's sessions that
 /// shows handles, never ids, and revokes by them.
 #[tokio::test]
@@ -896,40 +904,20 @@ async fn sessions_are_listed_by_handle_and_revoked_by_it() {
         .as_str()
         .unwrap()
         .to_owned();
-    let r = laptop
-        .send(
-            reqwest::Method::DELETE,
-            &format!("/t/devices/{roger}"),
-            None,
-        )
-        .await;
+    let r = revoke_device(&mut laptop, &roger).await;
     assert_eq!(r.status, 404);
     assert_eq!(desk.get("/t/me").await.status, 200);
 
     // Text that is no handle: the path is refused.
-    let r = laptop
-        .send(reqwest::Method::DELETE, "/t/devices/nope", None)
-        .await;
+    let r = revoke_device(&mut laptop, "nope").await;
     assert_eq!(r.status, 400);
 
     let phone_handle = devices[0]["handle"].as_str().unwrap();
-    let r = laptop
-        .send(
-            reqwest::Method::DELETE,
-            &format!("/t/devices/{phone_handle}"),
-            None,
-        )
-        .await;
+    let r = revoke_device(&mut laptop, &phone_handle).await;
     assert_eq!(r.status, 204);
     assert_eq!(phone.get("/t/me").await.status, 401);
     assert_eq!(laptop.get("/t/me").await.status, 200);
-    let r = laptop
-        .send(
-            reqwest::Method::DELETE,
-            &format!("/t/devices/{phone_handle}"),
-            None,
-        )
-        .await;
+    let r = revoke_device(&mut laptop, &phone_handle).await;
     assert_eq!(r.status, 404, "already gone");
 }
 
@@ -942,9 +930,7 @@ async fn revoking_the_own_session_by_handle_logs_out() {
         .as_str()
         .unwrap()
         .to_owned();
-    let r = laptop
-        .send(reqwest::Method::DELETE, &format!("/t/devices/{own}"), None)
-        .await;
+    let r = revoke_device(&mut laptop, &own).await;
     assert_eq!(r.status, 204);
     assert_eq!(
         r.cookie("sid").and_then(|c| c.max_age),
@@ -967,13 +953,7 @@ async fn listing_or_revoking_sessions_needs_a_principal() {
     let mut b = t.server.browser();
     b.get("/t/visit").await;
     assert_eq!(b.get("/t/devices").await.status, 401);
-    let r = b
-        .send(
-            reqwest::Method::DELETE,
-            &format!("/t/devices/{handle}"),
-            None,
-        )
-        .await;
+    let r = revoke_device(&mut b, &handle).await;
     assert_eq!(r.status, 401);
     assert_eq!(ada.get("/t/me").await.status, 200);
 }
