@@ -913,11 +913,11 @@ async fn sessions_are_listed_by_handle_and_revoked_by_it() {
     assert_eq!(r.status, 400);
 
     let phone_handle = devices[0]["handle"].as_str().unwrap();
-    let r = revoke_device(&mut laptop, &phone_handle).await;
+    let r = revoke_device(&mut laptop, phone_handle).await;
     assert_eq!(r.status, 204);
     assert_eq!(phone.get("/t/me").await.status, 401);
     assert_eq!(laptop.get("/t/me").await.status, 200);
-    let r = revoke_device(&mut laptop, &phone_handle).await;
+    let r = revoke_device(&mut laptop, phone_handle).await;
     assert_eq!(r.status, 404, "already gone");
 }
 
