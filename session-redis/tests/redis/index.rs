@@ -484,6 +484,13 @@ async fn a_listing_while_a_login_is_half_done_keeps_the_new_entry_cluster() {
     };
     let clock = MockClock::starting_now();
     let store = support::cluster_store_on(&cluster, &clock);
+    // Another app server: its reads do not wait behind the create's held
+    // script on the store's own connection.
+    let lister = support::builder(&clock)
+        .cluster_urls(cluster.urls())
+        .key_prefix(store.key_prefix())
+        .build()
+        .expect("store");
     let user = format!("u-{}", SessionId::generate());
     let index = store.user_index_key(&user);
     let index_node = support::owner(&cluster, &index).await;
@@ -496,14 +503,22 @@ async fn a_listing_while_a_login_is_half_done_keeps_the_new_entry_cluster() {
     };
     // The session's node holds writes back: the create's index step (on
     // the index's node) completes, its script waits.
-    support::pause_writes(&cluster.nodes()[session_node], 300).await;
+    let paused = &cluster.nodes()[session_node];
+    support::pause_writes(paused, 30_000).await;
     let creating = {
         let (store, r) = (store.clone(), r.clone());
         tokio::spawn(async move { store.create(&r).await })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    support::wait_blocked(paused, 1).await;
+    let entries: i64 = redis::cmd("ZCARD")
+        .arg(&index)
+        .query_async(&mut support::admin(&cluster.nodes()[index_node]).await)
+        .await
+        .unwrap();
+    assert_eq!(entries, 1, "the index step ran before the script");
     // A listing now finds an entry whose session does not exist yet.
-    assert!(store.list_for_user(&user).await.unwrap().is_empty());
+    assert!(lister.list_for_user(&user).await.unwrap().is_empty());
+    support::unpause(paused).await;
     creating.await.unwrap().unwrap();
     assert_eq!(support::listed(&store, &user).await, [r.id]);
 }
@@ -522,13 +537,9 @@ async fn a_listing_does_not_unindex_a_session_refreshed_meanwhile() {
     let prefix = support::unique_prefix();
     // Two app servers on one Redis, one clock.
     let on_server = || {
-        RedisStore::builder()
+        support::builder(&clock)
             .url(server.url())
             .key_prefix(&prefix)
-            .connect_timeout(Duration::from_millis(300))
-            .response_timeout(Duration::from_millis(1500))
-            .operation_timeout(Duration::from_millis(3000))
-            .clock(std::sync::Arc::new(clock.clone()))
             .build()
             .expect("store")
     };
@@ -549,7 +560,7 @@ async fn a_listing_does_not_unindex_a_session_refreshed_meanwhile() {
     // reaches Redis later (held by the pause).
     let before_expiry = Timestamp::from_millis(r.expires_at.as_millis() - 1);
     clock.set(before_expiry);
-    support::pause_writes(&server, 600).await;
+    support::pause_writes(&server, 30_000).await;
     let touch = {
         let (toucher, id, user) = (toucher.clone(), r.id, user.clone());
         let expires = before_expiry.plus(MINUTE * 10);
@@ -559,7 +570,7 @@ async fn a_listing_does_not_unindex_a_session_refreshed_meanwhile() {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    support::wait_blocked(&server, 1).await;
     // Past the old expiry, a listing on the other server reads the session
     // as expired; its cleanup waits behind the refresh.
     clock.advance(Duration::from_millis(2));
@@ -567,6 +578,16 @@ async fn a_listing_does_not_unindex_a_session_refreshed_meanwhile() {
         let (lister, user) = (lister.clone(), user.clone());
         tokio::spawn(async move { lister.list_for_user(&user).await })
     };
+    // The listing's reads are done once its cleanup waits too (or it ended).
+    let started = std::time::Instant::now();
+    while !listing.is_finished() && support::blocked_clients(&server).await < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the listing neither ended nor waited"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    support::unpause(&server).await;
     assert_eq!(touch.await.unwrap().unwrap(), SaveOutcome::Saved);
     assert_eq!(
         listing.await.unwrap().unwrap(),
@@ -1322,8 +1343,8 @@ async fn a_listing_among_many_other_keys_makes_progress_within_the_timeout() {
     let clock = MockClock::starting_now();
     let store = support::builder(&clock)
         .url(server.url())
-        .response_timeout(Duration::from_millis(250))
-        .operation_timeout(Duration::from_millis(500))
+        .response_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
         .build()
         .expect("store");
     let mut admin = support::admin(&server).await;
@@ -1357,8 +1378,8 @@ async fn a_cluster_listing_among_many_other_keys_makes_progress_within_the_timeo
     let clock = MockClock::starting_now();
     let store = support::builder(&clock)
         .cluster_urls(cluster.urls())
-        .response_timeout(Duration::from_millis(250))
-        .operation_timeout(Duration::from_millis(500))
+        .response_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
         .build()
         .expect("store");
     for node in cluster.nodes() {
@@ -1417,7 +1438,13 @@ async fn junk_in_a_user_index_does_not_fail_a_listing_while_writes_wait() {
         return;
     };
     let clock = MockClock::starting_now();
-    let store = support::store_on(&server, &clock);
+    // Short enough to end long before the pause.
+    let store = support::builder(&clock)
+        .url(server.url())
+        .response_timeout(Duration::from_secs(1))
+        .operation_timeout(Duration::from_secs(3))
+        .build()
+        .expect("store");
     let mut admin = support::admin(&server).await;
     let user = format!("u-{}", SessionId::generate());
     let index = store.user_index_key(&user);
@@ -1433,7 +1460,7 @@ async fn junk_in_a_user_index_does_not_fail_a_listing_while_writes_wait() {
         .await
         .unwrap();
 
-    support::pause_writes(&server, 5_000).await;
+    support::pause_writes(&server, 30_000).await;
     let started = std::time::Instant::now();
     let listed = store.list_for_user(&user).await;
     let took = started.elapsed();

@@ -10,14 +10,27 @@ use session_redis::RedisStore;
 
 use crate::support::{self, RedisCluster, RedisServer};
 
+/// The stores' response timeout here: shorter than a stall, so the cluster
+/// client sends a stalled command again.
+const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// How long a stall keeps a node busy: well past the response timeout,
+/// even after the time taken to see that it started.
+const STALL_MS: u64 = 1200;
+
 /// Keeps `server` busy for `ms` milliseconds with a script sent on a
 /// connection of its own (commands sent meanwhile wait, then run in order).
-fn stall(server: &RedisServer, ms: u64) -> std::thread::JoinHandle<()> {
+/// Returns once the script runs.
+async fn stall(server: &RedisServer, ms: u64) -> std::thread::JoinHandle<()> {
+    // Connected first: a connection's handshake would wait for the script.
+    let mut probe = support::admin(server).await;
     let url = server.url();
-    std::thread::spawn(move || {
+    let (connected, sending) = tokio::sync::oneshot::channel();
+    let stalled = std::thread::spawn(move || {
         let mut conn = redis::Client::open(url)
             .and_then(|c| c.get_connection())
             .expect("stall connection");
+        let _ = connected.send(());
         let busy = "local function ms() local t = redis.call('TIME') \
             return t[1] * 1000 + math.floor(t[2] / 1000) end \
             local start = ms() while ms() - start < tonumber(ARGV[1]) do end return 1";
@@ -27,7 +40,24 @@ fn stall(server: &RedisServer, ms: u64) -> std::thread::JoinHandle<()> {
             .arg(ms)
             .query(&mut conn)
             .expect("stall script");
-    })
+    });
+    sending.await.expect("the stall thread connected");
+    // The script runs once a PING from elsewhere gets no answer.
+    let (started, ping) = (std::time::Instant::now(), redis::cmd("PING"));
+    loop {
+        let pong = ping.query_async::<String>(&mut probe);
+        if tokio::time::timeout(Duration::from_millis(100), pong)
+            .await
+            .is_err()
+        {
+            return stalled;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the stall script did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// `EVALSHA` calls `server` has run so far.
@@ -68,16 +98,16 @@ async fn with_retry<T>(
     let server = &cluster.nodes()[node];
     let other = session_elsewhere(store, cluster, clock, node).await;
     let poker = store.clone();
+    // Until the call is done (aborted below).
     let poke = tokio::spawn(async move {
-        for _ in 0..30 {
+        loop {
             tokio::time::sleep(Duration::from_millis(50)).await;
             let _ = poker.load(&other).await;
         }
     });
     let before = script_runs(server).await;
-    // The response timeout is 500 ms; the call waits about 800.
-    let stalled = stall(server, 900);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The response timeout is 500 ms; the call waits about 1,000.
+    let stalled = stall(server, STALL_MS).await;
     let result = call.await;
     stalled.join().expect("stall thread");
     poke.abort();
@@ -104,6 +134,7 @@ async fn calls_the_cluster_client_sends_again_apply_once_and_report_their_outcom
     };
     let clock = MockClock::starting_now();
     let store = support::builder(&clock)
+        .response_timeout(RESPONSE_TIMEOUT)
         .operation_timeout(Duration::from_secs(4))
         .cluster_urls(cluster.urls())
         .build()
@@ -174,6 +205,7 @@ async fn a_close_the_cluster_client_sends_again_reports_it_was_saved() {
     };
     let clock = MockClock::starting_now();
     let store = support::builder(&clock)
+        .response_timeout(RESPONSE_TIMEOUT)
         .operation_timeout(Duration::from_secs(4))
         .cluster_urls(cluster.urls())
         .build()

@@ -78,13 +78,16 @@ pub fn unique_prefix() -> String {
     format!("t:{}:", SessionId::generate())
 }
 
-/// Test timeouts: short, so outage tests are quick.
+/// Test timeouts: generous, so no call fails on a loaded machine (a debug
+/// build, tests in parallel, servers kept busy by other tests: long scripts,
+/// fsync on every write, large records). A test that measures a bound, or
+/// waits for timeouts to happen, sets the short ones it needs itself.
 pub fn builder(clock: &MockClock) -> session_redis::RedisStoreBuilder {
     RedisStore::builder()
         .key_prefix(unique_prefix())
-        .connect_timeout(Duration::from_millis(300))
-        .response_timeout(Duration::from_millis(500))
-        .operation_timeout(Duration::from_millis(1500))
+        .connect_timeout(Duration::from_secs(2))
+        .response_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(10))
         .clock(Arc::new(clock.clone()))
 }
 
@@ -212,7 +215,9 @@ pub async fn owner(cluster: &RedisCluster, key: &str) -> usize {
 }
 
 /// Holds writes back on `server` for `ms` milliseconds (`CLIENT PAUSE ..
-/// WRITE`): commands sent meanwhile wait in their sockets.
+/// WRITE`): commands sent meanwhile wait in their sockets. A test that
+/// needs the pause in force until some point pauses for long and ends it
+/// there with [`unpause`], so a slow machine cannot outlast it.
 pub async fn pause_writes(server: &RedisServer, ms: u64) {
     let _: () = redis::cmd("CLIENT")
         .arg("PAUSE")
@@ -221,4 +226,43 @@ pub async fn pause_writes(server: &RedisServer, ms: u64) {
         .query_async(&mut admin(server).await)
         .await
         .expect("CLIENT PAUSE");
+}
+
+/// Ends a pause of `server`'s writes (`CLIENT UNPAUSE`): the commands held
+/// back run, in the order they came.
+pub async fn unpause(server: &RedisServer) {
+    let _: () = redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query_async(&mut admin(server).await)
+        .await
+        .expect("CLIENT UNPAUSE");
+}
+
+/// How many clients of `server` wait for their command to run
+/// (`blocked_clients` of `INFO clients`; a command held back by
+/// `CLIENT PAUSE` counts).
+pub async fn blocked_clients(server: &RedisServer) -> u64 {
+    info(&mut admin(server).await, "clients")
+        .await
+        .lines()
+        .find_map(|line| line.strip_prefix("blocked_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("blocked_clients in INFO clients")
+}
+
+/// Waits until at least `n` clients of `server` wait for their command to
+/// run (held back by a pause), for at most 10 s.
+pub async fn wait_blocked(server: &RedisServer, n: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let blocked = blocked_clients(server).await;
+        if blocked >= n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{blocked} client(s) waiting in Redis after 10 s, not {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
