@@ -879,6 +879,8 @@ async fn sessions_are_listed_by_handle_and_revoked_by_it() {
     let t = start().await;
     let mut laptop = t.server.browser();
     laptop.post("/t/login?user=ada").await;
+    // Later, so the listing's order is the logins' (the clock is frozen).
+    t.clock.advance(std::time::Duration::from_secs(1));
     let mut phone = t.server.browser();
     phone.post("/t/login?user=ada").await;
     let mut desk = t.server.browser();
