@@ -215,6 +215,30 @@ impl Auth {
     /// [`SessionHandle`] in place of its id, the request's own marked
     /// `current`, ready to answer as `Json`. 401 without a principal; 501
     /// with a client-side store, which keeps no listing.
+    ///
+    /// ```
+    /// use session_axum::prelude::*;
+    /// use session_axum::ListedSession;
+    /// use session_axum::axum::{extract::Path, http::StatusCode};
+    ///
+    /// async fn devices(auth: Auth) -> Result<Json<Vec<ListedSession>>, SessionRejection> {
+    ///     Ok(Json(auth.sessions().await?))
+    /// }
+    ///
+    /// async fn sign_out(
+    ///     auth: Auth,
+    ///     Path(handle): Path<SessionHandle>,
+    /// ) -> Result<StatusCode, SessionRejection> {
+    ///     Ok(match auth.revoke(&handle).await? {
+    ///         true => StatusCode::NO_CONTENT,
+    ///         false => StatusCode::NOT_FOUND,
+    ///     })
+    /// }
+    /// # use session_axum::axum::routing::{delete, get};
+    /// # let _ = session_axum::axum::Router::<()>::new()
+    /// #     .route("/me/sessions", get(devices))
+    /// #     .route("/me/sessions/{handle}", delete(sign_out));
+    /// ```
     pub async fn sessions(&self) -> Result<Vec<ListedSession>, SessionRejection> {
         let principal = self.require()?;
         let current = self.session_id();
