@@ -67,8 +67,9 @@ pub use ::cookie::SameSite;
 pub use async_trait::async_trait;
 pub use axum;
 pub use session_core::{
-    self as core, Binding, CookieLifetime, ExpiryPolicy, InvalidDataPolicy, Key, ListedSession,
-    MemoryStore, SessionData, SessionHandle, SessionId, SessionService, SessionStore, SigningKeys,
+    self as core, Binding, CookieLifetime, CookieStore, ExpiryPolicy, InvalidDataPolicy, Key,
+    ListedSession, MemoryStore, SessionData, SessionHandle, SessionId, SessionService,
+    SessionStore, SigningKeys,
 };
 pub use session_macros::{
     authenticated, controller, delete, get, interceptor, patch, post, put, session_data,
@@ -78,10 +79,10 @@ pub use session_macros::{
 /// What a typical app imports.
 pub mod prelude {
     pub use crate::{
-        App, Auth, Binding, CookieLifetime, FromApp, Guard, Interceptor, Key, MemoryStore, Next,
-        Principal, Session, SessionHandle, SessionRejection, Sessions, async_trait, authenticated,
-        controller, delete, get, interceptor, local_redirect, patch, post, put, session_data,
-        unauthenticated,
+        App, Auth, Binding, CookieLifetime, CookieStore, FromApp, Guard, Interceptor, Key,
+        MemoryStore, Next, Principal, Session, SessionHandle, SessionRejection, Sessions,
+        async_trait, authenticated, controller, delete, get, interceptor, local_redirect, patch,
+        post, put, session_data, unauthenticated,
     };
     pub use axum::{self, Json, response::IntoResponse};
 }

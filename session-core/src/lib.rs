@@ -1,7 +1,8 @@
 //! Framework-agnostic typed sessions.
 //!
 //! - [`SessionData`]: typed data stored field by field, with change tracking
-//!   ([`Session<T>`] handles, `#[session_data]` in `session-macros`).
+//!   ([`Session<T>`] handles, `#[session_data]` in `session-macros`;
+//!   without `session-axum`, `#[session_data(crate = session_core)]`).
 //! - [`SessionService`]: load, get-or-create (lazily), persist only what
 //!   changed, destroy, login with id rotation, per-user listing and revocation
 //!   (by id, or by a [`SessionHandle`] that a page may show).
@@ -44,6 +45,38 @@
 //! // Second request: the token loads the count.
 //! let again = sessions.get::<Visits>(Some(&token)).await?;
 //! assert_eq!(again.count, 1);
+//! # Ok::<(), session_core::SessionError>(())
+//! # }).unwrap();
+//! ```
+//!
+//! A bearer client (`Authorization: Bearer <token>`) keeps the token it was
+//! handed and takes no cookie, so a request whose token no longer names a
+//! session (revoked, expired) must not start a new one when it writes: its
+//! token could never reach the client. `session-axum` answers such a
+//! request 401; on `session-core` alone:
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use session_core::token::bearer_token;
+//! use session_core::{Binding, Key, MemoryStore, PersistOutcome, SessionService};
+//!
+//! let sessions = SessionService::builder()
+//!     .store(MemoryStore::new())
+//!     .key(Key::generate())
+//!     .build()?;
+//! let id = sessions.create_session(Binding::user("ada").with_label("cli")).await?;
+//! let header = sessions.bearer_for(&id); // "Bearer <token>", handed to the client
+//! sessions.revoke("ada", &id).await?;
+//!
+//! // A later request with that header.
+//! let cell = sessions.load(bearer_token(&header)).await?;
+//! cell.lock().keep_token(); // no re-signed token for a bearer client
+//! cell.lock().set_field("count", "1"); // the handler writes
+//! if cell.lock().starts_anonymous_session() {
+//!     cell.lock().discard(); // and the request is answered 401
+//! }
+//! assert_eq!(sessions.persist(&cell).await?.outcome, PersistOutcome::Unchanged);
+//! assert!(sessions.list_for_user("ada").await?.is_empty());
 //! # Ok::<(), session_core::SessionError>(())
 //! # }).unwrap();
 //! ```

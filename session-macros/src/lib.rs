@@ -62,9 +62,10 @@ pub fn session_data(args: TokenStream, item: TokenStream) -> TokenStream {
 /// encoding is not decoded or re-cased: `/caf%c3%a9` matches only requests
 /// that spell it so, and `/%7Eme` is not `/~me`.
 ///
-/// `crate = path` names `session_axum`
-/// when the dependency is renamed (also for `#[interceptor]` and
-/// `#[session_data]`).
+/// `crate = path` names `session_axum` when the dependency is renamed
+/// (also for `#[interceptor]` and `#[session_data]`);
+/// `#[session_data(crate = session_core)]` works with `session-core`
+/// alone, without `session-axum`.
 #[proc_macro_attribute]
 pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
     controller::expand(args.into(), item.into()).into()

@@ -12,6 +12,8 @@ impl SessionService {
     /// Creates a session bound to a user right away (authsessions'
     /// `createSession`) and returns its id; [`token_for`](Self::token_for)
     /// gives the token to hand out.
+    /// [`StoreError::Unsupported`](crate::StoreError::Unsupported) with a
+    /// client-side store, whose sessions exist only in their cookies.
     pub async fn create_session(&self, binding: Binding) -> Result<SessionId, SessionError> {
         let now = self.clock().now();
         let expires_at = self.expiry().for_login(now, Some(&binding));
