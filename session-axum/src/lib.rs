@@ -55,7 +55,7 @@ pub use context::{RequestSession, TokenSource};
 pub use controller::{ControllerRegistration, RouteDef};
 pub use cookie::{CookieConfig, CookieConfigError};
 pub use error::{BearerStatus, RealmError, SessionRejection};
-pub use extract::{Auth, LoggedIn, LoggedOut, Session, Sessions};
+pub use extract::{Auth, LoggedIn, LoggedOut, Session, SessionValues, Sessions};
 pub use guard::Guard;
 pub use interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, Next, OrderError};
 pub use login_page::{LoginPageError, MAX_REDIRECT_LEN, local_redirect, with_next};
@@ -80,9 +80,9 @@ pub use session_macros::{
 pub mod prelude {
     pub use crate::{
         App, Auth, Binding, CookieLifetime, CookieStore, FromApp, Guard, Interceptor, Key,
-        MemoryStore, Next, Principal, Session, SessionHandle, SessionRejection, Sessions,
-        async_trait, authenticated, controller, delete, get, interceptor, local_redirect, patch,
-        post, put, session_data, unauthenticated,
+        MemoryStore, Next, Principal, Session, SessionHandle, SessionRejection, SessionValues,
+        Sessions, async_trait, authenticated, controller, delete, get, interceptor, local_redirect,
+        patch, post, put, session_data, unauthenticated,
     };
     pub use axum::{self, Json, response::IntoResponse};
 }

@@ -3,6 +3,7 @@
 //! - [`SessionData`]: typed data stored field by field, with change tracking
 //!   ([`Session<T>`] handles, `#[session_data]` in `session-macros`;
 //!   without `session-axum`, `#[session_data(crate = session_core)]`).
+//! - [`SessionValues`]: the same data as named JSON values, without a type.
 //! - [`SessionService`]: load, get-or-create (lazily), persist only what
 //!   changed, destroy, login with id rotation, per-user listing and revocation
 //!   (by id, or by a [`SessionHandle`] that a page may show).
@@ -97,6 +98,7 @@ mod session;
 pub mod state;
 pub mod store;
 pub mod token;
+mod values;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -117,6 +119,7 @@ pub use session::Session;
 pub use state::{SessionCell, SessionState, TokenStatus};
 pub use store::{Capabilities, ClientSide, CookieStore, MemoryStore, SessionStore, StoreError};
 pub use token::{Key, KeyError, SigningKeys, TokenError, TokenSigner};
+pub use values::SessionValues;
 
 /// Items `#[session_data(crate = session_core)]` code names. Not public API.
 #[doc(hidden)]

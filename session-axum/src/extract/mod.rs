@@ -1,13 +1,16 @@
-//! Extractors: [`Session<T>`], [`Auth`], [`Principal`](crate::Principal), [`Sessions`].
+//! Extractors: [`Session<T>`], [`SessionValues`], [`Auth`],
+//! [`Principal`](crate::Principal), [`Sessions`].
 
 mod auth;
 pub(crate) mod principal;
 mod session;
 mod sessions;
+mod values;
 
 pub use auth::{Auth, LoggedIn, LoggedOut};
 pub use session::Session;
 pub use sessions::Sessions;
+pub use values::SessionValues;
 
 use http::request::Parts;
 

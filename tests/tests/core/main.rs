@@ -18,3 +18,4 @@ mod tracking;
 mod untrusted;
 mod user_limit;
 mod users;
+mod values;

@@ -133,6 +133,21 @@ async fn revoke_others(auth: Auth) -> Result<Json<usize>, session_axum::SessionR
     auth.revoke_others().await.map(Json)
 }
 
+/// The visit counter on untyped values, beside the typed one.
+async fn values_visit(
+    values: session_axum::SessionValues,
+) -> Result<Json<u64>, session_axum::SessionRejection> {
+    let visits = values.get::<u64>("values_visits")?.unwrap_or(0) + 1;
+    values.insert("values_visits", &visits)?;
+    Ok(Json(visits))
+}
+
+async fn values_peek(
+    values: session_axum::SessionValues,
+) -> Result<Json<Option<u64>>, session_axum::SessionRejection> {
+    Ok(Json(values.get::<u64>("values_visits")?))
+}
+
 async fn devices(
     auth: Auth,
 ) -> Result<Json<Vec<session_axum::ListedSession>>, session_axum::SessionRejection> {
@@ -321,6 +336,18 @@ pub fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axu
             path: "/rotate-revoke-others",
             guard: Guard::AUTHENTICATED,
             handler: post(rotate_and_revoke_others),
+        },
+        RouteDef {
+            method: Method::GET,
+            path: "/values-visit",
+            guard: Guard::OPEN,
+            handler: get(values_visit),
+        },
+        RouteDef {
+            method: Method::GET,
+            path: "/values-peek",
+            guard: Guard::OPEN,
+            handler: get(values_peek),
         },
     ])
 }

@@ -21,3 +21,4 @@ mod runtime;
 mod security;
 mod seeds;
 mod untrusted;
+mod values;

@@ -1,0 +1,138 @@
+//! `SessionValues`: session data as named JSON values, tracked like typed
+//! fields.
+
+use session_core::conformance::StoreOp;
+use session_core::{PersistOutcome, SessionDataError, SessionValues};
+
+use crate::support::{env, token};
+
+async fn stored(env: &crate::support::Env) -> String {
+    let values = SessionValues::new(env.service.load(None).await.unwrap());
+    values.insert("visits", &1u64).unwrap();
+    values.insert("theme", "dark").unwrap();
+    let t = token(&env.service.persist(values.cell()).await.unwrap());
+    env.store.clear();
+    t
+}
+
+#[tokio::test]
+async fn values_read_back_and_only_a_changed_one_is_written() {
+    let env = env();
+    let t = stored(&env).await;
+    let values = SessionValues::new(env.service.load(Some(&t)).await.unwrap());
+    assert_eq!(values.get::<u64>("visits").unwrap(), Some(1));
+    assert_eq!(
+        values.get::<String>("theme").unwrap().as_deref(),
+        Some("dark")
+    );
+    assert_eq!(values.keys(), ["theme", "visits"]);
+
+    values.insert("visits", &1u64).unwrap();
+    let persisted = env.service.persist(values.cell()).await.unwrap();
+    assert_eq!(
+        persisted.outcome,
+        PersistOutcome::Unchanged,
+        "an equal value"
+    );
+    assert!(env.store.writes().is_empty());
+
+    let values = SessionValues::new(env.service.load(Some(&t)).await.unwrap());
+    values.insert("visits", &2u64).unwrap();
+    assert_eq!(
+        values.get::<u64>("visits").unwrap(),
+        Some(2),
+        "sees its write"
+    );
+    env.service.persist(values.cell()).await.unwrap();
+    let writes = env.store.writes();
+    let [StoreOp::Save(_, patch)] = writes.as_slice() else {
+        panic!("{writes:?}")
+    };
+    assert_eq!(
+        patch.set_fields.iter().collect::<Vec<_>>(),
+        [("visits", "2")]
+    );
+}
+
+#[tokio::test]
+async fn a_removed_value_is_removed_from_the_store() {
+    let env = env();
+    let t = stored(&env).await;
+    let values = SessionValues::new(env.service.load(Some(&t)).await.unwrap());
+    assert!(values.remove("theme"));
+    assert!(!values.remove("theme"), "already gone");
+    assert!(!values.contains("theme"));
+    env.service.persist(values.cell()).await.unwrap();
+    let writes = env.store.writes();
+    let [StoreOp::Save(_, patch)] = writes.as_slice() else {
+        panic!("{writes:?}")
+    };
+    assert_eq!(patch.removed_fields, [Box::from("theme")]);
+    let again = SessionValues::new(env.service.load(Some(&t)).await.unwrap());
+    assert_eq!(again.keys(), ["visits"]);
+}
+
+#[tokio::test]
+async fn a_request_that_only_reads_creates_nothing() {
+    let env = env();
+    let values = SessionValues::new(env.service.load(None).await.unwrap());
+    assert_eq!(values.get::<u64>("visits").unwrap(), None);
+    assert!(!values.remove("visits"));
+    let persisted = env.service.persist(values.cell()).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Unchanged);
+    assert!(env.store.ops().is_empty());
+}
+
+#[tokio::test]
+async fn a_value_of_another_type_is_an_error_naming_its_key() {
+    let env = env();
+    let t = stored(&env).await;
+    let values = SessionValues::new(env.service.load(Some(&t)).await.unwrap());
+    let error = values.get::<u64>("theme").unwrap_err();
+    assert!(
+        matches!(&error, SessionDataError::InvalidField { field, .. } if field == "theme"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_value_json_cannot_hold_is_refused_and_nothing_changes() {
+    let env = env();
+    let t = stored(&env).await;
+    let values = SessionValues::new(env.service.load(Some(&t)).await.unwrap());
+    let error = values.insert("visits", &f64::NAN).unwrap_err();
+    assert!(matches!(error, SessionDataError::Encode { .. }), "{error}");
+    assert_eq!(values.get::<u64>("visits").unwrap(), Some(1));
+    let persisted = env.service.persist(values.cell()).await.unwrap();
+    assert_eq!(persisted.outcome, PersistOutcome::Unchanged);
+}
+
+/// A typed field and a value of the same name are one stored field.
+#[session_axum::session_data]
+#[derive(Debug, Clone, Default)]
+pub struct Visits {
+    pub visits: u64,
+}
+
+#[tokio::test]
+async fn a_typed_field_and_a_value_of_its_name_are_the_same_field() {
+    let env = env();
+    let t = stored(&env).await;
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    let values = SessionValues::new(cell.clone());
+    values.insert("visits", &5u64).unwrap();
+    let typed = env.service.typed::<Visits>(&cell).unwrap();
+    assert_eq!(typed.visits, 5);
+    drop(typed);
+    env.service.persist(&cell).await.unwrap();
+    let mut typed = env.service.get::<Visits>(Some(&t)).await.unwrap();
+    assert_eq!(typed.visits, 5);
+    typed.set_visits(6);
+    env.service.commit(&mut typed).await.unwrap();
+    let values = SessionValues::new(env.service.load(Some(&t)).await.unwrap());
+    assert_eq!(values.get::<u64>("visits").unwrap(), Some(6));
+    assert_eq!(
+        values.get::<String>("theme").unwrap().as_deref(),
+        Some("dark")
+    );
+}
