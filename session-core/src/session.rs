@@ -150,9 +150,7 @@ impl<T: SessionData> Session<T> {
         key: &str,
         value: &V,
     ) -> Result<(), SessionDataError> {
-        let encoded = encode_value(key, value)?;
-        self.cell.lock().set_flash(key, encoded);
-        Ok(())
+        flash_value(&self.cell, key, value)
     }
 
     /// Takes a flash value stored by an earlier request; `None` when absent,
@@ -163,10 +161,7 @@ impl<T: SessionData> Session<T> {
     /// request meanwhile stays for a later read (the same value flashed
     /// again counts as the one read, and goes with it).
     pub fn take_flash<V: DeserializeOwned>(&mut self, key: &str) -> Option<V> {
-        let raw = self.cell.lock().take_flash(key)?;
-        decode_raw(key, &raw)
-            .inspect_err(|error| tracing::warn!(%error, "dropping undecodable flash value"))
-            .ok()
+        take_flash_value(&self.cell, key)
     }
 
     /// Applies `f` to the whole value (astro's `set(key, fn)` for any field):
@@ -491,6 +486,26 @@ impl<T: SessionData> Drop for Session<T> {
             self.cell.lock().record_commit_error(error);
         }
     }
+}
+
+/// Encodes `value` and stores it as a flash under `key`.
+pub(crate) fn flash_value<V: Serialize + ?Sized>(
+    cell: &SessionCell,
+    key: &str,
+    value: &V,
+) -> Result<(), SessionDataError> {
+    let encoded = encode_value(key, value)?;
+    cell.lock().set_flash(key, encoded);
+    Ok(())
+}
+
+/// Takes the flash under `key`, decoded as `V`; an undecodable one is
+/// logged and taken all the same.
+pub(crate) fn take_flash_value<V: DeserializeOwned>(cell: &SessionCell, key: &str) -> Option<V> {
+    let raw = cell.lock().take_flash(key)?;
+    decode_raw(key, &raw)
+        .inspect_err(|error| tracing::warn!(%error, "dropping undecodable flash value"))
+        .ok()
 }
 
 impl<T: SessionData> Deref for Session<T> {

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 
 use crate::SessionDataError;
 use crate::data::{decode_raw, encode_value};
+use crate::session::{flash_value, take_flash_value};
 use crate::state::SessionCell;
 
 /// A request's session data as named values, each stored as JSON under its
@@ -85,6 +86,22 @@ impl SessionValues {
     /// Whether `key` holds a value.
     pub fn contains(&self, key: &str) -> bool {
         self.cell.lock().field(key).is_some()
+    }
+
+    /// Stores a flash value, readable once by a later request
+    /// ([`Session::flash`](crate::Session::flash) without a type).
+    pub fn flash<V: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &V,
+    ) -> Result<(), SessionDataError> {
+        flash_value(&self.cell, key, value)
+    }
+
+    /// Takes a flash value stored by an earlier request, as
+    /// [`Session::take_flash`](crate::Session::take_flash) does.
+    pub fn take_flash<V: DeserializeOwned>(&self, key: &str) -> Option<V> {
+        take_flash_value(&self.cell, key)
     }
 
     /// The keys that hold values, in name order.

@@ -136,3 +136,30 @@ async fn a_typed_field_and_a_value_of_its_name_are_the_same_field() {
         Some("dark")
     );
 }
+
+#[tokio::test]
+async fn a_flash_without_a_type_is_read_once_beside_a_value_of_its_name() {
+    let env = env();
+    let t = stored(&env).await;
+    let values = SessionValues::new(env.service.load(Some(&t)).await.unwrap());
+    values.flash("theme", "saved").unwrap();
+    assert_eq!(
+        values.take_flash::<String>("theme"),
+        None,
+        "for a later request"
+    );
+    env.service.persist(values.cell()).await.unwrap();
+
+    let values = SessionValues::new(env.service.load(Some(&t)).await.unwrap());
+    assert_eq!(
+        values.take_flash::<String>("theme").as_deref(),
+        Some("saved")
+    );
+    assert_eq!(
+        values.get::<String>("theme").unwrap().as_deref(),
+        Some("dark")
+    );
+    env.service.persist(values.cell()).await.unwrap();
+    let values = SessionValues::new(env.service.load(Some(&t)).await.unwrap());
+    assert_eq!(values.take_flash::<String>("theme"), None, "read once");
+}
