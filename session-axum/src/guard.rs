@@ -67,8 +67,27 @@ impl Guard {
         !self.authenticated && self.permissions.is_empty() && self.recent_login.is_none()
     }
 
-    /// Wraps a route in this guard.
-    pub fn apply(self, route: MethodRouter) -> MethodRouter {
+    /// Wraps a route in this guard, whatever the router's state type.
+    ///
+    /// ```
+    /// use session_axum::Guard;
+    /// use session_axum::axum::{Router, extract::State, routing::get};
+    ///
+    /// #[derive(Clone)]
+    /// struct AppState { greeting: &'static str }
+    ///
+    /// async fn admin(State(state): State<AppState>) -> &'static str {
+    ///     state.greeting
+    /// }
+    ///
+    /// let router: Router = Router::new()
+    ///     .route("/admin", Guard::permissions(&["admin"]).apply(get(admin)))
+    ///     .with_state(AppState { greeting: "hello" });
+    /// ```
+    pub fn apply<S>(self, route: MethodRouter<S>) -> MethodRouter<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
         if self.is_open() {
             return route;
         }

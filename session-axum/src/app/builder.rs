@@ -445,7 +445,12 @@ impl AppBuilder {
         for extend in &self.extensions {
             inner = extend(inner, &ctx);
         }
-        tracing::info!(order = ?order, routes = built.listing.len(), "session app built");
+        // Merged routers keep their routes to themselves: only controllers' count.
+        tracing::info!(
+            order = ?order,
+            controller_routes = built.listing.len(),
+            "session app built"
+        );
         // Every route and the fallback run inside the interceptors.
         // The login page's check runs outermost, on the response every
         // interceptor answered with.

@@ -44,7 +44,9 @@ impl App {
         &self.order
     }
 
-    /// Every controller route as `METHOD /path`, sorted.
+    /// Every controller route as `METHOD /path`, sorted (the routes of
+    /// routers given to [`AppBuilder::merge`](crate::AppBuilder::merge) are
+    /// not listed: axum does not tell them).
     pub fn routes(&self) -> &[String] {
         &self.routes
     }
