@@ -5,10 +5,10 @@ use std::fmt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::SessionDataError;
 use crate::data::{decode_raw, encode_value};
 use crate::session::{flash_value, take_flash_value};
 use crate::state::SessionCell;
+use crate::{SessionDataError, SessionId};
 
 /// A request's session data as named values, each stored as JSON under its
 /// key: Remix's and astro-session's `get`/`set`/`unset`, and
@@ -102,6 +102,38 @@ impl SessionValues {
     /// [`Session::take_flash`](crate::Session::take_flash) does.
     pub fn take_flash<V: DeserializeOwned>(&self, key: &str) -> Option<V> {
         take_flash_value(&self.cell, key)
+    }
+
+    /// Removes every value (tower-sessions' `clear`): the session stays,
+    /// with its login and flash. [`destroy`](Self::destroy) ends it.
+    pub fn clear(&self) {
+        let mut state = self.cell.lock();
+        let fields = state.fields();
+        for key in fields.names() {
+            state.remove_field(key);
+        }
+    }
+
+    /// Moves the session to a new id at persist, keeping its data and
+    /// login (tower-sessions' `cycle_id`; a login does it by itself); the
+    /// new id, or `None` when there is no stored session to move. See
+    /// [`SessionState::rotate`](crate::SessionState::rotate).
+    pub fn rotate(&self) -> Option<SessionId> {
+        self.cell.lock().rotate()
+    }
+
+    /// Deletes the session at persist (tower-sessions' `flush`); values set
+    /// after it start a new session. See
+    /// [`SessionState::destroy`](crate::SessionState::destroy); in a web
+    /// app, `Auth::logout` also ends the principal.
+    pub fn destroy(&self) {
+        self.cell.lock().destroy();
+    }
+
+    /// The session id the client holds or will hold after persist; `None`
+    /// for a session not created yet.
+    pub fn session_id(&self) -> Option<SessionId> {
+        self.cell.lock().id()
     }
 
     /// The keys that hold values, in name order.

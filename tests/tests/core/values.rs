@@ -163,3 +163,45 @@ async fn a_flash_without_a_type_is_read_once_beside_a_value_of_its_name() {
     let values = SessionValues::new(env.service.load(Some(&t)).await.unwrap());
     assert_eq!(values.take_flash::<String>("theme"), None, "read once");
 }
+
+#[tokio::test]
+async fn clear_rotate_and_destroy_as_tower_sessions_names_them() {
+    let env = env();
+    let t = stored(&env).await;
+    let values = SessionValues::new(env.service.load(Some(&t)).await.unwrap());
+    let old = values.session_id().unwrap();
+    let new = values.rotate().expect("a stored session moves");
+    assert_ne!(new, old);
+    assert_eq!(values.session_id(), Some(new));
+    values.clear();
+    assert!(values.keys().is_empty());
+    let moved = token(&env.service.persist(values.cell()).await.unwrap());
+    assert!(
+        env.service
+            .load(Some(&t))
+            .await
+            .unwrap()
+            .lock()
+            .record()
+            .is_none(),
+        "old id"
+    );
+    let values = SessionValues::new(env.service.load(Some(&moved)).await.unwrap());
+    assert_eq!(values.session_id(), Some(new));
+    assert!(values.keys().is_empty(), "cleared");
+
+    values.destroy();
+    env.service.persist(values.cell()).await.unwrap();
+    assert!(
+        env.service.record(&new).await.unwrap().is_none(),
+        "destroyed"
+    );
+}
+
+#[tokio::test]
+async fn a_new_session_has_no_id_and_nothing_to_rotate() {
+    let env = env();
+    let values = SessionValues::new(env.service.load(None).await.unwrap());
+    assert_eq!(values.session_id(), None);
+    assert_eq!(values.rotate(), None);
+}
