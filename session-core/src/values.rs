@@ -125,7 +125,7 @@ impl SessionValues {
     /// Deletes the session at persist (tower-sessions' `flush`); values set
     /// after it start a new session. See
     /// [`SessionState::destroy`](crate::SessionState::destroy); in a web
-    /// app, `Auth::logout` also ends the principal.
+    /// app, `Auth::logout` deletes it at once instead.
     pub fn destroy(&self) {
         self.cell.lock().destroy();
     }
