@@ -2,12 +2,14 @@
 //! permissions (403), each with the `WWW-Authenticate` challenge the
 //! request's [`BearerStatus`] calls for.
 
+use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::MethodRouter;
+use axum::routing::{MethodRouter, Route};
+use tower::{Layer, Service};
 
 use crate::context::RequestSession;
 use crate::error::{BearerStatus, SessionRejection};
@@ -91,7 +93,40 @@ impl Guard {
         if self.is_open() {
             return route;
         }
-        route.route_layer(middleware::from_fn_with_state(self, check))
+        route.route_layer(self.layer())
+    }
+
+    /// This guard as a layer, for a group of plain axum routes
+    /// (axum-login's `route_layer(login_required!(..))`). Give it to
+    /// `route_layer`, so that a path no route matches stays a 404:
+    ///
+    /// ```
+    /// use session_axum::Guard;
+    /// use session_axum::axum::{Router, routing::get};
+    ///
+    /// let admin: Router = Router::new()
+    ///     .route("/admin/users", get(|| async { "users" }))
+    ///     .route("/admin/logs", get(|| async { "logs" }))
+    ///     .route_layer(Guard::permissions(&["admin"]).layer());
+    /// ```
+    pub fn layer(
+        self,
+    ) -> impl Layer<
+        Route,
+        Service: Service<
+            Request,
+            Response = Response,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+                     + Send
+                     + Sync
+                     + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static {
+        middleware::from_fn_with_state(self, check)
     }
 }
 

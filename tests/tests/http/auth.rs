@@ -959,3 +959,34 @@ async fn listing_or_revoking_sessions_needs_a_principal() {
     assert_eq!(r.status, 401);
     assert_eq!(ada.get("/t/me").await.status, 200);
 }
+
+/// `Guard::layer` on a group of plain axum routes merged into the app.
+#[tokio::test]
+async fn a_guard_layer_covers_a_group_of_plain_routes() {
+    use axum::Router;
+    use axum::routing::get;
+    let t = crate::app::start_with(session_core::SigningKeys::single(crate::app::key(1)), |b| {
+        b.merge(
+            Router::new()
+                .route("/ops/users", get(|| async { "users" }))
+                .route("/ops/logs", get(|| async { "logs" }))
+                .route_layer(session_axum::Guard::permissions(&["admin"]).layer()),
+        )
+    })
+    .await;
+    let mut anonymous = t.server.browser();
+    let mut ada = t.server.browser();
+    ada.post("/t/login?user=ada").await;
+    let mut root = t.server.browser();
+    root.post("/t/login?user=root&perm=admin").await;
+    for path in ["/ops/users", "/ops/logs"] {
+        assert_eq!(anonymous.get(path).await.status, 401, "{path}");
+        assert_eq!(ada.get(path).await.status, 403, "{path}");
+        assert_eq!(root.get(path).await.status, 200, "{path}");
+    }
+    assert_eq!(
+        root.get("/ops/none").await.status,
+        404,
+        "no route, no guard"
+    );
+}
