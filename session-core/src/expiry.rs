@@ -121,14 +121,16 @@ impl ExpiryPolicy {
     }
 
     /// The new expiry a request at `now` should write, if any: the first use of a
-    /// fresh session switches it to `lifetime`; later, expiry slides once less
+    /// fresh session switches it to `lifetime` (where that differs from
+    /// `initial_lifetime`: else there is nothing to switch, and the session
+    /// slides as any other); later, expiry slides once less
     /// than the threshold share of the lifetime is left (a logged-in
     /// session's own [`lifetime`](Binding::lifetime) where its login set one).
     pub fn refresh(&self, record: &SessionRecord, now: Timestamp) -> Option<Timestamp> {
         let binding = record.binding.as_deref();
         let lifetime = self.lifetime_for(binding);
         let candidate = self.cap(binding, record.created_at, now.plus(lifetime));
-        if Self::is_initial(record) {
+        if Self::is_initial(record) && self.initial_lifetime != lifetime {
             // Used on a later request: switch to the full lifetime.
             return (now > record.created_at && candidate > record.expires_at).then_some(candidate);
         }
@@ -224,6 +226,20 @@ mod tests {
         // Same instant as creation: not a later request.
         assert_eq!(p.refresh(&r, T0), None);
         let now = T0.plus(MIN);
+        assert_eq!(p.refresh(&r, now), Some(now.plus(60 * MIN)));
+    }
+
+    /// With one lifetime for both, a first use has nothing to switch: no
+    /// write until the threshold, as for any session.
+    #[test]
+    fn first_use_with_equal_lifetimes_slides_as_any_other() {
+        let p = ExpiryPolicy {
+            initial_lifetime: 60 * MIN,
+            ..policy()
+        };
+        let r = record(T0, T0, T0.plus(60 * MIN), false);
+        assert_eq!(p.refresh(&r, T0.plus(MIN)), None);
+        let now = T0.plus(31 * MIN);
         assert_eq!(p.refresh(&r, now), Some(now.plus(60 * MIN)));
     }
 
