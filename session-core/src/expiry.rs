@@ -111,8 +111,15 @@ impl ExpiryPolicy {
     /// Whether a listed session is past its expiry or its absolute limit
     /// (the same test as [`is_expired`](Self::is_expired)).
     pub fn is_info_expired(&self, info: &SessionInfo, now: Timestamp) -> bool {
-        let limit = info.absolute.or(self.absolute);
-        info.expires_at <= now || is_past(limit, info.created_at, now)
+        info.expires_at <= now || self.ends_at(info).is_some_and(|end| now >= end)
+    }
+
+    /// When a listed session ends however much it is used: its absolute
+    /// limit (its login's own, else [`absolute`](Self::absolute)) after its
+    /// creation; `None` without one.
+    pub fn ends_at(&self, info: &SessionInfo) -> Option<Timestamp> {
+        let limit = info.absolute.or(self.absolute)?;
+        Some(info.created_at.plus(limit))
     }
 
     /// Whether a record is still in its initial (anonymous, unused) phase.

@@ -73,8 +73,7 @@ impl FromStr for SessionHandle {
 
 impl serde::Serialize for SessionHandle {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut buf = [0u8; SESSION_ID_LEN];
-        serializer.serialize_str(self.as_text_id().encode_into(&mut buf))
+        serializer.collect_str(self)
     }
 }
 

@@ -15,10 +15,7 @@ pub struct InterceptorRef {
 impl InterceptorRef {
     /// The reference to `T`; `T` must be an interceptor, so a typo fails to compile.
     pub const fn of<T: Interceptor>() -> Self {
-        Self {
-            type_id: TypeId::of::<T>,
-            name: std::any::type_name::<T>,
-        }
+        Self::of_unchecked::<T>()
     }
 
     /// The reference to `T`, with the bound left to the caller: the

@@ -26,16 +26,13 @@ impl SessionService {
             .into_iter()
             .map(|info| ListedSession {
                 handle: keys.handle(&info.id),
+                ends_at: self.expiry().ends_at(&info),
                 current: Some(&info.id) == current,
                 label: info.label,
                 meta: info.meta,
                 created_at: info.created_at,
                 last_seen: info.last_seen,
                 expires_at: info.expires_at,
-                ends_at: info
-                    .absolute
-                    .or(self.expiry().absolute)
-                    .map(|limit| info.created_at.plus(limit)),
                 cookie_lifetime: info.cookie_lifetime,
             })
             .collect())

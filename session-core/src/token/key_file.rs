@@ -38,15 +38,7 @@ impl Key {
     /// [`load_or_create`](Self::load_or_create) writes it: at least
     /// [`MIN_KEY_LEN`] bytes, so 64 hex digits. `None` for anything else.
     pub fn from_hex(text: &str) -> Option<Key> {
-        let text = text.trim().as_bytes();
-        if !text.len().is_multiple_of(2) {
-            return None;
-        }
-        let secret = text
-            .chunks_exact(2)
-            .map(|pair| Some((hex_digit(pair[0])? << 4) | hex_digit(pair[1])?))
-            .collect::<Option<Vec<u8>>>()?;
-        Key::new(secret).ok()
+        Key::new(hex::decode(text.trim()).ok()?).ok()
     }
 
     /// The key in the file at `path` (hex, as
@@ -95,7 +87,7 @@ impl Key {
         }
         let mut secret = [0u8; NEW_KEY_LEN];
         rand::rng().fill_bytes(&mut secret);
-        let text = to_hex(&secret);
+        let text = hex::encode(secret);
         match create_whole(path, &text) {
             Ok(()) => {
                 tracing::info!(path = %path.display(), "created a signing key");
@@ -121,14 +113,6 @@ fn io_error(path: &Path, source: io::Error) -> KeyFileError {
     }
 }
 
-fn hex_digit(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Creates `path` holding `text`, whole or not at all; `AlreadyExists`
 /// when it exists.
 fn create_whole(path: &Path, text: &str) -> io::Result<()> {
@@ -141,7 +125,7 @@ fn create_whole(path: &Path, text: &str) -> io::Result<()> {
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = path.with_file_name(format!(".{name}.{}.tmp", to_hex(&suffix)));
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", hex::encode(suffix)));
     if let Err(e) = write_private(&temp, text) {
         let _ = std::fs::remove_file(&temp);
         return Err(e);
