@@ -28,6 +28,15 @@ pub enum KeyError {
     /// A key list must hold at least one key.
     #[error("a key list needs at least one key")]
     Empty,
+    /// Key text holds a character that is no hex digit.
+    #[error("secret key text has a non-hex character at byte {index}")]
+    NotHex {
+        /// Byte offset of the character, after surrounding whitespace.
+        index: usize,
+    },
+    /// Key text has an odd number of hex digits.
+    #[error("secret key text has an odd number of hex digits")]
+    OddLength,
 }
 
 /// A secret for signing tokens. `Debug` never prints the secret.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rand::RngCore as _;
 
-use super::{Key, MIN_KEY_LEN};
+use super::{Key, KeyError};
 
 /// Bytes of secret in a key file [`Key::load_or_create`] writes.
 const NEW_KEY_LEN: usize = 64;
@@ -23,22 +23,38 @@ pub enum KeyFileError {
         source: io::Error,
     },
     /// The file holds something else than a key.
-    #[error(
-        "key file {} does not hold a key of at least {MIN_KEY_LEN} bytes in hex",
-        path.display()
-    )]
+    #[error("key file {} does not hold a hex key: {reason}", path.display())]
     Malformed {
         /// The file.
         path: PathBuf,
+        /// What is wrong with its text.
+        #[source]
+        reason: KeyError,
     },
 }
 
 impl Key {
     /// A key from its hex text (surrounding whitespace ignored), as
     /// [`load_or_create`](Self::load_or_create) writes it: at least
-    /// [`MIN_KEY_LEN`] bytes, so 64 hex digits. `None` for anything else.
-    pub fn from_hex(text: &str) -> Option<Key> {
-        Key::new(hex::decode(text.trim()).ok()?).ok()
+    /// [`MIN_KEY_LEN`](super::MIN_KEY_LEN) bytes, so 64 hex digits. The
+    /// error says what is wrong without quoting the text.
+    ///
+    /// ```
+    /// use session_core::{Key, KeyError};
+    ///
+    /// let key = Key::from_hex(&"3f".repeat(32));
+    /// assert!(key.is_ok());
+    /// assert_eq!(
+    ///     Key::from_hex("00ff").unwrap_err(),
+    ///     KeyError::TooShort { len: 2, min: 32 }
+    /// );
+    /// ```
+    pub fn from_hex(text: &str) -> Result<Key, KeyError> {
+        let secret = hex::decode(text.trim()).map_err(|error| match error {
+            hex::FromHexError::InvalidHexCharacter { index, .. } => KeyError::NotHex { index },
+            _ => KeyError::OddLength,
+        })?;
+        Key::new(secret)
     }
 
     /// The key in the file at `path` (hex, as
@@ -48,9 +64,10 @@ impl Key {
         let path = path.as_ref();
         match std::fs::read_to_string(path) {
             Ok(text) => match Key::from_hex(&text) {
-                Some(key) => Ok(Some(key)),
-                None => Err(KeyFileError::Malformed {
+                Ok(key) => Ok(Some(key)),
+                Err(reason) => Err(KeyFileError::Malformed {
                     path: path.to_owned(),
+                    reason,
                 }),
             },
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -91,16 +108,17 @@ impl Key {
         match create_whole(path, &text) {
             Ok(()) => {
                 tracing::info!(path = %path.display(), "created a signing key");
-                Key::new(secret).map_err(|_| KeyFileError::Malformed {
+                Key::new(secret).map_err(|reason| KeyFileError::Malformed {
                     path: path.to_owned(),
+                    reason,
                 })
             }
             // Another process created it first: its key is the one to use.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                Key::read_file(path)?.ok_or_else(|| KeyFileError::Malformed {
-                    path: path.to_owned(),
-                })
-            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match Key::read_file(path)? {
+                Some(key) => Ok(key),
+                // Linked, then removed before the read: a race to report.
+                None => Err(io_error(path, io::ErrorKind::NotFound.into())),
+            },
             Err(source) => Err(io_error(path, source)),
         }
     }
@@ -222,15 +240,22 @@ mod tests {
     fn a_file_without_a_long_enough_hex_key_is_refused_and_left_alone() {
         let dir = temp_dir("malformed");
         std::fs::create_dir_all(&dir).unwrap();
-        for (name, text) in [("odd", "abc"), ("not-hex", "zz"), ("short", "00ff")] {
+        let cases = [
+            ("odd", "abc", KeyError::OddLength),
+            ("not-hex", " 0z", KeyError::NotHex { index: 1 }),
+            ("short", "00ff", KeyError::TooShort { len: 2, min: 32 }),
+        ];
+        for (name, text, expected) in cases {
             let path = dir.join(name);
             std::fs::write(&path, text).unwrap();
             let error = Key::load_or_create(&path).unwrap_err();
             assert!(
-                matches!(&error, KeyFileError::Malformed { path: p } if *p == path),
+                matches!(&error, KeyFileError::Malformed { path: p, reason } if *p == path && *reason == expected),
                 "{name}: {error}"
             );
-            assert!(error.to_string().contains(name), "{error}");
+            let message = error.to_string();
+            assert!(message.contains(name), "{message}");
+            assert!(message.contains(&expected.to_string()), "{message}");
             assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
         }
         std::fs::remove_dir_all(&dir).unwrap();
@@ -242,8 +267,16 @@ mod tests {
         let lower = Key::from_hex(&text).unwrap();
         let upper = Key::from_hex(&format!("  {}\n", text.to_uppercase())).unwrap();
         assert!(same(&lower, &upper));
-        assert!(Key::from_hex(&text[..62]).is_none(), "31 bytes");
-        assert!(Key::from_hex("é").is_none());
+        assert_eq!(
+            Key::from_hex(&text[..62]).unwrap_err(),
+            KeyError::TooShort { len: 31, min: 32 }
+        );
+        assert_eq!(
+            Key::from_hex("é").unwrap_err(),
+            KeyError::NotHex { index: 0 }
+        );
+        let error = Key::from_hex(&format!("{}x", &text[..63])).unwrap_err();
+        assert_eq!(error, KeyError::NotHex { index: 63 });
     }
 
     #[test]
