@@ -151,9 +151,29 @@ fn create_whole(path: &Path, text: &str) -> io::Result<()> {
     let linked = std::fs::hard_link(&temp, path);
     let _ = std::fs::remove_file(&temp);
     match linked {
-        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => write_private(path, text),
-        linked => linked,
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => write_private(path, text)?,
+        linked => linked?,
     }
+    sync_parent(path);
+    Ok(())
+}
+
+/// Flushes the directory entry of a new file, so a crash cannot take the
+/// key back while sessions signed with it live on. Some file systems
+/// refuse to sync a directory; the key is in place, so that is logged.
+fn sync_parent(path: &Path) {
+    #[cfg(unix)]
+    {
+        let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(dir) => dir,
+            None => Path::new("."),
+        };
+        if let Err(error) = std::fs::File::open(dir).and_then(|dir| dir.sync_all()) {
+            tracing::warn!(path = %dir.display(), %error, "could not flush the key file's directory");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Writes a new file readable by its owner only, flushed to disk.
