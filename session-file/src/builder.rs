@@ -184,7 +184,8 @@ impl FileStoreBuilder {
     }
 
     /// Opens (creating when missing, with its parent directories) the database
-    /// and starts the cleanup thread. Blocks while the file is opened. A
+    /// and starts the cleanup thread. A new file is readable by its owner
+    /// only (mode 0600 on Unix); an existing one keeps its mode. Blocks while the file is opened. A
     /// first open that fails removes the file and directories it created,
     /// so the next start begins afresh; a file of zeros that a first start
     /// stopped before writing (a crash) gets a new database.
@@ -211,12 +212,13 @@ impl FileStoreBuilder {
         // The file is this open's (to remove if the open fails) only when
         // this open creates it, exclusively: not a file another process
         // made meanwhile, nor an operator's link to a file still to be made.
-        // redb takes an empty file as a new database.
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
+        // redb takes an empty file as a new database. It holds user names
+        // and session data: readable by its owner only (on Unix).
+        let mut create = std::fs::OpenOptions::new();
+        create.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut create, 0o600);
+        match create.open(&path) {
             Ok(_) => new_entries.insert(0, path.clone()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(source) => {

@@ -18,6 +18,21 @@ async fn open_creates_parent_directories() {
     assert!(path.exists());
 }
 
+/// The file holds user names and session data: only its owner reads a new
+/// one, and one an operator opened up keeps its mode.
+#[cfg(unix)]
+#[test]
+fn a_new_file_is_its_owners_alone_and_an_existing_one_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (_dir, path) = temp_path();
+    let mode = || std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    drop(FileStore::open(&path).unwrap());
+    assert_eq!(mode(), 0o600);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    drop(FileStore::open(&path).unwrap());
+    assert_eq!(mode(), 0o640);
+}
+
 #[test]
 fn a_second_open_of_the_same_file_is_locked() {
     let (_dir, path) = temp_path();
