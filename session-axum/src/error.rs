@@ -257,6 +257,10 @@ pub enum SessionRejection {
     /// The session layer is not installed on this route (a setup mistake).
     #[error("session layer missing")]
     MissingLayer,
+    /// A browser sent a write from another origin, which the app does not
+    /// trust ([`AppBuilder::trusted_origin`](crate::AppBuilder::trusted_origin)).
+    #[error("cross-origin request refused")]
+    CrossOrigin,
     /// Any other session failure.
     #[error("session error")]
     Internal,
@@ -307,7 +311,7 @@ impl SessionRejection {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::Forbidden { .. } | Self::CrossOrigin => StatusCode::FORBIDDEN,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Conflict => StatusCode::CONFLICT,
             Self::Unsupported => StatusCode::NOT_IMPLEMENTED,

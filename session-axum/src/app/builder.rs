@@ -15,6 +15,7 @@ use session_core::{
 use super::routes::{build_routes, guarded};
 use super::{App, AppContext, BuildError, WebConfig};
 use crate::controller::ControllerRegistration;
+use crate::cross_origin::CrossOriginCheck;
 use crate::error::{Challenges, DEFAULT_REALM, MAX_REALM_LEN};
 use crate::interceptor::{
     Interceptor, InterceptorLayer, InterceptorRef, InterceptorRegistration, Steps, display_name,
@@ -45,6 +46,8 @@ pub struct AppBuilder {
     bearer: bool,
     realm: String,
     login_page: Option<String>,
+    cross_origin: bool,
+    trusted_origins: Vec<String>,
     expiry: ExpiryPolicy,
     clock: Option<SharedClock>,
     invalid_data: InvalidDataPolicy,
@@ -70,6 +73,8 @@ impl Default for AppBuilder {
             bearer: true,
             realm: DEFAULT_REALM.to_owned(),
             login_page: None,
+            cross_origin: true,
+            trusted_origins: Vec::new(),
             expiry: ExpiryPolicy::default(),
             clock: None,
             invalid_data: InvalidDataPolicy::default(),
@@ -96,6 +101,8 @@ impl std::fmt::Debug for AppBuilder {
             .field("bearer", &self.bearer)
             .field("realm", &self.realm)
             .field("login_page", &self.login_page)
+            .field("cross_origin", &self.cross_origin)
+            .field("trusted_origins", &self.trusted_origins)
             .field("expiry", &self.expiry)
             .finish_non_exhaustive()
     }
@@ -203,6 +210,61 @@ impl AppBuilder {
     /// ```
     pub fn login_page(mut self, path: impl Into<String>) -> Self {
         self.login_page = Some(path.into());
+        self
+    }
+
+    /// Whether writes a browser sends from another origin are refused (on
+    /// by default): a `POST`, `PUT`, `PATCH` or `DELETE` whose
+    /// `Sec-Fetch-Site` is not `same-origin` (or `none`: the user's own
+    /// doing), or, from a browser too old to send that, whose `Origin`
+    /// names another host than the request's, gets 403 `{"error":
+    /// "cross-origin request refused"}` before its session is loaded, and
+    /// an `info` log line. This stops cross-site request forgery that
+    /// `SameSite=Lax` leaves open: another site's form logging the browser
+    /// in to the attacker's account, and forms on sibling subdomains, which
+    /// count as the same site. Reads, requests with an `Authorization`
+    /// header (a form cannot add one; script on another origin only once
+    /// the app's CORS allows it) and clients that send neither header
+    /// (`curl`, servers) pass. Origins the app serves pages from
+    /// elsewhere are named with [`trusted_origin`](Self::trusted_origin).
+    /// Like `SameSite`, it relies on reads not changing anything: a `GET`
+    /// that logs out still can be triggered from anywhere.
+    ///
+    /// ```
+    /// use session_axum::{App, Key, MemoryStore};
+    ///
+    /// let app = App::builder()
+    ///     .store(MemoryStore::new())
+    ///     .secret(Key::generate())
+    ///     .cross_origin_protection(false) // a public form endpoint, say
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = app;
+    /// ```
+    pub fn cross_origin_protection(mut self, on: bool) -> Self {
+        self.cross_origin = on;
+        self
+    }
+
+    /// An origin whose pages may send writes here (see
+    /// [`cross_origin_protection`](Self::cross_origin_protection)): a
+    /// scheme, a host and an optional port, as browsers send it in
+    /// `Origin`, such as `https://admin.example.com`. Compared without
+    /// regard to case. [`build`](Self::build) refuses anything else
+    /// ([`BuildError::TrustedOrigin`]).
+    ///
+    /// ```
+    /// use session_axum::{App, BuildError, Key, MemoryStore};
+    ///
+    /// let builder = || App::builder().store(MemoryStore::new()).secret(Key::generate());
+    /// assert!(builder().trusted_origin("https://admin.example.com").build().is_ok());
+    /// assert!(matches!(
+    ///     builder().trusted_origin("https://admin.example.com/").build(),
+    ///     Err(BuildError::TrustedOrigin(_))
+    /// ));
+    /// ```
+    pub fn trusted_origin(mut self, origin: impl Into<String>) -> Self {
+        self.trusted_origins.push(origin.into());
         self
     }
 
@@ -379,6 +441,8 @@ impl AppBuilder {
         self.cookie.validate()?;
         let challenges = Challenges::for_realm(&self.realm)?;
         let login_page = self.login_page.as_deref().map(LoginPage::new).transpose()?;
+        let cross_origin = CrossOriginCheck::new(&self.trusted_origins)?;
+        let cross_origin = self.cross_origin.then(|| Arc::new(cross_origin));
         let store = self.store.ok_or_else(|| {
             session_core::SessionError::Config(
                 "a session store is required: call .store(..)".into(),
@@ -458,6 +522,7 @@ impl AppBuilder {
             steps,
             challenges,
             login_page: login_page.map(Arc::new),
+            cross_origin,
         });
         Ok(App {
             router,

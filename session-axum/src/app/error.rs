@@ -20,6 +20,11 @@ pub enum BuildError {
     /// ([`AppBuilder::login_page`](crate::AppBuilder::login_page)).
     #[error(transparent)]
     LoginPage(#[from] crate::login_page::LoginPageError),
+    /// An origin given to
+    /// [`AppBuilder::trusted_origin`](crate::AppBuilder::trusted_origin)
+    /// is no origin.
+    #[error(transparent)]
+    TrustedOrigin(#[from] crate::cross_origin::OriginError),
     /// The interceptors cannot be ordered.
     #[error(transparent)]
     Order(#[from] OrderError),

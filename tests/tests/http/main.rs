@@ -9,6 +9,7 @@ mod challenges;
 mod cookie_safety;
 mod cookie_store;
 mod cookie_store_sealing;
+mod cross_origin;
 mod expiry;
 mod failures;
 mod fast_path;

@@ -85,7 +85,7 @@ fn a_bad_key_file_is_refused_before_the_store_file_is_created() {
     let dir = data_dir("bad-key");
     std::fs::write(dir.join("session.key"), "not a key").unwrap();
     let stderr = start_error(&["--store", "file", "--data-dir", &path_arg(&dir)], &[]);
-    assert!(stderr.contains("does not hold a key"), "{stderr}");
+    assert!(stderr.contains("does not hold a hex key"), "{stderr}");
     assert!(
         !dir.join("sessions.redb").exists(),
         "the store file was created for a demo that did not start"

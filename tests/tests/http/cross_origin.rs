@@ -1,0 +1,140 @@
+//! Cross-origin writes from browsers are refused before their session is
+//! loaded (`AppBuilder::cross_origin_protection`, on by default), unless
+//! the origin is trusted; reads and clients that are no browser pass.
+
+use reqwest::Method;
+use session_axum::SigningKeys;
+use session_tests::http::Reply;
+
+use crate::app::{TestApp, key, start, start_with};
+
+const CROSS_SITE: &[(&str, &str)] = &[
+    ("sec-fetch-site", "cross-site"),
+    ("origin", "https://evil.example"),
+];
+
+fn assert_refused(r: &Reply) {
+    assert_eq!(r.status, 403, "{r:?}");
+    assert_eq!(r.json()["error"], "cross-origin request refused");
+    assert!(r.set_cookies.is_empty(), "{r:?}");
+}
+
+/// Login CSRF: another site's form would log the browser in to the
+/// attacker's account; `SameSite=Lax` does not stop it (the form's `POST`
+/// needs no cookie).
+#[tokio::test]
+async fn another_sites_form_cannot_log_the_browser_in() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    let r = b
+        .send_with_headers(Method::POST, "/t/login?user=mallory", None, CROSS_SITE)
+        .await;
+    assert_refused(&r);
+    assert!(t.store.writes().is_empty(), "{:?}", t.store.writes());
+    // A sibling subdomain is the same site, but another origin.
+    let same_site = [("sec-fetch-site", "same-site")];
+    let r = b
+        .send_with_headers(Method::POST, "/t/login?user=mallory", None, &same_site)
+        .await;
+    assert_refused(&r);
+    // A browser from before Fetch Metadata: its `Origin` names another host.
+    let old = [("origin", "https://evil.example")];
+    let r = b
+        .send_with_headers(Method::POST, "/t/login?user=mallory", None, &old)
+        .await;
+    assert_refused(&r);
+    assert!(t.store.writes().is_empty(), "{:?}", t.store.writes());
+}
+
+#[tokio::test]
+async fn a_logged_in_browsers_session_is_neither_read_nor_changed_by_a_refused_write() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    let same_origin = [("sec-fetch-site", "same-origin")];
+    let r = b
+        .send_with_headers(Method::POST, "/t/login?user=alice", None, &same_origin)
+        .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    let calls = t.store.ops().len();
+    let r = b
+        .send_with_headers(Method::POST, "/t/logout", None, CROSS_SITE)
+        .await;
+    assert_refused(&r);
+    assert_eq!(t.store.ops().len(), calls, "no store call");
+    assert_eq!(b.get("/t/me").await.json()["user_id"], "alice");
+    // The user's own logout goes through.
+    let r = b
+        .send_with_headers(Method::POST, "/t/logout", None, &same_origin)
+        .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    assert_eq!(b.get("/t/me").await.status, 401);
+}
+
+#[tokio::test]
+async fn reads_same_origin_writes_and_other_clients_pass() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    // A cross-site read (a link followed): the page loads.
+    let r = b
+        .send_with_headers(Method::GET, "/t/visit", None, CROSS_SITE)
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    // Typed into the address bar, or an old browser on this very host.
+    let own_host = format!("http://{}", t.server.addr);
+    for headers in [
+        vec![("sec-fetch-site", "none")],
+        vec![("origin", own_host.as_str())],
+    ] {
+        let r = b
+            .send_with_headers(Method::POST, "/t/login?user=alice", None, &headers)
+            .await;
+        assert_eq!(r.status, 204, "{headers:?}: {r:?}");
+    }
+    // curl, a server: neither header.
+    let mut client = t.server.browser();
+    assert_eq!(client.post("/t/login?user=bob").await.status, 204);
+    // A bearer client's script: a form cannot send `Authorization`.
+    let token = client.post("/t/token?user=bob").await;
+    assert_eq!(token.status, 200, "{token:?}");
+    let mut api = t.server.browser();
+    api.bearer = Some(token.json()["token"].as_str().unwrap().to_owned());
+    let r = api
+        .send_with_headers(Method::POST, "/t/logout", None, CROSS_SITE)
+        .await;
+    assert_eq!(r.status, 204, "{r:?}");
+}
+
+async fn start_trusting(origin: &'static str) -> TestApp {
+    start_with(SigningKeys::single(key(1)), move |b| {
+        b.trusted_origin(origin)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_trusted_origin_may_write_and_the_check_can_be_turned_off() {
+    let t = start_trusting("https://admin.example").await;
+    let mut b = t.server.browser();
+    let trusted = [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "https://admin.example"),
+    ];
+    let r = b
+        .send_with_headers(Method::POST, "/t/login?user=alice", None, &trusted)
+        .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    let r = b
+        .send_with_headers(Method::POST, "/t/logout", None, CROSS_SITE)
+        .await;
+    assert_refused(&r);
+
+    let t = start_with(SigningKeys::single(key(1)), |b| {
+        b.cross_origin_protection(false)
+    })
+    .await;
+    let mut b = t.server.browser();
+    let r = b
+        .send_with_headers(Method::POST, "/t/login?user=alice", None, CROSS_SITE)
+        .await;
+    assert_eq!(r.status, 204, "{r:?}");
+}
