@@ -7,8 +7,10 @@
     unsafe_code,
     unused_qualifications,
     unused,
+    unused_lifetimes,
     deprecated,
-    clippy::all
+    clippy::all,
+    clippy::impl_trait_in_params
 )]
 
 use session_axum::prelude::*;
@@ -19,6 +21,22 @@ pub mod data {
     use std::collections::HashSet;
 
     use session_axum::prelude::*;
+
+    /// A trait of the app's own, in scope for every type, whose methods
+    /// share the names of common checks: the generated code's method
+    /// calls must still pick its own.
+    pub trait Everywhere {
+        /// A check.
+        fn check(&self) -> u8 {
+            0
+        }
+        /// A comparison.
+        fn same(&self, _: &Self, _: &str) -> Option<bool> {
+            None
+        }
+    }
+
+    impl<T: ?Sized> Everywhere for T {}
 
     /// Every argument and supported serde attribute.
     #[session_data(validate = check, group_id = team, authenticated = user)]

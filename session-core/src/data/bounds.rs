@@ -53,7 +53,7 @@ pub trait DeserializeField {
 
 impl<T: DeserializeOwned> DeserializeField for T {}
 
-/// Checks a field read and written with serde: `(&&SerdeProbe::<T>::new()).check()`
+/// Checks a field read and written with serde: `(&&SerdeProbe::<T>::new()).probe_session_field()`
 /// with both probe traits in scope asks for `Deserialize` only once
 /// `Serialize` holds, so a type with neither gets one error, not two.
 #[doc(hidden)]
@@ -82,7 +82,7 @@ impl<T: ?Sized> Default for SerdeProbe<T> {
 #[doc(hidden)]
 pub trait ProbeSerialized<T: ?Sized> {
     /// Fails on the field's type unless it is `Deserialize`.
-    fn check(&self)
+    fn probe_session_field(&self)
     where
         T: DeserializeField,
     {
@@ -95,7 +95,7 @@ impl<T: Serialize + ?Sized> ProbeSerialized<T> for &SerdeProbe<T> {}
 #[doc(hidden)]
 pub trait ProbeUnserialized<T: ?Sized> {
     /// Fails on the field's type unless it is `Serialize`.
-    fn check(&self)
+    fn probe_session_field(&self)
     where
         T: SerializeField,
     {

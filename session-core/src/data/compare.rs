@@ -2,7 +2,7 @@
 //! types whose encoding is not canonical (a `HashSet` lists its items in any
 //! order, so equal sets may encode differently).
 //!
-//! The generated code calls `(&&FieldCompare::<T>::new()).same(..)` with both
+//! The generated code calls `(&&FieldCompare::<T>::new()).matches_stored_field(..)` with both
 //! traits in scope: method lookup takes [`CompareByValue`] when `T` has
 //! `PartialEq` and `Deserialize`, and [`CompareUnknown`] otherwise.
 
@@ -37,11 +37,11 @@ impl<T> Default for FieldCompare<T> {
 #[doc(hidden)]
 pub trait CompareByValue<T> {
     /// Whether `value` equals what `stored` decodes to; `None` when it does not decode.
-    fn same(&self, value: &T, stored: &str) -> Option<bool>;
+    fn matches_stored_field(&self, value: &T, stored: &str) -> Option<bool>;
 }
 
 impl<T: PartialEq + DeserializeOwned> CompareByValue<T> for &FieldCompare<T> {
-    fn same(&self, value: &T, stored: &str) -> Option<bool> {
+    fn matches_stored_field(&self, value: &T, stored: &str) -> Option<bool> {
         serde_json::from_str::<T>(stored).ok().map(|s| s == *value)
     }
 }
@@ -50,7 +50,7 @@ impl<T: PartialEq + DeserializeOwned> CompareByValue<T> for &FieldCompare<T> {
 #[doc(hidden)]
 pub trait CompareUnknown<T> {
     /// Always `None`.
-    fn same(&self, _value: &T, _stored: &str) -> Option<bool> {
+    fn matches_stored_field(&self, _value: &T, _stored: &str) -> Option<bool> {
         None
     }
 }
@@ -73,19 +73,19 @@ mod tests {
         items.reverse();
         let reordered = serde_json::to_string(&items).unwrap();
         assert_eq!(
-            (&&FieldCompare::<HashSet<u32>>::new()).same(&set, &reordered),
+            (&&FieldCompare::<HashSet<u32>>::new()).matches_stored_field(&set, &reordered),
             Some(true)
         );
         assert_eq!(
-            (&&FieldCompare::<HashSet<u32>>::new()).same(&set, "[1]"),
+            (&&FieldCompare::<HashSet<u32>>::new()).matches_stored_field(&set, "[1]"),
             Some(false)
         );
         assert_eq!(
-            (&&FieldCompare::<HashSet<u32>>::new()).same(&set, "not json"),
+            (&&FieldCompare::<HashSet<u32>>::new()).matches_stored_field(&set, "not json"),
             None
         );
         assert_eq!(
-            (&&FieldCompare::<Opaque>::new()).same(&Opaque, "null"),
+            (&&FieldCompare::<Opaque>::new()).matches_stored_field(&Opaque, "null"),
             None
         );
     }

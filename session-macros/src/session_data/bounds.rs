@@ -65,7 +65,7 @@ pub(super) fn checks(m: &Model, sp: &TokenStream) -> TokenStream {
     out
 }
 
-/// `(&&SerdeProbe::<Type>::new()).check()` with the probe's two traits in
+/// `(&&SerdeProbe::<Type>::new()).probe_session_field()` with the probe's two traits in
 /// scope (see `session_core::data::SerdeProbe`): one error for a type with
 /// neither serde trait. rustc puts it on the method's name, so on one
 /// token: the type's first.
@@ -75,7 +75,7 @@ fn serde_probe(written: &Type, ty: &Type, core: &TokenStream) -> TokenStream {
         const _: () = {
             #[allow(unused_imports)]
             use #core::data::{ProbeSerialized as _, ProbeUnserialized as _};
-            let _ = || (&&#core::data::SerdeProbe::<#ty>::new()).check();
+            let _ = || (&&#core::data::SerdeProbe::<#ty>::new()).probe_session_field();
         };
     }
 }

@@ -62,7 +62,7 @@ pub(super) fn generate(m: &Model) -> TokenStream {
             let ident = &f.ident;
             let ty = &f.ty;
             quote! {
-                #i => (&&#core::data::FieldCompare::<#ty>::new()).same(&self.#ident, __stored),
+                #i => (&&#core::data::FieldCompare::<#ty>::new()).matches_stored_field(&self.#ident, __stored),
             }
         });
     let decode_steps = m.stored().map(|(_, f, stored)| {
@@ -153,7 +153,7 @@ pub(super) fn generate(m: &Model) -> TokenStream {
             }
             #[doc = #update_doc]
             #(#deprecated)*
-            #fvis fn #update<__R>(&mut self, f: impl ::core::ops::FnOnce(&mut #ty) -> __R) -> __R {
+            #fvis fn #update<__R, __F: ::core::ops::FnOnce(&mut #ty) -> __R>(&mut self, f: __F) -> __R {
                 self.0.update(#index, |__d| &mut __d.#ident, f)
             }
         }
@@ -177,12 +177,13 @@ pub(super) fn generate(m: &Model) -> TokenStream {
         #[allow(deprecated)]
         #vis struct #tracked(#core::Tracked<#name>);
 
-        #[allow(dead_code, deprecated)]
+        // `unused_lifetimes`: the bounds' `for<'__f>` (see `bounds`).
+        #[allow(dead_code, deprecated, unused_lifetimes)]
         impl #tracked #bounds {
             #(#accessors)*
         }
 
-        #[allow(deprecated)]
+        #[allow(deprecated, unused_lifetimes)]
         const _: () = {
             #checks
 
