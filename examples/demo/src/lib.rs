@@ -31,6 +31,8 @@ pub async fn app(config: &Config) -> Result<App, Box<dyn std::error::Error>> {
     let key = config.key()?;
     let store = config.store().await?;
     let per_user_index = store.capabilities().user_index;
+    let checks = users::PasswordChecks::per_cpu();
+    tracing::debug!(bound = checks.bound(), "password checks at once");
     let builder = App::builder()
         .shared_store(store)
         .secret(key.keep()?)
@@ -41,7 +43,9 @@ pub async fn app(config: &Config) -> Result<App, Box<dyn std::error::Error>> {
         // hexancore's rule: stored account data that does not decode (its
         // `field` not a string) means no session for the request, its login
         // included.
-        .check_data::<data::Account>();
+        .check_data::<data::Account>()
+        // The logins' password checks share one bound (see `PasswordChecks`).
+        .provide(checks);
     // The store's cap refuses only new anonymous sessions; this bounds the
     // ones logins make. The cookie store keeps nothing to bound.
     let builder = if per_user_index {

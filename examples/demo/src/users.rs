@@ -1,7 +1,13 @@
-//! The demo's users, with argon2id password hashes (never plain passwords).
+//! The demo's users, with argon2id password hashes (never plain passwords),
+//! and the bound on how many of those hashes run at once.
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
 
 use argon2::password_hash::PasswordHash;
 use argon2::{Argon2, PasswordVerifier};
+use tokio::sync::Semaphore;
 
 /// A demo account.
 #[derive(Debug, Clone, Copy)]
@@ -49,17 +55,96 @@ pub fn authenticate(name: &str, password: &str) -> Option<User> {
     user.filter(|_| ok).copied()
 }
 
-/// [`authenticate`] on the blocking pool.
-pub async fn check(name: String, password: String) -> Option<User> {
-    tokio::task::spawn_blocking(move || authenticate(&name, &password))
+/// How a check verifies a name and password: [`authenticate`], but for
+/// tests that need to see the checks run.
+type Verify = Arc<dyn Fn(&str, &str) -> Option<User> + Send + Sync>;
+
+/// [`authenticate`] on the blocking pool, at most [`bound`](Self::bound)
+/// checks at a time. Each hash takes about 19 MiB and a thread: left to
+/// tokio's blocking pool (up to 512 threads) a flood of logins would take
+/// gigabytes, which the allocator does not give back. Checks past the bound
+/// wait for a permit as tasks, holding no thread and no hash memory.
+/// Clones share the bound.
+#[derive(Clone)]
+pub struct PasswordChecks {
+    permits: Arc<Semaphore>,
+    bound: usize,
+    verify: Verify,
+}
+
+impl PasswordChecks {
+    /// At most `bound` checks at a time (at least one).
+    pub fn new(bound: usize) -> Self {
+        Self::with_verify(bound, Arc::new(authenticate))
+    }
+
+    /// One check at a time per CPU this process may use: more would only
+    /// take turns on the CPUs while holding their memory.
+    pub fn per_cpu() -> Self {
+        let cpus = std::thread::available_parallelism().map_or_else(
+            |error| {
+                tracing::warn!(%error, "CPU count unknown: one password check at a time");
+                1
+            },
+            NonZeroUsize::get,
+        );
+        Self::new(cpus)
+    }
+
+    fn with_verify(bound: usize, verify: Verify) -> Self {
+        let bound = bound.max(1);
+        Self {
+            permits: Arc::new(Semaphore::new(bound)),
+            bound,
+            verify,
+        }
+    }
+
+    /// The most checks that run at once.
+    pub fn bound(&self) -> usize {
+        self.bound
+    }
+
+    /// Checks a username and password as [`authenticate`] does, once a
+    /// permit is free.
+    pub async fn check(&self, name: String, password: String) -> Option<User> {
+        // Taken before the blocking task is spawned, so a waiting check
+        // holds no thread; an owned permit, moved into the task, so a
+        // request dropped mid-hash (its client gone) still holds it until
+        // the hash ends.
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                tracing::debug!(bound = self.bound, "password check waits for a free slot");
+                self.permits.clone().acquire_owned().await.ok()?
+            }
+        };
+        let verify = self.verify.clone();
+        tokio::task::spawn_blocking(move || {
+            let user = verify(&name, &password);
+            drop(permit);
+            user
+        })
         .await
         .ok()
         .flatten()
+    }
+}
+
+impl fmt::Debug for PasswordChecks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordChecks")
+            .field("bound", &self.bound)
+            .field("idle", &self.permits.available_permits())
+            .finish_non_exhaustive()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn passwords_verify_against_their_hashes_only() {
@@ -74,5 +159,124 @@ mod tests {
         assert!(authenticate("ada", "roger-secret").is_none());
         assert!(authenticate("nobody", "roger-secret").is_none());
         assert!(authenticate("roger", "").is_none());
+    }
+
+    #[tokio::test]
+    async fn checks_verify_passwords_as_authenticate_does() {
+        let checks = PasswordChecks::new(1);
+        let ok = checks.check("ada".into(), "ada-secret".into()).await;
+        assert_eq!(ok.map(|u| u.name), Some("ada"));
+        assert!(checks.check("ada".into(), "nope".into()).await.is_none());
+        assert_eq!(PasswordChecks::new(0).bound(), 1, "at least one");
+    }
+
+    /// A verifier that counts the checks running, tells the test when one
+    /// starts and holds it until the test lets it go.
+    struct Gate {
+        running: AtomicUsize,
+        most: AtomicUsize,
+        started: tokio::sync::mpsc::UnboundedSender<()>,
+        release: Mutex<std::sync::mpsc::Receiver<()>>,
+    }
+
+    impl Gate {
+        fn verify(&self) -> Option<User> {
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            let _ = self.started.send(());
+            let _ = self.release.lock().unwrap().recv();
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            None
+        }
+    }
+
+    fn gated(
+        bound: usize,
+    ) -> (
+        PasswordChecks,
+        Arc<Gate>,
+        tokio::sync::mpsc::UnboundedReceiver<()>,
+        std::sync::mpsc::Sender<()>,
+    ) {
+        let (started, started_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (release_tx, release) = std::sync::mpsc::channel();
+        let gate = Arc::new(Gate {
+            running: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+            started,
+            release: Mutex::new(release),
+        });
+        let held = gate.clone();
+        let checks = PasswordChecks::with_verify(bound, Arc::new(move |_, _| held.verify()));
+        (checks, gate, started_rx, release_tx)
+    }
+
+    /// Many checks started at once: the first `bound` run together, and each
+    /// further one starts only when a running one is let go.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_more_checks_run_at_once_than_the_bound() {
+        const BOUND: usize = 3;
+        const CHECKS: usize = 12;
+        let (checks, gate, mut started, release) = gated(BOUND);
+        let tasks: Vec<_> = (0..CHECKS)
+            .map(|n| {
+                let checks = checks.clone();
+                tokio::spawn(async move { checks.check(format!("user{n}"), "pw".into()).await })
+            })
+            .collect();
+        for _ in 0..BOUND {
+            started.recv().await.unwrap();
+        }
+        assert_eq!(
+            gate.running.load(Ordering::SeqCst),
+            BOUND,
+            "the bound is reached"
+        );
+        assert_eq!(checks.permits.available_permits(), 0);
+        for n in 0..CHECKS {
+            release.send(()).unwrap();
+            if n + BOUND < CHECKS {
+                // The one let go makes room for exactly one more.
+                started.recv().await.unwrap();
+            }
+        }
+        for task in tasks {
+            assert!(task.await.unwrap().is_none());
+        }
+        assert_eq!(
+            gate.most.load(Ordering::SeqCst),
+            BOUND,
+            "never past the bound"
+        );
+        assert_eq!(
+            checks.permits.available_permits(),
+            BOUND,
+            "every permit back"
+        );
+    }
+
+    /// A check whose request goes away mid-hash keeps its permit until the
+    /// hash ends: the hash still holds its thread and memory.
+    #[tokio::test]
+    async fn a_dropped_check_holds_its_permit_until_its_hash_ends() {
+        let (checks, gate, mut started, release) = gated(1);
+        let task = tokio::spawn({
+            let checks = checks.clone();
+            async move { checks.check("ada".into(), "pw".into()).await }
+        });
+        started.recv().await.unwrap();
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+        assert_eq!(checks.permits.available_permits(), 0, "still hashing");
+        // The next check gets the permit once the hash ends.
+        let next = tokio::spawn({
+            let checks = checks.clone();
+            async move { checks.check("ada".into(), "pw".into()).await }
+        });
+        release.send(()).unwrap();
+        started.recv().await.unwrap();
+        release.send(()).unwrap();
+        assert!(next.await.unwrap().is_none());
+        assert_eq!(gate.most.load(Ordering::SeqCst), 1);
     }
 }

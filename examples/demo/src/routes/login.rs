@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Form, FromRequest, Query, Request};
@@ -14,7 +15,7 @@ use session_axum::prelude::*;
 use session_axum::{LoggedIn, local_redirect, with_next};
 
 use crate::data::{Account, Visits};
-use crate::users::{self, User};
+use crate::users::{PasswordChecks, User};
 
 /// The login form's fields. A field left out is an empty one, so it fails
 /// the credentials check like a wrong password (astro-session's sample
@@ -173,6 +174,7 @@ fn found(location: &str) -> Response {
 async fn form_login(
     mut account: Session<Account>,
     auth: Auth,
+    checks: &PasswordChecks,
     form: Credentials,
     remember: Remember,
     success: &'static str,
@@ -182,7 +184,7 @@ async fn form_login(
         tracing::debug!("form login refused: username or password too long");
         return refused(&mut account, TOO_LONG_MESSAGE, next);
     }
-    let Some(user) = users::check(form.username, form.password).await else {
+    let Some(user) = checks.check(form.username, form.password).await else {
         return refused(&mut account, "Invalid username or password", next);
     };
     let logged_in = auth.login(binding(&user, form.label, remember));
@@ -268,11 +270,12 @@ impl Login {
     async fn submit(
         account: Session<Account>,
         auth: Auth,
+        Extension(checks): Extension<PasswordChecks>,
         Bounded(Form(form)): Bounded<Form<Credentials>>,
     ) -> Result<Response, SessionRejection> {
         // An unchecked box is not sent.
         let remember = Remember(Some(form.remember.is_some()));
-        form_login(account, auth, form, remember, "/me").await
+        form_login(account, auth, &checks, form, remember, "/me").await
     }
 
     /// astro-session's endpoint (`src/routes/api/login.ts`): its form posts
@@ -281,10 +284,11 @@ impl Login {
     async fn api_login(
         account: Session<Account>,
         auth: Auth,
+        Extension(checks): Extension<PasswordChecks>,
         Bounded(Form(form)): Bounded<Form<Credentials>>,
     ) -> Result<Response, SessionRejection> {
         // The seed's form has no such box: the app's settings apply.
-        form_login(account, auth, form, Remember(None), "/dashboard").await
+        form_login(account, auth, &checks, form, Remember(None), "/dashboard").await
     }
 
     /// The form login's logout: the session is deleted, and the login page
@@ -314,6 +318,7 @@ impl Login {
     async fn token(
         mut account: Session<Account>,
         auth: Auth,
+        Extension(checks): Extension<PasswordChecks>,
         Bounded(Json(form)): Bounded<Json<Credentials>>,
     ) -> Result<LoggedIn, (StatusCode, Json<serde_json::Value>)> {
         if form.too_long() {
@@ -323,7 +328,7 @@ impl Login {
                 "username or password too long",
             ));
         }
-        let Some(user) = users::check(form.username, form.password).await else {
+        let Some(user) = checks.check(form.username, form.password).await else {
             return Err(token_error("invalid_grant", "invalid username or password"));
         };
         let logged_in = auth
