@@ -3,10 +3,10 @@
 
 use std::fmt;
 use std::num::NonZeroUsize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use argon2::password_hash::PasswordHash;
-use argon2::{Argon2, PasswordVerifier};
+use argon2::password_hash::{self, Output, PasswordHash};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 
 /// A demo account.
@@ -46,36 +46,86 @@ pub const USERS: &[User] = &[
 /// Checks a username and password; runs the hash even for unknown names so
 /// timing does not tell which names exist. CPU-heavy: call off the runtime.
 pub fn authenticate(name: &str, password: &str) -> Option<User> {
-    let user = USERS.iter().find(|u| u.name == name);
-    let hash = user.map_or(USERS[0].hash, |u| u.hash);
-    let parsed = PasswordHash::new(hash).ok()?;
-    let ok = Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok();
-    user.filter(|_| ok).copied()
+    HashMemory::default().authenticate(name, password)
 }
 
-/// How a check verifies a name and password: [`authenticate`], but for
-/// tests that need to see the checks run.
-type Verify = Arc<dyn Fn(&str, &str) -> Option<User> + Send + Sync>;
+/// Memory for argon2 hashes (about 19 MiB for the demo's), kept from one
+/// hash to the next. argon2's own `verify_password` allocates it afresh
+/// each time, and glibc's allocator keeps such large aligned blocks
+/// instead of returning them, per thread arena: hundreds of MiB for a few
+/// blocking threads, however few hashes run at once.
+#[derive(Default)]
+pub struct HashMemory(Vec<Block>);
+
+impl HashMemory {
+    /// [`authenticate`] in this memory.
+    pub fn authenticate(&mut self, name: &str, password: &str) -> Option<User> {
+        let user = USERS.iter().find(|u| u.name == name);
+        let hash = user.map_or(USERS[0].hash, |u| u.hash);
+        let ok = PasswordHash::new(hash)
+            .and_then(|hash| self.verify(&hash, password.as_bytes()))
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "a stored password hash cannot be checked");
+                false
+            });
+        user.filter(|_| ok).copied()
+    }
+
+    /// Whether `password` matches `hash`, worked out as argon2's
+    /// `PasswordVerifier::verify_password` does, but in this memory.
+    fn verify(&mut self, hash: &PasswordHash<'_>, password: &[u8]) -> password_hash::Result<bool> {
+        let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+            return Err(password_hash::Error::PhcStringField);
+        };
+        let algorithm = Algorithm::try_from(hash.algorithm)?;
+        let version = hash
+            .version
+            .map(Version::try_from)
+            .transpose()?
+            .unwrap_or_default();
+        let params = Params::try_from(hash)?;
+        let mut salt_bytes = [0; 64];
+        let salt = salt.decode_b64(&mut salt_bytes)?;
+        if self.0.len() < params.block_count() {
+            self.0.resize(params.block_count(), Block::default());
+        }
+        let argon2 = Argon2::new(algorithm, version, params);
+        // The first pass writes every block before reading it: what an
+        // earlier hash left in the memory plays no part.
+        let computed = Output::init_with(expected.len(), |out| {
+            Ok(argon2.hash_password_into_with_memory(password, salt, out, &mut self.0[..])?)
+        })?;
+        // `Output` compares in constant time.
+        Ok(computed == expected)
+    }
+}
+
+/// How a check verifies a name and password: [`HashMemory::authenticate`],
+/// but for tests that need to see the checks run.
+type Verify = Arc<dyn Fn(&mut HashMemory, &str, &str) -> Option<User> + Send + Sync>;
 
 /// [`authenticate`] on the blocking pool, at most [`bound`](Self::bound)
 /// checks at a time. Each hash takes about 19 MiB and a thread: left to
 /// tokio's blocking pool (up to 512 threads) a flood of logins would take
 /// gigabytes, which the allocator does not give back. Checks past the bound
-/// wait for a permit as tasks, holding no thread and no hash memory.
-/// Clones share the bound.
+/// wait for a permit as tasks, holding no thread and no hash memory. The
+/// checks keep their hash memory for the next ones ([`HashMemory`]): once
+/// `bound` checks have run at once, they hold `bound` times 19 MiB, and
+/// never more. Clones share the bound and the memory.
 #[derive(Clone)]
 pub struct PasswordChecks {
     permits: Arc<Semaphore>,
     bound: usize,
+    /// Memory that no check is using: at most `bound` of it, as each
+    /// check takes one (or makes one) and puts it back.
+    memory: Arc<Mutex<Vec<HashMemory>>>,
     verify: Verify,
 }
 
 impl PasswordChecks {
     /// At most `bound` checks at a time (at least one).
     pub fn new(bound: usize) -> Self {
-        Self::with_verify(bound, Arc::new(authenticate))
+        Self::with_verify(bound, Arc::new(HashMemory::authenticate))
     }
 
     /// One check at a time per CPU this process may use: more would only
@@ -96,6 +146,7 @@ impl PasswordChecks {
         Self {
             permits: Arc::new(Semaphore::new(bound)),
             bound,
+            memory: Arc::default(),
             verify,
         }
     }
@@ -120,8 +171,15 @@ impl PasswordChecks {
             }
         };
         let verify = self.verify.clone();
+        let pool = self.memory.clone();
         tokio::task::spawn_blocking(move || {
-            let user = verify(&name, &password);
+            // A panic elsewhere leaves the pool as usable as before.
+            let taken = pool.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let mut memory = taken.unwrap_or_default();
+            let user = verify(&mut memory, &name, &password);
+            pool.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(memory);
             drop(permit);
             user
         })
@@ -136,6 +194,14 @@ impl fmt::Debug for PasswordChecks {
         f.debug_struct("PasswordChecks")
             .field("bound", &self.bound)
             .field("idle", &self.permits.available_permits())
+            .field(
+                "memory",
+                &self
+                    .memory
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .len(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -143,7 +209,7 @@ impl fmt::Debug for PasswordChecks {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
+    use argon2::PasswordVerifier as _;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
@@ -159,6 +225,28 @@ mod tests {
         assert!(authenticate("ada", "roger-secret").is_none());
         assert!(authenticate("nobody", "roger-secret").is_none());
         assert!(authenticate("roger", "").is_none());
+    }
+
+    /// One memory reused across hashes, of several users, right and wrong:
+    /// the same answers as argon2's own `verify_password`.
+    #[test]
+    fn reused_hash_memory_answers_as_argon2s_own_verification() {
+        let mut memory = HashMemory::default();
+        for password in ["roger-secret", "ada-secret", "wrong", "grace-secret", ""] {
+            for user in USERS {
+                let parsed = PasswordHash::new(user.hash).unwrap();
+                let expected = Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok();
+                assert_eq!(
+                    memory.authenticate(user.name, password).is_some(),
+                    expected,
+                    "{} {password}",
+                    user.name
+                );
+                assert_eq!(memory.0.len(), 19456, "allocated once");
+            }
+        }
     }
 
     #[tokio::test]
@@ -207,7 +295,7 @@ mod tests {
             release: Mutex::new(release),
         });
         let held = gate.clone();
-        let checks = PasswordChecks::with_verify(bound, Arc::new(move |_, _| held.verify()));
+        let checks = PasswordChecks::with_verify(bound, Arc::new(move |_, _, _| held.verify()));
         (checks, gate, started_rx, release_tx)
     }
 
@@ -252,6 +340,11 @@ mod tests {
             checks.permits.available_permits(),
             BOUND,
             "every permit back"
+        );
+        assert_eq!(
+            checks.memory.lock().unwrap().len(),
+            BOUND,
+            "memory kept, per check at once"
         );
     }
 
