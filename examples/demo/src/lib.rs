@@ -8,6 +8,9 @@
 //!   a browser sent there from a page that needs a login goes back to it
 //!   once logged in.
 //! - `POST /api/token`: a bearer token for API clients (authsessions).
+//! - Every login: at most one password hash per CPU at a time, and a user
+//!   name with five failed attempts in 15 minutes is refused until they
+//!   pass (`throttle`).
 //! - `PUT /session/info`, `GET /session/info/age`, `GET /session/logout`:
 //!   Travetto's `SessionRoutes`, authenticated.
 //! - `GET /me`: hexancore's tracked session data with `authenticated` and `group`.
@@ -17,9 +20,13 @@
 pub mod config;
 pub mod data;
 pub mod routes;
+pub mod throttle;
 pub mod users;
 
+use std::sync::Arc;
+
 use session_axum::App;
+use session_core::SystemClock;
 
 pub use config::{Config, SigningKey, StartError, StoreKind};
 
@@ -31,8 +38,14 @@ pub async fn app(config: &Config) -> Result<App, Box<dyn std::error::Error>> {
     let key = config.key()?;
     let store = config.store().await?;
     let per_user_index = store.capabilities().user_index;
-    let checks = users::PasswordChecks::per_cpu();
-    tracing::debug!(bound = checks.bound(), "password checks at once");
+    let checks = routes::login::LoginChecks {
+        passwords: users::PasswordChecks::per_cpu(),
+        throttle: throttle::LoginThrottle::new(
+            throttle::ThrottleLimits::default(),
+            Arc::new(SystemClock),
+        ),
+    };
+    tracing::debug!(bound = checks.passwords.bound(), "password checks at once");
     let builder = App::builder()
         .shared_store(store)
         .secret(key.keep()?)
@@ -44,7 +57,7 @@ pub async fn app(config: &Config) -> Result<App, Box<dyn std::error::Error>> {
         // `field` not a string) means no session for the request, its login
         // included.
         .check_data::<data::Account>()
-        // The logins' password checks share one bound (see `PasswordChecks`).
+        // The logins share one bound on password hashes and one throttle.
         .provide(checks);
     // The store's cap refuses only new anonymous sessions; this bounds the
     // ones logins make. The cookie store keeps nothing to bound.

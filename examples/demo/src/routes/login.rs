@@ -15,6 +15,7 @@ use session_axum::prelude::*;
 use session_axum::{LoggedIn, local_redirect, with_next};
 
 use crate::data::{Account, Visits};
+use crate::throttle::{LoginThrottle, Throttled};
 use crate::users::{PasswordChecks, User};
 
 /// The login form's fields. A field left out is an empty one, so it fails
@@ -102,6 +103,33 @@ where
 /// is still too long.
 pub const TOO_LONG_MESSAGE: &str = "Username or password too long";
 
+/// What the login page shows after a form login refused because its user
+/// name had too many failed attempts (see [`crate::throttle`]).
+pub const THROTTLED_MESSAGE: &str = "Too many failed logins: try again later";
+
+/// What a login needs to check credentials: the bound on password hashes
+/// and the failed-login throttle, given to the app once and shared.
+#[derive(Debug, Clone)]
+pub struct LoginChecks {
+    /// The password checks.
+    pub passwords: PasswordChecks,
+    /// The failed-login throttle.
+    pub throttle: LoginThrottle,
+}
+
+impl LoginChecks {
+    /// The user `name` and `password` log in as, if any; an error, with no
+    /// password hashed, when the name had too many failed attempts.
+    async fn check(&self, name: String, password: String) -> Result<Option<User>, Throttled> {
+        self.throttle.attempt(&name)?;
+        let user = self.passwords.check(name, password).await;
+        if let Some(user) = &user {
+            self.throttle.succeeded(user.name);
+        }
+        Ok(user)
+    }
+}
+
 /// `GET /login`, `POST /login` (and astro-session's `POST /api/login`),
 /// `POST /logout`, `GET /dashboard`, `POST /api/token`.
 pub struct Login;
@@ -167,14 +195,15 @@ fn found(location: &str) -> Response {
 
 /// A form login: on success `302` to the form's `next` page, or else
 /// `success`; on failure `302` to `/login` (passing `next` on) with the
-/// error flashed. A client that sent a bearer token gets
+/// error flashed (a name with too many failed attempts fails alike, with
+/// its own message). A client that sent a bearer token gets
 /// its new one instead (its login moves the bearer session, with no cookie).
 /// An over-long user name or password fails alike, with its own message,
 /// before any hashing.
 async fn form_login(
     mut account: Session<Account>,
     auth: Auth,
-    checks: &PasswordChecks,
+    checks: &LoginChecks,
     form: Credentials,
     remember: Remember,
     success: &'static str,
@@ -184,8 +213,10 @@ async fn form_login(
         tracing::debug!("form login refused: username or password too long");
         return refused(&mut account, TOO_LONG_MESSAGE, next);
     }
-    let Some(user) = checks.check(form.username, form.password).await else {
-        return refused(&mut account, "Invalid username or password", next);
+    let user = match checks.check(form.username, form.password).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return refused(&mut account, "Invalid username or password", next),
+        Err(_) => return refused(&mut account, THROTTLED_MESSAGE, next),
     };
     let logged_in = auth.login(binding(&user, form.label, remember));
     mark_signed_in(&mut account, &user);
@@ -207,14 +238,29 @@ fn refused(
 
 /// A token endpoint's error (RFC 6749 §5.2): 400 with the error code and a
 /// description that names no user.
-fn token_error(
-    error: &'static str,
-    description: &'static str,
-) -> (StatusCode, Json<serde_json::Value>) {
+fn token_error(error: &'static str, description: &'static str) -> Response {
     (
         StatusCode::BAD_REQUEST,
         Json(serde_json::json!({"error": error, "error_description": description})),
     )
+        .into_response()
+}
+
+/// The token endpoint's answer to a name with too many failed attempts:
+/// 429 with `Retry-After` (RFC 6585 §4), the end of the name's window.
+fn token_throttled(throttled: Throttled) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(
+            header::RETRY_AFTER,
+            throttled.retry_after_secs().to_string(),
+        )],
+        Json(serde_json::json!({
+            "error": "too_many_attempts",
+            "error_description": "too many failed logins: try again later",
+        })),
+    )
+        .into_response()
 }
 
 fn escape(text: &str) -> String {
@@ -270,7 +316,7 @@ impl Login {
     async fn submit(
         account: Session<Account>,
         auth: Auth,
-        Extension(checks): Extension<PasswordChecks>,
+        Extension(checks): Extension<LoginChecks>,
         Bounded(Form(form)): Bounded<Form<Credentials>>,
     ) -> Result<Response, SessionRejection> {
         // An unchecked box is not sent.
@@ -284,7 +330,7 @@ impl Login {
     async fn api_login(
         account: Session<Account>,
         auth: Auth,
-        Extension(checks): Extension<PasswordChecks>,
+        Extension(checks): Extension<LoginChecks>,
         Bounded(Form(form)): Bounded<Form<Credentials>>,
     ) -> Result<Response, SessionRejection> {
         // The seed's form has no such box: the app's settings apply.
@@ -313,14 +359,15 @@ impl Login {
     /// an OAuth 2 token endpoint answers them (RFC 6749 §5.2): 400
     /// `invalid_grant`, not a 401, which would need a `WWW-Authenticate`
     /// challenge (RFC 9110 §15.5.2) for credentials that come in the body,
-    /// under no authentication scheme.
+    /// under no authentication scheme. A name with too many failed attempts
+    /// gets 429 with `Retry-After`, with no password hashed.
     #[post("/api/token")]
     async fn token(
         mut account: Session<Account>,
         auth: Auth,
-        Extension(checks): Extension<PasswordChecks>,
+        Extension(checks): Extension<LoginChecks>,
         Bounded(Json(form)): Bounded<Json<Credentials>>,
-    ) -> Result<LoggedIn, (StatusCode, Json<serde_json::Value>)> {
+    ) -> Result<LoggedIn, Response> {
         if form.too_long() {
             tracing::debug!("token request refused: username or password too long");
             return Err(token_error(
@@ -328,8 +375,10 @@ impl Login {
                 "username or password too long",
             ));
         }
-        let Some(user) = checks.check(form.username, form.password).await else {
-            return Err(token_error("invalid_grant", "invalid username or password"));
+        let user = match checks.check(form.username, form.password).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return Err(token_error("invalid_grant", "invalid username or password")),
+            Err(throttled) => return Err(token_throttled(throttled)),
         };
         let logged_in = auth
             .login_bearer(binding(&user, form.label, Remember(None)))
@@ -338,6 +387,7 @@ impl Login {
                     rejection.status(),
                     Json(serde_json::json!({"error": rejection.to_string()})),
                 )
+                    .into_response()
             })?;
         mark_signed_in(&mut account, &user);
         // `{"token": ..}`, kept out of every cache.

@@ -652,3 +652,94 @@ async fn over_long_user_names_and_passwords_are_refused_before_hashing() {
         "invalid_grant"
     );
 }
+
+/// Five failed logins for one user name, by any of the login routes, and
+/// the next attempts for that name are refused without a password check,
+/// the right password included, until 15 minutes have passed (the window
+/// itself is the throttle's unit tests'): the form logins go back to the
+/// login page, which says so once, and the token endpoint answers 429 with
+/// `Retry-After`. Other names, and the same client for them, log in as
+/// usual, and a name no user has is throttled alike.
+#[tokio::test]
+async fn failed_logins_past_the_limit_throttle_that_user_name_only() {
+    use demo::routes::login::THROTTLED_MESSAGE;
+    use demo::throttle::{MAX_FAILURES, WINDOW};
+
+    let demo = Demo::start(&[], &[]);
+    let mut b = demo.browser();
+    for _ in 0..MAX_FAILURES - 2 {
+        let r = form_login(&mut b, "ada", "wrong", "").await;
+        assert_eq!(r.headers["location"], "/login");
+        assert!(
+            login_error_shown(&mut b).await,
+            "a wrong password, as usual"
+        );
+    }
+    let r = b
+        .send(
+            Method::POST,
+            "/api/login",
+            Some(&[("email", "ada"), ("password", "wrong")]),
+        )
+        .await;
+    assert_eq!(r.headers["location"], "/login");
+    assert!(login_error_shown(&mut b).await);
+    let r = demo.request_token("ada", "wrong", "cli").await;
+    assert_eq!(r.status(), 400, "the last failure allowed");
+
+    // The right password now: refused like a failure, saying why.
+    let r = form_login(&mut b, "ada", "ada-secret", "").await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.headers["location"], "/login");
+    let page = b.get("/login").await.body;
+    assert!(page.contains(THROTTLED_MESSAGE), "{page}");
+    assert!(!page.contains("Invalid username or password"), "{page}");
+    assert!(
+        !b.get("/login").await.body.contains(THROTTLED_MESSAGE),
+        "once"
+    );
+    assert_eq!(b.get("/me").await.json()["authenticated"], false);
+
+    let r = demo.request_token("ada", "ada-secret", "cli").await;
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().get("set-cookie").is_none());
+    let retry_after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("delay-seconds");
+    assert!(
+        (1..=WINDOW.as_secs()).contains(&retry_after),
+        "{retry_after}"
+    );
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"],
+        "too_many_attempts"
+    );
+
+    // Another name, from the same browser: logs in.
+    let r = form_login(&mut b, "grace", "grace-secret", "").await;
+    assert_eq!(r.headers["location"], "/me");
+    assert_eq!(b.get("/me").await.json()["user"], "grace");
+    assert_eq!(
+        demo.request_token("roger", "roger-secret", "cli")
+            .await
+            .status(),
+        200
+    );
+
+    // A name no user has: the same answers, telling nothing.
+    let mut b = demo.browser();
+    for _ in 0..MAX_FAILURES {
+        form_login(&mut b, "nobody", "wrong", "").await;
+        assert!(login_error_shown(&mut b).await);
+    }
+    form_login(&mut b, "nobody", "wrong", "").await;
+    assert!(b.get("/login").await.body.contains(THROTTLED_MESSAGE));
+    assert_eq!(
+        demo.request_token("nobody", "ada-secret", "cli")
+            .await
+            .status(),
+        429
+    );
+}
