@@ -12,6 +12,15 @@ use session_core::token::KeyFileError;
 /// 16 MB of them).
 pub const MAX_SESSIONS: usize = 100_000;
 
+/// The session cookie's name over plain HTTP.
+pub const COOKIE_NAME: &str = "id";
+
+/// The session cookie's name with `--secure`: the `__Host-` prefix makes
+/// browsers take the cookie only when `Secure`, with `Path=/` and no
+/// `Domain`, so neither a sibling subdomain nor a plain-HTTP response can
+/// plant a cookie of that name to shadow or clear the session's.
+pub const SECURE_COOKIE_NAME: &str = "__Host-id";
+
 /// Which store sessions live in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StoreKind {
@@ -50,7 +59,9 @@ pub struct Config {
     /// Redis's invalidation messages (0: no local cache).
     #[arg(long, default_value_t = 0)]
     pub redis_local_cache: usize,
-    /// Mark the cookie `Secure` (serve over HTTPS then).
+    /// Mark the cookie `Secure` and name it `__Host-id` (serve over HTTPS
+    /// then): a sibling subdomain or a plain-HTTP page cannot plant a cookie
+    /// of that name. Without it the cookie is `id`.
     #[arg(long)]
     pub secure: bool,
     /// Signing secret, at least 32 bytes. Default: generated per start for
@@ -105,6 +116,17 @@ impl SigningKey {
 }
 
 impl Config {
+    /// The session cookie's name: [`SECURE_COOKIE_NAME`] with `--secure`,
+    /// else [`COOKIE_NAME`] (browsers refuse a `__Host-` cookie without
+    /// `Secure`).
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure {
+            SECURE_COOKIE_NAME
+        } else {
+            COOKIE_NAME
+        }
+    }
+
     /// The signing key: given, read from the data directory, or fresh. The
     /// key file is read here (a bad one is an error before any store file is
     /// created), but a new key is written only by [`SigningKey::keep`].

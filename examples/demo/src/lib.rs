@@ -50,6 +50,7 @@ pub async fn app(config: &Config) -> Result<App, Box<dyn std::error::Error>> {
         .shared_store(store)
         .secret(key.keep()?)
         .secure(config.secure)
+        .cookie_name(config.cookie_name())
         // A browser asking for a page that needs a login gets the login
         // form (and comes back after it); API clients still get a 401.
         .login_page("/login")

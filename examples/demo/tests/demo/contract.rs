@@ -743,3 +743,61 @@ async fn failed_logins_past_the_limit_throttle_that_user_name_only() {
         429
     );
 }
+
+/// With `--secure` the cookie is `__Host-id`, `Secure`, `Path=/` and with
+/// no `Domain`, as the prefix requires (so no sibling subdomain or
+/// plain-HTTP page can plant one), on the cookie store too; it carries the
+/// session, and an `id` cookie is not read. Without `--secure` it stays `id`.
+#[tokio::test]
+async fn secure_mode_names_the_cookie_with_the_host_prefix() {
+    let host_cookie = |cookie: &session_tests::http::SetCookie| {
+        assert_eq!(cookie.name, "__Host-id");
+        assert!(cookie.has("Secure"), "{}", cookie.raw);
+        assert!(cookie.has("Path=/"), "{}", cookie.raw);
+        assert!(cookie.has("HttpOnly"), "{}", cookie.raw);
+        assert!(
+            !cookie
+                .raw
+                .split(';')
+                .any(|a| a.trim().to_ascii_lowercase().starts_with("domain")),
+            "{}",
+            cookie.raw
+        );
+    };
+    let demo = Demo::start(&["--secure"], &[]);
+    let mut b = demo.browser();
+    let r = b.get("/").await;
+    assert_eq!(r.set_cookies.len(), 1, "{:?}", r.set_cookies);
+    host_cookie(&r.set_cookies[0]);
+    let r = form_login(&mut b, "ada", "ada-secret", "").await;
+    host_cookie(r.cookie("__Host-id").expect("the login's cookie"));
+    assert_eq!(b.get("/me").await.json()["user"], "ada");
+    // The same value under the plain name is no session.
+    let mut plain = demo.browser();
+    plain.jar.insert("id".into(), b.jar["__Host-id"].clone());
+    assert_eq!(plain.get("/me").await.json()["authenticated"], false);
+    // Logout clears it with the same attributes.
+    let r = b.get("/session/logout").await;
+    let cleared = r.cookie("__Host-id").expect("cleared");
+    assert_eq!(cleared.max_age, Some(0));
+    host_cookie(cleared);
+    drop(demo);
+
+    let dir = crate::support::data_dir("secure-cookie");
+    let cookie_store = ["--secure", "--store", "cookie", "--data-dir"];
+    let demo = Demo::start(
+        &[&cookie_store[..], &[&crate::support::path_arg(&dir)]].concat(),
+        &[],
+    );
+    let mut b = demo.browser();
+    let r = form_login(&mut b, "grace", "grace-secret", "").await;
+    host_cookie(r.cookie("__Host-id").expect("the sealed session"));
+    assert_eq!(b.get("/me").await.json()["user"], "grace");
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let demo = Demo::start(&[], &[]);
+    let r = demo.browser().get("/").await;
+    let cookie = r.cookie("id").expect("plain name without --secure");
+    assert!(!cookie.has("Secure"), "{}", cookie.raw);
+}
