@@ -126,7 +126,8 @@ pub mod __private {
     #[diagnostic::on_unimplemented(
         message = "this route is not a handler",
         label = "its arguments must be extractors, and its controller `Send + Sync`",
-        note = "each argument must implement `FromRequestParts`; the last may implement `FromRequest` instead"
+        note = "each argument must implement `FromRequestParts`; the last may implement `FromRequest` instead",
+        note = "its future must be `Send` and its output implement `IntoResponse`: an error on the method says so where they are not"
     )]
     pub trait RouteHandler<T, S>: ::axum::handler::Handler<T, S> {}
 
@@ -146,6 +147,17 @@ pub mod __private {
 
     /// Checks at compile time that `T` can come before a route's last argument.
     pub fn parts_extractor<T: PartsExtractor>() {}
+
+    /// Checks at compile time that a route's future may move between
+    /// threads, as the server's runtime moves it, and that its output is a
+    /// response: called on the route, rustc names what the route holds
+    /// across an `.await`, or the output type.
+    pub fn route_future<F>(_: F)
+    where
+        F: ::core::future::Future + Send,
+        F::Output: ::axum::response::IntoResponse,
+    {
+    }
 
     /// The method router of a route method (or of a `&self` route's
     /// generated closure): its bound's message replaces axum's `Handler`

@@ -98,6 +98,39 @@ fn argument_checks(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
     quote!(#(#checks)*)
 }
 
+/// A function never called, whose body calls the route with arguments of
+/// `!` and asks its future to be `Send`: where it is not, rustc says so on
+/// the method and names what is held across an `.await` (axum's `Handler`
+/// error would only say the route is no handler). Routes taking `impl
+/// Trait` are no handlers anyway, and `!` would not infer their type.
+fn future_check(sp: &TokenStream, m: &Model, index: usize, route: &Route) -> TokenStream {
+    if route
+        .args
+        .iter()
+        .any(|a| matches!(a.ty, syn::Type::ImplTrait(_)))
+    {
+        return TokenStream::new();
+    }
+    let self_ty = &m.self_ty;
+    let ident = &route.ident;
+    let receiver = route.takes_self.then(|| quote!(::core::panic!(),));
+    let args = route.args.iter().map(|a| {
+        let cfgs = &a.cfgs;
+        quote!(#(#cfgs)* ::core::panic!())
+    });
+    let check = quote_spanned!(ident.span()=>
+        #sp::route_future(<#self_ty>::#ident(#receiver #(#args),*)));
+    let name = format_ident!("__future_is_send_{}", index);
+    let cfgs = &route.cfgs;
+    quote! {
+        #(#cfgs)*
+        #[allow(unreachable_code, clippy::diverging_sub_expression)]
+        fn #name() {
+            #check;
+        }
+    }
+}
+
 pub(super) fn generate(m: &Model) -> TokenStream {
     let sp = private_path(m.krate.as_ref());
     let item = &m.item;
@@ -136,12 +169,19 @@ pub(super) fn generate(m: &Model) -> TokenStream {
             }
         }
     });
+    let future_checks = m
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, route)| future_check(&sp, m, i, route));
     quote! {
         #item
 
         // Registering a deprecated route is not a use of it.
         #[allow(deprecated)]
         const _: () = {
+            #(#future_checks)*
+
             #[allow(unused_variables, unused_mut)]
             fn __routes(#ctx: &#sp::AppContext) -> ::core::result::Result<::std::vec::Vec<#sp::RouteDef>, #sp::BuildError> {
                 #instance
