@@ -45,6 +45,14 @@ pub fn session_data(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `#[controller("/base", from_app)]` builds the controller value with
 /// `FromApp` instead of `Default` for `&self` methods.
 ///
+/// A route's arguments are axum extractors, the body's last. Routes run
+/// without router state: `State<T>` is a compile error; the app's values
+/// come through `AppBuilder::provide`, as `Extension<T>` or into a
+/// `from_app` controller. A route's future must be `Send` (no
+/// `std::sync::MutexGuard` held across an `.await`) and its output
+/// `IntoResponse`; each is checked on the method. Lifetime parameters are
+/// allowed, type and const parameters are not.
+///
 /// A parameter `{name}` fills the rest of its segment, after static text at
 /// most (`/file-{name}`, not `/{name}.json`), as axum's router takes it; a
 /// catch-all `{*name}` ends the path. A route method's `#[cfg]` (or a

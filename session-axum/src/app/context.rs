@@ -63,6 +63,53 @@ impl fmt::Debug for AppContext {
 /// [`AppBuilder::provide`](crate::AppBuilder::provide)). Used by
 /// `#[controller("/base", from_app)]` and `#[interceptor(from_app)]`; without
 /// `from_app` the value comes from `Default`.
+///
+/// This is how routes reach the app's own values (a database pool, a
+/// client): controllers' routes have no axum router state, so `State<T>`
+/// is not theirs to extract. A value given to
+/// [`AppBuilder::provide`](crate::AppBuilder::provide) is kept in a field
+/// here, or taken in a route as `Extension<T>`.
+///
+/// ```
+/// use session_axum::prelude::*;
+/// use session_axum::{AppContext, BuildError};
+///
+/// #[derive(Clone)]
+/// struct Db(&'static str);
+///
+/// struct Accounts {
+///     db: Db,
+/// }
+///
+/// impl FromApp for Accounts {
+///     fn from_app(ctx: &AppContext) -> Result<Self, BuildError> {
+///         let db = ctx.require::<Db>("Accounts")?.clone();
+///         Ok(Self { db })
+///     }
+/// }
+///
+/// #[controller("/accounts", from_app)]
+/// impl Accounts {
+///     #[get("/db")]
+///     async fn db(&self) -> &'static str {
+///         self.db.0
+///     }
+///
+///     #[get("/also")]
+///     async fn also(axum::Extension(db): axum::Extension<Db>) -> &'static str {
+///         db.0
+///     }
+/// }
+///
+/// let app = App::builder()
+///     .store(MemoryStore::new())
+///     .secret(Key::generate())
+///     .provide(Db("postgres://localhost/app"))
+///     .build();
+/// assert!(app.is_ok());
+/// let missing = App::builder().store(MemoryStore::new()).secret(Key::generate()).build();
+/// assert!(matches!(missing, Err(BuildError::Missing { needed_by: "Accounts", .. })));
+/// ```
 pub trait FromApp: Sized + Send + Sync + 'static {
     /// Builds the value.
     fn from_app(ctx: &AppContext) -> Result<Self, BuildError>;

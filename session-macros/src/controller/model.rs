@@ -231,8 +231,18 @@ impl Model {
             if sig.asyncness.is_none() {
                 errors.error(sig.fn_token, "route methods must be `async fn`");
             }
-            if !sig.generics.params.is_empty() {
-                errors.error(&sig.generics, "route methods cannot be generic");
+            // Lifetimes are inferred at the call; types and consts would
+            // have to be named.
+            if let Some(param) = sig
+                .generics
+                .params
+                .iter()
+                .find(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
+            {
+                errors.error(
+                    param,
+                    "route methods cannot be generic over types or consts",
+                );
             }
             let mut takes_self = false;
             let mut args = Vec::new();
@@ -261,6 +271,9 @@ impl Model {
                                 t,
                                 "route arguments must be named extractor types, not `impl Trait`",
                             );
+                        }
+                        if let Some(state) = router_state(&pat.ty) {
+                            errors.error(state, STATE_HELP);
                         }
                         args.push(RouteArg {
                             ty: (*pat.ty).clone(),
@@ -430,4 +443,24 @@ fn ungroup(ty: &Type) -> &Type {
 /// Whether `ty` is `Self`.
 fn is_self(ty: &Type) -> bool {
     matches!(ungroup(ty), Type::Path(p) if p.qself.is_none() && p.path.is_ident("Self"))
+}
+
+/// Controllers' routes are built into a router without state (`Router<()>`),
+/// so axum's `State<T>` cannot be extracted; rustc would say only that
+/// `T: FromRef<()>` does not hold, on `#[controller]`.
+const STATE_HELP: &str = "controller routes have no router state, so `State<T>` cannot be extracted: \
+give the value to `AppBuilder::provide` and take it as `Extension<T>`, \
+or build the controller with `#[controller(\"/base\", from_app)]` and keep it in a field \
+(an extractor of your own named `State`: import it under another name)";
+
+/// The type when it is written `State<..>` (or `path::State<..>`).
+fn router_state(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    let state = path.qself.is_none()
+        && last.ident == "State"
+        && matches!(last.arguments, syn::PathArguments::AngleBracketed(_));
+    state.then_some(ty)
 }
