@@ -31,11 +31,19 @@ pub(super) fn parse(attr: &Attribute) -> syn::Result<RouteAttr> {
                 .last()
                 .map_or_else(Span::call_site, |s| s.ident.span()),
         ),
-        Meta::List(list) => list.parse_args::<LitStr>().map_err(|e| {
-            syn::Error::new(
-                e.span(),
-                format!("expected a path string, like `#[{method}(\"/items/{{id}}\")]`"),
-            )
+        Meta::List(list) => list.parse_args_with(|input: syn::parse::ParseStream| {
+            let path = input.parse::<LitStr>().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    format!("expected a path string, like `#[{method}(\"/items/{{id}}\")]`"),
+                )
+            })?;
+            if !input.is_empty() {
+                return Err(input.error(format!(
+                    "`#[{method}]` takes only the path: a guard goes in its own attribute, such as `#[authenticated]`"
+                )));
+            }
+            Ok(path)
         })?,
         Meta::NameValue(nv) => {
             return Err(syn::Error::new_spanned(
@@ -91,6 +99,9 @@ pub(super) fn check_path(lit: &LitStr) -> syn::Result<()> {
             if let Some(c) = segment.chars().find(|&c| !is_path_char(c)) {
                 return err(unreachable_char(&path, c));
             }
+            if stray_percent(segment) {
+                return err(stray_percent_message(&path));
+            }
             continue;
         }
         let malformed = || {
@@ -110,6 +121,9 @@ pub(super) fn check_path(lit: &LitStr) -> syn::Result<()> {
         };
         if let Some(c) = prefix.chars().find(|&c| !is_path_char(c)) {
             return err(unreachable_char(&path, c));
+        }
+        if stray_percent(prefix) {
+            return err(stray_percent_message(&path));
         }
         let Some(close) = param.find('}') else {
             return malformed();
@@ -149,6 +163,24 @@ fn is_name(name: &str) -> bool {
 /// lately) `^`, and `?` and `#` end the path.
 fn is_path_char(c: char) -> bool {
     c.is_ascii_graphic() && !"?#\"<>\\`^".contains(c)
+}
+
+/// Whether `text` holds a `%` that two hex digits do not follow: clients
+/// send a literal `%` as `%25`, so no request would match it.
+fn stray_percent(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'%'
+            && !bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    })
+}
+
+fn stray_percent_message(path: &str) -> String {
+    format!(
+        "route path `{path}` holds a `%` that starts no percent-encoding: clients send `%` as `%25`, so write that"
+    )
 }
 
 fn unreachable_char(path: &str, c: char) -> String {

@@ -145,8 +145,10 @@ impl Model {
                 ));
             }
         };
-        if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
+        if !item.generics.params.is_empty() {
             errors.error(&item.generics, "#[session_data] does not support generic parameters: stored sessions need one concrete type");
+        } else if let Some(clause) = &item.generics.where_clause {
+            errors.error(clause, "#[session_data] does not support a `where` clause: stored sessions need one concrete type, whose fields' bounds it checks itself");
         }
         // The attribute being expanded is no longer on the item: another
         // one would generate every item a second time.
