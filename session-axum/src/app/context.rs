@@ -70,7 +70,7 @@ impl fmt::Debug for AppContext {
 /// [`AppBuilder::provide`](crate::AppBuilder::provide) is kept in a field
 /// here, or taken in a route as `Extension<T>`.
 ///
-/// ```
+/// ```standalone_crate
 /// use session_axum::prelude::*;
 /// use session_axum::{AppContext, BuildError};
 ///
