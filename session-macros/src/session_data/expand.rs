@@ -5,7 +5,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::bounds;
-use super::model::{FieldDefault, Model};
+use super::model::{FieldDefault, FieldModel, Model};
 use crate::runtime::private_path;
 use crate::self_type::replace_self;
 
@@ -21,9 +21,12 @@ pub(super) fn generate(m: &Model) -> TokenStream {
     let encode_arms = m.stored().map(|(i, f, stored)| {
         let ident = &f.ident;
         match &f.serialize_with {
-            Some(path) => quote! {
-                #i => #core::data::encode_with(#stored, |__ser| #path(&self.#ident, __ser)),
-            },
+            Some(path) => {
+                // On the attribute's string: a function of the wrong type is
+                // reported there.
+                let call = quote_spanned!(path.span()=> #path(&self.#ident, __ser));
+                quote! { #i => #core::data::encode_with(#stored, |__ser| #call), }
+            }
             None => quote! { #i => #core::data::encode_value(#stored, &self.#ident), },
         }
     });
@@ -70,14 +73,13 @@ pub(super) fn generate(m: &Model) -> TokenStream {
         let ty = &f.ty;
         let aliases = &f.aliases;
         let decode = match &f.deserialize_with {
-            Some(path) => quote!(#core::data::decode_with(#stored, __raw, |__de| #path(__de))?),
+            Some(path) => {
+                let call = quote_spanned!(path.span()=> #path(__de));
+                quote!(#core::data::decode_with(#stored, __raw, |__de| #call)?)
+            }
             None => quote!(#core::data::decode_raw::<#ty>(#stored, __raw)?),
         };
-        let missing = match &f.default {
-            FieldDefault::Struct => quote!(),
-            FieldDefault::Type => quote!(else { __data.#ident = ::core::default::Default::default(); }),
-            FieldDefault::Path(path) => quote!(else { __data.#ident = #path(); }),
-        };
+        let missing = default_value(f).map(|value| quote!(else { __data.#ident = #value; }));
         quote! {
             if let ::core::option::Option::Some(__raw) = __fields.get(#stored) #(.or_else(|| __fields.get(#aliases)))* {
                 __data.#ident = #decode;
@@ -88,11 +90,7 @@ pub(super) fn generate(m: &Model) -> TokenStream {
     // `#[serde(default = ..)]` / `#[serde(default)]` on decode.
     let skipped_defaults = m.fields.iter().filter(|f| f.stored.is_none()).map(|f| {
         let ident = &f.ident;
-        match &f.default {
-            FieldDefault::Struct => quote!(),
-            FieldDefault::Type => quote!(__data.#ident = ::core::default::Default::default();),
-            FieldDefault::Path(path) => quote!(__data.#ident = #path();),
-        }
+        default_value(f).map(|value| quote!(__data.#ident = #value;))
     });
     let validate = m.validate.as_ref().map(|path| {
         quote_spanned! {path.span()=>
@@ -262,5 +260,19 @@ pub(super) fn generate(m: &Model) -> TokenStream {
                 }
             }
         };
+    }
+}
+
+/// A field's `#[serde(default)]` value, when it has its own: spanned on the
+/// field's type or on the attribute's function, where a type without
+/// `Default` or a function of the wrong type is reported.
+fn default_value(f: &FieldModel) -> Option<TokenStream> {
+    match &f.default {
+        FieldDefault::Struct => None,
+        FieldDefault::Type => {
+            let ty = &f.ty;
+            Some(quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default()))
+        }
+        FieldDefault::Path(path) => Some(quote_spanned!(path.span()=> #path())),
     }
 }
