@@ -50,7 +50,7 @@ pub enum BuildError {
         path: String,
     },
     /// Two routes answer the same method and path.
-    #[error("{method} {path} is declared twice (by `{first}` and `{second}`)")]
+    #[error("{method} {path} is declared twice ({})", declared_by(first, second))]
     DuplicateRoute {
         /// The method.
         method: String,
@@ -85,4 +85,37 @@ pub enum BuildError {
         /// Why.
         message: String,
     },
+}
+
+/// Who declared a route twice: one controller (two of its routes, or two
+/// `impl` blocks of its type) or two.
+fn declared_by(first: &str, second: &str) -> String {
+    if first == second {
+        format!("both by `{first}`")
+    } else {
+        format!("by `{first}` and `{second}`")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_route_declared_twice_names_its_controllers_once_each() {
+        let error = |first, second| BuildError::DuplicateRoute {
+            method: "GET".into(),
+            path: "/users/{id}".into(),
+            first,
+            second,
+        };
+        assert_eq!(
+            error("app::Users", "app::Users").to_string(),
+            "GET /users/{id} is declared twice (both by `app::Users`)"
+        );
+        assert_eq!(
+            error("app::admin::Users", "app::api::Users").to_string(),
+            "GET /users/{id} is declared twice (by `app::admin::Users` and `app::api::Users`)"
+        );
+    }
 }

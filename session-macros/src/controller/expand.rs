@@ -192,7 +192,9 @@ pub(super) fn generate(m: &Model) -> TokenStream {
 
             #sp::inventory::submit! {
                 #sp::ControllerRegistration {
-                    name: #name,
+                    // Module-qualified: two controllers of one name in
+                    // two modules are told apart in build errors.
+                    name: ::core::concat!(::core::module_path!(), "::", #name),
                     base_path: #base,
                     routes: __routes,
                 }
