@@ -11,8 +11,17 @@ use quote::ToTokens;
 use crate::ctxt::{attr_is, with_item};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let result = model::Model::parse(args, item.clone()).map(|m| expand::generate(&m));
-    with_item(item_for_errors(item), result)
+    match model::Model::parse(args, item.clone()) {
+        Ok((m, None)) => expand::generate(&m),
+        // Fields left out for their errors: the rest is generated, so uses
+        // of the struct elsewhere add no errors of their own.
+        Ok((m, Some(errors))) => {
+            let generated = expand::generate(&m);
+            let errors = errors.into_compile_error();
+            quote::quote!(#generated #errors)
+        }
+        Err(error) => with_item(item_for_errors(item), Err(error)),
+    }
 }
 
 /// The item as emitted beside errors: without a second `#[session_data]`

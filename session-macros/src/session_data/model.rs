@@ -121,8 +121,17 @@ impl Args {
 }
 
 impl Model {
-    pub(super) fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Model> {
+    /// The model, and the errors of fields it leaves out: those fields'
+    /// attributes are wrong, but the rest of the struct is sound, so its
+    /// code is still generated and a use of the struct elsewhere does not
+    /// add errors of its own. An error in the struct as a whole gives no
+    /// model.
+    pub(super) fn parse(
+        args: TokenStream,
+        item: TokenStream,
+    ) -> syn::Result<(Model, Option<syn::Error>)> {
         let mut errors = Errors::default();
+        let mut field_errors = Errors::default();
         let args = Args::parse(args, &mut errors);
         let mut item = match syn::parse2::<Item>(item)? {
             Item::Struct(s) => s,
@@ -164,7 +173,7 @@ impl Model {
         match &mut item.fields {
             Fields::Named(named) => {
                 for field in named.named.iter_mut() {
-                    if let Some(model) = FieldModel::parse(field, &mut errors) {
+                    if let Some(model) = FieldModel::parse(field, &mut field_errors, &mut errors) {
                         fields.push(model);
                     }
                     if !keep_serde {
@@ -266,15 +275,21 @@ impl Model {
                 Some(_) => {}
             }
         }
-        errors.finish()?;
-        Ok(Model {
+        if let Err(mut error) = errors.finish() {
+            if let Err(field_error) = field_errors.finish() {
+                error.combine(field_error);
+            }
+            return Err(error);
+        }
+        let model = Model {
             item,
             krate: args.krate,
             validate: args.validate,
             group_id: args.group_id,
             authenticated: args.authenticated,
             fields,
-        })
+        };
+        Ok((model, field_errors.finish().err()))
     }
 
     pub(super) fn stored(&self) -> impl Iterator<Item = (usize, &FieldModel, &str)> {
@@ -349,7 +364,10 @@ fn lit_path(lit: &LitStr) -> syn::Result<Path> {
 }
 
 impl FieldModel {
-    fn parse(field: &syn::Field, errors: &mut Errors) -> Option<FieldModel> {
+    /// The field as its attributes describe it. An attribute that is wrong
+    /// is reported in `errors` and left out of the model; a field the
+    /// generated code cannot follow (a conditional one) in `fatal`.
+    fn parse(field: &syn::Field, errors: &mut Errors, fatal: &mut Errors) -> Option<FieldModel> {
         let ident = field.ident.clone()?;
         let mut model = FieldModel {
             stored: Some(ident.to_string().trim_start_matches("r#").to_owned()),
@@ -448,7 +466,7 @@ impl FieldModel {
             );
         }
         for attr in field.attrs.iter().filter(|a| attr_is(a, "cfg")) {
-            errors.error(
+            fatal.error(
                 attr,
                 "#[session_data] fields cannot be conditional: the stored fields and their \
                  accessors are generated for every field; use an `Option` field instead",
