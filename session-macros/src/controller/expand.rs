@@ -98,12 +98,14 @@ fn argument_checks(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
     quote!(#(#checks)*)
 }
 
-/// A function never called, whose body calls the route with arguments of
-/// `!` and asks its future to be `Send`: where it is not, rustc says so on
+/// A closure never called that calls the route and asks its future to be
+/// `Send` and its output a response: where they are not, rustc says so on
 /// the method and names what is held across an `.await` (axum's `Handler`
-/// error would only say the route is no handler). Routes taking `impl
-/// Trait` are no handlers anyway, and `!` would not infer their type.
-fn future_check(sp: &TokenStream, m: &Model, index: usize, route: &Route) -> TokenStream {
+/// error would only say the route is no handler). Its parameters are the
+/// route's arguments, typed as the handler's are, so no code is
+/// unreachable (a crate may forbid `unreachable_code`). Routes taking
+/// `impl Trait` are no handlers anyway.
+fn future_check(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
     if route
         .args
         .iter()
@@ -113,21 +115,27 @@ fn future_check(sp: &TokenStream, m: &Model, index: usize, route: &Route) -> Tok
     }
     let self_ty = &m.self_ty;
     let ident = &route.ident;
-    let receiver = route.takes_self.then(|| quote!(::core::panic!(),));
-    let args = route.args.iter().map(|a| {
-        let cfgs = &a.cfgs;
-        quote!(#(#cfgs)* ::core::panic!())
-    });
+    let (this, _) = locals();
+    let args: Vec<_> = (0..route.args.len())
+        .map(|i| format_ident!("__arg{}", i))
+        .collect();
+    let types: Vec<syn::Type> = route
+        .args
+        .iter()
+        .map(|a| replace_self(&a.ty, self_ty))
+        .collect();
+    let cfgs: Vec<_> = route.args.iter().map(|a| &a.cfgs).collect();
+    let (receiver, this_arg) = if route.takes_self {
+        (quote!(#this: &#self_ty,), quote!(#this,))
+    } else {
+        (quote!(), quote!())
+    };
     let check = quote_spanned!(ident.span()=>
-        #sp::route_future(<#self_ty>::#ident(#receiver #(#args),*)));
-    let name = format_ident!("__future_is_send_{}", index);
-    let cfgs = &route.cfgs;
+        #sp::route_future(<#self_ty>::#ident(#this_arg #(#(#cfgs)* #args),*)));
+    let route_cfgs = &route.cfgs;
     quote! {
-        #(#cfgs)*
-        #[allow(unreachable_code, clippy::diverging_sub_expression)]
-        fn #name() {
-            #check;
-        }
+        #(#route_cfgs)*
+        let _ = |#receiver #(#(#cfgs)* #args: #types),*| #check;
     }
 }
 
@@ -169,18 +177,16 @@ pub(super) fn generate(m: &Model) -> TokenStream {
             }
         }
     });
-    let future_checks = m
-        .routes
-        .iter()
-        .enumerate()
-        .map(|(i, route)| future_check(&sp, m, i, route));
+    let future_checks = m.routes.iter().map(|route| future_check(&sp, m, route));
     quote! {
         #item
 
         // Registering a deprecated route is not a use of it.
         #[allow(deprecated)]
         const _: () = {
-            #(#future_checks)*
+            fn __futures() {
+                #(#future_checks)*
+            }
 
             #[allow(unused_variables, unused_mut)]
             fn __routes(#ctx: &#sp::AppContext) -> ::core::result::Result<::std::vec::Vec<#sp::RouteDef>, #sp::BuildError> {

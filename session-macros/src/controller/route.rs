@@ -99,9 +99,6 @@ pub(super) fn check_path(lit: &LitStr) -> syn::Result<()> {
             if let Some(c) = segment.chars().find(|&c| !is_path_char(c)) {
                 return err(unreachable_char(&path, c));
             }
-            if stray_percent(segment) {
-                return err(stray_percent_message(&path));
-            }
             continue;
         }
         let malformed = || {
@@ -121,9 +118,6 @@ pub(super) fn check_path(lit: &LitStr) -> syn::Result<()> {
         };
         if let Some(c) = prefix.chars().find(|&c| !is_path_char(c)) {
             return err(unreachable_char(&path, c));
-        }
-        if stray_percent(prefix) {
-            return err(stray_percent_message(&path));
         }
         let Some(close) = param.find('}') else {
             return malformed();
@@ -163,24 +157,6 @@ fn is_name(name: &str) -> bool {
 /// lately) `^`, and `?` and `#` end the path.
 fn is_path_char(c: char) -> bool {
     c.is_ascii_graphic() && !"?#\"<>\\`^".contains(c)
-}
-
-/// Whether `text` holds a `%` that two hex digits do not follow: clients
-/// send a literal `%` as `%25`, so no request would match it.
-fn stray_percent(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.iter().enumerate().any(|(i, &b)| {
-        b == b'%'
-            && !bytes
-                .get(i + 1..i + 3)
-                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-    })
-}
-
-fn stray_percent_message(path: &str) -> String {
-    format!(
-        "route path `{path}` holds a `%` that starts no percent-encoding: clients send `%` as `%25`, so write that"
-    )
 }
 
 fn unreachable_char(path: &str, c: char) -> String {

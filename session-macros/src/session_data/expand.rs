@@ -22,9 +22,11 @@ pub(super) fn generate(m: &Model) -> TokenStream {
         let ident = &f.ident;
         match &f.serialize_with {
             Some(path) => {
-                // On the attribute's string: a function of the wrong type is
-                // reported there.
-                let call = quote_spanned!(path.span()=> #path(&self.#ident, __ser));
+                // The call on the attribute's string, where a function of the
+                // wrong type is reported; its arguments, made apart, keep the
+                // macro's hygiene (the string may come from another macro).
+                let (value, ser) = (quote!(&self.#ident), quote!(__ser));
+                let call = quote_spanned!(path.span()=> #path(#value, #ser));
                 quote! { #i => #core::data::encode_with(#stored, |__ser| #call), }
             }
             None => quote! { #i => #core::data::encode_value(#stored, &self.#ident), },
@@ -74,7 +76,9 @@ pub(super) fn generate(m: &Model) -> TokenStream {
         let aliases = &f.aliases;
         let decode = match &f.deserialize_with {
             Some(path) => {
-                let call = quote_spanned!(path.span()=> #path(__de));
+                // As for `serialize_with`: `__de` made apart keeps its hygiene.
+                let de = quote!(__de);
+                let call = quote_spanned!(path.span()=> #path(#de));
                 quote!(#core::data::decode_with(#stored, __raw, |__de| #call)?)
             }
             None => quote!(#core::data::decode_raw::<#ty>(#stored, __raw)?),
