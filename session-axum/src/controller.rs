@@ -41,7 +41,8 @@ impl fmt::Debug for RouteDef {
 /// registration vanishes with it: name the crate somewhere, e.g. `use my_routes as _;`.
 pub struct ControllerRegistration {
     /// The controller's name, for errors and logs: `#[controller]` gives
-    /// its type's path from the crate root (`app::admin::Users`).
+    /// the path of the module its `impl` block is in, then the type's name
+    /// (`app::admin::Users`).
     pub name: &'static str,
     /// The base path every route sits under (`/` for none).
     pub base_path: &'static str,

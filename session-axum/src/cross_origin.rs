@@ -12,6 +12,7 @@
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, Method, Uri, header};
+use session_core::token::is_bearer_scheme;
 
 use crate::error::SessionRejection;
 
@@ -19,52 +20,88 @@ use crate::error::SessionRejection;
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 
 /// Why an origin given to
-/// [`AppBuilder::trusted_origin`](crate::AppBuilder::trusted_origin) was
-/// refused.
+/// [`AppBuilder::trusted_origin`](crate::AppBuilder::trusted_origin), or a
+/// path given to
+/// [`AppBuilder::cross_origin_exempt`](crate::AppBuilder::cross_origin_exempt),
+/// was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "trusted origin `{origin}`: an origin is a scheme (http or https), a host and an optional port, without a path, such as `https://app.example.com`"
-)]
-pub struct OriginError {
-    /// The origin given.
-    pub origin: String,
+pub enum OriginError {
+    /// Not an origin.
+    #[error(
+        "trusted origin `{0}`: an origin is a scheme (http or https), a host and an optional port, without a path, such as `https://app.example.com`"
+    )]
+    Origin(String),
+    /// Not a path.
+    #[error("cross-origin exempt path `{0}`: a path on this site, starting with `/`")]
+    Path(String),
 }
 
 /// The check: which requests are refused.
 #[derive(Debug, Default)]
 pub(crate) struct CrossOriginCheck {
     /// Origins whose writes are taken, in the form browsers send them
-    /// (lower case, no trailing `/`).
+    /// (lower case, no trailing `/`, no default port).
     trusted: Box<[Box<str>]>,
+    /// Paths whose writes are taken from anywhere.
+    exempt: Box<[Box<str>]>,
+    /// Whether a `Bearer` token authenticates the request instead of the
+    /// cookies (the app takes bearer tokens).
+    bearer: bool,
 }
 
 impl CrossOriginCheck {
-    /// The check, trusting `origins`; an error names the first that is no
-    /// origin.
-    pub(crate) fn new(origins: &[String]) -> Result<Self, OriginError> {
+    /// The check, trusting `origins` and exempting `paths`; an error names
+    /// the first that is no origin or path. `bearer`: whether the app takes
+    /// bearer tokens.
+    pub(crate) fn new(
+        origins: &[String],
+        paths: &[String],
+        bearer: bool,
+    ) -> Result<Self, OriginError> {
         let trusted = origins
             .iter()
-            .map(|origin| {
-                normalize(origin).ok_or_else(|| OriginError {
-                    origin: origin.clone(),
-                })
-            })
+            .map(|origin| normalize(origin).ok_or_else(|| OriginError::Origin(origin.clone())))
             .collect::<Result<_, _>>()?;
-        Ok(Self { trusted })
+        let exempt = paths
+            .iter()
+            .map(
+                |path| match path.starts_with('/') && path.parse::<Uri>().is_ok() {
+                    true => Ok(path.as_str().into()),
+                    false => Err(OriginError::Path(path.clone())),
+                },
+            )
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            trusted,
+            exempt,
+            bearer,
+        })
     }
 
     /// Whether `request` is a write a browser sent from another origin,
     /// not trusted. Reads (`GET`, `HEAD`, `OPTIONS`) pass: they must not
-    /// change anything. So does a request with an `Authorization` header: a
-    /// form or link cannot add one, and script on another origin can only
-    /// once the app's CORS answer allowed it.
+    /// change anything. So does a request with a `Bearer` token where the
+    /// app takes them: the token, not the cookie, then says who it is, and
+    /// a form or link cannot add one (script on another origin can only
+    /// once the app's CORS answer allowed it). Another scheme (`Basic`,
+    /// which browsers add by themselves) passes nothing: the cookie still
+    /// counts there.
     pub(crate) fn refuses(&self, request: &Request) -> bool {
         let method = request.method();
         if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
             return false;
         }
         let headers = request.headers();
-        if headers.contains_key(header::AUTHORIZATION) {
+        let bearer = self.bearer
+            && headers
+                .get(header::AUTHORIZATION)
+                .is_some_and(|value| is_bearer_scheme(value.as_bytes()));
+        if bearer
+            || self
+                .exempt
+                .iter()
+                .any(|path| **path == *request.uri().path())
+        {
             return false;
         }
         let origin = headers.get(header::ORIGIN);
@@ -124,8 +161,8 @@ fn same_host(origin: &HeaderValue, request: &Request) -> bool {
     target.is_some_and(|target| target.eq_ignore_ascii_case(origin_host))
 }
 
-/// `origin` as browsers send it in `Origin`, or `None` when it is no
-/// origin.
+/// `origin` as browsers send it in `Origin` (lower case, a scheme's
+/// default port left out), or `None` when it is no origin.
 fn normalize(origin: &str) -> Option<Box<str>> {
     let uri: Uri = origin.parse().ok()?;
     let scheme = uri.scheme_str()?;
@@ -134,7 +171,22 @@ fn normalize(origin: &str) -> Option<Box<str>> {
         && !authority.as_str().contains('@')
         && !authority.host().is_empty()
         && origin.len() == scheme.len() + 3 + authority.as_str().len();
-    plain.then(|| origin.to_ascii_lowercase().into_boxed_str())
+    if !plain {
+        return None;
+    }
+    let default_port = match scheme {
+        "https" => 443,
+        _ => 80,
+    };
+    let host = match authority.port_u16() {
+        Some(port) if port == default_port => authority.host(),
+        _ => authority.as_str(),
+    };
+    Some(
+        format!("{scheme}://{host}")
+            .to_ascii_lowercase()
+            .into_boxed_str(),
+    )
 }
 
 #[cfg(test)]
@@ -153,9 +205,12 @@ mod tests {
         builder.body(Body::empty()).unwrap()
     }
 
+    fn owned(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
     fn check(trusted: &[&str]) -> CrossOriginCheck {
-        let trusted: Vec<String> = trusted.iter().map(|s| s.to_string()).collect();
-        CrossOriginCheck::new(&trusted).unwrap()
+        CrossOriginCheck::new(&owned(trusted), &[], true).unwrap()
     }
 
     #[test]
@@ -201,9 +256,45 @@ mod tests {
         assert!(!check.refuses(&request(Method::POST, &scripted)));
     }
 
+    /// Browsers add `Basic` (or `Negotiate`) credentials by themselves,
+    /// also to another site's form; the cookie still says who it is then.
+    /// Without bearer tokens, a `Bearer` header is no token either.
+    #[test]
+    fn only_a_bearer_token_the_app_takes_passes_a_cross_site_write() {
+        let basic = [
+            ("sec-fetch-site", "cross-site"),
+            ("authorization", "Basic dXNlcjpwYXNz"),
+        ];
+        assert!(check(&[]).refuses(&request(Method::POST, &basic)));
+        let no_bearer = CrossOriginCheck::new(&[], &[], false).unwrap();
+        let bearer = [
+            ("sec-fetch-site", "cross-site"),
+            ("authorization", "Bearer x"),
+        ];
+        assert!(no_bearer.refuses(&request(Method::POST, &bearer)));
+    }
+
+    #[test]
+    fn an_exempt_path_takes_writes_from_anywhere_and_only_it() {
+        let check = CrossOriginCheck::new(&[], &owned(&["/login"]), true).unwrap();
+        let cross = [("sec-fetch-site", "cross-site"), ("origin", "null")];
+        assert!(!check.refuses(&request(Method::POST, &cross)));
+        let other = http::Request::builder()
+            .method(Method::POST)
+            .uri("/login/other")
+            .header("sec-fetch-site", "cross-site")
+            .body(Body::empty())
+            .unwrap();
+        assert!(check.refuses(&other));
+        for bad in ["login", "", "/a b"] {
+            let error = CrossOriginCheck::new(&[], &owned(&[bad]), true).unwrap_err();
+            assert_eq!(error, OriginError::Path(bad.to_owned()));
+        }
+    }
+
     #[test]
     fn a_trusted_origin_may_write_from_another_site() {
-        let check = check(&["https://Admin.Example"]);
+        let check = check(&["https://Admin.Example", "http://other.example:80"]);
         let trusted = [
             ("sec-fetch-site", "cross-site"),
             ("origin", "https://admin.example"),
@@ -217,6 +308,12 @@ mod tests {
         assert!(check.refuses(&request(Method::POST, &other)));
         let no_origin = [("sec-fetch-site", "cross-site")];
         assert!(check.refuses(&request(Method::POST, &no_origin)));
+        // Browsers leave a default port out of `Origin`.
+        let default_port = [
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "http://other.example"),
+        ];
+        assert!(!check.refuses(&request(Method::POST, &default_port)));
     }
 
     #[test]
@@ -230,15 +327,18 @@ mod tests {
             "https://admin.example?x",
             "",
         ] {
-            let error = CrossOriginCheck::new(&[bad.to_owned()]).unwrap_err();
-            assert_eq!(error.origin, bad);
+            let error = CrossOriginCheck::new(&[bad.to_owned()], &[], true).unwrap_err();
+            assert_eq!(error, OriginError::Origin(bad.to_owned()));
         }
         for good in [
             "https://admin.example",
             "http://127.0.0.1:3000",
             "https://[::1]:8443",
         ] {
-            assert!(CrossOriginCheck::new(&[good.to_owned()]).is_ok(), "{good}");
+            assert!(
+                CrossOriginCheck::new(&[good.to_owned()], &[], true).is_ok(),
+                "{good}"
+            );
         }
     }
 }

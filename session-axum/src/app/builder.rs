@@ -48,6 +48,7 @@ pub struct AppBuilder {
     login_page: Option<String>,
     cross_origin: bool,
     trusted_origins: Vec<String>,
+    cross_origin_exempt: Vec<String>,
     expiry: ExpiryPolicy,
     clock: Option<SharedClock>,
     invalid_data: InvalidDataPolicy,
@@ -75,6 +76,7 @@ impl Default for AppBuilder {
             login_page: None,
             cross_origin: true,
             trusted_origins: Vec::new(),
+            cross_origin_exempt: Vec::new(),
             expiry: ExpiryPolicy::default(),
             clock: None,
             invalid_data: InvalidDataPolicy::default(),
@@ -103,6 +105,7 @@ impl std::fmt::Debug for AppBuilder {
             .field("login_page", &self.login_page)
             .field("cross_origin", &self.cross_origin)
             .field("trusted_origins", &self.trusted_origins)
+            .field("cross_origin_exempt", &self.cross_origin_exempt)
             .field("expiry", &self.expiry)
             .finish_non_exhaustive()
     }
@@ -222,13 +225,21 @@ impl AppBuilder {
     /// an `info` log line. This stops cross-site request forgery that
     /// `SameSite=Lax` leaves open: another site's form logging the browser
     /// in to the attacker's account, and forms on sibling subdomains, which
-    /// count as the same site. Reads, requests with an `Authorization`
-    /// header (a form cannot add one; script on another origin only once
-    /// the app's CORS allows it) and clients that send neither header
-    /// (`curl`, servers) pass. Origins the app serves pages from
-    /// elsewhere are named with [`trusted_origin`](Self::trusted_origin).
-    /// Like `SameSite`, it relies on reads not changing anything: a `GET`
-    /// that logs out still can be triggered from anywhere.
+    /// count as the same site. Reads, requests with a `Bearer` token while
+    /// the app takes them (the token, not the cookie, says who they are; a
+    /// form cannot add one, script on another origin only once the app's
+    /// CORS allows it) and clients that send neither header (`curl`,
+    /// servers) pass; `Basic` credentials, which browsers add by
+    /// themselves, pass nothing. Origins the app serves pages from
+    /// elsewhere are named with [`trusted_origin`](Self::trusted_origin),
+    /// paths that take posts from other sites (a SAML or `form_post`
+    /// OpenID callback, a payment return) with
+    /// [`cross_origin_exempt`](Self::cross_origin_exempt). Like
+    /// `SameSite`, it relies on reads not changing anything: a `GET` that
+    /// logs out can still be triggered from any site. Behind a proxy that
+    /// rewrites `Host`, browsers that send no `Sec-Fetch-Site` (old ones,
+    /// and any on a plain-HTTP site other than `localhost`) have their
+    /// writes refused unless their origin is trusted.
     ///
     /// ```
     /// use session_axum::{App, Key, MemoryStore};
@@ -265,6 +276,31 @@ impl AppBuilder {
     /// ```
     pub fn trusted_origin(mut self, origin: impl Into<String>) -> Self {
         self.trusted_origins.push(origin.into());
+        self
+    }
+
+    /// A path that takes writes from any site, past
+    /// [`cross_origin_protection`](Self::cross_origin_protection): an
+    /// identity provider's SAML or `form_post` callback, a payment
+    /// provider's return, which browsers post from the provider's page
+    /// (some with `Origin: null`). The request's path must equal it (no
+    /// query, no prefix match). Such a route must check what it is sent
+    /// itself (the assertion's signature, the OpenID `state`).
+    /// [`build`](Self::build) refuses a path not starting with `/`
+    /// ([`BuildError::TrustedOrigin`]).
+    ///
+    /// ```
+    /// use session_axum::{App, Key, MemoryStore};
+    ///
+    /// let app = App::builder()
+    ///     .store(MemoryStore::new())
+    ///     .secret(Key::generate())
+    ///     .cross_origin_exempt("/auth/saml/acs")
+    ///     .build();
+    /// assert!(app.is_ok());
+    /// ```
+    pub fn cross_origin_exempt(mut self, path: impl Into<String>) -> Self {
+        self.cross_origin_exempt.push(path.into());
         self
     }
 
@@ -441,8 +477,6 @@ impl AppBuilder {
         self.cookie.validate()?;
         let challenges = Challenges::for_realm(&self.realm)?;
         let login_page = self.login_page.as_deref().map(LoginPage::new).transpose()?;
-        let cross_origin = CrossOriginCheck::new(&self.trusted_origins)?;
-        let cross_origin = self.cross_origin.then(|| Arc::new(cross_origin));
         let store = self.store.ok_or_else(|| {
             session_core::SessionError::Config(
                 "a session store is required: call .store(..)".into(),
@@ -472,11 +506,15 @@ impl AppBuilder {
         }
         let service = service.build()?;
         check_client_side_room(&self.cookie, &service)?;
+        let bearer = self.bearer && service.store().client_side().is_none();
+        let cross_origin =
+            CrossOriginCheck::new(&self.trusted_origins, &self.cross_origin_exempt, bearer)?;
+        let cross_origin = self.cross_origin.then(|| Arc::new(cross_origin));
         let ctx = AppContext {
             service: service.clone(),
             config: Arc::new(WebConfig {
                 cookie: self.cookie,
-                bearer: self.bearer && service.store().client_side().is_none(),
+                bearer,
             }),
             authenticators: self.authenticators.into(),
             provided: Arc::new(self.provided),

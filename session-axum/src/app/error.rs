@@ -22,7 +22,9 @@ pub enum BuildError {
     LoginPage(#[from] crate::login_page::LoginPageError),
     /// An origin given to
     /// [`AppBuilder::trusted_origin`](crate::AppBuilder::trusted_origin)
-    /// is no origin.
+    /// is no origin, or a path given to
+    /// [`AppBuilder::cross_origin_exempt`](crate::AppBuilder::cross_origin_exempt)
+    /// no path.
     #[error(transparent)]
     TrustedOrigin(#[from] crate::cross_origin::OriginError),
     /// The interceptors cannot be ordered.
@@ -50,7 +52,7 @@ pub enum BuildError {
         path: String,
     },
     /// Two routes answer the same method and path.
-    #[error("{method} {path} is declared twice ({})", declared_by(first, second))]
+    #[error("{method} {path} is declared twice (by `{first}` and `{second}`)")]
     DuplicateRoute {
         /// The method.
         method: String,
@@ -85,37 +87,4 @@ pub enum BuildError {
         /// Why.
         message: String,
     },
-}
-
-/// Who declared a route twice: one controller (two of its routes, or two
-/// `impl` blocks of its type) or two.
-fn declared_by(first: &str, second: &str) -> String {
-    if first == second {
-        format!("both by `{first}`")
-    } else {
-        format!("by `{first}` and `{second}`")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_route_declared_twice_names_its_controllers_once_each() {
-        let error = |first, second| BuildError::DuplicateRoute {
-            method: "GET".into(),
-            path: "/users/{id}".into(),
-            first,
-            second,
-        };
-        assert_eq!(
-            error("app::Users", "app::Users").to_string(),
-            "GET /users/{id} is declared twice (both by `app::Users`)"
-        );
-        assert_eq!(
-            error("app::admin::Users", "app::api::Users").to_string(),
-            "GET /users/{id} is declared twice (by `app::admin::Users` and `app::api::Users`)"
-        );
-    }
 }

@@ -104,6 +104,46 @@ async fn reads_same_origin_writes_and_other_clients_pass() {
     assert_eq!(r.status, 204, "{r:?}");
 }
 
+/// Behind a proxy's `auth_basic`, browsers add `Authorization: Basic` to
+/// every request, another site's form included; the session still comes
+/// from the cookie then, so the write is refused.
+#[tokio::test]
+async fn basic_credentials_a_browser_adds_pass_no_cross_site_write() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    let headers = [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "https://evil.example"),
+        ("authorization", "Basic c3RhZmY6c3RhZmY="),
+    ];
+    let r = b
+        .send_with_headers(Method::POST, "/t/login?user=mallory", None, &headers)
+        .await;
+    assert_refused(&r);
+    assert!(t.store.writes().is_empty(), "{:?}", t.store.writes());
+}
+
+/// An identity provider's callback posts from the provider's page, some
+/// with `Origin: null`: its path alone is exempt.
+#[tokio::test]
+async fn an_exempt_path_takes_a_cross_site_post_and_others_stay_refused() {
+    let t = start_with(SigningKeys::single(key(1)), |b| {
+        b.cross_origin_exempt("/t/login")
+    })
+    .await;
+    let mut b = t.server.browser();
+    let from_provider = [("sec-fetch-site", "cross-site"), ("origin", "null")];
+    let r = b
+        .send_with_headers(Method::POST, "/t/login?user=alice", None, &from_provider)
+        .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    let r = b
+        .send_with_headers(Method::POST, "/t/logout", None, &from_provider)
+        .await;
+    assert_refused(&r);
+    assert_eq!(b.get("/t/me").await.json()["user_id"], "alice");
+}
+
 async fn start_trusting(origin: &'static str) -> TestApp {
     start_with(SigningKeys::single(key(1)), move |b| {
         b.trusted_origin(origin)
