@@ -21,7 +21,8 @@ pub const MAX_FAILURES: u32 = 5;
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// The most user names tracked at once (each at most 256 bytes, so a few
-/// MiB): past it, the name whose window began first is forgotten.
+/// MiB): past it, the name not yet refused whose window began first is
+/// forgotten (a refused one only when every name is refused).
 pub const MAX_NAMES: usize = 10_000;
 
 /// A [`LoginThrottle`]'s limits; the default is [`MAX_FAILURES`] within
@@ -149,18 +150,22 @@ impl LoginThrottle {
     }
 
     /// Frees a place in the full `names`: every name whose window has
-    /// passed goes, else the one whose window began first. A scan, but only
-    /// for a new name while full, next to a password hash that takes far
-    /// longer.
+    /// passed goes, else the name not yet refused whose window began first,
+    /// and only when every name is refused, the one whose window ends
+    /// first. A refused name is what guessing wants forgotten: pushing it
+    /// out takes filling the map with refused names, not with new ones. A
+    /// scan, but only for a new name while full, next to a password hash
+    /// that takes far longer.
     fn make_room(&self, names: &mut HashMap<String, Failures>, now: Timestamp) {
         let window = self.limits.window;
         names.retain(|_, failures| now < failures.since + window);
         if names.len() < self.limits.max_names {
             return;
         }
+        let max_failures = self.limits.max_failures;
         let oldest = names
             .iter()
-            .min_by_key(|(_, failures)| failures.since)
+            .min_by_key(|(_, failures)| (failures.count >= max_failures, failures.since))
             .map(|(name, _)| name.clone());
         if let Some(oldest) = oldest {
             tracing::debug!("login throttle full: the oldest name is forgotten");
@@ -243,7 +248,8 @@ mod tests {
     }
 
     /// The map holds at most `max_names` names: a new one past it drops
-    /// those whose window passed, else the one whose window began first.
+    /// those whose window passed, else (all refused here) the one whose
+    /// window began first.
     #[test]
     fn the_oldest_name_is_forgotten_past_the_cap() {
         let limits = ThrottleLimits {
@@ -263,6 +269,25 @@ mod tests {
         clock.advance(WINDOW);
         assert_eq!(throttle.attempt("e"), Ok(()));
         assert_eq!(throttle.tracked(), 1, "every passed window dropped");
+    }
+
+    /// New names do not push a refused one out while a name not yet
+    /// refused can go instead.
+    #[test]
+    fn a_refused_name_outlives_names_not_yet_refused() {
+        let limits = ThrottleLimits {
+            max_names: 3,
+            ..ThrottleLimits::default()
+        };
+        let (throttle, clock) = throttle(limits);
+        fail(&throttle, "roger", MAX_FAILURES);
+        for name in ["a", "b", "c", "d", "e"] {
+            clock.advance(Duration::from_secs(1));
+            assert_eq!(throttle.attempt(name), Ok(()));
+        }
+        assert_eq!(throttle.tracked(), 3);
+        assert!(throttle.attempt("roger").is_err(), "still refused");
+        assert_eq!(throttle.attempt("a"), Ok(()), "forgotten in its place");
     }
 
     #[test]
