@@ -64,12 +64,13 @@ impl CrossOriginCheck {
             .collect::<Result<_, _>>()?;
         let exempt = paths
             .iter()
-            .map(
-                |path| match path.starts_with('/') && path.parse::<Uri>().is_ok() {
-                    true => Ok(path.as_str().into()),
-                    false => Err(OriginError::Path(path.clone())),
-                },
-            )
+            .map(|path| {
+                if path.starts_with('/') && path.parse::<Uri>().is_ok() {
+                    Ok(path.as_str().into())
+                } else {
+                    Err(OriginError::Path(path.clone()))
+                }
+            })
             .collect::<Result<_, _>>()?;
         Ok(Self {
             trusted,
