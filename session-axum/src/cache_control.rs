@@ -8,6 +8,14 @@ const CDN_CACHE_CONTROL: HeaderName = HeaderName::from_static("cdn-cache-control
 /// `Surrogate-Control`: the same for older CDNs, with directives of its own.
 const SURROGATE_CONTROL: HeaderName = HeaderName::from_static("surrogate-control");
 
+/// `Cache-Control: private` on a response that depends on the session
+/// and says nothing of caching; the app's own directives stand.
+pub(crate) fn private_unless_said(headers: &mut HeaderMap) {
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+    }
+}
+
 /// Makes a response that sets or clears the session cookie, or hands out a
 /// bearer token, `private`: a shared cache (CDN, proxy) storing it would
 /// hand one visitor's session to the next. The handler's other directives stay; `public` and `s-maxage`,

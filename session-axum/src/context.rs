@@ -42,6 +42,9 @@ struct Inner {
     suppress_cookie: AtomicBool,
     // A login handed out a bearer token, for the response body.
     token_handed_out: AtomicBool,
+    // The handler (an extractor) or a guard read the session: the
+    // response depends on it.
+    read: AtomicBool,
 }
 
 impl RequestSession {
@@ -63,8 +66,20 @@ impl RequestSession {
                 by_app,
                 suppress_cookie: AtomicBool::new(source == TokenSource::Bearer),
                 token_handed_out: AtomicBool::new(false),
+                read: AtomicBool::new(false),
             }),
         }
+    }
+
+    /// Records that the response depends on the session: an extractor or
+    /// a guard read it.
+    pub(crate) fn mark_read(&self) {
+        self.inner.read.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether an extractor or a guard read the session.
+    pub(crate) fn was_read(&self) -> bool {
+        self.inner.read.load(Ordering::Relaxed)
     }
 
     /// The session state.

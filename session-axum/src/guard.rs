@@ -140,6 +140,7 @@ async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Resp
         }
         .into_response();
     };
+    session.mark_read();
     let Some(principal) = session.principal() else {
         return SessionRejection::unauthorized(session).into_response();
     };

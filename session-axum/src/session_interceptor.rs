@@ -22,13 +22,25 @@ use crate::interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, N
 /// half-done changes are dropped), a 503 when the store fails, and a
 /// `Set-Cookie` only when the session is new, rotated, refreshed, re-signed or
 /// destroyed. A response that sets or clears the cookie, or follows a login
-/// that handed out a bearer token, is kept out of shared caches.
+/// that handed out a bearer token, is kept out of shared caches; one that
+/// read the session and says nothing of caching is made `private`.
 #[derive(Debug, Default)]
 pub struct SessionInterceptor;
 
 impl SessionInterceptor {
-    /// Persists the request's session and sets or clears the cookie on `response`.
-    pub(crate) async fn finish(session: &RequestSession, mut response: Response) -> Response {
+    /// Persists the request's session and sets or clears the cookie on
+    /// `response`. A response that read the session (an extractor, a
+    /// guard) and says nothing of caching is made `private`: a shared
+    /// cache storing it would show one visitor's page to the next.
+    pub(crate) async fn finish(session: &RequestSession, response: Response) -> Response {
+        let mut response = Self::persist(session, response).await;
+        if session.was_read() {
+            crate::cache_control::private_unless_said(response.headers_mut());
+        }
+        response
+    }
+
+    async fn persist(session: &RequestSession, mut response: Response) -> Response {
         if response.status().is_server_error() {
             tracing::debug!(status = %response.status(), "not persisting the session of a failed request");
             return response;

@@ -17,12 +17,16 @@ use http::request::Parts;
 use crate::context::RequestSession;
 use crate::error::SessionRejection;
 
+/// The request's session, for an extractor: the response then depends on
+/// it (see [`RequestSession::mark_read`]).
 pub(crate) fn request_session(parts: &Parts) -> Result<RequestSession, SessionRejection> {
-    parts.extensions.get::<RequestSession>().cloned().ok_or_else(|| {
+    let session = parts.extensions.get::<RequestSession>().ok_or_else(|| {
         tracing::error!(
             path = %parts.uri.path(),
             "session extractor used on a route outside the session interceptors; add plain axum routes with AppBuilder::merge, not to the router App::into_router returns"
         );
         SessionRejection::MissingLayer
-    })
+    })?;
+    session.mark_read();
+    Ok(session.clone())
 }

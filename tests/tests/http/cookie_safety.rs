@@ -70,8 +70,36 @@ async fn esi_visit(mut session: Session<Counters>) -> Response {
     response
 }
 
+/// A page that reads the session and says how long anyone may cache it:
+/// the app's own choice.
+async fn cached_peek(session: Session<Counters>) -> Response {
+    let mut response = Json(session.visits).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
+    response
+}
+
+/// A page behind a guard that reads nothing itself.
+async fn members_only() -> &'static str {
+    "members"
+}
+
 fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axum::BuildError> {
     Ok(vec![
+        RouteDef {
+            method: Method::GET,
+            path: "/cached-peek",
+            guard: Guard::OPEN,
+            handler: get(cached_peek),
+        },
+        RouteDef {
+            method: Method::GET,
+            path: "/members",
+            guard: Guard::AUTHENTICATED,
+            handler: get(members_only),
+        },
         RouteDef {
             method: Method::GET,
             path: "/esi-visit",
@@ -414,4 +442,43 @@ async fn a_bearer_token_response_is_kept_out_of_cdn_caches_like_a_cookie_respons
         header(&r, "cdn-cache-control"),
         header(&r, "surrogate-control")
     );
+}
+
+fn cache_control(r: &session_tests::http::Reply) -> Option<&str> {
+    r.headers
+        .get(header::CACHE_CONTROL)
+        .map(|v| v.to_str().unwrap())
+}
+
+/// A page that shows the session's data (a user's account page) without
+/// changing the cookie would, stored by a shared cache, be shown to the
+/// next visitor: it is made `private` unless the app said otherwise. A page
+/// that reads no session is left alone.
+#[tokio::test]
+async fn a_response_that_read_the_session_is_private_unless_the_app_said_otherwise() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.get("/t/visit").await;
+    let r = b.get("/t/peek").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.set_cookies.is_empty(), "the cookie is unchanged: {r:?}");
+    assert_eq!(cache_control(&r), Some("private"));
+    // Without a session too: the page shows what a visitor without one sees.
+    let r = t.server.browser().get("/t/peek").await;
+    assert_eq!(cache_control(&r), Some("private"));
+    // A guard reads the principal: its 401, and the page it lets through.
+    assert_eq!(
+        cache_control(&t.server.browser().get("/safety/members").await),
+        Some("private")
+    );
+    b.post("/t/login?user=alice").await;
+    let r = b.get("/safety/members").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(cache_control(&r), Some("private"));
+    // The app's own directives stand, and a page that reads no session has none.
+    assert_eq!(
+        cache_control(&b.get("/safety/cached-peek").await),
+        Some("public, max-age=60")
+    );
+    assert_eq!(cache_control(&b.get("/plain").await), None);
 }
