@@ -159,6 +159,23 @@ impl PasswordChecks {
     /// Checks a username and password as [`authenticate`] does, once a
     /// permit is free.
     pub async fn check(&self, name: String, password: String) -> Option<User> {
+        let admitted = self
+            .check_admitted(name, password, || Ok::<(), std::convert::Infallible>(()))
+            .await;
+        admitted.unwrap_or_else(|never| match never {})
+    }
+
+    /// [`check`](Self::check), once `admit` lets the check go on: called
+    /// when the check has its slot, just before the hash, so what it counts
+    /// (a throttle's attempts) counts only checks that get as far as a
+    /// hash, not requests dropped while they waited. Its error is returned
+    /// with no hash run.
+    pub async fn check_admitted<E>(
+        &self,
+        name: String,
+        password: String,
+        admit: impl FnOnce() -> Result<(), E>,
+    ) -> Result<Option<User>, E> {
         // Taken before the blocking task is spawned, so a waiting check
         // holds no thread; an owned permit, moved into the task, so a
         // request dropped mid-hash (its client gone) still holds it until
@@ -167,12 +184,17 @@ impl PasswordChecks {
             Ok(permit) => permit,
             Err(_) => {
                 tracing::debug!(bound = self.bound, "password check waits for a free slot");
-                self.permits.clone().acquire_owned().await.ok()?
+                match self.permits.clone().acquire_owned().await {
+                    Ok(permit) => permit,
+                    // Never closed.
+                    Err(_) => return Ok(None),
+                }
             }
         };
+        admit()?;
         let verify = self.verify.clone();
         let pool = self.memory.clone();
-        tokio::task::spawn_blocking(move || {
+        let checked = tokio::task::spawn_blocking(move || {
             // A panic elsewhere leaves the pool as usable as before.
             let taken = pool.lock().unwrap_or_else(PoisonError::into_inner).pop();
             let mut memory = taken.unwrap_or_default();
@@ -183,9 +205,8 @@ impl PasswordChecks {
             drop(permit);
             user
         })
-        .await
-        .ok()
-        .flatten()
+        .await;
+        Ok(checked.ok().flatten())
     }
 }
 
@@ -297,6 +318,53 @@ mod tests {
         let held = gate.clone();
         let checks = PasswordChecks::with_verify(bound, Arc::new(move |_, _, _| held.verify()));
         (checks, gate, started_rx, release_tx)
+    }
+
+    /// A check is admitted once it has its slot: one dropped while it
+    /// waited was never admitted (a throttle counts nothing for it), and a
+    /// refusal runs no hash.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_check_is_admitted_only_once_it_has_its_slot() {
+        let (checks, gate, mut started, release) = gated(1);
+        let admitted = Arc::new(AtomicUsize::new(0));
+        let admit = |admitted: Arc<AtomicUsize>| {
+            move || {
+                admitted.fetch_add(1, Ordering::SeqCst);
+                Ok::<(), ()>(())
+            }
+        };
+        let holder = {
+            let (checks, admit) = (checks.clone(), admit(admitted.clone()));
+            tokio::spawn(async move { checks.check_admitted("a".into(), "pw".into(), admit).await })
+        };
+        started.recv().await.unwrap();
+        assert_eq!(admitted.load(Ordering::SeqCst), 1);
+        let waiting = {
+            let (checks, admit) = (checks.clone(), admit(admitted.clone()));
+            tokio::spawn(async move { checks.check_admitted("b".into(), "pw".into(), admit).await })
+        };
+        // Time for it to reach the wait for a slot (were it admitted
+        // before the wait, it would have been by then).
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waiting.abort();
+        assert!(waiting.await.unwrap_err().is_cancelled());
+        release.send(()).unwrap();
+        assert!(matches!(holder.await.unwrap(), Ok(None)));
+        assert_eq!(
+            admitted.load(Ordering::SeqCst),
+            1,
+            "the dropped check was not admitted"
+        );
+        let refused = checks
+            .check_admitted("c".into(), "pw".into(), || Err("throttled"))
+            .await;
+        assert!(matches!(refused, Err("throttled")));
+        assert_eq!(
+            gate.most.load(Ordering::SeqCst),
+            1,
+            "no hash for the refused check"
+        );
+        assert_eq!(checks.permits.available_permits(), 1, "its slot back");
     }
 
     /// Many checks started at once: the first `bound` run together, and each

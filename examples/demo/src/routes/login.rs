@@ -121,8 +121,15 @@ impl LoginChecks {
     /// The user `name` and `password` log in as, if any; an error, with no
     /// password hashed, when the name had too many failed attempts.
     async fn check(&self, name: String, password: String) -> Result<Option<User>, Throttled> {
-        self.throttle.attempt(&name)?;
-        let user = self.passwords.check(name, password).await;
+        // Counted once the check has its hash slot: requests dropped while
+        // they waited count nothing, so pushing a refused name out of the
+        // throttle's table costs a hash per attempt.
+        let throttle = &self.throttle;
+        let counted = name.clone();
+        let user = self
+            .passwords
+            .check_admitted(name, password, || throttle.attempt(&counted))
+            .await?;
         if let Some(user) = &user {
             self.throttle.succeeded(user.name);
         }
