@@ -31,6 +31,30 @@ fn locals() -> (syn::Ident, syn::Ident) {
     (format_ident!("__this"), format_ident!("__ctx"))
 }
 
+/// A closure's parameters standing for the route's arguments: names, types
+/// (`Self` replaced: the closure is outside the `impl`), and `#[cfg]`s. A
+/// `#[cfg]` on a parameter goes on the closure's parameter and on the
+/// call's argument alike (both take it on stable Rust).
+fn closure_params<'m>(
+    m: &Model,
+    route: &'m Route,
+) -> (
+    Vec<syn::Ident>,
+    Vec<syn::Type>,
+    Vec<&'m Vec<syn::Attribute>>,
+) {
+    let args = (0..route.args.len())
+        .map(|i| format_ident!("__arg{}", i))
+        .collect();
+    let types = route
+        .args
+        .iter()
+        .map(|a| replace_self(&a.ty, &m.self_ty))
+        .collect();
+    let cfgs = route.args.iter().map(|a| &a.cfgs).collect();
+    (args, types, cfgs)
+}
+
 fn handler(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
     let self_ty = &m.self_ty;
     let (this, _) = locals();
@@ -45,17 +69,7 @@ fn handler(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
         return quote_spanned!(ident.span()=>
             #sp::route_handler(#sp::axum::routing::MethodFilter::#filter, <#self_ty>::#ident));
     }
-    let args: Vec<_> = (0..route.args.len())
-        .map(|i| format_ident!("__arg{}", i))
-        .collect();
-    let types: Vec<syn::Type> = route
-        .args
-        .iter()
-        .map(|a| replace_self(&a.ty, self_ty))
-        .collect();
-    // A `#[cfg]` on a parameter goes on the closure's parameter and on the
-    // call's argument alike (both take it on stable Rust).
-    let cfgs: Vec<_> = route.args.iter().map(|a| &a.cfgs).collect();
+    let (args, types, cfgs) = closure_params(m, route);
     // Called as `<T>::method(&*this, ..)`: a route named like a method of
     // `Arc` (`clone`, say) must still reach the controller's.
     // Converted inside the async block: an `impl IntoResponse` output
@@ -116,15 +130,7 @@ fn future_check(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
     let self_ty = &m.self_ty;
     let ident = &route.ident;
     let (this, _) = locals();
-    let args: Vec<_> = (0..route.args.len())
-        .map(|i| format_ident!("__arg{}", i))
-        .collect();
-    let types: Vec<syn::Type> = route
-        .args
-        .iter()
-        .map(|a| replace_self(&a.ty, self_ty))
-        .collect();
-    let cfgs: Vec<_> = route.args.iter().map(|a| &a.cfgs).collect();
+    let (args, types, cfgs) = closure_params(m, route);
     let (receiver, this_arg) = if route.takes_self {
         (quote!(#this: &#self_ty,), quote!(#this,))
     } else {
