@@ -11,9 +11,9 @@ const SURROGATE_CONTROL: HeaderName = HeaderName::from_static("surrogate-control
 /// `Cache-Control: private` on a response that depends on the session
 /// and says nothing of caching; the app's own directives stand.
 pub(crate) fn private_unless_said(headers: &mut HeaderMap) {
-    if !headers.contains_key(CACHE_CONTROL) {
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
-    }
+    headers
+        .entry(CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("private"));
 }
 
 /// Makes a response that sets or clears the session cookie, or hands out a

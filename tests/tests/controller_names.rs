@@ -6,32 +6,30 @@
 use session_axum::BuildError;
 use session_axum::prelude::*;
 
-mod admin {
-    use session_axum::prelude::*;
+/// A controller named `Users` whose `GET /users/{id}` clashes with the
+/// other module's.
+macro_rules! users_controller {
+    () => {
+        use session_axum::prelude::*;
 
-    pub struct Users;
+        pub struct Users;
 
-    #[controller("/users")]
-    impl Users {
-        #[get("/{id}")]
-        async fn show(axum::extract::Path(id): axum::extract::Path<u32>) -> String {
-            id.to_string()
+        #[controller("/users")]
+        impl Users {
+            #[get("/{id}")]
+            async fn show(axum::extract::Path(id): axum::extract::Path<u32>) -> String {
+                id.to_string()
+            }
         }
-    }
+    };
+}
+
+mod admin {
+    users_controller!();
 }
 
 mod api {
-    use session_axum::prelude::*;
-
-    pub struct Users;
-
-    #[controller("/users")]
-    impl Users {
-        #[get("/{id}")]
-        async fn show(axum::extract::Path(id): axum::extract::Path<u32>) -> String {
-            id.to_string()
-        }
-    }
+    users_controller!();
 }
 
 #[test]

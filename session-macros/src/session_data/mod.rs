@@ -11,16 +11,16 @@ use quote::ToTokens;
 use crate::ctxt::{attr_is, with_item};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    match model::Model::parse(args, item.clone()) {
-        Ok((m, None)) => expand::generate(&m),
-        // Fields left out for their errors: the rest is generated, so uses
-        // of the struct elsewhere add no errors of their own.
-        Ok((m, Some(errors))) => {
-            let generated = expand::generate(&m);
-            let errors = errors.into_compile_error();
-            quote::quote!(#generated #errors)
-        }
-        Err(error) => with_item(item_for_errors(item), Err(error)),
+    let (model, field_errors) = match model::Model::parse(args, item.clone()) {
+        Ok(parsed) => parsed,
+        Err(error) => return with_item(item_for_errors(item), Err(error)),
+    };
+    // Fields' errors go beside the generated code, so uses of the struct
+    // elsewhere add no errors of their own.
+    let generated = expand::generate(&model);
+    match field_errors {
+        None => generated,
+        Some(errors) => with_item(generated, Err(errors)),
     }
 }
 
