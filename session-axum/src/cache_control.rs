@@ -1,7 +1,7 @@
 //! Keeping responses that carry a session token out of shared caches.
 
 use http::HeaderValue;
-use http::header::{CACHE_CONTROL, HeaderMap, HeaderName};
+use http::header::{CACHE_CONTROL, HeaderMap, HeaderName, VARY};
 
 /// `CDN-Cache-Control` (RFC 9213): a CDN that reads it ignores `Cache-Control`.
 const CDN_CACHE_CONTROL: HeaderName = HeaderName::from_static("cdn-cache-control");
@@ -14,6 +14,23 @@ pub(crate) fn private_unless_said(headers: &mut HeaderMap) {
     headers
         .entry(CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("private"));
+}
+
+/// `Vary: Cookie` on a response that depends on the session, as Django's
+/// session middleware sends: a cache allowed to keep it (the browser's own,
+/// or a shared one the app's `public` let in) must not serve it to a
+/// request with another cookie, the next user of the same browser, say.
+/// A `Vary` that already names `Cookie`, or is `*`, stays as it is.
+pub(crate) fn vary_by_cookie(headers: &mut HeaderMap) {
+    let named = headers.get_all(VARY).iter().any(|value| {
+        value.as_bytes().split(|b| *b == b',').any(|name| {
+            let name = name.trim_ascii();
+            name == b"*" || name.eq_ignore_ascii_case(b"cookie")
+        })
+    });
+    if !named {
+        headers.append(VARY, HeaderValue::from_static("Cookie"));
+    }
 }
 
 /// Makes a response that sets or clears the session cookie, or hands out a
@@ -164,6 +181,33 @@ mod tests {
             .iter()
             .map(|v| v.to_str().unwrap().to_owned())
             .collect()
+    }
+
+    fn vary_after(values: &[&str]) -> Vec<String> {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append(VARY, HeaderValue::from_str(v).unwrap());
+        }
+        vary_by_cookie(&mut headers);
+        let all = headers.get_all(VARY).iter();
+        all.map(|v| v.to_str().unwrap().to_owned()).collect()
+    }
+
+    #[test]
+    fn vary_names_the_cookie_once() {
+        assert_eq!(vary_after(&[]), ["Cookie"]);
+        assert_eq!(
+            vary_after(&["Accept-Encoding"]),
+            ["Accept-Encoding", "Cookie"]
+        );
+        assert_eq!(vary_after(&["accept, COOKIE"]), ["accept, COOKIE"]);
+        assert_eq!(vary_after(&["accept", " cookie "]), ["accept", " cookie "]);
+        assert_eq!(vary_after(&["*"]), ["*"]);
+        // A name that merely contains the word is another header.
+        assert_eq!(
+            vary_after(&["x-cookie-consent"]),
+            ["x-cookie-consent", "Cookie"]
+        );
     }
 
     #[test]

@@ -57,7 +57,10 @@ impl Principal {
     /// `None` when there is none, and in an interceptor that runs outside
     /// the [`AuthInterceptor`](crate::AuthInterceptor) (declare
     /// `depends_on = [AuthInterceptor]`), which has not decided it yet.
-    /// Handlers take the [`Principal`] extractor instead.
+    /// Handlers take the [`Principal`] extractor instead. Reading it here
+    /// leaves the response's caching headers alone (an access log reads it
+    /// on public pages too): an interceptor whose answer depends on it sets
+    /// `Cache-Control: private` and `Vary: Cookie` itself.
     pub fn of<B>(request: &http::Request<B>) -> Option<Self> {
         request
             .extensions()

@@ -81,6 +81,15 @@ async fn cached_peek(session: Session<Counters>) -> Response {
     response
 }
 
+/// A page that reads the session and varies by language as well.
+async fn localized_peek(session: Session<Counters>) -> Response {
+    let mut response = Json(session.visits).into_response();
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept-language"));
+    response
+}
+
 /// A page behind a guard that reads nothing itself.
 async fn members_only() -> &'static str {
     "members"
@@ -93,6 +102,12 @@ fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axum::B
             path: "/cached-peek",
             guard: Guard::OPEN,
             handler: get(cached_peek),
+        },
+        RouteDef {
+            method: Method::GET,
+            path: "/localized-peek",
+            guard: Guard::OPEN,
+            handler: get(localized_peek),
         },
         RouteDef {
             method: Method::GET,
@@ -481,4 +496,46 @@ async fn a_response_that_read_the_session_is_private_unless_the_app_said_otherwi
         Some("public, max-age=60")
     );
     assert_eq!(cache_control(&b.get("/plain").await), None);
+}
+
+fn vary(r: &session_tests::http::Reply) -> Vec<&str> {
+    let values = r.headers.get_all(header::VARY).iter();
+    values.map(|v| v.to_str().unwrap()).collect()
+}
+
+/// A response that depends on the session says `Vary: Cookie`, as Django's
+/// session middleware does: a cache allowed to keep it (the browser's own,
+/// or a shared one the app's `public` allowed) must not serve it to a
+/// request with another cookie, such as the next user of the same browser.
+/// The app's own `Vary` is kept; a page that reads no session has none.
+#[tokio::test]
+async fn a_response_that_depends_on_the_session_varies_by_cookie() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    let r = b.get("/t/visit").await;
+    assert!(r.cookie("sid").is_some(), "a new session: {r:?}");
+    assert_eq!(vary(&r), ["Cookie"], "a response setting the cookie");
+    let r = b.get("/t/peek").await;
+    assert!(r.set_cookies.is_empty(), "the cookie is unchanged: {r:?}");
+    assert_eq!(vary(&r), ["Cookie"], "a read with a session");
+    let r = t.server.browser().get("/t/peek").await;
+    assert_eq!(vary(&r), ["Cookie"], "a read without a session");
+    assert_eq!(
+        vary(&t.server.browser().get("/safety/members").await),
+        ["Cookie"],
+        "a guard's 401"
+    );
+    assert_eq!(
+        vary(&b.get("/safety/cached-peek").await),
+        ["Cookie"],
+        "a page the app made public"
+    );
+    assert_eq!(
+        vary(&b.get("/safety/localized-peek").await),
+        ["accept-language", "Cookie"]
+    );
+    assert!(
+        vary(&b.get("/plain").await).is_empty(),
+        "a page without the session"
+    );
 }
