@@ -509,12 +509,13 @@ impl AppBuilder {
         let bearer = self.bearer && service.store().client_side().is_none();
         let cross_origin =
             CrossOriginCheck::new(&self.trusted_origins, &self.cross_origin_exempt, bearer)?;
-        let cross_origin = self.cross_origin.then(|| Arc::new(cross_origin));
+        let cross_origin = self.cross_origin.then_some(cross_origin);
         let ctx = AppContext {
             service: service.clone(),
             config: Arc::new(WebConfig {
                 cookie: self.cookie,
                 bearer,
+                cross_origin,
             }),
             authenticators: self.authenticators.into(),
             provided: Arc::new(self.provided),
@@ -560,7 +561,6 @@ impl AppBuilder {
             steps,
             challenges,
             login_page: login_page.map(Arc::new),
-            cross_origin,
         });
         Ok(App {
             router,

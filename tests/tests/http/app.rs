@@ -406,6 +406,9 @@ impl Interceptor for Outer {
         if !asked {
             return response;
         }
+        // Proof that it ran, whatever the inner steps answered.
+        let ran = HeaderValue::from_static("1");
+        response.headers_mut().insert("x-outer-ran", ran);
         let token = response
             .headers()
             .get_all(http::header::SET_COOKIE)

@@ -178,3 +178,22 @@ async fn a_trusted_origin_may_write_and_the_check_can_be_turned_off() {
         .await;
     assert_eq!(r.status, 204, "{r:?}");
 }
+
+/// The refusal is the auth interceptor's answer: an app interceptor ordered
+/// outside it (an access log, security headers) sees the request and the
+/// 403, as it sees the auth interceptor's 503.
+#[tokio::test]
+async fn an_interceptor_outside_the_auth_interceptor_sees_the_refusal() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    let headers = [CROSS_SITE, &[("x-outer", "1")]].concat();
+    let r = b
+        .send_with_headers(Method::POST, "/t/login?user=mallory", None, &headers)
+        .await;
+    assert_refused(&r);
+    assert_eq!(
+        r.headers.get("x-outer-ran").map(|v| v.as_bytes()),
+        Some(&b"1"[..]),
+        "the outer interceptor never saw the refused request: {r:?}"
+    );
+}
