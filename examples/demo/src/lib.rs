@@ -16,10 +16,14 @@
 //! - `GET /me`: hexancore's tracked session data with `authenticated` and `group`.
 //! - `GET /me/sessions`, `DELETE /me/sessions/{handle}`,
 //!   `POST /me/sessions/revoke-others`: authsessions' listing and revocation.
+//! - Every answer: `X-Frame-Options`, `Content-Security-Policy:
+//!   frame-ancestors 'none'`, `nosniff` and `Referrer-Policy`, from an app
+//!   interceptor ordered before the auth interceptor (`security_headers`).
 
 pub mod config;
 pub mod data;
 pub mod routes;
+pub mod security_headers;
 pub mod throttle;
 pub mod users;
 

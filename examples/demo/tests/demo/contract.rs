@@ -801,3 +801,44 @@ async fn secure_mode_names_the_cookie_with_the_host_prefix() {
     let cookie = r.cookie("id").expect("plain name without --secure");
     assert!(!cookie.has("Secure"), "{}", cookie.raw);
 }
+
+/// Every answer carries the demo's hardening headers (`SecurityHeaders`,
+/// ordered before the auth interceptor): pages, the session layer's own
+/// 401, and its 403 for a write from another site.
+#[tokio::test]
+async fn every_answer_carries_the_hardening_headers() {
+    fn assert_hardened(r: &reqwest::header::HeaderMap, what: &str) {
+        for (name, value) in [
+            ("x-frame-options", "DENY"),
+            ("content-security-policy", "frame-ancestors 'none'"),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "same-origin"),
+        ] {
+            assert_eq!(
+                r.get(name).and_then(|v| v.to_str().ok()),
+                Some(value),
+                "{name} on {what}: {r:?}"
+            );
+        }
+    }
+    let demo = Demo::start(&[], &[]);
+    let mut b = demo.browser();
+    let page = b.get("/login").await;
+    assert_eq!(page.status, 200);
+    assert_hardened(&page.headers, "the login page");
+    let unauthorized = demo.browser().get("/me/sessions").await;
+    assert_eq!(unauthorized.status, 401);
+    assert_hardened(&unauthorized.headers, "a 401");
+    let forged = session_tests::http::client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("http://{}/login", demo.addr))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("username", "roger"), ("password", "roger-secret")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_hardened(forged.headers(), "a refused cross-site write");
+}
