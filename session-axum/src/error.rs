@@ -244,8 +244,10 @@ pub enum SessionRejection {
     /// The session is larger than the store accepts.
     #[error("session too large")]
     TooLarge,
-    /// The store cannot do this (listing or revoking with client-side sessions).
-    #[error("not supported by this session store")]
+    /// The store or the app's settings do not allow this: listing or
+    /// revoking with client-side sessions, a bearer login where bearer
+    /// tokens are off.
+    #[error("not supported by this app's sessions")]
     Unsupported,
     /// A listing's page cursor was not one the store handed out.
     #[error("invalid page cursor")]

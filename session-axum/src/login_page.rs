@@ -21,7 +21,8 @@ pub const MAX_REDIRECT_LEN: usize = 2048;
 /// without `\` (browsers drop tabs and line breaks and read `\` as `/`, so
 /// `/\t/evil.example` would lead away), at most [`MAX_REDIRECT_LEN`]
 /// bytes. The `next` parameter of a redirect to the login page is the
-/// request's own path and query, which passes.
+/// request's own path and query, which passes: past that length the
+/// query is left out, and past it with the path alone `next` is.
 ///
 /// A path that passes may still hold `"`, `<`, `>` or `'`: escape it before
 /// writing it into HTML (a login form's hidden field), or percent-encode it
@@ -161,8 +162,11 @@ impl LoginPage {
         if asked.path() == self.page_path() {
             return;
         }
-        let target = asked.path_and_query().map_or("/", |p| p.as_str());
-        let Some(location) = self.location(target) else {
+        let location = match back_to(&asked) {
+            Some(target) => self.location(target),
+            None => HeaderValue::try_from(&*self.path).ok(),
+        };
+        let Some(location) = location else {
             return;
         };
         *response.status_mut() = StatusCode::SEE_OTHER;
@@ -183,9 +187,31 @@ impl LoginPage {
     }
 }
 
+/// Where a login may send the browser back to: the page it asked for,
+/// with its query while that passes [`local_redirect`] (not past
+/// [`MAX_REDIRECT_LEN`] bytes), else without; `None` when neither passes.
+fn back_to(asked: &Uri) -> Option<&str> {
+    let whole = asked.path_and_query().map_or("/", |p| p.as_str());
+    local_redirect(whole).or_else(|| local_redirect(asked.path()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_way_back_drops_a_query_too_long_to_pass() {
+        let uri = |s: &str| s.parse::<Uri>().unwrap();
+        assert_eq!(back_to(&uri("/me?tab=2")), Some("/me?tab=2"));
+        let long_query = format!("/me?x={}", "a".repeat(MAX_REDIRECT_LEN));
+        assert_eq!(back_to(&uri(&long_query)), Some("/me"));
+        let long_path = format!("/{}", "a".repeat(MAX_REDIRECT_LEN));
+        assert_eq!(back_to(&uri(&long_path)), None);
+        // What passes is taken back by a login as it is.
+        let fits = format!("/me?x={}", "a".repeat(MAX_REDIRECT_LEN - 6));
+        assert_eq!(back_to(&uri(&fits)), local_redirect(&fits));
+        assert!(local_redirect(&fits).is_some());
+    }
 
     #[test]
     fn only_paths_on_this_site_are_redirect_targets() {

@@ -41,7 +41,7 @@ impl Visits {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt::init(); // refused cookies and store errors are logged
+    tracing_subscriber::fmt().init(); // store failures and refusals (a bad cookie: at debug)
     // Every #[controller] and #[interceptor] linked into the binary is picked up.
     let app = App::builder()
         .store(MemoryStore::new())

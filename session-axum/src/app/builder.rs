@@ -217,12 +217,13 @@ impl AppBuilder {
     }
 
     /// Whether writes a browser sends from another origin are refused (on
-    /// by default): a `POST`, `PUT`, `PATCH` or `DELETE` whose
-    /// `Sec-Fetch-Site` is not `same-origin` (or `none`: the user's own
-    /// doing), or, from a browser too old to send that, whose `Origin`
-    /// names another host than the request's, gets 403 `{"error":
-    /// "cross-origin request refused"}` before its session is loaded, and
-    /// an `info` log line. This stops cross-site request forgery that
+    /// by default): a request other than `GET`, `HEAD` and `OPTIONS` (a
+    /// `POST`, `PUT`, `PATCH`, `DELETE`) whose `Sec-Fetch-Site` is not
+    /// `same-origin` (or `none`: the user's own doing), or, from a browser
+    /// too old to send that, whose `Origin` names another host than the
+    /// request's, gets 403 `{"error": "cross-origin request refused"}` from
+    /// the [`AuthInterceptor`](crate::AuthInterceptor), before its session
+    /// is loaded, and an `info` log line. This stops cross-site request forgery that
     /// `SameSite=Lax` leaves open: another site's form logging the browser
     /// in to the attacker's account, and forms on sibling subdomains, which
     /// count as the same site. Reads, requests with a `Bearer` token while

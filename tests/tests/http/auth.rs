@@ -376,6 +376,9 @@ async fn a_bearer_login_with_bearer_tokens_off_hands_out_no_dead_token() {
     .await;
     let mut api = t.server.browser();
     let r = api.post("/t/token?user=bot").await;
+    // The app's setting refuses it, not the store: the answer says so.
+    assert_eq!(r.status, 501, "{r:?}");
+    assert_eq!(r.json()["error"], "not supported by this app's sessions");
     let token = r.json()["token"].as_str().map(str::to_owned);
     if let Some(token) = &token {
         api.bearer = Some(token.clone());

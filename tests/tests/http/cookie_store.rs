@@ -172,7 +172,7 @@ async fn listing_and_revocation_are_not_supported() {
     b.post("/t/login?user=ada").await;
     let r = b.post("/t/revoke-others").await;
     assert_eq!(r.status, 501);
-    assert_eq!(r.json()["error"], "not supported by this session store");
+    assert_eq!(r.json()["error"], "not supported by this app's sessions");
     // A bearer token cannot be handed out before the sealed session exists.
     let r = server.browser().post("/t/token?user=bot").await;
     assert_eq!(r.status, 501);

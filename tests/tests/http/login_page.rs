@@ -293,3 +293,15 @@ async fn an_old_login_is_asked_to_log_in_again() {
     b.post("/t/login?user=ada").await;
     assert_eq!(b.navigate("/lp/recent").await.body, "ada");
 }
+
+/// A page asked for with a query too long for `local_redirect` is named in
+/// `next` without it: a `next` the login would refuse would strand the
+/// browser on the login's default page.
+#[tokio::test]
+async fn a_query_too_long_to_go_back_to_is_left_out_of_next() {
+    let t = start("/login").await;
+    let mut b = t.server.browser();
+    let long = "a".repeat(session_axum::MAX_REDIRECT_LEN);
+    let r = b.navigate(&format!("/lp/whoami?x={long}")).await;
+    assert_sent_to(&r, "/login?next=%2Flp%2Fwhoami");
+}
