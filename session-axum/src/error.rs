@@ -342,7 +342,7 @@ impl From<&SessionError> for SessionRejection {
 impl From<SessionError> for SessionRejection {
     fn from(error: SessionError) -> Self {
         let rejection = Self::from(&error);
-        log_error(&error, rejection);
+        log_error(&error, rejection, None);
         rejection
     }
 }
@@ -357,14 +357,24 @@ impl From<SessionDataError> for SessionRejection {
     }
 }
 
-/// Logs a session error once, at a level that fits it.
-pub(crate) fn log_error(error: &SessionError, rejection: SessionRejection) {
+/// Logs a session error once, at a level that fits it, with the stored
+/// session it concerns when there is one.
+pub(crate) fn log_error(
+    error: &SessionError,
+    rejection: SessionRejection,
+    session: Option<session_core::SessionId>,
+) {
+    let session = session.map(|id| tracing::field::display(id.short()));
     match rejection {
-        SessionRejection::StoreUnavailable => tracing::warn!(%error, "session store unavailable"),
-        SessionRejection::Conflict => tracing::info!(%error, "session conflict"),
-        SessionRejection::Unsupported => tracing::info!(%error, "unsupported session operation"),
-        SessionRejection::InvalidCursor => tracing::info!(%error, "invalid page cursor"),
-        _ => tracing::error!(%error, "session error"),
+        SessionRejection::StoreUnavailable => {
+            tracing::warn!(session, %error, "session store unavailable");
+        }
+        SessionRejection::Conflict => tracing::info!(session, %error, "session conflict"),
+        SessionRejection::Unsupported => {
+            tracing::info!(session, %error, "unsupported session operation");
+        }
+        SessionRejection::InvalidCursor => tracing::info!(session, %error, "invalid page cursor"),
+        _ => tracing::error!(session, %error, "session error"),
     }
 }
 

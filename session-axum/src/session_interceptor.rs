@@ -68,7 +68,8 @@ impl SessionInterceptor {
             Ok(persisted) => persisted,
             Err(error) => {
                 let rejection = SessionRejection::from(&error);
-                log_error(&error, rejection);
+                let stored = session.cell().lock().record().map(|r| r.id);
+                log_error(&error, rejection, stored);
                 return rejection.into_response();
             }
         };

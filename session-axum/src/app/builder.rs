@@ -125,7 +125,9 @@ impl AppBuilder {
     }
 
     /// Adds a signing key. The first key signs; every key verifies, so
-    /// rotating means adding the new key first and keeping the old ones.
+    /// rotating means adding the new key first and keeping the old ones
+    /// (with several instances, in two deploys: see
+    /// [`SigningKeys`](crate::SigningKeys)).
     pub fn secret(mut self, key: Key) -> Self {
         self.keys.push(key);
         self

@@ -25,7 +25,9 @@ use serde::de::DeserializeOwned;
 /// `#[session_data]` implements this; it can also be written by hand. Each
 /// field is stored under its name as JSON, so adding a field never breaks
 /// stored sessions (a missing field takes its default) and persist can write
-/// only the fields that changed.
+/// only the fields that changed. A field's own type is decoded by serde as
+/// it is: a nested struct that gains a field needs `#[serde(default)]` on it
+/// for the values stored before to decode (README, "Deploying and upgrading").
 ///
 /// ```
 /// use session_core::{FieldMap, FieldValue, SessionData, SessionDataError, Tracked};

@@ -107,6 +107,7 @@ impl SessionService {
     ) -> FirstValid {
         let mut status = TokenStatus::Absent;
         let mut undecodable = None;
+        let mut bad_signature = false;
         let client = self.store().client_side();
         let mut tokens = tokens.into_iter();
         for (tried, token) in tokens.by_ref().enumerate() {
@@ -137,7 +138,10 @@ impl SessionService {
                         log_corrupt(session, &reason);
                         undecodable.get_or_insert(reason);
                     }
-                    Err(error) => tracing::debug!(%error, "session cookie refused"),
+                    Err(error) => {
+                        tracing::debug!(%error, "session cookie refused");
+                        bad_signature |= error == TokenError::BadSignature;
+                    }
                 },
                 None => match self.signer().verify_id(token) {
                     Ok(verified) => {
@@ -150,13 +154,21 @@ impl SessionService {
                             .collect();
                         return FirstValid::Server(verified, others);
                     }
-                    Err(error) => tracing::debug!(%error, "session token refused"),
+                    Err(error) => {
+                        tracing::debug!(%error, "session token refused");
+                        bad_signature |= error == TokenError::BadSignature;
+                    }
                 },
             }
         }
         match undecodable {
             Some(reason) => FirstValid::Undecodable(reason),
-            None => FirstValid::None(status),
+            None => {
+                if bad_signature {
+                    self.inner.refused.bad_signature(now);
+                }
+                FirstValid::None(status)
+            }
         }
     }
 
@@ -331,7 +343,8 @@ impl SessionService {
             Ok(session) => Ok(session),
             Err(error) => {
                 let id = cell.lock().record().map(|r| r.id.short());
-                tracing::warn!(session = ?id, %error, "stored session data is invalid");
+                let session = id.map(tracing::field::display);
+                tracing::warn!(session, %error, "stored session data is invalid");
                 match self.invalid_data_policy() {
                     InvalidDataPolicy::Fail => Err(error.into()),
                     InvalidDataPolicy::Discard => {

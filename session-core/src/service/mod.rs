@@ -9,6 +9,7 @@ mod load;
 mod moves;
 mod outcome;
 mod persist;
+mod refused;
 mod user_limit;
 mod users;
 
@@ -85,6 +86,8 @@ struct Inner {
     moved_grace: std::time::Duration,
     /// The most sessions a login leaves its user (no limit when `None`).
     max_sessions_per_user: Option<usize>,
+    /// Tokens no key verified, for the operators' summary.
+    refused: refused::RefusedTokens,
 }
 
 impl SessionService {

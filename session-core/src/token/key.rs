@@ -97,7 +97,10 @@ impl fmt::Debug for Key {
 /// An ordered list of keys: the first signs, every one verifies.
 ///
 /// Rotate by putting the new key first and keeping the old ones until every
-/// token they signed has expired.
+/// token they signed has expired. Where several instances serve one app,
+/// add the new key last first (`[old, new]`: it only verifies) on every
+/// instance, then put it first: an instance that lacks it would refuse the
+/// cookies the others re-issue under it, logging their users out.
 #[derive(Clone, Debug)]
 pub struct SigningKeys {
     keys: Arc<[Key]>,

@@ -88,6 +88,44 @@ async fn a_tampered_token_is_logged() {
     );
 }
 
+/// A token whose signature no key of this instance verifies (tampered, or
+/// signed by a key it does not hold: a rotation rolled out in the wrong
+/// order, instances with different keys) is logged at `debug` each time,
+/// and summed up at `warn` at most once a minute with how many there were,
+/// so an operator sees users being logged out at the default level.
+#[tokio::test]
+async fn tokens_no_key_verifies_are_summed_up_in_a_warning_at_most_once_a_minute() {
+    let env = env();
+    let other = session_core::TokenSigner::new(
+        session_core::SigningKeys::single(session_core::Key::new([9u8; 32]).unwrap()),
+        "sid",
+    );
+    let foreign = other.sign_id(&session_core::SessionId::generate());
+    let warnings = |text: &str| -> Vec<String> {
+        let lines = text.lines().filter(|l| l.contains(" WARN "));
+        lines.map(str::to_owned).collect()
+    };
+    let (log, _guard) = capture();
+    for _ in 0..3 {
+        let cell = env.service.load(Some(&foreign)).await.unwrap();
+        assert!(!cell.lock().is_loaded());
+    }
+    let first = warnings(&log.text());
+    assert_eq!(first.len(), 1, "{}", log.text());
+    assert!(first[0].contains("refused=1"), "{}", first[0]);
+    // Garbage is not a key problem: debug only.
+    env.service.load(Some("garbage")).await.unwrap();
+    env.clock.advance(std::time::Duration::from_secs(61));
+    env.service.load(Some(&foreign)).await.unwrap();
+    let all = warnings(&log.text());
+    assert_eq!(all.len(), 2, "{}", log.text());
+    assert!(
+        all[1].contains("refused=3"),
+        "the two held back and this one: {}",
+        all[1]
+    );
+}
+
 #[tokio::test]
 async fn stored_data_failing_its_check_is_logged_with_the_type() {
     let env = env();
@@ -144,4 +182,69 @@ async fn debug_output_of_values_carrying_a_token_does_not_show_the_token() {
     };
     let debug = format!("{logged_in:?}");
     assert!(!debug.contains(&t), "LoggedIn: {debug}");
+}
+
+/// A write the store refuses (a session over its size limit, say) is
+/// logged with the stored session it concerns, so an operator can find
+/// the user who gets a 500 on every write.
+#[tokio::test]
+async fn a_refused_write_is_logged_with_its_session() {
+    use session_axum::{App, Guard, RouteDef, SessionValues};
+    async fn grow(values: SessionValues) -> &'static str {
+        let pad = "x".repeat(
+            values
+                .get::<String>("pad")
+                .unwrap()
+                .unwrap_or_default()
+                .len()
+                + 600,
+        );
+        values.insert("pad", &pad).unwrap();
+        "grown"
+    }
+    fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, session_axum::BuildError> {
+        Ok(vec![RouteDef {
+            method: http::Method::GET,
+            path: "/grow",
+            guard: Guard::OPEN,
+            handler: axum::routing::get(grow),
+        }])
+    }
+    static ROUTES: session_axum::ControllerRegistration = session_axum::ControllerRegistration {
+        name: "Grow",
+        base_path: "/",
+        routes,
+    };
+    let app = App::builder()
+        .use_registry(false)
+        .controller(&ROUTES)
+        .store(session_core::MemoryStore::with_limit(
+            std::sync::Arc::new(session_core::SystemClock),
+            1000,
+        ))
+        .secret(session_core::Key::new([3u8; 32]).unwrap())
+        .secure(false)
+        .build()
+        .unwrap();
+    // The server runs on this test's thread, whose log is captured.
+    let server = session_tests::http::TestServer::start(app.into_router()).await;
+    let mut b = server.browser();
+    assert_eq!(b.get("/grow").await.status, 200);
+    let id = app_session_id(&b.jar["id"]);
+    let (log, _guard) = capture();
+    let r = b.get("/grow").await;
+    assert_eq!(r.status, 500, "{r:?}");
+    let text = log.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("ERROR"))
+        .unwrap_or_default();
+    assert!(line.contains(&format!("session={id}")), "{text}");
+}
+
+/// The short form of the id the token `token` carries, as logs show it.
+fn app_session_id(token: &str) -> String {
+    let id = token.split('.').next().unwrap();
+    let id: session_core::SessionId = id.parse().unwrap();
+    id.short().to_string()
 }
