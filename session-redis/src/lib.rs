@@ -141,8 +141,9 @@
 //! commands run under the operation timeout.
 //!
 //! On a standalone server all calls share one multiplexed connection. When
-//! it drops, the call that found it dropped fails and a new connection is
-//! made in the background at once; a failed connection attempt makes calls
+//! it drops, a new connection is made in the background at once; a load
+//! that found it dropped is sent once more, on the new one, while other
+//! calls that found it dropped fail; a failed connection attempt makes calls
 //! fail at once for 50 ms, then the next call tries again. So the store
 //! recovers when Redis is back, without a restart. A connection that goes
 //! silent without closing (half-open: a NAT or load balancer dropped the

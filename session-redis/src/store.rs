@@ -19,7 +19,7 @@ use crate::cache::{LocalCache, OwnWrite};
 use crate::codec::{self, Hash, Meta};
 use crate::config::RedisStoreBuilder;
 use crate::connection::{Backend, Conn};
-use crate::error::{ConfigError, from_redis, unexpected, wrong_type};
+use crate::error::{ConfigError, connection_lost, from_redis, unexpected, wrong_type};
 use crate::keys::Keys;
 use crate::reply;
 use crate::scripts::{LuaScript, Scripts};
@@ -747,6 +747,46 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// One attempt at a load (see `load_at`).
+    async fn load_once(
+        &self,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let ticket = match self.inner.cache.as_deref() {
+            Some(cache) => match cache.lookup_settled(id).await {
+                Ok(record) => return Ok((!record.is_expired(now)).then_some(record)),
+                Err(ticket) => Some(ticket),
+            },
+            None => None,
+        };
+        let mut cmd = Cmd::with_capacity(2, 64);
+        cmd.arg("HGETALL");
+        self.inner.keys.write_session(id, &mut cmd);
+        self.call("load", |mut conn, _| async move {
+            let reply = conn
+                .send(&cmd)
+                .await
+                .map_err(|e| wrong_type(&e).unwrap_or_else(|| self.err(e)))?;
+            match codec::decode_hash(*id, reply)? {
+                None => Err(unexpected("HGETALL")),
+                Some(Hash::Missing) => Ok(None),
+                Some(Hash::Found(record)) => {
+                    if record.is_expired(now) {
+                        return Ok(None);
+                    }
+                    if let (Some(cache), Some(ticket)) = (&self.inner.cache, ticket) {
+                        cache.loaded(ticket, &record);
+                    }
+                    Ok(Some(record))
+                }
+            }
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl SessionStore for RedisStore {
     fn name(&self) -> &'static str {
@@ -825,36 +865,16 @@ impl SessionStore for RedisStore {
         id: &SessionId,
         now: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let ticket = match self.inner.cache.as_deref() {
-            Some(cache) => match cache.lookup_settled(id).await {
-                Ok(record) => return Ok((!record.is_expired(now)).then_some(record)),
-                Err(ticket) => Some(ticket),
-            },
-            None => None,
-        };
-        let mut cmd = Cmd::with_capacity(2, 64);
-        cmd.arg("HGETALL");
-        self.inner.keys.write_session(id, &mut cmd);
-        self.call("load", |mut conn, _| async move {
-            let reply = conn
-                .send(&cmd)
-                .await
-                .map_err(|e| wrong_type(&e).unwrap_or_else(|| self.err(e)))?;
-            match codec::decode_hash(*id, reply)? {
-                None => Err(unexpected("HGETALL")),
-                Some(Hash::Missing) => Ok(None),
-                Some(Hash::Found(record)) => {
-                    if record.is_expired(now) {
-                        return Ok(None);
-                    }
-                    if let (Some(cache), Some(ticket)) = (&self.inner.cache, ticket) {
-                        cache.loaded(ticket, &record);
-                    }
-                    Ok(Some(record))
-                }
+        match self.load_once(id, now).await {
+            // The connection died under it (Redis restarted, a proxy closed
+            // it): a read is safe to send again, on the connection made
+            // meanwhile, rather than answer 503 for a blip.
+            Err(StoreError::Unavailable(source)) if connection_lost(&*source) => {
+                tracing::debug!(session = %id.short(), error = %source, "redis connection lost under a load; loading once more");
+                Box::pin(self.load_once(id, now)).await
             }
-        })
-        .await
+            result => result,
+        }
     }
 
     async fn save(&self, id: &SessionId, patch: &SessionPatch) -> Result<SaveOutcome, StoreError> {
