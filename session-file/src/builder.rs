@@ -137,8 +137,10 @@ impl FileStoreBuilder {
     /// How long a store whose file failed a read or write waits between
     /// attempts to open the file again (default
     /// [`DEFAULT_REOPEN_INTERVAL`](crate::DEFAULT_REOPEN_INTERVAL)). The first
-    /// attempt is the next call after the failure; calls in between fail fast
-    /// with [`StoreError::Unavailable`](session_core::StoreError::Unavailable).
+    /// attempt is the next call after the failure, unless the file was
+    /// itself opened again less than this long ago (a disk still full):
+    /// then that much after that opening. Calls in between fail fast with
+    /// [`StoreError::Unavailable`](session_core::StoreError::Unavailable).
     pub fn reopen_interval(mut self, interval: Duration) -> Self {
         self.reopen_interval = interval;
         self

@@ -7,7 +7,8 @@
 //! aside, and the next call opens the file again, which rolls it back to its
 //! last commit. While the file cannot be opened, and while it is being
 //! opened again, calls fail fast with [`StoreError::Unavailable`]; a new
-//! attempt is made at most once per reopen interval. Opening again never
+//! attempt is made at most once per reopen interval, and a file opened
+//! again is not opened once more before the interval has passed. Opening again never
 //! creates the file: a missing file (a mount gone) is an outage, not an
 //! empty store.
 
@@ -196,11 +197,21 @@ impl Database {
     fn set_aside(&self, db: &Arc<Handle>, error: &StoreError) {
         let mut state = self.state.write();
         if matches!(&*state, State::Open(current) if Arc::ptr_eq(current, db)) {
-            tracing::warn!(path = %self.path.display(), %error,
-                "session database failed; closing it to open it again");
             let now = Instant::now();
+            // A file opened again that fails again soon (a disk still full)
+            // waits out the interval: opening it on every call costs a
+            // recovery each time and floods the log.
+            let retry_at = match db.reopened_at {
+                Some(at) => at
+                    .checked_add(self.options.reopen_interval)
+                    .map_or(now, |at| at.max(now)),
+                None => now,
+            };
+            tracing::warn!(path = %self.path.display(), %error,
+                retry_in = ?retry_at.saturating_duration_since(now),
+                "session database failed; closing it to open it again");
             *state = State::Closed {
-                retry_at: now,
+                retry_at,
                 since: now,
             };
         }
@@ -231,7 +242,7 @@ impl Database {
         match open_file(&self.path, &self.options, Create::Never) {
             Ok(db) => {
                 tracing::info!(path = %self.path.display(), "session database opened again");
-                let db = Arc::new(Handle::new(db));
+                let db = Arc::new(Handle::reopened(db));
                 opening.finish(State::Open(Arc::clone(&db)));
                 Ok(db)
             }
@@ -268,11 +279,23 @@ impl Database {
 #[derive(Debug)]
 pub(crate) struct Handle {
     db: Option<redb::Database>,
+    /// When the file was opened again for it (`None`: the first open).
+    reopened_at: Option<Instant>,
 }
 
 impl Handle {
     fn new(db: redb::Database) -> Self {
-        Self { db: Some(db) }
+        Self {
+            db: Some(db),
+            reopened_at: None,
+        }
+    }
+
+    fn reopened(db: redb::Database) -> Self {
+        Self {
+            db: Some(db),
+            reopened_at: Some(Instant::now()),
+        }
     }
 }
 
@@ -726,6 +749,26 @@ pub(crate) mod tests {
         std::thread::sleep(LOCKED_RETRY * 2);
         let reopened = db.handle().expect("reopened once the old handle is gone");
         assert!(Arc::ptr_eq(&reopened, &db.handle().unwrap()));
+    }
+
+    /// A disk still full fails the file opened again at its next write:
+    /// it is not opened again before the interval has passed, so a store
+    /// answering every write with a failure does not open its file each time.
+    #[test]
+    fn a_file_opened_again_that_fails_again_waits_out_the_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path().join("s.redb"), options()).unwrap();
+        // The first failure after the first open: opened again at once.
+        let _ = db.run(|_| Err::<(), _>(previous_io()));
+        assert_eq!(db.run(read_sessions).expect("the file opened again"), 0);
+        // The file opened again fails too: the next calls fail fast.
+        let _ = db.run(|_| Err::<(), _>(previous_io()));
+        let waiting = db.handle().unwrap_err();
+        assert!(
+            waiting.to_string().contains("closed after an I/O error"),
+            "{waiting}"
+        );
+        assert!(!db.is_open());
     }
 
     #[test]
