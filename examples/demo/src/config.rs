@@ -64,18 +64,31 @@ pub struct Config {
     /// of that name. Without it the cookie is `id`.
     #[arg(long)]
     pub secure: bool,
-    /// Signing secret, at least 32 bytes. Default: generated per start for
-    /// `--store memory`, kept in `<data-dir>/session.key` otherwise.
-    #[arg(long, env = "SESSION_SECRET", hide_env_values = true)]
-    pub secret: Option<String>,
+    /// Signing keys in hex, as the key file holds them (64 digits or more
+    /// each), separated by commas: the first signs, all verify. To rotate
+    /// across several servers, add the new key last on every one, then
+    /// move it first. Default: generated per start for `--store memory`,
+    /// kept in `<data-dir>/session.key` otherwise.
+    #[arg(
+        long,
+        env = "SESSION_SECRET",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub secret: Vec<String>,
 }
 
 /// Why the demo cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The secret is unusable.
-    #[error("--secret (or SESSION_SECRET): {0}")]
-    Secret(#[from] session_axum::core::KeyError),
+    /// A key given is unusable.
+    #[error("--secret (or SESSION_SECRET), key {position}: {reason}")]
+    Secret {
+        /// Which key of the list, from 1.
+        position: usize,
+        /// Why.
+        reason: session_axum::core::KeyError,
+    },
     /// The key file cannot be read or written, or holds no key.
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
@@ -98,8 +111,9 @@ pub enum StartError {
 /// start leaves no key file behind.
 #[derive(Debug)]
 pub enum SigningKey {
-    /// Given, generated for the memory store, or read from the key file.
-    Ready(Key),
+    /// Given (the first signs), generated for the memory store, or read
+    /// from the key file.
+    Ready(Vec<Key>),
     /// To be made and saved at this path.
     Unsaved(PathBuf),
 }
@@ -107,10 +121,10 @@ pub enum SigningKey {
 impl SigningKey {
     /// The key, saving a new one to its key file first. Should another demo
     /// on the same data directory have saved one meanwhile, that one is used.
-    pub fn keep(self) -> Result<Key, StartError> {
+    pub fn keep(self) -> Result<Vec<Key>, StartError> {
         match self {
-            SigningKey::Ready(key) => Ok(key),
-            SigningKey::Unsaved(path) => Ok(Key::load_or_create(path)?),
+            SigningKey::Ready(keys) => Ok(keys),
+            SigningKey::Unsaved(path) => Ok(vec![Key::load_or_create(path)?]),
         }
     }
 }
@@ -131,16 +145,22 @@ impl Config {
     /// key file is read here (a bad one is an error before any store file is
     /// created), but a new key is written only by [`SigningKey::keep`].
     pub fn key(&self) -> Result<SigningKey, StartError> {
-        if let Some(secret) = &self.secret {
-            return Ok(SigningKey::Ready(Key::new(secret.as_bytes())?));
+        if !self.secret.is_empty() {
+            let keys = self.secret.iter().enumerate().map(|(i, text)| {
+                Key::from_hex(text).map_err(|reason| StartError::Secret {
+                    position: i + 1,
+                    reason,
+                })
+            });
+            return Ok(SigningKey::Ready(keys.collect::<Result<_, _>>()?));
         }
         if self.store == StoreKind::Memory {
             tracing::info!("using a fresh signing key: sessions end when the demo stops");
-            return Ok(SigningKey::Ready(Key::generate()));
+            return Ok(SigningKey::Ready(vec![Key::generate()]));
         }
         let path = self.data_dir.join("session.key");
         Ok(match Key::read_file(&path)? {
-            Some(key) => SigningKey::Ready(key),
+            Some(key) => SigningKey::Ready(vec![key]),
             None => SigningKey::Unsaved(path),
         })
     }
@@ -204,8 +224,8 @@ mod tests {
         let loaded = config.key().unwrap();
         assert!(matches!(loaded, SigningKey::Ready(_)), "read at once");
         assert_eq!(
-            created.derive("check"),
-            loaded.keep().unwrap().derive("check")
+            created[0].derive("check"),
+            loaded.keep().unwrap()[0].derive("check")
         );
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
@@ -226,10 +246,30 @@ mod tests {
     #[test]
     fn a_short_secret_is_refused_naming_both_ways_to_give_it() {
         use clap::Parser as _;
-        let config = Config::parse_from(["demo", "--secret", "short"]);
+        let config = Config::parse_from(["demo", "--secret", "00ff"]);
         let error = config.key().unwrap_err().to_string();
         assert!(
-            error.starts_with("--secret (or SESSION_SECRET): "),
+            error.starts_with("--secret (or SESSION_SECRET), key 1: ")
+                && error.contains("at least 32"),
+            "{error}"
+        );
+    }
+
+    /// Keys are hex, as the key file holds them, the first signing: a key
+    /// file's text given as the secret is the same key.
+    #[test]
+    fn secrets_are_hex_keys_the_first_signing() {
+        use clap::Parser as _;
+        let (a, b) = ("ab".repeat(32), "cd".repeat(32));
+        let config = Config::parse_from(["demo", "--secret", &format!("{a},{b}")]);
+        let keys = config.key().unwrap().keep().unwrap();
+        assert_eq!(keys.len(), 2);
+        let first = Key::from_hex(&a).unwrap();
+        assert_eq!(keys[0].derive("check"), first.derive("check"));
+        let config = Config::parse_from(["demo", "--secret", &format!("{a},not-hex")]);
+        let error = config.key().unwrap_err().to_string();
+        assert!(
+            error.contains("key 2: ") && error.contains("non-hex"),
             "{error}"
         );
     }

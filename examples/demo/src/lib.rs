@@ -50,9 +50,11 @@ pub async fn app(config: &Config) -> Result<App, Box<dyn std::error::Error>> {
         ),
     };
     tracing::debug!(bound = checks.passwords.bound(), "password checks at once");
-    let builder = App::builder()
+    let builder = key
+        .keep()?
+        .into_iter()
+        .fold(App::builder(), |builder, key| builder.secret(key))
         .shared_store(store)
-        .secret(key.keep()?)
         .secure(config.secure)
         .cookie_name(config.cookie_name())
         // A browser asking for a page that needs a login gets the login

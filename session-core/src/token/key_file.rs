@@ -50,7 +50,13 @@ impl Key {
     /// );
     /// ```
     pub fn from_hex(text: &str) -> Result<Key, KeyError> {
-        let secret = hex::decode(text.trim()).map_err(|error| match error {
+        let text = text.trim();
+        // Before the length: `SECRET=<hex>` is text that is no key, not a
+        // key with a digit missing.
+        if let Some(index) = text.bytes().position(|b| !b.is_ascii_hexdigit()) {
+            return Err(KeyError::NotHex { index });
+        }
+        let secret = hex::decode(text).map_err(|error| match error {
             hex::FromHexError::InvalidHexCharacter { index, .. } => KeyError::NotHex { index },
             _ => KeyError::OddLength,
         })?;
@@ -263,6 +269,7 @@ mod tests {
         let cases = [
             ("odd", "abc", KeyError::OddLength),
             ("not-hex", " 0z", KeyError::NotHex { index: 1 }),
+            ("assignment", "SECRET=00ff", KeyError::NotHex { index: 0 }),
             ("short", "00ff", KeyError::TooShort { len: 2, min: 32 }),
         ];
         for (name, text, expected) in cases {

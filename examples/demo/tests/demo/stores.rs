@@ -56,10 +56,13 @@ async fn file_store_holds_a_user_to_the_per_user_limit() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A signing key in hex, as the key file holds one.
+const DEMO_SECRET: &str = "5ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec2";
+
 #[tokio::test]
 async fn an_explicit_secret_is_used_instead_of_a_key_file() {
     let dir = data_dir("secret");
-    let secret = "a demo secret that is long enough to sign tokens";
+    let secret = DEMO_SECRET;
     let args = ["--store", "file", "--data-dir", &path_arg(&dir)];
     let demo = Demo::start(&args, &[("SESSION_SECRET", secret)]);
     let mut b = demo.browser();
@@ -74,10 +77,54 @@ async fn an_explicit_secret_is_used_instead_of_a_key_file() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The key file's text given as `SESSION_SECRET` is the same key (moving
+/// from the file to a secret store keeps users logged in), and a second key
+/// rotates: added last it verifies only, moved first it signs, and the old
+/// cookie is re-issued under it.
+#[tokio::test]
+async fn the_key_files_text_is_the_secret_and_a_second_key_rotates() {
+    let dir = data_dir("rotate");
+    let args = ["--store", "file", "--data-dir", &path_arg(&dir)];
+    let demo = Demo::start(&args, &[]);
+    let mut b = demo.browser();
+    form_login(&mut b, "ada", "ada-secret", "").await;
+    drop(demo);
+    let old = std::fs::read_to_string(dir.join("session.key")).unwrap();
+    let old = old.trim().to_owned();
+    std::fs::remove_file(dir.join("session.key")).unwrap();
+    // `/me` on a demo started with `secret`, the browser's cookies carried.
+    let me = async |jar: &mut std::collections::BTreeMap<String, String>, secret: &str| {
+        let demo = Demo::start(&args, &[("SESSION_SECRET", secret)]);
+        let mut b = demo.browser();
+        b.jar = jar.clone();
+        let r = b.get("/me").await;
+        *jar = b.jar;
+        r
+    };
+
+    let r = me(&mut b.jar, &old).await;
+    assert_eq!(r.json()["user"], "ada", "{r:?}");
+    assert!(r.set_cookies.is_empty(), "the same key: {r:?}");
+    let r = me(&mut b.jar, &format!("{old},{DEMO_SECRET}")).await;
+    assert_eq!(r.json()["user"], "ada");
+    assert!(r.set_cookies.is_empty(), "the new key only verifies: {r:?}");
+    let r = me(&mut b.jar, &format!("{DEMO_SECRET},{old}")).await;
+    assert_eq!(r.json()["user"], "ada");
+    assert!(
+        r.cookie("id").is_some(),
+        "re-issued under the new key: {r:?}"
+    );
+    let r = me(&mut b.jar, DEMO_SECRET).await;
+    assert_eq!(r.json()["user"], "ada", "{r:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_short_secret_is_refused_at_start() {
-    let stderr = start_error(&[], &[("SESSION_SECRET", "test_secret")]);
+    let stderr = start_error(&[], &[("SESSION_SECRET", "00ff")]);
     assert!(stderr.contains("at least 32"), "{stderr}");
+    let stderr = start_error(&[], &[("SESSION_SECRET", "a passphrase, not hex")]);
+    assert!(stderr.contains("non-hex"), "{stderr}");
 }
 
 #[test]
@@ -176,13 +223,7 @@ fn an_unreachable_redis_start_error_names_the_address_tried() {
     let url = format!("redis://:redis-password@127.0.0.1:{port}");
     let stderr = start_error(
         &["--store", "redis"],
-        &[
-            ("REDIS_URL", url.as_str()),
-            (
-                "SESSION_SECRET",
-                "a demo secret that is long enough to sign tokens",
-            ),
-        ],
+        &[("REDIS_URL", url.as_str()), ("SESSION_SECRET", DEMO_SECRET)],
     );
     assert!(
         stderr.contains(&format!("redis://***@127.0.0.1:{port}")),
@@ -353,10 +394,7 @@ fn an_unreachable_redis_is_a_clear_start_error() {
     let url = format!("redis://127.0.0.1:{}", session_tests::redis::free_port());
     let stderr = start_error(
         &["--store", "redis", "--redis-url", &url],
-        &[(
-            "SESSION_SECRET",
-            "a demo secret that is long enough to sign tokens",
-        )],
+        &[("SESSION_SECRET", DEMO_SECRET)],
     );
     assert!(stderr.contains("redis store"), "{stderr}");
 }
