@@ -342,7 +342,8 @@ pub struct SessionInfo {
     pub meta: Option<serde_json::Value>,
     /// Created.
     pub created_at: Timestamp,
-    /// Last written.
+    /// Last used: written, or read once the service's last-seen interval
+    /// had passed since the last record of its use.
     pub last_seen: Timestamp,
     /// Expires.
     pub expires_at: Timestamp,

@@ -48,10 +48,10 @@ use crate::report::{CheckReport, RepairReport, StoreStats, SweepReport};
 ///
 /// The database calls are blocking; the async methods run them on tokio's
 /// blocking pool, so they need a tokio runtime (outside one they fail with
-/// [`StoreError::Unavailable`]). A session write waits for its shared commit
-/// without holding a thread. A `load` runs on the calling task, as its pages
-/// are almost always cached (see
-/// [`FileStoreBuilder::loads_on_blocking_pool`]). Clones share one database.
+/// [`StoreError::Unavailable`], except a `load` while the file is open).
+/// A session write waits for its shared commit without holding a thread. A
+/// `load` runs on the calling task, as its pages are almost always cached
+/// (see [`FileStoreBuilder::loads_on_blocking_pool`]). Clones share one database.
 /// One process (one store) may have a file open at a time: a second open fails
 /// with [`OpenError::Locked`]. The file closes when the last clone (and any
 /// [`Cleanup`] handle from [`start_cleanup`](Self::start_cleanup)) is dropped

@@ -80,7 +80,12 @@ impl Backend {
             Self::Standalone(standalone) => standalone.connection().await,
             Self::Cluster { client, connection } => {
                 let connection = connection
-                    .get_or_try_init(|| client.get_async_connection())
+                    .get_or_try_init(|| async {
+                        let connection = client.get_async_connection().await?;
+                        // Once: the cell keeps the connection for good.
+                        check_eviction(&connection);
+                        Ok::<_, RedisError>(connection)
+                    })
                     .await?;
                 Ok(Conn::Cluster(connection.clone()))
             }
@@ -89,6 +94,16 @@ impl Backend {
 }
 
 type Attempt = Shared<BoxFuture<'static, RedisResult<MultiplexedConnection>>>;
+
+/// Looks at the server's eviction policy on a task of its own.
+fn check_eviction<C>(conn: &C)
+where
+    C: ConnectionLike + Clone + Send + 'static,
+{
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(crate::eviction::check(conn.clone()));
+    }
+}
 
 /// How long after a failed connection attempt calls fail at once with its
 /// error instead of starting another: during an outage, at most one attempt
@@ -109,6 +124,8 @@ pub(crate) struct Standalone {
     /// Whether the current connection's last outcome was a timeout (mirrors
     /// `Link::silent_since`), so a reply costs one load, not the lock.
     silent: AtomicBool,
+    /// Whether the server's eviction policy was looked at ([`eviction`](crate::eviction)).
+    eviction_checked: Arc<AtomicBool>,
 }
 
 /// Server-assisted invalidation for the local cache (see
@@ -184,6 +201,7 @@ impl Standalone {
             batcher: auto_pipeline.then(Arc::default),
             response_timeout,
             silent: AtomicBool::new(false),
+            eviction_checked: Arc::default(),
         }
     }
 
@@ -236,6 +254,7 @@ impl Standalone {
         let client = self.client.clone();
         let config = self.config.clone();
         let tracking = self.tracking.clone();
+        let eviction_checked = Arc::clone(&self.eviction_checked);
         let attempt: Attempt = async move {
             let mut conn = client
                 .get_multiplexed_async_connection_with_config(&config)
@@ -245,6 +264,9 @@ impl Standalone {
                 // Whatever changed while no connection was tracking went
                 // unannounced.
                 tracking.cache.forget_all();
+            }
+            if !eviction_checked.swap(true, Ordering::Relaxed) {
+                check_eviction(&conn);
             }
             Ok(conn)
         }

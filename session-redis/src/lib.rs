@@ -163,6 +163,13 @@
 //! been applied. Durability across a Redis restart is Redis's: with
 //! `appendonly yes` and `appendfsync always` an acknowledged write survives.
 //!
+//! Run Redis with `maxmemory-policy noeviction` (its default): under any
+//! other policy Redis may evict a user's index key apart from their session
+//! keys, and such sessions then still load but escape `list_for_user` and
+//! `delete_for_user`. The store reads the policy (`INFO memory`) when it
+//! first connects and logs a warning unless it is `noeviction` (a user
+//! without `INFO` skips the check).
+//!
 //! # Requirements
 //!
 //! Redis 6.0 or later (`SCAN ... TYPE`, variadic `HSET`); tested with 7.0.
@@ -184,6 +191,7 @@ mod codec;
 mod config;
 mod connection;
 mod error;
+mod eviction;
 mod keys;
 mod listing;
 mod redact;

@@ -7,6 +7,10 @@
 //! });
 //! ```
 //!
+//! The cases are `#[tokio::test(flavor = "multi_thread")]` functions: the
+//! crate that runs them needs `tokio` with the `macros` and
+//! `rt-multi-thread` features among its own dependencies.
+//!
 //! Server-side cases return at once for client-side stores (those with
 //! [`SessionStore::client_side`](crate::SessionStore::client_side)), and the
 //! `client_side_*` cases return at once for server-side ones.

@@ -133,10 +133,11 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     /// Every live record, a page at a time: the markers of moved sessions
     /// too ([`SessionInfo::is_moved_marker`], left out by
     /// [`SessionService::list`](crate::SessionService::list)). A session live for the whole
-    /// listing is on some page, and on no page twice; a store that pages by
-    /// scanning a hash table (Redis's `SCAN`) may list it again on a later
-    /// page when the table shrinks in between, so callers that count
-    /// sessions should collect ids.
+    /// listing is on some page. A store that pages by scanning a hash table
+    /// (Redis's `SCAN`) may list it again on a later page when the table
+    /// shrinks in between (or a cluster reshards), so callers that count
+    /// sessions should collect ids; the memory and file stores list each
+    /// once.
     async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, StoreError> {
         let _ = page;
         Err(self.unsupported("list"))

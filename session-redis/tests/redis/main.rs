@@ -6,6 +6,7 @@ mod conformance_cached;
 mod conformance_cluster;
 mod conformance_standalone;
 mod damaged;
+mod eviction;
 mod format;
 mod index;
 mod keepalive;

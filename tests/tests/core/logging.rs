@@ -1,79 +1,10 @@
 //! Bad input and refused writes leave a line in the log (through `tracing`),
 //! not only a fresh session or an error value.
 
-use std::cell::RefCell;
-use std::io::Write;
-use std::sync::{Arc, Mutex, Once};
-
+use session_tests::logs::capture;
 use session_tests::profile::Profile;
 
 use crate::support::{env, service_like, token};
-
-/// Everything logged on this thread while the guard lives.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-thread_local! {
-    static SINK: RefCell<Option<Captured>> = const { RefCell::new(None) };
-}
-
-/// Writes to the capture of the thread logging, if it has one.
-struct ThreadSink;
-
-impl Write for ThreadSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        SINK.with(|sink| match &mut *sink.borrow_mut() {
-            Some(captured) => captured.write(buf),
-            None => Ok(buf.len()),
-        })
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Ends the thread's capture.
-struct CaptureGuard;
-
-impl Drop for CaptureGuard {
-    fn drop(&mut self) {
-        SINK.with(|sink| sink.borrow_mut().take());
-    }
-}
-
-/// Captures what this thread logs. One global subscriber, installed once,
-/// routes each line to its thread's capture: a scoped subscriber per test
-/// would race other tests' threads for the log lines' cached interest.
-fn capture() -> (Captured, CaptureGuard) {
-    static GLOBAL: Once = Once::new();
-    GLOBAL.call_once(|| {
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(|| ThreadSink)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
-    });
-    let captured = Captured::default();
-    SINK.with(|sink| *sink.borrow_mut() = Some(captured.clone()));
-    (captured, CaptureGuard)
-}
 
 #[tokio::test]
 async fn a_tampered_token_is_logged() {

@@ -1,0 +1,72 @@
+//! A server that may evict session keys is named in a warning when the
+//! store first connects: an evicted user index hides live sessions from
+//! listing and revocation.
+
+use std::time::{Duration, Instant};
+
+use session_core::{MockClock, SessionId, SessionStore};
+use session_tests::logs::{Captured, capture};
+
+use crate::support;
+
+/// The captured lines once one holds `wanted` (the check runs on a task of
+/// its own, on this test's thread).
+async fn lines_once_logged(log: &Captured, wanted: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !log.text().contains(wanted) {
+        assert!(
+            Instant::now() < deadline,
+            "never logged {wanted:?}: {}",
+            log.text()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    log.text().lines().map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn a_server_that_may_evict_session_keys_is_named_in_one_warning() {
+    let Some(server) = support::private_server(&["--maxmemory-policy", "allkeys-lru"]) else {
+        return;
+    };
+    let (log, _guard) = capture();
+    let store = support::builder(&MockClock::starting_now())
+        .url(server.url())
+        .build()
+        .unwrap();
+    assert!(store.load(&SessionId::generate()).await.unwrap().is_none());
+    let lines = lines_once_logged(&log, "maxmemory-policy").await;
+    let warnings: Vec<_> = lines.iter().filter(|l| l.contains(" WARN ")).collect();
+    assert_eq!(warnings.len(), 1, "{lines:#?}");
+    assert!(
+        warnings[0].contains("policy=\"allkeys-lru\""),
+        "{}",
+        warnings[0]
+    );
+    // A new connection (the server closed the old one) asks no more.
+    server.restart();
+    let _ = store.load(&SessionId::generate()).await;
+    assert!(store.load(&SessionId::generate()).await.is_ok());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let text = log.text();
+    let warnings = text
+        .lines()
+        .filter(|l| l.contains("maxmemory-policy"))
+        .count();
+    assert_eq!(warnings, 1, "{text}");
+}
+
+#[tokio::test]
+async fn noeviction_is_not_warned_about() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let (log, _guard) = capture();
+    let store = support::builder(&MockClock::starting_now())
+        .url(server.url())
+        .build()
+        .unwrap();
+    assert!(store.load(&SessionId::generate()).await.unwrap().is_none());
+    let lines = lines_once_logged(&log, "keeps session keys").await;
+    assert!(!lines.iter().any(|l| l.contains(" WARN ")), "{lines:#?}");
+}
