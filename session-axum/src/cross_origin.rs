@@ -37,7 +37,7 @@ pub enum OriginError {
 }
 
 /// The check: which requests are refused.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct CrossOriginCheck {
     /// Origins whose writes are taken, in the form browsers send them
     /// (lower case, no trailing `/`, no default port).

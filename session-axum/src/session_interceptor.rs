@@ -196,9 +196,6 @@ impl AuthThenSession {
         mut request: Request,
         mut route: Route,
     ) -> Result<Response, Infallible> {
-        if let Some(refused) = this.auth.refusal(&request) {
-            return Ok(refused);
-        }
         let (loading, bearer) = this.auth.load(request.headers());
         let cell = match loading.await {
             Ok(cell) => cell,

@@ -10,7 +10,8 @@ use session_axum::prelude::*;
 /// click could press its logout or "revoke other sessions" buttons, and
 /// keeps browsers from guessing a type for its answers. It runs before the
 /// auth interceptor, so the 401s, 403s and 503s of the session layer carry
-/// the headers too; a header a handler set itself stays.
+/// the headers too (not a refused cross-origin write, answered before any
+/// interceptor runs); a header a handler set itself stays.
 #[interceptor(runs_before = [session_axum::AuthInterceptor])]
 #[derive(Debug, Default)]
 pub struct SecurityHeaders;

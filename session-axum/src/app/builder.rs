@@ -223,9 +223,10 @@ impl AppBuilder {
     /// `POST`, `PUT`, `PATCH`, `DELETE`) whose `Sec-Fetch-Site` is not
     /// `same-origin` (or `none`: the user's own doing), or, from a browser
     /// too old to send that, whose `Origin` names another host than the
-    /// request's, gets 403 `{"error": "cross-origin request refused"}` from
-    /// the [`AuthInterceptor`](crate::AuthInterceptor), before its session
-    /// is loaded, and an `info` log line. This stops cross-site request forgery that
+    /// request's, gets 403 `{"error": "cross-origin request refused"}`
+    /// before any interceptor runs (none, not even one ordered before the
+    /// [`AuthInterceptor`](crate::AuthInterceptor), can act on a forged
+    /// write), and an `info` log line. This stops cross-site request forgery that
     /// `SameSite=Lax` leaves open: another site's form logging the browser
     /// in to the attacker's account, and forms on sibling subdomains, which
     /// count as the same site. Reads, requests with a `Bearer` token while
@@ -512,13 +513,12 @@ impl AppBuilder {
         let bearer = self.bearer && service.store().client_side().is_none();
         let cross_origin =
             CrossOriginCheck::new(&self.trusted_origins, &self.cross_origin_exempt, bearer)?;
-        let cross_origin = self.cross_origin.then_some(cross_origin);
+        let cross_origin = self.cross_origin.then(|| Arc::new(cross_origin));
         let ctx = AppContext {
             service: service.clone(),
             config: Arc::new(WebConfig {
                 cookie: self.cookie,
                 bearer,
-                cross_origin,
             }),
             authenticators: self.authenticators.into(),
             provided: Arc::new(self.provided),
@@ -564,6 +564,7 @@ impl AppBuilder {
             steps,
             challenges,
             login_page: login_page.map(Arc::new),
+            cross_origin,
         });
         Ok(App {
             router,

@@ -21,9 +21,6 @@ pub struct WebConfig {
     pub cookie: CookieConfig,
     /// Whether `Authorization: Bearer <token>` is accepted.
     pub bearer: bool,
-    /// Which cross-origin writes the auth interceptor refuses (`None`: the
-    /// check is off).
-    pub(crate) cross_origin: Option<crate::cross_origin::CrossOriginCheck>,
 }
 
 /// A built app: the router plus what it was built from.

@@ -9,7 +9,6 @@ use session_core::{SessionCell, SessionError, SessionService, TokenStatus};
 
 use crate::app::{AppContext, BuildError, WebConfig};
 use crate::context::{RequestSession, TokenSource};
-use crate::cross_origin::CrossOriginCheck;
 use crate::error::SessionRejection;
 use crate::interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, Next};
 use crate::{Authenticator, Principal};
@@ -17,9 +16,7 @@ use crate::{Authenticator, Principal};
 /// Reads the session token (the session cookie, or `Authorization: Bearer`
 /// when bearer tokens are on), verifies it against every signing key, loads
 /// the session once, and establishes the request's [`Principal`]. A bad token
-/// means no principal, never an error; a failing store answers 503. A
-/// write a browser sent from another origin is refused with a 403 before
-/// anything is loaded ([`AppBuilder::trusted_origin`](crate::AppBuilder::trusted_origin)).
+/// means no principal, never an error; a failing store answers 503.
 pub struct AuthInterceptor {
     service: SessionService,
     config: Arc<WebConfig>,
@@ -78,26 +75,12 @@ impl AuthInterceptor {
 }
 
 impl AuthInterceptor {
-    /// The 403 for a write a browser sent from an origin the app does not
-    /// trust, decided before the session is loaded: a forged write costs
-    /// no store call. Interceptors ordered outside this one see it.
-    pub(crate) fn refusal(&self, request: &Request) -> Option<Response> {
-        let check = self.config.cross_origin.as_ref()?;
-        check
-            .refuses(request)
-            .then(|| CrossOriginCheck::refuse(request))
-    }
-
     /// Loads the session and establishes the principal; the request goes on
-    /// with the [`RequestSession`] in its extensions. A failing store answers
-    /// 503, a refused cross-origin write 403.
+    /// with the [`RequestSession`] in its extensions. A failing store answers 503.
     pub(crate) async fn admit(
         &self,
         mut request: Request,
     ) -> Result<(Request, RequestSession), Response> {
-        if let Some(refused) = self.refusal(&request) {
-            return Err(refused);
-        }
         let (loading, bearer) = self.load(request.headers());
         let cell = loading.await.map_err(Self::reject)?;
         let session = self.admitted(&mut request, cell, bearer).await?;

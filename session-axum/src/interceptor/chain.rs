@@ -13,6 +13,7 @@ use axum::routing::Route;
 use tower::{Layer, Service, ServiceExt};
 
 use super::Interceptor;
+use crate::cross_origin::CrossOriginCheck;
 use crate::error::Challenges;
 use crate::login_page::LoginPage;
 use crate::session_interceptor::AuthThenSession;
@@ -82,6 +83,8 @@ pub(crate) struct InterceptorLayer {
     pub(crate) challenges: Option<Arc<Challenges>>,
     /// Where browsers without a login go ([`AppBuilder::login_page`](crate::AppBuilder::login_page)).
     pub(crate) login_page: Option<Arc<LoginPage>>,
+    /// Which cross-origin writes are refused (`None`: the check is off).
+    pub(crate) cross_origin: Option<Arc<CrossOriginCheck>>,
 }
 
 impl Layer<Route> for InterceptorLayer {
@@ -91,6 +94,7 @@ impl Layer<Route> for InterceptorLayer {
             steps: self.steps.clone(),
             challenges: self.challenges.clone(),
             login_page: self.login_page.clone(),
+            cross_origin: self.cross_origin.clone(),
             route,
         }
     }
@@ -102,6 +106,7 @@ pub(crate) struct InterceptedRoute {
     steps: Steps,
     challenges: Option<Arc<Challenges>>,
     login_page: Option<Arc<LoginPage>>,
+    cross_origin: Option<Arc<CrossOriginCheck>>,
     route: Route,
 }
 
@@ -115,6 +120,12 @@ impl Service<Request> for InterceptedRoute {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        // Before the session is loaded: a forged write costs no store call.
+        if let Some(check) = &self.cross_origin
+            && check.refuses(&request)
+        {
+            return Box::pin(std::future::ready(Ok(CrossOriginCheck::refuse(&request))));
+        }
         let route = self.route.clone();
         if let Some(page) = &self.login_page {
             // Rare: one more async block, and the page's check on the way out.
