@@ -21,8 +21,8 @@ pub const MAX_REDIRECT_LEN: usize = 2048;
 /// without `\` (browsers drop tabs and line breaks and read `\` as `/`, so
 /// `/\t/evil.example` would lead away), at most [`MAX_REDIRECT_LEN`]
 /// bytes. The `next` parameter of a redirect to the login page is the
-/// request's own path and query, which passes: past that length the
-/// query is left out, and past it with the path alone `next` is.
+/// request's own path and query when they pass: else the path alone
+/// (a query too long, or holding bytes this refuses), else no `next`.
 ///
 /// A path that passes may still hold `"`, `<`, `>` or `'`: escape it before
 /// writing it into HTML (a login form's hidden field), or percent-encode it
@@ -188,8 +188,8 @@ impl LoginPage {
 }
 
 /// Where a login may send the browser back to: the page it asked for,
-/// with its query while that passes [`local_redirect`] (not past
-/// [`MAX_REDIRECT_LEN`] bytes), else without; `None` when neither passes.
+/// with its query while that passes [`local_redirect`] (too long, or
+/// holding bytes it refuses), else without; `None` when neither passes.
 fn back_to(asked: &Uri) -> Option<&str> {
     let whole = asked.path_and_query().map_or("/", |p| p.as_str());
     local_redirect(whole).or_else(|| local_redirect(asked.path()))

@@ -139,8 +139,8 @@ impl FileStoreBuilder {
     /// [`DEFAULT_REOPEN_INTERVAL`](crate::DEFAULT_REOPEN_INTERVAL)). The first
     /// attempt is the next call after the failure, unless the file was
     /// itself opened again less than this long ago (a disk still full):
-    /// then that much after that opening. Calls in between fail fast with
-    /// [`StoreError::Unavailable`](session_core::StoreError::Unavailable).
+    /// then that much after that opening. Calls in between, reads too, fail
+    /// fast with [`StoreError::Unavailable`](session_core::StoreError::Unavailable).
     pub fn reopen_interval(mut self, interval: Duration) -> Self {
         self.reopen_interval = interval;
         self

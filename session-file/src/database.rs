@@ -202,9 +202,7 @@ impl Database {
             // waits out the interval: opening it on every call costs a
             // recovery each time and floods the log.
             let retry_at = match db.reopened_at {
-                Some(at) => at
-                    .checked_add(self.options.reopen_interval)
-                    .map_or(now, |at| at.max(now)),
+                Some(at) => later_than(at, self.options.reopen_interval).max(now),
                 None => now,
             };
             tracing::warn!(path = %self.path.display(), %error,
@@ -345,10 +343,15 @@ impl Drop for OpeningGuard<'_> {
 /// `wait` from now; a wait too long to add (`Duration::MAX`) is about 30
 /// years, which is never for a running process.
 fn later(wait: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(wait)
-        .or_else(|| now.checked_add(Duration::from_secs(30 * 365 * 24 * 3600)))
-        .unwrap_or(now)
+    later_than(Instant::now(), wait)
+}
+
+/// `wait` after `start`, as [`later`] reads a wait too long to add.
+fn later_than(start: Instant, wait: Duration) -> Instant {
+    start
+        .checked_add(wait)
+        .or_else(|| start.checked_add(Duration::from_secs(30 * 365 * 24 * 3600)))
+        .unwrap_or(start)
 }
 
 /// Whether the file may be created.
@@ -769,6 +772,21 @@ pub(crate) mod tests {
             "{waiting}"
         );
         assert!(!db.is_open());
+    }
+
+    /// An interval too long to add to an instant means never, not at once.
+    #[test]
+    fn an_endless_interval_never_opens_a_failing_file_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = OpenOptions {
+            reopen_interval: Duration::MAX,
+            ..options()
+        };
+        let db = Database::open(dir.path().join("s.redb"), options).unwrap();
+        let _ = db.run(|_| Err::<(), _>(previous_io()));
+        assert_eq!(db.run(read_sessions).expect("the file opened again"), 0);
+        let _ = db.run(|_| Err::<(), _>(previous_io()));
+        assert!(db.handle().is_err(), "opened again at once");
     }
 
     #[test]

@@ -76,7 +76,8 @@ pub(crate) fn unexpected(what: &str) -> StoreError {
 /// Whether a store error's source is its connection going away (not a
 /// refusal, a timeout or a server's error reply): a read may be sent again.
 pub(crate) fn connection_lost(source: &(dyn std::error::Error + 'static)) -> bool {
+    // `is_connection_dropped` holds for a refused connection too.
     source.downcast_ref::<RedisError>().is_some_and(|e| {
-        e.is_connection_dropped() || (e.is_io_error() && !e.is_connection_refusal())
+        !e.is_connection_refusal() && (e.is_connection_dropped() || e.is_io_error())
     })
 }

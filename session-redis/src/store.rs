@@ -359,7 +359,20 @@ impl RedisStore {
         F: FnOnce(Conn<'s>, Deadline) -> Fut,
         Fut: Future<Output = Result<T, StoreError>>,
     {
-        let deadline = self.deadline();
+        self.call_by(operation, self.deadline(), call).await
+    }
+
+    /// [`call`](Self::call) with the deadline of a call that began earlier.
+    pub(crate) async fn call_by<'s, T, F, Fut>(
+        &'s self,
+        operation: &'static str,
+        deadline: Deadline,
+        call: F,
+    ) -> Result<T, StoreError>
+    where
+        F: FnOnce(Conn<'s>, Deadline) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
         if let Some(conn) = self.inner.backend.ready() {
             return Self::logged(operation, call(conn, deadline).await);
         }
@@ -753,6 +766,7 @@ impl RedisStore {
         &self,
         id: &SessionId,
         now: Timestamp,
+        deadline: Deadline,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let ticket = match self.inner.cache.as_deref() {
             Some(cache) => match cache.lookup_settled(id).await {
@@ -764,7 +778,7 @@ impl RedisStore {
         let mut cmd = Cmd::with_capacity(2, 64);
         cmd.arg("HGETALL");
         self.inner.keys.write_session(id, &mut cmd);
-        self.call("load", |mut conn, _| async move {
+        self.call_by("load", deadline, |mut conn, _| async move {
             let reply = conn
                 .send(&cmd)
                 .await
@@ -865,13 +879,16 @@ impl SessionStore for RedisStore {
         id: &SessionId,
         now: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        match self.load_once(id, now).await {
+        let deadline = self.deadline();
+        match self.load_once(id, now, deadline).await {
             // The connection died under it (Redis restarted, a proxy closed
             // it): a read is safe to send again, on the connection made
-            // meanwhile, rather than answer 503 for a blip.
+            // meanwhile and within the same deadline, rather than answer
+            // 503 for a blip.
             Err(StoreError::Unavailable(source)) if connection_lost(&*source) => {
                 tracing::debug!(session = %id.short(), error = %source, "redis connection lost under a load; loading once more");
-                Box::pin(self.load_once(id, now)).await
+                let again = self.load_once(id, now, deadline);
+                Box::pin(self.within("load", deadline, again)).await
             }
             result => result,
         }

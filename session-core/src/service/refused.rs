@@ -21,7 +21,9 @@ pub(crate) struct RefusedTokens {
 
 impl RefusedTokens {
     /// Counts a request whose tokens no key verified, and logs the summary
-    /// when the last one is a minute old (or there was none).
+    /// when the last one is a minute old (or there was none). Requests
+    /// counted after a summary are reported with the next refusal a minute
+    /// or more later.
     pub(crate) fn bad_signature(&self, now: Timestamp) {
         self.count.fetch_add(1, Relaxed);
         let now = now.as_millis().saturating_add(1);
@@ -38,9 +40,15 @@ impl RefusedTokens {
             return;
         }
         let refused = self.count.swap(0, Relaxed);
+        // Since the last summary; the first covers only its own request.
+        let over_secs = match last {
+            0 => 0,
+            last => now.saturating_sub(last) / 1000,
+        };
         tracing::warn!(
             refused,
-            "session tokens that no signing key verifies were refused (since the last report, at most a minute ago): tampered, or signed by a key this instance does not hold (a new key put first before every instance had it, instances with different keys); their users are logged out"
+            over_secs,
+            "requests whose session tokens no signing key verifies were refused since the last report: tampered, or signed by a key this instance does not hold (a new key put first before every instance had it, instances with different keys); their users are logged out"
         );
     }
 }

@@ -26,7 +26,9 @@ async fn lines_once_logged(log: &Captured, wanted: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_server_that_may_evict_session_keys_is_named_in_one_warning() {
-    let Some(server) = support::private_server(&["--maxmemory-policy", "allkeys-lru"]) else {
+    let Some(server) =
+        support::private_server(&["--maxmemory-policy", "allkeys-lru", "--maxmemory", "100mb"])
+    else {
         return;
     };
     let (log, _guard) = capture();
@@ -56,17 +58,43 @@ async fn a_server_that_may_evict_session_keys_is_named_in_one_warning() {
     assert_eq!(warnings, 1, "{text}");
 }
 
+/// No warning where nothing is evicted: `noeviction` under a limit, and
+/// any policy without a limit (Redis's default `maxmemory 0`).
 #[tokio::test]
-async fn noeviction_is_not_warned_about() {
-    let Some(server) = support::private_server(&[]) else {
+async fn a_server_that_keeps_session_keys_is_not_warned_about() {
+    for args in [
+        ["--maxmemory-policy", "noeviction", "--maxmemory", "100mb"],
+        ["--maxmemory-policy", "allkeys-lru", "--maxmemory", "0"],
+    ] {
+        let Some(server) = support::private_server(&args) else {
+            return;
+        };
+        let (log, _guard) = capture();
+        let store = support::builder(&MockClock::starting_now())
+            .url(server.url())
+            .build()
+            .unwrap();
+        assert!(store.load(&SessionId::generate()).await.unwrap().is_none());
+        let lines = lines_once_logged(&log, "keeps session keys").await;
+        assert!(
+            !lines.iter().any(|l| l.contains(" WARN ")),
+            "{args:?}: {lines:#?}"
+        );
+    }
+}
+
+/// In a cluster every master answers; one that may evict is warned about.
+#[tokio::test]
+async fn a_cluster_that_may_evict_session_keys_is_named_in_a_warning() {
+    let Some(cluster) =
+        support::private_cluster(&["--maxmemory-policy", "volatile-lru", "--maxmemory", "100mb"])
+    else {
         return;
     };
     let (log, _guard) = capture();
-    let store = support::builder(&MockClock::starting_now())
-        .url(server.url())
-        .build()
-        .unwrap();
+    let store = support::cluster_store_on(&cluster, &MockClock::starting_now());
     assert!(store.load(&SessionId::generate()).await.unwrap().is_none());
-    let lines = lines_once_logged(&log, "keeps session keys").await;
-    assert!(!lines.iter().any(|l| l.contains(" WARN ")), "{lines:#?}");
+    let lines = lines_once_logged(&log, "maxmemory-policy").await;
+    let warning = lines.iter().find(|l| l.contains(" WARN ")).unwrap();
+    assert!(warning.contains("policy=\"volatile-lru\""), "{warning}");
 }

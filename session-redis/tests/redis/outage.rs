@@ -598,3 +598,105 @@ async fn a_cached_store_drops_its_copies_when_a_silent_connection_is_replaced() 
     let loaded = cached.load(&r.id).await.unwrap().expect("the session");
     assert_eq!(loaded.fields.get("saved"), Some("10"));
 }
+
+/// A load whose connection dies late tries once more only within what is
+/// left of its operation timeout. Through a proxy that holds the load's
+/// command for most of the timeout and then closes the connection, and
+/// answers nothing on the connections made after it, the load fails within
+/// the timeout instead of the first attempt's time plus a whole second one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_tried_again_stays_within_its_operation_timeout() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    const HOLD: Duration = Duration::from_millis(2400);
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = listener.local_addr().unwrap();
+    let hold = Arc::new(AtomicBool::new(false));
+    let upstream = format!("127.0.0.1:{}", server.port());
+    let holding = Arc::clone(&hold);
+    tokio::spawn(async move {
+        let mut first = true;
+        loop {
+            let Ok((client, _)) = listener.accept().await else {
+                return;
+            };
+            if !std::mem::take(&mut first) {
+                // Accepted, never answered.
+                tokio::spawn(async move {
+                    let _silent = client;
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                });
+                continue;
+            }
+            let server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            let back = tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+            });
+            let holding = Arc::clone(&holding);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = client_read.read(&mut buf).await {
+                    if holding.load(Ordering::SeqCst) {
+                        tokio::time::sleep(HOLD).await;
+                        break;
+                    }
+                    if server_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                // Both halves dropped: the store's connection is closed.
+                back.abort();
+            });
+        }
+    });
+    let timeout = Duration::from_secs(3);
+    let store = support::builder(&MockClock::starting_now())
+        .url(format!("redis://{proxy}"))
+        .connect_timeout(Duration::from_secs(3))
+        .response_timeout(Duration::from_millis(2500))
+        .operation_timeout(timeout)
+        .build()
+        .unwrap();
+    store.ping().await.unwrap();
+    hold.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    let result = store.load(&SessionId::generate()).await;
+    let took = started.elapsed();
+    assert!(
+        result.as_ref().is_err_and(StoreError::is_unavailable),
+        "{result:?}"
+    );
+    // Past HOLD: the first attempt did end with the closed connection.
+    assert!(took >= HOLD, "took {took:?}: {result:?}");
+    assert!(
+        took <= timeout + SLACK,
+        "took {took:?} with a {timeout:?} timeout"
+    );
+}
+
+/// A load refused a connection (nothing listens) is not sent again: only a
+/// connection that went away is worth a second attempt.
+#[tokio::test]
+async fn a_load_refused_a_connection_is_not_tried_again() {
+    let (log, _guard) = session_tests::logs::capture();
+    let port = session_tests::redis::free_port();
+    let store = support::builder(&MockClock::starting_now())
+        .url(format!("redis://127.0.0.1:{port}"))
+        .build()
+        .unwrap();
+    let result = store.load(&SessionId::generate()).await;
+    assert!(
+        result.as_ref().is_err_and(StoreError::is_unavailable),
+        "{result:?}"
+    );
+    let text = log.text();
+    assert!(text.contains("redis is unreachable"), "{text}");
+    assert!(!text.contains("loading once more"), "{text}");
+}
