@@ -166,9 +166,10 @@
 //! Run Redis with `maxmemory-policy noeviction` (its default): under any
 //! other policy Redis may evict a user's index key apart from their session
 //! keys, and such sessions then still load but escape `list_for_user` and
-//! `delete_for_user`. The store reads the policy (`INFO memory`) when it
-//! first connects and logs a warning unless it is `noeviction` (a user
-//! without `INFO` skips the check).
+//! `delete_for_user`. The store reads the policy and the memory limit
+//! (`INFO memory`, of every master in a cluster) when it first connects and
+//! logs a warning when a limit is set under another policy (a user without
+//! `INFO` skips the check).
 //!
 //! # Requirements
 //!
