@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use session_core::{MockClock, SessionId, SessionStore};
-use session_tests::logs::{Captured, capture};
+use session_redis::RedisStore;
+use session_tests::logs::{CaptureGuard, Captured, capture};
+use session_tests::redis::RedisServer;
 
 use crate::support;
 
@@ -24,6 +26,15 @@ async fn lines_once_logged(log: &Captured, wanted: &str) -> Vec<String> {
     log.text().lines().map(str::to_owned).collect()
 }
 
+/// A store on `server` that has made its first call, and the capture of
+/// this thread's log.
+async fn store_after_first_call(server: &RedisServer) -> (RedisStore, Captured, CaptureGuard) {
+    let (log, guard) = capture();
+    let store = support::store_on(server, &MockClock::starting_now());
+    assert!(store.load(&SessionId::generate()).await.unwrap().is_none());
+    (store, log, guard)
+}
+
 #[tokio::test]
 async fn a_server_that_may_evict_session_keys_is_named_in_one_warning() {
     let Some(server) =
@@ -31,12 +42,7 @@ async fn a_server_that_may_evict_session_keys_is_named_in_one_warning() {
     else {
         return;
     };
-    let (log, _guard) = capture();
-    let store = support::builder(&MockClock::starting_now())
-        .url(server.url())
-        .build()
-        .unwrap();
-    assert!(store.load(&SessionId::generate()).await.unwrap().is_none());
+    let (store, log, _guard) = store_after_first_call(&server).await;
     let lines = lines_once_logged(&log, "maxmemory-policy").await;
     let warnings: Vec<_> = lines.iter().filter(|l| l.contains(" WARN ")).collect();
     assert_eq!(warnings.len(), 1, "{lines:#?}");
@@ -69,12 +75,7 @@ async fn a_server_that_keeps_session_keys_is_not_warned_about() {
         let Some(server) = support::private_server(&args) else {
             return;
         };
-        let (log, _guard) = capture();
-        let store = support::builder(&MockClock::starting_now())
-            .url(server.url())
-            .build()
-            .unwrap();
-        assert!(store.load(&SessionId::generate()).await.unwrap().is_none());
+        let (_store, log, _guard) = store_after_first_call(&server).await;
         let lines = lines_once_logged(&log, "keeps session keys").await;
         assert!(
             !lines.iter().any(|l| l.contains(" WARN ")),
