@@ -758,9 +758,7 @@ impl RedisStore {
         // copy goes with `forget`.
         outcome.map(|(outcome, _)| outcome)
     }
-}
 
-impl RedisStore {
     /// One attempt at a load (see `load_at`).
     async fn load_once(
         &self,
