@@ -8,12 +8,15 @@ const CDN_CACHE_CONTROL: HeaderName = HeaderName::from_static("cdn-cache-control
 /// `Surrogate-Control`: the same for older CDNs, with directives of its own.
 const SURROGATE_CONTROL: HeaderName = HeaderName::from_static("surrogate-control");
 
-/// `Cache-Control: private` on a response that depends on the session
-/// and says nothing of caching; the app's own directives stand.
-pub(crate) fn private_unless_said(headers: &mut HeaderMap) {
+/// Marks a response that read the session: `Cache-Control: private` when
+/// it says nothing of caching (a shared cache storing it would show one
+/// visitor's page to the next; the app's own directives stand), and
+/// `Vary: Cookie`.
+pub(crate) fn depends_on_session(headers: &mut HeaderMap) {
     headers
         .entry(CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("private"));
+    vary_by_cookie(headers);
 }
 
 /// `Vary: Cookie` on a response that depends on the session, as Django's

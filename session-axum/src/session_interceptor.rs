@@ -23,23 +23,19 @@ use crate::interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, N
 /// `Set-Cookie` only when the session is new, rotated, refreshed, re-signed or
 /// destroyed. A response that sets or clears the cookie, or follows a login
 /// that handed out a bearer token, is kept out of shared caches; one that
-/// read the session and says nothing of caching is made `private`. A
-/// response that sets or clears the cookie, or read the session, says
-/// `Vary: Cookie`.
+/// read the session and says nothing of caching is made `private`. Both
+/// say `Vary: Cookie`.
 #[derive(Debug, Default)]
 pub struct SessionInterceptor;
 
 impl SessionInterceptor {
     /// Persists the request's session and sets or clears the cookie on
-    /// `response`. A response that read the session (an extractor, a
-    /// guard) and says nothing of caching is made `private`: a shared
-    /// cache storing it would show one visitor's page to the next. It also
-    /// says `Vary: Cookie`.
+    /// `response`, then marks a response that read the session (an
+    /// extractor, a guard) as depending on it.
     pub(crate) async fn finish(session: &RequestSession, response: Response) -> Response {
         let mut response = Self::persist(session, response).await;
         if session.was_read() {
-            crate::cache_control::private_unless_said(response.headers_mut());
-            crate::cache_control::vary_by_cookie(response.headers_mut());
+            crate::cache_control::depends_on_session(response.headers_mut());
         }
         response
     }

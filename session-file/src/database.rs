@@ -8,9 +8,9 @@
 //! last commit. While the file cannot be opened, and while it is being
 //! opened again, calls fail fast with [`StoreError::Unavailable`]; a new
 //! attempt is made at most once per reopen interval, and a file opened
-//! again is not opened once more before the interval has passed. Opening again never
-//! creates the file: a missing file (a mount gone) is an outage, not an
-//! empty store.
+//! again is not opened once more before the interval has passed. Opening
+//! again never creates the file: a missing file (a mount gone) is an
+//! outage, not an empty store.
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};

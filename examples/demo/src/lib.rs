@@ -30,7 +30,7 @@ pub mod users;
 use std::sync::Arc;
 
 use session_axum::App;
-use session_core::SystemClock;
+use session_core::{SigningKeys, SystemClock};
 
 pub use config::{Config, SigningKey, StartError, StoreKind};
 
@@ -50,10 +50,8 @@ pub async fn app(config: &Config) -> Result<App, Box<dyn std::error::Error>> {
         ),
     };
     tracing::debug!(bound = checks.passwords.bound(), "password checks at once");
-    let builder = key
-        .keep()?
-        .into_iter()
-        .fold(App::builder(), |builder, key| builder.secret(key))
+    let builder = App::builder()
+        .keys(&SigningKeys::new(key.keep()?)?)
         .shared_store(store)
         .secure(config.secure)
         .cookie_name(config.cookie_name())
