@@ -59,6 +59,11 @@ pub struct Config {
     /// Redis's invalidation messages (0: no local cache).
     #[arg(long, default_value_t = 0)]
     pub redis_local_cache: usize,
+    /// The prefix of every key `--store redis` writes: apps sharing one
+    /// Redis need one each, or they share users' session lists (and one
+    /// app's "log out everywhere else" ends the other's sessions).
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = session_redis::DEFAULT_PREFIX)]
+    pub redis_key_prefix: String,
     /// Mark the cookie `Secure` and name it `__Host-id` (serve over HTTPS
     /// then): a sibling subdomain or a plain-HTTP page cannot plant a cookie
     /// of that name. Without it the cookie is `id`.
@@ -187,6 +192,7 @@ impl Config {
                 let store = session_redis::RedisStore::builder()
                     .url(self.redis_url.clone())
                     .local_cache(self.redis_local_cache)
+                    .key_prefix(self.redis_key_prefix.clone())
                     .build()
                     .map_err(|e| failed(&e))?;
                 store.ping().await.map_err(|e| failed(&e))?;

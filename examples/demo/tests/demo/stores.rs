@@ -336,6 +336,59 @@ async fn redis_store_holds_a_user_to_the_per_user_limit() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Two apps on one Redis, each under its own `--redis-key-prefix`, with the
+/// same signing key: neither lists, serves or revokes the other's sessions.
+#[tokio::test]
+async fn apps_under_different_key_prefixes_share_a_redis_apart() {
+    let Some((redis, dir, args)) = on_redis("redis-prefixes", &[]) else {
+        return;
+    };
+    let with_prefix = |prefix: &str| {
+        let mut args = args.clone();
+        args.extend(["--redis-key-prefix".to_owned(), prefix.to_owned()]);
+        args
+    };
+    let (shop_args, blog_args) = (with_prefix("shop:"), with_prefix("blog:"));
+    let shop = Demo::start(&strs(&shop_args), &[]);
+    let blog = Demo::start(&strs(&blog_args), &[]);
+    let mut laptop = shop.browser();
+    form_login(&mut laptop, "ada", "ada-secret", "laptop").await;
+    let mut phone = blog.browser();
+    form_login(&mut phone, "ada", "ada-secret", "phone").await;
+
+    for browser in [&mut laptop, &mut phone] {
+        let listed = browser.get("/me/sessions").await.json();
+        assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    }
+    assert_eq!(
+        laptop.post("/me/sessions/revoke-others").await.json()["revoked"],
+        0
+    );
+    assert_eq!(phone.get("/session/info/age").await.status, 200);
+    // The shop's cookie, verified by the same key, names no blog session.
+    let mut stray = blog.browser();
+    stray.jar = laptop.jar.clone();
+    assert_eq!(stray.get("/session/info/age").await.status, 401);
+
+    let keys = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port().to_string(), "--scan"])
+        .output()
+        .expect("redis-cli runs");
+    let keys = String::from_utf8_lossy(&keys.stdout);
+    let prefixes: std::collections::BTreeSet<_> = keys
+        .lines()
+        .filter_map(|key| key.split_once(':'))
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(
+        prefixes.into_iter().collect::<Vec<_>>(),
+        ["blog", "shop"],
+        "{keys}"
+    );
+    drop((shop, blog));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn two_app_servers_with_local_caches_stay_coherent_through_redis() {
     let Some((_redis, dir, args)) = on_redis("redis-cached", &["--redis-local-cache", "1000"])
