@@ -9,7 +9,7 @@
 //! `Sec-Fetch-Site`, older ones `Origin`, and clients that are not browsers
 //! send neither.
 
-use axum::extract::Request;
+use axum::extract::{OriginalUri, Request};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, Method, Uri, header};
 use session_core::token::is_bearer_scheme;
@@ -81,18 +81,22 @@ impl CrossOriginCheck {
 
     /// Whether `request` is a write a browser sent from another origin,
     /// not trusted. Reads (`GET`, `HEAD`, `OPTIONS`) pass: they must not
-    /// change anything. So does a request with a `Bearer` token where the
-    /// app takes them: the token, not the cookie, then says who it is, and
-    /// a form or link cannot add one (script on another origin can only
-    /// once the app's CORS answer allowed it). Another scheme (`Basic`,
-    /// which browsers add by themselves) passes nothing: the cookie still
-    /// counts there.
+    /// change anything. A WebSocket handshake is a `GET` but opens a
+    /// socket that writes, with the browser's cookies: it is checked as a
+    /// write (cross-site WebSocket hijacking). A request with a `Bearer`
+    /// token passes where the app takes them: the token, not the cookie,
+    /// then says who it is, and a form or link cannot add one (script on
+    /// another origin can only once the app's CORS answer allowed it).
+    /// Another scheme (`Basic`, which browsers add by themselves) passes
+    /// nothing: the cookie still counts there.
     pub(crate) fn refuses(&self, request: &Request) -> bool {
         let method = request.method();
-        if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
+        let headers = request.headers();
+        if (method == Method::GET || method == Method::HEAD || method == Method::OPTIONS)
+            && !is_websocket_handshake(headers)
+        {
             return false;
         }
-        let headers = request.headers();
         let bearer = self.bearer
             && headers
                 .get(header::AUTHORIZATION)
@@ -101,7 +105,7 @@ impl CrossOriginCheck {
             || self
                 .exempt
                 .iter()
-                .any(|path| **path == *request.uri().path())
+                .any(|path| **path == *client_path(request))
         {
             return false;
         }
@@ -132,13 +136,34 @@ impl CrossOriginCheck {
         let headers = request.headers();
         tracing::info!(
             method = %request.method(),
-            path = request.uri().path(),
+            path = client_path(request),
             sec_fetch_site = ?headers.get(SEC_FETCH_SITE),
             origin = ?headers.get(header::ORIGIN),
             "refused a cross-origin request (see AppBuilder::trusted_origin)"
         );
         SessionRejection::CrossOrigin.into_response()
     }
+}
+
+/// The path the client asked for: under `Router::nest` the router's own
+/// path has the prefix taken off, and exemptions name what browsers send.
+fn client_path(request: &Request) -> &str {
+    request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| request.uri().path(), |original| original.path())
+}
+
+/// Whether `headers` ask to open a WebSocket (`Upgrade: websocket`, the
+/// protocol's token compared without regard to case); over HTTP/2 that is
+/// a `CONNECT`, which is checked as any write is.
+fn is_websocket_handshake(headers: &http::HeaderMap) -> bool {
+    headers.get_all(header::UPGRADE).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|protocol| protocol.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+    })
 }
 
 /// Whether `origin`'s host and port are those the request was sent to.
@@ -291,6 +316,58 @@ mod tests {
             let error = CrossOriginCheck::new(&[], &owned(&[bad]), true).unwrap_err();
             assert_eq!(error, OriginError::Path(bad.to_owned()));
         }
+    }
+
+    /// Cross-site WebSocket hijacking: the handshake is a `GET`, but the
+    /// socket it opens writes with the browser's cookies.
+    #[test]
+    fn a_websocket_handshake_is_checked_as_a_write() {
+        let check = check(&["https://admin.example"]);
+        let handshake = |headers: &[(&str, &str)]| {
+            let mut all = vec![("upgrade", "websocket"), ("connection", "Upgrade")];
+            all.extend_from_slice(headers);
+            request(Method::GET, &all)
+        };
+        for site in ["cross-site", "same-site"] {
+            let headers = [("sec-fetch-site", site), ("origin", "https://evil.example")];
+            assert!(check.refuses(&handshake(&headers)), "{site}");
+        }
+        let old_browser = [("origin", "https://evil.example")];
+        assert!(check.refuses(&handshake(&old_browser)));
+        let other_case = request(
+            Method::GET,
+            &[
+                ("upgrade", "h2c, WebSocket"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+        );
+        assert!(check.refuses(&other_case));
+
+        let same_origin = [("sec-fetch-site", "same-origin")];
+        assert!(!check.refuses(&handshake(&same_origin)));
+        let trusted = [
+            ("sec-fetch-site", "same-site"),
+            ("origin", "https://admin.example"),
+        ];
+        assert!(!check.refuses(&handshake(&trusted)));
+        assert!(!check.refuses(&handshake(&[])), "no browser");
+        let other_upgrade = [("upgrade", "h2c"), ("sec-fetch-site", "cross-site")];
+        assert!(!check.refuses(&request(Method::GET, &other_upgrade)));
+    }
+
+    /// Under `Router::nest("/api", ..)` the router sees `/login`; the
+    /// exemption names the path browsers post to.
+    #[test]
+    fn an_exempt_path_is_the_one_the_client_sent_under_a_nest() {
+        let nested = |exempt: &str| {
+            let check = CrossOriginCheck::new(&[], &owned(&[exempt]), true).unwrap();
+            let mut request = request(Method::POST, &[("sec-fetch-site", "cross-site")]);
+            let original = OriginalUri("/api/login".parse().unwrap());
+            request.extensions_mut().insert(original);
+            check.refuses(&request)
+        };
+        assert!(!nested("/api/login"));
+        assert!(nested("/login"));
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct Session<T: SessionData> {
     // The cell's logout count when `data` was made: after a later logout
     // it holds the logged-out session's data.
     epoch: u32,
+    // Changed since the last commit, and counted so in the cell.
+    unsaved: bool,
 }
 
 impl<T: SessionData> Session<T> {
@@ -80,6 +82,7 @@ impl<T: SessionData> Session<T> {
             from_loaded,
             started_from: None,
             epoch,
+            unsaved: false,
         }
     }
 
@@ -167,8 +170,18 @@ impl<T: SessionData> Session<T> {
     /// Applies `f` to the whole value (astro's `set(key, fn)` for any field):
     /// every field counts as touched.
     pub fn update<R>(&mut self, f: impl FnOnce(&mut T) -> R) -> R {
-        self.forget_if_logged_out();
+        self.before_change();
         f(self.data.as_tracked_mut())
+    }
+
+    /// Before the data is changed: starts again after a logout, and counts
+    /// the handle as holding changes the cell has not seen.
+    fn before_change(&mut self) {
+        self.forget_if_logged_out();
+        if !self.unsaved {
+            self.unsaved = true;
+            self.cell.lock().handle_changing(std::any::type_name::<T>());
+        }
     }
 
     /// After a logout (through any handle, or `Auth::logout`), this handle's
@@ -274,6 +287,9 @@ impl<T: SessionData> Session<T> {
     /// nothing of the request's session is saved (unless a logout then
     /// discards the request's changes anyway).
     pub fn commit(&mut self) -> Result<(), SessionDataError> {
+        if std::mem::take(&mut self.unsaved) {
+            self.cell.lock().handle_committed();
+        }
         let touched = self.data.as_tracked().touched().clone();
         if touched.is_empty() {
             return Ok(());
@@ -517,7 +533,7 @@ impl<T: SessionData> Deref for Session<T> {
 
 impl<T: SessionData> DerefMut for Session<T> {
     fn deref_mut(&mut self) -> &mut T::Tracked {
-        self.forget_if_logged_out();
+        self.before_change();
         &mut self.data
     }
 }

@@ -78,6 +78,10 @@ pub struct SessionState {
     // Logouts so far: a handle made before one holds the old session's data.
     pub(crate) destroys: u32,
     pub(crate) finished: bool,
+    // Typed handles changed since their last commit, and the first one's
+    // type: one still open at persist was moved out of its handler.
+    pub(crate) unsaved_handles: u32,
+    pub(crate) unsaved_type: Option<&'static str>,
     // The client keeps the token it sent (a bearer client): nothing to re-sign.
     pub(crate) token_kept: bool,
     // Allocated by the first change: a read-only request carries none.
@@ -126,6 +130,8 @@ impl SessionState {
             destroy: false,
             destroys: 0,
             finished: false,
+            unsaved_handles: 0,
+            unsaved_type: None,
             token_kept: false,
             changes: None,
         }
@@ -488,9 +494,36 @@ impl SessionState {
             )
             && !self.reissues();
         if settled {
-            self.finished = true;
+            self.finish();
         }
         settled
+    }
+
+    /// Marks persist as done, and reports a typed handle whose changes it
+    /// cannot see: changed and not committed, the handle was moved out of
+    /// its handler (into a stream, a WebSocket, a task) and its changes are
+    /// lost. Said now, with the request, rather than when the handle drops.
+    pub(crate) fn finish(&mut self) {
+        self.finished = true;
+        if self.unsaved_handles > 0 {
+            tracing::error!(
+                handles = self.unsaved_handles,
+                data = self.unsaved_type.unwrap_or_default(),
+                "a Session<T> handle changed and not committed is still open at persist (moved into a stream, a WebSocket upgrade or a task?): its changes are not saved; call commit() before moving it"
+            );
+        }
+    }
+
+    /// A typed handle of `data` changed since its last commit.
+    pub(crate) fn handle_changing(&mut self, data: &'static str) {
+        self.unsaved_handles = self.unsaved_handles.saturating_add(1);
+        self.unsaved_type.get_or_insert(data);
+    }
+
+    /// A typed handle that [`handle_changing`](Self::handle_changing)
+    /// reported committed.
+    pub(crate) fn handle_committed(&mut self) {
+        self.unsaved_handles = self.unsaved_handles.saturating_sub(1);
     }
 
     /// The client keeps the token it sent and takes no new one unasked (a

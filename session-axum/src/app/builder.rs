@@ -229,7 +229,9 @@ impl AppBuilder {
     /// write), and an `info` log line. This stops cross-site request forgery that
     /// `SameSite=Lax` leaves open: another site's form logging the browser
     /// in to the attacker's account, and forms on sibling subdomains, which
-    /// count as the same site. Reads, requests with a `Bearer` token while
+    /// count as the same site. A WebSocket handshake is a `GET` that opens
+    /// a socket writing with the browser's cookies: it is checked as a
+    /// write (cross-site WebSocket hijacking). Reads, requests with a `Bearer` token while
     /// the app takes them (the token, not the cookie, says who they are; a
     /// form cannot add one, script on another origin only once the app's
     /// CORS allows it) and clients that send neither header (`curl`,
@@ -287,8 +289,9 @@ impl AppBuilder {
     /// [`cross_origin_protection`](Self::cross_origin_protection): an
     /// identity provider's SAML or `form_post` callback, a payment
     /// provider's return, which browsers post from the provider's page
-    /// (some with `Origin: null`). The request's path must equal it (no
-    /// query, no prefix match). Such a route must check what it is sent
+    /// (some with `Origin: null`). The path the client sent must equal it
+    /// (no query, no prefix match; under `Router::nest` with the nest's
+    /// prefix, as for [`login_page`](Self::login_page)). Such a route must check what it is sent
     /// itself (the assertion's signature, the OpenID `state`).
     /// [`build`](Self::build) refuses a path not starting with `/`
     /// ([`BuildError::TrustedOrigin`]).

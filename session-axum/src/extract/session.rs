@@ -16,6 +16,34 @@ use crate::error::SessionRejection;
 /// types) and to `T` itself. Changes are persisted after the handler returns;
 /// nothing is created for a request that only reads. Do not keep it past the
 /// handler: changes made after the response is sent are discarded.
+///
+/// A handle moved out of the handler (into a WebSocket's `on_upgrade`, a
+/// server-sent events stream, a spawned task) must be committed first:
+/// changes reach the request's session when the handle is committed or
+/// dropped, and persist runs as the handler returns, while the moved
+/// handle lives on. Persist logs an error for a handle it finds changed
+/// and not committed.
+///
+/// ```
+/// use session_axum::prelude::*;
+///
+/// #[session_data]
+/// #[derive(Debug, Clone, Default)]
+/// pub struct Prefs {
+///     pub exports: u64,
+/// }
+///
+/// async fn export(mut session: Session<Prefs>) -> &'static str {
+///     session.update_exports(|n| *n += 1);
+///     session.commit().expect("a count encodes"); // saved with this response
+///     tokio::spawn(async move {
+///         // The handle may be read here; changes made here are not saved.
+///         let _count = *session.exports();
+///     });
+///     "export started"
+/// }
+/// # let _: axum::Router = axum::Router::new().route("/export", axum::routing::post(export));
+/// ```
 pub struct Session<T: SessionData>(session_core::Session<T>);
 
 impl<T: SessionData> Session<T> {

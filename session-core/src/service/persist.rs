@@ -103,7 +103,7 @@ impl SessionService {
             if let Some(error) = state.changes.as_mut().and_then(|c| c.commit_error.take()) {
                 return Err(error.into());
             }
-            state.finished = true;
+            state.finish();
             let plan = self.plan(&mut state);
             if plan.compares_revision() && !self.store().capabilities().compare_and_set {
                 // Saving anyway would drop the other request's change.

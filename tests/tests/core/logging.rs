@@ -96,6 +96,46 @@ async fn a_handle_dropped_with_a_value_that_would_not_read_back_is_logged() {
     );
 }
 
+/// A handle changed and moved out of its handler (into a stream or a
+/// WebSocket) before being committed: persist cannot see its changes, and
+/// says so at once, naming the data type, rather than when the handle
+/// drops, maybe hours later. A handle committed first is saved and not
+/// reported.
+#[tokio::test]
+async fn a_handle_still_holding_changes_at_persist_is_reported_then() {
+    let env = env();
+    let (log, _guard) = capture();
+    let mut moved = env.service.get::<Profile>(None).await.unwrap();
+    let cell = moved.cell().clone();
+    moved.update(|p| p.age = Some(30));
+    let persisted = env.service.persist(&cell).await.unwrap();
+    assert!(persisted.id.is_none(), "nothing to save yet: {persisted:?}");
+    let text = log.text();
+    assert!(
+        text.contains("ERROR")
+            && text.contains("still open at persist")
+            && text.contains("Profile"),
+        "{text}"
+    );
+    drop(moved);
+    assert!(env.store.writes().is_empty(), "{:?}", env.store.writes());
+
+    let (log, _guard) = capture();
+    let mut committed = env.service.get::<Profile>(None).await.unwrap();
+    let cell = committed.cell().clone();
+    committed.update(|p| p.age = Some(30));
+    committed.commit().unwrap();
+    // Read again after the commit: still nothing unsaved.
+    assert_eq!(committed.age, Some(30));
+    assert!(env.service.persist(&cell).await.unwrap().id.is_some());
+    assert!(
+        !log.text().contains("still open at persist"),
+        "{}",
+        log.text()
+    );
+    drop(committed);
+}
+
 /// `SessionId`'s `Debug` shows only a prefix and `Key`'s nothing; the
 /// values carrying a whole signed token (a credential) do not print it.
 #[tokio::test]

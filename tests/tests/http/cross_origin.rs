@@ -144,6 +144,38 @@ async fn an_exempt_path_takes_a_cross_site_post_and_others_stay_refused() {
     assert_eq!(b.get("/t/me").await.json()["user_id"], "alice");
 }
 
+/// Under `Router::nest` the exemption names the path the provider posts
+/// to, prefix included, as `login_page` does.
+#[tokio::test]
+async fn under_a_nest_the_exempt_path_is_the_full_one() {
+    let app = session_axum::App::builder()
+        .store(session_core::MemoryStore::new())
+        .keys(&SigningKeys::single(key(1)))
+        .secure(false)
+        .cookie_name("sid")
+        .cross_origin_exempt("/api/t/login")
+        .build()
+        .expect("app builds");
+    let nested = axum::Router::new().nest("/api", app.into_router());
+    let server = session_tests::http::TestServer::start(nested).await;
+    let mut b = server.browser();
+    let from_provider = [("sec-fetch-site", "cross-site"), ("origin", "null")];
+    let r = b
+        .send_with_headers(
+            Method::POST,
+            "/api/t/login?user=alice",
+            None,
+            &from_provider,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    let r = b
+        .send_with_headers(Method::POST, "/api/t/logout", None, &from_provider)
+        .await;
+    assert_refused(&r);
+    assert_eq!(b.get("/api/t/me").await.json()["user_id"], "alice");
+}
+
 async fn start_trusting(origin: &'static str) -> TestApp {
     start_with(SigningKeys::single(key(1)), move |b| {
         b.trusted_origin(origin)

@@ -23,3 +23,4 @@ mod security;
 mod seeds;
 mod untrusted;
 mod values;
+mod websocket;
