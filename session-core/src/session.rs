@@ -159,7 +159,9 @@ impl<T: SessionData> Session<T> {
     /// Takes a flash value stored by an earlier request; `None` when absent,
     /// already taken, or not decodable as `V` (logged; the value is taken
     /// all the same). The removal is written at persist, so two requests of
-    /// one session running at the same time may both read the value. It
+    /// one session running at the same time may both read the value (with
+    /// the cookie store, a slower response that loaded the session before
+    /// the take also carries the value back to the client). It
     /// removes only the value read: another value flashed under `key` by a
     /// request meanwhile stays for a later read (the same value flashed
     /// again counts as the one read, and goes with it).

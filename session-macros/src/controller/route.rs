@@ -63,6 +63,9 @@ pub(super) fn parse(attr: &Attribute) -> syn::Result<RouteAttr> {
 pub(super) fn check_path(lit: &LitStr) -> syn::Result<()> {
     let path = lit.value();
     let err = |message: String| Err(syn::Error::new(lit.span(), message));
+    if path.is_empty() {
+        return err("route path is empty: `/` is the controller's base path itself".to_owned());
+    }
     if !path.starts_with('/') {
         return err(format!("route path `{path}` must start with `/`"));
     }

@@ -10,4 +10,14 @@ impl SessionRoutes {
     }
 }
 
+pub struct Base;
+
+#[controller("/base")]
+impl Base {
+    #[get("")]
+    async fn base() -> &'static str {
+        "base"
+    }
+}
+
 fn main() {}
