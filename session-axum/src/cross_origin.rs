@@ -101,12 +101,7 @@ impl CrossOriginCheck {
             && headers
                 .get(header::AUTHORIZATION)
                 .is_some_and(|value| is_bearer_scheme(value.as_bytes()));
-        if bearer
-            || self
-                .exempt
-                .iter()
-                .any(|path| **path == *client_path(request))
-        {
+        if bearer || self.is_exempt(client_path(request)) {
             return false;
         }
         let origin = headers.get(header::ORIGIN);
@@ -123,6 +118,10 @@ impl CrossOriginCheck {
         }
     }
 
+    fn is_exempt(&self, path: &str) -> bool {
+        self.exempt.iter().any(|exempt| **exempt == *path)
+    }
+
     fn trusts(&self, origin: Option<&HeaderValue>) -> bool {
         origin.is_some_and(|origin| {
             self.trusted
@@ -132,15 +131,24 @@ impl CrossOriginCheck {
     }
 
     /// The answer to a refused request, logged.
-    pub(crate) fn refuse(request: &Request) -> Response {
+    pub(crate) fn refuse(&self, request: &Request) -> Response {
         let headers = request.headers();
+        let path = client_path(request);
         tracing::info!(
             method = %request.method(),
-            path = client_path(request),
+            path,
             sec_fetch_site = ?headers.get(SEC_FETCH_SITE),
             origin = ?headers.get(header::ORIGIN),
             "refused a cross-origin request (see AppBuilder::trusted_origin)"
         );
+        let nested = request.uri().path();
+        if nested != path && self.is_exempt(nested) {
+            tracing::warn!(
+                exempt = nested,
+                path,
+                "a cross-origin exemption names the path inside Router::nest; exemptions name the path the client sent, prefix included"
+            );
+        }
         SessionRejection::CrossOrigin.into_response()
     }
 }

@@ -56,7 +56,8 @@ pub fn join(base: &str, path: &str) -> String {
 }
 
 /// The checked full path of route `path` under controller `base`. Both must
-/// start with `/` (a route may also be empty, meaning the base itself):
+/// start with `/` (a route registered by hand may also be empty, meaning the
+/// base itself, as `/` does; `#[controller]` takes only `/`):
 /// `("/session", "info")` would otherwise join as `/sessioninfo`.
 pub fn full(base: &str, path: &str) -> Result<String, PathError> {
     for part in [base, path] {

@@ -289,9 +289,16 @@ impl<T: SessionData> Session<T> {
     /// nothing of the request's session is saved (unless a logout then
     /// discards the request's changes anyway).
     pub fn commit(&mut self) -> Result<(), SessionDataError> {
+        self.write_changes()?;
+        // A failed commit leaves the handle counted: its changes are still
+        // in it.
         if std::mem::take(&mut self.unsaved) {
-            self.cell.lock().handle_committed();
+            self.cell.lock().handle_committed(self.epoch);
         }
+        Ok(())
+    }
+
+    fn write_changes(&mut self) -> Result<(), SessionDataError> {
         let touched = self.data.as_tracked().touched().clone();
         if touched.is_empty() {
             return Ok(());

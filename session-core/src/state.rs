@@ -78,8 +78,9 @@ pub struct SessionState {
     // Logouts so far: a handle made before one holds the old session's data.
     pub(crate) destroys: u32,
     pub(crate) finished: bool,
-    // Typed handles changed since their last commit, and the first one's
-    // type: one still open at persist was moved out of its handler.
+    // Typed handles borrowed mutably since their last commit (and not
+    // before a logout), and the first one's type: one still open at
+    // persist was moved out of its handler.
     pub(crate) unsaved_handles: u32,
     pub(crate) unsaved_type: Option<&'static str>,
     // The client keeps the token it sent (a bearer client): nothing to re-sign.
@@ -430,6 +431,10 @@ impl SessionState {
     pub fn destroy(&mut self) {
         self.destroy = true;
         self.destroys = self.destroys.wrapping_add(1);
+        // The handles changed so far hold the logged-out session's data,
+        // which is not to be saved.
+        self.unsaved_handles = 0;
+        self.unsaved_type = None;
         // A refusal of the stored data goes with it: what follows is a new
         // session's.
         self.failed_check = None;
@@ -500,30 +505,37 @@ impl SessionState {
     }
 
     /// Marks persist as done, and reports a typed handle whose changes it
-    /// cannot see: changed and not committed, the handle was moved out of
-    /// its handler (into a stream, a WebSocket, a task) and its changes are
-    /// lost. Said now, with the request, rather than when the handle drops.
+    /// cannot see: borrowed mutably and not committed, the handle was moved
+    /// out of its handler (into a stream, a WebSocket, a task) and its
+    /// changes are lost. Said now, with the request, rather than when the
+    /// handle drops.
     pub(crate) fn finish(&mut self) {
         self.finished = true;
         if self.unsaved_handles > 0 {
             tracing::error!(
                 handles = self.unsaved_handles,
                 data = self.unsaved_type.unwrap_or_default(),
-                "a Session<T> handle changed and not committed is still open at persist (moved into a stream, a WebSocket upgrade or a task?): its changes are not saved; call commit() before moving it"
+                "a Session<T> handle borrowed mutably and not committed is still open at persist (moved into a stream, a WebSocket upgrade or a task?): changes made through it are not saved; call commit() before moving it"
             );
         }
     }
 
-    /// A typed handle of `data` changed since its last commit.
+    /// A typed handle of `data` borrowed mutably since its last commit.
     pub(crate) fn handle_changing(&mut self, data: &'static str) {
         self.unsaved_handles = self.unsaved_handles.saturating_add(1);
         self.unsaved_type.get_or_insert(data);
     }
 
     /// A typed handle that [`handle_changing`](Self::handle_changing)
-    /// reported committed.
-    pub(crate) fn handle_committed(&mut self) {
-        self.unsaved_handles = self.unsaved_handles.saturating_sub(1);
+    /// reported committed; one made before a logout (`epoch`, the logouts
+    /// then) was uncounted by it.
+    pub(crate) fn handle_committed(&mut self, epoch: u32) {
+        if epoch == self.destroys {
+            self.unsaved_handles = self.unsaved_handles.saturating_sub(1);
+            if self.unsaved_handles == 0 {
+                self.unsaved_type = None;
+            }
+        }
     }
 
     /// The client keeps the token it sent and takes no new one unasked (a

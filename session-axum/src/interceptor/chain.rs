@@ -124,7 +124,7 @@ impl Service<Request> for InterceptedRoute {
         if let Some(check) = &self.cross_origin
             && check.refuses(&request)
         {
-            return Box::pin(std::future::ready(Ok(CrossOriginCheck::refuse(&request))));
+            return Box::pin(std::future::ready(Ok(check.refuse(&request))));
         }
         let route = self.route.clone();
         if let Some(page) = &self.login_page {

@@ -134,6 +134,35 @@ async fn a_handle_still_holding_changes_at_persist_is_reported_then() {
         log.text()
     );
     drop(committed);
+
+    // A commit that failed leaves the changes in the handle: still counted.
+    let (log, _guard) = capture();
+    let mut refused = env.service.get::<Profile>(None).await.unwrap();
+    let cell = refused.cell().clone();
+    refused.update(|p| p.age = Some(300));
+    assert!(refused.commit().is_err());
+    let _ = env.service.persist(&cell).await;
+    assert!(
+        log.text().contains("still open at persist"),
+        "{}",
+        log.text()
+    );
+    refused.update(|p| p.age = None);
+    drop(refused);
+
+    // Changes a logout dropped are not lost to persist: nothing to report.
+    let (log, _guard) = capture();
+    let mut before_logout = env.service.get::<Profile>(None).await.unwrap();
+    let cell = before_logout.cell().clone();
+    before_logout.update(|p| p.age = Some(30));
+    cell.lock().destroy();
+    env.service.persist(&cell).await.unwrap();
+    assert!(
+        !log.text().contains("still open at persist"),
+        "{}",
+        log.text()
+    );
+    drop(before_logout);
 }
 
 /// `SessionId`'s `Debug` shows only a prefix and `Key`'s nothing; the

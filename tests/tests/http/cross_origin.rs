@@ -145,19 +145,23 @@ async fn an_exempt_path_takes_a_cross_site_post_and_others_stay_refused() {
 }
 
 /// Under `Router::nest` the exemption names the path the provider posts
-/// to, prefix included, as `login_page` does.
+/// to, prefix included, as `login_page` does. An exemption naming the path
+/// inside the nest, as one had to before, is refused with a warning that
+/// says why.
 #[tokio::test]
 async fn under_a_nest_the_exempt_path_is_the_full_one() {
-    let app = session_axum::App::builder()
-        .store(session_core::MemoryStore::new())
-        .keys(&SigningKeys::single(key(1)))
-        .secure(false)
-        .cookie_name("sid")
-        .cross_origin_exempt("/api/t/login")
-        .build()
-        .expect("app builds");
-    let nested = axum::Router::new().nest("/api", app.into_router());
-    let server = session_tests::http::TestServer::start(nested).await;
+    let nested = |exempt: &str| {
+        let app = session_axum::App::builder()
+            .store(session_core::MemoryStore::new())
+            .keys(&SigningKeys::single(key(1)))
+            .secure(false)
+            .cookie_name("sid")
+            .cross_origin_exempt(exempt)
+            .build()
+            .expect("app builds");
+        axum::Router::new().nest("/api", app.into_router())
+    };
+    let server = session_tests::http::TestServer::start(nested("/api/t/login")).await;
     let mut b = server.browser();
     let from_provider = [("sec-fetch-site", "cross-site"), ("origin", "null")];
     let r = b
@@ -174,6 +178,24 @@ async fn under_a_nest_the_exempt_path_is_the_full_one() {
         .await;
     assert_refused(&r);
     assert_eq!(b.get("/api/t/me").await.json()["user_id"], "alice");
+
+    let server = session_tests::http::TestServer::start(nested("/t/login")).await;
+    let (log, _guard) = session_tests::logs::capture();
+    let r = server
+        .browser()
+        .send_with_headers(
+            Method::POST,
+            "/api/t/login?user=alice",
+            None,
+            &from_provider,
+        )
+        .await;
+    assert_refused(&r);
+    let text = log.text();
+    assert!(
+        text.contains("WARN") && text.contains("exemption names the path inside Router::nest"),
+        "{text}"
+    );
 }
 
 async fn start_trusting(origin: &'static str) -> TestApp {
