@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use cookie::{Cookie, SameSite};
 use http::{HeaderMap, HeaderValue, header};
+use session_core::web::max_age_secs;
 use session_core::{CookieAction, CookieLifetime, Timestamp};
 
 /// Session cookie attributes.
@@ -223,19 +224,8 @@ impl CookieConfig {
         &self,
         headers: &'h HeaderMap,
     ) -> impl Iterator<Item = &'h str> + Send + use<'h, '_> {
-        headers
-            .get_all(header::COOKIE)
-            .into_iter()
-            .flat_map(|value| value.as_bytes().split(|&b| b == b';'))
-            .filter_map(move |pair| {
-                let pair = pair.trim_ascii_start();
-                let value = pair.strip_prefix(self.name.as_bytes())?.trim_ascii_start();
-                let token = value.strip_prefix(b"=")?.trim_ascii();
-                let token = trim_quotes(token);
-                // Not skipped: a request with a tampered cookie must not
-                // pass for one without, whose cookie would stay in place.
-                Some(std::str::from_utf8(token).unwrap_or(""))
-            })
+        let values = headers.get_all(header::COOKIE).into_iter();
+        session_core::web::cookie_values(values.map(HeaderValue::as_bytes), &self.name)
     }
 
     /// The `Set-Cookie` value for `action`, `None` for [`CookieAction::Keep`].
@@ -286,21 +276,10 @@ const SERVER_TOKEN_ROOM: usize = 128;
 /// The longest `Path` or `Domain` value browsers take.
 const MAX_ATTRIBUTE_BYTES: usize = 1024;
 
-/// The longest `Max-Age` sent, in seconds: 400 days, the most browsers keep
-/// a cookie (RFC 6265bis, 5.6.2), whatever a longer one says. A session
-/// that lives longer gets its cookie renewed by the visits that refresh it.
-pub const MAX_AGE_SECS: u64 = 400 * 24 * 3600;
-
-/// The widest `Max-Age` a cookie is measured with: [`MAX_AGE_SECS`]'s digits.
-pub const MAX_AGE_DIGITS: usize = 8;
-const _: () = assert!(MAX_AGE_SECS.ilog10() as usize + 1 == MAX_AGE_DIGITS);
-
-/// Seconds from `now` to `expires_at`, rounded up (the browser must not drop
-/// the cookie before the session expires), at most [`MAX_AGE_SECS`].
-fn max_age_secs(expires_at: Timestamp, now: Timestamp) -> u128 {
-    let secs = expires_at.since(now).as_millis().div_ceil(1000);
-    secs.min(u128::from(MAX_AGE_SECS))
-}
+/// The longest `Max-Age` sent (400 days, the most browsers keep a cookie,
+/// whatever a longer one says; a session that lives longer gets its cookie
+/// renewed by the visits that refresh it), and its digits.
+pub use session_core::web::{MAX_AGE_DIGITS, MAX_AGE_SECS};
 
 /// `cookie` as a `Set-Cookie` value, written into one buffer sized for a
 /// typical session cookie instead of one grown piece by piece.
@@ -314,15 +293,6 @@ fn render(cookie: &Cookie<'_>) -> String {
 
 /// Room for a signed id and the default attributes, with some to spare.
 const SET_COOKIE_CAPACITY: usize = 160;
-
-/// `token` without the pair of double quotes around it (RFC 6265 allows
-/// them); a quote anywhere else stays, and the token fails to verify.
-fn trim_quotes(token: &[u8]) -> &[u8] {
-    match token {
-        [b'"', inner @ .., b'"'] => inner,
-        _ => token,
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,9 @@
 //! - [`token`]: HMAC-signed tokens with key rotation, cookie-name binding and
 //!   bearer helpers.
 //! - [`SessionStore`]: the store contract, with [`MemoryStore`] built in.
+//! - [`web`]: the steps a web layer takes around the service on each
+//!   request (which token, when to persist, the cookie, statuses), and the
+//!   framework-free pieces of them.
 //!
 //! A request cycle without any web framework:
 //!
@@ -99,6 +102,7 @@ pub mod state;
 pub mod store;
 pub mod token;
 mod values;
+pub mod web;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -40,7 +40,11 @@ pub struct Session<T: SessionData> {
 }
 
 impl<T: SessionData> Session<T> {
-    /// Decodes the cell's current data and validates it.
+    /// Decodes the cell's current data and validates it. Data that fails is
+    /// an error here; [`SessionService::typed`](crate::SessionService::typed)
+    /// applies the service's
+    /// [`InvalidDataPolicy`](crate::InvalidDataPolicy) instead (logged,
+    /// and defaults under the default policy): use that in a request.
     pub fn from_cell(cell: SessionCell) -> Result<Self, SessionDataError> {
         let (data, from_loaded, started_from, epoch) = {
             let state = cell.lock();

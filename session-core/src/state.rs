@@ -381,6 +381,9 @@ impl SessionState {
     /// Logs in on a session of its own (a bearer token handed out to a
     /// client that came with a browser's cookie, say): the loaded session
     /// stays as it is, and the new one gets only this request's changes.
+    /// Persist's [`CookieAction`](crate::CookieAction) then names the new
+    /// session: a layer that hands its token out in the body leaves the
+    /// client's cookie as it is (see [`web`](crate::web)).
     pub fn login_apart(&mut self, binding: Binding) -> SessionId {
         // After a logout, the loaded session is deleted all the same.
         let replace_old = self.destroys != 0;
@@ -427,7 +430,10 @@ impl SessionState {
     /// so far, flash included, go with it. Data or flash written after it
     /// (a "signed out" message, say) start a new anonymous session holding
     /// only those, whose cookie replaces the cleared one; a `login` after
-    /// it starts a new session too, from nothing of this one.
+    /// it starts a new session too, from nothing of this one. A response
+    /// that is not persisted (a 5xx) deletes nothing: a logout also deletes
+    /// the record at once with
+    /// [`SessionService::destroy_session`](crate::SessionService::destroy_session).
     pub fn destroy(&mut self) {
         self.destroy = true;
         self.destroys = self.destroys.wrapping_add(1);

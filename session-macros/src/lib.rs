@@ -1,5 +1,7 @@
 //! Attribute macros for `session-axum`; use them through its re-exports
 //! (`session_axum::session_data`, `session_axum::controller`, ...).
+//! `#[session_data]` also works on `session-core` alone, without
+//! `session-axum`: `#[session_macros::session_data(crate = session_core)]`.
 //!
 //! Each macro parses its input into a typed model, checks it (collecting every
 //! error, each on the offending token), then generates code that names runtime

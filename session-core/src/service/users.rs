@@ -31,13 +31,17 @@ impl SessionService {
         self.signer().sign_id(id)
     }
 
-    /// The session id in a token; `None` when the token is not valid.
+    /// The session id in a token; `None` when the token does not verify.
+    /// Only the signature is checked: the session it names may be gone
+    /// (revoked, expired); [`record`](Self::record) says whether it lives.
     pub fn session_id_from_token(&self, token: &str) -> Option<SessionId> {
         self.signer().verify_id(token).ok().map(|v| v.value)
     }
 
     /// The session id behind an `Authorization: Bearer <token>` header value
-    /// (authsessions' `getSessionIdFromAuthToken`).
+    /// (authsessions' `getSessionIdFromAuthToken`); as
+    /// [`session_id_from_token`](Self::session_id_from_token), only the
+    /// signature is checked.
     pub fn session_id_from_bearer(&self, header: Option<&str>) -> Option<SessionId> {
         self.signer().session_id_from_bearer(header)
     }
@@ -83,7 +87,10 @@ impl SessionService {
     /// Deletes a session; deleting an unknown id is a no-op returning `false`.
     /// A client-side store keeps nothing to delete and answers `false`: the
     /// cookie stays valid until it expires (a logout clears it in the
-    /// browser that logs out).
+    /// browser that logs out). For the request's own session, a logout
+    /// also calls [`SessionState::destroy`](crate::SessionState::destroy)
+    /// on its cell, so that persist clears the cookie and writes nothing
+    /// back (see [`web`](crate::web)).
     pub async fn destroy_session(&self, id: &SessionId) -> Result<bool, SessionError> {
         Ok(self.store().delete(id).await?)
     }
