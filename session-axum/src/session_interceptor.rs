@@ -133,6 +133,12 @@ impl SessionInterceptor {
             );
             return SessionRejection::TooLarge.into_response();
         }
+        if let Some(ended) = &session.config().ended_cookie
+            && !matches!(persisted.ended, CookieAction::Keep)
+            && let Err(size) = ended.apply(&persisted.ended, now, response.headers_mut())
+        {
+            tracing::warn!(size, "the ended-sessions cookie is too large; not sent");
+        }
         if !matches!(cookie, CookieAction::Keep) {
             crate::cache_control::keep_private(response.headers_mut());
             crate::cache_control::vary_by_cookie(response.headers_mut());

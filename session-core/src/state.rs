@@ -87,6 +87,9 @@ pub struct SessionState {
     pub(crate) token_kept: bool,
     // Allocated by the first change: a read-only request carries none.
     pub(crate) changes: Option<Box<Changes>>,
+    // A client-side store's ended sessions, as the request's cookie named
+    // them (see `SessionService::check_ended`).
+    pub(crate) ended: Option<Box<crate::store::cookie::EndedSessions>>,
 }
 
 /// What a request changed, kept apart so read-only requests stay small.
@@ -135,6 +138,7 @@ impl SessionState {
             unsaved_type: None,
             token_kept: false,
             changes: None,
+            ended: None,
         }
     }
 

@@ -11,7 +11,11 @@
 //!    called on the loaded cell. Otherwise every value of the session
 //!    cookie, in order ([`cookie_values`]), goes to
 //!    [`SessionService::load_first`](crate::SessionService::load_first).
-//!    A store outage while loading is a 503 with `Retry-After`.
+//!    A store outage while loading is a 503 with `Retry-After`. With a
+//!    client-side store, the value of the ended-sessions cookie (the
+//!    session cookie's name plus
+//!    [`ENDED_COOKIE_SUFFIX`](crate::store::cookie::ENDED_COOKIE_SUFFIX))
+//!    goes to [`SessionService::check_ended`](crate::SessionService::check_ended).
 //! 2. **The handler** takes typed data through
 //!    [`SessionService::typed`](crate::SessionService::typed), which applies
 //!    the service's [`InvalidDataPolicy`](crate::InvalidDataPolicy)
@@ -43,7 +47,8 @@
 //!    client's cookie still holds it all; after a logout
 //!    (`Destroyed`) the cookie is cleared instead, and the logout stands.
 //!    A response that sets or clears the cookie is `Cache-Control:
-//!    private` with `Vary: Cookie`.
+//!    private` with `Vary: Cookie`. [`Persisted::ended`](crate::Persisted::ended)
+//!    is applied the same way, under the ended-sessions cookie's name.
 //! 5. **A token handed out in the body** after
 //!    [`SessionState::login_apart`](crate::SessionState::login_apart) (a
 //!    bearer login from a browser): `Persisted::cookie` then names the new

@@ -520,6 +520,13 @@ impl AppBuilder {
         let ctx = AppContext {
             service: service.clone(),
             config: Arc::new(WebConfig {
+                ended_cookie: service.store().client_side().map(|_| {
+                    let mut ended = self.cookie.clone();
+                    ended
+                        .name
+                        .push_str(session_core::store::cookie::ENDED_COOKIE_SUFFIX);
+                    ended
+                }),
                 cookie: self.cookie,
                 bearer,
             }),

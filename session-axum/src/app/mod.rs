@@ -21,6 +21,13 @@ pub struct WebConfig {
     pub cookie: CookieConfig,
     /// Whether `Authorization: Bearer <token>` is accepted.
     pub bearer: bool,
+    /// With a client-side store, the cookie naming the sessions a browser
+    /// ended (see
+    /// [`SessionService::check_ended`](session_core::SessionService::check_ended)):
+    /// the session cookie's attributes under its name plus
+    /// [`ENDED_COOKIE_SUFFIX`](session_core::store::cookie::ENDED_COOKIE_SUFFIX).
+    /// `None` with a server-side store.
+    pub ended_cookie: Option<CookieConfig>,
 }
 
 /// A built app: the router plus what it was built from.

@@ -83,6 +83,10 @@ impl AuthInterceptor {
     ) -> Result<(Request, RequestSession), Response> {
         let (loading, bearer) = self.load(request.headers());
         let cell = loading.await.map_err(Self::reject)?;
+        if let Some(ended) = &self.config.ended_cookie {
+            let value = ended.tokens(request.headers()).next();
+            self.service.check_ended(&cell, value);
+        }
         let session = self.admitted(&mut request, cell, bearer).await?;
         Ok((request, session))
     }

@@ -171,9 +171,10 @@ impl Auth {
     /// Logs out: deletes the session server-side now, and clears the cookie
     /// when the response leaves. The token never loads again, except with a
     /// client-side store ([`CookieStore`](crate::core::CookieStore)), which keeps
-    /// nothing to delete: a copy of the cookie stays valid until it expires,
-    /// and so does the one a slower response of the same browser sets,
-    /// still in flight when the logout answered.
+    /// nothing to delete: a copy of the cookie stays valid until it expires.
+    /// One that a slower response of the same browser sets back, still in
+    /// flight when the logout answered, is refused at the next request (see
+    /// [`SessionService::check_ended`](crate::core::SessionService::check_ended)).
     /// A flash set after the logout (a "signed out" notice) starts a new
     /// anonymous session holding only it, whose cookie replaces the cleared
     /// one (not for a bearer client, which could not be handed its token).

@@ -215,9 +215,14 @@ impl SessionServiceBuilder {
         let context = self
             .context
             .unwrap_or_else(|| DEFAULT_COOKIE_NAME.to_owned());
+        let ended_signer = store.client_side().map(|_| {
+            let name = format!("{context}{}", crate::store::cookie::ENDED_COOKIE_SUFFIX);
+            TokenSigner::new(keys.clone(), name)
+        });
         Ok(SessionService {
             inner: Arc::new(Inner {
                 store,
+                ended_signer,
                 signer: TokenSigner::new(keys, context),
                 expiry: self.expiry,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),

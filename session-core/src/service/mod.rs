@@ -3,6 +3,7 @@
 
 mod builder;
 mod check;
+mod ended;
 mod fence;
 mod handles;
 mod load;
@@ -75,6 +76,9 @@ pub struct SessionService {
 struct Inner {
     store: Arc<dyn SessionStore>,
     signer: TokenSigner,
+    /// A client-side store's: signs the ended-sessions cookie (see
+    /// [`SessionService::check_ended`]).
+    ended_signer: Option<TokenSigner>,
     expiry: ExpiryPolicy,
     clock: SharedClock,
     invalid_data: InvalidDataPolicy,

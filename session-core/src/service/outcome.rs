@@ -83,4 +83,11 @@ pub struct Persisted {
     pub cookie: CookieAction,
     /// The session id after persist, if a session exists.
     pub id: Option<SessionId>,
+    /// What the ended-sessions cookie of a client-side store should do
+    /// (see [`SessionService::check_ended`](crate::SessionService::check_ended)):
+    /// set after a logout or login that ended the loaded session, under the
+    /// session cookie's name plus
+    /// [`ENDED_COOKIE_SUFFIX`](crate::store::cookie::ENDED_COOKIE_SUFFIX);
+    /// always `Keep` with a server-side store.
+    pub ended: CookieAction,
 }

@@ -98,6 +98,7 @@ impl SessionService {
                     outcome: PersistOutcome::Unchanged,
                     cookie: CookieAction::Keep,
                     id: state.id(),
+                    ended: CookieAction::Keep,
                 });
             }
             if let Some(error) = state.changes.as_mut().and_then(|c| c.commit_error.take()) {
@@ -114,9 +115,13 @@ impl SessionService {
                 return Err(self.store().unsupported("compare-and-set saves").into());
             }
             if let Some(client) = self.store().client_side() {
+                let ends_loaded = matches!(plan, Plan::Delete { .. } | Plan::Rotate { .. });
+                let ended = self.ended_cookie(&mut state, ends_loaded);
                 let sealed = client_outcome(plan, &state);
                 drop(state);
-                return self.persist_client(client, sealed);
+                let mut persisted = self.persist_client(client, sealed)?;
+                persisted.ended = ended;
+                return Ok(persisted);
             }
             (
                 plan,
@@ -151,6 +156,7 @@ impl SessionService {
                         CookieAction::Keep
                     },
                     id: reissue_id,
+                    ended: CookieAction::Keep,
                 },
             },
             Plan::Create(record) => {
@@ -159,6 +165,7 @@ impl SessionService {
                     outcome: PersistOutcome::Created,
                     cookie: set(&record.id, record.expires_at, record.cookie_lifetime()),
                     id: Some(record.id),
+                    ended: CookieAction::Keep,
                 }
             }
             Plan::Rotate {
@@ -198,6 +205,7 @@ impl SessionService {
                     outcome: PersistOutcome::Rotated,
                     cookie: set(&record.id, record.expires_at, record.cookie_lifetime()),
                     id: Some(record.id),
+                    ended: CookieAction::Keep,
                 }
             }
             Plan::Save { id, patch } => match self.store().save(&id, &patch).await? {
@@ -215,6 +223,7 @@ impl SessionService {
                         outcome: PersistOutcome::Saved { refreshed },
                         cookie,
                         id: Some(id),
+                        ended: CookieAction::Keep,
                     }
                 }
                 SaveOutcome::Missing => vanished(&id),
@@ -235,6 +244,7 @@ impl SessionService {
                         outcome: PersistOutcome::Refreshed,
                         cookie: set(&id, expires_at, lifetime),
                         id: Some(id),
+                        ended: CookieAction::Keep,
                     },
                 }
             }
@@ -262,6 +272,7 @@ impl SessionService {
                         outcome: PersistOutcome::Destroyed,
                         cookie: set(&record.id, record.expires_at, record.cookie_lifetime()),
                         id: Some(record.id),
+                        ended: CookieAction::Keep,
                     },
                     None => logged_out(),
                 }
@@ -281,11 +292,13 @@ impl SessionService {
                 outcome: PersistOutcome::Unchanged,
                 cookie: CookieAction::Keep,
                 id: None,
+                ended: CookieAction::Keep,
             },
             ClientOutcome::Clear(outcome) => Persisted {
                 outcome,
                 cookie: CookieAction::Clear,
                 id: None,
+                ended: CookieAction::Keep,
             },
             ClientOutcome::Seal(record, outcome) => match client.seal(self.signer(), &record) {
                 Ok(token) => Persisted {
@@ -296,6 +309,7 @@ impl SessionService {
                         lifetime: record.cookie_lifetime(),
                     },
                     id: Some(record.id),
+                    ended: CookieAction::Keep,
                 },
                 // The cookie holding the logged-out session must go all the
                 // same: with this store, it is the session.
@@ -498,6 +512,7 @@ impl SessionService {
             outcome,
             cookie,
             id: Some(id),
+            ended: CookieAction::Keep,
         }
     }
 
@@ -718,6 +733,7 @@ fn logged_out() -> Persisted {
         outcome: PersistOutcome::Destroyed,
         cookie: CookieAction::Clear,
         id: None,
+        ended: CookieAction::Keep,
     }
 }
 
@@ -729,5 +745,6 @@ fn vanished(id: &SessionId) -> Persisted {
         outcome: PersistOutcome::Vanished,
         cookie: CookieAction::Keep,
         id: None,
+        ended: CookieAction::Keep,
     }
 }

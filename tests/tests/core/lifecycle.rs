@@ -632,3 +632,53 @@ async fn the_cookie_store_refuses_a_session_whose_name_and_value_pass_4096_bytes
     }
     panic!("never refused");
 }
+
+/// On session-core alone: with the cookie store, a logout's persist hands
+/// out the ended-sessions cookie, and a later load that comes back with the
+/// logged-out session and that cookie finds no session (the cookie is
+/// cleared). A server-side store hands out none, and the check does nothing.
+#[tokio::test]
+async fn a_cookie_session_a_logout_ended_is_refused_when_it_comes_back() {
+    let env = env();
+    let service = service_like(&env, |b| b.store(session_core::CookieStore::encrypted()));
+    let cell = service.load(None).await.unwrap();
+    cell.lock().login(session_core::Binding::user("ada"));
+    let t = token(&service.persist(&cell).await.unwrap());
+
+    let cell = service.load(Some(&t)).await.unwrap();
+    cell.lock().destroy();
+    let persisted = service.persist(&cell).await.unwrap();
+    assert_eq!(persisted.cookie, CookieAction::Clear);
+    let CookieAction::Set { token: ended, .. } = persisted.ended else {
+        panic!("no ended-sessions cookie: {persisted:?}");
+    };
+
+    let cell = service.load(Some(&t)).await.unwrap();
+    assert!(
+        cell.lock().is_loaded(),
+        "without the cookie: a copy still loads"
+    );
+    service.check_ended(&cell, Some(&ended));
+    assert!(!cell.lock().is_loaded());
+    assert_eq!(cell.lock().token_status(), TokenStatus::Rejected);
+    assert_eq!(
+        service.persist(&cell).await.unwrap().cookie,
+        CookieAction::Clear
+    );
+
+    // A value that does not verify is no list.
+    let cell = service.load(Some(&t)).await.unwrap();
+    service.check_ended(&cell, Some(&format!("{ended}x")));
+    assert!(cell.lock().is_loaded());
+
+    // Server-side: nothing to hand out.
+    let cell = env.service.load(None).await.unwrap();
+    cell.lock().login(session_core::Binding::user("ada"));
+    let t = token(&env.service.persist(&cell).await.unwrap());
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    cell.lock().destroy();
+    assert_eq!(
+        env.service.persist(&cell).await.unwrap().ended,
+        CookieAction::Keep
+    );
+}

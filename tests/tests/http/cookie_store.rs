@@ -299,3 +299,85 @@ async fn a_cookie_session_keeps_its_logins_cookie_lifetime() {
     );
     assert_eq!(b.get("/t/me").await.json()["user_id"], "ada");
 }
+
+/// A slow request of the browser, started while `b`'s cookies were what
+/// they are now: its response's session cookie, once it arrives.
+fn slow_write(
+    server: &TestServer,
+    b: &session_tests::http::Browser,
+) -> tokio::task::JoinHandle<String> {
+    let cookie = b
+        .jar
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let url = server.url("/t/set-a?v=late");
+    tokio::spawn(async move {
+        let r = session_tests::http::client()
+            .get(url)
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        let value = set.split(';').next().unwrap();
+        value.strip_prefix("sid=").unwrap().to_owned()
+    })
+}
+
+/// The browser keeps the `Set-Cookie` that arrives last: a response still
+/// in flight at a logout sets the logged-out session back. The logout's
+/// ended-sessions cookie makes the next request refuse it. A copy replayed
+/// from elsewhere, without that cookie, is not refused (documented).
+#[tokio::test]
+async fn a_response_in_flight_at_a_logout_does_not_log_the_browser_back_in() {
+    let (server, _) = start(CookieStore::encrypted(), SigningKeys::single(key(1))).await;
+    let mut b = server.browser();
+    assert_eq!(b.post("/t/login?user=ada").await.status, 204);
+    let copy = b.jar["sid"].clone();
+    let slow = slow_write(&server, &b);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let r = b.post("/t/logout").await;
+    assert_eq!(r.cookie("sid").and_then(|c| c.max_age), Some(0));
+    let ended = r.cookie("sid-ended").expect("the ended-sessions cookie");
+    assert!(
+        ended.has("HttpOnly") && ended.max_age.is_some(),
+        "{ended:?}"
+    );
+    // The slow response arrives after the logout's.
+    b.jar.insert("sid".into(), slow.await.unwrap());
+
+    let r = b.get("/t/me").await;
+    assert_eq!(r.status, 401, "{r:?}");
+    assert_eq!(r.cookie("sid").and_then(|c| c.max_age), Some(0), "cleared");
+    assert_eq!(b.get("/t/visit").await.body, "1", "a fresh session");
+
+    let mut elsewhere = server.browser();
+    elsewhere.jar.insert("sid".into(), copy);
+    assert_eq!(elsewhere.get("/t/me").await.json()["user_id"], "ada");
+}
+
+/// A login as another user: a slower response of the first user's session
+/// would switch the browser back to them; it is refused, and the browser is
+/// logged out instead.
+#[tokio::test]
+async fn a_response_in_flight_at_a_login_does_not_switch_the_user_back() {
+    let (server, _) = start(CookieStore::signed(), SigningKeys::single(key(1))).await;
+    let mut b = server.browser();
+    assert_eq!(b.post("/t/login?user=ada").await.status, 204);
+    let slow = slow_write(&server, &b);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(b.post("/t/login?user=grace").await.status, 204);
+    assert_eq!(b.get("/t/me").await.json()["user_id"], "grace");
+    let late = slow.await.unwrap();
+    b.jar.insert("sid".into(), late.clone());
+    assert_eq!(b.get("/t/me").await.status, 401);
+
+    // The browser keeps the list: after a later login, the same late cookie
+    // (a second straggler) is still refused.
+    assert_eq!(b.post("/t/login?user=grace").await.status, 204);
+    b.jar.insert("sid".into(), late);
+    assert_eq!(b.get("/t/me").await.status, 401);
+}

@@ -2,6 +2,10 @@
 //! the cookie, signed, and encrypted when asked. Astro-session and Remix style.
 
 mod codec;
+mod ended;
+
+pub(crate) use ended::EndedSessions;
+pub use ended::{ENDED_COOKIE_SUFFIX, MAX_ENDED};
 
 use async_trait::async_trait;
 
@@ -25,13 +29,15 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 /// Limits, by design: there is no server-side state, so per-user listing and
 /// revocation are [`StoreError::Unsupported`]; logout clears the cookie, but a
 /// copy of the cookie stays valid until its expiry. Each response carries
-/// the whole session and the browser keeps the last to arrive, so the
-/// user's own requests running at the same time count as copies too: a
-/// slower response that loaded the session before a logout or a login
-/// (a write, or a read whose sliding refresh was due) sets the old session
-/// back; of two writes to different fields the later answer wins whole; a
-/// flash taken by one request comes back with a slower one that loaded it
-/// before; and compare-and-set saves are unsupported. A session whose cookie
+/// the whole session and the browser keeps the last to arrive: of two
+/// writes to different fields the later answer wins whole; a flash taken
+/// by one request comes back with a slower one that loaded it before; and
+/// compare-and-set saves are unsupported. A slower response that loaded
+/// the session before a logout or a login (a write, or a read whose
+/// sliding refresh was due) sets the old session back as well; the web
+/// layer refuses it at the next request by the ended-sessions cookie
+/// ([`SessionService::check_ended`](crate::SessionService::check_ended)).
+/// A session whose cookie
 /// name and value would exceed 4096 bytes is refused with
 /// [`StoreError::TooLarge`] naming the size, never truncated.
 ///
