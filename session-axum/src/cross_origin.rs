@@ -12,6 +12,7 @@
 use axum::extract::{OriginalUri, Request};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, Method, Uri, header};
+use hyper::upgrade::OnUpgrade;
 use session_core::token::is_bearer_scheme;
 
 use crate::error::SessionRejection;
@@ -93,7 +94,7 @@ impl CrossOriginCheck {
         let method = request.method();
         let headers = request.headers();
         if (method == Method::GET || method == Method::HEAD || method == Method::OPTIONS)
-            && !is_websocket_handshake(headers)
+            && !is_websocket_handshake(request)
         {
             return false;
         }
@@ -162,10 +163,16 @@ fn client_path(request: &Request) -> &str {
         .map_or_else(|| request.uri().path(), |original| original.path())
 }
 
-/// Whether `headers` ask to open a WebSocket (`Upgrade: websocket`, the
+/// Whether `request` asks to open a WebSocket (`Upgrade: websocket`, the
 /// protocol's token compared without regard to case); over HTTP/2 that is
-/// a `CONNECT`, which is checked as any write is.
-fn is_websocket_handshake(headers: &http::HeaderMap) -> bool {
+/// a `CONNECT`, which is checked as any write is. Only a request the server
+/// can upgrade carries hyper's `OnUpgrade` (axum's `WebSocketUpgrade`
+/// needs it): the others, nearly all, skip the header lookup.
+fn is_websocket_handshake(request: &Request) -> bool {
+    if request.extensions().get::<OnUpgrade>().is_none() {
+        return false;
+    }
+    let headers = request.headers();
     headers.get_all(header::UPGRADE).iter().any(|value| {
         value
             .as_bytes()
@@ -334,7 +341,7 @@ mod tests {
         let handshake = |headers: &[(&str, &str)]| {
             let mut all = vec![("upgrade", "websocket"), ("connection", "Upgrade")];
             all.extend_from_slice(headers);
-            request(Method::GET, &all)
+            upgradable(request(Method::GET, &all))
         };
         for site in ["cross-site", "same-site"] {
             let headers = [("sec-fetch-site", site), ("origin", "https://evil.example")];
@@ -342,13 +349,13 @@ mod tests {
         }
         let old_browser = [("origin", "https://evil.example")];
         assert!(check.refuses(&handshake(&old_browser)));
-        let other_case = request(
+        let other_case = upgradable(request(
             Method::GET,
             &[
                 ("upgrade", "h2c, WebSocket"),
                 ("sec-fetch-site", "cross-site"),
             ],
-        );
+        ));
         assert!(check.refuses(&other_case));
 
         let same_origin = [("sec-fetch-site", "same-origin")];
@@ -360,7 +367,17 @@ mod tests {
         assert!(!check.refuses(&handshake(&trusted)));
         assert!(!check.refuses(&handshake(&[])), "no browser");
         let other_upgrade = [("upgrade", "h2c"), ("sec-fetch-site", "cross-site")];
-        assert!(!check.refuses(&request(Method::GET, &other_upgrade)));
+        assert!(!check.refuses(&upgradable(request(Method::GET, &other_upgrade))));
+        // A request the server cannot upgrade opens no socket.
+        let headers = [("upgrade", "websocket"), ("sec-fetch-site", "cross-site")];
+        assert!(!check.refuses(&request(Method::GET, &headers)));
+    }
+
+    /// `request` as hyper hands over one it can upgrade.
+    fn upgradable(mut request: Request) -> Request {
+        let upgrade = hyper::upgrade::on(&mut request);
+        request.extensions_mut().insert(upgrade);
+        request
     }
 
     /// Under `Router::nest("/api", ..)` the router sees `/login`; the
