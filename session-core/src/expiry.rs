@@ -122,6 +122,19 @@ impl ExpiryPolicy {
         Some(info.created_at.plus(limit))
     }
 
+    /// The latest expiry a request loading `record` at `now` or before
+    /// could give it: its own, or a refresh to a full lifetime, within its
+    /// absolute limit.
+    pub(crate) fn latest_refresh(&self, record: &SessionRecord, now: Timestamp) -> Timestamp {
+        let binding = record.binding.as_deref();
+        let refreshed = self.cap(
+            binding,
+            record.created_at,
+            now.plus(self.lifetime_for(binding)),
+        );
+        record.expires_at.max(refreshed)
+    }
+
     /// Whether a record is still in its initial (anonymous, unused) phase.
     pub fn is_initial(record: &SessionRecord) -> bool {
         record.binding.is_none() && record.last_seen <= record.created_at

@@ -437,7 +437,9 @@ impl SessionState {
     /// it starts a new session too, from nothing of this one. A response
     /// that is not persisted (a 5xx) deletes nothing: a logout also deletes
     /// the record at once with
-    /// [`SessionService::destroy_session`](crate::SessionService::destroy_session).
+    /// [`SessionService::destroy_session`](crate::SessionService::destroy_session)
+    /// (a server-side store's; a client-side store's session is its cookie,
+    /// which only a persisted response clears).
     pub fn destroy(&mut self) {
         self.destroy = true;
         self.destroys = self.destroys.wrapping_add(1);

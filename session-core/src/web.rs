@@ -12,10 +12,11 @@
 //!    cookie, in order ([`cookie_values`]), goes to
 //!    [`SessionService::load_first`](crate::SessionService::load_first).
 //!    A store outage while loading is a 503 with `Retry-After`. With a
-//!    client-side store, the value of the ended-sessions cookie (the
+//!    client-side store, the values of the ended-sessions cookie (the
 //!    session cookie's name plus
 //!    [`ENDED_COOKIE_SUFFIX`](crate::store::cookie::ENDED_COOKIE_SUFFIX))
-//!    goes to [`SessionService::check_ended`](crate::SessionService::check_ended).
+//!    go to [`SessionService::check_ended`](crate::SessionService::check_ended)
+//!    right after the load, before anything else reads or marks the cell.
 //! 2. **The handler** takes typed data through
 //!    [`SessionService::typed`](crate::SessionService::typed), which applies
 //!    the service's [`InvalidDataPolicy`](crate::InvalidDataPolicy)
@@ -26,7 +27,9 @@
 //!    the record at once with
 //!    [`SessionService::destroy_session`](crate::SessionService::destroy_session):
 //!    a response that later fails with a 5xx is not persisted, and the
-//!    logout must stand all the same.
+//!    logout must stand all the same (with a server-side store: a
+//!    client-side store's logout is its cleared cookie, which a 5xx does
+//!    not send).
 //! 3. **After the handler**, a response of 500 or more persists nothing.
 //!    [`SessionState::try_settle`](crate::SessionState::try_settle) ends a
 //!    read-only request without a store call. A bearer request whose cell
@@ -46,9 +49,13 @@
 //!    outcome changed no data (`Refreshed`, `Seen`, `Unchanged`): the
 //!    client's cookie still holds it all; after a logout
 //!    (`Destroyed`) the cookie is cleared instead, and the logout stands.
-//!    A response that sets or clears the cookie is `Cache-Control:
-//!    private` with `Vary: Cookie`. [`Persisted::ended`](crate::Persisted::ended)
-//!    is applied the same way, under the ended-sessions cookie's name.
+//!    A response that sets or clears the cookie, or that read the session
+//!    (its page depends on who asks), is `Cache-Control: private` (unless
+//!    the handler chose otherwise) with `Vary: Cookie`: a shared cache must
+//!    not hand one user's page to another. A `Set` in
+//!    [`Persisted::ended`](crate::Persisted::ended) goes out as one more
+//!    `Set-Cookie` under the ended-sessions cookie's name, with the same
+//!    attributes (it is small: a failure to fit is only logged).
 //! 5. **A token handed out in the body** after
 //!    [`SessionState::login_apart`](crate::SessionState::login_apart) (a
 //!    bearer login from a browser): `Persisted::cookie` then names the new

@@ -83,10 +83,6 @@ impl AuthInterceptor {
     ) -> Result<(Request, RequestSession), Response> {
         let (loading, bearer) = self.load(request.headers());
         let cell = loading.await.map_err(Self::reject)?;
-        if let Some(ended) = &self.config.ended_cookie {
-            let value = ended.tokens(request.headers()).next();
-            self.service.check_ended(&cell, value);
-        }
         let session = self.admitted(&mut request, cell, bearer).await?;
         Ok((request, session))
     }
@@ -98,13 +94,18 @@ impl AuthInterceptor {
 
     /// Establishes the principal of a loaded session (asking the app's
     /// authenticators when the session has none) and puts the
-    /// [`RequestSession`] in the request's extensions.
+    /// [`RequestSession`] in the request's extensions. With a client-side
+    /// store, a session the browser ended is refused first.
     pub(crate) async fn admitted(
         &self,
         request: &mut Request,
         cell: SessionCell,
         bearer: bool,
     ) -> Result<RequestSession, Response> {
+        if let Some(ended) = &self.config.ended_cookie {
+            self.service
+                .check_ended(&cell, ended.tokens(request.headers()));
+        }
         let (source, mut principal) = {
             let mut state = cell.lock();
             let status = state.token_status();

@@ -215,10 +215,11 @@ impl SessionServiceBuilder {
         let context = self
             .context
             .unwrap_or_else(|| DEFAULT_COOKIE_NAME.to_owned());
-        let ended_signer = store.client_side().map(|_| {
-            let name = format!("{context}{}", crate::store::cookie::ENDED_COOKIE_SUFFIX);
-            TokenSigner::new(keys.clone(), name)
-        });
+        // A context no cookie name can be (`;`): nothing else signed
+        // with these keys verifies as a list, nor a list as anything else.
+        let ended_signer = store
+            .client_side()
+            .map(|_| TokenSigner::new(keys.clone(), format!("{context};ended")));
         Ok(SessionService {
             inner: Arc::new(Inner {
                 store,

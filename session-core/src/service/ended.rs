@@ -8,29 +8,43 @@ use crate::{CookieAction, CookieLifetime, SessionCell, SessionState, TokenStatus
 
 impl SessionService {
     /// With a client-side store ([`CookieStore`](crate::CookieStore)), after
-    /// the load: `cookie` is the value of the ended-sessions cookie the
-    /// request came with (named as the session cookie plus
-    /// [`ENDED_COOKIE_SUFFIX`](crate::store::cookie::ENDED_COOKIE_SUFFIX)).
-    /// A session it names is refused as a bad token would be (persist clears
-    /// the cookie), and the list is kept for persist to add to
-    /// ([`Persisted::ended`](crate::Persisted::ended)).
+    /// the load and before anything else reads the cell: `cookies` are the
+    /// values of the ended-sessions cookie the request came with (named as
+    /// the session cookie plus
+    /// [`ENDED_COOKIE_SUFFIX`](crate::store::cookie::ENDED_COOKIE_SUFFIX));
+    /// every one that verifies counts, so a cookie planted on a narrower
+    /// path cannot hide the list. A logged-in session they name is refused
+    /// as a bad token would be (persist clears the cookie), and the list is
+    /// kept for persist to add to ([`Persisted::ended`](crate::Persisted::ended)).
     ///
     /// Why: the browser keeps whichever `Set-Cookie` arrives last, so a
-    /// response still in flight when a logout or a login answered (a write,
-    /// or a read whose refresh was due) sets the old session back. A copy
-    /// replayed from elsewhere comes without this cookie: it stays valid
-    /// until it expires. Nothing happens with a server-side store, or for a
-    /// value that does not verify (logged at `debug`).
-    pub fn check_ended(&self, cell: &SessionCell, cookie: Option<&str>) {
-        let (Some(signer), Some(value)) = (&self.inner.ended_signer, cookie) else {
+    /// response still in flight when a logout or a login as another user
+    /// answered (a write, or a read whose refresh was due) sets the old
+    /// session back. A copy replayed from elsewhere comes without this
+    /// cookie: it stays valid until it expires. Nothing happens with a
+    /// server-side store, or when no logged-in session was loaded; values
+    /// that do not verify are ignored (logged at `debug`).
+    pub fn check_ended<'c>(&self, cell: &SessionCell, cookies: impl IntoIterator<Item = &'c str>) {
+        let Some(signer) = &self.inner.ended_signer else {
             return;
         };
         let mut state = cell.lock();
-        let Some(ended) = EndedSessions::open(signer, value, state.now) else {
-            tracing::debug!("ended-sessions cookie refused");
+        // Only a logged-in session is ever recorded, and only one can be
+        // recorded further: the list is not needed otherwise.
+        let Some(id) = state.record().filter(|r| r.binding.is_some()).map(|r| r.id) else {
             return;
         };
-        if let Some(id) = state.record().map(|r| r.id).filter(|id| ended.contains(id)) {
+        let mut ended: Option<EndedSessions> = None;
+        for value in cookies {
+            match EndedSessions::open(signer, value, state.now) {
+                Some(list) => ended.get_or_insert_default().merge(list),
+                None => tracing::debug!("ended-sessions cookie refused"),
+            }
+        }
+        let Some(ended) = ended else {
+            return;
+        };
+        if ended.contains(&id) {
             tracing::info!(
                 session = %id.short(),
                 "a session this browser ended came back (set again by a response still in flight at its logout or login); refused"
@@ -40,23 +54,35 @@ impl SessionService {
         state.ended = Some(Box::new(ended));
     }
 
-    /// The ended-sessions cookie after a persist that ends the loaded
-    /// session of a client-side store (a logout, a login or a rotation):
-    /// the list the request came with plus that session. `Keep` otherwise.
-    pub(super) fn ended_cookie(&self, state: &mut SessionState, ends_loaded: bool) -> CookieAction {
-        let (Some(signer), Some(loaded), true) =
-            (&self.inner.ended_signer, state.record(), ends_loaded)
-        else {
+    /// The ended-sessions cookie after a persist that ends the loaded,
+    /// logged-in session of a client-side store (`ends_login`: a logout or
+    /// a login as another user): the list the request came with plus that
+    /// session, until the latest expiry a copy refreshed by a request still
+    /// in flight could carry. `Keep` otherwise.
+    pub(super) fn ended_cookie(&self, state: &mut SessionState, ends_login: bool) -> CookieAction {
+        let Some(signer) = &self.inner.ended_signer else {
             return CookieAction::Keep;
         };
-        let (id, expires_at) = (loaded.id, loaded.expires_at);
+        let Some(loaded) = state.record().filter(|r| ends_login && r.binding.is_some()) else {
+            return CookieAction::Keep;
+        };
+        // Requests in flight loaded the session no later than this one;
+        // a minute more for the clocks of other instances.
+        let until = self
+            .expiry()
+            .latest_refresh(loaded, state.now)
+            .plus(CLOCK_MARGIN);
+        let id = loaded.id;
         let mut ended = state.ended.take().map(|e| *e).unwrap_or_default();
-        ended.push(id, expires_at);
+        ended.push(id, until);
         CookieAction::Set {
             token: ended.seal(signer),
-            expires_at: ended.expires_at().unwrap_or(expires_at),
+            expires_at: ended.expires_at().unwrap_or(until),
             // Needed as long as a copy of any of them could come back.
             lifetime: CookieLifetime::UntilExpiry,
         }
     }
 }
+
+/// How far the clocks of instances sharing the cookie's key may differ.
+const CLOCK_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);

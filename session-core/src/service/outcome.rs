@@ -91,3 +91,19 @@ pub struct Persisted {
     /// always `Keep` with a server-side store.
     pub ended: CookieAction,
 }
+
+impl Persisted {
+    /// An outcome that leaves the ended-sessions cookie as it is.
+    pub(crate) fn new(
+        outcome: PersistOutcome,
+        cookie: CookieAction,
+        id: Option<SessionId>,
+    ) -> Self {
+        Self {
+            outcome,
+            cookie,
+            id,
+            ended: CookieAction::Keep,
+        }
+    }
+}

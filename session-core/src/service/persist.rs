@@ -94,12 +94,11 @@ impl SessionService {
         let (plan, token, reissue, reissue_id, lifetime) = {
             let mut state = cell.lock();
             if state.finished {
-                return Ok(Persisted {
-                    outcome: PersistOutcome::Unchanged,
-                    cookie: CookieAction::Keep,
-                    id: state.id(),
-                    ended: CookieAction::Keep,
-                });
+                return Ok(Persisted::new(
+                    PersistOutcome::Unchanged,
+                    CookieAction::Keep,
+                    state.id(),
+                ));
             }
             if let Some(error) = state.changes.as_mut().and_then(|c| c.commit_error.take()) {
                 return Err(error.into());
@@ -115,8 +114,20 @@ impl SessionService {
                 return Err(self.store().unsupported("compare-and-set saves").into());
             }
             if let Some(client) = self.store().client_side() {
-                let ends_loaded = matches!(plan, Plan::Delete { .. } | Plan::Rotate { .. });
-                let ended = self.ended_cookie(&mut state, ends_loaded);
+                // A logout, or a login as another user: a copy of the old
+                // session set back would undo it. A rotation that keeps
+                // the user (and a login apart, which keeps the old one)
+                // leaves nothing a copy could undo.
+                let ends_login = matches!(
+                    plan,
+                    Plan::Delete { old: Some(_), .. }
+                        | Plan::Rotate {
+                            old: Some(_),
+                            marker_names_new: false,
+                            ..
+                        }
+                );
+                let ended = self.ended_cookie(&mut state, ends_login);
                 let sealed = client_outcome(plan, &state);
                 drop(state);
                 let mut persisted = self.persist_client(client, sealed)?;
@@ -148,25 +159,23 @@ impl SessionService {
                 (Some(id), Some(expires_at)) if reissue => {
                     Box::pin(self.record_use(cell, id, expires_at, lifetime, true)).await
                 }
-                _ => Persisted {
-                    outcome: PersistOutcome::Unchanged,
-                    cookie: if rejected {
+                _ => Persisted::new(
+                    PersistOutcome::Unchanged,
+                    if rejected {
                         CookieAction::Clear
                     } else {
                         CookieAction::Keep
                     },
-                    id: reissue_id,
-                    ended: CookieAction::Keep,
-                },
+                    reissue_id,
+                ),
             },
             Plan::Create(record) => {
                 let record = self.create_with_fresh_id(record).await?;
-                Persisted {
-                    outcome: PersistOutcome::Created,
-                    cookie: set(&record.id, record.expires_at, record.cookie_lifetime()),
-                    id: Some(record.id),
-                    ended: CookieAction::Keep,
-                }
+                Persisted::new(
+                    PersistOutcome::Created,
+                    set(&record.id, record.expires_at, record.cookie_lifetime()),
+                    Some(record.id),
+                )
             }
             Plan::Rotate {
                 mut record,
@@ -201,12 +210,11 @@ impl SessionService {
                 if let (true, Some(user_id)) = (login, record.user_id()) {
                     Box::pin(self.hold_to_user_limit(user_id, &record)).await;
                 }
-                Persisted {
-                    outcome: PersistOutcome::Rotated,
-                    cookie: set(&record.id, record.expires_at, record.cookie_lifetime()),
-                    id: Some(record.id),
-                    ended: CookieAction::Keep,
-                }
+                Persisted::new(
+                    PersistOutcome::Rotated,
+                    set(&record.id, record.expires_at, record.cookie_lifetime()),
+                    Some(record.id),
+                )
             }
             Plan::Save { id, patch } => match self.store().save(&id, &patch).await? {
                 SaveOutcome::Saved => {
@@ -219,12 +227,7 @@ impl SessionService {
                         }
                         (None, false) => CookieAction::Keep,
                     };
-                    Persisted {
-                        outcome: PersistOutcome::Saved { refreshed },
-                        cookie,
-                        id: Some(id),
-                        ended: CookieAction::Keep,
-                    }
+                    Persisted::new(PersistOutcome::Saved { refreshed }, cookie, Some(id))
                 }
                 SaveOutcome::Missing => vanished(&id),
                 SaveOutcome::Conflict { current } => {
@@ -240,12 +243,11 @@ impl SessionService {
                 let touched = self.store().touch(&id, expires_at, now, user_id.as_deref());
                 match touched.await? {
                     SaveOutcome::Missing => vanished(&id),
-                    _ => Persisted {
-                        outcome: PersistOutcome::Refreshed,
-                        cookie: set(&id, expires_at, lifetime),
-                        id: Some(id),
-                        ended: CookieAction::Keep,
-                    },
+                    _ => Persisted::new(
+                        PersistOutcome::Refreshed,
+                        set(&id, expires_at, lifetime),
+                        Some(id),
+                    ),
                 }
             }
             Plan::Seen { id, expires_at } => {
@@ -268,12 +270,11 @@ impl SessionService {
                     None => None,
                 };
                 match created {
-                    Some(record) => Persisted {
-                        outcome: PersistOutcome::Destroyed,
-                        cookie: set(&record.id, record.expires_at, record.cookie_lifetime()),
-                        id: Some(record.id),
-                        ended: CookieAction::Keep,
-                    },
+                    Some(record) => Persisted::new(
+                        PersistOutcome::Destroyed,
+                        set(&record.id, record.expires_at, record.cookie_lifetime()),
+                        Some(record.id),
+                    ),
                     None => logged_out(),
                 }
             }
@@ -288,29 +289,20 @@ impl SessionService {
         sealed: ClientOutcome,
     ) -> Result<Persisted, SessionError> {
         Ok(match sealed {
-            ClientOutcome::Keep => Persisted {
-                outcome: PersistOutcome::Unchanged,
-                cookie: CookieAction::Keep,
-                id: None,
-                ended: CookieAction::Keep,
-            },
-            ClientOutcome::Clear(outcome) => Persisted {
-                outcome,
-                cookie: CookieAction::Clear,
-                id: None,
-                ended: CookieAction::Keep,
-            },
+            ClientOutcome::Keep => {
+                Persisted::new(PersistOutcome::Unchanged, CookieAction::Keep, None)
+            }
+            ClientOutcome::Clear(outcome) => Persisted::new(outcome, CookieAction::Clear, None),
             ClientOutcome::Seal(record, outcome) => match client.seal(self.signer(), &record) {
-                Ok(token) => Persisted {
+                Ok(token) => Persisted::new(
                     outcome,
-                    cookie: CookieAction::Set {
+                    CookieAction::Set {
                         token,
                         expires_at: record.expires_at,
                         lifetime: record.cookie_lifetime(),
                     },
-                    id: Some(record.id),
-                    ended: CookieAction::Keep,
-                },
+                    Some(record.id),
+                ),
                 // The cookie holding the logged-out session must go all the
                 // same: with this store, it is the session.
                 Err(error) if outcome == PersistOutcome::Destroyed => {
@@ -508,12 +500,7 @@ impl SessionService {
         } else {
             CookieAction::Keep
         };
-        Persisted {
-            outcome,
-            cookie,
-            id: Some(id),
-            ended: CookieAction::Keep,
-        }
+        Persisted::new(outcome, cookie, Some(id))
     }
 
     pub(super) async fn create_with_fresh_id(
@@ -729,22 +716,12 @@ fn client_outcome(plan: Plan, state: &SessionState) -> ClientOutcome {
 
 /// A logout that leaves no session behind: the cookie is cleared.
 fn logged_out() -> Persisted {
-    Persisted {
-        outcome: PersistOutcome::Destroyed,
-        cookie: CookieAction::Clear,
-        id: None,
-        ended: CookieAction::Keep,
-    }
+    Persisted::new(PersistOutcome::Destroyed, CookieAction::Clear, None)
 }
 
 /// The cookie is left alone: the session may have gone to a login of another
 /// request, whose cookie a clearing one arriving later would delete.
 fn vanished(id: &SessionId) -> Persisted {
     tracing::info!(session = %id.short(), "session disappeared before persist (expired, revoked or rotated by another request); changes dropped");
-    Persisted {
-        outcome: PersistOutcome::Vanished,
-        cookie: CookieAction::Keep,
-        id: None,
-        ended: CookieAction::Keep,
-    }
+    Persisted::new(PersistOutcome::Vanished, CookieAction::Keep, None)
 }

@@ -636,7 +636,9 @@ async fn the_cookie_store_refuses_a_session_whose_name_and_value_pass_4096_bytes
 /// On session-core alone: with the cookie store, a logout's persist hands
 /// out the ended-sessions cookie, and a later load that comes back with the
 /// logged-out session and that cookie finds no session (the cookie is
-/// cleared). A server-side store hands out none, and the check does nothing.
+/// cleared), also once the session would have been refreshed by a request
+/// in flight at the logout. A rotation that keeps the user records nothing.
+/// A server-side store hands out none, and the check does nothing.
 #[tokio::test]
 async fn a_cookie_session_a_logout_ended_is_refused_when_it_comes_back() {
     let env = env();
@@ -646,36 +648,61 @@ async fn a_cookie_session_a_logout_ended_is_refused_when_it_comes_back() {
     let t = token(&service.persist(&cell).await.unwrap());
 
     let cell = service.load(Some(&t)).await.unwrap();
+    assert!(cell.lock().rotate().is_some());
+    let rotated = service.persist(&cell).await.unwrap();
+    assert_eq!(rotated.ended, CookieAction::Keep, "the same user stays");
+    let t = token(&rotated);
+
+    // A request in flight at the logout, due for a refresh: its copy lives
+    // a full lifetime from now.
+    env.clock.advance(40 * MIN);
+    let in_flight = service.load(Some(&t)).await.unwrap();
+    assert!(in_flight.lock().is_loaded());
+    let cell = service.load(Some(&t)).await.unwrap();
     cell.lock().destroy();
     let persisted = service.persist(&cell).await.unwrap();
     assert_eq!(persisted.cookie, CookieAction::Clear);
     let CookieAction::Set { token: ended, .. } = persisted.ended else {
         panic!("no ended-sessions cookie: {persisted:?}");
     };
+    let late = token(&service.persist(&in_flight).await.unwrap());
 
-    let cell = service.load(Some(&t)).await.unwrap();
-    assert!(
-        cell.lock().is_loaded(),
-        "without the cookie: a copy still loads"
-    );
-    service.check_ended(&cell, Some(&ended));
-    assert!(!cell.lock().is_loaded());
-    assert_eq!(cell.lock().token_status(), TokenStatus::Rejected);
-    assert_eq!(
-        service.persist(&cell).await.unwrap().cookie,
-        CookieAction::Clear
-    );
+    for copy in [&t, &late] {
+        let cell = service.load(Some(copy)).await.unwrap();
+        assert!(
+            cell.lock().is_loaded(),
+            "without the cookie: a copy still loads"
+        );
+        service.check_ended(&cell, [ended.as_str()]);
+        assert!(!cell.lock().is_loaded());
+        assert_eq!(cell.lock().token_status(), TokenStatus::Rejected);
+        assert_eq!(
+            service.persist(&cell).await.unwrap().cookie,
+            CookieAction::Clear
+        );
+    }
+    // Near the end of the refreshed copy's life, still refused.
+    env.clock.advance(55 * MIN);
+    let cell = service.load(Some(&late)).await.unwrap();
+    assert!(cell.lock().is_loaded(), "the refreshed copy is alive");
+    service.check_ended(&cell, [ended.as_str()]);
+    assert!(!cell.lock().is_loaded(), "and refused");
 
-    // A value that does not verify is no list.
-    let cell = service.load(Some(&t)).await.unwrap();
-    service.check_ended(&cell, Some(&format!("{ended}x")));
+    // A value that does not verify is no list; a valid one among others
+    // still counts.
+    let cell = service.load(Some(&late)).await.unwrap();
+    service.check_ended(&cell, [format!("{ended}x").as_str()]);
     assert!(cell.lock().is_loaded());
+    service.check_ended(&cell, ["garbage", ended.as_str()]);
+    assert!(!cell.lock().is_loaded());
 
-    // Server-side: nothing to hand out.
+    // Server-side: nothing to hand out, nothing refused.
     let cell = env.service.load(None).await.unwrap();
     cell.lock().login(session_core::Binding::user("ada"));
     let t = token(&env.service.persist(&cell).await.unwrap());
     let cell = env.service.load(Some(&t)).await.unwrap();
+    env.service.check_ended(&cell, [ended.as_str()]);
+    assert!(cell.lock().is_loaded());
     cell.lock().destroy();
     assert_eq!(
         env.service.persist(&cell).await.unwrap().ended,

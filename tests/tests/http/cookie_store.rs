@@ -361,7 +361,8 @@ async fn a_response_in_flight_at_a_logout_does_not_log_the_browser_back_in() {
 
 /// A login as another user: a slower response of the first user's session
 /// would switch the browser back to them; it is refused, and the browser is
-/// logged out instead.
+/// logged out instead. The browser keeps the list across later logins and
+/// logouts: each ended session stays refused.
 #[tokio::test]
 async fn a_response_in_flight_at_a_login_does_not_switch_the_user_back() {
     let (server, _) = start(CookieStore::signed(), SigningKeys::single(key(1))).await;
@@ -371,13 +372,63 @@ async fn a_response_in_flight_at_a_login_does_not_switch_the_user_back() {
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     assert_eq!(b.post("/t/login?user=grace").await.status, 204);
     assert_eq!(b.get("/t/me").await.json()["user_id"], "grace");
+    let grace = b.jar["sid"].clone();
     let late = slow.await.unwrap();
     b.jar.insert("sid".into(), late.clone());
     assert_eq!(b.get("/t/me").await.status, 401);
 
-    // The browser keeps the list: after a later login, the same late cookie
-    // (a second straggler) is still refused.
-    assert_eq!(b.post("/t/login?user=grace").await.status, 204);
-    b.jar.insert("sid".into(), late);
-    assert_eq!(b.get("/t/me").await.status, 401);
+    // Logged in as grace again, then logged out: both ended sessions,
+    // ada's and grace's first, stay refused.
+    b.jar.insert("sid".into(), grace.clone());
+    assert_eq!(b.get("/t/me").await.json()["user_id"], "grace");
+    assert_eq!(b.post("/t/logout").await.status, 204);
+    for copy in [late, grace] {
+        b.jar.insert("sid".into(), copy);
+        assert_eq!(b.get("/t/me").await.status, 401);
+    }
+}
+
+/// An app with no interceptors of its own runs the built-in steps fused
+/// into one: the ended-sessions cookie is read there too.
+#[tokio::test]
+async fn the_check_runs_in_an_app_with_only_the_built_in_interceptors() {
+    use axum::routing::{get, post};
+    use session_axum::{Auth, Binding, Principal};
+    async fn login(auth: Auth) -> axum::http::StatusCode {
+        auth.login(Binding::user("ada"));
+        axum::http::StatusCode::NO_CONTENT
+    }
+    async fn logout(auth: Auth) -> axum::http::StatusCode {
+        auth.logout().await.unwrap();
+        axum::http::StatusCode::NO_CONTENT
+    }
+    async fn me(principal: Principal) -> String {
+        principal.user_id
+    }
+    let app = App::builder()
+        .store(CookieStore::encrypted())
+        .keys(&SigningKeys::single(key(1)))
+        .secure(false)
+        .cookie_name("sid")
+        .use_registry(false)
+        .merge(
+            Router::new()
+                .route("/login", post(login))
+                .route("/logout", post(logout))
+                .route("/me", get(me)),
+        )
+        .build()
+        .unwrap();
+    assert_eq!(
+        app.interceptor_order(),
+        ["AuthInterceptor", "SessionInterceptor"]
+    );
+    let server = TestServer::start(app.into_router()).await;
+    let mut b = server.browser();
+    assert_eq!(b.post("/login").await.status, 204);
+    let copy = b.jar["sid"].clone();
+    assert_eq!(b.post("/logout").await.status, 204);
+    assert!(b.jar.contains_key("sid-ended"), "{:?}", b.jar);
+    b.jar.insert("sid".into(), copy);
+    assert_eq!(b.get("/me").await.status, 401);
 }

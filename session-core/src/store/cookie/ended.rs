@@ -1,5 +1,6 @@
-//! The sessions a browser ended (logged out of, or left at a login), kept in
-//! a second cookie beside a client-side store's session cookie.
+//! The logged-in sessions a browser ended (logged out of, or left at a
+//! login as another user), kept in a second cookie beside a client-side
+//! store's session cookie.
 //!
 //! With a client-side store the browser keeps whichever `Set-Cookie`
 //! arrives last: a response of the same browser still in flight when a
@@ -47,15 +48,25 @@ impl EndedSessions {
         Some(Self { entries })
     }
 
+    /// Adds the entries of `other` (another cookie of the same name).
+    pub(crate) fn merge(&mut self, other: Self) {
+        for (id, expires_at) in other.entries {
+            self.push(id, expires_at);
+        }
+    }
+
     /// Whether `id` is among them.
     pub(crate) fn contains(&self, id: &SessionId) -> bool {
         self.entries.iter().any(|(ended, _)| ended == id)
     }
 
-    /// Adds `id`, whose cookie is valid until `expires_at`, dropping the
-    /// oldest entry past [`MAX_ENDED`].
+    /// Adds `id`, whose copies may come back until `expires_at`, dropping
+    /// the oldest entry past [`MAX_ENDED`].
     pub(crate) fn push(&mut self, id: SessionId, expires_at: Timestamp) {
-        self.entries.retain(|(ended, _)| *ended != id);
+        if let Some(listed) = self.entries.iter_mut().find(|(ended, _)| *ended == id) {
+            listed.1 = listed.1.max(expires_at);
+            return;
+        }
         if self.entries.len() == MAX_ENDED {
             self.entries.remove(0);
         }

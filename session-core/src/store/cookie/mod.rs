@@ -33,9 +33,9 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 /// writes to different fields the later answer wins whole; a flash taken
 /// by one request comes back with a slower one that loaded it before; and
 /// compare-and-set saves are unsupported. A slower response that loaded
-/// the session before a logout or a login (a write, or a read whose
-/// sliding refresh was due) sets the old session back as well; the web
-/// layer refuses it at the next request by the ended-sessions cookie
+/// the session before a logout or a login as another user (a write, or a
+/// read whose sliding refresh was due) sets the old session back as well;
+/// the web layer refuses it at the next request by the ended-sessions cookie
 /// ([`SessionService::check_ended`](crate::SessionService::check_ended)).
 /// A session whose cookie
 /// name and value would exceed 4096 bytes is refused with
