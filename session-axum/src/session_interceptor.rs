@@ -139,7 +139,7 @@ impl SessionInterceptor {
         {
             tracing::warn!(size, "the ended-sessions cookie is too large; not sent");
         }
-        if !matches!(cookie, CookieAction::Keep) {
+        if !matches!(cookie, CookieAction::Keep) || !matches!(persisted.ended, CookieAction::Keep) {
             crate::cache_control::keep_private(response.headers_mut());
             crate::cache_control::vary_by_cookie(response.headers_mut());
         }

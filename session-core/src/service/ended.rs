@@ -20,8 +20,10 @@ impl SessionService {
     /// Why: the browser keeps whichever `Set-Cookie` arrives last, so a
     /// response still in flight when a logout or a login as another user
     /// answered (a write, or a read whose refresh was due) sets the old
-    /// session back. A copy replayed from elsewhere comes without this
-    /// cookie: it stays valid until it expires. Nothing happens with a
+    /// session back. Not caught: a request in flight that itself moves the
+    /// session to a new id (a rotation, a login as the same user). A copy
+    /// replayed from elsewhere comes without this cookie: it stays valid
+    /// until it expires. Nothing happens with a
     /// server-side store, or when no logged-in session was loaded; values
     /// that do not verify are ignored (logged at `debug`).
     pub fn check_ended<'c>(&self, cell: &SessionCell, cookies: impl IntoIterator<Item = &'c str>) {
@@ -63,15 +65,18 @@ impl SessionService {
         let Some(signer) = &self.inner.ended_signer else {
             return CookieAction::Keep;
         };
-        let Some(loaded) = state.record().filter(|r| ends_login && r.binding.is_some()) else {
+        // Also a record whose data was found invalid: it may hold a login.
+        let Some(loaded) = state
+            .loaded
+            .as_ref()
+            .filter(|r| ends_login && r.binding.is_some())
+        else {
             return CookieAction::Keep;
         };
-        // Requests in flight loaded the session no later than this one;
-        // a minute more for the clocks of other instances.
-        let until = self
-            .expiry()
-            .latest_refresh(loaded, state.now)
-            .plus(CLOCK_MARGIN);
+        // Requests in flight loaded the session before this answer goes
+        // out, now; a minute more for the clocks of other instances.
+        let now = self.clock().now().max(state.now);
+        let until = self.expiry().latest_refresh(loaded, now).plus(CLOCK_MARGIN);
         let id = loaded.id;
         let mut ended = state.ended.take().map(|e| *e).unwrap_or_default();
         ended.push(id, until);

@@ -75,7 +75,9 @@ impl std::fmt::Debug for CookieAction {
 }
 
 /// The result of [`SessionService::persist`](super::SessionService::persist).
+/// Read, not built: later releases may add to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Persisted {
     /// What was written.
     pub outcome: PersistOutcome,
@@ -85,7 +87,8 @@ pub struct Persisted {
     pub id: Option<SessionId>,
     /// What the ended-sessions cookie of a client-side store should do
     /// (see [`SessionService::check_ended`](crate::SessionService::check_ended)):
-    /// set after a logout or login that ended the loaded session, under the
+    /// set after a logout, or a login as another user, that ended the loaded
+    /// logged-in session, under the
     /// session cookie's name plus
     /// [`ENDED_COOKIE_SUFFIX`](crate::store::cookie::ENDED_COOKIE_SUFFIX);
     /// always `Keep` with a server-side store.

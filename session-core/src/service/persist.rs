@@ -114,19 +114,19 @@ impl SessionService {
                 return Err(self.store().unsupported("compare-and-set saves").into());
             }
             if let Some(client) = self.store().client_side() {
-                // A logout, or a login as another user: a copy of the old
-                // session set back would undo it. A rotation that keeps
-                // the user (and a login apart, which keeps the old one)
-                // leaves nothing a copy could undo.
-                let ends_login = matches!(
-                    plan,
-                    Plan::Delete { old: Some(_), .. }
-                        | Plan::Rotate {
-                            old: Some(_),
-                            marker_names_new: false,
-                            ..
-                        }
-                );
+                // A logout (also one a login follows), or a login as another
+                // user: a copy of the old session set back would undo it. A
+                // rotation that keeps the user (and a login apart, which
+                // keeps the old one) leaves nothing a copy could undo.
+                let ends_login = match &plan {
+                    Plan::Delete { old, .. } => old.is_some(),
+                    Plan::Rotate {
+                        old,
+                        marker_names_new,
+                        ..
+                    } => old.is_some() && (!marker_names_new || state.logged_out()),
+                    _ => false,
+                };
                 let ended = self.ended_cookie(&mut state, ends_login);
                 let sealed = client_outcome(plan, &state);
                 drop(state);

@@ -709,3 +709,65 @@ async fn a_cookie_session_a_logout_ended_is_refused_when_it_comes_back() {
         CookieAction::Keep
     );
 }
+
+/// Which requests record the session they end, with the cookie store: a
+/// logout, also one a same-user login follows in the request, and a login
+/// as another user; not a login as the same user. An entry lasts as long as
+/// a copy refreshed by a request that loaded before the logout answered.
+#[tokio::test]
+async fn a_cookie_session_is_recorded_as_ended_by_a_logout_or_a_change_of_user() {
+    let env = env();
+    let service = service_like(&env, |b| b.store(session_core::CookieStore::signed()));
+    let logged_in = |user: &'static str| {
+        let service = service.clone();
+        async move {
+            let cell = service.load(None).await.unwrap();
+            cell.lock().login(session_core::Binding::user(user));
+            token(&service.persist(&cell).await.unwrap())
+        }
+    };
+    let ended_by = |t: String, then: fn(&session_core::SessionCell)| {
+        let service = service.clone();
+        async move {
+            let cell = service.load(Some(&t)).await.unwrap();
+            then(&cell);
+            service.persist(&cell).await.unwrap().ended
+        }
+    };
+    let same_user: fn(&session_core::SessionCell) = |cell| {
+        cell.lock().login(session_core::Binding::user("ada"));
+    };
+    let other_user: fn(&session_core::SessionCell) = |cell| {
+        cell.lock().login(session_core::Binding::user("grace"));
+    };
+    let logout_then_same_user: fn(&session_core::SessionCell) = |cell| {
+        cell.lock().destroy();
+        cell.lock().login(session_core::Binding::user("ada"));
+    };
+    let t = logged_in("ada").await;
+    assert_eq!(ended_by(t, same_user).await, CookieAction::Keep);
+    for then in [other_user, logout_then_same_user] {
+        let t = logged_in("ada").await;
+        assert!(matches!(ended_by(t, then).await, CookieAction::Set { .. }));
+    }
+
+    // The logout's handler runs two minutes; a request that loaded in
+    // between refreshes its copy to a full lifetime from then.
+    let t = logged_in("ada").await;
+    env.clock.advance(40 * MIN);
+    let logout = service.load(Some(&t)).await.unwrap();
+    logout.lock().destroy();
+    env.clock.advance(2 * MIN);
+    let in_flight = service.load(Some(&t)).await.unwrap();
+    let CookieAction::Set { token: ended, .. } = service.persist(&logout).await.unwrap().ended
+    else {
+        panic!("nothing recorded");
+    };
+    let late = token(&service.persist(&in_flight).await.unwrap());
+    env.clock
+        .advance(59 * MIN + std::time::Duration::from_secs(30));
+    let cell = service.load(Some(&late)).await.unwrap();
+    assert!(cell.lock().is_loaded(), "the refreshed copy is alive");
+    service.check_ended(&cell, [ended.as_str()]);
+    assert!(!cell.lock().is_loaded(), "and refused");
+}
