@@ -171,6 +171,15 @@ impl Browser {
             .await
     }
 
+    /// The `Cookie` header the jar sends.
+    pub fn cookie_header(&self) -> String {
+        self.jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// `send` with extra request headers.
     pub async fn send_with_headers(
         &mut self,
@@ -186,13 +195,7 @@ impl Browser {
             request = request.header(*name, *value);
         }
         if !self.jar.is_empty() {
-            let header = self
-                .jar
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            request = request.header(COOKIE, header);
+            request = request.header(COOKIE, self.cookie_header());
         }
         if let Some(token) = &self.bearer {
             request = request.bearer_auth(token);

@@ -306,12 +306,7 @@ fn slow_write(
     server: &TestServer,
     b: &session_tests::http::Browser,
 ) -> tokio::task::JoinHandle<String> {
-    let cookie = b
-        .jar
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let cookie = b.cookie_header();
     let url = server.url("/t/set-a?v=late");
     tokio::spawn(async move {
         let r = session_tests::http::client()
