@@ -231,12 +231,12 @@ impl AppBuilder {
     /// in to the attacker's account, and forms on sibling subdomains, which
     /// count as the same site. A WebSocket handshake is a `GET` that opens
     /// a socket writing with the browser's cookies: it is checked as a
-    /// write (cross-site WebSocket hijacking). Reads, requests with a `Bearer` token while
-    /// the app takes them (the token, not the cookie, says who they are; a
-    /// form cannot add one, script on another origin only once the app's
-    /// CORS allows it) and clients that send neither header (`curl`,
-    /// servers) pass; `Basic` credentials, which browsers add by
-    /// themselves, pass nothing. Origins the app serves pages from
+    /// write (cross-site WebSocket hijacking). Reads, requests with a
+    /// `Bearer` token while the app takes them (the token, not the cookie,
+    /// says who they are; a form cannot add one, script on another origin
+    /// only once the app's CORS allows it) and clients that send neither
+    /// header (`curl`, servers) pass; `Basic` credentials, which browsers
+    /// add by themselves, pass nothing. Origins the app serves pages from
     /// elsewhere are named with [`trusted_origin`](Self::trusted_origin),
     /// paths that take posts from other sites (a SAML or `form_post`
     /// OpenID callback, a payment return) with
@@ -291,8 +291,9 @@ impl AppBuilder {
     /// provider's return, which browsers post from the provider's page
     /// (some with `Origin: null`). The path the client sent must equal it
     /// (no query, no prefix match; under `Router::nest` with the nest's
-    /// prefix, as for [`login_page`](Self::login_page)). Such a route must check what it is sent
-    /// itself (the assertion's signature, the OpenID `state`).
+    /// prefix, as for [`login_page`](Self::login_page)). Such a route must
+    /// check what it is sent itself (the assertion's signature, the OpenID
+    /// `state`).
     /// [`build`](Self::build) refuses a path not starting with `/`
     /// ([`BuildError::TrustedOrigin`]).
     ///

@@ -23,9 +23,9 @@ impl SessionService {
     /// session back. Not caught: a request in flight that itself moves the
     /// session to a new id (a rotation, a login as the same user). A copy
     /// replayed from elsewhere comes without this cookie: it stays valid
-    /// until it expires. Nothing happens with a
-    /// server-side store, or when no logged-in session was loaded; values
-    /// that do not verify are ignored (logged at `debug`).
+    /// until it expires. Nothing happens with a server-side store, or when
+    /// no logged-in session was loaded; values that do not verify are
+    /// ignored (logged at `debug`).
     pub fn check_ended<'c>(&self, cell: &SessionCell, cookies: impl IntoIterator<Item = &'c str>) {
         let Some(signer) = &self.inner.ended_signer else {
             return;
