@@ -123,8 +123,15 @@ async fn basic_credentials_a_browser_adds_pass_no_cross_site_write() {
     assert!(t.store.writes().is_empty(), "{:?}", t.store.writes());
 }
 
-/// An identity provider's callback posts from the provider's page, some
-/// with `Origin: null`: its path alone is exempt.
+/// A post from an identity provider's page, some with `Origin: null`.
+async fn from_provider(b: &mut session_tests::http::Browser, path: &str) -> Reply {
+    let headers = [("sec-fetch-site", "cross-site"), ("origin", "null")];
+    b.send_with_headers(Method::POST, path, None, &headers)
+        .await
+}
+
+/// An identity provider's callback posts from the provider's page: its
+/// path alone is exempt.
 #[tokio::test]
 async fn an_exempt_path_takes_a_cross_site_post_and_others_stay_refused() {
     let t = start_with(SigningKeys::single(key(1)), |b| {
@@ -132,15 +139,9 @@ async fn an_exempt_path_takes_a_cross_site_post_and_others_stay_refused() {
     })
     .await;
     let mut b = t.server.browser();
-    let from_provider = [("sec-fetch-site", "cross-site"), ("origin", "null")];
-    let r = b
-        .send_with_headers(Method::POST, "/t/login?user=alice", None, &from_provider)
-        .await;
+    let r = from_provider(&mut b, "/t/login?user=alice").await;
     assert_eq!(r.status, 204, "{r:?}");
-    let r = b
-        .send_with_headers(Method::POST, "/t/logout", None, &from_provider)
-        .await;
-    assert_refused(&r);
+    assert_refused(&from_provider(&mut b, "/t/logout").await);
     assert_eq!(b.get("/t/me").await.json()["user_id"], "alice");
 }
 
@@ -163,33 +164,14 @@ async fn under_a_nest_the_exempt_path_is_the_full_one() {
     };
     let server = session_tests::http::TestServer::start(nested("/api/t/login")).await;
     let mut b = server.browser();
-    let from_provider = [("sec-fetch-site", "cross-site"), ("origin", "null")];
-    let r = b
-        .send_with_headers(
-            Method::POST,
-            "/api/t/login?user=alice",
-            None,
-            &from_provider,
-        )
-        .await;
+    let r = from_provider(&mut b, "/api/t/login?user=alice").await;
     assert_eq!(r.status, 204, "{r:?}");
-    let r = b
-        .send_with_headers(Method::POST, "/api/t/logout", None, &from_provider)
-        .await;
-    assert_refused(&r);
+    assert_refused(&from_provider(&mut b, "/api/t/logout").await);
     assert_eq!(b.get("/api/t/me").await.json()["user_id"], "alice");
 
     let server = session_tests::http::TestServer::start(nested("/t/login")).await;
     let (log, _guard) = session_tests::logs::capture();
-    let r = server
-        .browser()
-        .send_with_headers(
-            Method::POST,
-            "/api/t/login?user=alice",
-            None,
-            &from_provider,
-        )
-        .await;
+    let r = from_provider(&mut server.browser(), "/api/t/login?user=alice").await;
     assert_refused(&r);
     let text = log.text();
     assert!(
