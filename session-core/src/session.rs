@@ -317,7 +317,7 @@ impl<T: SessionData> Session<T> {
         let mut state = self.cell.lock();
         if state.is_finished() {
             tracing::warn!(
-                "session handle committed after persist; its changes are discarded (do not keep Session<T> past the handler)"
+                "a Session<T> handle was committed or dropped after persist; its changes are discarded (commit before moving a handle past the handler)"
             );
             self.data.as_tracked_mut().clear_touched();
             return Ok(());

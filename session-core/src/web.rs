@@ -56,16 +56,17 @@
 //!    [`Persisted::ended`](crate::Persisted::ended) goes out as one more
 //!    `Set-Cookie` under the ended-sessions cookie's name, with the same
 //!    attributes (it is small: a failure to fit is only logged).
-//! 5. **A token handed out in the body** after
-//!    [`SessionState::login_apart`](crate::SessionState::login_apart) (a
-//!    bearer login from a browser): `Persisted::cookie` then names the new
-//!    session, which the browser's cookie must not take: keep the cookie.
-//!    Only a cookie whose token was refused
-//!    ([`TokenStatus::Rejected`](crate::TokenStatus::Rejected)) is cleared,
-//!    and after a logout in the request `Persisted::cookie` applies as on
-//!    any response (it clears the cookie, or sets the session a write after
-//!    the logout started). The response carrying the token is
-//!    `Cache-Control: private` too.
+//! 5. **A bearer login from a browser**
+//!    ([`SessionState::login_apart`](crate::SessionState::login_apart)):
+//!    the new session's token goes to the client in the body, and the
+//!    browser's cookie session stays as it was. `Persisted::cookie` names
+//!    the new session then: do not send it. Send no cookie, with two
+//!    exceptions: clear a cookie whose token was refused
+//!    ([`TokenStatus::Rejected`](crate::TokenStatus::Rejected)), and after
+//!    a logout in the same request apply `Persisted::cookie` as usual (it
+//!    clears the cookie, or sets the session a write after the logout
+//!    started). The response carrying the token is `Cache-Control:
+//!    private` too.
 //! 6. **Errors** as statuses: a store outage 503, a session over its size
 //!    limit 500, an operation the store does not support 501, a
 //!    compare-and-set conflict 409, a bad page cursor 400; none with the
