@@ -312,7 +312,12 @@ impl SessionState {
         self.changes.as_ref().is_some_and(|c| c.touches_fields())
     }
 
-    /// Sets a stored field's JSON value (type-erased access; typed code uses `Session<T>`).
+    /// Sets a stored field's JSON value (type-erased access; typed code uses
+    /// `Session<T>`, and [`SessionValues`](crate::SessionValues) encodes
+    /// values itself). `value` must be JSON text: it is stored as it is,
+    /// and not every store checks it (the file store refuses other text at
+    /// persist as a record that does not encode; the memory store keeps it,
+    /// and a later read of the field fails to decode).
     pub fn set_field(&mut self, name: &str, value: impl Into<Box<str>>) {
         let value = value.into();
         let unchanged = self.loaded_field(name) == Some(&*value);
