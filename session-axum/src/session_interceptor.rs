@@ -133,8 +133,8 @@ impl SessionInterceptor {
             );
             return SessionRejection::TooLarge.into_response();
         }
+        // `Keep` sends nothing.
         if let Some(ended) = &session.config().ended_cookie
-            && !matches!(persisted.ended, CookieAction::Keep)
             && let Err(size) = ended.apply(&persisted.ended, now, response.headers_mut())
         {
             tracing::warn!(size, "the ended-sessions cookie is too large; not sent");

@@ -88,8 +88,7 @@ pub struct Persisted {
     /// What the ended-sessions cookie of a client-side store should do
     /// (see [`SessionService::check_ended`](crate::SessionService::check_ended)):
     /// set after a logout, or a login as another user, that ended the loaded
-    /// logged-in session, under the
-    /// session cookie's name plus
+    /// logged-in session, under the session cookie's name plus
     /// [`ENDED_COOKIE_SUFFIX`](crate::store::cookie::ENDED_COOKIE_SUFFIX);
     /// always `Keep` with a server-side store.
     pub ended: CookieAction,

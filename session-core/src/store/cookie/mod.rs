@@ -37,9 +37,8 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 /// read whose sliding refresh was due) sets the old session back as well;
 /// the web layer refuses it at the next request by the ended-sessions cookie
 /// ([`SessionService::check_ended`](crate::SessionService::check_ended)).
-/// A session whose cookie
-/// name and value would exceed 4096 bytes is refused with
-/// [`StoreError::TooLarge`] naming the size, never truncated.
+/// A session whose cookie name and value would exceed 4096 bytes is
+/// refused with [`StoreError::TooLarge`] naming the size, never truncated.
 ///
 /// An authentic cookie whose session does not decode (sealed by a release
 /// with another record format, during a rolling deploy say) is not taken for
