@@ -528,12 +528,19 @@ pub(crate) fn flash_value<V: Serialize + ?Sized>(
     Ok(())
 }
 
-/// Takes the flash under `key`, decoded as `V`; an undecodable one is
-/// logged and taken all the same.
+/// Takes the flash under `key`, decoded as `V`; an undecodable one (flashed
+/// as another type, by another release say) is logged with its session and
+/// taken all the same.
 pub(crate) fn take_flash_value<V: DeserializeOwned>(cell: &SessionCell, key: &str) -> Option<V> {
-    let raw = cell.lock().take_flash(key)?;
+    let (raw, id) = {
+        let mut state = cell.lock();
+        (state.take_flash(key)?, state.id())
+    };
     decode_raw(key, &raw)
-        .inspect_err(|error| tracing::warn!(%error, "dropping undecodable flash value"))
+        .inspect_err(|error| {
+            let session = id.map(|id| tracing::field::display(id.short()));
+            tracing::warn!(session, flash = key, %error, "dropping undecodable flash value");
+        })
         .ok()
 }
 

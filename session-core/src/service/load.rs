@@ -344,7 +344,8 @@ impl SessionService {
             Err(error) => {
                 let id = cell.lock().record().map(|r| r.id.short());
                 let session = id.map(tracing::field::display);
-                tracing::warn!(session, %error, "stored session data is invalid");
+                let data = std::any::type_name::<T>();
+                tracing::warn!(session, data, %error, "stored session data is invalid");
                 match self.invalid_data_policy() {
                     InvalidDataPolicy::Fail => Err(error.into()),
                     InvalidDataPolicy::Discard => {

@@ -75,6 +75,54 @@ async fn stored_data_failing_its_check_is_logged_with_the_type() {
     );
 }
 
+/// Data a release stored in a type another release cannot read (a field
+/// whose type changed between them, say), when no `check_data` names the
+/// type: the line names the session and the type that failed, as the
+/// check's line does.
+#[tokio::test]
+async fn stored_data_a_type_cannot_read_is_logged_with_the_session_and_the_type() {
+    let env = env();
+    let cell = env.service.load(None).await.unwrap();
+    cell.lock().set_field("age", "\"forty\"");
+    let t = token(&env.service.persist(&cell).await.unwrap());
+    let (log, _guard) = capture();
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    let id = cell.lock().id().unwrap();
+    let typed = env.service.typed::<Profile>(&cell).unwrap();
+    assert!(typed.is_new());
+    let text = log.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("stored session data is invalid"))
+        .unwrap_or_else(|| panic!("no line: {text}"));
+    assert!(line.contains(&format!("session={}", id.short())), "{line}");
+    assert!(line.contains("Profile"), "{line}");
+}
+
+/// A flash value stored by a release that flashed another type under the
+/// same key: dropped, and the line names the session it came from.
+#[tokio::test]
+async fn a_flash_value_that_does_not_decode_is_logged_with_its_session() {
+    let env = env();
+    let cell = env.service.load(None).await.unwrap();
+    session_core::SessionValues::new(cell.clone())
+        .flash("notice", "saved")
+        .unwrap();
+    let t = token(&env.service.persist(&cell).await.unwrap());
+    env.clock.advance(std::time::Duration::from_secs(1));
+    let (log, _guard) = capture();
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    let id = cell.lock().id().unwrap();
+    let taken: Option<u64> = session_core::SessionValues::new(cell.clone()).take_flash("notice");
+    assert_eq!(taken, None);
+    let text = log.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("undecodable flash value"))
+        .unwrap_or_else(|| panic!("no line: {text}"));
+    assert!(line.contains(&format!("session={}", id.short())), "{line}");
+}
+
 #[tokio::test]
 async fn a_handle_dropped_with_a_value_that_would_not_read_back_is_logged() {
     #[session_axum::session_data]
