@@ -14,6 +14,13 @@ use crate::{Binding, SessionInfo, SessionRecord, Timestamp};
 /// lifetime left moves it to now + lifetime; a request that finds more writes
 /// nothing. `absolute`, when set, caps every expiry at creation + absolute
 /// (a login may set its own in its place: [`Binding::with_absolute`]).
+///
+/// A policy applies to the sessions stored under another one (a release
+/// that changes it): a shorter `lifetime` ends a session that long after
+/// its last use even where its stored expiry is later ([`expires_at`](Self::expires_at)),
+/// and a request using it refreshes it to the new lifetime; a longer one
+/// takes effect at each session's next refresh; `absolute` counts from
+/// creation, so a new or shorter limit ends older sessions at once.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ExpiryPolicy {
     /// Lifetime of a fresh anonymous session.
@@ -102,16 +109,35 @@ impl ExpiryPolicy {
         binding.and_then(|b| b.lifetime).unwrap_or(self.lifetime)
     }
 
-    /// Whether the record is past its expiry or its absolute limit.
+    /// Whether the record is past its expiry, its lifetime since its last
+    /// use, or its absolute limit.
     pub fn is_expired(&self, record: &SessionRecord, now: Timestamp) -> bool {
         let limit = self.absolute_for(record.binding.as_deref());
-        record.is_expired(now) || is_past(limit, record.created_at, now)
+        now >= self.expires_at(record) || is_past(limit, record.created_at, now)
     }
 
-    /// Whether a listed session is past its expiry or its absolute limit
-    /// (the same test as [`is_expired`](Self::is_expired)).
+    /// When `record` expires unless a request refreshes it: its stored
+    /// expiry, or sooner, the lifetime after its last use once it is past
+    /// its initial phase. The two agree for every session this policy
+    /// refreshed; a shorter lifetime than the one a stored expiry was
+    /// given under (a new release's) ends an idle session by this one.
+    pub fn expires_at(&self, record: &SessionRecord) -> Timestamp {
+        if Self::is_initial(record) {
+            return record.expires_at;
+        }
+        let idle = self.lifetime_for(record.binding.as_deref());
+        record.expires_at.min(record.last_seen.plus(idle))
+    }
+
+    /// Whether a listed session is past its expiry, its lifetime since its
+    /// last use or its absolute limit (the same test as
+    /// [`is_expired`](Self::is_expired)).
     pub fn is_info_expired(&self, info: &SessionInfo, now: Timestamp) -> bool {
-        info.expires_at <= now || self.ends_at(info).is_some_and(|end| now >= end)
+        let initial = info.user_id.is_none() && info.last_seen <= info.created_at;
+        let idle = info.lifetime.unwrap_or(self.lifetime);
+        info.expires_at <= now
+            || (!initial && now >= info.last_seen.plus(idle))
+            || self.ends_at(info).is_some_and(|end| now >= end)
     }
 
     /// When a listed session ends however much it is used: its absolute
@@ -154,9 +180,13 @@ impl ExpiryPolicy {
             // Used on a later request: switch to the full lifetime.
             return (now > record.created_at && candidate > record.expires_at).then_some(candidate);
         }
-        let left = duration_millis(record.expires_at.since(now)) as f64;
+        // Counted from the expiry this policy gives it, which may be sooner
+        // than the stored one (see `expires_at`): the refresh then brings
+        // the stored expiry down to it.
+        let expires_at = self.expires_at(record);
+        let left = duration_millis(expires_at.since(now)) as f64;
         let threshold = duration_millis(lifetime) as f64 * self.refresh_threshold;
-        (left < threshold && candidate > record.expires_at).then_some(candidate)
+        (left < threshold && candidate > expires_at).then_some(candidate)
     }
 }
 
@@ -291,7 +321,8 @@ mod tests {
         let r = record(T0, T0.plus(MIN), T0.plus(61 * MIN), true);
         let now = T0.plus(50 * MIN);
         assert_eq!(p.refresh(&r, now), Some(T0.plus(90 * MIN)));
-        let capped = record(T0, T0.plus(MIN), T0.plus(90 * MIN), true);
+        // Refreshed at 40 minutes, to the limit.
+        let capped = record(T0, T0.plus(40 * MIN), T0.plus(90 * MIN), true);
         assert_eq!(p.refresh(&capped, T0.plus(80 * MIN)), None);
         assert!(!p.is_expired(&capped, T0.plus(89 * MIN)));
         assert!(p.is_expired(&capped, T0.plus(90 * MIN)));
@@ -341,12 +372,12 @@ mod tests {
         assert_eq!(p.for_login(T0, Some(&long)), T0.plus(60 * MIN));
 
         // A refresh stops at the login's own limit, past the policy's.
-        let mut r = record(T0, T0.plus(MIN), T0.plus(120 * MIN), true);
+        let mut r = record(T0, T0.plus(60 * MIN), T0.plus(120 * MIN), true);
         r.binding = Some(Box::new(long));
         let now = T0.plus(100 * MIN);
         assert!(!p.is_expired(&r, now), "past the policy's 90, within 600");
         assert_eq!(p.refresh(&r, now), Some(now.plus(60 * MIN)));
-        r.expires_at = T0.plus(560 * MIN);
+        (r.last_seen, r.expires_at) = (T0.plus(500 * MIN), T0.plus(560 * MIN));
         assert_eq!(p.refresh(&r, T0.plus(540 * MIN)), Some(T0.plus(600 * MIN)));
         r.expires_at = T0.plus(700 * MIN);
         assert!(
@@ -388,6 +419,44 @@ mod tests {
         );
         assert_eq!(of(MIN), Some(MIN));
         assert_eq!(of(Duration::MAX), Some(Duration::from_millis(u64::MAX)));
+    }
+
+    /// A release with a shorter lifetime than the one a stored expiry was
+    /// given under: an idle session ends that lifetime after its last use,
+    /// as one it had refreshed would; one in use is refreshed to it.
+    #[test]
+    fn a_shorter_lifetime_ends_sessions_stored_under_a_longer_one() {
+        let long = ExpiryPolicy {
+            lifetime: 600 * MIN,
+            ..policy()
+        };
+        let short = policy();
+        let used = T0.plus(MIN);
+        let r = record(T0, used, used.plus(600 * MIN), true);
+        assert!(!long.is_expired(&r, used.plus(61 * MIN)));
+        assert!(!short.is_expired(&r, used.plus(59 * MIN)));
+        assert!(short.is_expired(&r, used.plus(60 * MIN)));
+        assert!(short.is_info_expired(&r.info(), used.plus(60 * MIN)));
+        assert!(!short.is_info_expired(&r.info(), used.plus(59 * MIN)));
+        assert_eq!(short.expires_at(&r), used.plus(60 * MIN));
+        // In use: more than half of the 60 minutes left, nothing to write;
+        // less, refreshed to now + 60, below the stored expiry.
+        assert_eq!(short.refresh(&r, used.plus(20 * MIN)), None);
+        let now = used.plus(40 * MIN);
+        assert_eq!(short.refresh(&r, now), Some(now.plus(60 * MIN)));
+        // A login's own lifetime is its own.
+        let mut own = r.clone();
+        own.binding = Some(Box::new(Binding::user("u").with_lifetime(600 * MIN)));
+        assert!(!short.is_expired(&own, used.plus(61 * MIN)));
+        // A longer lifetime leaves the stored expiry as it is.
+        let longer = ExpiryPolicy {
+            lifetime: 6000 * MIN,
+            ..policy()
+        };
+        assert_eq!(longer.expires_at(&r), r.expires_at);
+        // A new anonymous session keeps its initial expiry.
+        let fresh = record(T0, T0, T0.plus(5 * MIN), false);
+        assert_eq!(short.expires_at(&fresh), T0.plus(5 * MIN));
     }
 
     #[test]

@@ -211,6 +211,62 @@ async fn the_absolute_limit_ends_an_active_session() {
     assert!(!env.service.load(Some(&t)).await.unwrap().lock().is_loaded());
 }
 
+/// A release that shortens the lifetime (6 hours to the policy's 60
+/// minutes, say) holds the sessions the release before gave a longer
+/// expiry to it too, as it holds them to a new absolute limit: an idle one
+/// ends 60 minutes after its last use, neither loading nor listed; one in
+/// use is refreshed to the new lifetime, its stored expiry brought down.
+#[tokio::test]
+async fn a_shortened_lifetime_applies_to_sessions_stored_under_the_longer_one() {
+    let env = env();
+    let long = service_like(&env, |b| {
+        b.expiry(ExpiryPolicy {
+            lifetime: 360 * MIN,
+            ..policy()
+        })
+    });
+    let login = |service: session_core::SessionService| async move {
+        let mut s = service.get::<Profile>(None).await.unwrap();
+        s.login(session_core::Binding::user("u"));
+        let p = service.commit(&mut s).await.unwrap();
+        (token(&p), p.id.unwrap())
+    };
+    let (idle, idle_id) = login(long.clone()).await;
+    let (used, used_id) = login(long).await;
+    assert_eq!(
+        stored(&env, &idle_id).await.expires_at,
+        env.clock.now().plus(360 * MIN)
+    );
+    // The new release (the policy's 60 minutes) serves from here on.
+    env.clock.advance(40 * MIN);
+    let cell = env.service.load(Some(&used)).await.unwrap();
+    assert!(cell.lock().is_loaded());
+    let outcome = env.service.persist(&cell).await.unwrap().outcome;
+    assert_eq!(outcome, PersistOutcome::Refreshed);
+    assert_eq!(
+        stored(&env, &used_id).await.expires_at,
+        env.clock.now().plus(60 * MIN)
+    );
+    env.clock.advance(21 * MIN);
+    assert!(
+        !env.service
+            .load(Some(&idle))
+            .await
+            .unwrap()
+            .lock()
+            .is_loaded()
+    );
+    assert_eq!(listed(&env.service, "u").await, vec![used_id]);
+    assert!(
+        env.service
+            .load(Some(&used))
+            .await
+            .unwrap()
+            .lock()
+            .is_loaded()
+    );
+}
+
 /// A session logged in under an old key, seen by a service that now signs
 /// with a new key and still verifies the old one: its env, token and id.
 async fn after_key_rotation() -> (crate::support::Env, String, session_core::SessionId) {
