@@ -6,7 +6,7 @@ use http::request::Parts;
 use session_core::SessionData;
 
 use super::request_session;
-use crate::error::SessionRejection;
+use crate::error::{SessionRejection, log_error};
 
 /// The request's typed session data, with change tracking.
 ///
@@ -58,7 +58,15 @@ impl<T: SessionData, S: Send + Sync> FromRequestParts<S> for Session<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let session = request_session(parts)?;
-        let typed = session.service().typed::<T>(session.cell())?;
+        let typed = session
+            .service()
+            .typed::<T>(session.cell())
+            .map_err(|error| {
+                // Logged with the session whose data failed, unlike a bare `?`.
+                let rejection = SessionRejection::from(&error);
+                log_error(&error, rejection, session.cell().lock().id());
+                rejection
+            })?;
         Ok(Self(typed))
     }
 }

@@ -333,6 +333,27 @@ async fn without_the_check_invalid_data_read_by_a_handler_keeps_the_requests_pri
     );
 }
 
+/// Under `Fail`, a read of data that does not decode answers 500, and its
+/// error line names the session, as the warning before it does.
+#[tokio::test]
+async fn under_fail_a_read_of_undecodable_data_logs_its_session() {
+    let t = crate::app::start_with(session_core::SigningKeys::single(crate::app::key(1)), |b| {
+        b.controller(&READ)
+            .invalid_data(session_core::InvalidDataPolicy::Fail)
+    })
+    .await;
+    let mut b = logged_in(&t).await;
+    let id = break_adas_profile(&t).await;
+    let (log, _guard) = session_tests::logs::capture();
+    assert_eq!(b.get("/bi-read/read-then-principal").await.status, 500);
+    let text = log.text();
+    let error = text
+        .lines()
+        .find(|l| l.contains("ERROR") && l.contains("session error"))
+        .unwrap_or_else(|| panic!("no error line: {text}"));
+    assert!(error.contains(&format!("session={}", id.short())), "{text}");
+}
+
 /// README: "A tampered or malformed cookie is cleared". A session cookie
 /// whose value holds a byte outside ASCII (a valid token with one byte
 /// appended, or bytes that are no UTF-8 at all) is as tampered as one with
