@@ -1,6 +1,6 @@
 //! Route guards: require a principal (401), a recent login (401) and
 //! permissions (403), each with the `WWW-Authenticate` challenge the
-//! request's [`BearerStatus`] calls for.
+//! request's [`BearerStatus`](crate::BearerStatus) calls for.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use axum::routing::{MethodRouter, Route};
 use tower::{Layer, Service};
 
 use crate::context::RequestSession;
-use crate::error::{BearerStatus, SessionRejection};
+use crate::error::SessionRejection;
 
 /// What a route requires of the request's principal. Built from
 /// [`OPEN`](Self::OPEN), [`AUTHENTICATED`](Self::AUTHENTICATED),
@@ -132,13 +132,15 @@ impl Guard {
 
 async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Response {
     let session = request.extensions().get::<RequestSession>();
-    // Without the session layer there is no principal, and nothing to
-    // challenge for.
+    // Without the session layer no principal can pass: a setup mistake (a
+    // route added to the router `App::into_router` returns), answered as
+    // the extractors answer it, not with a 401 a logged-in user would get.
     let Some(session) = session else {
-        return SessionRejection::Unauthorized {
-            bearer: BearerStatus::Off,
-        }
-        .into_response();
+        tracing::error!(
+            path = %request.uri().path(),
+            "route guard used on a route outside the session interceptors; add plain axum routes with AppBuilder::merge, not to the router App::into_router returns"
+        );
+        return SessionRejection::MissingLayer.into_response();
     };
     session.mark_read();
     let Some(principal) = session.principal() else {

@@ -101,8 +101,8 @@ impl App {
     /// The router to serve.
     ///
     /// Routes added to it afterwards (`.route(..)`, `.merge(..)`) run
-    /// outside the interceptors: their session extractors answer 500
-    /// `session layer missing`. Give them to
+    /// outside the interceptors: their session extractors and route
+    /// guards answer 500 `session layer missing`. Give them to
     /// [`AppBuilder::merge`](crate::AppBuilder::merge) instead. Layers
     /// added afterwards wrap the whole app, as usual.
     pub fn into_router(self) -> Router {

@@ -131,6 +131,21 @@ async fn an_extractor_outside_the_session_layer_is_a_clear_500_not_a_panic() {
 }
 
 #[tokio::test]
+async fn a_guard_outside_the_session_layer_is_the_same_clear_500_not_a_401() {
+    // A route added to the router `into_router` returns: a logged-in user
+    // would get 401 there, as if the login had not worked.
+    let router = axum::Router::new().route(
+        "/x",
+        session_axum::Guard::AUTHENTICATED.apply(axum::routing::get(|| async { "unreachable" })),
+    );
+    let server = session_tests::http::TestServer::start(router).await;
+    let r = server.browser().get("/x").await;
+    assert_eq!(r.status, 500);
+    assert_eq!(r.json()["error"], "session layer missing");
+    assert!(r.headers.get("www-authenticate").is_none());
+}
+
+#[tokio::test]
 async fn of_several_cookies_with_the_session_name_the_one_that_verifies_wins() {
     let t = start().await;
     let good = logged_in(&t).await.jar["sid"].clone();
