@@ -88,11 +88,17 @@ impl ChallengeKind {
     }
 }
 
+/// Marks the response of a [`SessionRejection::Unauthorized`] to a request
+/// that sent no bearer token (whether or not the app takes them, so whether
+/// or not it carries a challenge): a request turned away for want of a login.
+#[derive(Debug, Clone, Copy)]
+struct WantsLogin;
+
 /// Whether `response` is a [`SessionRejection::Unauthorized`] without a
 /// bearer token's error: a request turned away for want of a login.
 pub(crate) fn wants_login(response: &Response) -> bool {
     response.status() == StatusCode::UNAUTHORIZED
-        && response.extensions().get::<ChallengeKind>() == Some(&ChallengeKind::Challenge)
+        && response.extensions().get::<WantsLogin>().is_some()
 }
 
 /// The challenges of an app's own realm, built once when the app is built.
@@ -388,6 +394,12 @@ impl IntoResponse for SessionRejection {
                 .insert(header::WWW_AUTHENTICATE, kind.default_value());
             // Marks the value as the framework's, for an app realm to replace.
             response.extensions_mut().insert(kind);
+        }
+        if let Self::Unauthorized {
+            bearer: BearerStatus::Off | BearerStatus::Absent,
+        } = self
+        {
+            response.extensions_mut().insert(WantsLogin);
         }
         if self == Self::StoreUnavailable {
             response

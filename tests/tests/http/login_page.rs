@@ -197,6 +197,49 @@ async fn an_apps_own_realm_is_sent_to_the_login_page_too() {
     );
 }
 
+/// Without bearer tokens a 401 carries no challenge; a browser is still
+/// sent to the login page, and other clients still get the 401.
+#[tokio::test]
+async fn an_app_without_bearer_tokens_sends_browsers_to_the_login_page_too() {
+    let t = start_with(SigningKeys::single(key(1)), |b| {
+        b.controller(&ROUTES).bearer(false).login_page("/login")
+    })
+    .await;
+    let mut b = t.server.browser();
+    assert_sent_to(&b.navigate("/t/me").await, "/login?next=%2Ft%2Fme");
+    assert_sent_to(
+        &b.navigate("/lp/required").await,
+        "/login?next=%2Flp%2Frequired",
+    );
+    let r = b.get("/t/me").await;
+    assert_eq!(r.status, 401);
+    assert!(r.headers.get("www-authenticate").is_none(), "{r:?}");
+    assert!(varies_by_how_asked(&r), "{r:?}");
+    // A handler's own 401 is still left alone.
+    let r = b.navigate("/lp/own-401").await;
+    assert_eq!(r.status, 401);
+    assert!(!varies_by_how_asked(&r), "{r:?}");
+}
+
+/// The cookie store takes no bearer tokens either.
+#[tokio::test]
+async fn an_app_on_the_cookie_store_sends_browsers_to_the_login_page_too() {
+    let app = App::builder()
+        .store(session_core::CookieStore::encrypted())
+        .keys(&SigningKeys::single(key(1)))
+        .secure(false)
+        .controller(&ROUTES)
+        .login_page("/login")
+        .build()
+        .unwrap();
+    let server = TestServer::start(app.into_router()).await;
+    let mut b = server.browser();
+    assert_sent_to(
+        &b.navigate("/lp/whoami").await,
+        "/login?next=%2Flp%2Fwhoami",
+    );
+}
+
 /// A login page that itself needs a login (a mistake) answers 401 rather
 /// than redirecting to itself forever; other pages still go there.
 #[tokio::test]
