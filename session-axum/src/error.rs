@@ -227,6 +227,34 @@ pub enum BearerStatus {
 /// the `WWW-Authenticate` challenge its [`BearerStatus`] calls for. Build
 /// them with [`unauthorized`](Self::unauthorized) and
 /// [`forbidden`](Self::forbidden), which take it from the request.
+///
+/// The response also carries the rejection in its extensions, so that a
+/// middleware can tell the session layer's refusals (a guard's 401 or 403)
+/// from a handler's own and answer them with the app's own page. Keep the
+/// response's headers: a cookie it sets or clears, a challenge, a 503's
+/// `Retry-After`. A browser that
+/// [`login_page`](crate::AppBuilder::login_page) sends to the login page
+/// gets a plain 303, without it.
+///
+/// ```
+/// use session_axum::SessionRejection;
+/// use session_axum::axum::body::Body;
+/// use session_axum::axum::http::{HeaderValue, header};
+/// use session_axum::axum::{extract::Request, middleware::Next, response::Response};
+///
+/// async fn error_pages(request: Request, next: Next) -> Response {
+///     let response = next.run(request).await;
+///     let Some(SessionRejection::Forbidden { .. }) = response.extensions().get() else {
+///         return response;
+///     };
+///     let (mut parts, _) = response.into_parts();
+///     parts.headers.remove(header::CONTENT_LENGTH);
+///     let html = HeaderValue::from_static("text/html; charset=utf-8");
+///     parts.headers.insert(header::CONTENT_TYPE, html);
+///     Response::from_parts(parts, Body::from("<h1>Not for you</h1>"))
+/// }
+/// // app.into_router().layer(axum::middleware::from_fn(error_pages))
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SessionRejection {
     /// The route needs a principal and there is none.
@@ -406,6 +434,7 @@ impl IntoResponse for SessionRejection {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        response.extensions_mut().insert(self);
         response
     }
 }

@@ -7,7 +7,7 @@ use axum::extract::{OriginalUri, Request};
 use axum::response::Response;
 use http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 
-use crate::error::wants_login;
+use crate::error::{SessionRejection, wants_login};
 
 /// How a browser says it sent a request (Fetch Metadata).
 const SEC_FETCH_MODE: HeaderName = HeaderName::from_static("sec-fetch-mode");
@@ -171,6 +171,8 @@ impl LoginPage {
         };
         *response.status_mut() = StatusCode::SEE_OTHER;
         *response.body_mut() = Body::empty();
+        // No longer a refusal for an app's error pages to answer.
+        response.extensions_mut().remove::<SessionRejection>();
         let headers = response.headers_mut();
         for name in [
             header::WWW_AUTHENTICATE,

@@ -462,3 +462,72 @@ fn a_realm_a_quoted_string_cannot_carry_as_is_is_a_build_error() {
     build(&"r".repeat(max)).expect("a realm at the bound");
     build(REALM).expect("printable ASCII");
 }
+
+/// The session layer's refusal travels with its response, so an app's own
+/// middleware can answer it with a page of its own, leaving the handlers'
+/// own 401 and 403 alone, and the login page's redirect.
+#[tokio::test]
+async fn a_refusals_response_carries_the_rejection_for_an_apps_own_page() {
+    use axum::body::Body;
+    use axum::response::Response;
+
+    async fn page(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+        let response = next.run(request).await;
+        let Some(rejection) = response.extensions().get::<SessionRejection>().copied() else {
+            return response;
+        };
+        let (mut parts, _) = response.into_parts();
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+        parts.headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/html"),
+        );
+        let html = format!("<h1>{}</h1>", rejection.status().as_u16());
+        Response::from_parts(parts, Body::from(html))
+    }
+
+    let routes = axum::Router::new()
+        .route(
+            "/admin",
+            Guard::permissions(&["admin"]).apply(get(|| async { "admin" })),
+        )
+        .route(
+            "/own-403",
+            get(|| async { (http::StatusCode::FORBIDDEN, "the handler's own") }),
+        );
+    let app = session_axum::App::builder()
+        .store(session_core::MemoryStore::new())
+        .keys(&SigningKeys::single(key(1)))
+        .secure(false)
+        .login_page("/login")
+        .merge(routes)
+        .build()
+        .unwrap();
+    let bob = app
+        .service()
+        .create_session(session_core::Binding::user("bob"))
+        .await
+        .unwrap();
+    let cookie = app.cookie_for(&bob);
+    let server = session_tests::http::TestServer::start(
+        app.into_router().layer(axum::middleware::from_fn(page)),
+    )
+    .await;
+    let mut b = server.browser();
+    let r = b.get("/admin").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.body, "<h1>401</h1>");
+    assert_eq!(challenge(&r), Some(CHALLENGE), "its headers kept");
+    // A browser's page load still goes to the login page.
+    let r = b.navigate("/admin").await;
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(r.body.is_empty());
+    let (name, value) = cookie.split_once('=').unwrap();
+    b.jar.insert(name.into(), value.into());
+    let r = b.get("/admin").await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body, "<h1>403</h1>");
+    let r = b.get("/own-403").await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body, "the handler's own");
+}
