@@ -60,3 +60,36 @@ impl fmt::Debug for ControllerRegistration {
 }
 
 inventory::collect!(ControllerRegistration);
+
+/// A controller an app names itself: `#[controller("/base", registry =
+/// false)]` implements it instead of submitting the controller to the
+/// registry, so that only apps given it with
+/// [`AppBuilder::add_controller`](crate::AppBuilder::add_controller)
+/// serve its routes (an admin controller on an internal port, beside a
+/// public app in the same binary). One such controller per type.
+///
+/// ```
+/// use session_axum::prelude::*;
+///
+/// pub struct Admin;
+///
+/// #[controller("/admin", registry = false)]
+/// impl Admin {
+///     #[get("/")]
+///     async fn index() -> &'static str {
+///         "admin"
+///     }
+/// }
+///
+/// // Served here only, not by an app built from the registry alone.
+/// let admin = App::builder().add_controller::<Admin>();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a controller that apps add themselves",
+    label = "not declared `#[controller(\"/base\", registry = false)]`",
+    note = "a registered controller is served by every app built with the registry: `add_controller` is for controllers declared with `registry = false`"
+)]
+pub trait Controller {
+    /// The controller's routes and base path.
+    const REGISTRATION: &'static ControllerRegistration;
+}

@@ -53,7 +53,7 @@ mod session_interceptor;
 pub use app::{App, AppBuilder, AppContext, BuildError, FromApp, WebConfig};
 pub use auth::{AuthInterceptor, Authenticator};
 pub use context::{RequestSession, TokenSource};
-pub use controller::{ControllerRegistration, RouteDef};
+pub use controller::{Controller, ControllerRegistration, RouteDef};
 pub use cookie::{CookieConfig, CookieConfigError};
 pub use cross_origin::OriginError;
 pub use error::{BearerStatus, RealmError, SessionRejection};
@@ -118,7 +118,7 @@ pub mod __private {
     pub use ::session_core;
 
     pub use crate::{
-        AppContext, BuildError, ControllerRegistration, FromApp, Guard, Interceptor,
+        AppContext, BuildError, Controller, ControllerRegistration, FromApp, Guard, Interceptor,
         InterceptorRef, InterceptorRegistration, RouteDef,
     };
 

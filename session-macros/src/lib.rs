@@ -46,6 +46,10 @@ pub fn session_data(args: TokenStream, item: TokenStream) -> TokenStream {
 /// tells it apart from `/base`) spells it under a `"/"` base.
 /// `#[controller("/base", from_app)]` builds the controller value with
 /// `FromApp` instead of `Default` for `&self` methods.
+/// `#[controller("/base", registry = false)]` leaves it out of the
+/// registry: only apps given it with `AppBuilder::add_controller::<T>()`
+/// serve it (an internal port's controller beside a public app in one
+/// binary); one such controller per type.
 ///
 /// A route's arguments are axum extractors, the body's last. Routes run
 /// without router state: `State<T>` is a compile error; the app's values

@@ -14,7 +14,7 @@ use session_core::{
 
 use super::routes::{build_routes, guarded};
 use super::{App, AppContext, BuildError, WebConfig};
-use crate::controller::ControllerRegistration;
+use crate::controller::{Controller, ControllerRegistration};
 use crate::cross_origin::CrossOriginCheck;
 use crate::error::{Challenges, DEFAULT_REALM, MAX_REALM_LEN};
 use crate::interceptor::{
@@ -451,8 +451,9 @@ impl AppBuilder {
 
     /// Whether to collect controllers and interceptors from the registry
     /// (default on). When off, only the built-in interceptors and the ones
-    /// passed to [`interceptor`](Self::interceptor) and
-    /// [`controller`](Self::controller) are used.
+    /// passed to [`interceptor`](Self::interceptor),
+    /// [`controller`](Self::controller) and
+    /// [`add_controller`](Self::add_controller) are used.
     pub fn use_registry(mut self, on: bool) -> Self {
         self.use_registry = on;
         self
@@ -468,6 +469,13 @@ impl AppBuilder {
     pub fn controller(mut self, registration: &'static ControllerRegistration) -> Self {
         self.controllers.push(registration);
         self
+    }
+
+    /// Adds a controller declared `#[controller("/base", registry =
+    /// false)]`, which only the apps it is added to serve (see
+    /// [`Controller`]).
+    pub fn add_controller<C: Controller>(self) -> Self {
+        self.controller(C::REGISTRATION)
     }
 
     /// Merges plain axum routes; they run inside the interceptors like controller routes.

@@ -184,6 +184,15 @@ pub(super) fn generate(m: &Model) -> TokenStream {
         }
     });
     let future_checks = m.routes.iter().map(|route| future_check(&sp, m, route));
+    // Unregistered, the controller is named by the apps that serve it.
+    let register = match m.unregistered {
+        None => quote!(#sp::inventory::submit! { __REGISTRATION }),
+        Some(span) => quote_spanned! {span=>
+            impl #sp::Controller for #self_ty {
+                const REGISTRATION: &'static #sp::ControllerRegistration = &__REGISTRATION;
+            }
+        },
+    };
     quote! {
         #item
 
@@ -202,15 +211,15 @@ pub(super) fn generate(m: &Model) -> TokenStream {
                 ::core::result::Result::Ok(__defs)
             }
 
-            #sp::inventory::submit! {
-                #sp::ControllerRegistration {
-                    // Module-qualified: two controllers of one name in
-                    // two modules are told apart in build errors.
-                    name: ::core::concat!(::core::module_path!(), "::", #name),
-                    base_path: #base,
-                    routes: __routes,
-                }
-            }
+            const __REGISTRATION: #sp::ControllerRegistration = #sp::ControllerRegistration {
+                // Module-qualified: two controllers of one name in
+                // two modules are told apart in build errors.
+                name: ::core::concat!(::core::module_path!(), "::", #name),
+                base_path: #base,
+                routes: __routes,
+            };
+
+            #register
         };
     }
 }

@@ -19,6 +19,9 @@ pub(super) struct Model {
     pub(super) base: LitStr,
     pub(super) from_app: bool,
     pub(super) krate: Option<Path>,
+    /// `registry = false`: where it was written, for the `Controller` impl
+    /// that replaces the registration.
+    pub(super) unregistered: Option<proc_macro2::Span>,
     pub(super) guard: GuardSpec,
     pub(super) routes: Vec<Route>,
 }
@@ -44,6 +47,8 @@ struct Args {
     base: LitStr,
     from_app: bool,
     krate: Option<Path>,
+    /// `registry = ..`: its value and where the key was written.
+    registry: Option<(bool, proc_macro2::Span)>,
 }
 
 impl Parse for Args {
@@ -73,6 +78,7 @@ impl Parse for Args {
             base,
             from_app: false,
             krate: None,
+            registry: None,
         };
         while !input.is_empty() {
             input.parse::<Token![,]>()?;
@@ -86,7 +92,17 @@ impl Parse for Args {
                     input.parse::<Token![=]>()?;
                     args.krate = Some(input.parse()?);
                 }
-                "from_app" | "crate" => {
+                "registry" if args.registry.is_none() => {
+                    input.parse::<Token![=]>()?;
+                    let value = input.parse::<syn::LitBool>().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            "expected `registry = false` (served only by apps given it with `add_controller`) or `registry = true`",
+                        )
+                    })?;
+                    args.registry = Some((value.value, key.span()));
+                }
+                "from_app" | "crate" | "registry" => {
                     return Err(syn::Error::new(
                         key.span(),
                         format!("duplicate key `{key}`"),
@@ -96,7 +112,7 @@ impl Parse for Args {
                     return Err(syn::Error::new(
                         key.span(),
                         format!(
-                            "unknown key `{other}` in #[controller]; expected one of: from_app, crate"
+                            "unknown key `{other}` in #[controller]; expected one of: from_app, crate, registry"
                         ),
                     ));
                 }
@@ -116,6 +132,7 @@ impl Model {
                 base: LitStr::new("/", proc_macro2::Span::call_site()),
                 from_app: false,
                 krate: None,
+                registry: None,
             });
         let mut item = match syn::parse2::<Item>(item)? {
             Item::Impl(imp) => imp,
@@ -309,6 +326,7 @@ impl Model {
             base: args.base,
             from_app: args.from_app,
             krate: args.krate,
+            unregistered: args.registry.and_then(|(on, span)| (!on).then_some(span)),
             guard,
             routes,
         })

@@ -173,6 +173,48 @@ impl Interceptor for Stamp {
     }
 }
 
+/// Served only by the apps given it: an internal port's controller beside
+/// a public app in the same binary.
+pub struct Internal;
+
+#[controller("/m/internal", registry = false)]
+#[authenticated(permissions = ["admin"])]
+impl Internal {
+    #[get("/whoami")]
+    async fn whoami(principal: Principal) -> String {
+        principal.user_id
+    }
+}
+
+#[tokio::test]
+async fn an_unregistered_controller_is_served_only_by_the_apps_given_it() {
+    let public = start().await;
+    let mut b = public.server.browser();
+    b.send(
+        reqwest::Method::POST,
+        "/m/staff/login/eve",
+        Some(&[("perms", "admin")]),
+    )
+    .await;
+    assert_eq!(b.get("/m/session/whoami").await.body, "eve", "logged in");
+    assert_eq!(b.get("/m/internal/whoami").await.status, 404);
+
+    let keys = session_core::SigningKeys::single(crate::app::key(1));
+    let internal = crate::app::start_with(keys, |b| b.add_controller::<Internal>()).await;
+    let mut b = internal.server.browser();
+    assert_eq!(b.get("/m/internal/whoami").await.status, 401);
+    b.send(
+        reqwest::Method::POST,
+        "/m/staff/login/eve",
+        Some(&[("perms", "admin")]),
+    )
+    .await;
+    let r = b.get("/m/internal/whoami").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "eve"));
+    // The registry's controllers are served there too.
+    assert_eq!(b.get("/m/session/whoami").await.body, "eve");
+}
+
 #[tokio::test]
 async fn the_design_example_works_over_http() {
     let t = start().await;
