@@ -117,27 +117,57 @@ impl ExpiryPolicy {
     }
 
     /// When `record` expires unless a request refreshes it: its stored
-    /// expiry, or sooner, the lifetime after its last use once it is past
-    /// its initial phase. The two agree for every session this policy
-    /// refreshed; a shorter lifetime than the one a stored expiry was
-    /// given under (a new release's) ends an idle session by this one.
+    /// expiry, or sooner, the latest this policy gives a session last used
+    /// when it was. The two agree for every session this policy refreshed;
+    /// a shorter lifetime than the one a stored expiry was given under (a
+    /// new release's) ends an idle session by this one.
     pub fn expires_at(&self, record: &SessionRecord) -> Timestamp {
-        if Self::is_initial(record) {
-            return record.expires_at;
+        let binding = record.binding.as_deref();
+        let bound = self.idle_bound(
+            binding.is_none(),
+            binding.and_then(|b| b.lifetime),
+            record.created_at,
+            record.last_seen,
+        );
+        record.expires_at.min(bound)
+    }
+
+    /// [`expires_at`](Self::expires_at) for a listed session.
+    pub fn info_expires_at(&self, info: &SessionInfo) -> Timestamp {
+        let bound = self.idle_bound(
+            info.user_id.is_none(),
+            info.lifetime,
+            info.created_at,
+            info.last_seen,
+        );
+        info.expires_at.min(bound)
+    }
+
+    /// The latest expiry this policy gives a session last used at
+    /// `last_seen`: the lifetime (a login's `own`, else the policy's) after
+    /// it, or for an anonymous session the initial lifetime after its
+    /// creation where that is later (its first use switches to `lifetime`
+    /// only where that lengthens it).
+    fn idle_bound(
+        &self,
+        anonymous: bool,
+        own: Option<Duration>,
+        created_at: Timestamp,
+        last_seen: Timestamp,
+    ) -> Timestamp {
+        let idle = last_seen.plus(own.unwrap_or(self.lifetime));
+        if anonymous {
+            idle.max(created_at.plus(self.initial_lifetime))
+        } else {
+            idle
         }
-        let idle = self.lifetime_for(record.binding.as_deref());
-        record.expires_at.min(record.last_seen.plus(idle))
     }
 
     /// Whether a listed session is past its expiry, its lifetime since its
     /// last use or its absolute limit (the same test as
     /// [`is_expired`](Self::is_expired)).
     pub fn is_info_expired(&self, info: &SessionInfo, now: Timestamp) -> bool {
-        let initial = info.user_id.is_none() && info.last_seen <= info.created_at;
-        let idle = info.lifetime.unwrap_or(self.lifetime);
-        info.expires_at <= now
-            || (!initial && now >= info.last_seen.plus(idle))
-            || self.ends_at(info).is_some_and(|end| now >= end)
+        now >= self.info_expires_at(info) || self.ends_at(info).is_some_and(|end| now >= end)
     }
 
     /// When a listed session ends however much it is used: its absolute

@@ -534,7 +534,8 @@ pub(crate) fn flash_value<V: Serialize + ?Sized>(
 pub(crate) fn take_flash_value<V: DeserializeOwned>(cell: &SessionCell, key: &str) -> Option<V> {
     let (raw, id) = {
         let mut state = cell.lock();
-        (state.take_flash(key)?, state.id())
+        // The session it was stored in, also after a login or logout.
+        (state.take_flash(key)?, state.stored_id())
     };
     decode_raw(key, &raw)
         .inspect_err(|error| {

@@ -64,7 +64,7 @@ impl<T: SessionData, S: Send + Sync> FromRequestParts<S> for Session<T> {
             .map_err(|error| {
                 // Logged with the session whose data failed, unlike a bare `?`.
                 let rejection = SessionRejection::from(&error);
-                log_error(&error, rejection, session.cell().lock().id());
+                log_error(&error, rejection, session.cell().lock().stored_id());
                 rejection
             })?;
         Ok(Self(typed))

@@ -25,6 +25,8 @@ impl SessionService {
         Ok(listed
             .into_iter()
             .map(|info| ListedSession {
+                // Sooner than stored under a shortened lifetime.
+                expires_at: self.expiry().info_expires_at(&info),
                 handle: keys.handle(&info.id),
                 ends_at: self.expiry().ends_at(&info),
                 current: Some(&info.id) == current,
@@ -32,7 +34,6 @@ impl SessionService {
                 meta: info.meta,
                 created_at: info.created_at,
                 last_seen: info.last_seen,
-                expires_at: info.expires_at,
                 cookie_lifetime: info.cookie_lifetime,
             })
             .collect())

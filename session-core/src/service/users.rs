@@ -132,8 +132,8 @@ impl SessionService {
     }
 
     /// Revokes every session of a user except `keep`; returns how many went,
-    /// counting those past the absolute limit that the store still held
-    /// (which [`list_for_user`](Self::list_for_user) leaves out).
+    /// counting those past the absolute or idle limit that the store still
+    /// held (which [`list_for_user`](Self::list_for_user) leaves out).
     ///
     /// A store may revoke from a snapshot of the user's index, and a
     /// rotation running meanwhile moves a session to an id the snapshot

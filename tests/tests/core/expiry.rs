@@ -436,3 +436,56 @@ async fn listings_leave_out_sessions_past_the_policys_limit() {
     assert!(page.items.iter().any(|i| i.id == young));
     assert_eq!(strict.record(&old).await.unwrap(), None);
 }
+
+/// An unchanged policy ends no session sooner than the expiry it gave it:
+/// with an `initial_lifetime` longer than `lifetime`, a fresh anonymous
+/// session written again on a later request keeps its initial expiry (the
+/// switch to `lifetime` would shorten it), though its last use moved.
+#[tokio::test]
+async fn an_unchanged_policy_keeps_a_written_fresh_sessions_longer_initial_expiry() {
+    let env = env();
+    let service = service_like(&env, |b| {
+        b.expiry(ExpiryPolicy {
+            initial_lifetime: 60 * MIN,
+            lifetime: 30 * MIN,
+            ..policy()
+        })
+    });
+    let cell = service.load(None).await.unwrap();
+    cell.lock().set_field("cart", "1");
+    let t = token(&service.persist(&cell).await.unwrap());
+    env.clock.advance(MIN);
+    let cell = service.load(Some(&t)).await.unwrap();
+    cell.lock().set_field("cart", "2");
+    service.persist(&cell).await.unwrap();
+    env.clock.advance(39 * MIN);
+    // Stored expiry: 60 minutes after creation, 20 minutes from now.
+    let cell = service.load(Some(&t)).await.unwrap();
+    assert!(
+        cell.lock().is_loaded(),
+        "ended 40 minutes into a 60-minute expiry"
+    );
+}
+
+/// A listing's `expires_at` ("when it expires unless used again") under a
+/// shortened lifetime: the lifetime after its last use, not the later
+/// expiry the release before stored.
+#[tokio::test]
+async fn a_listing_shows_when_a_session_ends_under_a_shortened_lifetime() {
+    let env = env();
+    let long = service_like(&env, |b| {
+        b.expiry(ExpiryPolicy {
+            lifetime: 360 * MIN,
+            ..policy()
+        })
+    });
+    let mut s = long.get::<Profile>(None).await.unwrap();
+    s.login(session_core::Binding::user("u"));
+    long.commit(&mut s).await.unwrap();
+    let logged_in_at = env.clock.now();
+    env.clock.advance(10 * MIN);
+    let listed = env.service.list_with_handles("u", None).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    // It ends 60 minutes after its last use, unless used again.
+    assert_eq!(listed[0].expires_at, logged_in_at.plus(60 * MIN));
+}

@@ -296,3 +296,31 @@ fn app_session_id(token: &str) -> String {
     let id: session_core::SessionId = id.parse().unwrap();
     id.short().to_string()
 }
+
+/// The same line for a flash taken after a login in the request: it names
+/// the session the flash was stored in, not the id the login moves to.
+#[tokio::test]
+async fn an_undecodable_flash_taken_after_a_login_names_the_session_it_came_from() {
+    let env = env();
+    let cell = env.service.load(None).await.unwrap();
+    session_core::SessionValues::new(cell.clone())
+        .flash("notice", "saved")
+        .unwrap();
+    let t = token(&env.service.persist(&cell).await.unwrap());
+    env.clock.advance(std::time::Duration::from_secs(1));
+    let cell = env.service.load(Some(&t)).await.unwrap();
+    let stored = cell.lock().id().unwrap();
+    cell.lock().login(session_core::Binding::user("u"));
+    let (log, _guard) = capture();
+    let taken: Option<u64> = session_core::SessionValues::new(cell.clone()).take_flash("notice");
+    assert_eq!(taken, None);
+    let text = log.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("undecodable flash value"))
+        .unwrap_or_else(|| panic!("no line: {text}"));
+    assert!(
+        line.contains(&format!("session={}", stored.short())),
+        "{line}"
+    );
+}

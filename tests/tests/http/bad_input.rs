@@ -404,3 +404,24 @@ async fn a_session_cookie_holding_a_non_utf8_byte_is_cleared_like_any_tampered_o
         );
     }
 }
+
+/// The same error line when the data failed `check_data` at load (the
+/// record is detached then).
+#[tokio::test]
+async fn under_fail_a_checked_read_logs_its_session_too() {
+    let t = crate::app::start_with(session_core::SigningKeys::single(crate::app::key(1)), |b| {
+        b.check_data::<session_tests::profile::Profile>()
+            .invalid_data(session_core::InvalidDataPolicy::Fail)
+    })
+    .await;
+    let mut b = logged_in(&t).await;
+    let id = break_adas_profile(&t).await;
+    let (log, _guard) = session_tests::logs::capture();
+    assert_eq!(b.get("/t/peek").await.status, 500);
+    let text = log.text();
+    let error = text
+        .lines()
+        .find(|l| l.contains("ERROR") && l.contains("session error"))
+        .unwrap_or_else(|| panic!("no error line: {text}"));
+    assert!(error.contains(&format!("session={}", id.short())), "{text}");
+}

@@ -13,6 +13,7 @@ mod cross_origin;
 mod expiry;
 mod failures;
 mod fast_path;
+mod gone_users;
 mod lifecycle;
 mod login_page;
 mod macros;
