@@ -151,13 +151,10 @@ impl<T: SessionData> Session<T> {
         stale.then(|| T::decode_valid(&state.fields()).unwrap_or_else(|_| defaults::<T>()))
     }
 
-    /// Stores a flash value, readable once by a later request.
-    pub fn flash<V: Serialize + ?Sized>(
-        &mut self,
-        key: &str,
-        value: &V,
-    ) -> Result<(), SessionDataError> {
-        flash_value(&self.cell, key, value)
+    /// Stores a flash value, readable once by a later request; given as a
+    /// value (`format!(..)`) or a reference (`&notice`).
+    pub fn flash<V: Serialize>(&mut self, key: &str, value: V) -> Result<(), SessionDataError> {
+        flash_value(&self.cell, key, &value)
     }
 
     /// Takes a flash value stored by an earlier request; `None` when absent,

@@ -63,14 +63,11 @@ impl SessionValues {
         state.field(key).map(|raw| decode_raw(key, raw)).transpose()
     }
 
-    /// Stores `value` under `key`. A value that does not encode (a map with
-    /// keys that are not strings, a NaN) is an error, and nothing changes.
-    pub fn insert<V: Serialize + ?Sized>(
-        &self,
-        key: &str,
-        value: &V,
-    ) -> Result<(), SessionDataError> {
-        let encoded = encode_value(key, value)?;
+    /// Stores `value` under `key`, given as a value (`format!(..)`) or a
+    /// reference (`&cart`). A value that does not encode (a map with keys
+    /// that are not strings, a NaN) is an error, and nothing changes.
+    pub fn insert<V: Serialize>(&self, key: &str, value: V) -> Result<(), SessionDataError> {
+        let encoded = encode_value(key, &value)?;
         self.cell.lock().set_field(key, encoded);
         Ok(())
     }
@@ -89,13 +86,10 @@ impl SessionValues {
     }
 
     /// Stores a flash value, readable once by a later request
-    /// ([`Session::flash`](crate::Session::flash) without a type).
-    pub fn flash<V: Serialize + ?Sized>(
-        &self,
-        key: &str,
-        value: &V,
-    ) -> Result<(), SessionDataError> {
-        flash_value(&self.cell, key, value)
+    /// ([`Session::flash`](crate::Session::flash) without a type), given as
+    /// a value or a reference.
+    pub fn flash<V: Serialize>(&self, key: &str, value: V) -> Result<(), SessionDataError> {
+        flash_value(&self.cell, key, &value)
     }
 
     /// Takes a flash value stored by an earlier request, as

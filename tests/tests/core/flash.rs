@@ -55,7 +55,7 @@ async fn a_flash_does_not_touch_the_field_of_the_same_name() {
 async fn peeking_without_taking_keeps_the_flash() {
     let env = env();
     let mut s = env.service.get::<Profile>(None).await.unwrap();
-    s.flash("notice", &42).unwrap();
+    s.flash("notice", 42).unwrap();
     let t = token(&env.service.commit(&mut s).await.unwrap());
     let s = env.service.get::<Profile>(Some(&t)).await.unwrap();
     assert_eq!(s.cell().lock().peek_flash("notice"), Some("42"));

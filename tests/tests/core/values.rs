@@ -8,7 +8,7 @@ use crate::support::{env, token};
 
 async fn stored(env: &crate::support::Env) -> String {
     let values = SessionValues::new(env.service.load(None).await.unwrap());
-    values.insert("visits", &1u64).unwrap();
+    values.insert("visits", 1u64).unwrap();
     values.insert("theme", "dark").unwrap();
     let t = token(&env.service.persist(values.cell()).await.unwrap());
     env.store.clear();
@@ -27,7 +27,7 @@ async fn values_read_back_and_only_a_changed_one_is_written() {
     );
     assert_eq!(values.keys(), ["theme", "visits"]);
 
-    values.insert("visits", &1u64).unwrap();
+    values.insert("visits", 1u64).unwrap();
     let persisted = env.service.persist(values.cell()).await.unwrap();
     assert_eq!(
         persisted.outcome,
@@ -37,7 +37,7 @@ async fn values_read_back_and_only_a_changed_one_is_written() {
     assert!(env.store.writes().is_empty());
 
     let values = SessionValues::new(env.service.load(Some(&t)).await.unwrap());
-    values.insert("visits", &2u64).unwrap();
+    values.insert("visits", 2u64).unwrap();
     assert_eq!(
         values.get::<u64>("visits").unwrap(),
         Some(2),
@@ -100,7 +100,7 @@ async fn a_value_json_cannot_hold_is_refused_and_nothing_changes() {
     let env = env();
     let t = stored(&env).await;
     let values = SessionValues::new(env.service.load(Some(&t)).await.unwrap());
-    let error = values.insert("visits", &f64::NAN).unwrap_err();
+    let error = values.insert("visits", f64::NAN).unwrap_err();
     assert!(matches!(error, SessionDataError::Encode { .. }), "{error}");
     assert_eq!(values.get::<u64>("visits").unwrap(), Some(1));
     let persisted = env.service.persist(values.cell()).await.unwrap();
@@ -120,7 +120,7 @@ async fn a_typed_field_and_a_value_of_its_name_are_the_same_field() {
     let t = stored(&env).await;
     let cell = env.service.load(Some(&t)).await.unwrap();
     let values = SessionValues::new(cell.clone());
-    values.insert("visits", &5u64).unwrap();
+    values.insert("visits", 5u64).unwrap();
     let typed = env.service.typed::<Visits>(&cell).unwrap();
     assert_eq!(typed.visits, 5);
     drop(typed);
@@ -204,4 +204,33 @@ async fn a_new_session_has_no_id_and_nothing_to_rotate() {
     let values = SessionValues::new(env.service.load(None).await.unwrap());
     assert_eq!(values.session_id(), None);
     assert_eq!(values.rotate(), None);
+}
+
+/// Values and flashes are given by value (`format!(..)`, a `Vec`) as well
+/// as by reference, and read back alike.
+#[tokio::test]
+async fn values_and_flashes_are_given_by_value_or_by_reference() {
+    let env = env();
+    let values = SessionValues::new(env.service.load(None).await.unwrap());
+    let cart = vec![1u32, 2];
+    values
+        .insert("greeting", format!("hello {}", "ada"))
+        .unwrap();
+    values.insert("cart", &cart).unwrap();
+    values
+        .flash("notice", format!("{} items", cart.len()))
+        .unwrap();
+    values.flash("items", cart).unwrap();
+    let t = token(&env.service.persist(values.cell()).await.unwrap());
+    let values = SessionValues::new(env.service.load(Some(&t)).await.unwrap());
+    assert_eq!(
+        values.get::<String>("greeting").unwrap().as_deref(),
+        Some("hello ada")
+    );
+    assert_eq!(values.get::<Vec<u32>>("cart").unwrap(), Some(vec![1, 2]));
+    assert_eq!(
+        values.take_flash::<String>("notice").as_deref(),
+        Some("2 items")
+    );
+    assert_eq!(values.take_flash::<Vec<u32>>("items"), Some(vec![1, 2]));
 }

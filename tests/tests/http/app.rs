@@ -138,7 +138,7 @@ async fn values_visit(
     values: session_axum::SessionValues,
 ) -> Result<Json<u64>, session_axum::SessionRejection> {
     let visits = values.get::<u64>("values_visits")?.unwrap_or(0) + 1;
-    values.insert("values_visits", &visits)?;
+    values.insert("values_visits", visits)?;
     Ok(Json(visits))
 }
 
