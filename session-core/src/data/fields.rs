@@ -114,9 +114,20 @@ impl FieldMap {
     }
 }
 
+/// Names each field with the size of its value, not the value: session
+/// data may be personal data, and `Debug` output ends up in logs (a
+/// `SessionRecord`, a `SessionState`, a panic message).
 impl fmt::Debug for FieldMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
+        struct Size(usize);
+        impl fmt::Debug for Size {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "<{} bytes>", self.0)
+            }
+        }
+        f.debug_map()
+            .entries(self.iter().map(|(k, v)| (k, Size(v.len()))))
+            .finish()
     }
 }
 

@@ -3,6 +3,7 @@
 //! persist wrote.
 
 mod conformance;
+mod debug_output;
 mod expiry;
 mod flash;
 mod late_requests;
