@@ -205,8 +205,68 @@ pub fn decode_value<V: DeserializeOwned>(
 pub fn decode_raw<V: DeserializeOwned>(field: &str, raw: &str) -> Result<V, SessionDataError> {
     serde_json::from_str(raw).map_err(|e| SessionDataError::InvalidField {
         field: field.to_owned(),
-        message: e.to_string(),
+        message: json_error_message(&e),
     })
+}
+
+/// `error` as text without the stored value it quotes: serde's messages
+/// show the value that did not fit (`invalid type: string "ada@example.com",
+/// expected u32`), which is the user's data, and the message goes into log
+/// lines and errors. What the type expected and where stay; every quoted
+/// span before `, expected` (the value, or an unknown variant's name) is
+/// shown as `"…"` or `` `…` ``, and so is any quoted span of a message
+/// serde did not word itself (a type's own `Deserialize`).
+#[doc(hidden)]
+pub fn json_error_message(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    if !error.is_data() {
+        // Syntax and end-of-input errors name a position, never a value.
+        return text;
+    }
+    redact_quoted(&text)
+}
+
+/// `text` with each `"…"` or `` `…` `` span emptied, up to the first
+/// `, expected ` outside one.
+fn redact_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if rest.starts_with(", expected ") {
+            out.push_str(rest);
+            return out;
+        }
+        if c == '"' || c == '`' {
+            out.push(c);
+            out.push('…');
+            let body = &rest[1..];
+            // The closing quote: serde escapes `"` inside a string (`\"`).
+            let mut end = None;
+            let mut escaped = false;
+            for (i, b) in body.char_indices() {
+                match b {
+                    '\\' if c == '"' && !escaped => escaped = true,
+                    _ if b == c && !escaped => {
+                        end = Some(i);
+                        break;
+                    }
+                    _ => escaped = false,
+                }
+            }
+            match end {
+                Some(i) => {
+                    out.push(c);
+                    rest = &body[i + 1..];
+                }
+                // Unclosed: the rest may all be the value.
+                None => return out,
+            }
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// Encodes a field through a custom serializer (`#[serde(with = ..)]`,
@@ -247,7 +307,7 @@ where
         .and_then(|v| de.end().map(|()| v))
         .map_err(|e| SessionDataError::InvalidField {
             field: field.to_owned(),
-            message: e.to_string(),
+            message: json_error_message(&e),
         })
 }
 
@@ -302,5 +362,47 @@ impl AuthenticatedSource for bool {
 impl<T> AuthenticatedSource for Option<T> {
     fn is_authenticated(&self) -> bool {
         self.is_some()
+    }
+}
+
+#[cfg(test)]
+mod json_error_tests {
+    use super::*;
+
+    fn message<V: DeserializeOwned + std::fmt::Debug>(raw: &str) -> String {
+        match decode_raw::<V>("f", raw).unwrap_err() {
+            SessionDataError::InvalidField { message, .. } => message,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    enum Plan {
+        Free,
+        Paid,
+    }
+
+    #[test]
+    fn a_value_that_does_not_fit_its_type_is_not_quoted() {
+        let wrong_type = message::<u32>(r#""ada@example.com""#);
+        assert!(!wrong_type.contains("ada"), "{wrong_type}");
+        assert!(wrong_type.contains("expected u32"), "{wrong_type}");
+        let escaped = message::<u32>(r#""a\", expected b""#);
+        assert!(!escaped.contains("expected b"), "{escaped}");
+        let number = message::<String>("123456789");
+        assert!(!number.contains("123456789"), "{number}");
+        assert!(number.contains("expected a string"), "{number}");
+        let variant = message::<Plan>(r#""Gold-ada""#);
+        assert!(!variant.contains("ada"), "{variant}");
+        assert!(
+            variant.contains("`Free`"),
+            "what was expected stays: {variant}"
+        );
+        let value = message::<u8>("300");
+        assert!(!value.contains("300"), "{value}");
+        // A syntax error names a place only, and stays as it is.
+        let syntax = message::<u32>("{");
+        assert!(syntax.contains("line 1"), "{syntax}");
     }
 }

@@ -97,6 +97,10 @@ async fn stored_data_a_type_cannot_read_is_logged_with_the_session_and_the_type(
         .unwrap_or_else(|| panic!("no line: {text}"));
     assert!(line.contains(&format!("session={}", id.short())), "{line}");
     assert!(line.contains("Profile"), "{line}");
+    // The stored value is the user's data: the line says what the type
+    // expected, not what was found.
+    assert!(!line.contains("forty"), "{line}");
+    assert!(line.contains("expected u32"), "{line}");
 }
 
 /// A flash value stored by a release that flashed another type under the
