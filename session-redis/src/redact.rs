@@ -14,12 +14,16 @@ pub fn display_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "(not a URL)".to_owned();
     };
+    // The user information ends at the last `@`: a password may hold a
+    // `/`, `?` or `#` written unescaped (a base64 one), which ends the
+    // authority early for a URL parser, and such a URL, which does not
+    // parse, is the one an error message shows.
+    let (masked, rest) = match rest.rfind('@') {
+        Some(at) => ("***@", &rest[at + 1..]),
+        None => ("", rest),
+    };
     let rest = rest.split(['?', '#']).next().unwrap_or(rest);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    match authority.rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-        None => format!("{scheme}://{rest}"),
-    }
+    format!("{scheme}://{masked}{rest}")
 }
 
 #[cfg(test)]
@@ -39,6 +43,12 @@ mod tests {
                 "redis+unix:///run/redis.sock",
             ),
             ("not a url", "(not a URL)"),
+            // A password with a character a URL escapes, written unescaped
+            // (a base64 one): the URL no longer parses, and the error names it.
+            ("redis://:pa/ss@host:6379/0", "redis://***@host:6379/0"),
+            ("redis://user:pa?ss@host", "redis://***@host"),
+            ("redis://user:pa#ss@host/2", "redis://***@host/2"),
+            ("rediss://:a/b?c#d@host:6380", "rediss://***@host:6380"),
         ] {
             assert_eq!(display_url(url), shown, "{url}");
         }

@@ -29,3 +29,25 @@ fn a_url_that_does_not_parse_is_refused_without_echoing_the_password() {
         }
     }
 }
+
+/// A password with a `/`, `?` or `#` (a base64 one, written unescaped): the
+/// URL no longer parses, and its Debug output and display form, which a
+/// start-up error shows, still mask all of it.
+#[test]
+fn a_password_holding_url_delimiters_is_masked_whole() {
+    for (url, password) in [
+        ("redis://:hunter2/x+Yz==@127.0.0.1:6379/0", "hunter2/x+Yz=="),
+        ("redis://app:hun?ter2@127.0.0.1:6379", "ter2"),
+        ("redis://app:hun#ter2@127.0.0.1:6379", "ter2"),
+    ] {
+        let builder = RedisStore::builder().url(url);
+        let debug = format!("{builder:?} {}", session_redis::display_url(url));
+        for part in [password, "hun"] {
+            assert!(!debug.contains(part), "{url}: {debug}");
+        }
+        if let Err(error) = builder.build() {
+            let text = format!("{error} {error:?}");
+            assert!(!text.contains(password), "{url}: {text}");
+        }
+    }
+}
