@@ -536,8 +536,12 @@ pub mod envelope {
 
     /// Decodes a record, checking the format version.
     pub fn decode(bytes: &[u8]) -> Result<SessionRecord, StoreError> {
-        let envelope: In = serde_json::from_slice(bytes)
-            .map_err(|e| StoreError::Corrupt(format!("record envelope does not decode: {e}")))?;
+        let envelope: In = serde_json::from_slice(bytes).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "record envelope does not decode: {}",
+                crate::data::json_error_message(&e)
+            ))
+        })?;
         if envelope.v != FORMAT_VERSION {
             return Err(StoreError::Corrupt(format!(
                 "record format version {} is not supported (this build reads {FORMAT_VERSION})",
@@ -547,8 +551,12 @@ pub mod envelope {
         let record = envelope
             .r
             .ok_or_else(|| StoreError::Corrupt("record envelope has no record".into()))?;
-        serde_json::from_str(record.get())
-            .map_err(|e| StoreError::Corrupt(format!("record does not decode: {e}")))
+        serde_json::from_str(record.get()).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "record does not decode: {}",
+                crate::data::json_error_message(&e)
+            ))
+        })
     }
 
     /// The session id in an envelope that does not [`decode`] (another
@@ -667,6 +675,20 @@ pub mod envelope {
                 decode(b"{\"v\":1,\"r\":{\"id\":\"short\"}}"),
                 Err(StoreError::Corrupt(_))
             ));
+            // A user id of the wrong type: the message, which goes into a
+            // warning, does not quote it.
+            let damaged = String::from_utf8(encode(&r).unwrap()).unwrap().replacen(
+                "\"user_id\":\"u\"",
+                "\"user_id\":987654321",
+                1,
+            );
+            match decode(damaged.as_bytes()) {
+                Err(StoreError::Corrupt(m)) => {
+                    assert!(m.contains("expected"), "{m}");
+                    assert!(!m.contains("987654321"), "{m}");
+                }
+                other => panic!("decoded {other:?}"),
+            }
         }
     }
 }

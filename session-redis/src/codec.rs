@@ -266,7 +266,12 @@ fn binding(value: Option<&[u8]>) -> Result<Option<Box<Binding>>, StoreError> {
         .map(|json| {
             serde_json::from_slice::<Binding>(json)
                 .map(Box::new)
-                .map_err(|e| StoreError::Corrupt(format!("binding does not decode: {e}")))
+                .map_err(|e| {
+                    StoreError::Corrupt(format!(
+                        "binding does not decode: {}",
+                        session_core::data::json_error_message(&e)
+                    ))
+                })
         })
         .transpose()
 }
@@ -540,7 +545,17 @@ mod tests {
         let mut flat = encode_record(&r).unwrap();
         let i = flat.iter().position(|f| f == BINDING).unwrap();
         flat[i + 1] = "{".into();
-        corrupt(decode(r.id, flat), "binding");
+        corrupt(decode(r.id, flat.clone()), "binding");
+        // The value that does not fit (a user id here) stays out of the
+        // message, which goes into a warning.
+        flat[i + 1] = r#"{"user_id": 987654321, "permissions": "ada@example.com"}"#.into();
+        match decode(r.id, flat) {
+            Err(StoreError::Corrupt(m)) => {
+                assert!(m.contains("binding") && m.contains("expected"), "{m}");
+                assert!(!m.contains("987654321"), "{m}");
+            }
+            other => panic!("decoded {other:?}"),
+        }
         // Layout 1 (one field per item, version in `_v`) is named as such.
         let legacy = vec!["_v".into(), "1".into(), "_e".into(), "1".into()];
         corrupt(decode(r.id, legacy), "version \"1\"");
