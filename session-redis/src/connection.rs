@@ -160,6 +160,9 @@ struct Link {
     /// When the first of the current connection's timeouts since its last
     /// reply fired.
     silent_since: Option<Instant>,
+    /// A connection was lost (logged) and none is up since: the next one
+    /// up says so.
+    lost: bool,
 }
 
 enum State {
@@ -196,6 +199,7 @@ impl Standalone {
                 generation: 0,
                 state: State::Down(None),
                 silent_since: None,
+                lost: false,
             })),
             tracking,
             batcher: auto_pipeline.then(Arc::default),
@@ -347,7 +351,9 @@ impl Standalone {
         }
         let mut link = lock(&self.link);
         if link.generation == generation {
-            tracing::debug!(%error, "{why}");
+            // Once per lost connection: the attempts after it log at debug.
+            tracing::warn!(%error, "{why}");
+            link.lost = true;
             // The attempt runs in the background; later calls await it.
             drop(self.start(&mut link));
         }
@@ -359,7 +365,12 @@ fn settle(link: &Mutex<Link>, generation: u64, result: &RedisResult<MultiplexedC
     let mut link = lock(link);
     if link.generation == generation && matches!(link.state, State::Connecting(_)) {
         link.state = match result {
-            Ok(conn) => State::Up(conn.clone()),
+            Ok(conn) => {
+                if std::mem::take(&mut link.lost) {
+                    tracing::info!("redis connection up again");
+                }
+                State::Up(conn.clone())
+            }
             Err(error) => State::Down(Some((Instant::now(), error.clone()))),
         };
     }

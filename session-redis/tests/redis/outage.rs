@@ -700,3 +700,44 @@ async fn a_load_refused_a_connection_is_not_tried_again() {
     assert!(text.contains("redis is unreachable"), "{text}");
     assert!(!text.contains("loading once more"), "{text}");
 }
+
+/// An operator sees an outage begin and end at the default level: a
+/// warning once when the connection is lost (not one per failed attempt
+/// after it), and a line when it is up again.
+#[tokio::test]
+async fn a_lost_connection_and_its_recovery_are_logged_once_each() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = store_on(&server, &clock);
+    let (log, _guard) = session_tests::logs::capture();
+    let id = SessionId::generate();
+    assert_eq!(store.load(&id).await.unwrap(), None);
+    assert!(!log.text().contains("up again"), "{}", log.text());
+    server.kill();
+    for _ in 0..3 {
+        fails_fast(&store, "load", store.load(&id)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    server.restart();
+    let (found, _) = load_until_back(
+        &store,
+        &id,
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+    )
+    .await;
+    assert_eq!(found, None);
+    let text = log.text();
+    let lost: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" WARN ") && l.contains("redis connection lost"))
+        .collect();
+    assert_eq!(lost.len(), 1, "{text}");
+    let back: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" INFO ") && l.contains("redis connection up again"))
+        .collect();
+    assert_eq!(back.len(), 1, "{text}");
+}
