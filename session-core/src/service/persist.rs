@@ -7,6 +7,42 @@ use crate::{
     StoreError, Timestamp,
 };
 
+/// What persist logs at `info` once the store took it: a login or a
+/// logout, with sessions named by their short form and no user id (personal
+/// data: an app that keeps an audit trail logs its own users).
+#[derive(Clone, Copy)]
+enum Event {
+    Login { from: Option<SessionId> },
+    Logout(SessionId),
+}
+
+impl Event {
+    fn of(plan: &Plan) -> Option<Self> {
+        match *plan {
+            Plan::Rotate {
+                old, login: true, ..
+            } => Some(Self::Login { from: old }),
+            Plan::Delete { old: Some(old), .. } => Some(Self::Logout(old)),
+            _ => None,
+        }
+    }
+
+    fn log(self, persisted: &Persisted) {
+        let short = |id: SessionId| tracing::field::display(id.short());
+        match (self, &persisted.outcome) {
+            (Self::Login { from }, PersistOutcome::Rotated) => tracing::info!(
+                session = persisted.id.map(short),
+                from = from.map(short),
+                "session logged in"
+            ),
+            (Self::Logout(id), PersistOutcome::Destroyed) => {
+                tracing::info!(session = %id.short(), "session logged out");
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Attempts at finding an unused id for a new session.
 const CREATE_ATTEMPTS: usize = 3;
 
@@ -91,7 +127,7 @@ impl SessionService {
     ///
     /// Persist runs once per request; later calls change nothing.
     pub async fn persist(&self, cell: &SessionCell) -> Result<Persisted, SessionError> {
-        let (plan, token, reissue, reissue_id, lifetime) = {
+        let (plan, event, token, reissue, reissue_id, lifetime) = {
             let mut state = cell.lock();
             if state.finished {
                 return Ok(Persisted::new(
@@ -105,6 +141,7 @@ impl SessionService {
             }
             state.finish();
             let plan = self.plan(&mut state);
+            let event = Event::of(&plan);
             if plan.compares_revision() && !self.store().capabilities().compare_and_set {
                 // Saving anyway would drop the other request's change.
                 tracing::warn!(
@@ -132,10 +169,14 @@ impl SessionService {
                 drop(state);
                 let mut persisted = self.persist_client(client, sealed)?;
                 persisted.ended = ended;
+                if let Some(event) = event {
+                    event.log(&persisted);
+                }
                 return Ok(persisted);
             }
             (
                 plan,
+                event,
                 state.token,
                 state.reissues(),
                 state.record().map(|r| r.id),
@@ -279,6 +320,9 @@ impl SessionService {
                 }
             }
         };
+        if let Some(event) = event {
+            event.log(&persisted);
+        }
         Ok(persisted)
     }
 

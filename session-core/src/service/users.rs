@@ -117,7 +117,10 @@ impl SessionService {
             // One lookup tells the owner, or the id a move went to.
             let to = match self.lookup(id, self.clock().now()).await? {
                 Lookup::Live(record) if record.user_id() != Some(user_id) => return Ok(false),
-                Lookup::Live(_) if self.store().delete(&id).await? => return Ok(true),
+                Lookup::Live(_) if self.store().delete(&id).await? => {
+                    tracing::info!(session = %id.short(), "session revoked");
+                    return Ok(true);
+                }
                 // Gone between the lookup and the delete: moved, maybe.
                 Lookup::Live(_) => self.moved_to(id).await?,
                 Lookup::Moved(to) => to,
@@ -175,6 +178,11 @@ impl SessionService {
                 }
             }
         }
+        tracing::info!(
+            revoked,
+            kept = keep.map(|id| tracing::field::display(id.short())),
+            "revoked a user's sessions"
+        );
         Ok(revoked)
     }
 

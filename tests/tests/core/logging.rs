@@ -328,3 +328,76 @@ async fn an_undecodable_flash_taken_after_a_login_names_the_session_it_came_from
         "{line}"
     );
 }
+
+/// Logins, logouts and revocations show at `info`, naming sessions by
+/// their short form and leaving the user id (personal data) out.
+#[tokio::test]
+async fn logins_logouts_and_revocations_are_logged_at_info_without_the_user() {
+    const USER: &str = "user-ada-lovelace";
+    let env = env();
+    let info_lines = |text: &str, what: &str| -> Vec<String> {
+        let lines = text
+            .lines()
+            .filter(|l| l.contains(" INFO ") && l.contains(what));
+        lines.map(str::to_owned).collect()
+    };
+    let (log, _guard) = capture();
+    let cell = env.service.load(None).await.unwrap();
+    cell.lock().set_field("count", "1");
+    let anonymous = env.service.persist(&cell).await.unwrap().id.unwrap();
+    let cell = env
+        .service
+        .load(Some(&env.service.token_for(&anonymous)))
+        .await
+        .unwrap();
+    cell.lock().login(session_core::Binding::user(USER));
+    let persisted = env.service.persist(&cell).await.unwrap();
+    let id = persisted.id.unwrap();
+    let text = log.text();
+    let lines = info_lines(&text, "session logged in");
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(
+        lines[0].contains(&format!("session={}", id.short())),
+        "{text}"
+    );
+    assert!(
+        lines[0].contains(&format!("from={}", anonymous.short())),
+        "{text}"
+    );
+
+    let cell = env.service.load(Some(&token(&persisted))).await.unwrap();
+    cell.lock().destroy();
+    env.service.persist(&cell).await.unwrap();
+    let text = log.text();
+    let lines = info_lines(&text, "session logged out");
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(
+        lines[0].contains(&format!("session={}", id.short())),
+        "{text}"
+    );
+
+    let one = env
+        .service
+        .create_session(session_core::Binding::user(USER))
+        .await
+        .unwrap();
+    let two = env
+        .service
+        .create_session(session_core::Binding::user(USER))
+        .await
+        .unwrap();
+    assert!(env.service.revoke(USER, &one).await.unwrap());
+    assert_eq!(env.service.revoke_all(USER, None).await.unwrap(), 1);
+    let text = log.text();
+    let lines = info_lines(&text, "session revoked");
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(
+        lines[0].contains(&format!("session={}", one.short())),
+        "{text}"
+    );
+    let lines = info_lines(&text, "revoked a user's sessions");
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].contains("revoked=1"), "{text}");
+    assert!(!text.contains(USER), "{text}");
+    let _ = two;
+}
