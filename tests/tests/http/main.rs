@@ -22,6 +22,7 @@ mod routes;
 mod runtime;
 mod security;
 mod seeds;
+mod spans;
 mod untrusted;
 mod values;
 mod websocket;
