@@ -27,7 +27,14 @@ async fn run(config: demo::Config) -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|error| format!("cannot listen on {}: {error}", config.addr))?;
     // Tests and scripts read this line to find the port.
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app.into_router())
+    // One span per request, naming its method and path, around the
+    // session layer's lines (not the headers: they hold the session cookie).
+    let trace = tower_http::trace::TraceLayer::new_for_http().make_span_with(
+        |request: &axum::http::Request<_>| {
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+        },
+    );
+    axum::serve(listener, app.into_router().layer(trace))
         .with_graceful_shutdown(shutdown())
         .await?;
     Ok(())
