@@ -130,8 +130,11 @@ impl LoginChecks {
             .passwords
             .check_admitted(name, password, || throttle.attempt(&counted))
             .await?;
-        if let Some(user) = &user {
-            self.throttle.succeeded(user.name);
+        match &user {
+            Some(user) => self.throttle.succeeded(user.name),
+            // Neither the name nor the password: a password typed into the
+            // name field, or another account's, is a secret too.
+            None => tracing::info!("login refused: wrong user name or password"),
         }
         Ok(user)
     }
@@ -399,5 +402,43 @@ impl Login {
         mark_signed_in(&mut account, &user);
         // `{"token": ..}`, kept out of every cache.
         Ok(logged_in)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::throttle::{LoginThrottle, ThrottleLimits};
+    use crate::users::PasswordChecks;
+
+    /// A failed login shows at `info`, without the name or the password
+    /// tried (a mistyped password is often another account's).
+    #[tokio::test]
+    async fn a_failed_login_is_logged_without_the_credentials() {
+        let checks = LoginChecks {
+            passwords: PasswordChecks::new(1),
+            throttle: LoginThrottle::new(
+                ThrottleLimits::default(),
+                Arc::new(session_core::SystemClock),
+            ),
+        };
+        let (log, _guard) = session_tests::logs::capture();
+        let user = checks.check("ada".into(), "typo-secret".into()).await;
+        assert!(user.is_ok_and(|u| u.is_none()));
+        let text = log.text();
+        let line = text
+            .lines()
+            .find(|l| l.contains(" INFO ") && l.contains("login refused"))
+            .unwrap_or_else(|| panic!("no line: {text}"));
+        assert!(
+            !line.contains("ada") && !line.contains("typo-secret"),
+            "{line}"
+        );
+        let (log, _guard) = session_tests::logs::capture();
+        let user = checks.check("ada".into(), "ada-secret".into()).await;
+        assert!(user.is_ok_and(|u| u.is_some()));
+        assert!(!log.text().contains("login refused"), "{}", log.text());
     }
 }
