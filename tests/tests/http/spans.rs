@@ -9,7 +9,7 @@ use tower_http::trace::TraceLayer;
 
 async fn count(values: SessionValues) -> &'static str {
     let n = values.get::<u64>("n").unwrap().unwrap_or_default();
-    values.insert("n", &(n + 1)).unwrap();
+    values.insert("n", n + 1).unwrap();
     "counted"
 }
 
