@@ -1,5 +1,7 @@
 //! The compact form a record takes inside the memory store.
 
+use std::cmp::Ordering;
+
 use crate::{Binding, FieldMap, SessionId, SessionInfo, SessionPatch, SessionRecord, Timestamp};
 
 /// One stored session, without its id (the map key) and with data and flash
@@ -65,67 +67,212 @@ impl Entry {
         self.binding.as_deref().map_or(0, Binding::byte_size)
     }
 
-    /// This entry with `patch` applied; the patched record's data size
-    /// (data plus flash, the binding not included) too.
-    /// Merges the packed bytes with the patch directly, without building maps.
-    pub(super) fn patched(&self, patch: &SessionPatch) -> (Entry, usize) {
+    /// What `patch` makes of this entry's data and flash, measured (the
+    /// merged entries are not built): see [`apply`](Self::apply).
+    pub(super) fn measure(&self, patch: &SessionPatch) -> Patched {
+        let mut patched = Patched::default();
+        self.merged(patch, |flash, name, value| {
+            let block = if flash {
+                &mut patched.flash
+            } else {
+                &mut patched.fields
+            };
+            block.add(name, value);
+        });
+        patched
+    }
+
+    /// Applies `patch`, which [`measure`](Self::measure) measured as
+    /// `patched`. Merges the packed bytes with the patch directly, without
+    /// building maps, into the entry's own allocation when the packed size
+    /// does not change (a counter going from 41 to 42, say).
+    pub(super) fn apply(&mut self, patch: &SessionPatch, patched: &Patched) {
+        // A patch of expiry and last-seen alone leaves the bytes as they are.
+        if patch.changes_data() {
+            let len = patched.packed_len();
+            if len == 0 {
+                self.packed = Box::default();
+            } else if len == self.packed.len() && len <= INLINE_PACK {
+                let mut buf = [0u8; INLINE_PACK];
+                let mut sink = SliceSink {
+                    buf: &mut buf[..len],
+                    pos: 0,
+                };
+                self.pack_patched(patch, patched, &mut sink);
+                self.packed.copy_from_slice(&buf[..len]);
+            } else {
+                let mut out = Vec::with_capacity(len);
+                self.pack_patched(patch, patched, &mut out);
+                self.packed = out.into_boxed_slice();
+            }
+        }
+        self.last_seen = self.last_seen.max(patch.last_seen);
+        self.expires_at = patch.expires_at.unwrap_or(self.expires_at);
+        self.revision = self
+            .revision
+            .saturating_add(u64::from(patch.changes_data()));
+    }
+
+    /// Writes the merged entries in the packed layout (see `pack_entries`).
+    fn pack_patched(&self, patch: &SessionPatch, patched: &Patched, out: &mut impl Sink) {
+        put_len(out, patched.fields.count);
+        let mut flash_started = false;
+        self.merged(patch, |flash, name, value| {
+            if flash && !flash_started {
+                flash_started = true;
+                put_len(out, patched.flash.count);
+            }
+            put_len(out, name.len());
+            out.put(name);
+            put_len(out, value.len());
+            out.put(value);
+        });
+        if !flash_started {
+            put_len(out, patched.flash.count);
+        }
+    }
+
+    /// Calls `emit` with each entry of this entry's data (`false`), then
+    /// of its flash (`true`), with `patch` applied, in name order.
+    fn merged<'a>(
+        &'a self,
+        patch: &'a SessionPatch,
+        mut emit: impl FnMut(bool, &'a [u8], &'a [u8]),
+    ) {
         let mut reader = Reader {
             bytes: &self.packed,
         };
-        let fields = merge(reader.entries(), &patch.set_fields, |name, _| {
-            patch.removed_fields.iter().any(|r| &**r == name)
-        });
+        merge(
+            reader.entries(),
+            &patch.set_fields,
+            |name, _| patch.removed_fields.iter().any(|r| r.as_bytes() == name),
+            |name, value| emit(false, name, value),
+        );
         // A taken flash goes only while it holds the value read.
-        let flash = merge(reader.entries(), &patch.set_flash, |name, value| {
-            patch.taken_flash.get(name) == Some(value)
-        });
-        let size: usize = fields
-            .iter()
-            .chain(&flash)
-            .map(|(k, v)| k.len() + v.len())
-            .sum();
-        let entry = Entry {
-            created_at: self.created_at,
-            last_seen: self.last_seen.max(patch.last_seen),
-            expires_at: patch.expires_at.unwrap_or(self.expires_at),
-            revision: self
-                .revision
-                .saturating_add(u64::from(patch.changes_data())),
-            binding: self.binding.clone(),
-            packed: pack_entries(fields.iter().copied(), flash.iter().copied(), size),
-        };
-        (entry, size)
+        merge(
+            reader.entries(),
+            &patch.set_flash,
+            |name, value| {
+                !patch.taken_flash.is_empty()
+                    && std::str::from_utf8(name)
+                        .ok()
+                        .and_then(|name| patch.taken_flash.get(name))
+                        .is_some_and(|taken| taken.as_bytes() == value)
+            },
+            |name, value| emit(true, name, value),
+        );
+    }
+}
+
+/// Packed sizes up to this are rewritten in place through a buffer on the
+/// stack.
+const INLINE_PACK: usize = 256;
+
+/// An entry's data and flash with a patch applied, as measured before it
+/// is applied.
+#[derive(Debug, Default)]
+pub(super) struct Patched {
+    fields: Block,
+    flash: Block,
+}
+
+impl Patched {
+    /// The data size of the patched record (data plus flash, the binding
+    /// not included), as the size limit counts it.
+    pub(super) fn size(&self) -> usize {
+        self.fields.bytes + self.flash.bytes
+    }
+
+    /// The bytes `pack_entries` would write for the patched entries.
+    fn packed_len(&self) -> usize {
+        if self.fields.count == 0 && self.flash.count == 0 {
+            return 0;
+        }
+        len_len(self.fields.count)
+            + self.fields.packed
+            + len_len(self.flash.count)
+            + self.flash.packed
+    }
+}
+
+/// The entries of one packed map.
+#[derive(Debug, Default)]
+struct Block {
+    count: usize,
+    /// Names' and values' bytes.
+    bytes: usize,
+    /// Packed bytes, lengths included, the count not.
+    packed: usize,
+}
+
+impl Block {
+    fn add(&mut self, name: &[u8], value: &[u8]) {
+        self.count += 1;
+        self.bytes += name.len() + value.len();
+        self.packed += len_len(name.len()) + name.len() + len_len(value.len()) + value.len();
     }
 }
 
 /// Sorted stored entries, with `set` applied and the entries `removed` picks
-/// dropped; both inputs are sorted by name, so this is one merge pass.
+/// dropped, each given to `emit`; both inputs are sorted by name, so this is
+/// one merge pass.
 fn merge<'a>(
-    stored: Vec<(&'a str, &'a str)>,
+    stored: impl Iterator<Item = (&'a [u8], &'a [u8])>,
     set: &'a FieldMap,
-    removed: impl Fn(&str, &str) -> bool,
-) -> Vec<(&'a str, &'a str)> {
-    let mut out = Vec::with_capacity(stored.len() + set.len());
-    let mut stored = stored.into_iter().peekable();
-    let mut set = set.iter().peekable();
+    removed: impl Fn(&[u8], &[u8]) -> bool,
+    mut emit: impl FnMut(&'a [u8], &'a [u8]),
+) {
+    let mut stored = stored.peekable();
+    // Byte order is `str` order.
+    let mut set = set
+        .iter()
+        .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+        .peekable();
     loop {
         let next = match (stored.peek(), set.peek()) {
-            (Some(a), Some(b)) if a.0 < b.0 => stored.next(),
-            (Some(a), Some(b)) if a.0 == b.0 => {
-                stored.next();
-                set.next()
-            }
-            (_, Some(_)) => set.next(),
+            (Some(a), Some(b)) => match a.0.cmp(b.0) {
+                Ordering::Less => stored.next(),
+                Ordering::Equal => {
+                    stored.next();
+                    set.next()
+                }
+                Ordering::Greater => set.next(),
+            },
+            (None, Some(_)) => set.next(),
             (Some(_), None) => stored.next(),
             (None, None) => break,
         };
         if let Some((name, value)) = next
             && !removed(name, value)
         {
-            out.push((name, value));
+            emit(name, value);
         }
     }
-    out
+}
+
+/// Where packed bytes go.
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// A buffer of exactly the packed size.
+struct SliceSink<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl Sink for SliceSink<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.pos + bytes.len();
+        self.buf[self.pos..end].copy_from_slice(bytes);
+        self.pos = end;
+    }
 }
 
 // Layout: field count, then (name length, name, value length, value) per
@@ -149,9 +296,9 @@ fn put_entries<'a>(out: &mut Vec<u8>, entries: impl ExactSizeIterator<Item = (&'
     put_len(out, entries.len());
     for (name, value) in entries {
         put_len(out, name.len());
-        out.extend_from_slice(name.as_bytes());
+        out.put(name.as_bytes());
         put_len(out, value.len());
-        out.extend_from_slice(value.as_bytes());
+        out.put(value.as_bytes());
     }
 }
 
@@ -170,16 +317,21 @@ fn unpack(packed: &[u8]) -> (FieldMap, FieldMap) {
     (fields, flash)
 }
 
-fn put_len(out: &mut Vec<u8>, mut n: usize) {
+fn put_len(out: &mut impl Sink, mut n: usize) {
     loop {
         let byte = (n & 0x7f) as u8;
         n >>= 7;
         if n == 0 {
-            out.push(byte);
+            out.put(&[byte]);
             return;
         }
-        out.push(byte | 0x80);
+        out.put(&[byte | 0x80]);
     }
+}
+
+/// The bytes `put_len` writes for `n`.
+fn len_len(n: usize) -> usize {
+    (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize
 }
 
 /// Reads what `pack` wrote. The bytes never leave the store, so a short read
@@ -203,13 +355,17 @@ impl<'a> Reader<'a> {
         n
     }
 
-    fn text(&mut self) -> &'a str {
+    fn raw(&mut self) -> &'a [u8] {
         let n = self.len().min(self.bytes.len());
         let bytes: &'a [u8] = self.bytes;
-        let (text, rest) = bytes.split_at(n);
+        let (raw, rest) = bytes.split_at(n);
         self.bytes = rest;
+        raw
+    }
+
+    fn text(&mut self) -> &'a str {
         // Written from `str`s by `pack`.
-        std::str::from_utf8(text).unwrap_or_default()
+        std::str::from_utf8(self.raw()).unwrap_or_default()
     }
 
     fn map(&mut self) -> FieldMap {
@@ -223,9 +379,31 @@ impl<'a> Reader<'a> {
         map
     }
 
-    fn entries(&mut self) -> Vec<(&'a str, &'a str)> {
-        let count = self.len();
-        (0..count).map(|_| (self.text(), self.text())).collect()
+    /// The entries of the map at the reader's position, read as they
+    /// are iterated, as bytes: merging and packing them again needs no
+    /// UTF-8 check.
+    fn entries<'r>(&'r mut self) -> Entries<'a, 'r> {
+        let left = self.len();
+        Entries { reader: self, left }
+    }
+}
+
+/// Iterates over the entries of a packed map.
+struct Entries<'a, 'r> {
+    reader: &'r mut Reader<'a>,
+    left: usize,
+}
+
+impl<'a> Iterator for Entries<'a, '_> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let name = self.reader.raw();
+        Some((name, self.reader.raw()))
     }
 }
 
@@ -257,7 +435,10 @@ mod tests {
                 .collect(),
             ..SessionPatch::default()
         };
-        let (patched, size) = entry.patched(&patch);
+        let mut patched = entry.clone();
+        let measured = patched.measure(&patch);
+        patched.apply(&patch, &measured);
+        let size = measured.size();
         let mut expected = record.clone();
         expected.apply(&patch);
         let back = patched.to_record(record.id);
@@ -272,6 +453,66 @@ mod tests {
             size,
             expected.fields.byte_size() + expected.flash.byte_size()
         );
+    }
+
+    /// Patches that keep the packed size (rewritten in place, or through
+    /// a new allocation past the stack buffer), that change nothing packed,
+    /// and that empty the entry give what a record patched as a whole gives.
+    #[test]
+    fn patching_in_place_matches_the_record() {
+        let long = "x".repeat(INLINE_PACK);
+        let cases: [(&[(&str, &str)], SessionPatch); 4] = [
+            (
+                &[("count", "41"), ("name", "\"ada\"")],
+                SessionPatch {
+                    set_fields: [("count", "42")].into_iter().collect(),
+                    ..SessionPatch::default()
+                },
+            ),
+            (
+                &[("count", "41"), ("long", &long)],
+                SessionPatch {
+                    set_fields: [("count", "42")].into_iter().collect(),
+                    ..SessionPatch::default()
+                },
+            ),
+            (
+                &[("count", "41")],
+                SessionPatch {
+                    last_seen: Timestamp::from_millis(5),
+                    expires_at: Some(Timestamp::from_millis(20)),
+                    ..SessionPatch::default()
+                },
+            ),
+            (
+                &[("count", "41")],
+                SessionPatch {
+                    removed_fields: vec!["count".into()],
+                    ..SessionPatch::default()
+                },
+            ),
+        ];
+        for (fields, patch) in cases {
+            let mut record = SessionRecord::new(
+                SessionId::generate(),
+                Timestamp::EPOCH,
+                Timestamp::from_millis(10),
+            );
+            record.fields = fields.iter().copied().collect();
+            let mut entry = Entry::from_record(&record);
+            let measured = entry.measure(&patch);
+            entry.apply(&patch, &measured);
+            let mut expected = record.clone();
+            expected.apply(&patch);
+            let back = entry.to_record(record.id);
+            assert_eq!(back.fields, expected.fields, "{patch:?}");
+            assert_eq!(back.flash, expected.flash);
+            assert_eq!(measured.size(), expected.fields.byte_size());
+            assert_eq!(&*entry.packed, &*pack(&expected.fields, &expected.flash));
+            assert_eq!(back.revision, expected.revision);
+            assert_eq!(back.last_seen, expected.last_seen);
+            assert_eq!(back.expires_at, expected.expires_at);
+        }
     }
 
     /// Every session pays for an entry: the size limit measures the binding

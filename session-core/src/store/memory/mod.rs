@@ -339,10 +339,10 @@ impl SessionStore for MemoryStore {
                     current: entry.revision,
                 });
             }
-            let (patched, size) = entry.patched(patch);
+            let patched = entry.measure(patch);
             // A save never changes the binding, but it is part of the record.
-            self.check_size("save", size.saturating_add(entry.binding_size()))?;
-            *entry = patched;
+            self.check_size("save", patched.size().saturating_add(entry.binding_size()))?;
+            entry.apply(patch, &patched);
             Ok(SaveOutcome::Saved)
         });
         saved.unwrap_or_else(|expired| {
