@@ -157,14 +157,76 @@ pub fn encode_value<V: Serialize + ?Sized>(
         field: field.to_owned(),
         message,
     };
-    let json = serde_json::to_string(value).map_err(|e| encode_error(e.to_string()))?;
+    let mut buf = EncodeBuf::default();
+    serde_json::to_writer(&mut buf, value).map_err(|e| encode_error(e.to_string()))?;
+    let json = buf.into_json().map_err(|e| encode_error(e.to_string()))?;
     // Such a float comes out as `null`: only then is the value walked.
     if json.contains("null") && finite::holds_non_finite(value) {
         return Err(encode_error(
             "a NaN or infinite float, which JSON cannot hold".to_owned(),
         ));
     }
-    Ok(json.into_boxed_str())
+    Ok(json)
+}
+
+/// Values encoded up to this size are written on the stack first.
+const INLINE_VALUE: usize = 64;
+
+/// Where [`encode_value`] writes: on the stack while the value fits, so
+/// that a small value costs one allocation of its exact size (serde_json's
+/// `to_string` starts with 128 bytes and shrinks them to fit).
+struct EncodeBuf {
+    inline: [u8; INLINE_VALUE],
+    len: usize,
+    // Everything written, once it outgrew `inline`.
+    spilled: Vec<u8>,
+}
+
+impl Default for EncodeBuf {
+    fn default() -> Self {
+        Self {
+            inline: [0; INLINE_VALUE],
+            len: 0,
+            spilled: Vec::new(),
+        }
+    }
+}
+
+impl EncodeBuf {
+    fn into_json(self) -> Result<FieldValue, std::str::Utf8Error> {
+        if self.spilled.is_empty() {
+            return std::str::from_utf8(&self.inline[..self.len]).map(Box::from);
+        }
+        String::from_utf8(self.spilled)
+            .map(String::into_boxed_str)
+            .map_err(|e| e.utf8_error())
+    }
+}
+
+impl std::io::Write for EncodeBuf {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if self.spilled.is_empty() {
+            let end = self.len + bytes.len();
+            if let Some(room) = self.inline.get_mut(self.len..end) {
+                room.copy_from_slice(bytes);
+                self.len = end;
+                return Ok(());
+            }
+            self.spilled.reserve(end.max(2 * INLINE_VALUE));
+            self.spilled.extend_from_slice(&self.inline[..self.len]);
+        }
+        self.spilled.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Whether `json`, about to be written for `field` by its own serializer,
@@ -404,5 +466,37 @@ mod json_error_tests {
         // A syntax error names a place only, and stays as it is.
         let syntax = message::<u32>("{");
         assert!(syntax.contains("line 1"), "{syntax}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values that fit the stack buffer, fill it, outgrow it in one write
+    /// or a later one, encode as serde_json writes them.
+    #[test]
+    fn values_encode_as_serde_json_writes_them_at_any_size() {
+        for n in [0, 1, 61, 62, 63, 64, 65, 200] {
+            let text = "x".repeat(n);
+            let list = vec![7u64; n];
+            assert_eq!(
+                &*encode_value("f", &text).unwrap(),
+                serde_json::to_string(&text).unwrap()
+            );
+            assert_eq!(
+                &*encode_value("f", &list).unwrap(),
+                serde_json::to_string(&list).unwrap()
+            );
+        }
+        assert_eq!(
+            &*encode_value("f", &u64::MAX).unwrap(),
+            "18446744073709551615"
+        );
+        assert!(matches!(
+            encode_value("f", &vec![1.0, f64::NAN]),
+            Err(SessionDataError::Encode { .. })
+        ));
+        assert_eq!(&*encode_value("f", &Option::<u8>::None).unwrap(), "null");
     }
 }
