@@ -67,8 +67,9 @@ impl Entry {
         self.binding.as_deref().map_or(0, Binding::byte_size)
     }
 
-    /// What `patch` makes of this entry's data and flash, measured (the
-    /// merged entries are not built): see [`apply`](Self::apply).
+    /// What `patch` makes of this entry's data and flash, measured, and
+    /// merged once into a buffer on the stack when they fit (the merged
+    /// entries are not built as maps): see [`apply`](Self::apply).
     pub(super) fn measure(&self, patch: &SessionPatch) -> Patched {
         let mut patched = Patched::default();
         self.merged(patch, |flash, name, value| {
@@ -77,33 +78,40 @@ impl Entry {
             } else {
                 &mut patched.fields
             };
-            block.add(name, value);
+            let packed = block.add(name, value);
+            patched.stage(packed, name, value);
         });
         patched
     }
 
     /// Applies `patch`, which [`measure`](Self::measure) measured as
-    /// `patched`. Merges the packed bytes with the patch directly, without
-    /// building maps, into the entry's own allocation when the packed size
-    /// does not change (a counter going from 41 to 42, say).
+    /// `patched`. Into the entry's own allocation when the packed size does
+    /// not change (a counter going from 41 to 42, say), else into one of
+    /// the new size.
     pub(super) fn apply(&mut self, patch: &SessionPatch, patched: &Patched) {
         // A patch of expiry and last-seen alone leaves the bytes as they are.
         if patch.changes_data() {
             let len = patched.packed_len();
-            if len == 0 {
-                self.packed = Box::default();
-            } else if len == self.packed.len() && len <= INLINE_PACK {
-                let mut buf = [0u8; INLINE_PACK];
-                let mut sink = SliceSink {
-                    buf: &mut buf[..len],
-                    pos: 0,
-                };
-                self.pack_patched(patch, patched, &mut sink);
-                self.packed.copy_from_slice(&buf[..len]);
-            } else {
-                let mut out = Vec::with_capacity(len);
-                self.pack_patched(patch, patched, &mut out);
-                self.packed = out.into_boxed_slice();
+            match patched.staged() {
+                _ if len == 0 => self.packed = Box::default(),
+                Some((fields, flash)) if len == self.packed.len() => {
+                    let mut sink = SliceSink {
+                        buf: &mut self.packed,
+                        pos: 0,
+                    };
+                    patched.put_staged(&mut sink, fields, flash);
+                }
+                Some((fields, flash)) => {
+                    let mut out = Vec::with_capacity(len);
+                    patched.put_staged(&mut out, fields, flash);
+                    self.packed = out.into_boxed_slice();
+                }
+                // Too large for the stack: merged again, into its allocation.
+                None => {
+                    let mut out = Vec::with_capacity(len);
+                    self.pack_patched(patch, patched, &mut out);
+                    self.packed = out.into_boxed_slice();
+                }
             }
         }
         self.last_seen = self.last_seen.max(patch.last_seen);
@@ -164,16 +172,32 @@ impl Entry {
     }
 }
 
-/// Packed sizes up to this are rewritten in place through a buffer on the
-/// stack.
+/// Patched entries up to this size are merged once, on the stack.
 const INLINE_PACK: usize = 256;
 
 /// An entry's data and flash with a patch applied, as measured before it
-/// is applied.
-#[derive(Debug, Default)]
+/// is applied; while they fit, their packed entries too.
+#[derive(Debug)]
 pub(super) struct Patched {
     fields: Block,
     flash: Block,
+    /// The data's packed entries, then the flash's, without their counts;
+    /// in use up to `staged_len`, unless `overflow`.
+    staged: [u8; INLINE_PACK],
+    staged_len: usize,
+    overflow: bool,
+}
+
+impl Default for Patched {
+    fn default() -> Self {
+        Self {
+            fields: Block::default(),
+            flash: Block::default(),
+            staged: [0; INLINE_PACK],
+            staged_len: 0,
+            overflow: false,
+        }
+    }
 }
 
 impl Patched {
@@ -193,6 +217,44 @@ impl Patched {
             + len_len(self.flash.count)
             + self.flash.packed
     }
+
+    /// Appends one merged entry, `packed` bytes long, to the staged bytes
+    /// while they fit.
+    fn stage(&mut self, packed: usize, name: &[u8], value: &[u8]) {
+        if self.overflow {
+            return;
+        }
+        let Some(buf) = self
+            .staged
+            .get_mut(self.staged_len..self.staged_len + packed)
+        else {
+            self.overflow = true;
+            return;
+        };
+        let mut sink = SliceSink { buf, pos: 0 };
+        put_len(&mut sink, name.len());
+        sink.put(name);
+        put_len(&mut sink, value.len());
+        sink.put(value);
+        self.staged_len += packed;
+    }
+
+    /// The staged data and flash entries; `None` when they did not fit.
+    fn staged(&self) -> Option<(&[u8], &[u8])> {
+        if self.overflow {
+            return None;
+        }
+        let (fields, rest) = self.staged.split_at(self.fields.packed);
+        Some((fields, &rest[..self.flash.packed]))
+    }
+
+    /// Writes the packed layout from the staged entries.
+    fn put_staged(&self, out: &mut impl Sink, fields: &[u8], flash: &[u8]) {
+        put_len(out, self.fields.count);
+        out.put(fields);
+        put_len(out, self.flash.count);
+        out.put(flash);
+    }
 }
 
 /// The entries of one packed map.
@@ -206,10 +268,13 @@ struct Block {
 }
 
 impl Block {
-    fn add(&mut self, name: &[u8], value: &[u8]) {
+    /// Counts one entry; answers its packed bytes.
+    fn add(&mut self, name: &[u8], value: &[u8]) -> usize {
+        let packed = len_len(name.len()) + name.len() + len_len(value.len()) + value.len();
         self.count += 1;
         self.bytes += name.len() + value.len();
-        self.packed += len_len(name.len()) + name.len() + len_len(value.len()) + value.len();
+        self.packed += packed;
+        packed
     }
 }
 
