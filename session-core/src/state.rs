@@ -112,6 +112,9 @@ impl Changes {
     /// The flash to remove: that taken, except the names this request
     /// flashed again, whose new value must survive for the next request.
     pub(crate) fn flash_removals(&self) -> FieldMap {
+        if self.taken_flash.is_empty() {
+            return FieldMap::new();
+        }
         self.taken_flash
             .iter()
             .filter(|(name, _)| !self.set_flash.contains(name))

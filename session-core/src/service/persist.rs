@@ -1,7 +1,7 @@
 use super::fence::Fence;
 use super::{CookieAction, PersistOutcome, Persisted, SessionService};
 use crate::data::SessionData;
-use crate::state::{SessionCell, SessionState, TokenStatus};
+use crate::state::{Changes, SessionCell, SessionState, TokenStatus};
 use crate::{
     CookieLifetime, SaveOutcome, Session, SessionError, SessionId, SessionPatch, SessionRecord,
     StoreError, Timestamp,
@@ -434,9 +434,24 @@ impl SessionService {
                 login: rotation.login,
             };
         }
-        let changes = state.changes.take().map(|c| *c).unwrap_or_default();
+        // Taken apart in its box rather than moved out of it whole.
+        let mut changes = state.changes.take();
+        let changes = changes.as_deref_mut();
+        let taken_flash = changes
+            .as_deref()
+            .map(Changes::flash_removals)
+            .unwrap_or_default();
+        let (set_fields, removed_fields, set_flash) = changes
+            .map(|c| {
+                (
+                    std::mem::take(&mut c.set_fields),
+                    std::mem::take(&mut c.removed_fields),
+                    std::mem::take(&mut c.set_flash),
+                )
+            })
+            .unwrap_or_default();
         let Some(loaded) = state.record() else {
-            if changes.set_fields.is_empty() && changes.set_flash.is_empty() {
+            if set_fields.is_empty() && set_flash.is_empty() {
                 return Plan::Nothing { expires_at: None };
             }
             if let Some(id) = state.moved_from {
@@ -447,19 +462,18 @@ impl SessionService {
                 now,
                 self.expiry().for_new(now, false),
             );
-            record.fields = changes.set_fields;
-            record.flash = changes.set_flash;
+            record.fields = set_fields;
+            record.flash = set_flash;
             return Plan::Create(record);
         };
         let id = loaded.id;
         let expires_at = loaded.expires_at;
         // Only a refresh moves an index entry.
         let user_id = state.refresh_to.and(loaded.user_id()).map(str::to_owned);
-        let taken_flash = changes.flash_removals();
         let patch = SessionPatch {
-            set_fields: changes.set_fields,
-            removed_fields: changes.removed_fields,
-            set_flash: changes.set_flash,
+            set_fields,
+            removed_fields,
+            set_flash,
             taken_flash,
             expires_at: state.refresh_to,
             last_seen: now,
