@@ -61,7 +61,8 @@ enum Plan {
         expected_revision: Option<u64>,
         // A login apart: the flash the request took from the session it
         // leaves in place, to remove there.
-        taken_apart: Option<(SessionId, SessionPatch)>,
+        // Boxed: rare, and every plan would carry its room.
+        taken_apart: Option<Box<(SessionId, SessionPatch)>>,
         // When the new record carries the old one's data and flash: this
         // request's changes, applied to the old record as it is just
         // before the move (another request may have saved it since the load).
@@ -245,7 +246,8 @@ impl SessionService {
                 if let (false, Some(old)) = (kept, old) {
                     return Ok(vanished(&old));
                 }
-                if let Some((id, patch)) = taken_apart {
+                if let Some(apart) = taken_apart {
+                    let (id, patch) = *apart;
                     Box::pin(self.remove_taken_flash(id, patch)).await;
                 }
                 if let (true, Some(user_id)) = (login, record.user_id()) {
@@ -399,7 +401,7 @@ impl SessionService {
                         last_seen: now,
                         ..SessionPatch::default()
                     };
-                    Some((loaded.id, patch))
+                    Some(Box::new((loaded.id, patch)))
                 }
                 _ => None,
             };
