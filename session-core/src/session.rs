@@ -344,7 +344,8 @@ impl<T: SessionData> Session<T> {
                 }
             } else {
                 T::check_written(index, &value)?;
-                state.set_field(name, value);
+                // `unchanged` compared it with the loaded value already.
+                state.set_changed_field(name, value);
                 self.committed.insert(index);
             }
         }

@@ -323,14 +323,21 @@ impl SessionState {
     /// and a later read of the field fails to decode).
     pub fn set_field(&mut self, name: &str, value: impl Into<Box<str>>) {
         let value = value.into();
-        let unchanged = self.loaded_field(name) == Some(&*value);
-        let changes = self.changes_mut();
-        changes.removed_fields.retain(|f| &**f != name);
-        if unchanged {
+        if self.loaded_field(name) == Some(&*value) {
+            let changes = self.changes_mut();
+            changes.removed_fields.retain(|f| &**f != name);
             changes.set_fields.remove(name);
         } else {
-            changes.set_fields.insert(name, value);
+            self.set_changed_field(name, value);
         }
+    }
+
+    /// [`set_field`](Self::set_field) with a value the caller found to
+    /// differ from the loaded one.
+    pub(crate) fn set_changed_field(&mut self, name: &str, value: Box<str>) {
+        let changes = self.changes_mut();
+        changes.removed_fields.retain(|f| &**f != name);
+        changes.set_fields.insert(name, value);
     }
 
     /// Removes a stored field.
