@@ -148,6 +148,20 @@ pub mod __private {
     /// Checks at compile time that `T` can come before a route's last argument.
     pub fn parts_extractor<T: PartsExtractor>() {}
 
+    /// A route's last argument: it may read the body, or only the parts.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a route argument",
+        label = "implements neither `FromRequest` nor `FromRequestParts`",
+        note = "a route's arguments are axum extractors: the last may read the body (`Json<T>`, `Form<T>`, `String`, `Bytes`), the others only the request's parts",
+        note = "`Json<T>`, `Form<T>`, `Query<T>` and `Path<T>` are extractors when `T: serde::Deserialize` (`#[derive(serde::Deserialize)]`), `Extension<T>` when `T: Clone`"
+    )]
+    pub trait RequestExtractor<M>: ::axum::extract::FromRequest<(), M> {}
+
+    impl<T: ::axum::extract::FromRequest<(), M>, M> RequestExtractor<M> for T {}
+
+    /// Checks at compile time that `T` can be a route's last argument.
+    pub fn request_extractor<T: RequestExtractor<M>, M>() {}
+
     /// Checks at compile time that a route's future may move between
     /// threads, as the server's runtime moves it, and that its output is a
     /// response: called on the route, rustc names what the route holds

@@ -94,20 +94,28 @@ fn handler(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
 /// For each argument that another follows in every build (one without a
 /// `#[cfg]`), a check that it reads no body, spanned on its type: a bad
 /// argument is named there, not only as "not a handler" on the method.
-/// The last argument may read the body, and may implement
-/// `FromRequestParts` as well, so no bound is safe to check on it.
+/// The last argument, when no `#[cfg]` can drop it, is checked to be an
+/// extractor of either kind (`FromRequest`, which `FromRequestParts`
+/// implies); a body extractor is expected there, so no narrower bound is safe.
 fn argument_checks(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
+    let last = route.args.len().checked_sub(1);
     let checks = route.args.iter().enumerate().filter_map(|(i, arg)| {
+        if matches!(arg.ty, syn::Type::ImplTrait(_)) {
+            return None;
+        }
         let followed = route.args[i + 1..]
             .iter()
             .any(|later| later.cfgs.is_empty());
-        if !followed || matches!(arg.ty, syn::Type::ImplTrait(_)) {
-            return None;
-        }
         let ty = replace_self(&arg.ty, &m.self_ty);
-        let cfgs = &arg.cfgs;
         let span = syn::spanned::Spanned::span(&ty);
-        Some(quote_spanned!(span=> #(#cfgs)* #sp::parts_extractor::<#ty>();))
+        if followed {
+            let cfgs = &arg.cfgs;
+            Some(quote_spanned!(span=> #(#cfgs)* #sp::parts_extractor::<#ty>();))
+        } else if Some(i) == last && arg.cfgs.is_empty() {
+            Some(quote_spanned!(span=> #sp::request_extractor::<#ty, _>();))
+        } else {
+            None
+        }
     });
     quote!(#(#checks)*)
 }
