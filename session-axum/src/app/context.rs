@@ -110,6 +110,11 @@ impl fmt::Debug for AppContext {
 /// let missing = App::builder().store(MemoryStore::new()).secret(Key::generate()).build();
 /// assert!(matches!(missing, Err(BuildError::Missing { needed_by: "Accounts", .. })));
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `FromApp`, which `from_app` builds it with",
+    label = "built with `FromApp` because of `from_app`",
+    note = "implement `session_axum::FromApp` for `{Self}` (`fn from_app(ctx: &AppContext) -> Result<Self, BuildError>`, taking provided values with `ctx.require::<T>(..)`), or drop `from_app` to build it with `Default`"
+)]
 pub trait FromApp: Sized + Send + Sync + 'static {
     /// Builds the value.
     fn from_app(ctx: &AppContext) -> Result<Self, BuildError>;

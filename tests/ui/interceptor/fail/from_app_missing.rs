@@ -1,0 +1,13 @@
+use session_axum::prelude::*;
+
+#[interceptor(from_app)]
+pub struct Audit;
+
+#[async_trait]
+impl Interceptor for Audit {
+    async fn intercept(&self, request: axum::extract::Request, next: Next) -> axum::response::Response {
+        next.run(request).await
+    }
+}
+
+fn main() {}
