@@ -374,6 +374,11 @@ where
 }
 
 /// Field types usable as `#[session_data(group_id = field)]`.
+#[diagnostic::on_unimplemented(
+    message = "a `group_id` field must be `String` or `Option<String>`, not `{Self}`",
+    label = "this field is `{Self}`",
+    note = "the group id names the user whose sessions are listed and revoked together: keep it as text (`user_id.to_string()`)"
+)]
 pub trait GroupIdSource {
     /// The group id.
     fn group_id(&self) -> Option<String>;
@@ -410,6 +415,11 @@ impl<E: std::fmt::Display> ValidationOutcome for Result<(), E> {
 }
 
 /// Field types usable as `#[session_data(authenticated = field)]`.
+#[diagnostic::on_unimplemented(
+    message = "an `authenticated` field must be `bool` or an `Option`, not `{Self}`",
+    label = "this field is `{Self}`",
+    note = "the session is authenticated when the field is `true` or `Some(..)`"
+)]
 pub trait AuthenticatedSource {
     /// Whether the session is authenticated.
     fn is_authenticated(&self) -> bool;
