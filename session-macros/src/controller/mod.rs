@@ -29,6 +29,9 @@ fn without_helper_attributes(item: TokenStream) -> TokenStream {
     let conditional = |a: &syn::Attribute| !model::conditional_helpers(a).is_empty();
     imp.attrs.retain(|a| !guard::is_guard(a));
     for impl_item in imp.items.iter_mut() {
+        if let Some(attrs) = model::non_method_attrs(impl_item) {
+            attrs.retain(|a| !route::is_route(a) && !guard::is_guard(a));
+        }
         if let ImplItem::Fn(method) = impl_item {
             method
                 .attrs

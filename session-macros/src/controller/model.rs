@@ -186,6 +186,25 @@ impl Model {
         let mut route_attrs = 0usize;
         for impl_item in item.items.iter_mut() {
             let ImplItem::Fn(method) = impl_item else {
+                if let Some(attrs) = non_method_attrs(impl_item) {
+                    attrs.retain(|attr| {
+                        let helper = route::is_route(attr) || guard::is_guard(attr);
+                        if route::is_route(attr) {
+                            // Not also "this controller has no routes".
+                            route_attrs += 1;
+                        }
+                        if helper {
+                            errors.error(
+                                attr,
+                                format!(
+                                    "`#[{}]` goes on an `async fn` method of the controller, not on this item",
+                                    helper_name(attr.path())
+                                ),
+                            );
+                        }
+                        !helper
+                    });
+                }
                 continue;
             };
             let mut route_attr: Option<RouteAttr> = None;
@@ -421,6 +440,17 @@ fn collect_conditional(list: &MetaList, found: &mut Vec<Meta>) {
             }
             _ => {}
         }
+    }
+}
+
+/// The attributes of an impl item that is not a method, where route and
+/// guard attributes do not belong.
+pub(super) fn non_method_attrs(item: &mut ImplItem) -> Option<&mut Vec<syn::Attribute>> {
+    match item {
+        ImplItem::Const(c) => Some(&mut c.attrs),
+        ImplItem::Type(t) => Some(&mut t.attrs),
+        ImplItem::Macro(m) => Some(&mut m.attrs),
+        _ => None,
     }
 }
 
