@@ -134,6 +134,7 @@ impl Model {
                 krate: None,
                 registry: None,
             });
+        let base_path = args.base.value();
         let mut item = match syn::parse2::<Item>(item)? {
             Item::Impl(imp) => imp,
             other => {
@@ -319,7 +320,9 @@ impl Model {
                 }
             }
             let cfgs = cfg::conditions(&method.attrs);
-            if let Some(message) = conflict(&routes, &attr, &cfgs) {
+            if let Some(message) = route::check_under_base(&base_path, &attr.path.value()) {
+                errors.error(&attr.path, message);
+            } else if let Some(message) = conflict(&routes, &attr, &cfgs) {
                 errors.error(&attr.path, message);
             }
             routes.push(Route {

@@ -148,6 +148,37 @@ pub(super) fn check_path(lit: &LitStr) -> syn::Result<()> {
     Ok(())
 }
 
+/// Why `path` cannot sit under the controller's `base` (both checked
+/// alone already), if it cannot: after a catch-all in the base only the
+/// base itself (`/`) remains, and a parameter is named once in the whole path.
+pub(super) fn check_under_base(base: &str, path: &str) -> Option<String> {
+    if path == "/" {
+        return None;
+    }
+    if let Some(rest) = base.split('/').find(|s| s.contains("{*")) {
+        return Some(format!(
+            "`{path}` cannot sit under the base path `{base}`, whose catch-all `{rest}` takes the rest of the path: only `/` (the base itself) can"
+        ));
+    }
+    let base_names = parameter_names(base);
+    parameter_names(path)
+        .into_iter()
+        .find(|name| base_names.contains(name))
+        .map(|name| {
+            format!(
+                "parameter `{name}` is already in the base path `{base}`: a route's parameters take other names"
+            )
+        })
+}
+
+/// The names of a checked path's parameters, catch-all included.
+fn parameter_names(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter_map(|s| s.split_once('{'))
+        .map(|(_, p)| p.trim_end_matches('}').trim_start_matches('*'))
+        .collect()
+}
+
 fn is_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
