@@ -70,7 +70,8 @@ pub(super) fn parse(attr: &Attribute) -> syn::Result<GuardSpec> {
                 "expected `#[authenticated]` or `#[authenticated(permissions = [\"...\"])]`",
             ));
         }
-        Meta::List(_) => {
+        Meta::List(list) => {
+            unnamed_permissions(list)?;
             let (mut permissions_seen, mut recent_seen) = (false, false);
             attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("recent_login_secs") {
@@ -103,6 +104,31 @@ pub(super) fn parse(attr: &Attribute) -> syn::Result<GuardSpec> {
         }
     }
     Ok(GuardSpec::Authenticated(required))
+}
+
+/// `#[authenticated("admin")]` or `#[authenticated(["admin"])]`: the
+/// permissions without their key.
+fn unnamed_permissions(list: &syn::MetaList) -> syn::Result<()> {
+    let unnamed = list.parse_args_with(|input: syn::parse::ParseStream| {
+        let found = if input.peek(LitStr) || input.peek(syn::token::Bracket) {
+            Some(input.parse::<Expr>()?)
+        } else {
+            None
+        };
+        input.parse::<proc_macro2::TokenStream>()?;
+        Ok(found)
+    });
+    let Ok(Some(value)) = unnamed else {
+        return Ok(());
+    };
+    let list = match &value {
+        Expr::Array(_) => quote::ToTokens::to_token_stream(&value).to_string(),
+        other => format!("[{}]", quote::ToTokens::to_token_stream(other)),
+    };
+    Err(syn::Error::new_spanned(
+        value,
+        format!("permissions are named: write `#[authenticated(permissions = {list})]`"),
+    ))
 }
 
 /// `permissions = [..]`: non-empty string literals.
