@@ -1,6 +1,5 @@
 use proc_macro2::TokenStream;
 use syn::meta::ParseNestedMeta;
-use syn::punctuated::Punctuated;
 use syn::{Item, Path, Token, Type};
 
 use crate::ctxt::Errors;
@@ -16,12 +15,81 @@ pub(super) struct Model {
     pub(super) krate: Option<Path>,
 }
 
-fn type_list(meta: &ParseNestedMeta) -> syn::Result<Vec<Type>> {
+fn type_list(meta: &ParseNestedMeta, key: &str) -> syn::Result<Vec<Type>> {
     let value = meta.value()?;
+    if !value.peek(syn::token::Bracket) {
+        let message = match value.fork().parse::<Type>() {
+            Ok(ty) => format!(
+                "`{key}` takes a list of types: write `{key} = [{}]`",
+                type_text(&ty)
+            ),
+            Err(_) => format!("`{key}` takes a list of types, like `{key} = [AuthInterceptor]`"),
+        };
+        return Err(value.error(message));
+    }
     let content;
     syn::bracketed!(content in value);
-    let list = Punctuated::<Type, Token![,]>::parse_terminated(&content)?;
-    Ok(list.into_iter().collect())
+    let mut types = Vec::new();
+    while !content.is_empty() {
+        if content.peek(syn::LitStr) {
+            let lit: syn::LitStr = content.parse()?;
+            return Err(syn::Error::new(
+                lit.span(),
+                format!("`{key}` takes types, not strings: write `{}`", lit.value()),
+            ));
+        }
+        types.push(content.parse::<Type>()?);
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>()?;
+    }
+    Ok(types)
+}
+
+/// A type as the user would write it (`a::B<C>`, not `a :: B < C >`).
+fn type_text(ty: &Type) -> String {
+    let text = quote::ToTokens::to_token_stream(ty).to_string();
+    [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+    ]
+    .iter()
+    .fold(text, |t, (from, to)| t.replace(from, to))
+}
+
+/// `#[async_trait]` must still expand on an `impl Interceptor` block that
+/// has `async fn`s: without it rustc reports only mismatched lifetimes.
+fn check_async_trait(imp: &syn::ItemImpl, errors: &mut Errors) {
+    let expands = imp
+        .attrs
+        .iter()
+        .any(|a| crate::ctxt::attr_is(a, "async_trait"));
+    if expands {
+        return;
+    }
+    for item in &imp.items {
+        if let syn::ImplItem::Fn(f) = item
+            && let Some(asyncness) = f.sig.asyncness
+        {
+            errors.error(
+                asyncness,
+                "`Interceptor` is an `#[async_trait]` trait: add `#[async_trait]` to this `impl` block, below `#[interceptor]`",
+            );
+        }
+    }
+}
+
+/// Whether `dep` names the interceptor itself (`Self` or its own spelling).
+fn is_itself(dep: &Type, ty: &Type) -> bool {
+    use quote::ToTokens;
+    let self_ty: Type = syn::parse_quote!(Self);
+    let text = dep.to_token_stream().to_string();
+    text == ty.to_token_stream().to_string() || text == self_ty.to_token_stream().to_string()
 }
 
 impl Model {
@@ -41,12 +109,12 @@ impl Model {
             match key.as_str() {
                 "depends_on" if depends_on.is_some() => Err(duplicate()),
                 "depends_on" => {
-                    depends_on = Some(type_list(&meta)?);
+                    depends_on = Some(type_list(&meta, "depends_on")?);
                     Ok(())
                 }
                 "runs_before" if runs_before.is_some() => Err(duplicate()),
                 "runs_before" => {
-                    runs_before = Some(type_list(&meta)?);
+                    runs_before = Some(type_list(&meta, "runs_before")?);
                     Ok(())
                 }
                 "from_app" if from_app => Err(duplicate()),
@@ -98,6 +166,18 @@ impl Model {
                 None
             }
         };
+        if let Item::Impl(imp) = &item {
+            check_async_trait(imp, &mut errors);
+        }
+        if let Some(ty) = &ty {
+            let deps = depends_on.iter().flatten().map(|d| (d, "depend on"));
+            let before = runs_before.iter().flatten().map(|d| (d, "run before"));
+            for (dep, relation) in deps.chain(before) {
+                if is_itself(dep, ty) {
+                    errors.error(dep, format!("an interceptor cannot {relation} itself"));
+                }
+            }
+        }
         errors.finish()?;
         let Some(ty) = ty else {
             return Err(syn::Error::new_spanned(
