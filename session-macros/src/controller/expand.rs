@@ -211,12 +211,14 @@ pub(super) fn generate(m: &Model) -> TokenStream {
                 #(#future_checks)*
             }
 
-            #[allow(unused_variables, unused_mut)]
+            // No `allow` here: a crate may forbid the lints it would
+            // silence. `__ctx` and `__this` start with `_`, and `__defs` is
+            // borrowed mutably below even when every route is cfg'd out.
             fn __routes(#ctx: &#sp::AppContext) -> ::core::result::Result<::std::vec::Vec<#sp::RouteDef>, #sp::BuildError> {
                 #instance
                 let mut __defs = ::std::vec::Vec::new();
                 #(#defs)*
-                ::core::result::Result::Ok(__defs)
+                ::core::result::Result::Ok(::core::mem::take(&mut __defs))
             }
 
             const __REGISTRATION: #sp::ControllerRegistration = #sp::ControllerRegistration {

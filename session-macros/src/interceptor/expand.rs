@@ -34,7 +34,8 @@ pub(super) fn generate(m: &Model) -> TokenStream {
         // Registering a deprecated interceptor is not a use of it.
         #[allow(deprecated)]
         const _: () = {
-            #[allow(unused_variables)]
+            // `__ctx` starts with `_`: no `allow`, which a crate forbidding
+            // the lint would refuse.
             fn __build(#ctx: &#sp::AppContext) -> ::core::result::Result<::std::sync::Arc<dyn #sp::Interceptor>, #sp::BuildError> {
                 ::core::result::Result::Ok(#build)
             }
