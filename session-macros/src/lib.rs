@@ -63,11 +63,12 @@ pub fn session_data(args: TokenStream, item: TokenStream) -> TokenStream {
 /// most (`/file-{name}`, not `/{name}.json`), as axum's router takes it; a
 /// catch-all `{*name}` ends the path. A route method's `#[cfg]` (or a
 /// `#[cfg_attr]` holding one) applies to its route too. Routes are checked
-/// against each other (one method and path twice, one path with other
-/// parameter names, a parameter and a catch-all at the same place) when
-/// their `#[cfg]`s are the same, in any order: a macro cannot evaluate a
-/// cfg, and routes under other ones may never exist together, so the app
-/// build reports their conflicts.
+/// against the base path (a parameter named in both, a route under a
+/// catch-all base), and against each other (one method and path twice, one
+/// path with other parameter names, a parameter and a catch-all at the
+/// same place) when their `#[cfg]`s are the same, in any order: a macro
+/// cannot evaluate a cfg, and routes under other ones may never exist
+/// together, so the app build reports their conflicts.
 ///
 /// Paths are matched as clients send them, spelling for spelling: a
 /// character they percent-encode (non-ASCII, a space, `^`) is written
