@@ -104,27 +104,37 @@ async fn stored_data_a_type_cannot_read_is_logged_with_the_session_and_the_type(
 }
 
 /// A flash value stored by a release that flashed another type under the
-/// same key: dropped, and the line names the session it came from.
+/// same key: dropped, and the line names the session it came from, also
+/// when the request logged in first (moving to a new id).
 #[tokio::test]
 async fn a_flash_value_that_does_not_decode_is_logged_with_its_session() {
-    let env = env();
-    let cell = env.service.load(None).await.unwrap();
-    session_core::SessionValues::new(cell.clone())
-        .flash("notice", "saved")
-        .unwrap();
-    let t = token(&env.service.persist(&cell).await.unwrap());
-    env.clock.advance(std::time::Duration::from_secs(1));
-    let (log, _guard) = capture();
-    let cell = env.service.load(Some(&t)).await.unwrap();
-    let id = cell.lock().id().unwrap();
-    let taken: Option<u64> = session_core::SessionValues::new(cell.clone()).take_flash("notice");
-    assert_eq!(taken, None);
-    let text = log.text();
-    let line = text
-        .lines()
-        .find(|l| l.contains("undecodable flash value"))
-        .unwrap_or_else(|| panic!("no line: {text}"));
-    assert!(line.contains(&format!("session={}", id.short())), "{line}");
+    for login in [false, true] {
+        let env = env();
+        let cell = env.service.load(None).await.unwrap();
+        session_core::SessionValues::new(cell.clone())
+            .flash("notice", "saved")
+            .unwrap();
+        let t = token(&env.service.persist(&cell).await.unwrap());
+        env.clock.advance(std::time::Duration::from_secs(1));
+        let cell = env.service.load(Some(&t)).await.unwrap();
+        let stored = cell.lock().id().unwrap();
+        if login {
+            cell.lock().login(session_core::Binding::user("u"));
+        }
+        let (log, _guard) = capture();
+        let taken: Option<u64> =
+            session_core::SessionValues::new(cell.clone()).take_flash("notice");
+        assert_eq!(taken, None);
+        let text = log.text();
+        let line = text
+            .lines()
+            .find(|l| l.contains("undecodable flash value"))
+            .unwrap_or_else(|| panic!("no line: {text}"));
+        assert!(
+            line.contains(&format!("session={}", stored.short())),
+            "login {login}: {line}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -299,34 +309,6 @@ fn app_session_id(token: &str) -> String {
     let id = token.split('.').next().unwrap();
     let id: session_core::SessionId = id.parse().unwrap();
     id.short().to_string()
-}
-
-/// The same line for a flash taken after a login in the request: it names
-/// the session the flash was stored in, not the id the login moves to.
-#[tokio::test]
-async fn an_undecodable_flash_taken_after_a_login_names_the_session_it_came_from() {
-    let env = env();
-    let cell = env.service.load(None).await.unwrap();
-    session_core::SessionValues::new(cell.clone())
-        .flash("notice", "saved")
-        .unwrap();
-    let t = token(&env.service.persist(&cell).await.unwrap());
-    env.clock.advance(std::time::Duration::from_secs(1));
-    let cell = env.service.load(Some(&t)).await.unwrap();
-    let stored = cell.lock().id().unwrap();
-    cell.lock().login(session_core::Binding::user("u"));
-    let (log, _guard) = capture();
-    let taken: Option<u64> = session_core::SessionValues::new(cell.clone()).take_flash("notice");
-    assert_eq!(taken, None);
-    let text = log.text();
-    let line = text
-        .lines()
-        .find(|l| l.contains("undecodable flash value"))
-        .unwrap_or_else(|| panic!("no line: {text}"));
-    assert!(
-        line.contains(&format!("session={}", stored.short())),
-        "{line}"
-    );
 }
 
 /// Logins, logouts and revocations show at `info`, naming sessions by

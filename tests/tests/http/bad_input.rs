@@ -349,24 +349,40 @@ async fn without_the_check_invalid_data_read_by_a_handler_keeps_the_requests_pri
 }
 
 /// Under `Fail`, a read of data that does not decode answers 500, and its
-/// error line names the session, as the warning before it does.
+/// error line names the session, as the warning before it does: data
+/// found invalid by the read, or by `check_data` at load (the record is
+/// detached then).
 #[tokio::test]
 async fn under_fail_a_read_of_undecodable_data_logs_its_session() {
-    let t = crate::app::start_with(session_core::SigningKeys::single(crate::app::key(1)), |b| {
-        b.controller(&READ)
-            .invalid_data(session_core::InvalidDataPolicy::Fail)
-    })
-    .await;
-    let mut b = logged_in(&t).await;
-    let id = break_adas_profile(&t).await;
-    let (log, _guard) = session_tests::logs::capture();
-    assert_eq!(b.get("/bi-read/read-then-principal").await.status, 500);
-    let text = log.text();
-    let error = text
-        .lines()
-        .find(|l| l.contains("ERROR") && l.contains("session error"))
-        .unwrap_or_else(|| panic!("no error line: {text}"));
-    assert!(error.contains(&format!("session={}", id.short())), "{text}");
+    for checked in [false, true] {
+        let t =
+            crate::app::start_with(session_core::SigningKeys::single(crate::app::key(1)), |b| {
+                let b = b.invalid_data(session_core::InvalidDataPolicy::Fail);
+                match checked {
+                    true => b.check_data::<session_tests::profile::Profile>(),
+                    false => b.controller(&READ),
+                }
+            })
+            .await;
+        let mut b = logged_in(&t).await;
+        let id = break_adas_profile(&t).await;
+        let (log, _guard) = session_tests::logs::capture();
+        let path = if checked {
+            "/t/peek"
+        } else {
+            "/bi-read/read-then-principal"
+        };
+        assert_eq!(b.get(path).await.status, 500);
+        let text = log.text();
+        let error = text
+            .lines()
+            .find(|l| l.contains("ERROR") && l.contains("session error"))
+            .unwrap_or_else(|| panic!("no error line: {text}"));
+        assert!(
+            error.contains(&format!("session={}", id.short())),
+            "checked {checked}: {text}"
+        );
+    }
 }
 
 /// README: "A tampered or malformed cookie is cleared". A session cookie
@@ -403,25 +419,4 @@ async fn a_session_cookie_holding_a_non_utf8_byte_is_cleared_like_any_tampered_o
             r.headers().get_all("set-cookie")
         );
     }
-}
-
-/// The same error line when the data failed `check_data` at load (the
-/// record is detached then).
-#[tokio::test]
-async fn under_fail_a_checked_read_logs_its_session_too() {
-    let t = crate::app::start_with(session_core::SigningKeys::single(crate::app::key(1)), |b| {
-        b.check_data::<session_tests::profile::Profile>()
-            .invalid_data(session_core::InvalidDataPolicy::Fail)
-    })
-    .await;
-    let mut b = logged_in(&t).await;
-    let id = break_adas_profile(&t).await;
-    let (log, _guard) = session_tests::logs::capture();
-    assert_eq!(b.get("/t/peek").await.status, 500);
-    let text = log.text();
-    let error = text
-        .lines()
-        .find(|l| l.contains("ERROR") && l.contains("session error"))
-        .unwrap_or_else(|| panic!("no error line: {text}"));
-    assert!(error.contains(&format!("session={}", id.short())), "{text}");
 }
