@@ -7,11 +7,13 @@
 //! attached only on these error paths.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
-use session_core::{SessionDataError, SessionError, StoreError};
+use session_core::summary::LogSummary;
+use session_core::{Clock as _, SessionDataError, SessionError, StoreError, SystemClock};
 
 use crate::context::RequestSession;
 
@@ -401,7 +403,17 @@ pub(crate) fn log_error(
     let session = session.map(|id| tracing::field::display(id.short()));
     match rejection {
         SessionRejection::StoreUnavailable => {
-            tracing::warn!(session, %error, "session store unavailable");
+            tracing::debug!(session, %error, "session store unavailable");
+            // Every request of an outage fails: one line a minute counts them.
+            static OUTAGE: LogSummary = LogSummary::new(Duration::from_secs(60));
+            if let Some(due) = OUTAGE.record(SystemClock.now()) {
+                tracing::warn!(
+                    failed = due.count,
+                    over_secs = due.over_secs,
+                    %error,
+                    "session store unavailable: requests answered 503 since the last report (each is logged at debug)"
+                );
+            }
         }
         SessionRejection::Conflict => tracing::info!(session, %error, "session conflict"),
         SessionRejection::Unsupported => {

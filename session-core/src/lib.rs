@@ -100,6 +100,7 @@ pub mod service;
 mod session;
 pub mod state;
 pub mod store;
+pub mod summary;
 pub mod token;
 mod values;
 pub mod web;

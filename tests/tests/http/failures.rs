@@ -23,6 +23,30 @@ async fn a_failing_store_gives_503_with_a_short_body() {
     );
 }
 
+/// A store outage fails every request: each is a `debug` line, and one
+/// `warn` line a minute at most counts them, so an outage under load does
+/// not flood the log. (The summary is process-wide: another test's outage
+/// may have logged it already, so at most one is asserted.)
+#[tokio::test]
+async fn an_outage_logs_each_request_at_debug_and_a_summary_at_most_once_a_minute() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    b.get("/t/visit").await;
+    t.store.set_down(true);
+    let (log, _guard) = session_tests::logs::capture();
+    for _ in 0..5 {
+        assert_eq!(b.get("/t/peek").await.status, 503);
+    }
+    let text = log.text();
+    let lines = |level: &str| {
+        text.lines()
+            .filter(|l| l.contains(level) && l.contains("session store unavailable"))
+            .count()
+    };
+    assert_eq!(lines("DEBUG"), 5, "{text}");
+    assert!(lines("WARN") <= 1, "{text}");
+}
+
 #[tokio::test]
 async fn a_store_failing_only_on_write_gives_503_and_the_change_is_not_acknowledged() {
     let t = start().await;
