@@ -19,6 +19,10 @@ pub fn display_url(url: &str) -> String {
     // authority early for a URL parser, and such a URL, which does not
     // parse, is the one an error message shows.
     let (masked, rest) = match rest.rfind('@') {
+        // A `?` or `#` before it may start the query instead, whose
+        // password (`?password=`, for a unix socket) may hold the `@`: what
+        // follows it could be the password's end, so nothing is shown.
+        Some(at) if rest[..at].contains(['?', '#']) => return format!("{scheme}://***"),
         Some(at) => ("***@", &rest[at + 1..]),
         None => ("", rest),
     };
@@ -46,9 +50,17 @@ mod tests {
             // A password with a character a URL escapes, written unescaped
             // (a base64 one): the URL no longer parses, and the error names it.
             ("redis://:pa/ss@host:6379/0", "redis://***@host:6379/0"),
-            ("redis://user:pa?ss@host", "redis://***@host"),
-            ("redis://user:pa#ss@host/2", "redis://***@host/2"),
-            ("rediss://:a/b?c#d@host:6380", "rediss://***@host:6380"),
+            // A `?` or `#` before the last `@`: a password in the user
+            // information or in the query, which cannot be told apart.
+            ("redis://user:pa?ss@host", "redis://***"),
+            ("redis://user:pa#ss@host/2", "redis://***"),
+            ("rediss://:a/b?c#d@host:6380", "rediss://***"),
+            (
+                "redis+unix:///run/redis.sock?db=0&pass=hunter@2secret",
+                "redis+unix://***",
+            ),
+            ("unix:///run/redis.sock?password=p@ssw0rdtail", "unix://***"),
+            ("redis://host:6379/0?password=abc@defsecret", "redis://***"),
         ] {
             assert_eq!(display_url(url), shown, "{url}");
         }

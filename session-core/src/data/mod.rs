@@ -288,47 +288,25 @@ pub fn json_error_message(error: &serde_json::Error) -> String {
     redact_quoted(&text)
 }
 
-/// `text` with each `"…"` or `` `…` `` span emptied, up to the first
-/// `, expected ` outside one.
+/// `text` without what serde quotes from the data: its leading words up to
+/// the first quote (`invalid type: string`, `unknown variant`), then from
+/// the last `, expected ` on (what the type wanted, and where), which serde
+/// words from the type, never from the data. The quoted value itself is not
+/// scanned: serde writes a variant's or a key's name between backticks
+/// without escaping them. A message naming a field of the type (`missing
+/// field`, `duplicate field`) stays whole.
 fn redact_quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(c) = rest.chars().next() {
-        if rest.starts_with(", expected ") {
-            out.push_str(rest);
-            return out;
-        }
-        if c == '"' || c == '`' {
-            out.push(c);
-            out.push('…');
-            let body = &rest[1..];
-            // The closing quote: serde escapes `"` inside a string (`\"`).
-            let mut end = None;
-            let mut escaped = false;
-            for (i, b) in body.char_indices() {
-                match b {
-                    '\\' if c == '"' && !escaped => escaped = true,
-                    _ if b == c && !escaped => {
-                        end = Some(i);
-                        break;
-                    }
-                    _ => escaped = false,
-                }
-            }
-            match end {
-                Some(i) => {
-                    out.push(c);
-                    rest = &body[i + 1..];
-                }
-                // Unclosed: the rest may all be the value.
-                None => return out,
-            }
-            continue;
-        }
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
+    if text.starts_with("missing field") || text.starts_with("duplicate field") {
+        return text.to_owned();
     }
-    out
+    let Some(quote) = text.find(['"', '`']) else {
+        return text.to_owned();
+    };
+    let lead = text[..quote].trim_end();
+    match text.rfind(", expected ").filter(|&at| at > quote) {
+        Some(at) => format!("{lead} …{}", &text[at..]),
+        None => format!("{lead} …"),
+    }
 }
 
 /// Encodes a field through a custom serializer (`#[serde(with = ..)]`,
@@ -455,6 +433,19 @@ mod json_error_tests {
         Paid,
     }
 
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Prefs {
+        theme: Option<String>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Required {
+        theme: String,
+    }
+
     #[test]
     fn a_value_that_does_not_fit_its_type_is_not_quoted() {
         let wrong_type = message::<u32>(r#""ada@example.com""#);
@@ -476,6 +467,16 @@ mod json_error_tests {
         // A syntax error names a place only, and stays as it is.
         let syntax = message::<u32>("{");
         assert!(syntax.contains("line 1"), "{syntax}");
+        // serde writes a variant's or a key's name unescaped: a backtick in
+        // it must not end the hidden part early.
+        let backtick = message::<Plan>(r#""x`ada@example.com""#);
+        assert!(!backtick.contains("ada@"), "{backtick}");
+        assert!(backtick.contains("`Free`"), "{backtick}");
+        let key = message::<Prefs>(r#"{"a`ada@example.com": 1}"#);
+        assert!(!key.contains("ada@"), "{key}");
+        assert!(key.contains("`theme`"), "{key}");
+        let missing = message::<Required>("{}");
+        assert!(missing.contains("missing field `theme`"), "{missing}");
     }
 }
 
