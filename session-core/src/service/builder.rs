@@ -233,6 +233,7 @@ impl SessionServiceBuilder {
                 moved_grace: self.moved_grace,
                 max_sessions_per_user: self.max_sessions_per_user,
                 refused: Default::default(),
+                older_key: Default::default(),
             }),
         })
     }

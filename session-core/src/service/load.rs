@@ -294,6 +294,9 @@ impl SessionService {
                 TokenStatus::Gone,
             )));
         }
+        if key_index != 0 {
+            self.inner.older_key.loaded(now);
+        }
         let failure = match &*self.inner.checks {
             [] => None,
             checks => DataCheck::first_failure(checks, &record.fields),

@@ -8,6 +8,7 @@ mod fence;
 mod handles;
 mod load;
 mod moves;
+mod older_key;
 mod outcome;
 mod persist;
 mod refused;
@@ -92,6 +93,8 @@ struct Inner {
     max_sessions_per_user: Option<usize>,
     /// Tokens no key verified, for the operators' summary.
     refused: refused::RefusedTokens,
+    /// Live sessions signed by an older key, for the operators' summary.
+    older_key: older_key::OlderKeyTokens,
 }
 
 impl SessionService {

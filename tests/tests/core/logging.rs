@@ -19,6 +19,66 @@ async fn a_tampered_token_is_logged() {
     );
 }
 
+/// Live sessions signed by a key that is no longer first (a rotation under
+/// way) are summed up at `info` at most once a minute with how many came,
+/// so an operator sees when the older key is no longer in use.
+#[tokio::test]
+async fn sessions_signed_by_an_older_key_are_summed_up_at_most_once_a_minute() {
+    let env = env();
+    let cell = env.service.load(None).await.unwrap();
+    cell.lock().set_field("name", "\"ada\"");
+    let old = token(&env.service.persist(&cell).await.unwrap());
+    let rotated_keys = session_core::SigningKeys::new([
+        session_core::Key::new([2u8; 32]).unwrap(),
+        session_core::Key::new([1u8; 32]).unwrap(),
+    ])
+    .unwrap();
+    let rotated = session_core::SessionService::builder()
+        .shared_store(env.service.store().clone())
+        .keys(&rotated_keys)
+        .token_context("sid")
+        .expiry(crate::support::policy())
+        .clock(env.service.clock().clone())
+        .build()
+        .unwrap();
+    let reports = |text: &str| -> Vec<String> {
+        let lines = text.lines().filter(|l| l.contains("older signing key"));
+        lines.map(str::to_owned).collect()
+    };
+    let (log, _guard) = capture();
+    for _ in 0..3 {
+        assert!(rotated.load(Some(&old)).await.unwrap().lock().is_loaded());
+    }
+    let first = reports(&log.text());
+    assert_eq!(first.len(), 1, "{}", log.text());
+    assert!(
+        first[0].contains(" INFO ") && first[0].contains("sessions=1"),
+        "{}",
+        first[0]
+    );
+    // Signed by the first key: not counted.
+    let current = token(
+        &rotated
+            .persist(&rotated.load(Some(&old)).await.unwrap())
+            .await
+            .unwrap(),
+    );
+    env.clock.advance(std::time::Duration::from_secs(61));
+    assert!(
+        rotated
+            .load(Some(&current))
+            .await
+            .unwrap()
+            .lock()
+            .is_loaded()
+    );
+    assert_eq!(reports(&log.text()).len(), 1, "{}", log.text());
+    assert!(rotated.load(Some(&old)).await.unwrap().lock().is_loaded());
+    let all = reports(&log.text());
+    assert_eq!(all.len(), 2, "{}", log.text());
+    assert!(all[1].contains("sessions=4"), "{}", all[1]);
+}
+
 /// A token whose signature no key of this instance verifies (tampered, or
 /// signed by a key it does not hold: a rotation rolled out in the wrong
 /// order, instances with different keys) is logged at `debug` each time,
