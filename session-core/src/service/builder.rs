@@ -232,8 +232,7 @@ impl SessionServiceBuilder {
                 last_seen_interval: self.last_seen_interval,
                 moved_grace: self.moved_grace,
                 max_sessions_per_user: self.max_sessions_per_user,
-                refused: Default::default(),
-                older_key: Default::default(),
+                token_reports: Default::default(),
             }),
         })
     }

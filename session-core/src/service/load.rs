@@ -165,7 +165,7 @@ impl SessionService {
             Some(reason) => FirstValid::Undecodable(reason),
             None => {
                 if bad_signature {
-                    self.inner.refused.bad_signature(now);
+                    self.inner.token_reports.bad_signature(now);
                 }
                 FirstValid::None(status)
             }
@@ -295,7 +295,7 @@ impl SessionService {
             )));
         }
         if key_index != 0 {
-            self.inner.older_key.loaded(now);
+            self.inner.token_reports.older_key(now);
         }
         let failure = match &*self.inner.checks {
             [] => None,

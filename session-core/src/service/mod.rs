@@ -8,10 +8,9 @@ mod fence;
 mod handles;
 mod load;
 mod moves;
-mod older_key;
 mod outcome;
 mod persist;
-mod refused;
+mod reports;
 mod user_limit;
 mod users;
 
@@ -91,10 +90,9 @@ struct Inner {
     moved_grace: std::time::Duration,
     /// The most sessions a login leaves its user (no limit when `None`).
     max_sessions_per_user: Option<usize>,
-    /// Tokens no key verified, for the operators' summary.
-    refused: refused::RefusedTokens,
-    /// Live sessions signed by an older key, for the operators' summary.
-    older_key: older_key::OlderKeyTokens,
+    /// Tokens no key verified, and live sessions an older key signed, for
+    /// the operators' summaries.
+    token_reports: reports::TokenReports,
 }
 
 impl SessionService {
