@@ -9,10 +9,14 @@
 //! `Sec-Fetch-Site`, older ones `Origin`, and clients that are not browsers
 //! send neither.
 
+use std::time::Duration;
+
 use axum::extract::{OriginalUri, Request};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, Method, Uri, header};
 use hyper::upgrade::OnUpgrade;
+use session_core::clock::{Clock as _, SystemClock};
+use session_core::summary::LogSummary;
 use session_core::token::is_bearer_scheme;
 
 use crate::error::SessionRejection;
@@ -37,8 +41,11 @@ pub enum OriginError {
     Path(String),
 }
 
+/// How often at most refusals are summed up at `info`.
+const REPORT_INTERVAL: Duration = Duration::from_secs(60);
+
 /// The check: which requests are refused.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct CrossOriginCheck {
     /// Origins whose writes are taken, in the form browsers send them
     /// (lower case, no trailing `/`, no default port).
@@ -48,6 +55,9 @@ pub(crate) struct CrossOriginCheck {
     /// Whether a `Bearer` token authenticates the request instead of the
     /// cookies (the app takes bearer tokens).
     bearer: bool,
+    /// Refusals since the last `info` line: another site can have every
+    /// visitor's browser send one, so each alone is only a `debug` line.
+    refused: LogSummary,
 }
 
 impl CrossOriginCheck {
@@ -77,6 +87,7 @@ impl CrossOriginCheck {
             trusted,
             exempt,
             bearer,
+            refused: LogSummary::new(REPORT_INTERVAL),
         })
     }
 
@@ -135,13 +146,27 @@ impl CrossOriginCheck {
     pub(crate) fn refuse(&self, request: &Request) -> Response {
         let headers = request.headers();
         let path = client_path(request);
-        tracing::info!(
-            method = %request.method(),
+        let method = request.method();
+        let site = headers.get(SEC_FETCH_SITE);
+        let origin = headers.get(header::ORIGIN);
+        tracing::debug!(
+            %method,
             path,
-            sec_fetch_site = ?headers.get(SEC_FETCH_SITE),
-            origin = ?headers.get(header::ORIGIN),
-            "refused a cross-origin request (see AppBuilder::trusted_origin)"
+            sec_fetch_site = ?site,
+            origin = ?origin,
+            "refused a cross-origin request"
         );
+        if let Some(due) = self.refused.record(SystemClock.now()) {
+            tracing::info!(
+                refused = due.count,
+                over_secs = due.over_secs,
+                %method,
+                path,
+                sec_fetch_site = ?site,
+                origin = ?origin,
+                "cross-origin writes were refused since the last report (each is logged at debug; the fields are the latest's): a front end served from another origin is named with AppBuilder::trusted_origin"
+            );
+        }
         let nested = request.uri().path();
         if nested != path && self.is_exempt(nested) {
             tracing::warn!(

@@ -241,3 +241,39 @@ async fn no_interceptor_receives_a_refused_write() {
         Some(&b"1"[..])
     );
 }
+
+/// Another site can make its visitors' browsers send refused writes on
+/// every page view: each is a `debug` line, and one `info` line a minute
+/// at most counts them and names the latest origin and path.
+#[tokio::test]
+async fn a_flood_of_refused_writes_logs_one_info_line_with_the_count() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    let (log, _guard) = session_tests::logs::capture();
+    for user in ["a", "b", "c", "d"] {
+        let r = b
+            .send_with_headers(
+                Method::POST,
+                &format!("/t/login?user={user}"),
+                None,
+                CROSS_SITE,
+            )
+            .await;
+        assert_refused(&r);
+    }
+    let text = log.text();
+    let info: Vec<&str> = text.lines().filter(|l| l.contains(" INFO ")).collect();
+    assert_eq!(info.len(), 1, "{text}");
+    assert!(
+        info[0].contains("refused=1")
+            && info[0].contains("https://evil.example")
+            && info[0].contains("/t/login")
+            && info[0].contains("AppBuilder::trusted_origin"),
+        "{text}"
+    );
+    let debug = text
+        .lines()
+        .filter(|l| l.contains("DEBUG") && l.contains("refused a cross-origin request"))
+        .count();
+    assert_eq!(debug, 4, "{text}");
+}
