@@ -59,7 +59,9 @@ pub use cross_origin::OriginError;
 pub use error::{BearerStatus, RealmError, SessionRejection};
 pub use extract::{Auth, LoggedIn, LoggedOut, Session, SessionValues, Sessions};
 pub use guard::Guard;
-pub use interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, Next, OrderError};
+pub use interceptor::{
+    Interceptor, InterceptorRef, InterceptorRegistration, Next, OrderError, UnregisteredInterceptor,
+};
 pub use login_page::{LoginPageError, MAX_REDIRECT_LEN, local_redirect, with_next};
 pub use principal::Principal;
 pub use session_interceptor::SessionInterceptor;
@@ -119,7 +121,7 @@ pub mod __private {
 
     pub use crate::{
         AppContext, BuildError, Controller, ControllerRegistration, FromApp, Guard, Interceptor,
-        InterceptorRef, InterceptorRegistration, RouteDef,
+        InterceptorRef, InterceptorRegistration, RouteDef, UnregisteredInterceptor,
     };
 
     /// A route method's handler, whose arguments must all be extractors.

@@ -115,6 +115,11 @@ pub fn unauthenticated(args: TokenStream, item: TokenStream) -> TokenStream {
 /// that reads the principal (`session_axum::Principal::of`) depends on
 /// `AuthInterceptor`. Dependencies are types, so a typo fails to compile.
 /// The value is built with `Default`, or with `FromApp` given `from_app`.
+/// `#[interceptor(registry = false)]` leaves it out of the registry: only
+/// apps given it with `AppBuilder::add_interceptor::<T>()` run it (an
+/// internal port's interceptor beside a public app in one binary), ordered
+/// with their other interceptors by the same `depends_on` / `runs_before`;
+/// one such interceptor per type.
 /// The `Interceptor` trait's docs have an example.
 #[proc_macro_attribute]
 pub fn interceptor(args: TokenStream, item: TokenStream) -> TokenStream {

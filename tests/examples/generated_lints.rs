@@ -139,6 +139,22 @@ impl Interceptor for Limits {
     }
 }
 
+/// Left out of the registry, for the apps that add it.
+#[interceptor(registry = false, depends_on = [Audit])]
+#[derive(Debug, Default)]
+pub struct AdminAudit;
+
+#[async_trait]
+impl Interceptor for AdminAudit {
+    async fn intercept(
+        &self,
+        request: axum::extract::Request,
+        next: Next,
+    ) -> axum::response::Response {
+        next.run(request).await
+    }
+}
+
 /// Routes: `&self` and associated, a `#[cfg]` parameter, `Self` in an
 /// extractor, deprecated routes under a guard.
 #[derive(Debug, Default, serde::Deserialize)]

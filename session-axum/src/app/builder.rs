@@ -18,8 +18,8 @@ use crate::controller::{Controller, ControllerRegistration};
 use crate::cross_origin::CrossOriginCheck;
 use crate::error::{Challenges, DEFAULT_REALM, MAX_REALM_LEN};
 use crate::interceptor::{
-    Interceptor, InterceptorLayer, InterceptorRef, InterceptorRegistration, Steps, display_name,
-    resolve_order,
+    Interceptor, InterceptorLayer, InterceptorRef, InterceptorRegistration, Steps,
+    UnregisteredInterceptor, display_name, resolve_order,
 };
 use crate::login_page::LoginPage;
 use crate::session_interceptor::AuthThenSession;
@@ -452,6 +452,7 @@ impl AppBuilder {
     /// Whether to collect controllers and interceptors from the registry
     /// (default on). When off, only the built-in interceptors and the ones
     /// passed to [`interceptor`](Self::interceptor),
+    /// [`add_interceptor`](Self::add_interceptor),
     /// [`controller`](Self::controller) and
     /// [`add_controller`](Self::add_controller) are used.
     pub fn use_registry(mut self, on: bool) -> Self {
@@ -463,6 +464,16 @@ impl AppBuilder {
     pub fn interceptor(mut self, registration: &'static InterceptorRegistration) -> Self {
         self.interceptors.push(registration);
         self
+    }
+
+    /// Adds an interceptor declared `#[interceptor(registry = false)]`,
+    /// which only the apps it is added to run (see
+    /// [`UnregisteredInterceptor`]). It is ordered with the others by its
+    /// `depends_on` / `runs_before`, and [`build`](Self::build) fails as for
+    /// any interceptor on a cycle or a missing dependency, or when it is
+    /// added twice ([`OrderError`](crate::OrderError)).
+    pub fn add_interceptor<I: UnregisteredInterceptor>(self) -> Self {
+        self.interceptor(I::REGISTRATION)
     }
 
     /// Adds a controller registration by hand.

@@ -4,6 +4,7 @@
 mod chain;
 mod order;
 mod registration;
+mod unregistered;
 
 pub use chain::Next;
 pub(crate) use chain::{InterceptorLayer, Steps};
@@ -11,6 +12,7 @@ pub use order::OrderError;
 pub(crate) use order::resolve_order;
 pub(crate) use registration::display_name;
 pub use registration::{InterceptorRef, InterceptorRegistration};
+pub use unregistered::UnregisteredInterceptor;
 
 use async_trait::async_trait;
 use axum::extract::Request;
@@ -21,7 +23,9 @@ use axum::response::Response;
 ///
 /// Register an implementation with `#[interceptor(depends_on = [..], runs_before = [..])]`
 /// (or [`InterceptorRegistration`] by hand); the app orders all registered
-/// interceptors so that each runs inside the ones it depends on.
+/// interceptors so that each runs inside the ones it depends on. One that
+/// only some apps of a binary run is declared `#[interceptor(registry =
+/// false)]` and added to those apps (see [`UnregisteredInterceptor`]).
 ///
 /// ```
 /// use session_axum::{Interceptor, Next};

@@ -96,7 +96,9 @@ impl fmt::Debug for InterceptorRef {
 
 /// A registered interceptor: collected from every linked crate through the
 /// registry (`#[interceptor]` submits one), or passed to
-/// [`AppBuilder::interceptor`](crate::AppBuilder::interceptor).
+/// [`AppBuilder::interceptor`](crate::AppBuilder::interceptor) (which
+/// [`AppBuilder::add_interceptor`](crate::AppBuilder::add_interceptor) does
+/// with the one `#[interceptor(registry = false)]` generates).
 pub struct InterceptorRegistration {
     /// The interceptor type.
     pub interceptor: InterceptorRef,

@@ -28,6 +28,15 @@ pub(super) fn generate(m: &Model) -> TokenStream {
     };
     let build = quote_spanned!(ty.span()=> #sp::shared_interceptor::<#ty>(#value));
     let this = quote_spanned!(ty.span()=> #sp::own_interceptor_ref::<#ty>());
+    // Unregistered, the interceptor is named by the apps that run it.
+    let register = match m.unregistered {
+        None => quote!(#sp::inventory::submit! { __REGISTRATION }),
+        Some(span) => quote_spanned! {span=>
+            impl #sp::UnregisteredInterceptor for #ty {
+                const REGISTRATION: &'static #sp::InterceptorRegistration = &__REGISTRATION;
+            }
+        },
+    };
     quote! {
         #item
 
@@ -40,15 +49,15 @@ pub(super) fn generate(m: &Model) -> TokenStream {
                 ::core::result::Result::Ok(#build)
             }
 
-            #sp::inventory::submit! {
-                #sp::InterceptorRegistration {
-                    interceptor: #this,
-                    depends_on: #depends_on,
-                    runs_before: #runs_before,
-                    builtin: false,
-                    build: __build,
-                }
-            }
+            const __REGISTRATION: #sp::InterceptorRegistration = #sp::InterceptorRegistration {
+                interceptor: #this,
+                depends_on: #depends_on,
+                runs_before: #runs_before,
+                builtin: false,
+                build: __build,
+            };
+
+            #register
         };
     }
 }

@@ -1,5 +1,6 @@
 //! `#[interceptor(depends_on = [..], runs_before = [..])]`: registers an
-//! `Interceptor` type with the app's registry.
+//! `Interceptor` type with the app's registry, or with `registry = false`
+//! implements `UnregisteredInterceptor` for apps to add it themselves.
 
 mod expand;
 mod model;

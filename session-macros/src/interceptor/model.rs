@@ -1,10 +1,11 @@
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
+use syn::spanned::Spanned;
 use syn::{Item, Path, Token, Type};
 
 use crate::ctxt::Errors;
 
-const KEYS: &str = "depends_on, runs_before, from_app, crate";
+const KEYS: &str = "depends_on, runs_before, from_app, registry, crate";
 
 pub(super) struct Model {
     pub(super) item: Item,
@@ -13,6 +14,9 @@ pub(super) struct Model {
     pub(super) runs_before: Vec<Type>,
     pub(super) from_app: bool,
     pub(super) krate: Option<Path>,
+    /// `registry = false`: where it was written, for the
+    /// `UnregisteredInterceptor` impl that replaces the registration.
+    pub(super) unregistered: Option<Span>,
 }
 
 fn type_list(meta: &ParseNestedMeta, key: &str) -> syn::Result<Vec<Type>> {
@@ -45,6 +49,19 @@ fn type_list(meta: &ParseNestedMeta, key: &str) -> syn::Result<Vec<Type>> {
         content.parse::<Token![,]>()?;
     }
     Ok(types)
+}
+
+/// `registry = true` (the default) or `registry = false`; anything else is
+/// an error on the value.
+fn registry(meta: &ParseNestedMeta) -> syn::Result<bool> {
+    let value = meta.value()?;
+    let value = value.parse::<syn::LitBool>().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "expected `registry = false` (run only by apps given it with `add_interceptor`) or `registry = true`",
+        )
+    })?;
+    Ok(value.value)
 }
 
 /// A type as the user would write it (`a::B<C>`, not `a :: B < C >`).
@@ -99,6 +116,8 @@ impl Model {
         let mut runs_before: Option<Vec<Type>> = None;
         let mut from_app = false;
         let mut krate: Option<Path> = None;
+        // Its value and where the key was written.
+        let mut registered: Option<(bool, Span)> = None;
         let parser = syn::meta::parser(|meta| {
             let key = meta
                 .path
@@ -120,6 +139,11 @@ impl Model {
                 "from_app" if from_app => Err(duplicate()),
                 "from_app" => {
                     from_app = true;
+                    Ok(())
+                }
+                "registry" if registered.is_some() => Err(duplicate()),
+                "registry" => {
+                    registered = Some((registry(&meta)?, meta.path.span()));
                     Ok(())
                 }
                 "crate" if krate.is_some() => Err(duplicate()),
@@ -192,6 +216,7 @@ impl Model {
             runs_before: runs_before.unwrap_or_default(),
             from_app,
             krate,
+            unregistered: registered.and_then(|(on, span)| (!on).then_some(span)),
         })
     }
 }

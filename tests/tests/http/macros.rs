@@ -215,6 +215,99 @@ async fn an_unregistered_controller_is_served_only_by_the_apps_given_it() {
     assert_eq!(b.get("/m/session/whoami").await.body, "eve");
 }
 
+/// Run only by the apps given it, ordered among the registered
+/// interceptors: inside `Stamp`, outside `Observer`. On the way out it
+/// tells which of their headers the response already carries, which
+/// proves where it runs, and whose request it saw.
+#[interceptor(registry = false, depends_on = [Stamp], runs_before = [crate::app::Observer])]
+#[derive(Default)]
+pub struct InternalAudit;
+
+#[session_axum::async_trait]
+impl Interceptor for InternalAudit {
+    async fn intercept(
+        &self,
+        request: axum::extract::Request,
+        next: Next,
+    ) -> axum::response::Response {
+        let user = Principal::of(&request).map_or_else(|| "anonymous".to_owned(), |p| p.user_id);
+        let mut response = next.run(request).await;
+        let has = |name: &str| match response.headers().contains_key(name) {
+            true => "yes",
+            false => "no",
+        };
+        let seen = format!(
+            "{user}; observer={}; stamp={}",
+            has("x-observer"),
+            has("x-stamp")
+        );
+        if let Ok(v) = axum::http::HeaderValue::from_str(&seen) {
+            response.headers_mut().insert("x-internal-audit", v);
+        }
+        response
+    }
+}
+
+/// Two apps served at once from one binary, a public one and an internal
+/// one given `InternalAudit`: it runs only in the internal one, between the
+/// registered interceptors its declarations name.
+#[tokio::test]
+async fn an_unregistered_interceptor_runs_only_in_the_apps_given_it_in_its_declared_place() {
+    let public = start().await;
+    let keys = session_core::SigningKeys::single(crate::app::key(1));
+    let internal = crate::app::start_with(keys, |b| b.add_interceptor::<InternalAudit>()).await;
+
+    assert!(
+        !public.app_order.contains(&"InternalAudit"),
+        "{:?}",
+        public.app_order
+    );
+    let pos = |name: &str| {
+        internal
+            .app_order
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or_else(|| panic!("{name} missing from {:?}", internal.app_order))
+    };
+    assert!(pos("AuthInterceptor") < pos("SessionInterceptor"));
+    assert!(pos("SessionInterceptor") < pos("Stamp"));
+    assert!(pos("Stamp") < pos("InternalAudit"));
+    assert!(pos("InternalAudit") < pos("Observer"));
+
+    let mut on_public = public.server.browser();
+    let mut on_internal = internal.server.browser();
+    let r = on_internal.get("/m/session/whoami").await;
+    assert_eq!(r.body, "nobody");
+    assert_eq!(
+        r.headers["x-internal-audit"],
+        "anonymous; observer=yes; stamp=no"
+    );
+    let r = on_public.get("/m/session/whoami").await;
+    assert_eq!(r.body, "nobody");
+    assert!(!r.headers.contains_key("x-internal-audit"), "{r:?}");
+
+    // Both servers answer in turn: each app keeps its own chain.
+    for b in [&mut on_public, &mut on_internal] {
+        assert_eq!(b.post("/t/login?user=eve").await.status, 204);
+    }
+    let r = on_internal.get("/m/session/whoami").await;
+    assert_eq!(r.body, "eve");
+    assert_eq!(r.headers["x-internal-audit"], "eve; observer=yes; stamp=no");
+    // The registered interceptors run there as well, around and inside it.
+    assert_eq!(r.headers["x-stamp"], "1");
+    assert_eq!(r.headers["x-observer"], "session;principal=eve");
+    let r = on_public.get("/m/session/whoami").await;
+    assert_eq!(r.body, "eve");
+    assert!(!r.headers.contains_key("x-internal-audit"), "{r:?}");
+    assert_eq!(r.headers["x-stamp"], "1");
+    // Plain routes and unmatched paths run inside it too.
+    let r = on_internal.get("/nowhere").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.headers["x-internal-audit"], "eve; observer=yes; stamp=no");
+    let r = on_public.get("/plain").await;
+    assert!(!r.headers.contains_key("x-internal-audit"), "{r:?}");
+}
+
 #[tokio::test]
 async fn the_design_example_works_over_http() {
     let t = start().await;
