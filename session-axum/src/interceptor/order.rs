@@ -10,17 +10,20 @@ use super::{InterceptorRef, InterceptorRegistration, display_name};
 /// apart two alike names among those registered or named.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OrderError {
-    /// Two registrations of the same type.
-    #[error("interceptor `{0}` is registered twice")]
+    /// Two registrations of the same type: registered and added by hand,
+    /// or added twice.
+    #[error("interceptor `{0}` is registered or added twice")]
     Duplicate(&'static str),
-    /// A dependency names a type that is not registered.
+    /// A dependency names a type that is not one of the app's interceptors:
+    /// not in the registry (or the registry is off), nor added to the
+    /// builder.
     #[error(
-        "interceptor `{interceptor}` refers to `{missing}`, which is not a registered interceptor"
+        "interceptor `{interceptor}` refers to `{missing}`, which is not an interceptor of this app (registered, or added to its builder)"
     )]
     Unknown {
         /// The interceptor declaring the dependency.
         interceptor: &'static str,
-        /// The unregistered type.
+        /// The type the app does not have.
         missing: &'static str,
     },
     /// The declarations form a cycle.
