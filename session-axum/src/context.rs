@@ -1,11 +1,11 @@
 //! Per-request session context shared by the interceptors and extractors.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use session_core::{SessionCell, SessionService};
+use session_core::{SessionCell, SessionId, SessionService};
 
 use crate::Principal;
 use crate::app::WebConfig;
@@ -45,6 +45,9 @@ struct Inner {
     // The handler (an extractor) or a guard read the session: the
     // response depends on it.
     read: AtomicBool,
+    // The session this request created, once persist stored it: its id is
+    // made as it is stored.
+    persisted: OnceLock<SessionId>,
 }
 
 impl RequestSession {
@@ -67,6 +70,7 @@ impl RequestSession {
                 suppress_cookie: AtomicBool::new(source == TokenSource::Bearer),
                 token_handed_out: AtomicBool::new(false),
                 read: AtomicBool::new(false),
+                persisted: OnceLock::new(),
             }),
         }
     }
@@ -80,6 +84,22 @@ impl RequestSession {
     /// Whether an extractor or a guard read the session.
     pub(crate) fn was_read(&self) -> bool {
         self.inner.read.load(Ordering::Relaxed)
+    }
+
+    /// Records the session persist created.
+    pub(crate) fn set_persisted(&self, id: SessionId) {
+        // Persist runs once a request.
+        let _ = self.inner.persisted.set(id);
+    }
+
+    /// The session the request ends up on: the one in use, or after
+    /// persist the one it created (`None` for a session not stored yet,
+    /// and after a logout).
+    pub(crate) fn current_id(&self) -> Option<SessionId> {
+        match self.inner.persisted.get() {
+            Some(id) => Some(*id),
+            None => self.inner.cell.lock().id(),
+        }
     }
 
     /// The session state.

@@ -61,7 +61,13 @@ impl SessionInterceptor {
         // Boxed: read-only requests, the most frequent, skip this step, and
         // their futures should not carry room for it.
         let persisted = match Box::pin(session.service().persist(session.cell())).await {
-            Ok(persisted) => persisted,
+            Ok(persisted) => {
+                // Its id was made as it was stored; the state knows the others'.
+                if let (PersistOutcome::Created, Some(id)) = (persisted.outcome, persisted.id) {
+                    session.set_persisted(id);
+                }
+                persisted
+            }
             Err(error) => {
                 let rejection = SessionRejection::from(&error);
                 let stored = session.cell().lock().record().map(|r| r.id);

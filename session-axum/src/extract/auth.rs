@@ -40,7 +40,7 @@ use crate::error::SessionRejection;
 /// ```
 #[derive(Clone, Debug)]
 pub struct Auth {
-    session: RequestSession,
+    pub(super) session: RequestSession,
 }
 
 /// The result of [`Auth::login`]. `Debug` never prints the token.

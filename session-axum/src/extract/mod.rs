@@ -4,6 +4,7 @@
 mod auth;
 pub(crate) mod principal;
 mod session;
+mod session_end;
 mod sessions;
 mod values;
 

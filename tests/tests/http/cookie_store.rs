@@ -427,3 +427,28 @@ async fn the_check_runs_in_an_app_with_only_the_built_in_interceptors() {
     b.jar.insert("sid".into(), copy);
     assert_eq!(b.get("/me").await.status, 401);
 }
+
+/// A socket cannot be tied to a session that lives in the browser's
+/// cookie: `Auth::session_end` says so instead of never completing.
+#[tokio::test]
+async fn watching_a_client_side_session_for_its_end_is_refused() {
+    let app = App::builder()
+        .store(CookieStore::signed())
+        .keys(&SigningKeys::single(key(1)))
+        .secure(false)
+        .cookie_name("sid")
+        .merge(Router::new().route(
+            "/watch",
+            axum::routing::get(|auth: session_axum::Auth| async move {
+                auth.session_end(std::time::Duration::from_secs(1))
+                    .map(|_| "watching")
+            }),
+        ))
+        .build()
+        .unwrap();
+    let server = TestServer::start(app.into_router()).await;
+    let mut b = server.browser();
+    assert_eq!(b.post("/t/login?user=ada").await.status, 204);
+    let r = b.get("/watch").await;
+    assert_eq!(r.status, 501, "{r:?}");
+}
