@@ -9,9 +9,9 @@ use redis::io::tcp::TcpSettings;
 use redis::io::tcp::socket2::TcpKeepalive;
 use redis::{AsyncConnectionConfig, ProtocolVersion, PushInfo};
 use session_core::clock::{SharedClock, SystemClock};
-use tokio::sync::OnceCell;
 
 use crate::cache::LocalCache;
+use crate::cluster::Cluster;
 use crate::connection::{Backend, Standalone, Tracking};
 use crate::error::ConfigError;
 use crate::keys::Keys;
@@ -342,10 +342,7 @@ impl RedisStoreBuilder {
                     .tcp_settings(with_keepalive(TcpSettings::default()))
                     .build()
                     .map_err(|e| ConfigError::InvalidUrl(e.to_string()))?;
-                Backend::Cluster {
-                    client,
-                    connection: OnceCell::new(),
-                }
+                Backend::Cluster(Cluster::new(client, command_timeout))
             }
         };
         Ok(RedisStore::from_parts(

@@ -1,7 +1,8 @@
 //! Connections: for a standalone server one multiplexed connection
 //! ([`MultiplexedConnection`]) shared by every call and replaced in the
 //! background when it drops; for a cluster a [`ClusterConnection`] (per-node
-//! connections, slot routing, redirects, reconnects). Both are made on first
+//! connections, slot routing, redirects, reconnects), replaced when calls
+//! keep timing out ([`cluster`](crate::cluster)). Both are made on first
 //! use, so a store can be built while Redis is down; a failed connection
 //! attempt is started again by the next call. A standalone connection that
 //! goes silent without closing (a half-open connection: a NAT or load
@@ -23,25 +24,21 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
-use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{
     MultipleNodeRoutingInfo, Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr,
 };
 use redis::{AsyncConnectionConfig, Cmd, RedisError, RedisResult, Value};
-use tokio::sync::OnceCell;
 
 use crate::batch::Batcher;
 use crate::cache::LocalCache;
+use crate::cluster::Cluster;
 use crate::reply;
 
 /// Where the store's data lives.
 pub(crate) enum Backend {
     Standalone(Standalone),
-    Cluster {
-        client: ClusterClient,
-        connection: OnceCell<ClusterConnection>,
-    },
+    Cluster(Cluster),
 }
 
 impl fmt::Debug for Backend {
@@ -51,9 +48,9 @@ impl fmt::Debug for Backend {
                 .debug_struct("Standalone")
                 .field("connected", &standalone.is_up())
                 .finish_non_exhaustive(),
-            Self::Cluster { connection, .. } => f
+            Self::Cluster(cluster) => f
                 .debug_struct("Cluster")
-                .field("connected", &connection.initialized())
+                .field("connected", &cluster.is_connected())
                 .finish_non_exhaustive(),
         }
     }
@@ -61,7 +58,25 @@ impl fmt::Debug for Backend {
 
 impl Backend {
     pub(crate) fn is_cluster(&self) -> bool {
-        matches!(self, Self::Cluster { .. })
+        matches!(self, Self::Cluster(_))
+    }
+
+    /// In a cluster, the generation of the current connection, for
+    /// [`timed_out`](Self::timed_out); `None` on a standalone server, whose
+    /// connection watches its own commands' timeouts.
+    pub(crate) fn cluster_generation(&self) -> Option<u64> {
+        match self {
+            Self::Standalone(_) => None,
+            Self::Cluster(cluster) => Some(cluster.generation()),
+        }
+    }
+
+    /// A store call that began on the cluster connection of `generation`
+    /// timed out (see [`Cluster::timed_out`]).
+    pub(crate) fn timed_out(&self, generation: u64) {
+        if let Self::Cluster(cluster) = self {
+            cluster.timed_out(generation);
+        }
     }
 
     /// The standalone connection if it is up, without waiting (a lock, a
@@ -69,7 +84,7 @@ impl Backend {
     pub(crate) fn ready(&self) -> Option<Conn<'_>> {
         match self {
             Self::Standalone(standalone) => standalone.ready(),
-            Self::Cluster { .. } => None,
+            Self::Cluster(_) => None,
         }
     }
 
@@ -78,17 +93,7 @@ impl Backend {
     pub(crate) async fn connection(&self) -> RedisResult<Conn<'_>> {
         match self {
             Self::Standalone(standalone) => standalone.connection().await,
-            Self::Cluster { client, connection } => {
-                let connection = connection
-                    .get_or_try_init(|| async {
-                        let connection = client.get_async_connection().await?;
-                        // Once: the cell keeps the connection for good.
-                        check_eviction(&connection);
-                        Ok::<_, RedisError>(connection)
-                    })
-                    .await?;
-                Ok(Conn::Cluster(connection.clone()))
-            }
+            Self::Cluster(cluster) => Ok(Conn::Cluster(cluster.connection().await?)),
         }
     }
 }
@@ -96,7 +101,7 @@ impl Backend {
 type Attempt = Shared<BoxFuture<'static, RedisResult<MultiplexedConnection>>>;
 
 /// Looks at the server's eviction policy on a task of its own.
-fn check_eviction<C>(conn: &C)
+pub(crate) fn check_eviction<C>(conn: &C)
 where
     C: ConnectionLike + Clone + Send + 'static,
 {

@@ -154,7 +154,15 @@
 //! cluster the client
 //! reconnects and follows redirects itself, and sends a command again when
 //! its reply is later than the response timeout or its connection dropped,
-//! so a command may run twice. Saves and deletes carry a random write id
+//! so a command may run twice. A master that goes silent with its
+//! connections open (a frozen machine, a network path dropping packets)
+//! sends no redirect, and the client sends its slots' commands to it again
+//! and again, also after a replica took over: so once store calls keep
+//! timing out (one at least a response timeout after another, within a
+//! minute) the store makes a new cluster connection in the background,
+//! which reads the slot map from the nodes that answer, and later calls
+//! use it (logged: `redis cluster calls keep timing out ...; reconnecting`
+//! at warn, `redis cluster connection replaced` at info). Saves and deletes carry a random write id
 //! for that: a save keeps it in the hash (`_w`), a delete in a tombstone
 //! `<prefix>s:{<id>}:d` living a minute past the operation timeout (at most
 //! a day), and an attempt that finds its own id replies as the first one
@@ -188,6 +196,7 @@
 
 mod batch;
 mod cache;
+mod cluster;
 mod codec;
 mod config;
 mod connection;

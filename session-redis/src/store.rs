@@ -328,16 +328,23 @@ impl RedisStore {
     }
 
     /// Runs one store call, of any number of commands, under one timer of
-    /// the operation timeout.
+    /// the operation timeout. In a cluster, a call that times out (its timer,
+    /// or a command's reply) counts towards replacing the connection
+    /// ([`cluster`](crate::cluster)).
     pub(crate) async fn bounded<T>(
         &self,
         operation: &'static str,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.inner.timeout, call).await {
+        let generation = self.inner.backend.cluster_generation();
+        let result = match tokio::time::timeout(self.inner.timeout, call).await {
             Ok(result) => Self::logged(operation, result),
             Err(_) => Err(self.timed_out(operation)),
+        };
+        if let (Some(generation), Err(StoreError::Timeout(_))) = (generation, &result) {
+            self.inner.backend.timed_out(generation);
         }
+        result
     }
 
     /// Runs one store call within the operation timeout, on the hot path

@@ -7,6 +7,7 @@ mod conformance_cluster;
 mod conformance_standalone;
 mod damaged;
 mod eviction;
+mod failover;
 mod format;
 mod index;
 mod keepalive;

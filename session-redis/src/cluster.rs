@@ -1,0 +1,171 @@
+//! The Redis Cluster connection: one [`ClusterConnection`] (per-node
+//! connections, slot routing, redirects, reconnects of dropped node
+//! connections), made on first use and replaced in the background when
+//! calls keep timing out.
+//!
+//! The cluster client learns of a new slot map from a `MOVED` reply or a
+//! node connection that fails; a command whose reply is late it sends again
+//! to the same node. A master that goes silent with its connections open (a
+//! frozen process or machine, a network path that drops packets) gives
+//! neither: after its replica took over, or a reshard moved its slots, the
+//! client would keep sending their commands to it until the kernel gave up
+//! on the connection, many minutes later. So once calls keep timing out (one
+//! at least a response timeout after another, within [`TIMEOUTS_WINDOW`]), a
+//! new connection is made in the background: it reads the slot map from the
+//! nodes that answer (a node that does not answer within the connect timeout
+//! is left out), and later calls use it. Calls under way finish on the old
+//! one.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use redis::RedisResult;
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+
+/// How long a call's timeout counts towards replacing the connection: a
+/// second one at least a response timeout after it, and within this, means
+/// calls keep timing out, not that one was slow.
+pub(crate) const TIMEOUTS_WINDOW: Duration = Duration::from_secs(60);
+
+/// The cluster's connection, shared by every call.
+pub(crate) struct Cluster {
+    client: ClusterClient,
+    /// The bound on one command's reply.
+    response_timeout: Duration,
+    link: Arc<Mutex<Link>>,
+    /// Makes calls that find no connection wait for one attempt instead of
+    /// each making its own.
+    connecting: tokio::sync::Mutex<()>,
+    /// Whether the servers' eviction policy was looked at ([`eviction`](crate::eviction)).
+    eviction_checked: AtomicBool,
+}
+
+/// The current connection. `generation` counts connections, so a timeout
+/// on an older one never replaces a newer one.
+struct Link {
+    generation: u64,
+    connection: Option<ClusterConnection>,
+    /// When the first call timeout on this connection within
+    /// [`TIMEOUTS_WINDOW`] happened.
+    silent_since: Option<Instant>,
+    /// A new connection is being made.
+    replacing: bool,
+}
+
+fn lock(link: &Mutex<Link>) -> MutexGuard<'_, Link> {
+    // Nothing under the lock can panic; a poisoned link is still consistent.
+    link.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Cluster {
+    /// A cluster reached through `client`, whose commands' replies are
+    /// bounded by `response_timeout`; nothing is connected yet.
+    pub(crate) fn new(client: ClusterClient, response_timeout: Duration) -> Self {
+        Self {
+            client,
+            response_timeout,
+            link: Arc::new(Mutex::new(Link {
+                generation: 0,
+                connection: None,
+                silent_since: None,
+                replacing: false,
+            })),
+            connecting: tokio::sync::Mutex::new(()),
+            eviction_checked: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether a connection was made.
+    pub(crate) fn is_connected(&self) -> bool {
+        lock(&self.link).connection.is_some()
+    }
+
+    /// The generation of the current connection (0 before the first).
+    pub(crate) fn generation(&self) -> u64 {
+        lock(&self.link).generation
+    }
+
+    fn current(&self) -> Option<(ClusterConnection, u64)> {
+        let link = lock(&self.link);
+        let connection = link.connection.clone()?;
+        Some((connection, link.generation))
+    }
+
+    /// The current connection, connecting first if there is none yet (a
+    /// failed attempt is made again by the next call).
+    pub(crate) async fn connection(&self) -> RedisResult<ClusterConnection> {
+        if let Some((connection, _)) = self.current() {
+            return Ok(connection);
+        }
+        let _turn = self.connecting.lock().await;
+        if let Some((connection, _)) = self.current() {
+            return Ok(connection);
+        }
+        let connection = self.client.get_async_connection().await?;
+        if !self.eviction_checked.swap(true, Ordering::Relaxed) {
+            crate::connection::check_eviction(&connection);
+        }
+        let mut link = lock(&self.link);
+        link.generation += 1;
+        link.connection = Some(connection.clone());
+        link.silent_since = None;
+        Ok(connection)
+    }
+
+    /// A call on the connection of `generation` timed out. One timeout may
+    /// be a slow command or a busy node; a second one at least a response
+    /// timeout after it (within [`TIMEOUTS_WINDOW`]) starts a new
+    /// connection in the background (see the module docs).
+    pub(crate) fn timed_out(&self, generation: u64) {
+        let mut link = lock(&self.link);
+        if link.generation != generation || link.replacing || link.connection.is_none() {
+            return;
+        }
+        let now = Instant::now();
+        let first = match link.silent_since {
+            Some(first) if now.duration_since(first) < TIMEOUTS_WINDOW => first,
+            _ => {
+                link.silent_since = Some(now);
+                return;
+            }
+        };
+        if now.duration_since(first) < self.response_timeout {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        link.replacing = true;
+        tracing::warn!(
+            "redis cluster calls keep timing out (a node silent, or its slots moved); reconnecting"
+        );
+        let client = self.client.clone();
+        let weak = Arc::downgrade(&self.link);
+        runtime.spawn(replace(client, weak, generation));
+    }
+}
+
+/// Makes a new connection and, unless the store is gone or a newer one was
+/// made meanwhile, puts it in place of the connection of `generation`.
+async fn replace(client: ClusterClient, link: Weak<Mutex<Link>>, generation: u64) {
+    let result = client.get_async_connection().await;
+    let Some(link) = Weak::upgrade(&link) else {
+        return;
+    };
+    let mut link = lock(&link);
+    link.replacing = false;
+    link.silent_since = None;
+    match result {
+        Ok(connection) if link.generation == generation => {
+            link.generation += 1;
+            link.connection = Some(connection);
+            tracing::info!("redis cluster connection replaced");
+        }
+        Ok(_) => {}
+        // The current connection stays; calls that keep timing out try
+        // again.
+        Err(error) => tracing::warn!(%error, "redis cluster reconnection failed"),
+    }
+}

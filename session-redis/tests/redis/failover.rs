@@ -1,0 +1,134 @@
+//! Redis Cluster masters that stop answering without closing their
+//! connections (a frozen process or machine, a network path that drops
+//! packets) while their slots are served elsewhere: the store follows the
+//! slots instead of waiting for the silent node.
+
+use std::time::{Duration, Instant};
+
+use session_core::{MockClock, SessionStore as _};
+
+use crate::support;
+
+/// The node id of the server on `port` (`CLUSTER MYID`).
+async fn node_id(server: &support::RedisServer) -> String {
+    redis::cmd("CLUSTER")
+        .arg("MYID")
+        .query_async(&mut support::admin(server).await)
+        .await
+        .expect("CLUSTER MYID")
+}
+
+/// Moves `slot`, and `key` in it, from the master `from` to the master
+/// `to`, and tells every node (`CLUSTER SETSLOT .. NODE`): what a reshard
+/// or a replica's fail-over does to a slot.
+async fn move_slot(
+    cluster: &support::RedisCluster,
+    (from, to): (usize, usize),
+    slot: i64,
+    key: &str,
+) {
+    let nodes = cluster.nodes();
+    let (from_id, to_id) = (node_id(&nodes[from]).await, node_id(&nodes[to]).await);
+    let (mut source, mut target) = (
+        support::admin(&nodes[from]).await,
+        support::admin(&nodes[to]).await,
+    );
+    let setslot = |state: &str, id: &str| {
+        redis::cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(slot)
+            .arg(state)
+            .arg(id)
+            .clone()
+    };
+    let _: () = setslot("IMPORTING", &from_id)
+        .query_async(&mut target)
+        .await
+        .expect("SETSLOT IMPORTING");
+    let _: () = setslot("MIGRATING", &to_id)
+        .query_async(&mut source)
+        .await
+        .expect("SETSLOT MIGRATING");
+    let _: () = redis::cmd("MIGRATE")
+        .arg("127.0.0.1")
+        .arg(nodes[to].port())
+        .arg("")
+        .arg(0)
+        .arg(5000)
+        .arg("KEYS")
+        .arg(key)
+        .query_async(&mut source)
+        .await
+        .expect("MIGRATE");
+    // The new owner first: its claim is the one the others take.
+    for node in [to, from, 3 - from - to] {
+        let _: () = setslot("NODE", &to_id)
+            .query_async(&mut support::admin(&nodes[node]).await)
+            .await
+            .expect("SETSLOT NODE");
+    }
+}
+
+/// A master that went silent with its connections open is never
+/// redirected from: it cannot answer `MOVED`, and the cluster client sends
+/// a command that timed out again to the same node, so it learns of no new
+/// slot map. When a slot of such a master is served elsewhere (a replica
+/// took over, a reshard moved it), every call on it timed out for as long
+/// as the node stayed silent: after a fail-over away from a frozen machine,
+/// until the kernel gave up on the connection (many minutes). The store
+/// now replaces the cluster connection once calls keep timing out, and the
+/// new one reads the slot map from the nodes that answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_served_elsewhere_than_its_silent_master_is_followed() {
+    // The other masters keep serving their slots while one is silent.
+    let Some(cluster) = support::private_cluster(&["--cluster-require-full-coverage", "no"]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::builder(&clock)
+        .cluster_urls(cluster.urls())
+        .connect_timeout(Duration::from_millis(500))
+        .response_timeout(Duration::from_millis(500))
+        .operation_timeout(Duration::from_secs(1))
+        .build()
+        .expect("store");
+    let r = support::counter(&clock, 1, Duration::from_secs(3600), None);
+    store.create(&r).await.expect("create");
+    // The client knows the session's master, and has a connection to it.
+    assert!(store.load(&r.id).await.expect("load").is_some());
+    let key = store.session_key(&r.id);
+    let from = support::owner(&cluster, &key).await;
+    let to = (from + 1) % 3;
+    let slot: i64 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(&key)
+        .query_async(&mut support::admin(&cluster.nodes()[to]).await)
+        .await
+        .expect("CLUSTER KEYSLOT");
+    move_slot(&cluster, (from, to), slot, &key).await;
+    // Before the client sends anything for the slot, its old master goes
+    // silent: connections stay open, nothing is answered.
+    cluster.nodes()[from].signal("STOP");
+
+    let started = Instant::now();
+    let mut failures = 0;
+    let found = loop {
+        match store.load(&r.id).await {
+            Ok(found) => break found,
+            Err(e) => {
+                assert!(e.is_unavailable(), "{e}");
+                failures += 1;
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "every load timed out for 30 s ({failures} calls): {e}"
+                );
+            }
+        }
+    };
+    eprintln!(
+        "silent master: {failures} load(s) failed, back after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(found.map(|f| f.id), Some(r.id));
+    cluster.nodes()[from].signal("CONT");
+}
