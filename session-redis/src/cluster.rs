@@ -15,19 +15,30 @@
 //! nodes that answer (a node that does not answer within the connect timeout
 //! is left out), and later calls use it. Calls under way finish on the old
 //! one.
+//!
+//! While a reshard moves a slot's keys, Redis refuses a command of several
+//! keys in that slot with `TRYAGAIN` when some of them are not on the node
+//! it went to. The store's scripts name keys that often do not exist (a
+//! delete's tombstone, a login's create marker), so such a command is sent
+//! again after a pause ([`TRYAGAIN_PAUSE`]) until it runs, for up to a
+//! response timeout; the cluster client's own retries last about 100 ms.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use redis::RedisResult;
+use redis::aio::ConnectionLike as _;
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, ErrorKind, RedisResult, ServerErrorKind, Value};
 
 /// How long a call's timeout counts towards replacing the connection: a
 /// second one at least a response timeout after it, and within this, means
 /// calls keep timing out, not that one was slow.
 pub(crate) const TIMEOUTS_WINDOW: Duration = Duration::from_secs(60);
+
+/// The pause before a command refused with `TRYAGAIN` is sent again.
+pub(crate) const TRYAGAIN_PAUSE: Duration = Duration::from_millis(20);
 
 /// The cluster's connection, shared by every call.
 pub(crate) struct Cluster {
@@ -112,6 +123,34 @@ impl Cluster {
         link.connection = Some(connection.clone());
         link.silent_since = None;
         Ok(connection)
+    }
+
+    /// Sends `cmd` on `conn` and returns its reply; an error reply is an
+    /// error. A command refused with `TRYAGAIN` (a slot being migrated, see
+    /// the module docs) did not run, and is sent again after a pause, until
+    /// a response timeout has passed since the first refusal.
+    pub(crate) async fn send(&self, conn: &mut ClusterConnection, cmd: &Cmd) -> RedisResult<Value> {
+        let mut refused_since = None;
+        loop {
+            let result = match conn.req_packed_command(cmd).await {
+                Ok(Value::ServerError(e)) => Err(e.into()),
+                result => result,
+            };
+            match result {
+                Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::TryAgain) => {
+                    let first = *refused_since.get_or_insert_with(|| {
+                        tracing::debug!(error = %e,
+                            "redis cluster slot being migrated; sending the command again");
+                        Instant::now()
+                    });
+                    if first.elapsed() >= self.response_timeout {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(TRYAGAIN_PAUSE).await;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// A call on the connection of `generation` timed out. One timeout may

@@ -93,7 +93,10 @@ impl Backend {
     pub(crate) async fn connection(&self) -> RedisResult<Conn<'_>> {
         match self {
             Self::Standalone(standalone) => standalone.connection().await,
-            Self::Cluster(cluster) => Ok(Conn::Cluster(cluster.connection().await?)),
+            Self::Cluster(cluster) => Ok(Conn::Cluster {
+                conn: cluster.connection().await?,
+                owner: cluster,
+            }),
         }
     }
 }
@@ -389,14 +392,19 @@ pub(crate) enum Conn<'a> {
         generation: u64,
         owner: &'a Standalone,
     },
-    Cluster(ClusterConnection),
+    Cluster {
+        conn: ClusterConnection,
+        owner: &'a Cluster,
+    },
 }
 
 impl Conn<'_> {
     /// Sends one command and returns its reply; an error reply is an error.
     /// On a standalone server with automatic pipelining it goes out with the
     /// other commands of this turn of the runtime, in one pipeline; either
-    /// way the reply is bounded by the connection's response timeout.
+    /// way the reply is bounded by the connection's response timeout. In a
+    /// cluster a command refused while its slot is migrated is sent again
+    /// ([`Cluster::send`]).
     pub(crate) async fn send(&mut self, cmd: &Cmd) -> RedisResult<Value> {
         let reply = match self {
             Self::Single {
@@ -414,7 +422,7 @@ impl Conn<'_> {
                 }
                 result?
             }
-            Self::Cluster(c) => c.req_packed_command(cmd).await?,
+            Self::Cluster { conn, owner } => owner.send(conn, cmd).await?,
         };
         match reply {
             Value::ServerError(e) => Err(e.into()),
@@ -426,7 +434,7 @@ impl Conn<'_> {
     /// node; a standalone server is one master with id and address `""`),
     /// with the fingerprint of the slot map (0 for a standalone server).
     pub(crate) async fn scan_nodes(&mut self) -> RedisResult<ScanNodes> {
-        let Self::Cluster(c) = self else {
+        let Self::Cluster { conn: c, .. } = self else {
             return Ok(ScanNodes {
                 masters: vec![Master {
                     id: String::new(),
@@ -456,7 +464,7 @@ impl Conn<'_> {
 
     /// One `SCAN` step on `master`; `None` when another node answered.
     pub(crate) async fn scan(&mut self, master: &Master, cmd: Cmd) -> RedisResult<Option<Value>> {
-        let Self::Cluster(c) = self else {
+        let Self::Cluster { conn: c, .. } = self else {
             return self.send(&cmd).await.map(Some);
         };
         // Routed by a slot of the master, over the client's own connections
@@ -489,7 +497,7 @@ impl Conn<'_> {
     /// prefix with a hash tag of its own) the bare `{<n>}`, which a user
     /// whose ACL key patterns only allow the prefix may not read.
     pub(crate) async fn refresh_slot(&mut self, slot: u16, key_head: &str) -> RedisResult<()> {
-        let Self::Cluster(c) = self else {
+        let Self::Cluster { conn: c, .. } = self else {
             return Ok(());
         };
         let Some(n) = tag_in_slot(slot) else {
@@ -517,7 +525,7 @@ impl Conn<'_> {
         &mut self,
         masters: &[Master],
     ) -> RedisResult<Option<Vec<Migration>>> {
-        let Self::Cluster(c) = self else {
+        let Self::Cluster { conn: c, .. } = self else {
             return Ok(Some(Vec::new()));
         };
         let reply = c

@@ -154,7 +154,12 @@
 //! cluster the client
 //! reconnects and follows redirects itself, and sends a command again when
 //! its reply is later than the response timeout or its connection dropped,
-//! so a command may run twice. A master that goes silent with its
+//! so a command may run twice. Saves and deletes carry a random write id
+//! for that: a save keeps it in the hash (`_w`), a delete in a tombstone
+//! `<prefix>s:{<id>}:d` living a minute past the operation timeout (at most
+//! a day), and an attempt that finds its own id replies as the first one
+//! did, applying nothing. (A second attempt that comes after another call's write to the
+//! same session still runs again.) A master that goes silent with its
 //! connections open (a frozen machine, a network path dropping packets)
 //! sends no redirect, and the client sends its slots' commands to it again
 //! and again, also after a replica took over: so once store calls keep
@@ -162,12 +167,12 @@
 //! minute) the store makes a new cluster connection in the background,
 //! which reads the slot map from the nodes that answer, and later calls
 //! use it (logged: `redis cluster calls keep timing out ...; reconnecting`
-//! at warn, `redis cluster connection replaced` at info). Saves and deletes carry a random write id
-//! for that: a save keeps it in the hash (`_w`), a delete in a tombstone
-//! `<prefix>s:{<id>}:d` living a minute past the operation timeout (at most
-//! a day), and an attempt that finds its own id replies as the first one
-//! did, applying nothing. (A second attempt that comes after another call's write to the
-//! same session still runs again.) A call that timed out may still have
+//! at warn, `redis cluster connection replaced` at info). While a reshard
+//! migrates a slot, Redis refuses a script whose keys are not all on the
+//! node it reached with `TRYAGAIN` (a delete names its tombstone, a login's
+//! index step its create marker, which seldom exist): the store sends it
+//! again every 20 ms for up to a response timeout, so a logout or login
+//! waits for the slot's migration instead of failing. A call that timed out may still have
 //! been applied. Durability across a Redis restart is Redis's: with
 //! `appendonly yes` and `appendfsync always` an acknowledged write survives.
 //!
