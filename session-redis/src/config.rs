@@ -208,7 +208,10 @@ impl RedisStoreBuilder {
     ///
     /// Copies stay coherent through Redis's own invalidation
     /// (`CLIENT TRACKING ... BCAST` over RESP3, so the user needs the
-    /// `CLIENT` command): a change made elsewhere (another app server, an
+    /// `CLIENT` command; without it no connection is made, and every call
+    /// fails with [`StoreError::Unavailable`](session_core::StoreError::Unavailable)
+    /// naming `client|tracking`, which [`RedisStore::ping`] at start-up
+    /// reports): a change made elsewhere (another app server, an
     /// admin, an expiry) drops the local copy as soon as its invalidation
     /// arrives, in order with the replies on the store's connection. The
     /// store's own saves keep the copy: their script also sets and deletes

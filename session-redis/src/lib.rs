@@ -175,6 +175,12 @@
 //! waits for the slot's migration instead of failing. A call that timed out may still have
 //! been applied. Durability across a Redis restart is Redis's: with
 //! `appendonly yes` and `appendfsync always` an acknowledged write survives.
+//! So is durability across a fail-over: Redis replicates asynchronously and
+//! the store does not wait for replicas (`WAIT`), so the writes a master
+//! acknowledged but had not yet sent to the replica that takes its place
+//! are lost: a session created just before is gone (its user logs in
+//! again), a save's change is undone, and a delete or revocation is undone
+//! too, its session live again until it expires.
 //!
 //! Run Redis with `maxmemory-policy noeviction` (its default): under any
 //! other policy Redis may evict a user's index key apart from their session
