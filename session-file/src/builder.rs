@@ -125,7 +125,8 @@ impl FileStoreBuilder {
     /// Whether opening verifies the checksum of every page (on by default).
     /// A damaged file then fails to open with [`OpenError::Database`] instead
     /// of being trusted. The check reads the whole file once per open; a file
-    /// left by a crash is always checked and repaired to its last commit.
+    /// left by a crash is always checked and repaired to its last commit
+    /// (logged at `warn` level, see the [crate docs](crate#crash-safety)).
     /// Without the check a damaged file is trusted: opening it may still fail
     /// with [`OpenError::Database`], and calls on it may fail with
     /// [`StoreError::Unavailable`](session_core::StoreError::Unavailable).

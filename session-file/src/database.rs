@@ -22,6 +22,7 @@ use redb::ReadableTable;
 use session_core::StoreError;
 
 use crate::error::{OpenError, Reopening, open_error, panic_message};
+use crate::recovery::{LeftOpen, RepairWatch};
 use crate::tables::{EXPIRY, LAYOUT, LAYOUT_KEY, LAYOUT_VERSION, SESSIONS, USERS};
 
 /// How long a store closed by an I/O error waits between attempts to open
@@ -444,21 +445,33 @@ fn open_file(
     })
 }
 
+/// [`open_file`] without the guard. Logs what the open recovered from (see
+/// [`crate::recovery`]): a commit it dropped, and, on the first open, a
+/// file its last process left open (opening again after an I/O error
+/// finds the file as the failed handle left it, which that failure
+/// explains already).
 fn open_unguarded(
     path: &Path,
     options: &OpenOptions,
     create: Create,
 ) -> Result<redb::Database, OpenError> {
+    let left_open = match create {
+        Create::IfMissing => LeftOpen::read(path),
+        Create::Never => LeftOpen::No,
+    };
+    let repair = RepairWatch::default();
     let mut builder = redb::Builder::new();
     builder
         .set_cache_size(options.cache_bytes)
         .set_check_integrity_on_open(options.check_integrity);
+    repair.watch(&mut builder);
     let db = match create {
         Create::IfMissing => builder.create(path),
         Create::Never => builder.open(path),
     }
     .map_err(|e| open_error(path, e))?;
     prepare_tables(&db, path)?;
+    crate::recovery::report(path, left_open, &repair);
     Ok(db)
 }
 

@@ -25,7 +25,12 @@
 //! between two checksummed roots. After a kill or power cut the file reopens
 //! at its last commit: every acknowledged write is there, and no record or
 //! index entry is half written (the tests kill a writer with `SIGKILL`
-//! mid-stream and check this). A file, and directories, that the open
+//! mid-stream and check this). Such an open logs at `warn` level that the
+//! file was not closed (as it does after a process that exited without
+//! dropping the store); when its last commit was cut short (a power cut
+//! during it, or a disk that lost writes it had confirmed as flushed), the
+//! commit is dropped, the file opens at the one before, and that is logged
+//! at `warn` level too. A file, and directories, that the open
 //! creates have their directory entries synced too, so a power cut right
 //! after the first start cannot lose the file itself. A first start stopped
 //! after the engine sized the new file and before it wrote the file's header
@@ -103,6 +108,7 @@ mod database;
 mod error;
 mod group;
 mod ops;
+mod recovery;
 mod report;
 mod store;
 mod tables;

@@ -1,5 +1,6 @@
 //! Tests of the file store: the generic conformance suite, restart, cleanup,
-//! corrupt records, opening errors, a process killed mid-write and a disk that refuses writes.
+//! corrupt records, opening errors, a process killed mid-write, a file left
+//! open or with a torn last commit, and a disk that refuses writes.
 
 mod capped;
 mod cleanup;
@@ -12,9 +13,11 @@ mod group_commit;
 #[cfg(target_os = "linux")]
 mod io_error;
 mod kill;
+mod logs;
 mod moved;
 mod never_written;
 mod open;
 mod reopen;
 mod support;
 mod threads;
+mod unclean;
