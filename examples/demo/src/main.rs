@@ -10,6 +10,9 @@ async fn main() {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (the log's disk full) is lost;
+        // reporting that on stderr too would panic, as stderr is the log.
+        .log_internal_errors(false)
         .init();
     if let Err(error) = run(demo::Config::parse()).await {
         eprintln!("demo: {error}");

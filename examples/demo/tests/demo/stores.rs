@@ -56,6 +56,36 @@ async fn file_store_holds_a_user_to_the_per_user_limit() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The demo logs to stderr, which an operator sends to a file, often on the
+/// disk that holds the data too. With that disk full (here stderr is
+/// `/dev/full`, where every write fails with `ENOSPC`), the log lines are
+/// lost, but the demo goes on serving: it neither dies on its first log
+/// line nor fails the requests that log one.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_log_that_cannot_be_written_does_not_stop_the_demo() {
+    let dir = data_dir("full-log");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let args = ["--store", "file", "--data-dir", &path_arg(&dir)];
+    let demo = Demo::start_logging_to(&args, &[("RUST_LOG", "debug")], full.into());
+    let mut b = demo.browser();
+    for visit in 1..=3 {
+        let r = b.get("/").await;
+        assert_eq!(r.status, 200);
+        assert!(r.body.contains(&format!("You visited this page: {visit}")));
+    }
+    // A refused login logs at info level; its flash is shown once.
+    form_login(&mut b, "roger", "wrong", "laptop").await;
+    assert!(login_error_shown(&mut b).await);
+    form_login(&mut b, "roger", "roger-secret", "laptop").await;
+    assert_eq!(b.get("/me").await.json()["user"], "roger");
+    demo.terminate();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A signing key in hex, as the key file holds one.
 const DEMO_SECRET: &str = "5ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec2";
 

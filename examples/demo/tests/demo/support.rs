@@ -16,6 +16,11 @@ pub struct Demo {
 impl Demo {
     /// Starts `demo` with `args` (plus `--addr 127.0.0.1:0`) and waits for its "listening" line.
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Demo {
+        Self::start_logging_to(args, envs, Stdio::inherit())
+    }
+
+    /// [`start`](Self::start), its log (stderr) sent to `log`.
+    pub fn start_logging_to(args: &[&str], envs: &[(&str, &str)], log: Stdio) -> Demo {
         let mut command = Command::new(env!("CARGO_BIN_EXE_demo"));
         command
             .args(["--addr", "127.0.0.1:0"])
@@ -23,7 +28,7 @@ impl Demo {
             .env_remove("SESSION_SECRET")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(log);
         for (k, v) in envs {
             command.env(k, v);
         }
