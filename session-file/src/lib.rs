@@ -61,6 +61,18 @@
 //! of its locks poisoned (reads then fail, and writes panic, on that lock)
 //! is mended the same way: the call fails, and the next opens the file again.
 //!
+//! # Copying, moving and backing up the file
+//!
+//! The store writes to the file it opened for as long as it runs: a file
+//! moved, deleted or replaced meanwhile is not noticed. What is written after
+//! that goes to a file no path names any more, and is lost at the next start,
+//! which opens whatever the path names then (a new, empty store when it names
+//! nothing). A copy taken while the store writes (`cp`, `rsync`) is torn: its
+//! pages come from different commits, and it does not open (it is refused
+//! with [`OpenError::Database`]). So copy, move or restore the file while the
+//! app is stopped, or copy it from a file-system snapshot (LVM, ZFS, btrfs),
+//! which holds the file as a crash would leave it: it opens at its last commit.
+//!
 //! # File layout
 //!
 //! A `sessions` table (raw 16-byte id → the record in session-core's versioned

@@ -57,7 +57,9 @@ use crate::report::{CheckReport, RepairReport, StoreStats, SweepReport};
 /// [`Cleanup`] handle from [`start_cleanup`](Self::start_cleanup)) is dropped
 /// and the calls already running on the blocking pool have ended (a call
 /// whose future was dropped, by a timeout say, still runs to its end there);
-/// it can then be opened again at once.
+/// it can then be opened again at once. The file is not to be copied, moved
+/// or replaced while the store has it open (see the
+/// [crate docs](crate#copying-moving-and-backing-up-the-file)).
 #[derive(Clone)]
 pub struct FileStore {
     // Declared first, so dropped first: the last handle stops the cleanup
