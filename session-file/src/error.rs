@@ -37,7 +37,10 @@ pub enum OpenError {
         source: BoxError,
     },
     /// The file is a database, but its tables are not laid out the way this
-    /// build of the store reads them (another application's file, or a newer layout).
+    /// build of the store reads them (another application's file, or a newer
+    /// layout), or its engine's file format is one this build does not read
+    /// (an older one to upgrade, or a newer one a later release wrote). The
+    /// file is left as it is.
     #[error("session database {path} has an unsupported layout: {reason}")]
     Layout {
         /// The database file.
@@ -72,6 +75,9 @@ pub(crate) fn db_error(e: impl Into<redb::Error>) -> StoreError {
     StoreError::unavailable(e.into())
 }
 
+/// How the engine's message for a file of a newer format than its own starts.
+const NEWER_FORMAT: &str = "Expected file format version <=";
+
 /// Maps a database error met while opening `path` to an [`OpenError`].
 pub(crate) fn open_error(path: &std::path::Path, e: impl Into<redb::Error>) -> OpenError {
     let path = path.to_path_buf();
@@ -98,6 +104,16 @@ pub(crate) fn open_error(path: &std::path::Path, e: impl Into<redb::Error>) -> O
         | redb::Error::UpgradeRequired(_)) => OpenError::Layout {
             path,
             reason: e.to_string(),
+        },
+        // A file format newer than the engine's: the engine names no variant
+        // for it, only this message. Not damage to give up on: the release
+        // that wrote it reads it.
+        redb::Error::Corrupted(message) if message.starts_with(NEWER_FORMAT) => OpenError::Layout {
+            path,
+            reason: format!(
+                "its file format is newer than this build's database engine reads \
+                     ({message}): a newer release wrote it (or its header is damaged)"
+            ),
         },
         source => OpenError::Database {
             path,

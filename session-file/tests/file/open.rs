@@ -134,6 +134,49 @@ async fn a_file_of_another_layout_version_is_refused_and_left_as_it_is() {
     assert_eq!(store.load(&kept.id).await.unwrap(), Some(kept));
 }
 
+/// The engine's file format, in the version byte of each of the two commit
+/// slots of its header (redb's documented layout: slots of 128 bytes from
+/// byte 64). An older format asks for an upgrade; a newer one (a release
+/// with a newer engine wrote the file, and the app was rolled back) is no
+/// damage either: both are refused as a layout this build does not read,
+/// and the file is left as it is, to open again once the version matches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_of_another_engine_format_is_refused_as_a_layout_and_left_as_it_is() {
+    const SLOT_VERSIONS: [usize; 2] = [64, 64 + 128];
+    let (_dir, path) = temp_path();
+    let clock = MockClock::starting_now();
+    let kept = record(clock.now(), HOUR, Some("ada"));
+    crate::support::open_at(&path, &clock)
+        .create(&kept)
+        .await
+        .unwrap();
+    let pristine = std::fs::read(&path).unwrap();
+    let current = pristine[SLOT_VERSIONS[0]];
+    assert_eq!(pristine[SLOT_VERSIONS[1]], current);
+    for (version, says) in [(current - 1, "upgrade"), (current + 1, "newer")] {
+        let mut bytes = pristine.clone();
+        for at in SLOT_VERSIONS {
+            bytes[at] = version;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let err = FileStore::builder(&path)
+            .without_cleanup()
+            .open()
+            .unwrap_err();
+        assert!(
+            matches!(&err, OpenError::Layout { reason, .. } if reason.contains(says)),
+            "format {version}: {err:?}"
+        );
+        assert!(
+            std::fs::read(&path).unwrap() == bytes,
+            "format {version}: the refused file was changed"
+        );
+    }
+    std::fs::write(&path, &pristine).unwrap();
+    let store = crate::support::open_at(&path, &clock);
+    assert_eq!(store.load(&kept.id).await.unwrap(), Some(kept));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_over_the_limit_are_too_large() {
     let clock = MockClock::starting_now();
