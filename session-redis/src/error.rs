@@ -5,6 +5,8 @@ use std::time::Duration;
 use redis::{ErrorKind, RedisError};
 use session_core::StoreError;
 
+use crate::reports::Reports;
+
 /// Why a [`RedisStoreBuilder`](crate::RedisStoreBuilder) cannot build a store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -42,7 +44,7 @@ pub enum ConfigError {
 /// (with `timeout`, the per-command bound that fired), everything else (refused or lost
 /// connections, I/O, cluster down, server errors) [`StoreError::Unavailable`]
 /// carrying the client's message.
-pub(crate) fn from_redis(err: RedisError, timeout: Duration) -> StoreError {
+pub(crate) fn from_redis(err: RedisError, timeout: Duration, reports: &Reports) -> StoreError {
     if err.is_timeout() {
         return StoreError::Timeout(timeout);
     }
@@ -55,7 +57,7 @@ pub(crate) fn from_redis(err: RedisError, timeout: Duration) -> StoreError {
     {
         tracing::debug!(error = %err, "redis is unreachable");
     } else {
-        tracing::warn!(error = %err, "redis command failed");
+        reports.refused(&err);
     }
     StoreError::unavailable(err)
 }

@@ -217,6 +217,7 @@ mod keys;
 mod listing;
 mod redact;
 mod reply;
+mod reports;
 mod scripts;
 mod store;
 mod users;

@@ -22,6 +22,7 @@ use crate::connection::{Backend, Conn};
 use crate::error::{ConfigError, connection_lost, from_redis, unexpected, wrong_type};
 use crate::keys::Keys;
 use crate::reply;
+use crate::reports::Reports;
 use crate::scripts::{LuaScript, Scripts};
 
 /// How long a create marker (see [`Keys::creating`]) lives: far longer
@@ -70,6 +71,8 @@ pub(crate) struct Inner {
     pub(crate) max_record_bytes: usize,
     /// The local cache, when configured (standalone only).
     pub(crate) cache: Option<Arc<LocalCache>>,
+    /// Failures summed up in the log.
+    pub(crate) reports: Reports,
 }
 
 impl fmt::Debug for RedisStore {
@@ -176,6 +179,7 @@ impl RedisStore {
                 command_timeout,
                 max_record_bytes,
                 cache,
+                reports: Reports::default(),
             }),
         }
     }
@@ -293,7 +297,7 @@ impl RedisStore {
     }
 
     pub(crate) fn err(&self, err: RedisError) -> StoreError {
-        from_redis(err, self.inner.command_timeout)
+        from_redis(err, self.inner.command_timeout, &self.inner.reports)
     }
 
     pub(crate) async fn conn(&self) -> Result<Conn<'_>, StoreError> {
@@ -314,7 +318,8 @@ impl RedisStore {
     }
 
     fn timed_out(&self, operation: &'static str) -> StoreError {
-        tracing::warn!(operation, timeout = ?self.inner.timeout, "redis store call timed out");
+        tracing::debug!(operation, timeout = ?self.inner.timeout, "redis store call timed out");
+        self.inner.reports.timed_out(operation, self.inner.timeout);
         StoreError::Timeout(self.inner.timeout)
     }
 

@@ -552,6 +552,43 @@ async fn a_connection_gone_silent_is_replaced_after_its_commands_time_out() {
     assert_eq!(found.as_ref(), Some(&r));
 }
 
+/// Calls that run out of their operation timeout (here while the store
+/// waits to connect to a server that stopped answering) are each a `debug`
+/// line, and one `warn` line a minute at most counts them (logged on this
+/// test's thread, which polls the calls).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_timing_out_are_summed_up_in_one_warning() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::builder(&clock)
+        .connect_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_millis(100))
+        .url(server.url())
+        .build()
+        .expect("store");
+    server.signal("STOP");
+    let (log, _guard) = session_tests::logs::capture();
+    for _ in 0..3 {
+        let loaded = store.load(&SessionId::generate()).await;
+        assert!(matches!(loaded, Err(StoreError::Timeout(_))), "{loaded:?}");
+    }
+    server.signal("CONT");
+    let text = log.text();
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" WARN ") && l.contains("timed out since the last report"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    assert!(warnings[0].contains("timed_out=1"), "{text}");
+    let each = text
+        .lines()
+        .filter(|l| l.contains("DEBUG") && l.contains("redis store call timed out"))
+        .count();
+    assert_eq!(each, 3, "{text}");
+}
+
 /// With the local cache, a connection gone silent also swallows the
 /// invalidations of changes made elsewhere, so once it is replaced (its
 /// writes keep timing out) every copy goes, as on a lost connection: the

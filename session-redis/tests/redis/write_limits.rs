@@ -274,3 +274,47 @@ async fn writes_to_a_read_only_replica_are_unavailable() {
     replica.stop();
     primary.stop();
 }
+
+/// A full server refuses every write: each refusal is a `debug` line, and
+/// one `warn` line a minute at most counts them, naming the latest error.
+/// (Current-thread: the capture is this thread's.)
+#[tokio::test]
+async fn refusals_of_a_full_server_are_summed_up_in_one_warning() {
+    let Some(server) = support::private_server(&["--maxmemory-policy", "noeviction"]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(&server, &clock);
+    let r = support::counter(&clock, 1, HOUR, None);
+    store.create(&r).await.unwrap();
+    let mut admin = support::admin(&server).await;
+    set_maxmemory(&mut admin, "1").await;
+    let (log, _guard) = session_tests::logs::capture();
+    let big = format!("\"{}\"", "x".repeat(10_000));
+    for _ in 0..5 {
+        let patch = SessionPatch {
+            set_fields: [("big", big.as_str())].into_iter().collect(),
+            last_seen: clock.now(),
+            ..SessionPatch::default()
+        };
+        let saved = store.save(&r.id, &patch).await;
+        assert!(
+            matches!(saved, Err(StoreError::Unavailable(_))),
+            "{saved:?}"
+        );
+    }
+    set_maxmemory(&mut admin, "0").await;
+    server.stop();
+    let text = log.text();
+    let warnings: Vec<&str> = text.lines().filter(|l| l.contains(" WARN ")).collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    assert!(
+        warnings[0].contains("failed=1") && warnings[0].contains("OOM"),
+        "{text}"
+    );
+    let each = text
+        .lines()
+        .filter(|l| l.contains("DEBUG") && l.contains("redis store call failed"))
+        .count();
+    assert_eq!(each, 5, "{text}");
+}
