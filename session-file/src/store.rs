@@ -218,6 +218,7 @@ impl SessionStore for FileStore {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             max_record_bytes: Some(self.inner.max_record_bytes),
+            rebind: false,
             ..Capabilities::ALL
         }
     }

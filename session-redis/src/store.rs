@@ -820,6 +820,7 @@ impl SessionStore for RedisStore {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             max_record_bytes: Some(self.inner.max_record_bytes),
+            rebind: false,
             ..Capabilities::ALL
         }
     }

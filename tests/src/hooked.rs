@@ -34,6 +34,11 @@ pub trait After: Send + Sync + 'static {
         let _ = id;
     }
 
+    /// After `rebind(id, ..)` returned, whatever it answered.
+    async fn rebound(&self, id: &SessionId) {
+        let _ = id;
+    }
+
     /// After `delete_for_user(user_id, ..)` returned, whatever it answered.
     async fn deleted_for_user(&self, user_id: &str) {
         let _ = user_id;
@@ -74,6 +79,15 @@ impl<A: After> SessionStore for Hooked<A> {
     }
     async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
         self.inner.load(id).await
+    }
+    async fn rebind(
+        &self,
+        id: &SessionId,
+        binding: &session_core::Binding,
+    ) -> Result<bool, StoreError> {
+        let rebound = self.inner.rebind(id, binding).await;
+        self.after.rebound(id).await;
+        rebound
     }
     async fn load_at(
         &self,

@@ -1756,3 +1756,120 @@ pub async fn client_side_has_no_server_state(store: impl SessionStore, _clock: M
     );
     assert!(!store.delete(&SessionId::generate()).await.expect("delete"));
 }
+
+/// `rebind` changes a live login's binding in place (its permissions,
+/// label, meta): the data, flash, expiry, revision and the user's listing
+/// stay. A missing, expired or anonymous session and another user's are
+/// not rebound, and nothing is written to them. Stores that do not declare
+/// [`Capabilities::rebind`](crate::Capabilities::rebind) fail with
+/// `Unsupported`.
+pub async fn rebind_changes_a_live_logins_binding_in_place(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    if store.client_side().is_some() {
+        return;
+    }
+    let user = format!("u-{}", SessionId::generate());
+    let promoted = Binding::user(&user)
+        .with_label("laptop")
+        .with_permissions(["admin", "billing"])
+        .with_meta(serde_json::json!({ "ip": "10.0.0.1" }));
+    let mut r = record(&clock, Some(&user));
+    r.flash = fields(&[("notice", "\"hi\"")]);
+    if !store.capabilities().rebind {
+        create(&store, &r).await;
+        assert_unsupported(store.rebind(&r.id, &promoted).await);
+        return;
+    }
+    create(&store, &r).await;
+    let mut p = patch(&clock);
+    p.set_fields = fields(&[("count", "2")]);
+    assert_eq!(store.save(&r.id, &p).await.unwrap(), SaveOutcome::Saved);
+    let before = load(&store, &r.id).await.expect("created record loads");
+
+    clock.advance(Duration::from_secs(5));
+    assert!(store.rebind(&r.id, &promoted).await.unwrap());
+    let after = load(&store, &r.id).await.expect("a rebound session loads");
+    assert_eq!(after.binding.as_deref(), Some(&promoted));
+    let unchanged = SessionRecord {
+        binding: before.binding.clone(),
+        ..after.clone()
+    };
+    assert_eq!(unchanged, before, "rebind changed more than the binding");
+    if store.capabilities().user_index {
+        assert_eq!(listed_ids(&store, &user).await, [r.id]);
+    }
+    // Back again: permissions can be taken away too.
+    let demoted = Binding::user(&user).with_label("laptop");
+    assert!(store.rebind(&r.id, &demoted).await.unwrap());
+    assert_eq!(
+        load(&store, &r.id).await.unwrap().binding.as_deref(),
+        Some(&demoted)
+    );
+
+    // Not rebound, nothing written.
+    let other = Binding::user("someone-else").with_permissions(["admin"]);
+    assert!(!store.rebind(&r.id, &other).await.unwrap(), "another user");
+    let anonymous = record(&clock, None);
+    create(&store, &anonymous).await;
+    assert!(
+        !store.rebind(&anonymous.id, &promoted).await.unwrap(),
+        "an anonymous session"
+    );
+    assert_eq!(load(&store, &anonymous.id).await, Some(anonymous));
+    assert!(
+        !store
+            .rebind(&SessionId::generate(), &promoted)
+            .await
+            .unwrap(),
+        "a missing session"
+    );
+    let short = {
+        let mut s = record(&clock, Some(&user));
+        s.expires_at = clock.now().plus(Duration::from_secs(10));
+        s
+    };
+    create(&store, &short).await;
+    clock.advance(Duration::from_secs(11));
+    assert!(
+        !store.rebind(&short.id, &promoted).await.unwrap(),
+        "an expired session"
+    );
+    assert_eq!(load(&store, &short.id).await, None, "rebind revived it");
+    assert_eq!(
+        load(&store, &r.id).await.unwrap().binding.as_deref(),
+        Some(&demoted),
+        "a refused rebind wrote"
+    );
+}
+
+/// A binding `rebind` would take over the declared size limit is refused
+/// with `TooLarge`, nothing written. Stores that declare no limit, or no
+/// `rebind`, skip this case.
+pub async fn rebind_counts_the_binding_toward_the_size_limit(
+    store: impl SessionStore,
+    clock: MockClock,
+) {
+    let Some(limit) = server_side_limit(&store) else {
+        return;
+    };
+    if !store.capabilities().rebind {
+        return;
+    }
+    let user = format!("u-{}", SessionId::generate());
+    let r = record(&clock, Some(&user));
+    create(&store, &r).await;
+    let before = load(&store, &r.id).await.expect("created record loads");
+    let big = Binding::user(&user).with_permissions(["x".repeat(limit)]);
+    assert_too_large(
+        store.rebind(&r.id, &big).await.map(|_| ()),
+        limit,
+        "a binding over the limit",
+    );
+    assert_eq!(
+        load(&store, &r.id).await,
+        Some(before),
+        "a refused rebind wrote"
+    );
+}

@@ -5,7 +5,8 @@ use async_trait::async_trait;
 
 use crate::store::{Capabilities, ClientSide, SessionStore, StoreError};
 use crate::{
-    Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch, SessionRecord, Timestamp,
+    Binding, Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch, SessionRecord,
+    Timestamp,
 };
 
 /// `store`, with `guard` dropped after it.
@@ -77,6 +78,10 @@ impl<S: SessionStore, G: Send + Sync + std::fmt::Debug + 'static> SessionStore f
 
     async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
         self.store.delete(id).await
+    }
+
+    async fn rebind(&self, id: &SessionId, binding: &Binding) -> Result<bool, StoreError> {
+        self.store.rebind(id, binding).await
     }
 
     async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {

@@ -52,6 +52,8 @@ macro_rules! conformance_suite {
             records_over_the_size_limit_are_refused_whole,
             a_binding_over_the_size_limit_is_refused,
             a_save_counts_the_binding_toward_the_size_limit,
+            rebind_changes_a_live_logins_binding_in_place,
+            rebind_counts_the_binding_toward_the_size_limit,
             compare_and_set_refuses_a_stale_revision,
             concurrent_compare_and_set_lets_exactly_one_save_through,
             concurrent_patches_of_different_fields_both_survive,

@@ -10,7 +10,8 @@ use parking_lot::Mutex;
 
 use crate::store::{Capabilities, SessionStore, StoreError};
 use crate::{
-    Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch, SessionRecord, Timestamp,
+    Binding, Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch, SessionRecord,
+    Timestamp,
 };
 
 /// One recorded store call.
@@ -26,6 +27,8 @@ pub enum StoreOp {
     Touch(SessionId, Timestamp, Option<String>),
     /// `delete` of this id.
     Delete(SessionId),
+    /// `rebind` of this id to this binding.
+    Rebind(SessionId, Binding),
     /// `list_for_user`.
     ListForUser(String),
     /// `delete_for_user`.
@@ -43,6 +46,7 @@ impl StoreOp {
                 | Self::Save(..)
                 | Self::Touch(..)
                 | Self::Delete(_)
+                | Self::Rebind(..)
                 | Self::DeleteForUser(..)
         )
     }
@@ -172,6 +176,12 @@ impl<S: SessionStore> SessionStore for RecordingStore<S> {
     async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
         self.record(StoreOp::Delete(*id), &self.fail_deletes)?;
         self.inner.delete(id).await
+    }
+
+    async fn rebind(&self, id: &SessionId, binding: &Binding) -> Result<bool, StoreError> {
+        let op = StoreOp::Rebind(*id, binding.clone());
+        self.record(op, &self.fail_saves)?;
+        self.inner.rebind(id, binding).await
     }
 
     async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {

@@ -9,6 +9,7 @@ mod handles;
 mod load;
 mod moves;
 mod outcome;
+mod permissions;
 mod persist;
 mod reports;
 mod user_limit;

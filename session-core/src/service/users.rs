@@ -6,7 +6,7 @@ use crate::{Binding, Page, PageRequest, SessionError, SessionId, SessionInfo, Se
 
 /// Passes of [`SessionService::revoke_all`] at most: sessions rotating
 /// during one pass are caught by the next.
-const MAX_REVOKE_PASSES: usize = 4;
+pub(super) const MAX_REVOKE_PASSES: usize = 4;
 
 impl SessionService {
     /// Creates a session bound to a user right away (authsessions'
@@ -223,7 +223,7 @@ impl SessionService {
 
     /// `Unsupported` for a client-side store, checked before any lookup:
     /// its store finds nothing by id, which would read as "unknown".
-    fn require_server_side(&self, operation: &'static str) -> Result<(), SessionError> {
+    pub(super) fn require_server_side(&self, operation: &'static str) -> Result<(), SessionError> {
         match self.store().client_side() {
             Some(_) => Err(self.store().unsupported(operation).into()),
             None => Ok(()),

@@ -14,7 +14,8 @@ pub use error::{BoxError, StoreError};
 use async_trait::async_trait;
 
 use crate::{
-    Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch, SessionRecord, Timestamp,
+    Binding, Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch, SessionRecord,
+    Timestamp,
 };
 
 /// What a store can do beyond the required operations. The conformance suite
@@ -29,6 +30,9 @@ pub struct Capabilities {
     pub field_patch: bool,
     /// `save` honours `expected_revision`.
     pub compare_and_set: bool,
+    /// `rebind` works: a live login's binding (its permissions) changes in
+    /// place.
+    pub rebind: bool,
     /// The largest record the store accepts, in bytes as it measures them:
     /// the data, the flash and the binding (user id, label, meta,
     /// permissions; see [`Binding::byte_size`](crate::Binding::byte_size))
@@ -47,6 +51,7 @@ impl Capabilities {
         listing: true,
         field_patch: true,
         compare_and_set: true,
+        rebind: true,
         max_record_bytes: None,
     };
 }
@@ -128,6 +133,19 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<usize, StoreError> {
         let _ = (user_id, keep);
         Err(self.unsupported("delete_for_user"))
+    }
+
+    /// Replaces the binding of live session `id` with `binding`, which
+    /// names the same user as the stored one: a login's permissions (or
+    /// label, meta) change without logging the user out. The data, flash,
+    /// expiry, revision and the user index stay as they are. `Ok(false)`,
+    /// with nothing written, when the session is missing or expired, is a
+    /// moved marker, is anonymous, or is bound to another user. A record the
+    /// new binding takes over the size limit is refused with
+    /// [`StoreError::TooLarge`], nothing written.
+    async fn rebind(&self, id: &SessionId, binding: &Binding) -> Result<bool, StoreError> {
+        let _ = (id, binding);
+        Err(self.unsupported("rebind"))
     }
 
     /// Every live record, a page at a time: the markers of moved sessions

@@ -10,6 +10,7 @@ mod late_requests;
 mod lifecycle;
 mod logging;
 mod login_age;
+mod permissions;
 mod revoke_passes;
 mod seeds;
 

@@ -987,3 +987,33 @@ async fn a_guard_layer_covers_a_group_of_plain_routes() {
         "no route, no guard"
     );
 }
+
+/// A role given or taken away holds from the browser's next request, with
+/// the cookie it has: no logout, no new login.
+#[tokio::test]
+async fn permissions_set_on_a_users_live_sessions_hold_from_their_next_request() {
+    let t = crate::app::start().await;
+    let mut b = t.server.browser();
+    assert_eq!(b.post("/t/login?user=alice").await.status, 204);
+    assert_eq!(b.get("/t/admin").await.status, 403);
+    assert_eq!(
+        t.service.set_permissions("alice", ["admin"]).await.unwrap(),
+        1
+    );
+    let r = b.get("/t/admin").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.set_cookies.is_empty(), "the same session: {r:?}");
+    assert_eq!(
+        t.service
+            .set_permissions("alice", Vec::<String>::new())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(b.get("/t/admin").await.status, 403);
+    assert_eq!(
+        b.get("/t/me").await.json()["user_id"],
+        "alice",
+        "still logged in"
+    );
+}

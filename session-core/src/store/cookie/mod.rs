@@ -127,6 +127,7 @@ impl SessionStore for CookieStore {
             listing: false,
             field_patch: false,
             compare_and_set: false,
+            rebind: false,
             // Of the sealed cookie value, checked by `seal`.
             max_record_bytes: Some(MAX_COOKIE_BYTES),
         }

@@ -22,7 +22,8 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::record::sort_most_recent_first;
 use crate::store::{Capabilities, SessionStore, StoreError};
 use crate::{
-    Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch, SessionRecord, Timestamp,
+    Binding, Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch, SessionRecord,
+    Timestamp,
 };
 
 /// Fewest and most shards a store is split into.
@@ -377,6 +378,28 @@ impl SessionStore for MemoryStore {
                 Ok(SaveOutcome::Missing)
             }
         }
+    }
+
+    async fn rebind(&self, id: &SessionId, binding: &Binding) -> Result<bool, StoreError> {
+        let now = self.now();
+        let mut shard = self.shard(id).lock();
+        self.write_step(&mut shard, now);
+        let rebound = shard.update_live(id, now, |entry| {
+            let same_user = entry.user_id() == Some(binding.user_id.as_str());
+            if !same_user || entry.created_at == entry.expires_at {
+                return Ok(false);
+            }
+            let data = entry.measure(&SessionPatch::default()).size();
+            self.check_size("rebind", data.saturating_add(binding.byte_size()))?;
+            entry.binding = Some(Box::new(binding.clone()));
+            Ok(true)
+        });
+        rebound.unwrap_or_else(|expired| {
+            if let Some(gone) = expired {
+                self.inner.users.forget(&gone);
+            }
+            Ok(false)
+        })
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {

@@ -1,0 +1,150 @@
+//! `SessionService::set_permissions`: a live login's permissions change in
+//! place, also in a session a rotation moved while the change ran.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use session_core::{
+    Binding, CookieStore, Key, MemoryStore, MockClock, SessionId, SessionService, SessionStore,
+    StoreError,
+};
+use session_tests::hooked::{After, Hooked};
+
+use crate::support::{policy, token};
+
+type Hook = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Runs a hook once, right after the first `rebind`: another request's
+/// work landing in the middle of a pass.
+#[derive(Clone, Default)]
+struct AfterFirstRebind {
+    hook: Arc<Mutex<Option<Hook>>>,
+}
+
+#[session_axum::async_trait]
+impl After for AfterFirstRebind {
+    async fn rebound(&self, _: &SessionId) {
+        let hook = self.hook.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook.await;
+        }
+    }
+}
+
+fn service_on(store: Arc<dyn SessionStore>, clock: &MockClock) -> SessionService {
+    SessionService::builder()
+        .shared_store(store)
+        .key(Key::new([1u8; 32]).unwrap())
+        .token_context("sid")
+        .expiry(policy())
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap()
+}
+
+async fn permissions(service: &SessionService, token: &str) -> Option<Vec<String>> {
+    let cell = service.load(Some(token)).await.unwrap();
+    let state = cell.lock();
+    state.binding().map(|b| b.permissions.clone())
+}
+
+#[tokio::test]
+async fn every_live_session_of_the_user_gets_the_permissions_and_no_other() {
+    let clock = MockClock::starting_now();
+    let service = service_on(
+        Arc::new(MemoryStore::with_clock(Arc::new(clock.clone()))),
+        &clock,
+    );
+    let phone = service.create_session(Binding::user("ada")).await.unwrap();
+    let laptop = service
+        .create_session(Binding::user("ada").with_permissions(["admin"]))
+        .await
+        .unwrap();
+    let bob = service.create_session(Binding::user("bob")).await.unwrap();
+
+    // The laptop already holds them: one session changes.
+    assert_eq!(service.set_permissions("ada", ["admin"]).await.unwrap(), 1);
+    for id in [phone, laptop] {
+        let t = service.token_for(&id);
+        assert_eq!(
+            permissions(&service, &t).await,
+            Some(vec!["admin".to_owned()])
+        );
+    }
+    assert_eq!(
+        permissions(&service, &service.token_for(&bob)).await,
+        Some(vec![])
+    );
+    // Taken away again, without a logout.
+    assert_eq!(
+        service
+            .set_permissions("ada", Vec::<String>::new())
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        permissions(&service, &service.token_for(&phone)).await,
+        Some(vec![])
+    );
+    assert_eq!(
+        service.set_permissions("nobody", ["admin"]).await.unwrap(),
+        0
+    );
+}
+
+/// A request loaded the user's session before the change and rotates it
+/// while the change runs: its new session is written from what it loaded,
+/// with the old permissions. The pass after finds it in the user's
+/// listing and changes it too.
+#[tokio::test]
+async fn a_session_a_rotation_moved_during_the_change_gets_the_permissions_too() {
+    let clock = MockClock::starting_now();
+    let inner = MemoryStore::with_clock(Arc::new(clock.clone()));
+    let after = AfterFirstRebind::default();
+    let hook = after.hook.clone();
+    let service = service_on(
+        Arc::new(Hooked::new(Arc::new(inner.clone()), after)),
+        &clock,
+    );
+    let other = service_on(Arc::new(inner), &clock);
+
+    let id = service.create_session(Binding::user("ada")).await.unwrap();
+    let loaded = other.load(Some(&service.token_for(&id))).await.unwrap();
+    let moved_to: Arc<Mutex<Option<String>>> = Arc::default();
+    *hook.lock().unwrap() = Some(Box::pin({
+        let (other, moved_to) = (other.clone(), moved_to.clone());
+        async move {
+            loaded.lock().rotate().expect("a stored session to move");
+            let p = other.persist(&loaded).await.unwrap();
+            *moved_to.lock().unwrap() = Some(token(&p));
+        }
+    }));
+
+    service.set_permissions("ada", ["admin"]).await.unwrap();
+
+    let t = moved_to.lock().unwrap().clone().expect("the rotation ran");
+    assert_eq!(
+        permissions(&service, &t).await,
+        Some(vec!["admin".to_owned()]),
+        "the session a rotation moved during the change kept the old permissions"
+    );
+}
+
+/// Sessions in the browser's cookie cannot be reached from the server.
+#[tokio::test]
+async fn a_client_side_store_refuses_the_change() {
+    let clock = MockClock::starting_now();
+    let service = service_on(Arc::new(CookieStore::signed()), &clock);
+    let refused = service.set_permissions("ada", ["admin"]).await;
+    assert!(
+        matches!(
+            refused,
+            Err(session_core::SessionError::Store(
+                StoreError::Unsupported { .. }
+            ))
+        ),
+        "{refused:?}"
+    );
+}
