@@ -89,14 +89,18 @@ impl FileStoreBuilder {
 
     /// Starts no background cleanup: expired records are then never returned
     /// but stay in the file until [`FileStore::sweep_expired`] or
-    /// [`FileStore::start_cleanup`] removes them, or a save or touch meets them.
+    /// [`FileStore::start_cleanup`] removes them, or a save, touch or rebind
+    /// meets them.
     pub fn without_cleanup(mut self) -> Self {
         self.cleanup_interval = None;
         self
     }
 
     /// Refuses records whose encoded form is larger than `bytes` with
-    /// [`StoreError::TooLarge`](session_core::StoreError::TooLarge).
+    /// [`StoreError::TooLarge`](session_core::StoreError::TooLarge). A record
+    /// stored larger under an earlier limit still loads, is refreshed and
+    /// can lose values or permissions; a save that sets values, or a rebind
+    /// that grows it, is refused.
     pub fn max_record_bytes(mut self, bytes: usize) -> Self {
         self.max_record_bytes = bytes;
         self

@@ -7,10 +7,10 @@
 //! Every write reads the current record, decides, and writes the record
 //! together with its index entries, inside a write transaction committed
 //! with immediate durability (the commit is on disk when it returns). The
-//! per-session writes (create, save, touch, delete) share transactions with
-//! the writes queued beside them (see the `group` module); the others have
-//! one each. A transaction that wrote nothing is aborted instead, so reads
-//! and refusals cost no disk flush.
+//! per-session writes (create, save, touch, rebind, delete) share
+//! transactions with the writes queued beside them (see the `group`
+//! module); the others have one each. A transaction that wrote nothing is
+//! aborted instead, so reads and refusals cost no disk flush.
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use std::sync::Arc;
 use redb::{Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use session_core::record::{envelope, sort_most_recent_first};
 use session_core::{
-    Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch, SessionRecord,
+    Binding, Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch, SessionRecord,
     StoreError, Timestamp,
 };
 
@@ -29,6 +29,18 @@ use crate::tables::{IdBytes, ReadTables, Slot, WriteTables, decode, log_corrupt}
 
 /// Most entries one listing page returns, whatever the request asks.
 pub const MAX_PAGE: usize = 1000;
+
+/// When [`Inner::modify`] holds the changed record to the size limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SizeCheck {
+    /// Never: the change adds no bytes.
+    Skip,
+    /// Always.
+    Always,
+    /// Only when the record's encoding grows: one stored under a larger
+    /// limit can still shrink.
+    WhenGrown,
+}
 
 /// Expiry-index entries one sweep transaction handles, so a sweep never holds
 /// the write lock for long.
@@ -98,7 +110,9 @@ impl Inner {
 
     /// The envelope bytes of `record`, refused when over the size limit.
     fn encode(&self, record: &SessionRecord) -> Result<Vec<u8>, StoreError> {
-        encode_within(record, Some(self.max_record_bytes))
+        let bytes = envelope::encode(record)?;
+        within_limit(bytes.len(), self.max_record_bytes)?;
+        Ok(bytes)
     }
 
     pub(crate) async fn create(self: &Arc<Self>, record: SessionRecord) -> Result<(), StoreError> {
@@ -191,16 +205,16 @@ impl Inner {
 
     /// Applies `change` to the live record under `id` in one transaction.
     /// A missing record is `Missing`; an expired one is deleted and `Missing`.
-    /// With `limited`, a result over the size limit is refused.
+    /// A result over the size limit is refused as `check` says.
     async fn modify(
         self: &Arc<Self>,
         id: SessionId,
-        limited: bool,
+        check: SizeCheck,
         change: impl Fn(&SessionRecord) -> Result<Result<SessionRecord, SaveOutcome>, StoreError>
         + Send
         + 'static,
     ) -> Result<SaveOutcome, StoreError> {
-        let limit = limited.then_some(self.max_record_bytes);
+        let limit = self.max_record_bytes;
         self.write_grouped(move |t, now| {
             let key = id.as_bytes();
             let current = match t.get(key, now)? {
@@ -214,7 +228,18 @@ impl Inner {
             };
             match change(&current)? {
                 Ok(updated) => {
-                    let bytes = encode_within(&updated, limit)?;
+                    let bytes = envelope::encode(&updated)?;
+                    let checked = match check {
+                        SizeCheck::Skip => false,
+                        SizeCheck::Always => true,
+                        // The current one is encoded only for a record over the limit.
+                        SizeCheck::WhenGrown => {
+                            bytes.len() > limit && bytes.len() > envelope::encode(&current)?.len()
+                        }
+                    };
+                    if checked {
+                        within_limit(bytes.len(), limit)?;
+                    }
                     t.put(Some(&current), &updated, &bytes)?;
                     Ok(SaveOutcome::Saved)
                 }
@@ -232,7 +257,12 @@ impl Inner {
         // A save that sets nothing cannot grow the record: one stored under
         // a larger limit can still lose values and record its use.
         let grows = !patch.set_fields.is_empty() || !patch.set_flash.is_empty();
-        self.modify(id, grows, move |current| {
+        let check = if grows {
+            SizeCheck::Always
+        } else {
+            SizeCheck::Skip
+        };
+        self.modify(id, check, move |current| {
             if let Some(expected) = patch.expected_revision
                 && current.revision != expected
             {
@@ -255,13 +285,41 @@ impl Inner {
     ) -> Result<SaveOutcome, StoreError> {
         // No size check: a touch adds no data, and a record stored under a
         // larger limit must still be refreshed after the limit was lowered.
-        self.modify(id, false, move |current| {
+        self.modify(id, SizeCheck::Skip, move |current| {
             let mut updated = current.clone();
             updated.expires_at = expires_at;
             updated.last_seen = updated.last_seen.max(last_seen);
             Ok(Ok(updated))
         })
         .await
+    }
+
+    /// Replaces the binding of the live login under `id` with `binding`, of
+    /// the same user; `false`, with nothing written, for any other session.
+    /// The user's index entry stays, as the user does.
+    pub(crate) async fn rebind(
+        self: &Arc<Self>,
+        id: SessionId,
+        binding: Binding,
+    ) -> Result<bool, StoreError> {
+        // Held to the limit only when it grows: a record stored under a
+        // larger limit must still be able to lose permissions.
+        let outcome = self
+            .modify(id, SizeCheck::WhenGrown, move |current| {
+                let same_user = current.user_id() == Some(binding.user_id.as_str());
+                if !same_user || current.is_moved_marker() {
+                    return Ok(Err(SaveOutcome::Missing));
+                }
+                if current.binding.as_deref() == Some(&binding) {
+                    // Already so: no commit, no flush.
+                    return Ok(Err(SaveOutcome::Saved));
+                }
+                let mut updated = current.clone();
+                updated.binding = Some(Box::new(binding.clone()));
+                Ok(Ok(updated))
+            })
+            .await?;
+        Ok(outcome == SaveOutcome::Saved)
     }
 
     pub(crate) async fn delete(self: &Arc<Self>, id: SessionId) -> Result<bool, StoreError> {
@@ -510,14 +568,10 @@ impl Inner {
     }
 }
 
-/// The envelope bytes of `record`, refused when over `limit`.
-fn encode_within(record: &SessionRecord, limit: Option<usize>) -> Result<Vec<u8>, StoreError> {
-    let bytes = envelope::encode(record)?;
-    match limit {
-        Some(limit) if bytes.len() > limit => Err(StoreError::TooLarge {
-            size: bytes.len(),
-            limit,
-        }),
-        _ => Ok(bytes),
+/// `TooLarge` when an encoding of `size` bytes is over `limit`.
+fn within_limit(size: usize, limit: usize) -> Result<(), StoreError> {
+    if size > limit {
+        return Err(StoreError::TooLarge { size, limit });
     }
+    Ok(())
 }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use session_core::clock::SharedClock;
 use session_core::{
-    Capabilities, Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch,
+    Binding, Capabilities, Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch,
     SessionRecord, SessionStore, StoreError, Timestamp,
 };
 
@@ -34,8 +34,8 @@ use crate::report::{CheckReport, RepairReport, StoreStats, SweepReport};
 ///   never returned, listed or patched. A background [`Cleanup`] thread
 ///   (started by [`open`](Self::open), configurable with the
 ///   [builder](Self::builder)) deletes expired records through the expiry
-///   index, so it reads only what has expired; `save` and `touch` also delete
-///   an expired record they meet.
+///   index, so it reads only what has expired; `save`, `touch` and `rebind`
+///   also delete an expired record they meet.
 /// - Per-user listing and revocation read the user index: their cost grows
 ///   with that user's sessions only.
 /// - Concurrent patches of different fields merge: each save reads, patches
@@ -218,7 +218,6 @@ impl SessionStore for FileStore {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             max_record_bytes: Some(self.inner.max_record_bytes),
-            rebind: false,
             ..Capabilities::ALL
         }
     }
@@ -254,6 +253,10 @@ impl SessionStore for FileStore {
 
     async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {
         self.inner.delete(*id).await
+    }
+
+    async fn rebind(&self, id: &SessionId, binding: &Binding) -> Result<bool, StoreError> {
+        self.inner.rebind(*id, binding.clone()).await
     }
 
     async fn list_for_user(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase as _, TableDefinition};
 use session_core::clock::Clock as _;
-use session_core::{MockClock, PageRequest, SaveOutcome, SessionStore, StoreError};
+use session_core::{Binding, MockClock, PageRequest, SaveOutcome, SessionStore, StoreError};
 use session_file::{FileStore, OpenError};
 
 use crate::support::{HOUR, record, set_field, temp_path};
@@ -259,6 +259,44 @@ async fn records_stored_under_a_larger_limit_can_still_be_refreshed() {
         store.load(&big.id).await.unwrap().unwrap().last_seen,
         clock.now()
     );
+}
+
+/// A limit lowered between two runs: a login stored above it can still
+/// have permissions taken away; a rebind that grows it is refused, and
+/// nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_stored_under_a_larger_limit_can_still_lose_permissions() {
+    let clock = MockClock::starting_now();
+    let (_dir, path) = temp_path();
+    let roles: Vec<String> = (0..20).map(|i| format!("role-{i:02}")).collect();
+    let mut big = record(clock.now(), HOUR, Some("u"));
+    big.binding = Some(Box::new(Binding::user("u").with_permissions(roles.clone())));
+    big.fields
+        .insert("blob", format!("\"{}\"", "x".repeat(2000)).as_str());
+    crate::support::open_at(&path, &clock)
+        .create(&big)
+        .await
+        .unwrap();
+    let store = FileStore::builder(&path)
+        .clock(Arc::new(clock.clone()))
+        .max_record_bytes(1024)
+        .without_cleanup()
+        .open()
+        .unwrap();
+
+    let more = Binding::user("u").with_permissions(roles.iter().cloned().chain(["admin".into()]));
+    assert!(matches!(
+        store.rebind(&big.id, &more).await,
+        Err(StoreError::TooLarge { limit: 1024, .. })
+    ));
+    assert_eq!(store.load(&big.id).await.unwrap(), Some(big.clone()));
+
+    // Still over the limit, but smaller than it was.
+    let fewer = Binding::user("u").with_permissions(roles[..2].iter().cloned());
+    assert!(store.rebind(&big.id, &fewer).await.unwrap());
+    let loaded = store.load(&big.id).await.unwrap().unwrap();
+    assert_eq!(loaded.binding.as_deref(), Some(&fewer));
+    assert_eq!(loaded.fields, big.fields);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

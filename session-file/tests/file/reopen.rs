@@ -1,11 +1,13 @@
 //! Dropping the store and opening the same file again keeps every live
-//! session, with its indexes.
+//! session, with its indexes, and every change made to it.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use session_core::clock::Clock as _;
-use session_core::{MockClock, PageRequest, SaveOutcome, SessionId, SessionStore};
+use session_core::{
+    Binding, MockClock, PageRequest, SaveOutcome, SessionId, SessionRecord, SessionStore,
+};
 
 use crate::support::{HOUR, open_at, record, set_field, temp_path};
 
@@ -100,4 +102,57 @@ async fn open_with_the_default_clock_survives_restart() {
         None,
         "unknown id"
     );
+}
+
+/// A rebind is on disk when it returns: after a restart the session loads
+/// with its new binding and everything else as it was, the user's other
+/// session untouched and the indexes consistent; taken back, it stays so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebind_survives_reopening() {
+    let clock = MockClock::starting_now();
+    let (_dir, path) = temp_path();
+    let store = open_at(&path, &clock);
+    let mut r = record(clock.now(), HOUR, Some("ada"));
+    r.flash = [("notice", "\"welcome\"")].into_iter().collect();
+    store.create(&r).await.unwrap();
+    let other = record(clock.now(), HOUR, Some("ada"));
+    store.create(&other).await.unwrap();
+    clock.advance(Duration::from_secs(5));
+    let admin = Binding::user("ada")
+        .with_label("laptop")
+        .with_permissions(["admin", "billing"]);
+    assert!(store.rebind(&r.id, &admin).await.unwrap());
+    let rebound = SessionRecord {
+        binding: Some(Box::new(admin)),
+        ..r.clone()
+    };
+    drop(store);
+
+    let store = open_at(&path, &clock);
+    assert_eq!(store.load(&r.id).await.unwrap(), Some(rebound));
+    assert_eq!(store.load(&other.id).await.unwrap(), Some(other.clone()));
+    let mut listed: Vec<SessionId> = store
+        .list_for_user("ada")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|info| info.id)
+        .collect();
+    listed.sort();
+    let mut both = [r.id, other.id];
+    both.sort();
+    assert_eq!(listed, both);
+    let stats = store.stats().await.unwrap();
+    assert_eq!(
+        (stats.records, stats.expiry_entries, stats.user_entries),
+        (2, 2, 2)
+    );
+    let check = store.check().await.unwrap();
+    assert!(check.is_consistent(), "{check:?}");
+
+    let plain = Binding::user("ada").with_label("laptop");
+    assert!(store.rebind(&r.id, &plain).await.unwrap());
+    drop(store);
+    let store = open_at(&path, &clock);
+    assert_eq!(store.load(&r.id).await.unwrap(), Some(r));
 }
