@@ -124,6 +124,12 @@ pub mod __private {
         InterceptorRef, InterceptorRegistration, RouteDef, UnregisteredInterceptor,
     };
 
+    /// The route and guard attributes, which `#[controller]` names where
+    /// the app did not import them.
+    pub mod helper_attributes {
+        pub use crate::{authenticated, delete, get, patch, post, put, unauthenticated};
+    }
+
     /// A route method's handler, whose arguments must all be extractors.
     #[diagnostic::on_unimplemented(
         message = "this route is not a handler",
