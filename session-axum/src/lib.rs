@@ -130,6 +130,14 @@ pub mod __private {
         pub use crate::{authenticated, delete, get, patch, post, put, unauthenticated};
     }
 
+    /// Implemented by `#[interceptor]` for its type, and by every
+    /// [`UnregisteredInterceptor`]: the attribute on both the struct and
+    /// its `impl` block is a conflict, on the second one, instead of an
+    /// interceptor registered twice that only the app build refuses.
+    pub trait OneInterceptorAttribute {}
+
+    impl<T: UnregisteredInterceptor> OneInterceptorAttribute for T {}
+
     /// A route method's handler, whose arguments must all be extractors.
     #[diagnostic::on_unimplemented(
         message = "this route is not a handler",

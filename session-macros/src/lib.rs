@@ -110,7 +110,8 @@ pub fn unauthenticated(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Registers an `Interceptor` with the app:
 /// `#[interceptor(depends_on = [AuthInterceptor], runs_before = [Other])]`,
-/// on the `impl Interceptor for T` block or on the type `T`. It runs inside
+/// on the `impl Interceptor for T` block or on the type `T` (one of them:
+/// on both, the second is a compile error). It runs inside
 /// the interceptors it depends on and outside those it runs before; one
 /// that reads the principal (`session_axum::Principal::of`) depends on
 /// `AuthInterceptor`. Dependencies are types, so a typo fails to compile.

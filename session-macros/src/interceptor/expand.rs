@@ -1,4 +1,4 @@
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
@@ -29,8 +29,15 @@ pub(super) fn generate(m: &Model) -> TokenStream {
     let build = quote_spanned!(ty.span()=> #sp::shared_interceptor::<#ty>(#value));
     let this = quote_spanned!(ty.span()=> #sp::own_interceptor_ref::<#ty>());
     // Unregistered, the interceptor is named by the apps that run it.
+    // One attribute per type: a second registered one conflicts with the
+    // first's marker impl, on the second attribute, and a registered one
+    // with an unregistered one's `UnregisteredInterceptor` (which implies
+    // the marker); two unregistered ones conflict on that trait itself.
     let register = match m.unregistered {
-        None => quote!(#sp::inventory::submit! { __REGISTRATION }),
+        None => quote_spanned! {Span::call_site()=>
+            impl #sp::OneInterceptorAttribute for #ty {}
+            #sp::inventory::submit! { __REGISTRATION }
+        },
         Some(span) => quote_spanned! {span=>
             impl #sp::UnregisteredInterceptor for #ty {
                 const REGISTRATION: &'static #sp::InterceptorRegistration = &__REGISTRATION;
