@@ -218,4 +218,113 @@ impl Interceptor for OldAudit {
     }
 }
 
-fn main() {}
+/// The macros' code where rustc's lints are forbidden, not only denied:
+/// it may not `allow` them either (an `allow` under a `forbid` is an
+/// error, or for a group such as `unused` a warning, which `warnings`
+/// denies here). Without serde derives or `#[async_trait]`, whose code
+/// carries `allow`s of its own.
+pub mod forbidden {
+    #![forbid(
+        missing_docs,
+        unsafe_code,
+        unused_qualifications,
+        unused,
+        dead_code,
+        unused_imports,
+        unused_lifetimes
+    )]
+    #![deny(warnings)]
+
+    use session_axum::prelude::{Principal, controller, get, interceptor, post};
+    use session_axum::{AuthInterceptor, SessionInterceptor};
+
+    /// Session data, none of it deprecated: its code has no `allow` at all.
+    pub mod data {
+        #![forbid(deprecated)]
+
+        use std::collections::HashSet;
+
+        use session_axum::prelude::session_data;
+
+        fn seven() -> u32 {
+            7
+        }
+
+        fn check(_: &Private) -> Result<(), String> {
+            Ok(())
+        }
+
+        /// Private, in a binary: nothing calls its accessors.
+        #[session_data(validate = check, group_id = team, authenticated = user)]
+        #[derive(Debug, Clone, Default)]
+        struct Private {
+            team: Option<String>,
+            user: Option<String>,
+            #[serde(default)]
+            level: u32,
+            #[serde(skip, default = "seven")]
+            cache: u32,
+            #[serde(default = "seven", alias = "old")]
+            seven: u32,
+            set: HashSet<u32>,
+            r#type: u32,
+        }
+
+        /// Public.
+        #[session_data]
+        #[derive(Debug, Clone, Default)]
+        pub struct Public {
+            /// A field.
+            pub name: Option<String>,
+        }
+
+        /// No fields.
+        #[session_data]
+        #[derive(Debug, Clone, Default)]
+        pub struct Empty {}
+
+        /// Builds the private one, which would otherwise be dead code of
+        /// the app's own.
+        pub fn touch() {
+            let _ = Private::default();
+        }
+    }
+
+    /// An interceptor, its attribute on the struct (the `impl` is outside,
+    /// under `#[async_trait]`).
+    #[interceptor(depends_on = [SessionInterceptor], runs_before = [AuthInterceptor])]
+    #[derive(Debug, Default)]
+    pub struct Forbidden;
+
+    /// Routes, the attributes imported by name.
+    #[derive(Debug, Default)]
+    pub struct Strict;
+
+    #[controller("/strict")]
+    impl Strict {
+        #[get("/a/{id}")]
+        async fn a(&self, axum::extract::Path(id): axum::extract::Path<u32>) -> String {
+            id.to_string()
+        }
+
+        #[post("/b")]
+        async fn b(_principal: Option<Principal>) -> &'static str {
+            "b"
+        }
+    }
+}
+
+#[async_trait]
+impl Interceptor for forbidden::Forbidden {
+    async fn intercept(
+        &self,
+        request: axum::extract::Request,
+        next: Next,
+    ) -> axum::response::Response {
+        next.run(request).await
+    }
+}
+
+fn main() {
+    forbidden::data::touch();
+}

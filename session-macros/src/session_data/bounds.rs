@@ -8,8 +8,8 @@
 //! checking the clause where it is written (a bound naming no parameter is
 //! otherwise refused when false), so only the per-field check reports it.
 
-use proc_macro2::TokenStream;
-use quote::quote_spanned;
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
 use syn::Type;
 use syn::spanned::Spanned;
 
@@ -70,37 +70,49 @@ pub(super) fn checks(m: &Model, sp: &TokenStream) -> TokenStream {
 /// neither serde trait. rustc puts it on the method's name, so on one
 /// token: the type's first.
 fn serde_probe(written: &Type, ty: &Type, core: &TokenStream) -> TokenStream {
-    quote_spanned! {written.span()=>
+    // At the call site, where `unused_imports` leaves the unused one of
+    // the two imports to the macro: an `allow` would be refused where the
+    // crate forbids the lint.
+    let traits = quote!(use #core::data::{ProbeSerialized as _, ProbeUnserialized as _};);
+    let probe = quote_spanned! {written.span()=>
+        let _ = || (&&#core::data::SerdeProbe::<#ty>::new()).probe_session_field();
+    };
+    quote! {
         #[allow(clippy::needless_borrow)] // The borrows pick the check.
         const _: () = {
-            #[allow(unused_imports)]
-            use #core::data::{ProbeSerialized as _, ProbeUnserialized as _};
-            let _ = || (&&#core::data::SerdeProbe::<#ty>::new()).probe_session_field();
+            #traits
+            #probe
         };
     }
 }
 
 /// The `where` clause of every generated impl: what the checks assert.
+///
+/// `'__f` is named at the macro's call site: it is never used, and
+/// `unused_lifetimes` leaves that to the macro there (an `allow` would be
+/// refused where the crate forbids the lint).
 pub(super) fn where_clause(m: &Model, sp: &TokenStream) -> TokenStream {
     let name = &m.item.ident;
+    let bound = syn::Lifetime::new("'__f", Span::call_site());
     let mut predicates = vec![quote_spanned! {name.span()=>
-        for<'__f> #name: ::core::default::Default
+        for<#bound> #name: ::core::default::Default
     }];
     for f in &m.fields {
         let ty = field_type(m, f);
         let span = f.ty.span();
         if f.stored.is_some() {
             predicates.push(quote_spanned! {span=>
-                for<'__f> #ty: ::core::marker::Send + ::core::marker::Sync + 'static
+                for<#bound> #ty: ::core::marker::Send + ::core::marker::Sync + 'static
             });
         }
         let (ser, de) = serde_needs(f);
         if ser {
-            predicates.push(quote_spanned!(span=> for<'__f> #ty: #sp::serde::Serialize));
+            predicates.push(quote_spanned!(span=> for<#bound> #ty: #sp::serde::Serialize));
         }
         if de {
-            predicates.push(quote_spanned!(span=> for<'__f> #ty: #sp::serde::de::DeserializeOwned));
+            predicates
+                .push(quote_spanned!(span=> for<#bound> #ty: #sp::serde::de::DeserializeOwned));
         }
     }
-    quote::quote!(where #(#predicates,)*)
+    quote!(where #(#predicates,)*)
 }

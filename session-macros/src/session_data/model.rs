@@ -292,6 +292,24 @@ impl Model {
         Ok((model, field_errors.finish().err()))
     }
 
+    /// Whether the struct or a field carries `#[deprecated]` (or a
+    /// `cfg_attr` that may), which the generated code then allows.
+    pub(super) fn uses_deprecated(&self) -> bool {
+        let deprecated = |a: &syn::Attribute| {
+            attr_is(a, "deprecated")
+                || (a.path().is_ident("cfg_attr")
+                    && quote::ToTokens::to_token_stream(a)
+                        .to_string()
+                        .contains("deprecated"))
+        };
+        self.item.attrs.iter().any(deprecated)
+            || self
+                .item
+                .fields
+                .iter()
+                .any(|f| f.attrs.iter().any(deprecated))
+    }
+
     pub(super) fn stored(&self) -> impl Iterator<Item = (usize, &FieldModel, &str)> {
         self.fields
             .iter()
