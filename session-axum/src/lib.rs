@@ -157,9 +157,29 @@ pub mod __private {
         note = "every argument but the last must implement `FromRequestParts`; body extractors (`Json`, `Form`, `String`, `Bytes`) go last",
         note = "a path parameter is read with `Path<T>`, the query with `Query<T>`"
     )]
-    pub trait PartsExtractor: ::axum::extract::FromRequestParts<()> {}
+    // No supertrait: rustc would report it, not this trait's message, where
+    // `<T as PartsExtractor>::CHECK` names a `T` that is no extractor.
+    pub trait PartsExtractor {
+        /// `0`, for [`Checked`]'s array length.
+        const CHECK: usize;
+    }
 
-    impl<T: ::axum::extract::FromRequestParts<()>> PartsExtractor for T {}
+    impl<T: ::axum::extract::FromRequestParts<()>> PartsExtractor for T {
+        const CHECK: usize = 0;
+    }
+
+    /// A route argument's type as its handler takes it:
+    /// `<[(); <T as PartsExtractor>::CHECK] as Checked<T>>::Type` is `T`,
+    /// or where `T` is no parts extractor, the one error on `T` above and a
+    /// type rustc knows to be wrong, so the handler adds no "not a
+    /// handler" of its own.
+    pub trait Checked<T> {
+        type Type;
+    }
+
+    impl<T> Checked<T> for [(); 0] {
+        type Type = T;
+    }
 
     /// Checks at compile time that `T` can come before a route's last argument.
     pub fn parts_extractor<T: PartsExtractor>() {}
@@ -171,9 +191,15 @@ pub mod __private {
         note = "a route's arguments are axum extractors: the last may read the body (`Json<T>`, `Form<T>`, `String`, `Bytes`), the others only the request's parts",
         note = "`Json<T>`, `Form<T>`, `Query<T>` and `Path<T>` are extractors when `T: serde::Deserialize` (`#[derive(serde::Deserialize)]`), `Extension<T>` when `T: Clone`"
     )]
-    pub trait RequestExtractor<M>: ::axum::extract::FromRequest<(), M> {}
+    // No supertrait, as for `PartsExtractor`.
+    pub trait RequestExtractor<M> {
+        /// `0`, for [`Checked`]'s array length.
+        const CHECK: usize;
+    }
 
-    impl<T: ::axum::extract::FromRequest<(), M>, M> RequestExtractor<M> for T {}
+    impl<T: ::axum::extract::FromRequest<(), M>, M> RequestExtractor<M> for T {
+        const CHECK: usize = 0;
+    }
 
     /// Checks at compile time that `T` can be a route's last argument.
     pub fn request_extractor<T: RequestExtractor<M>, M>() {}

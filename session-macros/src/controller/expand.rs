@@ -64,12 +64,19 @@ fn handler(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
         route.attr.method.to_string().to_uppercase(),
         span = route.attr.method.span()
     );
+    let (args, _, cfgs) = closure_params(m, route);
+    let types = checked_types(sp, m, route);
     if !route.takes_self {
-        // Through `route_handler` as a `&self` route is, for its message.
+        // Through `route_handler` as a `&self` route is, for its message;
+        // in a closure where an argument's type is checked there.
+        let checked = (0..route.args.len()).any(|i| is_checked(route, i));
+        if !checked {
+            return quote_spanned!(ident.span()=>
+                #sp::route_handler(#sp::axum::routing::MethodFilter::#filter, <#self_ty>::#ident));
+        }
         return quote_spanned!(ident.span()=>
-            #sp::route_handler(#sp::axum::routing::MethodFilter::#filter, <#self_ty>::#ident));
+            #sp::route_handler(#sp::axum::routing::MethodFilter::#filter, |#(#(#cfgs)* #args: #types),*| <#self_ty>::#ident(#(#(#cfgs)* #args),*)));
     }
-    let (args, types, cfgs) = closure_params(m, route);
     // Called as `<T>::method(&*this, ..)`: a route named like a method of
     // `Arc` (`clone`, say) must still reach the controller's.
     // Converted inside the async block: an `impl IntoResponse` output
@@ -91,30 +98,88 @@ fn handler(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
     }
 }
 
-/// For each argument that another follows in every build (one without a
-/// `#[cfg]`), a check that it reads no body, spanned on its type: a bad
-/// argument is named there, not only as "not a handler" on the method.
-/// The last argument, when no `#[cfg]` can drop it, is checked to be an
-/// extractor of either kind (`FromRequest`, which `FromRequestParts`
-/// implies); a body extractor is expected there, so no narrower bound is safe.
+/// Whether an argument is followed, in every build, by another (one
+/// without a `#[cfg]`): it must then read no body.
+fn followed(route: &Route, i: usize) -> bool {
+    route.args[i + 1..]
+        .iter()
+        .any(|later| later.cfgs.is_empty())
+}
+
+/// Whether `ty` names a lifetime or a reference, which an array length
+/// (a constant of its own) cannot.
+fn borrows(ty: &syn::Type) -> bool {
+    fn walk(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|t| match t {
+            proc_macro2::TokenTree::Punct(p) => p.as_char() == '\'' || p.as_char() == '&',
+            proc_macro2::TokenTree::Group(g) => walk(g.stream()),
+            _ => false,
+        })
+    }
+    walk(quote!(#ty))
+}
+
+/// What an argument must be: `Some(true)` a parts extractor (another
+/// follows it), `Some(false)` an extractor of either kind (the last, when
+/// no `#[cfg]` can drop it: a body extractor is expected there, so no
+/// narrower bound is safe), `None` unchecked (a `#[cfg]` may make it the
+/// last or not; `impl Trait` is an error of its own).
+fn requirement(route: &Route, i: usize) -> Option<bool> {
+    let arg = &route.args[i];
+    if matches!(arg.ty, syn::Type::ImplTrait(_)) {
+        None
+    } else if followed(route, i) {
+        Some(true)
+    } else if i + 1 == route.args.len() && arg.cfgs.is_empty() {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Whether the handler's type for the argument checks it ([`checked_types`]).
+fn is_checked(route: &Route, i: usize) -> bool {
+    requirement(route, i).is_some() && !borrows(&route.args[i].ty)
+}
+
+/// The handler's parameter types, each checked where it can be: spanned
+/// on the argument's type, `<[(); <T as PartsExtractor>::CHECK] as
+/// Checked<T>>::Type` (or `RequestExtractor<_>` for the last) is `T`, or
+/// where `T` is not such an extractor, one error on `T` that says what it
+/// must be and a type rustc knows to be wrong, so the handler adds no
+/// "not a handler" on the method. A type naming a lifetime, which an
+/// array length cannot, is checked apart ([`argument_checks`]).
+fn checked_types(sp: &TokenStream, m: &Model, route: &Route) -> Vec<TokenStream> {
+    (0..route.args.len())
+        .map(|i| {
+            let ty = replace_self(&route.args[i].ty, &m.self_ty);
+            let span = syn::spanned::Spanned::span(&ty);
+            let check = match requirement(route, i) {
+                _ if !is_checked(route, i) => return quote!(#ty),
+                None => return quote!(#ty),
+                Some(true) => quote_spanned!(span=> <#ty as #sp::PartsExtractor>::CHECK),
+                Some(false) => quote_spanned!(span=> <#ty as #sp::RequestExtractor<_>>::CHECK),
+            };
+            quote_spanned!(span=> <[(); #check] as #sp::Checked<#ty>>::Type)
+        })
+        .collect()
+}
+
+/// The checks its handler's types cannot make ([`checked_types`]), on
+/// arguments whose types name a lifetime, each spanned on its type: a bad
+/// argument is named there, not only as "not a handler" on the method
+/// (which follows it).
 fn argument_checks(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
-    let last = route.args.len().checked_sub(1);
     let checks = route.args.iter().enumerate().filter_map(|(i, arg)| {
-        if matches!(arg.ty, syn::Type::ImplTrait(_)) {
+        let ty = replace_self(&arg.ty, &m.self_ty);
+        if !borrows(&ty) {
             return None;
         }
-        let followed = route.args[i + 1..]
-            .iter()
-            .any(|later| later.cfgs.is_empty());
-        let ty = replace_self(&arg.ty, &m.self_ty);
         let span = syn::spanned::Spanned::span(&ty);
-        if followed {
-            let cfgs = &arg.cfgs;
-            Some(quote_spanned!(span=> #(#cfgs)* #sp::parts_extractor::<#ty>();))
-        } else if Some(i) == last && arg.cfgs.is_empty() {
-            Some(quote_spanned!(span=> #sp::request_extractor::<#ty, _>();))
-        } else {
-            None
+        let cfgs = &arg.cfgs;
+        match requirement(route, i)? {
+            true => Some(quote_spanned!(span=> #(#cfgs)* #sp::parts_extractor::<#ty>();)),
+            false => Some(quote_spanned!(span=> #sp::request_extractor::<#ty, _>();)),
         }
     });
     quote!(#(#checks)*)
@@ -124,7 +189,7 @@ fn argument_checks(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
 /// `Send` and its output a response: where they are not, rustc says so on
 /// the method and names what is held across an `.await` (axum's `Handler`
 /// error would only say the route is no handler). Its parameters are the
-/// route's arguments, typed as the handler's are, so no code is
+/// route's arguments, with their own types, so no code is
 /// unreachable (a crate may forbid `unreachable_code`). Routes taking
 /// `impl Trait` are no handlers anyway.
 fn future_check(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
