@@ -119,6 +119,8 @@ pub mod __private {
     pub use ::serde_json;
     pub use ::session_core;
 
+    pub use ::async_trait::async_trait;
+
     pub use crate::{
         AppContext, BuildError, Controller, ControllerRegistration, FromApp, Guard, Interceptor,
         InterceptorRef, InterceptorRegistration, RouteDef, UnregisteredInterceptor,

@@ -10,6 +10,9 @@ use proc_macro2::TokenStream;
 use crate::ctxt::with_item;
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let result = model::Model::parse(args, item.clone()).map(|m| expand::generate(&m));
-    with_item(item, result)
+    let result = model::Model::parse(args.clone(), item.clone()).map(|m| expand::generate(&m));
+    if result.is_ok() {
+        return with_item(item, result);
+    }
+    with_item(model::item_for_errors(&args, item), result)
 }

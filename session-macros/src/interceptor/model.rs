@@ -101,6 +101,46 @@ fn check_async_trait(imp: &syn::ItemImpl, errors: &mut Errors) {
     }
 }
 
+/// The item as emitted beside the errors: an `impl` block missing
+/// `#[async_trait]` gets it, so that the error asking for it is the only
+/// one (rustc would add that the method's lifetimes do not match the
+/// trait's).
+pub(super) fn item_for_errors(args: &TokenStream, item: TokenStream) -> TokenStream {
+    let Ok(Item::Impl(mut imp)) = syn::parse2::<Item>(item.clone()) else {
+        return item;
+    };
+    if !missing_async_trait(&imp) {
+        return item;
+    }
+    // `crate = path` read leniently: the arguments may hold the errors.
+    let mut krate: Option<Path> = None;
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("crate") {
+            krate = Some(meta.value()?.parse()?);
+        } else if meta.input.peek(Token![=]) {
+            meta.value()?.parse::<syn::Expr>()?;
+        }
+        Ok(())
+    });
+    let _ = syn::parse::Parser::parse2(parser, args.clone());
+    let sp = crate::runtime::private_path(krate.as_ref());
+    imp.attrs.push(syn::parse_quote!(#[#sp::async_trait]));
+    quote::ToTokens::into_token_stream(imp)
+}
+
+/// Whether an `impl` block has `async fn`s and no `#[async_trait]`.
+fn missing_async_trait(imp: &syn::ItemImpl) -> bool {
+    let expands = imp
+        .attrs
+        .iter()
+        .any(|a| crate::ctxt::attr_is(a, "async_trait"));
+    !expands
+        && imp
+            .items
+            .iter()
+            .any(|item| matches!(item, syn::ImplItem::Fn(f) if f.sig.asyncness.is_some()))
+}
+
 /// Whether `dep` names the interceptor itself (`Self` or its own spelling).
 fn is_itself(dep: &Type, ty: &Type) -> bool {
     use quote::ToTokens;
