@@ -48,6 +48,11 @@ struct Inner {
     // The session this request created, once persist stored it: its id is
     // made as it is stored.
     persisted: OnceLock<SessionId>,
+    // Persist ran, or was found to have nothing to do: the session the
+    // request ends up on is known.
+    settled: AtomicBool,
+    // Wakes a watch of the session's end waiting for `settled`.
+    on_settled: tokio::sync::Notify,
 }
 
 impl RequestSession {
@@ -71,6 +76,8 @@ impl RequestSession {
                 token_handed_out: AtomicBool::new(false),
                 read: AtomicBool::new(false),
                 persisted: OnceLock::new(),
+                settled: AtomicBool::new(false),
+                on_settled: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -90,6 +97,29 @@ impl RequestSession {
     pub(crate) fn set_persisted(&self, id: SessionId) {
         // Persist runs once a request.
         let _ = self.inner.persisted.set(id);
+    }
+
+    /// Records that the request's session is settled: persist ran (or had
+    /// nothing to do, or was skipped for a failed response).
+    pub(crate) fn settle(&self) {
+        self.inner.settled.store(true, Ordering::Release);
+        self.inner.on_settled.notify_waiters();
+    }
+
+    /// Waits until [`settle`](Self::settle) ran.
+    pub(crate) async fn settled(&self) {
+        let mut notified = std::pin::pin!(self.inner.on_settled.notified());
+        // Registered before the flag is read: a settle in between wakes it.
+        notified.as_mut().enable();
+        if self.is_settled() {
+            return;
+        }
+        notified.await;
+    }
+
+    /// Whether [`settle`](Self::settle) ran.
+    pub(crate) fn is_settled(&self) -> bool {
+        self.inner.settled.load(Ordering::Acquire)
     }
 
     /// The session the request ends up on: the one in use, or after

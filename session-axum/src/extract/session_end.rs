@@ -21,14 +21,18 @@ impl Auth {
     /// with the session.
     ///
     /// The store is asked every `every` (at least 10 ms), the first time
-    /// one `every` after the future is first polled, which in
-    /// `on_upgrade` or a stream's body is after the handshake's session
-    /// was stored: a session this request created or logged in is watched
-    /// too. It completes at once when the request ends with no session
-    /// (a logout in it). While the store is unavailable it keeps waiting:
-    /// an outage does not close every socket. The socket refreshes no
-    /// expiry, so a session used by nothing else expires after its idle
-    /// lifetime and this completes then.
+    /// one `every` after the future is first polled, and each time one
+    /// `every` after the previous answer. A session this request creates
+    /// or logs in is watched too: polled before the request's session is
+    /// stored (in the handler itself, or in a task it spawned that runs
+    /// first), the future waits for the request to store it rather than
+    /// take a session not stored yet for a gone one (the first check is
+    /// then one `every` after it was stored), and keeps the request's
+    /// session until then. It completes at once after a logout in this
+    /// request that no login followed. While the store is unavailable it
+    /// keeps waiting: an outage does not close every socket. The socket
+    /// refreshes no expiry, so a session used by nothing else expires
+    /// after its idle lifetime and this completes then.
     ///
     /// Fails with [`SessionRejection::Unsupported`] on a client-side
     /// store (`CookieStore`): the session lives in the browser's cookie,
@@ -71,22 +75,44 @@ impl Auth {
 }
 
 async fn watch(session: RequestSession, every: Duration) {
-    // Read when first polled: the handshake's new session has an id only
-    // once it is stored.
-    let Some(id) = session.current_id() else {
+    let service = session.service().clone();
+    let Some(id) = watched_id(session).await else {
         return;
     };
-    let service = session.service().clone();
-    drop(session);
-    let start = tokio::time::Instant::now() + every;
-    let mut ticks = tokio::time::interval_at(start, every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticks.tick().await;
+        // A pause after each answer, not a fixed rate: a check slower than
+        // `every` (a store timing out) is not followed by another at once.
+        tokio::time::sleep(every).await;
         if ended(&service, &id).await {
             return;
         }
     }
+}
+
+/// The session to watch: the one the request ends up on (`None`: none, a
+/// logout in it). Once the request's session is settled that is known;
+/// before (the future polled in the handler, or in a task it spawned that
+/// ran first), a session in use as it was loaded is the one, a logout
+/// without a login after it leaves none, and a session this request creates
+/// or moves to has no record until persist stores it: that is waited for.
+/// The request's session is dropped once the id is known.
+async fn watched_id(session: RequestSession) -> Option<SessionId> {
+    if !session.is_settled() {
+        {
+            let state = session.cell().lock();
+            let id = state.id();
+            if id.is_none() && state.logged_out() {
+                return None;
+            }
+            if let Some(id) = id
+                && state.record().map(|r| r.id) == Some(id)
+            {
+                return Some(id);
+            }
+        }
+        session.settled().await;
+    }
+    session.current_id()
 }
 
 /// Whether the session is gone; `false` while the store cannot say.

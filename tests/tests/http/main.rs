@@ -22,6 +22,7 @@ mod routes;
 mod runtime;
 mod security;
 mod seeds;
+mod session_end;
 mod spans;
 mod untrusted;
 mod values;
