@@ -189,11 +189,18 @@ impl Cluster {
 /// Makes a new connection and, unless the store is gone or a newer one was
 /// made meanwhile, puts it in place of the connection of `generation`.
 async fn replace(client: ClusterClient, link: Weak<Mutex<Link>>, generation: u64) {
+    // A task dropped before it finishes (its runtime shut down, a panic)
+    // must not leave `replacing` set: no timeout would replace the
+    // connection again.
+    let mut replacing = Replacing(Some(link.clone()));
     let result = client.get_async_connection().await;
     let Some(link) = Weak::upgrade(&link) else {
         return;
     };
     let mut link = lock(&link);
+    // Cleared here, under the lock: a replacement started once it is
+    // released is not this one's to clear.
+    replacing.0 = None;
     link.replacing = false;
     link.silent_since = None;
     match result {
@@ -206,5 +213,53 @@ async fn replace(client: ClusterClient, link: Weak<Mutex<Link>>, generation: u64
         // The current connection stays; calls that keep timing out try
         // again.
         Err(error) => tracing::warn!(%error, "redis cluster reconnection failed"),
+    }
+}
+
+/// Clears [`Link::replacing`] when the replacing task is dropped before it
+/// did (`None` once it did).
+struct Replacing(Option<Weak<Mutex<Link>>>);
+
+impl Drop for Replacing {
+    fn drop(&mut self) {
+        if let Some(link) = self.0.as_ref().and_then(Weak::upgrade) {
+            lock(&link).replacing = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::cluster::ClusterClientBuilder;
+
+    /// A replacement whose task never finishes (its runtime shut down, or
+    /// it panicked) must not leave the store unable to start another.
+    #[test]
+    fn a_replacement_cut_short_does_not_block_later_ones() {
+        // Takes connections (the kernel's backlog) and never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let url = format!("redis://{}", silent.local_addr().expect("an address"));
+        let client = ClusterClientBuilder::new(vec![url])
+            .connection_timeout(Duration::from_secs(30))
+            .response_timeout(Duration::from_secs(30))
+            .build()
+            .expect("a client");
+        let link = Arc::new(Mutex::new(Link {
+            generation: 1,
+            connection: None,
+            silent_since: None,
+            replacing: true,
+        }));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            tokio::spawn(replace(client, Arc::downgrade(&link), 1));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        });
+        drop(runtime);
+        assert!(!lock(&link).replacing, "a later timeout may replace again");
     }
 }
