@@ -12,10 +12,11 @@
 //! message (one per key), so the echo of this store's own write cannot be
 //! told from another client's change made in the same instant by the
 //! session key alone, and `NOLOOP` does not cover script writes on Redis
-//! 7.0. So the save and delete scripts of a store with a cache also set and
-//! delete a marker key naming this store (`<prefix>s:{<id>}:w:<writer>`, never
-//! stored): an invalidation of a session key is this store's own echo when
-//! it comes with this store's marker of that session and no other store's.
+//! 7.0. So the save, rebind and delete scripts of a store with a cache also
+//! set and delete a marker key naming this store
+//! (`<prefix>s:{<id>}:w:<writer>`, never stored): an invalidation of a
+//! session key is this store's own echo when it comes with this store's
+//! marker of that session and no other store's.
 //! Every other invalidation (another store's marker, or none: a change made
 //! by hand, an expiry, an eviction) drops the copy. One change the markers
 //! cannot reveal: a change made outside any cached store (by hand, or by a
@@ -38,8 +39,8 @@
 //! turns for the earlier save's task to apply it (its reply has arrived, as
 //! the one connection answers in order) before it loads from Redis. After
 //! each step the copy's metadata
-//! must equal what Redis reported, or the copy is dropped. Creates and
-//! deletes drop the copy.
+//! must equal what Redis reported, or the copy is dropped. Creates, deletes
+//! and rebinds (which change no revision to order them by) drop the copy.
 //!
 //! A lost connection drops everything (invalidations may have been missed),
 //! and so does a connection replaced because it went silent (see
@@ -379,8 +380,9 @@ impl LocalCache {
         }
     }
 
-    /// Session `id` changed in a way the copy cannot follow: created or
-    /// deleted by this store, or a write that failed or was refused.
+    /// Session `id` changed in a way the copy cannot follow: created,
+    /// deleted or rebound by this store, or a write that failed or was
+    /// refused.
     pub(crate) fn changed(&self, id: &SessionId) {
         lock(&self.stripes[self.stripe_of(id)]).changed(id);
     }

@@ -151,6 +151,12 @@ pub(crate) fn parse_digits(digits: &[u8], radix: u32) -> Option<u64> {
     })
 }
 
+/// The `_b` value of `binding`: its JSON text, which the size limit counts.
+pub(crate) fn encode_binding(binding: &Binding) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(binding)
+        .map_err(|e| StoreError::Corrupt(format!("binding does not encode: {e}")))
+}
+
 /// A new record ready to write, its binding encoded once for both the size
 /// check and the command.
 pub(crate) struct NewRecord<'a> {
@@ -162,12 +168,7 @@ pub(crate) struct NewRecord<'a> {
 impl<'a> NewRecord<'a> {
     /// Encodes `record`'s binding.
     pub(crate) fn new(record: &'a SessionRecord) -> Result<Self, StoreError> {
-        let binding = record
-            .binding
-            .as_deref()
-            .map(serde_json::to_vec)
-            .transpose()
-            .map_err(|e| StoreError::Corrupt(format!("binding does not encode: {e}")))?;
+        let binding = record.binding.as_deref().map(encode_binding).transpose()?;
         Ok(Self { record, binding })
     }
 

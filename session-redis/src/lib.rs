@@ -69,6 +69,7 @@
 //! | `create` anonymous | 1 | one script |
 //! | `create` bound (login), standalone | 1 | one script (session and index) |
 //! | `create` bound (login), cluster | 2 | index script, then create script |
+//! | `rebind` | 1 | one script: `HMGET` of `_m`, `_u`, `MEMORY USAGE` (the size limit; `HGETALL` too when that does not show the record well under it), then one `HSET` of `_b` |
 //! | `delete` | 1, or 2 for a bound session | delete script, index script |
 //! | `list_for_user` | 2 (3 when cleaning) | `ZRANGE`, one `HMGET` per session sent concurrently, index script |
 //! | `delete_for_user` | 3 | `ZRANGE`, one delete script per session sent concurrently, index script |
@@ -90,13 +91,13 @@
 //!
 //! Redis merges the invalidations of one event loop iteration into one
 //! message, one entry per key, so the echo of the store's own save looks
-//! like anyone's change of that session. The save and delete scripts of a
-//! store with a cache therefore also set and delete a marker key,
-//! `<prefix>s:{<id>}:w:<writer>` (never stored; `<writer>` is random per
-//! store): an invalidation of a session that carries this store's marker
-//! and no other store's is its own echo, and the copy, which followed the
-//! save, stays. Creates and deletes drop the copy. See the builder method
-//! for the coherence window and what it costs.
+//! like anyone's change of that session. The save, rebind and delete
+//! scripts of a store with a cache therefore also set and delete a marker
+//! key, `<prefix>s:{<id>}:w:<writer>` (never stored; `<writer>` is random
+//! per store): an invalidation of a session that carries this store's
+//! marker and no other store's is its own echo, and the copy, which
+//! followed the save, stays. Creates, deletes and rebinds drop the copy.
+//! See the builder method for the coherence window and what it costs.
 //!
 //! # Atomicity (Redis Cluster)
 //!
@@ -112,6 +113,7 @@
 //! | `save`, `touch` (data, flash, expiry, revision check) | yes | one script on the session hash: checks existence, the expiry in `_m` against the caller's now and the expected revision, then writes only the given fields, `_m` and `PEXPIREAT`; a vanished session is never recreated; a save that ends the record (a rotation's close) keeps its hash a minute, expired, so that a close the client sends again still answers saved |
 //! | index refresh after `save`/`touch` moved a bound session's expiry, the caller naming the user ([`SessionPatch::user_id`](session_core::SessionPatch::user_id), the `user_id` of `touch`; the session service always names it) | in standalone mode (and with a hash-tagged prefix) | one script moves the index entry, then writes the session; in a cluster the index entry moves first, as a step of its own. Either way an index step that fails leaves the session unrefreshed: at worst a stale entry, never a live session dropping out of its index; for a session found missing the entry added first is removed again (best effort) |
 //! | the same without the user named | no | second step on the index, for the user the hash names; if it fails the call reports the error, the session keeps its new expiry and its entry the old score (the next refresh repairs it; until then a trim after the old expiry may drop the entry, hiding the session from `list_for_user`/`delete_for_user`) |
+//! | `rebind` | yes | one script on the session hash: checks existence, the expiry in `_m` against the caller's now, that it is no moved marker and that `_u` is the new binding's user, and the size limit with the new binding, then writes `_b` alone (times, revision, data and the index stay); sent again by the cluster client, it writes the same binding again |
 //! | `create` (collision check and write) | yes | one script on the session hash; never overwrites a live id; finding exactly the record it writes (an attempt the client sent again after its reply was lost) it reports success instead of a collision |
 //! | `create` with a user | no | index entry first, with a create marker beside it on the index's node (`<index>:c:<id>`, living 60 s), then the session: a failure leaves at worst a stale entry, never an unindexed session; a listing or revocation that runs in between finds no session but keeps the marked entry |
 //! | `delete` | yes for the session | the session is deleted atomically; its index entry is removed in a second step, best effort (a stale entry is ignored and cleaned by listings; in a cluster, the entry of a session a rotation closed stays so until a listing) |
@@ -215,6 +217,7 @@ mod error;
 mod eviction;
 mod keys;
 mod listing;
+mod rebind;
 mod redact;
 mod reply;
 mod reports;

@@ -366,6 +366,67 @@ end
 return reply
 "#;
 
+/// `rebind`. KEYS: session hash; with a local cache this store's marker key
+/// of the session (set and deleted with the hash, as the save script does,
+/// so that another store's save merged into the same invalidation is not
+/// taken for its own echo). ARGV: now, the user the session must be bound
+/// to, the new binding's JSON text, the size limit of the record.
+///
+/// Writes only `_b`: `_m` (times, revision), the data and the flash stay,
+/// and so does `_u`, which the check requires to be the given user. A
+/// moved marker (created at its own expiry) is never rebound. The size
+/// check is the save script's, with the new binding in place of the stored
+/// one: `MEMORY USAGE` first, `HGETALL` only when that does not show the
+/// record well under the limit.
+///
+/// Sending it again (a cluster client's retry) writes the same value, so it
+/// needs no write id.
+///
+/// Replies `{0}` not rebound (absent, expired, a moved marker, anonymous or
+/// another user's: nothing written), `{1}` rebound, `{3, reason}` corrupt
+/// (nothing written), `{4, size}` the record would be larger than the limit
+/// (nothing written).
+const REBIND: &str = r#"
+local m = read_hash('HMGET', KEYS[1], '_m', '_u')
+if not m then
+  return {3, 'the session key holds no hash'}
+end
+if not m[1] then
+  if redis.call('EXISTS', KEYS[1]) == 1 then
+    return {3, 'record has no format version'}
+  end
+  return {0}
+end
+local meta, reason = read_meta(m[1])
+if not meta then
+  return {3, reason}
+end
+if tonumber(meta[3]) <= tonumber(ARGV[1]) or meta[1] == meta[3] or m[2] ~= ARGV[2] then
+  return {0}
+end
+local limit, added = tonumber(ARGV[4]), #ARGV[3]
+-- pcall: a Redis user without MEMORY in its ACL still gets the exact check.
+local usage = redis.pcall('MEMORY', 'USAGE', KEYS[1], 'SAMPLES', '0')
+if type(usage) ~= 'number' or 2 * usage + added > limit then
+  local stored, size = redis.call('HGETALL', KEYS[1]), added
+  for i = 1, #stored, 2 do
+    local namespace = string.sub(stored[i], 1, 2)
+    if namespace == 'f:' or namespace == 'l:' then
+      size = size + #stored[i] - 2 + #stored[i + 1]
+    end
+  end
+  if size > limit then
+    return {4, size}
+  end
+end
+redis.call('HSET', KEYS[1], '_b', ARGV[3])
+if KEYS[2] then
+  redis.call('SET', KEYS[2], '1')
+  redis.call('DEL', KEYS[2])
+end
+return {1}
+"#;
+
 /// `delete`. KEYS: session hash; with a local cache this store's marker key
 /// of the session, set and deleted with the hash, so that another store's
 /// save merged into the same invalidation is not taken for its own echo;
@@ -505,6 +566,7 @@ impl LuaScript {
 pub(crate) struct Scripts {
     pub(crate) create: LuaScript,
     pub(crate) patch: LuaScript,
+    pub(crate) rebind: LuaScript,
     pub(crate) delete: LuaScript,
     pub(crate) index: LuaScript,
 }
@@ -516,6 +578,7 @@ impl Scripts {
         Self {
             create: LuaScript::new(format!("{INDEX_FN}{meta}{CREATE}")),
             patch: LuaScript::new(format!("{INDEX_FN}{meta}{patch}")),
+            rebind: LuaScript::new(format!("{meta}{REBIND}")),
             delete: LuaScript::new(format!("{meta}{DELETE}")),
             index: LuaScript::new(format!("{INDEX_FN}{INDEX}")),
         }
@@ -532,6 +595,7 @@ mod tests {
         for script in [
             &scripts.create,
             &scripts.patch,
+            &scripts.rebind,
             &scripts.delete,
             &scripts.index,
         ] {

@@ -10,7 +10,7 @@ use redis::cluster_routing::Slot;
 use redis::{Cmd, ErrorKind, RedisError, ServerErrorKind, Value};
 use session_core::clock::SharedClock;
 use session_core::{
-    Capabilities, Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch,
+    Binding, Capabilities, Page, PageRequest, SaveOutcome, SessionId, SessionInfo, SessionPatch,
     SessionRecord, SessionStore, StoreError, Timestamp,
 };
 use tokio::time::Instant;
@@ -550,7 +550,50 @@ impl RedisStore {
         }
     }
 
-    fn check_size(&self, operation: &'static str, size: usize) -> Result<(), StoreError> {
+    /// The error of a script's `{3, reason}` reply: the record is damaged.
+    pub(crate) fn damaged(reason: Option<Value>, script: &str) -> StoreError {
+        // The reason quotes what the script could not read, which need not
+        // be UTF-8.
+        let reason = reason
+            .and_then(reply::bytes)
+            .flatten()
+            .map(|reason| String::from_utf8_lossy(&reason).into_owned())
+            .unwrap_or_else(|| format!("{script} found the record damaged"));
+        StoreError::Corrupt(reason)
+    }
+
+    /// The error of a script's `{4, size}` reply: the write would leave the
+    /// record over the size limit.
+    pub(crate) fn too_large(
+        &self,
+        operation: &'static str,
+        size: Option<Value>,
+        script: &str,
+    ) -> StoreError {
+        let Some(size) = size
+            .as_ref()
+            .and_then(reply::int)
+            .and_then(|size| usize::try_from(size).ok())
+        else {
+            return unexpected(script);
+        };
+        tracing::debug!(
+            operation,
+            size,
+            limit = self.inner.max_record_bytes,
+            "redis store refused a write leaving a record over its size limit"
+        );
+        StoreError::TooLarge {
+            size,
+            limit: self.inner.max_record_bytes,
+        }
+    }
+
+    pub(crate) fn check_size(
+        &self,
+        operation: &'static str,
+        size: usize,
+    ) -> Result<(), StoreError> {
         if size > self.inner.max_record_bytes {
             tracing::debug!(
                 operation,
@@ -727,31 +770,8 @@ impl RedisStore {
                         .ok_or_else(|| unexpected("the save script"))?;
                     Ok((SaveOutcome::Conflict { current }, None))
                 }
-                Some(3) => {
-                    // The reason quotes what the script could not read,
-                    // which need not be UTF-8.
-                    let reason = items
-                        .next()
-                        .and_then(reply::bytes)
-                        .flatten()
-                        .map(|reason| String::from_utf8_lossy(&reason).into_owned())
-                        .unwrap_or_else(|| "the save script found the record damaged".into());
-                    Err(StoreError::Corrupt(reason))
-                }
-                Some(4) => {
-                    let size = items
-                        .next()
-                        .as_ref()
-                        .and_then(reply::int)
-                        .and_then(|size| usize::try_from(size).ok())
-                        .ok_or_else(|| unexpected("the save script"))?;
-                    tracing::debug!(operation, size, limit = self.inner.max_record_bytes,
-                        "redis store refused a save leaving a record over its size limit");
-                    Err(StoreError::TooLarge {
-                        size,
-                        limit: self.inner.max_record_bytes,
-                    })
-                }
+                Some(3) => Err(Self::damaged(items.next(), "the save script")),
+                Some(4) => Err(self.too_large(operation, items.next(), "the save script")),
                 _ => Err(unexpected("the save script")),
             }
         })
@@ -820,7 +840,6 @@ impl SessionStore for RedisStore {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             max_record_bytes: Some(self.inner.max_record_bytes),
-            rebind: false,
             ..Capabilities::ALL
         }
     }
@@ -933,6 +952,14 @@ impl SessionStore for RedisStore {
     ) -> Result<SaveOutcome, StoreError> {
         self.patch("touch", id, None, last_seen, Some(expires_at), user_id)
             .await
+    }
+
+    /// One script on the session hash, which checks and writes `_b` alone
+    /// (see the [crate docs](crate), Atomicity). With a local cache, this
+    /// store's copy of a rebound session is dropped, and other stores' go
+    /// with the write's invalidation.
+    async fn rebind(&self, id: &SessionId, binding: &Binding) -> Result<bool, StoreError> {
+        self.rebind_session(id, binding).await
     }
 
     async fn delete(&self, id: &SessionId) -> Result<bool, StoreError> {

@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use session_core::clock::Clock as _;
-use session_core::{FieldMap, MockClock, SaveOutcome, SessionPatch, SessionRecord, SessionStore};
+use session_core::{
+    Binding, FieldMap, MockClock, SaveOutcome, SessionId, SessionPatch, SessionRecord, SessionStore,
+};
 use session_redis::{ConfigError, RedisStore};
 
 use crate::monitor::{Monitor, sent};
@@ -345,6 +347,130 @@ async fn a_change_by_another_server_reaches_the_cache() {
     b.ping().await.unwrap();
     assert_eq!(b.load(&r.id).await.unwrap(), None);
     assert_eq!(a.load(&r.id).await.unwrap(), None);
+}
+
+/// The binding of `store`'s copy (or Redis's) of session `id`.
+async fn binding_of(store: &RedisStore, id: &SessionId) -> Option<Binding> {
+    let record = store.load(id).await.unwrap()?;
+    record.binding.map(|b| *b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebind_by_another_server_reaches_the_cache() {
+    let clock = MockClock::starting_now();
+    let Some((a, b)) = two_servers(&clock).await else {
+        return;
+    };
+    let r = record(&clock, Some("ada"));
+    a.create(&r).await.unwrap();
+    settle(&a).await;
+    // Both load it, so both hold a copy.
+    let before = r.binding.as_deref().cloned();
+    assert_eq!(binding_of(&a, &r.id).await, before);
+    assert_eq!(binding_of(&b, &r.id).await, before);
+
+    let promoted = Binding::user("ada").with_permissions(["admin"]);
+    assert!(a.rebind(&r.id, &promoted).await.unwrap());
+    // A's own copy went with the reply, without waiting for the echo.
+    assert_eq!(binding_of(&a, &r.id).await.as_ref(), Some(&promoted));
+    // A's write ran before B's PING, so its invalidation reached B first.
+    b.ping().await.unwrap();
+    assert_eq!(binding_of(&b, &r.id).await.as_ref(), Some(&promoted));
+
+    // And back, through B; the rest of the record is as it was.
+    let demoted = Binding::user("ada");
+    assert!(b.rebind(&r.id, &demoted).await.unwrap());
+    a.ping().await.unwrap();
+    let mut expected = r.clone();
+    expected.binding = Some(Box::new(demoted));
+    assert_eq!(a.load(&r.id).await.unwrap().as_ref(), Some(&expected));
+    assert_eq!(b.load(&r.id).await.unwrap(), Some(expected));
+
+    // A refused rebind leaves the copies alone.
+    let other = Binding::user("mallory").with_permissions(["admin"]);
+    assert!(!a.rebind(&r.id, &other).await.unwrap());
+    assert_eq!(binding_of(&a, &r.id).await, Some(Binding::user("ada")));
+}
+
+/// B's rebind and A's save run in one event loop iteration, in either
+/// order: one invalidation names the session and both stores' markers, and
+/// A's copy (which followed its save, but not the rebind) must go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebind_merged_with_an_own_save_into_one_invalidation_drops_the_copy() {
+    let Some(server) = support::private_server(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let prefix = support::unique_prefix();
+    let (a, b) = (
+        cached(&server, &clock, &prefix),
+        cached(&server, &clock, &prefix),
+    );
+    // Warm-up: both connected, the scripts loaded (a NOSCRIPT reload would
+    // take the call out of the iteration).
+    let warm = record(&clock, Some("ada"));
+    a.create(&warm).await.unwrap();
+    a.save(&warm.id, &set(&clock, "0")).await.unwrap();
+    let same = warm.binding.as_deref().cloned().expect("bound");
+    assert!(b.rebind(&warm.id, &same).await.unwrap());
+    let admin = support::admin(&server).await;
+    for round in 0..3 {
+        let r = record(&clock, Some("ada"));
+        a.create(&r).await.unwrap();
+        settle(&a).await;
+        assert!(a.load(&r.id).await.unwrap().is_some());
+        let mut sleeper = admin.clone();
+        let sleep = tokio::spawn(async move {
+            redis::cmd("DEBUG")
+                .arg("SLEEP")
+                .arg("0.3")
+                .query_async::<()>(&mut sleeper)
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (a2, patch) = (a.clone(), set(&clock, "2"));
+        let save = tokio::spawn(async move { a2.save(&r.id, &patch).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let promoted = Binding::user("ada").with_permissions([format!("admin-{round}")]);
+        let (b2, binding) = (b.clone(), promoted.clone());
+        let rebind = tokio::spawn(async move { b2.rebind(&r.id, &binding).await });
+        sleep.await.unwrap().unwrap();
+        assert_eq!(save.await.unwrap().unwrap(), SaveOutcome::Saved);
+        assert!(rebind.await.unwrap().unwrap());
+        settle(&a).await;
+        let copy = a.load(&r.id).await.unwrap().expect("live");
+        assert_eq!(copy.binding.as_deref(), Some(&promoted), "round {round}");
+        assert_eq!(copy.fields.get("count"), Some("2"), "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebind_whose_caller_went_away_leaves_no_stale_copy() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = cached(&server, &clock, &support::unique_prefix());
+    let view = uncached_view(&server, &clock, &store);
+    let r = record(&clock, Some("ada"));
+    store.create(&r).await.unwrap();
+    // The script loaded (a first EVALSHA would answer NOSCRIPT), and a copy.
+    let same = r.binding.as_deref().cloned().expect("bound");
+    assert!(store.rebind(&r.id, &same).await.unwrap());
+    settle(&store).await;
+    assert_eq!(binding_of(&store, &r.id).await.as_ref(), Some(&same));
+    let promoted = Binding::user("ada").with_permissions(["admin"]);
+    support::pause_writes(&server, 30_000).await;
+    given_up_once_held(&server, "rebind", store.rebind(&r.id, &promoted)).await;
+    // The rebind runs once the pause ends; its echo is this store's own.
+    support::unpause(&server).await;
+    settle(&store).await;
+    assert_eq!(binding_of(&view, &r.id).await.as_ref(), Some(&promoted));
+    assert_eq!(
+        binding_of(&store, &r.id).await.as_ref(),
+        Some(&promoted),
+        "no stale copy"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

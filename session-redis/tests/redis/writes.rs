@@ -152,6 +152,51 @@ async fn a_save_sends_only_the_changed_fields_in_one_round_trip() {
     assert_eq!(back.revision, 2);
 }
 
+/// A rebind is one script that writes `_b` alone: `_m` (times, revision),
+/// `_u`, the data and the flash stay, and the hash is not read whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebind_writes_only_the_binding_in_one_round_trip() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::store_on(&server, &clock);
+    let mut admin = support::admin(&server).await;
+    let r = record(&clock, Some("ada"), 10);
+    store.create(&r).await.unwrap();
+    // Warm up: the script loaded.
+    let same = Binding::user("ada").with_label("laptop");
+    assert!(store.rebind(&r.id, &same).await.unwrap());
+    let mut monitor = Monitor::start(&server.url()).await;
+    monitor.take(&mut admin).await;
+    support::reset_stats(&mut admin).await;
+
+    clock.advance(Duration::from_secs(5));
+    let promoted = same.clone().with_permissions(["admin"]);
+    assert!(store.rebind(&r.id, &promoted).await.unwrap());
+    let seen = monitor.take(&mut admin).await;
+    let counts = support::command_counts(&mut admin).await;
+    assert_eq!(sent(&seen), ["evalsha"], "one round trip: {seen:?}");
+    assert_eq!(
+        scripted(&seen),
+        ["hmget", "memory", "hset"],
+        "reads `_m`, `_u` and the memory use, writes once: {seen:?}"
+    );
+    let hset = seen.iter().find(|s| s.name() == "hset").expect("hset");
+    let json = String::from_utf8(serde_json::to_vec(&promoted).unwrap()).unwrap();
+    assert_eq!(hset.args[2..], ["_b".to_owned(), json]);
+    assert_eq!(counts.get("hgetall"), None, "{counts:?}");
+
+    let mut expected = r.clone();
+    expected.binding = Some(Box::new(promoted));
+    assert_eq!(store.load(&r.id).await.unwrap(), Some(expected));
+    assert_eq!(
+        support::listed(&store, "ada").await,
+        [r.id],
+        "the index entry stays"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_load_sends_no_write() {
     let Some(server) = support::private_server(&[]) else {
@@ -222,6 +267,8 @@ async fn measure(
         .touch(&warm.id, m.clock.now().plus(HOUR * 2), m.clock.now(), None)
         .await
         .unwrap();
+    let promoted = Binding::user(&user).with_permissions(["admin"]);
+    store.rebind(&warm.id, &promoted).await.unwrap();
     store.delete(&warm.id).await.unwrap();
     store.list_for_user(&user).await.unwrap();
     observe().await;
@@ -262,6 +309,8 @@ async fn measure(
         .await
         .unwrap();
     note("touch (bound, user named)", observe().await);
+    assert!(store.rebind(&a.id, &promoted).await.unwrap());
+    note("rebind (login)", observe().await);
     assert_eq!(store.list_for_user(&user).await.unwrap().len(), 2);
     note("list_for_user (2 sessions)", observe().await);
     store.delete(&b.id).await.unwrap();
@@ -328,6 +377,7 @@ async fn commands_per_operation_standalone() {
         1,
         "standalone login is one script"
     );
+    assert_eq!(count("rebind (login)"), 1);
     assert_eq!(count("delete (bound)"), 2);
     assert_eq!(
         sent_by(&table, "list_for_user (2 sessions)"),
@@ -359,6 +409,7 @@ async fn commands_per_operation_standalone_cached() {
         "the index flag is read after the cache's items"
     );
     assert_eq!(count("create (login, bound)"), 1);
+    assert_eq!(count("rebind (login)"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -398,6 +449,11 @@ async fn commands_per_operation_cluster() {
         count("touch (bound, user named)"),
         2,
         "index entry, then session"
+    );
+    assert_eq!(
+        count("rebind (login)"),
+        1,
+        "the session's own node, the index untouched"
     );
 }
 
@@ -673,6 +729,24 @@ async fn the_size_limit_counts_the_binding_as_stored() {
             other => panic!("save gave {other:?}"),
         }
         assert_eq!(store.load(&r.id).await.unwrap(), before, "written");
+
+        // A rebind measures the record with the new binding in place of the
+        // stored one: 44 bytes of data leave room for 56.
+        match store.rebind(&r.id, &bound_to(57)).await {
+            Err(session_core::StoreError::TooLarge { size, limit }) => {
+                assert_eq!((size, limit), (101, 100));
+            }
+            other => panic!("rebind gave {other:?}"),
+        }
+        assert_eq!(store.load(&r.id).await.unwrap(), before, "written");
+        let shorter = bound_to(40);
+        assert!(store.rebind(&r.id, &shorter).await.unwrap());
+        store
+            .save(&r.id, &set(&clock, &[("c", "1")]))
+            .await
+            .unwrap();
+        let after = store.load(&r.id).await.unwrap().unwrap();
+        assert_eq!(after.binding.as_deref(), Some(&shorter));
     }
 }
 
@@ -724,5 +798,22 @@ async fn the_size_check_works_for_a_user_refused_memory_usage() {
         }
         other => panic!("save gave {other:?}"),
     }
+
+    // So does a rebind's: 61 bytes of data leave room for a binding of 39.
+    let bound_to = |bytes: usize| {
+        let empty = serde_json::to_vec(&Binding::user("ada").with_label("")).unwrap();
+        Binding::user("ada").with_label("l".repeat(bytes - empty.len()))
+    };
+    let mut bound = SessionRecord::new(SessionId::generate(), now, now.plus(HOUR));
+    bound.fields.insert("a", format!("\"{}\"", "x".repeat(58)));
+    bound.binding = Some(Box::new(bound_to(30)));
+    store.create(&bound).await.unwrap();
+    match store.rebind(&bound.id, &bound_to(40)).await {
+        Err(session_core::StoreError::TooLarge { size, limit }) => {
+            assert_eq!((size, limit), (101, 100));
+        }
+        other => panic!("rebind gave {other:?}"),
+    }
+    assert!(store.rebind(&bound.id, &bound_to(39)).await.unwrap());
     server.stop();
 }
