@@ -51,6 +51,9 @@ struct Inner {
     // Persist ran, or was found to have nothing to do: the session the
     // request ends up on is known.
     settled: AtomicBool,
+    // A watch of the session's end waits for `settled`: only then does
+    // settling wake it (most requests have none, and skip the lock).
+    watched: AtomicBool,
     // Wakes a watch of the session's end waiting for `settled`.
     on_settled: tokio::sync::Notify,
 }
@@ -77,6 +80,7 @@ impl RequestSession {
                 read: AtomicBool::new(false),
                 persisted: OnceLock::new(),
                 settled: AtomicBool::new(false),
+                watched: AtomicBool::new(false),
                 on_settled: tokio::sync::Notify::new(),
             }),
         }
@@ -102,16 +106,22 @@ impl RequestSession {
     /// Records that the request's session is settled: persist ran (or had
     /// nothing to do, or was skipped for a failed response).
     pub(crate) fn settle(&self) {
-        self.inner.settled.store(true, Ordering::Release);
-        self.inner.on_settled.notify_waiters();
+        // SeqCst with `settled()`: either it sees `settled`, or this sees
+        // `watched` and wakes it.
+        self.inner.settled.store(true, Ordering::SeqCst);
+        if self.inner.watched.load(Ordering::SeqCst) {
+            self.inner.on_settled.notify_waiters();
+        }
     }
 
     /// Waits until [`settle`](Self::settle) ran.
     pub(crate) async fn settled(&self) {
         let mut notified = std::pin::pin!(self.inner.on_settled.notified());
-        // Registered before the flag is read: a settle in between wakes it.
+        // Registered, then announced, before the flag is read: a settle in
+        // between wakes it.
         notified.as_mut().enable();
-        if self.is_settled() {
+        self.inner.watched.store(true, Ordering::SeqCst);
+        if self.inner.settled.load(Ordering::SeqCst) {
             return;
         }
         notified.await;
@@ -119,7 +129,7 @@ impl RequestSession {
 
     /// Whether [`settle`](Self::settle) ran.
     pub(crate) fn is_settled(&self) -> bool {
-        self.inner.settled.load(Ordering::Acquire)
+        self.inner.settled.load(Ordering::SeqCst)
     }
 
     /// The session the request ends up on: the one in use, or after
