@@ -2,7 +2,9 @@
 //! the calls it cares about returned: hold one, note what it did, or run
 //! another request in between.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use session_axum::async_trait;
 use session_core::{
@@ -131,5 +133,27 @@ impl<A: After> SessionStore for Hooked<A> {
     }
     async fn list(&self, page: PageRequest) -> Result<Page<SessionInfo>, StoreError> {
         self.inner.list(page).await
+    }
+}
+
+/// Work a test runs once, from inside a hook: another request's, landing
+/// between two of the calls under test.
+#[derive(Clone, Default)]
+pub struct OnceHook(Arc<Mutex<Option<Work>>>);
+
+type Work = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+impl OnceHook {
+    /// Sets the work to run.
+    pub fn set(&self, work: impl Future<Output = ()> + Send + 'static) {
+        *self.0.lock().unwrap() = Some(Box::pin(work));
+    }
+
+    /// Runs the work, the first time only.
+    pub async fn run(&self) {
+        let work = self.0.lock().unwrap().take();
+        if let Some(work) = work {
+            work.await;
+        }
     }
 }

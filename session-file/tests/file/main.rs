@@ -13,7 +13,6 @@ mod group_commit;
 #[cfg(target_os = "linux")]
 mod io_error;
 mod kill;
-mod logs;
 mod moved;
 mod never_written;
 mod open;

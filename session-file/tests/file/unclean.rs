@@ -15,8 +15,8 @@ use session_core::clock::Clock as _;
 use session_core::{MockClock, SessionRecord, SessionStore};
 use session_file::FileStore;
 
-use crate::logs::capture;
 use crate::support::{HOUR, open_at, record, temp_path};
+use session_tests::logs::capture;
 
 /// The engine's page size: the unit a torn write leaves in one piece.
 const PAGE: usize = 4096;

@@ -1,46 +1,27 @@
 //! `SessionService::set_permissions`: a live login's permissions change in
 //! place, also in a session a rotation moved while the change ran.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use session_core::{
-    Binding, CookieStore, Key, MemoryStore, MockClock, SessionId, SessionService, SessionStore,
-    StoreError,
+    Binding, CookieStore, MemoryStore, MockClock, SessionId, SessionService, StoreError,
 };
-use session_tests::hooked::{After, Hooked};
+use session_tests::hooked::{After, Hooked, OnceHook};
 
-use crate::support::{policy, token};
-
-type Hook = Pin<Box<dyn Future<Output = ()> + Send>>;
+use crate::support::{service_on, token};
 
 /// Runs a hook once, right after the first `rebind`: another request's
 /// work landing in the middle of a pass.
 #[derive(Clone, Default)]
 struct AfterFirstRebind {
-    hook: Arc<Mutex<Option<Hook>>>,
+    hook: OnceHook,
 }
 
 #[session_axum::async_trait]
 impl After for AfterFirstRebind {
     async fn rebound(&self, _: &SessionId) {
-        let hook = self.hook.lock().unwrap().take();
-        if let Some(hook) = hook {
-            hook.await;
-        }
+        self.hook.run().await;
     }
-}
-
-fn service_on(store: Arc<dyn SessionStore>, clock: &MockClock) -> SessionService {
-    SessionService::builder()
-        .shared_store(store)
-        .key(Key::new([1u8; 32]).unwrap())
-        .token_context("sid")
-        .expiry(policy())
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .unwrap()
 }
 
 async fn permissions(service: &SessionService, token: &str) -> Option<Vec<String>> {
@@ -113,14 +94,14 @@ async fn a_session_a_rotation_moved_during_the_change_gets_the_permissions_too()
     let id = service.create_session(Binding::user("ada")).await.unwrap();
     let loaded = other.load(Some(&service.token_for(&id))).await.unwrap();
     let moved_to: Arc<Mutex<Option<String>>> = Arc::default();
-    *hook.lock().unwrap() = Some(Box::pin({
+    hook.set({
         let (other, moved_to) = (other.clone(), moved_to.clone());
         async move {
             loaded.lock().rotate().expect("a stored session to move");
             let p = other.persist(&loaded).await.unwrap();
             *moved_to.lock().unwrap() = Some(token(&p));
         }
-    }));
+    });
 
     service.set_permissions("ada", ["admin"]).await.unwrap();
 

@@ -1,44 +1,26 @@
 //! `revoke_all` passes again while the user's listing shows sessions other
 //! than the one to keep: what a rotation landing between two passes does.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use session_core::conformance::RecordingStore;
-use session_core::{Binding, Key, MemoryStore, MockClock, SessionService, SessionStore};
-use session_tests::hooked::{After, Hooked};
+use session_core::{Binding, MemoryStore, MockClock, SessionService, SessionStore};
+use session_tests::hooked::{After, Hooked, OnceHook};
 
-use crate::support::{policy, token};
-
-type Hook = Pin<Box<dyn Future<Output = ()> + Send>>;
+use crate::support::{service_on, token};
 
 /// Runs a hook once, right after the first `delete_for_user`: another
 /// request's work landing between two passes.
 #[derive(Clone, Default)]
 struct BetweenPasses {
-    hook: Arc<Mutex<Option<Hook>>>,
+    hook: OnceHook,
 }
 
 #[session_axum::async_trait]
 impl After for BetweenPasses {
     async fn deleted_for_user(&self, _: &str) {
-        let hook = self.hook.lock().unwrap().take();
-        if let Some(hook) = hook {
-            hook.await;
-        }
+        self.hook.run().await;
     }
-}
-
-fn service_on(store: Arc<dyn SessionStore>, clock: &MockClock) -> SessionService {
-    SessionService::builder()
-        .shared_store(store)
-        .key(Key::new([1u8; 32]).unwrap())
-        .token_context("sid")
-        .expiry(policy())
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .unwrap()
 }
 
 /// "Log out my other devices" keeps the session of the request asking
@@ -62,7 +44,7 @@ async fn revoke_all_keeps_the_kept_session_that_a_rotation_moved_between_passes(
     let kept = service.create_session(Binding::user("u")).await.unwrap();
     service.create_session(Binding::user("u")).await.unwrap();
     let moved_to: Arc<Mutex<Option<String>>> = Arc::default();
-    *hook.lock().unwrap() = Some(Box::pin({
+    hook.set({
         let (other, t, moved_to) = (other.clone(), service.token_for(&kept), moved_to.clone());
         async move {
             let cell = other.load(Some(&t)).await.unwrap();
@@ -70,7 +52,7 @@ async fn revoke_all_keeps_the_kept_session_that_a_rotation_moved_between_passes(
             let p = other.persist(&cell).await.unwrap();
             *moved_to.lock().unwrap() = Some(token(&p));
         }
-    }));
+    });
 
     let revoked = service.revoke_all("u", Some(&kept)).await.unwrap();
 

@@ -4,7 +4,8 @@ use std::time::Duration;
 use session_core::conformance::RecordingStore;
 use session_core::service::SessionServiceBuilder;
 use session_core::{
-    CookieAction, ExpiryPolicy, Key, MemoryStore, MockClock, Persisted, SessionService, SigningKeys,
+    CookieAction, ExpiryPolicy, Key, MemoryStore, MockClock, Persisted, SessionService,
+    SessionStore, SigningKeys,
 };
 
 pub const MIN: Duration = Duration::from_secs(60);
@@ -23,6 +24,19 @@ pub fn policy() -> ExpiryPolicy {
         refresh_threshold: 0.5,
         absolute: None,
     }
+}
+
+/// A service on a store of the test's (a hooked one, say), with the
+/// suite's key, cookie name, policy and `clock`.
+pub fn service_on(store: Arc<dyn SessionStore>, clock: &MockClock) -> SessionService {
+    SessionService::builder()
+        .shared_store(store)
+        .key(Key::new([1u8; 32]).unwrap())
+        .token_context("sid")
+        .expiry(policy())
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap()
 }
 
 pub fn env() -> Env {
