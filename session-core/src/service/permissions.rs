@@ -13,11 +13,14 @@ impl SessionService {
     /// alone.
     ///
     /// A request that loaded its session before the change and rotates it
-    /// after (a login, [`Session::rotate`](crate::Session::rotate)) writes
-    /// its new session from what it loaded, with the old permissions: so
-    /// the user's sessions are read again after each pass, and another pass
-    /// made while one of them still differs (a few at most). A rotation
-    /// that ends after the last pass keeps the old permissions; revoke the
+    /// ([`Session::rotate`](crate::Session::rotate)) re-reads the stored
+    /// binding just before the move, so a change made before that re-read
+    /// moves with the session. One made between the re-read and the move's
+    /// write, or a login (which writes the binding the app gave it), can
+    /// still leave a session with other permissions: so the user's sessions
+    /// are read again after each pass, and another pass made while one of
+    /// them still differs (a few at most). A move written after the last
+    /// pass's listing, in that short window, keeps what it read; revoke the
     /// user's sessions instead where that must not happen.
     ///
     /// [`StoreError::Unsupported`] for a store without

@@ -235,7 +235,7 @@ impl SessionService {
                 }
                 let fence = match (old, rebase) {
                     (Some(old), Some(changes)) => {
-                        Box::pin(self.rebase(&mut record, &old, changes)).await?
+                        Box::pin(self.rebase(&mut record, &old, changes, !login)).await?
                     }
                     _ => None,
                 };
@@ -613,8 +613,11 @@ impl SessionService {
     /// Gives a rotation's new `record` the old record's data and flash as
     /// they are now, with this request's `changes` applied: another request
     /// may have saved the old record since this one loaded it, and the move
-    /// must not undo that (nor bring back a flash it read). An old record
-    /// gone or unreadable leaves `record` as planned, from the load.
+    /// must not undo that (nor bring back a flash it read). With
+    /// `keeps_binding` (a rotation that is no login), the binding too, when
+    /// it is still the same user's: its permissions may have been set since
+    /// the load. An old record gone or unreadable leaves `record` as
+    /// planned, from the load.
     ///
     /// The answer is the [`Fence`] that closes the old record at the
     /// revision read, so that no save to it is confirmed after it was read
@@ -624,6 +627,7 @@ impl SessionService {
         record: &mut SessionRecord,
         old: &SessionId,
         changes: Box<SessionPatch>,
+        keeps_binding: bool,
     ) -> Result<Option<Fence>, SessionError> {
         let mut current = match self.store().load(old).await {
             Ok(Some(current)) => current,
@@ -638,6 +642,15 @@ impl SessionService {
         // As a save would apply them; only the data and flash are taken.
         current.apply(&fence.changes);
         (record.fields, record.flash) = (current.fields, current.flash);
+        // A rotation that is no login moves the binding it loaded: the
+        // stored one is as new, and newer when the user's permissions were
+        // set meanwhile (`set_permissions`), which the move must not undo.
+        if keeps_binding
+            && let (Some(moving), Some(stored)) = (&record.binding, &current.binding)
+            && moving.user_id == stored.user_id
+        {
+            record.binding = current.binding;
+        }
         Ok(Some(fence))
     }
 

@@ -129,3 +129,60 @@ async fn a_client_side_store_refuses_the_change() {
         "{refused:?}"
     );
 }
+
+/// A request loaded the user's session before the change and rotates it
+/// after the change ended (a plain rotation, not a login): the rotation
+/// re-reads the old record just before the move, so it carries the new
+/// permissions rather than writing back the ones it loaded.
+#[tokio::test]
+async fn a_rotation_that_loaded_before_the_change_and_moves_after_it_keeps_the_new_permissions() {
+    let clock = MockClock::starting_now();
+    let service = service_on(
+        Arc::new(MemoryStore::with_clock(Arc::new(clock.clone()))),
+        &clock,
+    );
+    let id = service
+        .create_session(Binding::user("ada").with_permissions(["admin"]))
+        .await
+        .unwrap();
+    let loaded = service.load(Some(&service.token_for(&id))).await.unwrap();
+
+    // Taken away while the request runs.
+    assert_eq!(
+        service
+            .set_permissions("ada", Vec::<String>::new())
+            .await
+            .unwrap(),
+        1
+    );
+
+    loaded.lock().rotate().expect("a stored session to move");
+    let p = service.persist(&loaded).await.unwrap();
+    assert_eq!(
+        permissions(&service, &token(&p)).await,
+        Some(vec![]),
+        "the rotation gave the taken permissions back"
+    );
+}
+
+/// A login's own binding is what the app chose at that login: a change
+/// made meanwhile does not replace it.
+#[tokio::test]
+async fn a_login_after_the_change_keeps_the_binding_it_chose() {
+    let clock = MockClock::starting_now();
+    let service = service_on(
+        Arc::new(MemoryStore::with_clock(Arc::new(clock.clone()))),
+        &clock,
+    );
+    let id = service.create_session(Binding::user("ada")).await.unwrap();
+    let loaded = service.load(Some(&service.token_for(&id))).await.unwrap();
+    service.set_permissions("ada", ["admin"]).await.unwrap();
+    loaded
+        .lock()
+        .login(Binding::user("ada").with_permissions(["billing"]));
+    let p = service.persist(&loaded).await.unwrap();
+    assert_eq!(
+        permissions(&service, &token(&p)).await,
+        Some(vec!["billing".to_owned()])
+    );
+}
