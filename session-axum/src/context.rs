@@ -114,6 +114,15 @@ impl RequestSession {
         }
     }
 
+    /// A guard that [settles](Self::settle) the session when dropped: held
+    /// around the handler, so that a request that never gets to persist (a
+    /// handler that panicked, a request dropped when its client went away)
+    /// still wakes a watch of its session's end, which then finds no new
+    /// session stored.
+    pub(crate) fn settle_on_drop(&self) -> SettleOnDrop<'_> {
+        SettleOnDrop(self)
+    }
+
     /// Waits until [`settle`](Self::settle) ran.
     pub(crate) async fn settled(&self) {
         let mut notified = std::pin::pin!(self.inner.on_settled.notified());
@@ -239,5 +248,15 @@ impl RequestSession {
     /// response may carry in its body.
     pub(crate) fn token_handed_out(&self) -> bool {
         self.inner.token_handed_out.load(Ordering::Relaxed)
+    }
+}
+
+/// Settles a request's session when dropped (see
+/// [`RequestSession::settle_on_drop`]).
+pub(crate) struct SettleOnDrop<'a>(&'a RequestSession);
+
+impl Drop for SettleOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.settle();
     }
 }

@@ -180,6 +180,7 @@ impl Interceptor for SessionInterceptor {
             tracing::error!("SessionInterceptor ran without the AuthInterceptor's session context");
             return SessionRejection::MissingLayer.into_response();
         };
+        let _settle = session.settle_on_drop();
         let response = next.run(request).await;
         Self::finish(&session, response).await
     }
@@ -215,6 +216,7 @@ impl AuthThenSession {
             Ok(session) => session,
             Err(response) => return Ok(response),
         };
+        let _settle = session.settle_on_drop();
         // `call` after `ready` rather than `oneshot`, which would move the
         // request into its own state first.
         let response = ServiceExt::<Request>::ready(&mut route)
@@ -236,6 +238,7 @@ impl Interceptor for AuthThenSession {
             Ok(admitted) => admitted,
             Err(response) => return response,
         };
+        let _settle = session.settle_on_drop();
         let response = next.run(request).await;
         SessionInterceptor::finish(&session, response).await
     }

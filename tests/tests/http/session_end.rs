@@ -62,6 +62,26 @@ async fn visit_then_spawn(mut session: Session<Counters>, auth: Auth) -> &'stati
     "spawned"
 }
 
+/// The watch of a request whose handler fails before the response (a
+/// panic, or the request dropped), handed to a task first (one test uses it).
+static SPAWNED_BEFORE_FAILURE: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>> =
+    std::sync::Mutex::new(None);
+
+/// Makes a session for a new visitor, hands the watch to a task after
+/// polling it once, then panics: the session is never stored.
+async fn visit_spawn_then_panic(mut session: Session<Counters>, auth: Auth) -> &'static str {
+    session.update(|c| c.visits += 1);
+    session.commit().expect("a count encodes");
+    let mut ended = Box::pin(auth.session_end(EVERY).expect("a server-side store"));
+    tokio::select! {
+        biased;
+        () = &mut ended => return "ended at once",
+        () = std::future::ready(()) => {}
+    }
+    *SPAWNED_BEFORE_FAILURE.lock().unwrap() = Some(tokio::spawn(ended));
+    panic!("the handler fails after handing out the watch");
+}
+
 /// Logs in, then waits in the handler.
 async fn login_then_wait(auth: Auth) -> &'static str {
     auth.login(Binding::user("alice"));
@@ -96,6 +116,7 @@ async fn start() -> TestApp {
                 .route("/end/wait-long", get(wait_long))
                 .route("/end/wait-max", get(wait_forever_between_checks))
                 .route("/end/visit-spawn", get(visit_then_spawn))
+                .route("/end/visit-spawn-panic", get(visit_spawn_then_panic))
                 .route("/end/login-wait", post(login_then_wait))
                 .route("/end/visit-wait", get(visit_then_wait))
                 .route("/end/logout-wait", post(logout_then_wait))
@@ -196,5 +217,25 @@ async fn a_watch_polled_before_its_new_session_is_stored_follows_it() {
     tokio::time::timeout(Duration::from_secs(5), watch)
         .await
         .expect("the watch ends with the session")
+        .expect("the watch's task");
+}
+
+/// A request that never gets to persist (its handler panicked, or the
+/// client went away) still settles: a watch waiting for its new session
+/// ends, as no session was stored, rather than waiting for ever.
+#[tokio::test]
+async fn a_watch_waiting_for_a_session_its_failed_request_never_stored_ends() {
+    let t = start().await;
+    let mut b = t.server.browser();
+    // Whatever the failed request answers (or not): only the watch counts.
+    let _ = tokio::spawn(async move { b.get("/end/visit-spawn-panic").await }).await;
+    let watch = SPAWNED_BEFORE_FAILURE
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the handler ran");
+    tokio::time::timeout(Duration::from_secs(5), watch)
+        .await
+        .expect("the watch of a request that never settled ends")
         .expect("the watch's task");
 }
