@@ -377,7 +377,9 @@ return reply
 /// moved marker (created at its own expiry) is never rebound. The size
 /// check is the save script's, with the new binding in place of the stored
 /// one: `MEMORY USAGE` first, `HGETALL` only when that does not show the
-/// record well under the limit.
+/// record well under the limit. A binding no longer than the stored one is
+/// not measured: a record stored under a larger limit can still lose
+/// permissions.
 ///
 /// Sending it again (a cluster client's retry) writes the same value, so it
 /// needs no write id.
@@ -387,7 +389,7 @@ return reply
 /// (nothing written), `{4, size}` the record would be larger than the limit
 /// (nothing written).
 const REBIND: &str = r#"
-local m = read_hash('HMGET', KEYS[1], '_m', '_u')
+local m = read_hash('HMGET', KEYS[1], '_m', '_u', '_b')
 if not m then
   return {3, 'the session key holds no hash'}
 end
@@ -405,9 +407,12 @@ if tonumber(meta[3]) <= tonumber(ARGV[1]) or meta[1] == meta[3] or m[2] ~= ARGV[
   return {0}
 end
 local limit, added = tonumber(ARGV[4]), #ARGV[3]
+-- Only a binding that grows the record is measured: one stored under a
+-- larger limit can still lose permissions.
+local grows = added > #(m[3] or '')
 -- pcall: a Redis user without MEMORY in its ACL still gets the exact check.
-local usage = redis.pcall('MEMORY', 'USAGE', KEYS[1], 'SAMPLES', '0')
-if type(usage) ~= 'number' or 2 * usage + added > limit then
+local usage = grows and redis.pcall('MEMORY', 'USAGE', KEYS[1], 'SAMPLES', '0')
+if grows and (type(usage) ~= 'number' or 2 * usage + added > limit) then
   local stored, size = redis.call('HGETALL', KEYS[1]), added
   for i = 1, #stored, 2 do
     local namespace = string.sub(stored[i], 1, 2)

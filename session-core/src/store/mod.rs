@@ -142,7 +142,9 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     /// with nothing written, when the session is missing or expired, is a
     /// moved marker, is anonymous, or is bound to another user. A record the
     /// new binding takes over the size limit is refused with
-    /// [`StoreError::TooLarge`], nothing written.
+    /// [`StoreError::TooLarge`], nothing written; a store whose limit can be
+    /// lowered between runs should still take a binding that leaves a
+    /// record stored over it smaller (permissions taken away).
     async fn rebind(&self, id: &SessionId, binding: &Binding) -> Result<bool, StoreError> {
         let _ = (id, binding);
         Err(self.unsupported("rebind"))

@@ -817,3 +817,65 @@ async fn the_size_check_works_for_a_user_refused_memory_usage() {
     assert!(store.rebind(&bound.id, &bound_to(39)).await.unwrap());
     server.stop();
 }
+
+/// A limit lowered between two runs: a login stored above it can still
+/// have permissions taken away (a rebind that leaves it smaller), as the
+/// file store allows; one that grows it is refused, nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_stored_under_a_larger_limit_can_still_lose_permissions() {
+    let (Some(server), Some(cluster)) = (support::standalone(), support::cluster()) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let roles: Vec<String> = (0..20).map(|i| format!("role-{i:02}")).collect();
+    let pairs = [
+        (support::unique_prefix(), None),
+        (support::unique_prefix(), Some(100)),
+        (support::unique_prefix(), None),
+    ];
+    for (i, (prefix, cache)) in pairs.into_iter().enumerate() {
+        let on = |b: session_redis::RedisStoreBuilder| {
+            let b = b.key_prefix(prefix.clone());
+            let b = if i == 2 {
+                b.cluster_urls(cluster.urls())
+            } else {
+                b.url(server.url())
+            };
+            match cache {
+                Some(n) => b.local_cache(n),
+                None => b,
+            }
+            .build()
+            .unwrap()
+        };
+        let roomy = on(support::builder(&clock));
+        let now = clock.now();
+        let mut big = SessionRecord::new(SessionId::generate(), now, now.plus(HOUR));
+        big.binding = Some(Box::new(Binding::user("u").with_permissions(roles.clone())));
+        big.fields
+            .insert("blob", format!("\"{}\"", "x".repeat(2000)).as_str());
+        roomy.create(&big).await.unwrap();
+
+        let strict = on(support::builder(&clock).max_record_bytes(1024));
+        let more =
+            Binding::user("u").with_permissions(roles.iter().cloned().chain(["admin".into()]));
+        assert!(
+            matches!(
+                strict.rebind(&big.id, &more).await,
+                Err(session_core::StoreError::TooLarge { limit: 1024, .. })
+            ),
+            "store {i}: a rebind that grows the record"
+        );
+        assert_eq!(strict.load(&big.id).await.unwrap(), Some(big.clone()));
+
+        let fewer = Binding::user("u").with_permissions(roles[..2].iter().cloned());
+        let shrunk = strict.rebind(&big.id, &fewer).await;
+        assert!(
+            matches!(shrunk, Ok(true)),
+            "store {i}: a rebind that shrinks the record gave {shrunk:?}"
+        );
+        let loaded = strict.load(&big.id).await.unwrap().unwrap();
+        assert_eq!(loaded.binding.as_deref(), Some(&fewer));
+        assert_eq!(loaded.fields, big.fields);
+    }
+}
