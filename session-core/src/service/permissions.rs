@@ -65,17 +65,18 @@ impl SessionService {
         let permissions: Vec<String> = permissions.into_iter().map(Into::into).collect();
         let mut changed = 0;
         for _ in 0..MAX_REVOKE_PASSES {
-            let pass = match self.permissions_pass(user_id, &permissions).await {
-                Ok(pass) => pass,
-                Err(error) => {
-                    if changed > 0 {
-                        tracing::warn!(%error, changed, "set the permissions of some of a user's sessions, but a pass failed");
-                    }
-                    return Err(error);
+            let before = changed;
+            if let Err(error) = self
+                .permissions_pass(user_id, &permissions, &mut changed)
+                .await
+            {
+                // Those this pass changed before the error count too.
+                if changed > 0 {
+                    tracing::warn!(%error, changed, "set the permissions of some of a user's sessions, but a pass failed");
                 }
-            };
-            changed += pass;
-            if pass == 0 {
+                return Err(error);
+            }
+            if changed == before {
                 break;
             }
         }
@@ -84,13 +85,14 @@ impl SessionService {
     }
 
     /// One pass over the user's live sessions: rebinds each whose
-    /// permissions differ; how many it rebound.
+    /// permissions differ, counting each in `rebound` as it goes (so a
+    /// pass that fails half-way has counted what it did).
     async fn permissions_pass(
         &self,
         user_id: &str,
         permissions: &[String],
-    ) -> Result<usize, SessionError> {
-        let mut rebound = 0;
+        rebound: &mut usize,
+    ) -> Result<(), SessionError> {
         for info in self.store().list_for_user(user_id).await? {
             let now = self.clock().now();
             let Some(record) = self.live_record(info.id, now).await? else {
@@ -104,9 +106,9 @@ impl SessionService {
             }
             binding.permissions = permissions.to_vec();
             if self.store().rebind(&info.id, &binding).await? {
-                rebound += 1;
+                *rebound += 1;
             }
         }
-        Ok(rebound)
+        Ok(())
     }
 }

@@ -186,3 +186,58 @@ async fn a_login_after_the_change_keeps_the_binding_it_chose() {
         Some(vec!["billing".to_owned()])
     );
 }
+
+/// A pass that fails half-way: the error is returned, and the warning
+/// counts the sessions the pass changed before it (here the first listed),
+/// not only those of earlier passes. (Current-thread: the capture is this
+/// thread's.)
+#[tokio::test]
+async fn an_error_half_way_through_the_first_pass_is_logged_with_what_changed() {
+    use session_core::clock::Clock as _;
+    let clock = MockClock::starting_now();
+    let store = MemoryStore::with_limit(Arc::new(clock.clone()), 1000);
+    let service = service_on(Arc::new(store.clone()), &clock);
+    // Listed last (least recent): near the limit, so the grant is refused.
+    let now = clock.now();
+    let mut big = session_core::SessionRecord::new(
+        SessionId::generate(),
+        now,
+        now.plus(std::time::Duration::from_secs(3600)),
+    );
+    big.binding = Some(Box::new(Binding::user("ada")));
+    big.fields
+        .insert("blob", format!("\"{}\"", "x".repeat(900)).as_str());
+    store.create(&big).await.unwrap();
+    clock.advance(std::time::Duration::from_secs(1));
+    let small = service.create_session(Binding::user("ada")).await.unwrap();
+
+    let (log, _guard) = session_tests::logs::capture();
+    let granted = service.set_permissions("ada", ["r".repeat(200)]).await;
+    assert!(
+        matches!(
+            granted,
+            Err(session_core::SessionError::Store(
+                StoreError::TooLarge { .. }
+            ))
+        ),
+        "{granted:?}"
+    );
+    let binding = service
+        .record(&small)
+        .await
+        .unwrap()
+        .unwrap()
+        .binding
+        .unwrap();
+    assert_eq!(
+        binding.permissions,
+        ["r".repeat(200)],
+        "the first listed changed"
+    );
+    let text = log.text();
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" WARN ") && l.contains("changed=1")),
+        "{text}"
+    );
+}
