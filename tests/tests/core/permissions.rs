@@ -241,3 +241,35 @@ async fn an_error_half_way_through_the_first_pass_is_logged_with_what_changed() 
         "{text}"
     );
 }
+
+/// A request that loaded the session before the change and saves a field
+/// after it writes the field only: the new permissions stay, and so do
+/// the binding's remember-me settings, the expiry and the data.
+#[tokio::test]
+async fn a_field_saved_after_the_change_by_a_request_loaded_before_keeps_the_new_binding() {
+    let clock = MockClock::starting_now();
+    let service = service_on(
+        Arc::new(MemoryStore::with_clock(Arc::new(clock.clone()))),
+        &clock,
+    );
+    let remembered = Binding::user("ada")
+        .with_label("laptop")
+        .with_cookie_lifetime(session_core::CookieLifetime::UntilExpiry)
+        .with_lifetime(std::time::Duration::from_secs(7 * 86_400))
+        .with_absolute(std::time::Duration::from_secs(30 * 86_400));
+    let id = service.create_session(remembered.clone()).await.unwrap();
+    let before = service.record(&id).await.unwrap().unwrap();
+    let loaded = service.load(Some(&service.token_for(&id))).await.unwrap();
+
+    assert_eq!(service.set_permissions("ada", ["admin"]).await.unwrap(), 1);
+    loaded.lock().set_field("count", "1");
+    service.persist(&loaded).await.unwrap();
+
+    let after = service.record(&id).await.unwrap().unwrap();
+    assert_eq!(
+        after.binding.as_deref(),
+        Some(&remembered.with_permissions(["admin"]))
+    );
+    assert_eq!(after.expires_at, before.expires_at);
+    assert_eq!(after.fields.get("count"), Some("1"));
+}
