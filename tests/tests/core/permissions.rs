@@ -4,7 +4,8 @@
 use std::sync::{Arc, Mutex};
 
 use session_core::{
-    Binding, CookieStore, MemoryStore, MockClock, SessionId, SessionService, StoreError,
+    Binding, CookieStore, MemoryStore, MockClock, SessionId, SessionService, SessionStore,
+    StoreError,
 };
 use session_tests::hooked::{After, Hooked, OnceHook};
 
