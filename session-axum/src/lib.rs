@@ -126,12 +126,6 @@ pub mod __private {
         InterceptorRef, InterceptorRegistration, RouteDef, UnregisteredInterceptor,
     };
 
-    /// The route and guard attributes, which `#[controller]` names where
-    /// the app did not import them.
-    pub mod helper_attributes {
-        pub use crate::{authenticated, delete, get, patch, post, put, unauthenticated};
-    }
-
     /// Implemented by `#[interceptor]` for its type, and by every
     /// [`UnregisteredInterceptor`]: the attribute on both the struct and
     /// its `impl` block is a conflict, on the second one, instead of an

@@ -218,47 +218,6 @@ fn future_check(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
     }
 }
 
-/// A `use` of each route and guard attribute path as written, so that
-/// rustc resolves it: the macro reads those attributes itself, and an
-/// import of `get` used only by them would otherwise be unused. A path of
-/// one name is looked up through a module that sees the enclosing
-/// module's names (`use super::*`) and, as a fallback, the attributes
-/// themselves: the controller still works where they are not imported
-/// (`#[session_axum::controller]` with a bare `#[get]`). The glob of the
-/// enclosing module's names is re-exported to it (`pub(super)`), so it
-/// is the one picked when both name the same attribute, which marks the
-/// app's import used. A longer path is named as it stands, so a typo in
-/// it is an error on it.
-fn helper_uses(sp: &TokenStream, m: &Model) -> TokenStream {
-    let mut names: Vec<&syn::Ident> = Vec::new();
-    let mut paths: Vec<&syn::Path> = Vec::new();
-    for path in &m.helpers {
-        match path.get_ident() {
-            Some(name) if !names.contains(&name) => names.push(name),
-            Some(_) => {}
-            None => {
-                let text = quote!(#path).to_string();
-                if !paths.iter().any(|p| quote!(#p).to_string() == text) {
-                    paths.push(path);
-                }
-            }
-        }
-    }
-    let names = (!names.is_empty()).then(|| {
-        quote! {
-            mod __helper_attributes {
-                pub(super) use super::*;
-                use #sp::helper_attributes::*;
-                #(use self::#names as _;)*
-            }
-        }
-    });
-    quote! {
-        #names
-        #(use #paths as _;)*
-    }
-}
-
 pub(super) fn generate(m: &Model) -> TokenStream {
     let sp = private_path(m.krate.as_ref());
     let item = &m.item;
@@ -298,7 +257,6 @@ pub(super) fn generate(m: &Model) -> TokenStream {
         }
     });
     let future_checks = m.routes.iter().map(|route| future_check(&sp, m, route));
-    let helper_uses = helper_uses(&sp, m);
     // Unregistered, the controller is named by the apps that serve it.
     let register = match m.unregistered {
         None => quote!(#sp::inventory::submit! { __REGISTRATION }),
@@ -314,8 +272,6 @@ pub(super) fn generate(m: &Model) -> TokenStream {
         // Registering a deprecated route is not a use of it.
         #[allow(deprecated)]
         const _: () = {
-            #helper_uses
-
             fn __futures() {
                 #(#future_checks)*
             }

@@ -24,11 +24,6 @@ pub(super) struct Model {
     pub(super) unregistered: Option<proc_macro2::Span>,
     pub(super) guard: GuardSpec,
     pub(super) routes: Vec<Route>,
-    /// The route and guard attributes' paths as written (`get`,
-    /// `session_axum::get`): the macro reads them without rustc resolving
-    /// them, so the generated code names each, and an import of one counts
-    /// as used.
-    pub(super) helpers: Vec<Path>,
 }
 
 pub(super) struct Route {
@@ -169,14 +164,12 @@ impl Model {
             ));
         };
 
-        let mut helpers: Vec<Path> = Vec::new();
         let mut guard = GuardSpec::Open;
         let mut guard_seen = false;
         item.attrs.retain(|attr| {
             if !guard::is_guard(attr) {
                 return true;
             }
-            helpers.push(attr.path().clone());
             if guard_seen {
                 errors.error(
                     attr,
@@ -236,7 +229,6 @@ impl Model {
                 }
                 if route::is_route(attr) {
                     route_attrs += 1;
-                    helpers.push(attr.path().clone());
                     if route_attr.is_some() {
                         errors.error(attr, "a method can carry only one route attribute");
                         failed = true;
@@ -252,7 +244,6 @@ impl Model {
                     return false;
                 }
                 if guard::is_guard(attr) {
-                    helpers.push(attr.path().clone());
                     if guard_attr.is_some() {
                         errors.error(
                             attr,
@@ -360,7 +351,6 @@ impl Model {
             unregistered: args.registry.and_then(|(on, span)| (!on).then_some(span)),
             guard,
             routes,
-            helpers,
         })
     }
 }
