@@ -31,7 +31,9 @@ pub struct Capabilities {
     /// `save` honours `expected_revision`.
     pub compare_and_set: bool,
     /// `rebind` works: a live login's binding (its permissions) changes in
-    /// place.
+    /// place. A store of your own that claims it (by
+    /// [`ALL`](Self::ALL), say) implements [`SessionStore::rebind`], whose
+    /// default answers `Unsupported`.
     pub rebind: bool,
     /// The largest record the store accepts, in bytes as it measures them:
     /// the data, the flash and the binding (user id, label, meta,
