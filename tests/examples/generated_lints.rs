@@ -235,7 +235,7 @@ pub mod forbidden {
     )]
     #![deny(warnings)]
 
-    use session_axum::prelude::{Principal, controller, get, interceptor, post};
+    use session_axum::prelude::{Principal, controller, interceptor};
     use session_axum::{AuthInterceptor, SessionInterceptor};
 
     /// Session data, none of it deprecated: its code has no `allow` at all.
