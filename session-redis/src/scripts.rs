@@ -54,7 +54,10 @@ end
 /// and the reason it cannot be read; it reads exactly what `Meta::decode`
 /// reads (digits, at most `u64::MAX`, leading zeros allowed) and drops
 /// leading zeros, so parts compare as text exactly when they are equal
-/// numbers. `bump` adds one to such a decimal string exactly, at any length.
+/// numbers. `read_record` reads a session's `_m` with the other fields a
+/// script asks for, or answers the reply for a missing or damaged record,
+/// as the save and rebind scripts both give it. `bump` adds one to such a
+/// decimal string exactly, at any length.
 const META_FN: &str = r#"
 local function read_hash(...)
   local reply = redis.pcall(...)
@@ -97,6 +100,26 @@ local function read_meta(m)
     return nil, 'record metadata is damaged'
   end
   return {c, s, e, r}
+end
+-- The session's `_m`, parsed, with the other fields asked for (`m[2]` on):
+-- `m, meta`; or `nil` and the reply to give, `{3, reason}` for a damaged
+-- record, `{0}` for none.
+local function read_record(key, ...)
+  local m = read_hash('HMGET', key, '_m', ...)
+  if not m then
+    return nil, {3, 'the session key holds no hash'}
+  end
+  if not m[1] then
+    if redis.call('EXISTS', key) == 1 then
+      return nil, {3, 'record has no format version'}
+    end
+    return nil, {0}
+  end
+  local meta, reason = read_meta(m[1])
+  if not meta then
+    return nil, {3, reason}
+  end
+  return m, meta
 end
 local function bump(n)
   local i = #n
@@ -209,19 +232,9 @@ return 1
 /// a marker, and `indexed` (1 when the index entry moved here) only when a
 /// user was named: the client parses every item.
 const PATCH: &str = r#"
-local m = read_hash('HMGET', KEYS[1], '_m', '_u')
+local m, meta = read_record(KEYS[1], '_u')
 if not m then
-  return {3, 'the session key holds no hash'}
-end
-if not m[1] then
-  if redis.call('EXISTS', KEYS[1]) == 1 then
-    return {3, 'record has no format version'}
-  end
-  return {0}
-end
-local meta, reason = read_meta(m[1])
-if not meta then
-  return {3, reason}
+  return meta
 end
 if ARGV[8] ~= '' and redis.call('HGET', KEYS[1], '_w') == ARGV[8] then
   local reply = {1, m[2], 0}
@@ -389,19 +402,9 @@ return reply
 /// (nothing written), `{4, size}` the record would be larger than the limit
 /// (nothing written).
 const REBIND: &str = r#"
-local m = read_hash('HMGET', KEYS[1], '_m', '_u', '_b')
+local m, meta = read_record(KEYS[1], '_u', '_b')
 if not m then
-  return {3, 'the session key holds no hash'}
-end
-if not m[1] then
-  if redis.call('EXISTS', KEYS[1]) == 1 then
-    return {3, 'record has no format version'}
-  end
-  return {0}
-end
-local meta, reason = read_meta(m[1])
-if not meta then
-  return {3, reason}
+  return meta
 end
 if tonumber(meta[3]) <= tonumber(ARGV[1]) or meta[1] == meta[3] or m[2] ~= ARGV[2] then
   return {0}
