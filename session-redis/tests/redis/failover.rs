@@ -9,6 +9,16 @@ use session_core::{MockClock, SessionStore as _};
 
 use crate::support;
 
+/// `CLUSTER SETSLOT slot state id`.
+fn setslot(slot: i64, state: &str, id: &str) -> redis::Cmd {
+    redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg(state)
+        .arg(id)
+        .clone()
+}
+
 /// The node id of the server on `port` (`CLUSTER MYID`).
 async fn node_id(server: &support::RedisServer) -> String {
     redis::cmd("CLUSTER")
@@ -33,19 +43,11 @@ async fn move_slot(
         support::admin(&nodes[from]).await,
         support::admin(&nodes[to]).await,
     );
-    let setslot = |state: &str, id: &str| {
-        redis::cmd("CLUSTER")
-            .arg("SETSLOT")
-            .arg(slot)
-            .arg(state)
-            .arg(id)
-            .clone()
-    };
-    let _: () = setslot("IMPORTING", &from_id)
+    let _: () = setslot(slot, "IMPORTING", &from_id)
         .query_async(&mut target)
         .await
         .expect("SETSLOT IMPORTING");
-    let _: () = setslot("MIGRATING", &to_id)
+    let _: () = setslot(slot, "MIGRATING", &to_id)
         .query_async(&mut source)
         .await
         .expect("SETSLOT MIGRATING");
@@ -62,7 +64,7 @@ async fn move_slot(
         .expect("MIGRATE");
     // The new owner first: its claim is the one the others take.
     for node in [to, from, 3 - from - to] {
-        let _: () = setslot("NODE", &to_id)
+        let _: () = setslot(slot, "NODE", &to_id)
             .query_async(&mut support::admin(&nodes[node]).await)
             .await
             .expect("SETSLOT NODE");
@@ -163,19 +165,11 @@ async fn while_migrating<T: Send + 'static>(
         .query_async(&mut support::admin(&nodes[from]).await)
         .await
         .expect("CLUSTER KEYSLOT");
-    let setslot = |state: &str, id: &str| {
-        redis::cmd("CLUSTER")
-            .arg("SETSLOT")
-            .arg(slot)
-            .arg(state)
-            .arg(id)
-            .clone()
-    };
-    let _: () = setslot("IMPORTING", &from_id)
+    let _: () = setslot(slot, "IMPORTING", &from_id)
         .query_async(&mut support::admin(&nodes[to]).await)
         .await
         .expect("SETSLOT IMPORTING");
-    let _: () = setslot("MIGRATING", &to_id)
+    let _: () = setslot(slot, "MIGRATING", &to_id)
         .query_async(&mut support::admin(&nodes[from]).await)
         .await
         .expect("SETSLOT MIGRATING");
