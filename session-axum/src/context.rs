@@ -115,10 +115,10 @@ impl RequestSession {
     }
 
     /// A guard that [settles](Self::settle) the session when dropped: held
-    /// around the handler, so that a request that never gets to persist (a
-    /// handler that panicked, a request dropped when its client went away)
-    /// still wakes a watch of its session's end, which then finds no new
-    /// session stored.
+    /// around the handler and persist, the one place a request settles, so
+    /// that one that never gets to persist (a handler that panicked, a
+    /// request dropped when its client went away) still wakes a watch of
+    /// its session's end, which then finds no new session stored.
     pub(crate) fn settle_on_drop(&self) -> SettleOnDrop<'_> {
         SettleOnDrop(self)
     }

@@ -34,7 +34,6 @@ impl SessionInterceptor {
     /// extractor, a guard) as depending on it.
     pub(crate) async fn finish(session: &RequestSession, response: Response) -> Response {
         let mut response = Self::persist(session, response).await;
-        session.settle();
         if session.was_read() {
             crate::cache_control::depends_on_session(response.headers_mut());
         }
