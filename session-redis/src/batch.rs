@@ -29,9 +29,12 @@ pub(crate) struct Batcher {
     queue: Mutex<Queue>,
 }
 
+/// A command and where its reply goes.
+type Queued = (Cmd, oneshot::Sender<Reply>);
+
 #[derive(Default)]
 struct Queue {
-    commands: Vec<(Cmd, oneshot::Sender<Reply>)>,
+    commands: Vec<Queued>,
     /// A flush task is scheduled and has not taken the queue yet.
     scheduled: bool,
     /// The newest connection a caller came with, and its generation: the
@@ -65,7 +68,7 @@ impl Batcher {
             !std::mem::replace(&mut queue.scheduled, true)
         };
         if start {
-            tokio::spawn(Arc::clone(self).flush());
+            tokio::spawn(Scheduled(Some(Arc::clone(self))).flush());
         }
         rx.await.unwrap_or_else(|_| {
             // The flush task ended without answering: the runtime is
@@ -75,14 +78,37 @@ impl Batcher {
         })
     }
 
-    async fn flush(self: Arc<Self>) {
+    /// Takes the queued commands, and the connection to send them on,
+    /// clearing `scheduled`: the next command starts another flush.
+    fn take(&self) -> (Vec<Queued>, Option<(u64, MultiplexedConnection)>) {
+        let mut queue = lock(&self.queue);
+        queue.scheduled = false;
+        (std::mem::take(&mut queue.commands), queue.conn.clone())
+    }
+}
+
+/// A flush task that has not taken the queue yet. Dropped before it does
+/// (its runtime shut down), it clears `scheduled`, else no later command
+/// would start a flush, and drops the queued commands: their callers get
+/// an error instead of waiting.
+struct Scheduled(Option<Arc<Batcher>>);
+
+impl Drop for Scheduled {
+    fn drop(&mut self) {
+        if let Some(batcher) = self.0.take() {
+            drop(batcher.take());
+        }
+    }
+}
+
+impl Scheduled {
+    async fn flush(mut self) {
         // Every request task runnable now queues its command first.
         BehindRunnable::default().await;
-        let (commands, conn) = {
-            let mut queue = lock(&self.queue);
-            queue.scheduled = false;
-            (std::mem::take(&mut queue.commands), queue.conn.clone())
+        let Some(batcher) = self.0.take() else {
+            return;
         };
+        let (commands, conn) = batcher.take();
         // Set by the push that scheduled this flush.
         let Some((generation, mut conn)) = conn else {
             return;

@@ -32,6 +32,8 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, ErrorKind, RedisResult, ServerErrorKind, Value};
 
+use crate::runtime_watch::RuntimeWatch;
+
 /// How long a call's timeout counts towards replacing the connection: a
 /// second one at least a response timeout after it, and within this, means
 /// calls keep timing out, not that one was slow.
@@ -58,6 +60,10 @@ pub(crate) struct Cluster {
 struct Link {
     generation: u64,
     connection: Option<ClusterConnection>,
+    /// The runtime that drives `connection` (see
+    /// [`runtime_watch`](crate::runtime_watch)): once it has shut down, the
+    /// next call connects again.
+    watch: Option<RuntimeWatch>,
     /// When the first call timeout on this connection within
     /// [`TIMEOUTS_WINDOW`] happened.
     silent_since: Option<Instant>,
@@ -80,6 +86,7 @@ impl Cluster {
             link: Arc::new(Mutex::new(Link {
                 generation: 0,
                 connection: None,
+                watch: None,
                 silent_since: None,
                 replacing: false,
             })),
@@ -99,7 +106,14 @@ impl Cluster {
     }
 
     fn current(&self) -> Option<(ClusterConnection, u64)> {
-        let link = lock(&self.link);
+        let mut link = lock(&self.link);
+        if link.watch.as_ref().is_some_and(RuntimeWatch::ended) {
+            tracing::debug!(
+                "the runtime of the redis cluster connection has shut down; connecting again"
+            );
+            link.connection = None;
+            link.watch = None;
+        }
         let connection = link.connection.clone()?;
         Some((connection, link.generation))
     }
@@ -118,9 +132,11 @@ impl Cluster {
         if !self.eviction_checked.swap(true, Ordering::Relaxed) {
             crate::connection::check_eviction(&connection);
         }
+        let watch = RuntimeWatch::current(|| {});
         let mut link = lock(&self.link);
         link.generation += 1;
         link.connection = Some(connection.clone());
+        link.watch = Some(watch);
         link.silent_since = None;
         Ok(connection)
     }
@@ -194,6 +210,7 @@ async fn replace(client: ClusterClient, link: Weak<Mutex<Link>>, generation: u64
     // connection again.
     let mut replacing = Replacing(Some(link.clone()));
     let result = client.get_async_connection().await;
+    let watch = RuntimeWatch::current(|| {});
     let Some(link) = Weak::upgrade(&link) else {
         return;
     };
@@ -207,6 +224,7 @@ async fn replace(client: ClusterClient, link: Weak<Mutex<Link>>, generation: u64
         Ok(connection) if link.generation == generation => {
             link.generation += 1;
             link.connection = Some(connection);
+            link.watch = Some(watch);
             tracing::info!("redis cluster connection replaced");
         }
         Ok(_) => {}
@@ -248,6 +266,7 @@ mod tests {
         let link = Arc::new(Mutex::new(Link {
             generation: 1,
             connection: None,
+            watch: None,
             silent_since: None,
             replacing: true,
         }));

@@ -34,6 +34,7 @@ use crate::batch::Batcher;
 use crate::cache::LocalCache;
 use crate::cluster::Cluster;
 use crate::reply;
+use crate::runtime_watch::RuntimeWatch;
 
 /// Where the store's data lives.
 pub(crate) enum Backend {
@@ -101,7 +102,10 @@ impl Backend {
     }
 }
 
-type Attempt = Shared<BoxFuture<'static, RedisResult<MultiplexedConnection>>>;
+/// A connection made, with the watch on the runtime that drives it.
+type Made = (MultiplexedConnection, Arc<RuntimeWatch>);
+
+type Attempt = Shared<BoxFuture<'static, RedisResult<Made>>>;
 
 /// Looks at the server's eviction policy on a task of its own.
 pub(crate) fn check_eviction<C>(conn: &C)
@@ -179,7 +183,8 @@ enum State {
     Down(Option<(Instant, RedisError)>),
     /// An attempt under way, awaited by the calls that need it.
     Connecting(Attempt),
-    Up(MultiplexedConnection),
+    /// Up, while the runtime that drives it runs.
+    Up(MultiplexedConnection, Arc<RuntimeWatch>),
 }
 
 fn lock(link: &Mutex<Link>) -> MutexGuard<'_, Link> {
@@ -218,7 +223,7 @@ impl Standalone {
     }
 
     fn is_up(&self) -> bool {
-        matches!(lock(&self.link).state, State::Up(_))
+        matches!(lock(&self.link).state, State::Up(..))
     }
 
     /// A handle on `conn`, the connection of attempt `generation`.
@@ -231,9 +236,14 @@ impl Standalone {
     }
 
     fn ready(&self) -> Option<Conn<'_>> {
-        let link = lock(&self.link);
+        let mut link = lock(&self.link);
         match &link.state {
-            State::Up(conn) => Some(self.handle(conn.clone(), link.generation)),
+            State::Up(_, watch) if watch.ended() => {
+                // Awaited by the calls that take the slow path.
+                drop(self.runtime_ended(&mut link));
+                None
+            }
+            State::Up(conn, _) => Some(self.handle(conn.clone(), link.generation)),
             State::Down(_) | State::Connecting(_) => None,
         }
     }
@@ -242,7 +252,8 @@ impl Standalone {
         let (attempt, generation) = {
             let mut link = lock(&self.link);
             let attempt = match &link.state {
-                State::Up(conn) => return Ok(self.handle(conn.clone(), link.generation)),
+                State::Up(_, watch) if watch.ended() => self.runtime_ended(&mut link),
+                State::Up(conn, _) => return Ok(self.handle(conn.clone(), link.generation)),
                 State::Connecting(attempt) => attempt.clone(),
                 State::Down(Some((failed_at, error))) if failed_at.elapsed() < RETRY_PAUSE => {
                     return Err(error.clone());
@@ -253,7 +264,16 @@ impl Standalone {
         };
         let result = attempt.await;
         settle(&self.link, generation, &result);
-        Ok(self.handle(result?, generation))
+        Ok(self.handle(result?.0, generation))
+    }
+
+    /// The runtime that drove the current connection shut down (see
+    /// [`runtime_watch`](crate::runtime_watch)): a new connection is
+    /// started from this call's runtime. The cache forgot its copies when
+    /// the runtime ended.
+    fn runtime_ended(&self, link: &mut Link) -> Attempt {
+        tracing::debug!("the runtime of the redis connection has shut down; connecting again");
+        self.start(link)
     }
 
     /// Starts a connection attempt. It runs as a task of its own, so it
@@ -271,7 +291,7 @@ impl Standalone {
             let mut conn = client
                 .get_multiplexed_async_connection_with_config(&config)
                 .await?;
-            if let Some(tracking) = tracking {
+            if let Some(tracking) = &tracking {
                 tracking.command().exec_async(&mut conn).await?;
                 // Whatever changed while no connection was tracking went
                 // unannounced.
@@ -280,7 +300,14 @@ impl Standalone {
             if !eviction_checked.swap(true, Ordering::Relaxed) {
                 check_eviction(&conn);
             }
-            Ok(conn)
+            let cache = tracking.map(|t| t.cache);
+            let watch = RuntimeWatch::current(move || {
+                // Its invalidations end with the connection's driver.
+                if let Some(cache) = cache {
+                    cache.forget_all();
+                }
+            });
+            Ok((conn, Arc::new(watch)))
         }
         .boxed()
         .shared();
@@ -323,7 +350,7 @@ impl Standalone {
     fn timed_out(&self, generation: u64, error: &RedisError) {
         {
             let mut link = lock(&self.link);
-            if link.generation != generation || !matches!(link.state, State::Up(_)) {
+            if link.generation != generation || !matches!(link.state, State::Up(..)) {
                 return;
             }
             let first = *link.silent_since.get_or_insert_with(Instant::now);
@@ -369,15 +396,15 @@ impl Standalone {
 }
 
 /// Records how attempt `generation` ended, unless a newer one started since.
-fn settle(link: &Mutex<Link>, generation: u64, result: &RedisResult<MultiplexedConnection>) {
+fn settle(link: &Mutex<Link>, generation: u64, result: &RedisResult<Made>) {
     let mut link = lock(link);
     if link.generation == generation && matches!(link.state, State::Connecting(_)) {
         link.state = match result {
-            Ok(conn) => {
+            Ok((conn, watch)) => {
                 if std::mem::take(&mut link.lost) {
                     tracing::info!("redis connection up again");
                 }
-                State::Up(conn.clone())
+                State::Up(conn.clone(), Arc::clone(watch))
             }
             Err(error) => State::Down(Some((Instant::now(), error.clone()))),
         };

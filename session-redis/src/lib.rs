@@ -184,6 +184,14 @@
 //! again), a save's change is undone, and a delete or revocation is undone
 //! too, its session live again until it expires.
 //!
+//! A store may outlive the tokio runtime that made its connection (a store
+//! in a `static` shared by tests that each run their own runtime, or one
+//! built in one runtime and used in another): the connection's driver ends
+//! with that runtime, so the store then drops it, and its cached copies,
+//! and the next call connects again from its own runtime, a write
+//! included. A store used from two runtimes at once has its connection
+//! driven by the one that made it.
+//!
 //! Run Redis with `maxmemory-policy noeviction` (its default): under any
 //! other policy Redis may evict a user's index key apart from their session
 //! keys, and such sessions then still load but escape `list_for_user` and
@@ -221,6 +229,7 @@ mod rebind;
 mod redact;
 mod reply;
 mod reports;
+mod runtime_watch;
 mod scripts;
 mod store;
 mod users;

@@ -16,6 +16,7 @@ mod moved;
 mod outage;
 mod pipelining;
 mod retries;
+mod runtimes;
 mod secrets;
 mod support;
 mod ttl;
