@@ -1,8 +1,10 @@
 //! Changing what a logged-in user may do, in their live sessions.
 
+use std::collections::HashSet;
+
 use super::SessionService;
 use super::users::MAX_REVOKE_PASSES;
-use crate::{SessionError, StoreError};
+use crate::{SessionError, SessionId, StoreError};
 
 impl SessionService {
     /// Sets the permissions of every live session of `user_id` in place: a
@@ -26,8 +28,17 @@ impl SessionService {
     /// [`StoreError::Unsupported`] for a store without
     /// [`Capabilities::rebind`](crate::Capabilities::rebind) (a client-side
     /// store, whose sessions live in their cookies, or a store of your
-    /// own). An error after some sessions changed is returned: the others
-    /// keep their old permissions, which a count would hide.
+    /// own).
+    ///
+    /// A session that cannot be changed (its record would grow past the
+    /// store's limit, [`StoreError::TooLarge`], say) does not stop the
+    /// others: they change, that one is not tried again, and the first
+    /// such error is returned once done, with a warning counting the
+    /// sessions changed and those that failed. It keeps its old
+    /// permissions, which a count would hide. An error saying the store is
+    /// unavailable ([`SessionError::is_unavailable`]), or one listing the
+    /// user's sessions, stops the change at once and is returned: the
+    /// sessions not reached yet keep their old permissions too.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -63,52 +74,92 @@ impl SessionService {
             .into());
         }
         let permissions: Vec<String> = permissions.into_iter().map(Into::into).collect();
-        let mut changed = 0;
+        let mut run = PermissionsRun::default();
         for _ in 0..MAX_REVOKE_PASSES {
-            let before = changed;
-            if let Err(error) = self
-                .permissions_pass(user_id, &permissions, &mut changed)
-                .await
-            {
+            let before = run.changed;
+            if let Err(error) = self.permissions_pass(user_id, &permissions, &mut run).await {
                 // Those this pass changed before the error count too.
-                if changed > 0 {
-                    tracing::warn!(%error, changed, "set the permissions of some of a user's sessions, but a pass failed");
+                if run.changed > 0 || !run.failed.is_empty() {
+                    tracing::warn!(%error, changed = run.changed, failed = run.failed.len(), "set the permissions of some of a user's sessions, but a pass failed");
                 }
                 return Err(error);
             }
-            if changed == before {
+            if run.changed == before {
                 break;
             }
+        }
+        let changed = run.changed;
+        if let Some(error) = run.first_error {
+            tracing::warn!(%error, changed, failed = run.failed.len(), "set the permissions of some of a user's sessions, but could not change others");
+            return Err(error);
         }
         tracing::info!(changed, "set the permissions of a user's sessions");
         Ok(changed)
     }
 
     /// One pass over the user's live sessions: rebinds each whose
-    /// permissions differ, counting each in `rebound` as it goes (so a
-    /// pass that fails half-way has counted what it did).
+    /// permissions differ, counting each in `run` as it goes (so a pass
+    /// that stops half-way has counted what it did). An error of one
+    /// session is kept in `run` and the pass goes on; one saying the store
+    /// is unavailable, or the listing's, ends the pass.
     async fn permissions_pass(
         &self,
         user_id: &str,
         permissions: &[String],
-        rebound: &mut usize,
+        run: &mut PermissionsRun,
     ) -> Result<(), SessionError> {
         for info in self.store().list_for_user(user_id).await? {
-            let now = self.clock().now();
-            let Some(record) = self.live_record(info.id, now).await? else {
-                continue;
-            };
-            let Some(mut binding) = record.binding.filter(|b| b.user_id == user_id) else {
-                continue;
-            };
-            if binding.permissions == permissions {
+            // Refused once, refused again: later passes are for the
+            // sessions rotations moved meanwhile.
+            if run.failed.contains(&info.id) {
                 continue;
             }
-            binding.permissions = permissions.to_vec();
-            if self.store().rebind(&info.id, &binding).await? {
-                *rebound += 1;
+            match self
+                .set_session_permissions(info.id, user_id, permissions)
+                .await
+            {
+                Ok(true) => run.changed += 1,
+                Ok(false) => {}
+                Err(error) if error.is_unavailable() => return Err(error),
+                Err(error) => {
+                    run.failed.insert(info.id);
+                    run.first_error.get_or_insert(error);
+                }
             }
         }
         Ok(())
     }
+
+    /// Rebinds session `id` of `user_id` to `permissions`; `false` when it
+    /// is gone, belongs to another user or holds them already.
+    async fn set_session_permissions(
+        &self,
+        id: SessionId,
+        user_id: &str,
+        permissions: &[String],
+    ) -> Result<bool, SessionError> {
+        let now = self.clock().now();
+        let Some(record) = self.live_record(id, now).await? else {
+            return Ok(false);
+        };
+        let Some(mut binding) = record.binding.filter(|b| b.user_id == user_id) else {
+            return Ok(false);
+        };
+        if binding.permissions == permissions {
+            return Ok(false);
+        }
+        binding.permissions = permissions.to_vec();
+        Ok(self.store().rebind(&id, &binding).await?)
+    }
+}
+
+/// What [`SessionService::set_permissions`] did so far, over its passes.
+#[derive(Default)]
+struct PermissionsRun {
+    /// Sessions changed.
+    changed: usize,
+    /// Sessions that could not be changed, not tried again.
+    failed: HashSet<SessionId>,
+    /// The first of their errors, returned once the passes are done.
+    first_error: Option<SessionError>,
 }

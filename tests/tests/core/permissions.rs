@@ -274,3 +274,93 @@ async fn a_field_saved_after_the_change_by_a_request_loaded_before_keeps_the_new
     assert_eq!(after.expires_at, before.expires_at);
     assert_eq!(after.fields.get("count"), Some("1"));
 }
+
+/// One session the change cannot be written to (here too large with the
+/// new binding) does not keep the user's others at their old
+/// permissions: those listed after it change too, and the error is still
+/// returned, the warning counting both.
+#[tokio::test]
+async fn a_session_that_cannot_change_does_not_stop_the_others() {
+    use session_core::clock::Clock as _;
+    let clock = MockClock::starting_now();
+    let store = MemoryStore::with_limit(Arc::new(clock.clone()), 1000);
+    let service = service_on(Arc::new(store.clone()), &clock);
+    let small = service.create_session(Binding::user("ada")).await.unwrap();
+    clock.advance(std::time::Duration::from_secs(1));
+    // Listed first (most recent): near the limit, so the grant is refused.
+    let now = clock.now();
+    let mut big = session_core::SessionRecord::new(
+        SessionId::generate(),
+        now,
+        now.plus(std::time::Duration::from_secs(3600)),
+    );
+    big.binding = Some(Box::new(Binding::user("ada")));
+    big.fields
+        .insert("blob", format!("\"{}\"", "x".repeat(900)).as_str());
+    store.create(&big).await.unwrap();
+    assert_eq!(
+        crate::support::listed(&service, "ada").await,
+        [big.id, small],
+        "the big session is listed first"
+    );
+
+    let (log, _guard) = session_tests::logs::capture();
+    let granted = service.set_permissions("ada", ["r".repeat(200)]).await;
+    assert!(
+        matches!(
+            granted,
+            Err(session_core::SessionError::Store(
+                StoreError::TooLarge { .. }
+            ))
+        ),
+        "{granted:?}"
+    );
+    let permissions_of = |id| {
+        let service = service.clone();
+        async move {
+            let record = service.record(&id).await.unwrap().unwrap();
+            record.binding.unwrap().permissions
+        }
+    };
+    assert_eq!(
+        permissions_of(small).await,
+        ["r".repeat(200)],
+        "the session listed after the one refused kept its old permissions"
+    );
+    assert!(permissions_of(big.id).await.is_empty());
+    let text = log.text();
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" WARN ") && l.contains("changed=1") && l.contains("failed=1")),
+        "{text}"
+    );
+}
+
+/// A store that is down stops the change at once: the user's other
+/// sessions are not tried one by one against it.
+#[tokio::test]
+async fn an_unavailable_store_stops_the_change_at_once() {
+    let clock = MockClock::starting_now();
+    let store = session_core::conformance::RecordingStore::new(MemoryStore::with_clock(Arc::new(
+        clock.clone(),
+    )));
+    let service = service_on(Arc::new(store.clone()), &clock);
+    for _ in 0..3 {
+        service.create_session(Binding::user("ada")).await.unwrap();
+        clock.advance(std::time::Duration::from_secs(1));
+    }
+    store.clear();
+    store.fail_saves(true);
+
+    let refused = service.set_permissions("ada", ["admin"]).await;
+    assert!(
+        refused.as_ref().is_err_and(|e| e.is_unavailable()),
+        "{refused:?}"
+    );
+    let rebinds = store
+        .writes()
+        .into_iter()
+        .filter(|op| matches!(op, session_core::conformance::StoreOp::Rebind(..)))
+        .count();
+    assert_eq!(rebinds, 1, "went on against a store that is down");
+}
