@@ -57,7 +57,7 @@ pub use controller::{Controller, ControllerRegistration, RouteDef};
 pub use cookie::{CookieConfig, CookieConfigError};
 pub use cross_origin::OriginError;
 pub use error::{BearerStatus, RealmError, SessionRejection};
-pub use extract::{Auth, LoggedIn, LoggedOut, Session, SessionValues, Sessions};
+pub use extract::{Auth, LoggedIn, LoggedOut, Session, SessionEnd, SessionValues, Sessions};
 pub use guard::Guard;
 pub use interceptor::{
     Interceptor, InterceptorRef, InterceptorRegistration, Next, OrderError, UnregisteredInterceptor,
@@ -84,9 +84,9 @@ pub use session_macros::{
 pub mod prelude {
     pub use crate::{
         App, Auth, Binding, CookieLifetime, CookieStore, FromApp, Guard, Interceptor, Key,
-        MemoryStore, Next, Principal, Session, SessionHandle, SessionRejection, SessionValues,
-        Sessions, async_trait, authenticated, controller, delete, get, interceptor, local_redirect,
-        patch, post, put, session_data, unauthenticated,
+        MemoryStore, Next, Principal, Session, SessionEnd, SessionHandle, SessionRejection,
+        SessionValues, Sessions, async_trait, authenticated, controller, delete, get, interceptor,
+        local_redirect, patch, post, put, session_data, unauthenticated,
     };
     pub use axum::{self, Json, response::IntoResponse};
 }

@@ -1,5 +1,6 @@
 //! Extractors: [`Session<T>`], [`SessionValues`], [`Auth`],
-//! [`Principal`](crate::Principal), [`Sessions`].
+//! [`Principal`](crate::Principal), [`Sessions`], and [`SessionEnd`], the
+//! future of [`Auth::session_end`].
 
 mod auth;
 pub(crate) mod principal;
@@ -10,6 +11,7 @@ mod values;
 
 pub use auth::{Auth, LoggedIn, LoggedOut};
 pub use session::Session;
+pub use session_end::SessionEnd;
 pub use sessions::Sessions;
 pub use values::SessionValues;
 

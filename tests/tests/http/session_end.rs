@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
-use session_axum::{Auth, Binding, Session};
+use session_axum::{Auth, Binding, Session, SessionEnd};
 use session_tests::profile::Counters;
 
 use crate::app::{TestApp, start_with};
@@ -41,6 +41,30 @@ async fn wait_forever_between_checks(auth: Auth) -> &'static str {
         () = ended => "ended",
         () = tokio::time::sleep(EVERY) => "alive",
     }
+}
+
+/// What a feed keeps: the watch, named, in a field of its own.
+#[derive(Debug)]
+struct Feed {
+    ended: SessionEnd,
+}
+
+/// Waits in the handler on a watch kept in a struct.
+async fn wait_in_struct(auth: Auth) -> &'static str {
+    let feed = Feed {
+        ended: auth.session_end(EVERY).expect("a server-side store"),
+    };
+    assert!(format!("{feed:?}").contains("SessionEnd"), "{feed:?}");
+    tokio::select! {
+        () = feed.ended => "ended",
+        () = tokio::time::sleep(EVERY * 10) => "alive",
+    }
+}
+
+/// Logs out, then waits on a watch kept in a struct.
+async fn logout_then_wait_in_struct(auth: Auth) -> &'static str {
+    auth.logout().await.expect("the store answers");
+    wait_in_struct(auth).await
 }
 
 /// The watch a handler handed to a task, polled once before the handler
@@ -114,6 +138,8 @@ async fn start() -> TestApp {
             Router::new()
                 .route("/end/wait", get(wait_in_handler))
                 .route("/end/wait-long", get(wait_long))
+                .route("/end/wait-struct", get(wait_in_struct))
+                .route("/end/logout-wait-struct", post(logout_then_wait_in_struct))
                 .route("/end/wait-max", get(wait_forever_between_checks))
                 .route("/end/visit-spawn", get(visit_then_spawn))
                 .route("/end/visit-spawn-panic", get(visit_spawn_then_panic))
@@ -132,6 +158,19 @@ async fn a_stored_session_watched_in_the_handler_lives() {
     let mut b = t.server.browser();
     assert_eq!(b.post("/t/login?user=alice").await.status, 204);
     assert_eq!(b.get("/end/wait").await.body, "alive");
+}
+
+/// The watch is a type of its own, kept in a struct like any other
+/// field: `Send` and `'static`, so a spawned task may hold it.
+#[tokio::test]
+async fn a_watch_can_be_kept_in_a_struct_field() {
+    fn spawnable<F: std::future::Future<Output = ()> + Send + 'static>() {}
+    spawnable::<SessionEnd>();
+    let t = start().await;
+    let mut b = t.server.browser();
+    assert_eq!(b.post("/t/login?user=alice").await.status, 204);
+    assert_eq!(b.get("/end/wait-struct").await.body, "alive");
+    assert_eq!(b.post("/end/logout-wait-struct").await.body, "ended");
 }
 
 /// The login's session is stored after the handler: until then it is not
