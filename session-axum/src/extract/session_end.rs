@@ -63,6 +63,12 @@ impl Auth {
     /// so a session used by nothing else expires after its idle lifetime
     /// and this completes then.
     ///
+    /// Await it in the socket's task (`on_upgrade`, a spawned task), not to
+    /// its end in the handler itself: for a request whose session is not
+    /// stored yet (a new one, or none: it then completes once the request
+    /// is done, there being nothing to watch) it waits for the request to
+    /// finish, which waits for the handler.
+    ///
     /// Fails with [`SessionRejection::Unsupported`] on a client-side
     /// store (`CookieStore`): the session lives in the browser's cookie,
     /// which the server cannot ask about.
