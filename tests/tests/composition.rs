@@ -266,7 +266,6 @@ async fn a_timeout_around_the_app_drops_the_cancelled_requests_changes() {
 /// the handler changed before the cancel is not saved, and a new visitor
 /// gets no session.
 #[tokio::test]
-#[ignore = "a 408 persists the cancelled handler's half-done changes, as any 4xx"]
 async fn a_timeout_inside_the_app_answering_408_drops_the_changes_made_before_it() {
     let store = Arc::new(MemoryStore::new());
     let gates = Gates::new();

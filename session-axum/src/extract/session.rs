@@ -15,7 +15,10 @@ use crate::error::{SessionRejection, log_error};
 /// `session.set_age(v)`, `session.update_age(|v| ..)` for `#[session_data]`
 /// types) and to `T` itself. Changes are persisted after the handler returns;
 /// nothing is created for a request that only reads. Do not keep it past the
-/// handler: changes made after the response is sent are discarded.
+/// handler: changes made after the response is sent are discarded. A handler
+/// cancelled midway by a timeout has its changes so far dropped when the
+/// timeout wraps the app, or answers 408 or a 5xx; a timeout inside the app
+/// answering another status has them saved.
 ///
 /// A handle moved out of the handler (into a WebSocket's `on_upgrade`, a
 /// server-sent events stream, a spawned task) must be committed first:
