@@ -100,11 +100,14 @@ impl App {
 
     /// The router to serve.
     ///
-    /// Routes added to it afterwards (`.route(..)`, `.merge(..)`) run
-    /// outside the interceptors: their session extractors and route
-    /// guards answer 500 `session layer missing`. Give them to
-    /// [`AppBuilder::merge`](crate::AppBuilder::merge) instead. Layers
-    /// added afterwards wrap the whole app, as usual.
+    /// Routes added to it afterwards (`.route(..)`, `.merge(..)`,
+    /// `.fallback(..)`, `.nest_service(..)`) run outside the interceptors:
+    /// their session extractors and route guards answer 500 `session layer
+    /// missing`. Give them to [`AppBuilder::merge`](crate::AppBuilder::merge)
+    /// instead (a fallback too, on the router given there). Layers added
+    /// afterwards wrap the whole app, as usual; a timeout among them drops
+    /// a request it cancels whole, persist included, so nothing the
+    /// handler changed is saved.
     pub fn into_router(self) -> Router {
         self.router
     }
