@@ -14,7 +14,10 @@ use axum::routing::{get, put};
 use serde::Deserialize;
 use session_axum::prelude::*;
 use session_axum::{AppBuilder, SessionStore};
+use session_core::{SaveOutcome, SessionId, SessionPatch, SessionRecord, Timestamp};
+use session_tests::hooked::{After, Hooked};
 use session_tests::http::{Browser, Reply, TestServer, client_builder};
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{Barrier, Notify, oneshot};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::CorsLayer;
@@ -132,6 +135,17 @@ impl Shop {
             gates.release.notified().await;
         }
         StatusCode::NO_CONTENT
+    }
+
+    #[post("/login")]
+    async fn login(auth: Auth) -> StatusCode {
+        auth.login(Binding::user("ada"));
+        StatusCode::NO_CONTENT
+    }
+
+    #[get("/who")]
+    async fn who(principal: Option<Principal>) -> String {
+        principal.map_or_else(|| "nobody".to_owned(), |p| p.user_id)
     }
 
     /// Waits for the test with the request in flight, then changes the session.
@@ -353,6 +367,116 @@ async fn a_timeout_inside_the_app_answering_5xx_drops_the_changes_made_before_it
     );
     assert!(fresh.jar.is_empty());
     assert_eq!(store.len(), 1);
+}
+
+/// Where a login's persist stalls, for a timeout around the app to cancel it.
+#[derive(Clone, Copy, PartialEq)]
+enum Stall {
+    /// Once the new session is written, before the old one is touched.
+    AfterCreate,
+    /// Once the old session is closed, before it is deleted.
+    AfterClose,
+}
+
+struct StallOnce {
+    at: Stall,
+    armed: Arc<AtomicBool>,
+}
+
+#[session_axum::async_trait]
+impl After for StallOnce {
+    async fn created(&self, _: &SessionRecord) {
+        if self.at == Stall::AfterCreate && self.armed.swap(false, Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    async fn saved(&self, _: &SessionId, patch: &SessionPatch, _: &SaveOutcome) {
+        let closing = patch.expires_at == Some(Timestamp::EPOCH);
+        if self.at == Stall::AfterClose && closing && self.armed.swap(false, Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// A login whose persist a timeout around the app cancels midway: the
+/// browser gets no cookie, nothing fails later, and logging in again works.
+/// Cancelled before the old session is closed, the browser keeps it as it
+/// was; after, its old cookie names a moved session, as when a login's
+/// answer is lost on the way: it reads as no session, and its writes are
+/// dropped until it logs in again.
+async fn a_login_cancelled_in_its_persist(at: Stall) {
+    let memory = Arc::new(MemoryStore::new());
+    let armed = Arc::new(AtomicBool::new(false));
+    let store = Hooked::new(
+        memory.clone(),
+        StallOnce {
+            at,
+            armed: armed.clone(),
+        },
+    );
+    let app = on_store(Arc::new(store)).build().unwrap();
+    let service = app.service().clone();
+    let router = app.into_router().layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        TIMEOUT,
+    ));
+    let server = TestServer::start(router).await;
+    let mut b = server.browser();
+    assert_eq!(b.get("/shop/visit").await.body, "1");
+    assert_eq!(b.get("/shop/visit").await.body, "2");
+
+    armed.store(true, Ordering::SeqCst);
+    let cancelled = within("the cancelled login", b.post("/shop/login")).await;
+    assert_eq!(cancelled.status, 408);
+    assert!(
+        cancelled.set_cookies.is_empty(),
+        "{:?}",
+        cancelled.set_cookies
+    );
+    assert!(
+        !armed.load(Ordering::SeqCst),
+        "the login did not reach the stall"
+    );
+
+    assert_eq!(b.get("/shop/who").await.body, "nobody");
+    let visits = peek(&mut b).await["visits"].clone();
+    match at {
+        Stall::AfterCreate => assert_eq!(visits, 2),
+        Stall::AfterClose => {
+            assert_eq!(visits, 0);
+            // Its writes are dropped for the marker's minute, not started
+            // as a new session whose cookie could replace the login's.
+            let dropped = b.get("/shop/visit").await;
+            assert_eq!(dropped.status, 200);
+            assert!(dropped.set_cookies.is_empty(), "{:?}", dropped.set_cookies);
+            assert_eq!(peek(&mut b).await["visits"], 0);
+        }
+    }
+    let again = b.post("/shop/login").await;
+    assert_eq!(again.status, 204);
+    assert_eq!(session_cookies(&again), 1);
+    assert_eq!(b.get("/shop/who").await.body, "ada");
+    let visit = b.get("/shop/visit").await;
+    assert_eq!(visit.status, 200);
+    let expected = match at {
+        Stall::AfterCreate => "3",
+        Stall::AfterClose => "1",
+    };
+    assert_eq!(visit.body, expected);
+    // The cancelled login's session, written and never delivered, is listed
+    // with the user's until it expires, as one whose answer was lost.
+    assert_eq!(service.list_for_user("ada").await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_login_cancelled_before_it_closes_the_old_session_leaves_it_as_it_was() {
+    a_login_cancelled_in_its_persist(Stall::AfterCreate).await;
+}
+
+#[tokio::test]
+async fn a_login_cancelled_after_it_closed_the_old_session_can_be_made_again() {
+    a_login_cancelled_in_its_persist(Stall::AfterClose).await;
 }
 
 // ------------------------------------------------------- layers around it
