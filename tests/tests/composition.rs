@@ -50,6 +50,19 @@ pub struct Gates {
     release: Notify,
     /// Two requests meet here once both have loaded and changed the session.
     both: Barrier,
+    /// A held handler was dropped before it finished.
+    dropped: Notify,
+}
+
+/// Tells [`Gates::dropped`] when a handler is dropped before it finishes.
+struct DropAlarm<'a>(Option<&'a Gates>);
+
+impl Drop for DropAlarm<'_> {
+    fn drop(&mut self) {
+        if let Some(gates) = self.0 {
+            gates.dropped.notify_one();
+        }
+    }
 }
 
 impl Gates {
@@ -58,6 +71,7 @@ impl Gates {
             started: Notify::new(),
             release: Notify::new(),
             both: Barrier::new(2),
+            dropped: Notify::new(),
         })
     }
 }
@@ -66,6 +80,9 @@ impl Gates {
 pub struct Hold {
     #[serde(default)]
     hold: bool,
+    /// Save only if no other request saved the session meanwhile.
+    #[serde(default)]
+    cas: bool,
 }
 
 pub struct Shop;
@@ -130,6 +147,9 @@ impl Shop {
             "theme" => session.set_theme(Some(value)),
             _ => return StatusCode::BAD_REQUEST,
         }
+        if hold.cas {
+            session.require_unchanged_revision();
+        }
         gates.both.wait().await;
         if hold.hold {
             gates.release.notified().await;
@@ -163,8 +183,10 @@ impl Shop {
 
 async fn slow_change(session: &mut Session<Cart>, gates: &Gates) -> StatusCode {
     session.set_note(Some("before the wait".into()));
+    let mut alarm = DropAlarm(Some(gates));
     gates.started.notify_one();
     gates.release.notified().await;
+    alarm.0 = None;
     session.set_theme(Some("after the wait".into()));
     StatusCode::NO_CONTENT
 }
@@ -477,6 +499,47 @@ async fn a_login_cancelled_before_it_closes_the_old_session_leaves_it_as_it_was(
 #[tokio::test]
 async fn a_login_cancelled_after_it_closed_the_old_session_can_be_made_again() {
     a_login_cancelled_in_its_persist(Stall::AfterClose).await;
+}
+
+/// A client that goes away while its handler runs (HTTP/1.1: closing the
+/// connection; HTTP/2: resetting the stream) has the request dropped, its
+/// persist with it: nothing the handler changed is saved.
+async fn a_client_going_away(http2: bool) {
+    let store = Arc::new(MemoryStore::new());
+    let gates = Gates::new();
+    let app = builder(&store).provide(gates.clone()).build().unwrap();
+    let server = TestServer::start(app.into_router()).await;
+    let mut b = server.browser();
+    assert_eq!(b.get("/shop/visit").await.body, "1");
+
+    let client = match http2 {
+        true => client_builder().http2_prior_knowledge().build().unwrap(),
+        false => client_builder().build().unwrap(),
+    };
+    let request = client
+        .put(server.url("/shop/slow"))
+        .header(header::COOKIE, b.cookie_header())
+        .send();
+    let abandoned = tokio::spawn(request);
+    within("the handler to start", gates.started.notified()).await;
+    abandoned.abort();
+    drop(client);
+    within("the handler to be dropped", gates.dropped.notified()).await;
+    assert_eq!(
+        peek(&mut b).await,
+        serde_json::json!({"note": null, "theme": null, "visits": 1})
+    );
+    assert_eq!(b.get("/shop/visit").await.body, "2");
+}
+
+#[tokio::test]
+async fn a_client_closing_its_http1_connection_has_nothing_saved() {
+    a_client_going_away(false).await;
+}
+
+#[tokio::test]
+async fn a_client_resetting_its_http2_stream_has_nothing_saved() {
+    a_client_going_away(true).await;
 }
 
 // ------------------------------------------------------- layers around it
@@ -1026,5 +1089,43 @@ async fn concurrent_requests_changing_the_same_field_last_writer_wins() {
     assert_eq!(
         peek(&mut b).await,
         serde_json::json!({"note": "late", "theme": null, "visits": 1})
+    );
+}
+
+/// With `require_unchanged_revision`, of two requests that loaded the same
+/// revision the one saving second gets 409 and writes nothing, even for
+/// another field.
+#[tokio::test]
+async fn concurrent_compare_and_set_writes_conflict_with_409() {
+    let store = Arc::new(MemoryStore::new());
+    let gates = Gates::new();
+    let app = builder(&store).provide(gates.clone()).build().unwrap();
+    let server = TestServer::start(app.into_router()).await;
+    let mut b = server.browser();
+    assert_eq!(b.get("/shop/visit").await.body, "1");
+
+    let mut early = same_cookies(&b, server.addr);
+    let mut late = same_cookies(&b, server.addr);
+    let late_reply = tokio::spawn(async move {
+        late.send(
+            Method::PUT,
+            "/shop/field/theme/late?hold=true&cas=true",
+            None,
+        )
+        .await
+    });
+    let early_reply = within(
+        "the early request",
+        early.send(Method::PUT, "/shop/field/note/early?cas=true", None),
+    )
+    .await;
+    assert_eq!(early_reply.status, 204);
+    gates.release.notify_one();
+    let late_reply = within("the late request", late_reply).await.unwrap();
+    assert_eq!(late_reply.status, 409, "{}", late_reply.body);
+    assert!(late_reply.set_cookies.is_empty());
+    assert_eq!(
+        peek(&mut b).await,
+        serde_json::json!({"note": "early", "theme": null, "visits": 1})
     );
 }
