@@ -655,6 +655,62 @@ async fn cors_with_credentials_around_the_app_answers_preflights_without_session
     assert!(other.set_cookies.is_empty());
 }
 
+/// A `CorsLayer` on a router given to `merge` covers that router's routes
+/// only, as the README warns: its preflights are answered, the
+/// controllers' get their 405; neither makes a session.
+#[tokio::test]
+async fn cors_on_a_merged_router_covers_only_its_routes() {
+    let front = "http://localhost:5173";
+    let store = Arc::new(MemoryStore::new());
+    let cors = CorsLayer::new()
+        .allow_origin(HeaderValue::from_static(front))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::PUT]);
+    let merged = Router::new()
+        .route("/inner/visit", put(plain_visit))
+        .layer(cors);
+    let app = builder(&store)
+        .trusted_origin(front)
+        .merge(merged)
+        .build()
+        .unwrap();
+    let server = TestServer::start(app.into_router()).await;
+    let mut b = server.browser();
+    let preflight = |path: &'static str| {
+        let mut b = server.browser();
+        async move {
+            b.send_with_headers(
+                Method::OPTIONS,
+                path,
+                None,
+                &[("origin", front), ("access-control-request-method", "PUT")],
+            )
+            .await
+        }
+    };
+    let inner = preflight("/inner/visit").await;
+    assert_eq!(inner.status, 200);
+    assert_eq!(inner.headers["access-control-allow-origin"], front);
+    assert!(inner.set_cookies.is_empty());
+    let controller = preflight("/shop/note").await;
+    assert_eq!(controller.status, 405);
+    assert!(
+        controller
+            .headers
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    assert!(controller.set_cookies.is_empty());
+    assert_eq!(store.len(), 0);
+
+    let write = b
+        .send_with_headers(Method::PUT, "/inner/visit", None, &[("origin", front)])
+        .await;
+    assert_eq!((write.status, write.body.as_str()), (200, "1"));
+    assert_eq!(write.headers["access-control-allow-origin"], front);
+    assert_eq!(session_cookies(&write), 1);
+}
+
 /// A body limit around the app: a body over it is refused before the app,
 /// leaving no session; one under it is written with its cookie.
 #[tokio::test]
