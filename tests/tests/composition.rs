@@ -763,20 +763,43 @@ fn bytes_of(text: &str) -> Vec<u8> {
 
 // --------------------------------------------------- routers beside it
 
-/// The whole app nested under a prefix: the session layer applies to its
-/// routes there, with the cookie for the whole site (`Path=/`).
+/// The whole app nested under a prefix (`nest`, or `nest_service`): the
+/// session layer applies to its routes there, with the cookie for the
+/// whole site (`Path=/`), and a `cross_origin_exempt` path names the prefix.
 #[tokio::test]
 async fn the_app_nested_under_a_prefix_keeps_its_sessions() {
-    let store = Arc::new(MemoryStore::new());
-    let app = builder(&store).build().unwrap();
-    let server = TestServer::start(Router::new().nest("/api", app.into_router())).await;
-    let mut b = server.browser();
+    for service in [false, true] {
+        let store = Arc::new(MemoryStore::new());
+        let app = builder(&store)
+            .cross_origin_exempt("/api/shop/note")
+            .build()
+            .unwrap();
+        let router = match service {
+            false => Router::new().nest("/api", app.into_router()),
+            true => Router::new().nest_service("/api", app.into_router()),
+        };
+        let server = TestServer::start(router).await;
+        let mut b = server.browser();
 
-    let first = b.get("/api/shop/visit").await;
-    assert_eq!(first.body, "1");
-    assert!(first.cookie("id").unwrap().has("Path=/"));
-    assert_eq!(b.get("/api/shop/visit").await.body, "2");
-    assert_eq!(b.get("/shop/visit").await.status, 404);
+        let first = b.get("/api/shop/visit").await;
+        assert_eq!(first.body, "1", "nest_service={service}");
+        assert!(first.cookie("id").unwrap().has("Path=/"));
+        assert_eq!(b.get("/api/shop/visit").await.body, "2");
+        assert_eq!(b.get("/shop/visit").await.status, 404);
+
+        let from_elsewhere = [
+            ("origin", "https://idp.example"),
+            ("sec-fetch-site", "cross-site"),
+        ];
+        let exempt = b
+            .send_with_headers(Method::POST, "/api/shop/note", None, &from_elsewhere)
+            .await;
+        assert_eq!(exempt.status, 200, "nest_service={service}");
+        let refused = b
+            .send_with_headers(Method::PUT, "/api/shop/field/note/x", None, &from_elsewhere)
+            .await;
+        assert_eq!(refused.status, 403, "nest_service={service}");
+    }
 }
 
 /// Routes merged after `into_router()` run outside the session layer, as
