@@ -83,6 +83,9 @@ pub struct Hold {
     /// Save only if no other request saved the session meanwhile.
     #[serde(default)]
     cas: bool,
+    /// Alone: meets no other request at the barrier.
+    #[serde(default)]
+    solo: bool,
 }
 
 pub struct Shop;
@@ -150,7 +153,9 @@ impl Shop {
         if hold.cas {
             session.require_unchanged_revision();
         }
-        gates.both.wait().await;
+        if !hold.solo {
+            gates.both.wait().await;
+        }
         if hold.hold {
             gates.release.notified().await;
         }
@@ -540,6 +545,98 @@ async fn a_client_closing_its_http1_connection_has_nothing_saved() {
 #[tokio::test]
 async fn a_client_resetting_its_http2_stream_has_nothing_saved() {
     a_client_going_away(true).await;
+}
+
+/// Cancels the request at its `n`th wait (`x-cancel-at-wait: n`, from 0):
+/// the first time the app's future is pending for the `n + 1`th time, it is
+/// dropped, as a timeout or a client going away would drop it there.
+async fn cancel_at_wait(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let wait = request
+        .headers()
+        .get("x-cancel-at-wait")
+        .and_then(|v| v.to_str().ok()?.parse::<u32>().ok());
+    let Some(mut waits_left) = wait else {
+        return next.run(request).await;
+    };
+    let mut running = std::pin::pin!(next.run(request));
+    std::future::poll_fn(|cx| match running.as_mut().poll(cx) {
+        std::task::Poll::Ready(response) => std::task::Poll::Ready(response),
+        std::task::Poll::Pending if waits_left == 0 => {
+            std::task::Poll::Ready(StatusCode::REQUEST_TIMEOUT.into_response())
+        }
+        std::task::Poll::Pending => {
+            waits_left -= 1;
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Writes cancelled at each point where they wait in turn (the file store's
+/// shared commit; the memory store's calls never wait): every answer is the
+/// write's or the cancel's,
+/// the session stays readable with one of the values written, and a write
+/// after them all is kept.
+async fn writes_cancelled_anywhere(store: Arc<dyn SessionStore>) {
+    let app = on_store(store).provide(Gates::new()).build().unwrap();
+    let router = app
+        .into_router()
+        .layer(axum::middleware::from_fn(cancel_at_wait));
+    let server = TestServer::start(router).await;
+    let mut b = server.browser();
+    assert_eq!(b.get("/shop/visit").await.body, "1");
+
+    let mut written = vec![serde_json::Value::Null];
+    let mut cancelled = 0;
+    for wait in 0..4u32 {
+        let note = format!("n{wait}");
+        let at = wait.to_string();
+        let reply = within(
+            "a cancelled write",
+            b.send_with_headers(
+                Method::PUT,
+                &format!("/shop/field/note/{note}?solo=true"),
+                None,
+                &[("x-cancel-at-wait", at.as_str())],
+            ),
+        )
+        .await;
+        assert!(
+            matches!(reply.status, 204 | 408),
+            "{}: {}",
+            reply.status,
+            reply.body
+        );
+        cancelled += usize::from(reply.status == 408);
+        written.push(note.into());
+        let seen = peek(&mut b).await;
+        assert!(written.contains(&seen["note"]), "{seen}");
+        assert_eq!(seen["visits"], 1);
+    }
+    // Only that the probe cancelled something: the file store waits for
+    // its commit in every write.
+    assert!(cancelled > 0);
+    assert_eq!(
+        b.send(Method::PUT, "/shop/field/note/last?solo=true", None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(peek(&mut b).await["note"], "last");
+    assert_eq!(b.get("/shop/visit").await.body, "2");
+}
+
+#[tokio::test]
+async fn writes_cancelled_anywhere_leave_a_file_session_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = session_file::FileStore::builder(dir.path().join("sessions.redb"))
+        .without_cleanup()
+        .open()
+        .unwrap();
+    writes_cancelled_anywhere(Arc::new(store)).await;
 }
 
 // ------------------------------------------------------- layers around it
