@@ -1305,3 +1305,51 @@ async fn concurrent_compare_and_set_writes_conflict_with_409() {
         serde_json::json!({"note": "early", "theme": null, "visits": 1})
     );
 }
+
+/// Logins on the file store cancelled at each point where they wait in
+/// turn (the new record, the moved marker, closing and deleting the old
+/// one): the browser ends up either logged in, or with its old session as
+/// it was, or with none (moved); never a 5xx, and logging in again works.
+#[tokio::test]
+async fn logins_cancelled_anywhere_leave_the_browser_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = session_file::FileStore::builder(dir.path().join("sessions.redb"))
+        .without_cleanup()
+        .open()
+        .unwrap();
+    let app = on_store(Arc::new(store)).build().unwrap();
+    let router = app
+        .into_router()
+        .layer(axum::middleware::from_fn(cancel_at_wait));
+    let server = TestServer::start(router).await;
+    let mut cancelled = 0;
+    for wait in 0..8u32 {
+        let mut b = server.browser();
+        assert_eq!(b.get("/shop/visit").await.body, "1");
+        assert_eq!(b.get("/shop/visit").await.body, "2");
+        let at = wait.to_string();
+        let login = b
+            .send_with_headers(
+                Method::POST,
+                "/shop/login",
+                None,
+                &[("x-cancel-at-wait", at.as_str())],
+            )
+            .await;
+        let who = b.get("/shop/who").await.body;
+        let visits = peek(&mut b).await["visits"].clone();
+        match login.status {
+            204 => assert_eq!((who.as_str(), visits), ("ada", 2.into())),
+            408 => {
+                cancelled += 1;
+                assert!(login.set_cookies.is_empty(), "wait {wait}");
+                assert_eq!(who, "nobody", "wait {wait}");
+                assert!(visits == 2 || visits == 0, "wait {wait}: {visits}");
+                assert_eq!(b.post("/shop/login").await.status, 204);
+                assert_eq!(b.get("/shop/who").await.body, "ada");
+            }
+            other => panic!("wait {wait}: {other} {}", login.body),
+        }
+    }
+    assert!(cancelled > 0);
+}
