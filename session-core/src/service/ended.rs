@@ -25,7 +25,8 @@ impl SessionService {
     /// replayed from elsewhere comes without this cookie: it stays valid
     /// until it expires. Nothing happens with a server-side store, or when
     /// no logged-in session was loaded; values that do not verify are
-    /// ignored (logged at `debug`).
+    /// ignored (logged at `debug`), and of several values only the first
+    /// eight are tried, as with the session cookie.
     pub fn check_ended<'c>(&self, cell: &SessionCell, cookies: impl IntoIterator<Item = &'c str>) {
         let Some(signer) = &self.inner.ended_signer else {
             return;
@@ -37,7 +38,8 @@ impl SessionService {
             return;
         };
         let mut ended: Option<EndedSessions> = None;
-        for value in cookies {
+        // Each is a signature check, and the header is the client's to fill.
+        for value in cookies.into_iter().take(MAX_ENDED_COOKIES_TRIED) {
             match EndedSessions::open(signer, value, state.now) {
                 Some(list) => ended.get_or_insert_default().merge(list),
                 None => tracing::debug!("ended-sessions cookie refused"),
@@ -88,6 +90,10 @@ impl SessionService {
         }
     }
 }
+
+/// The ended-sessions cookies tried per request: a browser sends one (a few
+/// with other paths or domains).
+const MAX_ENDED_COOKIES_TRIED: usize = 8;
 
 /// How far the clocks of instances sharing the cookie's key may differ.
 const CLOCK_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);

@@ -452,3 +452,37 @@ async fn watching_a_client_side_session_for_its_end_is_refused() {
     let r = b.get("/watch").await;
     assert_eq!(r.status, 501, "{r:?}");
 }
+
+/// README: "a header packed with forged ones costs eight signature checks
+/// at most". The ended-sessions cookie is the client's to fill as well: a
+/// logged-in request with thousands of forged `sid-ended` values must not
+/// buy a signature check for each, and still gets its answer.
+#[tokio::test]
+async fn a_header_packed_with_forged_ended_cookies_costs_a_bounded_number_of_checks() {
+    let (server, _) = start(CookieStore::encrypted(), SigningKeys::single(key(1))).await;
+    let mut b = server.browser();
+    assert_eq!(b.post("/t/login?user=ada").await.status, 204);
+    // Well formed, so that each one reaches the signature check.
+    let forged = format!("sid-ended=x.{}", "A".repeat(43));
+    let header = std::iter::once(format!("sid={}", b.jar["sid"]))
+        .chain(std::iter::repeat_n(forged, 2000))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let (log, _guard) = session_tests::logs::capture();
+    let r = session_tests::http::client()
+        .get(server.url("/t/me"))
+        .header("cookie", header)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let checked = log
+        .text()
+        .lines()
+        .filter(|l| l.contains("ended-sessions cookie refused"))
+        .count();
+    assert!(
+        checked <= 8,
+        "{checked} forged ended-sessions cookies checked"
+    );
+}
