@@ -30,6 +30,22 @@ async fn recent(auth: Auth) -> Result<String, SessionRejection> {
         .user_id)
 }
 
+#[derive(serde::Deserialize)]
+struct Next {
+    next: Option<String>,
+}
+
+/// A login form's handler: logs in, then sends the browser back to `next`
+/// when it is a path on this site, as the README tells an app to.
+async fn login_then_back(
+    auth: Auth,
+    axum::extract::Query(q): axum::extract::Query<Next>,
+) -> axum::response::Redirect {
+    auth.login(session_axum::Binding::user("ada"));
+    let next = q.next.as_deref().and_then(session_axum::local_redirect);
+    axum::response::Redirect::to(next.unwrap_or("/"))
+}
+
 /// A 401 the handler makes itself: the app's business, not a login's.
 async fn own_401() -> StatusCode {
     StatusCode::UNAUTHORIZED
@@ -47,6 +63,12 @@ fn routes(_: &session_axum::AppContext) -> Result<Vec<RouteDef>, BuildError> {
         open("/required", get(required)),
         open("/own-401", get(own_401)),
         open("/recent", get(recent)),
+        RouteDef {
+            method: http::Method::POST,
+            path: "/login-then-back",
+            guard: Guard::OPEN,
+            handler: axum::routing::post(login_then_back),
+        },
     ])
 }
 
@@ -347,4 +369,42 @@ async fn a_query_too_long_to_go_back_to_is_left_out_of_next() {
     let long = "a".repeat(session_axum::MAX_REDIRECT_LEN);
     let r = b.navigate(&format!("/lp/whoami?x={long}")).await;
     assert_sent_to(&r, "/login?next=%2Flp%2Fwhoami");
+}
+
+/// `next` reaches a login handler percent-decoded: every spelling of
+/// another host, a scheme or a header break is refused after decoding, and
+/// the browser goes to `/`; a local path with its query comes back whole.
+#[tokio::test]
+async fn a_decoded_next_naming_another_host_or_breaking_the_header_is_refused() {
+    let t = start("/login").await;
+    for foreign in [
+        "%2F%2Fevil.example",
+        "%2F%2F%2Fevil.example",
+        "%2F%5Cevil.example",
+        "%5C%5Cevil.example",
+        "%2F%09%2Fevil.example",
+        "%2F%0A%2Fevil.example",
+        "%20%2F%2Fevil.example",
+        "%2F%0D%0ASet-Cookie%3A%20x%3D1",
+        "https%3A%2F%2Fevil.example",
+        "javascript%3Aalert(1)",
+        "%2F%E3%80%82evil.example",
+        "%2F%00%2Fevil.example",
+    ] {
+        let mut b = t.server.browser();
+        let r = b.post(&format!("/lp/login-then-back?next={foreign}")).await;
+        assert_eq!(r.status, 303, "{foreign}: {r:?}");
+        assert_eq!(location(&r), "/", "{foreign}");
+        assert!(r.cookie("x").is_none(), "{foreign}: {r:?}");
+    }
+    let mut b = t.server.browser();
+    let r = b
+        .post("/lp/login-then-back?next=%2Fme%3Ftab%3D2%26x%3D%252F%252Fevil")
+        .await;
+    assert_eq!(location(&r), "/me?tab=2&x=%2F%2Fevil");
+    // Still encoded: a browser takes it as a path on this site.
+    let r = b
+        .post("/lp/login-then-back?next=%2F%252F%252Fevil.example")
+        .await;
+    assert_eq!(location(&r), "/%2F%2Fevil.example");
 }

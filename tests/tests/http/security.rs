@@ -152,3 +152,73 @@ async fn cookie_store_sessions_are_refused_after_their_key_is_removed_or_under_a
         assert_eq!(d.get("/t/me").await.status, 401);
     }
 }
+
+/// Retiring a key (dropping it from the list) ends what it signed: a cookie
+/// and a bearer token it signed no longer authenticate on the same store,
+/// the cookie is cleared, nothing answers 5xx, and the refusal is logged;
+/// kept as an older key, both still work.
+#[tokio::test]
+async fn tokens_signed_by_a_retired_key_no_longer_authenticate() {
+    use crate::app::start_on;
+    let before = start_with(SigningKeys::single(key(2)), |b| b).await;
+    let mut browser = before.server.browser();
+    assert_eq!(browser.post("/t/login?user=ada").await.status, 204);
+    let cookie = browser.jar["sid"].clone();
+    let r = before.server.browser().post("/t/token?user=ada").await;
+    let token = r.json()["token"].as_str().expect("a token").to_owned();
+    let bearer = format!("Bearer {token}");
+    let me = |t: &crate::app::TestApp, header: (&'static str, String)| {
+        let url = t.server.url("/t/me");
+        async move {
+            let r = session_tests::http::client()
+                .get(url)
+                .header(header.0, header.1)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.headers().clone())
+        }
+    };
+
+    let rotated = start_on(
+        before.store.clone(),
+        before.clock.clone(),
+        SigningKeys::new([key(1), key(2)]).unwrap(),
+        |b| b,
+    )
+    .await;
+    assert_eq!(
+        me(&rotated, ("cookie", format!("sid={cookie}"))).await.0,
+        200
+    );
+    assert_eq!(me(&rotated, ("authorization", bearer.clone())).await.0, 200);
+
+    let retired = start_on(
+        before.store.clone(),
+        before.clock.clone(),
+        SigningKeys::single(key(1)),
+        |b| b,
+    )
+    .await;
+    let (log, _guard) = session_tests::logs::capture();
+    let (status, headers) = me(&retired, ("cookie", format!("sid={cookie}"))).await;
+    assert_eq!(status, 401);
+    let cleared = headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.starts_with("sid=;") && v.contains("Max-Age=0"));
+    assert!(cleared, "{headers:?}");
+    let (status, headers) = me(&retired, ("authorization", bearer)).await;
+    assert_eq!(status, 401);
+    let challenge = headers["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("invalid_token"), "{challenge}");
+    let text = log.text();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("WARN") && l.contains("refused=")),
+        "{text}"
+    );
+    // The sessions are still there: only the key that vouched for them went.
+    assert!(before.store.inner().len() >= 2);
+}
