@@ -15,6 +15,10 @@ use crate::error::SessionRejection;
 
 /// Login, logout and the current principal.
 ///
+/// Log out on a `POST` (or another write): the cross-origin check refuses
+/// another site's writes, while a `GET` that logs out can be triggered by
+/// any page the user visits.
+///
 /// ```
 /// use session_axum::axum::{Form, http::StatusCode, response::{IntoResponse, Redirect}};
 /// use session_axum::{Auth, Binding};
@@ -36,7 +40,7 @@ use crate::error::SessionRejection;
 /// }
 /// # let _ = session_axum::axum::Router::<()>::new()
 /// #     .route("/login", session_axum::axum::routing::post(login))
-/// #     .route("/logout", session_axum::axum::routing::get(logout));
+/// #     .route("/logout", session_axum::axum::routing::post(logout));
 /// ```
 #[derive(Clone, Debug)]
 pub struct Auth {
