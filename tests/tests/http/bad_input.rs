@@ -25,6 +25,20 @@ async fn tampered_truncated_garbage_and_foreign_cookies_mean_no_principal_never_
         "%%%;;==".to_owned(),
         "x".repeat(5000),
         other_key,
+        // Past the longest token taken: refused before any signature check.
+        "x".repeat(session_core::token::MAX_TOKEN_LEN + 1),
+        // Base64 spellings the tokens never use: padding, the standard
+        // alphabet, a second token glued on.
+        format!("{good}="),
+        {
+            let (id, tag) = good.rsplit_once('.').unwrap();
+            format!("{id}==.{tag}")
+        },
+        {
+            let (id, tag) = good.rsplit_once('.').unwrap();
+            format!("{id}.+{}", &tag[1..])
+        },
+        format!("{good}.{good}"),
     ];
     for value in bad {
         let mut b = t.server.browser();

@@ -222,3 +222,55 @@ async fn tokens_signed_by_a_retired_key_no_longer_authenticate() {
     // The sessions are still there: only the key that vouched for them went.
     assert!(before.store.inner().len() >= 2);
 }
+
+/// Logs name sessions by a short prefix of their id: over a whole run of
+/// logins, bearer logins, refused and tampered tokens, rotations and
+/// logouts, logged at `debug`, no token, no full session id and no user id
+/// shows.
+#[tokio::test]
+async fn no_log_line_shows_a_token_a_full_session_id_or_the_user() {
+    let t = start().await;
+    let (log, _guard) = session_tests::logs::capture();
+    let mut tokens = Vec::new();
+    let mut b = t.server.browser();
+    b.get("/t/visit").await;
+    tokens.push(b.jar["sid"].clone());
+    assert_eq!(b.post("/t/login?user=user-7f3a9c").await.status, 204);
+    tokens.push(b.jar["sid"].clone());
+    assert_eq!(b.get("/t/me").await.status, 200);
+    assert_eq!(b.post("/t/rotate-revoke-others").await.status, 200);
+    tokens.push(b.jar["sid"].clone());
+    assert_ne!(tokens[1], tokens[2], "rotated");
+
+    let r = t.server.browser().post("/t/token?user=user-7f3a9c").await;
+    let token = r.json()["token"].as_str().expect("a token").to_owned();
+    tokens.push(token.clone());
+    let mut api = t.server.browser();
+    api.bearer = Some(token.clone());
+    assert_eq!(api.get("/t/me").await.status, 200);
+    assert_eq!(api.post("/t/logout").await.status, 204);
+    assert_eq!(api.get("/t/me").await.status, 401);
+    api.bearer = Some(format!("{token}x"));
+    assert_eq!(api.get("/t/me").await.status, 401);
+
+    let mut flipped = tokens[1].clone().into_bytes();
+    flipped[3] = if flipped[3] == b'A' { b'B' } else { b'A' };
+    let mut stale = t.server.browser();
+    stale.jar.insert("sid".into(), tokens[1].clone());
+    stale.get("/t/visit").await;
+    stale
+        .jar
+        .insert("sid".into(), String::from_utf8(flipped).unwrap());
+    stale.get("/t/me").await;
+    assert_eq!(b.post("/t/logout").await.status, 204);
+
+    let text = log.text();
+    assert!(text.contains("DEBUG"), "debug lines are captured: {text}");
+    for token in &tokens {
+        let id = token.split('.').next().unwrap();
+        assert_eq!(id.len(), 22, "{token}");
+        assert!(!text.contains(id), "full id {id} logged:\n{text}");
+        assert!(!text.contains(token.as_str()), "token logged:\n{text}");
+    }
+    assert!(!text.contains("user-7f3a9c"), "user id logged:\n{text}");
+}
