@@ -58,6 +58,10 @@ pub(crate) struct CrossOriginCheck {
     /// Refusals since the last `info` line: another site can have every
     /// visitor's browser send one, so each alone is only a `debug` line.
     refused: LogSummary,
+    /// Refusals that an exemption naming the path inside a nest would have
+    /// let through: a misconfiguration to warn of, once a minute at most,
+    /// since any client can send a cross-site header.
+    misplaced: LogSummary,
 }
 
 impl CrossOriginCheck {
@@ -88,6 +92,7 @@ impl CrossOriginCheck {
             exempt,
             bearer,
             refused: LogSummary::new(REPORT_INTERVAL),
+            misplaced: LogSummary::new(REPORT_INTERVAL),
         })
     }
 
@@ -168,11 +173,16 @@ impl CrossOriginCheck {
             );
         }
         let nested = request.uri().path();
-        if nested != path && self.is_exempt(nested) {
+        if nested != path
+            && self.is_exempt(nested)
+            && let Some(due) = self.misplaced.record(SystemClock.now())
+        {
             tracing::warn!(
                 exempt = nested,
                 path,
-                "a cross-origin exemption names the path inside Router::nest; exemptions name the path the client sent, prefix included"
+                refused = due.count,
+                over_secs = due.over_secs,
+                "a cross-origin exemption names the path inside Router::nest; exemptions name the path the client sent, prefix included (reported at most once a minute)"
             );
         }
         SessionRejection::CrossOrigin.into_response()

@@ -180,6 +180,35 @@ async fn under_a_nest_the_exempt_path_is_the_full_one() {
     );
 }
 
+/// The warning about an exemption that names the path inside a nest is
+/// for the operator, and any client can send a cross-site header: a flood
+/// of such writes logs it once a minute at most, as the refusals' own line.
+#[tokio::test]
+async fn a_flood_of_writes_to_a_misplaced_exemption_warns_once() {
+    let app = session_axum::App::builder()
+        .store(session_core::MemoryStore::new())
+        .keys(&SigningKeys::single(key(1)))
+        .secure(false)
+        .cookie_name("sid")
+        .cross_origin_exempt("/t/login")
+        .build()
+        .expect("app builds");
+    let router = axum::Router::new().nest("/api", app.into_router());
+    let server = session_tests::http::TestServer::start(router).await;
+    let (log, _guard) = session_tests::logs::capture();
+    for _ in 0..30 {
+        assert_refused(&from_provider(&mut server.browser(), "/api/t/login?user=alice").await);
+    }
+    let text = log.text();
+    let warnings = text
+        .lines()
+        .filter(|l| {
+            l.contains("WARN") && l.contains("exemption names the path inside Router::nest")
+        })
+        .count();
+    assert_eq!(warnings, 1, "{text}");
+}
+
 async fn start_trusting(origin: &'static str) -> TestApp {
     start_with(SigningKeys::single(key(1)), move |b| {
         b.trusted_origin(origin)
