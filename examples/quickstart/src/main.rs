@@ -18,7 +18,7 @@ impl SessionRoutes {
         session.set_age(Some(20)); // marks only `age` changed
         session.set_name(Some("Roger".into()));
     }
-    #[get("/logout")]
+    #[post("/logout")] // a GET could be set off by any site's link
     async fn logout(auth: Auth) -> impl IntoResponse {
         auth.logout().await
     }
