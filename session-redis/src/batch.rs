@@ -30,7 +30,16 @@ pub(crate) struct Batcher {
 }
 
 /// A command and where its reply goes.
-type Queued = (Cmd, oneshot::Sender<Reply>);
+type Queued = (Cmd, oneshot::Sender<Outcome>);
+
+/// What a queued command's caller hears.
+enum Outcome {
+    Reply(Reply),
+    /// Not sent: the flush task that was to send it was dropped before it
+    /// took the queue (its runtime shut down), so the caller may queue it
+    /// again.
+    NotSent,
+}
 
 #[derive(Default)]
 struct Queue {
@@ -58,24 +67,32 @@ impl Batcher {
         generation: u64,
         cmd: &Cmd,
     ) -> Reply {
-        let (tx, rx) = oneshot::channel();
-        let start = {
-            let mut queue = lock(&self.queue);
-            queue.commands.push((cmd.clone(), tx));
-            if queue.conn.as_ref().is_none_or(|(g, _)| *g < generation) {
-                queue.conn = Some((generation, conn.clone()));
+        // Queued again once at most: a command left unsent a second time
+        // was behind a flush of this caller's own runtime, shutting down.
+        for _ in 0..2 {
+            let (tx, rx) = oneshot::channel();
+            let start = {
+                let mut queue = lock(&self.queue);
+                queue.commands.push((cmd.clone(), tx));
+                if queue.conn.as_ref().is_none_or(|(g, _)| *g < generation) {
+                    queue.conn = Some((generation, conn.clone()));
+                }
+                !std::mem::replace(&mut queue.scheduled, true)
+            };
+            if start {
+                tokio::spawn(Scheduled(Some(Arc::clone(self))).flush());
             }
-            !std::mem::replace(&mut queue.scheduled, true)
-        };
-        if start {
-            tokio::spawn(Scheduled(Some(Arc::clone(self))).flush());
+            match rx.await {
+                Ok(Outcome::Reply(reply)) => return reply,
+                // Another runtime's flush task, dropped as it shut down.
+                Ok(Outcome::NotSent) => {}
+                // The flush task ended without answering: the runtime is
+                // shutting down.
+                Err(_) => break,
+            }
         }
-        rx.await.unwrap_or_else(|_| {
-            // The flush task ended without answering: the runtime is
-            // shutting down.
-            let error = RedisError::from((ErrorKind::Client, "the pipeline task was stopped"));
-            (generation, Err(error))
-        })
+        let error = RedisError::from((ErrorKind::Client, "the pipeline task was stopped"));
+        (generation, Err(error))
     }
 
     /// Takes the queued commands, and the connection to send them on,
@@ -89,14 +106,17 @@ impl Batcher {
 
 /// A flush task that has not taken the queue yet. Dropped before it does
 /// (its runtime shut down), it clears `scheduled`, else no later command
-/// would start a flush, and drops the queued commands: their callers get
-/// an error instead of waiting.
+/// would start a flush, and tells the queued commands' callers that theirs
+/// was not sent: one on a runtime that still runs queues it again, under a
+/// flush task of its own runtime.
 struct Scheduled(Option<Arc<Batcher>>);
 
 impl Drop for Scheduled {
     fn drop(&mut self) {
         if let Some(batcher) = self.0.take() {
-            drop(batcher.take());
+            for (_, caller) in batcher.take().0 {
+                let _ = caller.send(Outcome::NotSent);
+            }
         }
     }
 }
@@ -132,12 +152,12 @@ impl Scheduled {
         match replies {
             Ok(replies) => {
                 for (caller, reply) in callers.into_iter().zip(replies) {
-                    let _ = caller.send((generation, Ok(reply)));
+                    let _ = caller.send(Outcome::Reply((generation, Ok(reply))));
                 }
             }
             Err(error) => {
                 for caller in callers {
-                    let _ = caller.send((generation, Err(error.clone())));
+                    let _ = caller.send(Outcome::Reply((generation, Err(error.clone()))));
                 }
             }
         }

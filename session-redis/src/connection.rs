@@ -28,7 +28,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{
     MultipleNodeRoutingInfo, Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr,
 };
-use redis::{AsyncConnectionConfig, Cmd, RedisError, RedisResult, Value};
+use redis::{AsyncConnectionConfig, Cmd, ErrorKind, RedisError, RedisResult, Value};
 
 use crate::batch::Batcher;
 use crate::cache::LocalCache;
@@ -105,7 +105,9 @@ impl Backend {
 /// A connection made, with the watch on the runtime that drives it.
 type Made = (MultiplexedConnection, Arc<RuntimeWatch>);
 
-type Attempt = Shared<BoxFuture<'static, RedisResult<Made>>>;
+/// A connection attempt, shared by the calls that wait for it: `None` when
+/// the runtime it ran on shut down before it ended.
+type Attempt = Shared<BoxFuture<'static, Option<RedisResult<Made>>>>;
 
 /// Looks at the server's eviction policy on a task of its own.
 pub(crate) fn check_eviction<C>(conn: &C)
@@ -249,22 +251,33 @@ impl Standalone {
     }
 
     async fn connection(&self) -> RedisResult<Conn<'_>> {
-        let (attempt, generation) = {
-            let mut link = lock(&self.link);
-            let attempt = match &link.state {
-                State::Up(_, watch) if watch.ended() => self.runtime_ended(&mut link),
-                State::Up(conn, _) => return Ok(self.handle(conn.clone(), link.generation)),
-                State::Connecting(attempt) => attempt.clone(),
-                State::Down(Some((failed_at, error))) if failed_at.elapsed() < RETRY_PAUSE => {
-                    return Err(error.clone());
-                }
-                State::Down(_) => self.start(&mut link),
+        // A second attempt cut short means this call's own runtime is
+        // shutting down.
+        for _ in 0..2 {
+            let (attempt, generation) = {
+                let mut link = lock(&self.link);
+                let attempt = match &link.state {
+                    State::Up(_, watch) if watch.ended() => self.runtime_ended(&mut link),
+                    State::Up(conn, _) => return Ok(self.handle(conn.clone(), link.generation)),
+                    State::Connecting(attempt) => attempt.clone(),
+                    State::Down(Some((failed_at, error))) if failed_at.elapsed() < RETRY_PAUSE => {
+                        return Err(error.clone());
+                    }
+                    State::Down(_) => self.start(&mut link),
+                };
+                (attempt, link.generation)
             };
-            (attempt, link.generation)
-        };
-        let result = attempt.await;
-        settle(&self.link, generation, &result);
-        Ok(self.handle(result?.0, generation))
+            let Some(result) = attempt.await else {
+                cut_short(&self.link, generation);
+                continue;
+            };
+            settle(&self.link, generation, &result);
+            return Ok(self.handle(result?.0, generation));
+        }
+        Err(RedisError::from((
+            ErrorKind::Client,
+            "the runtime of the redis connection attempt shut down",
+        )))
     }
 
     /// The runtime that drove the current connection shut down (see
@@ -276,8 +289,11 @@ impl Standalone {
         self.start(link)
     }
 
-    /// Starts a connection attempt. It runs as a task of its own, so it
-    /// completes (and is recorded) even when no call waits for it any more.
+    /// Starts a connection attempt. It runs as a task of its own on this
+    /// call's runtime, so it completes (and is recorded) even when no call
+    /// waits for it any more, and the connection's driver and its watch are
+    /// that runtime's, whichever calls wait for it; if that runtime shuts
+    /// down first, the calls waiting start another from theirs.
     fn start(&self, link: &mut Link) -> Attempt {
         link.generation += 1;
         link.silent_since = None;
@@ -287,10 +303,18 @@ impl Standalone {
         let config = self.config.clone();
         let tracking = self.tracking.clone();
         let eviction_checked = Arc::clone(&self.eviction_checked);
-        let attempt: Attempt = async move {
+        let connect = async move {
             let mut conn = client
                 .get_multiplexed_async_connection_with_config(&config)
                 .await?;
+            // Made in the poll that spawned the connection's driver.
+            let cache = tracking.as_ref().map(|t| Arc::clone(&t.cache));
+            let watch = RuntimeWatch::current(move || {
+                // Its invalidations end with the connection's driver.
+                if let Some(cache) = cache {
+                    cache.forget_all();
+                }
+            });
             if let Some(tracking) = &tracking {
                 tracking.command().exec_async(&mut conn).await?;
                 // Whatever changed while no connection was tracking went
@@ -300,28 +324,25 @@ impl Standalone {
             if !eviction_checked.swap(true, Ordering::Relaxed) {
                 check_eviction(&conn);
             }
-            let cache = tracking.map(|t| t.cache);
-            let watch = RuntimeWatch::current(move || {
-                // Its invalidations end with the connection's driver.
-                if let Some(cache) = cache {
-                    cache.forget_all();
-                }
-            });
             Ok((conn, Arc::new(watch)))
-        }
-        .boxed()
-        .shared();
+        };
+        let attempt: Attempt = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let weak = Arc::downgrade(&self.link);
+                let task = runtime.spawn(async move {
+                    let result = connect.await;
+                    if let Some(link) = Weak::upgrade(&weak) {
+                        settle(&link, generation, &result);
+                    }
+                    result
+                });
+                // A task dropped unfinished: its runtime shut down.
+                task.map(Result::ok).boxed().shared()
+            }
+            // No runtime: the calls that wait drive it.
+            Err(_) => connect.map(Some).boxed().shared(),
+        };
         link.state = State::Connecting(attempt.clone());
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let weak = Arc::downgrade(&self.link);
-            let background = attempt.clone();
-            runtime.spawn(async move {
-                let result = background.await;
-                if let Some(link) = Weak::upgrade(&weak) {
-                    settle(&link, generation, &result);
-                }
-            });
-        }
         attempt
     }
 
@@ -392,6 +413,17 @@ impl Standalone {
             // The attempt runs in the background; later calls await it.
             drop(self.start(&mut link));
         }
+    }
+}
+
+/// Attempt `generation` was cut short by its runtime shutting down: unless a
+/// newer one started since, the next call starts another at once (not a
+/// failure of Redis, so no pause).
+fn cut_short(link: &Mutex<Link>, generation: u64) {
+    let mut link = lock(link);
+    if link.generation == generation && matches!(link.state, State::Connecting(_)) {
+        tracing::debug!("a redis connection attempt was cut short by its runtime shutting down");
+        link.state = State::Down(None);
     }
 }
 
@@ -906,6 +938,106 @@ c1 127.0.0.1:7002@17002 master - 0 1 3 connected 10923-16383
         assert_eq!(slots.len(), 16384);
         assert!(tag_in_slot(16383).is_some());
         assert_eq!(tag_in_slot(16384), None);
+    }
+
+    /// Whether some client of `server` has invalidation tracking on.
+    use std::future::Future as _;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    fn tracking_on(server: &session_tests::redis::RedisServer) -> bool {
+        let client = redis::Client::open(server.url()).expect("url");
+        let mut admin = client.get_connection().expect("admin");
+        let list: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query(&mut admin)
+            .expect("CLIENT LIST");
+        list.lines().any(|line| {
+            line.split(' ')
+                .find_map(|field| field.strip_prefix("flags="))
+                .is_some_and(|flags| flags.contains('t'))
+        })
+    }
+
+    /// A connection attempt is shared by the calls that wait for it, which
+    /// may run on two runtimes: with a local cache, the connection's driver
+    /// is spawned by the poll that ends the handshake, and the watch made by
+    /// the poll that ends `CLIENT TRACKING`. When these are polls on
+    /// different runtimes, the watch must still end with the runtime that
+    /// drives the connection, or the store keeps a dead connection and
+    /// serves cached copies no invalidation can reach any more.
+    #[test]
+    fn a_connection_is_watched_on_the_runtime_that_drives_it() {
+        if !session_tests::redis::available() {
+            return;
+        }
+        let server = session_tests::redis::RedisServer::start(&[]);
+        let info = redis::IntoConnectionInfo::into_connection_info(server.url()).expect("url");
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(redis::ProtocolVersion::RESP3);
+        let client = redis::Client::open(info.set_redis_settings(settings)).expect("client");
+        let tracking = Tracking {
+            cache: Arc::new(LocalCache::new(100, Duration::from_secs(3600))),
+            prefix: "t:s:".to_owned(),
+        };
+        let standalone = Standalone::new(
+            client,
+            AsyncConnectionConfig::new(),
+            Duration::from_secs(5),
+            Some(tracking),
+            false,
+        );
+        let runtime = || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("a runtime")
+        };
+        let (a, b) = (runtime(), runtime());
+        // Started outside a runtime: only the polls below drive it, as the
+        // calls of two runtimes awaiting one attempt would.
+        let mut attempt = standalone.start(&mut lock(&standalone.link));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        // Polled from runtime A up to `CLIENT TRACKING`: the connection and
+        // its driver are A's.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        'handshake: loop {
+            assert!(Instant::now() < deadline, "no CLIENT TRACKING");
+            let _in_a = a.enter();
+            assert!(Pin::new(&mut attempt).poll(&mut cx).is_pending());
+            drop(_in_a);
+            // Polled again only once the server had time to see what this
+            // poll sent: not after it sent `CLIENT TRACKING`.
+            for _ in 0..30 {
+                std::thread::sleep(Duration::from_millis(10));
+                if tracking_on(&server) {
+                    break 'handshake;
+                }
+            }
+        }
+        // The reply to it reaches the attempt on runtime B.
+        let made = loop {
+            assert!(Instant::now() < deadline, "no connection");
+            let _in_b = b.enter();
+            if let Poll::Ready(made) = Pin::new(&mut attempt).poll(&mut cx) {
+                break made;
+            }
+            drop(_in_b);
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let (mut conn, watch) = made.expect("not cut short").expect("connected");
+        drop(a);
+        let ping = b.block_on(async { conn.send_packed_command(&redis::cmd("PING")).await });
+        assert!(ping.is_err(), "the connection died with runtime A");
+        assert!(
+            watch.ended(),
+            "the watch of a connection whose driver died with its runtime has not ended"
+        );
+        drop(b);
+        server.stop();
     }
 }
 

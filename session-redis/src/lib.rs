@@ -189,8 +189,15 @@
 //! built in one runtime and used in another): the connection's driver ends
 //! with that runtime, so the store then drops it, and its cached copies,
 //! and the next call connects again from its own runtime, a write
-//! included. A store used from two runtimes at once has its connection
-//! driven by the one that made it.
+//! included (a connection attempt the runtime left under way is started
+//! again). A store used from two runtimes at once has its connection
+//! driven by the one that made it: when that one shuts down, commands of
+//! the other already sent on it fail (a load is sent once more, a write's
+//! outcome is unknown), and pipelined commands not yet sent are queued
+//! again. One limit: a runtime that is alive but not running its tasks (a
+//! current-thread runtime between two `block_on`s) holds up the pipelined
+//! commands queued behind its flush task, beyond the operation timeout;
+//! turn automatic pipelining off for a store shared so.
 //!
 //! Run Redis with `maxmemory-policy noeviction` (its default): under any
 //! other policy Redis may evict a user's index key apart from their session

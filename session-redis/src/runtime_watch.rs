@@ -75,8 +75,10 @@ impl EndGuard {
 impl Drop for EndGuard {
     fn drop(&mut self) {
         if let Some(on_end) = self.on_end.take() {
-            on_end();
+            // Ended first: a call that sees the last step's effect (an
+            // emptied cache) must not then take the dead connection.
             self.ended.store(true, Ordering::Release);
+            on_end();
         }
     }
 }

@@ -488,8 +488,8 @@ async fn a_hash_tagged_prefix_makes_cluster_logins_and_refreshes_one_atomic_scri
         .build()
         .unwrap();
     let user = "tagged-user";
-    // Warm-up: loads the create and touch scripts, so a NOSCRIPT retry is
-    // not counted below when this test runs on a fresh server.
+    // Warm-up: loads the create script and the patch script a touch runs,
+    // so a NOSCRIPT retry is not counted below on a fresh server.
     let warm = record(&clock, Some(user), 1);
     store.create(&warm).await.unwrap();
     store
