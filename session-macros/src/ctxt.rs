@@ -48,3 +48,28 @@ pub(crate) fn with_item(item: TokenStream, result: syn::Result<TokenStream>) -> 
 pub(crate) fn attr_is(attr: &syn::Attribute, name: &str) -> bool {
     attr.path().segments.last().is_some_and(|s| s.ident == name)
 }
+
+/// Whether an attribute marks its item deprecated, or lets it name
+/// deprecated items (`allow` or `expect` of the lint), or is a `cfg_attr`
+/// that may do either. The code generated from such an item names what it
+/// names, so it allows the lint too; only then, as a crate may forbid it.
+pub(crate) fn touches_deprecated(attr: &syn::Attribute) -> bool {
+    fn names_lint(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|t| match t {
+            proc_macro2::TokenTree::Ident(i) => i == "deprecated",
+            proc_macro2::TokenTree::Group(g) => names_lint(g.stream()),
+            _ => false,
+        })
+    }
+    if attr_is(attr, "deprecated") {
+        return true;
+    }
+    let path = attr.path();
+    let wraps = ["allow", "expect", "cfg_attr"]
+        .iter()
+        .any(|name| path.is_ident(name));
+    match &attr.meta {
+        syn::Meta::List(list) if wraps => names_lint(list.tokens.clone()),
+        _ => false,
+    }
+}

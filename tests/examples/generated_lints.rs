@@ -231,17 +231,16 @@ pub mod forbidden {
         unused,
         dead_code,
         unused_imports,
-        unused_lifetimes
+        unused_lifetimes,
+        deprecated
     )]
     #![deny(warnings)]
 
     use session_axum::prelude::{Principal, controller, interceptor};
     use session_axum::{AuthInterceptor, SessionInterceptor};
 
-    /// Session data, none of it deprecated: its code has no `allow` at all.
+    /// Session data: its code has no `allow` at all.
     pub mod data {
-        #![forbid(deprecated)]
-
         use std::collections::HashSet;
 
         use session_axum::prelude::session_data;

@@ -266,11 +266,13 @@ pub(super) fn generate(m: &Model) -> TokenStream {
             }
         },
     };
+    // Registering a deprecated route is not a use of it; allowed only
+    // then, as a crate may forbid the lint.
+    let allow_deprecated = m.uses_deprecated.then(|| quote!(#[allow(deprecated)]));
     quote! {
         #item
 
-        // Registering a deprecated route is not a use of it.
-        #[allow(deprecated)]
+        #allow_deprecated
         const _: () = {
             fn __futures() {
                 #(#future_checks)*

@@ -10,7 +10,7 @@ use syn::{FnArg, ImplItem, Item, ItemImpl, LitStr, Meta, MetaList, Path, Token, 
 use super::cfg;
 use super::guard::{self, GuardSpec};
 use super::route::{self, RouteAttr};
-use crate::ctxt::Errors;
+use crate::ctxt::{Errors, touches_deprecated};
 
 pub(super) struct Model {
     pub(super) item: ItemImpl,
@@ -24,6 +24,9 @@ pub(super) struct Model {
     pub(super) unregistered: Option<proc_macro2::Span>,
     pub(super) guard: GuardSpec,
     pub(super) routes: Vec<Route>,
+    /// Whether the block or a route (or a route's argument) is deprecated
+    /// or allows the lint ([`crate::ctxt::touches_deprecated`]).
+    pub(super) uses_deprecated: bool,
 }
 
 pub(super) struct Route {
@@ -185,6 +188,7 @@ impl Model {
 
         let mut routes: Vec<Route> = Vec::new();
         let mut route_attrs = 0usize;
+        let mut uses_deprecated = item.attrs.iter().any(touches_deprecated);
         for impl_item in item.items.iter_mut() {
             let ImplItem::Fn(method) = impl_item else {
                 if let Some(attrs) = non_method_attrs(impl_item) {
@@ -265,6 +269,11 @@ impl Model {
                 continue;
             };
             let sig = &method.sig;
+            uses_deprecated |= method.attrs.iter().any(touches_deprecated)
+                || sig.inputs.iter().any(|input| match input {
+                    FnArg::Receiver(r) => r.attrs.iter().any(touches_deprecated),
+                    FnArg::Typed(pat) => pat.attrs.iter().any(touches_deprecated),
+                });
             if sig.asyncness.is_none() {
                 errors.error(sig.fn_token, "route methods must be `async fn`");
             }
@@ -351,6 +360,7 @@ impl Model {
             unregistered: args.registry.and_then(|(on, span)| (!on).then_some(span)),
             guard,
             routes,
+            uses_deprecated,
         })
     }
 }

@@ -44,11 +44,13 @@ pub(super) fn generate(m: &Model) -> TokenStream {
             }
         },
     };
+    // Registering a deprecated interceptor is not a use of it; allowed
+    // only then, as a crate may forbid the lint.
+    let allow_deprecated = m.uses_deprecated().then(|| quote!(#[allow(deprecated)]));
     quote! {
         #item
 
-        // Registering a deprecated interceptor is not a use of it.
-        #[allow(deprecated)]
+        #allow_deprecated
         const _: () = {
             // `__ctx` starts with `_`: no `allow`, which a crate forbidding
             // the lint would refuse.

@@ -259,6 +259,19 @@ impl Model {
             unregistered: registered.and_then(|(on, span)| (!on).then_some(span)),
         })
     }
+
+    /// Whether the item is deprecated or allows the lint
+    /// ([`crate::ctxt::touches_deprecated`]): the interceptor's own type,
+    /// or one it names in `depends_on` or `runs_before`.
+    pub(super) fn uses_deprecated(&self) -> bool {
+        let attrs = match &self.item {
+            Item::Struct(s) => &s.attrs,
+            Item::Enum(e) => &e.attrs,
+            Item::Impl(i) => &i.attrs,
+            _ => return false,
+        };
+        attrs.iter().any(crate::ctxt::touches_deprecated)
+    }
 }
 
 /// The token naming what kind of item `item` is (`fn`, `impl`, `trait`..),

@@ -292,22 +292,12 @@ impl Model {
         Ok((model, field_errors.finish().err()))
     }
 
-    /// Whether the struct or a field carries `#[deprecated]` (or a
-    /// `cfg_attr` that may), which the generated code then allows.
+    /// Whether the struct or a field is deprecated or allows the lint
+    /// ([`touches_deprecated`](crate::ctxt::touches_deprecated)).
     pub(super) fn uses_deprecated(&self) -> bool {
-        let deprecated = |a: &syn::Attribute| {
-            attr_is(a, "deprecated")
-                || (a.path().is_ident("cfg_attr")
-                    && quote::ToTokens::to_token_stream(a)
-                        .to_string()
-                        .contains("deprecated"))
-        };
-        self.item.attrs.iter().any(deprecated)
-            || self
-                .item
-                .fields
-                .iter()
-                .any(|f| f.attrs.iter().any(deprecated))
+        let touches = crate::ctxt::touches_deprecated;
+        self.item.attrs.iter().any(touches)
+            || self.item.fields.iter().any(|f| f.attrs.iter().any(touches))
     }
 
     pub(super) fn stored(&self) -> impl Iterator<Item = (usize, &FieldModel, &str)> {

@@ -28,4 +28,38 @@ impl Api {
     }
 }
 
+// A deprecated controller, and a route taking a deprecated type: the app
+// allows the lint on the block or the route, and the generated code, which
+// names them too, allows it with them.
+#[deprecated(note = "use Api")]
+#[derive(Default)]
+pub struct OldApi;
+
+#[allow(deprecated)]
+#[controller("/old")]
+impl OldApi {
+    #[get("/items")]
+    async fn items(&self) -> &'static str {
+        "old"
+    }
+}
+
+#[deprecated(note = "use Query<Filter>")]
+#[derive(serde::Deserialize)]
+pub struct OldFilter {
+    pub q: String,
+}
+
+#[derive(Default)]
+pub struct Search;
+
+#[controller("/search")]
+impl Search {
+    #[allow(deprecated)]
+    #[get("/")]
+    async fn search(axum::extract::Query(filter): axum::extract::Query<OldFilter>) -> String {
+        filter.q
+    }
+}
+
 fn main() {}

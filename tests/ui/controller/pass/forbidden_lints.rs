@@ -1,7 +1,7 @@
 //! A crate that forbids the lints generated code could raise takes
 //! controllers and interceptors: they carry no `allow` for them (an
 //! `allow` under a `forbid` is itself an error).
-#![forbid(unused_mut, unused_variables)]
+#![forbid(unused_mut, unused_variables, deprecated)]
 
 use session_axum::prelude::*;
 

@@ -18,4 +18,18 @@ impl Interceptor for LegacyAudit {
     }
 }
 
+// Ordered after the deprecated one: the app allows naming it, and the
+// generated code, which names it too, allows it with it.
+#[allow(deprecated)]
+#[interceptor(depends_on = [LegacyAudit])]
+#[derive(Default)]
+pub struct Audit;
+
+#[async_trait]
+impl Interceptor for Audit {
+    async fn intercept(&self, request: axum::extract::Request, next: Next) -> axum::response::Response {
+        next.run(request).await
+    }
+}
+
 fn main() {}
