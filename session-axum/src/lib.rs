@@ -177,9 +177,6 @@ pub mod __private {
         type Type = T;
     }
 
-    /// Checks at compile time that `T` can come before a route's last argument.
-    pub fn parts_extractor<T: PartsExtractor>() {}
-
     /// A route's last argument: it may read the body, or only the parts.
     #[diagnostic::on_unimplemented(
         message = "`{Self}` cannot be a route argument",
@@ -197,17 +194,13 @@ pub mod __private {
         const CHECK: usize = 0;
     }
 
-    /// Checks at compile time that `T` can be a route's last argument.
-    pub fn request_extractor<T: RequestExtractor<M>, M>() {}
-
     /// Checks at compile time that a route's future may move between
-    /// threads, as the server's runtime moves it, and that its output is a
-    /// response: called on the route, rustc names what the route holds
-    /// across an `.await`, or the output type.
+    /// threads, as the server's runtime moves it: called on the route,
+    /// rustc names what the route holds across an `.await`. (Its output is
+    /// checked once, where the handler converts it into a response.)
     pub fn route_future<F>(_: F)
     where
         F: ::core::future::Future + Send,
-        F::Output: ::axum::response::IntoResponse,
     {
     }
 

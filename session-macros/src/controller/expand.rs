@@ -66,25 +66,23 @@ fn handler(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
     );
     let (args, _, cfgs) = closure_params(m, route);
     let types = checked_types(sp, m, route);
-    if !route.takes_self {
-        // Through `route_handler` as a `&self` route is, for its message;
-        // in a closure where an argument's type is checked there.
-        let checked = (0..route.args.len()).any(|i| is_checked(route, i));
-        if !checked {
-            return quote_spanned!(ident.span()=>
-                #sp::route_handler(#sp::axum::routing::MethodFilter::#filter, <#self_ty>::#ident));
-        }
-        return quote_spanned!(ident.span()=>
-            #sp::route_handler(#sp::axum::routing::MethodFilter::#filter, |#(#(#cfgs)* #args: #types),*| <#self_ty>::#ident(#(#(#cfgs)* #args),*)));
-    }
     // Called as `<T>::method(&*this, ..)`: a route named like a method of
     // `Arc` (`clone`, say) must still reach the controller's.
-    // Converted inside the async block: an `impl IntoResponse` output
-    // captures the `&self` borrow of `#this`, which ends in that block.
+    let receiver = route.takes_self.then(|| quote!(&*#this,));
+    // Awaited and converted in an async block, with `&self` or without, so
+    // that a future that is not `Send` is the one error `future_check`
+    // reports and an output that is no response the one error on this
+    // conversion, neither followed by "not a handler". With `&self`, an
+    // `impl IntoResponse` output captures the borrow of `#this`, which ends
+    // in that block.
     let call = quote_spanned!(ident.span()=>
-        #sp::axum::response::IntoResponse::into_response(<#self_ty>::#ident(&*#this, #(#(#cfgs)* #args),*).await));
-    // Spanned on the method, as a route without `&self` is: a bad extractor
-    // is reported there, not on `#[controller]`.
+        #sp::axum::response::IntoResponse::into_response(<#self_ty>::#ident(#receiver #(#(#cfgs)* #args),*).await));
+    // Spanned on the method: a bad handler is reported there, not on
+    // `#[controller]`.
+    if !route.takes_self {
+        return quote_spanned!(ident.span()=>
+            #sp::route_handler(#sp::axum::routing::MethodFilter::#filter, |#(#(#cfgs)* #args: #types),*| async move { #call }));
+    }
     let routing = quote_spanned!(ident.span()=>
     #sp::route_handler(#sp::axum::routing::MethodFilter::#filter, move |#(#(#cfgs)* #args: #types),*| {
         let #this = <::std::sync::Arc<_> as ::core::clone::Clone>::clone(&#this);
@@ -106,19 +104,6 @@ fn followed(route: &Route, i: usize) -> bool {
         .any(|later| later.cfgs.is_empty())
 }
 
-/// Whether `ty` names a lifetime or a reference, which an array length
-/// (a constant of its own) cannot.
-fn borrows(ty: &syn::Type) -> bool {
-    fn walk(tokens: TokenStream) -> bool {
-        tokens.into_iter().any(|t| match t {
-            proc_macro2::TokenTree::Punct(p) => p.as_char() == '\'' || p.as_char() == '&',
-            proc_macro2::TokenTree::Group(g) => walk(g.stream()),
-            _ => false,
-        })
-    }
-    walk(quote!(#ty))
-}
-
 /// What an argument must be: `Some(true)` a parts extractor (another
 /// follows it), `Some(false)` an extractor of either kind (the last, when
 /// no `#[cfg]` can drop it: a body extractor is expected there, so no
@@ -137,25 +122,18 @@ fn requirement(route: &Route, i: usize) -> Option<bool> {
     }
 }
 
-/// Whether the handler's type for the argument checks it ([`checked_types`]).
-fn is_checked(route: &Route, i: usize) -> bool {
-    requirement(route, i).is_some() && !borrows(&route.args[i].ty)
-}
-
 /// The handler's parameter types, each checked where it can be: spanned
 /// on the argument's type, `<[(); <T as PartsExtractor>::CHECK] as
 /// Checked<T>>::Type` (or `RequestExtractor<_>` for the last) is `T`, or
 /// where `T` is not such an extractor, one error on `T` that says what it
 /// must be and a type rustc knows to be wrong, so the handler adds no
-/// "not a handler" on the method. A type naming a lifetime, which an
-/// array length cannot, is checked apart ([`argument_checks`]).
+/// "not a handler" on the method.
 fn checked_types(sp: &TokenStream, m: &Model, route: &Route) -> Vec<TokenStream> {
     (0..route.args.len())
         .map(|i| {
             let ty = replace_self(&route.args[i].ty, &m.self_ty);
             let span = syn::spanned::Spanned::span(&ty);
             let check = match requirement(route, i) {
-                _ if !is_checked(route, i) => return quote!(#ty),
                 None => return quote!(#ty),
                 Some(true) => quote_spanned!(span=> <#ty as #sp::PartsExtractor>::CHECK),
                 Some(false) => quote_spanned!(span=> <#ty as #sp::RequestExtractor<_>>::CHECK),
@@ -165,30 +143,11 @@ fn checked_types(sp: &TokenStream, m: &Model, route: &Route) -> Vec<TokenStream>
         .collect()
 }
 
-/// The checks its handler's types cannot make ([`checked_types`]), on
-/// arguments whose types name a lifetime, each spanned on its type: a bad
-/// argument is named there, not only as "not a handler" on the method
-/// (which follows it).
-fn argument_checks(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
-    let checks = route.args.iter().enumerate().filter_map(|(i, arg)| {
-        let ty = replace_self(&arg.ty, &m.self_ty);
-        if !borrows(&ty) {
-            return None;
-        }
-        let span = syn::spanned::Spanned::span(&ty);
-        let cfgs = &arg.cfgs;
-        match requirement(route, i)? {
-            true => Some(quote_spanned!(span=> #(#cfgs)* #sp::parts_extractor::<#ty>();)),
-            false => Some(quote_spanned!(span=> #sp::request_extractor::<#ty, _>();)),
-        }
-    });
-    quote!(#(#checks)*)
-}
-
 /// A closure never called that calls the route and asks its future to be
-/// `Send` and its output a response: where they are not, rustc says so on
-/// the method and names what is held across an `.await` (axum's `Handler`
-/// error would only say the route is no handler). Its parameters are the
+/// `Send`: where it is not, rustc says so on the method and names what is
+/// held across an `.await` (axum's `Handler` error would only say the
+/// route is no handler; [`handler`]'s conversion of the output is the
+/// check of that). Its parameters are the
 /// route's arguments, with their own types, so no code is
 /// unreachable (a crate may forbid `unreachable_code`). Routes taking
 /// `impl Trait` are no handlers anyway.
@@ -241,12 +200,10 @@ pub(super) fn generate(m: &Model) -> TokenStream {
         let path = &route.attr.path;
         let guard = guard_tokens(&sp, &m.guard.for_route(route.guard.as_ref()));
         let handler = handler(&sp, m, route);
-        let checks = argument_checks(&sp, m, route);
         let cfgs = &route.cfgs;
         quote! {
             #(#cfgs)*
             {
-                #checks
                 __defs.push(#sp::RouteDef {
                     method: #sp::Method::#method,
                     path: #path,

@@ -41,6 +41,7 @@ pub(super) struct Route {
 
 /// A route method's argument after `&self`.
 pub(super) struct RouteArg {
+    /// Its type, its borrows `'static` ([`static_lifetimes`]).
     pub(super) ty: Type,
     /// Its conditions as `#[cfg]`s: the handler takes it exactly when the method does.
     pub(super) cfgs: Vec<syn::Attribute>,
@@ -322,7 +323,7 @@ impl Model {
                             errors.error(state, STATE_HELP);
                         }
                         args.push(RouteArg {
-                            ty: (*pat.ty).clone(),
+                            ty: static_lifetimes(&pat.ty, &sig.generics),
                             cfgs: cfg::conditions(&pat.attrs),
                         });
                     }
@@ -499,6 +500,40 @@ fn ungroup(ty: &Type) -> &Type {
         Type::Paren(p) => ungroup(&p.elem),
         other => other,
     }
+}
+
+/// `ty` with the lifetimes the handler's closures could not take written
+/// `'static`, each where it was: the method's own (not in scope outside
+/// it), `'_`, and a reference's elided one (a closure taking a borrow of
+/// any lifetime cannot return a future holding it). Axum asks a handler's
+/// arguments to be `'static` anyway; the method, called with them, still
+/// infers its own. Those of a `fn` pointer or `Fn(..)` bound are theirs.
+fn static_lifetimes(ty: &Type, generics: &syn::Generics) -> Type {
+    use syn::visit_mut::{self, VisitMut};
+    struct Static<'g>(&'g syn::Generics);
+    impl VisitMut for Static<'_> {
+        fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
+            if lifetime.ident == "_" || self.0.lifetimes().any(|p| p.lifetime == *lifetime) {
+                *lifetime = syn::Lifetime::new("'static", lifetime.span());
+            }
+        }
+        fn visit_type_reference_mut(&mut self, reference: &mut syn::TypeReference) {
+            if reference.lifetime.is_none() {
+                let span = reference.and_token.span;
+                reference.lifetime = Some(syn::Lifetime::new("'static", span));
+            }
+            visit_mut::visit_type_reference_mut(self, reference);
+        }
+        fn visit_type_bare_fn_mut(&mut self, _: &mut syn::TypeBareFn) {}
+        fn visit_parenthesized_generic_arguments_mut(
+            &mut self,
+            _: &mut syn::ParenthesizedGenericArguments,
+        ) {
+        }
+    }
+    let mut ty = ty.clone();
+    Static(generics).visit_type_mut(&mut ty);
+    ty
 }
 
 /// Whether `ty` is `Self`.

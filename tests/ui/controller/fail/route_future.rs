@@ -27,6 +27,11 @@ impl Ctl {
     async fn c() -> Reply {
         Reply
     }
+
+    #[get("/d")]
+    async fn d(&self) -> Reply {
+        Reply
+    }
 }
 
 pub struct Reply;
