@@ -164,7 +164,20 @@ pub mod __private {
         const CHECK: usize = 0;
     }
 
-    /// A route argument's type as its handler takes it:
+    /// A controller with `&self` routes, which requests on many threads
+    /// share. (Where it is not, rustc's message for `Send` or `Sync` names
+    /// the field that is not.)
+    pub trait SharedController {
+        /// `0`, for [`Checked`]'s array length.
+        const CHECK: usize;
+    }
+
+    impl<T: Send + Sync> SharedController for T {
+        const CHECK: usize = 0;
+    }
+
+    /// A type as the generated code takes it once checked (a route
+    /// argument's, a shared controller's):
     /// `<[(); <T as PartsExtractor>::CHECK] as Checked<T>>::Type` is `T`,
     /// or where `T` is no parts extractor, the one error on `T` above and a
     /// type rustc knows to be wrong, so the handler adds no "not a
@@ -197,10 +210,14 @@ pub mod __private {
     /// Checks at compile time that a route's future may move between
     /// threads, as the server's runtime moves it: called on the route,
     /// rustc names what the route holds across an `.await`. (Its output is
-    /// checked once, where the handler converts it into a response.)
-    pub fn route_future<F>(_: F)
+    /// checked once, where the handler converts it into a response.) `C`
+    /// is `[(); 0]`, or for a `&self` route `[(); <T as
+    /// SharedController>::CHECK]`: where the controller is not `Send +
+    /// Sync`, the future holding `&T` is not checked again.
+    pub fn route_future<F, C>(_: F)
     where
-        F: ::core::future::Future + Send,
+        C: Checked<F>,
+        C::Type: ::core::future::Future + Send,
     {
     }
 

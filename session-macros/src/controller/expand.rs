@@ -163,13 +163,18 @@ fn future_check(sp: &TokenStream, m: &Model, route: &Route) -> TokenStream {
     let ident = &route.ident;
     let (this, _) = locals();
     let (args, types, cfgs) = closure_params(m, route);
-    let (receiver, this_arg) = if route.takes_self {
-        (quote!(#this: &#self_ty,), quote!(#this,))
+    // The array on the method, where an error on the future belongs; its
+    // length on the type, as in `shared_self_ty`, so that a controller that
+    // is not `Send + Sync` is the same error, reported once.
+    let (receiver, this_arg, shared) = if route.takes_self {
+        let check = quote_spanned!(self_ty_span(m)=> <#self_ty as #sp::SharedController>::CHECK);
+        let shared = quote_spanned!(ident.span()=> [(); #check]);
+        (quote!(#this: &#self_ty,), quote!(#this,), shared)
     } else {
-        (quote!(), quote!())
+        (quote!(), quote!(), quote_spanned!(ident.span()=> [(); 0]))
     };
     let check = quote_spanned!(ident.span()=>
-        #sp::route_future(<#self_ty>::#ident(#this_arg #(#(#cfgs)* #args),*)));
+        #sp::route_future::<_, #shared>(<#self_ty>::#ident(#this_arg #(#(#cfgs)* #args),*)));
     let route_cfgs = &route.cfgs;
     quote! {
         #(#route_cfgs)*
@@ -186,13 +191,14 @@ pub(super) fn generate(m: &Model) -> TokenStream {
     let (this, ctx) = locals();
     let instance = if !m.routes.iter().any(|r| r.takes_self) {
         quote!()
-    } else if m.from_app {
-        let value = quote_spanned!(self_ty_span(m)=> <#self_ty as #sp::FromApp>::from_app(#ctx)?);
-        quote!(let #this = ::std::sync::Arc::new(#value);)
     } else {
-        let value =
-            quote_spanned!(self_ty_span(m)=> <#self_ty as ::core::default::Default>::default());
-        quote!(let #this = ::std::sync::Arc::new(#value);)
+        let value = if m.from_app {
+            quote_spanned!(self_ty_span(m)=> <#self_ty as #sp::FromApp>::from_app(#ctx)?)
+        } else {
+            quote_spanned!(self_ty_span(m)=> <#self_ty as ::core::default::Default>::default())
+        };
+        let shared = shared_self_ty(&sp, m);
+        quote!(let #this: ::std::sync::Arc<#shared> = ::std::sync::Arc::new(#value);)
     };
     let defs = m.routes.iter().map(|route| {
         let method = route.attr.method.to_string().to_uppercase();
@@ -256,6 +262,17 @@ pub(super) fn generate(m: &Model) -> TokenStream {
             #register
         };
     }
+}
+
+/// The controller's type as its `&self` routes share it, spanned on the
+/// type: `<[(); <T as SharedController>::CHECK] as Checked<T>>::Type` is
+/// `T`, or where `T` is not `Send + Sync`, one error on `T` saying so and a
+/// type rustc knows to be wrong, so that no route adds "not a handler"
+/// ([`future_check`] skips the futures holding `&T` likewise).
+fn shared_self_ty(sp: &TokenStream, m: &Model) -> TokenStream {
+    let self_ty = &m.self_ty;
+    quote_spanned!(self_ty_span(m)=>
+        <[(); <#self_ty as #sp::SharedController>::CHECK] as #sp::Checked<#self_ty>>::Type)
 }
 
 fn self_ty_span(m: &Model) -> proc_macro2::Span {
