@@ -67,9 +67,10 @@ impl Batcher {
         generation: u64,
         cmd: &Cmd,
     ) -> Reply {
-        // Queued again once at most: a command left unsent a second time
-        // was behind a flush of this caller's own runtime, shutting down.
-        for _ in 0..2 {
+        // Queued again as long as another runtime's flush task was dropped
+        // before it sent it; this caller's own flush task dropped means its
+        // own runtime is shutting down.
+        loop {
             let (tx, rx) = oneshot::channel();
             let start = {
                 let mut queue = lock(&self.queue);
@@ -85,10 +86,19 @@ impl Batcher {
             match rx.await {
                 Ok(Outcome::Reply(reply)) => return reply,
                 // Another runtime's flush task, dropped as it shut down.
-                Ok(Outcome::NotSent) => {}
-                // The flush task ended without answering: the runtime is
-                // shutting down.
-                Err(_) => break,
+                Ok(Outcome::NotSent) if !start => {}
+                // Another runtime's flush task, dropped while it sent: the
+                // command may have run, as on a connection lost under it (a
+                // load is sent again, on a new connection).
+                Err(_) if !start => {
+                    let error = std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        "the pipeline task of another runtime was stopped",
+                    );
+                    return (generation, Err(RedisError::from(error)));
+                }
+                // This caller's own flush task: its runtime is shutting down.
+                Ok(Outcome::NotSent) | Err(_) => break,
             }
         }
         let error = RedisError::from((ErrorKind::Client, "the pipeline task was stopped"));

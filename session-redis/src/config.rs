@@ -320,7 +320,7 @@ impl RedisStoreBuilder {
                 Backend::Standalone(Standalone::new(
                     client,
                     config,
-                    command_timeout,
+                    (self.connect_timeout, command_timeout),
                     tracking,
                     self.auto_pipeline,
                 ))

@@ -135,6 +135,9 @@ pub(crate) struct Standalone {
     batcher: Option<Arc<Batcher>>,
     /// The bound on one command's reply.
     response_timeout: Duration,
+    /// How long an attempt may take (its handshake, then `CLIENT
+    /// TRACKING`) when its runtime runs it.
+    attempt_bound: Duration,
     /// Whether the current connection's last outcome was a timeout (mirrors
     /// `Link::silent_since`), so a reply costs one load, not the lock.
     silent: AtomicBool,
@@ -183,10 +186,49 @@ enum State {
     /// No connection: the next call starts an attempt, unless the last one
     /// failed less than [`RETRY_PAUSE`] ago (then calls fail with its error).
     Down(Option<(Instant, RedisError)>),
-    /// An attempt under way, awaited by the calls that need it.
-    Connecting(Attempt),
+    /// An attempt under way, awaited by the calls that need it (see
+    /// [`Started`] for when a call of another runtime gives up on it).
+    Connecting(Attempt, Started),
     /// Up, while the runtime that drives it runs.
     Up(MultiplexedConnection, Arc<RuntimeWatch>),
+}
+
+/// Where and when an attempt started. Its task runs on the runtime that
+/// started it; a runtime that is alive but not running its tasks (a
+/// current-thread runtime between two `block_on`s) would hold up the calls
+/// of every other runtime. So a call of another runtime waits for the
+/// attempt only until it is stale: its task not begun within
+/// [`FIRST_POLL_GRACE`], or not ended within the attempt's bound; then it
+/// starts another from its own runtime. Calls of the attempt's own runtime
+/// wait for it: their runtime runs it.
+#[derive(Clone)]
+struct Started {
+    at: Instant,
+    runtime: Option<tokio::runtime::Id>,
+    begun: Arc<AtomicBool>,
+}
+
+/// How long an attempt's task may wait to begin before a call of another
+/// runtime takes its runtime for one that is not running it.
+const FIRST_POLL_GRACE: Duration = Duration::from_millis(100);
+
+impl Started {
+    /// When a call on `here` gives up on the attempt; `None`: it waits.
+    fn stale_at(&self, here: Option<tokio::runtime::Id>, bound: Duration) -> Option<Instant> {
+        if self.runtime.is_some() && self.runtime == here {
+            return None;
+        }
+        let after = if self.begun.load(Ordering::Acquire) {
+            bound
+        } else {
+            FIRST_POLL_GRACE.min(bound)
+        };
+        Some(self.at + after)
+    }
+}
+
+fn current_runtime() -> Option<tokio::runtime::Id> {
+    tokio::runtime::Handle::try_current().ok().map(|h| h.id())
 }
 
 fn lock(link: &Mutex<Link>) -> MutexGuard<'_, Link> {
@@ -203,10 +245,11 @@ impl Standalone {
     pub(crate) fn new(
         client: redis::Client,
         config: AsyncConnectionConfig,
-        response_timeout: Duration,
+        timeouts: (Duration, Duration),
         tracking: Option<Tracking>,
         auto_pipeline: bool,
     ) -> Self {
+        let (connect_timeout, response_timeout) = timeouts;
         Self {
             client,
             config,
@@ -219,6 +262,7 @@ impl Standalone {
             tracking,
             batcher: auto_pipeline.then(Arc::default),
             response_timeout,
+            attempt_bound: connect_timeout.saturating_add(response_timeout),
             silent: AtomicBool::new(false),
             eviction_checked: Arc::default(),
         }
@@ -246,28 +290,53 @@ impl Standalone {
                 None
             }
             State::Up(conn, _) => Some(self.handle(conn.clone(), link.generation)),
-            State::Down(_) | State::Connecting(_) => None,
+            State::Down(_) | State::Connecting(..) => None,
         }
     }
 
     async fn connection(&self) -> RedisResult<Conn<'_>> {
+        let here = current_runtime();
         // A second attempt cut short means this call's own runtime is
-        // shutting down.
-        for _ in 0..2 {
-            let (attempt, generation) = {
+        // shutting down; one of this runtime's is never stale, so this ends.
+        let mut cut = 0;
+        while cut < 2 {
+            let (attempt, generation, stale_at) = {
                 let mut link = lock(&self.link);
-                let attempt = match &link.state {
+                let (attempt, started) = match &link.state {
                     State::Up(_, watch) if watch.ended() => self.runtime_ended(&mut link),
                     State::Up(conn, _) => return Ok(self.handle(conn.clone(), link.generation)),
-                    State::Connecting(attempt) => attempt.clone(),
+                    State::Connecting(_, started)
+                        if started
+                            .stale_at(here, self.attempt_bound)
+                            .is_some_and(|at| Instant::now() >= at) =>
+                    {
+                        tracing::debug!(
+                            "a redis connection attempt of another runtime is stale (that runtime is not running it); connecting again"
+                        );
+                        self.start(&mut link)
+                    }
+                    State::Connecting(attempt, started) => (attempt.clone(), started.clone()),
                     State::Down(Some((failed_at, error))) if failed_at.elapsed() < RETRY_PAUSE => {
                         return Err(error.clone());
                     }
                     State::Down(_) => self.start(&mut link),
                 };
-                (attempt, link.generation)
+                (
+                    attempt,
+                    link.generation,
+                    started.stale_at(here, self.attempt_bound),
+                )
             };
-            let Some(result) = attempt.await else {
+            let outcome = match stale_at {
+                None => attempt.await,
+                Some(at) => match tokio::time::timeout_at(at.into(), attempt).await {
+                    Ok(outcome) => outcome,
+                    // Stale: the next round starts another.
+                    Err(_) => continue,
+                },
+            };
+            let Some(result) = outcome else {
+                cut += 1;
                 cut_short(&self.link, generation);
                 continue;
             };
@@ -284,7 +353,7 @@ impl Standalone {
     /// [`runtime_watch`](crate::runtime_watch)): a new connection is
     /// started from this call's runtime. The cache forgot its copies when
     /// the runtime ended.
-    fn runtime_ended(&self, link: &mut Link) -> Attempt {
+    fn runtime_ended(&self, link: &mut Link) -> (Attempt, Started) {
         tracing::debug!("the runtime of the redis connection has shut down; connecting again");
         self.start(link)
     }
@@ -294,7 +363,7 @@ impl Standalone {
     /// waits for it any more, and the connection's driver and its watch are
     /// that runtime's, whichever calls wait for it; if that runtime shuts
     /// down first, the calls waiting start another from theirs.
-    fn start(&self, link: &mut Link) -> Attempt {
+    fn start(&self, link: &mut Link) -> (Attempt, Started) {
         link.generation += 1;
         link.silent_since = None;
         self.silent.store(false, Ordering::Relaxed);
@@ -326,24 +395,44 @@ impl Standalone {
             }
             Ok((conn, Arc::new(watch)))
         };
-        let attempt: Attempt = match tokio::runtime::Handle::try_current() {
+        let begun = Arc::new(AtomicBool::new(false));
+        let (attempt, runtime): (Attempt, _) = match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 let weak = Arc::downgrade(&self.link);
+                let running = Arc::clone(&begun);
                 let task = runtime.spawn(async move {
+                    running.store(true, Ordering::Release);
                     let result = connect.await;
                     if let Some(link) = Weak::upgrade(&weak) {
                         settle(&link, generation, &result);
                     }
                     result
                 });
-                // A task dropped unfinished: its runtime shut down.
-                task.map(Result::ok).boxed().shared()
+                let attempt = task.map(|joined| match joined {
+                    Ok(result) => Some(result),
+                    // Dropped unfinished: its runtime shut down.
+                    Err(e) if e.is_cancelled() => None,
+                    // A failure like any other, recorded with its pause.
+                    Err(_) => Some(Err(RedisError::from((
+                        ErrorKind::Client,
+                        "the redis connection attempt panicked",
+                    )))),
+                });
+                (attempt.boxed().shared(), Some(runtime.id()))
             }
             // No runtime: the calls that wait drive it.
-            Err(_) => connect.map(Some).boxed().shared(),
+            Err(_) => {
+                begun.store(true, Ordering::Release);
+                (connect.map(Some).boxed().shared(), None)
+            }
         };
-        link.state = State::Connecting(attempt.clone());
-        attempt
+        let started = Started {
+            at: Instant::now(),
+            runtime,
+            begun,
+        };
+        link.state = State::Connecting(attempt.clone(), started.clone());
+        (attempt, started)
     }
 
     /// A command on the connection of `generation` failed: when the error
@@ -421,7 +510,7 @@ impl Standalone {
 /// failure of Redis, so no pause).
 fn cut_short(link: &Mutex<Link>, generation: u64) {
     let mut link = lock(link);
-    if link.generation == generation && matches!(link.state, State::Connecting(_)) {
+    if link.generation == generation && matches!(link.state, State::Connecting(..)) {
         tracing::debug!("a redis connection attempt was cut short by its runtime shutting down");
         link.state = State::Down(None);
     }
@@ -430,7 +519,7 @@ fn cut_short(link: &Mutex<Link>, generation: u64) {
 /// Records how attempt `generation` ended, unless a newer one started since.
 fn settle(link: &Mutex<Link>, generation: u64, result: &RedisResult<Made>) {
     let mut link = lock(link);
-    if link.generation == generation && matches!(link.state, State::Connecting(_)) {
+    if link.generation == generation && matches!(link.state, State::Connecting(..)) {
         link.state = match result {
             Ok((conn, watch)) => {
                 if std::mem::take(&mut link.lost) {
@@ -940,104 +1029,49 @@ c1 127.0.0.1:7002@17002 master - 0 1 3 connected 10923-16383
         assert_eq!(tag_in_slot(16384), None);
     }
 
-    /// Whether some client of `server` has invalidation tracking on.
-    use std::future::Future as _;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    fn tracking_on(server: &session_tests::redis::RedisServer) -> bool {
-        let client = redis::Client::open(server.url()).expect("url");
-        let mut admin = client.get_connection().expect("admin");
-        let list: String = redis::cmd("CLIENT")
-            .arg("LIST")
-            .query(&mut admin)
-            .expect("CLIENT LIST");
-        list.lines().any(|line| {
-            line.split(' ')
-                .find_map(|field| field.strip_prefix("flags="))
-                .is_some_and(|flags| flags.contains('t'))
-        })
-    }
-
-    /// A connection attempt is shared by the calls that wait for it, which
-    /// may run on two runtimes: with a local cache, the connection's driver
-    /// is spawned by the poll that ends the handshake, and the watch made by
-    /// the poll that ends `CLIENT TRACKING`. When these are polls on
-    /// different runtimes, the watch must still end with the runtime that
-    /// drives the connection, or the store keeps a dead connection and
-    /// serves cached copies no invalidation can reach any more.
+    /// A connection attempt whose task panics (here: a runtime without
+    /// timers, and a connect timeout) is a failed attempt, not one cut short
+    /// by its runtime shutting down: it is not started again at once by the
+    /// same call, nor by every call after it without the pause that follows
+    /// a failed attempt (else a panic that recurs starts two attempts per
+    /// call, each a task that panics, with an error that blames a runtime
+    /// shutdown).
     #[test]
-    fn a_connection_is_watched_on_the_runtime_that_drives_it() {
+    fn a_connection_attempt_that_panics_is_a_failure_not_a_cut_short_attempt() {
         if !session_tests::redis::available() {
             return;
         }
         let server = session_tests::redis::RedisServer::start(&[]);
-        let info = redis::IntoConnectionInfo::into_connection_info(server.url()).expect("url");
-        let settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(redis::ProtocolVersion::RESP3);
-        let client = redis::Client::open(info.set_redis_settings(settings)).expect("client");
-        let tracking = Tracking {
-            cache: Arc::new(LocalCache::new(100, Duration::from_secs(3600))),
-            prefix: "t:s:".to_owned(),
-        };
+        let client = redis::Client::open(server.url()).expect("url");
         let standalone = Standalone::new(
             client,
-            AsyncConnectionConfig::new(),
-            Duration::from_secs(5),
-            Some(tracking),
+            AsyncConnectionConfig::new().set_connection_timeout(Some(Duration::from_secs(2))),
+            (Duration::from_secs(2), Duration::from_secs(5)),
+            None,
             false,
         );
-        let runtime = || {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("a runtime")
-        };
-        let (a, b) = (runtime(), runtime());
-        // Started outside a runtime: only the polls below drive it, as the
-        // calls of two runtimes awaiting one attempt would.
-        let mut attempt = standalone.start(&mut lock(&standalone.link));
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        // Polled from runtime A up to `CLIENT TRACKING`: the connection and
-        // its driver are A's.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        'handshake: loop {
-            assert!(Instant::now() < deadline, "no CLIENT TRACKING");
-            let _in_a = a.enter();
-            assert!(Pin::new(&mut attempt).poll(&mut cx).is_pending());
-            drop(_in_a);
-            // Polled again only once the server had time to see what this
-            // poll sent: not after it sent `CLIENT TRACKING`.
-            for _ in 0..30 {
-                std::thread::sleep(Duration::from_millis(10));
-                if tracking_on(&server) {
-                    break 'handshake;
-                }
+        // I/O but no timers: the connect timeout panics in the attempt's task.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .expect("a runtime");
+        let mut errors = Vec::new();
+        for _ in 0..2 {
+            // Either outcome of the call is fine: an error, or the panic.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                rt.block_on(standalone.connection()).map(|_| ())
+            }));
+            if let Ok(Err(e)) = outcome {
+                errors.push(e.to_string());
             }
         }
-        // The reply to it reaches the attempt on runtime B.
-        let made = loop {
-            assert!(Instant::now() < deadline, "no connection");
-            let _in_b = b.enter();
-            if let Poll::Ready(made) = Pin::new(&mut attempt).poll(&mut cx) {
-                break made;
-            }
-            drop(_in_b);
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let (mut conn, watch) = made.expect("not cut short").expect("connected");
-        drop(a);
-        let ping = b.block_on(async { conn.send_packed_command(&redis::cmd("PING")).await });
-        assert!(ping.is_err(), "the connection died with runtime A");
-        assert!(
-            watch.ended(),
-            "the watch of a connection whose driver died with its runtime has not ended"
-        );
-        drop(b);
+        let attempts = lock(&standalone.link).generation;
+        drop(rt);
         server.stop();
+        assert_eq!(
+            attempts, 1,
+            "two calls within the retry pause started {attempts} attempts; errors: {errors:?}"
+        );
     }
 }
 

@@ -194,10 +194,13 @@
 //! driven by the one that made it: when that one shuts down, commands of
 //! the other already sent on it fail (a load is sent once more, a write's
 //! outcome is unknown), and pipelined commands not yet sent are queued
-//! again. One limit: a runtime that is alive but not running its tasks (a
-//! current-thread runtime between two `block_on`s) holds up the pipelined
-//! commands queued behind its flush task, beyond the operation timeout;
-//! turn automatic pipelining off for a store shared so.
+//! again. A connection attempt of a runtime that is alive but not running
+//! its tasks (a current-thread runtime between two `block_on`s) is given
+//! up by the other runtime's calls once it has not begun within 100 ms, or
+//! not ended within the connect and response timeouts; they start their
+//! own. One limit: such a runtime holds up the pipelined commands queued
+//! behind its flush task, beyond the operation timeout; turn automatic
+//! pipelining off for a store shared so.
 //!
 //! Run Redis with `maxmemory-policy noeviction` (its default): under any
 //! other policy Redis may evict a user's index key apart from their session

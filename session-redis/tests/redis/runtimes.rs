@@ -310,3 +310,218 @@ fn a_flush_task_on_a_runtime_that_is_not_running_does_not_hold_up_another_runtim
     let loaded = loaded.expect("B's load ends within the operation timeout");
     assert!(loaded.expect("B's load").is_some());
 }
+
+/// A connection attempt started by a call on a runtime that is alive but
+/// not running its tasks (a current-thread runtime between two
+/// `block_on`s: its call given up after its first poll, or a reconnect
+/// its failed call started in the background) must not hold up the calls
+/// of a runtime that runs. Since the attempt became a task of the runtime
+/// that started it, the other runtime's calls only await that task, which
+/// never runs: each times out, and nothing replaces the attempt for as long
+/// as that runtime idles (no pipelining involved). Before, the calls that
+/// waited drove the attempt themselves.
+#[test]
+fn a_connection_attempt_on_a_runtime_that_is_not_running_does_not_hold_up_another_runtimes_calls() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::builder(&clock)
+        .url(server.url())
+        .auto_pipeline(false)
+        .operation_timeout(Duration::from_secs(3))
+        .build()
+        .expect("store");
+    let record = support::counter(&clock, 1, HOUR, None);
+    let a = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime A");
+    a.block_on(async {
+        // Polled once, then given up: the attempt's task stays queued on A.
+        let mut load = std::pin::pin!(store.load(&record.id));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(load.as_mut().poll(&mut cx).is_pending());
+    });
+    let b = tokio::runtime::Runtime::new().expect("runtime B");
+    let outcomes: Vec<String> = (0..2)
+        .map(|_| match b.block_on(store.load(&record.id)) {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => format!("error: {e}"),
+        })
+        .collect();
+    drop(a);
+    assert_eq!(outcomes, ["ok", "ok"], "B's calls, A idle");
+}
+
+/// As above, with A's flush task dropped after it took the queue, while it
+/// waits for the replies (a test ending while its pipeline is in flight,
+/// its connection another runtime's): B's load was sent, or not, on a
+/// connection that lives. A load is safe to send again (the store sends a
+/// load once more when its connection dies under it), so it must not fail
+/// for another runtime's task ending.
+#[test]
+fn a_flush_dropped_mid_send_by_another_runtime_does_not_fail_a_live_callers_load() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = std::sync::Arc::new(support::store_on(&server, &clock));
+    let record = support::counter(&clock, 1, HOUR, None);
+    // B runs throughout and makes the connection, so the connection lives.
+    let b = tokio::runtime::Runtime::new().expect("runtime B");
+    b.block_on(store.create(&record)).expect("create");
+    let a = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime A");
+    a.block_on(async {
+        // Queues a load and spawns its flush task, which has not run yet.
+        let mut load = std::pin::pin!(store.load(&record.id));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(load.as_mut().poll(&mut cx).is_pending());
+    });
+    // B's load joins the queue A's flush task is to take.
+    let on_b = {
+        let store = std::sync::Arc::clone(&store);
+        let id = record.id;
+        b.spawn(async move { store.load(&id).await })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    // The server holds its replies back while A's flush sends the queue.
+    let client = redis::Client::open(server.url()).expect("url");
+    let mut admin = client.get_connection().expect("admin");
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1500)
+        .arg("ALL")
+        .query(&mut admin)
+        .expect("CLIENT PAUSE");
+    a.block_on(async { tokio::time::sleep(Duration::from_millis(300)).await });
+    // A's flush task waits for the replies: dropped with A.
+    drop(a);
+    let loaded = b
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), on_b).await })
+        .expect("B's load ends")
+        .expect("B's task");
+    assert!(
+        loaded
+            .expect("B's load, on a connection that lives")
+            .is_some(),
+        "B's load finds the session"
+    );
+}
+
+/// As above, with the attempt the reconnect after a lost connection: a
+/// write on runtime A finds the connection closed (Redis restarted, a proxy
+/// closed it) and fails, starting a new connection in the background, as a
+/// task of A; A's `block_on` then returns. B's calls must not wait on that
+/// task while A idles: they connect (before the attempt became a task, the
+/// calls that waited drove it).
+#[test]
+fn a_reconnect_left_on_a_runtime_that_is_not_running_does_not_hold_up_another_runtimes_calls() {
+    let Some(server) = support::private_server(&[]) else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = support::builder(&clock)
+        .url(server.url())
+        .auto_pipeline(false)
+        .operation_timeout(Duration::from_secs(3))
+        .build()
+        .expect("store");
+    let record = support::counter(&clock, 1, HOUR, None);
+    let b = tokio::runtime::Runtime::new().expect("runtime B");
+    b.block_on(store.create(&record)).expect("create");
+    // The server closes the store's connection.
+    let client = redis::Client::open(server.url()).expect("url");
+    let mut admin = client.get_connection().expect("admin");
+    let _: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query(&mut admin)
+        .expect("CLIENT KILL");
+    std::thread::sleep(Duration::from_millis(200));
+    let a = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime A");
+    let mut patch = SessionPatch {
+        last_seen: clock.now(),
+        ..SessionPatch::default()
+    };
+    patch.set_fields.insert("count", "2".to_owned());
+    // Fails on the closed connection, and starts the reconnect on A.
+    let saved = a.block_on(store.save(&record.id, &patch));
+    assert!(
+        saved.is_err(),
+        "the save on the closed connection: {saved:?}"
+    );
+    let outcomes: Vec<String> = (0..2)
+        .map(|_| match b.block_on(store.load(&record.id)) {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => format!("error: {e}"),
+        })
+        .collect();
+    drop(a);
+    assert_eq!(outcomes, ["ok", "ok"], "B's calls, A idle");
+}
+
+/// A command queued behind the flush tasks of two runtimes in turn, each
+/// dropped before it ran (two tests ending one after the other while a
+/// third runs), is queued again each time: its own runtime runs, so it can
+/// still go out from there. Giving up after two rounds fails it.
+#[test]
+fn a_command_behind_two_flushes_cut_short_by_other_runtimes_is_still_sent() {
+    let Some(server) = support::standalone() else {
+        return;
+    };
+    let clock = MockClock::starting_now();
+    let store = std::sync::Arc::new(support::store_on(server, &clock));
+    let record = support::counter(&clock, 1, HOUR, None);
+    // One worker, so that B's load waits while a task holds it.
+    let b = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime B");
+    b.block_on(store.create(&record)).expect("create");
+    let idle_runtime_with_a_flush = || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        rt.block_on(async {
+            let mut load = std::pin::pin!(store.load(&record.id));
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(load.as_mut().poll(&mut cx).is_pending());
+        });
+        rt
+    };
+    let a1 = idle_runtime_with_a_flush();
+    let on_b = {
+        let store = std::sync::Arc::clone(&store);
+        let id = record.id;
+        b.spawn(async move { store.load(&id).await })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    // B's worker busy: B's load hears its command was not sent, and queues
+    // it again only once A2's flush task is scheduled.
+    b.spawn(async { std::thread::sleep(Duration::from_millis(600)) });
+    std::thread::sleep(Duration::from_millis(100));
+    drop(a1);
+    let a2 = idle_runtime_with_a_flush();
+    std::thread::sleep(Duration::from_millis(900));
+    drop(a2);
+    let loaded = b
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), on_b).await })
+        .expect("B's load ends")
+        .expect("B's task");
+    assert!(
+        loaded.expect("B's load, on a runtime that runs").is_some(),
+        "B's load finds the session"
+    );
+}
