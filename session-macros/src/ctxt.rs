@@ -50,13 +50,14 @@ pub(crate) fn attr_is(attr: &syn::Attribute, name: &str) -> bool {
 }
 
 /// Whether an attribute marks its item deprecated, or lets it name
-/// deprecated items (`allow` or `expect` of the lint), or is a `cfg_attr`
-/// that may do either. The code generated from such an item names what it
-/// names, so it allows the lint too; only then, as a crate may forbid it.
+/// deprecated items (`allow` or `expect` of the lint, or of `warnings`,
+/// which holds it), or is a `cfg_attr` that may do either. The code
+/// generated from such an item names what it names, so it allows the lint
+/// too; only then, as a crate may forbid it.
 pub(crate) fn touches_deprecated(attr: &syn::Attribute) -> bool {
     fn names_lint(tokens: TokenStream) -> bool {
         tokens.into_iter().any(|t| match t {
-            proc_macro2::TokenTree::Ident(i) => i == "deprecated",
+            proc_macro2::TokenTree::Ident(i) => i == "deprecated" || i == "warnings",
             proc_macro2::TokenTree::Group(g) => names_lint(g.stream()),
             _ => false,
         })

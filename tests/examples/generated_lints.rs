@@ -237,7 +237,6 @@ pub mod forbidden {
     #![deny(warnings)]
 
     use session_axum::prelude::{Principal, controller, interceptor};
-    use session_axum::{AuthInterceptor, SessionInterceptor};
 
     /// Session data: its code has no `allow` at all.
     pub mod data {
@@ -290,8 +289,9 @@ pub mod forbidden {
     }
 
     /// An interceptor, its attribute on the struct (the `impl` is outside,
-    /// under `#[async_trait]`).
-    #[interceptor(depends_on = [SessionInterceptor], runs_before = [AuthInterceptor])]
+    /// under `#[async_trait]`). Without `depends_on` or `runs_before`: the
+    /// code of one naming others allows `deprecated`, as they may be.
+    #[interceptor]
     #[derive(Debug, Default)]
     pub struct Forbidden;
 

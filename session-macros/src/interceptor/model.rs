@@ -260,10 +260,15 @@ impl Model {
         })
     }
 
-    /// Whether the item is deprecated or allows the lint
-    /// ([`crate::ctxt::touches_deprecated`]): the interceptor's own type,
-    /// or one it names in `depends_on` or `runs_before`.
+    /// Whether the generated code allows the deprecated lint: the item is
+    /// deprecated or allows it ([`crate::ctxt::touches_deprecated`]), or it
+    /// names interceptors in `depends_on` or `runs_before`, which may be
+    /// deprecated (this macro cannot tell), so a crate forbidding the lint
+    /// takes interceptors without them only.
     pub(super) fn uses_deprecated(&self) -> bool {
+        if !self.depends_on.is_empty() || !self.runs_before.is_empty() {
+            return true;
+        }
         let attrs = match &self.item {
             Item::Struct(s) => &s.attrs,
             Item::Enum(e) => &e.attrs,
