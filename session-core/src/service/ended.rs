@@ -26,7 +26,9 @@ impl SessionService {
     /// until it expires. Nothing happens with a server-side store, or when
     /// no logged-in session was loaded; values that do not verify are
     /// ignored (logged at `debug`), and of several values only the first
-    /// eight are tried, as with the session cookie.
+    /// eight are tried, as with the session cookie; a request with more
+    /// has its logged-in session refused (fail closed: forged values
+    /// planted ahead of the real one would hide it otherwise).
     pub fn check_ended<'c>(&self, cell: &SessionCell, cookies: impl IntoIterator<Item = &'c str>) {
         let Some(signer) = &self.inner.ended_signer else {
             return;
@@ -38,12 +40,25 @@ impl SessionService {
             return;
         };
         let mut ended: Option<EndedSessions> = None;
+        let mut cookies = cookies.into_iter();
         // Each is a signature check, and the header is the client's to fill.
-        for value in cookies.into_iter().take(MAX_ENDED_COOKIES_TRIED) {
+        for value in cookies.by_ref().take(MAX_ENDED_COOKIES_TRIED) {
             match EndedSessions::open(signer, value, state.now) {
                 Some(list) => ended.get_or_insert_default().merge(list),
                 None => tracing::debug!("ended-sessions cookie refused"),
             }
+        }
+        if cookies.next().is_some() {
+            // Forged ones set ahead of the real one (from a sibling
+            // subdomain) could hide it: more than are read ends the session.
+            tracing::info!(
+                session = %id.short(),
+                max = MAX_ENDED_COOKIES_TRIED,
+                "more ended-sessions cookies than are read; the session is refused"
+            );
+            *state = SessionState::empty(state.now, TokenStatus::Rejected);
+            state.ended = ended.map(Box::new);
+            return;
         }
         let Some(ended) = ended else {
             return;
