@@ -19,9 +19,7 @@ use crate::interceptor::{Interceptor, InterceptorRef, InterceptorRegistration, N
 /// Runs inside the [`AuthInterceptor`] (it depends on it): after the handler
 /// it persists the session the auth interceptor loaded, following the
 /// lifecycle rules: nothing on a 5xx response (the handler failed, its
-/// half-done changes are dropped) nor on a `408 Request Timeout` (a timeout
-/// layer inside the app, tower-http's `TimeoutLayer`, cancelled the handler
-/// midway), a 503 when the store fails, and a
+/// half-done changes are dropped), a 503 when the store fails, and a
 /// `Set-Cookie` only when the session is new, rotated, refreshed, re-signed or
 /// destroyed. A response that sets or clears the cookie, or follows a login
 /// that handed out a bearer token, is kept out of shared caches; one that
@@ -43,11 +41,7 @@ impl SessionInterceptor {
     }
 
     async fn persist(session: &RequestSession, mut response: Response) -> Response {
-        // A 408 is a timeout layer's answer for a handler it cancelled:
-        // what the handler changed before that is as half-done as a 5xx's.
-        if response.status().is_server_error()
-            || response.status() == http::StatusCode::REQUEST_TIMEOUT
-        {
+        if response.status().is_server_error() {
             tracing::debug!(status = %response.status(), "not persisting the session of a failed request");
             return response;
         }

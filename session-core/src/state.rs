@@ -450,7 +450,7 @@ impl SessionState {
     /// (a "signed out" message, say) start a new anonymous session holding
     /// only those, whose cookie replaces the cleared one; a `login` after
     /// it starts a new session too, from nothing of this one. A response
-    /// that is not persisted (a 5xx, a 408) deletes nothing: a logout also deletes
+    /// that is not persisted (a 5xx) deletes nothing: a logout also deletes
     /// the record at once with
     /// [`SessionService::destroy_session`](crate::SessionService::destroy_session)
     /// (a server-side store's; a client-side store's session is its cookie,

@@ -30,9 +30,7 @@
 //!    logout must stand all the same (with a server-side store: a
 //!    client-side store's logout is its cleared cookie, which a 5xx does
 //!    not send).
-//! 3. **After the handler**, a response of 500 or more persists nothing,
-//!    nor does a `408 Request Timeout`: a timeout layer's answer for a
-//!    handler it cancelled, whose changes so far are as half-done.
+//! 3. **After the handler**, a response of 500 or more persists nothing.
 //!    [`SessionState::try_settle`](crate::SessionState::try_settle) ends a
 //!    read-only request without a store call. A bearer request whose cell
 //!    [`starts_anonymous_session`](crate::SessionState::starts_anonymous_session)

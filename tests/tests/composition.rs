@@ -302,12 +302,13 @@ async fn a_timeout_around_the_app_drops_the_cancelled_requests_changes() {
 }
 
 /// A timeout inside the app (on a router given to `merge`) cancels the
-/// handler only: the session layer still runs, on the timeout's answer.
-/// tower-http's `408 Request Timeout` is a failed request like a 5xx: what
-/// the handler changed before the cancel is not saved, and a new visitor
-/// gets no session.
+/// handler only: the session layer still runs, on the timeout's answer. A
+/// `408 Request Timeout` is a response below 500, which persists the
+/// session (the layer cannot tell a timeout's 408 from a handler's own):
+/// what the handler changed before the cancel is saved, and a new visitor
+/// gets a session. A 5xx (below) drops them.
 #[tokio::test]
-async fn a_timeout_inside_the_app_answering_408_drops_the_changes_made_before_it() {
+async fn a_timeout_inside_the_app_answering_408_keeps_the_changes_made_before_it() {
     let store = Arc::new(MemoryStore::new());
     let gates = Gates::new();
     let slow =
@@ -334,12 +335,12 @@ async fn a_timeout_inside_the_app_answering_408_drops_the_changes_made_before_it
     assert_eq!(cancelled.status, 408);
     assert!(
         cancelled.set_cookies.is_empty(),
-        "{:?}",
+        "the session existed: {:?}",
         cancelled.set_cookies
     );
     assert_eq!(
         peek(&mut b).await,
-        serde_json::json!({"note": null, "theme": null, "visits": 1})
+        serde_json::json!({"note": "before the wait", "theme": null, "visits": 1})
     );
     assert_eq!(b.get("/shop/visit").await.body, "2");
 
@@ -348,8 +349,12 @@ async fn a_timeout_inside_the_app_answering_408_drops_the_changes_made_before_it
         fresh.send(Method::PUT, "/inner/slow", None).await.status,
         408
     );
-    assert!(fresh.jar.is_empty());
-    assert_eq!(store.len(), 1);
+    assert!(!fresh.jar.is_empty(), "a new visitor's session is made");
+    assert_eq!(
+        peek(&mut fresh).await,
+        serde_json::json!({"note": "before the wait", "theme": null, "visits": 0})
+    );
+    assert_eq!(store.len(), 2);
 }
 
 /// The same timeout answering a 5xx: the session layer persists nothing for

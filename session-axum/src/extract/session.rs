@@ -17,8 +17,8 @@ use crate::error::{SessionRejection, log_error};
 /// nothing is created for a request that only reads. Do not keep it past the
 /// handler: changes made after the response is sent are discarded. A handler
 /// cancelled midway by a timeout has its changes so far dropped when the
-/// timeout wraps the app, or answers 408 or a 5xx; a timeout inside the app
-/// answering another status has them saved.
+/// timeout wraps the app, or answers a 5xx (a 503 or 504); a timeout inside
+/// the app answering a status below 500 (a 408) has them saved.
 ///
 /// A handle moved out of the handler (into a WebSocket's `on_upgrade`, a
 /// server-sent events stream, a spawned task) must be committed first:

@@ -396,3 +396,84 @@ async fn a_users_sessions_list_most_recently_used_first_over_http() {
         vec![id(&a), id(&b)]
     );
 }
+
+/// A long-poll endpoint that answers "nothing yet, ask again" with a 408
+/// of its own, after setting a flash.
+async fn flash_then_request_timeout(mut session: Session<Counters>) -> StatusCode {
+    session.flash("error", "ask again").unwrap();
+    StatusCode::REQUEST_TIMEOUT
+}
+
+/// A handler that logs in and answers a 408 of its own choosing.
+async fn login_then_request_timeout(auth: Auth) -> StatusCode {
+    auth.login(Binding::user("eve"));
+    StatusCode::REQUEST_TIMEOUT
+}
+
+/// A handler that logs out and answers a 408 of its own choosing.
+async fn logout_then_request_timeout(auth: Auth) -> StatusCode {
+    auth.logout().await.unwrap();
+    StatusCode::REQUEST_TIMEOUT
+}
+
+/// The shared behaviours (a response below 500 persists; persist runs even
+/// when the handler returned an error below 500): a 408 the handler itself
+/// returns is below 500 and persists its flash, as a 400 does.
+#[tokio::test]
+async fn a_flash_set_in_a_handlers_own_408_reaches_the_next_request() {
+    let t = start_with(SigningKeys::single(key(1)), |b| {
+        b.merge(
+            Router::new()
+                .route("/x/flash-408", post(flash_then_request_timeout))
+                .route("/x/take", get(take_flash)),
+        )
+    })
+    .await;
+    let mut b = t.server.browser();
+    let r = b.post("/x/flash-408").await;
+    assert_eq!(r.status, 408);
+    assert!(
+        r.cookie("sid").is_some(),
+        "the session holding the flash was created"
+    );
+    assert_eq!(b.get("/x/take").await.body, "ask again");
+}
+
+/// A login in a handler's own 408 stands, as in any response below 500.
+#[tokio::test]
+async fn a_login_in_a_handlers_own_408_stands() {
+    let t = start_with(SigningKeys::single(key(1)), |b| {
+        b.merge(Router::new().route("/x/login-408", post(login_then_request_timeout)))
+    })
+    .await;
+    let mut b = t.server.browser();
+    let r = b.post("/x/login-408").await;
+    assert_eq!(r.status, 408);
+    assert!(r.cookie("sid").is_some(), "{:?}", r.set_cookies);
+    assert_eq!(b.get("/t/me").await.status, 200);
+    assert_eq!(t.service.list_for_user("eve").await.unwrap().len(), 1);
+}
+
+/// A logout in a handler's own 408 clears the cookie, as in any response
+/// below 500 (the record is deleted at once either way).
+#[tokio::test]
+async fn a_logout_in_a_handlers_own_408_clears_the_cookie() {
+    let t = start_with(SigningKeys::single(key(1)), |b| {
+        b.merge(Router::new().route("/x/logout-408", post(logout_then_request_timeout)))
+    })
+    .await;
+    let mut b = t.server.browser();
+    assert_eq!(b.post("/t/login?user=eve").await.status, 204);
+    let r = b.post("/x/logout-408").await;
+    assert_eq!(r.status, 408);
+    assert!(
+        t.service.list_for_user("eve").await.unwrap().is_empty(),
+        "deleted at once"
+    );
+    assert_eq!(
+        r.cookie("sid").and_then(|c| c.max_age),
+        Some(0),
+        "the cookie is cleared: {:?}",
+        r.set_cookies
+    );
+}
