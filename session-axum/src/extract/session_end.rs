@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rand::Rng as _;
 use session_core::SessionId;
+use sync_wrapper::SyncWrapper;
 
 use super::Auth;
 use crate::context::RequestSession;
@@ -19,17 +20,20 @@ const MIN_EVERY: Duration = Duration::from_millis(10);
 
 /// The future [`Auth::session_end`] returns: completes once the watched
 /// session is gone. A type of its own, so that it can be kept in a struct
-/// field; `Send` and `'static`, so that a spawned task can hold it.
+/// field; `Send` and `'static`, so that a spawned task can hold it; `Sync`,
+/// so that a struct shared by reference (axum state, an `Arc`) can too.
 #[must_use = "a future does nothing unless polled"]
 pub struct SessionEnd {
-    inner: Pin<Box<dyn Future<Output = ()> + Send>>,
+    // Polling takes `&mut`, so a shared reference gives no access: Sync
+    // whatever the store's futures are.
+    inner: SyncWrapper<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 impl Future for SessionEnd {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.inner.as_mut().poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.get_mut().inner.get_mut().as_mut().poll(cx)
     }
 }
 
@@ -103,7 +107,7 @@ impl Auth {
             return Err(SessionRejection::Unsupported);
         }
         Ok(SessionEnd {
-            inner: Box::pin(watch(session, every.max(MIN_EVERY))),
+            inner: SyncWrapper::new(Box::pin(watch(session, every.max(MIN_EVERY)))),
         })
     }
 }

@@ -161,10 +161,11 @@ async fn a_stored_session_watched_in_the_handler_lives() {
 }
 
 /// The watch is a type of its own, kept in a struct like any other
-/// field: `Send` and `'static`, so a spawned task may hold it.
+/// field: `Send` and `'static`, so a spawned task may hold it, and `Sync`,
+/// so a struct shared by reference may.
 #[tokio::test]
 async fn a_watch_can_be_kept_in_a_struct_field() {
-    fn spawnable<F: std::future::Future<Output = ()> + Send + 'static>() {}
+    fn spawnable<F: std::future::Future<Output = ()> + Send + Sync + 'static>() {}
     spawnable::<SessionEnd>();
     let t = start().await;
     let mut b = t.server.browser();
