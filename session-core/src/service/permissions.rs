@@ -38,7 +38,9 @@ impl SessionService {
     /// permissions, which a count would hide. An error saying the store is
     /// unavailable ([`SessionError::is_unavailable`]), or one listing the
     /// user's sessions, stops the change at once and is returned: the
-    /// sessions not reached yet keep their old permissions too.
+    /// sessions not reached yet keep their old permissions too. Where a
+    /// permission taken away must not outlive an error, follow it with
+    /// [`revoke_all`](Self::revoke_all), which logs the user out instead.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
