@@ -270,8 +270,15 @@ async fn a_shortened_lifetime_applies_to_sessions_stored_under_the_longer_one() 
 /// A session logged in under an old key, seen by a service that now signs
 /// with a new key and still verifies the old one: its env, token and id.
 async fn after_key_rotation() -> (crate::support::Env, String, session_core::SessionId) {
+    after_key_rotation_from(policy()).await
+}
+
+/// [`after_key_rotation`], the session logged in under `old_policy`.
+async fn after_key_rotation_from(
+    old_policy: ExpiryPolicy,
+) -> (crate::support::Env, String, session_core::SessionId) {
     let old_key = Key::new([9u8; 32]).unwrap();
-    let old = env_with(policy(), SigningKeys::single(old_key.clone()));
+    let old = env_with(old_policy, SigningKeys::single(old_key.clone()));
     let (t, id) = logged_in(&old).await;
     let rotated = crate::support::Env {
         service: session_core::SessionService::builder()
@@ -315,6 +322,30 @@ async fn a_token_signed_by_an_older_key_loads_and_is_reissued_under_the_first() 
         (p.outcome, p.cookie),
         (PersistOutcome::Vanished, CookieAction::Keep)
     );
+}
+
+/// A cookie re-signed under the new key for a session stored under a longer
+/// lifetime (the release before's 6 hours) lasts as long as the session
+/// does under the policy now (60 minutes after this use), not until the
+/// stored expiry: the browser would otherwise keep a cookie the server no
+/// longer honours.
+#[tokio::test]
+async fn a_reissued_cookie_lasts_no_longer_than_the_lifetime_now() {
+    let (rotated, t, _) = after_key_rotation_from(ExpiryPolicy {
+        lifetime: 360 * MIN,
+        ..policy()
+    })
+    .await;
+    rotated.clock.advance(5 * MIN);
+    let cell = rotated.service.load(Some(&t)).await.unwrap();
+    assert!(cell.lock().is_loaded());
+    let p = rotated.service.persist(&cell).await.unwrap();
+    match p.cookie {
+        CookieAction::Set { expires_at, .. } => {
+            assert_eq!(expires_at, rotated.clock.now().plus(60 * MIN));
+        }
+        other => panic!("not re-issued: {other:?}"),
+    }
 }
 
 /// The old-key re-issue is re-signed "once the store confirms the session is
