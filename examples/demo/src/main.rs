@@ -10,6 +10,9 @@ async fn main() {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colours on a terminal only: a log sent to a file or a pipe gets
+        // plain text, without escape codes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         // A log line that cannot be written (the log's disk full) is lost;
         // reporting that on stderr too would panic, as stderr is the log.
         .log_internal_errors(false)

@@ -86,6 +86,26 @@ async fn a_log_that_cannot_be_written_does_not_stop_the_demo() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A log sent to a file (not a terminal) is plain text: no colour escape
+/// codes around the levels and fields.
+#[tokio::test]
+async fn a_log_sent_to_a_file_has_no_colour_codes() {
+    let dir = data_dir("plain-log");
+    let log_path = dir.join("demo.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let demo = Demo::start_logging_to(&[], &[("RUST_LOG", "info")], log.into());
+    let mut b = demo.browser();
+    form_login(&mut b, "roger", "wrong", "").await;
+    demo.terminate();
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(text.contains("login refused"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "escape codes in the log: {text:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A signing key in hex, as the key file holds one.
 const DEMO_SECRET: &str = "5ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec2";
 
