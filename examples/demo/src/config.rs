@@ -62,7 +62,12 @@ pub struct Config {
     /// The prefix of every key `--store redis` writes: apps sharing one
     /// Redis need one each, or they share users' session lists (and one
     /// app's "log out everywhere else" ends the other's sessions).
-    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = session_redis::DEFAULT_PREFIX)]
+    #[arg(
+        long,
+        env = "REDIS_KEY_PREFIX",
+        hide_env_values = true,
+        default_value = session_redis::DEFAULT_PREFIX
+    )]
     pub redis_key_prefix: String,
     /// Mark the cookie `Secure` and name it `__Host-id` (serve over HTTPS
     /// then): a sibling subdomain or a plain-HTTP page cannot plant a cookie
@@ -259,6 +264,17 @@ mod tests {
                 && error.contains("at least 32"),
             "{error}"
         );
+    }
+
+    /// `--help` names each variable an option reads without showing a value
+    /// for it: an unset one read as `[env: NAME=]`, as if set to nothing.
+    #[test]
+    fn help_names_the_environment_variables_without_values() {
+        use clap::CommandFactory as _;
+        let help = Config::command().render_long_help().to_string();
+        for name in ["REDIS_URL", "REDIS_KEY_PREFIX", "SESSION_SECRET"] {
+            assert!(help.contains(&format!("[env: {name}]")), "{name}: {help}");
+        }
     }
 
     /// Keys are hex, as the key file holds them, the first signing: a key
