@@ -103,7 +103,7 @@ pub enum StartError {
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
     /// The file store cannot be opened.
-    #[error("file store: {0}")]
+    #[error("file store: {0}{hint}", hint = file_store_hint(.0))]
     File(#[from] session_file::OpenError),
     /// Redis is misconfigured or unreachable.
     #[error("redis store at {url}: {reason}")]
@@ -113,6 +113,16 @@ pub enum StartError {
         /// Why.
         reason: String,
     },
+}
+
+/// What to do about a file store that does not open, where the demo knows.
+fn file_store_hint(error: &session_file::OpenError) -> &'static str {
+    match error {
+        session_file::OpenError::Locked { .. } => {
+            " (another demo running on this --data-dir? stop it, or give this one another --data-dir)"
+        }
+        _ => "",
+    }
 }
 
 /// The signing key, as [`Config::key`] finds it: a new one for a store

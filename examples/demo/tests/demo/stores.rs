@@ -232,6 +232,26 @@ fn a_store_that_fails_to_start_leaves_no_key_file_behind() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A second demo on the data directory another one holds is refused with
+/// an error saying what holds it and what to do, not a panic; the first
+/// goes on serving.
+#[tokio::test]
+async fn a_second_demo_on_the_same_data_dir_is_told_what_to_do() {
+    let dir = data_dir("second");
+    let args = ["--store", "file", "--data-dir", &path_arg(&dir)];
+    let first = Demo::start(&args, &[]);
+    let stderr = start_error(&args, &[]);
+    assert!(stderr.contains("already open"), "{stderr}");
+    assert!(
+        stderr.contains("stop it, or give this one another --data-dir"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(first.browser().get("/").await.status, 200);
+    first.terminate();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn an_address_in_use_is_named_in_the_start_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
