@@ -30,7 +30,15 @@ async fn run(config: demo::Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
-        .map_err(|error| format!("cannot listen on {}: {error}", config.addr))?;
+        .map_err(|error| {
+            let hint = match error.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    " (another server on this port? give another --addr; 127.0.0.1:0 picks a free port)"
+                }
+                _ => "",
+            };
+            format!("cannot listen on {}: {error}{hint}", config.addr)
+        })?;
     // Tests and scripts read this line to find the port.
     println!("listening on http://{}", listener.local_addr()?);
     // One span per request, naming its method and path, around the

@@ -253,7 +253,7 @@ async fn a_second_demo_on_the_same_data_dir_is_told_what_to_do() {
 }
 
 #[test]
-fn an_address_in_use_is_named_in_the_start_error() {
+fn an_address_in_use_is_named_in_the_start_error_with_what_to_do() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_demo"))
@@ -264,6 +264,10 @@ fn an_address_in_use_is_named_in_the_start_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("give another --addr; 127.0.0.1:0 picks a free port"),
         "{stderr}"
     );
 }
