@@ -100,7 +100,7 @@ pub enum StartError {
         reason: session_axum::core::KeyError,
     },
     /// The key file cannot be read or written, or holds no key.
-    #[error(transparent)]
+    #[error("{0}{hint}", hint = key_file_hint(.0))]
     KeyFile(#[from] KeyFileError),
     /// The file store cannot be opened.
     #[error("file store: {0}{hint}", hint = file_store_hint(.0))]
@@ -120,6 +120,27 @@ fn file_store_hint(error: &session_file::OpenError) -> &'static str {
     match error {
         session_file::OpenError::Locked { .. } => {
             " (another demo running on this --data-dir? stop it, or give this one another --data-dir)"
+        }
+        session_file::OpenError::Io { source, .. } => data_dir_hint(source),
+        _ => "",
+    }
+}
+
+/// What to do about a key file that cannot be read or written, where the
+/// demo knows.
+fn key_file_hint(error: &KeyFileError) -> &'static str {
+    match error {
+        KeyFileError::Io { source, .. } => data_dir_hint(source),
+        KeyFileError::Malformed { .. } => "",
+    }
+}
+
+/// What to do about `--data-dir` (the default one, in the current
+/// directory, included) when it cannot be written.
+fn data_dir_hint(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            " (the demo keeps its data there: give a writable --data-dir)"
         }
         _ => "",
     }
@@ -285,6 +306,31 @@ mod tests {
         for name in ["REDIS_URL", "REDIS_KEY_PREFIX", "SESSION_SECRET"] {
             assert!(help.contains(&format!("[env: {name}]")), "{name}: {help}");
         }
+    }
+
+    /// A data directory the demo may not write to is named with what to do
+    /// (the default one is in the current directory, which may be read-only).
+    #[test]
+    fn an_unwritable_data_dir_is_named_with_what_to_do() {
+        let denied = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let store = StartError::File(session_file::OpenError::Io {
+            path: PathBuf::from("demo-data"),
+            source: denied(),
+        });
+        let key = StartError::KeyFile(KeyFileError::Io {
+            path: PathBuf::from("demo-data/session.key"),
+            source: denied(),
+        });
+        for error in [store, key] {
+            let text = error.to_string();
+            assert!(text.contains("demo-data"), "{text}");
+            assert!(text.ends_with("give a writable --data-dir)"), "{text}");
+        }
+        let missing = StartError::KeyFile(KeyFileError::Io {
+            path: PathBuf::from("demo-data/session.key"),
+            source: std::io::Error::from(std::io::ErrorKind::NotADirectory),
+        });
+        assert!(!missing.to_string().contains("writable"), "{missing}");
     }
 
     /// Keys are hex, as the key file holds them, the first signing: a key
