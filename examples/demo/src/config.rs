@@ -212,14 +212,21 @@ impl Config {
             // `GET /` writes on every visit: capped, a flood of cookieless
             // visits gets 503s instead of the process's memory or the disk.
             StoreKind::Memory => {
+                tracing::info!("sessions kept in memory");
                 Arc::new(session_axum::MemoryStore::new().with_max_sessions(MAX_SESSIONS))
             }
-            StoreKind::Cookie => Arc::new(CookieStore::encrypted()),
-            StoreKind::File => Arc::new(
-                session_file::FileStore::builder(self.data_dir.join("sessions.redb"))
+            StoreKind::Cookie => {
+                tracing::info!("sessions kept in the clients' encrypted cookies");
+                Arc::new(CookieStore::encrypted())
+            }
+            StoreKind::File => {
+                let path = self.data_dir.join("sessions.redb");
+                let store = session_file::FileStore::builder(&path)
                     .max_sessions(MAX_SESSIONS)
-                    .open()?,
-            ),
+                    .open()?;
+                tracing::info!(path = %path.display(), "sessions kept in a file store");
+                Arc::new(store)
+            }
             StoreKind::Redis => {
                 let failed = |e: &dyn std::fmt::Display| StartError::Redis {
                     url: session_redis::display_url(&self.redis_url),
@@ -232,6 +239,11 @@ impl Config {
                     .build()
                     .map_err(|e| failed(&e))?;
                 store.ping().await.map_err(|e| failed(&e))?;
+                tracing::info!(
+                    url = %session_redis::display_url(&self.redis_url),
+                    prefix = %self.redis_key_prefix,
+                    "sessions kept in redis"
+                );
                 Arc::new(store)
             }
         })

@@ -106,6 +106,32 @@ async fn a_log_sent_to_a_file_has_no_colour_codes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The log says at start where sessions are kept, so that a restart on
+/// the file store shows which file it reads.
+#[tokio::test]
+async fn the_log_names_the_store_at_start() {
+    let dir = data_dir("store-line");
+    let log_path = dir.join("demo.log");
+    let data = dir.join("data");
+    let args = ["--store", "file", "--data-dir", &path_arg(&data)];
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let demo = Demo::start_logging_to(&args, &[("RUST_LOG", "info")], log.into());
+    demo.terminate();
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("sessions kept in a file store"))
+        .unwrap_or_else(|| panic!("no store line: {text}"));
+    let file = data.join("sessions.redb");
+    assert!(line.contains(&*file.to_string_lossy()), "{line}");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let demo = Demo::start_logging_to(&[], &[("RUST_LOG", "info")], log.into());
+    demo.terminate();
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(text.contains("sessions kept in memory"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A signing key in hex, as the key file holds one.
 const DEMO_SECRET: &str = "5ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec25ec2";
 
