@@ -6,7 +6,9 @@
 //! - `GET /`: astro-session's visit counter.
 //! - `GET /login`, `POST /login`: astro-session's login with an error flash;
 //!   a browser sent there from a page that needs a login goes back to it
-//!   once logged in.
+//!   once logged in. `POST /logout` ends it, the login page saying so once;
+//!   `POST /api/login` and `GET /dashboard` are the seed's own endpoint and
+//!   page (a 302 to `/me`).
 //! - `POST /api/token`: a bearer token for API clients (authsessions).
 //! - Every login: at most one password hash per CPU at a time, and a user
 //!   name with five failed attempts in 15 minutes is refused until they
