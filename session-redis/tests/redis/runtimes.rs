@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use session_core::clock::Clock as _;
-use session_core::{MockClock, SessionPatch, SessionStore as _};
+use session_core::{MockClock, SessionId, SessionPatch, SessionStore as _};
 use session_redis::RedisStore;
 
 use crate::support;
@@ -19,6 +19,23 @@ const HOUR: Duration = Duration::from_secs(3600);
 fn on_a_runtime<T>(f: impl Future<Output = T>) -> T {
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
     rt.block_on(f)
+}
+
+/// A current-thread runtime on which a load of `id` was polled once and
+/// given up: its command queued and its flush task spawned, or its
+/// connection attempt started, and neither run. The runtime is left alive
+/// but not running; dropping it shuts it down.
+fn load_polled_once(store: &RedisStore, id: &SessionId) -> tokio::runtime::Runtime {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let mut load = std::pin::pin!(store.load(id));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(load.as_mut().poll(&mut cx).is_pending());
+    });
+    rt
 }
 
 /// Creates a record on one runtime after another: each create is the
@@ -154,15 +171,7 @@ fn a_flush_cut_short_by_another_runtime_does_not_fail_a_live_callers_command() {
     let b = tokio::runtime::Runtime::new().expect("runtime B");
     b.block_on(store.create(&record)).expect("create");
     // A queues a load and spawns its flush task, which never runs.
-    let a = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime A");
-    a.block_on(async {
-        let mut load = std::pin::pin!(store.load(&record.id));
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        assert!(load.as_mut().poll(&mut cx).is_pending());
-    });
+    let a = load_polled_once(&store, &record.id);
     // B's load joins the queue A's flush task was to take.
     let on_b = {
         let store = std::sync::Arc::clone(&store);
@@ -202,16 +211,8 @@ fn a_connection_attempt_cut_short_by_its_runtime_ending_does_not_fail_the_next_c
         }
         let store = builder.build().expect("store");
         let record = support::counter(&clock, 1, HOUR, None);
-        let a = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime A");
-        a.block_on(async {
-            // Polled once: the attempt starts, and is left under way.
-            let mut load = std::pin::pin!(store.load(&record.id));
-            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-            assert!(load.as_mut().poll(&mut cx).is_pending());
-        });
+        // Polled once: the attempt starts, and is left under way.
+        let a = load_polled_once(&store, &record.id);
         drop(a);
         on_a_runtime(async {
             store
@@ -241,16 +242,8 @@ fn a_connection_attempt_cut_short_by_its_runtime_ending_does_not_panic_later_cal
             .build()
             .expect("store");
         let record = support::counter(&clock, 1, HOUR, None);
-        let a = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime A");
-        a.block_on(async {
-            // Polled once: the attempt starts, and is left under way.
-            let mut load = std::pin::pin!(store.load(&record.id));
-            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-            assert!(load.as_mut().poll(&mut cx).is_pending());
-        });
+        // Polled once: the attempt starts, and is left under way.
+        let a = load_polled_once(&store, &record.id);
         drop(a);
         for _ in 0..2 {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -293,16 +286,8 @@ fn a_flush_task_on_a_runtime_that_is_not_running_does_not_hold_up_another_runtim
     let record = support::counter(&clock, 1, HOUR, None);
     let b = tokio::runtime::Runtime::new().expect("runtime B");
     b.block_on(store.create(&record)).expect("create");
-    let a = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime A");
-    a.block_on(async {
-        // Polled once, then given up: its flush task stays queued on A.
-        let mut load = std::pin::pin!(store.load(&record.id));
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        assert!(load.as_mut().poll(&mut cx).is_pending());
-    });
+    // Polled once, then given up: its flush task stays queued on A.
+    let a = load_polled_once(&store, &record.id);
     let loaded = b.block_on(async {
         tokio::time::timeout(Duration::from_secs(15), store.load(&record.id)).await
     });
@@ -333,16 +318,8 @@ fn a_connection_attempt_on_a_runtime_that_is_not_running_does_not_hold_up_anothe
         .build()
         .expect("store");
     let record = support::counter(&clock, 1, HOUR, None);
-    let a = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime A");
-    a.block_on(async {
-        // Polled once, then given up: the attempt's task stays queued on A.
-        let mut load = std::pin::pin!(store.load(&record.id));
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        assert!(load.as_mut().poll(&mut cx).is_pending());
-    });
+    // Polled once, then given up: the attempt's task stays queued on A.
+    let a = load_polled_once(&store, &record.id);
     let b = tokio::runtime::Runtime::new().expect("runtime B");
     let outcomes: Vec<String> = (0..2)
         .map(|_| match b.block_on(store.load(&record.id)) {
@@ -371,16 +348,8 @@ fn a_flush_dropped_mid_send_by_another_runtime_does_not_fail_a_live_callers_load
     // B runs throughout and makes the connection, so the connection lives.
     let b = tokio::runtime::Runtime::new().expect("runtime B");
     b.block_on(store.create(&record)).expect("create");
-    let a = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime A");
-    a.block_on(async {
-        // Queues a load and spawns its flush task, which has not run yet.
-        let mut load = std::pin::pin!(store.load(&record.id));
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        assert!(load.as_mut().poll(&mut cx).is_pending());
-    });
+    // Queues a load and spawns its flush task, which has not run yet.
+    let a = load_polled_once(&store, &record.id);
     // B's load joins the queue A's flush task is to take.
     let on_b = {
         let store = std::sync::Arc::clone(&store);
@@ -489,18 +458,7 @@ fn a_command_behind_two_flushes_cut_short_by_other_runtimes_is_still_sent() {
         .build()
         .expect("runtime B");
     b.block_on(store.create(&record)).expect("create");
-    let idle_runtime_with_a_flush = || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        rt.block_on(async {
-            let mut load = std::pin::pin!(store.load(&record.id));
-            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-            assert!(load.as_mut().poll(&mut cx).is_pending());
-        });
-        rt
-    };
+    let idle_runtime_with_a_flush = || load_polled_once(&store, &record.id);
     let a1 = idle_runtime_with_a_flush();
     let on_b = {
         let store = std::sync::Arc::clone(&store);
