@@ -132,20 +132,6 @@ impl ExpiryPolicy {
         record.expires_at.min(bound)
     }
 
-    /// [`expires_at`](Self::expires_at) of `record` once a request at `now`
-    /// has used it (its last use moved to `now`): what a cookie issued for
-    /// that request without a refresh lasts, at most the stored expiry.
-    pub fn expires_at_after_use(&self, record: &SessionRecord, now: Timestamp) -> Timestamp {
-        let binding = record.binding.as_deref();
-        let bound = self.idle_bound(
-            binding.is_none(),
-            binding.and_then(|b| b.lifetime),
-            record.created_at,
-            now.max(record.last_seen),
-        );
-        record.expires_at.min(bound)
-    }
-
     /// [`expires_at`](Self::expires_at) for a listed session.
     pub fn info_expires_at(&self, info: &SessionInfo) -> Timestamp {
         let bound = self.idle_bound(

@@ -265,13 +265,7 @@ impl SessionService {
                     let cookie = match (patch.expires_at, reissue) {
                         (Some(expires_at), _) => set(&id, expires_at, lifetime),
                         (None, true) => {
-                            let expires_at = {
-                                let state = cell.lock();
-                                let now = state.now;
-                                state
-                                    .record()
-                                    .map(|r| self.expiry().expires_at_after_use(r, now))
-                            };
+                            let expires_at = cell.lock().record().map(|r| r.expires_at);
                             expires_at.map_or(CookieAction::Keep, |e| set(&id, e, lifetime))
                         }
                         (None, false) => CookieAction::Keep,
@@ -475,9 +469,7 @@ impl SessionService {
             return Plan::Create(record);
         };
         let id = loaded.id;
-        // What a cookie re-issued without a refresh lasts: under a lifetime
-        // shorter than the one the stored expiry was given under, sooner.
-        let expires_at = self.expiry().expires_at_after_use(loaded, now);
+        let expires_at = loaded.expires_at;
         // Only a refresh moves an index entry.
         let user_id = state.refresh_to.and(loaded.user_id()).map(str::to_owned);
         let patch = SessionPatch {

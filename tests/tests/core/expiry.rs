@@ -325,12 +325,15 @@ async fn a_token_signed_by_an_older_key_loads_and_is_reissued_under_the_first() 
 }
 
 /// A cookie re-signed under the new key for a session stored under a longer
-/// lifetime (the release before's 6 hours) lasts as long as the session
-/// does under the policy now (60 minutes after this use), not until the
-/// stored expiry: the browser would otherwise keep a cookie the server no
-/// longer honours.
+/// lifetime (the release before's 6 hours, the policy's 60 minutes now).
+/// A later request that writes data (no refresh due yet) moves the
+/// session's last use, so the server keeps the session its lifetime after
+/// that request, and sends no cookie: the cookie the browser holds must
+/// last as long, or the user is logged out while the server still honours
+/// the session. (It keeps the stored expiry, which may outlast the session:
+/// a cookie the server no longer honours is cleared on its next request.)
 #[tokio::test]
-async fn a_reissued_cookie_lasts_no_longer_than_the_lifetime_now() {
+async fn a_reissued_cookie_lasts_as_long_as_the_session_after_a_later_write() {
     let (rotated, t, _) = after_key_rotation_from(ExpiryPolicy {
         lifetime: 360 * MIN,
         ..policy()
@@ -338,14 +341,29 @@ async fn a_reissued_cookie_lasts_no_longer_than_the_lifetime_now() {
     .await;
     rotated.clock.advance(5 * MIN);
     let cell = rotated.service.load(Some(&t)).await.unwrap();
-    assert!(cell.lock().is_loaded());
     let p = rotated.service.persist(&cell).await.unwrap();
-    match p.cookie {
-        CookieAction::Set { expires_at, .. } => {
-            assert_eq!(expires_at, rotated.clock.now().plus(60 * MIN));
-        }
+    let mut cookie = match &p.cookie {
+        CookieAction::Set { expires_at, .. } => *expires_at,
         other => panic!("not re-issued: {other:?}"),
+    };
+    let t = token(&p);
+    // 20 minutes on: 40 of the 60 minutes left, no refresh due.
+    rotated.clock.advance(20 * MIN);
+    let mut s = rotated.service.get::<Profile>(Some(&t)).await.unwrap();
+    set_age(&mut s, Some(3));
+    let p = rotated.service.commit(&mut s).await.unwrap();
+    assert_eq!(p.outcome, PersistOutcome::Saved { refreshed: false });
+    if let CookieAction::Set { expires_at, .. } = p.cookie {
+        cookie = expires_at;
     }
+    // The browser drops its cookie then; the server must not still hold
+    // the session for it.
+    rotated.clock.set(cookie);
+    let cell = rotated.service.load(Some(&t)).await.unwrap();
+    assert!(
+        !cell.lock().is_loaded(),
+        "the browser's cookie ended at {cookie:?}, the server still keeps the session"
+    );
 }
 
 /// The old-key re-issue is re-signed "once the store confirms the session is
