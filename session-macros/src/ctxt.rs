@@ -49,28 +49,60 @@ pub(crate) fn attr_is(attr: &syn::Attribute, name: &str) -> bool {
     attr.path().segments.last().is_some_and(|s| s.ident == name)
 }
 
-/// Whether an attribute marks its item deprecated, or lets it name
-/// deprecated items (`allow` or `expect` of the lint, or of `warnings`,
-/// which holds it), or is a `cfg_attr` that may do either. The code
-/// generated from such an item names what it names, so it allows the lint
-/// too; only then, as a crate may forbid it.
-pub(crate) fn touches_deprecated(attr: &syn::Attribute) -> bool {
-    fn names_lint(tokens: TokenStream) -> bool {
-        tokens.into_iter().any(|t| match t {
-            proc_macro2::TokenTree::Ident(i) => i == "deprecated" || i == "warnings",
-            proc_macro2::TokenTree::Group(g) => names_lint(g.stream()),
-            _ => false,
-        })
+/// The lint allowance code generated from an item carries, read from the
+/// item's own attributes. The generated code names what the item names, so
+/// where the item is deprecated or allows the lint (`allow` or `expect` of
+/// it, or a `cfg_attr` that may), it allows `deprecated`; where it allows
+/// all warnings, it allows them too (accepted where a crate forbids
+/// `deprecated`, as the user's own is). Nothing otherwise, as a crate may
+/// forbid the lint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Allowance {
+    #[default]
+    None,
+    Warnings,
+    Deprecated,
+}
+
+impl Allowance {
+    /// What one attribute asks for.
+    pub(crate) fn of(attr: &syn::Attribute) -> Self {
+        fn names(tokens: TokenStream, lint: &str) -> bool {
+            tokens.into_iter().any(|t| match t {
+                proc_macro2::TokenTree::Ident(i) => i == lint,
+                proc_macro2::TokenTree::Group(g) => names(g.stream(), lint),
+                _ => false,
+            })
+        }
+        if attr_is(attr, "deprecated") {
+            return Self::Deprecated;
+        }
+        let path = attr.path();
+        let wraps = ["allow", "expect", "cfg_attr"]
+            .iter()
+            .any(|name| path.is_ident(name));
+        match &attr.meta {
+            syn::Meta::List(list) if wraps && names(list.tokens.clone(), "deprecated") => {
+                Self::Deprecated
+            }
+            syn::Meta::List(list) if wraps && names(list.tokens.clone(), "warnings") => {
+                Self::Warnings
+            }
+            _ => Self::None,
+        }
     }
-    if attr_is(attr, "deprecated") {
-        return true;
+
+    /// What a set of attributes asks for, all told.
+    pub(crate) fn of_all<'a>(attrs: impl IntoIterator<Item = &'a syn::Attribute>) -> Self {
+        attrs.into_iter().map(Self::of).max().unwrap_or_default()
     }
-    let path = attr.path();
-    let wraps = ["allow", "expect", "cfg_attr"]
-        .iter()
-        .any(|name| path.is_ident(name));
-    match &attr.meta {
-        syn::Meta::List(list) if wraps => names_lint(list.tokens.clone()),
-        _ => false,
+
+    /// The attribute the generated code carries.
+    pub(crate) fn attribute(self) -> TokenStream {
+        match self {
+            Self::None => TokenStream::new(),
+            Self::Warnings => quote::quote!(#[allow(warnings)]),
+            Self::Deprecated => quote::quote!(#[allow(deprecated)]),
+        }
     }
 }

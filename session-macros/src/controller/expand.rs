@@ -231,7 +231,7 @@ pub(super) fn generate(m: &Model) -> TokenStream {
     };
     // Registering a deprecated route is not a use of it; allowed only
     // then, as a crate may forbid the lint.
-    let allow_deprecated = m.uses_deprecated.then(|| quote!(#[allow(deprecated)]));
+    let allow_deprecated = m.allowance.attribute();
     quote! {
         #item
 

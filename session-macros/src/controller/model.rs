@@ -10,7 +10,7 @@ use syn::{FnArg, ImplItem, Item, ItemImpl, LitStr, Meta, MetaList, Path, Token, 
 use super::cfg;
 use super::guard::{self, GuardSpec};
 use super::route::{self, RouteAttr};
-use crate::ctxt::{Errors, touches_deprecated};
+use crate::ctxt::{Allowance, Errors};
 
 pub(super) struct Model {
     pub(super) item: ItemImpl,
@@ -24,9 +24,9 @@ pub(super) struct Model {
     pub(super) unregistered: Option<proc_macro2::Span>,
     pub(super) guard: GuardSpec,
     pub(super) routes: Vec<Route>,
-    /// Whether the block or a route (or a route's argument) is deprecated
-    /// or allows the lint ([`crate::ctxt::touches_deprecated`]).
-    pub(super) uses_deprecated: bool,
+    /// The lint allowance of the generated code, from the block's, its
+    /// routes' and their arguments' attributes ([`Allowance`]).
+    pub(super) allowance: Allowance,
 }
 
 pub(super) struct Route {
@@ -189,7 +189,7 @@ impl Model {
 
         let mut routes: Vec<Route> = Vec::new();
         let mut route_attrs = 0usize;
-        let mut uses_deprecated = item.attrs.iter().any(touches_deprecated);
+        let mut allowance = Allowance::of_all(&item.attrs);
         for impl_item in item.items.iter_mut() {
             let ImplItem::Fn(method) = impl_item else {
                 if let Some(attrs) = non_method_attrs(impl_item) {
@@ -270,11 +270,14 @@ impl Model {
                 continue;
             };
             let sig = &method.sig;
-            uses_deprecated |= method.attrs.iter().any(touches_deprecated)
-                || sig.inputs.iter().any(|input| match input {
-                    FnArg::Receiver(r) => r.attrs.iter().any(touches_deprecated),
-                    FnArg::Typed(pat) => pat.attrs.iter().any(touches_deprecated),
-                });
+            allowance = allowance.max(Allowance::of_all(&method.attrs));
+            for input in &sig.inputs {
+                let attrs = match input {
+                    FnArg::Receiver(r) => &r.attrs,
+                    FnArg::Typed(pat) => &pat.attrs,
+                };
+                allowance = allowance.max(Allowance::of_all(attrs));
+            }
             if sig.asyncness.is_none() {
                 errors.error(sig.fn_token, "route methods must be `async fn`");
             }
@@ -361,7 +364,7 @@ impl Model {
             unregistered: args.registry.and_then(|(on, span)| (!on).then_some(span)),
             guard,
             routes,
-            uses_deprecated,
+            allowance,
         })
     }
 }

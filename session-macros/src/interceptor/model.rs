@@ -260,22 +260,22 @@ impl Model {
         })
     }
 
-    /// Whether the generated code allows the deprecated lint: the item is
-    /// deprecated or allows it ([`crate::ctxt::touches_deprecated`]), or it
-    /// names interceptors in `depends_on` or `runs_before`, which may be
+    /// The lint allowance of the generated code, from the item's attributes
+    /// ([`Allowance`](crate::ctxt::Allowance)); `deprecated` where it names
+    /// interceptors in `depends_on` or `runs_before`, which may be
     /// deprecated (this macro cannot tell), so a crate forbidding the lint
     /// takes interceptors without them only.
-    pub(super) fn uses_deprecated(&self) -> bool {
+    pub(super) fn allowance(&self) -> crate::ctxt::Allowance {
         if !self.depends_on.is_empty() || !self.runs_before.is_empty() {
-            return true;
+            return crate::ctxt::Allowance::Deprecated;
         }
         let attrs = match &self.item {
             Item::Struct(s) => &s.attrs,
             Item::Enum(e) => &e.attrs,
             Item::Impl(i) => &i.attrs,
-            _ => return false,
+            _ => return crate::ctxt::Allowance::None,
         };
-        attrs.iter().any(crate::ctxt::touches_deprecated)
+        crate::ctxt::Allowance::of_all(attrs)
     }
 }
 

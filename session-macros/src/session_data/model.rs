@@ -292,12 +292,11 @@ impl Model {
         Ok((model, field_errors.finish().err()))
     }
 
-    /// Whether the struct or a field is deprecated or allows the lint
-    /// ([`touches_deprecated`](crate::ctxt::touches_deprecated)).
-    pub(super) fn uses_deprecated(&self) -> bool {
-        let touches = crate::ctxt::touches_deprecated;
-        self.item.attrs.iter().any(touches)
-            || self.item.fields.iter().any(|f| f.attrs.iter().any(touches))
+    /// The lint allowance of the generated code, from the struct's and its
+    /// fields' attributes ([`Allowance`](crate::ctxt::Allowance)).
+    pub(super) fn allowance(&self) -> crate::ctxt::Allowance {
+        let fields = self.item.fields.iter().flat_map(|f| &f.attrs);
+        crate::ctxt::Allowance::of_all(self.item.attrs.iter().chain(fields))
     }
 
     pub(super) fn stored(&self) -> impl Iterator<Item = (usize, &FieldModel, &str)> {
