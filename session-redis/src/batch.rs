@@ -93,7 +93,7 @@ impl Batcher {
                 Err(_) if !start => {
                     let error = std::io::Error::new(
                         std::io::ErrorKind::ConnectionAborted,
-                        "the pipeline task of another runtime was stopped",
+                        "the pipeline task was stopped while it sent (its runtime shut down)",
                     );
                     return (generation, Err(RedisError::from(error)));
                 }
