@@ -301,6 +301,21 @@ async fn a_timeout_around_the_app_drops_the_cancelled_requests_changes() {
     assert_eq!(store.len(), 1);
 }
 
+/// A server whose app merges `/inner/slow` under a timeout answering
+/// `status`, and its store.
+async fn inner_timeout_server(status: StatusCode) -> (Arc<MemoryStore>, TestServer) {
+    let store = Arc::new(MemoryStore::new());
+    let slow = Router::new()
+        .route("/inner/slow", put(plain_slow))
+        .layer(TimeoutLayer::with_status_code(status, TIMEOUT));
+    let app = builder(&store)
+        .provide(Gates::new())
+        .merge(slow)
+        .build()
+        .unwrap();
+    (store, TestServer::start(app.into_router()).await)
+}
+
 /// A timeout inside the app (on a router given to `merge`) cancels the
 /// handler only: the session layer still runs, on the timeout's answer. A
 /// `408 Request Timeout` is a response below 500, which persists the
@@ -309,21 +324,7 @@ async fn a_timeout_around_the_app_drops_the_cancelled_requests_changes() {
 /// gets a session. A 5xx (below) drops them.
 #[tokio::test]
 async fn a_timeout_inside_the_app_answering_408_keeps_the_changes_made_before_it() {
-    let store = Arc::new(MemoryStore::new());
-    let gates = Gates::new();
-    let slow =
-        Router::new()
-            .route("/inner/slow", put(plain_slow))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::REQUEST_TIMEOUT,
-                TIMEOUT,
-            ));
-    let app = builder(&store)
-        .provide(gates.clone())
-        .merge(slow)
-        .build()
-        .unwrap();
-    let server = TestServer::start(app.into_router()).await;
+    let (store, server) = inner_timeout_server(StatusCode::REQUEST_TIMEOUT).await;
     let mut b = server.browser();
 
     assert_eq!(b.get("/shop/visit").await.body, "1");
@@ -361,21 +362,7 @@ async fn a_timeout_inside_the_app_answering_408_keeps_the_changes_made_before_it
 /// a failed request, so the half-done change is dropped.
 #[tokio::test]
 async fn a_timeout_inside_the_app_answering_5xx_drops_the_changes_made_before_it() {
-    let store = Arc::new(MemoryStore::new());
-    let gates = Gates::new();
-    let slow =
-        Router::new()
-            .route("/inner/slow", put(plain_slow))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                TIMEOUT,
-            ));
-    let app = builder(&store)
-        .provide(gates.clone())
-        .merge(slow)
-        .build()
-        .unwrap();
-    let server = TestServer::start(app.into_router()).await;
+    let (store, server) = inner_timeout_server(StatusCode::SERVICE_UNAVAILABLE).await;
     let mut b = server.browser();
 
     assert_eq!(b.get("/shop/visit").await.body, "1");
