@@ -301,6 +301,17 @@ async fn a_timeout_around_the_app_drops_the_cancelled_requests_changes() {
     assert_eq!(store.len(), 1);
 }
 
+/// A file store in a directory of its own, which lives as long as the
+/// directory returned with it.
+fn file_store() -> (tempfile::TempDir, Arc<dyn SessionStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = session_file::FileStore::builder(dir.path().join("sessions.redb"))
+        .without_cleanup()
+        .open()
+        .unwrap();
+    (dir, Arc::new(store))
+}
+
 /// A server whose app merges `/inner/slow` under a timeout answering
 /// `status`, and its store.
 async fn inner_timeout_server(status: StatusCode) -> (Arc<MemoryStore>, TestServer) {
@@ -623,12 +634,8 @@ async fn writes_cancelled_anywhere(store: Arc<dyn SessionStore>) {
 
 #[tokio::test]
 async fn writes_cancelled_anywhere_leave_a_file_session_consistent() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = session_file::FileStore::builder(dir.path().join("sessions.redb"))
-        .without_cleanup()
-        .open()
-        .unwrap();
-    writes_cancelled_anywhere(Arc::new(store)).await;
+    let (_dir, store) = file_store();
+    writes_cancelled_anywhere(store).await;
 }
 
 // ------------------------------------------------------- layers around it
@@ -1219,12 +1226,8 @@ async fn concurrent_requests_changing_different_fields_both_persist_in_memory() 
 
 #[tokio::test]
 async fn concurrent_requests_changing_different_fields_both_persist_in_a_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = session_file::FileStore::builder(dir.path().join("sessions.redb"))
-        .without_cleanup()
-        .open()
-        .unwrap();
-    different_fields_are_both_kept(Arc::new(store)).await;
+    let (_dir, store) = file_store();
+    different_fields_are_both_kept(store).await;
 }
 
 /// Two requests changing the same field: the one that answers last wins,
@@ -1304,12 +1307,8 @@ async fn concurrent_compare_and_set_writes_conflict_with_409() {
 /// it was, or with none (moved); never a 5xx, and logging in again works.
 #[tokio::test]
 async fn logins_cancelled_anywhere_leave_the_browser_consistent() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = session_file::FileStore::builder(dir.path().join("sessions.redb"))
-        .without_cleanup()
-        .open()
-        .unwrap();
-    let app = on_store(Arc::new(store)).build().unwrap();
+    let (_dir, store) = file_store();
+    let app = on_store(store).build().unwrap();
     let router = app
         .into_router()
         .layer(axum::middleware::from_fn(cancel_at_wait));
