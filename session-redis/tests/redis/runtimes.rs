@@ -38,6 +38,16 @@ fn load_polled_once(store: &RedisStore, id: &SessionId) -> tokio::runtime::Runti
     rt
 }
 
+/// How two loads of `id` on runtime `b` went, one after the other.
+fn two_loads_on(b: &tokio::runtime::Runtime, store: &RedisStore, id: &SessionId) -> Vec<String> {
+    (0..2)
+        .map(|_| match b.block_on(store.load(id)) {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => format!("error: {e}"),
+        })
+        .collect()
+}
+
 /// Creates a record on one runtime after another: each create is the
 /// first call on a runtime after the last one shut down.
 async fn create_and_load(store: &RedisStore, clock: &MockClock) {
@@ -321,12 +331,7 @@ fn a_connection_attempt_on_a_runtime_that_is_not_running_does_not_hold_up_anothe
     // Polled once, then given up: the attempt's task stays queued on A.
     let a = load_polled_once(&store, &record.id);
     let b = tokio::runtime::Runtime::new().expect("runtime B");
-    let outcomes: Vec<String> = (0..2)
-        .map(|_| match b.block_on(store.load(&record.id)) {
-            Ok(_) => "ok".to_owned(),
-            Err(e) => format!("error: {e}"),
-        })
-        .collect();
+    let outcomes = two_loads_on(&b, &store, &record.id);
     drop(a);
     assert_eq!(outcomes, ["ok", "ok"], "B's calls, A idle");
 }
@@ -429,12 +434,7 @@ fn a_reconnect_left_on_a_runtime_that_is_not_running_does_not_hold_up_another_ru
         saved.is_err(),
         "the save on the closed connection: {saved:?}"
     );
-    let outcomes: Vec<String> = (0..2)
-        .map(|_| match b.block_on(store.load(&record.id)) {
-            Ok(_) => "ok".to_owned(),
-            Err(e) => format!("error: {e}"),
-        })
-        .collect();
+    let outcomes = two_loads_on(&b, &store, &record.id);
     drop(a);
     assert_eq!(outcomes, ["ok", "ok"], "B's calls, A idle");
 }
