@@ -59,11 +59,10 @@ pub(crate) struct Cluster {
 /// on an older one never replaces a newer one.
 struct Link {
     generation: u64,
-    connection: Option<ClusterConnection>,
-    /// The runtime that drives `connection` (see
-    /// [`runtime_watch`](crate::runtime_watch)): once it has shut down, the
-    /// next call connects again.
-    watch: Option<RuntimeWatch>,
+    /// With the watch on the runtime that drives it (see
+    /// [`runtime_watch`](crate::runtime_watch)): once that has shut down,
+    /// the next call connects again.
+    connection: Option<(ClusterConnection, RuntimeWatch)>,
     /// When the first call timeout on this connection within
     /// [`TIMEOUTS_WINDOW`] happened.
     silent_since: Option<Instant>,
@@ -86,7 +85,6 @@ impl Cluster {
             link: Arc::new(Mutex::new(Link {
                 generation: 0,
                 connection: None,
-                watch: None,
                 silent_since: None,
                 replacing: false,
             })),
@@ -107,14 +105,17 @@ impl Cluster {
 
     fn current(&self) -> Option<(ClusterConnection, u64)> {
         let mut link = lock(&self.link);
-        if link.watch.as_ref().is_some_and(RuntimeWatch::ended) {
+        if link
+            .connection
+            .as_ref()
+            .is_some_and(|(_, watch)| watch.ended())
+        {
             tracing::debug!(
                 "the runtime of the redis cluster connection has shut down; connecting again"
             );
             link.connection = None;
-            link.watch = None;
         }
-        let connection = link.connection.clone()?;
+        let connection = link.connection.as_ref()?.0.clone();
         Some((connection, link.generation))
     }
 
@@ -135,8 +136,7 @@ impl Cluster {
         let watch = RuntimeWatch::current(|| {});
         let mut link = lock(&self.link);
         link.generation += 1;
-        link.connection = Some(connection.clone());
-        link.watch = Some(watch);
+        link.connection = Some((connection.clone(), watch));
         link.silent_since = None;
         Ok(connection)
     }
@@ -223,8 +223,7 @@ async fn replace(client: ClusterClient, link: Weak<Mutex<Link>>, generation: u64
     match result {
         Ok(connection) if link.generation == generation => {
             link.generation += 1;
-            link.connection = Some(connection);
-            link.watch = Some(watch);
+            link.connection = Some((connection, watch));
             tracing::info!("redis cluster connection replaced");
         }
         Ok(_) => {}
@@ -266,7 +265,6 @@ mod tests {
         let link = Arc::new(Mutex::new(Link {
             generation: 1,
             connection: None,
-            watch: None,
             silent_since: None,
             replacing: true,
         }));
